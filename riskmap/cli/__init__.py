@@ -1,0 +1,41 @@
+"""The `riskmap` command. Each capability registers its commands from its own module."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import typer
+
+from riskmap.errors import RiskmapError
+
+app = typer.Typer(
+    name="riskmap",
+    help="riskmap：四色安全风险空间分布图 / four-colour safety risk maps.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+# Modules that define `register(app)`; listed here so the command's shape is visible in one place.
+_COMMAND_MODULES = ("evaluate", "ledger", "layout", "service")
+
+for _name in _COMMAND_MODULES:
+    importlib.import_module(f"riskmap.cli.{_name}").register(app)
+
+
+def fail(message: str, code: int = 1) -> None:
+    """One-line error on stderr and a non-zero exit."""
+    typer.echo(f"错误 / error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def main() -> None:
+    try:
+        app()
+    except RiskmapError as exc:
+        typer.echo(f"错误 / error: {exc.message}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        typer.echo("已中断 / interrupted", err=True)
+        sys.exit(130)

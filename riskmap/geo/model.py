@@ -1,0 +1,55 @@
+"""What an import produces, shared by every importer and by storage."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+# Feature roles on a plant layout.
+ROLES: tuple[str, ...] = ("region", "building", "equipment", "road", "fence", "other")
+ROLE_ZH: dict[str, str] = {"region": "区域", "building": "建筑", "equipment": "设备设施", "road": "道路",
+                           "fence": "围墙", "other": "其他"}
+
+
+@dataclass
+class LayoutImport:
+    """A layout read, georeferenced and cleaned, not yet stored.
+
+    `features` is a GeoDataFrame in EPSG:4326 (lon/lat) with columns:
+    `fid` (stable id within the import: CAD handle or source feature id, as text), `name`, `role`, `layer`,
+    `properties` (dict of the source attributes), `geometry`.
+    `crs` is the plan's metric CRS (EPSG code such as "EPSG:4549", or a PROJ string for a local
+    transverse Mercator fitted from control points): prints and area checks work in it.
+    """
+
+    features: Any
+    crs: str
+    source_name: str
+    source_format: str                       # "dxf", "geojson", "gpkg", "shp", "kml"
+    georeferenced: bool = True
+    georeference: dict[str, Any] = field(default_factory=dict)   # method, residuals, rms_m, transform
+    warnings: list[str] = field(default_factory=list)
+    repaired: list[dict[str, Any]] = field(default_factory=list)  # {"fid", "name", "area_change": fraction}
+    dropped: dict[str, int] = field(default_factory=dict)          # reason -> count
+
+    def summary(self) -> dict[str, Any]:
+        """The import report as plain JSON-able data (what `import-layout --json` prints)."""
+        gdf = self.features
+        by_role = {str(k): int(v) for k, v in gdf["role"].value_counts().sort_index().items()} if len(gdf) else {}
+        by_layer = {str(k): int(v) for k, v in gdf["layer"].fillna("").value_counts().sort_index().items()} \
+            if len(gdf) else {}
+        bounds = [round(float(b), 7) for b in gdf.total_bounds] if len(gdf) else None
+        return {
+            "source": self.source_name,
+            "format": self.source_format,
+            "features": int(len(gdf)),
+            "by_role": by_role,
+            "by_layer": by_layer,
+            "crs": self.crs,
+            "georeferenced": self.georeferenced,
+            "georeference": self.georeference,
+            "bounds_lonlat": bounds,
+            "warnings": list(self.warnings),
+            "repaired": list(self.repaired),
+            "dropped": dict(self.dropped),
+        }

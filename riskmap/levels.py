@@ -1,0 +1,126 @@
+"""The four risk levels (重大/较大/一般/低 = red/orange/yellow/blue), their palette and code tables."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+
+from riskmap.symbology import load_yaml
+
+
+class Level(str, Enum):
+    MAJOR = "major"
+    SIGNIFICANT = "significant"
+    GENERAL = "general"
+    LOW = "low"
+
+    @property
+    def rank(self) -> int:
+        """4 for major down to 1 for low: higher is more dangerous."""
+        return _RANK[self]
+
+    @property
+    def zh(self) -> str:
+        return _ZH[self]
+
+    @property
+    def en(self) -> str:
+        return _EN[self]
+
+    @classmethod
+    def from_rank(cls, rank: int) -> Level:
+        for level, r in _RANK.items():
+            if r == rank:
+                return level
+        raise ValueError(f"no risk level has rank {rank}")
+
+    @classmethod
+    def parse(cls, value: object) -> Level:
+        """Accept a code, Chinese or English name, or colour word as users type them in ledgers."""
+        if isinstance(value, Level):
+            return value
+        text = str(value).strip()
+        key = text.lower().replace(" risk", "").strip()
+        if key in _ALIASES:
+            return _ALIASES[key]
+        if text in _ALIASES:
+            return _ALIASES[text]
+        allowed = "、".join(f"{lv.zh}({lv.value})" for lv in cls)
+        raise ValueError(f"无法识别的风险等级 “{text}”，应为：{allowed} / unknown risk level {text!r}")
+
+    def __str__(self) -> str:
+        return self.value
+
+
+LEVELS_HIGH_TO_LOW: tuple[Level, ...] = (Level.MAJOR, Level.SIGNIFICANT, Level.GENERAL, Level.LOW)
+
+_RANK = {Level.MAJOR: 4, Level.SIGNIFICANT: 3, Level.GENERAL: 2, Level.LOW: 1}
+_ZH = {Level.MAJOR: "重大风险", Level.SIGNIFICANT: "较大风险", Level.GENERAL: "一般风险", Level.LOW: "低风险"}
+_EN = {Level.MAJOR: "Major risk", Level.SIGNIFICANT: "Significant risk", Level.GENERAL: "General risk",
+       Level.LOW: "Low risk"}
+_ALIASES: dict[str, Level] = {}
+for _lv, _words in {
+    Level.MAJOR: ("major", "重大风险", "重大", "红", "红色", "red", "a"),
+    Level.SIGNIFICANT: ("significant", "较大风险", "较大", "橙", "橙色", "orange", "b"),
+    Level.GENERAL: ("general", "一般风险", "一般", "黄", "黄色", "yellow", "c"),
+    Level.LOW: ("low", "低风险", "低", "蓝", "蓝色", "blue", "d"),
+}.items():
+    for _w in _words:
+        _ALIASES[_w] = _lv
+
+
+def highest(levels) -> Level | None:
+    """The most dangerous of some levels (短板原理), or None for none."""
+    best = None
+    for lv in levels:
+        if lv is not None and (best is None or lv.rank > best.rank):
+            best = lv
+    return best
+
+
+@dataclass(frozen=True)
+class LevelStyle:
+    level: Level
+    zh: str
+    en: str
+    fill: str
+    hatch: str
+    grey: str
+    control_tier: str
+
+
+@dataclass(frozen=True)
+class Palette:
+    styles: dict[Level, LevelStyle]
+    code_tables: dict[str, dict[Level, int]]
+    control_tiers: dict[str, dict[str, str]]
+
+    def colour(self, level: Level) -> str:
+        return self.styles[level].fill
+
+    def code(self, level: Level, table: str = "1-4") -> int:
+        """The numeric code of a level for an export target ("1-4": 1 = major; "0-3": 0 = major)."""
+        try:
+            return self.code_tables[table][level]
+        except KeyError:
+            raise ValueError(f"未知的等级编码表 {table!r}，可选：{', '.join(self.code_tables)}") from None
+
+    def from_code(self, code: int, table: str = "1-4") -> Level:
+        for level, value in self.code_tables[table].items():
+            if value == int(code):
+                return level
+        raise ValueError(f"编码表 {table} 中没有等级代码 {code}")
+
+
+def load_palette(directory: Path | None = None) -> Palette:
+    """The palette from `layers/levels.yaml` (or another symbology folder)."""
+    data = load_yaml("levels.yaml", directory)
+    styles = {}
+    for lv in Level:
+        entry = data["levels"][lv.value]
+        styles[lv] = LevelStyle(lv, entry["zh"], entry["en"], entry["fill"], entry.get("hatch", ""),
+                                entry.get("grey", "#808080"), entry.get("control_tier", ""))
+    tables = {name: {Level(k): int(v) for k, v in table.items()}
+              for name, table in data.get("code_tables", {}).items()}
+    return Palette(styles, tables, data.get("control_tiers", {}))

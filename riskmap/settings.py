@@ -1,0 +1,21 @@
+"""Configuration, from the environment (RISKMAP_*) or explicit arguments; built where needed, never at import."""
+
+from __future__ import annotations
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RISKMAP_", extra="ignore")
+
+    db: str = "sqlite:///riskmap.db"
+    enterprise: str = "default"
+    max_upload_mb: float = 200.0
+    # Where a layout without georeferencing is placed (lon, lat), with a warning.
+    origin_lon: float = 120.0
+    origin_lat: float = 32.0
+    max_rms_m: float = 0.5
+    base_url: str = "http://127.0.0.1:8000"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    profiles_dir: str | None = None
