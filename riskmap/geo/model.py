@@ -53,3 +53,20 @@ class LayoutImport:
             "repaired": list(self.repaired),
             "dropped": dict(self.dropped),
         }
+
+
+@dataclass
+class RawLayout:
+    """What a reader gives before georeferencing and cleaning.
+
+    `features` is a GeoDataFrame with columns `fid`, `name`, `role`, `layer`, `properties`, `geometry`, in the
+    file's own coordinates: `crs` None for a CAD drawing in plant coordinates, else the file's CRS.
+    """
+
+    features: Any
+    crs: Any
+    source_name: str
+    source_format: str
+    warnings: list[str] = field(default_factory=list)
+    dropped: dict[str, int] = field(default_factory=dict)
+    drawing_units_m: float | None = None     # metres per drawing unit when the DXF says ($INSUNITS)
