@@ -9,7 +9,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RISKMAP_", extra="ignore")
 
     db: str = "sqlite:///riskmap.db"
-    enterprise: str = "default"
+    enterprise: str | None = None   # None: the only enterprise in the database, else "default"
     max_upload_mb: float = 200.0
     # Where a layout without georeferencing is placed (lon, lat), with a warning.
     origin_lon: float = 120.0

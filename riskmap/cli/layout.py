@@ -1,7 +1,164 @@
-"""Placeholder: commands registered by this module are added by their capability."""
+"""Commands for the plant layout and region risk: init, import-layout, regions, export, demo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
+from riskmap.cli.common import DbOption, EnterpriseOption, JsonOption, print_json, progress, settings_for
+from riskmap.errors import InputError
+
+
+def init(db: DbOption = None, enterprise: EnterpriseOption = None) -> None:
+    """创建或升级数据库 / create or migrate the database."""
+    from riskmap.store import open_store
+
+    settings = settings_for(db, enterprise)
+    store = open_store(settings.db)
+    store.enterprise(settings.enterprise or "default")
+    typer.echo(f"数据库已就绪 / database ready: {settings.db}")
+
+
+def import_layout(
+    file: Annotated[Path, typer.Argument(help="DXF, GeoJSON, GeoPackage, zipped Shapefile or KML")],
+    crs: Annotated[str | None, typer.Option("--crs", help="坐标系，如 EPSG:4549 / CRS of the file")] = None,
+    control_points: Annotated[
+        Path | None, typer.Option("--control-points", help="控制点 CSV / control points CSV")
+    ] = None,
+    layer_map: Annotated[Path | None, typer.Option("--layer-map", help="图层映射文件 / layer map")] = None,
+    name_property: Annotated[str, typer.Option(help="名称字段 / name property of GIS files")] = "name",
+    role_property: Annotated[str, typer.Option(help="角色字段 / role property of GIS files")] = "role",
+    max_rms: Annotated[float | None, typer.Option("--max-rms", help="控制点 RMS 上限（米）")] = None,
+    db: DbOption = None,
+    enterprise: EnterpriseOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """导入平面布置图 / import a plant layout (one transaction: all or nothing)."""
+    from riskmap.plant import resolve_enterprise
+    from riskmap.store import open_store
+
+    settings = settings_for(db, enterprise)
+    store = open_store(settings.db)
+    settings.enterprise = resolve_enterprise(store, settings.enterprise)
+    summary = load_layout(settings, file, crs=crs, control_points=control_points, layer_map=layer_map,
+                          name_property=name_property, role_property=role_property, max_rms=max_rms,
+                          store=store)
+    if as_json:
+        print_json(summary)
+        return
+    typer.echo(_layout_summary_text(summary))
+
+
+def load_layout(settings, file: Path, *, store, crs=None, control_points=None, layer_map=None,
+                name_property="name", role_property="role", max_rms=None) -> dict:
+    """Import a layout file into the store for the settings' enterprise; return the import summary."""
+    from riskmap.geo.importer import import_layout as read_layout
+    from riskmap.geo.layermap import LayerMap
+
+    if not file.exists():
+        raise InputError(f"找不到文件 {file} / file not found: {file}")
+    lmap = LayerMap.load(layer_map) if layer_map else None
+    with progress(f"正在导入 {file.name} …"):
+        layout = read_layout(
+            file, crs=crs, control_points=control_points, layer_map=lmap, name_property=name_property,
+            role_property=role_property, max_bytes=int(settings.max_upload_mb * 1024 * 1024),
+            max_rms_m=max_rms if max_rms is not None else settings.max_rms_m,
+            origin=(settings.origin_lon, settings.origin_lat),
+        )
+        version = store.save_layout(settings.enterprise, layout)
+    summary = layout.summary()
+    summary["enterprise"] = settings.enterprise
+    summary["layout_version"] = version
+    return summary
+
+
+def _layout_summary_text(summary: dict) -> str:
+    lines = [f"已导入 {summary['source']}：{summary['features']} 个要素，布局版本 {summary['layout_version']}"]
+    lines.append("按角色 / by role: " + "，".join(f"{k} {v}" for k, v in summary["by_role"].items()))
+    lines.append("按图层 / by layer: " + "，".join(f"{k or '-'} {v}" for k, v in summary["by_layer"].items()))
+    lines.append(f"坐标系 / CRS: {summary['crs']}")
+    geo = summary.get("georeference") or {}
+    if geo.get("rms_m") is not None:
+        lines.append(f"控制点 {geo.get('points')} 个，{geo.get('method')}，RMS {geo['rms_m']:.3f} m")
+    if summary.get("bounds_lonlat"):
+        lines.append("范围（经纬度）/ bounds: " + ", ".join(f"{b:.6f}" for b in summary["bounds_lonlat"]))
+    for item in summary.get("repaired", []):
+        lines.append(f"已修复 / repaired: {item.get('name') or item.get('fid')} (面积变化 {item.get('area_change')})")
+    for reason, count in summary.get("dropped", {}).items():
+        lines.append(f"已丢弃 / dropped: {reason} × {count}")
+    for warning in summary.get("warnings", []):
+        lines.append(f"警告 / warning: {warning}")
+    return "\n".join(lines)
+
+
+def regions(
+    method: Annotated[str, typer.Option(help="highest（短板，默认）或 weighted（综合加权）")] = "highest",
+    inherent: Annotated[bool, typer.Option("--inherent", help="固有风险而非现有风险 / inherent risk")] = False,
+    db: DbOption = None,
+    enterprise: EnterpriseOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """各区域风险等级及其依据 / region risk levels with their explanation."""
+    from riskmap.plant import load_plant
+    from riskmap.store import open_store
+
+    if method not in ("highest", "weighted"):
+        raise InputError(f"未知的区域风险方法 “{method}”，应为 highest 或 weighted / unknown method {method!r}")
+    settings = settings_for(db, enterprise)
+    plant = load_plant(open_store(settings.db), settings.enterprise)
+    risks = plant.region_risk(method=method, which="inherent" if inherent else "residual")
+    if as_json:
+        print_json([r.to_dict() for r in risks])
+        return
+    for r in risks:
+        d = r.to_dict()
+        level = d.get("level_zh") or "未评估"
+        decided = d.get("decided_by") or "-"
+        typer.echo(f"{d['name']}：{level}（由 {decided} 决定）")
+
+
+def export(
+    out: Annotated[Path, typer.Argument(help=".gpkg（全部图层）或 .geojson（一个图层）")],
+    layer: Annotated[str | None, typer.Option(help="layout | units | regions")] = None,
+    method: Annotated[str, typer.Option(help="区域风险方法 highest | weighted")] = "highest",
+    db: DbOption = None,
+    enterprise: EnterpriseOption = None,
+) -> None:
+    """导出布局、单元和区域风险 / export layout, units and region risk (GeoPackage or GeoJSON)."""
+    from riskmap.export import export_plant
+    from riskmap.plant import load_plant
+    from riskmap.store import open_store
+
+    settings = settings_for(db, enterprise)
+    plant = load_plant(open_store(settings.db), settings.enterprise)
+    written = export_plant(plant, out, layer=layer, method=method)
+    for name, count in written.items():
+        typer.echo(f"{out}: {name} {count} 个要素 / features")
+
+
+def demo(
+    db: Annotated[str, typer.Option("--db", help="演示数据库 / demo database")] = "sqlite:///riskmap-demo.db",
+    serve: Annotated[bool, typer.Option("--serve/--no-serve", help="加载后启动服务 / serve after loading")] = True,
+    host: Annotated[str | None, typer.Option(help="监听地址 / host")] = None,
+    port: Annotated[int | None, typer.Option(help="端口 / port")] = None,
+) -> None:
+    """加载演示化工厂并启动服务 / load the demo chemical plant into a fresh database and serve it."""
+    from riskmap.demo import load_demo
+
+    settings = settings_for(db, None, host=host, port=port)
+    summary = load_demo(settings)
+    typer.echo(summary["text"])
+    if serve:
+        from riskmap.cli.service import run_server
+
+        run_server(settings)
+
 
 def register(app: typer.Typer) -> None:
-    return None
+    app.command("init")(init)
+    app.command("import-layout")(import_layout)
+    app.command("regions")(regions)
+    app.command("export")(export)
+    app.command("demo")(demo)

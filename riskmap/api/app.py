@@ -1,0 +1,44 @@
+"""The HTTP service: `create_app(settings)` builds everything; nothing happens at import."""
+
+from __future__ import annotations
+
+import threading
+
+from fastapi import FastAPI
+
+import riskmap
+from riskmap.api.errors import install_error_handlers
+from riskmap.api.routers import health, plant
+from riskmap.settings import Settings
+
+
+def _store_factory(url: str):
+    """Open the store on first use (migrations run once), then reuse it."""
+    lock = threading.Lock()
+    holder: dict = {}
+
+    def get():
+        if "store" not in holder:
+            with lock:
+                if "store" not in holder:
+                    from riskmap.store import open_store
+
+                    holder["store"] = open_store(url)
+        return holder["store"]
+
+    return get
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    app = FastAPI(
+        title="riskmap 四色安全风险分布图",
+        version=riskmap.__version__,
+        description="四色安全风险空间分布图服务 / four-colour safety risk map service",
+    )
+    app.state.settings = settings
+    app.state.store = _store_factory(settings.db)
+    install_error_handlers(app)
+    for module in (health, plant):
+        app.include_router(module.make_router())
+    return app

@@ -1,0 +1,18 @@
+"""Liveness and version."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+import riskmap
+
+
+def make_router() -> APIRouter:
+    router = APIRouter(tags=["health"])
+
+    @router.get("/healthz", summary="服务状态 / liveness")
+    def healthz(request: Request) -> dict:
+        store = request.app.state.store()
+        return {"status": "ok", "version": riskmap.__version__, "backend": store.backend}
+
+    return router

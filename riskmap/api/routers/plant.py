@@ -1,0 +1,61 @@
+"""Region risk, units and criteria evaluation as JSON and GeoJSON."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, Field
+
+from riskmap.api.deps import get_plant, get_store
+from riskmap.export import regions_frame, units_frame
+from riskmap.plant import Plant
+
+Method = Literal["highest", "weighted"]
+Which = Literal["residual", "inherent"]
+
+
+class EvaluateRequest(BaseModel):
+    profile: str = Field("lec", description="评价准则 / criteria profile, e.g. lec, lec-upper-inclusive, ls")
+    inputs: dict[str, Any] = Field(..., description="L/E/C, L/S or L/S1..S5")
+    direct_rules: list[str] = Field(default_factory=list)
+
+
+def make_router() -> APIRouter:
+    router = APIRouter(prefix="/api", tags=["plant"])
+
+    @router.get("/enterprises", summary="企业列表 / enterprises")
+    def enterprises(store=Depends(get_store)) -> list[dict]:
+        return [{"name": e.name, "data_version": store.data_version(e.name)} for e in store.enterprises()]
+
+    @router.get("/regions", summary="区域风险及依据 / region risk with explanation")
+    def regions(plant: Plant = Depends(get_plant), method: Method = "highest", which: Which = "residual") -> list:
+        return [r.to_dict() for r in plant.region_risk(method=method, which=which)]
+
+    @router.get("/regions.geojson", summary="区域风险 GeoJSON / region risk as GeoJSON")
+    def regions_geojson(plant: Plant = Depends(get_plant), method: Method = "highest",
+                        which: Which = "residual") -> dict:
+        return _feature_collection(regions_frame(plant, method, which))
+
+    @router.get("/units.geojson", summary="评估单元 GeoJSON / assessment units as GeoJSON")
+    def units_geojson(plant: Plant = Depends(get_plant), which: Which = "residual") -> dict:
+        return _feature_collection(units_frame(plant, which))
+
+    @router.post("/evaluate", summary="按评价准则计算风险等级 / evaluate one risk")
+    def evaluate(body: EvaluateRequest) -> dict:
+        from riskmap.criteria import evaluate as run
+        from riskmap.criteria import evaluation_to_dict
+
+        return evaluation_to_dict(run(body.profile, direct_rules=body.direct_rules, **body.inputs))
+
+    return router
+
+
+def _feature_collection(gdf) -> dict:
+    import json
+
+    import shapely
+
+    gdf = gdf[gdf.geometry.notna()].copy()
+    gdf["geometry"] = shapely.orient_polygons(gdf.geometry.values, exterior_cw=False)
+    return json.loads(gdf.to_json(drop_id=True, ensure_ascii=False))

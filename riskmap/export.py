@@ -1,0 +1,86 @@
+"""Export of a plant's layout, units and region risk as GeoPackage or GeoJSON (RFC 7946)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import geopandas as gpd
+import shapely
+
+from riskmap.errors import InputError
+from riskmap.plant import Plant
+
+LAYERS = ("layout", "units", "regions")
+
+
+def layout_frame(plant: Plant) -> gpd.GeoDataFrame:
+    gdf = plant.features[["fid", "name", "role", "layer", "geometry"]].copy()
+    return gpd.GeoDataFrame(gdf, geometry="geometry", crs="EPSG:4326")
+
+
+def units_frame(plant: Plant, which: str = "residual") -> gpd.GeoDataFrame:
+    """Units with their level and located geometry (own, else the nearest ancestor's)."""
+    from riskmap.domain import UnitTree
+
+    tree = UnitTree(plant.units)
+    rows = []
+    for unit in plant.units:
+        geom, located_by = tree.located_geometry(unit.id)
+        level = unit.level(which)
+        rows.append({
+            "unit_id": unit.id, "name": unit.name, "kind": unit.kind.value, "parent_id": unit.parent_id,
+            "level": level.value if level else None, "level_zh": level.zh if level else None,
+            "events": len(unit.events),
+            "last_assessed": unit.last_assessed.isoformat() if unit.last_assessed else None,
+            "located_by": located_by, "geometry": geom,
+        })
+    return gpd.GeoDataFrame(rows, geometry="geometry", crs="EPSG:4326")
+
+
+def regions_frame(plant: Plant, method: str = "highest", which: str = "residual") -> gpd.GeoDataFrame:
+    risks = plant.region_risk(method=method, which=which)
+    geoms = {r.id: r.geometry for r in plant.regions}
+    rows = []
+    for risk in risks:
+        d = risk.to_dict()
+        rows.append({
+            "region_id": d.get("id"), "name": d["name"], "level": d.get("level"), "level_zh": d.get("level_zh"),
+            "method": d["method"], "decided_by": d.get("decided_by"),
+            "explanation": json.dumps(d.get("explanation"), ensure_ascii=False, default=str),
+            "geometry": geoms.get(d.get("id")),
+        })
+    return gpd.GeoDataFrame(rows, geometry="geometry", crs="EPSG:4326")
+
+
+def _rfc7946(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    out = gdf.copy()
+    out["geometry"] = shapely.orient_polygons(out.geometry.values, exterior_cw=False)
+    return out
+
+
+def export_plant(plant: Plant, out: Path, *, layer: str | None = None, method: str = "highest") -> dict[str, int]:
+    """Write the chosen layer(s); returns features written per layer."""
+    suffix = out.suffix.lower()
+    if layer is not None and layer not in LAYERS:
+        raise InputError(f"未知图层 “{layer}”，应为 {' | '.join(LAYERS)} / unknown layer {layer!r}")
+    makers = {"layout": lambda: layout_frame(plant), "units": lambda: units_frame(plant),
+              "regions": lambda: regions_frame(plant, method)}
+    if suffix == ".gpkg":
+        names = [layer] if layer else list(LAYERS)
+        if out.exists():
+            out.unlink()
+        written = {}
+        for name in names:
+            gdf = makers[name]()
+            gdf.to_file(out, layer=name, driver="GPKG", engine="pyogrio")
+            written[name] = len(gdf)
+        return written
+    if suffix in (".geojson", ".json"):
+        name = layer or "regions"
+        gdf = _rfc7946(makers[name]())
+        if out.exists():
+            out.unlink()
+        gdf.to_file(out, driver="GeoJSON", engine="pyogrio", layer_options={"RFC7946": "YES"})
+        return {name: len(gdf)}
+    raise InputError(f"不支持的导出格式 “{suffix}”，请用 .gpkg 或 .geojson / unsupported export format {suffix!r}")

@@ -1,0 +1,61 @@
+"""One enterprise's plant as the interfaces see it: layout, units with located geometry, and region risk.
+
+Storage gives the parts; this joins them so that the CLI, the API and the renderers share one path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from riskmap.domain import RESIDUAL, AssessmentUnit, Enterprise, Region
+
+
+@dataclass
+class Plant:
+    enterprise: Enterprise
+    features: Any                      # GeoDataFrame of the current layout, EPSG:4326
+    units: list[AssessmentUnit]
+    regions: list[Region]
+    layout_info: dict | None
+    data_version: int
+    warnings: list[str] = field(default_factory=list)
+
+    def region_risk(self, method: str = "highest", which: str = RESIDUAL, cap_below_highest: bool = True):
+        from riskmap.aggregate import region_risk
+
+        return region_risk(self.regions, self.units, method=method, which=which,
+                           cap_below_highest=cap_below_highest)
+
+
+def load_plant(store, enterprise_name: str | None) -> Plant:
+    """Read the current layout and ledger of an enterprise and attach units to the layout's features."""
+    from riskmap.attach import resolve_unit_geometries
+    from riskmap.errors import NotFoundError
+
+    enterprise_name = resolve_enterprise(store, enterprise_name)
+    if enterprise_name not in {e.name for e in store.enterprises()}:
+        raise NotFoundError(f"数据库中没有企业 “{enterprise_name}” / no enterprise {enterprise_name!r}")
+
+    enterprise = store.enterprise(enterprise_name, create=False)
+    features = store.layout_features(enterprise_name)
+    units = store.units(enterprise_name)
+    warnings = resolve_unit_geometries(units, features) if len(features) else []
+    regions = store.regions(enterprise_name)
+    return Plant(enterprise, features, units, regions, store.layout_info(enterprise_name),
+                 store.data_version(enterprise_name), warnings)
+
+
+def resolve_enterprise(store, name: str | None) -> str:
+    """The enterprise a command works on: the one named, else the only one in the database, else "default"."""
+    from riskmap.errors import InputError
+
+    if name:
+        return name
+    names = [e.name for e in store.enterprises()]
+    if len(names) == 1:
+        return names[0]
+    if not names:
+        return "default"
+    raise InputError("数据库中有多个企业，请用 --enterprise 指定：" + "、".join(names)
+                     + " / several enterprises in the database: name one with --enterprise")

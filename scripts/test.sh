@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Run the linter and the whole test suite. In CI (CI=true) nothing may be skipped: PostGIS is required.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+.venv/bin/ruff check riskmap tests benchmarks scripts
+args=(-q -p no:cacheprovider)
+if [ -n "${CI:-}" ]; then
+  export RISKMAP_REQUIRE_POSTGIS=1
+fi
+set +e
+.venv/bin/pytest "${args[@]}" "$@" | tee /tmp/riskmap-pytest.log
+status=${PIPESTATUS[0]}
+set -e
+if [ "$status" -ne 0 ]; then
+  exit "$status"
+fi
+if [ -n "${CI:-}" ] && grep -Eq '^SKIPPED|[0-9]+ skipped' /tmp/riskmap-pytest.log; then
+  echo "CI: tests were skipped; in CI every test must run" >&2
+  exit 1
+fi
