@@ -1,0 +1,3 @@
+from riskmap.cli import main
+
+main()
