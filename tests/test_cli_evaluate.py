@@ -125,6 +125,14 @@ def test_batch_gbk_ls_dimensions_and_direct_column(tmp_path):
     assert lines[2]["row"] == 3 and "S3" in lines[2]["error"] and lines[2]["名称"] == "循环水站"
 
 
+def test_batch_checks_a_score_column(tmp_path):
+    path = write_csv(tmp_path / "d.csv", "id,L,E,C,D\na,3,6,15,270\nb,3,6,15,200\n", "utf-8")
+    result = run("--batch", str(path), "--json")
+    assert result.exit_code != 0
+    good, bad = (json.loads(line) for line in result.stdout.splitlines())
+    assert good["score"] == "270" and "3 × 6 × 15 = 270" in bad["error"]
+
+
 def test_batch_ls_with_s_column_readable(tmp_path):
     path = write_csv(tmp_path / "ls.csv", "\ufeffL,S,name\n4,5,反应釜\n2,2,办公楼\n", "utf-8")
     result = run("--profile", "ls", "--batch", str(path))

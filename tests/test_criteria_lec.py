@@ -244,3 +244,18 @@ def test_strict_convention_never_lower(L, E, C):
     assert strict.level.rank >= lenient.level.rank
     assert strict.grade <= lenient.grade
     assert (strict.grade != lenient.grade) == (strict.score in (70, 20))
+
+
+def test_a_stated_score_must_be_the_product():
+    assert evaluate("lec", L="0.1", E=3, C=100, D="30.0").score == 30
+    assert evaluate("lec", L=3, E=6, C=15, **{"风险值": 270}).inputs == {"L": "3", "E": "6", "C": "15"}
+    with pytest.raises(InputError) as info:
+        evaluate("lec", L=3, E=6, C=15, D=200)
+    assert "3 × 6 × 15 = 270" in info.value.message and info.value.details[0]["input"] == "D"
+
+
+def test_profiles_from_the_environment(tmp_path, monkeypatch):
+    (tmp_path / "env.yaml").write_text("name: env-lec\nextends: lec\nboundary: lower\n", encoding="utf-8")
+    monkeypatch.setenv("RISKMAP_PROFILES_DIR", str(tmp_path))
+    assert "env-lec" in list_profiles()
+    assert evaluate("env-lec", L=10, E=2, C=1).grade == 5

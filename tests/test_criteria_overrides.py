@@ -59,6 +59,14 @@ def test_direct_rules_on_ls_and_by_other_names():
     assert load_profile("lec").rule("5").name == "highest-grade"
 
 
+def test_shipped_rule_table():
+    from riskmap.criteria import DIRECT_RULES
+
+    assert list(DIRECT_RULES) == list(RULES)
+    for name, needle in RULES.items():
+        assert needle in DIRECT_RULES[name]["zh"] and DIRECT_RULES[name]["short_zh"]
+
+
 def test_unknown_rule_lists_the_rules():
     with pytest.raises(InputError) as info:
         evaluate("lec", L=1, E=1, C=1, direct_rules=["because"])

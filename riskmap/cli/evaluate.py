@@ -105,7 +105,8 @@ def _run_batch(profile, path: Path, extra_rules: list[str], as_json: bool) -> in
 
     header, rows = _read_rows(path)
     lookup = profile.input_lookup()
-    input_cols = [h for h in header if h.lower() in lookup]
+    score_names = {profile.score_key.lower(), profile.score_zh.lower()}
+    input_cols = [h for h in header if h.lower() in lookup or h.lower() in score_names]
     rule_cols = [h for h in header if h.lower() in _DIRECT_COLUMNS]
     extra_cols = [h for h in header if h not in input_cols and h not in rule_cols]
     if not input_cols:

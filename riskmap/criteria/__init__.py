@@ -30,16 +30,21 @@ from riskmap.criteria.profile import (
     DirectRule,
     InputSpec,
     Profile,
+    default_direct_rules,
     list_profiles,
     load_profile,
     profile_from_dict,
 )
 from riskmap.criteria.report import colour_zh, describe_evaluation, evaluation_to_dict
 
+# name → {"zh", "short_zh", "en"} of the shipped direct-determination rules (for ledgers and templates)
+DIRECT_RULES: dict[str, dict[str, str]] = default_direct_rules()
+
 __all__ = [
     "ALPHA_TABLE",
     "BETA",
     "CATEGORY_ZH",
+    "DIRECT_RULES",
     "MAJOR_HAZARD_RULE",
     "Band",
     "Dimension",
@@ -55,6 +60,7 @@ __all__ = [
     "assess_units",
     "category_key",
     "colour_zh",
+    "default_direct_rules",
     "describe_evaluation",
     "direct_overrides",
     "evaluate",

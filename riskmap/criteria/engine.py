@@ -29,6 +29,11 @@ def evaluate(profile: str | Profile, /, *, direct_rules: Iterable[str] | str | N
 def evaluate_inputs(profile: Profile, inputs: Mapping[str, Any],
                     direct_rules: Iterable[str] | str | None = None) -> Evaluation:
     """Like `evaluate`, for an already loaded profile and an inputs mapping (keys may be aliases)."""
+    stated = None
+    score_names = {profile.score_key.lower(), profile.score_zh.lower()}
+    if any(str(k).strip().lower() in score_names for k in inputs):
+        stated = [(k, v) for k, v in inputs.items() if str(k).strip().lower() in score_names]
+        inputs = {k: v for k, v in inputs.items() if str(k).strip().lower() not in score_names}
     values, record = _read_inputs(profile, inputs)
     with localcontext() as ctx:
         ctx.prec = 80
@@ -36,6 +41,8 @@ def evaluate_inputs(profile: Profile, inputs: Mapping[str, Any],
         for value in values.values():
             score *= value
     score = Decimal(format_decimal(score))
+    for name, raw in stated or []:
+        _check_stated_score(profile, name, raw, score, values)
     band = profile.band_for(score)
     overrides = direct_overrides(profile, direct_rules)
     computed = band.level
@@ -43,6 +50,20 @@ def evaluate_inputs(profile: Profile, inputs: Mapping[str, Any],
     return Evaluation(profile=profile.name, method=profile.method, inputs=record, score=score,
                       grade=band.grade, computed_level=computed, level=level, overrides=overrides,
                       band=profile.band_text(band))
+
+
+def _check_stated_score(profile: Profile, name: str, raw: Any, score: Decimal, values: dict[str, Decimal]) -> None:
+    """A score written beside the inputs (e.g. a ledger's D column) must be their product, exactly."""
+    if _blank(raw):
+        return
+    stated = to_decimal(raw)
+    if stated == score:
+        return
+    product = " × ".join(format_decimal(v) for v in values.values())
+    key, shown, result = profile.score_key, str(raw).strip(), format_decimal(score)
+    raise InputError(f"给出的{profile.score_zh} {key} = {shown} 与 {product} = {result} 不一致 / "
+                     f"stated {key} = {shown} disagrees with {product} = {result}",
+                     details=[{"input": str(name), "value": shown, "expected": result}])
 
 
 def evaluate_direct(profile: Profile, direct_rules: Iterable[str] | str,

@@ -510,6 +510,12 @@ def _load_cached(text: str, is_path: bool, location_texts: tuple[str, ...], sign
     return _build(_resolve_raw({**raw, "name": text}, source, index, locations), source)
 
 
+def default_direct_rules() -> dict[str, dict[str, str]]:
+    """The shipped direct-determination rules: name → {"zh", "short_zh", "en"} (profiles may add or reword)."""
+    return {r.name: {"zh": r.zh, "short_zh": r.short_zh, "en": r.en}
+            for r in _direct_rules(None, str(DIRECT_RULES_FILE)).values()}
+
+
 def list_profiles(search_dirs: PathLike | Iterable[PathLike] | None = None) -> list[str]:
     """Names of every profile on the search path (user ones first, built-ins last), without duplicates."""
     return _known_names(_locations(search_dirs))
