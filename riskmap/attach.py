@@ -1,0 +1,174 @@
+"""Attach assessment units to layout features: a unit's `feature_ref` names a feature by fid, else by name.
+
+The ledger and the drawing are made by different people, so a reference may name nothing or several
+features: such units are left without geometry (they fall back to their ancestor's) and a warning says why,
+rather than guessing.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from riskmap.domain import AssessmentUnit, Region
+from riskmap.errors import InputError
+
+REGION_ROLE = "region"
+
+
+def _key(value: Any) -> str | None:
+    """A fid or name as comparable text: 12, 12.0 and " 12 " all read as "12"; blanks read as None."""
+    if value is None:
+        return None
+    if isinstance(value, float):
+        if math.isnan(value):
+            return None
+        if value.is_integer():
+            value = int(value)
+    text = str(value).strip()
+    return text or None
+
+
+@dataclass(frozen=True)
+class _Match:
+    position: int | None           # row position in the features frame, when exactly one feature matched
+    by: str | None = None          # "fid" or "name"
+    candidates: tuple[int, ...] = ()
+
+
+class _FeatureIndex:
+    """Look-ups from fid and from name to row positions of a features frame."""
+
+    def __init__(self, features):
+        missing = [c for c in ("fid", "name", "geometry") if c not in features.columns]
+        if missing:
+            raise InputError(f"布置图要素缺少列：{', '.join(missing)} / layout features lack columns {missing}")
+        self.features = features
+        self.fids = [_key(v) for v in features["fid"].tolist()]
+        self.names = [_key(v) for v in features["name"].tolist()]
+        self.geometries = features.geometry.values if hasattr(features, "geometry") else features["geometry"]
+        self.by_fid: dict[str, list[int]] = {}
+        self.by_name: dict[str, list[int]] = {}
+        for pos, (fid, name) in enumerate(zip(self.fids, self.names, strict=True)):
+            if fid is not None:
+                self.by_fid.setdefault(fid, []).append(pos)
+            if name is not None:
+                self.by_name.setdefault(name, []).append(pos)
+
+    def match(self, ref: Any) -> _Match:
+        key = _key(ref)
+        if key is None:
+            return _Match(None)
+        hits = self.by_fid.get(key)
+        if hits:
+            return _Match(hits[0], "fid") if len(hits) == 1 else _Match(None, "fid", tuple(hits))
+        hits = self.by_name.get(key)
+        if hits:
+            return _Match(hits[0], "name") if len(hits) == 1 else _Match(None, "name", tuple(hits))
+        return _Match(None)
+
+    def geometry(self, pos: int):
+        geom = self.geometries[pos]
+        if geom is None or geom.is_empty:
+            return None
+        return geom
+
+
+def _has_geometry(unit: AssessmentUnit) -> bool:
+    geom = unit.geometry
+    return geom is not None and not getattr(geom, "is_empty", False)
+
+
+def _fid_list(index: _FeatureIndex, positions: tuple[int, ...], limit: int = 5) -> str:
+    shown = [str(index.fids[p]) for p in positions[:limit]]
+    more = "…" if len(positions) > limit else ""
+    return ", ".join(shown) + more
+
+
+def resolve_unit_geometries(units: Iterable[AssessmentUnit], features_gdf) -> list[str]:
+    """Give each unit without geometry the geometry of the feature its `feature_ref` names.
+
+    Matching tries the feature's fid first, then its name. Returns one warning (Chinese / English) per
+    reference that matches nothing, matches several features, or names a feature without geometry; those
+    units are left as they were. Units that already have geometry keep it and are not checked.
+    """
+    index = _FeatureIndex(features_gdf)
+    warnings: list[str] = []
+    for unit in units:
+        if _has_geometry(unit) or _key(unit.feature_ref) is None:
+            continue
+        ref = unit.feature_ref
+        found = index.match(ref)
+        who_zh = f"单元“{unit.name}”（{unit.id}）的图形引用“{ref}”"
+        who_en = f"unit {unit.id!r} ({unit.name}): feature reference {ref!r}"
+        if found.position is None and not found.candidates:
+            warnings.append(f"{who_zh}在布置图中找不到对应要素（按编号或名称） / {who_en} matches no layout "
+                            "feature by fid or name")
+        elif found.position is None:
+            fids = _fid_list(index, found.candidates)
+            if found.by == "fid":
+                warnings.append(f"{who_zh}对应 {len(found.candidates)} 个编号相同的要素，未关联 / {who_en} "
+                                f"matches {len(found.candidates)} features with that fid; not attached")
+            else:
+                warnings.append(f"{who_zh}按名称对应 {len(found.candidates)} 个要素（编号 {fids}），未关联，"
+                                f"请改用要素编号 / {who_en} matches {len(found.candidates)} features by name "
+                                f"(fids {fids}); not attached, use a fid")
+        else:
+            geom = index.geometry(found.position)
+            if geom is None:
+                warnings.append(f"{who_zh}对应的要素没有几何图形 / {who_en} names a feature without geometry")
+            else:
+                unit.geometry = geom
+    return warnings
+
+
+def _depths(units: list[AssessmentUnit]) -> dict[str, int]:
+    """Number of ancestors of each unit (bounded, so a broken tree cannot loop)."""
+    parents = {u.id: u.parent_id for u in units}
+    depths: dict[str, int] = {}
+    for unit in units:
+        depth, cur = 0, unit.parent_id
+        while cur is not None and cur in parents and depth <= len(parents):
+            depth += 1
+            cur = parents[cur]
+        depths[unit.id] = depth
+    return depths
+
+
+def regions_from_features(features_gdf, units: Iterable[AssessmentUnit] | None = None) -> list[Region]:
+    """One Region per layout feature of role "region", in the frame's order.
+
+    A region's `unit_id` is the unit whose `feature_ref` names that feature (fid first, then name); when
+    several units name it, the one highest in the tree (then the first listed) is the region's own unit,
+    since its descendants belong to the region anyway.
+    """
+    index = _FeatureIndex(features_gdf)
+    if "role" not in features_gdf.columns:
+        raise InputError("布置图要素缺少列：role / layout features lack the column 'role'")
+    unit_list = list(units or [])
+    depths = _depths(unit_list)
+    owner: dict[int, AssessmentUnit] = {}
+    for unit in unit_list:
+        found = index.match(unit.feature_ref)
+        if found.position is None:
+            continue
+        best = owner.get(found.position)
+        if best is None or depths[unit.id] < depths[best.id]:
+            owner[found.position] = unit
+
+    roles = [_key(r) for r in features_gdf["role"].tolist()]
+    regions: list[Region] = []
+    used: dict[str, int] = {}
+    for pos, role in enumerate(roles):
+        if role != REGION_ROLE:
+            continue
+        fid = index.fids[pos]
+        base = fid if fid is not None else f"region-{pos}"
+        used[base] = used.get(base, 0) + 1
+        region_id = base if used[base] == 1 else f"{base}#{used[base]}"
+        unit = owner.get(pos)
+        regions.append(Region(id=region_id, name=index.names[pos] or region_id, geometry=index.geometry(pos),
+                              unit_id=unit.id if unit is not None else None, feature_ref=fid))
+    return regions
