@@ -201,6 +201,17 @@ def test_bad_profiles_are_clear_errors(tmp_path, text):
     _zh_first(info.value.message)
 
 
+def test_a_file_without_name_is_named_by_its_stem(tmp_path):
+    (tmp_path / "plant-lec.yml").write_text("extends: lec\n", encoding="utf-8")
+    assert load_profile("plant-lec", tmp_path).name == "plant-lec"
+    assert load_profile(tmp_path / "plant-lec.yml").name == "plant-lec"
+
+
+def test_profile_names_are_found_case_insensitively():
+    assert load_profile("LEC").name == "lec"
+    assert load_profile("LEC-Upper-Inclusive").boundary == "lower"
+
+
 def test_riskmap_evaluate_is_the_criteria_function():
     assert riskmap.evaluate is evaluate
     assert riskmap.evaluate("lec", L=3, E=6, C=15).level is Level.SIGNIFICANT

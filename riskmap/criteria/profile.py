@@ -212,7 +212,7 @@ def _entries_of_file(path: Path) -> list[tuple[str, dict, str]]:
         name = item.get("name") or (path.stem if len(items) == 1 else None)
         if not name:
             raise _bad(str(path), f"第 {i + 1} 个配置缺少 name", f"entry {i + 1} has no name")
-        out.append((str(name), item, f"{path}" if len(items) == 1 else f"{path}#{name}"))
+        out.append((str(name), {**item, "name": str(name)}, f"{path}" if len(items) == 1 else f"{path}#{name}"))
     return out
 
 
@@ -247,10 +247,12 @@ def _locations(search_dirs: PathLike | Iterable[PathLike] | None) -> list[Path]:
 
 
 def _find(name: str, locations: Sequence[Path], start: int = 0) -> tuple[dict, str, int] | None:
-    for index in range(start, len(locations)):
-        for entry_name, raw, source in _entries_of_location(locations[index]):
-            if entry_name == name:
-                return raw, source, index
+    """The first profile of that name on the path; a ledger's "LEC" finds "lec" when nothing matches exactly."""
+    for same in (str.__eq__, lambda a, b: a.lower() == b.lower()):
+        for index in range(start, len(locations)):
+            for entry_name, raw, source in _entries_of_location(locations[index]):
+                if same(entry_name, name):
+                    return raw, source, index
     return None
 
 
@@ -498,8 +500,8 @@ def _load_cached(text: str, is_path: bool, location_texts: tuple[str, ...], sign
             raise InputError(f"文件 {text} 含多个准则配置（{'、'.join(names)}），请把文件放进搜索目录后按名称选用 / "
                              f"{text} holds several profiles ({', '.join(names)}); "
                              "add it to the search dirs and pick one by name")
-        name, raw, source = entries[0]
-        return _build(_resolve_raw({**raw, "name": name}, source, -1, locations), source)
+        _name, raw, source = entries[0]
+        return _build(_resolve_raw(raw, source, -1, locations), source)
     found = _find(text, locations)
     if found is None:
         known = _known_names(locations)
@@ -507,7 +509,7 @@ def _load_cached(text: str, is_path: bool, location_texts: tuple[str, ...], sign
                          f"unknown criteria profile {text!r}; available: {', '.join(known)}",
                          details=[{"input": "profile", "value": text, "allowed": known}])
     raw, source, index = found
-    return _build(_resolve_raw({**raw, "name": text}, source, index, locations), source)
+    return _build(_resolve_raw(raw, source, index, locations), source)
 
 
 def default_direct_rules() -> dict[str, dict[str, str]]:
