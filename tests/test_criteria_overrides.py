@@ -310,3 +310,10 @@ def test_user_profiles_by_mapping(tmp_path):
     unit = AssessmentUnit(id="U", name="u", events=[RiskEvent(name="e", method="strict", inputs={"L": 2, "S": 2})])
     assess_units([unit], profiles={"strict": path})
     assert unit.events[0].residual.level is Level.MAJOR and unit.events[0].residual.profile == "strict-ls"
+
+
+def test_region_cap_is_profile_data(tmp_path):
+    assert load_profile("lec").cap_below_highest and load_profile("ls").cap_below_highest
+    (tmp_path / "nocap.yaml").write_text("name: ls-nocap\nextends: ls\naggregate: {cap_below_highest: false}\n",
+                                         encoding="utf-8")
+    assert load_profile("ls-nocap", tmp_path).cap_below_highest is False

@@ -101,6 +101,8 @@ class Profile:
     major_hazard_enabled: bool = True
     direct_rules: dict[str, DirectRule] = field(default_factory=dict)
     source: str = ""
+    # weighted region method: never more than one level below the region's highest unit
+    cap_below_highest: bool = True
 
     @property
     def has_grade(self) -> bool:
@@ -283,8 +285,8 @@ def _resolve_raw(raw: dict, source: str, index: int, locations: Sequence[Path], 
     parent = _resolve_raw(found[0], found[1], found[2], locations, (*seen, key))
     merged = dict(parent)
     for k, v in raw.items():
-        if k == "overrides" and isinstance(v, dict) and isinstance(parent.get("overrides"), dict):
-            merged[k] = {**parent["overrides"], **v}
+        if k in ("overrides", "aggregate") and isinstance(v, dict) and isinstance(parent.get(k), dict):
+            merged[k] = {**parent[k], **v}
         elif k == "direct_rules" and isinstance(v, list) and isinstance(parent.get("direct_rules"), list):
             merged[k] = [*parent["direct_rules"], *v]
         else:
@@ -423,6 +425,9 @@ def _build(raw: dict, source: str) -> Profile:
     if unknown:
         raise _bad(source, f"未知的 overrides 项：{', '.join(sorted(unknown))}",
                    f"unknown overrides: {', '.join(sorted(unknown))}")
+    aggregate = raw.get("aggregate") or {}
+    if not isinstance(aggregate, dict) or set(aggregate) - {"cap_below_highest"}:
+        raise _bad(source, "aggregate 只能含 cap_below_highest", "aggregate may only hold cap_below_highest")
     score = raw.get("score") or {}
     if not isinstance(score, dict):
         score = {"key": score}
@@ -442,6 +447,7 @@ def _build(raw: dict, source: str) -> Profile:
         major_hazard_enabled=bool(overrides.get("major_hazard", False)),
         direct_rules=_direct_rules(raw.get("direct_rules"), source),
         source=source,
+        cap_below_highest=bool(aggregate.get("cap_below_highest", True)),
     )
 
 
