@@ -155,7 +155,7 @@ class AssessmentUnit:
     responsible_person: str | None = None
     work_content: str | None = None           # 作业内容 (post cards)
     workplace: str | None = None              # 作业场所
-    major_hazard: dict[str, Any] | None = None  # GB 18218 inputs: {"alpha_people": n, "substances": [...]}
+    major_hazard: dict[str, Any] | None = None  # GB 18218: {"people_500m": n, "substances": [...]}
 
     def level(self, which: str = RESIDUAL) -> Level | None:
         """The unit's level: its override, else the highest of its events' levels."""
