@@ -114,15 +114,18 @@ SELECT rid, max(rank), count(*) FROM pairs GROUP BY rid
 """
 
 
-def postgis(regions: gpd.GeoDataFrame, units: gpd.GeoDataFrame, dsn: str, runs: int) -> tuple[list[float], dict]:
+def postgis(regions: gpd.GeoDataFrame, units: gpd.GeoDataFrame, dsn: str, runs: int,
+            db_name: str = BENCH_DB) -> tuple[list[float], dict]:
     """Load both tables into a scratch database, time the join + GROUP BY, drop the database."""
     import psycopg
+    from psycopg import sql
 
     admin = psycopg.connect(dsn, autocommit=True)
+    scratch = sql.Identifier(db_name)
     try:
-        admin.execute(f"DROP DATABASE IF EXISTS {BENCH_DB}")
-        admin.execute(f"CREATE DATABASE {BENCH_DB}")
-        bench_dsn = psycopg.conninfo.make_conninfo(dsn, dbname=BENCH_DB)
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(scratch))
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(scratch))
+        bench_dsn = psycopg.conninfo.make_conninfo(dsn, dbname=db_name)
         with psycopg.connect(bench_dsn, autocommit=True) as conn, conn.cursor() as cur:
             cur.execute("CREATE EXTENSION postgis")
             cur.execute("CREATE TABLE regions (id integer PRIMARY KEY, geom geometry(Polygon, 4326))")
@@ -155,7 +158,7 @@ def postgis(regions: gpd.GeoDataFrame, units: gpd.GeoDataFrame, dsn: str, runs: 
         return times, result
     finally:
         try:
-            admin.execute(f"DROP DATABASE IF EXISTS {BENCH_DB}")
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(scratch))
         finally:
             admin.close()
 
@@ -167,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=20240601)
     parser.add_argument("--runs", type=int, default=2, help="timed runs of each side (best is compared)")
     parser.add_argument("--dsn", default=ADMIN_DSN, help="PostgreSQL maintenance database")
+    parser.add_argument("--db-name", default=BENCH_DB, help="scratch database, created and dropped")
     parser.add_argument("--no-postgis", action="store_true")
     args = parser.parse_args(argv)
 
@@ -190,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.no_postgis:
         return 0
     try:
-        pg_times, pg = postgis(regions, units, args.dsn, args.runs)
+        pg_times, pg = postgis(regions, units, args.dsn, args.runs, args.db_name)
     except Exception as exc:  # noqa: BLE001 - any failure to reach PostGIS means "no reference here"
         print(f"PostGIS unavailable, in-process figure only: {type(exc).__name__}: {exc}".splitlines()[0])
         return 0

@@ -302,7 +302,7 @@ def _text_array(series, blank_is_none: bool = True) -> np.ndarray:
     return out
 
 
-def _decimal_weight(value: Any, where: str) -> Decimal:
+def _decimal_weight(value: Any) -> Decimal:
     if value is None or (isinstance(value, float) and value != value):
         return Decimal(1)
     try:
@@ -318,26 +318,29 @@ def _decimal_weight(value: Any, where: str) -> Decimal:
             text = str(value).strip()
             weight = Decimal(text) if text else Decimal(1)
     except (InvalidOperation, ValueError):
-        raise InputError(f"单元权重无法识别：{value!r}（{where}） / unit weight {value!r} is not a number "
-                         f"({where})") from None
+        raise ValueError(f"单元权重无法识别：{value!r} / unit weight {value!r} is not a number") from None
     if not weight.is_finite() or weight <= 0:
-        raise InputError(f"单元权重必须为正数：{value!r}（{where}） / unit weight must be positive, got "
-                         f"{value!r} ({where})")
+        raise ValueError(f"单元权重必须为正数：{value!r} / unit weight must be positive, got {value!r}")
     return weight
 
 
-def _weights(values: list[Any], ids: np.ndarray) -> tuple[np.ndarray, list[Decimal]]:
-    """Factorise weights into codes and distinct Decimal values: per distinct value, not per unit."""
+def _weights(values, ids: np.ndarray) -> tuple[np.ndarray, list[Decimal]]:
+    """Factorise weights into codes and distinct Decimal values: converted per distinct value, not per unit."""
     import pandas as pd
 
-    codes, uniques = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=True)
+    if not isinstance(values, pd.Series):
+        values = np.asarray(values, dtype=object)
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
     decimals: list[Decimal] = []
     for k, raw in enumerate(list(uniques)):
-        first = int(np.argmax(codes == k))
-        decimals.append(_decimal_weight(raw, f"单元 / unit {ids[first]}"))
-    one = Decimal(1)
+        try:
+            decimals.append(_decimal_weight(raw))
+        except ValueError as exc:
+            first = ids[int(np.argmax(codes == k))]
+            zh, _, en = str(exc).partition(" / ")
+            raise InputError(f"单元 {first}：{zh} / unit {first}: {en or zh}") from None
     if (codes < 0).any():
-        decimals.append(one)
+        decimals.append(Decimal(1))
         codes = np.where(codes < 0, len(decimals) - 1, codes)
     return codes.astype(np.int64), decimals
 
@@ -385,11 +388,14 @@ def _units_from_frame(gdf, which: str) -> _Units:
             lut[k] = Level.parse(raw).rank
         except ValueError as exc:
             first = ids[int(np.argmax(codes == k))]
-            raise InputError(f"单元 {first}：{exc}") from None
+            zh, _, en = str(exc).partition(" / ")
+            raise InputError(f"单元 {first}：{zh} / unit {first}: {en or zh}") from None
     rank = lut[codes]
     geoms = np.asarray(gdf.geometry.values, dtype=object) if len(gdf) else np.empty(0, dtype=object)
-    weights = gdf["weight"].tolist() if "weight" in gdf.columns else [None] * len(gdf)
-    wcodes, wvalues = _weights(weights, ids)
+    if "weight" in gdf.columns:
+        wcodes, wvalues = _weights(gdf["weight"], ids)
+    else:
+        wcodes, wvalues = np.zeros(len(gdf), dtype=np.int64), [Decimal(1)]
     return _Units(ids, names, parents, rank.astype(np.int8), geoms, wcodes, wvalues, None)
 
 

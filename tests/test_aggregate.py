@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import os
 import re
 from decimal import Decimal
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -441,7 +444,7 @@ def oracle_members(region, units):
     return out
 
 
-FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @FAST
@@ -495,3 +498,37 @@ def test_unit_kind_does_not_matter():
     u = unit("a", MAJOR, inside())
     u.kind = UnitKind.EQUIPMENT
     assert one([u]).level is MAJOR
+
+
+# --- the benchmark, small ----------------------------------------------------------------------------------
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_aggregate.py"
+
+
+def _bench_module():
+    spec = importlib.util.spec_from_file_location("bench_aggregate", BENCH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_benchmark_runs_in_process(capsys):
+    assert _bench_module().main(["--units", "3000", "--regions", "30", "--runs", "1", "--no-postgis"]) == 0
+    out = capsys.readouterr().out
+    assert "3,000 units, 30 regions" in out and "region_risk(highest)" in out
+
+
+@pytest.mark.postgis
+def test_benchmark_agrees_with_postgis(capsys):
+    psycopg = pytest.importorskip("psycopg")
+    bench = _bench_module()
+    try:
+        psycopg.connect(bench.ADMIN_DSN, connect_timeout=3).close()
+    except psycopg.OperationalError:
+        pytest.skip("no PostgreSQL at " + bench.ADMIN_DSN)
+    name = f"riskmap_bench_test_{os.getpid()}"
+    assert bench.main(["--units", "5000", "--regions", "50", "--runs", "1", "--db-name", name]) == 0
+    out = capsys.readouterr().out
+    if "PostGIS unavailable" in out:
+        pytest.skip(out.splitlines()[-1])
+    assert "same level and same levelled-member count in both for all 50 regions" in out
