@@ -470,7 +470,7 @@ def _parents(units: _Units):
     if not index.is_unique:
         dup = index[index.duplicated()].unique()
         raise InputError(f"单元编号重复：{_names(dup, range(len(dup)))} / duplicate unit ids")
-    has_parent = np.array([p is not None for p in units.parent_ids], dtype=bool)
+    has_parent = ~pd.isna(units.parent_ids)
     parent = np.full(len(units.ids), -1, dtype=np.int64)
     if has_parent.any():
         found = index.get_indexer(units.parent_ids[has_parent])
