@@ -3,14 +3,22 @@
 Public interface (implemented in `riskmap.store.repository`):
 
     open_store(url: str) -> Store             # migrates to the newest schema (Alembic) on open
+    migrate(url) -> str                       # only the migration, returns the schema revision
     Store.enterprise(name, create=True) -> riskmap.domain.Enterprise
-    Store.save_layout(enterprise, LayoutImport) -> int      # new layout version, one transaction
-    Store.layout_features(enterprise, roles=None, bbox=None) -> GeoDataFrame (EPSG:4326)
-    Store.layout_info(enterprise) -> dict | None
-    Store.save_units(enterprise, units) -> None              # replaces the unit tree, one transaction
-    Store.units(enterprise) -> list[AssessmentUnit]
+    Store.enterprises() -> list[Enterprise];  Store.update_enterprise(Enterprise) -> Enterprise
+    Store.save_layout(enterprise, LayoutImport, author=None, note=None) -> int   # new layout version
+    Store.layout_features(enterprise, roles=None, bbox=None, version=None) -> GeoDataFrame (EPSG:4326)
+    Store.layout_info(enterprise) -> dict | None;  Store.layout_versions(enterprise) -> list[dict]
+    Store.save_units(enterprise, units, source=None, default_profile=None) -> int  # new ledger version
+    Store.units(enterprise, version=None) -> list[AssessmentUnit]
+    Store.ledger_info(enterprise) -> dict | None;  Store.ledger_versions(enterprise) -> list[dict]
     Store.regions(enterprise) -> list[Region]
     Store.data_version(enterprise) -> int                    # bumped in every writing transaction
+    Store.session(write=False), Store.transaction(enterprise) # for capabilities that add their own queries
+
+URLs: `sqlite:///relative.db`, `sqlite:////absolute/path.db`, `sqlite://` (memory), `postgresql://user@host/db`
+(psycopg 3; PostGIS is created when missing and allowed). Every write is one transaction; nothing is ever
+deleted: versions are kept and "current" is the newest (see riskmap.store.schema).
 """
 
 from __future__ import annotations
@@ -20,3 +28,9 @@ def open_store(url: str):
     from riskmap.store.repository import Store
 
     return Store.open(url)
+
+
+def migrate(url) -> str:
+    from riskmap.store.upgrade import migrate as _migrate
+
+    return _migrate(url)

@@ -1,0 +1,206 @@
+"""The tables, as typed SQLAlchemy ORM classes; the same on SQLite and PostgreSQL.
+
+History is kept by validity ranges, never by deleting: a layout feature or a unit row is valid from the version
+that wrote it (`valid_from`) until the version that replaced it (`valid_to`, NULL while current). A whole import
+retires every current row and writes new ones; a later single edit retires and rewrites one row. Either way the
+state as of version v is `valid_from <= v AND (valid_to IS NULL OR valid_to > v)`, and "current" is the newest
+version. Every record carries its enterprise, so several enterprises share one database.
+
+Migrations (riskmap/store/migrations) must create exactly this; a test compares the two on both backends.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Date,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from riskmap.store.types import Data, LonLatGeometry, UTCDateTime
+
+NAMING = {
+    "ix": "ix_%(column_0_N_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# Index.info key: the dialects an index exists on (DDL and schema comparison skip it elsewhere).
+DIALECTS = "dialects"
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class EnterpriseRow(Base):
+    __tablename__ = "enterprises"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    short_name: Mapped[str | None] = mapped_column(String(200))
+    supervision_phone: Mapped[str | None] = mapped_column(String(64))
+    report_phone: Mapped[str | None] = mapped_column(String(64))
+    emergency_phone: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class DataVersionRow(Base):
+    """Bumped in every writing transaction, inside it: caches and ETags key on it."""
+
+    __tablename__ = "data_versions"
+
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class LayoutVersionRow(Base):
+    """One change of the layout (an import now; an edit or a restore later): who, when, why, from what."""
+
+    __tablename__ = "layout_versions"
+    __table_args__ = (UniqueConstraint("enterprise_id", "number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    action: Mapped[str] = mapped_column(String(32))            # "import"; later "edit", "restore"
+    source_name: Mapped[str | None] = mapped_column(Text)
+    source_format: Mapped[str | None] = mapped_column(String(32))
+    crs: Mapped[str | None] = mapped_column(Text)
+    georeferenced: Mapped[bool] = mapped_column(Boolean)
+    report: Mapped[Any] = mapped_column(Data())
+    note: Mapped[str | None] = mapped_column(Text)
+    author: Mapped[str | None] = mapped_column(String(200))
+    feature_count: Mapped[int] = mapped_column(Integer)
+
+
+class LayoutFeatureRow(Base):
+    __tablename__ = "layout_features"
+    __table_args__ = (
+        # Current features in a bbox on SQLite: equality on the first two, a range on minx, the rest covered.
+        Index("ix_layout_features_bbox", "enterprise_id", "valid_to", "minx", "maxx", "miny", "maxy"),
+        Index("ix_layout_features_geometry", "geometry", postgresql_using="gist",
+              info={DIALECTS: ("postgresql",)}),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"))
+    layout_version_id: Mapped[int] = mapped_column(ForeignKey("layout_versions.id"), index=True)
+    valid_from: Mapped[int] = mapped_column(Integer)
+    valid_to: Mapped[int | None] = mapped_column(Integer)
+    fid: Mapped[str | None] = mapped_column(Text)
+    name: Mapped[str | None] = mapped_column(Text)
+    role: Mapped[str | None] = mapped_column(String(32))
+    layer: Mapped[str | None] = mapped_column(Text)
+    properties: Mapped[Any] = mapped_column(Data())
+    geometry: Mapped[Any] = mapped_column(LonLatGeometry(), nullable=True)
+    minx: Mapped[float | None] = mapped_column(Double())
+    miny: Mapped[float | None] = mapped_column(Double())
+    maxx: Mapped[float | None] = mapped_column(Double())
+    maxy: Mapped[float | None] = mapped_column(Double())
+
+
+class LedgerVersionRow(Base):
+    """One change of the unit tree (an import now; edits and restores later)."""
+
+    __tablename__ = "ledger_versions"
+    __table_args__ = (UniqueConstraint("enterprise_id", "number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    action: Mapped[str] = mapped_column(String(32))
+    source: Mapped[str | None] = mapped_column(Text)
+    default_profile: Mapped[str | None] = mapped_column(String(200))
+    note: Mapped[str | None] = mapped_column(Text)
+    author: Mapped[str | None] = mapped_column(String(200))
+    unit_count: Mapped[int] = mapped_column(Integer)
+    event_count: Mapped[int] = mapped_column(Integer)
+
+
+class UnitRow(Base):
+    """An assessment unit as written by one ledger version; its events hang off this row."""
+
+    __tablename__ = "units"
+    __table_args__ = (Index("ix_units_current", "enterprise_id", "valid_to", "code"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"))
+    ledger_version_id: Mapped[int] = mapped_column(ForeignKey("ledger_versions.id"), index=True)
+    valid_from: Mapped[int] = mapped_column(Integer)
+    valid_to: Mapped[int | None] = mapped_column(Integer)
+    position: Mapped[int] = mapped_column(Integer)             # order in the ledger
+    code: Mapped[str] = mapped_column(Text)                    # the user's unit id
+    name: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(32))
+    parent_code: Mapped[str | None] = mapped_column(Text)
+    geometry: Mapped[Any] = mapped_column(LonLatGeometry(), nullable=True)
+    feature_ref: Mapped[str | None] = mapped_column(Text)
+    weight: Mapped[str] = mapped_column(String(64))            # exact decimal as text
+    department: Mapped[str | None] = mapped_column(Text)
+    person: Mapped[str | None] = mapped_column(Text)
+    last_assessed: Mapped[date | None] = mapped_column(Date)
+    work_content: Mapped[str | None] = mapped_column(Text)
+    workplace: Mapped[str | None] = mapped_column(Text)
+    override: Mapped[Any] = mapped_column(Data(), nullable=True)
+    major_hazard: Mapped[Any] = mapped_column(Data(), nullable=True)
+
+
+class RiskEventRow(Base):
+    __tablename__ = "risk_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"), index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    code: Mapped[str | None] = mapped_column(Text)             # RiskEvent.id, the user's event id
+    name: Mapped[str] = mapped_column(Text)
+    hazard_factor: Mapped[str | None] = mapped_column(Text)
+    hazard_code: Mapped[str | None] = mapped_column(String(64))
+    accident_type: Mapped[str | None] = mapped_column(Text)
+    accident_type_2025: Mapped[str | None] = mapped_column(Text)
+    cause: Mapped[str | None] = mapped_column(Text)
+    consequence: Mapped[str | None] = mapped_column(Text)
+    impact_range: Mapped[str | None] = mapped_column(Text)
+    method: Mapped[str | None] = mapped_column(String(200))
+    inputs: Mapped[Any] = mapped_column(Data())
+    inherent_inputs: Mapped[Any] = mapped_column(Data())
+    residual: Mapped[Any] = mapped_column(Data(), nullable=True)  # Evaluation as JSON, score as decimal text
+    inherent: Mapped[Any] = mapped_column(Data(), nullable=True)
+    residual_level: Mapped[str | None] = mapped_column(String(32))
+    inherent_level: Mapped[str | None] = mapped_column(String(32))
+    existing_measures: Mapped[str | None] = mapped_column(Text)
+    measure_effectiveness: Mapped[str | None] = mapped_column(Text)
+    controls: Mapped[Any] = mapped_column(Data())
+    emergency_measures: Mapped[str | None] = mapped_column(Text)
+    override: Mapped[Any] = mapped_column(Data(), nullable=True)
+    direct_rules: Mapped[Any] = mapped_column(Data())
+    location: Mapped[str | None] = mapped_column(Text)
+
+
+def index_applies(index: Index, dialect_name: str) -> bool:
+    """Whether an index exists on a dialect (GiST only on PostgreSQL)."""
+    dialects = index.info.get(DIALECTS)
+    return dialects is None or dialect_name in dialects
+
+
+for _table in Base.metadata.tables.values():
+    for _index in _table.indexes:
+        if DIALECTS in _index.info:
+            _index.ddl_if(dialect=tuple(_index.info[DIALECTS]))

@@ -1,0 +1,183 @@
+"""Column types that behave the same on SQLite and PostgreSQL.
+
+Geometry is WKB in a BLOB on SQLite (no SpatiaLite: it crashes on this stack) and a PostGIS
+`geometry(GEOMETRY, 4326)` on PostgreSQL; both keep every float64 bit of lon/lat. Times are stored as naive UTC
+and handed back aware, because the two backends disagree on time zones otherwise. JSON columns carry
+Decimals and dates tagged, so that exact values come back as the same Python objects.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+import numpy as np
+import shapely
+from geoalchemy2 import Geometry
+from sqlalchemy import JSON, DateTime, LargeBinary
+from sqlalchemy.types import TypeDecorator
+
+SRID = 4326
+
+# ---------------------------------------------------------------------------------------------- geometry
+
+
+class LonLatGeometry(TypeDecorator):
+    """A shapely geometry in lon/lat (EPSG:4326).
+
+    Binds a shapely geometry, or bytes already encoded by `encode_wkb` for the dialect (the bulk path).
+    """
+
+    impl = LargeBinary
+    cache_ok = True
+    # What geoalchemy2's DDL hooks look up on a column type: no managed column, no automatic index (the GiST
+    # index is declared in the schema and created by the migration).
+    spatial_index = False
+    use_typmod = None
+
+    def load_dialect_impl(self, dialect):
+        if dialect is None:   # geoalchemy2 probes types without a dialect
+            return LargeBinary()
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(Geometry(geometry_type="GEOMETRY", srid=SRID, spatial_index=False))
+        return dialect.type_descriptor(LargeBinary())
+
+    def process_bind_param(self, value, dialect):
+        if value is None or isinstance(value, (bytes, str)):
+            return value
+        return encode_wkb([value], dialect.name)[0]
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        data = getattr(value, "data", value)   # geoalchemy2 hands back a WKBElement on PostgreSQL
+        if isinstance(data, str):
+            data = bytes.fromhex(data)
+        return shapely.from_wkb(bytes(data))
+
+
+def encode_wkb(geometries, dialect_name: str) -> list:
+    """Vectorized encoding of geometries for LonLatGeometry: WKB bytes (SQLite) or hex EWKB (PostGIS).
+
+    Coordinates are forced to 2D: PostGIS checks a column's dimension and plans are flat.
+    """
+    arr = np.asarray(geometries, dtype=object)
+    missing = shapely.is_missing(arr)
+    flat = shapely.force_2d(arr)
+    if dialect_name == "postgresql":
+        flat = shapely.set_srid(flat, SRID)
+        out = shapely.to_wkb(flat, hex=True, include_srid=True)
+    else:
+        out = shapely.to_wkb(flat, hex=False)
+    out = out.astype(object)
+    out[missing] = None
+    return out.tolist()
+
+
+# ---------------------------------------------------------------------------------------------- time
+
+
+class UTCDateTime(TypeDecorator):
+    """An aware datetime, stored as naive UTC on both backends."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if isinstance(value, str):   # SQLite without declared type affinity, defensive
+            value = datetime.fromisoformat(value)
+        return value.replace(tzinfo=UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+# ---------------------------------------------------------------------------------------------- JSON
+
+_TAGS = ("$decimal", "$date", "$datetime", "$float", "$bytes")
+
+
+def to_json(value: Any) -> Any:
+    """Plain JSON data for a value; Decimal, date, datetime, non-finite floats and bytes are tagged.
+
+    numpy scalars and arrays become Python numbers and lists, enums their value, tuples and sets lists;
+    anything else its text, so that a source attribute of an odd type never stops an import.
+    """
+    if value is None or isinstance(value, (bool, str, int)) and not isinstance(value, Enum):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else {"$float": repr(value)}
+    if isinstance(value, Decimal):
+        return {"$decimal": str(value)}
+    if isinstance(value, Enum):
+        return to_json(value.value)
+    if isinstance(value, datetime):
+        return {"$datetime": value.isoformat()}
+    if isinstance(value, date):
+        return {"$date": value.isoformat()}
+    if isinstance(value, dict):
+        return {str(k): to_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [to_json(v) for v in value]
+    if isinstance(value, np.generic):
+        return to_json(value.item())
+    if isinstance(value, np.ndarray):
+        return [to_json(v) for v in value.tolist()]
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return {"$bytes": base64.b64encode(bytes(value)).decode("ascii")}
+    return str(value)
+
+
+def from_json(value: Any) -> Any:
+    """The inverse of `to_json`."""
+    if isinstance(value, dict):
+        if len(value) == 1:
+            ((key, inner),) = value.items()
+            if key in _TAGS and isinstance(inner, str):
+                return _UNTAG[key](inner)
+        return {k: from_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [from_json(v) for v in value]
+    return value
+
+
+_UNTAG = {
+    "$decimal": Decimal,
+    "$date": date.fromisoformat,
+    "$datetime": datetime.fromisoformat,
+    "$float": float,
+    "$bytes": lambda s: base64.b64decode(s.encode("ascii")),
+}
+
+
+class Data(TypeDecorator):
+    """JSON that keeps exact values (see `to_json`); Python None is SQL NULL."""
+
+    impl = JSON
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect):
+        return dialect.type_descriptor(JSON(none_as_null=True))
+
+    def process_bind_param(self, value, dialect):
+        return None if value is None else to_json(value)
+
+    def process_result_value(self, value, dialect):
+        if isinstance(value, str):   # a driver that does not decode JSON, defensive
+            value = json.loads(value)
+        return None if value is None else from_json(value)

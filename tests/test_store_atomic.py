@@ -1,0 +1,157 @@
+"""An import is one transaction: an error or a killed process leaves the previous state untouched."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+from sqlalchemy import text
+
+from riskmap.domain import AssessmentUnit, RiskEvent, UnitKind
+from riskmap.geo.model import LayoutImport
+from riskmap.levels import Level
+from riskmap.store import open_store, repository
+
+ENT = "原子性测试企业"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def grid_layout(n: int, offset: float = 0.0, source: str = "grid.dxf") -> LayoutImport:
+    i = np.arange(n)
+    x = 120 + (i % 300) * 1e-4 + offset
+    y = 32 + (i // 300) * 1e-4
+    gdf = gpd.GeoDataFrame(
+        {"fid": [f"f{k}" for k in i], "name": [f"建筑{k}" for k in i], "role": "building", "layer": "L",
+         "properties": [{"k": int(k)} for k in i]},
+        geometry=shapely.box(x, y, x + 5e-5, y + 5e-5), crs="EPSG:4326",
+    )
+    return LayoutImport(features=gdf, crs="EPSG:4549", source_name=source, source_format="dxf")
+
+
+def units(n: int, tag: str) -> list[AssessmentUnit]:
+    out = [AssessmentUnit("root", f"根{tag}", UnitKind.MAIN)]
+    for k in range(n):
+        out.append(AssessmentUnit(f"u{k}", f"单元{k}{tag}", UnitKind.POST, parent_id="root",
+                                  events=[RiskEvent(f"事件{k}", residual_level=Level.LOW)]))
+    return out
+
+
+def snapshot(store) -> tuple:
+    """Everything the tests promise stays put, including raw row counts (no partial rows left behind)."""
+    with store.engine.connect() as conn:
+        counts = tuple(conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one()
+                       for t in ("layout_versions", "layout_features", "ledger_versions", "units", "risk_events"))
+    info = store.layout_info(ENT)
+    return (store.data_version(ENT), info and info["version"], store.layout_features(ENT)["fid"].tolist(),
+            [u.name for u in store.units(ENT)], counts)
+
+
+class Boom(RuntimeError):
+    pass
+
+
+def fail_after(monkeypatch, chunks: int) -> None:
+    """Make the save write `chunks` INSERT batches and then fail, as a crash would half-way."""
+    real = repository._insert_chunk
+    calls = {"n": 0}
+
+    def flaky(*args, **kwargs):
+        if calls["n"] >= chunks:
+            raise Boom("simulated failure in the middle of a save")
+        calls["n"] += 1
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(repository, "_insert_chunk", flaky)
+    monkeypatch.setattr(repository, "CHUNK_ROWS", 100)
+
+
+def test_failed_save_layout_leaves_previous_version(store, monkeypatch):
+    store.save_layout(ENT, grid_layout(250))
+    before = snapshot(store)
+    fail_after(monkeypatch, 2)
+    with pytest.raises(Boom):
+        store.save_layout(ENT, grid_layout(1000, offset=0.1, source="new.dxf"))
+    assert snapshot(store) == before
+    assert store.layout_info(ENT)["source"] == "grid.dxf"
+    monkeypatch.undo()
+    assert store.save_layout(ENT, grid_layout(300, source="after.dxf")) == 2   # the store still works
+    assert len(store.layout_features(ENT)) == 300
+
+
+def test_failed_save_units_leaves_previous_version(store, monkeypatch):
+    store.save_units(ENT, units(30, "旧"))
+    before = snapshot(store)
+    fail_after(monkeypatch, 3)   # units go in, then events fail half-way
+    with pytest.raises(Boom):
+        store.save_units(ENT, units(500, "新"))
+    assert snapshot(store) == before
+    assert store.units(ENT)[0].name == "根旧"
+
+
+def test_failed_first_save_creates_nothing(store, monkeypatch):
+    fail_after(monkeypatch, 1)
+    with pytest.raises(Boom):
+        store.save_layout(ENT, grid_layout(500))
+    assert store.enterprises() == []
+    assert store.layout_info(ENT) is None and store.data_version(ENT) == 0
+
+
+KILLED_SAVE = textwrap.dedent("""
+    import sys, time
+    sys.path.insert(0, {tests!r})
+    from test_store_atomic import grid_layout, ENT
+    from riskmap.store import open_store, repository
+
+    store = open_store(sys.argv[1])
+    layout = grid_layout(int(sys.argv[2]), offset=0.5, source="killed.dxf")
+    real = repository._insert_chunk
+    calls = {{"n": 0}}
+
+    def slow(*args, **kwargs):
+        out = real(*args, **kwargs)
+        calls["n"] += 1
+        if calls["n"] == 3:
+            print("MIDWAY", flush=True)   # rows written, transaction open: the parent kills us now
+            time.sleep(120)
+        return out
+
+    repository._insert_chunk = slow
+    repository.CHUNK_ROWS = 2000
+    store.save_layout(ENT, layout)
+    print("FINISHED", flush=True)
+""")
+
+
+def test_killed_process_leaves_store_consistent(store_url):
+    with open_store(store_url) as store:
+        store.save_layout(ENT, grid_layout(400))
+        store.save_units(ENT, units(5, "旧"))
+        before = snapshot(store)
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.Popen([sys.executable, "-c", KILLED_SAVE.format(tests=str(ROOT / "tests")), store_url,
+                             "20000"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        line = proc.stdout.readline().strip()
+        assert line == "MIDWAY", proc.stderr.read() if proc.poll() is not None else line
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+
+    with open_store(store_url) as store:
+        assert snapshot(store) == before
+        # The killed writer's lock is gone: a new write goes through, and gets the next number.
+        assert store.save_layout(ENT, grid_layout(10, source="after-kill.dxf")) == 2
+        assert store.layout_info(ENT)["source"] == "after-kill.dxf"
+        assert store.data_version(ENT) == before[0] + 1
