@@ -22,9 +22,9 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyogrio
-import shapely
 
 from riskmap.errors import LayoutImportError, TooLargeError
+from riskmap.geo.hygiene import flat
 from riskmap.geo.model import ROLE_ZH, ROLES, RawLayout
 
 # Role words users write in a `role` attribute, Chinese and English, normalised to lower case.
@@ -99,16 +99,22 @@ def _find_column(columns: Iterable[str], wanted: str | None) -> str | None:
     return next((c for c in columns if str(c).lower() == lowered), None)
 
 
+def _stripped_text(values: pd.Series) -> pd.Series:
+    """Values as stripped text, missing values as None (object dtype, so None stays None)."""
+    out = pd.Series(None, index=values.index, dtype="object")
+    present = values.notna()
+    if present.any():
+        out[present] = values[present].astype(str).str.strip()
+    return out
+
+
 def normalise_roles(values: pd.Series) -> pd.Series:
     """Map role words (English or Chinese, any case) to ROLES; missing or unknown values become NaN."""
-    keys = values.astype("object").where(values.notna(), None)
-    keys = keys.map(lambda v: None if v is None else str(v).strip().lower(), na_action="ignore")
-    return keys.map(ROLE_ALIASES).astype("object")
+    return _stripped_text(values).str.lower().map(ROLE_ALIASES).astype("object")
 
 
 def _text_or_none(values: pd.Series) -> pd.Series:
-    text = values.astype("object").where(values.notna(), None)
-    text = text.map(lambda v: str(v).strip(), na_action="ignore")
+    text = _stripped_text(values)
     return text.where(text.notna() & (text != ""), None).astype("object")
 
 
@@ -142,7 +148,7 @@ def _frame_for(df: gpd.GeoDataFrame, source: _Source, multi: bool, opts: ReadOpt
     role = normalise_roles(attrs[role_col]) if role_col else pd.Series(np.nan, index=df.index, dtype="object")
     raw_role = attrs[role_col].astype("object") if role_col else pd.Series(None, index=df.index, dtype="object")
     name = _text_or_none(attrs[name_col]) if name_col else pd.Series(None, index=df.index, dtype="object")
-    geometry = shapely.force_2d(np.asarray(df.geometry.array, dtype=object))
+    geometry = flat(np.asarray(df.geometry.array, dtype=object))
     return gpd.GeoDataFrame({
         "fid": fids.to_numpy(dtype=object),
         "name": name.to_numpy(dtype=object),

@@ -33,6 +33,11 @@ class Cleaned:
     warnings: list[str] = field(default_factory=list)
 
 
+def flat(geoms: np.ndarray) -> np.ndarray:
+    """Without Z: layouts are plans, and KML or GeoPackage often carry a meaningless altitude."""
+    return shapely.force_2d(geoms) if shapely.has_z(geoms).any() else geoms
+
+
 def _keep_parts(geoms: np.ndarray, type_ids: tuple[int, ...], collect, empty_wkt: str) -> np.ndarray:
     """Per geometry, only its parts of the given kind (collections and multi-parts flattened): one part as
     itself, several as a multi-part geometry, none as an empty one."""
@@ -71,7 +76,7 @@ def clean(features: gpd.GeoDataFrame, *, max_area_change: float = 0.01, drop_inv
     """Repair invalid geometries (make_valid, keeping a polygon's polygonal part), drop empty and zero-area
     shapes with counts, and refuse (or with `drop_invalid`, drop) polygons whose repair changes their area by
     more than `max_area_change`. `features` must be in a metric CRS."""
-    geoms = shapely.force_2d(np.asarray(features.geometry.array, dtype=object))
+    geoms = flat(np.asarray(features.geometry.array, dtype=object))
     fids = features["fid"].to_numpy(dtype=object)
     names = features["name"].to_numpy(dtype=object)
     types = shapely.get_type_id(geoms)
