@@ -263,3 +263,30 @@ def test_kml_without_placemarks(tmp_path):
     path.write_text('<?xml version="1.0"?><kml xmlns="http://www.opengis.net/kml/2.2"><Document/></kml>')
     with pytest.raises(RiskmapError, match="没有"):
         import_layout(path)
+
+
+def test_zip_with_gbk_file_names(tmp_path):
+    """Windows zip tools write Chinese names in GBK without the UTF-8 flag."""
+    shp = _write_shapefile(tmp_path / "s", "UTF-8", keep_cpg=True)
+    placeholder, gbk_stem = b"XXXX", "布局".encode("gbk")          # same length: 4 bytes
+    path = tmp_path / "gbk-names.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        for f in sorted(shp.parent.iterdir()):
+            zf.write(f, "XXXX" + f.suffix)
+    path.write_bytes(path.read_bytes().replace(placeholder, gbk_stem))
+    with zipfile.ZipFile(path) as zf:
+        assert not any(i.flag_bits & 0x800 for i in zf.infolist())
+    layout = import_layout(path)
+    assert set(layout.features["layer"]) == {"布局"}
+    assert "甲类仓库" in set(layout.features["name"])
+
+
+def test_single_geojson_inside_a_zip(tmp_path):
+    gj = tmp_path / "p.geojson"
+    plant_frame().to_file(gj, driver="GeoJSON")
+    path = tmp_path / "p.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.write(gj, "导出/布置图.geojson")
+    layout = import_layout(path)
+    assert layout.source_format == "geojson" and layout.source_name == "p.zip"
+    assert len(layout.features) == 3
