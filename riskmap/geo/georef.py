@@ -575,9 +575,10 @@ def _at_origin(raw: RawLayout, geoms: np.ndarray, origin: tuple[float, float]) -
                 f"坐标系{hints_zh} / the layout is not georeferenced: placed at lon/lat ({lon}, {lat}) at "
                 f"{units:g} m per unit, its position and orientation are not real; give control points or a "
                 f"CRS{hints_en}"]
+    crs = local_tmerc(float(lon), float(lat))
     info = {"method": "origin", "origin_lonlat": [float(lon), float(lat)], "offset": [float(o) for o in offset],
-            "units_m": units}
-    return Georeferenced(placed, local_tmerc(float(lon), float(lat)), False, info, warnings)
+            "units_m": units, "crs": crs}
+    return Georeferenced(placed, crs, False, info, warnings)
 
 
 def to_lonlat(geoms: np.ndarray, crs: str) -> np.ndarray:

@@ -114,8 +114,9 @@ def clean(features: gpd.GeoDataFrame, *, max_area_change: float = 0.01, drop_inv
                     f"无法可靠修复（要素及面积变化：{zh}）：请在原图中修正，或选择丢弃这些要素 / "
                     f"{int(rejected.sum())} invalid polygons would "
                     f"change area by more than {max_area_change:.0%} when repaired ({en}): fix them in the source "
-                    "or choose to drop them", details=[{"fid": str(f), "area_change": float(c)} for f, c in
-                                                      zip(fids[idx[rejected]], change[rejected], strict=True)])
+                    "or choose to drop them", details=[
+                        {"fid": str(f), "area_change": float(c) if np.isfinite(c) else None}   # JSON has no ∞
+                        for f, c in zip(fids[idx[rejected]], change[rejected], strict=True)])
             dropped["invalid"] += int(rejected.sum())
             warnings.append(f"已丢弃 {int(rejected.sum())} 个无法可靠修复的无效多边形：{zh} / dropped "
                             f"{int(rejected.sum())} invalid polygons that could not be repaired reliably: {en}")

@@ -20,7 +20,7 @@ from riskmap.geo.georef import georeference, to_lonlat
 from riskmap.geo.gis import ReadOptions, read_geojson, read_gpkg, read_kml, read_shapefiles
 from riskmap.geo.hygiene import clean, orient_rfc7946
 from riskmap.geo.model import LayoutImport, RawLayout
-from riskmap.geo.safety import ZipLimits, check_file_size, inspect_zip, open_zip, private_tempdir, safe_extract
+from riskmap.geo.safety import ZipLimits, check_file_size, extract_entries, inspect_zip, open_zip, private_tempdir
 
 FORMATS_BY_SUFFIX = {".dxf": "dxf", ".geojson": "geojson", ".json": "geojson", ".gpkg": "gpkg", ".zip": "zip",
                      ".shp": "shp", ".kml": "kml", ".kmz": "kmz"}
@@ -82,33 +82,38 @@ def _is_junk(name: str) -> bool:
     return "__MACOSX" in p.parts or p.name.startswith("._")
 
 
+def _suffix(name: str) -> str:
+    return PurePosixPath(name.replace("\\", "/")).suffix.lower()
+
+
 def _read_zip(path: Path, opts: ReadOptions, limits: ZipLimits, kmz: bool) -> RawLayout:
+    """A zipped Shapefile (every .shp in it), a KMZ, or a zip holding one GeoPackage/GeoJSON/DXF file."""
+    inner_formats = (".gpkg", ".geojson", ".json", ".dxf")
     with open_zip(path) as zf:
-        names = [n for n in (i.filename for i in inspect_zip(zf, limits)) if not _is_junk(n)]
-    suffixes = Counter(PurePosixPath(n.replace("\\", "/")).suffix.lower() for n in names)
-    if suffixes[".shp"] and not kmz:
-        kind, wanted = "shp", _SHP_SIDECARS
-    elif suffixes[".kml"]:
-        kind, wanted = "kml", {".kml"}
-    else:
-        inner = [s for s in (".gpkg", ".geojson", ".json", ".dxf") if suffixes[s] == 1]
-        if kmz or len(inner) != 1 or sum(suffixes[s] for s in (".gpkg", ".geojson", ".json", ".dxf")) != 1:
+        files = inspect_zip(zf, limits)
+        suffixes = Counter(_suffix(i.filename) for i in files if not _is_junk(i.filename))
+        if suffixes[".shp"] and not kmz:
+            kind, wanted = "shp", _SHP_SIDECARS
+        elif suffixes[".kml"]:
+            kind, wanted = "kml", {".kml"}
+        elif not kmz and sum(suffixes[s] for s in inner_formats) == 1:
+            inner = next(s for s in inner_formats if suffixes[s])
+            kind, wanted = FORMATS_BY_SUFFIX[inner], {inner}
+        else:
             what = "KMZ 中没有 .kml 文件 / the KMZ holds no .kml file" if kmz else (
                 "ZIP 中没有 .shp 文件（也没有唯一的 GeoPackage/GeoJSON/KML/DXF 文件） / the zip holds no .shp file "
                 "(nor a single GeoPackage, GeoJSON, KML or DXF file)")
             raise LayoutImportError(f"{path.name}：{what}")
-        kind, wanted = FORMATS_BY_SUFFIX[inner[0]], {inner[0]}
 
-    with private_tempdir() as tmp:
-        files = safe_extract(path, tmp, limits=limits,
-                             wanted=lambda n: not _is_junk(n) and PurePosixPath(n.replace("\\", "/")).suffix.lower()
-                             in wanted)
-        if kind == "shp":
-            return read_shapefiles(sorted(f for f in files if f.suffix.lower() == ".shp"), opts, path.name)
-        if kind == "kml":
-            kmls = sorted(files, key=lambda f: (f.name.lower() != "doc.kml", len(f.parts), str(f)))
-            return read_kml(kmls[0], opts, path.name)
-        return _read_file(files[0], kind, opts, limits, path.name)
+        with private_tempdir() as tmp:
+            extracted = extract_entries(zf, files, tmp, limits=limits,
+                                        wanted=lambda n: not _is_junk(n) and _suffix(n) in wanted)
+            if kind == "shp":
+                return read_shapefiles(sorted(f for f in extracted if f.suffix.lower() == ".shp"), opts, path.name)
+            if kind == "kml":
+                kmls = sorted(extracted, key=lambda f: (f.name.lower() != "doc.kml", len(f.parts), str(f)))
+                return read_kml(kmls[0], opts, path.name)
+            return _read_file(extracted[0], kind, opts, limits, path.name)
 
 
 def _read_file(path: Path, fmt: str, opts: ReadOptions, limits: ZipLimits, source_name: str) -> RawLayout:

@@ -131,40 +131,39 @@ def inspect_zip(zf: zipfile.ZipFile, limits: ZipLimits = ZipLimits()) -> list[zi
     return files
 
 
-def safe_extract(zip_path: str | os.PathLike, dest: Path, *, wanted: Callable[[str], bool] | None = None,
-                 limits: ZipLimits = ZipLimits()) -> list[Path]:
-    """Extract the entries of `zip_path` that `wanted(name)` accepts into `dest`; returns the written paths.
+def extract_entries(zf: zipfile.ZipFile, files: list[zipfile.ZipInfo], dest: Path, *,
+                    wanted: Callable[[str], bool] | None = None, limits: ZipLimits = ZipLimits()) -> list[Path]:
+    """Extract the inspected entries `files` (from inspect_zip) that `wanted(name)` accepts into `dest`.
 
-    The whole archive is inspected first (a hostile entry anywhere refuses the file). Symbolic links are
-    written as plain files, never followed. Names are stored under their GBK-decoded form when the zip does
-    not flag UTF-8, so Chinese file names survive.
+    Real bytes are counted against the limit as they are written. Symbolic links are written as plain files,
+    never followed. Names are stored under their GBK-decoded form when the zip does not flag UTF-8, so
+    Chinese file names survive.
     """
     dest = Path(dest).resolve()
     written: list[Path] = []
     budget = limits.max_total_bytes
-    with open_zip(zip_path) as zf:
-        files = inspect_zip(zf, limits)
-        for info in files:
-            name = _display_name(info)
-            if wanted is not None and not wanted(name):
-                continue
-            rel = PurePosixPath(*[p for p in re.split(r"[\\/]+", name) if p not in ("", ".")])
-            target = (dest / rel).resolve()
-            if dest not in target.parents:
-                raise LayoutImportError(
-                    f"ZIP 条目路径越界，已拒绝：{name!r} / zip entry escapes the extraction directory: {name!r}")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                with zf.open(info) as src, open(target, "wb") as out:
-                    while chunk := src.read(MIB):
-                        budget -= len(chunk)
-                        if budget < 0:
-                            raise TooLargeError(
-                                f"ZIP 解压后超过上限 {_mb(limits.max_total_bytes)}，疑似压缩炸弹 / "
-                                f"zip expands beyond {_mb(limits.max_total_bytes)} (possible decompression bomb)")
-                        out.write(chunk)
-            except (zipfile.BadZipFile, EOFError, OSError, NotImplementedError, RuntimeError) as exc:
-                raise LayoutImportError(
-                    f"ZIP 条目损坏，无法解压：{name} / corrupt zip entry {name}: {exc}") from exc
-            written.append(target)
+    for info in files:
+        name = _display_name(info)
+        if wanted is not None and not wanted(name):
+            continue
+        rel = PurePosixPath(*[p for p in re.split(r"[\\/]+", name) if p not in ("", ".")])
+        target = (dest / rel).resolve()
+        if dest not in target.parents:
+            raise LayoutImportError(
+                f"ZIP 条目路径越界，已拒绝：{name!r} / zip entry escapes the extraction directory: {name!r}")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with zf.open(info) as src, open(target, "wb") as out:
+                while chunk := src.read(MIB):
+                    budget -= len(chunk)
+                    if budget < 0:
+                        raise TooLargeError(
+                            f"ZIP 解压后超过上限 {_mb(limits.max_total_bytes)}，疑似压缩炸弹 / "
+                            f"zip expands beyond {_mb(limits.max_total_bytes)} (possible decompression bomb)")
+                    out.write(chunk)
+        except (zipfile.BadZipFile, EOFError, OSError, NotImplementedError, RuntimeError) as exc:
+            raise LayoutImportError(
+                f"ZIP 条目损坏，无法解压：{name} / corrupt zip entry {name}: {exc}") from exc
+        written.append(target)
     return written
+
