@@ -2125,6 +2125,10 @@ Every label's insertion point lies inside the shape it names and outside every s
 (including hatch boundaries), so "the smallest closed shape containing the text" names each shape
 unambiguously. Names are unique.
 
+ezdxf reads the text correctly. GDAL/pyogrio decode DXF text with `$DWGCODEPAGE` even in an AC1027 file, so
+they give mojibake for this drawing (as for any DXF saved by a Chinese AutoCAD) unless the GDAL config option
+`DXF_ENCODING=UTF-8` is set; `DXF_CLOSED_LINE_AS_POLYGON=TRUE` makes them return the closed outlines as polygons.
+
 ### Georeferencing
 
 The drawing is placed by a rotation of {ROTATION_DEG:g}° (counter-clockwise), scale 1, with its origin at
