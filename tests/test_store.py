@@ -110,6 +110,7 @@ def unit_tree() -> list[AssessmentUnit]:
 
 def test_open_migrates_to_head_and_schema_equals_orm(store_url):
     with open_store(store_url) as store, store.engine.connect() as conn:
+        assert store.backend == ("postgis" if store_url.startswith("postgresql") else "sqlite")
         assert schema_diff(conn) == []
         version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
         assert version == head_revision()

@@ -17,6 +17,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, Programm
 from sqlalchemy.pool import StaticPool
 
 from riskmap.errors import RiskmapError
+from riskmap.store.types import loads
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 PG_CONNECT_TIMEOUT_S = 10
@@ -78,7 +79,8 @@ def _sqlite_engine(url: URL) -> Engine:
         path = Path(url.database).expanduser()
         _prepare_sqlite_path(path)
         url = url.set(database=str(path.absolute()))
-    engine = create_engine(url, json_serializer=_json_dumps, **kwargs)
+    engine = create_engine(url, json_serializer=_json_dumps, json_deserializer=loads,
+                           **kwargs)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):
@@ -135,7 +137,8 @@ def _postgresql_engine(url: URL) -> Engine:
     connect_args = {}
     if "connect_timeout" not in url.query:
         connect_args["connect_timeout"] = PG_CONNECT_TIMEOUT_S
-    engine = create_engine(url, connect_args=connect_args, pool_pre_ping=True, json_serializer=_json_dumps)
+    engine = create_engine(url, connect_args=connect_args, pool_pre_ping=True, json_serializer=_json_dumps,
+                           json_deserializer=loads)
     where = display_url(url)
     try:
         with engine.connect() as conn:

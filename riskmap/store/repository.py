@@ -7,6 +7,7 @@ rows (see riskmap.store.schema), and earlier versions stay readable with `versio
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 from collections.abc import Iterable, Iterator, Sequence
@@ -39,11 +40,13 @@ from riskmap.store.schema import (
     RiskEventRow,
     UnitRow,
 )
-from riskmap.store.types import SRID, Data, LonLatGeometry, encode_wkb, from_json, to_json, utcnow
+from riskmap.store.types import SRID, Data, LonLatGeometry, encode_wkb, loads, to_json, utcnow
 from riskmap.store.upgrade import migrate
 
 # Rows per INSERT batch; the whole save is still one transaction.
 CHUNK_ROWS = 5000
+# Rows written after which PostgreSQL statistics are refreshed.
+ANALYZE_ROWS = 1000
 FEATURE_COLUMNS = ["id", "fid", "name", "role", "layer", "properties", "geometry"]
 MAX_NAME = 200
 
@@ -97,6 +100,11 @@ class Store:
     @property
     def url(self) -> URL:
         return self.engine.url
+
+    @property
+    def backend(self) -> str:
+        """The backend's name, "sqlite" or "postgis" (shown by /healthz)."""
+        return "postgis" if self.dialect == "postgresql" else "sqlite"
 
     def close(self) -> None:
         self.engine.dispose()
@@ -214,6 +222,7 @@ class Store:
             keys = {"enterprise_id": w.enterprise_id, "layout_version_id": version.id, "valid_from": number,
                     "valid_to": None}
             _insert_rows(s, LayoutFeatureRow, _feature_rows(gdf, keys, self.dialect))
+        self._analyze(len(gdf), LayoutFeatureRow)
         return number
 
     def layout_features(self, enterprise_name: str, roles: Iterable[str] | None = None,
@@ -240,13 +249,14 @@ class Store:
         if box is not None:
             cond.append(self._bbox_condition(box))
         # Core rows (no ORM identity work), JSON as text decoded below: the hot path of tiles and maps.
-        rows = s.connection().execute(
-            select(LayoutFeatureRow.id, LayoutFeatureRow.fid, LayoutFeatureRow.name, LayoutFeatureRow.role,
-                   LayoutFeatureRow.layer, self._json_text(LayoutFeatureRow.properties),
-                   self._wkb(LayoutFeatureRow.geometry))
-            .where(*cond).order_by(LayoutFeatureRow.id)
-        ).all()
-        gdf = _features_frame(rows)
+        with _paused_gc():
+            rows = s.connection().execute(
+                select(LayoutFeatureRow.id, LayoutFeatureRow.fid, LayoutFeatureRow.name, LayoutFeatureRow.role,
+                       LayoutFeatureRow.layer, self._json_text(LayoutFeatureRow.properties),
+                       self._wkb(LayoutFeatureRow.geometry))
+                .where(*cond).order_by(LayoutFeatureRow.id)
+            ).all()
+            gdf = _features_frame(rows)
         if box is not None and self.dialect != "postgresql" and len(gdf):
             # The bbox columns found candidates; keep those that truly intersect, as ST_Intersects does.
             gdf = gdf[shapely.intersects(gdf.geometry.values, shapely.box(*box))].reset_index(drop=True)
@@ -309,6 +319,7 @@ class Store:
                     row.update(enterprise_id=w.enterprise_id, unit_id=unit_id)
                     event_rows.append(row)
             _insert_rows(s, RiskEventRow, event_rows)
+        self._analyze(len(units) + event_count, UnitRow, RiskEventRow)
         return number
 
     def units(self, enterprise_name: str, version: int | None = None) -> list[AssessmentUnit]:
@@ -317,22 +328,30 @@ class Store:
             return self._units(s, enterprise_name, version)
 
     def _units(self, s: Session, enterprise_name: str, version: int | None) -> list[AssessmentUnit]:
+        with _paused_gc():
+            return self._units_unpaused(s, enterprise_name, version)
+
+    def _units_unpaused(self, s: Session, enterprise_name: str, version: int | None) -> list[AssessmentUnit]:
         ent_id = self._enterprise_id(s, enterprise_name, create=False, missing_ok=True)
         if ent_id is None:
             return []
         cond = [UnitRow.enterprise_id == ent_id, _valid(UnitRow, self._ledger_number(s, ent_id, version))]
-        unit_rows = s.execute(
-            select(UnitRow).where(*cond).order_by(UnitRow.position, UnitRow.id)
-        ).scalars().all()
-        event_rows = s.execute(
-            select(RiskEventRow).join(UnitRow, UnitRow.id == RiskEventRow.unit_id)
-            .where(RiskEventRow.enterprise_id == ent_id, *cond)
-            .order_by(RiskEventRow.unit_id, RiskEventRow.position)
-        ).scalars().all()
+        units, events_t = UnitRow.__table__, RiskEventRow.__table__
+        conn = s.connection()   # Core rows: no ORM identity work, geometry decoded in one vectorized call
+        unit_rows = conn.execute(
+            select(*[c for c in units.c if c.name != "geometry"], self._wkb(units.c.geometry).label("wkb"))
+            .where(*cond).order_by(units.c.position, units.c.id)
+        ).all()
+        event_rows = conn.execute(
+            select(*events_t.c).join(units, units.c.id == events_t.c.unit_id).where(*cond)
+            .order_by(events_t.c.unit_id, events_t.c.position)
+        ).all()
         events: dict[int, list[RiskEvent]] = {}
         for ev in event_rows:
             events.setdefault(ev.unit_id, []).append(codec.event_from_row(ev))
-        return [codec.unit_from_row(r, r.geometry, events.get(r.id, [])) for r in unit_rows]
+        geometries = _from_wkb([r.wkb for r in unit_rows])
+        return [codec.unit_from_row(r, g, events.get(r.id, []))
+                for r, g in zip(unit_rows, geometries, strict=True)]
 
     def ledger_info(self, enterprise_name: str) -> dict | None:
         versions = self._ledger_versions(enterprise_name, latest=True)
@@ -396,6 +415,19 @@ class Store:
                   .on_conflict_do_nothing())
         return ent_id
 
+    def _analyze(self, rows_written: int, *models: type) -> None:
+        """Refresh PostgreSQL's statistics after a big write, so that the first reads after an import get
+        good plans (autovacuum comes later; with empty statistics a 5,000-unit tree took 1.5 s to read)."""
+        if self.dialect != "postgresql" or rows_written < ANALYZE_ROWS:
+            return
+        try:
+            with self.engine.connect() as conn:
+                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+                for model in models:
+                    conn.exec_driver_sql(f"ANALYZE {model.__tablename__}")
+        except (OperationalError, DBAPIError):
+            pass   # statistics are an optimisation; the data is already committed
+
     def _layout_number(self, s: Session, ent_id: int, version: int | None) -> int | None:
         return _check_version(s, LayoutVersionRow, ent_id, version, "布局", "layout")
 
@@ -423,6 +455,19 @@ class Store:
 
 
 # ---------------------------------------------------------------------------------------------- functions
+
+
+@contextmanager
+def _paused_gc() -> Iterator[None]:
+    """Build many small objects without the cyclic GC re-scanning them all: reading a 5,000-unit tree
+    took 3 times longer with it on. Nothing here makes cycles; collection resumes at the end."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _bump(s: Session, ent_id: int) -> int:
@@ -600,8 +645,7 @@ def _from_wkb(values: list) -> np.ndarray:
 def _decode_json(text: str | None) -> Any:
     if text is None:
         return None
-    value = json.loads(text)
-    return from_json(value) if '"$' in text else value
+    return loads(text)
 
 
 def _empty_features() -> gpd.GeoDataFrame:

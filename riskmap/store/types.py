@@ -109,8 +109,6 @@ def utcnow() -> datetime:
 
 # ---------------------------------------------------------------------------------------------- JSON
 
-_TAGS = ("$decimal", "$date", "$datetime", "$float", "$bytes")
-
 
 def to_json(value: Any) -> Any:
     """Plain JSON data for a value; Decimal, date, datetime, non-finite floats and bytes are tagged.
@@ -144,16 +142,28 @@ def to_json(value: Any) -> Any:
 
 
 def from_json(value: Any) -> Any:
-    """The inverse of `to_json`."""
+    """The inverse of `to_json`, for data already parsed."""
     if isinstance(value, dict):
-        if len(value) == 1:
-            ((key, inner),) = value.items()
-            if key in _TAGS and isinstance(inner, str):
-                return _UNTAG[key](inner)
-        return {k: from_json(v) for k, v in value.items()}
+        return untag({k: from_json(v) for k, v in value.items()})
     if isinstance(value, list):
         return [from_json(v) for v in value]
     return value
+
+
+def untag(obj: dict) -> Any:
+    """`json.loads` object_hook: a tagged object becomes its value, other objects stay."""
+    if len(obj) == 1:
+        ((key, inner),) = obj.items()
+        if key in _UNTAG and isinstance(inner, str):
+            return _UNTAG[key](inner)
+    return obj
+
+
+def loads(text: str | bytes) -> Any:
+    """Parse JSON text written by `to_json` (the untagging runs inside the C parser's object hook)."""
+    if not isinstance(text, str):   # psycopg hands over bytes
+        text = bytes(text).decode("utf-8")
+    return _DECODER.decode(text)
 
 
 _UNTAG = {
@@ -163,6 +173,9 @@ _UNTAG = {
     "$float": float,
     "$bytes": lambda s: base64.b64decode(s.encode("ascii")),
 }
+
+
+_DECODER = json.JSONDecoder(object_hook=untag)
 
 
 class Data(TypeDecorator):
@@ -178,6 +191,10 @@ class Data(TypeDecorator):
         return None if value is None else to_json(value)
 
     def process_result_value(self, value, dialect):
-        if isinstance(value, str):   # a driver that does not decode JSON, defensive
-            value = json.loads(value)
-        return None if value is None else from_json(value)
+        # Engines made by riskmap.store.engine parse JSON with `loads` already; text or untouched data from
+        # another engine is handled too.
+        if isinstance(value, str):
+            return loads(value)
+        if value is None or getattr(dialect, "_json_deserializer", None) is loads:
+            return value
+        return from_json(value)
