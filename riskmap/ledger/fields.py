@@ -20,6 +20,9 @@ from riskmap.reference import ACCIDENT_TYPES_1986, ACCIDENT_TYPES_2025, classify
 
 # ---------------------------------------------------------------------------------------------- scalars
 
+# Characters a workbook cannot hold; dropped from every source so that JSON and Excel read alike.
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
 
 def clean_text(value: Any) -> str | None:
     """Text of a cell or JSON value; None for empty. Whole-number floats lose their ".0" (Excel ids)."""
@@ -37,7 +40,7 @@ def clean_text(value: Any) -> str | None:
         return value.isoformat()
     if isinstance(value, (dict, list)):
         raise ValueError("应为文本，不能是对象或列表 / expected text, not an object or list")
-    text = str(value).replace("\r\n", "\n").replace("\r", "\n").strip()
+    text = _CONTROL_CHARS.sub("", str(value).replace("\r\n", "\n").replace("\r", "\n")).strip()
     return text or None
 
 

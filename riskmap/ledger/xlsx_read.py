@@ -270,7 +270,9 @@ def _fill_cached_values(p: Path, grids: list[Grid]) -> None:
             found = set()
             for r, row in enumerate(ws.iter_rows(values_only=True, max_row=last), start=1):
                 for c in range(1, min(len(row), MAX_COLUMNS) + 1):
-                    if (r, c) in wanted and row[c - 1] is not None and not _is_formula(row[c - 1]):
+                    # in this pass a text cell that merely starts with "=" comes back as itself
+                    if (r, c) in wanted and row[c - 1] is not None and not isinstance(row[c - 1], (list, tuple)) \
+                            and type(row[c - 1]).__name__ not in ("ArrayFormula", "DataTableFormula"):
                         grid.rows[r - 1][c - 1] = row[c - 1]
                         found.add((r, c))
             grid.formula_missing = wanted - found
@@ -425,12 +427,12 @@ class WorkbookReader:
             return grid, "skip", None, []
         if "企业信息" in name or self._looks_like_enterprise(grid):
             return grid, "enterprise", None, []
+        if GEOMETRY_SHEET in name:
+            return grid, "geometry", (1, 1), []
         header = find_header(grid)
         if header is None:
             return grid, "skip", None, []
         paths = header_paths(grid, *header)
-        if GEOMETRY_SHEET in name:
-            return grid, "geometry", header, []
         s_cols = [classify_substance_column(i, p) if p else Column(i, "", None) for i, p in enumerate(paths)]
         s_fields = {c.field for c in s_cols}
         if {"unit_id", "q", "Q"} <= s_fields:
@@ -934,8 +936,11 @@ class WorkbookReader:
         for p in self.problems.items:
             if p.event is ev:
                 p.event = target
+        already = list(target.controls)      # the same measure listed in 表B and 表C counts once
         for c in ev.controls:
-            if c not in target.controls:
+            if c in already:
+                already.remove(c)
+            else:
                 target.controls.append(c)
         for key in ("hazard_code", "cause", "consequence", "impact_range", "location", "existing_measures",
                     "measure_effectiveness", "emergency_measures"):
