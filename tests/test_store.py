@@ -382,6 +382,9 @@ def test_data_version_bumps_once_per_write(store):
     with pytest.raises(RuntimeError), store.transaction(ENT):
         raise RuntimeError("rolled back")
     assert store.data_version(ENT) == 3
+    with pytest.raises(NotFoundError), store.transaction("未建企业", create=False):
+        pass
+    assert store.data_version("未建企业") == 0
 
 
 def test_enterprises_are_isolated(store):

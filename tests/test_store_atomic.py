@@ -118,7 +118,7 @@ KILLED_SAVE = textwrap.dedent("""
     def slow(*args, **kwargs):
         out = real(*args, **kwargs)
         calls["n"] += 1
-        if calls["n"] == 3:
+        if calls["n"] == int(sys.argv[3]):
             print("MIDWAY", flush=True)   # rows written, transaction open: the parent kills us now
             time.sleep(120)
         return out
@@ -136,11 +136,22 @@ def test_killed_process_leaves_store_consistent(store_url):
         store.save_units(ENT, units(5, "旧"))
         before = snapshot(store)
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    # 30,000 features in batches of 2,000, killed after 12 batches: on SQLite that is more than the page cache
+    # holds, so uncommitted pages are already in the WAL file when the process dies.
     proc = subprocess.Popen([sys.executable, "-c", KILLED_SAVE.format(tests=str(ROOT / "tests")), store_url,
-                             "20000"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+                             "30000", "12"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
         line = proc.stdout.readline().strip()
         assert line == "MIDWAY", proc.stderr.read() if proc.poll() is not None else line
+        if store_url.startswith("sqlite"):
+            wal = Path(store_url.removeprefix("sqlite:///") + "-wal")
+            assert wal.exists() and wal.stat().st_size > 1_000_000
+        else:
+            with open_store(store_url) as probe, probe.engine.connect() as conn:
+                open_tx = conn.execute(text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND state = 'idle in transaction' AND backend_xid IS NOT NULL")).scalar_one()
+            assert open_tx == 1   # the child's transaction holds written rows when it dies
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
     finally:
