@@ -15,7 +15,8 @@ LAYERS = ("layout", "units", "regions")
 
 
 def layout_frame(plant: Plant) -> gpd.GeoDataFrame:
-    gdf = plant.features[["fid", "name", "role", "layer", "geometry"]].copy()
+    # "fid" is reserved by GeoPackage for its primary key: the CAD handle / source id travels as "source_id".
+    gdf = plant.features[["fid", "name", "role", "layer", "geometry"]].rename(columns={"fid": "source_id"})
     return gpd.GeoDataFrame(gdf, geometry="geometry", crs="EPSG:4326")
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -48,7 +50,8 @@ def test_evaluate_endpoint(client):
         ("post", "/api/evaluate", {"json": {"profile": "lec", "inputs": {"L": 4, "E": 6, "C": 15}}}, 422),
         ("post", "/api/evaluate", {"json": {"profile": "nope", "inputs": {"L": 3}}}, 422),
         ("post", "/api/evaluate", {"content": b"\xff\xfe not json", "headers": {"content-type": "application/json"}},
-         422),
+         400),
+        ("get", "/api/no-such-thing", {}, 404),
         ("get", "/api/regions", {"params": {"method": "median"}}, 422),
         ("get", "/api/regions", {"params": {"enterprise": "<script>不存在</script>"}}, 404),
     ],
@@ -56,4 +59,5 @@ def test_evaluate_endpoint(client):
 def test_bad_requests_are_4xx_with_message(client, method, path, kwargs, status):
     resp = getattr(client, method)(path, **kwargs)
     assert resp.status_code == status, resp.text
-    assert resp.json()["detail"]
+    detail = resp.json()["detail"]
+    assert re.search(r"[\u4e00-\u9fff]", detail), detail  # Chinese first for the safety manager

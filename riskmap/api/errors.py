@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from riskmap.errors import RiskmapError
 
@@ -25,6 +26,22 @@ def _validation_error(request: Request, exc: RequestValidationError) -> JSONResp
                         status_code=422)
 
 
+_STATUS_ZH = {
+    400: "请求无效", 401: "需要登录凭据", 403: "无权访问", 404: "未找到", 405: "不支持的请求方法",
+    406: "不支持的格式", 409: "冲突", 412: "数据已被他人修改", 413: "请求过大", 415: "不支持的内容类型",
+    428: "缺少 If-Match 版本", 429: "请求过多",
+}
+
+
+def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    """Framework errors (unparsable body, unknown path, wrong method) in Chinese first, English after."""
+    detail = exc.detail if isinstance(exc.detail, str) else "error"
+    zh = _STATUS_ZH.get(exc.status_code)
+    message = detail if not zh or detail.startswith(zh) else f"{zh} / {detail}"
+    return JSONResponse({"detail": message}, status_code=exc.status_code, headers=getattr(exc, "headers", None))
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RiskmapError, _riskmap_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
