@@ -89,7 +89,7 @@ def test_failed_save_layout_leaves_previous_version(store, monkeypatch):
 def test_failed_save_units_leaves_previous_version(store, monkeypatch):
     store.save_units(ENT, units(30, "旧"))
     before = snapshot(store)
-    fail_after(monkeypatch, 3)   # units go in, then events fail half-way
+    fail_after(monkeypatch, 8)   # 501 units go in (6 batches), then the events fail half-way
     with pytest.raises(Boom):
         store.save_units(ENT, units(500, "新"))
     assert snapshot(store) == before

@@ -204,6 +204,7 @@ class Store:
                     note: str | None = None) -> int:
         """Store an imported layout as the enterprise's new current layout version; returns its number."""
         gdf = _layout_frame(layout)
+        rows = _feature_rows(gdf, self.dialect)   # encoded before the write lock is taken
         with self.transaction(enterprise_name) as w:
             s = w.session
             number = _next_number(s, LayoutVersionRow, w.enterprise_id)
@@ -221,7 +222,9 @@ class Store:
                       .values(valid_to=number))
             keys = {"enterprise_id": w.enterprise_id, "layout_version_id": version.id, "valid_from": number,
                     "valid_to": None}
-            _insert_rows(s, LayoutFeatureRow, _feature_rows(gdf, keys, self.dialect))
+            for row in rows:
+                row.update(keys)
+            _insert_rows(s, LayoutFeatureRow, rows)
         self._analyze(len(gdf), LayoutFeatureRow)
         return number
 
@@ -291,9 +294,13 @@ class Store:
             UnitTree(units)
         except ValueError as exc:
             raise InputError(str(exc)) from None
+        # Everything encoded before the write lock is taken.
         unit_rows = [codec.unit_row(u, i) for i, u in enumerate(units)]
         geoms = encode_wkb([u.geometry for u in units], self.dialect) if units else []
-        event_count = sum(len(u.events) for u in units)
+        for row, geom in zip(unit_rows, geoms, strict=True):
+            row["geometry"] = geom
+        events_of_unit = [[codec.event_row(ev, pos) for pos, ev in enumerate(u.events)] for u in units]
+        event_count = sum(len(evs) for evs in events_of_unit)
         with self.transaction(enterprise_name) as w:
             s = w.session
             number = _next_number(s, LedgerVersionRow, w.enterprise_id)
@@ -309,13 +316,12 @@ class Store:
                       .values(valid_to=number))
             keys = {"enterprise_id": w.enterprise_id, "ledger_version_id": version.id, "valid_from": number,
                     "valid_to": None}
-            for row, geom in zip(unit_rows, geoms, strict=True):
-                row.update(keys, geometry=geom)
+            for row in unit_rows:
+                row.update(keys)
             unit_ids = _insert_rows(s, UnitRow, unit_rows, returning=True)
             event_rows = []
-            for unit, unit_id in zip(units, unit_ids, strict=True):
-                for pos, event in enumerate(unit.events):
-                    row = codec.event_row(event, pos)
+            for evs, unit_id in zip(events_of_unit, unit_ids, strict=True):
+                for row in evs:
                     row.update(enterprise_id=w.enterprise_id, unit_id=unit_id)
                     event_rows.append(row)
             _insert_rows(s, RiskEventRow, event_rows)
@@ -615,7 +621,7 @@ def _column(gdf: gpd.GeoDataFrame, name: str) -> list:
     return gdf[name].tolist()
 
 
-def _feature_rows(gdf: gpd.GeoDataFrame, keys: dict, dialect: str) -> list[dict]:
+def _feature_rows(gdf: gpd.GeoDataFrame, dialect: str) -> list[dict]:
     geoms = gdf.geometry.values
     wkb = encode_wkb(np.asarray(geoms, dtype=object), dialect) if len(gdf) else []
     bounds = shapely.bounds(np.asarray(geoms, dtype=object)) if len(gdf) else np.empty((0, 4))
@@ -625,7 +631,6 @@ def _feature_rows(gdf: gpd.GeoDataFrame, keys: dict, dialect: str) -> list[dict]
     rows = []
     for i in range(len(gdf)):
         rows.append({
-            **keys,
             "fid": _clean_text(fids[i]),
             "name": _clean_text(names[i]),
             "role": _clean_text(roles[i]),
