@@ -745,6 +745,8 @@ class WorkbookReader:
         for c in cols:
             if c.field == "score" and not grid.formula_without_value(r, c.index + 1):
                 v = grid.get(r, c.index + 1)
+                if isinstance(v, float):
+                    v = f"{v:.12g}"          # Excel caches 0.1·3·100 as 30.000000000000004
                 if v not in (None, ""):
                     scores.setdefault(c.which, v)
                 continue
