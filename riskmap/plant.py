@@ -20,12 +20,26 @@ class Plant:
     layout_info: dict | None
     data_version: int
     warnings: list[str] = field(default_factory=list)
+    profile: str = "lec"               # the ledger's default criteria profile
 
-    def region_risk(self, method: str = "highest", which: str = RESIDUAL, cap_below_highest: bool = True):
+    def region_risk(self, method: str = "highest", which: str = RESIDUAL, cap_below_highest: bool | None = None):
+        """Region levels; the weighted method's cap comes from the criteria profile unless given."""
         from riskmap.aggregate import region_risk
 
+        if cap_below_highest is None:
+            cap_below_highest = _profile_cap(self.profile)
         return region_risk(self.regions, self.units, method=method, which=which,
                            cap_below_highest=cap_below_highest)
+
+
+def _profile_cap(profile_name: str) -> bool:
+    from riskmap.criteria import load_profile
+    from riskmap.errors import RiskmapError
+
+    try:
+        return load_profile(profile_name).cap_below_highest
+    except RiskmapError:
+        return True   # a ledger naming a profile this server lacks keeps the safe default
 
 
 def load_plant(store, enterprise_name: str | None) -> Plant:
@@ -38,12 +52,19 @@ def load_plant(store, enterprise_name: str | None) -> Plant:
         raise NotFoundError(f"数据库中没有企业 “{enterprise_name}” / no enterprise {enterprise_name!r}")
 
     enterprise = store.enterprise(enterprise_name, create=False)
-    features = store.layout_features(enterprise_name)
-    units = store.units(enterprise_name)
+    # The reads are separate; a write between them would mix versions, so read again until the version holds.
+    for _attempt in range(5):
+        version = store.data_version(enterprise_name)
+        features = store.layout_features(enterprise_name)
+        units = store.units(enterprise_name)
+        regions = store.regions(enterprise_name)
+        layout_info = store.layout_info(enterprise_name)
+        ledger_info = store.ledger_info(enterprise_name) or {}
+        if store.data_version(enterprise_name) == version:
+            break
     warnings = resolve_unit_geometries(units, features) if len(features) else []
-    regions = store.regions(enterprise_name)
-    return Plant(enterprise, features, units, regions, store.layout_info(enterprise_name),
-                 store.data_version(enterprise_name), warnings)
+    return Plant(enterprise, features, units, regions, layout_info, version, warnings,
+                 profile=ledger_info.get("default_profile") or "lec")
 
 
 def resolve_enterprise(store, name: str | None) -> str:

@@ -47,6 +47,6 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
 fi
 
 if [ "$with_postgis" -eq 1 ]; then
-  bash scripts/postgis.sh
+  bash scripts/postgis.sh --trust-local
 fi
 say "set-up complete"
