@@ -203,20 +203,34 @@ def _dstr(value: str) -> str:
 
 def _plain_text(raw: str) -> str:
     """TEXT/ATTRIB content without %%-codes."""
-    from ezdxf.tools.text import plain_text
+    text = _dstr(raw)
+    if "%%" in text:
+        from ezdxf.tools.text import plain_text
 
-    return _clean_label(plain_text(_dstr(raw)))
+        text = plain_text(text)
+    return _clean_label(text)
+
+
+_MTEXT_CODES = re.compile(r"[\\{}^%]")
 
 
 def _plain_mtext(raw: str) -> str:
     """MTEXT content without formatting codes (\\P, {\\f...;}, \\S...;, ...)."""
-    from ezdxf.tools.text import fast_plain_mtext
+    text = _dstr(raw)
+    if _MTEXT_CODES.search(text):
+        from ezdxf.tools.text import fast_plain_mtext
 
-    return _clean_label(fast_plain_mtext(_dstr(raw)))
+        text = fast_plain_mtext(text)
+    return _clean_label(text)
+
+
+_LABEL_MESS = re.compile(r"[\r\n\t]|  ")
 
 
 def _clean_label(text: str) -> str:
     """One line: line breaks vanish between CJK characters and become spaces elsewhere."""
+    if not _LABEL_MESS.search(text):
+        return text.strip()
     parts = [p.strip() for p in re.split(r"[\r\n]+", text) if p.strip()]
     if not parts:
         return ""
@@ -337,10 +351,13 @@ def _scan(text: str) -> _Tags:
         k -= 1
     if k % 2:
         raise _Unclean("odd number of lines")
+    code_lines = lines[0:k:2]
     try:
-        codes = np.fromiter(map(int, lines[0:k:2]), dtype=np.int64, count=k // 2)
+        # few distinct spellings ("  0", " 10", "100", ...): parse each once
+        parsed = {c: int(c) for c in set(code_lines)}
     except ValueError:
         raise _Unclean("bad group code") from None
+    codes = np.fromiter(map(parsed.__getitem__, code_lines), dtype=np.int64, count=k // 2)
     vobj = np.empty(k // 2, dtype=object)
     vobj[:] = lines[1:k:2]
     zero = np.flatnonzero(codes == 0)
@@ -417,6 +434,8 @@ class _Section:
         self.cand = cand
         self.cc = self.codes[cand]
         self.ce = self.tag_ent[cand]
+        self._firsts: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._floats: dict[int, np.ndarray] = {}
 
     def all(self, code: int) -> tuple[np.ndarray, np.ndarray]:
         """Every (entity, tag) with this group code, in file order."""
@@ -424,19 +443,26 @@ class _Section:
         return self.ce[m], self.cand[m]
 
     def first(self, code: int) -> tuple[np.ndarray, np.ndarray]:
-        ent, tag = self.all(code)
-        if len(ent) > 1:
-            keep = np.empty(len(ent), dtype=bool)
-            keep[0] = True
-            np.not_equal(ent[1:], ent[:-1], out=keep[1:])
-            ent, tag = ent[keep], tag[keep]
-        return ent, tag
+        """The first (entity, tag) of this group code in each entity that has one."""
+        hit = self._firsts.get(code)
+        if hit is None:
+            ent, tag = self.all(code)
+            if len(ent) > 1:
+                keep = np.empty(len(ent), dtype=bool)
+                keep[0] = True
+                np.not_equal(ent[1:], ent[:-1], out=keep[1:])
+                ent, tag = ent[keep], tag[keep]
+            hit = self._firsts[code] = (ent, tag)
+        return hit
 
     def floats(self, code: int, default: float) -> np.ndarray:
         out = np.full(self.n, default, dtype=np.float64)
         ent, tag = self.first(code)
         if len(ent):
-            out[ent] = _to_floats(self.vobj[tag])
+            values = self._floats.get(code)
+            if values is None:
+                values = self._floats[code] = _to_floats(self.vobj[tag])
+            out[ent] = values
         return out
 
     def ints(self, code: int, default: int) -> np.ndarray:
@@ -1484,8 +1510,7 @@ def _symbol_names(symbols: _Bucket, texts: _Bucket) -> tuple[np.ndarray, list]:
     return names, attribs
 
 
-def _assemble(model: dict[str, _Bucket], symbols: _Bucket | None, layer_map: LayerMap, stats: Counter,
-              warnings: list[str]):
+def _assemble(model: dict[str, _Bucket], symbols: _Bucket | None, layer_map: LayerMap, stats: Counter):
     """Buckets → GeoDataFrame rows; roles, names, properties; drops what the layer map does not want."""
     import geopandas as gpd
     import pandas as pd
@@ -1497,15 +1522,24 @@ def _assemble(model: dict[str, _Bucket], symbols: _Bucket | None, layer_map: Lay
     resolved = {layer: layer_map.resolve(layer) for layer in uniq}
 
     def roles_of(bucket: _Bucket) -> np.ndarray:
-        return np.asarray([resolved[str(v)][0] for v in bucket.attrs["layer"].tolist()], dtype=object) \
-            if bucket.n else np.zeros(0, dtype=object)
+        if not bucket.n:
+            return np.zeros(0, dtype=object)
+        codes, layers = pd.factorize(bucket.attrs["layer"])
+        return np.asarray([resolved[str(v)][0] for v in layers], dtype=object)[codes]
 
-    pb, lb, ptb = model["poly"], model["line"], model["point"]
-    polys = np.zeros(0, dtype=object)
+    pb, lb, ptb = (_finite_only(model[k], stats) for k in ("poly", "line", "point"))
+    if symbols is not None:
+        symbols = _finite_only(symbols, stats)
+    polys = np.empty(pb.n, dtype=object)
     if pb.n:
-        polys = shapely.from_ragged_array(GeometryType.MULTIPOLYGON, np.ascontiguousarray(pb.coords[:, :2]), pb.offs)
+        # one-part shapes straight to Polygons, the rest (hatches with islands) to MultiPolygons
         single = np.diff(pb.offs[2]) == 1
-        polys[single] = shapely.get_geometry(polys[single], 0)
+        for mask, kind in ((single, GeometryType.POLYGON), (~single, GeometryType.MULTIPOLYGON)):
+            rows = np.flatnonzero(mask)
+            if len(rows):
+                part = pb.take(rows)
+                offs = part.offs[:2] if kind == GeometryType.POLYGON else part.offs
+                polys[rows] = shapely.from_ragged_array(kind, np.ascontiguousarray(part.coords[:, :2]), offs)
     lines = np.zeros(0, dtype=object)
     if lb.n:
         lines = shapely.from_ragged_array(GeometryType.LINESTRING, np.ascontiguousarray(lb.coords[:, :2]), lb.offs)
@@ -1513,7 +1547,7 @@ def _assemble(model: dict[str, _Bucket], symbols: _Bucket | None, layer_map: Lay
 
     poly_roles, line_roles, point_roles = roles_of(pb), roles_of(lb), roles_of(ptb)
     keep_poly = poly_roles != IGNORE
-    texts = model["text"]
+    texts = texts_all = _finite_only(model["text"], Counter())
     if symbols is not None and symbols.n and texts.n:
         # A symbol's attributes name the symbol, not the area around it.
         owners = {h.split("[", 1)[0] for h in symbols.attrs["handle"].tolist()}
@@ -1532,14 +1566,12 @@ def _assemble(model: dict[str, _Bucket], symbols: _Bucket | None, layer_map: Lay
         if not len(rows):
             return
         a = bucket.attrs
-        props = []
-        for r in rows.tolist():
-            p = {"entity": a["etype"][r]}
-            if a["block"][r]:
-                p["block"] = a["block"][r]
-            if extra is not None and extra[r] is not None:
-                p[extra_key] = extra[r]
-            props.append(p)
+        props = [{"entity": e, "block": b} if b else {"entity": e}
+                 for e, b in zip(a["etype"][rows].tolist(), a["block"][rows].tolist(), strict=True)]
+        if extra is not None:
+            for i, r in enumerate(rows.tolist()):
+                if extra[r] is not None:
+                    props[i][extra_key] = extra[r]
         frames.append({"fid": a["handle"][rows], "name": names_[rows], "role": roles[rows],
                        "layer": a["layer"][rows], "properties": props, "geometry": geoms[rows]})
 
@@ -1551,7 +1583,7 @@ def _assemble(model: dict[str, _Bucket], symbols: _Bucket | None, layer_map: Lay
     stats["point not on an equipment layer"] += int(np.count_nonzero((point_roles != IGNORE) & ~point_ok))
     add(ptb, points, point_roles, np.full(ptb.n, None, dtype=object), None, "", point_ok)
     if symbols is not None and symbols.n:
-        s_names, s_attribs = _symbol_names(symbols, model["text"])
+        s_names, s_attribs = _symbol_names(symbols, texts_all)
         add(symbols, shapely.points(symbols.coords[:, :2]), roles_of(symbols), s_names, s_attribs, "attribs",
             np.ones(symbols.n, dtype=bool))
 
@@ -1562,20 +1594,25 @@ def _assemble(model: dict[str, _Bucket], symbols: _Bucket | None, layer_map: Lay
     else:
         data = {c: np.zeros(0, dtype=object) for c in columns}
     geometry = data.pop("geometry")
-    finite = np.ones(len(geometry), dtype=bool)
-    if len(geometry):
-        coords, index = shapely.get_coordinates(geometry, return_index=True)
-        bad = ~np.all(np.isfinite(coords), axis=1)
-        if bad.any():
-            finite = np.bincount(index[bad], minlength=len(geometry)) == 0
-            stats["non-finite coordinates"] += int(np.count_nonzero(~finite))
-    gdf = gpd.GeoDataFrame({k: v[finite] for k, v in data.items()}, geometry=gpd.GeoSeries(geometry[finite]),
-                           crs=None)
-    gdf["fid"] = _unique_fids(gdf["fid"].astype(str))
-    gdf["name"] = pd.Series(gdf["name"].to_numpy(dtype=object), index=gdf.index, dtype=object).where(
-        gdf["name"].notna(), None)
+    data["fid"] = _unique_fids(pd.Series(data["fid"], dtype=str))
+    data["name"] = pd.Series(data["name"], dtype=object)       # None for unnamed, not NaN
+    gdf = gpd.GeoDataFrame(data, geometry=gpd.GeoSeries(geometry), crs=None)
     matched = [layer for layer, (_, hit) in resolved.items() if hit]
     return gdf, uniq, matched
+
+
+def _finite_only(bucket: _Bucket, stats: Counter) -> _Bucket:
+    """Drop geometries with NaN or infinite coordinates (garbage numbers, absurd INSERT scales)."""
+    bad = ~np.isfinite(bucket.coords).all(axis=1)
+    if not bad.any():
+        return bucket
+    owner = np.flatnonzero(bad)
+    for off in bucket.offs:                 # coordinate → ring → polygon → geometry
+        owner = np.searchsorted(off, owner, side="right") - 1
+    broken = np.zeros(bucket.n, dtype=bool)
+    broken[owner] = True
+    stats["non-finite coordinates"] += int(broken.sum())
+    return bucket.take(np.flatnonzero(~broken))
 
 
 def _obj(items: list) -> np.ndarray:
@@ -1723,7 +1760,7 @@ def _finish(path: Path, T, reg: _Registry, stats: Counter, warnings: list[str], 
     expander.check()
     symbol_size = symbol_size_m / units_m if units_m else symbol_size_m
     model, symbols = expander.model(lmap, symbol_size)
-    gdf, layers, matched = _assemble(model, symbols, lmap, stats, warnings)
+    gdf, layers, matched = _assemble(model, symbols, lmap, stats)
 
     dropped = {k: int(v) for k, v in sorted(stats.items()) if v}
     if not len(gdf):
