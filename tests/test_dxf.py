@@ -70,7 +70,8 @@ def expected_paths(doc, fid: str) -> list[np.ndarray]:
 
 def max_offset(points: np.ndarray, geom) -> float:
     """Largest distance from the expected points (densified) to our geometry."""
-    line = shapely.segmentize(shapely.LineString(points), 0.05) if len(points) > 1 else shapely.Point(points[0])
+    line = shapely.LineString(points) if len(points) > 1 else shapely.Point(points[0])
+    line = shapely.segmentize(line, max(0.05, line.length / 2000))
     sample = shapely.points(shapely.get_coordinates(line))
     return float(shapely.distance(sample, shapely.boundary(geom) if geom.geom_type.endswith("Polygon")
                                   else geom).max())
@@ -375,6 +376,19 @@ def test_unicode_and_multibyte_escapes(tmp_path):
     assert feats.layer.tolist() == ["建筑"] and feats.name.tolist() == ["中文"] and feats.role.tolist() == ["building"]
 
 
+def test_binary_dxf(tmp_path):
+    doc = new_doc("R2013", units=4)
+    doc.modelspace().add_lwpolyline([(0, 0), (9000, 0), (9000, 6000), (0, 6000)], close=True,
+                                    dxfattribs={"layer": "建筑物"})
+    doc.modelspace().add_text("综合楼", dxfattribs={"insert": (4000, 3000), "layer": "文字"})
+    path = tmp_path / "binary.dxf"
+    doc.saveas(path, fmt="bin")
+    assert path.read_bytes().startswith(b"AutoCAD Binary DXF")
+    raw = read_dxf(path)
+    assert raw.features.name.tolist() == ["综合楼"] and raw.features.role.tolist() == ["building"]
+    assert raw.drawing_units_m == 0.001 and raw.features.geometry.iloc[0].area == pytest.approx(54e6)
+
+
 def test_declared_code_page_but_utf8_content(tmp_path):
     doc = ezdxf.new("R2004")  # declares ANSI_1252
     doc.modelspace().add_circle((0, 0), 2, dxfattribs={"layer": "设备"})
@@ -435,6 +449,8 @@ def test_layer_map_that_maps_nothing_names_the_layers(tmp_path):
     assert sorted(raw.features.role) == ["building", "region"]
     defaults = read_dxf(path)                              # the built-in map only warns
     assert set(defaults.features.role) == {"other"} and any("A-1" in w for w in defaults.warnings)
+    with pytest.raises(LayoutImportError, match="A-1"):   # not "no usable entity": the map is the problem
+        read_dxf(path, {"rules": [{"pattern": "X*", "role": "region"}], "default_role": "ignore"})
 
 
 # ------------------------------------------------------------------------------------------------ bad input
@@ -528,6 +544,11 @@ def test_deep_and_exploding_blocks_are_refused(tmp_path):
             block.add_blockref(f"B{i - 1}", (k * 3, 0))
     boom.modelspace().add_blockref("B10", (0, 0))
     assert_refused(save(boom, tmp_path, "boom.dxf"), "上限")
+    # few features but a huge polyline copied many times: refused before it fills the memory
+    heavy = new_doc()
+    heavy.blocks.new("H").add_lwpolyline([(i, (i * 7) % 13) for i in range(20_000)], dxfattribs={"layer": "道路"})
+    heavy.modelspace().add_blockref("H", (0, 0)).grid(size=(40, 40), spacing=(30_000, 30))
+    assert_refused(save(heavy, tmp_path, "heavy.dxf"), "坐标")
     grid = new_doc()
     grid.blocks.new("G").add_circle((0, 0), 1)
     grid.modelspace().add_blockref("G", (0, 0)).grid(size=(1000, 1000), spacing=(3, 3))

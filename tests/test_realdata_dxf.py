@@ -98,7 +98,8 @@ def test_geometry_matches_ezdxf(name):
     for fid, geom in zip(feats.fid, feats.geometry, strict=True):
         target = shapely.boundary(geom) if geom.geom_type.endswith("Polygon") else geom
         for pts in expected(doc, fid):
-            sample = shapely.points(shapely.get_coordinates(shapely.segmentize(shapely.LineString(pts), 0.05)))
+            line = shapely.LineString(pts)
+            sample = shapely.points(shapely.get_coordinates(shapely.segmentize(line, max(0.05, line.length / 2000))))
             assert float(shapely.distance(sample, target).max()) < TOLERANCE, (name, fid)
 
 

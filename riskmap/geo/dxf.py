@@ -50,6 +50,8 @@ MAX_SEGMENTS_PER_TURN = 4096
 MIN_SEGMENTS_PER_TURN = 8
 # Blocks nested deeper than this are refused: real drawings stay far below, a broken one may not.
 MAX_BLOCK_DEPTH = 32
+# Exploding blocks may not produce more coordinates than this (about 0.5 GB of numbers).
+MAX_COORDINATES = 20_000_000
 # An INSERT on an equipment layer whose block is at most this big (or has no closed shape) is a symbol:
 # one point at the insertion point rather than its exploded line work.
 SYMBOL_SIZE_M = 2.0
@@ -703,18 +705,26 @@ def _text_anchor(x, y, z, ax, ay, az, halign, valign):
 # The ezdxf reader
 
 
-def _ezdxf_load(text: str | None, data: bytes, warnings: list[str]):
-    """ezdxf's strict loader, then its recover mode; anything else is the user's broken file."""
+def _ezdxf_load(text: str | None, data: bytes, warnings: list[str], path: Path | None = None):
+    """ezdxf's strict loader, then its recover mode; anything else is the user's broken file.
+
+    `text` is the decoded ASCII DXF; binary DXF comes as `path` (ezdxf reads it from the file).
+    """
     import ezdxf
     from ezdxf import recover
 
-    if text is not None:
-        try:
-            return ezdxf.read(io.StringIO(text))
-        except Exception:  # noqa: BLE001 - fall through to recover mode, which reports what it fixed
-            pass
     try:
-        doc, auditor = recover.read(io.BytesIO(data))
+        if text is not None:
+            return ezdxf.read(io.StringIO(text))
+        if path is not None:
+            return ezdxf.readfile(path)
+    except Exception:  # noqa: BLE001 - fall through to recover mode, which reports what it fixed
+        pass
+    try:
+        if text is None and path is not None:
+            doc, auditor = recover.readfile(path)
+        else:
+            doc, auditor = recover.read(io.BytesIO(data))
     except Exception as exc:  # noqa: BLE001 - any parser failure on untrusted bytes is a bad file
         detail = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
         raise _fail(f"无法解析 DXF 文件：{detail}", f"cannot parse the DXF file: {detail}") from None
@@ -1165,11 +1175,11 @@ def _build(T: dict[str, _Table], cont_tol: np.ndarray, stats: Counter) -> dict[s
     lastp = np.where(npts > 0, off[1:] - 1, 0)
     span = np.ones(len(counts))
     if len(pts):
-        safe = np.where(np.isfinite(pts), pts, 0.0)
-        lo = np.minimum.reduceat(safe[:, :2], np.minimum(off[:-1], len(pts) - 1), axis=0) if len(counts) else None
-        hi = np.maximum.reduceat(safe[:, :2], np.minimum(off[:-1], len(pts) - 1), axis=0) if len(counts) else None
-        if lo is not None:
-            span = np.maximum((hi - lo).max(axis=1), 1e-300)
+        safe = np.where(np.isfinite(pts[:, :2]), pts[:, :2], 0.0)
+        has = npts > 0
+        starts = off[:-1][has]
+        lo, hi = np.minimum.reduceat(safe, starts, axis=0), np.maximum.reduceat(safe, starts, axis=0)
+        span[has] = np.maximum((hi - lo).max(axis=1), 1e-300)
         ends_meet = np.all(np.abs(pts[first, :2] - pts[lastp, :2]) <= 1e-9 * span[:, None], axis=1)
     else:
         ends_meet = np.zeros(len(counts), dtype=bool)
@@ -1273,10 +1283,16 @@ class _Expander:
         self.reg, self.stats, self.warnings, self.max_features = reg, stats, warnings, max_features
         ncont = len(reg.names)
         self.own: dict[str, tuple[_Bucket, np.ndarray]] = {}
+        self.own_coords = np.zeros(ncont, dtype=np.int64)
         for kind, (bucket, cont) in built.items():
             order = np.argsort(cont, kind="stable")
             bounds = np.searchsorted(cont[order], np.arange(ncont + 1))
-            self.own[kind] = (bucket.take(order), bounds)
+            sorted_bucket = bucket.take(order)
+            self.own[kind] = (sorted_bucket, bounds)
+            first_coord = np.arange(sorted_bucket.n + 1)
+            for off in reversed(sorted_bucket.offs):     # geometry → polygon → ring → coordinate
+                first_coord = off[first_coord]
+            self.own_coords += np.diff(first_coord[bounds])
         self.ins = ins
         child = np.fromiter((reg.lookup(b) for b in ins["block"].tolist()), dtype=np.int64, count=len(ins["block"]))
         self.child = child
@@ -1305,26 +1321,31 @@ class _Expander:
 
     def check(self) -> None:
         """Refuse recursive or absurdly deep nesting, and drawings that explode past the limit."""
-        known: dict[int, tuple[int, int]] = {}   # block -> (features once exploded, nesting levels below)
+        # block -> (features once exploded, coordinates once exploded, nesting levels below)
+        known: dict[int, tuple[int, int, int]] = {}
 
-        def count(cid: int, chain: list[int]) -> tuple[int, int]:
+        def count(cid: int, chain: list[int]) -> tuple[int, int, int]:
             if cid in chain:
                 loop = " → ".join(self.reg.names[c] for c in chain[chain.index(cid):] + [cid])
                 raise _fail(f"图块递归引用自身：{loop}", f"a block inserts itself: {loop}")
             if cid not in known:
                 chain.append(cid)
-                total, height = sum(int(self.own[k][1][cid + 1] - self.own[k][1][cid]) for k in _KINDS), 0
+                total = sum(int(self.own[k][1][cid + 1] - self.own[k][1][cid]) for k in _KINDS)
+                coords, height = int(self.own_coords[cid]), 0
                 rows = self.inserts_of(cid)
                 for child, cells in zip(self.child[rows].tolist(), self.cells[rows].tolist(), strict=True):
-                    sub, sub_height = count(child, chain)
+                    sub, sub_coords, sub_height = count(child, chain)
                     total += sub * int(cells)
+                    coords += sub_coords * int(cells)
                     height = max(height, sub_height + 1)
-                    if total > self.max_features:
-                        raise _fail(f"展开图块后图元超过上限 {self.max_features:,}",
-                                    f"more than {self.max_features:,} entities once blocks are exploded")
+                    if total > self.max_features or coords > MAX_COORDINATES:
+                        raise _fail(f"展开图块后图元超过上限（{self.max_features:,} 个图元、"
+                                    f"{MAX_COORDINATES:,} 个坐标点）",
+                                    f"more than {self.max_features:,} entities or {MAX_COORDINATES:,} "
+                                    f"coordinates once blocks are exploded")
                 chain.pop()
-                known[cid] = (total, height)
-            if len(chain) + known[cid][1] > MAX_BLOCK_DEPTH:
+                known[cid] = (total, coords, height)
+            if len(chain) + known[cid][2] > MAX_BLOCK_DEPTH:
                 raise _fail(f"图块嵌套超过 {MAX_BLOCK_DEPTH} 层", f"blocks nest deeper than {MAX_BLOCK_DEPTH} levels")
             return known[cid]
 
@@ -1661,7 +1682,7 @@ def read_dxf(path: str | Path, layer_map: LayerMap | str | Path | Mapping | None
     T = _tables()
     reg = _Registry()
     if data.startswith(b"AutoCAD Binary DXF"):
-        doc = _ezdxf_load(None, data, warnings)
+        doc = _ezdxf_load(None, data, warnings, path)
         units_m = _units_m(doc.header.get("$INSUNITS", 0))
         seen = _walk_ezdxf(doc, reg, T, stats, _tolerance(units_m))
         _check_count(seen, max_entities)
@@ -1763,17 +1784,17 @@ def _finish(path: Path, T, reg: _Registry, stats: Counter, warnings: list[str], 
     gdf, layers, matched = _assemble(model, symbols, lmap, stats)
 
     dropped = {k: int(v) for k, v in sorted(stats.items()) if v}
-    if not len(gdf):
-        detail = "；".join(f"{k}: {v}" for k, v in dropped.items()) or "无图元 / no entities"
-        raise _fail(f"DXF 文件中没有可用的图元（{detail}）", f"no usable entity in the DXF file ({detail})")
     if layers and not matched:
         shown = "、".join(layers[:30]) + ("…" if len(layers) > 30 else "")
-        if lmap.is_default:
-            warnings.append(f"没有图层匹配默认的图层映射，全部归为“其他”；图层：{shown} / no layer matched the "
-                            f"default layer map, all features are 'other'; layers: {', '.join(layers[:30])}")
-        else:
+        if not lmap.is_default:
             raise _fail(f"图层映射没有匹配任何图层（全部落入默认角色）；图纸中的图层：{shown}",
                         f"the layer map matches none of the drawing's layers: {', '.join(layers[:30])}")
+        warnings.append(f"没有图层匹配默认的图层映射，全部归为“其他”；图层：{shown} / no layer matched the "
+                        f"default layer map, all features are 'other'; layers: {', '.join(layers[:30])}")
+    if not len(gdf):
+        detail = "; ".join(f"{k}: {v}" for k, v in dropped.items())
+        raise _fail(f"DXF 文件中没有可用的图元（{detail or '文件中没有图元'}）",
+                    f"no usable entity in the DXF file ({detail or 'it has no entities'})")
     for key, value in dropped.items():
         if key.startswith("unsupported entity type"):
             warnings.append(f"跳过 {value} 个不支持的图元（{key.removeprefix('unsupported entity type ')}）/ "
