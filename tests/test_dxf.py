@@ -256,6 +256,14 @@ def test_engines_give_the_same_features(tmp_path):
     hatch = msp.add_hatch(dxfattribs={"layer": "1-区域边界"})
     hatch.paths.add_polyline_path([(0, 0), (10, 0, 1), (10, 10), (0, 10)], is_closed=True)
     msp.add_spline([(0, 0), (5, 5), (10, 0)], dxfattribs={"layer": "道路"})
+    # old-style POLYLINEs: 2D with bulges (also mirrored), 3D, in a block, and a mesh nobody reads
+    msp.add_polyline2d([(0, 0, 0.5), (30, 0, 0), (30, 20, -0.3), (0, 20, 0)], format="xyb", close=True,
+                       dxfattribs={"layer": "建筑物", "elevation": (0, 0, 2)})
+    msp.add_polyline2d([(0, 0, 0.5), (30, 0, 0), (30, 20, 0)], format="xyb",
+                       dxfattribs={"layer": "道路", "extrusion": (0, 0, -1)})
+    msp.add_polyline3d([(0, 0, 0), (10, 5, 3), (20, 0, 6)], dxfattribs={"layer": "道路"})
+    doc.blocks["INNER"].add_polyline2d([(0, 0), (1, 0), (1, 1)], close=True, dxfattribs={"layer": "设备"})
+    msp.add_polyface().append_face([(0, 0, 0), (1, 0, 0), (1, 1, 0)])
     path = save(doc, tmp_path)
     fast, slow = by_fid(read_dxf(path)), by_fid(read_dxf(path, engine="ezdxf"))
     assert sorted(fast.index) == sorted(slow.index)
@@ -264,6 +272,10 @@ def test_engines_give_the_same_features(tmp_path):
     assert fast.name.fillna("").tolist() == slow.name.fillna("").tolist()
     assert fast.name.notna().sum() > 100
     assert all(shapely.equals_exact(a, b, tolerance=1e-9) for a, b in zip(fast.geometry, slow.geometry, strict=True))
+    assert (fast.properties.map(lambda p: p["entity"]) == "POLYLINE").sum() == 3 + 10  # + 10 copies of INNER's
+    for fid in fast.index[fast.properties.map(lambda p: p["entity"]) == "POLYLINE"]:
+        for pts in expected_paths(doc, fid):
+            assert max_offset(pts, fast.loc[fid, "geometry"]) < TOLERANCE, fid
 
 
 # ------------------------------------------------------------------------------------------------ names

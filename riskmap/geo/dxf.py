@@ -63,11 +63,13 @@ _KNOWN_SECTIONS = frozenset({"HEADER", "CLASSES", "TABLES", "BLOCKS", "ENTITIES"
 
 # Entity type ids used by the scanner; 0 is "leave it to ezdxf".
 (_LWPOLYLINE, _LINE, _CIRCLE, _ARC, _POINT, _TEXT, _MTEXT, _ATTRIB, _INSERT, _SOLID, _TRACE, _3DFACE,
- _ATTDEF, _SEQEND, _BLOCK, _ENDBLK, _VERTEX) = range(1, 18)
+ _ATTDEF, _SEQEND, _BLOCK, _ENDBLK, _VERTEX, _POLYLINE) = range(1, 19)
 _TID = {"LWPOLYLINE": _LWPOLYLINE, "LINE": _LINE, "CIRCLE": _CIRCLE, "ARC": _ARC, "POINT": _POINT,
         "TEXT": _TEXT, "MTEXT": _MTEXT, "ATTRIB": _ATTRIB, "INSERT": _INSERT, "SOLID": _SOLID,
         "TRACE": _TRACE, "3DFACE": _3DFACE, "ATTDEF": _ATTDEF, "SEQEND": _SEQEND, "BLOCK": _BLOCK,
-        "ENDBLK": _ENDBLK, "VERTEX": _VERTEX}
+        "ENDBLK": _ENDBLK, "VERTEX": _VERTEX, "POLYLINE": _POLYLINE}
+# old-style POLYLINE flags: 8 = 3D polyline, 16 = polygon mesh, 64 = polyface mesh; VERTEX 16 = spline frame
+_PL_3D, _PL_MESHES, _VX_FRAME = 8, 16 | 64, 16
 _SCANNED = np.array([_LWPOLYLINE, _LINE, _CIRCLE, _ARC, _POINT, _TEXT, _MTEXT, _INSERT, _SOLID, _TRACE,
                      _3DFACE, _ATTDEF])
 
@@ -520,7 +522,13 @@ def _scan_entities(tags: _Tags, name: str, reg: _Registry, T: dict[str, _Table],
     is_main = ~np.isin(tid, (_ATTRIB, _SEQEND, _VERTEX))
     main = np.maximum.accumulate(np.where(is_main, idx, -1))
     main_tid = np.where(main >= 0, tid[np.maximum(main, 0)], -1)
-    scanned = np.isin(tid, _SCANNED) | (np.isin(tid, (_ATTRIB, _SEQEND)) & (main_tid == _INSERT))
+    # 2D and 3D polylines are scanned, meshes are left to ezdxf (which reports them as unsupported)
+    sec.select(tid == _POLYLINE)
+    pl_flags = sec.ints(70, 0)
+    simple_pl = (tid == _POLYLINE) & ((pl_flags & _PL_MESHES) == 0)
+    main_simple_pl = np.where(main >= 0, simple_pl[np.maximum(main, 0)], False)
+    scanned = (np.isin(tid, _SCANNED) | simple_pl | (np.isin(tid, (_ATTRIB, _SEQEND)) & (main_tid == _INSERT))
+               | (np.isin(tid, (_VERTEX, _SEQEND)) & main_simple_pl))
     structural = np.isin(tid, (_BLOCK, _ENDBLK))
 
     # Containers.
@@ -561,7 +569,7 @@ def _scan_entities(tags: _Tags, name: str, reg: _Registry, T: dict[str, _Table],
         paper |= sec.ints(67, 0) == 1
     ex, ey, ez = sec.floats(210, 0.0), sec.floats(220, 0.0), sec.floats(230, 1.0)
 
-    counted = scanned & ~np.isin(tid, (_SEQEND, _ATTRIB))
+    counted = scanned & ~np.isin(tid, (_SEQEND, _ATTRIB, _VERTEX))
     stats["paper space"] += int(np.count_nonzero(paper & counted))
     stats["invisible"] += int(np.count_nonzero(invisible & counted & ~paper))
     live = scanned & ~paper & ~invisible
@@ -598,6 +606,26 @@ def _scan_entities(tags: _Tags, name: str, reg: _Registry, T: dict[str, _Table],
                     ex=ex[lw], ey=ey[lw], ez=ez[lw], handle=handle[lw], layer=layer[lw], etype="LWPOLYLINE")
         T["vtx"].add(len(t10), x=_to_floats(sec.vobj[t10]), y=_to_floats(sec.vobj[t20]),
                      z=np.repeat(elevation[lw], counts), b=bulge)
+
+    # POLYLINE (R12 style): VERTEX entities follow; 2D ones are in OCS at the POLYLINE's elevation (its 30),
+    # 3D ones in WCS. Spline frame points are not drawn, unless there is nothing else.
+    op = rows(_POLYLINE)
+    if len(op):
+        vx_rows = np.flatnonzero((tid == _VERTEX) & main_simple_pl & live[np.maximum(main, 0)])
+        owner_pl = main[vx_rows]
+        frame = (sec.ints(70, 0)[vx_rows] & _VX_FRAME) != 0
+        drawn = np.bincount(owner_pl[~frame], minlength=n)
+        vx_rows = vx_rows[~frame | (drawn[owner_pl] == 0)]
+        owner_pl = main[vx_rows]
+        counts = np.bincount(owner_pl, minlength=n)[op]
+        is3d = (pl_flags[op] & _PL_3D) != 0
+        own3d = np.repeat(is3d, counts)
+        T["pl"].add(len(op), cont=cont[op], n=counts, kind=_AUTO, closed=(pl_flags[op] & 1) == 1,
+                    ex=np.where(is3d, 0.0, ex[op]), ey=np.where(is3d, 0.0, ey[op]), ez=np.where(is3d, 1.0, ez[op]),
+                    handle=handle[op], layer=layer[op], etype="POLYLINE")
+        T["vtx"].add(len(vx_rows), x=f(10, 0.0)[vx_rows], y=f(20, 0.0)[vx_rows],
+                     z=np.where(own3d, f(30, 0.0)[vx_rows], np.repeat(f(30, 0.0)[op], counts)),
+                     b=np.where(own3d, 0.0, f(42, 0.0)[vx_rows]))
 
     # LINE: two WCS points.
     ln = rows(_LINE)
@@ -882,7 +910,8 @@ def _ingest_polyline(e, cid, T, stats, handle, layer, extrusion) -> None:
                for v in verts]
         ex, ey, ez = extrusion
     elif e.is_3d_polyline:
-        pts = [(*_xyz(v.dxf.location), 0.0) for v in e.vertices if not (int(v.dxf.get("flags", 0)) & 16)]
+        verts = [v for v in e.vertices if not (int(v.dxf.get("flags", 0)) & 16)] or list(e.vertices)
+        pts = [(*_xyz(v.dxf.location), 0.0) for v in verts]
         ex, ey, ez = 0.0, 0.0, 1.0
     else:
         stats["unsupported entity type POLYLINE (mesh)"] += 1
