@@ -287,6 +287,11 @@ def test_texts_name_the_smallest_enclosing_shape(tmp_path):
     msp.add_lwpolyline([(0, 0), (100, 0), (100, 100), (0, 100)], close=True, dxfattribs={"layer": "1-区域边界"})
     msp.add_lwpolyline([(10, 10), (40, 10), (40, 40), (10, 40)], close=True, dxfattribs={"layer": "建筑物"})
     msp.add_lwpolyline([(60, 10), (90, 10), (90, 40), (60, 40)], close=True, dxfattribs={"layer": "建筑物"})
+    # a building drawn twice (outline and solid hatch on its layer): both copies take the name
+    msp.add_lwpolyline([(10, 60), (40, 60), (40, 90), (10, 90)], close=True, dxfattribs={"layer": "建筑物"})
+    twin = msp.add_hatch(dxfattribs={"layer": "建筑物"})
+    twin.paths.add_polyline_path([(10, 60), (40, 60), (40, 90), (10, 90)], is_closed=True)
+    msp.add_text("二号仓库", dxfattribs={"layer": "文字", "insert": (20, 70), "height": 2})
     # a hatch on an "other" layer over the building does not steal its name
     hatch = msp.add_hatch(dxfattribs={"layer": "填充"})
     hatch.paths.add_polyline_path([(10, 10), (40, 10), (40, 40), (10, 40)], is_closed=True)
@@ -299,13 +304,15 @@ def test_texts_name_the_smallest_enclosing_shape(tmp_path):
     feats = raw.features
     assert "文字" not in set(feats.layer)                  # text layers give no features
     assert raw.dropped.get("ignored layer (text/annotation)") == 1
-    named = dict(zip(feats.layer + ":" + feats.geometry.centroid.x.round().astype(str), feats.name, strict=True))
-    assert named["1-区域边界:50.0"] == "生产区域"
-    assert named["建筑物:25.0"] == "一号厂房"
-    assert named["建筑物:75.0"] is None                      # unnamed: None, never the layer
-    assert named["填充:25.0"] is None
+    named = {(layer, round(g.centroid.x), round(g.centroid.y)): name
+             for layer, g, name in zip(feats.layer, feats.geometry, feats.name, strict=True)}
+    assert named["1-区域边界", 50, 50] == "生产区域"
+    assert named["建筑物", 25, 25] == "一号厂房"
+    assert named["建筑物", 75, 25] is None                   # unnamed: None, never the layer
+    assert named["填充", 25, 25] is None
     first = feats[feats.name == "一号厂房"].iloc[0]
     assert first.properties["texts"] == ["一号厂房", "甲类"]
+    assert sorted(feats[feats.name == "二号仓库"].properties.map(lambda p: p["entity"])) == ["HATCH", "LWPOLYLINE"]
 
 
 def test_equipment_symbols_become_named_points(tmp_path):

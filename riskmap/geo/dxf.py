@@ -1520,7 +1520,10 @@ def _names_from_texts(polys: np.ndarray, roles: np.ndarray, texts: _Bucket) -> t
     t_idx, p_idx = t_idx[order], p_idx[order]
     first = np.ones(len(t_idx), dtype=bool)
     first[1:] = t_idx[1:] != t_idx[:-1]
-    t_idx, p_idx = t_idx[first], p_idx[first]
+    # the best shape per text, and any others just as small (a hatch and its outline, say)
+    best = np.flatnonzero(first)[np.cumsum(first) - 1]
+    same = (other[p_idx] == other[p_idx[best]]) & (area[p_idx] <= area[p_idx[best]] * (1 + 1e-9))
+    t_idx, p_idx = t_idx[same], p_idx[same]
     fids = texts.attrs["handle"]
     strings = texts.attrs["text"]
     by_poly: dict[int, list[tuple[tuple[int, str], str]]] = {}
