@@ -1,0 +1,617 @@
+"""The data behind OGC API Features: a plant's three collections as arrays, filtered and serialised per page.
+
+A plant is read once per data version (the store bumps it in every writing transaction) and kept in a small
+LRU, so that a client paging through a collection does not re-read the database for every page. Filtering uses
+an STRtree and array masks; a page is serialised with vectorised calls (shapely.to_geojson, pandas.to_json).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from functools import cached_property, lru_cache
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import shapely
+
+from riskmap.errors import NotFoundError, RiskmapError
+
+CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+CRS84_NAMES = frozenset({CRS84, "https://www.opengis.net/def/crs/OGC/1.3/CRS84", "OGC:CRS84", "[OGC:CRS84]",
+                         "urn:ogc:def:crs:OGC:1.3:CRS84", "urn:ogc:def:crs:OGC::CRS84"})
+TRS_GREGORIAN = "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"
+KINDS = ("regions", "units", "layout")
+METHODS = ("highest", "weighted")
+WHICH = ("residual", "inherent")
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 10_000
+PLANTS_KEPT = 8
+
+
+class OgcParameterError(RiskmapError):
+    """A query parameter OGC API Features says must be answered with 400 (bad bbox, limit, datetime…)."""
+
+    http_status = 400
+
+
+@dataclass(frozen=True)
+class KindInfo:
+    title_zh: str
+    title_en: str
+    description_zh: str
+    description_en: str
+    properties: tuple[tuple[str, str, str], ...]    # (name, JSON type, description)
+
+    @property
+    def title(self) -> str:
+        return f"{self.title_zh} / {self.title_en}"
+
+    @property
+    def description(self) -> str:
+        return f"{self.description_zh} / {self.description_en}"
+
+
+_LEVEL_PROPS = (
+    ("level", "string", "风险等级代码 major/significant/general/low / level code"),
+    ("level_zh", "string", "风险等级 重大/较大/一般/低风险 / level in Chinese"),
+    ("colour", "string", "等级颜色（红橙黄蓝）/ level colour, #RRGGBB"),
+)
+
+KIND_INFO: dict[str, KindInfo] = {
+    "regions": KindInfo(
+        "区域风险", "Region risk",
+        "生产区域及其风险等级（默认短板原理：取区域内最高单元等级），附决定单元和说明",
+        "production regions with their risk level (by default the highest level of their units), the deciding "
+        "unit and an explanation",
+        (("name", "string", "区域名称 / region name"), *_LEVEL_PROPS,
+         ("method", "string", "区域定级方法 highest/weighted / aggregation method"),
+         ("which", "string", "residual 现有风险 / inherent 固有风险"),
+         ("decided_by", "string", "决定区域颜色的单元 / the unit that decided the colour"),
+         ("decided_by_id", "string", "决定单元编号 / its unit id"),
+         ("explanation", "string", "定级说明 / explanation of the level")),
+    ),
+    "units": KindInfo(
+        "评估单元", "Assessment units",
+        "评估单元及其风险等级，几何为单元自身的或最近上级单元的几何；没有位置的单元不列出",
+        "assessment units with their risk level, located by their own geometry or their nearest ancestor's; "
+        "units without a location are not listed",
+        (("name", "string", "单元名称 / unit name"),
+         ("kind", "string", "单元类型 main/sub/subsub/post/equipment/activity / unit kind"),
+         ("kind_zh", "string", "单元类型（中文）/ unit kind in Chinese"), *_LEVEL_PROPS,
+         ("parent", "string", "上级单元编号 / parent unit id"),
+         ("events", "integer", "风险事件数 / number of risk events"),
+         ("last_assessed", "string", "最近评估日期 / date last assessed (YYYY-MM-DD)"),
+         ("located_by", "string", "提供几何的单元编号 / id of the unit whose geometry locates it")),
+    ),
+    "layout": KindInfo(
+        "总平面布置图", "Plant layout",
+        "当前版本的总平面布置图要素（区域、建筑、设备设施、道路、围墙等），按角色区分",
+        "features of the current layout version (regions, buildings, equipment, roads, fences…) by role",
+        (("name", "string", "名称 / name"),
+         ("role", "string", "角色 region/building/equipment/road/fence/other / role"),
+         ("role_zh", "string", "角色（中文）/ role in Chinese"),
+         ("layer", "string", "源图层 / source layer"),
+         ("source_id", "string", "源文件中的编号（CAD 句柄等）/ id in the source file (CAD handle…)")),
+    ),
+}
+
+
+# ---------------------------------------------------------------------------------------------- parameters
+
+
+def parse_limit(text: str | None) -> int:
+    """limit: an integer ≥ 1; above the maximum it is lowered to the maximum (as OGC API Features asks)."""
+    if text is None or text == "":
+        return DEFAULT_LIMIT
+    value = _integer(text, "limit", "每页要素数")
+    if value < 1:
+        raise OgcParameterError(f"limit 应为不小于 1 的整数，而不是 {text!r} / limit must be an integer ≥ 1, "
+                                f"not {text!r}")
+    return min(value, MAX_LIMIT)
+
+
+def parse_offset(text: str | None) -> int:
+    if text is None or text == "":
+        return 0
+    value = _integer(text, "offset", "起始位置")
+    if value < 0:
+        raise OgcParameterError(f"offset 应为不小于 0 的整数，而不是 {text!r} / offset must be an integer ≥ 0, "
+                                f"not {text!r}")
+    return value
+
+
+def _integer(text: str, name: str, zh: str) -> int:
+    stripped = text.strip()
+    if not stripped.lstrip("+-").isdigit() or not stripped.isascii() or len(stripped) > 18:
+        raise OgcParameterError(f"{name}（{zh}）应为整数，而不是 {text!r} / {name} must be an integer, not {text!r}")
+    return int(stripped)
+
+
+def parse_bbox(text: str | None, bbox_crs: str | None = None) -> list[tuple[float, float, float, float]] | None:
+    """bbox=minlon,minlat,maxlon,maxlat in CRS84 (or six numbers with heights, which are ignored).
+
+    Returns one box, or two when the box crosses the antimeridian (minlon > maxlon, as the standard allows).
+    """
+    if bbox_crs is not None and bbox_crs.strip() not in CRS84_NAMES:
+        raise OgcParameterError(f"bbox-crs 只支持 {CRS84}，而不是 {bbox_crs!r} / only CRS84 is supported as "
+                                f"bbox-crs, not {bbox_crs!r}")
+    if text is None:
+        return None
+    parts = text.split(",")
+    try:
+        values = [float(p) for p in parts]
+    except ValueError:
+        values = []
+    if len(values) == 6:
+        values = [values[0], values[1], values[3], values[4]]
+    problem = None
+    if len(values) != 4 or not all(np.isfinite(values)):
+        problem = ("应为 4 个数：最小经度,最小纬度,最大经度,最大纬度",
+                   "must be four numbers: minlon,minlat,maxlon,maxlat")
+    else:
+        minx, miny, maxx, maxy = values
+        if not (-180 <= minx <= 180 and -180 <= maxx <= 180 and -90 <= miny <= 90 and -90 <= maxy <= 90):
+            problem = ("经度应在 -180 到 180 之间，纬度应在 -90 到 90 之间（CRS84，经度在前）",
+                       "longitudes must lie in [-180, 180] and latitudes in [-90, 90] (CRS84, longitude first)")
+        elif miny > maxy:
+            problem = ("最小纬度大于最大纬度", "minlat is greater than maxlat")
+    if problem:
+        raise OgcParameterError(f"bbox {problem[0]}，而不是 {text!r} / bbox {problem[1]}, not {text!r}")
+    minx, miny, maxx, maxy = values
+    if minx > maxx:   # across the antimeridian
+        return [(minx, miny, 180.0, maxy), (-180.0, miny, maxx, maxy)]
+    return [(minx, miny, maxx, maxy)]
+
+
+def parse_datetime(text: str | None) -> tuple[datetime | None, datetime | None] | None:
+    """datetime=instant, or start/end with '..' or nothing for an open end (RFC 3339; a date means that day).
+
+    Returns (start, end) as aware UTC datetimes, end inclusive; None for no filter.
+    """
+    if text is None:
+        return None
+    raw = text.strip()
+    bad = OgcParameterError(f"datetime 应为 RFC 3339 时间或时间段（如 2024-01-01T00:00:00Z 或 2024-01-01/..），"
+                            f"而不是 {text!r} / datetime must be an RFC 3339 instant or interval "
+                            f"(e.g. 2024-01-01T00:00:00Z or 2024-01-01/..), not {text!r}")
+    if "/" in raw:
+        first, _, second = raw.partition("/")
+        if "/" in second:
+            raise bad
+        start = _instant(first, end_of_day=False, bad=bad)
+        end = _instant(second, end_of_day=True, bad=bad)
+        if start is None and end is None:    # "../..": the standard wants one end given
+            raise bad
+    else:
+        if raw in ("", ".."):
+            raise bad
+        start = _instant(raw, end_of_day=False, bad=bad)
+        end = _instant(raw, end_of_day=True, bad=bad)
+    if start is not None and end is not None and start > end:
+        raise OgcParameterError(f"datetime 的开始晚于结束：{text!r} / datetime starts after it ends: {text!r}")
+    return start, end
+
+
+def _instant(text: str, end_of_day: bool, bad: Exception) -> datetime | None:
+    text = text.strip()
+    if text in ("", ".."):
+        return None
+    if not text.isascii() or len(text) > 40:
+        raise bad
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            moment = datetime.combine(day, time.max if end_of_day else time.min, tzinfo=UTC)
+        else:
+            if "T" not in text.upper():
+                raise ValueError(text)
+            moment = datetime.fromisoformat(text.replace("z", "Z"))
+    except ValueError:
+        raise bad from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def parse_choice(text: str | None, allowed: Sequence[str], name: str, zh: str) -> str | None:
+    if text is None:
+        return None
+    value = text.strip().lower()
+    if value not in allowed:
+        raise OgcParameterError(f"{name}（{zh}）应为 {' | '.join(allowed)}，而不是 {text!r} / {name} must be one "
+                                f"of {', '.join(allowed)}, not {text!r}")
+    return value
+
+
+def parse_levels(text: str | None) -> set[str] | None:
+    """level=major,significant (codes, Chinese names or colour words)."""
+    if text is None:
+        return None
+    from riskmap.levels import Level
+
+    out = set()
+    for word in text.split(","):
+        try:
+            out.add(Level.parse(word).value)
+        except ValueError:
+            raise OgcParameterError(f"level 中有无法识别的风险等级 {word.strip()!r}，应为 major/significant/"
+                                    f"general/low 或 重大/较大/一般/低 / unknown risk level {word.strip()!r} "
+                                    f"in level") from None
+    return out
+
+
+def parse_roles(text: str | None) -> set[str] | None:
+    if text is None:
+        return None
+    from riskmap.geo.model import ROLE_ZH, ROLES
+
+    out = set()
+    zh_to_role = {v: k for k, v in ROLE_ZH.items()}
+    for word in text.split(","):
+        key = word.strip()
+        role = zh_to_role.get(key, key.lower())
+        if role not in ROLES:
+            raise OgcParameterError(f"role 中有未知的要素角色 {key!r}，可选：{', '.join(ROLES)} / unknown role "
+                                    f"{key!r}; allowed: {', '.join(ROLES)}")
+        out.add(role)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- collections
+
+
+@lru_cache(maxsize=1)
+def _level_colours() -> dict[str, str]:
+    from riskmap.levels import load_palette
+
+    palette = load_palette()
+    return {lv.value: palette.colour(lv) for lv in palette.styles}
+
+
+def _rfc7946(geoms: Sequence[Any]) -> np.ndarray:
+    """Counter-clockwise exteriors; empty geometries become null."""
+    arr = np.asarray(list(geoms), dtype=object) if not isinstance(geoms, np.ndarray) else geoms.astype(object)
+    if not len(arr):
+        return arr
+    arr = shapely.orient_polygons(arr, exterior_cw=False)
+    arr = np.asarray(arr, dtype=object)
+    arr[shapely.is_empty(arr) | shapely.is_missing(arr)] = None
+    return arr
+
+
+def _unique_ids(ids: Sequence[Any], fallback: Sequence[Any]) -> np.ndarray:
+    """Ids as text; a missing, empty or repeated one is replaced by '~' and a fallback key (stable per version)."""
+    out = pd.Series([None if v is None else str(v) for v in ids], dtype=object)
+    for _ in range(2):
+        bad = out.isna() | (out == "") | out.duplicated(keep=False)
+        if not bad.any():
+            break
+        out[bad] = ["~" + str(v) for v in np.asarray(fallback, dtype=object)[bad.to_numpy()]]
+    return out.to_numpy(dtype=object)
+
+
+@dataclass
+class Collection:
+    """One collection's features: ids, RFC 7946-oriented geometries and a properties frame, row-aligned."""
+
+    kind: str
+    ids: np.ndarray
+    geometry: np.ndarray
+    properties: pd.DataFrame
+    temporal: tuple[datetime | None, datetime | None] | None = None
+    spans: tuple[np.ndarray, np.ndarray] | None = None   # per-feature [start, end) in UTC microseconds
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @cached_property
+    def bbox(self) -> list[float] | None:
+        present = self.geometry[~shapely.is_missing(self.geometry)] if len(self.geometry) else self.geometry
+        if not len(present):
+            return None
+        return [round(float(v), 7) for v in shapely.total_bounds(present)]
+
+    @cached_property
+    def _tree(self) -> shapely.STRtree:
+        return shapely.STRtree(self.geometry)
+
+    @cached_property
+    def _row_by_id(self) -> dict[str, int]:
+        return dict(zip(self.ids.tolist(), range(len(self.ids)), strict=True))
+
+    def row_of(self, feature_id: str) -> int | None:
+        return self._row_by_id.get(feature_id)
+
+    def rows(self, boxes=None, interval=None, filters: dict[str, set[str]] | None = None) -> np.ndarray:
+        """Row numbers (ascending) of the features that pass every filter."""
+        n = len(self.ids)
+        mask = np.ones(n, dtype=bool)
+        if boxes is not None and n:
+            with self._lock:       # STRtree construction is lazy: build it once
+                tree = self._tree
+            hit = np.zeros(n, dtype=bool)
+            hit[tree.query(shapely.box(*np.asarray(boxes).T), predicate="intersects")[1]] = True
+            mask &= hit
+        for column, allowed in (filters or {}).items():
+            mask &= self.properties[column].isin(allowed).to_numpy()
+        if interval is not None and self.spans is not None:
+            start, end = interval
+            lo, hi = self.spans
+            if start is not None:
+                mask &= hi > _micro(start)
+            if end is not None:
+                mask &= lo <= _micro(end)
+        return np.flatnonzero(mask)
+
+    def features_json(self, rows: np.ndarray) -> list[str]:
+        """GeoJSON Feature texts of some rows (vectorised: one call each for ids, geometries, properties)."""
+        if not len(rows):
+            return []
+        geoms = shapely.to_geojson(self.geometry[rows])
+        geoms = np.where(pd.isna(geoms), "null", geoms)
+        ids = _json_lines(pd.DataFrame({"id": self.ids[rows]}))
+        props = _json_lines(self.properties.iloc[rows])
+        return ['{"type":"Feature",' + i[1:-1] + ',"geometry":' + g + ',"properties":' + p + "}"
+                for i, g, p in zip(ids, geoms, props, strict=True)]
+
+    def records(self, rows: np.ndarray) -> list[dict]:
+        """Properties of some rows as dicts (for the HTML pages)."""
+        frame = self.properties.iloc[rows].astype(object)
+        return frame.where(frame.notna(), None).to_dict("records")
+
+    def geometry_types(self, rows: np.ndarray) -> list[str | None]:
+        types = shapely.get_type_id(self.geometry[rows])
+        names = np.array(["Point", "LineString", "LinearRing", "Polygon", "MultiPoint", "MultiLineString",
+                          "MultiPolygon", "GeometryCollection"], dtype=object)
+        return [None if t < 0 else names[t] for t in types.tolist()]
+
+
+def _json_lines(frame: pd.DataFrame) -> list[str]:
+    text = frame.to_json(orient="records", lines=True, force_ascii=False)
+    return text.rstrip("\n").split("\n")
+
+
+def _micro(moment: datetime) -> np.int64:
+    return np.int64((moment - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1))
+
+
+def _text_column(values) -> list:
+    return [None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v) for v in values]
+
+
+def build_regions(plant, method: str, which: str) -> Collection:
+    risks = plant.region_risk(method=method, which=which)
+    geoms = {r.id: r.geometry for r in plant.regions}
+    colours = _level_colours()
+    rows = []
+    for risk in risks:   # one per region; the aggregation itself is vectorised
+        unit = risk.decided_by
+        level = risk.level
+        rows.append((risk.region_id, geoms.get(risk.region_id), risk.name, level.value if level else None,
+                     level.zh if level else None, colours.get(level.value) if level else None, risk.method,
+                     risk.which, unit.name if unit else None, unit.id if unit else None, risk.explanation))
+    columns = ["id", "geometry", *(p[0] for p in KIND_INFO["regions"].properties)]
+    frame = pd.DataFrame(rows, columns=columns, dtype=object)
+    ids = _unique_ids(frame.pop("id").tolist(), range(len(frame)))
+    geometry = _rfc7946(frame.pop("geometry").tolist())
+    return Collection("regions", ids, geometry, frame.reset_index(drop=True))
+
+
+def build_units(plant, which: str) -> Collection:
+    from riskmap.domain import UnitKind
+    from riskmap.export import units_frame
+
+    gdf = units_frame(plant, which)
+    gdf = gdf[gdf.geometry.notna()].reset_index(drop=True)
+    kind_zh = {k.value: k.zh for k in UnitKind}
+    colours = _level_colours()
+    level = gdf["level"].astype(object)
+    frame = pd.DataFrame({
+        "name": gdf["name"].astype(object),
+        "kind": gdf["kind"].astype(object),
+        "kind_zh": gdf["kind"].map(kind_zh).astype(object),
+        "level": level,
+        "level_zh": gdf["level_zh"].astype(object),
+        "colour": level.map(colours).astype(object),
+        "parent": gdf["parent_id"].astype(object),
+        "events": gdf["events"].astype("int64"),
+        "last_assessed": gdf["last_assessed"].astype(object),
+        "located_by": gdf["located_by"].astype(object),
+    })
+    for column in frame.columns.drop("events"):
+        frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
+    days = pd.to_datetime(gdf["last_assessed"], format="%Y-%m-%d", errors="coerce")
+    start = days.dt.tz_localize(UTC)
+    spans = None
+    temporal = None
+    if len(days):
+        epoch = pd.Timestamp(0, tz=UTC)
+        lo = ((start - epoch) // pd.Timedelta(microseconds=1)).to_numpy(dtype="float64")
+        lo = np.where(np.isnan(lo), np.inf, lo)          # never assessed: outside every interval
+        hi = lo + 86_400_000_000.0
+        spans = (lo, hi)
+        if days.notna().any():
+            first, last = days.min(), days.max()
+            temporal = (datetime.combine(first.date(), time.min, tzinfo=UTC),
+                        datetime.combine(last.date(), time(23, 59, 59), tzinfo=UTC))
+    ids = _unique_ids(gdf["unit_id"].tolist(), range(len(gdf)))
+    return Collection("units", ids, _rfc7946(gdf.geometry.values), frame, temporal, spans)
+
+
+def build_layout(plant) -> Collection:
+    from riskmap.geo.model import ROLE_ZH
+
+    features = plant.features
+    frame = pd.DataFrame({
+        "name": _text_column(features["name"]) if len(features) else [],
+        "role": _text_column(features["role"]) if len(features) else [],
+        "layer": _text_column(features["layer"]) if len(features) else [],
+        "source_id": _text_column(features["fid"]) if len(features) else [],
+    }, dtype=object)
+    frame.insert(2, "role_zh", frame["role"].map(ROLE_ZH).astype(object))
+    frame = frame.where(frame.notna(), None)
+    ids = _unique_ids(frame["source_id"].tolist(), features["id"].tolist() if len(features) else [])
+    created = (plant.layout_info or {}).get("created_at")
+    temporal = spans = None
+    if isinstance(created, datetime):
+        created = created if created.tzinfo else created.replace(tzinfo=UTC)
+        temporal = (created.astimezone(UTC), None)
+        lo = np.full(len(ids), float(_micro(temporal[0])))
+        spans = (lo, np.full(len(ids), np.inf))
+    return Collection("layout", ids, _rfc7946(features.geometry.values if len(features) else []), frame,
+                      temporal, spans)
+
+
+# ---------------------------------------------------------------------------------------------- the cache
+
+
+class PlantView:
+    """One enterprise's plant at one data version, with its collections built on first use."""
+
+    def __init__(self, plant, version: int):
+        self.plant = plant
+        self.version = version
+        self._collections: dict[tuple, Collection] = {}
+        self._lock = threading.Lock()
+
+    def collection(self, kind: str, method: str | None = None, which: str | None = None) -> Collection:
+        method = method or "highest"
+        which = which or "residual"
+        key = (kind, method if kind == "regions" else None, which if kind != "layout" else None)
+        with self._lock:
+            found = self._collections.get(key)
+            if found is None:
+                if kind == "regions":
+                    found = build_regions(self.plant, method, which)
+                elif kind == "units":
+                    found = build_units(self.plant, which)
+                else:
+                    found = build_layout(self.plant)
+                self._collections[key] = found
+        return found
+
+
+class PlantCache:
+    """Plants by (enterprise, data version), the newest few kept."""
+
+    def __init__(self, size: int = PLANTS_KEPT):
+        self.size = size
+        self._entries: OrderedDict[tuple[str, int], PlantView] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def view(self, store, enterprise_name: str) -> PlantView:
+        from riskmap.plant import load_plant
+
+        version = store.data_version(enterprise_name)   # read first: the data loaded is at least this new
+        key = (enterprise_name, version)
+        with self._lock:
+            found = self._entries.get(key)
+            if found is not None:
+                self._entries.move_to_end(key)
+                return found
+        plant = load_plant(store, enterprise_name)
+        view = PlantView(plant, version)
+        if plant.data_version == version:   # nothing written meanwhile: safe to keep under this version
+            with self._lock:
+                self._entries[key] = view
+                self._entries.move_to_end(key)
+                while len(self._entries) > self.size:
+                    self._entries.popitem(last=False)
+        return view
+
+
+# ---------------------------------------------------------------------------------------------- enterprises
+
+
+@dataclass(frozen=True)
+class CollectionRef:
+    id: str
+    kind: str
+    enterprise: Any          # riskmap.domain.Enterprise
+    prefixed: bool
+
+
+def prefixed_id(enterprise, kind: str) -> str:
+    return f"e{enterprise.id}_{kind}"
+
+
+def _default_enterprise(enterprises, configured: str | None):
+    if configured:
+        for ent in enterprises:
+            if ent.name == configured:
+                return ent
+    return enterprises[0] if len(enterprises) == 1 else None
+
+
+def _named(enterprises, name: str):
+    wanted = name.strip()
+    for ent in enterprises:
+        if ent.name == wanted:
+            return ent
+    raise NotFoundError(f"数据库中没有企业 “{wanted}” / no enterprise {wanted!r}")
+
+
+def list_collections(store, configured: str | None, enterprise_param: str | None) -> list[CollectionRef]:
+    """The collections offered: the enterprise asked for (?enterprise=), else the default enterprise's under
+    plain names, plus, when the database holds several enterprises, every enterprise's as e<id>_<kind>."""
+    enterprises = store.enterprises()
+    if enterprise_param:
+        ent = _named(enterprises, enterprise_param)
+        return [CollectionRef(kind, kind, ent, False) for kind in KINDS]
+    refs = []
+    default = _default_enterprise(enterprises, configured)
+    if default is not None:
+        refs += [CollectionRef(kind, kind, default, False) for kind in KINDS]
+    if len(enterprises) > 1:
+        refs += [CollectionRef(prefixed_id(ent, kind), kind, ent, True) for ent in enterprises for kind in KINDS]
+    return refs
+
+
+def resolve_collection(store, configured: str | None, enterprise_param: str | None,
+                       collection_id: str) -> CollectionRef:
+    enterprises = store.enterprises()
+    if collection_id in KINDS:
+        if enterprise_param:
+            return CollectionRef(collection_id, collection_id, _named(enterprises, enterprise_param), False)
+        default = _default_enterprise(enterprises, configured)
+        if default is not None:
+            return CollectionRef(collection_id, collection_id, default, False)
+        if not enterprises:
+            raise NotFoundError("数据库中还没有企业，请先导入布局和台账 / no enterprise in the database yet")
+        names = "、".join(e.name for e in enterprises)
+        raise OgcParameterError(f"数据库中有多个企业（{names}），请加 ?enterprise=企业名称，或用 e编号_{collection_id} "
+                                f"形式的集合 / several enterprises: add ?enterprise=<name> or use the collection "
+                                f"e<id>_{collection_id}")
+    head, _, kind = collection_id.partition("_")
+    if kind in KINDS and head.startswith("e") and head[1:].isdigit() and head[1:].isascii():
+        for ent in enterprises:
+            if str(ent.id) == head[1:]:
+                return CollectionRef(collection_id, kind, ent, True)
+    raise NotFoundError(f"没有集合 “{collection_id}”，可用：{', '.join(KINDS)} / no collection {collection_id!r}; "
+                        f"available: {', '.join(KINDS)}")
+
+
+def feature_collection_json(collection: Collection, rows: np.ndarray, matched: int, links: list[dict],
+                            timestamp: str) -> str:
+    features = ",".join(collection.features_json(rows))
+    return ('{"type":"FeatureCollection","features":[' + features + '],"numberMatched":' + str(int(matched))
+            + ',"numberReturned":' + str(len(rows)) + ',"timeStamp":' + json.dumps(timestamp)
+            + ',"links":' + json.dumps(links, ensure_ascii=False, separators=(",", ":")) + "}")
+
+
+def feature_json(collection: Collection, row: int, links: list[dict]) -> str:
+    text = collection.features_json(np.array([row]))[0]
+    return text[:-1] + ',"links":' + json.dumps(links, ensure_ascii=False, separators=(",", ":")) + "}"
+
+
+def rfc3339(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,409 @@
+"""OGC API Features, Part 1 (read), under /ogc: landing page, conformance, collections, items, one item.
+
+Collections are `regions`, `units` and `layout` of the default enterprise (or of ?enterprise=<name>); when the
+database holds several enterprises each also appears as e<id>_<kind>, so that one URL shows them all in GDAL
+and QGIS. Query parameters are parsed here rather than by FastAPI so that a bad one is a 400 with a Chinese
+message, as the standard asks, while the API definition still declares their types.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from urllib.parse import quote, urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+
+import riskmap
+from riskmap.api import ogc_data as data
+from riskmap.api import ogc_models as models
+from riskmap.api.ogc_data import OgcParameterError
+from riskmap.errors import NotFoundError
+
+GEOJSON = "application/geo+json"
+JSON = "application/json"
+HTML = "text/html"
+# What FastAPI serves at /openapi.json is OpenAPI 3.1 (as application/json); the link says so.
+OPENAPI = "application/vnd.oai.openapi+json;version=3.1"
+CONFORMANCE = [
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+]
+CONTENT_CRS = f"<{data.CRS84}>"
+
+
+class GeoJSONResponse(JSONResponse):
+    media_type = GEOJSON
+
+
+def _query(name: str, schema: dict, description: str, **extra) -> dict:
+    return {"name": name, "in": "query", "required": False, "schema": schema, "description": description, **extra}
+
+
+P_F = _query("f", {"type": "string", "enum": ["json", "html"]},
+             "格式（不给时按 Accept 头）/ format; without it the Accept header decides")
+P_ENTERPRISE = _query("enterprise", {"type": "string"},
+                      "企业名称（默认：配置的或唯一的企业）/ enterprise name (default: the configured or only one)")
+P_METHOD = _query("method", {"type": "string", "enum": list(data.METHODS)},
+                  "区域定级方法，仅 regions / region aggregation method, regions only")
+P_WHICH = _query("which", {"type": "string", "enum": list(data.WHICH)},
+                 "现有风险或固有风险，regions 和 units / residual or inherent risk, regions and units")
+ITEMS_PARAMETERS = [
+    P_F, P_ENTERPRISE,
+    _query("bbox", {"type": "array", "minItems": 4, "maxItems": 6, "items": {"type": "number"}},
+           "范围 最小经度,最小纬度,最大经度,最大纬度（CRS84）/ bbox minlon,minlat,maxlon,maxlat in CRS84",
+           style="form", explode=False),
+    _query("bbox-crs", {"type": "string", "enum": [data.CRS84]}, "bbox 的坐标系，仅 CRS84 / only CRS84"),
+    _query("datetime", {"type": "string"},
+           "RFC 3339 时间或时间段（units 按最近评估日期，layout 按版本时间）/ instant or interval (units: date last "
+           "assessed; layout: the version's time)"),
+    _query("limit", {"type": "integer", "minimum": 1, "maximum": data.MAX_LIMIT, "default": data.DEFAULT_LIMIT},
+           f"每页要素数，大于 {data.MAX_LIMIT} 时按 {data.MAX_LIMIT} / page size; larger values are lowered to "
+           f"{data.MAX_LIMIT}"),
+    _query("offset", {"type": "integer", "minimum": 0, "default": 0}, "跳过的要素数 / features skipped"),
+    P_METHOD, P_WHICH,
+    _query("level", {"type": "string"},
+           "按风险等级筛选，逗号分隔，regions 和 units / filter by level (comma-separated), regions and units"),
+    _query("role", {"type": "string"},
+           "按要素角色筛选，逗号分隔，仅 layout / filter by role (comma-separated), layout only"),
+]
+
+
+def make_router() -> APIRouter:
+    router = APIRouter(prefix="/ogc", tags=["ogc"])
+    cache = data.PlantCache()
+
+    def store_of(request: Request):
+        return request.app.state.store()
+
+    def configured(request: Request) -> str | None:
+        return request.app.state.settings.enterprise
+
+    @router.get("", include_in_schema=False)
+    @router.get("/", summary="OGC API 服务首页 / landing page", response_model=models.LandingPage,
+                responses={200: {"content": models.HTML_CONTENT}, **models.ERROR_RESPONSES},
+                openapi_extra={"parameters": [P_F, P_ENTERPRISE]})
+    def landing(request: Request):
+        fmt = _format(request)
+        base = _base(request)
+        doc = {
+            "title": "riskmap 四色安全风险分布图 / four-colour safety risk map",
+            "description": "红橙黄蓝四色安全风险空间分布图的区域风险、评估单元和总平面布置图（OGC API - Features）"
+                           " / region risk, assessment units and plant layout of the four-colour safety risk "
+                           "map (OGC API - Features)",
+            "links": [
+                _link(_url(request, "/ogc/"), "self", JSON, "本页 / this document"),
+                _link(_url(request, "/ogc/", f="html"), "alternate", HTML, "网页 / as HTML"),
+                _link(base + "/openapi.json", "service-desc", OPENAPI, "API 定义 / API definition"),
+                _link(base + "/docs", "service-doc", HTML, "API 文档 / API documentation"),
+                _link(_url(request, "/ogc/conformance"), "conformance", JSON, "符合的标准 / conformance"),
+                _link(_url(request, "/ogc/conformance"), "http://www.opengis.net/def/rel/ogc/1.0/conformance",
+                      JSON, "符合的标准 / conformance"),
+                _link(_url(request, "/ogc/collections"), "data", JSON, "数据集合 / collections"),
+                _link(_url(request, "/ogc/collections"), "http://www.opengis.net/def/rel/ogc/1.0/data", JSON,
+                      "数据集合 / collections"),
+            ],
+        }
+        return _answer(request, fmt, doc, "landing")
+
+    @router.get("/conformance", summary="符合的标准 / conformance classes", response_model=models.Conformance,
+                responses={200: {"content": models.HTML_CONTENT}, **models.ERROR_RESPONSES},
+                openapi_extra={"parameters": [P_F]})
+    def conformance(request: Request):
+        fmt = _format(request)
+        return _answer(request, fmt, {"conformsTo": CONFORMANCE}, "conformance")
+
+    @router.get("/collections", summary="数据集合 / collections", response_model=models.Collections,
+                responses={200: {"content": models.HTML_CONTENT}, **models.ERROR_RESPONSES},
+                openapi_extra={"parameters": [P_F, P_ENTERPRISE]})
+    def collections(request: Request):
+        fmt = _format(request)
+        store = store_of(request)
+        refs = data.list_collections(store, configured(request), _enterprise(request))
+        doc = {
+            "links": [
+                _link(_url(request, "/ogc/collections"), "self", JSON, "本页 / this document"),
+                _link(_url(request, "/ogc/collections", f="html"), "alternate", HTML, "网页 / as HTML"),
+            ],
+            "collections": [_collection_doc(request, ref, cache.view(store, ref.enterprise.name)) for ref in refs],
+        }
+        return _answer(request, fmt, doc, "collections")
+
+    @router.get("/collections/{collection_id}", summary="数据集合说明 / one collection",
+                response_model=models.CollectionInfo,
+                responses={200: {"content": models.HTML_CONTENT}, **models.ERROR_RESPONSES},
+                openapi_extra={"parameters": [P_F, P_ENTERPRISE]})
+    def collection(collection_id: str, request: Request):
+        fmt = _format(request)
+        store = store_of(request)
+        ref = data.resolve_collection(store, configured(request), _enterprise(request), collection_id)
+        doc = _collection_doc(request, ref, cache.view(store, ref.enterprise.name))
+        return _answer(request, fmt, doc, "collection")
+
+    @router.get("/collections/{collection_id}/items", summary="要素（分页）/ features, paged",
+                response_model=models.FeatureCollection, response_class=GeoJSONResponse,
+                responses={200: {"content": models.HTML_CONTENT}, **models.GEOJSON_ERROR_RESPONSES},
+                openapi_extra={"parameters": ITEMS_PARAMETERS})
+    def items(collection_id: str, request: Request):
+        q = request.query_params
+        fmt = _format(request)
+        limit = data.parse_limit(q.get("limit"))
+        offset = data.parse_offset(q.get("offset"))
+        boxes = data.parse_bbox(q.get("bbox"), q.get("bbox-crs"))
+        interval = data.parse_datetime(q.get("datetime"))
+        method = data.parse_choice(q.get("method"), data.METHODS, "method", "区域定级方法")
+        which = data.parse_choice(q.get("which"), data.WHICH, "which", "现有/固有风险")
+        levels = data.parse_levels(q.get("level"))
+        roles = data.parse_roles(q.get("role"))
+        store = store_of(request)
+        ref = data.resolve_collection(store, configured(request), _enterprise(request), collection_id)
+        _check_applies(ref.kind, method=method, which=which, level=levels, role=roles)
+        view = cache.view(store, ref.enterprise.name)
+        coll = view.collection(ref.kind, method, which)
+        filters = {k: v for k, v in (("level", levels), ("role", roles)) if v is not None}
+        rows = coll.rows(boxes, interval, filters)
+        page = rows[offset:offset + limit]
+        links = [
+            _link(_same(request, f="json"), "self" if fmt == "json" else "alternate", GEOJSON,
+                  "本页（GeoJSON）/ this page as GeoJSON"),
+            _link(_same(request, f="html"), "self" if fmt == "html" else "alternate", HTML,
+                  "本页（网页）/ this page as HTML"),
+            _link(_url(request, _collection_path(ref.id)), "collection", JSON, "所属集合 / the collection"),
+        ]
+        if offset + len(page) < len(rows):
+            links.append(_link(_same(request, offset=offset + len(page), limit=limit), "next", _type(fmt),
+                               "下一页 / next page"))
+        if offset > 0:
+            links.append(_link(_same(request, offset=max(0, min(offset, len(rows)) - limit), limit=limit), "prev",
+                               _type(fmt), "上一页 / previous page"))
+        stamp = data.rfc3339(datetime.now(UTC))
+        if fmt == "html":
+            from riskmap.render import ogc_html
+
+            return _html(ogc_html.items_page(
+                title=_title(ref), collection_url=_url(request, _collection_path(ref.id), f="html"),
+                ids=coll.ids[page].tolist(), records=coll.records(page),
+                geometry_types=coll.geometry_types(page), feature_urls=[
+                    _url(request, _item_path(ref.id, fid), f="html", **_kept(request, "method", "which"))
+                    for fid in coll.ids[page].tolist()],
+                matched=len(rows), offset=offset, links=links, timestamp=stamp))
+        body = data.feature_collection_json(coll, page, len(rows), links, stamp)
+        return Response(body, media_type=GEOJSON, headers={"Content-Crs": CONTENT_CRS, "Vary": "Accept"})
+
+    @router.get("/collections/{collection_id}/items/{feature_id:path}", summary="单个要素 / one feature",
+                response_model=models.Feature, response_class=GeoJSONResponse,
+                responses={200: {"content": models.HTML_CONTENT, "headers": {"ETag": {"schema": {"type": "string"},
+                           "description": "强校验值 / strong entity tag"}}},
+                           304: {"description": "未修改 / not modified (If-None-Match)"},
+                           **models.GEOJSON_ERROR_RESPONSES},
+                openapi_extra={"parameters": [P_F, P_ENTERPRISE, P_METHOD, P_WHICH]})
+    def item(collection_id: str, feature_id: str, request: Request):
+        q = request.query_params
+        fmt = _format(request)
+        method = data.parse_choice(q.get("method"), data.METHODS, "method", "区域定级方法")
+        which = data.parse_choice(q.get("which"), data.WHICH, "which", "现有/固有风险")
+        store = store_of(request)
+        ref = data.resolve_collection(store, configured(request), _enterprise(request), collection_id)
+        _check_applies(ref.kind, method=method, which=which)
+        view = cache.view(store, ref.enterprise.name)
+        coll = view.collection(ref.kind, method, which)
+        row = coll.row_of(feature_id)
+        if row is None:
+            raise NotFoundError(f"集合 “{ref.id}” 中没有要素 “{feature_id}” / no feature {feature_id!r} in "
+                                     f"collection {ref.id!r}")
+        etag = _etag(ref, view.version, feature_id, method, which, fmt, _base(request), _enterprise(request))
+        headers = {"ETag": etag, "Vary": "Accept"}
+        if _none_match(request.headers.get("if-none-match"), etag):
+            return Response(status_code=304, headers=headers)
+        path = _item_path(ref.id, feature_id)
+        kept = _kept(request, "method", "which")
+        links = [
+            _link(_url(request, path, **kept), "self" if fmt == "json" else "alternate", GEOJSON,
+                  "本要素（GeoJSON）/ this feature as GeoJSON"),
+            _link(_url(request, path, f="html", **kept), "self" if fmt == "html" else "alternate", HTML,
+                  "本要素（网页）/ this feature as HTML"),
+            _link(_url(request, _collection_path(ref.id)), "collection", JSON, "所属集合 / the collection"),
+        ]
+        if fmt == "html":
+            from riskmap.render import ogc_html
+
+            rows = _row_array(row)
+            return _html(ogc_html.item_page(
+                title=_title(ref), collection_url=_url(request, _collection_path(ref.id), f="html"),
+                feature_id=feature_id, record=coll.records(rows)[0], geometry_type=coll.geometry_types(rows)[0],
+                links=links), headers)
+        return Response(data.feature_json(coll, row, links), media_type=GEOJSON,
+                        headers={**headers, "Content-Crs": CONTENT_CRS})
+
+    return router
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+
+
+def _format(request: Request) -> str:
+    """json or html: the f parameter, else the Accept header (html only when preferred to JSON)."""
+    f = request.query_params.get("f")
+    if f is not None:
+        value = f.strip().lower()
+        if value in ("json", "geojson"):
+            return "json"
+        if value == "html":
+            return "html"
+        raise OgcParameterError(f"f（格式）应为 json 或 html，而不是 {f!r} / f must be json or html, not {f!r}")
+    return "html" if _prefers_html(request.headers.get("accept", "")) else "json"
+
+
+def _prefers_html(accept: str) -> bool:
+    html_q = json_q = 0.0
+    for part in accept.split(","):
+        fields = [p.strip() for p in part.split(";")]
+        media = fields[0].lower()
+        q = 1.0
+        for param in fields[1:]:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        if media in ("text/html", "application/xhtml+xml"):
+            html_q = max(html_q, q)
+        elif media in (JSON, GEOJSON, "application/*", "*/*") or media.endswith("+json"):
+            json_q = max(json_q, q)
+    return html_q > json_q
+
+
+def _enterprise(request: Request) -> str | None:
+    value = request.query_params.get("enterprise")
+    return value if value and value.strip() else None
+
+
+def _base(request: Request) -> str:
+    return str(request.base_url).rstrip("/")
+
+
+def _url(request: Request, path: str, **params) -> str:
+    """An absolute URL on this service, carrying ?enterprise= over from the request."""
+    query = {}
+    enterprise = _enterprise(request)
+    if enterprise:
+        query["enterprise"] = enterprise
+    query.update({k: v for k, v in params.items() if v is not None})
+    return _base(request) + path + ("?" + urlencode(query) if query else "")
+
+
+def _same(request: Request, **params) -> str:
+    """This request's URL with some parameters replaced."""
+    return str(request.url.include_query_params(**params))
+
+
+def _kept(request: Request, *names: str) -> dict:
+    return {n: request.query_params[n] for n in names if request.query_params.get(n)}
+
+
+def _collection_path(collection_id: str) -> str:
+    return "/ogc/collections/" + quote(collection_id, safe="")
+
+
+def _item_path(collection_id: str, feature_id: str) -> str:
+    return _collection_path(collection_id) + "/items/" + quote(feature_id, safe="")
+
+
+def _link(href: str, rel: str, media_type: str, title: str) -> dict:
+    return {"href": href, "rel": rel, "type": media_type, "title": title}
+
+
+def _type(fmt: str) -> str:
+    return HTML if fmt == "html" else GEOJSON
+
+
+def _title(ref: data.CollectionRef) -> str:
+    info = data.KIND_INFO[ref.kind]
+    if ref.prefixed:
+        return f"{ref.enterprise.name}：{info.title_zh} / {info.title_en}"
+    return info.title
+
+
+def _collection_doc(request: Request, ref: data.CollectionRef, view: data.PlantView) -> dict:
+    info = data.KIND_INFO[ref.kind]
+    coll = view.collection(ref.kind)
+    path = _collection_path(ref.id)
+    doc = {
+        "id": ref.id,
+        "title": _title(ref),
+        "description": f"{info.description_zh}（{ref.enterprise.name}）/ {info.description_en}",
+        "links": [
+            _link(_url(request, path), "self", JSON, "本集合 / this collection"),
+            _link(_url(request, path, f="html"), "alternate", HTML, "网页 / as HTML"),
+            _link(_url(request, path + "/items"), "items", GEOJSON, "要素（GeoJSON）/ features as GeoJSON"),
+            _link(_url(request, path + "/items", f="html"), "items", HTML, "要素（网页）/ features as HTML"),
+        ],
+        "itemType": "feature",
+        "crs": [data.CRS84],
+        "itemCount": len(coll),
+    }
+    extent = {}
+    if coll.bbox is not None:
+        extent["spatial"] = {"bbox": [coll.bbox], "crs": data.CRS84}
+    if coll.temporal is not None:
+        start, end = coll.temporal
+        extent["temporal"] = {"interval": [[data.rfc3339(start), data.rfc3339(end)]], "trs": data.TRS_GREGORIAN}
+    if extent:
+        doc["extent"] = extent
+    return doc
+
+
+def _check_applies(kind: str, **given) -> None:
+    applies = {"method": {"regions"}, "which": {"regions", "units"}, "level": {"regions", "units"},
+               "role": {"layout"}}
+    for name, value in given.items():
+        if value is not None and kind not in applies[name]:
+            kinds = "、".join(sorted(applies[name]))
+            raise OgcParameterError(f"参数 {name} 只适用于集合 {kinds}，不适用于 {kind} / parameter {name} applies to "
+                                    f"{', '.join(sorted(applies[name]))} only, not to {kind}")
+
+
+def _answer(request: Request, fmt: str, doc: dict, page: str) -> Response:
+    if fmt == "html":
+        from riskmap.render import ogc_html
+
+        return _html(getattr(ogc_html, f"{page}_page")(doc))
+    return JSONResponse(doc, headers={"Vary": "Accept"})
+
+
+def _html(text: str, headers: dict | None = None) -> HTMLResponse:
+    return HTMLResponse(text, headers={"Vary": "Accept", **(headers or {})})
+
+
+def _row_array(row: int):
+    import numpy as np
+
+    return np.array([row])
+
+
+def _etag(ref: data.CollectionRef, version: int, feature_id: str, method: str | None, which: str | None,
+          fmt: str, base: str, enterprise_param: str | None) -> str:
+    """Strong: one tag per data version, feature and representation (everything the body is made from)."""
+    key = "\x1f".join([riskmap.__version__, str(ref.enterprise.id), ref.id, feature_id, method or "",
+                       which or "", fmt, base, enterprise_param or ""])
+    digest = hashlib.blake2b(key.encode("utf-8"), digest_size=12).hexdigest()
+    return f'"{version}-{digest}"'
+
+
+def _none_match(header: str | None, etag: str) -> bool:
+    """If-None-Match uses the weak comparison (RFC 9110 §13.1.2): W/"x" matches "x"."""
+    if not header:
+        return False
+    for candidate in header.split(","):
+        tag = candidate.strip()
+        if tag == "*":
+            return True
+        if tag.startswith("W/"):
+            tag = tag[2:]
+        if tag == etag:
+            return True
+    return False
