@@ -22,8 +22,10 @@ import codecs
 import contextlib
 import io
 import itertools
+import logging
 import math
 import re
+import threading
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -86,6 +88,36 @@ _NAME_TAGS = frozenset({"name", "名称", "设备名称", "设备名", "tag", "�
 
 def _fail(zh: str, en: str) -> LayoutImportError:
     return LayoutImportError(f"{zh} / {en}")
+
+
+class _EzdxfLog(logging.Handler):
+    """Collects what ezdxf logs while this thread reads a file, instead of letting Python print it to stderr
+    (a CLI error must stay one line); the import report summarises it."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.thread = threading.get_ident()
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.thread == self.thread:
+            self.messages.append(record.getMessage())
+
+
+@contextlib.contextmanager
+def _ezdxf_log(warnings: list[str]):
+    logger = logging.getLogger("ezdxf")
+    handler = _EzdxfLog()
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        if handler.messages:
+            first = handler.messages[0].splitlines()[0][:160]
+            warnings.append(f"ezdxf 报告了 {len(handler.messages)} 处文件格式问题（已跳过或修正），第一处：{first} / "
+                            f"ezdxf reported {len(handler.messages)} format problems (skipped or fixed), "
+                            f"the first: {first}")
 
 
 class _Unclean(Exception):
@@ -758,7 +790,7 @@ def _ezdxf_load(text: str | None, data: bytes, warnings: list[str], path: Path |
         raise _fail(f"无法解析 DXF 文件：{detail}", f"cannot parse the DXF file: {detail}") from None
     if auditor.has_errors or auditor.has_fixes:
         warnings.append(f"DXF 文件结构有误，已按恢复模式读取（{len(auditor.errors)} 个错误，"
-                        f"{len(auditor.fixes)} 处修复）/ broken DXF structure read in recover mode "
+                        f"{len(auditor.fixes)} 处修复） / broken DXF structure read in recover mode "
                         f"({len(auditor.errors)} errors, {len(auditor.fixes)} fixes)")
     return doc
 
@@ -1710,6 +1742,12 @@ def read_dxf(path: str | Path, layer_map: LayerMap | str | Path | Mapping | None
         raise _fail(f"文件为空：{path.name}", f"empty file: {path.name}")
 
     warnings: list[str] = []
+    with _ezdxf_log(warnings):
+        return _read(path, data, lmap, warnings, max_entities, engine, symbol_size_m)
+
+
+def _read(path: Path, data: bytes, lmap: LayerMap, warnings: list[str], max_entities: int, engine: str,
+          symbol_size_m: float) -> RawLayout:
     stats: Counter = Counter()
     T = _tables()
     reg = _Registry()
