@@ -1,0 +1,484 @@
+"""Layer symbology as data: `layers/<name>.yaml` says how a layer's features are drawn.
+
+This is the one source the PNG tiles, the web map (MVT styling, legend) and prints read. Level colours,
+names and hatches come from `layers/levels.yaml` (riskmap.levels.load_palette), never from here, so an
+enterprise that changes its palette changes every output at once.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import asdict, dataclass
+from dataclasses import field as dc_field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from riskmap.errors import NotFoundError, RiskmapError
+from riskmap.levels import LEVELS_HIGH_TO_LOW, Level, load_palette
+from riskmap.symbology import layers_dir
+
+LAYER_NAMES: tuple[str, ...] = ("regions", "units", "layout")
+NO_LEVEL = "none"
+# Hatch names understood by the renderers (levels.yaml uses the first four).
+HATCHES: tuple[str, ...] = ("", "xx", "//", "..", "\\\\", "--", "||", "++")
+_NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
+_COLOUR_RE = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
+
+
+class StyleError(RiskmapError):
+    """A symbology file that cannot be used: a set-up problem of the server, not of the request."""
+
+    http_status = 500
+
+
+@dataclass(frozen=True)
+class Stroke:
+    colour: str
+    width: float                       # CSS px at @1x
+    dash: tuple[float, ...] = ()       # on/off lengths in CSS px; empty = solid
+
+
+@dataclass(frozen=True)
+class PointSymbol:
+    sizes: tuple[tuple[int, float], ...]   # (zoom, circle diameter in CSS px) stops, linear in between
+    fill: str | None
+    fill_opacity: float
+    outline: Stroke | None
+
+    @property
+    def size(self) -> float:
+        """The largest diameter (what the symbol reaches at high zoom)."""
+        return max(s for _, s in self.sizes)
+
+    def size_at(self, z: float) -> float:
+        zs = [zz for zz, _ in self.sizes]
+        return float(np.interp(z, zs, [s for _, s in self.sizes]))
+
+
+@dataclass(frozen=True)
+class SymbolClass:
+    """How one class of features (a risk level, or a layout role) is drawn."""
+
+    key: str                           # level code ("major" …), "none" (not assessed), or a layout role
+    zh: str
+    en: str
+    fill: str | None                   # polygon fill, None = no fill
+    fill_opacity: float
+    outline: Stroke | None             # polygon outline
+    line: Stroke | None                # line geometries
+    casing: Stroke | None              # drawn under `line`, `width` on each side
+    point: PointSymbol
+    hatch: str = ""                    # pattern name (levels.yaml), drawn over the fill when asked
+    grey: str | None = None            # greyscale print colour (levels.yaml)
+
+
+@dataclass(frozen=True)
+class HatchRule:
+    colour: str
+    opacity: float
+    spacing: float                     # pattern cell in CSS px; divides 256 so patterns join across tiles
+    width: float
+
+
+@dataclass(frozen=True)
+class LabelRule:
+    field: str
+    min_zoom: int
+    size: float                        # CSS px
+    colour: str
+    halo_colour: str
+    halo_width: float
+    max_chars: int
+    priority: int                      # higher wins label collisions across layers
+
+    def max_box_px(self) -> float:
+        """The widest label box this rule can make (CJK glyphs are about one em wide), CSS px."""
+        return (self.max_chars + 1) * self.size + 2 * self.halo_width
+
+
+@dataclass(frozen=True)
+class LayerStyle:
+    name: str
+    title_zh: str
+    title_en: str
+    classify: str                      # "level" or "role"
+    field: str                         # the attribute that picks the class
+    classes: tuple[SymbolClass, ...]   # draw order, bottom first
+    default_class: str                 # key used for missing or unknown values
+    min_zoom: int
+    max_zoom: int
+    outline_min_px: float              # features smaller than this get no outline
+    tiny_px: float                     # features smaller than this are drawn as one pixel of their colour
+    hatch: HatchRule
+    label: LabelRule | None
+    source: str = ""
+    _index: dict[str, int] = dc_field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._index.update({c.key: i for i, c in enumerate(self.classes)})
+
+    def class_of(self, key: str) -> SymbolClass:
+        return self.classes[self._index[key]]
+
+    def visible(self, z: int) -> bool:
+        return self.min_zoom <= z <= self.max_zoom
+
+    def labels_at(self, z: int) -> bool:
+        return self.label is not None and z >= self.label.min_zoom and self.visible(z)
+
+    def max_draw_px(self) -> float:
+        """The farthest any symbol reaches beyond its geometry, CSS px (point radius, stroke half-widths)."""
+        reach = 0.0
+        for c in self.classes:
+            reach = max(reach, c.point.size / 2 + (c.point.outline.width if c.point.outline else 0))
+            for s in (c.outline, c.line):
+                if s is not None:
+                    reach = max(reach, s.width / 2)
+            if c.casing is not None and c.line is not None:
+                reach = max(reach, c.line.width / 2 + c.casing.width)
+        return reach
+
+    def class_indices(self, values: Any) -> np.ndarray:
+        """The class (index into `classes`) of each value of the classifying attribute; unknown → default."""
+        default = self._index[self.default_class]
+        series = pd.Series(values, dtype=object) if not isinstance(values, pd.Series) else values
+        if len(series) == 0:
+            return np.zeros(0, dtype=np.int16)
+        codes, uniques = pd.factorize(series, use_na_sentinel=True)
+        lookup = np.array([self._key_index(u) for u in uniques] + [default], dtype=np.int16)
+        return lookup[codes]          # code -1 (missing) picks the trailing default
+
+    def _key_index(self, value: Any) -> int:
+        default = self._index[self.default_class]
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return default
+        if self.classify == "level":
+            try:
+                return self._index[Level.parse(value).value]
+            except ValueError:
+                return default
+        return self._index.get(str(value).strip().lower(), default)
+
+    def legend(self) -> list[dict[str, Any]]:
+        """Legend entries, most important first (major → low → not assessed; or layout roles top first)."""
+        entries = []
+        for c in reversed(self.classes):
+            entries.append({"key": c.key, "zh": c.zh, "en": c.en, "fill": c.fill, "fill_opacity": c.fill_opacity,
+                            "outline": _stroke_json(c.outline), "hatch": c.hatch, "grey": c.grey})
+        return entries
+
+    def to_json(self) -> dict[str, Any]:
+        """Everything the browser needs to draw this layer from MVT and to show its legend."""
+        return {
+            "name": self.name,
+            "title": {"zh": self.title_zh, "en": self.title_en},
+            "classify": self.classify,
+            "field": self.field,
+            "default_class": self.default_class,
+            "min_zoom": self.min_zoom,
+            "max_zoom": self.max_zoom,
+            "outline_min_px": self.outline_min_px,
+            "classes": [
+                {"key": c.key, "zh": c.zh, "en": c.en, "fill": c.fill, "fill_opacity": c.fill_opacity,
+                 "outline": _stroke_json(c.outline), "line": _stroke_json(c.line),
+                 "casing": _stroke_json(c.casing),
+                 "point": {"size": c.point.size, "size_stops": [list(st) for st in c.point.sizes],
+                           "fill": c.point.fill, "fill_opacity": c.point.fill_opacity,
+                           "outline": _stroke_json(c.point.outline)},
+                 "hatch": c.hatch, "grey": c.grey}
+                for c in self.classes
+            ],
+            "hatch": asdict(self.hatch),
+            "label": asdict(self.label) if self.label else None,
+            "legend": self.legend(),
+        }
+
+
+def _stroke_json(stroke: Stroke | None) -> dict[str, Any] | None:
+    if stroke is None:
+        return None
+    return {"colour": stroke.colour, "width": stroke.width, "dash": list(stroke.dash)}
+
+
+# ---------------------------------------------------------------------------------------------- loading
+
+
+def available_layers(directory: Path | None = None) -> list[str]:
+    folder = directory or layers_dir()
+    return sorted(p.stem for p in folder.glob("*.yaml") if p.stem != "levels" and _NAME_RE.match(p.stem))
+
+
+def load_layer_style(name: str, directory: Path | None = None) -> LayerStyle:
+    """The style of one layer (`regions`, `units`, `layout`, or another file in `layers/`).
+
+    Unknown name → NotFoundError; a broken file → StyleError naming the file and the problem.
+    """
+    folder = directory or layers_dir()
+    if not isinstance(name, str) or not _NAME_RE.match(name) or name == "levels":
+        raise NotFoundError(f"没有名为 “{str(name)[:80]}” 的图层 / no layer named {str(name)[:80]!r}")
+    path = folder / f"{name}.yaml"
+    if not path.is_file():
+        known = "、".join(available_layers(folder)) or "无 / none"
+        raise NotFoundError(f"没有名为 “{name}” 的图层，可选：{known} / no layer named {name!r}")
+    levels = folder / "levels.yaml"
+    levels_mtime = levels.stat().st_mtime if levels.is_file() else 0.0
+    return _load_cached(str(path), path.stat().st_mtime, str(folder), levels_mtime)
+
+
+@lru_cache(maxsize=32)
+def _load_cached(path: str, mtime: float, folder: str, levels_mtime: float) -> LayerStyle:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = yaml.safe_load(fh)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"第 {mark.line + 1} 行 / line {mark.line + 1}" if mark else ""
+        raise StyleError(f"图层样式文件 {Path(path).name} 不是有效的 YAML {where}：{exc} / "
+                         f"layer style {Path(path).name} is not valid YAML") from None
+    except UnicodeDecodeError:
+        raise StyleError(f"图层样式文件 {Path(path).name} 不是 UTF-8 编码 / layer style "
+                         f"{Path(path).name} is not UTF-8") from None
+    try:
+        palette = load_palette(Path(folder))
+    except (KeyError, TypeError, OSError) as exc:
+        raise StyleError(f"levels.yaml 无法读取：{exc} / the level palette levels.yaml is broken") from None
+    return _parse(data, Path(path).name, Path(path).stem, palette)
+
+
+class _Reader:
+    """Reads one mapping of the YAML with typed, located errors and a check for misspelt keys."""
+
+    def __init__(self, data: Any, where: str, file: str, allowed: tuple[str, ...]):
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            raise self._error(file, where, "应为映射 / must be a mapping")
+        unknown = sorted(set(map(str, data)) - set(allowed))
+        if unknown:
+            raise self._error(file, where, f"未知的键 {', '.join(unknown)}，可用：{', '.join(allowed)} / "
+                                           f"unknown keys {unknown}")
+        self.data, self.where, self.file = data, where, file
+
+    @staticmethod
+    def _error(file: str, where: str, message: str) -> StyleError:
+        loc = f"{where}: " if where else ""
+        return StyleError(f"图层样式 {file} 有误：{loc}{message} / layer style {file} is invalid at "
+                          f"{where or 'top level'}")
+
+    def error(self, key: str, message: str) -> StyleError:
+        return self._error(self.file, f"{self.where}.{key}" if self.where else key, message)
+
+    def has(self, key: str) -> bool:
+        return key in self.data
+
+    def sub(self, key: str, allowed: tuple[str, ...]) -> _Reader:
+        where = f"{self.where}.{key}" if self.where else key
+        return _Reader(self.data.get(key), where, self.file, allowed)
+
+    def number(self, key: str, default: float | None, lo: float = 0.0, hi: float = 1e6) -> float:
+        value = self.data.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise self.error(key, f"应为数字，得到 {value!r} / must be a number")
+        if not lo <= value <= hi:
+            raise self.error(key, f"应在 {lo} 与 {hi} 之间，得到 {value} / must be between {lo} and {hi}")
+        return float(value)
+
+    def integer(self, key: str, default: int | None, lo: int, hi: int) -> int:
+        value = self.data.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.error(key, f"应为整数，得到 {value!r} / must be an integer")
+        if not lo <= value <= hi:
+            raise self.error(key, f"应在 {lo} 与 {hi} 之间，得到 {value} / must be between {lo} and {hi}")
+        return value
+
+    def text(self, key: str, default: str | None = None) -> str:
+        value = self.data.get(key, default)
+        if not isinstance(value, str) or not value.strip():
+            raise self.error(key, f"应为非空文本，得到 {value!r} / must be non-empty text")
+        return value.strip()
+
+    def colour(self, key: str, default: str | None = None, allow_none: bool = False,
+               allow_level: bool = False) -> str | None:
+        value = self.data.get(key, default)
+        if value is None and allow_none:
+            return None
+        if allow_level and value == "level":
+            return "level"
+        if not isinstance(value, str) or not _COLOUR_RE.match(value):
+            extra = "或 level / or 'level'" if allow_level else ""
+            raise self.error(key, f"应为 #RRGGBB 颜色{extra}，得到 {value!r} / must be a #RRGGBB colour")
+        return _full_hex(value)
+
+    def sizes(self, key: str, default: float) -> tuple[tuple[int, float], ...]:
+        """A size, or zoom stops {zoom: size} (e.g. {15: 2, 19: 7}) for symbols that grow as one zooms in."""
+        value = self.data.get(key, default)
+        if isinstance(value, dict):
+            stops = []
+            for z, size in value.items():
+                if isinstance(z, bool) or not isinstance(z, int) or not 0 <= z <= 24:
+                    raise self.error(key, f"缩放级别应为 0–24 的整数，得到 {z!r} / zoom stops must be integers 0–24")
+                if isinstance(size, bool) or not isinstance(size, (int, float)) or not 0.5 <= size <= 64:
+                    raise self.error(key, f"尺寸应在 0.5 与 64 之间，得到 {size!r} / sizes must be 0.5–64 px")
+                stops.append((z, float(size)))
+            if not stops:
+                raise self.error(key, "至少需要一个缩放级别 / needs at least one stop")
+            return tuple(sorted(stops))
+        return ((0, self.number(key, default, 0.5, 64)),)
+
+    def dash(self, key: str) -> tuple[float, ...]:
+        value = self.data.get(key, [])
+        if value is None:
+            return ()
+        if (not isinstance(value, list) or len(value) % 2 or
+                not all(isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v <= 100 for v in value)):
+            raise self.error(key, f"应为偶数个正数（实线段、空白段），得到 {value!r} / must be an even list of "
+                                  "positive on/off lengths")
+        return tuple(float(v) for v in value)
+
+
+def _full_hex(colour: str) -> str:
+    if len(colour) == 4:
+        colour = "#" + "".join(ch * 2 for ch in colour[1:])
+    return colour.upper()
+
+
+_TOP_KEYS = ("name", "title", "classify", "field", "default", "min_zoom", "max_zoom", "fill", "outline", "line",
+             "point", "hatch", "label", "roles", "tiny_px")
+_STROKE_KEYS = ("colour", "width", "dash")
+_POINT_KEYS = ("size", "outline_colour", "outline_width", "fill")
+
+
+def _parse(data: Any, file: str, stem: str, palette) -> LayerStyle:
+    top = _Reader(data, "", file, _TOP_KEYS)
+    name = top.text("name", stem)
+    if name != stem:
+        raise top.error("name", f"应与文件名 {stem} 一致 / must equal the file name {stem!r}")
+    title = top.sub("title", ("zh", "en"))
+    classify = top.text("classify", "level")
+    if classify not in ("level", "role"):
+        raise top.error("classify", "应为 level 或 role / must be 'level' or 'role'")
+    min_zoom = top.integer("min_zoom", 0, 0, 24)
+    max_zoom = top.integer("max_zoom", 24, min_zoom, 24)
+    outline_r = top.sub("outline", ("colour", "width", "min_feature_px", "dash"))
+    outline_min_px = outline_r.number("min_feature_px", 0.0, 0, 1000)
+    tiny_px = top.number("tiny_px", 1.0, 0, 100)
+
+    hatch_r = top.sub("hatch", ("colour", "opacity", "spacing", "width"))
+    spacing = hatch_r.number("spacing", 8, 2, 64)
+    if 256 % spacing:
+        raise hatch_r.error("spacing", "应整除 256（图案跨瓦片衔接）/ must divide 256 so hatches join across tiles")
+    hatch = HatchRule(hatch_r.colour("colour", "#000000"), hatch_r.number("opacity", 0.6, 0, 1), spacing,
+                      hatch_r.number("width", 1, 0.1, 16))
+
+    label = None
+    if top.has("label") and top.data["label"] is not None:
+        lr = top.sub("label", ("field", "min_zoom", "size", "colour", "halo_colour", "halo_width", "max_chars",
+                               "priority"))
+        label = LabelRule(lr.text("field", "name"), lr.integer("min_zoom", 18, 0, 24), lr.number("size", 12, 4, 64),
+                          lr.colour("colour", "#1A1A1A"), lr.colour("halo_colour", "#FFFFFF"),
+                          lr.number("halo_width", 2, 0, 16), lr.integer("max_chars", 16, 1, 64),
+                          lr.integer("priority", 0, -1000, 1000))
+
+    if classify == "level":
+        if top.has("roles"):
+            raise top.error("roles", "按等级着色的图层不能有 roles / a level layer has no roles")
+        classes = _level_classes(top, outline_r, palette)
+        field_name = top.text("field", "level")
+        default = NO_LEVEL
+        if top.has("default"):
+            raise top.error("default", "按等级着色的图层缺省为未评估 / a level layer's default is 'none'")
+    else:
+        for key in ("fill", "line", "point"):
+            if top.has(key):
+                raise top.error(key, "按角色着色的图层在 roles 下逐类设置 / set it per role under roles")
+        classes = _role_classes(top)
+        field_name = top.text("field", "role")
+        default = top.text("default", "other")
+        if default not in {c.key for c in classes}:
+            raise top.error("default", f"{default} 不在 roles 中 / {default!r} is not one of the roles")
+    return LayerStyle(name=name, title_zh=title.text("zh", name), title_en=title.text("en", name),
+                      classify=classify, field=field_name, classes=tuple(classes), default_class=default,
+                      min_zoom=min_zoom, max_zoom=max_zoom, outline_min_px=outline_min_px, tiny_px=tiny_px,
+                      hatch=hatch, label=label, source=file)
+
+
+def _level_classes(top: _Reader, outline_r: _Reader, palette) -> list[SymbolClass]:
+    fill_r = top.sub("fill", ("opacity", "no_level", "no_level_opacity"))
+    opacity = fill_r.number("opacity", 1.0, 0, 1)
+    no_level = fill_r.colour("no_level", "#BDBDBD")
+    no_level_opacity = fill_r.number("no_level_opacity", opacity, 0, 1)
+    outline_colour = outline_r.colour("colour", "level", allow_level=True)
+    outline_width = outline_r.number("width", 1, 0, 32)
+    outline_dash = outline_r.dash("dash")
+    line_r = top.sub("line", ("width", "casing_colour", "casing_width", "dash"))
+    line_width = line_r.number("width", 3, 0.1, 64)
+    line_dash = line_r.dash("dash")
+    casing_colour = line_r.colour("casing_colour", None, allow_none=True)
+    casing_width = line_r.number("casing_width", 0.75 if casing_colour else 0, 0, 16)
+    point_r = top.sub("point", _POINT_KEYS)
+    point_size = point_r.sizes("size", 7)
+    point_outline_colour = point_r.colour("outline_colour", "#303030", allow_none=True)
+    point_outline_width = point_r.number("outline_width", 1, 0, 16)
+
+    def make(key: str, zh: str, en: str, fill: str, fill_opacity: float, hatch: str, grey: str | None):
+        oc = fill if outline_colour == "level" else outline_colour
+        outline = Stroke(oc, outline_width, outline_dash) if outline_width > 0 else None
+        casing = Stroke(casing_colour, casing_width) if casing_colour and casing_width > 0 else None
+        p_outline = (Stroke(point_outline_colour, point_outline_width)
+                     if point_outline_colour and point_outline_width > 0 else None)
+        return SymbolClass(key, zh, en, fill, fill_opacity, outline, Stroke(fill, line_width, line_dash), casing,
+                           PointSymbol(point_size, fill, fill_opacity, p_outline), hatch, grey)
+
+    classes = [make(NO_LEVEL, "未评估", "Not assessed", no_level, no_level_opacity, "", None)]
+    for level in reversed(LEVELS_HIGH_TO_LOW):           # low first: major is drawn on top
+        ls = palette.styles[level]
+        if not _COLOUR_RE.match(str(ls.fill)):
+            raise StyleError(f"levels.yaml 中 {level.value} 的颜色 {ls.fill!r} 无效 / bad colour in levels.yaml")
+        if ls.hatch not in HATCHES:
+            raise StyleError(f"levels.yaml 中 {level.value} 的填充图案 {ls.hatch!r} 无效，可用：{HATCHES} / "
+                             f"unknown hatch in levels.yaml")
+        classes.append(make(level.value, ls.zh, ls.en, _full_hex(ls.fill), opacity, ls.hatch, ls.grey))
+    return classes
+
+
+def _role_classes(top: _Reader) -> list[SymbolClass]:
+    roles_r = top.sub("roles", tuple(map(str, (top.data.get("roles") or {}).keys())))
+    if not roles_r.data:
+        raise top.error("roles", "至少需要一个角色 / needs at least one role")
+    classes = []
+    for role in roles_r.data:
+        r = roles_r.sub(str(role), ("zh", "en", "fill", "fill_opacity", "outline", "line", "casing", "point",
+                                    "hatch"))
+        fill = r.colour("fill", None, allow_none=True)
+        fill_opacity = r.number("fill_opacity", 1.0, 0, 1)
+
+        def stroke(key: str, rr: _Reader = r) -> Stroke | None:
+            if not rr.has(key) or rr.data[key] is None:
+                return None
+            s = rr.sub(key, _STROKE_KEYS)
+            width = s.number("width", 1, 0, 64)
+            return Stroke(s.colour("colour"), width, s.dash("dash")) if width > 0 else None
+
+        outline, line, casing = stroke("outline"), stroke("line"), stroke("casing")
+        pr = r.sub("point", _POINT_KEYS)
+        p_fill = pr.colour("fill", fill or (line.colour if line else "#808080"))
+        p_outline_colour = pr.colour("outline_colour", outline.colour if outline else "#555555")
+        p_outline_width = pr.number("outline_width", 0.75, 0, 16)
+        point = PointSymbol(pr.sizes("size", 5), p_fill, 1.0,
+                            Stroke(p_outline_colour, p_outline_width) if p_outline_width > 0 else None)
+        hatch = str(r.data.get("hatch", "") or "")
+        if hatch not in HATCHES:
+            raise r.error("hatch", f"未知的图案 {hatch!r}，可用：{HATCHES} / unknown hatch")
+        classes.append(SymbolClass(str(role), r.text("zh", str(role)), r.text("en", str(role)), fill, fill_opacity,
+                                   outline, line, casing, point, hatch, None))
+    return classes
+
+
+def clear_cache() -> None:
+    _load_cached.cache_clear()
