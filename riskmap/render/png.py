@@ -1,0 +1,722 @@
+"""PNG map tiles drawn with skia: antialiased fills, outlines, level hatches and collision-free CJK labels.
+
+Fast because nothing loops over features in Python: coordinates go from EPSG:3857 to pixels in one numpy
+affine, and every class of features (a risk level, a layout role) becomes one skia path built straight from
+the coordinate arrays. Features smaller than a pixel become one pixel of their class colour (the most severe
+wins), so a small major-risk unit never vanishes at low zoom.
+
+Labels never get cut at a tile edge: each belongs to the tile that holds its anchor (a point inside its
+polygon, the middle of its line, below its point symbol) and is drawn by that tile only, wholly inside it.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import shapely
+import skia
+from PIL import Image
+
+from riskmap.errors import InputError
+from riskmap.render import fonts
+from riskmap.render.grid import TILE_SIZE, TMS, TileView, as_view
+from riskmap.render.style import HatchRule, LayerStyle, Stroke
+
+PNG_COMPRESS_LEVEL = 3          # zlib level: 1–3 cost a third of level 6's time for a few % more bytes
+MAX_SCALE = 4
+CLIP_MARGIN_PX = 1024          # features reaching farther than this beyond the tile are clipped
+POINT_SQUARE_PX = 3.0           # point symbols smaller than this (CSS px) are drawn as squares of their colour
+
+# shapely type ids
+_POINT, _LINE, _RING, _POLY, _MPOINT, _MLINE, _MPOLY, _COLL = 0, 1, 2, 3, 4, 5, 6, 7
+_POLYGONAL = (_POLY, _MPOLY)
+_LINEAR = (_LINE, _RING, _MLINE)
+_PUNTAL = (_POINT, _MPOINT)
+
+# skia path verbs
+_MOVE, _LINE_V, _CONIC, _CLOSE = 0, 1, 3, 5
+
+
+# ------------------------------------------------------------------------------------------- public API
+
+
+def render_png(features: Any, tile: Any, style: LayerStyle, scale: int = 1, hatch: bool = False) -> bytes:
+    """One layer's tile as PNG bytes: 256·scale px square, transparent where nothing is drawn.
+
+    `features`: a (Geo)DataFrame in EPSG:3857 with `geometry` and the attributes the style reads (the class
+    field such as `level` or `role`, and the label field such as `name`), or a mapping of such arrays.
+    `tile`: a grid.TileView, a morecantile.Tile or (z, x, y). `hatch` draws each level's pattern over its
+    fill (greyscale and colour-blind readers).
+    """
+    return render_layers_png([(features, style)], tile, scale=scale, hatch=hatch)
+
+
+def render_layers_png(layers: Sequence[tuple[Any, LayerStyle]], tile: Any, scale: int = 1,
+                      hatch: bool = False) -> bytes:
+    """Several layers in one tile, first drawn first (e.g. layout, regions, units); labels share one
+    collision pass in which the style's label priority decides."""
+    view = as_view(tile)
+    rgba = render_rgba(layers, view, scale=scale, hatch=hatch)
+    if rgba is None:
+        return empty_png(view.width_px * _check_scale(scale), view.height_px * _check_scale(scale))
+    return encode_png(rgba)
+
+
+def render_rgba(layers: Sequence[tuple[Any, LayerStyle]], tile: Any, scale: int = 1,
+                hatch: bool = False) -> np.ndarray | None:
+    """The drawn tile as an (h, w, 4) uint8 array of straight (unpremultiplied) RGBA, or None when empty."""
+    view = as_view(tile)
+    scale = _check_scale(scale)
+    canvas = _Canvas(view, scale)
+    prepared = [(_prepare(features, style), style) for features, style in layers if style.visible(view.z)]
+    for layer, style in prepared:
+        if layer is not None:
+            canvas.draw_layer(layer, style, hatch)
+    label_layers = [(layer, style) for layer, style in prepared if layer is not None and style.labels_at(view.z)]
+    if label_layers:
+        canvas.draw_labels(label_layers)
+    return canvas.pixels() if canvas.drawn else None
+
+
+def encode_png(rgba: np.ndarray, compress_level: int = PNG_COMPRESS_LEVEL) -> bytes:
+    out = io.BytesIO()
+    Image.fromarray(rgba, "RGBA").save(out, "PNG", compress_level=compress_level)
+    return out.getvalue()
+
+
+@lru_cache(maxsize=16)
+def empty_png(width: int = 256, height: int = 256) -> bytes:
+    """A fully transparent PNG (cached: every empty tile of a size is the same bytes)."""
+    return encode_png(np.zeros((height, width, 4), dtype=np.uint8), compress_level=9)
+
+
+def _check_scale(scale: Any) -> int:
+    if isinstance(scale, bool) or not isinstance(scale, (int, np.integer)) or not 1 <= scale <= MAX_SCALE:
+        raise InputError(f"缩放倍数应为 1–{MAX_SCALE} 的整数，得到 {scale!r} / scale must be an integer "
+                         f"1–{MAX_SCALE}")
+    return int(scale)
+
+
+# -------------------------------------------------------------------------------------------- features
+
+
+@dataclass
+class _Layer:
+    geoms: np.ndarray        # shapely geometries, none empty
+    cls: np.ndarray          # class index per geometry (int16)
+    labels: np.ndarray | None  # label text per geometry (object) or None
+
+
+def _column(features: Any, name: str) -> np.ndarray | None:
+    if isinstance(features, pd.DataFrame):
+        return features[name].to_numpy(dtype=object) if name in features.columns else None
+    if isinstance(features, Mapping):
+        return np.asarray(features[name], dtype=object) if name in features else None
+    return None
+
+
+def _prepare(features: Any, style: LayerStyle) -> _Layer | None:
+    """Geometries, classes and label texts of one layer, without empty geometries."""
+    if features is None:
+        return None
+    crs = getattr(features, "crs", None)
+    if crs is not None and crs.to_epsg() != 3857:
+        features = features.to_crs(3857)
+    geoms = _column(features, "geometry")
+    if geoms is None:
+        raise InputError("要素缺少 geometry 列 / features need a geometry column")
+    if len(geoms) == 0:
+        return None
+    keep = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    if not keep.any():
+        return None
+    values = _column(features, style.field)
+    cls = style.class_indices(values[keep] if values is not None else [None] * int(keep.sum()))
+    labels = None
+    if style.label is not None:
+        text = _column(features, style.label.field)
+        if text is not None:
+            labels = text[keep]
+    return _Layer(geoms[keep], cls, labels)
+
+
+# ---------------------------------------------------------------------------------------- skia helpers
+
+
+def _rgba(colour: str, opacity: float = 1.0) -> int:
+    r, g, b = int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16)
+    return skia.ColorSetARGB(int(round(max(0.0, min(1.0, opacity)) * 255)), r, g, b)
+
+
+def _serialise(points: np.ndarray, verbs: np.ndarray, weights: np.ndarray | None) -> bytes:
+    """skia's in-memory path layout (version 5): counts, float32 points, conic weights, verbs, padding."""
+    weights = np.zeros(0, "<f4") if weights is None else weights.astype("<f4", copy=False)
+    head = np.array([5, len(points), len(weights), len(verbs)], "<i4").tobytes()
+    pad = bytes(-len(verbs) % 4)
+    return b"".join((head, np.ascontiguousarray(points, "<f4").tobytes(), weights.tobytes(),
+                     verbs.astype(np.uint8, copy=False).tobytes(), pad))
+
+
+def _serial_format_ok() -> bool:
+    """Whether this skia reads paths in the layout `_serialise` writes (its docs say it may change)."""
+    ref = skia.Path()
+    ref.moveTo(1, 2)
+    ref.lineTo(3, 4)
+    ref.conicTo(5, 6, 7, 8, 0.5)
+    ref.close()
+    ours = _serialise(np.array([[1, 2], [3, 4], [5, 6], [7, 8]], np.float32),
+                      np.array([_MOVE, _LINE_V, _CONIC, _CLOSE], np.uint8), np.array([0.5], np.float32))
+    path = skia.Path()
+    return bytes(ref.serialize()) == ours and path.readFromMemory(ours) == len(ours) and path == ref
+
+
+_SERIAL_OK = _serial_format_ok()
+
+
+def _make_path(points: np.ndarray, verbs: np.ndarray, weights: np.ndarray | None = None) -> skia.Path:
+    path = skia.Path()
+    if len(verbs) == 0:
+        return path
+    if _SERIAL_OK:
+        data = _serialise(points, verbs, weights)
+        if path.readFromMemory(data) == len(data):
+            return path
+    # Slow but format-independent fallback.
+    pts = [skia.Point(float(x), float(y)) for x, y in np.asarray(points, np.float64)]
+    w = [] if weights is None else [float(v) for v in weights]
+    return skia.Path.Make(pts, [int(v) for v in verbs], w, skia.PathFillType.kWinding)
+
+
+def _ring_arrays(coords: np.ndarray, ring_offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Points and verbs of closed contours from a ragged ring array (each ring repeats its first point)."""
+    lengths = np.diff(ring_offsets)
+    ok = lengths >= 4
+    if not ok.all():
+        coords, lengths = coords[np.repeat(ok, lengths)], lengths[ok]
+    if len(lengths) == 0:
+        return np.zeros((0, 2), np.float32), np.zeros(0, np.uint8)
+    ends = np.cumsum(lengths)
+    mask = np.ones(len(coords), bool)
+    mask[ends - 1] = False                          # drop each closing point: Close joins back
+    verbs = np.full(len(coords), _LINE_V, np.uint8)  # each ring: n-1 points + Close = n verbs
+    verbs[ends - lengths] = _MOVE
+    verbs[ends - 1] = _CLOSE
+    return coords[mask], verbs
+
+
+def _line_path(coords: np.ndarray, part_offsets: np.ndarray) -> skia.Path:
+    lengths = np.diff(part_offsets)
+    ok = lengths >= 2
+    if not ok.all():
+        coords, lengths = coords[np.repeat(ok, lengths)], lengths[ok]
+    if len(lengths) == 0:
+        return skia.Path()
+    verbs = np.full(len(coords), _LINE_V, np.uint8)
+    verbs[np.cumsum(lengths) - lengths] = _MOVE
+    return _make_path(coords, verbs)
+
+
+_CIRCLE_UNIT = np.array([[1, 0], [1, 1], [0, 1], [-1, 1], [-1, 0], [-1, -1], [0, -1], [1, -1], [1, 0]], np.float32)
+_CIRCLE_VERBS = np.array([_MOVE, _CONIC, _CONIC, _CONIC, _CONIC, _CLOSE], np.uint8)
+_HALF_SQRT2 = math.sqrt(0.5)
+
+
+def _circles_path(centres: np.ndarray, radius: float) -> skia.Path:
+    """Exact circles (four conic quarters each) around pixel centres."""
+    n = len(centres)
+    if n == 0:
+        return skia.Path()
+    points = (centres[:, None, :] + _CIRCLE_UNIT[None, :, :] * radius).reshape(-1, 2)
+    return _make_path(points, np.tile(_CIRCLE_VERBS, n), np.full(4 * n, _HALF_SQRT2, np.float32))
+
+
+def _stroke_paint(stroke: Stroke, scale: int, colour: str | None = None, widen: float = 0.0) -> skia.Paint:
+    paint = skia.Paint(AntiAlias=True, Style=skia.Paint.kStroke_Style, Color=_rgba(colour or stroke.colour),
+                       StrokeWidth=(stroke.width + widen) * scale, StrokeJoin=skia.Paint.kRound_Join,
+                       StrokeCap=skia.Paint.kRound_Cap)
+    if stroke.dash:
+        paint.setPathEffect(skia.DashPathEffect.Make([d * scale for d in stroke.dash], 0.0))
+        paint.setStrokeCap(skia.Paint.kButt_Cap)
+    return paint
+
+
+@lru_cache(maxsize=64)
+def _hatch_shader(name: str, rule: HatchRule, scale: int) -> skia.Shader | None:
+    """A repeating pattern cell; its size divides 256·scale, so patterns of neighbouring tiles join."""
+    size = int(round(rule.spacing * scale))
+    surface = skia.Surface(size, size)
+    c = surface.getCanvas()
+    c.clear(skia.ColorTRANSPARENT)
+    paint = skia.Paint(AntiAlias=True, Color=_rgba(rule.colour, rule.opacity), StrokeWidth=rule.width * scale,
+                       Style=skia.Paint.kStroke_Style)
+    s = float(size)
+    segments = []
+    if name in ("//", "xx"):
+        segments += [(-s + d, s, d, 0.0) for d in (0.0, s, 2 * s)]      # rising diagonals, wrapped
+    if name in ("\\\\", "xx"):
+        segments += [(-s + d, 0.0, d, s) for d in (0.0, s, 2 * s)]
+    if name in ("--", "++"):
+        segments.append((0.0, s / 2, s, s / 2))
+    if name in ("||", "++"):
+        segments.append((s / 2, 0.0, s / 2, s))
+    for x0, y0, x1, y1 in segments:
+        c.drawLine(x0, y0, x1, y1, paint)
+    if name == "..":
+        paint.setStyle(skia.Paint.kFill_Style)
+        c.drawCircle(s / 2, s / 2, max(0.75, rule.width) * scale, paint)
+    if not segments and name != "..":
+        return None
+    image = surface.makeImageSnapshot()
+    return image.makeShader(skia.TileMode.kRepeat, skia.TileMode.kRepeat)
+
+
+# --------------------------------------------------------------------------------------------- drawing
+
+
+class _Canvas:
+    def __init__(self, view: TileView, scale: int):
+        self.view = view
+        self.scale = scale
+        self.width = view.width_px * scale
+        self.height = view.height_px * scale
+        self.minx, self.miny, self.maxx, self.maxy = view.bounds
+        self.k = scale / view.metres_per_px                  # device px per metre
+        self.surface: skia.Surface | None = None
+        self.drawn = False
+
+    @property
+    def canvas(self) -> skia.Canvas:
+        if self.surface is None:
+            self.surface = skia.Surface(self.width, self.height)
+            self.surface.getCanvas().clear(skia.ColorTRANSPARENT)
+        self.drawn = True
+        return self.surface.getCanvas()
+
+    def pixels(self) -> np.ndarray:
+        info = skia.ImageInfo.Make(self.width, self.height, skia.kRGBA_8888_ColorType, skia.kUnpremul_AlphaType)
+        out = np.empty((self.height, self.width, 4), np.uint8)
+        self.surface.readPixels(info, out, self.width * 4, 0, 0)
+        return out
+
+    def to_px(self, coords: np.ndarray) -> np.ndarray:
+        """EPSG:3857 (n, 2) → device pixels, float32, y down."""
+        out = np.empty((len(coords), 2), np.float32)
+        out[:, 0] = (coords[:, 0] - self.minx) * self.k
+        out[:, 1] = (self.maxy - coords[:, 1]) * self.k
+        return out
+
+    # ---------------------------------------------------------------------------------- geometry layer
+
+    def draw_layer(self, layer: _Layer, style: LayerStyle, hatch: bool) -> None:
+        geoms, cls = layer.geoms, layer.cls
+        reach = style.max_draw_px() + 1.0
+        bounds = shapely.bounds(geoms)
+        minx, miny, maxx, maxy = self.view.buffered_bounds(reach)
+        inside = (bounds[:, 2] >= minx) & (bounds[:, 0] <= maxx) & (bounds[:, 3] >= miny) & (bounds[:, 1] <= maxy)
+        if not inside.any():
+            return
+        geoms, cls, bounds = geoms[inside], cls[inside], bounds[inside]
+        types = shapely.get_type_id(geoms)
+        if (types == _COLL).any():
+            geoms, cls, bounds, types = _explode_collections(geoms, cls, bounds, types)
+        size_css = np.maximum(bounds[:, 2] - bounds[:, 0], bounds[:, 3] - bounds[:, 1]) * (self.k / self.scale)
+        clip = self.view.buffered_bounds(CLIP_MARGIN_PX)
+
+        tiny = (size_css < style.tiny_px) & ~np.isin(types, _PUNTAL)
+        if tiny.any():
+            b = bounds[tiny]
+            self._splat(((b[:, 0] + b[:, 2]) / 2 - self.minx) * self.k, (self.maxy - (b[:, 1] + b[:, 3]) / 2) * self.k,
+                        cls[tiny], style)
+        poly = np.isin(types, _POLYGONAL) & ~tiny
+        if poly.any():
+            self._polygons(geoms[poly], cls[poly], bounds[poly], size_css[poly], clip, style, hatch)
+        line = np.isin(types, _LINEAR) & ~tiny
+        if line.any():
+            self._lines(geoms[line], cls[line], bounds[line], clip, style)
+        pts = np.isin(types, _PUNTAL)
+        if pts.any():
+            self._points(geoms[pts], cls[pts], style)
+
+    def _clip(self, geoms: np.ndarray, bounds: np.ndarray, clip: tuple[float, float, float, float]) -> np.ndarray:
+        """Clip only what reaches far beyond the tile (big regions at high zoom), to keep float32 pixel
+        coordinates small. Features near the tile are drawn whole: a clipped copy would be antialiased a little
+        differently from its unclipped neighbour tile, and the seam would show."""
+        minx, miny, maxx, maxy = clip
+        over = (bounds[:, 0] < minx) | (bounds[:, 1] < miny) | (bounds[:, 2] > maxx) | (bounds[:, 3] > maxy)
+        if over.any():
+            geoms = geoms.copy()
+            geoms[over] = shapely.clip_by_rect(geoms[over], minx, miny, maxx, maxy)
+        return geoms
+
+    def _splat(self, cx: np.ndarray, cy: np.ndarray, cls: np.ndarray, style: LayerStyle, side: int = 1,
+               point_colours: bool = False) -> None:
+        """Features too small to draw as shapes, as side × side pixel blocks around their centres (device px);
+        where several share a pixel the highest class wins, so a major risk is never hidden by a low one."""
+        ix = np.floor(cx - (side - 1) / 2).astype(np.int64)
+        iy = np.floor(cy - (side - 1) / 2).astype(np.int64)
+        if side > 1:
+            dx, dy = np.meshgrid(np.arange(side), np.arange(side))
+            ix = (ix[:, None] + dx.ravel()[None, :]).ravel()
+            iy = (iy[:, None] + dy.ravel()[None, :]).ravel()
+            cls = np.repeat(cls, side * side)
+        ok = (ix >= 0) & (ix < self.width) & (iy >= 0) & (iy < self.height)
+        if not ok.any():
+            return
+        ix, iy, cls = ix[ok], iy[ok], cls[ok]
+        x0, y0 = int(ix.min()), int(iy.min())
+        grid = np.full((int(iy.max()) - y0 + 1, int(ix.max()) - x0 + 1), -1, np.int16)
+        np.maximum.at(grid, (iy - y0, ix - x0), cls)
+        lut = np.zeros((len(style.classes) + 1, 4), np.uint8)
+        for i, c in enumerate(style.classes):
+            if point_colours:
+                colour, opacity = c.point.fill, c.point.fill_opacity
+            else:
+                colour = c.fill or (c.line.colour if c.line else None) or (c.outline.colour if c.outline else None)
+                opacity = c.fill_opacity if c.fill else 1.0
+            if colour:
+                lut[i + 1] = (int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16), round(opacity * 255))
+        rgba = np.ascontiguousarray(lut[grid + 1])
+        image = skia.Image.fromarray(rgba, skia.kRGBA_8888_ColorType, skia.kUnpremul_AlphaType)
+        self.canvas.drawImage(image, x0, y0)
+
+    def _polygons(self, geoms, cls, bounds, size_css, clip, style: LayerStyle, hatch: bool) -> None:
+        outlined = size_css >= style.outline_min_px
+        order = np.lexsort((outlined, cls))               # by class, outlined ones last within a class
+        geoms, cls, outlined = geoms[order], cls[order], outlined[order]
+        geoms = self._clip(geoms, bounds[order], clip)
+        types = shapely.get_type_id(geoms)
+        keep = np.isin(types, _POLYGONAL) & ~shapely.is_empty(geoms)
+        if (types == _COLL).any():                       # a clip that left lines or points beside areas
+            coll = (types == _COLL) & ~shapely.is_empty(geoms)
+            if coll.any():
+                geoms = geoms.copy()
+                geoms[coll] = [_polygonal_part(g) for g in geoms[coll]]
+                keep |= coll & ~shapely.is_empty(geoms)
+        if not keep.any():
+            return
+        geoms, cls, outlined = geoms[keep], cls[keep], outlined[keep]
+        groups = _ring_groups(geoms, cls, outlined, self)
+        canvas = self.canvas
+        for ci in np.unique(cls):
+            c = style.classes[ci]
+            path = _make_path(*_concat([g.contours(ci, False) for g in groups]))
+            if c.fill:
+                canvas.drawPath(path, skia.Paint(AntiAlias=True, Color=_rgba(c.fill, c.fill_opacity)))
+            if hatch and c.hatch:
+                shader = _hatch_shader(c.hatch, style.hatch, self.scale)
+                if shader is not None:
+                    canvas.drawPath(path, skia.Paint(AntiAlias=True, Shader=shader))
+            if c.outline is not None:
+                parts = [g.contours(ci, True) for g in groups]
+                if any(len(v) for _, v in parts):
+                    canvas.drawPath(_make_path(*_concat(parts)), _stroke_paint(c.outline, self.scale))
+
+    def _lines(self, geoms, cls, bounds, clip, style: LayerStyle) -> None:
+        order = np.argsort(cls, kind="stable")
+        geoms, cls = geoms[order], cls[order]
+        geoms = self._clip(geoms, bounds[order], clip)
+        types = shapely.get_type_id(geoms)
+        keep = np.isin(types, _LINEAR) & ~shapely.is_empty(geoms)
+        if not keep.any():
+            return
+        geoms, cls = geoms[keep], cls[keep]
+        geoms = _rings_as_lines(geoms)
+        coords, (part_off, geom_off) = _ragged(geoms, 2)
+        px = self.to_px(coords)
+        canvas = self.canvas
+        for ci in np.unique(cls):
+            c = style.classes[ci]
+            if c.line is None:
+                continue
+            g0, g1 = np.searchsorted(cls, ci, "left"), np.searchsorted(cls, ci, "right")
+            p0, p1 = geom_off[g0], geom_off[g1]
+            path = _line_path(px[part_off[p0]:part_off[p1]], part_off[p0:p1 + 1] - part_off[p0])
+            if c.casing is not None:
+                canvas.drawPath(path, _stroke_paint(c.line, self.scale, colour=c.casing.colour,
+                                                    widen=2 * c.casing.width))
+            canvas.drawPath(path, _stroke_paint(c.line, self.scale))
+
+    def _points(self, geoms, cls, style: LayerStyle) -> None:
+        coords, index = shapely.get_coordinates(geoms, return_index=True)
+        cls = cls[index]
+        px = self.to_px(coords)
+        z = self.view.z
+        sizes = np.array([c.point.size_at(z) for c in style.classes])
+        small = sizes[cls] < POINT_SQUARE_PX
+        if small.any():                                  # dense low-zoom equipment: crisp squares, fast
+            side = max(1, int(round(float(sizes[cls[small]].max()) * self.scale)))
+            self._splat(px[small, 0], px[small, 1], cls[small], style, side=side, point_colours=True)
+            px, cls = px[~small], cls[~small]
+        order = np.argsort(cls, kind="stable")
+        px, cls = px[order], cls[order]
+        canvas = self.canvas if len(cls) else None
+        for ci in np.unique(cls):
+            c = style.classes[ci]
+            g0, g1 = np.searchsorted(cls, ci, "left"), np.searchsorted(cls, ci, "right")
+            sym = c.point
+            size = sizes[ci]
+            reach = (size / 2 + (sym.outline.width if sym.outline else 0) + 1) * self.scale
+            centres = px[g0:g1]
+            vis = ((centres[:, 0] > -reach) & (centres[:, 0] < self.width + reach) &
+                   (centres[:, 1] > -reach) & (centres[:, 1] < self.height + reach))
+            if not vis.any():
+                continue
+            path = _circles_path(centres[vis], size / 2 * self.scale)
+            if sym.fill:
+                canvas.drawPath(path, skia.Paint(AntiAlias=True, Color=_rgba(sym.fill, sym.fill_opacity)))
+            if sym.outline is not None:
+                canvas.drawPath(path, _stroke_paint(sym.outline, self.scale))
+
+    # ---------------------------------------------------------------------------------------- labels
+
+    def draw_labels(self, layers: list[tuple[_Layer, LayerStyle]]) -> None:
+        labels = _place_labels(self.view, layers)
+        if labels is None:
+            return
+        ox, oy = self.view.world_origin_px
+        s = self.scale
+        canvas = None
+        for text, wx, wy, rule, width in labels:
+            if canvas is None:
+                canvas = self.canvas
+            font = fonts.label_font(rule.size * s)
+            ascent, descent = _metrics(rule.size * s)
+            x = (wx - ox) * s - width * s / 2
+            baseline = (wy - oy) * s - (ascent + descent) / 2
+            if rule.halo_width > 0:
+                halo = skia.Paint(AntiAlias=True, Style=skia.Paint.kStroke_Style, Color=_rgba(rule.halo_colour),
+                                  StrokeWidth=2 * rule.halo_width * s, StrokeJoin=skia.Paint.kRound_Join)
+                canvas.drawString(text, x, baseline, font, halo)
+            canvas.drawString(text, x, baseline, font, skia.Paint(AntiAlias=True, Color=_rgba(rule.colour)))
+
+
+class _Rings:
+    """Polygons of one kind (plain, or with holes / several parts) as pixel rings, sorted by (class, outlined)."""
+
+    def __init__(self, px, ring_off, part_off, geom_off, cls, outlined):
+        self.px, self.ring_off, self.part_off, self.geom_off = px, ring_off, part_off, geom_off
+        self.cls, self.outlined = cls, outlined
+
+    def contours(self, ci: int, outlined_only: bool) -> tuple[np.ndarray, np.ndarray]:
+        g0, g1 = np.searchsorted(self.cls, ci, "left"), np.searchsorted(self.cls, ci, "right")
+        if outlined_only:
+            g0 = g1 - int(self.outlined[g0:g1].sum())      # outlined ones sort last within a class
+        r0, r1 = self.part_off[self.geom_off[g0]], self.part_off[self.geom_off[g1]]
+        c0, c1 = self.ring_off[r0], self.ring_off[r1]
+        return _ring_arrays(self.px[c0:c1], self.ring_off[r0:r1 + 1] - c0)
+
+
+def _ring_groups(geoms, cls, outlined, canvas) -> list[_Rings]:
+    """Plain polygons (one ring: most plant features) take a fast path without ring objects; the others go
+    through shapely's ragged arrays. Each keeps the (class, outlined) order."""
+    plain = (shapely.get_type_id(geoms) == _POLY) & (shapely.get_num_interior_rings(geoms) == 0)
+    groups = []
+    if plain.any():
+        coords, index = shapely.get_coordinates(geoms[plain], return_index=True)
+        n = int(plain.sum())
+        off = np.zeros(n + 1, np.int64)
+        np.cumsum(np.bincount(index, minlength=n), out=off[1:])
+        steps = np.arange(n + 1, dtype=np.int64)
+        px = _orient_rings(canvas.to_px(coords), off, steps)
+        groups.append(_Rings(px, off, steps, steps, cls[plain], outlined[plain]))
+    if not plain.all():
+        other = ~plain
+        coords, (ring_off, part_off, geom_off) = _ragged(geoms[other], 3)
+        px = _orient_rings(canvas.to_px(coords), ring_off, part_off)
+        groups.append(_Rings(px, ring_off, part_off, geom_off, cls[other], outlined[other]))
+    return groups
+
+
+def _concat(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    if len(parts) == 1:
+        return parts[0]
+    return np.concatenate([p for p, _ in parts]), np.concatenate([v for _, v in parts])
+
+
+def _ragged(geoms: np.ndarray, levels: int) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
+    """Coordinates and offsets of a ragged array, always as the Multi type (single parts get a part level)."""
+    _, coords, offsets = shapely.to_ragged_array(geoms, include_z=False)
+    if len(offsets) < levels:
+        offsets = (*offsets, np.arange(len(geoms) + 1, dtype=np.int64))
+    return coords, offsets
+
+
+def _orient_rings(px: np.ndarray, ring_off: np.ndarray, part_off: np.ndarray) -> np.ndarray:
+    """Exterior rings one way round, holes the other, so that with the non-zero rule overlapping features of
+    one class stay filled and holes stay empty (sources give rings either way round)."""
+    n = len(ring_off) - 1
+    if n == 0:
+        return px
+    ring_of = np.repeat(np.arange(n), np.diff(ring_off))
+    x, y = px[:, 0].astype(np.float64), px[:, 1].astype(np.float64)
+    nxt = np.arange(1, len(px) + 1)
+    nxt[-1] = 0                                  # closed rings: the wrap-around term is zero anyway
+    cross = x * y[nxt] - x[nxt] * y
+    last = ring_off[1:] - 1
+    cross[last[last >= 0]] = 0.0                 # no term from a ring's last point to the next ring
+    area = np.bincount(ring_of, weights=cross, minlength=n)
+    exterior = np.zeros(n, bool)
+    exterior[part_off[:-1][np.diff(part_off) > 0]] = True
+    flip = np.where(exterior, area < 0, area > 0)
+    if not flip.any():
+        return px
+    idx = np.arange(len(px))
+    f = flip[ring_of]
+    r = ring_of[f]
+    idx[f] = ring_off[r] + ring_off[r + 1] - 1 - idx[f]
+    return px[idx]
+
+
+def _polygonal_part(geom):
+    parts = [p for p in shapely.get_parts(geom) if shapely.get_type_id(p) in _POLYGONAL]
+    if not parts:
+        return shapely.Polygon()
+    return parts[0] if len(parts) == 1 else shapely.multipolygons(
+        [q for p in parts for q in shapely.get_parts(p)])
+
+
+def _rings_as_lines(geoms: np.ndarray) -> np.ndarray:
+    rings = shapely.get_type_id(geoms) == _RING
+    if rings.any():
+        geoms = geoms.copy()
+        geoms[rings] = shapely.linestrings(shapely.get_coordinates(geoms[rings]),
+                                           indices=np.repeat(np.arange(rings.sum()),
+                                                             shapely.get_num_coordinates(geoms[rings])))
+    return geoms
+
+
+def _explode_collections(geoms, cls, bounds, types):
+    """Geometry collections as their parts (one feature may hold an area and a point)."""
+    coll = types == _COLL
+    parts, index = shapely.get_parts(geoms[coll], return_index=True)
+    geoms = np.concatenate([geoms[~coll], parts])
+    cls = np.concatenate([cls[~coll], cls[coll][index]])
+    return geoms, cls, shapely.bounds(geoms), shapely.get_type_id(geoms)
+
+
+# ----------------------------------------------------------------------------------------------- labels
+
+
+_CONTROL_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
+
+
+@lru_cache(maxsize=65536)
+def _clean_label(raw: str, size: float, max_chars: int) -> tuple[str, float]:
+    """Printable text the font can draw (never tofu boxes), cut to max_chars, and its width at `size`."""
+    text = raw[: max_chars * 4]
+    text = "".join(" " if ch.isspace() else ch for ch in text
+                   if unicodedata.category(ch) not in _CONTROL_CATEGORIES or ch.isspace())
+    text = " ".join(text.split())
+    if not text:
+        return "", 0.0
+    font = fonts.label_font(size)
+    glyphs = font.textToGlyphs(text)
+    if len(glyphs) == len(text) and 0 in glyphs:
+        text = "".join(ch for ch, g in zip(text, glyphs, strict=True) if g != 0)
+        text = " ".join(text.split())
+    if len(text) > max_chars or len(raw) > max_chars * 4:
+        text = text[: max_chars - 1].rstrip() + "…"
+    return text, float(font.measureText(text)) if text else 0.0
+
+
+@lru_cache(maxsize=64)
+def _metrics(size: float) -> tuple[float, float]:
+    m = fonts.label_font(size).getMetrics()
+    return float(m.fAscent), float(m.fDescent)
+
+
+def _place_labels(view: TileView, layers: list[tuple[_Layer, LayerStyle]]):
+    """The labels this view draws: (text, world x, world y, rule, width) in @1x world pixels.
+
+    Each label belongs to the 256 px tile that holds its anchor and is drawn by that tile only, wholly inside
+    it: never cut at a tile edge, and no tile needs its neighbours' data. A label that would cross the edge
+    moves inward when its feature is big enough to keep the label over it, otherwise it is left out. Inside
+    a tile, labels are placed greedily by priority: the style's label priority, the class (major before
+    low), the feature's area, then position, so @1x and @2x place the same labels.
+    """
+    cell = TMS.matrix(view.z).cellSize                     # metres per world pixel at this zoom
+    left, top = TMS.xy_bbox.left, TMS.xy_bbox.top
+    ox, oy = view.world_origin_px
+    ex, ey = ox + view.width_px, oy + view.height_px
+    cand: list[tuple] = []
+    xs, ys, half_w, half_h, keys = [], [], [], [], []
+    for layer, style in layers:
+        if layer.labels is None or not len(layer.labels):
+            continue
+        rule = style.label
+        labels = layer.labels
+        has_text = pd.notna(labels)
+        if not has_text.any():
+            continue
+        geoms = layer.geoms[has_text]
+        types = shapely.get_type_id(geoms)
+        anchors = shapely.point_on_surface(geoms)
+        linear = np.isin(types, _LINEAR)
+        if linear.any():                                  # the middle of a line, not one of its vertices
+            anchors[linear] = shapely.line_interpolate_point(geoms[linear], 0.5, normalized=True)
+        wx = (shapely.get_x(anchors) - left) / cell
+        wy = (top - shapely.get_y(anchors)) / cell
+        mine = (wx >= ox) & (wx < ex) & (wy >= oy) & (wy < ey)
+        if not mine.any():
+            continue
+        idx = np.flatnonzero(mine)
+        texts, cls, wx, wy = labels[has_text][idx], layer.cls[has_text][idx], wx[idx], wy[idx]
+        sub = geoms[idx]
+        area = shapely.area(sub)
+        b = shapely.bounds(sub)
+        reach_x, reach_y = (b[:, 2] - b[:, 0]) / cell / 2, (b[:, 3] - b[:, 1]) / cell / 2
+        ascent, descent = _metrics(rule.size)
+        height = descent - ascent
+        puntal = np.isin(types[idx], _PUNTAL)             # a point's label sits below its symbol
+        if puntal.any():
+            below = np.array([style.classes[c].point.size / 2 for c in cls[puntal]]) + 1 + rule.halo_width
+            wy[puntal] += below + height / 2
+        for i, raw in enumerate(texts):
+            text, width = _clean_label(str(raw), rule.size, rule.max_chars)
+            if not text:
+                continue
+            cand.append((text, rule, width))
+            xs.append(wx[i])
+            ys.append(wy[i])
+            half_w.append((width / 2 + rule.halo_width, reach_x[i]))
+            half_h.append((height / 2 + rule.halo_width, reach_y[i]))
+            keys.append((rule.priority, int(cls[i]), float(area[i])))
+    if not cand:
+        return None
+    x, y = np.array(xs), np.array(ys)
+    (hw, rx), (hh, ry) = np.array(half_w).T, np.array(half_h).T
+    # fit each box inside its own tile, moving it no farther than its feature reaches
+    tx0 = np.floor(x / TILE_SIZE) * TILE_SIZE
+    ty0 = np.floor(y / TILE_SIZE) * TILE_SIZE
+    margin = 0.5
+    fx = np.clip(x, tx0 + margin + hw, tx0 + TILE_SIZE - margin - hw)
+    fy = np.clip(y, ty0 + margin + hh, ty0 + TILE_SIZE - margin - hh)
+    fits = (2 * hw <= TILE_SIZE - 2 * margin) & (2 * hh <= TILE_SIZE - 2 * margin) & \
+        (np.abs(fx - x) <= rx) & (np.abs(fy - y) <= ry)
+    if not fits.any():
+        return None
+    keep = np.flatnonzero(fits)
+    x, y, hw, hh = fx[keep], fy[keep], hw[keep], hh[keep]
+    k = np.array(keys)[keep]
+    order = np.lexsort((y, x, -k[:, 2], -k[:, 1], -k[:, 0]))
+    boxes = shapely.box(x - hw, y - hh, x + hw, y + hh)
+    a, b = shapely.STRtree(boxes).query(boxes, predicate="intersects")
+    clash = a != b
+    a, b = a[clash], b[clash]
+    by = np.argsort(a, kind="stable")
+    nb = b[by]
+    off = np.zeros(len(keep) + 1, np.int64)
+    np.cumsum(np.bincount(a, minlength=len(keep)), out=off[1:])
+    placed = np.zeros(len(keep), bool)
+    for i in order:
+        if off[i] == off[i + 1] or not placed[nb[off[i]:off[i + 1]]].any():
+            placed[i] = True
+    return [(cand[keep[i]][0], x[i], y[i], cand[keep[i]][1], cand[keep[i]][2]) for i in np.flatnonzero(placed)]
