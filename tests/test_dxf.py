@@ -580,3 +580,55 @@ def test_more_entities_than_allowed(tmp_path):
     assert len(read_dxf(path).features) == 40
     assert_refused(path, "上限", max_entities=30)
     assert_refused(path, "上限", max_entities=30, engine="ezdxf")
+
+
+def test_mutated_drawings_import_or_are_refused(tmp_path, capfd):
+    """Random damage (lines dropped, swapped, duplicated, numbers made absurd, cut short) never lets
+    anything but a LayoutImportError out, and never prints to stderr."""
+    doc = drawing_with_blocks()
+    msp = doc.modelspace()
+    msp.add_text("一号", dxfattribs={"insert": (100, 50)})
+    hatch = msp.add_hatch()
+    hatch.paths.add_polyline_path([(0, 0), (10, 0, 1), (10, 10), (0, 10)], is_closed=True)
+    msp.add_polyline2d([(0, 0, 0.5), (5, 0, 0), (5, 5, 0)], format="xyb", close=True)
+    msp.add_mtext("{\\fSimHei;测试\\P文本}", dxfattribs={"insert": (3, 3)})
+    base = save(doc, tmp_path, "base.dxf").read_text(encoding="utf-8").split("\n")
+    rng = np.random.default_rng(2024)
+    junk = ["nan", "inf", "-1e308", "1e308", "", "0", "-1", "abc", "99999999999", "SECTION", "ENDSEC", "INSERT",
+            "BLOCK", "EOF", "\x00"]
+    path = tmp_path / "mutant.dxf"
+    outcomes = {"ok": 0, "refused": 0}
+    for i in range(60):
+        lines = list(base)
+        for _ in range(int(rng.integers(1, 5))):
+            at = int(rng.integers(len(lines)))
+            op = rng.random()
+            if op < 0.1:
+                del lines[at]
+            elif op < 0.4:
+                lines[at | 1 if op < 0.3 else at] = str(rng.choice(junk))     # mostly values, some codes
+            elif op < 0.55:
+                other = int(rng.integers(len(lines)))
+                lines[at], lines[other] = lines[other], lines[at]
+            elif op < 0.7:
+                start = int(rng.integers(len(lines))) & ~1
+                lines[at & ~1:at & ~1] = lines[start:start + 2 * int(rng.integers(1, 15))]
+            elif op < 0.95:
+                numbers = [k for k in range(1, len(lines), 2) if re.fullmatch(r"-?\d+\.\d*", lines[k].strip())]
+                k = numbers[int(rng.integers(len(numbers)))]
+                lines[k] = repr(float(lines[k]) * float(rng.choice([-1, 1e9, 0, 1e250, -1e300])))
+            else:
+                lines = lines[:at]
+        path.write_text("\n".join(lines), encoding="utf-8")
+        for engine in ("auto", "ezdxf") if i % 3 == 0 else ("auto",):
+            try:
+                raw = read_dxf(path, engine=engine)
+            except LayoutImportError:
+                outcomes["refused"] += 1
+                continue
+            outcomes["ok"] += 1
+            geoms = raw.features.geometry.to_numpy()
+            assert np.isfinite(shapely.get_coordinates(geoms)).all()
+            assert not shapely.is_empty(geoms).any() and raw.features.fid.is_unique
+    assert outcomes["ok"] > 10 and outcomes["refused"] > 10, outcomes
+    assert capfd.readouterr().err == ""
