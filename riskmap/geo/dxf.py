@@ -2,11 +2,11 @@
 
 Two readers feed one vectorized geometry builder:
 
-* a numpy tag scanner for the entity types that make up nearly all of a plant layout (LWPOLYLINE, LINE,
-  ARC, CIRCLE, POINT, TEXT, MTEXT, ATTRIB, INSERT, SOLID, TRACE, 3DFACE). ezdxf builds a Python object of
-  some fifty attributes per entity; on a 50,000-entity drawing that alone takes longer than GDAL's whole
-  ogr2ogr run, so the scanner reads the numbers straight into arrays;
-* ezdxf for everything else (HATCH, SPLINE, ELLIPSE, old-style POLYLINE, ...) and for whole files the
+* a numpy tag scanner for the entity types that make up nearly all of a plant layout (LWPOLYLINE,
+  POLYLINE/VERTEX, LINE, ARC, CIRCLE, POINT, TEXT, MTEXT, ATTRIB, INSERT, SOLID, TRACE, 3DFACE). ezdxf
+  builds a Python object of some fifty attributes per entity; on a 50,000-entity drawing that alone takes
+  longer than GDAL's whole ogr2ogr run, so the scanner reads the numbers straight into arrays;
+* ezdxf for everything else (HATCH, SPLINE, ELLIPSE, meshes, dimensions, ...) and for whole files the
   scanner does not trust (binary DXF, broken structure: ezdxf's recover mode).
 
 Both readers fill the same raw tables in DXF terms (vertices with bulges, circle centres, insert
@@ -511,11 +511,6 @@ class _Section:
         ent, tag = self.first(code)
         if len(ent):
             out[ent] = self.vobj[tag]
-        return out
-
-    def has(self, code: int) -> np.ndarray:
-        out = np.zeros(self.n, dtype=bool)
-        out[self.first(code)[0]] = True
         return out
 
 
@@ -1201,14 +1196,6 @@ _KINDS = ("poly", "line", "point", "text")
 _TEXT_ATTRS = ("text", "owner", "tag")
 
 
-def _empty_bucket(kind: str) -> _Bucket:
-    levels = {"poly": 3, "line": 1, "point": 0, "text": 0}[kind]
-    attrs = {k: np.zeros(0, dtype=object) for k in ("handle", "layer", "etype", "block")}
-    if kind == "text":
-        attrs.update({k: np.zeros(0, dtype=object) for k in _TEXT_ATTRS})
-    return _Bucket(np.zeros((0, 3)), tuple(np.zeros(1, dtype=np.int64) for _ in range(levels)), attrs)
-
-
 def _build(T: dict[str, _Table], cont_tol: np.ndarray, stats: Counter) -> dict[str, tuple[_Bucket, np.ndarray]]:
     """Raw tables → buckets of finished geometry (in each container's own coordinates) with container ids."""
     pl, vtx = T["pl"].finish(), T["vtx"].finish()
@@ -1723,10 +1710,11 @@ def read_dxf(path: str | Path, layer_map: LayerMap | str | Path | Mapping | None
              ) -> RawLayout:
     """Read a DXF drawing into a RawLayout in the drawing's own coordinates (crs None).
 
-    `layer_map`: a LayerMap, a `--layer-map` file, its data, or None for the built-in rules.
-    `engine`: "auto" (scanner for common entities, ezdxf for the rest) or "ezdxf" (ezdxf for all).
-    `max_entities` caps both the entities in the file and the features once blocks are exploded.
-    Bad input raises LayoutImportError with a Chinese-first message.
+    `layer_map`: a LayerMap, a `--layer-map` file, its data, or None for the built-in rules (a bad map
+    file is an InputError). `max_entities` caps both the entities in the file and the features once blocks
+    are exploded. `engine`: "auto" (scanner for common entities, ezdxf for the rest) or "ezdxf" (ezdxf for
+    all; slower, kept as the reference). `symbol_size_m`: INSERTs on equipment layers up to this size
+    become points. Bad input raises LayoutImportError with a Chinese-first message.
     """
     if engine not in ("auto", "ezdxf"):
         raise ValueError(f"engine must be 'auto' or 'ezdxf', not {engine!r}")
