@@ -1543,16 +1543,20 @@ def _names_from_texts(polys: np.ndarray, roles: np.ndarray, texts: _Bucket) -> t
     best = np.flatnonzero(first)[np.cumsum(first) - 1]
     same = (other[p_idx] == other[p_idx[best]]) & (area[p_idx] <= area[p_idx[best]] * (1 + 1e-9))
     t_idx, p_idx = t_idx[same], p_idx[same]
-    fids = texts.attrs["handle"]
+    # texts in handle order (shorter hex first, so "FF" before "100"), then grouped by shape
+    fids = texts.attrs["handle"].tolist()
+    rank = np.empty(len(fids), dtype=np.int64)
+    rank[sorted(range(len(fids)), key=lambda i: _fid_key(fids[i]))] = np.arange(len(fids))
+    order = np.lexsort((rank[t_idx], p_idx))
+    t_idx, p_idx = t_idx[order], p_idx[order]
+    lead = np.ones(len(p_idx), dtype=bool)
+    lead[1:] = p_idx[1:] != p_idx[:-1]
     strings = texts.attrs["text"]
-    by_poly: dict[int, list[tuple[tuple[int, str], str]]] = {}
-    for t, p in zip(t_idx.tolist(), p_idx.tolist(), strict=True):
-        by_poly.setdefault(p, []).append((_fid_key(str(fids[t])), str(strings[t])))
-    for p, items in by_poly.items():
-        items.sort()
-        names[p] = items[0][1]
-        if len(items) > 1:
-            extra[p] = [s for _, s in items]
+    names[p_idx[lead]] = strings[t_idx[lead]]
+    starts = np.flatnonzero(lead)
+    ends = np.append(starts[1:], len(p_idx))
+    for a, b in zip(starts[ends - starts > 1].tolist(), ends[ends - starts > 1].tolist(), strict=True):
+        extra[int(p_idx[a])] = [str(v) for v in strings[t_idx[a:b]]]
     return names, extra
 
 
