@@ -139,7 +139,8 @@ def build_major_hazard(raw: Any, where: Where | None, problems: Problems, **owne
                 item["beta"] = canonical_number(parse_decimal(sub["beta"], "校正系数 β"))
             except ValueError as exc:
                 problems.add(where, f"{p}beta", str(exc), **owner)
-        out["substances"].append(item)
+        if all(key in item for key in ("q", "Q")) and item["name"] is not None:
+            out["substances"].append(item)
     return out
 
 

@@ -43,6 +43,7 @@ def _input_column(exc: Exception, inputs: dict[str, Any]) -> str | None:
             for key in inputs:
                 if str(key).lower() == name.lower():
                     return str(key)
+            return name                 # a missing input: its own column, when the sheet has one
     message = getattr(exc, "message", None) or str(exc)
     found = []
     for key in inputs:
@@ -75,7 +76,7 @@ def check_tree(units: list[AssessmentUnit], wheres: dict[int, Where], problems: 
         if unit.parent_id is not None and unit.parent_id not in by_id:
             problems.add(wheres.get(id(unit)), "parent", f"上级单元 “{unit.parent_id}” 不存在 / unknown parent unit "
                          f"{unit.parent_id!r}", unit=unit)
-    in_cycle: set[str] = set()
+    in_cycle: dict[str, str] = {}
     for unit in by_id.values():
         path: list[str] = []
         seen: set[str] = set()
@@ -90,10 +91,13 @@ def check_tree(units: list[AssessmentUnit], wheres: dict[int, Where], problems: 
             cycle = path[path.index(cur):]
             for member in cycle:
                 if member not in in_cycle:
-                    in_cycle.add(member)
-                    chain = " → ".join([*cycle[cycle.index(member):], *cycle[:cycle.index(member)], member])
-                    problems.add(wheres.get(id(by_id[member])), "parent",
-                                 f"上级单元关系形成循环：{chain} / parent cycle: {chain}", unit=by_id[member])
+                    k = cycle.index(member)
+                    in_cycle[member] = " → ".join([*cycle[k:], *cycle[:k], member])
+    for unit in units:                      # reported in ledger order
+        chain = in_cycle.pop(unit.id, None) if by_id.get(unit.id) is unit else None
+        if chain is not None:
+            problems.add(wheres.get(id(unit)), "parent", f"上级单元关系形成循环：{chain} / parent cycle: {chain}",
+                         unit=unit)
 
 
 def check_event_ids(units: list[AssessmentUnit], wheres: dict[int, Where], problems: Problems) -> None:
@@ -123,13 +127,17 @@ def check_evaluations(units: list[AssessmentUnit], default_profile: str, wheres:
     """
     criteria = _criteria()
     stated_scores = stated_scores or {}
+    # inputs with a bad cell already reported are not evaluated again (it would only say "missing")
+    reported = {(id(p.event), p.field.split(".")[0]) for p in problems.items
+                if p.event is not None and p.field.startswith(("inputs", "inherent_inputs"))}
+    reported_units = {id(p.unit) for p in problems.items if p.unit is not None and p.field.startswith("major_hazard")}
     try:
         resolver = criteria.ProfileResolver(default_profile)
     except _EVAL_ERRORS as exc:
         problems.add(profile_where, "profile", _message(exc))
         return
     for unit in units:
-        if unit.major_hazard:
+        if unit.major_hazard and id(unit) not in reported_units:
             try:
                 criteria.major_hazard_from_unit_data(unit.major_hazard)
             except _EVAL_ERRORS as exc:
@@ -145,6 +153,8 @@ def check_evaluations(units: list[AssessmentUnit], default_profile: str, wheres:
             for inputs_attr, level_attr, prefix in (("inputs", "residual_level", ""),
                                                     ("inherent_inputs", "inherent_level", "inherent_")):
                 inputs = getattr(ev, inputs_attr)
+                if (id(ev), inputs_attr) in reported:
+                    continue
                 if not inputs:
                     if not prefix and rules:
                         try:
@@ -186,11 +196,14 @@ def check_evaluations(units: list[AssessmentUnit], default_profile: str, wheres:
 
 
 def finish(ledger: Ledger, wheres: dict[int, Where], problems: Problems, skip_bad: bool, *,
-           stated_scores: dict | None = None, profile_where: Where | None = None) -> Ledger:
-    """Run the whole-ledger checks, then raise with every problem, or (skip_bad) drop what is bad."""
+           stated_scores: dict | None = None, profile_where: Where | None = None, sort_key=None) -> Ledger:
+    """Run the whole-ledger checks, then raise with every problem (in reading order when `sort_key` says
+    it), or (skip_bad) drop what is bad."""
     check_tree(ledger.units, wheres, problems)
     check_event_ids(ledger.units, wheres, problems)
     check_evaluations(ledger.units, ledger.profile, wheres, problems, stated_scores, profile_where)
+    if sort_key is not None:
+        problems.items.sort(key=sort_key)
     if len(problems) == 0:
         UnitTree(ledger.units)
         return ledger

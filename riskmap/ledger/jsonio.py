@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -118,7 +119,12 @@ def ledger_from_dict(data: Any, *, skip_bad: bool = False) -> Ledger:
             unit.events.append(ev)
         units.append(unit)
     ledger = Ledger(units=units, enterprise=enterprise, profile=profile)
-    return finish(ledger, wheres, problems, skip_bad, profile_where=top)
+    return finish(ledger, wheres, problems, skip_bad, profile_where=top, sort_key=_json_order)
+
+
+def _json_order(problem) -> tuple:
+    """units[3].events[1] after units[3], before units[4]; the top level and enterprise first."""
+    return tuple(int(n) for n in re.findall(r"\[(\d+)\]", str(problem.row)))
 
 
 def _enterprise(raw: Any, problems: Problems) -> Enterprise | None:

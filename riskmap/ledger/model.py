@@ -44,6 +44,7 @@ class Problem:
     message: str
     unit: Any = None        # the unit object the problem makes bad (dropped with skip_bad)
     event: Any = None       # the event object the problem makes bad
+    field: str = ""         # the field it is about (JSON form name, e.g. "inputs.L")
 
     def as_dict(self) -> dict[str, Any]:
         return {"sheet": self.sheet, "row": self.row, "column": self.column, "message": self.message}
@@ -76,7 +77,7 @@ class Problems:
             sheet=sheet if sheet is not None else (where.sheet if where else ""),
             row=row if row is not None else (where.row if where else None),
             column=column if column is not None else (where.column(field_name) if where else field_name),
-            message=message, unit=unit, event=event))
+            message=message, unit=unit, event=event, field=field_name))
 
     def __len__(self) -> int:
         return len(self.items)

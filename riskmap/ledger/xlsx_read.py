@@ -411,15 +411,12 @@ class WorkbookReader:
                 self._read_substances(grid, header, cols, units)
         event_sheets = [(g, h, cols) for g, role, h, cols in roles if role == "events"]
         self._read_events(event_sheets, units)
-        self._order_problems()
         enterprise = self._enterprise()
         ledger = Ledger(units=units, enterprise=enterprise, profile=self.profile or self._guess_profile(units))
-        return finish(ledger, self.wheres, self.problems, self.skip_bad, stated_scores=self.stated_scores,
-                      profile_where=self.profile_where)
-
-    def _order_problems(self) -> None:
         order = {g.name: i for i, g in enumerate(self.grids)}
-        self.problems.items.sort(key=lambda p: (order.get(p.sheet, -1), p.row if isinstance(p.row, int) else 0))
+        return finish(ledger, self.wheres, self.problems, self.skip_bad, stated_scores=self.stated_scores,
+                      profile_where=self.profile_where,
+                      sort_key=lambda p: (order.get(p.sheet, -1), p.row if isinstance(p.row, int) else 0))
 
     def _role(self, grid: Grid) -> tuple[Grid, str, tuple[int, int] | None, list[Column]]:
         name = grid.name
@@ -511,8 +508,12 @@ class WorkbookReader:
 
     def _cell(self, grid: Grid, r: int, col: Column) -> Any:
         if grid.formula_without_value(r, col.index + 1):
-            self.problems.add(None, "", "公式单元格没有计算结果：请在 Excel 中打开并保存后再导入，或改填数值 / formula "
-                              "cell without a cached value: open and save the file in Excel, or type the value",
+            field_name = col.field or ""
+            if col.field == "input":
+                field_name = f"{'inherent_inputs' if col.which == 'inherent' else 'inputs'}.{col.key}"
+            self.problems.add(None, field_name, "公式单元格没有计算结果：请在 Excel 中打开并保存后再导入，或改填数值"
+                              " / formula cell without a cached value: open and save the file in Excel, or type "
+                              "the value",
                               sheet=grid.name, row=r, column=col.label)
             return None
         return grid.get(r, col.index + 1)
@@ -572,8 +573,9 @@ class WorkbookReader:
                                   unit=unit)
                 continue
             sub = {k: values.get(k) for k in ("name", "q", "Q", "category", "beta")}
+            before = len(self.problems)
             checked = build_major_hazard({"people_500m": 0, "substances": [sub]}, where, self.problems, unit=unit)
-            if checked and checked["substances"]:
+            if checked and checked["substances"] and len(self.problems) == before:
                 unit.major_hazard["substances"].append(checked["substances"][0])
 
     # -- event sheets -----------------------------------------------------------------------------
