@@ -297,7 +297,9 @@ def test_limit_default_and_maximum(client):
     assert parse_qs(urlsplit(_rel(page, "next")).query)["limit"] == ["100"]
     big = _json(client.get("/ogc/collections/layout/items?limit=50000"), "application/geo+json")
     assert big["numberReturned"] == 146          # lowered to 10,000, not an error
-    assert parse_limit("50000") == 10_000
+    assert parse_limit("50000") == 10_000 and parse_limit("9" * 40) == 10_000
+    huge = _json(client.get("/ogc/collections/layout/items", params={"offset": "9" * 40}), "application/geo+json")
+    assert huge["features"] == [] and huge["numberMatched"] == 146
     beyond = _json(client.get("/ogc/collections/layout/items?offset=500"), "application/geo+json")
     assert beyond["features"] == [] and beyond["numberMatched"] == 146
     assert parse_qs(urlsplit(_rel(beyond, "prev")).query)["offset"] == ["46"]
@@ -443,3 +445,35 @@ def test_parsers():
     for bad in ("2024-13-01", "2024-01-01/2024-01-02/2024-01-03", "T", "２０２４-01-01"):
         with pytest.raises(OgcParameterError):
             parse_datetime(bad)
+
+
+# ------------------------------------------------------------------------------------------ sparse enterprises
+
+
+def test_enterprises_with_little_or_no_data(tmp_path):
+    """A layout without a ledger, a ledger without a layout, and a bare enterprise: empty collections, no 500."""
+    from riskmap.store import open_store
+
+    settings = Settings(db=f"sqlite:///{tmp_path / 'sparse.db'}")
+    store = open_store(settings.db)
+    gdf = gpd.GeoDataFrame({"fid": ["R1"], "name": ["仓库区"], "role": ["region"], "layer": ["区域"],
+                            "properties": [{}]}, geometry=[box(120.0, 31.0, 120.001, 31.001)], crs="EPSG:4326")
+    store.save_layout("只有布局", LayoutImport(gdf, "EPSG:4549", "a.geojson", "geojson"))
+    store.save_units("只有台账", [AssessmentUnit(id="U1", name="泵", kind=UnitKind.EQUIPMENT,
+                                              events=[RiskEvent(name="泄漏", residual_level=Level.GENERAL)])])
+    store.enterprise("空企业")
+    store.close()
+    with TestClient(create_app(settings)) as c:
+        listed = _json(c.get("/ogc/collections"))["collections"]
+        counts = {col["id"]: col["itemCount"] for col in listed}
+        assert len(counts) == 9 and sum(counts.values()) == 2        # the region, as layout and as region
+        for col in listed:
+            page = _json(c.get(_path(_rel(col, "items", "application/geo+json"))), "application/geo+json")
+            assert page["numberMatched"] == col["itemCount"] == len(page["features"])
+            assert ("extent" in col) == (col["itemCount"] > 0)
+            html = c.get(_path(_rel(col, "items", "text/html")))
+            assert html.status_code == 200 and "共 " in html.text
+        only_layout = next(col for col in listed
+                           if col["title"].startswith("只有布局") and col["id"].endswith("regions"))
+        region = _json(c.get(_path(_rel(only_layout, "items", "application/geo+json"))), "application/geo+json")
+        assert region["features"][0]["properties"]["level"] is None     # no ledger: no level, still shown

@@ -128,7 +128,7 @@ def parse_offset(text: str | None) -> int:
 
 def _integer(text: str, name: str, zh: str) -> int:
     stripped = text.strip()
-    if not stripped.lstrip("+-").isdigit() or not stripped.isascii() or len(stripped) > 18:
+    if not stripped.lstrip("+-").isdigit() or not stripped.isascii() or len(stripped) > 1000:
         raise OgcParameterError(f"{name}（{zh}）应为整数，而不是 {text!r} / {name} must be an integer, not {text!r}")
     return int(stripped)
 
@@ -408,6 +408,9 @@ def build_units(plant, which: str) -> Collection:
     from riskmap.domain import UnitKind
     from riskmap.export import units_frame
 
+    if not plant.units:     # (units_frame cannot build a frame from no rows)
+        return Collection("units", np.empty(0, dtype=object), np.empty(0, dtype=object),
+                          pd.DataFrame({name: pd.Series(dtype=object) for name, _, _ in KIND_INFO["units"].properties}))
     gdf = units_frame(plant, which)
     gdf = gdf[gdf.geometry.notna()].reset_index(drop=True)
     kind_zh = {k.value: k.zh for k in UnitKind}
