@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from riskmap.domain import AssessmentUnit, Enterprise, Region, RiskEvent, UnitTree
 from riskmap.errors import InputError, NotFoundError, RiskmapError
 from riskmap.geo.model import ROLES, LayoutImport
-from riskmap.store import codec
+from riskmap.store import codec, mapdata
 from riskmap.store.engine import WRITE, create_store_engine, display_url
 from riskmap.store.schema import (
     DataVersionRow,
@@ -59,11 +59,18 @@ class StoreError(RiskmapError):
 
 @dataclass
 class Writing:
-    """An open writing transaction of one enterprise; `data_version` is the version it will commit."""
+    """An open writing transaction of one enterprise; `data_version` is the version it will commit.
+
+    At the end of the transaction the map snapshot (riskmap.store.mapdata) is refreshed in it, so that tiles
+    never show a state other than the committed one; a writer that changes neither layout nor units may set
+    `refresh_map` to False.
+    """
 
     session: Session
     enterprise_id: int
     data_version: int
+    refresh_map: bool = True
+    map_change: Any = None          # the mapdata.MapChange written at the end
 
 
 class Store:
@@ -144,10 +151,14 @@ class Store:
 
     @contextmanager
     def transaction(self, enterprise_name: str, create: bool = True) -> Iterator[Writing]:
-        """A writing transaction of one enterprise, with its data version already bumped inside it."""
+        """A writing transaction of one enterprise, with its data version already bumped inside it and the map
+        snapshot refreshed at its end (inside it too)."""
         with self.session(write=True) as s:
             ent_id = self._enterprise_id(s, enterprise_name, create=create)
-            yield Writing(s, ent_id, _bump(s, ent_id))
+            writing = Writing(s, ent_id, _bump(s, ent_id))
+            yield writing
+            if writing.refresh_map:
+                writing.map_change = self._refresh_map(writing, enterprise_name)
 
     # ------------------------------------------------------------------------------------------ enterprises
 
@@ -386,20 +397,72 @@ class Store:
         with self.session() as s:   # one snapshot: features and units of the same moment
             features = self._features(s, enterprise_name, ["region"], None, None)
             units = self._units(s, enterprise_name, None)
-        depth = _depths(units)
-        by_ref: dict[str, AssessmentUnit] = {}
-        for unit in sorted(units, key=lambda u: depth[u.id]):   # stable: ledger order within a depth
-            if unit.feature_ref is not None:
-                by_ref.setdefault(str(unit.feature_ref), unit)
-        regions = []
-        for row in features.itertuples(index=False):
-            fid = None if row.fid is None else str(row.fid)
-            unit = by_ref.get(fid) if fid is not None else None
-            if unit is None and row.name is not None:
-                unit = by_ref.get(str(row.name))
-            regions.append(Region(id=fid if fid else str(row.id), name=row.name or fid or str(row.id),
-                                  geometry=row.geometry, unit_id=unit.id if unit else None, feature_ref=fid))
-        return regions
+        return _regions_of(features, units)
+
+    # ------------------------------------------------------------------------------------------ map snapshot
+
+    def _refresh_map(self, w: Writing, enterprise_name: str):
+        """Rebuild the map snapshot from the transaction's own view of layout and units; write what changed."""
+        s = w.session
+        features = self._features(s, enterprise_name, None, None, None)
+        units = self._units(s, enterprise_name, None)
+        regions = _regions_of(features[features["role"] == "region"].reset_index(drop=True), units)
+        snapshot = mapdata.build_snapshot(features, units, regions)
+        return mapdata.refresh(s, w.enterprise_id, w.data_version, snapshot)
+
+    def rebuild_map(self, enterprise_name: str):
+        """Refresh the map snapshot in a transaction of its own (e.g. a database migrated from before it)."""
+        with self.transaction(enterprise_name, create=False) as w:
+            pass
+        return w.map_change
+
+    # ------------------------------------------------------------------------------------------ unit edits
+
+    def edit_unit(self, enterprise_name: str, unit_id: str, change, author: str | None = None,
+                  note: str | None = None) -> tuple[AssessmentUnit, int, int]:
+        """Change one unit as a new ledger version (action "edit") in one transaction.
+
+        `change(unit)` gets the current unit (with its events) read inside the transaction and changes it in
+        place; the old row is retired and the changed one written, every other unit stays as it is.
+        Returns (the unit as stored, ledger version number, data version).
+        """
+        with self.transaction(enterprise_name, create=False) as w:
+            s = w.session
+            current = s.execute(select(UnitRow).where(UnitRow.enterprise_id == w.enterprise_id,
+                                                      UnitRow.valid_to.is_(None), UnitRow.code == str(unit_id))
+                                ).scalars().first()
+            if current is None:
+                raise NotFoundError(f"没有编号为 “{unit_id}” 的评估单元 / no assessment unit {unit_id!r}")
+            events = [codec.event_from_row(r) for r in s.execute(
+                select(RiskEventRow).where(RiskEventRow.unit_id == current.id).order_by(RiskEventRow.position)
+            ).scalars()]
+            unit = codec.unit_from_row(current, current.geometry, events)
+            change(unit)
+            row = codec.unit_row(unit, current.position)
+            row["geometry"] = encode_wkb([unit.geometry], self.dialect)[0]
+            event_rows = [codec.event_row(ev, pos) for pos, ev in enumerate(unit.events)]
+            number = _next_number(s, LedgerVersionRow, w.enterprise_id)
+            previous = s.execute(select(LedgerVersionRow).where(LedgerVersionRow.enterprise_id == w.enterprise_id)
+                                 .order_by(LedgerVersionRow.number.desc()).limit(1)).scalars().first()
+            old_events = len(events)
+            version = LedgerVersionRow(
+                enterprise_id=w.enterprise_id, number=number, created_at=utcnow(), action="edit",
+                source=previous.source if previous else None,
+                default_profile=previous.default_profile if previous else None,
+                note=_clean_text(note) or f"编辑单元 {unit_id}", author=_clean_text(author),
+                unit_count=previous.unit_count if previous else 1,
+                event_count=(previous.event_count if previous else old_events) - old_events + len(event_rows),
+            )
+            s.add(version)
+            s.flush()
+            s.execute(update(UnitRow).where(UnitRow.id == current.id).values(valid_to=number))
+            row.update(enterprise_id=w.enterprise_id, ledger_version_id=version.id, valid_from=number,
+                       valid_to=None)
+            (new_id,) = _insert_rows(s, UnitRow, [row], returning=True)
+            for ev in event_rows:
+                ev.update(enterprise_id=w.enterprise_id, unit_id=new_id)
+            _insert_rows(s, RiskEventRow, event_rows)
+        return unit, number, w.data_version
 
     # ------------------------------------------------------------------------------------------ helpers
 
@@ -709,3 +772,21 @@ def _reason(exc: Exception) -> str:
     orig = getattr(exc, "orig", exc)
     lines = [line for line in str(orig).strip().splitlines() if line.strip()]
     return lines[0] if lines else type(orig).__name__
+
+
+def _regions_of(features: gpd.GeoDataFrame, units: list[AssessmentUnit]) -> list[Region]:
+    """Region features, each with the unit attached to it (see Store.regions)."""
+    depth = _depths(units)
+    by_ref: dict[str, AssessmentUnit] = {}
+    for unit in sorted(units, key=lambda u: depth[u.id]):   # stable: ledger order within a depth
+        if unit.feature_ref is not None:
+            by_ref.setdefault(str(unit.feature_ref), unit)
+    regions = []
+    for row in features.itertuples(index=False):
+        fid = None if row.fid is None else str(row.fid)
+        unit = by_ref.get(fid) if fid is not None else None
+        if unit is None and row.name is not None:
+            unit = by_ref.get(str(row.name))
+        regions.append(Region(id=fid if fid else str(row.id), name=row.name or fid or str(row.id),
+                              geometry=row.geometry, unit_id=unit.id if unit else None, feature_ref=fid))
+    return regions

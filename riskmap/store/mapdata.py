@@ -1,0 +1,465 @@
+"""The map snapshot (`map_features`): what the tiles draw, materialized per enterprise.
+
+Why a table: on PostGIS the vector tiles are made in SQL (ST_AsMVT), so the levels must be in the database; and
+every process serving tiles can load the snapshot instead of re-running attachment and region risk. One row per
+drawn feature of the layers `regions`, `units` and `layout`, in EPSG:3857, with a stable integer `feature_id`
+(kept for a key as long as the key exists: MVT feature ids, the web map's feature state).
+
+It is refreshed inside every writing transaction of the store (see `Store.transaction`), so it is always the
+state of the enterprise's current data version. The refresh diffs the new snapshot against the stored rows and
+rewrites only what changed, stamping those rows with the transaction's data version; a feature that disappears
+leaves a tombstone (no geometry, no attributes) with that version. So a reader that knows the snapshot at
+version v finds everything that changed since with `data_version > v` (index `ix_map_features_changes`).
+This table is derived data, not history: rows are replaced, the history lives in the layout and ledger tables.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import shapely
+from geoalchemy2 import Geometry
+from sqlalchemy import (
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    delete,
+    func,
+    insert,
+    select,
+    type_coerce,
+)
+from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+from riskmap.domain import RESIDUAL, AssessmentUnit, Region
+from riskmap.store.schema import DIALECTS, Base
+
+MAP_SRID = 3857
+LAYERS: tuple[str, ...] = ("regions", "units", "layout")
+# The attribute columns of the snapshot, the same for every layer (a layer leaves some empty).
+ATTRIBUTES: tuple[str, ...] = ("name", "kind", "level", "level_zh", "decided_by", "last_assessed")
+# What each layer exposes in tiles: attribute name → snapshot column. `key` is the user's own id.
+LAYER_FIELDS: dict[str, dict[str, str]] = {
+    "regions": {"region_id": "key", "name": "name", "level": "level", "level_zh": "level_zh",
+                "decided_by": "decided_by", "last_assessed": "last_assessed"},
+    "units": {"unit_id": "key", "name": "name", "kind": "kind", "level": "level", "level_zh": "level_zh",
+              "last_assessed": "last_assessed"},
+    "layout": {"source_id": "key", "name": "name", "role": "kind"},
+}
+DELETE_CHUNK = 500
+
+
+class MercatorGeometry(TypeDecorator):
+    """A geometry in EPSG:3857: WKB in a BLOB on SQLite, `geometry(GEOMETRY, 3857)` on PostGIS.
+
+    Binds bytes already encoded by `encode_mercator` (hex EWKB on PostGIS, WKB on SQLite) or a shapely geometry.
+    """
+
+    impl = LargeBinary
+    cache_ok = True
+    spatial_index = False
+    use_typmod = None
+
+    def load_dialect_impl(self, dialect):
+        if dialect is None:
+            return LargeBinary()
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(Geometry(geometry_type="GEOMETRY", srid=MAP_SRID, spatial_index=False))
+        return dialect.type_descriptor(LargeBinary())
+
+    def process_bind_param(self, value, dialect):
+        if value is None or isinstance(value, (bytes, str)):
+            return value
+        return encode_mercator([value], dialect.name)[0]
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        data = getattr(value, "data", value)
+        if isinstance(data, str):
+            data = bytes.fromhex(data)
+        return shapely.from_wkb(bytes(data))
+
+
+def encode_mercator(geometries, dialect_name: str) -> list:
+    arr = np.asarray(geometries, dtype=object)
+    missing = shapely.is_missing(arr)
+    flat = shapely.force_2d(arr)
+    if dialect_name == "postgresql":
+        out = shapely.to_wkb(shapely.set_srid(flat, MAP_SRID), hex=True, include_srid=True)
+    else:
+        out = shapely.to_wkb(flat, hex=False)
+    out = out.astype(object)
+    out[missing] = None
+    return out.tolist()
+
+
+class MapFeatureRow(Base):
+    """One feature of the map snapshot; a row without geometry is a tombstone that keeps its feature id."""
+
+    __tablename__ = "map_features"
+    __table_args__ = (
+        UniqueConstraint("enterprise_id", "layer", "key"),
+        Index("ix_map_features_changes", "enterprise_id", "data_version"),
+        Index("ix_map_features_bbox", "enterprise_id", "layer", "minx", "maxx", "miny", "maxy"),
+        Index("ix_map_features_geometry", "geometry", postgresql_using="gist", info={DIALECTS: ("postgresql",)}),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"))
+    layer: Mapped[str] = mapped_column(String(16))
+    key: Mapped[str] = mapped_column(Text)                     # region id, unit id or layout fid
+    feature_id: Mapped[int] = mapped_column(Integer)           # stable per (enterprise, layer, key); MVT id
+    data_version: Mapped[int] = mapped_column(Integer)         # the version that last wrote this row
+    name: Mapped[str | None] = mapped_column(Text)
+    kind: Mapped[str | None] = mapped_column(String(32))       # unit kind, or layout role
+    level: Mapped[str | None] = mapped_column(String(32))
+    level_zh: Mapped[str | None] = mapped_column(String(32))
+    decided_by: Mapped[str | None] = mapped_column(Text)       # regions: the deciding unit's name
+    last_assessed: Mapped[str | None] = mapped_column(String(10))   # ISO date; regions: the oldest member's
+    geometry: Mapped[Any] = mapped_column(MercatorGeometry(), nullable=True)
+    minx: Mapped[float | None] = mapped_column(Double())
+    miny: Mapped[float | None] = mapped_column(Double())
+    maxx: Mapped[float | None] = mapped_column(Double())
+    maxy: Mapped[float | None] = mapped_column(Double())
+
+
+# ---------------------------------------------------------------------------------------------- building
+
+
+SNAPSHOT_COLUMNS = ["key", *ATTRIBUTES, "geometry"]
+
+
+def build_snapshot(features, units: Sequence[AssessmentUnit], regions: Sequence[Region],
+                   which: str = RESIDUAL) -> dict[str, pd.DataFrame]:
+    """The three layers as frames (SNAPSHOT_COLUMNS, geometry in EPSG:3857), features without geometry left out.
+
+    `features` is the current layout (EPSG:4326, as Store.layout_features gives it), `units` the current tree
+    (not changed: geometries are attached on copies), `regions` as Store.regions gives them.
+    """
+    from riskmap.aggregate import region_risk
+    from riskmap.attach import resolve_unit_geometries
+
+    units = [dataclasses.replace(u) for u in units]
+    if len(features):
+        resolve_unit_geometries(units, features)
+
+    frames = {"units": _units_frame(units, which)}
+    risks = region_risk(list(regions), units, method="highest", which=which) if regions else []
+    frames["regions"] = _regions_frame(regions, risks, units)
+    frames["layout"] = _layout_frame(features)
+    lonlat = [frames[name]["geometry"].to_numpy(dtype=object) for name in LAYERS]
+    merc = to_mercator(np.concatenate(lonlat)) if sum(len(g) for g in lonlat) else np.empty(0, object)
+    out, start = {}, 0
+    for name, geoms in zip(LAYERS, lonlat, strict=True):
+        frame = frames[name]
+        frame["geometry"] = merc[start:start + len(geoms)]
+        start += len(geoms)
+        keep = ~(shapely.is_missing(frame["geometry"].to_numpy()) | shapely.is_empty(frame["geometry"].to_numpy()))
+        out[name] = frame[keep].reset_index(drop=True)
+    return out
+
+
+def to_mercator(geoms: np.ndarray) -> np.ndarray:
+    """lon/lat → EPSG:3857 for a whole array at once (latitudes clamped to the Web Mercator limit)."""
+    from pyproj import Transformer
+
+    transformer = _transformer(Transformer)
+
+    def project(coords: np.ndarray) -> np.ndarray:
+        lat = np.clip(coords[:, 1], -85.06, 85.06)
+        x, y = transformer.transform(coords[:, 0], lat)
+        return np.column_stack([x, y])
+
+    geoms = np.asarray(geoms, dtype=object)
+    return shapely.transform(shapely.force_2d(geoms), project)
+
+
+_TRANSFORMERS: dict = {}
+
+
+def _transformer(cls):
+    if "t" not in _TRANSFORMERS:
+        _TRANSFORMERS["t"] = cls.from_crs(4326, MAP_SRID, always_xy=True)
+    return _TRANSFORMERS["t"]
+
+
+def _iso(value: Any) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _units_frame(units: list[AssessmentUnit], which: str) -> pd.DataFrame:
+    """Units located by their own geometry or their nearest ancestor's, all at once over the tree."""
+    n = len(units)
+    pos = {u.id: i for i, u in enumerate(units)}
+    parent = np.array([pos.get(u.parent_id, -1) if u.parent_id is not None else -1 for u in units], np.int64)
+    own = np.array([u.geometry for u in units] + [None], dtype=object)[:n]
+    has = ~(shapely.is_missing(own) | shapely.is_empty(own)) if n else np.zeros(0, bool)
+    src = np.where(has, np.arange(n), -1)
+    anc = parent.copy()
+    todo = (src < 0) & (anc >= 0)
+    for _ in range(n):                     # one step up the tree per round; the tree has no cycles
+        if not todo.any():
+            break
+        rows = np.flatnonzero(todo)
+        a = anc[rows]
+        found = has[a]
+        src[rows[found]] = a[found]
+        anc[rows[~found]] = parent[a[~found]]
+        todo = (src < 0) & (anc >= 0)
+    located = np.full(n, None, dtype=object)
+    ok = src >= 0
+    located[ok] = own[src[ok]]
+    levels = [u.level(which) for u in units]
+    return pd.DataFrame({
+        "key": [u.id for u in units],
+        "name": [u.name for u in units],
+        "kind": [u.kind.value for u in units],
+        "level": [lv.value if lv else None for lv in levels],
+        "level_zh": [lv.zh if lv else None for lv in levels],
+        "decided_by": [None] * n,
+        "last_assessed": [_iso(u.last_assessed) for u in units],
+        "geometry": located,
+    }, columns=SNAPSHOT_COLUMNS)
+
+
+def _regions_frame(regions: Sequence[Region], risks: list, units: list[AssessmentUnit]) -> pd.DataFrame:
+    assessed = {u.id: u.last_assessed for u in units}
+    rows = []
+    for region, risk in zip(regions, risks or [None] * len(regions), strict=True):
+        level = risk.level if risk is not None else None
+        dates = [assessed.get(c.unit_id) for c in risk.contributing] if risk is not None else []
+        dates = [d for d in dates if d is not None]
+        decided = risk.decided_by.name if risk is not None and risk.decided_by is not None else None
+        rows.append((region.id, region.name, None, level.value if level else None, level.zh if level else None,
+                     decided, _iso(min(dates)) if dates else None, region.geometry))
+    frame = pd.DataFrame(rows, columns=SNAPSHOT_COLUMNS)
+    frame["key"] = _unique_keys(frame["key"].tolist())
+    return frame
+
+
+def _layout_frame(features) -> pd.DataFrame:
+    if not len(features):
+        return pd.DataFrame({c: pd.Series([], dtype=object) for c in SNAPSHOT_COLUMNS})
+    fids = features["fid"].tolist()
+    ids = features["id"].tolist() if "id" in features.columns else list(range(len(features)))
+    keys = [str(f) if f is not None and not (isinstance(f, float) and math.isnan(f)) else f"#{i}"
+            for f, i in zip(fids, ids, strict=True)]
+    n = len(features)
+    names = [None if v is None or (isinstance(v, float) and math.isnan(v)) else str(v) for v in features["name"]]
+    roles = [None if v is None or (isinstance(v, float) and math.isnan(v)) else str(v) for v in features["role"]]
+    return pd.DataFrame({
+        "key": _unique_keys(keys), "name": names, "kind": roles, "level": [None] * n, "level_zh": [None] * n,
+        "decided_by": [None] * n, "last_assessed": [None] * n,
+        "geometry": np.asarray(features.geometry.values, dtype=object),
+    }, columns=SNAPSHOT_COLUMNS)
+
+
+def _unique_keys(keys: list) -> list[str]:
+    """Keys made unique in order: the second "A1" becomes "A1#2" (a drawing may repeat a handle)."""
+    seen: dict[str, int] = {}
+    out = []
+    for k in keys:
+        k = str(k)
+        seen[k] = seen.get(k, 0) + 1
+        out.append(k if seen[k] == 1 else f"{k}#{seen[k]}")
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- storing
+
+
+@dataclass
+class MapChange:
+    """What one refresh rewrote: (layer, key) of features added, changed and removed."""
+
+    data_version: int
+    added: list[tuple[str, str]] = field(default_factory=list)
+    changed: list[tuple[str, str]] = field(default_factory=list)
+    removed: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.added or self.changed or self.removed)
+
+
+_COMPARED = [*ATTRIBUTES, "wkb"]
+
+
+def refresh(session: Session, enterprise_id: int, data_version: int, snapshot: dict[str, pd.DataFrame]) \
+        -> MapChange:
+    """Write the difference between the stored snapshot and `snapshot`, stamped with `data_version`."""
+    dialect = session.get_bind().dialect.name
+    old = read_rows(session, enterprise_id, with_wkb=True)
+    new = _new_rows(snapshot)
+    merged = new.merge(old, on=["layer", "key"], how="outer", suffixes=("", "_old"), indicator=True)
+    live_old = merged["_merge"].ne("left_only") & merged["wkb_old"].notna()
+    in_new = merged["_merge"].ne("right_only")
+    same = pd.Series(True, index=merged.index)
+    for col in _COMPARED:
+        a, b = merged[col].to_numpy(dtype=object), merged[f"{col}_old"].to_numpy(dtype=object)
+        both_missing = pd.isna(merged[col]).to_numpy() & pd.isna(merged[f"{col}_old"]).to_numpy()
+        same &= (both_missing | _equal(a, b))
+    added = in_new & ~live_old
+    changed = in_new & live_old & ~same
+    removed = ~in_new & live_old
+    change = MapChange(data_version,
+                       added=list(zip(merged.loc[added, "layer"], merged.loc[added, "key"], strict=True)),
+                       changed=list(zip(merged.loc[changed, "layer"], merged.loc[changed, "key"], strict=True)),
+                       removed=list(zip(merged.loc[removed, "layer"], merged.loc[removed, "key"], strict=True)))
+    if change.empty:
+        return change
+
+    # feature ids: kept for known keys (tombstones included), new ones after the largest of the layer
+    fid = merged["feature_id"].to_numpy(dtype=object).copy()
+    need = added.to_numpy() & pd.isna(merged["feature_id"]).to_numpy()
+    for layer in LAYERS:
+        m = need & (merged["layer"].to_numpy() == layer)
+        if m.any():
+            top = old.loc[old["layer"] == layer, "feature_id"].max() if len(old) else None
+            start = 1 if top is None or pd.isna(top) else int(top) + 1
+            fid[m] = np.arange(start, start + int(m.sum()))
+    merged["feature_id"] = fid
+
+    rewrite = (added | changed | removed).to_numpy()
+    stale_ids = merged.loc[rewrite & merged["id"].notna().to_numpy(), "id"].astype(np.int64).tolist()
+    for start in range(0, len(stale_ids), DELETE_CHUNK):
+        session.execute(delete(MapFeatureRow).where(MapFeatureRow.id.in_(stale_ids[start:start + DELETE_CHUNK])))
+
+    out = merged.loc[rewrite].copy()
+    gone = removed.to_numpy()[rewrite]
+    for col in (*ATTRIBUTES, "geometry"):
+        values = out[col].to_numpy(dtype=object).copy()
+        values[gone] = None
+        out[col] = values
+    geoms = out["geometry"].to_numpy(dtype=object)
+    bounds = shapely.bounds(geoms)
+    encoded = encode_mercator(geoms, dialect)
+    rows = []
+    for i, rec in enumerate(out.itertuples(index=False)):
+        row = {"enterprise_id": enterprise_id, "layer": rec.layer, "key": rec.key, "feature_id": int(rec.feature_id),
+               "data_version": data_version, "geometry": encoded[i]}
+        for col in ATTRIBUTES:
+            value = getattr(rec, col)
+            row[col] = None if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
+        b = bounds[i]
+        for j, name in enumerate(("minx", "miny", "maxx", "maxy")):
+            row[name] = None if math.isnan(b[j]) else float(b[j])
+        rows.append(row)
+    _insert(session, rows, dialect)
+    return change
+
+
+def _equal(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Element-wise equality of object arrays (text, WKB bytes; None and NaN compare unequal here)."""
+    if not len(a):
+        return np.zeros(0, bool)
+    return np.asarray(a == b, dtype=bool)
+
+
+def _new_rows(snapshot: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    frames = []
+    for layer in LAYERS:
+        frame = snapshot.get(layer)
+        if frame is None or not len(frame):
+            continue
+        part = frame[SNAPSHOT_COLUMNS].copy()
+        part.insert(0, "layer", layer)
+        frames.append(part)
+    if not frames:
+        return pd.DataFrame({c: pd.Series([], dtype=object) for c in ["layer", *SNAPSHOT_COLUMNS, "wkb"]})
+    new = pd.concat(frames, ignore_index=True)
+    wkb = shapely.to_wkb(shapely.force_2d(new["geometry"].to_numpy(dtype=object)), hex=False)
+    new["wkb"] = wkb.astype(object)
+    return new
+
+
+def _insert(session: Session, rows: list[dict], dialect: str) -> None:
+    if not rows:
+        return
+    if dialect == "postgresql" and len(rows) > 200:
+        names = list(rows[0])
+        dbapi = session.connection().connection.dbapi_connection
+        with dbapi.cursor() as cur, cur.copy(f"COPY map_features ({', '.join(names)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row([row[n] for n in names])
+        return
+    session.execute(insert(MapFeatureRow.__table__), rows)
+
+
+def wkb_column(dialect: str):
+    if dialect == "postgresql":
+        return func.ST_AsBinary(MapFeatureRow.geometry, type_=LargeBinary)
+    return type_coerce(MapFeatureRow.geometry, LargeBinary)
+
+
+READ_COLUMNS = ["id", "layer", "key", "feature_id", "data_version", *ATTRIBUTES]
+
+
+def read_rows(session: Session, enterprise_id: int, since: int | None = None, with_wkb: bool = True) \
+        -> pd.DataFrame:
+    """Stored rows of an enterprise (tombstones included), or only those written after version `since`."""
+    dialect = session.get_bind().dialect.name
+    t = MapFeatureRow
+    cols = [getattr(t, c) for c in READ_COLUMNS]
+    if with_wkb:
+        cols.append(wkb_column(dialect).label("wkb"))
+    q = select(*cols).where(t.enterprise_id == enterprise_id)
+    if since is not None:
+        q = q.where(t.data_version > since)
+    rows = session.connection().execute(q.order_by(t.layer, t.feature_id)).all()
+    names = READ_COLUMNS + (["wkb"] if with_wkb else [])
+    if not rows:
+        return pd.DataFrame({c: pd.Series([], dtype=object) for c in names})
+    frame = pd.DataFrame.from_records(rows, columns=names)
+    if with_wkb:
+        frame["wkb"] = [None if v is None else bytes(v) for v in frame["wkb"]]
+    return frame
+
+
+def current_state(executor, enterprise_name: str | None) -> list[tuple[int, str, int, str]]:
+    """(enterprise id, name, data version, stamp) of the named enterprise, or of every enterprise when the name is
+    None (at most two rows: enough to know whether there is exactly one). One indexed SELECT; `executor` is a
+    Session or a Connection. The stamp (the version's time) tells a replaced database from an unchanged one."""
+    from riskmap.store.schema import DataVersionRow, EnterpriseRow
+
+    q = (select(EnterpriseRow.id, EnterpriseRow.name, DataVersionRow.version, DataVersionRow.updated_at)
+         .join(DataVersionRow, DataVersionRow.enterprise_id == EnterpriseRow.id))
+    q = q.where(EnterpriseRow.name == enterprise_name) if enterprise_name is not None else \
+        q.order_by(EnterpriseRow.id).limit(2)
+    return [(int(r[0]), str(r[1]), int(r[2]), version_stamp(r[2], r[3])) for r in executor.execute(q).all()]
+
+
+def version_stamp(version: Any, updated_at: Any) -> str:
+    """"version@time" from a data_versions row, the same whether the time comes as a datetime (SQLAlchemy,
+    psycopg) or as SQLite's text."""
+    if isinstance(updated_at, str):
+        from datetime import datetime
+
+        updated_at = datetime.fromisoformat(updated_at)
+    when = updated_at.strftime("%Y%m%d%H%M%S%f") if updated_at is not None else ""
+    return f"{int(version)}@{when}"
+
+
+# The per-request check as plain SQL, for a DB-API connection of its own (see riskmap.render.tilecache).
+STATE_SQL = ("SELECT e.id, e.name, d.version, d.updated_at FROM enterprises e "
+             "JOIN data_versions d ON d.enterprise_id = e.id WHERE e.name = {p}")
+STATE_ANY_SQL = ("SELECT e.id, e.name, d.version, d.updated_at FROM enterprises e "
+                 "JOIN data_versions d ON d.enterprise_id = e.id ORDER BY e.id LIMIT 2")
+
+
+def has_map(session: Session, enterprise_id: int) -> bool:
+    return session.execute(select(MapFeatureRow.id).where(MapFeatureRow.enterprise_id == enterprise_id)
+                           .limit(1)).first() is not None
