@@ -1,0 +1,349 @@
+"""XYZ tiles of the four-colour map (PNG @1x/@2x, MVT) with TileJSON, and the optional raster basemap.
+
+Caching contract (never a stale colour):
+- `?v=N` with N the enterprise's current data version: `Cache-Control: public, max-age=31536000, immutable`.
+- `?v=` anything else (an old version): 302 to the same URL with the current version, `Cache-Control: no-store`;
+  the browser then fetches content that is current, never the old one.
+- no `v`: a strong ETag from enterprise, version, tile, format and style, `Cache-Control: no-cache`;
+  `If-None-Match` with it gives 304.
+Empty tiles are ordinary 200 responses: a fully transparent PNG, or an MVT of zero bytes (Leaflet and MapLibre
+both take them). Tiles outside the grid, unknown layers and unknown enterprises are 404 with a Chinese message.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Literal
+from urllib.parse import quote, urlencode
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from starlette.concurrency import run_in_threadpool
+
+from riskmap.errors import InputError, NotFoundError
+from riskmap.render.grid import TileView, tile_view
+
+MVT_TYPE = "application/vnd.mapbox-vector-tile"
+IMMUTABLE = "public, max-age=31536000, immutable"
+LAYER_TITLES = {
+    "regions": ("区域风险", "各生产区域按区域内最高风险等级着色（红橙黄蓝）/ production regions coloured by "
+                            "region risk"),
+    "units": ("评估单元", "评估单元按风险等级着色 / assessment units coloured by their risk level"),
+    "layout": ("总平面布置", "总平面布置图（建筑、设备、道路、围墙）/ plant layout outlines"),
+    "basemap": ("底图", "地理配准的底图（图纸或航拍影像）/ georeferenced raster basemap"),
+}
+DATA_LAYERS = ("regions", "units", "layout")
+BASEMAP = "basemap"
+
+
+class TileSettings(BaseSettings):
+    """Tile settings (RISKMAP_TILE_CACHE_MB, RISKMAP_BASEMAP); built in the app, never at import."""
+
+    model_config = SettingsConfigDict(env_prefix="RISKMAP_", extra="ignore")
+
+    tile_cache_mb: float = 256.0
+    basemap: str | None = None        # a GeoTIFF, or a folder holding <enterprise name>.tif per enterprise
+
+
+_TILE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    302: {"description": "旧版本号：转到当前版本 / old version: redirect to the current one"},
+    304: {"description": "未修改 / not modified (If-None-Match)"},
+    404: {"description": "瓦片、图层或企业不存在 / no such tile, layer or enterprise"},
+}
+
+
+def _png_responses() -> dict[int | str, dict[str, Any]]:
+    return {200: {"content": {"image/png": {}}, "description": "PNG 瓦片 / PNG tile"}, **_TILE_RESPONSES}
+
+
+def _mvt_responses() -> dict[int | str, dict[str, Any]]:
+    return {200: {"content": {MVT_TYPE: {}},
+                  "description": "矢量瓦片（空瓦片为 0 字节）/ vector tile (empty = 0 bytes)"}, **_TILE_RESPONSES}
+
+
+class _Tiles:
+    """The per-app tile machinery, made on first use (the store is opened lazily too)."""
+
+    def __init__(self, app):
+        from riskmap.render.raster import open_basemap
+        from riskmap.render.tilecache import TileCache, TileService
+
+        self.settings = app.state.settings
+        self.tile_settings = TileSettings()
+        cache = TileCache(int(self.tile_settings.tile_cache_mb * 1024 * 1024))
+        self.service = TileService(app.state.store(), cache, default_enterprise=self.settings.enterprise)
+        self.basemap_path = self.tile_settings.basemap
+        self._basemaps: dict[str, Any] = {}
+        self._open_basemap = open_basemap
+
+    def basemap(self, enterprise: str):
+        from pathlib import Path
+
+        if not self.basemap_path:
+            raise NotFoundError("未配置底图（设置 RISKMAP_BASEMAP）/ no basemap configured (set RISKMAP_BASEMAP)")
+        path = Path(self.basemap_path)
+        if path.is_dir():
+            candidates = [p for p in path.glob("*.tif*") if p.stem == enterprise]
+            if not candidates:
+                raise NotFoundError(f"企业 “{enterprise}” 没有底图 / no basemap for enterprise {enterprise!r}")
+            path = candidates[0]
+        key = str(path)
+        if key not in self._basemaps:
+            self._basemaps[key] = self._open_basemap(path)
+        return self._basemaps[key]
+
+
+_LOCK = threading.Lock()
+
+
+def tiles_of(request: Request) -> _Tiles:
+    state = request.app.state
+    found = getattr(state, "tiles", None)
+    if found is None:
+        with _LOCK:
+            found = getattr(state, "tiles", None)
+            if found is None:
+                found = _Tiles(request.app)
+                state.tiles = found
+    return found
+
+
+def _check_layer(layer: str) -> None:
+    if layer not in DATA_LAYERS and layer != BASEMAP:
+        raise NotFoundError(f"没有名为 “{layer[:60]}” 的瓦片图层，可选：{'、'.join((*DATA_LAYERS, BASEMAP))} / "
+                            f"no tile layer {layer[:60]!r}")
+
+
+def _base_url(request: Request) -> str:
+    settings = request.app.state.settings
+    if "base_url" in settings.model_fields_set:
+        return settings.base_url.rstrip("/")
+    return str(request.base_url).rstrip("/")
+
+
+def _with_version(request: Request, version: Any) -> str:
+    params = [(k, v) for k, v in request.query_params.multi_items() if k != "v"]
+    params.append(("v", str(version)))
+    return f"{request.url.path}?{urlencode(params)}"
+
+
+def _matches(if_none_match: str | None, etag: str) -> bool:
+    if not if_none_match:
+        return False
+    if if_none_match.strip() == "*":
+        return True
+    tags = [t.strip() for t in if_none_match.split(",")]
+    return etag in tags or f"W/{etag}" in tags
+
+
+def _revalidate(request: Request, version: Any, etag: str, v: int | str | None) -> tuple[Response | None, dict]:
+    """The caching contract of the module docstring: a redirect or a 304 to send at once, else the headers of
+    the 200 response."""
+    if v is not None and str(v) != str(version):
+        return RedirectResponse(_with_version(request, version), status_code=302,
+                                headers={"Cache-Control": "no-store"}), {}
+    if v is None and _matches(request.headers.get("if-none-match"), etag):
+        return Response(status_code=304, headers={"ETag": etag, "Cache-Control": "no-cache"}), {}
+    return None, {"ETag": etag, "Cache-Control": IMMUTABLE if v is not None else "no-cache"}
+
+
+async def _tile(request: Request, layer: str, z: str, x: str, y: str, fmt: str, scale: int,
+                enterprise: str | None, v: str | None, hatch: bool) -> Response:
+    from riskmap.render.tilecache import etag_for
+
+    _check_layer(layer)
+    view = tile_view(z, x, y)
+    tiles = tiles_of(request)
+    if layer == BASEMAP:
+        return await _basemap_tile(request, tiles, view, fmt, scale, enterprise, v)
+    if v is not None:
+        try:
+            v = str(int(v))
+        except ValueError:
+            raise InputError(f"版本号 v 应为整数，而不是 “{v[:20]}” / v must be an integer") from None
+    service = tiles.service
+    data, ent_id, name = service.lookup(enterprise)           # the per-request version check
+    if data is None:
+        data = await run_in_threadpool(service.update, ent_id, name)
+    key = service.key(data, layer, fmt, view, scale, hatch)
+    etag = etag_for(data, layer, fmt, view, key.scale, key.hatch, key.style)
+    early, headers = _revalidate(request, data.version, etag, v)
+    if early is not None:
+        return early
+    body = service.cached(key, data)
+    if body is None:
+        body = await run_in_threadpool(service.render, key, data, view)
+    return Response(body, media_type="image/png" if fmt == "png" else MVT_TYPE, headers=headers)
+
+
+async def _basemap_tile(request: Request, tiles: _Tiles, view: TileView, fmt: str, scale: int,
+                        enterprise: str | None, v: int | str | None) -> Response:
+    from riskmap.render.tilecache import TileKey
+
+    if fmt != "png":
+        raise NotFoundError("底图只提供 PNG 瓦片 / the basemap is served as PNG only")
+    name = enterprise or tiles.settings.enterprise or ""
+    basemap = tiles.basemap(name)
+    sig = basemap.signature()
+    etag = f'"basemap.{sig}.{view.z}.{view.x}.{view.y}.{scale}"'
+    early, headers = _revalidate(request, sig, etag, v)
+    if early is not None:
+        return early
+    cache = tiles.service.cache
+    owner = f"basemap:{basemap.path}"
+    if cache.generation(owner) != sig:
+        cache.clear(owner)
+        cache.set_generation(owner, sig)
+    key = TileKey(owner, BASEMAP, "png", view.z, view.x, view.y, scale)
+    body = cache.get(key, sig)
+    if body is None:
+        body = await run_in_threadpool(basemap.render, view, scale)
+        cache.put(key, body, sig)
+    return Response(body, media_type="image/png", headers=headers)
+
+
+def _param(name: str, where: str, description: str, schema: dict) -> dict:
+    return {"name": name, "in": where, "required": where == "path", "description": description, "schema": schema}
+
+
+_COORDS = [
+    _param("layer", "path", "图层 regions | units | layout | basemap / layer", {"type": "string"}),
+    _param("z", "path", "缩放级别 0–24 / zoom", {"type": "integer", "minimum": 0, "maximum": 24}),
+    _param("x", "path", "列号 / tile column", {"type": "integer", "minimum": 0}),
+    _param("y", "path", "行号 / tile row", {"type": "integer", "minimum": 0}),
+]
+_ENTERPRISE = _param("enterprise", "query", "企业名称（缺省为唯一的企业）/ enterprise (default: the only one)",
+                     {"type": "string"})
+_VERSION = _param("v", "query", "数据版本号（TileJSON 给出）；旧版本转到当前版本 / data version; an old one redirects",
+                  {"type": "integer"})
+_HATCH = _param("hatch", "query", "叠加等级填充纹理（黑白打印、色弱）/ draw level hatches", {"type": "boolean"})
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off", "")
+
+
+def _tile_params(request: Request, with_hatch: bool) -> tuple[str | None, str | None, bool]:
+    """The query parameters of a tile, read by hand: FastAPI's parameter machinery costs more than serving a
+    cached tile (they are documented in the OpenAPI schema all the same)."""
+    q = request.query_params
+    enterprise = q.get("enterprise")
+    v = q.get("v")
+    hatch = False
+    if with_hatch and "hatch" in q:
+        text = q["hatch"].strip().lower()
+        if text not in _TRUE + _FALSE:
+            raise InputError(f"hatch 应为 1 或 0，而不是 “{text[:20]}” / hatch must be 1 or 0")
+        hatch = text in _TRUE
+    return enterprise, v, hatch
+
+
+def make_router() -> APIRouter:
+    router = APIRouter(prefix="/tiles", tags=["tiles"])
+
+    @router.get("/{layer}/tilejson.json", summary="TileJSON 3.0.0（含版本号的绝对地址）/ TileJSON with versioned URLs",
+                responses={404: _TILE_RESPONSES[404]})
+    async def tilejson(request: Request, layer: str,
+                       enterprise: str | None = Query(None, description=_ENTERPRISE["description"]),
+                       format: Literal["png", "mvt"] = Query("png", description="png 或 mvt / tile format"),  # noqa: A002
+                       scale: int = Query(1, ge=1, le=2, description="PNG 像素倍数 1 或 2 / PNG pixel ratio"),
+                       hatch: bool = Query(False, description=_HATCH["description"])) -> JSONResponse:
+        _check_layer(layer)
+        tiles = tiles_of(request)
+        if layer == BASEMAP:
+            return _basemap_tilejson(request, tiles, enterprise, format, scale)
+        service = tiles.service
+        data, ent_id, name = service.lookup(enterprise)
+        if data is None:
+            data = await run_in_threadpool(service.update, ent_id, name)
+        return _tilejson(request, tiles, data, layer, format, scale, hatch)
+
+    png_doc = {"parameters": [*_COORDS, _ENTERPRISE, _VERSION, _HATCH]}
+    mvt_doc = {"parameters": [*_COORDS, _ENTERPRISE, _VERSION]}
+
+    @router.get("/{layer}/{z}/{x}/{y}@2x.png", summary="PNG 瓦片 @2x（512 像素）/ PNG tile @2x",
+                response_class=Response, responses=_png_responses(), openapi_extra=png_doc)
+    async def png_2x(request: Request) -> Response:
+        p = request.path_params
+        return await _tile(request, p["layer"], p["z"], p["x"], p["y"], "png", 2, *_tile_params(request, True))
+
+    @router.get("/{layer}/{z}/{x}/{y}.png", summary="PNG 瓦片（256 像素）/ PNG tile", response_class=Response,
+                responses=_png_responses(), openapi_extra=png_doc)
+    async def png(request: Request) -> Response:
+        p = request.path_params
+        return await _tile(request, p["layer"], p["z"], p["x"], p["y"], "png", 1, *_tile_params(request, True))
+
+    @router.get("/{layer}/{z}/{x}/{y}.mvt", summary="矢量瓦片 MVT 2.1 / vector tile", response_class=Response,
+                responses=_mvt_responses(), openapi_extra=mvt_doc)
+    async def mvt(request: Request) -> Response:
+        p = request.path_params
+        return await _tile(request, p["layer"], p["z"], p["x"], p["y"], "mvt", 1, *_tile_params(request, False))
+
+    return router
+
+
+def _tile_url(base: str, layer: str, suffix: str, params: list[tuple[str, str]]) -> str:
+    return f"{base}/tiles/{quote(layer)}/{{z}}/{{x}}/{{y}}{suffix}?{urlencode(params)}"
+
+
+def _tilejson(request: Request, tiles: _Tiles, data, layer: str, fmt: str, scale: int, hatch: bool) -> JSONResponse:
+    from riskmap.render.tiledata import attribute_types, fit_zoom, lonlat_bounds
+
+    service = tiles.service
+    style = service.style(layer)
+    params = [("enterprise", data.enterprise), ("v", str(data.version))]
+    if fmt == "png" and hatch:
+        params.insert(1, ("hatch", "1"))
+    suffix = ".mvt" if fmt == "mvt" else ("@2x.png" if scale == 2 else ".png")
+    box = data.bounds_3857()
+    bounds = lonlat_bounds(box) if box else [-180.0, -85.0511287798, 180.0, 85.0511287798]
+    zoom = max(style.min_zoom, min(style.max_zoom, fit_zoom(box))) if box else style.min_zoom
+    title_zh, description = LAYER_TITLES[layer]
+    doc: dict[str, Any] = {
+        "tilejson": "3.0.0",
+        "name": f"{data.enterprise} · {title_zh}",
+        "description": description,
+        "version": f"{data.version}.0.0",
+        "attribution": "riskmap 四色安全风险分布图",
+        "scheme": "xyz",
+        "tiles": [_tile_url(_base_url(request), layer, suffix, params)],
+        "minzoom": style.min_zoom,
+        "maxzoom": style.max_zoom,
+        "bounds": bounds,
+        "center": [round((bounds[0] + bounds[2]) / 2, 7), round((bounds[1] + bounds[3]) / 2, 7), zoom],
+        "data_version": data.version,
+        "format": fmt,
+    }
+    if fmt == "mvt":
+        doc["vector_layers"] = [{
+            "id": layer, "description": f"{title_zh} / {style.title_en}", "minzoom": style.min_zoom,
+            "maxzoom": style.max_zoom, "fields": attribute_types(layer),
+        }]
+    etag = f'"tilejson.{data.enterprise_id}.{data.version}.{layer}.{fmt}{scale}{int(hatch)}.{service.signature(style)}"'
+    if _matches(request.headers.get("if-none-match"), etag):
+        return Response(status_code=304, headers={"ETag": etag, "Cache-Control": "no-cache"})
+    return JSONResponse(doc, headers={"ETag": etag, "Cache-Control": "no-cache"})
+
+
+def _basemap_tilejson(request: Request, tiles: _Tiles, enterprise: str | None, fmt: str, scale: int) -> JSONResponse:
+    if fmt != "png":
+        raise NotFoundError("底图只提供 PNG 瓦片 / the basemap is served as PNG only")
+    name = enterprise or tiles.settings.enterprise or ""
+    info = tiles.basemap(name).info()
+    params = ([("enterprise", enterprise)] if enterprise else []) + [("v", info.signature)]
+    suffix = "@2x.png" if scale == 2 else ".png"
+    b = list(info.bounds_lonlat)
+    maxzoom = min(24, info.native_zoom + 2)
+    doc = {
+        "tilejson": "3.0.0",
+        "name": LAYER_TITLES[BASEMAP][0],
+        "description": LAYER_TITLES[BASEMAP][1],
+        "scheme": "xyz",
+        "tiles": [_tile_url(_base_url(request), BASEMAP, suffix, params)],
+        "minzoom": 0,
+        "maxzoom": maxzoom,
+        "bounds": b,
+        "center": [round((b[0] + b[2]) / 2, 7), round((b[1] + b[3]) / 2, 7), min(maxzoom, info.native_zoom)],
+        "format": "png",
+    }
+    return JSONResponse(doc, headers={"Cache-Control": "no-cache"})

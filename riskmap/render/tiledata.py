@@ -1,0 +1,227 @@
+"""What the tiles of one enterprise draw, at one data version: the map snapshot in memory, ready for tile queries.
+
+Built once per data version from the `map_features` table (riskmap.store.mapdata): geometries already in
+EPSG:3857, one STRtree per layer, attributes as arrays. A tile query is an STRtree query of the tile's bounds
+plus the renderer's buffer (microseconds), then a gather of the arrays. A newer version is applied as a patch:
+only the rows written since are read, and the bounds of what they changed (before and after) are returned so
+that exactly the tiles touching them can be dropped from the cache.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import shapely
+
+from riskmap.store.mapdata import ATTRIBUTES, LAYER_FIELDS, LAYERS, read_rows
+
+_ATTR = list(ATTRIBUTES)
+
+
+@dataclass(frozen=True)
+class LayerData:
+    """One layer's features in draw order (by stable feature id); never changed after it is built."""
+
+    name: str
+    feature_id: np.ndarray           # int64
+    key: np.ndarray                  # object: the user's id (region id, unit id, layout fid)
+    attrs: dict[str, np.ndarray]     # ATTRIBUTES → object arrays
+    geometry: np.ndarray             # shapely, EPSG:3857, none missing or empty
+    wkb: np.ndarray                  # object: WKB bytes, to tell a real change from a rewrite
+    tree: shapely.STRtree = field(repr=False)
+    index: dict[str, int] = field(repr=False, default_factory=dict)   # key → position
+
+    def __len__(self) -> int:
+        return len(self.feature_id)
+
+    @property
+    def bounds(self) -> np.ndarray:
+        return shapely.bounds(self.geometry)
+
+    def query(self, box: tuple[float, float, float, float]) -> np.ndarray:
+        """Positions of the features whose envelope meets the box (EPSG:3857), in draw order."""
+        if not len(self.feature_id):
+            return np.zeros(0, np.int64)
+        hits = self.tree.query(shapely.box(*box))
+        hits.sort()
+        return hits
+
+    def columns(self, positions: np.ndarray) -> dict[str, np.ndarray]:
+        """The selected features as the renderers take them: `id`, the layer's tile attributes, `geometry`."""
+        out: dict[str, np.ndarray] = {"id": self.feature_id[positions]}
+        for field_name, column in LAYER_FIELDS[self.name].items():
+            out[field_name] = (self.key if column == "key" else self.attrs[column])[positions]
+        out["geometry"] = self.geometry[positions]
+        return out
+
+    def frame(self, positions: np.ndarray) -> pd.DataFrame:
+        return pd.DataFrame(self.columns(positions))
+
+
+@dataclass(frozen=True)
+class TileData:
+    """An enterprise's map at one data version."""
+
+    enterprise_id: int
+    enterprise: str
+    version: int
+    layers: dict[str, LayerData]
+    stamp: str = ""                  # mapdata.current_state's stamp of this version
+
+    def layer(self, name: str) -> LayerData:
+        return self.layers[name]
+
+    def bounds_3857(self) -> tuple[float, float, float, float] | None:
+        boxes = [layer.bounds for layer in self.layers.values() if len(layer)]
+        if not boxes:
+            return None
+        b = np.concatenate(boxes)
+        return float(b[:, 0].min()), float(b[:, 1].min()), float(b[:, 2].max()), float(b[:, 3].max())
+
+    def layer_bounds_3857(self, name: str) -> tuple[float, float, float, float] | None:
+        layer = self.layers.get(name)
+        if layer is None or not len(layer):
+            return None
+        b = layer.bounds
+        return float(b[:, 0].min()), float(b[:, 1].min()), float(b[:, 2].max()), float(b[:, 3].max())
+
+
+def _layer_from_frame(name: str, frame: pd.DataFrame) -> LayerData:
+    frame = frame.sort_values("feature_id", kind="stable")
+    wkb = frame["wkb"].to_numpy(dtype=object)
+    geoms = shapely.from_wkb(wkb) if len(frame) else np.empty(0, object)
+    keys = frame["key"].to_numpy(dtype=object)
+    attrs = {c: _clean(frame[c].to_numpy(dtype=object)) for c in _ATTR}
+    return LayerData(
+        name=name,
+        feature_id=frame["feature_id"].to_numpy(dtype=np.int64),
+        key=keys,
+        attrs=attrs,
+        geometry=geoms,
+        wkb=wkb,
+        tree=shapely.STRtree(geoms),
+        index={k: i for i, k in enumerate(keys.tolist())},
+    )
+
+
+def _clean(values: np.ndarray) -> np.ndarray:
+    """None for missing values (NaN from pandas included), so that renderers see one kind of blank."""
+    out = values.copy()
+    out[pd.isna(out)] = None
+    return out
+
+
+def _live(rows: pd.DataFrame) -> pd.DataFrame:
+    """Rows that draw something (tombstones have no geometry)."""
+    return rows[rows["wkb"].notna()]
+
+
+def build_tiledata(enterprise_id: int, enterprise: str, version: int, rows: pd.DataFrame, stamp: str = "") \
+        -> TileData:
+    """TileData from every stored row of an enterprise (mapdata.read_rows)."""
+    live = _live(rows)
+    return TileData(enterprise_id, enterprise, version,
+                    {name: _layer_from_frame(name, live[live["layer"] == name]) for name in LAYERS}, stamp)
+
+
+def load_tiledata(session, enterprise_id: int, enterprise: str, version: int, stamp: str = "") -> TileData:
+    return build_tiledata(enterprise_id, enterprise, version, read_rows(session, enterprise_id), stamp)
+
+
+def _layer_rows(layer: LayerData) -> pd.DataFrame:
+    frame = pd.DataFrame({"layer": layer.name, "key": layer.key, "feature_id": layer.feature_id,
+                          **layer.attrs, "wkb": layer.wkb})
+    return frame
+
+
+@dataclass
+class Patch:
+    """A newer version applied to TileData: the new data and, per layer, the boxes (EPSG:3857) that changed."""
+
+    data: TileData
+    boxes: dict[str, np.ndarray]     # layer → (n, 4) minx, miny, maxx, maxy of old and new geometries
+    changed: dict[str, list[str]]    # layer → keys that really changed
+
+    @property
+    def empty(self) -> bool:
+        return not any(len(b) for b in self.boxes.values())
+
+
+def apply_rows(old: TileData, version: int, rows: pd.DataFrame, stamp: str = "") -> Patch:
+    """Apply the rows written after `old.version` (mapdata.read_rows(since=old.version)).
+
+    A rewritten row equal to what `old` holds (written back and forth since) is not a change.
+    """
+    layers = dict(old.layers)
+    boxes: dict[str, np.ndarray] = {}
+    changed: dict[str, list[str]] = {}
+    for name in LAYERS:
+        part = rows[rows["layer"] == name]
+        if not len(part):
+            continue
+        layer = old.layers[name]
+        pos = np.array([layer.index.get(k, -1) for k in part["key"].tolist()], np.int64)
+        known = pos >= 0
+        same = np.zeros(len(part), bool)
+        if known.any():
+            kp = pos[known]
+            eq = np.ones(int(known.sum()), bool)
+            new_wkb = part["wkb"].to_numpy(dtype=object)[known]
+            eq &= np.array([a == b for a, b in zip(new_wkb, layer.wkb[kp], strict=True)], bool)
+            for c in _ATTR:
+                a = _clean(part[c].to_numpy(dtype=object)[known])
+                b = layer.attrs[c][kp]
+                eq &= np.array([x == y for x, y in zip(a, b, strict=True)], bool)
+            same[np.flatnonzero(known)[eq]] = True
+        real = ~same
+        if not real.any():
+            continue
+        part, pos = part[real], pos[real]
+        new_live = part["wkb"].notna().to_numpy()
+        old_b = layer.bounds[pos[pos >= 0]] if (pos >= 0).any() else np.zeros((0, 4))
+        new_g = shapely.from_wkb(part["wkb"].to_numpy(dtype=object)[new_live])
+        boxes[name] = np.concatenate([old_b, shapely.bounds(new_g).reshape(-1, 4)])
+        changed[name] = part["key"].tolist()
+        keep = np.ones(len(layer), bool)
+        keep[pos[pos >= 0]] = False
+        merged = pd.concat([_layer_rows(layer)[keep], part[new_live][["layer", "key", "feature_id", *_ATTR, "wkb"]]],
+                           ignore_index=True)
+        layers[name] = _layer_from_frame(name, merged)
+    return Patch(TileData(old.enterprise_id, old.enterprise, version, layers, stamp), boxes, changed)
+
+
+def read_patch(session, old: TileData, version: int, stamp: str = "") -> Patch:
+    return apply_rows(old, version, read_rows(session, old.enterprise_id, since=old.version), stamp)
+
+
+def lonlat_bounds(box: tuple[float, float, float, float]) -> list[float]:
+    """EPSG:3857 box → [west, south, east, north] rounded to 7 decimals (about 1 cm)."""
+    from riskmap.render.grid import TMS
+
+    west, south = TMS.lnglat(box[0], box[1])
+    east, north = TMS.lnglat(box[2], box[3])
+    return [round(float(v), 7) for v in (west, south, east, north)]
+
+
+def fit_zoom(box: tuple[float, float, float, float], pixels: int = 1024) -> int:
+    """The largest zoom at which the box fits in about `pixels` CSS px (for TileJSON's centre)."""
+    from riskmap.render.grid import TMS
+
+    size = max(box[2] - box[0], box[3] - box[1], 1.0)
+    for z in range(22, -1, -1):
+        if size / TMS.matrix(z).cellSize <= pixels:
+            return z
+    return 0
+
+
+def attribute_types(layer: str) -> dict[str, str]:
+    """TileJSON `vector_layers` fields of a layer (all text)."""
+    return {name: "String" for name in LAYER_FIELDS[layer]}
+
+
+def is_blank(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
