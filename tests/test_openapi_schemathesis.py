@@ -2,7 +2,8 @@
 
 Every GET operation and POST /api/evaluate is called with generated inputs: no answer may be a 5xx, and every
 answer must match the API definition (documented content type, body valid against the response schema). The
-OGC API Features operations, whose statuses are all declared, must also answer only with declared statuses.
+OGC API Features operations, whose statuses and headers are all declared, must also answer only with declared
+statuses and send the declared headers (ETag).
 Kept small (25 examples per operation, no deadline) so that it runs in well under two minutes on 2 cores.
 
 The schema is loaded when the module is imported (schemathesis's fixture-based loader does not work with
@@ -28,7 +29,7 @@ from riskmap.settings import Settings
 
 MAX_EXAMPLES = 25
 CORE_CHECKS = [checks.not_a_server_error, checks.response_schema_conformance, checks.content_type_conformance]
-DECLARED_ONLY = [*CORE_CHECKS, checks.status_code_conformance]
+DECLARED_ONLY = [*CORE_CHECKS, checks.status_code_conformance, checks.response_headers_conformance]
 
 
 _DIR = Path(tempfile.mkdtemp(prefix="riskmap-schemathesis-"))
