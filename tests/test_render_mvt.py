@@ -262,6 +262,22 @@ def test_degenerate_shapes_are_dropped():
     assert [f["id"] for f in layer["features"]] == [4]
 
 
+def test_rings_collections_and_multipolygons():
+    view = view_at(17)
+    a, b, c, d = at(view, 0.1, 0.1), at(view, 0.3, 0.1), at(view, 0.3, 0.3), at(view, 0.1, 0.3)
+    ring = shapely.LinearRing([a, b, c, d])
+    area = shapely.box(*at(view, 0.5, 0.9), *at(view, 0.9, 0.5))
+    mixed = shapely.GeometryCollection([area, shapely.Point(at(view, 0.05, 0.95))])
+    multi = shapely.MultiPolygon([shapely.box(*at(view, 0.5, 0.3), *at(view, 0.6, 0.2)),
+                                  shapely.box(*at(view, 0.7, 0.3), *at(view, 0.8, 0.2))])
+    frame = gpd.GeoDataFrame({"id": [1, 2, 3]}, geometry=[ring, mixed, multi], crs=3857)
+    layer = decode(encode_mvt({"u": frame}, view))["u"]
+    kinds = {f["id"]: f["geometry"]["type"] for f in layer["features"]}
+    assert kinds == {1: "LineString", 2: "Polygon", 3: "MultiPolygon"}
+    line = next(f for f in layer["features"] if f["id"] == 1)["geometry"]["coordinates"]
+    assert line[0] == line[-1] and len(line) == 5
+
+
 def test_an_empty_tile_is_zero_bytes(plant):
     view, frame = plant
     far = tile_view(view.z, view.x + 10, view.y)

@@ -313,6 +313,21 @@ def test_lines_are_stroked_in_their_level_colour(units):
     assert px[100, 128, 3] == 0
 
 
+def test_rings_collections_and_multipolygons_draw(units):
+    view = view_at(17)
+    ring = frac_box(view, 0.1, 0.1, 0.3, 0.3).exterior
+    mixed = shapely.GeometryCollection([frac_box(view, 0.5, 0.5, 0.9, 0.9), frac_point(view, 0.05, 0.95)])
+    multi = shapely.MultiPolygon([frac_box(view, 0.5, 0.1, 0.6, 0.2), frac_box(view, 0.7, 0.1, 0.8, 0.2)])
+    gdf = gpd.GeoDataFrame({"level": ["general", "major", "low"]}, geometry=[ring, mixed, multi], crs=3857)
+    px = decode(render_png(gdf, view, units))
+    assert tuple(px[int(0.1 * 256), 40, :3]) == PALETTE["general"]          # the ring as a line
+    assert px[int(0.2 * 256), int(0.2 * 256), 3] == 0                         # a ring is not an area
+    assert tuple(px[180, 180, :3]) == PALETTE["major"]
+    assert tuple(px[int(0.95 * 256), int(0.05 * 256), :3]) == PALETTE["major"]
+    assert tuple(px[38, 141, :3]) == PALETTE["low"] and tuple(px[38, 192, :3]) == PALETTE["low"]
+    assert px[38, 166, 3] == 0
+
+
 def test_polygon_holes_stay_empty_and_overlaps_stay_filled(units):
     view = view_at(17)
     outer = frac_box(view, 0.1, 0.1, 0.9, 0.9)

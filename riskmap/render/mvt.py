@@ -74,7 +74,7 @@ def _narrow(values: np.ndarray) -> tuple[np.ndarray, int]:
 
 def _varint_sizes(values: np.ndarray) -> np.ndarray:
     values, top = _narrow(values)
-    sizes = np.ones(len(values), np.int64)
+    sizes = np.ones(len(values), np.int32)
     k = 1
     while k < 10 and top >= 1 << (7 * k):
         sizes += values >= values.dtype.type(1 << (7 * k))
@@ -91,7 +91,7 @@ def _varints(values: np.ndarray) -> bytes:
         return values.astype(np.uint8).tobytes()
     kind = values.dtype.type
     sizes = _varint_sizes(values)
-    starts = np.cumsum(sizes)
+    starts = np.cumsum(sizes, dtype=np.int64)
     out = np.empty(int(starts[-1]), np.uint8)
     starts -= sizes
     j = 0
@@ -329,6 +329,13 @@ def _prepare_geometries(geoms: np.ndarray, grid: _Grid, rows: np.ndarray) -> lis
     if not len(geoms):
         return []
     types = shapely.get_type_id(geoms)
+    ring = types == 2
+    if ring.any():                                        # a bare LinearRing is drawn as a closed line
+        geoms = geoms.copy()
+        geoms[ring] = shapely.linestrings(shapely.get_coordinates(geoms[ring]),
+                                          indices=np.repeat(np.arange(ring.sum()),
+                                                            shapely.get_num_coordinates(geoms[ring])))
+        types = shapely.get_type_id(geoms)
     coll = types == _COLL
     if coll.any():
         geoms = geoms.copy()
@@ -459,70 +466,77 @@ def _bool_values(values: np.ndarray) -> bytes:
     return out.tobytes()
 
 
-def _level_zh(levels: pd.Series) -> pd.Series:
-    codes, uniques = pd.factorize(levels)
-    zh = []
-    for u in uniques:
+_LEVEL_WORDS: dict[Any, tuple[str, str] | None] = {}
+
+
+def _level_words(value: Any) -> tuple[str, str] | None:
+    """(code, Chinese name) of a level however it is written, cached; None when it is not a level."""
+    key = (type(value), value)
+    if key not in _LEVEL_WORDS:
         try:
-            zh.append(Level.parse(u).zh)
+            level = Level.parse(value)
+            _LEVEL_WORDS[key] = (level.value, level.zh)
         except ValueError:
-            zh.append(None)
-    lookup = np.array(zh + [None], dtype=object)
-    return pd.Series(lookup[codes], index=levels.index)
+            _LEVEL_WORDS[key] = None
+        if len(_LEVEL_WORDS) > 10_000:
+            _LEVEL_WORDS.clear()
+    return _LEVEL_WORDS[key]
 
 
-def _level_code(levels: pd.Series) -> pd.Series:
-    codes, uniques = pd.factorize(levels)
-    out = []
-    for u in uniques:
-        try:
-            out.append(Level.parse(u).value)
-        except ValueError:
-            out.append(u)
-    lookup = np.array(out + [None], dtype=object)
-    return pd.Series(lookup[codes], index=levels.index)
+def _factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Codes (-1 = missing) and distinct values; cells holding dicts or lists count as missing."""
+    try:
+        return pd.factorize(values, use_na_sentinel=True)
+    except TypeError:
+        cleaned = np.array([None if isinstance(v, (dict, list, set, bytearray)) else v for v in values], object)
+        return pd.factorize(cleaned, use_na_sentinel=True)
 
 
-_KINDS = ("str", "int", "float", "bool")
+def _level_columns(levels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The `level` column as codes ("major" …) and its Chinese names, unknown values kept / left out."""
+    codes, uniques = _factorize(levels)
+    words = [_level_words(u) for u in uniques]
+    code = np.array([w[0] if w else u for w, u in zip(words, uniques, strict=True)] + [None], dtype=object)
+    zh = np.array([w[1] if w else None for w in words] + [None], dtype=object)
+    return code[codes], zh[codes]
 
 
-def _typed_uniques(uniques: Any) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
-    """Sort a column's distinct values into MVT types: (kind per unique (-1 = left out), per-kind position
-    of each unique, per-kind values). The common cases (all text, all numbers) take no Python loop."""
+def _typed_uniques(uniques: Any) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """Sort a column's distinct values into MVT types: (kind per unique (-1 = left out), position of each
+    unique within its kind, per-kind values). All-text and all-number columns take no Python loop."""
     n = len(uniques)
     kind = np.full(n, -1, np.int64)
-    inferred = pd.api.types.infer_dtype(uniques, skipna=True) if n else "empty"
-    arr = np.asarray(uniques, dtype=object) if inferred not in ("integer", "floating", "boolean") else \
-        np.asarray(uniques)
+    arr = np.asarray(uniques)
+    inferred = pd.api.types.infer_dtype(arr, skipna=True) if n else "empty"
+    empty = [np.zeros(0, object), np.zeros(0, np.int64), np.zeros(0), np.zeros(0, bool)]
     if inferred == "string":
-        lens = pd.Series(arr, dtype=object).str.len().to_numpy()
+        arr = arr.astype(object, copy=False)
+        lens = np.fromiter(map(len, arr), np.int64, count=n)
         if (lens > MAX_TEXT_CHARS).any():
             arr = arr.copy()
             arr[lens > MAX_TEXT_CHARS] = [_scalar(v) for v in arr[lens > MAX_TEXT_CHARS]]
         kind[:] = 0
-        buckets = [arr, np.zeros(0, np.int64), np.zeros(0), np.zeros(0, bool)]
-    elif inferred == "integer" and arr.dtype.kind in "iu":
+        buckets = [arr, *empty[1:]]
+    elif inferred == "integer" and arr.dtype.kind in "iu" and (arr.dtype.kind == "i" or arr.max() < 2 ** 63):
         kind[:] = 1
-        buckets = [np.zeros(0, object), arr.astype(np.int64), np.zeros(0), np.zeros(0, bool)]
+        buckets = [empty[0], arr.astype(np.int64), *empty[2:]]
     elif inferred == "floating" and arr.dtype.kind == "f":
         ok = np.isfinite(arr)
         kind[ok] = 2
-        buckets = [np.zeros(0, object), np.zeros(0, np.int64), arr[ok].astype(np.float64), np.zeros(0, bool)]
+        buckets = [*empty[:2], arr[ok].astype(np.float64), empty[3]]
     elif inferred == "boolean" and arr.dtype.kind == "b":
         kind[:] = 3
-        buckets = [np.zeros(0, object), np.zeros(0, np.int64), np.zeros(0), arr.astype(bool)]
+        buckets = [*empty[:3], arr.astype(bool)]
     else:
         lists: list[list] = [[], [], [], []]
-        for i, u in enumerate(arr):
+        for i, u in enumerate(arr.astype(object)):
             v = _scalar(u)
             if v is None:
                 continue
             k = 3 if isinstance(v, bool) else 1 if isinstance(v, int) and v < 2 ** 63 else \
                 2 if isinstance(v, float) else 0
-            if k == 0:
-                v = str(v)
             kind[i] = k
-            lists[k].append(v)
+            lists[k].append(str(v) if k == 0 else v)
         buckets = [np.array(lists[0], dtype=object), np.array(lists[1], dtype=np.int64),
                    np.array(lists[2], dtype=np.float64), np.array(lists[3], dtype=bool)]
     position = np.full(n, -1, np.int64)
@@ -532,36 +546,27 @@ def _typed_uniques(uniques: Any) -> tuple[np.ndarray, list[np.ndarray], list[np.
     return kind, position, buckets
 
 
-def _attribute_table(frame: pd.DataFrame) -> tuple[list[str], np.ndarray, bytes]:
-    """Keys, a (rows × keys) matrix of value indices (-1 = absent) and the encoded Layer.values.
+def _attribute_table(columns: dict[str, np.ndarray], n: int) -> tuple[list[str], np.ndarray, bytes]:
+    """Keys, an (n × keys) matrix of value indices (-1 = absent) and the encoded Layer.values.
 
     Values are shared across keys and never repeated within a type, as the specification asks."""
-    columns = [c for c in frame.columns if c not in ("geometry", "id") and isinstance(c, str)]
     per_column = []
     pools: list[list[np.ndarray]] = [[], [], [], []]
-    for col in columns:
-        series = frame[col]
-        if col == "level":
-            series = _level_code(series)
-        try:
-            codes, uniques = pd.factorize(series, use_na_sentinel=True)
-        except TypeError:                                # dicts or lists inside: those cells are not attributes
-            series = series.map(lambda v: None if isinstance(v, (dict, list, set, bytearray)) else v)
-            codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    for col, values in columns.items():
+        codes, uniques = _factorize(values)
         kind, position, buckets = _typed_uniques(uniques)
         base = [sum(len(b) for b in pools[k]) for k in range(4)]
         for k in range(4):
             pools[k].append(buckets[k])
         per_column.append((col, codes, kind, position, base))
-    # one pool per type, duplicates removed across columns
     global_of: list[np.ndarray] = []
     chunks = []
     offset = 0
     encoders = (_string_values, _int_values, _float_values, _bool_values)
     for k in range(4):
         filled = [p for p in pools[k] if len(p)]
-        allv = np.concatenate(pools[k]) if filled else np.zeros(0)
-        if len(allv):
+        if filled:
+            allv = np.concatenate(pools[k])
             if len(filled) == 1:                         # one column: its distinct values are the pool
                 codes_k, uniq_k = np.arange(len(allv)), allv
             else:
@@ -582,47 +587,67 @@ def _attribute_table(frame: pd.DataFrame) -> tuple[list[str], np.ndarray, bytes]
         if (vidx >= 0).any():
             keys.append(col)
             matrix.append(vidx)
-    mat = np.stack(matrix, axis=1) if matrix else np.zeros((len(frame), 0), np.int64)
+    mat = np.stack(matrix, axis=1) if matrix else np.zeros((n, 0), np.int64)
     return keys, mat, b"".join(chunks)
 
 
-def _feature_ids(frame: pd.DataFrame) -> np.ndarray | None:
-    """Caller-given ids as uint64 (-1 where missing), or None when there is no `id` column."""
-    if "id" not in frame.columns:
+def _feature_ids(raw: np.ndarray | None) -> np.ndarray | None:
+    """Caller-given ids as int64 (-1 where missing), or None when there is no `id` column."""
+    if raw is None:
         return None
-    ids = pd.to_numeric(frame["id"], errors="coerce")
-    raw = frame["id"]
-    bad = ids.isna() & raw.notna()
-    finite = ids.notna()
-    if bad.any() or (finite & ((ids < 0) | (ids != np.floor(ids.fillna(0))))).any():
-        sample = raw[bad | (finite & (ids < 0))].head(3).tolist()
-        raise InputError(f"要素编号应为非负整数，得到 {sample} / feature ids must be non-negative integers")
-    out = np.full(len(frame), -1, np.int64)
-    out[finite.to_numpy()] = ids[finite].astype(np.int64).to_numpy()
+    if raw.dtype.kind in "iu":
+        if raw.dtype.kind == "i" and (raw < 0).any():
+            raise InputError(f"要素编号应为非负整数，得到 {raw[raw < 0][:3].tolist()} / feature ids must be "
+                             "non-negative integers")
+        return raw.astype(np.int64)
+    ids = pd.to_numeric(pd.Series(raw, dtype=object), errors="coerce")
+    present = pd.notna(raw)
+    finite = ids.notna().to_numpy()
+    bad = (present & ~finite) | (finite & ((ids.fillna(0) < 0) | (ids.fillna(0) != np.floor(ids.fillna(0))))
+                                 .to_numpy())
+    if bad.any():
+        raise InputError(f"要素编号应为非负整数，得到 {raw[bad][:3].tolist()} / feature ids must be non-negative "
+                         "integers")
+    out = np.full(len(raw), -1, np.int64)
+    out[finite] = ids[finite].astype(np.int64).to_numpy()
     return out
 
 
 # ---------------------------------------------------------------------------------------------- layers
 
 
-def _frame(features: Any) -> pd.DataFrame:
+_CRS_IS_3857: dict[str, bool] = {}
+
+
+def is_web_mercator(crs: Any) -> bool:
+    """Whether a CRS is EPSG:3857 (pyproj's identification is slow, so answers are remembered)."""
+    if crs is None:
+        return True
+    key = crs.srs if hasattr(crs, "srs") else str(crs)
+    if key not in _CRS_IS_3857:
+        _CRS_IS_3857[key] = crs.to_epsg() == 3857
+    return _CRS_IS_3857[key]
+
+
+def _columns(features: Any) -> dict[str, np.ndarray]:
+    """The layer as numpy columns (pandas costs more than the encoding on small tiles)."""
     if isinstance(features, pd.DataFrame):
-        crs = getattr(features, "crs", None)
-        if crs is not None and crs.to_epsg() != 3857:
+        if not is_web_mercator(getattr(features, "crs", None)):
             features = features.to_crs(3857)
-        return features
+        return {str(c): features[c].to_numpy() for c in features.columns}
     if isinstance(features, Mapping):
-        return pd.DataFrame({k: list(v) if not isinstance(v, np.ndarray) else v for k, v in features.items()})
+        return {str(k): v if isinstance(v, np.ndarray) else np.asarray(list(v), dtype=object)
+                for k, v in features.items()}
     raise InputError("图层数据应为 GeoDataFrame / layer data must be a GeoDataFrame")
 
 
 def _encode_layer(name: str, features: Any, view, extent: int, buffer: int) -> bytes:
-    frame = _frame(features)
-    if "geometry" not in frame.columns:
+    columns = _columns(features)
+    if "geometry" not in columns:
         raise InputError(f"图层 {name} 缺少 geometry 列 / layer {name!r} has no geometry column")
-    if len(frame) == 0:
+    geoms = np.asarray(columns.pop("geometry"), dtype=object)
+    if len(geoms) == 0:
         return b""
-    geoms = np.asarray(frame["geometry"].to_numpy(), dtype=object)
     present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
     rows = np.flatnonzero(present)
     grid = _Grid(view, extent, buffer)
@@ -634,17 +659,18 @@ def _encode_layer(name: str, features: Any, view, extent: int, buffer: int) -> b
     gtype = np.concatenate([np.full(len(p.rows), p.gtype, np.uint64) for p in parts])
     streams = [p.stream for p in parts]
     geom_len = np.concatenate([np.diff(p.off) for p in parts])
-    geom_start = np.concatenate([p.off[:-1] + s for p, s in zip(parts, np.cumsum([0] + [len(x) for x in streams[:-1]]),
-                                                                strict=True)])
+    shift = np.cumsum([0] + [len(x) for x in streams[:-1]])
+    geom_start = np.concatenate([p.off[:-1] + d for p, d in zip(parts, shift, strict=True)])
     order = np.argsort(rows, kind="stable")
     rows, gtype, geom_len, geom_start = rows[order], gtype[order], geom_len[order], geom_start[order]
     stream = np.concatenate(streams)
 
-    table = frame.iloc[rows]
-    if "level" in table.columns and "level_zh" not in table.columns:
-        table = table.assign(level_zh=_level_zh(table["level"]))
-    keys, mat, values = _attribute_table(table)
-    ids = _feature_ids(table)
+    ids = _feature_ids(columns.pop("id")[rows] if "id" in columns else None)
+    table = {k: v[rows] for k, v in columns.items()}
+    if "level" in table:
+        table["level"], zh = _level_columns(table["level"])
+        table.setdefault("level_zh", zh)
+    keys, mat, values = _attribute_table(table, len(rows))
     features_bytes = _features(stream, geom_start, geom_len, gtype, mat, ids)
 
     out = [b"\x0a" + _varint_one(len(name.encode())) + name.encode(), features_bytes]
@@ -658,11 +684,14 @@ def _encode_layer(name: str, features: Any, view, extent: int, buffer: int) -> b
 def _features(stream, geom_start, geom_len, gtype, mat, ids) -> bytes:
     """All Feature messages of a layer (each wrapped as layer field 2) as one varint stream."""
     n = len(gtype)
-    gather = np.repeat(geom_start, geom_len) + (np.arange(int(geom_len.sum())) -
-                                                np.repeat(np.cumsum(geom_len) - geom_len, geom_len))
-    geom_vals = stream[gather]
+    if len(geom_start) and geom_start[0] == 0 and (geom_start[1:] == np.cumsum(geom_len)[:-1]).all():
+        geom_vals = stream                                # already in feature order
+    else:
+        gather = np.repeat(geom_start, geom_len) + (np.arange(int(geom_len.sum())) -
+                                                    np.repeat(np.cumsum(geom_len) - geom_len, geom_len))
+        geom_vals = stream[gather]
     gsize = _varint_sizes(geom_vals)
-    gcs = np.concatenate([[0], np.cumsum(gsize)])
+    gcs = np.concatenate([[0], np.cumsum(gsize, dtype=np.int64)])
     gends = np.cumsum(geom_len)
     gbytes = gcs[gends] - gcs[gends - geom_len]
 
@@ -671,7 +700,7 @@ def _features(stream, geom_start, geom_len, gtype, mat, ids) -> bytes:
     tag_vals = np.stack([np.broadcast_to(np.arange(mat.shape[1]), mat.shape)[present], mat[present]],
                         axis=1).ravel().astype(np.uint64) if mat.size else np.zeros(0, np.uint64)
     tsize = _varint_sizes(tag_vals)
-    tcs = np.concatenate([[0], np.cumsum(tsize)])
+    tcs = np.concatenate([[0], np.cumsum(tsize, dtype=np.int64)])
     tends = np.cumsum(ntag)
     tbytes = tcs[tends] - tcs[tends - ntag]
     has_tags = ntag > 0
@@ -684,7 +713,8 @@ def _features(stream, geom_start, geom_len, gtype, mat, ids) -> bytes:
 
     count = 2 + 2 * has_id + 2 * has_tags + ntag + 4 + geom_len
     start = np.cumsum(count) - count
-    values = np.empty(int(count.sum()), np.uint64)
+    wide = ids is not None and len(ids) and int(ids.max()) >= 1 << 32
+    values = np.empty(int(count.sum()), np.uint64 if wide else np.uint32)
     values[start] = 0x12                                  # Layer.features, length-delimited
     values[start + 1] = msg.astype(np.uint64)
     c = start + 2

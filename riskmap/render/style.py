@@ -11,7 +11,7 @@ import math
 import re
 from dataclasses import asdict, dataclass
 from dataclasses import field as dc_field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -132,8 +132,8 @@ class LayerStyle:
     def labels_at(self, z: int) -> bool:
         return self.label is not None and z >= self.label.min_zoom and self.visible(z)
 
-    def max_draw_px(self) -> float:
-        """The farthest any symbol reaches beyond its geometry, CSS px (point radius, stroke half-widths)."""
+    @cached_property
+    def _reach(self) -> float:
         reach = 0.0
         for c in self.classes:
             reach = max(reach, c.point.size / 2 + (c.point.outline.width if c.point.outline else 0))
@@ -143,6 +143,10 @@ class LayerStyle:
             if c.casing is not None and c.line is not None:
                 reach = max(reach, c.line.width / 2 + c.casing.width)
         return reach
+
+    def max_draw_px(self) -> float:
+        """The farthest any symbol reaches beyond its geometry, CSS px (point radius, stroke half-widths)."""
+        return self._reach
 
     def class_indices(self, values: Any) -> np.ndarray:
         """The class (index into `classes`) of each value of the classifying attribute; unknown → default."""
