@@ -12,6 +12,7 @@ import hashlib
 from datetime import UTC, datetime
 from urllib.parse import quote, urlencode
 
+import numpy as np
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
@@ -230,7 +231,7 @@ def make_router() -> APIRouter:
         if fmt == "html":
             from riskmap.render import ogc_html
 
-            rows = _row_array(row)
+            rows = np.array([row])
             return _html(ogc_html.item_page(
                 title=_title(ref), collection_url=_url(request, _collection_path(ref.id), f="html"),
                 feature_id=feature_id, record=coll.records(rows)[0], geometry_type=coll.geometry_types(rows)[0],
@@ -377,12 +378,6 @@ def _answer(request: Request, fmt: str, doc: dict, page: str) -> Response:
 
 def _html(text: str, headers: dict | None = None) -> HTMLResponse:
     return HTMLResponse(text, headers={"Vary": "Accept", **(headers or {})})
-
-
-def _row_array(row: int):
-    import numpy as np
-
-    return np.array([row])
 
 
 def _etag(ref: data.CollectionRef, version: int, feature_id: str, method: str | None, which: str | None,
