@@ -319,6 +319,12 @@ def test_lon_lat_input_is_projected(plant):
     assert np.abs(np.array(fa[0]) - np.array(fb[0])).max() <= 1
 
 
+def test_a_geometry_column_of_another_name(plant):
+    view, frame = plant
+    renamed = frame.rename_geometry("geom")
+    assert decode(encode_mvt({"u": renamed}, view)) == decode(encode_mvt({"u": frame}, view))
+
+
 def test_bad_arguments_are_user_errors(plant):
     view, frame = plant
     with pytest.raises(InputError):

@@ -12,7 +12,7 @@ import yaml
 from riskmap.errors import NotFoundError
 from riskmap.geo.model import ROLES
 from riskmap.levels import Level
-from riskmap.render.style import NO_LEVEL, StyleError, available_layers, load_layer_style
+from riskmap.render.style import NO_LEVEL, StyleError, available_layers, load_layer_style, styles_json
 from riskmap.symbology import layers_dir
 
 PALETTE = {"major": "#FF0000", "significant": "#FF8C00", "general": "#FFFF00", "low": "#0070C0"}
@@ -111,6 +111,13 @@ def test_to_json_carries_everything_the_browser_needs():
     assert legend[0] == {**legend[0], "zh": "重大风险", "en": "Major risk", "fill": "#FF0000", "hatch": "xx"}
     point = load_layer_style("units").to_json()["classes"][-1]["point"]
     assert point["size_stops"][0][0] <= point["size_stops"][-1][0]
+
+
+def test_one_document_for_the_browser():
+    doc = json.loads(json.dumps(styles_json(), ensure_ascii=False))
+    assert [lv["key"] for lv in doc["levels"]] == ["major", "significant", "general", "low"]
+    assert [lv["fill"] for lv in doc["levels"]] == list(PALETTE.values())
+    assert {"regions", "units", "layout"} <= set(doc["layers"])
 
 
 def test_unknown_layers_are_not_found():

@@ -22,6 +22,7 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
@@ -634,7 +635,8 @@ def _columns(features: Any) -> dict[str, np.ndarray]:
     if isinstance(features, pd.DataFrame):
         if not is_web_mercator(getattr(features, "crs", None)):
             features = features.to_crs(3857)
-        return {str(c): features[c].to_numpy() for c in features.columns}
+        geometry_name = features.geometry.name if isinstance(features, gpd.GeoDataFrame) else "geometry"
+        return {("geometry" if c == geometry_name else str(c)): features[c].to_numpy() for c in features.columns}
     if isinstance(features, Mapping):
         return {str(k): v if isinstance(v, np.ndarray) else np.asarray(list(v), dtype=object)
                 for k, v in features.items()}

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
@@ -122,6 +123,8 @@ class _Layer:
 
 
 def _column(features: Any, name: str) -> np.ndarray | None:
+    if name == "geometry" and isinstance(features, gpd.GeoDataFrame):
+        return np.asarray(features.geometry.to_numpy(), dtype=object)      # whatever the column is called
     if isinstance(features, pd.DataFrame):
         return features[name].to_numpy(dtype=object) if name in features.columns else None
     if isinstance(features, Mapping):
@@ -639,9 +642,13 @@ def _explode_collections(geoms, cls, bounds, types):
 _CONTROL_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
 
 
-@lru_cache(maxsize=65536)
 def _clean_label(raw: str, size: float, max_chars: int) -> tuple[str, float]:
     """Printable text the font can draw (never tofu boxes), cut to max_chars, and its width at `size`."""
+    return _clean_label_cached(raw[: max_chars * 4 + 1], size, max_chars)   # the cache never holds huge text
+
+
+@lru_cache(maxsize=65536)
+def _clean_label_cached(raw: str, size: float, max_chars: int) -> tuple[str, float]:
     text = raw[: max_chars * 4]
     text = "".join(" " if ch.isspace() else ch for ch in text
                    if unicodedata.category(ch) not in _CONTROL_CATEGORIES or ch.isspace())

@@ -484,5 +484,14 @@ def _role_classes(top: _Reader) -> list[SymbolClass]:
     return classes
 
 
+def styles_json(directory: Path | None = None) -> dict[str, Any]:
+    """Every layer's style and the level palette in one document, for the web map and print legends."""
+    palette = load_palette(directory or layers_dir())
+    levels = [{"key": lv.value, "zh": ls.zh, "en": ls.en, "fill": ls.fill, "hatch": ls.hatch, "grey": ls.grey,
+               "rank": lv.rank} for lv, ls in ((lv, palette.styles[lv]) for lv in LEVELS_HIGH_TO_LOW)]
+    return {"levels": levels,
+            "layers": {name: load_layer_style(name, directory).to_json() for name in available_layers(directory)}}
+
+
 def clear_cache() -> None:
     _load_cached.cache_clear()
