@@ -1,0 +1,443 @@
+"""What is here, and where is it: the web map's click (`/api/identify`) and name search (`/api/search`).
+
+Both read a `PlantIndex`: the plant, its region risk and spatial indexes, built once per enterprise and data
+version and kept for the process (a click must not reload a 100,000-unit ledger). Answers carry the level, the
+explanation (which unit and event decided the colour, by which rule), events, controls, responsible people
+and when each unit was last assessed. Text is data: the page puts it into the DOM with textContent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections import OrderedDict
+from concurrent.futures import Future
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import shapely
+from fastapi import APIRouter, Query, Request
+
+from riskmap.domain import RESIDUAL, AssessmentUnit, RiskEvent, UnitTree
+from riskmap.errors import InputError, NotFoundError
+from riskmap.levels import LEVELS_HIGH_TO_LOW, Level
+
+Method = Literal["highest", "weighted"]
+Which = Literal["residual", "inherent"]
+MAX_UNITS = 20            # units listed per click; the rest are counted
+CLICK_TOLERANCE_PX = 5    # points and lines are hit within this many screen pixels
+_CACHE_SIZE = 4
+_CACHE_LOCK = threading.Lock()
+_SYMBOL = {"lec": "D", "ls": "R"}
+
+
+class PlantIndex:
+    """One enterprise at one data version, ready for clicks, searches and the map page."""
+
+    def __init__(self, plant, method: str = "highest", which: str = RESIDUAL):
+        self.plant = plant
+        self._lock = threading.Lock()
+        self._unit_regions: dict[str, list[str]] | None = None
+        self.method = method
+        self.which = which
+        self.data_version = plant.data_version
+        self.risks = plant.region_risk(method=method, which=which)
+        self.risk_by_id = {r.region_id: r for r in self.risks}
+        self.region_by_id = {r.id: r for r in plant.regions}
+        self.tree = UnitTree(plant.units)
+        units = list(self.tree)
+        self.unit_ids = np.array([u.id for u in units], dtype=object)
+        self.unit_levels = [u.level(which) for u in units]
+        self.unit_located = _located_geometries(units)
+        self.unit_pos = {u.id: i for i, u in enumerate(units)}
+        self.region_geoms = np.array([r.geometry for r in plant.regions] + [None], dtype=object)[:-1]
+        self._region_tree = shapely.STRtree(self.region_geoms)
+        self._unit_tree = shapely.STRtree(self.unit_located)
+        self.unit_counts = {lv.value: 0 for lv in LEVELS_HIGH_TO_LOW}
+        for lv in self.unit_levels:
+            if lv is not None:
+                self.unit_counts[lv.value] += 1
+        self.units_unassessed = sum(1 for lv in self.unit_levels if lv is None)
+        names = [r.name for r in plant.regions] + [u.name for u in units]
+        ids = [r.id for r in plant.regions] + [u.id for u in units]
+        self._names = pd.DataFrame({
+            "kind": ["region"] * len(plant.regions) + ["unit"] * len(units),
+            "id": ids, "name": names,
+            "name_key": pd.Series(names, dtype=object).fillna("").astype(str).str.casefold(),
+            "id_key": pd.Series(ids, dtype=object).astype(str).str.casefold(),
+        })
+
+    # ------------------------------------------------------------------------------------------ look-ups
+
+    def bounds(self, region_id: str | None = None) -> list[float] | None:
+        """[west, south, east, north] of a region, else of the whole plant (layout, regions, units)."""
+        if region_id is not None:
+            return _bounds([self.region(region_id).geometry])
+        features = self.plant.features
+        if features is not None and len(features):
+            return [float(v) for v in features.total_bounds]
+        return _bounds(list(self.region_geoms) + list(self.unit_located))
+
+    def region(self, region_id: str):
+        region = self.region_by_id.get(region_id)
+        if region is None:
+            raise NotFoundError(f"没有编号为 “{region_id}” 的区域 / no region {region_id!r}")
+        return region
+
+    def unit(self, unit_id: str) -> AssessmentUnit:
+        try:
+            return self.tree[unit_id]
+        except KeyError:
+            raise NotFoundError(f"没有编号为 “{unit_id}” 的评估单元 / no assessment unit {unit_id!r}") from None
+
+    def regions_of_unit(self, unit_id: str) -> list[str]:
+        """The regions a unit is a member of (built for all units on first use)."""
+        with self._lock:
+            if self._unit_regions is None:
+                table: dict[str, list[str]] = {}
+                for risk in self.risks:
+                    for c in risk.contributing:
+                        table.setdefault(c.unit_id, []).append(risk.region_id)
+                self._unit_regions = table
+        return self._unit_regions.get(unit_id, [])
+
+    def region_counts(self) -> dict[str, int]:
+        counts = {lv.value: 0 for lv in LEVELS_HIGH_TO_LOW}
+        for risk in self.risks:
+            if risk.level is not None:
+                counts[risk.level.value] += 1
+        return counts
+
+    def regions_at(self, point) -> list[str]:
+        hits = self._region_tree.query(point, predicate="intersects")
+        return [self.plant.regions[i].id for i in sorted(hits)]
+
+    def units_at(self, point, tolerance_deg: float) -> list[int]:
+        """Units whose located geometry is hit: highest level first, then the smallest (most specific)."""
+        hits = self._unit_tree.query(point, predicate="intersects")
+        if tolerance_deg > 0:
+            near = self._unit_tree.query(point, predicate="dwithin", distance=tolerance_deg)
+            geoms = self.unit_located[near]
+            slim = shapely.get_type_id(geoms) < 3          # points and lines: polygons need a real hit
+            hits = np.union1d(hits, near[slim])
+        if not len(hits):
+            return []
+        rank = np.array([self.unit_levels[i].rank if self.unit_levels[i] else 0 for i in hits])
+        area = shapely.area(self.unit_located[hits])
+        order = np.lexsort((area, -rank))
+        return [int(i) for i in hits[order]]
+
+    def search(self, text: str, limit: int) -> tuple[list[tuple[str, str]], int]:
+        """(kind, id) of regions and units whose name or id contains `text`: exact, then prefix, then rest."""
+        key = text.strip().casefold()
+        if not key:
+            return [], 0
+        names, ids = self._names["name_key"], self._names["id_key"]
+        hit = names.str.contains(key, regex=False) | ids.str.contains(key, regex=False)
+        found = self._names[hit]
+        if found.empty:
+            return [], 0
+        exact = (found["name_key"] == key) | (found["id_key"] == key)
+        prefix = found["name_key"].str.startswith(key) | found["id_key"].str.startswith(key)
+        rank = np.where(exact, 0, np.where(prefix, 1, 2))
+        ordered = found.assign(_rank=rank, _kind=(found["kind"] != "region").astype(int),
+                               _len=found["name_key"].str.len())
+        ordered = ordered.sort_values(["_rank", "_kind", "_len"], kind="stable")
+        top = ordered.head(limit)
+        return list(zip(top["kind"], top["id"], strict=True)), int(len(found))
+
+    # ------------------------------------------------------------------------------------------ answers
+
+    def region_answer(self, region_id: str) -> dict[str, Any]:
+        region = self.region(region_id)
+        risk = self.risk_by_id.get(region_id)
+        out = risk.to_dict(contributing=False) if risk is not None else {"id": region.id, "name": region.name}
+        members = risk.contributing if risk is not None else []
+        dates = [self.tree[c.unit_id].last_assessed for c in members if c.unit_id in self.tree.units]
+        dates = [d for d in dates if d is not None]
+        out.update({
+            "kind": "region",
+            "bbox": _bounds([region.geometry]),
+            "last_assessed": min(dates).isoformat() if dates else None,
+            "last_assessed_newest": max(dates).isoformat() if dates else None,
+            "units": [{"id": c.unit_id, "name": c.name, "level": _value(c.level), "level_zh": _zh(c.level)}
+                      for c in members],
+        })
+        return out
+
+    def unit_answer(self, unit_id: str) -> dict[str, Any]:
+        unit = self.unit(unit_id)
+        pos = self.unit_pos[unit_id]
+        level = self.unit_levels[pos]
+        located = self.unit_located[pos]
+        events = sorted(unit.events, key=lambda ev: -(_rank(ev.level(self.which))))
+        people = []
+        for person in [unit.responsible_person] + [c.person for ev in unit.events for c in ev.controls]:
+            if person and person not in people:
+                people.append(person)
+        children = self.tree.children(unit.id)
+        return {
+            "kind": "unit",
+            "id": unit.id, "name": unit.name,
+            "unit_kind": unit.kind.value, "unit_kind_zh": unit.kind.zh,
+            "level": _value(level), "level_zh": _zh(level), "level_en": None if level is None else level.en,
+            "path": [a.name for a in reversed(self.tree.ancestors(unit.id))],
+            "department": unit.department,
+            "responsible_person": unit.responsible_person,
+            "responsible_people": people,
+            "last_assessed": unit.last_assessed.isoformat() if unit.last_assessed else None,
+            "located_by": None if located is None else
+            (unit.id if unit.geometry is not None else _located_by(self.tree, unit.id)),
+            "bbox": _bounds([located]),
+            "explanation": unit_explanation(unit, level, self.which),
+            "override": None if unit.override is None else
+            {"level": unit.override.level.value, "level_zh": unit.override.level.zh,
+             "reason": unit.override.reason, "rule": unit.override.rule},
+            "events": [_event_answer(ev, self.which) for ev in events],
+            "children": [{"id": c.id, "name": c.name, "level": _value(c.level(self.which)),
+                          "level_zh": _zh(c.level(self.which))} for c in children[:50]],
+            "children_total": len(children),
+        }
+
+
+def unit_explanation(unit: AssessmentUnit, level: Level | None, which: str = RESIDUAL) -> str:
+    """Why a unit has its colour, Chinese first then English."""
+    if unit.override is not None:
+        o = unit.override
+        rule = f"（{o.rule}）" if o.rule else ""
+        rule_en = f" ({o.rule})" if o.rule else ""
+        return (f"单元“{unit.name}”判定为{o.level.zh}{rule}：{o.reason} / "
+                f"unit {unit.name} is set to {o.level.en.lower()}{rule_en}: {o.reason}")
+    if level is None:
+        return f"单元“{unit.name}”尚未评估（没有已定级的风险事件）/ unit {unit.name} is not assessed yet"
+    event = unit.deciding_event(which)
+    zh = [f"单元“{unit.name}”为{level.zh}"]
+    en = [f"unit {unit.name} is {level.en.lower()}"]
+    if event is not None:
+        detail_zh, detail_en = _evaluation_text(event, which)
+        zh.append(f"决定事件“{event.name}”（{detail_zh}）")
+        en.append(f"deciding event {event.name} ({detail_en})")
+    zh.append("规则：单元等级取其风险事件中的最高等级")
+    en.append("rule: a unit takes the highest level of its risk events")
+    return "；".join(zh) + " / " + "; ".join(en)
+
+
+def _evaluation_text(event: RiskEvent, which: str) -> tuple[str, str]:
+    evaluation = event.inherent if which != RESIDUAL and event.inherent is not None else event.residual
+    level = event.level(which)
+    zh, en = [], []
+    if evaluation is not None and evaluation.score is not None:
+        symbol = _SYMBOL.get(evaluation.method, "S")
+        zh.append(f"{evaluation.method.upper()} {symbol} = {evaluation.score}")
+        en.append(zh[-1])
+        if evaluation.band:
+            zh.append(evaluation.band)
+            en.append(evaluation.band)
+    if level is not None:
+        zh.append(level.zh)
+        en.append(level.en.lower())
+    overrides = list(evaluation.overrides) if evaluation is not None else []
+    if event.override is not None:
+        overrides.append(event.override)
+    for o in overrides:
+        zh.append(f"判定为{o.level.zh}：{o.reason}")
+        en.append(f"set to {o.level.en.lower()}: {o.reason}")
+    return "，".join(zh), ", ".join(en)
+
+
+def _event_answer(event: RiskEvent, which: str) -> dict[str, Any]:
+    level = event.level(which)
+    evaluation = event.inherent if which != RESIDUAL and event.inherent is not None else event.residual
+    detail_zh, detail_en = _evaluation_text(event, which)
+    return {
+        "id": event.id, "name": event.name,
+        "level": _value(level), "level_zh": _zh(level),
+        "hazard_factor": event.hazard_factor,
+        "accident_type": event.accident_type, "accident_type_2025": event.accident_type_2025,
+        "consequence": event.consequence,
+        "method": None if evaluation is None else evaluation.method,
+        "score": None if evaluation is None or evaluation.score is None else str(evaluation.score),
+        "band": None if evaluation is None else evaluation.band,
+        "inputs": {} if evaluation is None else {k: str(v) for k, v in evaluation.inputs.items()},
+        "evaluation": f"{detail_zh} / {detail_en}",
+        "existing_measures": event.existing_measures,
+        "controls": [{"description": c.description, "class": c.cls, "tier": c.tier, "department": c.department,
+                      "person": c.person} for c in event.controls],
+        "emergency_measures": event.emergency_measures,
+    }
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+
+
+def _located_geometries(units: list[AssessmentUnit]) -> np.ndarray:
+    """Each unit's own geometry, else its nearest ancestor's: one tree level per step, for all units at once."""
+    n = len(units)
+    pos = {u.id: i for i, u in enumerate(units)}
+    parent = np.array([pos.get(u.parent_id, -1) if u.parent_id is not None else -1 for u in units], dtype=np.int64)
+    own = np.array([u.geometry for u in units] + [None], dtype=object)[:n]
+    has = ~(shapely.is_missing(own) | shapely.is_empty(own)) if n else np.zeros(0, bool)
+    src = np.where(has, np.arange(n), -1)
+    up = parent.copy()
+    todo = (src < 0) & (up >= 0)
+    while todo.any():
+        rows = np.flatnonzero(todo)
+        above = up[rows]
+        found = has[above]
+        src[rows[found]] = above[found]
+        up[rows[~found]] = parent[above[~found]]
+        todo = (src < 0) & (up >= 0)
+    located = np.full(n, None, dtype=object)
+    located[src >= 0] = own[src[src >= 0]]
+    return located
+
+
+def _located_by(tree: UnitTree, unit_id: str) -> str | None:
+    _, by = tree.located_geometry(unit_id)
+    return by
+
+
+def _bounds(geoms: list) -> list[float] | None:
+    arr = np.array(list(geoms) + [None], dtype=object)[:-1]
+    arr = arr[~shapely.is_missing(arr)] if len(arr) else arr
+    if not len(arr):
+        return None
+    box = shapely.total_bounds(arr)
+    return None if not np.all(np.isfinite(box)) else [float(v) for v in box]
+
+
+def _value(level: Level | None) -> str | None:
+    return None if level is None else level.value
+
+
+def _zh(level: Level | None) -> str | None:
+    return None if level is None else level.zh
+
+
+def _rank(level: Level | None) -> int:
+    return 0 if level is None else level.rank
+
+
+def plant_index(app, enterprise: str | None, method: str = "highest", which: str = RESIDUAL) -> PlantIndex:
+    """The index of an enterprise at its current data version, built on first use and kept (a few of them).
+
+    Concurrent requests for the same index wait for one build instead of each loading the plant."""
+    from riskmap.plant import load_plant, resolve_enterprise
+
+    store = app.state.store()
+    name = resolve_enterprise(store, enterprise or app.state.settings.enterprise)
+    key = (name, store.data_version(name), method, which)
+    cache = _cache_of(app)
+    with cache["lock"]:
+        future = cache["items"].get(key)
+        owner = future is None
+        if owner:
+            future = Future()
+            cache["items"][key] = future
+            while len(cache["items"]) > _CACHE_SIZE:
+                cache["items"].popitem(last=False)
+        else:
+            cache["items"].move_to_end(key)
+    if owner:
+        try:
+            future.set_result(PlantIndex(load_plant(store, name), method=method, which=which))
+        except BaseException as exc:
+            with cache["lock"]:
+                if cache["items"].get(key) is future:
+                    del cache["items"][key]
+            future.set_exception(exc)
+    return future.result()
+
+
+def warm_plant_index(app, enterprise: str | None) -> None:
+    """Build the index in the background (a page was just served: its first click should not wait)."""
+    def build() -> None:
+        with contextlib.suppress(Exception):     # a failed warm-up is retried by the request that needs it
+            plant_index(app, enterprise)
+
+    threading.Thread(target=build, name="riskmap-plant-index", daemon=True).start()
+
+
+def _cache_of(app) -> dict:
+    cache = getattr(app.state, "plant_index_cache", None)
+    if cache is None:
+        with _CACHE_LOCK:
+            cache = getattr(app.state, "plant_index_cache", None)
+            if cache is None:
+                cache = {"lock": threading.Lock(), "items": OrderedDict()}
+                app.state.plant_index_cache = cache
+    return cache
+
+
+def click_tolerance_deg(zoom: float) -> float:
+    """CLICK_TOLERANCE_PX screen pixels at a Web Mercator zoom, in degrees of longitude (a little generous
+    north-south, which a click can afford)."""
+    return CLICK_TOLERANCE_PX * 360.0 / (256.0 * 2.0 ** zoom)
+
+
+def make_router() -> APIRouter:
+    router = APIRouter(prefix="/api", tags=["map"])
+
+    @router.get("/identify", summary="点选查询：此处的区域和单元及其风险依据 / what is here, with explanation")
+    def identify(
+        request: Request,
+        enterprise: str | None = Query(None, description="企业名称 / enterprise"),
+        lon: float | None = Query(None, ge=-180, le=180, description="经度 / longitude"),
+        lat: float | None = Query(None, ge=-85.06, le=85.06, description="纬度 / latitude"),
+        zoom: float = Query(18, ge=0, le=26, description="地图缩放级别（点、线的点选容差）/ map zoom"),
+        region: str | None = Query(None, description="区域编号 / a region id instead of a point"),
+        unit: str | None = Query(None, description="单元编号 / a unit id instead of a point"),
+        method: Method = "highest",
+        which: Which = "residual",
+    ) -> dict:
+        index = plant_index(request.app, enterprise, method, which)
+        out: dict[str, Any] = {"enterprise": index.plant.enterprise.name, "data_version": index.data_version,
+                               "regions": [], "units": [], "units_total": 0}
+        if region is not None:
+            out["regions"] = [index.region_answer(region)]
+            return out
+        if unit is not None:
+            answer = index.unit_answer(unit)
+            out["units"], out["units_total"] = [answer], 1
+            out["regions"] = [index.region_answer(rid) for rid in index.regions_of_unit(unit)[:5]]
+            return out
+        if lon is None or lat is None:
+            raise InputError("请给出点击位置（lon、lat）或区域/单元编号 / give lon and lat, or a region or unit id")
+        point = shapely.Point(lon, lat)
+        hits = index.units_at(point, click_tolerance_deg(zoom))
+        out["point"] = [lon, lat]
+        out["regions"] = [index.region_answer(rid) for rid in index.regions_at(point)]
+        out["units"] = [index.unit_answer(str(index.unit_ids[i])) for i in hits[:MAX_UNITS]]
+        out["units_total"] = len(hits)
+        return out
+
+    @router.get("/search", summary="按名称或编号查找区域和单元 / find regions and units by name or id")
+    def search(
+        request: Request,
+        q: str = Query(..., min_length=1, max_length=100, description="名称或编号的一部分 / part of a name or id"),
+        enterprise: str | None = Query(None, description="企业名称 / enterprise"),
+        limit: int = Query(20, ge=1, le=100),
+        which: Which = "residual",
+    ) -> dict:
+        index = plant_index(request.app, enterprise, "highest", which)
+        found, total = index.search(q, limit)
+        results = []
+        for kind, item_id in found:
+            if kind == "region":
+                risk = index.risk_by_id.get(item_id)
+                level = risk.level if risk is not None else None
+                region = index.region(item_id)
+                results.append({"kind": "region", "id": item_id, "name": region.name, "level": _value(level),
+                                "level_zh": _zh(level), "path": [], "bbox": _bounds([region.geometry])})
+            else:
+                pos = index.unit_pos[item_id]
+                u = index.tree[item_id]
+                level = index.unit_levels[pos]
+                results.append({"kind": "unit", "id": item_id, "name": u.name, "level": _value(level),
+                                "level_zh": _zh(level),
+                                "path": [a.name for a in reversed(index.tree.ancestors(item_id))],
+                                "bbox": _bounds([index.unit_located[pos]])})
+        return {"query": q, "total": total, "results": results}
+
+    return router

@@ -1,0 +1,189 @@
+"""The web map: `/map` (the plant plan, or one region's workshop map with `?region=`), its config as JSON and
+the data version the page polls so that an edit refreshes the tiles."""
+
+from __future__ import annotations
+
+import math
+import threading
+from typing import Literal
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse
+from starlette.routing import NoMatchFound
+
+from riskmap.api.routers.identify import plant_index, warm_plant_index
+from riskmap.api.routers.static import app_url, vendor_assets
+from riskmap.errors import NotFoundError, RiskmapError
+from riskmap.levels import LEVELS_HIGH_TO_LOW, load_palette
+from riskmap.render import webmap
+
+Lang = Literal["zh", "en"]
+TILEJSON_PATH = "/tiles/{layer}/tilejson.json"
+# Map summaries by (database, enterprise id, version stamp): a version's counts never change.
+_SUMMARIES: dict[tuple, webmap.MapSummary] = {}
+_SUMMARY_LOCK = threading.Lock()
+
+
+def tile_layers(request: Request, enterprise: str, lang: str, workshop: bool = False) -> list[dict]:
+    """The tile layers this server has (by its routes), each with its TileJSON URL, bottom first."""
+    available = _tile_layer_names(request, enterprise)
+    text = webmap.TEXT[lang]
+    layers = []
+    for z, (name, key, in_plan, in_workshop) in enumerate(webmap.TILE_LAYERS):
+        visible = in_workshop if workshop else in_plan
+        if name in available:
+            query = urlencode({"enterprise": enterprise})
+            layers.append({"name": name, "title": text[key], "visible": visible, "z": z + 1,
+                           "tilejson": TILEJSON_PATH.format(layer=name) + "?" + query})
+    return layers
+
+
+def _tile_layer_names(request: Request, enterprise: str) -> set[str]:
+    """Layer names the tiles router serves for this enterprise (the raster basemap only when it has one)."""
+    try:
+        if request.app.url_path_for("tilejson", layer="regions") != TILEJSON_PATH.format(layer="regions"):
+            return set()
+    except NoMatchFound:
+        return set()
+    from riskmap.api.routers import tiles
+
+    names = set(getattr(tiles, "DATA_LAYERS", ()))
+    if getattr(tiles, "BASEMAP", None) and hasattr(tiles, "tiles_of"):
+        try:
+            tiles.tiles_of(request).basemap(enterprise)
+            names.add(tiles.BASEMAP)
+        except RiskmapError:
+            pass
+    return names
+
+
+def map_summary(store, enterprise: str | None, default_enterprise: str | None = None) -> webmap.MapSummary:
+    """Legend counts, bounds and data version from the map snapshot the tiles draw (so the legend counts what
+    is on the map): one aggregate query per data version, without loading the ledger."""
+    from sqlalchemy import func, select
+
+    from riskmap.plant import resolve_enterprise
+    from riskmap.store.mapdata import MapFeatureRow, current_state
+
+    name = resolve_enterprise(store, enterprise or default_enterprise)
+    t = MapFeatureRow
+    with store.session() as s:
+        state = current_state(s, name)
+        if not state:
+            raise NotFoundError(f"数据库中没有企业 “{name}” / no enterprise {name!r}")
+        ent_id, _, version, stamp = state[0]
+        key = (str(store.url), ent_id, stamp)
+        with _SUMMARY_LOCK:
+            if key in _SUMMARIES:
+                return _SUMMARIES[key]
+        rows = s.execute(
+            select(t.layer, t.level, func.count(), func.min(t.minx), func.min(t.miny), func.max(t.maxx),
+                   func.max(t.maxy))
+            .where(t.enterprise_id == ent_id, t.minx.is_not(None))
+            .group_by(t.layer, t.level)).all()
+    counts: dict[str, dict[str | None, int]] = {"regions": {}, "units": {}}
+    box = [math.inf, math.inf, -math.inf, -math.inf]
+    for layer, level, n, x0, y0, x1, y1 in rows:
+        if layer in counts:
+            counts[layer][level] = counts[layer].get(level, 0) + int(n)
+        box = [min(box[0], x0), min(box[1], y0), max(box[2], x1), max(box[3], y1)]
+    levels = [lv.value for lv in LEVELS_HIGH_TO_LOW]
+    summary = webmap.MapSummary(
+        enterprise=name, data_version=int(version),
+        bounds=_lonlat_box(box) if math.isfinite(box[0]) else None,
+        region_counts={lv: counts["regions"].get(lv, 0) for lv in levels},
+        unit_counts={lv: counts["units"].get(lv, 0) for lv in levels},
+        regions_unassessed=sum(n for lv, n in counts["regions"].items() if lv not in levels),
+        units_unassessed=sum(n for lv, n in counts["units"].items() if lv not in levels))
+    with _SUMMARY_LOCK:
+        _SUMMARIES[key] = summary
+        while len(_SUMMARIES) > 16:
+            _SUMMARIES.pop(next(iter(_SUMMARIES)))
+    return summary
+
+
+def _lonlat_box(box: list[float]) -> list[float]:
+    """EPSG:3857 [minx, miny, maxx, maxy] → lon/lat (the spherical Mercator inverse, exact for 3857)."""
+    r = 6378137.0
+
+    def lon(x: float) -> float:
+        return math.degrees(x / r)
+
+    def lat(y: float) -> float:
+        return math.degrees(math.atan(math.sinh(y / r)))
+
+    return [lon(box[0]), lat(box[1]), lon(box[2]), lat(box[3])]
+
+
+def _config(request: Request, enterprise: str | None, region: str | None, lang: str) -> dict:
+    app = request.app
+    summary = map_summary(app.state.store(), enterprise, app.state.settings.enterprise)
+    answer = plant_index(app, summary.enterprise).region_answer(region) if region is not None else None
+    urls = {"map": "/map", "config": "/api/map/config", "version": "/api/map/version",
+            "prepare": "/api/map/prepare", "identify": "/api/identify", "search": "/api/search",
+            "print": "/print/poster.pdf"}
+    return webmap.map_config(summary, region=answer, lang=lang, palette=load_palette(),
+                             layers=tile_layers(request, summary.enterprise, lang, region is not None), urls=urls)
+
+
+def make_router() -> APIRouter:
+    router = APIRouter(tags=["map"])
+
+    @router.get("/map", response_class=HTMLResponse, summary="四色风险分布网页地图 / the web map")
+    def map_page(
+        request: Request,
+        enterprise: str | None = Query(None, description="企业名称 / enterprise"),
+        region: str | None = Query(None, description="区域编号：车间图 / a region id: its workshop map"),
+        lang: Lang = Query("zh", description="界面语言 / language"),
+    ) -> HTMLResponse:
+        favicon = app_url("favicon.svg")
+        store = request.app.state.store()
+        names = [e.name for e in store.enterprises()]
+        if enterprise is None and request.app.state.settings.enterprise is None and len(names) > 1:
+            links = [(n, "/map?" + urlencode({"enterprise": n, "lang": lang})) for n in names]
+            return HTMLResponse(webmap.message_page("选择企业 / choose an enterprise",
+                                                    "数据库中有多个企业 / several enterprises:", links, favicon))
+        try:
+            config = _config(request, enterprise, region, lang)
+            assets = webmap.page_assets(vendor_assets().url, app_url)
+        except RiskmapError as exc:
+            back = [("总平面图 / plant plan", "/map?" + urlencode({"enterprise": enterprise or "", "lang": lang}))] \
+                if region is not None else []
+            return HTMLResponse(webmap.message_page("无法显示地图 / cannot show the map", exc.message, back, favicon),
+                                status_code=exc.http_status)
+        page = webmap.render_map_page(config, assets)
+        return HTMLResponse(page, headers={"Cache-Control": "no-cache"})
+
+    @router.get("/api/map/config", tags=["map"], summary="网页地图配置 / the web map's configuration")
+    def map_config(
+        request: Request,
+        enterprise: str | None = Query(None, description="企业名称 / enterprise"),
+        region: str | None = Query(None, description="区域编号 / region id"),
+        lang: Lang = "zh",
+    ) -> dict:
+        return _config(request, enterprise, region, lang)
+
+    @router.get("/api/map/version", tags=["map"], summary="数据版本（地图据此刷新）/ data version for refresh")
+    def map_version(request: Request, enterprise: str | None = Query(None, description="企业名称 / enterprise")) \
+            -> dict:
+        from riskmap.plant import resolve_enterprise
+
+        store = request.app.state.store()
+        name = resolve_enterprise(store, enterprise or request.app.state.settings.enterprise)
+        return {"enterprise": name, "data_version": store.data_version(name)}
+
+    @router.post("/api/map/prepare", status_code=202, tags=["map"],
+                 summary="预先加载点选与搜索所需的台账 / load the ledger for clicks and search in the background")
+    def prepare(request: Request, enterprise: str | None = Query(None, description="企业名称 / enterprise")) \
+            -> dict:
+        """The page calls this once its tiles are drawn, so that a large ledger loads while the user looks
+        at the map, not while tiles are being rendered, nor after the first click."""
+        from riskmap.plant import resolve_enterprise
+
+        app = request.app
+        name = resolve_enterprise(app.state.store(), enterprise or app.state.settings.enterprise)
+        warm_plant_index(app, name)
+        return {"enterprise": name, "status": "preparing"}
+
+    return router

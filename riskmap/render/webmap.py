@@ -1,0 +1,238 @@
+"""The offline web map page (`/map`): a folium page whose every script, style and font is served by riskmap.
+
+folium writes the Leaflet skeleton; its default assets point at public CDNs, which an intranet cannot reach,
+so they are swapped for the pinned local copies (`web/package.json`) and the rendered page is checked: a URL
+outside the server's own origin in any src, href or url() is an error, not a blank map at a customer site.
+The page draws with tiles (PNG, by their versioned TileJSON) and asks the server on click (identify) and for
+search; `riskmap/static/map.js` does that, putting user text into the DOM with textContent only.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from riskmap.levels import LEVELS_HIGH_TO_LOW, Palette
+
+LANGS = ("zh", "en")
+DEFAULT_POLL_SECONDS = 15
+
+# folium's default assets (Map.default_js / default_css, folium 0.20) → (package, file) in web/package.json.
+# None: not used by this page and left out (glyphicons are a Bootstrap 3 add-on with no npm package; the
+# rotate CSS only turns awesome-marker icons, which the page does not rotate).
+FOLIUM_ASSETS: dict[str, tuple[str, str] | None] = {
+    "leaflet": ("leaflet", "dist/leaflet.js"),
+    "jquery": ("jquery", "dist/jquery.min.js"),
+    "bootstrap": ("bootstrap", "dist/js/bootstrap.bundle.min.js"),
+    "awesome_markers": ("leaflet.awesome-markers", "dist/leaflet.awesome-markers.js"),
+    "leaflet_css": ("leaflet", "dist/leaflet.css"),
+    "bootstrap_css": ("bootstrap", "dist/css/bootstrap.min.css"),
+    "glyphicons_css": None,
+    "awesome_markers_font_css": ("@fortawesome/fontawesome-free", "css/all.min.css"),
+    "awesome_markers_css": ("leaflet.awesome-markers", "dist/leaflet.awesome-markers.css"),
+    "awesome_rotate_css": None,
+}
+
+# Any URL that leaves the server: http(s)://… or //host… in src=, href=, or CSS url(…).
+_EXTERNAL = re.compile(
+    r"""(?:\b(?:src|href|action|poster|data)\s*=\s*["']?|url\(\s*["']?)\s*((?:https?:)?//[^"'\s)>]*)""",
+    re.IGNORECASE)
+
+TEXT: dict[str, dict[str, str]] = {
+    "zh": {
+        "title": "四色安全风险空间分布图", "plan": "总平面图", "workshop": "车间图", "legend": "图例",
+        "level": "风险等级", "regions": "区域", "units": "单元", "unassessed": "未评估",
+        "layer_regions": "区域风险", "layer_units": "评估单元", "layer_labels": "标注", "layer_layout": "总平面布置",
+        "layer_basemap": "底图",
+        "search": "搜索区域或单元名称、编号…", "no_results": "没有找到", "more_results": "另有 {n} 项",
+        "print": "打印当前视图", "whole_plant": "返回总平面图", "switch_lang": "English",
+        "explanation": "判定依据", "decided_by": "决定单元", "deciding_event": "决定事件", "rule": "规则",
+        "last_assessed": "最近评估", "oldest_assessed": "最早评估", "department": "责任部门",
+        "responsible": "责任人", "events": "风险事件", "controls": "管控措施", "emergency": "应急措施",
+        "accident_type": "事故类型", "evaluation": "评价", "members": "区域内单元", "children": "下级单元",
+        "more_units": "此处另有 {n} 个单元", "nothing_here": "此处没有区域或评估单元",
+        "open_workshop": "打开车间图", "units_in_region": "本区域的评估单元", "data_version": "数据版本",
+        "updated": "数据已更新，地图已刷新", "error": "请求失败", "path": "所属", "kind": "类型",
+        "loading": "加载中…", "region_level": "区域等级",
+    },
+    "en": {
+        "title": "Four-colour safety risk map", "plan": "Plant plan", "workshop": "Workshop map", "legend": "Legend",
+        "level": "Risk level", "regions": "regions", "units": "units", "unassessed": "Not assessed",
+        "layer_regions": "Region risk", "layer_units": "Assessment units", "layer_labels": "Labels",
+        "layer_layout": "Plant layout", "layer_basemap": "Basemap",
+        "search": "Search regions or units by name or id…", "no_results": "Nothing found",
+        "more_results": "{n} more", "print": "Print this view", "whole_plant": "Back to the plant plan",
+        "switch_lang": "中文",
+        "explanation": "Why this colour", "decided_by": "Deciding unit", "deciding_event": "Deciding event",
+        "rule": "Rule", "last_assessed": "Last assessed", "oldest_assessed": "Oldest assessment",
+        "department": "Department", "responsible": "Responsible", "events": "Risk events", "controls": "Controls",
+        "emergency": "Emergency measures", "accident_type": "Accident type", "evaluation": "Evaluation",
+        "members": "Units in the region", "children": "Sub-units", "more_units": "{n} more units here",
+        "nothing_here": "No region or assessment unit here", "open_workshop": "Open the workshop map",
+        "units_in_region": "Assessment units of this region", "data_version": "Data version",
+        "updated": "Data changed: the map was refreshed", "error": "Request failed", "path": "Part of",
+        "kind": "Kind", "loading": "Loading…", "region_level": "Region level",
+    },
+}
+
+# Tile layers the page can show, bottom first: (name, text key, shown at start in the plant plan, shown at start
+# in a workshop map). The plan is the regions' four colours; a workshop map shows its units over them.
+TILE_LAYERS: tuple[tuple[str, str, bool, bool], ...] = (
+    ("basemap", "layer_basemap", True, True),
+    ("layout", "layer_layout", True, True),
+    ("regions", "layer_regions", True, True),
+    ("units", "layer_units", False, True),
+    ("labels", "layer_labels", True, True),
+)
+
+
+@dataclass(frozen=True)
+class PageAssets:
+    """The local URLs of everything the page loads."""
+
+    js: list[tuple[str, str]]
+    css: list[tuple[str, str]]
+    app_js: str
+    app_css: str
+    favicon: str
+
+
+def page_assets(vendor_url: Callable[[str, str], str], app_url: Callable[[str], str]) -> PageAssets:
+    """folium's default assets mapped onto the pinned local copies (raises when one is not installed)."""
+    import folium
+
+    def local(entries: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        out = []
+        for name, _cdn in entries:
+            if name not in FOLIUM_ASSETS:
+                raise RuntimeError(f"folium asks for an asset riskmap does not know: {name!r} "
+                                   "(add it to web/package.json and FOLIUM_ASSETS)")
+            target = FOLIUM_ASSETS[name]
+            if target is not None:
+                out.append((name, vendor_url(*target)))
+        return out
+
+    return PageAssets(local(list(folium.Map.default_js)), local(list(folium.Map.default_css)),
+                      app_url("map.js"), app_url("map.css"), app_url("favicon.svg"))
+
+
+def external_urls(page: str) -> list[str]:
+    """URLs in src/href/url() that leave the server (absolute http(s) or protocol-relative)."""
+    return _EXTERNAL.findall(page)
+
+
+@dataclass(frozen=True)
+class MapSummary:
+    """What the legend and the first view need: as drawn by the tiles (region risk by the highest level)."""
+
+    enterprise: str
+    data_version: int
+    bounds: list[float] | None                 # [west, south, east, north], lon/lat
+    region_counts: dict[str, int]              # level code -> regions drawn in that level
+    unit_counts: dict[str, int]                # level code -> units drawn in that level
+    regions_unassessed: int = 0
+    units_unassessed: int = 0
+
+
+def map_config(summary: MapSummary, *, region: dict[str, Any] | None, lang: str, palette: Palette,
+               layers: list[dict[str, Any]], urls: Mapping[str, str],
+               poll_seconds: int = DEFAULT_POLL_SECONDS) -> dict[str, Any]:
+    """Everything the page script needs, as plain JSON: view, legend with counts, layers, URLs, texts.
+
+    `region` (a workshop map) is the identify answer of that region: its member units give the counts."""
+    if region is not None:
+        unit_counts = {lv.value: 0 for lv in LEVELS_HIGH_TO_LOW}
+        for u in region["units"]:
+            if u["level"] is not None:
+                unit_counts[u["level"]] += 1
+        unassessed = {"regions": None, "units": sum(1 for u in region["units"] if u["level"] is None)}
+        region_counts = None
+        bounds = region.get("bbox") or summary.bounds
+    else:
+        unit_counts = summary.unit_counts
+        region_counts = summary.region_counts
+        unassessed = {"regions": summary.regions_unassessed, "units": summary.units_unassessed}
+        bounds = summary.bounds
+    legend = []
+    for lv in LEVELS_HIGH_TO_LOW:
+        style = palette.styles[lv]
+        legend.append({"level": lv.value, "zh": style.zh, "en": style.en, "fill": style.fill,
+                       "units": unit_counts.get(lv.value, 0),
+                       "regions": None if region_counts is None else region_counts.get(lv.value, 0)})
+    return {
+        "lang": lang,
+        "text": TEXT[lang],
+        "enterprise": summary.enterprise,
+        "data_version": summary.data_version,
+        "view": "workshop" if region is not None else "plan",
+        "bounds": bounds,
+        "region": None if region is None else {
+            k: region.get(k) for k in ("id", "name", "level", "level_zh", "level_en", "explanation",
+                                       "decided_by", "last_assessed", "units", "bbox")},
+        "legend": legend,
+        "unassessed": unassessed,
+        "layers": layers,
+        "urls": dict(urls),
+        "poll_seconds": poll_seconds,
+    }
+
+
+def _json_for_script(value: Any) -> str:
+    """JSON that cannot end the <script> element it sits in, whatever the user's text contains."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return (text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+
+
+def render_map_page(config: dict[str, Any], assets: PageAssets) -> str:
+    """The HTML page: folium's map with local assets, the config as inert JSON and the start call."""
+    import folium
+    from branca.element import Element, MacroElement
+    from jinja2 import Template
+
+    text = config["text"]
+    west, south, east, north = config["bounds"] or (73.0, 18.0, 135.0, 54.0)   # China when nothing is mapped
+    m = folium.Map(location=[(south + north) / 2, (west + east) / 2], zoom_start=16, tiles=None,
+                   control_scale=False, zoom_control=True, max_zoom=22, min_zoom=2, font_size="14px")
+    m.default_js = [*assets.js, ("riskmap_app", assets.app_js)]
+    m.default_css = [*assets.css, ("riskmap_css", assets.app_css)]
+    figure = m.get_root()
+    view = text["workshop"] + "：" + config["region"]["name"] if config.get("region") else text["plan"]
+    title = f"{config['enterprise']} · {view} · {text['title']}"
+    figure.header.add_child(Element(f"<title>{html.escape(title)}</title>"), name="riskmap_title")
+    figure.header.add_child(Element(f'<link rel="icon" href="{html.escape(assets.favicon)}" type="image/svg+xml">'),
+                            name="riskmap_icon")
+    figure.html.add_child(Element(
+        f'<script type="application/json" id="riskmap-config">{_json_for_script(config)}</script>'
+        f'<noscript>{html.escape(text["title"])}: JavaScript</noscript>'), name="riskmap_config")
+
+    class _Start(MacroElement):
+        _template = Template(
+            "{% macro script(this, kwargs) %}"
+            "RiskMap.start({{ this._parent.get_name() }}, document.getElementById('riskmap-config'));"
+            "{% endmacro %}")
+
+    m.add_child(_Start())
+    page = figure.render()
+    page = page.replace("<html>", f'<html lang="{"zh-CN" if config["lang"] == "zh" else "en"}">', 1)
+    leaks = external_urls(page)
+    if leaks:
+        raise RuntimeError(f"the map page would load from outside the server: {leaks[:5]}")
+    return page
+
+
+def message_page(title: str, message: str, links: list[tuple[str, str]] | None = None,
+                 favicon: str | None = None) -> str:
+    """A plain page for errors and choices (no scripts): every piece of text escaped."""
+    items = "".join(f'<li><a href="{html.escape(href)}">{html.escape(label)}</a></li>' for label, href in links or [])
+    icon = f'<link rel="icon" href="{html.escape(favicon)}" type="image/svg+xml">' if favicon else ""
+    return (
+        '<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8">'
+        f"<title>{html.escape(title)}</title>{icon}"
+        "<style>body{font-family:sans-serif;margin:2em;max-width:48em}li{margin:.3em 0}</style></head><body>"
+        f"<h1>{html.escape(title)}</h1><p>{html.escape(message)}</p>"
+        f"{'<ul>' + items + '</ul>' if items else ''}</body></html>")

@@ -1,0 +1,571 @@
+/* riskmap web map: tile layers from their TileJSON, legend with counts, layer control, metric scale, click
+ * popups (/api/identify), search (/api/search), the workshop panel, the print link and data-version polling.
+ *
+ * Every name, explanation or other user text goes into the DOM with textContent, never innerHTML.
+ */
+(function () {
+  "use strict";
+
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+
+  function query(params) {
+    var search = new URLSearchParams();
+    Object.keys(params).forEach(function (key) {
+      var value = params[key];
+      if (value !== undefined && value !== null && value !== "") search.set(key, String(value));
+    });
+    return search.toString();
+  }
+
+  function getJSON(url) {
+    return fetch(url, { cache: "no-cache", headers: { Accept: "application/json" } }).then(function (resp) {
+      if (!resp.ok) {
+        return resp.json().catch(function () { return {}; }).then(function (body) {
+          var error = new Error(body && body.detail ? body.detail : resp.status + " " + resp.statusText);
+          error.status = resp.status;
+          throw error;
+        });
+      }
+      return resp.json();
+    });
+  }
+
+  function boundsOf(bbox) {  // [west, south, east, north] -> Leaflet bounds
+    return bbox ? L.latLngBounds([bbox[1], bbox[0]], [bbox[3], bbox[2]]) : null;
+  }
+
+  function fill(text, values) {
+    return text.replace(/\{(\w+)\}/g, function (_, key) { return values[key]; });
+  }
+
+  function App(map, config) {
+    this.map = map;
+    this.config = config;
+    this.t = config.text;
+    this.version = config.data_version;
+    this.tileLayers = {};      // name -> L.TileLayer
+    this.tileUrls = {};        // name -> current URL template
+    this.pending = 0;          // tile layers still loading
+    this.lastIdentify = null;
+    this.errors = [];
+    this.colours = {};
+    var self = this;
+    config.legend.forEach(function (row) { self.colours[row.level] = row.fill; });
+  }
+
+  App.prototype.start = function () {
+    var map = this.map, self = this;
+    map.attributionControl.setPrefix("Leaflet");
+    if (this.config.bounds) map.fitBounds(boundsOf(this.config.bounds), { padding: [12, 12] });
+    L.control.scale({ metric: true, imperial: false, maxWidth: 160 }).addTo(map);
+    this.addHeader();
+    this.addSearch();
+    this.addLegend();
+    if (this.config.region) this.addRegionPanel();
+    map.on("click", function (e) { self.identifyAt(e.latlng); });
+    map.on("moveend", function () { self.updatePrintLink(); });
+    this.updatePrintLink();
+    this.ready = this.addTileLayers().then(function () {
+      // Once the tiles are drawn, let the server load the ledger for clicks and search.
+      self.idle().then(function () {
+        var url = self.config.urls.prepare + "?" + query({ enterprise: self.config.enterprise });
+        return fetch(url, { method: "POST" });
+      }).catch(function (err) { self.report("prepare", err); });
+      if (self.config.poll_seconds > 0) {
+        self.timer = window.setInterval(function () { self.checkVersion(); }, self.config.poll_seconds * 1000);
+      }
+      return self;
+    });
+    return this;
+  };
+
+  // ----------------------------------------------------------------------------------------- tiles
+
+  App.prototype.addTileLayers = function () {
+    var self = this, overlays = {};
+    var loads = this.config.layers.map(function (spec) {
+      return getJSON(self.tilejsonUrl(spec)).then(function (tj) {
+        var layer = L.tileLayer(tj.tiles[0], {
+          minZoom: 0, maxZoom: 22, maxNativeZoom: tj.maxzoom, minNativeZoom: tj.minzoom,
+          bounds: tj.bounds ? boundsOf(tj.bounds) : undefined, zIndex: spec.z, tileSize: 256,
+          className: "riskmap-tiles riskmap-tiles-" + spec.name, attribution: tj.attribution || "",
+          keepBuffer: 2, updateWhenIdle: false
+        });
+        layer.on("loading", function () { self.pending += 1; self.busy(); });
+        layer.on("load", function () { self.pending = Math.max(0, self.pending - 1); self.busy(); });
+        self.tileLayers[spec.name] = layer;
+        self.tileUrls[spec.name] = tj.tiles[0];
+        overlays[spec.title] = layer;
+        if (spec.visible) layer.addTo(self.map);
+      }).catch(function (err) { self.report(spec.title, err); });
+    });
+    return Promise.all(loads).then(function () {
+      // Keep the control's order the page's order (bottom first), whatever order the TileJSONs arrived in.
+      var ordered = {};
+      self.config.layers.forEach(function (spec) {
+        if (overlays[spec.title]) ordered[spec.title] = overlays[spec.title];
+      });
+      self.layerControl = L.control.layers(null, ordered, { collapsed: false, position: "topright" }).addTo(self.map);
+    });
+  };
+
+  /** The layer's TileJSON, asking for @2x tiles on high-density screens. */
+  App.prototype.tilejsonUrl = function (spec) {
+    return spec.tilejson + (window.devicePixelRatio >= 1.5 ? "&scale=2" : "");
+  };
+
+  App.prototype.busy = function () {
+    document.documentElement.setAttribute("data-riskmap-loading", String(this.pending));
+  };
+
+  /** Resolves when no visible tile layer is loading (for tests and the load benchmark). */
+  App.prototype.idle = function () {
+    var self = this;
+    return this.ready.then(function () {
+      return new Promise(function (resolve) {
+        (function poll() {
+          var loading = Object.keys(self.tileLayers).some(function (name) {
+            var layer = self.tileLayers[name];
+            return self.map.hasLayer(layer) && layer.isLoading();
+          });
+          if (loading) window.setTimeout(poll, 20); else resolve(true);
+        })();
+      });
+    });
+  };
+
+  /** Ask the server for the data version; on a change, fetch the new TileJSON URLs and redraw. */
+  App.prototype.checkVersion = function () {
+    var self = this;
+    return getJSON(this.config.urls.version + "?" + query({ enterprise: this.config.enterprise }))
+      .then(function (body) {
+        if (body.data_version === self.version) return false;
+        return self.refresh().then(function () { return true; });
+      })
+      .catch(function (err) { self.report(self.t.data_version, err); return false; });
+  };
+
+  App.prototype.refresh = function () {
+    var self = this, c = this.config;
+    var params = { enterprise: c.enterprise, region: c.region ? c.region.id : null, lang: c.lang };
+    return getJSON(c.urls.config + "?" + query(params)).then(function (config) {
+      self.config = config;
+      self.version = config.data_version;
+      var updates = config.layers.map(function (spec) {
+        var layer = self.tileLayers[spec.name];
+        if (!layer) return null;
+        return getJSON(self.tilejsonUrl(spec)).then(function (tj) {
+          if (tj.tiles[0] !== self.tileUrls[spec.name]) {
+            self.tileUrls[spec.name] = tj.tiles[0];
+            layer.setUrl(tj.tiles[0]);          // new versioned URLs: no stale colour survives
+          }
+        });
+      });
+      self.fillLegend();
+      if (self.regionPanel) self.fillRegionPanel();
+      self.setStatus(self.t.updated + " (" + self.t.data_version + " " + self.version + ")");
+      if (self.lastIdentify && self.popup && self.popup.isOpen()) {
+        var popup = self.popup;
+        self.identify(self.lastIdentify).then(function (body) { popup.setContent(self.popupContent(body)); });
+      }
+      return Promise.all(updates);
+    });
+  };
+
+  // ---------------------------------------------------------------------------------------- header
+
+  App.prototype.addHeader = function () {
+    var self = this, c = this.config, t = this.t;
+    var Header = L.Control.extend({
+      onAdd: function () {
+        var box = el("div", "riskmap-header riskmap-box");
+        L.DomEvent.disableClickPropagation(box);
+        box.appendChild(el("div", "riskmap-enterprise", c.enterprise));
+        var view = c.region ? t.workshop + "：" + c.region.name : t.plan;
+        box.appendChild(el("div", "riskmap-view", view + " · " + t.title));
+        var links = el("div", "riskmap-links");
+        var lang = new URLSearchParams(window.location.search);
+        lang.set("lang", c.lang === "zh" ? "en" : "zh");
+        var langLink = el("a", "riskmap-lang", t.switch_lang);
+        langLink.href = window.location.pathname + "?" + lang.toString();
+        links.appendChild(langLink);
+        self.printLink = el("a", "riskmap-print", t.print);
+        self.printLink.target = "_blank";
+        self.printLink.rel = "noopener";
+        links.appendChild(self.printLink);
+        if (c.region) {
+          var back = el("a", "riskmap-back", t.whole_plant);
+          back.href = c.urls.map + "?" + query({ enterprise: c.enterprise, lang: c.lang });
+          links.appendChild(back);
+        }
+        box.appendChild(links);
+        self.status = el("div", "riskmap-status");
+        self.status.setAttribute("role", "status");
+        box.appendChild(self.status);
+        return box;
+      }
+    });
+    new Header({ position: "topright" }).addTo(this.map);
+  };
+
+  App.prototype.setStatus = function (text) {
+    if (this.status) this.status.textContent = text || "";
+  };
+
+  App.prototype.report = function (what, err) {
+    this.errors.push(String(what) + ": " + (err && err.message ? err.message : err));
+    this.setStatus(this.t.error + "：" + what + " — " + (err && err.message ? err.message : err));
+  };
+
+  App.prototype.updatePrintLink = function () {
+    if (!this.printLink) return;
+    var b = this.map.getBounds();
+    var bbox = [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map(function (v) { return v.toFixed(7); });
+    this.printLink.href = this.config.urls.print + "?" + query({ bbox: bbox.join(","), enterprise: this.config.enterprise,
+                                                                lang: this.config.lang });
+  };
+
+  // ---------------------------------------------------------------------------------------- legend
+
+  App.prototype.swatch = function (level) {
+    var box = el("span", "riskmap-swatch");
+    box.style.backgroundColor = level && this.colours[level] ? this.colours[level] : "#BDBDBD";
+    return box;
+  };
+
+  App.prototype.levelName = function (row) {
+    if (!row) return this.t.unassessed;
+    return this.config.lang === "zh" ? (row.level_zh || this.t.unassessed) : (row.level_en || row.level_zh ||
+                                                                               this.t.unassessed);
+  };
+
+  App.prototype.addLegend = function () {
+    var self = this;
+    var Legend = L.Control.extend({
+      onAdd: function () {
+        self.legendBox = el("div", "riskmap-legend riskmap-box");
+        self.legendBox.setAttribute("aria-label", self.t.legend);
+        self.fillLegend();
+        return self.legendBox;
+      }
+    });
+    new Legend({ position: "bottomright" }).addTo(this.map);
+  };
+
+  App.prototype.fillLegend = function () {
+    var box = this.legendBox, c = this.config, t = this.t, self = this;
+    if (!box) return;
+    box.textContent = "";
+    box.appendChild(el("div", "riskmap-legend-title", t.legend + " · " + t.level));
+    var table = el("table");
+    c.legend.forEach(function (row) {
+      var tr = el("tr", "riskmap-legend-row");
+      tr.setAttribute("data-level", row.level);
+      var sw = el("td");
+      sw.appendChild(self.swatch(row.level));
+      tr.appendChild(sw);
+      tr.appendChild(el("td", "riskmap-legend-name", c.lang === "zh" ? row.zh : row.en));
+      var counts = [];
+      if (row.regions !== null && row.regions !== undefined) counts.push(row.regions + " " + t.regions);
+      counts.push(row.units + " " + t.units);
+      tr.appendChild(el("td", "riskmap-legend-count", counts.join(" · ")));
+      table.appendChild(tr);
+    });
+    var un = c.unassessed || {};
+    if ((un.regions || 0) + (un.units || 0) > 0) {
+      var tr = el("tr", "riskmap-legend-row");
+      tr.setAttribute("data-level", "none");
+      var sw = el("td");
+      sw.appendChild(this.swatch(null));
+      tr.appendChild(sw);
+      tr.appendChild(el("td", "riskmap-legend-name", t.unassessed));
+      var parts = [];
+      if (un.regions !== null && un.regions !== undefined) parts.push(un.regions + " " + t.regions);
+      parts.push(un.units + " " + t.units);
+      tr.appendChild(el("td", "riskmap-legend-count", parts.join(" · ")));
+      table.appendChild(tr);
+    }
+    box.appendChild(table);
+    box.appendChild(el("div", "riskmap-legend-version", t.data_version + " " + c.data_version));
+  };
+
+  // ------------------------------------------------------------------------------- workshop panel
+
+  App.prototype.addRegionPanel = function () {
+    var self = this;
+    var Panel = L.Control.extend({
+      onAdd: function () {
+        self.regionPanel = el("div", "riskmap-panel riskmap-box");
+        L.DomEvent.disableClickPropagation(self.regionPanel);
+        L.DomEvent.disableScrollPropagation(self.regionPanel);
+        self.fillRegionPanel();
+        return self.regionPanel;
+      }
+    });
+    new Panel({ position: "bottomleft" }).addTo(this.map);
+  };
+
+  App.prototype.fillRegionPanel = function () {
+    var panel = this.regionPanel, region = this.config.region, t = this.t, self = this;
+    if (!panel || !region) return;
+    panel.textContent = "";
+    var head = el("div", "riskmap-panel-title");
+    head.appendChild(this.swatch(region.level));
+    head.appendChild(el("span", null, region.name + " · " + this.levelName(region)));
+    panel.appendChild(head);
+    panel.appendChild(el("div", "riskmap-explanation", region.explanation));
+    panel.appendChild(el("div", "riskmap-panel-sub", t.units_in_region + " (" + region.units.length + ")"));
+    var list = el("ul", "riskmap-unit-list");
+    region.units.forEach(function (unit) {
+      var li = el("li");
+      var a = el("a");
+      a.href = "#";
+      a.appendChild(self.swatch(unit.level));
+      a.appendChild(el("span", null, unit.name));
+      a.appendChild(el("span", "riskmap-muted", " " + self.levelName(unit)));
+      a.addEventListener("click", function (ev) { ev.preventDefault(); self.showItem({ kind: "unit", id: unit.id }); });
+      li.appendChild(a);
+      list.appendChild(li);
+    });
+    panel.appendChild(list);
+  };
+
+  // ---------------------------------------------------------------------------------------- search
+
+  App.prototype.addSearch = function () {
+    var self = this;
+    var Search = L.Control.extend({
+      onAdd: function () {
+        var box = el("div", "riskmap-search riskmap-box");
+        L.DomEvent.disableClickPropagation(box);
+        L.DomEvent.disableScrollPropagation(box);
+        var input = el("input");
+        input.type = "search";
+        input.placeholder = self.t.search;
+        input.setAttribute("aria-label", self.t.search);
+        var results = el("ul", "riskmap-results");
+        box.appendChild(input);
+        box.appendChild(results);
+        self.searchInput = input;
+        self.searchResults = results;
+        var timer = null;
+        input.addEventListener("input", function () {
+          window.clearTimeout(timer);
+          timer = window.setTimeout(function () { self.search(input.value); }, 200);
+        });
+        input.addEventListener("keydown", function (ev) {
+          if (ev.key === "Enter") {
+            ev.preventDefault();
+            window.clearTimeout(timer);
+            self.search(input.value).then(function (found) { if (found && found[0]) self.showItem(found[0]); });
+          } else if (ev.key === "Escape") {
+            results.textContent = "";
+          }
+        });
+        return box;
+      }
+    });
+    new Search({ position: "topleft" }).addTo(this.map);
+  };
+
+  App.prototype.search = function (text) {
+    var self = this, results = this.searchResults, t = this.t;
+    text = (text || "").trim();
+    if (!text) { results.textContent = ""; return Promise.resolve([]); }
+    var url = this.config.urls.search + "?" + query({ q: text, enterprise: this.config.enterprise, limit: 20 });
+    return getJSON(url).then(function (body) {
+      results.textContent = "";
+      if (!body.results.length) {
+        results.appendChild(el("li", "riskmap-muted", t.no_results));
+        return [];
+      }
+      body.results.forEach(function (item) {
+        var li = el("li", "riskmap-result");
+        var a = el("a");
+        a.href = "#";
+        a.setAttribute("data-id", item.id);
+        a.appendChild(self.swatch(item.level));
+        a.appendChild(el("span", "riskmap-result-name", item.name));
+        var meta = (item.kind === "region" ? t.regions : t.units) + " · " + self.levelName(item);
+        if (item.path && item.path.length) meta += " · " + item.path.join(" › ");
+        a.appendChild(el("span", "riskmap-muted", " " + meta));
+        a.addEventListener("click", function (ev) { ev.preventDefault(); self.showItem(item); });
+        li.appendChild(a);
+        results.appendChild(li);
+      });
+      if (body.total > body.results.length) {
+        results.appendChild(el("li", "riskmap-muted", fill(t.more_results, { n: body.total - body.results.length })));
+      }
+      return body.results;
+    }).catch(function (err) { self.report(t.search, err); return []; });
+  };
+
+  /** Fly to a region or unit and open its popup. */
+  App.prototype.showItem = function (item) {
+    var params = item.kind === "region" ? { region: item.id } : { unit: item.id };
+    var self = this;
+    return this.identify(params).then(function (body) {
+      var found = item.kind === "region" ? body.regions[0] : body.units[0];
+      var box = found && found.bbox ? boundsOf(found.bbox) : null;
+      if (box) {
+        self.map.fitBounds(box, { maxZoom: 19, padding: [40, 40], animate: false });
+        self.openPopup(box.getCenter(), body);
+      } else {
+        self.openPopup(self.map.getCenter(), body);
+      }
+      return body;
+    });
+  };
+
+  // -------------------------------------------------------------------------------------- identify
+
+  App.prototype.identifyAt = function (latlng) {
+    var self = this;
+    var params = { lon: latlng.lng.toFixed(8), lat: latlng.lat.toFixed(8), zoom: this.map.getZoom() };
+    return this.identify(params).then(function (body) { self.openPopup(latlng, body); return body; });
+  };
+
+  App.prototype.identify = function (params) {
+    var c = this.config, self = this;
+    this.lastIdentify = params;
+    var all = Object.assign({ enterprise: c.enterprise }, params);
+    return getJSON(c.urls.identify + "?" + query(all)).catch(function (err) {
+      self.report(self.t.explanation, err);
+      return { regions: [], units: [], units_total: 0, error: err.message };
+    });
+  };
+
+  App.prototype.openPopup = function (latlng, body) {
+    var content = this.popupContent(body);
+    this.popup = L.popup({ maxWidth: 420, minWidth: 260, maxHeight: 420, autoPanPadding: [20, 20],
+                           className: "riskmap-popup" })
+      .setLatLng(latlng).setContent(content).openOn(this.map);
+    return this.popup;
+  };
+
+  App.prototype.row = function (dl, label, value) {
+    if (value === undefined || value === null || value === "" || (Array.isArray(value) && !value.length)) return;
+    dl.appendChild(el("dt", null, label));
+    dl.appendChild(el("dd", null, Array.isArray(value) ? value.join("、") : value));
+  };
+
+  App.prototype.popupContent = function (body) {
+    var root = el("div", "riskmap-popup-body"), t = this.t, self = this, c = this.config;
+    if (body.error) root.appendChild(el("div", "riskmap-error", t.error + "：" + body.error));
+    body.regions.forEach(function (region) {
+      var sec = el("section", "riskmap-popup-region");
+      sec.setAttribute("data-region-id", region.id);
+      var h = el("h3");
+      h.appendChild(self.swatch(region.level));
+      h.appendChild(el("span", "riskmap-popup-name", region.name));
+      h.appendChild(el("span", "riskmap-popup-level", self.levelName(region)));
+      sec.appendChild(h);
+      sec.appendChild(el("div", "riskmap-muted", t.regions + " " + region.id));
+      var dl = el("dl");
+      self.row(dl, t.explanation, region.explanation);
+      self.row(dl, t.decided_by, region.decided_by);
+      if (region.deciding_event) self.row(dl, t.deciding_event, region.deciding_event.name);
+      if (region.rule) self.row(dl, t.rule, c.lang === "zh" ? region.rule.zh : region.rule.en);
+      self.row(dl, t.members, region.members);
+      self.row(dl, t.oldest_assessed, region.last_assessed);
+      sec.appendChild(dl);
+      if (!c.region || c.region.id !== region.id) {
+        var link = el("a", "riskmap-workshop-link", t.open_workshop);
+        link.href = c.urls.map + "?" + query({ enterprise: c.enterprise, region: region.id, lang: c.lang });
+        sec.appendChild(link);
+      }
+      root.appendChild(sec);
+    });
+    body.units.forEach(function (unit) { root.appendChild(self.unitSection(unit)); });
+    if (body.units_total > body.units.length) {
+      root.appendChild(el("div", "riskmap-muted", fill(t.more_units, { n: body.units_total - body.units.length })));
+    }
+    if (!body.regions.length && !body.units.length && !body.error) {
+      root.appendChild(el("div", "riskmap-muted", t.nothing_here));
+    }
+    return root;
+  };
+
+  App.prototype.unitSection = function (unit) {
+    var t = this.t, self = this;
+    var sec = el("section", "riskmap-popup-unit");
+    sec.setAttribute("data-unit-id", unit.id);
+    var h = el("h4");
+    h.appendChild(this.swatch(unit.level));
+    h.appendChild(el("span", "riskmap-popup-name", unit.name));
+    h.appendChild(el("span", "riskmap-popup-level", this.levelName(unit)));
+    sec.appendChild(h);
+    var dl = el("dl");
+    this.row(dl, t.kind, (this.config.lang === "zh" ? unit.unit_kind_zh : unit.unit_kind) + " · " + unit.id);
+    this.row(dl, t.path, unit.path && unit.path.length ? unit.path.join(" › ") : null);
+    this.row(dl, t.explanation, unit.explanation);
+    this.row(dl, t.department, unit.department);
+    this.row(dl, t.responsible, unit.responsible_people);
+    this.row(dl, t.last_assessed, unit.last_assessed);
+    sec.appendChild(dl);
+    if (unit.events && unit.events.length) {
+      var details = el("details", "riskmap-events");
+      details.appendChild(el("summary", null, t.events + " (" + unit.events.length + ")"));
+      var list = el("ol");
+      unit.events.forEach(function (ev) {
+        var li = el("li");
+        var head = el("div", "riskmap-event-head");
+        head.appendChild(self.swatch(ev.level));
+        head.appendChild(el("strong", null, ev.name));
+        head.appendChild(el("span", "riskmap-popup-level", self.levelName(ev)));
+        li.appendChild(head);
+        var edl = el("dl");
+        self.row(edl, t.evaluation, ev.evaluation);
+        self.row(edl, t.accident_type, ev.accident_type);
+        li.appendChild(edl);
+        if (ev.controls && ev.controls.length) {
+          li.appendChild(el("div", "riskmap-muted", t.controls));
+          var cl = el("ul", "riskmap-controls");
+          ev.controls.forEach(function (ctl) {
+            var who = [ctl.department, ctl.person].filter(Boolean).join(" ");
+            cl.appendChild(el("li", null, ctl.description + (who ? "（" + who + "）" : "")));
+          });
+          li.appendChild(cl);
+        }
+        if (ev.emergency_measures) {
+          var em = el("dl");
+          self.row(em, t.emergency, ev.emergency_measures);
+          li.appendChild(em);
+        }
+        list.appendChild(li);
+      });
+      details.appendChild(list);
+      sec.appendChild(details);
+    }
+    if (unit.children && unit.children.length) {
+      sec.appendChild(el("div", "riskmap-muted", t.children + " (" + unit.children_total + ")"));
+      var ul = el("ul", "riskmap-unit-list");
+      unit.children.forEach(function (child) {
+        var li = el("li");
+        var a = el("a");
+        a.href = "#";
+        a.appendChild(self.swatch(child.level));
+        a.appendChild(el("span", null, child.name));
+        a.addEventListener("click", function (ev) { ev.preventDefault(); self.showItem({ kind: "unit", id: child.id }); });
+        li.appendChild(a);
+        ul.appendChild(li);
+      });
+      sec.appendChild(ul);
+    }
+    return sec;
+  };
+
+  window.RiskMap = {
+    start: function (map, configElement) {
+      var config = JSON.parse(configElement.textContent);
+      var app = new App(map, config).start();
+      window.riskmapApp = app;
+      return app;
+    }
+  };
+})();

@@ -1,0 +1,289 @@
+"""The web map in Chromium: it loads clean and offline, draws the right colours at known places, explains a
+region on click, shows hostile names as text, refreshes after a data change, and /docs works offline."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+import shapely
+from pyproj import Transformer
+
+HOSTILE = "<img src=x onerror=alert(1)>"
+TO_3857 = Transformer.from_crs(4326, 3857, always_xy=True)
+TO_4326 = Transformer.from_crs(3857, 4326, always_xy=True)
+
+
+def _plant(server):
+    from riskmap.plant import load_plant
+    from riskmap.store import open_store
+
+    store = open_store(server.db_url)
+    try:
+        return load_plant(store, None)
+    finally:
+        store.close()
+
+
+def _expected_colours() -> dict[str, tuple[int, int, int]]:
+    """Each level's region fill as drawn over the white map background (the style's opacity)."""
+    from riskmap.render.style import load_layer_style
+
+    style = load_layer_style("regions")
+    out = {}
+    for level in ("major", "significant", "general", "low"):
+        cls = style.class_of(level)
+        rgb = [int(cls.fill[i:i + 2], 16) for i in (1, 3, 5)]
+        a = cls.fill_opacity
+        out[level] = tuple(round(a * c + (1 - a) * 255) for c in rgb)
+    return out
+
+
+def _inset_points(geometry, zoom: float, inset_px: float = 9.0, min_side_px: float = 30.0) \
+        -> list[tuple[float, float]]:
+    """Points inside a region, `inset_px` screen pixels from its edge (clear of outlines), near its corners
+    (clear of the label at its centre): the vertices of the polygon shrunk by that much. None for a region
+    whose shrunk shape is narrower than `min_side_px`."""
+    merc = shapely.transform(geometry, lambda xy: np.column_stack(TO_3857.transform(xy[:, 0], xy[:, 1])))
+    per_px = 2 * 20037508.342789244 / (256 * 2 ** zoom)
+    inner = merc.buffer(-inset_px * per_px, join_style="mitre")
+    if inner.is_empty:
+        return []
+    box = shapely.oriented_envelope(inner)
+    sides = np.hypot(*np.diff(np.asarray(box.exterior.coords)[:3], axis=0).T) / per_px
+    if sides.min() < min_side_px:            # too small: the centred label may cover every corner
+        return []
+    rings = [p.exterior for p in getattr(inner, "geoms", [inner])]
+    pts = [c for ring in rings for c in list(ring.coords)[:-1]]
+    lon, lat = TO_4326.transform([p[0] for p in pts], [p[1] for p in pts])
+    return list(zip(lon, lat, strict=True))
+
+
+def _screen_points(page, lonlats: list[tuple[float, float]]) -> list[tuple[float, float] | None]:
+    """Page pixel of each lon/lat, or None when it is off the map or under a control."""
+    return page.evaluate(
+        """(pts) => {
+            const map = window.riskmapApp.map, box = map.getContainer().getBoundingClientRect();
+            return pts.map(([lon, lat]) => {
+                const p = map.latLngToContainerPoint([lat, lon]);
+                const x = Math.round(p.x + box.left), y = Math.round(p.y + box.top);
+                if (x < 2 || y < 2 || x > window.innerWidth - 3 || y > window.innerHeight - 3) return null;
+                const hit = document.elementFromPoint(x, y);
+                if (!hit || hit.closest('.leaflet-control-container, .leaflet-popup-pane')) return null;
+                return [x, y];
+            });
+        }""", [list(p) for p in lonlats])
+
+
+def _pixels(page):
+    from PIL import Image
+
+    return Image.open(io.BytesIO(page.screenshot(type="png"))).convert("RGB")
+
+
+def _distance(a, b) -> float:
+    return max(abs(x - y) for x, y in zip(a, b, strict=True))
+
+
+def _toggle_layer(page, title: str, on: bool, wait_map_idle) -> None:
+    box = page.locator(".leaflet-control-layers-overlays label", has_text=title).locator("input")
+    if box.is_checked() != on:
+        box.click()
+    wait_map_idle(page)
+
+
+def _region_colour_check(page, plant, shot=None) -> dict[str, list]:
+    """Sampled pixels per region: {region id: [(expected level, [pixels...])]}."""
+    zoom = page.evaluate("window.riskmapApp.map.getZoom()")
+    risks = {r.region_id: r for r in plant.region_risk()}
+    shot = shot or _pixels(page)
+    out = {}
+    for region in plant.regions:
+        level = risks[region.id].level
+        points = _inset_points(region.geometry, zoom)
+        screen = [p for p in _screen_points(page, points) if p is not None]
+        out[region.id] = (level.value if level else None, [shot.getpixel(tuple(p)) for p in screen])
+    return out
+
+
+def test_map_loads_with_no_failed_request_and_no_console_error(demo_server, open_page, tmp_path):
+    page, log = open_page(demo_server, "/map")
+    assert log.problems() == []
+    loaded = page.evaluate("""() => {
+        const out = {};
+        for (const img of document.querySelectorAll('img.leaflet-tile-loaded')) {
+            const layer = [...img.closest('.leaflet-layer').classList].find(c => c.startsWith('riskmap-tiles-'));
+            out[layer] = (out[layer] || 0) + 1;
+        }
+        return out;
+    }""")
+    assert loaded.get("riskmap-tiles-regions", 0) > 0 and loaded.get("riskmap-tiles-layout", 0) > 0, loaded
+    # Every tile came from the versioned URL of its TileJSON.
+    srcs = page.evaluate("[...document.querySelectorAll('img.leaflet-tile')].map(i => i.src)")
+    version = page.evaluate("window.riskmapApp.version")
+    assert srcs and all(s.startswith(demo_server.origin + "/tiles/") and f"v={version}" in s for s in srcs)
+    # Nothing in the live DOM points outside the server.
+    refs = page.evaluate("""() => [...document.querySelectorAll('[src],[href]')]
+        .map(e => e.src || e.href).filter(u => u && !u.startsWith('data:') && !u.startsWith('blob:'))""")
+    assert all(r.startswith(demo_server.origin + "/") for r in refs), [r for r in refs if "127.0.0.1" not in r]
+    assert all(r.startswith(demo_server.origin) for r in log.requests if not r.startswith("data:"))
+    # Legend: four levels in Chinese with the region counts of the plant.
+    plant = _plant(demo_server)
+    counts = {lv: 0 for lv in ("major", "significant", "general", "low")}
+    for risk in plant.region_risk():
+        counts[risk.level.value] += 1
+    for level, zh in (("major", "重大风险"), ("significant", "较大风险"), ("general", "一般风险"), ("low", "低风险")):
+        row = page.locator(f".riskmap-legend-row[data-level={level}]")
+        assert row.locator(".riskmap-legend-name").text_content() == zh
+        assert row.locator(".riskmap-legend-count").text_content().startswith(f"{counts[level]} 区域")
+    titles = page.locator(".leaflet-control-layers-overlays label").all_text_contents()
+    assert [t.strip() for t in titles] == ["总平面布置", "区域风险", "评估单元"]
+    assert page.locator(".leaflet-control-scale-line").count() == 1
+    assert page.locator(".leaflet-control-scale-line").first.text_content().strip().endswith("m")
+    href = page.locator("a.riskmap-print").get_attribute("href")
+    assert href.startswith("/print/poster.pdf?bbox=") and "enterprise=" in href
+    page.screenshot(path=str(tmp_path / "map.png"))
+
+
+def test_colours_at_known_points_match_the_palette(demo_server, open_page, wait_map_idle):
+    page, log = open_page(demo_server, "/map")
+    _toggle_layer(page, "总平面布置", False, wait_map_idle)          # regions alone over the white background
+    plant = _plant(demo_server)
+    expected = _expected_colours()
+    checked, levels = 0, set()
+    for region_id, (level, pixels) in _region_colour_check(page, plant).items():
+        if not pixels:
+            continue
+        matches = [p for p in pixels if _distance(p, expected[level]) <= 6]
+        wrong = [p for p in pixels for other, colour in expected.items()
+                 if other != level and _distance(p, colour) <= 6]
+        assert matches, f"region {region_id}: no pixel of {level} {expected[level]} among {pixels}"
+        assert not wrong, f"region {region_id} ({level}) shows another level's colour: {wrong}"
+        checked += 1
+        levels.add(level)
+    assert checked >= 15                         # the demo's 29 regions, less the small ones
+    assert levels == {"major", "significant", "general", "low"}
+    assert log.problems() == []
+
+
+def test_clicking_a_region_opens_its_explanation(demo_server, open_page):
+    page, log = open_page(demo_server, "/map")
+    plant = _plant(demo_server)
+    risk = next(r for r in plant.region_risk() if r.region_id == "CA")
+    region = next(r for r in plant.regions if r.id == "CA")
+    zoom = page.evaluate("window.riskmapApp.map.getZoom()")
+    point = next(p for p in _screen_points(page, _inset_points(region.geometry, zoom, 14)) if p)
+    page.mouse.click(*point)
+    section = page.locator('.riskmap-popup-body section[data-region-id="CA"]')
+    section.wait_for()
+    assert section.locator(".riskmap-popup-name").text_content() == "罐区"
+    assert section.locator(".riskmap-popup-level").text_content() == "重大风险"
+    text = section.text_content()
+    assert risk.explanation in text
+    assert risk.decided_by.name in text
+    assert risk.deciding_event is None or risk.deciding_event.name in text
+    assert "打开车间图" in text
+    assert page.locator(".riskmap-popup-body section.riskmap-popup-unit").count() >= 1
+    assert log.problems() == []
+
+
+def test_hostile_unit_name_is_shown_as_text_everywhere(fresh_server, open_page):
+    from riskmap.store import open_store
+
+    store = open_store(fresh_server.db_url)
+    name = store.enterprises()[0].name
+    units = store.units(name)
+    victim = next(u for u in units if u.id == "CY-01-07")
+    victim.name = HOSTILE
+    store.save_units(name, units, source="hostile.json")
+    store.close()
+
+    page, log = open_page(fresh_server, "/map")
+    page.fill(".riskmap-search input", "<img")
+    result = page.locator(".riskmap-result a", has_text=HOSTILE)
+    result.wait_for()
+    assert result.locator(".riskmap-result-name").text_content() == HOSTILE
+    result.click()
+    section = page.locator('.riskmap-popup-body section[data-unit-id="CY-01-07"]')
+    section.wait_for()
+    assert section.locator(".riskmap-popup-name").text_content() == HOSTILE
+    assert HOSTILE in section.text_content()
+    # The workshop map of its region lists it literally too.
+    page2, log2 = open_page(fresh_server, "/map?region=CA")
+    listed = page2.locator(".riskmap-panel .riskmap-unit-list li", has_text=HOSTILE)
+    assert listed.count() == 1
+    for p in (page, page2):
+        assert p.evaluate("document.querySelectorAll('img[src=\"x\"], [onerror]').length") == 0
+    assert log.dialogs == [] and log2.dialogs == []
+    assert log.problems() == [] and log2.problems() == []
+
+
+def test_a_data_change_refreshes_the_tiles_without_a_stale_colour(fresh_server, open_page, wait_map_idle):
+    from riskmap.domain import Override
+    from riskmap.levels import Level
+    from riskmap.store import open_store
+
+    page, log = open_page(fresh_server, "/map")
+    _toggle_layer(page, "总平面布置", False, wait_map_idle)
+    expected = _expected_colours()
+    before = _region_colour_check(page, _plant(fresh_server))["B0"]       # 停车场, low (blue)
+    assert before[0] == "low" and any(_distance(p, expected["low"]) <= 6 for p in before[1])
+    old_version = page.evaluate("window.riskmapApp.version")
+
+    store = open_store(fresh_server.db_url)
+    name = store.enterprises()[0].name
+    units = store.units(name)
+    next(u for u in units if u.id == "XZ-03").override = Override(Level.MAJOR, "测试：直接判定", "manual")
+    store.save_units(name, units, source="change.json")
+    store.close()
+
+    assert page.evaluate("window.riskmapApp.checkVersion()") is True
+    wait_map_idle(page)
+    new_version = page.evaluate("window.riskmapApp.version")
+    assert new_version > old_version
+    srcs = page.evaluate("[...document.querySelectorAll('.riskmap-tiles-regions img.leaflet-tile')].map(i => i.src)")
+    assert srcs and all(f"v={new_version}" in s for s in srcs)
+    after = _region_colour_check(page, _plant(fresh_server))["B0"]
+    assert after[0] == "major"
+    assert any(_distance(p, expected["major"]) <= 6 for p in after[1])
+    assert not any(_distance(p, expected["low"]) <= 6 for p in after[1]), "a stale blue tile survived"
+    assert page.locator(".riskmap-legend-row[data-level=major] .riskmap-legend-count").text_content() \
+        .startswith("4 区域")
+    assert log.problems() == []
+
+
+def test_workshop_map_fits_the_region_and_lists_its_units(demo_server, open_page):
+    page, log = open_page(demo_server, "/map?region=CA")
+    plant = _plant(demo_server)
+    risk = next(r for r in plant.region_risk() if r.region_id == "CA")
+    items = page.locator(".riskmap-panel .riskmap-unit-list li").all_text_contents()
+    assert len(items) == len(risk.contributing)
+    assert page.locator(".riskmap-view").text_content().startswith("车间图：罐区")
+    box = page.evaluate("(() => { const b = window.riskmapApp.map.getBounds(); "
+                        "return [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()]; })()")
+    region = next(r for r in plant.regions if r.id == "CA").geometry
+    assert shapely.box(*box).contains(region.centroid)
+    assert shapely.box(*box).area < 4 * shapely.envelope(region).area * 4    # fitted, not the whole plant
+    assert page.locator(".riskmap-tiles-units img.leaflet-tile-loaded").count() > 0
+    assert log.problems() == []
+
+
+def test_english_switch(demo_server, open_page, wait_map_idle):
+    page, log = open_page(demo_server, "/map")
+    page.locator("a.riskmap-lang").click()
+    page.wait_for_url("**lang=en**")
+    wait_map_idle(page)
+    assert page.locator(".riskmap-legend-row[data-level=low] .riskmap-legend-name").text_content() == "Low risk"
+    assert page.locator("a.riskmap-lang").text_content() == "中文"
+    assert log.problems() == []
+
+
+@pytest.mark.parametrize("path, ready", [("/docs", ".swagger-ui .info .title"), ("/redoc", "h1")])
+def test_api_docs_work_offline(demo_server, open_page, path, ready):
+    page, log = open_page(demo_server, path)
+    page.locator(ready).first.wait_for(timeout=20000)
+    assert "riskmap" in page.locator(ready).first.text_content()
+    page.wait_for_load_state("networkidle")
+    assert log.outside == []
+    assert log.problems() == []
