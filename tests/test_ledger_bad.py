@@ -310,6 +310,22 @@ def test_zip_bomb_is_refused_before_parsing(tmp_path):
     assert "压缩炸弹" in _fatal(path)
 
 
+def test_entity_expansion_is_refused(tmp_path, rich_xlsx):
+    """A billion-laughs DTD in a sheet never expands."""
+    src = zipfile.ZipFile(io.BytesIO(rich_xlsx))
+    laughs = ('<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+              + "".join(f'<!ENTITY lol{i} "{"&lol" + (str(i - 1) if i > 1 else "") + ";" * 1}' * 10 + '">'
+                        for i in range(1, 10))
+              + ']><worksheet><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>&lol9;</t></is></c></row>'
+              "</sheetData></worksheet>")
+    path = tmp_path / "laughs.xlsx"
+    with zipfile.ZipFile(path, "w") as zf:
+        for info in src.infolist():
+            data = src.read(info.filename)
+            zf.writestr(info.filename, laughs if info.filename == "xl/worksheets/sheet4.xml" else data)
+    assert "DTD" in _fatal(path)
+
+
 def test_too_many_rows(tmp_path, monkeypatch):
     monkeypatch.setattr(xlsx_read, "MAX_ROWS", 100)
     wb = openpyxl.Workbook()

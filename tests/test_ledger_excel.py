@@ -424,3 +424,72 @@ def test_filled_template_imports(tmp_path):
     assess_units(led.units, default_profile=led.profile)
     assert ev.level() is Level.MAJOR and ev.residual.score == Decimal(720)
     assert json.dumps(ledger_to_dict(led), ensure_ascii=False)
+
+
+# ------------------------------------------------------------- a workbook as Excel itself writes one
+
+
+_NS = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+_RNS = 'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"'
+_PKG = "http://schemas.openxmlformats.org/package/2006/relationships"
+_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+
+
+def excel_style_package(path: Path, *, date1904: bool = False) -> None:
+    """Shared strings (one with rich-text runs and a phonetic run), dates by number format, a cached
+    formula, a prefixed namespace and cells without an `r` attribute: what Excel and WPS write."""
+    strings = ["评估单元", None, "事故类型", "风险等级", "评估日期", "罐区", "储罐泄漏", "火灾", "较大风险", "L", "E",
+               "C", "D"]
+    si = []
+    for s in strings:
+        if s is None:   # 危险有害因素 in two runs, with a phonetic guide that is not part of the text
+            si.append("<si><r><t>危险</t></r><r><rPr><b/></rPr><t>有害因素</t></r><rPh sb=\"0\" eb=\"2\"><t>きけん</t>"
+                      "</rPh></si>")
+        else:
+            si.append(f"<si><t>{s}</t></si>")
+    parts = {
+        "[Content_Types].xml": '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/'
+                               'content-types"/>',
+        "_rels/.rels": f'<Relationships xmlns="{_PKG}"><Relationship Id="rId1" Type="{_REL}/officeDocument" '
+                       'Target="xl/workbook.xml"/></Relationships>',
+        "xl/workbook.xml": f'<workbook {_NS} {_RNS}><workbookPr date1904="{int(date1904)}"/><sheets>'
+                           '<sheet name="风险评价表" sheetId="1" r:id="rId1"/></sheets></workbook>',
+        "xl/_rels/workbook.xml.rels": (
+            f'<Relationships xmlns="{_PKG}">'
+            f'<Relationship Id="rId1" Type="{_REL}/worksheet" Target="worksheets/sheet1.xml"/>'
+            f'<Relationship Id="rId2" Type="{_REL}/sharedStrings" Target="/xl/sharedStrings.xml"/>'
+            f'<Relationship Id="rId3" Type="{_REL}/styles" Target="styles.xml"/></Relationships>'),
+        "xl/sharedStrings.xml": f'<sst {_NS} count="{len(si)}" uniqueCount="{len(si)}">{"".join(si)}</sst>',
+        "xl/styles.xml": f'<styleSheet {_NS}><numFmts count="1"><numFmt numFmtId="176" formatCode="yyyy/m/d"/>'
+                         '</numFmts><cellXfs count="3"><xf numFmtId="0"/><xf numFmtId="176"/><xf numFmtId="14"/>'
+                         "</cellXfs></styleSheet>",
+        "xl/worksheets/sheet1.xml": (
+            '<x:worksheet xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><x:sheetData>'
+            '<x:row r="1"><x:c t="s"><x:v>0</x:v></x:c><x:c t="s"><x:v>1</x:v></x:c><x:c t="s"><x:v>2</x:v></x:c>'
+            '<x:c t="s"><x:v>9</x:v></x:c><x:c t="s"><x:v>10</x:v></x:c><x:c t="s"><x:v>11</x:v></x:c>'
+            '<x:c t="s"><x:v>12</x:v></x:c><x:c t="s"><x:v>3</x:v></x:c><x:c t="s"><x:v>4</x:v></x:c></x:row>'
+            '<x:row r="2"><x:c r="A2" t="s"><x:v>5</x:v></x:c><x:c r="B2" t="s"><x:v>6</x:v></x:c>'
+            '<x:c r="C2" t="s"><x:v>7</x:v></x:c><x:c r="D2"><x:v>3</x:v></x:c><x:c r="E2"><x:v>6</x:v></x:c>'
+            '<x:c r="F2"><x:v>15</x:v></x:c><x:c r="G2"><x:f>D2*E2*F2</x:f><x:v>270</x:v></x:c>'
+            '<x:c r="H2" t="s"><x:v>8</x:v></x:c><x:c r="I2" s="1"><x:v>45658</x:v></x:c></x:row>'
+            "</x:sheetData></x:worksheet>"),
+    }
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, text in parts.items():
+            zf.writestr(name, text)
+
+
+@pytest.mark.parametrize("date1904", [False, True])
+def test_excel_style_package(tmp_path, date1904):
+    from datetime import date, timedelta
+
+    path = tmp_path / "excel.xlsx"
+    excel_style_package(path, date1904=date1904)
+    led = read_ledger_excel(path)
+    (unit,) = led.units
+    (ev,) = unit.events
+    assert unit.name == "罐区"
+    assert ev.hazard_factor == "储罐泄漏"                      # rich runs joined, phonetic guide left out
+    assert ev.inputs == {"L": 3, "E": 6, "C": 15}
+    expected = date(2025, 1, 1) if not date1904 else date(1904, 1, 1) + timedelta(days=45658)
+    assert unit.last_assessed == expected                    # a number shown as a date is a date

@@ -1,15 +1,14 @@
 """Reading risk ledgers from Excel workbooks: riskmap's own export (lossless) and enterprise 表B/表C.
 
-Hostile files are refused before openpyxl parses them (not a zip, zip bombs, too many rows, merges or
-columns); sheets are streamed in read-only mode and merged cells are read from the sheet XML directly,
-because openpyxl's read-only worksheets do not expose them.
+Hostile files are refused before any XML is parsed (not a zip, zip bombs) or while it streams (too many
+rows, merges or columns); see riskmap.ledger.xlsx_xml for the reader itself.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,8 +50,6 @@ GEOMETRY_MARK = "@单元几何"
 
 _SKIP_SHEET_WORDS = ("说明", "代码表", "填写说明", "字典", "下拉", "选项")
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-_MERGE_RE = re.compile(rb"<(?:\w+:)?mergeCell\b[^>]*?\bref=\"([A-Za-z]+[0-9]+)(?::([A-Za-z]+[0-9]+))?\"")
-_CELL_RE = re.compile(r"^([A-Za-z]+)([0-9]+)$")
 
 EVENT_FIELDS = frozenset({
     "event_id", "name", "hazard_factor", "hazard_code", "accident_type", "cause", "consequence", "impact_range",
@@ -106,20 +103,6 @@ class Grid:
         return origin in self.formula_missing
 
 
-def _col_number(letters: str) -> int:
-    n = 0
-    for ch in letters.upper():
-        n = n * 26 + ord(ch) - 64
-    return n
-
-
-def _cell_ref(ref: str) -> tuple[int, int]:
-    m = _CELL_RE.match(ref)
-    if not m:
-        raise ValueError(ref)
-    return int(m.group(2)), _col_number(m.group(1))
-
-
 def _guard_file(p: Path) -> None:
     try:
         size = p.stat().st_size
@@ -154,130 +137,40 @@ def _guard_zip(zf: zipfile.ZipFile, name: str) -> None:
                     "too large when uncompressed")
 
 
-def _read_merges(zf: zipfile.ZipFile, member: str) -> list[tuple[int, int, int, int]]:
-    """mergeCell refs, streamed with a regex (the element is trivial and may sit after a huge sheetData)."""
-    out = []
-    try:
-        with zf.open(member) as fh:
-            tail = b""
-            while True:
-                chunk = fh.read(1 << 20)
-                if not chunk:
-                    break
-                buf = tail + chunk
-                last_end = 0
-                for m in _MERGE_RE.finditer(buf):
-                    a = _cell_ref(m.group(1).decode())
-                    b = _cell_ref(m.group(2).decode()) if m.group(2) else a
-                    out.append((min(a[0], b[0]), min(a[1], b[1]), max(a[0], b[0]), max(a[1], b[1])))
-                    last_end = m.end()
-                    if len(out) > 200_000:
-                        raise fatal("合并单元格数量过多，拒绝读取 / too many merged cells")
-                tail = buf[max(last_end, len(buf) - 512):]
-    except KeyError:
-        return []
-    return out
-
-
-def _is_formula(value: Any) -> bool:
-    if isinstance(value, str):
-        return value.startswith("=") and len(value) > 1
-    return type(value).__name__ in ("ArrayFormula", "DataTableFormula")
-
-
-def _stream_sheet(ws, title: str) -> tuple[list[list[Any]], set[tuple[int, int]]]:
-    ws.reset_dimensions()
-    rows: list[list[Any]] = []
-    formulas: set[tuple[int, int]] = set()
-    used = 0
-    for r, row in enumerate(ws.iter_rows(values_only=True), start=1):
-        if r > MAX_SCANNED_ROWS:
-            raise fatal(f"工作表 “{title}” 行数超过上限 / sheet {title!r} has too many rows")
-        values = list(row[:MAX_COLUMNS])
-        while values and (values[-1] is None or values[-1] == ""):
-            values.pop()
-        for c, v in enumerate(values, start=1):
-            if _is_formula(v):
-                formulas.add((r, c))
-                values[c - 1] = None
-        if values:
-            used += 1
-            if used > MAX_ROWS:
-                raise fatal(f"工作表 “{title}” 超过 {MAX_ROWS} 行，拒绝读取；请拆分台账 / sheet {title!r} has more "
-                            f"than {MAX_ROWS} rows")
-        rows.append(values)
-    while rows and not rows[-1]:
-        rows.pop()
-    return rows, formulas
-
-
 def load_grids(path: str | os.PathLike) -> list[Grid]:
     """Every worksheet of a workbook as a Grid; a LedgerError for anything that is not a sane workbook."""
-    import openpyxl
+    from riskmap.ledger.xlsx_xml import XlsxError, read_workbook
 
     p = Path(path)
     _guard_file(p)
     try:
         zf = zipfile.ZipFile(p)
-    except (zipfile.BadZipFile, OSError):
+    except (zipfile.BadZipFile, OSError, ValueError):
         raise fatal(f"{p.name} 不是有效的 Excel 工作簿 / not a valid .xlsx file") from None
+
+    def limit(sheet: str, what: str) -> Exception:
+        if what == "merges":
+            return fatal(f"工作表 “{sheet}” 合并单元格过多，拒绝读取 / too many merged cells in {sheet!r}")
+        if what == "used":
+            return fatal(f"工作表 “{sheet}” 超过 {MAX_ROWS} 行，拒绝读取；请拆分台账 / sheet {sheet!r} has more "
+                         f"than {MAX_ROWS} rows")
+        return fatal(f"工作表 “{sheet}” 行数超过上限 / sheet {sheet!r} has too many rows")
+
     with zf:
         _guard_zip(zf, p.name)
-        grids: list[Grid] = []
         try:
-            wb = openpyxl.load_workbook(p, read_only=True, data_only=False)
-        except Exception as exc:  # openpyxl raises many types for corrupt parts
-            raise fatal(f"无法打开 Excel 工作簿 {p.name}：{type(exc).__name__} / cannot open the workbook") from None
-        paths: dict[str, str] = {}
-        try:
-            for ws in wb.worksheets:
-                rows, formulas = _stream_sheet(ws, ws.title)
-                grids.append(Grid(ws.title, rows))
-                grids[-1].formula_missing = formulas
-                paths[ws.title] = str(getattr(ws, "_worksheet_path", "")).lstrip("/")
-        except Exception as exc:
-            if getattr(exc, "details", None) is not None and exc.__class__.__name__ == "LedgerError":
-                raise
-            raise fatal(f"读取 Excel 工作簿 {p.name} 失败：{type(exc).__name__} / cannot read the workbook") from None
-        finally:
-            wb.close()
-        if any(g.formula_missing for g in grids):
-            _fill_cached_values(p, grids)
-        for grid in grids:
-            member = paths.get(grid.name)
-            if member:
-                _apply_merges(grid, _read_merges(zf, member))
+            sheets = read_workbook(zf, max_rows=MAX_ROWS, max_cols=MAX_COLUMNS, max_scanned=MAX_SCANNED_ROWS,
+                                   on_limit=limit)
+        except XlsxError as exc:
+            raise fatal(f"无法读取 Excel 工作簿 {p.name}：{exc} / cannot read the workbook") from None
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, UnicodeDecodeError) as exc:
+            raise fatal(f"Excel 工作簿 {p.name} 已损坏（{type(exc).__name__}） / the workbook is damaged") from None
+    grids = []
+    for sheet in sheets:
+        grid = Grid(sheet.name, sheet.rows, formula_missing=sheet.formulas_without_value)
+        _apply_merges(grid, sheet.merges)
+        grids.append(grid)
     return grids
-
-
-def _fill_cached_values(p: Path, grids: list[Grid]) -> None:
-    """Formula cells take the value Excel cached when it last saved; without one they are reported later."""
-    import openpyxl
-
-    try:
-        wb = openpyxl.load_workbook(p, read_only=True, data_only=True)
-    except Exception:
-        raise fatal(f"无法读取 {p.name} 中公式的计算结果 / cannot read cached formula values") from None
-    try:
-        by_name = {g.name: g for g in grids}
-        for ws in wb.worksheets:
-            grid = by_name.get(ws.title)
-            if grid is None or not grid.formula_missing:
-                continue
-            ws.reset_dimensions()
-            wanted = grid.formula_missing
-            last = max(r for r, _ in wanted)
-            found = set()
-            for r, row in enumerate(ws.iter_rows(values_only=True, max_row=last), start=1):
-                for c in range(1, min(len(row), MAX_COLUMNS) + 1):
-                    # in this pass a text cell that merely starts with "=" comes back as itself
-                    if (r, c) in wanted and row[c - 1] is not None and not isinstance(row[c - 1], (list, tuple)) \
-                            and type(row[c - 1]).__name__ not in ("ArrayFormula", "DataTableFormula"):
-                        grid.rows[r - 1][c - 1] = row[c - 1]
-                        found.add((r, c))
-            grid.formula_missing = wanted - found
-    finally:
-        wb.close()
 
 
 def _apply_merges(grid: Grid, merges: list[tuple[int, int, int, int]]) -> None:

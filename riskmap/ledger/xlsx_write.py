@@ -15,6 +15,7 @@ from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.cell_range import CellRange
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from riskmap.domain import AssessmentUnit, RiskEvent, UnitKind
@@ -54,14 +55,30 @@ def _text(value: Any) -> Any:
     return value
 
 
+_STYLE_TEXT = "riskmap 台账文本"
+_STYLE_CENTRE = "riskmap 台账居中"
+
+
+def _register_styles(wb: Workbook) -> None:
+    """Named styles: one lookup per cell instead of hashing a border and an alignment for each."""
+    from openpyxl.styles import NamedStyle
+
+    for name, alignment in ((_STYLE_TEXT, _WRAP), (_STYLE_CENTRE, _CENTRE)):
+        if name not in wb.named_styles:
+            wb.add_named_style(NamedStyle(name=name, border=_BORDER, alignment=alignment))
+
+
 def _put(ws, r: int, c: int, value: Any, *, style: str = "wrap"):
+    """One styled cell. Empty cells are not written at all: they are half of a big ledger's cells and of its
+    writing time; the sheets print with grid lines instead."""
+    if value is None or value == "":
+        return None
     cell = ws.cell(row=r, column=c)
     value = _text(value)
     cell.value = value
     if isinstance(value, str) and value.startswith("="):
         cell.data_type = "s"          # text, never a formula
-    cell.border = _BORDER
-    cell.alignment = _CENTRE if style == "centre" else _WRAP
+    cell.style = _STYLE_CENTRE if style == "centre" else _STYLE_TEXT
     if isinstance(value, date):
         cell.number_format = "yyyy-mm-dd"
     return cell
@@ -133,9 +150,13 @@ def _widths(ws, widths: dict[int, float]) -> None:
 
 
 def _merge_runs(ws, col: int, runs: Iterable[tuple[int, int]]) -> None:
+    """Merge cells down a column. openpyxl's merge_cells checks every earlier merge and restyles the borders
+    each time (quadratic); these never overlap and are already styled, so only the range is recorded."""
     for first, last in runs:
         if last > first:
-            ws.merge_cells(start_row=first, start_column=col, end_row=last, end_column=col)
+            ws.merged_cells.ranges.add(CellRange(min_col=col, min_row=first, max_col=col, max_row=last))
+            for r in range(first + 1, last + 1):
+                ws.cell(row=r, column=col).value = None
 
 
 # ------------------------------------------------------------------------------------------- sheets
@@ -242,7 +263,7 @@ def _b_spec(residual_keys: list[str], inherent_keys: list[str] | None) -> list[t
 
 def _level_cell(ws, r: int, c: int, level: Level | None, fills: dict[Level, PatternFill]) -> None:
     cell = _put(ws, r, c, level.zh if level else None, style="centre")
-    if level is not None and level in fills:
+    if cell is not None and level in fills:
         cell.fill = fills[level]
         if level in (Level.MAJOR, Level.LOW):
             cell.font = Font(color="FFFFFF", bold=True)
@@ -276,8 +297,9 @@ def _sheet_b(wb: Workbook, units: list[AssessmentUnit], fills: dict[Level, Patte
         for ev in unit.events:
             seq += 1
             _put(ws, r, cols["序号"], seq, style="centre")
-            _put(ws, r, cols["单元编号"], unit.id)
-            _put(ws, r, cols["评估单元"], unit.name)
+            if r == first:
+                _put(ws, r, cols["单元编号"], unit.id)
+                _put(ws, r, cols["评估单元"], unit.name)
             for name, value in (("事件编号", ev.id), ("风险事件", ev.name), ("危险有害因素", ev.hazard_factor),
                                 ("危险有害因素代码", ev.hazard_code), ("事故类型", ev.accident_type),
                                 ("事故类型（GB 6441-2025）", ev.accident_type_2025), ("原因", ev.cause),
@@ -303,6 +325,8 @@ def _sheet_b(wb: Workbook, units: list[AssessmentUnit], fills: dict[Level, Patte
         for name in ("单元编号", "评估单元"):
             _merge_runs(ws, cols[name], [(first, r - 1)])
     ws.freeze_panes = ws.cell(row=4, column=cols["风险事件"])
+    ws.print_options.gridLines = True
+    ws.print_title_rows = "2:3"
     _widths(ws, {c: 6 if h == "序号" else (7 if "/" in h and h.split("/")[1] in _INPUT_ORDER else 16)
                  for h, c in cols.items()})
 
@@ -325,14 +349,16 @@ def _sheet_c(wb: Workbook, units: list[AssessmentUnit], fills: dict[Level, Patte
             seq += 1
             first = r
             for control in ev.controls or [None]:
-                _put(ws, r, cols["序号"], seq, style="centre")
-                _put(ws, r, cols["单元编号"], unit.id)
-                _put(ws, r, cols["评估单元"], unit.name)
-                _put(ws, r, cols["事件编号"], ev.id)
-                _put(ws, r, cols["风险事件"], ev.name)
-                _put(ws, r, cols["危险有害因素"], ev.hazard_factor)
-                _put(ws, r, cols["事故类型"], ev.accident_type)
-                _level_cell(ws, r, cols["风险等级"], ev.level(), fills)
+                if r == first:                     # merged down the event's rows below
+                    if r == unit_first:
+                        _put(ws, r, cols["单元编号"], unit.id)
+                        _put(ws, r, cols["评估单元"], unit.name)
+                    _put(ws, r, cols["序号"], seq, style="centre")
+                    _put(ws, r, cols["事件编号"], ev.id)
+                    _put(ws, r, cols["风险事件"], ev.name)
+                    _put(ws, r, cols["危险有害因素"], ev.hazard_factor)
+                    _put(ws, r, cols["事故类型"], ev.accident_type)
+                    _level_cell(ws, r, cols["风险等级"], ev.level(), fills)
                 values = (control.description, control.cls, control.tier, control.department, control.person) \
                     if control is not None else (None,) * 5
                 for child, v in zip(("措施内容", "措施类别", "管控层级", "责任部门", "责任人"), values, strict=True):
@@ -343,6 +369,8 @@ def _sheet_c(wb: Workbook, units: list[AssessmentUnit], fills: dict[Level, Patte
         for name in ("单元编号", "评估单元"):
             _merge_runs(ws, cols[name], [(unit_first, r - 1)])
     ws.freeze_panes = ws.cell(row=4, column=cols["风险事件"])
+    ws.print_options.gridLines = True
+    ws.print_title_rows = "2:3"
     _widths(ws, {1: 6, 2: 12, 3: 18, 4: 12, 5: 22, 6: 22, 7: 14, 8: 10, 9: 40, 10: 12, 11: 14, 12: 14, 13: 10})
 
 
@@ -350,6 +378,7 @@ def write_ledger_excel(ledger: Ledger, path: str | os.PathLike) -> None:
     """The ledger as a workbook: 企业信息, 评估单元, 表B, 表C (and 重大危险源物质 when any); reading it back with
     `read_ledger_excel` gives the same JSON form."""
     wb = Workbook()
+    _register_styles(wb)
     info = wb.active
     info.title = SHEET_INFO
     info["A1"] = ("本工作簿由 riskmap 导出：表B 为风险评价表，表C 为分级管控表；“评估单元”表保存单元树"
@@ -464,6 +493,7 @@ def write_template(path: str | os.PathLike) -> None:
     """A blank ledger workbook: 说明 (instructions), the sheets to fill, and drop-down lists of the allowed
     values (levels, accident types of both GB 6441 lists, methods, unit kinds, L/E/C/S values)."""
     wb = Workbook()
+    _register_styles(wb)
     info = wb.active
     info.title = SHEET_INFO
     for r, line in enumerate(_INSTRUCTIONS.splitlines(), start=1):
