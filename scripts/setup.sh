@@ -16,7 +16,7 @@ done
 say() { printf '==> %s\n' "$*"; }
 
 # System packages riskmap needs at run time and for its tests (Debian names).
-system_packages=(gdal-bin poppler-utils fonts-noto-cjk)
+system_packages=(gdal-bin poppler-utils fonts-noto-cjk chromium)
 missing=()
 for pkg in "${system_packages[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
@@ -45,6 +45,9 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   .venv/bin/python -m pip install -q --disable-pip-version-check -c requirements.lock -e ".[dev]"
   echo "$want" > "$stamp"
 fi
+
+# The web map's pinned browser assets (Leaflet, Swagger UI, ...), served by riskmap itself: no CDN.
+bash scripts/assets.sh
 
 if [ "$with_postgis" -eq 1 ]; then
   bash scripts/postgis.sh --trust-local
