@@ -308,6 +308,21 @@ def test_points_are_circles_of_their_level_colour(units):
     assert px[128 + int(size), 128, 3] == 0
 
 
+def test_point_symbols_over_a_tile_edge_join_up(units):
+    left = view_at(19)
+    right = tile_view(19, left.x + 1, left.y)
+    minx, _, maxx, maxy = left.bounds
+    w = maxx - minx
+    xs = maxx + np.array([-0.012, -0.004, 0.0, 0.003, 0.011]) * w
+    gdf = gpd.GeoDataFrame({"level": ["major", "low", "general", "significant", "major"]},
+                           geometry=[shapely.Point(x, maxy - (0.2 + 0.15 * i) * w) for i, x in enumerate(xs)],
+                           crs=3857)
+    a, b = decode(render_png(gdf, left, units)), decode(render_png(gdf, right, units))
+    both = decode(render_layers_png([(gdf, units)], TileView(19, left.x, left.y, nx=2)))
+    assert np.array_equal(np.concatenate([a, b], axis=1), both)
+    assert (a[:, -1, 3] > 0).any() and (b[:, 0, 3] > 0).any()
+
+
 def test_lines_are_stroked_in_their_level_colour(units):
     view = view_at(18)
     minx, miny, maxx, maxy = view.bounds

@@ -39,7 +39,7 @@ PNG_COMPRESS_LEVEL = 3
 PNG_ZLIB_STRATEGY = zlib.Z_RLE
 MAX_SCALE = 4
 CLIP_MARGIN_PX = 1024          # features reaching farther than this beyond the tile are clipped
-POINT_SQUARE_PX = 3.0           # point symbols smaller than this (CSS px) are drawn as squares of their colour
+POINT_SQUARE_PX = 3.5           # point symbols smaller than this (CSS px) are drawn as squares of their colour
 BLOCK_PX = 3.0                  # areas smaller than this (device px) are drawn as pixel blocks of their size
 
 # shapely type ids
@@ -232,18 +232,23 @@ def _line_path(coords: np.ndarray, part_offsets: np.ndarray) -> skia.Path:
     return _make_path(coords, verbs)
 
 
-_CIRCLE_UNIT = np.array([[1, 0], [1, 1], [0, 1], [-1, 1], [-1, 0], [-1, -1], [0, -1], [1, -1], [1, 0]], np.float32)
-_CIRCLE_VERBS = np.array([_MOVE, _CONIC, _CONIC, _CONIC, _CONIC, _CLOSE], np.uint8)
-_HALF_SQRT2 = math.sqrt(0.5)
-
-
-def _circles_path(centres: np.ndarray, radius: float) -> skia.Path:
-    """Exact circles (four conic quarters each) around pixel centres."""
-    n = len(centres)
-    if n == 0:
-        return skia.Path()
-    points = (centres[:, None, :] + _CIRCLE_UNIT[None, :, :] * radius).reshape(-1, 2)
-    return _make_path(points, np.tile(_CIRCLE_VERBS, n), np.full(4 * n, _HALF_SQRT2, np.float32))
+@lru_cache(maxsize=256)
+def _point_sprite(fill: str | None, opacity: float, outline: Stroke | None, size: float, scale: int):
+    """A point symbol drawn once (circle, fill and outline) in an odd-sized image centred on its middle pixel;
+    returns the image and the offset from its corner to that pixel."""
+    radius = size / 2 * scale
+    reach = radius + (outline.width * scale / 2 if outline else 0) + 1
+    half = int(math.ceil(reach))
+    side = 2 * half + 1
+    surface = skia.Surface(side, side)
+    c = surface.getCanvas()
+    c.clear(skia.ColorTRANSPARENT)
+    centre = half + 0.5
+    if fill:
+        c.drawCircle(centre, centre, radius, skia.Paint(AntiAlias=True, Color=_rgba(fill, opacity)))
+    if outline is not None:
+        c.drawCircle(centre, centre, radius, _stroke_paint(outline, scale))
+    return surface.makeImageSnapshot(), half
 
 
 def _stroke_paint(stroke: Stroke, scale: int, colour: str | None = None, widen: float = 0.0) -> skia.Paint:
@@ -503,11 +508,14 @@ class _Canvas:
                    (centres[:, 1] > -reach) & (centres[:, 1] < self.height + reach))
             if not vis.any():
                 continue
-            path = _circles_path(centres[vis], size / 2 * self.scale)
-            if sym.fill:
-                canvas.drawPath(path, skia.Paint(AntiAlias=True, Color=_rgba(sym.fill, sym.fill_opacity)))
-            if sym.outline is not None:
-                canvas.drawPath(path, _stroke_paint(sym.outline, self.scale))
+            # One antialiased sprite per class, stamped at every point: four times faster than filling and
+            # stroking a path of thousands of circles. Each lands on the pixel that holds its point (±½ px),
+            # the same pixel in every tile that shows it.
+            sprite, half = _point_sprite(sym.fill, sym.fill_opacity, sym.outline, float(size), self.scale)
+            corner = np.floor(centres[vis]) - half
+            xforms = [skia.RSXform(1.0, 0.0, x, y) for x, y in corner.tolist()]
+            canvas.drawAtlas(sprite, xforms, [skia.Rect.MakeWH(sprite.width(), sprite.height())] * len(xforms),
+                             [], skia.BlendMode.kSrcOver)
 
     # ---------------------------------------------------------------------------------------- labels
 
