@@ -71,7 +71,7 @@ class Grid:
     """One sheet's values (1-based rows and columns) with merged cells filled from their top-left cell."""
 
     name: str
-    rows: list[list[Any]]
+    rows: list[list[Any] | tuple]        # an empty tuple for a row with no values
     merges: dict[tuple[int, int], tuple[int, int, int, int]] = field(default_factory=dict)
     formula_missing: set[tuple[int, int]] = field(default_factory=set)
 
@@ -188,6 +188,8 @@ def _apply_merges(grid: Grid, merges: list[tuple[int, int, int, int]]) -> None:
         for r in range(r0, r1 + 1):
             row = grid.rows[r - 1]
             if value is not None and len(row) < c1:
+                if not isinstance(row, list):
+                    row = grid.rows[r - 1] = list(row)
                 row.extend([None] * (c1 - len(row)))
             for c in range(c0, c1 + 1):
                 grid.merges[(r, c)] = span
@@ -305,7 +307,7 @@ class WorkbookReader:
         event_sheets = [(g, h, cols) for g, role, h, cols in roles if role == "events"]
         self._read_events(event_sheets, units)
         enterprise = self._enterprise()
-        ledger = Ledger(units=units, enterprise=enterprise, profile=self.profile or self._guess_profile(units))
+        ledger = Ledger(units=units, enterprise=enterprise, profile=self.profile or DEFAULT_PROFILE)
         order = {g.name: i for i, g in enumerate(self.grids)}
         return finish(ledger, self.wheres, self.problems, self.skip_bad, stated_scores=self.stated_scores,
                       profile_where=self.profile_where,
@@ -384,9 +386,6 @@ class WorkbookReader:
                           supervision_phone=raw.get("supervision_phone"), report_phone=raw.get("report_phone"),
                           emergency_phone=raw.get("emergency_phone"))
 
-    def _guess_profile(self, units: list[AssessmentUnit]) -> str:
-        return DEFAULT_PROFILE
-
     # -- unit sheet -------------------------------------------------------------------------------
 
     def _read_geometry_chunks(self, grid: Grid, header: tuple[int, int] | None) -> dict[str, str]:
@@ -396,7 +395,8 @@ class WorkbookReader:
         for r in range(header[1] + 1, grid.n_rows + 1):
             uid, seq, text = (clean_text(grid.get(r, c)) for c in (1, 2, 3))
             if uid and text:
-                chunks.setdefault(uid, []).append((int(seq or 0), text))
+                order = int(seq) if seq and seq.isdigit() else r
+                chunks.setdefault(uid, []).append((order, text))
         return {uid: "".join(t for _, t in sorted(parts)) for uid, parts in chunks.items()}
 
     def _cell(self, grid: Grid, r: int, col: Column) -> Any:
@@ -490,7 +490,7 @@ class WorkbookReader:
         self.derived: dict[tuple, AssessmentUnit] = {}
         self.derived_children: dict[str | None, int] = {}
         for grid, header, cols in primary:
-            for group in self._groups(grid, header, cols):
+            for group in self._groups(grid, header, cols, create_units=not self.has_unit_sheet):
                 unit = self._unit_for(group, create=not self.has_unit_sheet)
                 if unit is None:
                     continue
@@ -499,7 +499,7 @@ class WorkbookReader:
                 self._apply_unit_extra(unit, group)
         for grid, header, cols in secondary:
             matched: set[int] = set()
-            for group in self._groups(grid, header, cols):
+            for group in self._groups(grid, header, cols, create_units=False):
                 unit = self._unit_for(group, create=False)
                 if unit is None:
                     continue
@@ -522,7 +522,7 @@ class WorkbookReader:
                     return c.label
         return ""
 
-    def _groups(self, grid: Grid, header: tuple[int, int], cols: list[Column]):
+    def _groups(self, grid: Grid, header: tuple[int, int], cols: list[Column], create_units: bool):
         known = [c for c in cols if c.field and c.field not in ("seq", "ignored", "score")]
         unit_cols = sorted([c for c in known if c.field in UNIT_FIELDS],
                            key=lambda c: (c.order if c.field == "unit_level" else (4 if c.field == "unit_name" else 9),
@@ -551,7 +551,7 @@ class WorkbookReader:
                 unit_values = prev_unit_values or unit_values       # blank unit cells mean "as above"
             if not any_content:
                 if any(v not in (None, "") and not grid.propagated(r, c.index + 1)
-                       for v, c in zip(unit_values, unit_cols, strict=True)) and not self.has_unit_sheet:
+                       for v, c in zip(unit_values, unit_cols, strict=True)) and create_units:
                     self._unit_for(self._new_group(grid, r, cols, unit_cols, unit_values, columns), create=True)
                 prev_unit_values = unit_values
                 continue
@@ -621,8 +621,10 @@ class WorkbookReader:
                 out.setdefault("inherent_score" if c.which == "inherent" else "score", c.label)
             elif c.field == "existing_part":
                 out.setdefault("existing_measures", c.label)
-            elif c.field in UNIT_FIELDS:
-                out.setdefault("unit", c.label)
+            elif c.field == "unit_id":
+                out["unit"] = c.label            # problems about the unit point at its id when there is one
+            elif c.field in UNIT_FIELDS and "unit" not in out:
+                out["unit"] = c.label
         return out
 
     def _new_group(self, grid: Grid, r: int, cols: list[Column], unit_cols: list[Column], unit_values: list[Any],

@@ -24,6 +24,7 @@ _REF = re.compile(r"^\$?([A-Za-z]{1,3})\$?([0-9]+)$")
 # Built-in formats that are dates in East Asian locales (Excel shows them as 2025年3月1日 and so on).
 _CJK_DATE_FORMATS = frozenset(range(27, 37)) | frozenset(range(50, 59))
 _CHUNK = 1 << 20
+_NO_ROW: tuple = ()
 
 
 class XlsxError(Exception):
@@ -311,13 +312,14 @@ class _SheetHandler:
         if value is None or value == "":
             return
         rows = self.sheet.rows
-        while len(rows) < r:
-            rows.append([])
+        if len(rows) < r:           # skipped rows share one empty tuple (a lone cell at row 1,000,000 is cheap)
+            rows.extend([_NO_ROW] * (r - len(rows)))
         row = rows[r - 1]
         if not row:
             self.used_rows += 1
             if self.used_rows > self.max_rows:
                 raise self.on_limit("used")
+            row = rows[r - 1] = []
         if len(row) < c:
             row.extend([None] * (c - len(row)))
         row[c - 1] = value
