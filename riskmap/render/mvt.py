@@ -5,11 +5,12 @@ took 96 ms), far over the tile budget. Here the geometry commands, zigzag deltas
 protobuf varints of all features are computed as arrays; only the value table (one entry per distinct
 attribute value) is built in Python. mapbox-vector-tile stays the reference decoder in the tests.
 
-Geometry: clipped to the tile plus its buffer, simplified below a tenth of a screen pixel, snapped to the
-integer grid (extent 4096), repeated points dropped, rings that collapse to no area dropped, exterior rings
+Geometry: clipped to the tile plus its buffer, simplified within one grid unit (1/16 of a screen pixel),
+snapped to the integer grid (extent 4096), repeated points dropped, rings that collapse to no area dropped, exterior rings
 clockwise and holes anticlockwise in tile coordinates (y down), as the specification requires.
 Attributes: every scalar column but `geometry` and `id` (id becomes the feature id); None and NaN are left
-out, dates become ISO text, `level_zh` is added from `level` when the caller did not give it.
+out, dates become ISO text, text longer than MAX_TEXT_CHARS is cut, `level` is written as its code
+("major" …) and `level_zh` is added from it when the caller did not give it. Features keep the caller's order.
 An empty tile is zero bytes (a tile message without layers), served as 200 with an empty body.
 """
 

@@ -2,8 +2,9 @@
 
 Fast because nothing loops over features in Python: coordinates go from EPSG:3857 to pixels in one numpy
 affine, and every class of features (a risk level, a layout role) becomes one skia path built straight from
-the coordinate arrays. Features smaller than a pixel become one pixel of their class colour (the most severe
-wins), so a small major-risk unit never vanishes at low zoom.
+the coordinate arrays; point symbols are one sprite per class stamped with drawAtlas. Areas of under three
+pixels become pixel blocks of their size in their class colour (where several share a pixel the most severe
+wins), so a small major-risk unit never vanishes at low zoom and dense plants stay cheap to draw.
 
 Labels never get cut at a tile edge: each belongs to the tile that holds its anchor (a point inside its
 polygon, the middle of its line, below its point symbol) and is drawn by that tile only, wholly inside it.
@@ -526,11 +527,13 @@ class _Canvas:
         ox, oy = self.view.world_origin_px
         s = self.scale
         canvas = None
+        faces: dict[float, tuple] = {}
         for text, wx, wy, rule, width in labels:
             if canvas is None:
                 canvas = self.canvas
-            font = fonts.label_font(rule.size * s)
-            ascent, descent = _metrics(rule.size * s)
+            if rule.size not in faces:
+                faces[rule.size] = (fonts.label_font(rule.size * s), *_metrics(rule.size * s))
+            font, ascent, descent = faces[rule.size]
             x = (wx - ox) * s - width * s / 2
             baseline = (wy - oy) * s - (ascent + descent) / 2
             if rule.halo_width > 0:

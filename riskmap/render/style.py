@@ -51,7 +51,7 @@ class PointSymbol:
     fill_opacity: float
     outline: Stroke | None
 
-    @property
+    @cached_property
     def size(self) -> float:
         """The largest diameter (what the symbol reaches at high zoom)."""
         return max(s for _, s in self.sizes)
