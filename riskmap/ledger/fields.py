@@ -75,12 +75,6 @@ def canonical_number(value: Any) -> Any:
     return str(number.normalize())
 
 
-def number_for_excel(value: Any) -> Any:
-    """What to put in a cell so that reading it back gives the same canonical number."""
-    value = canonical_number(value)
-    return value
-
-
 def parse_int(value: Any, what: str) -> int:
     number = parse_decimal(value, what)
     if number != number.to_integral_value() or number < 0:
