@@ -295,3 +295,13 @@ def test_cli_template(tmp_path, runner):
     result = runner.invoke(_app(), ["ledger-template", str(out)])
     assert result.exit_code == 0, result.output
     assert out.exists() and read_ledger(out).units == []
+
+
+def test_ledger_core_imports_neither_sqlalchemy_nor_fastapi():
+    import subprocess
+    import sys
+
+    code = ("import sys; from riskmap.ledger import read_ledger; read_ledger(sys.argv[1]); "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'sqlalchemy', 'fastapi', 'geoalchemy2'}))")
+    out = subprocess.run([sys.executable, "-c", code, str(RICH)], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
