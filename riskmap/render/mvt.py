@@ -6,8 +6,8 @@ protobuf varints of all features are computed as arrays; only the value table (o
 attribute value) is built in Python. mapbox-vector-tile stays the reference decoder in the tests.
 
 Geometry: clipped to the tile plus its buffer, simplified within one grid unit (1/16 of a screen pixel),
-snapped to the integer grid (extent 4096), repeated points dropped, rings that collapse to no area dropped, exterior rings
-clockwise and holes anticlockwise in tile coordinates (y down), as the specification requires.
+snapped to the integer grid (extent 4096), repeated points dropped, rings that collapse to no area dropped,
+exterior rings clockwise and holes anticlockwise in tile coordinates (y down), as the specification requires.
 Attributes: every scalar column but `geometry` and `id` (id becomes the feature id); None and NaN are left
 out, dates become ISO text, text longer than MAX_TEXT_CHARS is cut, `level` is written as its code
 ("major" …) and `level_zh` is added from it when the caller did not give it. Features keep the caller's order.
@@ -182,11 +182,13 @@ def _deltas(q: np.ndarray, first_of_feature: np.ndarray) -> tuple[np.ndarray, np
     return _zigzag(d[:, 0]), _zigzag(d[:, 1])
 
 
-def polygon_rings(geoms: np.ndarray) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+def polygon_rings(geoms: np.ndarray, plain: bool | None = None) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
     """Coordinates with ring, part and geometry offsets of Polygon/MultiPolygon geometries, like
-    shapely.to_ragged_array; plain polygons (one ring, most plant features) skip building ring objects."""
-    plain = (shapely.get_type_id(geoms) == 3) & (shapely.get_num_interior_rings(geoms) == 0)
-    if not plain.all():
+    shapely.to_ragged_array; plain polygons (one ring, most plant features) skip building ring objects.
+    `plain` says whether all are plain when the caller already knows."""
+    if plain is None:
+        plain = bool(((shapely.get_type_id(geoms) == 3) & (shapely.get_num_interior_rings(geoms) == 0)).all())
+    if not plain:
         return _ragged(geoms, 3)
     coords, index = shapely.get_coordinates(geoms, return_index=True)
     off = np.zeros(len(geoms) + 1, np.int64)
@@ -195,8 +197,8 @@ def polygon_rings(geoms: np.ndarray) -> tuple[np.ndarray, tuple[np.ndarray, np.n
     return coords, (off, steps, steps)
 
 
-def _encode_polygons(geoms: np.ndarray, rows: np.ndarray, grid: _Grid) -> _Encoded | None:
-    coords, (ring_off, part_off, geom_off) = polygon_rings(geoms)
+def _encode_polygons(geoms: np.ndarray, rows: np.ndarray, grid: _Grid, plain: bool | None = None) -> _Encoded | None:
+    coords, (ring_off, part_off, geom_off) = polygon_rings(geoms, plain)
     nrings = len(ring_off) - 1
     q = grid.snap(coords)
     ring_of = _segment_ids(ring_off)
@@ -372,12 +374,12 @@ def _prepare_geometries(geoms: np.ndarray, grid: _Grid, rows: np.ndarray) -> lis
         g, r = g[ok], r[ok]
         if family == _POLYGONAL:          # plain polygons take a fast path; rows restore the caller's order
             plain = (shapely.get_type_id(g) == 3) & (shapely.get_num_interior_rings(g) == 0)
-            batches = [(g[plain], r[plain]), (g[~plain], r[~plain])]
+            batches = [(g[plain], r[plain], True), (g[~plain], r[~plain], False)]
         else:
-            batches = [(g, r)]
-        for gb, rb in batches:
+            batches = [(g, r, None)]
+        for gb, rb, flag in batches:
             if len(gb):
-                enc = encoder(gb, rb, grid)
+                enc = encoder(gb, rb, grid, flag) if flag is not None else encoder(gb, rb, grid)
                 if enc is not None:
                     out.append(enc)
     m = np.isin(types, _PUNTAL)
@@ -417,21 +419,28 @@ def _scalar(value: Any) -> Any:
     return _scalar(str(value))
 
 
+def _interleave(parts: list[tuple[np.ndarray, np.ndarray]], dtype) -> np.ndarray:
+    """Items made of several variable-length segments, laid end to end: item 0's segments in order, then item
+    1's, and so on. `parts` gives each segment kind as (its values for all items in item order, its length per
+    item). One pass of boolean masks, no per-element index arithmetic."""
+    lengths = np.stack([np.asarray(n, np.int64) for _, n in parts], axis=1)        # items × kinds
+    kinds = np.repeat(np.tile(np.arange(len(parts), dtype=np.uint8), len(lengths)), lengths.ravel())
+    out = np.empty(len(kinds), dtype)
+    for k, (values, _) in enumerate(parts):
+        if len(values):
+            out[kinds == k] = values
+    return out
+
+
 def _messages(headers: np.ndarray, payload: bytes = b"", payload_len: np.ndarray | None = None) -> bytes:
     """Many small messages at once: each is a row of varints (`headers`, n × k) followed by its payload bytes."""
     n, k = headers.shape
     hv = headers.ravel().astype(np.uint64)
     hsize = _varint_sizes(hv).reshape(n, k).sum(axis=1)
-    plen = np.zeros(n, np.int64) if payload_len is None else payload_len
-    total = hsize + plen
-    start = np.cumsum(total) - total
-    out = np.empty(int(total.sum()), np.uint8)
-    hpos = np.repeat(start, hsize) + (np.arange(int(hsize.sum())) - np.repeat(np.cumsum(hsize) - hsize, hsize))
-    out[hpos] = np.frombuffer(_varints(hv), np.uint8)
-    if plen.sum():
-        ppos = np.repeat(start + hsize, plen) + (np.arange(int(plen.sum())) - np.repeat(np.cumsum(plen) - plen, plen))
-        out[ppos] = np.frombuffer(payload, np.uint8)
-    return out.tobytes()
+    hbytes = np.frombuffer(_varints(hv), np.uint8)
+    if payload_len is None or not payload_len.sum():
+        return hbytes.tobytes()
+    return _interleave([(hbytes, hsize), (np.frombuffer(payload, np.uint8), payload_len)], np.uint8).tobytes()
 
 
 def _string_values(texts: list[str]) -> bytes:
@@ -685,7 +694,8 @@ def _encode_layer(name: str, features: Any, view, extent: int, buffer: int) -> b
 
 
 def _features(stream, geom_start, geom_len, gtype, mat, ids) -> bytes:
-    """All Feature messages of a layer (each wrapped as layer field 2) as one varint stream."""
+    """All Feature messages of a layer (each wrapped as layer field 2) as one varint stream:
+    [0x12, size, (0x08, id), (0x12, tag bytes, tags…), 0x18, type, 0x22, geometry bytes, geometry…]."""
     n = len(gtype)
     if len(geom_start) and geom_start[0] == 0 and (geom_start[1:] == np.cumsum(geom_len)[:-1]).all():
         geom_vals = stream                                # already in feature order
@@ -701,7 +711,7 @@ def _features(stream, geom_start, geom_len, gtype, mat, ids) -> bytes:
     present = mat >= 0
     ntag = present.sum(axis=1) * 2
     tag_vals = np.stack([np.broadcast_to(np.arange(mat.shape[1]), mat.shape)[present], mat[present]],
-                        axis=1).ravel().astype(np.uint64) if mat.size else np.zeros(0, np.uint64)
+                        axis=1).ravel() if mat.size else np.zeros(0, np.int64)
     tsize = _varint_sizes(tag_vals)
     tcs = np.concatenate([[0], np.cumsum(tsize, dtype=np.int64)])
     tends = np.cumsum(ntag)
@@ -709,33 +719,22 @@ def _features(stream, geom_start, geom_len, gtype, mat, ids) -> bytes:
     has_tags = ntag > 0
 
     has_id = np.zeros(n, bool) if ids is None else ids >= 0
-    id_vals = np.zeros(n, np.uint64) if ids is None else np.where(has_id, ids, 0).astype(np.uint64)
-    tb_u, gb_u = tbytes.astype(np.uint64), gbytes.astype(np.uint64)
-    msg = (has_id * (1 + _varint_sizes(id_vals)) + has_tags * (1 + _varint_sizes(tb_u) + tbytes) + 2 +
-           1 + _varint_sizes(gb_u) + gbytes)
+    id_vals = np.zeros(n, np.int64) if ids is None else np.where(has_id, ids, 0)
+    msg = (has_id * (1 + _varint_sizes(id_vals)) + has_tags * (1 + _varint_sizes(tbytes) + tbytes) + 2 +
+           1 + _varint_sizes(gbytes) + gbytes)
 
-    count = 2 + 2 * has_id + 2 * has_tags + ntag + 4 + geom_len
-    start = np.cumsum(count) - count
+    # the fixed fields before the tags (up to 6 values) and after them (4 values), row by row
     wide = ids is not None and len(ids) and int(ids.max()) >= 1 << 32
-    values = np.empty(int(count.sum()), np.uint64 if wide else np.uint32)
-    values[start] = 0x12                                  # Layer.features, length-delimited
-    values[start + 1] = msg.astype(np.uint64)
-    c = start + 2
-    values[c[has_id]] = 0x08                              # Feature.id
-    values[c[has_id] + 1] = id_vals[has_id]
-    c = c + 2 * has_id
-    values[c[has_tags]] = 0x12                            # Feature.tags, packed
-    values[c[has_tags] + 1] = tb_u[has_tags]
-    c = c + 2 * has_tags
-    if len(tag_vals):
-        tpos = np.repeat(c, ntag) + (np.arange(len(tag_vals)) - np.repeat(tends - ntag, ntag))
-        values[tpos] = tag_vals
-    c = c + ntag
-    values[c] = 0x18                                      # Feature.type
-    values[c + 1] = gtype
-    values[c + 2] = 0x22                                  # Feature.geometry, packed
-    values[c + 3] = gb_u
-    c = c + 4
-    gpos = np.repeat(c, geom_len) + (np.arange(len(geom_vals)) - np.repeat(gends - geom_len, geom_len))
-    values[gpos] = geom_vals
+    dtype = np.uint64 if wide else np.uint32
+    head = np.zeros((n, 6), np.uint64)
+    head[:, 0], head[:, 1] = 0x12, msg                     # Layer.features, length-delimited
+    head[:, 2], head[:, 3] = 0x08, id_vals                 # Feature.id
+    head[:, 4], head[:, 5] = 0x12, tbytes                  # Feature.tags, packed
+    keep = np.ones((n, 6), bool)
+    keep[:, 2:4] = has_id[:, None]
+    keep[:, 4:6] = has_tags[:, None]
+    mid = np.empty((n, 4), np.uint64)
+    mid[:, 0], mid[:, 1], mid[:, 2], mid[:, 3] = 0x18, gtype, 0x22, gbytes   # Feature.type, Feature.geometry
+    values = _interleave([(head[keep].astype(dtype), keep.sum(axis=1)), (tag_vals.astype(dtype), ntag),
+                          (mid.ravel().astype(dtype), np.full(n, 4)), (geom_vals.astype(dtype), geom_len)], dtype)
     return _varints(values)
