@@ -45,7 +45,8 @@ _EXTERNAL = re.compile(
 TEXT: dict[str, dict[str, str]] = {
     "zh": {
         "title": "四色安全风险空间分布图", "plan": "总平面图", "workshop": "车间图", "legend": "图例",
-        "level": "风险等级", "regions": "区域", "units": "单元", "unassessed": "未评估",
+        "level": "风险等级", "regions": "区域", "units": "单元", "region": "区域", "unit": "单元",
+        "unassessed": "未评估",
         "layer_regions": "区域风险", "layer_units": "评估单元", "layer_labels": "标注", "layer_layout": "总平面布置",
         "layer_basemap": "底图",
         "search": "搜索区域或单元名称、编号…", "no_results": "没有找到", "more_results": "另有 {n} 项",
@@ -61,7 +62,8 @@ TEXT: dict[str, dict[str, str]] = {
     },
     "en": {
         "title": "Four-colour safety risk map", "plan": "Plant plan", "workshop": "Workshop map", "legend": "Legend",
-        "level": "Risk level", "regions": "regions", "units": "units", "unassessed": "Not assessed",
+        "level": "Risk level", "regions": "regions", "units": "units", "region": "region", "unit": "unit",
+        "unassessed": "Not assessed",
         "layer_regions": "Region risk", "layer_units": "Assessment units", "layer_labels": "Labels",
         "layer_layout": "Plant layout", "layer_basemap": "Basemap",
         "search": "Search regions or units by name or id…", "no_results": "Nothing found",

@@ -238,10 +238,11 @@
     return box;
   };
 
+  /** A level's name in the page language, from the palette (the legend), whatever the answer carried. */
   App.prototype.levelName = function (row) {
-    if (!row) return this.t.unassessed;
-    return this.config.lang === "zh" ? (row.level_zh || this.t.unassessed) : (row.level_en || row.level_zh ||
-                                                                               this.t.unassessed);
+    var level = row && row.level, zh = this.config.lang === "zh";
+    var found = this.config.legend.filter(function (entry) { return entry.level === level; })[0];
+    return found ? (zh ? found.zh : found.en) : this.t.unassessed;
   };
 
   App.prototype.addLegend = function () {
@@ -391,7 +392,7 @@
         a.setAttribute("data-id", item.id);
         a.appendChild(self.swatch(item.level));
         a.appendChild(el("span", "riskmap-result-name", item.name));
-        var meta = (item.kind === "region" ? t.regions : t.units) + " · " + self.levelName(item);
+        var meta = (item.kind === "region" ? t.region : t.unit) + " · " + self.levelName(item);
         if (item.path && item.path.length) meta += " · " + item.path.join(" › ");
         a.appendChild(el("span", "riskmap-muted", " " + meta));
         a.addEventListener("click", function (ev) { ev.preventDefault(); self.showItem(item); });
@@ -405,7 +406,7 @@
     }).catch(function (err) { self.report(t.search, err); return []; });
   };
 
-  /** Fly to a region or unit and open its popup. */
+  /** Fly to a region or unit, outline it and open its popup. */
   App.prototype.showItem = function (item) {
     var params = item.kind === "region" ? { region: item.id } : { unit: item.id };
     var self = this;
@@ -414,11 +415,22 @@
       var box = found && found.bbox ? boundsOf(found.bbox) : null;
       if (box) {
         self.map.fitBounds(box, { maxZoom: 19, padding: [40, 40], animate: false });
+        self.highlight(box);
         self.openPopup(box.getCenter(), body);
       } else {
         self.openPopup(self.map.getCenter(), body);
       }
       return body;
+    });
+  };
+
+  App.prototype.highlight = function (box) {
+    var self = this;
+    if (this.marked) this.map.removeLayer(this.marked);
+    this.marked = L.rectangle(box.pad(0.05), { color: "#000", weight: 2, dashArray: "6 4", fill: false,
+                                               interactive: false }).addTo(this.map);
+    this.map.once("popupclose", function () {
+      if (self.marked) { self.map.removeLayer(self.marked); self.marked = null; }
     });
   };
 
@@ -457,6 +469,8 @@
   App.prototype.popupContent = function (body) {
     var root = el("div", "riskmap-popup-body"), t = this.t, self = this, c = this.config;
     if (body.error) root.appendChild(el("div", "riskmap-error", t.error + "：" + body.error));
+    var unitSections = body.units.map(function (unit) { return self.unitSection(unit); });
+    if (body.focus === "unit") unitSections.forEach(function (sec) { root.appendChild(sec); });
     body.regions.forEach(function (region) {
       var sec = el("section", "riskmap-popup-region");
       sec.setAttribute("data-region-id", region.id);
@@ -465,7 +479,7 @@
       h.appendChild(el("span", "riskmap-popup-name", region.name));
       h.appendChild(el("span", "riskmap-popup-level", self.levelName(region)));
       sec.appendChild(h);
-      sec.appendChild(el("div", "riskmap-muted", t.regions + " " + region.id));
+      sec.appendChild(el("div", "riskmap-muted", t.region + " " + region.id));
       var dl = el("dl");
       self.row(dl, t.explanation, region.explanation);
       self.row(dl, t.decided_by, region.decided_by);
@@ -481,7 +495,7 @@
       }
       root.appendChild(sec);
     });
-    body.units.forEach(function (unit) { root.appendChild(self.unitSection(unit)); });
+    if (body.focus !== "unit") unitSections.forEach(function (sec) { root.appendChild(sec); });
     if (body.units_total > body.units.length) {
       root.appendChild(el("div", "riskmap-muted", fill(t.more_units, { n: body.units_total - body.units.length })));
     }

@@ -393,6 +393,7 @@ def make_router() -> APIRouter:
     ) -> dict:
         index = plant_index(request.app, enterprise, method, which)
         out: dict[str, Any] = {"enterprise": index.plant.enterprise.name, "data_version": index.data_version,
+                               "focus": "region" if region is not None else "unit" if unit is not None else "point",
                                "regions": [], "units": [], "units_total": 0}
         if region is not None:
             out["regions"] = [index.region_answer(region)]

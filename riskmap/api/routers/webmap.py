@@ -30,10 +30,15 @@ def tile_layers(request: Request, enterprise: str, lang: str, workshop: bool = F
     available = _tile_layer_names(request, enterprise)
     text = webmap.TEXT[lang]
     layers = []
+    # With a separate labels layer the others are asked for tiles without names, so names can be switched off.
+    separate_labels = "labels" in available
     for z, (name, key, in_plan, in_workshop) in enumerate(webmap.TILE_LAYERS):
         visible = in_workshop if workshop else in_plan
         if name in available:
-            query = urlencode({"enterprise": enterprise})
+            params = {"enterprise": enterprise}
+            if separate_labels and name in ("regions", "units", "layout"):
+                params["labels"] = "0"
+            query = urlencode(params)
             layers.append({"name": name, "title": text[key], "visible": visible, "z": z + 1,
                            "tilejson": TILEJSON_PATH.format(layer=name) + "?" + query})
     return layers
