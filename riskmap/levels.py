@@ -124,3 +124,28 @@ def load_palette(directory: Path | None = None) -> Palette:
     tables = {name: {Level(k): int(v) for k, v in table.items()}
               for name, table in data.get("code_tables", {}).items()}
     return Palette(styles, tables, data.get("control_tiers", {}))
+
+
+_TIER_ALIASES = {
+    "company": ("company", "公司级", "厂级", "公司(厂)级", "公司（厂）级", "公司", "厂"),
+    "department": ("department", "部门级", "车间级", "部门(车间)级", "部门（车间）级", "部门", "车间", "workshop"),
+    "team": ("team", "班组级", "班组"),
+    "post": ("post", "岗位级", "岗位"),
+}
+_TIER_BY_WORD = {word.lower(): code for code, words in _TIER_ALIASES.items() for word in words}
+
+
+def normalise_tier(text: str | None) -> str | None:
+    """A control tier (管控层级) as its code (company/department/team/post); other wording is kept as written."""
+    if text is None:
+        return None
+    word = str(text).strip()
+    return _TIER_BY_WORD.get(word.lower(), word) if word else None
+
+
+def tier_zh(code: str | None) -> str | None:
+    """The Chinese name of a tier code for tables people read (公司(厂)级 …); other text unchanged."""
+    if code is None:
+        return None
+    tiers = load_palette().control_tiers
+    return tiers.get(code, {}).get("zh", code)

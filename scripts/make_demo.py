@@ -2168,6 +2168,16 @@ activities (hot work 动火, confined-space entry 受限空间, 高处作业, �
 """
 
 
+def write_excel_ledger(json_path: Path, xlsx_path: Path) -> None:
+    """The same ledger as the enterprise keeps it (表B/表C workbook); `riskmap demo` loads this one."""
+    from riskmap.criteria import assess_units
+    from riskmap.ledger import read_ledger_json, write_ledger_excel
+
+    ledger = read_ledger_json(json_path)
+    assess_units(ledger.units, default_profile=ledger.profile)   # so that 表B/表C show scores and levels
+    write_ledger_excel(ledger, xlsx_path)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder (default data/demo)")
@@ -2182,6 +2192,7 @@ def main(argv: list[str] | None = None) -> None:
     text = json.dumps(ledger_json(units), ensure_ascii=False, indent=1) + "\n"
     (out / "ledger.json").write_text(text, encoding="utf-8", newline="")
     (out / "README.md").write_text(readme(units), encoding="utf-8", newline="")
+    write_excel_ledger(out / "ledger.json", out / "ledger.xlsx")
     events = sum(len(u.events) for u in units)
     print(f"{out}: {len(REGIONS)} regions, {len(units)} units, {events} events")
 

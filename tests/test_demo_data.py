@@ -394,3 +394,12 @@ def test_end_to_end_region_colours(ledger, labels):
     got = {r.name: (r.level.value if r.level else None) for r in risks}
     expected = _region_levels(ledger, {t for t, s in labels.items() if s["layer"] == "区域"})
     assert got == expected
+
+
+def test_excel_ledger_is_the_json_ledger():
+    """data/demo/ledger.xlsx (表B/表C, what `riskmap demo` loads) says exactly what ledger.json says."""
+    from riskmap.ledger import ledger_to_dict, read_ledger
+
+    from_json = ledger_to_dict(read_ledger(DEMO / "ledger.json"))
+    from_xlsx = ledger_to_dict(read_ledger(DEMO / "ledger.xlsx"))
+    assert from_xlsx == from_json

@@ -122,11 +122,11 @@ def test_enterprise_table_b_with_merged_headers_and_cells(tmp_path):
     assert leak.residual_level is None                                     # 重大风险 agrees with D = 720
     assert leak.existing_measures == "氨气报警"
     assert [(c.cls, c.description, c.tier, c.department, c.person) for c in leak.controls] == [
-        ("工程技术", "设置氨气报警仪", "公司级", "安环部", "张三"),
-        ("管理", "巡检制度", "公司级", "安环部", "张三"),
-        ("培训教育", "三级安全教育", "公司级", "安环部", "张三"),
-        ("个体防护", "佩戴防毒面具", "公司级", "安环部", "张三"),
-        ("应急处置", "启动应急预案", "公司级", "安环部", "张三")]
+        ("工程技术", "设置氨气报警仪", "company", "安环部", "张三"),
+        ("管理", "巡检制度", "company", "安环部", "张三"),
+        ("培训教育", "三级安全教育", "company", "安环部", "张三"),
+        ("个体防护", "佩戴防毒面具", "company", "安环部", "张三"),
+        ("应急处置", "启动应急预案", "company", "安环部", "张三")]
     assert [c.cls for c in tank.events[1].controls] == ["管理", "个体防护"]
     assert [ev.inputs["L"] for ev in room.events] == [1, 0.5]
     assert room.events[1].controls[0].department is None                   # the row names no department
@@ -282,7 +282,7 @@ def test_table_b_and_table_c_are_matched_by_unit_and_hazard(tmp_path):
     led = read_ledger_excel(path)
     static, arm = led.units[0].events
     assert [(x.description, x.tier, x.person) for x in static.controls] == [
-        ("静电接地报警", "部门级", "郑二"), ("装卸前静置 15 分钟", None, None)]
+        ("静电接地报警", "department", "郑二"), ("装卸前静置 15 分钟", None, None)]
     assert [x.description for x in arm.controls] == ["鹤管定期检查"]
 
 
@@ -420,7 +420,7 @@ def test_filled_template_imports(tmp_path):
     (ev,) = led.units[1].events
     assert ev.inputs == {"L": 3, "E": 6, "C": 40} and ev.inherent_inputs == {"L": 6, "E": 6, "C": 40}
     assert ev.direct_rules == ["major-hazard-installation"]
-    assert [(x.description, x.cls, x.tier) for x in ev.controls] == [("设置超温联锁", "1-4", "公司(厂)级")]
+    assert [(x.description, x.cls, x.tier) for x in ev.controls] == [("设置超温联锁", "1-4", "company")]
     assess_units(led.units, default_profile=led.profile)
     assert ev.level() is Level.MAJOR and ev.residual.score == Decimal(720)
     assert json.dumps(ledger_to_dict(led), ensure_ascii=False)

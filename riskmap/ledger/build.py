@@ -23,6 +23,7 @@ from riskmap.ledger.fields import (
     split_list,
 )
 from riskmap.ledger.model import Problems, Where
+from riskmap.levels import normalise_tier
 
 UNIT_KEYS = frozenset({
     "id", "name", "kind", "parent", "feature", "geometry", "weight", "department", "responsible_person",
@@ -264,7 +265,7 @@ def build_controls(raw: Any, where: Where | None, problems: Problems, **owner) -
             continue
         out.append(ControlMeasure(
             description=desc, cls=_text(item, "class", where, problems, p, **owner),
-            tier=_text(item, "tier", where, problems, p, **owner),
+            tier=normalise_tier(_text(item, "tier", where, problems, p, **owner)),
             department=_text(item, "department", where, problems, p, **owner),
             person=_text(item, "person", where, problems, p, **owner)))
     return out

@@ -22,7 +22,7 @@ from riskmap.domain import AssessmentUnit, RiskEvent, UnitKind
 from riskmap.ledger.fields import canonical_number, geometry_to_json
 from riskmap.ledger.model import Ledger
 from riskmap.ledger.xlsx_read import GEOMETRY_MARK, GEOMETRY_SHEET
-from riskmap.levels import LEVELS_HIGH_TO_LOW, Level
+from riskmap.levels import LEVELS_HIGH_TO_LOW, Level, tier_zh
 from riskmap.reference import ACCIDENT_TYPES_1986, ACCIDENT_TYPES_2025, CONTROL_CLASSES, CONTROL_COLUMNS_GENERAL
 
 SHEET_INFO = "说明"
@@ -359,7 +359,7 @@ def _sheet_c(wb: Workbook, units: list[AssessmentUnit], fills: dict[Level, Patte
                     _put(ws, r, cols["危险有害因素"], ev.hazard_factor)
                     _put(ws, r, cols["事故类型"], ev.accident_type)
                     _level_cell(ws, r, cols["风险等级"], ev.level(), fills)
-                values = (control.description, control.cls, control.tier, control.department, control.person) \
+                values = (control.description, control.cls, tier_zh(control.tier), control.department, control.person) \
                     if control is not None else (None,) * 5
                 for child, v in zip(("措施内容", "措施类别", "管控层级", "责任部门", "责任人"), values, strict=True):
                     _put(ws, r, cols[f"管控措施/{child}"], v)
