@@ -11,10 +11,18 @@ import pytest
 import shapely
 from PIL import Image
 
+import riskmap.render.png as png_module
 from riskmap.errors import InputError, NotFoundError
 from riskmap.render import fonts
 from riskmap.render.grid import TMS, TileView, tile_view
-from riskmap.render.png import _clean_label, _clean_label_cached, empty_png, render_layers_png, render_png, render_rgba
+from riskmap.render.png import (
+    _clean_label,
+    empty_png,
+    render_labels_png,
+    render_layers_png,
+    render_png,
+    render_rgba,
+)
 from riskmap.render.style import load_layer_style
 
 PALETTE = {"major": (0xFF, 0x00, 0x00), "significant": (0xFF, 0x8C, 0x00), "general": (0xFF, 0xFF, 0x00),
@@ -131,6 +139,32 @@ def test_labels_appear_from_the_label_zoom_only(units):
             assert dark.sum() > 10                          # several glyphs' worth of strokes
 
 
+def test_labels_can_be_a_layer_of_their_own(units, regions):
+    view = view_at(units.label.min_zoom)
+    unit = gpd.GeoDataFrame({"level": ["low", "major"], "name": ["一号罐区", "二号泵房"]},
+                            geometry=[frac_box(view, 0.1, 0.3, 0.9, 0.7), frac_box(view, 0.1, 0.75, 0.5, 0.95)],
+                            crs=3857)
+    layers = [(unit, units)]
+    full = decode(render_layers_png(layers, view)).astype(int)
+    bare = decode(render_layers_png(layers, view, labels=False)).astype(int)
+    names = decode(render_labels_png(layers, view)).astype(int)
+
+    def text(px):
+        return (px[..., :3].max(axis=2) < 110) & (px[..., 3] > 200)
+
+    assert text(full)[90:166, 40:216].any() and not text(bare)[90:166, 40:216].any()
+    assert (names[..., 3] > 0).sum() < (full[..., 3] > 0).sum() / 4        # names only, no fills
+    assert text(names).any()
+    # names over the bare tile give the combined tile back (up to rounding)
+    a = names[..., 3:4] / 255.0
+    over = names[..., :3] * a + bare[..., :3] * (1 - a) * (bare[..., 3:4] / 255.0)
+    alpha = a + (bare[..., 3:4] / 255.0) * (1 - a)
+    shown = alpha[..., 0] > 0.5
+    colour = over / np.maximum(alpha, 1e-6)
+    assert np.abs(colour[shown] - full[..., :3][shown]).max() <= 3
+    assert render_png(unit, view, units, labels=False) == render_layers_png(layers, view, labels=False)
+
+
 def glyph_mask(name: str, units, z: int) -> np.ndarray:
     view = view_at(z)
     gdf = gpd.GeoDataFrame({"level": ["low"], "name": [name]}, geometry=[frac_box(view, 0.1, 0.3, 0.9, 0.7)],
@@ -152,7 +186,7 @@ def test_chinese_text_is_drawn_with_real_glyphs_not_boxes(units):
 def test_a_missing_font_is_a_clear_error_not_boxes(units, monkeypatch):
     monkeypatch.setenv("RISKMAP_FONT", "/nonexistent/NoSuchFont.ttc")
     fonts.clear_cache()
-    _clean_label_cached.cache_clear()
+    png_module._clean_label_cached.cache_clear()
     try:
         view = view_at(units.label.min_zoom)
         gdf = gpd.GeoDataFrame({"level": ["low"], "name": ["甲"]}, geometry=[frac_box(view, 0.1, 0.3, 0.9, 0.7)],
@@ -165,7 +199,7 @@ def test_a_missing_font_is_a_clear_error_not_boxes(units, monkeypatch):
     finally:
         monkeypatch.delenv("RISKMAP_FONT")
         fonts.clear_cache()
-        _clean_label_cached.cache_clear()
+        png_module._clean_label_cached.cache_clear()
 
 
 def test_a_font_without_chinese_is_refused(monkeypatch):
@@ -202,8 +236,6 @@ def test_long_labels_are_cut_to_the_style_length(monkeypatch):
     assert len(text) == 12 and text.endswith("…") and 0 < width < 12 * 12
     text, _ = _clean_label("a\u202eb\u0000c\nd", 11.0, 12)
     assert text in ("ab c d", "abc d")                  # controls and bidi overrides gone, breaks as spaces
-    import riskmap.render.png as png_module
-
     cached = []
     monkeypatch.setattr(png_module, "_clean_label_cached", lambda raw, *a: cached.append(raw) or ("", 0.0))
     _clean_label("乙" * 50_000, 11.0, 12)

@@ -56,40 +56,53 @@ _MOVE, _LINE_V, _CONIC, _CLOSE = 0, 1, 3, 5
 # ------------------------------------------------------------------------------------------- public API
 
 
-def render_png(features: Any, tile: Any, style: LayerStyle, scale: int = 1, hatch: bool = False) -> bytes:
+def render_png(features: Any, tile: Any, style: LayerStyle, scale: int = 1, hatch: bool = False,
+               labels: bool = True) -> bytes:
     """One layer's tile as PNG bytes: 256·scale px square, transparent where nothing is drawn.
 
     `features`: a (Geo)DataFrame in EPSG:3857 with `geometry` and the attributes the style reads (the class
     field such as `level` or `role`, and the label field such as `name`), or a mapping of such arrays.
     `tile`: a grid.TileView, a morecantile.Tile or (z, x, y). `hatch` draws each level's pattern over its
-    fill (greyscale and colour-blind readers).
+    fill (greyscale and colour-blind readers). `labels=False` leaves the names out (for a map that shows
+    them as a layer of their own, see render_labels_png).
     """
-    return render_layers_png([(features, style)], tile, scale=scale, hatch=hatch)
+    return render_layers_png([(features, style)], tile, scale=scale, hatch=hatch, labels=labels)
 
 
 def render_layers_png(layers: Sequence[tuple[Any, LayerStyle]], tile: Any, scale: int = 1,
-                      hatch: bool = False) -> bytes:
+                      hatch: bool = False, labels: bool = True) -> bytes:
     """Several layers in one tile, first drawn first (e.g. layout, regions, units); labels share one
     collision pass in which the style's label priority decides."""
     view = as_view(tile)
-    rgba = render_rgba(layers, view, scale=scale, hatch=hatch)
+    rgba = render_rgba(layers, view, scale=scale, hatch=hatch, labels=labels)
     if rgba is None:
         return empty_png(view.width_px * _check_scale(scale), view.height_px * _check_scale(scale))
     return encode_png(rgba)
 
 
-def render_rgba(layers: Sequence[tuple[Any, LayerStyle]], tile: Any, scale: int = 1,
-                hatch: bool = False) -> np.ndarray | None:
+def render_labels_png(layers: Sequence[tuple[Any, LayerStyle]], tile: Any, scale: int = 1) -> bytes:
+    """Only the names of several layers (one collision pass over all of them), to lay over tiles drawn with
+    labels=False: the same labels at the same places as a combined tile would show."""
+    view = as_view(tile)
+    rgba = render_rgba(layers, view, scale=scale, geometry=False)
+    if rgba is None:
+        return empty_png(view.width_px * _check_scale(scale), view.height_px * _check_scale(scale))
+    return encode_png(rgba)
+
+
+def render_rgba(layers: Sequence[tuple[Any, LayerStyle]], tile: Any, scale: int = 1, hatch: bool = False,
+                labels: bool = True, geometry: bool = True) -> np.ndarray | None:
     """The drawn tile as an (h, w, 4) uint8 array of straight (unpremultiplied) RGBA, or None when empty."""
     view = as_view(tile)
     scale = _check_scale(scale)
     canvas = _Canvas(view, scale)
     prepared = [(_prepare(features, style), style) for features, style in layers if style.visible(view.z)]
-    for layer, style in prepared:
-        if layer is not None:
-            canvas.draw_layer(layer, style, hatch)
+    if geometry:
+        for layer, style in prepared:
+            if layer is not None:
+                canvas.draw_layer(layer, style, hatch)
     label_layers = [(layer, style) for layer, style in prepared if layer is not None and style.labels_at(view.z)]
-    if label_layers:
+    if labels and label_layers:
         canvas.draw_labels(label_layers)
     return canvas.pixels() if canvas.drawn else None
 
