@@ -36,7 +36,19 @@ def units_frame(plant: Plant, which: str = "residual") -> gpd.GeoDataFrame:
             "last_assessed": unit.last_assessed.isoformat() if unit.last_assessed else None,
             "located_by": located_by, "geometry": geom,
         })
+    return _frame(rows, UNIT_COLUMNS)
+
+
+def _frame(rows: list[dict], columns: tuple[str, ...]) -> gpd.GeoDataFrame:
+    """A GeoDataFrame even when there are no rows (an enterprise with a layout but no ledger yet)."""
+    if not rows:
+        return gpd.GeoDataFrame({c: [] for c in columns}, geometry=gpd.GeoSeries([], crs="EPSG:4326"),
+                                crs="EPSG:4326")
     return gpd.GeoDataFrame(rows, geometry="geometry", crs="EPSG:4326")
+
+
+UNIT_COLUMNS = ("unit_id", "name", "kind", "parent_id", "level", "level_zh", "events", "last_assessed", "located_by")
+REGION_COLUMNS = ("region_id", "name", "level", "level_zh", "method", "decided_by", "explanation")
 
 
 def regions_frame(plant: Plant, method: str = "highest", which: str = "residual") -> gpd.GeoDataFrame:
@@ -51,7 +63,7 @@ def regions_frame(plant: Plant, method: str = "highest", which: str = "residual"
             "explanation": json.dumps(d.get("explanation"), ensure_ascii=False, default=str),
             "geometry": geoms.get(d.get("id")),
         })
-    return gpd.GeoDataFrame(rows, geometry="geometry", crs="EPSG:4326")
+    return _frame(rows, REGION_COLUMNS)
 
 
 def _rfc7946(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

@@ -61,3 +61,13 @@ def test_bad_requests_are_4xx_with_message(client, method, path, kwargs, status)
     assert resp.status_code == status, resp.text
     detail = resp.json()["detail"]
     assert re.search(r"[\u4e00-\u9fff]", detail), detail  # Chinese first for the safety manager
+
+
+def test_enterprise_without_ledger_gives_empty_collections(client):
+    """A layout-only or empty enterprise is not an error: empty GeoJSON, not a 500."""
+    client.app.state.store().enterprise("空企业")
+    for path in ("/api/regions.geojson", "/api/units.geojson"):
+        resp = client.get(path, params={"enterprise": "空企业"})
+        assert resp.status_code == 200, resp.text
+        assert resp.json()["features"] == []
+    assert client.get("/api/regions", params={"enterprise": "空企业"}).json() == []

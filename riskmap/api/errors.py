@@ -41,7 +41,37 @@ def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     return JSONResponse({"detail": message}, status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
 
+ERROR_SCHEMA = {
+    "title": "Error",
+    "type": "object",
+    "description": "错误说明（中文在前）/ error message, Chinese first",
+    "properties": {
+        "detail": {"type": "string", "title": "Detail"},
+        "problems": {"type": "array", "title": "Problems", "items": {"type": "object"}},
+    },
+    "required": ["detail"],
+}
+
+
+def _document_error_shape(app: FastAPI) -> None:
+    """The OpenAPI document must describe the 422 body this service sends, not FastAPI's default list shape."""
+    build = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            schema = build()
+            schemas = schema.get("components", {}).get("schemas", {})
+            if "HTTPValidationError" in schemas:
+                schemas["HTTPValidationError"] = ERROR_SCHEMA
+                schemas.pop("ValidationError", None)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    _document_error_shape(app)
     app.add_exception_handler(RiskmapError, _riskmap_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
