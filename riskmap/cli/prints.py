@@ -1,0 +1,176 @@
+"""Static plans from the command line: `poster`, `board`, `cards`, `upload-image`."""
+
+from __future__ import annotations
+
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from riskmap.cli.common import DbOption, EnterpriseOption, settings_for
+from riskmap.errors import InputError
+
+
+@contextmanager
+def _progress(what: str):
+    """A progress bar on stderr for long jobs (only on a terminal); yields the callback the printers call."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(what, total=None)
+
+        def update(done: int, total: int, message: str) -> None:
+            bar.update(task, completed=done, total=total, description=f"{what} {message}".strip())
+
+        yield update
+
+
+def _plant(db: str | None, enterprise: str | None):
+    from riskmap.plant import load_plant
+    from riskmap.store import open_store
+
+    settings = settings_for(db, enterprise)
+    return settings, load_plant(open_store(settings.db), settings.enterprise)
+
+
+def _size(n: int) -> str:
+    return f"{n / 1e6:.2f} MB" if n >= 100_000 else f"{n / 1e3:.1f} kB"
+
+
+def _check_suffix(out: Path, allowed: tuple[str, ...]) -> str:
+    suffix = out.suffix.lower().lstrip(".")
+    if suffix not in allowed:
+        raise InputError(f"输出文件应为 {'、'.join('.' + a for a in allowed)}，得到 “{out.name[:60]}” / the output "
+                         f"file must end in {', '.join('.' + a for a in allowed)}")
+    return suffix
+
+
+def poster(
+    out: Annotated[Path, typer.Argument(help="输出文件 .pdf、.png（300 dpi）或 .svg / output file")],
+    paper: Annotated[str, typer.Option("--paper", help="纸张 A0–A4 / paper size")] = "A3",
+    landscape: Annotated[bool, typer.Option("--landscape", help="横向 / landscape")] = False,
+    scale: Annotated[int | None, typer.Option("--scale", help="比例尺分母，如 1000 即 1:1000 / print scale")] = None,
+    region: Annotated[str | None, typer.Option("--region", help="区域编号或名称：车间图 / one region")] = None,
+    atlas: Annotated[bool, typer.Option("--atlas", help="图集：总平面图 + 每个区域一页（PDF）/ atlas")] = False,
+    hatch: Annotated[bool, typer.Option("--hatch", help="各等级加填充图案（灰度打印、色弱）/ hatch patterns")] = False,
+    grid: Annotated[bool, typer.Option("--grid", help="坐标网格 / coordinate grid")] = False,
+    units: Annotated[bool | None, typer.Option("--units/--no-units",
+                                               help="显示评估单元（默认：车间图显示，总图不显示）")] = None,
+    bbox: Annotated[str | None, typer.Option("--bbox", help="范围 最小经度,最小纬度,最大经度,最大纬度")] = None,
+    method: Annotated[str, typer.Option("--method", help="区域风险方法 highest | weighted")] = "highest",
+    dpi: Annotated[int, typer.Option("--dpi", help="PNG 分辨率 / PNG resolution")] = 300,
+    db: DbOption = None,
+    enterprise: EnterpriseOption = None,
+) -> None:
+    """打印安全风险四色分布图 / print the four-colour risk map poster (PDF, PNG or SVG)."""
+    from riskmap.print.poster import PosterOptions, write_poster
+
+    _check_suffix(out, ("pdf", "png", "svg"))
+    if not 50 <= dpi <= 600:
+        raise InputError("分辨率应在 50–600 dpi 之间 / dpi must be 50–600")
+    options = PosterOptions(paper=paper, landscape=landscape, scale=scale, region=region, atlas=atlas, hatch=hatch,
+                            grid=grid, bbox=bbox, units=units, method=method)
+    options.check()
+    _, plant = _plant(db, enterprise)
+    with _progress("正在出图") as update:
+        written = write_poster(plant, out, options, dpi=dpi, progress=update)
+    typer.echo(f"{out}：{_size(written)} / written")
+
+
+def board(
+    out: Annotated[Path, typer.Argument(help="输出 PDF / output PDF")],
+    paper: Annotated[str, typer.Option("--paper", help="纸张 A2–A4（横向）/ paper (landscape)")] = "A3",
+    portrait: Annotated[bool, typer.Option("--portrait", help="纵向 / portrait")] = False,
+    grey: Annotated[bool, typer.Option("--grey", help="灰度模式：等级格用灰度和图案 / greyscale with hatches")] = False,
+    validity_months: Annotated[int, typer.Option("--validity-months", help="有效期（月）/ validity in months")] = 12,
+    db: DbOption = None,
+    enterprise: EnterpriseOption = None,
+) -> None:
+    """打印安全风险公告栏（表D：较大及以上风险）/ print the notice board of significant and major risks."""
+    from riskmap.print.board import board_pdf
+
+    _check_suffix(out, ("pdf",))
+    _, plant = _plant(db, enterprise)
+    with _progress("正在生成公告栏") as update:
+        data = board_pdf(plant, paper_name=paper, landscape=not portrait, grey=grey, validity_months=validity_months,
+                         progress=update)
+    out.write_bytes(data)
+    typer.echo(f"{out}：{_size(len(data))} / written")
+
+
+def cards(
+    out: Annotated[Path, typer.Argument(help="输出 PDF / output PDF")],
+    paper: Annotated[str, typer.Option("--paper", help="纸张 A4 | A5 / paper")] = "A4",
+    per_sheet: Annotated[int, typer.Option("--per-sheet", help="每张纸卡片数 1 | 2 | 4 / cards per sheet")] = 1,
+    unit: Annotated[list[str] | None, typer.Option("--unit", help="单元编号（可多次）/ unit id (repeatable)")] = None,
+    base_url: Annotated[str | None, typer.Option("--base-url", help="二维码指向的 riskmap 地址 / QR base URL")] = None,
+    grey: Annotated[bool, typer.Option("--grey", help="灰度模式 / greyscale with hatches")] = False,
+    db: DbOption = None,
+    enterprise: EnterpriseOption = None,
+) -> None:
+    """打印岗位风险告知卡（表E，带二维码）/ print post risk notice cards with QR codes."""
+    from riskmap.print.cards import cards_pdf
+
+    _check_suffix(out, ("pdf",))
+    settings, plant = _plant(db, enterprise)
+    with _progress("正在生成告知卡") as update:
+        data = cards_pdf(plant, paper_name=paper, per_sheet=per_sheet, unit_ids=unit or None,
+                         base_url=base_url or settings.base_url, grey=grey, progress=update)
+    out.write_bytes(data)
+    typer.echo(f"{out}：{_size(len(data))} / written")
+
+
+def upload_image(
+    out: Annotated[Path, typer.Argument(help="输出 .png 或 .jpg（--data-url 时为文本，“-” 为标准输出）")],
+    data_url: Annotated[bool, typer.Option("--data-url", help="写出 base64 data URL 文本 / write a data URL")] = False,
+    image_format: Annotated[str | None, typer.Option("--format", help="png | jpeg（默认按扩展名）")] = None,
+    max_mb: Annotated[float, typer.Option("--max-mb", help="大小上限（MB）/ size limit")] = 5.0,
+    hatch: Annotated[bool, typer.Option("--hatch", help="各等级加填充图案 / hatch patterns")] = False,
+    db: DbOption = None,
+    enterprise: EnterpriseOption = None,
+) -> None:
+    """生成上报监管平台的四色图图片（PNG/JPEG ≤ 5 MB，可为 base64）/ the regulator's upload image."""
+    from riskmap.print.upload_image import normalise_format
+    from riskmap.print.upload_image import upload_image as make
+
+    suffix = out.suffix.lower().lstrip(".")
+    fmt = normalise_format(image_format or (suffix if suffix in ("png", "jpg", "jpeg") else
+                                            "png" if data_url or str(out) == "-" else suffix))
+    if not data_url and str(out) != "-" and suffix not in ("png", "jpg", "jpeg"):
+        raise InputError("输出文件应为 .png 或 .jpg（或加 --data-url 写文本）/ output must be .png or .jpg")
+    if not 0.01 <= max_mb <= 50:
+        raise InputError("--max-mb 应在 0.01–50 之间 / --max-mb must be 0.01–50")
+    limit = int(max_mb * 1_000_000)
+    _, plant = _plant(db, enterprise)
+    with _progress("正在生成上报图片") as update:
+        image = make(plant, fmt, data_url=data_url, max_bytes=limit, hatch=hatch, progress=update)
+    if data_url:
+        text = image.data_url()
+        if str(out) == "-":
+            sys.stdout.write(text + "\n")
+            return
+        out.write_text(text, encoding="ascii")
+        size = len(text)
+    else:
+        if str(out) == "-":
+            sys.stdout.buffer.write(image.data)
+            return
+        out.write_bytes(image.data)
+        size = len(image.data)
+    quality = f"，JPEG 质量 {image.quality}" if image.quality else ("，256 色" if image.palette else "")
+    typer.echo(f"{out}：{image.mime} {image.width}×{image.height} 像素，{image.dpi} dpi{quality}，{_size(size)}"
+               f"（上限 {limit / 1e6:.2f} MB）")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("poster")(poster)
+    app.command("board")(board)
+    app.command("cards")(cards)
+    app.command("upload-image")(upload_image)

@@ -1,0 +1,768 @@
+"""The map on paper: the plant in its plan's metric CRS, drawn with the tiles' symbology at a true scale.
+
+Same symbology as the PNG tiles (`layers/*.yaml` for widths, label rules and hatches; `levels.yaml` for the
+colours), and the same path building (riskmap.render.png), but in vector form: a paper map is drawn in
+points, every class of features is one path, point symbols are round-capped points (a few bytes each in a
+PDF), hatches are clipped vector lines, and labels are real text. Style widths are CSS pixels; on paper one
+CSS pixel is 0.75 pt times the paper's symbol factor (riskmap.print.paper.Paper.factor).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+import skia
+from pyproj import CRS, Transformer
+
+from riskmap.domain import RESIDUAL, UnitKind
+from riskmap.errors import InputError
+from riskmap.levels import LEVELS_HIGH_TO_LOW, Level
+from riskmap.print import fonts
+from riskmap.print.fonts import colour_int
+from riskmap.render import png as tiles
+from riskmap.render.style import LayerStyle, Stroke, load_layer_style
+
+_POLY_TYPES = (3, 6)
+_LINE_TYPES = (1, 2, 5)
+_POINT_TYPES = (0, 4)
+_COLLECTION = 7
+EARTH_CIRCUMFERENCE = 2 * math.pi * 6378137.0
+LABEL_HALO_COLOUR = "#FFFFFF"
+
+
+# ------------------------------------------------------------------------------------------------ data
+
+
+@dataclass
+class MapData:
+    """What a paper map shows, in the plan's metric CRS."""
+
+    crs: CRS
+    layout: gpd.GeoDataFrame           # role, name, geometry
+    regions: gpd.GeoDataFrame          # id, name, level, geometry
+    units: gpd.GeoDataFrame            # id, name, level, geometry (units with their own shape)
+    risks: dict[str, Any] = field(default_factory=dict)   # region id → RegionRisk
+    lat: float = 30.0                  # latitude of the plant (for the equivalent web zoom)
+    crs_label: str = ""
+
+    def content_bounds(self) -> tuple[float, float, float, float] | None:
+        boxes = [f.total_bounds for f in (self.layout, self.regions, self.units) if len(f)]
+        boxes = [b for b in boxes if np.all(np.isfinite(b))]
+        if not boxes:
+            return None
+        arr = np.array(boxes)
+        return float(arr[:, 0].min()), float(arr[:, 1].min()), float(arr[:, 2].max()), float(arr[:, 3].max())
+
+    def to_plan(self, lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        t = Transformer.from_crs(4326, self.crs, always_xy=True)
+        return t.transform(lon, lat)
+
+
+def plan_crs(plant) -> tuple[CRS, str]:
+    """The plan's metric CRS (from the layout import); a geographic or unreadable one becomes a local transverse
+    Mercator on the plant, so that distances on paper are metres."""
+    info = plant.layout_info or {}
+    text = info.get("crs")
+    crs = None
+    if text:
+        try:
+            crs = CRS.from_user_input(text)
+        except Exception:          # noqa: BLE001 - pyproj raises several types for bad input
+            crs = None
+    if crs is not None and crs.is_projected and _metres(crs):
+        return crs, _crs_label(crs, text)
+    bounds = plant.features.total_bounds if len(plant.features) else None
+    if bounds is None or not np.all(np.isfinite(bounds)):
+        lon0, lat0 = 120.0, 30.0
+    else:
+        lon0, lat0 = (bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2
+    local = CRS.from_proj4(f"+proj=tmerc +lat_0={lat0:.7f} +lon_0={lon0:.7f} +k=1 +x_0=0 +y_0=0 +ellps=GRS80 "
+                           "+units=m +no_defs")
+    return local, "厂区局部横轴墨卡托 / local transverse Mercator"
+
+
+def _metres(crs: CRS) -> bool:
+    try:
+        return all((a.unit_name or "").lower() in ("metre", "meter", "m") for a in crs.axis_info)
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def _crs_label(crs: CRS, text: str) -> str:
+    epsg = crs.to_epsg()
+    if epsg:
+        return f"EPSG:{epsg} {crs.name}"
+    if "+proj=tmerc" in str(text):
+        return "厂区局部横轴墨卡托（控制点配准）/ local transverse Mercator"
+    return crs.name or "plan CRS"
+
+
+def map_data(plant, method: str = "highest", which: str = RESIDUAL) -> MapData:
+    """The plant's layout, regions (with their level under `method`) and units in the plan's metric CRS."""
+    if plant.layout_info is None or not len(plant.features):
+        raise InputError("该企业还没有平面布置图，无法出图：请先导入布局（riskmap import-layout）/ the enterprise has "
+                         "no layout yet: import one first (riskmap import-layout)")
+    crs, label = plan_crs(plant)
+    features = plant.features
+    layout = gpd.GeoDataFrame({"role": features["role"].astype(object).to_numpy(),
+                               "name": features["name"].astype(object).to_numpy()},
+                              geometry=features.geometry.values, crs=features.crs or "EPSG:4326")
+    layout = layout[layout["role"] != "region"]   # regions are drawn by the regions layer
+
+    risks = {r.region_id: r for r in plant.region_risk(method=method, which=which)} if plant.regions else {}
+    region_rows = [(r.id, r.name, _level_value(risks.get(r.id)), r.geometry) for r in plant.regions
+                   if r.geometry is not None]
+    regions = gpd.GeoDataFrame(pd.DataFrame(region_rows, columns=["id", "name", "level", "geometry"]),
+                               geometry="geometry", crs="EPSG:4326")
+
+    region_wkb = set(shapely.to_wkb(regions.geometry.values).tolist()) if len(regions) else set()
+    region_units = {r.unit_id for r in plant.regions if r.unit_id}
+    picked = [u for u in plant.units if u.geometry is not None and u.kind is not UnitKind.MAIN
+              and u.id not in region_units]
+    geoms = np.array([u.geometry for u in picked] + [None], dtype=object)[:-1]
+    if len(picked) and region_wkb:
+        keep = ~np.isin(shapely.to_wkb(geoms), list(region_wkb))
+    else:
+        keep = np.ones(len(picked), bool)
+    levels = [u.level(which) for u in picked]
+    units = gpd.GeoDataFrame({
+        "id": np.array([u.id for u in picked], dtype=object)[keep] if len(picked) else np.array([], dtype=object),
+        "name": np.array([u.name for u in picked], dtype=object)[keep] if len(picked) else np.array([], dtype=object),
+        "level": np.array([lv.value if lv else None for lv in levels], dtype=object)[keep] if len(picked)
+        else np.array([], dtype=object),
+    }, geometry=geoms[keep] if len(picked) else np.array([], dtype=object), crs="EPSG:4326")
+
+    # one transformation for all three layers
+    parts = [layout.geometry.values, regions.geometry.values, units.geometry.values]
+    allg = np.concatenate([np.asarray(p, dtype=object) for p in parts]) if sum(map(len, parts)) else np.empty(0, object)
+    t = Transformer.from_crs(4326, crs, always_xy=True)
+    lonlat_bounds = shapely.total_bounds(allg) if len(allg) else np.array([120, 30, 120, 30.0])
+    projected = shapely.transform(shapely.force_2d(allg), lambda xy: np.column_stack(t.transform(xy[:, 0], xy[:, 1])))
+    a, b = len(parts[0]), len(parts[0]) + len(parts[1])
+    layout = layout.set_geometry(gpd.GeoSeries(projected[:a], index=layout.index, crs=crs))
+    regions = regions.set_geometry(gpd.GeoSeries(projected[a:b], index=regions.index, crs=crs))
+    units = units.set_geometry(gpd.GeoSeries(projected[b:], index=units.index, crs=crs))
+    lat = float((lonlat_bounds[1] + lonlat_bounds[3]) / 2) if np.all(np.isfinite(lonlat_bounds)) else 30.0
+    return MapData(crs, layout.reset_index(drop=True), regions, units, risks, lat, label)
+
+
+def _level_value(risk) -> str | None:
+    return risk.level.value if risk is not None and risk.level is not None else None
+
+
+# ------------------------------------------------------------------------------------------------ view
+
+
+NICE_STEPS = (1, 1.25, 1.5, 2, 2.5, 3, 4, 5, 6, 7.5, 8)
+
+
+def nice_denominator(value: float) -> int:
+    """The smallest 'round' scale denominator ≥ value (…, 1000, 1250, 1500, 2000, 2500, 3000, 4000, …)."""
+    if value <= 1:
+        return 1
+    exp = 10 ** math.floor(math.log10(value))
+    for step in NICE_STEPS + (10,):
+        if step * exp >= value - 1e-9:
+            return int(round(step * exp))
+    return int(round(10 * exp))
+
+
+@dataclass(frozen=True)
+class MapView:
+    """A map frame on the page (pt) and the plan area it shows at a true scale."""
+
+    frame: tuple[float, float, float, float]     # left, top, right, bottom (pt)
+    centre: tuple[float, float]                  # plan coordinates at the frame's centre (m)
+    denominator: float                           # 1 : denominator
+    css: float                                   # pt per CSS px of the symbology
+    lat: float = 30.0
+
+    @property
+    def s(self) -> float:
+        """pt per plan metre."""
+        return 72 / 0.0254 / self.denominator
+
+    @property
+    def extent(self) -> tuple[float, float, float, float]:
+        left, top, right, bottom = self.frame
+        hw, hh = (right - left) / self.s / 2, (bottom - top) / self.s / 2
+        cx, cy = self.centre
+        return cx - hw, cy - hh, cx + hw, cy + hh
+
+    @property
+    def zoom(self) -> float:
+        """The web map zoom at which screen symbols have the size these paper symbols have (for zoom-dependent
+        symbol sizes and label rules)."""
+        mpp = self.css / self.s
+        return math.log2(EARTH_CIRCUMFERENCE * math.cos(math.radians(self.lat)) / (256 * mpp))
+
+    def to_pt(self, coords: np.ndarray) -> np.ndarray:
+        left, top, right, bottom = self.frame
+        fx, fy = (left + right) / 2, (top + bottom) / 2
+        out = np.empty((len(coords), 2), np.float32)
+        out[:, 0] = fx + (coords[:, 0] - self.centre[0]) * self.s
+        out[:, 1] = fy - (coords[:, 1] - self.centre[1]) * self.s
+        return out
+
+
+def fit_view(frame: tuple[float, float, float, float], bounds: tuple[float, float, float, float], css: float,
+             lat: float, denominator: int | None = None, what: str = "", margin: float = 0.03) -> MapView:
+    """A view showing `bounds` in `frame`: at the given scale (refused when it does not fit), or at the
+    largest round scale that fits."""
+    left, top, right, bottom = frame
+    fw, fh = right - left, bottom - top
+    minx, miny, maxx, maxy = bounds
+    ew, eh = max(maxx - minx, 1e-3), max(maxy - miny, 1e-3)
+    fit = 72 / 0.0254 / min(fw / (ew * (1 + 2 * margin)), fh / (eh * (1 + 2 * margin)))
+    centre = ((minx + maxx) / 2, (miny + maxy) / 2)
+    if denominator is None:
+        return MapView(frame, centre, nice_denominator(fit), css, lat)
+    s = 72 / 0.0254 / denominator
+    need_w, need_h = ew * s / 72 * 25.4, eh * s / 72 * 25.4
+    have_w, have_h = fw / 72 * 25.4, fh / 72 * 25.4
+    if need_w > have_w * 1.0005 or need_h > have_h * 1.0005:
+        raise ScaleError(denominator, (need_w, need_h), (have_w, have_h), nice_denominator(fit), what)
+    return MapView(frame, centre, float(denominator), css, lat)
+
+
+class ScaleError(InputError):
+    """The plan does not fit the paper at the requested scale."""
+
+    def __init__(self, denominator: int, need: tuple[float, float], have: tuple[float, float], fitting: int,
+                 what: str = ""):
+        self.denominator, self.need, self.have, self.fitting = denominator, need, have, fitting
+        where = f"（{what}）" if what else ""
+        super().__init__(
+            f"按比例尺 1:{denominator} 图面{where}需要 {need[0]:.0f}×{need[1]:.0f} mm，纸张上的图框只有 "
+            f"{have[0]:.0f}×{have[1]:.0f} mm：请用 1:{fitting} 或更小的比例尺，或更大的纸张 / at 1:{denominator} the "
+            f"plan needs {need[0]:.0f}×{need[1]:.0f} mm but the map frame is {have[0]:.0f}×{have[1]:.0f} mm: use "
+            f"1:{fitting} or smaller, or larger paper")
+
+
+# ------------------------------------------------------------------------------------------------ drawing
+
+
+class _Shim:
+    """What riskmap.render.png's ring grouping needs from a canvas: the coordinate transform."""
+
+    def __init__(self, view: MapView):
+        self.to_px = view.to_pt
+
+
+def _explode(geoms: np.ndarray, cls: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    types = shapely.get_type_id(geoms)
+    if not (types == _COLLECTION).any():
+        return geoms, cls
+    coll = types == _COLLECTION
+    parts, index = shapely.get_parts(geoms[coll], return_index=True)
+    return np.concatenate([geoms[~coll], parts]), np.concatenate([cls[~coll], cls[coll][index]])
+
+
+def _in_view(frame: gpd.GeoDataFrame, extent: tuple[float, float, float, float], pad: float) -> np.ndarray:
+    if not len(frame):
+        return np.zeros(0, bool)
+    b = shapely.bounds(frame.geometry.values)
+    minx, miny, maxx, maxy = extent
+    ok = ~np.isnan(b[:, 0])
+    return ok & (b[:, 2] >= minx - pad) & (b[:, 0] <= maxx + pad) & (b[:, 3] >= miny - pad) & (b[:, 1] <= maxy + pad)
+
+
+def _stroke(stroke: Stroke, css: float, colour: str | None = None, widen: float = 0.0) -> skia.Paint:
+    paint = skia.Paint(AntiAlias=True, Style=skia.Paint.kStroke_Style, Color=colour_int(colour or stroke.colour),
+                       StrokeWidth=(stroke.width + widen) * css, StrokeJoin=skia.Paint.kRound_Join,
+                       StrokeCap=skia.Paint.kRound_Cap)
+    if stroke.dash:
+        paint.setPathEffect(skia.DashPathEffect.Make([d * css for d in stroke.dash], 0.0))
+        paint.setStrokeCap(skia.Paint.kButt_Cap)
+    return paint
+
+
+def _squares(centres: np.ndarray, side: float) -> tuple[np.ndarray, np.ndarray]:
+    h = side / 2
+    n = len(centres)
+    corners = np.array([[-h, -h], [h, -h], [h, h], [-h, h]], np.float32)
+    pts = (centres[:, None, :] + corners[None, :, :]).reshape(-1, 2).astype(np.float32)
+    verbs = np.tile(np.array([0, 1, 1, 1, 5], np.uint8), n)
+    return pts, verbs
+
+
+def draw_layer(canvas: skia.Canvas, view: MapView, frame: gpd.GeoDataFrame, style: LayerStyle, hatch: bool = False,
+               tiny_min_pt: float = 0.6) -> None:
+    """One layer's features in their style classes, lowest class first (so the most severe is on top)."""
+    if not len(frame):
+        return
+    extent = view.extent
+    pad = (style.max_draw_px() + 2) * view.css / view.s
+    sel = _in_view(frame, extent, pad)
+    if not sel.any():
+        return
+    geoms = frame.geometry.values[sel]
+    values = frame[style.field].to_numpy(dtype=object)[sel] if style.field in frame.columns else [None] * sel.sum()
+    cls = style.class_indices(values)
+    geoms = np.asarray(geoms, dtype=object)
+    keep = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    geoms, cls = _explode(geoms[keep], cls[keep])
+    bounds = shapely.bounds(geoms)
+    # Features reaching far beyond the frame (the fence, big regions on an atlas page) are cut a little outside
+    # it: nothing visible changes, and the PDF does not carry what the frame hides.
+    minx, miny, maxx, maxy = extent
+    cut = 2 * pad + 10 * view.css / view.s
+    over = (bounds[:, 0] < minx - cut) | (bounds[:, 1] < miny - cut) | (bounds[:, 2] > maxx + cut) | \
+        (bounds[:, 3] > maxy + cut)
+    if over.any():
+        geoms = geoms.copy()
+        geoms[over] = shapely.clip_by_rect(geoms[over], minx - cut, miny - cut, maxx + cut, maxy + cut)
+        nonempty = ~shapely.is_empty(geoms)
+        geoms, cls = _explode(geoms[nonempty], cls[nonempty])
+        bounds = shapely.bounds(geoms)
+    types = shapely.get_type_id(geoms)
+    size_css = np.maximum(bounds[:, 2] - bounds[:, 0], bounds[:, 3] - bounds[:, 1]) * view.s / view.css
+
+    poly = np.isin(types, _POLY_TYPES)
+    tiny = poly & (size_css < style.tiny_px)
+    big = poly & ~tiny
+    order_cls = np.unique(cls)
+    fill_paths: dict[int, tuple[list, list]] = {int(c): ([], []) for c in order_cls}
+    outline_parts: dict[int, list] = {int(c): [] for c in order_cls}
+    if big.any():
+        g, c = geoms[big], cls[big]
+        outlined = size_css[big] >= style.outline_min_px
+        order = np.lexsort((outlined, c))
+        g, c, outlined = g[order], c[order], outlined[order]
+        groups = tiles._ring_groups(g, c, outlined, _Shim(view))
+        for ci in np.unique(c):
+            for grp in groups:
+                pts, verbs = grp.contours(ci, False)
+                if len(verbs):
+                    fill_paths[int(ci)][0].append(pts)
+                    fill_paths[int(ci)][1].append(verbs)
+                opts, overbs = grp.contours(ci, True)
+                if len(overbs):
+                    outline_parts[int(ci)].append((opts, overbs))
+    if tiny.any():
+        b = bounds[tiny]
+        centres = view.to_pt(np.column_stack([(b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2]))
+        side = max(tiny_min_pt, style.tiny_px * view.css)
+        for ci in np.unique(cls[tiny]):
+            pts, verbs = _squares(centres[cls[tiny] == ci], side)
+            fill_paths[int(ci)][0].append(pts)
+            fill_paths[int(ci)][1].append(verbs)
+
+    for ci in order_cls:
+        c = style.classes[int(ci)]
+        pts_list, verb_list = fill_paths[int(ci)]
+        if pts_list:
+            path = tiles._make_path(np.concatenate(pts_list), np.concatenate(verb_list))
+            if c.fill:
+                canvas.drawPath(path, skia.Paint(AntiAlias=True, Color=colour_int(c.fill, c.fill_opacity)))
+            if hatch and c.hatch:
+                draw_hatch(canvas, path, c.hatch, style, view.css, view.frame)
+            if c.outline is not None and outline_parts[int(ci)]:
+                parts = outline_parts[int(ci)]
+                opath = tiles._make_path(np.concatenate([p for p, _ in parts]), np.concatenate([v for _, v in parts]))
+                canvas.drawPath(opath, _stroke(c.outline, view.css))
+
+    line = np.isin(types, _LINE_TYPES)
+    if line.any():
+        _draw_lines(canvas, view, geoms[line], cls[line], style)
+    point = np.isin(types, _POINT_TYPES)
+    if point.any():
+        _draw_points(canvas, view, geoms[point], cls[point], style)
+
+
+def _draw_lines(canvas, view: MapView, geoms, cls, style: LayerStyle) -> None:
+    order = np.argsort(cls, kind="stable")
+    geoms, cls = tiles._rings_as_lines(geoms[order]), cls[order]
+    coords, (part_off, geom_off) = tiles._ragged(geoms, 2)
+    px = view.to_pt(coords)
+    for ci in np.unique(cls):
+        c = style.classes[int(ci)]
+        if c.line is None:
+            continue
+        g0, g1 = np.searchsorted(cls, ci, "left"), np.searchsorted(cls, ci, "right")
+        p0, p1 = geom_off[g0], geom_off[g1]
+        path = tiles._line_path(px[part_off[p0]:part_off[p1]], part_off[p0:p1 + 1] - part_off[p0])
+        if c.casing is not None:
+            canvas.drawPath(path, _stroke(c.line, view.css, colour=c.casing.colour, widen=2 * c.casing.width))
+        canvas.drawPath(path, _stroke(c.line, view.css))
+
+
+def _draw_points(canvas, view: MapView, geoms, cls, style: LayerStyle) -> None:
+    coords, index = shapely.get_coordinates(geoms, return_index=True)
+    cls = cls[index]
+    px = view.to_pt(coords)
+    z = view.zoom
+    order = np.argsort(cls, kind="stable")
+    px, cls = px[order], cls[order]
+    for ci in np.unique(cls):
+        sym = style.classes[int(ci)].point
+        g0, g1 = np.searchsorted(cls, ci, "left"), np.searchsorted(cls, ci, "right")
+        points = [skia.Point(float(x), float(y)) for x, y in px[g0:g1].tolist()]
+        diameter = sym.size_at(z) * view.css
+        if sym.outline is not None:
+            canvas.drawPoints(skia.Canvas.kPoints_PointMode, points,
+                              skia.Paint(AntiAlias=True, Color=colour_int(sym.outline.colour),
+                                         StrokeWidth=diameter + 2 * sym.outline.width * view.css,
+                                         StrokeCap=skia.Paint.kRound_Cap))
+        if sym.fill:
+            canvas.drawPoints(skia.Canvas.kPoints_PointMode, points,
+                              skia.Paint(AntiAlias=True, Color=colour_int(sym.fill, sym.fill_opacity),
+                                         StrokeWidth=diameter, StrokeCap=skia.Paint.kRound_Cap))
+
+
+def hatch_path(name: str, bounds: tuple[float, float, float, float], spacing: float) -> tuple[skia.Path, np.ndarray]:
+    """Pattern lines (a path) and dot centres (an array) of a hatch over `bounds` (pt), on a lattice fixed to the
+    page so that patterns of neighbouring shapes join."""
+    x0, y0, x1, y1 = bounds
+    path = skia.Path()
+    dots = np.zeros((0, 2), np.float32)
+    if spacing <= 0 or x1 <= x0 or y1 <= y0:
+        return path, dots
+    h = y1 - y0
+    if name in ("//", "xx"):
+        # rising diagonals x + y = k·spacing
+        k0, k1 = math.floor((x0 + y0) / spacing), math.ceil((x1 + y1) / spacing)
+        for k in range(k0, k1 + 1):
+            c = k * spacing
+            path.moveTo(c - y1, y1)
+            path.lineTo(c - y0, y0)
+    if name in ("\\\\", "xx"):
+        k0, k1 = math.floor((x0 - y1) / spacing), math.ceil((x1 - y0) / spacing)
+        for k in range(k0, k1 + 1):
+            c = k * spacing
+            path.moveTo(c + y0, y0)
+            path.lineTo(c + y1, y1)
+    if name in ("--", "++"):
+        for k in range(math.floor(y0 / spacing), math.ceil(y1 / spacing) + 1):
+            path.moveTo(x0, k * spacing + spacing / 2)
+            path.lineTo(x1, k * spacing + spacing / 2)
+    if name in ("||", "++"):
+        for k in range(math.floor(x0 / spacing), math.ceil(x1 / spacing) + 1):
+            path.moveTo(k * spacing + spacing / 2, y0)
+            path.lineTo(k * spacing + spacing / 2, y0 + h)
+    if name == "..":
+        xs = (np.arange(math.floor(x0 / spacing), math.ceil(x1 / spacing) + 1) + 0.5) * spacing
+        ys = (np.arange(math.floor(y0 / spacing), math.ceil(y1 / spacing) + 1) + 0.5) * spacing
+        gx, gy = np.meshgrid(xs, ys)
+        dots = np.column_stack([gx.ravel(), gy.ravel()]).astype(np.float32)
+    return path, dots
+
+
+def draw_hatch(canvas, shape: skia.Path, name: str, style: LayerStyle, css: float,
+               clip: tuple[float, float, float, float] | None = None, colour: str | None = None) -> None:
+    """A level's hatch over a shape: vector lines or dots clipped to it."""
+    rule = style.hatch
+    b = shape.getBounds()
+    x0, y0, x1, y1 = b.left(), b.top(), b.right(), b.bottom()
+    if clip is not None:
+        x0, y0, x1, y1 = max(x0, clip[0]), max(y0, clip[1]), min(x1, clip[2]), min(y1, clip[3])
+    if x1 <= x0 or y1 <= y0:
+        return
+    spacing = rule.spacing * css
+    lines, dots = hatch_path(name, (x0, y0, x1, y1), spacing)
+    colour_value = colour_int(colour or rule.colour, rule.opacity)
+    canvas.save()
+    canvas.clipPath(shape, skia.ClipOp.kIntersect, True)
+    if not lines.isEmpty():
+        canvas.drawPath(lines, skia.Paint(AntiAlias=True, Style=skia.Paint.kStroke_Style, Color=colour_value,
+                                          StrokeWidth=rule.width * css, StrokeCap=skia.Paint.kButt_Cap))
+    if len(dots):
+        canvas.drawPoints(skia.Canvas.kPoints_PointMode, [skia.Point(float(x), float(y)) for x, y in dots.tolist()],
+                          skia.Paint(AntiAlias=True, Color=colour_value, StrokeWidth=max(0.75, rule.width) * 2 * css,
+                                     StrokeCap=skia.Paint.kRound_Cap))
+    canvas.restore()
+
+
+def draw_highlight(canvas, view: MapView, geom, colour: str = "#000000", width_css: float = 3.0) -> None:
+    """A strong outline around one region (the subject of an atlas page)."""
+    if geom is None or shapely.is_empty(geom):
+        return
+    g = np.array([geom], dtype=object)
+    groups = tiles._ring_groups(g, np.zeros(1, np.int16), np.ones(1, bool), _Shim(view))
+    parts = [grp.contours(0, False) for grp in groups]
+    pts = np.concatenate([p for p, _ in parts])
+    verbs = np.concatenate([v for _, v in parts])
+    canvas.drawPath(tiles._make_path(pts, verbs),
+                    skia.Paint(AntiAlias=True, Style=skia.Paint.kStroke_Style, Color=colour_int(colour),
+                               StrokeWidth=width_css * view.css, StrokeJoin=skia.Paint.kRound_Join))
+
+
+# ------------------------------------------------------------------------------------------------ grid
+
+
+def grid_step(span_m: float, target_lines: int = 8) -> float:
+    raw = span_m / max(1, target_lines)
+    exp = 10 ** math.floor(math.log10(raw)) if raw > 0 else 1
+    for step in (1, 2, 2.5, 5, 10):
+        if step * exp >= raw:
+            return step * exp
+    return 10 * exp
+
+
+def draw_grid(canvas, view: MapView, colour: str = "#5A5A5A") -> None:
+    """A coordinate grid in the plan CRS (metres) with its values along the frame's top and left edges."""
+    left, top, right, bottom = view.frame
+    minx, miny, maxx, maxy = view.extent
+    step = grid_step(max(maxx - minx, maxy - miny))
+    paint = skia.Paint(AntiAlias=True, Style=skia.Paint.kStroke_Style, Color=colour_int(colour, 0.7),
+                       StrokeWidth=0.35 * view.css)
+    size = 7 * view.css / 0.75
+    xs = np.arange(math.ceil(minx / step), math.floor(maxx / step) + 1) * step
+    ys = np.arange(math.ceil(miny / step), math.floor(maxy / step) + 1) * step
+    path = skia.Path()
+    for x in xs:
+        px = float(view.to_pt(np.array([[x, view.centre[1]]]))[0, 0])
+        path.moveTo(px, top)
+        path.lineTo(px, bottom)
+    for y in ys:
+        py = float(view.to_pt(np.array([[view.centre[0], y]]))[0, 1])
+        path.moveTo(left, py)
+        path.lineTo(right, py)
+    canvas.drawPath(path, paint)
+    ascent, _ = fonts.metrics(size)
+    halo = (LABEL_HALO_COLOUR, size * 0.18)
+    for x in xs:
+        px = float(view.to_pt(np.array([[x, view.centre[1]]]))[0, 0])
+        if left + size * 3 < px < right - size * 3:
+            fonts.draw_text(canvas, _coord(x), px, top + ascent + 2, size, colour, align="centre", halo=halo)
+    for y in ys:
+        py = float(view.to_pt(np.array([[view.centre[0], y]]))[0, 1])
+        if top + size * 2 < py < bottom - size * 2:
+            fonts.draw_text(canvas, _coord(y), left + 3, py - 2, size, colour, halo=halo)
+
+
+def _coord(value: float) -> str:
+    text = f"{value:,.0f}" if abs(value - round(value)) < 1e-6 else f"{value:,.1f}"
+    return text.replace(",", " ")
+
+
+# ------------------------------------------------------------------------------------------------ labels
+
+
+class Boxes:
+    """Placed label boxes with a grid index, for collision tests."""
+
+    def __init__(self, cell: float = 60.0):
+        self.cell = cell
+        self.grid: dict[tuple[int, int], list[tuple[float, float, float, float]]] = {}
+
+    def _cells(self, box):
+        c = self.cell
+        for i in range(int(box[0] // c), int(box[2] // c) + 1):
+            for j in range(int(box[1] // c), int(box[3] // c) + 1):
+                yield i, j
+
+    def hits(self, box) -> bool:
+        x0, y0, x1, y1 = box
+        for key in self._cells(box):
+            for b in self.grid.get(key, ()):
+                if x0 < b[2] and b[0] < x1 and y0 < b[3] and b[1] < y1:
+                    return True
+        return False
+
+    def add(self, box) -> None:
+        for key in self._cells(box):
+            self.grid.setdefault(key, []).append(box)
+
+
+@dataclass
+class Label:
+    lines: list[str]
+    sizes: list[float]
+    bold: list[bool]
+    anchor: tuple[float, float]
+    must: bool = False                  # region labels are always drawn (moved, shrunk, or with a leader)
+    x: float = 0.0                      # box centre once placed
+    y: float = 0.0
+    scale: float = 1.0
+    leader: bool = False
+
+    def box_size(self, scale: float) -> tuple[float, float]:
+        w = max(fonts.width(t, s * scale) for t, s in zip(self.lines, self.sizes, strict=True))
+        h = sum(fonts.line_height(s * scale, 1.2) for s in self.sizes)
+        pad = max(self.sizes) * scale * 0.15
+        return w + 2 * pad, h + 2 * pad
+
+
+_OFFSETS = ((0, 0), (0, -0.8), (0, 0.8), (-0.6, 0), (0.6, 0), (-0.6, -0.8), (0.6, -0.8), (-0.6, 0.8), (0.6, 0.8))
+
+
+def place_labels(labels: Sequence[Label], frame: tuple[float, float, float, float], reserved: Sequence[tuple] = (),
+                 boxes: Boxes | None = None) -> list[Label]:
+    """Greedy placement in the given order. A must-label tries its anchor, nearby offsets, smaller sizes,
+    then a free spot farther away with a leader line; other labels are dropped when they collide."""
+    left, top, right, bottom = frame
+    inset = 2.0
+    boxes = boxes or Boxes()
+    for r in reserved:
+        boxes.add(r)
+    placed = []
+
+    def ok(cx, cy, w, h):
+        box = (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
+        if box[0] < left + inset or box[2] > right - inset or box[1] < top + inset or box[3] > bottom - inset:
+            return None
+        return None if boxes.hits(box) else box
+
+    for label in labels:
+        ax, ay = label.anchor
+        found = None
+        scales = (1.0, 0.8, 0.65) if label.must else (1.0,)
+        offsets = _OFFSETS if label.must else _OFFSETS[:1]
+        for scale in scales:
+            w, h = label.box_size(scale)
+            for dx, dy in offsets:
+                cx, cy = ax + dx * w, ay + dy * h
+                box = ok(cx, cy, w, h)
+                if box is not None:
+                    found = (cx, cy, scale, box, False)
+                    break
+            if found:
+                break
+        if found is None and label.must:
+            scale = 0.8
+            w, h = label.box_size(scale)
+            for ring in range(1, 25):
+                radius = ring * h * 0.9
+                steps = 8 + 4 * ring
+                for k in range(steps):
+                    angle = 2 * math.pi * k / steps - math.pi / 2
+                    cx, cy = ax + radius * math.cos(angle) * 1.4, ay + radius * math.sin(angle)
+                    box = ok(cx, cy, w, h)
+                    if box is not None:
+                        found = (cx, cy, scale, box, True)
+                        break
+                if found:
+                    break
+            if found is None:      # nowhere free: draw it at its anchor (clamped into the frame) anyway
+                cx = min(max(ax, left + w / 2 + inset), right - w / 2 - inset)
+                cy = min(max(ay, top + h / 2 + inset), bottom - h / 2 - inset)
+                found = (cx, cy, scale, (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2), False)
+        if found is None:
+            continue
+        label.x, label.y, label.scale, box, label.leader = found
+        boxes.add(box)
+        placed.append(label)
+    return placed
+
+
+def draw_labels(canvas, labels: Sequence[Label], colour: str = "#1A1A1A", halo_colour: str = LABEL_HALO_COLOUR,
+                halo_width: float = 1.5) -> None:
+    for label in labels:
+        sizes = [s * label.scale for s in label.sizes]
+        heights = [fonts.line_height(s, 1.2) for s in sizes]
+        total = sum(heights)
+        if label.leader:
+            ax, ay = label.anchor
+            canvas.drawLine(ax, ay, label.x, label.y,
+                            skia.Paint(AntiAlias=True, Style=skia.Paint.kStroke_Style, Color=colour_int(colour),
+                                       StrokeWidth=0.5))
+            canvas.drawCircle(ax, ay, 1.2, skia.Paint(AntiAlias=True, Color=colour_int(colour)))
+        y = label.y - total / 2
+        for text, size, h, bold in zip(label.lines, sizes, heights, label.bold, strict=True):
+            ascent, descent = fonts.metrics(size)
+            baseline = y + (h - (ascent + descent)) / 2 + ascent
+            fonts.draw_text(canvas, text, label.x, baseline, size, colour, align="centre", bold=bold,
+                            halo=(halo_colour, halo_width * size / 10))
+            y += h
+
+
+def label_anchors(geoms: np.ndarray, view: MapView) -> np.ndarray:
+    """Label anchors (pt) inside each feature's visible part: polygons at a point on their surface, lines at
+    their middle, points as they are."""
+    minx, miny, maxx, maxy = view.extent
+    visible = shapely.clip_by_rect(geoms, minx, miny, maxx, maxy)
+    empty = shapely.is_empty(visible)
+    visible[empty] = geoms[empty]
+    types = shapely.get_type_id(visible)
+    anchors = shapely.point_on_surface(visible)
+    linear = np.isin(types, _LINE_TYPES)
+    if linear.any():
+        anchors[linear] = shapely.line_interpolate_point(visible[linear], 0.5, normalized=True)
+    return view.to_pt(shapely.get_coordinates(anchors))
+
+
+def region_labels(data: MapData, view: MapView, size: float, max_chars: int) -> list[Label]:
+    """One label per visible region: its name (bold, wrapped) over its level, most severe and largest first."""
+    regions = data.regions
+    sel = _in_view(regions, view.extent, 0.0)
+    if not sel.any():
+        return []
+    sub = regions[sel]
+    geoms = np.asarray(sub.geometry.values, dtype=object)
+    minx, miny, maxx, maxy = view.extent
+    inside = shapely.intersects(geoms, shapely.box(minx, miny, maxx, maxy))
+    sub, geoms = sub[inside], geoms[inside]
+    if not len(sub):
+        return []
+    anchors = label_anchors(geoms, view)
+    rank = np.array([Level(v).rank if v else 0 for v in sub["level"]])
+    area = shapely.area(geoms)
+    order = np.lexsort((-area, -rank))
+    labels = []
+    for i in order:
+        name = fonts.clean(sub["name"].iloc[i]).strip() or str(sub["id"].iloc[i])
+        level = sub["level"].iloc[i]
+        level_text = Level(level).zh if level else "未评估"
+        lines = fonts.wrap(name, size, max_chars * size)
+        labels.append(Label(lines + [level_text], [size] * len(lines) + [size * 0.8],
+                            [False] * (len(lines) + 1), (float(anchors[i, 0]), float(anchors[i, 1])), must=True))
+    return labels
+
+
+def feature_labels(frame: gpd.GeoDataFrame, style: LayerStyle, view: MapView, limit: int = 20000) -> list[Label]:
+    """Optional labels of a layer (units, layout) when its label rule applies at the paper's equivalent zoom."""
+    if style.label is None or not style.labels_at(int(math.floor(view.zoom))) or not len(frame):
+        return []
+    rule = style.label
+    sel = _in_view(frame, view.extent, 0.0)
+    if rule.field not in frame.columns or not sel.any():
+        return []
+    sub = frame[sel]
+    text = sub[rule.field].to_numpy(dtype=object)
+    has = pd.notna(text)
+    sub, text = sub[has], text[has]
+    if not len(sub):
+        return []
+    geoms = np.asarray(sub.geometry.values, dtype=object)
+    area = shapely.area(geoms)
+    order = np.argsort(-area, kind="stable")[:limit]
+    anchors = label_anchors(geoms[order], view)
+    types = shapely.get_type_id(geoms[order])
+    size = rule.size * view.css
+    out = []
+    for k, i in enumerate(order):
+        t = fonts.fit_line(text[i], size, rule.max_chars * size)
+        if not t.strip():
+            continue
+        ax, ay = float(anchors[k, 0]), float(anchors[k, 1])
+        if types[k] in _POINT_TYPES:
+            ay += size * 1.1
+        out.append(Label([t], [size], [False], (ax, ay)))
+    return out
+
+
+def legend_counts(data: MapData, region_id: str | None = None,
+                  extent: tuple[float, float, float, float] | None = None) -> tuple[dict[Level, int], int, str]:
+    """Counts per level for the legend: member units of one region, else regions (in a view extent)."""
+    if region_id is not None and region_id in data.risks:
+        risk = data.risks[region_id]
+        return {lv: int(risk.counts.get(lv, 0)) for lv in LEVELS_HIGH_TO_LOW}, int(risk.unlevelled), "单元"
+    regions = data.regions
+    if extent is not None and len(regions):
+        regions = regions[shapely.intersects(np.asarray(regions.geometry.values, dtype=object),
+                                             shapely.box(*extent))]
+    values = regions["level"].tolist() if len(regions) else []
+    counts = {lv: sum(1 for v in values if v == lv.value) for lv in LEVELS_HIGH_TO_LOW}
+    return counts, sum(1 for v in values if not v), "区域"
+
+
+def styles() -> dict[str, LayerStyle]:
+    return {name: load_layer_style(name) for name in ("layout", "regions", "units")}

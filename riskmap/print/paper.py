@@ -1,0 +1,84 @@
+"""Paper sizes, units and the footer every print carries."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+
+from riskmap.errors import InputError
+
+PT_PER_MM = 72 / 25.4
+CSS_PX_PT = 0.75                # one CSS pixel (1/96 in) in points: the styles' widths are CSS px
+
+# ISO 216 A series, portrait (width, height) in mm.
+PAPERS: dict[str, tuple[float, float]] = {
+    "A0": (841, 1189), "A1": (594, 841), "A2": (420, 594), "A3": (297, 420), "A4": (210, 297), "A5": (148, 210),
+}
+
+
+def mm(value: float) -> float:
+    return value * PT_PER_MM
+
+
+@dataclass(frozen=True)
+class Paper:
+    name: str
+    width_mm: float
+    height_mm: float
+
+    @property
+    def landscape(self) -> bool:
+        return self.width_mm > self.height_mm
+
+    @property
+    def width(self) -> float:
+        """Width in pt."""
+        return mm(self.width_mm)
+
+    @property
+    def height(self) -> float:
+        return mm(self.height_mm)
+
+    @property
+    def factor(self) -> float:
+        """How much bigger symbols and text are than on A4: the square root of the size ratio, so an A0 wall
+        poster reads from a few metres and an A4 sheet at arm's length."""
+        return math.sqrt(min(self.width_mm, self.height_mm) / 210.0)
+
+    @property
+    def label_zh(self) -> str:
+        return f"{self.name}{'横向' if self.landscape else '纵向'}"
+
+
+def paper(name: str, landscape: bool = False, allowed: tuple[str, ...] | None = None) -> Paper:
+    """A paper by name (A0–A5, any case), portrait or landscape; unknown names → InputError."""
+    key = str(name or "").strip().upper()
+    names = allowed or tuple(PAPERS)
+    if key not in names:
+        raise InputError(f"不支持的纸张 “{str(name)[:20]}”，可选：{'、'.join(names)} / unsupported paper "
+                         f"{str(name)[:20]!r}: use {', '.join(names)}")
+    w, h = PAPERS[key]
+    return Paper(key, h, w) if landscape else Paper(key, w, h)
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """What a print was made from and when (公告 rules: every board and card shows its source and date)."""
+
+    layout_version: int | None
+    data_version: int
+    generated: datetime
+
+    def text(self) -> str:
+        layout = f"v{self.layout_version}" if self.layout_version is not None else "无 / none"
+        when = self.generated.strftime("%Y-%m-%d %H:%M:%S %z")
+        return (f"布局版本 layout {layout} · 数据版本 data v{self.data_version} · 生成时间 generated {when} · "
+                f"riskmap")
+
+
+def stamp_of(plant, now: datetime | None = None) -> Stamp:
+    info = plant.layout_info or {}
+    version = info.get("version")
+    return Stamp(int(version) if version is not None else None, int(plant.data_version),
+                 (now or datetime.now()).astimezone())
