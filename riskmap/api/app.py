@@ -8,7 +8,7 @@ from fastapi import FastAPI
 
 import riskmap
 from riskmap.api.errors import install_error_handlers
-from riskmap.api.routers import health, identify, ogc, plant, static, tiles, units, webmap
+from riskmap.api.routers import health, identify, ogc, plant, prints, static, tiles, units, webmap
 from riskmap.settings import Settings
 
 
@@ -39,6 +39,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.store = _store_factory(settings.db)
     install_error_handlers(app)
-    for module in (health, plant, ogc, static, webmap, identify, tiles, units):
+    for module in (health, plant, ogc, static, webmap, identify, tiles, units, prints):
         app.include_router(module.make_router())
     return app
