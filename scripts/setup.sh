@@ -16,7 +16,7 @@ done
 say() { printf '==> %s\n' "$*"; }
 
 # System packages riskmap needs at run time and for its tests (Debian names).
-system_packages=(gdal-bin poppler-utils fonts-noto-cjk libegl1 libgl1 chromium)
+system_packages=(gdal-bin poppler-utils fonts-noto-cjk fonts-wqy-microhei zbar-tools libegl1 libgl1 chromium)
 missing=()
 for pkg in "${system_packages[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
