@@ -160,8 +160,10 @@ def tile_ranges(boxes: np.ndarray, z: int, pad_px: float) -> np.ndarray:
     limit = TMS.xy_bbox
     n = 2 ** z - 1
     for i, (minx, miny, maxx, maxy) in enumerate(boxes):
-        west, north = TMS.lnglat(max(minx - pad, limit.left), min(maxy + pad, limit.top))
-        east, south = TMS.lnglat(min(maxx + pad, limit.right), max(miny - pad, limit.bottom))
+        x0, x1 = (min(max(v, limit.left), limit.right) for v in (minx - pad, maxx + pad))
+        y0, y1 = (min(max(v, limit.bottom), limit.top) for v in (miny - pad, maxy + pad))
+        west, north = TMS.lnglat(x0, y1)
+        east, south = TMS.lnglat(x1, y0)
         ul = TMS.tile(west, north, z)
         lr = TMS.tile(min(east, 180.0 - 1e-9), max(south, -85.0511287798), z)
         out[i] = (max(ul.x, 0), max(ul.y, 0), min(lr.x, n), min(lr.y, n))
