@@ -199,7 +199,8 @@ def render_map_page(config: dict[str, Any], assets: PageAssets) -> str:
     text = config["text"]
     west, south, east, north = config["bounds"] or (73.0, 18.0, 135.0, 54.0)   # China when nothing is mapped
     m = folium.Map(location=[(south + north) / 2, (west + east) / 2], zoom_start=16, tiles=None,
-                   control_scale=False, zoom_control=True, max_zoom=22, min_zoom=2, font_size="14px")
+                   control_scale=False, zoom_control=True, max_zoom=22, min_zoom=2, font_size="14px",
+                   fade_animation=False)       # a refreshed tile replaces the old colour at once
     m.default_js = [*assets.js, ("riskmap_app", assets.app_js)]
     m.default_css = [*assets.css, ("riskmap_css", assets.app_css)]
     figure = m.get_root()
@@ -208,6 +209,14 @@ def render_map_page(config: dict[str, Any], assets: PageAssets) -> str:
     figure.header.add_child(Element(f"<title>{html.escape(title)}</title>"), name="riskmap_title")
     figure.header.add_child(Element(f'<link rel="icon" href="{html.escape(assets.favicon)}" type="image/svg+xml">'),
                             name="riskmap_icon")
+    # The TileJSONs of the layers shown first are fetched while the scripts load (the script asks for @2x
+    # tiles on screens of 1.5 dppx and more, hence two media-bound preloads per layer).
+    preloads = "".join(
+        f'<link rel="preload" as="fetch" crossorigin="anonymous" href="{html.escape(url)}" media="{media}">'
+        for layer in config["layers"] if layer["visible"]
+        for url, media in ((layer["tilejson"], "(max-resolution: 1.49dppx)"),
+                           (layer["tilejson"] + "&scale=2", "(min-resolution: 1.5dppx)")))
+    figure.header.add_child(Element(preloads), name="riskmap_preload")
     figure.html.add_child(Element(
         f'<script type="application/json" id="riskmap-config">{_json_for_script(config)}</script>'
         f'<noscript>{html.escape(text["title"])}: JavaScript</noscript>'), name="riskmap_config")

@@ -22,8 +22,10 @@
     return search.toString();
   }
 
+  // Plain same-origin GETs, so that the page's <link rel=preload> of the TileJSONs is used. Nothing riskmap
+  // answers here is cached stale: TileJSON revalidates (ETag, no-cache), the rest carries no validators.
   function getJSON(url) {
-    return fetch(url, { cache: "no-cache", headers: { Accept: "application/json" } }).then(function (resp) {
+    return fetch(url).then(function (resp) {
       if (!resp.ok) {
         return resp.json().catch(function () { return {}; }).then(function (body) {
           var error = new Error(body && body.detail ? body.detail : resp.status + " " + resp.statusText);
@@ -61,7 +63,8 @@
   App.prototype.start = function () {
     var map = this.map, self = this;
     map.attributionControl.setPrefix("Leaflet");
-    if (this.config.bounds) map.fitBounds(boundsOf(this.config.bounds), { padding: [12, 12] });
+    // At once, not animated: tiles requested during a zoom animation would be cancelled half-way.
+    if (this.config.bounds) map.fitBounds(boundsOf(this.config.bounds), { padding: [12, 12], animate: false });
     L.control.scale({ metric: true, imperial: false, maxWidth: 160 }).addTo(map);
     this.addHeader();
     this.addSearch();
@@ -123,7 +126,7 @@
     document.documentElement.setAttribute("data-riskmap-loading", String(this.pending));
   };
 
-  /** Resolves when no visible tile layer is loading (for tests and the load benchmark). */
+  /** Resolves when no visible tile layer is loading and the tiles are painted (tests, load benchmark). */
   App.prototype.idle = function () {
     var self = this;
     return this.ready.then(function () {
@@ -133,7 +136,8 @@
             var layer = self.tileLayers[name];
             return self.map.hasLayer(layer) && layer.isLoading();
           });
-          if (loading) window.setTimeout(poll, 20); else resolve(true);
+          if (loading) window.setTimeout(poll, 20);
+          else window.requestAnimationFrame(function () { window.requestAnimationFrame(function () { resolve(true); }); });
         })();
       });
     });

@@ -145,8 +145,12 @@ class PageLog:
     outside: list[str] = field(default_factory=list)         # requests that tried to leave the server
     requests: list[str] = field(default_factory=list)
 
-    def problems(self) -> list[str]:
-        return [*self.failed, *self.http_errors, *self.console_errors, *self.page_errors,
+    def problems(self, moved: bool = False) -> list[str]:
+        """Everything that went wrong. `moved`: the test panned or zoomed the map, and Leaflet cancels the tiles
+        that left the view before they arrived (net::ERR_ABORTED on a tile URL): those are not failures."""
+        failed = [f for f in self.failed
+                  if not (moved and f.startswith(self.origin + "/tiles/") and f.endswith("net::ERR_ABORTED"))]
+        return [*failed, *self.http_errors, *self.console_errors, *self.page_errors,
                 *(f"dialog {d}" for d in self.dialogs), *(f"outside {u}" for u in self.outside)]
 
 
