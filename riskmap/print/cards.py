@@ -258,9 +258,13 @@ def _draw_card(canvas, c: CardContent, slot, stamp: Stamp, grey: bool) -> None:
         path.addRect(rect)
         hatch_drawer(10 * cf)(canvas, path, band_hatch)
     ba, bd = fonts.metrics(12 * cf)
+    if band_hatch:          # a plate of the band's grey keeps the text clear of the hatch
+        tw = fonts.width(level_text, 12 * cf)
+        canvas.drawRRect(skia.RRect.MakeRectXY(skia.Rect((ix0 + ix1 - tw) / 2 - 3 * cf, y + band_h * 0.14,
+                                                         (ix0 + ix1 + tw) / 2 + 3 * cf, y + band_h * 0.86),
+                                               2 * cf, 2 * cf), skia.Paint(AntiAlias=True, Color=colour_int(band_fill)))
     fonts.draw_text(canvas, level_text, (ix0 + ix1) / 2, y + (band_h - (ba + bd)) / 2 + ba, 12 * cf,
-                    readable_on(band_fill), align="centre", bold=True,
-                    halo=(band_fill, 0.8 * cf) if band_hatch else None)
+                    readable_on(band_fill), align="centre", bold=True)
     y += band_h + mm(2) * cf
 
     # bottom row: phone, responsible person, warning sign, QR code

@@ -127,10 +127,11 @@ def map_data(plant, method: str = "highest", which: str = RESIDUAL) -> MapData:
     picked = [u for u in plant.units if u.geometry is not None and u.kind is not UnitKind.MAIN
               and u.id not in region_units]
     geoms = np.array([u.geometry for u in picked] + [None], dtype=object)[:-1]
-    if len(picked) and region_wkb:
-        keep = ~np.isin(shapely.to_wkb(geoms), list(region_wkb))
-    else:
-        keep = np.ones(len(picked), bool)
+    unit_wkb = pd.Series(shapely.to_wkb(geoms) if len(picked) else [], dtype=object)
+    keep = ~unit_wkb.isin(region_wkb).to_numpy() if len(picked) else np.ones(0, bool)
+    # layout features that are a drawn unit's own shape: hidden under the unit when units are drawn
+    layout_wkb = pd.Series(shapely.to_wkb(layout.geometry.values), dtype=object)
+    layout["is_unit"] = layout_wkb.isin(set(unit_wkb[keep].tolist())).to_numpy() if len(picked) else False
     levels = [u.level(which) for u in picked]
     units = gpd.GeoDataFrame({
         "id": np.array([u.id for u in picked], dtype=object)[keep] if len(picked) else np.array([], dtype=object),
@@ -183,11 +184,19 @@ class MapView:
     denominator: float                           # 1 : denominator
     css: float                                   # pt per CSS px of the symbology
     lat: float = 30.0
+    unit: float = 1.0                            # drawing units per pt (see `fine`)
 
     @property
     def s(self) -> float:
-        """pt per plan metre."""
-        return 72 / 0.0254 / self.denominator
+        """Drawing units (pt, unless `fine`) per plan metre."""
+        return 72 / 0.0254 / self.denominator * self.unit
+
+    def fine(self, k: int = 10) -> MapView:
+        """The same view in units of 1/k pt, coordinates rounded to whole units: drawn on a canvas scaled by 1/k,
+        a PDF then carries short integers instead of long decimals (a third smaller) at 1/k pt precision."""
+        left, top, right, bottom = self.frame
+        return MapView((left * k, top * k, right * k, bottom * k), self.centre, self.denominator, self.css * k,
+                       self.lat, float(k))
 
     @property
     def extent(self) -> tuple[float, float, float, float]:
@@ -207,8 +216,12 @@ class MapView:
         left, top, right, bottom = self.frame
         fx, fy = (left + right) / 2, (top + bottom) / 2
         out = np.empty((len(coords), 2), np.float32)
-        out[:, 0] = fx + (coords[:, 0] - self.centre[0]) * self.s
-        out[:, 1] = fy - (coords[:, 1] - self.centre[1]) * self.s
+        x = fx + (coords[:, 0] - self.centre[0]) * self.s
+        y = fy - (coords[:, 1] - self.centre[1]) * self.s
+        if self.unit != 1.0:
+            x, y = np.rint(x), np.rint(y)
+        out[:, 0] = x
+        out[:, 1] = y
         return out
 
 
@@ -284,6 +297,22 @@ def _stroke(stroke: Stroke, css: float, colour: str | None = None, widen: float 
     return paint
 
 
+def _z_order(bounds: np.ndarray) -> np.ndarray:
+    """Morton (Z-order) keys of box centres: neighbours on the map become neighbours in the PDF's path data,
+    whose similar coordinates then compress better."""
+    if not len(bounds):
+        return np.zeros(0, np.uint64)
+    cx, cy = (bounds[:, 0] + bounds[:, 2]) / 2, (bounds[:, 1] + bounds[:, 3]) / 2
+    span = max(float(np.ptp(cx)), float(np.ptp(cy)), 1e-9)
+    qx = ((cx - cx.min()) / span * 65535).astype(np.uint64)
+    qy = ((cy - cy.min()) / span * 65535).astype(np.uint64)
+    key = np.zeros(len(bounds), np.uint64)
+    for bit in range(16):
+        key |= ((qx >> np.uint64(bit)) & np.uint64(1)) << np.uint64(2 * bit)
+        key |= ((qy >> np.uint64(bit)) & np.uint64(1)) << np.uint64(2 * bit + 1)
+    return key
+
+
 def _squares(centres: np.ndarray, side: float) -> tuple[np.ndarray, np.ndarray]:
     h = side / 2
     n = len(centres)
@@ -293,8 +322,8 @@ def _squares(centres: np.ndarray, side: float) -> tuple[np.ndarray, np.ndarray]:
     return pts, verbs
 
 
-def draw_layer(canvas: skia.Canvas, view: MapView, frame: gpd.GeoDataFrame, style: LayerStyle, hatch: bool = False,
-               tiny_min_pt: float = 0.6) -> None:
+def draw_layer(canvas: skia.Canvas, view: MapView, frame: gpd.GeoDataFrame, style: LayerStyle,
+               hatch: bool = False) -> None:
     """One layer's features in their style classes, lowest class first (so the most severe is on top)."""
     if not len(frame):
         return
@@ -334,7 +363,7 @@ def draw_layer(canvas: skia.Canvas, view: MapView, frame: gpd.GeoDataFrame, styl
     if big.any():
         g, c = geoms[big], cls[big]
         outlined = size_css[big] >= style.outline_min_px
-        order = np.lexsort((outlined, c))
+        order = np.lexsort((_z_order(bounds[big]), outlined, c))
         g, c, outlined = g[order], c[order], outlined[order]
         groups = tiles._ring_groups(g, c, outlined, _Shim(view))
         for ci in np.unique(c):
@@ -349,7 +378,7 @@ def draw_layer(canvas: skia.Canvas, view: MapView, frame: gpd.GeoDataFrame, styl
     if tiny.any():
         b = bounds[tiny]
         centres = view.to_pt(np.column_stack([(b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2]))
-        side = max(tiny_min_pt, style.tiny_px * view.css)
+        side = max(0.8, style.tiny_px) * view.css
         for ci in np.unique(cls[tiny]):
             pts, verbs = _squares(centres[cls[tiny] == ci], side)
             fill_paths[int(ci)][0].append(pts)
@@ -527,15 +556,19 @@ def draw_grid(canvas, view: MapView, colour: str = "#5A5A5A") -> None:
         path.lineTo(right, py)
     canvas.drawPath(path, paint)
     ascent, _ = fonts.metrics(size)
-    halo = (LABEL_HALO_COLOUR, size * 0.18)
+    plate = skia.Paint(AntiAlias=True, Color=colour_int(LABEL_HALO_COLOUR, 0.8))
     for x in xs:
         px = float(view.to_pt(np.array([[x, view.centre[1]]]))[0, 0])
         if left + size * 3 < px < right - size * 3:
-            fonts.draw_text(canvas, _coord(x), px, top + ascent + 2, size, colour, align="centre", halo=halo)
+            w = fonts.width(_coord(x), size)
+            canvas.drawRect(skia.Rect(px - w / 2 - 1, top + 1, px + w / 2 + 1, top + ascent + 4), plate)
+            fonts.draw_text(canvas, _coord(x), px, top + ascent + 2, size, colour, align="centre")
     for y in ys:
         py = float(view.to_pt(np.array([[view.centre[0], y]]))[0, 1])
         if top + size * 2 < py < bottom - size * 2:
-            fonts.draw_text(canvas, _coord(y), left + 3, py - 2, size, colour, halo=halo)
+            w = fonts.width(_coord(y), size)
+            canvas.drawRect(skia.Rect(left + 2, py - ascent - 3, left + w + 4, py), plate)
+            fonts.draw_text(canvas, _coord(y), left + 3, py - 2, size, colour)
 
 
 def _coord(value: float) -> str:
@@ -653,8 +686,28 @@ def place_labels(labels: Sequence[Label], frame: tuple[float, float, float, floa
     return placed
 
 
-def draw_labels(canvas, labels: Sequence[Label], colour: str = "#1A1A1A", halo_colour: str = LABEL_HALO_COLOUR,
-                halo_width: float = 1.5) -> None:
+def label_plates(labels: Sequence[Label]) -> skia.Path:
+    """Rounded plates hugging each label line: what a text halo does for legibility over the level colours, at a
+    few bytes per line (a halo drawn from glyph outlines costs a kilobyte per character in a PDF)."""
+    path = skia.Path()
+    for label in labels:
+        sizes = [s * label.scale for s in label.sizes]
+        heights = [fonts.line_height(s, 1.2) for s in sizes]
+        y = label.y - sum(heights) / 2
+        for text, size, h in zip(label.lines, sizes, heights, strict=True):
+            w = fonts.width(text, size)
+            pad = size * 0.2
+            path.addRRect(skia.RRect.MakeRectXY(skia.Rect(label.x - w / 2 - pad, y + h * 0.04, label.x + w / 2 + pad,
+                                                          y + h * 0.96), size * 0.22, size * 0.22))
+            y += h
+    return path
+
+
+def draw_labels(canvas, labels: Sequence[Label], colour: str = "#1A1A1A", plate_colour: str = LABEL_HALO_COLOUR,
+                plate_opacity: float = 0.8) -> None:
+    if not labels:
+        return
+    canvas.drawPath(label_plates(labels), skia.Paint(AntiAlias=True, Color=colour_int(plate_colour, plate_opacity)))
     for label in labels:
         sizes = [s * label.scale for s in label.sizes]
         heights = [fonts.line_height(s, 1.2) for s in sizes]
@@ -669,8 +722,7 @@ def draw_labels(canvas, labels: Sequence[Label], colour: str = "#1A1A1A", halo_c
         for text, size, h, bold in zip(label.lines, sizes, heights, label.bold, strict=True):
             ascent, descent = fonts.metrics(size)
             baseline = y + (h - (ascent + descent)) / 2 + ascent
-            fonts.draw_text(canvas, text, label.x, baseline, size, colour, align="centre", bold=bold,
-                            halo=(halo_colour, halo_width * size / 10))
+            fonts.draw_text(canvas, text, label.x, baseline, size, colour, align="centre", bold=bold)
             y += h
 
 

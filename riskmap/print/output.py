@@ -14,7 +14,7 @@ import re
 import struct
 import zlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import BinaryIO
 
 import numpy as np
@@ -32,6 +32,7 @@ class Page:
     width: float                      # pt
     height: float
     picture: skia.Picture
+    meta: dict = field(default_factory=dict)   # what a page shows where (e.g. a poster's map view), for callers
 
 
 class PageRecorder:

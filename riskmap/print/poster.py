@@ -337,7 +337,7 @@ def _page(ctx: _Context, kind: str, arg) -> output.Page:
     with recorder as canvas:
         canvas.drawRect(skia.Rect(0, 0, W, H), skia.Paint(Color=skia.ColorWHITE))
         _draw_header(canvas, ctx, W, header_top, title_size, sub_size, map_title, subtitle)
-        _draw_map(canvas, ctx, view, show_units, region_geom, (north_box, scale_box))
+        placed = _draw_map(canvas, ctx, view, show_units, region_geom, (north_box, scale_box))
         _draw_north(canvas, ctx, north_box, f)
         _draw_scalebar(canvas, view, scale_box, f)
         canvas.drawRect(skia.Rect(*frame), skia.Paint(AntiAlias=True, Style=skia.Paint.kStroke_Style,
@@ -345,7 +345,15 @@ def _page(ctx: _Context, kind: str, arg) -> output.Page:
         legend.draw(canvas, *legend_pos)
         block.draw(canvas, *block_pos)
         _draw_footer(canvas, ctx, W, H, margin, stamp_size)
-    return recorder.page
+    page = recorder.page
+    page.meta.update(kind=kind, region=region_id, view=view, frame=frame, north_box=north_box, scale_box=scale_box,
+                     label_boxes=[_label_box(lb) for lb in placed])
+    return page
+
+
+def _label_box(label) -> tuple[float, float, float, float]:
+    w, h = label.box_size(label.scale)
+    return label.x - w / 2, label.y - h / 2, label.x + w / 2, label.y + h / 2
 
 
 def _plan_bounds(data: MapData, bbox: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
@@ -385,12 +393,19 @@ def _draw_map(canvas, ctx: _Context, view: MapView, show_units: bool, region_geo
     data, styles, hatch = ctx.data, ctx.styles, ctx.options.hatch
     canvas.save()
     canvas.clipRect(skia.Rect(*view.frame), skia.ClipOp.kIntersect, True)
-    mapview.draw_layer(canvas, view, data.layout, styles["layout"])
-    mapview.draw_layer(canvas, view, data.regions, styles["regions"], hatch=hatch)
+    fine = view.fine(10)
+    canvas.save()
+    canvas.scale(0.1, 0.1)
+    layout = data.layout
+    if show_units and "is_unit" in layout.columns:
+        layout = layout[~layout["is_unit"].to_numpy(dtype=bool)]
+    mapview.draw_layer(canvas, fine, layout, styles["layout"])
+    mapview.draw_layer(canvas, fine, data.regions, styles["regions"], hatch=hatch)
     if show_units:
-        mapview.draw_layer(canvas, view, data.units, styles["units"], hatch=hatch)
+        mapview.draw_layer(canvas, fine, data.units, styles["units"], hatch=hatch)
     if region_geom is not None:
-        mapview.draw_highlight(canvas, view, region_geom)
+        mapview.draw_highlight(canvas, fine, region_geom)
+    canvas.restore()
     if ctx.options.grid:
         mapview.draw_grid(canvas, view)
     rule = styles["regions"].label
@@ -406,9 +421,10 @@ def _draw_map(canvas, ctx: _Context, view: MapView, show_units: bool, region_geo
         extra += mapview.feature_labels(data.units, styles["units"], view)
     extra += mapview.feature_labels(data.layout, styles["layout"], view)
     placed_extra = mapview.place_labels(extra, view.frame, reserved, boxes=boxes) if extra else []
-    mapview.draw_labels(canvas, placed_extra, halo_width=1.2)
+    mapview.draw_labels(canvas, placed_extra)
     mapview.draw_labels(canvas, placed)
     canvas.restore()
+    return placed + placed_extra
 
 
 def _furniture_boxes(ctx: _Context, view: MapView, f: float):
