@@ -539,3 +539,54 @@ def test_raster_basemap_tiles(demo_db, tmp_path, monkeypatch):
     assert r.headers["cache-control"].endswith("immutable")
     assert c.get(f"/tiles/basemap/17/{tile.x}/{tile.y}.png?v=old", follow_redirects=False).status_code == 302
     assert c.get(f"/tiles/basemap/17/{tile.x}/{tile.y}.mvt").status_code == 404
+
+
+# ---------------------------------------------------------------------------------------------- fast path
+
+
+@pytest.mark.parametrize("wrapped", [False, True], ids=["middleware", "outermost"])
+def test_fast_path_answers_cached_tiles_exactly_like_the_routes(demo_db, monkeypatch, wrapped):
+    from riskmap.api.routers import tiles as tiles_router
+
+    url = f"sqlite:///{demo_db}"
+    plain = make_client(url)
+    if wrapped:
+        fast = TestClient(tiles_router.wrap_fast_path(create_app(Settings(db=url))))
+    else:
+        fast_app = create_app(Settings(db=url))
+        tiles_router.install_fast_path(fast_app)
+        fast = TestClient(fast_app)
+    tj = tilejson(plain, "units")
+    v = tj["data_version"]
+    t = TMS.tile(tj["center"][0], tj["center"][1], 17)
+    paths = [f"/tiles/units/17/{t.x}/{t.y}.png", f"/tiles/units/17/{t.x}/{t.y}@2x.png?hatch=1",
+             f"/tiles/regions/17/{t.x}/{t.y}.mvt?v={v}", f"/tiles/layout/17/{t.x}/{t.y}.png?v={v}&hatch=0"]
+    for p in paths:                                       # fill both caches through the routes
+        assert plain.get(p).status_code == fast.get(p).status_code == 200
+    calls = []
+    real = tiles_router._tile
+
+    async def counted(*args, **kwargs):
+        calls.append(args[1:6])
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(tiles_router, "_tile", counted)
+    compared = ("content-type", "content-length", "etag", "cache-control")
+    for p in paths:
+        a, b = plain.get(p), fast.get(p)
+        assert (a.status_code, a.content) == (b.status_code, b.content), p
+        assert {h: a.headers.get(h) for h in compared} == {h: b.headers.get(h) for h in compared}, p
+        etag = a.headers["etag"]
+        if "v=" not in p:
+            a, b = (c.get(p, headers={"If-None-Match": etag}) for c in (plain, fast))
+            assert a.status_code == b.status_code == 304
+            assert {h: a.headers.get(h) for h in compared} == {h: b.headers.get(h) for h in compared}
+    plain_calls = len(calls)
+    assert plain_calls == len(paths) + 2                  # only the plain app went through the routes
+    # what the fast path does not know goes on to the routes, with their answers
+    for p, status in ((f"/tiles/units/17/{t.x}/{t.y}.png?v={v - 1}", 302), ("/tiles/units/17/0/0.mvt", 200),
+                      ("/tiles/units/3/9/0.png", 404), (f"/tiles/units/17/{t.x}/{t.y}.png?hatch=x", 422),
+                      (f"/tiles/units/17/{t.x}/{t.y}.png?enterprise=无", 404)):
+        r = fast.get(p, follow_redirects=False)
+        assert r.status_code == status, (p, r.status_code)
+    assert len(calls) == plain_calls + 4                  # (the bad hatch is refused before _tile)

@@ -183,6 +183,7 @@ class VersionChecker:
         self.url = engine.url
         self.dialect = engine.dialect.name
         self._local = threading.local()
+        self._stamps: dict[tuple, str] = {}
 
     def _connect(self):
         if self.dialect == "sqlite":
@@ -202,7 +203,7 @@ class VersionChecker:
     def state(self, name: str | None, fallback: Callable[[str | None], list]) -> list[tuple[int, str, int, str]]:
         """Like mapdata.current_state; `fallback(name)` answers when this backend has no connection of its own
         (an in-memory SQLite database is only reachable through the engine)."""
-        from riskmap.store.mapdata import STATE_ANY_SQL, STATE_SQL, version_stamp
+        from riskmap.store.mapdata import STATE_ANY_SQL, STATE_SQL
 
         held = getattr(self._local, "held", None)
         if held is not None and self.dialect == "sqlite" and held[0] is not None:
@@ -232,7 +233,19 @@ class VersionChecker:
             with contextlib.suppress(Exception):
                 conn.close()
             return fallback(name)
-        return [(int(r[0]), str(r[1]), int(r[2]), version_stamp(r[2], r[3])) for r in rows]
+        return [(int(r[0]), str(r[1]), int(r[2]), self._stamp(r[2], r[3])) for r in rows]
+
+    def _stamp(self, version: Any, updated_at: Any) -> str:
+        """version_stamp, remembered: formatting the time costs more than the SELECT."""
+        from riskmap.store.mapdata import version_stamp
+
+        key = (version, updated_at)
+        found = self._stamps.get(key)
+        if found is None:
+            if len(self._stamps) > 1000:
+                self._stamps.clear()
+            found = self._stamps[key] = version_stamp(version, updated_at)
+        return found
 
 
 # ---------------------------------------------------------------------------------------------- the service

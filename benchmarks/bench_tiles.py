@@ -1,0 +1,594 @@
+"""Tile service benchmark: cached throughput against nginx, cold render latency, MVT against tipg, edit → fresh tile.
+
+One command, loopback only, bounded loops (fixed durations and sample sizes):
+
+    .venv/bin/python benchmarks/bench_tiles.py                   # everything (about 6–10 minutes on 2 cores)
+    .venv/bin/python benchmarks/bench_tiles.py --quick           # shorter runs, 20,000 synthetic units
+
+Parts and goals:
+  1. cached PNG tiles: `riskmap serve` (one process; also uvicorn --workers 2) against nginx serving the same
+     bytes as static files, both driven by wrk with the same URL list           goal ≥ 0.25 of nginx
+  2. cold render p50/p95 of z15–z20 PNG and MVT tiles through HTTP, demo and a synthetic plant of 100,000 units
+                                                                                 goal p95 ≤ 50 ms
+  3. MVT throughput from PostGIS against tipg serving the same map table       goal ≥ tipg
+  4. edit → fresh tile: PATCH a unit's level, fetch an affected tile, check its colour   goal ≤ 300 ms
+wrk is installed with apt-get when missing (root only); tipg with pip into this virtualenv when missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+PY = sys.executable
+WRK_LUA = """
+local paths = {}
+local i = 0
+init = function(args)
+  for line in io.lines(args[1]) do paths[#paths + 1] = line end
+  i = math.random(#paths)
+end
+request = function()
+  i = i % #paths + 1
+  return wrk.format("GET", paths[i])
+end
+"""
+
+
+# ---------------------------------------------------------------------------------------------- processes
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """A subprocess serving HTTP on a loopback port, stopped (its process group) on exit."""
+
+    def __init__(self, argv: list[str], port: int, env: dict | None = None, health: str = "/", log: Path | None = None):
+        self.port = port
+        self.base = f"http://127.0.0.1:{port}"
+        self.log = open(log or os.devnull, "wb")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(argv, env={**os.environ, **(env or {})}, stdout=self.log, stderr=self.log,
+                                     start_new_session=True)
+        self._wait(health)
+
+    def _wait(self, path: str, timeout: float = 120.0) -> None:
+        import httpx
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited early: {self.proc.args}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(self.base + path, timeout=5).status_code < 500:
+                    return
+            time.sleep(0.2)
+        raise RuntimeError(f"server did not answer on {self.base}{path}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
+        self.log.close()
+
+    def __enter__(self) -> Server:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def riskmap_serve(db: str, log: Path, workers: int = 1, env: dict | None = None) -> Server:
+    """`riskmap serve` for one process; uvicorn's own --workers for several (riskmap serve has no such option)."""
+    port = free_port()
+    if workers == 1:
+        argv = [str(Path(PY).with_name("riskmap")), "serve", "--db", db, "--port", str(port)]
+        return Server(argv, port, env=env, health="/healthz", log=log)
+    argv = [PY, "-m", "uvicorn", "--factory", "riskmap.api.app:create_app", "--host", "127.0.0.1", "--port", str(port),
+            "--workers", str(workers), "--log-level", "warning"]
+    return Server(argv, port, env={"RISKMAP_DB": db, **(env or {})}, health="/healthz", log=log)
+
+
+def fast_app():
+    """The app as create_app makes it, behind the tile fast path as the outermost ASGI callable (what `riskmap
+    serve` would hand to uvicorn): uvicorn --factory bench_tiles:fast_app --app-dir benchmarks."""
+    from riskmap.api.app import create_app
+    from riskmap.api.routers.tiles import wrap_fast_path
+
+    return wrap_fast_path(create_app())
+
+
+def has_fast_path(app) -> bool:
+    """Whether `riskmap serve` already serves through the fast path (middleware or wrapper)."""
+    import inspect
+
+    from riskmap.api.routers.tiles import TileFastPath
+    from riskmap.cli import service
+
+    in_app = any(getattr(m, "cls", None) is TileFastPath for m in app.user_middleware)
+    return in_app or "wrap_fast_path" in inspect.getsource(service)
+
+
+def fast_serve(db: str, log: Path, workers: int = 1) -> Server:
+    port = free_port()
+    argv = [PY, "-m", "uvicorn", "--factory", "bench_tiles:fast_app", "--app-dir", str(ROOT / "benchmarks"),
+            "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers), "--log-level", "warning"]
+    return Server(argv, port, env={"RISKMAP_DB": db}, health="/healthz", log=log)
+
+
+def ensure_wrk() -> str | None:
+    found = shutil.which("wrk")
+    if found:
+        return found
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        print("  installing wrk (apt-get install -y wrk) …")
+        subprocess.run(["apt-get", "install", "-y", "wrk"], capture_output=True, check=False)
+    return shutil.which("wrk")
+
+
+def ensure_tipg() -> bool:
+    try:
+        import tipg  # noqa: F401
+        return True
+    except ImportError:
+        print("  installing tipg into this virtualenv (pip install tipg) …")
+        out = subprocess.run([PY, "-m", "pip", "install", "-q", "tipg"], capture_output=True, text=True)
+        return out.returncode == 0
+
+
+def wrk(url_base: str, paths: list[str], seconds: float, connections: int, work: Path) -> dict:
+    """Requests/s and latency of wrk cycling through `paths` (2 threads, fixed duration)."""
+    lua = work / "paths.lua"
+    lua.write_text(WRK_LUA)
+    listing = work / f"paths-{abs(hash(tuple(paths)))}.txt"
+    listing.write_text("\n".join(paths) + "\n")
+    out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds:g}s", "--latency", "-s", str(lua),
+                          url_base, "--", str(listing)], capture_output=True, text=True, timeout=seconds + 60)
+    text = out.stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
+    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
+    errors = re.search(r"Socket errors:.*", text)
+    lat = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+\w+)", text, re.M))
+    return {"rps": rps, "non2xx": int(bad.group(1)) if bad else 0, "p50": lat.get("50"), "p99": lat.get("99"),
+            "socket_errors": errors.group(0) if errors else ""}
+
+
+def nginx_server(root: Path, work: Path, workers: int = 1) -> Server:
+    port = free_port()
+    for folder in [work, *[p for p in root.rglob("*") if p.is_dir()], root]:
+        folder.chmod(0o755)                       # nginx's workers run as another user
+    (work / "nginx-tmp").mkdir(exist_ok=True)
+    conf = work / "nginx.conf"
+    conf.write_text(f"""
+worker_processes {workers};
+pid {work}/nginx.pid;
+error_log {work}/nginx-error.log;
+daemon off;
+events {{ worker_connections 1024; }}
+http {{
+  access_log off;
+  client_body_temp_path {work}/nginx-tmp; proxy_temp_path {work}/nginx-tmp; fastcgi_temp_path {work}/nginx-tmp;
+  uwsgi_temp_path {work}/nginx-tmp; scgi_temp_path {work}/nginx-tmp;
+  sendfile on; tcp_nopush on; keepalive_requests 1000000;
+  server {{
+    listen 127.0.0.1:{port};
+    root {root};
+    location / {{ default_type image/png; add_header Cache-Control "public, max-age=31536000, immutable"; }}
+  }}
+}}
+""")
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    return Server([nginx, "-c", str(conf), "-p", str(work)], port, health="/", log=work / "nginx.log")
+
+
+# ---------------------------------------------------------------------------------------------- data
+
+
+def load_demo(db_path: Path) -> str:
+    from riskmap.demo import load_demo as load
+    from riskmap.settings import Settings
+
+    url = f"sqlite:///{db_path}"
+    load(Settings(db=url))
+    return url
+
+
+def synthetic_plant(url: str, n_units: int, seed: int = 4) -> dict:
+    """A plant of `n_units` assessment units (small squares and equipment points, each with its own level) in
+    ~2 km², with 200 regions (a 20 × 10 grid, each with its main unit) and their layout outlines."""
+    import geopandas as gpd
+    import shapely
+
+    from riskmap.domain import AssessmentUnit, RiskEvent, UnitKind
+    from riskmap.geo.model import LayoutImport
+    from riskmap.levels import LEVELS_HIGH_TO_LOW
+    from riskmap.store import open_store
+
+    rng = np.random.default_rng(seed)
+    lon0, lat0 = 120.30, 31.50
+    dx, dy = 1e-5 / 0.95, 9.0e-6                 # about 1 m at this latitude
+    cols, rows = 20, 10
+    cell_x, cell_y = 100 * dx, 100 * dy          # 100 m × 100 m regions: 2 km × 1 km
+    regions, fids = [], []
+    for j in range(rows):
+        for i in range(cols):
+            x, y = lon0 + i * cell_x, lat0 + j * cell_y
+            regions.append(shapely.box(x + 2 * dx, y + 2 * dy, x + cell_x - 2 * dx, y + cell_y - 2 * dy))
+            fids.append(f"R{j:02d}{i:02d}")
+    layout = gpd.GeoDataFrame({"fid": fids, "name": [f"区域{f}" for f in fids], "role": "region", "layer": "区域",
+                               "properties": [{}] * len(fids)}, geometry=regions, crs="EPSG:4326")
+    units: list[AssessmentUnit] = []
+    per = max(1, n_units // len(fids))
+    levels = [lv for lv in LEVELS_HIGH_TO_LOW]
+    weights = [0.02, 0.08, 0.3, 0.6]
+    for k, (fid, region) in enumerate(zip(fids, regions, strict=True)):
+        main = f"M{k}"
+        units.append(AssessmentUnit(main, f"主单元{fid}", UnitKind.MAIN, feature_ref=fid))
+        x0, y0, x1, y1 = region.bounds
+        xs = rng.uniform(x0 + 3 * dx, x1 - 3 * dx, per)
+        ys = rng.uniform(y0 + 3 * dy, y1 - 3 * dy, per)
+        size = rng.uniform(1.0, 4.0, per)
+        pick = rng.choice(len(levels), per, p=weights)
+        points = rng.random(per) < 0.4
+        for m in range(per - (1 if k == 0 else 0)):
+            geom = shapely.Point(xs[m], ys[m]) if points[m] else \
+                shapely.box(xs[m], ys[m], xs[m] + size[m] * dx, ys[m] + size[m] * dy)
+            units.append(AssessmentUnit(f"U{k}-{m}", f"设备{k}-{m}", UnitKind.EQUIPMENT, parent_id=main,
+                                        geometry=geom,
+                                        events=[RiskEvent(f"事件{k}-{m}", id=f"E{k}-{m}",
+                                                          residual_level=levels[pick[m]])]))
+    units = units[: n_units + len(fids)]
+    t0 = time.perf_counter()
+    with open_store(url) as store:
+        store.save_layout("合成工厂", LayoutImport(features=layout, crs="EPSG:4549", source_name="synthetic",
+                                                source_format="geojson"))
+        t1 = time.perf_counter()
+        store.save_units("合成工厂", units, source="synthetic")
+    t2 = time.perf_counter()
+    return {"units": len(units), "regions": len(fids), "save_layout_s": t1 - t0, "save_units_s": t2 - t1}
+
+
+def plant_tiles(base: str, layer: str, zooms, enterprise: str | None = None) -> tuple[list, int, str]:
+    """Tiles over the plant's bounds (from TileJSON) and the current data version."""
+    import httpx
+    import morecantile
+
+    params = {"enterprise": enterprise} if enterprise else {}
+    tj = httpx.get(f"{base}/tiles/{layer}/tilejson.json", params=params, timeout=300).json()
+    tms = morecantile.tms.get("WebMercatorQuad")
+    w, s, e, n = tj["bounds"]
+    return list(tms.tiles(w, s, e, n, list(zooms))), tj["data_version"], tj["tiles"][0].split("enterprise=")[1].split(
+        "&")[0]
+
+
+# ---------------------------------------------------------------------------------------------- parts
+
+
+def part_throughput(demo_url: str, work: Path, seconds: float, connections: int, results: dict) -> None:
+    import httpx
+
+    print("\n[1] cached PNG tile throughput: riskmap serve vs nginx (wrk, same URLs, same bytes)")
+    if not ensure_wrk():
+        print("  skipped: wrk is not installed")
+        return
+    with riskmap_serve(demo_url, work / "serve-1.log") as srv:
+        paths = []
+        for layer in ("regions", "units", "layout"):
+            tiles, version, ent = plant_tiles(srv.base, layer, (16, 17, 18))
+            paths += [f"/tiles/{layer}/{t.z}/{t.x}/{t.y}.png?enterprise={ent}&v={version}" for t in tiles]
+        static = work / "static"
+        size = 0
+        with httpx.Client(base_url=srv.base, timeout=60) as client:
+            for p in paths:
+                r = client.get(p)
+                assert r.status_code == 200 and r.headers["cache-control"].endswith("immutable"), (p, r.status_code)
+                target = static / p.split("?")[0].lstrip("/")
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(r.content)
+                size += len(r.content)
+        print(f"  {len(paths)} tiles (z16–z18, regions/units/layout), {size / len(paths) / 1024:.1f} KiB on average;"
+              f" wrk -t2 -c{connections} -d{seconds:g}s")
+        nginx_paths = [p.split("?")[0] for p in paths]
+        with nginx_server(static, work) as ngx:
+            runs = {"riskmap": [], "nginx": []}
+            for _ in range(2):                       # interleaved: the machine's load changes over time
+                runs["riskmap"].append(wrk(srv.base, paths, seconds, connections, work))
+                runs["nginx"].append(wrk(ngx.base, nginx_paths, seconds, connections, work))
+            from riskmap.api.app import create_app
+            from riskmap.settings import Settings
+
+            shipped_fast = has_fast_path(create_app(Settings(db=demo_url)))
+            if not shipped_fast:
+                with fast_serve(demo_url, work / "fast-1.log") as fsrv, httpx.Client(base_url=fsrv.base) as c:
+                    for p in paths:
+                        c.get(p)
+                    runs["riskmap + fast path"] = []
+                    for _ in range(2):
+                        runs["riskmap + fast path"].append(wrk(fsrv.base, paths, seconds, connections, work))
+                        runs["nginx"].append(wrk(ngx.base, nginx_paths, seconds, connections, work))
+    serve2 = riskmap_serve if shipped_fast else fast_serve
+    with serve2(demo_url, work / "serve-2.log", workers=2) as srv2, httpx.Client(base_url=srv2.base) as c:
+        for _ in range(6):                           # warm both workers' caches
+            for p in paths:
+                c.get(p)
+        runs["--workers 2"] = [wrk(srv2.base, paths, seconds, connections, work)]
+    best = {k: max(v, key=lambda r: r["rps"]) for k, v in runs.items()}
+    print(f"  riskmap serve {'uses' if shipped_fast else 'does not use yet'} the tile fast path "
+          "(riskmap.api.routers.tiles.wrap_fast_path); 'riskmap + fast path' is the same app behind it")
+    for name, rs in runs.items():
+        text = ", ".join(f"{r['rps']:.0f} req/s (p50 {r['p50']}, p99 {r['p99']}, non-2xx {r['non2xx']})" for r in rs)
+        print(f"  {name:24s} {text}")
+    ratios = {k: best[k]["rps"] / best["nginx"]["rps"] for k in best if k != "nginx"}
+    print("  ratio to nginx (best of runs, goal ≥ 0.25): " + ", ".join(f"{k} {r:.2f}" for k, r in ratios.items()))
+    results["throughput"] = {"runs": runs, "ratios": ratios, "shipped_fast_path": shipped_fast}
+
+
+def _cold_latencies(base: str, urls: list[str]) -> list[float]:
+    import httpx
+
+    out = []
+    with httpx.Client(base_url=base, timeout=120) as client:
+        for u in urls:
+            t0 = time.perf_counter()
+            r = client.get(u)
+            dt = time.perf_counter() - t0
+            assert r.status_code == 200, (u, r.status_code, r.text[:200])
+            out.append(dt * 1000)
+    return out
+
+
+def _pct(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) if values else float("nan")
+
+
+def part_cold(name: str, url: str, work: Path, per_zoom: int, results: dict, seed: int = 7) -> None:
+    import httpx
+
+    print(f"\n[2] cold render through HTTP ({name}): z15–z20, {per_zoom} random tiles per zoom, layer and format")
+    with riskmap_serve(url, work / f"cold-{name}.log") as srv:
+        t0 = time.perf_counter()
+        httpx.get(f"{srv.base}/tiles/units/tilejson.json", timeout=600)
+        first = time.perf_counter() - t0
+        rng = np.random.default_rng(seed)
+        table = {}
+        for layer in ("units", "regions"):
+            tiles, version, ent = plant_tiles(srv.base, layer, range(15, 21))
+            by_zoom: dict[int, list] = {}
+            for t in tiles:
+                by_zoom.setdefault(t.z, []).append(t)
+            for fmt in ("png", "mvt"):
+                urls, zooms = [], []
+                for z in range(15, 21):
+                    cands = by_zoom.get(z, [])
+                    pick = rng.choice(len(cands), min(per_zoom, len(cands)), replace=False) if cands else []
+                    for i in pick:
+                        t = cands[int(i)]
+                        urls.append(f"/tiles/{layer}/{t.z}/{t.x}/{t.y}.{fmt}?enterprise={ent}&v={version}")
+                        zooms.append(z)
+                lat = _cold_latencies(srv.base, urls)
+                table[(layer, fmt)] = (lat, zooms)
+    print(f"  first request after start (loads the map snapshot): {first * 1000:.0f} ms")
+    print(f"  {'layer/format':16s} {'n':>4s} {'p50 ms':>8s} {'p95 ms':>8s} {'max ms':>8s}   p95 per zoom 15…20")
+    summary = {}
+    for (layer, fmt), (lat, zooms) in table.items():
+        per = []
+        for z in range(15, 21):
+            vals = [v for v, zz in zip(lat, zooms, strict=True) if zz == z]
+            per.append(f"{_pct(vals, 95):.0f}" if vals else "-")
+        print(f"  {layer + '/' + fmt:16s} {len(lat):4d} {_pct(lat, 50):8.1f} {_pct(lat, 95):8.1f} {max(lat):8.1f}   "
+              + " ".join(per))
+        summary[f"{layer}/{fmt}"] = {"n": len(lat), "p50": _pct(lat, 50), "p95": _pct(lat, 95), "max": max(lat)}
+    allv = [v for lat, _ in table.values() for v in lat]
+    print(f"  all: p50 {_pct(allv, 50):.1f} ms, p95 {_pct(allv, 95):.1f} ms (goal p95 ≤ 50 ms)")
+    results[f"cold_{name}"] = {"first_request_ms": first * 1000, "by": summary, "p50": _pct(allv, 50),
+                               "p95": _pct(allv, 95)}
+
+
+def part_tipg(pg_admin: str, work: Path, seconds: float, connections: int, results: dict) -> None:
+    import httpx
+    import mapbox_vector_tile
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    print("\n[3] MVT from PostGIS: riskmap (ST_AsMVT; cached and uncached) vs tipg on the same map table")
+    if not ensure_wrk():
+        print("  skipped: wrk is not installed")
+        return
+    if not ensure_tipg():
+        print("  skipped: tipg could not be installed")
+        return
+    name = f"riskmap_bench_tiles_{os.getpid()}"
+    admin = make_url(pg_admin)
+    libpq = admin.set(drivername="postgresql")
+    try:
+        with psycopg.connect(libpq.render_as_string(hide_password=False), autocommit=True, connect_timeout=5) as c:
+            c.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.Error as exc:
+        print(f"  skipped: cannot create a PostGIS database through {pg_admin}: {str(exc).splitlines()[0]}")
+        return
+    db = libpq.set(database=name).render_as_string(hide_password=False)
+    try:
+        with psycopg.connect(db, autocommit=True) as c:
+            c.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+        from riskmap.demo import load_demo as load
+        from riskmap.settings import Settings
+
+        load(Settings(db=db))
+        with riskmap_serve(db, work / "pg-serve.log") as srv:
+            tiles, version, ent = plant_tiles(srv.base, "units", (16, 17, 18))
+            ours = [f"/tiles/units/{t.z}/{t.x}/{t.y}.mvt?enterprise={ent}&v={version}" for t in tiles]
+            with psycopg.connect(db) as c:
+                ent_id = c.execute("SELECT id FROM enterprises").fetchone()[0]
+            fields = "feature_id,key,name,kind,level,level_zh,last_assessed"
+            theirs = [f"/collections/public.map_features/tiles/WebMercatorQuad/{t.z}/{t.x}/{t.y}"
+                      f"?layer=units&enterprise_id={ent_id}&properties={fields}" for t in tiles]
+            tipg_port = free_port()
+            tipg_env = {"DATABASE_URL": db, "TIPG_DB_SCHEMAS": '["public"]', "TIPG_MAX_FEATURES_PER_TILE": "10000"}
+            with Server([PY, "-m", "uvicorn", "tipg.main:app", "--host", "127.0.0.1", "--port", str(tipg_port),
+                         "--log-level", "warning"], tipg_port, env=tipg_env, health="/healthz",
+                        log=work / "tipg.log") as tipg, \
+                    riskmap_serve(db, work / "pg-nocache.log", env={"RISKMAP_TILE_CACHE_MB": "0"}) as nocache:
+                counts = []
+                with httpx.Client(timeout=60) as client:
+                    for a, b in zip(ours[:10], theirs[:10], strict=True):
+                        fa = mapbox_vector_tile.decode(client.get(srv.base + a).content).get("units", {})
+                        rb = client.get(tipg.base + b)
+                        assert rb.status_code == 200, (rb.status_code, rb.text[:300])
+                        fb = next(iter(mapbox_vector_tile.decode(rb.content).values()), {})
+                        counts.append((len(fa.get("features", [])), len(fb.get("features", []))))
+                    for p in ours:
+                        client.get(srv.base + p)     # warm our cache
+                print(f"  {len(tiles)} unit tiles z16–z18; features per tile (riskmap, tipg) for the first ten: "
+                      f"{counts}")
+                runs = {"riskmap (cached)": wrk(srv.base, ours, seconds, connections, work),
+                        "riskmap (no cache, SQL per tile)": wrk(nocache.base, ours, seconds, connections, work),
+                        "tipg": wrk(tipg.base, theirs, seconds, connections, work)}
+        for k, r in runs.items():
+            print(f"  {k:34s} {r['rps']:8.0f} req/s  p50 {r['p50']}  p99 {r['p99']}  non-2xx {r['non2xx']}")
+        ratio = runs["riskmap (cached)"]["rps"] / runs["tipg"]["rps"]
+        ratio_nc = runs["riskmap (no cache, SQL per tile)"]["rps"] / runs["tipg"]["rps"]
+        print(f"  ratio riskmap/tipg: cached {ratio:.2f}, uncached {ratio_nc:.2f} (goal ≥ 1)")
+        results["tipg"] = {"runs": runs, "ratio_cached": ratio, "ratio_uncached": ratio_nc}
+    finally:
+        with psycopg.connect(libpq.render_as_string(hide_password=False), autocommit=True) as c:
+            c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _visible_unit(client) -> tuple[str, object]:
+    """A polygon unit that no other unit overlaps and no rule forces (so its own colour shows at its point)."""
+    import shapely
+    import shapely.geometry
+
+    feats = [f for f in client.get("/api/units.geojson").json()["features"] if f["geometry"]]
+    shapes = [shapely.geometry.shape(f["geometry"]) for f in feats]
+    tree = shapely.STRtree(shapes)
+    for f, g in zip(feats, shapes, strict=True):
+        if g.geom_type != "Polygon" or g.area < 1e-8:
+            continue
+        point = g.representative_point()
+        if len(tree.query(point, predicate="intersects")) != 1:
+            continue
+        uid = f["properties"]["unit_id"]
+        r = client.patch(f"/api/units/{uid}", json={"override": {"level": "low", "reason": "基准测试"}})
+        if r.status_code == 200 and r.json()["level"] == "low":
+            return uid, point
+    raise RuntimeError("no unit is visible on its own")
+
+
+def part_edit(demo_url: str, work: Path, rounds: int, results: dict) -> None:
+    import httpx
+    import mapbox_vector_tile
+    import morecantile
+    from PIL import Image
+
+    from riskmap.levels import Level, load_palette
+
+    print(f"\n[4] edit → fresh tile: PATCH a unit's level, then GET the affected PNG and MVT ({rounds} rounds)")
+    palette = load_palette()
+    tms = morecantile.tms.get("WebMercatorQuad")
+    with riskmap_serve(demo_url, work / "edit.log") as srv, httpx.Client(base_url=srv.base, timeout=60) as client:
+        unit, point = _visible_unit(client)
+        z = 18                                       # below the units' label zoom: the pixel is the fill
+        tile = tms.tile(point.x, point.y, z)
+        b = tms.xy_bounds(tile)
+        x, y = tms.xy(point.x, point.y)
+        col, row = int((x - b.left) / (b.right - b.left) * 256), int((b.top - y) / (b.top - b.bottom) * 256)
+        tj = client.get("/tiles/units/tilejson.json").json()
+        client.get(tj["tiles"][0].format(z=z, x=tile.x, y=tile.y))          # cached before the edit
+        client.patch(f"/api/units/{unit}", json={"override": None})         # warm the edit path once
+        times, stale = [], 0
+        for i in range(rounds):
+            level = (Level.MAJOR, Level.LOW)[i % 2]
+            t0 = time.perf_counter()
+            r = client.patch(f"/api/units/{unit}", json={"override": {"level": level.value, "reason": "基准测试"}})
+            assert r.status_code == 200, r.text
+            v = r.json()["data_version"]
+            png = client.get(f"/tiles/units/{z}/{tile.x}/{tile.y}.png", params={"v": v})
+            t1 = time.perf_counter()
+            mvt = client.get(f"/tiles/units/{z}/{tile.x}/{tile.y}.mvt", params={"v": v})
+            props = next(f["properties"] for f in mapbox_vector_tile.decode(mvt.content)["units"]["features"]
+                         if f["properties"]["unit_id"] == unit)
+            px = np.asarray(Image.open(io.BytesIO(png.content)).convert("RGBA"))[row, col, :3].astype(int)
+            nearest = min(Level, key=lambda lv: np.abs(
+                np.array([int(palette.colour(lv)[k:k + 2], 16) for k in (1, 3, 5)]) - px).sum())
+            if props["level"] != level.value or nearest != level:
+                stale += 1
+                print(f"  round {i}: wanted {level.value}, MVT says {props['level']}, PNG pixel {px} ≈ {nearest.value}")
+            times.append((t1 - t0) * 1000)
+        client.patch(f"/api/units/{unit}", json={"override": None})
+    print(f"  PATCH → fresh PNG tile: p50 {statistics.median(times):.0f} ms, max {max(times):.0f} ms "
+          f"(goal ≤ 300 ms); tiles with the old colour: {stale} of {rounds}")
+    results["edit"] = {"p50_ms": statistics.median(times), "max_ms": max(times), "stale": stale}
+
+
+# ---------------------------------------------------------------------------------------------- main
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="shorter runs and a 20,000-unit synthetic plant")
+    ap.add_argument("--units", type=int, default=None, help="synthetic plant size (default 100000)")
+    ap.add_argument("--seconds", type=float, default=None, help="wrk duration per run (default 8)")
+    ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument("--pg", default=os.environ.get("RISKMAP_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres"),
+                    help="PostgreSQL admin URL for the tipg comparison")
+    ap.add_argument("--skip", default="", help="comma list of parts to skip: throughput,cold,tipg,edit")
+    ap.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    args = ap.parse_args()
+    seconds = args.seconds or (4.0 if args.quick else 8.0)
+    n_units = args.units or (20_000 if args.quick else 100_000)
+    per_zoom = 8 if args.quick else 20
+    skip = {s.strip() for s in args.skip.split(",") if s.strip()}
+    print("command:", " ".join([Path(PY).name, *sys.argv]))
+    print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start")
+    results: dict = {}
+    with tempfile.TemporaryDirectory(prefix="riskmap-bench-tiles-") as tmp:
+        work = Path(tmp)
+        demo_url = load_demo(work / "demo.db")
+        if "throughput" not in skip:
+            part_throughput(demo_url, work, seconds, args.connections, results)
+        if "cold" not in skip:
+            part_cold("demo", demo_url, work, per_zoom, results)
+            big = f"sqlite:///{work / 'synthetic.db'}"
+            t0 = time.perf_counter()
+            info = synthetic_plant(big, n_units)
+            print(f"\n  synthetic plant: {info['units']} units, {info['regions']} regions; save_layout "
+                  f"{info['save_layout_s']:.1f} s, save_units {info['save_units_s']:.1f} s (incl. map snapshot), "
+                  f"total {time.perf_counter() - t0:.1f} s")
+            results["synthetic"] = info
+            part_cold(f"synthetic-{info['units']}", big, work, per_zoom, results)
+        if "tipg" not in skip:
+            part_tipg(args.pg, work, seconds, args.connections, results)
+        if "edit" not in skip:
+            part_edit(demo_url, work, 6 if args.quick else 12, results)
+    print(f"\nload average at the end: {os.getloadavg()[0]:.1f} (other work on the machine skews throughput)")
+    if args.json:
+        args.json.write_text(json.dumps(results, ensure_ascii=False, indent=2, default=str))
+
+
+if __name__ == "__main__":
+    main()
