@@ -511,7 +511,7 @@ def test_unreachable_postgresql_server():
 def test_database_without_postgis_rights_gives_clear_error(postgis_database):
     """A role that may not create the extension, on a database that lacks it: a RiskmapError naming PostGIS."""
     import psycopg
-    from conftest import create_pg_database, drop_pg_database, pg_admin_url
+    from pgdb import create_pg_database, drop_pg_database, pg_admin_url
 
     url = create_pg_database("riskmap_nopostgis")
     role = "riskmap_test_nopriv"

@@ -7,7 +7,7 @@ import mapbox_vector_tile
 import morecantile
 import pytest
 import shapely
-from conftest import _empty_tables
+from pgdb import _empty_tables
 from sqlalchemy import text
 from test_tiles import load_demo_db, map_rows
 

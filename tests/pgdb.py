@@ -1,0 +1,91 @@
+"""PostgreSQL/PostGIS test databases: created per session, emptied per test, required in CI.
+
+A plain module (not conftest) so that test files can import it by name without clashing with the
+browser tests' own conftest.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+
+PG_ADMIN_DEFAULT = "postgresql://postgres@127.0.0.1:5432/postgres"
+# The riskmap tables, emptied before each PostGIS test (the schema stays migrated).
+RISKMAP_TABLES = ("risk_events", "units", "ledger_versions", "layout_features", "layout_versions",
+                  "data_versions", "enterprises")
+
+
+def postgis_required() -> bool:
+    ci = os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+    return ci or os.environ.get("RISKMAP_REQUIRE_POSTGIS", "").strip() == "1"
+
+
+def pg_admin_url() -> str:
+    return os.environ.get("RISKMAP_TEST_PG", PG_ADMIN_DEFAULT)
+
+
+def _psycopg_url(url: str) -> str:
+    """A libpq URL (psycopg.connect does not take SQLAlchemy's +driver)."""
+    return url.replace("postgresql+psycopg://", "postgresql://", 1).replace("postgres://", "postgresql://", 1)
+
+
+def _with_database(url: str, dbname: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).set(database=dbname).render_as_string(hide_password=False)
+
+
+def _unavailable(reason: str):
+    message = f"PostGIS not available for tests ({reason}); set RISKMAP_TEST_PG or run scripts/postgis.sh"
+    if postgis_required():
+        pytest.fail(message + " — required because CI or RISKMAP_REQUIRE_POSTGIS is set", pytrace=False)
+    pytest.skip(message)
+
+
+def create_pg_database(prefix: str = "riskmap_test") -> str:
+    """Create a fresh database with PostGIS; returns its URL. Skips or fails when the server is missing."""
+    import psycopg
+
+    admin = pg_admin_url()
+    name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    try:
+        with psycopg.connect(_psycopg_url(admin), autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.Error as exc:
+        _unavailable(f"cannot create a database through {admin}: {str(exc).strip().splitlines()[0]}")
+    url = _with_database(admin, name)
+    try:
+        with psycopg.connect(_psycopg_url(url), autocommit=True, connect_timeout=5) as conn:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+    except psycopg.Error as exc:
+        drop_pg_database(url)
+        _unavailable(f"CREATE EXTENSION postgis failed: {str(exc).strip().splitlines()[0]}")
+    return url
+
+
+def drop_pg_database(url: str) -> None:
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    name = make_url(url).database
+    with psycopg.connect(_psycopg_url(pg_admin_url()), autocommit=True, connect_timeout=5) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _empty_tables(url: str) -> None:
+    """Truncate riskmap's tables; end sessions a previous test left open if they hold locks."""
+    import psycopg
+
+    with psycopg.connect(_psycopg_url(url), autocommit=True, connect_timeout=5) as conn:
+        if conn.execute("SELECT to_regclass('enterprises')").fetchone()[0] is None:
+            return
+        conn.execute("SET lock_timeout = '3s'")
+        sql = f"TRUNCATE {', '.join(RISKMAP_TABLES)} RESTART IDENTITY CASCADE"
+        try:
+            conn.execute(sql)
+        except psycopg.errors.LockNotAvailable:
+            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                         "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+            conn.execute(sql)
