@@ -445,3 +445,29 @@ def test_assets_script_is_idempotent():
     assert out.returncode == 0, out.stderr
     again = subprocess.run(["bash", str(ROOT / "scripts" / "assets.sh")], capture_output=True, text=True, timeout=60)
     assert again.returncode == 0 and "up to date" in again.stdout
+
+
+def test_click_tolerance_hits_points_and_lines_not_polygon_edges():
+    import shapely as sh
+
+    from riskmap.api.routers.identify import PlantIndex, click_tolerance_deg
+    from riskmap.domain import AssessmentUnit, Enterprise, Region, RiskEvent
+    from riskmap.levels import Level
+    from riskmap.plant import Plant
+
+    def unit(uid, geom, level):
+        return AssessmentUnit(id=uid, name=uid, geometry=geom, events=[RiskEvent(name="e", residual_level=level)])
+
+    units = [unit("pump", sh.Point(120.0, 32.0), Level.MAJOR),
+             unit("pipe", sh.LineString([(120.0, 32.0008), (120.001, 32.0008)]), Level.GENERAL),
+             unit("hall", sh.box(119.9995, 31.9995, 120.0005, 32.0005), Level.LOW)]
+    plant = Plant(Enterprise("1", "t"), None, units, [Region("R", "区", sh.box(119.999, 31.999, 120.001, 32.001))],
+                  None, 1)
+    index = PlantIndex(plant)
+    tol = click_tolerance_deg(18)                       # 5 px at zoom 18, about 2.7e-5°
+    ids = lambda lon, lat: [str(index.unit_ids[i]) for i in index.units_at(sh.Point(lon, lat), tol)]  # noqa: E731
+    assert ids(120.0 + 0.5 * tol, 32.0) == ["pump", "hall"]          # highest level first
+    assert ids(120.0 + 2 * tol, 32.0) == ["hall"]
+    assert ids(120.0003, 32.0008 + 0.5 * tol) == ["pipe"]            # outside the hall, near the pipe
+    assert ids(120.0005 + 0.5 * tol, 32.0) == []                     # near the hall's edge is not in it
+    assert index.regions_at(sh.Point(120.0, 32.0)) == ["R"]

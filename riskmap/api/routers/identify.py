@@ -21,7 +21,7 @@ from fastapi import APIRouter, Query, Request
 
 from riskmap.domain import RESIDUAL, AssessmentUnit, RiskEvent, UnitTree
 from riskmap.errors import InputError, NotFoundError
-from riskmap.levels import LEVELS_HIGH_TO_LOW, Level
+from riskmap.levels import Level
 
 Method = Literal["highest", "weighted"]
 Which = Literal["residual", "inherent"]
@@ -30,10 +30,11 @@ CLICK_TOLERANCE_PX = 5    # points and lines are hit within this many screen pix
 _CACHE_SIZE = 4
 _CACHE_LOCK = threading.Lock()
 _SYMBOL = {"lec": "D", "ls": "R"}
+_POINTS_AND_LINES = (0, 1, 2, 4, 5)   # shapely type ids: (multi)points, (multi)lines, rings
 
 
 class PlantIndex:
-    """One enterprise at one data version, ready for clicks, searches and the map page."""
+    """One enterprise at one data version, ready for clicks, searches and workshop maps."""
 
     def __init__(self, plant, method: str = "highest", which: str = RESIDUAL):
         self.plant = plant
@@ -54,11 +55,6 @@ class PlantIndex:
         self.region_geoms = np.array([r.geometry for r in plant.regions] + [None], dtype=object)[:-1]
         self._region_tree = shapely.STRtree(self.region_geoms)
         self._unit_tree = shapely.STRtree(self.unit_located)
-        self.unit_counts = {lv.value: 0 for lv in LEVELS_HIGH_TO_LOW}
-        for lv in self.unit_levels:
-            if lv is not None:
-                self.unit_counts[lv.value] += 1
-        self.units_unassessed = sum(1 for lv in self.unit_levels if lv is None)
         names = [r.name for r in plant.regions] + [u.name for u in units]
         ids = [r.id for r in plant.regions] + [u.id for u in units]
         self._names = pd.DataFrame({
@@ -69,15 +65,6 @@ class PlantIndex:
         })
 
     # ------------------------------------------------------------------------------------------ look-ups
-
-    def bounds(self, region_id: str | None = None) -> list[float] | None:
-        """[west, south, east, north] of a region, else of the whole plant (layout, regions, units)."""
-        if region_id is not None:
-            return _bounds([self.region(region_id).geometry])
-        features = self.plant.features
-        if features is not None and len(features):
-            return [float(v) for v in features.total_bounds]
-        return _bounds(list(self.region_geoms) + list(self.unit_located))
 
     def region(self, region_id: str):
         region = self.region_by_id.get(region_id)
@@ -102,13 +89,6 @@ class PlantIndex:
                 self._unit_regions = table
         return self._unit_regions.get(unit_id, [])
 
-    def region_counts(self) -> dict[str, int]:
-        counts = {lv.value: 0 for lv in LEVELS_HIGH_TO_LOW}
-        for risk in self.risks:
-            if risk.level is not None:
-                counts[risk.level.value] += 1
-        return counts
-
     def regions_at(self, point) -> list[str]:
         hits = self._region_tree.query(point, predicate="intersects")
         return [self.plant.regions[i].id for i in sorted(hits)]
@@ -119,7 +99,7 @@ class PlantIndex:
         if tolerance_deg > 0:
             near = self._unit_tree.query(point, predicate="dwithin", distance=tolerance_deg)
             geoms = self.unit_located[near]
-            slim = shapely.get_type_id(geoms) < 3          # points and lines: polygons need a real hit
+            slim = np.isin(shapely.get_type_id(geoms), _POINTS_AND_LINES)   # polygons need a real hit
             hits = np.union1d(hits, near[slim])
         if not len(hits):
             return []
