@@ -215,7 +215,7 @@ def board_pages(plant, rows: list[BoardRow], p: Paper, grey: bool, now: datetime
                   hatch_drawer=hatch_drawer(size))
     cells = []
     for i, r in enumerate(rows, 1):
-        cells.append([Cell(str(i), align="centre"), Cell(r.location), Cell(r.hazard), Cell(r.accident),
+        cells.append([Cell(str(i), align="centre", valign="middle"), Cell(r.location), Cell(r.hazard), Cell(r.accident),
                       Cell(r.consequence), Cell(r.impact), level_cell(r.level, grey), Cell(r.controls),
                       Cell(r.emergency), Cell(r.responsible), Cell(r.validity)])
     space = H - 2 * margin - header_h - footer_h
@@ -241,16 +241,19 @@ def board_pages(plant, rows: list[BoardRow], p: Paper, grey: bool, now: datetime
             fonts.draw_text(canvas, phone_line, margin, y + sa, size * 1.15, TEXT)
             y = margin + header_h
             if cells:
-                table.draw(canvas, margin, y, cells, pieces)
+                bottom = table.draw(canvas, margin, y, cells, pieces)
             else:
-                table.draw(canvas, margin, y, [], [])
+                bottom = table.draw(canvas, margin, y, [], [])
                 ea, _ = fonts.metrics(size * 1.3)
                 fonts.draw_text(canvas, "本企业目前没有较大及以上安全风险 / no significant or major risks",
                                 W / 2, y + table.header_h + mm(8) * f + ea, size * 1.3, MUTED, align="centre")
             baseline = H - margin + footer_h * 0.3
             fonts.draw_text(canvas, stamp.text(), margin, baseline, size * 0.85, MUTED)
             fonts.draw_text(canvas, f"第 {n} / {total} 页", W - margin, baseline, size * 0.85, MUTED, align="right")
-        pages.append(recorder.page)
+        page = recorder.page
+        page.meta.update(table_bottom=bottom, table_limit=H - margin - footer_h,
+                         rows=sorted({p.row for p in pieces}))
+        pages.append(page)
     if progress is not None:
         progress(total, total, "")
     return pages

@@ -111,7 +111,8 @@ class Table:
                 path = skia.Path()
                 path.addRect(rect)
                 self.hatch_drawer(canvas, path, cell.hatch)
-            lines = cell.lines[start:end] if start < len(cell.lines) else []
+            # centred cells (序号, 风险等级) are repeated whole on every piece of a row split between pages
+            lines = cell.lines if cell.valign == "middle" else cell.lines[start:end]
             top = y + (height - len(lines) * self.line_h) / 2 if cell.valign == "middle" else y + self.pad
             for k, line in enumerate(lines):
                 base = top + k * self.line_h + (self.line_h - (ascent + descent)) / 2 + ascent
