@@ -35,6 +35,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="riskmap 四色安全风险分布图",
         version=riskmap.__version__,
         description="四色安全风险空间分布图服务 / four-colour safety risk map service",
+        docs_url=None,    # /docs and /redoc are served from pinned local assets (routers/static.py), never a CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.store = _store_factory(settings.db)
