@@ -60,8 +60,10 @@ def _encoded_size(data: bytes, data_url: bool, mime: str) -> int:
 
 
 def upload_image(plant, fmt: str = "png", *, data_url: bool = False, max_bytes: int = MAX_UPLOAD_BYTES,
-                 hatch: bool = False, now: datetime | None = None, progress=None) -> UploadImage:
-    """The total plan as an image within `max_bytes` (counted on the data URL text when `data_url`)."""
+                 hatch: bool = False, min_long_side: int = MIN_LONG_SIDE_PX, now: datetime | None = None,
+                 progress=None) -> UploadImage:
+    """The total plan as an image within `max_bytes` (counted on the data URL text when `data_url`), never with
+    a long side below `min_long_side` pixels."""
     fmt = normalise_format(fmt)
     if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 1:
         raise InputError("大小上限应为正整数（字节）/ max_bytes must be a positive integer")
@@ -73,7 +75,7 @@ def upload_image(plant, fmt: str = "png", *, data_url: bool = False, max_bytes: 
     tried = []
     for step, dpi in enumerate(DPI_STEPS):
         width, height = output.raster_size(page, dpi)
-        if max(width, height) < MIN_LONG_SIDE_PX:
+        if max(width, height) < min_long_side:
             break
         if progress is not None:
             progress(step, len(DPI_STEPS), f"{dpi} dpi")
@@ -105,7 +107,7 @@ def _encodings(image: Image.Image, fmt: str, dpi: int):
     image.save(buf, "PNG", optimize=False, compress_level=6, dpi=(dpi, dpi))
     yield buf.getvalue(), None, False
     buf = io.BytesIO()
-    image.quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE).save(
+    image.quantize(colors=256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE).save(
         buf, "PNG", optimize=True, dpi=(dpi, dpi))
     yield buf.getvalue(), None, True
 

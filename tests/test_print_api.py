@@ -1,0 +1,151 @@
+"""Prints over HTTP: /print/poster.pdf|png|svg (with the web map's bbox link), /print/board.pdf,
+/print/cards.pdf, /print/upload-image; bad options are 4xx with a Chinese message."""
+
+from __future__ import annotations
+
+import io
+import re
+import shutil
+import xml.etree.ElementTree as ET
+from urllib.parse import unquote
+
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+from test_print_poster import assert_fonts_embedded, demo_url, pdf_pages, pdftotext
+
+from riskmap.api.app import create_app
+from riskmap.plant import load_plant
+from riskmap.print.cards import select_units, unit_url
+from riskmap.settings import Settings
+from riskmap.store import open_store
+
+BASE = "https://riskmap.plant.example"
+
+
+@pytest.fixture(scope="module")
+def url(tmp_path_factory):
+    return demo_url(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def client(url):
+    with TestClient(create_app(Settings(db=url, base_url=BASE))) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def plant(url):
+    return load_plant(open_store(url), None)
+
+
+def test_poster_pdf(client, plant, tmp_path):
+    resp = client.get("/print/poster.pdf", params={"paper": "A4", "hatch": "true", "grid": "true"})
+    assert resp.status_code == 200, resp.text
+    assert resp.headers["content-type"] == "application/pdf"
+    assert resp.headers["cache-control"] == "no-store"
+    disposition = resp.headers["content-disposition"]
+    assert disposition.startswith('inline; filename="poster.pdf"')
+    assert plant.enterprise.name in unquote(disposition)
+    assert resp.headers["x-riskmap-data-version"] == str(plant.data_version)
+    text = pdftotext(resp.content, tmp_path)
+    assert plant.enterprise.name in text and "安全风险四色分布图" in text
+    assert_fonts_embedded(resp.content, tmp_path)
+
+
+def test_print_this_view_link_of_the_web_map(client, plant, tmp_path):
+    region = next(r for r in plant.regions if r.name == "罐区")
+    w, s, e, n = region.geometry.bounds
+    config = client.get("/api/map/config")
+    if config.status_code == 200:
+        assert config.json()["urls"]["print"] == "/print/poster.pdf"
+    bbox = ",".join(f"{v:.7f}" for v in (w, s, e, n))
+    resp = client.get("/print/poster.pdf", params={"bbox": bbox, "enterprise": plant.enterprise.name, "lang": "zh"})
+    assert resp.status_code == 200, resp.text
+    text = pdftotext(resp.content, tmp_path)
+    assert "局部视图" in text and "罐区" in text and "停车场" not in text
+
+
+def test_atlas_pdf(client, plant, tmp_path):
+    resp = client.get("/print/poster.pdf", params={"atlas": "true", "paper": "A4"})
+    assert resp.status_code == 200
+    assert pdf_pages(resp.content, tmp_path) == 1 + len(plant.regions)
+
+
+def test_poster_png_and_svg(client):
+    resp = client.get("/print/poster.png", params={"paper": "A3", "dpi": 72})
+    assert resp.status_code == 200 and resp.headers["content-type"] == "image/png"
+    image = Image.open(io.BytesIO(resp.content))
+    assert image.size == (842, 1191)
+    resp = client.get("/print/poster.svg", params={"paper": "A4", "landscape": "true"})
+    assert resp.status_code == 200 and resp.headers["content-type"].startswith("image/svg+xml")
+    root = ET.fromstring(resp.content)
+    assert root.get("width") == "841.89pt"
+
+
+def test_board_pdf(client, plant, tmp_path):
+    resp = client.get("/print/board.pdf", params={"grey": "true"})
+    assert resp.status_code == 200
+    text = pdftotext(resp.content, tmp_path)
+    assert "安全风险公告栏" in text and plant.enterprise.supervision_phone in text
+    assert_fonts_embedded(resp.content, tmp_path)
+
+
+@pytest.mark.skipif(not shutil.which("zbarimg"), reason="zbarimg (zbar-tools) decodes the QR codes")
+def test_cards_pdf_qr_uses_the_configured_base_url(client, plant, tmp_path):
+    from test_print_cards import decode_qr
+
+    ids = [u.id for u in select_units(plant)[:2]]
+    resp = client.get("/print/cards.pdf", params=[("unit", ids[0]), ("unit", ids[1]), ("per_sheet", "2")])
+    assert resp.status_code == 200, resp.text
+    assert pdf_pages(resp.content, tmp_path) == 1
+    assert sorted(decode_qr(resp.content, tmp_path)) == sorted(unit_url(BASE, u, plant.enterprise.name)
+                                                               for u in ids)
+
+
+def test_upload_image_forms(client):
+    resp = client.get("/print/upload-image")
+    assert resp.status_code == 200 and resp.headers["content-type"] == "image/png"
+    assert len(resp.content) <= 5_000_000 and Image.open(io.BytesIO(resp.content)).format == "PNG"
+    resp = client.get("/print/upload-image", params={"format": "dataurl"})
+    assert resp.status_code == 200 and resp.headers["content-type"].startswith("text/plain")
+    assert resp.text.startswith("data:image/png;base64,") and len(resp.text) <= 5_000_000
+    resp = client.get("/print/upload-image", params={"format": "jpeg"})
+    assert resp.status_code == 200 and Image.open(io.BytesIO(resp.content)).format == "JPEG"
+
+
+@pytest.mark.parametrize(("path", "params", "status"), [
+    ("/print/poster.pdf", {"paper": "A9"}, 422),
+    ("/print/poster.pdf", {"scale": 100}, 422),
+    ("/print/poster.pdf", {"scale": 0}, 422),
+    ("/print/poster.pdf", {"region": "没有这个区域"}, 404),
+    ("/print/poster.pdf", {"bbox": "1,2,3"}, 422),
+    ("/print/poster.pdf", {"bbox": "0,0,1,1"}, 422),
+    ("/print/poster.pdf", {"atlas": "true", "region": "罐区"}, 422),
+    ("/print/poster.pdf", {"method": "median"}, 422),
+    ("/print/poster.pdf", {"enterprise": "<script>不存在</script>"}, 404),
+    ("/print/poster.png", {"dpi": 1000}, 422),
+    ("/print/board.pdf", {"paper": "A0"}, 422),
+    ("/print/board.pdf", {"validity_months": 0}, 422),
+    ("/print/cards.pdf", {"per_sheet": 3}, 422),
+    ("/print/cards.pdf", {"unit": "没有这个单元"}, 404),
+    ("/print/cards.pdf", {"paper": "A3"}, 422),
+    ("/print/upload-image", {"format": "gif"}, 422),
+])
+def test_bad_options_are_4xx_in_chinese(client, path, params, status):
+    resp = client.get(path, params=params)
+    assert resp.status_code == status, resp.text
+    detail = resp.json()["detail"]
+    assert re.search(r"[\u4e00-\u9fff]", detail), detail
+
+
+def test_scale_refusal_says_what_would_fit(client):
+    detail = client.get("/print/poster.pdf", params={"scale": 100, "paper": "A4"}).json()["detail"]
+    assert "1:100" in detail and re.search(r"请用 1:\d+", detail)
+
+
+def test_openapi_lists_the_print_routes(client):
+    paths = client.get("/openapi.json").json()["paths"]
+    for path in ("/print/poster.pdf", "/print/poster.png", "/print/poster.svg", "/print/board.pdf",
+                 "/print/cards.pdf", "/print/upload-image"):
+        assert path in paths
