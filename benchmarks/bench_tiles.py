@@ -347,10 +347,14 @@ def part_throughput(demo_url: str, work: Path, seconds: float, connections: int,
     results["throughput"] = {"runs": runs, "ratios": ratios, "shipped_fast_path": shipped_fast}
 
 
-def _cold_latencies(base: str, urls: list[str]) -> list[float]:
+def _cold_latencies(base: str, urls: list[str]) -> tuple[list[float], int]:
+    """Milliseconds per request, and how many answers were not empty tiles."""
     import httpx
 
-    out = []
+    from riskmap.render.png import empty_png
+
+    empty = {empty_png(256, 256), b""}
+    out, drawn = [], 0
     with httpx.Client(base_url=base, timeout=120) as client:
         for u in urls:
             t0 = time.perf_counter()
@@ -358,7 +362,8 @@ def _cold_latencies(base: str, urls: list[str]) -> list[float]:
             dt = time.perf_counter() - t0
             assert r.status_code == 200, (u, r.status_code, r.text[:200])
             out.append(dt * 1000)
-    return out
+            drawn += r.content not in empty
+    return out, drawn
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -389,20 +394,22 @@ def part_cold(name: str, url: str, work: Path, per_zoom: int, results: dict, see
                         t = cands[int(i)]
                         urls.append(f"/tiles/{layer}/{t.z}/{t.x}/{t.y}.{fmt}?enterprise={ent}&v={version}")
                         zooms.append(z)
-                lat = _cold_latencies(srv.base, urls)
-                table[(layer, fmt)] = (lat, zooms)
+                lat, drawn = _cold_latencies(srv.base, urls)
+                table[(layer, fmt)] = (lat, zooms, drawn)
     print(f"  first request after start (loads the map snapshot): {first * 1000:.0f} ms")
-    print(f"  {'layer/format':16s} {'n':>4s} {'p50 ms':>8s} {'p95 ms':>8s} {'max ms':>8s}   p95 per zoom 15…20")
+    print(f"  {'layer/format':16s} {'n':>4s} {'drawn':>5s} {'p50 ms':>8s} {'p95 ms':>8s} {'max ms':>8s}   "
+          "p95 per zoom 15…20")
     summary = {}
-    for (layer, fmt), (lat, zooms) in table.items():
+    for (layer, fmt), (lat, zooms, drawn) in table.items():
         per = []
         for z in range(15, 21):
             vals = [v for v, zz in zip(lat, zooms, strict=True) if zz == z]
             per.append(f"{_pct(vals, 95):.0f}" if vals else "-")
-        print(f"  {layer + '/' + fmt:16s} {len(lat):4d} {_pct(lat, 50):8.1f} {_pct(lat, 95):8.1f} {max(lat):8.1f}   "
-              + " ".join(per))
-        summary[f"{layer}/{fmt}"] = {"n": len(lat), "p50": _pct(lat, 50), "p95": _pct(lat, 95), "max": max(lat)}
-    allv = [v for lat, _ in table.values() for v in lat]
+        print(f"  {layer + '/' + fmt:16s} {len(lat):4d} {drawn:5d} {_pct(lat, 50):8.1f} {_pct(lat, 95):8.1f} "
+              f"{max(lat):8.1f}   " + " ".join(per))
+        summary[f"{layer}/{fmt}"] = {"n": len(lat), "drawn": drawn, "p50": _pct(lat, 50), "p95": _pct(lat, 95),
+                                     "max": max(lat)}
+    allv = [v for lat, _, _ in table.values() for v in lat]
     print(f"  all: p50 {_pct(allv, 50):.1f} ms, p95 {_pct(allv, 95):.1f} ms (goal p95 ≤ 50 ms)")
     results[f"cold_{name}"] = {"first_request_ms": first * 1000, "by": summary, "p50": _pct(allv, 50),
                                "p95": _pct(allv, 95)}

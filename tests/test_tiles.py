@@ -590,3 +590,20 @@ def test_fast_path_answers_cached_tiles_exactly_like_the_routes(demo_db, monkeyp
         r = fast.get(p, follow_redirects=False)
         assert r.status_code == status, (p, r.status_code)
     assert len(calls) == plain_calls + 4                  # (the bad hatch is refused before _tile)
+
+
+def test_basemap_folder_has_one_file_per_enterprise(demo_db, tmp_path, monkeypatch):
+    from riskmap.store import open_store
+
+    with open_store(f"sqlite:///{demo_db}") as store:
+        name = store.enterprises()[0].name
+    folder = tmp_path / "basemaps"
+    folder.mkdir()
+    make_geotiff(folder / f"{name}.tif")
+    monkeypatch.setenv("RISKMAP_BASEMAP", str(folder))
+    c = make_client(f"sqlite:///{demo_db}")
+    tj = c.get("/tiles/basemap/tilejson.json").json()          # the only enterprise
+    assert tj["tiles"][0].startswith("http://testserver/tiles/basemap/{z}/{x}/{y}.png?")
+    assert c.get("/tiles/basemap/tilejson.json", params={"enterprise": name}).status_code == 200
+    r = c.get("/tiles/basemap/tilejson.json", params={"enterprise": "别家"})
+    assert r.status_code == 404 and "底图" in r.json()["detail"]

@@ -71,6 +71,7 @@ class Writing:
     data_version: int
     refresh_map: bool = True
     map_change: Any = None          # the mapdata.MapChange written at the end
+    units: list | None = None       # the complete current unit tree when the writer has it (saves a re-read)
 
 
 class Store:
@@ -336,6 +337,7 @@ class Store:
                     row.update(enterprise_id=w.enterprise_id, unit_id=unit_id)
                     event_rows.append(row)
             _insert_rows(s, RiskEventRow, event_rows)
+            w.units = units             # exactly what was written (the codec round trip is exact)
         self._analyze(len(units) + event_count, UnitRow, RiskEventRow)
         return number
 
@@ -405,7 +407,7 @@ class Store:
         """Rebuild the map snapshot from the transaction's own view of layout and units; write what changed."""
         s = w.session
         features = self._features(s, enterprise_name, None, None, None)
-        units = self._units(s, enterprise_name, None)
+        units = w.units if w.units is not None else self._units(s, enterprise_name, None)
         regions = _regions_of(features[features["role"] == "region"].reset_index(drop=True), units)
         snapshot = mapdata.build_snapshot(features, units, regions)
         return mapdata.refresh(s, w.enterprise_id, w.data_version, snapshot)

@@ -78,13 +78,16 @@ class _Tiles:
         self._basemaps: dict[str, Any] = {}
         self._open_basemap = open_basemap
 
-    def basemap(self, enterprise: str):
+    def basemap(self, enterprise: str | None):
+        """The basemap of an enterprise: the one file configured, or `<enterprise name>.tif` in the folder."""
         from pathlib import Path
 
         if not self.basemap_path:
             raise NotFoundError("未配置底图（设置 RISKMAP_BASEMAP）/ no basemap configured (set RISKMAP_BASEMAP)")
         path = Path(self.basemap_path)
         if path.is_dir():
+            if not enterprise:
+                enterprise = self.service.resolve(None)[1]
             candidates = [p for p in path.glob("*.tif*") if p.stem == enterprise]
             if not candidates:
                 raise NotFoundError(f"企业 “{enterprise}” 没有底图 / no basemap for enterprise {enterprise!r}")
@@ -184,8 +187,7 @@ async def _basemap_tile(request: Request, tiles: _Tiles, view: TileView, fmt: st
 
     if fmt != "png":
         raise NotFoundError("底图只提供 PNG 瓦片 / the basemap is served as PNG only")
-    name = enterprise or tiles.settings.enterprise or ""
-    basemap = tiles.basemap(name)
+    basemap = tiles.basemap(enterprise or tiles.settings.enterprise)
     sig = basemap.signature()
     etag = f'"basemap.{sig}.{view.z}.{view.x}.{view.y}.{scale}"'
     early, headers = _revalidate(request, sig, etag, v)
@@ -426,8 +428,7 @@ def _tilejson(request: Request, tiles: _Tiles, data, layer: str, fmt: str, scale
 def _basemap_tilejson(request: Request, tiles: _Tiles, enterprise: str | None, fmt: str, scale: int) -> JSONResponse:
     if fmt != "png":
         raise NotFoundError("底图只提供 PNG 瓦片 / the basemap is served as PNG only")
-    name = enterprise or tiles.settings.enterprise or ""
-    info = tiles.basemap(name).info()
+    info = tiles.basemap(enterprise or tiles.settings.enterprise).info()
     params = ([("enterprise", enterprise)] if enterprise else []) + [("v", info.signature)]
     suffix = "@2x.png" if scale == 2 else ".png"
     b = list(info.bounds_lonlat)
