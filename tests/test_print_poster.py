@@ -438,16 +438,22 @@ def run_cli(*args) -> subprocess.CompletedProcess:
 
 
 def test_cli_poster_and_one_line_errors(tmp_path_factory, tmp_path):
+    from typer.testing import CliRunner
+
+    from riskmap.cli import app
+
     url = demo_url(tmp_path_factory)
     out = tmp_path / "plan.pdf"
     proc = run_cli("poster", out, "--db", url, "--paper", "A4", "--landscape", "--hatch", "--grid")
     assert proc.returncode == 0, proc.stderr
     assert out.stat().st_size > 10_000 and "plan.pdf" in proc.stdout
-    for args in (("--paper", "A9"), ("--scale", "50"), ("--region", "不存在"), ("--atlas", "--region", "x")):
-        bad = run_cli("poster", tmp_path / "x.pdf", "--db", url, *args)
-        assert bad.returncode == 1, (args, bad.stderr)
-        lines = [ln for ln in bad.stderr.splitlines() if ln.strip() and "Fontconfig" not in ln]
-        assert len(lines) == 1 and lines[0].startswith("错误 / error:"), (args, bad.stderr)
-        assert re.search(r"[\u4e00-\u9fff]", lines[0])
-    bad = run_cli("poster", tmp_path / "x.docx", "--db", url)
-    assert bad.returncode == 1 and ".pdf" in bad.stderr
+    bad = run_cli("poster", tmp_path / "x.pdf", "--db", url, "--scale", "50")
+    assert bad.returncode == 1, bad.stderr
+    lines = [ln for ln in bad.stderr.splitlines() if ln.strip() and "Fontconfig" not in ln]
+    assert len(lines) == 1 and lines[0].startswith("错误 / error: 按比例尺 1:50"), bad.stderr
+    for args in (("--paper", "A9"), ("--region", "不存在"), ("--atlas", "--region", "x"), ("--dpi", "5")):
+        result = CliRunner().invoke(app, ["poster", str(tmp_path / "x.pdf"), "--db", url, *args])
+        assert isinstance(result.exception, (InputError, NotFoundError)), (args, result.output)
+        assert re.search(r"[\u4e00-\u9fff]", result.exception.message)
+    result = CliRunner().invoke(app, ["poster", str(tmp_path / "x.docx"), "--db", url])
+    assert isinstance(result.exception, InputError) and ".pdf" in result.exception.message
