@@ -267,39 +267,57 @@ def _draw_card(canvas, c: CardContent, slot, stamp: Stamp, grey: bool) -> None:
                     readable_on(band_fill), align="centre", bold=True)
     y += band_h + mm(2) * cf
 
-    # bottom row: phone, responsible person, warning sign, QR code
-    qr_size = max(mm(24), min(mm(34) * cf, width * 0.3))
     stamp_size = 5.2 * cf
     stamp_h = fonts.line_height(stamp_size, 1.5)
-    bottom_h = qr_size
-    by = iy1 - stamp_h - bottom_h
+    fonts.draw_text(canvas, fonts.fit_line(stamp.text(), stamp_size, width), ix0, iy1 - stamp_size * 0.3,
+                    stamp_size, MUTED)
+    gap = mm(2) * cf
+    if w > h * 1.15:
+        # landscape card: the fields on the left, a column of sign, phone and QR code on the right
+        side_w = max(mm(24), min(mm(40) * cf, width * 0.3))
+        sx = ix1 - side_w
+        qr_size = side_w
+        qy = iy1 - stamp_h - qr_size
+        canvas.drawPath(qr_path(c.url, sx, qy, qr_size), skia.Paint(AntiAlias=False, Color=skia.ColorBLACK))
+        _contact(canvas, c, sx, y, side_w, qy - gap - y, cf)
+        _fields(canvas, c, ix0, y, width - side_w - gap, iy1 - stamp_h - gap - y, cf)
+        return
+    # portrait card: the fields, then a row of sign, phone and QR code
+    qr_size = max(mm(24), min(mm(34) * cf, width * 0.3))
+    by = iy1 - stamp_h - qr_size
     canvas.drawPath(qr_path(c.url, ix1 - qr_size, by, qr_size), skia.Paint(AntiAlias=False, Color=skia.ColorBLACK))
-    cap_size = 5.5 * cf
-    phone_size = 13 * cf
-    pa, _ = fonts.metrics(phone_size)
-    sign = min(bottom_h * 0.5, mm(16) * cf)
-    text_x = ix0 + sign + mm(3) * cf
-    avail = ix1 - qr_size - mm(2) * cf - text_x
-    _warning_sign(canvas, ix0 + sign / 2, by + sign * 0.55, sign)
-    fonts.draw_text(canvas, fonts.fit_line("应急电话", 8 * cf, avail), text_x, by + fonts.metrics(8 * cf)[0],
-                    8 * cf, MUTED)
-    py = by + fonts.line_height(8 * cf, 1.25)
-    size = phone_size
-    while fonts.width(c.phone, size) > avail and size > 7 * cf:
+    _contact(canvas, c, ix0, by, width - qr_size - gap, qr_size, cf)
+    _fields(canvas, c, ix0, y, width, by - gap - y, cf)
+
+
+def _contact(canvas, c: CardContent, x: float, y: float, width: float, height: float, cf: float) -> None:
+    """The warning sign, the emergency phone and the responsible person, in a box of the card."""
+    stacked = width < mm(55) * cf           # a narrow column: the sign above the text
+    sign = min(height * 0.5, mm(16) * cf, width * 0.4)
+    _warning_sign(canvas, x + sign / 2, y + sign * 0.55, sign)
+    if stacked:
+        y += sign * 1.2
+        height -= sign * 1.2
+    text_x = x if stacked else x + sign + mm(3) * cf
+    avail = x + width - text_x
+    label = 8 * cf
+    fonts.draw_text(canvas, fonts.fit_line("应急电话", label, avail), text_x, y + fonts.metrics(label)[0], label, MUTED)
+    py = y + fonts.line_height(label, 1.25)
+    size = 13 * cf
+    while fonts.width(c.phone, size) > avail and size > 6 * cf:
         size *= 0.9
     fonts.draw_text(canvas, c.phone, text_x, py + fonts.metrics(size)[0], size, "#C00000", bold=True)
     py += fonts.line_height(size, 1.35)
-    for line in fonts.wrap(f"责任人：{c.responsible}", 7.5 * cf, avail)[:2]:
-        fonts.draw_text(canvas, line, text_x, py + fonts.metrics(7.5 * cf)[0], 7.5 * cf, TEXT)
-        py += fonts.line_height(7.5 * cf, 1.3)
-    fonts.draw_text(canvas, fonts.fit_line("注意安全 · 扫码查看单元风险详情", cap_size, ix1 - ix0 - qr_size),
-                    ix0, by + bottom_h - 1, cap_size, MUTED)
-    fonts.draw_text(canvas, fonts.fit_line(stamp.text(), stamp_size, width), ix0, iy1 - stamp_size * 0.3,
-                    stamp_size, MUTED)
-
-    # the fields, shrunk to fit the space between the band and the bottom row
-    space = by - mm(2) * cf - y
-    _fields(canvas, c, ix0, y, width, space, cf)
+    if not stacked:
+        py = max(py, y + sign * 1.15)
+    small = 7.5 * cf
+    for line in fonts.wrap(f"责任人：{c.responsible}", small, width)[:2]:
+        fonts.draw_text(canvas, line, x, py + fonts.metrics(small)[0], small, TEXT)
+        py += fonts.line_height(small, 1.3)
+    caption = 5.5 * cf
+    if py + fonts.line_height(caption, 1.3) <= y + height:
+        fonts.draw_text(canvas, fonts.fit_line("注意安全 · 扫码查看单元风险详情", caption, width), x,
+                        y + height - 1, caption, MUTED)
 
 
 def _fields(canvas, c: CardContent, x: float, y: float, width: float, space: float, cf: float) -> None:
