@@ -114,7 +114,7 @@ def map_data(plant, method: str = "highest", which: str = RESIDUAL) -> MapData:
     layout = gpd.GeoDataFrame({"role": features["role"].astype(object).to_numpy(),
                                "name": features["name"].astype(object).to_numpy()},
                               geometry=features.geometry.values, crs=features.crs or "EPSG:4326")
-    layout = layout[layout["role"] != "region"]   # regions are drawn by the regions layer
+    layout = layout[layout["role"] != "region"].copy()   # regions are drawn by the regions layer
 
     risks = {r.region_id: r for r in plant.region_risk(method=method, which=which)} if plant.regions else {}
     region_rows = [(r.id, r.name, _level_value(risks.get(r.id)), r.geometry) for r in plant.regions
