@@ -33,6 +33,7 @@ _POLY_TYPES = (3, 6)
 _LINE_TYPES = (1, 2, 5)
 _POINT_TYPES = (0, 4)
 _COLLECTION = 7
+_CLOSE_VERB = 5                         # skia's close verb in the serialised path layout
 EARTH_CIRCUMFERENCE = 2 * math.pi * 6378137.0
 LABEL_HALO_COLOUR = "#FFFFFF"
 
@@ -388,7 +389,10 @@ def draw_layer(canvas: skia.Canvas, view: MapView, frame: gpd.GeoDataFrame, styl
         c = style.classes[int(ci)]
         pts_list, verb_list = fill_paths[int(ci)]
         if pts_list:
-            path = tiles._make_path(np.concatenate(pts_list), np.concatenate(verb_list))
+            verbs = np.concatenate(verb_list)
+            # A fill closes its contours by itself: without close verbs, a PDF carries no closing segment back
+            # to each ring's start (a fifth of a small polygon's bytes).
+            path = tiles._make_path(np.concatenate(pts_list), verbs[verbs != _CLOSE_VERB])
             if c.fill:
                 canvas.drawPath(path, skia.Paint(AntiAlias=True, Color=colour_int(c.fill, c.fill_opacity)))
             if hatch and c.hatch:
