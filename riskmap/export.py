@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import geopandas as gpd
+import pyogrio.errors
 import shapely
 
 from riskmap.errors import InputError
@@ -60,10 +61,21 @@ def regions_frame(plant: Plant, method: str = "highest", which: str = "residual"
         rows.append({
             "region_id": d.get("id"), "name": d["name"], "level": d.get("level"), "level_zh": d.get("level_zh"),
             "method": d["method"], "decided_by": d.get("decided_by"),
-            "explanation": json.dumps(d.get("explanation"), ensure_ascii=False, default=str),
+            "explanation": _text(d.get("explanation")),
             "geometry": geoms.get(d.get("id")),
         })
     return _frame(rows, REGION_COLUMNS)
+
+
+def _text(value) -> str | None:
+    """Plain text stays as it is (a JSON-quoted sentence is unreadable in a GIS attribute table)."""
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+# GDAL's RFC 7946 writer keeps 7 decimals (about 1 cm); 9 keep the millimetres the import preserves.
+GEOJSON_DECIMALS = 9
 
 
 def _rfc7946(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -79,6 +91,22 @@ def export_plant(plant: Plant, out: Path, *, layer: str | None = None, method: s
         raise InputError(f"未知图层 “{layer}”，应为 {' | '.join(LAYERS)} / unknown layer {layer!r}")
     makers = {"layout": lambda: layout_frame(plant), "units": lambda: units_frame(plant),
               "regions": lambda: regions_frame(plant, method)}
+    if suffix in (".gpkg", ".geojson", ".json"):
+        if not out.parent.is_dir():
+            raise InputError(f"无法写入 {out}：目录 {out.parent} 不存在 / cannot write {out}: "
+                             f"no directory {out.parent}")
+        try:
+            return _write(out, suffix, makers, layer)
+        except (OSError, pyogrio.errors.DataSourceError) as exc:
+            raise InputError(f"无法写入 {out}：{_reason(exc)} / cannot write {out}: {_reason(exc)}") from None
+    raise InputError(f"不支持的导出格式 “{suffix}”，请用 .gpkg 或 .geojson / unsupported export format {suffix!r}")
+
+
+def _reason(exc: Exception) -> str:
+    return getattr(exc, "strerror", None) or str(exc).splitlines()[0]
+
+
+def _write(out: Path, suffix: str, makers: dict, layer: str | None) -> dict[str, int]:
     if suffix == ".gpkg":
         names = [layer] if layer else list(LAYERS)
         if out.exists():
@@ -89,11 +117,10 @@ def export_plant(plant: Plant, out: Path, *, layer: str | None = None, method: s
             gdf.to_file(out, layer=name, driver="GPKG", engine="pyogrio")
             written[name] = len(gdf)
         return written
-    if suffix in (".geojson", ".json"):
-        name = layer or "regions"
-        gdf = _rfc7946(makers[name]())
-        if out.exists():
-            out.unlink()
-        gdf.to_file(out, driver="GeoJSON", engine="pyogrio", layer_options={"RFC7946": "YES"})
-        return {name: len(gdf)}
-    raise InputError(f"不支持的导出格式 “{suffix}”，请用 .gpkg 或 .geojson / unsupported export format {suffix!r}")
+    name = layer or "regions"
+    gdf = _rfc7946(makers[name]())
+    if out.exists():
+        out.unlink()
+    gdf.to_file(out, driver="GeoJSON", engine="pyogrio",
+                layer_options={"RFC7946": "YES", "COORDINATE_PRECISION": GEOJSON_DECIMALS})
+    return {name: len(gdf)}

@@ -36,6 +36,12 @@ def main() -> None:
     except RiskmapError as exc:
         typer.echo(f"错误 / error: {exc.message}", err=True)
         sys.exit(1)
+    except OSError as exc:
+        # A file the user named cannot be read or written (missing folder, no permission, disk full).
+        where = exc.filename or ""
+        reason = exc.strerror or str(exc)
+        typer.echo(f"错误 / error: 无法读写文件 {where}：{reason} / cannot read or write {where}: {reason}", err=True)
+        sys.exit(1)
     except KeyboardInterrupt:
         typer.echo("已中断 / interrupted", err=True)
         sys.exit(130)

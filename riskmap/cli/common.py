@@ -22,8 +22,19 @@ JsonOption = Annotated[bool, typer.Option("--json", help="输出 JSON / print JS
 
 
 def settings_for(db: str | None = None, enterprise: str | None = None, **overrides: Any) -> Settings:
+    from pydantic import ValidationError
+
+    from riskmap.errors import InputError
+
     values = {k: v for k, v in {"db": db, "enterprise": enterprise, **overrides}.items() if v is not None}
-    return Settings(**values)
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = "RISKMAP_" + "_".join(str(p) for p in first["loc"]).upper()
+        wanted = {"float_parsing": "，应为数字", "int_parsing": "，应为整数"}.get(first.get("type"), "")
+        raise InputError(f"配置 {name} 的值 {first.get('input')!r} 无效{wanted} / invalid setting {name}="
+                         f"{first.get('input')!r}: {first['msg']}") from None
 
 
 def print_json(data: Any) -> None:

@@ -1,0 +1,76 @@
+"""Gaps found by running the README's commands as a user would: outputs, settings and the enterprise a
+ledger lands in."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pyogrio
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+RISKMAP = [sys.executable, "-m", "riskmap.cli"]
+
+
+def run(*args, check=True, env=None):
+    full_env = {k: v for k, v in os.environ.items() if k not in ("RISKMAP_DB", "RISKMAP_ENTERPRISE")}
+    full_env.update(env or {})
+    proc = subprocess.run([*RISKMAP, *map(str, args)], capture_output=True, text=True, timeout=300, env=full_env)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"riskmap {args} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def assert_one_line_error(proc):
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("错误"), proc.stderr
+
+
+@pytest.fixture(scope="module")
+def demo_db(tmp_path_factory):
+    url = f"sqlite:///{tmp_path_factory.mktemp('review') / 'demo.db'}"
+    run("demo", "--db", url, "--no-serve")
+    return url
+
+
+def test_region_explanation_exported_as_plain_text(demo_db, tmp_path):
+    out = tmp_path / "regions.geojson"
+    run("export", out, "--layer", "regions", "--db", demo_db)
+    props = json.loads(out.read_text(encoding="utf-8"))["features"][0]["properties"]
+    assert props["explanation"].startswith("区域“"), props["explanation"][:40]
+
+
+def test_geojson_export_keeps_millimetres(demo_db, tmp_path):
+    run("export", tmp_path / "all.gpkg", "--db", demo_db)
+    run("export", tmp_path / "layout.geojson", "--layer", "layout", "--db", demo_db)
+    full = pyogrio.read_dataframe(tmp_path / "all.gpkg", layer="layout").to_crs(4549)
+    rounded = pyogrio.read_dataframe(tmp_path / "layout.geojson").to_crs(4549)
+    worst = max(a.hausdorff_distance(b) for a, b in zip(full.geometry, rounded.geometry, strict=True))
+    assert worst < 0.0005  # metres
+
+
+@pytest.mark.parametrize("command", [
+    ("export", "x.gpkg"), ("export", "x.geojson"), ("export-ledger", "x.json"), ("export-ledger", "x.xlsx"),
+    ("ledger-template", "x.xlsx"),
+])
+def test_unwritable_output_is_a_one_line_error(demo_db, tmp_path, command):
+    not_a_dir = tmp_path / "plain-file"
+    not_a_dir.write_text("x")
+    name, target = command
+    args = [name, not_a_dir / target]
+    if name != "ledger-template":
+        args += ["--db", demo_db]
+    assert_one_line_error(run(*args, check=False))
+
+
+def test_bad_setting_in_the_environment_is_a_one_line_error(tmp_path):
+    proc = run("import-layout", REPO / "data/demo/plant.dxf", "--db", f"sqlite:///{tmp_path / 'x.db'}",
+               check=False, env={"RISKMAP_MAX_UPLOAD_MB": "abc"})
+    assert_one_line_error(proc)
+    assert "RISKMAP_MAX_UPLOAD_MB" in proc.stderr
