@@ -74,3 +74,29 @@ def test_bad_setting_in_the_environment_is_a_one_line_error(tmp_path):
                check=False, env={"RISKMAP_MAX_UPLOAD_MB": "abc"})
     assert_one_line_error(proc)
     assert "RISKMAP_MAX_UPLOAD_MB" in proc.stderr
+
+
+def test_readme_sequence_gives_one_enterprise(tmp_path):
+    """README: import-layout, import-ledger, regions --json, none naming an enterprise."""
+    env = {"RISKMAP_DB": f"sqlite:///{tmp_path / 'x.db'}"}
+    run("import-layout", REPO / "data/demo/plant.dxf", "--control-points", REPO / "data/demo/control_points.csv",
+        env=env)
+    run("import-ledger", REPO / "data/demo/ledger.json", env=env)
+    regions = json.loads(run("regions", "--json", env=env).stdout)
+    assert len(regions) > 20
+    assert {r["level"] for r in regions} == {"major", "significant", "general", "low"}
+    summary = json.loads(run("import-ledger", REPO / "data/demo/ledger.json", "--json", env=env).stdout)
+    assert summary["enterprise"] == "江苏示范化工有限公司（虚构）"
+
+
+def test_ledger_of_another_enterprise_does_not_replace_a_stored_ledger(tmp_path):
+    db = f"sqlite:///{tmp_path / 'x.db'}"
+    ledger = json.loads((REPO / "data/demo/ledger.json").read_text(encoding="utf-8"))
+    run("import-ledger", REPO / "data/demo/ledger.json", "--db", db)
+    ledger["enterprise"] = {"name": "另一家公司"}
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps(ledger, ensure_ascii=False), encoding="utf-8")
+    summary = json.loads(run("import-ledger", other, "--db", db, "--json").stdout)
+    assert summary["enterprise"] == "另一家公司"
+    first = json.loads(run("regions", "--db", db, "--json", "-e", "江苏示范化工有限公司（虚构）").stdout)
+    assert first is not None

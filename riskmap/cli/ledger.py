@@ -88,7 +88,6 @@ def import_ledger(
     """校验并导入风险台账 / validate, evaluate and store a risk ledger (all or nothing unless --skip-bad)."""
     from riskmap.criteria import assess_units
     from riskmap.ledger import read_ledger
-    from riskmap.plant import resolve_enterprise
     from riskmap.store import open_store
 
     if not file.exists():
@@ -107,8 +106,7 @@ def import_ledger(
     assess_units(ledger.units, default_profile=ledger.profile)
     store = open_store(settings.db)
     try:
-        name = enterprise or (ledger.enterprise.name if ledger.enterprise else None) \
-            or resolve_enterprise(store, settings.enterprise)
+        name = settings.enterprise or _ledger_enterprise(store, ledger)
         current = store.enterprise(name)
         if ledger.enterprise is not None:
             for attr in ("short_name", "supervision_phone", "report_phone", "emergency_phone"):
@@ -143,6 +141,25 @@ def import_ledger(
         typer.echo(f"错误 / error: 已跳过 {len(ledger.problems)} 处错误所在的行或单元 / skipped "
                    f"{len(ledger.problems)} problem(s)", err=True)
         raise typer.Exit(1)
+
+
+def _ledger_enterprise(store, ledger) -> str:
+    """Where a ledger goes when no enterprise is named: the enterprise the ledger names if it is stored;
+    else the only stored enterprise while it has no ledger (its layout was imported first; an unnamed
+    "default" takes the ledger's name); else the ledger's own enterprise; else the usual rule."""
+    from riskmap.plant import resolve_enterprise
+
+    named = ledger.enterprise.name if ledger.enterprise and ledger.enterprise.name else None
+    stored = store.enterprises()
+    if named and any(e.name == named for e in stored):
+        return named
+    if len(stored) == 1 and store.ledger_info(stored[0].name) is None:
+        only = stored[0]
+        if named and only.name == "default":
+            only.name = named
+            store.update_enterprise(only)
+        return only.name
+    return named or resolve_enterprise(store, None)
 
 
 def export_ledger(
