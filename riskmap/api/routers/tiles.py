@@ -51,6 +51,8 @@ _TILE_RESPONSES: dict[int | str, dict[str, Any]] = {
     302: {"description": "旧版本号：转到当前版本 / old version: redirect to the current one"},
     304: {"description": "未修改 / not modified (If-None-Match)"},
     404: {"description": "瓦片、图层或企业不存在 / no such tile, layer or enterprise"},
+    422: {"description": "参数有误（v、hatch，或有多个企业而未指定）/ bad v or hatch, or several enterprises and "
+                         "none named"},
 }
 
 
