@@ -100,3 +100,16 @@ def test_ledger_of_another_enterprise_does_not_replace_a_stored_ledger(tmp_path)
     assert summary["enterprise"] == "另一家公司"
     first = json.loads(run("regions", "--db", db, "--json", "-e", "江苏示范化工有限公司（虚构）").stdout)
     assert first is not None
+
+
+@pytest.mark.parametrize("text", [
+    "name: broken\nmethod: lec\ninputs: 5\n",
+    "name: broken\nmethod: lec\ninputs:\n  - key: L\n    values: 7\n",
+    ":::\n  - [",
+])
+def test_malformed_user_profile_is_a_one_line_error(tmp_path, text):
+    path = tmp_path / "broken.yaml"
+    path.write_text(text, encoding="utf-8")
+    proc = run("evaluate", "--profile", path, "--L", "3", "--E", "6", "--C", "15", check=False)
+    assert_one_line_error(proc)
+    assert "broken.yaml" in proc.stderr

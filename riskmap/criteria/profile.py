@@ -190,8 +190,9 @@ def _read_yaml(path: str, mtime: float) -> Any:
         with open(path, encoding="utf-8") as fh:
             return yaml.safe_load(fh)
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise InputError(f"无法读取准则配置文件 {path}：{exc} / cannot read criteria profile file {path}: {exc}") \
-            from None
+        reason = " ".join(str(exc).split())  # YAML errors span lines; users read one
+        raise InputError(f"无法读取准则配置文件 {path}：{reason} / cannot read criteria profile file {path}: "
+                         f"{reason}") from None
 
 
 def _load_file(path: Path) -> Any:
@@ -395,6 +396,15 @@ def _bands(raw_bands: Any, source: str) -> tuple[Band, ...]:
     return tuple(bands)
 
 
+def _build_checked(raw: dict, source: str) -> Profile:
+    """A user's file with a value of the wrong shape (a number where a list belongs) is their error, not ours."""
+    try:
+        return _build(raw, source)
+    except (TypeError, AttributeError, KeyError, ValueError, ArithmeticError) as exc:
+        raise _bad(source, f"结构不符合要求（{type(exc).__name__}: {exc}）",
+                   f"unexpected structure ({type(exc).__name__}: {exc})") from None
+
+
 def _build(raw: dict, source: str) -> Profile:
     name = _text(raw.get("name"))
     method = _text(raw.get("method")) or name
@@ -470,7 +480,7 @@ def profile_from_dict(raw: dict, source: str = "<dict>", search_dirs=None) -> Pr
     if not _text(raw.get("name")):
         raise _bad(source, "缺少 name", "name is missing")
     locations = _locations(search_dirs)
-    return _build(_resolve_raw(raw, source, -1, locations), source)
+    return _build_checked(_resolve_raw(raw, source, -1, locations), source)
 
 
 def load_profile(name_or_path: str | os.PathLike | Profile,
@@ -507,7 +517,7 @@ def _load_cached(text: str, is_path: bool, location_texts: tuple[str, ...], sign
                              f"{text} holds several profiles ({', '.join(names)}); "
                              "add it to the search dirs and pick one by name")
         _name, raw, source = entries[0]
-        return _build(_resolve_raw(raw, source, -1, locations), source)
+        return _build_checked(_resolve_raw(raw, source, -1, locations), source)
     found = _find(text, locations)
     if found is None:
         known = _known_names(locations)
@@ -515,7 +525,7 @@ def _load_cached(text: str, is_path: bool, location_texts: tuple[str, ...], sign
                          f"unknown criteria profile {text!r}; available: {', '.join(known)}",
                          details=[{"input": "profile", "value": text, "allowed": known}])
     raw, source, index = found
-    return _build(_resolve_raw(raw, source, index, locations), source)
+    return _build_checked(_resolve_raw(raw, source, index, locations), source)
 
 
 def default_direct_rules() -> dict[str, dict[str, str]]:
