@@ -113,3 +113,20 @@ def test_malformed_user_profile_is_a_one_line_error(tmp_path, text):
     proc = run("evaluate", "--profile", path, "--L", "3", "--E", "6", "--C", "15", check=False)
     assert_one_line_error(proc)
     assert "broken.yaml" in proc.stderr
+
+
+def test_drop_invalid_option_drops_what_cannot_be_repaired(tmp_path):
+    """The refusal says the user may drop such polygons; the command must offer that choice."""
+    bowtie = [[119.70, 32.30], [119.71, 32.31], [119.71, 32.30], [119.70, 32.31], [119.70, 32.30]]
+    square = [[119.70, 32.30], [119.71, 32.30], [119.71, 32.31], [119.70, 32.31], [119.70, 32.30]]
+    path = tmp_path / "bow.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"name": "蝴蝶", "role": "building"},
+         "geometry": {"type": "Polygon", "coordinates": [bowtie]}},
+        {"type": "Feature", "properties": {"name": "厂区", "role": "region"},
+         "geometry": {"type": "Polygon", "coordinates": [square]}}]}, ensure_ascii=False), encoding="utf-8")
+    db = f"sqlite:///{tmp_path / 'x.db'}"
+    assert_one_line_error(run("import-layout", path, "--db", db, check=False))
+    summary = json.loads(run("import-layout", path, "--db", db, "--drop-invalid", "--json").stdout)
+    assert summary["features"] == 1 and summary["by_role"] == {"region": 1}
+    assert summary["dropped"] == {"invalid": 1}

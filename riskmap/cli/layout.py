@@ -31,6 +31,9 @@ def import_layout(
     name_property: Annotated[str, typer.Option(help="名称字段 / name property of GIS files")] = "name",
     role_property: Annotated[str, typer.Option(help="角色字段 / role property of GIS files")] = "role",
     max_rms: Annotated[float | None, typer.Option("--max-rms", help="控制点 RMS 上限（米）")] = None,
+    drop_invalid: Annotated[bool, typer.Option(
+        "--drop-invalid", help="丢弃无法可靠修复的无效多边形（否则拒绝整个文件） / drop polygons that cannot be "
+                               "repaired within 1 % of their area instead of refusing the file")] = False,
     db: DbOption = None,
     enterprise: EnterpriseOption = None,
     as_json: JsonOption = False,
@@ -44,7 +47,7 @@ def import_layout(
     settings.enterprise = resolve_enterprise(store, settings.enterprise)
     summary = load_layout(settings, file, crs=crs, control_points=control_points, layer_map=layer_map,
                           name_property=name_property, role_property=role_property, max_rms=max_rms,
-                          store=store)
+                          drop_invalid=drop_invalid, store=store)
     if as_json:
         print_json(summary)
         return
@@ -52,7 +55,7 @@ def import_layout(
 
 
 def load_layout(settings, file: Path, *, store, crs=None, control_points=None, layer_map=None,
-                name_property="name", role_property="role", max_rms=None) -> dict:
+                name_property="name", role_property="role", max_rms=None, drop_invalid=False) -> dict:
     """Import a layout file into the store for the settings' enterprise; return the import summary."""
     from riskmap.geo.importer import import_layout as read_layout
     from riskmap.geo.layermap import LayerMap
@@ -65,7 +68,7 @@ def load_layout(settings, file: Path, *, store, crs=None, control_points=None, l
             file, crs=crs, control_points=control_points, layer_map=lmap, name_property=name_property,
             role_property=role_property, max_bytes=int(settings.max_upload_mb * 1024 * 1024),
             max_rms_m=max_rms if max_rms is not None else settings.max_rms_m,
-            origin=(settings.origin_lon, settings.origin_lat),
+            origin=(settings.origin_lon, settings.origin_lat), drop_invalid=drop_invalid,
         )
         version = store.save_layout(settings.enterprise, layout)
     summary = layout.summary()
