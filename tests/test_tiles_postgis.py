@@ -33,26 +33,37 @@ def sqlite_demo(tmp_path_factory) -> str:
     return f"sqlite:///{load_demo_db(tmp_path_factory.mktemp('demo'))}"
 
 
+def assert_snapshot_is_the_plant(store, url: str) -> None:
+    """Every region's and unit's row in the map snapshot says what the plant view (full domain objects) says."""
+    name = store.enterprises()[0].name
+    plant = load_plant(store, name)
+    risks = {r.region_id: r for r in plant.region_risk()}
+    regions = {r["key"]: r for r in map_rows(url, "regions")}
+    assert set(regions) == set(risks)
+    for key, risk in risks.items():
+        assert regions[key]["level"] == (risk.level.value if risk.level else None)
+        assert regions[key]["decided_by"] == (risk.decided_by.name if risk.decided_by else None)
+        members = [u.last_assessed for c in risk.contributing for u in plant.units if u.id == c.unit_id]
+        dates = [d for d in members if d is not None]
+        assert regions[key]["last_assessed"] == (min(dates).isoformat() if dates else None)
+    units = {r["key"]: r for r in map_rows(url, "units")}
+    located = [u for u in plant.units if u.geometry is not None or any(
+        a.geometry is not None for a in _ancestors(plant.units, u))]
+    assert set(units) == {u.id for u in located}
+    for u in plant.units:
+        if u.id in units:
+            assert units[u.id]["level"] == (u.level().value if u.level() else None)
+            assert units[u.id]["last_assessed"] == (u.last_assessed.isoformat() if u.last_assessed else None)
+            assert units[u.id]["name"] == u.name and units[u.id]["kind"] == u.kind.value
+
+
 def test_snapshot_equals_the_plant_view_and_is_written_in_the_transaction(store_url, monkeypatch):
     load_demo_into(store_url)
     with open_store(store_url) as store:
         name = store.enterprises()[0].name
         plant = load_plant(store, name)
         version = store.data_version(name)
-        risks = {r.region_id: r for r in plant.region_risk()}
-        regions = {r["key"]: r for r in map_rows(store_url, "regions")}
-        assert set(regions) == set(risks)
-        for key, risk in risks.items():
-            assert regions[key]["level"] == (risk.level.value if risk.level else None)
-            assert regions[key]["decided_by"] == (risk.decided_by.name if risk.decided_by else None)
-        units = {r["key"]: r for r in map_rows(store_url, "units")}
-        located = [u for u in plant.units if u.geometry is not None or any(
-            a.geometry is not None for a in _ancestors(plant.units, u))]
-        assert set(units) == {u.id for u in located}
-        for u in plant.units:
-            if u.id in units:
-                assert units[u.id]["level"] == (u.level().value if u.level() else None)
-                assert units[u.id]["last_assessed"] == (u.last_assessed.isoformat() if u.last_assessed else None)
+        assert_snapshot_is_the_plant(store, store_url)
         with store.session() as s:
             top = s.execute(text("SELECT max(data_version) FROM map_features")).scalar_one()
         assert top <= version
@@ -75,6 +86,20 @@ def test_snapshot_equals_the_plant_view_and_is_written_in_the_transaction(store_
             rows = s.execute(text("SELECT layer, key, level FROM map_features WHERE data_version = :v"),
                              {"v": new_version}).all()
         assert ("units", "CY-01-02", "low") in [tuple(r) for r in rows]
+        assert_snapshot_is_the_plant(store, store_url)      # an edit refreshes from the lean read of the tree
+
+        # rebuilt from nothing (as for a database from before the table), the rows are the same
+        before = {(r["layer"], r["key"]): r for layer in ("regions", "units", "layout")
+                  for r in map_rows(store_url, layer)}
+        with store.session(write=True) as s:
+            s.execute(text("DELETE FROM map_features"))
+        store.rebuild_map(name)
+        after = {(r["layer"], r["key"]): r for layer in ("regions", "units", "layout")
+                 for r in map_rows(store_url, layer)}
+        assert set(after) == set(before)
+        for k, r in before.items():
+            assert {c: r[c] for c in ("feature_id", "name", "level", "decided_by", "last_assessed", "wkb")} == \
+                {c: after[k][c] for c in ("feature_id", "name", "level", "decided_by", "last_assessed", "wkb")}
 
 
 def _family(geometry_type: str) -> str:

@@ -143,16 +143,17 @@ SNAPSHOT_COLUMNS = ["key", *ATTRIBUTES, "geometry"]
 
 
 def build_snapshot(features, units: Sequence[AssessmentUnit], regions: Sequence[Region],
-                   which: str = RESIDUAL) -> dict[str, pd.DataFrame]:
+                   which: str = RESIDUAL, copy: bool = True) -> dict[str, pd.DataFrame]:
     """The three layers as frames (SNAPSHOT_COLUMNS, geometry in EPSG:3857), features without geometry left out.
 
     `features` is the current layout (EPSG:4326, as Store.layout_features gives it), `units` the current tree
-    (not changed: geometries are attached on copies), `regions` as Store.regions gives them.
+    (geometries are attached on copies unless `copy` is False, for units made only for this), `regions` as
+    Store.regions gives them.
     """
     from riskmap.aggregate import region_risk
     from riskmap.attach import resolve_unit_geometries
 
-    units = [dataclasses.replace(u) for u in units]
+    units = [dataclasses.replace(u) for u in units] if copy else list(units)
     if len(features):
         resolve_unit_geometries(units, features)
 
@@ -184,7 +185,9 @@ def to_mercator(geoms: np.ndarray) -> np.ndarray:
         return np.column_stack([x, y])
 
     geoms = np.asarray(geoms, dtype=object)
-    return shapely.transform(shapely.force_2d(geoms), project)
+    if shapely.has_z(geoms).any():
+        geoms = shapely.force_2d(geoms)
+    return shapely.transform(geoms, project)
 
 
 _TRANSFORMERS: dict = {}
@@ -423,9 +426,12 @@ def read_rows(session: Session, enterprise_id: int, since: int | None = None, wi
     names = READ_COLUMNS + (["wkb"] if with_wkb else [])
     if not rows:
         return pd.DataFrame({c: pd.Series([], dtype=object) for c in names})
-    frame = pd.DataFrame.from_records(rows, columns=names)
+    columns = dict(zip(names, (list(c) for c in zip(*rows, strict=True)), strict=True))   # faster than from_records
     if with_wkb:
-        frame["wkb"] = [None if v is None else bytes(v) for v in frame["wkb"]]
+        columns["wkb"] = [None if v is None else bytes(v) for v in columns["wkb"]]
+    frame = pd.DataFrame(columns)
+    for c in ("id", "feature_id", "data_version"):
+        frame[c] = frame[c].astype(np.int64)
     return frame
 
 

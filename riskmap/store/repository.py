@@ -13,6 +13,7 @@ import math
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import geopandas as gpd
@@ -26,9 +27,10 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
-from riskmap.domain import AssessmentUnit, Enterprise, Region, RiskEvent, UnitTree
+from riskmap.domain import AssessmentUnit, Enterprise, Region, RiskEvent, UnitKind, UnitTree
 from riskmap.errors import InputError, NotFoundError, RiskmapError
 from riskmap.geo.model import ROLES, LayoutImport
+from riskmap.levels import Level
 from riskmap.store import codec, mapdata
 from riskmap.store.engine import WRITE, create_store_engine, display_url
 from riskmap.store.schema import (
@@ -407,10 +409,49 @@ class Store:
         """Rebuild the map snapshot from the transaction's own view of layout and units; write what changed."""
         s = w.session
         features = self._features(s, enterprise_name, None, None, None)
-        units = w.units if w.units is not None else self._units(s, enterprise_name, None)
+        units = w.units if w.units is not None else self._map_units(s, w.enterprise_id)
         regions = _regions_of(features[features["role"] == "region"].reset_index(drop=True), units)
-        snapshot = mapdata.build_snapshot(features, units, regions)
+        snapshot = mapdata.build_snapshot(features, units, regions, copy=w.units is not None)
         return mapdata.refresh(s, w.enterprise_id, w.data_version, snapshot)
+
+    def _map_units(self, s: Session, ent_id: int) -> list[AssessmentUnit]:
+        """The current units with only what the map needs, read lean: each unit's residual level is worked out
+        from its override and its events' overrides, evaluations and given levels (as RiskEvent.level and
+        AssessmentUnit.level do) and carried by one stand-in event, so that the events' JSON is not decoded.
+        A 100,000-unit tree reads several times faster than through `units()`."""
+        units_t, events_t = UnitRow.__table__, RiskEventRow.__table__
+        cond = [units_t.c.enterprise_id == ent_id, units_t.c.valid_to.is_(None)]
+        conn = s.connection()
+        with _paused_gc():
+            unit_rows = conn.execute(
+                select(units_t.c.id, units_t.c.code, units_t.c.name, units_t.c.kind, units_t.c.parent_code,
+                       units_t.c.feature_ref, units_t.c.weight, units_t.c.last_assessed,
+                       UnitRow.override["level"].as_string().label("override_level"),
+                       self._wkb(units_t.c.geometry).label("wkb"))
+                .where(*cond).order_by(units_t.c.position, units_t.c.id)
+            ).all()
+            event_rows = conn.execute(
+                select(events_t.c.unit_id, RiskEventRow.override["level"].as_string(),
+                       RiskEventRow.residual["level"].as_string(), events_t.c.residual_level)
+                .join(units_t, units_t.c.id == events_t.c.unit_id).where(*cond)
+            ).all()
+            best: dict[int, int] = {}
+            for unit_id, forced, evaluated, given in event_rows:
+                text = forced or evaluated or given
+                if text:
+                    rank = Level(text).rank
+                    if rank > best.get(unit_id, 0):
+                        best[unit_id] = rank
+            geometries = _from_wkb([r.wkb for r in unit_rows])
+            out = []
+            for r, geom in zip(unit_rows, geometries, strict=True):
+                level = Level(r.override_level) if r.override_level else (
+                    Level.from_rank(best[r.id]) if r.id in best else None)
+                out.append(AssessmentUnit(
+                    id=r.code, name=r.name, kind=UnitKind(r.kind), parent_id=r.parent_code, geometry=geom,
+                    feature_ref=r.feature_ref, weight=Decimal(r.weight), last_assessed=r.last_assessed,
+                    events=[RiskEvent("", residual_level=level)] if level is not None else []))
+        return out
 
     def rebuild_map(self, enterprise_name: str):
         """Refresh the map snapshot in a transaction of its own (e.g. a database migrated from before it)."""
