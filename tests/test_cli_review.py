@@ -130,3 +130,17 @@ def test_drop_invalid_option_drops_what_cannot_be_repaired(tmp_path):
     summary = json.loads(run("import-layout", path, "--db", db, "--drop-invalid", "--json").stdout)
     assert summary["features"] == 1 and summary["by_role"] == {"region": 1}
     assert summary["dropped"] == {"invalid": 1}
+
+
+def test_import_ledger_warns_about_feature_references_that_match_nothing(demo_db, tmp_path):
+    ledger = json.loads((REPO / "data/demo/ledger.json").read_text(encoding="utf-8"))
+    ledger["units"][0].pop("geometry", None)
+    ledger["units"][0]["feature"] = "不存在的要素"
+    path = tmp_path / "ledger.json"
+    path.write_text(json.dumps(ledger, ensure_ascii=False), encoding="utf-8")
+    db_copy = tmp_path / "copy.db"
+    db_copy.write_bytes(Path(demo_db.removeprefix("sqlite:///")).read_bytes())
+    proc = run("import-ledger", path, "--db", f"sqlite:///{db_copy}", "--json")
+    summary = json.loads(proc.stdout)
+    assert any("不存在的要素" in w for w in summary["warnings"]), summary.get("warnings")
+    assert "不存在的要素" in proc.stderr and proc.stderr.startswith("警告")

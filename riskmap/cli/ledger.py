@@ -115,6 +115,7 @@ def import_ledger(
                     setattr(current, attr, value)
             store.update_enterprise(current)
         version = store.save_units(name, ledger.units, source=file.name, default_profile=ledger.profile)
+        warnings = _unmatched_features(store, name, ledger.units)
     finally:
         store.close()
     events = ledger.events()
@@ -128,7 +129,10 @@ def import_ledger(
         "event_levels": _level_counts(events),
         "unit_levels": _level_counts(ledger.units),
         "problems": ledger.problems,
+        "warnings": warnings,
     }
+    for warning in warnings:
+        typer.echo(f"警告 / warning: {warning}", err=True)
     if as_json:
         print_json(summary)
     else:
@@ -141,6 +145,18 @@ def import_ledger(
         typer.echo(f"错误 / error: 已跳过 {len(ledger.problems)} 处错误所在的行或单元 / skipped "
                    f"{len(ledger.problems)} problem(s)", err=True)
         raise typer.Exit(1)
+
+
+def _unmatched_features(store, enterprise_name: str, units) -> list[str]:
+    """A `feature` that names nothing in the stored layout leaves its unit off the map: say so now."""
+    import copy
+
+    from riskmap.attach import resolve_unit_geometries
+
+    features = store.layout_features(enterprise_name)
+    if not len(features):
+        return []
+    return resolve_unit_geometries(copy.deepcopy(list(units)), features)
 
 
 def _ledger_enterprise(store, ledger) -> str:
