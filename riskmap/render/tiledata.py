@@ -91,9 +91,13 @@ class TileData:
 
 
 def _layer_from_frame(name: str, frame: pd.DataFrame) -> LayerData:
+    """A layer from rows with WKB (and, when known, decoded `geometry`: a patch keeps the unchanged ones)."""
     frame = frame.sort_values("feature_id", kind="stable")
     wkb = frame["wkb"].to_numpy(dtype=object)
-    geoms = shapely.from_wkb(wkb) if len(frame) else np.empty(0, object)
+    if "geometry" in frame.columns:
+        geoms = frame["geometry"].to_numpy(dtype=object)
+    else:
+        geoms = shapely.from_wkb(wkb) if len(frame) else np.empty(0, object)
     keys = frame["key"].to_numpy(dtype=object)
     attrs = {c: _clean(frame[c].to_numpy(dtype=object)) for c in _ATTR}
     return LayerData(
@@ -133,9 +137,8 @@ def load_tiledata(session, enterprise_id: int, enterprise: str, version: int, st
 
 
 def _layer_rows(layer: LayerData) -> pd.DataFrame:
-    frame = pd.DataFrame({"layer": layer.name, "key": layer.key, "feature_id": layer.feature_id,
-                          **layer.attrs, "wkb": layer.wkb})
-    return frame
+    return pd.DataFrame({"layer": layer.name, "key": layer.key, "feature_id": layer.feature_id,
+                         **layer.attrs, "wkb": layer.wkb, "geometry": layer.geometry})
 
 
 @dataclass
@@ -188,8 +191,8 @@ def apply_rows(old: TileData, version: int, rows: pd.DataFrame, stamp: str = "")
         changed[name] = part["key"].tolist()
         keep = np.ones(len(layer), bool)
         keep[pos[pos >= 0]] = False
-        merged = pd.concat([_layer_rows(layer)[keep], part[new_live][["layer", "key", "feature_id", *_ATTR, "wkb"]]],
-                           ignore_index=True)
+        added = part[new_live][["layer", "key", "feature_id", *_ATTR, "wkb"]].assign(geometry=new_g)
+        merged = pd.concat([_layer_rows(layer)[keep], added], ignore_index=True)
         layers[name] = _layer_from_frame(name, merged)
     return Patch(TileData(old.enterprise_id, old.enterprise, version, layers, stamp), boxes, changed)
 
