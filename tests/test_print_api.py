@@ -149,3 +149,26 @@ def test_openapi_lists_the_print_routes(client):
     for path in ("/print/poster.pdf", "/print/poster.png", "/print/poster.svg", "/print/board.pdf",
                  "/print/cards.pdf", "/print/upload-image"):
         assert path in paths
+
+
+def test_a_print_is_reused_until_the_data_changes(url, tmp_path):
+    """Made once per data version: the same request gets the same bytes; an edit makes a new print."""
+    import sqlite3
+
+    copy = tmp_path / "copy.db"
+    with sqlite3.connect(url.removeprefix("sqlite:///")) as src, sqlite3.connect(copy) as dst:
+        src.backup(dst)
+    with TestClient(create_app(Settings(db=f"sqlite:///{copy}", base_url=BASE))) as c:
+        first = c.get("/print/board.pdf")
+        again = c.get("/print/board.pdf")
+        assert first.status_code == again.status_code == 200
+        assert first.content == again.content
+        version = int(first.headers["x-riskmap-data-version"])
+        unit = next(u for u in select_units(load_plant(open_store(f"sqlite:///{copy}"), None))
+                    if u.level() is not None and u.level().rank < 3)
+        edit = c.patch(f"/api/units/{unit.id}", json={"override": {"level": "major", "reason": "测试：强制重大"}})
+        assert edit.status_code == 200, edit.text
+        after = c.get("/print/board.pdf")
+        assert int(after.headers["x-riskmap-data-version"]) > version
+        assert after.content != first.content
+        assert "测试：强制重大" in pdftotext(after.content, tmp_path)

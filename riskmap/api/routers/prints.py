@@ -1,30 +1,111 @@
 """Static plans over HTTP: the poster (PDF, PNG, SVG; `bbox=` for the web map's "print this view" link), the
 notice board, post risk cards and the regulator's upload image.
 
-Every answer is made on request from the current data (its footer carries the data version and the time), so
-none is cached (`Cache-Control: no-store`). Bad options are 4xx with a Chinese message first.
+Options are checked before any data is read, so a bad request costs nothing. A print depends only on the
+enterprise's data version and its options: the plant read for a data version and the bytes made for it are
+kept (a few plants, 64 MB of prints) and served again until the data changes; the footer then says when that
+version's print was made. Answers are `Cache-Control: no-store` (the next edit changes them). Bad options are
+4xx with a Chinese message first.
 """
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
 from typing import Literal
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
-from riskmap.api.deps import get_plant
+from riskmap.errors import NotFoundError
 from riskmap.plant import Plant
 
 Method = Literal["highest", "weighted"]
 MEDIA = {"pdf": "application/pdf", "png": "image/png", "svg": "image/svg+xml", "jpeg": "image/jpeg"}
+CACHE_BYTES = 64 * 1024 * 1024
+PLANTS_KEPT = 4
 
 
-def _file(data: bytes, media: str, name: str, plant: Plant, ascii_name: str) -> Response:
-    disposition = f"inline; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(f'{plant.enterprise.name}-{name}')}"
-    return Response(data, media_type=media, headers={
-        "Content-Disposition": disposition, "Cache-Control": "no-store",
-        "X-Riskmap-Data-Version": str(plant.data_version)})
+class _PrintCache:
+    """Plants by (enterprise, data version) and made prints by (enterprise, data version, what, options)."""
+
+    def __init__(self, max_bytes: int = CACHE_BYTES):
+        self.lock = threading.Lock()
+        self.plants: OrderedDict[tuple, Plant] = OrderedDict()
+        self.prints: OrderedDict[tuple, tuple[bytes, str, str, str]] = OrderedDict()
+        self.max_bytes, self.size = max_bytes, 0
+
+    def plant(self, request: Request, enterprise: str | None) -> Plant:
+        from riskmap.plant import load_plant, resolve_enterprise
+
+        store = request.app.state.store()
+        name = resolve_enterprise(store, enterprise or request.app.state.settings.enterprise)
+        if name not in {e.name for e in store.enterprises()}:
+            raise NotFoundError(f"数据库中没有企业 “{name[:80]}” / no enterprise {name[:80]!r}")
+        key = (id(store), name, store.data_version(name))
+        with self.lock:
+            if key in self.plants:
+                self.plants.move_to_end(key)
+                return self.plants[key]
+        plant = load_plant(store, name)
+        with self.lock:
+            self.plants[(id(store), name, plant.data_version)] = plant
+            while len(self.plants) > PLANTS_KEPT:
+                self.plants.popitem(last=False)
+        return plant
+
+    def made(self, plant: Plant, what: tuple, make: Callable[[], tuple[bytes, str, str, str]]):
+        key = (plant.enterprise.name, plant.data_version, *what)
+        with self.lock:
+            if key in self.prints:
+                self.prints.move_to_end(key)
+                return self.prints[key]
+        answer = make()
+        with self.lock:
+            if key not in self.prints and len(answer[0]) <= self.max_bytes // 4:
+                self.prints[key] = answer
+                self.size += len(answer[0])
+                while self.size > self.max_bytes:
+                    _, old = self.prints.popitem(last=False)
+                    self.size -= len(old[0])
+        return answer
+
+
+def _cache(request: Request) -> _PrintCache:
+    app = request.app
+    cache = getattr(app.state, "print_cache", None)
+    if cache is None:
+        with _CACHE_LOCK:
+            cache = getattr(app.state, "print_cache", None)
+            if cache is None:
+                cache = app.state.print_cache = _PrintCache()
+    return cache
+
+
+_CACHE_LOCK = threading.Lock()
+
+
+def _answer(plant: Plant, data: bytes, media: str, name: str, ascii_name: str) -> Response:
+    headers = {"Cache-Control": "no-store", "X-Riskmap-Data-Version": str(plant.data_version)}
+    if ascii_name:
+        headers["Content-Disposition"] = (f"inline; filename=\"{ascii_name}\"; "
+                                          f"filename*=UTF-8''{quote(f'{plant.enterprise.name}-{name}')}")
+    return Response(data, media_type=media, headers=headers)
+
+
+async def _serve(request: Request, enterprise: str | None, what: tuple, make: Callable[[Plant], tuple]) -> Response:
+    """Read the plant (or reuse it) and make the print (or reuse it) off the event loop."""
+    cache = _cache(request)
+
+    def work():
+        plant = cache.plant(request, enterprise)
+        return plant, cache.made(plant, what, lambda: make(plant))
+
+    plant, (data, media, name, ascii_name) = await run_in_threadpool(work)
+    return _answer(plant, data, media, name, ascii_name)
 
 
 def _responses(media: str, what: str) -> dict:
@@ -33,105 +114,134 @@ def _responses(media: str, what: str) -> dict:
             422: {"description": "选项无效，或图面在该比例尺下放不下 / invalid options, or the plan does not fit"}}
 
 
+ENTERPRISE = Query(None, description="企业名称 / enterprise")
+PAPER = Query("A3", description="纸张 A0–A4 / paper size")
+LANDSCAPE = Query(False, description="横向 / landscape")
+SCALE = Query(None, ge=1, le=1_000_000, description="比例尺分母，如 1000 即 1:1000 / print scale")
+REGION = Query(None, max_length=200, description="区域编号或名称 / a region's workshop map")
+HATCH = Query(False, description="各等级加填充图案 / hatch patterns per level")
+GRID = Query(False, description="坐标网格 / coordinate grid")
+UNITS = Query(None, description="显示评估单元（默认车间图显示）/ draw assessment units")
+BBOX = Query(None, max_length=200,
+             description="最小经度,最小纬度,最大经度,最大纬度（网页地图“打印当前视图”）/ lon/lat view")
+METHOD = Query("highest", description="区域风险方法 / region method")
+
+
 def make_router() -> APIRouter:
     router = APIRouter(prefix="/print", tags=["print"])
 
-    def poster_response(fmt: str, plant: Plant, paper: str, landscape: bool, scale: int | None, region: str | None,
-                        atlas: bool, hatch: bool, grid: bool, units: bool | None, bbox: str | None, method: str,
-                        dpi: int) -> Response:
+    async def poster_response(request: Request, fmt: str, enterprise: str | None, paper: str, landscape: bool,
+                              scale: int | None, region: str | None, atlas: bool, hatch: bool, grid: bool,
+                              units: bool | None, bbox: str | None, method: str, dpi: int) -> Response:
         from riskmap.print.poster import PosterOptions, poster
 
         options = PosterOptions(paper=paper, landscape=landscape, scale=scale, region=region, atlas=atlas,
                                 hatch=hatch, grid=grid, bbox=bbox, units=units, method=method)
-        data = poster(plant, fmt, options, dpi=dpi)
-        return _file(data, MEDIA[fmt], f"四色分布图.{fmt}", plant, f"poster.{fmt}")
+        options.check()                                   # before any data is read
 
-    common = {
-        "paper": Query("A3", description="纸张 A0–A4 / paper size"),
-        "landscape": Query(False, description="横向 / landscape"),
-        "scale": Query(None, ge=1, le=1_000_000, description="比例尺分母，如 1000 即 1:1000 / print scale"),
-        "region": Query(None, max_length=200, description="区域编号或名称 / a region's workshop map"),
-        "hatch": Query(False, description="各等级加填充图案 / hatch patterns per level"),
-        "grid": Query(False, description="坐标网格 / coordinate grid"),
-        "units": Query(None, description="显示评估单元（默认车间图显示）/ draw assessment units"),
-        "bbox": Query(None, max_length=200,
-                      description="最小经度,最小纬度,最大经度,最大纬度（网页地图“打印当前视图”）/ lon/lat view"),
-        "method": Query("highest", description="区域风险方法 / region method"),
-    }
+        def make(plant):
+            return poster(plant, fmt, options, dpi=dpi), MEDIA[fmt], f"四色分布图.{fmt}", f"poster.{fmt}"
+
+        what = ("poster", fmt, options.paper.upper(), landscape, scale, region, atlas, hatch, grid, units,
+                options.bbox, method, dpi)
+        return await _serve(request, enterprise, what, make)
 
     @router.get("/poster.pdf", summary="四色分布图 PDF（可为图集）/ the poster as PDF", response_class=Response,
                 responses=_responses("application/pdf", "矢量 PDF / vector PDF"))
-    def poster_pdf(plant: Plant = Depends(get_plant), paper: str = common["paper"],
-                   landscape: bool = common["landscape"], scale: int | None = common["scale"],
-                   region: str | None = common["region"],
-                   atlas: bool = Query(False, description="图集：总平面图 + 每个区域一页 / atlas"),
-                   hatch: bool = common["hatch"], grid: bool = common["grid"], units: bool | None = common["units"],
-                   bbox: str | None = common["bbox"], method: Method = common["method"]) -> Response:
-        return poster_response("pdf", plant, paper, landscape, scale, region, atlas, hatch, grid, units, bbox, method,
-                               300)
+    async def poster_pdf(request: Request, enterprise: str | None = ENTERPRISE, paper: str = PAPER,
+                         landscape: bool = LANDSCAPE, scale: int | None = SCALE, region: str | None = REGION,
+                         atlas: bool = Query(False, description="图集：总平面图 + 每个区域一页 / atlas"),
+                         hatch: bool = HATCH, grid: bool = GRID, units: bool | None = UNITS,
+                         bbox: str | None = BBOX, method: Method = METHOD) -> Response:
+        return await poster_response(request, "pdf", enterprise, paper, landscape, scale, region, atlas, hatch,
+                                     grid, units, bbox, method, 300)
 
     @router.get("/poster.png", summary="四色分布图 PNG / the poster as PNG", response_class=Response,
                 responses=_responses("image/png", "PNG（默认 300 dpi）/ PNG"))
-    def poster_png(plant: Plant = Depends(get_plant), paper: str = common["paper"],
-                   landscape: bool = common["landscape"], scale: int | None = common["scale"],
-                   region: str | None = common["region"], hatch: bool = common["hatch"], grid: bool = common["grid"],
-                   units: bool | None = common["units"], bbox: str | None = common["bbox"],
-                   method: Method = common["method"],
-                   dpi: int = Query(300, ge=50, le=300, description="分辨率 / resolution")) -> Response:
-        return poster_response("png", plant, paper, landscape, scale, region, False, hatch, grid, units, bbox, method,
-                               dpi)
+    async def poster_png(request: Request, enterprise: str | None = ENTERPRISE, paper: str = PAPER,
+                         landscape: bool = LANDSCAPE, scale: int | None = SCALE, region: str | None = REGION,
+                         hatch: bool = HATCH, grid: bool = GRID, units: bool | None = UNITS,
+                         bbox: str | None = BBOX, method: Method = METHOD,
+                         dpi: int = Query(300, ge=50, le=300, description="分辨率 / resolution")) -> Response:
+        return await poster_response(request, "png", enterprise, paper, landscape, scale, region, False, hatch,
+                                     grid, units, bbox, method, dpi)
 
     @router.get("/poster.svg", summary="四色分布图 SVG / the poster as SVG", response_class=Response,
                 responses=_responses("image/svg+xml", "SVG"))
-    def poster_svg(plant: Plant = Depends(get_plant), paper: str = common["paper"],
-                   landscape: bool = common["landscape"], scale: int | None = common["scale"],
-                   region: str | None = common["region"], hatch: bool = common["hatch"], grid: bool = common["grid"],
-                   units: bool | None = common["units"], bbox: str | None = common["bbox"],
-                   method: Method = common["method"]) -> Response:
-        return poster_response("svg", plant, paper, landscape, scale, region, False, hatch, grid, units, bbox, method,
-                               300)
+    async def poster_svg(request: Request, enterprise: str | None = ENTERPRISE, paper: str = PAPER,
+                         landscape: bool = LANDSCAPE, scale: int | None = SCALE, region: str | None = REGION,
+                         hatch: bool = HATCH, grid: bool = GRID, units: bool | None = UNITS,
+                         bbox: str | None = BBOX, method: Method = METHOD) -> Response:
+        return await poster_response(request, "svg", enterprise, paper, landscape, scale, region, False, hatch,
+                                     grid, units, bbox, method, 300)
 
     @router.get("/board.pdf", summary="安全风险公告栏（表D）/ the notice board", response_class=Response,
                 responses=_responses("application/pdf", "PDF"))
-    def board_pdf(plant: Plant = Depends(get_plant),
-                  paper: str = Query("A3", description="纸张 A2–A4 / paper"),
-                  portrait: bool = Query(False, description="纵向 / portrait"),
-                  grey: bool = Query(False, description="灰度模式 / greyscale with hatches"),
-                  validity_months: int = Query(12, ge=1, le=120, description="有效期（月）/ validity")) -> Response:
-        from riskmap.print.board import board_pdf as make
+    async def board_pdf(request: Request, enterprise: str | None = ENTERPRISE,
+                        paper: str = Query("A3", description="纸张 A2–A4 / paper"),
+                        portrait: bool = Query(False, description="纵向 / portrait"),
+                        grey: bool = Query(False, description="灰度模式 / greyscale with hatches"),
+                        validity_months: int = Query(12, ge=1, le=120, description="有效期（月）/ validity")
+                        ) -> Response:
+        from riskmap.print.board import BOARD_PAPERS
+        from riskmap.print.board import board_pdf as make_board
+        from riskmap.print.paper import paper as check_paper
 
-        data = make(plant, paper_name=paper, landscape=not portrait, grey=grey, validity_months=validity_months)
-        return _file(data, MEDIA["pdf"], "安全风险公告栏.pdf", plant, "board.pdf")
+        check_paper(paper, not portrait, BOARD_PAPERS)
+
+        def make(plant):
+            data = make_board(plant, paper_name=paper, landscape=not portrait, grey=grey,
+                              validity_months=validity_months)
+            return data, MEDIA["pdf"], "安全风险公告栏.pdf", "board.pdf"
+
+        return await _serve(request, enterprise, ("board", paper.upper(), portrait, grey, validity_months), make)
 
     @router.get("/cards.pdf", summary="岗位风险告知卡（表E）/ post risk notice cards", response_class=Response,
                 responses=_responses("application/pdf", "PDF"))
-    def cards_pdf(request: Request, plant: Plant = Depends(get_plant),
-                  paper: str = Query("A4", description="纸张 A4 | A5 / paper"),
-                  per_sheet: int = Query(1, description="每张纸卡片数 1 | 2 | 4 / cards per sheet"),
-                  unit: list[str] | None = Query(None, max_length=2000, description="单元编号（可多个）/ unit ids"),
-                  grey: bool = Query(False, description="灰度模式 / greyscale with hatches")) -> Response:
-        from riskmap.print.cards import cards_pdf as make
+    async def cards_pdf(request: Request, enterprise: str | None = ENTERPRISE,
+                        paper: str = Query("A4", description="纸张 A4 | A5 / paper"),
+                        per_sheet: int = Query(1, description="每张纸卡片数 1 | 2 | 4 / cards per sheet"),
+                        unit: list[str] | None = Query(None, max_length=2000,
+                                                       description="单元编号（可多个）/ unit ids"),
+                        grey: bool = Query(False, description="灰度模式 / greyscale with hatches")) -> Response:
+        from riskmap.errors import InputError
+        from riskmap.print.cards import CARD_PAPERS, PER_SHEET, check_base_url
+        from riskmap.print.cards import cards_pdf as make_cards
+        from riskmap.print.paper import paper as check_paper
 
-        data = make(plant, paper_name=paper, per_sheet=per_sheet, unit_ids=unit or None,
-                    base_url=request.app.state.settings.base_url, grey=grey)
-        return _file(data, MEDIA["pdf"], "岗位风险告知卡.pdf", plant, "cards.pdf")
+        check_paper(paper, False, CARD_PAPERS)
+        if per_sheet not in PER_SHEET:
+            raise InputError(f"每张纸的卡片数（per_sheet）应为 1、2 或 4，得到 {per_sheet} / per_sheet must be "
+                             "1, 2 or 4")
+        base_url = check_base_url(request.app.state.settings.base_url)
+
+        def make(plant):
+            data = make_cards(plant, paper_name=paper, per_sheet=per_sheet, unit_ids=unit or None,
+                              base_url=base_url, grey=grey)
+            return data, MEDIA["pdf"], "岗位风险告知卡.pdf", "cards.pdf"
+
+        what = ("cards", paper.upper(), per_sheet, tuple(unit or ()), grey, base_url)
+        return await _serve(request, enterprise, what, make)
 
     @router.get("/upload-image", summary="上报监管平台的四色图（≤ 5 MB）/ the regulator's upload image",
                 response_class=Response,
                 responses={200: {"content": {"image/png": {}, "image/jpeg": {}, "text/plain": {}},
                                  "description": "PNG、JPEG，或 base64 data URL 文本 / image or data URL"},
                            413: {"description": "无法压缩到 5 MB 以内 / cannot fit in 5 MB"}})
-    def upload(plant: Plant = Depends(get_plant),
-               format: Literal["png", "jpeg", "dataurl"] = Query("png", description="png | jpeg | dataurl"),  # noqa: A002
-               image: Literal["png", "jpeg"] = Query("png", description="data URL 中的图片格式 / data URL image"),
-               hatch: bool = Query(False, description="各等级加填充图案 / hatch patterns")) -> Response:
+    async def upload(request: Request, enterprise: str | None = ENTERPRISE,
+                     format: Literal["png", "jpeg", "dataurl"] = Query("png", description="png | jpeg | dataurl"),  # noqa: A002
+                     image: Literal["png", "jpeg"] = Query("png", description="data URL 中的图片格式 / data URL image"),
+                     hatch: bool = Query(False, description="各等级加填充图案 / hatch patterns")) -> Response:
         from riskmap.print.upload_image import upload_image
 
-        if format == "dataurl":
-            made = upload_image(plant, image, data_url=True, hatch=hatch)
-            return Response(made.data_url(), media_type="text/plain; charset=ascii",
-                            headers={"Cache-Control": "no-store", "X-Riskmap-Data-Version": str(plant.data_version)})
-        made = upload_image(plant, format, hatch=hatch)
-        return _file(made.data, made.mime, f"四色分布图.{made.extension}", plant, f"plan.{made.extension}")
+        def make(plant):
+            if format == "dataurl":
+                made = upload_image(plant, image, data_url=True, hatch=hatch)
+                return made.data_url().encode("ascii"), "text/plain; charset=ascii", "", ""
+            made = upload_image(plant, format, hatch=hatch)
+            return made.data, made.mime, f"四色分布图.{made.extension}", f"plan.{made.extension}"
+
+        what = ("upload", format, image if format == "dataurl" else None, hatch)
+        return await _serve(request, enterprise, what, make)
 
     return router
