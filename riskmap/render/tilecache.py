@@ -14,10 +14,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import math
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -468,22 +467,7 @@ class TileService:
         return bytes(body) if body else b""
 
 
-def parse_scale(value: Any) -> int:
-    try:
-        scale = int(value)
-    except (TypeError, ValueError):
-        scale = 0
-    if scale not in (1, 2):
-        raise InputError(f"缩放倍数应为 1 或 2，而不是 “{str(value)[:20]}” / scale must be 1 or 2")
-    return scale
-
-
 def etag_for(data: TileData, layer: str, fmt: str, view: TileView, scale: int, hatch: bool, signature: str) -> str:
     """A strong ETag from what decides the bytes: enterprise, data version, tile, format and style."""
     flag = "h" if hatch else ""
     return f'"{data.enterprise_id}.{data.version}.{layer}.{view.z}.{view.x}.{view.y}.{fmt}{scale}{flag}.{signature}"'
-
-
-def bounds_or_none(values: Iterable[float]) -> list[float] | None:
-    values = list(values)
-    return values if all(math.isfinite(v) for v in values) else None

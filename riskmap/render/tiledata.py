@@ -9,9 +9,8 @@ that exactly the tiles touching them can be dropped from the cache.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
-from typing import Any
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -38,8 +37,9 @@ class LayerData:
     def __len__(self) -> int:
         return len(self.feature_id)
 
-    @property
+    @cached_property
     def bounds(self) -> np.ndarray:
+        """(n, 4) envelopes, computed once (TileJSON extents, change bounds)."""
         return shapely.bounds(self.geometry)
 
     def query(self, box: tuple[float, float, float, float]) -> np.ndarray:
@@ -80,13 +80,6 @@ class TileData:
         if not boxes:
             return None
         b = np.concatenate(boxes)
-        return float(b[:, 0].min()), float(b[:, 1].min()), float(b[:, 2].max()), float(b[:, 3].max())
-
-    def layer_bounds_3857(self, name: str) -> tuple[float, float, float, float] | None:
-        layer = self.layers.get(name)
-        if layer is None or not len(layer):
-            return None
-        b = layer.bounds
         return float(b[:, 0].min()), float(b[:, 1].min()), float(b[:, 2].max()), float(b[:, 3].max())
 
 
@@ -224,7 +217,3 @@ def fit_zoom(box: tuple[float, float, float, float], pixels: int = 1024) -> int:
 def attribute_types(layer: str) -> dict[str, str]:
     """TileJSON `vector_layers` fields of a layer (all text)."""
     return {name: "String" for name in LAYER_FIELDS[layer]}
-
-
-def is_blank(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
