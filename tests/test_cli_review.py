@@ -81,12 +81,11 @@ def test_readme_sequence_gives_one_enterprise(tmp_path):
     env = {"RISKMAP_DB": f"sqlite:///{tmp_path / 'x.db'}"}
     run("import-layout", REPO / "data/demo/plant.dxf", "--control-points", REPO / "data/demo/control_points.csv",
         env=env)
-    run("import-ledger", REPO / "data/demo/ledger.json", env=env)
+    summary = json.loads(run("import-ledger", REPO / "data/demo/ledger.json", "--json", env=env).stdout)
+    assert summary["enterprise"] == "江苏示范化工有限公司（虚构）"
     regions = json.loads(run("regions", "--json", env=env).stdout)
     assert len(regions) > 20
     assert {r["level"] for r in regions} == {"major", "significant", "general", "low"}
-    summary = json.loads(run("import-ledger", REPO / "data/demo/ledger.json", "--json", env=env).stdout)
-    assert summary["enterprise"] == "江苏示范化工有限公司（虚构）"
 
 
 def test_ledger_of_another_enterprise_does_not_replace_a_stored_ledger(tmp_path):
