@@ -97,8 +97,9 @@ def test_ledger_of_another_enterprise_does_not_replace_a_stored_ledger(tmp_path)
     other.write_text(json.dumps(ledger, ensure_ascii=False), encoding="utf-8")
     summary = json.loads(run("import-ledger", other, "--db", db, "--json").stdout)
     assert summary["enterprise"] == "另一家公司"
-    first = json.loads(run("regions", "--db", db, "--json", "-e", "江苏示范化工有限公司（虚构）").stdout)
-    assert first is not None
+    kept = tmp_path / "kept.json"
+    run("export-ledger", kept, "--db", db, "-e", "江苏示范化工有限公司（虚构）")
+    assert len(json.loads(kept.read_text(encoding="utf-8"))["units"]) == len(ledger["units"])
 
 
 @pytest.mark.parametrize("text", [
