@@ -8,7 +8,7 @@ ENV DEBIAN_FRONTEND=noninteractive \
     RISKMAP_DB=sqlite:////var/lib/riskmap/riskmap.db
 
 RUN apt-get update -qq \
-    && apt-get install -y -qq --no-install-recommends make gdal-bin poppler-utils fonts-noto-cjk libegl1 libgl1 nodejs npm \
+    && apt-get install -y -qq --no-install-recommends make gdal-bin poppler-utils fonts-noto-cjk fonts-wqy-microhei libegl1 libgl1 nodejs npm \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /opt/riskmap

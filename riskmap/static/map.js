@@ -84,6 +84,12 @@
       }
       return self;
     });
+    // A post card's QR code opens /map?unit=ID: fly to that unit and open its popup.
+    var unitId = new URLSearchParams(window.location.search).get("unit");
+    if (unitId) {
+      this.ready.then(function () { return self.showItem({ kind: "unit", id: unitId }); })
+        .catch(function (err) { self.report("unit", err); });
+    }
     return this;
   };
 

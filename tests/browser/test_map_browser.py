@@ -188,6 +188,15 @@ def test_clicking_a_region_opens_its_explanation(demo_server, open_page):
     assert log.problems(moved=True) == []            # the popup pans the map to fit
 
 
+def test_a_card_qr_link_opens_its_unit(demo_server, open_page):
+    """A post card's QR code points at /map?unit=ID: the page flies to the unit and opens its popup."""
+    page, log = open_page(demo_server, "/map?unit=CY-01-01")
+    section = page.locator(".riskmap-popup-body section.riskmap-popup-unit").first
+    section.wait_for()
+    assert "甲醇储罐T-101" in page.locator(".riskmap-popup-body").text_content()
+    assert log.problems(moved=True) == []
+
+
 def test_hostile_unit_name_is_shown_as_text_everywhere(fresh_server, open_page):
     from riskmap.store import open_store
 
