@@ -549,11 +549,11 @@ def test_fast_path_answers_cached_tiles_exactly_like_the_routes(demo_db, monkeyp
     from riskmap.api.routers import tiles as tiles_router
 
     url = f"sqlite:///{demo_db}"
-    plain = make_client(url)
+    plain = TestClient(create_app(Settings(db=url), fast_tiles=False))
     if wrapped:
-        fast = TestClient(tiles_router.wrap_fast_path(create_app(Settings(db=url))))
+        fast = TestClient(tiles_router.wrap_fast_path(create_app(Settings(db=url), fast_tiles=False)))
     else:
-        fast_app = create_app(Settings(db=url))
+        fast_app = create_app(Settings(db=url), fast_tiles=False)
         tiles_router.install_fast_path(fast_app)
         fast = TestClient(fast_app)
     tj = tilejson(plain, "units")
