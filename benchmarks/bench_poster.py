@@ -11,8 +11,9 @@ plant whose ledger is attached to its drawing has. Timed, in the same run:
 - reference: GeoDataFrame.plot() of the same regions and units (already projected, coloured by level, regions
   at the poster's opacity) on a figure of the same paper size, saved with matplotlib's PDF backend.
 
-Goal: riskmap at most 1× the reference's time and 0.5× its file size. The default total plan (regions over the
-grey layout, units not coloured) is timed too.
+Both draw the same regions and the same units; the poster draws more (fence and roads, labels, legend, title
+block, north arrow, scale bar). Goal: riskmap at most 1× the reference's time and 0.5× its file size. The default
+total plan (regions over the grey layout, units not coloured) is timed too.
 """
 
 from __future__ import annotations

@@ -420,6 +420,60 @@ def test_5000_unit_plant_gives_an_a0_poster_within_20_mb(bench, tmp_path):
     assert_fonts_embedded(pdf, tmp_path)
 
 
+def _content_streams(pdf: bytes) -> list[bytes]:
+    import zlib
+
+    out = []
+    for m in re.finditer(rb"<<(.*?)>>\s*stream\r?\n", pdf, re.S):
+        n = re.search(rb"/Length (\d+)", m.group(1))
+        if n and b"/FlateDecode" in m.group(1):
+            try:
+                out.append(zlib.decompress(pdf[m.end():m.end() + int(n.group(1))]))
+            except zlib.error:
+                continue
+    return out
+
+
+def test_outlined_units_are_filled_and_stroked_run_by_run_with_the_same_path_text(bench):
+    """Each outline's path text repeats its fill's right after it (so deflate stores it once), in runs."""
+    plant = bench.synthetic_plant(3000, 4, 7)
+    pdf = poster(plant, "pdf", PosterOptions(paper="A2", units=True))
+    content = max(_content_streams(pdf), key=lambda c: c.count(b" l\n")).decode("latin-1")
+    blocks = []                                         # (path text, paint op, colour set before it)
+    path, colour = [], ""
+    for line in content.split("\n"):
+        if line.endswith((" m", " l")) or line == "h":
+            path.append(line)
+        elif line in ("f", "S"):
+            blocks.append(("\n".join(path), line, colour))
+            path = []
+        elif line.endswith(" rg"):
+            colour = line
+    outline = ".251 .251 .251 RG"                        # units.yaml outline #404040
+    pairs = rings = 0
+    for (fill_text, fill_op, _), (text, op, colour) in zip(blocks, blocks[1:], strict=False):
+        if op == "S" and colour.startswith(outline):
+            assert fill_op == "f" and fill_text == text
+            pairs += 1
+            rings += text.count(" m")
+            assert len(text) < 32_000, "a run fits deflate's window"
+    assert pairs >= 2, "outlined units come in several runs"
+    assert rings > 1000
+
+
+def test_runs_split_at_whole_contours():
+    from riskmap.print import mapview
+
+    verbs = np.tile(np.array([0, 1, 1, 1, 5], np.uint8), 1000)          # 1000 closed quads
+    runs = mapview._runs(verbs, limit=300)
+    assert len(runs) > 3
+    assert runs[0][0] == 0 and runs[0][2] == 0 and runs[-1][3] == len(verbs) and runs[-1][1] == 4000
+    for (p0, p1, v0, v1), nxt in zip(runs, runs[1:] + [None], strict=True):
+        assert verbs[v0] == 0 and v1 - v0 <= 305 and (v1 - v0) % 5 == 0 and p1 - p0 == (v1 - v0) // 5 * 4
+        if nxt is not None:
+            assert nxt[0] == p1 and nxt[2] == v1
+
+
 def test_benchmark_runs_in_process(bench, capsys):
     result = bench.main(["--units", "1500", "--regions", "9", "--paper", "A3"])
     out = capsys.readouterr().out

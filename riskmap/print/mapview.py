@@ -2,8 +2,9 @@
 
 Same symbology as the PNG tiles (`layers/*.yaml` for widths, label rules and hatches; `levels.yaml` for the
 colours), and the same path building (riskmap.render.png), but in vector form: a paper map is drawn in
-points, every class of features is one path, point symbols are round-capped points (a few bytes each in a
-PDF), hatches are clipped vector lines, and labels are real text. Style widths are CSS pixels; on paper one
+points, every class of features is one path (outlined ones in runs of fill and outline, see _RUN_VERBS),
+point symbols are round-capped points (a few bytes each in a PDF), hatches are clipped vector lines, and
+labels are real text. Style widths are CSS pixels; on paper one
 CSS pixel is 0.75 pt times the paper's symbol factor (riskmap.print.paper.Paper.factor).
 """
 
@@ -370,12 +371,15 @@ def draw_layer(canvas: skia.Canvas, view: MapView, frame: gpd.GeoDataFrame, styl
         for ci in np.unique(c):
             for grp in groups:
                 pts, verbs = grp.contours(ci, False)
-                if len(verbs):
-                    fill_paths[int(ci)][0].append(pts)
-                    fill_paths[int(ci)][1].append(verbs)
                 opts, overbs = grp.contours(ci, True)
+                # Outlined rings are the tail of the class's rings: they are filled and stroked together (below).
+                n_pts, n_verbs = len(pts) - len(opts), len(verbs) - len(overbs)
+                if n_verbs:
+                    fill_paths[int(ci)][0].append(pts[:n_pts])
+                    fill_paths[int(ci)][1].append(verbs[:n_verbs])
                 if len(overbs):
-                    outline_parts[int(ci)].append((opts, overbs))
+                    holes = not np.array_equal(grp.part_off, np.arange(len(grp.ring_off)))
+                    outline_parts[int(ci)].append((opts, overbs, holes))
     if tiny.any():
         b = bounds[tiny]
         centres = view.to_pt(np.column_stack([(b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2]))
@@ -388,19 +392,27 @@ def draw_layer(canvas: skia.Canvas, view: MapView, frame: gpd.GeoDataFrame, styl
     for ci in order_cls:
         c = style.classes[int(ci)]
         pts_list, verb_list = fill_paths[int(ci)]
+        parts = outline_parts[int(ci)]
+        fill_paint = skia.Paint(AntiAlias=True, Color=colour_int(c.fill, c.fill_opacity)) if c.fill else None
+        if c.outline is None or (hatch and c.hatch):
+            # Hatches lie between fill and outline: one fill path, the hatch, then one outline path.
+            pts_list = pts_list + [p for p, _, _ in parts]
+            verb_list = verb_list + [v for _, v, _ in parts]
         if pts_list:
             verbs = np.concatenate(verb_list)
             # A fill closes its contours by itself: without close verbs, a PDF carries no closing segment back
             # to each ring's start (a fifth of a small polygon's bytes).
             path = tiles._make_path(np.concatenate(pts_list), verbs[verbs != _CLOSE_VERB])
-            if c.fill:
-                canvas.drawPath(path, skia.Paint(AntiAlias=True, Color=colour_int(c.fill, c.fill_opacity)))
+            if fill_paint is not None:
+                canvas.drawPath(path, fill_paint)
             if hatch and c.hatch:
                 draw_hatch(canvas, path, c.hatch, style, view.css, view.frame)
-            if c.outline is not None and outline_parts[int(ci)]:
-                parts = outline_parts[int(ci)]
-                opath = tiles._make_path(np.concatenate([p for p, _ in parts]), np.concatenate([v for _, v in parts]))
+            if c.outline is not None and (hatch and c.hatch) and parts:
+                opath = tiles._make_path(np.concatenate([p for p, _, _ in parts]),
+                                         np.concatenate([v for _, v, _ in parts]))
                 canvas.drawPath(opath, _stroke(c.outline, view.css))
+        if c.outline is not None and not (hatch and c.hatch) and parts:
+            _fill_and_stroke(canvas, parts, fill_paint, _stroke(c.outline, view.css))
 
     line = np.isin(types, _LINE_TYPES)
     if line.any():
@@ -408,6 +420,41 @@ def draw_layer(canvas: skia.Canvas, view: MapView, frame: gpd.GeoDataFrame, styl
     point = np.isin(types, _POINT_TYPES)
     if point.any():
         _draw_points(canvas, view, geoms[point], cls[point], style)
+
+
+# Fill and outline of the same rings are drawn in runs short enough (in PDF bytes) that the outline's path
+# text repeats the fill's within deflate's 32 KiB window: a PDF compresses the second copy to a few bytes.
+# (Skia writes fill and stroke as two operations; PDF's one-operation fill-and-stroke is out of its reach.)
+# Within a run fill lies under outline as before; a later run's fill may cover an earlier run's outline where
+# features overlap, as when each feature is drawn filled and outlined in turn.
+_RUN_VERBS = 2000
+_RUN_POINTS = 1500                      # a point is "x y m h S": up to 18 bytes
+
+
+def _runs(verbs: np.ndarray, limit: int = _RUN_VERBS) -> list[tuple[int, int, int, int]]:
+    """(first point, end point, first verb, end verb) of runs of whole contours of about `limit` verbs."""
+    starts = np.flatnonzero(verbs == tiles._MOVE)
+    n = len(verbs)
+    if n <= limit or not len(starts):
+        return [(0, -1, 0, n)]
+    cut = starts[np.searchsorted(starts, np.arange(limit, n, limit))]
+    cut = np.unique(cut[cut > 0])
+    bounds_v = np.concatenate([[0], cut, [n]])
+    pts_per_verb = (verbs != _CLOSE_VERB).astype(np.int64)
+    pt_at = np.concatenate([[0], np.cumsum(pts_per_verb)])
+    return [(int(pt_at[a]), int(pt_at[b]), int(a), int(b)) for a, b in zip(bounds_v[:-1], bounds_v[1:], strict=True)]
+
+
+def _fill_and_stroke(canvas, parts, fill_paint, stroke_paint) -> None:
+    """Rings filled and outlined run by run (see _RUN_VERBS); the same path object serves both, so the PDF path
+    text is byte for byte the same twice. Rings with holes are kept in one run with their exterior."""
+    for pts, verbs, holes in parts:
+        runs = [(0, len(pts), 0, len(verbs))] if holes else _runs(verbs)
+        for p0, p1, v0, v1 in runs:
+            path = tiles._make_path(pts[p0:p1 if p1 >= 0 else len(pts)], verbs[v0:v1])
+            if fill_paint is not None:
+                canvas.drawPath(path, fill_paint)
+            canvas.drawPath(path, stroke_paint)
 
 
 def _draw_lines(canvas, view: MapView, geoms, cls, style: LayerStyle) -> None:
@@ -437,17 +484,23 @@ def _draw_points(canvas, view: MapView, geoms, cls, style: LayerStyle) -> None:
     for ci in np.unique(cls):
         sym = style.classes[int(ci)].point
         g0, g1 = np.searchsorted(cls, ci, "left"), np.searchsorted(cls, ci, "right")
-        points = [skia.Point(float(x), float(y)) for x, y in px[g0:g1].tolist()]
+        xy = px[g0:g1]
+        xy = xy[np.argsort(_z_order(np.column_stack([xy, xy])), kind="stable")]
+        points = [skia.Point(float(x), float(y)) for x, y in xy.tolist()]
         diameter = sym.size_at(z) * view.css
-        if sym.outline is not None:
-            canvas.drawPoints(skia.Canvas.kPoints_PointMode, points,
-                              skia.Paint(AntiAlias=True, Color=colour_int(sym.outline.colour),
-                                         StrokeWidth=diameter + 2 * sym.outline.width * view.css,
-                                         StrokeCap=skia.Paint.kRound_Cap))
-        if sym.fill:
-            canvas.drawPoints(skia.Canvas.kPoints_PointMode, points,
-                              skia.Paint(AntiAlias=True, Color=colour_int(sym.fill, sym.fill_opacity),
-                                         StrokeWidth=diameter, StrokeCap=skia.Paint.kRound_Cap))
+        ring = skia.Paint(AntiAlias=True, Color=colour_int(sym.outline.colour),
+                          StrokeWidth=diameter + 2 * sym.outline.width * view.css,
+                          StrokeCap=skia.Paint.kRound_Cap) if sym.outline is not None else None
+        dot = skia.Paint(AntiAlias=True, Color=colour_int(sym.fill, sym.fill_opacity), StrokeWidth=diameter,
+                         StrokeCap=skia.Paint.kRound_Cap) if sym.fill else None
+        # Ring then dot run by run, so the dots' PDF text repeats the rings' within deflate's window.
+        step = _RUN_POINTS if ring is not None and dot is not None else max(len(points), 1)
+        for k in range(0, len(points), step):
+            run = points[k:k + step]
+            if ring is not None:
+                canvas.drawPoints(skia.Canvas.kPoints_PointMode, run, ring)
+            if dot is not None:
+                canvas.drawPoints(skia.Canvas.kPoints_PointMode, run, dot)
 
 
 def hatch_path(name: str, bounds: tuple[float, float, float, float], spacing: float) -> tuple[skia.Path, np.ndarray]:
