@@ -39,3 +39,28 @@ def store(store_url):
     opened = open_store(store_url)
     yield opened
     opened.close()
+
+
+@pytest.fixture(scope="module")
+def plant(tmp_path_factory):
+    """The demo plant (read only), loaded into one database per session and shared by the print tests."""
+    from printkit import demo_url
+
+    from riskmap.plant import load_plant
+    from riskmap.store import open_store
+
+    return load_plant(open_store(demo_url(tmp_path_factory)), None)
+
+
+@pytest.fixture(scope="module")
+def bench():
+    """benchmarks/bench_poster.py as a module: its synthetic plants serve the print tests too."""
+    import importlib.util
+
+    from printkit import BENCH
+
+    spec = importlib.util.spec_from_file_location("bench_poster", BENCH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+

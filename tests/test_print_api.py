@@ -12,7 +12,7 @@ from urllib.parse import unquote
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
-from test_print_poster import assert_fonts_embedded, demo_url, pdf_pages, pdftotext
+from printkit import assert_fonts_embedded, demo_url, pdf_pages, pdftotext
 
 from riskmap.api.app import create_app
 from riskmap.plant import load_plant

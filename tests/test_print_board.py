@@ -4,14 +4,12 @@ that flow over pages, coloured (or grey and hatched) level cells."""
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import re
 from datetime import date
 
 import numpy as np
 import pytest
-from test_print_poster import (
-    BENCH,
+from printkit import (
     HOSTILE,
     assert_fonts_embedded,
     demo_url,
@@ -25,26 +23,11 @@ from riskmap.cli import app
 from riskmap.domain import ControlMeasure, RiskEvent
 from riskmap.errors import InputError
 from riskmap.levels import Level, load_palette
-from riskmap.plant import load_plant
 from riskmap.print import output
 from riskmap.print.board import COLUMNS, add_months, board_pages, board_pdf, board_rows
 from riskmap.print.paper import paper
-from riskmap.store import open_store
 
 TITLES = [t for t, _ in COLUMNS]
-
-
-@pytest.fixture(scope="module")
-def plant(tmp_path_factory):
-    return load_plant(open_store(demo_url(tmp_path_factory)), None)
-
-
-@pytest.fixture(scope="module")
-def bench():
-    spec = importlib.util.spec_from_file_location("bench_poster", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")

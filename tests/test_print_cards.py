@@ -3,7 +3,6 @@ unit; every 表E field is on the card; batch layouts of one, two and four cards 
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import shutil
 import subprocess
@@ -13,34 +12,19 @@ from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 import pytest
-from test_print_poster import BENCH, HOSTILE, assert_fonts_embedded, demo_url, pdf_pages, pdftotext
+from printkit import HOSTILE, assert_fonts_embedded, demo_url, pdf_pages, pdftotext
 
 from riskmap.domain import ControlMeasure, RiskEvent, UnitKind
 from riskmap.errors import InputError, NotFoundError
 from riskmap.levels import Level, load_palette
-from riskmap.plant import load_plant
 from riskmap.print import output
 from riskmap.print.cards import cards_pages, cards_pdf, select_units, unit_url
-from riskmap.store import open_store
 
 BASE = "http://riskmap.example.cn:8000"
 FIELDS = ("作业内容", "作业场所", "危险有害因素", "事故类型", "管控措施", "应急措施", "应急电话")
 
 needs_zbar = pytest.mark.skipif(not shutil.which("zbarimg") or not shutil.which("pdftoppm"),
                                 reason="zbarimg (zbar-tools) and pdftoppm decode the QR codes")
-
-
-@pytest.fixture(scope="module")
-def plant(tmp_path_factory):
-    return load_plant(open_store(demo_url(tmp_path_factory)), None)
-
-
-@pytest.fixture(scope="module")
-def bench():
-    spec = importlib.util.spec_from_file_location("bench_poster", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def decode_qr(pdf: bytes, tmp_path: Path, dpi: int = 200) -> list[str]:

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import math
 import re
 import shutil
-import subprocess
-import sys
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -17,86 +14,23 @@ import numpy as np
 import pytest
 import shapely
 from PIL import Image
+from printkit import HOSTILE, REPO, assert_fonts_embedded, demo_url, pdf_pages, pdffonts, pdftotext, run_cli  # noqa: F401
 from pyproj import CRS, Proj
 
-from riskmap.demo import load_demo
 from riskmap.errors import InputError, NotFoundError
 from riskmap.levels import LEVELS_HIGH_TO_LOW, Level, load_palette
-from riskmap.plant import load_plant
 from riskmap.print import fonts, output
 from riskmap.print.mapview import map_data
 from riskmap.print.poster import PosterOptions, poster, poster_pages, write_poster
 from riskmap.render.fonts import FontError
-from riskmap.settings import Settings
-from riskmap.store import open_store
-
-REPO = Path(__file__).resolve().parents[1]
-BENCH = REPO / "benchmarks" / "bench_poster.py"
-HOSTILE = "<img src=x onerror=alert(1)> (a) \\ 100%"
 
 pytestmark = pytest.mark.skipif(not shutil.which("pdftotext") or not shutil.which("pdffonts"),
                                 reason="poppler-utils (pdftotext, pdffonts) are needed")
 
 
-def demo_url(tmp_path_factory) -> str:
-    """The demo plant, loaded once per test session and shared by the print tests (read only)."""
-    db = tmp_path_factory.getbasetemp() / "print-demo.db"
-    url = f"sqlite:///{db}"
-    if not db.exists():
-        load_demo(Settings(db=url))
-    return url
-
-
-@pytest.fixture(scope="module")
-def plant(tmp_path_factory):
-    return load_plant(open_store(demo_url(tmp_path_factory)), None)
-
-
-@pytest.fixture(scope="module")
-def bench():
-    spec = importlib.util.spec_from_file_location("bench_poster", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def a3_pdf(plant):
     return poster(plant, "pdf", PosterOptions(paper="A3"))
-
-
-def pdftotext(data: bytes, tmp_path: Path, first: int | None = None, last: int | None = None) -> str:
-    path = tmp_path / f"t{time.monotonic_ns()}.pdf"
-    path.write_bytes(data)
-    args = ["pdftotext", "-enc", "UTF-8"]
-    if first:
-        args += ["-f", str(first), "-l", str(last or first)]
-    return subprocess.run([*args, str(path), "-"], capture_output=True, check=True).stdout.decode("utf-8")
-
-
-def pdffonts(data: bytes, tmp_path: Path) -> list[list[str]]:
-    path = tmp_path / f"f{time.monotonic_ns()}.pdf"
-    path.write_bytes(data)
-    out = subprocess.run(["pdffonts", str(path)], capture_output=True, check=True, text=True).stdout
-    return [line.split() for line in out.splitlines()[2:] if line.strip()]
-
-
-def assert_fonts_embedded(data: bytes, tmp_path: Path) -> None:
-    rows = pdffonts(data, tmp_path)
-    assert rows, "no fonts at all: the text was not written as text"
-    for row in rows:
-        line = " ".join(row)
-        assert "Type 3" not in line, line
-        # columns from the right: object ID (2), uni, sub, emb
-        emb, sub = row[-5], row[-4]
-        assert emb == "yes" and sub == "yes", line
-
-
-def pdf_pages(data: bytes, tmp_path: Path) -> int:
-    path = tmp_path / f"i{time.monotonic_ns()}.pdf"
-    path.write_bytes(data)
-    out = subprocess.run(["pdfinfo", str(path)], capture_output=True, check=True, text=True).stdout
-    return int(re.search(r"Pages:\s+(\d+)", out).group(1))
 
 
 # ------------------------------------------------------------------------------------------ text and fonts
@@ -484,11 +418,6 @@ def test_benchmark_runs_in_process(bench, capsys):
 
 
 # ------------------------------------------------------------------------------------------ CLI
-
-
-def run_cli(*args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "riskmap.cli", *map(str, args)], capture_output=True, text=True,
-                          timeout=300, cwd=REPO)
 
 
 def test_cli_poster_and_one_line_errors(tmp_path_factory, tmp_path):

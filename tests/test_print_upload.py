@@ -9,20 +9,13 @@ import io
 import numpy as np
 import pytest
 from PIL import Image
-from test_print_poster import demo_url
+from printkit import demo_url
 from typer.testing import CliRunner
 
 from riskmap.cli import app
 from riskmap.errors import InputError, TooLargeError
 from riskmap.levels import Level, load_palette
-from riskmap.plant import load_plant
 from riskmap.print.upload_image import MAX_UPLOAD_BYTES, upload_image
-from riskmap.store import open_store
-
-
-@pytest.fixture(scope="module")
-def plant(tmp_path_factory):
-    return load_plant(open_store(demo_url(tmp_path_factory)), None)
 
 
 @pytest.fixture(scope="module")
