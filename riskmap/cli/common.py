@@ -42,12 +42,22 @@ def print_json(data: Any) -> None:
 
 
 @contextmanager
-def progress(message: str):
-    """A spinner on stderr while long work runs (only on a terminal)."""
-    if sys.stderr.isatty():
-        from rich.console import Console
+def progress(what: str):
+    """A progress bar on stderr for long jobs (only on a terminal).
 
-        with Console(stderr=True).status(message):
-            yield
-    else:
-        yield
+    Yields `update(done, total, message)` for the work to report its steps, or None when not on a terminal.
+    """
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(what, total=None)
+
+        def update(done: int, total: int, message: str) -> None:
+            bar.update(task, completed=done, total=total, description=f"{what} {message}".strip())
+
+        yield update

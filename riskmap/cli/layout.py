@@ -54,6 +54,11 @@ def import_layout(
     typer.echo(_layout_summary_text(summary))
 
 
+IMPORT_STEPS = ("read", "georeference", "clean", "transform", "store")
+IMPORT_STEP_ZH = {"read": "读取", "georeference": "地理配准", "clean": "几何清理", "transform": "坐标转换",
+                  "store": "写入数据库"}
+
+
 def load_layout(settings, file: Path, *, store, crs=None, control_points=None, layer_map=None,
                 name_property="name", role_property="role", max_rms=None, drop_invalid=False) -> dict:
     """Import a layout file into the store for the settings' enterprise; return the import summary."""
@@ -63,13 +68,18 @@ def load_layout(settings, file: Path, *, store, crs=None, control_points=None, l
     if not file.exists():
         raise InputError(f"找不到文件 {file} / file not found: {file}")
     lmap = LayerMap.load(layer_map) if layer_map else None
-    with progress(f"正在导入 {file.name} …"):
+    with progress(f"正在导入 {file.name}") as update:
+        def step(name: str) -> None:
+            if update is not None:
+                update(IMPORT_STEPS.index(name), len(IMPORT_STEPS), IMPORT_STEP_ZH[name])
+
         layout = read_layout(
             file, crs=crs, control_points=control_points, layer_map=lmap, name_property=name_property,
             role_property=role_property, max_bytes=int(settings.max_upload_mb * 1024 * 1024),
             max_rms_m=max_rms if max_rms is not None else settings.max_rms_m,
-            origin=(settings.origin_lon, settings.origin_lat), drop_invalid=drop_invalid,
+            origin=(settings.origin_lon, settings.origin_lat), drop_invalid=drop_invalid, on_step=step,
         )
+        step("store")
         version = store.save_layout(settings.enterprise, layout)
     summary = layout.summary()
     summary["enterprise"] = settings.enterprise

@@ -3,33 +3,13 @@
 from __future__ import annotations
 
 import sys
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from riskmap.cli.common import DbOption, EnterpriseOption, settings_for
+from riskmap.cli.common import DbOption, EnterpriseOption, progress, settings_for
 from riskmap.errors import InputError
-
-
-@contextmanager
-def _progress(what: str):
-    """A progress bar on stderr for long jobs (only on a terminal); yields the callback the printers call."""
-    if not sys.stderr.isatty():
-        yield None
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task(what, total=None)
-
-        def update(done: int, total: int, message: str) -> None:
-            bar.update(task, completed=done, total=total, description=f"{what} {message}".strip())
-
-        yield update
 
 
 def _plant(db: str | None, enterprise: str | None):
@@ -79,7 +59,7 @@ def poster(
                             grid=grid, bbox=bbox, units=units, method=method)
     options.check()
     _, plant = _plant(db, enterprise)
-    with _progress("正在出图") as update:
+    with progress("正在出图") as update:
         written = write_poster(plant, out, options, dpi=dpi, progress=update)
     typer.echo(f"{out}：{_size(written)} / written")
 
@@ -98,7 +78,7 @@ def board(
 
     _check_suffix(out, ("pdf",))
     _, plant = _plant(db, enterprise)
-    with _progress("正在生成公告栏") as update:
+    with progress("正在生成公告栏") as update:
         data = board_pdf(plant, paper_name=paper, landscape=not portrait, grey=grey, validity_months=validity_months,
                          progress=update)
     out.write_bytes(data)
@@ -120,7 +100,7 @@ def cards(
 
     _check_suffix(out, ("pdf",))
     settings, plant = _plant(db, enterprise)
-    with _progress("正在生成告知卡") as update:
+    with progress("正在生成告知卡") as update:
         data = cards_pdf(plant, paper_name=paper, per_sheet=per_sheet, unit_ids=unit or None,
                          base_url=base_url or settings.base_url, grey=grey, progress=update)
     out.write_bytes(data)
@@ -149,7 +129,7 @@ def upload_image(
         raise InputError("--max-mb 应在 0.01–50 之间 / --max-mb must be 0.01–50")
     limit = int(max_mb * 1_000_000)
     _, plant = _plant(db, enterprise)
-    with _progress("正在生成上报图片") as update:
+    with progress("正在生成上报图片") as update:
         image = make(plant, fmt, data_url=data_url, max_bytes=limit, hatch=hatch, progress=update)
     if data_url:
         text = image.data_url()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -151,7 +152,7 @@ def import_layout(path: str | os.PathLike, *, crs: Any = None, control_points: A
                   name_property: str = "name", role_property: str = "role", max_bytes: int = 200 * 1024 * 1024,
                   max_rms_m: float = 0.5, origin: tuple[float, float] = (120.0, 32.0), enterprise: Any = None,
                   drop_invalid: bool = False, max_area_change: float = 0.01, max_features: int = 2_000_000,
-                  zip_limits: ZipLimits | None = None) -> LayoutImport:
+                  zip_limits: ZipLimits | None = None, on_step: Callable[[str], None] | None = None) -> LayoutImport:
     """Read, georeference and clean a layout file; raises a RiskmapError subclass for any bad input.
 
     - `crs`: the CRS of the layout's coordinates (overrides the file's own); with `control_points`, the CRS
@@ -162,17 +163,23 @@ def import_layout(path: str | os.PathLike, *, crs: Any = None, control_points: A
     - `drop_invalid`: drop polygons whose repair would change their area by more than `max_area_change`
       instead of refusing the file.
     - `enterprise` is accepted for callers that pass it along; the import does not depend on it.
+    - `on_step(name)` is told when each stage starts (for a progress bar): read, georeference, clean, transform.
     """
     del enterprise
+    step = on_step or (lambda _name: None)
+    step("read")
     raw = read_layout(path, layer_map=layer_map, name_property=name_property, role_property=role_property,
                       max_bytes=max_bytes, max_features=max_features, zip_limits=zip_limits)
+    step("georeference")
     geo = georeference(raw, crs=crs, control_points=control_points, max_rms_m=max_rms_m, origin=origin)
     metric = gpd.GeoDataFrame(raw.features.drop(columns="geometry"), geometry=geo.geometry, crs=geo.crs)
+    step("clean")
     cleaned = clean(metric, max_area_change=max_area_change, drop_invalid=drop_invalid)
     if len(cleaned.features) == 0:
         raise LayoutImportError(f"{raw.source_name} 中没有可用的要素（全部为空或退化） / "
                                 f"{raw.source_name} has no usable features (all empty or degenerate)")
 
+    step("transform")
     lonlat = to_lonlat(np.asarray(cleaned.features.geometry.array, dtype=object), geo.crs)
     bounds = shapely.bounds(lonlat)
     bad = ~np.isfinite(bounds).all(axis=1) | (np.abs(bounds[:, [0, 2]]) > 180).any(axis=1) | \
