@@ -20,6 +20,7 @@ from pathlib import Path
 import skia
 
 from riskmap.render.fonts import FontError
+from riskmap.render.png import skia_colour as colour_int  # noqa: F401  (prints colour with the tiles' code)
 
 PRINT_FONT_ENV = "RISKMAP_PRINT_FONT"
 LABEL_FONT_ENV = "RISKMAP_FONT"
@@ -241,11 +242,6 @@ def _outline(text: str, size: float, x: float, y: float) -> skia.Path:
                 path.addPath(glyph_path, gx, y)
         cursor += f.measureText(part)
     return path
-
-
-def colour_int(colour: str, opacity: float = 1.0) -> int:
-    r, g, b = int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16)
-    return skia.ColorSetARGB(int(round(max(0.0, min(1.0, opacity)) * 255)), r, g, b)
 
 
 def draw_text(canvas, text: str, x: float, y: float, size: float, colour: str = "#000000", *,

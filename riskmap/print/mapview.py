@@ -28,7 +28,7 @@ from riskmap.levels import LEVELS_HIGH_TO_LOW, Level
 from riskmap.print import fonts
 from riskmap.print.fonts import colour_int
 from riskmap.render import png as tiles
-from riskmap.render.style import LayerStyle, Stroke, load_layer_style
+from riskmap.render.style import LayerStyle, load_layer_style
 
 _POLY_TYPES = (3, 6)
 _LINE_TYPES = (1, 2, 5)
@@ -289,16 +289,6 @@ def _in_view(frame: gpd.GeoDataFrame, extent: tuple[float, float, float, float],
     return ok & (b[:, 2] >= minx - pad) & (b[:, 0] <= maxx + pad) & (b[:, 3] >= miny - pad) & (b[:, 1] <= maxy + pad)
 
 
-def _stroke(stroke: Stroke, css: float, colour: str | None = None, widen: float = 0.0) -> skia.Paint:
-    paint = skia.Paint(AntiAlias=True, Style=skia.Paint.kStroke_Style, Color=colour_int(colour or stroke.colour),
-                       StrokeWidth=(stroke.width + widen) * css, StrokeJoin=skia.Paint.kRound_Join,
-                       StrokeCap=skia.Paint.kRound_Cap)
-    if stroke.dash:
-        paint.setPathEffect(skia.DashPathEffect.Make([d * css for d in stroke.dash], 0.0))
-        paint.setStrokeCap(skia.Paint.kButt_Cap)
-    return paint
-
-
 def _z_order(bounds: np.ndarray) -> np.ndarray:
     """Morton (Z-order) keys of box centres: neighbours on the map become neighbours in the PDF's path data,
     whose similar coordinates then compress better."""
@@ -410,9 +400,9 @@ def draw_layer(canvas: skia.Canvas, view: MapView, frame: gpd.GeoDataFrame, styl
             if c.outline is not None and (hatch and c.hatch) and parts:
                 opath = tiles._make_path(np.concatenate([p for p, _, _ in parts]),
                                          np.concatenate([v for _, v, _ in parts]))
-                canvas.drawPath(opath, _stroke(c.outline, view.css))
+                canvas.drawPath(opath, tiles.stroke_paint(c.outline, view.css))
         if c.outline is not None and not (hatch and c.hatch) and parts:
-            _fill_and_stroke(canvas, parts, fill_paint, _stroke(c.outline, view.css))
+            _fill_and_stroke(canvas, parts, fill_paint, tiles.stroke_paint(c.outline, view.css))
 
     line = np.isin(types, _LINE_TYPES)
     if line.any():
@@ -470,8 +460,9 @@ def _draw_lines(canvas, view: MapView, geoms, cls, style: LayerStyle) -> None:
         p0, p1 = geom_off[g0], geom_off[g1]
         path = tiles._line_path(px[part_off[p0]:part_off[p1]], part_off[p0:p1 + 1] - part_off[p0])
         if c.casing is not None:
-            canvas.drawPath(path, _stroke(c.line, view.css, colour=c.casing.colour, widen=2 * c.casing.width))
-        canvas.drawPath(path, _stroke(c.line, view.css))
+            casing = tiles.stroke_paint(c.line, view.css, colour=c.casing.colour, widen=2 * c.casing.width)
+            canvas.drawPath(path, casing)
+        canvas.drawPath(path, tiles.stroke_paint(c.line, view.css))
 
 
 def _draw_points(canvas, view: MapView, geoms, cls, style: LayerStyle) -> None:

@@ -26,6 +26,7 @@ from riskmap.print import fonts, mapview, output
 from riskmap.print.fonts import colour_int
 from riskmap.print.mapview import MapData, MapView
 from riskmap.print.paper import CSS_PX_PT, Paper, Stamp, mm, paper, stamp_of
+from riskmap.render import png
 from riskmap.symbology import load_yaml
 
 FORMATS = ("pdf", "png", "svg")
@@ -589,7 +590,7 @@ class _Legend:
                 path.addRect(rect)
                 mapview.draw_hatch(canvas, path, c.hatch, style, CSS_PX_PT * f)
             if c.outline is not None:
-                canvas.drawRect(rect, mapview._stroke(c.outline, CSS_PX_PT * f))
+                canvas.drawRect(rect, png.stroke_paint(c.outline, CSS_PX_PT * f))
             baseline = cy + self.row_h / 2 + a / 2 - size * 0.08
             fonts.draw_text(canvas, name, sx + sw + mm(2.5) * f, baseline, size, TEXT)
             fonts.draw_text(canvas, count, x + self.width - self.pad, baseline, size, MUTED, align="right")

@@ -173,7 +173,8 @@ def _prepare(features: Any, style: LayerStyle) -> _Layer | None:
 # ---------------------------------------------------------------------------------------- skia helpers
 
 
-def _rgba(colour: str, opacity: float = 1.0) -> int:
+def skia_colour(colour: str, opacity: float = 1.0) -> int:
+    """A "#RRGGBB" colour with an opacity as skia's ARGB integer (tiles and prints share it)."""
     r, g, b = int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16)
     return skia.ColorSetARGB(int(round(max(0.0, min(1.0, opacity)) * 255)), r, g, b)
 
@@ -259,14 +260,14 @@ def _point_sprite(fill: str | None, opacity: float, outline: Stroke | None, size
     c.clear(skia.ColorTRANSPARENT)
     centre = half + 0.5
     if fill:
-        c.drawCircle(centre, centre, radius, skia.Paint(AntiAlias=True, Color=_rgba(fill, opacity)))
+        c.drawCircle(centre, centre, radius, skia.Paint(AntiAlias=True, Color=skia_colour(fill, opacity)))
     if outline is not None:
-        c.drawCircle(centre, centre, radius, _stroke_paint(outline, scale))
+        c.drawCircle(centre, centre, radius, stroke_paint(outline, scale))
     return surface.makeImageSnapshot(), half
 
 
-def _stroke_paint(stroke: Stroke, scale: int, colour: str | None = None, widen: float = 0.0) -> skia.Paint:
-    paint = skia.Paint(AntiAlias=True, Style=skia.Paint.kStroke_Style, Color=_rgba(colour or stroke.colour),
+def stroke_paint(stroke: Stroke, scale: float, colour: str | None = None, widen: float = 0.0) -> skia.Paint:
+    paint = skia.Paint(AntiAlias=True, Style=skia.Paint.kStroke_Style, Color=skia_colour(colour or stroke.colour),
                        StrokeWidth=(stroke.width + widen) * scale, StrokeJoin=skia.Paint.kRound_Join,
                        StrokeCap=skia.Paint.kRound_Cap)
     if stroke.dash:
@@ -282,7 +283,7 @@ def _hatch_shader(name: str, rule: HatchRule, scale: int) -> skia.Shader | None:
     surface = skia.Surface(size, size)
     c = surface.getCanvas()
     c.clear(skia.ColorTRANSPARENT)
-    paint = skia.Paint(AntiAlias=True, Color=_rgba(rule.colour, rule.opacity), StrokeWidth=rule.width * scale,
+    paint = skia.Paint(AntiAlias=True, Color=skia_colour(rule.colour, rule.opacity), StrokeWidth=rule.width * scale,
                        Style=skia.Paint.kStroke_Style)
     s = float(size)
     segments = []
@@ -461,7 +462,7 @@ class _Canvas:
             c = style.classes[ci]
             path = _make_path(*_concat([g.contours(ci, False) for g in groups]))
             if c.fill:
-                canvas.drawPath(path, skia.Paint(AntiAlias=True, Color=_rgba(c.fill, c.fill_opacity)))
+                canvas.drawPath(path, skia.Paint(AntiAlias=True, Color=skia_colour(c.fill, c.fill_opacity)))
             if hatch and c.hatch:
                 shader = _hatch_shader(c.hatch, style.hatch, self.scale)
                 if shader is not None:
@@ -469,7 +470,7 @@ class _Canvas:
             if c.outline is not None:
                 parts = [g.contours(ci, True) for g in groups]
                 if any(len(v) for _, v in parts):
-                    canvas.drawPath(_make_path(*_concat(parts)), _stroke_paint(c.outline, self.scale))
+                    canvas.drawPath(_make_path(*_concat(parts)), stroke_paint(c.outline, self.scale))
 
     def _lines(self, geoms, cls, bounds, clip, style: LayerStyle) -> None:
         order = np.argsort(cls, kind="stable")
@@ -492,9 +493,9 @@ class _Canvas:
             p0, p1 = geom_off[g0], geom_off[g1]
             path = _line_path(px[part_off[p0]:part_off[p1]], part_off[p0:p1 + 1] - part_off[p0])
             if c.casing is not None:
-                canvas.drawPath(path, _stroke_paint(c.line, self.scale, colour=c.casing.colour,
+                canvas.drawPath(path, stroke_paint(c.line, self.scale, colour=c.casing.colour,
                                                     widen=2 * c.casing.width))
-            canvas.drawPath(path, _stroke_paint(c.line, self.scale))
+            canvas.drawPath(path, stroke_paint(c.line, self.scale))
 
     def _points(self, geoms, cls, style: LayerStyle) -> None:
         coords, index = shapely.get_coordinates(geoms, return_index=True)
@@ -550,10 +551,10 @@ class _Canvas:
             x = (wx - ox) * s - width * s / 2
             baseline = (wy - oy) * s - (ascent + descent) / 2
             if rule.halo_width > 0:
-                halo = skia.Paint(AntiAlias=True, Style=skia.Paint.kStroke_Style, Color=_rgba(rule.halo_colour),
+                halo = skia.Paint(AntiAlias=True, Style=skia.Paint.kStroke_Style, Color=skia_colour(rule.halo_colour),
                                   StrokeWidth=2 * rule.halo_width * s, StrokeJoin=skia.Paint.kRound_Join)
                 canvas.drawString(text, x, baseline, font, halo)
-            canvas.drawString(text, x, baseline, font, skia.Paint(AntiAlias=True, Color=_rgba(rule.colour)))
+            canvas.drawString(text, x, baseline, font, skia.Paint(AntiAlias=True, Color=skia_colour(rule.colour)))
 
 
 class _Rings:
