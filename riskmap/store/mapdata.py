@@ -129,6 +129,7 @@ class MapFeatureRow(Base):
     level_zh: Mapped[str | None] = mapped_column(String(32))
     decided_by: Mapped[str | None] = mapped_column(Text)       # regions: the deciding unit's name
     last_assessed: Mapped[str | None] = mapped_column(String(10))   # ISO date; regions: the oldest member's
+    flag: Mapped[str | None] = mapped_column(Text)             # units: open re-assessment reason codes, ","-joined
     geometry: Mapped[Any] = mapped_column(MercatorGeometry(), nullable=True)
     minx: Mapped[float | None] = mapped_column(Double())
     miny: Mapped[float | None] = mapped_column(Double())

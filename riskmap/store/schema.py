@@ -194,6 +194,75 @@ class RiskEventRow(Base):
     location: Mapped[str | None] = mapped_column(Text)
 
 
+class ChangeRow(Base):
+    """The audit trail: one row per writing operation (who, when, why, what), never updated or deleted."""
+
+    __tablename__ = "changes"
+    __table_args__ = (Index("ix_changes_enterprise_at", "enterprise_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"))
+    data_version: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    author: Mapped[str | None] = mapped_column(String(200))
+    reason: Mapped[str | None] = mapped_column(Text)
+    action: Mapped[str] = mapped_column(String(64))            # e.g. "feature.replace", "layout.revise"
+    collection: Mapped[str | None] = mapped_column(String(32))  # "layout", "regions", "units"
+    item_ids: Mapped[Any] = mapped_column(Data())              # JSON list of the ids touched
+    layout_number: Mapped[int | None] = mapped_column(Integer)  # the layout version current after the change
+    ledger_number: Mapped[int | None] = mapped_column(Integer)
+    detail: Mapped[Any] = mapped_column(Data(), nullable=True)
+
+
+class ReassessmentFlagRow(Base):
+    """A unit that must be re-assessed, and why; cleared (never deleted) by a new assessment."""
+
+    __tablename__ = "reassessment_flags"
+    __table_args__ = (Index("ix_reassessment_flags_open", "enterprise_id", "cleared_at", "unit_code"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"))
+    unit_code: Mapped[str] = mapped_column(Text)
+    reason_code: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(Text)
+    raised_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    raised_change_id: Mapped[int | None] = mapped_column(ForeignKey("changes.id"))
+    cleared_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    cleared_change_id: Mapped[int | None] = mapped_column(ForeignKey("changes.id"))
+    detail: Mapped[Any] = mapped_column(Data(), nullable=True)
+
+
+class AccidentRow(Base):
+    """A recorded accident: it flags the unit where it happened (every unit after a serious one)."""
+
+    __tablename__ = "accidents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"), index=True)
+    unit_code: Mapped[str | None] = mapped_column(Text)
+    occurred_on: Mapped[date] = mapped_column(Date)
+    description: Mapped[str] = mapped_column(Text)
+    deaths: Mapped[int] = mapped_column(Integer)
+    serious_injuries: Mapped[int] = mapped_column(Integer)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    recorded_by: Mapped[str | None] = mapped_column(String(200))
+    change_id: Mapped[int | None] = mapped_column(ForeignKey("changes.id"))
+
+
+class ApiTokenRow(Base):
+    """An editor (or reader) token; only its SHA-256 is kept, the token itself is shown once."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by: Mapped[str | None] = mapped_column(String(200))
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
 def index_applies(index: Index, dialect_name: str) -> bool:
     """Whether an index exists on a dialect (GiST only on PostgreSQL)."""
     dialects = index.info.get(DIALECTS)
