@@ -43,3 +43,47 @@ class LedgerError(RiskmapError):
 
 class TooLargeError(RiskmapError):
     http_status = 413
+
+
+class AlreadyExistsError(InputError):
+    """An item to create (or restore) exists already: a client-chosen id in use, a feature not deleted."""
+
+    http_status = 409
+
+
+class PreconditionRequired(RiskmapError):
+    """A write without If-Match: the client must read the item (and its ETag) first, so no update is lost."""
+
+    http_status = 428
+
+    def __init__(self, message: str | None = None, **kwargs):
+        super().__init__(message or "修改需要 If-Match 头（先读取要素获得 ETag）/ If-Match is required: read the item "
+                                    "first to get its ETag", **kwargs)
+
+
+class EditConflict(RiskmapError):
+    """A write whose If-Match names a version that is no longer current; `current` is the item as it is now
+    ({"id", "edit_tag", "feature", "changed_at", "changed_by", "reason"}; feature None when deleted)."""
+
+    http_status = 412
+
+    def __init__(self, message: str | None = None, *, current: dict | None = None, **kwargs):
+        tag = current.get("edit_tag") if current else None
+        super().__init__(message or f"该要素已被他人修改（当前版本 {tag}）/ the feature was changed by someone else "
+                                    f"(current version {tag})", **kwargs)
+        self.current = current
+
+
+class AuthError(RiskmapError):
+    http_status = 401
+
+    def __init__(self, message: str | None = None, **kwargs):
+        super().__init__(message or "需要编辑令牌（Authorization: Bearer …）/ an editor token is required "
+                                    "(Authorization: Bearer …)", **kwargs)
+
+
+class ForbiddenError(RiskmapError):
+    http_status = 403
+
+    def __init__(self, message: str | None = None, **kwargs):
+        super().__init__(message or "该令牌无权修改 / this token may not make changes", **kwargs)
