@@ -6,6 +6,7 @@ Storage gives the parts; this joins them so that the CLI, the API and the render
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from riskmap.domain import RESIDUAL, AssessmentUnit, Enterprise, Region
@@ -21,6 +22,9 @@ class Plant:
     data_version: int
     warnings: list[str] = field(default_factory=list)
     profile: str = "lec"               # the ledger's default criteria profile
+    as_of: datetime | None = None      # the moment shown when the plant is a past state (None: the current one)
+    layout_number: int | None = None   # the layout and ledger versions it was read from
+    ledger_number: int | None = None
 
     def region_risk(self, method: str = "highest", which: str = RESIDUAL, cap_below_highest: bool | None = None):
         """Region levels; the weighted method's cap comes from the criteria profile unless given."""
@@ -42,8 +46,9 @@ def _profile_cap(profile_name: str) -> bool:
         return True   # a ledger naming a profile this server lacks keeps the safe default
 
 
-def load_plant(store, enterprise_name: str | None) -> Plant:
-    """Read the current layout and ledger of an enterprise and attach units to the layout's features."""
+def load_plant(store, enterprise_name: str | None, at: datetime | None = None) -> Plant:
+    """Read the current layout and ledger of an enterprise (or those of a past moment `at`) and attach units
+    to the layout's features."""
     from riskmap.attach import resolve_unit_geometries
     from riskmap.errors import NotFoundError
 
@@ -52,6 +57,8 @@ def load_plant(store, enterprise_name: str | None) -> Plant:
         raise NotFoundError(f"数据库中没有企业 “{enterprise_name}” / no enterprise {enterprise_name!r}")
 
     enterprise = store.enterprise(enterprise_name, create=False)
+    if at is not None:
+        return _past_plant(store, enterprise, at)
     # The reads are separate; a write between them would mix versions, so read again until the version holds.
     for _attempt in range(5):
         version = store.data_version(enterprise_name)
@@ -64,7 +71,25 @@ def load_plant(store, enterprise_name: str | None) -> Plant:
             break
     warnings = resolve_unit_geometries(units, features) if len(features) else []
     return Plant(enterprise, features, units, regions, layout_info, version, warnings,
-                 profile=ledger_info.get("default_profile") or "lec")
+                 profile=ledger_info.get("default_profile") or "lec",
+                 layout_number=(layout_info or {}).get("version"), ledger_number=ledger_info.get("version"))
+
+
+def _past_plant(store, enterprise: Enterprise, at: datetime) -> Plant:
+    """The plant as it was at `at`: the layout and ledger versions current then (the store keeps every one).
+
+    Its data version is the one recorded then (0 when the audit trail does not reach back so far); caches of
+    past plants key on the version numbers instead (riskmap.store.history.AsOf.key).
+    """
+    from riskmap.attach import resolve_unit_geometries
+    from riskmap.store.history import plant_parts_at
+
+    parts = plant_parts_at(store, enterprise.name, at)
+    asof, features, units = parts["asof"], parts["features"], parts["units"]
+    warnings = resolve_unit_geometries(units, features) if len(features) else []
+    return Plant(enterprise, features, units, parts["regions"], parts["layout_info"], asof.data_version or 0,
+                 warnings, profile=(parts["ledger_info"] or {}).get("default_profile") or "lec",
+                 as_of=asof.at, layout_number=asof.layout_number, ledger_number=asof.ledger_number)
 
 
 def resolve_enterprise(store, name: str | None) -> str:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import json
+import time
+from datetime import UTC, date, datetime
 
 import pytest
 
-from riskmap.errors import InputError
+from riskmap.errors import InputError, NotFoundError
+from riskmap.store.history import LOCAL_ZONE as LOCAL
 from riskmap.store.history import format_moment, parse_moment
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -38,3 +41,141 @@ def test_parse_moment_refuses_garbage_in_both_languages(text, words):
 
 def test_format_moment_is_beijing_time():
     assert format_moment(datetime(2026, 10, 1, 0, 0, tzinfo=UTC)) == "2026-10-01 08:00 +08:00"
+
+
+# ------------------------------------------------------------------------------------------ the past, as it was
+
+ENT = "江苏某化工有限公司"
+
+
+def snapshot(plant) -> dict:
+    """What a user sees of a plant: features, units with levels, region levels, and the exported GeoJSON."""
+    from riskmap.export import layout_frame, regions_frame, units_frame
+
+    features = sorted((r.fid, r.name, r.role, r.layer, json.dumps(r.properties, sort_keys=True, default=str),
+                       r.geometry.wkb_hex) for r in plant.features.itertuples())
+    units = [(u.id, u.name, u.parent_id, u.feature_ref, str(u.weight), u.last_assessed,
+              u.level().value if u.level() else None, u.geometry.wkb_hex if u.geometry is not None else None,
+              len(u.events)) for u in plant.units]
+    regions = [(r.region_id, r.level.value if r.level else None) for r in plant.region_risk()]
+    exported = [json.loads(frame(plant).to_json(sort_keys=True)) if len(plant.features) or frame is units_frame
+                else None for frame in (layout_frame, units_frame, regions_frame)]
+    return {"features": features, "units": units, "regions": regions, "geojson": exported,
+            "layout_number": plant.layout_number, "ledger_number": plant.ledger_number}
+
+
+def revised_layout():
+    from test_store import make_layout, square
+
+    return make_layout([
+        ("A1", "罐区", "region", "区域", {}, square(120.0, 32.0, 0.0015)),          # reshaped
+        ("A3", "新装置区", "region", "区域", {}, square(120.004, 32.0)),             # added (A2 removed)
+        ("B1", "中控室", "building", "建筑", {}, square(120.0101, 32.0101, 0.0002)),  # renamed
+    ])
+
+
+@pytest.fixture
+def edited(store):
+    """A plant changed step by step, with the moment after each step and the snapshot taken then."""
+    from test_store import plant_layout, unit_tree
+
+    from riskmap.levels import Level
+    from riskmap.plant import load_plant
+
+    moments = []
+
+    def step(write):
+        write()
+        time.sleep(0.003)
+        moment = datetime.now(UTC)
+        moments.append((moment, snapshot(load_plant(store, ENT))))
+        time.sleep(0.003)
+
+    before = datetime.now(UTC)
+    time.sleep(0.003)
+    step(lambda: store.save_layout(ENT, plant_layout(), author="王工", note="首次导入"))
+    step(lambda: store.save_units(ENT, unit_tree(), source="ledger.xlsx"))
+
+    def raise_reactor(unit):
+        unit.events[0].residual = None
+        unit.events[0].residual_level = Level.MAJOR
+        unit.last_assessed = date(2026, 9, 1)
+
+    step(lambda: store.edit_unit(ENT, "U2.1", raise_reactor, author="李工", note="复评"))
+    step(lambda: store.save_layout(ENT, revised_layout(), author="王工", note="改造后"))
+    tree = [u for u in unit_tree() if u.id != "U1.1"]
+    step(lambda: store.save_units(ENT, tree, source="ledger-2.xlsx"))
+    return before, moments
+
+
+def test_as_of_view_at_each_past_moment_equals_the_snapshot_taken_then(store, edited):
+    from riskmap.plant import load_plant
+
+    before, moments = edited
+    assert len({json.dumps(s, sort_keys=True, default=str) for _, s in moments}) == len(moments)  # all differ
+    for moment, taken in moments:
+        plant = load_plant(store, ENT, at=moment)
+        assert plant.as_of == moment
+        assert snapshot(plant) == taken
+    # a moment given as users type it (Beijing time, no offset) reads the same
+    first = moments[0][0]
+    typed = first.astimezone(LOCAL).strftime("%Y-%m-%dT%H:%M:%S.%f")
+    assert snapshot(load_plant(store, ENT, at=parse_moment(typed))) == moments[0][1]
+    with pytest.raises(InputError, match="nothing was stored yet"):
+        load_plant(store, ENT, at=before)
+
+
+def test_versions_at_and_regions_at(store, edited):
+    from riskmap.store.history import regions_at, versions_at
+
+    _, moments = edited
+    assert [(a.layout_number, a.ledger_number) for a in (versions_at(store, ENT, m) for m, _ in moments)] == \
+        [(1, None), (1, 1), (1, 2), (2, 2), (2, 3)]
+    assert [r.id for r in regions_at(store, ENT, 1, None)] == ["A1", "A2"]
+    assert {r.id: r.unit_id for r in regions_at(store, ENT, 1, 1)} == {"A1": "U1", "A2": "U2"}
+    assert regions_at(store, ENT, None, 1) == []
+    assert {r.id: r.unit_id for r in regions_at(store, ENT, 2, 3)} == {"A1": "U1", "A3": None}
+    with pytest.raises(NotFoundError):
+        versions_at(store, "没有这家企业", moments[0][0])
+
+
+def test_diff_between_two_moments(store, edited):
+    from riskmap.store.history import diff
+
+    _, moments = edited
+    (t1, _), (t2, _), (t3, _), (t4, _), (t5, _) = moments
+    d = diff(store, ENT, t3, t4)
+    layout = d["layout"]
+    assert [f["id"] for f in layout["added"]] == ["A3"]
+    assert sorted(f["id"] for f in layout["removed"]) == ["A2", "E1", "R1"]
+    assert [f["id"] for f in layout["reshaped"]] == ["A1"]
+    assert layout["renamed"] == [{"id": "B1", "from": "控制室", "to": "中控室"}]
+    assert d["units"] == {"added": [], "removed": [], "changed": [], "level_changed": []}
+    units = diff(store, ENT, t2, t3)["units"]
+    assert units["changed"] == [{"id": "U2.1", "name": "反应釜", "fields": ["last_assessed", "events"]}]
+    assert units["level_changed"] == [{"id": "U2.1", "from": "low", "to": "major"}]
+    assert diff(store, ENT, t3, t2) == diff(store, ENT, t2, t3)            # order of the moments does not matter
+    units = diff(store, ENT, t4, t5)["units"]
+    assert units["removed"] == [{"id": "U1.1", "name": "液氯储罐"}]
+    assert {u["id"] for u in units["changed"]} == {"U2.1"}                # the re-import wrote the ledger's value
+    everything = diff(store, ENT, t1, t1)
+    assert everything["layout"]["added"] == [] and everything["units"]["added"] == []
+    from_start = diff(store, ENT, datetime(2000, 1, 1, tzinfo=UTC), t2)
+    assert len(from_start["layout"]["added"]) == 5 and len(from_start["units"]["added"]) == 4
+
+
+def test_history_lists_who_when_why_newest_first(store, edited):
+    from riskmap.store.history import history
+
+    _, moments = edited
+    rows = history(store, ENT)
+    assert [r["action"] for r in rows] == ["ledger.import", "layout.import", "unit.edit", "ledger.import",
+                                           "layout.import"]
+    assert rows[-1]["author"] == "王工" and rows[-1]["reason"] == "首次导入"
+    assert rows[2]["author"] == "李工" and rows[2]["reason"] == "复评"
+    assert all(rows[i]["at"] >= rows[i + 1]["at"] for i in range(len(rows) - 1))
+    assert [r["action"] for r in history(store, ENT, since=moments[1][0], until=moments[3][0])] == \
+        ["layout.import", "unit.edit"]
+    assert len(history(store, ENT, limit=2)) == 2
+    with pytest.raises(InputError):
+        history(store, ENT, limit=0)

@@ -6,14 +6,39 @@ the state at any moment is a query, never a reconstruction from a log.
 
 from __future__ import annotations
 
+import json
 import re
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from riskmap.errors import InputError
+import shapely
+from sqlalchemy import func, select, text
+
+from riskmap.domain import Region
+from riskmap.errors import InputError, NotFoundError
+from riskmap.store import codec
+from riskmap.store.repository import (
+    _empty_features,
+    _enterprise_name,
+    _features_frame,
+    _from_wkb,
+    _regions_of,
+    _valid,
+)
+from riskmap.store.schema import (
+    ChangeRow,
+    EnterpriseRow,
+    LayoutFeatureRow,
+    LayoutVersionRow,
+    LedgerVersionRow,
+    RiskEventRow,
+    UnitRow,
+)
 
 LOCAL_ZONE = ZoneInfo("Asia/Shanghai")
 EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)
+MAX_HISTORY = 5000
 FUTURE_SLACK = timedelta(days=1)       # clocks of client and server may differ; further ahead is a typo
 _MOMENT_SHAPE = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}(:?\d{2})?)?)?$")
 
@@ -54,3 +79,292 @@ def format_moment(moment: datetime) -> str:
     """A moment as users read it: Beijing time to the minute, with its offset (2026-10-01 08:00 +08:00)."""
     local = moment.astimezone(LOCAL_ZONE)
     return local.strftime("%Y-%m-%d %H:%M") + " +08:00"
+
+
+# ---------------------------------------------------------------------------------------------- versions at a moment
+
+
+@dataclass(frozen=True)
+class AsOf:
+    """The layout and ledger versions current at a moment (None: none existed yet) and the data version then
+    (None when the audit trail does not reach back to that moment)."""
+
+    layout_number: int | None
+    ledger_number: int | None
+    data_version: int | None
+    at: datetime
+
+    @property
+    def key(self) -> tuple:
+        """What a cache of past states keys on: the two version numbers say everything about the data."""
+        return ("as-of", self.layout_number, self.ledger_number)
+
+
+def versions_at(store, name: str, at: datetime) -> AsOf:
+    """The versions whose created_at <= at; InputError when nothing was stored yet then."""
+    at = _aware(at)
+    with store.session() as s:
+        ent_id = _enterprise_id(s, name)
+        layout = _number_at(s, LayoutVersionRow, ent_id, at)
+        ledger = _number_at(s, LedgerVersionRow, ent_id, at)
+        data_version = s.execute(select(func.max(ChangeRow.data_version))
+                                 .where(ChangeRow.enterprise_id == ent_id, ChangeRow.at <= at)).scalar_one()
+    if layout is None and ledger is None:
+        shown = format_moment(at)
+        raise InputError(f"该时刻（{shown}）还没有数据 / nothing was stored yet at {shown}")
+    return AsOf(layout, ledger, data_version, at)
+
+
+def regions_at(store, name: str, layout_version: int | None, ledger_version: int | None) -> list[Region]:
+    """Regions of a past layout with the units of a past ledger attached, by the rules of Store.regions.
+
+    None for a version means "none existed then" (not "the current one"): no regions, resp. no units.
+    """
+    with store.session() as s:   # one snapshot, as Store.regions reads
+        return _regions_of(*_past_parts(store, s, name, layout_version, ledger_version, ["region"]))
+
+
+def _past_parts(store, s, name: str, layout_version: int | None, ledger_version: int | None,
+                roles: list[str] | None):
+    features = _empty_features() if layout_version is None else \
+        store._features(s, name, roles, None, layout_version)
+    units = [] if ledger_version is None else store._units(s, name, ledger_version)
+    return features, units
+
+
+def plant_parts_at(store, name: str, at: datetime) -> dict:
+    """Everything load_plant needs, as it was at `at`, read in one snapshot."""
+    asof = versions_at(store, name, at)
+    with store.session() as s:
+        features, units = _past_parts(store, s, name, asof.layout_number, asof.ledger_number, None)
+    regions = _regions_of(features[features["role"] == "region"].reset_index(drop=True), units)
+    layout_info = _version_info(store.layout_versions(name), asof.layout_number)
+    ledger_info = _version_info(store.ledger_versions(name), asof.ledger_number)
+    return {"asof": asof, "features": features, "units": units, "regions": regions,
+            "layout_info": layout_info, "ledger_info": ledger_info}
+
+
+def _version_info(versions: list[dict], number: int | None) -> dict | None:
+    return next((v for v in versions if v["version"] == number), None) if number is not None else None
+
+
+# ---------------------------------------------------------------------------------------------- history
+
+
+def history(store, name: str, since: datetime | None = None, until: datetime | None = None,
+            item: str | None = None, limit: int = 200) -> list[dict]:
+    """The audit trail, newest first: who changed what, when and why.
+
+    Layout and ledger versions older than the enterprise's first audit row (imports made before the trail
+    existed) are listed from the version tables, so the history starts at the first import.
+    """
+    limit = _limit(limit)
+    since, until = (None if t is None else _aware(t) for t in (since, until))
+    with store.session() as s:
+        ent_id = _enterprise_id(s, name)
+        cond = [ChangeRow.enterprise_id == ent_id]
+        if since is not None:
+            cond.append(ChangeRow.at >= since)
+        if until is not None:
+            cond.append(ChangeRow.at <= until)
+        if item is not None:
+            cond.append(_lists_item(store.dialect, str(item)))
+        rows = s.execute(select(ChangeRow).where(*cond).order_by(ChangeRow.at.desc(), ChangeRow.id.desc())
+                         .limit(limit)).scalars().all()
+        out = [_change(r) for r in rows]
+        first = s.execute(select(func.min(ChangeRow.at)).where(ChangeRow.enterprise_id == ent_id)).scalar_one()
+        if item is None:
+            out.extend(_older_versions(s, ent_id, first, since, until, limit))
+    out.sort(key=lambda r: (r["at"], r["id"] or 0), reverse=True)
+    return out[:limit]
+
+
+def _change(r: ChangeRow) -> dict:
+    return {"id": r.id, "at": r.at, "author": r.author, "reason": r.reason, "action": r.action,
+            "collection": r.collection, "item_ids": list(r.item_ids or []), "layout_number": r.layout_number,
+            "ledger_number": r.ledger_number, "data_version": r.data_version, "detail": r.detail}
+
+
+def _older_versions(s, ent_id: int, first: datetime | None, since, until, limit: int) -> list[dict]:
+    out = []
+    for model, what, collection in ((LayoutVersionRow, "layout", "layout"), (LedgerVersionRow, "ledger", "units")):
+        cond = [model.enterprise_id == ent_id]
+        if first is not None:
+            cond.append(model.created_at < first)
+        if since is not None:
+            cond.append(model.created_at >= since)
+        if until is not None:
+            cond.append(model.created_at <= until)
+        for r in s.execute(select(model).where(*cond).order_by(model.created_at.desc()).limit(limit)).scalars():
+            count = r.feature_count if model is LayoutVersionRow else r.unit_count
+            out.append({"id": None, "at": r.created_at, "author": r.author, "reason": r.note,
+                        "action": _VERSION_ACTIONS.get((what, r.action), f"{what}.{r.action}"),
+                        "collection": collection, "item_ids": [],
+                        "layout_number": r.number if what == "layout" else None,
+                        "ledger_number": r.number if what == "ledger" else None, "data_version": None,
+                        "detail": {"count": count}})
+    return out
+
+
+# Version-table actions named as the audit trail names them.
+_VERSION_ACTIONS = {("layout", "edit"): "feature.edit", ("layout", "restore"): "feature.restore",
+                    ("layout", "split"): "feature.split", ("layout", "merge"): "feature.merge",
+                    ("ledger", "edit"): "unit.edit"}
+
+
+def _lists_item(dialect: str, item: str):
+    """changes.item_ids (a JSON list) contains `item`, in SQL."""
+    if dialect == "postgresql":
+        return text("CAST(changes.item_ids AS jsonb) @> CAST(:item_list AS jsonb)").bindparams(
+            item_list=json.dumps([item]))
+    return text("EXISTS (SELECT 1 FROM json_each(changes.item_ids) WHERE json_each.value = :item_text)"
+                ).bindparams(item_text=item)
+
+
+def _limit(limit) -> int:
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_HISTORY:
+        raise InputError(f"limit 应为 1 到 {MAX_HISTORY} 的整数 / limit must be an integer from 1 to {MAX_HISTORY}")
+    return limit
+
+
+# ---------------------------------------------------------------------------------------------- diff
+
+
+def diff(store, name: str, t1: datetime, t2: datetime) -> dict:
+    """What changed between two moments: layout features by fid, units by code (levels = residual levels).
+
+    Only rows that differ are read: a row valid at both versions is the same row (the store is append-only),
+    so the rows valid at the earlier version and retired by the later one, and those written after the
+    earlier one and still valid at the later one, are all there is to compare.
+    """
+    t1, t2 = _aware(t1), _aware(t2)
+    if t1 > t2:
+        t1, t2 = t2, t1
+    with store.session() as s:
+        ent_id = _enterprise_id(s, name)
+        before = [_number_at(s, m, ent_id, t1) for m in (LayoutVersionRow, LedgerVersionRow)]
+        after = [_number_at(s, m, ent_id, t2) for m in (LayoutVersionRow, LedgerVersionRow)]
+        old_f, new_f = _changed_rows(s, store, LayoutFeatureRow, ent_id, before[0], after[0])
+        old_u, new_u = _changed_rows(s, store, UnitRow, ent_id, before[1], after[1])
+        layout = _layout_diff(_feature_frame(old_f), _feature_frame(new_f))
+        units = _units_diff(_units_of(s, old_u), _units_of(s, new_u))
+    return {"from": t1, "to": t2, "layout_from": before[0], "layout_to": after[0], "ledger_from": before[1],
+            "ledger_to": after[1], "layout": layout, "units": units}
+
+
+def _changed_rows(s, store, model, ent_id: int, v1: int | None, v2: int | None):
+    """(rows valid at v1 but not at v2, rows valid at v2 but not at v1); None = no version yet."""
+    if model is LayoutFeatureRow:
+        columns = [model.id, model.fid, model.name, model.role, model.layer, store._json_text(model.properties),
+                   store._wkb(model.geometry)]
+    else:
+        columns = [c for c in model.__table__.c if c.name != "geometry"] + [store._wkb(model.geometry)]
+    base = [model.enterprise_id == ent_id]
+
+    def read(*cond):
+        return s.connection().execute(select(*columns).where(*base, *cond).order_by(model.id)).all()
+
+    old = [] if v1 is None else read(_valid(model, v1),
+                                     *([] if v2 is None else [model.valid_to.is_not(None), model.valid_to <= v2]))
+    new = [] if v2 is None else read(_valid(model, v2), *([] if v1 is None else [model.valid_from > v1]))
+    return old, new
+
+
+def _feature_frame(rows):
+    frame = _features_frame(rows)
+    return frame.drop_duplicates("fid", keep="last").set_index("fid", drop=False)
+
+
+def _layout_diff(old, new) -> dict:
+    gone = old.index.difference(new.index)
+    came = new.index.difference(old.index)
+    both = old.index.intersection(new.index)
+    o, n = old.loc[both], new.loc[both]
+    reshaped = ~shapely.equals_exact(o.geometry.values, n.geometry.values, tolerance=0) if len(both) else []
+    names_o, names_n = o["name"].to_numpy(object), n["name"].to_numpy(object)
+    renamed = names_o != names_n if len(both) else []
+    other = [(o["role"].iat[i], o["layer"].iat[i], o["properties"].iat[i])
+             != (n["role"].iat[i], n["layer"].iat[i], n["properties"].iat[i]) for i in range(len(both))]
+
+    def brief(frame, fid):
+        row = frame.loc[fid]
+        return {"id": fid, "name": row["name"], "role": row["role"]}
+
+    return {
+        "added": [brief(new, f) for f in came],
+        "removed": [brief(old, f) for f in gone],
+        "reshaped": [brief(n, f) for f, flag in zip(both, reshaped, strict=True) if flag],
+        "renamed": [{"id": f, "from": a, "to": b}
+                    for f, a, b, flag in zip(both, names_o, names_n, renamed, strict=True) if flag],
+        "changed": [brief(n, f) for f, flag in zip(both, other, strict=True) if flag],
+    }
+
+
+def _units_of(s, rows) -> dict:
+    """Units (with their events) of the given unit rows, by code."""
+    if not rows:
+        return {}
+    events: dict[int, list] = {}
+    ids = [r.id for r in rows]
+    for start in range(0, len(ids), 5000):
+        for ev in s.execute(select(RiskEventRow).where(RiskEventRow.unit_id.in_(ids[start:start + 5000]))
+                            .order_by(RiskEventRow.unit_id, RiskEventRow.position)).scalars():
+            events.setdefault(ev.unit_id, []).append(codec.event_from_row(ev))
+    geometries = _from_wkb([r[-1] for r in rows])
+    return {r.code: codec.unit_from_row(r, g, events.get(r.id, [])) for r, g in zip(rows, geometries, strict=True)}
+
+
+def _units_diff(old: dict, new: dict) -> dict:
+    changed, level_changed = [], []
+    for code in sorted(old.keys() & new.keys(), key=_natural):
+        a, b = old[code], new[code]
+        fields = [k for k, v in codec.unit_row(a, 0).items() if k not in ("position", "geometry")
+                  and codec.unit_row(b, 0)[k] != v]
+        if not _same_geometry(a.geometry, b.geometry):
+            fields.append("geometry")
+        if [codec.event_row(e, i) for i, e in enumerate(a.events)] != \
+                [codec.event_row(e, i) for i, e in enumerate(b.events)]:
+            fields.append("events")
+        if fields:
+            changed.append({"id": code, "name": b.name, "fields": fields})
+        la, lb = a.level(), b.level()
+        if la != lb:
+            level_changed.append({"id": code, "from": la.value if la else None, "to": lb.value if lb else None})
+    return {
+        "added": [{"id": c, "name": new[c].name} for c in sorted(new.keys() - old.keys(), key=_natural)],
+        "removed": [{"id": c, "name": old[c].name} for c in sorted(old.keys() - new.keys(), key=_natural)],
+        "changed": changed,
+        "level_changed": level_changed,
+    }
+
+
+def _same_geometry(a, b) -> bool:
+    if a is None or b is None:
+        return a is b
+    return bool(shapely.equals_exact(a, b, tolerance=0))
+
+
+def _natural(code: str):
+    return (len(code), code)
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+
+
+def _aware(moment: datetime) -> datetime:
+    if not isinstance(moment, datetime):
+        raise InputError(f"时刻应为日期时间，而不是 {moment!r} / a moment must be a date-time, not {moment!r}")
+    return (moment if moment.tzinfo else moment.replace(tzinfo=LOCAL_ZONE)).astimezone(UTC)
+
+
+def _enterprise_id(s, name: str) -> int:
+    found = s.execute(select(EnterpriseRow.id).where(EnterpriseRow.name == _enterprise_name(name))
+                      ).scalar_one_or_none()
+    if found is None:
+        raise NotFoundError(f"没有名为 “{str(name)[:80]}” 的企业 / no enterprise named {str(name)[:80]!r}")
+    return found
+
+
+def _number_at(s, model, ent_id: int, at: datetime) -> int | None:
+    return s.execute(select(func.max(model.number))
+                     .where(model.enterprise_id == ent_id, model.created_at <= at)).scalar_one()
