@@ -51,7 +51,7 @@ if ! (cd "$dest" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=erro
 fi
 
 # The packages riskmap serves must be there, else the page would load with holes.
-for pkg in leaflet/dist/leaflet.js swagger-ui-dist/swagger-ui-bundle.js redoc/bundles/redoc.standalone.js; do
+for pkg in leaflet/dist/leaflet.js @geoman-io/leaflet-geoman-free/dist/leaflet-geoman.min.js swagger-ui-dist/swagger-ui-bundle.js redoc/bundles/redoc.standalone.js; do
   [ -f "$dest/node_modules/$pkg" ] || die "安装后缺少 $pkg / $pkg missing after npm ci"
 done
 echo "$want" > "$stamp"

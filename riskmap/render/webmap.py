@@ -183,7 +183,7 @@ def map_config(summary: MapSummary, *, region: dict[str, Any] | None, lang: str,
     }
 
 
-def _json_for_script(value: Any) -> str:
+def json_for_script(value: Any) -> str:
     """JSON that cannot end the <script> element it sits in, whatever the user's text contains."""
     text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     return (text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
@@ -218,7 +218,7 @@ def render_map_page(config: dict[str, Any], assets: PageAssets) -> str:
                            (layer["tilejson"] + "&scale=2", "(min-resolution: 1.5dppx)")))
     figure.header.add_child(Element(preloads), name="riskmap_preload")
     figure.html.add_child(Element(
-        f'<script type="application/json" id="riskmap-config">{_json_for_script(config)}</script>'
+        f'<script type="application/json" id="riskmap-config">{json_for_script(config)}</script>'
         f'<noscript>{html.escape(text["title"])}: JavaScript</noscript>'), name="riskmap_config")
 
     class _Start(MacroElement):

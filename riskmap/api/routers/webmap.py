@@ -16,13 +16,21 @@ from riskmap.api.routers.identify import plant_index, warm_plant_index
 from riskmap.api.routers.static import app_url, vendor_assets
 from riskmap.errors import NotFoundError, RiskmapError
 from riskmap.levels import LEVELS_HIGH_TO_LOW, load_palette
-from riskmap.render import webmap
+from riskmap.render import editpage, webmap
 
 Lang = Literal["zh", "en"]
 TILEJSON_PATH = "/tiles/{layer}/tilejson.json"
 # Map summaries by (database, enterprise id, version stamp): a version's counts never change.
 _SUMMARIES: dict[tuple, webmap.MapSummary] = {}
 _SUMMARY_LOCK = threading.Lock()
+# Tile layers drawn under the editor's own vector features (the layout itself is drawn by the editor).
+EDITOR_BACKDROP = ("basemap", "regions", "labels")
+EDITOR_URLS = {
+    "map": "/map", "edit": "/edit", "version": "/api/map/version",
+    "layout_items": "/ogc/collections/layout/items", "regions_items": "/ogc/collections/regions/items",
+    "units_items": "/ogc/collections/units/items", "split": "/api/layout/split", "merge": "/api/layout/merge",
+    "search": "/api/search", "whoami": "/api/auth/me",
+}
 
 
 def tile_layers(request: Request, enterprise: str, lang: str, workshop: bool = False) -> list[dict]:
@@ -159,6 +167,33 @@ def make_router() -> APIRouter:
                                 status_code=exc.http_status)
         page = webmap.render_map_page(config, assets)
         return HTMLResponse(page, headers={"Cache-Control": "no-cache"})
+
+    @router.get("/edit", response_class=HTMLResponse, summary="总平面布置网页编辑器 / the layout editor")
+    def edit_page(
+        request: Request,
+        enterprise: str | None = Query(None, description="企业名称 / enterprise"),
+        lang: Lang = Query("zh", description="界面语言 / language"),
+    ) -> HTMLResponse:
+        favicon = app_url("favicon.svg")
+        store = request.app.state.store()
+        names = [e.name for e in store.enterprises()]
+        if enterprise is None and request.app.state.settings.enterprise is None and len(names) > 1:
+            links = [(n, "/edit?" + urlencode({"enterprise": n, "lang": lang})) for n in names]
+            return HTMLResponse(webmap.message_page("选择企业 / choose an enterprise",
+                                                    "数据库中有多个企业 / several enterprises:", links, favicon))
+        try:
+            summary = map_summary(store, enterprise, request.app.state.settings.enterprise)
+            assets = editpage.edit_assets(vendor_assets().url, app_url)
+        except RiskmapError as exc:
+            return HTMLResponse(webmap.message_page("无法打开编辑器 / cannot open the editor", exc.message, [],
+                                                    favicon), status_code=exc.http_status)
+        layers = [dict(layer, visible=layer["name"] in EDITOR_BACKDROP)
+                  for layer in tile_layers(request, summary.enterprise, lang)
+                  if layer["name"] in EDITOR_BACKDROP or layer["name"] == "units"]
+        config = editpage.edit_config(
+            enterprise=summary.enterprise, data_version=summary.data_version, bounds=summary.bounds, lang=lang,
+            palette=load_palette(), layers=layers, urls=EDITOR_URLS)
+        return HTMLResponse(editpage.render_edit_page(config, assets), headers={"Cache-Control": "no-cache"})
 
     @router.get("/api/map/config", tags=["map"], summary="网页地图配置 / the web map's configuration")
     def map_config(
