@@ -74,6 +74,8 @@ class Writing:
     refresh_map: bool = True
     map_change: Any = None          # the mapdata.MapChange written at the end
     units: list | None = None       # the complete current unit tree when the writer has it (saves a re-read)
+    change_id: int | None = None    # the audit row (`changes`) of this transaction, once written
+    edit_tag: int | None = None     # the new row id of a one-item write (edit_unit)
 
 
 class Store:
@@ -217,8 +219,11 @@ class Store:
     def save_layout(self, enterprise_name: str, layout: LayoutImport, author: str | None = None,
                     note: str | None = None) -> int:
         """Store an imported layout as the enterprise's new current layout version; returns its number."""
+        from riskmap.store import editing
+
         gdf = _layout_frame(layout)
         rows = _feature_rows(gdf, self.dialect)   # encoded before the write lock is taken
+        _guarantee_fids(rows)
         with self.transaction(enterprise_name) as w:
             s = w.session
             number = _next_number(s, LayoutVersionRow, w.enterprise_id)
@@ -239,6 +244,9 @@ class Store:
             for row in rows:
                 row.update(keys)
             _insert_rows(s, LayoutFeatureRow, rows)
+            editing.record_change(w, "layout.import", "layout", [], author, note, {
+                "source": _clean_text(layout.source_name), "features": len(rows),
+                "bbox": _rows_bbox(rows)})
         self._analyze(len(gdf), LayoutFeatureRow)
         return number
 
@@ -313,6 +321,8 @@ class Store:
         geoms = encode_wkb([u.geometry for u in units], self.dialect) if units else []
         for row, geom in zip(unit_rows, geoms, strict=True):
             row["geometry"] = geom
+        from riskmap.store import editing, flags
+
         events_of_unit = [[codec.event_row(ev, pos) for pos, ev in enumerate(u.events)] for u in units]
         event_count = sum(len(evs) for evs in events_of_unit)
         with self.transaction(enterprise_name) as w:
@@ -340,6 +350,9 @@ class Store:
                     event_rows.append(row)
             _insert_rows(s, RiskEventRow, event_rows)
             w.units = units             # exactly what was written (the codec round trip is exact)
+            editing.record_change(w, "ledger.import", "units", [], author, note, {
+                "source": _clean_text(source), "units": len(units), "events": event_count})
+            flags.after_ledger_import(self, w, units)
         self._analyze(len(units) + event_count, UnitRow, RiskEventRow)
         return number
 
@@ -462,50 +475,87 @@ class Store:
     # ------------------------------------------------------------------------------------------ unit edits
 
     def edit_unit(self, enterprise_name: str, unit_id: str, change, author: str | None = None,
-                  note: str | None = None) -> tuple[AssessmentUnit, int, int]:
+                  note: str | None = None, if_match=None) -> tuple[AssessmentUnit, int, int]:
         """Change one unit as a new ledger version (action "edit") in one transaction.
 
         `change(unit)` gets the current unit (with its events) read inside the transaction and changes it in
-        place; the old row is retired and the changed one written, every other unit stays as it is.
+        place; the old row is retired and the changed one written, every other unit stays as it is. With
+        `if_match` (edit tags, "*" or an If-Match text) the unit must still be the version the caller read
+        (EditConflict otherwise). Writes an audit row ("unit.edit"); raises or clears re-assessment flags.
         Returns (the unit as stored, ledger version number, data version).
         """
-        with self.transaction(enterprise_name, create=False) as w:
-            s = w.session
-            current = s.execute(select(UnitRow).where(UnitRow.enterprise_id == w.enterprise_id,
-                                                      UnitRow.valid_to.is_(None), UnitRow.code == str(unit_id))
-                                ).scalars().first()
-            if current is None:
-                raise NotFoundError(f"没有编号为 “{unit_id}” 的评估单元 / no assessment unit {unit_id!r}")
-            events = [codec.event_from_row(r) for r in s.execute(
-                select(RiskEventRow).where(RiskEventRow.unit_id == current.id).order_by(RiskEventRow.position)
-            ).scalars()]
-            unit = codec.unit_from_row(current, current.geometry, events)
-            change(unit)
-            row = codec.unit_row(unit, current.position)
-            row["geometry"] = encode_wkb([unit.geometry], self.dialect)[0]
-            event_rows = [codec.event_row(ev, pos) for pos, ev in enumerate(unit.events)]
-            number = _next_number(s, LedgerVersionRow, w.enterprise_id)
-            previous = s.execute(select(LedgerVersionRow).where(LedgerVersionRow.enterprise_id == w.enterprise_id)
-                                 .order_by(LedgerVersionRow.number.desc()).limit(1)).scalars().first()
-            old_events = len(events)
-            version = LedgerVersionRow(
-                enterprise_id=w.enterprise_id, number=number, created_at=utcnow(), action="edit",
-                source=previous.source if previous else None,
-                default_profile=previous.default_profile if previous else None,
-                note=_clean_text(note) or f"编辑单元 {unit_id}", author=_clean_text(author),
-                unit_count=previous.unit_count if previous else 1,
-                event_count=(previous.event_count if previous else old_events) - old_events + len(event_rows),
-            )
-            s.add(version)
-            s.flush()
-            s.execute(update(UnitRow).where(UnitRow.id == current.id).values(valid_to=number))
-            row.update(enterprise_id=w.enterprise_id, ledger_version_id=version.id, valid_from=number,
-                       valid_to=None)
-            (new_id,) = _insert_rows(s, UnitRow, [row], returning=True)
-            for ev in event_rows:
-                ev.update(enterprise_id=w.enterprise_id, unit_id=new_id)
-            _insert_rows(s, RiskEventRow, event_rows)
-        return unit, number, w.data_version
+        from riskmap.store import editing
+
+        return editing.edit_unit(self, enterprise_name, unit_id, change, author=author, note=note,
+                                 if_match=if_match)
+
+    def unit_record(self, enterprise_name: str, code: str):
+        """(the current unit with its events, its edit tag) or None."""
+        from riskmap.store import editing
+
+        return editing.unit_record(self, enterprise_name, code)
+
+    def create_unit(self, enterprise_name: str, unit: AssessmentUnit, author: str | None = None,
+                    reason: str | None = None):
+        from riskmap.store import editing
+
+        return editing.create_unit(self, enterprise_name, unit, author=author, reason=reason)
+
+    def delete_unit(self, enterprise_name: str, code: str, if_match, author: str | None = None,
+                    reason: str | None = None):
+        from riskmap.store import editing
+
+        return editing.delete_unit(self, enterprise_name, code, if_match, author=author, reason=reason)
+
+    # ------------------------------------------------------------------------------------------ feature edits
+
+    def feature(self, enterprise_name: str, fid: str, at_layout: int | None = None):
+        """The current layout feature `fid` as an editing.EditableFeature (with its edit tag), or None."""
+        from riskmap.store import editing
+
+        return editing.feature(self, enterprise_name, fid, at_layout)
+
+    def create_feature(self, enterprise_name: str, fid: str | None, role: str, geometry, name_: str | None = None,
+                       layer: str | None = None, properties: dict | None = None, author: str | None = None,
+                       reason: str | None = None):
+        from riskmap.store import editing
+
+        return editing.create_feature(self, enterprise_name, fid, role, geometry, name_=name_, layer=layer,
+                                      properties=properties, author=author, reason=reason)
+
+    def replace_feature(self, enterprise_name: str, fid: str, if_match, role: str, geometry,
+                        feature_name: str | None = None, layer: str | None = None, properties: dict | None = None,
+                        author: str | None = None, reason: str | None = None):
+        from riskmap.store import editing
+
+        return editing.replace_feature(self, enterprise_name, fid, if_match, role, geometry,
+                                       feature_name=feature_name, layer=layer, properties=properties,
+                                       author=author, reason=reason)
+
+    def patch_feature(self, enterprise_name: str, fid: str, if_match, changes: dict, author: str | None = None,
+                      reason: str | None = None):
+        from riskmap.store import editing
+
+        return editing.patch_feature(self, enterprise_name, fid, if_match, changes, author=author, reason=reason)
+
+    def delete_feature(self, enterprise_name: str, fid: str, if_match, author: str | None = None,
+                       reason: str | None = None):
+        from riskmap.store import editing
+
+        return editing.delete_feature(self, enterprise_name, fid, if_match, author=author, reason=reason)
+
+    def restore_feature(self, enterprise_name: str, fid: str, author: str | None = None, reason: str | None = None,
+                        at=None):
+        from riskmap.store import editing
+
+        return editing.restore_feature(self, enterprise_name, fid, author=author, reason=reason, at=at)
+
+    def apply_layout_changes(self, enterprise_name: str, changes, action: str, if_match: dict | None,
+                             author: str | None = None, reason: str | None = None):
+        from riskmap.store import editing
+
+        return editing.apply_layout_changes(self, enterprise_name, changes, action, if_match, author=author,
+                                            reason=reason)
 
     # ------------------------------------------------------------------------------------------ helpers
 
@@ -746,6 +796,41 @@ def _feature_rows(gdf: gpd.GeoDataFrame, dialect: str) -> list[dict]:
             "minx": bounds[i, 0], "miny": bounds[i, 1], "maxx": bounds[i, 2], "maxy": bounds[i, 3],
         })
     return rows
+
+
+def _guarantee_fids(rows: list[dict]) -> None:
+    """Every feature gets a non-empty fid unique in the layout (the item id of editing): a missing one becomes
+    n<k>, a repeated one <fid>~2, ~3, ... with the drawing's value kept in properties["source_fid"]."""
+    taken = {r["fid"] for r in rows if r["fid"] is not None and r["fid"].strip()}
+    seen: dict[str, int] = {}
+    k = 0
+    for row in rows:
+        fid = row["fid"]
+        if fid is None or not fid.strip():
+            k += 1
+            while f"n{k}" in taken:
+                k += 1
+            row["fid"] = f"n{k}"
+            taken.add(row["fid"])
+            continue
+        seen[fid] = seen.get(fid, 0) + 1
+        if seen[fid] == 1:
+            continue
+        n = seen[fid]
+        while f"{fid}~{n}" in taken:
+            n += 1
+        seen[fid] = n
+        row["fid"] = f"{fid}~{n}"
+        taken.add(row["fid"])
+        row["properties"] = {**row["properties"], "source_fid": fid}
+
+
+def _rows_bbox(rows: list[dict]) -> list[float] | None:
+    boxes = [(r["minx"], r["miny"], r["maxx"], r["maxy"]) for r in rows if r["minx"] is not None]
+    if not boxes:
+        return None
+    arr = np.asarray(boxes, dtype=float)
+    return [float(arr[:, 0].min()), float(arr[:, 1].min()), float(arr[:, 2].max()), float(arr[:, 3].max())]
 
 
 def _from_wkb(values: list) -> np.ndarray:

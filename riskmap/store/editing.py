@@ -1,0 +1,783 @@
+"""Editing one item at a time: layout features and units, with optimistic concurrency and an audit row.
+
+Why edit tags: two editors must never overwrite each other. Every stored row has a primary key that changes with
+each write of the item and never repeats, so it is the item's version ("edit tag"); a write names the tag it was
+made against (If-Match) and is refused when the item moved on. The check and the write happen in one writing
+transaction of the enterprise (`Store.transaction`: SQLite BEGIN IMMEDIATE, PostgreSQL the data-version row lock
+plus SELECT ... FOR UPDATE on the item), so of many writers holding the same tag exactly one wins. The same
+transaction bumps the data version, refreshes the map snapshot, writes the audit row (`changes`) and raises the
+re-assessment flags the change causes (riskmap.store.flags): a change is there completely or not at all.
+
+The Store methods (riskmap.store.repository) are thin and delegate here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import geopandas as gpd
+import shapely
+from shapely.geometry import mapping, shape
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from riskmap.domain import AssessmentUnit
+from riskmap.errors import AlreadyExistsError, EditConflict, InputError, NotFoundError, PreconditionRequired
+from riskmap.store import codec
+from riskmap.store import repository as repo
+from riskmap.store.schema import (
+    ChangeRow,
+    LayoutFeatureRow,
+    LayoutVersionRow,
+    LedgerVersionRow,
+    RiskEventRow,
+    UnitRow,
+)
+from riskmap.store.types import SRID, encode_wkb, utcnow
+
+ANY = "*"
+MAX_FID = 200
+MAX_TEXT = 2000
+# Items listed in an audit row's detail; a revision of 100,000 features keeps counts and the first ones.
+MAX_DETAIL_ITEMS = 2000
+LAYOUT_ACTIONS = ("edit", "restore", "revise", "split", "merge")
+FEATURE_FIELDS = ("geometry", "name", "role", "layer", "properties")
+_TAG = re.compile(r'^\s*"?(\d{1,18})(?:\.[^"]*)?"?\s*$')
+
+
+# ---------------------------------------------------------------------------------------------- ETags
+
+
+def etag(edit_tag: int, representation: bytes | str) -> str:
+    """The HTTP ETag of an item: its edit tag and a short digest of what was sent (strong, quoted)."""
+    data = representation.encode("utf-8") if isinstance(representation, str) else bytes(representation)
+    return f'"{int(edit_tag)}.{hashlib.sha256(data).hexdigest()[:8]}"'
+
+
+def edit_tag_of(if_match: str | None) -> list[int]:
+    """The edit tags named by an If-Match header ("12.ab34cd56", "12", several comma-separated); [] when none
+    parse. Weak tags (W/...) never match, as RFC 9110 wants for If-Match."""
+    if not if_match:
+        return []
+    out = []
+    for part in str(if_match).split(","):
+        m = _TAG.match(part)
+        if m:
+            out.append(int(m.group(1)))
+    return out
+
+
+def _tags(if_match: Any) -> list[int] | str:
+    """If-Match as given by a caller: None (428), "*", a header text, an int or a list of ints."""
+    if if_match is None:
+        raise PreconditionRequired()
+    if isinstance(if_match, str):
+        return ANY if if_match.strip() == ANY else edit_tag_of(if_match)
+    if isinstance(if_match, bool):
+        raise InputError(f"If-Match 无效：{if_match!r} / invalid If-Match {if_match!r}")
+    if isinstance(if_match, int):
+        return [if_match]
+    out: list[int] = []
+    for tag in if_match:
+        if tag == ANY:
+            return ANY
+        try:
+            out.append(int(tag))
+        except (TypeError, ValueError):
+            continue   # an unparsable tag matches nothing
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- results
+
+
+@dataclass
+class EditableFeature:
+    """A stored layout feature with its edit tag (the row id)."""
+
+    fid: str
+    edit_tag: int
+    name: str | None
+    role: str | None
+    layer: str | None
+    properties: dict
+    geometry: Any                   # shapely, EPSG:4326
+    valid_from: int
+    valid_to: int | None
+
+    def geojson(self) -> dict:
+        """A GeoJSON Feature (lon/lat): id = fid, properties = name, role, layer and the feature's own."""
+        props = dict(self.properties or {})
+        props.update(name=self.name, role=self.role, layer=self.layer)
+        return {"type": "Feature", "id": self.fid,
+                "geometry": mapping(self.geometry) if self.geometry is not None else None, "properties": props}
+
+
+@dataclass
+class FeatureChange:
+    """One part of a layout change. For "replace" a field left None keeps its current value."""
+
+    op: str                                  # "create" | "replace" | "delete"
+    fid: str | None = None
+    role: str | None = None
+    geometry: Any = None
+    feature_name: str | None = None
+    layer: str | None = None
+    properties: dict | None = None
+
+
+@dataclass
+class EditResult:
+    """What a write did: the items touched, their new edit tags (None for a delete), the versions it made."""
+
+    fids: list[str]
+    edit_tags: list[int | None]
+    layout_number: int | None
+    data_version: int
+    change_id: int
+    ledger_number: int | None = None
+    flags_raised: list[dict] = field(default_factory=list)
+
+    @property
+    def fid(self) -> str | None:
+        return self.fids[0] if self.fids else None
+
+    @property
+    def edit_tag(self) -> int | None:
+        return self.edit_tags[0] if self.edit_tags else None
+
+
+@dataclass
+class Touched:
+    """A feature before and after a change (None when it did not exist), for the audit detail and the flags."""
+
+    op: str
+    fid: str
+    old: EditableFeature | None
+    new: EditableFeature | None
+
+
+# ---------------------------------------------------------------------------------------------- audit
+
+
+def record_change(w, action: str, collection: str | None, item_ids: Sequence[str], author: str | None,
+                  reason: str | None, detail: dict | None = None) -> int:
+    """Write the audit row of the transaction `w` (layout and ledger numbers as they are after the change) and
+    remember its id in `w.change_id` for what follows in the same transaction (flags)."""
+    s = w.session
+    layout_number = s.execute(select(func.max(LayoutVersionRow.number))
+                              .where(LayoutVersionRow.enterprise_id == w.enterprise_id)).scalar_one()
+    ledger_number = s.execute(select(func.max(LedgerVersionRow.number))
+                              .where(LedgerVersionRow.enterprise_id == w.enterprise_id)).scalar_one()
+    row = ChangeRow(enterprise_id=w.enterprise_id, data_version=w.data_version, at=utcnow(),
+                    author=repo._clean_text(author), reason=repo._clean_text(reason), action=action,
+                    collection=collection, item_ids=[str(i) for i in item_ids], layout_number=layout_number,
+                    ledger_number=ledger_number, detail=detail)
+    s.add(row)
+    s.flush()
+    w.change_id = row.id
+    return row.id
+
+
+def _bbox(geom: Any) -> list[float] | None:
+    if geom is None or geom.is_empty:
+        return None
+    return [round(float(v), 9) for v in shapely.bounds(geom)]
+
+
+# ---------------------------------------------------------------------------------------------- layout reads
+
+
+def _editable(row: LayoutFeatureRow | None) -> EditableFeature | None:
+    if row is None:
+        return None
+    return EditableFeature(fid=row.fid, edit_tag=row.id, name=row.name, role=row.role, layer=row.layer,
+                           properties=dict(row.properties or {}), geometry=row.geometry,
+                           valid_from=row.valid_from, valid_to=row.valid_to)
+
+
+def feature(store, name: str, fid: str, at_layout: int | None = None) -> EditableFeature | None:
+    """The current feature `fid` (or as it was in layout version `at_layout`); None when there is none."""
+    with store.session() as s:
+        ent_id = store._enterprise_id(s, name, create=False, missing_ok=True)
+        if ent_id is None:
+            return None
+        number = store._layout_number(s, ent_id, at_layout)
+        row = s.execute(select(LayoutFeatureRow).where(
+            LayoutFeatureRow.enterprise_id == ent_id, repo._valid(LayoutFeatureRow, number),
+            LayoutFeatureRow.fid == str(fid)).order_by(LayoutFeatureRow.id.desc()).limit(1)).scalars().first()
+        return _editable(row)
+
+
+def _current_row(s: Session, ent_id: int, fid: str, lock: bool = True) -> LayoutFeatureRow | None:
+    q = select(LayoutFeatureRow).where(LayoutFeatureRow.enterprise_id == ent_id, LayoutFeatureRow.valid_to.is_(None),
+                                       LayoutFeatureRow.fid == fid)
+    if lock:
+        q = q.with_for_update()
+    return s.execute(q).scalars().first()
+
+
+def _last_row(s: Session, ent_id: int, fid: str) -> LayoutFeatureRow | None:
+    return s.execute(select(LayoutFeatureRow).where(LayoutFeatureRow.enterprise_id == ent_id,
+                                                    LayoutFeatureRow.fid == fid)
+                     .order_by(LayoutFeatureRow.id.desc()).limit(1)).scalars().first()
+
+
+def _version_row(s: Session, model: type, ent_id: int, number: int | None):
+    if number is None:
+        return None
+    return s.execute(select(model).where(model.enterprise_id == ent_id, model.number == number)).scalars().first()
+
+
+def _current_feature_item(s: Session, ent_id: int, fid: str) -> dict | None:
+    """The item as it is now, for EditConflict.current (feature None when it was deleted)."""
+    row = _last_row(s, ent_id, fid)
+    if row is None:
+        return None
+    live = row.valid_to is None
+    version = _version_row(s, LayoutVersionRow, ent_id, row.valid_from if live else row.valid_to)
+    return {"id": fid, "edit_tag": row.id if live else None,
+            "feature": _editable(row).geojson() if live else None,
+            "changed_at": version.created_at.isoformat() if version else None,
+            "changed_by": version.author if version else None, "reason": version.note if version else None}
+
+
+def _check_tag(tags: list[int] | str, row_id: int | None, current: Any) -> None:
+    """Refuse (412 with the current item) unless the If-Match tags name the current row."""
+    if row_id is not None and (tags == ANY or row_id in tags):
+        return
+    item = current() if callable(current) else current
+    raise EditConflict(current=item)
+
+
+# ---------------------------------------------------------------------------------------------- validation
+
+
+def _fid_text(fid: Any) -> str:
+    text = "" if fid is None else str(fid).strip()
+    if not text:
+        raise InputError("要素编号不能为空 / the feature id is empty")
+    if len(text) > MAX_FID:
+        raise InputError(f"要素编号过长（最多 {MAX_FID} 字）/ the feature id is longer than {MAX_FID}")
+    if "\x00" in text:
+        raise InputError("要素编号含有非法字符 / the feature id contains a NUL character")
+    return text
+
+
+def _geometry(geom: Any) -> Any:
+    """A shapely geometry (a GeoJSON dict is read); None or empty is refused (the API checks the rest)."""
+    if isinstance(geom, dict):
+        try:
+            geom = shape(geom)
+        except (KeyError, TypeError, ValueError, AttributeError, shapely.errors.GEOSException) as exc:
+            raise InputError(f"几何无法读取：{exc} / cannot read the geometry: {exc}") from None
+    if geom is None or not isinstance(geom, shapely.Geometry) or geom.is_empty:
+        raise InputError("要素几何为空 / the feature geometry is missing or empty")
+    return geom
+
+
+def _role(role: Any) -> str:
+    if role is None:
+        raise InputError("要素需要角色（role）/ the feature needs a role")
+    return repo._roles([str(role)])[0]
+
+
+def _text(value: Any, what_zh: str, what: str) -> str | None:
+    text = repo._clean_text(value)
+    if text is not None and len(text) > MAX_TEXT:
+        raise InputError(f"{what_zh}过长（最多 {MAX_TEXT} 字）/ the {what} is longer than {MAX_TEXT}")
+    return text
+
+
+def _properties(value: Any) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InputError(f"properties 应为对象，而不是 {type(value).__name__} / properties must be an object, "
+                         f"not {type(value).__name__}")
+    return dict(value)
+
+
+def _merge_patch(target: dict, patch: dict) -> dict:
+    """RFC 7396 merge patch of properties: null removes a key, objects merge, the rest replaces."""
+    out = dict(target)
+    for key, value in patch.items():
+        if value is None:
+            out.pop(key, None)
+        elif isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge_patch(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- layout writes
+
+
+@dataclass
+class _Op:
+    """A layout change prepared before the lock: `values` are the fields to write (validated)."""
+
+    op: str                 # create | update | delete | restore
+    fid: str | None
+    values: dict = field(default_factory=dict)
+    merge_properties: bool = False
+    tags: list[int] | str | None = None     # None: no check (a batch applied without If-Match)
+    at: datetime | None = None
+
+
+def create_feature(store, name: str, fid: str | None, role: str, geometry: Any, name_: str | None = None,
+                   layer: str | None = None, properties: dict | None = None, author: str | None = None,
+                   reason: str | None = None) -> EditResult:
+    op = _Op("create", None if fid is None else _fid_text(fid),
+             {"role": _role(role), "geometry": _geometry(geometry), "name": _text(name_, "名称", "name"),
+              "layer": _text(layer, "图层", "layer"), "properties": _properties(properties)})
+    return _write_layout(store, name, [op], "edit", "feature.create", author, reason)
+
+
+def replace_feature(store, name: str, fid: str, if_match: Any, role: str, geometry: Any,
+                    feature_name: str | None = None, layer: str | None = None, properties: dict | None = None,
+                    author: str | None = None, reason: str | None = None) -> EditResult:
+    tags = _tags(if_match)
+    op = _Op("update", _fid_text(fid),
+             {"role": _role(role), "geometry": _geometry(geometry), "name": _text(feature_name, "名称", "name"),
+              "layer": _text(layer, "图层", "layer"), "properties": _properties(properties)}, tags=tags)
+    return _write_layout(store, name, [op], "edit", "feature.replace", author, reason)
+
+
+def patch_feature(store, name: str, fid: str, if_match: Any, changes: dict, author: str | None = None,
+                  reason: str | None = None) -> EditResult:
+    tags = _tags(if_match)
+    if not isinstance(changes, dict):
+        raise InputError("修改内容应为对象 / the changes must be an object")
+    unknown = sorted(set(changes) - set(FEATURE_FIELDS))
+    if unknown:
+        raise InputError(f"不能修改的字段：{', '.join(unknown)}；可改：{', '.join(FEATURE_FIELDS)} / fields that "
+                         f"cannot be changed: {unknown}; allowed: {', '.join(FEATURE_FIELDS)}")
+    if not changes:
+        raise InputError("没有要修改的内容 / nothing to change")
+    values: dict = {}
+    if "geometry" in changes:
+        values["geometry"] = _geometry(changes["geometry"])
+    if "role" in changes:
+        values["role"] = _role(changes["role"])
+    if "name" in changes:
+        values["name"] = _text(changes["name"], "名称", "name")
+    if "layer" in changes:
+        values["layer"] = _text(changes["layer"], "图层", "layer")
+    if "properties" in changes:
+        values["properties"] = _properties(changes["properties"])
+    op = _Op("update", _fid_text(fid), values, merge_properties=True, tags=tags)
+    return _write_layout(store, name, [op], "edit", "feature.patch", author, reason)
+
+
+def delete_feature(store, name: str, fid: str, if_match: Any, author: str | None = None,
+                   reason: str | None = None) -> EditResult:
+    tags = _tags(if_match)
+    return _write_layout(store, name, [_Op("delete", _fid_text(fid), tags=tags)], "edit", "feature.delete",
+                         author, reason)
+
+
+def restore_feature(store, name: str, fid: str, author: str | None = None, reason: str | None = None,
+                    at: datetime | None = None) -> EditResult:
+    return _write_layout(store, name, [_Op("restore", _fid_text(fid), at=at)], "restore", "feature.restore",
+                         author, reason)
+
+
+def apply_layout_changes(store, name: str, changes: Sequence[FeatureChange], action: str,
+                         if_match: dict[str, Any] | None, author: str | None = None,
+                         reason: str | None = None) -> EditResult:
+    """Several creates/replaces/deletes as one new layout version (split, merge, a confirmed revision).
+
+    With `if_match` (fid -> tags) every replaced or deleted feature must be named in it and current; without
+    it (None) the caller has checked the base version itself (a revision made against layout version n)."""
+    if action not in LAYOUT_ACTIONS:
+        raise InputError(f"未知的布局操作 “{action}”，可选：{', '.join(LAYOUT_ACTIONS)} / unknown layout action "
+                         f"{action!r}; allowed: {', '.join(LAYOUT_ACTIONS)}")
+    changes = list(changes)
+    if not changes:
+        raise InputError("没有要修改的要素 / no feature changes given")
+    if if_match is not None and not isinstance(if_match, dict):
+        raise InputError("if_match 应为 {要素编号: 版本} / if_match must map feature ids to edit tags")
+    ops, seen = [], set()
+    for ch in changes:
+        if not isinstance(ch, FeatureChange):
+            raise InputError(f"无效的要素修改：{ch!r} / not a FeatureChange: {ch!r}")
+        fid = None if ch.fid is None and ch.op == "create" else _fid_text(ch.fid)
+        if fid is not None:
+            if fid in seen:
+                raise InputError(f"要素 {fid} 在一次修改中出现多次 / feature {fid!r} appears twice in one change")
+            seen.add(fid)
+        tags = None
+        if if_match is not None and ch.op in ("replace", "delete"):
+            if fid not in if_match:
+                raise PreconditionRequired(f"要素 {fid} 的修改需要 If-Match（先读取要素获得 ETag）/ If-Match is "
+                                           f"required for feature {fid!r}")
+            tags = _tags(if_match[fid])
+        if ch.op == "create":
+            ops.append(_Op("create", fid, {
+                "role": _role(ch.role), "geometry": _geometry(ch.geometry),
+                "name": _text(ch.feature_name, "名称", "name"), "layer": _text(ch.layer, "图层", "layer"),
+                "properties": _properties(ch.properties)}))
+        elif ch.op == "replace":
+            values: dict = {}
+            if ch.geometry is not None:
+                values["geometry"] = _geometry(ch.geometry)
+            if ch.role is not None:
+                values["role"] = _role(ch.role)
+            if ch.feature_name is not None:
+                values["name"] = _text(ch.feature_name, "名称", "name")
+            if ch.layer is not None:
+                values["layer"] = _text(ch.layer, "图层", "layer")
+            if ch.properties is not None:
+                values["properties"] = _properties(ch.properties)
+            ops.append(_Op("update", fid, values, tags=tags))
+        elif ch.op == "delete":
+            ops.append(_Op("delete", fid, tags=tags))
+        else:
+            raise InputError(f"未知的要素操作 “{ch.op}”（create/replace/delete）/ unknown feature op {ch.op!r}")
+    audit = {"revise": "layout.revise", "split": "feature.split", "merge": "feature.merge",
+             "restore": "feature.restore"}.get(action, "layout.edit")
+    return _write_layout(store, name, ops, action, audit, author, reason)
+
+
+def _write_layout(store, name: str, ops: list[_Op], version_action: str, audit_action: str,
+                  author: str | None, reason: str | None) -> EditResult:
+    from riskmap.store import flags
+
+    reason = _text(reason, "理由", "reason")
+    with store.transaction(name, create=False) as w:
+        s = w.session
+        number = repo._next_number(s, LayoutVersionRow, w.enterprise_id)
+        previous = _version_row(s, LayoutVersionRow, w.enterprise_id, number - 1)
+        version = LayoutVersionRow(
+            enterprise_id=w.enterprise_id, number=number, created_at=utcnow(), action=version_action,
+            source_name=previous.source_name if previous else None,
+            source_format=previous.source_format if previous else None,
+            crs=previous.crs if previous else f"EPSG:{SRID}",
+            georeferenced=previous.georeferenced if previous else True,
+            report={"action": audit_action}, note=reason, author=repo._clean_text(author),
+            feature_count=previous.feature_count if previous else 0)
+        s.add(version)
+        s.flush()
+        touched: list[Touched] = []
+        created = 0
+        for op in ops:
+            touched.append(_apply_op(store, w, version, op, created))
+            created += op.op == "create" and op.fid is None
+        version.feature_count += sum(1 for t in touched if t.old is None) - sum(1 for t in touched if t.new is None)
+        counts = Counter(t.op for t in touched)
+        version.report = {"action": audit_action, "counts": dict(counts)}
+        items = [{"fid": t.fid, "op": t.op, "old_edit_tag": t.old.edit_tag if t.old else None,
+                  "new_edit_tag": t.new.edit_tag if t.new else None,
+                  "old_bbox": _bbox(t.old.geometry) if t.old else None,
+                  "new_bbox": _bbox(t.new.geometry) if t.new else None, "fields": _changed_fields(t)}
+                 for t in touched[:MAX_DETAIL_ITEMS]]
+        detail = {"items": items, "counts": dict(counts), "layout_action": version_action}
+        if len(touched) > MAX_DETAIL_ITEMS:
+            detail["truncated"] = len(touched) - MAX_DETAIL_ITEMS
+        collection = "regions" if touched and all(
+            (t.new or t.old).role == "region" for t in touched) else "layout"
+        change_id = record_change(w, audit_action, collection, [t.fid for t in touched], author, reason, detail)
+        raised = flags.raise_for_layout(store, w, touched)
+    return EditResult(fids=[t.fid for t in touched], edit_tags=[t.new.edit_tag if t.new else None for t in touched],
+                      layout_number=number, data_version=w.data_version, change_id=change_id, flags_raised=raised)
+
+
+def _changed_fields(t: Touched) -> list[str]:
+    if t.old is None or t.new is None:
+        return []
+    out = [f for f in ("name", "role", "layer", "properties") if getattr(t.old, f) != getattr(t.new, f)]
+    if not shapely.equals_exact(t.old.geometry, t.new.geometry, tolerance=0):
+        out.insert(0, "geometry")
+    return out
+
+
+def _apply_op(store, w, version: LayoutVersionRow, op: _Op, created: int) -> Touched:
+    s, ent_id, number = w.session, w.enterprise_id, version.number
+    if op.op == "create":
+        fid = op.fid
+        if fid is None:
+            k = created + 1
+            while True:
+                fid = f"e{number}-{k}"
+                if _current_row(s, ent_id, fid, lock=False) is None:
+                    break
+                k += 1
+        elif _current_row(s, ent_id, fid, lock=False) is not None:
+            raise AlreadyExistsError(f"要素编号 {fid} 已被使用 / feature id {fid!r} is already in use")
+        new = _insert_feature(store, w, version, fid, op.values)
+        return Touched("create", fid, None, new)
+
+    row = _current_row(s, ent_id, op.fid)
+    if op.op == "restore":
+        if row is not None:
+            raise AlreadyExistsError(f"要素 {op.fid} 未被删除，无需恢复 / feature {op.fid!r} exists; nothing to "
+                                     f"restore")
+        old = _restorable(s, ent_id, op.fid, op.at)
+        values = {"geometry": old.geometry, "name": old.name, "role": old.role, "layer": old.layer,
+                  "properties": dict(old.properties or {})}
+        return Touched("restore", op.fid, None, _insert_feature(store, w, version, op.fid, values))
+
+    if row is None:
+        if op.tags is not None and _last_row(s, ent_id, op.fid) is not None:
+            raise EditConflict(current=_current_feature_item(s, ent_id, op.fid))   # deleted meanwhile
+        raise NotFoundError(f"没有编号为 “{op.fid}” 的要素 / no layout feature {op.fid!r}")
+    if op.tags is not None:
+        _check_tag(op.tags, row.id, lambda: _current_feature_item(s, ent_id, op.fid))
+    old = _editable(row)
+    s.execute(update(LayoutFeatureRow).where(LayoutFeatureRow.id == row.id).values(valid_to=number))
+    if op.op == "delete":
+        return Touched("delete", op.fid, old, None)
+    values = {"geometry": old.geometry, "name": old.name, "role": old.role, "layer": old.layer,
+              "properties": old.properties}
+    for key, value in op.values.items():
+        values[key] = _merge_patch(old.properties, value) if key == "properties" and op.merge_properties else value
+    return Touched("replace", op.fid, old, _insert_feature(store, w, version, op.fid, values))
+
+
+def _restorable(s: Session, ent_id: int, fid: str, at: datetime | None) -> LayoutFeatureRow:
+    """The last stored state of a deleted feature, or its state at the moment `at`."""
+    q = select(LayoutFeatureRow).where(LayoutFeatureRow.enterprise_id == ent_id, LayoutFeatureRow.fid == fid)
+    if at is not None:
+        number = s.execute(select(func.max(LayoutVersionRow.number)).where(
+            LayoutVersionRow.enterprise_id == ent_id, LayoutVersionRow.created_at <= at)).scalar_one()
+        if number is None:
+            raise InputError(f"该时刻还没有布局 / there was no layout yet at {at.isoformat()}")
+        q = q.where(repo._valid(LayoutFeatureRow, number))
+    row = s.execute(q.order_by(LayoutFeatureRow.id.desc()).limit(1)).scalars().first()
+    if row is None:
+        when = f"（{at.isoformat()}）" if at is not None else ""
+        raise NotFoundError(f"没有可恢复的要素 {fid}{when} / no stored feature {fid!r} to restore"
+                            + (f" at {at.isoformat()}" if at is not None else ""))
+    return row
+
+
+def _insert_feature(store, w, version: LayoutVersionRow, fid: str, values: dict) -> EditableFeature:
+    gdf = gpd.GeoDataFrame({"fid": [fid], "name": [values.get("name")], "role": [values.get("role")],
+                            "layer": [values.get("layer")], "properties": [values.get("properties") or {}]},
+                           geometry=[values["geometry"]], crs=f"EPSG:{SRID}")
+    rows = repo._feature_rows(gdf, store.dialect)
+    rows[0].update(enterprise_id=w.enterprise_id, layout_version_id=version.id, valid_from=version.number,
+                   valid_to=None)
+    (new_id,) = repo._insert_rows(w.session, LayoutFeatureRow, rows, returning=True)
+    return EditableFeature(fid=fid, edit_tag=new_id, name=values.get("name"), role=values.get("role"),
+                           layer=values.get("layer"), properties=dict(values.get("properties") or {}),
+                           geometry=values["geometry"], valid_from=version.number, valid_to=None)
+
+
+# ---------------------------------------------------------------------------------------------- units
+
+
+def unit_record(store, name: str, code: str) -> tuple[AssessmentUnit, int] | None:
+    """The current unit `code` with its events, and its edit tag (row id); None when there is none."""
+    with store.session() as s:
+        ent_id = store._enterprise_id(s, name, create=False, missing_ok=True)
+        if ent_id is None:
+            return None
+        row = _current_unit_row(s, ent_id, str(code), lock=False)
+        if row is None:
+            return None
+        return _unit_of(s, row), row.id
+
+
+def _current_unit_row(s: Session, ent_id: int, code: str, lock: bool = True) -> UnitRow | None:
+    q = select(UnitRow).where(UnitRow.enterprise_id == ent_id, UnitRow.valid_to.is_(None), UnitRow.code == code)
+    if lock:
+        q = q.with_for_update()
+    return s.execute(q).scalars().first()
+
+
+def _unit_of(s: Session, row: UnitRow) -> AssessmentUnit:
+    events = [codec.event_from_row(r) for r in s.execute(
+        select(RiskEventRow).where(RiskEventRow.unit_id == row.id).order_by(RiskEventRow.position)).scalars()]
+    return codec.unit_from_row(row, row.geometry, events)
+
+
+def unit_item(s: Session, ent_id: int, code: str) -> dict | None:
+    """The unit as it is now, for EditConflict.current (feature None when it was deleted)."""
+    row = s.execute(select(UnitRow).where(UnitRow.enterprise_id == ent_id, UnitRow.code == code)
+                    .order_by(UnitRow.id.desc()).limit(1)).scalars().first()
+    if row is None:
+        return None
+    live = row.valid_to is None
+    version = _version_row(s, LedgerVersionRow, ent_id, row.valid_from if live else row.valid_to)
+    feature_json = None
+    if live:
+        unit = _unit_of(s, row)
+        level = unit.level()
+        feature_json = {"type": "Feature", "id": unit.id,
+                        "geometry": mapping(unit.geometry) if unit.geometry is not None else None,
+                        "properties": {"name": unit.name, "kind": unit.kind.value, "parent_id": unit.parent_id,
+                                       "feature_ref": unit.feature_ref, "level": level.value if level else None,
+                                       "last_assessed": unit.last_assessed.isoformat() if unit.last_assessed
+                                       else None}}
+    return {"id": code, "edit_tag": row.id if live else None, "feature": feature_json,
+            "changed_at": version.created_at.isoformat() if version else None,
+            "changed_by": version.author if version else None, "reason": version.note if version else None}
+
+
+def _new_ledger_version(w, action: str, author: str | None, reason: str | None, unit_delta: int,
+                        event_delta: int, default_note: str) -> LedgerVersionRow:
+    s = w.session
+    number = repo._next_number(s, LedgerVersionRow, w.enterprise_id)
+    previous = _version_row(s, LedgerVersionRow, w.enterprise_id, number - 1)
+    version = LedgerVersionRow(
+        enterprise_id=w.enterprise_id, number=number, created_at=utcnow(), action=action,
+        source=previous.source if previous else None,
+        default_profile=previous.default_profile if previous else None,
+        note=repo._clean_text(reason) or default_note, author=repo._clean_text(author),
+        unit_count=(previous.unit_count if previous else 0) + unit_delta,
+        event_count=(previous.event_count if previous else 0) + event_delta)
+    s.add(version)
+    s.flush()
+    return version
+
+
+def _insert_unit(store, w, version: LedgerVersionRow, unit: AssessmentUnit, position: int) -> int:
+    row = codec.unit_row(unit, position)
+    row["geometry"] = encode_wkb([unit.geometry], store.dialect)[0]
+    row.update(enterprise_id=w.enterprise_id, ledger_version_id=version.id, valid_from=version.number,
+               valid_to=None)
+    (new_id,) = repo._insert_rows(w.session, UnitRow, [row], returning=True)
+    events = [codec.event_row(ev, pos) for pos, ev in enumerate(unit.events)]
+    for ev in events:
+        ev.update(enterprise_id=w.enterprise_id, unit_id=new_id)
+    repo._insert_rows(w.session, RiskEventRow, events)
+    return new_id
+
+
+def edit_unit(store, name: str, unit_id: str, change, author: str | None = None, note: str | None = None,
+              if_match: Any = None) -> tuple[AssessmentUnit, int, int]:
+    """Change one unit as a new ledger version (action "edit"); see Store.edit_unit."""
+    from riskmap.store import flags
+
+    tags = None if if_match is None else _tags(if_match)
+    code = str(unit_id)
+    with store.transaction(name, create=False) as w:
+        s = w.session
+        current = _current_unit_row(s, w.enterprise_id, code)
+        if current is None:
+            if tags is not None and unit_item(s, w.enterprise_id, code) is not None:
+                raise EditConflict(current=unit_item(s, w.enterprise_id, code))
+            raise NotFoundError(f"没有编号为 “{unit_id}” 的评估单元 / no assessment unit {unit_id!r}")
+        if tags is not None:
+            _check_tag(tags, current.id, lambda: unit_item(s, w.enterprise_id, code))
+        before = _unit_of(s, current)
+        unit = _unit_of(s, current)
+        change(unit)
+        if str(unit.id) != code:
+            raise InputError("不能修改单元编号 / the unit id cannot be changed")
+        if unit.parent_id != before.parent_id:
+            _check_parent(s, w.enterprise_id, code, unit.parent_id)
+        version = _new_ledger_version(w, "edit", author, note, 0, len(unit.events) - len(before.events),
+                                      f"编辑单元 {unit_id}")
+        s.execute(update(UnitRow).where(UnitRow.id == current.id).values(valid_to=version.number))
+        new_id = _insert_unit(store, w, version, unit, current.position)
+        fields = _unit_fields_changed(before, unit)
+        detail = {"items": [{"id": code, "op": "edit", "old_edit_tag": current.id, "new_edit_tag": new_id,
+                             "old_bbox": _bbox(before.geometry), "new_bbox": _bbox(unit.geometry),
+                             "fields": fields}]}
+        record_change(w, "unit.edit", "units", [code], author, note, detail)
+        flags.after_unit_edit(store, w, before, unit, fields)
+        w.edit_tag = new_id
+    return unit, version.number, w.data_version
+
+
+def _check_parent(s: Session, ent_id: int, code: str, parent: str | None) -> None:
+    """A new parent must exist and must not be the unit itself or one of its descendants."""
+    if parent is None:
+        return
+    parents = dict(s.execute(select(UnitRow.code, UnitRow.parent_code).where(
+        UnitRow.enterprise_id == ent_id, UnitRow.valid_to.is_(None))).all())
+    if str(parent) not in parents:
+        raise InputError(f"上级单元 {parent} 不存在 / parent unit {parent!r} does not exist")
+    cur, seen = str(parent), set()
+    while cur is not None and cur not in seen:
+        if cur == code:
+            raise InputError(f"单元 {code} 的上级关系会形成循环 / parent {parent!r} would make a cycle at {code!r}")
+        seen.add(cur)
+        cur = parents.get(cur)
+
+
+def _unit_fields_changed(before: AssessmentUnit, after: AssessmentUnit) -> list[str]:
+    a, b = codec.unit_row(before, 0), codec.unit_row(after, 0)
+    out = [k for k in a if k not in ("position", "geometry") and a[k] != b[k]]
+    if not _same_geometry(before.geometry, after.geometry):
+        out.insert(0, "geometry")
+    if [codec.event_row(e, i) for i, e in enumerate(before.events)] != \
+            [codec.event_row(e, i) for i, e in enumerate(after.events)]:
+        out.append("events")
+    return out
+
+
+def _same_geometry(a: Any, b: Any) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    return bool(shapely.equals_exact(a, b, tolerance=0))
+
+
+def create_unit(store, name: str, unit: AssessmentUnit, author: str | None = None,
+                reason: str | None = None) -> EditResult:
+    """Add one unit (with its events) to the current tree as a new ledger version (action "create")."""
+    if not isinstance(unit, AssessmentUnit):
+        raise InputError("需要一个评估单元 / an assessment unit is required")
+    code = str(unit.id).strip() if unit.id is not None else ""
+    if not code or len(code) > MAX_FID:
+        raise InputError(f"单元编号不能为空且不超过 {MAX_FID} 字 / the unit id must be 1..{MAX_FID} characters")
+    if unit.geometry is not None and (not isinstance(unit.geometry, shapely.Geometry) or unit.geometry.is_empty):
+        raise InputError("单元几何为空 / the unit geometry is empty")
+    with store.transaction(name, create=False) as w:
+        s = w.session
+        if _current_unit_row(s, w.enterprise_id, code, lock=False) is not None:
+            raise AlreadyExistsError(f"单元编号 {code} 已被使用 / unit id {code!r} is already in use")
+        if unit.parent_id is not None:
+            parent = _current_unit_row(s, w.enterprise_id, str(unit.parent_id), lock=False)
+            if parent is None:
+                raise InputError(f"上级单元 {unit.parent_id} 不存在 / parent unit {unit.parent_id!r} does not exist")
+        version = _new_ledger_version(w, "create", author, reason, 1, len(unit.events), f"新增单元 {code}")
+        position = (s.execute(select(func.max(UnitRow.position)).where(
+            UnitRow.enterprise_id == w.enterprise_id, UnitRow.valid_to.is_(None))).scalar_one() or 0) + 1
+        new_id = _insert_unit(store, w, version, unit, position)
+        detail = {"items": [{"id": code, "op": "create", "new_edit_tag": new_id, "new_bbox": _bbox(unit.geometry),
+                             "fields": []}]}
+        change_id = record_change(w, "unit.create", "units", [code], author, reason, detail)
+    return EditResult(fids=[code], edit_tags=[new_id], layout_number=None, data_version=w.data_version,
+                      change_id=change_id, ledger_number=version.number)
+
+
+def delete_unit(store, name: str, code: str, if_match: Any, author: str | None = None,
+                reason: str | None = None) -> EditResult:
+    """Retire one unit (a new ledger version, action "delete"); refused while it has current children."""
+    tags = _tags(if_match)
+    code = str(code)
+    with store.transaction(name, create=False) as w:
+        s = w.session
+        current = _current_unit_row(s, w.enterprise_id, code)
+        if current is None:
+            if unit_item(s, w.enterprise_id, code) is not None:
+                raise EditConflict(current=unit_item(s, w.enterprise_id, code))
+            raise NotFoundError(f"没有编号为 “{code}” 的评估单元 / no assessment unit {code!r}")
+        _check_tag(tags, current.id, lambda: unit_item(s, w.enterprise_id, code))
+        children = s.execute(select(UnitRow.code).where(UnitRow.enterprise_id == w.enterprise_id,
+                                                        UnitRow.valid_to.is_(None), UnitRow.parent_code == code)
+                             .limit(5)).scalars().all()
+        if children:
+            raise InputError(f"单元 {code} 还有下级单元（{', '.join(children)}），请先删除或移走它们 / unit {code!r} "
+                             f"still has child units ({', '.join(children)}); delete or move them first")
+        events = s.execute(select(func.count()).select_from(RiskEventRow)
+                           .where(RiskEventRow.unit_id == current.id)).scalar_one()
+        old_bbox = _bbox(current.geometry)
+        version = _new_ledger_version(w, "delete", author, reason, -1, -int(events), f"删除单元 {code}")
+        s.execute(update(UnitRow).where(UnitRow.id == current.id).values(valid_to=version.number))
+        detail = {"items": [{"id": code, "op": "delete", "old_edit_tag": current.id, "old_bbox": old_bbox,
+                             "fields": []}]}
+        change_id = record_change(w, "unit.delete", "units", [code], author, reason, detail)
+    return EditResult(fids=[code], edit_tags=[None], layout_number=None, data_version=w.data_version,
+                      change_id=change_id, ledger_number=version.number)
