@@ -88,11 +88,19 @@ def map_rows(url: str, layer: str) -> list[dict]:
     return out
 
 
-def clear_points(rows: list[dict], z: int, min_px: float = 4.0) -> list[tuple[dict, shapely.Point]]:
-    """For polygon features, a point deep inside where no feature of a higher level lies (the renderer draws the
-    highest level on top, so the pixel shows this feature's level), `min_px` pixels from any such edge at z."""
+def clear_points(rows: list[dict], z: int, min_px: float = 4.0, by_size: bool = False) \
+        -> list[tuple[dict, shapely.Point]]:
+    """For polygon features, a point deep inside where no feature drawn over it lies, `min_px` pixels from any
+    such edge at z. Drawn over it: a feature of a higher level (one path per level, highest on top), or with
+    `by_size` (the units layer) one that comes later in riskmap.render.order's order (smaller ones)."""
+    from riskmap.render.order import size_order
+
     geoms = np.array([r["geometry"] for r in rows], dtype=object)
     levels = np.array([r["level"] for r in rows], dtype=object)
+    if by_size:
+        order = size_order(geoms, np.array([r.get("kind") for r in rows], dtype=object))
+        later = np.empty(len(rows), np.int64)
+        later[order] = np.arange(len(rows))
     tree = shapely.STRtree(geoms)
     cell = TMS.matrix(z).cellSize
     out = []
@@ -101,7 +109,12 @@ def clear_points(rows: list[dict], z: int, min_px: float = 4.0) -> list[tuple[di
         if g.geom_type not in ("Polygon", "MultiPolygon"):
             continue
         near = [i for i in tree.query(g, predicate="intersects") if geoms[i] is not g]
-        higher = [geoms[i] for i in near if levels[i] != r["level"] and _rank(levels[i]) >= _rank(r["level"])]
+        if by_size:
+            me = later[rows.index(r)]
+            higher = [geoms[i] for i in near if levels[i] != r["level"] and later[i] > me]
+        else:
+            higher = [geoms[i] for i in near
+                      if levels[i] != r["level"] and _rank(levels[i]) >= _rank(r["level"])]
         edges = [shapely.buffer(shapely.boundary(geoms[i]), 2 * cell) for i in near]   # outlines drawn there
         free = shapely.difference(g, shapely.union_all(higher + edges)) if near else g
         if shapely.is_empty(free) or shapely.area(free) < (min_px * cell) ** 2:
@@ -150,7 +163,7 @@ def tilejson(client: TestClient, layer: str, **params) -> dict:
 @pytest.mark.parametrize(("layer", "z"), [("regions", 15), ("units", 18)])
 def test_png_pixels_at_known_points_match_the_palette(client, demo_db, layer, z):
     rows = map_rows(f"sqlite:///{demo_db}", layer)
-    points = clear_points([r for r in rows if r["level"] is not None], z)
+    points = clear_points([r for r in rows if r["level"] is not None], z, by_size=layer == "units")
     levels = {r["level"] for r, _ in points}
     assert {"major", "significant", "general", "low"} <= levels, levels
     bodies: dict[tuple, np.ndarray] = {}

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from decimal import Decimal
 from enum import Enum
 from typing import Any
@@ -31,6 +31,7 @@ import shapely
 from riskmap.errors import InputError
 from riskmap.levels import Level
 from riskmap.render.grid import MVT_BUFFER, MVT_EXTENT, as_view
+from riskmap.render.order import size_order
 
 EMPTY_MVT = b""
 MAX_TEXT_CHARS = 1000          # longer attribute text is cut (a tile is for display; the API has the data)
@@ -48,8 +49,12 @@ _PUNTAL = (0, 4)
 _COLL = 7
 
 
-def encode_mvt(layers: Mapping[str, Any], tile: Any, extent: int = MVT_EXTENT, buffer: int = MVT_BUFFER) -> bytes:
-    """One vector tile holding the given layers (name → GeoDataFrame in EPSG:3857), empty ones left out."""
+def encode_mvt(layers: Mapping[str, Any], tile: Any, extent: int = MVT_EXTENT, buffer: int = MVT_BUFFER,
+               size_ordered: Collection[str] = ()) -> bytes:
+    """One vector tile holding the given layers (name → GeoDataFrame in EPSG:3857), empty ones left out.
+    Features keep the caller's order, except in the layers named in `size_ordered`: larger areas first
+    (riskmap.render.order, the order the PNG tiles paint in), so a client drawing them in order never
+    hides a unit under the unit that holds it."""
     view = as_view(tile)
     if not isinstance(extent, int) or not 256 <= extent <= 65536 or not isinstance(buffer, int) or \
             not 0 <= buffer <= extent:
@@ -59,7 +64,7 @@ def encode_mvt(layers: Mapping[str, Any], tile: Any, extent: int = MVT_EXTENT, b
     for name, features in layers.items():
         if features is None:
             continue
-        layer = _encode_layer(str(name), features, view, extent, buffer)
+        layer = _encode_layer(str(name), features, view, extent, buffer, by_size=name in size_ordered)
         if layer:
             out.append(b"\x1a" + _varint_one(len(layer)) + layer)
     return b"".join(out)
@@ -653,7 +658,7 @@ def _columns(features: Any) -> dict[str, np.ndarray]:
     raise InputError("图层数据应为 GeoDataFrame / layer data must be a GeoDataFrame")
 
 
-def _encode_layer(name: str, features: Any, view, extent: int, buffer: int) -> bytes:
+def _encode_layer(name: str, features: Any, view, extent: int, buffer: int, by_size: bool = False) -> bytes:
     columns = _columns(features)
     if "geometry" not in columns:
         raise InputError(f"图层 {name} 缺少 geometry 列 / layer {name!r} has no geometry column")
@@ -674,6 +679,9 @@ def _encode_layer(name: str, features: Any, view, extent: int, buffer: int) -> b
     shift = np.cumsum([0] + [len(x) for x in streams[:-1]])
     geom_start = np.concatenate([p.off[:-1] + d for p, d in zip(parts, shift, strict=True)])
     order = np.argsort(rows, kind="stable")
+    if by_size:
+        kept = rows[order]
+        order = order[size_order(geoms[kept], columns["kind"][kept] if "kind" in columns else None)]
     rows, gtype, geom_len, geom_start = rows[order], gtype[order], geom_len[order], geom_start[order]
     stream = np.concatenate(streams)
 

@@ -32,6 +32,7 @@ from riskmap.errors import InputError
 from riskmap.render import fonts
 from riskmap.render.grid import TILE_SIZE, TMS, TileView, as_view
 from riskmap.render.mvt import is_web_mercator
+from riskmap.render.order import paint_passes, size_order
 from riskmap.render.style import HatchRule, LayerStyle, Stroke
 
 PNG_COMPRESS_LEVEL = 3
@@ -134,6 +135,7 @@ class _Layer:
     geoms: np.ndarray        # shapely geometries, none empty
     cls: np.ndarray          # class index per geometry (int16)
     labels: np.ndarray | None  # label text per geometry (object) or None
+    kinds: np.ndarray | None = None  # unit kind per geometry, for a style drawn by size (render.order)
 
 
 def _column(features: Any, name: str) -> np.ndarray | None:
@@ -167,7 +169,11 @@ def _prepare(features: Any, style: LayerStyle) -> _Layer | None:
         text = _column(features, style.label.field)
         if text is not None:
             labels = text[keep]
-    return _Layer(geoms[keep], cls, labels)
+    kinds = None
+    if style.draw_order == "size":
+        found = _column(features, "kind")
+        kinds = found[keep] if found is not None else None
+    return _Layer(geoms[keep], cls, labels, kinds)
 
 
 # ---------------------------------------------------------------------------------------- skia helpers
@@ -345,6 +351,8 @@ class _Canvas:
     # ---------------------------------------------------------------------------------- geometry layer
 
     def draw_layer(self, layer: _Layer, style: LayerStyle, hatch: bool) -> None:
+        """Areas (larger first when the style draws by size), then features too small to draw as shapes (on
+        top: a small unit inside a big one stays visible), then lines, then point symbols."""
         geoms, cls = layer.geoms, layer.cls
         reach = style.max_draw_px() + 1.0
         bounds = shapely.bounds(geoms)
@@ -353,9 +361,14 @@ class _Canvas:
         if not inside.any():
             return
         geoms, cls, bounds = geoms[inside], cls[inside], bounds[inside]
+        rank = None
+        if style.draw_order == "size":
+            order = size_order(geoms, None if layer.kinds is None else layer.kinds[inside])
+            rank = np.empty(len(order), np.int64)
+            rank[order] = np.arange(len(order))
         types = shapely.get_type_id(geoms)
         if (types == _COLL).any():
-            geoms, cls, bounds, types = _explode_collections(geoms, cls, bounds, types)
+            geoms, cls, bounds, types, rank = _explode_collections(geoms, cls, bounds, types, rank)
         size_css = np.maximum(bounds[:, 2] - bounds[:, 0], bounds[:, 3] - bounds[:, 1]) * (self.k / self.scale)
         clip = self.view.buffered_bounds(CLIP_MARGIN_PX)
 
@@ -378,10 +391,11 @@ class _Canvas:
                 m = (bw == w) & (bh == h)
                 self._splat(cx[m], cy[m], bc[m], side=w, side_y=h)
             tiny = tiny | block
-        self._flush(style)
         poly = np.isin(types, _POLYGONAL) & ~tiny
         if poly.any():
-            self._polygons(geoms[poly], cls[poly], bounds[poly], size_css[poly], clip, style, hatch)
+            self._polygons(geoms[poly], cls[poly], bounds[poly], size_css[poly], clip, style, hatch,
+                           None if rank is None else rank[poly])
+        self._flush(style)
         line = np.isin(types, _LINEAR) & ~tiny
         if line.any():
             self._lines(geoms[line], cls[line], bounds[line], clip, style)
@@ -440,10 +454,16 @@ class _Canvas:
         image = skia.Image.fromarray(rgba, skia.kRGBA_8888_ColorType, skia.kUnpremul_AlphaType)
         self.canvas.drawImage(image, x0, y0)
 
-    def _polygons(self, geoms, cls, bounds, size_css, clip, style: LayerStyle, hatch: bool) -> None:
+    def _polygons(self, geoms, cls, bounds, size_css, clip, style: LayerStyle, hatch: bool,
+                  rank: np.ndarray | None = None) -> None:
+        """One path per class (per paint pass when areas of a size-ordered style overlap: render.order)."""
         outlined = size_css >= style.outline_min_px
-        order = np.lexsort((outlined, cls))               # by class, outlined ones last within a class
-        geoms, cls, outlined = geoms[order], cls[order], outlined[order]
+        ncls = len(style.classes)
+        group = cls.astype(np.int64)
+        if rank is not None:
+            group = group + paint_passes(bounds, rank, cls).astype(np.int64) * ncls
+        order = np.lexsort((outlined, group))             # by pass and class, outlined ones last within one
+        geoms, group, outlined = geoms[order], group[order], outlined[order]
         geoms = self._clip(geoms, bounds[order], clip)
         types = shapely.get_type_id(geoms)
         keep = np.isin(types, _POLYGONAL) & ~shapely.is_empty(geoms)
@@ -455,12 +475,13 @@ class _Canvas:
                 keep |= coll & ~shapely.is_empty(geoms)
         if not keep.any():
             return
-        geoms, cls, outlined = geoms[keep], cls[keep], outlined[keep]
-        groups = _ring_groups(geoms, cls, outlined, self)
+        geoms, group, outlined = geoms[keep], group[keep], outlined[keep]
+        groups = _ring_groups(geoms, group, outlined, self)
         canvas = self.canvas
-        for ci in np.unique(cls):
+        for gi in np.unique(group):
+            ci = int(gi % ncls)
             c = style.classes[ci]
-            path = _make_path(*_concat([g.contours(ci, False) for g in groups]))
+            path = _make_path(*_concat([g.contours(gi, False) for g in groups]))
             if c.fill:
                 canvas.drawPath(path, skia.Paint(AntiAlias=True, Color=skia_colour(c.fill, c.fill_opacity)))
             if hatch and c.hatch:
@@ -468,7 +489,7 @@ class _Canvas:
                 if shader is not None:
                     canvas.drawPath(path, skia.Paint(AntiAlias=True, Shader=shader))
             if c.outline is not None:
-                parts = [g.contours(ci, True) for g in groups]
+                parts = [g.contours(gi, True) for g in groups]
                 if any(len(v) for _, v in parts):
                     canvas.drawPath(_make_path(*_concat(parts)), stroke_paint(c.outline, self.scale))
 
@@ -558,14 +579,15 @@ class _Canvas:
 
 
 class _Rings:
-    """Polygons of one kind (plain, or with holes / several parts) as pixel rings, sorted by (class, outlined)."""
+    """Polygons of one kind (plain, or with holes / several parts) as pixel rings, sorted by (group, outlined);
+    a group is a class, or a class within a paint pass."""
 
-    def __init__(self, px, ring_off, part_off, geom_off, cls, outlined):
+    def __init__(self, px, ring_off, part_off, geom_off, group, outlined):
         self.px, self.ring_off, self.part_off, self.geom_off = px, ring_off, part_off, geom_off
-        self.cls, self.outlined = cls, outlined
+        self.group, self.outlined = group, outlined
 
-    def contours(self, ci: int, outlined_only: bool) -> tuple[np.ndarray, np.ndarray]:
-        g0, g1 = np.searchsorted(self.cls, ci, "left"), np.searchsorted(self.cls, ci, "right")
+    def contours(self, gi: int, outlined_only: bool) -> tuple[np.ndarray, np.ndarray]:
+        g0, g1 = np.searchsorted(self.group, gi, "left"), np.searchsorted(self.group, gi, "right")
         if outlined_only:
             g0 = g1 - int(self.outlined[g0:g1].sum())      # outlined ones sort last within a class
         r0, r1 = self.part_off[self.geom_off[g0]], self.part_off[self.geom_off[g1]]
@@ -652,13 +674,15 @@ def _rings_as_lines(geoms: np.ndarray) -> np.ndarray:
     return geoms
 
 
-def _explode_collections(geoms, cls, bounds, types):
+def _explode_collections(geoms, cls, bounds, types, rank=None):
     """Geometry collections as their parts (one feature may hold an area and a point)."""
     coll = types == _COLL
     parts, index = shapely.get_parts(geoms[coll], return_index=True)
     geoms = np.concatenate([geoms[~coll], parts])
     cls = np.concatenate([cls[~coll], cls[coll][index]])
-    return geoms, cls, shapely.bounds(geoms), shapely.get_type_id(geoms)
+    if rank is not None:
+        rank = np.concatenate([rank[~coll], rank[coll][index]])
+    return geoms, cls, shapely.bounds(geoms), shapely.get_type_id(geoms), rank
 
 
 # ----------------------------------------------------------------------------------------------- labels

@@ -118,6 +118,8 @@ class LayerStyle:
     hatch: HatchRule
     label: LabelRule | None
     source: str = ""
+    draw_order: str = "class"          # "size": larger areas first, so units inside others stay on top
+    vector_min_zoom: int | None = None  # MVT tiles start here (None: at min_zoom)
     _index: dict[str, int] = dc_field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -128,6 +130,14 @@ class LayerStyle:
 
     def visible(self, z: int) -> bool:
         return self.min_zoom <= z <= self.max_zoom
+
+    @property
+    def mvt_min_zoom(self) -> int:
+        return self.min_zoom if self.vector_min_zoom is None else max(self.min_zoom, self.vector_min_zoom)
+
+    def visible_as(self, fmt: str, z: int) -> bool:
+        """Whether tiles of this format draw anything at zoom z (MVT may start later than PNG)."""
+        return (self.mvt_min_zoom if fmt == "mvt" else self.min_zoom) <= z <= self.max_zoom
 
     def labels_at(self, z: int) -> bool:
         return self.label is not None and z >= self.label.min_zoom and self.visible(z)
@@ -187,6 +197,8 @@ class LayerStyle:
             "default_class": self.default_class,
             "min_zoom": self.min_zoom,
             "max_zoom": self.max_zoom,
+            "vector_min_zoom": self.mvt_min_zoom,
+            "draw_order": self.draw_order,
             "outline_min_px": self.outline_min_px,
             "classes": [
                 {"key": c.key, "zh": c.zh, "en": c.en, "fill": c.fill, "fill_opacity": c.fill_opacity,
@@ -353,7 +365,8 @@ def _full_hex(colour: str) -> str:
 
 
 _TOP_KEYS = ("name", "title", "classify", "field", "default", "min_zoom", "max_zoom", "fill", "outline", "line",
-             "point", "hatch", "label", "roles", "tiny_px")
+             "point", "hatch", "label", "roles", "tiny_px",
+             "draw_order", "vector_min_zoom")
 _STROKE_KEYS = ("colour", "width", "dash")
 _POINT_KEYS = ("size", "outline_colour", "outline_width", "fill")
 
@@ -369,6 +382,10 @@ def _parse(data: Any, file: str, stem: str, palette) -> LayerStyle:
         raise top.error("classify", "应为 level 或 role / must be 'level' or 'role'")
     min_zoom = top.integer("min_zoom", 0, 0, 24)
     max_zoom = top.integer("max_zoom", 24, min_zoom, 24)
+    vector_min_zoom = top.integer("vector_min_zoom", min_zoom, min_zoom, max_zoom)
+    draw_order = top.text("draw_order", "class")
+    if draw_order not in ("class", "size"):
+        raise top.error("draw_order", "应为 class 或 size / must be 'class' or 'size'")
     outline_r = top.sub("outline", ("colour", "width", "min_feature_px", "dash"))
     outline_min_px = outline_r.number("min_feature_px", 0.0, 0, 1000)
     tiny_px = top.number("tiny_px", 1.0, 0, 100)
@@ -409,7 +426,8 @@ def _parse(data: Any, file: str, stem: str, palette) -> LayerStyle:
     return LayerStyle(name=name, title_zh=title.text("zh", name), title_en=title.text("en", name),
                       classify=classify, field=field_name, classes=tuple(classes), default_class=default,
                       min_zoom=min_zoom, max_zoom=max_zoom, outline_min_px=outline_min_px, tiny_px=tiny_px,
-                      hatch=hatch, label=label, source=file)
+                      hatch=hatch, label=label, source=file, draw_order=draw_order,
+                      vector_min_zoom=vector_min_zoom)
 
 
 def _level_classes(top: _Reader, outline_r: _Reader, palette) -> list[SymbolClass]:

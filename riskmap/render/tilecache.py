@@ -429,10 +429,10 @@ class TileService:
         from riskmap.render.png import empty_png
 
         self.renders += 1
-        if not style.visible(view.z):
+        if not style.visible_as(fmt, view.z):
             return empty_png(256 * scale, 256 * scale) if fmt == "png" else b""
         if fmt == "mvt" and self.use_sql_mvt:
-            return self.sql_mvt(data, layer, view)
+            return self.sql_mvt(data, layer, view, by_size=style.draw_order == "size")
         ld = data.layer(layer)
         box = view.buffered_bounds(data_pad_px(style, fmt, view.z))
         hits = ld.query(box)
@@ -442,10 +442,12 @@ class TileService:
             return self.render_png(ld.columns(hits), view, style, scale, hatch)
         if not len(hits):
             return b""
-        return self.encode_mvt({layer: ld.frame(hits)}, view)
+        return self.encode_mvt({layer: ld.frame(hits)}, view,
+                               size_ordered=(layer,) if style.draw_order == "size" else ())
 
-    def sql_mvt(self, data: TileData, layer: str, view: TileView) -> bytes:
-        """The vector tile made by PostGIS (ST_AsMVT over map_features) with the same attributes."""
+    def sql_mvt(self, data: TileData, layer: str, view: TileView, by_size: bool = False) -> bytes:
+        """The vector tile made by PostGIS (ST_AsMVT over map_features) with the same attributes (and, `by_size`,
+        in render.order's order: larger areas first, then by unit kind depth)."""
         from sqlalchemy import text
 
         from riskmap.render.grid import MVT_BUFFER, MVT_EXTENT
@@ -459,12 +461,22 @@ class TileService:
             " FROM map_features"
             " WHERE enterprise_id = :e AND layer = :layer"
             f" AND geometry && ST_TileEnvelope(:z, :x, :y, margin => {MVT_BUFFER / MVT_EXTENT!r})"
-            " ORDER BY feature_id) AS t WHERE t.geom IS NOT NULL"
+            f" ORDER BY {_SIZE_ORDER_SQL if by_size else ''}feature_id) AS t WHERE t.geom IS NOT NULL"
         )
         with self.store.engine.connect() as conn:
             body = conn.execute(sql, {"layer": layer, "z": view.z, "x": view.x, "y": view.y,
                                       "e": data.enterprise_id}).scalar()
         return bytes(body) if body else b""
+
+
+def _size_order_sql() -> str:
+    from riskmap.render.order import KIND_DEPTH, LEAF_DEPTH
+
+    cases = " ".join(f"WHEN '{k}' THEN {d}" for k, d in KIND_DEPTH.items())
+    return f"ST_Area(geometry) DESC, CASE kind {cases} ELSE {LEAF_DEPTH} END, "
+
+
+_SIZE_ORDER_SQL = _size_order_sql()
 
 
 def etag_for(data: TileData, layer: str, fmt: str, view: TileView, scale: int, hatch: bool, signature: str) -> str:

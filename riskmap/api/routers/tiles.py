@@ -399,7 +399,8 @@ def _tilejson(request: Request, tiles: _Tiles, data, layer: str, fmt: str, scale
     suffix = ".mvt" if fmt == "mvt" else ("@2x.png" if scale == 2 else ".png")
     box = data.bounds_3857()
     bounds = lonlat_bounds(box) if box else [-180.0, -85.0511287798, 180.0, 85.0511287798]
-    zoom = max(style.min_zoom, min(style.max_zoom, fit_zoom(box))) if box else style.min_zoom
+    min_zoom = style.mvt_min_zoom if fmt == "mvt" else style.min_zoom
+    zoom = max(min_zoom, min(style.max_zoom, fit_zoom(box))) if box else min_zoom
     title_zh, description = LAYER_TITLES[layer]
     doc: dict[str, Any] = {
         "tilejson": "3.0.0",
@@ -409,7 +410,7 @@ def _tilejson(request: Request, tiles: _Tiles, data, layer: str, fmt: str, scale
         "attribution": "riskmap 四色安全风险分布图",
         "scheme": "xyz",
         "tiles": [_tile_url(_base_url(request), layer, suffix, params)],
-        "minzoom": style.min_zoom,
+        "minzoom": min_zoom,
         "maxzoom": style.max_zoom,
         "bounds": bounds,
         "center": [round((bounds[0] + bounds[2]) / 2, 7), round((bounds[1] + bounds[3]) / 2, 7), zoom],
@@ -418,7 +419,7 @@ def _tilejson(request: Request, tiles: _Tiles, data, layer: str, fmt: str, scale
     }
     if fmt == "mvt":
         doc["vector_layers"] = [{
-            "id": layer, "description": f"{title_zh} / {style.title_en}", "minzoom": style.min_zoom,
+            "id": layer, "description": f"{title_zh} / {style.title_en}", "minzoom": min_zoom,
             "maxzoom": style.max_zoom, "fields": attribute_types(layer),
         }]
     etag = f'"tilejson.{data.enterprise_id}.{data.version}.{layer}.{fmt}{scale}{int(hatch)}.{service.signature(style)}"'
