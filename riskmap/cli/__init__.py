@@ -18,7 +18,7 @@ app = typer.Typer(
 )
 
 # Modules that define `register(app)`; listed here so the command's shape is visible in one place.
-_COMMAND_MODULES = ("evaluate", "ledger", "layout", "service", "prints")
+_COMMAND_MODULES = ("evaluate", "ledger", "layout", "service", "prints", "tokens", "history")
 
 for _name in _COMMAND_MODULES:
     importlib.import_module(f"riskmap.cli.{_name}").register(app)

@@ -34,20 +34,43 @@ def import_layout(
     drop_invalid: Annotated[bool, typer.Option(
         "--drop-invalid", help="丢弃无法可靠修复的无效多边形（否则拒绝整个文件） / drop polygons that cannot be "
                                "repaired within 1 % of their area instead of refusing the file")] = False,
+    revise: Annotated[bool, typer.Option(
+        "--revise", help="修订图：先显示与当前布局的差异，确认后作为新布局版本写入 / a revised drawing: show what "
+                         "changed against the current layout, write it as a new layout version when confirmed")
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="不询问直接应用修订 / apply the revision without asking")
+                   ] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="只读取和比较，不写入 / read and compare, write nothing")
+                       ] = False,
+    reason: Annotated[str | None, typer.Option("--reason", help="修改原因（记入历史）/ why (kept in the history)")
+                      ] = None,
+    author: Annotated[str | None, typer.Option("--author", help="修改人（记入历史）/ who (kept in the history)")
+                      ] = None,
     db: DbOption = None,
     enterprise: EnterpriseOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """导入平面布置图 / import a plant layout (one transaction: all or nothing)."""
+    """导入平面布置图 / import a plant layout (one transaction: all or nothing); --revise: re-import a revised
+    drawing (diff first, apply when confirmed)."""
     from riskmap.plant import resolve_enterprise
     from riskmap.store import open_store
 
     settings = settings_for(db, enterprise)
     store = open_store(settings.db)
     settings.enterprise = resolve_enterprise(store, settings.enterprise)
-    summary = load_layout(settings, file, crs=crs, control_points=control_points, layer_map=layer_map,
-                          name_property=name_property, role_property=role_property, max_rms=max_rms,
-                          drop_invalid=drop_invalid, store=store)
+    options = {"crs": crs, "control_points": control_points, "layer_map": layer_map, "name_property": name_property,
+               "role_property": role_property, "max_rms": max_rms, "drop_invalid": drop_invalid}
+    if revise:
+        revise_layout(settings, file, store=store, yes=yes, dry_run=dry_run, as_json=as_json, reason=reason,
+                      author=author, **options)
+        return
+    if yes:
+        raise InputError("--yes 只用于 --revise / --yes only goes with --revise")
+    if dry_run:
+        layout = read_layout_file(settings, file, **options)
+        summary = layout.summary() | {"enterprise": settings.enterprise, "layout_version": None}
+    else:
+        summary = load_layout(settings, file, store=store, author=author, reason=reason, **options)
     if as_json:
         print_json(summary)
         return
@@ -59,36 +82,95 @@ IMPORT_STEP_ZH = {"read": "读取", "georeference": "地理配准", "clean": "�
                   "store": "写入数据库"}
 
 
-def load_layout(settings, file: Path, *, store, crs=None, control_points=None, layer_map=None,
-                name_property="name", role_property="role", max_rms=None, drop_invalid=False) -> dict:
-    """Import a layout file into the store for the settings' enterprise; return the import summary."""
+def read_layout_file(settings, file: Path, *, crs=None, control_points=None, layer_map=None, name_property="name",
+                     role_property="role", max_rms=None, drop_invalid=False, on_step=None):
+    """Read, georeference and clean a layout file under the settings' limits (nothing is written)."""
     from riskmap.geo.importer import import_layout as read_layout
     from riskmap.geo.layermap import LayerMap
 
     if not file.exists():
         raise InputError(f"找不到文件 {file} / file not found: {file}")
     lmap = LayerMap.load(layer_map) if layer_map else None
+    return read_layout(
+        file, crs=crs, control_points=control_points, layer_map=lmap, name_property=name_property,
+        role_property=role_property, max_bytes=int(settings.max_upload_mb * 1024 * 1024),
+        max_rms_m=max_rms if max_rms is not None else settings.max_rms_m,
+        origin=(settings.origin_lon, settings.origin_lat), drop_invalid=drop_invalid, on_step=on_step,
+    )
+
+
+def load_layout(settings, file: Path, *, store, author: str | None = None, reason: str | None = None,
+                **options) -> dict:
+    """Import a layout file into the store for the settings' enterprise; return the import summary."""
     with progress(f"正在导入 {file.name}") as update:
         def step(name: str) -> None:
             if update is not None:
                 update(IMPORT_STEPS.index(name), len(IMPORT_STEPS), IMPORT_STEP_ZH[name])
 
-        layout = read_layout(
-            file, crs=crs, control_points=control_points, layer_map=lmap, name_property=name_property,
-            role_property=role_property, max_bytes=int(settings.max_upload_mb * 1024 * 1024),
-            max_rms_m=max_rms if max_rms is not None else settings.max_rms_m,
-            origin=(settings.origin_lon, settings.origin_lat), drop_invalid=drop_invalid, on_step=step,
-        )
+        layout = read_layout_file(settings, file, on_step=step, **options)
         step("store")
-        version = store.save_layout(settings.enterprise, layout)
+        version = store.save_layout(settings.enterprise, layout, author=author, note=reason)
     summary = layout.summary()
     summary["enterprise"] = settings.enterprise
     summary["layout_version"] = version
     return summary
 
 
+def revise_layout(settings, file: Path, *, store, yes: bool, dry_run: bool, as_json: bool, reason: str | None,
+                  author: str | None, **options) -> None:
+    """Diff a revised drawing against the current layout; apply it as one new layout version when confirmed."""
+    import sys
+
+    from riskmap.geo.revise import apply_revision, diff_text, flags_text, plan_revision
+
+    name = settings.enterprise
+    store.enterprise(name, create=False)                   # NotFoundError for an unknown enterprise
+    with progress(f"正在读取 {file.name}") as update:
+        def step(step_name: str) -> None:
+            if update is not None:
+                update(IMPORT_STEPS.index(step_name), len(IMPORT_STEPS) - 1, IMPORT_STEP_ZH[step_name])
+
+        revised = read_layout_file(settings, file, on_step=step, **options)
+    diff, base = plan_revision(store, name, revised)
+    report = {"enterprise": name, "source": revised.source_name, "base_version": base, "diff": diff.to_dict(),
+              "warnings": list(revised.warnings), "applied": False}
+    if not as_json:
+        typer.echo(f"{revised.source_name} 与当前布局（版本 {base}）比较 / compared with the current layout "
+                   f"(version {base}):")
+        typer.echo(diff_text(diff))
+        for warning in revised.warnings:
+            typer.echo(f"警告 / warning: {warning}")
+    apply = False
+    if diff.has_changes and not dry_run:
+        if yes:
+            apply = True
+        elif not as_json and sys.stdin.isatty():
+            apply = typer.confirm("应用这些更改？/ apply these changes?", default=False)
+    if apply:
+        result = apply_revision(store, name, diff, base, source=revised.source_name, author=author, reason=reason)
+        report |= result
+    if as_json:
+        print_json(report)
+        return
+    if apply:
+        typer.echo(f"已应用：新布局版本 {report['layout_version']} / applied: new layout version "
+                   f"{report['layout_version']}")
+        typer.echo(flags_text(report["flags_raised"]))
+    elif not diff.has_changes:
+        typer.echo("没有需要应用的更改，未写入 / nothing to apply; nothing written")
+    elif dry_run:
+        typer.echo("试运行，未写入 / dry run: nothing written")
+    else:
+        typer.echo("未应用，未写入（在终端中确认，或加 --yes）/ not applied, nothing written (confirm on a "
+                   "terminal, or pass --yes)")
+
+
 def _layout_summary_text(summary: dict) -> str:
-    lines = [f"已导入 {summary['source']}：{summary['features']} 个要素，布局版本 {summary['layout_version']}"]
+    if summary.get("layout_version") is None:
+        lines = [f"已读取 {summary['source']}：{summary['features']} 个要素（试运行，未写入）/ dry run, nothing "
+                 "written"]
+    else:
+        lines = [f"已导入 {summary['source']}：{summary['features']} 个要素，布局版本 {summary['layout_version']}"]
     lines.append("按角色 / by role: " + "，".join(f"{k} {v}" for k, v in summary["by_role"].items()))
     lines.append("按图层 / by layer: " + "，".join(f"{k or '-'} {v}" for k, v in summary["by_layer"].items()))
     lines.append(f"坐标系 / CRS: {summary['crs']}")

@@ -18,6 +18,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from riskmap.errors import InputError, RiskmapError
+
 # A geometry that moved by at most this much (Hausdorff distance, metres) counts as unchanged.
 SAME_GEOMETRY_M = 0.01
 # Overlap matching: areas need this intersection over union; points and lines this distance (metres).
@@ -303,8 +305,9 @@ def diff_layouts(current: gpd.GeoDataFrame, revised: gpd.GeoDataFrame, *,
             new_props["source_fid"] = rev.fid[j]
         elif "source_fid" in cur.properties[i]:
             new_props["source_fid"] = cur.properties[i]["source_fid"]
+        # "" clears a name or layer the revision dropped (None would keep the current one)
         changes.append({"op": "replace", "fid": fid, "role": rev.role[j], "geometry": rev.geometry[j],
-                        "feature_name": rev.name[j], "layer": rev.layer[j], "properties": new_props})
+                        "feature_name": rev.name[j] or "", "layer": rev.layer[j] or "", "properties": new_props})
         if_match[fid] = tag(i)
 
     for i in np.flatnonzero(cur_free).tolist():
@@ -363,7 +366,7 @@ def diff_text(diff: LayoutDiff, limit: int = 200) -> str:
         shown = []
         if "hausdorff_m" in metrics:
             shown.append(f"位移 {metrics['hausdorff_m']} m")
-        if metrics.get("area_change_m2") is not None:
+        if metrics.get("area_change_m2"):
             pct = metrics.get("area_change_pct")
             shown.append(f"面积 {metrics['area_change_m2']:+} m²" + (f" ({pct:+}%)" if pct is not None else ""))
         if "area_m2" in metrics:
@@ -386,3 +389,52 @@ def _width(text: str) -> int:
 
 def _pad(text: str, width: int) -> str:
     return text + " " * (width - _width(text))
+
+
+class LayoutMovedOn(RiskmapError):
+    """The layout changed after the diff was made: applying it would overwrite someone else's edit."""
+
+    http_status = 409
+
+
+def plan_revision(store, name: str, revised) -> tuple[LayoutDiff, int]:
+    """The diff of a revised import (a LayoutImport) against the enterprise's current layout, and the layout
+    number it was made against (the `base_version` a confirmation must name)."""
+    info = store.layout_info(name)
+    if info is None:
+        raise InputError(f"企业 “{name}” 还没有布局可修订，请先导入（不带 --revise）/ enterprise {name!r} has no "
+                         "layout to revise yet: import one first (without --revise)")
+    base = int(info["version"])
+    current = store.layout_features(name, version=base)
+    return diff_layouts(current, revised.features, revised_format=revised.source_format), base
+
+
+def apply_revision(store, name: str, diff: LayoutDiff, base_version: int, *, source: str | None = None,
+                   author: str | None = None, reason: str | None = None) -> dict:
+    """Write the diff as one new layout version (action "revise"), refusing when the layout moved on since
+    `base_version`; returns the new version and the units flagged for re-assessment."""
+    info = store.layout_info(name)
+    now = None if info is None else int(info["version"])
+    if now != base_version:
+        raise LayoutMovedOn(f"布局已被修改（当前版本 {now}，比较时为 {base_version}），请重新比较 / the layout "
+                            f"changed meanwhile (now version {now}, compared against {base_version}): diff again")
+    if not diff.has_changes:
+        return {"applied": False, "layout_version": now, "flags_raised": []}
+    if reason is None and source:
+        reason = f"修订图 {source} / revised drawing {source}"
+    result = store.apply_layout_changes(name, diff.to_changes(), action="revise", if_match=diff.if_match,
+                                        author=author, reason=reason)
+    return {"applied": True, "layout_version": result.layout_number, "data_version": result.data_version,
+            "change_id": result.change_id, "flags_raised": [dict(f) for f in result.flags_raised or []]}
+
+
+def flags_text(flags: list[dict]) -> str:
+    """Units flagged for re-assessment, one line each."""
+    if not flags:
+        return "没有单元需要重新评估 / no unit flagged for re-assessment"
+    lines = [f"需要重新评估的单元 {len(flags)} 个 / units flagged for re-assessment: {len(flags)}"]
+    for f in flags:
+        unit = f.get("unit_id") or f.get("unit_code") or "-"
+        name = f.get("unit_name")
+        lines.append(f"  {unit}{'（' + name + '）' if name else ''}: {f.get('reason') or f.get('reason_code')}")
+    return "\n".join(lines)
