@@ -19,3 +19,5 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     profiles_dir: str | None = None
+    # Reading needs a reader or editor token too (riskmap.api.auth); writing always needs an editor token.
+    read_requires_token: bool = False

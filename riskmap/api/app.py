@@ -7,6 +7,7 @@ import threading
 from fastapi import FastAPI
 
 import riskmap
+from riskmap.api.auth import ReadGate
 from riskmap.api.errors import install_error_handlers
 from riskmap.api.routers import health, identify, ogc, plant, prints, static, tiles, units, webmap
 from riskmap.settings import Settings
@@ -47,4 +48,6 @@ def create_app(settings: Settings | None = None, *, fast_tiles: bool = True) -> 
     # Cached tiles and 304s are answered before routing: the same answers, several times the throughput.
     if fast_tiles:
         tiles.install_fast_path(app)
+    if settings.read_requires_token:     # added last, so outermost: ahead of the tile fast path
+        app.add_middleware(ReadGate)
     return app

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from riskmap.errors import RiskmapError
+from riskmap.errors import EditConflict, RiskmapError
 
 
 def _riskmap_error(request: Request, exc: RiskmapError) -> JSONResponse:
+    """The message (and problems); a conflict also carries the current item so the client can show it."""
     body = {"detail": exc.message}
     if exc.details:
         body["problems"] = exc.details
-    return JSONResponse(body, status_code=exc.http_status)
+    if isinstance(exc, EditConflict):
+        body = {"code": "conflict", **body, "current": jsonable_encoder(exc.current)}
+    return JSONResponse(body, status_code=exc.http_status, headers=getattr(exc, "headers", None))
 
 
 def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -48,6 +52,9 @@ ERROR_SCHEMA = {
     "properties": {
         "detail": {"type": "string", "title": "Detail"},
         "problems": {"type": "array", "title": "Problems", "items": {"type": "object"}},
+        "code": {"type": "string", "title": "Code", "description": "conflict：要素已被他人修改 / changed meanwhile"},
+        "current": {"type": ["object", "null"], "title": "Current",
+                    "description": "412 时要素的当前版本 / on 412, the item as it is now"},
     },
     "required": ["detail"],
 }

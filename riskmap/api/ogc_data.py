@@ -85,6 +85,7 @@ KIND_INFO: dict[str, KindInfo] = {
          ("kind", "string", "单元类型 main/sub/subsub/post/equipment/activity / unit kind"),
          ("kind_zh", "string", "单元类型（中文）/ unit kind in Chinese"), *_LEVEL_PROPS,
          ("parent", "string", "上级单元编号 / parent unit id"),
+         ("feature_ref", "string", "关联的布局要素编号 / id of the layout feature it is attached to"),
          ("events", "integer", "风险事件数 / number of risk events"),
          ("last_assessed", "string", "最近评估日期 / date last assessed (YYYY-MM-DD)"),
          ("located_by", "string", "提供几何的单元编号 / id of the unit whose geometry locates it")),
@@ -306,6 +307,7 @@ class Collection:
     properties: pd.DataFrame
     temporal: tuple[datetime | None, datetime | None] | None = None
     spans: tuple[np.ndarray, np.ndarray] | None = None   # per-feature [start, end) in UTC microseconds
+    edit_tags: np.ndarray | None = None      # per feature, the stored row behind it (layout and regions)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __len__(self) -> int:
@@ -328,6 +330,13 @@ class Collection:
 
     def row_of(self, feature_id: str) -> int | None:
         return self._row_by_id.get(feature_id)
+
+    def edit_tag(self, row: int) -> int | None:
+        """The edit tag (stored row id) of a feature, when this collection knows it."""
+        if self.edit_tags is None:
+            return None
+        tag = self.edit_tags[row]
+        return None if tag is None or tag != tag else int(tag)
 
     def rows(self, boxes=None, interval=None, filters: dict[str, set[str]] | None = None) -> np.ndarray:
         """Row numbers (ascending) of the features that pass every filter."""
@@ -399,9 +408,16 @@ def build_regions(plant, method: str, which: str) -> Collection:
                      risk.which, unit.name if unit else None, unit.id if unit else None, risk.explanation))
     columns = ["id", "geometry", *(p[0] for p in KIND_INFO["regions"].properties)]
     frame = pd.DataFrame(rows, columns=columns, dtype=object)
-    ids = _unique_ids(frame.pop("id").tolist(), range(len(frame)))
+    region_ids = frame.pop("id").tolist()
+    ids = _unique_ids(region_ids, range(len(frame)))
     geometry = _rfc7946(frame.pop("geometry").tolist())
-    return Collection("regions", ids, geometry, frame.reset_index(drop=True))
+    features = plant.features
+    tag_of = {}
+    if len(features):
+        regions = features[features["role"] == "region"]
+        tag_of = dict(zip(_text_column(regions["fid"]), regions["id"].tolist(), strict=True))
+    tags = np.array([tag_of.get(r) for r in region_ids], dtype=object)
+    return Collection("regions", ids, geometry, frame.reset_index(drop=True), edit_tags=tags)
 
 
 def build_units(plant, which: str) -> Collection:
@@ -413,6 +429,7 @@ def build_units(plant, which: str) -> Collection:
                           pd.DataFrame({name: pd.Series(dtype=object) for name, _, _ in KIND_INFO["units"].properties}))
     gdf = units_frame(plant, which)
     gdf = gdf[gdf.geometry.notna()].reset_index(drop=True)
+    refs = {u.id: None if u.feature_ref is None else str(u.feature_ref) for u in plant.units}
     kind_zh = {k.value: k.zh for k in UnitKind}
     colours = _level_colours()
     level = gdf["level"].astype(object)
@@ -424,6 +441,7 @@ def build_units(plant, which: str) -> Collection:
         "level_zh": gdf["level_zh"].astype(object),
         "colour": level.map(colours).astype(object),
         "parent": gdf["parent_id"].astype(object),
+        "feature_ref": gdf["unit_id"].map(refs).astype(object),
         "events": gdf["events"].astype("int64"),
         "last_assessed": gdf["last_assessed"].astype(object),
         "located_by": gdf["located_by"].astype(object),
@@ -468,8 +486,9 @@ def build_layout(plant) -> Collection:
         temporal = (created.astimezone(UTC), None)
         lo = np.full(len(ids), float(_micro(temporal[0])))
         spans = (lo, np.full(len(ids), np.inf))
+    tags = np.asarray(features["id"].tolist() if len(features) else [], dtype=object)
     return Collection("layout", ids, _rfc7946(features.geometry.values if len(features) else []), frame,
-                      temporal, spans)
+                      temporal, spans, edit_tags=tags)
 
 
 # ---------------------------------------------------------------------------------------------- the cache
@@ -478,9 +497,10 @@ def build_layout(plant) -> Collection:
 class PlantView:
     """One enterprise's plant at one data version, with its collections built on first use."""
 
-    def __init__(self, plant, version: int):
+    def __init__(self, plant, version: int, past: bool = False):
         self.plant = plant
         self.version = version
+        self.past = past                 # a moment in the past (?at=): read only
         self._collections: dict[tuple, Collection] = {}
         self._lock = threading.Lock()
 
@@ -506,7 +526,7 @@ class PlantCache:
 
     def __init__(self, size: int = PLANTS_KEPT):
         self.size = size
-        self._entries: OrderedDict[tuple[str, int], PlantView] = OrderedDict()
+        self._entries: OrderedDict[tuple, PlantView] = OrderedDict()
         self._lock = threading.Lock()
 
     def view(self, store, enterprise_name: str) -> PlantView:
@@ -522,12 +542,46 @@ class PlantCache:
         plant = load_plant(store, enterprise_name)
         view = PlantView(plant, version)
         if plant.data_version == version:   # nothing written meanwhile: safe to keep under this version
-            with self._lock:
-                self._entries[key] = view
-                self._entries.move_to_end(key)
-                while len(self._entries) > self.size:
-                    self._entries.popitem(last=False)
+            self._keep(key, view)
         return view
+
+    def past_view(self, store, enterprise_name: str, at: datetime) -> PlantView:
+        """The plant as it was at `at`; kept under the layout and ledger version numbers current then (the past
+        never changes, and two moments with the same versions show the same data)."""
+        from riskmap.plant import load_plant
+        from riskmap.store.history import versions_at
+
+        key = (enterprise_name, versions_at(store, enterprise_name, at).key)
+        with self._lock:
+            found = self._entries.get(key)
+            if found is not None:
+                self._entries.move_to_end(key)
+                return found
+        plant = load_plant(store, enterprise_name, at=at)
+        view = PlantView(plant, plant.data_version, past=True)
+        self._keep(key, view)
+        return view
+
+    def _keep(self, key, view: PlantView) -> None:
+        with self._lock:
+            self._entries[key] = view
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+
+_CACHES_LOCK = threading.Lock()
+
+
+def plant_cache(app) -> PlantCache:
+    """The app's one cache of plants, shared by the reading and the editing routes."""
+    cache = getattr(app.state, "ogc_plants", None)
+    if cache is None:
+        with _CACHES_LOCK:
+            cache = getattr(app.state, "ogc_plants", None)
+            if cache is None:
+                cache = app.state.ogc_plants = PlantCache()
+    return cache
 
 
 # ---------------------------------------------------------------------------------------------- enterprises
@@ -607,6 +661,21 @@ def feature_collection_json(collection: Collection, rows: np.ndarray, matched: i
     return ('{"type":"FeatureCollection","features":[' + features + '],"numberMatched":' + str(int(matched))
             + ',"numberReturned":' + str(len(rows)) + ',"timeStamp":' + json.dumps(timestamp)
             + ',"links":' + json.dumps(links, ensure_ascii=False, separators=(",", ":")) + "}")
+
+
+def unit_record(unit, which: str | None) -> dict:
+    """The units collection's properties of one unit (for a unit the collection leaves out: no location)."""
+    level = unit.level(which or "residual")
+    return {"name": unit.name, "kind": unit.kind.value, "kind_zh": unit.kind.zh,
+            "level": level.value if level else None, "level_zh": level.zh if level else None,
+            "colour": _level_colours().get(level.value) if level else None, "parent": unit.parent_id,
+            "feature_ref": None if unit.feature_ref is None else str(unit.feature_ref), "events": len(unit.events),
+            "last_assessed": unit.last_assessed.isoformat() if unit.last_assessed else None, "located_by": None}
+
+
+def unlocated_unit_json(unit, record: dict, links: list[dict]) -> str:
+    return json.dumps({"type": "Feature", "id": unit.id, "geometry": None, "properties": record, "links": links},
+                      ensure_ascii=False, separators=(",", ":"))
 
 
 def feature_json(collection: Collection, row: int, links: list[dict]) -> str:

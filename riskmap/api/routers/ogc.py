@@ -8,7 +8,6 @@ message, as the standard asks, while the API definition still declares their typ
 
 from __future__ import annotations
 
-import hashlib
 from datetime import UTC, datetime
 from urllib.parse import quote, urlencode
 
@@ -16,11 +15,10 @@ import numpy as np
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-import riskmap
 from riskmap.api import ogc_data as data
 from riskmap.api import ogc_models as models
 from riskmap.api.ogc_data import OgcParameterError
-from riskmap.errors import NotFoundError
+from riskmap.errors import NotFoundError, RiskmapError
 
 GEOJSON = "application/geo+json"
 JSON = "application/json"
@@ -32,6 +30,9 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+    "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/create-replace-delete",
+    "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/update",
+    "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/features",
 ]
 CONTENT_CRS = f"<{data.CRS84}>"
 
@@ -52,8 +53,11 @@ P_METHOD = _query("method", {"type": "string", "enum": list(data.METHODS)},
                   "区域定级方法，仅 regions / region aggregation method, regions only")
 P_WHICH = _query("which", {"type": "string", "enum": list(data.WHICH)},
                  "现有风险或固有风险，regions 和 units / residual or inherent risk, regions and units")
+P_AT = _query("at", {"type": "string"},
+              "过去的某一时刻（ISO 8601，如 2026-10-01T08:00；不带时区按北京时间）：显示当时的数据，只读 / a past "
+              "moment (ISO 8601; without an offset Beijing time): the data as it was then, read only")
 ITEMS_PARAMETERS = [
-    P_F, P_ENTERPRISE,
+    P_F, P_ENTERPRISE, P_AT,
     _query("bbox", {"type": "array", "minItems": 4, "maxItems": 6, "items": {"type": "number"}},
            "范围 最小经度,最小纬度,最大经度,最大纬度（CRS84）/ bbox minlon,minlat,maxlon,maxlat in CRS84",
            style="form", explode=False),
@@ -75,7 +79,6 @@ ITEMS_PARAMETERS = [
 
 def make_router() -> APIRouter:
     router = APIRouter(prefix="/ogc", tags=["ogc"])
-    cache = data.PlantCache()
 
     def store_of(request: Request):
         return request.app.state.store()
@@ -124,6 +127,7 @@ def make_router() -> APIRouter:
         fmt = _format(request)
         store = store_of(request)
         refs = data.list_collections(store, configured(request), _enterprise(request))
+        cache = data.plant_cache(request.app)
         doc = {
             "links": [
                 _link(_url(request, "/ogc/collections"), "self", JSON, "本页 / this document"),
@@ -141,7 +145,7 @@ def make_router() -> APIRouter:
         fmt = _format(request)
         store = store_of(request)
         ref = data.resolve_collection(store, configured(request), _enterprise(request), collection_id)
-        doc = _collection_doc(request, ref, cache.view(store, ref.enterprise.name))
+        doc = _collection_doc(request, ref, data.plant_cache(request.app).view(store, ref.enterprise.name))
         return _answer(request, fmt, doc, "collection")
 
     @router.get("/collections/{collection_id}/items", summary="要素（分页）/ features, paged",
@@ -159,10 +163,11 @@ def make_router() -> APIRouter:
         which = data.parse_choice(q.get("which"), data.WHICH, "which", "现有/固有风险")
         levels = data.parse_levels(q.get("level"))
         roles = data.parse_roles(q.get("role"))
+        at = parse_at(q.get("at"))
         store = store_of(request)
         ref = data.resolve_collection(store, configured(request), _enterprise(request), collection_id)
         _check_applies(ref.kind, method=method, which=which, level=levels, role=roles)
-        view = cache.view(store, ref.enterprise.name)
+        view = plant_view(request, store, ref, at)
         coll = view.collection(ref.kind, method, which)
         filters = {k: v for k, v in (("level", levels), ("role", roles)) if v is not None}
         rows = coll.rows(boxes, interval, filters)
@@ -206,40 +211,105 @@ def make_router() -> APIRouter:
         fmt = _format(request)
         method = data.parse_choice(q.get("method"), data.METHODS, "method", "区域定级方法")
         which = data.parse_choice(q.get("which"), data.WHICH, "which", "现有/固有风险")
+        at = parse_at(q.get("at"))
         store = store_of(request)
         ref = data.resolve_collection(store, configured(request), _enterprise(request), collection_id)
         _check_applies(ref.kind, method=method, which=which)
-        view = cache.view(store, ref.enterprise.name)
-        coll = view.collection(ref.kind, method, which)
-        row = coll.row_of(feature_id)
-        if row is None:
-            raise NotFoundError(f"集合 “{ref.id}” 中没有要素 “{feature_id}” / no feature {feature_id!r} in "
-                                     f"collection {ref.id!r}")
-        etag = _etag(ref, view.version, feature_id, method, which, fmt, _base(request), _enterprise(request))
-        headers = {"ETag": etag, "Vary": "Accept"}
-        if _none_match(request.headers.get("if-none-match"), etag):
-            return Response(status_code=304, headers=headers)
-        path = _item_path(ref.id, feature_id)
-        kept = _kept(request, "method", "which")
-        links = [
-            _link(_url(request, path, **kept), "self" if fmt == "json" else "alternate", GEOJSON,
-                  "本要素（GeoJSON）/ this feature as GeoJSON"),
-            _link(_url(request, path, f="html", **kept), "self" if fmt == "html" else "alternate", HTML,
-                  "本要素（网页）/ this feature as HTML"),
-            _link(_url(request, _collection_path(ref.id)), "collection", JSON, "所属集合 / the collection"),
-        ]
-        if fmt == "html":
-            from riskmap.render import ogc_html
-
-            rows = np.array([row])
-            return _html(ogc_html.item_page(
-                title=_title(ref), collection_url=_url(request, _collection_path(ref.id), f="html"),
-                feature_id=feature_id, record=coll.records(rows)[0], geometry_type=coll.geometry_types(rows)[0],
-                links=links), headers)
-        return Response(data.feature_json(coll, row, links), media_type=GEOJSON,
-                        headers={**headers, "Content-Crs": CONTENT_CRS})
+        return item_answer(request, store, ref, feature_id, fmt, method, which, at)
 
     return router
+
+
+# ---------------------------------------------------------------------------------------------- items
+
+
+def parse_at(text: str | None) -> datetime | None:
+    """?at= as an aware UTC moment (riskmap.store.history.parse_moment); a bad one is a 400."""
+    if text is None:
+        return None
+    from riskmap.errors import InputError
+    from riskmap.store.history import parse_moment
+
+    try:
+        return parse_moment(text)
+    except InputError as exc:
+        raise OgcParameterError(exc.message) from None
+
+
+def plant_view(request: Request, store, ref: data.CollectionRef, at: datetime | None) -> data.PlantView:
+    cache = data.plant_cache(request.app)
+    if at is not None:
+        return cache.past_view(store, ref.enterprise.name, at)
+    return cache.view(store, ref.enterprise.name)
+
+
+def current_item(request: Request, store, ref: data.CollectionRef, feature_id: str, method: str | None,
+                 which: str | None, at: datetime | None = None):
+    """(view, collection, row or None, edit tag or None, unit or None) of one item, all of the same moment.
+
+    Units carry no edit tag in the plant; it is read separately, and the pair is read again when a write came
+    in between, so that an ETag never pairs a representation with another version's tag.
+    """
+    for _attempt in range(5):
+        view = plant_view(request, store, ref, at)
+        coll = view.collection(ref.kind, method, which)
+        row = coll.row_of(feature_id)
+        tag = coll.edit_tag(row) if row is not None else None
+        unit = None
+        if ref.kind == "units" and at is None:
+            record = store.unit_record(ref.enterprise.name, feature_id)
+            unit, tag = record if record is not None else (None, None)
+            if store.data_version(ref.enterprise.name) != view.version:
+                continue
+        return view, coll, row, tag, unit
+    raise StoreBusyError("数据正在频繁修改，请稍后重试 / the data is changing too fast; try again shortly")
+
+
+class StoreBusyError(RiskmapError):
+    http_status = 503
+
+
+def item_answer(request: Request, store, ref: data.CollectionRef, feature_id: str, fmt: str, method: str | None,
+                which: str | None, at: datetime | None = None, status_code: int = 200,
+                headers: dict | None = None) -> Response:
+    """One item with its ETag ("<edit tag>.<digest>"), as GET answers it and as writes answer with it."""
+    from riskmap.store.editing import etag
+
+    view, coll, row, tag, unit = current_item(request, store, ref, feature_id, method, which, at)
+    if row is None and unit is None:
+        raise NotFoundError(f"集合 “{ref.id}” 中没有要素 “{feature_id}” / no feature {feature_id!r} in "
+                            f"collection {ref.id!r}")
+    path = _item_path(ref.id, feature_id)
+    kept = _kept(request, "method", "which", "at")
+    links = [
+        _link(_url(request, path, **kept), "self" if fmt == "json" else "alternate", GEOJSON,
+              "本要素（GeoJSON）/ this feature as GeoJSON"),
+        _link(_url(request, path, f="html", **kept), "self" if fmt == "html" else "alternate", HTML,
+              "本要素（网页）/ this feature as HTML"),
+        _link(_url(request, _collection_path(ref.id)), "collection", JSON, "所属集合 / the collection"),
+    ]
+    if row is None:     # a unit without a location: not listed in the collection, but editable
+        record, geometry_type = data.unit_record(unit, which), None
+        text = data.unlocated_unit_json(unit, record, links)
+    else:
+        rows = np.array([row])
+        record, geometry_type = coll.records(rows)[0], coll.geometry_types(rows)[0]
+        text = data.feature_json(coll, row, links)
+    if fmt == "html":
+        from riskmap.render import ogc_html
+
+        text = ogc_html.item_page(
+            title=_title(ref), collection_url=_url(request, _collection_path(ref.id), f="html"),
+            feature_id=feature_id, record=record, geometry_type=geometry_type, links=links)
+    # A past unit's row is not known: its tag is weak, and a weak tag never satisfies If-Match.
+    tag_text = etag(tag, text) if tag is not None else "W/" + etag(view.version, text)
+    out = {"ETag": tag_text, "Vary": "Accept", **(headers or {})}
+    if status_code == 200 and request.method in ("GET", "HEAD") and _none_match(
+            request.headers.get("if-none-match"), tag_text):
+        return Response(status_code=304, headers=out)
+    if fmt == "html":
+        return _html(text, out)
+    return Response(text, status_code=status_code, media_type=GEOJSON, headers={**out, "Content-Crs": CONTENT_CRS})
 
 
 # ---------------------------------------------------------------------------------------------- helpers
@@ -380,25 +450,17 @@ def _html(text: str, headers: dict | None = None) -> HTMLResponse:
     return HTMLResponse(text, headers={"Vary": "Accept", **(headers or {})})
 
 
-def _etag(ref: data.CollectionRef, version: int, feature_id: str, method: str | None, which: str | None,
-          fmt: str, base: str, enterprise_param: str | None) -> str:
-    """Strong: one tag per data version, feature and representation (everything the body is made from)."""
-    key = "\x1f".join([riskmap.__version__, str(ref.enterprise.id), ref.id, feature_id, method or "",
-                       which or "", fmt, base, enterprise_param or ""])
-    digest = hashlib.blake2b(key.encode("utf-8"), digest_size=12).hexdigest()
-    return f'"{version}-{digest}"'
-
-
 def _none_match(header: str | None, etag: str) -> bool:
     """If-None-Match uses the weak comparison (RFC 9110 §13.1.2): W/"x" matches "x"."""
     if not header:
         return False
+    plain = etag[2:] if etag.startswith("W/") else etag
     for candidate in header.split(","):
         tag = candidate.strip()
         if tag == "*":
             return True
         if tag.startswith("W/"):
             tag = tag[2:]
-        if tag == etag:
+        if tag == plain:
             return True
     return False
