@@ -11,13 +11,18 @@ import typer
 from riskmap.cli.common import DbOption, EnterpriseOption, progress, settings_for
 from riskmap.errors import InputError
 
+AtOption = Annotated[str | None, typer.Option(
+    "--at", help="打印某一时刻的图（ISO 8601；无时区按北京时间），如 2026-10-01T08:00 / the plan as it was then")]
 
-def _plant(db: str | None, enterprise: str | None):
+
+def _plant(db: str | None, enterprise: str | None, at: str | None = None):
     from riskmap.plant import load_plant
     from riskmap.store import open_store
+    from riskmap.store.history import parse_moment
 
+    moment = None if at is None else parse_moment(at)   # a bad moment is refused before the database is opened
     settings = settings_for(db, enterprise)
-    return settings, load_plant(open_store(settings.db), settings.enterprise)
+    return settings, load_plant(open_store(settings.db), settings.enterprise, at=moment)
 
 
 def _size(n: int) -> str:
@@ -46,6 +51,7 @@ def poster(
     bbox: Annotated[str | None, typer.Option("--bbox", help="范围 最小经度,最小纬度,最大经度,最大纬度")] = None,
     method: Annotated[str, typer.Option("--method", help="区域风险方法 highest | weighted")] = "highest",
     dpi: Annotated[int, typer.Option("--dpi", help="PNG 分辨率 / PNG resolution")] = 300,
+    at: AtOption = None,
     db: DbOption = None,
     enterprise: EnterpriseOption = None,
 ) -> None:
@@ -58,7 +64,7 @@ def poster(
     options = PosterOptions(paper=paper, landscape=landscape, scale=scale, region=region, atlas=atlas, hatch=hatch,
                             grid=grid, bbox=bbox, units=units, method=method)
     options.check()
-    _, plant = _plant(db, enterprise)
+    _, plant = _plant(db, enterprise, at)
     with progress("正在出图") as update:
         written = write_poster(plant, out, options, dpi=dpi, progress=update)
     typer.echo(f"{out}：{_size(written)} / written")
@@ -70,6 +76,7 @@ def board(
     portrait: Annotated[bool, typer.Option("--portrait", help="纵向 / portrait")] = False,
     grey: Annotated[bool, typer.Option("--grey", help="灰度模式：等级格用灰度和图案 / greyscale with hatches")] = False,
     validity_months: Annotated[int, typer.Option("--validity-months", help="有效期（月）/ validity in months")] = 12,
+    at: AtOption = None,
     db: DbOption = None,
     enterprise: EnterpriseOption = None,
 ) -> None:
@@ -77,7 +84,7 @@ def board(
     from riskmap.print.board import board_pdf
 
     _check_suffix(out, ("pdf",))
-    _, plant = _plant(db, enterprise)
+    _, plant = _plant(db, enterprise, at)
     with progress("正在生成公告栏") as update:
         data = board_pdf(plant, paper_name=paper, landscape=not portrait, grey=grey, validity_months=validity_months,
                          progress=update)
@@ -92,6 +99,7 @@ def cards(
     unit: Annotated[list[str] | None, typer.Option("--unit", help="单元编号（可多次）/ unit id (repeatable)")] = None,
     base_url: Annotated[str | None, typer.Option("--base-url", help="二维码指向的 riskmap 地址 / QR base URL")] = None,
     grey: Annotated[bool, typer.Option("--grey", help="灰度模式 / greyscale with hatches")] = False,
+    at: AtOption = None,
     db: DbOption = None,
     enterprise: EnterpriseOption = None,
 ) -> None:
@@ -99,7 +107,7 @@ def cards(
     from riskmap.print.cards import cards_pdf
 
     _check_suffix(out, ("pdf",))
-    settings, plant = _plant(db, enterprise)
+    settings, plant = _plant(db, enterprise, at)
     with progress("正在生成告知卡") as update:
         data = cards_pdf(plant, paper_name=paper, per_sheet=per_sheet, unit_ids=unit or None,
                          base_url=base_url or settings.base_url, grey=grey, progress=update)
@@ -113,6 +121,7 @@ def upload_image(
     image_format: Annotated[str | None, typer.Option("--format", help="png | jpeg（默认按扩展名）")] = None,
     max_mb: Annotated[float, typer.Option("--max-mb", help="大小上限（MB）/ size limit")] = 5.0,
     hatch: Annotated[bool, typer.Option("--hatch", help="各等级加填充图案 / hatch patterns")] = False,
+    at: AtOption = None,
     db: DbOption = None,
     enterprise: EnterpriseOption = None,
 ) -> None:
@@ -128,7 +137,7 @@ def upload_image(
     if not 0.01 <= max_mb <= 50:
         raise InputError("--max-mb 应在 0.01–50 之间 / --max-mb must be 0.01–50")
     limit = int(max_mb * 1_000_000)
-    _, plant = _plant(db, enterprise)
+    _, plant = _plant(db, enterprise, at)
     with progress("正在生成上报图片") as update:
         image = make(plant, fmt, data_url=data_url, max_bytes=limit, hatch=hatch, progress=update)
     if data_url:

@@ -64,16 +64,29 @@ def paper(name: str, landscape: bool = False, allowed: tuple[str, ...] | None = 
 
 @dataclass(frozen=True)
 class Stamp:
-    """What a print was made from and when (公告 rules: every board and card shows its source and date)."""
+    """What a print was made from and when (公告 rules: every board and card shows its source and date).
+
+    A print of a past state (`as_of`) says so first, so that nobody posts it as the current plan.
+    """
 
     layout_version: int | None
     data_version: int
     generated: datetime
+    as_of: datetime | None = None
+
+    def as_of_text(self) -> str | None:
+        if self.as_of is None:
+            return None
+        from riskmap.store.history import format_moment
+
+        moment = format_moment(self.as_of)
+        return f"截至 {moment} 的数据 / data as of {moment}"
 
     def text(self) -> str:
         layout = f"v{self.layout_version}" if self.layout_version is not None else "无 / none"
         when = self.generated.strftime("%Y-%m-%d %H:%M:%S %z")
-        return (f"布局版本 layout {layout} · 数据版本 data v{self.data_version} · 生成时间 generated {when} · "
+        past = f"{self.as_of_text()} · " if self.as_of is not None else ""
+        return (f"{past}布局版本 layout {layout} · 数据版本 data v{self.data_version} · 生成时间 generated {when} · "
                 f"riskmap")
 
 
@@ -81,4 +94,4 @@ def stamp_of(plant, now: datetime | None = None) -> Stamp:
     info = plant.layout_info or {}
     version = info.get("version")
     return Stamp(int(version) if version is not None else None, int(plant.data_version),
-                 (now or datetime.now()).astimezone())
+                 (now or datetime.now()).astimezone(), getattr(plant, "as_of", None))

@@ -631,6 +631,8 @@ def _block_rows(ctx: _Context, kind: str, map_title: str, region_id) -> list[tup
         ("坐标系", ctx.data.crs_label),
         ("数据版本", f"v{plant.data_version}"),
     ]
+    if ctx.stamp.as_of is not None:
+        rows.insert(1, ("数据截至", ctx.stamp.as_of_text()))
     if ctx.pages_total > 1:
         rows.append(("页码", f"第 {ctx.page_no} / {ctx.pages_total} 页"))
     return rows

@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import shapely
-from sqlalchemy import func, select, text
+from sqlalchemy import func, or_, select, text
 
 from riskmap.domain import Region
 from riskmap.errors import InputError, NotFoundError
@@ -155,8 +155,8 @@ def history(store, name: str, since: datetime | None = None, until: datetime | N
             item: str | None = None, limit: int = 200) -> list[dict]:
     """The audit trail, newest first: who changed what, when and why.
 
-    Layout and ledger versions older than the enterprise's first audit row (imports made before the trail
-    existed) are listed from the version tables, so the history starts at the first import.
+    Layout and ledger versions that no audit row wrote (imports made before the trail existed) are listed from
+    the version tables, so the history starts at the first import.
     """
     limit = _limit(limit)
     since, until = (None if t is None else _aware(t) for t in (since, until))
@@ -172,9 +172,8 @@ def history(store, name: str, since: datetime | None = None, until: datetime | N
         rows = s.execute(select(ChangeRow).where(*cond).order_by(ChangeRow.at.desc(), ChangeRow.id.desc())
                          .limit(limit)).scalars().all()
         out = [_change(r) for r in rows]
-        first = s.execute(select(func.min(ChangeRow.at)).where(ChangeRow.enterprise_id == ent_id)).scalar_one()
         if item is None:
-            out.extend(_older_versions(s, ent_id, first, since, until, limit))
+            out.extend(_older_versions(s, ent_id, since, until, limit))
     out.sort(key=lambda r: (r["at"], r["id"] or 0), reverse=True)
     return out[:limit]
 
@@ -185,12 +184,15 @@ def _change(r: ChangeRow) -> dict:
             "ledger_number": r.ledger_number, "data_version": r.data_version, "detail": r.detail}
 
 
-def _older_versions(s, ent_id: int, first: datetime | None, since, until, limit: int) -> list[dict]:
+def _older_versions(s, ent_id: int, since, until, limit: int) -> list[dict]:
     out = []
     for model, what, collection in ((LayoutVersionRow, "layout", "layout"), (LedgerVersionRow, "ledger", "units")):
-        cond = [model.enterprise_id == ent_id]
-        if first is not None:
-            cond.append(model.created_at < first)
+        number, families = ((ChangeRow.layout_number, ("layout.%", "feature.%")) if what == "layout" else
+                            (ChangeRow.ledger_number, ("ledger.%", "unit.%")))
+        written_with_audit = (select(ChangeRow.id)
+                              .where(ChangeRow.enterprise_id == ent_id, number == model.number,
+                                     or_(*(ChangeRow.action.like(f) for f in families))).exists())
+        cond = [model.enterprise_id == ent_id, ~written_with_audit]
         if since is not None:
             cond.append(model.created_at >= since)
         if until is not None:

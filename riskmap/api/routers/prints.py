@@ -4,15 +4,18 @@ notice board, post risk cards and the regulator's upload image.
 Options are checked before any data is read, so a bad request costs nothing. A print depends only on the
 enterprise's data version and its options: the plant read for a data version and the bytes made for it are
 kept (a few plants, 64 MB of prints) and served again until the data changes; the footer then says when that
-version's print was made. Answers are `Cache-Control: no-store` (the next edit changes them). Bad options are
-4xx with a Chinese message first.
+version's print was made. `at=` prints the plan as it was at a past moment (its stamp says "data as of …");
+past plants are kept by the layout and ledger versions current then. Answers are `Cache-Control: no-store`
+(the next edit changes them). Bad options are 4xx with a Chinese message first.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
+from datetime import datetime
 from typing import Literal
 from urllib.parse import quote
 
@@ -38,27 +41,35 @@ class _PrintCache:
         self.prints: OrderedDict[tuple, tuple[bytes, str, str, str]] = OrderedDict()
         self.max_bytes, self.size = max_bytes, 0
 
-    def plant(self, request: Request, enterprise: str | None) -> Plant:
+    def plant(self, request: Request, enterprise: str | None, at: datetime | None = None) -> Plant:
         from riskmap.plant import load_plant, resolve_enterprise
+        from riskmap.store.history import versions_at
 
         store = request.app.state.store()
         name = resolve_enterprise(store, enterprise or request.app.state.settings.enterprise)
         if name not in {e.name for e in store.enterprises()}:
             raise NotFoundError(f"数据库中没有企业 “{name[:80]}” / no enterprise {name[:80]!r}")
-        key = (id(store), name, store.data_version(name))
+        if at is None:
+            key = (id(store), name, store.data_version(name))
+        else:   # one past plant serves every moment at which the same versions were current
+            key = (id(store), name, versions_at(store, name, at).key)
         with self.lock:
-            if key in self.plants:
+            found = self.plants.get(key)
+            if found is not None:
                 self.plants.move_to_end(key)
-                return self.plants[key]
-        plant = load_plant(store, name)
-        with self.lock:
-            self.plants[(id(store), name, plant.data_version)] = plant
-            while len(self.plants) > PLANTS_KEPT:
-                self.plants.popitem(last=False)
-        return plant
+        if found is None:
+            found = load_plant(store, name, at=at)
+            if at is None:
+                key = (id(store), name, found.data_version)
+            with self.lock:
+                self.plants[key] = found
+                while len(self.plants) > PLANTS_KEPT:
+                    self.plants.popitem(last=False)
+        return found if at is None else dataclasses.replace(found, as_of=at)
 
     def made(self, plant: Plant, what: tuple, make: Callable[[], tuple[bytes, str, str, str]]):
-        key = (plant.enterprise.name, plant.data_version, *what)
+        key = (plant.enterprise.name, plant.data_version, plant.as_of, plant.layout_number, plant.ledger_number,
+               *what)
         with self.lock:
             if key in self.prints:
                 self.prints.move_to_end(key)
@@ -90,18 +101,28 @@ _CACHE_LOCK = threading.Lock()
 
 def _answer(plant: Plant, data: bytes, media: str, name: str, ascii_name: str) -> Response:
     headers = {"Cache-Control": "no-store", "X-Riskmap-Data-Version": str(plant.data_version)}
+    if plant.as_of is not None:
+        headers["X-Riskmap-As-Of"] = plant.as_of.isoformat()
     if ascii_name:
         headers["Content-Disposition"] = (f"inline; filename=\"{ascii_name}\"; "
                                           f"filename*=UTF-8''{quote(f'{plant.enterprise.name}-{name}')}")
     return Response(data, media_type=media, headers=headers)
 
 
-async def _serve(request: Request, enterprise: str | None, what: tuple, make: Callable[[Plant], tuple]) -> Response:
+def _moment(at: str | None) -> datetime | None:
+    """`at=` read before any data is (a bad moment costs nothing)."""
+    from riskmap.store.history import parse_moment
+
+    return None if at is None else parse_moment(at)
+
+
+async def _serve(request: Request, enterprise: str | None, what: tuple, make: Callable[[Plant], tuple],
+                 at: datetime | None = None) -> Response:
     """Read the plant (or reuse it) and make the print (or reuse it) off the event loop."""
     cache = _cache(request)
 
     def work():
-        plant = cache.plant(request, enterprise)
+        plant = cache.plant(request, enterprise, at)
         return plant, cache.made(plant, what, lambda: make(plant))
 
     plant, (data, media, name, ascii_name) = await run_in_threadpool(work)
@@ -125,6 +146,8 @@ UNITS = Query(None, description="显示评估单元（默认车间图显示）/ 
 BBOX = Query(None, max_length=200,
              description="最小经度,最小纬度,最大经度,最大纬度（网页地图“打印当前视图”）/ lon/lat view")
 METHOD = Query("highest", description="区域风险方法 / region method")
+AT = Query(None, max_length=40, description="打印某一时刻的图（ISO 8601；无时区按北京时间），如 2026-10-01T08:00 / "
+                                            "print the plan as it was at that moment")
 
 
 def make_router() -> APIRouter:
@@ -132,19 +155,21 @@ def make_router() -> APIRouter:
 
     async def poster_response(request: Request, fmt: str, enterprise: str | None, paper: str, landscape: bool,
                               scale: int | None, region: str | None, atlas: bool, hatch: bool, grid: bool,
-                              units: bool | None, bbox: str | None, method: str, dpi: int) -> Response:
+                              units: bool | None, bbox: str | None, method: str, dpi: int,
+                              at: str | None) -> Response:
         from riskmap.print.poster import PosterOptions, poster
 
         options = PosterOptions(paper=paper, landscape=landscape, scale=scale, region=region, atlas=atlas,
                                 hatch=hatch, grid=grid, bbox=bbox, units=units, method=method)
         options.check()                                   # before any data is read
+        moment = _moment(at)
 
         def make(plant):
             return poster(plant, fmt, options, dpi=dpi), MEDIA[fmt], f"四色分布图.{fmt}", f"poster.{fmt}"
 
         what = ("poster", fmt, options.paper.upper(), landscape, scale, region, atlas, hatch, grid, units,
                 options.bbox, method, dpi)
-        return await _serve(request, enterprise, what, make)
+        return await _serve(request, enterprise, what, make, moment)
 
     @router.get("/poster.pdf", summary="四色分布图 PDF（可为图集）/ the poster as PDF", response_class=Response,
                 responses=_responses("application/pdf", "矢量 PDF / vector PDF"))
@@ -152,9 +177,9 @@ def make_router() -> APIRouter:
                          landscape: bool = LANDSCAPE, scale: int | None = SCALE, region: str | None = REGION,
                          atlas: bool = Query(False, description="图集：总平面图 + 每个区域一页 / atlas"),
                          hatch: bool = HATCH, grid: bool = GRID, units: bool | None = UNITS,
-                         bbox: str | None = BBOX, method: Method = METHOD) -> Response:
+                         bbox: str | None = BBOX, method: Method = METHOD, at: str | None = AT) -> Response:
         return await poster_response(request, "pdf", enterprise, paper, landscape, scale, region, atlas, hatch,
-                                     grid, units, bbox, method, 300)
+                                     grid, units, bbox, method, 300, at)
 
     @router.get("/poster.png", summary="四色分布图 PNG / the poster as PNG", response_class=Response,
                 responses=_responses("image/png", "PNG（默认 300 dpi）/ PNG"))
@@ -162,18 +187,19 @@ def make_router() -> APIRouter:
                          landscape: bool = LANDSCAPE, scale: int | None = SCALE, region: str | None = REGION,
                          hatch: bool = HATCH, grid: bool = GRID, units: bool | None = UNITS,
                          bbox: str | None = BBOX, method: Method = METHOD,
-                         dpi: int = Query(300, ge=50, le=300, description="分辨率 / resolution")) -> Response:
+                         dpi: int = Query(300, ge=50, le=300, description="分辨率 / resolution"),
+                         at: str | None = AT) -> Response:
         return await poster_response(request, "png", enterprise, paper, landscape, scale, region, False, hatch,
-                                     grid, units, bbox, method, dpi)
+                                     grid, units, bbox, method, dpi, at)
 
     @router.get("/poster.svg", summary="四色分布图 SVG / the poster as SVG", response_class=Response,
                 responses=_responses("image/svg+xml", "SVG"))
     async def poster_svg(request: Request, enterprise: str | None = ENTERPRISE, paper: str = PAPER,
                          landscape: bool = LANDSCAPE, scale: int | None = SCALE, region: str | None = REGION,
                          hatch: bool = HATCH, grid: bool = GRID, units: bool | None = UNITS,
-                         bbox: str | None = BBOX, method: Method = METHOD) -> Response:
+                         bbox: str | None = BBOX, method: Method = METHOD, at: str | None = AT) -> Response:
         return await poster_response(request, "svg", enterprise, paper, landscape, scale, region, False, hatch,
-                                     grid, units, bbox, method, 300)
+                                     grid, units, bbox, method, 300, at)
 
     @router.get("/board.pdf", summary="安全风险公告栏（表D）/ the notice board", response_class=Response,
                 responses=_responses("application/pdf", "PDF"))
@@ -181,20 +207,22 @@ def make_router() -> APIRouter:
                         paper: str = Query("A3", description="纸张 A2–A4 / paper"),
                         portrait: bool = Query(False, description="纵向 / portrait"),
                         grey: bool = Query(False, description="灰度模式 / greyscale with hatches"),
-                        validity_months: int = Query(12, ge=1, le=120, description="有效期（月）/ validity")
-                        ) -> Response:
+                        validity_months: int = Query(12, ge=1, le=120, description="有效期（月）/ validity"),
+                        at: str | None = AT) -> Response:
         from riskmap.print.board import BOARD_PAPERS
         from riskmap.print.board import board_pdf as make_board
         from riskmap.print.paper import paper as check_paper
 
         check_paper(paper, not portrait, BOARD_PAPERS)
+        moment = _moment(at)
 
         def make(plant):
             data = make_board(plant, paper_name=paper, landscape=not portrait, grey=grey,
                               validity_months=validity_months)
             return data, MEDIA["pdf"], "安全风险公告栏.pdf", "board.pdf"
 
-        return await _serve(request, enterprise, ("board", paper.upper(), portrait, grey, validity_months), make)
+        return await _serve(request, enterprise, ("board", paper.upper(), portrait, grey, validity_months), make,
+                            moment)
 
     @router.get("/cards.pdf", summary="岗位风险告知卡（表E）/ post risk notice cards", response_class=Response,
                 responses=_responses("application/pdf", "PDF"))
@@ -203,7 +231,8 @@ def make_router() -> APIRouter:
                         per_sheet: int = Query(1, description="每张纸卡片数 1 | 2 | 4 / cards per sheet"),
                         unit: list[str] | None = Query(None, max_length=2000,
                                                        description="单元编号（可多个）/ unit ids"),
-                        grey: bool = Query(False, description="灰度模式 / greyscale with hatches")) -> Response:
+                        grey: bool = Query(False, description="灰度模式 / greyscale with hatches"),
+                        at: str | None = AT) -> Response:
         from riskmap.errors import InputError
         from riskmap.print.cards import CARD_PAPERS, PER_SHEET, check_base_url
         from riskmap.print.cards import cards_pdf as make_cards
@@ -214,6 +243,7 @@ def make_router() -> APIRouter:
             raise InputError(f"每张纸的卡片数（per_sheet）应为 1、2 或 4，得到 {per_sheet} / per_sheet must be "
                              "1, 2 or 4")
         base_url = check_base_url(request.app.state.settings.base_url)
+        moment = _moment(at)
 
         def make(plant):
             data = make_cards(plant, paper_name=paper, per_sheet=per_sheet, unit_ids=unit or None,
@@ -221,7 +251,7 @@ def make_router() -> APIRouter:
             return data, MEDIA["pdf"], "岗位风险告知卡.pdf", "cards.pdf"
 
         what = ("cards", paper.upper(), per_sheet, tuple(unit or ()), grey, base_url)
-        return await _serve(request, enterprise, what, make)
+        return await _serve(request, enterprise, what, make, moment)
 
     @router.get("/upload-image", summary="上报监管平台的四色图（≤ 5 MB）/ the regulator's upload image",
                 response_class=Response,
@@ -231,8 +261,11 @@ def make_router() -> APIRouter:
     async def upload(request: Request, enterprise: str | None = ENTERPRISE,
                      format: Literal["png", "jpeg", "dataurl"] = Query("png", description="png | jpeg | dataurl"),  # noqa: A002
                      image: Literal["png", "jpeg"] = Query("png", description="data URL 中的图片格式 / data URL image"),
-                     hatch: bool = Query(False, description="各等级加填充图案 / hatch patterns")) -> Response:
+                     hatch: bool = Query(False, description="各等级加填充图案 / hatch patterns"),
+                     at: str | None = AT) -> Response:
         from riskmap.print.upload_image import upload_image
+
+        moment = _moment(at)
 
         def make(plant):
             if format == "dataurl":
@@ -242,6 +275,6 @@ def make_router() -> APIRouter:
             return made.data, made.mime, f"四色分布图.{made.extension}", f"plan.{made.extension}"
 
         what = ("upload", format, image if format == "dataurl" else None, hatch)
-        return await _serve(request, enterprise, what, make)
+        return await _serve(request, enterprise, what, make, moment)
 
     return router
