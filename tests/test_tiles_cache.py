@@ -106,9 +106,9 @@ class Counting:
         self.made: list[tuple] = []
         make = service.make
 
-        def counted(data, layer, fmt, view, style, scale=1, hatch=False):
+        def counted(data, layer, fmt, view, style, scale=1, hatch=False, labels=True):
             self.made.append((layer, fmt, view.z, view.x, view.y))
-            return make(data, layer, fmt, view, style, scale, hatch)
+            return make(data, layer, fmt, view, style, scale, hatch, labels)
 
         service.make = counted
         service.use_sql_mvt = False
@@ -333,4 +333,31 @@ def test_a_database_from_before_the_map_table_is_built_on_first_use(url):
     service = TileService(store)
     data = service.current(None)
     assert len(data.layer("regions")) == 29 and data.version == version + 1
+    store.close()
+
+
+def test_the_labels_layer_drops_the_tiles_of_a_change_in_any_layer_it_names(url):
+    """Labels tiles draw the names of regions, units and layout: a change in one of them drops the labels tiles
+    whose data query meets the change, the others stay cached."""
+    store = open_store(url)
+    name = store.enterprises()[0].name
+    service = TileService(store)
+    counter = Counting(service)
+    tiles = plant_tiles(service, zooms=(16, 17, 18))
+    for t in tiles:
+        fetch(service, "labels", "png", *t)
+    assert len(counter.made) == len(tiles)
+    regions, units = map_rows(url, "regions"), map_rows(url, "units")
+    region = next(r for r in regions if r["level"] == "low" and r["decided_by"])
+    unit = next(u for u in store.units(name) if u.name == region["decided_by"])
+    store.edit_unit(name, unit.id, force(Level.MAJOR, "直接判定"))
+    boxes = np.concatenate([changed_boxes(regions, map_rows(url, "regions")),
+                            changed_boxes(units, map_rows(url, "units"))])
+    counter.made.clear()
+    for t in tiles:
+        fetch(service, "labels", "png", *t)
+    style = service.style("labels")
+    expected = touched(boxes, tiles, lambda z: render_buffer_px(z, [style]))
+    assert {(z, x, y) for _, _, z, x, y in counter.made} == expected
+    assert 0 < len(expected) < len(tiles)
     store.close()

@@ -30,6 +30,8 @@ from riskmap.store.mapdata import LAYERS, current_state, has_map
 DEFAULT_CACHE_MB = 256.0
 STYLE_RECHECK_S = 1.0
 FORMATS = ("png", "mvt")
+LABELS = "labels"
+LABEL_SOURCES = ("regions", "units", "layout")   # whose names the labels layer draws (one collision pass)
 
 
 # ---------------------------------------------------------------------------------------------- the cache
@@ -46,6 +48,7 @@ class TileKey:
     scale: int = 1
     hatch: bool = False
     style: str = ""            # style signature: a changed symbology never serves old pictures
+    labels: bool = True        # PNG of regions/units/layout: names drawn (False when the labels layer has them)
 
 
 class TileCache:
@@ -256,6 +259,41 @@ def style_signature(style: Any) -> str:
     return hashlib.blake2b(text.encode("utf-8"), digest_size=6).hexdigest()
 
 
+@dataclass(frozen=True)
+class LabelsStyle:
+    """The labels layer: the names of the source layers as their own styles place them, without geometry."""
+
+    layers: tuple                              # LayerStyle of each source, bottom first
+    name: str = LABELS
+    title_zh: str = "标注"
+    title_en: str = "Labels"
+    draw_order: str = "class"
+
+    @property
+    def min_zoom(self) -> int:
+        return min((s.label.min_zoom for s in self.layers if s.label is not None), default=24)
+
+    @property
+    def max_zoom(self) -> int:
+        return max((s.max_zoom for s in self.layers), default=24)
+
+    @property
+    def mvt_min_zoom(self) -> int:
+        return self.min_zoom
+
+    def visible(self, z: int) -> bool:
+        return any(s.labels_at(z) for s in self.layers)
+
+    def visible_as(self, fmt: str, z: int) -> bool:
+        return fmt == "png" and self.visible(z)
+
+    def max_draw_px(self) -> float:
+        return max((s.max_draw_px() for s in self.layers), default=0.0)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "sources": [s.to_json() for s in self.layers]}
+
+
 def data_pad_px(style: Any, fmt: str, z: int) -> float:
     """How far beyond a tile (CSS px) its data query reaches: the MVT buffer, or the PNG renderer's reach."""
     if fmt == "mvt":
@@ -267,14 +305,15 @@ class TileService:
     """One process's view of the map of every enterprise: version check, TileData, cache and rendering.
 
     `store` is a riskmap Store; `styles(layer)` gives the LayerStyle (riskmap.render.style.load_layer_style).
-    Renderers are attributes so that tests can count calls: `render_png(features, view, style, scale, hatch)`,
-    `encode_mvt(layers, view)`, `sql_mvt(data, layer, view)` (PostGIS only).
+    Renderers are attributes so that tests can count calls: `render_png(features, view, style, scale, hatch,
+    labels=)`, `render_labels_png(layers, view, scale)`, `encode_mvt(layers, view)`, `sql_mvt(data, layer, view)`
+    (PostGIS only).
     """
 
     def __init__(self, store: Any, cache: TileCache | None = None, styles: Callable[[str], Any] | None = None,
                  default_enterprise: str | None = None):
         from riskmap.render.mvt import encode_mvt
-        from riskmap.render.png import render_png
+        from riskmap.render.png import render_labels_png, render_png
         from riskmap.render.style import load_layer_style
 
         self.store = store
@@ -282,6 +321,7 @@ class TileService:
         self.styles = styles or load_layer_style
         self.default_enterprise = default_enterprise
         self.render_png = render_png
+        self.render_labels_png = render_labels_png
         self.encode_mvt = encode_mvt
         self.use_sql_mvt = store.dialect == "postgresql"
         self._data: dict[int, TileData] = {}
@@ -296,6 +336,14 @@ class TileService:
         """The layer's style, looked up again at most once a second (a symbology file edited on the server is
         picked up; the style signature in cache keys and ETags keeps old pictures out)."""
         import time
+
+        if layer == LABELS:
+            sources = tuple(self.style(name) for name in LABEL_SOURCES)
+            held = self._styles.get(LABELS)
+            if held is None or any(a is not b for a, b in zip(held[0].layers, sources, strict=True)):
+                held = (LabelsStyle(sources), 0.0)
+                self._styles[LABELS] = held
+            return held[0]
 
         now = time.monotonic()
         held = self._styles.get(layer)
@@ -364,6 +412,10 @@ class TileService:
                             style = self.style(layer)
                             self.cache.invalidate(ent_id, layer, boxes,
                                                   lambda fmt, z, st=style: data_pad_px(st, fmt, z), version)
+                            if layer in LABEL_SOURCES:
+                                labels = self.style(LABELS)
+                                self.cache.invalidate(ent_id, LABELS, boxes,
+                                                      lambda fmt, z, st=labels: data_pad_px(st, fmt, z), version)
                     new = patch.data
                 elif version > 0 and not has_map(s, ent_id):
                     rebuild = True
@@ -397,22 +449,28 @@ class TileService:
             self._signatures[id(style)] = found
         return found[1]
 
-    def key(self, data: TileData, layer: str, fmt: str, view: TileView, scale: int = 1, hatch: bool = False) \
-            -> TileKey:
-        if layer not in LAYERS:
-            raise NotFoundError(f"没有名为 “{layer}” 的瓦片图层，可选：{'、'.join(LAYERS)} / no tile layer {layer!r}")
+    def key(self, data: TileData, layer: str, fmt: str, view: TileView, scale: int = 1, hatch: bool = False,
+            labels: bool = True) -> TileKey:
+        if layer not in LAYERS and layer != LABELS:
+            raise NotFoundError(f"没有名为 “{layer}” 的瓦片图层，可选：{'、'.join((*LAYERS, LABELS))} / "
+                                f"no tile layer {layer!r}")
         if fmt not in FORMATS:
             raise NotFoundError(f"不支持的瓦片格式 “{fmt}” / unsupported tile format {fmt!r}")
-        return TileKey(data.enterprise_id, layer, fmt, view.z, view.x, view.y, scale if fmt == "png" else 1,
-                       bool(hatch) if fmt == "png" else False, self.signature(self.style(layer)))
+        if layer == LABELS and fmt != "png":
+            raise NotFoundError("标注图层只提供 PNG 瓦片（矢量瓦片的要素自带名称）/ the labels layer is PNG only "
+                                "(vector tile features carry their names)")
+        png = fmt == "png"
+        return TileKey(data.enterprise_id, layer, fmt, view.z, view.x, view.y, scale if png else 1,
+                       bool(hatch) if png and layer != LABELS else False, self.signature(self.style(layer)),
+                       bool(labels) or not png or layer == LABELS)
 
     def cached(self, key: TileKey, data: TileData) -> bytes | None:
         return self.cache.get(key, data.version)
 
-    def tile(self, data: TileData, layer: str, fmt: str, view: TileView, scale: int = 1, hatch: bool = False) \
-            -> bytes:
+    def tile(self, data: TileData, layer: str, fmt: str, view: TileView, scale: int = 1, hatch: bool = False,
+             labels: bool = True) -> bytes:
         """The tile's bytes at `data`'s version, from the cache or made now."""
-        key = self.key(data, layer, fmt, view, scale, hatch)
+        key = self.key(data, layer, fmt, view, scale, hatch, labels)
         found = self.cache.get(key, data.version)
         if found is not None:
             return found
@@ -420,17 +478,19 @@ class TileService:
 
     def render(self, key: TileKey, data: TileData, view: TileView) -> bytes:
         """Make a tile that was not in the cache, and keep it."""
-        body = self.make(data, key.layer, key.fmt, view, self.style(key.layer), key.scale, key.hatch)
+        body = self.make(data, key.layer, key.fmt, view, self.style(key.layer), key.scale, key.hatch, key.labels)
         self.cache.put(key, body, data.version)
         return body
 
     def make(self, data: TileData, layer: str, fmt: str, view: TileView, style: Any, scale: int = 1,
-             hatch: bool = False) -> bytes:
+             hatch: bool = False, labels: bool = True) -> bytes:
         from riskmap.render.png import empty_png
 
         self.renders += 1
         if not style.visible_as(fmt, view.z):
             return empty_png(256 * scale, 256 * scale) if fmt == "png" else b""
+        if layer == LABELS:
+            return self._labels_png(data, view, style, scale)
         if fmt == "mvt" and self.use_sql_mvt:
             return self.sql_mvt(data, layer, view, by_size=style.draw_order == "size")
         ld = data.layer(layer)
@@ -439,11 +499,25 @@ class TileService:
         if fmt == "png":
             if not len(hits):
                 return empty_png(256 * scale, 256 * scale)
-            return self.render_png(ld.columns(hits), view, style, scale, hatch)
+            return self.render_png(ld.columns(hits), view, style, scale, hatch, labels=labels)
         if not len(hits):
             return b""
         return self.encode_mvt({layer: ld.frame(hits)}, view,
                                size_ordered=(layer,) if style.draw_order == "size" else ())
+
+    def _labels_png(self, data: TileData, view: TileView, style: LabelsStyle, scale: int) -> bytes:
+        from riskmap.render.png import empty_png
+
+        parts = []
+        for source in style.layers:
+            if source.labels_at(view.z):
+                ld = data.layer(source.name)
+                hits = ld.query(view.buffered_bounds(data_pad_px(source, "png", view.z)))
+                if len(hits):
+                    parts.append((ld.columns(hits), source))
+        if not parts:
+            return empty_png(256 * scale, 256 * scale)
+        return self.render_labels_png(parts, view, scale)
 
     def sql_mvt(self, data: TileData, layer: str, view: TileView, by_size: bool = False) -> bytes:
         """The vector tile made by PostGIS (ST_AsMVT over map_features) with the same attributes (and, `by_size`,
@@ -479,7 +553,8 @@ def _size_order_sql() -> str:
 _SIZE_ORDER_SQL = _size_order_sql()
 
 
-def etag_for(data: TileData, layer: str, fmt: str, view: TileView, scale: int, hatch: bool, signature: str) -> str:
-    """A strong ETag from what decides the bytes: enterprise, data version, tile, format and style."""
-    flag = "h" if hatch else ""
+def etag_for(data: TileData, layer: str, fmt: str, view: TileView, scale: int, hatch: bool, signature: str,
+             labels: bool = True) -> str:
+    """A strong ETag from what decides the bytes: enterprise, data version, tile, format, options and style."""
+    flag = ("h" if hatch else "") + ("" if labels else "n")
     return f'"{data.enterprise_id}.{data.version}.{layer}.{view.z}.{view.x}.{view.y}.{fmt}{scale}{flag}.{signature}"'

@@ -33,8 +33,10 @@ LAYER_TITLES = {
     "units": ("评估单元", "评估单元按风险等级着色 / assessment units coloured by their risk level"),
     "layout": ("总平面布置", "总平面布置图（建筑、设备、道路、围墙）/ plant layout outlines"),
     "basemap": ("底图", "地理配准的底图（图纸或航拍影像）/ georeferenced raster basemap"),
+    "labels": ("标注", "区域、单元和布置图要素的名称（可单独开关）/ names of regions, units and layout features, "
+                       "switchable on their own"),
 }
-DATA_LAYERS = ("regions", "units", "layout")
+DATA_LAYERS = ("regions", "units", "layout", "labels")
 BASEMAP = "basemap"
 
 
@@ -51,8 +53,8 @@ _TILE_RESPONSES: dict[int | str, dict[str, Any]] = {
     302: {"description": "旧版本号：转到当前版本 / old version: redirect to the current one"},
     304: {"description": "未修改 / not modified (If-None-Match)"},
     404: {"description": "瓦片、图层或企业不存在 / no such tile, layer or enterprise"},
-    422: {"description": "参数有误（v、hatch，或有多个企业而未指定）/ bad v or hatch, or several enterprises and "
-                         "none named"},
+    422: {"description": "参数有误（v、hatch、labels，或有多个企业而未指定）/ bad v, hatch or labels, or several "
+                         "enterprises and none named"},
 }
 
 
@@ -155,7 +157,7 @@ def _revalidate(request: Request, version: Any, etag: str, v: int | str | None) 
 
 
 async def _tile(request: Request, layer: str, z: str, x: str, y: str, fmt: str, scale: int,
-                enterprise: str | None, v: str | None, hatch: bool) -> Response:
+                enterprise: str | None, v: str | None, hatch: bool, labels: bool = True) -> Response:
     from riskmap.render.tilecache import etag_for
 
     _check_layer(layer)
@@ -172,8 +174,8 @@ async def _tile(request: Request, layer: str, z: str, x: str, y: str, fmt: str, 
     data, ent_id, name = service.lookup(enterprise)           # the per-request version check
     if data is None:
         data = await run_in_threadpool(service.update, ent_id, name)
-    key = service.key(data, layer, fmt, view, scale, hatch)
-    etag = etag_for(data, layer, fmt, view, key.scale, key.hatch, key.style)
+    key = service.key(data, layer, fmt, view, scale, hatch, labels)
+    etag = etag_for(data, layer, fmt, view, key.scale, key.hatch, key.style, key.labels)
     early, headers = _revalidate(request, data.version, etag, v)
     if early is not None:
         return early
@@ -223,24 +225,30 @@ _ENTERPRISE = _param("enterprise", "query", "企业名称（缺省为唯一的�
 _VERSION = _param("v", "query", "数据版本号（TileJSON 给出）；旧版本转到当前版本 / data version; an old one redirects",
                   {"type": "integer"})
 _HATCH = _param("hatch", "query", "叠加等级填充纹理（黑白打印、色弱）/ draw level hatches", {"type": "boolean"})
+_LABELS = _param("labels", "query", "是否绘制名称（默认 1；名称由 labels 图层单独提供时用 0）/ draw names (default 1; "
+                 "0 when the labels layer shows them)", {"type": "boolean"})
 
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off", "")
 
 
-def _tile_params(request: Request, with_hatch: bool) -> tuple[str | None, str | None, bool]:
+def _flag(query, name: str, default: bool) -> bool:
+    """A 1/0 query parameter (true/false, yes/no, on/off); anything else is a 422."""
+    if name not in query:
+        return default
+    text = query[name].strip().lower()
+    if text not in _TRUE + _FALSE:
+        raise InputError(f"{name} 应为 1 或 0，而不是 “{text[:20]}” / {name} must be 1 or 0")
+    return text in _TRUE
+
+
+def _tile_params(request: Request, png: bool) -> tuple[str | None, str | None, bool, bool]:
     """The query parameters of a tile, read by hand: FastAPI's parameter machinery costs more than serving a
     cached tile (they are documented in the OpenAPI schema all the same)."""
     q = request.query_params
-    enterprise = q.get("enterprise")
-    v = q.get("v")
-    hatch = False
-    if with_hatch and "hatch" in q:
-        text = q["hatch"].strip().lower()
-        if text not in _TRUE + _FALSE:
-            raise InputError(f"hatch 应为 1 或 0，而不是 “{text[:20]}” / hatch must be 1 or 0")
-        hatch = text in _TRUE
-    return enterprise, v, hatch
+    hatch = _flag(q, "hatch", False) if png else False
+    labels = _flag(q, "labels", True) if png else True
+    return q.get("enterprise"), q.get("v"), hatch, labels
 
 
 def make_router() -> APIRouter:
@@ -252,7 +260,8 @@ def make_router() -> APIRouter:
                        enterprise: str | None = Query(None, description=_ENTERPRISE["description"]),
                        format: Literal["png", "mvt"] = Query("png", description="png 或 mvt / tile format"),  # noqa: A002
                        scale: int = Query(1, ge=1, le=2, description="PNG 像素倍数 1 或 2 / PNG pixel ratio"),
-                       hatch: bool = Query(False, description=_HATCH["description"])) -> JSONResponse:
+                       hatch: bool = Query(False, description=_HATCH["description"]),
+                       labels: bool = Query(True, description=_LABELS["description"])) -> JSONResponse:
         _check_layer(layer)
         tiles = tiles_of(request)
         if layer == BASEMAP:
@@ -261,9 +270,9 @@ def make_router() -> APIRouter:
         data, ent_id, name = service.lookup(enterprise)
         if data is None:
             data = await run_in_threadpool(service.update, ent_id, name)
-        return _tilejson(request, tiles, data, layer, format, scale, hatch)
+        return _tilejson(request, tiles, data, layer, format, scale, hatch, labels)
 
-    png_doc = {"parameters": [*_COORDS, _ENTERPRISE, _VERSION, _HATCH]}
+    png_doc = {"parameters": [*_COORDS, _ENTERPRISE, _VERSION, _HATCH, _LABELS]}
     mvt_doc = {"parameters": [*_COORDS, _ENTERPRISE, _VERSION]}
 
     @router.get("/{layer}/{z}/{x}/{y}@2x.png", summary="PNG 瓦片 @2x（512 像素）/ PNG tile @2x",
@@ -290,7 +299,7 @@ def make_router() -> APIRouter:
 # ---------------------------------------------------------------------------------------------- fast path
 
 
-_FAST_PATH = re.compile(r"^/tiles/(regions|units|layout)/(\d{1,2})/(\d{1,9})/(\d{1,9})(@2x)?\.(png|mvt)$")
+_FAST_PATH = re.compile(r"^/tiles/(regions|units|layout|labels)/(\d{1,2})/(\d{1,9})/(\d{1,9})(@2x)?\.(png|mvt)$")
 
 
 class TileFastPath:
@@ -331,7 +340,7 @@ class TileFastPath:
         try:
             raw = scope.get("query_string", b"")
             query = dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True)) if raw else {}
-            hatch = False
+            hatch, labels = False, True
             layer, z, x, y, two, fmt = match.groups()
             zi, xi, yi = int(z), int(x), int(y)
             if zi > MAX_ZOOM or xi >= 1 << zi or yi >= 1 << zi:
@@ -341,6 +350,11 @@ class TileFastPath:
                 if text not in _TRUE + _FALSE:
                     return None
                 hatch = text in _TRUE
+            if fmt == "png" and "labels" in query:
+                text = query["labels"].strip().lower()
+                if text not in _TRUE + _FALSE:
+                    return None
+                labels = text in _TRUE
             service = tiles.service
             data, _, _ = service.lookup(query.get("enterprise"))
             if data is None:
@@ -349,8 +363,8 @@ class TileFastPath:
             if v is not None and v != str(data.version):
                 return None
             view = TileView(zi, xi, yi)      # inside the WebMercatorQuad grid, as tile_view would check
-            key = service.key(data, layer, fmt, view, 2 if two else 1, hatch)
-            etag = etag_for(data, layer, fmt, view, key.scale, key.hatch, key.style)
+            key = service.key(data, layer, fmt, view, 2 if two else 1, hatch, labels)
+            etag = etag_for(data, layer, fmt, view, key.scale, key.hatch, key.style, key.labels)
             cache_control = IMMUTABLE if v is not None else "no-cache"
             if v is None:
                 for name, value in scope["headers"]:
@@ -388,14 +402,23 @@ def _tile_url(base: str, layer: str, suffix: str, params: list[tuple[str, str]])
     return f"{base}/tiles/{quote(layer)}/{{z}}/{{x}}/{{y}}{suffix}?{urlencode(params)}"
 
 
-def _tilejson(request: Request, tiles: _Tiles, data, layer: str, fmt: str, scale: int, hatch: bool) -> JSONResponse:
+def _tilejson(request: Request, tiles: _Tiles, data, layer: str, fmt: str, scale: int, hatch: bool,
+              labels: bool = True) -> JSONResponse:
+    from riskmap.render.tilecache import LABELS
     from riskmap.render.tiledata import attribute_types, fit_zoom, lonlat_bounds
 
+    if layer == LABELS and fmt != "png":
+        raise NotFoundError("标注图层只提供 PNG 瓦片（矢量瓦片的要素自带名称）/ the labels layer is PNG only "
+                            "(vector tile features carry their names)")
     service = tiles.service
     style = service.style(layer)
+    hatch = hatch and fmt == "png" and layer != LABELS
+    labels = labels or fmt != "png" or layer == LABELS
     params = [("enterprise", data.enterprise), ("v", str(data.version))]
-    if fmt == "png" and hatch:
+    if hatch:
         params.insert(1, ("hatch", "1"))
+    if not labels:
+        params.insert(1, ("labels", "0"))
     suffix = ".mvt" if fmt == "mvt" else ("@2x.png" if scale == 2 else ".png")
     box = data.bounds_3857()
     bounds = lonlat_bounds(box) if box else [-180.0, -85.0511287798, 180.0, 85.0511287798]
@@ -422,7 +445,8 @@ def _tilejson(request: Request, tiles: _Tiles, data, layer: str, fmt: str, scale
             "id": layer, "description": f"{title_zh} / {style.title_en}", "minzoom": min_zoom,
             "maxzoom": style.max_zoom, "fields": attribute_types(layer),
         }]
-    etag = f'"tilejson.{data.enterprise_id}.{data.version}.{layer}.{fmt}{scale}{int(hatch)}.{service.signature(style)}"'
+    etag = (f'"tilejson.{data.enterprise_id}.{data.version}.{layer}.{fmt}{scale}{int(hatch)}{int(labels)}.'
+            f'{service.signature(style)}"')
     if _matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers={"ETag": etag, "Cache-Control": "no-cache"})
     return JSONResponse(doc, headers={"ETag": etag, "Cache-Control": "no-cache"})
