@@ -1,15 +1,455 @@
-"""Re-assessment flags (filled in by the next commit)."""
+"""Re-assessment flags: which units must be assessed again after a change of the plant, and why.
+
+The law asks for a new assessment when a workplace changes (reshaped, new or removed equipment, after an
+accident) and at least once per period. The stored reasons are raised inside the transaction of the change that
+causes them (riskmap.store.editing), one open flag per (unit, reason); a new assessment clears them (cleared_at,
+never deleted). "overdue" is computed on read from last_assessed and the profile's `reassessment_months`.
+
+A unit is *attached* to a feature when its feature_ref names the feature's fid or name (as riskmap.attach does);
+a unit is *in* a region when its own (or attached) geometry lies in the region feature, or when one of its
+ancestors is attached to the region.
+"""
 
 from __future__ import annotations
 
+import calendar
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime, timedelta, timezone
+from typing import Any
+
+import numpy as np
+import shapely
+from sqlalchemy import func, insert, select, update
+
+from riskmap.attach import _FeatureIndex, _key
+from riskmap.domain import AssessmentUnit
+from riskmap.errors import InputError, NotFoundError
+from riskmap.store import repository as repo
+from riskmap.store.schema import AccidentRow, LedgerVersionRow, ReassessmentFlagRow, RiskEventRow, UnitRow
+from riskmap.store.types import utcnow
+
+LOCAL = timezone(timedelta(hours=8))          # dates users read are Beijing dates
+DEFAULT_MONTHS = 12
+SERIOUS_DEATHS = 1
+SERIOUS_INJURIES = 3
+MAX_DESCRIPTION = 2000
+CHUNK = 500
+REASONS: dict[str, tuple[str, str]] = {
+    "geometry_changed": ("单元或其依附的要素的图形已改变",
+                         "the unit's geometry or the feature it is attached to changed"),
+    "region_changed": ("单元所在区域已改变（重绘、合并、拆分或删除）",
+                       "the unit's region was reshaped, merged, split or deleted"),
+    "equipment_added": ("单元所在区域新增了设备", "equipment was added in the unit's region"),
+    "equipment_removed": ("单元所在区域移除了设备", "equipment was removed from the unit's region"),
+    "accident": ("发生了事故", "an accident was recorded"),
+    "overdue": ("超过 {months} 个月未评估", "not assessed within {months} months"),
+}
+STORED_REASONS = tuple(r for r in REASONS if r != "overdue")
+
+
+def reason_text(code: str, what: str | None = None, months: int | None = None) -> str:
+    zh, en = REASONS[code]
+    if months is not None:
+        zh, en = zh.format(months=months), en.format(months=months)
+    if what:
+        return f"{zh}：{what} / {en}: {what}"
+    return f"{zh} / {en}"
+
+
+def local_date(moment: datetime) -> date:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(LOCAL).date()
+
+
+# ---------------------------------------------------------------------------------------------- raise / clear
+
+
+def raise_flags(w, wanted: dict[tuple[str, str], tuple[str, dict | None]]) -> list[dict]:
+    """Insert the flags (unit code, reason code) -> (reason text, detail) that are not open yet; returns them."""
+    if not wanted:
+        return []
+    s = w.session
+    open_now = set(s.execute(select(ReassessmentFlagRow.unit_code, ReassessmentFlagRow.reason_code).where(
+        ReassessmentFlagRow.enterprise_id == w.enterprise_id, ReassessmentFlagRow.cleared_at.is_(None))).all())
+    now = utcnow()
+    rows, out = [], []
+    for (code, reason_code), (reason, detail) in wanted.items():
+        if (code, reason_code) in open_now:
+            continue
+        rows.append({"enterprise_id": w.enterprise_id, "unit_code": code, "reason_code": reason_code,
+                     "reason": reason, "raised_at": now, "raised_change_id": w.change_id, "cleared_at": None,
+                     "cleared_change_id": None, "detail": detail})
+        out.append({"unit_id": code, "reason_code": reason_code, "reason": reason})
+    for start in range(0, len(rows), CHUNK):
+        s.execute(insert(ReassessmentFlagRow.__table__), rows[start:start + CHUNK])
+    return out
+
+
+def clear_open(w, codes: Iterable[str] | None, reason_code: str | None = None) -> int:
+    """Clear the open flags of some units (all when `codes` is None); returns how many."""
+    s = w.session
+    q = select(ReassessmentFlagRow.id).where(ReassessmentFlagRow.enterprise_id == w.enterprise_id,
+                                             ReassessmentFlagRow.cleared_at.is_(None))
+    if reason_code is not None:
+        q = q.where(ReassessmentFlagRow.reason_code == reason_code)
+    if codes is None:
+        ids = list(s.execute(q).scalars())
+    else:
+        codes = list(codes)
+        ids = []
+        for start in range(0, len(codes), CHUNK):
+            ids.extend(s.execute(q.where(ReassessmentFlagRow.unit_code.in_(codes[start:start + CHUNK]))).scalars())
+    _clear_ids(w, ids)
+    return len(ids)
+
+
+def _clear_ids(w, ids: list[int]) -> None:
+    now = utcnow()
+    for start in range(0, len(ids), CHUNK):
+        w.session.execute(update(ReassessmentFlagRow).where(ReassessmentFlagRow.id.in_(ids[start:start + CHUNK]))
+                          .values(cleared_at=now, cleared_change_id=w.change_id))
+
+
+def open_codes(session, enterprise_id: int) -> dict[str, str]:
+    """unit code -> its open stored reason codes, sorted and ","-joined (the map's `flag` column)."""
+    found: dict[str, set[str]] = {}
+    for code, reason_code in session.execute(select(ReassessmentFlagRow.unit_code, ReassessmentFlagRow.reason_code)
+                                             .where(ReassessmentFlagRow.enterprise_id == enterprise_id,
+                                                    ReassessmentFlagRow.cleared_at.is_(None))).all():
+        found.setdefault(code, set()).add(reason_code)
+    return {code: ",".join(sorted(reasons)) for code, reasons in found.items()}
+
+
+# ---------------------------------------------------------------------------------------------- the plant
+
+
+class _Units:
+    """The current units as arrays, with attachment, descendants and location look-ups."""
+
+    def __init__(self, units: Sequence[AssessmentUnit], features):
+        self.units = list(units)
+        self.codes = [u.id for u in self.units]
+        self.pos = {c: i for i, c in enumerate(self.codes)}
+        self.children: dict[str, list[int]] = {}
+        for i, u in enumerate(self.units):
+            if u.parent_id is not None:
+                self.children.setdefault(u.parent_id, []).append(i)
+        self.refs: dict[str, list[int]] = {}
+        for i, u in enumerate(self.units):
+            key = _key(u.feature_ref)
+            if key is not None:
+                self.refs.setdefault(key, []).append(i)
+        located = np.array([u.geometry for u in self.units] + [None], dtype=object)[:-1]
+        if len(features):
+            index = _FeatureIndex(features)
+            for i, u in enumerate(self.units):
+                if located[i] is None or located[i].is_empty:
+                    located[i] = None
+                    m = index.match(u.feature_ref)
+                    if m.position is not None:
+                        located[i] = index.geometry(m.position)
+        self.located = located
+        self._tree = None
+
+    @property
+    def tree(self) -> shapely.STRtree:
+        if self._tree is None:
+            self._tree = shapely.STRtree(self.located)
+        return self._tree
+
+    def attached(self, keys: Iterable[Any]) -> set[int]:
+        out: set[int] = set()
+        for key in keys:
+            k = _key(key)
+            if k is not None:
+                out.update(self.refs.get(k, ()))
+        return out
+
+    def descendants(self, roots: Iterable[int]) -> set[int]:
+        out: set[int] = set()
+        todo = [self.codes[i] for i in roots]
+        while todo:
+            code = todo.pop()
+            for child in self.children.get(code, ()):
+                if child not in out:
+                    out.add(child)
+                    todo.append(self.codes[child])
+        return out
+
+    def lying_in(self, areas: Sequence[Any]) -> set[int]:
+        """Units whose located geometry has a point inside one of the areas (representative point inside)."""
+        areas = [a for a in areas if a is not None and not a.is_empty]
+        if not areas or not len(self.units):
+            return set()
+        _, hits = self.tree.query(np.asarray(areas, dtype=object), predicate="intersects")
+        hits = np.unique(hits)
+        if not len(hits):
+            return set()
+        points = shapely.point_on_surface(self.located[hits])
+        inside = np.zeros(len(hits), bool)
+        for area in areas:
+            inside |= shapely.covers(area, points)
+        return {int(i) for i in hits[inside]}
+
+    def containing(self, geom: Any) -> set[int]:
+        """Units whose located area contains (covers) the geometry's representative point."""
+        if geom is None or geom.is_empty or not len(self.units):
+            return set()
+        point = shapely.point_on_surface(geom)
+        hits = self.tree.query(point, predicate="intersects")
+        return {int(i) for i in hits if shapely.area(self.located[i]) > 0}
+
+
+def _label(feature) -> str:
+    return f"{feature.name}（{feature.fid}）" if feature.name and feature.name != feature.fid else str(feature.fid)
+
 
 def raise_for_layout(store, w, touched) -> list[dict]:
-    return []
+    """The flags a layout change causes (see the module docstring for "attached" and "in")."""
+    if not touched:
+        return []
+    s = w.session
+    units = store._map_units(s, w.enterprise_id)
+    w.units = units                             # the map refresh at the end of the transaction reuses them
+    if not units:
+        return []
+    features = store._features(s, w.enterprise_name, None, None, None)
+    plant = _Units(units, features)
+    regions = features[features["role"] == "region"].reset_index(drop=True)
+    region_tree = shapely.STRtree(regions.geometry.values) if len(regions) else None
+    wanted: dict[tuple[str, str], tuple[str, dict | None]] = {}
+
+    def flag(indices: Iterable[int], reason_code: str, t, extra: dict | None = None) -> None:
+        feat = t.new or t.old
+        detail = {"fid": t.fid, "op": t.op, **(extra or {})}
+        for i in indices:
+            wanted.setdefault((plant.codes[i], reason_code), (reason_text(reason_code, _label(feat)), detail))
+
+    def regions_around(geom) -> list[int]:
+        if region_tree is None or geom is None or geom.is_empty:
+            return []
+        return [int(i) for i in region_tree.query(shapely.point_on_surface(geom), predicate="intersects")]
+
+    def attached_to_regions(positions: Iterable[int]) -> set[int]:
+        keys = []
+        for p in positions:
+            keys.extend([regions.at[p, "fid"], regions.at[p, "name"]])
+        return plant.attached(keys)
+
+    for t in touched:
+        old, new = t.old, t.new
+        geometry_moved = old is None or new is None or not shapely.equals_exact(old.geometry, new.geometry, 0)
+        renamed = old is not None and new is not None and old.name != new.name
+        # units attached to the feature itself
+        if geometry_moved:
+            keys = {t.fid, *(f.name for f in (old, new) if f is not None)}
+            flag(plant.attached(keys), "geometry_changed", t)
+        elif renamed:
+            flag(plant.attached([old.name, new.name]), "geometry_changed", t)
+        roles = {f.role for f in (old, new) if f is not None}
+        if "region" in roles and geometry_moved:
+            direct = plant.attached({t.fid, *(f.name for f in (old, new) if f is not None)})
+            inside = plant.lying_in([f.geometry for f in (old, new) if f is not None and f.role == "region"])
+            flag((plant.descendants(direct) | inside) - direct, "region_changed", t)
+        if "equipment" in roles and geometry_moved:
+            before = set(regions_around(old.geometry)) if old is not None else set()
+            after = set(regions_around(new.geometry)) if new is not None else set()
+            old_units = plant.containing(old.geometry) if old is not None else set()
+            new_units = plant.containing(new.geometry) if new is not None else set()
+            gone = (attached_to_regions(before - after) | (old_units - new_units))
+            came = (attached_to_regions(after - before) | (new_units - old_units))
+            if new is None:
+                gone |= attached_to_regions(before) | old_units | plant.attached({t.fid, old.name})
+            if old is None:
+                came |= attached_to_regions(after) | new_units
+            flag(gone, "equipment_removed", t)
+            flag(came, "equipment_added", t)
+    return raise_flags(w, wanted)
 
 
-def after_unit_edit(store, w, before, unit, fields) -> list[dict]:
-    return []
+def after_unit_edit(store, w, before: AssessmentUnit, unit: AssessmentUnit, fields: list[str]) -> list[dict]:
+    """A unit edit that re-assesses (events re-evaluated, last_assessed moved on) clears the unit's flags;
+    one that moves it (geometry, feature_ref, parent) raises them."""
+    later = unit.last_assessed is not None and (before.last_assessed is None
+                                                or unit.last_assessed > before.last_assessed)
+    if "events" in fields or later:
+        clear_open(w, [unit.id])
+        return []
+    wanted: dict[tuple[str, str], tuple[str, dict | None]] = {}
+    if "geometry" in fields or "feature_ref" in fields:
+        what = unit.feature_ref if "feature_ref" in fields and unit.feature_ref else None
+        wanted[(unit.id, "geometry_changed")] = (reason_text("geometry_changed", what),
+                                                 {"fields": [f for f in fields if f in ("geometry", "feature_ref")]})
+    if "parent_code" in fields:
+        wanted[(unit.id, "region_changed")] = (reason_text("region_changed", unit.parent_id),
+                                               {"fields": ["parent_code"], "from": before.parent_id})
+    return raise_flags(w, wanted)
 
 
-def after_ledger_import(store, w, units) -> None:
-    return None
+def after_ledger_import(store, w, units: Sequence[AssessmentUnit]) -> int:
+    """A new ledger clears each open flag whose unit was assessed on or after the day it was raised."""
+    assessed = {u.id: u.last_assessed for u in units if u.last_assessed is not None}
+    if not assessed:
+        return 0
+    rows = w.session.execute(select(ReassessmentFlagRow.id, ReassessmentFlagRow.unit_code,
+                                    ReassessmentFlagRow.raised_at)
+                             .where(ReassessmentFlagRow.enterprise_id == w.enterprise_id,
+                                    ReassessmentFlagRow.cleared_at.is_(None))).all()
+    ids = [r.id for r in rows if r.unit_code in assessed and assessed[r.unit_code] >= local_date(r.raised_at)]
+    _clear_ids(w, ids)
+    return len(ids)
+
+
+# ---------------------------------------------------------------------------------------------- accidents, clear
+
+
+def record_accident(store, name: str, unit_code: str | None, occurred_on: date, description: str,
+                    deaths: int = 0, serious_injuries: int = 0, author: str | None = None) -> dict:
+    """Store an accident and flag the unit where it happened, or every unit after a serious one
+    (≥ 1 death or ≥ 3 serious injuries)."""
+    from riskmap.store import editing
+
+    if not isinstance(occurred_on, date) or isinstance(occurred_on, datetime):
+        raise InputError(f"事故日期应为日期，而不是 {occurred_on!r} / the accident date must be a date")
+    if occurred_on > datetime.now(LOCAL).date() + timedelta(days=1):
+        raise InputError(f"事故日期 {occurred_on} 在将来 / the accident date {occurred_on} is in the future")
+    text = repo._clean_text(description)
+    text = text.strip() if text else ""
+    if not text:
+        raise InputError("事故描述不能为空 / the accident description is empty")
+    if len(text) > MAX_DESCRIPTION:
+        raise InputError(f"事故描述过长（最多 {MAX_DESCRIPTION} 字）/ the description is longer than "
+                         f"{MAX_DESCRIPTION}")
+    counts = []
+    for value, zh, en in ((deaths, "死亡人数", "deaths"), (serious_injuries, "重伤人数", "serious injuries")):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= int(value) <= 100000:
+            raise InputError(f"{zh}应为 0 或正整数，而不是 {value!r} / {en} must be a whole number ≥ 0, not {value!r}")
+        counts.append(int(value))
+    deaths, serious_injuries = counts
+    serious = deaths >= SERIOUS_DEATHS or serious_injuries >= SERIOUS_INJURIES
+    code = None if unit_code is None or not str(unit_code).strip() else str(unit_code).strip()
+    with store.transaction(name, create=False) as w:
+        s = w.session
+        current = list(s.execute(select(UnitRow.code).where(UnitRow.enterprise_id == w.enterprise_id,
+                                                            UnitRow.valid_to.is_(None))).scalars())
+        if code is not None and code not in set(current):
+            raise NotFoundError(f"没有编号为 “{code}” 的评估单元 / no assessment unit {code!r}")
+        targets = current if serious else ([code] if code is not None else [])
+        change_id = editing.record_change(w, "accident.record", "units", [code] if code else [], author, text,
+                                          {"occurred_on": occurred_on.isoformat(), "deaths": deaths,
+                                           "serious_injuries": serious_injuries, "serious": serious,
+                                           "flagged": len(targets)})
+        row = AccidentRow(enterprise_id=w.enterprise_id, unit_code=code, occurred_on=occurred_on,
+                          description=text, deaths=deaths, serious_injuries=serious_injuries,
+                          recorded_at=utcnow(), recorded_by=repo._clean_text(author), change_id=change_id)
+        s.add(row)
+        s.flush()
+        what = f"{occurred_on.isoformat()} {text[:60]}"
+        detail = {"accident_id": row.id, "unit": code, "serious": serious}
+        raised = raise_flags(w, {(c, "accident"): (reason_text("accident", what), detail) for c in targets})
+    return {"id": row.id, "change_id": change_id, "data_version": w.data_version, "serious": serious,
+            "flags_raised": raised}
+
+
+def clear_flags(store, name: str, unit_code: str | None, author: str | None = None, reason: str | None = None,
+                reason_code: str | None = None) -> dict:
+    """Clear a unit's open flags (or one reason of them; every unit's when `unit_code` is None) explicitly."""
+    from riskmap.store import editing
+
+    if reason_code is not None and reason_code not in STORED_REASONS:
+        raise InputError(f"未知的原因代码 “{reason_code}”，可选：{', '.join(STORED_REASONS)} / unknown reason code "
+                         f"{reason_code!r}; allowed: {', '.join(STORED_REASONS)}")
+    code = None if unit_code is None else str(unit_code)
+    with store.transaction(name, create=False) as w:
+        change_id = editing.record_change(w, "flags.clear", "units", [code] if code else [], author, reason,
+                                          {"reason_code": reason_code})
+        cleared = clear_open(w, None if code is None else [code], reason_code)
+    return {"cleared": cleared, "change_id": change_id, "data_version": w.data_version}
+
+
+# ---------------------------------------------------------------------------------------------- reading
+
+
+def reassessment_months(profile_name: str | None) -> int:
+    """The profile's `reassessment_months` (default 12): how long an assessment stays valid."""
+    from riskmap.criteria import profile as profiles
+
+    locations = profiles._locations(None)
+    found = profiles._find(profile_name or "lec", locations)
+    if found is None:
+        return DEFAULT_MONTHS
+    raw = profiles._resolve_raw(found[0], found[1], found[2], locations)
+    value = raw.get("reassessment_months", DEFAULT_MONTHS)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 120:
+        raise InputError(f"准则配置 {found[1]} 的 reassessment_months 应为 1 到 120 的整数，而不是 {value!r} / "
+                         f"reassessment_months in {found[1]} must be a whole number 1..120, not {value!r}")
+    return value
+
+
+def add_months(day: date, months: int) -> date:
+    """The same day `months` later (the month's last day when it is shorter)."""
+    month0 = day.month - 1 + months
+    year, month = day.year + month0 // 12, month0 % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def flags(store, name: str, open_only: bool = True, today: date | None = None, unit_code: str | None = None,
+          reason_code: str | None = None) -> list[dict]:
+    """Stored flags of current units (open ones unless `open_only` is False) and the computed "overdue" ones,
+    in ledger order."""
+    if reason_code is not None and reason_code not in REASONS:
+        raise InputError(f"未知的原因代码 “{reason_code}”，可选：{', '.join(REASONS)} / unknown reason code "
+                         f"{reason_code!r}; allowed: {', '.join(REASONS)}")
+    today = today or datetime.now(LOCAL).date()
+    with store.session() as s:
+        ent_id = store._enterprise_id(s, name, create=False)
+        units_t = UnitRow.__table__
+        cond = [units_t.c.enterprise_id == ent_id, units_t.c.valid_to.is_(None)]
+        if unit_code is not None:
+            cond.append(units_t.c.code == str(unit_code))
+        events = (select(RiskEventRow.unit_id, func.count().label("n")).group_by(RiskEventRow.unit_id)
+                  .where(RiskEventRow.enterprise_id == ent_id).subquery())
+        units = s.execute(select(units_t.c.code, units_t.c.name, units_t.c.last_assessed, units_t.c.position,
+                                 events.c.n).outerjoin(events, events.c.unit_id == units_t.c.id)
+                          .where(*cond).order_by(units_t.c.position, units_t.c.id)).all()
+        q = select(*ReassessmentFlagRow.__table__.c).where(ReassessmentFlagRow.enterprise_id == ent_id)
+        if open_only:
+            q = q.where(ReassessmentFlagRow.cleared_at.is_(None))
+        if unit_code is not None:
+            q = q.where(ReassessmentFlagRow.unit_code == str(unit_code))
+        stored = s.execute(q.order_by(ReassessmentFlagRow.id)).all()
+        profile = s.execute(select(LedgerVersionRow.default_profile).where(LedgerVersionRow.enterprise_id == ent_id)
+                            .order_by(LedgerVersionRow.number.desc()).limit(1)).scalar_one_or_none()
+    months = reassessment_months(profile)
+    by_code = {u.code: u for u in units}
+    order = {u.code: i for i, u in enumerate(units)}
+
+    def base(u) -> dict:
+        last = u.last_assessed
+        return {"unit_id": u.code, "unit_name": u.name, "last_assessed": last.isoformat() if last else None,
+                "days_since_assessed": (today - last).days if last else None}
+
+    out = []
+    for f in stored:
+        u = by_code.get(f.unit_code)
+        if u is None or (reason_code is not None and f.reason_code != reason_code):
+            continue
+        out.append(base(u) | {"id": f.id, "reason_code": f.reason_code, "reason": f.reason,
+                              "raised_at": f.raised_at.isoformat(), "cleared_at":
+                              f.cleared_at.isoformat() if f.cleared_at else None, "detail": f.detail})
+    if reason_code in (None, "overdue"):
+        for u in units:
+            if not u.n and u.last_assessed is None:
+                continue          # a grouping node without events of its own is assessed through its children
+            due = add_months(u.last_assessed, months) if u.last_assessed else None
+            if due is None or due < today:
+                out.append(base(u) | {"id": None, "reason_code": "overdue",
+                                      "reason": reason_text("overdue", months=months),
+                                      "raised_at": due.isoformat() if due else None, "cleared_at": None,
+                                      "detail": {"months": months, "due": due.isoformat() if due else None}})
+    out.sort(key=lambda f: (order[f["unit_id"]], REASON_ORDER[f["reason_code"]]))
+    return out
+
+
+REASON_ORDER = {code: i for i, code in enumerate(REASONS)}

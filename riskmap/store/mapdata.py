@@ -49,13 +49,13 @@ from riskmap.store.schema import DIALECTS, Base
 MAP_SRID = 3857
 LAYERS: tuple[str, ...] = ("regions", "units", "layout")
 # The attribute columns of the snapshot, the same for every layer (a layer leaves some empty).
-ATTRIBUTES: tuple[str, ...] = ("name", "kind", "level", "level_zh", "decided_by", "last_assessed")
+ATTRIBUTES: tuple[str, ...] = ("name", "kind", "level", "level_zh", "decided_by", "last_assessed", "flag")
 # What each layer exposes in tiles: attribute name → snapshot column. `key` is the user's own id.
 LAYER_FIELDS: dict[str, dict[str, str]] = {
     "regions": {"region_id": "key", "name": "name", "level": "level", "level_zh": "level_zh",
                 "decided_by": "decided_by", "last_assessed": "last_assessed"},
     "units": {"unit_id": "key", "name": "name", "kind": "kind", "level": "level", "level_zh": "level_zh",
-              "last_assessed": "last_assessed"},
+              "last_assessed": "last_assessed", "flag": "flag"},
     "layout": {"source_id": "key", "name": "name", "role": "kind"},
 }
 DELETE_CHUNK = 500
@@ -144,12 +144,13 @@ SNAPSHOT_COLUMNS = ["key", *ATTRIBUTES, "geometry"]
 
 
 def build_snapshot(features, units: Sequence[AssessmentUnit], regions: Sequence[Region],
-                   which: str = RESIDUAL, copy: bool = True) -> dict[str, pd.DataFrame]:
+                   which: str = RESIDUAL, copy: bool = True,
+                   unit_flags: dict[str, str] | None = None) -> dict[str, pd.DataFrame]:
     """The three layers as frames (SNAPSHOT_COLUMNS, geometry in EPSG:3857), features without geometry left out.
 
     `features` is the current layout (EPSG:4326, as Store.layout_features gives it), `units` the current tree
     (geometries are attached on copies unless `copy` is False, for units made only for this), `regions` as
-    Store.regions gives them.
+    Store.regions gives them, `unit_flags` the open re-assessment reason codes by unit id (riskmap.store.flags).
     """
     from riskmap.aggregate import region_risk
     from riskmap.attach import resolve_unit_geometries
@@ -158,7 +159,7 @@ def build_snapshot(features, units: Sequence[AssessmentUnit], regions: Sequence[
     if len(features):
         resolve_unit_geometries(units, features)
 
-    frames = {"units": _units_frame(units, which)}
+    frames = {"units": _units_frame(units, which, unit_flags or {})}
     risks = region_risk(list(regions), units, method="highest", which=which) if regions else []
     frames["regions"] = _regions_frame(regions, risks, units)
     frames["layout"] = _layout_frame(features)
@@ -204,7 +205,7 @@ def _iso(value: Any) -> str | None:
     return None if value is None else value.isoformat()
 
 
-def _units_frame(units: list[AssessmentUnit], which: str) -> pd.DataFrame:
+def _units_frame(units: list[AssessmentUnit], which: str, unit_flags: dict[str, str]) -> pd.DataFrame:
     """Units located by their own geometry or their nearest ancestor's, all at once over the tree."""
     n = len(units)
     pos = {u.id: i for i, u in enumerate(units)}
@@ -235,6 +236,7 @@ def _units_frame(units: list[AssessmentUnit], which: str) -> pd.DataFrame:
         "level_zh": [lv.zh if lv else None for lv in levels],
         "decided_by": [None] * n,
         "last_assessed": [_iso(u.last_assessed) for u in units],
+        "flag": [unit_flags.get(u.id) for u in units] if unit_flags else [None] * n,
         "geometry": located,
     }, columns=SNAPSHOT_COLUMNS)
 
@@ -248,7 +250,7 @@ def _regions_frame(regions: Sequence[Region], risks: list, units: list[Assessmen
         dates = [d for d in dates if d is not None]
         decided = risk.decided_by.name if risk is not None and risk.decided_by is not None else None
         rows.append((region.id, region.name, None, level.value if level else None, level.zh if level else None,
-                     decided, _iso(min(dates)) if dates else None, region.geometry))
+                     decided, _iso(min(dates)) if dates else None, None, region.geometry))
     frame = pd.DataFrame(rows, columns=SNAPSHOT_COLUMNS)
     frame["key"] = _unique_keys(frame["key"].tolist())
     return frame
@@ -266,7 +268,7 @@ def _layout_frame(features) -> pd.DataFrame:
     roles = [None if v is None or (isinstance(v, float) and math.isnan(v)) else str(v) for v in features["role"]]
     return pd.DataFrame({
         "key": _unique_keys(keys), "name": names, "kind": roles, "level": [None] * n, "level_zh": [None] * n,
-        "decided_by": [None] * n, "last_assessed": [None] * n,
+        "decided_by": [None] * n, "last_assessed": [None] * n, "flag": [None] * n,
         "geometry": np.asarray(features.geometry.values, dtype=object),
     }, columns=SNAPSHOT_COLUMNS)
 

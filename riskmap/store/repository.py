@@ -75,6 +75,7 @@ class Writing:
     map_change: Any = None          # the mapdata.MapChange written at the end
     units: list | None = None       # the complete current unit tree when the writer has it (saves a re-read)
     change_id: int | None = None    # the audit row (`changes`) of this transaction, once written
+    enterprise_name: str = ""
     edit_tag: int | None = None     # the new row id of a one-item write (edit_unit)
 
 
@@ -160,7 +161,7 @@ class Store:
         snapshot refreshed at its end (inside it too)."""
         with self.session(write=True) as s:
             ent_id = self._enterprise_id(s, enterprise_name, create=create)
-            writing = Writing(s, ent_id, _bump(s, ent_id))
+            writing = Writing(s, ent_id, _bump(s, ent_id), enterprise_name=_enterprise_name(enterprise_name))
             yield writing
             if writing.refresh_map:
                 writing.map_change = self._refresh_map(writing, enterprise_name)
@@ -419,12 +420,16 @@ class Store:
     # ------------------------------------------------------------------------------------------ map snapshot
 
     def _refresh_map(self, w: Writing, enterprise_name: str):
-        """Rebuild the map snapshot from the transaction's own view of layout and units; write what changed."""
+        """Rebuild the map snapshot from the transaction's own view of layout, units and open flags; write what
+        changed."""
+        from riskmap.store import flags
+
         s = w.session
         features = self._features(s, enterprise_name, None, None, None)
         units = w.units if w.units is not None else self._map_units(s, w.enterprise_id)
         regions = _regions_of(features[features["role"] == "region"].reset_index(drop=True), units)
-        snapshot = mapdata.build_snapshot(features, units, regions, copy=w.units is not None)
+        snapshot = mapdata.build_snapshot(features, units, regions, copy=w.units is not None,
+                                          unit_flags=flags.open_codes(s, w.enterprise_id))
         return mapdata.refresh(s, w.enterprise_id, w.data_version, snapshot)
 
     def _map_units(self, s: Session, ent_id: int) -> list[AssessmentUnit]:
@@ -506,6 +511,30 @@ class Store:
         from riskmap.store import editing
 
         return editing.delete_unit(self, enterprise_name, code, if_match, author=author, reason=reason)
+
+    # ------------------------------------------------------------------------------------------ flags
+
+    def flags(self, enterprise_name: str, open_only: bool = True, today=None, unit_code: str | None = None,
+              reason_code: str | None = None) -> list[dict]:
+        """Re-assessment flags of current units, the computed "overdue" ones included (see riskmap.store.flags)."""
+        from riskmap.store import flags
+
+        return flags.flags(self, enterprise_name, open_only=open_only, today=today, unit_code=unit_code,
+                           reason_code=reason_code)
+
+    def record_accident(self, enterprise_name: str, unit_code: str | None, occurred_on, description: str,
+                        deaths: int = 0, serious_injuries: int = 0, author: str | None = None) -> dict:
+        from riskmap.store import flags
+
+        return flags.record_accident(self, enterprise_name, unit_code, occurred_on, description, deaths=deaths,
+                                     serious_injuries=serious_injuries, author=author)
+
+    def clear_flags(self, enterprise_name: str, unit_code: str | None, author: str | None = None,
+                    reason: str | None = None, reason_code: str | None = None) -> dict:
+        from riskmap.store import flags
+
+        return flags.clear_flags(self, enterprise_name, unit_code, author=author, reason=reason,
+                                 reason_code=reason_code)
 
     # ------------------------------------------------------------------------------------------ feature edits
 
