@@ -1,0 +1,361 @@
+"""The past and what follows from changes, over HTTP: the audit trail, the diff between two moments, restoring a
+deleted area, re-assessment flags (list, clear) and recorded accidents.
+
+Reads are open (unless the settings close reading); every write needs an editor token, whose name becomes the
+author of the change. Moments are ISO 8601 (riskmap.store.history.parse_moment: Beijing time without an offset).
+The logic lives in riskmap.store.history and the Store; the handlers check input and shape the answers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from datetime import date, datetime
+from typing import Any, Literal
+
+from fastapi import APIRouter, Body, Depends, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from riskmap.api.auth import require_editor
+from riskmap.errors import InputError, NotFoundError
+
+MAX_ID = 200
+MAX_REASON = 2000
+MAX_DESCRIPTION = 4000
+REASON_CODES = ("geometry_changed", "region_changed", "equipment_added", "equipment_removed", "accident", "overdue")
+
+ENTERPRISE = Query(None, max_length=MAX_ID, description="企业名称 / enterprise")
+
+
+# ---------------------------------------------------------------------------------------------- answers
+
+
+class Change(BaseModel):
+    """One writing operation of the audit trail (id null: a version imported before the trail existed)."""
+
+    id: int | None
+    at: datetime = Field(..., description="时刻（UTC）/ when (UTC)")
+    author: str | None = Field(None, description="操作人（令牌名称）/ who")
+    reason: str | None = Field(None, description="原因 / why")
+    action: str = Field(..., description="如 feature.replace、ledger.import / e.g. feature.replace")
+    collection: str | None = Field(None, description="layout | regions | units")
+    item_ids: list[str] = Field(..., description="涉及的要素或单元编号 / ids of the items touched")
+    layout_number: int | None = Field(None, description="之后的布局版本 / layout version after the change")
+    ledger_number: int | None = Field(None, description="之后的台账版本 / ledger version after the change")
+    data_version: int | None
+    detail: dict[str, Any] | None = None
+
+
+class History(BaseModel):
+    enterprise: str
+    count: int
+    items: list[Change]
+
+
+class FeatureBrief(BaseModel):
+    id: str = Field(..., description="要素编号（fid）/ feature id")
+    name: str | None
+    role: str | None
+
+
+class Renamed(BaseModel):
+    id: str
+    from_: str | None = Field(..., alias="from")
+    to: str | None
+
+
+class LayoutDiff(BaseModel):
+    added: list[FeatureBrief]
+    removed: list[FeatureBrief]
+    reshaped: list[FeatureBrief]
+    renamed: list[Renamed]
+    changed: list[FeatureBrief] = Field(..., description="角色、图层或属性变了 / role, layer or properties changed")
+
+
+class UnitBrief(BaseModel):
+    id: str = Field(..., description="单元编号 / unit id")
+    name: str
+
+
+class UnitChanged(UnitBrief):
+    fields: list[str] = Field(..., description="变化的字段 / fields that changed")
+
+
+class LevelChange(BaseModel):
+    id: str
+    from_: str | None = Field(..., alias="from", description="之前的剩余风险等级 / residual level before")
+    to: str | None
+
+
+class UnitsDiff(BaseModel):
+    added: list[UnitBrief]
+    removed: list[UnitBrief]
+    changed: list[UnitChanged]
+    level_changed: list[LevelChange]
+
+
+class Diff(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    enterprise: str
+    from_: datetime = Field(..., alias="from")
+    to: datetime
+    layout_from: int | None = Field(..., description="较早时刻的布局版本 / layout version at the earlier moment")
+    layout_to: int | None
+    ledger_from: int | None
+    ledger_to: int | None
+    layout: LayoutDiff
+    units: UnitsDiff
+
+
+class Written(BaseModel):
+    """What a write did (riskmap.store.editing.EditResult)."""
+
+    ids: list[str] = Field(..., description="涉及的要素或单元 / items touched")
+    edit_tags: list[int | None] = Field(..., description="新的编辑标记（ETag 的前半）/ new edit tags")
+    layout_number: int | None
+    ledger_number: int | None
+    data_version: int
+    change_id: int | None = Field(..., description="审计记录编号 / the audit row")
+    flags_raised: list[dict[str, Any]]
+
+
+class Flag(BaseModel):
+    unit_id: str
+    unit_name: str | None
+    reason_code: str = Field(..., description=" | ".join(REASON_CODES))
+    reason: str
+    raised_at: datetime | None = Field(None, description="提出时刻；overdue 为计算所得，无 / computed flags: null")
+    days_since_assessed: int | None
+    last_assessed: date | None
+    cleared_at: datetime | None = Field(None, description="关闭时刻（?all=true 时）/ when cleared")
+
+
+class Flags(BaseModel):
+    enterprise: str
+    count: int
+    items: list[Flag]
+
+
+class Cleared(BaseModel):
+    enterprise: str
+    unit_id: str
+    cleared: int = Field(..., description="关闭的标记数 / flags cleared")
+    change_id: int | None
+
+
+class AccidentRecorded(BaseModel):
+    enterprise: str
+    accident_id: int | None
+    change_id: int | None
+    flags_raised: list[dict[str, Any]]
+
+
+# ---------------------------------------------------------------------------------------------- requests
+
+
+class RestoreIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    collection: Literal["layout", "regions"] = Field(..., description="layout | regions")
+    id: str = Field(..., min_length=1, max_length=MAX_ID, description="被删除要素的编号 / the deleted feature's id")
+    at: str | None = Field(None, max_length=40, description="恢复该时刻的状态（默认最后一次）/ its state then")
+    reason: str | None = Field(None, max_length=MAX_REASON, description="原因 / why")
+
+
+class ClearFlagsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    unit_id: str = Field(..., min_length=1, max_length=MAX_ID)
+    reason: str = Field(..., min_length=1, max_length=MAX_REASON, description="为何无需复评或已复评 / why")
+
+
+class AccidentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    unit_id: str | None = Field(None, min_length=1, max_length=MAX_ID,
+                                description="事故发生的单元；空为全厂 / the unit (none: the whole plant)")
+    date: dt.date = Field(..., description="发生日期 / when it happened")
+    description: str = Field(..., min_length=1, max_length=MAX_DESCRIPTION, description="经过 / what happened")
+    deaths: int = Field(0, ge=0, le=100_000, description="死亡人数 / deaths")
+    serious_injuries: int = Field(0, ge=0, le=100_000, description="重伤人数 / serious injuries")
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+
+
+def _name(request: Request, enterprise: str | None) -> tuple[Any, str]:
+    """The store and the enterprise of a request; 404 for an enterprise not stored."""
+    from riskmap.plant import resolve_enterprise
+
+    store = request.app.state.store()
+    name = resolve_enterprise(store, enterprise or request.app.state.settings.enterprise)
+    store.enterprise(name, create=False)
+    return store, name
+
+
+def _moment(text: str | None, what: str):
+    from riskmap.store.history import parse_moment
+
+    if text is None:
+        return None
+    try:
+        return parse_moment(text)
+    except InputError as exc:
+        raise InputError(f"参数 {what}：{exc.message}") from None
+
+
+def _text(value: str | None) -> str | None:
+    """Free text as stored: trimmed, NUL characters dropped (PostgreSQL refuses them), blank = none."""
+    if value is None:
+        return None
+    value = value.replace("\x00", "").strip()
+    return value or None
+
+
+def _written(result) -> Written:
+    return Written(ids=list(result.fids), edit_tags=list(result.edit_tags), layout_number=result.layout_number,
+                   ledger_number=getattr(result, "ledger_number", None), data_version=result.data_version,
+                   change_id=result.change_id, flags_raised=list(result.flags_raised or []))
+
+
+def _last_role(store, name: str, fid: str) -> str | None:
+    """The role of the newest stored row of a feature (current or not); None when it never existed."""
+    from sqlalchemy import select
+
+    from riskmap.store.schema import EnterpriseRow, LayoutFeatureRow
+
+    with store.session() as s:
+        return s.execute(select(LayoutFeatureRow.role)
+                         .join(EnterpriseRow, EnterpriseRow.id == LayoutFeatureRow.enterprise_id)
+                         .where(EnterpriseRow.name == name, LayoutFeatureRow.fid == fid)
+                         .order_by(LayoutFeatureRow.id.desc()).limit(1)).scalar_one_or_none()
+
+
+_ERRORS = {404: {"description": "企业或对象不存在 / no such enterprise or item"},
+           422: {"description": "输入有误 / invalid input"}}
+_WRITE_ERRORS = {**_ERRORS, 401: {"description": "需要编辑令牌 / an editor token is required"},
+                 403: {"description": "令牌无编辑权限 / the token may not change data"}}
+
+
+# ---------------------------------------------------------------------------------------------- routes
+
+
+def make_router() -> APIRouter:
+    router = APIRouter(prefix="/api", tags=["history"])
+
+    @router.get("/history", summary="变更记录（谁、何时、为何、改了什么），新的在前 / the audit trail, newest first",
+                response_model=History, responses=_ERRORS)
+    def list_history(request: Request, enterprise: str | None = ENTERPRISE,
+                     since: str | None = Query(None, max_length=40, description="起始时刻 / from (ISO 8601)"),
+                     until: str | None = Query(None, max_length=40, description="截止时刻 / until (ISO 8601)"),
+                     item: str | None = Query(None, min_length=1, max_length=MAX_ID,
+                                              description="只看某要素或单元 / one feature or unit id"),
+                     limit: int = Query(200, ge=1, le=5000, description="最多条数 / at most")) -> History:
+        from riskmap.store.history import history
+
+        start, end = _moment(since, "since"), _moment(until, "until")
+        if start is not None and end is not None and start > end:
+            raise InputError("起始时刻 since 晚于截止时刻 until / since is after until")
+        store, name = _name(request, enterprise)
+        rows = history(store, name, since=start, until=end, item=item, limit=limit)
+        return History(enterprise=name, count=len(rows), items=[Change(**r) for r in rows])
+
+    @router.get("/history/diff", summary="两个时刻之间的变化（要素按 fid，单元按编号）/ changes between two moments",
+                response_model=Diff, response_model_by_alias=True, responses=_ERRORS)
+    def diff_moments(request: Request,
+                     from_: str = Query(..., alias="from", max_length=40, description="较早时刻 / earlier moment"),
+                     to: str = Query(..., max_length=40, description="较晚时刻 / later moment"),
+                     enterprise: str | None = ENTERPRISE) -> Diff:
+        from riskmap.store.history import diff
+
+        t1, t2 = _moment(from_, "from"), _moment(to, "to")
+        store, name = _name(request, enterprise)
+        found = diff(store, name, t1, t2)
+        return Diff.model_validate({**found, "enterprise": name})
+
+    @router.post("/history/restore", summary="恢复被删除的区域或要素（作为新版本）/ restore a deleted feature",
+                 response_model=Written, status_code=201,
+                 responses={**_WRITE_ERRORS, 409: {"description": "该要素当前存在 / the feature exists"}})
+    def restore(request: Request, body: RestoreIn = Body(..., examples=[{"collection": "regions", "id": "A2",
+                                                                          "reason": "误删恢复"}]),
+                enterprise: str | None = ENTERPRISE, token: dict = Depends(require_editor)) -> Written:
+        at = _moment(body.at, "at")
+        store, name = _name(request, enterprise)
+        fid = body.id.strip()
+        role = _last_role(store, name, fid)
+        if role is None:
+            raise NotFoundError(f"没有编号为 “{fid[:80]}” 的要素（从未存在）/ no feature {fid[:80]!r} has ever "
+                                "been stored")
+        if body.collection == "regions" and role != "region":
+            raise NotFoundError(f"要素 “{fid[:80]}” 不是区域（是 {role}）/ feature {fid[:80]!r} is not a region "
+                                f"(it is a {role})")
+        result = store.restore_feature(name, fid, author=token["name"], reason=_text(body.reason), at=at)
+        return _written(result)
+
+    @router.get("/flags", summary="需要复评的单元及原因（含超期未评）/ units that need re-assessment, and why",
+                response_model=Flags, responses=_ERRORS)
+    def list_flags(request: Request, enterprise: str | None = ENTERPRISE,
+                   unit: str | None = Query(None, min_length=1, max_length=MAX_ID, description="单元编号 / unit id"),
+                   reason: str | None = Query(None, description="原因代码 / reason code: " + " | ".join(REASON_CODES)),
+                   all_: bool = Query(False, alias="all", description="含已关闭的 / include cleared flags")) -> Flags:
+        if reason is not None and reason not in REASON_CODES:
+            raise InputError(f"未知的原因代码 “{reason[:40]}”，可选：{'、'.join(REASON_CODES)} / unknown reason code "
+                             f"{reason[:40]!r}; allowed: {', '.join(REASON_CODES)}")
+        store, name = _name(request, enterprise)
+        rows = store.flags(name, open_only=not all_)
+        if unit is not None:
+            rows = [r for r in rows if str(r["unit_id"]) == unit]
+        if reason is not None:
+            rows = [r for r in rows if r["reason_code"] == reason]
+        items = [Flag(**{k: r.get(k) for k in Flag.model_fields}) for r in rows]
+        return Flags(enterprise=name, count=len(items), items=items)
+
+    @router.post("/flags/clear", summary="关闭某单元的复评标记（写明原因）/ clear a unit's flags, with a reason",
+                 response_model=Cleared, responses=_WRITE_ERRORS)
+    def clear_flags(request: Request, body: ClearFlagsIn, enterprise: str | None = ENTERPRISE,
+                    token: dict = Depends(require_editor)) -> Cleared:
+        reason = _text(body.reason)
+        if reason is None:
+            raise InputError("关闭复评标记必须写明原因 / clearing flags needs a reason")
+        store, name = _name(request, enterprise)
+        unit_id = body.unit_id.strip()
+        if store.unit_record(name, unit_id) is None:
+            raise NotFoundError(f"没有编号为 “{unit_id[:80]}” 的评估单元 / no assessment unit {unit_id[:80]!r}")
+        result = store.clear_flags(name, unit_id, author=token["name"], reason=reason)
+        return Cleared(enterprise=name, unit_id=unit_id, **_cleared(result))
+
+    @router.post("/accidents", summary="记录事故（标记相关单元需复评）/ record an accident (flags units)",
+                 response_model=AccidentRecorded, status_code=201, responses=_WRITE_ERRORS)
+    def record_accident(request: Request, body: AccidentIn, enterprise: str | None = ENTERPRISE,
+                        token: dict = Depends(require_editor)) -> AccidentRecorded:
+        from riskmap.store.history import parse_moment
+
+        description = _text(body.description)
+        if description is None:
+            raise InputError("事故经过不能为空 / the description is empty")
+        parse_moment(body.date.isoformat())          # the same bounds as every moment: not before 1990, not ahead
+        store, name = _name(request, enterprise)
+        unit_id = body.unit_id.strip() if body.unit_id else None
+        if unit_id is not None and store.unit_record(name, unit_id) is None:
+            raise NotFoundError(f"没有编号为 “{unit_id[:80]}” 的评估单元 / no assessment unit {unit_id[:80]!r}")
+        result = store.record_accident(name, unit_id, body.date, description, deaths=body.deaths,
+                                       serious_injuries=body.serious_injuries, author=token["name"])
+        return AccidentRecorded(enterprise=name, **_accident(result))
+
+    return router
+
+
+def _cleared(result) -> dict:
+    """Store.clear_flags' answer as {cleared, change_id}."""
+    if isinstance(result, dict):
+        return {"cleared": int(result.get("cleared", 0)), "change_id": result.get("change_id")}
+    return {"cleared": int(result or 0), "change_id": None}
+
+
+def _accident(result) -> dict:
+    """Store.record_accident's answer as {accident_id, change_id, flags_raised}."""
+    if isinstance(result, dict):
+        return {"accident_id": result.get("accident_id", result.get("id")), "change_id": result.get("change_id"),
+                "flags_raised": list(result.get("flags_raised") or [])}
+    return {"accident_id": None, "change_id": getattr(result, "change_id", None),
+            "flags_raised": list(getattr(result, "flags_raised", None) or [])}

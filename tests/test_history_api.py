@@ -1,0 +1,196 @@
+"""/api/history (list, diff, restore), /api/flags and /api/accidents over HTTP: the audit trail with who, when
+and why; a deleted area restored so that the view before the delete equals the restored state; editor tokens on
+every write; hostile input answered with a 4xx in Chinese and English."""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import UTC, datetime
+
+import pytest
+from fastapi.testclient import TestClient
+from test_history import ENT, snapshot
+from test_store import plant_layout, square, unit_tree
+
+from riskmap.api.app import create_app
+from riskmap.plant import load_plant
+from riskmap.settings import Settings
+from riskmap.store import open_store, tokens
+from riskmap.store.history import LOCAL_ZONE
+
+
+def typed(moment: datetime) -> str:
+    return moment.astimezone(LOCAL_ZONE).strftime("%Y-%m-%dT%H:%M:%S.%f")
+
+
+def bilingual(text: str) -> bool:
+    """Chinese first, then " / " and English (after a full-width bracket the space before "/" is left out)."""
+    return bool(re.match(r"[^a-zA-Z]*[\u4e00-\u9fff]", text)) and "/ " in text and re.search(r"/ [a-zA-Z]", text)
+
+
+def pause() -> datetime:
+    time.sleep(0.003)
+    moment = datetime.now(UTC)
+    time.sleep(0.003)
+    return moment
+
+
+@pytest.fixture
+def world(store_url):
+    """A plant whose region A2 was reshaped and then deleted, an app on it and tokens: (client, store, moments)."""
+    store = open_store(store_url)
+    store.save_layout(ENT, plant_layout(), author="王工", note="首次导入")
+    store.save_units(ENT, unit_tree(), author="王工", note="台账")
+    imported = pause()
+    store.patch_feature(ENT, "A2", [store.feature(ENT, "A2").edit_tag], {"geometry": square(120.002, 32.0, 0.0012)},
+                        author="李工", reason="扩建")
+    reshaped = pause()
+    store.delete_feature(ENT, "A2", [store.feature(ENT, "A2").edit_tag], author="李工", reason="拆除")
+    deleted = pause()
+    editor, _ = tokens.create_token(store, "editor", "张工")
+    reader, _ = tokens.create_token(store, "reader", "访客")
+    with TestClient(create_app(Settings(db=store_url))) as client:
+        client.headers["Authorization"] = f"Bearer {editor}"
+        yield client, store, {"imported": imported, "reshaped": reshaped, "deleted": deleted, "reader": reader}
+    store.close()
+
+
+def test_history_lists_who_when_why(world):
+    client, _, moments = world
+    resp = client.get("/api/history")
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert body["enterprise"] == ENT and body["count"] == len(body["items"]) == 4
+    latest = body["items"][0]
+    assert (latest["action"], latest["author"], latest["reason"], latest["item_ids"]) == \
+        ("feature.delete", "李工", "拆除", ["A2"])
+    assert [i["action"] for i in body["items"][1:]] == ["feature.patch", "ledger.import", "layout.import"]
+    assert body["items"][-1]["author"] == "王工" and body["items"][-1]["reason"] == "首次导入"
+    only = client.get("/api/history", params={"item": "A2"}).json()["items"]
+    assert [i["action"] for i in only] == ["feature.delete", "feature.patch"]
+    window = client.get("/api/history", params={"since": typed(moments["imported"]),
+                                                "until": typed(moments["reshaped"])}).json()["items"]
+    assert [i["action"] for i in window] == ["feature.patch"]
+    assert client.get("/api/history", params={"limit": 1}).json()["count"] == 1
+    assert client.get("/api/history", params={"item": "没有"}).json()["items"] == []
+
+
+def test_diff_between_moments_over_http(world):
+    client, _, moments = world
+    resp = client.get("/api/history/diff", params={"from": typed(moments["imported"]),
+                                                   "to": typed(moments["deleted"])})
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert body["layout"]["removed"] == [{"id": "A2", "name": "装置区", "role": "region"}]
+    assert body["layout"]["added"] == body["layout"]["reshaped"] == []
+    assert body["layout_from"] == 1 and body["layout_to"] == 3 and body["ledger_from"] == body["ledger_to"] == 1
+    step = client.get("/api/history/diff", params={"from": typed(moments["imported"]),
+                                                   "to": typed(moments["reshaped"])}).json()
+    assert step["layout"]["reshaped"] == [{"id": "A2", "name": "装置区", "role": "region"}]
+
+
+def test_restore_a_deleted_area_equals_the_view_before_the_delete(world):
+    client, store, moments = world
+    before = snapshot(load_plant(store, ENT, at=moments["reshaped"]))
+    assert snapshot(load_plant(store, ENT))["features"] != before["features"]
+    resp = client.post("/api/history/restore", json={"collection": "regions", "id": "A2", "reason": "误删"})
+    assert resp.status_code == 201, resp.text
+    body = resp.json()
+    assert body["ids"] == ["A2"] and body["layout_number"] == 4 and body["edit_tags"][0] > 0
+    now = snapshot(load_plant(store, ENT))
+    assert now["features"] == before["features"] and now["regions"] == before["regions"]
+    assert now["geojson"] == before["geojson"]
+    row = client.get("/api/history", params={"limit": 1}).json()["items"][0]
+    assert (row["action"], row["author"], row["reason"], row["item_ids"]) == ("feature.restore", "张工", "误删", ["A2"])
+    again = client.post("/api/history/restore", json={"collection": "regions", "id": "A2"})
+    assert again.status_code == 409 and bilingual(again.json()["detail"])
+
+
+def test_restore_the_state_at_a_moment(world):
+    client, store, moments = world
+    resp = client.post("/api/history/restore", json={"collection": "layout", "id": "A2",
+                                                      "at": typed(moments["imported"])})
+    assert resp.status_code == 201, resp.text
+    first = snapshot(load_plant(store, ENT, at=moments["imported"]))
+    assert snapshot(load_plant(store, ENT))["features"] == first["features"]   # the shape before the extension
+
+
+def test_writes_need_an_editor_token(world):
+    client, _, moments = world
+    body = {"collection": "regions", "id": "A2"}
+    for path, payload in (("/api/history/restore", body), ("/api/flags/clear", {"unit_id": "U1", "reason": "x"}),
+                          ("/api/accidents", {"date": "2026-01-02", "description": "泄漏"})):
+        anonymous = client.post(path, json=payload, headers={"Authorization": ""})
+        assert anonymous.status_code == 401 and "令牌" in anonymous.json()["detail"], path
+        assert anonymous.headers["www-authenticate"].startswith("Bearer")
+        reader = client.post(path, json=payload, headers={"Authorization": f"Bearer {moments['reader']}"})
+        assert reader.status_code == 403, path
+        forged = client.post(path, json=payload, headers={"Authorization": "Bearer rmk_" + "x" * 32})
+        assert forged.status_code == 401, path
+
+
+@pytest.mark.parametrize("params, words", [
+    ({"since": "yesterday"}, "not an ISO 8601"), ({"until": "2026-02-30"}, "not an ISO 8601"),
+    ({"since": "1900-01-01"}, "before 1990"), ({"until": "2999-01-01"}, "in the future"),
+    ({"since": "2026-10-02", "until": "2026-10-01"}, "since is after until"),
+    ({"limit": "0"}, "invalid request"), ({"limit": "abc"}, "invalid request"), ({"limit": "99999"}, "invalid"),
+    ({"item": "x" * 300}, "invalid request"), ({"enterprise": "没有这家"}, "no enterprise"),
+    ({"since": "2026-10-01T08:00" + "0" * 100}, "invalid request"),
+])
+def test_history_refuses_hostile_queries(world, params, words):
+    client, _, _ = world
+    resp = client.get("/api/history", params=params)
+    assert resp.status_code in (404, 422), resp.text
+    assert words in resp.json()["detail"] and bilingual(resp.json()["detail"])
+
+
+@pytest.mark.parametrize("params, status", [
+    ({}, 422), ({"from": "2026-10-01"}, 422), ({"from": "<script>", "to": "2026-10-01"}, 422),
+    ({"from": "2026-10-01", "to": "2999-01-01"}, 422), ({"from": "2026-10-01", "to": "2026-10-02",
+                                                         "enterprise": "没有"}, 404),
+])
+def test_diff_refuses_hostile_queries(world, params, status):
+    client, _, _ = world
+    resp = client.get("/api/history/diff", params=params)
+    assert resp.status_code == status, resp.text
+    assert bilingual(resp.json()["detail"])
+
+
+@pytest.mark.parametrize("body, status, words", [
+    ({"collection": "regions", "id": "B1"}, 404, "not a region"),
+    ({"collection": "layout", "id": "never"}, 404, "ever been stored"),
+    ({"collection": "layout", "id": "B1"}, 409, ""),                           # exists now
+    ({"collection": "units", "id": "U1"}, 422, "invalid request"),
+    ({"collection": "layout", "id": ""}, 422, "invalid request"),
+    ({"collection": "layout", "id": "x" * 201}, 422, "invalid request"),
+    ({"collection": "layout", "id": "A2", "at": "soon"}, 422, "not an ISO 8601"),
+    ({"collection": "layout", "id": "A2", "at": "1989-01-01"}, 422, "before 1990"),
+    ({"collection": "layout", "id": "A2", "extra": 1}, 422, "invalid request"),
+    ({"collection": "layout", "id": "A2", "reason": "r" * 3000}, 422, "invalid request"),
+    ({"collection": "layout", "id": 5}, 422, "invalid request"),
+    ([1, 2], 422, "invalid request"),
+])
+def test_restore_refuses_hostile_bodies(world, body, status, words):
+    client, _, _ = world
+    resp = client.post("/api/history/restore", json=body)
+    assert resp.status_code == status, resp.text
+    assert words in resp.json()["detail"] and bilingual(resp.json()["detail"])
+
+
+def test_restore_refuses_broken_json(world):
+    client, _, _ = world
+    resp = client.post("/api/history/restore", content=b"{not json", headers={"Content-Type": "application/json"})
+    assert resp.status_code == 422 and bilingual(resp.json()["detail"])
+
+
+def test_openapi_documents_the_history_routes(world):
+    client, _, _ = world
+    spec = client.get("/openapi.json").json()
+    for path in ("/api/history", "/api/history/diff", "/api/history/restore", "/api/flags", "/api/flags/clear",
+                 "/api/accidents"):
+        assert path in spec["paths"], path
+    schemas = spec["components"]["schemas"]
+    assert {"Change", "Diff", "RestoreIn", "Written", "Flag", "AccidentIn"} <= set(schemas)
+    assert set(schemas["Diff"]["properties"]) >= {"from", "to", "layout", "units"}
+    assert schemas["RestoreIn"]["properties"]["collection"]["enum"] == ["layout", "regions"]
