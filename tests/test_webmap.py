@@ -50,6 +50,11 @@ def plant(demo):
     return load_plant(demo[1].state.store(), None)
 
 
+def _without_quoted_data_urls(css: str) -> str:
+    """CSS minus quoted data: URLs (an inline SVG may hold url(#id) references of its own, which are not fetched)."""
+    return re.sub(r"""url\(\s*(["'])data:.*?\1\s*\)""", "url(data:)", css, flags=re.S)
+
+
 def _refs(html: str) -> list[str]:
     return re.findall(r"""(?:src|href)\s*=\s*["']([^"']+)["']""", html) + \
         re.findall(r"""url\(\s*["']?([^"')]+)["']?\s*\)""", html)
@@ -58,7 +63,8 @@ def _refs(html: str) -> list[str]:
 # ------------------------------------------------------------------------------------------ offline pages
 
 
-PAGES = ["/map", "/map?lang=en", "/map?region=CA", "/map?region=NOPE", "/docs", "/redoc", "/docs/oauth2-redirect"]
+PAGES = ["/map", "/map?lang=en", "/map?region=CA", "/map?region=NOPE", "/edit", "/edit?lang=en", "/docs", "/redoc",
+         "/docs/oauth2-redirect"]
 
 
 @needs_assets
@@ -76,7 +82,7 @@ def test_every_page_stays_on_the_server(client, path):
         if target.endswith(".css") or ".css?" in target:
             css = client.get(target)
             assert css.status_code == 200, target
-            for inner in _refs(css.text):
+            for inner in _refs(_without_quoted_data_urls(css.text)):
                 if inner.startswith("data:"):
                     continue
                 absolute = urljoin(target, inner)
@@ -471,3 +477,132 @@ def test_click_tolerance_hits_points_and_lines_not_polygon_edges():
     assert ids(120.0003, 32.0008 + 0.5 * tol) == ["pipe"]            # outside the hall, near the pipe
     assert ids(120.0005 + 0.5 * tol, 32.0) == []                     # near the hall's edge is not in it
     assert index.regions_at(sh.Point(120.0, 32.0)) == ["R"]
+
+
+# ------------------------------------------------------------------------------------------------ editor
+
+
+def _edit_config(page: str) -> dict:
+    return json.loads(re.search(r'id="riskmap-edit-config">(.*?)</script>', page, re.S).group(1))
+
+
+@needs_assets
+def test_edit_page_loads_leaflet_geoman_from_the_server(client):
+    resp = client.get("/edit")
+    assert resp.status_code == 200 and resp.headers["cache-control"] == "no-cache"
+    page = resp.text
+    assert '<html lang="zh-CN">' in page and "总平面布置编辑" in page
+    scripts = re.findall(r'<script src="([^"]+)"', page)
+    assert [s.split("?")[0].rsplit("/", 1)[-1] for s in scripts] == ["leaflet.js", "leaflet-geoman.min.js", "edit.js"]
+    for ref in scripts + re.findall(r'<link rel="stylesheet" href="([^"]+)"', page):
+        got = client.get(ref)
+        assert got.status_code == 200, ref
+        assert webmap.external_urls(got.text) == [] or ref.endswith(".js"), ref
+    config = _edit_config(page)
+    assert config["urls"]["layout_items"] == "/ogc/collections/layout/items"
+    assert config["urls"]["whoami"] == "/api/auth/me"
+    assert {r["role"] for r in config["roles"]} >= {"region", "building", "equipment"}
+    assert [lv["fill"] for lv in config["levels"]] == ["#FF0000", "#FF8C00", "#FFFF00", "#0070C0"]
+    # The backdrop: region colours under the editor's own vector features (no layout tiles: it draws those).
+    assert "regions" in [layer["name"] for layer in config["layers"] if layer["visible"]]
+    assert "layout" not in [layer["name"] for layer in config["layers"]]
+    assert client.get("/edit?lang=en").text.count("Layout editor") >= 1
+
+
+def test_edit_page_escapes_user_text():
+    from riskmap.levels import load_palette
+    from riskmap.render import editpage
+
+    config = editpage.edit_config(enterprise=f"{HOSTILE}</script><script>alert(2)</script>", data_version=1,
+                                  bounds=None, lang="zh", palette=load_palette(), layers=[], urls={})
+    assets = editpage.EditAssets(["/static/vendor/leaflet@1/dist/leaflet.js"], ["/static/app/edit.css?v=1"],
+                                 "/static/app/favicon.svg?v=1")
+    page = editpage.render_edit_page(config, assets)
+    assert HOSTILE not in page and "<script>alert(2)" not in page
+    assert "&lt;img src=x onerror=alert(1)&gt;" in re.search(r"<title>(.*?)</title>", page).group(1)
+    assert _edit_config(page)["enterprise"] == config["enterprise"]
+
+
+def test_edit_page_refuses_an_outside_url():
+    from riskmap.levels import load_palette
+    from riskmap.render import editpage
+
+    config = editpage.edit_config(enterprise="E", data_version=1, bounds=None, lang="zh", palette=load_palette(),
+                                  layers=[], urls={})
+    assets = editpage.EditAssets(["https://unpkg.com/leaflet/dist/leaflet.js"], [], "/favicon.svg")
+    with pytest.raises(RuntimeError, match="outside"):
+        editpage.render_edit_page(config, assets)
+    with pytest.raises(RuntimeError, match="outside"):
+        editpage.render_edit_page(config, editpage.EditAssets([], ["//cdn.example/x.css"], "/favicon.svg"))
+
+
+def test_edit_page_with_several_enterprises_offers_a_choice(tmp_path):
+    from riskmap.store import open_store
+
+    url = f"sqlite:///{tmp_path / 'two.db'}"
+    store = open_store(url)
+    store.enterprise("甲公司")
+    store.enterprise(HOSTILE)
+    store.close()
+    with TestClient(create_app(Settings(db=url))) as client:
+        page = client.get("/edit")
+        assert page.status_code == 200 and HOSTILE not in page.text
+        assert len(re.findall(r'href="(/edit\?[^"]+)"', page.text)) == 2
+        unknown = client.get("/edit", params={"enterprise": "<b>无</b>"})
+    assert unknown.status_code == 404 and "<b>无</b>" not in unknown.text and "无法打开编辑器" in unknown.text
+
+
+def test_editor_script_writes_user_text_as_text_only():
+    """edit.js and map.js never build HTML from strings: no innerHTML, outerHTML, insertAdjacentHTML or eval."""
+    for name in ("edit.js", "map.js"):
+        code = re.sub(r"/\*.*?\*/", "", (ROOT / "riskmap" / "static" / name).read_text(encoding="utf-8"), flags=re.S)
+        code = re.sub(r"^\s*//.*$", "", code, flags=re.M)
+        for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function"):
+            assert sink not in code, (name, sink)
+
+
+# -------------------------------------------------------------------------------- map: as-of, flags, staleness
+
+
+def test_map_as_of_a_moment_carries_at_everywhere(client):
+    from datetime import UTC, datetime
+
+    at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    resp = client.get("/map", params={"at": at})
+    assert resp.status_code == 200, resp.text[:300]
+    config = json.loads(re.search(r'id="riskmap-config">(.*?)</script>', resp.text, re.S).group(1))
+    assert config["at"] == at and config["poll_seconds"] == 0
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", config["at_local"])
+    assert all(row["units"] is None for row in config["legend"])       # today's counts are not the past's
+    for layer in config["layers"]:
+        if layer["name"] != "basemap":
+            assert parse_qs(urlparse(layer["tilejson"]).query)["at"] == [at], layer
+    assert "edit" in config["urls"]
+    same = client.get("/api/map/config", params={"at": at}).json()
+    assert same["at"] == at
+
+
+@pytest.mark.parametrize("at", ["yesterday", "2026-13-01", "1999-01-01T08:00", "<script>", "9" * 200])
+def test_map_with_a_bad_moment_is_a_readable_4xx_page(client, at):
+    resp = client.get("/map", params={"at": at})
+    assert 400 <= resp.status_code < 500, (at, resp.status_code)
+    assert resp.headers["content-type"].startswith("text/html")
+    assert "无法显示地图" in resp.text and "<script>" not in resp.text.split("</style>", 1)[1]
+    api = client.get("/api/map/config", params={"at": at})
+    assert 400 <= api.status_code < 500 and "/ " in api.json()["detail"]
+
+
+def test_map_offers_staleness_flags_and_the_editor(client):
+    from riskmap.api.routers import tiles
+
+    config = client.get("/api/map/config").json()
+    names = [layer["name"] for layer in config["layers"]]
+    assert config["urls"]["edit"] == "/edit" and config["at"] is None
+    if "staleness" in tiles.DATA_LAYERS:
+        assert "staleness" in names and not next(x for x in config["layers"] if x["name"] == "staleness")["visible"]
+        assert config["staleness_legend"] and all(row["fill"].startswith("#") for row in config["staleness_legend"])
+    if "labels" in tiles.DATA_LAYERS:
+        for layer in config["layers"]:
+            if layer["name"] in ("regions", "units"):
+                assert parse_qs(urlparse(layer["tilejson"]).query)["labels"] == ["0"]
+    assert config["urls"].get("flags") == "/api/flags"

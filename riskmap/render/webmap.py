@@ -59,6 +59,11 @@ TEXT: dict[str, dict[str, str]] = {
         "open_workshop": "打开车间图", "units_in_region": "本区域的评估单元", "data_version": "数据版本",
         "updated": "数据已更新，地图已刷新", "error": "请求失败", "path": "所属", "kind": "类型",
         "loading": "加载中…", "region_level": "区域等级",
+        "layer_staleness": "评估时效（距上次评估天数）", "staleness": "距上次评估",
+        "flagged_only": "仅显示需重新评估的单元",
+        "flags_title": "需重新评估的单元", "flags_none": "没有需要重新评估的单元", "flags": "需重新评估",
+        "historical": "历史视图：{at}（北京时间）", "back_to_now": "返回当前", "edit": "编辑总平面布置",
+        "days_since": "{n} 天未评估", "never_assessed": "从未评估",
     },
     "en": {
         "title": "Four-colour safety risk map", "plan": "Plant plan", "workshop": "Workshop map", "legend": "Legend",
@@ -78,6 +83,11 @@ TEXT: dict[str, dict[str, str]] = {
         "units_in_region": "Assessment units of this region", "data_version": "Data version",
         "updated": "Data changed: the map was refreshed", "error": "Request failed", "path": "Part of",
         "kind": "Kind", "loading": "Loading…", "region_level": "Region level",
+        "layer_staleness": "Assessment age (days since last)", "staleness": "Days since assessment",
+        "flagged_only": "Flagged units only", "flags_title": "Units to re-assess",
+        "flags_none": "No unit needs re-assessment", "flags": "Needs re-assessment",
+        "historical": "Historical view as of {at} (Beijing time)", "back_to_now": "Back to now",
+        "edit": "Edit the layout", "days_since": "{n} days since assessed", "never_assessed": "never assessed",
     },
 }
 
@@ -88,6 +98,7 @@ TILE_LAYERS: tuple[tuple[str, str, bool, bool], ...] = (
     ("layout", "layer_layout", True, True),
     ("regions", "layer_regions", True, True),
     ("units", "layer_units", False, True),
+    ("staleness", "layer_staleness", False, False),
     ("labels", "layer_labels", True, True),
 )
 
@@ -142,10 +153,13 @@ class MapSummary:
 
 def map_config(summary: MapSummary, *, region: dict[str, Any] | None, lang: str, palette: Palette,
                layers: list[dict[str, Any]], urls: Mapping[str, str],
-               poll_seconds: int = DEFAULT_POLL_SECONDS) -> dict[str, Any]:
+               poll_seconds: int = DEFAULT_POLL_SECONDS, at: str | None = None, at_local: str | None = None,
+               staleness_legend: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """Everything the page script needs, as plain JSON: view, legend with counts, layers, URLs, texts.
 
-    `region` (a workshop map) is the identify answer of that region: its member units give the counts."""
+    `region` (a workshop map) is the identify answer of that region: its member units give the counts.
+    `at` (the page's ?at= as given, already checked): a historical view, drawn as of that moment; its legend
+    has no counts (the snapshot counts are today's) and it does not poll (the past does not change)."""
     if region is not None:
         unit_counts = {lv.value: 0 for lv in LEVELS_HIGH_TO_LOW}
         for u in region["units"]:
@@ -163,8 +177,10 @@ def map_config(summary: MapSummary, *, region: dict[str, Any] | None, lang: str,
     for lv in LEVELS_HIGH_TO_LOW:
         style = palette.styles[lv]
         legend.append({"level": lv.value, "zh": style.zh, "en": style.en, "fill": style.fill,
-                       "units": unit_counts.get(lv.value, 0),
-                       "regions": None if region_counts is None else region_counts.get(lv.value, 0)})
+                       "units": None if at else unit_counts.get(lv.value, 0),
+                       "regions": None if region_counts is None or at else region_counts.get(lv.value, 0)})
+    if at:
+        unassessed = {"regions": None, "units": None}
     return {
         "lang": lang,
         "text": TEXT[lang],
@@ -179,7 +195,10 @@ def map_config(summary: MapSummary, *, region: dict[str, Any] | None, lang: str,
         "unassessed": unassessed,
         "layers": layers,
         "urls": dict(urls),
-        "poll_seconds": poll_seconds,
+        "poll_seconds": 0 if at else poll_seconds,
+        "at": at,
+        "at_local": at_local or at,
+        "staleness_legend": staleness_legend or [],
     }
 
 

@@ -90,7 +90,8 @@
   Editor.prototype.api = function (method, url, options) {
     options = options || {};
     var headers = { Accept: "application/geo+json, application/json" };
-    if (options.auth !== false && this.token) headers.Authorization = "Bearer " + this.token;
+    // Writes always carry the token; reads once it is known to be good (they also pass when reading is closed).
+    if (this.token && (options.auth !== false || this.editor)) headers.Authorization = "Bearer " + this.token;
     if (options.ifMatch) headers["If-Match"] = options.ifMatch;
     var init = { method: method, headers: headers, cache: "no-store" };
     if (options.body !== undefined) {

@@ -41,6 +41,9 @@
     return bbox ? L.latLngBounds([bbox[1], bbox[0]], [bbox[3], bbox[2]]) : null;
   }
 
+  // Layers that the "flagged units only" filter narrows (the tiles' flagged=1).
+  var FLAGGABLE = ["units", "staleness"];
+
   function fill(text, values) {
     return text.replace(/\{(\w+)\}/g, function (_, key) { return values[key]; });
   }
@@ -55,6 +58,8 @@
     this.pending = 0;          // tile layers still loading
     this.lastIdentify = null;
     this.errors = [];
+    this.flaggedOnly = false;
+    this.flagCache = {};       // unit id -> promise of its open flags (per data version)
     this.colours = {};
     var self = this;
     config.legend.forEach(function (row) { self.colours[row.level] = row.fill; });
@@ -70,6 +75,7 @@
     this.addSearch();
     this.addLegend();
     if (this.config.region) this.addRegionPanel();
+    if (!this.config.at && this.config.urls.flags) this.addFlagFilter();
     map.on("click", function (e) { self.identifyAt(e.latlng); });
     map.on("moveend", function () { self.updatePrintLink(); });
     this.updatePrintLink();
@@ -111,6 +117,9 @@
         self.tileUrls[spec.name] = tj.tiles[0];
         overlays[spec.title] = layer;
         if (spec.visible) layer.addTo(self.map);
+        if (spec.name === "staleness") {
+          layer.on("add remove", function () { self.fillLegend(); });
+        }
       }).catch(function (err) { self.report(spec.title, err); });
     });
     return Promise.all(loads).then(function () {
@@ -125,7 +134,8 @@
 
   /** The layer's TileJSON, asking for @2x tiles on high-density screens. */
   App.prototype.tilejsonUrl = function (spec) {
-    return spec.tilejson + (window.devicePixelRatio >= 1.5 ? "&scale=2" : "");
+    var flagged = this.flaggedOnly && FLAGGABLE.indexOf(spec.name) >= 0 ? "&flagged=1" : "";
+    return spec.tilejson + flagged + (window.devicePixelRatio >= 1.5 ? "&scale=2" : "");
   };
 
   App.prototype.busy = function () {
@@ -166,6 +176,7 @@
     return getJSON(c.urls.config + "?" + query(params)).then(function (config) {
       self.config = config;
       self.version = config.data_version;
+      self.flagCache = {};
       var updates = config.layers.map(function (spec) {
         var layer = self.tileLayers[spec.name];
         if (!layer) return null;
@@ -210,10 +221,27 @@
         links.appendChild(self.printLink);
         if (c.region) {
           var back = el("a", "riskmap-back", t.whole_plant);
-          back.href = c.urls.map + "?" + query({ enterprise: c.enterprise, lang: c.lang });
+          back.href = c.urls.map + "?" + query({ enterprise: c.enterprise, lang: c.lang, at: c.at });
           links.appendChild(back);
         }
+        if (c.urls.edit && !c.at) {
+          var edit = el("a", "riskmap-edit-link", t.edit);
+          edit.href = c.urls.edit + "?" + query({ enterprise: c.enterprise, lang: c.lang });
+          links.appendChild(edit);
+        }
         box.appendChild(links);
+        if (c.at) {
+          var banner = el("div", "riskmap-historical");
+          banner.setAttribute("role", "note");
+          banner.appendChild(el("span", null, fill(t.historical, { at: c.at_local || c.at })));
+          var now = new URLSearchParams(window.location.search);
+          now.delete("at");
+          var nowLink = el("a", "riskmap-now", t.back_to_now);
+          nowLink.href = window.location.pathname + "?" + now.toString();
+          banner.appendChild(document.createTextNode(" "));
+          banner.appendChild(nowLink);
+          box.appendChild(banner);
+        }
         self.status = el("div", "riskmap-status");
         self.status.setAttribute("role", "status");
         box.appendChild(self.status);
@@ -237,7 +265,7 @@
     var b = this.map.getBounds();
     var bbox = [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map(function (v) { return v.toFixed(7); });
     this.printLink.href = this.config.urls.print + "?" + query({ bbox: bbox.join(","), enterprise: this.config.enterprise,
-                                                                lang: this.config.lang });
+                                                                lang: this.config.lang, at: this.config.at });
   };
 
   // ---------------------------------------------------------------------------------------- legend
@@ -283,7 +311,7 @@
       tr.appendChild(el("td", "riskmap-legend-name", c.lang === "zh" ? row.zh : row.en));
       var counts = [];
       if (row.regions !== null && row.regions !== undefined) counts.push(row.regions + " " + t.regions);
-      counts.push(row.units + " " + t.units);
+      if (row.units !== null && row.units !== undefined) counts.push(row.units + " " + t.units);
       tr.appendChild(el("td", "riskmap-legend-count", counts.join(" · ")));
       table.appendChild(tr);
     });
@@ -297,12 +325,115 @@
       tr.appendChild(el("td", "riskmap-legend-name", t.unassessed));
       var parts = [];
       if (un.regions !== null && un.regions !== undefined) parts.push(un.regions + " " + t.regions);
-      parts.push(un.units + " " + t.units);
+      if (un.units !== null && un.units !== undefined) parts.push(un.units + " " + t.units);
       tr.appendChild(el("td", "riskmap-legend-count", parts.join(" · ")));
       table.appendChild(tr);
     }
     box.appendChild(table);
+    var stale = this.tileLayers.staleness;
+    if (stale && this.map.hasLayer(stale) && c.staleness_legend && c.staleness_legend.length) {
+      box.appendChild(el("div", "riskmap-legend-title riskmap-staleness-title", t.staleness));
+      var st = el("table", "riskmap-staleness-legend");
+      c.staleness_legend.forEach(function (row) {
+        var tr = el("tr", "riskmap-legend-row");
+        tr.setAttribute("data-bucket", row.key);
+        var td = el("td"), sw = el("span", "riskmap-swatch");
+        sw.style.backgroundColor = row.fill;
+        td.appendChild(sw);
+        tr.appendChild(td);
+        tr.appendChild(el("td", "riskmap-legend-name", c.lang === "zh" ? row.zh : row.en));
+        st.appendChild(tr);
+      });
+      box.appendChild(st);
+    }
     box.appendChild(el("div", "riskmap-legend-version", t.data_version + " " + c.data_version));
+  };
+
+  // ------------------------------------------------------------------------ re-assessment flags
+
+  /** The "flagged units only" switch and, when on, the list of flagged units with their reasons. */
+  App.prototype.addFlagFilter = function () {
+    var self = this;
+    var Filter = L.Control.extend({
+      onAdd: function () {
+        var box = el("div", "riskmap-flags riskmap-box");
+        L.DomEvent.disableClickPropagation(box);
+        L.DomEvent.disableScrollPropagation(box);
+        var label = el("label", "riskmap-flag-switch");
+        var input = el("input");
+        input.type = "checkbox";
+        input.className = "riskmap-flagged-only";
+        label.appendChild(input);
+        label.appendChild(el("span", null, " " + self.t.flagged_only));
+        box.appendChild(label);
+        self.flagList = el("div", "riskmap-flag-list");
+        box.appendChild(self.flagList);
+        input.addEventListener("change", function () { self.setFlaggedOnly(input.checked); });
+        return box;
+      }
+    });
+    new Filter({ position: "topleft" }).addTo(this.map);
+  };
+
+  App.prototype.setFlaggedOnly = function (on) {
+    var self = this;
+    this.flaggedOnly = !!on;
+    var updates = this.config.layers.filter(function (spec) {
+      return FLAGGABLE.indexOf(spec.name) >= 0 && self.tileLayers[spec.name];
+    }).map(function (spec) {
+      return getJSON(self.tilejsonUrl(spec)).then(function (tj) {
+        var layer = self.tileLayers[spec.name];
+        self.tileUrls[spec.name] = tj.tiles[0];
+        layer.setUrl(tj.tiles[0]);
+        if (on && spec.name === "units" && !self.map.hasLayer(layer)) layer.addTo(self.map);
+      }).catch(function (err) { self.report(spec.title, err); });
+    });
+    var list = on ? this.loadFlagList() : Promise.resolve(this.flagList.textContent = "");
+    return Promise.all([Promise.all(updates), list]);
+  };
+
+  App.prototype.reasonText = function (flag) {
+    var reason = flag.reason;
+    if (reason && typeof reason === "object") reason = this.config.lang === "zh" ? reason.zh : reason.en;
+    return reason || flag.reason_code || "";
+  };
+
+  App.prototype.loadFlagList = function () {
+    var self = this, t = this.t, box = this.flagList;
+    box.textContent = t.loading;
+    return getJSON(this.config.urls.flags + "?" + query({ enterprise: this.config.enterprise })).then(function (body) {
+      var flags = Array.isArray(body) ? body : (body.items || []);
+      box.textContent = "";
+      box.appendChild(el("div", "riskmap-panel-sub", t.flags_title + " (" + flags.length + ")"));
+      if (!flags.length) { box.appendChild(el("div", "riskmap-muted", t.flags_none)); return flags; }
+      var list = el("ul", "riskmap-unit-list riskmap-flag-units");
+      flags.slice(0, 300).forEach(function (flag) {
+        var li = el("li");
+        var a = el("a");
+        a.href = "#";
+        a.setAttribute("data-id", flag.unit_id);
+        a.appendChild(el("span", "riskmap-flag-unit", flag.unit_name || flag.unit_id));
+        a.appendChild(el("span", "riskmap-muted", " " + self.reasonText(flag)));
+        a.addEventListener("click", function (ev) { ev.preventDefault(); self.showItem({ kind: "unit", id: flag.unit_id }); });
+        li.appendChild(a);
+        list.appendChild(li);
+      });
+      box.appendChild(list);
+      if (flags.length > 300) box.appendChild(el("div", "riskmap-muted", fill(t.more_results, { n: flags.length - 300 })));
+      return flags;
+    }).catch(function (err) { box.textContent = ""; self.report(t.flags_title, err); return []; });
+  };
+
+  /** A unit's open re-assessment flags (asked once per unit and data version). */
+  App.prototype.flagsOf = function (unitId) {
+    if (this.config.at || !this.config.urls.flags) return Promise.resolve([]);
+    if (!this.flagCache[unitId]) {
+      var url = this.config.urls.flags + "?" + query({ enterprise: this.config.enterprise, unit: unitId });
+      this.flagCache[unitId] = getJSON(url).then(function (body) {
+        return Array.isArray(body) ? body : (body.items || []);
+      }).catch(function () { return []; });
+    }
+    return this.flagCache[unitId];
   };
 
   // ------------------------------------------------------------------------------- workshop panel
@@ -388,7 +519,8 @@
     var self = this, results = this.searchResults, t = this.t;
     text = (text || "").trim();
     if (!text) { results.textContent = ""; return Promise.resolve([]); }
-    var url = this.config.urls.search + "?" + query({ q: text, enterprise: this.config.enterprise, limit: 20 });
+    var url = this.config.urls.search + "?" + query({ q: text, enterprise: this.config.enterprise, limit: 20,
+                                                      at: this.config.at });
     return getJSON(url).then(function (body) {
       results.textContent = "";
       if (!body.results.length) {
@@ -455,7 +587,7 @@
   App.prototype.identify = function (params) {
     var c = this.config, self = this;
     this.lastIdentify = params;
-    var all = Object.assign({ enterprise: c.enterprise }, params);
+    var all = Object.assign({ enterprise: c.enterprise, at: c.at }, params);
     return getJSON(c.urls.identify + "?" + query(all)).catch(function (err) {
       self.report(self.t.explanation, err);
       return { regions: [], units: [], units_total: 0, error: err.message };
@@ -500,7 +632,7 @@
       sec.appendChild(dl);
       if (!c.region || c.region.id !== region.id) {
         var link = el("a", "riskmap-workshop-link", t.open_workshop);
-        link.href = c.urls.map + "?" + query({ enterprise: c.enterprise, region: region.id, lang: c.lang });
+        link.href = c.urls.map + "?" + query({ enterprise: c.enterprise, region: region.id, lang: c.lang, at: c.at });
         sec.appendChild(link);
       }
       root.appendChild(sec);
@@ -532,6 +664,19 @@
     this.row(dl, t.responsible, unit.responsible_people);
     this.row(dl, t.last_assessed, unit.last_assessed);
     sec.appendChild(dl);
+    var flagBox = el("div", "riskmap-unit-flags");
+    sec.appendChild(flagBox);
+    this.flagsOf(unit.id).then(function (flags) {
+      if (!flags.length) return;
+      flagBox.appendChild(el("div", "riskmap-flag-title", t.flags));
+      var fl = el("ul", "riskmap-flag-reasons");
+      flags.forEach(function (flag) {
+        var li = el("li", null, self.reasonText(flag));
+        li.setAttribute("data-reason", flag.reason_code || "");
+        fl.appendChild(li);
+      });
+      flagBox.appendChild(fl);
+    });
     if (unit.events && unit.events.length) {
       var details = el("details", "riskmap-events");
       details.appendChild(el("summary", null, t.events + " (" + unit.events.length + ")"));

@@ -20,6 +20,7 @@ from riskmap.render import editpage, webmap
 
 Lang = Literal["zh", "en"]
 TILEJSON_PATH = "/tiles/{layer}/tilejson.json"
+FLAGS_PATH = "/api/flags"
 # Map summaries by (database, enterprise id, version stamp): a version's counts never change.
 _SUMMARIES: dict[tuple, webmap.MapSummary] = {}
 _SUMMARY_LOCK = threading.Lock()
@@ -33,8 +34,10 @@ EDITOR_URLS = {
 }
 
 
-def tile_layers(request: Request, enterprise: str, lang: str, workshop: bool = False) -> list[dict]:
-    """The tile layers this server has (by its routes), each with its TileJSON URL, bottom first."""
+def tile_layers(request: Request, enterprise: str, lang: str, workshop: bool = False,
+                at: str | None = None) -> list[dict]:
+    """The tile layers this server has (by its routes), each with its TileJSON URL, bottom first; `at` (a
+    historical view) is passed on to every data layer."""
     available = _tile_layer_names(request, enterprise)
     text = webmap.TEXT[lang]
     layers = []
@@ -46,6 +49,8 @@ def tile_layers(request: Request, enterprise: str, lang: str, workshop: bool = F
             params = {"enterprise": enterprise}
             if separate_labels and name in ("regions", "units", "layout"):
                 params["labels"] = "0"
+            if at and name != "basemap":
+                params["at"] = at
             query = urlencode(params)
             layers.append({"name": name, "title": text[key], "visible": visible, "z": z + 1,
                            "tilejson": TILEJSON_PATH.format(layer=name) + "?" + query})
@@ -129,15 +134,55 @@ def _lonlat_box(box: list[float]) -> list[float]:
     return [lon(box[0]), lat(box[1]), lon(box[2]), lat(box[3])]
 
 
-def _config(request: Request, enterprise: str | None, region: str | None, lang: str) -> dict:
+def _has_route(app, name: str, path: str) -> bool:
+    """Whether this server has the route `name` at `path` (the flags list comes with the history router)."""
+    try:
+        return app.url_path_for(name) == path
+    except NoMatchFound:
+        return False
+
+
+def check_moment(store, enterprise: str, at: str | None) -> tuple[str, str] | None:
+    """The page's ?at=, checked (a clear 4xx for a bad moment or one before anything was stored): (as given, for
+    the URLs; as Beijing time, for the banner)."""
+    if at is None or not at.strip():
+        return None
+    from riskmap.store import history
+
+    moment = history.parse_moment(at)
+    history.versions_at(store, enterprise, moment)
+    return at.strip(), moment.astimezone(history.LOCAL_ZONE).strftime("%Y-%m-%d %H:%M")
+
+
+def staleness_legend(layers: list[dict]) -> list[dict]:
+    """The staleness layer's buckets (days since the last assessment) from its style, when the layer exists."""
+    if not any(layer["name"] == "staleness" for layer in layers):
+        return []
+    from riskmap.render.style import load_layer_style
+
+    try:
+        style = load_layer_style("staleness")
+    except RiskmapError:
+        return []
+    return [{"key": c.key, "zh": c.zh, "en": c.en, "fill": c.fill or "#BDBDBD"} for c in style.classes]
+
+
+def _config(request: Request, enterprise: str | None, region: str | None, lang: str, at: str | None = None) -> dict:
     app = request.app
-    summary = map_summary(app.state.store(), enterprise, app.state.settings.enterprise)
+    store = app.state.store()
+    summary = map_summary(store, enterprise, app.state.settings.enterprise)
+    moment = check_moment(store, summary.enterprise, at)
+    at = moment[0] if moment else None
     answer = plant_index(app, summary.enterprise).region_answer(region) if region is not None else None
     urls = {"map": "/map", "config": "/api/map/config", "version": "/api/map/version",
             "prepare": "/api/map/prepare", "identify": "/api/identify", "search": "/api/search",
-            "print": "/print/poster.pdf"}
-    return webmap.map_config(summary, region=answer, lang=lang, palette=load_palette(),
-                             layers=tile_layers(request, summary.enterprise, lang, region is not None), urls=urls)
+            "print": "/print/poster.pdf", "edit": "/edit"}
+    if _has_route(app, "list_flags", FLAGS_PATH):
+        urls["flags"] = FLAGS_PATH
+    layers = tile_layers(request, summary.enterprise, lang, region is not None, at)
+    return webmap.map_config(summary, region=answer, lang=lang, palette=load_palette(), layers=layers, urls=urls,
+                             at=at, at_local=moment[1] if moment else None,
+                             staleness_legend=staleness_legend(layers))
 
 
 def make_router() -> APIRouter:
@@ -149,6 +194,8 @@ def make_router() -> APIRouter:
         enterprise: str | None = Query(None, description="企业名称 / enterprise"),
         region: str | None = Query(None, description="区域编号：车间图 / a region id: its workshop map"),
         lang: Lang = Query("zh", description="界面语言 / language"),
+        at: str | None = Query(None, description="历史时刻（ISO 8601，无时区按北京时间）/ "
+                                                "show the map as of this moment"),
     ) -> HTMLResponse:
         favicon = app_url("favicon.svg")
         store = request.app.state.store()
@@ -158,7 +205,7 @@ def make_router() -> APIRouter:
             return HTMLResponse(webmap.message_page("选择企业 / choose an enterprise",
                                                     "数据库中有多个企业 / several enterprises:", links, favicon))
         try:
-            config = _config(request, enterprise, region, lang)
+            config = _config(request, enterprise, region, lang, at)
             assets = webmap.page_assets(vendor_assets().url, app_url)
         except RiskmapError as exc:
             back = [("总平面图 / plant plan", "/map?" + urlencode({"enterprise": enterprise or "", "lang": lang}))] \
@@ -201,8 +248,9 @@ def make_router() -> APIRouter:
         enterprise: str | None = Query(None, description="企业名称 / enterprise"),
         region: str | None = Query(None, description="区域编号 / region id"),
         lang: Lang = "zh",
+        at: str | None = Query(None, description="历史时刻 / as of this moment"),
     ) -> dict:
-        return _config(request, enterprise, region, lang)
+        return _config(request, enterprise, region, lang, at)
 
     @router.get("/api/map/version", tags=["map"], summary="数据版本（地图据此刷新）/ data version for refresh")
     def map_version(request: Request, enterprise: str | None = Query(None, description="企业名称 / enterprise")) \
