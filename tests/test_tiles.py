@@ -147,8 +147,16 @@ def client(demo_db) -> TestClient:
 
 @pytest.fixture
 def edit_client(demo_db, tmp_path) -> TestClient:
-    """A client on a private copy of the demo, for tests that change data."""
-    return make_client(copy_db(demo_db, tmp_path))
+    """A client on a private copy of the demo, for tests that change data (sending an editor token)."""
+    from riskmap.store import open_store
+    from riskmap.store.tokens import create_token
+
+    url = copy_db(demo_db, tmp_path)
+    with open_store(url) as store:
+        token, _ = create_token(store, "editor", "tile-tests")
+    client = make_client(url)
+    client.headers["Authorization"] = f"Bearer {token}"
+    return client
 
 
 def tilejson(client: TestClient, layer: str, **params) -> dict:

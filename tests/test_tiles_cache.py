@@ -106,9 +106,9 @@ class Counting:
         self.made: list[tuple] = []
         make = service.make
 
-        def counted(data, layer, fmt, view, style, scale=1, hatch=False, labels=True):
+        def counted(data, layer, fmt, view, style, *options):
             self.made.append((layer, fmt, view.z, view.x, view.y))
-            return make(data, layer, fmt, view, style, scale, hatch, labels)
+            return make(data, layer, fmt, view, style, *options)
 
         service.make = counted
         service.use_sql_mvt = False

@@ -120,6 +120,7 @@ class LayerStyle:
     source: str = ""
     draw_order: str = "class"          # "size": larger areas first, so units inside others stay on top
     vector_min_zoom: int | None = None  # MVT tiles start here (None: at min_zoom)
+    buckets: tuple[tuple[str, float], ...] = ()   # (role, max days) of a layer classified by days (staleness)
     _index: dict[str, int] = dc_field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -199,6 +200,7 @@ class LayerStyle:
             "max_zoom": self.max_zoom,
             "vector_min_zoom": self.mvt_min_zoom,
             "draw_order": self.draw_order,
+            "buckets": [{"role": role, "max_days": None if math.isinf(days) else days} for role, days in self.buckets],
             "outline_min_px": self.outline_min_px,
             "classes": [
                 {"key": c.key, "zh": c.zh, "en": c.en, "fill": c.fill, "fill_opacity": c.fill_opacity,
@@ -366,7 +368,7 @@ def _full_hex(colour: str) -> str:
 
 _TOP_KEYS = ("name", "title", "classify", "field", "default", "min_zoom", "max_zoom", "fill", "outline", "line",
              "point", "hatch", "label", "roles", "tiny_px",
-             "draw_order", "vector_min_zoom")
+             "draw_order", "vector_min_zoom", "buckets")
 _STROKE_KEYS = ("colour", "width", "dash")
 _POINT_KEYS = ("size", "outline_colour", "outline_width", "fill")
 
@@ -423,11 +425,12 @@ def _parse(data: Any, file: str, stem: str, palette) -> LayerStyle:
         default = top.text("default", "other")
         if default not in {c.key for c in classes}:
             raise top.error("default", f"{default} 不在 roles 中 / {default!r} is not one of the roles")
+    buckets = _buckets(top, {c.key for c in classes}) if top.has("buckets") else ()
     return LayerStyle(name=name, title_zh=title.text("zh", name), title_en=title.text("en", name),
                       classify=classify, field=field_name, classes=tuple(classes), default_class=default,
                       min_zoom=min_zoom, max_zoom=max_zoom, outline_min_px=outline_min_px, tiny_px=tiny_px,
                       hatch=hatch, label=label, source=file, draw_order=draw_order,
-                      vector_min_zoom=vector_min_zoom)
+                      vector_min_zoom=vector_min_zoom, buckets=buckets)
 
 
 def _level_classes(top: _Reader, outline_r: _Reader, palette) -> list[SymbolClass]:
@@ -467,6 +470,25 @@ def _level_classes(top: _Reader, outline_r: _Reader, palette) -> list[SymbolClas
                              f"unknown hatch in levels.yaml")
         classes.append(make(level.value, ls.zh, ls.en, _full_hex(ls.fill), opacity, ls.hatch, ls.grey))
     return classes
+
+
+def _buckets(top: _Reader, roles: set[str]) -> tuple[tuple[str, float], ...]:
+    """`buckets`: a list of {role, max_days}, ascending; the last may leave max_days out (anything older)."""
+    items = top.data["buckets"]
+    if not isinstance(items, list) or not items:
+        raise top.error("buckets", "应为非空列表 / must be a non-empty list")
+    out: list[tuple[str, float]] = []
+    for i, item in enumerate(items):
+        r = _Reader(item if isinstance(item, dict) else {}, f"buckets[{i}]", top.file, ("role", "max_days"))
+        role = r.text("role")
+        if role not in roles:
+            raise r.error("role", f"{role} 不在 roles 中 / {role!r} is not one of the roles")
+        last = i == len(items) - 1
+        days = math.inf if last and not r.has("max_days") else r.number("max_days", None, 0, 100000)
+        if out and days <= out[-1][1]:
+            raise r.error("max_days", "应逐项增大 / must increase from one bucket to the next")
+        out.append((role, days))
+    return tuple(out)
 
 
 def _role_classes(top: _Reader) -> list[SymbolClass]:

@@ -32,6 +32,8 @@ STYLE_RECHECK_S = 1.0
 FORMATS = ("png", "mvt")
 LABELS = "labels"
 LABEL_SOURCES = ("regions", "units", "layout")   # whose names the labels layer draws (one collision pass)
+STALENESS = "staleness"                          # units by days since their last assessment (layers/staleness.yaml)
+FLAGGABLE = ("units", STALENESS)
 
 
 # ---------------------------------------------------------------------------------------------- the cache
@@ -49,6 +51,8 @@ class TileKey:
     hatch: bool = False
     style: str = ""            # style signature: a changed symbology never serves old pictures
     labels: bool = True        # PNG of regions/units/layout: names drawn (False when the labels layer has them)
+    flagged: bool = False      # units/staleness: only units with an open re-assessment flag
+    day: str = ""              # staleness: the day the day counts are taken on (a new day, new tiles)
 
 
 class TileCache:
@@ -412,10 +416,12 @@ class TileService:
                             style = self.style(layer)
                             self.cache.invalidate(ent_id, layer, boxes,
                                                   lambda fmt, z, st=style: data_pad_px(st, fmt, z), version)
-                            if layer in LABEL_SOURCES:
-                                labels = self.style(LABELS)
-                                self.cache.invalidate(ent_id, LABELS, boxes,
-                                                      lambda fmt, z, st=labels: data_pad_px(st, fmt, z), version)
+                            derived = [LABELS] if layer in LABEL_SOURCES else []
+                            derived += [STALENESS] if layer == "units" else []
+                            for other in derived:
+                                st = self.style(other)
+                                self.cache.invalidate(ent_id, other, boxes,
+                                                      lambda fmt, z, st=st: data_pad_px(st, fmt, z), version)
                     new = patch.data
                 elif version > 0 and not has_map(s, ent_id):
                     rebuild = True
@@ -449,10 +455,18 @@ class TileService:
             self._signatures[id(style)] = found
         return found[1]
 
+    def today(self) -> str:
+        """Today in Beijing time (ISO date): what the staleness layer counts days to."""
+        from datetime import datetime
+
+        from riskmap.store.history import LOCAL_ZONE
+
+        return datetime.now(LOCAL_ZONE).date().isoformat()
+
     def key(self, data: TileData, layer: str, fmt: str, view: TileView, scale: int = 1, hatch: bool = False,
-            labels: bool = True) -> TileKey:
-        if layer not in LAYERS and layer != LABELS:
-            raise NotFoundError(f"没有名为 “{layer}” 的瓦片图层，可选：{'、'.join((*LAYERS, LABELS))} / "
+            labels: bool = True, flagged: bool = False) -> TileKey:
+        if layer not in LAYERS and layer not in (LABELS, STALENESS):
+            raise NotFoundError(f"没有名为 “{layer}” 的瓦片图层，可选：{'、'.join((*LAYERS, LABELS, STALENESS))} / "
                                 f"no tile layer {layer!r}")
         if fmt not in FORMATS:
             raise NotFoundError(f"不支持的瓦片格式 “{fmt}” / unsupported tile format {fmt!r}")
@@ -461,16 +475,17 @@ class TileService:
                                 "(vector tile features carry their names)")
         png = fmt == "png"
         return TileKey(data.enterprise_id, layer, fmt, view.z, view.x, view.y, scale if png else 1,
-                       bool(hatch) if png and layer != LABELS else False, self.signature(self.style(layer)),
-                       bool(labels) or not png or layer == LABELS)
+                       bool(hatch) if png and layer not in (LABELS, STALENESS) else False,
+                       self.signature(self.style(layer)), bool(labels) or not png or layer == LABELS,
+                       bool(flagged) and layer in FLAGGABLE, self.today() if layer == STALENESS else "")
 
     def cached(self, key: TileKey, data: TileData) -> bytes | None:
         return self.cache.get(key, data.version)
 
     def tile(self, data: TileData, layer: str, fmt: str, view: TileView, scale: int = 1, hatch: bool = False,
-             labels: bool = True) -> bytes:
+             labels: bool = True, flagged: bool = False) -> bytes:
         """The tile's bytes at `data`'s version, from the cache or made now."""
-        key = self.key(data, layer, fmt, view, scale, hatch, labels)
+        key = self.key(data, layer, fmt, view, scale, hatch, labels, flagged)
         found = self.cache.get(key, data.version)
         if found is not None:
             return found
@@ -478,12 +493,13 @@ class TileService:
 
     def render(self, key: TileKey, data: TileData, view: TileView) -> bytes:
         """Make a tile that was not in the cache, and keep it."""
-        body = self.make(data, key.layer, key.fmt, view, self.style(key.layer), key.scale, key.hatch, key.labels)
+        body = self.make(data, key.layer, key.fmt, view, self.style(key.layer), key.scale, key.hatch, key.labels,
+                         key.flagged, key.day)
         self.cache.put(key, body, data.version)
         return body
 
     def make(self, data: TileData, layer: str, fmt: str, view: TileView, style: Any, scale: int = 1,
-             hatch: bool = False, labels: bool = True) -> bytes:
+             hatch: bool = False, labels: bool = True, flagged: bool = False, day: str = "") -> bytes:
         from riskmap.render.png import empty_png
 
         self.renders += 1
@@ -491,11 +507,16 @@ class TileService:
             return empty_png(256 * scale, 256 * scale) if fmt == "png" else b""
         if layer == LABELS:
             return self._labels_png(data, view, style, scale)
-        if fmt == "mvt" and self.use_sql_mvt:
+        if fmt == "mvt" and self.use_sql_mvt and layer in LAYERS and not flagged:
             return self.sql_mvt(data, layer, view, by_size=style.draw_order == "size")
-        ld = data.layer(layer)
+        ld = data.layer("units" if layer == STALENESS else layer)
         box = view.buffered_bounds(data_pad_px(style, fmt, view.z))
         hits = ld.query(box)
+        if flagged and len(hits):
+            flags = ld.attrs["flag"][hits]
+            hits = hits[np.array([bool(f) for f in flags], bool)]
+        if layer == STALENESS:
+            return self._staleness(ld, hits, view, fmt, style, scale, labels, day or self.today())
         if fmt == "png":
             if not len(hits):
                 return empty_png(256 * scale, 256 * scale)
@@ -504,6 +525,28 @@ class TileService:
             return b""
         return self.encode_mvt({layer: ld.frame(hits)}, view,
                                size_ordered=(layer,) if style.draw_order == "size" else ())
+
+    def _staleness(self, ld, hits: np.ndarray, view: TileView, fmt: str, style: Any, scale: int, labels: bool,
+                   day: str) -> bytes:
+        """Units by days since their last assessment, flagged ones outlined and hatched over them."""
+        from riskmap.render.png import empty_png, render_layers_png
+        from riskmap.render.tiledata import staleness_columns
+
+        if not len(hits):
+            return empty_png(256 * scale, 256 * scale) if fmt == "png" else b""
+        columns = staleness_columns(ld.columns(hits), style, day)
+        if fmt == "mvt":
+            import pandas as pd
+
+            return self.encode_mvt({STALENESS: pd.DataFrame(columns)}, view,
+                                   size_ordered=(STALENESS,) if style.draw_order == "size" else ())
+        marked = np.array([bool(f) for f in columns["flag"]], bool)
+        layers = [(columns, style)]
+        if marked.any():
+            over = {k: v[marked] for k, v in columns.items()}
+            over["staleness"] = np.full(int(marked.sum()), "flagged", dtype=object)
+            layers.append((over, style))
+        return render_layers_png(layers, view, scale=scale, hatch=True, labels=labels)
 
     def _labels_png(self, data: TileData, view: TileView, style: LabelsStyle, scale: int) -> bytes:
         from riskmap.render.png import empty_png
@@ -554,7 +597,8 @@ _SIZE_ORDER_SQL = _size_order_sql()
 
 
 def etag_for(data: TileData, layer: str, fmt: str, view: TileView, scale: int, hatch: bool, signature: str,
-             labels: bool = True) -> str:
-    """A strong ETag from what decides the bytes: enterprise, data version, tile, format, options and style."""
-    flag = ("h" if hatch else "") + ("" if labels else "n")
+             labels: bool = True, flagged: bool = False, day: str = "") -> str:
+    """A strong ETag from what decides the bytes: enterprise, data version, tile, format, options, style and (for
+    the staleness layer) the day."""
+    flag = ("h" if hatch else "") + ("" if labels else "n") + ("f" if flagged else "") + day
     return f'"{data.enterprise_id}.{data.version}.{layer}.{view.z}.{view.x}.{view.y}.{fmt}{scale}{flag}.{signature}"'

@@ -217,3 +217,24 @@ def fit_zoom(box: tuple[float, float, float, float], pixels: int = 1024) -> int:
 def attribute_types(layer: str) -> dict[str, str]:
     """TileJSON `vector_layers` fields of a layer (all text)."""
     return {name: "String" for name in LAYER_FIELDS[layer]}
+
+
+def staleness_columns(columns: dict[str, np.ndarray], style, day: str) -> dict[str, np.ndarray]:
+    """Units' tile columns with `days_since_assessed` (whole days from `last_assessed` to `day`; None when never
+    assessed) and `staleness`, the role of layers/staleness.yaml's `buckets` they fall in (`default` if never)."""
+    last = pd.to_datetime(pd.Series(columns["last_assessed"], dtype=object), errors="coerce", utc=True, format="mixed")
+    days = (pd.Timestamp(day, tz="UTC") - last.dt.floor("D")).dt.days.clip(lower=0)
+    known = days.notna().to_numpy()
+    values = days.fillna(-1).to_numpy(dtype=np.int64)
+    role = np.full(len(values), style.default_class, dtype=object)
+    todo = known.copy()
+    for name, max_days in style.buckets:
+        hit = todo & (values <= max_days)
+        role[hit] = name
+        todo &= ~hit
+    out = dict(columns)
+    count = np.full(len(values), None, dtype=object)
+    count[known] = values[known]
+    out["days_since_assessed"] = count
+    out["staleness"] = role
+    return out

@@ -35,8 +35,10 @@ LAYER_TITLES = {
     "basemap": ("底图", "地理配准的底图（图纸或航拍影像）/ georeferenced raster basemap"),
     "labels": ("标注", "区域、单元和布置图要素的名称（可单独开关）/ names of regions, units and layout features, "
                        "switchable on their own"),
+    "staleness": ("评估时效", "评估单元按距上次评估的天数着色，需复评的单元加框和斜线 / assessment units by days since "
+                              "their last assessment; units flagged for re-assessment outlined and hatched"),
 }
-DATA_LAYERS = ("regions", "units", "layout", "labels")
+DATA_LAYERS = ("regions", "units", "layout", "labels", "staleness")
 BASEMAP = "basemap"
 
 
@@ -157,7 +159,8 @@ def _revalidate(request: Request, version: Any, etag: str, v: int | str | None) 
 
 
 async def _tile(request: Request, layer: str, z: str, x: str, y: str, fmt: str, scale: int,
-                enterprise: str | None, v: str | None, hatch: bool, labels: bool = True) -> Response:
+                enterprise: str | None, v: str | None, hatch: bool, labels: bool = True,
+                flagged: bool = False) -> Response:
     from riskmap.render.tilecache import etag_for
 
     _check_layer(layer)
@@ -174,8 +177,8 @@ async def _tile(request: Request, layer: str, z: str, x: str, y: str, fmt: str, 
     data, ent_id, name = service.lookup(enterprise)           # the per-request version check
     if data is None:
         data = await run_in_threadpool(service.update, ent_id, name)
-    key = service.key(data, layer, fmt, view, scale, hatch, labels)
-    etag = etag_for(data, layer, fmt, view, key.scale, key.hatch, key.style, key.labels)
+    key = service.key(data, layer, fmt, view, scale, hatch, labels, flagged)
+    etag = etag_for(data, layer, fmt, view, key.scale, key.hatch, key.style, key.labels, key.flagged, key.day)
     early, headers = _revalidate(request, data.version, etag, v)
     if early is not None:
         return early
@@ -225,6 +228,8 @@ _ENTERPRISE = _param("enterprise", "query", "企业名称（缺省为唯一的�
 _VERSION = _param("v", "query", "数据版本号（TileJSON 给出）；旧版本转到当前版本 / data version; an old one redirects",
                   {"type": "integer"})
 _HATCH = _param("hatch", "query", "叠加等级填充纹理（黑白打印、色弱）/ draw level hatches", {"type": "boolean"})
+_FLAGGED = _param("flagged", "query", "只显示有待复评标记的单元（units、staleness）/ only units flagged for "
+                  "re-assessment (units, staleness)", {"type": "boolean"})
 _LABELS = _param("labels", "query", "是否绘制名称（默认 1；名称由 labels 图层单独提供时用 0）/ draw names (default 1; "
                  "0 when the labels layer shows them)", {"type": "boolean"})
 
@@ -242,13 +247,13 @@ def _flag(query, name: str, default: bool) -> bool:
     return text in _TRUE
 
 
-def _tile_params(request: Request, png: bool) -> tuple[str | None, str | None, bool, bool]:
+def _tile_params(request: Request, png: bool) -> tuple[str | None, str | None, bool, bool, bool]:
     """The query parameters of a tile, read by hand: FastAPI's parameter machinery costs more than serving a
     cached tile (they are documented in the OpenAPI schema all the same)."""
     q = request.query_params
     hatch = _flag(q, "hatch", False) if png else False
     labels = _flag(q, "labels", True) if png else True
-    return q.get("enterprise"), q.get("v"), hatch, labels
+    return q.get("enterprise"), q.get("v"), hatch, labels, _flag(q, "flagged", False)
 
 
 def make_router() -> APIRouter:
@@ -261,7 +266,8 @@ def make_router() -> APIRouter:
                        format: Literal["png", "mvt"] = Query("png", description="png 或 mvt / tile format"),  # noqa: A002
                        scale: int = Query(1, ge=1, le=2, description="PNG 像素倍数 1 或 2 / PNG pixel ratio"),
                        hatch: bool = Query(False, description=_HATCH["description"]),
-                       labels: bool = Query(True, description=_LABELS["description"])) -> JSONResponse:
+                       labels: bool = Query(True, description=_LABELS["description"]),
+                       flagged: bool = Query(False, description=_FLAGGED["description"])) -> JSONResponse:
         _check_layer(layer)
         tiles = tiles_of(request)
         if layer == BASEMAP:
@@ -270,10 +276,10 @@ def make_router() -> APIRouter:
         data, ent_id, name = service.lookup(enterprise)
         if data is None:
             data = await run_in_threadpool(service.update, ent_id, name)
-        return _tilejson(request, tiles, data, layer, format, scale, hatch, labels)
+        return _tilejson(request, tiles, data, layer, format, scale, hatch, labels, flagged)
 
-    png_doc = {"parameters": [*_COORDS, _ENTERPRISE, _VERSION, _HATCH, _LABELS]}
-    mvt_doc = {"parameters": [*_COORDS, _ENTERPRISE, _VERSION]}
+    png_doc = {"parameters": [*_COORDS, _ENTERPRISE, _VERSION, _HATCH, _LABELS, _FLAGGED]}
+    mvt_doc = {"parameters": [*_COORDS, _ENTERPRISE, _VERSION, _FLAGGED]}
 
     @router.get("/{layer}/{z}/{x}/{y}@2x.png", summary="PNG 瓦片 @2x（512 像素）/ PNG tile @2x",
                 response_class=Response, responses=_png_responses(), openapi_extra=png_doc)
@@ -299,7 +305,8 @@ def make_router() -> APIRouter:
 # ---------------------------------------------------------------------------------------------- fast path
 
 
-_FAST_PATH = re.compile(r"^/tiles/(regions|units|layout|labels)/(\d{1,2})/(\d{1,9})/(\d{1,9})(@2x)?\.(png|mvt)$")
+_FAST_PATH = re.compile(r"^/tiles/(regions|units|layout|labels|staleness)/"
+                        r"(\d{1,2})/(\d{1,9})/(\d{1,9})(@2x)?\.(png|mvt)$")
 
 
 class TileFastPath:
@@ -355,6 +362,12 @@ class TileFastPath:
                 if text not in _TRUE + _FALSE:
                     return None
                 labels = text in _TRUE
+            flagged = False
+            if "flagged" in query:
+                text = query["flagged"].strip().lower()
+                if text not in _TRUE + _FALSE:
+                    return None
+                flagged = text in _TRUE
             service = tiles.service
             data, _, _ = service.lookup(query.get("enterprise"))
             if data is None:
@@ -363,8 +376,8 @@ class TileFastPath:
             if v is not None and v != str(data.version):
                 return None
             view = TileView(zi, xi, yi)      # inside the WebMercatorQuad grid, as tile_view would check
-            key = service.key(data, layer, fmt, view, 2 if two else 1, hatch, labels)
-            etag = etag_for(data, layer, fmt, view, key.scale, key.hatch, key.style, key.labels)
+            key = service.key(data, layer, fmt, view, 2 if two else 1, hatch, labels, flagged)
+            etag = etag_for(data, layer, fmt, view, key.scale, key.hatch, key.style, key.labels, key.flagged, key.day)
             cache_control = IMMUTABLE if v is not None else "no-cache"
             if v is None:
                 for name, value in scope["headers"]:
@@ -403,8 +416,8 @@ def _tile_url(base: str, layer: str, suffix: str, params: list[tuple[str, str]])
 
 
 def _tilejson(request: Request, tiles: _Tiles, data, layer: str, fmt: str, scale: int, hatch: bool,
-              labels: bool = True) -> JSONResponse:
-    from riskmap.render.tilecache import LABELS
+              labels: bool = True, flagged: bool = False) -> JSONResponse:
+    from riskmap.render.tilecache import FLAGGABLE, LABELS, STALENESS
     from riskmap.render.tiledata import attribute_types, fit_zoom, lonlat_bounds
 
     if layer == LABELS and fmt != "png":
@@ -412,9 +425,12 @@ def _tilejson(request: Request, tiles: _Tiles, data, layer: str, fmt: str, scale
                             "(vector tile features carry their names)")
     service = tiles.service
     style = service.style(layer)
-    hatch = hatch and fmt == "png" and layer != LABELS
+    hatch = hatch and fmt == "png" and layer not in (LABELS, STALENESS)
     labels = labels or fmt != "png" or layer == LABELS
+    flagged = flagged and layer in FLAGGABLE
     params = [("enterprise", data.enterprise), ("v", str(data.version))]
+    if flagged:
+        params.insert(1, ("flagged", "1"))
     if hatch:
         params.insert(1, ("hatch", "1"))
     if not labels:
@@ -443,10 +459,14 @@ def _tilejson(request: Request, tiles: _Tiles, data, layer: str, fmt: str, scale
     if fmt == "mvt":
         doc["vector_layers"] = [{
             "id": layer, "description": f"{title_zh} / {style.title_en}", "minzoom": min_zoom,
-            "maxzoom": style.max_zoom, "fields": attribute_types(layer),
+            "maxzoom": style.max_zoom, "fields": attribute_types("units" if layer == STALENESS else layer),
         }]
-    etag = (f'"tilejson.{data.enterprise_id}.{data.version}.{layer}.{fmt}{scale}{int(hatch)}{int(labels)}.'
-            f'{service.signature(style)}"')
+    if layer == STALENESS:
+        if fmt == "mvt":
+            doc["vector_layers"][0]["fields"].update({"days_since_assessed": "Number", "staleness": "String"})
+        doc["day"] = service.today()
+    etag = (f'"tilejson.{data.enterprise_id}.{data.version}.{layer}.{fmt}{scale}{int(hatch)}{int(labels)}'
+            f'{int(flagged)}.{service.signature(style)}.{doc.get("day", "")}"')
     if _matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers={"ETag": etag, "Cache-Control": "no-cache"})
     return JSONResponse(doc, headers={"ETag": etag, "Cache-Control": "no-cache"})
