@@ -67,7 +67,9 @@ def import_layout(
     if yes:
         raise InputError("--yes 只用于 --revise / --yes only goes with --revise")
     if dry_run:
-        layout = read_layout_file(settings, file, **options)
+        from riskmap.geo.importer import import_layout_file
+
+        layout = import_layout_file(settings, file, **options)
         summary = layout.summary() | {"enterprise": settings.enterprise, "layout_version": None}
     else:
         summary = load_layout(settings, file, store=store, author=author, reason=reason, **options)
@@ -82,32 +84,17 @@ IMPORT_STEP_ZH = {"read": "读取", "georeference": "地理配准", "clean": "�
                   "store": "写入数据库"}
 
 
-def read_layout_file(settings, file: Path, *, crs=None, control_points=None, layer_map=None, name_property="name",
-                     role_property="role", max_rms=None, drop_invalid=False, on_step=None):
-    """Read, georeference and clean a layout file under the settings' limits (nothing is written)."""
-    from riskmap.geo.importer import import_layout as read_layout
-    from riskmap.geo.layermap import LayerMap
-
-    if not file.exists():
-        raise InputError(f"找不到文件 {file} / file not found: {file}")
-    lmap = LayerMap.load(layer_map) if layer_map else None
-    return read_layout(
-        file, crs=crs, control_points=control_points, layer_map=lmap, name_property=name_property,
-        role_property=role_property, max_bytes=int(settings.max_upload_mb * 1024 * 1024),
-        max_rms_m=max_rms if max_rms is not None else settings.max_rms_m,
-        origin=(settings.origin_lon, settings.origin_lat), drop_invalid=drop_invalid, on_step=on_step,
-    )
-
-
 def load_layout(settings, file: Path, *, store, author: str | None = None, reason: str | None = None,
                 **options) -> dict:
     """Import a layout file into the store for the settings' enterprise; return the import summary."""
+    from riskmap.geo.importer import import_layout_file
+
     with progress(f"正在导入 {file.name}") as update:
         def step(name: str) -> None:
             if update is not None:
                 update(IMPORT_STEPS.index(name), len(IMPORT_STEPS), IMPORT_STEP_ZH[name])
 
-        layout = read_layout_file(settings, file, on_step=step, **options)
+        layout = import_layout_file(settings, file, on_step=step, **options)
         step("store")
         version = store.save_layout(settings.enterprise, layout, author=author, note=reason)
     summary = layout.summary()
@@ -121,6 +108,7 @@ def revise_layout(settings, file: Path, *, store, yes: bool, dry_run: bool, as_j
     """Diff a revised drawing against the current layout; apply it as one new layout version when confirmed."""
     import sys
 
+    from riskmap.geo.importer import import_layout_file
     from riskmap.geo.revise import apply_revision, diff_text, flags_text, plan_revision
 
     name = settings.enterprise
@@ -130,7 +118,7 @@ def revise_layout(settings, file: Path, *, store, yes: bool, dry_run: bool, as_j
             if update is not None:
                 update(IMPORT_STEPS.index(step_name), len(IMPORT_STEPS) - 1, IMPORT_STEP_ZH[step_name])
 
-        revised = read_layout_file(settings, file, on_step=step, **options)
+        revised = import_layout_file(settings, file, on_step=step, **options)
     diff, base = plan_revision(store, name, revised)
     report = {"enterprise": name, "source": revised.source_name, "base_version": base, "diff": diff.to_dict(),
               "warnings": list(revised.warnings), "applied": False}

@@ -199,3 +199,22 @@ def import_layout(path: str | os.PathLike, *, crs: Any = None, control_points: A
                         source_format=raw.source_format, georeferenced=geo.georeferenced,
                         georeference=geo.info, warnings=[*raw.warnings, *geo.warnings, *cleaned.warnings],
                         repaired=cleaned.repaired, dropped=dict(dropped))
+
+
+def import_layout_file(settings, path: str | os.PathLike, *, crs: Any = None, control_points: Any = None,
+                       layer_map: Any = None, name_property: str = "name", role_property: str = "role",
+                       max_rms: float | None = None, drop_invalid: bool = False,
+                       on_step: Callable[[str], None] | None = None) -> LayoutImport:
+    """import_layout under the limits and defaults of the settings (upload size, RMS limit, local origin), as
+    the CLI and the HTTP upload paths share them; `layer_map` may be a file path."""
+    from riskmap.geo.layermap import LayerMap
+
+    path = Path(path)
+    if not path.exists():
+        raise LayoutImportError(f"找不到文件 {path} / file not found: {path}")
+    return import_layout(
+        path, crs=crs, control_points=control_points,
+        layer_map=LayerMap.load(layer_map) if layer_map else None, name_property=name_property,
+        role_property=role_property, max_bytes=int(settings.max_upload_mb * 1024 * 1024),
+        max_rms_m=max_rms if max_rms is not None else settings.max_rms_m,
+        origin=(settings.origin_lon, settings.origin_lat), drop_invalid=drop_invalid, on_step=on_step)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from pathlib import PurePath
 from typing import Any
 
 import geopandas as gpd
@@ -406,7 +407,13 @@ def plan_revision(store, name: str, revised) -> tuple[LayoutDiff, int]:
                          "layout to revise yet: import one first (without --revise)")
     base = int(info["version"])
     current = store.layout_features(name, version=base)
-    return diff_layouts(current, revised.features, revised_format=revised.source_format), base
+    features = revised.features
+    # A GeoJSON or Shapefile without a layer column names the layer after the file: v2.geojson is no new layer.
+    old_stem, new_stem = PurePath(info.get("source") or "").stem, PurePath(revised.source_name or "").stem
+    if revised.source_format in ("geojson", "shp") and old_stem and new_stem and old_stem != new_stem:
+        features = features.copy()
+        features.loc[features["layer"] == new_stem, "layer"] = old_stem
+    return diff_layouts(current, features, revised_format=revised.source_format), base
 
 
 def apply_revision(store, name: str, diff: LayoutDiff, base_version: int, *, source: str | None = None,
