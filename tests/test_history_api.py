@@ -194,3 +194,99 @@ def test_openapi_documents_the_history_routes(world):
     assert {"Change", "Diff", "RestoreIn", "Written", "Flag", "AccidentIn"} <= set(schemas)
     assert set(schemas["Diff"]["properties"]) >= {"from", "to", "layout", "units"}
     assert schemas["RestoreIn"]["properties"]["collection"]["enum"] == ["layout", "regions"]
+
+
+# ------------------------------------------------------------------------------------------ flags and accidents
+
+
+def flag_pairs(client, **params) -> list[tuple[str, str]]:
+    resp = client.get("/api/flags", params=params)
+    assert resp.status_code == 200, resp.text
+    return [(f["unit_id"], f["reason_code"]) for f in resp.json()["items"]]
+
+
+def test_flags_list_filters_and_clear(world):
+    client, _, _ = world
+    flags = flag_pairs(client)
+    assert ("U2", "geometry_changed") in flags and ("U2.1", "region_changed") in flags   # from the reshape of A2
+    assert ("U1", "overdue") in flags                                                     # computed on read
+    assert flag_pairs(client, unit="U2") == [("U2", "geometry_changed")]
+    assert flag_pairs(client, reason="region_changed") == [("U2.1", "region_changed")]
+    overdue = client.get("/api/flags", params={"reason": "overdue"}).json()["items"]
+    assert {f["unit_id"] for f in overdue} == {"U1", "U1.1", "U2.1"} and all(f["id"] is None for f in overdue)
+    cleared = client.post("/api/flags/clear", json={"unit_id": "U2", "reason": "现场核实，无需复评"})
+    assert cleared.status_code == 200, cleared.text
+    assert cleared.json()["cleared"] == 1 and cleared.json()["change_id"] > 0
+    assert flag_pairs(client, unit="U2") == []
+    everything = client.get("/api/flags", params={"unit": "U2", "all": "true"}).json()["items"]
+    assert [(f["reason_code"], f["cleared_at"] is not None) for f in everything] == [("geometry_changed", True)]
+    row = client.get("/api/history", params={"limit": 1}).json()["items"][0]
+    assert (row["action"], row["author"], row["reason"], row["item_ids"]) == \
+        ("flags.clear", "张工", "现场核实，无需复评", ["U2"])
+    one = client.post("/api/flags/clear", json={"unit_id": "U2.1", "reason": "已复评", "reason_code": "region_changed"})
+    assert one.status_code == 200 and one.json()["cleared"] == 1
+    assert flag_pairs(client, unit="U2.1") == [("U2.1", "overdue")]
+
+
+def test_accidents_flag_the_unit_or_every_unit(world):
+    client, _, _ = world
+    resp = client.post("/api/accidents", json={"unit_id": "U1.1", "date": "2026-01-05",
+                                               "description": "液氯阀门泄漏，无人员伤亡"})
+    assert resp.status_code == 201, resp.text
+    body = resp.json()
+    assert body["serious"] is False and body["id"] > 0
+    assert flag_pairs(client, reason="accident") == [("U1.1", "accident")]
+    row = client.get("/api/history", params={"limit": 1}).json()["items"][0]
+    assert (row["action"], row["author"], row["item_ids"]) == ("accident.record", "张工", ["U1.1"])
+    serious = client.post("/api/accidents", json={"date": "2026-01-06", "description": "爆炸", "deaths": 1})
+    assert serious.status_code == 201 and serious.json()["serious"] is True
+    assert {u for u, _ in flag_pairs(client, reason="accident")} == {"U1", "U1.1", "U2", "U2.1"}
+
+
+@pytest.mark.parametrize("params, status, words", [
+    ({"reason": "bogus"}, 422, "unknown reason code"), ({"reason": "x" * 100}, 422, "invalid request"),
+    ({"unit": "x" * 300}, 422, "invalid request"), ({"all": "perhaps"}, 422, "invalid request"),
+    ({"enterprise": "没有"}, 404, "no enterprise"),
+])
+def test_flags_refuse_hostile_queries(world, params, status, words):
+    client, _, _ = world
+    resp = client.get("/api/flags", params=params)
+    assert resp.status_code == status, resp.text
+    assert words in resp.json()["detail"] and bilingual(resp.json()["detail"])
+
+
+@pytest.mark.parametrize("body, status, words", [
+    ({"unit_id": "没有", "reason": "x"}, 404, "no assessment unit"),
+    ({"unit_id": "U2", "reason": "   "}, 422, "needs a reason"),
+    ({"unit_id": "U2"}, 422, "invalid request"),
+    ({"unit_id": "U2", "reason": "x", "reason_code": "overdue"}, 422, "invalid request"),
+    ({"unit_id": "", "reason": "x"}, 422, "invalid request"),
+    ({"unit_id": "U2", "reason": "x" * 3000}, 422, "invalid request"),
+    ({"unit_id": ["U2"], "reason": "x"}, 422, "invalid request"),
+    ({"unit_id": "U2", "reason": "x", "all": True}, 422, "invalid request"),
+])
+def test_clear_refuses_hostile_bodies(world, body, status, words):
+    client, _, _ = world
+    resp = client.post("/api/flags/clear", json=body)
+    assert resp.status_code == status, resp.text
+    assert words in resp.json()["detail"] and bilingual(resp.json()["detail"])
+
+
+@pytest.mark.parametrize("body, status, words", [
+    ({"date": "2026-13-01", "description": "x"}, 422, "invalid request"),
+    ({"date": "2999-01-01", "description": "x"}, 422, "in the future"),
+    ({"date": "1980-01-01", "description": "x"}, 422, "before 1990"),
+    ({"date": "2026-01-01", "description": "   "}, 422, "description is empty"),
+    ({"date": "2026-01-01", "description": "x" * 5000}, 422, "invalid request"),
+    ({"date": "2026-01-01", "description": "x", "deaths": -1}, 422, "invalid request"),
+    ({"date": "2026-01-01", "description": "x", "deaths": "many"}, 422, "invalid request"),
+    ({"date": "2026-01-01", "description": "x", "serious_injuries": 10 ** 12}, 422, "invalid request"),
+    ({"date": "2026-01-01", "description": "x", "unit_id": "没有"}, 404, "no assessment unit"),
+    ({"date": "2026-01-01", "description": "x", "extra": 1}, 422, "invalid request"),
+    ({"description": "x"}, 422, "invalid request"),
+])
+def test_accidents_refuse_hostile_bodies(world, body, status, words):
+    client, _, _ = world
+    resp = client.post("/api/accidents", json=body)
+    assert resp.status_code == status, resp.text
+    assert words in resp.json()["detail"] and bilingual(resp.json()["detail"])

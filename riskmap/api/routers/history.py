@@ -17,11 +17,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from riskmap.api.auth import require_editor
 from riskmap.errors import InputError, NotFoundError
+from riskmap.store.flags import REASONS, STORED_REASONS
 
 MAX_ID = 200
 MAX_REASON = 2000
 MAX_DESCRIPTION = 4000
-REASON_CODES = ("geometry_changed", "region_changed", "equipment_added", "equipment_removed", "accident", "overdue")
 
 ENTERPRISE = Query(None, max_length=MAX_ID, description="企业名称 / enterprise")
 
@@ -120,14 +120,17 @@ class Written(BaseModel):
 
 
 class Flag(BaseModel):
+    id: int | None = Field(None, description="标记编号；overdue 为读取时计算，无 / null for computed overdue flags")
     unit_id: str
     unit_name: str | None
-    reason_code: str = Field(..., description=" | ".join(REASON_CODES))
+    reason_code: str = Field(..., description=" | ".join(REASONS))
     reason: str
-    raised_at: datetime | None = Field(None, description="提出时刻；overdue 为计算所得，无 / computed flags: null")
+    raised_at: str | None = Field(None, description="提出时刻（ISO 8601；overdue 为到期日）/ when raised (overdue: "
+                                                    "the due date)")
     days_since_assessed: int | None
     last_assessed: date | None
-    cleared_at: datetime | None = Field(None, description="关闭时刻（?all=true 时）/ when cleared")
+    cleared_at: str | None = Field(None, description="关闭时刻（?all=true 时）/ when cleared")
+    detail: dict[str, Any] | None = None
 
 
 class Flags(BaseModel):
@@ -140,13 +143,16 @@ class Cleared(BaseModel):
     enterprise: str
     unit_id: str
     cleared: int = Field(..., description="关闭的标记数 / flags cleared")
-    change_id: int | None
+    change_id: int = Field(..., description="审计记录编号 / the audit row")
+    data_version: int
 
 
 class AccidentRecorded(BaseModel):
     enterprise: str
-    accident_id: int | None
-    change_id: int | None
+    id: int = Field(..., description="事故记录编号 / the accident's id")
+    change_id: int
+    data_version: int
+    serious: bool = Field(..., description="≥1 死亡或 ≥3 重伤：全厂单元需复评 / every unit flagged")
     flags_raised: list[dict[str, Any]]
 
 
@@ -167,6 +173,7 @@ class ClearFlagsIn(BaseModel):
 
     unit_id: str = Field(..., min_length=1, max_length=MAX_ID)
     reason: str = Field(..., min_length=1, max_length=MAX_REASON, description="为何无需复评或已复评 / why")
+    reason_code: Literal[STORED_REASONS] | None = Field(None, description="只关闭这一原因 / only this reason")
 
 
 class AccidentIn(BaseModel):
@@ -296,17 +303,14 @@ def make_router() -> APIRouter:
                 response_model=Flags, responses=_ERRORS)
     def list_flags(request: Request, enterprise: str | None = ENTERPRISE,
                    unit: str | None = Query(None, min_length=1, max_length=MAX_ID, description="单元编号 / unit id"),
-                   reason: str | None = Query(None, description="原因代码 / reason code: " + " | ".join(REASON_CODES)),
+                   reason: str | None = Query(None, max_length=40,
+                                              description="原因代码 / reason code: " + " | ".join(REASONS)),
                    all_: bool = Query(False, alias="all", description="含已关闭的 / include cleared flags")) -> Flags:
-        if reason is not None and reason not in REASON_CODES:
-            raise InputError(f"未知的原因代码 “{reason[:40]}”，可选：{'、'.join(REASON_CODES)} / unknown reason code "
-                             f"{reason[:40]!r}; allowed: {', '.join(REASON_CODES)}")
+        if reason is not None and reason not in REASONS:
+            raise InputError(f"未知的原因代码 “{reason}”，可选：{'、'.join(REASONS)} / unknown reason code "
+                             f"{reason!r}; allowed: {', '.join(REASONS)}")
         store, name = _name(request, enterprise)
-        rows = store.flags(name, open_only=not all_)
-        if unit is not None:
-            rows = [r for r in rows if str(r["unit_id"]) == unit]
-        if reason is not None:
-            rows = [r for r in rows if r["reason_code"] == reason]
+        rows = store.flags(name, open_only=not all_, unit_code=unit, reason_code=reason)
         items = [Flag(**{k: r.get(k) for k in Flag.model_fields}) for r in rows]
         return Flags(enterprise=name, count=len(items), items=items)
 
@@ -321,8 +325,8 @@ def make_router() -> APIRouter:
         unit_id = body.unit_id.strip()
         if store.unit_record(name, unit_id) is None:
             raise NotFoundError(f"没有编号为 “{unit_id[:80]}” 的评估单元 / no assessment unit {unit_id[:80]!r}")
-        result = store.clear_flags(name, unit_id, author=token["name"], reason=reason)
-        return Cleared(enterprise=name, unit_id=unit_id, **_cleared(result))
+        result = store.clear_flags(name, unit_id, author=token["name"], reason=reason, reason_code=body.reason_code)
+        return Cleared(enterprise=name, unit_id=unit_id, **result)
 
     @router.post("/accidents", summary="记录事故（标记相关单元需复评）/ record an accident (flags units)",
                  response_model=AccidentRecorded, status_code=201, responses=_WRITE_ERRORS)
@@ -340,22 +344,7 @@ def make_router() -> APIRouter:
             raise NotFoundError(f"没有编号为 “{unit_id[:80]}” 的评估单元 / no assessment unit {unit_id[:80]!r}")
         result = store.record_accident(name, unit_id, body.date, description, deaths=body.deaths,
                                        serious_injuries=body.serious_injuries, author=token["name"])
-        return AccidentRecorded(enterprise=name, **_accident(result))
+        return AccidentRecorded(enterprise=name, **result)
 
     return router
 
-
-def _cleared(result) -> dict:
-    """Store.clear_flags' answer as {cleared, change_id}."""
-    if isinstance(result, dict):
-        return {"cleared": int(result.get("cleared", 0)), "change_id": result.get("change_id")}
-    return {"cleared": int(result or 0), "change_id": None}
-
-
-def _accident(result) -> dict:
-    """Store.record_accident's answer as {accident_id, change_id, flags_raised}."""
-    if isinstance(result, dict):
-        return {"accident_id": result.get("accident_id", result.get("id")), "change_id": result.get("change_id"),
-                "flags_raised": list(result.get("flags_raised") or [])}
-    return {"accident_id": None, "change_id": getattr(result, "change_id", None),
-            "flags_raised": list(getattr(result, "flags_raised", None) or [])}
