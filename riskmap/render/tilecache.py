@@ -12,6 +12,7 @@ render started before a change can never put its result back after the change.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import threading
@@ -24,7 +25,7 @@ import numpy as np
 
 from riskmap.errors import InputError, NotFoundError
 from riskmap.render.grid import TMS, TileView, mvt_buffer_px, render_buffer_px
-from riskmap.render.tiledata import TileData, load_tiledata, read_patch
+from riskmap.render.tiledata import TileData, load_tiledata, past_tiledata, read_patch
 from riskmap.store.mapdata import LAYERS, current_state, has_map
 
 DEFAULT_CACHE_MB = 256.0
@@ -32,6 +33,7 @@ STYLE_RECHECK_S = 1.0
 FORMATS = ("png", "mvt")
 LABELS = "labels"
 LABEL_SOURCES = ("regions", "units", "layout")   # whose names the labels layer draws (one collision pass)
+PAST_STATES = 8                                  # past map states kept in memory (?at=)
 STALENESS = "staleness"                          # units by days since their last assessment (layers/staleness.yaml)
 FLAGGABLE = ("units", STALENESS)
 
@@ -334,6 +336,8 @@ class TileService:
         self._signatures: dict[int, tuple[Any, str]] = {}
         self._styles: dict[str, tuple[Any, float]] = {}
         self.checker = VersionChecker(store.engine)
+        self._past: OrderedDict[tuple, TileData] = OrderedDict()
+        self._past_lock = threading.Lock()
         self.renders = 0              # tiles made (not served from the cache)
 
     def style(self, layer: str) -> Any:
@@ -455,6 +459,29 @@ class TileService:
             self._signatures[id(style)] = found
         return found[1]
 
+    def past(self, enterprise: str | None, at: Any) -> TileData:
+        """The map as it was at moment `at` (aware datetime), built once per (enterprise, layout version,
+        ledger version) and kept for the last PAST_STATES asked for; past states never change."""
+        from riskmap.store.history import versions_at
+
+        ent_id, name, _, _ = self.resolve(enterprise)
+        as_of = versions_at(self.store, name, at)
+        key = (ent_id, as_of.layout_number, as_of.ledger_number)
+        with self._past_lock:
+            found = self._past.get(key)
+            if found is not None:
+                self._past.move_to_end(key)
+                return dataclasses.replace(found, as_of=as_of)
+        current = self._data.get(ent_id)
+        data = past_tiledata(self.store, ent_id, name, as_of, current)
+        with self._past_lock:
+            self._past[key] = data
+            while len(self._past) > PAST_STATES:
+                old_key, old = self._past.popitem(last=False)
+                self.cache.clear(old.owner)
+        self.cache.set_generation(data.owner, data.version)
+        return data
+
     def today(self) -> str:
         """Today in Beijing time (ISO date): what the staleness layer counts days to."""
         from datetime import datetime
@@ -474,10 +501,14 @@ class TileService:
             raise NotFoundError("标注图层只提供 PNG 瓦片（矢量瓦片的要素自带名称）/ the labels layer is PNG only "
                                 "(vector tile features carry their names)")
         png = fmt == "png"
-        return TileKey(data.enterprise_id, layer, fmt, view.z, view.x, view.y, scale if png else 1,
+        day = ""
+        if layer == STALENESS:
+            day = self.today() if data.as_of is None else local_day(data.as_of.at)
+        owner = data.enterprise_id if data.owner is None else data.owner
+        return TileKey(owner, layer, fmt, view.z, view.x, view.y, scale if png else 1,
                        bool(hatch) if png and layer not in (LABELS, STALENESS) else False,
                        self.signature(self.style(layer)), bool(labels) or not png or layer == LABELS,
-                       bool(flagged) and layer in FLAGGABLE, self.today() if layer == STALENESS else "")
+                       bool(flagged) and layer in FLAGGABLE, day)
 
     def cached(self, key: TileKey, data: TileData) -> bytes | None:
         return self.cache.get(key, data.version)
@@ -507,7 +538,7 @@ class TileService:
             return empty_png(256 * scale, 256 * scale) if fmt == "png" else b""
         if layer == LABELS:
             return self._labels_png(data, view, style, scale)
-        if fmt == "mvt" and self.use_sql_mvt and layer in LAYERS and not flagged:
+        if fmt == "mvt" and self.use_sql_mvt and layer in LAYERS and not flagged and data.owner is None:
             return self.sql_mvt(data, layer, view, by_size=style.draw_order == "size")
         ld = data.layer("units" if layer == STALENESS else layer)
         box = view.buffered_bounds(data_pad_px(style, fmt, view.z))
@@ -586,6 +617,13 @@ class TileService:
         return bytes(body) if body else b""
 
 
+def local_day(moment: Any) -> str:
+    """The Beijing-time date of a moment (what the staleness layer counts days to for a past state)."""
+    from riskmap.store.history import LOCAL_ZONE
+
+    return moment.astimezone(LOCAL_ZONE).date().isoformat()
+
+
 def _size_order_sql() -> str:
     from riskmap.render.order import KIND_DEPTH, LEAF_DEPTH
 
@@ -601,4 +639,6 @@ def etag_for(data: TileData, layer: str, fmt: str, view: TileView, scale: int, h
     """A strong ETag from what decides the bytes: enterprise, data version, tile, format, options, style and (for
     the staleness layer) the day."""
     flag = ("h" if hatch else "") + ("" if labels else "n") + ("f" if flagged else "") + day
+    if data.owner is not None:                     # a past state: its layout and ledger versions say it all
+        return f'"{data.enterprise_id}.{data.stamp}.{layer}.{view.z}.{view.x}.{view.y}.{fmt}{scale}{flag}.{signature}"'
     return f'"{data.enterprise_id}.{data.version}.{layer}.{view.z}.{view.x}.{view.y}.{fmt}{scale}{flag}.{signature}"'

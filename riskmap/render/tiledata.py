@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -71,6 +72,8 @@ class TileData:
     version: int
     layers: dict[str, LayerData]
     stamp: str = ""                  # mapdata.current_state's stamp of this version
+    owner: Any = None                # cache owner of a past state (None: the enterprise's current map)
+    as_of: Any = None                # riskmap.store.history.AsOf of a past state
 
     def layer(self, name: str) -> LayerData:
         return self.layers[name]
@@ -238,3 +241,35 @@ def staleness_columns(columns: dict[str, np.ndarray], style, day: str) -> dict[s
     out["days_since_assessed"] = count
     out["staleness"] = role
     return out
+
+
+def past_tiledata(store, enterprise_id: int, enterprise: str, as_of, current: TileData | None) -> TileData:
+    """The map as it was at `as_of` (riskmap.store.history.AsOf), built in memory from the layout and ledger
+    versions then (the map table holds only the present). Feature ids are the present ones where the key
+    still exists, so a client's feature state carries over; keys gone since get ids after them."""
+    from riskmap.store.history import regions_at
+    from riskmap.store.mapdata import build_snapshot
+
+    layout_n, ledger_n = as_of.layout_number, as_of.ledger_number
+    features = store.layout_features(enterprise, version=layout_n) if layout_n is not None else []
+    units = store.units(enterprise, version=ledger_n) if ledger_n is not None else []
+    regions = regions_at(store, enterprise, layout_n, ledger_n)
+    snapshot = build_snapshot(features, units, regions)
+    frames = []
+    for name in LAYERS:
+        frame = snapshot[name].copy()
+        known = current.layer(name).index if current is not None else {}
+        ids = current.layer(name).feature_id if current is not None else np.zeros(0, np.int64)
+        start = int(ids.max()) + 1 if len(ids) else 1
+        fid = np.array([ids[known[k]] if k in known else -1 for k in frame["key"].tolist()], np.int64)
+        fresh = fid < 0
+        fid[fresh] = start + np.arange(int(fresh.sum()))
+        frame["feature_id"] = fid
+        frame["layer"] = name
+        frame["wkb"] = shapely.to_wkb(frame["geometry"].to_numpy(dtype=object)) if len(frame) else []
+        frames.append(frame)
+    rows = pd.concat(frames, ignore_index=True)
+    layers = {name: _layer_from_frame(name, rows[rows["layer"] == name]) for name in LAYERS}
+    version = as_of.data_version if as_of.data_version is not None else 0
+    return TileData(enterprise_id, enterprise, version, layers, f"as-of:{layout_n}:{ledger_n}",
+                    owner=("as-of", enterprise_id, layout_n, ledger_n), as_of=as_of)

@@ -158,6 +158,13 @@ def _revalidate(request: Request, version: Any, etag: str, v: int | str | None) 
     return None, {"ETag": etag, "Cache-Control": IMMUTABLE if v is not None else "no-cache"}
 
 
+def _moment(request: Request):
+    """`?at=` as an aware UTC datetime (ISO 8601; without an offset Beijing time), None without it; bad → 400."""
+    from riskmap.api.routers.ogc import parse_at
+
+    return parse_at(request.query_params.get("at"))
+
+
 async def _tile(request: Request, layer: str, z: str, x: str, y: str, fmt: str, scale: int,
                 enterprise: str | None, v: str | None, hatch: bool, labels: bool = True,
                 flagged: bool = False) -> Response:
@@ -174,14 +181,23 @@ async def _tile(request: Request, layer: str, z: str, x: str, y: str, fmt: str, 
         except ValueError:
             raise InputError(f"版本号 v 应为整数，而不是 “{v[:20]}” / v must be an integer") from None
     service = tiles.service
-    data, ent_id, name = service.lookup(enterprise)           # the per-request version check
-    if data is None:
-        data = await run_in_threadpool(service.update, ent_id, name)
+    moment = _moment(request)
+    if moment is not None:                                    # a past state: immutable, `v` does not apply
+        data = await run_in_threadpool(service.past, enterprise, moment)
+    else:
+        data, ent_id, name = service.lookup(enterprise)       # the per-request version check
+        if data is None:
+            data = await run_in_threadpool(service.update, ent_id, name)
     key = service.key(data, layer, fmt, view, scale, hatch, labels, flagged)
     etag = etag_for(data, layer, fmt, view, key.scale, key.hatch, key.style, key.labels, key.flagged, key.day)
-    early, headers = _revalidate(request, data.version, etag, v)
-    if early is not None:
-        return early
+    if moment is not None:
+        headers = {"ETag": etag, "Cache-Control": IMMUTABLE}
+        if _matches(request.headers.get("if-none-match"), etag):
+            return Response(status_code=304, headers=headers)
+    else:
+        early, headers = _revalidate(request, data.version, etag, v)
+        if early is not None:
+            return early
     body = service.cached(key, data)
     if body is None:
         body = await run_in_threadpool(service.render, key, data, view)
@@ -230,6 +246,8 @@ _VERSION = _param("v", "query", "数据版本号（TileJSON 给出）；旧版�
 _HATCH = _param("hatch", "query", "叠加等级填充纹理（黑白打印、色弱）/ draw level hatches", {"type": "boolean"})
 _FLAGGED = _param("flagged", "query", "只显示有待复评标记的单元（units、staleness）/ only units flagged for "
                   "re-assessment (units, staleness)", {"type": "boolean"})
+_AT = _param("at", "query", "某一时刻的地图（ISO 8601；无时区按北京时间），瓦片不再变化 / the map as of a moment "
+             "(ISO 8601; local time without offset is Beijing time); such tiles are immutable", {"type": "string"})
 _LABELS = _param("labels", "query", "是否绘制名称（默认 1；名称由 labels 图层单独提供时用 0）/ draw names (default 1; "
                  "0 when the labels layer shows them)", {"type": "boolean"})
 
@@ -267,19 +285,24 @@ def make_router() -> APIRouter:
                        scale: int = Query(1, ge=1, le=2, description="PNG 像素倍数 1 或 2 / PNG pixel ratio"),
                        hatch: bool = Query(False, description=_HATCH["description"]),
                        labels: bool = Query(True, description=_LABELS["description"]),
-                       flagged: bool = Query(False, description=_FLAGGED["description"])) -> JSONResponse:
+                       flagged: bool = Query(False, description=_FLAGGED["description"]),
+                       at: str | None = Query(None, description=_AT["description"])) -> JSONResponse:
         _check_layer(layer)
         tiles = tiles_of(request)
         if layer == BASEMAP:
             return _basemap_tilejson(request, tiles, enterprise, format, scale)
         service = tiles.service
-        data, ent_id, name = service.lookup(enterprise)
-        if data is None:
-            data = await run_in_threadpool(service.update, ent_id, name)
+        moment = _moment(request)
+        if moment is not None:
+            data = await run_in_threadpool(service.past, enterprise, moment)
+        else:
+            data, ent_id, name = service.lookup(enterprise)
+            if data is None:
+                data = await run_in_threadpool(service.update, ent_id, name)
         return _tilejson(request, tiles, data, layer, format, scale, hatch, labels, flagged)
 
-    png_doc = {"parameters": [*_COORDS, _ENTERPRISE, _VERSION, _HATCH, _LABELS, _FLAGGED]}
-    mvt_doc = {"parameters": [*_COORDS, _ENTERPRISE, _VERSION, _FLAGGED]}
+    png_doc = {"parameters": [*_COORDS, _ENTERPRISE, _VERSION, _AT, _HATCH, _LABELS, _FLAGGED]}
+    mvt_doc = {"parameters": [*_COORDS, _ENTERPRISE, _VERSION, _AT, _FLAGGED]}
 
     @router.get("/{layer}/{z}/{x}/{y}@2x.png", summary="PNG 瓦片 @2x（512 像素）/ PNG tile @2x",
                 response_class=Response, responses=_png_responses(), openapi_extra=png_doc)
@@ -373,7 +396,7 @@ class TileFastPath:
             if data is None:
                 return None
             v = query.get("v")
-            if v is not None and v != str(data.version):
+            if "at" in query or (v is not None and v != str(data.version)):
                 return None
             view = TileView(zi, xi, yi)      # inside the WebMercatorQuad grid, as tile_view would check
             key = service.key(data, layer, fmt, view, 2 if two else 1, hatch, labels, flagged)
@@ -417,7 +440,7 @@ def _tile_url(base: str, layer: str, suffix: str, params: list[tuple[str, str]])
 
 def _tilejson(request: Request, tiles: _Tiles, data, layer: str, fmt: str, scale: int, hatch: bool,
               labels: bool = True, flagged: bool = False) -> JSONResponse:
-    from riskmap.render.tilecache import FLAGGABLE, LABELS, STALENESS
+    from riskmap.render.tilecache import FLAGGABLE, LABELS, STALENESS, local_day
     from riskmap.render.tiledata import attribute_types, fit_zoom, lonlat_bounds
 
     if layer == LABELS and fmt != "png":
@@ -429,6 +452,8 @@ def _tilejson(request: Request, tiles: _Tiles, data, layer: str, fmt: str, scale
     labels = labels or fmt != "png" or layer == LABELS
     flagged = flagged and layer in FLAGGABLE
     params = [("enterprise", data.enterprise), ("v", str(data.version))]
+    if data.as_of is not None:                     # a past state: its tiles are named by the moment
+        params[1] = ("at", data.as_of.at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
     if flagged:
         params.insert(1, ("flagged", "1"))
     if hatch:
@@ -461,12 +486,15 @@ def _tilejson(request: Request, tiles: _Tiles, data, layer: str, fmt: str, scale
             "id": layer, "description": f"{title_zh} / {style.title_en}", "minzoom": min_zoom,
             "maxzoom": style.max_zoom, "fields": attribute_types("units" if layer == STALENESS else layer),
         }]
+    if data.as_of is not None:
+        doc["as_of"] = data.as_of.at.isoformat()
+        doc["layout_version"], doc["ledger_version"] = data.as_of.layout_number, data.as_of.ledger_number
     if layer == STALENESS:
         if fmt == "mvt":
             doc["vector_layers"][0]["fields"].update({"days_since_assessed": "Number", "staleness": "String"})
-        doc["day"] = service.today()
+        doc["day"] = service.today() if data.as_of is None else local_day(data.as_of.at)
     etag = (f'"tilejson.{data.enterprise_id}.{data.version}.{layer}.{fmt}{scale}{int(hatch)}{int(labels)}'
-            f'{int(flagged)}.{service.signature(style)}.{doc.get("day", "")}"')
+            f'{int(flagged)}.{service.signature(style)}.{doc.get("day", "")}.{doc.get("as_of", "")}"')
     if _matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers={"ETag": etag, "Cache-Control": "no-cache"})
     return JSONResponse(doc, headers={"ETag": etag, "Cache-Control": "no-cache"})
