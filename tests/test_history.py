@@ -108,15 +108,52 @@ def edited(store):
     return before, moments
 
 
-def test_as_of_view_at_each_past_moment_equals_the_snapshot_taken_then(store, edited):
+@pytest.fixture
+def feature_edits(store, edited):
+    """Then single-feature edits through the editing API: create, patch, delete, restore, a split."""
+    from shapely.geometry import Point
+    from test_store import square
+
     from riskmap.plant import load_plant
+    from riskmap.store.editing import FeatureChange
 
     before, moments = edited
+    moments = list(moments)
+
+    def step(write):
+        write()
+        time.sleep(0.003)
+        moments.append((datetime.now(UTC), snapshot(load_plant(store, ENT))))
+        time.sleep(0.003)
+
+    def tag(fid):
+        return [store.feature(ENT, fid).edit_tag]
+
+    step(lambda: store.create_feature(ENT, "P9", "equipment", Point(120.0005, 32.0005), name_="新泵",
+                                      author="赵工", reason="新增设备"))
+    step(lambda: store.patch_feature(ENT, "A1", tag("A1"), {"geometry": square(120.0, 32.0, 0.0018), "name": "新罐区"},
+                                     author="赵工", reason="扩建"))
+    step(lambda: store.delete_feature(ENT, "A3", tag("A3"), author="赵工", reason="拆除"))
+    step(lambda: store.restore_feature(ENT, "A3", author="赵工", reason="误删"))
+    halves = [FeatureChange("replace", "A1", geometry=square(120.0, 32.0, 0.0009)),
+              FeatureChange("create", "A1b", role="region", geometry=square(120.0009, 32.0, 0.0009),
+                            feature_name="罐区东")]
+    step(lambda: store.apply_layout_changes(ENT, halves, "split", {"A1": tag("A1")}, author="赵工", reason="分区"))
+    step(lambda: store.edit_unit(ENT, "U2", lambda u: setattr(u, "feature_ref", "A3"), author="赵工",
+                                 note="挂接新装置区"))
+    return before, moments
+
+
+def test_as_of_view_at_each_past_moment_equals_the_snapshot_taken_then(store, feature_edits):
+    from riskmap.plant import load_plant
+
+    before, moments = feature_edits
+    assert len(moments) == 11
     assert len({json.dumps(s, sort_keys=True, default=str) for _, s in moments}) == len(moments)  # all differ
     for moment, taken in moments:
         plant = load_plant(store, ENT, at=moment)
         assert plant.as_of == moment
-        assert snapshot(plant) == taken
+        assert snapshot(plant) == taken, moment
     # a moment given as users type it (Beijing time, no offset) reads the same
     first = moments[0][0]
     typed = first.astimezone(LOCAL).strftime("%Y-%m-%dT%H:%M:%S.%f")
@@ -179,3 +216,24 @@ def test_history_lists_who_when_why_newest_first(store, edited):
     assert len(history(store, ENT, limit=2)) == 2
     with pytest.raises(InputError):
         history(store, ENT, limit=0)
+
+
+def test_diff_of_feature_edits_and_history_rows(store, feature_edits):
+    from riskmap.store.history import diff, history
+
+    _, moments = feature_edits
+    d = diff(store, ENT, moments[4][0], moments[-1][0])["layout"]
+    assert [f["id"] for f in d["added"]] == ["A1b", "P9"]
+    assert d["removed"] == [] and [f["id"] for f in d["reshaped"]] == ["A1"]
+    assert d["renamed"] == [{"id": "A1", "from": "罐区", "to": "新罐区"}]
+    units = diff(store, ENT, moments[-2][0], moments[-1][0])["units"]
+    assert units["changed"] == [{"id": "U2", "name": "装置区", "fields": ["feature_ref"]}]
+    rows = history(store, ENT, since=moments[4][0])
+    assert [r["action"] for r in rows] == ["unit.edit", "feature.split", "feature.restore", "feature.delete",
+                                           "feature.patch", "feature.create"]
+    assert all(r["author"] == "赵工" and r["reason"] for r in rows)
+    assert [r["action"] for r in history(store, ENT, item="A3")] == ["feature.restore", "feature.delete"]
+    # the audit trail carries the data version: the as-of view knows it
+    from riskmap.store.history import versions_at
+
+    assert versions_at(store, ENT, moments[-1][0]).data_version == store.data_version(ENT)
