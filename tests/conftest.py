@@ -64,3 +64,21 @@ def bench():
     spec.loader.exec_module(module)
     return module
 
+
+
+@pytest.fixture
+def editor_token():
+    """A function giving the headers of a new token: `editor_token(db_url_or_store, role="editor", name=...)` ->
+    {"Authorization": "Bearer rmk_..."}. Every write route of the API needs an editor token."""
+    from riskmap.store import open_store, tokens
+
+    def make(db, role: str = "editor", name: str = "测试编辑") -> dict:
+        store = open_store(str(db)) if not hasattr(db, "session") else db
+        try:
+            text, _ = tokens.create_token(store, role, name)
+        finally:
+            if store is not db:
+                store.close()
+        return {"Authorization": f"Bearer {text}"}
+
+    return make

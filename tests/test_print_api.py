@@ -151,7 +151,7 @@ def test_openapi_lists_the_print_routes(client):
         assert path in paths
 
 
-def test_a_print_is_reused_until_the_data_changes(url, tmp_path):
+def test_a_print_is_reused_until_the_data_changes(url, tmp_path, editor_token):
     """Made once per data version: the same request gets the same bytes; an edit makes a new print."""
     import sqlite3
 
@@ -166,7 +166,8 @@ def test_a_print_is_reused_until_the_data_changes(url, tmp_path):
         version = int(first.headers["x-riskmap-data-version"])
         unit = next(u for u in select_units(load_plant(open_store(f"sqlite:///{copy}"), None))
                     if u.level() is not None and u.level().rank < 3)
-        edit = c.patch(f"/api/units/{unit.id}", json={"override": {"level": "major", "reason": "测试：强制重大"}})
+        edit = c.patch(f"/api/units/{unit.id}", json={"override": {"level": "major", "reason": "测试：强制重大"}},
+                       headers=editor_token(f"sqlite:///{copy}"))
         assert edit.status_code == 200, edit.text
         after = c.get("/print/board.pdf")
         assert int(after.headers["x-riskmap-data-version"]) > version

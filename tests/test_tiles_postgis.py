@@ -165,7 +165,7 @@ def test_postgis_map_table_has_a_gist_index_and_srid_3857(postgis_database):
 
 
 @pytest.mark.postgis
-def test_postgis_tiles_follow_edits_through_the_http_app(postgis_database):
+def test_postgis_tiles_follow_edits_through_the_http_app(postgis_database, editor_token):
     from fastapi.testclient import TestClient
 
     from riskmap.api.app import create_app
@@ -184,6 +184,7 @@ def test_postgis_tiles_follow_edits_through_the_http_app(postgis_database):
         return next(f["properties"]["level"] for f in feats if f["properties"]["unit_id"] == "CY-01-02")
 
     assert level() == "significant"
-    r = client.patch("/api/units/CY-01-02", json={"override": {"level": "major", "reason": "测试"}})
+    r = client.patch("/api/units/CY-01-02", json={"override": {"level": "major", "reason": "测试"}},
+                     headers=editor_token(postgis_database))
     assert r.status_code == 200 and r.json()["level"] == "major"
     assert level() == "major"

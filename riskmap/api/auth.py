@@ -155,3 +155,21 @@ async def _send_error(send, exc: AuthError) -> None:
     headers += [(k.lower().encode(), v.encode()) for k, v in exc.headers.items()]
     await send({"type": "http.response.start", "status": exc.http_status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+def make_router():
+    """GET /api/auth/me: who the bearer token of the request is (the editor page checks a token with it)."""
+    from fastapi import APIRouter, Depends
+
+    router = APIRouter(prefix="/api/auth", tags=["auth"])
+
+    @router.get("/me", summary="当前令牌的名称和角色 / the name and role of the request's token",
+                responses={401: {"description": "没有令牌或令牌无效 / no token or an invalid one"}})
+    def me(request: Request, info: dict | None = Depends(optional_reader)) -> dict:
+        if info is None:
+            text = bearer_of(request.headers.get("authorization"))
+            raise _invalid() if text else _missing("", "a")
+        return {"id": info["id"], "name": info["name"], "role": info["role"],
+                "created_at": info["created_at"].isoformat() if info["created_at"] else None}
+
+    return router

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Body, Query, Request
+from fastapi import APIRouter, Body, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from riskmap.api.auth import require_editor
 from riskmap.domain import RESIDUAL, AssessmentUnit, Override
 from riskmap.errors import InputError
 from riskmap.levels import Level
@@ -86,8 +87,11 @@ def apply_unit_patch(unit: AssessmentUnit, override: Any = _UNSET, events: list[
 
 
 def edit_unit(store, enterprise: str | None, unit_id: str, override: Any = _UNSET,
-              events: list[dict] | None = None, author: str | None = None) -> dict:
-    """Apply a change to one unit as a new ledger version; returns the unit as stored, with its new level."""
+              events: list[dict] | None = None, author: str | None = None, note: str | None = None,
+              if_match: str | None = None) -> dict:
+    """Apply a change to one unit as a new ledger version; returns the unit as stored, with its new level.
+
+    With `if_match` (an If-Match header) the unit must still be the version the caller read (412 otherwise)."""
     from riskmap.plant import resolve_enterprise
 
     name = resolve_enterprise(store, enterprise)
@@ -96,7 +100,8 @@ def edit_unit(store, enterprise: str | None, unit_id: str, override: Any = _UNSE
         raise InputError("没有要修改的内容：请给出 override 或 events / nothing to change: give override or events")
     profile = (store.ledger_info(name) or {}).get("default_profile") or "lec"
     unit, ledger_version, data_version = store.edit_unit(
-        name, unit_id, lambda u: apply_unit_patch(u, override, events, profile), author=author)
+        name, unit_id, lambda u: apply_unit_patch(u, override, events, profile), author=author, note=note,
+        if_match=if_match)
     return unit_dict(unit) | {"enterprise": name, "ledger_version": ledger_version, "data_version": data_version}
 
 
@@ -124,20 +129,33 @@ def make_router() -> APIRouter:
     router = APIRouter(prefix="/api", tags=["units"])
 
     @router.patch("/units/{unit_id}", summary="修改单元的强制等级或重新评价其风险事件 / edit one unit",
-                  responses={404: {"description": "单元或企业不存在 / no such unit or enterprise"},
-                             422: {"description": "输入有误 / invalid input"}})
+                  responses={401: {"description": "需要编辑令牌 / an editor token is required"},
+                             403: {"description": "只读令牌 / a reader token"},
+                             404: {"description": "单元或企业不存在 / no such unit or enterprise"},
+                             412: {"description": "单元已被他人修改（If-Match 不符）/ changed meanwhile (If-Match)"},
+                             422: {"description": "输入有误 / invalid input"}},
+                  openapi_extra={"parameters": [
+                      {"name": "If-Match", "in": "header", "required": False, "schema": {"type": "string"},
+                       "description": "可选：单元的 ETag，不符时 412 / optional: the unit's ETag; 412 when stale"},
+                      {"name": "X-Reason", "in": "header", "required": False, "schema": {"type": "string"},
+                       "description": "修改理由（百分号编码）/ why (percent-encoded)"}]})
     def patch_unit(request: Request, unit_id: str,
                    body: UnitPatch = Body(..., examples=[{"override": {"level": "major", "reason": "涉及重大危险源"}},
                                                          {"override": None},
                                                          {"events": [{"id": "E1", "inputs": {"L": 3, "E": 6,
                                                                                               "C": 15}}]}]),
-                   enterprise: str | None = Query(None, description="企业名称 / enterprise")) -> dict:
+                   enterprise: str | None = Query(None, description="企业名称 / enterprise"),
+                   token: dict = Depends(require_editor)) -> dict:
+        from riskmap.api.routers.ogc_edit import _reason
+
         store = request.app.state.store()
         fields = body.model_fields_set
         override = _UNSET
         if "override" in fields:
             override = None if body.override is None else body.override.model_dump()
         events = [e.model_dump() for e in body.events] if body.events else None
-        return edit_unit(store, enterprise or request.app.state.settings.enterprise, unit_id, override, events)
+        if_match = request.headers.get("if-match")
+        return edit_unit(store, enterprise or request.app.state.settings.enterprise, unit_id, override, events,
+                         author=token["name"], note=_reason(request), if_match=if_match or None)
 
     return router

@@ -1,0 +1,446 @@
+"""OGC API Features Part 4 writes on /ogc/collections/{layout|regions|units}/items (and the e<id>_<kind> ones).
+
+POST creates (201, Location, ETag), PUT replaces, PATCH changes some fields (a JSON merge patch of the
+Feature), DELETE retires (204); nothing is physically deleted, every write is a new version with an audit row
+naming the token and the reason (X-Reason header or ?reason=). PUT, PATCH and DELETE need If-Match (428
+without, 412 with the current item when it is stale); every geometry passes riskmap.geo.editcheck (422 naming
+the problem). Units are written through PATCH (name, parent, feature_ref to attach or detach, own geometry),
+POST and DELETE; a unit's PUT would overwrite its own geometry with the one it is shown at, so it is refused.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from riskmap.api import ogc_data as data
+from riskmap.api.auth import require_editor
+from riskmap.api.routers import ogc
+from riskmap.errors import InputError, PreconditionRequired, RiskmapError, TooLargeError
+
+JSON_TYPES = frozenset({"application/json", "application/geo+json", "application/merge-patch+json"})
+MAX_BODY_BYTES = 5 * 1024 * 1024
+MAX_REASON = 2000
+MAX_TEXT = 200
+# Properties a layout/region item shows but that are worked out, not written (a client sends them back).
+LAYOUT_READ_ONLY = frozenset({"role_zh", "source_id", "edit_tag"})
+REGION_READ_ONLY = LAYOUT_READ_ONLY | {"level", "level_zh", "colour", "method", "which", "decided_by",
+                                       "decided_by_id", "explanation"}
+LAYOUT_WRITABLE = ("name", "role", "layer")
+UNIT_READ_ONLY = frozenset({"kind_zh", "level", "level_zh", "colour", "events", "last_assessed", "located_by",
+                            "edit_tag"})
+UNIT_WRITABLE = ("name", "parent", "feature_ref")
+UNIT_CREATE = (*UNIT_WRITABLE, "kind", "weight")
+
+
+class BadBodyError(RiskmapError):
+    """A request body that is not JSON at all."""
+
+    http_status = 400
+
+
+class MediaTypeError(RiskmapError):
+    http_status = 415
+
+
+class NotWritableError(RiskmapError):
+    """A write aimed at ?at= (the past is read only) or a PUT of a unit."""
+
+    http_status = 405
+
+
+def _body_doc(schema: dict, media: tuple[str, ...]) -> dict:
+    return {"requestBody": {"required": True, "content": {m: {"schema": schema} for m in media}}}
+
+
+FEATURE_SCHEMA = {
+    "type": "object", "required": ["type", "geometry"],
+    "description": "GeoJSON Feature（经纬度 CRS84）；properties：name、role、layer（单元：name、kind、parent、"
+                   "feature_ref）/ a GeoJSON Feature in lon/lat; properties name, role, layer (units: name, kind, "
+                   "parent, feature_ref)",
+    "properties": {"type": {"type": "string", "enum": ["Feature"]}, "id": {"type": "string"},
+                   "geometry": {"type": ["object", "null"]}, "properties": {"type": ["object", "null"]}},
+}
+PATCH_SCHEMA = {
+    "type": "object",
+    "description": "JSON 合并补丁（RFC 7396）：只给要改的 geometry 和/或 properties 字段，null 表示清除 / a JSON merge "
+                   "patch of the Feature: only the geometry and/or properties to change, null clears",
+    "properties": {"geometry": {"type": ["object", "null"]}, "properties": {"type": "object"}},
+}
+WRITE_PARAMETERS = [ogc.P_ENTERPRISE,
+                    ogc._query("reason", {"type": "string", "maxLength": MAX_REASON},
+                               "修改理由（也可用 X-Reason 头），记入修改记录 / why (or the X-Reason header), kept in "
+                               "the audit trail")]
+IF_MATCH = {"name": "If-Match", "in": "header", "required": True, "schema": {"type": "string"},
+            "description": "读取要素时得到的 ETag；* 表示任意当前版本 / the ETag read with the item; * for any"}
+ITEM_HEADERS = {"ETag": {"schema": {"type": "string"}, "description": "新版本的 ETag / the new version's ETag"}}
+
+
+def _responses(*extra: int) -> dict:
+    from riskmap.api.errors import ERROR_SCHEMA
+
+    texts = {400: "请求体不是 JSON / body is not JSON", 401: "需要编辑令牌 / an editor token is required",
+             403: "只读令牌 / a reader token", 404: "没有该集合或要素 / no such collection or item",
+             405: "过去的数据只读 / the past is read only", 409: "编号已被使用 / the id is in use",
+             412: "要素已被他人修改（附当前版本）/ changed meanwhile (the current item is in the body)",
+             413: "请求体过大 / body too large", 415: "只接受 JSON / JSON bodies only",
+             422: "几何或属性有误 / invalid geometry or property", 428: "缺少 If-Match / If-Match is required"}
+    codes = (400, 401, 403, 404, 405, 413, 415, 422, *extra)
+    return {code: {"description": texts[code], "content": {"application/json": {"schema": ERROR_SCHEMA}}}
+            for code in sorted(set(codes))}
+
+
+def make_router() -> APIRouter:
+    router = APIRouter(prefix="/ogc", tags=["ogc-edit"])
+    items = "/collections/{collection_id}/items"
+    item = items + "/{feature_id:path}"
+    geo = ("application/geo+json", "application/json")
+
+    @router.post(items, summary="新增要素 / create an item", status_code=201,
+                 responses={201: {"description": "已新增 / created", "headers": {
+                     **ITEM_HEADERS, "Location": {"schema": {"type": "string"}}}}, **_responses(409)},
+                 openapi_extra={"parameters": WRITE_PARAMETERS, **_body_doc(FEATURE_SCHEMA, geo)})
+    async def create(collection_id: str, request: Request, token: dict = Depends(require_editor)):
+        ref = await _target(request, collection_id)
+        body = await read_json(request)
+        fid = await run_in_threadpool(_create, request, ref, body, token)
+        answer = await run_in_threadpool(ogc.item_answer, request, _store(request), ref, fid, "json", None, None)
+        answer.status_code = 201
+        answer.headers["Location"] = ogc._url(request, ogc._item_path(ref.id, fid))
+        return answer
+
+    @router.put(item, summary="替换要素 / replace an item",
+                responses={200: {"description": "已替换 / replaced", "headers": ITEM_HEADERS}, **_responses(412, 428)},
+                openapi_extra={"parameters": [*WRITE_PARAMETERS, IF_MATCH], **_body_doc(FEATURE_SCHEMA, geo)})
+    async def replace(collection_id: str, feature_id: str, request: Request, token: dict = Depends(require_editor)):
+        ref = await _target(request, collection_id)
+        if ref.kind == "units":
+            raise NotWritableError("评估单元不能整体替换，请用 PATCH 修改名称、上级、关联要素或几何 / "
+                                   "a unit cannot be replaced as a whole: PATCH its name, parent, feature_ref or "
+                                   "geometry")
+        if_match = _if_match(request)
+        body = await read_json(request)
+        await run_in_threadpool(_replace, request, ref, feature_id, if_match, body, token)
+        return await run_in_threadpool(ogc.item_answer, request, _store(request), ref, feature_id, "json", None,
+                                       None)
+
+    @router.patch(item, summary="修改要素的部分字段 / change some fields of an item",
+                  responses={200: {"description": "已修改 / changed", "headers": ITEM_HEADERS},
+                             **_responses(412, 428)},
+                  openapi_extra={"parameters": [*WRITE_PARAMETERS, IF_MATCH],
+                                 **_body_doc(PATCH_SCHEMA, ("application/merge-patch+json", *geo))})
+    async def patch(collection_id: str, feature_id: str, request: Request, token: dict = Depends(require_editor)):
+        ref = await _target(request, collection_id)
+        if_match = _if_match(request)
+        body = await read_json(request)
+        await run_in_threadpool(_patch, request, ref, feature_id, if_match, body, token)
+        return await run_in_threadpool(ogc.item_answer, request, _store(request), ref, feature_id, "json", None,
+                                       None)
+
+    @router.delete(item, summary="删除要素（保留历史，可恢复）/ delete an item (kept in history, restorable)",
+                   status_code=204, response_class=Response,
+                   responses={204: {"description": "已删除 / deleted"}, **_responses(412, 428)},
+                   openapi_extra={"parameters": [*WRITE_PARAMETERS, IF_MATCH]})
+    async def delete(collection_id: str, feature_id: str, request: Request, token: dict = Depends(require_editor)):
+        ref = await _target(request, collection_id)
+        if_match = _if_match(request)
+        store, reason = _store(request), _reason(request)
+        if ref.kind == "units":
+            await run_in_threadpool(store.delete_unit, ref.enterprise.name, feature_id, if_match,
+                                    author=token["name"], reason=reason)
+        else:
+            await run_in_threadpool(_check_role, store, ref, feature_id, if_match)
+            await run_in_threadpool(store.delete_feature, ref.enterprise.name, feature_id, if_match,
+                                    author=token["name"], reason=reason)
+        return Response(status_code=204)
+
+    return router
+
+
+# ---------------------------------------------------------------------------------------------- request parts
+
+
+def _store(request: Request):
+    return request.app.state.store()
+
+
+async def _target(request: Request, collection_id: str) -> data.CollectionRef:
+    if request.query_params.get("at") is not None:
+        raise NotWritableError("过去某一时刻的数据只读，不能修改（去掉 ?at=）/ "
+                               "the data of a past moment is read only (drop ?at=)")
+    store = _store(request)
+    return await run_in_threadpool(data.resolve_collection, store, request.app.state.settings.enterprise,
+                                   ogc._enterprise(request), collection_id)
+
+
+def _if_match(request: Request) -> str:
+    value = request.headers.get("if-match")
+    if value is None or not value.strip():
+        raise PreconditionRequired()
+    return value
+
+
+def _reason(request: Request) -> str | None:
+    text = request.headers.get("x-reason")
+    if text is not None:
+        from urllib.parse import unquote
+
+        text = unquote(text)        # headers are latin-1: a Chinese reason comes percent-encoded
+    else:
+        text = request.query_params.get("reason")
+    text = (text or "").strip()
+    if len(text) > MAX_REASON:
+        raise InputError(f"修改理由过长（最多 {MAX_REASON} 字）/ the reason is longer than {MAX_REASON} characters")
+    return text or None
+
+
+async def read_json(request: Request, limit: int = MAX_BODY_BYTES) -> Any:
+    """The JSON body (application/json, geo+json or merge-patch+json), at most `limit` bytes, no NaN."""
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media not in JSON_TYPES:
+        raise MediaTypeError(f"请求体应为 JSON（application/geo+json、application/json 或 "
+                             f"application/merge-patch+json），而不是 {media or '空'} / "
+                             f"the body must be JSON (application/geo+json, application/json or "
+                             f"application/merge-patch+json), not {media or 'missing'}")
+    too_large = TooLargeError(f"请求体超过 {limit // (1024 * 1024)} MB / the body exceeds {limit // (1024 * 1024)} MB")
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise too_large
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    try:
+        return json.loads(raw, parse_constant=_no_constant)
+    except _NotFinite:
+        raise InputError("请求体含 NaN 或 Infinity，JSON 不允许 / the body contains NaN or Infinity, which JSON does "
+                         "not allow") from None
+    except (ValueError, RecursionError):
+        raise BadBodyError("请求体不是有效的 JSON / the body is not valid JSON") from None
+
+
+class _NotFinite(ValueError):
+    pass
+
+
+def _no_constant(name: str):
+    raise _NotFinite(name)
+
+
+# ---------------------------------------------------------------------------------------------- bodies
+
+
+def _feature_doc(body: Any) -> dict:
+    if not isinstance(body, dict) or body.get("type") != "Feature":
+        raise InputError('请求体应为 GeoJSON Feature（"type": "Feature"）/ the body must be a GeoJSON Feature')
+    props = body.get("properties")
+    if props is not None and not isinstance(props, dict):
+        raise InputError("properties 应为对象 / properties must be an object")
+    return body
+
+
+def _props(doc: dict, read_only: frozenset[str], writable: tuple[str, ...]) -> dict:
+    """The writable properties given; read-only ones (shown, worked out) are dropped, unknown ones refused."""
+    props = {k: v for k, v in (doc.get("properties") or {}).items() if k not in read_only}
+    unknown = sorted(set(props) - set(writable))
+    if unknown:
+        shown = ", ".join(repr(k)[:60] for k in unknown[:10])
+        raise InputError(f"不能写入的属性：{shown}；可写：{', '.join(writable)} / properties that cannot be written: "
+                         f"{shown}; writable: {', '.join(writable)}")
+    for key, value in props.items():
+        if value is not None and not isinstance(value, str):
+            raise InputError(f"属性 {key} 应为文字或 null / property {key!r} must be text or null")
+        if isinstance(value, str) and len(value) > MAX_TEXT:
+            raise InputError(f"属性 {key} 过长（最多 {MAX_TEXT} 字）/ property {key!r} is longer than {MAX_TEXT}")
+    return props
+
+
+def _extent(request: Request, ref: data.CollectionRef) -> tuple | None:
+    """The plant's extent (lon/lat) that edited geometries must stay near: the current layout's bounds."""
+    view = data.plant_cache(request.app).view(_store(request), ref.enterprise.name)
+    bbox = view.collection("layout").bbox
+    return tuple(bbox) if bbox else None
+
+
+def _geometry(request: Request, ref: data.CollectionRef, value: Any, role: str):
+    from riskmap.geo.editcheck import check_edit_geometry
+
+    return check_edit_geometry(value, role, _extent(request, ref))
+
+
+def _role_of(ref: data.CollectionRef, props: dict, default: str | None) -> str:
+    from riskmap.geo.model import ROLES
+
+    role = props.get("role", default)
+    if ref.kind == "regions":
+        if role not in (None, "region"):
+            raise InputError(f"regions 集合只收区域，不能写入角色 {role!r} / "
+                             f"the regions collection holds regions only, not role {role!r}")
+        return "region"
+    if role is None:
+        raise InputError(f"新要素需要 properties.role（{', '.join(ROLES)}）/ a new feature needs properties.role "
+                         f"({', '.join(ROLES)})")
+    if role not in ROLES:
+        raise InputError(f"未知的要素角色 {str(role)[:40]!r}，可选：{', '.join(ROLES)} / unknown role "
+                         f"{str(role)[:40]!r}; allowed: {', '.join(ROLES)}")
+    return role
+
+
+def _check_role(store, ref: data.CollectionRef, fid: str, if_match: str):
+    """The current feature behind an item, or None when it is gone (the store then answers 412 with the item as
+    it is, deleted, or 404 when it never was). A regions item must be a region: a building is not one of them."""
+    from riskmap.errors import NotFoundError
+
+    found = store.feature(ref.enterprise.name, fid)
+    if (found is None and if_match.strip() == "*") or (
+            found is not None and ref.kind == "regions" and found.role != "region"):
+        raise NotFoundError(f"集合 “{ref.id}” 中没有要素 “{fid}” / no feature {fid!r} in collection {ref.id!r}")
+    return found
+
+
+def _create(request: Request, ref: data.CollectionRef, body: Any, token: dict) -> str:
+    store = _store(request)
+    doc = _feature_doc(body)
+    if ref.kind == "units":
+        return _create_unit(request, ref, doc, token)
+    props = _props(doc, REGION_READ_ONLY if ref.kind == "regions" else LAYOUT_READ_ONLY, LAYOUT_WRITABLE)
+    role = _role_of(ref, props, None)
+    geometry = _geometry(request, ref, doc.get("geometry"), role)
+    fid = doc.get("id")
+    if fid is not None and not isinstance(fid, (str, int)):
+        raise InputError("id 应为文字 / id must be text")
+    result = store.create_feature(ref.enterprise.name, None if fid is None else str(fid), role, geometry,
+                                  name_=props.get("name"), layer=props.get("layer"), author=token["name"],
+                                  reason=_reason(request))
+    return result.fid
+
+
+def _replace(request: Request, ref: data.CollectionRef, fid: str, if_match: str, body: Any, token: dict) -> None:
+    store = _store(request)
+    doc = _feature_doc(body)
+    if doc.get("id") is not None and str(doc["id"]) != fid:
+        raise InputError(f"请求体的 id {str(doc['id'])[:60]!r} 与地址中的 {fid!r} 不同 / the body's id differs from "
+                         f"the URL's")
+    props = _props(doc, REGION_READ_ONLY if ref.kind == "regions" else LAYOUT_READ_ONLY, LAYOUT_WRITABLE)
+    current = _check_role(store, ref, fid, if_match)
+    role = _role_of(ref, props, current.role if current else "other")
+    geometry = _geometry(request, ref, doc.get("geometry"), role)
+    store.replace_feature(ref.enterprise.name, fid, if_match, role, geometry, feature_name=props.get("name"),
+                          layer=props.get("layer"), properties=current.properties if current else None,
+                          author=token["name"], reason=_reason(request))
+
+
+def _patch(request: Request, ref: data.CollectionRef, fid: str, if_match: str, body: Any, token: dict) -> None:
+    if not isinstance(body, dict):
+        raise InputError("合并补丁应为 JSON 对象 / a merge patch must be a JSON object")
+    unknown = sorted(set(body) - {"type", "id", "geometry", "properties", "links"})
+    if unknown:
+        raise InputError(f"补丁中有不能修改的成员：{', '.join(map(str, unknown))[:200]} / members that cannot be "
+                         f"patched: {', '.join(map(str, unknown))[:200]}")
+    if body.get("id") is not None and str(body["id"]) != fid:
+        raise InputError("补丁不能修改 id / a patch cannot change the id")
+    if "properties" in body and not isinstance(body["properties"], dict):
+        raise InputError("properties 应为对象 / properties must be an object")
+    if ref.kind == "units":
+        _patch_unit(request, ref, fid, if_match, body, token)
+        return
+    store = _store(request)
+    props = _props(body, REGION_READ_ONLY if ref.kind == "regions" else LAYOUT_READ_ONLY, LAYOUT_WRITABLE)
+    current = _check_role(store, ref, fid, if_match)
+    changes: dict = {}
+    role = current.role if current else "other"
+    if "role" in props:
+        role = _role_of(ref, props, current.role)
+        changes["role"] = role
+    for key in ("name", "layer"):
+        if key in props:
+            changes[key] = props[key]
+    if "geometry" in body:
+        if body["geometry"] is None:
+            raise InputError("布局要素必须有几何，不能清除 / a layout feature must keep a geometry")
+        changes["geometry"] = _geometry(request, ref, body["geometry"], role)
+    elif "role" in changes and current is not None and current.geometry is not None:
+        from riskmap.geo.editcheck import ROLE_TYPES
+
+        if current.geometry.geom_type not in ROLE_TYPES[role]:
+            raise InputError(f"要素现在是 {current.geometry.geom_type}，不能改为角色 {role}（需要同时给出新几何）/ the "
+                             f"feature is a {current.geometry.geom_type} and cannot become a {role} without a new "
+                             f"geometry")
+    if not changes:
+        raise InputError("补丁中没有要修改的内容 / the patch changes nothing")
+    store.patch_feature(ref.enterprise.name, fid, if_match, changes, author=token["name"], reason=_reason(request))
+
+
+def _unit_ref(request: Request, ref: data.CollectionRef, value: Any) -> str | None:
+    """A feature_ref must name a current layout feature (None detaches)."""
+    if value is None:
+        return None
+    found = _store(request).feature(ref.enterprise.name, str(value))
+    if found is None:
+        raise InputError(f"布局中没有编号为 {str(value)[:80]!r} 的要素，无法关联 / no layout feature "
+                         f"{str(value)[:80]!r} to attach to")
+    return found.fid
+
+
+def _patch_unit(request: Request, ref: data.CollectionRef, code: str, if_match: str, body: dict,
+                token: dict) -> None:
+    props = _props(body, UNIT_READ_ONLY, UNIT_WRITABLE)
+    changes: dict = {}
+    if "name" in props:
+        if not props["name"] or not props["name"].strip():
+            raise InputError("单元名称不能为空 / a unit needs a name")
+        changes["name"] = props["name"].strip()
+    if "parent" in props:
+        changes["parent_id"] = props["parent"]
+    if "feature_ref" in props:
+        changes["feature_ref"] = _unit_ref(request, ref, props["feature_ref"])
+    if "geometry" in body:
+        changes["geometry"] = None if body["geometry"] is None else _geometry(request, ref, body["geometry"], "unit")
+    if not changes:
+        raise InputError("补丁中没有要修改的内容 / the patch changes nothing")
+
+    def change(unit) -> None:
+        for key, value in changes.items():
+            setattr(unit, key, value)
+
+    _store(request).edit_unit(ref.enterprise.name, code, change, author=token["name"], note=_reason(request),
+                              if_match=if_match)
+
+
+def _create_unit(request: Request, ref: data.CollectionRef, doc: dict, token: dict) -> str:
+    from decimal import Decimal, InvalidOperation
+
+    from riskmap.domain import AssessmentUnit, UnitKind
+
+    code = doc.get("id")
+    if not isinstance(code, (str, int)) or not str(code).strip():
+        raise InputError("新单元需要 id（单元编号）/ a new unit needs an id (its unit id)")
+    props = _props(doc, UNIT_READ_ONLY, UNIT_CREATE)
+    name = (props.get("name") or "").strip()
+    if not name:
+        raise InputError("新单元需要 properties.name / a new unit needs properties.name")
+    parent = props.get("parent")
+    try:
+        kind = UnitKind.parse(props["kind"]) if props.get("kind") else (UnitKind.SUB if parent else UnitKind.MAIN)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    try:
+        weight = Decimal(props.get("weight") or "1")
+        if not weight.is_finite() or weight <= 0:
+            raise InvalidOperation
+    except InvalidOperation:
+        raise InputError("weight 应为正数 / weight must be a positive number") from None
+    geometry = doc.get("geometry")
+    unit = AssessmentUnit(id=str(code).strip(), name=name, kind=kind, parent_id=parent,
+                          geometry=None if geometry is None else _geometry(request, ref, geometry, "unit"),
+                          feature_ref=_unit_ref(request, ref, props.get("feature_ref")), weight=weight)
+    result = _store(request).create_unit(ref.enterprise.name, unit, author=token["name"], reason=_reason(request))
+    return result.fid
+
