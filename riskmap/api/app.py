@@ -7,9 +7,24 @@ import threading
 from fastapi import FastAPI
 
 import riskmap
+from riskmap.api import auth
 from riskmap.api.auth import ReadGate
 from riskmap.api.errors import install_error_handlers
-from riskmap.api.routers import health, history, identify, ogc, plant, prints, revise, static, tiles, units, webmap
+from riskmap.api.routers import (
+    health,
+    history,
+    identify,
+    layout_edit,
+    ogc,
+    ogc_edit,
+    plant,
+    prints,
+    revise,
+    static,
+    tiles,
+    units,
+    webmap,
+)
 from riskmap.settings import Settings
 
 
@@ -43,7 +58,8 @@ def create_app(settings: Settings | None = None, *, fast_tiles: bool = True) -> 
     app.state.settings = settings
     app.state.store = _store_factory(settings.db)
     install_error_handlers(app)
-    for module in (health, plant, ogc, static, webmap, identify, tiles, units, prints, history, revise):
+    for module in (health, plant, ogc, ogc_edit, layout_edit, auth, static, webmap, identify, tiles, units, prints,
+                   history, revise):
         app.include_router(module.make_router())
     # Cached tiles and 304s are answered before routing: the same answers, several times the throughput.
     if fast_tiles:
