@@ -598,11 +598,15 @@ def test_map_offers_staleness_flags_and_the_editor(client):
     config = client.get("/api/map/config").json()
     names = [layer["name"] for layer in config["layers"]]
     assert config["urls"]["edit"] == "/edit" and config["at"] is None
-    if "staleness" in tiles.DATA_LAYERS:
-        assert "staleness" in names and not next(x for x in config["layers"] if x["name"] == "staleness")["visible"]
-        assert config["staleness_legend"] and all(row["fill"].startswith("#") for row in config["staleness_legend"])
-    if "labels" in tiles.DATA_LAYERS:
-        for layer in config["layers"]:
-            if layer["name"] in ("regions", "units"):
-                assert parse_qs(urlparse(layer["tilejson"]).query)["labels"] == ["0"]
+    assert {"staleness", "labels"} <= set(tiles.DATA_LAYERS)
+    assert "staleness" in names and not next(x for x in config["layers"] if x["name"] == "staleness")["visible"]
+    assert len(config["staleness_legend"]) >= 3
+    for row in config["staleness_legend"]:
+        assert row["zh"] and row["en"] and (row["fill"] or row["outline"]), row
+        assert all(re.fullmatch(r"#[0-9A-Fa-f]{6}", c) for c in (row["fill"], row["outline"]) if c), row
+    for layer in config["layers"]:
+        if layer["name"] in ("regions", "units"):
+            assert parse_qs(urlparse(layer["tilejson"]).query)["labels"] == ["0"]
+        tilejson = client.get(layer["tilejson"])
+        assert tilejson.status_code == 200, layer
     assert config["urls"].get("flags") == "/api/flags"

@@ -205,6 +205,8 @@
   Editor.prototype.loadView = function (force) {
     var self = this, map = this.map, c = this.config;
     if (map.getZoom() < c.min_edit_zoom) {
+      var chosen = this.selected && this.records[this.selected];
+      if (chosen && chosen.state === "clean") this.select(null);
       this.dropClean();
       this.setZoomNotice(fill(this.t.zoom_in, { z: c.min_edit_zoom, now: map.getZoom() }));
       return Promise.resolve();

@@ -338,7 +338,9 @@
         var tr = el("tr", "riskmap-legend-row");
         tr.setAttribute("data-bucket", row.key);
         var td = el("td"), sw = el("span", "riskmap-swatch");
-        sw.style.backgroundColor = row.fill;
+        sw.style.backgroundColor = row.fill || "transparent";
+        if (row.outline) sw.style.borderColor = row.outline;
+        if (!row.fill && row.outline) sw.style.borderWidth = "2px";
         td.appendChild(sw);
         tr.appendChild(td);
         tr.appendChild(el("td", "riskmap-legend-name", c.lang === "zh" ? row.zh : row.en));

@@ -4,6 +4,7 @@ region on click, shows hostile names as text, refreshes after a data change, and
 from __future__ import annotations
 
 import io
+import os
 
 import numpy as np
 import pytest
@@ -138,7 +139,7 @@ def test_map_loads_with_no_failed_request_and_no_console_error(demo_server, open
         assert row.locator(".riskmap-legend-name").text_content() == zh
         assert row.locator(".riskmap-legend-count").text_content().startswith(f"{counts[level]} 区域")
     titles = page.locator(".leaflet-control-layers-overlays label").all_text_contents()
-    assert [t.strip() for t in titles] == ["总平面布置", "区域风险", "评估单元"]
+    assert [t.strip() for t in titles] == ["总平面布置", "区域风险", "评估单元", "评估时效（距上次评估天数）", "标注"]
     assert page.locator(".leaflet-control-scale-line").count() == 1
     assert page.locator(".leaflet-control-scale-line").first.text_content().strip().endswith("m")
     href = page.locator("a.riskmap-print").get_attribute("href")
@@ -296,3 +297,70 @@ def test_api_docs_work_offline(demo_server, open_page, path, ready):
     page.wait_for_load_state("networkidle")
     assert log.outside == []
     assert log.problems() == []
+
+
+# ------------------------------------------------------------------ staleness, flagged units, as-of view
+
+
+def test_staleness_and_flagged_switches_load_clean(fresh_server, open_page, wait_map_idle, tmp_path):
+    """The staleness layer with its legend, the "flagged units only" switch (flagged=1 tiles, the list of flags
+    with reasons, a click zooms to the unit and its popup shows why), all without a failed request."""
+    from datetime import date
+
+    from riskmap.store import open_store
+
+    store = open_store(fresh_server.db_url)
+    try:
+        name = store.enterprises()[0].name
+        store.record_accident(name, "CY-01-01", date(2026, 11, 1), f"储罐泄漏 {HOSTILE}", author="测试")
+    finally:
+        store.close()
+    page, log = open_page(fresh_server, "/map")
+    titles = [t.strip() for t in page.locator(".leaflet-control-layers-overlays label").all_text_contents()]
+    stale_title = next(t for t in titles if t.startswith("评估时效"))
+    _toggle_layer(page, stale_title, True, wait_map_idle)
+    legend = page.locator(".riskmap-staleness-legend tr")
+    assert legend.count() >= 3 and "180" in legend.first.inner_text()
+    srcs = page.evaluate("[...document.querySelectorAll('.riskmap-tiles-staleness img.leaflet-tile')].map(i => i.src)")
+    assert srcs and all("/tiles/staleness/" in s for s in srcs)
+
+    page.check(".riskmap-flagged-only")
+    page.wait_for_selector(".riskmap-flag-units a[data-id='CY-01-01']", timeout=30000)
+    wait_map_idle(page)
+    for layer in ("units", "staleness"):
+        srcs = page.evaluate(f"[...document.querySelectorAll('.riskmap-tiles-{layer} img.leaflet-tile')]"
+                             ".map(i => i.src)")
+        assert srcs and all("flagged=1" in s for s in srcs), layer
+    entry = page.locator(".riskmap-flag-units a[data-id='CY-01-01']")
+    assert "事故" in entry.inner_text() or "accident" in entry.inner_text()
+    entry.click()
+    page.wait_for_selector(".riskmap-popup-unit[data-unit-id='CY-01-01'] .riskmap-flag-reasons li", timeout=30000)
+    reason = page.locator(".riskmap-popup-unit[data-unit-id='CY-01-01'] .riskmap-flag-reasons li").first
+    assert reason.get_attribute("data-reason") == "accident"
+    wait_map_idle(page)
+    page.screenshot(path=str(tmp_path / "flags.png"))
+    if os.environ.get("RISKMAP_SHOTS"):
+        page.screenshot(path=os.path.join(os.environ["RISKMAP_SHOTS"], "map-flags.png"))
+    assert not page.evaluate("[...document.querySelectorAll('img')].some(i => i.getAttribute('src') === 'x')")
+    page.uncheck(".riskmap-flagged-only")
+    wait_map_idle(page)
+    srcs = page.evaluate("[...document.querySelectorAll('.riskmap-tiles-units img.leaflet-tile')].map(i => i.src)")
+    assert srcs and not any("flagged=1" in s for s in srcs)
+    assert log.problems(moved=True) == []
+
+
+def test_map_as_of_a_moment_shows_a_banner_and_asks_for_that_moment(fresh_server, open_page):
+    from datetime import UTC, datetime
+
+    at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    page, log = open_page(fresh_server, f"/map?at={at}")
+    banner = page.locator(".riskmap-historical")
+    assert banner.count() == 1 and banner.inner_text().startswith("历史视图")
+    assert page.locator("a.riskmap-edit-link").count() == 0 and page.locator(".riskmap-flagged-only").count() == 0
+    srcs = page.evaluate("[...document.querySelectorAll('img.leaflet-tile')].map(i => i.src)")
+    assert srcs and all("at=" in s for s in srcs if "/basemap/" not in s)
+    assert "at=" in page.locator("a.riskmap-print").get_attribute("href")
+    assert log.problems() == []
+    page, log = open_page(fresh_server, "/map")
+    href = page.locator("a.riskmap-edit-link").get_attribute("href")
+    assert href.startswith("/edit?")

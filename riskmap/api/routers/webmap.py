@@ -164,7 +164,8 @@ def staleness_legend(layers: list[dict]) -> list[dict]:
         style = load_layer_style("staleness")
     except RiskmapError:
         return []
-    return [{"key": c.key, "zh": c.zh, "en": c.en, "fill": c.fill or "#BDBDBD"} for c in style.classes]
+    return [{"key": c.key, "zh": c.zh, "en": c.en, "fill": c.fill,
+             "outline": c.outline.colour if c.outline is not None else None} for c in style.classes]
 
 
 def _config(request: Request, enterprise: str | None, region: str | None, lang: str, at: str | None = None) -> dict:

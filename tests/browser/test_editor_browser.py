@@ -1,0 +1,250 @@
+"""The layout editor (/edit) in Chromium: read-only without a token, drawing a polygon with the mouse and saving it,
+attaching a unit that colours it, a conflict with a second client, a revoked token, and hostile names as text."""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.error
+import urllib.request
+
+import pytest
+
+HOSTILE = "<img src=x onerror=alert(1)>"
+TOKEN_KEY = "riskmap-editor-token"
+
+
+def _token(server, name: str = "浏览器测试") -> str:
+    from riskmap.store import open_store, tokens
+
+    store = open_store(server.db_url)
+    try:
+        return tokens.create_token(store, "editor", name)[0]
+    finally:
+        store.close()
+
+
+def _revoke(server, name: str) -> None:
+    from riskmap.store import open_store, tokens
+
+    store = open_store(server.db_url)
+    try:
+        tokens.revoke_token(store, name)
+    finally:
+        store.close()
+
+
+def _http(server, method: str, path: str, body=None, headers=None) -> tuple[int, dict, object]:
+    """A second client: plain urllib against the same server."""
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(server.origin + path, data=data, method=method, headers=headers or {})
+    if body is not None:
+        req.add_header("Content-Type", "application/geo+json")
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            text = resp.read().decode()
+            return resp.status, dict(resp.headers), json.loads(text) if text else None
+    except urllib.error.HTTPError as err:
+        text = err.read().decode()
+        return err.code, dict(err.headers), json.loads(text) if text else None
+
+
+def _open_editor(open_page, server, token: str | None = None, path: str = "/edit"):
+    """The editor page, with `token` already in the tab's session storage; waits until its view is loaded."""
+    page, log = open_page(server, "/healthz", wait_idle=False)
+    if token:
+        page.evaluate("([k, t]) => sessionStorage.setItem(k, t)", [TOKEN_KEY, token])
+    page.goto(server.origin + path, wait_until="load")
+    _wait_editor(page)
+    return page, log
+
+
+def _wait_editor(page) -> None:
+    page.wait_for_function("window.riskEditor && window.riskEditor.ready", timeout=30000)
+    page.evaluate("window.riskEditor.ready")
+    page.wait_for_load_state("networkidle")
+
+
+def _keep(page, name: str) -> None:
+    """A screenshot for a person to look at, when RISKMAP_SHOTS names a folder."""
+    folder = os.environ.get("RISKMAP_SHOTS")
+    if folder:
+        page.screenshot(path=os.path.join(folder, name + ".png"))
+
+
+def _palette() -> dict[str, str]:
+    from riskmap.levels import load_palette
+
+    return {lv.value: style.fill.upper() for lv, style in load_palette().styles.items()}
+
+
+def _empty_spot(page) -> dict:
+    """A free square left of the plant (inside the editing margin), in page pixels."""
+    return page.evaluate("""() => {
+        const ed = window.riskEditor, map = ed.map, b = ed.config.bounds;
+        const box = map.getContainer().getBoundingClientRect();
+        const west = map.latLngToContainerPoint([(b[1] + b[3]) / 2, b[0]]);
+        const x = Math.max(60, west.x - 110) + box.left, y = west.y + box.top;
+        return {x: x, y: y, size: 50};
+    }""")
+
+
+def _draw_square(page, spot) -> None:
+    x, y, d = spot["x"], spot["y"], spot["size"]
+    corners = [(x, y), (x + d, y), (x + d, y + d), (x, y + d)]
+    for cx, cy in corners:
+        page.mouse.move(cx, cy)
+        page.mouse.click(cx, cy)
+        page.wait_for_timeout(80)
+    page.mouse.click(*corners[0])          # clicking the first vertex closes the polygon
+    page.wait_for_timeout(200)
+
+
+def test_editor_without_a_token_is_read_only_and_clean(demo_server, open_page):
+    page, log = _open_editor(open_page, demo_server)
+    assert log.problems() == []
+    assert page.locator(".editor-token-form").count() == 1
+    _keep(page, "editor-read-only")
+    for tool in (".editor-tools", ".editor-save-button", ".editor-draw-polygon", ".leaflet-pm-toolbar"):
+        assert page.locator(tool).count() == 0, tool
+    shown = page.evaluate("document.querySelectorAll('#editor-map path[data-fid], #editor-map [data-fid]').length")
+    assert shown > 20
+    # A click selects a feature for reading: no vertex handles without a token.
+    page.evaluate("(() => { const ed = window.riskEditor; return ed.select(Object.keys(ed.records)[0]); })()")
+    assert page.locator(".marker-icon").count() == 0
+    assert page.locator(".editor-name").count() == 0 and page.locator(".editor-fid").count() == 1
+    # Zoomed out: nothing to edit, and the page says why.
+    page.evaluate("window.riskEditor.map.setZoom(13, {animate: false})")
+    page.wait_for_function("!document.querySelector('.editor-zoom').hidden")
+    assert "16" in page.locator(".editor-zoom").inner_text()
+    assert page.evaluate("Object.keys(window.riskEditor.records).length") == 0
+    assert log.problems(moved=True) == []
+
+
+def test_draw_save_reload_coloured_by_its_unit(fresh_server, open_page, tmp_path):
+    """The issue's browser test: draw a polygon with the mouse, save it, attach a unit of a known level, reload:
+    the feature is there, with the level's palette colour (editor style and the region tiles beneath)."""
+    token = _token(fresh_server)
+    page, log = _open_editor(open_page, fresh_server, token)
+    assert page.locator(".editor-tools").count() == 1
+    assert "浏览器测试" in page.locator(".editor-token").inner_text()
+    before = page.evaluate("Object.keys(window.riskEditor.records).length")
+
+    page.select_option(".editor-new-role", "region")
+    page.click(".editor-draw-polygon")
+    _draw_square(page, _empty_spot(page))
+    assert page.evaluate("window.riskEditor.pendingRecords().length") == 1
+    page.fill(".editor-name", HOSTILE)
+    page.fill(".editor-why", "浏览器测试：新增区域")
+    page.click(".editor-save-button")
+    page.wait_for_function("document.querySelector('.editor-status').classList.contains('editor-ok')", timeout=30000)
+    fid = page.locator(".editor-fid").inner_text()
+    assert fid and page.evaluate("window.riskEditor.pendingRecords().length") == 0
+
+    status, _, item = _http(fresh_server, "GET", f"/ogc/collections/layout/items/{fid}")
+    assert status == 200 and item["properties"]["name"] == HOSTILE and item["properties"]["role"] == "region"
+
+    # Attach a unit whose level is known: search by its name, click attach.
+    status, _, units = _http(fresh_server, "GET", "/ogc/collections/units/items?limit=500")
+    unit = next(f for f in units["features"] if f["properties"]["level"] == "significant"
+                and f["properties"]["kind"] != "sub")
+    page.fill(".editor-unit-search", unit["properties"]["name"])
+    page.wait_for_selector(".editor-unit-results .editor-attach", timeout=10000)
+    page.locator(".editor-unit-results li", has_text=unit["id"]).locator(".editor-attach").click()
+    page.wait_for_selector(f".editor-attached li[data-unit-id='{unit['id']}']", timeout=30000)
+
+    page.reload(wait_until="load")
+    _wait_editor(page)
+    path = page.locator(f"#editor-map path[data-fid='{fid}']")
+    assert path.count() == 1
+    assert path.get_attribute("data-level") == "significant"
+    assert path.get_attribute("fill").upper() == _palette()["significant"]
+    # The region tiles under it draw the same level: hide the editor's shapes and read a pixel inside it, 8 px
+    # from its lower left corner (clear of the outline, and of the label at its centre).
+    centre = page.evaluate("""(fid) => {
+        const ed = window.riskEditor, layer = ed.records[fid].layer, map = ed.map;
+        const p = map.latLngToContainerPoint(layer.getBounds().getSouthWest()).add([8, -8]);
+        const box = map.getContainer().getBoundingClientRect();
+        map.removeLayer(ed.features);
+        return [Math.round(p.x + box.left), Math.round(p.y + box.top)];
+    }""", fid)
+    page.wait_for_load_state("networkidle")
+    page.evaluate("new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+    shot = tmp_path / "editor.png"
+    page.screenshot(path=str(shot))
+    _keep(page, "editor-saved-region-tiles")
+    from PIL import Image
+
+    from riskmap.render.style import load_layer_style
+
+    cls = load_layer_style("regions").class_of("significant")
+    rgb = [int(cls.fill[i:i + 2], 16) for i in (1, 3, 5)]
+    want = [round(cls.fill_opacity * c + (1 - cls.fill_opacity) * 255) for c in rgb]
+    got = Image.open(shot).convert("RGB").getpixel(tuple(centre))
+    assert all(abs(g - w) <= 6 for g, w in zip(got, want, strict=True)), (got, want)
+    assert page.evaluate("Object.keys(window.riskEditor.records).length") >= before + 1
+    assert not page.evaluate("[...document.querySelectorAll('img')].some(i => i.getAttribute('src') === 'x')")
+    assert log.problems(moved=True) == []
+
+
+def test_a_stale_save_shows_the_other_version(fresh_server, open_page):
+    token = _token(fresh_server, "甲")
+    other = _token(fresh_server, "乙")
+    page, log = _open_editor(open_page, fresh_server, token)
+    fid = page.evaluate("""() => {
+        const ed = window.riskEditor;
+        return Object.keys(ed.records).find(k => ed.records[k].props.role === 'region');
+    }""")
+    page.evaluate("(fid) => window.riskEditor.select(fid)", fid)
+    page.wait_for_function("(fid) => window.riskEditor.records[fid].etag", arg=fid)
+
+    # Meanwhile a second client renames it.
+    status, headers, item = _http(fresh_server, "GET", f"/ogc/collections/layout/items/{fid}")
+    item["properties"]["name"] = "乙改的名字"
+    item["properties"].pop("role_zh", None)
+    item["properties"].pop("edit_tag", None)
+    status, _, _ = _http(fresh_server, "PUT", f"/ogc/collections/layout/items/{fid}?reason=%E4%B9%99", item,
+                         {"Authorization": f"Bearer {other}", "If-Match": headers["etag"]})
+    assert status == 200
+
+    page.fill(".editor-name", "甲改的名字")
+    page.click(".editor-save-button")
+    page.wait_for_selector(".editor-conflict", timeout=30000)
+    text = page.locator(".editor-conflict").inner_text()
+    assert "乙" in text and "修改冲突" in text
+    assert page.evaluate("window.riskEditor.others.getLayers().length") == 1     # their version, drawn
+    _keep(page, "editor-conflict")
+    page.click(".editor-reapply")
+    page.wait_for_function("document.querySelector('.editor-status').classList.contains('editor-ok')", timeout=30000)
+    status, _, item = _http(fresh_server, "GET", f"/ogc/collections/layout/items/{fid}")
+    assert item["properties"]["name"] == "甲改的名字"
+    # The 412 itself is the only failed request.
+    assert [p for p in log.problems() if "412" not in p and "Precondition" not in p] == []
+
+
+def test_a_revoked_token_takes_the_tools_away(fresh_server, open_page):
+    token = _token(fresh_server, "已撤销")
+    _revoke(fresh_server, "已撤销")
+    page, log = _open_editor(open_page, fresh_server, token)
+    assert page.locator(".editor-token-invalid").count() == 1
+    _keep(page, "editor-revoked")
+    assert page.locator(".editor-tools").count() == 0
+    assert page.evaluate(f"sessionStorage.getItem('{TOKEN_KEY}')") is None
+    assert [p for p in log.problems() if "/api/auth/me" not in p and "401" not in p] == []
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_hostile_feature_name_is_shown_as_text(fresh_server, open_page, lang):
+    token = _token(fresh_server)
+    status, headers, item = _http(fresh_server, "GET", "/ogc/collections/layout/items?limit=1&role=region")
+    fid = item["features"][0]["id"]
+    status, headers, item = _http(fresh_server, "GET", f"/ogc/collections/layout/items/{fid}")
+    status, _, _ = _http(fresh_server, "PATCH", f"/ogc/collections/layout/items/{fid}",
+                         {"properties": {"name": HOSTILE}},
+                         {"Authorization": f"Bearer {token}", "If-Match": headers["etag"]})
+    assert status == 200
+    page, log = _open_editor(open_page, fresh_server, None, f"/edit?lang={lang}")
+    page.evaluate("(fid) => window.riskEditor.select(fid)", fid)
+    assert page.locator(".editor-name-text").inner_text() == HOSTILE
+    assert not page.evaluate("[...document.querySelectorAll('img')].some(i => i.getAttribute('src') === 'x')")
+    assert log.problems() == [] and log.dialogs == []
