@@ -157,3 +157,36 @@ def test_bbox_spatial_filter_through_gdal(served, tmp_path):
     got = pyogrio.read_dataframe(out, layer="layout")
     assert got["id"].tolist() == want
     assert shapely.intersects(got.geometry.values, box(*window)).all()
+
+
+def test_gdal_reads_a_closed_service_with_a_reader_token(served, editor_token):
+    """RISKMAP_READ_REQUIRES_TOKEN: GDAL sends the token with GDAL_HTTP_HEADERS; without it nothing is read."""
+    import uvicorn
+
+    _, settings, expected = served
+    closed = settings.model_copy(update={"read_requires_token": True})
+    headers = editor_token(settings.db, role="reader", name="GIS 桌面")
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(create_app(closed), log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 20
+        while not server.started:
+            assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+            time.sleep(0.05)
+        url = f"OAPIF:http://127.0.0.1:{sock.getsockname()[1]}/ogc"
+        refused = subprocess.run(["ogrinfo", "-ro", "-so", url], capture_output=True, text=True, timeout=60,
+                                 env={**os.environ, "GDAL_HTTP_TIMEOUT": "30"})
+        assert refused.returncode != 0 and "401" in refused.stdout + refused.stderr
+        env = {**os.environ, "GDAL_HTTP_TIMEOUT": "30",
+               "GDAL_HTTP_HEADERS": f"Authorization: {headers['Authorization']}"}
+        done = subprocess.run(["ogrinfo", "-ro", "-al", "-so", url], capture_output=True, text=True, timeout=120,
+                              env=env)
+        assert done.returncode == 0, done.stderr
+        assert {k: v["count"] for k, v in _layers(done.stdout).items()} == {k: len(expected[k]) for k in KINDS}
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
