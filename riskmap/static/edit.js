@@ -293,6 +293,8 @@
     record.layer = layer;
     layer.riskmapKey = record.key;
     layer.on("click", function (e) {
+      // While drawing (a new shape, a cutting line) the click belongs to Geoman on the map: a vertex.
+      if (self.map.pm.globalDrawModeEnabled()) return;
       L.DomEvent.stop(e);
       self.clicked(record.key);
     });
@@ -303,8 +305,16 @@
     this.restyle(record);
   };
 
+  /** A unit's feature_ref names a feature by id, else by name (as riskmap.attach matches them). */
+  Editor.prototype.refOf = function (table, record) {
+    if (!table) return undefined;
+    if (record.fid && table[record.fid] !== undefined) return table[record.fid];
+    var name = record.props && record.props.name;
+    return name ? table[name] : undefined;
+  };
+
   Editor.prototype.levelOfRecord = function (record) {
-    return record.fid && this.levels ? this.levels[record.fid] : undefined;
+    return record.fid ? this.refOf(this.levels, record) : undefined;
   };
 
   Editor.prototype.restyle = function (record) {
@@ -405,6 +415,11 @@
       Object.keys(this.toolButtons).forEach(function (name) {
         self.toolButtons[name].setAttribute("aria-pressed", String(name === mode));
       });
+    }
+    var record = this.selected && this.records[this.selected];
+    if (record && record.layer.pm) {
+      if (mode) record.layer.pm.disable();          // no vertex handles in the way of the line or the click
+      else this.enableEditing(record);
     }
     if (mode === "split") {
       this.setStatus(this.t.split_hint);
@@ -613,7 +628,13 @@
     wrap.appendChild(el("h3", null, t.conflict + " · " + (record.fid || "")));
     if (current.feature) {
       wrap.appendChild(el("p", null, fill(t.conflict_text, { who: current.changed_by || "?",
-                                                             when: current.changed_at || "?" })));
+                                                             when: this.when(current.changed_at) })));
+      var theirs = current.feature.properties || {}, dl = el("dl", "editor-dl");
+      dl.appendChild(el("dt", null, t.name));
+      dl.appendChild(el("dd", "editor-their-name", theirs.name || ""));
+      dl.appendChild(el("dt", null, t.role));
+      dl.appendChild(el("dd", null, theirs.role_zh && this.config.lang === "zh" ? theirs.role_zh : theirs.role || ""));
+      wrap.appendChild(dl);
       this.others.clearLayers();
       L.geoJSON(current.feature, {
         style: { color: "#b00020", weight: 2, dashArray: "6 4", fill: false }, snapIgnore: true, pmIgnore: true,
@@ -623,13 +644,21 @@
       wrap.appendChild(el("p", "editor-muted", t.theirs));
     } else {
       wrap.appendChild(el("p", null, t.conflict_deleted + (current.changed_by ? " (" + current.changed_by + ", " +
-                                                           (current.changed_at || "") + ")" : "")));
+                                                           this.when(current.changed_at) + ")" : "")));
     }
     if (current.reason) wrap.appendChild(el("p", null, fill(t.conflict_reason, { reason: current.reason })));
     wrap.appendChild(button(t.reload, function () { self.takeTheirs(record, current); }, "editor-reload"));
     if (current.feature) wrap.appendChild(button(t.reapply, function () { self.reapply(record); }, "editor-reapply"));
     box.appendChild(wrap);
     this.setStatus(t.conflict);
+  };
+
+  /** A stored moment as Beijing wall-clock time (the plant's), e.g. 2026-11-23 12:14. */
+  Editor.prototype.when = function (iso) {
+    var d = iso ? new Date(iso) : null;
+    if (!d || isNaN(d.getTime())) return iso || "?";
+    var local = new Date(d.getTime() + 8 * 3600 * 1000).toISOString();
+    return local.slice(0, 10) + " " + local.slice(11, 16) + (this.config.lang === "zh" ? "（北京时间）" : " (Beijing time)");
   };
 
   Editor.prototype.closeConflict = function () {
@@ -896,7 +925,7 @@
     }
 
     box.appendChild(el("h2", null, t.units));
-    var attached = (record.fid && this.unitsByRef && this.unitsByRef[record.fid]) || [];
+    var attached = (record.fid && this.refOf(this.unitsByRef, record)) || [];
     var list = el("ul", "editor-units editor-attached");
     if (!attached.length) list.appendChild(el("li", "editor-muted", t.no_units));
     attached.forEach(function (unit) {

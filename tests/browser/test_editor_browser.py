@@ -248,3 +248,57 @@ def test_a_hostile_feature_name_is_shown_as_text(fresh_server, open_page, lang):
     assert page.locator(".editor-name-text").inner_text() == HOSTILE
     assert not page.evaluate("[...document.querySelectorAll('img')].some(i => i.getAttribute('src') === 'x')")
     assert log.problems() == [] and log.dialogs == []
+
+
+def test_split_with_a_drawn_line_then_merge_back(fresh_server, open_page):
+    token = _token(fresh_server)
+    page, log = _open_editor(open_page, fresh_server, token)
+    total = _http(fresh_server, "GET", "/ogc/collections/layout/items?limit=1")[2]["numberMatched"]
+    # The largest region on screen, and a horizontal line through its middle from edge to edge (and beyond).
+    target = page.evaluate("""() => {
+        const ed = window.riskEditor, map = ed.map, box = map.getContainer().getBoundingClientRect();
+        let best = null;
+        for (const key of Object.keys(ed.records)) {
+            const r = ed.records[key];
+            if (r.props.role !== 'region' || r.geometryType !== 'Polygon') continue;
+            const b = r.layer.getBounds();
+            const sw = map.latLngToContainerPoint(b.getSouthWest()), ne = map.latLngToContainerPoint(b.getNorthEast());
+            const area = (ne.x - sw.x) * (sw.y - ne.y);
+            if (!best || area > best.area) best = {key, area, sw, ne};
+        }
+        const c = ed.records[best.key].layer.getCenter();
+        const p = map.latLngToContainerPoint(c);
+        return {fid: best.key, y: p.y + box.top + 7, x0: best.sw.x + box.left - 12, x1: best.ne.x + box.left + 12,
+                name: ed.records[best.key].props.name};
+    }""")
+    page.evaluate("(fid) => window.riskEditor.select(fid)", target["fid"])
+    page.wait_for_function("(fid) => window.riskEditor.records[fid].etag", arg=target["fid"])
+    page.fill(".editor-why", "分割测试")
+    page.click(".editor-split")
+    for x in (target["x0"], target["x1"], target["x1"]):      # the last vertex clicked again ends the line
+        page.mouse.click(x, target["y"])
+        page.wait_for_timeout(150)
+    page.wait_for_function("document.querySelector('.editor-status').textContent.includes('已分割')", timeout=30000)
+    after = _http(fresh_server, "GET", "/ogc/collections/layout/items?limit=1000")[2]
+    assert after["numberMatched"] == total + 1
+    piece = next(f for f in after["features"] if f["properties"]["name"] == f"{target['name'] or target['fid']}（2）")
+    page.wait_for_selector(f"#editor-map path[data-fid='{piece['id']}']")
+
+    # Merge: the original selected, the merge tool, a click on the new piece.
+    page.evaluate("(fid) => window.riskEditor.select(fid)", target["fid"])
+    page.wait_for_function("(fid) => window.riskEditor.records[fid].etag", arg=target["fid"])
+    page.click(".editor-merge")
+    centre = page.evaluate("""(fid) => {
+        const ed = window.riskEditor, map = ed.map, box = map.getContainer().getBoundingClientRect();
+        const p = map.latLngToContainerPoint(ed.records[fid].layer.getCenter());
+        return [p.x + box.left, p.y + box.top];
+    }""", piece["id"])
+    page.mouse.click(*centre)
+    page.wait_for_function("document.querySelector('.editor-status').textContent.includes('已合并')", timeout=30000)
+    merged = _http(fresh_server, "GET", "/ogc/collections/layout/items?limit=1")[2]
+    assert merged["numberMatched"] == total
+    assert _http(fresh_server, "GET", f"/ogc/collections/layout/items/{piece['id']}")[0] == 404
+    history = _http(fresh_server, "GET", "/api/history?limit=5")[2]
+    reasons = json.dumps(history, ensure_ascii=False)
+    assert "分割测试" in reasons
+    assert log.problems(moved=True) == []
