@@ -517,7 +517,13 @@ def part_edit(demo_url: str, work: Path, rounds: int, results: dict) -> None:
     print(f"\n[4] edit → fresh tile: PATCH a unit's level, then GET the affected PNG and MVT ({rounds} rounds)")
     palette = load_palette()
     tms = morecantile.tms.get("WebMercatorQuad")
-    with riskmap_serve(demo_url, work / "edit.log") as srv, httpx.Client(base_url=srv.base, timeout=60) as client:
+    from riskmap.store import open_store
+    from riskmap.store.tokens import create_token
+
+    with open_store(demo_url) as store:                 # edits need an editor token
+        token, _ = create_token(store, "editor", f"bench-{os.getpid()}-{time.time_ns()}")
+    with riskmap_serve(demo_url, work / "edit.log") as srv, httpx.Client(
+            base_url=srv.base, timeout=60, headers={"Authorization": f"Bearer {token}"}) as client:
         unit, point = _visible_unit(client)
         z = 18                                       # below the units' label zoom: the pixel is the fill
         tile = tms.tile(point.x, point.y, z)
