@@ -141,14 +141,14 @@ class _Units:
             if key is not None:
                 self.refs.setdefault(key, []).append(i)
         located = np.array([u.geometry for u in self.units] + [None], dtype=object)[:-1]
+        missing = shapely.is_missing(located) | shapely.is_empty(located)
+        located[missing] = None
         if len(features):
             index = _FeatureIndex(features)
-            for i, u in enumerate(self.units):
-                if located[i] is None or located[i].is_empty:
-                    located[i] = None
-                    m = index.match(u.feature_ref)
-                    if m.position is not None:
-                        located[i] = index.geometry(m.position)
+            for i in np.flatnonzero(missing):
+                m = index.match(self.units[i].feature_ref)
+                if m.position is not None:
+                    located[i] = index.geometry(m.position)
         self.located = located
         self._tree = None
 
@@ -211,10 +211,11 @@ def raise_for_layout(store, w, touched) -> list[dict]:
         return []
     s = w.session
     units = store._map_units(s, w.enterprise_id)
-    w.units = units                             # the map refresh at the end of the transaction reuses them
+    w.units, w.units_disposable = units, True   # the map refresh at the end of the transaction reuses them
     if not units:
         return []
     features = store._features(s, w.enterprise_name, None, None, None)
+    w.features = features                       # likewise (nothing changes the layout after this)
     plant = _Units(units, features)
     regions = features[features["role"] == "region"].reset_index(drop=True)
     region_tree = shapely.STRtree(regions.geometry.values) if len(regions) else None

@@ -74,6 +74,8 @@ class Writing:
     refresh_map: bool = True
     map_change: Any = None          # the mapdata.MapChange written at the end
     units: list | None = None       # the complete current unit tree when the writer has it (saves a re-read)
+    units_disposable: bool = False  # `units` were made for this transaction only: the map may change them
+    features: Any = None            # the current layout as read after the transaction's last layout write
     change_id: int | None = None    # the audit row (`changes`) of this transaction, once written
     enterprise_name: str = ""
     edit_tag: int | None = None     # the new row id of a one-item write (edit_unit)
@@ -425,10 +427,11 @@ class Store:
         from riskmap.store import flags
 
         s = w.session
-        features = self._features(s, enterprise_name, None, None, None)
+        features = w.features if w.features is not None else self._features(s, enterprise_name, None, None, None)
         units = w.units if w.units is not None else self._map_units(s, w.enterprise_id)
         regions = _regions_of(features[features["role"] == "region"].reset_index(drop=True), units)
-        snapshot = mapdata.build_snapshot(features, units, regions, copy=w.units is not None,
+        snapshot = mapdata.build_snapshot(features, units, regions,
+                                          copy=w.units is not None and not w.units_disposable,
                                           unit_flags=flags.open_codes(s, w.enterprise_id))
         return mapdata.refresh(s, w.enterprise_id, w.data_version, snapshot)
 

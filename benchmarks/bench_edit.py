@@ -1,0 +1,84 @@
+"""How long one edit takes on a large plant, with everything it does in its transaction (edit-tag check, new
+layout/ledger version, audit row, re-assessment flags, map snapshot refresh), and how long the flag list takes.
+
+    .venv/bin/python benchmarks/bench_edit.py [--units 100000] [--regions 1000] [--runs 3] [--db URL]
+
+The plant is bench_map_load's synthetic one (N units in M regions, main units attached to the regions by name).
+Figures (median of the runs, seconds):
+  reshape_region   patch_feature of a region's geometry (flags the units in it: about N/M)
+  add_equipment    create_feature of an equipment point in a region (flags the region's unit and the unit around)
+  edit_unit        edit_unit moving one unit (geometry_changed)
+  flags            Store.flags() with the computed overdue ones
+  accident_all     record_accident with one death (flags every unit; run once, last)
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+import shapely
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench_map_load import synthetic_plant  # noqa: E402
+
+from riskmap.store import open_store  # noqa: E402
+
+
+def timed(fn) -> tuple[float, object]:
+    start = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - start, out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--units", type=int, default=100_000)
+    parser.add_argument("--regions", type=int, default=1000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--db", default=None, help="database URL (default: a temporary SQLite file)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        url = args.db or f"sqlite:///{Path(tmp) / 'edit.db'}"
+        started = time.perf_counter()
+        name = synthetic_plant(url, args.units, args.regions)
+        print(f"plant: {args.units} units, {args.regions} regions, stored in {time.perf_counter() - started:.1f} s")
+        store = open_store(url)
+        figures: dict[str, list[float]] = {"reshape_region": [], "add_equipment": [], "edit_unit": [], "flags": []}
+        raised: dict[str, int] = {}
+        for run in range(args.runs):
+            region = store.feature(name, f"R{run}")
+            grown = shapely.affinity.scale(region.geometry, 1.01, 1.01)
+            t, result = timed(lambda region=region, grown=grown: store.patch_feature(
+                name, region.fid, [region.edit_tag], {"geometry": grown}, author="bench"))
+            figures["reshape_region"].append(t)
+            raised["reshape_region"] = len(result.flags_raised)
+            point = shapely.Point(grown.centroid.x, grown.centroid.y)
+            t, result = timed(lambda point=point: store.create_feature(name, None, "equipment", point, author="bench"))
+            figures["add_equipment"].append(t)
+            raised["add_equipment"] = len(result.flags_raised)
+            _unit, tag = store.unit_record(name, f"U{run}")
+            t, _ = timed(lambda tag=tag, run=run: store.edit_unit(
+                name, f"U{run}", lambda u: setattr(u, "geometry", shapely.affinity.translate(u.geometry, 1e-6)),
+                if_match=[tag]))
+            figures["edit_unit"].append(t)
+            t, flags = timed(lambda: store.flags(name, today=date(2027, 12, 1)))
+            figures["flags"].append(t)
+            raised["flags"] = len(flags)
+        t, result = timed(lambda: store.record_accident(name, None, date(2026, 11, 1), "爆燃", deaths=1))
+        store.close()
+    for key, values in figures.items():
+        print(f"{key:16s} {statistics.median(values):7.2f} s   (runs: {', '.join(f'{v:.2f}' for v in values)}; "
+              f"flags: {raised.get(key)})")
+    print(f"{'accident_all':16s} {t:7.2f} s   (flags raised: {len(result['flags_raised'])})")
+
+
+if __name__ == "__main__":
+    main()
