@@ -610,3 +610,38 @@ def test_map_offers_staleness_flags_and_the_editor(client):
         tilejson = client.get(layer["tilejson"])
         assert tilejson.status_code == 200, layer
     assert config["urls"].get("flags") == "/api/flags"
+
+
+def test_identify_and_search_as_of_a_moment_answer_for_that_moment(tmp_path):
+    """Popups and search of a historical map (?at=) explain the plant as it was, not as it is."""
+    import time
+    from datetime import UTC, datetime
+
+    from riskmap.store import open_store, tokens
+
+    settings = Settings(db=f"sqlite:///{tmp_path / 'asof.db'}")
+    load_demo(settings)
+    store = open_store(settings.db)
+    token = tokens.create_token(store, "editor", "测试")[0]
+    store.close()
+    time.sleep(1.1)
+    before = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    time.sleep(1.1)
+    with TestClient(create_app(Settings(db=settings.db))) as client:
+        old = client.get("/ogc/collections/layout/items/CA")
+        assert old.status_code == 200
+        old_name = old.json()["properties"]["name"]
+        changed = client.patch("/ogc/collections/layout/items/CA", json={"properties": {"name": "改名后的罐区"}},
+                               headers={"Authorization": f"Bearer {token}", "If-Match": old.headers["etag"],
+                                        "Content-Type": "application/merge-patch+json"})
+        assert changed.status_code == 200, changed.text
+        now = client.get("/api/identify", params={"region": "CA"}).json()
+        then = client.get("/api/identify", params={"region": "CA", "at": before}).json()
+        assert now["regions"][0]["name"] == "改名后的罐区" and then["regions"][0]["name"] == old_name
+        past = client.get("/api/search", params={"q": "改名后", "at": before}).json()
+        assert past["results"] == []
+        assert client.get("/api/search", params={"q": "改名后"}).json()["results"][0]["id"] == "CA"
+        page = client.get("/map", params={"region": "CA", "at": before})
+        assert page.status_code == 200 and old_name in page.text and "改名后的罐区" not in page.text
+        bad = client.get("/api/identify", params={"region": "CA", "at": "not-a-moment"})
+        assert bad.status_code == 422 and "ISO 8601" in bad.json()["detail"]

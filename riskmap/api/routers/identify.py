@@ -12,6 +12,7 @@ import contextlib
 import threading
 from collections import OrderedDict
 from concurrent.futures import Future
+from datetime import datetime
 from typing import Any, Literal
 
 import numpy as np
@@ -299,15 +300,23 @@ def _rank(level: Level | None) -> int:
     return 0 if level is None else level.rank
 
 
-def plant_index(app, enterprise: str | None, method: str = "highest", which: str = RESIDUAL) -> PlantIndex:
-    """The index of an enterprise at its current data version, built on first use and kept (a few of them).
+def plant_index(app, enterprise: str | None, method: str = "highest", which: str = RESIDUAL,
+                at: datetime | None = None) -> PlantIndex:
+    """The index of an enterprise at its current data version (or as of the moment `at`: the historical map),
+    built on first use and kept (a few of them).
 
     Concurrent requests for the same index wait for one build instead of each loading the plant."""
     from riskmap.plant import load_plant, resolve_enterprise
 
     store = app.state.store()
     name = resolve_enterprise(store, enterprise or app.state.settings.enterprise)
-    key = (name, store.data_version(name), method, which)
+    if at is None:
+        key = (name, store.data_version(name), method, which)
+    else:
+        from riskmap.store import history
+
+        past = history.versions_at(store, name, at)
+        key = (name, "at", past.layout_number, past.ledger_number, method, which)
     cache = _cache_of(app)
     with cache["lock"]:
         future = cache["items"].get(key)
@@ -321,13 +330,22 @@ def plant_index(app, enterprise: str | None, method: str = "highest", which: str
             cache["items"].move_to_end(key)
     if owner:
         try:
-            future.set_result(PlantIndex(load_plant(store, name), method=method, which=which))
+            future.set_result(PlantIndex(load_plant(store, name, at=at), method=method, which=which))
         except BaseException as exc:
             with cache["lock"]:
                 if cache["items"].get(key) is future:
                     del cache["items"][key]
             future.set_exception(exc)
     return future.result()
+
+
+def _moment(at: str | None) -> datetime | None:
+    """?at= of a historical map (riskmap.store.history.parse_moment: a clear 4xx when it is not a moment)."""
+    if at is None:
+        return None
+    from riskmap.store.history import parse_moment
+
+    return parse_moment(at)
 
 
 def warm_plant_index(app, enterprise: str | None) -> None:
@@ -370,8 +388,9 @@ def make_router() -> APIRouter:
         unit: str | None = Query(None, description="单元编号 / a unit id instead of a point"),
         method: Method = "highest",
         which: Which = "residual",
+        at: str | None = Query(None, description="历史时刻（ISO 8601）/ as of this moment"),
     ) -> dict:
-        index = plant_index(request.app, enterprise, method, which)
+        index = plant_index(request.app, enterprise, method, which, _moment(at))
         out: dict[str, Any] = {"enterprise": index.plant.enterprise.name, "data_version": index.data_version,
                                "focus": "region" if region is not None else "unit" if unit is not None else "point",
                                "regions": [], "units": [], "units_total": 0}
@@ -400,8 +419,9 @@ def make_router() -> APIRouter:
         enterprise: str | None = Query(None, description="企业名称 / enterprise"),
         limit: int = Query(20, ge=1, le=100),
         which: Which = "residual",
+        at: str | None = Query(None, description="历史时刻（ISO 8601）/ as of this moment"),
     ) -> dict:
-        index = plant_index(request.app, enterprise, "highest", which)
+        index = plant_index(request.app, enterprise, "highest", which, _moment(at))
         found, total = index.search(q, limit)
         results = []
         for kind, item_id in found:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import threading
+from datetime import datetime
 from typing import Literal
 from urllib.parse import urlencode
 
@@ -142,16 +143,16 @@ def _has_route(app, name: str, path: str) -> bool:
         return False
 
 
-def check_moment(store, enterprise: str, at: str | None) -> tuple[str, str] | None:
+def check_moment(store, enterprise: str, at: str | None) -> tuple[str, str, datetime] | None:
     """The page's ?at=, checked (a clear 4xx for a bad moment or one before anything was stored): (as given, for
-    the URLs; as Beijing time, for the banner)."""
+    the URLs; as Beijing time, for the banner; the moment)."""
     if at is None or not at.strip():
         return None
     from riskmap.store import history
 
     moment = history.parse_moment(at)
     history.versions_at(store, enterprise, moment)
-    return at.strip(), moment.astimezone(history.LOCAL_ZONE).strftime("%Y-%m-%d %H:%M")
+    return at.strip(), moment.astimezone(history.LOCAL_ZONE).strftime("%Y-%m-%d %H:%M"), moment
 
 
 def staleness_legend(layers: list[dict]) -> list[dict]:
@@ -174,7 +175,8 @@ def _config(request: Request, enterprise: str | None, region: str | None, lang: 
     summary = map_summary(store, enterprise, app.state.settings.enterprise)
     moment = check_moment(store, summary.enterprise, at)
     at = moment[0] if moment else None
-    answer = plant_index(app, summary.enterprise).region_answer(region) if region is not None else None
+    index = plant_index(app, summary.enterprise, at=moment[2] if moment else None) if region is not None else None
+    answer = index.region_answer(region) if index is not None else None
     urls = {"map": "/map", "config": "/api/map/config", "version": "/api/map/version",
             "prepare": "/api/map/prepare", "identify": "/api/identify", "search": "/api/search",
             "print": "/print/poster.pdf", "edit": "/edit"}
