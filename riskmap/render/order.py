@@ -39,13 +39,15 @@ def size_order(geoms: np.ndarray, kinds: np.ndarray | None = None) -> np.ndarray
 
 
 def paint_passes(bounds: np.ndarray, rank: np.ndarray, cls: np.ndarray) -> np.ndarray:
-    """For areas painted in batches (one path per class and pass), the pass each belongs to: of two areas whose
-    envelopes overlap (more than along an edge), the one of higher `rank` is painted in a later pass when
-    their classes differ, and in the same or a later one when they are alike (one class in one pass blends
-    once where its areas overlap).
+    """For areas painted in batches (one path per class and pass), the pass each belongs to: of two areas where
+    the envelope of one holds the other's, the one of higher `rank` is painted in a later pass when their
+    classes differ, and in the same or a later one when they are alike (one class in one pass blends once
+    where its areas overlap).
 
-    Envelopes over-approximate the shapes: at worst an extra pass, never a wrong order. Areas that overlap
-    nothing stay in pass 0, so a plant without nesting paints as before, one path per class.
+    An area inside another has its envelope inside the other's, so nesting is always seen; envelopes only
+    over-approximate it (at worst an extra pass). Areas that merely overlap keep the class order (the higher
+    level on top), and areas that hold nothing stay in pass 0: a plant without nesting paints as before,
+    one path per class.
     """
     n = len(bounds)
     passes = np.zeros(n, np.int32)
@@ -54,9 +56,9 @@ def paint_passes(bounds: np.ndarray, rank: np.ndarray, cls: np.ndarray) -> np.nd
     boxes = shapely.box(bounds[:, 0], bounds[:, 1], bounds[:, 2], bounds[:, 3])
     a, b = shapely.STRtree(boxes).query(boxes)
     ba, bb = bounds[a], bounds[b]
-    strict = (np.minimum(ba[:, 2], bb[:, 2]) > np.maximum(ba[:, 0], bb[:, 0])) & \
-        (np.minimum(ba[:, 3], bb[:, 3]) > np.maximum(ba[:, 1], bb[:, 1])) & (rank[a] < rank[b])
-    a, b = a[strict], b[strict]
+    holds = (ba[:, 0] <= bb[:, 0]) & (ba[:, 1] <= bb[:, 1]) & (ba[:, 2] >= bb[:, 2]) & (ba[:, 3] >= bb[:, 3]) & \
+        (rank[a] < rank[b])
+    a, b = a[holds], b[holds]
     step = (cls[a] != cls[b]).astype(np.int32)
     if not step.any():
         return passes
