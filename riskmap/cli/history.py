@@ -92,7 +92,7 @@ def diff(
 
     t1, t2 = _moment(from_), _moment(to)
     store, name = _open(db, enterprise)
-    result = hist.diff(store, name, t1, t2)
+    result = _no_nan(hist.diff(store, name, t1, t2))
     if as_json:
         print_json(result)
         return
@@ -121,13 +121,26 @@ def diff(
         typer.echo("两个时刻之间没有变化 / nothing changed between the two moments")
 
 
+def _no_nan(value):
+    """NaN (a missing name read through pandas) as null: JSON has no NaN."""
+    if isinstance(value, dict):
+        return {k: _no_nan(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_no_nan(v) for v in value]
+    return None if isinstance(value, float) and value != value else value
+
+
 def _diff_item(kind: str, it: dict) -> str:
+    def txt(key: str, missing: str = "") -> str:
+        value = it.get(key)
+        return missing if value is None or value != value else str(value)     # None and NaN read as missing
+
     if kind == "renamed":
-        return f"{it['id']}: {it.get('from') or '-'} → {it.get('to') or '-'}"
+        return f"{it['id']}: {txt('from', '-')} → {txt('to', '-')}"
     if kind == "level_changed":
-        return f"{it['id']}: {it.get('from') or '未评估'} → {it.get('to') or '未评估'}"
+        return f"{it['id']}: {txt('from', '未评估')} → {txt('to', '未评估')}"
     extra = f"（{', '.join(it['fields'])}）" if it.get("fields") else ""
-    return f"{it['id']} {it.get('name') or ''}{' ' + it['role'] if it.get('role') else ''}{extra}".rstrip()
+    return f"{it['id']} {txt('name')} {txt('role')}{extra}".replace("  ", " ").rstrip()
 
 
 def restore(
@@ -187,8 +200,6 @@ def _date(text: str) -> date:
         day = date.fromisoformat(text.strip())
     except ValueError:
         raise InputError(f"日期 {text[:40]!r} 不是 YYYY-MM-DD / date {text[:40]!r} is not YYYY-MM-DD") from None
-    if day > date.today():
-        raise InputError(f"事故日期 {day} 在未来 / the accident date {day} is in the future")
     return day
 
 
@@ -197,8 +208,8 @@ def accident(
     description: Annotated[str, typer.Option("--description", help="事故经过 / what happened")],
     unit: Annotated[str | None, typer.Option("--unit", help="发生事故的单元编号（不填为全厂）/ the unit's id "
                                                             "(none: the whole plant)")] = None,
-    deaths: Annotated[int, typer.Option("--deaths", min=0, help="死亡人数 / deaths")] = 0,
-    serious_injuries: Annotated[int, typer.Option("--serious-injuries", min=0, help="重伤人数 / serious injuries")
+    deaths: Annotated[int, typer.Option("--deaths", help="死亡人数 / deaths")] = 0,
+    serious_injuries: Annotated[int, typer.Option("--serious-injuries", help="重伤人数 / serious injuries")
                                 ] = 0,
     author: AuthorOption = None,
     db: DbOption = None,
@@ -207,21 +218,19 @@ def accident(
 ) -> None:
     """记录事故并标记需要重新评估的单元 / record an accident and flag the units to re-assess."""
     day = _date(occurred_on)
-    if not description.strip():
-        raise InputError("事故经过不能为空 / the description is empty")
     store, name = _open(db, enterprise)
     result = store.record_accident(name, unit, day, description, deaths=deaths, serious_injuries=serious_injuries,
                                    author=author or _author())
-    raised = list(getattr(result, "flags_raised", None) or []) if not isinstance(result, dict) else \
-        list(result.get("flags_raised") or [])
     if as_json:
-        print_json(result if isinstance(result, dict) else {"change_id": getattr(result, "change_id", None),
-                                                            "flags_raised": raised})
+        print_json(result)
         return
-    typer.echo(f"已记录事故 {day}（{unit or '全厂 / whole plant'}）/ accident recorded")
+    where = unit or "全厂 / whole plant"
+    serious = "（有人死亡或 3 人以上重伤：全部单元需重新评估）" if result.get("serious") else ""
+    typer.echo(f"已记录事故 #{result['id']}，{day}，{where}{serious} / accident recorded"
+               + (" (a death or 3+ serious injuries: every unit is flagged)" if serious else ""))
     from riskmap.geo.revise import flags_text
 
-    typer.echo(flags_text(raised))
+    typer.echo(flags_text(result.get("flags_raised") or []))
 
 
 def register(app: typer.Typer) -> None:
