@@ -262,3 +262,27 @@ def test_units_with_edit_tags(plant):
     info = store.ledger_info(ENT)
     assert info["action"] == "delete" and info["unit_count"] == 3
     assert [c.action for c in changes(store)][-3:] == ["unit.edit", "unit.create", "unit.delete"]
+
+
+def test_audit_rows_are_kept_as_written(plant):
+    """The trail only grows: later writes (and failed ones) never change or remove an earlier row."""
+    store = plant
+    from riskmap.domain import Enterprise
+
+    store.enterprise("另一家企业")
+    ent = store.enterprise(ENT)
+    store.update_enterprise(Enterprise(id=ent.id, name=ENT, short_name="简称"))
+    first = changes(store)
+    assert [r.action for r in first][-2:] == ["enterprise.create", "enterprise.update"]
+    assert first[-1].detail == {"fields": ["short_name"]}
+    a = store.feature(ENT, "A")
+    store.delete_feature(ENT, "A", [a.edit_tag])
+    with pytest.raises(EditConflict):
+        store.delete_feature(ENT, "B", [a.edit_tag])
+    store.restore_feature(ENT, "A")
+    store.save_layout(ENT, layout())
+    later = changes(store)
+    assert later[:len(first)] == first and len(later) == len(first) + 3
+    assert [r.action for r in later[len(first):]] == ["feature.delete", "feature.restore", "layout.import"]
+    mine = [r.data_version for r in later if r.enterprise_id == int(ent.id)]
+    assert mine == sorted(set(mine))     # one row per write, in order

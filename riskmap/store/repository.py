@@ -179,7 +179,10 @@ class Store:
                 return _enterprise(row)
         if not create:
             raise NotFoundError(f"没有名为 “{name}” 的企业 / no enterprise named {name!r}")
+        from riskmap.store import editing
+
         with self.transaction(name) as w:
+            editing.record_change(w, "enterprise.create", None, [], None, None, None)
             return _enterprise(w.session.get(EnterpriseRow, w.enterprise_id))
 
     def enterprises(self) -> list[Enterprise]:
@@ -188,6 +191,8 @@ class Store:
 
     def update_enterprise(self, enterprise: Enterprise) -> Enterprise:
         """Write names and phones. The enterprise is found by `id` (a rename) or else by `name`."""
+        from riskmap.store import editing
+
         name = _enterprise_name(enterprise.name)
         with self.session(write=True) as s:
             row = None
@@ -200,12 +205,17 @@ class Store:
                                     f"{enterprise.id!r} or name {name!r}")
             if name != row.name and s.execute(select(EnterpriseRow.id).where(EnterpriseRow.name == name)).first():
                 raise InputError(f"已有名为 “{name}” 的企业 / an enterprise named {name!r} already exists")
+            old = _enterprise(row)
             row.name = name
             for attr in ("short_name", "supervision_phone", "report_phone", "emergency_phone"):
                 setattr(row, attr, _clean_text(getattr(enterprise, attr)))
             s.flush()
-            _bump(s, row.id)
-            return _enterprise(row)
+            new = _enterprise(row)
+            changed = [f for f in ("name", "short_name", "supervision_phone", "report_phone", "emergency_phone")
+                       if getattr(old, f) != getattr(new, f)]
+            editing.record_change(Writing(s, row.id, _bump(s, row.id)), "enterprise.update", None, [], None, None,
+                                  {"fields": changed})
+            return new
 
     def data_version(self, enterprise_name: str) -> int:
         """Bumped by every write of the enterprise; 0 for an enterprise not stored."""
