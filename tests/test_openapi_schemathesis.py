@@ -1,9 +1,10 @@
 """Schemathesis against the app's own /openapi.json, in-process through ASGI (no network).
 
-Every GET operation and POST /api/evaluate is called with generated inputs: no answer may be a 5xx, and every
-answer must match the API definition (documented content type, body valid against the response schema). The
-OGC API Features operations, whose statuses and headers are all declared, must also answer only with declared
-statuses and send the declared headers (ETag).
+Every GET operation, POST /api/evaluate and the editing writes (OGC API Features Part 4 items, layout split and
+merge, sent with an editor token) are called with generated inputs: no answer may be a 5xx, and every answer
+must match the API definition (documented content type, body valid against the response schema). The OGC API
+Features operations, whose statuses and headers are all declared, must also answer only with declared statuses
+and send the declared headers (ETag, Location).
 Kept small (25 examples per operation, no deadline) so that it runs in well under two minutes on 2 cores.
 
 The schema is loaded when the module is imported (schemathesis's fixture-based loader does not work with
@@ -37,9 +38,16 @@ SETTINGS = Settings(db=f"sqlite:///{_DIR / 'demo.db'}")
 APP = create_app(SETTINGS)
 
 
+EDIT_PATHS = ("/ogc/collections/", "/api/layout/split", "/api/layout/merge")
+
+
+def _is_edit(operation) -> bool:
+    return operation.method.upper() != "GET" and operation.path.startswith(EDIT_PATHS)
+
+
 def _under_test(ctx) -> bool:
     method = ctx.operation.method.upper()
-    return method == "GET" or (method == "POST" and ctx.operation.path == "/api/evaluate")
+    return method == "GET" or (method == "POST" and ctx.operation.path == "/api/evaluate") or _is_edit(ctx.operation)
 
 
 def _published() -> dict:
@@ -67,10 +75,14 @@ def demo_loaded():
     """Load the demo plant; returns the feature ids of each OGC collection (to steer generated paths)."""
     from fastapi.testclient import TestClient
 
+    from riskmap.store import open_store, tokens
+
     load_demo(Settings(db=SETTINGS.db))
     with TestClient(APP) as client:
         ids = {kind: [f["id"] for f in client.get(f"/ogc/collections/{kind}/items?limit=10000").json()["features"]]
                for kind in KINDS}
+    with open_store(SETTINGS.db) as store:
+        ids["token"] = tokens.create_token(store, "editor", "schemathesis")[0]
     yield ids
     shutil.rmtree(_DIR, ignore_errors=True)
 
@@ -99,6 +111,8 @@ def test_api_conforms_to_its_openapi(case, demo_loaded):
     strict = case.operation.path.startswith("/ogc")
     if strict:
         _steer(case, demo_loaded)
+    if _is_edit(case.operation):
+        case.headers = {**(case.headers or {}), "Authorization": f"Bearer {demo_loaded['token']}"}
     case.call_and_validate(checks=DECLARED_ONLY if strict else CORE_CHECKS)
 
 
@@ -108,6 +122,10 @@ def test_the_run_covers_the_ogc_operations():
     assert {"/ogc/", "/ogc/conformance", "/ogc/collections", "/ogc/collections/{collection_id}",
             "/ogc/collections/{collection_id}/items", "/ogc/collections/{collection_id}/items/{feature_id}"} <= paths
     assert "/api/regions" in paths
+    writes = {(op.ok().method.upper(), op.ok().path) for op in schema.get_all_operations() if _is_edit(op.ok())}
+    items = "/ogc/collections/{collection_id}/items"
+    assert {("POST", items), ("PUT", items + "/{feature_id}"), ("PATCH", items + "/{feature_id}"),
+            ("DELETE", items + "/{feature_id}"), ("POST", "/api/layout/split"), ("POST", "/api/layout/merge")} <= writes
 
 
 def test_published_422_schema_is_what_the_app_sends(demo_loaded):
