@@ -53,6 +53,7 @@ class TileSettings(BaseSettings):
 
 _TILE_RESPONSES: dict[int | str, dict[str, Any]] = {
     302: {"description": "旧版本号：转到当前版本 / old version: redirect to the current one"},
+    400: {"description": "时刻 at 有误（非 ISO 8601、早于 1990 年或在未来）/ bad `at` moment"},
     304: {"description": "未修改 / not modified (If-None-Match)"},
     404: {"description": "瓦片、图层或企业不存在 / no such tile, layer or enterprise"},
     422: {"description": "参数有误（v、hatch、labels，或有多个企业而未指定）/ bad v, hatch or labels, or several "
@@ -278,7 +279,7 @@ def make_router() -> APIRouter:
     router = APIRouter(prefix="/tiles", tags=["tiles"])
 
     @router.get("/{layer}/tilejson.json", summary="TileJSON 3.0.0（含版本号的绝对地址）/ TileJSON with versioned URLs",
-                responses={404: _TILE_RESPONSES[404]})
+                responses={k: _TILE_RESPONSES[k] for k in (400, 404, 422)})
     async def tilejson(request: Request, layer: str,
                        enterprise: str | None = Query(None, description=_ENTERPRISE["description"]),
                        format: Literal["png", "mvt"] = Query("png", description="png 或 mvt / tile format"),  # noqa: A002
