@@ -172,7 +172,8 @@
       }).then(function (tj) {
         var layer = L.tileLayer(tj.tiles[0], {
           maxZoom: 22, maxNativeZoom: tj.maxzoom, minNativeZoom: tj.minzoom, zIndex: spec.z, tileSize: 256,
-          className: "riskmap-tiles riskmap-tiles-" + spec.name, attribution: tj.attribution || ""
+          className: "riskmap-tiles riskmap-tiles-" + spec.name, attribution: tj.attribution || "",
+          pane: spec.name === "labels" ? self.labelPane() : "tilePane"
         });
         self.tileLayers[spec.name] = layer;
         overlays[spec.title] = layer;
@@ -184,6 +185,16 @@
       self.config.layers.forEach(function (spec) { if (overlays[spec.title]) ordered[spec.title] = overlays[spec.title]; });
       L.control.layers(null, ordered, { collapsed: true, position: "topright" }).addTo(self.map);
     });
+  };
+
+  /** Names above the editable shapes (which sit above the tiles), never catching a click. */
+  Editor.prototype.labelPane = function () {
+    if (!this.map.getPane("riskmapLabels")) {
+      var pane = this.map.createPane("riskmapLabels");
+      pane.style.zIndex = 450;
+      pane.style.pointerEvents = "none";
+    }
+    return "riskmapLabels";
   };
 
   /** New tile URLs after a change (versioned TileJSON), so the backdrop shows the saved colours at once. */
@@ -321,12 +332,14 @@
     var layer = record.layer, level = this.levelOfRecord(record);
     var selected = this.selected === record.key;
     if (layer.setStyle) {
-      var colour = level ? this.colours[level] : GREY;
+      // Regions: a light tint of their own colour over the region tiles (same hue, no mixing); a building or
+      // equipment with a level: nearly opaque, so a blue unit over a yellow region stays blue, never green.
+      var region = record.props.role === "region";
       layer.setStyle({
         color: selected ? "#0b57a4" : (record.state === "clean" ? "#333333" : "#c2185b"),
-        weight: selected ? 3 : (record.props.role === "region" ? 2 : 1),
+        weight: selected ? 3 : (region ? 2 : 1),
         dashArray: record.state === "clean" ? null : "5 4",
-        fillColor: colour, fillOpacity: level ? 0.55 : 0.15, opacity: 1
+        fillColor: level ? this.colours[level] : GREY, fillOpacity: level ? (region ? 0.2 : 0.9) : 0.25, opacity: 1
       });
     }
     var node = layer.getElement ? layer.getElement() : layer._icon;

@@ -302,3 +302,65 @@ def test_split_with_a_drawn_line_then_merge_back(fresh_server, open_page):
     reasons = json.dumps(history, ensure_ascii=False)
     assert "分割测试" in reasons
     assert log.problems(moved=True) == []
+
+
+def test_token_asked_once_then_reshape_a_vertex_and_move_an_equipment_point(fresh_server, open_page):
+    token = _token(fresh_server, "表单")
+    page, log = _open_editor(open_page, fresh_server)
+    page.fill(".editor-token-form input", token)
+    page.click(".editor-token-ok")
+    page.wait_for_selector(".editor-tools", timeout=10000)
+    assert page.evaluate(f"sessionStorage.getItem('{TOKEN_KEY}')") == token
+    page.reload(wait_until="load")                      # kept for the session: asked once
+    _wait_editor(page)
+    assert page.locator(".editor-tools").count() == 1 and page.locator(".editor-token-form").count() == 0
+
+    # Reshape: drag one vertex handle of a region by 20 px.
+    fid = page.evaluate("""() => {
+        const ed = window.riskEditor;
+        return Object.keys(ed.records).find(k => ed.records[k].props.role === 'region');
+    }""")
+    before = _http(fresh_server, "GET", f"/ogc/collections/layout/items/{fid}")[2]["geometry"]
+    page.evaluate("(fid) => window.riskEditor.select(fid)", fid)
+    page.wait_for_function("(fid) => window.riskEditor.records[fid].etag", arg=fid)
+    handle = page.locator(".leaflet-marker-pane .marker-icon:not(.marker-icon-middle)").first
+    box = handle.bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x - 10, y + 5, steps=4)
+    page.mouse.move(x - 20, y + 10, steps=4)
+    page.mouse.up()
+    page.wait_for_function("window.riskEditor.pendingRecords().length === 1")
+
+    # An equipment point placed, then moved.
+    spot = _empty_spot(page)
+    page.click(".editor-draw-point")
+    page.mouse.click(spot["x"], spot["y"])
+    page.wait_for_function("window.riskEditor.pendingRecords().length === 2")
+    page.fill(".editor-why", "改造")
+    page.click(".editor-save-button")
+    page.wait_for_function("document.querySelector('.editor-status').classList.contains('editor-ok')", timeout=30000)
+    after = _http(fresh_server, "GET", f"/ogc/collections/layout/items/{fid}")[2]["geometry"]
+    assert after != before
+    point_fid = page.locator(".editor-fid").inner_text()
+    point = _http(fresh_server, "GET", f"/ogc/collections/layout/items/{point_fid}")[2]
+    assert point["geometry"]["type"] == "Point" and point["properties"]["role"] == "equipment"
+
+    page.evaluate("(fid) => window.riskEditor.select(fid)", point_fid)
+    page.wait_for_function("(fid) => window.riskEditor.records[fid].etag", arg=point_fid)
+    icon = page.locator(f".leaflet-marker-icon[data-fid='{point_fid}']")
+    box = icon.bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] - 4
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + 15, y + 5, steps=4)
+    page.mouse.move(x + 30, y + 10, steps=4)
+    page.mouse.up()
+    page.wait_for_function("window.riskEditor.pendingRecords().length === 1")
+    page.click(".editor-save-button")
+    page.wait_for_function("window.riskEditor.pendingRecords().length === 0", timeout=30000)
+    moved = _http(fresh_server, "GET", f"/ogc/collections/layout/items/{point_fid}")[2]["geometry"]["coordinates"]
+    assert moved[0] > point["geometry"]["coordinates"][0] and moved[1] < point["geometry"]["coordinates"][1]
+    _keep(page, "editor-point-moved")
+    assert log.problems(moved=True) == []
