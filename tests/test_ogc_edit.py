@@ -503,3 +503,39 @@ def test_twenty_clients_save_the_same_feature_at_once(store_url, editor_token, t
         assert len(edits) == 1
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("route,body,status", [
+    ("split", {"fid": "B1", "line": {"type": "LineString", "coordinates": [[119.744, float("nan")], [119.745, 32.32]]},
+               "if_match": "*"}, 422),
+    ("split", {"fid": "B1", "line": {"type": "LineString", "coordinates": [[-60.0, -32.0], [-60.1, -32.0]]},
+               "if_match": "*"}, 422),
+    ("split", {"fid": "B1", "line": {"type": "LineString", "coordinates": [[119.744, 32.32]] * 30000},
+               "if_match": "*"}, 422),
+    ("split", {"fid": ["B1"], "line": None, "if_match": "*"}, 422),
+    ("split", {"fid": "A6", "line": {"type": "LineString", "coordinates": [[119.74, 32.31], [119.75, 32.33]]},
+               "if_match": "*"}, 422),                                        # the fence is a line, not an area
+    ("split", [1, 2, 3], 422),
+    ("split", {"fid": "B1", "line": {"type": "LineString", "coordinates": [[119.744, 32.32], [119.745, 32.32]]},
+               "if_match": {"nested": True}}, 422),
+    ("merge", {"fids": [f"F{k}" for k in range(1000)], "if_match": {}}, 422),
+    ("merge", {"fids": ["B1", "B1"], "if_match": {"B1": "*"}}, 422),
+    ("merge", {"fids": ["B1", "B2"], "if_match": ["*", "*"]}, 422),
+    ("merge", {"fids": ["B1", "B2"], "if_match": {"B1": "*", "B2": "*"}, "name": "x" * 500}, 422),
+    ("merge", {"fids": ["B1", "A6"], "if_match": {"B1": "*", "A6": "*"}}, 422),
+    ("merge", "not an object", 422),
+])
+def test_split_and_merge_refuse_hostile_bodies(client, auth, route, body, status):
+    before = client.get(LAYOUT, params={"limit": 1}).json()["numberMatched"]
+    content = json.dumps(body)          # NaN goes out as the bare word NaN, which JSON does not allow
+    _error(client.post(f"/api/layout/{route}", content=content, headers={**auth, "Content-Type": "application/json"}),
+           status)
+    assert client.get(LAYOUT, params={"limit": 1}).json()["numberMatched"] == before
+
+
+def test_split_and_merge_need_an_editor_token(client, db, editor_token):
+    body = {"fids": ["B1", "B2"], "if_match": {"B1": "*", "B2": "*"}}
+    _error(client.post("/api/layout/merge", json=body), 401)
+    _error(client.post("/api/layout/merge", json=body, headers=editor_token(db, role="reader")), 403)
+    _error(client.post("/api/layout/split", content=b"x" * (6 * 1024 * 1024),
+                       headers={**editor_token(db), "Content-Type": "application/json"}), 413)
