@@ -59,12 +59,15 @@ def load_plant(store, enterprise_name: str | None, at: datetime | None = None) -
     enterprise = store.enterprise(enterprise_name, create=False)
     if at is not None:
         return _past_plant(store, enterprise, at)
+    from riskmap.store.history import regions_from
+
     # The reads are separate; a write between them would mix versions, so read again until the version holds.
+    # Regions come from the features and units already read (as Store.regions would give them, read once).
     for _attempt in range(5):
         version = store.data_version(enterprise_name)
         features = store.layout_features(enterprise_name)
         units = store.units(enterprise_name)
-        regions = store.regions(enterprise_name)
+        regions = regions_from(features, units)
         layout_info = store.layout_info(enterprise_name)
         ledger_info = store.ledger_info(enterprise_name) or {}
         if store.data_version(enterprise_name) == version:

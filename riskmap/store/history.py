@@ -23,6 +23,7 @@ from riskmap.store.repository import (
     _enterprise_name,
     _features_frame,
     _from_wkb,
+    _paused_gc,
     _regions_of,
     _valid,
 )
@@ -137,11 +138,16 @@ def plant_parts_at(store, name: str, at: datetime) -> dict:
     asof = versions_at(store, name, at)
     with store.session() as s:
         features, units = _past_parts(store, s, name, asof.layout_number, asof.ledger_number, None)
-    regions = _regions_of(features[features["role"] == "region"].reset_index(drop=True), units)
+    regions = regions_from(features, units)
     layout_info = _version_info(store.layout_versions(name), asof.layout_number)
     ledger_info = _version_info(store.ledger_versions(name), asof.ledger_number)
     return {"asof": asof, "features": features, "units": units, "regions": regions,
             "layout_info": layout_info, "ledger_info": ledger_info}
+
+
+def regions_from(features, units) -> list[Region]:
+    """Regions by the rules of Store.regions, from a layout already read whole (saves reading it twice)."""
+    return _regions_of(features[features["role"] == "region"].reset_index(drop=True), units)
 
 
 def _version_info(versions: list[dict], number: int | None) -> dict | None:
@@ -246,30 +252,51 @@ def diff(store, name: str, t1: datetime, t2: datetime) -> dict:
         ent_id = _enterprise_id(s, name)
         before = [_number_at(s, m, ent_id, t1) for m in (LayoutVersionRow, LedgerVersionRow)]
         after = [_number_at(s, m, ent_id, t2) for m in (LayoutVersionRow, LedgerVersionRow)]
-        old_f, new_f = _changed_rows(s, store, LayoutFeatureRow, ent_id, before[0], after[0])
-        old_u, new_u = _changed_rows(s, store, UnitRow, ent_id, before[1], after[1])
-        layout = _layout_diff(_feature_frame(old_f), _feature_frame(new_f))
-        units = _units_diff(_units_of(s, old_u), _units_of(s, new_u))
+        with _paused_gc():
+            old_f, new_f = (_feature_frame(_feature_rows(s, store, cond)) for cond in
+                            _changed(LayoutFeatureRow, ent_id, before[0], after[0]))
+            old_u, new_u = (_units_where(s, store, cond) for cond in
+                            _changed(UnitRow, ent_id, before[1], after[1]))
+        layout = _layout_diff(old_f, new_f)
+        units = _units_diff(old_u, new_u)
     return {"from": t1, "to": t2, "layout_from": before[0], "layout_to": after[0], "ledger_from": before[1],
             "ledger_to": after[1], "layout": layout, "units": units}
 
 
-def _changed_rows(s, store, model, ent_id: int, v1: int | None, v2: int | None):
-    """(rows valid at v1 but not at v2, rows valid at v2 but not at v1); None = no version yet."""
-    if model is LayoutFeatureRow:
-        columns = [model.id, model.fid, model.name, model.role, model.layer, store._json_text(model.properties),
-                   store._wkb(model.geometry)]
-    else:
-        columns = [c for c in model.__table__.c if c.name != "geometry"] + [store._wkb(model.geometry)]
+def _changed(model, ent_id: int, v1: int | None, v2: int | None) -> tuple[list | None, list | None]:
+    """SQL conditions of (rows valid at v1 but not at v2, rows valid at v2 but not at v1); None reads nothing
+    (no version yet at that moment)."""
     base = [model.enterprise_id == ent_id]
-
-    def read(*cond):
-        return s.connection().execute(select(*columns).where(*base, *cond).order_by(model.id)).all()
-
-    old = [] if v1 is None else read(_valid(model, v1),
-                                     *([] if v2 is None else [model.valid_to.is_not(None), model.valid_to <= v2]))
-    new = [] if v2 is None else read(_valid(model, v2), *([] if v1 is None else [model.valid_from > v1]))
+    old = None if v1 is None else [*base, _valid(model, v1),
+                                   *([] if v2 is None else [model.valid_to.is_not(None), model.valid_to <= v2])]
+    new = None if v2 is None else [*base, _valid(model, v2), *([] if v1 is None else [model.valid_from > v1])]
     return old, new
+
+
+def _feature_rows(s, store, cond: list | None) -> list:
+    if cond is None:
+        return []
+    f = LayoutFeatureRow
+    return s.connection().execute(select(f.id, f.fid, f.name, f.role, f.layer, store._json_text(f.properties),
+                                         store._wkb(f.geometry)).where(*cond).order_by(f.id)).all()
+
+
+def _units_where(s, store, cond: list | None) -> dict:
+    """Units (with their events) of the unit rows meeting `cond`, by code; Core rows, as Store.units reads."""
+    if cond is None:
+        return {}
+    units_t, events_t = UnitRow.__table__, RiskEventRow.__table__
+    conn = s.connection()
+    rows = conn.execute(select(*[c for c in units_t.c if c.name != "geometry"],
+                               store._wkb(units_t.c.geometry).label("wkb")).where(*cond).order_by(units_t.c.id)).all()
+    if not rows:
+        return {}
+    events: dict[int, list] = {}
+    for ev in conn.execute(select(*events_t.c).join(units_t, units_t.c.id == events_t.c.unit_id).where(*cond)
+                           .order_by(events_t.c.unit_id, events_t.c.position)):
+        events.setdefault(ev.unit_id, []).append(codec.event_from_row(ev))
+    geometries = _from_wkb([r.wkb for r in rows])
+    return {r.code: codec.unit_from_row(r, g, events.get(r.id, [])) for r, g in zip(rows, geometries, strict=True)}
 
 
 def _feature_frame(rows):
@@ -302,26 +329,12 @@ def _layout_diff(old, new) -> dict:
     }
 
 
-def _units_of(s, rows) -> dict:
-    """Units (with their events) of the given unit rows, by code."""
-    if not rows:
-        return {}
-    events: dict[int, list] = {}
-    ids = [r.id for r in rows]
-    for start in range(0, len(ids), 5000):
-        for ev in s.execute(select(RiskEventRow).where(RiskEventRow.unit_id.in_(ids[start:start + 5000]))
-                            .order_by(RiskEventRow.unit_id, RiskEventRow.position)).scalars():
-            events.setdefault(ev.unit_id, []).append(codec.event_from_row(ev))
-    geometries = _from_wkb([r[-1] for r in rows])
-    return {r.code: codec.unit_from_row(r, g, events.get(r.id, [])) for r, g in zip(rows, geometries, strict=True)}
-
-
 def _units_diff(old: dict, new: dict) -> dict:
     changed, level_changed = [], []
     for code in sorted(old.keys() & new.keys(), key=_natural):
         a, b = old[code], new[code]
-        fields = [k for k, v in codec.unit_row(a, 0).items() if k not in ("position", "geometry")
-                  and codec.unit_row(b, 0)[k] != v]
+        row_a, row_b = codec.unit_row(a, 0), codec.unit_row(b, 0)
+        fields = [k for k, v in row_a.items() if k not in ("position", "geometry") and row_b[k] != v]
         if not _same_geometry(a.geometry, b.geometry):
             fields.append("geometry")
         if [codec.event_row(e, i) for i, e in enumerate(a.events)] != \
