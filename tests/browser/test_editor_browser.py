@@ -364,3 +364,24 @@ def test_token_asked_once_then_reshape_a_vertex_and_move_an_equipment_point(fres
     assert moved[0] > point["geometry"]["coordinates"][0] and moved[1] < point["geometry"]["coordinates"][1]
     _keep(page, "editor-point-moved")
     assert log.problems(moved=True) == []
+
+
+def test_a_refused_geometry_says_why_and_stays_pending(fresh_server, open_page):
+    """A polygon drawn far outside the plant: the API's 422 reaches the user, the drawing is kept to fix."""
+    token = _token(fresh_server)
+    total = _http(fresh_server, "GET", "/ogc/collections/layout/items?limit=1")[2]["numberMatched"]
+    page, log = _open_editor(open_page, fresh_server, token)
+    page.evaluate("window.riskEditor.map.panBy([-900, 0], {animate: false})")
+    page.wait_for_load_state("networkidle")
+    page.click(".editor-draw-rectangle")
+    page.mouse.click(300, 300)
+    page.wait_for_timeout(100)
+    page.mouse.click(360, 360)
+    page.wait_for_function("window.riskEditor.pendingRecords().length === 1")
+    page.click(".editor-save-button")
+    page.wait_for_function("document.querySelector('.editor-status').textContent.includes('超出厂区范围')",
+                           timeout=30000)
+    assert page.evaluate("window.riskEditor.pendingRecords().length") == 1
+    assert _http(fresh_server, "GET", "/ogc/collections/layout/items?limit=1")[2]["numberMatched"] == total
+    # The refusal (422) is the only failed request.
+    assert [p for p in log.problems(moved=True) if "422" not in p and "Unprocessable" not in p] == []
