@@ -413,6 +413,12 @@ def test_reading_closed_by_the_settings(db, editor_token):
         assert c.get("/healthz").status_code == 200
         assert c.get("/openapi.json").status_code == 200
         assert c.get("/static/app/favicon.svg").status_code in (200, 404)    # never 401
+        _error(c.get("/map"), 401)                   # the page shows names and counts
+        page = c.get("/map", headers={"Accept": "text/html,application/xhtml+xml"})
+        assert page.status_code == 401 and "access_token" in page.text and page.headers["content-type"].startswith(
+            "text/html")
+        reader_page = c.get("/map", params={"access_token": "rmk_" + "q" * 32})
+        _error(reader_page, 401)
         reader = editor_token(db, role="reader", name="看板")
         assert c.get("/ogc/collections", headers=reader).status_code == 200
         token = reader["Authorization"].split()[1]
@@ -422,6 +428,7 @@ def test_reading_closed_by_the_settings(db, editor_token):
         _error(c.get(tile_url), 401)           # the fast path for cached tiles is behind the gate too
         assert c.get(tile_url, headers=reader).status_code == 200
         assert c.get(tile_url, headers=reader).status_code == 200
+        assert c.get("/map", params={"access_token": token}).status_code == 200
         # A reader still cannot write.
         _error(c.patch("/api/units/CY-01-02", json={"override": None}, headers=reader), 403)
         store = open_store(db)

@@ -3,9 +3,10 @@
 Every write route depends on `require_editor`: no token or a bad one is a 401 with `WWW-Authenticate: Bearer`,
 a reader token a 403; the token's name becomes the author of the change. Reading is open unless
 RISKMAP_READ_REQUIRES_TOKEN is set: then `ReadGate` (outermost middleware, ahead of the tile fast path) asks a
-reader or editor token of every request except the health check, the API docs and the static files the /map and
-/edit pages load before they can ask the user for a token. A GET may carry the token as `?access_token=` (RFC 6750
-§2.3), because map libraries fetch tiles by URL and cannot add headers.
+reader or editor token of every request except the health check, the API description and the static files (no
+data in any of them). The /map and /edit pages themselves carry data (names, counts, extents), so they are closed
+too. A GET may carry the token as `?access_token=` (RFC 6750 §2.3): a wall screen opens /map?access_token=…, and
+map libraries fetch tiles by URL and cannot add headers.
 """
 
 from __future__ import annotations
@@ -21,9 +22,8 @@ from riskmap.store import tokens
 REALM = "riskmap"
 QUERY_PARAM = "access_token"
 # Paths answered without a token even when reading is closed: the health check, the API description and its
-# pages, and the page shells and static files (no data in any of them).
-OPEN_PATHS = frozenset({"/healthz", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json", "/map", "/edit",
-                        "/favicon.ico"})
+# pages, and static files (no data in any of them).
+OPEN_PATHS = frozenset({"/healthz", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json", "/favicon.ico"})
 OPEN_PREFIXES = ("/static/",)
 _STATE_KEY = "riskmap_token"
 
@@ -117,7 +117,7 @@ class ReadGate:
         info = await run_in_threadpool(tokens.verify_token, app.state.store(), text) if text else None
         if info is None:
             exc = _invalid() if text else _missing("读取", "a reader or editor")
-            await _send_error(send, exc)
+            await _send_error(send, exc, _wants_html(scope))
             return
         scope.setdefault("state", {})[_STATE_KEY] = info
         await self.app(scope, receive, send)
@@ -149,9 +149,27 @@ def _find_app(app):
     return app
 
 
-async def _send_error(send, exc: AuthError) -> None:
-    body = json.dumps({"detail": exc.message}, ensure_ascii=False).encode("utf-8")
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+def _wants_html(scope) -> bool:
+    """A browser opening a page (not a script fetching data): it reads the message as a page."""
+    for name, value in scope["headers"]:
+        if name == b"accept":
+            return value.decode("latin-1").lower().startswith("text/html")
+    return False
+
+
+async def _send_error(send, exc: AuthError, html: bool = False) -> None:
+    if html:
+        from html import escape
+
+        text = escape(exc.message)
+        body = (f'<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8"><title>{text}</title></head>'
+                f"<body><h1>需要令牌 / a token is required</h1><p>{text}</p><p>在地址后加 ?access_token=令牌 / add "
+                f"?access_token=&lt;token&gt; to the address</p></body></html>").encode()
+        media = b"text/html; charset=utf-8"
+    else:
+        body = json.dumps({"detail": exc.message}, ensure_ascii=False).encode("utf-8")
+        media = b"application/json"
+    headers = [(b"content-type", media), (b"content-length", str(len(body)).encode())]
     headers += [(k.lower().encode(), v.encode()) for k, v in exc.headers.items()]
     await send({"type": "http.response.start", "status": exc.http_status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
