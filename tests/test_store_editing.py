@@ -286,3 +286,48 @@ def test_audit_rows_are_kept_as_written(plant):
     assert [r.action for r in later[len(first):]] == ["feature.delete", "feature.restore", "layout.import"]
     mine = [r.data_version for r in later if r.enterprise_id == int(ent.id)]
     assert mine == sorted(set(mine))     # one row per write, in order
+
+
+@pytest.mark.parametrize("bad", [
+    {"fid": ""}, {"fid": "x" * 300}, {"fid": "a\x00b"}, {"properties": ["not", "a", "dict"]},
+    {"geometry": {"type": "Polygon", "coordinates": "garbage"}}, {"geometry": {"type": "Nope"}},
+    {"geometry": None}, {"geometry": "POINT (1 2)"}, {"geometry": shapely.Point()}, {"role": None},
+    {"role": "region; DROP TABLE units"}, {"name_": "名" * 3000}, {"reason": "因" * 3000},
+])
+def test_hostile_feature_input_is_refused_cleanly(plant, bad):
+    store = plant
+    args = {"fid": "NEW", "role": "building", "geometry": square(0.01, 0.01), "name_": "新", "properties": {},
+            "reason": None} | bad
+    before = store.data_version(ENT)
+    with pytest.raises(InputError) as err:
+        store.create_feature(ENT, args["fid"], args["role"], args["geometry"], name_=args["name_"],
+                             properties=args["properties"], reason=args["reason"])
+    assert "/ " in err.value.message and err.value.http_status == 422
+    assert store.data_version(ENT) == before and store.feature(ENT, "NEW") is None
+
+
+def test_geojson_geometry_and_odd_if_match(plant):
+    store = plant
+    made = store.create_feature(ENT, "G", "equipment", {"type": "Point", "coordinates": [120.001, 30.001]})
+    assert store.feature(ENT, "G").geometry.equals(shapely.Point(120.001, 30.001))
+    for odd in ("", f'W/"{made.edit_tag}.aa"', "garbage", [], ["x"]):
+        with pytest.raises(EditConflict):
+            store.delete_feature(ENT, "G", odd)
+    with pytest.raises(InputError):
+        store.delete_feature(ENT, "G", True)
+    assert store.delete_feature(ENT, "G", ["x", made.edit_tag]).edit_tags == [None]
+    with pytest.raises(NotFoundError):
+        store.delete_feature("没有的企业", "G", "*")
+
+
+@pytest.mark.parametrize("unit", [
+    AssessmentUnit("", "空编号"), AssessmentUnit("x" * 300, "长编号"),
+    AssessmentUnit("g1", "坏图形", geometry="POINT (1 2)"),
+    AssessmentUnit("g2", "空图形", geometry=shapely.Polygon()), "not a unit",
+])
+def test_hostile_unit_input_is_refused_cleanly(plant, unit):
+    store = plant
+    before = store.data_version(ENT)
+    with pytest.raises(InputError):
+        store.create_unit(ENT, unit)
+    assert store.data_version(ENT) == before

@@ -275,7 +275,7 @@ def _geometry(geom: Any) -> Any:
     if isinstance(geom, dict):
         try:
             geom = shape(geom)
-        except (KeyError, TypeError, ValueError, AttributeError, shapely.errors.GEOSException) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError, shapely.errors.ShapelyError) as exc:
             raise InputError(f"几何无法读取：{exc} / cannot read the geometry: {exc}") from None
     if geom is None or not isinstance(geom, shapely.Geometry) or geom.is_empty:
         raise InputError("要素几何为空 / the feature geometry is missing or empty")
