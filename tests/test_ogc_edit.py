@@ -546,3 +546,19 @@ def test_split_and_merge_need_an_editor_token(client, db, editor_token):
     _error(client.post("/api/layout/merge", json=body, headers=editor_token(db, role="reader")), 403)
     _error(client.post("/api/layout/split", content=b"x" * (6 * 1024 * 1024),
                        headers={**editor_token(db), "Content-Type": "application/json"}), 413)
+
+
+@pytest.mark.postgis
+def test_the_same_writes_on_postgis(postgis_database, editor_token):
+    """The write paths above, one after the other, on PostGIS (the store's locking is SELECT … FOR UPDATE there)."""
+    from pgdb import _empty_tables
+
+    _empty_tables(postgis_database)
+    load_demo(Settings(db=postgis_database))
+    auth = editor_token(postgis_database, name="张工")
+    with TestClient(create_app(Settings(db=postgis_database))) as c:
+        test_put_with_if_match_then_the_old_etag_is_stale(c, auth, postgis_database)
+        test_post_patch_delete(c, auth)
+        test_units_attach_detach_rename_reparent_create_delete(c, auth)
+        test_split_and_merge(c, auth)
+        test_patch_api_units_with_token_and_if_match(c, auth)
