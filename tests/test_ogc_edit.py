@@ -145,9 +145,12 @@ def test_put_with_if_match_then_the_old_etag_is_stale(client, auth, db):
     assert current["edit_tag"] == int(new_etag.strip('"').split(".")[0])
     assert current["changed_by"] == "张工" and current["reason"] == "扩建"
     assert shape(current["feature"]["geometry"]).equals_exact(shape(moved["geometry"]), 1e-9)
-    # "*" matches any current version; the history keeps the change with its author.
-    star = client.put(url, content=json.dumps(feature), headers={**GEO, **auth, "If-Match": "*"})
+    # "*" matches any current version; a raw UTF-8 reason header is read as UTF-8.
+    star = client.put(url, content=json.dumps(feature), headers=[
+        *GEO.items(), *auth.items(), ("If-Match", "*"), ("X-Reason", "改回".encode())])
     assert star.status_code == 200
+    stale = client.put(url, content=json.dumps(feature), headers={**GEO, **auth, "If-Match": new_etag})
+    assert stale.json()["current"]["reason"] == "改回"
 
 
 def test_post_patch_delete(client, auth):

@@ -187,9 +187,12 @@ def _if_match(request: Request) -> str:
 def _reason(request: Request) -> str | None:
     text = request.headers.get("x-reason")
     if text is not None:
+        from contextlib import suppress
         from urllib.parse import unquote
 
-        text = unquote(text)        # headers are latin-1: a Chinese reason comes percent-encoded
+        with suppress(UnicodeError):    # headers arrive as latin-1: raw UTF-8 bytes are read back as UTF-8
+            text = text.encode("latin-1").decode("utf-8")
+        text = unquote(text)        # the portable way: percent-encoded UTF-8
     else:
         text = request.query_params.get("reason")
     text = (text or "").strip()
