@@ -22,6 +22,14 @@ from riskmap.render import editpage, webmap
 Lang = Literal["zh", "en"]
 TILEJSON_PATH = "/tiles/{layer}/tilejson.json"
 FLAGS_PATH = "/api/flags"
+# The pages answer their errors as a readable page, not JSON.
+_HTML = {"text/html": {"schema": {"type": "string"}}}
+PAGE_ERRORS: dict[int | str, dict] = {
+    404: {"description": "企业或区域不存在 / no such enterprise or region", "content": _HTML},
+    422: {"description": "参数有误（如 at 不是时刻）/ a bad parameter (e.g. at is not a moment)",
+          "content": {**_HTML, "application/json": {"schema": {"$ref": "#/components/schemas/HTTPValidationError"}}}},
+    503: {"description": "前端资源未安装 / web assets not installed", "content": _HTML},
+}
 # Map summaries by (database, enterprise id, version stamp): a version's counts never change.
 _SUMMARIES: dict[tuple, webmap.MapSummary] = {}
 _SUMMARY_LOCK = threading.Lock()
@@ -191,7 +199,8 @@ def _config(request: Request, enterprise: str | None, region: str | None, lang: 
 def make_router() -> APIRouter:
     router = APIRouter(tags=["map"])
 
-    @router.get("/map", response_class=HTMLResponse, summary="四色风险分布网页地图 / the web map")
+    @router.get("/map", response_class=HTMLResponse, summary="四色风险分布网页地图 / the web map",
+                responses=PAGE_ERRORS)
     def map_page(
         request: Request,
         enterprise: str | None = Query(None, description="企业名称 / enterprise"),
@@ -218,7 +227,8 @@ def make_router() -> APIRouter:
         page = webmap.render_map_page(config, assets)
         return HTMLResponse(page, headers={"Cache-Control": "no-cache"})
 
-    @router.get("/edit", response_class=HTMLResponse, summary="总平面布置网页编辑器 / the layout editor")
+    @router.get("/edit", response_class=HTMLResponse, summary="总平面布置网页编辑器 / the layout editor",
+                responses=PAGE_ERRORS)
     def edit_page(
         request: Request,
         enterprise: str | None = Query(None, description="企业名称 / enterprise"),
