@@ -241,9 +241,10 @@ def test_mvt_features_ids_and_attributes(client, demo_db):
     url = f"sqlite:///{demo_db}"
     tj = tilejson(client, "regions", format="mvt")
     lon, lat = tj["center"][:2]
-    tile = TMS.tile(lon, lat, 16)
     for layer, key_field in (("regions", "region_id"), ("units", "unit_id"), ("layout", "source_id")):
-        r = client.get(f"/tiles/{layer}/16/{tile.x}/{tile.y}.mvt")
+        z = max(16, tilejson(client, layer, format="mvt")["minzoom"])
+        tile = TMS.tile(lon, lat, z)
+        r = client.get(f"/tiles/{layer}/{z}/{tile.x}/{tile.y}.mvt")
         assert r.status_code == 200 and r.headers["content-type"] == MVT_TYPE
         decoded = mapbox_vector_tile.decode(r.content)
         assert list(decoded) == [layer]
@@ -277,10 +278,11 @@ def test_mvt_features_ids_and_attributes(client, demo_db):
 
 def test_feature_ids_are_stable_across_requests_and_versions(edit_client):
     tj = tilejson(edit_client, "units", format="mvt")
-    tile = TMS.tile(tj["center"][0], tj["center"][1], 16)
+    z = tj["minzoom"]                                    # the units' vector tiles start here
+    tile = TMS.tile(tj["center"][0], tj["center"][1], z)
 
     def ids():
-        body = edit_client.get(f"/tiles/units/16/{tile.x}/{tile.y}.mvt").content
+        body = edit_client.get(f"/tiles/units/{z}/{tile.x}/{tile.y}.mvt").content
         return {f["properties"]["unit_id"]: f["id"] for f in mapbox_vector_tile.decode(body)["units"]["features"]}
 
     before = ids()

@@ -41,7 +41,7 @@ def test_days_and_buckets_in_vector_tiles(demo):
     url, client = demo
     doc, t = centre_tile(client, 17)
     assert doc["vector_layers"][0]["fields"]["days_since_assessed"] == "Number"
-    assert doc["minzoom"] == 16
+    assert doc["minzoom"] == load_layer_style("staleness").mvt_min_zoom == 17
     today = dt.date.fromisoformat(doc["day"])
     feats = mapbox_vector_tile.decode(client.get(f"/tiles/staleness/17/{t.x}/{t.y}.mvt").content)["staleness"][
         "features"]
