@@ -385,3 +385,28 @@ def test_a_refused_geometry_says_why_and_stays_pending(fresh_server, open_page):
     assert _http(fresh_server, "GET", "/ogc/collections/layout/items?limit=1")[2]["numberMatched"] == total
     # The refusal (422) is the only failed request.
     assert [p for p in log.problems(moved=True) if "422" not in p and "Unprocessable" not in p] == []
+
+
+def test_detach_a_unit_then_delete_the_area(fresh_server, open_page):
+    token = _token(fresh_server)
+    page, log = _open_editor(open_page, fresh_server, token)
+    page.evaluate("window.riskEditor.select('C0')")
+    page.wait_for_function("window.riskEditor.records['C0'].etag")
+    page.wait_for_selector(".editor-attached li[data-unit-id='SC-01'] .editor-detach")
+    page.fill(".editor-why", "拆除")
+    page.click(".editor-attached li[data-unit-id='SC-01'] .editor-detach")
+    page.wait_for_function("document.querySelector('.editor-status').classList.contains('editor-ok')", timeout=30000)
+    unit = _http(fresh_server, "GET", "/ogc/collections/units/items/SC-01")[2]
+    assert unit["properties"]["feature_ref"] is None
+
+    page.evaluate("window.riskEditor.select('C0')")
+    page.wait_for_function("window.riskEditor.records['C0'].etag")
+    assert page.locator(".editor-attached li[data-unit-id]").count() == 0
+    page.click(".editor-delete")
+    assert page.locator("#editor-map path[data-fid='C0']").count() == 0
+    page.click(".editor-save-button")
+    page.wait_for_function("document.querySelector('.editor-status').classList.contains('editor-ok')", timeout=30000)
+    assert _http(fresh_server, "GET", "/ogc/collections/layout/items/C0")[0] == 404
+    history = json.dumps(_http(fresh_server, "GET", "/api/history?limit=5")[2], ensure_ascii=False)
+    assert "拆除" in history
+    assert log.problems() == []
