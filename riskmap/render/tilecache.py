@@ -33,7 +33,7 @@ STYLE_RECHECK_S = 1.0
 FORMATS = ("png", "mvt")
 LABELS = "labels"
 LABEL_SOURCES = ("regions", "units", "layout")   # whose names the labels layer draws (one collision pass)
-PAST_STATES = 8                                  # past map states kept in memory (?at=)
+PAST_STATES = 4                                  # past map states kept in memory (?at=)
 STALENESS = "staleness"                          # units by days since their last assessment (layers/staleness.yaml)
 FLAGGABLE = ("units", STALENESS)
 
@@ -338,6 +338,7 @@ class TileService:
         self.checker = VersionChecker(store.engine)
         self._past: OrderedDict[tuple, TileData] = OrderedDict()
         self._past_lock = threading.Lock()
+        self._past_build_lock = threading.Lock()
         self.renders = 0              # tiles made (not served from the cache)
 
     def style(self, layer: str) -> Any:
@@ -472,14 +473,19 @@ class TileService:
             if found is not None:
                 self._past.move_to_end(key)
                 return dataclasses.replace(found, as_of=as_of)
-        current = self._data.get(ent_id)
-        data = past_tiledata(self.store, ent_id, name, as_of, current)
-        with self._past_lock:
-            self._past[key] = data
-            while len(self._past) > PAST_STATES:
-                old_key, old = self._past.popitem(last=False)
-                self.cache.clear(old.owner)
-        self.cache.set_generation(data.owner, data.version)
+        with self._past_build_lock:                # one build at a time: the tiles of one view ask together
+            with self._past_lock:
+                found = self._past.get(key)
+            if found is not None:
+                return dataclasses.replace(found, as_of=as_of)
+            current = self._data.get(ent_id) or self.current(name)   # its feature ids carry over
+            data = past_tiledata(self.store, ent_id, name, as_of, current)
+            self.cache.set_generation(data.owner, data.version)
+            with self._past_lock:
+                self._past[key] = data
+                while len(self._past) > PAST_STATES:
+                    _, old = self._past.popitem(last=False)
+                    self.cache.clear(old.owner)
         return data
 
     def today(self) -> str:
