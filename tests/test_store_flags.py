@@ -4,7 +4,7 @@ cleared by a new assessment or explicitly, "overdue" computed from the profile's
 from __future__ import annotations
 
 import dataclasses
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pandas as pd
 import pytest
@@ -67,6 +67,7 @@ def test_reshaped_feature_flags_attached_units(plant):
     flag = store.flags(ENT, today=TODAY)[0]
     assert flag["unit_name"] == "甲岗位" and "名A" in flag["reason"] and " / " in flag["reason"]
     assert flag["detail"] == {"fid": "A", "op": "replace"} and flag["days_since_assessed"] == 0
+    assert abs(datetime.fromisoformat(flag["raised_at"]) - datetime.now(UTC)) < timedelta(minutes=5)
     assert map_flags(store)["u1"] == "geometry_changed" and map_flags(store)["u2"] is None
     with store.session() as s:
         row = s.execute(select(ReassessmentFlagRow.raised_change_id)).scalar_one()
@@ -147,7 +148,7 @@ def test_new_ledger_clears_flags_of_reassessed_units(plant):
     store = plant
     a = store.feature(ENT, "A")
     store.patch_feature(ENT, "A", [a.edit_tag], {"geometry": square(0, 0, 1.5e-3)})
-    store.record_accident(ENT, "u2", TODAY, "手部割伤")
+    store.record_accident(ENT, "u2", date.today(), "手部割伤")
     assert open_flags(store) == {("u1", "geometry_changed"), ("u2", "accident")}
     today = date.today()
     units = plant_units(assessed=today - timedelta(days=400))
@@ -160,19 +161,21 @@ def test_new_ledger_clears_flags_of_reassessed_units(plant):
 
 def test_accidents(plant):
     store = plant
-    minor = store.record_accident(ENT, "u3", date(2026, 11, 20), "轻微烫伤", serious_injuries=1, author="安全员")
+    minor = store.record_accident(ENT, "u3", date.today() - timedelta(days=3), "轻微烫伤", serious_injuries=1,
+                                  author="安全员")
     assert minor["serious"] is False and [f["unit_id"] for f in minor["flags_raised"]] == ["u3"]
-    serious = store.record_accident(ENT, None, date(2026, 11, 21), "爆燃", deaths=1, author="安全员")
+    serious = store.record_accident(ENT, None, date.today() - timedelta(days=2), "爆燃", deaths=1, author="安全员")
     assert serious["serious"] is True
     assert {f["unit_id"] for f in serious["flags_raised"]} == {"root", "u1", "u2", "u4"}   # u3 had one open
     assert {u for u, r in open_flags(store) if r == "accident"} == {"root", "u1", "u2", "u3", "u4"}
-    assert store.record_accident(ENT, None, date(2026, 11, 21), "险情", serious_injuries=2)["flags_raised"] == []
+    near_miss = store.record_accident(ENT, None, date.today() - timedelta(days=2), "险情", serious_injuries=2)
+    assert near_miss["flags_raised"] == [] and near_miss["serious"] is False
     with pytest.raises(NotFoundError):
-        store.record_accident(ENT, "ghost", TODAY, "x")
+        store.record_accident(ENT, "ghost", date.today(), "x")
     for bad in [dict(description=" "), dict(description="x" * 3000), dict(deaths=-1), dict(deaths=1.5),
                 dict(serious_injuries=True), dict(occurred_on=date.today() + timedelta(days=30)),
                 dict(occurred_on="2026-01-01")]:
-        args = {"unit_code": "u1", "occurred_on": TODAY, "description": "x"} | bad
+        args = {"unit_code": "u1", "occurred_on": date.today(), "description": "x"} | bad
         with pytest.raises(InputError):
             store.record_accident(ENT, **args)
     with store.session() as s:
@@ -182,7 +185,7 @@ def test_accidents(plant):
 
 def test_clear_flags_explicitly(plant):
     store = plant
-    store.record_accident(ENT, "u1", TODAY, "跌倒")
+    store.record_accident(ENT, "u1", date.today(), "跌倒")
     a = store.feature(ENT, "A")
     store.patch_feature(ENT, "A", [a.edit_tag], {"geometry": square(0, 0, 1.5e-3)})
     out = store.clear_flags(ENT, "u1", author="安全员", reason="已现场复核", reason_code="accident")

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 import shapely
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, select, update
 
 from riskmap.attach import _FeatureIndex, _key
 from riskmap.domain import AssessmentUnit
@@ -81,8 +81,7 @@ def raise_flags(w, wanted: dict[tuple[str, str], tuple[str, dict | None]]) -> li
                      "reason": reason, "raised_at": now, "raised_change_id": w.change_id, "cleared_at": None,
                      "cleared_change_id": None, "detail": detail})
         out.append({"unit_id": code, "reason_code": reason_code, "reason": reason})
-    for start in range(0, len(rows), CHUNK):
-        s.execute(insert(ReassessmentFlagRow.__table__), rows[start:start + CHUNK])
+    repo._insert_rows(s, ReassessmentFlagRow, rows)   # COPY on PostgreSQL: an accident may flag every unit
     return out
 
 
