@@ -237,3 +237,14 @@ def test_diff_of_feature_edits_and_history_rows(store, feature_edits):
     from riskmap.store.history import versions_at
 
     assert versions_at(store, ENT, moments[-1][0]).data_version == store.data_version(ENT)
+
+
+def test_re_import_of_the_same_ledger_changes_nothing_in_the_diff(store, edited):
+    from riskmap.store.history import diff
+
+    _, moments = edited
+    store.save_units(ENT, store.units(ENT), source="again.xlsx")
+    time.sleep(0.003)
+    again = diff(store, ENT, moments[-1][0], datetime.now(UTC))
+    assert (again["ledger_from"], again["ledger_to"]) == (3, 4)
+    assert again["units"] == {"added": [], "removed": [], "changed": [], "level_changed": []}

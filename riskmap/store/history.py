@@ -10,12 +10,14 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from types import SimpleNamespace
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import shapely
 from sqlalchemy import func, or_, select, text
 
-from riskmap.domain import Region
+from riskmap.domain import AssessmentUnit, Region
 from riskmap.errors import InputError, NotFoundError
 from riskmap.store import codec
 from riskmap.store.repository import (
@@ -36,6 +38,7 @@ from riskmap.store.schema import (
     RiskEventRow,
     UnitRow,
 )
+from riskmap.store.types import Data, loads
 
 LOCAL_ZONE = ZoneInfo("Asia/Shanghai")
 EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)
@@ -281,22 +284,58 @@ def _feature_rows(s, store, cond: list | None) -> list:
                                          store._wkb(f.geometry)).where(*cond).order_by(f.id)).all()
 
 
-def _units_where(s, store, cond: list | None) -> dict:
-    """Units (with their events) of the unit rows meeting `cond`, by code; Core rows, as Store.units reads."""
+@dataclass
+class _RawUnit:
+    """A unit as stored (JSON as text, geometry as WKB) with its events: compared as is, decoded when different."""
+
+    row: Any
+    events: list
+
+    def signature(self) -> tuple:
+        return (tuple(v for k, v in self.row._mapping.items() if k not in _UNIT_KEYS),
+                tuple(tuple(v for k, v in ev._mapping.items() if k not in _EVENT_KEYS) for ev in self.events))
+
+    def decode(self) -> AssessmentUnit:
+        events = [codec.event_from_row(_decoded(ev)) for ev in self.events]
+        return codec.unit_from_row(_decoded(self.row), _from_wkb([self.row.wkb])[0], events)
+
+
+_UNIT_KEYS = {"id", "enterprise_id", "ledger_version_id", "valid_from", "valid_to", "position"}
+_EVENT_KEYS = {"id", "enterprise_id", "unit_id"}
+
+
+def _decoded(row) -> SimpleNamespace:
+    """A Core row read with JSON columns as text, those columns decoded as the Data type would."""
+    values = dict(row._mapping)
+    for key, value in values.items():
+        if key in _JSON_COLUMNS and value is not None:
+            values[key] = loads(value)
+    return SimpleNamespace(**values)
+
+
+_JSON_COLUMNS = {c.name for t in (UnitRow.__table__, RiskEventRow.__table__) for c in t.c if isinstance(c.type, Data)}
+
+
+def _units_where(s, store, cond: list | None) -> dict[str, _RawUnit]:
+    """The unit rows meeting `cond` and their events, by code, undecoded (JSON as text)."""
     if cond is None:
         return {}
     units_t, events_t = UnitRow.__table__, RiskEventRow.__table__
+
+    def columns(table):
+        return [store._json_text(c).label(c.name) if c.name in _JSON_COLUMNS else c
+                for c in table.c if c.name != "geometry"]
+
     conn = s.connection()
-    rows = conn.execute(select(*[c for c in units_t.c if c.name != "geometry"],
-                               store._wkb(units_t.c.geometry).label("wkb")).where(*cond).order_by(units_t.c.id)).all()
+    rows = conn.execute(select(*columns(units_t), store._wkb(units_t.c.geometry).label("wkb"))
+                        .where(*cond).order_by(units_t.c.id)).all()
     if not rows:
         return {}
     events: dict[int, list] = {}
-    for ev in conn.execute(select(*events_t.c).join(units_t, units_t.c.id == events_t.c.unit_id).where(*cond)
-                           .order_by(events_t.c.unit_id, events_t.c.position)):
-        events.setdefault(ev.unit_id, []).append(codec.event_from_row(ev))
-    geometries = _from_wkb([r.wkb for r in rows])
-    return {r.code: codec.unit_from_row(r, g, events.get(r.id, [])) for r, g in zip(rows, geometries, strict=True)}
+    for ev in conn.execute(select(*columns(events_t)).join(units_t, units_t.c.id == events_t.c.unit_id)
+                           .where(*cond).order_by(events_t.c.unit_id, events_t.c.position)):
+        events.setdefault(ev.unit_id, []).append(ev)
+    return {r.code: _RawUnit(r, events.get(r.id, [])) for r in rows}
 
 
 def _feature_frame(rows):
@@ -329,10 +368,13 @@ def _layout_diff(old, new) -> dict:
     }
 
 
-def _units_diff(old: dict, new: dict) -> dict:
+def _units_diff(old: dict[str, _RawUnit], new: dict[str, _RawUnit]) -> dict:
+    """Units by code; those stored alike (a re-import rewrites every row) are not decoded."""
     changed, level_changed = [], []
     for code in sorted(old.keys() & new.keys(), key=_natural):
-        a, b = old[code], new[code]
+        if old[code].signature() == new[code].signature():
+            continue
+        a, b = old[code].decode(), new[code].decode()
         row_a, row_b = codec.unit_row(a, 0), codec.unit_row(b, 0)
         fields = [k for k, v in row_a.items() if k not in ("position", "geometry") and row_b[k] != v]
         if not _same_geometry(a.geometry, b.geometry):
@@ -346,8 +388,8 @@ def _units_diff(old: dict, new: dict) -> dict:
         if la != lb:
             level_changed.append({"id": code, "from": la.value if la else None, "to": lb.value if lb else None})
     return {
-        "added": [{"id": c, "name": new[c].name} for c in sorted(new.keys() - old.keys(), key=_natural)],
-        "removed": [{"id": c, "name": old[c].name} for c in sorted(old.keys() - new.keys(), key=_natural)],
+        "added": [{"id": c, "name": new[c].row.name} for c in sorted(new.keys() - old.keys(), key=_natural)],
+        "removed": [{"id": c, "name": old[c].row.name} for c in sorted(old.keys() - new.keys(), key=_natural)],
         "changed": changed,
         "level_changed": level_changed,
     }
