@@ -248,3 +248,20 @@ def test_re_import_of_the_same_ledger_changes_nothing_in_the_diff(store, edited)
     again = diff(store, ENT, moments[-1][0], datetime.now(UTC))
     assert (again["ledger_from"], again["ledger_to"]) == (3, 4)
     assert again["units"] == {"added": [], "removed": [], "changed": [], "level_changed": []}
+
+
+def test_history_of_a_database_older_than_the_audit_trail(store, edited):
+    """Imports made before the `changes` table existed are listed from the version tables."""
+    from sqlalchemy import delete
+
+    from riskmap.store.history import history
+    from riskmap.store.schema import ChangeRow
+
+    with store.session(write=True) as s:
+        s.execute(delete(ChangeRow).where(ChangeRow.action.in_(("layout.import", "ledger.import"))))
+    rows = history(store, ENT)
+    assert [(r["action"], r["id"] is None) for r in rows] == [
+        ("ledger.import", True), ("layout.import", True), ("unit.edit", False), ("ledger.import", True),
+        ("layout.import", True)]
+    assert (rows[-1]["author"], rows[-1]["reason"], rows[-1]["layout_number"]) == ("王工", "首次导入", 1)
+    assert [r["ledger_number"] for r in rows if r["action"] == "ledger.import"] == [3, 1]
