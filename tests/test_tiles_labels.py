@@ -87,3 +87,22 @@ def test_bad_labels_parameter_is_a_422(demo, bad):
     _, client = demo
     r = client.get("/tiles/regions/17/1/1.png", params={"labels": bad})
     assert r.status_code == 422 and "labels" in r.json()["detail"]
+
+
+def test_labels_of_some_layers_only(demo):
+    """`layers=regions` leaves the unit names out (the plant view shows no units), `layers=units` the regions'."""
+    url, client = demo
+    t = region_tile(url, 17)
+    everything = text_pixels(rgba(client.get(f"/tiles/labels/17/{t.x}/{t.y}.png").content)).sum()
+    regions_only = client.get(f"/tiles/labels/17/{t.x}/{t.y}.png?layers=regions")
+    units_only = client.get(f"/tiles/labels/17/{t.x}/{t.y}.png?layers=units")
+    assert text_pixels(rgba(regions_only.content)).sum() > 20
+    assert text_pixels(rgba(units_only.content)).sum() == 0          # unit names start at z19
+    assert regions_only.headers["etag"] != client.get(f"/tiles/labels/17/{t.x}/{t.y}.png").headers["etag"]
+    assert everything >= text_pixels(rgba(regions_only.content)).sum()
+    doc = client.get("/tiles/labels/tilejson.json", params={"layers": "units,regions"}).json()
+    assert "layers=regions%2Cunits" in doc["tiles"][0]
+    for bad in ("roads", "", ",", "regions,roads"):
+        r = client.get(f"/tiles/labels/17/{t.x}/{t.y}.png", params={"layers": bad})
+        assert r.status_code == 422 and "layers" in r.json()["detail"], bad
+        assert client.get("/tiles/labels/tilejson.json", params={"layers": bad}).status_code == 422

@@ -55,6 +55,7 @@ class TileKey:
     labels: bool = True        # PNG of regions/units/layout: names drawn (False when the labels layer has them)
     flagged: bool = False      # units/staleness: only units with an open re-assessment flag
     day: str = ""              # staleness: the day the day counts are taken on (a new day, new tiles)
+    sources: str = ""          # labels: whose names ("regions,units"; "" = all of LABEL_SOURCES)
 
 
 class TileCache:
@@ -497,7 +498,7 @@ class TileService:
         return datetime.now(LOCAL_ZONE).date().isoformat()
 
     def key(self, data: TileData, layer: str, fmt: str, view: TileView, scale: int = 1, hatch: bool = False,
-            labels: bool = True, flagged: bool = False) -> TileKey:
+            labels: bool = True, flagged: bool = False, sources: str | None = None) -> TileKey:
         if layer not in LAYERS and layer not in (LABELS, STALENESS):
             raise NotFoundError(f"没有名为 “{layer}” 的瓦片图层，可选：{'、'.join((*LAYERS, LABELS, STALENESS))} / "
                                 f"no tile layer {layer!r}")
@@ -514,15 +515,16 @@ class TileService:
         return TileKey(owner, layer, fmt, view.z, view.x, view.y, scale if png else 1,
                        bool(hatch) if png and layer not in (LABELS, STALENESS) else False,
                        self.signature(self.style(layer)), bool(labels) or not png or layer == LABELS,
-                       bool(flagged) and layer in FLAGGABLE, day)
+                       bool(flagged) and layer in FLAGGABLE, day,
+                       label_sources(sources) if layer == LABELS else "")
 
     def cached(self, key: TileKey, data: TileData) -> bytes | None:
         return self.cache.get(key, data.version)
 
     def tile(self, data: TileData, layer: str, fmt: str, view: TileView, scale: int = 1, hatch: bool = False,
-             labels: bool = True, flagged: bool = False) -> bytes:
+             labels: bool = True, flagged: bool = False, sources: str | None = None) -> bytes:
         """The tile's bytes at `data`'s version, from the cache or made now."""
-        key = self.key(data, layer, fmt, view, scale, hatch, labels, flagged)
+        key = self.key(data, layer, fmt, view, scale, hatch, labels, flagged, sources)
         found = self.cache.get(key, data.version)
         if found is not None:
             return found
@@ -531,19 +533,20 @@ class TileService:
     def render(self, key: TileKey, data: TileData, view: TileView) -> bytes:
         """Make a tile that was not in the cache, and keep it."""
         body = self.make(data, key.layer, key.fmt, view, self.style(key.layer), key.scale, key.hatch, key.labels,
-                         key.flagged, key.day)
+                         key.flagged, key.day, key.sources)
         self.cache.put(key, body, data.version)
         return body
 
     def make(self, data: TileData, layer: str, fmt: str, view: TileView, style: Any, scale: int = 1,
-             hatch: bool = False, labels: bool = True, flagged: bool = False, day: str = "") -> bytes:
+             hatch: bool = False, labels: bool = True, flagged: bool = False, day: str = "",
+             sources: str = "") -> bytes:
         from riskmap.render.png import empty_png
 
         self.renders += 1
         if not style.visible_as(fmt, view.z):
             return empty_png(256 * scale, 256 * scale) if fmt == "png" else b""
         if layer == LABELS:
-            return self._labels_png(data, view, style, scale)
+            return self._labels_png(data, view, style, scale, sources)
         if fmt == "mvt" and self.use_sql_mvt and layer in LAYERS and not flagged and data.owner is None:
             return self.sql_mvt(data, layer, view, by_size=style.draw_order == "size")
         ld = data.layer("units" if layer == STALENESS else layer)
@@ -585,12 +588,14 @@ class TileService:
             layers.append((over, style))
         return render_layers_png(layers, view, scale=scale, hatch=True, labels=labels)
 
-    def _labels_png(self, data: TileData, view: TileView, style: LabelsStyle, scale: int) -> bytes:
+    def _labels_png(self, data: TileData, view: TileView, style: LabelsStyle, scale: int, sources: str = "") \
+            -> bytes:
         from riskmap.render.png import empty_png
 
+        wanted = sources.split(",") if sources else LABEL_SOURCES
         parts = []
         for source in style.layers:
-            if source.labels_at(view.z):
+            if source.name in wanted and source.labels_at(view.z):
                 ld = data.layer(source.name)
                 hits = ld.query(view.buffered_bounds(data_pad_px(source, "png", view.z)))
                 if len(hits):
@@ -623,6 +628,21 @@ class TileService:
         return bytes(body) if body else b""
 
 
+def label_sources(text: str | None) -> str:
+    """`layers=` of a labels tile as the canonical key text: a comma list of LABEL_SOURCES in their order, ""
+    for all of them. Anything else is an InputError (422)."""
+    if text is None:
+        return ""
+    names = [p.strip() for p in str(text)[:200].split(",") if p.strip()]
+    unknown = [n for n in names if n not in LABEL_SOURCES]
+    if unknown or not names:
+        allowed = ",".join(LABEL_SOURCES)
+        raise InputError(f"layers 应为 {allowed} 中的一项或几项（逗号分隔），而不是 “{str(text)[:40]}” / "
+                         f"layers must be one or more of {allowed}, comma-separated")
+    chosen = tuple(n for n in LABEL_SOURCES if n in names)
+    return "" if chosen == LABEL_SOURCES else ",".join(chosen)
+
+
 def local_day(moment: Any) -> str:
     """The Beijing-time date of a moment (what the staleness layer counts days to for a past state)."""
     from riskmap.store.history import LOCAL_ZONE
@@ -641,10 +661,11 @@ _SIZE_ORDER_SQL = _size_order_sql()
 
 
 def etag_for(data: TileData, layer: str, fmt: str, view: TileView, scale: int, hatch: bool, signature: str,
-             labels: bool = True, flagged: bool = False, day: str = "") -> str:
+             labels: bool = True, flagged: bool = False, day: str = "", sources: str = "") -> str:
     """A strong ETag from what decides the bytes: enterprise, data version, tile, format, options, style and (for
     the staleness layer) the day."""
-    flag = ("h" if hatch else "") + ("" if labels else "n") + ("f" if flagged else "") + day
+    flag = ("h" if hatch else "") + ("" if labels else "n") + ("f" if flagged else "") + day + \
+        (f"[{sources}]" if sources else "")
     if data.owner is not None:                     # a past state: its layout and ledger versions say it all
         return f'"{data.enterprise_id}.{data.stamp}.{layer}.{view.z}.{view.x}.{view.y}.{fmt}{scale}{flag}.{signature}"'
     return f'"{data.enterprise_id}.{data.version}.{layer}.{view.z}.{view.x}.{view.y}.{fmt}{scale}{flag}.{signature}"'

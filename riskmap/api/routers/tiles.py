@@ -168,7 +168,7 @@ def _moment(request: Request):
 
 async def _tile(request: Request, layer: str, z: str, x: str, y: str, fmt: str, scale: int,
                 enterprise: str | None, v: str | None, hatch: bool, labels: bool = True,
-                flagged: bool = False) -> Response:
+                flagged: bool = False, sources: str | None = None) -> Response:
     from riskmap.render.tilecache import etag_for
 
     _check_layer(layer)
@@ -189,8 +189,9 @@ async def _tile(request: Request, layer: str, z: str, x: str, y: str, fmt: str, 
         data, ent_id, name = service.lookup(enterprise)       # the per-request version check
         if data is None:
             data = await run_in_threadpool(service.update, ent_id, name)
-    key = service.key(data, layer, fmt, view, scale, hatch, labels, flagged)
-    etag = etag_for(data, layer, fmt, view, key.scale, key.hatch, key.style, key.labels, key.flagged, key.day)
+    key = service.key(data, layer, fmt, view, scale, hatch, labels, flagged, sources)
+    etag = etag_for(data, layer, fmt, view, key.scale, key.hatch, key.style, key.labels, key.flagged, key.day,
+                    key.sources)
     if moment is not None:
         headers = {"ETag": etag, "Cache-Control": IMMUTABLE}
         if _matches(request.headers.get("if-none-match"), etag):
@@ -249,6 +250,8 @@ _FLAGGED = _param("flagged", "query", "只显示有待复评标记的单元（un
                   "re-assessment (units, staleness)", {"type": "boolean"})
 _AT = _param("at", "query", "某一时刻的地图（ISO 8601；无时区按北京时间），瓦片不再变化 / the map as of a moment "
              "(ISO 8601; local time without offset is Beijing time); such tiles are immutable", {"type": "string"})
+_SOURCES = _param("layers", "query", "labels 图层：只画这些图层的名称（regions,units,layout 中的一项或几项）/ labels "
+                  "layer: names of these layers only (one or more of regions,units,layout)", {"type": "string"})
 _LABELS = _param("labels", "query", "是否绘制名称（默认 1；名称由 labels 图层单独提供时用 0）/ draw names (default 1; "
                  "0 when the labels layer shows them)", {"type": "boolean"})
 
@@ -266,13 +269,13 @@ def _flag(query, name: str, default: bool) -> bool:
     return text in _TRUE
 
 
-def _tile_params(request: Request, png: bool) -> tuple[str | None, str | None, bool, bool, bool]:
+def _tile_params(request: Request, png: bool) -> tuple[str | None, str | None, bool, bool, bool, str | None]:
     """The query parameters of a tile, read by hand: FastAPI's parameter machinery costs more than serving a
     cached tile (they are documented in the OpenAPI schema all the same)."""
     q = request.query_params
     hatch = _flag(q, "hatch", False) if png else False
     labels = _flag(q, "labels", True) if png else True
-    return q.get("enterprise"), q.get("v"), hatch, labels, _flag(q, "flagged", False)
+    return q.get("enterprise"), q.get("v"), hatch, labels, _flag(q, "flagged", False), q.get("layers")
 
 
 def make_router() -> APIRouter:
@@ -287,7 +290,8 @@ def make_router() -> APIRouter:
                        hatch: bool = Query(False, description=_HATCH["description"]),
                        labels: bool = Query(True, description=_LABELS["description"]),
                        flagged: bool = Query(False, description=_FLAGGED["description"]),
-                       at: str | None = Query(None, description=_AT["description"])) -> JSONResponse:
+                       at: str | None = Query(None, description=_AT["description"]),
+                       layers: str | None = Query(None, description=_SOURCES["description"])) -> JSONResponse:
         _check_layer(layer)
         tiles = tiles_of(request)
         if layer == BASEMAP:
@@ -300,9 +304,9 @@ def make_router() -> APIRouter:
             data, ent_id, name = service.lookup(enterprise)
             if data is None:
                 data = await run_in_threadpool(service.update, ent_id, name)
-        return _tilejson(request, tiles, data, layer, format, scale, hatch, labels, flagged)
+        return _tilejson(request, tiles, data, layer, format, scale, hatch, labels, flagged, layers)
 
-    png_doc = {"parameters": [*_COORDS, _ENTERPRISE, _VERSION, _AT, _HATCH, _LABELS, _FLAGGED]}
+    png_doc = {"parameters": [*_COORDS, _ENTERPRISE, _VERSION, _AT, _HATCH, _LABELS, _FLAGGED, _SOURCES]}
     mvt_doc = {"parameters": [*_COORDS, _ENTERPRISE, _VERSION, _AT, _FLAGGED]}
 
     @router.get("/{layer}/{z}/{x}/{y}@2x.png", summary="PNG 瓦片 @2x（512 像素）/ PNG tile @2x",
@@ -397,8 +401,9 @@ class TileFastPath:
             if "at" in query or (v is not None and v != str(data.version)):
                 return None
             view = TileView(zi, xi, yi)      # inside the WebMercatorQuad grid, as tile_view would check
-            key = service.key(data, layer, fmt, view, 2 if two else 1, hatch, labels, flagged)
-            etag = etag_for(data, layer, fmt, view, key.scale, key.hatch, key.style, key.labels, key.flagged, key.day)
+            key = service.key(data, layer, fmt, view, 2 if two else 1, hatch, labels, flagged, query.get("layers"))
+            etag = etag_for(data, layer, fmt, view, key.scale, key.hatch, key.style, key.labels, key.flagged, key.day,
+                            key.sources)
             cache_control = IMMUTABLE if v is not None else "no-cache"
             if v is None:
                 for name, value in scope["headers"]:
@@ -456,8 +461,8 @@ def _tile_url(base: str, layer: str, suffix: str, params: list[tuple[str, str]])
 
 
 def _tilejson(request: Request, tiles: _Tiles, data, layer: str, fmt: str, scale: int, hatch: bool,
-              labels: bool = True, flagged: bool = False) -> JSONResponse:
-    from riskmap.render.tilecache import FLAGGABLE, LABELS, STALENESS, local_day
+              labels: bool = True, flagged: bool = False, sources: str | None = None) -> JSONResponse:
+    from riskmap.render.tilecache import FLAGGABLE, LABELS, STALENESS, label_sources, local_day
     from riskmap.render.tiledata import attribute_types, fit_zoom, lonlat_bounds
 
     if layer == LABELS and fmt != "png":
@@ -468,7 +473,10 @@ def _tilejson(request: Request, tiles: _Tiles, data, layer: str, fmt: str, scale
     hatch = hatch and fmt == "png" and layer not in (LABELS, STALENESS)
     labels = labels or fmt != "png" or layer == LABELS
     flagged = flagged and layer in FLAGGABLE
+    sources = label_sources(sources) if layer == LABELS else ""
     params = [("enterprise", data.enterprise), ("v", str(data.version))]
+    if sources:
+        params.insert(1, ("layers", sources))
     if data.as_of is not None:                     # a past state: its tiles are named by the moment
         params[1] = ("at", data.as_of.at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
     if flagged:
@@ -511,7 +519,7 @@ def _tilejson(request: Request, tiles: _Tiles, data, layer: str, fmt: str, scale
             doc["vector_layers"][0]["fields"].update({"days_since_assessed": "Number", "staleness": "String"})
         doc["day"] = service.today() if data.as_of is None else local_day(data.as_of.at)
     etag = (f'"tilejson.{data.enterprise_id}.{data.version}.{layer}.{fmt}{scale}{int(hatch)}{int(labels)}'
-            f'{int(flagged)}.{service.signature(style)}.{doc.get("day", "")}.{doc.get("as_of", "")}"')
+            f'{int(flagged)}.{service.signature(style)}.{doc.get("day", "")}.{doc.get("as_of", "")}.{sources}"')
     if _matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers={"ETag": etag, "Cache-Control": "no-cache"})
     return JSONResponse(doc, headers={"ETag": etag, "Cache-Control": "no-cache"})
