@@ -310,6 +310,7 @@ def test_token_asked_once_then_reshape_a_vertex_and_move_an_equipment_point(fres
     page.fill(".editor-token-form input", token)
     page.click(".editor-token-ok")
     page.wait_for_selector(".editor-tools", timeout=10000)
+    page.wait_for_load_state("networkidle")             # the view reloads for the editor before we leave
     assert page.evaluate(f"sessionStorage.getItem('{TOKEN_KEY}')") == token
     page.reload(wait_until="load")                      # kept for the session: asked once
     _wait_editor(page)
