@@ -154,6 +154,8 @@ def test_style_changes_are_picked_up(folder):
     (lambda d: d["point"].update(size={30: 4}), "point.size"),
     (lambda d: d.update(name="other"), "name"),
     (lambda d: d["outline"].update(dash=[3]), "outline.dash"),
+    (lambda d: d.update(draw_order="zigzag"), "draw_order"),
+    (lambda d: d.update(vector_min_zoom=3), "vector_min_zoom"),
 ])
 def test_a_broken_style_is_a_clear_error(folder, change, words):
     edit(folder, "units", change)
@@ -188,3 +190,22 @@ def test_a_bad_palette_hatch_is_refused(folder):
 def test_shipped_files_are_the_ones_loaded():
     assert load_layer_style("units").source == "units.yaml"
     assert (layers_dir() / "regions.yaml").is_file()
+
+
+@pytest.mark.parametrize(("buckets", "words"), [
+    ([{"role": "recent", "max_days": 180}, {"role": "due", "max_days": 100}], "buckets[1].max_days"),
+    ([{"role": "yesterday", "max_days": 1}], "buckets[0].role"),
+    ([{"role": "recent"}, {"role": "due", "max_days": 9}], "buckets[0].max_days"),
+    ([{"role": "recent", "max_days": -1}], "buckets[0].max_days"),
+    ([], "buckets"),
+    ("recent", "buckets"),
+])
+def test_staleness_buckets_are_checked(folder, buckets, words):
+    shutil.copy(layers_dir() / "staleness.yaml", folder / "staleness.yaml")
+    good = load_layer_style("staleness", folder)
+    assert [r for r, _ in good.buckets] == ["recent", "due", "overdue"] and good.buckets[-1][1] == float("inf")
+    assert good.to_json()["buckets"][-1] == {"role": "overdue", "max_days": None}
+    edit(folder, "staleness", lambda d: d.update(buckets=buckets))
+    with pytest.raises(StyleError) as err:
+        load_layer_style("staleness", folder)
+    assert "staleness.yaml" in err.value.message and words in err.value.message
