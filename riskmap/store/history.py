@@ -10,6 +10,7 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from operator import itemgetter
 from types import SimpleNamespace
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -290,10 +291,7 @@ class _RawUnit:
 
     row: Any
     events: list
-
-    def signature(self) -> tuple:
-        return (tuple(v for k, v in self.row._mapping.items() if k not in _UNIT_KEYS),
-                tuple(tuple(v for k, v in ev._mapping.items() if k not in _EVENT_KEYS) for ev in self.events))
+    signature: tuple     # what is stored, less the keys a new version changes anyway
 
     def decode(self) -> AssessmentUnit:
         events = [codec.event_from_row(_decoded(ev)) for ev in self.events]
@@ -332,10 +330,23 @@ def _units_where(s, store, cond: list | None) -> dict[str, _RawUnit]:
     if not rows:
         return {}
     events: dict[int, list] = {}
-    for ev in conn.execute(select(*columns(events_t)).join(units_t, units_t.c.id == events_t.c.unit_id)
-                           .where(*cond).order_by(events_t.c.unit_id, events_t.c.position)):
+    event_rows = conn.execute(select(*columns(events_t)).join(units_t, units_t.c.id == events_t.c.unit_id)
+                              .where(*cond).order_by(events_t.c.unit_id, events_t.c.position)).all()
+    for ev in event_rows:
         events.setdefault(ev.unit_id, []).append(ev)
-    return {r.code: _RawUnit(r, events.get(r.id, [])) for r in rows}
+    unit_part, event_part = _content(rows, _UNIT_KEYS), _content(event_rows, _EVENT_KEYS)
+    out = {}
+    for r in rows:
+        evs = events.get(r.id, [])
+        out[r.code] = _RawUnit(r, evs, (unit_part(r), tuple(event_part(ev) for ev in evs)))
+    return out
+
+
+def _content(rows, keys: set[str]):
+    """A function giving a row's values less `keys` (an itemgetter: a signature per row costs little)."""
+    fields = rows[0]._fields if rows else ()
+    keep = [i for i, name in enumerate(fields) if name not in keys] or [0]
+    return itemgetter(*keep) if len(keep) > 1 else (lambda row: (row[keep[0]],))
 
 
 def _feature_frame(rows):
@@ -371,9 +382,8 @@ def _layout_diff(old, new) -> dict:
 def _units_diff(old: dict[str, _RawUnit], new: dict[str, _RawUnit]) -> dict:
     """Units by code; those stored alike (a re-import rewrites every row) are not decoded."""
     changed, level_changed = [], []
-    for code in sorted(old.keys() & new.keys(), key=_natural):
-        if old[code].signature() == new[code].signature():
-            continue
+    differ = [code for code in old.keys() & new.keys() if old[code].signature != new[code].signature]
+    for code in sorted(differ, key=_natural):
         a, b = old[code].decode(), new[code].decode()
         row_a, row_b = codec.unit_row(a, 0), codec.unit_row(b, 0)
         fields = [k for k, v in row_a.items() if k not in ("position", "geometry") and row_b[k] != v]

@@ -1,0 +1,96 @@
+"""Reading the past on a big plant: the as-of plant against the current one, versions at a moment, the audit trail,
+and diffs after one edit and after a full re-import.
+
+    .venv/bin/python benchmarks/bench_history.py [--units 100000] [--regions 1000] [--db URL] [--runs 3]
+
+The plant is bench_map_load's synthetic one (units in square regions) in a temporary SQLite database unless --db
+names another (an empty PostGIS database, say). After the import: one unit edit, then the same ledger imported
+again with one unit's level changed. Figures are the best of --runs, in seconds.
+Goal: the as-of plant costs no more than the current one (the same queries with other version numbers), and a
+diff after one edit costs milliseconds whatever the plant's size (only rows that differ are read).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from riskmap.levels import Level  # noqa: E402
+
+
+def best_of(runs: int, fn) -> tuple[float, object]:
+    best, result = float("inf"), None
+    for _ in range(runs):
+        start = time.perf_counter()
+        result = fn()
+        best = min(best, time.perf_counter() - start)
+    return best, result
+
+
+def moment() -> datetime:
+    time.sleep(0.01)
+    now = datetime.now(UTC)
+    time.sleep(0.01)
+    return now
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--units", type=int, default=100_000)
+    parser.add_argument("--regions", type=int, default=1000)
+    parser.add_argument("--db", default=None, help="database URL (default: a temporary SQLite file)")
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args(argv)
+
+    spec = importlib.util.spec_from_file_location("bench_map_load", Path(__file__).with_name("bench_map_load.py"))
+    plant_maker = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(plant_maker)
+
+    from riskmap.plant import load_plant
+    from riskmap.store import open_store
+    from riskmap.store.history import diff, history, versions_at
+
+    url = args.db or f"sqlite:///{tempfile.mkdtemp(prefix='bench-history-')}/riskmap.db"
+    start = time.perf_counter()
+    name = plant_maker.synthetic_plant(url, args.units, args.regions)
+    figures: dict[str, float | int | str] = {"units": args.units, "regions": args.regions,
+                                             "import_s": round(time.perf_counter() - start, 2)}
+    imported = moment()
+    store = open_store(url)
+
+    def raise_level(unit):
+        unit.events[0].residual_level = Level.MAJOR
+
+    store.edit_unit(name, "U1", raise_level, author="bench", note="one edit")
+    edited = moment()
+    units = store.units(name)
+    next(u for u in units if u.id == "U2").events[0].residual_level = Level.MAJOR
+    store.save_units(name, units, source="synthetic-2")
+    reimported = moment()
+
+    figures["load_plant_current_s"], current = best_of(args.runs, lambda: load_plant(store, name))
+    figures["load_plant_as_of_s"], past = best_of(args.runs, lambda: load_plant(store, name, at=imported))
+    assert len(past.units) == len(current.units) == args.units
+    figures["versions_at_s"], _ = best_of(args.runs, lambda: versions_at(store, name, edited))
+    figures["history_s"], rows = best_of(args.runs, lambda: history(store, name))
+    figures["history_rows"] = len(rows)
+    figures["diff_one_edit_s"], one = best_of(args.runs, lambda: diff(store, name, imported, edited))
+    assert [c["id"] for c in one["units"]["level_changed"]] == ["U1"]
+    figures["diff_reimport_s"], whole = best_of(args.runs, lambda: diff(store, name, edited, reimported))
+    assert [c["id"] for c in whole["units"]["level_changed"]] == ["U2"]
+    figures["backend"] = store.backend
+    store.close()
+    for key, value in figures.items():
+        print(f"{key:24} {value:.4f}" if isinstance(value, float) else f"{key:24} {value}")
+    return figures
+
+
+if __name__ == "__main__":
+    main()
