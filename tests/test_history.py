@@ -61,7 +61,8 @@ def snapshot(plant) -> dict:
     exported = [json.loads(frame(plant).to_json(sort_keys=True)) if len(plant.features) or frame is units_frame
                 else None for frame in (layout_frame, units_frame, regions_frame)]
     return {"features": features, "units": units, "regions": regions, "geojson": exported,
-            "layout_number": plant.layout_number, "ledger_number": plant.ledger_number}
+            "layout_number": plant.layout_number, "ledger_number": plant.ledger_number,
+            "layout_info": plant.layout_info, "profile": plant.profile}
 
 
 def revised_layout():

@@ -26,6 +26,8 @@ from riskmap.store.repository import (
     _enterprise_name,
     _features_frame,
     _from_wkb,
+    _layout_version_info,
+    _ledger_version_info,
     _paused_gc,
     _regions_of,
     _valid,
@@ -142,9 +144,10 @@ def plant_parts_at(store, name: str, at: datetime) -> dict:
     asof = versions_at(store, name, at)
     with store.session() as s:
         features, units = _past_parts(store, s, name, asof.layout_number, asof.ledger_number, None)
+        ent_id = _enterprise_id(s, name)
+        layout_info = _version_info(s, LayoutVersionRow, ent_id, asof.layout_number, _layout_version_info)
+        ledger_info = _version_info(s, LedgerVersionRow, ent_id, asof.ledger_number, _ledger_version_info)
     regions = regions_from(features, units)
-    layout_info = _version_info(store.layout_versions(name), asof.layout_number)
-    ledger_info = _version_info(store.ledger_versions(name), asof.ledger_number)
     return {"asof": asof, "features": features, "units": units, "regions": regions,
             "layout_info": layout_info, "ledger_info": ledger_info}
 
@@ -154,8 +157,12 @@ def regions_from(features, units) -> list[Region]:
     return _regions_of(features[features["role"] == "region"].reset_index(drop=True), units)
 
 
-def _version_info(versions: list[dict], number: int | None) -> dict | None:
-    return next((v for v in versions if v["version"] == number), None) if number is not None else None
+def _version_info(s, model, ent_id: int, number: int | None, info) -> dict | None:
+    """One version's record as Store.layout_info / ledger_info give it."""
+    if number is None:
+        return None
+    row = s.execute(select(model).where(model.enterprise_id == ent_id, model.number == number)).scalar_one_or_none()
+    return None if row is None else info(row)
 
 
 # ---------------------------------------------------------------------------------------------- history
