@@ -10,6 +10,8 @@ Figures (median of the runs, seconds):
   edit_unit        edit_unit moving one unit (geometry_changed)
   flags            Store.flags() with the computed overdue ones
   accident_all     record_accident with one death (flags every unit; run once, last)
+  revise           apply_layout_changes replacing --revise-features of a --layout-features grid layout as one
+                   version (what a confirmed `import-layout --revise` does), in a database of its own
 """
 
 from __future__ import annotations
@@ -44,6 +46,8 @@ def main() -> None:
     parser.add_argument("--regions", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--db", default=None, help="database URL (default: a temporary SQLite file)")
+    parser.add_argument("--layout-features", type=int, default=100_000)
+    parser.add_argument("--revise-features", type=int, default=2000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         url = args.db or f"sqlite:///{Path(tmp) / 'edit.db'}"
@@ -78,6 +82,26 @@ def main() -> None:
         print(f"{key:16s} {statistics.median(values):7.2f} s   (runs: {', '.join(f'{v:.2f}' for v in values)}; "
               f"flags: {raised.get(key)})")
     print(f"{'accident_all':16s} {t:7.2f} s   (flags raised: {len(result['flags_raised'])})")
+    if args.db is None:
+        t = revise(args.layout_features, args.revise_features)
+        print(f"{'revise':16s} {t:7.2f} s   ({args.revise_features} of {args.layout_features} features replaced)")
+
+
+def revise(n_features: int, n_changed: int) -> float:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from test_store_atomic import ENT, grid_layout
+
+    from riskmap.store.editing import FeatureChange
+
+    with tempfile.TemporaryDirectory() as tmp:
+        store = open_store(f"sqlite:///{Path(tmp) / 'revise.db'}")
+        store.save_layout(ENT, grid_layout(n_features))
+        features = store.layout_features(ENT).iloc[:n_changed]
+        changes = [FeatureChange("replace", fid, geometry=shapely.affinity.translate(geom, 1e-6))
+                   for fid, geom in zip(features["fid"], features.geometry, strict=True)]
+        t, _ = timed(lambda: store.apply_layout_changes(ENT, changes, "revise", None, author="bench"))
+        store.close()
+    return t
 
 
 if __name__ == "__main__":

@@ -46,6 +46,7 @@ MAX_FID = 200
 MAX_TEXT = 2000
 # Items listed in an audit row's detail; a revision of 100,000 features keeps counts and the first ones.
 MAX_DETAIL_ITEMS = 2000
+CHUNK = 500                  # ids per IN (...) list
 LAYOUT_ACTIONS = ("edit", "restore", "revise", "split", "merge")
 FEATURE_FIELDS = ("geometry", "name", "role", "layer", "properties")
 _TAG = re.compile(r'^\s*"?(\d{1,18})(?:\.[^"]*)?"?\s*$')
@@ -213,14 +214,6 @@ def feature(store, name: str, fid: str, at_layout: int | None = None) -> Editabl
             LayoutFeatureRow.enterprise_id == ent_id, repo._valid(LayoutFeatureRow, number),
             LayoutFeatureRow.fid == str(fid)).order_by(LayoutFeatureRow.id.desc()).limit(1)).scalars().first()
         return _editable(row)
-
-
-def _current_row(s: Session, ent_id: int, fid: str, lock: bool = True) -> LayoutFeatureRow | None:
-    q = select(LayoutFeatureRow).where(LayoutFeatureRow.enterprise_id == ent_id, LayoutFeatureRow.valid_to.is_(None),
-                                       LayoutFeatureRow.fid == fid)
-    if lock:
-        q = q.with_for_update()
-    return s.execute(q).scalars().first()
 
 
 def _last_row(s: Session, ent_id: int, fid: str) -> LayoutFeatureRow | None:
@@ -466,11 +459,7 @@ def _write_layout(store, name: str, ops: list[_Op], version_action: str, audit_a
             feature_count=previous.feature_count if previous else 0)
         s.add(version)
         s.flush()
-        touched: list[Touched] = []
-        created = 0
-        for op in ops:
-            touched.append(_apply_op(store, w, version, op, created))
-            created += op.op == "create" and op.fid is None
+        touched = _apply_ops(store, w, version, ops)
         version.feature_count += sum(1 for t in touched if t.old is None) - sum(1 for t in touched if t.new is None)
         counts = Counter(t.op for t in touched)
         version.report = {"action": audit_action, "counts": dict(counts)}
@@ -499,47 +488,81 @@ def _changed_fields(t: Touched) -> list[str]:
     return out
 
 
-def _apply_op(store, w, version: LayoutVersionRow, op: _Op, created: int) -> Touched:
+def _apply_ops(store, w, version: LayoutVersionRow, ops: list[_Op]) -> list[Touched]:
+    """Check every op against the current rows (read and locked in one go), then retire and insert in batches:
+    a revision of thousands of features costs a few statements, not thousands."""
     s, ent_id, number = w.session, w.enterprise_id, version.number
-    if op.op == "create":
-        fid = op.fid
-        if fid is None:
-            k = created + 1
-            while True:
-                fid = f"e{number}-{k}"
-                if _current_row(s, ent_id, fid, lock=False) is None:
-                    break
+    current = _current_rows(s, ent_id, [op.fid for op in ops if op.fid is not None])
+    taken = set(current) | {op.fid for op in ops if op.fid is not None}
+    taken |= set(s.execute(select(LayoutFeatureRow.fid).where(
+        LayoutFeatureRow.enterprise_id == ent_id, LayoutFeatureRow.valid_to.is_(None),
+        LayoutFeatureRow.fid.like(f"e{number}-%"))).scalars())
+    touched: list[Touched] = []
+    retire: list[int] = []
+    writes: list[tuple[int, str, dict]] = []      # (position in touched, fid, values)
+    k = 0
+    for op in ops:
+        if op.op == "create":
+            fid = op.fid
+            if fid is None:
                 k += 1
-        elif _current_row(s, ent_id, fid, lock=False) is not None:
-            raise AlreadyExistsError(f"要素编号 {fid} 已被使用 / feature id {fid!r} is already in use")
-        new = _insert_feature(store, w, version, fid, op.values)
-        return Touched("create", fid, None, new)
-
-    row = _current_row(s, ent_id, op.fid)
-    if op.op == "restore":
-        if row is not None:
-            raise AlreadyExistsError(f"要素 {op.fid} 未被删除，无需恢复 / feature {op.fid!r} exists; nothing to "
-                                     f"restore")
-        old = _restorable(s, ent_id, op.fid, op.at)
+                while f"e{number}-{k}" in taken:
+                    k += 1
+                fid = f"e{number}-{k}"
+                taken.add(fid)
+            elif fid in current:
+                raise AlreadyExistsError(f"要素编号 {fid} 已被使用 / feature id {fid!r} is already in use")
+            writes.append((len(touched), fid, op.values))
+            touched.append(Touched("create", fid, None, None))
+            continue
+        row = current.get(op.fid)
+        if op.op == "restore":
+            if row is not None:
+                raise AlreadyExistsError(f"要素 {op.fid} 未被删除，无需恢复 / feature {op.fid!r} exists; nothing "
+                                         f"to restore")
+            old = _restorable(s, ent_id, op.fid, op.at)
+            writes.append((len(touched), op.fid, {"geometry": old.geometry, "name": old.name, "role": old.role,
+                                                  "layer": old.layer, "properties": dict(old.properties or {})}))
+            touched.append(Touched("restore", op.fid, None, None))
+            continue
+        if row is None:
+            if op.tags is not None and _last_row(s, ent_id, op.fid) is not None:
+                raise EditConflict(current=_current_feature_item(s, ent_id, op.fid))   # deleted meanwhile
+            raise NotFoundError(f"没有编号为 “{op.fid}” 的要素 / no layout feature {op.fid!r}")
+        if op.tags is not None:
+            _check_tag(op.tags, row.id, lambda fid=op.fid: _current_feature_item(s, ent_id, fid))
+        old = _editable(row)
+        retire.append(row.id)
+        if op.op == "delete":
+            touched.append(Touched("delete", op.fid, old, None))
+            continue
         values = {"geometry": old.geometry, "name": old.name, "role": old.role, "layer": old.layer,
-                  "properties": dict(old.properties or {})}
-        return Touched("restore", op.fid, None, _insert_feature(store, w, version, op.fid, values))
+                  "properties": old.properties}
+        for key, value in op.values.items():
+            values[key] = _merge_patch(old.properties, value) if key == "properties" and op.merge_properties \
+                else value
+        writes.append((len(touched), op.fid, values))
+        touched.append(Touched("replace", op.fid, old, None))
+    for start in range(0, len(retire), CHUNK):
+        s.execute(update(LayoutFeatureRow).where(LayoutFeatureRow.id.in_(retire[start:start + CHUNK]))
+                  .values(valid_to=number))
+    for (i, _fid, _values), new in zip(writes, _insert_features(store, w, version, writes), strict=True):
+        touched[i].new = new
+    return touched
 
-    if row is None:
-        if op.tags is not None and _last_row(s, ent_id, op.fid) is not None:
-            raise EditConflict(current=_current_feature_item(s, ent_id, op.fid))   # deleted meanwhile
-        raise NotFoundError(f"没有编号为 “{op.fid}” 的要素 / no layout feature {op.fid!r}")
-    if op.tags is not None:
-        _check_tag(op.tags, row.id, lambda: _current_feature_item(s, ent_id, op.fid))
-    old = _editable(row)
-    s.execute(update(LayoutFeatureRow).where(LayoutFeatureRow.id == row.id).values(valid_to=number))
-    if op.op == "delete":
-        return Touched("delete", op.fid, old, None)
-    values = {"geometry": old.geometry, "name": old.name, "role": old.role, "layer": old.layer,
-              "properties": old.properties}
-    for key, value in op.values.items():
-        values[key] = _merge_patch(old.properties, value) if key == "properties" and op.merge_properties else value
-    return Touched("replace", op.fid, old, _insert_feature(store, w, version, op.fid, values))
+
+def _current_rows(s: Session, ent_id: int, fids: list[str]) -> dict[str, LayoutFeatureRow]:
+    """The current rows of some fids, locked for this transaction (PostgreSQL: FOR UPDATE)."""
+    out: dict[str, LayoutFeatureRow] = {}
+    unique = list(dict.fromkeys(fids))
+    for start in range(0, len(unique), CHUNK):
+        q = (select(LayoutFeatureRow).where(LayoutFeatureRow.enterprise_id == ent_id,
+                                            LayoutFeatureRow.valid_to.is_(None),
+                                            LayoutFeatureRow.fid.in_(unique[start:start + CHUNK]))
+             .order_by(LayoutFeatureRow.id).with_for_update())
+        for row in s.execute(q).scalars():
+            out.setdefault(row.fid, row)
+    return out
 
 
 def _restorable(s: Session, ent_id: int, fid: str, at: datetime | None) -> LayoutFeatureRow:
@@ -559,17 +582,25 @@ def _restorable(s: Session, ent_id: int, fid: str, at: datetime | None) -> Layou
     return row
 
 
-def _insert_feature(store, w, version: LayoutVersionRow, fid: str, values: dict) -> EditableFeature:
-    gdf = gpd.GeoDataFrame({"fid": [fid], "name": [values.get("name")], "role": [values.get("role")],
-                            "layer": [values.get("layer")], "properties": [values.get("properties") or {}]},
-                           geometry=[values["geometry"]], crs=f"EPSG:{SRID}")
+def _insert_features(store, w, version: LayoutVersionRow, writes: list[tuple[int, str, dict]]) \
+        -> list[EditableFeature]:
+    """Insert new rows (valid from this version) for (_, fid, values) in one batch; returns them with their tags."""
+    if not writes:
+        return []
+    gdf = gpd.GeoDataFrame({"fid": [f for _, f, _ in writes], "name": [v.get("name") for _, _, v in writes],
+                            "role": [v.get("role") for _, _, v in writes],
+                            "layer": [v.get("layer") for _, _, v in writes],
+                            "properties": [v.get("properties") or {} for _, _, v in writes]},
+                           geometry=[v["geometry"] for _, _, v in writes], crs=f"EPSG:{SRID}")
     rows = repo._feature_rows(gdf, store.dialect)
-    rows[0].update(enterprise_id=w.enterprise_id, layout_version_id=version.id, valid_from=version.number,
+    for row in rows:
+        row.update(enterprise_id=w.enterprise_id, layout_version_id=version.id, valid_from=version.number,
                    valid_to=None)
-    (new_id,) = repo._insert_rows(w.session, LayoutFeatureRow, rows, returning=True)
-    return EditableFeature(fid=fid, edit_tag=new_id, name=values.get("name"), role=values.get("role"),
-                           layer=values.get("layer"), properties=dict(values.get("properties") or {}),
-                           geometry=values["geometry"], valid_from=version.number, valid_to=None)
+    ids = repo._insert_rows(w.session, LayoutFeatureRow, rows, returning=True)
+    return [EditableFeature(fid=fid, edit_tag=new_id, name=values.get("name"), role=values.get("role"),
+                            layer=values.get("layer"), properties=dict(values.get("properties") or {}),
+                            geometry=values["geometry"], valid_from=version.number, valid_to=None)
+            for (_, fid, values), new_id in zip(writes, ids, strict=True)]
 
 
 # ---------------------------------------------------------------------------------------------- units
