@@ -361,14 +361,10 @@ class _Canvas:
         if not inside.any():
             return
         geoms, cls, bounds = geoms[inside], cls[inside], bounds[inside]
-        rank = None
-        if style.draw_order == "size":
-            order = size_order(geoms, None if layer.kinds is None else layer.kinds[inside])
-            rank = np.empty(len(order), np.int64)
-            rank[order] = np.arange(len(order))
+        kinds = layer.kinds[inside] if layer.kinds is not None else None
         types = shapely.get_type_id(geoms)
         if (types == _COLL).any():
-            geoms, cls, bounds, types, rank = _explode_collections(geoms, cls, bounds, types, rank)
+            geoms, cls, bounds, types, kinds = _explode_collections(geoms, cls, bounds, types, kinds)
         size_css = np.maximum(bounds[:, 2] - bounds[:, 0], bounds[:, 3] - bounds[:, 1]) * (self.k / self.scale)
         clip = self.view.buffered_bounds(CLIP_MARGIN_PX)
 
@@ -393,8 +389,12 @@ class _Canvas:
             tiny = tiny | block
         poly = np.isin(types, _POLYGONAL) & ~tiny
         if poly.any():
-            self._polygons(geoms[poly], cls[poly], bounds[poly], size_css[poly], clip, style, hatch,
-                           None if rank is None else rank[poly])
+            rank = None
+            if style.draw_order == "size":            # only areas drawn as shapes can hide one another
+                order = size_order(geoms[poly], None if kinds is None else kinds[poly])
+                rank = np.empty(len(order), np.int64)
+                rank[order] = np.arange(len(order))
+            self._polygons(geoms[poly], cls[poly], bounds[poly], size_css[poly], clip, style, hatch, rank)
         self._flush(style)
         line = np.isin(types, _LINEAR) & ~tiny
         if line.any():
@@ -674,15 +674,15 @@ def _rings_as_lines(geoms: np.ndarray) -> np.ndarray:
     return geoms
 
 
-def _explode_collections(geoms, cls, bounds, types, rank=None):
+def _explode_collections(geoms, cls, bounds, types, kinds=None):
     """Geometry collections as their parts (one feature may hold an area and a point)."""
     coll = types == _COLL
     parts, index = shapely.get_parts(geoms[coll], return_index=True)
     geoms = np.concatenate([geoms[~coll], parts])
     cls = np.concatenate([cls[~coll], cls[coll][index]])
-    if rank is not None:
-        rank = np.concatenate([rank[~coll], rank[coll][index]])
-    return geoms, cls, shapely.bounds(geoms), shapely.get_type_id(geoms), rank
+    if kinds is not None:
+        kinds = np.concatenate([kinds[~coll], kinds[coll][index]])
+    return geoms, cls, shapely.bounds(geoms), shapely.get_type_id(geoms), kinds
 
 
 # ----------------------------------------------------------------------------------------------- labels
