@@ -107,6 +107,8 @@ def test_every_matching_path_and_change_kind():
     assert ("replace", "S1") in ops and ("replace", "A2") not in ops
     replaced = next(ch for ch in diff.changes if ch["fid"] == "S1")
     assert replaced["properties"]["source_fid"] == "S1a"             # next revision matches by handle
+    assert replaced["geometry"] is not None
+    assert next(ch for ch in diff.changes if ch["fid"] == "B2")["geometry"] is None   # renamed only: shape kept
     assert diff.if_match["S1"] == [108] and diff.if_match["X1"] == [109] and "T9" not in diff.if_match
     text = diff_text(diff)
     assert "形状改变 reshaped" in text and "原名 仓库" in text and "新增 added" in text

@@ -306,8 +306,10 @@ def diff_layouts(current: gpd.GeoDataFrame, revised: gpd.GeoDataFrame, *,
             new_props["source_fid"] = rev.fid[j]
         elif "source_fid" in cur.properties[i]:
             new_props["source_fid"] = cur.properties[i]["source_fid"]
-        # "" clears a name or layer the revision dropped (None would keep the current one)
-        changes.append({"op": "replace", "fid": fid, "role": rev.role[j], "geometry": rev.geometry[j],
+        # "" clears a name or layer the revision dropped (None keeps the current value: a geometry within 1 cm
+        # stays as stored, so a rename does not read as a reshape and flag the units on it)
+        changes.append({"op": "replace", "fid": fid, "role": rev.role[j],
+                        "geometry": rev.geometry[j] if "reshaped" in kinds else None,
                         "feature_name": rev.name[j] or "", "layer": rev.layer[j] or "", "properties": new_props})
         if_match[fid] = tag(i)
 
