@@ -13,8 +13,8 @@ import pytest
 
 PG_ADMIN_DEFAULT = "postgresql://postgres@127.0.0.1:5432/postgres"
 # The riskmap tables, emptied before each PostGIS test (the schema stays migrated).
-RISKMAP_TABLES = ("risk_events", "units", "ledger_versions", "layout_features", "layout_versions",
-                  "data_versions", "enterprises")
+RISKMAP_TABLES = ("reassessment_flags", "accidents", "changes", "api_tokens", "map_features", "risk_events", "units",
+                  "ledger_versions", "layout_features", "layout_versions", "data_versions", "enterprises")
 
 
 def postgis_required() -> bool:
