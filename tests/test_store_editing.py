@@ -141,8 +141,13 @@ def test_restore_at_a_moment(plant):
     moment = utcnow()
     r = store.patch_feature(ENT, "B", [first.edit_tag], {"name": "改名"})
     store.delete_feature(ENT, "B", [r.edit_tag])
-    store.restore_feature(ENT, "B", at=moment)
+    with pytest.raises(InputError):
+        store.restore_feature(ENT, "B", at="昨天")
+    store.restore_feature(ENT, "B", at=moment.replace(tzinfo=None))      # naive: read as UTC
     assert store.feature(ENT, "B").name == "名B"
+    store.delete_feature(ENT, "B", "*")
+    with pytest.raises(InputError, match="no layout yet"):
+        store.restore_feature(ENT, "B", at=moment.replace(year=2000))
 
 
 def test_every_write_leaves_one_audit_row(plant):

@@ -18,7 +18,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import geopandas as gpd
@@ -379,6 +379,13 @@ def delete_feature(store, name: str, fid: str, if_match: Any, author: str | None
 
 def restore_feature(store, name: str, fid: str, author: str | None = None, reason: str | None = None,
                     at: datetime | None = None) -> EditResult:
+    """Bring back a deleted feature as a new version: its last stored state, or its state at the moment `at`
+    (an aware datetime; a naive one is read as UTC)."""
+    if at is not None:
+        if not isinstance(at, datetime):
+            raise InputError(f"时刻应为日期时间，而不是 {at!r} / the moment must be a datetime, not {at!r}")
+        if at.tzinfo is None:
+            at = at.replace(tzinfo=UTC)
     return _write_layout(store, name, [_Op("restore", _fid_text(fid), at=at)], "restore", "feature.restore",
                          author, reason)
 
