@@ -214,6 +214,8 @@ def test_overdue_is_computed(store, tmp_path, monkeypatch):
     assert [f["unit_id"] for f in store.flags(ENT, today=TODAY, unit_code="u1")] == ["u1"]
     with pytest.raises(InputError):
         store.flags(ENT, reason_code="bogus")
+    with pytest.raises(InputError):
+        store.flags(ENT, today="明天")
     assert map_flags(store)["u1"] is None          # computed flags are not stored, not in the map
 
     (tmp_path / "short.yaml").write_text("name: short\nextends: lec\nreassessment_months: 6\n", encoding="utf-8")

@@ -401,6 +401,10 @@ def flags(store, name: str, open_only: bool = True, today: date | None = None, u
     if reason_code is not None and reason_code not in REASONS:
         raise InputError(f"未知的原因代码 “{reason_code}”，可选：{', '.join(REASONS)} / unknown reason code "
                          f"{reason_code!r}; allowed: {', '.join(REASONS)}")
+    if isinstance(today, datetime):
+        today = local_date(today)
+    elif today is not None and not isinstance(today, date):
+        raise InputError(f"today 应为日期，而不是 {today!r} / today must be a date, not {today!r}")
     today = today or datetime.now(LOCAL).date()
     with store.session() as s:
         ent_id = store._enterprise_id(s, name, create=False)
