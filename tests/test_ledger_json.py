@@ -9,7 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
@@ -224,6 +224,10 @@ def random_ledgers(draw) -> dict:
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=random_ledgers())
+# Found by Hypothesis: the unit sheet's data row ("0", "主单元", feature "C") read as a second header row.
+@example(data={"enterprise": {"name": "0"}, "profile": "lec", "units": [
+    {"id": "U0-0", "name": "0", "kind": "main", "parent": None, "feature": "C",
+     "events": [{"name": "0", "inputs": {"L": 10, "E": 10, "C": 100}}]}]})
 def test_random_ledgers_survive_excel(tmp_path, data):
     led = ledger_from_dict(copy.deepcopy(data))
     expected = ledger_to_dict(led)

@@ -224,7 +224,10 @@ def find_header(grid: Grid) -> tuple[int, int] | None:
             row = grid.rows[nxt - 1]
             own = [v for c, v in enumerate(row, start=1) if not grid.propagated(nxt, c)]
             numeric = any(isinstance(v, (int, float)) and not isinstance(v, bool) for v in own)
-            if not numeric and header_hits(own) >= 2:
+            # Every filled cell must read as a header: a data row whose text happens to hold two header words
+            # (a unit named "C" beside a kind "主单元") is data, not a sub-header.
+            filled = [v for v in own if v is not None and str(v).strip()]
+            if not numeric and header_hits(own) >= 2 and header_hits(own) == len(filled):
                 grown = nxt
         if grown == end:
             return start, end
