@@ -565,3 +565,21 @@ def test_the_same_writes_on_postgis(postgis_database, editor_token):
         test_units_attach_detach_rename_reparent_create_delete(c, auth)
         test_split_and_merge(c, auth)
         test_patch_api_units_with_token_and_if_match(c, auth)
+
+
+def test_prefixed_collections_and_long_reasons(client, auth):
+    store = open_store(str(client.app.state.settings.db))
+    try:
+        enterprise = store.enterprises()[0]
+    finally:
+        store.close()
+    url = f"/ogc/collections/e{enterprise.id}_layout/items/B1"
+    feature, etag = _feature(client, url)
+    ok = client.patch(url, json={"properties": {"name": "前缀集合"}}, headers={**MERGE, **auth, "If-Match": etag})
+    assert ok.status_code == 200 and ok.json()["properties"]["name"] == "前缀集合"
+    plain = client.get(f"{LAYOUT}/B1")           # the same item: same edit tag (links, hence digests, differ)
+    assert plain.headers["etag"].split(".")[0] == ok.headers["etag"].split(".")[0] != etag.split(".")[0]
+    _error(client.patch("/ogc/collections/e999_layout/items/B1", json={"properties": {"name": "x"}},
+                        headers={**MERGE, **auth, "If-Match": "*"}), 404)
+    _error(client.patch(f"{LAYOUT}/B1", params={"reason": "为什么" * 1000}, json={"properties": {"name": "y"}},
+                        headers={**MERGE, **auth, "If-Match": "*"}), 422)
