@@ -8,6 +8,7 @@ in that same transaction (the map snapshot is refreshed in it too, so the next t
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request
@@ -43,15 +44,28 @@ class UnitPatch(BaseModel):
 
     override: OverrideIn | None = Field(None, description="强制等级；null 取消 / forced level; null removes it")
     events: list[EventInputsIn] | None = Field(None, description="重新评价的风险事件 / events to re-evaluate")
+    assessed_on: date | None = Field(
+        None, description="本次评估的日期（北京时间；重新评价风险事件时默认今天）；记录新的评估并清除重新评估标记"
+                          " / the date of this assessment (Beijing; today by default when events are "
+                          "re-evaluated); records a new assessment and clears re-assessment flags")
 
 
 _UNSET = object()
 
 
+def beijing_today() -> date:
+    from riskmap.store.history import LOCAL_ZONE
+
+    return datetime.now(LOCAL_ZONE).date()
+
+
 def apply_unit_patch(unit: AssessmentUnit, override: Any = _UNSET, events: list[dict] | None = None,
-                     profile: str = "lec") -> None:
+                     profile: str = "lec", assessed_on: date | None = None) -> None:
     """Change `unit` in place: new event inputs re-evaluated under `profile` (an event's own method wins), then
-    the override set or removed, then the unit-level major hazard rule applied again. InputError on bad input."""
+    the override set or removed, then the unit-level major hazard rule applied again. InputError on bad input.
+
+    Re-evaluating events is a new assessment: the unit's last_assessed becomes `assessed_on` (default today), which
+    is what clears its re-assessment flags, even when the result is the same level as before."""
     from riskmap.criteria import ProfileResolver, apply_major_hazard, assess_event
 
     resolver = ProfileResolver(profile)
@@ -84,11 +98,21 @@ def apply_unit_patch(unit: AssessmentUnit, override: Any = _UNSET, events: list[
                 raise InputError(f"理由过长（最多 {MAX_REASON} 字）/ the reason is longer than {MAX_REASON}")
             unit.override = Override(level, reason, MANUAL_RULE)
     apply_major_hazard(unit, resolver.default)
+    if assessed_on is not None or events:
+        today = beijing_today()
+        when = assessed_on or today
+        if when > today:
+            raise InputError(f"评估日期 {when.isoformat()} 在未来 / the assessment date {when.isoformat()} is in the "
+                             "future")
+        if when.year < 1990:
+            raise InputError(f"评估日期 {when.isoformat()} 太早 / the assessment date {when.isoformat()} is too early")
+        if unit.last_assessed is None or when > unit.last_assessed:
+            unit.last_assessed = when
 
 
 def edit_unit(store, enterprise: str | None, unit_id: str, override: Any = _UNSET,
               events: list[dict] | None = None, author: str | None = None, note: str | None = None,
-              if_match: str | None = None) -> dict:
+              if_match: str | None = None, assessed_on: date | None = None) -> dict:
     """Apply a change to one unit as a new ledger version; returns the unit as stored, with its new level.
 
     With `if_match` (an If-Match header) the unit must still be the version the caller read (412 otherwise)."""
@@ -96,11 +120,12 @@ def edit_unit(store, enterprise: str | None, unit_id: str, override: Any = _UNSE
 
     name = resolve_enterprise(store, enterprise)
     store.enterprise(name, create=False)                         # NotFoundError for an unknown enterprise
-    if override is _UNSET and not events:
-        raise InputError("没有要修改的内容：请给出 override 或 events / nothing to change: give override or events")
+    if override is _UNSET and not events and assessed_on is None:
+        raise InputError("没有要修改的内容：请给出 override、events 或 assessed_on / nothing to change: give override, "
+                         "events or assessed_on")
     profile = (store.ledger_info(name) or {}).get("default_profile") or "lec"
     unit, ledger_version, data_version = store.edit_unit(
-        name, unit_id, lambda u: apply_unit_patch(u, override, events, profile), author=author, note=note,
+        name, unit_id, lambda u: apply_unit_patch(u, override, events, profile, assessed_on), author=author, note=note,
         if_match=if_match)
     return unit_dict(unit) | {"enterprise": name, "ledger_version": ledger_version, "data_version": data_version}
 
@@ -156,6 +181,7 @@ def make_router() -> APIRouter:
         events = [e.model_dump() for e in body.events] if body.events else None
         if_match = request.headers.get("if-match")
         return edit_unit(store, enterprise or request.app.state.settings.enterprise, unit_id, override, events,
-                         author=token["name"], note=_reason(request), if_match=if_match or None)
+                         author=token["name"], note=_reason(request), if_match=if_match or None,
+                         assessed_on=body.assessed_on)
 
     return router
