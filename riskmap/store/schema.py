@@ -94,6 +94,8 @@ class LayoutFeatureRow(Base):
     __table_args__ = (
         # Current features in a bbox on SQLite: equality on the first two, a range on minx, the rest covered.
         Index("ix_layout_features_bbox", "enterprise_id", "valid_to", "minx", "maxx", "miny", "maxy"),
+        # One feature by its id (edits, If-Match checks, restore, history of an item): current and past rows.
+        Index("ix_layout_features_fid", "enterprise_id", "fid", "valid_to"),
         Index("ix_layout_features_geometry", "geometry", postgresql_using="gist",
               info={DIALECTS: ("postgresql",)}),
     )
