@@ -6,7 +6,9 @@ RISKMAP_READ_REQUIRES_TOKEN is set: then `ReadGate` (outermost middleware, ahead
 reader or editor token of every request except the health check, the API description and the static files (no
 data in any of them). The /map and /edit pages themselves carry data (names, counts, extents), so they are closed
 too. A GET may carry the token as `?access_token=` (RFC 6750 §2.3): a wall screen opens /map?access_token=…, and
-map libraries fetch tiles by URL and cannot add headers.
+map libraries fetch tiles by URL and cannot add headers. A page opened that way (/map, /edit) also sets an
+HttpOnly, SameSite=Strict cookie with the token, so that the tiles, TileJSONs and popups the page then fetches
+are let through; the cookie only opens reading: every change still needs the editor token in the header.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ QUERY_PARAM = "access_token"
 OPEN_PATHS = frozenset({"/healthz", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json", "/favicon.ico"})
 OPEN_PREFIXES = ("/static/",)
 _STATE_KEY = "riskmap_token"
+COOKIE = "riskmap_read"
+PAGES = ("/map", "/edit")          # pages whose sub-requests (tiles, popups) the cookie lets through
 
 
 def _challenge(error: str | None = None) -> dict:
@@ -111,8 +115,14 @@ class ReadGate:
             if name == b"authorization":
                 text = bearer_of(value.decode("latin-1"))
                 break
+        from_query = False
         if text is None and scope["method"] in ("GET", "HEAD"):
             text = _query_token(scope)
+            from_query = text is not None
+        if text is None:
+            # The page's cookie opens reading (and the page's own warm-up POST); it never authorises a change:
+            # require_editor reads only the Authorization header.
+            text = _cookie_token(scope)
         app = scope.get("app") or _find_app(self.app)
         info = await run_in_threadpool(tokens.verify_token, app.state.store(), text) if text else None
         if info is None:
@@ -120,6 +130,8 @@ class ReadGate:
             await _send_error(send, exc, _wants_html(scope))
             return
         scope.setdefault("state", {})[_STATE_KEY] = info
+        if from_query and _path(scope) in PAGES:
+            send = _with_cookie(send, text)
         await self.app(scope, receive, send)
 
 
@@ -140,6 +152,32 @@ def _query_token(scope) -> str | None:
         if name == QUERY_PARAM:
             return value
     return None
+
+
+def _cookie_token(scope) -> str | None:
+    from http.cookies import CookieError, SimpleCookie
+
+    for name, value in scope["headers"]:
+        if name == b"cookie":
+            try:
+                jar = SimpleCookie(value.decode("latin-1"))
+            except CookieError:
+                return None
+            morsel = jar.get(COOKIE)
+            return morsel.value if morsel is not None else None
+    return None
+
+
+def _with_cookie(send, token: str):
+    """`send` adding the read cookie to the response head (HttpOnly: page scripts never see the token)."""
+    cookie = f"{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict".encode("latin-1")
+
+    async def sending(message):
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", []), (b"set-cookie", cookie)]}
+        await send(message)
+
+    return sending
 
 
 def _find_app(app):

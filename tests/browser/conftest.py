@@ -66,7 +66,7 @@ def browser(playwright_api, tmp_path_factory):
 class Server:
     """riskmap under uvicorn in a background thread, on a free loopback port."""
 
-    def __init__(self, db_url: str):
+    def __init__(self, db_url: str, **settings):
         import uvicorn
 
         from riskmap.api.app import create_app
@@ -76,7 +76,7 @@ class Server:
             sock.bind(("127.0.0.1", 0))
             self.port = sock.getsockname()[1]
         self.db_url = db_url
-        self.app = create_app(Settings(db=db_url))
+        self.app = create_app(Settings(db=db_url, **settings))
         self.server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=self.port,
                                                     log_level="warning", access_log=False))
         self.thread = threading.Thread(target=self.server.run, name=f"uvicorn-{self.port}", daemon=True)
