@@ -78,6 +78,8 @@ WRITE_PARAMETERS = [ogc.P_ENTERPRISE,
 IF_MATCH = {"name": "If-Match", "in": "header", "required": True, "schema": {"type": "string"},
             "description": "读取要素时得到的 ETag；* 表示任意当前版本 / the ETag read with the item; * for any"}
 ITEM_HEADERS = {"ETag": {"schema": {"type": "string"}, "description": "新版本的 ETag / the new version's ETag"}}
+# The item written, as GET …/items/{id} answers it (a GeoJSON Feature).
+ITEM_CONTENT = {"application/geo+json": {"schema": {"type": "object"}}}
 
 
 def _responses(*extra: int) -> dict:
@@ -101,7 +103,7 @@ def make_router() -> APIRouter:
     geo = ("application/geo+json", "application/json")
 
     @router.post(items, summary="新增要素 / create an item", status_code=201,
-                 responses={201: {"description": "已新增 / created", "headers": {
+                 responses={201: {"description": "已新增 / created", "content": ITEM_CONTENT, "headers": {
                      **ITEM_HEADERS, "Location": {"schema": {"type": "string"}}}}, **_responses(409)},
                  openapi_extra={"parameters": WRITE_PARAMETERS, **_body_doc(FEATURE_SCHEMA, geo)})
     async def create(collection_id: str, request: Request, token: dict = Depends(require_editor)):
@@ -114,7 +116,8 @@ def make_router() -> APIRouter:
         return answer
 
     @router.put(item, summary="替换要素 / replace an item",
-                responses={200: {"description": "已替换 / replaced", "headers": ITEM_HEADERS}, **_responses(412, 428)},
+                responses={200: {"description": "已替换 / replaced", "content": ITEM_CONTENT, "headers": ITEM_HEADERS},
+                           **_responses(412, 428)},
                 openapi_extra={"parameters": [*WRITE_PARAMETERS, IF_MATCH], **_body_doc(FEATURE_SCHEMA, geo)})
     async def replace(collection_id: str, feature_id: str, request: Request, token: dict = Depends(require_editor)):
         ref = await _target(request, collection_id)
@@ -129,7 +132,7 @@ def make_router() -> APIRouter:
                                        None)
 
     @router.patch(item, summary="修改要素的部分字段 / change some fields of an item",
-                  responses={200: {"description": "已修改 / changed", "headers": ITEM_HEADERS},
+                  responses={200: {"description": "已修改 / changed", "content": ITEM_CONTENT, "headers": ITEM_HEADERS},
                              **_responses(412, 428)},
                   openapi_extra={"parameters": [*WRITE_PARAMETERS, IF_MATCH],
                                  **_body_doc(PATCH_SCHEMA, ("application/merge-patch+json", *geo))})
