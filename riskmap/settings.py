@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -18,6 +19,9 @@ class Settings(BaseSettings):
     base_url: str = "http://127.0.0.1:8000"
     host: str = "127.0.0.1"
     port: int = 8000
+    # Server processes of `riskmap serve`; each keeps its own tile cache, and every request checks the data
+    # version, so no process ever serves a stale tile.
+    workers: int = Field(1, ge=1, le=64)
     profiles_dir: str | None = None
     # Reading needs a reader or editor token too (riskmap.api.auth); writing always needs an editor token.
     read_requires_token: bool = False
