@@ -570,18 +570,13 @@ class PlantCache:
                 self._entries.popitem(last=False)
 
 
-_CACHES_LOCK = threading.Lock()
 
 
 def plant_cache(app) -> PlantCache:
     """The app's one cache of plants, shared by the reading and the editing routes."""
-    cache = getattr(app.state, "ogc_plants", None)
-    if cache is None:
-        with _CACHES_LOCK:
-            cache = getattr(app.state, "ogc_plants", None)
-            if cache is None:
-                cache = app.state.ogc_plants = PlantCache()
-    return cache
+    from riskmap.api.deps import app_singleton
+
+    return app_singleton(app, "ogc_plants", PlantCache)
 
 
 # ---------------------------------------------------------------------------------------------- enterprises

@@ -20,6 +20,7 @@ import pandas as pd
 import shapely
 from fastapi import APIRouter, Query, Request
 
+from riskmap.api.deps import app_singleton
 from riskmap.domain import RESIDUAL, AssessmentUnit, RiskEvent, UnitTree
 from riskmap.errors import InputError, NotFoundError
 from riskmap.levels import Level
@@ -29,7 +30,6 @@ Which = Literal["residual", "inherent"]
 MAX_UNITS = 20            # units listed per click; the rest are counted
 CLICK_TOLERANCE_PX = 5    # points and lines are hit within this many screen pixels
 _CACHE_SIZE = 4
-_CACHE_LOCK = threading.Lock()
 _SYMBOL = {"lec": "D", "ls": "R"}
 _POINTS_AND_LINES = (0, 1, 2, 4, 5)   # shapely type ids: (multi)points, (multi)lines, rings
 
@@ -358,14 +358,7 @@ def warm_plant_index(app, enterprise: str | None) -> None:
 
 
 def _cache_of(app) -> dict:
-    cache = getattr(app.state, "plant_index_cache", None)
-    if cache is None:
-        with _CACHE_LOCK:
-            cache = getattr(app.state, "plant_index_cache", None)
-            if cache is None:
-                cache = {"lock": threading.Lock(), "items": OrderedDict()}
-                app.state.plant_index_cache = cache
-    return cache
+    return app_singleton(app, "plant_index_cache", lambda: {"lock": threading.Lock(), "items": OrderedDict()})
 
 
 def click_tolerance_deg(zoom: float) -> float:

@@ -23,6 +23,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from riskmap.api.deps import app_singleton
 from riskmap.errors import NotFoundError
 from riskmap.plant import Plant
 
@@ -86,17 +87,9 @@ class _PrintCache:
 
 
 def _cache(request: Request) -> _PrintCache:
-    app = request.app
-    cache = getattr(app.state, "print_cache", None)
-    if cache is None:
-        with _CACHE_LOCK:
-            cache = getattr(app.state, "print_cache", None)
-            if cache is None:
-                cache = app.state.print_cache = _PrintCache()
-    return cache
+    return app_singleton(request.app, "print_cache", _PrintCache)
 
 
-_CACHE_LOCK = threading.Lock()
 
 
 def _answer(plant: Plant, data: bytes, media: str, name: str, ascii_name: str) -> Response:
