@@ -284,7 +284,8 @@ def test_page_escapes_user_text():
     config = webmap.map_config(summary, region=region, lang="zh", palette=load_palette(), layers=[], urls={})
     assets = webmap.PageAssets([("leaflet", "/static/vendor/leaflet@1/dist/leaflet.js")],
                                [("leaflet_css", "/static/vendor/leaflet@1/dist/leaflet.css")],
-                               "/static/app/map.js?v=1", "/static/app/map.css?v=1", "/static/app/favicon.svg?v=1")
+                               "/static/app/map.js?v=1", "/static/app/map.css?v=1", "/static/app/favicon.svg?v=1",
+                               "/static/app/dom.js?v=1")
     page = webmap.render_map_page(config, assets)
     assert HOSTILE not in page and "<script>alert(2)" not in page
     title = re.search(r"<title>(.*?)</title>", page).group(1)
@@ -493,7 +494,8 @@ def test_edit_page_loads_leaflet_geoman_from_the_server(client):
     page = resp.text
     assert '<html lang="zh-CN">' in page and "总平面布置编辑" in page
     scripts = re.findall(r'<script src="([^"]+)"', page)
-    assert [s.split("?")[0].rsplit("/", 1)[-1] for s in scripts] == ["leaflet.js", "leaflet-geoman.min.js", "edit.js"]
+    assert [s.split("?")[0].rsplit("/", 1)[-1] for s in scripts] == ["leaflet.js", "leaflet-geoman.min.js", "dom.js",
+                                                                           "edit.js"]
     for ref in scripts + re.findall(r'<link rel="stylesheet" href="([^"]+)"', page):
         got = client.get(ref)
         assert got.status_code == 200, ref
@@ -553,8 +555,9 @@ def test_edit_page_with_several_enterprises_offers_a_choice(tmp_path):
 
 
 def test_editor_script_writes_user_text_as_text_only():
-    """edit.js and map.js never build HTML from strings: no innerHTML, outerHTML, insertAdjacentHTML or eval."""
-    for name in ("edit.js", "map.js"):
+    """edit.js, map.js and dom.js never build HTML from strings: no innerHTML, outerHTML, insertAdjacentHTML or
+    eval."""
+    for name in ("edit.js", "map.js", "dom.js"):
         code = re.sub(r"/\*.*?\*/", "", (ROOT / "riskmap" / "static" / name).read_text(encoding="utf-8"), flags=re.S)
         code = re.sub(r"^\s*//.*$", "", code, flags=re.M)
         for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function"):

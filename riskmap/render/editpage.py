@@ -91,7 +91,7 @@ class EditAssets:
 
 def edit_assets(vendor_url: Callable[[str, str], str], app_url: Callable[[str], str]) -> EditAssets:
     """Local URLs of the editor's files (raises AssetsMissingError when a pinned package is not installed)."""
-    return EditAssets(js=[vendor_url(*a) for a in EDIT_ASSETS_JS] + [app_url("edit.js")],
+    return EditAssets(js=[vendor_url(*a) for a in EDIT_ASSETS_JS] + [app_url("dom.js"), app_url("edit.js")],
                       css=[vendor_url(*a) for a in EDIT_ASSETS_CSS] + [app_url("edit.css")],
                       favicon=app_url("favicon.svg"))
 

@@ -112,6 +112,7 @@ class PageAssets:
     app_js: str
     app_css: str
     favicon: str
+    dom_js: str                   # static/dom.js, shared with the editor; loaded before app_js
 
 
 def page_assets(vendor_url: Callable[[str, str], str], app_url: Callable[[str], str]) -> PageAssets:
@@ -130,7 +131,7 @@ def page_assets(vendor_url: Callable[[str, str], str], app_url: Callable[[str], 
         return out
 
     return PageAssets(local(list(folium.Map.default_js)), local(list(folium.Map.default_css)),
-                      app_url("map.js"), app_url("map.css"), app_url("favicon.svg"))
+                      app_url("map.js"), app_url("map.css"), app_url("favicon.svg"), app_url("dom.js"))
 
 
 def external_urls(page: str) -> list[str]:
@@ -220,7 +221,7 @@ def render_map_page(config: dict[str, Any], assets: PageAssets) -> str:
     m = folium.Map(location=[(south + north) / 2, (west + east) / 2], zoom_start=16, tiles=None,
                    control_scale=False, zoom_control=True, max_zoom=22, min_zoom=2, font_size="14px",
                    fade_animation=False)       # a refreshed tile replaces the old colour at once
-    m.default_js = [*assets.js, ("riskmap_app", assets.app_js)]
+    m.default_js = [*assets.js, ("riskmap_dom", assets.dom_js), ("riskmap_app", assets.app_js)]
     m.default_css = [*assets.css, ("riskmap_css", assets.app_css)]
     figure = m.get_root()
     view = text["workshop"] + "：" + config["region"]["name"] if config.get("region") else text["plan"]

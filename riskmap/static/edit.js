@@ -14,21 +14,8 @@
   var TOKEN_KEY = "riskmap-editor-token";
   var GREY = "#BDBDBD";
 
-  function el(tag, className, text) {
-    var node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    return node;
-  }
-
-  function query(params) {
-    var search = new URLSearchParams();
-    Object.keys(params).forEach(function (key) {
-      var value = params[key];
-      if (value !== undefined && value !== null && value !== "") search.set(key, String(value));
-    });
-    return search.toString();
-  }
+  var el = window.riskmapDom.el;          // static/dom.js: user text as textContent only
+  var query = window.riskmapDom.query;
 
   function fill(text, values) {
     return text.replace(/\{(\w+)\}/g, function (_, key) { return values[key]; });

@@ -6,21 +6,8 @@
 (function () {
   "use strict";
 
-  function el(tag, className, text) {
-    var node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    return node;
-  }
-
-  function query(params) {
-    var search = new URLSearchParams();
-    Object.keys(params).forEach(function (key) {
-      var value = params[key];
-      if (value !== undefined && value !== null && value !== "") search.set(key, String(value));
-    });
-    return search.toString();
-  }
+  var el = window.riskmapDom.el;          // static/dom.js: user text as textContent only
+  var query = window.riskmapDom.query;
 
   // Plain same-origin GETs, so that the page's <link rel=preload> of the TileJSONs is used. Nothing riskmap
   // answers here is cached stale: TileJSON revalidates (ETag, no-cache), the rest carries no validators.

@@ -1,0 +1,26 @@
+/* riskmap: the two small DOM helpers the map (/map) and the editor (/edit) share.
+ *
+ * el() puts user text into the page with textContent only, never as HTML, so a unit named
+ * <img src=x onerror=alert(1)> shows as that text; query() leaves out empty parameters.
+ */
+(function () {
+  "use strict";
+
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+
+  function query(params) {
+    var search = new URLSearchParams();
+    Object.keys(params).forEach(function (key) {
+      var value = params[key];
+      if (value !== undefined && value !== null && value !== "") search.set(key, String(value));
+    });
+    return search.toString();
+  }
+
+  window.riskmapDom = { el: el, query: query };
+})();
