@@ -250,20 +250,7 @@ def _encode_polygons(geoms: np.ndarray, rows: np.ndarray, grid: _Grid, plain: bo
     n = lens[kept_rings]
     feat_of_ring = _segment_ids(geom_off)[part_of_ring[kept_rings]]
     feats, first_ring = np.unique(feat_of_ring, return_index=True)
-    # stream: per ring MoveTo(1) x y LineTo(n-1) … ClosePath = 2n + 3 values
-    ring_size = 2 * n + 3
-    rstart = np.cumsum(ring_size) - ring_size
-    stream = np.empty(int(ring_size.sum()), np.uint64)
-    stream[rstart] = _MOVE1_CMD
-    stream[rstart + 3] = _LINE_TO | ((n - 1) << 3)
-    stream[rstart + ring_size - 1] = _CLOSE_CMD
-    j = np.arange(len(q)) - np.repeat(np.cumsum(n) - n, n)      # index of each point within its ring
-    pos = np.repeat(rstart, n) + 1 + 2 * j + (j > 0)
-    first_pt = np.zeros(len(q), bool)
-    first_pt[(np.cumsum(n) - n)[first_ring]] = True
-    zx, zy = _deltas(q, first_pt)
-    stream[pos], stream[pos + 1] = zx, zy
-    off = np.append(rstart[first_ring], len(stream)).astype(np.int64)
+    stream, off = _command_stream(q, n, first_ring, close=True)
     return _Encoded(rows[feats], _POLY_T, stream, off)
 
 
@@ -280,19 +267,29 @@ def _encode_lines(geoms: np.ndarray, rows: np.ndarray, grid: _Grid) -> _Encoded 
     kept = np.flatnonzero(ok)
     n = lens[kept]
     feats, first_part = np.unique(_segment_ids(geom_off)[kept], return_index=True)
-    size = 2 * n + 2                                  # MoveTo(1) x y LineTo(n-1) …
+    stream, off = _command_stream(q, n, first_part, close=False)
+    return _Encoded(rows[feats], _LINE_T, stream, off)
+
+
+def _command_stream(q: np.ndarray, n: np.ndarray, first_run: np.ndarray, close: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The command stream of runs of n[i] points (q holds them run after run): per run MoveTo(1) x y
+    LineTo(n-1) … and, for rings, ClosePath (2n + 2 or 2n + 3 values), deltas restarting at each feature's first
+    run (`first_run`); with the offset of each feature's commands."""
+    size = 2 * n + (3 if close else 2)
     start = np.cumsum(size) - size
     stream = np.empty(int(size.sum()), np.uint64)
     stream[start] = _MOVE1_CMD
     stream[start + 3] = _LINE_TO | ((n - 1) << 3)
-    j = np.arange(len(q)) - np.repeat(np.cumsum(n) - n, n)
+    if close:
+        stream[start + size - 1] = _CLOSE_CMD
+    run_start = np.cumsum(n) - n
+    j = np.arange(len(q)) - np.repeat(run_start, n)              # index of each point within its run
     pos = np.repeat(start, n) + 1 + 2 * j + (j > 0)
     first_pt = np.zeros(len(q), bool)
-    first_pt[(np.cumsum(n) - n)[first_part]] = True
+    first_pt[run_start[first_run]] = True
     zx, zy = _deltas(q, first_pt)
     stream[pos], stream[pos + 1] = zx, zy
-    off = np.append(start[first_part], len(stream)).astype(np.int64)
-    return _Encoded(rows[feats], _LINE_T, stream, off)
+    return stream, np.append(start[first_run], len(stream)).astype(np.int64)
 
 
 def _encode_points(geoms: np.ndarray, rows: np.ndarray, grid: _Grid) -> _Encoded | None:
