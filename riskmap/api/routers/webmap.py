@@ -196,6 +196,17 @@ def _config(request: Request, enterprise: str | None, region: str | None, lang: 
                              staleness_legend=staleness_legend(layers))
 
 
+def _enterprise_chooser(request: Request, enterprise: str | None, path: str, lang: str,
+                        favicon: str) -> HTMLResponse | None:
+    """A page of links, one per enterprise, when the database holds several and none was named; else None."""
+    names = [e.name for e in request.app.state.store().enterprises()]
+    if enterprise is not None or request.app.state.settings.enterprise is not None or len(names) < 2:
+        return None
+    links = [(n, f"{path}?" + urlencode({"enterprise": n, "lang": lang})) for n in names]
+    return HTMLResponse(webmap.message_page("选择企业 / choose an enterprise",
+                                            "数据库中有多个企业 / several enterprises:", links, favicon))
+
+
 def make_router() -> APIRouter:
     router = APIRouter(tags=["map"])
 
@@ -210,12 +221,9 @@ def make_router() -> APIRouter:
                                                 "show the map as of this moment"),
     ) -> HTMLResponse:
         favicon = app_url("favicon.svg")
-        store = request.app.state.store()
-        names = [e.name for e in store.enterprises()]
-        if enterprise is None and request.app.state.settings.enterprise is None and len(names) > 1:
-            links = [(n, "/map?" + urlencode({"enterprise": n, "lang": lang})) for n in names]
-            return HTMLResponse(webmap.message_page("选择企业 / choose an enterprise",
-                                                    "数据库中有多个企业 / several enterprises:", links, favicon))
+        chooser = _enterprise_chooser(request, enterprise, "/map", lang, favicon)
+        if chooser is not None:
+            return chooser
         try:
             config = _config(request, enterprise, region, lang, at)
             assets = webmap.page_assets(vendor_assets().url, app_url)
@@ -235,12 +243,10 @@ def make_router() -> APIRouter:
         lang: Lang = Query("zh", description="界面语言 / language"),
     ) -> HTMLResponse:
         favicon = app_url("favicon.svg")
+        chooser = _enterprise_chooser(request, enterprise, "/edit", lang, favicon)
+        if chooser is not None:
+            return chooser
         store = request.app.state.store()
-        names = [e.name for e in store.enterprises()]
-        if enterprise is None and request.app.state.settings.enterprise is None and len(names) > 1:
-            links = [(n, "/edit?" + urlencode({"enterprise": n, "lang": lang})) for n in names]
-            return HTMLResponse(webmap.message_page("选择企业 / choose an enterprise",
-                                                    "数据库中有多个企业 / several enterprises:", links, favicon))
         try:
             summary = map_summary(store, enterprise, request.app.state.settings.enterprise)
             assets = editpage.edit_assets(vendor_assets().url, app_url)
