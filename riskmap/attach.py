@@ -3,6 +3,11 @@
 The ledger and the drawing are made by different people, so a reference may name nothing or several
 features: such units are left without geometry (they fall back to their ancestor's) and a warning says why,
 rather than guessing.
+
+A name is not a binding: renaming a feature must never move a unit. So a reference is bound to the feature's
+fid (its stable id) whenever it is written (riskmap.store.binding, with `bind_references` here): when the ledger
+is imported, when a drawing is imported or revised, when a unit is attached. After that it matches by fid, and
+a rename, a new layer or a new role leaves it where it is.
 """
 
 from __future__ import annotations
@@ -69,6 +74,13 @@ class _FeatureIndex:
             return _Match(hits[0], "name") if len(hits) == 1 else _Match(None, "name", tuple(hits))
         return _Match(None)
 
+    def match_name(self, name: Any) -> _Match:
+        key = _key(name)
+        hits = self.by_name.get(key) if key is not None else None
+        if not hits:
+            return _Match(None)
+        return _Match(hits[0], "name") if len(hits) == 1 else _Match(None, "name", tuple(hits))
+
     def geometry(self, pos: int):
         geom = self.geometries[pos]
         if geom is None or geom.is_empty:
@@ -87,6 +99,21 @@ def _fid_list(index: _FeatureIndex, positions: tuple[int, ...], limit: int = 5) 
     return ", ".join(shown) + more
 
 
+def _unmatched(unit: AssessmentUnit, found: _Match, index: _FeatureIndex) -> str:
+    """The warning for a reference that matches no feature, or several."""
+    ref = unit.feature_ref
+    who_zh = f"单元“{unit.name}”（{unit.id}）的图形引用“{ref}”"
+    who_en = f"unit {unit.id!r} ({unit.name}): feature reference {ref!r}"
+    if not found.candidates:
+        return f"{who_zh}在布置图中找不到对应要素（按编号或名称） / {who_en} matches no layout feature by fid or name"
+    fids = _fid_list(index, found.candidates)
+    if found.by == "fid":
+        return (f"{who_zh}对应 {len(found.candidates)} 个编号相同的要素，未关联 / {who_en} matches "
+                f"{len(found.candidates)} features with that fid; not attached")
+    return (f"{who_zh}按名称对应 {len(found.candidates)} 个要素（编号 {fids}），未关联，请改用要素编号 / {who_en} "
+            f"matches {len(found.candidates)} features by name (fids {fids}); not attached, use a fid")
+
+
 def resolve_unit_geometries(units: Iterable[AssessmentUnit], features_gdf) -> list[str]:
     """Give each unit without geometry the geometry of the feature its `feature_ref` names.
 
@@ -99,29 +126,47 @@ def resolve_unit_geometries(units: Iterable[AssessmentUnit], features_gdf) -> li
     for unit in units:
         if _has_geometry(unit) or _key(unit.feature_ref) is None:
             continue
-        ref = unit.feature_ref
-        found = index.match(ref)
-        who_zh = f"单元“{unit.name}”（{unit.id}）的图形引用“{ref}”"
-        who_en = f"unit {unit.id!r} ({unit.name}): feature reference {ref!r}"
-        if found.position is None and not found.candidates:
-            warnings.append(f"{who_zh}在布置图中找不到对应要素（按编号或名称） / {who_en} matches no layout "
-                            "feature by fid or name")
-        elif found.position is None:
-            fids = _fid_list(index, found.candidates)
-            if found.by == "fid":
-                warnings.append(f"{who_zh}对应 {len(found.candidates)} 个编号相同的要素，未关联 / {who_en} "
-                                f"matches {len(found.candidates)} features with that fid; not attached")
-            else:
-                warnings.append(f"{who_zh}按名称对应 {len(found.candidates)} 个要素（编号 {fids}），未关联，"
-                                f"请改用要素编号 / {who_en} matches {len(found.candidates)} features by name "
-                                f"(fids {fids}); not attached, use a fid")
+        found = index.match(unit.feature_ref)
+        if found.position is None:
+            warnings.append(_unmatched(unit, found, index))
+            continue
+        geom = index.geometry(found.position)
+        if geom is None:
+            warnings.append(f"单元“{unit.name}”（{unit.id}）的图形引用“{unit.feature_ref}”对应的要素没有几何图形 / "
+                            f"unit {unit.id!r} ({unit.name}): feature reference {unit.feature_ref!r} names a "
+                            "feature without geometry")
         else:
-            geom = index.geometry(found.position)
-            if geom is None:
-                warnings.append(f"{who_zh}对应的要素没有几何图形 / {who_en} names a feature without geometry")
-            else:
-                unit.geometry = geom
+            unit.geometry = geom
     return warnings
+
+
+def bind_references(units: Iterable[AssessmentUnit], features_gdf, previous_gdf=None) \
+        -> tuple[dict[str, str], list[str]]:
+    """The fid each unit's `feature_ref` is bound to, where that is not what it holds already: {unit id: fid},
+    and a warning per reference that matches no feature, or several.
+
+    A reference is matched by fid, then by a unique name. `previous_gdf` is the layout a new drawing replaces:
+    a unit bound to a feature of it whose fid the new drawing lacks (a CAD program renumbers its handles) is
+    bound again by that feature's name in the new drawing, as a revision matches features.
+    """
+    index = _FeatureIndex(features_gdf)
+    before = _FeatureIndex(previous_gdf) if previous_gdf is not None and len(previous_gdf) else None
+    bound: dict[str, str] = {}
+    warnings: list[str] = []
+    for unit in units:
+        key = _key(unit.feature_ref)
+        if key is None:
+            continue
+        found = index.match(key)
+        if found.position is None and not found.candidates and before is not None:
+            old = before.match(key)
+            if old.position is not None:
+                found = index.match_name(before.names[old.position])
+        if found.position is None:
+            warnings.append(_unmatched(unit, found, index))
+        elif index.fids[found.position] != key:
+            bound[unit.id] = index.fids[found.position]
+    return bound, warnings
 
 
 def _depths(units: list[AssessmentUnit]) -> dict[str, int]:

@@ -449,7 +449,7 @@ def apply_layout_changes(store, name: str, changes: Sequence[FeatureChange], act
 
 def _write_layout(store, name: str, ops: list[_Op], version_action: str, audit_action: str,
                   author: str | None, reason: str | None) -> EditResult:
-    from riskmap.store import flags
+    from riskmap.store import binding, flags
 
     reason = _text(reason, "理由", "reason")
     with store.transaction(name, create=False) as w:
@@ -467,6 +467,10 @@ def _write_layout(store, name: str, ops: list[_Op], version_action: str, audit_a
         s.add(version)
         s.flush()
         touched = _apply_ops(store, w, version, ops)
+        binding.rebind_after_layout(store, w, author=author)
+        if touched and audit_action in ("feature.patch", "feature.replace", "layout.edit") and \
+                all(_changed_fields(t) == ["name"] for t in touched):
+            audit_action = "feature.rename"           # a rename moves nothing and raises no flag
         version.feature_count += sum(1 for t in touched if t.old is None) - sum(1 for t in touched if t.new is None)
         counts = Counter(t.op for t in touched)
         version.report = {"action": audit_action, "counts": dict(counts)}

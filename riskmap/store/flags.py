@@ -240,13 +240,10 @@ def raise_for_layout(store, w, touched) -> list[dict]:
     for t in touched:
         old, new = t.old, t.new
         geometry_moved = old is None or new is None or not shapely.equals_exact(old.geometry, new.geometry, 0)
-        renamed = old is not None and new is not None and old.name != new.name
-        # units attached to the feature itself
+        # units attached to the feature itself (bound by fid: a rename alone moves nothing and flags nothing)
         if geometry_moved:
             keys = {t.fid, *(f.name for f in (old, new) if f is not None)}
             flag(plant.attached(keys), "geometry_changed", t)
-        elif renamed:
-            flag(plant.attached([old.name, new.name]), "geometry_changed", t)
         roles = {f.role for f in (old, new) if f is not None}
         if "region" in roles and geometry_moved:
             direct = plant.attached({t.fid, *(f.name for f in (old, new) if f is not None)})
@@ -387,6 +384,14 @@ def reassessment_months(profile_name: str | None) -> int:
     return value
 
 
+def months_of(session, enterprise_id: int) -> int:
+    """reassessment_months of the criteria profile of the enterprise's current ledger."""
+    profile = session.execute(select(LedgerVersionRow.default_profile)
+                              .where(LedgerVersionRow.enterprise_id == enterprise_id)
+                              .order_by(LedgerVersionRow.number.desc()).limit(1)).scalar_one_or_none()
+    return reassessment_months(profile)
+
+
 def add_months(day: date, months: int) -> date:
     """The same day `months` later (the month's last day when it is shorter)."""
     month0 = day.month - 1 + months
@@ -423,9 +428,7 @@ def flags(store, name: str, open_only: bool = True, today: date | None = None, u
         if unit_code is not None:
             q = q.where(ReassessmentFlagRow.unit_code == str(unit_code))
         stored = s.execute(q.order_by(ReassessmentFlagRow.id)).all()
-        profile = s.execute(select(LedgerVersionRow.default_profile).where(LedgerVersionRow.enterprise_id == ent_id)
-                            .order_by(LedgerVersionRow.number.desc()).limit(1)).scalar_one_or_none()
-    months = reassessment_months(profile)
+        months = months_of(s, ent_id)
     by_code = {u.code: u for u in units}
     order = {u.code: i for i, u in enumerate(units)}
 

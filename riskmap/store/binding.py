@@ -1,0 +1,68 @@
+"""Units bound to layout features by id, at every write that could change what a reference means.
+
+A ledger names the feature a unit stands on by a CAD handle or by a name (`feature: 罐区`). Looked up by name at
+read time, a rename in the editor would silently move the unit (or leave it nowhere) and lower colours. So the
+reference is bound to the feature's fid when it is written (riskmap.attach.bind_references):
+
+- a new ledger: its references are bound against the current layout before its rows are written;
+- a new drawing (import): units bound to features of the drawing it replaces are bound again, by fid where the
+  drawing kept its handles and by the old feature's name where it did not; references that matched nothing
+  before are tried again;
+- a revision or an edit of the layout: matched features keep their fid, so bound units stay; references that
+  matched nothing are tried against the new features.
+
+Rebinding after a layout write is a ledger version of its own (action "bind"), so that the history and `?at=` of
+earlier moments stay as they were.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import update
+
+from riskmap.attach import bind_references
+from riskmap.store.schema import UnitRow
+
+BIND_NOTE = "按要素编号重新关联单元 / units bound to layout features by id"
+
+
+def bind_new_ledger(features, units, unit_rows: list[dict]) -> list[str]:
+    """Bind the references of a ledger about to be written (units and their encoded rows, in the same order)
+    against the current layout; returns the warnings for references that match nothing or several features."""
+    if features is None or not len(features):
+        return []
+    bound, warnings = bind_references(units, features)
+    for unit, row in zip(units, unit_rows, strict=True):
+        if unit.id in bound:
+            unit.feature_ref = bound[unit.id]
+            row["feature_ref"] = unit.feature_ref
+    return warnings
+
+
+def rebind_after_layout(store: Any, w: Any, previous=None, author: str | None = None) -> dict[str, str]:
+    """Bind the current units to the layout just written in transaction `w` (`previous`: the layout a whole new
+    drawing replaced); writes a "bind" ledger version when a reference changes and returns {unit id: fid}."""
+    from riskmap.store import editing
+
+    s = w.session
+    units = store._map_units(s, w.enterprise_id)
+    if not units:
+        return {}
+    features = store._features(s, w.enterprise_name, None, None, None)
+    bound, _ = bind_references(units, features, previous)
+    if not bound:
+        return {}
+    version = editing._new_ledger_version(w, "bind", author, None, 0, 0, BIND_NOTE)
+    items = []
+    for code, fid in bound.items():
+        row = editing._current_unit_row(s, w.enterprise_id, code)
+        unit = editing._unit_of(s, row)
+        items.append({"id": code, "op": "bind", "from": unit.feature_ref, "to": fid})
+        unit.feature_ref = fid
+        s.execute(update(UnitRow).where(UnitRow.id == row.id).values(valid_to=version.number))
+        editing._insert_unit(store, w, version, unit, row.position)
+    editing.record_change(w, "units.bind", "units", list(bound), author, None,
+                          {"items": items[:editing.MAX_DETAIL_ITEMS], "count": len(items)})
+    w.units = None                                  # the map refresh reads the bound units again
+    return bound
