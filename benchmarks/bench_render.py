@@ -149,7 +149,7 @@ def main() -> None:
     unit_tree, region_tree = shapely.STRtree(units.geometry.values), shapely.STRtree(regions.geometry.values)
     print(f"plant: {len(units):,} units, {len(regions)} regions, built in {time.perf_counter() - t0:.1f} s")
     s_units, s_regions = load_layer_style("units"), load_layer_style("regions")
-    size_ordered = [s.name for s in (s_units, s_regions) if s.draw_order == "size"]   # as the tile service does
+    drawn = {"units": s_units, "regions": s_regions}          # as the tile service does: by rank, with rank/colour
     from riskmap.levels import load_palette
 
     palette = {lv.value: st.fill for lv, st in load_palette().styles.items()}
@@ -184,7 +184,7 @@ def main() -> None:
             t = clock()
             bounds = view.buffered_bounds(mvt_buffer_px())
             u, r = query(unit_tree, units, bounds), query(region_tree, regions, bounds)
-            tile_bytes = encode_mvt({"regions": r, "units": u}, view, size_ordered=size_ordered) \
+            tile_bytes = encode_mvt({"regions": r, "units": u}, view, styles=drawn) \
                 if s_units.visible_as("mvt", z) else encode_mvt({"regions": r}, view)
             results["mvt"].setdefault(z, []).append(clock() - t)
             sizes["mvt"].setdefault(z, []).append(len(tile_bytes))

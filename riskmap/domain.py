@@ -27,6 +27,12 @@ class UnitKind(str, Enum):
     def zh(self) -> str:
         return _KIND_ZH[self]
 
+    @property
+    def depth(self) -> int:
+        """Where the kind sits in a unit tree: 0 main unit, 1 sub-unit, 2 sub-sub-unit, 3 the leaves (posts,
+        equipment, activities); it orders units that share one shape (the shallower owns and is drawn first)."""
+        return _KIND_DEPTH.get(self, LEAF_DEPTH)
+
     @classmethod
     def parse(cls, value: object) -> UnitKind:
         text = str(value).strip()
@@ -37,6 +43,8 @@ class UnitKind(str, Enum):
         raise ValueError(f"无法识别的单元类型 “{text}”，应为：{allowed} / unknown unit kind {text!r}")
 
 
+LEAF_DEPTH = 3
+_KIND_DEPTH = {UnitKind.MAIN: 0, UnitKind.SUB: 1, UnitKind.SUBSUB: 2}
 _KIND_ZH = {UnitKind.MAIN: "主单元", UnitKind.SUB: "分单元", UnitKind.SUBSUB: "子单元",
             UnitKind.POST: "岗位", UnitKind.EQUIPMENT: "设备设施", UnitKind.ACTIVITY: "作业活动"}
 _KIND_ALIASES = {UnitKind.POST: ("岗位单元",), UnitKind.EQUIPMENT: ("设备", "设施", "设备单元"),

@@ -70,6 +70,13 @@ for _lv, _words in {
         _ALIASES[_w] = _lv
 
 
+def level_or_none(value: object) -> Level | None:
+    """A stored level code as a Level, or None for "not assessed" however a frame spells it (None, NaN, "")."""
+    if value is None or isinstance(value, float) or (isinstance(value, str) and not value.strip()):
+        return None
+    return Level.parse(value)
+
+
 def highest(levels) -> Level | None:
     """The most dangerous of some levels (短板原理), or None for none."""
     best = None

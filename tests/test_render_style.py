@@ -12,7 +12,7 @@ import yaml
 from riskmap.errors import NotFoundError
 from riskmap.geo.model import ROLES
 from riskmap.levels import Level
-from riskmap.render.style import NO_LEVEL, StyleError, available_layers, load_layer_style, styles_json
+from riskmap.render.style import NO_LEVEL, StyleError, available_layers, load_layer_style, styles_json, tinted
 from riskmap.symbology import layers_dir
 
 PALETTE = {"major": "#FF0000", "significant": "#FF8C00", "general": "#FFFF00", "low": "#0070C0"}
@@ -40,7 +40,7 @@ def test_level_layers_take_colours_names_and_hatches_from_the_palette(name):
     assert [c.key for c in style.classes] == [NO_LEVEL, "low", "general", "significant", "major"]   # major on top
     for key, colour in PALETTE.items():
         c = style.class_of(key)
-        assert c.fill == colour
+        assert c.fill == (tinted(colour, 0.6) if name == "regions" else colour)   # regions: a lighter tint
         assert c.zh == Level(key).zh and c.en == Level(key).en
         assert c.point.fill == colour and c.line.colour == colour
     assert style.class_of("major").hatch == "xx" and style.class_of("low").hatch == ""
@@ -134,14 +134,27 @@ def test_the_palette_is_the_one_source(folder):
 
 
 def test_style_changes_are_picked_up(folder):
-    assert load_layer_style("units", folder).class_of("major").fill_opacity == 0.9
-    edit(folder, "units", lambda d: d["fill"].update(opacity=0.5))
+    assert load_layer_style("units", folder).class_of("major").fill == "#FF0000"
+    edit(folder, "units", lambda d: d["fill"].update(tint=0.5))
     import os
     import time
 
     path = folder / "units.yaml"
     os.utime(path, (time.time() + 5, time.time() + 5))
-    assert load_layer_style("units", folder).class_of("major").fill_opacity == 0.5
+    assert load_layer_style("units", folder).class_of("major").fill == "#FF8080"
+
+
+def test_tints_are_computed_once_and_opaque():
+    assert tinted("#FF0000", 0.6) == "#FF6666" and tinted("#0070C0", 1) == "#0070C0"
+    assert tinted("#0070C0", 0.6) == "#66A9D9"          # still blue: the share of white, not of another level
+
+
+@pytest.mark.parametrize("change", [lambda d: d["fill"].update(opacity=0.5),
+                                    lambda d: d["fill"].update(no_level_opacity=0.3)])
+def test_translucent_level_fills_are_refused_with_the_reason(folder, change):
+    edit(folder, "regions", change)
+    with pytest.raises(StyleError, match="tint"):
+        load_layer_style("regions", folder)
 
 
 @pytest.mark.parametrize(("change", "words"), [

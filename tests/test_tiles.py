@@ -19,6 +19,7 @@ from PIL import Image
 
 from riskmap.api.app import create_app
 from riskmap.levels import Level, load_palette
+from riskmap.render.style import load_layer_style
 from riskmap.settings import Settings
 
 TMS = morecantile.tms.get("WebMercatorQuad")
@@ -88,19 +89,18 @@ def map_rows(url: str, layer: str) -> list[dict]:
     return out
 
 
-def clear_points(rows: list[dict], z: int, min_px: float = 4.0, by_size: bool = False) \
-        -> list[tuple[dict, shapely.Point]]:
+def clear_points(rows: list[dict], z: int, min_px: float = 4.0) -> list[tuple[dict, shapely.Point]]:
     """For polygon features, a point deep inside where no feature drawn over it lies, `min_px` pixels from any
-    such edge at z. Drawn over it: a feature of a higher level (one path per level, highest on top), or with
-    `by_size` (the units layer) one that comes later in riskmap.render.order's order (smaller ones)."""
-    from riskmap.render.order import size_order
+    such edge at z. Drawn over it: one that comes later in riskmap.render.order's order (a higher level, or the
+    same level and smaller)."""
+    from riskmap.render.order import draw_order
 
     geoms = np.array([r["geometry"] for r in rows], dtype=object)
     levels = np.array([r["level"] for r in rows], dtype=object)
-    if by_size:
-        order = size_order(geoms, np.array([r.get("kind") for r in rows], dtype=object))
-        later = np.empty(len(rows), np.int64)
-        later[order] = np.arange(len(rows))
+    order = draw_order(np.array([_rank(v) for v in levels]), geoms,
+                       np.array([r.get("kind") for r in rows], dtype=object))
+    later = np.empty(len(rows), np.int64)
+    later[order] = np.arange(len(rows))
     tree = shapely.STRtree(geoms)
     cell = TMS.matrix(z).cellSize
     out = []
@@ -109,12 +109,8 @@ def clear_points(rows: list[dict], z: int, min_px: float = 4.0, by_size: bool = 
         if g.geom_type not in ("Polygon", "MultiPolygon"):
             continue
         near = [i for i in tree.query(g, predicate="intersects") if geoms[i] is not g]
-        if by_size:
-            me = later[rows.index(r)]
-            higher = [geoms[i] for i in near if levels[i] != r["level"] and later[i] > me]
-        else:
-            higher = [geoms[i] for i in near
-                      if levels[i] != r["level"] and _rank(levels[i]) >= _rank(r["level"])]
+        me = later[rows.index(r)]
+        higher = [geoms[i] for i in near if levels[i] != r["level"] and later[i] > me]
         edges = [shapely.buffer(shapely.boundary(geoms[i]), 2 * cell) for i in near]   # outlines drawn there
         free = shapely.difference(g, shapely.union_all(higher + edges)) if near else g
         if shapely.is_empty(free) or shapely.area(free) < (min_px * cell) ** 2:
@@ -130,9 +126,10 @@ def _rank(level: str | None) -> int:
     return Level(level).rank if level else 0
 
 
-def nearest_level(px: np.ndarray) -> Level:
-    """The level whose palette colour is nearest to a pixel (units are drawn at 90 % opacity over others)."""
-    return min(Level, key=lambda lv: np.abs(hex_rgb(PALETTE.colour(lv)) - px[:3].astype(int)).sum())
+def nearest_level(px: np.ndarray, layer: str = "units") -> Level:
+    """The level whose fill on that layer (the regions' tint, the units' colour) is nearest to a pixel."""
+    style = load_layer_style(layer)
+    return min(Level, key=lambda lv: np.abs(hex_rgb(style.class_of(lv.value).fill) - px[:3].astype(int)).sum())
 
 
 @pytest.fixture(scope="module")
@@ -171,7 +168,7 @@ def tilejson(client: TestClient, layer: str, **params) -> dict:
 @pytest.mark.parametrize(("layer", "z"), [("regions", 15), ("units", 18)])
 def test_png_pixels_at_known_points_match_the_palette(client, demo_db, layer, z):
     rows = map_rows(f"sqlite:///{demo_db}", layer)
-    points = clear_points([r for r in rows if r["level"] is not None], z, by_size=layer == "units")
+    points = clear_points([r for r in rows if r["level"] is not None], z)
     levels = {r["level"] for r, _ in points}
     assert {"major", "significant", "general", "low"} <= levels, levels
     bodies: dict[tuple, np.ndarray] = {}
@@ -184,10 +181,10 @@ def test_png_pixels_at_known_points_match_the_palette(client, demo_db, layer, z)
             assert r.status_code == 200 and r.headers["content-type"] == "image/png"
             bodies[key] = rgba(r.content)
         px = bodies[key][row_px, col]
-        want = hex_rgb(PALETTE.colour(Level(row["level"])))
-        assert px[3] > 100, (row["key"], px)
-        assert nearest_level(px) == Level(row["level"]), (row["key"], row["level"], px)
-        assert np.abs(px[:3].astype(int) - want).max() <= (4 if layer == "regions" else 30), (row["key"], px, want)
+        want = hex_rgb(load_layer_style(layer).class_of(row["level"]).fill)
+        assert px[3] == 255, (row["key"], px)                    # opaque: no colour blends with another
+        assert nearest_level(px, layer) == Level(row["level"]), (row["key"], row["level"], px)
+        assert np.abs(px[:3].astype(int) - want).max() <= 4, (row["key"], px, want)
         checked += 1
     assert checked >= 8
     # low is blue (#0070C0), never green
@@ -201,7 +198,7 @@ def test_png_2x_is_512_and_agrees_with_1x(client, demo_db):
     one = rgba(client.get(f"/tiles/regions/15/{tile.x}/{tile.y}.png").content)
     two = rgba(client.get(f"/tiles/regions/15/{tile.x}/{tile.y}@2x.png").content)
     assert one.shape == (256, 256, 4) and two.shape == (512, 512, 4)
-    want = hex_rgb(PALETTE.colour(Level(row["level"])))
+    want = hex_rgb(load_layer_style("regions").class_of(row["level"]).fill)
     assert np.abs(two[row_px * 2, col * 2, :3].astype(int) - want).max() <= 4
     # the same places are painted at both scales
     assert abs((one[..., 3] > 0).mean() - (two[..., 3] > 0).mean()) < 0.02

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import skia
 
+from riskmap.render.draw import skia_colour as colour_int  # noqa: F401  (prints colour with the tiles' code)
 from riskmap.render.fonts import FontError
-from riskmap.render.png import skia_colour as colour_int  # noqa: F401  (prints colour with the tiles' code)
 
 PRINT_FONT_ENV = "RISKMAP_PRINT_FONT"
 LABEL_FONT_ENV = "RISKMAP_FONT"

@@ -22,19 +22,17 @@ import shapely
 import skia
 from pyproj import CRS, Transformer
 
-from riskmap.domain import RESIDUAL, UnitKind
+from riskmap.domain import RESIDUAL
 from riskmap.errors import InputError
-from riskmap.levels import LEVELS_HIGH_TO_LOW, Level
+from riskmap.levels import LEVELS_HIGH_TO_LOW, Level, level_or_none
 from riskmap.print import fonts
 from riskmap.print.fonts import colour_int
-from riskmap.render import png as tiles
+from riskmap.render.draw import CLOSE, MOVE, line_path, make_path, ring_groups, stroke_paint
+from riskmap.render.geometry import COLLECTION, LINEAR, POLYGONAL, PUNTAL, ragged, rings_as_lines
 from riskmap.render.style import LayerStyle, load_layer_style
+from riskmap.store.flags import reassessment_months
+from riskmap.store.mapdata import drawn_units
 
-_POLY_TYPES = (3, 6)
-_LINE_TYPES = (1, 2, 5)
-_POINT_TYPES = (0, 4)
-_COLLECTION = 7
-_CLOSE_VERB = 5                         # skia's close verb in the serialised path layout
 EARTH_CIRCUMFERENCE = 2 * math.pi * 6378137.0
 LABEL_HALO_COLOUR = "#FFFFFF"
 
@@ -49,7 +47,7 @@ class MapData:
     crs: CRS
     layout: gpd.GeoDataFrame           # role, name, geometry
     regions: gpd.GeoDataFrame          # id, name, level, geometry
-    units: gpd.GeoDataFrame            # id, name, level, geometry (units with their own shape)
+    units: gpd.GeoDataFrame            # id, name, level, members, geometry (as drawn: riskmap.store.mapdata)
     risks: dict[str, Any] = field(default_factory=dict)   # region id → RegionRisk
     lat: float = 30.0                  # latitude of the plant (for the equivalent web zoom)
     crs_label: str = ""
@@ -116,7 +114,7 @@ def map_data(plant, method: str = "highest", which: str = RESIDUAL) -> MapData:
     layout = gpd.GeoDataFrame({"role": features["role"].astype(object).to_numpy(),
                                "name": features["name"].astype(object).to_numpy()},
                               geometry=features.geometry.values, crs=features.crs or "EPSG:4326")
-    layout = layout[layout["role"] != "region"].copy()   # regions are drawn by the regions layer
+    layout = layout[layout["role"] != "region"].reset_index(drop=True)   # regions are drawn by the regions layer
 
     risks = {r.region_id: r for r in plant.region_risk(method=method, which=which)} if plant.regions else {}
     region_rows = [(r.id, r.name, _level_value(risks.get(r.id)), r.geometry) for r in plant.regions
@@ -124,23 +122,12 @@ def map_data(plant, method: str = "highest", which: str = RESIDUAL) -> MapData:
     regions = gpd.GeoDataFrame(pd.DataFrame(region_rows, columns=["id", "name", "level", "geometry"]),
                                geometry="geometry", crs="EPSG:4326")
 
-    region_wkb = set(shapely.to_wkb(regions.geometry.values).tolist()) if len(regions) else set()
-    region_units = {r.unit_id for r in plant.regions if r.unit_id}
-    picked = [u for u in plant.units if u.geometry is not None and u.kind is not UnitKind.MAIN
-              and u.id not in region_units]
-    geoms = np.array([u.geometry for u in picked] + [None], dtype=object)[:-1]
-    unit_wkb = pd.Series(shapely.to_wkb(geoms) if len(picked) else [], dtype=object)
-    keep = ~unit_wkb.isin(region_wkb).to_numpy() if len(picked) else np.ones(0, bool)
-    # layout features that are a drawn unit's own shape: hidden under the unit when units are drawn
-    layout_wkb = pd.Series(shapely.to_wkb(layout.geometry.values), dtype=object)
-    layout["is_unit"] = layout_wkb.isin(set(unit_wkb[keep].tolist())).to_numpy() if len(picked) else False
-    levels = [u.level(which) for u in picked]
-    units = gpd.GeoDataFrame({
-        "id": np.array([u.id for u in picked], dtype=object)[keep] if len(picked) else np.array([], dtype=object),
-        "name": np.array([u.name for u in picked], dtype=object)[keep] if len(picked) else np.array([], dtype=object),
-        "level": np.array([lv.value if lv else None for lv in levels], dtype=object)[keep] if len(picked)
-        else np.array([], dtype=object),
-    }, geometry=geoms[keep] if len(picked) else np.array([], dtype=object), crs="EPSG:4326")
+    # the units as the tiles draw them: one shape each, at the highest level of the units it stands for
+    drawn = drawn_units(plant.units, which, months=reassessment_months(plant.profile))
+    units = gpd.GeoDataFrame({"id": drawn["key"].to_numpy(dtype=object), "name": drawn["name"].to_numpy(dtype=object),
+                              "level": drawn["level"].to_numpy(dtype=object),
+                              "members": drawn["members"].to_numpy(dtype=object)},
+                             geometry=drawn["geometry"].to_numpy(dtype=object), crs="EPSG:4326")
 
     # one transformation for all three layers
     parts = [layout.geometry.values, regions.geometry.values, units.geometry.values]
@@ -264,18 +251,11 @@ class ScaleError(InputError):
 # ------------------------------------------------------------------------------------------------ drawing
 
 
-class _Shim:
-    """What riskmap.render.png's ring grouping needs from a canvas: the coordinate transform."""
-
-    def __init__(self, view: MapView):
-        self.to_px = view.to_pt
-
-
 def _explode(geoms: np.ndarray, cls: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     types = shapely.get_type_id(geoms)
-    if not (types == _COLLECTION).any():
+    if not (types == COLLECTION).any():
         return geoms, cls
-    coll = types == _COLLECTION
+    coll = types == COLLECTION
     parts, index = shapely.get_parts(geoms[coll], return_index=True)
     return np.concatenate([geoms[~coll], parts]), np.concatenate([cls[~coll], cls[coll][index]])
 
@@ -316,7 +296,9 @@ def _squares(centres: np.ndarray, side: float) -> tuple[np.ndarray, np.ndarray]:
 
 def draw_layer(canvas: skia.Canvas, view: MapView, frame: gpd.GeoDataFrame, style: LayerStyle,
                hatch: bool = False) -> None:
-    """One layer's features in their style classes, lowest class first (so the most severe is on top)."""
+    """One layer's features class by class in the style's order, bottom first (riskmap.render.order: the most
+    severe on top, as the tiles paint them): each class's areas, lines and point symbols; neutral outlines
+    (`outlines_on_top`) last, over every fill."""
     if not len(frame):
         return
     extent = view.extent
@@ -346,45 +328,71 @@ def draw_layer(canvas: skia.Canvas, view: MapView, frame: gpd.GeoDataFrame, styl
     types = shapely.get_type_id(geoms)
     size_css = np.maximum(bounds[:, 2] - bounds[:, 0], bounds[:, 3] - bounds[:, 1]) * view.s / view.css
 
-    poly = np.isin(types, _POLY_TYPES)
-    tiny = poly & (size_css < style.tiny_px)
-    big = poly & ~tiny
-    order_cls = np.unique(cls)
-    fill_paths: dict[int, tuple[list, list]] = {int(c): ([], []) for c in order_cls}
-    outline_parts: dict[int, list] = {int(c): [] for c in order_cls}
-    if big.any():
-        g, c = geoms[big], cls[big]
-        outlined = size_css[big] >= style.outline_min_px
-        order = np.lexsort((_z_order(bounds[big]), outlined, c))
-        g, c, outlined = g[order], c[order], outlined[order]
-        groups = tiles._ring_groups(g, c, outlined, _Shim(view))
-        for ci in np.unique(c):
-            for grp in groups:
-                pts, verbs = grp.contours(ci, False)
-                opts, overbs = grp.contours(ci, True)
-                # Outlined rings are the tail of the class's rings: they are filled and stroked together (below).
-                n_pts, n_verbs = len(pts) - len(opts), len(verbs) - len(overbs)
-                if n_verbs:
-                    fill_paths[int(ci)][0].append(pts[:n_pts])
-                    fill_paths[int(ci)][1].append(verbs[:n_verbs])
-                if len(overbs):
-                    holes = not np.array_equal(grp.part_off, np.arange(len(grp.ring_off)))
-                    outline_parts[int(ci)].append((opts, overbs, holes))
-    if tiny.any():
-        b = bounds[tiny]
-        centres = view.to_pt(np.column_stack([(b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2]))
-        side = max(0.8, style.tiny_px) * view.css
-        for ci in np.unique(cls[tiny]):
-            pts, verbs = _squares(centres[cls[tiny] == ci], side)
-            fill_paths[int(ci)][0].append(pts)
-            fill_paths[int(ci)][1].append(verbs)
+    poly = np.isin(types, POLYGONAL)
+    line = np.isin(types, LINEAR)
+    point = np.isin(types, PUNTAL)
+    on_top = style.outlines_on_top
+    areas = _Areas(view, style, geoms[poly], cls[poly], bounds[poly], size_css[poly])
+    for ci in np.unique(cls):
+        areas.draw_class(canvas, int(ci), hatch, outlines=not on_top)
+        mine = cls == ci
+        if (line & mine).any():
+            _draw_lines(canvas, view, geoms[line & mine], cls[line & mine], style)
+        if (point & mine).any():
+            _draw_points(canvas, view, geoms[point & mine], cls[point & mine], style, ring=not on_top)
+    if on_top:
+        areas.draw_outlines(canvas)
+        if point.any():
+            _draw_points(canvas, view, geoms[point], cls[point], style, dot=False)
 
-    for ci in order_cls:
-        c = style.classes[int(ci)]
-        pts_list, verb_list = fill_paths[int(ci)]
-        parts = outline_parts[int(ci)]
-        fill_paint = skia.Paint(AntiAlias=True, Color=colour_int(c.fill, c.fill_opacity)) if c.fill else None
-        if c.outline is None or (hatch and c.hatch):
+
+class _Areas:
+    """A layer's areas on paper, as fill paths (tiny ones as squares) and outline parts per class."""
+
+    def __init__(self, view: MapView, style: LayerStyle, geoms, cls, bounds, size_css):
+        self.view, self.style = view, style
+        self.fills: dict[int, tuple[list, list]] = {}
+        self.outlines: dict[int, list] = {}
+        tiny = size_css < style.tiny_px
+        big = ~tiny
+        if big.any():
+            g, c = geoms[big], cls[big]
+            outlined = size_css[big] >= style.outline_min_px
+            order = np.lexsort((_z_order(bounds[big]), outlined, c))
+            g, c, outlined = g[order], c[order], outlined[order]
+            groups = ring_groups(g, c, outlined, view.to_pt)
+            for ci in np.unique(c):
+                fill_pts, fill_verbs = self.fills.setdefault(int(ci), ([], []))
+                for grp in groups:
+                    pts, verbs = grp.contours(ci, False)
+                    opts, overbs = grp.contours(ci, True)
+                    # Outlined rings are the tail of the class's rings: filled and stroked together (below).
+                    n_pts, n_verbs = len(pts) - len(opts), len(verbs) - len(overbs)
+                    if n_verbs:
+                        fill_pts.append(pts[:n_pts])
+                        fill_verbs.append(verbs[:n_verbs])
+                    if len(overbs):
+                        holes = not np.array_equal(grp.part_off, np.arange(len(grp.ring_off)))
+                        self.outlines.setdefault(int(ci), []).append((opts, overbs, holes))
+        if tiny.any():
+            b = bounds[tiny]
+            centres = view.to_pt(np.column_stack([(b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2]))
+            side = max(0.8, style.tiny_px) * view.css
+            for ci in np.unique(cls[tiny]):
+                pts, verbs = _squares(centres[cls[tiny] == ci], side)
+                fill_pts, fill_verbs = self.fills.setdefault(int(ci), ([], []))
+                fill_pts.append(pts)
+                fill_verbs.append(verbs)
+
+    def draw_class(self, canvas, ci: int, hatch: bool, outlines: bool) -> None:
+        """Fill, hatch and (with `outlines`) outline of one class's areas."""
+        c, view, style = self.style.classes[ci], self.view, self.style
+        pts_list, verb_list = self.fills.get(ci, ([], []))
+        parts = self.outlines.get(ci, [])
+        fill_paint = skia.Paint(AntiAlias=True, Color=colour_int(c.fill)) if c.fill else None
+        stroke = stroke_paint(c.outline, view.css) if c.outline is not None and outlines else None
+        hatched = hatch and bool(c.hatch)
+        if stroke is None or hatched:
             # Hatches lie between fill and outline: one fill path, the hatch, then one outline path.
             pts_list = pts_list + [p for p, _, _ in parts]
             verb_list = verb_list + [v for _, v, _ in parts]
@@ -392,24 +400,26 @@ def draw_layer(canvas: skia.Canvas, view: MapView, frame: gpd.GeoDataFrame, styl
             verbs = np.concatenate(verb_list)
             # A fill closes its contours by itself: without close verbs, a PDF carries no closing segment back
             # to each ring's start (a fifth of a small polygon's bytes).
-            path = tiles._make_path(np.concatenate(pts_list), verbs[verbs != _CLOSE_VERB])
+            path = make_path(np.concatenate(pts_list), verbs[verbs != CLOSE])
             if fill_paint is not None:
                 canvas.drawPath(path, fill_paint)
-            if hatch and c.hatch:
+            if hatched:
                 draw_hatch(canvas, path, c.hatch, style, view.css, view.frame)
-            if c.outline is not None and (hatch and c.hatch) and parts:
-                opath = tiles._make_path(np.concatenate([p for p, _, _ in parts]),
-                                         np.concatenate([v for _, v, _ in parts]))
-                canvas.drawPath(opath, tiles.stroke_paint(c.outline, view.css))
-        if c.outline is not None and not (hatch and c.hatch) and parts:
-            _fill_and_stroke(canvas, parts, fill_paint, tiles.stroke_paint(c.outline, view.css))
+            if stroke is not None and hatched and parts:
+                opath = make_path(np.concatenate([p for p, _, _ in parts]), np.concatenate([v for _, v, _ in parts]))
+                canvas.drawPath(opath, stroke)
+        if stroke is not None and not hatched and parts:
+            _fill_and_stroke(canvas, parts, fill_paint, stroke)
 
-    line = np.isin(types, _LINE_TYPES)
-    if line.any():
-        _draw_lines(canvas, view, geoms[line], cls[line], style)
-    point = np.isin(types, _POINT_TYPES)
-    if point.any():
-        _draw_points(canvas, view, geoms[point], cls[point], style)
+    def draw_outlines(self, canvas) -> None:
+        """Only the outlines of every class (over all the fills)."""
+        for ci in sorted(self.outlines):
+            c = self.style.classes[ci]
+            parts = self.outlines[ci]
+            if c.outline is not None and parts:
+                canvas.drawPath(make_path(np.concatenate([p for p, _, _ in parts]),
+                                          np.concatenate([v for _, v, _ in parts])),
+                                stroke_paint(c.outline, self.view.css))
 
 
 # Fill and outline of the same rings are drawn in runs short enough (in PDF bytes) that the outline's path
@@ -423,14 +433,14 @@ _RUN_POINTS = 1500                      # a point is "x y m h S": up to 18 bytes
 
 def _runs(verbs: np.ndarray, limit: int = _RUN_VERBS) -> list[tuple[int, int, int, int]]:
     """(first point, end point, first verb, end verb) of runs of whole contours of about `limit` verbs."""
-    starts = np.flatnonzero(verbs == tiles._MOVE)
+    starts = np.flatnonzero(verbs == MOVE)
     n = len(verbs)
     if n <= limit or not len(starts):
         return [(0, -1, 0, n)]
     cut = starts[np.searchsorted(starts, np.arange(limit, n, limit))]
     cut = np.unique(cut[cut > 0])
     bounds_v = np.concatenate([[0], cut, [n]])
-    pts_per_verb = (verbs != _CLOSE_VERB).astype(np.int64)
+    pts_per_verb = (verbs != CLOSE).astype(np.int64)
     pt_at = np.concatenate([[0], np.cumsum(pts_per_verb)])
     return [(int(pt_at[a]), int(pt_at[b]), int(a), int(b)) for a, b in zip(bounds_v[:-1], bounds_v[1:], strict=True)]
 
@@ -441,7 +451,7 @@ def _fill_and_stroke(canvas, parts, fill_paint, stroke_paint) -> None:
     for pts, verbs, holes in parts:
         runs = [(0, len(pts), 0, len(verbs))] if holes else _runs(verbs)
         for p0, p1, v0, v1 in runs:
-            path = tiles._make_path(pts[p0:p1 if p1 >= 0 else len(pts)], verbs[v0:v1])
+            path = make_path(pts[p0:p1 if p1 >= 0 else len(pts)], verbs[v0:v1])
             if fill_paint is not None:
                 canvas.drawPath(path, fill_paint)
             canvas.drawPath(path, stroke_paint)
@@ -449,8 +459,8 @@ def _fill_and_stroke(canvas, parts, fill_paint, stroke_paint) -> None:
 
 def _draw_lines(canvas, view: MapView, geoms, cls, style: LayerStyle) -> None:
     order = np.argsort(cls, kind="stable")
-    geoms, cls = tiles._rings_as_lines(geoms[order]), cls[order]
-    coords, (part_off, geom_off) = tiles._ragged(geoms, 2)
+    geoms, cls = rings_as_lines(geoms[order]), cls[order]
+    coords, (part_off, geom_off) = ragged(geoms, 2)
     px = view.to_pt(coords)
     for ci in np.unique(cls):
         c = style.classes[int(ci)]
@@ -458,14 +468,16 @@ def _draw_lines(canvas, view: MapView, geoms, cls, style: LayerStyle) -> None:
             continue
         g0, g1 = np.searchsorted(cls, ci, "left"), np.searchsorted(cls, ci, "right")
         p0, p1 = geom_off[g0], geom_off[g1]
-        path = tiles._line_path(px[part_off[p0]:part_off[p1]], part_off[p0:p1 + 1] - part_off[p0])
+        path = line_path(px[part_off[p0]:part_off[p1]], part_off[p0:p1 + 1] - part_off[p0])
         if c.casing is not None:
-            casing = tiles.stroke_paint(c.line, view.css, colour=c.casing.colour, widen=2 * c.casing.width)
+            casing = stroke_paint(c.line, view.css, colour=c.casing.colour, widen=2 * c.casing.width)
             canvas.drawPath(path, casing)
-        canvas.drawPath(path, tiles.stroke_paint(c.line, view.css))
+        canvas.drawPath(path, stroke_paint(c.line, view.css))
 
 
-def _draw_points(canvas, view: MapView, geoms, cls, style: LayerStyle) -> None:
+def _draw_points(canvas, view: MapView, geoms, cls, style: LayerStyle, dot: bool = True, ring: bool = True) -> None:
+    """Point symbols as round-capped points: the outline ring (unless `ring` is False) under the fill dot; with
+    `dot` False only the ring, as a stroked circle drawn over the layer's fills (outlines on top)."""
     coords, index = shapely.get_coordinates(geoms, return_index=True)
     cls = cls[index]
     px = view.to_pt(coords)
@@ -477,21 +489,29 @@ def _draw_points(canvas, view: MapView, geoms, cls, style: LayerStyle) -> None:
         g0, g1 = np.searchsorted(cls, ci, "left"), np.searchsorted(cls, ci, "right")
         xy = px[g0:g1]
         xy = xy[np.argsort(_z_order(np.column_stack([xy, xy])), kind="stable")]
-        points = [skia.Point(float(x), float(y)) for x, y in xy.tolist()]
         diameter = sym.size_at(z) * view.css
-        ring = skia.Paint(AntiAlias=True, Color=colour_int(sym.outline.colour),
-                          StrokeWidth=diameter + 2 * sym.outline.width * view.css,
-                          StrokeCap=skia.Paint.kRound_Cap) if sym.outline is not None else None
-        dot = skia.Paint(AntiAlias=True, Color=colour_int(sym.fill, sym.fill_opacity), StrokeWidth=diameter,
-                         StrokeCap=skia.Paint.kRound_Cap) if sym.fill else None
+        if not dot:
+            if sym.outline is not None:
+                width = sym.outline.width * view.css
+                paint = skia.Paint(AntiAlias=True, Style=skia.Paint.kStroke_Style,
+                                   Color=colour_int(sym.outline.colour), StrokeWidth=width)
+                for x, y in xy.tolist():
+                    canvas.drawCircle(float(x), float(y), diameter / 2 + width / 2, paint)
+            continue
+        points = [skia.Point(float(x), float(y)) for x, y in xy.tolist()]
+        ring_paint = skia.Paint(AntiAlias=True, Color=colour_int(sym.outline.colour),
+                                StrokeWidth=diameter + 2 * sym.outline.width * view.css,
+                                StrokeCap=skia.Paint.kRound_Cap) if sym.outline is not None and ring else None
+        dot_paint = skia.Paint(AntiAlias=True, Color=colour_int(sym.fill), StrokeWidth=diameter,
+                               StrokeCap=skia.Paint.kRound_Cap) if sym.fill else None
         # Ring then dot run by run, so the dots' PDF text repeats the rings' within deflate's window.
-        step = _RUN_POINTS if ring is not None and dot is not None else max(len(points), 1)
+        step = _RUN_POINTS if ring_paint is not None and dot_paint is not None else max(len(points), 1)
         for k in range(0, len(points), step):
             run = points[k:k + step]
-            if ring is not None:
-                canvas.drawPoints(skia.Canvas.kPoints_PointMode, run, ring)
-            if dot is not None:
-                canvas.drawPoints(skia.Canvas.kPoints_PointMode, run, dot)
+            if ring_paint is not None:
+                canvas.drawPoints(skia.Canvas.kPoints_PointMode, run, ring_paint)
+            if dot_paint is not None:
+                canvas.drawPoints(skia.Canvas.kPoints_PointMode, run, dot_paint)
 
 
 def hatch_path(name: str, bounds: tuple[float, float, float, float], spacing: float) -> tuple[skia.Path, np.ndarray]:
@@ -562,11 +582,11 @@ def draw_highlight(canvas, view: MapView, geom, colour: str = "#000000", width_c
     if geom is None or shapely.is_empty(geom):
         return
     g = np.array([geom], dtype=object)
-    groups = tiles._ring_groups(g, np.zeros(1, np.int16), np.ones(1, bool), _Shim(view))
+    groups = ring_groups(g, np.zeros(1, np.int16), np.ones(1, bool), view.to_pt)
     parts = [grp.contours(0, False) for grp in groups]
     pts = np.concatenate([p for p, _ in parts])
     verbs = np.concatenate([v for _, v in parts])
-    canvas.drawPath(tiles._make_path(pts, verbs),
+    canvas.drawPath(make_path(pts, verbs),
                     skia.Paint(AntiAlias=True, Style=skia.Paint.kStroke_Style, Color=colour_int(colour),
                                StrokeWidth=width_css * view.css, StrokeJoin=skia.Paint.kRound_Join))
 
@@ -783,7 +803,7 @@ def label_anchors(geoms: np.ndarray, view: MapView) -> np.ndarray:
     visible[empty] = geoms[empty]
     types = shapely.get_type_id(visible)
     anchors = shapely.point_on_surface(visible)
-    linear = np.isin(types, _LINE_TYPES)
+    linear = np.isin(types, LINEAR)
     if linear.any():
         anchors[linear] = shapely.line_interpolate_point(visible[linear], 0.5, normalized=True)
     return view.to_pt(shapely.get_coordinates(anchors))
@@ -803,14 +823,14 @@ def region_labels(data: MapData, view: MapView, size: float, max_chars: int) -> 
     if not len(sub):
         return []
     anchors = label_anchors(geoms, view)
-    rank = np.array([Level(v).rank if v else 0 for v in sub["level"]])
+    levels = [level_or_none(v) for v in sub["level"]]
+    rank = np.array([lv.rank if lv else 0 for lv in levels])
     area = shapely.area(geoms)
     order = np.lexsort((-area, -rank))
     labels = []
     for i in order:
         name = fonts.clean(sub["name"].iloc[i]).strip() or str(sub["id"].iloc[i])
-        level = sub["level"].iloc[i]
-        level_text = Level(level).zh if level else "未评估"
+        level_text = levels[i].zh if levels[i] else "未评估"
         lines = fonts.wrap(name, size, max_chars * size)
         labels.append(Label(lines + [level_text], [size] * len(lines) + [size * 0.8],
                             [False] * (len(lines) + 1), (float(anchors[i, 0]), float(anchors[i, 1])), must=True))
@@ -843,7 +863,7 @@ def feature_labels(frame: gpd.GeoDataFrame, style: LayerStyle, view: MapView, li
         if not t.strip():
             continue
         ax, ay = float(anchors[k, 0]), float(anchors[k, 1])
-        if types[k] in _POINT_TYPES:
+        if types[k] in PUNTAL:
             ay += size * 1.1
         out.append(Label([t], [size], [False], (ax, ay)))
     return out
@@ -859,9 +879,9 @@ def legend_counts(data: MapData, region_id: str | None = None,
     if extent is not None and len(regions):
         regions = regions[shapely.intersects(np.asarray(regions.geometry.values, dtype=object),
                                              shapely.box(*extent))]
-    values = regions["level"].tolist() if len(regions) else []
-    counts = {lv: sum(1 for v in values if v == lv.value) for lv in LEVELS_HIGH_TO_LOW}
-    return counts, sum(1 for v in values if not v), "区域"
+    values = [level_or_none(v) for v in regions["level"]] if len(regions) else []
+    counts = {lv: sum(1 for v in values if v is lv) for lv in LEVELS_HIGH_TO_LOW}
+    return counts, sum(1 for v in values if v is None), "区域"
 
 
 def styles() -> dict[str, LayerStyle]:

@@ -21,12 +21,12 @@ from pyproj import Transformer
 
 from riskmap.domain import RESIDUAL
 from riskmap.errors import InputError, NotFoundError
-from riskmap.levels import LEVELS_HIGH_TO_LOW, Level, load_palette
+from riskmap.levels import LEVELS_HIGH_TO_LOW, level_or_none, load_palette
 from riskmap.print import fonts, mapview, output
 from riskmap.print.fonts import colour_int
 from riskmap.print.mapview import MapData, MapView
 from riskmap.print.paper import CSS_PX_PT, Paper, Stamp, mm, paper, stamp_of
-from riskmap.render import png
+from riskmap.render.draw import stroke_paint
 from riskmap.symbology import load_yaml
 
 FORMATS = ("pdf", "png", "svg")
@@ -281,7 +281,7 @@ def _page(ctx: _Context, kind: str, arg) -> output.Page:
         b = shapely.bounds(region_geom)
         pad = max(b[2] - b[0], b[3] - b[1]) * 0.12 + 5
         bounds = (b[0] - pad, b[1] - pad, b[2] + pad, b[3] + pad)
-        level = Level(row["level"]) if row["level"] else None
+        level = level_or_none(row["level"])
         map_title = f"{row['name']}安全风险四色分布图（车间图）"
         subtitle = f"区域风险：{level.zh if level else '未评估'} · " + RULES_ZH[ctx.options.method]
         what = f"区域 {row['name']}"
@@ -402,13 +402,11 @@ def _draw_map(canvas, ctx: _Context, view: MapView, show_units: bool, region_geo
     fine = view.fine(FINE_STEPS)
     canvas.save()
     canvas.scale(1 / FINE_STEPS, 1 / FINE_STEPS)
-    layout = data.layout
-    if show_units and "is_unit" in layout.columns:
-        layout = layout[~layout["is_unit"].to_numpy(dtype=bool)]
-    mapview.draw_layer(canvas, fine, layout, styles["layout"])
+    # as the web map stacks its tiles: opaque colours, the plan's linework over them (riskmap.render.webmap)
     mapview.draw_layer(canvas, fine, data.regions, styles["regions"], hatch=hatch)
     if show_units:
         mapview.draw_layer(canvas, fine, data.units, styles["units"], hatch=hatch)
+    mapview.draw_layer(canvas, fine, data.layout, styles["layout"])
     if region_geom is not None:
         mapview.draw_highlight(canvas, fine, region_geom)
     canvas.restore()
@@ -556,7 +554,8 @@ class _Legend:
         if unassessed:
             self.rows.append(("none", "未评估", f"{unassessed} 个{noun}"))
         self.title = "图例 / Legend"
-        self.note = ("区域按区域风险着色" + ("，单元按自身等级着色" if show_units else "")
+        self.show_units = show_units
+        self.note = ("区域按区域风险着色（浅色）" + ("，单元按所在处最高等级着色（色块右半）" if show_units else "")
                      + ("；图案区分等级" if ctx.options.hatch else ""))
         f = self.f
         self.size = 8 * f
@@ -577,20 +576,24 @@ class _Legend:
         ascent, _ = fonts.metrics(size * 1.05)
         fonts.draw_text(canvas, self.title, x + self.pad, y + self.pad + ascent, size * 1.05, TEXT)
         cy = y + self.pad + fonts.line_height(size * 1.05, 1.5)
-        style = self.ctx.styles["regions"]
+        # each swatch is exactly what its layer draws: the region tint, and (right half) the units' colour
+        layers = [self.ctx.styles["regions"]] + ([self.ctx.styles["units"]] if self.show_units else [])
         a, _ = fonts.metrics(size)
         for key, name, count in self.rows:
             sw, sh = self.swatch
             sx, sy = x + self.pad, cy + (self.row_h - sh) / 2
-            rect = skia.Rect(sx, sy, sx + sw, sy + sh)
-            c = style.class_of(key)
-            canvas.drawRect(rect, skia.Paint(AntiAlias=True, Color=colour_int(c.fill or "#FFFFFF", c.fill_opacity)))
-            if self.ctx.options.hatch and c.hatch:
-                path = skia.Path()
-                path.addRect(rect)
-                mapview.draw_hatch(canvas, path, c.hatch, style, CSS_PX_PT * f)
-            if c.outline is not None:
-                canvas.drawRect(rect, png.stroke_paint(c.outline, CSS_PX_PT * f))
+            part = sw / len(layers)
+            for i, style in enumerate(layers):
+                rect = skia.Rect(sx + i * part, sy, sx + (i + 1) * part, sy + sh)
+                c = style.class_of(key)
+                canvas.drawRect(rect, skia.Paint(AntiAlias=True, Color=colour_int(c.fill or "#FFFFFF")))
+                if self.ctx.options.hatch and c.hatch:
+                    path = skia.Path()
+                    path.addRect(rect)
+                    mapview.draw_hatch(canvas, path, c.hatch, style, CSS_PX_PT * f)
+            outline = self.ctx.styles["regions"].class_of(key).outline
+            if outline is not None:
+                canvas.drawRect(skia.Rect(sx, sy, sx + sw, sy + sh), stroke_paint(outline, CSS_PX_PT * f))
             baseline = cy + self.row_h / 2 + a / 2 - size * 0.08
             fonts.draw_text(canvas, name, sx + sw + mm(2.5) * f, baseline, size, TEXT)
             fonts.draw_text(canvas, count, x + self.width - self.pad, baseline, size, MUTED, align="right")

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from decimal import Decimal
 from enum import Enum
 from typing import Any
@@ -30,8 +30,10 @@ import shapely
 
 from riskmap.errors import InputError
 from riskmap.levels import Level
+from riskmap.render.geometry import COLLECTION, LINEAR, POLYGONAL, PUNTAL, ragged
 from riskmap.render.grid import MVT_BUFFER, MVT_EXTENT, as_view
-from riskmap.render.order import size_order
+from riskmap.render.order import draw_order
+from riskmap.render.style import LayerStyle
 
 EMPTY_MVT = b""
 MAX_TEXT_CHARS = 1000          # longer attribute text is cut (a tile is for display; the API has the data)
@@ -42,19 +44,15 @@ _MOVE_TO, _LINE_TO, _CLOSE = 1, 2, 7
 _CLOSE_CMD = _CLOSE | (1 << 3)
 _MOVE1_CMD = _MOVE_TO | (1 << 3)
 
-# shapely type ids
-_POLYGONAL = (3, 6)
-_LINEAR = (1, 2, 5)
-_PUNTAL = (0, 4)
-_COLL = 7
 
 
 def encode_mvt(layers: Mapping[str, Any], tile: Any, extent: int = MVT_EXTENT, buffer: int = MVT_BUFFER,
-               size_ordered: Collection[str] = ()) -> bytes:
+               styles: Mapping[str, LayerStyle] | None = None) -> bytes:
     """One vector tile holding the given layers (name → GeoDataFrame in EPSG:3857), empty ones left out.
-    Features keep the caller's order, except in the layers named in `size_ordered`: larger areas first
-    (riskmap.render.order, the order the PNG tiles paint in), so a client drawing them in order never
-    hides a unit under the unit that holds it."""
+    Features keep the caller's order, except in the layers that have a style in `styles`: those are listed in
+    draw order (riskmap.render.order, the order the PNG tiles paint in, so a client drawing them in order shows
+    the highest level on top) and carry `rank` (their class's place in it, 0 = bottom) and `colour` (the
+    colour the PNG tiles fill them with), so that any client can sort and style them without riskmap's code."""
     view = as_view(tile)
     if not isinstance(extent, int) or not 256 <= extent <= 65536 or not isinstance(buffer, int) or \
             not 0 <= buffer <= extent:
@@ -64,7 +62,7 @@ def encode_mvt(layers: Mapping[str, Any], tile: Any, extent: int = MVT_EXTENT, b
     for name, features in layers.items():
         if features is None:
             continue
-        layer = _encode_layer(str(name), features, view, extent, buffer, by_size=name in size_ordered)
+        layer = _encode_layer(str(name), features, view, extent, buffer, style=(styles or {}).get(name))
         if layer:
             out.append(b"\x1a" + _varint_one(len(layer)) + layer)
     return b"".join(out)
@@ -137,13 +135,6 @@ class _Encoded:
         self.rows, self.gtype, self.stream, self.off = rows, gtype, stream, off
 
 
-def _ragged(geoms: np.ndarray, levels: int) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
-    _, coords, offsets = shapely.to_ragged_array(geoms, include_z=False)
-    if len(offsets) < levels:
-        offsets = (*offsets, np.arange(len(geoms) + 1, dtype=np.int64))
-    return coords, offsets
-
-
 class _Grid:
     """EPSG:3857 → integer tile coordinates (y down)."""
 
@@ -194,7 +185,7 @@ def polygon_rings(geoms: np.ndarray, plain: bool | None = None) -> tuple[np.ndar
     if plain is None:
         plain = bool(((shapely.get_type_id(geoms) == 3) & (shapely.get_num_interior_rings(geoms) == 0)).all())
     if not plain:
-        return _ragged(geoms, 3)
+        return ragged(geoms, 3)
     coords, index = shapely.get_coordinates(geoms, return_index=True)
     off = np.zeros(len(geoms) + 1, np.int64)
     np.cumsum(np.bincount(index, minlength=len(geoms)), out=off[1:])
@@ -255,7 +246,7 @@ def _encode_polygons(geoms: np.ndarray, rows: np.ndarray, grid: _Grid, plain: bo
 
 
 def _encode_lines(geoms: np.ndarray, rows: np.ndarray, grid: _Grid) -> _Encoded | None:
-    coords, (part_off, geom_off) = _ragged(geoms, 2)
+    coords, (part_off, geom_off) = ragged(geoms, 2)
     nparts = len(part_off) - 1
     q, part_of, poff = _dedupe(grid.snap(coords), _segment_ids(part_off), nparts)
     lens = np.diff(poff)
@@ -342,13 +333,13 @@ def _prepare_geometries(geoms: np.ndarray, grid: _Grid, rows: np.ndarray) -> lis
                                           indices=np.repeat(np.arange(ring.sum()),
                                                             shapely.get_num_coordinates(geoms[ring])))
         types = shapely.get_type_id(geoms)
-    coll = types == _COLL
+    coll = types == COLLECTION
     if coll.any():
         geoms = geoms.copy()
         geoms[coll] = [_highest_dimension(g) for g in geoms[coll]]
         types = shapely.get_type_id(geoms)
     out = []
-    for family, encoder in ((_POLYGONAL, _encode_polygons), (_LINEAR, _encode_lines)):
+    for family, encoder in ((POLYGONAL, _encode_polygons), (LINEAR, _encode_lines)):
         m = np.isin(types, family)
         if not m.any():
             continue
@@ -362,7 +353,7 @@ def _prepare_geometries(geoms: np.ndarray, grid: _Grid, rows: np.ndarray) -> lis
             g = g.copy()
             g[many] = shapely.simplify(g[many], SIMPLIFY_UNITS * grid.unit_m, preserve_topology=True)
         t = shapely.get_type_id(g)
-        stray = (t == _COLL) & ~shapely.is_empty(g)
+        stray = (t == COLLECTION) & ~shapely.is_empty(g)
         if stray.any():                                  # a clip that left a line beside an area
             g = g.copy()
             g[stray] = [_highest_dimension(x) for x in g[stray]]
@@ -374,7 +365,7 @@ def _prepare_geometries(geoms: np.ndarray, grid: _Grid, rows: np.ndarray) -> lis
         if not ok.any():
             continue
         g, r = g[ok], r[ok]
-        if family == _POLYGONAL:          # plain polygons take a fast path; rows restore the caller's order
+        if family == POLYGONAL:          # plain polygons take a fast path; rows restore the caller's order
             plain = (shapely.get_type_id(g) == 3) & (shapely.get_num_interior_rings(g) == 0)
             batches = [(g[plain], r[plain], True), (g[~plain], r[~plain], False)]
         else:
@@ -384,7 +375,7 @@ def _prepare_geometries(geoms: np.ndarray, grid: _Grid, rows: np.ndarray) -> lis
                 enc = encoder(gb, rb, grid, flag) if flag is not None else encoder(gb, rb, grid)
                 if enc is not None:
                     out.append(enc)
-    m = np.isin(types, _PUNTAL)
+    m = np.isin(types, PUNTAL)
     if m.any():
         enc = _encode_points(geoms[m], rows[m], grid)
         if enc is not None:
@@ -655,7 +646,8 @@ def _columns(features: Any) -> dict[str, np.ndarray]:
     raise InputError("图层数据应为 GeoDataFrame / layer data must be a GeoDataFrame")
 
 
-def _encode_layer(name: str, features: Any, view, extent: int, buffer: int, by_size: bool = False) -> bytes:
+def _encode_layer(name: str, features: Any, view, extent: int, buffer: int, style: LayerStyle | None = None) \
+        -> bytes:
     columns = _columns(features)
     if "geometry" not in columns:
         raise InputError(f"图层 {name} 缺少 geometry 列 / layer {name!r} has no geometry column")
@@ -676,14 +668,22 @@ def _encode_layer(name: str, features: Any, view, extent: int, buffer: int, by_s
     shift = np.cumsum([0] + [len(x) for x in streams[:-1]])
     geom_start = np.concatenate([p.off[:-1] + d for p, d in zip(parts, shift, strict=True)])
     order = np.argsort(rows, kind="stable")
-    if by_size:
+    classes = None
+    if style is not None:
         kept = rows[order]
-        order = order[size_order(geoms[kept], columns["kind"][kept] if "kind" in columns else None)]
+        field = columns.get(style.field)
+        classes = style.class_indices(field[kept] if field is not None else [None] * len(kept))
+        by = draw_order(classes, geoms[kept], columns["kind"][kept] if "kind" in columns else None)
+        order, classes = order[by], classes[by]
     rows, gtype, geom_len, geom_start = rows[order], gtype[order], geom_len[order], geom_start[order]
     stream = np.concatenate(streams)
 
     ids = _feature_ids(columns.pop("id")[rows] if "id" in columns else None)
     table = {k: v[rows] for k, v in columns.items()}
+    if classes is not None:
+        table["rank"] = classes.astype(np.int64)
+        table["colour"] = np.array([c.fill or (c.line.colour if c.line else None) for c in style.classes],
+                                   dtype=object)[classes]
     if "level" in table:
         table["level"], zh = _level_columns(table["level"])
         table.setdefault("level_zh", zh)

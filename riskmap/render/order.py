@@ -1,73 +1,47 @@
-"""Draw order of features that lie inside one another (a sub-unit inside its main unit): larger areas first, so
-a child is never hidden under its parent. PNG tiles paint in that order, MVT features are written in it.
+"""The draw order of a layer's features, the one rule every output follows (PNG tiles, MVT, ST_AsMVT, prints):
 
-Equal areas (a unit without a geometry of its own is drawn with its parent's) go by the unit tree's depth:
-main unit, then sub-unit, then sub-sub-unit, then posts, equipment and activities. Points and lines have no
-area and come after every area.
+1. by class in the style's order, bottom first: for risk levels not assessed, low, general, significant, major,
+   so that a place always shows the highest level drawn there (a major area is never under a general one,
+   whatever their shapes and sizes);
+2. within a class, larger areas first, so that a smaller area of the same class stays visible inside a larger
+   one (points and lines have no area and come after the areas of their class);
+3. then by the unit tree's depth (main unit, sub-unit, sub-sub-unit, then posts, equipment and activities),
+   then as given.
+
+MVT features carry this as `rank` (the class's place, 0 = bottom) so that a client drawing them in order, or
+sorting by `rank` (MapLibre's `fill-sort-key`, QGIS's symbol levels), paints what the PNG tiles paint.
 """
 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import shapely
 
-# depth of a unit kind in the ledger's tree (riskmap.domain.UnitKind values); other kinds are the leaves
-KIND_DEPTH = {"main": 0, "sub": 1, "subsub": 2}
-LEAF_DEPTH = 3
+from riskmap.domain import LEAF_DEPTH, UnitKind
+
+# depth of a unit kind in the ledger's tree, by its code (UnitKind.depth); other kinds are the leaves
+KIND_DEPTH = {k.value: k.depth for k in UnitKind if k.depth < LEAF_DEPTH}
 
 
 def kind_depths(kinds: np.ndarray | None, n: int) -> np.ndarray:
     if kinds is None:
         return np.zeros(n, np.int8)
-    codes, uniques = _factorize(kinds)
+    codes, uniques = pd.factorize(np.asarray(kinds, dtype=object), use_na_sentinel=True)
     lookup = np.array([KIND_DEPTH.get(str(u), LEAF_DEPTH) for u in uniques] + [LEAF_DEPTH], np.int8)
     return lookup[codes]
 
 
-def _factorize(values: np.ndarray):
-    import pandas as pd
-
-    return pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=True)
-
-
-def size_order(geoms: np.ndarray, kinds: np.ndarray | None = None) -> np.ndarray:
-    """Positions of `geoms` in draw order: larger area first, then shallower unit kind, then as given."""
+def draw_order(classes: np.ndarray, geoms: np.ndarray, kinds: np.ndarray | None = None) -> np.ndarray:
+    """Positions of the features in draw order (see the module docstring); `classes` are the style's class
+    indices (LayerStyle.class_indices)."""
     n = len(geoms)
     if n < 2:
         return np.arange(n)
-    return np.lexsort((np.arange(n), kind_depths(kinds, n), -shapely.area(geoms)))
+    return np.lexsort((np.arange(n), kind_depths(kinds, n), -shapely.area(geoms), np.asarray(classes)))
 
 
-def paint_passes(bounds: np.ndarray, rank: np.ndarray, cls: np.ndarray) -> np.ndarray:
-    """For areas painted in batches (one path per class and pass), the pass each belongs to: of two areas where
-    the envelope of one holds the other's, the one of higher `rank` is painted in a later pass when their
-    classes differ, and in the same or a later one when they are alike (one class in one pass blends once
-    where its areas overlap).
-
-    An area inside another has its envelope inside the other's, so nesting is always seen; envelopes only
-    over-approximate it (at worst an extra pass). Areas that merely overlap keep the class order (the higher
-    level on top), and areas that hold nothing stay in pass 0: a plant without nesting paints as before,
-    one path per class.
-    """
-    n = len(bounds)
-    passes = np.zeros(n, np.int32)
-    if n < 2:
-        return passes
-    boxes = shapely.box(bounds[:, 0], bounds[:, 1], bounds[:, 2], bounds[:, 3])
-    a, b = shapely.STRtree(boxes).query(boxes)
-    ba, bb = bounds[a], bounds[b]
-    holds = (ba[:, 0] <= bb[:, 0]) & (ba[:, 1] <= bb[:, 1]) & (ba[:, 2] >= bb[:, 2]) & (ba[:, 3] >= bb[:, 3]) & \
-        (rank[a] < rank[b])
-    a, b = a[holds], b[holds]
-    step = (cls[a] != cls[b]).astype(np.int32)
-    if not step.any():
-        return passes
-    by = np.argsort(b, kind="stable")
-    a, b, step = a[by], b[by], step[by]
-    targets, starts = np.unique(b, return_index=True)
-    for _ in range(n):                       # one step along the longest chain of overlaps per round
-        best = np.maximum(passes[targets], np.maximum.reduceat(passes[a] + step, starts))
-        if np.array_equal(best, passes[targets]):
-            break
-        passes[targets] = best
-    return passes
+def order_sql(rank_sql: str) -> str:
+    """The same order as an SQL ORDER BY list (PostGIS), given the expression of a row's class rank."""
+    cases = " ".join(f"WHEN '{k}' THEN {d}" for k, d in KIND_DEPTH.items())
+    return f"{rank_sql}, ST_Area(geometry) DESC, CASE kind {cases} ELSE {LEAF_DEPTH} END, feature_id"

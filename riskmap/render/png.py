@@ -30,9 +30,19 @@ from PIL import Image
 
 from riskmap.errors import InputError
 from riskmap.render import fonts
+from riskmap.render.draw import concat, line_path, make_path, ring_groups, skia_colour, stroke_paint
+from riskmap.render.geometry import (
+    COLLECTION,
+    LINEAR,
+    POLYGONAL,
+    PUNTAL,
+    explode_collections,
+    polygonal_part,
+    ragged,
+    rings_as_lines,
+)
 from riskmap.render.grid import TILE_SIZE, TMS, TileView, as_view
 from riskmap.render.mvt import is_web_mercator
-from riskmap.render.order import paint_passes, size_order
 from riskmap.render.style import HatchRule, LayerStyle, Stroke
 
 PNG_COMPRESS_LEVEL = 3
@@ -43,15 +53,6 @@ MAX_SCALE = 4
 CLIP_MARGIN_PX = 1024          # features reaching farther than this beyond the tile are clipped
 POINT_SQUARE_PX = 3.5           # point symbols smaller than this (CSS px) are drawn as squares of their colour
 BLOCK_PX = 3.0                  # areas smaller than this (device px) are drawn as pixel blocks of their size
-
-# shapely type ids
-_POINT, _LINE, _RING, _POLY, _MPOINT, _MLINE, _MPOLY, _COLL = 0, 1, 2, 3, 4, 5, 6, 7
-_POLYGONAL = (_POLY, _MPOLY)
-_LINEAR = (_LINE, _RING, _MLINE)
-_PUNTAL = (_POINT, _MPOINT)
-
-# skia path verbs
-_MOVE, _LINE_V, _CONIC, _CLOSE = 0, 1, 3, 5
 
 
 # ------------------------------------------------------------------------------------------- public API
@@ -135,7 +136,6 @@ class _Layer:
     geoms: np.ndarray        # shapely geometries, none empty
     cls: np.ndarray          # class index per geometry (int16)
     labels: np.ndarray | None  # label text per geometry (object) or None
-    kinds: np.ndarray | None = None  # unit kind per geometry, for a style drawn by size (render.order)
 
 
 def _column(features: Any, name: str) -> np.ndarray | None:
@@ -169,92 +169,14 @@ def _prepare(features: Any, style: LayerStyle) -> _Layer | None:
         text = _column(features, style.label.field)
         if text is not None:
             labels = text[keep]
-    kinds = None
-    if style.draw_order == "size":
-        found = _column(features, "kind")
-        kinds = found[keep] if found is not None else None
-    return _Layer(geoms[keep], cls, labels, kinds)
+    return _Layer(geoms[keep], cls, labels)
 
 
 # ---------------------------------------------------------------------------------------- skia helpers
 
 
-def skia_colour(colour: str, opacity: float = 1.0) -> int:
-    """A "#RRGGBB" colour with an opacity as skia's ARGB integer (tiles and prints share it)."""
-    r, g, b = int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16)
-    return skia.ColorSetARGB(int(round(max(0.0, min(1.0, opacity)) * 255)), r, g, b)
-
-
-def _serialise(points: np.ndarray, verbs: np.ndarray, weights: np.ndarray | None) -> bytes:
-    """skia's in-memory path layout (version 5): counts, float32 points, conic weights, verbs, padding."""
-    weights = np.zeros(0, "<f4") if weights is None else weights.astype("<f4", copy=False)
-    head = np.array([5, len(points), len(weights), len(verbs)], "<i4").tobytes()
-    pad = bytes(-len(verbs) % 4)
-    return b"".join((head, np.ascontiguousarray(points, "<f4").tobytes(), weights.tobytes(),
-                     verbs.astype(np.uint8, copy=False).tobytes(), pad))
-
-
-def _serial_format_ok() -> bool:
-    """Whether this skia reads paths in the layout `_serialise` writes (its docs say it may change)."""
-    ref = skia.Path()
-    ref.moveTo(1, 2)
-    ref.lineTo(3, 4)
-    ref.conicTo(5, 6, 7, 8, 0.5)
-    ref.close()
-    ours = _serialise(np.array([[1, 2], [3, 4], [5, 6], [7, 8]], np.float32),
-                      np.array([_MOVE, _LINE_V, _CONIC, _CLOSE], np.uint8), np.array([0.5], np.float32))
-    path = skia.Path()
-    return bytes(ref.serialize()) == ours and path.readFromMemory(ours) == len(ours) and path == ref
-
-
-_SERIAL_OK = _serial_format_ok()
-
-
-def _make_path(points: np.ndarray, verbs: np.ndarray, weights: np.ndarray | None = None) -> skia.Path:
-    path = skia.Path()
-    if len(verbs) == 0:
-        return path
-    if _SERIAL_OK:
-        data = _serialise(points, verbs, weights)
-        if path.readFromMemory(data) == len(data):
-            return path
-    # Slow but format-independent fallback.
-    pts = [skia.Point(float(x), float(y)) for x, y in np.asarray(points, np.float64)]
-    w = [] if weights is None else [float(v) for v in weights]
-    return skia.Path.Make(pts, [int(v) for v in verbs], w, skia.PathFillType.kWinding)
-
-
-def _ring_arrays(coords: np.ndarray, ring_offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Points and verbs of closed contours from a ragged ring array (each ring repeats its first point)."""
-    lengths = np.diff(ring_offsets)
-    ok = lengths >= 4
-    if not ok.all():
-        coords, lengths = coords[np.repeat(ok, lengths)], lengths[ok]
-    if len(lengths) == 0:
-        return np.zeros((0, 2), np.float32), np.zeros(0, np.uint8)
-    ends = np.cumsum(lengths)
-    mask = np.ones(len(coords), bool)
-    mask[ends - 1] = False                          # drop each closing point: Close joins back
-    verbs = np.full(len(coords), _LINE_V, np.uint8)  # each ring: n-1 points + Close = n verbs
-    verbs[ends - lengths] = _MOVE
-    verbs[ends - 1] = _CLOSE
-    return coords[mask], verbs
-
-
-def _line_path(coords: np.ndarray, part_offsets: np.ndarray) -> skia.Path:
-    lengths = np.diff(part_offsets)
-    ok = lengths >= 2
-    if not ok.all():
-        coords, lengths = coords[np.repeat(ok, lengths)], lengths[ok]
-    if len(lengths) == 0:
-        return skia.Path()
-    verbs = np.full(len(coords), _LINE_V, np.uint8)
-    verbs[np.cumsum(lengths) - lengths] = _MOVE
-    return _make_path(coords, verbs)
-
-
 @lru_cache(maxsize=256)
-def _point_sprite(fill: str | None, opacity: float, outline: Stroke | None, size: float, scale: int):
+def _point_sprite(fill: str | None, outline: Stroke | None, size: float, scale: int):
     """A point symbol drawn once (circle, fill and outline) in an odd-sized image centred on its middle pixel;
     returns the image and the offset from its corner to that pixel."""
     radius = size / 2 * scale
@@ -266,20 +188,10 @@ def _point_sprite(fill: str | None, opacity: float, outline: Stroke | None, size
     c.clear(skia.ColorTRANSPARENT)
     centre = half + 0.5
     if fill:
-        c.drawCircle(centre, centre, radius, skia.Paint(AntiAlias=True, Color=skia_colour(fill, opacity)))
+        c.drawCircle(centre, centre, radius, skia.Paint(AntiAlias=True, Color=skia_colour(fill)))
     if outline is not None:
         c.drawCircle(centre, centre, radius, stroke_paint(outline, scale))
     return surface.makeImageSnapshot(), half
-
-
-def stroke_paint(stroke: Stroke, scale: float, colour: str | None = None, widen: float = 0.0) -> skia.Paint:
-    paint = skia.Paint(AntiAlias=True, Style=skia.Paint.kStroke_Style, Color=skia_colour(colour or stroke.colour),
-                       StrokeWidth=(stroke.width + widen) * scale, StrokeJoin=skia.Paint.kRound_Join,
-                       StrokeCap=skia.Paint.kRound_Cap)
-    if stroke.dash:
-        paint.setPathEffect(skia.DashPathEffect.Make([d * scale for d in stroke.dash], 0.0))
-        paint.setStrokeCap(skia.Paint.kButt_Cap)
-    return paint
 
 
 @lru_cache(maxsize=64)
@@ -351,8 +263,11 @@ class _Canvas:
     # ---------------------------------------------------------------------------------- geometry layer
 
     def draw_layer(self, layer: _Layer, style: LayerStyle, hatch: bool) -> None:
-        """Areas (larger first when the style draws by size), then features too small to draw as shapes (on
-        top: a small unit inside a big one stays visible), then lines, then point symbols."""
+        """Class by class in the style's order, bottom first (for levels: not assessed, low, …, major), each class
+        whole: its areas, its areas too small to draw as shapes (pixel blocks), its lines, its point symbols. So a
+        higher level is never under a lower one, whatever the shapes: a place shows the highest level drawn there
+        (fills are opaque, so nothing blends). Neutral outlines (`outlines_on_top`) come last, over every fill, so
+        the shape of a unit inside a higher one still shows."""
         geoms, cls = layer.geoms, layer.cls
         reach = style.max_draw_px() + 1.0
         bounds = shapely.bounds(geoms)
@@ -361,21 +276,45 @@ class _Canvas:
         if not inside.any():
             return
         geoms, cls, bounds = geoms[inside], cls[inside], bounds[inside]
-        kinds = layer.kinds[inside] if layer.kinds is not None else None
         types = shapely.get_type_id(geoms)
-        if (types == _COLL).any():
-            geoms, cls, bounds, types, kinds = _explode_collections(geoms, cls, bounds, types, kinds)
+        if (types == COLLECTION).any():
+            geoms, cls, bounds, types = explode_collections(geoms, cls, bounds, types)
         size_css = np.maximum(bounds[:, 2] - bounds[:, 0], bounds[:, 3] - bounds[:, 1]) * (self.k / self.scale)
         clip = self.view.buffered_bounds(CLIP_MARGIN_PX)
+        puntal = np.isin(types, PUNTAL)
+        tiny = (size_css < style.tiny_px) & ~puntal
+        # Areas of a few pixels: a block of their size reads the same as an antialiased shape and costs
+        # nothing (dense plants at low zoom have tens of thousands of them).
+        block = ~tiny & np.isin(types, POLYGONAL) & (size_css * self.scale < BLOCK_PX)
+        poly = np.isin(types, POLYGONAL) & ~tiny & ~block
+        line = np.isin(types, LINEAR) & ~tiny
+        on_top = style.outlines_on_top
+        for ci in np.unique(cls):
+            mine = cls == ci
+            if (poly & mine).any():
+                m = poly & mine
+                self._polygons(geoms[m], cls[m], bounds[m], size_css[m], clip, style, hatch, outlines=not on_top)
+            if ((tiny | block) & mine).any():
+                self._blocks(bounds, tiny & mine, block & mine, cls)
+                self._flush(style)
+            if (line & mine).any():
+                m = line & mine
+                self._lines(geoms[m], cls[m], bounds[m], clip, style)
+            if (puntal & mine).any():
+                m = puntal & mine
+                self._points(geoms[m], cls[m], style, outline=not on_top)
+        if on_top:
+            if poly.any():
+                self._outlines(geoms[poly], cls[poly], bounds[poly], size_css[poly], clip, style)
+            if puntal.any():
+                self._points(geoms[puntal], cls[puntal], style, fill=False)
 
-        tiny = (size_css < style.tiny_px) & ~np.isin(types, _PUNTAL)
+    def _blocks(self, bounds: np.ndarray, tiny: np.ndarray, block: np.ndarray, cls: np.ndarray) -> None:
+        """Gather features too small to draw as shapes: single pixels (tiny) and blocks of their size."""
         if tiny.any():
             b = bounds[tiny]
             self._splat(((b[:, 0] + b[:, 2]) / 2 - self.minx) * self.k, (self.maxy - (b[:, 1] + b[:, 3]) / 2) * self.k,
                         cls[tiny])
-        # Areas of a few pixels: a block of their size reads the same as an antialiased shape and costs
-        # nothing (dense plants at low zoom have tens of thousands of them).
-        block = ~tiny & np.isin(types, _POLYGONAL) & (size_css * self.scale < BLOCK_PX)
         if block.any():
             b = bounds[block]
             bw = np.maximum(1, np.rint((b[:, 2] - b[:, 0]) * self.k)).astype(np.int64)
@@ -386,22 +325,6 @@ class _Canvas:
             for w, h in set(zip(bw.tolist(), bh.tolist(), strict=True)):
                 m = (bw == w) & (bh == h)
                 self._splat(cx[m], cy[m], bc[m], side=w, side_y=h)
-            tiny = tiny | block
-        poly = np.isin(types, _POLYGONAL) & ~tiny
-        if poly.any():
-            rank = None
-            if style.draw_order == "size":            # only areas drawn as shapes can hide one another
-                order = size_order(geoms[poly], None if kinds is None else kinds[poly])
-                rank = np.empty(len(order), np.int64)
-                rank[order] = np.arange(len(order))
-            self._polygons(geoms[poly], cls[poly], bounds[poly], size_css[poly], clip, style, hatch, rank)
-        self._flush(style)
-        line = np.isin(types, _LINEAR) & ~tiny
-        if line.any():
-            self._lines(geoms[line], cls[line], bounds[line], clip, style)
-        pts = np.isin(types, _PUNTAL)
-        if pts.any():
-            self._points(geoms[pts], cls[pts], style)
 
     def _clip(self, geoms: np.ndarray, bounds: np.ndarray, clip: tuple[float, float, float, float]) -> np.ndarray:
         """Clip only what reaches far beyond the tile (big regions at high zoom), to keep float32 pixel
@@ -444,66 +367,78 @@ class _Canvas:
         lut = np.zeros((len(style.classes) + 1, 4), np.uint8)
         for i, c in enumerate(style.classes):
             if point_colours:
-                colour, opacity = c.point.fill, c.point.fill_opacity
+                colour = c.point.fill or (c.point.outline.colour if c.point.outline else None)
             else:
                 colour = c.fill or (c.line.colour if c.line else None) or (c.outline.colour if c.outline else None)
-                opacity = c.fill_opacity if c.fill else 1.0
             if colour:
-                lut[i + 1] = (int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16), round(opacity * 255))
+                lut[i + 1] = (int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16), 255)
         rgba = np.ascontiguousarray(lut[grid[y0:y1, x0:x1] + 1])
         image = skia.Image.fromarray(rgba, skia.kRGBA_8888_ColorType, skia.kUnpremul_AlphaType)
         self.canvas.drawImage(image, x0, y0)
 
-    def _polygons(self, geoms, cls, bounds, size_css, clip, style: LayerStyle, hatch: bool,
-                  rank: np.ndarray | None = None) -> None:
-        """One path per class (per paint pass when areas of a size-ordered style overlap: render.order)."""
+    def _rings(self, geoms, cls, bounds, size_css, clip, style: LayerStyle):
+        """The areas as pixel ring groups, class by class with the outlined ones last in each (or None)."""
         outlined = size_css >= style.outline_min_px
-        ncls = len(style.classes)
-        group = cls.astype(np.int64)
-        if rank is not None:
-            group = group + paint_passes(bounds, rank, cls).astype(np.int64) * ncls
-        order = np.lexsort((outlined, group))             # by pass and class, outlined ones last within one
-        geoms, group, outlined = geoms[order], group[order], outlined[order]
+        order = np.lexsort((outlined, cls))
+        geoms, cls, outlined = geoms[order], cls[order].astype(np.int64), outlined[order]
         geoms = self._clip(geoms, bounds[order], clip)
         types = shapely.get_type_id(geoms)
-        keep = np.isin(types, _POLYGONAL) & ~shapely.is_empty(geoms)
-        if (types == _COLL).any():                       # a clip that left lines or points beside areas
-            coll = (types == _COLL) & ~shapely.is_empty(geoms)
+        keep = np.isin(types, POLYGONAL) & ~shapely.is_empty(geoms)
+        if (types == COLLECTION).any():                  # a clip that left lines or points beside areas
+            coll = (types == COLLECTION) & ~shapely.is_empty(geoms)
             if coll.any():
                 geoms = geoms.copy()
-                geoms[coll] = [_polygonal_part(g) for g in geoms[coll]]
+                geoms[coll] = [polygonal_part(g) for g in geoms[coll]]
                 keep |= coll & ~shapely.is_empty(geoms)
         if not keep.any():
+            return None, None
+        cls = cls[keep]
+        return ring_groups(geoms[keep], cls, outlined[keep], self.to_px), np.unique(cls)
+
+    def _polygons(self, geoms, cls, bounds, size_css, clip, style: LayerStyle, hatch: bool,
+                  outlines: bool = True) -> None:
+        """One path per class: fill, hatch, and (unless the style draws them on top of everything) outline."""
+        groups, present = self._rings(geoms, cls, bounds, size_css, clip, style)
+        if groups is None:
             return
-        geoms, group, outlined = geoms[keep], group[keep], outlined[keep]
-        groups = _ring_groups(geoms, group, outlined, self)
         canvas = self.canvas
-        for gi in np.unique(group):
-            ci = int(gi % ncls)
-            c = style.classes[ci]
-            path = _make_path(*_concat([g.contours(gi, False) for g in groups]))
+        for ci in present:
+            c = style.classes[int(ci)]
+            path = make_path(*concat([g.contours(ci, False) for g in groups]))
             if c.fill:
-                canvas.drawPath(path, skia.Paint(AntiAlias=True, Color=skia_colour(c.fill, c.fill_opacity)))
+                canvas.drawPath(path, skia.Paint(AntiAlias=True, Color=skia_colour(c.fill)))
             if hatch and c.hatch:
                 shader = _hatch_shader(c.hatch, style.hatch, self.scale)
                 if shader is not None:
                     canvas.drawPath(path, skia.Paint(AntiAlias=True, Shader=shader))
-            if c.outline is not None:
-                parts = [g.contours(gi, True) for g in groups]
-                if any(len(v) for _, v in parts):
-                    canvas.drawPath(_make_path(*_concat(parts)), stroke_paint(c.outline, self.scale))
+            if outlines:
+                self._stroke_outlines(groups, ci, c)
+
+    def _outlines(self, geoms, cls, bounds, size_css, clip, style: LayerStyle) -> None:
+        """Only the outlines of the areas (drawn over every fill of the layer)."""
+        groups, present = self._rings(geoms, cls, bounds, size_css, clip, style)
+        if groups is not None:
+            for ci in present:
+                self._stroke_outlines(groups, ci, style.classes[int(ci)])
+
+    def _stroke_outlines(self, groups, ci: int, c) -> None:
+        if c.outline is None:
+            return
+        parts = [g.contours(ci, True) for g in groups]
+        if any(len(v) for _, v in parts):
+            self.canvas.drawPath(make_path(*concat(parts)), stroke_paint(c.outline, self.scale))
 
     def _lines(self, geoms, cls, bounds, clip, style: LayerStyle) -> None:
         order = np.argsort(cls, kind="stable")
         geoms, cls = geoms[order], cls[order]
         geoms = self._clip(geoms, bounds[order], clip)
         types = shapely.get_type_id(geoms)
-        keep = np.isin(types, _LINEAR) & ~shapely.is_empty(geoms)
+        keep = np.isin(types, LINEAR) & ~shapely.is_empty(geoms)
         if not keep.any():
             return
         geoms, cls = geoms[keep], cls[keep]
-        geoms = _rings_as_lines(geoms)
-        coords, (part_off, geom_off) = _ragged(geoms, 2)
+        geoms = rings_as_lines(geoms)
+        coords, (part_off, geom_off) = ragged(geoms, 2)
         px = self.to_px(coords)
         canvas = self.canvas
         for ci in np.unique(cls):
@@ -512,13 +447,15 @@ class _Canvas:
                 continue
             g0, g1 = np.searchsorted(cls, ci, "left"), np.searchsorted(cls, ci, "right")
             p0, p1 = geom_off[g0], geom_off[g1]
-            path = _line_path(px[part_off[p0]:part_off[p1]], part_off[p0:p1 + 1] - part_off[p0])
+            path = line_path(px[part_off[p0]:part_off[p1]], part_off[p0:p1 + 1] - part_off[p0])
             if c.casing is not None:
                 canvas.drawPath(path, stroke_paint(c.line, self.scale, colour=c.casing.colour,
-                                                    widen=2 * c.casing.width))
+                                                   widen=2 * c.casing.width))
             canvas.drawPath(path, stroke_paint(c.line, self.scale))
 
-    def _points(self, geoms, cls, style: LayerStyle) -> None:
+    def _points(self, geoms, cls, style: LayerStyle, fill: bool = True, outline: bool = True) -> None:
+        """Point symbols, one sprite per class; `fill=False` stamps only their outline rings (drawn over every fill
+        when the style puts outlines on top), `outline=False` only their discs."""
         coords, index = shapely.get_coordinates(geoms, return_index=True)
         cls = cls[index]
         px = self.to_px(coords)
@@ -526,9 +463,10 @@ class _Canvas:
         sizes = np.array([c.point.size_at(z) for c in style.classes])
         small = sizes[cls] < POINT_SQUARE_PX
         if small.any():                                  # dense low-zoom equipment: crisp squares, fast
-            side = max(1, int(round(float(sizes[cls[small]].max()) * self.scale)))
-            self._splat(px[small, 0], px[small, 1], cls[small], side=side)
-            self._flush(style, point_colours=True)
+            if fill:
+                side = max(1, int(round(float(sizes[cls[small]].max()) * self.scale)))
+                self._splat(px[small, 0], px[small, 1], cls[small], side=side)
+                self._flush(style, point_colours=True)
             px, cls = px[~small], cls[~small]
         order = np.argsort(cls, kind="stable")
         px, cls = px[order], cls[order]
@@ -542,12 +480,14 @@ class _Canvas:
             centres = px[g0:g1]
             vis = ((centres[:, 0] > -reach) & (centres[:, 0] < self.width + reach) &
                    (centres[:, 1] > -reach) & (centres[:, 1] < self.height + reach))
-            if not vis.any():
+            sym_fill = sym.fill if fill else None
+            sym_outline = sym.outline if outline else None
+            if not vis.any() or (sym_fill is None and sym_outline is None):
                 continue
             # One antialiased sprite per class, stamped at every point: four times faster than filling and
             # stroking a path of thousands of circles. Each lands on the pixel that holds its point (±½ px),
             # the same pixel in every tile that shows it.
-            sprite, half = _point_sprite(sym.fill, sym.fill_opacity, sym.outline, float(size), self.scale)
+            sprite, half = _point_sprite(sym_fill, sym_outline, float(size), self.scale)
             corner = np.floor(centres[vis]) - half
             xforms = [skia.RSXform(1.0, 0.0, x, y) for x, y in corner.tolist()]
             canvas.drawAtlas(sprite, xforms, [skia.Rect.MakeWH(sprite.width(), sprite.height())] * len(xforms),
@@ -576,113 +516,6 @@ class _Canvas:
                                   StrokeWidth=2 * rule.halo_width * s, StrokeJoin=skia.Paint.kRound_Join)
                 canvas.drawString(text, x, baseline, font, halo)
             canvas.drawString(text, x, baseline, font, skia.Paint(AntiAlias=True, Color=skia_colour(rule.colour)))
-
-
-class _Rings:
-    """Polygons of one kind (plain, or with holes / several parts) as pixel rings, sorted by (group, outlined);
-    a group is a class, or a class within a paint pass."""
-
-    def __init__(self, px, ring_off, part_off, geom_off, group, outlined):
-        self.px, self.ring_off, self.part_off, self.geom_off = px, ring_off, part_off, geom_off
-        self.group, self.outlined = group, outlined
-
-    def contours(self, gi: int, outlined_only: bool) -> tuple[np.ndarray, np.ndarray]:
-        g0, g1 = np.searchsorted(self.group, gi, "left"), np.searchsorted(self.group, gi, "right")
-        if outlined_only:
-            g0 = g1 - int(self.outlined[g0:g1].sum())      # outlined ones sort last within a class
-        r0, r1 = self.part_off[self.geom_off[g0]], self.part_off[self.geom_off[g1]]
-        c0, c1 = self.ring_off[r0], self.ring_off[r1]
-        return _ring_arrays(self.px[c0:c1], self.ring_off[r0:r1 + 1] - c0)
-
-
-def _ring_groups(geoms, cls, outlined, canvas) -> list[_Rings]:
-    """Plain polygons (one ring: most plant features) take a fast path without ring objects; the others go
-    through shapely's ragged arrays. Each keeps the (class, outlined) order."""
-    plain = (shapely.get_type_id(geoms) == _POLY) & (shapely.get_num_interior_rings(geoms) == 0)
-    groups = []
-    if plain.any():
-        coords, index = shapely.get_coordinates(geoms[plain], return_index=True)
-        n = int(plain.sum())
-        off = np.zeros(n + 1, np.int64)
-        np.cumsum(np.bincount(index, minlength=n), out=off[1:])
-        steps = np.arange(n + 1, dtype=np.int64)
-        px = _orient_rings(canvas.to_px(coords), off, steps)
-        groups.append(_Rings(px, off, steps, steps, cls[plain], outlined[plain]))
-    if not plain.all():
-        other = ~plain
-        coords, (ring_off, part_off, geom_off) = _ragged(geoms[other], 3)
-        px = _orient_rings(canvas.to_px(coords), ring_off, part_off)
-        groups.append(_Rings(px, ring_off, part_off, geom_off, cls[other], outlined[other]))
-    return groups
-
-
-def _concat(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
-    if len(parts) == 1:
-        return parts[0]
-    return np.concatenate([p for p, _ in parts]), np.concatenate([v for _, v in parts])
-
-
-def _ragged(geoms: np.ndarray, levels: int) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
-    """Coordinates and offsets of a ragged array, always as the Multi type (single parts get a part level)."""
-    _, coords, offsets = shapely.to_ragged_array(geoms, include_z=False)
-    if len(offsets) < levels:
-        offsets = (*offsets, np.arange(len(geoms) + 1, dtype=np.int64))
-    return coords, offsets
-
-
-def _orient_rings(px: np.ndarray, ring_off: np.ndarray, part_off: np.ndarray) -> np.ndarray:
-    """Exterior rings one way round, holes the other, so that with the non-zero rule overlapping features of
-    one class stay filled and holes stay empty (sources give rings either way round)."""
-    n = len(ring_off) - 1
-    if n == 0:
-        return px
-    ring_of = np.repeat(np.arange(n), np.diff(ring_off))
-    x, y = px[:, 0].astype(np.float64), px[:, 1].astype(np.float64)
-    nxt = np.arange(1, len(px) + 1)
-    nxt[-1] = 0                                  # closed rings: the wrap-around term is zero anyway
-    cross = x * y[nxt] - x[nxt] * y
-    last = ring_off[1:] - 1
-    cross[last[last >= 0]] = 0.0                 # no term from a ring's last point to the next ring
-    area = np.bincount(ring_of, weights=cross, minlength=n)
-    exterior = np.zeros(n, bool)
-    exterior[part_off[:-1][np.diff(part_off) > 0]] = True
-    flip = np.where(exterior, area < 0, area > 0)
-    if not flip.any():
-        return px
-    idx = np.arange(len(px))
-    f = flip[ring_of]
-    r = ring_of[f]
-    idx[f] = ring_off[r] + ring_off[r + 1] - 1 - idx[f]
-    return px[idx]
-
-
-def _polygonal_part(geom):
-    parts = [p for p in shapely.get_parts(geom) if shapely.get_type_id(p) in _POLYGONAL]
-    if not parts:
-        return shapely.Polygon()
-    return parts[0] if len(parts) == 1 else shapely.multipolygons(
-        [q for p in parts for q in shapely.get_parts(p)])
-
-
-def _rings_as_lines(geoms: np.ndarray) -> np.ndarray:
-    rings = shapely.get_type_id(geoms) == _RING
-    if rings.any():
-        geoms = geoms.copy()
-        geoms[rings] = shapely.linestrings(shapely.get_coordinates(geoms[rings]),
-                                           indices=np.repeat(np.arange(rings.sum()),
-                                                             shapely.get_num_coordinates(geoms[rings])))
-    return geoms
-
-
-def _explode_collections(geoms, cls, bounds, types, kinds=None):
-    """Geometry collections as their parts (one feature may hold an area and a point)."""
-    coll = types == _COLL
-    parts, index = shapely.get_parts(geoms[coll], return_index=True)
-    geoms = np.concatenate([geoms[~coll], parts])
-    cls = np.concatenate([cls[~coll], cls[coll][index]])
-    if kinds is not None:
-        kinds = np.concatenate([kinds[~coll], kinds[coll][index]])
-    return geoms, cls, shapely.bounds(geoms), shapely.get_type_id(geoms), kinds
 
 
 # ----------------------------------------------------------------------------------------------- labels
@@ -746,7 +579,7 @@ def _place_labels(view: TileView, layers: list[tuple[_Layer, LayerStyle]]):
         geoms = layer.geoms[has_text]
         types = shapely.get_type_id(geoms)
         anchors = shapely.point_on_surface(geoms)
-        linear = np.isin(types, _LINEAR)
+        linear = np.isin(types, LINEAR)
         if linear.any():                                  # the middle of a line, not one of its vertices
             anchors[linear] = shapely.line_interpolate_point(geoms[linear], 0.5, normalized=True)
         wx = (shapely.get_x(anchors) - left) / cell
@@ -762,7 +595,7 @@ def _place_labels(view: TileView, layers: list[tuple[_Layer, LayerStyle]]):
         reach_x, reach_y = (b[:, 2] - b[:, 0]) / cell / 2, (b[:, 3] - b[:, 1]) / cell / 2
         ascent, descent = _metrics(rule.size)
         height = descent - ascent
-        puntal = np.isin(types[idx], _PUNTAL)             # a point's label sits below its symbol
+        puntal = np.isin(types[idx], PUNTAL)             # a point's label sits below its symbol
         if puntal.any():
             below = np.array([style.classes[c].point.size / 2 for c in cls[puntal]]) + 1 + rule.halo_width
             wy[puntal] += below + height / 2

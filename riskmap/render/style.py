@@ -48,7 +48,6 @@ class Stroke:
 class PointSymbol:
     sizes: tuple[tuple[int, float], ...]   # (zoom, circle diameter in CSS px) stops, linear in between
     fill: str | None
-    fill_opacity: float
     outline: Stroke | None
 
     @cached_property
@@ -63,13 +62,13 @@ class PointSymbol:
 
 @dataclass(frozen=True)
 class SymbolClass:
-    """How one class of features (a risk level, or a layout role) is drawn."""
+    """How one class of features (a risk level, or a layout role) is drawn. Fills are always opaque: the colour
+    a legend shows is the colour on the map, and no two level colours ever blend."""
 
     key: str                           # level code ("major" …), "none" (not assessed), or a layout role
     zh: str
     en: str
-    fill: str | None                   # polygon fill, None = no fill
-    fill_opacity: float
+    fill: str | None                   # polygon fill (a level's colour or its tint), None = no fill
     outline: Stroke | None             # polygon outline
     line: Stroke | None                # line geometries
     casing: Stroke | None              # drawn under `line`, `width` on each side
@@ -109,7 +108,7 @@ class LayerStyle:
     title_en: str
     classify: str                      # "level" or "role"
     field: str                         # the attribute that picks the class
-    classes: tuple[SymbolClass, ...]   # draw order, bottom first
+    classes: tuple[SymbolClass, ...]   # draw order, bottom first: for levels, not assessed → low → … → major
     default_class: str                 # key used for missing or unknown values
     min_zoom: int
     max_zoom: int
@@ -118,7 +117,8 @@ class LayerStyle:
     hatch: HatchRule
     label: LabelRule | None
     source: str = ""
-    draw_order: str = "class"          # "size": larger areas first, so units inside others stay on top
+    outlines_on_top: bool = False      # neutral outlines drawn after every fill (a unit inside a higher one shows
+    #                                    its shape); level-coloured outlines go with their class's fill instead
     vector_min_zoom: int | None = None  # MVT tiles start here (None: at min_zoom)
     buckets: tuple[tuple[str, float], ...] = ()   # (role, max days) of a layer classified by days (staleness)
     _index: dict[str, int] = dc_field(default_factory=dict, compare=False, repr=False)
@@ -181,12 +181,17 @@ class LayerStyle:
         return self._index.get(str(value).strip().lower(), default)
 
     def legend(self) -> list[dict[str, Any]]:
-        """Legend entries, most important first (major → low → not assessed; or layout roles top first)."""
+        """Legend entries, most important first (major → low → not assessed; or layout roles top first); `fill`
+        is exactly the colour drawn for that class on this layer."""
         entries = []
         for c in reversed(self.classes):
-            entries.append({"key": c.key, "zh": c.zh, "en": c.en, "fill": c.fill, "fill_opacity": c.fill_opacity,
+            entries.append({"key": c.key, "zh": c.zh, "en": c.en, "fill": c.fill,
                             "outline": _stroke_json(c.outline), "hatch": c.hatch, "grey": c.grey})
         return entries
+
+    def rank_of(self, key: str) -> int:
+        """A class's place in the draw order (0 = bottom): for levels, 0 not assessed, 1 low … 4 major."""
+        return self._index[key]
 
     def to_json(self) -> dict[str, Any]:
         """Everything the browser needs to draw this layer from MVT and to show its legend."""
@@ -199,18 +204,17 @@ class LayerStyle:
             "min_zoom": self.min_zoom,
             "max_zoom": self.max_zoom,
             "vector_min_zoom": self.mvt_min_zoom,
-            "draw_order": self.draw_order,
+            "outlines_on_top": self.outlines_on_top,
             "buckets": [{"role": role, "max_days": None if math.isinf(days) else days} for role, days in self.buckets],
             "outline_min_px": self.outline_min_px,
             "classes": [
-                {"key": c.key, "zh": c.zh, "en": c.en, "fill": c.fill, "fill_opacity": c.fill_opacity,
+                {"key": c.key, "rank": i, "zh": c.zh, "en": c.en, "fill": c.fill,
                  "outline": _stroke_json(c.outline), "line": _stroke_json(c.line),
                  "casing": _stroke_json(c.casing),
                  "point": {"size": c.point.size, "size_stops": [list(st) for st in c.point.sizes],
-                           "fill": c.point.fill, "fill_opacity": c.point.fill_opacity,
-                           "outline": _stroke_json(c.point.outline)},
+                           "fill": c.point.fill, "outline": _stroke_json(c.point.outline)},
                  "hatch": c.hatch, "grey": c.grey}
-                for c in self.classes
+                for i, c in enumerate(self.classes)
             ],
             "hatch": asdict(self.hatch),
             "label": asdict(self.label) if self.label else None,
@@ -367,8 +371,11 @@ def _full_hex(colour: str) -> str:
 
 
 _TOP_KEYS = ("name", "title", "classify", "field", "default", "min_zoom", "max_zoom", "fill", "outline", "line",
-             "point", "hatch", "label", "roles", "tiny_px",
-             "draw_order", "vector_min_zoom", "buckets")
+             "point", "hatch", "label", "roles", "tiny_px", "vector_min_zoom", "buckets")
+# Keys of older styles that would blend colours; refused with the reason rather than as unknown.
+_TRANSLUCENT = "不支持半透明填充：两种等级颜色叠加会混出不属于任何等级的颜色，请用 tint（与白色混合的比例）/ " \
+               "translucent fills are not supported: two level colours over each other blend into a colour that " \
+               "is no level; use tint (the share of the colour mixed with white)"
 _STROKE_KEYS = ("colour", "width", "dash")
 _POINT_KEYS = ("size", "outline_colour", "outline_width", "fill")
 
@@ -385,9 +392,6 @@ def _parse(data: Any, file: str, stem: str, palette) -> LayerStyle:
     min_zoom = top.integer("min_zoom", 0, 0, 24)
     max_zoom = top.integer("max_zoom", 24, min_zoom, 24)
     vector_min_zoom = top.integer("vector_min_zoom", min_zoom, min_zoom, max_zoom)
-    draw_order = top.text("draw_order", "class")
-    if draw_order not in ("class", "size"):
-        raise top.error("draw_order", "应为 class 或 size / must be 'class' or 'size'")
     outline_r = top.sub("outline", ("colour", "width", "min_feature_px", "dash"))
     outline_min_px = outline_r.number("min_feature_px", 0.0, 0, 1000)
     tiny_px = top.number("tiny_px", 1.0, 0, 100)
@@ -429,15 +433,18 @@ def _parse(data: Any, file: str, stem: str, palette) -> LayerStyle:
     return LayerStyle(name=name, title_zh=title.text("zh", name), title_en=title.text("en", name),
                       classify=classify, field=field_name, classes=tuple(classes), default_class=default,
                       min_zoom=min_zoom, max_zoom=max_zoom, outline_min_px=outline_min_px, tiny_px=tiny_px,
-                      hatch=hatch, label=label, source=file, draw_order=draw_order,
+                      hatch=hatch, label=label, source=file,
+                      outlines_on_top=classify == "level" and outline_r.data.get("colour", "level") != "level",
                       vector_min_zoom=vector_min_zoom, buckets=buckets)
 
 
 def _level_classes(top: _Reader, outline_r: _Reader, palette) -> list[SymbolClass]:
-    fill_r = top.sub("fill", ("opacity", "no_level", "no_level_opacity"))
-    opacity = fill_r.number("opacity", 1.0, 0, 1)
+    fill_r = top.sub("fill", ("tint", "no_level", "opacity", "no_level_opacity"))
+    for key in ("opacity", "no_level_opacity"):
+        if fill_r.has(key):
+            raise fill_r.error(key, _TRANSLUCENT)
+    tint = fill_r.number("tint", 1.0, 0.1, 1)
     no_level = fill_r.colour("no_level", "#BDBDBD")
-    no_level_opacity = fill_r.number("no_level_opacity", opacity, 0, 1)
     outline_colour = outline_r.colour("colour", "level", allow_level=True)
     outline_width = outline_r.number("width", 1, 0, 32)
     outline_dash = outline_r.dash("dash")
@@ -451,16 +458,18 @@ def _level_classes(top: _Reader, outline_r: _Reader, palette) -> list[SymbolClas
     point_outline_colour = point_r.colour("outline_colour", "#303030", allow_none=True)
     point_outline_width = point_r.number("outline_width", 1, 0, 16)
 
-    def make(key: str, zh: str, en: str, fill: str, fill_opacity: float, hatch: str, grey: str | None):
-        oc = fill if outline_colour == "level" else outline_colour
+    def make(key: str, zh: str, en: str, colour: str, fill: str, hatch: str, grey: str | None):
+        """Areas are filled with `fill` (the colour's tint); outlines, lines and point symbols are drawn in the
+        full colour (a thin line in a tint would be too faint to read)."""
+        oc = colour if outline_colour == "level" else outline_colour
         outline = Stroke(oc, outline_width, outline_dash) if outline_width > 0 else None
         casing = Stroke(casing_colour, casing_width) if casing_colour and casing_width > 0 else None
         p_outline = (Stroke(point_outline_colour, point_outline_width)
                      if point_outline_colour and point_outline_width > 0 else None)
-        return SymbolClass(key, zh, en, fill, fill_opacity, outline, Stroke(fill, line_width, line_dash), casing,
-                           PointSymbol(point_size, fill, fill_opacity, p_outline), hatch, grey)
+        return SymbolClass(key, zh, en, fill, outline, Stroke(colour, line_width, line_dash), casing,
+                           PointSymbol(point_size, colour, p_outline), hatch, grey)
 
-    classes = [make(NO_LEVEL, "未评估", "Not assessed", no_level, no_level_opacity, "", None)]
+    classes = [make(NO_LEVEL, "未评估", "Not assessed", no_level, no_level, "", None)]
     for level in reversed(LEVELS_HIGH_TO_LOW):           # low first: major is drawn on top
         ls = palette.styles[level]
         if not _COLOUR_RE.match(str(ls.fill)):
@@ -468,8 +477,18 @@ def _level_classes(top: _Reader, outline_r: _Reader, palette) -> list[SymbolClas
         if ls.hatch not in HATCHES:
             raise StyleError(f"levels.yaml 中 {level.value} 的填充图案 {ls.hatch!r} 无效，可用：{HATCHES} / "
                              f"unknown hatch in levels.yaml")
-        classes.append(make(level.value, ls.zh, ls.en, _full_hex(ls.fill), opacity, ls.hatch, ls.grey))
+        colour = _full_hex(ls.fill)
+        classes.append(make(level.value, ls.zh, ls.en, colour, tinted(colour, tint), ls.hatch, ls.grey))
     return classes
+
+
+def tinted(colour: str, share: float) -> str:
+    """`colour` mixed with white, `share` of the colour (1: the colour itself), as #RRGGBB: a lighter fill that is
+    still opaque, computed once so that the legend can show it exactly."""
+    if share >= 1:
+        return colour
+    rgb = (int(colour[i:i + 2], 16) for i in (1, 3, 5))
+    return "#" + "".join(f"{round(255 - share * (255 - v)):02X}" for v in rgb)
 
 
 def _buckets(top: _Reader, roles: set[str]) -> tuple[tuple[str, float], ...]:
@@ -499,8 +518,9 @@ def _role_classes(top: _Reader) -> list[SymbolClass]:
     for role in roles_r.data:
         r = roles_r.sub(str(role), ("zh", "en", "fill", "fill_opacity", "outline", "line", "casing", "point",
                                     "hatch"))
+        if r.has("fill_opacity"):
+            raise r.error("fill_opacity", _TRANSLUCENT)
         fill = r.colour("fill", None, allow_none=True)
-        fill_opacity = r.number("fill_opacity", 1.0, 0, 1)
 
         def stroke(key: str, rr: _Reader = r) -> Stroke | None:
             if not rr.has(key) or rr.data[key] is None:
@@ -511,15 +531,15 @@ def _role_classes(top: _Reader) -> list[SymbolClass]:
 
         outline, line, casing = stroke("outline"), stroke("line"), stroke("casing")
         pr = r.sub("point", _POINT_KEYS)
-        p_fill = pr.colour("fill", fill or (line.colour if line else "#808080"))
+        p_fill = pr.colour("fill", fill or (line.colour if line else "#808080"), allow_none=True)
         p_outline_colour = pr.colour("outline_colour", outline.colour if outline else "#555555")
         p_outline_width = pr.number("outline_width", 0.75, 0, 16)
-        point = PointSymbol(pr.sizes("size", 5), p_fill, 1.0,
+        point = PointSymbol(pr.sizes("size", 5), p_fill,
                             Stroke(p_outline_colour, p_outline_width) if p_outline_width > 0 else None)
         hatch = str(r.data.get("hatch", "") or "")
         if hatch not in HATCHES:
             raise r.error("hatch", f"未知的图案 {hatch!r}，可用：{HATCHES} / unknown hatch")
-        classes.append(SymbolClass(str(role), r.text("zh", str(role)), r.text("en", str(role)), fill, fill_opacity,
+        classes.append(SymbolClass(str(role), r.text("zh", str(role)), r.text("en", str(role)), fill,
                                    outline, line, casing, point, hatch, None))
     return classes
 

@@ -274,7 +274,6 @@ class LabelsStyle:
     name: str = LABELS
     title_zh: str = "标注"
     title_en: str = "Labels"
-    draw_order: str = "class"
 
     @property
     def min_zoom(self) -> int:
@@ -509,13 +508,14 @@ class TileService:
                                 "(vector tile features carry their names)")
         png = fmt == "png"
         day = ""
-        if layer == STALENESS:
+        flagged = bool(flagged) and layer in FLAGGABLE
+        if layer == STALENESS or flagged:          # "overdue" and days since assessment move with the day
             day = self.today() if data.as_of is None else local_day(data.as_of.at)
         owner = data.enterprise_id if data.owner is None else data.owner
         return TileKey(owner, layer, fmt, view.z, view.x, view.y, scale if png else 1,
                        bool(hatch) if png and layer not in (LABELS, STALENESS) else False,
                        self.signature(self.style(layer)), bool(labels) or not png or layer == LABELS,
-                       bool(flagged) and layer in FLAGGABLE, day,
+                       flagged, day,
                        label_sources(sources) if layer == LABELS else "")
 
     def cached(self, key: TileKey, data: TileData) -> bytes | None:
@@ -548,13 +548,12 @@ class TileService:
         if layer == LABELS:
             return self._labels_png(data, view, style, scale, sources)
         if fmt == "mvt" and self.use_sql_mvt and layer in LAYERS and not flagged and data.owner is None:
-            return self.sql_mvt(data, layer, view, by_size=style.draw_order == "size")
+            return self.sql_mvt(data, layer, view, style)
         ld = data.layer("units" if layer == STALENESS else layer)
         box = view.buffered_bounds(data_pad_px(style, fmt, view.z))
         hits = ld.query(box)
         if flagged and len(hits):
-            flags = ld.attrs["flag"][hits]
-            hits = hits[np.array([bool(f) for f in flags], bool)]
+            hits = hits[flagged_mask(ld.attrs["flag"][hits], ld.attrs["due"][hits], day or self.today())]
         if layer == STALENESS:
             return self._staleness(ld, hits, view, fmt, style, scale, labels, day or self.today())
         if fmt == "png":
@@ -563,8 +562,7 @@ class TileService:
             return self.render_png(ld.columns(hits), view, style, scale, hatch, labels=labels)
         if not len(hits):
             return b""
-        return self.encode_mvt({layer: ld.frame(hits)}, view,
-                               size_ordered=(layer,) if style.draw_order == "size" else ())
+        return self.encode_mvt({layer: ld.frame(hits)}, view, styles={layer: style})
 
     def _staleness(self, ld, hits: np.ndarray, view: TileView, fmt: str, style: Any, scale: int, labels: bool,
                    day: str) -> bytes:
@@ -575,12 +573,12 @@ class TileService:
         if not len(hits):
             return empty_png(256 * scale, 256 * scale) if fmt == "png" else b""
         columns = staleness_columns(ld.columns(hits), style, day)
+        marked = flagged_mask(columns["flag"], ld.attrs["due"][hits], day)
         if fmt == "mvt":
             import pandas as pd
 
-            return self.encode_mvt({STALENESS: pd.DataFrame(columns)}, view,
-                                   size_ordered=(STALENESS,) if style.draw_order == "size" else ())
-        marked = np.array([bool(f) for f in columns["flag"]], bool)
+            columns["flagged"] = marked
+            return self.encode_mvt({STALENESS: pd.DataFrame(columns)}, view, styles={STALENESS: style})
         layers = [(columns, style)]
         if marked.any():
             over = {k: v[marked] for k, v in columns.items()}
@@ -604,23 +602,25 @@ class TileService:
             return empty_png(256 * scale, 256 * scale)
         return self.render_labels_png(parts, view, scale)
 
-    def sql_mvt(self, data: TileData, layer: str, view: TileView, by_size: bool = False) -> bytes:
-        """The vector tile made by PostGIS (ST_AsMVT over map_features) with the same attributes (and, `by_size`,
-        in render.order's order: larger areas first, then by unit kind depth)."""
+    def sql_mvt(self, data: TileData, layer: str, view: TileView, style: Any) -> bytes:
+        """The vector tile made by PostGIS (ST_AsMVT over map_features) with the same attributes, `rank` and
+        `colour` as encode_mvt gives them, in the same order (riskmap.render.order)."""
         from sqlalchemy import text
 
         from riskmap.render.grid import MVT_BUFFER, MVT_EXTENT
+        from riskmap.render.order import order_sql
         from riskmap.store.mapdata import LAYER_FIELDS
 
         fields = ", ".join(f'{column} AS "{name}"' for name, column in LAYER_FIELDS[layer].items())
+        rank, colour = class_sql(style, LAYER_FIELDS[layer].get(style.field, style.field))
         sql = text(
             f"SELECT ST_AsMVT(t.*, :layer, {MVT_EXTENT}, 'geom', 'feature_id') FROM ("
-            f" SELECT feature_id, {fields},"
+            f" SELECT feature_id, {fields}, {rank} AS rank, {colour} AS colour,"
             f" ST_AsMVTGeom(geometry, ST_TileEnvelope(:z, :x, :y), {MVT_EXTENT}, {MVT_BUFFER}, true) AS geom"
             " FROM map_features"
             " WHERE enterprise_id = :e AND layer = :layer"
             f" AND geometry && ST_TileEnvelope(:z, :x, :y, margin => {MVT_BUFFER / MVT_EXTENT!r})"
-            f" ORDER BY {_SIZE_ORDER_SQL if by_size else ''}feature_id) AS t WHERE t.geom IS NOT NULL"
+            f" ORDER BY {order_sql(rank)}) AS t WHERE t.geom IS NOT NULL"
         )
         with self.store.engine.connect() as conn:
             body = conn.execute(sql, {"layer": layer, "z": view.z, "x": view.x, "y": view.y,
@@ -650,14 +650,27 @@ def local_day(moment: Any) -> str:
     return moment.astimezone(LOCAL_ZONE).date().isoformat()
 
 
-def _size_order_sql() -> str:
-    from riskmap.render.order import KIND_DEPTH, LEAF_DEPTH
+def class_sql(style: Any, column: str) -> tuple[str, str]:
+    """SQL CASE expressions giving a map_features row's class rank and fill colour under `style`, as
+    LayerStyle.class_indices and encode_mvt do (unknown and missing values take the default class). Keys and
+    colours come from the style files, which the loader checks (names and #RRGGBB), never from requests."""
+    default = style.rank_of(style.default_class)
 
-    cases = " ".join(f"WHEN '{k}' THEN {d}" for k, d in KIND_DEPTH.items())
-    return f"ST_Area(geometry) DESC, CASE kind {cases} ELSE {LEAF_DEPTH} END, "
+    def case(values: list[str], otherwise: str) -> str:
+        whens = " ".join(f"WHEN '{c.key}' THEN {v}" for c, v in zip(style.classes, values, strict=True))
+        return f"(CASE {column} {whens} ELSE {otherwise} END)"
+
+    colours = [c.fill or (c.line.colour if c.line else None) for c in style.classes]
+    quoted = [f"'{c}'" if c else "NULL" for c in colours]
+    return case([str(i) for i in range(len(style.classes))], str(default)), case(quoted, quoted[default])
 
 
-_SIZE_ORDER_SQL = _size_order_sql()
+def flagged_mask(flags: np.ndarray, dues: np.ndarray, day: str) -> np.ndarray:
+    """Which drawn units need re-assessment on `day` (ISO date): an open flag, or an assessment that ran out
+    (`due` before the day; the "overdue" flag that riskmap.store.flags computes rather than stores)."""
+    return np.array([bool(f) or (d is not None and d < day) for f, d in zip(flags, dues, strict=True)], bool)
+
+
 
 
 def etag_for(data: TileData, layer: str, fmt: str, view: TileView, scale: int, hatch: bool, signature: str,

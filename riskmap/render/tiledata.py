@@ -254,7 +254,7 @@ def past_tiledata(store, enterprise_id: int, enterprise: str, as_of, current: Ti
     features = store.layout_features(enterprise, version=layout_n) if layout_n is not None else []
     units = store.units(enterprise, version=ledger_n) if ledger_n is not None else []
     regions = regions_at(store, enterprise, layout_n, ledger_n)
-    snapshot = build_snapshot(features, units, regions)
+    snapshot = build_snapshot(features, units, regions, months=months_at(store, enterprise, ledger_n))
     frames = []
     for name in LAYERS:
         frame = snapshot[name].copy()
@@ -273,3 +273,11 @@ def past_tiledata(store, enterprise_id: int, enterprise: str, as_of, current: Ti
     version = as_of.data_version if as_of.data_version is not None else 0
     return TileData(enterprise_id, enterprise, version, layers, f"as-of:{layout_n}:{ledger_n}",
                     owner=("as-of", enterprise_id, layout_n, ledger_n), as_of=as_of)
+
+
+def months_at(store, enterprise: str, ledger_number: int | None) -> int:
+    """reassessment_months of the criteria profile of ledger version `ledger_number` (default when none)."""
+    from riskmap.store.flags import reassessment_months
+
+    found = next((v for v in store.ledger_versions(enterprise) if v["version"] == ledger_number), None)
+    return reassessment_months((found or {}).get("default_profile"))

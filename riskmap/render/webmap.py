@@ -18,8 +18,8 @@ from typing import Any
 
 from riskmap.levels import LEVELS_HIGH_TO_LOW, Palette
 
-LANGS = ("zh", "en")
 DEFAULT_POLL_SECONDS = 15
+UNASSESSED_FILL = "#BDBDBD"      # only when no style says otherwise (layers/*.yaml `no_level`)
 
 # folium's default assets (Map.default_js / default_css, folium 0.20) → (package, file) in web/package.json.
 # None: not used by this page and left out (glyphicons are a Bootstrap 3 add-on with no npm package; the
@@ -92,12 +92,13 @@ TEXT: dict[str, dict[str, str]] = {
 }
 
 # Tile layers the page can show, bottom first: (name, text key, shown at start in the plant plan, shown at start
-# in a workshop map). The plan is the regions' four colours; a workshop map shows its units over them.
+# in a workshop map). The plan is the regions' four colours; a workshop map shows its units over them. Colours
+# are opaque (no two level colours ever blend), so the plan's linework (layout) lies over them, not under.
 TILE_LAYERS: tuple[tuple[str, str, bool, bool], ...] = (
     ("basemap", "layer_basemap", True, True),
-    ("layout", "layer_layout", True, True),
     ("regions", "layer_regions", True, True),
     ("units", "layer_units", False, True),
+    ("layout", "layer_layout", True, True),
     ("staleness", "layer_staleness", False, False),
     ("labels", "layer_labels", True, True),
 )
@@ -152,15 +153,24 @@ class MapSummary:
     units_unassessed: int = 0
 
 
+def legend_swatches(regions_style, units_style) -> dict[str, dict[str, str | None]]:
+    """The colour each layer draws for each class ({layer: {level code or "none": "#RRGGBB"}}), from the layer
+    styles: the legend shows exactly what the tiles paint (regions in their tint, units in the full colour)."""
+    return {style.name: {c.key: c.fill for c in style.classes} for style in (regions_style, units_style)}
+
+
 def map_config(summary: MapSummary, *, region: dict[str, Any] | None, lang: str, palette: Palette,
                layers: list[dict[str, Any]], urls: Mapping[str, str],
                poll_seconds: int = DEFAULT_POLL_SECONDS, at: str | None = None, at_local: str | None = None,
-               staleness_legend: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+               staleness_legend: list[dict[str, Any]] | None = None,
+               swatches: dict[str, dict[str, str | None]] | None = None) -> dict[str, Any]:
     """Everything the page script needs, as plain JSON: view, legend with counts, layers, URLs, texts.
 
     `region` (a workshop map) is the identify answer of that region: its member units give the counts.
     `at` (the page's ?at= as given, already checked): a historical view, drawn as of that moment; its legend
-    has no counts (the snapshot counts are today's) and it does not poll (the past does not change)."""
+    has no counts (the snapshot counts are today's) and it does not poll (the past does not change).
+    `swatches` (legend_swatches): the colours the region and unit tiles draw; by default the palette's."""
+    swatches = swatches or {}
     if region is not None:
         unit_counts = {lv.value: 0 for lv in LEVELS_HIGH_TO_LOW}
         for u in region["units"]:
@@ -178,6 +188,8 @@ def map_config(summary: MapSummary, *, region: dict[str, Any] | None, lang: str,
     for lv in LEVELS_HIGH_TO_LOW:
         style = palette.styles[lv]
         legend.append({"level": lv.value, "zh": style.zh, "en": style.en, "fill": style.fill,
+                       "region_fill": swatches.get("regions", {}).get(lv.value, style.fill),
+                       "unit_fill": swatches.get("units", {}).get(lv.value, style.fill),
                        "units": None if at else unit_counts.get(lv.value, 0),
                        "regions": None if region_counts is None or at else region_counts.get(lv.value, 0)})
     if at:
@@ -194,6 +206,8 @@ def map_config(summary: MapSummary, *, region: dict[str, Any] | None, lang: str,
                                        "decided_by", "last_assessed", "units", "bbox")},
         "legend": legend,
         "unassessed": unassessed,
+        "unassessed_fill": {"regions": swatches.get("regions", {}).get("none", UNASSESSED_FILL),
+                            "units": swatches.get("units", {}).get("none", UNASSESSED_FILL)},
         "layers": layers,
         "urls": dict(urls),
         "poll_seconds": 0 if at else poll_seconds,

@@ -319,14 +319,15 @@
     var layer = record.layer, level = this.levelOfRecord(record);
     var selected = this.selected === record.key;
     if (layer.setStyle) {
-      // Regions: a light tint of their own colour over the region tiles (same hue, no mixing); a building or
-      // equipment with a level: nearly opaque, so a blue unit over a yellow region stays blue, never green.
+      // No fill of our own: the colours under the shapes are the tiles' (regions and units, opaque, drawn by the
+      // one symbology), so no colour is ever blended here nor shown lower than the data. The shape stays
+      // clickable inside (a transparent fill still takes pointer events).
       var region = record.props.role === "region";
       layer.setStyle({
         color: selected ? "#0b57a4" : (record.state === "clean" ? "#333333" : "#c2185b"),
         weight: selected ? 3 : (region ? 2 : 1),
         dashArray: record.state === "clean" ? null : "5 4",
-        fillColor: level ? this.colours[level] : GREY, fillOpacity: level ? (region ? 0.2 : 0.9) : 0.25, opacity: 1
+        fill: true, fillColor: GREY, fillOpacity: 0, opacity: 1
       });
     }
     var node = layer.getElement ? layer.getElement() : layer._icon;

@@ -49,7 +49,7 @@
     this.flagCache = {};       // unit id -> promise of its open flags (per data version)
     this.colours = {};
     var self = this;
-    config.legend.forEach(function (row) { self.colours[row.level] = row.fill; });
+    config.legend.forEach(function (row) { self.colours[row.level] = row.unit_fill || row.fill; });
   }
 
   App.prototype.start = function () {
@@ -104,12 +104,13 @@
         self.tileUrls[spec.name] = tj.tiles[0];
         overlays[spec.title] = layer;
         if (spec.visible) layer.addTo(self.map);
-        if (spec.name === "staleness") {
+        if (["regions", "units", "staleness"].indexOf(spec.name) >= 0) {
           layer.on("add remove", function () { self.fillLegend(); });
         }
       }).catch(function (err) { self.report(spec.title, err); });
     });
     return Promise.all(loads).then(function () {
+      self.fillLegend();                         // the swatch columns of the colour layers now on the map
       // Keep the control's order the page's order (bottom first), whatever order the TileJSONs arrived in.
       var ordered = {};
       self.config.layers.forEach(function (spec) {
@@ -259,7 +260,8 @@
 
   App.prototype.swatch = function (level) {
     var box = el("span", "riskmap-swatch");
-    box.style.backgroundColor = level && this.colours[level] ? this.colours[level] : "#BDBDBD";
+    var none = (this.config.unassessed_fill || {}).units || "#BDBDBD";
+    box.style.backgroundColor = level && this.colours[level] ? this.colours[level] : none;
     return box;
   };
 
@@ -283,37 +285,53 @@
     new Legend({ position: "bottomright" }).addTo(this.map);
   };
 
+  /** Which colour layers are on the map now (the legend shows a swatch column for each, in its own colours). */
+  App.prototype.shownColourLayers = function () {
+    var self = this;
+    return ["regions", "units"].filter(function (name) {
+      var layer = self.tileLayers[name];
+      return layer && self.map.hasLayer(layer);
+    });
+  };
+
   App.prototype.fillLegend = function () {
     var box = this.legendBox, c = this.config, t = this.t, self = this;
     if (!box) return;
     box.textContent = "";
     box.appendChild(el("div", "riskmap-legend-title", t.legend + " · " + t.level));
+    // Each swatch is exactly the colour its layer paints: regions in their tint, units in the full colour.
+    var shown = this.shownColourLayers();
+    var columns = shown.length ? shown : ["regions"];
     var table = el("table");
+    var head = el("tr", "riskmap-legend-head");
+    head.appendChild(el("td", "riskmap-legend-name", ""));
+    columns.forEach(function (name) { head.appendChild(el("td", "riskmap-legend-count", t[name])); });
+    table.appendChild(head);
+    function cell(fill, count, name) {
+      var td = el("td", "riskmap-legend-count");
+      var sw = el("span", "riskmap-swatch");
+      sw.style.backgroundColor = fill || "transparent";
+      sw.setAttribute("data-layer", name);
+      td.appendChild(sw);
+      if (count !== null && count !== undefined) td.appendChild(document.createTextNode(String(count)));
+      return td;
+    }
     c.legend.forEach(function (row) {
       var tr = el("tr", "riskmap-legend-row");
       tr.setAttribute("data-level", row.level);
-      var sw = el("td");
-      sw.appendChild(self.swatch(row.level));
-      tr.appendChild(sw);
       tr.appendChild(el("td", "riskmap-legend-name", c.lang === "zh" ? row.zh : row.en));
-      var counts = [];
-      if (row.regions !== null && row.regions !== undefined) counts.push(row.regions + " " + t.regions);
-      if (row.units !== null && row.units !== undefined) counts.push(row.units + " " + t.units);
-      tr.appendChild(el("td", "riskmap-legend-count", counts.join(" · ")));
+      columns.forEach(function (name) {
+        tr.appendChild(cell(name === "regions" ? row.region_fill : row.unit_fill,
+                            name === "regions" ? row.regions : row.units, name));
+      });
       table.appendChild(tr);
     });
-    var un = c.unassessed || {};
+    var un = c.unassessed || {}, unFill = c.unassessed_fill || {};
     if ((un.regions || 0) + (un.units || 0) > 0) {
       var tr = el("tr", "riskmap-legend-row");
       tr.setAttribute("data-level", "none");
-      var sw = el("td");
-      sw.appendChild(this.swatch(null));
-      tr.appendChild(sw);
       tr.appendChild(el("td", "riskmap-legend-name", t.unassessed));
-      var parts = [];
-      if (un.regions !== null && un.regions !== undefined) parts.push(un.regions + " " + t.regions);
-      if (un.units !== null && un.units !== undefined) parts.push(un.units + " " + t.units);
-      tr.appendChild(el("td", "riskmap-legend-count", parts.join(" · ")));
+      columns.forEach(function (name) { tr.appendChild(cell(unFill[name], un[name], name)); });
       table.appendChild(tr);
     }
     box.appendChild(table);

@@ -49,15 +49,20 @@ from riskmap.store.schema import DIALECTS, Base
 MAP_SRID = 3857
 LAYERS: tuple[str, ...] = ("regions", "units", "layout")
 # The attribute columns of the snapshot, the same for every layer (a layer leaves some empty).
-ATTRIBUTES: tuple[str, ...] = ("name", "kind", "level", "level_zh", "decided_by", "last_assessed", "flag")
+# units: one row per drawn shape (see _units_frame); `members` counts the units it stands for by level
+# ("major:1,low:2"), `due` is the earliest date by which one of them must be re-assessed (ISO date).
+ATTRIBUTES: tuple[str, ...] = ("name", "kind", "level", "level_zh", "decided_by", "last_assessed", "flag",
+                               "members", "due")
 # What each layer exposes in tiles: attribute name → snapshot column. `key` is the user's own id.
 LAYER_FIELDS: dict[str, dict[str, str]] = {
     "regions": {"region_id": "key", "name": "name", "level": "level", "level_zh": "level_zh",
                 "decided_by": "decided_by", "last_assessed": "last_assessed"},
     "units": {"unit_id": "key", "name": "name", "kind": "kind", "level": "level", "level_zh": "level_zh",
-              "last_assessed": "last_assessed", "flag": "flag"},
+              "decided_by": "decided_by", "last_assessed": "last_assessed", "flag": "flag"},
     "layout": {"source_id": "key", "name": "name", "role": "kind"},
 }
+# A unit never assessed although it has risk events is due since always.
+NEVER_ASSESSED_DUE = "0001-01-01"
 DELETE_CHUNK = 500
 
 
@@ -130,6 +135,8 @@ class MapFeatureRow(Base):
     decided_by: Mapped[str | None] = mapped_column(Text)       # regions: the deciding unit's name
     last_assessed: Mapped[str | None] = mapped_column(String(10))   # ISO date; regions: the oldest member's
     flag: Mapped[str | None] = mapped_column(Text)             # units: open re-assessment reason codes, ","-joined
+    members: Mapped[str | None] = mapped_column(Text)          # units: the units drawn by this row, per level
+    due: Mapped[str | None] = mapped_column(String(10))        # units: earliest re-assessment date (ISO)
     geometry: Mapped[Any] = mapped_column(MercatorGeometry(), nullable=True)
     minx: Mapped[float | None] = mapped_column(Double())
     miny: Mapped[float | None] = mapped_column(Double())
@@ -145,12 +152,13 @@ SNAPSHOT_COLUMNS = ["key", *ATTRIBUTES, "geometry"]
 
 def build_snapshot(features, units: Sequence[AssessmentUnit], regions: Sequence[Region],
                    which: str = RESIDUAL, copy: bool = True,
-                   unit_flags: dict[str, str] | None = None) -> dict[str, pd.DataFrame]:
+                   unit_flags: dict[str, str] | None = None, months: int = 12) -> dict[str, pd.DataFrame]:
     """The three layers as frames (SNAPSHOT_COLUMNS, geometry in EPSG:3857), features without geometry left out.
 
     `features` is the current layout (EPSG:4326, as Store.layout_features gives it), `units` the current tree
     (geometries are attached on copies unless `copy` is False, for units made only for this), `regions` as
-    Store.regions gives them, `unit_flags` the open re-assessment reason codes by unit id (riskmap.store.flags).
+    Store.regions gives them, `unit_flags` the open re-assessment reason codes by unit id (riskmap.store.flags),
+    `months` how long an assessment stays valid (the criteria profile's reassessment_months).
     """
     from riskmap.aggregate import region_risk
     from riskmap.attach import resolve_unit_geometries
@@ -159,7 +167,7 @@ def build_snapshot(features, units: Sequence[AssessmentUnit], regions: Sequence[
     if len(features):
         resolve_unit_geometries(units, features)
 
-    frames = {"units": _units_frame(units, which, unit_flags or {})}
+    frames = {"units": drawn_units(units, which, unit_flags or {}, months)}
     risks = region_risk(list(regions), units, method="highest", which=which) if regions else []
     frames["regions"] = _regions_frame(regions, risks, units)
     frames["layout"] = _layout_frame(features)
@@ -205,8 +213,20 @@ def _iso(value: Any) -> str | None:
     return None if value is None else value.isoformat()
 
 
-def _units_frame(units: list[AssessmentUnit], which: str, unit_flags: dict[str, str]) -> pd.DataFrame:
-    """Units located by their own geometry or their nearest ancestor's, all at once over the tree."""
+def drawn_units(units: list[AssessmentUnit], which: str = RESIDUAL, unit_flags: dict[str, str] | None = None,
+                months: int = 12) -> pd.DataFrame:
+    """The units as drawn: one row per distinct located shape, never one shape drawn twice.
+
+    A unit is located by its own geometry or its nearest ancestor's (all at once over the tree). A unit without
+    a shape of its own is not drawn again as its ancestor's shape (a post over its area, whichever drawn last
+    winning); the row of that shape stands for every unit located by it, and for any other unit with an
+    identical shape, and shows the highest level among them (短板原理). The row's key and name are those of the
+    shallowest of them (the shape's owner), `decided_by` names the unit whose level it shows, `members` counts
+    them by level, `flag` joins their open flags, `last_assessed` and `due` are the stalest of them, so that the
+    staleness layer and the flagged-only filter never show a shape as fresher than one of its units.
+    """
+    from riskmap.store.flags import add_months
+
     n = len(units)
     pos = {u.id: i for i, u in enumerate(units)}
     parent = np.array([pos.get(u.parent_id, -1) if u.parent_id is not None else -1 for u in units], np.int64)
@@ -224,21 +244,64 @@ def _units_frame(units: list[AssessmentUnit], which: str, unit_flags: dict[str, 
         src[rows[found]] = a[found]
         anc[rows[~found]] = parent[a[~found]]
         todo = (src < 0) & (anc >= 0)
-    located = np.full(n, None, dtype=object)
-    ok = src >= 0
-    located[ok] = own[src[ok]]
+    located = src >= 0
+    if not located.any():
+        return pd.DataFrame({c: pd.Series([], dtype=object) for c in SNAPSHOT_COLUMNS})
+    # shapes that are the same geometry (two units attached to one feature) are one drawn shape
+    wkb = pd.Series(shapely.to_wkb(own[src[located]]), dtype=object)
+    shape = np.full(n, -1, np.int64)
+    shape[located] = pd.factorize(wkb)[0]
+    depth = np.zeros(n, np.int64)
+    cur = parent.copy()
+    for _ in range(n):
+        step = cur >= 0
+        if not step.any():
+            break
+        depth[step] += 1
+        cur[step] = parent[cur[step]]
     levels = [u.level(which) for u in units]
-    return pd.DataFrame({
-        "key": [u.id for u in units],
-        "name": [u.name for u in units],
-        "kind": [u.kind.value for u in units],
-        "level": [lv.value if lv else None for lv in levels],
-        "level_zh": [lv.zh if lv else None for lv in levels],
-        "decided_by": [None] * n,
-        "last_assessed": [_iso(u.last_assessed) for u in units],
-        "flag": [unit_flags.get(u.id) for u in units] if unit_flags else [None] * n,
-        "geometry": located,
-    }, columns=SNAPSHOT_COLUMNS)
+    rank = np.array([lv.rank if lv else 0 for lv in levels], np.int64)
+    events = np.array([bool(u.events) for u in units], bool)
+    dates = [u.last_assessed for u in units]
+    dues = [add_months(d, months).isoformat() if d is not None else (NEVER_ASSESSED_DUE if ev else None)
+            for d, ev in zip(dates, events, strict=True)]
+
+    kind_depth = np.array([u.kind.depth for u in units], np.int64)
+    frame = pd.DataFrame({"shape": shape, "unit": np.arange(n), "depth": depth, "kind": kind_depth,
+                          "rank": rank})[located]
+    owners = frame.sort_values(["shape", "depth", "kind", "unit"], kind="stable").groupby("shape")["unit"].first()
+    deciders = frame.sort_values(["shape", "rank", "depth", "kind", "unit"], ascending=[True, False, True, True, True],
+                                 kind="stable").groupby("shape")["unit"].first()
+    rows = []
+    for shape_id, members in frame.groupby("shape")["unit"]:
+        owner, decider = units[owners[shape_id]], units[deciders[shape_id]]
+        member_list = members.tolist()
+        level = levels[deciders[shape_id]]
+        tally: dict[str, int] = {}
+        for i in member_list:
+            key = levels[i].value if levels[i] else "none"
+            tally[key] = tally.get(key, 0) + 1
+        flags = sorted({code for i in member_list
+                        for code in ((unit_flags or {}).get(units[i].id) or "").split(",") if code})
+        counted = [i for i in member_list if events[i] or dates[i] is not None] or [owners[shape_id]]
+        last = None if any(dates[i] is None for i in counted) else min(dates[i] for i in counted)
+        due = min((dues[i] for i in counted if dues[i] is not None), default=None)
+        rows.append((owner.id, owner.name, owner.kind.value, level.value if level else None,
+                     level.zh if level else None, decider.name if decider is not owner else None, _iso(last),
+                     ",".join(flags) or None, ",".join(f"{k}:{v}" for k, v in tally.items()), due,
+                     own[src[owners[shape_id]]]))
+    return pd.DataFrame(rows, columns=SNAPSHOT_COLUMNS)
+
+
+def member_counts(members: Sequence[str | None]) -> dict[str, int]:
+    """Units per level ("none": not assessed) summed over `members` texts of drawn unit rows."""
+    out: dict[str, int] = {}
+    for text in members:
+        for part in (text or "").split(","):
+            if ":" in part:
+                level, count = part.split(":", 1)
+                out[level] = out.get(level, 0) + int(count)
+    return out
 
 
 def _regions_frame(regions: Sequence[Region], risks: list, units: list[AssessmentUnit]) -> pd.DataFrame:
@@ -250,7 +313,7 @@ def _regions_frame(regions: Sequence[Region], risks: list, units: list[Assessmen
         dates = [d for d in dates if d is not None]
         decided = risk.decided_by.name if risk is not None and risk.decided_by is not None else None
         rows.append((region.id, region.name, None, level.value if level else None, level.zh if level else None,
-                     decided, _iso(min(dates)) if dates else None, None, region.geometry))
+                     decided, _iso(min(dates)) if dates else None, None, None, None, region.geometry))
     frame = pd.DataFrame(rows, columns=SNAPSHOT_COLUMNS)
     frame["key"] = _unique_keys(frame["key"].tolist())
     return frame
@@ -268,8 +331,8 @@ def _layout_frame(features) -> pd.DataFrame:
     roles = [None if v is None or (isinstance(v, float) and math.isnan(v)) else str(v) for v in features["role"]]
     return pd.DataFrame({
         "key": _unique_keys(keys), "name": names, "kind": roles, "level": [None] * n, "level_zh": [None] * n,
-        "decided_by": [None] * n, "last_assessed": [None] * n, "flag": [None] * n,
-        "geometry": np.asarray(features.geometry.values, dtype=object),
+        "decided_by": [None] * n, "last_assessed": [None] * n, "flag": [None] * n, "members": [None] * n,
+        "due": [None] * n, "geometry": np.asarray(features.geometry.values, dtype=object),
     }, columns=SNAPSHOT_COLUMNS)
 
 

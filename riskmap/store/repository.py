@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import shapely
 from sqlalchemy import Engine, LargeBinary, Text, and_, cast, func, insert, or_, select, type_coerce, update
+from sqlalchemy import exists as sa_exists
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import URL
@@ -110,7 +111,22 @@ class Store:
             engine.dispose()
             raise StoreError(f"数据库 {display_url(engine.url)} 无法升级：{_reason(exc)} / cannot migrate "
                              f"database {display_url(engine.url)}: {_reason(exc)}") from None
-        return cls(engine)
+        store = cls(engine)
+        store._rebuild_missing_maps()
+        return store
+
+    def _rebuild_missing_maps(self) -> None:
+        """Build the map snapshot of every enterprise that has data but no snapshot (a migration dropped it to
+        have it drawn by new rules), so that no page ever counts or centres on an empty map."""
+        e, lf, u, m = (EnterpriseRow.__table__, LayoutFeatureRow.__table__, UnitRow.__table__,
+                       mapdata.MapFeatureRow.__table__)
+        has_data = sa_exists().where(lf.c.enterprise_id == e.c.id, lf.c.valid_to.is_(None)) | \
+            sa_exists().where(u.c.enterprise_id == e.c.id, u.c.valid_to.is_(None))
+        with self.session() as s:
+            names = s.execute(select(e.c.name).where(has_data, ~sa_exists().where(m.c.enterprise_id == e.c.id))
+                              ).scalars().all()
+        for name in names:
+            self.rebuild_map(name)
 
     @property
     def url(self) -> URL:
@@ -231,14 +247,16 @@ class Store:
 
     def save_layout(self, enterprise_name: str, layout: LayoutImport, author: str | None = None,
                     note: str | None = None) -> int:
-        """Store an imported layout as the enterprise's new current layout version; returns its number."""
-        from riskmap.store import editing
+        """Store an imported layout as the enterprise's new current layout version; returns its number. Units
+        attached to the replaced layout are bound to the new one (riskmap.store.binding)."""
+        from riskmap.store import binding, editing
 
         gdf = _layout_frame(layout)
         rows = _feature_rows(gdf, self.dialect)   # encoded before the write lock is taken
         _guarantee_fids(rows)
         with self.transaction(enterprise_name) as w:
             s = w.session
+            previous = self._features(s, enterprise_name, None, None, None)
             number = _next_number(s, LayoutVersionRow, w.enterprise_id)
             version = LayoutVersionRow(
                 enterprise_id=w.enterprise_id, number=number, created_at=utcnow(), action="import",
@@ -257,6 +275,7 @@ class Store:
             for row in rows:
                 row.update(keys)
             _insert_rows(s, LayoutFeatureRow, rows)
+            binding.rebind_after_layout(self, w, previous, author=author)
             editing.record_change(w, "layout.import", "layout", [], author, note, {
                 "source": _clean_text(layout.source_name), "features": len(rows),
                 "bbox": _rows_bbox(rows)})
@@ -334,12 +353,13 @@ class Store:
         geoms = encode_wkb([u.geometry for u in units], self.dialect) if units else []
         for row, geom in zip(unit_rows, geoms, strict=True):
             row["geometry"] = geom
-        from riskmap.store import editing, flags
+        from riskmap.store import binding, editing, flags
 
         events_of_unit = [[codec.event_row(ev, pos) for pos, ev in enumerate(u.events)] for u in units]
         event_count = sum(len(evs) for evs in events_of_unit)
         with self.transaction(enterprise_name) as w:
             s = w.session
+            binding.bind_new_ledger(self._features(s, enterprise_name, None, None, None), units, unit_rows)
             number = _next_number(s, LedgerVersionRow, w.enterprise_id)
             version = LedgerVersionRow(
                 enterprise_id=w.enterprise_id, number=number, created_at=utcnow(), action="import",
@@ -442,7 +462,8 @@ class Store:
         regions = _regions_of(features[features["role"] == "region"].reset_index(drop=True), units)
         snapshot = mapdata.build_snapshot(features, units, regions,
                                           copy=w.units is not None and not w.units_disposable,
-                                          unit_flags=flags.open_codes(s, w.enterprise_id))
+                                          unit_flags=flags.open_codes(s, w.enterprise_id),
+                                          months=flags.months_of(s, w.enterprise_id))
         return mapdata.refresh(s, w.enterprise_id, w.data_version, snapshot)
 
     def _map_units(self, s: Session, ent_id: int) -> list[AssessmentUnit]:

@@ -185,8 +185,7 @@ def test_draw_save_reload_coloured_by_its_unit(fresh_server, open_page, tmp_path
     from riskmap.render.style import load_layer_style
 
     cls = load_layer_style("regions").class_of("significant")
-    rgb = [int(cls.fill[i:i + 2], 16) for i in (1, 3, 5)]
-    want = [round(cls.fill_opacity * c + (1 - cls.fill_opacity) * 255) for c in rgb]
+    want = [int(cls.fill[i:i + 2], 16) for i in (1, 3, 5)]          # opaque: the tint itself, never blended
     got = Image.open(shot).convert("RGB").getpixel(tuple(centre))
     assert all(abs(g - w) <= 6 for g, w in zip(got, want, strict=True)), (got, want)
     assert page.evaluate("Object.keys(window.riskEditor.records).length") >= before + 1

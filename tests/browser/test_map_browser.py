@@ -27,18 +27,13 @@ def _plant(server):
         store.close()
 
 
-def _expected_colours() -> dict[str, tuple[int, int, int]]:
-    """Each level's region fill as drawn over the white map background (the style's opacity)."""
+def _expected_colours(layer: str = "regions") -> dict[str, tuple[int, int, int]]:
+    """Each level's fill on a layer: opaque, so exactly the style's colour (the regions' tint) whatever is under."""
     from riskmap.render.style import load_layer_style
 
-    style = load_layer_style("regions")
-    out = {}
-    for level in ("major", "significant", "general", "low"):
-        cls = style.class_of(level)
-        rgb = [int(cls.fill[i:i + 2], 16) for i in (1, 3, 5)]
-        a = cls.fill_opacity
-        out[level] = tuple(round(a * c + (1 - a) * 255) for c in rgb)
-    return out
+    style = load_layer_style(layer)
+    return {level: tuple(int(style.class_of(level).fill[i:i + 2], 16) for i in (1, 3, 5))
+            for level in ("major", "significant", "general", "low")}
 
 
 def _inset_points(geometry, zoom: float, inset_px: float = 9.0, min_side_px: float = 30.0) \
@@ -134,12 +129,15 @@ def test_map_loads_with_no_failed_request_and_no_console_error(demo_server, open
     counts = {lv: 0 for lv in ("major", "significant", "general", "low")}
     for risk in plant.region_risk():
         counts[risk.level.value] += 1
+    tints = _expected_colours()
     for level, zh in (("major", "重大风险"), ("significant", "较大风险"), ("general", "一般风险"), ("low", "低风险")):
         row = page.locator(f".riskmap-legend-row[data-level={level}]")
         assert row.locator(".riskmap-legend-name").text_content() == zh
-        assert row.locator(".riskmap-legend-count").text_content().startswith(f"{counts[level]} 区域")
+        assert row.locator(".riskmap-legend-count").first.text_content() == str(counts[level])
+        swatch = row.locator(".riskmap-swatch[data-layer=regions]").evaluate("e => getComputedStyle(e).backgroundColor")
+        assert swatch == "rgb({}, {}, {})".format(*tints[level])     # the legend shows the colour drawn
     titles = page.locator(".leaflet-control-layers-overlays label").all_text_contents()
-    assert [t.strip() for t in titles] == ["总平面布置", "区域风险", "评估单元", "评估时效（距上次评估天数）", "标注"]
+    assert [t.strip() for t in titles] == ["区域风险", "评估单元", "总平面布置", "评估时效（距上次评估天数）", "标注"]
     assert page.locator(".leaflet-control-scale-line").count() == 1
     assert page.locator(".leaflet-control-scale-line").first.text_content().strip().endswith("m")
     href = page.locator("a.riskmap-print").get_attribute("href")
@@ -147,24 +145,67 @@ def test_map_loads_with_no_failed_request_and_no_console_error(demo_server, open
     page.screenshot(path=str(tmp_path / "map.png"))
 
 
-def test_colours_at_known_points_match_the_palette(demo_server, open_page, wait_map_idle):
+def test_colours_at_known_points_match_the_legend_and_the_tiles(demo_server, open_page, wait_map_idle):
+    """The screen, the tile and the legend agree at the same places (the poster too: tests/test_colour_truth.py),
+    with the plan's linework on: colours are opaque, so nothing under or over them changes them."""
+    from kit import pixel_of, rgba
+    from pyproj import Transformer
+
     page, log = open_page(demo_server, "/map")
-    _toggle_layer(page, "总平面布置", False, wait_map_idle)          # regions alone over the white background
     plant = _plant(demo_server)
     expected = _expected_colours()
+    zoom = round(page.evaluate("window.riskmapApp.map.getZoom()"))
+    to_3857 = Transformer.from_crs(4326, 3857, always_xy=True)
+    shot = _pixels(page)
+    tiles: dict = {}
     checked, levels = 0, set()
-    for region_id, (level, pixels) in _region_colour_check(page, plant).items():
+    risks = {r.region_id: r for r in plant.region_risk()}
+    for region in plant.regions:
+        level = risks[region.id].level.value
+        lonlats = _inset_points(region.geometry, zoom)
+        screen = _screen_points(page, lonlats)
+        pixels = []
+        for (lon, lat), xy in zip(lonlats, screen, strict=True):
+            if xy is None:
+                continue
+            shown = shot.getpixel(tuple(xy))
+            tile, col, row = pixel_of(*to_3857.transform(lon, lat), zoom)
+            if tile not in tiles:
+                body = demo_server_tile(demo_server, f"/tiles/regions/{zoom}/{tile.x}/{tile.y}.png?labels=0")
+                tiles[tile] = rgba(body)
+            drawn = tuple(int(v) for v in tiles[tile][row, col, :3])
+            if _distance(shown, drawn) <= 6:         # not under a label of the labels layer
+                pixels.append(shown)
         if not pixels:
             continue
-        matches = [p for p in pixels if _distance(p, expected[level]) <= 6]
-        wrong = [p for p in pixels for other, colour in expected.items()
-                 if other != level and _distance(p, colour) <= 6]
-        assert matches, f"region {region_id}: no pixel of {level} {expected[level]} among {pixels}"
-        assert not wrong, f"region {region_id} ({level}) shows another level's colour: {wrong}"
+        wrong = [p for p in pixels if _distance(p, expected[level]) > 6]
+        assert not wrong, f"region {region.id} ({level}, {expected[level]}) shows {wrong}"
         checked += 1
         levels.add(level)
     assert checked >= 15                         # the demo's 29 regions, less the small ones
     assert levels == {"major", "significant", "general", "low"}
+    assert log.problems() == []
+
+
+def demo_server_tile(server, path: str) -> bytes:
+    import urllib.request
+
+    with urllib.request.urlopen(server.origin + path, timeout=30) as resp:
+        return resp.read()
+
+
+def test_a_workshop_map_shows_the_highest_level_at_every_place(demo_server, open_page):
+    """精馏装置区 is a major area holding lower posts and equipment: with the units layer on (as a workshop map
+    starts) its inside reads red, never blue or orange as a post drawn over it would show."""
+    page, log = open_page(demo_server, "/map?region=C1")
+    plant = _plant(demo_server)
+    region = next(r for r in plant.regions if r.id == "C1")
+    zoom = page.evaluate("window.riskmapApp.map.getZoom()")
+    points = [p for p in _screen_points(page, _inset_points(region.geometry, zoom, inset_px=14)) if p is not None]
+    shot = _pixels(page)
+    red = _expected_colours("units")["major"]
+    assert points and all(_distance(shot.getpixel(tuple(p)), red) <= 6 for p in points), \
+        [shot.getpixel(tuple(p)) for p in points]
     assert log.problems() == []
 
 

@@ -18,6 +18,7 @@ from riskmap.api.routers.static import app_url, vendor_assets
 from riskmap.errors import NotFoundError, RiskmapError
 from riskmap.levels import LEVELS_HIGH_TO_LOW, load_palette
 from riskmap.render import editpage, webmap
+from riskmap.render.style import load_layer_style
 
 Lang = Literal["zh", "en"]
 TILEJSON_PATH = "/tiles/{layer}/tilejson.json"
@@ -34,7 +35,7 @@ PAGE_ERRORS: dict[int | str, dict] = {
 _SUMMARIES: dict[tuple, webmap.MapSummary] = {}
 _SUMMARY_LOCK = threading.Lock()
 # Tile layers drawn under the editor's own vector features (the layout itself is drawn by the editor).
-EDITOR_BACKDROP = ("basemap", "regions", "labels")
+EDITOR_BACKDROP = ("basemap", "regions", "units", "layout", "labels")
 EDITOR_URLS = {
     "map": "/map", "edit": "/edit", "version": "/api/map/version",
     "layout_items": "/ogc/collections/layout/items", "regions_items": "/ogc/collections/regions/items",
@@ -91,7 +92,7 @@ def map_summary(store, enterprise: str | None, default_enterprise: str | None = 
     from sqlalchemy import func, select
 
     from riskmap.plant import resolve_enterprise
-    from riskmap.store.mapdata import MapFeatureRow, current_state
+    from riskmap.store.mapdata import MapFeatureRow, current_state, member_counts
 
     name = resolve_enterprise(store, enterprise or default_enterprise)
     t = MapFeatureRow
@@ -109,12 +110,16 @@ def map_summary(store, enterprise: str | None, default_enterprise: str | None = 
                    func.max(t.maxy))
             .where(t.enterprise_id == ent_id, t.minx.is_not(None))
             .group_by(t.layer, t.level)).all()
+        # a drawn unit shape stands for several units (riskmap.store.mapdata): count the units it stands for
+        members = s.execute(select(t.members).where(t.enterprise_id == ent_id, t.layer == "units",
+                                                    t.minx.is_not(None))).scalars().all()
     counts: dict[str, dict[str | None, int]] = {"regions": {}, "units": {}}
     box = [math.inf, math.inf, -math.inf, -math.inf]
     for layer, level, n, x0, y0, x1, y1 in rows:
-        if layer in counts:
+        if layer == "regions":
             counts[layer][level] = counts[layer].get(level, 0) + int(n)
         box = [min(box[0], x0), min(box[1], y0), max(box[2], x1), max(box[3], y1)]
+    counts["units"] = {None if k == "none" else k: v for k, v in member_counts(members).items()}
     levels = [lv.value for lv in LEVELS_HIGH_TO_LOW]
     summary = webmap.MapSummary(
         enterprise=name, data_version=int(version),
@@ -167,7 +172,6 @@ def staleness_legend(layers: list[dict]) -> list[dict]:
     """The staleness layer's buckets (days since the last assessment) from its style, when the layer exists."""
     if not any(layer["name"] == "staleness" for layer in layers):
         return []
-    from riskmap.render.style import load_layer_style
 
     try:
         style = load_layer_style("staleness")
@@ -193,7 +197,8 @@ def _config(request: Request, enterprise: str | None, region: str | None, lang: 
     layers = tile_layers(request, summary.enterprise, lang, region is not None, at)
     return webmap.map_config(summary, region=answer, lang=lang, palette=load_palette(), layers=layers, urls=urls,
                              at=at, at_local=moment[1] if moment else None,
-                             staleness_legend=staleness_legend(layers))
+                             staleness_legend=staleness_legend(layers),
+                             swatches=webmap.legend_swatches(load_layer_style("regions"), load_layer_style("units")))
 
 
 def _enterprise_chooser(request: Request, enterprise: str | None, path: str, lang: str,

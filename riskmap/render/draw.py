@@ -1,0 +1,171 @@
+"""Drawing primitives shared by the PNG tiles (riskmap.render.png) and the paper maps (riskmap.print.mapview):
+skia paths built straight from coordinate arrays (no loop over features), polygon rings in a fill-rule-safe
+winding, lines, strokes and colours. One implementation, so that a tile and a poster draw the same shapes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import shapely
+import skia
+
+from riskmap.render.geometry import POLYGON, ragged
+from riskmap.render.style import Stroke
+
+# skia path verbs (skia.Path.Verb values, as its serialised path layout stores them)
+MOVE, LINE_VERB, CONIC, CLOSE = 0, 1, 3, 5
+
+
+def skia_colour(colour: str, opacity: float = 1.0) -> int:
+    """A "#RRGGBB" colour with an opacity as skia's ARGB integer (tiles and prints share it)."""
+    r, g, b = int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16)
+    return skia.ColorSetARGB(int(round(max(0.0, min(1.0, opacity)) * 255)), r, g, b)
+
+
+def _serialise(points: np.ndarray, verbs: np.ndarray, weights: np.ndarray | None) -> bytes:
+    """skia's in-memory path layout (version 5): counts, float32 points, conic weights, verbs, padding."""
+    weights = np.zeros(0, "<f4") if weights is None else weights.astype("<f4", copy=False)
+    head = np.array([5, len(points), len(weights), len(verbs)], "<i4").tobytes()
+    pad = bytes(-len(verbs) % 4)
+    return b"".join((head, np.ascontiguousarray(points, "<f4").tobytes(), weights.tobytes(),
+                     verbs.astype(np.uint8, copy=False).tobytes(), pad))
+
+
+def _serial_format_ok() -> bool:
+    """Whether this skia reads paths in the layout `_serialise` writes (its docs say it may change)."""
+    ref = skia.Path()
+    ref.moveTo(1, 2)
+    ref.lineTo(3, 4)
+    ref.conicTo(5, 6, 7, 8, 0.5)
+    ref.close()
+    ours = _serialise(np.array([[1, 2], [3, 4], [5, 6], [7, 8]], np.float32),
+                      np.array([MOVE, LINE_VERB, CONIC, CLOSE], np.uint8), np.array([0.5], np.float32))
+    path = skia.Path()
+    return bytes(ref.serialize()) == ours and path.readFromMemory(ours) == len(ours) and path == ref
+
+
+_SERIAL_OK = _serial_format_ok()
+
+
+def make_path(points: np.ndarray, verbs: np.ndarray, weights: np.ndarray | None = None) -> skia.Path:
+    path = skia.Path()
+    if len(verbs) == 0:
+        return path
+    if _SERIAL_OK:
+        data = _serialise(points, verbs, weights)
+        if path.readFromMemory(data) == len(data):
+            return path
+    # Slow but format-independent fallback.
+    pts = [skia.Point(float(x), float(y)) for x, y in np.asarray(points, np.float64)]
+    w = [] if weights is None else [float(v) for v in weights]
+    return skia.Path.Make(pts, [int(v) for v in verbs], w, skia.PathFillType.kWinding)
+
+
+def ring_arrays(coords: np.ndarray, ring_offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Points and verbs of closed contours from a ragged ring array (each ring repeats its first point)."""
+    lengths = np.diff(ring_offsets)
+    ok = lengths >= 4
+    if not ok.all():
+        coords, lengths = coords[np.repeat(ok, lengths)], lengths[ok]
+    if len(lengths) == 0:
+        return np.zeros((0, 2), np.float32), np.zeros(0, np.uint8)
+    ends = np.cumsum(lengths)
+    mask = np.ones(len(coords), bool)
+    mask[ends - 1] = False                          # drop each closing point: Close joins back
+    verbs = np.full(len(coords), LINE_VERB, np.uint8)  # each ring: n-1 points + Close = n verbs
+    verbs[ends - lengths] = MOVE
+    verbs[ends - 1] = CLOSE
+    return coords[mask], verbs
+
+
+def line_path(coords: np.ndarray, part_offsets: np.ndarray) -> skia.Path:
+    lengths = np.diff(part_offsets)
+    ok = lengths >= 2
+    if not ok.all():
+        coords, lengths = coords[np.repeat(ok, lengths)], lengths[ok]
+    if len(lengths) == 0:
+        return skia.Path()
+    verbs = np.full(len(coords), LINE_VERB, np.uint8)
+    verbs[np.cumsum(lengths) - lengths] = MOVE
+    return make_path(coords, verbs)
+
+
+def stroke_paint(stroke: Stroke, scale: float, colour: str | None = None, widen: float = 0.0) -> skia.Paint:
+    paint = skia.Paint(AntiAlias=True, Style=skia.Paint.kStroke_Style, Color=skia_colour(colour or stroke.colour),
+                       StrokeWidth=(stroke.width + widen) * scale, StrokeJoin=skia.Paint.kRound_Join,
+                       StrokeCap=skia.Paint.kRound_Cap)
+    if stroke.dash:
+        paint.setPathEffect(skia.DashPathEffect.Make([d * scale for d in stroke.dash], 0.0))
+        paint.setStrokeCap(skia.Paint.kButt_Cap)
+    return paint
+
+
+class Rings:
+    """Polygons of one kind (plain, or with holes / several parts) as pixel rings, sorted by (group, outlined);
+    a group is a class, or a class within a paint pass."""
+
+    def __init__(self, px, ring_off, part_off, geom_off, group, outlined):
+        self.px, self.ring_off, self.part_off, self.geom_off = px, ring_off, part_off, geom_off
+        self.group, self.outlined = group, outlined
+
+    def contours(self, gi: int, outlined_only: bool) -> tuple[np.ndarray, np.ndarray]:
+        g0, g1 = np.searchsorted(self.group, gi, "left"), np.searchsorted(self.group, gi, "right")
+        if outlined_only:
+            g0 = g1 - int(self.outlined[g0:g1].sum())      # outlined ones sort last within a class
+        r0, r1 = self.part_off[self.geom_off[g0]], self.part_off[self.geom_off[g1]]
+        c0, c1 = self.ring_off[r0], self.ring_off[r1]
+        return ring_arrays(self.px[c0:c1], self.ring_off[r0:r1 + 1] - c0)
+
+
+def ring_groups(geoms, cls, outlined, to_px) -> list[Rings]:
+    """Plain polygons (one ring: most plant features) take a fast path without ring objects; the others go
+    through shapely's ragged arrays. Each keeps the (class, outlined) order; `to_px` maps (n, 2) map
+    coordinates to device units (tile pixels, or points on paper)."""
+    plain = (shapely.get_type_id(geoms) == POLYGON) & (shapely.get_num_interior_rings(geoms) == 0)
+    groups = []
+    if plain.any():
+        coords, index = shapely.get_coordinates(geoms[plain], return_index=True)
+        n = int(plain.sum())
+        off = np.zeros(n + 1, np.int64)
+        np.cumsum(np.bincount(index, minlength=n), out=off[1:])
+        steps = np.arange(n + 1, dtype=np.int64)
+        px = orient_rings(to_px(coords), off, steps)
+        groups.append(Rings(px, off, steps, steps, cls[plain], outlined[plain]))
+    if not plain.all():
+        other = ~plain
+        coords, (ring_off, part_off, geom_off) = ragged(geoms[other], 3)
+        px = orient_rings(to_px(coords), ring_off, part_off)
+        groups.append(Rings(px, ring_off, part_off, geom_off, cls[other], outlined[other]))
+    return groups
+
+
+def concat(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    if len(parts) == 1:
+        return parts[0]
+    return np.concatenate([p for p, _ in parts]), np.concatenate([v for _, v in parts])
+
+
+def orient_rings(px: np.ndarray, ring_off: np.ndarray, part_off: np.ndarray) -> np.ndarray:
+    """Exterior rings one way round, holes the other, so that with the non-zero rule overlapping features of
+    one class stay filled and holes stay empty (sources give rings either way round)."""
+    n = len(ring_off) - 1
+    if n == 0:
+        return px
+    ring_of = np.repeat(np.arange(n), np.diff(ring_off))
+    x, y = px[:, 0].astype(np.float64), px[:, 1].astype(np.float64)
+    nxt = np.arange(1, len(px) + 1)
+    nxt[-1] = 0                                  # closed rings: the wrap-around term is zero anyway
+    cross = x * y[nxt] - x[nxt] * y
+    last = ring_off[1:] - 1
+    cross[last[last >= 0]] = 0.0                 # no term from a ring's last point to the next ring
+    area = np.bincount(ring_of, weights=cross, minlength=n)
+    exterior = np.zeros(n, bool)
+    exterior[part_off[:-1][np.diff(part_off) > 0]] = True
+    flip = np.where(exterior, area < 0, area > 0)
+    if not flip.any():
+        return px
+    idx = np.arange(len(px))
+    f = flip[ring_of]
+    r = ring_of[f]
+    idx[f] = ring_off[r] + ring_off[r + 1] - 1 - idx[f]
+    return px[idx]
