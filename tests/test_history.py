@@ -195,7 +195,10 @@ def test_diff_between_two_moments(store, edited):
     assert diff(store, ENT, t3, t2) == diff(store, ENT, t2, t3)            # order of the moments does not matter
     units = diff(store, ENT, t4, t5)["units"]
     assert units["removed"] == [{"id": "U1.1", "name": "液氯储罐"}]
-    assert {u["id"] for u in units["changed"]} == {"U2.1"}                # the re-import wrote the ledger's value
+    # the re-import wrote the ledger's values: U2.1's, and U2's reference "装置区", bound to A2 until the drawing
+    # that removed A2, now a name that matches nothing
+    assert {u["id"]: u["fields"] for u in units["changed"]}["U2"] == ["feature_ref"]
+    assert {u["id"] for u in units["changed"]} == {"U2", "U2.1"}
     everything = diff(store, ENT, t1, t1)
     assert everything["layout"]["added"] == [] and everything["units"]["added"] == []
     from_start = diff(store, ENT, datetime(2000, 1, 1, tzinfo=UTC), t2)

@@ -280,7 +280,8 @@ def test_hostile_bodies(client, auth, case):
 def test_units_attach_detach_rename_reparent_create_delete(client, auth):
     url = f"{UNITS}/CY-01-02"
     unit, etag = _feature(client, url)
-    assert unit["properties"]["feature_ref"] == "甲醇储罐T-102"
+    bound = unit["properties"]["feature_ref"]                # the ledger named it; the import bound the fid
+    assert client.get(f"{LAYOUT}/{bound}").json()["properties"]["name"] == "甲醇储罐T-102"
     detached = client.patch(url, json={"properties": {"feature_ref": None, "name": "二号储罐"}},
                             headers={**MERGE, **auth, "If-Match": etag})
     assert detached.status_code == 200, detached.text

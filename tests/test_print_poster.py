@@ -23,6 +23,7 @@ from riskmap.print import fonts, output
 from riskmap.print.mapview import map_data
 from riskmap.print.poster import PosterOptions, poster, poster_pages, write_poster
 from riskmap.render.fonts import FontError
+from riskmap.render.style import load_layer_style
 
 pytestmark = pytest.mark.skipif(not shutil.which("pdftotext") or not shutil.which("pdffonts"),
                                 reason="poppler-utils (pdftotext, pdffonts) are needed")
@@ -119,13 +120,12 @@ def test_png_colours_at_region_points_match_the_palette(plant):
     dpi = 100
     page = poster_pages(plant, PosterOptions(paper="A3"))[0]
     raster = output.rasterize(page, dpi)
-    palette = load_palette()
     samples = _sample_points(plant, page, dpi)
     assert len(samples) >= 20, samples
     seen = set()
     for name, level, x, y in samples:
         pixel = np.median(raster[y - 1:y + 2, x - 1:x + 2].reshape(-1, 3), axis=0)
-        want = _expected(palette.colour(Level(level)), 0.55)
+        want = _expected(load_layer_style("regions").class_of(level).fill, 1.0)     # the opaque tint
         assert np.abs(pixel - want).max() <= 8, (name, level, pixel, want)
         seen.add(level)
     assert seen == {lv.value for lv in Level}
@@ -384,15 +384,18 @@ def test_outlined_units_are_filled_and_stroked_run_by_run_with_the_same_path_tex
         elif line.endswith(" rg"):
             colour = line
     outline = ".251 .251 .251 RG"                        # units.yaml outline #404040
-    pairs = rings = 0
+    pairs = rings = late = 0
     for (fill_text, fill_op, _), (text, op, colour) in zip(blocks, blocks[1:], strict=False):
         if op == "S" and colour.startswith(outline):
+            if fill_op == "S":                           # outlines of units a higher one may cover: over all fills
+                late += text.count(" m")
+                continue
             assert fill_op == "f" and fill_text == text
             pairs += 1
             rings += text.count(" m")
             assert len(text) < 32_000, "a run fits deflate's window"
     assert pairs >= 2, "outlined units come in several runs"
-    assert rings > 1000
+    assert rings > 1000 and rings > late
 
 
 def test_runs_split_at_whole_contours():

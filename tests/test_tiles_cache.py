@@ -220,7 +220,7 @@ def test_a_change_re_renders_exactly_the_tiles_it_touches(url):
         z = 15 if layer == "regions" else 18
         tile, col, row = pixel_of(point.x, point.y, z)
         px = rgba(bodies[(layer, "png", z, tile.x, tile.y)])[row, col]
-        assert nearest_level(px) == red, (layer, px, PALETTE.colour(red))
+        assert nearest_level(px, layer) == red, (layer, px, PALETTE.colour(red))
     store.close()
 
 

@@ -332,35 +332,53 @@ def draw_layer(canvas: skia.Canvas, view: MapView, frame: gpd.GeoDataFrame, styl
     line = np.isin(types, LINEAR)
     point = np.isin(types, PUNTAL)
     on_top = style.outlines_on_top
-    areas = _Areas(view, style, geoms[poly], cls[poly], bounds[poly], size_css[poly])
+    # Outlines drawn with their class's fill (run by run, so a PDF stores each ring's text once) unless a higher
+    # class's area may cover them: with neutral outlines on top, those are drawn again after every fill.
+    later = _under_higher(bounds[poly], cls[poly]) if on_top else np.zeros(int(poly.sum()), bool)
+    areas = _Areas(view, style, geoms[poly], cls[poly], bounds[poly], size_css[poly], later)
     for ci in np.unique(cls):
-        areas.draw_class(canvas, int(ci), hatch, outlines=not on_top)
+        areas.draw_class(canvas, int(ci), hatch)
         mine = cls == ci
         if (line & mine).any():
             _draw_lines(canvas, view, geoms[line & mine], cls[line & mine], style)
         if (point & mine).any():
             _draw_points(canvas, view, geoms[point & mine], cls[point & mine], style, ring=not on_top)
     if on_top:
-        areas.draw_outlines(canvas)
+        areas.draw_late_outlines(canvas)
         if point.any():
             _draw_points(canvas, view, geoms[point], cls[point], style, dot=False)
+
+
+def _under_higher(bounds: np.ndarray, cls: np.ndarray) -> np.ndarray:
+    """Which areas a higher class's area may cover (their envelopes meet): their outlines go on top."""
+    out = np.zeros(len(bounds), bool)
+    if len(bounds) < 2:
+        return out
+    boxes = shapely.box(bounds[:, 0], bounds[:, 1], bounds[:, 2], bounds[:, 3])
+    a, b = shapely.STRtree(boxes).query(boxes, predicate="intersects")
+    higher = cls[b] > cls[a]
+    out[np.unique(a[higher])] = True
+    return out
 
 
 class _Areas:
     """A layer's areas on paper, as fill paths (tiny ones as squares) and outline parts per class."""
 
-    def __init__(self, view: MapView, style: LayerStyle, geoms, cls, bounds, size_css):
+    def __init__(self, view: MapView, style: LayerStyle, geoms, cls, bounds, size_css, later: np.ndarray):
         self.view, self.style = view, style
         self.fills: dict[int, tuple[list, list]] = {}
         self.outlines: dict[int, list] = {}
+        self.late: dict[int, list] = {}               # outlines drawn after every fill (`later` areas)
         tiny = size_css < style.tiny_px
         big = ~tiny
         if big.any():
-            g, c = geoms[big], cls[big]
-            outlined = size_css[big] >= style.outline_min_px
-            order = np.lexsort((_z_order(bounds[big]), outlined, c))
-            g, c, outlined = g[order], c[order], outlined[order]
-            groups = ring_groups(g, c, outlined, view.to_pt)
+            outlined = size_css >= style.outline_min_px
+            late = big & outlined & later
+            g, c = geoms[big & ~late], cls[big & ~late]
+            ol = outlined[big & ~late]
+            order = np.lexsort((_z_order(bounds[big & ~late]), ol, c))
+            g, c, ol = g[order], c[order], ol[order]
+            groups = ring_groups(g, c, ol, view.to_pt)
             for ci in np.unique(c):
                 fill_pts, fill_verbs = self.fills.setdefault(int(ci), ([], []))
                 for grp in groups:
@@ -374,6 +392,16 @@ class _Areas:
                     if len(overbs):
                         holes = not np.array_equal(grp.part_off, np.arange(len(grp.ring_off)))
                         self.outlines.setdefault(int(ci), []).append((opts, overbs, holes))
+            if late.any():
+                c = cls[late]
+                groups = ring_groups(geoms[late], c, np.ones(int(late.sum()), bool), view.to_pt)
+                for ci in np.unique(c):
+                    fill_pts, fill_verbs = self.fills.setdefault(int(ci), ([], []))
+                    for grp in groups:
+                        pts, verbs = grp.contours(ci, False)
+                        fill_pts.append(pts)
+                        fill_verbs.append(verbs)
+                        self.late.setdefault(int(ci), []).append((pts, verbs))
         if tiny.any():
             b = bounds[tiny]
             centres = view.to_pt(np.column_stack([(b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2]))
@@ -384,13 +412,13 @@ class _Areas:
                 fill_pts.append(pts)
                 fill_verbs.append(verbs)
 
-    def draw_class(self, canvas, ci: int, hatch: bool, outlines: bool) -> None:
-        """Fill, hatch and (with `outlines`) outline of one class's areas."""
+    def draw_class(self, canvas, ci: int, hatch: bool) -> None:
+        """Fill, hatch and outline of one class's areas (the late outlines wait: draw_late_outlines)."""
         c, view, style = self.style.classes[ci], self.view, self.style
         pts_list, verb_list = self.fills.get(ci, ([], []))
         parts = self.outlines.get(ci, [])
         fill_paint = skia.Paint(AntiAlias=True, Color=colour_int(c.fill)) if c.fill else None
-        stroke = stroke_paint(c.outline, view.css) if c.outline is not None and outlines else None
+        stroke = stroke_paint(c.outline, view.css) if c.outline is not None else None
         hatched = hatch and bool(c.hatch)
         if stroke is None or hatched:
             # Hatches lie between fill and outline: one fill path, the hatch, then one outline path.
@@ -411,14 +439,13 @@ class _Areas:
         if stroke is not None and not hatched and parts:
             _fill_and_stroke(canvas, parts, fill_paint, stroke)
 
-    def draw_outlines(self, canvas) -> None:
-        """Only the outlines of every class (over all the fills)."""
-        for ci in sorted(self.outlines):
+    def draw_late_outlines(self, canvas) -> None:
+        """The outlines of areas a higher class may cover, over all the fills."""
+        for ci in sorted(self.late):
             c = self.style.classes[ci]
-            parts = self.outlines[ci]
+            parts = self.late[ci]
             if c.outline is not None and parts:
-                canvas.drawPath(make_path(np.concatenate([p for p, _, _ in parts]),
-                                          np.concatenate([v for _, v, _ in parts])),
+                canvas.drawPath(make_path(np.concatenate([p for p, _ in parts]), np.concatenate([v for _, v in parts])),
                                 stroke_paint(c.outline, self.view.css))
 
 

@@ -165,7 +165,8 @@ def test_draw_save_reload_coloured_by_its_unit(fresh_server, open_page, tmp_path
     path = page.locator(f"#editor-map path[data-fid='{fid}']")
     assert path.count() == 1
     assert path.get_attribute("data-level") == "significant"
-    assert path.get_attribute("fill").upper() == _palette()["significant"]
+    # the editor's shape has no colour of its own (a transparent fill): the colour is the tiles' below it
+    assert path.get_attribute("fill-opacity") == "0"
     # The region tiles under it draw the same level: hide the editor's shapes and read a pixel inside it, 8 px
     # from its lower left corner (clear of the outline, and of the label at its centre).
     centre = page.evaluate("""(fid) => {
@@ -184,8 +185,9 @@ def test_draw_save_reload_coloured_by_its_unit(fresh_server, open_page, tmp_path
 
     from riskmap.render.style import load_layer_style
 
-    cls = load_layer_style("regions").class_of("significant")
-    want = [int(cls.fill[i:i + 2], 16) for i in (1, 3, 5)]          # opaque: the tint itself, never blended
+    # the attached unit is drawn on the region's shape by the units tiles, over the region's tint: its colour
+    cls = load_layer_style("units").class_of("significant")
+    want = [int(cls.fill[i:i + 2], 16) for i in (1, 3, 5)]          # opaque: the colour itself, never blended
     got = Image.open(shot).convert("RGB").getpixel(tuple(centre))
     assert all(abs(g - w) <= 6 for g, w in zip(got, want, strict=True)), (got, want)
     assert page.evaluate("Object.keys(window.riskEditor.records).length") >= before + 1

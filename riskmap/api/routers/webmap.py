@@ -35,7 +35,7 @@ PAGE_ERRORS: dict[int | str, dict] = {
 _SUMMARIES: dict[tuple, webmap.MapSummary] = {}
 _SUMMARY_LOCK = threading.Lock()
 # Tile layers drawn under the editor's own vector features (the layout itself is drawn by the editor).
-EDITOR_BACKDROP = ("basemap", "regions", "units", "layout", "labels")
+EDITOR_BACKDROP = ("basemap", "regions", "units", "labels")
 EDITOR_URLS = {
     "map": "/map", "edit": "/edit", "version": "/api/map/version",
     "layout_items": "/ogc/collections/layout/items", "regions_items": "/ogc/collections/regions/items",
@@ -258,9 +258,8 @@ def make_router() -> APIRouter:
         except RiskmapError as exc:
             return HTMLResponse(webmap.message_page("无法打开编辑器 / cannot open the editor", exc.message, [],
                                                     favicon), status_code=exc.http_status)
-        layers = [dict(layer, visible=layer["name"] in EDITOR_BACKDROP)
-                  for layer in tile_layers(request, summary.enterprise, lang)
-                  if layer["name"] in EDITOR_BACKDROP or layer["name"] == "units"]
+        layers = [dict(layer, visible=True) for layer in tile_layers(request, summary.enterprise, lang)
+                  if layer["name"] in EDITOR_BACKDROP]
         config = editpage.edit_config(
             enterprise=summary.enterprise, data_version=summary.data_version, bounds=summary.bounds, lang=lang,
             palette=load_palette(), layers=layers, urls=EDITOR_URLS)
