@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> dict:
     def raise_level(unit):
         unit.events[0].residual_level = Level.MAJOR
 
-    store.edit_unit(name, "U1", raise_level, author="bench", note="one edit")
+    store.edit_unit(name, "U1", raise_level, author="bench", reason="one edit")
     edited = moment()
     units = store.units(name)
     next(u for u in units if u.id == "U2").events[0].residual_level = Level.MAJOR

@@ -23,7 +23,7 @@ from riskmap.errors import InputError
 REGION_ROLE = "region"
 
 
-def _key(value: Any) -> str | None:
+def reference_key(value: Any) -> str | None:
     """A fid or name as comparable text: 12, 12.0 and " 12 " all read as "12"; blanks read as None."""
     if value is None:
         return None
@@ -43,7 +43,7 @@ class _Match:
     candidates: tuple[int, ...] = ()
 
 
-class _FeatureIndex:
+class FeatureIndex:
     """Look-ups from fid and from name to row positions of a features frame."""
 
     def __init__(self, features):
@@ -51,8 +51,8 @@ class _FeatureIndex:
         if missing:
             raise InputError(f"布置图要素缺少列：{', '.join(missing)} / layout features lack columns {missing}")
         self.features = features
-        self.fids = [_key(v) for v in features["fid"].tolist()]
-        self.names = [_key(v) for v in features["name"].tolist()]
+        self.fids = [reference_key(v) for v in features["fid"].tolist()]
+        self.names = [reference_key(v) for v in features["name"].tolist()]
         self.geometries = features.geometry.values if hasattr(features, "geometry") else features["geometry"]
         self.by_fid: dict[str, list[int]] = {}
         self.by_name: dict[str, list[int]] = {}
@@ -63,7 +63,7 @@ class _FeatureIndex:
                 self.by_name.setdefault(name, []).append(pos)
 
     def match(self, ref: Any) -> _Match:
-        key = _key(ref)
+        key = reference_key(ref)
         if key is None:
             return _Match(None)
         hits = self.by_fid.get(key)
@@ -75,7 +75,7 @@ class _FeatureIndex:
         return _Match(None)
 
     def match_name(self, name: Any) -> _Match:
-        key = _key(name)
+        key = reference_key(name)
         hits = self.by_name.get(key) if key is not None else None
         if not hits:
             return _Match(None)
@@ -93,13 +93,13 @@ def _has_geometry(unit: AssessmentUnit) -> bool:
     return geom is not None and not getattr(geom, "is_empty", False)
 
 
-def _fid_list(index: _FeatureIndex, positions: tuple[int, ...], limit: int = 5) -> str:
+def _fid_list(index: FeatureIndex, positions: tuple[int, ...], limit: int = 5) -> str:
     shown = [str(index.fids[p]) for p in positions[:limit]]
     more = "…" if len(positions) > limit else ""
     return ", ".join(shown) + more
 
 
-def _unmatched(unit: AssessmentUnit, found: _Match, index: _FeatureIndex) -> str:
+def _unmatched(unit: AssessmentUnit, found: _Match, index: FeatureIndex) -> str:
     """The warning for a reference that matches no feature, or several."""
     ref = unit.feature_ref
     who_zh = f"单元“{unit.name}”（{unit.id}）的图形引用“{ref}”"
@@ -121,10 +121,10 @@ def resolve_unit_geometries(units: Iterable[AssessmentUnit], features_gdf) -> li
     reference that matches nothing, matches several features, or names a feature without geometry; those
     units are left as they were. Units that already have geometry keep it and are not checked.
     """
-    index = _FeatureIndex(features_gdf)
+    index = FeatureIndex(features_gdf)
     warnings: list[str] = []
     for unit in units:
-        if _has_geometry(unit) or _key(unit.feature_ref) is None:
+        if _has_geometry(unit) or reference_key(unit.feature_ref) is None:
             continue
         found = index.match(unit.feature_ref)
         if found.position is None:
@@ -149,12 +149,12 @@ def bind_references(units: Iterable[AssessmentUnit], features_gdf, previous_gdf=
     a unit bound to a feature of it whose fid the new drawing lacks (a CAD program renumbers its handles) is
     bound again by that feature's name in the new drawing, as a revision matches features.
     """
-    index = _FeatureIndex(features_gdf)
-    before = _FeatureIndex(previous_gdf) if previous_gdf is not None and len(previous_gdf) else None
+    index = FeatureIndex(features_gdf)
+    before = FeatureIndex(previous_gdf) if previous_gdf is not None and len(previous_gdf) else None
     bound: dict[str, str] = {}
     warnings: list[str] = []
     for unit in units:
-        key = _key(unit.feature_ref)
+        key = reference_key(unit.feature_ref)
         if key is None:
             continue
         found = index.match(key)
@@ -189,7 +189,7 @@ def regions_from_features(features_gdf, units: Iterable[AssessmentUnit] | None =
     several units name it, the one highest in the tree (then the first listed) is the region's own unit,
     since its descendants belong to the region anyway.
     """
-    index = _FeatureIndex(features_gdf)
+    index = FeatureIndex(features_gdf)
     if "role" not in features_gdf.columns:
         raise InputError("布置图要素缺少列：role / layout features lack the column 'role'")
     unit_list = list(units or [])
@@ -203,7 +203,7 @@ def regions_from_features(features_gdf, units: Iterable[AssessmentUnit] | None =
         if best is None or depths[unit.id] < depths[best.id]:
             owner[found.position] = unit
 
-    roles = [_key(r) for r in features_gdf["role"].tolist()]
+    roles = [reference_key(r) for r in features_gdf["role"].tolist()]
     regions: list[Region] = []
     used: dict[str, int] = {}
     for pos, role in enumerate(roles):

@@ -99,10 +99,6 @@ class Evaluation:
     overrides: list[Override] = field(default_factory=list)
     band: str | None = None           # human-readable band, e.g. "160 ≤ D < 320"
 
-    @property
-    def overridden(self) -> bool:
-        return self.level != self.computed_level or bool(self.overrides)
-
 
 @dataclass
 class RiskEvent:

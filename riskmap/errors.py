@@ -87,3 +87,9 @@ class ForbiddenError(RiskmapError):
 
     def __init__(self, message: str | None = None, **kwargs):
         super().__init__(message or "该令牌无权修改 / this token may not make changes", **kwargs)
+
+
+class StoreError(RiskmapError):
+    """The database failed (locked too long, disk full, server gone): not the user's data."""
+
+    http_status = 503

@@ -113,12 +113,6 @@ class Palette:
         except KeyError:
             raise ValueError(f"未知的等级编码表 {table!r}，可选：{', '.join(self.code_tables)}") from None
 
-    def from_code(self, code: int, table: str = "1-4") -> Level:
-        for level, value in self.code_tables[table].items():
-            if value == int(code):
-                return level
-        raise ValueError(f"编码表 {table} 中没有等级代码 {code}")
-
 
 def load_palette(directory: Path | None = None) -> Palette:
     """The palette from `layers/levels.yaml` (or another symbology folder)."""

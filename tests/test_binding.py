@@ -101,7 +101,7 @@ def test_a_new_drawing_with_renumbered_handles_is_bound_again_by_name(store):
 def test_a_reference_that_matched_nothing_binds_when_its_feature_is_drawn(store):
     store.save_layout(ENT, layout(PLAN))
     store.save_units(ENT, ledger())
-    store.create_feature(ENT, None, "region", square(120.004, 32.0), name_="停车场", author="张工")
+    store.create_feature(ENT, None, "region", square(120.004, 32.0), feature_name="停车场", author="张工")
     fid = next(u.feature_ref for u in store.units(ENT) if u.id == "U3")
     assert fid != "停车场" and store.feature(ENT, fid).name == "停车场"
     # a later rename leaves it where it is

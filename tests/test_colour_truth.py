@@ -423,7 +423,7 @@ def test_an_unassessed_region_is_drawn_neutral_and_every_print_still_works(tmp_p
     name = store.enterprises()[0].name
     west, south, _, _ = store.layout_features(name).total_bounds
     store.create_feature(name, None, "region", shapely.box(west + 1e-4, south + 1e-4, west + 4e-4, south + 3e-4),
-                         name_="新建区域", author="张工")
+                         feature_name="新建区域", author="张工")
     store.close()
     client = make_client(url)
     config = client.get("/api/map/config").json()

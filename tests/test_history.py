@@ -8,8 +8,8 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from riskmap.clock import LOCAL_ZONE as LOCAL
 from riskmap.errors import InputError, NotFoundError
-from riskmap.store.history import LOCAL_ZONE as LOCAL
 from riskmap.store.history import format_moment, parse_moment
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -94,7 +94,7 @@ def edited(store):
 
     before = datetime.now(UTC)
     time.sleep(0.003)
-    step(lambda: store.save_layout(ENT, plant_layout(), author="王工", note="首次导入"))
+    step(lambda: store.save_layout(ENT, plant_layout(), author="王工", reason="首次导入"))
     step(lambda: store.save_units(ENT, unit_tree(), source="ledger.xlsx"))
 
     def raise_reactor(unit):
@@ -102,8 +102,8 @@ def edited(store):
         unit.events[0].residual_level = Level.MAJOR
         unit.last_assessed = date(2026, 9, 1)
 
-    step(lambda: store.edit_unit(ENT, "U2.1", raise_reactor, author="李工", note="复评"))
-    step(lambda: store.save_layout(ENT, revised_layout(), author="王工", note="改造后"))
+    step(lambda: store.edit_unit(ENT, "U2.1", raise_reactor, author="李工", reason="复评"))
+    step(lambda: store.save_layout(ENT, revised_layout(), author="王工", reason="改造后"))
     tree = [u for u in unit_tree() if u.id != "U1.1"]
     step(lambda: store.save_units(ENT, tree, source="ledger-2.xlsx"))
     return before, moments
@@ -130,7 +130,7 @@ def feature_edits(store, edited):
     def tag(fid):
         return [store.feature(ENT, fid).edit_tag]
 
-    step(lambda: store.create_feature(ENT, "P9", "equipment", Point(120.0005, 32.0005), name_="新泵",
+    step(lambda: store.create_feature(ENT, "P9", "equipment", Point(120.0005, 32.0005), feature_name="新泵",
                                       author="赵工", reason="新增设备"))
     step(lambda: store.patch_feature(ENT, "A1", tag("A1"), {"geometry": square(120.0, 32.0, 0.0018), "name": "新罐区"},
                                      author="赵工", reason="扩建"))
@@ -141,7 +141,7 @@ def feature_edits(store, edited):
                             feature_name="罐区东")]
     step(lambda: store.apply_layout_changes(ENT, halves, "split", {"A1": tag("A1")}, author="赵工", reason="分区"))
     step(lambda: store.edit_unit(ENT, "U2", lambda u: setattr(u, "feature_ref", "A3"), author="赵工",
-                                 note="挂接新装置区"))
+                                 reason="挂接新装置区"))
     return before, moments
 
 

@@ -14,10 +14,10 @@ from test_history import ENT, snapshot
 from test_store import plant_layout, square, unit_tree
 
 from riskmap.api.app import create_app
+from riskmap.clock import LOCAL_ZONE
 from riskmap.plant import load_plant
 from riskmap.settings import Settings
 from riskmap.store import open_store, tokens
-from riskmap.store.history import LOCAL_ZONE
 
 
 def typed(moment: datetime) -> str:
@@ -40,8 +40,8 @@ def pause() -> datetime:
 def world(store_url):
     """A plant whose region A2 was reshaped and then deleted, an app on it and tokens: (client, store, moments)."""
     store = open_store(store_url)
-    store.save_layout(ENT, plant_layout(), author="王工", note="首次导入")
-    store.save_units(ENT, unit_tree(), author="王工", note="台账")
+    store.save_layout(ENT, plant_layout(), author="王工", reason="首次导入")
+    store.save_units(ENT, unit_tree(), author="王工", reason="台账")
     imported = pause()
     store.patch_feature(ENT, "A2", [store.feature(ENT, "A2").edit_tag], {"geometry": square(120.002, 32.0, 0.0012)},
                         author="李工", reason="扩建")

@@ -11,10 +11,11 @@ from fastapi.testclient import TestClient
 from printkit import pdftotext, run_cli
 
 from riskmap.api.app import create_app
+from riskmap.clock import LOCAL_ZONE
 from riskmap.demo import load_demo
 from riskmap.settings import Settings
 from riskmap.store import open_store
-from riskmap.store.history import LOCAL_ZONE, format_moment
+from riskmap.store.history import format_moment
 
 OLD, NEW = "液氨储罐T-105", "液氨球罐T-905"
 
@@ -35,7 +36,7 @@ def renamed(tmp_path_factory):
     def rename(unit):
         unit.name = NEW
 
-    store.edit_unit(name, "CY-01-05", rename, author="王工", note="改造")
+    store.edit_unit(name, "CY-01-05", rename, author="王工", reason="改造")
     store.close()
     return url, moment, before
 

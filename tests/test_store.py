@@ -178,7 +178,7 @@ def test_update_enterprise_phones_and_rename(store):
 
 def test_layout_round_trip(store):
     layout = plant_layout()
-    assert store.save_layout(ENT, layout, author="王工", note="首次导入") == 1
+    assert store.save_layout(ENT, layout, author="王工", reason="首次导入") == 1
     got = store.layout_features(ENT)
     assert list(got.columns) == ["id", "fid", "name", "role", "layer", "properties", "geometry"]
     assert got.crs.to_epsg() == 4326
@@ -225,7 +225,7 @@ def test_coordinates_keep_full_float64_precision(store):
 def test_layout_versions_and_as_of(store):
     store.save_layout(ENT, plant_layout())
     second = make_layout([("N1", "新区域", "region", "区域", {"v": 2}, square(120.01, 32.01))], source="v2.dxf")
-    assert store.save_layout(ENT, second, note="改造后") == 2
+    assert store.save_layout(ENT, second, reason="改造后") == 2
     assert store.layout_features(ENT)["fid"].tolist() == ["N1"]
     assert store.layout_features(ENT, version=1)["fid"].tolist() == ["A1", "A2", "B1", "E1", "R1"]
     assert store.layout_features(ENT, version=2)["fid"].tolist() == ["N1"]

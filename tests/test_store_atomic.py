@@ -18,7 +18,7 @@ from sqlalchemy import text
 from riskmap.domain import AssessmentUnit, RiskEvent, UnitKind
 from riskmap.geo.model import LayoutImport
 from riskmap.levels import Level
-from riskmap.store import open_store, repository
+from riskmap.store import open_store, rows
 
 ENT = "原子性测试企业"
 ROOT = Path(__file__).resolve().parents[1]
@@ -60,7 +60,7 @@ class Boom(RuntimeError):
 
 def fail_after(monkeypatch, chunks: int) -> None:
     """Make the save write `chunks` INSERT batches and then fail, as a crash would half-way."""
-    real = repository._insert_chunk
+    real = rows.insert_chunk
     calls = {"n": 0}
 
     def flaky(*args, **kwargs):
@@ -69,8 +69,8 @@ def fail_after(monkeypatch, chunks: int) -> None:
         calls["n"] += 1
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(repository, "_insert_chunk", flaky)
-    monkeypatch.setattr(repository, "CHUNK_ROWS", 100)
+    monkeypatch.setattr(rows, "insert_chunk", flaky)
+    monkeypatch.setattr(rows, "CHUNK_ROWS", 100)
 
 
 def test_failed_save_layout_leaves_previous_version(store, monkeypatch):
@@ -108,11 +108,11 @@ KILLED_SAVE = textwrap.dedent("""
     import sys, time
     sys.path.insert(0, {tests!r})
     from test_store_atomic import grid_layout, ENT
-    from riskmap.store import open_store, repository
+    from riskmap.store import open_store, rows
 
     store = open_store(sys.argv[1])
     layout = grid_layout(int(sys.argv[2]), offset=0.5, source="killed.dxf")
-    real = repository._insert_chunk
+    real = rows.insert_chunk
     calls = {{"n": 0}}
 
     def slow(*args, **kwargs):
@@ -123,8 +123,8 @@ KILLED_SAVE = textwrap.dedent("""
             time.sleep(120)
         return out
 
-    repository._insert_chunk = slow
-    repository.CHUNK_ROWS = 2000
+    rows.insert_chunk = slow
+    rows.CHUNK_ROWS = 2000
     store.save_layout(ENT, layout)
     print("FINISHED", flush=True)
 """)

@@ -12,6 +12,7 @@ from riskmap.errors import AlreadyExistsError, EditConflict, InputError, NotFoun
 from riskmap.geo.model import LayoutImport
 from riskmap.levels import Level
 from riskmap.store.editing import FeatureChange, edit_tag_of, etag
+from riskmap.store.rows import enterprise_id
 from riskmap.store.schema import ChangeRow, LayoutFeatureRow
 
 ENT = "编辑测试企业"
@@ -43,7 +44,7 @@ def changes(store) -> list:
 
 @pytest.fixture
 def plant(store):
-    store.save_layout(ENT, layout(), author="导入员", note="初版")
+    store.save_layout(ENT, layout(), author="导入员", reason="初版")
     store.save_units(ENT, tree(), author="导入员")
     return store
 
@@ -75,7 +76,7 @@ def test_feature_read_create_replace_patch_delete_restore(plant):
     assert a.fid == "A" and a.role == "building" and a.name == "名A" and a.properties == {"k": 0}
     assert store.feature(ENT, "nope") is None and store.feature("没有的企业", "A") is None
 
-    made = store.create_feature(ENT, None, "equipment", shapely.Point(120.0005, 30.0005), name_="泵",
+    made = store.create_feature(ENT, None, "equipment", shapely.Point(120.0005, 30.0005), feature_name="泵",
                                 properties={"p": 1}, author="张三", reason="新增设备")
     assert made.fid == "e2-1" and made.layout_number == 2 and made.edit_tag is not None
     assert store.feature(ENT, "e2-1").geometry.equals(shapely.Point(120.0005, 30.0005))
@@ -164,7 +165,7 @@ def test_every_write_leaves_one_audit_row(plant):
     item = last.detail["items"][0]
     assert item["fields"] == ["geometry", "layer"] and item["old_bbox"] != item["new_bbox"]
     assert item["old_edit_tag"] == a.edit_tag
-    store.edit_unit(ENT, "u2", lambda u: setattr(u, "name", "乙岗位（改）"), author="王五", note="改名")
+    store.edit_unit(ENT, "u2", lambda u: setattr(u, "name", "乙岗位（改）"), author="王五", reason="改名")
     last = changes(store)[-1]
     assert last.action == "unit.edit" and last.item_ids == ["u2"] and last.detail["items"][0]["fields"] == ["name"]
     assert last.ledger_number == 2 and last.author == "王五"
@@ -221,7 +222,7 @@ def test_edit_makes_tiles_snapshot_current(plant):
     a = store.feature(ENT, "A")
     store.patch_feature(ENT, "A", [a.edit_tag], {"name": "地图上的新名字"})
     with store.session() as s:
-        ent_id = store._enterprise_id(s, ENT, create=False)
+        ent_id = enterprise_id(s, ENT, create=False)
         rows = mapdata.read_rows(s, ent_id, with_wkb=False)
     layout_rows = rows[rows["layer"] == "layout"].set_index("key")
     assert layout_rows.loc["A", "name"] == "地图上的新名字"
@@ -305,7 +306,7 @@ def test_hostile_feature_input_is_refused_cleanly(plant, bad):
             "reason": None} | bad
     before = store.data_version(ENT)
     with pytest.raises(InputError) as err:
-        store.create_feature(ENT, args["fid"], args["role"], args["geometry"], name_=args["name_"],
+        store.create_feature(ENT, args["fid"], args["role"], args["geometry"], feature_name=args["name_"],
                              properties=args["properties"], reason=args["reason"])
     assert "/ " in err.value.message and err.value.http_status == 422
     assert store.data_version(ENT) == before and store.feature(ENT, "NEW") is None

@@ -12,12 +12,14 @@ import shapely
 from sqlalchemy import select
 from test_store_editing import ENT, layout, square
 
+from riskmap.clock import add_months
 from riskmap.domain import AssessmentUnit, RiskEvent, UnitKind
 from riskmap.errors import InputError, NotFoundError
 from riskmap.levels import Level
 from riskmap.store import mapdata
 from riskmap.store.editing import FeatureChange
-from riskmap.store.flags import add_months, reassessment_months
+from riskmap.store.flags import reassessment_months
+from riskmap.store.rows import enterprise_id
 from riskmap.store.schema import ChangeRow, ReassessmentFlagRow
 
 TODAY = date(2026, 11, 23)
@@ -41,7 +43,7 @@ def plant_units(assessed: date | None = TODAY) -> list[AssessmentUnit]:
 @pytest.fixture
 def plant(store):
     store.save_layout(ENT, layout())
-    store.create_feature(ENT, "P1", "equipment", shapely.Point(120.0025, 30.0001), name_="泵1")
+    store.create_feature(ENT, "P1", "equipment", shapely.Point(120.0025, 30.0001), feature_name="泵1")
     store.save_units(ENT, plant_units())
     assert store.flags(ENT, today=TODAY) == []
     return store
@@ -53,7 +55,7 @@ def open_flags(store) -> set[tuple[str, str]]:
 
 def map_flags(store) -> dict[str, str | None]:
     with store.session() as s:
-        rows = mapdata.read_rows(s, store._enterprise_id(s, ENT, create=False), with_wkb=False)
+        rows = mapdata.read_rows(s, enterprise_id(s, ENT, create=False), with_wkb=False)
     units = rows[rows["layer"] == "units"]
     return {k: None if pd.isna(v) else v for k, v in zip(units["key"], units["flag"], strict=True)}
 
@@ -115,7 +117,7 @@ def test_split_and_merge_flag_region_units(plant):
 
 def test_equipment_added_and_removed(plant):
     store = plant
-    added = store.create_feature(ENT, None, "equipment", shapely.Point(120.0021, 30.0006), name_="新泵")
+    added = store.create_feature(ENT, None, "equipment", shapely.Point(120.0021, 30.0006), feature_name="新泵")
     # root is attached to the region the pump is in; u2's own area contains it
     assert {(f["unit_id"], f["reason_code"]) for f in added.flags_raised} == \
         {("root", "equipment_added"), ("u2", "equipment_added")}
@@ -179,7 +181,7 @@ def test_accidents(plant):
     for bad in [dict(description=" "), dict(description="x" * 3000), dict(deaths=-1), dict(deaths=1.5),
                 dict(serious_injuries=True), dict(occurred_on=date.today() + timedelta(days=30)),
                 dict(occurred_on="2026-01-01")]:
-        args = {"unit_code": "u1", "occurred_on": date.today(), "description": "x"} | bad
+        args = {"unit_id": "u1", "occurred_on": date.today(), "description": "x"} | bad
         with pytest.raises(InputError):
             store.record_accident(ENT, **args)
     with store.session() as s:
@@ -215,7 +217,7 @@ def test_overdue_is_computed(store, tmp_path, monkeypatch):
     assert got["u1"]["raised_at"] == "2026-11-22" and "12" in got["u1"]["reason"]
     assert got["u3"]["last_assessed"] is None and got["u3"]["raised_at"] is None
     assert store.flags(ENT, today=TODAY, reason_code="accident") == []
-    assert [f["unit_id"] for f in store.flags(ENT, today=TODAY, unit_code="u1")] == ["u1"]
+    assert [f["unit_id"] for f in store.flags(ENT, today=TODAY, unit_id="u1")] == ["u1"]
     with pytest.raises(InputError):
         store.flags(ENT, reason_code="bogus")
     with pytest.raises(InputError):

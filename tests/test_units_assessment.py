@@ -11,7 +11,7 @@ from test_history import ENT
 from test_store import plant_layout, unit_tree
 
 from riskmap.api.app import create_app
-from riskmap.api.routers.units import beijing_today
+from riskmap.clock import today as beijing_today
 from riskmap.settings import Settings
 from riskmap.store import open_store
 
@@ -30,7 +30,7 @@ def flagged(store_url, editor_token):
 
 
 def open_reasons(store, unit: str) -> set[str]:
-    return {f["reason_code"] for f in store.flags(ENT, unit_code=unit) if f["reason_code"] != "overdue"}
+    return {f["reason_code"] for f in store.flags(ENT, unit_id=unit) if f["reason_code"] != "overdue"}
 
 
 def test_re_evaluating_with_the_same_inputs_is_an_assessment_that_clears_the_flag(flagged):
@@ -43,7 +43,7 @@ def test_re_evaluating_with_the_same_inputs_is_an_assessment_that_clears_the_fla
     assert body["level"] == before                       # same level as before: still a new assessment
     assert body["last_assessed"] == beijing_today().isoformat()
     assert open_reasons(store, "U1.1") == set()
-    assert [f for f in store.flags(ENT, open_only=False, unit_code="U1.1") if f.get("cleared_at")]
+    assert [f for f in store.flags(ENT, open_only=False, unit_id="U1.1") if f.get("cleared_at")]
 
 
 def test_assessed_on_alone_records_an_assessment(flagged):

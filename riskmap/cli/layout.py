@@ -96,7 +96,7 @@ def load_layout(settings, file: Path, *, store, author: str | None = None, reaso
 
         layout = import_layout_file(settings, file, on_step=step, **options)
         step("store")
-        version = store.save_layout(settings.enterprise, layout, author=author, note=reason)
+        version = store.save_layout(settings.enterprise, layout, author=author, reason=reason)
     summary = layout.summary()
     summary["enterprise"] = settings.enterprise
     summary["layout_version"] = version

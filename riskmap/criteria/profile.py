@@ -103,10 +103,8 @@ class Profile:
     source: str = ""
     # weighted region method: never more than one level below the region's highest unit
     cap_below_highest: bool = True
-
-    @property
-    def has_grade(self) -> bool:
-        return any(b.grade is not None for b in self.bands)
+    # how long an assessment stays valid before a re-assessment is due (the "overdue" flag)
+    reassessment_months: int = 12
 
     @property
     def display_name(self) -> str:
@@ -441,6 +439,10 @@ def _build(raw: dict, source: str) -> Profile:
     score = raw.get("score") or {}
     if not isinstance(score, dict):
         score = {"key": score}
+    months = raw.get("reassessment_months", 12)
+    if isinstance(months, bool) or not isinstance(months, int) or not 1 <= months <= 120:
+        raise _bad(source, f"reassessment_months 应为 1 到 120 的整数，而不是 {months!r}",
+                   f"reassessment_months must be a whole number 1..120, not {months!r}")
     return Profile(
         name=name,
         method=method,
@@ -458,6 +460,7 @@ def _build(raw: dict, source: str) -> Profile:
         direct_rules=_direct_rules(raw.get("direct_rules"), source),
         source=source,
         cap_below_highest=bool(aggregate.get("cap_below_highest", True)),
+        reassessment_months=months,
     )
 
 
@@ -481,6 +484,10 @@ def profile_from_dict(raw: dict, source: str = "<dict>", search_dirs=None) -> Pr
         raise _bad(source, "缺少 name", "name is missing")
     locations = _locations(search_dirs)
     return _build_checked(_resolve_raw(raw, source, -1, locations), source)
+
+
+class UnknownProfileError(InputError):
+    """No profile of that name on the search path (a ledger may name one this server lacks)."""
 
 
 def load_profile(name_or_path: str | os.PathLike | Profile,
@@ -521,7 +528,7 @@ def _load_cached(text: str, is_path: bool, location_texts: tuple[str, ...], sign
     found = _find(text, locations)
     if found is None:
         known = _known_names(locations)
-        raise InputError(f"未知的评价准则配置 “{text}”，可选：{'、'.join(known)} / "
+        raise UnknownProfileError(f"未知的评价准则配置 “{text}”，可选：{'、'.join(known)} / "
                          f"unknown criteria profile {text!r}; available: {', '.join(known)}",
                          details=[{"input": "profile", "value": text, "allowed": known}])
     raw, source, index = found

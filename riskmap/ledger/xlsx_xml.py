@@ -31,10 +31,6 @@ class XlsxError(Exception):
     """The file is not a workbook this reader understands (message is Chinese / English)."""
 
 
-class TooLarge(Exception):
-    pass
-
-
 @dataclass
 class Sheet:
     name: str

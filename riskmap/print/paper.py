@@ -46,10 +46,6 @@ class Paper:
         poster reads from a few metres and an A4 sheet at arm's length."""
         return math.sqrt(min(self.width_mm, self.height_mm) / 210.0)
 
-    @property
-    def label_zh(self) -> str:
-        return f"{self.name}{'横向' if self.landscape else '纵向'}"
-
 
 def paper(name: str, landscape: bool = False, allowed: tuple[str, ...] | None = None) -> Paper:
     """A paper by name (A0–A5, any case), portrait or landscape; unknown names → InputError."""

@@ -96,10 +96,6 @@ class LabelRule:
     max_chars: int
     priority: int                      # higher wins label collisions across layers
 
-    def max_box_px(self) -> float:
-        """The widest label box this rule can make (CJK glyphs are about one em wide), CSS px."""
-        return (self.max_chars + 1) * self.size + 2 * self.halo_width
-
 
 @dataclass(frozen=True)
 class LayerStyle:

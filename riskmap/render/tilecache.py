@@ -490,11 +490,9 @@ class TileService:
 
     def today(self) -> str:
         """Today in Beijing time (ISO date): what the staleness layer counts days to."""
-        from datetime import datetime
+        from riskmap.clock import today
 
-        from riskmap.store.history import LOCAL_ZONE
-
-        return datetime.now(LOCAL_ZONE).date().isoformat()
+        return today().isoformat()
 
     def key(self, data: TileData, layer: str, fmt: str, view: TileView, scale: int = 1, hatch: bool = False,
             labels: bool = True, flagged: bool = False, sources: str | None = None) -> TileKey:
@@ -645,9 +643,9 @@ def label_sources(text: str | None) -> str:
 
 def local_day(moment: Any) -> str:
     """The Beijing-time date of a moment (what the staleness layer counts days to for a past state)."""
-    from riskmap.store.history import LOCAL_ZONE
+    from riskmap.clock import local_date
 
-    return moment.astimezone(LOCAL_ZONE).date().isoformat()
+    return local_date(moment).isoformat()
 
 
 def class_sql(style: Any, column: str) -> tuple[str, str]:

@@ -6,7 +6,7 @@ Public interface (implemented in `riskmap.store.repository`):
     migrate(url) -> str                       # only the migration, returns the schema revision
     Store.enterprise(name, create=True) -> riskmap.domain.Enterprise
     Store.enterprises() -> list[Enterprise];  Store.update_enterprise(Enterprise) -> Enterprise
-    Store.save_layout(enterprise, LayoutImport, author=None, note=None) -> int   # new layout version
+    Store.save_layout(enterprise, LayoutImport, author=None, reason=None) -> int   # new layout version
     Store.layout_features(enterprise, roles=None, bbox=None, version=None) -> GeoDataFrame (EPSG:4326)
     Store.layout_info(enterprise) -> dict | None;  Store.layout_versions(enterprise) -> list[dict]
     Store.save_units(enterprise, units, source=None, default_profile=None) -> int  # new ledger version

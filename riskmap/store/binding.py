@@ -17,11 +17,12 @@ earlier moments stay as they were.
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import update
 
 from riskmap.attach import bind_references
+from riskmap.store.audit import MAX_DETAIL_ITEMS, record_change
+from riskmap.store.ledgers import current_unit_row, insert_unit, map_units, new_ledger_version, unit_of
+from riskmap.store.rows import Writing
 from riskmap.store.schema import UnitRow
 
 BIND_NOTE = "按要素编号重新关联单元 / units bound to layout features by id"
@@ -40,29 +41,27 @@ def bind_new_ledger(features, units, unit_rows: list[dict]) -> list[str]:
     return warnings
 
 
-def rebind_after_layout(store: Any, w: Any, previous=None, author: str | None = None) -> dict[str, str]:
-    """Bind the current units to the layout just written in transaction `w` (`previous`: the layout a whole new
-    drawing replaced); writes a "bind" ledger version when a reference changes and returns {unit id: fid}."""
-    from riskmap.store import editing
-
+def rebind_after_layout(w: Writing, features, previous=None, author: str | None = None) -> dict[str, str]:
+    """Bind the current units to `features`, the layout just written in transaction `w` (`previous`: the layout
+    a whole new drawing replaced); writes a "bind" ledger version when a reference changes and returns
+    {unit id: fid}."""
     s = w.session
-    units = store._map_units(s, w.enterprise_id)
+    units = map_units(s, w.enterprise_id)
     if not units:
         return {}
-    features = store._features(s, w.enterprise_name, None, None, None)
     bound, _ = bind_references(units, features, previous)
     if not bound:
         return {}
-    version = editing._new_ledger_version(w, "bind", author, None, 0, 0, BIND_NOTE)
+    version = new_ledger_version(w, "bind", author, None, 0, 0, BIND_NOTE)
     items = []
     for code, fid in bound.items():
-        row = editing._current_unit_row(s, w.enterprise_id, code)
-        unit = editing._unit_of(s, row)
+        row = current_unit_row(s, w.enterprise_id, code)
+        unit = unit_of(s, row)
         items.append({"id": code, "op": "bind", "from": unit.feature_ref, "to": fid})
         unit.feature_ref = fid
         s.execute(update(UnitRow).where(UnitRow.id == row.id).values(valid_to=version.number))
-        editing._insert_unit(store, w, version, unit, row.position)
-    editing.record_change(w, "units.bind", "units", list(bound), author, None,
-                          {"items": items[:editing.MAX_DETAIL_ITEMS], "count": len(items)})
+        insert_unit(w, version, unit, row.position)
+    record_change(w, "units.bind", collection="units", items=list(bound), author=author,
+                  detail={"items": items[:MAX_DETAIL_ITEMS], "count": len(items)})
     w.units = None                                  # the map refresh reads the bound units again
     return bound

@@ -8,7 +8,7 @@ plus SELECT ... FOR UPDATE on the item), so of many writers holding the same tag
 transaction bumps the data version, refreshes the map snapshot, writes the audit row (`changes`) and raises the
 re-assessment flags the change causes (riskmap.store.flags): a change is there completely or not at all.
 
-The Store methods (riskmap.store.repository) are thin and delegate here.
+The Store (riskmap.store.repository) is the public face; these functions take it as their first argument.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import shapely
@@ -29,23 +29,34 @@ from sqlalchemy.orm import Session
 
 from riskmap.domain import AssessmentUnit
 from riskmap.errors import AlreadyExistsError, EditConflict, InputError, NotFoundError, PreconditionRequired
-from riskmap.store import codec
-from riskmap.store import repository as repo
+from riskmap.store import binding, codec, flags
+from riskmap.store.audit import MAX_DETAIL_ITEMS, bbox_of, record_change
+from riskmap.store.layouts import feature_rows, layout_number, read_features
+from riskmap.store.ledgers import current_unit_row, insert_unit, new_ledger_version, unit_of, version_row
+from riskmap.store.rows import (
+    checked_roles,
+    clean_text,
+    enterprise_id,
+    insert_rows,
+    next_number,
+    same_geometry,
+    valid,
+)
 from riskmap.store.schema import (
-    ChangeRow,
     LayoutFeatureRow,
     LayoutVersionRow,
     LedgerVersionRow,
     RiskEventRow,
     UnitRow,
 )
-from riskmap.store.types import SRID, encode_wkb, utcnow
+from riskmap.store.types import SRID, utcnow
+
+if TYPE_CHECKING:
+    from riskmap.store.repository import Store
 
 ANY = "*"
 MAX_FID = 200
 MAX_TEXT = 2000
-# Items listed in an audit row's detail; a revision of 100,000 features keeps counts and the first ones.
-MAX_DETAIL_ITEMS = 2000
 CHUNK = 500                  # ids per IN (...) list
 LAYOUT_ACTIONS = ("edit", "restore", "revise", "split", "merge")
 FEATURE_FIELDS = ("geometry", "name", "role", "layer", "properties")
@@ -167,31 +178,6 @@ class Touched:
 # ---------------------------------------------------------------------------------------------- audit
 
 
-def record_change(w, action: str, collection: str | None, item_ids: Sequence[str], author: str | None,
-                  reason: str | None, detail: dict | None = None) -> int:
-    """Write the audit row of the transaction `w` (layout and ledger numbers as they are after the change) and
-    remember its id in `w.change_id` for what follows in the same transaction (flags)."""
-    s = w.session
-    layout_number = s.execute(select(func.max(LayoutVersionRow.number))
-                              .where(LayoutVersionRow.enterprise_id == w.enterprise_id)).scalar_one()
-    ledger_number = s.execute(select(func.max(LedgerVersionRow.number))
-                              .where(LedgerVersionRow.enterprise_id == w.enterprise_id)).scalar_one()
-    row = ChangeRow(enterprise_id=w.enterprise_id, data_version=w.data_version, at=utcnow(),
-                    author=repo._clean_text(author), reason=repo._clean_text(reason), action=action,
-                    collection=collection, item_ids=[str(i) for i in item_ids], layout_number=layout_number,
-                    ledger_number=ledger_number, detail=detail)
-    s.add(row)
-    s.flush()
-    w.change_id = row.id
-    return row.id
-
-
-def _bbox(geom: Any) -> list[float] | None:
-    if geom is None or geom.is_empty:
-        return None
-    return [round(float(v), 9) for v in shapely.bounds(geom)]
-
-
 # ---------------------------------------------------------------------------------------------- layout reads
 
 
@@ -203,15 +189,15 @@ def _editable(row: LayoutFeatureRow | None) -> EditableFeature | None:
                            valid_from=row.valid_from, valid_to=row.valid_to)
 
 
-def feature(store, name: str, fid: str, at_layout: int | None = None) -> EditableFeature | None:
+def feature(store: Store, name: str, fid: str, at_layout: int | None = None) -> EditableFeature | None:
     """The current feature `fid` (or as it was in layout version `at_layout`); None when there is none."""
     with store.session() as s:
-        ent_id = store._enterprise_id(s, name, create=False, missing_ok=True)
+        ent_id = enterprise_id(s, name, create=False, missing_ok=True)
         if ent_id is None:
             return None
-        number = store._layout_number(s, ent_id, at_layout)
+        number = layout_number(s, ent_id, at_layout)
         row = s.execute(select(LayoutFeatureRow).where(
-            LayoutFeatureRow.enterprise_id == ent_id, repo._valid(LayoutFeatureRow, number),
+            LayoutFeatureRow.enterprise_id == ent_id, valid(LayoutFeatureRow, number),
             LayoutFeatureRow.fid == str(fid)).order_by(LayoutFeatureRow.id.desc()).limit(1)).scalars().first()
         return _editable(row)
 
@@ -222,19 +208,13 @@ def _last_row(s: Session, ent_id: int, fid: str) -> LayoutFeatureRow | None:
                      .order_by(LayoutFeatureRow.id.desc()).limit(1)).scalars().first()
 
 
-def _version_row(s: Session, model: type, ent_id: int, number: int | None):
-    if number is None:
-        return None
-    return s.execute(select(model).where(model.enterprise_id == ent_id, model.number == number)).scalars().first()
-
-
 def _current_feature_item(s: Session, ent_id: int, fid: str) -> dict | None:
     """The item as it is now, for EditConflict.current (feature None when it was deleted)."""
     row = _last_row(s, ent_id, fid)
     if row is None:
         return None
     live = row.valid_to is None
-    version = _version_row(s, LayoutVersionRow, ent_id, row.valid_from if live else row.valid_to)
+    version = version_row(s, LayoutVersionRow, ent_id, row.valid_from if live else row.valid_to)
     return {"id": fid, "edit_tag": row.id if live else None,
             "feature": _editable(row).geojson() if live else None,
             "changed_at": version.created_at.isoformat() if version else None,
@@ -278,11 +258,11 @@ def _geometry(geom: Any) -> Any:
 def _role(role: Any) -> str:
     if role is None:
         raise InputError("要素需要角色（role）/ the feature needs a role")
-    return repo._roles([str(role)])[0]
+    return checked_roles([str(role)])[0]
 
 
 def _text(value: Any, what_zh: str, what: str) -> str | None:
-    text = repo._clean_text(value)
+    text = clean_text(value)
     if text is not None and len(text) > MAX_TEXT:
         raise InputError(f"{what_zh}过长（最多 {MAX_TEXT} 字）/ the {what} is longer than {MAX_TEXT}")
     return text
@@ -325,16 +305,16 @@ class _Op:
     at: datetime | None = None
 
 
-def create_feature(store, name: str, fid: str | None, role: str, geometry: Any, name_: str | None = None,
+def create_feature(store: Store, name: str, fid: str | None, role: str, geometry: Any, feature_name: str | None = None,
                    layer: str | None = None, properties: dict | None = None, author: str | None = None,
                    reason: str | None = None) -> EditResult:
     op = _Op("create", None if fid is None else _fid_text(fid),
-             {"role": _role(role), "geometry": _geometry(geometry), "name": _text(name_, "名称", "name"),
+             {"role": _role(role), "geometry": _geometry(geometry), "name": _text(feature_name, "名称", "name"),
               "layer": _text(layer, "图层", "layer"), "properties": _properties(properties)})
     return _write_layout(store, name, [op], "edit", "feature.create", author, reason)
 
 
-def replace_feature(store, name: str, fid: str, if_match: Any, role: str, geometry: Any,
+def replace_feature(store: Store, name: str, fid: str, if_match: Any, role: str, geometry: Any,
                     feature_name: str | None = None, layer: str | None = None, properties: dict | None = None,
                     author: str | None = None, reason: str | None = None) -> EditResult:
     tags = _tags(if_match)
@@ -344,7 +324,7 @@ def replace_feature(store, name: str, fid: str, if_match: Any, role: str, geomet
     return _write_layout(store, name, [op], "edit", "feature.replace", author, reason)
 
 
-def patch_feature(store, name: str, fid: str, if_match: Any, changes: dict, author: str | None = None,
+def patch_feature(store: Store, name: str, fid: str, if_match: Any, changes: dict, author: str | None = None,
                   reason: str | None = None) -> EditResult:
     tags = _tags(if_match)
     if not isinstance(changes, dict):
@@ -370,14 +350,14 @@ def patch_feature(store, name: str, fid: str, if_match: Any, changes: dict, auth
     return _write_layout(store, name, [op], "edit", "feature.patch", author, reason)
 
 
-def delete_feature(store, name: str, fid: str, if_match: Any, author: str | None = None,
+def delete_feature(store: Store, name: str, fid: str, if_match: Any, author: str | None = None,
                    reason: str | None = None) -> EditResult:
     tags = _tags(if_match)
     return _write_layout(store, name, [_Op("delete", _fid_text(fid), tags=tags)], "edit", "feature.delete",
                          author, reason)
 
 
-def restore_feature(store, name: str, fid: str, author: str | None = None, reason: str | None = None,
+def restore_feature(store: Store, name: str, fid: str, author: str | None = None, reason: str | None = None,
                     at: datetime | None = None) -> EditResult:
     """Bring back a deleted feature as a new version: its last stored state, or its state at the moment `at`
     (an aware datetime; a naive one is read as UTC)."""
@@ -390,7 +370,7 @@ def restore_feature(store, name: str, fid: str, author: str | None = None, reaso
                          author, reason)
 
 
-def apply_layout_changes(store, name: str, changes: Sequence[FeatureChange], action: str,
+def apply_layout_changes(store: Store, name: str, changes: Sequence[FeatureChange], action: str,
                          if_match: dict[str, Any] | None, author: str | None = None,
                          reason: str | None = None) -> EditResult:
     """Several creates/replaces/deletes as one new layout version (split, merge, a confirmed revision).
@@ -447,27 +427,26 @@ def apply_layout_changes(store, name: str, changes: Sequence[FeatureChange], act
     return _write_layout(store, name, ops, action, audit, author, reason)
 
 
-def _write_layout(store, name: str, ops: list[_Op], version_action: str, audit_action: str,
+def _write_layout(store: Store, name: str, ops: list[_Op], version_action: str, audit_action: str,
                   author: str | None, reason: str | None) -> EditResult:
-    from riskmap.store import binding, flags
 
     reason = _text(reason, "理由", "reason")
     with store.transaction(name, create=False) as w:
         s = w.session
-        number = repo._next_number(s, LayoutVersionRow, w.enterprise_id)
-        previous = _version_row(s, LayoutVersionRow, w.enterprise_id, number - 1)
+        number = next_number(s, LayoutVersionRow, w.enterprise_id)
+        previous = version_row(s, LayoutVersionRow, w.enterprise_id, number - 1)
         version = LayoutVersionRow(
             enterprise_id=w.enterprise_id, number=number, created_at=utcnow(), action=version_action,
             source_name=previous.source_name if previous else None,
             source_format=previous.source_format if previous else None,
             crs=previous.crs if previous else f"EPSG:{SRID}",
             georeferenced=previous.georeferenced if previous else True,
-            report={"action": audit_action}, note=reason, author=repo._clean_text(author),
+            report={"action": audit_action}, note=reason, author=clean_text(author),
             feature_count=previous.feature_count if previous else 0)
         s.add(version)
         s.flush()
         touched = _apply_ops(store, w, version, ops)
-        binding.rebind_after_layout(store, w, author=author)
+        binding.rebind_after_layout(w, read_features(s, w.enterprise_name), author=author)
         if touched and audit_action in ("feature.patch", "feature.replace", "layout.edit") and \
                 all(_changed_fields(t) == ["name"] for t in touched):
             audit_action = "feature.rename"           # a rename moves nothing and raises no flag
@@ -476,16 +455,17 @@ def _write_layout(store, name: str, ops: list[_Op], version_action: str, audit_a
         version.report = {"action": audit_action, "counts": dict(counts)}
         items = [{"fid": t.fid, "op": t.op, "old_edit_tag": t.old.edit_tag if t.old else None,
                   "new_edit_tag": t.new.edit_tag if t.new else None,
-                  "old_bbox": _bbox(t.old.geometry) if t.old else None,
-                  "new_bbox": _bbox(t.new.geometry) if t.new else None, "fields": _changed_fields(t)}
+                  "old_bbox": bbox_of(t.old.geometry) if t.old else None,
+                  "new_bbox": bbox_of(t.new.geometry) if t.new else None, "fields": _changed_fields(t)}
                  for t in touched[:MAX_DETAIL_ITEMS]]
         detail = {"items": items, "counts": dict(counts), "layout_action": version_action}
         if len(touched) > MAX_DETAIL_ITEMS:
             detail["truncated"] = len(touched) - MAX_DETAIL_ITEMS
         collection = "regions" if touched and all(
             (t.new or t.old).role == "region" for t in touched) else "layout"
-        change_id = record_change(w, audit_action, collection, [t.fid for t in touched], author, reason, detail)
-        raised = flags.raise_for_layout(store, w, touched)
+        change_id = record_change(w, audit_action, collection=collection, items=[t.fid for t in touched],
+                                  author=author, reason=reason, detail=detail)
+        raised = flags.raise_for_layout(w, touched)
     return EditResult(fids=[t.fid for t in touched], edit_tags=[t.new.edit_tag if t.new else None for t in touched],
                       layout_number=number, data_version=w.data_version, change_id=change_id, flags_raised=raised)
 
@@ -499,7 +479,7 @@ def _changed_fields(t: Touched) -> list[str]:
     return out
 
 
-def _apply_ops(store, w, version: LayoutVersionRow, ops: list[_Op]) -> list[Touched]:
+def _apply_ops(store: Store, w, version: LayoutVersionRow, ops: list[_Op]) -> list[Touched]:
     """Check every op against the current rows (read and locked in one go), then retire and insert in batches:
     a revision of thousands of features costs a few statements, not thousands."""
     s, ent_id, number = w.session, w.enterprise_id, version.number
@@ -584,7 +564,7 @@ def _restorable(s: Session, ent_id: int, fid: str, at: datetime | None) -> Layou
             LayoutVersionRow.enterprise_id == ent_id, LayoutVersionRow.created_at <= at)).scalar_one()
         if number is None:
             raise InputError(f"该时刻还没有布局 / there was no layout yet at {at.isoformat()}")
-        q = q.where(repo._valid(LayoutFeatureRow, number))
+        q = q.where(valid(LayoutFeatureRow, number))
     row = s.execute(q.order_by(LayoutFeatureRow.id.desc()).limit(1)).scalars().first()
     if row is None:
         when = f"（{at.isoformat()}）" if at is not None else ""
@@ -593,7 +573,7 @@ def _restorable(s: Session, ent_id: int, fid: str, at: datetime | None) -> Layou
     return row
 
 
-def _insert_features(store, w, version: LayoutVersionRow, writes: list[tuple[int, str, dict]]) \
+def _insert_features(store: Store, w, version: LayoutVersionRow, writes: list[tuple[int, str, dict]]) \
         -> list[EditableFeature]:
     """Insert new rows (valid from this version) for (_, fid, values) in one batch; returns them with their tags."""
     if not writes:
@@ -603,11 +583,11 @@ def _insert_features(store, w, version: LayoutVersionRow, writes: list[tuple[int
                             "layer": [v.get("layer") for _, _, v in writes],
                             "properties": [v.get("properties") or {} for _, _, v in writes]},
                            geometry=[v["geometry"] for _, _, v in writes], crs=f"EPSG:{SRID}")
-    rows = repo._feature_rows(gdf, store.dialect)
+    rows = feature_rows(gdf, w.session.get_bind().dialect.name)
     for row in rows:
         row.update(enterprise_id=w.enterprise_id, layout_version_id=version.id, valid_from=version.number,
                    valid_to=None)
-    ids = repo._insert_rows(w.session, LayoutFeatureRow, rows, returning=True)
+    ids = insert_rows(w.session, LayoutFeatureRow, rows, returning=True)
     return [EditableFeature(fid=fid, edit_tag=new_id, name=values.get("name"), role=values.get("role"),
                             layer=values.get("layer"), properties=dict(values.get("properties") or {}),
                             geometry=values["geometry"], valid_from=version.number, valid_to=None)
@@ -617,29 +597,16 @@ def _insert_features(store, w, version: LayoutVersionRow, writes: list[tuple[int
 # ---------------------------------------------------------------------------------------------- units
 
 
-def unit_record(store, name: str, code: str) -> tuple[AssessmentUnit, int] | None:
+def unit_record(store: Store, name: str, code: str) -> tuple[AssessmentUnit, int] | None:
     """The current unit `code` with its events, and its edit tag (row id); None when there is none."""
     with store.session() as s:
-        ent_id = store._enterprise_id(s, name, create=False, missing_ok=True)
+        ent_id = enterprise_id(s, name, create=False, missing_ok=True)
         if ent_id is None:
             return None
-        row = _current_unit_row(s, ent_id, str(code), lock=False)
+        row = current_unit_row(s, ent_id, str(code), lock=False)
         if row is None:
             return None
-        return _unit_of(s, row), row.id
-
-
-def _current_unit_row(s: Session, ent_id: int, code: str, lock: bool = True) -> UnitRow | None:
-    q = select(UnitRow).where(UnitRow.enterprise_id == ent_id, UnitRow.valid_to.is_(None), UnitRow.code == code)
-    if lock:
-        q = q.with_for_update()
-    return s.execute(q).scalars().first()
-
-
-def _unit_of(s: Session, row: UnitRow) -> AssessmentUnit:
-    events = [codec.event_from_row(r) for r in s.execute(
-        select(RiskEventRow).where(RiskEventRow.unit_id == row.id).order_by(RiskEventRow.position)).scalars()]
-    return codec.unit_from_row(row, row.geometry, events)
+        return unit_of(s, row), row.id
 
 
 def unit_item(s: Session, ent_id: int, code: str) -> dict | None:
@@ -649,10 +616,10 @@ def unit_item(s: Session, ent_id: int, code: str) -> dict | None:
     if row is None:
         return None
     live = row.valid_to is None
-    version = _version_row(s, LedgerVersionRow, ent_id, row.valid_from if live else row.valid_to)
+    version = version_row(s, LedgerVersionRow, ent_id, row.valid_from if live else row.valid_to)
     feature_json = None
     if live:
-        unit = _unit_of(s, row)
+        unit = unit_of(s, row)
         level = unit.level()
         feature_json = {"type": "Feature", "id": unit.id,
                         "geometry": mapping(unit.geometry) if unit.geometry is not None else None,
@@ -665,69 +632,39 @@ def unit_item(s: Session, ent_id: int, code: str) -> dict | None:
             "changed_by": version.author if version else None, "reason": version.note if version else None}
 
 
-def _new_ledger_version(w, action: str, author: str | None, reason: str | None, unit_delta: int,
-                        event_delta: int, default_note: str) -> LedgerVersionRow:
-    s = w.session
-    number = repo._next_number(s, LedgerVersionRow, w.enterprise_id)
-    previous = _version_row(s, LedgerVersionRow, w.enterprise_id, number - 1)
-    version = LedgerVersionRow(
-        enterprise_id=w.enterprise_id, number=number, created_at=utcnow(), action=action,
-        source=previous.source if previous else None,
-        default_profile=previous.default_profile if previous else None,
-        note=repo._clean_text(reason) or default_note, author=repo._clean_text(author),
-        unit_count=(previous.unit_count if previous else 0) + unit_delta,
-        event_count=(previous.event_count if previous else 0) + event_delta)
-    s.add(version)
-    s.flush()
-    return version
-
-
-def _insert_unit(store, w, version: LedgerVersionRow, unit: AssessmentUnit, position: int) -> int:
-    row = codec.unit_row(unit, position)
-    row["geometry"] = encode_wkb([unit.geometry], store.dialect)[0]
-    row.update(enterprise_id=w.enterprise_id, ledger_version_id=version.id, valid_from=version.number,
-               valid_to=None)
-    (new_id,) = repo._insert_rows(w.session, UnitRow, [row], returning=True)
-    events = [codec.event_row(ev, pos) for pos, ev in enumerate(unit.events)]
-    for ev in events:
-        ev.update(enterprise_id=w.enterprise_id, unit_id=new_id)
-    repo._insert_rows(w.session, RiskEventRow, events)
-    return new_id
-
-
-def edit_unit(store, name: str, unit_id: str, change, author: str | None = None, note: str | None = None,
+def edit_unit(store: Store, name: str, unit_id: str, change, author: str | None = None, reason: str | None = None,
               if_match: Any = None) -> tuple[AssessmentUnit, int, int]:
     """Change one unit as a new ledger version (action "edit"); see Store.edit_unit."""
-    from riskmap.store import flags
 
     tags = None if if_match is None else _tags(if_match)
     code = str(unit_id)
     with store.transaction(name, create=False) as w:
         s = w.session
-        current = _current_unit_row(s, w.enterprise_id, code)
+        current = current_unit_row(s, w.enterprise_id, code)
         if current is None:
             if tags is not None and unit_item(s, w.enterprise_id, code) is not None:
                 raise EditConflict(current=unit_item(s, w.enterprise_id, code))
             raise NotFoundError(f"没有编号为 “{unit_id}” 的评估单元 / no assessment unit {unit_id!r}")
         if tags is not None:
             _check_tag(tags, current.id, lambda: unit_item(s, w.enterprise_id, code))
-        before = _unit_of(s, current)
-        unit = _unit_of(s, current)
+        before = unit_of(s, current)
+        unit = unit_of(s, current)
         change(unit)
         if str(unit.id) != code:
             raise InputError("不能修改单元编号 / the unit id cannot be changed")
         if unit.parent_id != before.parent_id:
             _check_parent(s, w.enterprise_id, code, unit.parent_id)
-        version = _new_ledger_version(w, "edit", author, note, 0, len(unit.events) - len(before.events),
+        version = new_ledger_version(w, "edit", author, reason, 0, len(unit.events) - len(before.events),
                                       f"编辑单元 {unit_id}")
         s.execute(update(UnitRow).where(UnitRow.id == current.id).values(valid_to=version.number))
-        new_id = _insert_unit(store, w, version, unit, current.position)
+        new_id = insert_unit(w, version, unit, current.position)
         fields = _unit_fields_changed(before, unit)
         detail = {"items": [{"id": code, "op": "edit", "old_edit_tag": current.id, "new_edit_tag": new_id,
-                             "old_bbox": _bbox(before.geometry), "new_bbox": _bbox(unit.geometry),
+                             "old_bbox": bbox_of(before.geometry), "new_bbox": bbox_of(unit.geometry),
                              "fields": fields}]}
-        record_change(w, "unit.edit", "units", [code], author, note, detail)
-        flags.after_unit_edit(store, w, before, unit, fields)
+        record_change(w, "unit.edit", collection="units", items=[code], author=author, reason=reason,
+                      detail=detail)
+        flags.after_unit_edit(w, before, unit, fields)
         w.edit_tag = new_id
     return unit, version.number, w.data_version
 
@@ -751,7 +688,7 @@ def _check_parent(s: Session, ent_id: int, code: str, parent: str | None) -> Non
 def _unit_fields_changed(before: AssessmentUnit, after: AssessmentUnit) -> list[str]:
     a, b = codec.unit_row(before, 0), codec.unit_row(after, 0)
     out = [k for k in a if k not in ("position", "geometry") and a[k] != b[k]]
-    if not _same_geometry(before.geometry, after.geometry):
+    if not same_geometry(before.geometry, after.geometry):
         out.insert(0, "geometry")
     if [codec.event_row(e, i) for i, e in enumerate(before.events)] != \
             [codec.event_row(e, i) for i, e in enumerate(after.events)]:
@@ -759,13 +696,7 @@ def _unit_fields_changed(before: AssessmentUnit, after: AssessmentUnit) -> list[
     return out
 
 
-def _same_geometry(a: Any, b: Any) -> bool:
-    if a is None or b is None:
-        return a is None and b is None
-    return bool(shapely.equals_exact(a, b, tolerance=0))
-
-
-def create_unit(store, name: str, unit: AssessmentUnit, author: str | None = None,
+def create_unit(store: Store, name: str, unit: AssessmentUnit, author: str | None = None,
                 reason: str | None = None) -> EditResult:
     """Add one unit (with its events) to the current tree as a new ledger version (action "create")."""
     if not isinstance(unit, AssessmentUnit):
@@ -777,31 +708,32 @@ def create_unit(store, name: str, unit: AssessmentUnit, author: str | None = Non
         raise InputError("单元几何为空 / the unit geometry is empty")
     with store.transaction(name, create=False) as w:
         s = w.session
-        if _current_unit_row(s, w.enterprise_id, code, lock=False) is not None:
+        if current_unit_row(s, w.enterprise_id, code, lock=False) is not None:
             raise AlreadyExistsError(f"单元编号 {code} 已被使用 / unit id {code!r} is already in use")
         if unit.parent_id is not None:
-            parent = _current_unit_row(s, w.enterprise_id, str(unit.parent_id), lock=False)
+            parent = current_unit_row(s, w.enterprise_id, str(unit.parent_id), lock=False)
             if parent is None:
                 raise InputError(f"上级单元 {unit.parent_id} 不存在 / parent unit {unit.parent_id!r} does not exist")
-        version = _new_ledger_version(w, "create", author, reason, 1, len(unit.events), f"新增单元 {code}")
+        version = new_ledger_version(w, "create", author, reason, 1, len(unit.events), f"新增单元 {code}")
         position = (s.execute(select(func.max(UnitRow.position)).where(
             UnitRow.enterprise_id == w.enterprise_id, UnitRow.valid_to.is_(None))).scalar_one() or 0) + 1
-        new_id = _insert_unit(store, w, version, unit, position)
-        detail = {"items": [{"id": code, "op": "create", "new_edit_tag": new_id, "new_bbox": _bbox(unit.geometry),
+        new_id = insert_unit(w, version, unit, position)
+        detail = {"items": [{"id": code, "op": "create", "new_edit_tag": new_id, "new_bbox": bbox_of(unit.geometry),
                              "fields": []}]}
-        change_id = record_change(w, "unit.create", "units", [code], author, reason, detail)
+        change_id = record_change(w, "unit.create", collection="units", items=[code], author=author,
+                                  reason=reason, detail=detail)
     return EditResult(fids=[code], edit_tags=[new_id], layout_number=None, data_version=w.data_version,
                       change_id=change_id, ledger_number=version.number)
 
 
-def delete_unit(store, name: str, code: str, if_match: Any, author: str | None = None,
+def delete_unit(store: Store, name: str, code: str, if_match: Any, author: str | None = None,
                 reason: str | None = None) -> EditResult:
     """Retire one unit (a new ledger version, action "delete"); refused while it has current children."""
     tags = _tags(if_match)
     code = str(code)
     with store.transaction(name, create=False) as w:
         s = w.session
-        current = _current_unit_row(s, w.enterprise_id, code)
+        current = current_unit_row(s, w.enterprise_id, code)
         if current is None:
             if unit_item(s, w.enterprise_id, code) is not None:
                 raise EditConflict(current=unit_item(s, w.enterprise_id, code))
@@ -815,11 +747,12 @@ def delete_unit(store, name: str, code: str, if_match: Any, author: str | None =
                              f"still has child units ({', '.join(children)}); delete or move them first")
         events = s.execute(select(func.count()).select_from(RiskEventRow)
                            .where(RiskEventRow.unit_id == current.id)).scalar_one()
-        old_bbox = _bbox(current.geometry)
-        version = _new_ledger_version(w, "delete", author, reason, -1, -int(events), f"删除单元 {code}")
+        old_bbox = bbox_of(current.geometry)
+        version = new_ledger_version(w, "delete", author, reason, -1, -int(events), f"删除单元 {code}")
         s.execute(update(UnitRow).where(UnitRow.id == current.id).values(valid_to=version.number))
         detail = {"items": [{"id": code, "op": "delete", "old_edit_tag": current.id, "old_bbox": old_bbox,
                              "fields": []}]}
-        change_id = record_change(w, "unit.delete", "units", [code], author, reason, detail)
+        change_id = record_change(w, "unit.delete", collection="units", items=[code], author=author,
+                                  reason=reason, detail=detail)
     return EditResult(fids=[code], edit_tags=[None], layout_number=None, data_version=w.data_version,
                       change_id=change_id, ledger_number=version.number)

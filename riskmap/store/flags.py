@@ -12,23 +12,31 @@ ancestors is attached to the region.
 
 from __future__ import annotations
 
-import calendar
 from collections.abc import Iterable, Sequence
-from datetime import UTC, date, datetime, timedelta, timezone
-from typing import Any
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import shapely
 from sqlalchemy import func, select, update
 
-from riskmap.attach import _FeatureIndex, _key
+from riskmap.attach import FeatureIndex, reference_key
+from riskmap.clock import add_months, local_date
+from riskmap.clock import today as local_today
 from riskmap.domain import AssessmentUnit
 from riskmap.errors import InputError, NotFoundError
-from riskmap.store import repository as repo
+from riskmap.store.audit import record_change
+from riskmap.store.layouts import read_features
+from riskmap.store.ledgers import map_units
+from riskmap.store.rows import Writing, clean_text, enterprise_id, insert_rows
 from riskmap.store.schema import AccidentRow, LedgerVersionRow, ReassessmentFlagRow, RiskEventRow, UnitRow
 from riskmap.store.types import utcnow
 
-LOCAL = timezone(timedelta(hours=8))          # dates users read are Beijing dates
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from riskmap.store.editing import Touched
+    from riskmap.store.repository import Store
 DEFAULT_MONTHS = 12
 SERIOUS_DEATHS = 1
 SERIOUS_INJURIES = 3
@@ -56,16 +64,10 @@ def reason_text(code: str, what: str | None = None, months: int | None = None) -
     return f"{zh} / {en}"
 
 
-def local_date(moment: datetime) -> date:
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(LOCAL).date()
-
-
 # ---------------------------------------------------------------------------------------------- raise / clear
 
 
-def raise_flags(w, wanted: dict[tuple[str, str], tuple[str, dict | None]]) -> list[dict]:
+def raise_flags(w: Writing, wanted: dict[tuple[str, str], tuple[str, dict | None]]) -> list[dict]:
     """Insert the flags (unit code, reason code) -> (reason text, detail) that are not open yet; returns them."""
     if not wanted:
         return []
@@ -81,11 +83,11 @@ def raise_flags(w, wanted: dict[tuple[str, str], tuple[str, dict | None]]) -> li
                      "reason": reason, "raised_at": now, "raised_change_id": w.change_id, "cleared_at": None,
                      "cleared_change_id": None, "detail": detail})
         out.append({"unit_id": code, "reason_code": reason_code, "reason": reason})
-    repo._insert_rows(s, ReassessmentFlagRow, rows)   # COPY on PostgreSQL: an accident may flag every unit
+    insert_rows(s, ReassessmentFlagRow, rows)   # COPY on PostgreSQL: an accident may flag every unit
     return out
 
 
-def clear_open(w, codes: Iterable[str] | None, reason_code: str | None = None) -> int:
+def clear_open(w: Writing, codes: Iterable[str] | None, reason_code: str | None = None) -> int:
     """Clear the open flags of some units (all when `codes` is None); returns how many."""
     s = w.session
     q = select(ReassessmentFlagRow.id).where(ReassessmentFlagRow.enterprise_id == w.enterprise_id,
@@ -103,18 +105,18 @@ def clear_open(w, codes: Iterable[str] | None, reason_code: str | None = None) -
     return len(ids)
 
 
-def _clear_ids(w, ids: list[int]) -> None:
+def _clear_ids(w: Writing, ids: list[int]) -> None:
     now = utcnow()
     for start in range(0, len(ids), CHUNK):
         w.session.execute(update(ReassessmentFlagRow).where(ReassessmentFlagRow.id.in_(ids[start:start + CHUNK]))
                           .values(cleared_at=now, cleared_change_id=w.change_id))
 
 
-def open_codes(session, enterprise_id: int) -> dict[str, str]:
+def open_codes(session: Session, ent_id: int) -> dict[str, str]:
     """unit code -> its open stored reason codes, sorted and ","-joined (the map's `flag` column)."""
     found: dict[str, set[str]] = {}
     for code, reason_code in session.execute(select(ReassessmentFlagRow.unit_code, ReassessmentFlagRow.reason_code)
-                                             .where(ReassessmentFlagRow.enterprise_id == enterprise_id,
+                                             .where(ReassessmentFlagRow.enterprise_id == ent_id,
                                                     ReassessmentFlagRow.cleared_at.is_(None))).all():
         found.setdefault(code, set()).add(reason_code)
     return {code: ",".join(sorted(reasons)) for code, reasons in found.items()}
@@ -136,14 +138,14 @@ class _Units:
                 self.children.setdefault(u.parent_id, []).append(i)
         self.refs: dict[str, list[int]] = {}
         for i, u in enumerate(self.units):
-            key = _key(u.feature_ref)
+            key = reference_key(u.feature_ref)
             if key is not None:
                 self.refs.setdefault(key, []).append(i)
         located = np.array([u.geometry for u in self.units] + [None], dtype=object)[:-1]
         missing = shapely.is_missing(located) | shapely.is_empty(located)
         located[missing] = None
         if len(features):
-            index = _FeatureIndex(features)
+            index = FeatureIndex(features)
             for i in np.flatnonzero(missing):
                 m = index.match(self.units[i].feature_ref)
                 if m.position is not None:
@@ -160,7 +162,7 @@ class _Units:
     def attached(self, keys: Iterable[Any]) -> set[int]:
         out: set[int] = set()
         for key in keys:
-            k = _key(key)
+            k = reference_key(key)
             if k is not None:
                 out.update(self.refs.get(k, ()))
         return out
@@ -204,16 +206,16 @@ def _label(feature) -> str:
     return f"{feature.name}（{feature.fid}）" if feature.name and feature.name != feature.fid else str(feature.fid)
 
 
-def raise_for_layout(store, w, touched) -> list[dict]:
+def raise_for_layout(w: Writing, touched: Sequence[Touched]) -> list[dict]:
     """The flags a layout change causes (see the module docstring for "attached" and "in")."""
     if not touched:
         return []
     s = w.session
-    units = store._map_units(s, w.enterprise_id)
+    units = map_units(s, w.enterprise_id)
     w.units, w.units_disposable = units, True   # the map refresh at the end of the transaction reuses them
     if not units:
         return []
-    features = store._features(s, w.enterprise_name, None, None, None)
+    features = read_features(s, w.enterprise_name)
     w.features = features                       # likewise (nothing changes the layout after this)
     plant = _Units(units, features)
     regions = features[features["role"] == "region"].reset_index(drop=True)
@@ -265,7 +267,7 @@ def raise_for_layout(store, w, touched) -> list[dict]:
     return raise_flags(w, wanted)
 
 
-def after_unit_edit(store, w, before: AssessmentUnit, unit: AssessmentUnit, fields: list[str]) -> list[dict]:
+def after_unit_edit(w: Writing, before: AssessmentUnit, unit: AssessmentUnit, fields: list[str]) -> list[dict]:
     """A unit edit that re-assesses (events re-evaluated, last_assessed moved on) clears the unit's flags;
     one that moves it (geometry, feature_ref, parent) raises them."""
     later = unit.last_assessed is not None and (before.last_assessed is None
@@ -284,7 +286,7 @@ def after_unit_edit(store, w, before: AssessmentUnit, unit: AssessmentUnit, fiel
     return raise_flags(w, wanted)
 
 
-def after_ledger_import(store, w, units: Sequence[AssessmentUnit]) -> int:
+def after_ledger_import(w: Writing, units: Sequence[AssessmentUnit]) -> int:
     """A new ledger clears each open flag whose unit was assessed on or after the day it was raised."""
     assessed = {u.id: u.last_assessed for u in units if u.last_assessed is not None}
     if not assessed:
@@ -301,17 +303,15 @@ def after_ledger_import(store, w, units: Sequence[AssessmentUnit]) -> int:
 # ---------------------------------------------------------------------------------------------- accidents, clear
 
 
-def record_accident(store, name: str, unit_code: str | None, occurred_on: date, description: str,
+def record_accident(store: Store, name: str, unit_id: str | None, occurred_on: date, description: str,
                     deaths: int = 0, serious_injuries: int = 0, author: str | None = None) -> dict:
     """Store an accident and flag the unit where it happened, or every unit after a serious one
     (≥ 1 death or ≥ 3 serious injuries)."""
-    from riskmap.store import editing
-
     if not isinstance(occurred_on, date) or isinstance(occurred_on, datetime):
         raise InputError(f"事故日期应为日期，而不是 {occurred_on!r} / the accident date must be a date")
-    if occurred_on > datetime.now(LOCAL).date() + timedelta(days=1):
+    if occurred_on > local_today() + timedelta(days=1):
         raise InputError(f"事故日期 {occurred_on} 在将来 / the accident date {occurred_on} is in the future")
-    text = repo._clean_text(description)
+    text = clean_text(description)
     text = text.strip() if text else ""
     if not text:
         raise InputError("事故描述不能为空 / the accident description is empty")
@@ -325,7 +325,7 @@ def record_accident(store, name: str, unit_code: str | None, occurred_on: date, 
         counts.append(int(value))
     deaths, serious_injuries = counts
     serious = deaths >= SERIOUS_DEATHS or serious_injuries >= SERIOUS_INJURIES
-    code = None if unit_code is None or not str(unit_code).strip() else str(unit_code).strip()
+    code = None if unit_id is None or not str(unit_id).strip() else str(unit_id).strip()
     with store.transaction(name, create=False) as w:
         s = w.session
         current = list(s.execute(select(UnitRow.code).where(UnitRow.enterprise_id == w.enterprise_id,
@@ -333,13 +333,14 @@ def record_accident(store, name: str, unit_code: str | None, occurred_on: date, 
         if code is not None and code not in set(current):
             raise NotFoundError(f"没有编号为 “{code}” 的评估单元 / no assessment unit {code!r}")
         targets = current if serious else ([code] if code is not None else [])
-        change_id = editing.record_change(w, "accident.record", "units", [code] if code else [], author, text,
-                                          {"occurred_on": occurred_on.isoformat(), "deaths": deaths,
-                                           "serious_injuries": serious_injuries, "serious": serious,
-                                           "flagged": len(targets)})
+        change_id = record_change(w, "accident.record", collection="units", items=[code] if code else [],
+                                  author=author, reason=text,
+                                  detail={"occurred_on": occurred_on.isoformat(), "deaths": deaths,
+                                          "serious_injuries": serious_injuries, "serious": serious,
+                                          "flagged": len(targets)})
         row = AccidentRow(enterprise_id=w.enterprise_id, unit_code=code, occurred_on=occurred_on,
                           description=text, deaths=deaths, serious_injuries=serious_injuries,
-                          recorded_at=utcnow(), recorded_by=repo._clean_text(author), change_id=change_id)
+                          recorded_at=utcnow(), recorded_by=clean_text(author), change_id=change_id)
         s.add(row)
         s.flush()
         what = f"{occurred_on.isoformat()} {text[:60]}"
@@ -349,18 +350,16 @@ def record_accident(store, name: str, unit_code: str | None, occurred_on: date, 
             "flags_raised": raised}
 
 
-def clear_flags(store, name: str, unit_code: str | None, author: str | None = None, reason: str | None = None,
+def clear_flags(store: Store, name: str, unit_id: str | None, author: str | None = None, reason: str | None = None,
                 reason_code: str | None = None) -> dict:
-    """Clear a unit's open flags (or one reason of them; every unit's when `unit_code` is None) explicitly."""
-    from riskmap.store import editing
-
+    """Clear a unit's open flags (or one reason of them; every unit's when `unit_id` is None) explicitly."""
     if reason_code is not None and reason_code not in STORED_REASONS:
         raise InputError(f"未知的原因代码 “{reason_code}”，可选：{', '.join(STORED_REASONS)} / unknown reason code "
                          f"{reason_code!r}; allowed: {', '.join(STORED_REASONS)}")
-    code = None if unit_code is None else str(unit_code)
+    code = None if unit_id is None else str(unit_id)
     with store.transaction(name, create=False) as w:
-        change_id = editing.record_change(w, "flags.clear", "units", [code] if code else [], author, reason,
-                                          {"reason_code": reason_code})
+        change_id = record_change(w, "flags.clear", collection="units", items=[code] if code else [],
+                                  author=author, reason=reason, detail={"reason_code": reason_code})
         cleared = clear_open(w, None if code is None else [code], reason_code)
     return {"cleared": cleared, "change_id": change_id, "data_version": w.data_version}
 
@@ -369,37 +368,25 @@ def clear_flags(store, name: str, unit_code: str | None, author: str | None = No
 
 
 def reassessment_months(profile_name: str | None) -> int:
-    """The profile's `reassessment_months` (default 12): how long an assessment stays valid."""
-    from riskmap.criteria import profile as profiles
+    """The profile's `reassessment_months` (default 12): how long an assessment stays valid. A ledger naming a
+    profile this server lacks keeps the default; a profile with a bad value is an InputError."""
+    from riskmap.criteria.profile import UnknownProfileError, load_profile
 
-    locations = profiles._locations(None)
-    found = profiles._find(profile_name or "lec", locations)
-    if found is None:
+    try:
+        return load_profile(profile_name or "lec").reassessment_months
+    except UnknownProfileError:
         return DEFAULT_MONTHS
-    raw = profiles._resolve_raw(found[0], found[1], found[2], locations)
-    value = raw.get("reassessment_months", DEFAULT_MONTHS)
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 120:
-        raise InputError(f"准则配置 {found[1]} 的 reassessment_months 应为 1 到 120 的整数，而不是 {value!r} / "
-                         f"reassessment_months in {found[1]} must be a whole number 1..120, not {value!r}")
-    return value
 
 
-def months_of(session, enterprise_id: int) -> int:
+def months_of(session: Session, ent_id: int) -> int:
     """reassessment_months of the criteria profile of the enterprise's current ledger."""
     profile = session.execute(select(LedgerVersionRow.default_profile)
-                              .where(LedgerVersionRow.enterprise_id == enterprise_id)
+                              .where(LedgerVersionRow.enterprise_id == ent_id)
                               .order_by(LedgerVersionRow.number.desc()).limit(1)).scalar_one_or_none()
     return reassessment_months(profile)
 
 
-def add_months(day: date, months: int) -> date:
-    """The same day `months` later (the month's last day when it is shorter)."""
-    month0 = day.month - 1 + months
-    year, month = day.year + month0 // 12, month0 % 12 + 1
-    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
-
-
-def flags(store, name: str, open_only: bool = True, today: date | None = None, unit_code: str | None = None,
+def flags(store: Store, name: str, open_only: bool = True, today: date | None = None, unit_id: str | None = None,
           reason_code: str | None = None) -> list[dict]:
     """Stored flags of current units (open ones unless `open_only` is False) and the computed "overdue" ones,
     in ledger order."""
@@ -410,13 +397,13 @@ def flags(store, name: str, open_only: bool = True, today: date | None = None, u
         today = local_date(today)
     elif today is not None and not isinstance(today, date):
         raise InputError(f"today 应为日期，而不是 {today!r} / today must be a date, not {today!r}")
-    today = today or datetime.now(LOCAL).date()
+    today = today or local_today()
     with store.session() as s:
-        ent_id = store._enterprise_id(s, name, create=False)
+        ent_id = enterprise_id(s, name, create=False)
         units_t = UnitRow.__table__
         cond = [units_t.c.enterprise_id == ent_id, units_t.c.valid_to.is_(None)]
-        if unit_code is not None:
-            cond.append(units_t.c.code == str(unit_code))
+        if unit_id is not None:
+            cond.append(units_t.c.code == str(unit_id))
         events = (select(RiskEventRow.unit_id, func.count().label("n")).group_by(RiskEventRow.unit_id)
                   .where(RiskEventRow.enterprise_id == ent_id).subquery())
         units = s.execute(select(units_t.c.code, units_t.c.name, units_t.c.last_assessed, units_t.c.position,
@@ -425,8 +412,8 @@ def flags(store, name: str, open_only: bool = True, today: date | None = None, u
         q = select(*ReassessmentFlagRow.__table__.c).where(ReassessmentFlagRow.enterprise_id == ent_id)
         if open_only:
             q = q.where(ReassessmentFlagRow.cleared_at.is_(None))
-        if unit_code is not None:
-            q = q.where(ReassessmentFlagRow.unit_code == str(unit_code))
+        if unit_id is not None:
+            q = q.where(ReassessmentFlagRow.unit_code == str(unit_id))
         stored = s.execute(q.order_by(ReassessmentFlagRow.id)).all()
         months = months_of(s, ent_id)
     by_code = {u.code: u for u in units}

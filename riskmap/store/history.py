@@ -13,28 +13,20 @@ from datetime import UTC, date, datetime, time, timedelta
 from operator import itemgetter
 from types import SimpleNamespace
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import shapely
 from sqlalchemy import func, or_, select, text
 
+from riskmap.attach import regions_from_features
+from riskmap.clock import LOCAL_ZONE
 from riskmap.domain import AssessmentUnit, Region
-from riskmap.errors import InputError, NotFoundError
+from riskmap.errors import InputError
 from riskmap.store import codec
-from riskmap.store.repository import (
-    _empty_features,
-    _enterprise_name,
-    _features_frame,
-    _from_wkb,
-    _layout_version_info,
-    _ledger_version_info,
-    _paused_gc,
-    _regions_of,
-    _valid,
-)
+from riskmap.store.layouts import empty_features, features_frame, layout_version_info, read_features
+from riskmap.store.ledgers import ledger_version_info, read_units
+from riskmap.store.rows import enterprise_id, from_wkb, json_text, paused_gc, same_geometry, valid, wkb_of
 from riskmap.store.schema import (
     ChangeRow,
-    EnterpriseRow,
     LayoutFeatureRow,
     LayoutVersionRow,
     LedgerVersionRow,
@@ -43,7 +35,6 @@ from riskmap.store.schema import (
 )
 from riskmap.store.types import Data, loads
 
-LOCAL_ZONE = ZoneInfo("Asia/Shanghai")
 EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)
 MAX_HISTORY = 5000
 FUTURE_SLACK = timedelta(days=1)       # clocks of client and server may differ; further ahead is a typo
@@ -111,7 +102,7 @@ def versions_at(store, name: str, at: datetime) -> AsOf:
     """The versions whose created_at <= at; InputError when nothing was stored yet then."""
     at = _aware(at)
     with store.session() as s:
-        ent_id = _enterprise_id(s, name)
+        ent_id = enterprise_id(s, name, create=False)
         layout = _number_at(s, LayoutVersionRow, ent_id, at)
         ledger = _number_at(s, LedgerVersionRow, ent_id, at)
         data_version = s.execute(select(func.max(ChangeRow.data_version))
@@ -128,14 +119,13 @@ def regions_at(store, name: str, layout_version: int | None, ledger_version: int
     None for a version means "none existed then" (not "the current one"): no regions, resp. no units.
     """
     with store.session() as s:   # one snapshot, as Store.regions reads
-        return _regions_of(*_past_parts(store, s, name, layout_version, ledger_version, ["region"]))
+        return regions_from_features(*_past_parts(store, s, name, layout_version, ledger_version, ["region"]))
 
 
 def _past_parts(store, s, name: str, layout_version: int | None, ledger_version: int | None,
                 roles: list[str] | None):
-    features = _empty_features() if layout_version is None else \
-        store._features(s, name, roles, None, layout_version)
-    units = [] if ledger_version is None else store._units(s, name, ledger_version)
+    features = empty_features() if layout_version is None else read_features(s, name, roles, None, layout_version)
+    units = [] if ledger_version is None else read_units(s, name, ledger_version)
     return features, units
 
 
@@ -144,9 +134,9 @@ def plant_parts_at(store, name: str, at: datetime) -> dict:
     asof = versions_at(store, name, at)
     with store.session() as s:
         features, units = _past_parts(store, s, name, asof.layout_number, asof.ledger_number, None)
-        ent_id = _enterprise_id(s, name)
-        layout_info = _version_info(s, LayoutVersionRow, ent_id, asof.layout_number, _layout_version_info)
-        ledger_info = _version_info(s, LedgerVersionRow, ent_id, asof.ledger_number, _ledger_version_info)
+        ent_id = enterprise_id(s, name, create=False)
+        layout_info = _version_info(s, LayoutVersionRow, ent_id, asof.layout_number, layout_version_info)
+        ledger_info = _version_info(s, LedgerVersionRow, ent_id, asof.ledger_number, ledger_version_info)
     regions = regions_from(features, units)
     return {"asof": asof, "features": features, "units": units, "regions": regions,
             "layout_info": layout_info, "ledger_info": ledger_info}
@@ -154,7 +144,7 @@ def plant_parts_at(store, name: str, at: datetime) -> dict:
 
 def regions_from(features, units) -> list[Region]:
     """Regions by the rules of Store.regions, from a layout already read whole (saves reading it twice)."""
-    return _regions_of(features[features["role"] == "region"].reset_index(drop=True), units)
+    return regions_from_features(features[features["role"] == "region"].reset_index(drop=True), units)
 
 
 def _version_info(s, model, ent_id: int, number: int | None, info) -> dict | None:
@@ -178,7 +168,7 @@ def history(store, name: str, since: datetime | None = None, until: datetime | N
     limit = _limit(limit)
     since, until = (None if t is None else _aware(t) for t in (since, until))
     with store.session() as s:
-        ent_id = _enterprise_id(s, name)
+        ent_id = enterprise_id(s, name, create=False)
         cond = [ChangeRow.enterprise_id == ent_id]
         if since is not None:
             cond.append(ChangeRow.at >= since)
@@ -260,10 +250,10 @@ def diff(store, name: str, t1: datetime, t2: datetime) -> dict:
     if t1 > t2:
         t1, t2 = t2, t1
     with store.session() as s:
-        ent_id = _enterprise_id(s, name)
+        ent_id = enterprise_id(s, name, create=False)
         before = [_number_at(s, m, ent_id, t1) for m in (LayoutVersionRow, LedgerVersionRow)]
         after = [_number_at(s, m, ent_id, t2) for m in (LayoutVersionRow, LedgerVersionRow)]
-        with _paused_gc():
+        with paused_gc():
             old_f, new_f = (_feature_frame(_feature_rows(s, store, cond)) for cond in
                             _changed(LayoutFeatureRow, ent_id, before[0], after[0]))
             old_u, new_u = (_units_where(s, store, cond) for cond in
@@ -278,9 +268,9 @@ def _changed(model, ent_id: int, v1: int | None, v2: int | None) -> tuple[list |
     """SQL conditions of (rows valid at v1 but not at v2, rows valid at v2 but not at v1); None reads nothing
     (no version yet at that moment)."""
     base = [model.enterprise_id == ent_id]
-    old = None if v1 is None else [*base, _valid(model, v1),
+    old = None if v1 is None else [*base, valid(model, v1),
                                    *([] if v2 is None else [model.valid_to.is_not(None), model.valid_to <= v2])]
-    new = None if v2 is None else [*base, _valid(model, v2), *([] if v1 is None else [model.valid_from > v1])]
+    new = None if v2 is None else [*base, valid(model, v2), *([] if v1 is None else [model.valid_from > v1])]
     return old, new
 
 
@@ -288,8 +278,8 @@ def _feature_rows(s, store, cond: list | None) -> list:
     if cond is None:
         return []
     f = LayoutFeatureRow
-    return s.connection().execute(select(f.id, f.fid, f.name, f.role, f.layer, store._json_text(f.properties),
-                                         store._wkb(f.geometry)).where(*cond).order_by(f.id)).all()
+    return s.connection().execute(select(f.id, f.fid, f.name, f.role, f.layer, json_text(store.dialect, f.properties),
+                                         wkb_of(store.dialect, f.geometry)).where(*cond).order_by(f.id)).all()
 
 
 @dataclass
@@ -302,7 +292,7 @@ class _RawUnit:
 
     def decode(self) -> AssessmentUnit:
         events = [codec.event_from_row(_decoded(ev)) for ev in self.events]
-        return codec.unit_from_row(_decoded(self.row), _from_wkb([self.row.wkb])[0], events)
+        return codec.unit_from_row(_decoded(self.row), from_wkb([self.row.wkb])[0], events)
 
 
 _UNIT_KEYS = {"id", "enterprise_id", "ledger_version_id", "valid_from", "valid_to", "position"}
@@ -328,11 +318,11 @@ def _units_where(s, store, cond: list | None) -> dict[str, _RawUnit]:
     units_t, events_t = UnitRow.__table__, RiskEventRow.__table__
 
     def columns(table):
-        return [store._json_text(c).label(c.name) if c.name in _JSON_COLUMNS else c
+        return [json_text(store.dialect, c).label(c.name) if c.name in _JSON_COLUMNS else c
                 for c in table.c if c.name != "geometry"]
 
     conn = s.connection()
-    rows = conn.execute(select(*columns(units_t), store._wkb(units_t.c.geometry).label("wkb"))
+    rows = conn.execute(select(*columns(units_t), wkb_of(store.dialect, units_t.c.geometry).label("wkb"))
                         .where(*cond).order_by(units_t.c.id)).all()
     if not rows:
         return {}
@@ -357,7 +347,7 @@ def _content(rows, keys: set[str]):
 
 
 def _feature_frame(rows):
-    frame = _features_frame(rows)
+    frame = features_frame(rows)
     return frame.drop_duplicates("fid", keep="last").set_index("fid", drop=False)
 
 
@@ -394,7 +384,7 @@ def _units_diff(old: dict[str, _RawUnit], new: dict[str, _RawUnit]) -> dict:
         a, b = old[code].decode(), new[code].decode()
         row_a, row_b = codec.unit_row(a, 0), codec.unit_row(b, 0)
         fields = [k for k, v in row_a.items() if k not in ("position", "geometry") and row_b[k] != v]
-        if not _same_geometry(a.geometry, b.geometry):
+        if not same_geometry(a.geometry, b.geometry):
             fields.append("geometry")
         if [codec.event_row(e, i) for i, e in enumerate(a.events)] != \
                 [codec.event_row(e, i) for i, e in enumerate(b.events)]:
@@ -412,12 +402,6 @@ def _units_diff(old: dict[str, _RawUnit], new: dict[str, _RawUnit]) -> dict:
     }
 
 
-def _same_geometry(a, b) -> bool:
-    if a is None or b is None:
-        return a is b
-    return bool(shapely.equals_exact(a, b, tolerance=0))
-
-
 def _natural(code: str):
     return (len(code), code)
 
@@ -429,14 +413,6 @@ def _aware(moment: datetime) -> datetime:
     if not isinstance(moment, datetime):
         raise InputError(f"时刻应为日期时间，而不是 {moment!r} / a moment must be a date-time, not {moment!r}")
     return (moment if moment.tzinfo else moment.replace(tzinfo=LOCAL_ZONE)).astimezone(UTC)
-
-
-def _enterprise_id(s, name: str) -> int:
-    found = s.execute(select(EnterpriseRow.id).where(EnterpriseRow.name == _enterprise_name(name))
-                      ).scalar_one_or_none()
-    if found is None:
-        raise NotFoundError(f"没有名为 “{str(name)[:80]}” 的企业 / no enterprise named {str(name)[:80]!r}")
-    return found
 
 
 def _number_at(s, model, ent_id: int, at: datetime) -> int | None:

@@ -43,6 +43,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from riskmap.clock import add_months
 from riskmap.domain import RESIDUAL, AssessmentUnit, Region
 from riskmap.store.schema import DIALECTS, Base
 
@@ -225,8 +226,6 @@ def drawn_units(units: list[AssessmentUnit], which: str = RESIDUAL, unit_flags: 
     them by level, `flag` joins their open flags, `last_assessed` and `due` are the stalest of them, so that the
     staleness layer and the flagged-only filter never show a shape as fresher than one of its units.
     """
-    from riskmap.store.flags import add_months
-
     n = len(units)
     pos = {u.id: i for i, u in enumerate(units)}
     parent = np.array([pos.get(u.parent_id, -1) if u.parent_id is not None else -1 for u in units], np.int64)

@@ -310,7 +310,7 @@ def make_router() -> APIRouter:
             raise InputError(f"未知的原因代码 “{reason}”，可选：{'、'.join(REASONS)} / unknown reason code "
                              f"{reason!r}; allowed: {', '.join(REASONS)}")
         store, name = _name(request, enterprise)
-        rows = store.flags(name, open_only=not all_, unit_code=unit, reason_code=reason)
+        rows = store.flags(name, open_only=not all_, unit_id=unit, reason_code=reason)
         items = [Flag(**{k: r.get(k) for k in Flag.model_fields}) for r in rows]
         return Flags(enterprise=name, count=len(items), items=items)
 

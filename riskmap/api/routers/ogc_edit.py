@@ -323,7 +323,7 @@ def _create(request: Request, ref: data.CollectionRef, body: Any, token: dict) -
     if fid is not None and not isinstance(fid, (str, int)):
         raise InputError("id 应为文字 / id must be text")
     result = store.create_feature(ref.enterprise.name, None if fid is None else str(fid), role, geometry,
-                                  name_=props.get("name"), layer=props.get("layer"), author=token["name"],
+                                  feature_name=props.get("name"), layer=props.get("layer"), author=token["name"],
                                   reason=_reason(request))
     return result.fid
 
@@ -416,7 +416,7 @@ def _patch_unit(request: Request, ref: data.CollectionRef, code: str, if_match: 
         for key, value in changes.items():
             setattr(unit, key, value)
 
-    _store(request).edit_unit(ref.enterprise.name, code, change, author=token["name"], note=_reason(request),
+    _store(request).edit_unit(ref.enterprise.name, code, change, author=token["name"], reason=_reason(request),
                               if_match=if_match)
 
 

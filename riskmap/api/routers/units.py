@@ -8,13 +8,14 @@ in that same transaction (the map snapshot is refreshed in it too, so the next t
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from riskmap.api.auth import require_editor
+from riskmap.clock import today as clock_today
 from riskmap.domain import RESIDUAL, AssessmentUnit, Override
 from riskmap.errors import InputError
 from riskmap.levels import Level
@@ -51,12 +52,6 @@ class UnitPatch(BaseModel):
 
 
 _UNSET = object()
-
-
-def beijing_today() -> date:
-    from riskmap.store.history import LOCAL_ZONE
-
-    return datetime.now(LOCAL_ZONE).date()
 
 
 def apply_unit_patch(unit: AssessmentUnit, override: Any = _UNSET, events: list[dict] | None = None,
@@ -99,7 +94,7 @@ def apply_unit_patch(unit: AssessmentUnit, override: Any = _UNSET, events: list[
             unit.override = Override(level, reason, MANUAL_RULE)
     apply_major_hazard(unit, resolver.default)
     if assessed_on is not None or events:
-        today = beijing_today()
+        today = clock_today()
         when = assessed_on or today
         if when > today:
             raise InputError(f"评估日期 {when.isoformat()} 在未来 / the assessment date {when.isoformat()} is in the "
@@ -111,7 +106,7 @@ def apply_unit_patch(unit: AssessmentUnit, override: Any = _UNSET, events: list[
 
 
 def edit_unit(store, enterprise: str | None, unit_id: str, override: Any = _UNSET,
-              events: list[dict] | None = None, author: str | None = None, note: str | None = None,
+              events: list[dict] | None = None, author: str | None = None, reason: str | None = None,
               if_match: str | None = None, assessed_on: date | None = None) -> dict:
     """Apply a change to one unit as a new ledger version; returns the unit as stored, with its new level.
 
@@ -125,8 +120,8 @@ def edit_unit(store, enterprise: str | None, unit_id: str, override: Any = _UNSE
                          "events or assessed_on")
     profile = (store.ledger_info(name) or {}).get("default_profile") or "lec"
     unit, ledger_version, data_version = store.edit_unit(
-        name, unit_id, lambda u: apply_unit_patch(u, override, events, profile, assessed_on), author=author, note=note,
-        if_match=if_match)
+        name, unit_id, lambda u: apply_unit_patch(u, override, events, profile, assessed_on), author=author,
+        reason=reason, if_match=if_match)
     return unit_dict(unit) | {"enterprise": name, "ledger_version": ledger_version, "data_version": data_version}
 
 
@@ -181,7 +176,7 @@ def make_router() -> APIRouter:
         events = [e.model_dump() for e in body.events] if body.events else None
         if_match = request.headers.get("if-match")
         return edit_unit(store, enterprise or request.app.state.settings.enterprise, unit_id, override, events,
-                         author=token["name"], note=_reason(request), if_match=if_match or None,
+                         author=token["name"], reason=_reason(request), if_match=if_match or None,
                          assessed_on=body.assessed_on)
 
     return router

@@ -15,6 +15,7 @@ from starlette.routing import NoMatchFound
 
 from riskmap.api.routers.identify import plant_index, warm_plant_index
 from riskmap.api.routers.static import app_url, vendor_assets
+from riskmap.clock import LOCAL_ZONE
 from riskmap.errors import NotFoundError, RiskmapError
 from riskmap.levels import LEVELS_HIGH_TO_LOW, load_palette
 from riskmap.render import editpage, webmap
@@ -165,7 +166,7 @@ def check_moment(store, enterprise: str, at: str | None) -> tuple[str, str, date
 
     moment = history.parse_moment(at)
     history.versions_at(store, enterprise, moment)
-    return at.strip(), moment.astimezone(history.LOCAL_ZONE).strftime("%Y-%m-%d %H:%M"), moment
+    return at.strip(), moment.astimezone(LOCAL_ZONE).strftime("%Y-%m-%d %H:%M"), moment
 
 
 def staleness_legend(layers: list[dict]) -> list[dict]:

@@ -1,0 +1,37 @@
+"""Time as the users of a Chinese plant read it: Beijing time, whole days and calendar months.
+
+One definition of the zone and of the date arithmetic that deadlines, re-assessment periods and validity periods
+use, so that a flag, a tile's day and a printed date never disagree about what "today" is.
+"""
+
+from __future__ import annotations
+
+import calendar
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+LOCAL_ZONE = ZoneInfo("Asia/Shanghai")
+
+
+def now() -> datetime:
+    """The present as an aware UTC datetime (what the store records)."""
+    return datetime.now(UTC)
+
+
+def today() -> date:
+    """Today's date in Beijing."""
+    return datetime.now(LOCAL_ZONE).date()
+
+
+def local_date(moment: datetime) -> date:
+    """The Beijing date of an aware moment (a naive one is taken as UTC, as the store keeps them)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(LOCAL_ZONE).date()
+
+
+def add_months(day: date, months: int) -> date:
+    """The same day `months` later (the month's last day when it is shorter): 2026-01-31 + 1 → 2026-02-28."""
+    month0 = day.month - 1 + months
+    year, month = day.year + month0 // 12, month0 % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
