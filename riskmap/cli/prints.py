@@ -22,7 +22,7 @@ def _plant(db: str | None, enterprise: str | None, at: str | None = None):
 
     moment = None if at is None else parse_moment(at)   # a bad moment is refused before the database is opened
     settings = settings_for(db, enterprise)
-    return settings, load_plant(open_store(settings.db), settings.enterprise, at=moment)
+    return settings, load_plant(open_store(settings.db, create=False), settings.enterprise, at=moment)
 
 
 def _size(n: int) -> str:
