@@ -88,7 +88,7 @@ def run_server(settings) -> None:
         config = uvicorn.Config("riskmap.api.app:create_app", factory=True, workers=settings.workers,
                                 host=settings.host, port=settings.port, log_level="warning")
         announce()     # the socket listens already: connections wait in its queue until a worker takes them
-        Multiprocess(config, target=uvicorn.Server(config).run, sockets=[sock]).run()
+        Multiprocess(config, sockets=[sock]).run()
     finally:
         sock.close()
 
