@@ -25,7 +25,8 @@ def import_layout(
     file: Annotated[Path, typer.Argument(help="DXF, GeoJSON, GeoPackage, zipped Shapefile or KML")],
     crs: Annotated[str | None, typer.Option("--crs", help="坐标系，如 EPSG:4549 / CRS of the file")] = None,
     control_points: Annotated[
-        Path | None, typer.Option("--control-points", help="控制点 CSV / control points CSV")
+        Path | None, typer.Option("--control-points",
+                                  help="控制点 CSV 或 QGIS 地理配准 .points 文件 / control points: CSV or QGIS .points")
     ] = None,
     layer_map: Annotated[Path | None, typer.Option("--layer-map", help="图层映射文件 / layer map")] = None,
     name_property: Annotated[str, typer.Option(help="名称字段 / name property of GIS files")] = "name",
