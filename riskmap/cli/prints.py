@@ -72,22 +72,30 @@ def poster(
 
 def board(
     out: Annotated[Path, typer.Argument(help="输出 PDF / output PDF")],
-    paper: Annotated[str, typer.Option("--paper", help="纸张 A2–A4（横向）/ paper (landscape)")] = "A3",
+    paper: Annotated[str, typer.Option("--paper", help="纸张 A1–A4（横向）/ paper (landscape)")] = "A3",
     portrait: Annotated[bool, typer.Option("--portrait", help="纵向 / portrait")] = False,
     grey: Annotated[bool, typer.Option("--grey", help="灰度模式：等级格用灰度和图案 / greyscale with hatches")] = False,
-    validity_months: Annotated[int, typer.Option("--validity-months", help="有效期（月）/ validity in months")] = 12,
+    validity_months: Annotated[int | None, typer.Option(
+        "--validity-months", help="有效期（月；默认为准则配置的复评周期）/ validity in months (default: the "
+                                  "profile's reassessment_months)")] = None,
+    scope: Annotated[str, typer.Option("--scope", help="all（厂级+各区域）| factory | areas")] = "all",
+    region: Annotated[list[str] | None, typer.Option("--region", help="只打印这些区域（编号或名称，可多次）/ only "
+                                                                      "these areas (repeatable)")] = None,
     at: AtOption = None,
     db: DbOption = None,
     enterprise: EnterpriseOption = None,
 ) -> None:
-    """打印安全风险公告栏（表D：较大及以上风险）/ print the notice board of significant and major risks."""
-    from riskmap.print.board import board_pdf
+    """打印安全风险公告栏：厂级（表D：重大和较大风险）及每个区域一张 / print the notice boards: the factory's
+    (significant and major risks) and one sheet per area."""
+    from riskmap.print.board import SCOPES, board_pdf
 
     _check_suffix(out, ("pdf",))
+    if scope not in SCOPES:
+        raise InputError(f"--scope 应为 {'、'.join(SCOPES)} / --scope must be one of {', '.join(SCOPES)}")
     _, plant = _plant(db, enterprise, at)
     with progress("正在生成公告栏") as update:
         data = board_pdf(plant, paper_name=paper, landscape=not portrait, grey=grey, validity_months=validity_months,
-                         progress=update)
+                         scope=scope, regions=region or None, progress=update)
     out.write_bytes(data)
     typer.echo(f"{out}：{_size(len(data))} / written")
 

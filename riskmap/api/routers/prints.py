@@ -197,10 +197,15 @@ def make_router() -> APIRouter:
     @router.get("/board.pdf", summary="安全风险公告栏（表D）/ the notice board", response_class=Response,
                 responses=_responses("application/pdf", "PDF"))
     async def board_pdf(request: Request, enterprise: str | None = ENTERPRISE,
-                        paper: str = Query("A3", description="纸张 A2–A4 / paper"),
+                        paper: str = Query("A3", description="纸张 A1–A4 / paper"),
                         portrait: bool = Query(False, description="纵向 / portrait"),
                         grey: bool = Query(False, description="灰度模式 / greyscale with hatches"),
-                        validity_months: int = Query(12, ge=1, le=120, description="有效期（月）/ validity"),
+                        validity_months: int | None = Query(None, ge=1, le=120, description=(
+                            "有效期（月；默认为准则配置的复评周期）/ validity (default: the profile's period)")),
+                        scope: Literal["all", "factory", "areas"] = Query(
+                            "all", description="all（厂级 + 各区域）| factory | areas"),
+                        region: list[str] | None = Query(None, max_length=500,
+                                                         description="只打印这些区域 / only these areas"),
                         at: str | None = AT) -> Response:
         from riskmap.print.board import BOARD_PAPERS
         from riskmap.print.board import board_pdf as make_board
@@ -211,11 +216,14 @@ def make_router() -> APIRouter:
 
         def make(plant):
             data = make_board(plant, paper_name=paper, landscape=not portrait, grey=grey,
-                              validity_months=validity_months)
+                              validity_months=validity_months, scope=scope, regions=region or None)
             return data, MEDIA["pdf"], "安全风险公告栏.pdf", "board.pdf"
 
-        return await _serve(request, enterprise, ("board", paper.upper(), portrait, grey, validity_months), make,
-                            moment)
+        from riskmap.validity import beijing_date
+
+        # the expired marks change with the date: a board made yesterday is not served today
+        what = ("board", paper.upper(), portrait, grey, validity_months, scope, tuple(region or ()), beijing_date())
+        return await _serve(request, enterprise, what, make, moment)
 
     @router.get("/cards.pdf", summary="岗位风险告知卡（表E）/ post risk notice cards", response_class=Response,
                 responses=_responses("application/pdf", "PDF"))
