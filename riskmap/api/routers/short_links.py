@@ -7,20 +7,15 @@ which is why the route lives in a router of its own.
 
 from __future__ import annotations
 
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from riskmap.links import UNIT_LINK
 from riskmap.render import webmap
 
-UNIT_LINK = "/u/{unit_id}"
 MAX_UNIT_ID = 200
-
-
-def unit_link(unit_id: str) -> str:
-    """The short path of a unit (what the cards' QR codes encode after the base address)."""
-    return UNIT_LINK.format(unit_id=quote(str(unit_id), safe=""))
 
 
 def make_router() -> APIRouter:
