@@ -97,3 +97,17 @@ def text_sizes(data: bytes, tmp_path: Path, page: int, below: float | None = Non
     k = box_height_per_pt(tmp_path)
     return [((y1 - y0) / k, w) for x0, y0, x1, y1, w in pdf_words(data, tmp_path, page)
             if below is None or y1 <= below]
+
+
+def decode_qr(pdf: bytes, tmp_path: Path, dpi: int = 200) -> list[str]:
+    """Every QR code on the rendered pages (pdftoppm, then zbarimg), in no particular order."""
+    path = tmp_path / f"c{time.monotonic_ns()}.pdf"
+    path.write_bytes(pdf)
+    prefix = tmp_path / f"p{time.monotonic_ns()}"
+    subprocess.run(["pdftoppm", "-r", str(dpi), "-png", str(path), str(prefix)], check=True)
+    found = []
+    for image in sorted(tmp_path.glob(f"{prefix.name}*.png")):
+        proc = subprocess.run(["zbarimg", "--raw", "-q", "-Sdisable", "-Sqrcode.enable", str(image)],
+                              capture_output=True, text=True)
+        found += [line for line in proc.stdout.splitlines() if line.strip()]
+    return found

@@ -292,7 +292,8 @@ def _sizes(cf: float) -> dict[str, float]:
 
 
 def _table(width: float, size: float) -> Table:
-    return Table(["项目", "内容"], [1, 4.2], width, size, header_fill="#EFEFEF")
+    # labels of up to six characters on one line; tight padding, as printed cards have it
+    return Table(["项目", "内容"], [1.35, 4.2], width, size, header_fill="#EFEFEF", leading=1.3, pad=0.3)
 
 
 def _rows(c: CardContent, texts: Sequence[str]) -> list[list[Cell]]:
@@ -324,7 +325,7 @@ def _layout(c: CardContent, slot) -> _Layout:
         fields = (ix0, y, width - side_w - gap, iy1 - stamp_h - gap - y)
     else:
         caption_h = len(caption_lines(c, s["label"], width)) * fonts.line_height(s["label"], 1.25)
-        qr_size = max(mm(26), min(mm(34) * cf, width * 0.32))
+        qr_size = max(mm(22), min(mm(34) * cf, width * 0.3))
         by = iy1 - stamp_h - caption_h - qr_size
         qr_box = (ix1 - qr_size, by, qr_size)
         caption = (ix0, by + qr_size, width)
