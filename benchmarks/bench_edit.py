@@ -12,6 +12,9 @@ Figures (median of the runs, seconds):
   accident_all     record_accident with one death (flags every unit; run once, last)
   revise           apply_layout_changes replacing --revise-features of a --layout-features grid layout as one
                    version (what a confirmed `import-layout --revise` does), in a database of its own
+Reference, measured in the same run on the same database (benchmarks/plain_sql.py): the same rows written or
+read by plain SQL statements without riskmap's bookkeeping (versions, audit, flags, map snapshot); each figure
+prints the ratio riskmap / plain SQL.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import shapely
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import plain_sql  # noqa: E402
 from bench_map_load import synthetic_plant  # noqa: E402
 
 from riskmap.store import open_store  # noqa: E402
@@ -77,17 +81,33 @@ def main() -> None:
             figures["flags"].append(t)
             raised["flags"] = len(flags)
         t, result = timed(lambda: store.record_accident(name, None, date(2026, 11, 1), "爆燃", deaths=1))
+        # the references, after riskmap's figures (they change rows in place)
+        plain: dict[str, list[float]] = {k: [] for k in figures}
+        for run in range(args.runs):
+            region = store.feature(name, f"R{args.runs + run}")
+            grown = shapely.affinity.scale(region.geometry, 1.01, 1.01)
+            plain["reshape_region"].append(plain_sql.reshape_feature(store, name, region.fid, grown))
+            plain["add_equipment"].append(plain_sql.add_feature(store, name, region.fid, f"plain-{run}",
+                                                                shapely.Point(grown.centroid.x, grown.centroid.y)))
+            plain["edit_unit"].append(plain_sql.move_unit(store, name, f"U{args.runs + run}"))
+            plain["flags"].append(plain_sql.read_open_flags(store, name))
+        plain_accident = plain_sql.flag_every_unit(store, name)
         store.close()
     for key, values in figures.items():
-        print(f"{key:16s} {statistics.median(values):7.2f} s   (runs: {', '.join(f'{v:.2f}' for v in values)}; "
+        ref = statistics.median(plain[key])
+        print(f"{key:16s} {statistics.median(values):7.2f} s   plain SQL {ref:7.4f} s   ratio "
+              f"{statistics.median(values) / ref:6.1f}   (runs: {', '.join(f'{v:.2f}' for v in values)}; "
               f"flags: {raised.get(key)})")
-    print(f"{'accident_all':16s} {t:7.2f} s   (flags raised: {len(result['flags_raised'])})")
+    print(f"{'accident_all':16s} {t:7.2f} s   plain SQL {plain_accident:7.4f} s   ratio {t / plain_accident:6.1f}   "
+          f"(flags raised: {len(result['flags_raised'])})")
     if args.db is None:
-        t = revise(args.layout_features, args.revise_features)
-        print(f"{'revise':16s} {t:7.2f} s   ({args.revise_features} of {args.layout_features} features replaced)")
+        t, ref = revise(args.layout_features, args.revise_features)
+        print(f"{'revise':16s} {t:7.2f} s   plain SQL {ref:7.4f} s   ratio {t / ref:6.1f}   "
+              f"({args.revise_features} of {args.layout_features} features replaced)")
 
 
-def revise(n_features: int, n_changed: int) -> float:
+def revise(n_features: int, n_changed: int) -> tuple[float, float]:
+    """apply_layout_changes, and the same geometries written by plain UPDATEs (the reference)."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
     from test_store_atomic import ENT, grid_layout
 
@@ -100,8 +120,10 @@ def revise(n_features: int, n_changed: int) -> float:
         changes = [FeatureChange("replace", fid, geometry=shapely.affinity.translate(geom, 1e-6))
                    for fid, geom in zip(features["fid"], features.geometry, strict=True)]
         t, _ = timed(lambda: store.apply_layout_changes(ENT, changes, "revise", None, author="bench"))
+        ref = plain_sql.reshape_many(store, ENT, {c.fid: shapely.affinity.translate(c.geometry, 1e-6)
+                                                  for c in changes})
         store.close()
-    return t
+    return t, ref
 
 
 if __name__ == "__main__":

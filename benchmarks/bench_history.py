@@ -8,6 +8,9 @@ names another (an empty PostGIS database, say). After the import: one unit edit,
 again with one unit's level changed. Figures are the best of --runs, in seconds.
 Goal: the as-of plant costs no more than the current one (the same queries with other version numbers), and a
 diff after one edit costs milliseconds whatever the plant's size (only rows that differ are read).
+References, measured in the same run: the as-of plant against the current plant; versions_at and the audit trail
+against plain SQL SELECTs of the same rows; each diff against the obvious way, reading both ledger versions whole
+and comparing them unit by unit. Each figure prints its ratio to its reference.
 """
 
 from __future__ import annotations
@@ -85,11 +88,54 @@ def main(argv: list[str] | None = None) -> dict:
     assert [c["id"] for c in one["units"]["level_changed"]] == ["U1"]
     figures["diff_reimport_s"], whole = best_of(args.runs, lambda: diff(store, name, edited, reimported))
     assert [c["id"] for c in whole["units"]["level_changed"]] == ["U2"]
+    refs = references(store, name, args.runs, imported, edited, reimported)
     figures["backend"] = store.backend
     store.close()
+    ratios = {"load_plant_as_of_s": figures["load_plant_current_s"], **refs}
     for key, value in figures.items():
-        print(f"{key:24} {value:.4f}" if isinstance(value, float) else f"{key:24} {value}")
+        if key in ratios:
+            ref = ratios[key]
+            print(f"{key:24} {value:.4f}   reference {ref:.4f}   ratio {value / ref:.2f}")
+        else:
+            print(f"{key:24} {value:.4f}" if isinstance(value, float) else f"{key:24} {value}")
+    figures["ratios"] = {k: figures[k] / v for k, v in ratios.items()}
     return figures
+
+
+def references(store, name: str, runs: int, imported, edited, reimported) -> dict[str, float]:
+    """The reference of each figure (see the module docstring), best of `runs`."""
+    from sqlalchemy import select
+
+    from riskmap.store.schema import ChangeRow, EnterpriseRow, LayoutVersionRow, LedgerVersionRow
+
+    def plain_versions():
+        with store.session() as s:
+            ent = s.execute(select(EnterpriseRow.id).where(EnterpriseRow.name == name)).scalar_one()
+            for model in (LayoutVersionRow, LedgerVersionRow):
+                s.execute(select(model.number).where(model.enterprise_id == ent, model.created_at <= edited)
+                          .order_by(model.number.desc()).limit(1)).scalar_one_or_none()
+
+    def plain_history():
+        with store.session() as s:
+            ent = s.execute(select(EnterpriseRow.id).where(EnterpriseRow.name == name)).scalar_one()
+            s.execute(select(ChangeRow).where(ChangeRow.enterprise_id == ent)
+                      .order_by(ChangeRow.at.desc(), ChangeRow.id.desc()).limit(200)).scalars().all()
+
+    from riskmap.store.history import versions_at
+
+    def whole_diff(a, b):
+        def run():
+            old = store.units(name, version=versions_at(store, name, a).ledger_number)
+            new = {u.id: u for u in store.units(name, version=versions_at(store, name, b).ledger_number)}
+            changed = [u.id for u in old if u.id in new and [e.level() for e in u.events]
+                       != [e.level() for e in new[u.id].events]]
+            assert len(changed) == 1
+            return changed
+        return run
+
+    return {"versions_at_s": best_of(runs, plain_versions)[0], "history_s": best_of(runs, plain_history)[0],
+            "diff_one_edit_s": best_of(runs, whole_diff(imported, edited))[0],
+            "diff_reimport_s": best_of(runs, whole_diff(edited, reimported))[0]}
 
 
 if __name__ == "__main__":

@@ -11,6 +11,9 @@ Figures per plant:
   cold       a new browser profile each run, server warm (assets, config and tiles fetched, not cached)
   warm       the same tab opening /map again (assets from the browser cache, TileJSON revalidated)
 Goal: cold ≤ 1.5 s for the 100,000-unit plant.
+Reference, measured in the same run: `replay`, the same page opened in a new profile with every response the
+server gave during a cold visit (page, scripts, config, TileJSON, tiles) handed back from memory, as a copy of
+plain files would be, so that only the browser's own work remains. The ratio cold / replay is what the server adds.
 """
 
 from __future__ import annotations
@@ -149,7 +152,7 @@ def measure(label: str, db_url: str, runs: int, playwright) -> dict:
     with Server(db_url) as server:
         url = f"{server.url}/map"
         failures: list[str] = []
-        figures: dict[str, list[float]] = {"first": [], "cold": [], "warm": []}
+        figures: dict[str, list[float]] = {"first": [], "cold": [], "warm": [], "replay": []}
         with tempfile.TemporaryDirectory() as profile:
             browser = playwright.chromium.launch_persistent_context(
                 profile, executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True,
@@ -169,17 +172,69 @@ def measure(label: str, db_url: str, runs: int, playwright) -> dict:
                 page = browser.new_page()
                 figures["cold"].append(open_map(page, url, failures))
                 browser.close()
+        recorded = _record(playwright, url, server.url)
+        figures["replay"] = []
+        for _ in range(runs):
+            figures["replay"].append(_replay(playwright, url, recorded, failures))
         tiles = _count_tiles(playwright, url)
     print(f"\n{label}")
     print(f"  visible tiles at the start view: {tiles}")
     print(f"  first visit (server cold): {figures['first'][0]:.3f} s")
-    for kind in ("cold", "warm"):
+    for kind in ("cold", "warm", "replay"):
         values = figures[kind]
-        print(f"  {kind:5s} best {min(values):.3f} s   median {statistics.median(values):.3f} s   "
+        print(f"  {kind:6s} best {min(values):.3f} s   median {statistics.median(values):.3f} s   "
               f"({len(values)} runs)")
+    print(f"  ratio cold / replay (medians; the server's share): "
+          f"{statistics.median(figures['cold']) / statistics.median(figures['replay']):.2f}")
     if failures:
         print(f"  PROBLEMS: {failures[:5]}")
     return figures
+
+
+_HOP_HEADERS = ("content-encoding", "content-length", "transfer-encoding", "connection")
+
+
+def _record(playwright, url: str, origin: str) -> dict[str, tuple[int, dict, bytes]]:
+    """Every GET answer of the server during one cold visit: url → (status, headers, body)."""
+    seen = []
+    with tempfile.TemporaryDirectory() as profile:
+        browser = playwright.chromium.launch_persistent_context(
+            profile, executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True,
+            viewport={"width": 1280, "height": 860})
+        page = browser.new_page()
+        page.on("response", lambda r: seen.append(r) if r.request.method == "GET" and r.url.startswith(origin)
+                else None)
+        open_map(page, url, [])
+        recorded = {}
+        for response in seen:
+            try:
+                body = response.body()
+            except Exception:  # noqa: BLE001 - a redirect or an aborted request has no body to replay
+                continue
+            headers = {k: v for k, v in response.headers.items() if k.lower() not in _HOP_HEADERS}
+            recorded[response.url] = (response.status, headers, body)
+        browser.close()
+    return recorded
+
+
+def _replay(playwright, url: str, recorded: dict, failures: list[str]) -> float:
+    """open_map in a new profile with the recorded answers handed back from memory (the reference)."""
+    def answer(route):
+        found = recorded.get(route.request.url) if route.request.method == "GET" else None
+        if found is None:
+            route.continue_()
+        else:
+            route.fulfill(status=found[0], headers=found[1], body=found[2])
+
+    with tempfile.TemporaryDirectory() as profile:
+        browser = playwright.chromium.launch_persistent_context(
+            profile, executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True,
+            viewport={"width": 1280, "height": 860})
+        page = browser.new_page()
+        page.route("**/*", answer)
+        took = open_map(page, url, failures)
+        browser.close()
+    return took
 
 
 def _count_tiles(playwright, url: str) -> int:

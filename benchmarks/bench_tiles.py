@@ -12,7 +12,8 @@ Parts and goals:
                                                                                  goal p95 ≤ 50 ms
   3. MVT throughput from PostGIS against tipg serving the same map table       goal ≥ tipg
   4. edit → fresh tile: PATCH a unit's level, fetch an affected tile, check its colour   goal ≤ 300 ms
-wrk is installed with apt-get when missing (root only); tipg with pip into this virtualenv when missing.
+wrk and nginx are installed from Debian by scripts/bench.sh (scripts/apt.sh) when missing and run as root; without
+them part 1 says in one line that it is skipped and why. tipg is installed with pip into this virtualenv.
 """
 
 from __future__ import annotations
@@ -136,14 +137,19 @@ def fast_serve(db: str, log: Path, workers: int = 1) -> Server:
     return Server(argv, port, env={"RISKMAP_DB": db}, health="/healthz", log=log)
 
 
-def ensure_wrk() -> str | None:
-    found = shutil.which("wrk")
-    if found:
-        return found
-    if os.geteuid() == 0 and shutil.which("apt-get"):
-        print("  installing wrk (apt-get install -y wrk) …")
-        subprocess.run(["apt-get", "install", "-y", "wrk"], capture_output=True, check=False)
-    return shutil.which("wrk")
+def ensure_tools(tools: tuple[str, ...] = ("wrk", "nginx")) -> str | None:
+    """Why a part cannot run (wrk or nginx missing, installed from Debian when we may), or None."""
+    missing = [tool for tool in tools if not (shutil.which(tool) or Path(f"/usr/sbin/{tool}").exists())]
+    if missing and os.geteuid() == 0 and shutil.which("apt-get"):
+        print(f"  installing {' '.join(missing)} from Debian (scripts/apt.sh) …")
+        subprocess.run(["bash", str(ROOT / "scripts" / "apt.sh"), "--no-start", *missing], capture_output=True,
+                       check=False)
+        missing = [tool for tool in missing if not (shutil.which(tool) or Path(f"/usr/sbin/{tool}").exists())]
+    if missing:
+        how = "not root, so not installed" if os.geteuid() != 0 else "apt-get install failed"
+        return (f"{' and '.join(missing)} not installed ({how}; as root: bash scripts/apt.sh --no-start "
+                f"{' '.join(missing)})")
+    return None
 
 
 def ensure_tipg() -> bool:
@@ -288,8 +294,9 @@ def part_throughput(demo_url: str, work: Path, seconds: float, connections: int,
     import httpx
 
     print("\n[1] cached PNG tile throughput: riskmap serve vs nginx (wrk, same URLs, same bytes)")
-    if not ensure_wrk():
-        print("  skipped: wrk is not installed")
+    why = ensure_tools()
+    if why:
+        print(f"  skipped: {why}")
         return
     with riskmap_serve(demo_url, work / "serve-1.log") as srv:
         paths = []
@@ -423,8 +430,9 @@ def part_tipg(pg_admin: str, work: Path, seconds: float, connections: int, resul
     from sqlalchemy.engine import make_url
 
     print("\n[3] MVT from PostGIS: riskmap (ST_AsMVT; cached and uncached) vs tipg on the same map table")
-    if not ensure_wrk():
-        print("  skipped: wrk is not installed")
+    why = ensure_tools(("wrk",))
+    if why:
+        print(f"  skipped: {why}")
         return
     if not ensure_tipg():
         print("  skipped: tipg could not be installed")

@@ -1,21 +1,78 @@
-"""The demo chemical plant: loaded into a fresh database by `riskmap demo` (the README's first command)."""
+"""The demo chemical plant: loaded into a fresh database by `riskmap demo` (the README's first command).
+
+The demo uses the same default database as every other command (`RISKMAP_DB`, else riskmap.db in the current
+folder), so that `riskmap regions` right after `make demo` finds the plant. A SQLite file is replaced only when
+it holds nothing but the demo (or nothing at all): the demo never wipes an enterprise's own data.
+"""
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
+from riskmap.errors import InputError, RiskmapError
 from riskmap.levels import LEVELS_HIGH_TO_LOW
 from riskmap.paths import demo_dir
 
+SQLITE_PREFIX = "sqlite:///"
 
-def _fresh_sqlite(url: str) -> None:
-    if not url.startswith("sqlite:///"):
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL (None for other databases and for memory)."""
+    if not url.startswith(SQLITE_PREFIX) or url in (SQLITE_PREFIX, "sqlite:///:memory:"):
+        return None
+    return Path(url[len(SQLITE_PREFIX):].split("?", 1)[0]).expanduser()
+
+
+def absolute_url(url: str) -> str:
+    """A SQLite URL with its file made absolute (so that it names the same file from any folder)."""
+    path = sqlite_path(url)
+    return url if path is None else SQLITE_PREFIX + str(path.absolute())
+
+
+def _check_replaceable(url: str, path: Path, demo_name: str) -> None:
+    """Refuse to replace a file holding anything but the demo: another enterprise's data, or not riskmap's."""
+    from riskmap.store import open_store
+    from riskmap.store.engine import MissingDatabaseError
+
+    if path.stat().st_size == 0:
         return
-    path = Path(url[len("sqlite:///"):])
+    hint = "sqlite:///riskmap-demo.db"
+    try:
+        with open_store(url, create=False) as store:
+            others = [e.name for e in store.enterprises() if e.name not in (demo_name, "default")]
+    except MissingDatabaseError:
+        return                                   # a SQLite file without riskmap tables: nothing to lose
+    except RiskmapError:
+        raise InputError(f"{path} 不是可读的 riskmap 数据库，演示不会覆盖它；请用 --db {hint} 另建演示库 / {path} is "
+                         f"not a riskmap database the demo may replace: use --db {hint}") from None
+    if others:
+        names = "、".join(others[:5])
+        raise InputError(f"数据库 {path} 中有其他企业的数据（{names}），演示不会覆盖它；请用 --db {hint} 另建演示库 / "
+                         f"{path} holds other enterprises' data ({', '.join(others[:5])}); the demo will not "
+                         f"replace it: use --db {hint}")
+
+
+def _fresh_sqlite(url: str, demo_name: str) -> None:
+    path = sqlite_path(url)
+    if path is None:
+        return
+    if path.is_file():
+        _check_replaceable(url, path, demo_name)
     for suffix in ("", "-wal", "-shm", "-journal"):
         candidate = Path(str(path) + suffix)
         if candidate.exists():
             candidate.unlink()
+
+
+def next_command(settings, command: str = "regions") -> str:
+    """The command to type next against the demo's database: the plain command when it is the default one."""
+    from riskmap.settings import Settings
+
+    explicit = f"riskmap --db {shlex.quote(absolute_url(settings.db))} {command}"
+    if settings.db == Settings.model_fields["db"].default:
+        return f"riskmap {command}（在本目录中 / in this folder；其他目录 / elsewhere: {explicit}）"
+    return explicit
 
 
 def load_demo(settings) -> dict:
@@ -30,10 +87,10 @@ def load_demo(settings) -> dict:
     ledger_file = folder / "ledger.xlsx"
     if not ledger_file.exists():
         ledger_file = folder / "ledger.json"
-    _fresh_sqlite(settings.db)
-    store = open_store(settings.db)
     ledger = read_ledger(ledger_file)
     name = ledger.enterprise.name
+    _fresh_sqlite(settings.db, name)
+    store = open_store(settings.db)
     settings.enterprise = name
     enterprise = store.enterprise(name)
     for attr in ("supervision_phone", "report_phone", "emergency_phone", "short_name"):
@@ -54,6 +111,7 @@ def load_demo(settings) -> dict:
     text = (f"演示工厂已加载 / demo plant loaded: {name}\n"
             f"  布局要素 {layout['features']} 个，单元 {len(ledger.units)} 个，风险事件 {events} 个\n"
             f"  区域 {len(risks)} 个：" + "，".join(f"{lv.zh} {counts[lv.value]}" for lv in LEVELS_HIGH_TO_LOW)
-            + f"\n  数据库 / database: {settings.db}")
+            + f"\n  数据库 / database: {absolute_url(settings.db)}"
+            + f"\n  下一步 / next: {next_command(settings)}")
     return {"enterprise": name, "layout": layout, "units": len(ledger.units), "events": events,
             "regions": counts, "text": text}

@@ -16,9 +16,13 @@ class Settings(BaseSettings):
     origin_lon: float = 120.0
     origin_lat: float = 32.0
     max_rms_m: float = 0.5
+    # The public address in links and on the cards' QR codes. Unset, the HTTP service uses the address each
+    # request came to (forwarded headers only from trusted_proxies); the CLI uses http://host:port.
     base_url: str = "http://127.0.0.1:8000"
+    # Proxies whose X-Forwarded-*/Forwarded headers are believed: addresses or networks, comma-separated.
+    trusted_proxies: str = "127.0.0.1,::1"
     host: str = "127.0.0.1"
-    port: int = 8000
+    port: int = Field(8000, ge=1, le=65535)
     # Server processes of `riskmap serve`; each keeps its own tile cache, and every request checks the data
     # version, so no process ever serves a stale tile.
     workers: int = Field(1, ge=1, le=64)

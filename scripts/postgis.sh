@@ -38,9 +38,8 @@ if dpkg-query -W -f='${Status}' "$PKG" 2>/dev/null | grep -q "install ok install
   say "$PKG already installed"
 else
   say "installing $PKG"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -q || die "apt-get update failed"
-  apt-get install -y -q --no-install-recommends "$PKG" "postgresql-${PG_VERSION}" postgresql-client-common \
+  # scripts/apt.sh waits (bounded, and says so) while another apt or dpkg run holds its lock
+  bash "$(dirname "$0")/apt.sh" "$PKG" "postgresql-${PG_VERSION}" postgresql-client-common \
     || die "apt-get install $PKG failed (is PostgreSQL ${PG_VERSION} packaged for this release? set PG_VERSION)"
 fi
 command -v pg_lsclusters >/dev/null || die "pg_lsclusters missing: postgresql-common is not installed"

@@ -26,9 +26,8 @@ if [ "${#missing[@]}" -gt 0 ]; then
     echo "missing system packages: ${missing[*]} (run as root or install them with apt-get)" >&2
     exit 1
   fi
-  say "installing system packages: ${missing[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # waits (bounded, and says so) while another apt or dpkg run holds its lock
+  bash scripts/apt.sh "${missing[@]}"
 fi
 
 # Python environment, pinned by requirements.lock.

@@ -357,7 +357,7 @@ def test_gbk_drawing_reads_back_chinese(tmp_path, version):
     msp.add_lwpolyline([(0, 0), (10, 0), (10, 10), (0, 10)], close=True, dxfattribs={"layer": "建筑物"}) \
         if version != "R12" else msp.add_polyline2d([(0, 0), (10, 0), (10, 10), (0, 10)], close=True,
                                                     dxfattribs={"layer": "建筑物"})
-    msp.add_text("一号厂房", dxfattribs={"insert": (5, 5), "layer": "文字"})
+    msp.add_text("一号厂房", dxfattribs={"insert": (1, 4), "height": 2, "layer": "文字"})   # 8 m wide: inside
     path = save(doc, tmp_path)
     data = path.read_bytes()
     assert b"ANSI_936" in data and "一号厂房".encode("gbk") in data and "一号厂房".encode() not in data
@@ -368,7 +368,8 @@ def test_gbk_drawing_reads_back_chinese(tmp_path, version):
 
 def test_utf8_drawing_reads_back_chinese(tmp_path):
     doc = new_doc("R2018")
-    doc.modelspace().add_circle((0, 0), 3, dxfattribs={"layer": "储罐"})
+    # the two-line label (about 7.5 × 6.7 from its top-left corner at the centre) lies inside the tank
+    doc.modelspace().add_circle((0, 0), 12, dxfattribs={"layer": "储罐"})
     doc.modelspace().add_mtext("苯储罐\\PT-101", dxfattribs={"insert": (0, 0), "layer": "标注"})
     path = save(doc, tmp_path)
     assert "苯储罐".encode() in path.read_bytes()
@@ -632,3 +633,34 @@ def test_mutated_drawings_import_or_are_refused(tmp_path, capfd):
             assert not shapely.is_empty(geoms).any() and raw.features.fid.is_unique
     assert outcomes["ok"] > 10 and outcomes["refused"] > 10, outcomes
     assert capfd.readouterr().err == ""
+
+
+@pytest.mark.parametrize("engine", ["auto", "ezdxf"])
+def test_a_label_names_the_smallest_shape_that_holds_it_not_the_symbol_under_its_start(tmp_path, engine):
+    """A 9 m label whose insertion point falls on a 4 m² pump, or centred on a small tank, names the region
+    around them; a label that fits inside a symbol still names the symbol (TEXT and MTEXT, any alignment)."""
+    from ezdxf.enums import TextEntityAlignment
+
+    doc = new_doc("R2018")
+    msp = doc.modelspace()
+    msp.add_lwpolyline([(0, 0), (60, 0), (60, 40), (0, 40)], close=True, dxfattribs={"layer": "区域"})
+    msp.add_lwpolyline([(10, 10), (12, 10), (12, 12), (10, 12)], close=True, dxfattribs={"layer": "设备"})  # 4 m²
+    msp.add_circle((40, 30), 1.1, dxfattribs={"layer": "设备"})                                             # 3.8 m²
+    msp.add_circle((40, 10), 6, dxfattribs={"layer": "设备"})                                               # 113 m²
+    # 9 characters × 1 m: its left baseline on the pump's corner
+    msp.add_text("罐区泵棚及装卸设施区", dxfattribs={"insert": (10, 10), "height": 1.0, "layer": "文字"})
+    # centred on the small tank, 9 m wide
+    msp.add_mtext("液氨储罐区域（东侧）", dxfattribs={"insert": (40, 30), "char_height": 1.0, "attachment_point": 5,
+                                                "layer": "文字"})
+    # a label inside the big tank names it
+    msp.add_text("甲醇储罐T-101", dxfattribs={"height": 0.8, "layer": "文字"}).set_placement(
+        (40, 10), align=TextEntityAlignment.MIDDLE_CENTER)
+    feats = read_dxf(save(doc, tmp_path), engine=engine).features
+    named = {round(g.area): n for g, n in zip(feats.geometry, feats.name, strict=True)}
+    assert named[2400] == "罐区泵棚及装卸设施区"               # the region, with both region labels listed
+    region = feats[feats.geometry.area > 2000].iloc[0]
+    assert region.properties["texts"] == ["罐区泵棚及装卸设施区", "液氨储罐区域（东侧）"]
+    assert named[4] is None                                   # the pump keeps no name
+    small_tank = next(n for g, n in zip(feats.geometry, feats.name, strict=True) if 3 < g.area < 4)
+    assert small_tank is None
+    assert named[113] == "甲醇储罐T-101"

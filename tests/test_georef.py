@@ -208,6 +208,47 @@ def test_control_point_csv_in_gauss_kruger(tmp_path):
     assert fit.rms_m < 1e-3
 
 
+@pytest.mark.parametrize("header", ["x,y,lon,lat", "X,Y,Lon,Lat", "local_x,local_y,lon,lat", "本地X,本地Y,经度,纬度",
+                                    "sourceX,sourceY,lon,lat", "x;y;longitude;latitude"])
+def test_control_point_csv_takes_the_usual_header_spellings(tmp_path, header):
+    local = np.array(SQUARE)
+    lonlat = true_lonlat(local)
+    sep = ";" if ";" in header else ","
+    path = tmp_path / "cp.csv"
+    path.write_text(header + "\n" + "\n".join(sep.join(repr(float(v)) for v in (*a, *b))
+                                               for a, b in zip(local, lonlat, strict=True)) + "\n", encoding="utf-8")
+    cp = read_control_points(path)
+    assert np.allclose(cp.local, local) and np.allclose(cp.lonlat, lonlat, atol=1e-12)
+
+
+def test_control_points_in_east_north_and_qgis_points_files(tmp_path):
+    local = np.array(SQUARE)
+    lonlat = true_lonlat(local)
+    e, n = Transformer.from_crs(4326, 4549, always_xy=True).transform(lonlat[:, 0], lonlat[:, 1])
+    en = tmp_path / "en.csv"
+    en.write_text("x,y,E,N\n" + "\n".join(",".join(repr(float(v)) for v in (a, b, c, d))
+                                      for (a, b), c, d in zip(local, e, n, strict=True)))
+    assert metres_apart(read_control_points(en, crs="EPSG:4549").lonlat, lonlat).max() < 1e-6
+    with pytest.raises(GeoreferenceError, match="epsg"):
+        read_control_points(en)                                  # planar without a CRS: said so
+
+    # QGIS georeferencer: "#CRS: <WKT>", then mapX,mapY,sourceX,sourceY,enable,dX,dY,residual; enable 0 is left out
+    rows = [",".join(repr(float(v)) for v in (c, d, a, b)) + ",1,0,0,0"
+            for (a, b), c, d in zip(local, e, n, strict=True)]
+    rows.append("1.0,2.0,3.0,4.0,0,0,0,0")
+    qgis = tmp_path / "plant.dxf.points"
+    qgis.write_text(f"#CRS: {CRS.from_epsg(4549).to_wkt()}\nmapX,mapY,sourceX,sourceY,enable,dX,dY,residual\n"
+                    + "\n".join(rows) + "\n", encoding="utf-8")
+    cp = read_control_points(qgis)
+    assert len(cp.local) == 4 and np.allclose(cp.local, local)
+    assert metres_apart(cp.lonlat, lonlat).max() < 1e-6
+    plain = tmp_path / "old.points"                              # older QGIS: no #CRS line, lon/lat map coordinates
+    plain.write_text("mapX,mapY,sourceX,sourceY,enable\n" + "\n".join(
+        ",".join(repr(float(v)) for v in (c, d, a, b)) + ",1" for (a, b), (c, d) in zip(local, lonlat, strict=True)))
+    assert np.allclose(read_control_points(plain).lonlat, lonlat, atol=1e-12)
+    assert fit_control_points(read_control_points(qgis)).rms_m < 1e-3
+
+
 def test_control_point_csv_errors(tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("local_x,local_y,lon,lat\n0,0,120.1,31.5\n10,abc,120.2,31.6\n")
@@ -219,8 +260,9 @@ def test_control_point_csv_errors(tmp_path):
         read_control_points(swapped)
     header = tmp_path / "header.csv"
     header.write_text("a,b,c\n1,2,3\n")
-    with pytest.raises(GeoreferenceError, match="表头"):
+    with pytest.raises(GeoreferenceError, match="表头") as refused:
         read_control_points(header)
+    assert "x,y,lon,lat" in refused.value.message and ".points" in refused.value.message
     with pytest.raises(GeoreferenceError, match="找不到"):
         read_control_points(tmp_path / "missing.csv")
 

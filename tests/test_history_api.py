@@ -209,11 +209,14 @@ def test_flags_list_filters_and_clear(world):
     client, _, _ = world
     flags = flag_pairs(client)
     assert ("U2", "geometry_changed") in flags and ("U2.1", "region_changed") in flags   # from the reshape of A2
-    assert ("U1", "overdue") in flags                                                     # computed on read
+    assert ("U1", "validity_expired") in flags                  # computed on read: assessed 2025-03-01, 12 months
     assert flag_pairs(client, unit="U2") == [("U2", "geometry_changed")]
     assert flag_pairs(client, reason="region_changed") == [("U2.1", "region_changed")]
-    overdue = client.get("/api/flags", params={"reason": "overdue"}).json()["items"]
-    assert {f["unit_id"] for f in overdue} == {"U1", "U1.1", "U2.1"} and all(f["id"] is None for f in overdue)
+    overdue = client.get("/api/flags", params={"reason": "overdue"}).json()["items"]     # never assessed
+    assert {f["unit_id"] for f in overdue} == {"U1.1", "U2.1"} and all(f["id"] is None for f in overdue)
+    expired = client.get("/api/flags", params={"reason": "validity_expired"}).json()["items"]
+    assert [(f["unit_id"], f["raised_at"], f["id"]) for f in expired] == [("U1", "2026-03-01", None)]
+    assert expired[0]["reason"].startswith("评估有效期（2025-03-01 至 2026-02-28）已届满 / ")
     cleared = client.post("/api/flags/clear", json={"unit_id": "U2", "reason": "现场核实，无需复评"})
     assert cleared.status_code == 200, cleared.text
     assert cleared.json()["cleared"] == 1 and cleared.json()["change_id"] > 0

@@ -12,11 +12,12 @@ from urllib.parse import unquote
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
-from printkit import assert_fonts_embedded, demo_url, pdf_pages, pdftotext
+from printkit import assert_fonts_embedded, decode_qr, demo_url, pdf_pages, pdftotext
 
 from riskmap.api.app import create_app
+from riskmap.links import unit_url
 from riskmap.plant import load_plant
-from riskmap.print.cards import select_units, unit_url
+from riskmap.print.cards import select_units
 from riskmap.settings import Settings
 from riskmap.store import open_store
 
@@ -93,14 +94,47 @@ def test_board_pdf(client, plant, tmp_path):
 
 @pytest.mark.skipif(not shutil.which("zbarimg"), reason="zbarimg (zbar-tools) decodes the QR codes")
 def test_cards_pdf_qr_uses_the_configured_base_url(client, plant, tmp_path):
-    from test_print_cards import decode_qr
-
     ids = [u.id for u in select_units(plant)[:2]]
-    resp = client.get("/print/cards.pdf", params=[("unit", ids[0]), ("unit", ids[1]), ("per_sheet", "2")])
+    resp = client.get("/print/cards.pdf", params=[("unit", ids[0]), ("unit", ids[1]), ("per_sheet", "1")])
     assert resp.status_code == 200, resp.text
-    assert pdf_pages(resp.content, tmp_path) == 1
-    assert sorted(decode_qr(resp.content, tmp_path)) == sorted(unit_url(BASE, u, plant.enterprise.name)
-                                                               for u in ids)
+    assert pdf_pages(resp.content, tmp_path) == 2 and resp.headers["x-riskmap-qr-base"] == BASE
+    assert "x-riskmap-warning" not in resp.headers
+    assert sorted(decode_qr(resp.content, tmp_path)) == sorted(unit_url(BASE, u) for u in ids)
+
+
+def _card_codes(url: str, tmp_path, unit_id: str, client_address: str, headers: dict | None = None,
+                **settings) -> tuple[list[str], object]:
+    app = create_app(Settings(db=url, **settings))
+    with TestClient(app, base_url="http://riskmap.plant:8080", client=(client_address, 40000)) as c:
+        resp = c.get("/print/cards.pdf", params={"unit": unit_id}, headers=headers or {})
+    assert resp.status_code == 200, resp.text
+    return decode_qr(resp.content, tmp_path), resp
+
+
+@pytest.mark.skipif(not shutil.which("zbarimg"), reason="zbarimg (zbar-tools) decodes the QR codes")
+def test_cards_over_http_point_to_the_address_the_request_came_to(url, plant, tmp_path):
+    """Without RISKMAP_BASE_URL: the request's Host; forwarded headers only from a trusted proxy."""
+    uid = select_units(plant)[0].id
+    codes, resp = _card_codes(url, tmp_path, uid, "192.0.2.7")
+    assert codes == [f"http://riskmap.plant:8080/u/{uid}"] and "x-riskmap-warning" not in resp.headers
+    forwarded = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "map.plant.example", "X-Forwarded-Prefix": "/rm"}
+    codes, _ = _card_codes(url, tmp_path, uid, "127.0.0.1", forwarded)               # loopback proxy: trusted
+    assert codes == [f"https://map.plant.example/rm/u/{uid}"]
+    codes, _ = _card_codes(url, tmp_path, uid, "192.0.2.7", forwarded)               # anyone else: ignored
+    assert codes == [f"http://riskmap.plant:8080/u/{uid}"]
+    codes, _ = _card_codes(url, tmp_path, uid, "10.1.2.3", {"Forwarded": 'for=1.2.3.4;proto=https;host="a.b.example"'},
+                           trusted_proxies="10.0.0.0/8")
+    assert codes == [f"https://a.b.example/u/{uid}"]
+    codes, _ = _card_codes(url, tmp_path, uid, "10.1.2.3", forwarded, base_url="https://set.example/x")
+    assert codes == [f"https://set.example/x/u/{uid}"]                               # the setting wins
+    # a card printed through a loopback address says so, on the card and in a header
+    codes, resp = _card_codes(url, tmp_path, uid, "127.0.0.1", {"Host": "127.0.0.1:8000"})
+    assert codes == [f"http://127.0.0.1:8000/u/{uid}"] and "loopback" in resp.headers["x-riskmap-warning"]
+    assert "本机地址" in pdftotext(resp.content, tmp_path)
+    bad = create_app(Settings(db=url))
+    with TestClient(bad, client=("127.0.0.1", 1)) as c:
+        resp = c.get("/print/cards.pdf", params={"unit": uid}, headers={"X-Forwarded-Host": "a b<c>"})
+    assert resp.status_code == 422 and "RISKMAP_BASE_URL" in resp.json()["detail"]
 
 
 def test_upload_image_forms(client):

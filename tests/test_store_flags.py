@@ -1,5 +1,6 @@
 """Re-assessment flags: raised by the change that causes them (same transaction), one per unit and reason,
-cleared by a new assessment or explicitly, "overdue" computed from the profile's period; the map shows them."""
+cleared by a new assessment or explicitly, "validity_expired" and "overdue" computed from the profile's period; the
+map shows them."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from riskmap.errors import InputError, NotFoundError
 from riskmap.levels import Level
 from riskmap.store import mapdata
 from riskmap.store.editing import FeatureChange
-from riskmap.store.flags import reassessment_months
+from riskmap.store.flags import COMPUTED_REASONS, reassessment_months
 from riskmap.store.rows import enterprise_id
 from riskmap.store.schema import ChangeRow, ReassessmentFlagRow
 
@@ -160,7 +161,7 @@ def test_new_ledger_clears_flags_of_reassessed_units(plant):
     units[1] = dataclasses.replace(units[1], last_assessed=today + timedelta(days=1))   # u1 re-assessed
     store.save_units(ENT, units)
     assert {(f["unit_id"], f["reason_code"]) for f in store.flags(ENT, today=today)
-            if f["reason_code"] != "overdue"} == {("u2", "accident")}
+            if f["reason_code"] not in COMPUTED_REASONS} == {("u2", "accident")}
     # drawn shapes: u3 has none of its own and is drawn with u1's
     assert map_flags(store) == {"root": None, "u1": None, "u2": "accident", "u4": None}
 
@@ -199,25 +200,36 @@ def test_clear_flags_explicitly(plant):
     assert store.clear_flags(ENT, "u1")["cleared"] == 1 and open_flags(store) == set()
     with pytest.raises(InputError):
         store.clear_flags(ENT, "u1", reason_code="overdue")
+    with pytest.raises(InputError):
+        store.clear_flags(ENT, "u1", reason_code="validity_expired")
     with store.session() as s:
         last = s.execute(select(ChangeRow.action, ChangeRow.reason, ChangeRow.author).where(
             ChangeRow.action == "flags.clear").order_by(ChangeRow.id)).all()
     assert last[0] == ("flags.clear", "已现场复核", "安全员")
 
 
-def test_overdue_is_computed(store, tmp_path, monkeypatch):
+def test_expired_validity_and_overdue_are_computed(store, tmp_path, monkeypatch):
+    """The validity period printed on the board (last assessed … the day before the same date 12 months on) ends
+    before TODAY: "validity_expired", from the day after its last day; a unit never assessed: "overdue"."""
     units = plant_units(assessed=None)
-    units[1] = dataclasses.replace(units[1], last_assessed=date(2025, 11, 22))     # 12 months + 1 day ago
-    units[2] = dataclasses.replace(units[2], last_assessed=date(2025, 11, 23))     # due today: not yet overdue
+    units[1] = dataclasses.replace(units[1], last_assessed=date(2025, 11, 22))     # valid until 2026-11-21
+    units[2] = dataclasses.replace(units[2], last_assessed=date(2025, 11, 23))     # valid until 2026-11-22: ended
+    units[3] = dataclasses.replace(units[3], last_assessed=date(2025, 11, 24))     # valid until 2026-11-23 (today)
     store.save_layout(ENT, layout())
     store.save_units(ENT, units, default_profile="lec")
     got = {f["unit_id"]: f for f in store.flags(ENT, today=TODAY)}
-    assert set(got) == {"u1", "u3", "u4"}         # root has no events of its own; u3, u4 never assessed
-    assert got["u1"]["reason_code"] == "overdue" and got["u1"]["days_since_assessed"] == 366
-    assert got["u1"]["raised_at"] == "2026-11-22" and "12" in got["u1"]["reason"]
-    assert got["u3"]["last_assessed"] is None and got["u3"]["raised_at"] is None
+    assert set(got) == {"u1", "u2", "u4"}         # root has no events of its own; u3 is valid through today
+    assert got["u1"]["reason_code"] == got["u2"]["reason_code"] == "validity_expired"
+    assert got["u1"]["days_since_assessed"] == 366 and got["u1"]["raised_at"] == "2026-11-22"
+    assert got["u2"]["detail"] == {"months": 12, "valid_from": "2025-11-23", "valid_until": "2026-11-22"}
+    assert got["u2"]["reason"] == ("评估有效期（2025-11-23 至 2026-11-22）已届满 / the assessment's validity period "
+                                   "(2025-11-23 至 2026-11-22) has ended")
+    assert got["u4"]["reason_code"] == "overdue" and got["u4"]["last_assessed"] is None
+    assert got["u4"]["raised_at"] is None and "12" in got["u4"]["reason"]
+    assert [f["unit_id"] for f in store.flags(ENT, today=TODAY, reason_code="validity_expired")] == ["u1", "u2"]
     assert store.flags(ENT, today=TODAY, reason_code="accident") == []
     assert [f["unit_id"] for f in store.flags(ENT, today=TODAY, unit_id="u1")] == ["u1"]
+    assert store.flags(ENT, today=date(2026, 11, 22), unit_id="u2") == []           # its last valid day
     with pytest.raises(InputError):
         store.flags(ENT, reason_code="bogus")
     with pytest.raises(InputError):
@@ -231,8 +243,8 @@ def test_overdue_is_computed(store, tmp_path, monkeypatch):
     with pytest.raises(InputError, match="reassessment_months"):
         reassessment_months("bad")
     store.save_units(ENT, units, default_profile="short")
-    got = {f["unit_id"] for f in store.flags(ENT, today=date(2026, 5, 24))}
-    assert got == {"u1", "u2", "u3", "u4"}
+    got = {f["unit_id"]: f["reason_code"] for f in store.flags(ENT, today=date(2026, 5, 24))}
+    assert got == {"u1": "validity_expired", "u2": "validity_expired", "u3": "validity_expired", "u4": "overdue"}
 
 
 def test_add_months():

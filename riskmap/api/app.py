@@ -20,6 +20,7 @@ from riskmap.api.routers import (
     plant,
     prints,
     revise,
+    short_links,
     static,
     tiles,
     units,
@@ -59,7 +60,7 @@ def create_app(settings: Settings | None = None, *, fast_tiles: bool = True) -> 
     app.state.store = _store_factory(settings.db)
     install_error_handlers(app)
     for module in (health, plant, ogc, ogc_edit, layout_edit, auth, static, webmap, identify, tiles, units, prints,
-                   history, revise):
+                   history, revise, short_links):
         app.include_router(module.make_router())
     # Cached tiles and 304s are answered before routing: the same answers, several times the throughput.
     if fast_tiles:

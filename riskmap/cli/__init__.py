@@ -7,6 +7,7 @@ import sys
 
 import typer
 
+from riskmap.cli.common import GLOBAL_OPTIONS, DbOption, EnterpriseOption
 from riskmap.errors import RiskmapError
 
 app = typer.Typer(
@@ -16,6 +17,14 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+
+
+@app.callback()
+def root_options(db: DbOption = None, enterprise: EnterpriseOption = None) -> None:
+    """riskmap：四色安全风险空间分布图 / four-colour safety risk maps.
+
+    --db 和 --enterprise 可写在命令前或命令后 / --db and --enterprise go before or after the command."""
+    GLOBAL_OPTIONS.set({"db": db, "enterprise": enterprise})
 
 # Modules that define `register(app)`; listed here so the command's shape is visible in one place.
 _COMMAND_MODULES = ("evaluate", "ledger", "layout", "service", "prints", "tokens", "history")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Annotated, Any
 
 import typer
@@ -21,11 +22,23 @@ EnterpriseOption = Annotated[
 JsonOption = Annotated[bool, typer.Option("--json", help="输出 JSON / print JSON")]
 
 
+# `riskmap --db URL --enterprise NAME <command>`: the options given before the command, set by the root callback
+# (riskmap.cli) on every run; a command's own option wins over them.
+GLOBAL_OPTIONS: ContextVar[dict[str, Any] | None] = ContextVar("riskmap_global_options", default=None)
+
+
+def global_options() -> dict[str, Any]:
+    return GLOBAL_OPTIONS.get() or {}
+
+
 def settings_for(db: str | None = None, enterprise: str | None = None, **overrides: Any) -> Settings:
     from pydantic import ValidationError
 
     from riskmap.errors import InputError
 
+    before = global_options()
+    db = db if db is not None else before.get("db")
+    enterprise = enterprise if enterprise is not None else before.get("enterprise")
     values = {k: v for k, v in {"db": db, "enterprise": enterprise, **overrides}.items() if v is not None}
     try:
         return Settings(**values)

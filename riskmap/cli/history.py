@@ -22,7 +22,7 @@ def _open(db: str | None, enterprise: str | None):
     from riskmap.store import open_store
 
     settings = settings_for(db, enterprise)
-    store = open_store(settings.db)
+    store = open_store(settings.db, create=False)      # every command here needs stored data
     name = resolve_enterprise(store, settings.enterprise)
     store.enterprise(name, create=False)
     return store, name

@@ -25,7 +25,8 @@ def import_layout(
     file: Annotated[Path, typer.Argument(help="DXF, GeoJSON, GeoPackage, zipped Shapefile or KML")],
     crs: Annotated[str | None, typer.Option("--crs", help="坐标系，如 EPSG:4549 / CRS of the file")] = None,
     control_points: Annotated[
-        Path | None, typer.Option("--control-points", help="控制点 CSV / control points CSV")
+        Path | None, typer.Option("--control-points",
+                                  help="控制点 CSV 或 QGIS 地理配准 .points 文件 / control points: CSV or QGIS .points")
     ] = None,
     layer_map: Annotated[Path | None, typer.Option("--layer-map", help="图层映射文件 / layer map")] = None,
     name_property: Annotated[str, typer.Option(help="名称字段 / name property of GIS files")] = "name",
@@ -54,10 +55,17 @@ def import_layout(
     drawing (diff first, apply when confirmed)."""
     from riskmap.plant import resolve_enterprise
     from riskmap.store import open_store
+    from riskmap.store.engine import MissingDatabaseError
 
     settings = settings_for(db, enterprise)
-    store = open_store(settings.db)
-    settings.enterprise = resolve_enterprise(store, settings.enterprise)
+    try:
+        # a dry run of a first import needs no database, and must not leave one behind
+        store = open_store(settings.db, create=not dry_run or revise)
+        settings.enterprise = resolve_enterprise(store, settings.enterprise)
+    except MissingDatabaseError:
+        if revise:
+            raise
+        store, settings.enterprise = None, settings.enterprise or "default"
     options = {"crs": crs, "control_points": control_points, "layer_map": layer_map, "name_property": name_property,
                "role_property": role_property, "max_rms": max_rms, "drop_invalid": drop_invalid}
     if revise:
@@ -190,7 +198,7 @@ def regions(
     if method not in ("highest", "weighted"):
         raise InputError(f"未知的区域风险方法 “{method}”，应为 highest 或 weighted / unknown method {method!r}")
     settings = settings_for(db, enterprise)
-    plant = load_plant(open_store(settings.db), settings.enterprise)
+    plant = load_plant(open_store(settings.db, create=False), settings.enterprise)
     risks = plant.region_risk(method=method, which="inherent" if inherent else "residual")
     if as_json:
         print_json([r.to_dict() for r in risks])
@@ -215,21 +223,24 @@ def export(
     from riskmap.store import open_store
 
     settings = settings_for(db, enterprise)
-    plant = load_plant(open_store(settings.db), settings.enterprise)
+    plant = load_plant(open_store(settings.db, create=False), settings.enterprise)
     written = export_plant(plant, out, layer=layer, method=method)
     for name, count in written.items():
         typer.echo(f"{out}: {name} {count} 个要素 / features")
 
 
 def demo(
-    db: Annotated[str, typer.Option("--db", help="演示数据库 / demo database")] = "sqlite:///riskmap-demo.db",
+    db: DbOption = None,
     serve: Annotated[bool, typer.Option("--serve/--no-serve", help="加载后启动服务 / serve after loading")] = True,
     host: Annotated[str | None, typer.Option(help="监听地址 / host")] = None,
     port: Annotated[int | None, typer.Option(help="端口 / port")] = None,
 ) -> None:
     """加载演示化工厂并启动服务 / load the demo chemical plant into a fresh database and serve it."""
+    from riskmap.cli.service import check_port
     from riskmap.demo import load_demo
 
+    if port is not None:
+        check_port(port)
     settings = settings_for(db, None, host=host, port=port)
     summary = load_demo(settings)
     typer.echo(summary["text"])

@@ -192,7 +192,7 @@ def export_ledger(
     if out.suffix.lower() not in (".xlsx", ".xlsm", ".json"):
         raise LedgerError(f"导出文件应为 .xlsx 或 .json，而不是 “{out.name}” / export to .xlsx or .json")
     settings = settings_for(db, enterprise)
-    store = open_store(settings.db)
+    store = open_store(settings.db, create=False)
     try:
         name = resolve_enterprise(store, settings.enterprise)
         stored = store.enterprise(name, create=False)

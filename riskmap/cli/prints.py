@@ -22,7 +22,7 @@ def _plant(db: str | None, enterprise: str | None, at: str | None = None):
 
     moment = None if at is None else parse_moment(at)   # a bad moment is refused before the database is opened
     settings = settings_for(db, enterprise)
-    return settings, load_plant(open_store(settings.db), settings.enterprise, at=moment)
+    return settings, load_plant(open_store(settings.db, create=False), settings.enterprise, at=moment)
 
 
 def _size(n: int) -> str:
@@ -72,22 +72,30 @@ def poster(
 
 def board(
     out: Annotated[Path, typer.Argument(help="输出 PDF / output PDF")],
-    paper: Annotated[str, typer.Option("--paper", help="纸张 A2–A4（横向）/ paper (landscape)")] = "A3",
+    paper: Annotated[str, typer.Option("--paper", help="纸张 A1–A4（横向）/ paper (landscape)")] = "A3",
     portrait: Annotated[bool, typer.Option("--portrait", help="纵向 / portrait")] = False,
     grey: Annotated[bool, typer.Option("--grey", help="灰度模式：等级格用灰度和图案 / greyscale with hatches")] = False,
-    validity_months: Annotated[int, typer.Option("--validity-months", help="有效期（月）/ validity in months")] = 12,
+    validity_months: Annotated[int | None, typer.Option(
+        "--validity-months", help="有效期（月；默认为准则配置的复评周期）/ validity in months (default: the "
+                                  "profile's reassessment_months)")] = None,
+    scope: Annotated[str, typer.Option("--scope", help="all（厂级+各区域）| factory | areas")] = "all",
+    region: Annotated[list[str] | None, typer.Option("--region", help="只打印这些区域（编号或名称，可多次）/ only "
+                                                                      "these areas (repeatable)")] = None,
     at: AtOption = None,
     db: DbOption = None,
     enterprise: EnterpriseOption = None,
 ) -> None:
-    """打印安全风险公告栏（表D：较大及以上风险）/ print the notice board of significant and major risks."""
-    from riskmap.print.board import board_pdf
+    """打印安全风险公告栏：厂级（表D：重大和较大风险）及每个区域一张 / print the notice boards: the factory's
+    (significant and major risks) and one sheet per area."""
+    from riskmap.print.board import SCOPES, board_pdf
 
     _check_suffix(out, ("pdf",))
+    if scope not in SCOPES:
+        raise InputError(f"--scope 应为 {'、'.join(SCOPES)} / --scope must be one of {', '.join(SCOPES)}")
     _, plant = _plant(db, enterprise, at)
     with progress("正在生成公告栏") as update:
         data = board_pdf(plant, paper_name=paper, landscape=not portrait, grey=grey, validity_months=validity_months,
-                         progress=update)
+                         scope=scope, regions=region or None, progress=update)
     out.write_bytes(data)
     typer.echo(f"{out}：{_size(len(data))} / written")
 
@@ -95,7 +103,9 @@ def board(
 def cards(
     out: Annotated[Path, typer.Argument(help="输出 PDF / output PDF")],
     paper: Annotated[str, typer.Option("--paper", help="纸张 A4 | A5 / paper")] = "A4",
-    per_sheet: Annotated[int, typer.Option("--per-sheet", help="每张纸卡片数 1 | 2 | 4 / cards per sheet")] = 1,
+    per_sheet: Annotated[int | None, typer.Option(
+        "--per-sheet", help="每张纸卡片数 1 | 2 | 4（默认：正文不小于 8 pt 时能放几张放几张）/ cards per sheet "
+                            "(default: as many as keep the body at 8 pt or more)")] = None,
     unit: Annotated[list[str] | None, typer.Option("--unit", help="单元编号（可多次）/ unit id (repeatable)")] = None,
     base_url: Annotated[str | None, typer.Option("--base-url", help="二维码指向的 riskmap 地址 / QR base URL")] = None,
     grey: Annotated[bool, typer.Option("--grey", help="灰度模式 / greyscale with hatches")] = False,
@@ -103,16 +113,27 @@ def cards(
     db: DbOption = None,
     enterprise: EnterpriseOption = None,
 ) -> None:
-    """打印岗位风险告知卡（表E，带二维码）/ print post risk notice cards with QR codes."""
-    from riskmap.print.cards import cards_pdf
+    """打印风险告知卡：岗位风险告知卡、设备设施风险告知卡（表E，带二维码）/ print risk notice cards for posts and
+    equipment, with QR codes."""
+    from riskmap.links import is_loopback
+    from riskmap.print.cards import cards_pages, check_base_url, pdf_of
 
     _check_suffix(out, ("pdf",))
     settings, plant = _plant(db, enterprise, at)
+    qr_base = check_base_url(base_url or settings.base_url)
+    if is_loopback(qr_base):
+        typer.echo(f"警告 / warning: 二维码指向本机地址 {qr_base}，其他设备扫码无法打开；请用 --base-url 或 "
+                   f"RISKMAP_BASE_URL 指定手机能访问的地址 / the QR codes point to a loopback address ({qr_base}) "
+                   "that no other device can open: give the public address with --base-url or RISKMAP_BASE_URL",
+                   err=True)
     with progress("正在生成告知卡") as update:
-        data = cards_pdf(plant, paper_name=paper, per_sheet=per_sheet, unit_ids=unit or None,
-                         base_url=base_url or settings.base_url, grey=grey, progress=update)
+        pages = cards_pages(plant, paper_name=paper, per_sheet=per_sheet, unit_ids=unit or None, base_url=qr_base,
+                            grey=grey, progress=update)
+    data = pdf_of(plant, pages)
     out.write_bytes(data)
-    typer.echo(f"{out}：{_size(len(data))} / written")
+    count = sum(len(p.meta["unit_ids"]) for p in pages)
+    typer.echo(f"{out}：{_size(len(data))} / written；{count} 张卡片，每张纸 {pages[0].meta['per_sheet']} 张，正文 ≥ "
+               f"{min(p.meta['body_pt'] for p in pages):.1f} pt；二维码指向 / QR codes point to {qr_base}/u/<单元编号>")
 
 
 def upload_image(

@@ -1,13 +1,65 @@
-"""`riskmap serve`: the HTTP service."""
+"""`riskmap serve`: the HTTP service.
+
+The listening socket is made here, before uvicorn runs: a port out of range or already in use is a one-line
+error and exit 1, and the address is printed only once something listens on it (uvicorn would wrap a port
+above 65535 around, and print nothing useful when the port is taken).
+"""
 
 from __future__ import annotations
 
+import errno
 import os
+import socket
 from typing import Annotated
 
 import typer
 
 from riskmap.cli.common import DbOption, EnterpriseOption, settings_for
+from riskmap.errors import InputError
+
+PORT_RANGE = (1, 65535)
+BACKLOG = 2048          # uvicorn's default
+
+
+def check_port(port: int) -> int:
+    if isinstance(port, bool) or not isinstance(port, int) or not PORT_RANGE[0] <= port <= PORT_RANGE[1]:
+        raise InputError(f"端口应为 {PORT_RANGE[0]}–{PORT_RANGE[1]}，得到 {port} / the port must be "
+                         f"{PORT_RANGE[0]}–{PORT_RANGE[1]}, not {port}")
+    return port
+
+
+def listen_socket(host: str, port: int) -> socket.socket:
+    """A socket bound to (host, port) and listening; InputError when that cannot be (in use, no right, no such
+    address)."""
+    check_port(port)
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise InputError(f"无法识别监听地址 “{host}”：{exc.strerror} / cannot resolve the host {host!r}: "
+                         f"{exc.strerror}") from None
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)   # as uvicorn: restart without waiting
+        sock.bind(address)
+        sock.listen(BACKLOG)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise InputError(f"端口 {port} 已被占用（{host}），请用 --port 换一个端口 / port {port} on {host} is "
+                             "already in use: choose another with --port") from None
+        if exc.errno == errno.EACCES:
+            raise InputError(f"没有权限监听端口 {port}（1024 以下的端口需要 root）/ no permission to listen on port "
+                             f"{port} (ports below 1024 need root)") from None
+        raise InputError(f"无法监听 {host}:{port}：{exc.strerror or exc} / cannot listen on {host}:{port}: "
+                         f"{exc.strerror or exc}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def display_address(host: str, port: int) -> str:
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}/"
 
 
 def run_server(settings) -> None:
@@ -15,15 +67,43 @@ def run_server(settings) -> None:
 
     from riskmap.api.app import create_app
 
-    typer.echo(f"riskmap 服务 / serving on http://{settings.host}:{settings.port}/  (Ctrl+C 停止)"
-               + (f"，{settings.workers} 个进程 / {settings.workers} processes" if settings.workers > 1 else ""))
-    if settings.workers == 1:
-        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
-        return
-    # Worker processes build the app themselves from the environment: hand them these settings that way.
-    os.environ.update(settings_environment(settings))
-    uvicorn.run("riskmap.api.app:create_app", factory=True, workers=settings.workers, host=settings.host,
-                port=settings.port, log_level="warning")
+    check_port(settings.port)
+    sock = listen_socket(settings.host, settings.port)
+    address = display_address(settings.host, settings.port)
+
+    def announce() -> None:
+        typer.echo(f"riskmap 服务 / serving on {address}  (Ctrl+C 停止)"
+                   + (f"，{settings.workers} 个进程 / {settings.workers} processes" if settings.workers > 1 else ""))
+
+    try:
+        if settings.workers == 1:
+            config = uvicorn.Config(create_app(settings), host=settings.host, port=settings.port,
+                                    log_level="warning")
+            _announcing_server(config, announce).run(sockets=[sock])
+            return
+        from uvicorn.supervisors import Multiprocess
+
+        # Worker processes build the app themselves from the environment: hand them these settings that way.
+        os.environ.update(settings_environment(settings))
+        config = uvicorn.Config("riskmap.api.app:create_app", factory=True, workers=settings.workers,
+                                host=settings.host, port=settings.port, log_level="warning")
+        announce()     # the socket listens already: connections wait in its queue until a worker takes them
+        Multiprocess(config, sockets=[sock]).run()
+    finally:
+        sock.close()
+
+
+def _announcing_server(config, announce):
+    """uvicorn's server, saying where it serves once it has started serving."""
+    import uvicorn
+
+    class AnnouncingServer(uvicorn.Server):
+        async def startup(self, sockets=None) -> None:
+            await super().startup(sockets=sockets)
+            if self.started and not self.should_exit:
+                announce()
+
+    return AnnouncingServer(config)
 
 
 def settings_environment(settings) -> dict[str, str]:
@@ -39,12 +119,18 @@ def serve(
     db: DbOption = None,
     enterprise: EnterpriseOption = None,
     host: Annotated[str | None, typer.Option(help="监听地址 / host")] = None,
-    port: Annotated[int | None, typer.Option(help="端口 / port")] = None,
+    port: Annotated[int | None, typer.Option(help="端口 1–65535 / port")] = None,
     workers: Annotated[int | None, typer.Option(
         help="服务进程数（默认 1；多核机器上可设为核数）/ server processes (default 1; up to the core count)")] = None,
 ) -> None:
     """启动 HTTP 服务 / run the HTTP service."""
-    run_server(settings_for(db, enterprise, host=host, port=port, workers=workers))
+    from riskmap.store import open_store
+
+    if port is not None:
+        check_port(port)
+    settings = settings_for(db, enterprise, host=host, port=port, workers=workers)
+    open_store(settings.db, create=False).close()      # a missing database is an error, not an empty map
+    run_server(settings)
 
 
 def register(app: typer.Typer) -> None:

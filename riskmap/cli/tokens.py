@@ -12,10 +12,10 @@ token_app = typer.Typer(help="API 令牌（编辑令牌用于修改数据）/ AP
                              "data)", no_args_is_help=True)
 
 
-def _store(db: str | None):
+def _store(db: str | None, create: bool = False):
     from riskmap.store import open_store
 
-    return open_store(settings_for(db, None).db)
+    return open_store(settings_for(db, None).db, create=create)
 
 
 def _who() -> str | None:
@@ -44,7 +44,7 @@ def create(
     """创建令牌（只显示一次）/ create a token (shown once only)."""
     from riskmap.store.tokens import create_token
 
-    text, info = create_token(_store(db), role.strip().lower(), name, created_by=_who())
+    text, info = create_token(_store(db, create=True), role.strip().lower(), name, created_by=_who())
     if as_json:
         print_json({"token": text, **info})
         return

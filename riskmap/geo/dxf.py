@@ -328,8 +328,10 @@ def _tables() -> dict[str, _Table]:
         "circ": _Table(cont=i, cx=f, cy=f, cz=f, r=f, a0=f, a1=f, arc=bool, ex=f, ey=f, ez=f, handle=o,
                        layer=o, etype=o),
         "pt": _Table(cont=i, x=f, y=f, z=f, handle=o, layer=o, etype=o),
+        # texts: the anchor, and the box the text covers (width, height, rotation in radians, where the anchor
+        # lies in it as fractions of width and height), all in the text's OCS
         "txt": _Table(cont=i, x=f, y=f, z=f, ex=f, ey=f, ez=f, text=o, handle=o, layer=o, owner=o, tag=o,
-                      etype=o),
+                      etype=o, bw=f, bh=f, brot=f, bfx=f, bfy=f),
         "ins": _Table(cont=i, block=o, x=f, y=f, z=f, sx=f, sy=f, sz=f, rot=f, ex=f, ey=f, ez=f, cols=i,
                       rows=i, cs=f, rs=f, handle=o, layer=o),
         "geo": _Table(cont=i, geom=o, handle=o, layer=o, etype=o),
@@ -705,15 +707,19 @@ def _scan_entities(tags: _Tags, name: str, reg: _Registry, T: dict[str, _Table],
         valign = np.where(tid[te] == _ATTRIB, sec.ints(74, 0)[te], sec.ints(73, 0)[te])
         x, y, z = f(10, 0.0)[te], f(20, 0.0)[te], f(30, 0.0)[te]
         ax, ay, az = f(11, np.nan)[te], f(21, np.nan)[te], f(31, np.nan)[te]
+        bw, bh, bfx, bfy = None, f(40, 1.0)[te], *_text_fractions(ax, ay, halign, valign)
+        span = np.hypot(ax - x, ay - y)
         x, y, z = _text_anchor(x, y, z, ax, ay, az, halign, valign)
         raw = sec.strs(1, "")[te]
         texts = [_plain_text(s) for s in raw.tolist()]
+        bw = np.where(np.isin(halign, (3, 5)) & np.isfinite(span) & (span > 0), span,
+                      _text_widths(texts, bh, f(41, 1.0)[te]))
         is_attrib = tid[te] == _ATTRIB
         owner = np.where(is_attrib, handle[main[te]], "")
         tag = np.where(is_attrib, sec.strs(2, "")[te], "")
         T["txt"].add(len(te), cont=cont[te], x=x, y=y, z=z, ex=ex[te], ey=ey[te], ez=ez[te],
                      text=np.asarray(texts, dtype=object), handle=handle[te], layer=layer[te], owner=owner,
-                     tag=tag, etype=etype[te])
+                     tag=tag, etype=etype[te], bw=bw, bh=bh, brot=np.radians(f(50, 0.0)[te]), bfx=bfx, bfy=bfy)
 
     # MTEXT: WCS insertion point; the text is the 3-chunks then the 1.
     mt = rows(_MTEXT)
@@ -727,9 +733,12 @@ def _scan_entities(tags: _Tags, name: str, reg: _Registry, T: dict[str, _Table],
         for e, t in zip(ents[order].tolist(), tagpos[order].tolist(), strict=True):
             pieces.setdefault(e, []).append(sec.vobj[t])
         texts = [_plain_mtext("".join(pieces.get(e, ()))) for e in mt.tolist()]
+        direction = np.arctan2(f(21, np.nan)[mt], f(11, np.nan)[mt])
+        rot = np.where(np.isfinite(direction), direction, f(50, 0.0)[mt])     # MTEXT's 50 is in radians
+        bw, bh, bfx, bfy = _mtext_box(texts, f(40, 1.0)[mt], f(41, 0.0)[mt], sec.ints(71, 1)[mt])
         T["txt"].add(len(mt), cont=cont[mt], x=f(10, 0.0)[mt], y=f(20, 0.0)[mt], z=f(30, 0.0)[mt], ex=0.0,
                      ey=0.0, ez=1.0, text=np.asarray(texts, dtype=object), handle=handle[mt], layer=layer[mt],
-                     owner="", tag="", etype="MTEXT")
+                     owner="", tag="", etype="MTEXT", bw=bw, bh=bh, brot=rot, bfx=bfx, bfy=bfy)
 
     # INSERT (and MINSERT).
     it = rows(_INSERT)
@@ -754,6 +763,44 @@ def _text_anchor(x, y, z, ax, ay, az, halign, valign):
     ny = np.where(both, (y + ay) / 2, np.where(has_align, ay, y))
     nz = np.where(has_align, az, z)
     return nx, ny, nz
+
+
+# Advance of a character as a fraction of the text height, for the box a label covers: CAD fonts draw CJK
+# characters about one height wide and Latin ones about 0.6. An estimate, on the small side, so that a label is
+# never judged larger than it is.
+_WIDE_ADVANCE, _NARROW_ADVANCE = 1.0, 0.6
+_MTEXT_LINE = 1.67          # AutoCAD's default MTEXT line spacing, in heights
+
+
+def _text_widths(texts, heights: np.ndarray, factors: np.ndarray) -> np.ndarray:
+    """Estimated widths of one-line texts (drawing units)."""
+    import unicodedata
+
+    ems = np.array([sum(_WIDE_ADVANCE if unicodedata.east_asian_width(ch) in "WF" else _NARROW_ADVANCE
+                        for ch in str(t)) for t in texts], dtype=np.float64)
+    factors = np.where(np.isfinite(factors) & (factors > 0), factors, 1.0)
+    return ems * np.abs(heights) * factors
+
+
+def _text_fractions(ax, ay, halign, valign) -> tuple[np.ndarray, np.ndarray]:
+    """Where a TEXT's anchor (see _text_anchor) lies in its box, as fractions of its width and height."""
+    has_align = np.isfinite(ax) & np.isfinite(ay) & ((halign != 0) | (valign != 0))
+    fx = np.select([halign == 1, halign == 2, np.isin(halign, (3, 4, 5))], [0.5, 1.0, 0.5], 0.0)
+    fy = np.select([valign == 2, valign == 3, halign == 4], [0.5, 1.0, 0.5], 0.0)
+    return np.where(has_align, fx, 0.0), np.where(has_align, fy, 0.0)
+
+
+def _mtext_box(texts, heights, ref_widths, attach) -> tuple[np.ndarray, ...]:
+    """Width, height and anchor fractions of MTEXTs: their lines wrap at the reference width when one is set."""
+    heights = np.abs(heights)
+    one_line = _text_widths(texts, heights, np.ones(len(texts)))
+    wraps = np.isfinite(ref_widths) & (ref_widths > 0) & (one_line > ref_widths)
+    lines = np.where(wraps, np.ceil(one_line / np.where(wraps, ref_widths, 1.0)), 1.0)
+    widths = np.where(wraps, ref_widths, one_line)
+    box_h = heights * (1 + _MTEXT_LINE * (lines - 1))
+    col = (np.asarray(attach) - 1) % 3
+    row = (np.asarray(attach) - 1) // 3
+    return widths, box_h, col / 2.0, np.select([row == 0, row == 1], [1.0, 0.5], 0.0)
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -887,7 +934,13 @@ def _ingest(e, kind: str, cid: int, T: dict[str, _Table], stats: Counter, tol: f
         _ingest_text(e, kind, cid, T, handle, layer, "", (ex, ey, ez))
     elif kind == "MTEXT":
         p = _xyz(dxf.get("insert", (0, 0, 0)))
-        T["txt"].row(cid, p[0], p[1], p[2], 0.0, 0.0, 1.0, _plain_mtext(e.text), handle, layer, "", "", kind)
+        text = _plain_mtext(e.text)
+        d = dxf.get("text_direction")
+        rot = math.atan2(float(d[1]), float(d[0])) if d is not None else float(dxf.get("rotation", 0.0))
+        box = _mtext_box([text], np.array([float(dxf.get("char_height", 1.0))]),
+                         np.array([float(dxf.get("width", 0.0))]), np.array([int(dxf.get("attachment_point", 1))]))
+        T["txt"].row(cid, p[0], p[1], p[2], 0.0, 0.0, 1.0, text, handle, layer, "", "", kind,
+                     *(float(v[0]) for v in box[:2]), rot, *(float(v[0]) for v in box[2:]))
     elif kind == "INSERT":
         p = _xyz(dxf.get("insert", (0, 0, 0)))
         T["ins"].row(cid, _dstr(dxf.get("name", "")), p[0], p[1], p[2], float(dxf.get("xscale", 1.0)),
@@ -921,12 +974,18 @@ def _ingest_text(e, kind, cid, T, handle, layer, owner, extrusion) -> None:
     p = _xyz(dxf.get("insert", (0, 0, 0)))
     a = dxf.get("align_point")
     a = _xyz(a) if a is not None else (np.nan, np.nan, np.nan)
+    halign, valign = np.array([int(dxf.get("halign", 0))]), np.array([int(dxf.get("valign", 0))])
     x, y, z = _text_anchor(np.array([p[0]]), np.array([p[1]]), np.array([p[2]]), np.array([a[0]]),
-                           np.array([a[1]]), np.array([a[2]]), np.array([int(dxf.get("halign", 0))]),
-                           np.array([int(dxf.get("valign", 0))]))
+                           np.array([a[1]]), np.array([a[2]]), halign, valign)
+    fx, fy = _text_fractions(np.array([a[0]]), np.array([a[1]]), halign, valign)
     text = _plain_text(dxf.get("text", "") or "")
     tag = dxf.get("tag", "") if kind == "ATTRIB" else ""
-    T["txt"].row(cid, float(x[0]), float(y[0]), float(z[0]), *extrusion, text, handle, layer, owner, tag, kind)
+    height = float(dxf.get("height", 1.0))
+    span = math.hypot(a[0] - p[0], a[1] - p[1]) if math.isfinite(a[0]) else 0.0
+    width = span if int(halign[0]) in (3, 5) and span > 0 else \
+        float(_text_widths([text], np.array([height]), np.array([float(dxf.get("width", 1.0))]))[0])
+    T["txt"].row(cid, float(x[0]), float(y[0]), float(z[0]), *extrusion, text, handle, layer, owner, tag, kind,
+                 width, height, math.radians(float(dxf.get("rotation", 0.0))), float(fx[0]), float(fy[0]))
 
 
 def _ingest_polyline(e, cid, T, stats, handle, layer, extrusion) -> None:
@@ -1194,6 +1253,23 @@ def _take_ranges(off: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarr
 
 _KINDS = ("poly", "line", "point", "text")
 _TEXT_ATTRS = ("text", "owner", "tag")
+_BOX_ATTRS = tuple(f"box{i}{axis}" for i in range(4) for axis in "xy")
+
+
+def _text_corners(tx: dict[str, np.ndarray], anchors: np.ndarray) -> dict[str, np.ndarray]:
+    """The four corners of each text's box in its container's coordinates (box0x, box0y, … box3y)."""
+    n = len(anchors)
+    if not n:
+        return {k: np.zeros(0) for k in _BOX_ATTRS}
+    u = np.column_stack([np.cos(tx["brot"]), np.sin(tx["brot"])])
+    v = np.column_stack([-u[:, 1], u[:, 0]])
+    w, h = tx["bw"][:, None], tx["bh"][:, None]
+    origin = anchors[:, :2] - tx["bfx"][:, None] * w * u - tx["bfy"][:, None] * h * v
+    out = {}
+    for i, corner in enumerate((origin, origin + w * u, origin + w * u + h * v, origin + h * v)):
+        pts = _to_wcs(np.column_stack([corner, anchors[:, 2]]), np.arange(n), tx["ex"], tx["ey"], tx["ez"])
+        out[f"box{i}x"], out[f"box{i}y"] = pts[:, 0], pts[:, 1]
+    return out
 
 
 def _build(T: dict[str, _Table], cont_tol: np.ndarray, stats: Counter) -> dict[str, tuple[_Bucket, np.ndarray]]:
@@ -1291,11 +1367,13 @@ def _build(T: dict[str, _Table], cont_tol: np.ndarray, stats: Counter) -> dict[s
 
     tx = T["txt"].finish()
     tcoords = np.column_stack([tx["x"], tx["y"], tx["z"]]) if len(tx["x"]) else np.zeros((0, 3))
+    corners = _text_corners(tx, tcoords)
     tcoords = _to_wcs(tcoords, np.arange(len(tcoords)), tx["ex"], tx["ey"], tx["ez"])
     ok = np.all(np.isfinite(tcoords), axis=1) & (tx["text"] != "")
     rows = np.flatnonzero(ok)
     tattrs = attrs_of(tx, rows)
     tattrs.update({k: tx[k][rows] for k in _TEXT_ATTRS})
+    tattrs.update({k: v[rows] for k, v in corners.items()})
     out["text"] = (_Bucket(tcoords[rows], (), tattrs), tx["cont"][rows])
     return out
 
@@ -1521,19 +1599,58 @@ def _fid_key(fid: str) -> tuple[int, str]:
     return (len(fid), fid)
 
 
+def _text_boxes(texts: _Bucket) -> np.ndarray:
+    """Each text's box as a polygon, or None where it is not known: texts copied out of blocks (their handle
+    carries the INSERT's prefix) keep their block's own box, which the block's transform did not move."""
+    boxes = np.full(texts.n, None, dtype=object)
+    a = texts.attrs
+    if not texts.n or "box0x" not in a:
+        return boxes
+    ring = np.stack([np.column_stack([a[f"box{i}x"], a[f"box{i}y"]]) for i in range(4)], axis=1)
+    from_block = np.char.find(a["handle"].astype(str), "/") >= 0
+    usable = np.isfinite(ring).all(axis=(1, 2)) & ~from_block
+    if usable.any():
+        made = shapely.polygons(ring[usable])
+        usable_idx = np.flatnonzero(usable)
+        good = shapely.area(made) > 0
+        boxes[usable_idx[good]] = made[good]
+    return boxes
+
+
 def _names_from_texts(polys: np.ndarray, roles: np.ndarray, texts: _Bucket) -> tuple[np.ndarray, list]:
-    """Each text names the smallest closed shape holding its insertion point (shapes of a known role
-    before "other" ones); a shape with several texts takes the first by handle and lists them all."""
+    """Each text names the smallest closed shape that holds it (shapes of a known role before "other" ones); a
+    shape with several texts takes the first by handle and lists them all.
+
+    "Holds" looks at the text's box (from its height, characters, rotation and alignment): the shape must hold
+    its insertion point or the whole box, and more than half of the box (the box is an estimate, so "whole" would
+    refuse labels that a real font keeps inside). So a 9 m wide label whose insertion point falls on a 4 m² pump
+    or the centre of a small tank names the region around it, not the symbol. Texts without a known box (those
+    copied out of blocks) keep the insertion-point rule."""
     names = np.full(len(polys), None, dtype=object)
     extra: list = [None] * len(polys)
     if not len(polys) or not texts.n:
         return names, extra
-    points = shapely.points(texts.coords[:, :2])
     tree = shapely.STRtree(polys)
-    t_idx, p_idx = tree.query(points, predicate="covered_by")
+    area = shapely.area(polys)
+    boxes = _text_boxes(texts)
+    known = np.flatnonzero(boxes != None)  # noqa: E711 - elementwise on an object array
+    t_idx, p_idx = tree.query(shapely.points(texts.coords[:, :2]), predicate="covered_by")
+    if len(known):
+        box_t, box_p = tree.query(boxes[known], predicate="covered_by")
+        t_idx, p_idx = np.concatenate([t_idx, known[box_t]]), np.concatenate([p_idx, box_p])
+        pairs = np.unique(np.column_stack([t_idx, p_idx]).astype(np.int64), axis=0)
+        t_idx, p_idx = pairs[:, 0], pairs[:, 1]
+        has_box = boxes[t_idx] != None  # noqa: E711
+        ok = np.ones(len(t_idx), dtype=bool)
+        if has_box.any():
+            tb, pb = t_idx[has_box], p_idx[has_box]
+            shapes = polys[pb]
+            shapes = np.where(shapely.is_valid(shapes), shapes, shapely.make_valid(shapes))
+            held = shapely.area(shapely.intersection(shapes, boxes[tb].astype(object)))
+            ok[has_box] = held > 0.5 * shapely.area(boxes[tb].astype(object))
+        t_idx, p_idx = t_idx[ok], p_idx[ok]
     if not len(t_idx):
         return names, extra
-    area = shapely.area(polys)
     other = (roles == "other").astype(np.int8)
     order = np.lexsort((area[p_idx], other[p_idx], t_idx))
     t_idx, p_idx = t_idx[order], p_idx[order]

@@ -214,17 +214,60 @@ def check_coordinates(bounds: Sequence[float], crs: CRS, *, what: str = "数据 
 
 # --- control points ---------------------------------------------------------------------------------------
 
+# Header spellings of control point files, case and spaces ignored. Drawing (local) coordinates: local_x/…,
+# QGIS's sourceX/sourceY, or plain x/y when the world coordinates have names of their own. World coordinates:
+# lon/lat (geographic), E/N (projected), QGIS's mapX/mapY (in the CRS of its "#CRS:" line), or plain x/y when
+# the local ones are named local_x/local_y.
 _HEADERS: dict[str, tuple[str, ...]] = {
-    "local_x": ("local_x", "localx", "cad_x", "drawing_x", "本地x", "图纸x", "局部x"),
-    "local_y": ("local_y", "localy", "cad_y", "drawing_y", "本地y", "图纸y", "局部y"),
+    "local_x": ("local_x", "localx", "cad_x", "drawing_x", "本地x", "图纸x", "局部x", "sourcex", "source_x"),
+    "local_y": ("local_y", "localy", "cad_y", "drawing_y", "本地y", "图纸y", "局部y", "sourcey", "source_y"),
     "lon": ("lon", "lng", "long", "longitude", "经度"),
     "lat": ("lat", "latitude", "纬度"),
-    "x": ("x", "easting", "east"),
-    "y": ("y", "northing", "north"),
+    "east": ("e", "easting", "east", "东坐标"),
+    "north": ("n", "northing", "north", "北坐标"),
+    "map_x": ("mapx", "map_x"),
+    "map_y": ("mapy", "map_y"),
+    "x": ("x",),
+    "y": ("y",),
     "epsg": ("epsg", "crs", "srid"),
     "label": ("name", "id", "point", "label", "点号", "名称", "点名"),
+    "enable": ("enable", "enabled"),
 }
 _HEADER_LOOKUP = {alias: key for key, aliases in _HEADERS.items() for alias in aliases}
+_QGIS_CRS = "#crs:"
+HEADER_HELP = ("表头可为 x,y,lon,lat；local_x,local_y,lon,lat；本地X,本地Y,经度,纬度；x,y,E,N 或 local_x,local_y,x,y"
+               "（平面坐标另加 epsg 列或指定坐标系）；或 QGIS 地理配准的 .points 文件（mapX,mapY,sourceX,sourceY）",
+               "use a header such as x,y,lon,lat; local_x,local_y,lon,lat; 本地X,本地Y,经度,纬度; x,y,E,N or "
+               "local_x,local_y,x,y (planar coordinates need an epsg column or a CRS); or a QGIS georeferencer "
+               ".points file (mapX,mapY,sourceX,sourceY)")
+
+
+def _columns(header: list[str]) -> dict[str, int]:
+    columns: dict[str, int] = {}
+    for i, cell in enumerate(header):
+        key = _HEADER_LOOKUP.get(cell.lower().replace(" ", ""))
+        if key and key not in columns:
+            columns[key] = i
+    return columns
+
+
+def _roles(columns: dict[str, int]) -> tuple[tuple[int, int], tuple[int, int], str] | None:
+    """(local x/y columns, world x/y columns, world kind "lonlat" | "projected" | "map"), or None when the header
+    fits no spelling."""
+    def pair(a: str, b: str) -> tuple[int, int] | None:
+        return (columns[a], columns[b]) if a in columns and b in columns else None
+
+    plain = pair("x", "y")
+    local = pair("local_x", "local_y")
+    worlds = [(pair("lon", "lat"), "lonlat"), (pair("east", "north"), "projected"), (pair("map_x", "map_y"), "map")]
+    world = next(((cols, kind) for cols, kind in worlds if cols is not None), None)
+    if local is not None and world is None and plain is not None:
+        world = (plain, "projected")                  # local_x,local_y,x,y: x/y are the surveyed coordinates
+    elif local is None and world is not None:
+        local = plain                                 # x,y,lon,lat: x/y are the drawing's
+    if local is None or world is None:
+        return None
+    return local, world[0], world[1]
 
 
 @dataclass
@@ -258,23 +301,27 @@ def _number(cell: str, row: int, column: str, name: str) -> float:
 
 
 def read_control_points(source: str | os.PathLike, *, crs: Any = None) -> ControlPoints:
-    """Read a control point CSV (UTF-8, UTF-8 with BOM or GBK).
-
-    Header `local_x,local_y,lon,lat`, or `local_x,local_y,x,y` with an `epsg` column or the `crs` argument,
-    optionally a `name` column; or no header and four numeric columns local_x, local_y, lon, lat.
+    """Read a control point file (UTF-8, UTF-8 with BOM or GBK): a CSV with one of the usual headers (see
+    `_HEADERS`: x,y,lon,lat; local_x,local_y,lon,lat; 本地X,本地Y,经度,纬度; x,y,E,N; local_x,local_y,x,y with an
+    `epsg` column or the `crs` argument; optionally a name column), a QGIS georeferencer `.points` file
+    (mapX,mapY,sourceX,sourceY,enable,… after an optional "#CRS: <WKT>" line; disabled points are left out), or
+    no header and four numeric columns local_x, local_y, lon, lat.
     """
     path = Path(source)
     if not path.is_file():
         raise GeoreferenceError(f"找不到控制点文件 {path} / control point file not found: {path}")
     check_file_size(path, MAX_CONTROL_FILE_BYTES)
     text = _decode(path.read_bytes(), path.name)
-    sample = text[:4096]
+    lines = text.splitlines()
+    declared = next((ln.strip()[len(_QGIS_CRS):].strip() for ln in lines[:5]
+                     if ln.strip().lower().startswith(_QGIS_CRS)), "")
+    body_text = "\n".join(ln for ln in lines if not ln.lstrip().startswith("#"))
     try:
-        dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
+        dialect = csv.Sniffer().sniff(body_text[:4096], delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
-    rows = [(i + 1, [c.strip() for c in r]) for i, r in enumerate(csv.reader(io.StringIO(text), dialect))]
-    rows = [(n, r) for n, r in rows if any(r) and not r[0].startswith("#")]
+    rows = [(i + 1, [c.strip() for c in r]) for i, r in enumerate(csv.reader(io.StringIO(body_text), dialect))]
+    rows = [(n, r) for n, r in rows if any(r)]
     if not rows:
         raise GeoreferenceError(f"控制点文件 {path.name} 为空 / control point file {path.name} is empty")
 
@@ -283,39 +330,37 @@ def read_control_points(source: str | os.PathLike, *, crs: Any = None) -> Contro
         columns = {"local_x": 0, "local_y": 1, "lon": 2, "lat": 3}
         body = rows
     else:
-        columns = {}
-        for i, cell in enumerate(first):
-            key = _HEADER_LOOKUP.get(cell.lower().replace(" ", ""))
-            if key and key not in columns:
-                columns[key] = i
+        columns = _columns(first)
         body = rows[1:]
-    has_lonlat = "lon" in columns and "lat" in columns
-    has_xy = "x" in columns and "y" in columns
-    if "local_x" not in columns or "local_y" not in columns or not (has_lonlat or has_xy):
+    roles = _roles(columns)
+    if roles is None:
         raise GeoreferenceError(
-            f"控制点文件 {path.name} 的表头应为 local_x,local_y,lon,lat 或 local_x,local_y,x,y（另加 epsg 列），"
-            f"实际为：{','.join(first)} / control point file {path.name} needs the header "
-            f"local_x,local_y,lon,lat or local_x,local_y,x,y plus epsg; found: {','.join(first)}")
-    wx, wy = ("lon", "lat") if has_lonlat else ("x", "y")
+            f"控制点文件 {path.name} 的表头无法识别：{','.join(first)[:200]}。{HEADER_HELP[0]} / control point file "
+            f"{path.name}: unknown header {','.join(first)[:200]}; {HEADER_HELP[1]}")
+    (lx, ly), (wx, wy), kind = roles
+    names = {i: first[i] if body is not rows else k for k, i in columns.items()}
 
     local, world, labels, crss = [], [], [], []
     for n, row in body:
-        def cell(key: str, n: int = n, row: list[str] = row) -> str:
-            i = columns[key]
+        def cell(i: int, row: list[str] = row) -> str:
             return row[i] if i < len(row) else ""
-        local.append((_number(cell("local_x"), n, "local_x", path.name),
-                      _number(cell("local_y"), n, "local_y", path.name)))
-        world.append((_number(cell(wx), n, wx, path.name), _number(cell(wy), n, wy, path.name)))
-        labels.append(cell("label") if "label" in columns and cell("label") else f"#{len(labels) + 1}")
-        crss.append(cell("epsg") if "epsg" in columns else "")
+        if "enable" in columns and cell(columns["enable"]).strip() in ("0", "false", "False"):
+            continue                                   # a point switched off in QGIS
+        local.append((_number(cell(lx), n, names[lx], path.name), _number(cell(ly), n, names[ly], path.name)))
+        world.append((_number(cell(wx), n, names[wx], path.name), _number(cell(wy), n, names[wy], path.name)))
+        label = cell(columns["label"]) if "label" in columns else ""
+        labels.append(label or f"#{len(labels) + 1}")
+        crss.append(cell(columns["epsg"]) if "epsg" in columns else "")
     world_arr = np.array(world, dtype=float).reshape(-1, 2)
+    if kind == "map":
+        kind, crs = _qgis_world(path.name, declared, crs, world_arr)
 
-    if has_lonlat:
+    if kind == "lonlat":
         if crs is not None and not resolve_crs(crs).is_geographic:
             raise GeoreferenceError(
                 f"控制点文件 {path.name} 给出的是经纬度（lon, lat），但指定的坐标系 {crs} 是投影坐标系：请把列名改为 "
-                f"x,y 或不指定坐标系 / {path.name} gives lon/lat but the CRS {crs} is projected: name the "
-                "columns x,y or drop the CRS")
+                f"E,N 或不指定坐标系 / {path.name} gives lon/lat but the CRS {crs} is projected: name the "
+                "columns E,N or drop the CRS")
         src = resolve_crs(crs) if crs is not None else WGS84
         if len(world_arr):
             check_lonlat(_bounds(world_arr), what="控制点 / control points")
@@ -326,8 +371,9 @@ def read_control_points(source: str | os.PathLike, *, crs: Any = None) -> Contro
         codes = [c or (str(crs) if crs is not None else "") for c in crss]
         if any(not c for c in codes):
             raise GeoreferenceError(
-                f"控制点文件 {path.name} 为平面坐标 x,y，需要 epsg 列或指定坐标系（如 EPSG:4549） / "
-                f"{path.name} has planar x,y: add an epsg column or give the CRS (e.g. EPSG:4549)")
+                f"控制点文件 {path.name} 为平面坐标（x,y 或 E,N），需要 epsg 列或指定坐标系（如 EPSG:4549） / "
+                f"{path.name} has planar coordinates (x,y or E,N): add an epsg column or give the CRS "
+                "(e.g. EPSG:4549)")
         codes_arr = np.array(codes, dtype=object)
         for code in dict.fromkeys(codes):
             rows_of = codes_arr == code
@@ -335,6 +381,27 @@ def read_control_points(source: str | os.PathLike, *, crs: Any = None) -> Contro
             check_coordinates(_bounds(world_arr[rows_of]), src, what="控制点 / control points")
             lonlat[rows_of] = np.column_stack(_to_lonlat(src, world_arr[rows_of, 0], world_arr[rows_of, 1]))
     return ControlPoints(np.array(local, dtype=float).reshape(-1, 2), lonlat, labels)
+
+
+def _qgis_world(name: str, declared: str, crs: Any, world: np.ndarray) -> tuple[str, Any]:
+    """QGIS's mapX/mapY: in the CRS of the file's "#CRS:" line, else the one given, else lon/lat when they look
+    like lon/lat."""
+    if declared:
+        try:
+            found = CRS.from_user_input(declared)
+        except CRSError as exc:
+            raise GeoreferenceError(f"控制点文件 {name} 的 #CRS 行无法识别：{str(exc)[:120]} / {name}: cannot read "
+                                    f"the #CRS line: {str(exc)[:120]}") from None
+        if crs is not None and not resolve_crs(crs).equals(found, ignore_axis_order=True):
+            raise GeoreferenceError(f"控制点文件 {name} 声明的坐标系与指定的 {crs} 不同 / {name} declares another CRS "
+                                    f"than {crs}")
+        return ("lonlat" if found.is_geographic else "projected"), found
+    if crs is not None:
+        return ("lonlat" if resolve_crs(crs).is_geographic else "projected"), crs
+    if len(world) and _is_lonlat(_bounds(world)):
+        return "lonlat", None
+    raise GeoreferenceError(f"控制点文件 {name} 的 mapX,mapY 不是经纬度，且没有 #CRS 行：请指定坐标系（如 EPSG:4549）"
+                            f" / {name}: mapX,mapY are not lon/lat and there is no #CRS line: give the CRS")
 
 
 def _is_number(text: str) -> bool:

@@ -1,10 +1,16 @@
-"""Post risk notice cards (岗位风险告知卡, 表E): one per post or equipment unit, batch-printable on A4 or A5,
-one, two or four to a sheet.
+"""Risk notice cards (告知卡, 表E): a post gets the 岗位风险告知卡 with its work content (作业内容), a piece of
+equipment the 设备设施风险告知卡 with its own fields (location, inspection and maintenance), batch-printable on
+A4 or A5, one, two or four to a sheet.
 
-Each card has the level colour band, every 表E field (work content, workplace, hazard factors, accident
-type, control measures, emergency measures, emergency phone), the responsible person, a warning sign, the
-footer stamp, and a QR code that opens the unit on riskmap's web map. Text shrinks to fit its card; what still
-does not fit is cut with a note that the QR code leads to the full record.
+Each card has the level colour band (riskmap.levels), the fields, the protective equipment to wear (controls of
+class 4-2 个体防护), the safety signs that apply by their GB 2894 names (riskmap.print.signs; the general
+warning sign is the only pictogram, being simple enough to draw faithfully), the emergency phone, the
+responsible person, the footer stamp and a QR code of the unit's short link `/u/{id}` with the address written
+under it. A card whose address is a loopback one (127.0.0.1, localhost) says so in red: nobody's phone opens it.
+
+Body text is 8 pt or more (`MIN_BODY_PT`). The number of cards per sheet is chosen so that every card keeps
+that size; asked for more cards per sheet than that allows, the print is refused with the count that works.
+With one card per sheet, what still does not fit is cut with a note that the QR code leads to the full record.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 import numpy as np
 import skia
@@ -20,35 +26,41 @@ import skia
 from riskmap.domain import RESIDUAL, AssessmentUnit, UnitKind, UnitTree
 from riskmap.errors import InputError, NotFoundError
 from riskmap.levels import Level, load_palette
+from riskmap.links import is_loopback, unit_url
 from riskmap.print import fonts, output
-from riskmap.print.board import accident_text, hatch_drawer, readable_on, unit_location
+from riskmap.print.board import accident_text, hatch_drawer, numbered, readable_on, unique, unit_location
 from riskmap.print.fonts import colour_int
 from riskmap.print.paper import Paper, Stamp, mm, paper, stamp_of
+from riskmap.print.signs import signs_for, signs_text
 from riskmap.print.table import Cell, Table
 
 CARD_PAPERS = ("A4", "A5")
 PER_SHEET = (1, 2, 4)
 CARD_KINDS = (UnitKind.POST, UnitKind.EQUIPMENT)
+MIN_BODY_PT = 8.0
 TEXT = "#1A1A1A"
 MUTED = "#555555"
+WARN = "#C00000"
 NO_LEVEL_FILL = "#BDBDBD"
 CUT_NOTE = "…（内容较多，扫码查看完整信息）"
+PPE_CLASSES = ("4-2", "个体防护")                 # DOMAIN.md §6: the class code, or the column name outside chemicals
+MAINTENANCE_PREFIX = "2-"                         # 维护保养 (2-1 动设备, 2-2 静设备)
+CARD_TITLES = {UnitKind.POST: "岗位风险告知卡", UnitKind.EQUIPMENT: "设备设施风险告知卡",
+               UnitKind.ACTIVITY: "作业活动风险告知卡"}
+LOOPBACK_WARNING = "警告：二维码指向本机地址，其他设备扫码无法打开"
 
 
 @dataclass(frozen=True)
 class CardContent:
     unit_id: str
+    kind_title: str                    # 岗位风险告知卡 | 设备设施风险告知卡 | …
     title: str
     level: Level | None
     fields: tuple[tuple[str, str], ...]
     phone: str
     responsible: str
     url: str
-
-
-def unit_url(base_url: str, unit_id: str, enterprise: str) -> str:
-    """The web map page of one unit (the QR code's target)."""
-    return f"{base_url.rstrip('/')}/map?{urlencode({'unit': unit_id, 'enterprise': enterprise})}"
+    loopback: bool = False
 
 
 def check_base_url(base_url: str) -> str:
@@ -60,46 +72,49 @@ def check_base_url(base_url: str) -> str:
     return text.rstrip("/")
 
 
-def _numbered(items: Sequence[str]) -> str:
-    items = [i for i in items if i]
-    if len(items) <= 1:
-        return items[0] if items else "—"
-    return "\n".join(f"{k}. {t}" for k, t in enumerate(items, 1))
-
-
-def _unique(values) -> list[str]:
-    out: list[str] = []
-    for v in values:
-        text = fonts.clean(v).strip()
-        if text and text not in out:
-            out.append(text)
-    return out
+def _is_ppe(cls: str | None) -> bool:
+    return (cls or "").strip() in PPE_CLASSES
 
 
 def card_content(plant, unit: AssessmentUnit, tree: UnitTree, base_url: str, which: str = RESIDUAL) -> CardContent:
     enterprise = plant.enterprise
-    level = unit.level(which)
     events = unit.events
-    hazards = _unique(ev.hazard_factor or ev.name for ev in events)
-    accidents = _unique(accident_text(ev) for ev in events)
-    controls = _unique(c.description for ev in events for c in ev.controls)
-    if not controls:
-        controls = _unique(ev.existing_measures for ev in events)
-    emergency = _unique(ev.emergency_measures for ev in events)
-    workplace = fonts.clean(unit.workplace) or unit_location(tree, unit)
-    fields = (
-        ("作业内容", fonts.clean(unit.work_content) or "—"),
-        ("作业场所", workplace or "—"),
-        ("危险有害因素", _numbered(hazards)),
-        ("事故类型", "、".join(accidents) or "—"),
-        ("管控措施", _numbered(controls)),
-        ("应急措施", _numbered(emergency)),
-    )
+    controls = [c for ev in events for c in ev.controls]
+    hazards = unique(ev.hazard_factor or ev.name for ev in events)
+    accidents = unique(accident_text(ev) for ev in events)
+    ppe = unique(c.description for c in controls if _is_ppe(c.cls))
+    emergency = unique(ev.emergency_measures for ev in events)
+    location = fonts.clean(unit.workplace) or unit_location(tree, unit)
+    signs = signs_for([ev.accident_type for ev in events] + [ev.accident_type_2025 for ev in events],
+                      hazards + ppe)
+    if unit.kind is UnitKind.EQUIPMENT:
+        upkeep = unique(c.description for c in controls if (c.cls or "").startswith(MAINTENANCE_PREFIX))
+        other = unique(c.description for c in controls
+                       if not _is_ppe(c.cls) and not (c.cls or "").startswith(MAINTENANCE_PREFIX))
+        if not other and not upkeep:
+            other = unique(ev.existing_measures for ev in events)
+        fields = (("设备设施", f"{fonts.clean(unit.name)}（编号 {fonts.clean(unit.id)}）"),
+                  ("所在位置", location or "—"),
+                  ("危险有害因素", numbered(hazards)),
+                  ("事故类型", "、".join(accidents) or "—"),
+                  ("安全措施", numbered(other)),
+                  ("检查维护", numbered(upkeep)))
+    else:
+        measures = unique(c.description for c in controls if not _is_ppe(c.cls)) or \
+            unique(ev.existing_measures for ev in events)
+        fields = (("作业内容", fonts.clean(unit.work_content) or "—"),
+                  ("作业场所", location or "—"),
+                  ("危险有害因素", numbered(hazards)),
+                  ("事故类型", "、".join(accidents) or "—"),
+                  ("管控措施", numbered(measures)))
+    fields += (("个体防护", "、".join(ppe) or "—"),
+               ("应急措施", numbered(emergency)),
+               ("安全标志", signs_text(signs) or "注意安全"))
     responsible = " ".join(fonts.clean(v) for v in (unit.department, unit.responsible_person) if v)
-    kind = unit.kind.zh if unit.kind is not None else ""
-    return CardContent(unit.id, f"{fonts.clean(unit.name)}（{kind}）" if kind else fonts.clean(unit.name), level,
-                       fields, fonts.clean(enterprise.emergency_phone) or "—", responsible or "—",
-                       unit_url(base_url, unit.id, enterprise.name))
+    title = CARD_TITLES.get(unit.kind, "风险告知卡")
+    return CardContent(unit.id, title, fonts.clean(unit.name), unit.level(which), fields,
+                       fonts.clean(enterprise.emergency_phone) or "—", responsible or "—",
+                       unit_url(base_url, unit.id), is_loopback(base_url))
 
 
 def select_units(plant, unit_ids: Sequence[str] | None = None) -> list[AssessmentUnit]:
@@ -123,20 +138,24 @@ def select_units(plant, unit_ids: Sequence[str] | None = None) -> list[Assessmen
     return units
 
 
-def cards_pdf(plant, *, paper_name: str = "A4", per_sheet: int = 1, unit_ids: Sequence[str] | None = None,
+def cards_pdf(plant, *, paper_name: str = "A4", per_sheet: int | None = None, unit_ids: Sequence[str] | None = None,
               base_url: str = "http://127.0.0.1:8000", grey: bool = False, which: str = RESIDUAL,
               now: datetime | None = None, progress: Callable[[int, int, str], None] | None = None) -> bytes:
-    """The cards as one PDF, `per_sheet` (1, 2 or 4) to a sheet of A4 or A5."""
+    """The cards as one PDF, `per_sheet` (1, 2 or 4; None: as many as keep the body ≥ 8 pt) to a sheet."""
     pages = cards_pages(plant, paper_name=paper_name, per_sheet=per_sheet, unit_ids=unit_ids, base_url=base_url,
                         grey=grey, which=which, now=now, progress=progress)
-    return output.pdf_bytes(pages, title=f"{plant.enterprise.name} 岗位风险告知卡", subject="岗位风险告知卡（表E）",
-                            author=plant.enterprise.name)
+    return pdf_of(plant, pages)
 
 
-def cards_pages(plant, *, paper_name: str = "A4", per_sheet: int = 1, unit_ids: Sequence[str] | None = None,
-                base_url: str = "http://127.0.0.1:8000", grey: bool = False, which: str = RESIDUAL,
-                now: datetime | None = None, progress=None) -> list[output.Page]:
-    if isinstance(per_sheet, bool) or per_sheet not in PER_SHEET:
+def pdf_of(plant, pages: Sequence[output.Page]) -> bytes:
+    return output.pdf_bytes(pages, title=f"{plant.enterprise.name} 风险告知卡",
+                            subject="岗位/设备设施风险告知卡（表E）", author=plant.enterprise.name)
+
+
+def cards_pages(plant, *, paper_name: str = "A4", per_sheet: int | None = None,
+                unit_ids: Sequence[str] | None = None, base_url: str = "http://127.0.0.1:8000", grey: bool = False,
+                which: str = RESIDUAL, now: datetime | None = None, progress=None) -> list[output.Page]:
+    if per_sheet is not None and (isinstance(per_sheet, bool) or per_sheet not in PER_SHEET):
         raise InputError(f"每张纸的卡片数应为 1、2 或 4，得到 {str(per_sheet)[:10]} / --per-sheet must be 1, 2 or 4")
     sheet = paper(paper_name, False, CARD_PAPERS)
     base_url = check_base_url(base_url)
@@ -145,6 +164,7 @@ def cards_pages(plant, *, paper_name: str = "A4", per_sheet: int = 1, unit_ids: 
     tree = UnitTree(plant.units)
     stamp = stamp_of(plant, now)
     contents = [card_content(plant, u, tree, base_url, which) for u in units]
+    per_sheet = choose_per_sheet(contents, sheet, per_sheet)
     slots = _slots(sheet, per_sheet)
     pages = []
     total = (len(contents) + per_sheet - 1) // per_sheet
@@ -152,15 +172,42 @@ def cards_pages(plant, *, paper_name: str = "A4", per_sheet: int = 1, unit_ids: 
         if progress is not None:
             progress(n, total, f"第 {n + 1} 页")
         recorder = output.PageRecorder(sheet.width, sheet.height)
+        sizes = []
+        on_sheet = contents[n * per_sheet:(n + 1) * per_sheet]
         with recorder as canvas:
             canvas.drawRect(skia.Rect(0, 0, sheet.width, sheet.height), skia.Paint(Color=skia.ColorWHITE))
-            for slot, content in zip(slots, contents[n * per_sheet:(n + 1) * per_sheet], strict=False):
-                _draw_card(canvas, content, slot, stamp, grey)
+            for slot, content in zip(slots, on_sheet, strict=False):
+                sizes.append(_draw_card(canvas, content, slot, stamp, grey))
             _cut_lines(canvas, sheet, per_sheet)
-        pages.append(recorder.page)
+        page = recorder.page
+        page.meta.update(per_sheet=per_sheet, body_pt=min(s["body"] for s in sizes),
+                         stamp_tops=[s["stamp_top"] for s in sizes], unit_ids=[c.unit_id for c in on_sheet],
+                         cut=[s["cut"] for s in sizes], base_url=base_url)
+        pages.append(page)
     if progress is not None:
         progress(total, total, "")
     return pages
+
+
+def choose_per_sheet(contents: Sequence[CardContent], sheet: Paper, wanted: int | None) -> int:
+    """The cards per sheet: as many as keep every card's body at 8 pt or more (`wanted`, when it does)."""
+    def misfits(n: int) -> list[CardContent]:
+        slot = _slots(sheet, n)[0]
+        return [c for c in contents if not _layout(c, slot).fits]
+
+    if wanted is not None:
+        if wanted == 1:
+            return 1
+        bad = misfits(wanted)
+        if not bad:
+            return wanted
+        works = next((n for n in sorted(PER_SHEET, reverse=True) if n < wanted and not misfits(n)), 1)
+        names = "、".join(c.title for c in bad[:5]) + (f" 等 {len(bad)} 张" if len(bad) > 5 else "")
+        raise InputError(f"每张纸 {wanted} 张卡片时，{names} 的正文将小于 {MIN_BODY_PT:g} pt，无法在一米内看清；请用 "
+                         f"--per-sheet {works}（或不指定，自动选择）/ at {wanted} cards per sheet the body of "
+                         f"{len(bad)} card(s) would be smaller than {MIN_BODY_PT:g} pt: use --per-sheet {works} "
+                         "(or leave it out to choose automatically)")
+    return next((n for n in sorted(PER_SHEET, reverse=True) if not misfits(n)), 1)
 
 
 def _slots(sheet: Paper, per_sheet: int) -> list[tuple[float, float, float, float]]:
@@ -201,7 +248,7 @@ def qr_path(text: str, x: float, y: float, size: float) -> skia.Path:
 
 
 def _warning_sign(canvas, cx: float, cy: float, size: float) -> None:
-    """The general warning sign (注意安全): a yellow triangle with a black border and exclamation mark."""
+    """The general warning sign (注意安全, GB 2894): a yellow triangle with a black border and exclamation mark."""
     h = size * 0.866
     tri = skia.Path()
     tri.moveTo(cx, cy - h / 2)
@@ -217,12 +264,97 @@ def _warning_sign(canvas, cx: float, cy: float, size: float) -> None:
     canvas.drawCircle(cx, cy + h * 0.32, size * 0.055, bar)
 
 
-def _draw_card(canvas, c: CardContent, slot, stamp: Stamp, grey: bool) -> None:
+# ---------------------------------------------------------------------------------------------- one card
+
+
+@dataclass
+class _Layout:
+    """Where the parts of a card go, and at what size its fields fit (or not, at 8 pt)."""
+
+    cf: float
+    box: tuple[float, float, float, float]          # inner box x0, y0, x1, y1
+    fields_box: tuple[float, float, float, float]   # x, y, width, height
+    contact_box: tuple[float, float, float, float]
+    qr_box: tuple[float, float, float]              # x, y, size
+    caption_box: tuple[float, float, float]         # x, y, width of the lines under the QR code
+    side: bool                                      # contact and QR in a column on the right
+    size: float                                     # the fields' text size
+    fits: bool
+    stamp_top: float
+
+
+def _sizes(cf: float) -> dict[str, float]:
+    """Text sizes of a card, none below MIN_BODY_PT except the footer stamp."""
+    floor = MIN_BODY_PT
+    return {"title": max(floor * 1.6, 17 * cf), "name": max(floor, 10.5 * cf), "band": max(floor * 1.2, 12 * cf),
+            "body": max(floor, 10 * cf), "label": max(floor, 8.5 * cf), "phone": max(floor * 1.4, 13 * cf),
+            "stamp": max(5.0, 5.2 * cf)}
+
+
+def _table(width: float, size: float) -> Table:
+    # labels of up to six characters on one line; tight padding, as printed cards have it
+    return Table(["项目", "内容"], [1.35, 4.2], width, size, header_fill="#EFEFEF", leading=1.3, pad=0.3)
+
+
+def _rows(c: CardContent, texts: Sequence[str]) -> list[list[Cell]]:
+    return [[Cell(k, fill="#F7F7F7", align="centre", valign="middle"), Cell(v)]
+            for (k, _), v in zip(c.fields, texts, strict=True)]
+
+
+def _layout(c: CardContent, slot) -> _Layout:
     x0, y0, x1, y1 = slot
     w, h = x1 - x0, y1 - y0
     cf = (min(w, h) / mm(148)) ** 0.5
+    s = _sizes(cf)
     m = mm(6) * cf
-    left, top, right, bottom = x0 + m, y0 + m, x1 - m, y1 - m
+    inner = mm(3) * cf
+    ix0, iy0, ix1, iy1 = x0 + m + inner, y0 + m + inner, x1 - m - inner, y1 - m - inner
+    width = ix1 - ix0
+    y = iy0 + fonts.line_height(s["title"], 1.3) + fonts.line_height(s["name"], 1.5) + s["band"] * 1.6 + mm(2) * cf
+    stamp_h = fonts.line_height(s["stamp"], 1.5)
+    gap = mm(2) * cf
+    side = w > h * 1.15
+    if side:
+        side_w = max(mm(28), min(mm(40) * cf, width * 0.3))
+        caption_h = len(caption_lines(c, s["label"], side_w)) * fonts.line_height(s["label"], 1.25)
+        qr_size = side_w
+        qy = iy1 - stamp_h - caption_h - qr_size
+        qr_box = (ix1 - side_w, qy, qr_size)
+        caption = (ix1 - side_w, qy + qr_size, side_w)
+        contact = (ix1 - side_w, y, side_w, qy - gap - y)
+        fields = (ix0, y, width - side_w - gap, iy1 - stamp_h - gap - y)
+    else:
+        caption_h = len(caption_lines(c, s["label"], width)) * fonts.line_height(s["label"], 1.25)
+        qr_size = max(mm(22), min(mm(34) * cf, width * 0.3))
+        by = iy1 - stamp_h - caption_h - qr_size
+        qr_box = (ix1 - qr_size, by, qr_size)
+        caption = (ix0, by + qr_size, width)
+        contact = (ix0, by, width - qr_size - gap, qr_size)
+        fields = (ix0, y, width, by - gap - y)
+    size, fits = _fit_size(c, fields[2], fields[3], s["body"])
+    return _Layout(cf, (ix0, iy0, ix1, iy1), fields, contact, qr_box, caption, side, size, fits, iy1 - stamp_h)
+
+
+def _fit_size(c: CardContent, width: float, space: float, preferred: float) -> tuple[float, bool]:
+    """The largest size from `preferred` down to MIN_BODY_PT at which the fields fit `space` (and whether any
+    does)."""
+    size = preferred
+    texts = [v for _, v in c.fields]
+    while True:
+        table = _table(width, size)
+        if space > 0 and len(table.paginate(_rows(c, texts), space, space)) == 1:
+            return size, True
+        if size <= MIN_BODY_PT:
+            return MIN_BODY_PT, False
+        size = max(MIN_BODY_PT, size * 0.93)
+
+
+def _draw_card(canvas, c: CardContent, slot, stamp: Stamp, grey: bool) -> dict:
+    lay = _layout(c, slot)
+    s = _sizes(lay.cf)
+    x0, y0, x1, y1 = slot
+    cf = lay.cf
+    m = mm(6) * cf
     palette = load_palette()
     if c.level is not None:
         style = palette.styles[c.level]
@@ -232,113 +364,106 @@ def _draw_card(canvas, c: CardContent, slot, stamp: Stamp, grey: bool) -> None:
     else:
         band_fill, band_hatch, level_text = NO_LEVEL_FILL, "", "风险等级：未评估"
     border = band_fill if not grey else "#333333"
-    canvas.drawRect(skia.Rect(left, top, right, bottom), skia.Paint(AntiAlias=True, Style=skia.Paint.kStroke_Style,
-                                                                    Color=colour_int(border), StrokeWidth=2.2 * cf))
-    inner = mm(3) * cf
-    ix0, iy0, ix1, iy1 = left + inner, top + inner, right - inner, bottom - inner
+    canvas.drawRect(skia.Rect(x0 + m, y0 + m, x1 - m, y1 - m),
+                    skia.Paint(AntiAlias=True, Style=skia.Paint.kStroke_Style, Color=colour_int(border),
+                               StrokeWidth=2.2 * cf))
+    ix0, iy0, ix1, iy1 = lay.box
     width = ix1 - ix0
 
-    # title and unit
-    title_size = 17 * cf
-    a, _ = fonts.metrics(title_size)
-    fonts.draw_text(canvas, "岗位风险告知卡", (ix0 + ix1) / 2, iy0 + a, title_size, TEXT, align="centre", bold=True)
-    y = iy0 + fonts.line_height(title_size, 1.3)
-    name_size = 10 * cf
-    na, _ = fonts.metrics(name_size)
-    fonts.draw_text(canvas, fonts.fit_line(f"{c.title} · 编号 {c.unit_id}", name_size, width), (ix0 + ix1) / 2,
-                    y + na, name_size, TEXT, align="centre")
-    y += fonts.line_height(name_size, 1.5)
+    a, _ = fonts.metrics(s["title"])
+    fonts.draw_text(canvas, c.kind_title, (ix0 + ix1) / 2, iy0 + a, s["title"], TEXT, align="centre", bold=True)
+    y = iy0 + fonts.line_height(s["title"], 1.3)
+    na, _ = fonts.metrics(s["name"])
+    fonts.draw_text(canvas, fonts.fit_line(f"{c.title} · 编号 {c.unit_id}", s["name"], width), (ix0 + ix1) / 2,
+                    y + na, s["name"], TEXT, align="centre")
+    y += fonts.line_height(s["name"], 1.5)
 
-    # level band
-    band_h = 10 * cf * 1.9
+    band_h = s["band"] * 1.6
     rect = skia.Rect(ix0, y, ix1, y + band_h)
     canvas.drawRect(rect, skia.Paint(AntiAlias=True, Color=colour_int(band_fill)))
     if band_hatch:
         path = skia.Path()
         path.addRect(rect)
         hatch_drawer(10 * cf)(canvas, path, band_hatch)
-    ba, bd = fonts.metrics(12 * cf)
+    ba, bd = fonts.metrics(s["band"])
     if band_hatch:          # a plate of the band's grey keeps the text clear of the hatch
-        tw = fonts.width(level_text, 12 * cf)
+        tw = fonts.width(level_text, s["band"])
         canvas.drawRRect(skia.RRect.MakeRectXY(skia.Rect((ix0 + ix1 - tw) / 2 - 3 * cf, y + band_h * 0.14,
                                                          (ix0 + ix1 + tw) / 2 + 3 * cf, y + band_h * 0.86),
                                                2 * cf, 2 * cf), skia.Paint(AntiAlias=True, Color=colour_int(band_fill)))
-    fonts.draw_text(canvas, level_text, (ix0 + ix1) / 2, y + (band_h - (ba + bd)) / 2 + ba, 12 * cf,
+    fonts.draw_text(canvas, level_text, (ix0 + ix1) / 2, y + (band_h - (ba + bd)) / 2 + ba, s["band"],
                     readable_on(band_fill), align="centre", bold=True)
-    y += band_h + mm(2) * cf
 
-    stamp_size = 5.2 * cf
-    stamp_h = fonts.line_height(stamp_size, 1.5)
-    fonts.draw_text(canvas, fonts.fit_line(stamp.text(), stamp_size, width), ix0, iy1 - stamp_size * 0.3,
-                    stamp_size, MUTED)
-    gap = mm(2) * cf
-    if w > h * 1.15:
-        # landscape card: the fields on the left, a column of sign, phone and QR code on the right
-        side_w = max(mm(24), min(mm(40) * cf, width * 0.3))
-        sx = ix1 - side_w
-        qr_size = side_w
-        qy = iy1 - stamp_h - qr_size
-        canvas.drawPath(qr_path(c.url, sx, qy, qr_size), skia.Paint(AntiAlias=False, Color=skia.ColorBLACK))
-        _contact(canvas, c, sx, y, side_w, qy - gap - y, cf)
-        _fields(canvas, c, ix0, y, width - side_w - gap, iy1 - stamp_h - gap - y, cf)
-        return
-    # portrait card: the fields, then a row of sign, phone and QR code
-    qr_size = max(mm(24), min(mm(34) * cf, width * 0.3))
-    by = iy1 - stamp_h - qr_size
-    canvas.drawPath(qr_path(c.url, ix1 - qr_size, by, qr_size), skia.Paint(AntiAlias=False, Color=skia.ColorBLACK))
-    _contact(canvas, c, ix0, by, width - qr_size - gap, qr_size, cf)
-    _fields(canvas, c, ix0, y, width, by - gap - y, cf)
+    fonts.draw_text(canvas, fonts.fit_line(stamp.text(), s["stamp"], width), ix0, iy1 - s["stamp"] * 0.3,
+                    s["stamp"], MUTED)
+    qx, qy, qsize = lay.qr_box
+    canvas.drawPath(qr_path(c.url, qx, qy, qsize), skia.Paint(AntiAlias=False, Color=skia.ColorBLACK))
+    _qr_caption(canvas, c, lay.caption_box, s["label"])
+    _contact(canvas, c, lay.contact_box, cf, s)
+    cut = _fields(canvas, c, lay)
+    return {"body": lay.size, "stamp_top": lay.stamp_top, "cut": cut}
 
 
-def _contact(canvas, c: CardContent, x: float, y: float, width: float, height: float, cf: float) -> None:
-    """The warning sign, the emergency phone and the responsible person, in a box of the card."""
+def caption_lines(c: CardContent, size: float, width: float) -> list[tuple[str, str]]:
+    """The lines under the QR code: what scanning does, the whole address it holds (wrapped, never cut), and a
+    warning in red when that address is this machine's own."""
+    lines = [("扫码查看单元风险详情", MUTED)] + [(t, TEXT) for t in fonts.wrap(c.url, size, width)]
+    if c.loopback:
+        lines += [(t, WARN) for t in fonts.wrap(LOOPBACK_WARNING, size, width)]
+    return lines
+
+
+def _qr_caption(canvas, c: CardContent, box, size: float) -> None:
+    x, y, width = box
+    a, _ = fonts.metrics(size)
+    for text, colour in caption_lines(c, size, width):
+        fonts.draw_text(canvas, text, x + width, y + a, size, colour, align="right", bold=colour == WARN)
+        y += fonts.line_height(size, 1.25)
+
+
+def _contact(canvas, c: CardContent, box, cf: float, s: dict) -> None:
+    """The general warning sign, the emergency phone and the responsible person."""
+    x, y, width, height = box
     stacked = width < mm(55) * cf           # a narrow column: the sign above the text
-    sign = min(height * 0.5, mm(16) * cf, width * 0.4)
+    sign = min(height * 0.45, mm(16) * cf, width * 0.4)
     _warning_sign(canvas, x + sign / 2, y + sign * 0.55, sign)
     if stacked:
         y += sign * 1.2
         height -= sign * 1.2
     text_x = x if stacked else x + sign + mm(3) * cf
     avail = x + width - text_x
-    label = 8 * cf
+    label = s["label"]
     fonts.draw_text(canvas, fonts.fit_line("应急电话", label, avail), text_x, y + fonts.metrics(label)[0], label, MUTED)
     py = y + fonts.line_height(label, 1.25)
-    size = 13 * cf
-    while fonts.width(c.phone, size) > avail and size > 6 * cf:
-        size *= 0.9
-    fonts.draw_text(canvas, c.phone, text_x, py + fonts.metrics(size)[0], size, "#C00000", bold=True)
+    size = s["phone"]
+    while fonts.width(c.phone, size) > avail and size > MIN_BODY_PT:
+        size = max(MIN_BODY_PT, size * 0.92)
+    fonts.draw_text(canvas, fonts.fit_line(c.phone, size, avail), text_x, py + fonts.metrics(size)[0], size, WARN,
+                    bold=True)
     py += fonts.line_height(size, 1.35)
     if not stacked:
         py = max(py, y + sign * 1.15)
-    small = 7.5 * cf
-    for line in fonts.wrap(f"责任人：{c.responsible}", small, width)[:2]:
-        fonts.draw_text(canvas, line, x, py + fonts.metrics(small)[0], small, TEXT)
-        py += fonts.line_height(small, 1.3)
-    caption = 5.5 * cf
-    if py + fonts.line_height(caption, 1.3) <= y + height:
-        fonts.draw_text(canvas, fonts.fit_line("注意安全 · 扫码查看单元风险详情", caption, width), x,
-                        y + height - 1, caption, MUTED)
-
-
-def _fields(canvas, c: CardContent, x: float, y: float, width: float, space: float, cf: float) -> None:
-    size = 9.5 * cf
-    min_size = 5.5 * cf
-    texts = [v for _, v in c.fields]
-    while True:
-        table = Table(["项目", "内容"], [1, 4.2], width, size, header_fill="#EFEFEF")
-        rows = [[Cell(k, fill="#F7F7F7", align="centre", valign="middle"), Cell(v)]
-                for (k, _), v in zip(c.fields, texts, strict=True)]
-        pages = table.paginate(rows, space, space)
-        if len(pages) == 1 or size <= min_size:
+    for line in fonts.wrap(f"责任人：{c.responsible}", label, width)[:2]:
+        if py + fonts.line_height(label, 1.3) > y + height:
             break
-        size = max(min_size, size * 0.9)
-    if len(pages) > 1:
-        # still too long at the smallest size: cut the longest fields, keeping the first lines of each
-        texts = _cut(texts, table, space, size)
-        rows = [[Cell(k, fill="#F7F7F7", align="centre", valign="middle"), Cell(v)]
-                for (k, _), v in zip(c.fields, texts, strict=True)]
+        fonts.draw_text(canvas, line, x, py + fonts.metrics(label)[0], label, TEXT)
+        py += fonts.line_height(label, 1.3)
+
+
+def _fields(canvas, c: CardContent, lay: _Layout) -> bool:
+    """Draw the fields table at the layout's size; returns whether text had to be cut (one card per sheet)."""
+    x, y, width, space = lay.fields_box
+    table = _table(width, lay.size)
+    texts = [v for _, v in c.fields]
+    rows = _rows(c, texts)
+    pages = table.paginate(rows, space, space)
+    cut = len(pages) > 1
+    if cut:
+        texts = _cut(texts, table, space, lay.size)
+        rows = _rows(c, texts)
         pages = table.paginate(rows, space, space)
     table.draw(canvas, x, y, rows, pages[0])
+    return cut
 
 
 def _cut(texts: list[str], table: Table, space: float, size: float) -> list[str]:

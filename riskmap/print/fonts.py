@@ -20,7 +20,7 @@ from pathlib import Path
 import skia
 
 from riskmap.render.draw import skia_colour as colour_int  # noqa: F401  (prints colour with the tiles' code)
-from riskmap.render.fonts import FontError
+from riskmap.render.fonts import FontError, typeface_from_file
 
 PRINT_FONT_ENV = "RISKMAP_PRINT_FONT"
 LABEL_FONT_ENV = "RISKMAP_FONT"
@@ -78,7 +78,7 @@ def _open(spec: str) -> Face | None:
     path, index = _split(spec)
     if not Path(path).is_file():
         return None
-    face = skia.Typeface.MakeFromFile(path, index)
+    face = typeface_from_file(path, index)
     if face is None:
         return None
     return Face(face, path, index, face.getFamilyName())

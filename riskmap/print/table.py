@@ -39,11 +39,11 @@ class Piece:
 class Table:
     def __init__(self, titles: Sequence[str], weights: Sequence[float], width: float, size: float,
                  header_fill: str = "#E6E6E6", line_colour: str = "#4D4D4D", leading: float = 1.35,
-                 hatch_drawer=None):
+                 hatch_drawer=None, pad: float = 0.45):
         total = float(sum(weights))
         self.widths = [width * w / total for w in weights]
         self.width, self.size, self.leading = width, size, leading
-        self.pad = size * 0.45
+        self.pad = size * pad                  # cell padding, in text heights
         self.line_h = fonts.line_height(size, leading)
         self.header = [Cell(t, fill=header_fill, align="centre", valign="middle", bold=False) for t in titles]
         self.line_colour = line_colour

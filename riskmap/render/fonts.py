@@ -30,6 +30,22 @@ _PROBE_TEXT = "重大较风险一般低区域单元"
 _PREFERRED_FAMILIES = ("Noto Sans CJK SC", "Source Han Sans SC", "Noto Sans SC")
 
 
+@lru_cache(maxsize=1)
+def _font_manager():
+    """skia's font manager without fontconfig. riskmap opens every font by its path, so it needs no font
+    lookup; skia's default manager on Linux starts fontconfig, and the copy bundled in the skia wheel is older
+    than Debian's configuration and warns about it ("unknown element reset-dirs") on every start. The custom
+    manager reads the files with FreeType only."""
+    import skia
+
+    return skia.FontMgr.New_Custom_Empty()
+
+
+def typeface_from_file(path: str | Path, index: int = 0):
+    """A skia typeface read from a font file (face `index` of a collection), or None when there is none."""
+    return _font_manager().makeFromFile(str(path), index)
+
+
 class FontError(RiskmapError):
     """The label font is missing or cannot draw Chinese: a set-up problem of the server, not of the request."""
 
@@ -67,16 +83,15 @@ def _has_chinese(typeface) -> bool:
 
 def _open_face(path: Path, index: int | None) -> tuple[object, int]:
     """The typeface to use from one file: the given face, else the preferred CJK SC face, else the first."""
-    import skia
 
     if index is not None:
-        face = skia.Typeface.MakeFromFile(str(path), index)
+        face = typeface_from_file(path, index)
         if face is None:
             raise FontError(f"字体文件 {path} 中没有第 {index} 个字体 / font file {path} has no face #{index}")
         return face, index
     faces = []
     for i in range(32):
-        face = skia.Typeface.MakeFromFile(str(path), i)
+        face = typeface_from_file(path, i)
         if face is None:
             break
         faces.append(face)

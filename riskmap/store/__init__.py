@@ -2,7 +2,8 @@
 
 Public interface (implemented in `riskmap.store.repository`):
 
-    open_store(url: str) -> Store             # migrates to the newest schema (Alembic) on open
+    open_store(url: str, create=True) -> Store  # migrates to the newest schema (Alembic) on open;
+                                              # create=False refuses a missing or empty database
     migrate(url) -> str                       # only the migration, returns the schema revision
     Store.enterprise(name, create=True) -> riskmap.domain.Enterprise
     Store.enterprises() -> list[Enterprise];  Store.update_enterprise(Enterprise) -> Enterprise
@@ -24,10 +25,11 @@ deleted: versions are kept and "current" is the newest (see riskmap.store.schema
 from __future__ import annotations
 
 
-def open_store(url: str):
+def open_store(url: str, *, create: bool = True):
+    """`create=False` for work that only reads: a missing or empty database is an error, never a new file."""
     from riskmap.store.repository import Store
 
-    return Store.open(url)
+    return Store.open(url, create=create)
 
 
 def migrate(url) -> str:

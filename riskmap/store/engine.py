@@ -16,7 +16,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, ProgrammingError
 from sqlalchemy.pool import StaticPool
 
-from riskmap.errors import RiskmapError
+from riskmap.errors import NotFoundError, RiskmapError
 from riskmap.store.types import loads
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -25,6 +25,16 @@ PG_CONNECT_TIMEOUT_S = 10
 # Connection execution option: begin with a write lock (BEGIN IMMEDIATE on SQLite). Taking the lock at the
 # start means a writer waits for another (busy timeout) instead of failing when it upgrades a read lock.
 WRITE = "riskmap_write"
+
+
+NO_DATA_HINT = ("先加载数据（riskmap demo，或 riskmap import-layout / import-ledger），或用 --db 指定已有的数据库",
+                "load data first (riskmap demo, or riskmap import-layout / import-ledger), or name an existing "
+                "database with --db")
+
+
+class MissingDatabaseError(NotFoundError):
+    """A command that only reads was pointed at a database that does not exist, or holds no riskmap data: it
+    says so and creates nothing (no empty file left behind)."""
 
 
 def _json_dumps(value: object) -> str:
@@ -59,11 +69,12 @@ def display_url(url: URL) -> str:
     return url.render_as_string(hide_password=True)
 
 
-def create_store_engine(url: str | URL) -> Engine:
-    """An engine with riskmap's connection set-up; checks that the database can be reached and written."""
+def create_store_engine(url: str | URL, create: bool = True) -> Engine:
+    """An engine with riskmap's connection set-up; checks that the database can be reached and written.
+    `create=False`: a SQLite file that does not exist is a MissingDatabaseError, and nothing is created."""
     parsed = normalise_url(url)
     if parsed.get_backend_name() == "sqlite":
-        return _sqlite_engine(parsed)
+        return _sqlite_engine(parsed, create)
     return _postgresql_engine(parsed)
 
 
@@ -71,12 +82,16 @@ def is_memory_sqlite(url: URL) -> bool:
     return url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
 
 
-def _sqlite_engine(url: URL) -> Engine:
+def _sqlite_engine(url: URL, create: bool = True) -> Engine:
     kwargs: dict = {"connect_args": {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}}
     if is_memory_sqlite(url):
         kwargs["poolclass"] = StaticPool   # one shared connection, else every connection is a new empty DB
     else:
         path = Path(url.database).expanduser()
+        if not create and not path.is_file():
+            where = path.absolute()
+            raise MissingDatabaseError(f"数据库 {where} 不存在。{NO_DATA_HINT[0]} / database {where} does not "
+                                       f"exist: {NO_DATA_HINT[1]}")
         _prepare_sqlite_path(path)
         url = url.set(database=str(path.absolute()))
     engine = create_engine(url, json_serializer=_json_dumps, json_deserializer=loads,

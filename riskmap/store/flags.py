@@ -3,7 +3,9 @@
 The law asks for a new assessment when a workplace changes (reshaped, new or removed equipment, after an
 accident) and at least once per period. The stored reasons are raised inside the transaction of the change that
 causes them (riskmap.store.editing), one open flag per (unit, reason); a new assessment clears them (cleared_at,
-never deleted). "overdue" is computed on read from last_assessed and the profile's `reassessment_months`.
+never deleted). Two reasons are computed on read from last_assessed and the profile's `reassessment_months`:
+"validity_expired" once the validity period printed on the notice board (riskmap.validity) has ended, and
+"overdue" for a unit with risks but no assessment date at all.
 
 A unit is *attached* to a feature when its feature_ref names the feature's fid or name (as riskmap.attach does);
 a unit is *in* a region when its own (or attached) geometry lies in the region feature, or when one of its
@@ -21,7 +23,7 @@ import shapely
 from sqlalchemy import func, select, update
 
 from riskmap.attach import FeatureIndex, reference_key
-from riskmap.clock import add_months, local_date
+from riskmap.clock import local_date
 from riskmap.clock import today as local_today
 from riskmap.domain import AssessmentUnit
 from riskmap.errors import InputError, NotFoundError
@@ -31,13 +33,14 @@ from riskmap.store.ledgers import map_units
 from riskmap.store.rows import Writing, clean_text, enterprise_id, insert_rows
 from riskmap.store.schema import AccidentRow, LedgerVersionRow, ReassessmentFlagRow, RiskEventRow, UnitRow
 from riskmap.store.types import utcnow
+from riskmap.validity import DEFAULT_MONTHS, validity
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from riskmap.store.editing import Touched
     from riskmap.store.repository import Store
-DEFAULT_MONTHS = 12
+
 SERIOUS_DEATHS = 1
 SERIOUS_INJURIES = 3
 MAX_DESCRIPTION = 2000
@@ -50,15 +53,17 @@ REASONS: dict[str, tuple[str, str]] = {
     "equipment_added": ("单元所在区域新增了设备", "equipment was added in the unit's region"),
     "equipment_removed": ("单元所在区域移除了设备", "equipment was removed from the unit's region"),
     "accident": ("发生了事故", "an accident was recorded"),
+    "validity_expired": ("评估有效期（{period}）已届满", "the assessment's validity period ({period}) has ended"),
     "overdue": ("超过 {months} 个月未评估", "not assessed within {months} months"),
 }
-STORED_REASONS = tuple(r for r in REASONS if r != "overdue")
+COMPUTED_REASONS = ("validity_expired", "overdue")
+STORED_REASONS = tuple(r for r in REASONS if r not in COMPUTED_REASONS)
 
 
-def reason_text(code: str, what: str | None = None, months: int | None = None) -> str:
+def reason_text(code: str, what: str | None = None, months: int | None = None, period: str | None = None) -> str:
     zh, en = REASONS[code]
-    if months is not None:
-        zh, en = zh.format(months=months), en.format(months=months)
+    if months is not None or period is not None:
+        zh, en = zh.format(months=months, period=period), en.format(months=months, period=period)
     if what:
         return f"{zh}：{what} / {en}: {what}"
     return f"{zh} / {en}"
@@ -388,8 +393,8 @@ def months_of(session: Session, ent_id: int) -> int:
 
 def flags(store: Store, name: str, open_only: bool = True, today: date | None = None, unit_id: str | None = None,
           reason_code: str | None = None) -> list[dict]:
-    """Stored flags of current units (open ones unless `open_only` is False) and the computed "overdue" ones,
-    in ledger order."""
+    """Stored flags of current units (open ones unless `open_only` is False) and the computed ones
+    ("validity_expired", "overdue"), in ledger order."""
     if reason_code is not None and reason_code not in REASONS:
         raise InputError(f"未知的原因代码 “{reason_code}”，可选：{', '.join(REASONS)} / unknown reason code "
                          f"{reason_code!r}; allowed: {', '.join(REASONS)}")
@@ -432,16 +437,19 @@ def flags(store: Store, name: str, open_only: bool = True, today: date | None = 
         out.append(base(u) | {"id": f.id, "reason_code": f.reason_code, "reason": f.reason,
                               "raised_at": f.raised_at.isoformat(), "cleared_at":
                               f.cleared_at.isoformat() if f.cleared_at else None, "detail": f.detail})
-    if reason_code in (None, "overdue"):
-        for u in units:
-            if not u.n and u.last_assessed is None:
-                continue          # a grouping node without events of its own is assessed through its children
-            due = add_months(u.last_assessed, months) if u.last_assessed else None
-            if due is None or due < today:
-                out.append(base(u) | {"id": None, "reason_code": "overdue",
-                                      "reason": reason_text("overdue", months=months),
-                                      "raised_at": due.isoformat() if due else None, "cleared_at": None,
-                                      "detail": {"months": months, "due": due.isoformat() if due else None}})
+    for u in units if reason_code in (None, *COMPUTED_REASONS) else ():
+        if not u.n and u.last_assessed is None:
+            continue              # a grouping node without events of its own is assessed through its children
+        period = validity(u.last_assessed, months)
+        if period is None and reason_code in (None, "overdue"):
+            out.append(base(u) | {"id": None, "reason_code": "overdue", "reason": reason_text("overdue", months=months),
+                                  "raised_at": None, "cleared_at": None, "detail": {"months": months, "due": None}})
+        elif period is not None and period.expired(today) and reason_code in (None, "validity_expired"):
+            out.append(base(u) | {"id": None, "reason_code": "validity_expired",
+                                  "reason": reason_text("validity_expired", period=period.text()),
+                                  "raised_at": (period.end + timedelta(days=1)).isoformat(), "cleared_at": None,
+                                  "detail": {"months": months, "valid_from": period.start.isoformat(),
+                                             "valid_until": period.end.isoformat()}})
     out.sort(key=lambda f: (order[f["unit_id"]], REASON_ORDER[f["reason_code"]]))
     return out
 

@@ -43,15 +43,15 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-from riskmap.clock import add_months
 from riskmap.domain import RESIDUAL, AssessmentUnit, Region
 from riskmap.store.schema import DIALECTS, Base
+from riskmap.validity import validity
 
 MAP_SRID = 3857
 LAYERS: tuple[str, ...] = ("regions", "units", "layout")
 # The attribute columns of the snapshot, the same for every layer (a layer leaves some empty).
-# units: one row per drawn shape (see _units_frame); `members` counts the units it stands for by level
-# ("major:1,low:2"), `due` is the earliest date by which one of them must be re-assessed (ISO date).
+# units: one row per drawn shape (see drawn_units); `members` counts the units it stands for by level
+# ("major:1,low:2"), `due` the earliest last valid day of their assessments (ISO date; riskmap.validity).
 ATTRIBUTES: tuple[str, ...] = ("name", "kind", "level", "level_zh", "decided_by", "last_assessed", "flag",
                                "members", "due")
 # What each layer exposes in tiles: attribute name → snapshot column. `key` is the user's own id.
@@ -262,7 +262,8 @@ def drawn_units(units: list[AssessmentUnit], which: str = RESIDUAL, unit_flags: 
     rank = np.array([lv.rank if lv else 0 for lv in levels], np.int64)
     events = np.array([bool(u.events) for u in units], bool)
     dates = [u.last_assessed for u in units]
-    dues = [add_months(d, months).isoformat() if d is not None else (NEVER_ASSESSED_DUE if ev else None)
+    # the last day of each assessment's validity (riskmap.validity: the board prints it, the flags use it)
+    dues = [validity(d, months).end.isoformat() if d is not None else (NEVER_ASSESSED_DUE if ev else None)
             for d, ev in zip(dates, events, strict=True)]
 
     kind_depth = np.array([u.kind.depth for u in units], np.int64)

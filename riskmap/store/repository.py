@@ -61,6 +61,19 @@ from riskmap.store.upgrade import migrate
 __all__ = ["Store", "StoreError", "Writing"]
 
 
+def _require_schema(engine) -> None:
+    from riskmap.store.engine import NO_DATA_HINT, MissingDatabaseError
+    from riskmap.store.upgrade import current_revision
+
+    with engine.connect() as conn:
+        found = current_revision(conn)
+    if found is None:
+        engine.dispose()
+        where = display_url(engine.url)
+        raise MissingDatabaseError(f"数据库 {where} 中没有 riskmap 数据。{NO_DATA_HINT[0]} / database {where} holds "
+                                   f"no riskmap data: {NO_DATA_HINT[1]}")
+
+
 class Store:
     """Enterprises, layouts, unit trees and regions, on SQLite or PostGIS."""
 
@@ -78,10 +91,14 @@ class Store:
     # ------------------------------------------------------------------------------------------ lifecycle
 
     @classmethod
-    def open(cls, url: str | URL) -> Store:
-        """Open (creating if needed) and migrate to the newest schema."""
-        engine = create_store_engine(url)
+    def open(cls, url: str | URL, create: bool = True) -> Store:
+        """Open (creating if needed) and migrate to the newest schema. `create=False` (commands that only read):
+        a database that does not exist or holds no riskmap tables is a MissingDatabaseError, and nothing is
+        created; an older riskmap schema is still migrated."""
+        engine = create_store_engine(url, create=create)
         try:
+            if not create:
+                _require_schema(engine)
             migrate(engine)
         except RiskmapError:
             engine.dispose()
@@ -206,6 +223,15 @@ class Store:
                        if getattr(old, f) != getattr(new, f)]
             record_change(Writing(s, row.id, bump(s, row.id)), "enterprise.update", detail={"fields": changed})
             return new
+
+    def enterprises_with_unit(self, code: str) -> list[str]:
+        """Names of the enterprises whose current ledger has a unit `code` (a card's short link names only the
+        unit, so the enterprise is found from it)."""
+        with self.session() as s:
+            return list(s.execute(
+                select(EnterpriseRow.name).join(UnitRow, UnitRow.enterprise_id == EnterpriseRow.id)
+                .where(UnitRow.code == str(code), UnitRow.valid_to.is_(None))
+                .distinct().order_by(EnterpriseRow.name)).scalars())
 
     def data_version(self, enterprise_name: str) -> int:
         """Bumped by every write of the enterprise; 0 for an enterprise not stored."""

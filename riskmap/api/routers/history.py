@@ -120,13 +120,14 @@ class Written(BaseModel):
 
 
 class Flag(BaseModel):
-    id: int | None = Field(None, description="标记编号；overdue 为读取时计算，无 / null for computed overdue flags")
+    id: int | None = Field(None, description="标记编号；validity_expired、overdue 为读取时计算，无 / null for the "
+                                             "computed ones (validity_expired, overdue)")
     unit_id: str
     unit_name: str | None
     reason_code: str = Field(..., description=" | ".join(REASONS))
     reason: str
-    raised_at: str | None = Field(None, description="提出时刻（ISO 8601；overdue 为到期日）/ when raised (overdue: "
-                                                    "the due date)")
+    raised_at: str | None = Field(None, description="提出时刻（ISO 8601；validity_expired 为有效期届满后的第一天）/ "
+                                                    "when raised (validity_expired: the first day after the period)")
     days_since_assessed: int | None
     last_assessed: date | None
     cleared_at: str | None = Field(None, description="关闭时刻（?all=true 时）/ when cleared")

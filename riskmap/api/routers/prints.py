@@ -197,10 +197,15 @@ def make_router() -> APIRouter:
     @router.get("/board.pdf", summary="安全风险公告栏（表D）/ the notice board", response_class=Response,
                 responses=_responses("application/pdf", "PDF"))
     async def board_pdf(request: Request, enterprise: str | None = ENTERPRISE,
-                        paper: str = Query("A3", description="纸张 A2–A4 / paper"),
+                        paper: str = Query("A3", description="纸张 A1–A4 / paper"),
                         portrait: bool = Query(False, description="纵向 / portrait"),
                         grey: bool = Query(False, description="灰度模式 / greyscale with hatches"),
-                        validity_months: int = Query(12, ge=1, le=120, description="有效期（月）/ validity"),
+                        validity_months: int | None = Query(None, ge=1, le=120, description=(
+                            "有效期（月；默认为准则配置的复评周期）/ validity (default: the profile's period)")),
+                        scope: Literal["all", "factory", "areas"] = Query(
+                            "all", description="all（厂级 + 各区域）| factory | areas"),
+                        region: list[str] | None = Query(None, max_length=500,
+                                                         description="只打印这些区域 / only these areas"),
                         at: str | None = AT) -> Response:
         from riskmap.print.board import BOARD_PAPERS
         from riskmap.print.board import board_pdf as make_board
@@ -211,40 +216,53 @@ def make_router() -> APIRouter:
 
         def make(plant):
             data = make_board(plant, paper_name=paper, landscape=not portrait, grey=grey,
-                              validity_months=validity_months)
+                              validity_months=validity_months, scope=scope, regions=region or None)
             return data, MEDIA["pdf"], "安全风险公告栏.pdf", "board.pdf"
 
-        return await _serve(request, enterprise, ("board", paper.upper(), portrait, grey, validity_months), make,
-                            moment)
+        from riskmap.clock import today as beijing_today
+
+        # the expired marks change with the date: a board made yesterday is not served today
+        what = ("board", paper.upper(), portrait, grey, validity_months, scope, tuple(region or ()), beijing_today())
+        return await _serve(request, enterprise, what, make, moment)
 
     @router.get("/cards.pdf", summary="岗位风险告知卡（表E）/ post risk notice cards", response_class=Response,
                 responses=_responses("application/pdf", "PDF"))
     async def cards_pdf(request: Request, enterprise: str | None = ENTERPRISE,
                         paper: str = Query("A4", description="纸张 A4 | A5 / paper"),
-                        per_sheet: int = Query(1, description="每张纸卡片数 1 | 2 | 4 / cards per sheet"),
+                        per_sheet: int | None = Query(None, description=(
+                            "每张纸卡片数 1 | 2 | 4（默认：正文不小于 8 pt 时能放几张放几张）/ cards per sheet "
+                            "(default: as many as keep the body at 8 pt or more)")),
                         unit: list[str] | None = Query(None, max_length=2000,
                                                        description="单元编号（可多个）/ unit ids"),
                         grey: bool = Query(False, description="灰度模式 / greyscale with hatches"),
                         at: str | None = AT) -> Response:
+        from riskmap.api.public_url import public_base_url
         from riskmap.errors import InputError
+        from riskmap.links import is_loopback
         from riskmap.print.cards import CARD_PAPERS, PER_SHEET, check_base_url
         from riskmap.print.cards import cards_pdf as make_cards
         from riskmap.print.paper import paper as check_paper
 
         check_paper(paper, False, CARD_PAPERS)
-        if per_sheet not in PER_SHEET:
+        if per_sheet is not None and per_sheet not in PER_SHEET:
             raise InputError(f"每张纸的卡片数（per_sheet）应为 1、2 或 4，得到 {per_sheet} / per_sheet must be "
                              "1, 2 or 4")
-        base_url = check_base_url(request.app.state.settings.base_url)
+        # the codes point where this request came to (or to RISKMAP_BASE_URL): what the person printing sees
+        base_url = check_base_url(public_base_url(request))
         moment = _moment(at)
 
         def make(plant):
             data = make_cards(plant, paper_name=paper, per_sheet=per_sheet, unit_ids=unit or None,
                               base_url=base_url, grey=grey)
-            return data, MEDIA["pdf"], "岗位风险告知卡.pdf", "cards.pdf"
+            return data, MEDIA["pdf"], "风险告知卡.pdf", "cards.pdf"
 
         what = ("cards", paper.upper(), per_sheet, tuple(unit or ()), grey, base_url)
-        return await _serve(request, enterprise, what, make, moment)
+        response = await _serve(request, enterprise, what, make, moment)
+        response.headers["X-Riskmap-QR-Base"] = base_url
+        if is_loopback(base_url):
+            response.headers["X-Riskmap-Warning"] = ("QR codes point to a loopback address (" + base_url +
+                                                     "): other devices cannot open them; set RISKMAP_BASE_URL")
+        return response
 
     @router.get("/upload-image", summary="上报监管平台的四色图（≤ 5 MB）/ the regulator's upload image",
                 response_class=Response,

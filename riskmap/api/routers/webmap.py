@@ -10,7 +10,7 @@ from typing import Literal
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.routing import NoMatchFound
 
 from riskmap.api.routers.identify import plant_index, warm_plant_index
@@ -215,6 +215,13 @@ def _enterprise_chooser(request: Request, enterprise: str | None, path: str, lan
 
 def make_router() -> APIRouter:
     router = APIRouter(tags=["map"])
+
+    @router.get("/", response_class=RedirectResponse, status_code=307, summary="首页：转到网页地图 / to the map",
+                responses={307: {"description": "转到 /map（保留查询参数）/ to /map, query kept"}})
+    def home(request: Request) -> RedirectResponse:
+        """`serve` prints the bare address: it opens the map (with the query, e.g. an access token, kept)."""
+        query = request.url.query
+        return RedirectResponse("/map" + (f"?{query}" if query else ""), status_code=307)
 
     @router.get("/map", response_class=HTMLResponse, summary="四色风险分布网页地图 / the web map",
                 responses=PAGE_ERRORS)
