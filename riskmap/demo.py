@@ -77,8 +77,7 @@ def next_command(settings, command: str = "regions") -> str:
 
 def load_demo(settings) -> dict:
     """Load the demo layout and ledger; return a summary with the region colours counted."""
-    from riskmap.cli.layout import load_layout
-    from riskmap.criteria import assess_units
+    from riskmap.importing import import_ledger, load_layout
     from riskmap.ledger import read_ledger
     from riskmap.plant import load_plant
     from riskmap.store import open_store
@@ -92,15 +91,10 @@ def load_demo(settings) -> dict:
     _fresh_sqlite(settings.db, name)
     store = open_store(settings.db)
     settings.enterprise = name
-    enterprise = store.enterprise(name)
-    for attr in ("supervision_phone", "report_phone", "emergency_phone", "short_name"):
-        if getattr(ledger.enterprise, attr, None):
-            setattr(enterprise, attr, getattr(ledger.enterprise, attr))
-    store.update_enterprise(enterprise)
+    store.enterprise(name)
     layout = load_layout(settings, folder / "plant.dxf", control_points=folder / "control_points.csv",
                          store=store)
-    assess_units(ledger.units, default_profile=ledger.profile or "lec")
-    store.save_units(name, ledger.units, source=ledger_file.name, default_profile=ledger.profile)
+    import_ledger(store, ledger, source=ledger_file.name, enterprise=name)
     plant = load_plant(store, name)
     risks = plant.region_risk()
     counts = {lv.value: 0 for lv in LEVELS_HIGH_TO_LOW}

@@ -15,6 +15,7 @@ from riskmap.domain import AssessmentUnit, RiskEvent, UnitKind
 from riskmap.geo.model import LayoutImport
 from riskmap.levels import Level
 from riskmap.plant import load_plant
+from riskmap.store.flags import COMPUTED_REASONS
 
 ENT = "绑定测试化工"
 
@@ -161,7 +162,7 @@ def test_renames_through_the_api_keep_colours_and_units(client_store):
                                   "Content-Type": "application/merge-patch+json"})
         assert r.status_code in (200, 204), r.text
     assert located(store) == before_units and levels(store) == before_levels
-    assert not [f for f in client.get("/api/flags").json()["items"] if f["reason_code"] != "overdue"]
+    assert not [f for f in client.get("/api/flags").json()["items"] if f["reason_code"] not in COMPUTED_REASONS]
     found = client.get("/api/search", params={"q": "罐区（改）"}).json()
     assert any(h.get("id") == "A1" or h.get("region_id") == "A1" for h in found["results"]), found
     assert shapely.geometry.shape(client.get("/api/units.geojson").json()["features"][0]["geometry"]) is not None

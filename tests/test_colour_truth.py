@@ -23,6 +23,7 @@ from riskmap.render.mvt import encode_mvt
 from riskmap.render.order import draw_order
 from riskmap.render.png import render_png
 from riskmap.render.style import load_layer_style
+from riskmap.store.flags import COMPUTED_REASONS
 from riskmap.store.mapdata import drawn_units, to_mercator
 
 LON, LAT = 118.80, 32.05
@@ -361,7 +362,7 @@ def test_demo_units_mvt_lists_each_shape_once_highest_last(demo, units_style):
 
 def test_demo_flagged_only_tiles_and_the_staleness_outline_show_overdue_units(demo):
     client, store, plant = demo
-    overdue = [f for f in client.get("/api/flags").json()["items"] if f["reason_code"] == "overdue"]
+    overdue = [f for f in client.get("/api/flags").json()["items"] if f["reason_code"] in COMPUTED_REASONS]
     assert overdue
     code = overdue[0]["unit_id"]
     answer = client.get("/api/search", params={"q": code}).json()

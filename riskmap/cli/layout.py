@@ -87,28 +87,18 @@ def import_layout(
     typer.echo(_layout_summary_text(summary))
 
 
-IMPORT_STEPS = ("read", "georeference", "clean", "transform", "store")
-IMPORT_STEP_ZH = {"read": "读取", "georeference": "地理配准", "clean": "几何清理", "transform": "坐标转换",
-                  "store": "写入数据库"}
-
-
 def load_layout(settings, file: Path, *, store, author: str | None = None, reason: str | None = None,
                 **options) -> dict:
-    """Import a layout file into the store for the settings' enterprise; return the import summary."""
-    from riskmap.geo.importer import import_layout_file
+    """Import a drawing (riskmap.importing.load_layout) with a progress display; return the import summary."""
+    from riskmap.importing import IMPORT_STEP_ZH, IMPORT_STEPS
+    from riskmap.importing import load_layout as import_drawing
 
     with progress(f"正在导入 {file.name}") as update:
         def step(name: str) -> None:
             if update is not None:
                 update(IMPORT_STEPS.index(name), len(IMPORT_STEPS), IMPORT_STEP_ZH[name])
 
-        layout = import_layout_file(settings, file, on_step=step, **options)
-        step("store")
-        version = store.save_layout(settings.enterprise, layout, author=author, reason=reason)
-    summary = layout.summary()
-    summary["enterprise"] = settings.enterprise
-    summary["layout_version"] = version
-    return summary
+        return import_drawing(settings, file, store=store, author=author, reason=reason, on_step=step, **options)
 
 
 def revise_layout(settings, file: Path, *, store, yes: bool, dry_run: bool, as_json: bool, reason: str | None,
@@ -118,6 +108,7 @@ def revise_layout(settings, file: Path, *, store, yes: bool, dry_run: bool, as_j
 
     from riskmap.geo.importer import import_layout_file
     from riskmap.geo.revise import apply_revision, diff_text, flags_text, plan_revision
+    from riskmap.importing import IMPORT_STEP_ZH, IMPORT_STEPS
 
     name = settings.enterprise
     store.enterprise(name, create=False)                   # NotFoundError for an unknown enterprise

@@ -86,7 +86,7 @@ def import_ledger(
     as_json: JsonOption = False,
 ) -> None:
     """校验并导入风险台账 / validate, evaluate and store a risk ledger (all or nothing unless --skip-bad)."""
-    from riskmap.criteria import assess_units
+    from riskmap import importing
     from riskmap.ledger import read_ledger
     from riskmap.store import open_store
 
@@ -103,21 +103,12 @@ def import_ledger(
         if ledger.problems:
             _print_problems(ledger.problems)
         _fail("台账中没有可导入的评估单元，未导入任何内容 / the ledger has no units to import; nothing was imported")
-    assess_units(ledger.units, default_profile=ledger.profile)
     store = open_store(settings.db)
     try:
-        name = settings.enterprise or _ledger_enterprise(store, ledger)
-        current = store.enterprise(name)
-        if ledger.enterprise is not None:
-            for attr in ("short_name", "supervision_phone", "report_phone", "emergency_phone"):
-                value = getattr(ledger.enterprise, attr)
-                if value is not None:
-                    setattr(current, attr, value)
-            store.update_enterprise(current)
-        version = store.save_units(name, ledger.units, source=file.name, default_profile=ledger.profile)
-        warnings = _unmatched_features(store, name, ledger.units)
+        result = importing.import_ledger(store, ledger, source=file.name, enterprise=settings.enterprise)
     finally:
         store.close()
+    name, version, warnings = result["enterprise"], result["ledger_version"], result["warnings"]
     events = ledger.events()
     summary = {
         "file": str(file),
@@ -145,37 +136,6 @@ def import_ledger(
         typer.echo(f"错误 / error: 已跳过 {len(ledger.problems)} 处错误所在的行或单元 / skipped "
                    f"{len(ledger.problems)} problem(s)", err=True)
         raise typer.Exit(1)
-
-
-def _unmatched_features(store, enterprise_name: str, units) -> list[str]:
-    """A `feature` that names nothing in the stored layout leaves its unit off the map: say so now."""
-    import copy
-
-    from riskmap.attach import resolve_unit_geometries
-
-    features = store.layout_features(enterprise_name)
-    if not len(features):
-        return []
-    return resolve_unit_geometries(copy.deepcopy(list(units)), features)
-
-
-def _ledger_enterprise(store, ledger) -> str:
-    """Where a ledger goes when no enterprise is named: the enterprise the ledger names if it is stored;
-    else the only stored enterprise while it has no ledger (its layout was imported first; an unnamed
-    "default" takes the ledger's name); else the ledger's own enterprise; else the usual rule."""
-    from riskmap.plant import resolve_enterprise
-
-    named = ledger.enterprise.name if ledger.enterprise and ledger.enterprise.name else None
-    stored = store.enterprises()
-    if named and any(e.name == named for e in stored):
-        return named
-    if len(stored) == 1 and store.ledger_info(stored[0].name) is None:
-        only = stored[0]
-        if named and only.name == "default":
-            only.name = named
-            store.update_enterprise(only)
-        return only.name
-    return named or resolve_enterprise(store, None)
 
 
 def export_ledger(

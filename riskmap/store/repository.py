@@ -56,14 +56,13 @@ from riskmap.store.schema import (
     LedgerVersionRow,
     UnitRow,
 )
-from riskmap.store.upgrade import migrate
+from riskmap.store.upgrade import MAP_REDRAWN_AT, current_revision, migrate
 
 __all__ = ["Store", "StoreError", "Writing"]
 
 
 def _require_schema(engine) -> None:
     from riskmap.store.engine import NO_DATA_HINT, MissingDatabaseError
-    from riskmap.store.upgrade import current_revision
 
     with engine.connect() as conn:
         found = current_revision(conn)
@@ -99,6 +98,8 @@ class Store:
         try:
             if not create:
                 _require_schema(engine)
+            with engine.connect() as conn:
+                before = current_revision(conn)
             migrate(engine)
         except RiskmapError:
             engine.dispose()
@@ -108,19 +109,18 @@ class Store:
             raise StoreError(f"数据库 {display_url(engine.url)} 无法升级：{reason_of(exc)} / cannot migrate "
                              f"database {display_url(engine.url)}: {reason_of(exc)}") from None
         store = cls(engine)
-        store._rebuild_missing_maps()
+        if before is not None and before < MAP_REDRAWN_AT:
+            store._rebuild_maps()
         return store
 
-    def _rebuild_missing_maps(self) -> None:
-        """Build the map snapshot of every enterprise that has data but no snapshot (a migration dropped it to
-        have it drawn by new rules), so that no page ever counts or centres on an empty map."""
-        e, lf, u, m = (EnterpriseRow.__table__, LayoutFeatureRow.__table__, UnitRow.__table__,
-                       mapdata.MapFeatureRow.__table__)
+    def _rebuild_maps(self) -> None:
+        """Build the map snapshot of every enterprise that has data again (a migration dropped it to have it
+        drawn by new rules), once, so that no page ever counts or centres on an empty map."""
+        e, lf, u = EnterpriseRow.__table__, LayoutFeatureRow.__table__, UnitRow.__table__
         has_data = sa_exists().where(lf.c.enterprise_id == e.c.id, lf.c.valid_to.is_(None)) | \
             sa_exists().where(u.c.enterprise_id == e.c.id, u.c.valid_to.is_(None))
         with self.session() as s:
-            names = s.execute(select(e.c.name).where(has_data, ~sa_exists().where(m.c.enterprise_id == e.c.id))
-                              ).scalars().all()
+            names = s.execute(select(e.c.name).where(has_data)).scalars().all()
         for name in names:
             self.rebuild_map(name)
 

@@ -24,6 +24,9 @@ from riskmap.store.engine import WRITE, create_store_engine
 from riskmap.store.schema import Base, index_applies
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+# The newest revision that drops the map snapshot (derived data) to have it drawn by new rules: a database
+# migrated from before it gets its snapshots built again when it is opened.
+MAP_REDRAWN_AT = "0005"
 # pg_advisory_xact_lock key: "riskmap" as an int64, any fixed number would do.
 PG_LOCK_KEY = int.from_bytes(b"riskmap\x00", "big") & 0x7FFF_FFFF_FFFF_FFFF
 # Tables that PostGIS puts into the public schema; not ours to compare or drop.
