@@ -18,7 +18,7 @@ import shapely
 
 from riskmap.domain import INHERENT, RESIDUAL, AssessmentUnit, Evaluation, Override, Region, RiskEvent
 from riskmap.errors import InputError
-from riskmap.levels import LEVELS_HIGH_TO_LOW, Level
+from riskmap.levels import LEVELS_HIGH_TO_LOW, Level, level_code, level_zh
 
 METHODS = ("highest", "weighted")
 TREE = "tree"
@@ -82,8 +82,8 @@ class EventRef:
         return {
             "name": self.name, "id": self.id, "method": self.method, "profile": self.profile,
             "score": None if self.score is None else str(self.score),
-            "level": _value(self.level), "level_zh": _zh(self.level),
-            "computed_level": _value(self.computed_level), "band": self.band,
+            "level": level_code(self.level), "level_zh": level_zh(self.level),
+            "computed_level": level_code(self.computed_level), "band": self.band,
             "inputs": {k: str(v) if isinstance(v, Decimal) else v for k, v in self.inputs.items()},
             "overrides": [{"level": o.level.value, "reason": o.reason, "rule": o.rule} for o in self.overrides],
         }
@@ -127,52 +127,46 @@ class RegionRisk:
     def explanation(self) -> str:
         return f"{self._explain_zh()} / {self._explain_en()}"
 
-    def _explain_zh(self) -> str:
-        method_zh = "短板原理" if self.method == "highest" else "综合加权"
+    def _explain_parts(self) -> list[tuple[str, str]]:
+        """The explanation as (Chinese, English) clauses, in the order people read them."""
         if self.level is None:
-            return (f"区域“{self.name}”内没有已定级的单元（成员 {self.member_count} 个），未定级；"
-                    f"规则：{self.rule_zh}")
-        parts = [f"区域“{self.name}”为{self.level.zh}（{method_zh}）"]
+            return [(f"区域“{self.name}”内没有已定级的单元（成员 {self.member_count} 个），未定级；"
+                     f"规则：{self.rule_zh}",
+                     f"region {self.name} has no unit with a level ({self.member_count} members): no level; "
+                     f"rule: {self.rule_en}")]
+        method_zh = "短板原理" if self.method == "highest" else "综合加权"
+        parts = [(f"区域“{self.name}”为{self.level.zh}（{method_zh}）",
+                  f"region {self.name} is {self.level.en.lower()} ({self.method})")]
         if self.method == "weighted":
-            parts.append(f"加权得分 S = {_show(self.score)}，floor(S + 0.5) = {self.uncapped_level.rank}，"
-                         f"对应{self.uncapped_level.zh}")
+            parts.append((f"加权得分 S = {_show(self.score)}，floor(S + 0.5) = {self.uncapped_level.rank}，"
+                          f"对应{self.uncapped_level.zh}",
+                          f"weighted score S = {_show(self.score)}, floor(S + 0.5) = {self.uncapped_level.rank}, "
+                          f"i.e. {self.uncapped_level.en.lower()}"))
             if self.capped:
-                parts.append(f"已封顶：区域内最高为{self.highest_level.zh}，区域等级不低于其一级，"
-                             f"取{self.level.zh}")
+                parts.append((f"已封顶：区域内最高为{self.highest_level.zh}，区域等级不低于其一级，取{self.level.zh}",
+                              f"capped: the region's highest unit is {self.highest_level.en.lower()}, so the "
+                              f"region is at least one level below it: {self.level.en.lower()}"))
         unit = self.decided_by
         if unit is not None:
-            how = _MEMBERSHIP_ZH[unit.membership] + (f"，借用单元 {unit.via} 的几何" if unit.via else "")
-            parts.append(f"决定单元“{unit.name}”（{unit.id}，{_zh(unit.level)}，归属：{how}）")
+            how_zh = _MEMBERSHIP_ZH[unit.membership] + (f"，借用单元 {unit.via} 的几何" if unit.via else "")
+            how_en = unit.membership + (f" via unit {unit.via}" if unit.via else "")
+            parts.append((f"决定单元“{unit.name}”（{unit.id}，{level_zh(unit.level)}，归属：{how_zh}）",
+                          f"decided by unit {unit.name} ({unit.id}, {_en(unit.level)}, membership: {how_en})"))
             if unit.override is not None:
-                parts.append(f"单元强制定级为{unit.override.level.zh}：{unit.override.reason}")
+                parts.append((f"单元强制定级为{unit.override.level.zh}：{unit.override.reason}",
+                              f"unit forced to {unit.override.level.value}: {unit.override.reason}"))
         event = self.deciding_event
         if event is not None:
-            parts.append(f"决定事件“{event.name}”（{_event_text(event, zh=True)}）")
-        parts.append(f"规则：{self.rule_zh}")
-        return "；".join(parts)
+            parts.append((f"决定事件“{event.name}”（{_event_text(event, zh=True)}）",
+                          f"deciding event {event.name} ({_event_text(event, zh=False)})"))
+        parts.append((f"规则：{self.rule_zh}", f"rule: {self.rule_en}"))
+        return parts
+
+    def _explain_zh(self) -> str:
+        return "；".join(zh for zh, _ in self._explain_parts())
 
     def _explain_en(self) -> str:
-        if self.level is None:
-            return (f"region {self.name} has no unit with a level ({self.member_count} members): no level; "
-                    f"rule: {self.rule_en}")
-        parts = [f"region {self.name} is {self.level.en.lower()} ({self.method})"]
-        if self.method == "weighted":
-            parts.append(f"weighted score S = {_show(self.score)}, floor(S + 0.5) = {self.uncapped_level.rank}, "
-                         f"i.e. {self.uncapped_level.en.lower()}")
-            if self.capped:
-                parts.append(f"capped: the region's highest unit is {self.highest_level.en.lower()}, so the "
-                             f"region is at least one level below it: {self.level.en.lower()}")
-        unit = self.decided_by
-        if unit is not None:
-            how = unit.membership + (f" via unit {unit.via}" if unit.via else "")
-            parts.append(f"decided by unit {unit.name} ({unit.id}, {_en(unit.level)}, membership: {how})")
-            if unit.override is not None:
-                parts.append(f"unit forced to {unit.override.level.value}: {unit.override.reason}")
-        event = self.deciding_event
-        if event is not None:
-            parts.append(f"deciding event {event.name} ({_event_text(event, zh=False)})")
-        parts.append(f"rule: {self.rule_en}")
-        return "; ".join(parts)
+        return "; ".join(en for _, en in self._explain_parts())
 
     def to_dict(self, contributing: bool = True) -> dict[str, Any]:
         """Plain JSON-able data; `contributing=False` leaves out the member list of big regions."""
@@ -180,18 +174,18 @@ class RegionRisk:
         out: dict[str, Any] = {
             "id": self.region_id,
             "name": self.name,
-            "level": _value(self.level),
-            "level_zh": _zh(self.level),
+            "level": level_code(self.level),
+            "level_zh": level_zh(self.level),
             "level_en": None if self.level is None else self.level.en,
             "method": self.method,
             "which": self.which,
             "score": None if self.score is None else str(self.score),
-            "uncapped_level": _value(self.uncapped_level),
+            "uncapped_level": level_code(self.uncapped_level),
             "capped": self.capped,
-            "highest_level": _value(self.highest_level),
+            "highest_level": level_code(self.highest_level),
             "decided_by": None if unit is None else unit.name,
             "decided_by_id": None if unit is None else unit.id,
-            "decided_by_level": None if unit is None else _value(unit.level),
+            "decided_by_level": None if unit is None else level_code(unit.level),
             "membership": None if unit is None else unit.membership,
             "membership_via": None if unit is None else unit.via,
             "unit_override": None if unit is None or unit.override is None else
@@ -205,19 +199,11 @@ class RegionRisk:
         }
         if contributing:
             out["contributing"] = [
-                {"unit_id": c.unit_id, "name": c.name, "level": _value(c.level), "weight": str(c.weight),
+                {"unit_id": c.unit_id, "name": c.name, "level": level_code(c.level), "weight": str(c.weight),
                  "membership": c.membership, "via": c.via}
                 for c in self.contributing
             ]
         return out
-
-
-def _value(level: Level | None) -> str | None:
-    return None if level is None else level.value
-
-
-def _zh(level: Level | None) -> str | None:
-    return None if level is None else level.zh
 
 
 def _en(level: Level | None) -> str:
@@ -243,7 +229,7 @@ def _event_text(event: EventRef, zh: bool) -> str:
         bits.append(f"{method} {symbol} = {event.score}".strip())
     if event.band:
         bits.append(event.band)
-    bits.append(_zh(event.level) if zh else _en(event.level))
+    bits.append(level_zh(event.level) if zh else _en(event.level))
     for o in event.overrides:
         bits.append(f"强制为{o.level.zh}：{o.reason}" if zh else f"forced to {o.level.value}: {o.reason}")
     return ("，" if zh else ", ").join(bits)

@@ -13,9 +13,12 @@ a rename, a new layer or a new role leaves it where it is.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
+import shapely
 
 from riskmap.domain import AssessmentUnit, Region
 from riskmap.errors import InputError
@@ -217,3 +220,36 @@ def regions_from_features(features_gdf, units: Iterable[AssessmentUnit] | None =
         regions.append(Region(id=region_id, name=index.names[pos] or region_id, geometry=index.geometry(pos),
                               unit_id=unit.id if unit is not None else None, feature_ref=fid))
     return regions
+
+
+def shape_sources(units: Sequence[AssessmentUnit]) -> np.ndarray:
+    """For each unit, the position of the unit whose geometry locates it: itself when it has one, else its
+    nearest ancestor that has one, else -1. One tree level per step, for all units at once (the tree has no
+    cycles: riskmap.domain.UnitTree checks it)."""
+    n = len(units)
+    pos = {u.id: i for i, u in enumerate(units)}
+    parent = np.array([pos.get(u.parent_id, -1) if u.parent_id is not None else -1 for u in units], np.int64)
+    own = np.array([u.geometry for u in units] + [None], dtype=object)[:n]
+    has = ~(shapely.is_missing(own) | shapely.is_empty(own)) if n else np.zeros(0, bool)
+    src = np.where(has, np.arange(n), -1)
+    up = parent.copy()
+    todo = (src < 0) & (up >= 0)
+    for _ in range(n):
+        if not todo.any():
+            break
+        rows = np.flatnonzero(todo)
+        above = up[rows]
+        found = has[above]
+        src[rows[found]] = above[found]
+        up[rows[~found]] = parent[above[~found]]
+        todo = (src < 0) & (up >= 0)
+    return src
+
+
+def located_geometries(units: Sequence[AssessmentUnit]) -> np.ndarray:
+    """Each unit's own geometry, else its nearest ancestor's (None when neither has one)."""
+    src = shape_sources(units)
+    own = np.array([u.geometry for u in units] + [None], dtype=object)[:len(units)]
+    located = np.full(len(units), None, dtype=object)
+    located[src >= 0] = own[src[src >= 0]]
+    return located

@@ -70,6 +70,21 @@ for _lv, _words in {
         _ALIASES[_w] = _lv
 
 
+def level_code(level: Level | None) -> str | None:
+    """A level's code ("major" …) for JSON, None for not assessed."""
+    return None if level is None else level.value
+
+
+def level_zh(level: Level | None) -> str | None:
+    """A level's Chinese name (重大风险 …), None for not assessed."""
+    return None if level is None else level.zh
+
+
+def level_rank(level: Level | None) -> int:
+    """A level's rank (4 major … 1 low), 0 for not assessed: higher is more dangerous."""
+    return 0 if level is None else level.rank
+
+
 def level_or_none(value: object) -> Level | None:
     """A stored level code as a Level, or None for "not assessed" however a frame spells it (None, NaN, "")."""
     if value is None or isinstance(value, float) or (isinstance(value, str) and not value.strip()):

@@ -8,8 +8,10 @@ RISKMAP_REQUIRE_POSTGIS=1, so that CI never passes by skipping them.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
-from pgdb import _empty_tables, create_pg_database, drop_pg_database  # noqa: E402,F401
+from pgdb import create_pg_database, drop_pg_database, empty_tables  # noqa: E402,F401
 
 
 @pytest.fixture(scope="session")
@@ -27,7 +29,7 @@ def store_url(request, tmp_path):
         yield f"sqlite:///{tmp_path / 'riskmap.db'}"
     else:
         url = request.getfixturevalue("postgis_database")
-        _empty_tables(url)
+        empty_tables(url)
         yield url
 
 
@@ -42,14 +44,28 @@ def store(store_url):
 
 
 @pytest.fixture(scope="module")
-def plant(tmp_path_factory):
-    """The demo plant (read only), loaded into one database per session and shared by the print tests."""
-    from printkit import demo_url
+def demo_db(tmp_path_factory) -> Path:
+    """The demo plant in a SQLite file of this module's own (a copy of the session's template)."""
+    from kit import session_demo
 
+    return session_demo(tmp_path_factory)
+
+
+@pytest.fixture
+def demo_copy(demo_db, tmp_path) -> str:
+    """A private, writable copy of the demo database for one test (its URL)."""
+    from kit import copy_db
+
+    return copy_db(demo_db, tmp_path / "demo-copy")
+
+
+@pytest.fixture(scope="module")
+def plant(demo_db):
+    """The demo plant (read only), as the print tests read it."""
     from riskmap.plant import load_plant
     from riskmap.store import open_store
 
-    return load_plant(open_store(demo_url(tmp_path_factory)), None)
+    return load_plant(open_store(f"sqlite:///{demo_db}"), None)
 
 
 @pytest.fixture(scope="module")

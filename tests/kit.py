@@ -16,7 +16,11 @@ import numpy as np
 import shapely
 from PIL import Image
 
+from riskmap.levels import Level, load_palette
 from riskmap.render.grid import TMS, TileView
+from riskmap.render.style import load_layer_style
+
+PALETTE = load_palette()
 
 
 def rgba(body: bytes) -> np.ndarray:
@@ -26,13 +30,33 @@ def rgba(body: bytes) -> np.ndarray:
     return np.asarray(image.convert("RGBA"))
 
 
-def mvt(body: bytes) -> dict:
-    """A vector tile's layers as mapbox_vector_tile decodes them (y up, extent 4096)."""
-    return mapbox_vector_tile.decode(body) if body else {}
+def mvt(body: bytes, y_down: bool = False) -> dict:
+    """A vector tile's layers as mapbox_vector_tile decodes them (extent 4096; y up unless `y_down`)."""
+    if not body:
+        return {}
+    return mapbox_vector_tile.decode(body, default_options={"y_coord_down": True}) if y_down else \
+        mapbox_vector_tile.decode(body)
 
 
 def hex_rgb(colour: str) -> np.ndarray:
     return np.array([int(colour[i:i + 2], 16) for i in (1, 3, 5)])
+
+
+LON, LAT = 118.80, 32.05          # a place for hand-made tiles (Nanjing)
+
+
+def view_at(z: int, lon: float = LON, lat: float = LAT) -> TileView:
+    """The tile holding (lon, lat) at zoom z."""
+    from riskmap.render.grid import tile_view
+
+    t = TMS.tile(lon, lat, z)
+    return tile_view(z, t.x, t.y)
+
+
+def frac_point(view: TileView, fx: float, fy: float):
+    """A point given in tile fractions from the top-left corner, in EPSG:3857."""
+    minx, _, maxx, maxy = view.bounds
+    return shapely.Point(minx + fx * (maxx - minx), maxy - fy * (maxx - minx))
 
 
 def frac_box(view: TileView, fx0: float, fy0: float, fx1: float, fy1: float):
@@ -63,6 +87,20 @@ def pixel_centres(view: TileView, scale: int = 1) -> np.ndarray:
     return np.column_stack([gx.ravel(), gy.ravel()])
 
 
+def session_demo(tmp_path_factory) -> Path:
+    """A private copy of the demo plant's SQLite file: the demo is loaded once per test session (per xdist
+    worker) into a template that no test touches, and every caller gets a copy of it (a file copy, not a load)."""
+    template_dir = tmp_path_factory.getbasetemp() / "demo-template"
+    template = template_dir / "demo.db"
+    if not template.exists():
+        template_dir.mkdir(parents=True, exist_ok=True)
+        load_demo_db(template_dir)
+    return Path(copy_db(template, tmp_path_factory.mktemp("demo"))[len("sqlite:///"):])
+
+
+DEMO_ENTERPRISE = "江苏示范化工有限公司（虚构）"      # the enterprise of data/demo/ledger.*
+
+
 def load_demo_db(folder: Path) -> Path:
     """The demo plant in a fresh SQLite file, checkpointed so that the file alone can be copied."""
     from riskmap.demo import load_demo
@@ -90,3 +128,29 @@ def make_client(url: str, **settings):
     from riskmap.settings import Settings
 
     return TestClient(create_app(Settings(db=url, **settings)))
+
+
+MVT_TYPE = "application/vnd.mapbox-vector-tile"
+
+
+def map_rows(url: str, layer: str) -> list[dict]:
+    """The map snapshot rows of a layer with geometry (EPSG:3857), straight from the store."""
+    from riskmap.store import open_store
+    from riskmap.store.mapdata import read_rows
+
+    with open_store(url) as store, store.session() as s:
+        ent_id = store.enterprises()[0].id
+        frame = read_rows(s, int(ent_id))
+    frame = frame[(frame["layer"] == layer) & frame["wkb"].notna()]
+    out = []
+    for rec in frame.to_dict("records"):
+        rec = {k: None if isinstance(v, float) and v != v else v for k, v in rec.items()}
+        rec["geometry"] = shapely.from_wkb(rec["wkb"])
+        out.append(rec)
+    return out
+
+
+def nearest_level(px: np.ndarray, layer: str = "units") -> Level:
+    """The level whose fill on that layer (the regions' tint, the units' colour) is nearest to a pixel."""
+    style = load_layer_style(layer)
+    return min(Level, key=lambda lv: np.abs(hex_rgb(style.class_of(lv.value).fill) - px[:3].astype(int)).sum())

@@ -8,21 +8,16 @@ import sys
 import time
 from pathlib import Path
 
-from riskmap.demo import load_demo
-from riskmap.settings import Settings
-
 REPO = Path(__file__).resolve().parents[1]
 BENCH = REPO / "benchmarks" / "bench_poster.py"
 HOSTILE = "<img src=x onerror=alert(1)> (a) \\ 100%"
 
 
 def demo_url(tmp_path_factory) -> str:
-    """The demo plant, loaded once per test session and shared by the print tests (read only)."""
-    db = tmp_path_factory.getbasetemp() / "print-demo.db"
-    url = f"sqlite:///{db}"
-    if not db.exists():
-        load_demo(Settings(db=url))
-    return url
+    """The session's demo plant (kit.session_demo), read only."""
+    from kit import session_demo
+
+    return f"sqlite:///{session_demo(tmp_path_factory)}"
 
 
 def pdftotext(data: bytes, tmp_path: Path, first: int | None = None, last: int | None = None) -> str:

@@ -8,14 +8,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 from riskmap.api.app import create_app
-from riskmap.demo import load_demo
 from riskmap.settings import Settings
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory):
-    settings = Settings(db=f"sqlite:///{tmp_path_factory.mktemp('api') / 'demo.db'}")
-    load_demo(settings)
+def client(demo_db):
+    from kit import DEMO_ENTERPRISE
+
+    settings = Settings(db=f"sqlite:///{demo_db}", enterprise=DEMO_ENTERPRISE)
     with TestClient(create_app(settings)) as c:
         yield c
 

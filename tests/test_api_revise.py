@@ -6,9 +6,9 @@ import io
 import zipfile
 
 import pytest
+from clikit import counts
 from fastapi.testclient import TestClient
-from test_cli_revise import counts
-from test_revise import revise_demo_dxf
+from plants import revise_demo_dxf
 
 from riskmap.api.app import create_app
 from riskmap.paths import demo_dir

@@ -7,7 +7,8 @@ import time
 from datetime import UTC, datetime
 
 import pytest
-from test_cli_revise import POINTS, counts, one_line_error, revise_demo_dxf, run
+from clikit import POINTS, counts, one_line_error, run
+from plants import revise_demo_dxf
 
 
 @pytest.fixture

@@ -6,8 +6,8 @@ import json
 import uuid
 
 import pytest
+from clikit import one_line_error, run
 from fastapi.testclient import TestClient
-from test_cli_revise import one_line_error, run
 
 from riskmap.api.app import create_app
 from riskmap.settings import Settings

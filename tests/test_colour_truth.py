@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
-from kit import frac_box, hex_rgb, load_demo_db, make_client, mvt, pixel_centres, rgba
+from kit import LAT, LON, frac_box, hex_rgb, load_demo_db, make_client, mvt, pixel_centres, rgba, view_at
 
 from riskmap.domain import AssessmentUnit, RiskEvent, UnitKind
 from riskmap.levels import Level
@@ -26,7 +26,6 @@ from riskmap.render.style import load_layer_style
 from riskmap.store.flags import COMPUTED_REASONS
 from riskmap.store.mapdata import drawn_units, to_mercator
 
-LON, LAT = 118.80, 32.05
 LEVELS = [None, Level.LOW, Level.GENERAL, Level.SIGNIFICANT, Level.MAJOR]
 
 
@@ -38,11 +37,6 @@ def units_style():
 @pytest.fixture(scope="module")
 def regions_style():
     return load_layer_style("regions")
-
-
-def view_at(z: int, lon: float = LON, lat: float = LAT) -> TileView:
-    t = TMS.tile(lon, lat, z)
-    return tile_view(z, t.x, t.y)
 
 
 def classes_of(px: np.ndarray, style) -> tuple[np.ndarray, np.ndarray]:

@@ -7,6 +7,7 @@ import time
 from datetime import UTC, date, datetime
 
 import pytest
+from plants import plant_snapshot
 
 from riskmap.clock import LOCAL_ZONE as LOCAL
 from riskmap.errors import InputError, NotFoundError
@@ -48,25 +49,8 @@ def test_format_moment_is_beijing_time():
 ENT = "江苏某化工有限公司"
 
 
-def snapshot(plant) -> dict:
-    """What a user sees of a plant: features, units with levels, region levels, and the exported GeoJSON."""
-    from riskmap.export import layout_frame, regions_frame, units_frame
-
-    features = sorted((r.fid, r.name, r.role, r.layer, json.dumps(r.properties, sort_keys=True, default=str),
-                       r.geometry.wkb_hex) for r in plant.features.itertuples())
-    units = [(u.id, u.name, u.parent_id, u.feature_ref, str(u.weight), u.last_assessed,
-              u.level().value if u.level() else None, u.geometry.wkb_hex if u.geometry is not None else None,
-              len(u.events)) for u in plant.units]
-    regions = [(r.region_id, r.level.value if r.level else None) for r in plant.region_risk()]
-    exported = [json.loads(frame(plant).to_json(sort_keys=True)) if len(plant.features) or frame is units_frame
-                else None for frame in (layout_frame, units_frame, regions_frame)]
-    return {"features": features, "units": units, "regions": regions, "geojson": exported,
-            "layout_number": plant.layout_number, "ledger_number": plant.ledger_number,
-            "layout_info": plant.layout_info, "profile": plant.profile}
-
-
 def revised_layout():
-    from test_store import make_layout, square
+    from plants import make_layout, square
 
     return make_layout([
         ("A1", "罐区", "region", "区域", {}, square(120.0, 32.0, 0.0015)),          # reshaped
@@ -78,7 +62,7 @@ def revised_layout():
 @pytest.fixture
 def edited(store):
     """A plant changed step by step, with the moment after each step and the snapshot taken then."""
-    from test_store import plant_layout, unit_tree
+    from plants import plant_layout, unit_tree
 
     from riskmap.levels import Level
     from riskmap.plant import load_plant
@@ -89,7 +73,7 @@ def edited(store):
         write()
         time.sleep(0.003)
         moment = datetime.now(UTC)
-        moments.append((moment, snapshot(load_plant(store, ENT))))
+        moments.append((moment, plant_snapshot(load_plant(store, ENT))))
         time.sleep(0.003)
 
     before = datetime.now(UTC)
@@ -112,8 +96,8 @@ def edited(store):
 @pytest.fixture
 def feature_edits(store, edited):
     """Then single-feature edits through the editing API: create, patch, delete, restore, a split."""
+    from plants import square
     from shapely.geometry import Point
-    from test_store import square
 
     from riskmap.plant import load_plant
     from riskmap.store.editing import FeatureChange
@@ -124,7 +108,7 @@ def feature_edits(store, edited):
     def step(write):
         write()
         time.sleep(0.003)
-        moments.append((datetime.now(UTC), snapshot(load_plant(store, ENT))))
+        moments.append((datetime.now(UTC), plant_snapshot(load_plant(store, ENT))))
         time.sleep(0.003)
 
     def tag(fid):
@@ -154,11 +138,11 @@ def test_as_of_view_at_each_past_moment_equals_the_snapshot_taken_then(store, fe
     for moment, taken in moments:
         plant = load_plant(store, ENT, at=moment)
         assert plant.as_of == moment
-        assert snapshot(plant) == taken, moment
+        assert plant_snapshot(plant) == taken, moment
     # a moment given as users type it (Beijing time, no offset) reads the same
     first = moments[0][0]
     typed = first.astimezone(LOCAL).strftime("%Y-%m-%dT%H:%M:%S.%f")
-    assert snapshot(load_plant(store, ENT, at=parse_moment(typed))) == moments[0][1]
+    assert plant_snapshot(load_plant(store, ENT, at=parse_moment(typed))) == moments[0][1]
     with pytest.raises(InputError, match="nothing was stored yet"):
         load_plant(store, ENT, at=before)
 

@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 
 import pytest
 from fastapi.testclient import TestClient
-from test_history import ENT, snapshot
-from test_store import plant_layout, square, unit_tree
+from plants import ENT, plant_layout, square, unit_tree
+from plants import plant_snapshot as snapshot
 
 from riskmap.api.app import create_app
 from riskmap.clock import LOCAL_ZONE

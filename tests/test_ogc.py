@@ -14,7 +14,6 @@ from shapely.geometry import Point, Polygon, box, shape
 
 from riskmap.api.app import create_app
 from riskmap.api.ogc_data import OgcParameterError, parse_bbox, parse_datetime, parse_limit
-from riskmap.demo import load_demo
 from riskmap.domain import AssessmentUnit, RiskEvent, UnitKind
 from riskmap.geo.model import LayoutImport
 from riskmap.levels import Level
@@ -55,10 +54,12 @@ def _add_hostile_enterprise(store) -> None:
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     """The demo plant plus the hostile enterprise in one SQLite file; the demo is the configured default."""
+    from kit import DEMO_ENTERPRISE, copy_db, session_demo
+
     from riskmap.store import open_store
 
-    settings = Settings(db=f"sqlite:///{tmp_path_factory.mktemp('ogc') / 'demo.db'}")
-    load_demo(settings)
+    settings = Settings(db=copy_db(session_demo(tmp_path_factory), tmp_path_factory.mktemp("ogc")),
+                        enterprise=DEMO_ENTERPRISE)
     store = open_store(settings.db)
     _add_hostile_enterprise(store)
     yield settings, store

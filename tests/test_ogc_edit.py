@@ -33,10 +33,8 @@ MERGE = {"Content-Type": "application/merge-patch+json"}
 
 
 @pytest.fixture(scope="module")
-def template(tmp_path_factory):
-    path = tmp_path_factory.mktemp("edit") / "demo.db"
-    load_demo(Settings(db=f"sqlite:///{path}"))
-    return path
+def template(demo_db):
+    return demo_db
 
 
 @pytest.fixture
@@ -555,9 +553,9 @@ def test_split_and_merge_need_an_editor_token(client, db, editor_token):
 @pytest.mark.postgis
 def test_the_same_writes_on_postgis(postgis_database, editor_token):
     """The write paths above, one after the other, on PostGIS (the store's locking is SELECT … FOR UPDATE there)."""
-    from pgdb import _empty_tables
+    from pgdb import empty_tables
 
-    _empty_tables(postgis_database)
+    empty_tables(postgis_database)
     load_demo(Settings(db=postgis_database))
     auth = editor_token(postgis_database, name="张工")
     with TestClient(create_app(Settings(db=postgis_database))) as c:

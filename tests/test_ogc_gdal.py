@@ -20,7 +20,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 from riskmap.api.app import create_app
-from riskmap.demo import load_demo
 from riskmap.settings import Settings
 
 KINDS = ("regions", "units", "layout")
@@ -41,8 +40,9 @@ def served(tmp_path_factory):
     import uvicorn
 
     _gdal_or_skip()
-    settings = Settings(db=f"sqlite:///{tmp_path_factory.mktemp('gdal') / 'demo.db'}")
-    load_demo(settings)
+    from kit import DEMO_ENTERPRISE, session_demo
+
+    settings = Settings(db=f"sqlite:///{session_demo(tmp_path_factory)}", enterprise=DEMO_ENTERPRISE)
     app = create_app(settings)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -13,6 +13,7 @@ import pytest
 import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from kit import LAT, LON, mvt, view_at
 from mapbox_vector_tile.Mapbox import vector_tile_pb2
 
 from riskmap.errors import InputError, NotFoundError
@@ -29,23 +30,15 @@ from riskmap.render.grid import (
 from riskmap.render.mvt import EMPTY_MVT, MAX_TEXT_CHARS, encode_mvt
 from riskmap.render.style import load_layer_style
 
-LON, LAT = 118.80, 32.05
 
-
-def view_at(z: int) -> TileView:
-    t = TMS.tile(LON, LAT, z)
-    return tile_view(z, t.x, t.y)
-
+def decode(tile: bytes) -> dict:
+    return mvt(tile, y_down=True)
 
 def at(view: TileView, fx: float, fy: float) -> tuple[float, float]:
     """EPSG:3857 coordinates of a point given in tile fractions from the top-left corner."""
     minx, _, maxx, maxy = view.bounds
     w = maxx - minx
     return minx + fx * w, maxy - fy * w
-
-
-def decode(tile: bytes) -> dict:
-    return mapbox_vector_tile.decode(tile, default_options={"y_coord_down": True})
 
 
 def raw_layers(tile: bytes):

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
-from PIL import Image
+from kit import frac_box, frac_point, view_at
+from kit import rgba as decode
 
 import riskmap.render.png as png_module
 from riskmap.errors import InputError, NotFoundError
 from riskmap.render import fonts
-from riskmap.render.grid import TMS, TileView, tile_view
+from riskmap.render.grid import TileView, tile_view
 from riskmap.render.png import (
     _clean_label,
     empty_png,
@@ -27,7 +27,6 @@ from riskmap.render.style import load_layer_style
 
 PALETTE = {"major": (0xFF, 0x00, 0x00), "significant": (0xFF, 0x8C, 0x00), "general": (0xFF, 0xFF, 0x00),
            "low": (0x00, 0x70, 0xC0)}
-LON, LAT = 118.80, 32.05
 
 
 @pytest.fixture(scope="module")
@@ -38,29 +37,6 @@ def units():
 @pytest.fixture(scope="module")
 def regions():
     return load_layer_style("regions")
-
-
-def view_at(z: int) -> TileView:
-    t = TMS.tile(LON, LAT, z)
-    return tile_view(z, t.x, t.y)
-
-
-def frac_box(view: TileView, fx0: float, fy0: float, fx1: float, fy1: float):
-    """A box given in tile fractions from the top-left corner (x right, y down), in EPSG:3857."""
-    minx, miny, maxx, maxy = view.bounds
-    w, h = maxx - minx, maxy - miny
-    return shapely.box(minx + fx0 * w, maxy - fy1 * h, minx + fx1 * w, maxy - fy0 * h)
-
-
-def frac_point(view: TileView, fx: float, fy: float):
-    minx, _, maxx, maxy = view.bounds
-    return shapely.Point(minx + fx * (maxx - minx), maxy - fy * (maxx - minx))
-
-
-def decode(png: bytes) -> np.ndarray:
-    img = Image.open(io.BytesIO(png))
-    assert img.format == "PNG"
-    return np.asarray(img.convert("RGBA"))
 
 
 def four_levels(view: TileView) -> gpd.GeoDataFrame:

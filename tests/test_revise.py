@@ -6,6 +6,7 @@ import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
+from plants import revise_demo_dxf
 from pyproj import Transformer
 from shapely.geometry import LineString, Point, box
 
@@ -153,37 +154,6 @@ def test_overlap_takes_the_best_pair_first_and_needs_half():
     rows = by_fid(diff)
     assert rows["a"]["matched_by"] == "overlap" and rows["a"]["revised_fid"] == "p"
     assert rows["b"]["status"] == "removed" and rows["+q"]["status"] == "added"
-
-
-def revise_demo_dxf(out):
-    """The demo drawing after a renovation (edited with ezdxf, handles kept as CAD keeps them): the lab 化验室
-    moved 3 m east, tank EF and its label deleted, a new tank 新增储罐 added, the region 停车场 renamed."""
-    import ezdxf
-
-    from riskmap.paths import demo_dir
-
-    doc = ezdxf.readfile(demo_dir() / "plant.dxf")
-    msp = doc.modelspace()
-    lab_label = next(e for e in msp.query("TEXT") if e.dxf.text == "化验室")
-    at = Point(lab_label.dxf.insert.x, lab_label.dxf.insert.y)
-    lab = min((e for e in msp.query('LWPOLYLINE[layer=="建筑物"]')
-               if shapely.Polygon([p[:2] for p in e.get_points()]).contains(at)),
-              key=lambda e: shapely.Polygon([p[:2] for p in e.get_points()]).area)
-    for entity in (lab, lab_label):
-        entity.translate(3, 0, 0)
-    tank = doc.entitydb["EF"]
-    centre = Point(tank.dxf.center.x, tank.dxf.center.y)
-    for text in msp.query("TEXT"):
-        if Point(text.dxf.insert.x, text.dxf.insert.y).distance(centre) < tank.dxf.radius:
-            msp.delete_entity(text)
-    msp.delete_entity(tank)
-    msp.add_circle((367, 322), 4, dxfattribs={"layer": "设备"})
-    msp.add_text("新增储罐", dxfattribs={"layer": "文字", "height": 1.5}).set_placement(
-        (367, 322), align=ezdxf.enums.TextEntityAlignment.MIDDLE_CENTER)
-    parking = next(e for e in msp.query("MTEXT") if e.text == "停车场")
-    parking.text = "临时停车场"
-    doc.saveas(out)
-    return {"lab": lab.dxf.handle, "tank": "EF"}
 
 
 def test_demo_drawing_revised(tmp_path):

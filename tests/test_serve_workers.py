@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import mapbox_vector_tile
 import morecantile
-from test_tiles import copy_db, load_demo_db
+from kit import copy_db, load_demo_db
 
 from riskmap.store import open_store
 from riskmap.store.tokens import create_token

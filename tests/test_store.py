@@ -7,24 +7,19 @@ import threading
 from datetime import date, datetime
 from decimal import Decimal
 
-import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
+from plants import make_layout, plant_layout, square, unit_tree
 from shapely.geometry import LineString, Point, Polygon
 from sqlalchemy import Column, Integer, MetaData, Table, create_engine, text
 
 from riskmap.domain import (
     AssessmentUnit,
-    ControlMeasure,
     Enterprise,
-    Evaluation,
-    Override,
-    RiskEvent,
     UnitKind,
 )
 from riskmap.errors import InputError, NotFoundError, RiskmapError
-from riskmap.geo.model import LayoutImport
 from riskmap.levels import Level
 from riskmap.store import codec, migrate, open_store
 from riskmap.store.engine import normalise_url
@@ -34,75 +29,6 @@ from riskmap.store.types import from_json, to_json
 from riskmap.store.upgrade import head_revision, schema_diff
 
 ENT = "江苏某化工有限公司"
-
-
-def make_layout(features: list[tuple], source: str = "plant.dxf", crs: str = "EPSG:4549") -> LayoutImport:
-    """features: (fid, name, role, layer, properties, geometry)."""
-    cols = list(zip(*features, strict=True)) if features else [[]] * 6
-    gdf = gpd.GeoDataFrame(
-        {"fid": list(cols[0]), "name": list(cols[1]), "role": list(cols[2]), "layer": list(cols[3]),
-         "properties": list(cols[4])},
-        geometry=list(cols[5]), crs="EPSG:4326",
-    )
-    return LayoutImport(features=gdf, crs=crs, source_name=source, source_format="dxf",
-                        georeference={"method": "epsg", "rms_m": 0.012, "residuals": [0.01, 0.014]},
-                        warnings=["图层 0 中 2 个要素无名称"], dropped={"empty": 1})
-
-
-def square(x: float, y: float, d: float = 0.001) -> Polygon:
-    return Polygon([(x, y), (x + d, y), (x + d, y + d), (x, y + d)])
-
-
-def plant_layout() -> LayoutImport:
-    return make_layout([
-        ("A1", "罐区", "region", "区域", {"面积": Decimal("1200.5"), "层数": 1}, square(120.0, 32.0)),
-        ("A2", "装置区", "region", "区域", {}, square(120.002, 32.0)),
-        ("B1", "控制室", "building", "建筑", {"高度_m": 12.5, "启用": date(2019, 5, 1)},
-         square(120.0101, 32.0101, 0.0002)),
-        ("E1", "1#泵", "equipment", "设备", {"位号": "P-101"}, Point(120.00051234567891, 32.00031234567891)),
-        ("R1", "主干道", "road", "道路", {"宽": None}, LineString([(120.0, 31.999), (120.003, 31.999)])),
-    ])
-
-
-def lec(l_value: str, e_value: str, c_value: str, level: Level, computed: Level | None = None,
-        overrides: list[Override] | None = None) -> Evaluation:
-    score = Decimal(l_value) * Decimal(e_value) * Decimal(c_value)
-    return Evaluation(profile="lec", method="lec",
-                      inputs={"L": Decimal(l_value), "E": Decimal(e_value), "C": Decimal(c_value)},
-                      score=score, grade=2, computed_level=computed or level, level=level,
-                      overrides=overrides or [], band="160 ≤ D < 320")
-
-
-def unit_tree() -> list[AssessmentUnit]:
-    direct = Override(Level.MAJOR, "涉及重大危险源 / major hazard installation", "direct:major-hazard-installation")
-    return [
-        AssessmentUnit("U1", "罐区", UnitKind.MAIN, feature_ref="A1", weight=Decimal("10"),
-                       department="储运部", responsible_person="张三", last_assessed=date(2025, 3, 1),
-                       major_hazard={"people_500m": 120, "substances": [
-                           {"name": "液氯", "q": Decimal("12.5"), "Q": Decimal("5"), "category": "chlorine"}]}),
-        AssessmentUnit("U1.1", "液氯储罐", UnitKind.SUB, parent_id="U1", weight=Decimal("2.50"),
-                       geometry=Point(120.0003, 32.0004), override=direct, events=[
-                           RiskEvent(
-                               "液氯泄漏中毒", id="E1", hazard_factor="液氯储罐", hazard_code="2201",
-                               accident_type="中毒和窒息", accident_type_2025="中毒", cause="阀门密封失效",
-                               consequence="人员中毒", impact_range="罐区及下风向", method="lec",
-                               inputs={"L": Decimal("3"), "E": Decimal("6"), "C": Decimal("15")},
-                               inherent_inputs={"L": Decimal("6"), "E": Decimal("6"), "C": Decimal("40")},
-                               residual=lec("3", "6", "15", Level.MAJOR, Level.SIGNIFICANT, [direct]),
-                               inherent=lec("6", "6", "40", Level.MAJOR),
-                               existing_measures="泄漏报警", measure_effectiveness="有效",
-                               controls=[ControlMeasure("设置有毒气体报警仪", "1-4", "公司级", "安全部", "李四"),
-                                         ControlMeasure("每班巡检")],
-                               emergency_measures="启动应急预案", override=direct,
-                               direct_rules=["major-hazard-installation"], location="罐区东侧"),
-                           RiskEvent("高处坠落", id="E2", residual_level=Level.GENERAL,
-                                     inputs={"L": 0.1, "E": 3, "C": "100"}),
-                       ]),
-        AssessmentUnit("U2", "装置区", UnitKind.MAIN, feature_ref="装置区"),
-        AssessmentUnit("U2.1", "反应釜", UnitKind.EQUIPMENT, parent_id="U2", feature_ref="A1",
-                       geometry=LineString([(120.002, 32.0), (120.0025, 32.0005)]), work_content="投料",
-                       workplace="二楼", events=[RiskEvent("机械伤害", residual=lec("0.1", "3", "100", Level.LOW))]),
-    ]
 
 
 # ------------------------------------------------------------------------------------------ schema

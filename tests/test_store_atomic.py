@@ -9,49 +9,14 @@ import sys
 import textwrap
 from pathlib import Path
 
-import geopandas as gpd
-import numpy as np
 import pytest
-import shapely
+from plants import grid_layout, numbered_units, store_snapshot
 from sqlalchemy import text
 
-from riskmap.domain import AssessmentUnit, RiskEvent, UnitKind
-from riskmap.geo.model import LayoutImport
-from riskmap.levels import Level
 from riskmap.store import open_store, rows
 
 ENT = "原子性测试企业"
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def grid_layout(n: int, offset: float = 0.0, source: str = "grid.dxf") -> LayoutImport:
-    i = np.arange(n)
-    x = 120 + (i % 300) * 1e-4 + offset
-    y = 32 + (i // 300) * 1e-4
-    gdf = gpd.GeoDataFrame(
-        {"fid": [f"f{k}" for k in i], "name": [f"建筑{k}" for k in i], "role": "building", "layer": "L",
-         "properties": [{"k": int(k)} for k in i]},
-        geometry=shapely.box(x, y, x + 5e-5, y + 5e-5), crs="EPSG:4326",
-    )
-    return LayoutImport(features=gdf, crs="EPSG:4549", source_name=source, source_format="dxf")
-
-
-def units(n: int, tag: str) -> list[AssessmentUnit]:
-    out = [AssessmentUnit("root", f"根{tag}", UnitKind.MAIN)]
-    for k in range(n):
-        out.append(AssessmentUnit(f"u{k}", f"单元{k}{tag}", UnitKind.POST, parent_id="root",
-                                  events=[RiskEvent(f"事件{k}", residual_level=Level.LOW)]))
-    return out
-
-
-def snapshot(store) -> tuple:
-    """Everything the tests promise stays put, including raw row counts (no partial rows left behind)."""
-    with store.engine.connect() as conn:
-        counts = tuple(conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one()
-                       for t in ("layout_versions", "layout_features", "ledger_versions", "units", "risk_events"))
-    info = store.layout_info(ENT)
-    return (store.data_version(ENT), info and info["version"], store.layout_features(ENT)["fid"].tolist(),
-            [u.name for u in store.units(ENT)], counts)
 
 
 class Boom(RuntimeError):
@@ -75,11 +40,11 @@ def fail_after(monkeypatch, chunks: int) -> None:
 
 def test_failed_save_layout_leaves_previous_version(store, monkeypatch):
     store.save_layout(ENT, grid_layout(250))
-    before = snapshot(store)
+    before = store_snapshot(store)
     fail_after(monkeypatch, 2)
     with pytest.raises(Boom):
         store.save_layout(ENT, grid_layout(1000, offset=0.1, source="new.dxf"))
-    assert snapshot(store) == before
+    assert store_snapshot(store) == before
     assert store.layout_info(ENT)["source"] == "grid.dxf"
     monkeypatch.undo()
     assert store.save_layout(ENT, grid_layout(300, source="after.dxf")) == 2   # the store still works
@@ -87,12 +52,12 @@ def test_failed_save_layout_leaves_previous_version(store, monkeypatch):
 
 
 def test_failed_save_units_leaves_previous_version(store, monkeypatch):
-    store.save_units(ENT, units(30, "旧"))
-    before = snapshot(store)
+    store.save_units(ENT, numbered_units(30, "旧"))
+    before = store_snapshot(store)
     fail_after(monkeypatch, 8)   # 501 units go in (6 batches), then the events fail half-way
     with pytest.raises(Boom):
-        store.save_units(ENT, units(500, "新"))
-    assert snapshot(store) == before
+        store.save_units(ENT, numbered_units(500, "新"))
+    assert store_snapshot(store) == before
     assert store.units(ENT)[0].name == "根旧"
 
 
@@ -107,7 +72,7 @@ def test_failed_first_save_creates_nothing(store, monkeypatch):
 KILLED_SAVE = textwrap.dedent("""
     import sys, time
     sys.path.insert(0, {tests!r})
-    from test_store_atomic import grid_layout, ENT
+    from plants import ATOMIC_ENT as ENT, grid_layout
     from riskmap.store import open_store, rows
 
     store = open_store(sys.argv[1])
@@ -133,8 +98,8 @@ KILLED_SAVE = textwrap.dedent("""
 def test_killed_process_leaves_store_consistent(store_url):
     with open_store(store_url) as store:
         store.save_layout(ENT, grid_layout(400))
-        store.save_units(ENT, units(5, "旧"))
-        before = snapshot(store)
+        store.save_units(ENT, numbered_units(5, "旧"))
+        before = store_snapshot(store)
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     # 30,000 features in batches of 2,000, killed after 12 batches: on SQLite that is more than the page cache
     # holds, so uncommitted pages are already in the WAL file when the process dies.
@@ -161,7 +126,7 @@ def test_killed_process_leaves_store_consistent(store_url):
     assert proc.returncode == -signal.SIGKILL
 
     with open_store(store_url) as store:
-        assert snapshot(store) == before
+        assert store_snapshot(store) == before
         # The killed writer's lock is gone: a new write goes through, and gets the next number.
         assert store.save_layout(ENT, grid_layout(10, source="after-kill.dxf")) == 2
         assert store.layout_info(ENT)["source"] == "after-kill.dxf"

@@ -15,9 +15,10 @@ import time
 from pathlib import Path
 
 import pytest
-import shapely
+from plants import ATOMIC_ENT as ENT
+from plants import grid_layout, moved
+from plants import store_snapshot as snapshot
 from sqlalchemy import text
-from test_store_atomic import ENT, ROOT, grid_layout, snapshot
 
 from riskmap.domain import AssessmentUnit, RiskEvent, UnitKind
 from riskmap.errors import EditConflict
@@ -25,18 +26,13 @@ from riskmap.levels import Level
 from riskmap.store import open_store
 
 CLIENTS = 20
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def attached_units() -> list[AssessmentUnit]:
     return [AssessmentUnit("root", "全厂", UnitKind.MAIN),
             *(AssessmentUnit(f"u{k}", f"单元{k}", UnitKind.POST, parent_id="root", feature_ref=f"f{k}",
                              events=[RiskEvent("事件", residual_level=Level.LOW)]) for k in range(CLIENTS))]
-
-
-def moved(k: int, client: int):
-    """Feature f<k> as client `client` redraws it (each client draws a different square)."""
-    x, y = 120 + (k % 300) * 1e-4 + client * 1e-6, 32 + (k // 300) * 1e-4
-    return shapely.box(x, y, x + 6e-5, y + 6e-5)
 
 
 def counts(store) -> dict[str, int]:
@@ -170,8 +166,7 @@ def test_twenty_processes_same_feature_one_wins(store_url):
 KILLED_EDIT = textwrap.dedent("""
     import sys, time
     sys.path.insert(0, {tests!r})
-    from test_store_concurrency import moved
-    from test_store_atomic import ENT
+    from plants import ATOMIC_ENT as ENT, moved
     from riskmap.store import mapdata, open_store
 
     store = open_store(sys.argv[1])

@@ -5,6 +5,8 @@ from __future__ import annotations
 import geopandas as gpd
 import pytest
 import shapely
+from plants import editing_layout as layout
+from plants import offset_square as square
 from sqlalchemy import select
 
 from riskmap.domain import AssessmentUnit, RiskEvent, UnitKind
@@ -16,18 +18,6 @@ from riskmap.store.rows import enterprise_id
 from riskmap.store.schema import ChangeRow, LayoutFeatureRow
 
 ENT = "编辑测试企业"
-
-
-def square(x: float, y: float, size: float = 1e-3):
-    return shapely.box(120 + x, 30 + y, 120 + x + size, 30 + y + size)
-
-
-def layout(fids=("A", "B", "R1"), roles=("building", "building", "region")) -> LayoutImport:
-    geoms = [square(0, 0), square(0.002, 0), shapely.box(119.999, 29.999, 120.004, 30.002)][:len(fids)]
-    gdf = gpd.GeoDataFrame({"fid": list(fids), "name": [f"名{f}" for f in fids], "role": list(roles),
-                            "layer": "L", "properties": [{"k": i} for i in range(len(fids))]},
-                           geometry=geoms, crs="EPSG:4326")
-    return LayoutImport(features=gdf, crs="EPSG:4549", source_name="plant.dxf", source_format="dxf")
 
 
 def tree() -> list[AssessmentUnit]:

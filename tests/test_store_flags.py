@@ -10,8 +10,10 @@ from datetime import UTC, date, datetime, timedelta
 import pandas as pd
 import pytest
 import shapely
+from plants import EDIT_ENT as ENT
+from plants import editing_layout as layout
+from plants import offset_square as square
 from sqlalchemy import select
-from test_store_editing import ENT, layout, square
 
 from riskmap.clock import add_months
 from riskmap.domain import AssessmentUnit, RiskEvent, UnitKind

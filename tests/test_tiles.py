@@ -3,90 +3,33 @@ the unit edit (PATCH /api/units/{id}) and the raster basemap."""
 
 from __future__ import annotations
 
-import io
-import shutil
-import sqlite3
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import mapbox_vector_tile
-import morecantile
 import numpy as np
 import pytest
 import shapely
 from fastapi.testclient import TestClient
-from PIL import Image
+from kit import (
+    MVT_TYPE,
+    PALETTE,
+    TMS,
+    copy_db,
+    hex_rgb,
+    make_client,
+    map_rows,
+    nearest_level,
+    pixel_of,
+    rgba,
+)
 
 from riskmap.api.app import create_app
-from riskmap.levels import Level, load_palette
+from riskmap.levels import Level
 from riskmap.render.style import load_layer_style
 from riskmap.settings import Settings
 
-TMS = morecantile.tms.get("WebMercatorQuad")
-PALETTE = load_palette()
-MVT_TYPE = "application/vnd.mapbox-vector-tile"
-
-
 # ---------------------------------------------------------------------------------------------- helpers
-
-
-def load_demo_db(folder: Path) -> Path:
-    """The demo plant in a fresh SQLite file, checkpointed so that the file alone can be copied."""
-    from riskmap.demo import load_demo
-
-    path = folder / "demo.db"
-    load_demo(Settings(db=f"sqlite:///{path}"))
-    with sqlite3.connect(path) as conn:
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    return path
-
-
-def copy_db(src: Path, folder: Path) -> str:
-    folder.mkdir(parents=True, exist_ok=True)
-    dst = folder / "copy.db"
-    shutil.copy(src, dst)
-    return f"sqlite:///{dst}"
-
-
-def make_client(url: str, **settings) -> TestClient:
-    return TestClient(create_app(Settings(db=url, **settings)))
-
-
-def rgba(body: bytes) -> np.ndarray:
-    image = Image.open(io.BytesIO(body))
-    assert image.format == "PNG"
-    return np.asarray(image.convert("RGBA"))
-
-
-def hex_rgb(colour: str) -> np.ndarray:
-    return np.array([int(colour[i:i + 2], 16) for i in (1, 3, 5)])
-
-
-def pixel_of(x3857: float, y3857: float, z: int, scale: int = 1) -> tuple[morecantile.Tile, int, int]:
-    """The tile holding an EPSG:3857 point and the point's pixel (column, row) in it."""
-    lon, lat = TMS.lnglat(x3857, y3857)
-    tile = TMS.tile(lon, lat, z)
-    b = TMS.xy_bounds(tile)
-    col = int((x3857 - b.left) / (b.right - b.left) * 256 * scale)
-    row = int((b.top - y3857) / (b.top - b.bottom) * 256 * scale)
-    return tile, col, row
-
-
-def map_rows(url: str, layer: str) -> list[dict]:
-    """The map snapshot rows of a layer with geometry (EPSG:3857), straight from the store."""
-    from riskmap.store import open_store
-    from riskmap.store.mapdata import read_rows
-
-    with open_store(url) as store, store.session() as s:
-        ent_id = store.enterprises()[0].id
-        frame = read_rows(s, int(ent_id))
-    frame = frame[(frame["layer"] == layer) & frame["wkb"].notna()]
-    out = []
-    for rec in frame.to_dict("records"):
-        rec = {k: None if isinstance(v, float) and v != v else v for k, v in rec.items()}
-        rec["geometry"] = shapely.from_wkb(rec["wkb"])
-        out.append(rec)
-    return out
 
 
 def clear_points(rows: list[dict], z: int, min_px: float = 4.0) -> list[tuple[dict, shapely.Point]]:
@@ -124,17 +67,6 @@ def clear_points(rows: list[dict], z: int, min_px: float = 4.0) -> list[tuple[di
 
 def _rank(level: str | None) -> int:
     return Level(level).rank if level else 0
-
-
-def nearest_level(px: np.ndarray, layer: str = "units") -> Level:
-    """The level whose fill on that layer (the regions' tint, the units' colour) is nearest to a pixel."""
-    style = load_layer_style(layer)
-    return min(Level, key=lambda lv: np.abs(hex_rgb(style.class_of(lv.value).fill) - px[:3].astype(int)).sum())
-
-
-@pytest.fixture(scope="module")
-def demo_db(tmp_path_factory) -> Path:
-    return load_demo_db(tmp_path_factory.mktemp("demo"))
 
 
 @pytest.fixture(scope="module")

@@ -8,10 +8,10 @@ import time
 
 import mapbox_vector_tile
 import pytest
-from test_tiles_cache import force
+from kit import TMS, copy_db, load_demo_db, make_client, rgba
+from plants import force
 
 from riskmap.levels import Level
-from tests.test_tiles import TMS, copy_db, load_demo_db, make_client, rgba
 
 
 @pytest.fixture(scope="module")

@@ -14,9 +14,9 @@ import morecantile
 import numpy as np
 import pytest
 import shapely
-from test_tiles import PALETTE, copy_db, load_demo_db, map_rows, nearest_level, pixel_of, rgba
+from kit import PALETTE, copy_db, map_rows, nearest_level, pixel_of, rgba
+from plants import force
 
-from riskmap.domain import Override
 from riskmap.levels import Level
 from riskmap.render.grid import mvt_buffer_px, render_buffer_px, tile_view
 from riskmap.render.tilecache import TileCache, TileKey, TileService, tile_ranges
@@ -25,20 +25,9 @@ from riskmap.store import open_store
 TMS = morecantile.tms.get("WebMercatorQuad")
 
 
-@pytest.fixture(scope="module")
-def demo_db(tmp_path_factory):
-    return load_demo_db(tmp_path_factory.mktemp("demo"))
-
-
 @pytest.fixture
 def url(demo_db, tmp_path):
     return copy_db(demo_db, tmp_path)
-
-
-def force(level: Level, reason: str = "测试"):
-    def change(unit):
-        unit.override = Override(level, reason, "manual")
-    return change
 
 
 # ---------------------------------------------------------------------------------------------- the cache

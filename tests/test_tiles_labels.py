@@ -6,16 +6,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import shapely
-
-from tests.test_tiles import TMS, load_demo_db, make_client, map_rows, rgba
+from kit import TMS, make_client, map_rows, rgba
 
 TEXT = np.array([0x1A, 0x1A, 0x1A])          # regions.yaml / units.yaml label colour
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    path = load_demo_db(tmp_path_factory.mktemp("labels"))
-    return f"sqlite:///{path}", make_client(f"sqlite:///{path}")
+def demo(demo_db):
+    return f"sqlite:///{demo_db}", make_client(f"sqlite:///{demo_db}")
 
 
 def text_pixels(px: np.ndarray) -> np.ndarray:

@@ -7,9 +7,9 @@ import mapbox_vector_tile
 import morecantile
 import pytest
 import shapely
-from pgdb import _empty_tables
+from kit import map_rows
+from pgdb import empty_tables
 from sqlalchemy import text
-from test_tiles import load_demo_db, map_rows
 
 from riskmap.domain import Override
 from riskmap.levels import Level
@@ -30,7 +30,9 @@ def load_demo_into(url: str) -> None:
 
 @pytest.fixture(scope="module")
 def sqlite_demo(tmp_path_factory) -> str:
-    return f"sqlite:///{load_demo_db(tmp_path_factory.mktemp('demo'))}"
+    from kit import session_demo
+
+    return f"sqlite:///{session_demo(tmp_path_factory)}"
 
 
 def assert_snapshot_is_the_plant(store, url: str) -> None:
@@ -123,7 +125,7 @@ def _ancestors(units, unit):
 
 @pytest.mark.postgis
 def test_postgis_and_sqlite_give_the_same_vector_tiles(sqlite_demo, postgis_database):
-    _empty_tables(postgis_database)
+    empty_tables(postgis_database)
     load_demo_into(postgis_database)
     with open_store(sqlite_demo) as lite, open_store(postgis_database) as pg:
         a, b = TileService(lite), TileService(pg)
@@ -179,7 +181,7 @@ def test_postgis_tiles_follow_edits_through_the_http_app(postgis_database, edito
 
     from riskmap.api.app import create_app
 
-    _empty_tables(postgis_database)
+    empty_tables(postgis_database)
     load_demo_into(postgis_database)
     client = TestClient(create_app(Settings(db=postgis_database)))
     row = next(r for r in map_rows(postgis_database, "units") if r["key"] == "CY-01-02")

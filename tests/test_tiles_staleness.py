@@ -8,9 +8,9 @@ import datetime as dt
 import mapbox_vector_tile
 import numpy as np
 import pytest
+from kit import TMS, copy_db, load_demo_db, make_client, map_rows, rgba
 
 from riskmap.render.style import load_layer_style
-from tests.test_tiles import TMS, copy_db, load_demo_db, make_client, map_rows, rgba
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,7 @@ from datetime import date, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
-from test_history import ENT
-from test_store import plant_layout, unit_tree
+from plants import ENT, plant_layout, unit_tree
 
 from riskmap.api.app import create_app
 from riskmap.clock import today as beijing_today

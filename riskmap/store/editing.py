@@ -39,6 +39,7 @@ from riskmap.store.rows import (
     enterprise_id,
     insert_rows,
     next_number,
+    required_text,
     same_geometry,
     valid,
 )
@@ -233,14 +234,7 @@ def _check_tag(tags: list[int] | str, row_id: int | None, current: Any) -> None:
 
 
 def _fid_text(fid: Any) -> str:
-    text = "" if fid is None else str(fid).strip()
-    if not text:
-        raise InputError("要素编号不能为空 / the feature id is empty")
-    if len(text) > MAX_FID:
-        raise InputError(f"要素编号过长（最多 {MAX_FID} 字）/ the feature id is longer than {MAX_FID}")
-    if "\x00" in text:
-        raise InputError("要素编号含有非法字符 / the feature id contains a NUL character")
-    return text
+    return required_text(fid, MAX_FID, "要素编号", "feature id")
 
 
 def _geometry(geom: Any) -> Any:

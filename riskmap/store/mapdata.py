@@ -43,6 +43,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from riskmap.attach import shape_sources
 from riskmap.domain import RESIDUAL, AssessmentUnit, Region
 from riskmap.store.schema import DIALECTS, Base
 from riskmap.validity import validity
@@ -230,19 +231,7 @@ def drawn_units(units: list[AssessmentUnit], which: str = RESIDUAL, unit_flags: 
     pos = {u.id: i for i, u in enumerate(units)}
     parent = np.array([pos.get(u.parent_id, -1) if u.parent_id is not None else -1 for u in units], np.int64)
     own = np.array([u.geometry for u in units] + [None], dtype=object)[:n]
-    has = ~(shapely.is_missing(own) | shapely.is_empty(own)) if n else np.zeros(0, bool)
-    src = np.where(has, np.arange(n), -1)
-    anc = parent.copy()
-    todo = (src < 0) & (anc >= 0)
-    for _ in range(n):                     # one step up the tree per round; the tree has no cycles
-        if not todo.any():
-            break
-        rows = np.flatnonzero(todo)
-        a = anc[rows]
-        found = has[a]
-        src[rows[found]] = a[found]
-        anc[rows[~found]] = parent[a[~found]]
-        todo = (src < 0) & (anc >= 0)
+    src = shape_sources(units)
     located = src >= 0
     if not located.any():
         return pd.DataFrame({c: pd.Series([], dtype=object) for c in SNAPSHOT_COLUMNS})

@@ -188,14 +188,21 @@ def valid(model: type, number: int | None):
     return and_(model.valid_from <= number, or_(model.valid_to.is_(None), model.valid_to > number))
 
 
-def clean_enterprise_name(name: str) -> str:
-    """An enterprise name as stored: stripped, non-empty, at most MAX_NAME characters (else InputError)."""
-    text = "" if name is None else str(name).strip()
+def required_text(value: Any, limit: int, zh: str, en: str) -> str:
+    """A name or an id as stored: stripped, not empty, at most `limit` characters, no NUL (else InputError)."""
+    text = "" if value is None else str(value).strip()
     if not text:
-        raise InputError("企业名称不能为空 / the enterprise name is empty")
-    if len(text) > MAX_NAME:
-        raise InputError(f"企业名称过长（最多 {MAX_NAME} 字）/ the enterprise name is longer than {MAX_NAME}")
+        raise InputError(f"{zh}不能为空 / the {en} is empty")
+    if len(text) > limit:
+        raise InputError(f"{zh}过长（最多 {limit} 字）/ the {en} is longer than {limit}")
+    if "\x00" in text:
+        raise InputError(f"{zh}含有非法字符 / the {en} contains a NUL character")
     return text
+
+
+def clean_enterprise_name(name: str) -> str:
+    """An enterprise name as stored (required_text, MAX_NAME characters)."""
+    return required_text(name, MAX_NAME, "企业名称", "enterprise name")
 
 
 def enterprise_of(row: EnterpriseRow) -> Enterprise:

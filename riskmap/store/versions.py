@@ -8,7 +8,7 @@ flags settled (riskmap.store.flags) and the audit row written, so the version is
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import update
 
@@ -18,7 +18,7 @@ from riskmap.geo.model import LayoutImport
 from riskmap.store import binding, codec, flags
 from riskmap.store.audit import record_change
 from riskmap.store.layouts import feature_rows, guarantee_fids, layout_frame, layout_report, read_features, rows_bbox
-from riskmap.store.rows import analyze, clean_text, insert_rows, next_number
+from riskmap.store.rows import Writing, analyze, clean_text, insert_rows, next_number
 from riskmap.store.schema import LayoutFeatureRow, LayoutVersionRow, LedgerVersionRow, RiskEventRow, UnitRow
 from riskmap.store.types import encode_wkb, utcnow
 
@@ -44,15 +44,7 @@ def save_layout(store: Store, enterprise_name: str, layout: LayoutImport, *, aut
             report=layout_report(layout), note=clean_text(reason), author=clean_text(author),
             feature_count=len(gdf),
         )
-        s.add(version)
-        s.flush()
-        s.execute(update(LayoutFeatureRow)
-                  .where(LayoutFeatureRow.enterprise_id == w.enterprise_id, LayoutFeatureRow.valid_to.is_(None))
-                  .values(valid_to=number))
-        keys = {"enterprise_id": w.enterprise_id, "layout_version_id": version.id, "valid_from": number,
-                "valid_to": None}
-        for row in rows:
-            row.update(keys)
+        _start_version(w, version, LayoutFeatureRow, rows, "layout_version_id")
         insert_rows(s, LayoutFeatureRow, rows)
         binding.rebind_after_layout(w, read_features(s, enterprise_name), previous, author=author)
         record_change(w, "layout.import", collection="layout", author=author, reason=reason,
@@ -86,15 +78,7 @@ def save_units(store: Store, enterprise_name: str, units: Sequence[AssessmentUni
             source=clean_text(source), default_profile=clean_text(default_profile), note=clean_text(reason),
             author=clean_text(author), unit_count=len(units), event_count=event_count,
         )
-        s.add(version)
-        s.flush()
-        s.execute(update(UnitRow)
-                  .where(UnitRow.enterprise_id == w.enterprise_id, UnitRow.valid_to.is_(None))
-                  .values(valid_to=number))
-        keys = {"enterprise_id": w.enterprise_id, "ledger_version_id": version.id, "valid_from": number,
-                "valid_to": None}
-        for row in unit_rows:
-            row.update(keys)
+        _start_version(w, version, UnitRow, unit_rows, "ledger_version_id")
         unit_ids = insert_rows(s, UnitRow, unit_rows, returning=True)
         event_rows = []
         for evs, unit_id in zip(events_of_unit, unit_ids, strict=True):
@@ -108,3 +92,16 @@ def save_units(store: Store, enterprise_name: str, units: Sequence[AssessmentUni
         flags.after_ledger_import(w, units)
     analyze(store.engine, len(units) + event_count, UnitRow, RiskEventRow)
     return number
+
+
+def _start_version(w: Writing, version: Any, model: type, rows: list[dict], version_column: str) -> None:
+    """Add the new version's row, retire every current row of `model`, and stamp `rows` as the new version's."""
+    s = w.session
+    s.add(version)
+    s.flush()
+    s.execute(update(model).where(model.enterprise_id == w.enterprise_id, model.valid_to.is_(None))
+              .values(valid_to=version.number))
+    keys = {"enterprise_id": w.enterprise_id, version_column: version.id, "valid_from": version.number,
+            "valid_to": None}
+    for row in rows:
+        row.update(keys)

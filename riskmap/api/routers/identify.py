@@ -21,9 +21,10 @@ import shapely
 from fastapi import APIRouter, Query, Request
 
 from riskmap.api.deps import app_singleton
+from riskmap.attach import located_geometries
 from riskmap.domain import RESIDUAL, AssessmentUnit, RiskEvent, UnitTree
 from riskmap.errors import InputError, NotFoundError
-from riskmap.levels import Level
+from riskmap.levels import Level, level_code, level_rank, level_zh
 
 Method = Literal["highest", "weighted"]
 Which = Literal["residual", "inherent"]
@@ -51,7 +52,7 @@ class PlantIndex:
         units = list(self.tree)
         self.unit_ids = np.array([u.id for u in units], dtype=object)
         self.unit_levels = [u.level(which) for u in units]
-        self.unit_located = _located_geometries(units)
+        self.unit_located = located_geometries(units)
         self.unit_pos = {u.id: i for i, u in enumerate(units)}
         self.region_geoms = np.array([r.geometry for r in plant.regions] + [None], dtype=object)[:-1]
         self._region_tree = shapely.STRtree(self.region_geoms)
@@ -142,7 +143,7 @@ class PlantIndex:
             "bbox": _bounds([region.geometry]),
             "last_assessed": min(dates).isoformat() if dates else None,
             "last_assessed_newest": max(dates).isoformat() if dates else None,
-            "units": [{"id": c.unit_id, "name": c.name, "level": _value(c.level), "level_zh": _zh(c.level)}
+            "units": [{"id": c.unit_id, "name": c.name, "level": level_code(c.level), "level_zh": level_zh(c.level)}
                       for c in members],
         })
         return out
@@ -152,7 +153,7 @@ class PlantIndex:
         pos = self.unit_pos[unit_id]
         level = self.unit_levels[pos]
         located = self.unit_located[pos]
-        events = sorted(unit.events, key=lambda ev: -(_rank(ev.level(self.which))))
+        events = sorted(unit.events, key=lambda ev: -(level_rank(ev.level(self.which))))
         people = []
         for person in [unit.responsible_person] + [c.person for ev in unit.events for c in ev.controls]:
             if person and person not in people:
@@ -162,7 +163,7 @@ class PlantIndex:
             "kind": "unit",
             "id": unit.id, "name": unit.name,
             "unit_kind": unit.kind.value, "unit_kind_zh": unit.kind.zh,
-            "level": _value(level), "level_zh": _zh(level), "level_en": None if level is None else level.en,
+            "level": level_code(level), "level_zh": level_zh(level), "level_en": None if level is None else level.en,
             "path": [a.name for a in reversed(self.tree.ancestors(unit.id))],
             "department": unit.department,
             "responsible_person": unit.responsible_person,
@@ -176,8 +177,8 @@ class PlantIndex:
             {"level": unit.override.level.value, "level_zh": unit.override.level.zh,
              "reason": unit.override.reason, "rule": unit.override.rule},
             "events": [_event_answer(ev, self.which) for ev in events],
-            "children": [{"id": c.id, "name": c.name, "level": _value(c.level(self.which)),
-                          "level_zh": _zh(c.level(self.which))} for c in children[:50]],
+            "children": [{"id": c.id, "name": c.name, "level": level_code(c.level(self.which)),
+                          "level_zh": level_zh(c.level(self.which))} for c in children[:50]],
             "children_total": len(children),
         }
 
@@ -233,7 +234,7 @@ def _event_answer(event: RiskEvent, which: str) -> dict[str, Any]:
     detail_zh, detail_en = _evaluation_text(event, which)
     return {
         "id": event.id, "name": event.name,
-        "level": _value(level), "level_zh": _zh(level),
+        "level": level_code(level), "level_zh": level_zh(level),
         "hazard_factor": event.hazard_factor,
         "accident_type": event.accident_type, "accident_type_2025": event.accident_type_2025,
         "consequence": event.consequence,
@@ -252,28 +253,6 @@ def _event_answer(event: RiskEvent, which: str) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------- helpers
 
 
-def _located_geometries(units: list[AssessmentUnit]) -> np.ndarray:
-    """Each unit's own geometry, else its nearest ancestor's: one tree level per step, for all units at once."""
-    n = len(units)
-    pos = {u.id: i for i, u in enumerate(units)}
-    parent = np.array([pos.get(u.parent_id, -1) if u.parent_id is not None else -1 for u in units], dtype=np.int64)
-    own = np.array([u.geometry for u in units] + [None], dtype=object)[:n]
-    has = ~(shapely.is_missing(own) | shapely.is_empty(own)) if n else np.zeros(0, bool)
-    src = np.where(has, np.arange(n), -1)
-    up = parent.copy()
-    todo = (src < 0) & (up >= 0)
-    while todo.any():
-        rows = np.flatnonzero(todo)
-        above = up[rows]
-        found = has[above]
-        src[rows[found]] = above[found]
-        up[rows[~found]] = parent[above[~found]]
-        todo = (src < 0) & (up >= 0)
-    located = np.full(n, None, dtype=object)
-    located[src >= 0] = own[src[src >= 0]]
-    return located
-
-
 def _located_by(tree: UnitTree, unit_id: str) -> str | None:
     _, by = tree.located_geometry(unit_id)
     return by
@@ -286,18 +265,6 @@ def _bounds(geoms: list) -> list[float] | None:
         return None
     box = shapely.total_bounds(arr)
     return None if not np.all(np.isfinite(box)) else [float(v) for v in box]
-
-
-def _value(level: Level | None) -> str | None:
-    return None if level is None else level.value
-
-
-def _zh(level: Level | None) -> str | None:
-    return None if level is None else level.zh
-
-
-def _rank(level: Level | None) -> int:
-    return 0 if level is None else level.rank
 
 
 def plant_index(app, enterprise: str | None, method: str = "highest", which: str = RESIDUAL,
@@ -422,14 +389,14 @@ def make_router() -> APIRouter:
                 risk = index.risk_by_id.get(item_id)
                 level = risk.level if risk is not None else None
                 region = index.region(item_id)
-                results.append({"kind": "region", "id": item_id, "name": region.name, "level": _value(level),
-                                "level_zh": _zh(level), "path": [], "bbox": _bounds([region.geometry])})
+                results.append({"kind": "region", "id": item_id, "name": region.name, "level": level_code(level),
+                                "level_zh": level_zh(level), "path": [], "bbox": _bounds([region.geometry])})
             else:
                 pos = index.unit_pos[item_id]
                 u = index.tree[item_id]
                 level = index.unit_levels[pos]
-                results.append({"kind": "unit", "id": item_id, "name": u.name, "level": _value(level),
-                                "level_zh": _zh(level),
+                results.append({"kind": "unit", "id": item_id, "name": u.name, "level": level_code(level),
+                                "level_zh": level_zh(level),
                                 "path": [a.name for a in reversed(index.tree.ancestors(item_id))],
                                 "bbox": _bounds([index.unit_located[pos]])})
         return {"query": q, "total": total, "results": results}
