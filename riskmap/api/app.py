@@ -10,6 +10,7 @@ import riskmap
 from riskmap.api import auth
 from riskmap.api.auth import ReadGate
 from riskmap.api.errors import install_error_handlers
+from riskmap.api.guard import RequestGuard, policies_of
 from riskmap.api.routers import (
     health,
     history,
@@ -58,12 +59,18 @@ def create_app(settings: Settings | None = None, *, fast_tiles: bool = True) -> 
     app.state.settings = settings
     app.state.store = _store_factory(settings.db)
     install_error_handlers(app)
+    routes = []
     for module in (health, plant, ogc, ogc_edit, layout_edit, auth, static, webmap, identify, tiles, units, prints,
                    history, revise):
-        app.include_router(module.make_router())
+        router = module.make_router()
+        routes += router.routes
+        app.include_router(router)
     # Cached tiles and 304s are answered before routing: the same answers, several times the throughput.
     if fast_tiles:
         tiles.install_fast_path(app)
-    if settings.read_requires_token:     # added last, so outermost: ahead of the tile fast path
+    if settings.read_requires_token:     # ahead of the tile fast path
         app.add_middleware(ReadGate)
+    # Outermost: the token of a write and the size of any body are checked before a byte of the body is read.
+    app.add_middleware(RequestGuard, policies=policies_of(routes), json_limit=settings.max_body_bytes,
+                       upload_limit=settings.max_upload_bytes)
     return app
