@@ -11,6 +11,7 @@ from riskmap.api import auth
 from riskmap.api.auth import ReadGate
 from riskmap.api.errors import install_error_handlers
 from riskmap.api.guard import RequestGuard, policies_of
+from riskmap.api.openapi import document
 from riskmap.api.routers import (
     health,
     history,
@@ -71,6 +72,8 @@ def create_app(settings: Settings | None = None, *, fast_tiles: bool = True) -> 
     if settings.read_requires_token:     # ahead of the tile fast path
         app.add_middleware(ReadGate)
     # Outermost: the token of a write and the size of any body are checked before a byte of the body is read.
-    app.add_middleware(RequestGuard, policies=policies_of(routes), json_limit=settings.max_body_bytes,
+    policies = policies_of(routes)
+    app.add_middleware(RequestGuard, policies=policies, json_limit=settings.max_body_bytes,
                        upload_limit=settings.max_upload_bytes)
+    document(app, policies=policies, read_closed=settings.read_requires_token, open_paths=auth.OPEN_PATHS)
     return app

@@ -35,6 +35,7 @@ class RoutePolicy:
     """What a route asks of a request before its body may be read."""
 
     path: re.Pattern
+    path_format: str             # as the API description names it, e.g. /api/units/{unit_id}
     methods: frozenset[str]
     editor: bool                 # the route depends on require_editor
     body: str | None             # JSON, MULTIPART or None (the route reads no body)
@@ -70,7 +71,7 @@ def policies_of(routes: Iterable) -> list[RoutePolicy]:
             body = JSON
         else:
             body = None
-        out.append(RoutePolicy(route.path_regex, frozenset(route.methods or ()),
+        out.append(RoutePolicy(route.path_regex, route.path_format, frozenset(route.methods or ()),
                                _depends_on(route.dependant, require_editor), body))
     return out
 
@@ -100,8 +101,11 @@ class RequestGuard:
         return None
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or scope["method"] == "OPTIONS":
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if scope["method"] == "OPTIONS":
+            await self._counted(scope, receive, send, self.json_limit)
             return
         declared = header(scope, b"content-length")
         length = int(declared) if declared is not None and declared.strip().isdigit() else None
@@ -121,6 +125,15 @@ class RequestGuard:
             return
         await self._counted(scope, receive, send, limit)
 
+    def _allow(self, scope, headers: list) -> list:
+        """A 405's Allow header naming every method of the path: the router names only those of the first route
+        matching it, while GET and POST of one path are two routes."""
+        path = route_path(scope)
+        methods = sorted({m for p in self.policies if p.path.match(path) for m in p.methods})
+        if not methods:
+            return headers
+        return [(k, v) for k, v in headers if k.lower() != b"allow"] + [(b"allow", ", ".join(methods).encode())]
+
     async def _counted(self, scope, receive, send, limit: int) -> None:
         seen = 0
         started = False
@@ -136,7 +149,10 @@ class RequestGuard:
 
         async def watching_send(message):
             nonlocal started
-            started = started or message["type"] == "http.response.start"
+            if message["type"] == "http.response.start":
+                started = True
+                if message["status"] == 405:
+                    message = {**message, "headers": self._allow(scope, message.get("headers", []))}
             await send(message)
 
         try:

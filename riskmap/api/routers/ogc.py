@@ -65,7 +65,7 @@ ITEMS_PARAMETERS = [
     _query("datetime", {"type": "string"},
            "RFC 3339 时间或时间段（units 按最近评估日期，layout 按版本时间）/ instant or interval (units: date last "
            "assessed; layout: the version's time)"),
-    _query("limit", {"type": "integer", "minimum": 1, "maximum": data.MAX_LIMIT, "default": data.DEFAULT_LIMIT},
+    _query("limit", {"type": "integer", "minimum": 1, "default": data.DEFAULT_LIMIT},
            f"每页要素数，大于 {data.MAX_LIMIT} 时按 {data.MAX_LIMIT} / page size; larger values are lowered to "
            f"{data.MAX_LIMIT}"),
     _query("offset", {"type": "integer", "minimum": 0, "default": 0}, "跳过的要素数 / features skipped"),

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
+from fastapi import Path as PathParam
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
@@ -34,6 +35,8 @@ UNIT_READ_ONLY = frozenset({"kind_zh", "level", "level_zh", "colour", "events", 
                             "edit_tag"})
 UNIT_WRITABLE = ("name", "parent", "feature_ref")
 UNIT_CREATE = (*UNIT_WRITABLE, "kind", "weight")
+# Collections whose items PUT replaces whole (a unit's PUT is refused: it would overwrite its own geometry).
+WHOLE_ITEMS = "^(e[0-9]+_)?(layout|regions)$"
 
 
 class BadBodyError(RiskmapError):
@@ -118,7 +121,10 @@ def make_router() -> APIRouter:
                 responses={200: {"description": "已替换 / replaced", "content": ITEM_CONTENT, "headers": ITEM_HEADERS},
                            **_responses(412, 428)},
                 openapi_extra={"parameters": [*WRITE_PARAMETERS, IF_MATCH], **_body_doc(FEATURE_SCHEMA, geo)})
-    async def replace(collection_id: str, feature_id: str, request: Request, token: dict = Depends(require_editor)):
+    async def replace(request: Request, feature_id: str, token: dict = Depends(require_editor),
+                      collection_id: str = PathParam(..., json_schema_extra={"pattern": WHOLE_ITEMS},
+                                                     description="layout、regions（单元只能 PATCH）/ layout or "
+                                                                 "regions (units are changed with PATCH)")):
         ref = await _target(request, collection_id)
         if ref.kind == "units":
             raise NotWritableError("评估单元不能整体替换，请用 PATCH 修改名称、上级、关联要素或几何 / "
