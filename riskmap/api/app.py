@@ -11,6 +11,7 @@ from riskmap.api import auth
 from riskmap.api.auth import ReadGate
 from riskmap.api.errors import install_error_handlers
 from riskmap.api.guard import RequestGuard, policies_of
+from riskmap.api.headers import SecurityHeaders
 from riskmap.api.openapi import document
 from riskmap.api.routers import (
     health,
@@ -75,5 +76,6 @@ def create_app(settings: Settings | None = None, *, fast_tiles: bool = True) -> 
     policies = policies_of(routes)
     app.add_middleware(RequestGuard, policies=policies, json_limit=settings.max_body_bytes,
                        upload_limit=settings.max_upload_bytes)
+    app.add_middleware(SecurityHeaders)    # on every answer, the guard's and the read gate's refusals included
     document(app, policies=policies, read_closed=settings.read_requires_token, open_paths=auth.OPEN_PATHS)
     return app

@@ -19,6 +19,7 @@ from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
 from riskmap.api.asgi import route_path
+from riskmap.api.headers import is_https
 from riskmap.errors import AuthError, ForbiddenError
 from riskmap.store import tokens
 
@@ -137,7 +138,7 @@ class ReadGate:
             return
         scope.setdefault("state", {})[_STATE_KEY] = info
         if from_query and route_path(scope) in PAGES:
-            send = _with_cookie(send, text)
+            send = _with_cookie(send, text, secure=is_https(scope, app.state.settings))
         await self.app(scope, receive, send)
 
 
@@ -167,9 +168,10 @@ def _cookie_token(scope) -> str | None:
     return None
 
 
-def _with_cookie(send, token: str):
-    """`send` adding the read cookie to the response head (HttpOnly: page scripts never see the token)."""
-    cookie = f"{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict".encode("latin-1")
+def _with_cookie(send, token: str, secure: bool = False):
+    """`send` adding the read cookie to the response head (HttpOnly: page scripts never see the token; Secure when
+    the browser came over HTTPS, so that the cookie never travels in clear text afterwards)."""
+    cookie = f"{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict{'; Secure' if secure else ''}".encode("latin-1")
 
     async def sending(message):
         if message["type"] == "http.response.start":
