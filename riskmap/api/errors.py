@@ -54,11 +54,20 @@ _STATUS_ZH = {
 }
 
 
+# Framework messages that deserve more than a Chinese status name in front.
+_FRAMEWORK_DETAIL = {
+    "There was an error parsing the body": "请求体无法解析（应为 UTF-8 编码、嵌套不过深的 JSON）/ the body cannot be parsed "
+                                           "(JSON in UTF-8, not nested too deeply, is expected)",
+}
+
+
 def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     """Framework errors (unparsable body, unknown path, wrong method) in Chinese first, English after."""
     detail = exc.detail if isinstance(exc.detail, str) else "error"
+    detail = _FRAMEWORK_DETAIL.get(detail, detail)
     zh = _STATUS_ZH.get(exc.status_code)
-    message = detail if not zh or detail.startswith(zh) else f"{zh} / {detail}"
+    chinese = any("\u4e00" <= ch <= "\u9fff" for ch in detail)
+    message = detail if not zh or chinese else f"{zh} / {detail}"
     return ErrorResponse({"detail": message}, status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import AfterValidator
+from pydantic import BeforeValidator
 
 from riskmap.text import describe, unstorable
 
 
-def _storable(value: str) -> str:
+def _storable(value):
+    if not isinstance(value, str):
+        return value                    # not text: the type's own validation says so
     bad = unstorable(value)
     if bad is not None:
         zh, en = describe(bad)
@@ -17,5 +19,6 @@ def _storable(value: str) -> str:
     return value
 
 
-# Text a user writes: refused (422) when it holds a character no database can store (riskmap.text).
-Text = Annotated[str, AfterValidator(_storable)]
+# Text a user writes: refused (422) when it holds a character no database can store (riskmap.text); checked
+# before the string's own constraints, which cannot even measure a lone surrogate.
+Text = Annotated[str, BeforeValidator(_storable)]

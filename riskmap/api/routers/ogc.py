@@ -205,7 +205,7 @@ def make_router() -> APIRouter:
                            "description": "强校验值 / strong entity tag"}}},
                            304: {"description": "未修改 / not modified (If-None-Match)"},
                            **models.GEOJSON_ERROR_RESPONSES},
-                openapi_extra={"parameters": [P_F, P_ENTERPRISE, P_METHOD, P_WHICH]})
+                openapi_extra={"parameters": [P_F, P_ENTERPRISE, P_AT, P_METHOD, P_WHICH]})
     def item(collection_id: str, feature_id: str, request: Request):
         q = request.query_params
         fmt = _format(request)
