@@ -56,8 +56,9 @@ _STATUS_ZH = {
 
 # Framework messages that deserve more than a Chinese status name in front.
 _FRAMEWORK_DETAIL = {
-    "There was an error parsing the body": "请求体无法解析（应为 UTF-8 编码、嵌套不过深的 JSON）/ the body cannot be parsed "
-                                           "(JSON in UTF-8, not nested too deeply, is expected)",
+    "There was an error parsing the body":
+        "请求体无法解析（应为 UTF-8 编码、嵌套不过深的 JSON）/ the body cannot be parsed (JSON in UTF-8, not "
+        "nested too deeply, is expected)",
 }
 
 
