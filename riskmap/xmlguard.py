@@ -55,6 +55,10 @@ def refuse_dtd(chunks: Iterable[bytes]) -> None:
             _search_decoded(b"".join(head), chunks)
             return
         raise NotWellFormed(expat.errors.messages[exc.code], exc.lineno) from None
+    except ValueError as exc:           # pyexpat's own refusal of multi-byte encodings (GBK, Shift-JIS, …)
+        if "encoding" not in str(exc):
+            raise
+        _search_decoded(b"".join(head), chunks)
 
 
 def _search_decoded(first: bytes, rest: Iterable[bytes]) -> None:

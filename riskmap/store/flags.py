@@ -314,6 +314,10 @@ def record_accident(store, name: str, unit_code: str | None, occurred_on: date, 
         raise InputError(f"事故日期应为日期，而不是 {occurred_on!r} / the accident date must be a date")
     if occurred_on > datetime.now(LOCAL).date() + timedelta(days=1):
         raise InputError(f"事故日期 {occurred_on} 在将来 / the accident date {occurred_on} is in the future")
+    from riskmap.store.history import EARLIEST
+
+    if occurred_on < EARLIEST.date():       # the bound of every moment (parse_moment), for the CLI as for HTTP
+        raise InputError(f"事故日期 {occurred_on} 早于 1990 年 / the accident date {occurred_on} is before 1990")
     text = repo._clean_text(description)
     text = text.strip() if text else ""
     if not text:
