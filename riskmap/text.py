@@ -64,20 +64,32 @@ def check_text(value: Any, what: str) -> Any:
 def storable_parameters(parameters: Any, many: bool = False) -> Any:
     """Query parameters (a dict, tuple or list; with `many`, a sequence of them) with `storable` text, arrays of
     text included; the same object when nothing needed replacing (the usual case, checked first)."""
-    if many:
-        cleaned = [storable_parameters(p) for p in parameters]
-        if all(a is b for a, b in zip(cleaned, parameters, strict=True)):
+    # SQLAlchemy says executemany for its batched INSERT … VALUES too, whose parameters are one flat row.
+    if many and isinstance(parameters, (list, tuple)) and parameters and isinstance(parameters[0], (dict, tuple)):
+        if not any(_row_needs(p.values() if isinstance(p, dict) else p) for p in parameters):
             return parameters
-        return cleaned
+        return [storable_parameters(p) for p in parameters]
     if isinstance(parameters, dict):
-        if not any(_needs(v) for v in parameters.values()):
+        if not _row_needs(parameters.values()):
             return parameters
         return {k: _clean(v) for k, v in parameters.items()}
     if isinstance(parameters, (list, tuple)):
-        if not any(_needs(v) for v in parameters):
+        if not _row_needs(parameters):
             return parameters
         return type(parameters)(_clean(v) for v in parameters)
     return parameters
+
+
+def _row_needs(values) -> bool:
+    """Whether any text among `values` needs replacing: one search over all of them joined (bulk inserts send
+    hundreds of thousands of rows through here)."""
+    texts = []
+    for value in values:
+        if value.__class__ is str:
+            texts.append(value)
+        elif isinstance(value, (list, tuple)) and _needs(value):
+            return True
+    return bool(texts) and _UNSTORABLE.search("\x01".join(texts)) is not None
 
 
 def _needs(value: Any) -> bool:
