@@ -11,7 +11,6 @@ after padding or in UTF-16; JSON ledgers with lone surrogates; moments at the en
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import subprocess
 import sys
@@ -197,14 +196,25 @@ def test_an_unexpected_error_is_one_line_too(monkeypatch, capsys):
 # ------------------------------------------------------------------------------------------------ memory
 
 
-def _peak_rss_of(args: list[str], env: dict[str, str]) -> tuple[int, int, str]:
+# Runs `riskmap ARGS` and writes the process's own peak RSS (VmHWM, of its memory after exec) to a file at exit:
+# the peak a parent sees through wait4 starts from the parent's own size when the child is forked from it.
+_MEASURED = ("import atexit, sys\n"
+             "report = sys.argv[1]\n"
+             "def peak():\n"
+             "    with open(report, 'w') as out:\n"
+             "        out.write([l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1])\n"
+             "atexit.register(peak)\n"
+             "sys.argv = ['riskmap', *sys.argv[2:]]\n"
+             "from riskmap.cli import main\n"
+             "main()\n")
+
+
+def _peak_rss_of(args: list[str], env: dict[str, str], where) -> tuple[int, int, str]:
     """Run `riskmap ARGS` in a child process: (exit status, its peak RSS in KiB, stderr)."""
-    proc = subprocess.Popen([sys.executable, "-m", "riskmap.cli", *args], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
-    err = proc.stderr.read().decode("utf-8", "replace")
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return proc.returncode, usage.ru_maxrss, err
+    report = where / "peak.txt"
+    proc = subprocess.run([sys.executable, "-c", _MEASURED, str(report), *args], env=env, capture_output=True,
+                          text=True, timeout=300)
+    return proc.returncode, int(report.read_text()), proc.stderr
 
 
 def test_exploding_blocks_are_refused_before_memory_grows(tmp_path):
@@ -213,15 +223,17 @@ def test_exploding_blocks_are_refused_before_memory_grows(tmp_path):
     env = child_env(dxf_max_exploded_entities=25_000, dxf_max_exploded_vertices=500_000)
     plain = square_geojson(tmp_path / "plain.geojson")
     code, plain_peak, err = _peak_rss_of(["import-layout", str(plain), "--db", f"sqlite:///{tmp_path / 'a.db'}"],
-                                         env)
+                                         env, tmp_path)
     assert code == 1, err                               # refused (lon/lat too wide), after reading and checking
     bomb = nested_blocks_dxf(tmp_path / "bomb.dxf", levels=6)
     assert bomb.stat().st_size < 4096
-    code, bomb_peak, err = _peak_rss_of(["import-layout", str(bomb), "--db", f"sqlite:///{tmp_path / 'b.db'}"], env)
+    code, bomb_peak, err = _peak_rss_of(["import-layout", str(bomb), "--db", f"sqlite:///{tmp_path / 'b.db'}"], env,
+                                        tmp_path)
     assert code == 1 and "Traceback" not in err, err
     assert "25,000" in err and "RISKMAP_DXF_MAX_EXPLODED_ENTITIES" in err
     fits = nested_blocks_dxf(tmp_path / "fits.dxf", levels=4, per_block=2)   # 20,000 polygons, 22,220 made
-    code, fits_peak, err = _peak_rss_of(["import-layout", str(fits), "--db", f"sqlite:///{tmp_path / 'c.db'}"], env)
+    code, fits_peak, err = _peak_rss_of(["import-layout", str(fits), "--db", f"sqlite:///{tmp_path / 'c.db'}"], env,
+                                        tmp_path)
     assert code == 0, err
     with sqlite3.connect(tmp_path / "c.db") as conn:
         assert conn.execute("SELECT count(*) FROM layout_features").fetchone()[0] == 20_000
