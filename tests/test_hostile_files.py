@@ -373,3 +373,26 @@ def test_hostile_files_are_not_committed():
     """The big hostile inputs are made by the tests: nothing over 1 MB sits in tests/."""
     big = [p for p in (ROOT / "tests").rglob("*") if p.is_file() and p.stat().st_size > MIB]
     assert big == []
+
+
+def test_a_nul_in_a_drawings_text_is_stored_as_a_replacement_on_both_backends(store_url, tmp_path, monkeypatch,
+                                                                                capsys):
+    """A DXF TEXT holding a NUL names its building: imported on both backends with U+FFFD in its place and a
+    warning that says so (PostgreSQL would refuse the NUL itself)."""
+    from sqlalchemy import create_engine, text
+
+    from riskmap.store.engine import normalise_url
+
+    path = tmp_path / "nul.dxf"
+    path.write_bytes("\n".join(["0", "SECTION", "2", "ENTITIES", "0", "LWPOLYLINE", "8", "建筑物", "90", "4", "70", "1",
+                                "10", "0", "20", "0", "10", "10", "20", "0", "10", "10", "20", "10", "10", "0", "20",
+                                "10", "0", "TEXT", "8", "建筑物", "10", "5", "20", "5", "30", "0", "40", "1", "1",
+                                "仓库\x00甲", "0", "ENDSEC", "0", "EOF", ""]).encode("utf-8"))
+    code, out, err, caught = run_cli(monkeypatch, capsys, "import-layout", path, "--db", store_url)
+    assert code == 0 and not caught, err
+    assert "无法保存的字符" in out and "cannot be stored" in out
+    engine = create_engine(normalise_url(store_url))
+    with engine.connect() as conn:
+        names = conn.execute(text("SELECT name FROM layout_features")).scalars().all()
+    engine.dispose()
+    assert names == ["仓库\ufffd甲"]

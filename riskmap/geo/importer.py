@@ -191,6 +191,7 @@ def _import_layout(path, *, crs, control_points, layer_map, name_property, role_
     raw = read_layout(path, layer_map=layer_map, name_property=name_property, role_property=role_property,
                       max_bytes=max_bytes, max_features=max_features, zip_limits=zip_limits,
                       explode_budget=explode_budget)
+    _storable_names(raw)
     step("georeference")
     geo = georeference(raw, crs=crs, control_points=control_points, max_rms_m=max_rms_m, origin=origin)
     metric = gpd.GeoDataFrame(raw.features.drop(columns="geometry"), geometry=geo.geometry, crs=geo.crs)
@@ -220,6 +221,24 @@ def _import_layout(path, *, crs, control_points, layer_map, name_property, role_
                         source_format=raw.source_format, georeferenced=geo.georeferenced,
                         georeference=geo.info, warnings=[*raw.warnings, *geo.warnings, *cleaned.warnings],
                         repaired=cleaned.repaired, dropped=dict(dropped))
+
+
+def _storable_names(raw: RawLayout) -> None:
+    """Ids, names and layers holding a character no database can store (a NUL, a lone surrogate from a JSON
+    escape) get U+FFFD in its place, with a warning saying how many (riskmap.text)."""
+    from riskmap.text import storable, unstorable
+
+    changed = 0
+    for column in ("fid", "name", "layer"):
+        values = raw.features[column]
+        bad = values.map(lambda v: isinstance(v, str) and unstorable(v) is not None).to_numpy(dtype=bool)
+        if bad.any():
+            raw.features.loc[bad, column] = values[bad].map(storable)
+            changed += int(bad.sum())
+    if changed:
+        raw.warnings.append(f"{changed} 个要素编号、名称或图层含有无法保存的字符（NUL 或孤立代理项），已替换为 � / "
+                            f"{changed} feature ids, names or layers held characters that cannot be stored (NUL or "
+                            "a lone surrogate); replaced by �")
 
 
 def import_layout_file(settings, path: str | os.PathLike, *, crs: Any = None, control_points: Any = None,
