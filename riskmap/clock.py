@@ -11,6 +11,8 @@ from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 LOCAL_ZONE = ZoneInfo("Asia/Shanghai")
+# The earliest moment riskmap records or shows: every `at=`, `since=` and accident date is bounded by it.
+EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)
 
 
 def now() -> datetime:

@@ -1,9 +1,17 @@
-"""Configuration, from the environment (RISKMAP_*) or explicit arguments; built where needed, never at import."""
+"""Configuration, from the environment (RISKMAP_*) or explicit arguments; built where needed, never at import.
+
+Every limit on what users send (body and upload sizes, how far a DXF may explode) is declared here once; the
+code that enforces a limit reads it from the settings it is given.
+"""
 
 from __future__ import annotations
 
-from pydantic import Field
+import ipaddress
+
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MIB = 1024 * 1024
 
 
 class Settings(BaseSettings):
@@ -11,7 +19,14 @@ class Settings(BaseSettings):
 
     db: str = "sqlite:///riskmap.db"
     enterprise: str | None = None   # None: the only enterprise in the database, else "default"
-    max_upload_mb: float = 200.0
+    # Largest layout file accepted (HTTP uploads and `import-layout`).
+    max_upload_mb: float = Field(200.0, gt=0)
+    # Largest JSON request body (edits, evaluations, accidents, ...); refused before it is read.
+    max_body_mb: float = Field(5.0, gt=0)
+    # How much a DXF's blocks may add when they are exploded, beyond the entities and vertices the file itself
+    # holds: a few kilobytes of nested INSERTs can otherwise ask for millions of polygons.
+    dxf_max_exploded_entities: int = Field(100_000, ge=0)
+    dxf_max_exploded_vertices: int = Field(2_000_000, ge=0)
     # Where a layout without georeferencing is placed (lon, lat), with a warning.
     origin_lon: float = 120.0
     origin_lat: float = 32.0
@@ -29,3 +44,40 @@ class Settings(BaseSettings):
     profiles_dir: str | None = None
     # Reading needs a reader or editor token too (riskmap.api.auth); writing always needs an editor token.
     read_requires_token: bool = False
+    # Reverse proxies whose X-Forwarded-Proto is believed (addresses or networks, comma-separated; "*" for any):
+    # a request that came over HTTPS through one of them gets cookies marked Secure.
+    trusted_proxies: str = "127.0.0.1,::1"
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks_parse(cls, value: str) -> str:
+        for item in _split(value):
+            if item != "*":
+                try:
+                    ipaddress.ip_network(item, strict=False)
+                except ValueError:
+                    raise ValueError(f"not an IP address or network: {item!r}") from None
+        return value
+
+    @property
+    def max_body_bytes(self) -> int:
+        return int(self.max_body_mb * MIB)
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * MIB)
+
+    def is_trusted_proxy(self, host: str | None) -> bool:
+        """Whether a request's peer address is one of `trusted_proxies`."""
+        items = _split(self.trusted_proxies)
+        if "*" in items:
+            return True
+        try:
+            address = ipaddress.ip_address((host or "").strip("[]"))
+        except ValueError:
+            return False
+        return any(address in ipaddress.ip_network(item, strict=False) for item in items)
+
+
+def _split(value: str) -> list[str]:
+    return [item.strip() for item in (value or "").split(",") if item.strip()]

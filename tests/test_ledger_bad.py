@@ -383,7 +383,7 @@ def test_workbook_without_any_ledger_sheet(tmp_path):
     ("[1, 2, 3]", "JSON 台账应为对象"),
     ('"units"', "JSON 台账应为对象"),
     ('{"units": [}', "不是有效的 JSON"),
-    ('{"units": [], "x": NaN}', "不是有效的 JSON"),
+    ('{"units": [], "x": NaN}', "不允许 NaN"),
     ("[" * 100_000 + "]" * 100_000, "嵌套"),
     ('{"units": [{"id": "A", "name": "a", "events": [' + '{"a":' * 200 + "1" + "}" * 200 + "]}]}",
      "嵌套层数超过"),

@@ -10,6 +10,9 @@ import riskmap
 from riskmap.api import auth
 from riskmap.api.auth import ReadGate
 from riskmap.api.errors import install_error_handlers
+from riskmap.api.guard import RequestGuard, policies_of
+from riskmap.api.headers import SecurityHeaders
+from riskmap.api.openapi import document
 from riskmap.api.routers import (
     health,
     history,
@@ -59,12 +62,21 @@ def create_app(settings: Settings | None = None, *, fast_tiles: bool = True) -> 
     app.state.settings = settings
     app.state.store = _store_factory(settings.db)
     install_error_handlers(app)
+    routes = []
     for module in (health, plant, ogc, ogc_edit, layout_edit, auth, static, webmap, identify, tiles, units, prints,
                    history, revise, short_links):
-        app.include_router(module.make_router())
+        router = module.make_router()
+        routes += router.routes
+        app.include_router(router)
     # Cached tiles and 304s are answered before routing: the same answers, several times the throughput.
     if fast_tiles:
         tiles.install_fast_path(app)
-    if settings.read_requires_token:     # added last, so outermost: ahead of the tile fast path
+    if settings.read_requires_token:     # ahead of the tile fast path
         app.add_middleware(ReadGate)
+    # Outermost: the token of a write and the size of any body are checked before a byte of the body is read.
+    policies = policies_of(routes)
+    app.add_middleware(RequestGuard, policies=policies, json_limit=settings.max_body_bytes,
+                       upload_limit=settings.max_upload_bytes)
+    app.add_middleware(SecurityHeaders)    # on every answer, the guard's and the read gate's refusals included
+    document(app, policies=policies, read_closed=settings.read_requires_token, open_paths=auth.OPEN_PATHS)
     return app

@@ -18,6 +18,8 @@ import json
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
+from riskmap.api.asgi import route_path
+from riskmap.api.headers import is_https
 from riskmap.errors import AuthError, ForbiddenError
 from riskmap.store import tokens
 
@@ -28,6 +30,8 @@ QUERY_PARAM = "access_token"
 OPEN_PATHS = frozenset({"/healthz", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json", "/favicon.ico"})
 OPEN_PREFIXES = ("/static/",)
 _STATE_KEY = "riskmap_token"
+# Where riskmap.api.guard.RequestGuard keeps the editor token it checked before the body was read.
+EDITOR_STATE = "riskmap_editor"
 COOKIE = "riskmap_read"
 PAGES = ("/map", "/edit")          # pages whose sub-requests (tiles, popups) the cookie lets through
 
@@ -67,6 +71,9 @@ def _verify(request: Request, text: str) -> dict | None:
 
 def require_editor(request: Request) -> dict:
     """The editor token's info (id, name, role, …) of this request; AuthError (401) / ForbiddenError (403)."""
+    checked = request.scope.get("state", {}).get(EDITOR_STATE)
+    if checked is not None:
+        return checked
     text = bearer_of(request.headers.get("authorization"))
     if text is None:
         raise _missing("编辑", "an editor")
@@ -107,7 +114,7 @@ class ReadGate:
         self.app = app
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or scope["method"] == "OPTIONS" or is_open(_path(scope)):
+        if scope["type"] != "http" or scope["method"] == "OPTIONS" or is_open(route_path(scope)):
             await self.app(scope, receive, send)
             return
         text = None
@@ -130,16 +137,9 @@ class ReadGate:
             await _send_error(send, exc, _wants_html(scope))
             return
         scope.setdefault("state", {})[_STATE_KEY] = info
-        if from_query and _path(scope) in PAGES:
-            send = _with_cookie(send, text)
+        if from_query and route_path(scope) in PAGES:
+            send = _with_cookie(send, text, secure=is_https(scope, app.state.settings))
         await self.app(scope, receive, send)
-
-
-def _path(scope) -> str:
-    path, root = scope["path"], scope.get("root_path", "")
-    if root and path.startswith(root) and path[len(root):len(root) + 1] == "/":
-        return path[len(root):]
-    return path
 
 
 def _query_token(scope) -> str | None:
@@ -168,9 +168,10 @@ def _cookie_token(scope) -> str | None:
     return None
 
 
-def _with_cookie(send, token: str):
-    """`send` adding the read cookie to the response head (HttpOnly: page scripts never see the token)."""
-    cookie = f"{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict".encode("latin-1")
+def _with_cookie(send, token: str, secure: bool = False):
+    """`send` adding the read cookie to the response head (HttpOnly: page scripts never see the token; Secure when
+    the browser came over HTTPS, so that the cookie never travels in clear text afterwards)."""
+    cookie = f"{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict{'; Secure' if secure else ''}".encode("latin-1")
 
     async def sending(message):
         if message["type"] == "http.response.start":

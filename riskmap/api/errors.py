@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
@@ -9,25 +11,40 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from riskmap.errors import EditConflict, RiskmapError
+from riskmap.text import storable
 
 
-def _riskmap_error(request: Request, exc: RiskmapError) -> JSONResponse:
-    """The message (and problems); a conflict also carries the current item so the client can show it."""
+class ErrorResponse(JSONResponse):
+    """JSON that always renders: a message may quote what the user sent, lone surrogates included (U+FFFD)."""
+
+    def render(self, content) -> bytes:
+        return storable(json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+                        ).encode("utf-8")
+
+
+def error_response(exc: RiskmapError) -> JSONResponse:
+    """The answer to a RiskmapError: its message (and problems); a conflict also carries the current item so the
+    client can show it. Pure-ASGI middleware answers with it too, so that every refusal looks the same."""
     body = {"detail": exc.message}
     if exc.details:
         body["problems"] = exc.details
     if isinstance(exc, EditConflict):
         body = {"code": "conflict", **body, "current": jsonable_encoder(exc.current)}
-    return JSONResponse(body, status_code=exc.http_status, headers=getattr(exc, "headers", None))
+    return ErrorResponse(body, status_code=exc.http_status, headers=getattr(exc, "headers", None))
+
+
+def _riskmap_error(request: Request, exc: RiskmapError) -> JSONResponse:
+    return error_response(exc)
 
 
 def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
     problems = [
-        {"location": ".".join(str(p) for p in err.get("loc", ())), "message": err.get("msg", "")}
+        {"location": ".".join(str(p) for p in err.get("loc", ())),
+         "message": str(err.get("msg", "")).removeprefix("Value error, ")}
         for err in exc.errors()
     ]
-    return JSONResponse({"detail": "请求参数有误 / invalid request parameters", "problems": problems},
-                        status_code=422)
+    return ErrorResponse({"detail": "请求参数有误 / invalid request parameters", "problems": problems},
+                         status_code=422)
 
 
 _STATUS_ZH = {
@@ -37,12 +54,22 @@ _STATUS_ZH = {
 }
 
 
+# Framework messages that deserve more than a Chinese status name in front.
+_FRAMEWORK_DETAIL = {
+    "There was an error parsing the body":
+        "请求体无法解析（应为 UTF-8 编码、嵌套不过深的 JSON）/ the body cannot be parsed (JSON in UTF-8, not "
+        "nested too deeply, is expected)",
+}
+
+
 def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     """Framework errors (unparsable body, unknown path, wrong method) in Chinese first, English after."""
     detail = exc.detail if isinstance(exc.detail, str) else "error"
+    detail = _FRAMEWORK_DETAIL.get(detail, detail)
     zh = _STATUS_ZH.get(exc.status_code)
-    message = detail if not zh or detail.startswith(zh) else f"{zh} / {detail}"
-    return JSONResponse({"detail": message}, status_code=exc.status_code, headers=getattr(exc, "headers", None))
+    chinese = any("\u4e00" <= ch <= "\u9fff" for ch in detail)
+    message = detail if not zh or chinese else f"{zh} / {detail}"
+    return ErrorResponse({"detail": message}, status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
 
 ERROR_SCHEMA = {

@@ -217,7 +217,10 @@ def _instant(text: str, end_of_day: bool, bad: Exception) -> datetime | None:
         raise bad from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:           # year 1 or 9999 moved past the calendar's ends by its offset: an open end
+        return (datetime.min if moment.year == 1 else datetime.max).replace(tzinfo=UTC)
 
 
 def parse_choice(text: str | None, allowed: Sequence[str], name: str, zh: str) -> str | None:

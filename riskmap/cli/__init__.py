@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 import typer
 
 from riskmap.cli.common import GLOBAL_OPTIONS, DbOption, EnterpriseOption
-from riskmap.errors import RiskmapError
 
 app = typer.Typer(
     name="riskmap",
@@ -40,17 +40,17 @@ def fail(message: str, code: int = 1) -> None:
 
 
 def main() -> None:
+    """The `riskmap` command: every error ends as one line on stderr and a non-zero exit (riskmap.cli.common)."""
+    from riskmap.cli.common import error_line
+
     try:
         app()
-    except RiskmapError as exc:
-        typer.echo(f"错误 / error: {exc.message}", err=True)
-        sys.exit(1)
-    except OSError as exc:
-        # A file the user named cannot be read or written (missing folder, no permission, disk full).
-        where = exc.filename or ""
-        reason = exc.strerror or str(exc)
-        typer.echo(f"错误 / error: 无法读写文件 {where}：{reason} / cannot read or write {where}: {reason}", err=True)
-        sys.exit(1)
-    except KeyboardInterrupt:
-        typer.echo("已中断 / interrupted", err=True)
-        sys.exit(130)
+    except (Exception, KeyboardInterrupt) as exc:
+        if os.environ.get("RISKMAP_DEBUG", "").strip() in ("1", "true", "yes"):
+            raise
+        message, code = error_line(exc)
+        try:
+            typer.echo(f"错误 / error: {message}", err=True)
+        except UnicodeError:            # a terminal that cannot show Chinese still gets the line
+            typer.echo(f"error: {message.encode('ascii', 'backslashreplace').decode('ascii')}", err=True)
+        sys.exit(code)

@@ -50,6 +50,46 @@ def settings_for(db: str | None = None, enterprise: str | None = None, **overrid
                          f"{first.get('input')!r}: {first['msg']}") from None
 
 
+def error_line(exc: BaseException) -> tuple[str, int]:
+    """The one line a user reads for an exception that ends a command, and the exit status.
+
+    The command line never shows a traceback: input errors (RiskmapError) say what is wrong with the input; a file
+    that cannot be read or written, a database that fails, memory running out, text the terminal cannot show and
+    an interruption get a line of their own; anything else is a bug, reported as one line that names it, with
+    RISKMAP_DEBUG=1 bringing back the traceback.
+    """
+    from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+    from riskmap.errors import RiskmapError
+
+    if isinstance(exc, RiskmapError):
+        return exc.message, 1
+    if isinstance(exc, KeyboardInterrupt):
+        return "已中断 / interrupted", 130
+    if isinstance(exc, OSError):
+        # A file the user named cannot be read or written (missing folder, no permission, disk full).
+        where = exc.filename or ""
+        reason = exc.strerror or str(exc)
+        return f"无法读写文件 {where}：{reason} / cannot read or write {where}: {reason}", 1
+    if isinstance(exc, MemoryError):
+        return "内存不足，无法完成（输入过大？）/ out of memory (is the input too large?)", 1
+    if isinstance(exc, RecursionError):
+        return "输入嵌套过深，无法处理 / the input is nested too deeply to process", 1
+    if isinstance(exc, UnicodeError):
+        return (f"文本编码错误：{_first_line(exc)} / a text cannot be encoded or decoded: {_first_line(exc)}"), 1
+    if isinstance(exc, (DBAPIError, SQLAlchemyError)):
+        reason = _first_line(getattr(exc, "orig", None) or exc)
+        return f"数据库出错：{reason} / the database failed: {reason}", 1
+    name = type(exc).__name__
+    return (f"内部错误（{name}：{_first_line(exc)}）；设置 RISKMAP_DEBUG=1 可查看详情 / internal error ({name}: "
+            f"{_first_line(exc)}); set RISKMAP_DEBUG=1 for the details"), 2
+
+
+def _first_line(exc: object) -> str:
+    lines = [line for line in str(exc).strip().splitlines() if line.strip()]
+    return (lines[0] if lines else type(exc).__name__)[:300]
+
+
 def print_json(data: Any) -> None:
     typer.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
 

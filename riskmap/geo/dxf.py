@@ -41,7 +41,7 @@ from riskmap.errors import LayoutImportError
 from riskmap.geo.layermap import IGNORE, LayerMap
 from riskmap.geo.model import RawLayout
 
-__all__ = ["read_dxf", "CHORD_TOLERANCE_M", "MAX_BLOCK_DEPTH"]
+__all__ = ["read_dxf", "ExplodeBudget", "CHORD_TOLERANCE_M", "MAX_BLOCK_DEPTH"]
 
 # Arcs and circles become chords no further than this from the true curve (at the drawing's scale).
 CHORD_TOLERANCE_M = 0.01
@@ -80,6 +80,26 @@ _AUTO, _POLYGON, _LINESTRING = 0, 1, 2
 
 # Attribute tags whose value names an equipment symbol.
 _NAME_TAGS = frozenset({"name", "名称", "设备名称", "设备名", "tag", "位号", "编号", "title"})
+
+
+@dataclass(frozen=True)
+class ExplodeBudget:
+    """How many entities and vertices exploding a drawing's blocks may produce beyond those the file holds.
+
+    Counted while blocks are exploded, before each copy is made, so that memory stays bounded whatever the file:
+    a few kilobytes of nested INSERTs (ten per level, six levels) would otherwise ask for a million polygons.
+    """
+
+    entities: int
+    vertices: int
+
+    @classmethod
+    def default(cls) -> ExplodeBudget:
+        """The budget of riskmap.settings.Settings when nothing else is given (its declared defaults)."""
+        from riskmap.settings import Settings
+
+        fields = Settings.model_fields
+        return cls(fields["dxf_max_exploded_entities"].default, fields["dxf_max_exploded_vertices"].default)
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -1405,8 +1425,10 @@ class _Expander:
     """Flattens block references, each block built once and copied per reference."""
 
     def __init__(self, reg: _Registry, built: dict[str, tuple[_Bucket, np.ndarray]], ins: dict[str, np.ndarray],
-                 stats: Counter, warnings: list[str], max_features: int):
+                 stats: Counter, warnings: list[str], max_features: int, budget: ExplodeBudget):
         self.reg, self.stats, self.warnings, self.max_features = reg, stats, warnings, max_features
+        self.budget = budget
+        self.produced = [0, 0]               # entities and vertices made by copying blocks so far
         ncont = len(reg.names)
         self.own: dict[str, tuple[_Bucket, np.ndarray]] = {}
         self.own_coords = np.zeros(ncont, dtype=np.int64)
@@ -1437,6 +1459,24 @@ class _Expander:
         self.ins_order = order
         self.ins_bounds = np.searchsorted(ins["cont"][order], np.arange(ncont + 1))
         self.memo: dict[int, dict[str, _Bucket]] = {}
+        self.file_size = (sum(bucket.n for bucket, _ in self.own.values()), int(self.own_coords.sum()))
+
+    def charge(self, entities: int, vertices: int) -> None:
+        """Count a copy about to be made; refuse the drawing (before making it) when it would pass the budget."""
+        produced = [self.produced[0] + entities, self.produced[1] + vertices]
+        limits = (self.file_size[0] + self.budget.entities, self.file_size[1] + self.budget.vertices)
+        if produced[0] > limits[0] or produced[1] > limits[1]:
+            n_file, v_file = self.file_size
+            raise _fail(f"展开图块将产生至少 {produced[0]:,} 个图元、{produced[1]:,} 个顶点，超过上限：文件本身的 "
+                        f"{n_file:,} 个图元、{v_file:,} 个顶点再加展开预算 {self.budget.entities:,} 个图元、"
+                        f"{self.budget.vertices:,} 个顶点（RISKMAP_DXF_MAX_EXPLODED_ENTITIES、"
+                        f"RISKMAP_DXF_MAX_EXPLODED_VERTICES）",
+                        f"exploding the blocks would produce at least {produced[0]:,} entities and "
+                        f"{produced[1]:,} vertices, over the limit of the file's own {n_file:,} entities and "
+                        f"{v_file:,} vertices plus a budget of {self.budget.entities:,} entities and "
+                        f"{self.budget.vertices:,} vertices (RISKMAP_DXF_MAX_EXPLODED_ENTITIES, "
+                        f"RISKMAP_DXF_MAX_EXPLODED_VERTICES)")
+        self.produced = produced
 
     def inserts_of(self, cid: int) -> np.ndarray:
         return self.ins_order[self.ins_bounds[cid]:self.ins_bounds[cid + 1]]
@@ -1529,6 +1569,8 @@ class _Expander:
             mats = M[group].copy()
             mats[:, :3, 3] -= np.einsum("kij,j->ki", mats[:, :3, :3], base)
             layers = self.ins["layer"][cell_rows[group]]
+            self.charge(sum(b.n for b in sub.values()) * len(mats),
+                        sum(len(b.coords) for b in sub.values()) * len(mats))
             for kind, bucket in sub.items():
                 if bucket.n:
                     parts[kind].append(_adopt(bucket.replicate(mats), prefix[group], layers, self.reg.names[c],
@@ -1827,15 +1869,16 @@ def _unique_fids(fids):
 
 
 def read_dxf(path: str | Path, layer_map: LayerMap | str | Path | Mapping | None = None, *,
-             max_entities: int = 2_000_000, engine: str = "auto", symbol_size_m: float = SYMBOL_SIZE_M
-             ) -> RawLayout:
+             max_entities: int = 2_000_000, engine: str = "auto", symbol_size_m: float = SYMBOL_SIZE_M,
+             explode_budget: ExplodeBudget | None = None) -> RawLayout:
     """Read a DXF drawing into a RawLayout in the drawing's own coordinates (crs None).
 
     `layer_map`: a LayerMap, a `--layer-map` file, its data, or None for the built-in rules (a bad map
     file is an InputError). `max_entities` caps both the entities in the file and the features once blocks
     are exploded. `engine`: "auto" (scanner for common entities, ezdxf for the rest) or "ezdxf" (ezdxf for
     all; slower, kept as the reference). `symbol_size_m`: INSERTs on equipment layers up to this size
-    become points. Bad input raises LayoutImportError with a Chinese-first message.
+    become points. `explode_budget`: how much exploding blocks may add (default: the settings' defaults). Bad
+    input raises LayoutImportError with a Chinese-first message.
     """
     if engine not in ("auto", "ezdxf"):
         raise ValueError(f"engine must be 'auto' or 'ezdxf', not {engine!r}")
@@ -1851,12 +1894,15 @@ def read_dxf(path: str | Path, layer_map: LayerMap | str | Path | Mapping | None
         raise _fail(f"文件为空：{path.name}", f"empty file: {path.name}")
 
     warnings: list[str] = []
-    with _ezdxf_log(warnings):
-        return _read(path, data, lmap, warnings, max_entities, engine, symbol_size_m)
+    budget = explode_budget or ExplodeBudget.default()
+    # Garbage numbers (1e300, inf, NaN) are dropped with a count in `dropped`; numpy's warnings about them on the
+    # way are noise on the user's terminal.
+    with _ezdxf_log(warnings), np.errstate(all="ignore"):
+        return _read(path, data, lmap, warnings, max_entities, engine, symbol_size_m, budget)
 
 
 def _read(path: Path, data: bytes, lmap: LayerMap, warnings: list[str], max_entities: int, engine: str,
-          symbol_size_m: float) -> RawLayout:
+          symbol_size_m: float, budget: ExplodeBudget) -> RawLayout:
     stats: Counter = Counter()
     T = _tables()
     reg = _Registry()
@@ -1884,7 +1930,7 @@ def _read(path: Path, data: bytes, lmap: LayerMap, warnings: list[str], max_enti
             seen = _walk_ezdxf(doc, reg, T, stats, tol)
             _check_count(seen, max_entities)
 
-    return _finish(path, T, reg, stats, warnings, lmap, units_m, max_entities, symbol_size_m)
+    return _finish(path, T, reg, stats, warnings, lmap, units_m, max_entities, symbol_size_m, budget)
 
 
 def _tolerance(units_m: float | None) -> float:
@@ -1936,7 +1982,7 @@ def _read_scanned(text: str, reg: _Registry, T: dict[str, _Table], stats: Counte
 
 
 def _finish(path: Path, T, reg: _Registry, stats: Counter, warnings: list[str], lmap: LayerMap,
-            units_m: float | None, max_entities: int, symbol_size_m: float) -> RawLayout:
+            units_m: float | None, max_entities: int, symbol_size_m: float, budget: ExplodeBudget) -> RawLayout:
     ins = T["ins"].finish()
     # Blocks scaled up by their INSERTs get a finer chord tolerance, so the error stays ≤ 1 cm in model space.
     base_tol = _tolerance(units_m)
@@ -1956,7 +2002,7 @@ def _finish(path: Path, T, reg: _Registry, stats: Counter, warnings: list[str], 
                 break
         cont_tol = base_tol / biggest
     built = _build(T, cont_tol, stats)
-    expander = _Expander(reg, built, ins, stats, warnings, max_entities)
+    expander = _Expander(reg, built, ins, stats, warnings, max_entities, budget)
     expander.check()
     symbol_size = symbol_size_m / units_m if units_m else symbol_size_m
     model, symbols = expander.model(lmap, symbol_size)

@@ -22,6 +22,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyogrio
+import shapely
 
 from riskmap.errors import LayoutImportError, TooLargeError
 from riskmap.geo.hygiene import flat
@@ -44,6 +45,9 @@ ROLE_ALIASES: dict[str, str] = {
 _CPG_UTF8 = {"utf-8", "utf8", "65001"}
 IGNORE = "ignore"                         # a layer map's role for layers that give no features
 _STANDARD_COLUMNS = ["fid", "name", "role", "layer", "properties", "geometry"]
+# Nesting a GeoJSON layout may have: coordinates of a multipolygon in a feature collection are 7 levels deep, the
+# rest is room for nested properties.
+GEOJSON_MAX_DEPTH = 64
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,7 @@ class ReadOptions:
     role_property: str = "role"
     layer_map: Any = None                 # a riskmap.geo.layermap.LayerMap, or None
     max_features: int = 2_000_000
+    explode_budget: Any = None            # a riskmap.geo.dxf.ExplodeBudget for DXF files, None for the default
 
 
 @dataclass(frozen=True)
@@ -73,9 +78,10 @@ def _fail_unreadable(fmt: str, path: Path, exc: Exception) -> LayoutImportError:
 
 @contextmanager
 def _quiet_gdal() -> Iterator[None]:
-    """GDAL's notes (e.g. a GeoPackage with a non-standard extension) are noise to users; errors still raise."""
-    with pywarnings.catch_warnings():
-        pywarnings.filterwarnings("ignore", category=RuntimeWarning, module=r"pyogrio\.")
+    """GDAL's notes (e.g. a GeoPackage with a non-standard extension) and numpy's about NaN coordinates (refused
+    afterwards with a message) are noise to users; errors still raise."""
+    with pywarnings.catch_warnings(), np.errstate(invalid="ignore", over="ignore"):
+        pywarnings.filterwarnings("ignore", category=RuntimeWarning, module=r"(pyogrio|shapely)\.")
         yield
 
 
@@ -180,6 +186,20 @@ def _assign_roles(gdf: gpd.GeoDataFrame, opts: ReadOptions, warnings: list[str])
         gdf.loc[missing, "role"] = "other"
 
 
+def _refuse_non_finite(gdf: gpd.GeoDataFrame, source_name: str) -> None:
+    """NaN or infinite coordinates are no place at all (GeoJSON does not even allow them): the file is refused,
+    naming the features, before georeferencing or geometry repair would stumble over them."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        coords, owner = shapely.get_coordinates(np.asarray(gdf.geometry.array, dtype=object), return_index=True)
+        bad = ~np.isfinite(coords).all(axis=1)
+    if bad.any():
+        rows = np.unique(owner[bad])
+        fids = [str(f)[:80] for f in gdf["fid"].to_numpy()[rows][:10]]
+        raise LayoutImportError(f"{source_name} 中 {len(rows)} 个要素的坐标含 NaN 或无穷大：{'、'.join(fids)} / "
+                                f"{len(rows)} features of {source_name} have NaN or infinite coordinates: "
+                                f"{', '.join(fids)}")
+
+
 def _dedupe_fids(gdf: gpd.GeoDataFrame, warnings: list[str]) -> None:
     dup = gdf["fid"].duplicated(keep="first")
     if dup.any():
@@ -226,6 +246,7 @@ def read_sources(sources: list[_Source], *, fmt: str, source_name: str, opts: Re
             df = df.to_crs(target_crs)
         out.append(_frame_for(df, source, multi, opts))
     gdf = gpd.GeoDataFrame(pd.concat(out, ignore_index=True), geometry="geometry", crs=target_crs)
+    _refuse_non_finite(gdf, source_name)
     _assign_roles(gdf, opts, warnings)
     ignored = gdf["role"] == IGNORE
     dropped = {"ignored layer": int(ignored.sum())} if ignored.any() else {}
@@ -249,17 +270,15 @@ def read_geojson(path: str | os.PathLike, opts: ReadOptions = ReadOptions(),
 
 
 def _explain_json(path: Path, exc: LayoutImportError) -> LayoutImportError:
-    """GDAL's message for a broken file is vague; Python's JSON parser says where it breaks."""
+    """GDAL's message for a broken file is vague; the strict JSON reader says where it breaks."""
+    from riskmap.strictjson import JSONProblem, loads
+
     if path.stat().st_size > 50 * 1024 * 1024:
         return exc
     try:
-        data = json.loads(path.read_bytes().decode("utf-8-sig"))
-    except UnicodeDecodeError:
-        return LayoutImportError(f"GeoJSON 文件 {path.name} 不是 UTF-8 编码 / {path.name} is not UTF-8 encoded")
-    except json.JSONDecodeError as err:
-        return LayoutImportError(
-            f"GeoJSON 文件 {path.name} 不是有效的 JSON（第 {err.lineno} 行第 {err.colno} 列：{err.msg}） / "
-            f"{path.name} is not valid JSON (line {err.lineno}, column {err.colno}: {err.msg})")
+        data = loads(path.read_bytes(), max_depth=GEOJSON_MAX_DEPTH)
+    except JSONProblem as problem:
+        return LayoutImportError(problem.about(f"GeoJSON 文件 {path.name} ", f"{path.name}"))
     if isinstance(data, dict) and data.get("type") == "FeatureCollection" and not data.get("features"):
         return LayoutImportError(f"GeoJSON 文件 {path.name} 中没有任何要素 / {path.name} has no features")
     if not isinstance(data, dict) or data.get("type") not in (
@@ -280,12 +299,17 @@ def read_gpkg(path: str | os.PathLike, opts: ReadOptions = ReadOptions(),
 
 def read_kml(path: str | os.PathLike, opts: ReadOptions = ReadOptions(), source_name: str | None = None,
              fmt: str = "kml") -> RawLayout:
+    from riskmap.xmlguard import DTDFound, NotWellFormed, file_chunks, refuse_dtd
+
     path = Path(path)
-    with open(path, "rb") as fh:
-        head = fh.read(64 * 1024)
-    if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
+    try:
+        refuse_dtd(file_chunks(path))
+    except DTDFound:
         raise LayoutImportError(f"KML 文件 {path.name} 含有 DTD/实体声明，出于安全原因拒绝 / "
-                                f"{path.name} declares a DTD or entities; refused for safety")
+                                f"{path.name} declares a DTD or entities; refused for safety") from None
+    except NotWellFormed as exc:
+        raise LayoutImportError(f"KML 文件 {path.name} 不是格式正确的 XML（第 {exc.line} 行：{exc}） / "
+                                f"{path.name} is not well-formed XML (line {exc.line}: {exc})") from None
     layers = [name for name, _ in _list_layers(path, "kml")]
     return read_sources([_Source(path, name, name) for name in layers], fmt=fmt,
                         source_name=source_name or path.name, opts=opts)

@@ -10,7 +10,7 @@ import os
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -22,6 +22,9 @@ from riskmap.geo.gis import ReadOptions, read_geojson, read_gpkg, read_kml, read
 from riskmap.geo.hygiene import clean, orient_rfc7946
 from riskmap.geo.model import LayoutImport, RawLayout
 from riskmap.geo.safety import ZipLimits, check_file_size, extract_entries, inspect_zip, open_zip, private_tempdir
+
+if TYPE_CHECKING:
+    from riskmap.geo.dxf import ExplodeBudget
 
 FORMATS_BY_SUFFIX = {".dxf": "dxf", ".geojson": "geojson", ".json": "geojson", ".gpkg": "gpkg", ".zip": "zip",
                      ".shp": "shp", ".kml": "kml", ".kmz": "kmz"}
@@ -72,7 +75,7 @@ def _read_dxf(path: Path, opts: ReadOptions, source_name: str) -> RawLayout:
         from riskmap.geo.dxf import read_dxf
     except ImportError as exc:
         raise LayoutImportError("DXF 读取模块不可用 / the DXF reader is not available") from exc
-    raw = read_dxf(path, layer_map=opts.layer_map, max_entities=opts.max_features)
+    raw = read_dxf(path, layer_map=opts.layer_map, max_entities=opts.max_features, explode_budget=opts.explode_budget)
     raw.source_name = source_name
     return raw
 
@@ -133,7 +136,8 @@ def _read_file(path: Path, fmt: str, opts: ReadOptions, limits: ZipLimits, sourc
 
 def read_layout(path: str | os.PathLike, *, layer_map: Any = None, name_property: str = "name",
                 role_property: str = "role", max_bytes: int = 200 * 1024 * 1024,
-                max_features: int = 2_000_000, zip_limits: ZipLimits | None = None) -> RawLayout:
+                max_features: int = 2_000_000, zip_limits: ZipLimits | None = None,
+                explode_budget: ExplodeBudget | None = None) -> RawLayout:
     """Read a layout file in its own coordinates (no georeferencing, no cleaning), after the size guard."""
     path = Path(path)
     if not path.is_file():
@@ -143,7 +147,7 @@ def read_layout(path: str | os.PathLike, *, layer_map: Any = None, name_property
     if path.stat().st_size == 0:
         raise LayoutImportError(f"文件 {path.name} 为空 / {path.name} is empty")
     fmt = detect_format(path)
-    opts = ReadOptions(name_property, role_property, _load_layer_map(layer_map), max_features)
+    opts = ReadOptions(name_property, role_property, _load_layer_map(layer_map), max_features, explode_budget)
     limits = zip_limits or ZipLimits(max_total_bytes=max(5 * max_bytes, 1024 * 1024))
     return _read_file(path, fmt, opts, limits, path.name)
 
@@ -152,7 +156,8 @@ def import_layout(path: str | os.PathLike, *, crs: Any = None, control_points: A
                   name_property: str = "name", role_property: str = "role", max_bytes: int = 200 * 1024 * 1024,
                   max_rms_m: float = 0.5, origin: tuple[float, float] = (120.0, 32.0), enterprise: Any = None,
                   drop_invalid: bool = False, max_area_change: float = 0.01, max_features: int = 2_000_000,
-                  zip_limits: ZipLimits | None = None, on_step: Callable[[str], None] | None = None) -> LayoutImport:
+                  zip_limits: ZipLimits | None = None, explode_budget: ExplodeBudget | None = None,
+                  on_step: Callable[[str], None] | None = None) -> LayoutImport:
     """Read, georeference and clean a layout file; raises a RiskmapError subclass for any bad input.
 
     - `crs`: the CRS of the layout's coordinates (overrides the file's own); with `control_points`, the CRS
@@ -163,13 +168,30 @@ def import_layout(path: str | os.PathLike, *, crs: Any = None, control_points: A
     - `drop_invalid`: drop polygons whose repair would change their area by more than `max_area_change`
       instead of refusing the file.
     - `enterprise` is accepted for callers that pass it along; the import does not depend on it.
+    - `explode_budget`: how much exploding a DXF's blocks may add (riskmap.geo.dxf.ExplodeBudget; default: the
+      settings' defaults).
     - `on_step(name)` is told when each stage starts (for a progress bar): read, georeference, clean, transform.
     """
     del enterprise
+    # Extreme coordinates (1e300, inf, NaN in a drawing) make numpy warn on the way; they are refused or dropped
+    # with a message below, so its warnings are noise on the user's terminal.
+    with np.errstate(all="ignore"):
+        return _import_layout(path, crs=crs, control_points=control_points, layer_map=layer_map,
+                              name_property=name_property, role_property=role_property, max_bytes=max_bytes,
+                              max_rms_m=max_rms_m, origin=origin, drop_invalid=drop_invalid,
+                              max_area_change=max_area_change, max_features=max_features, zip_limits=zip_limits,
+                              explode_budget=explode_budget, on_step=on_step)
+
+
+def _import_layout(path, *, crs, control_points, layer_map, name_property, role_property, max_bytes, max_rms_m,
+                   origin, drop_invalid, max_area_change, max_features, zip_limits, explode_budget,
+                   on_step) -> LayoutImport:
     step = on_step or (lambda _name: None)
     step("read")
     raw = read_layout(path, layer_map=layer_map, name_property=name_property, role_property=role_property,
-                      max_bytes=max_bytes, max_features=max_features, zip_limits=zip_limits)
+                      max_bytes=max_bytes, max_features=max_features, zip_limits=zip_limits,
+                      explode_budget=explode_budget)
+    _storable_names(raw)
     step("georeference")
     geo = georeference(raw, crs=crs, control_points=control_points, max_rms_m=max_rms_m, origin=origin)
     metric = gpd.GeoDataFrame(raw.features.drop(columns="geometry"), geometry=geo.geometry, crs=geo.crs)
@@ -201,12 +223,31 @@ def import_layout(path: str | os.PathLike, *, crs: Any = None, control_points: A
                         repaired=cleaned.repaired, dropped=dict(dropped))
 
 
+def _storable_names(raw: RawLayout) -> None:
+    """Ids, names and layers holding a character no database can store (a NUL, a lone surrogate from a JSON
+    escape) get U+FFFD in its place, with a warning saying how many (riskmap.text)."""
+    from riskmap.text import storable, unstorable
+
+    changed = 0
+    for column in ("fid", "name", "layer"):
+        values = raw.features[column]
+        bad = values.map(lambda v: isinstance(v, str) and unstorable(v) is not None).to_numpy(dtype=bool)
+        if bad.any():
+            raw.features.loc[bad, column] = values[bad].map(storable)
+            changed += int(bad.sum())
+    if changed:
+        raw.warnings.append(f"{changed} 个要素编号、名称或图层含有无法保存的字符（NUL 或孤立代理项），已替换为 � / "
+                            f"{changed} feature ids, names or layers held characters that cannot be stored (NUL or "
+                            "a lone surrogate); replaced by �")
+
+
 def import_layout_file(settings, path: str | os.PathLike, *, crs: Any = None, control_points: Any = None,
                        layer_map: Any = None, name_property: str = "name", role_property: str = "role",
                        max_rms: float | None = None, drop_invalid: bool = False,
                        on_step: Callable[[str], None] | None = None) -> LayoutImport:
     """import_layout under the limits and defaults of the settings (upload size, RMS limit, local origin), as
     the CLI and the HTTP upload paths share them; `layer_map` may be a file path."""
+    from riskmap.geo.dxf import ExplodeBudget
     from riskmap.geo.layermap import LayerMap
 
     path = Path(path)
@@ -215,6 +256,8 @@ def import_layout_file(settings, path: str | os.PathLike, *, crs: Any = None, co
     return import_layout(
         path, crs=crs, control_points=control_points,
         layer_map=LayerMap.load(layer_map) if layer_map else None, name_property=name_property,
-        role_property=role_property, max_bytes=int(settings.max_upload_mb * 1024 * 1024),
+        role_property=role_property, max_bytes=settings.max_upload_bytes,
         max_rms_m=max_rms if max_rms is not None else settings.max_rms_m,
-        origin=(settings.origin_lon, settings.origin_lat), drop_invalid=drop_invalid, on_step=on_step)
+        origin=(settings.origin_lon, settings.origin_lat), drop_invalid=drop_invalid,
+        explode_budget=ExplodeBudget(settings.dxf_max_exploded_entities, settings.dxf_max_exploded_vertices),
+        on_step=on_step)

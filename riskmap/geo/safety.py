@@ -1,7 +1,8 @@
 """Guards for files users upload: size limits, safe zip extraction and private temporary directories.
 
 Everything here refuses before doing work: a file that is too big is never opened, a zip is inspected whole
-(names, declared sizes, ratios) before a single byte is written, and extraction writes only into a private
+(names, declared sizes, the ratio of each big entry and of the whole archive, room on the disk) before a single
+byte is written, and extraction writes only into a private
 directory that is removed whatever happens.
 """
 
@@ -120,6 +121,14 @@ def inspect_zip(zf: zipfile.ZipFile, limits: ZipLimits = ZipLimits()) -> list[zi
             f"ZIP 解压后过大（声明 {_mb(total)}，上限 {_mb(limits.max_total_bytes)}），疑似压缩炸弹 / "
             f"zip expands to {_mb(total)}, over the limit of {_mb(limits.max_total_bytes)} "
             "(possible decompression bomb)")
+    packed = sum(i.compress_size for i in files)
+    if total >= limits.ratio_min_bytes and total / max(packed, 1) > limits.max_ratio:
+        # many entries each too small for the bound below still make a bomb together
+        ratio = total / max(packed, 1)
+        raise TooLargeError(
+            f"ZIP 文件整体压缩比 {ratio:.0f}:1（{_mb(packed)} 解压为 {_mb(total)}）超过上限 {limits.max_ratio:.0f}:1，"
+            f"疑似压缩炸弹 / the zip as a whole has a compression ratio of {ratio:.0f}:1 ({_mb(packed)} expanding "
+            f"to {_mb(total)}), over the limit of {limits.max_ratio:.0f}:1 (possible decompression bomb)")
     for info in files:
         if info.file_size >= limits.ratio_min_bytes:
             ratio = info.file_size / max(info.compress_size, 1)
@@ -131,21 +140,32 @@ def inspect_zip(zf: zipfile.ZipFile, limits: ZipLimits = ZipLimits()) -> list[zi
     return files
 
 
+def _check_room(dest: Path, needed: int) -> None:
+    """Refuse before extracting when the temporary directory's disk cannot hold what the zip declares (with a
+    tenth of its free space to spare): a full /tmp would break more than this import."""
+    free = shutil.disk_usage(dest).free
+    if needed > free * 0.9:
+        raise TooLargeError(
+            f"临时目录空间不足：ZIP 解压需要 {_mb(needed)}，可用 {_mb(free)} / not enough space in the temporary "
+            f"directory: the zip needs {_mb(needed)}, {_mb(free)} is free")
+
+
 def extract_entries(zf: zipfile.ZipFile, files: list[zipfile.ZipInfo], dest: Path, *,
                     wanted: Callable[[str], bool] | None = None, limits: ZipLimits = ZipLimits()) -> list[Path]:
     """Extract the inspected entries `files` (from inspect_zip) that `wanted(name)` accepts into `dest`.
 
-    Real bytes are counted against the limit as they are written. Symbolic links are written as plain files,
+    Only the chosen entries are written, after checking that the disk has room for their declared sizes; real bytes
+    are counted against those sizes (and the limit) as they are written. Symbolic links are written as plain files,
     never followed. Names are stored under their GBK-decoded form when the zip does not flag UTF-8, so
     Chinese file names survive.
     """
     dest = Path(dest).resolve()
+    chosen = [i for i in files if wanted is None or wanted(_display_name(i))]
+    budget = min(limits.max_total_bytes, sum(i.file_size for i in chosen))
+    _check_room(dest, budget)
     written: list[Path] = []
-    budget = limits.max_total_bytes
-    for info in files:
+    for info in chosen:
         name = _display_name(info)
-        if wanted is not None and not wanted(name):
-            continue
         rel = PurePosixPath(*[p for p in re.split(r"[\\/]+", name) if p not in ("", ".")])
         target = (dest / rel).resolve()
         if dest not in target.parents:

@@ -17,6 +17,7 @@ from shapely.geometry import mapping
 from riskmap.domain import AssessmentUnit, ControlMeasure, Override, RiskEvent, UnitKind
 from riskmap.levels import Level
 from riskmap.reference import ACCIDENT_TYPES_1986, ACCIDENT_TYPES_2025, classify_accident_type
+from riskmap.text import describe, unstorable
 
 # ---------------------------------------------------------------------------------------------- scalars
 
@@ -41,6 +42,10 @@ def clean_text(value: Any) -> str | None:
     if isinstance(value, (dict, list)):
         raise ValueError("应为文本，不能是对象或列表 / expected text, not an object or list")
     text = _CONTROL_CHARS.sub("", str(value).replace("\r\n", "\n").replace("\r", "\n")).strip()
+    bad = unstorable(text)          # NUL went with the control characters: what is left is a lone surrogate
+    if bad is not None:
+        zh, en = describe(bad)
+        raise ValueError(f"文本含有无法保存的字符：{zh} / the text contains {en}, which cannot be stored")
     return text or None
 
 

@@ -21,28 +21,16 @@ from riskmap.ledger.model import (
     Where,
     fatal,
 )
+from riskmap.strictjson import depth
 
 SHEET = "JSON"
 TOP_KEYS = frozenset({"enterprise", "profile", "units"})
 ENTERPRISE_KEYS = frozenset({"id", "name", "short_name", "supervision_phone", "report_phone", "emergency_phone"})
 
 
-def _depth(obj: Any) -> int:
-    """Nesting depth without recursion (a hostile file must not exhaust the stack)."""
-    deepest, stack = 0, [(obj, 1)]
-    while stack:
-        cur, d = stack.pop()
-        deepest = max(deepest, d)
-        if deepest > MAX_JSON_DEPTH:
-            return deepest
-        if isinstance(cur, dict):
-            stack.extend((v, d + 1) for v in cur.values())
-        elif isinstance(cur, list):
-            stack.extend((v, d + 1) for v in cur)
-    return deepest
-
-
 def load_json(path: str | os.PathLike) -> Any:
+    from riskmap.strictjson import JSONProblem, loads
+
     p = Path(path)
     try:
         size = p.stat().st_size
@@ -51,23 +39,9 @@ def load_json(path: str | os.PathLike) -> Any:
     if size > MAX_JSON_BYTES:
         raise fatal(f"JSON 台账过大（{size // 2**20} MB，上限 {MAX_JSON_BYTES // 2**20} MB） / JSON ledger too large")
     try:
-        text = p.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise fatal(f"JSON 台账不是 UTF-8 编码（第 {exc.start} 字节） / the JSON ledger is not UTF-8") from None
-    try:
-        return json.loads(text, parse_constant=_reject_constant)
-    except RecursionError:
-        raise fatal("JSON 嵌套层数过深 / JSON nested too deeply") from None
-    except ValueError as exc:
-        line = getattr(exc, "lineno", None)
-        col = getattr(exc, "colno", None)
-        where = f"第 {line} 行第 {col} 列" if line else ""
-        raise fatal(f"不是有效的 JSON{where}：{getattr(exc, 'msg', exc)} / invalid JSON"
-                    + (f" at line {line} column {col}" if line else "")) from None
-
-
-def _reject_constant(name: str):
-    raise ValueError(f"JSON 中不允许 {name} / {name} is not valid JSON")
+        return loads(p.read_bytes(), max_depth=MAX_JSON_DEPTH)
+    except JSONProblem as exc:
+        raise fatal(exc.about("JSON 台账", "the JSON ledger")) from None
 
 
 def ledger_from_dict(data: Any, *, skip_bad: bool = False) -> Ledger:
@@ -75,7 +49,7 @@ def ledger_from_dict(data: Any, *, skip_bad: bool = False) -> Ledger:
     if not isinstance(data, dict):
         raise fatal(f"JSON 台账应为对象 {{\"units\": [...]}}，实际为 {type(data).__name__} / the JSON ledger must be "
                     "an object with \"units\"")
-    if _depth(data) > MAX_JSON_DEPTH:
+    if depth(data, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
         raise fatal(f"JSON 嵌套层数超过 {MAX_JSON_DEPTH} / JSON nested deeper than {MAX_JSON_DEPTH}")
     problems = Problems()
     top = Where(SHEET, "$")

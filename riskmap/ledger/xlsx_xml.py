@@ -73,6 +73,7 @@ def _no_doctype(*_args) -> None:
 def _parser() -> expat.XMLParserType:
     p = expat.ParserCreate()
     p.StartDoctypeDeclHandler = _no_doctype
+    p.EntityDeclHandler = _no_doctype
     p.buffer_text = True
     return p
 
@@ -88,9 +89,16 @@ def _feed(parser, zf: zipfile.ZipFile, member: str) -> None:
 
 
 def _xml(zf: zipfile.ZipFile, member: str) -> ET.Element:
+    from riskmap.xmlguard import DTDFound, NotWellFormed, refuse_dtd
+
     data = zf.read(member)
-    if b"<!DOCTYPE" in data[:2048]:
+    try:
+        refuse_dtd([data])              # the whole part, as decoded: a DTD after padding or in UTF-16 too
+    except DTDFound:
         _no_doctype()
+    except NotWellFormed as exc:
+        raise XlsxError(f"工作簿部件 {member} 不是格式正确的 XML（第 {exc.line} 行） / workbook part {member} is not "
+                        f"well-formed XML (line {exc.line}: {exc})") from None
     return ET.fromstring(data)
 
 

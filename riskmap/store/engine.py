@@ -18,6 +18,7 @@ from sqlalchemy.pool import StaticPool
 
 from riskmap.errors import NotFoundError, RiskmapError
 from riskmap.store.types import loads
+from riskmap.text import storable_parameters
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 PG_CONNECT_TIMEOUT_S = 10
@@ -65,6 +66,16 @@ def normalise_url(url: str | URL) -> URL:
     )
 
 
+def _storable_text(engine: Engine) -> None:
+    """Every text parameter of every statement is made storable (riskmap.text.storable): interfaces refuse NUL and
+    lone surrogates where users write text, and whatever still carries one (a lookup by a hostile id) then finds
+    nothing on both backends instead of failing on PostgreSQL (NUL) or everywhere (surrogates)."""
+
+    @event.listens_for(engine, "before_cursor_execute", retval=True)
+    def _clean(conn, cursor, statement, parameters, context, executemany):
+        return statement, storable_parameters(parameters, many=executemany)
+
+
 def display_url(url: URL) -> str:
     return url.render_as_string(hide_password=True)
 
@@ -96,6 +107,7 @@ def _sqlite_engine(url: URL, create: bool = True) -> Engine:
         url = url.set(database=str(path.absolute()))
     engine = create_engine(url, json_serializer=_json_dumps, json_deserializer=loads,
                            **kwargs)
+    _storable_text(engine)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):
@@ -154,6 +166,7 @@ def _postgresql_engine(url: URL) -> Engine:
         connect_args["connect_timeout"] = PG_CONNECT_TIMEOUT_S
     engine = create_engine(url, connect_args=connect_args, pool_pre_ping=True, json_serializer=_json_dumps,
                            json_deserializer=loads)
+    _storable_text(engine)
     where = display_url(url)
     try:
         with engine.connect() as conn:

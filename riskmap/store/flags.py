@@ -23,7 +23,7 @@ import shapely
 from sqlalchemy import func, select, update
 
 from riskmap.attach import FeatureIndex, reference_key
-from riskmap.clock import local_date
+from riskmap.clock import EARLIEST, local_date
 from riskmap.clock import today as local_today
 from riskmap.domain import AssessmentUnit
 from riskmap.errors import InputError, NotFoundError
@@ -316,6 +316,8 @@ def record_accident(store: Store, name: str, unit_id: str | None, occurred_on: d
         raise InputError(f"事故日期应为日期，而不是 {occurred_on!r} / the accident date must be a date")
     if occurred_on > local_today() + timedelta(days=1):
         raise InputError(f"事故日期 {occurred_on} 在将来 / the accident date {occurred_on} is in the future")
+    if occurred_on < EARLIEST.date():       # the bound of every moment (parse_moment), for the CLI as for HTTP
+        raise InputError(f"事故日期 {occurred_on} 早于 1990 年 / the accident date {occurred_on} is before 1990")
     text = clean_text(description)
     text = text.strip() if text else ""
     if not text:

@@ -18,7 +18,7 @@ import shapely
 from sqlalchemy import func, or_, select, text
 
 from riskmap.attach import regions_from_features
-from riskmap.clock import LOCAL_ZONE
+from riskmap.clock import EARLIEST, LOCAL_ZONE
 from riskmap.domain import AssessmentUnit, Region
 from riskmap.errors import InputError
 from riskmap.store import codec
@@ -34,8 +34,8 @@ from riskmap.store.schema import (
     UnitRow,
 )
 from riskmap.store.types import Data, loads
+from riskmap.text import storable
 
-EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)
 MAX_HISTORY = 5000
 FUTURE_SLACK = timedelta(days=1)       # clocks of client and server may differ; further ahead is a typo
 _MOMENT_SHAPE = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}(:?\d{2})?)?)?$")
@@ -64,12 +64,17 @@ def parse_moment(text: str | None, *, now: datetime | None = None) -> datetime:
         raise bad from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=LOCAL_ZONE)
-    moment = moment.astimezone(UTC)
+    early = InputError(f"时刻 {shown} 早于 1990 年 / moment {shown} is before 1990")
+    ahead = InputError(f"时刻 {shown} 在未来 / moment {shown} is in the future")
+    try:
+        moment = moment.astimezone(UTC)
+    except OverflowError:           # year 1 or 9999 moved past the calendar's ends by its offset
+        raise (early if moment.year < EARLIEST.year else ahead) from None
     now = now or datetime.now(UTC)
     if moment < EARLIEST:
-        raise InputError(f"时刻 {shown} 早于 1990 年 / moment {shown} is before 1990")
+        raise early
     if moment > now + FUTURE_SLACK:
-        raise InputError(f"时刻 {shown} 在未来 / moment {shown} is in the future")
+        raise ahead
     return moment
 
 
@@ -225,7 +230,7 @@ def _lists_item(dialect: str, item: str):
     """changes.item_ids (a JSON list) contains `item`, in SQL."""
     if dialect == "postgresql":
         return text("CAST(changes.item_ids AS jsonb) @> CAST(:item_list AS jsonb)").bindparams(
-            item_list=json.dumps([item]))
+            item_list=json.dumps([storable(item)]))       # as stored: jsonb refuses the escape \u0000
     return text("EXISTS (SELECT 1 FROM json_each(changes.item_ids) WHERE json_each.value = :item_text)"
                 ).bindparams(item_text=item)
 

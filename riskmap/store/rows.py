@@ -26,6 +26,7 @@ from riskmap.errors import InputError, NotFoundError
 from riskmap.geo.model import ROLES
 from riskmap.store.schema import DataVersionRow, EnterpriseRow
 from riskmap.store.types import Data, LonLatGeometry, encode_wkb, loads, to_json, utcnow
+from riskmap.text import storable_parameters
 
 # Rows per INSERT batch; the whole save is still one transaction.
 CHUNK_ROWS = 5000
@@ -125,7 +126,8 @@ def insert_chunk(s: Session, model: type, rows: list[dict], returning: bool) -> 
 def copy_rows(s: Session, table: Any, rows: list[dict]) -> None:
     """COPY into PostgreSQL, inside the session's transaction: about twice as fast as batched INSERTs.
 
-    Geometry arrives as hex EWKB (which PostGIS reads as text), JSON columns are serialised as `Data` would.
+    Geometry arrives as hex EWKB (which PostGIS reads as text), JSON columns are serialised as `Data` would, text
+    is made storable as the engine does for every other statement (riskmap.text).
     """
     names = list(rows[0])
     columns = [table.c[n] for n in names]
@@ -141,7 +143,7 @@ def copy_rows(s: Session, table: Any, rows: list[dict]) -> None:
             for i in geom_cols:
                 if values[i] is not None and not isinstance(values[i], str):
                     values[i] = encode_wkb([values[i]], "postgresql")[0]
-            copy.write_row(values)
+            copy.write_row(storable_parameters(values))
 
 
 def insert_rows(s: Session, model: type, rows: list[dict], returning: bool = False) -> list[int]:

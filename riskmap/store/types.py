@@ -22,6 +22,8 @@ from geoalchemy2 import Geometry
 from sqlalchemy import JSON, DateTime, LargeBinary
 from sqlalchemy.types import TypeDecorator
 
+from riskmap.text import storable
+
 SRID = 4326
 
 # ---------------------------------------------------------------------------------------------- geometry
@@ -114,9 +116,12 @@ def to_json(value: Any) -> Any:
     """Plain JSON data for a value; Decimal, date, datetime, non-finite floats and bytes are tagged.
 
     numpy scalars and arrays become Python numbers and lists, enums their value, tuples and sets lists;
-    anything else its text, so that a source attribute of an odd type never stops an import.
+    anything else its text, so that a source attribute of an odd type never stops an import. Text is made storable
+    (riskmap.text): PostgreSQL's jsonb refuses the escape \u0000 and no UTF-8 text holds a lone surrogate.
     """
-    if value is None or isinstance(value, (bool, str, int)) and not isinstance(value, Enum):
+    if isinstance(value, str) and not isinstance(value, Enum):
+        return storable(value)
+    if value is None or isinstance(value, (bool, int)) and not isinstance(value, Enum):
         return value
     if isinstance(value, float):
         return value if math.isfinite(value) else {"$float": repr(value)}
@@ -129,7 +134,7 @@ def to_json(value: Any) -> Any:
     if isinstance(value, date):
         return {"$date": value.isoformat()}
     if isinstance(value, dict):
-        return {str(k): to_json(v) for k, v in value.items()}
+        return {storable(str(k)): to_json(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):
         return [to_json(v) for v in value]
     if isinstance(value, np.generic):
@@ -138,7 +143,7 @@ def to_json(value: Any) -> Any:
         return [to_json(v) for v in value.tolist()]
     if isinstance(value, (bytes, bytearray, memoryview)):
         return {"$bytes": base64.b64encode(bytes(value)).decode("ascii")}
-    return str(value)
+    return storable(str(value))
 
 
 def from_json(value: Any) -> Any:

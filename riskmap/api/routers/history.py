@@ -13,9 +13,10 @@ from datetime import date, datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from riskmap.api.auth import require_editor
+from riskmap.api.fields import Text
 from riskmap.errors import InputError, NotFoundError
 from riskmap.store.flags import REASONS, STORED_REASONS
 
@@ -164,28 +165,28 @@ class RestoreIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     collection: Literal["layout", "regions"] = Field(..., description="layout | regions")
-    id: str = Field(..., min_length=1, max_length=MAX_ID, description="被删除要素的编号 / the deleted feature's id")
-    at: str | None = Field(None, max_length=40, description="恢复该时刻的状态（默认最后一次）/ its state then")
-    reason: str | None = Field(None, max_length=MAX_REASON, description="原因 / why")
+    id: Text = Field(..., min_length=1, max_length=MAX_ID, description="被删除要素的编号 / the deleted feature's id")
+    at: Text | None = Field(None, max_length=40, description="恢复该时刻的状态（默认最后一次）/ its state then")
+    reason: Text | None = Field(None, max_length=MAX_REASON, description="原因 / why")
 
 
 class ClearFlagsIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    unit_id: str = Field(..., min_length=1, max_length=MAX_ID)
-    reason: str = Field(..., min_length=1, max_length=MAX_REASON, description="为何无需复评或已复评 / why")
+    unit_id: Text = Field(..., min_length=1, max_length=MAX_ID)
+    reason: Text = Field(..., min_length=1, max_length=MAX_REASON, description="为何无需复评或已复评 / why")
     reason_code: Literal[STORED_REASONS] | None = Field(None, description="只关闭这一原因 / only this reason")
 
 
 class AccidentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    unit_id: str | None = Field(None, min_length=1, max_length=MAX_ID,
-                                description="事故发生的单元；空为全厂 / the unit (none: the whole plant)")
+    unit_id: Text | None = Field(None, min_length=1, max_length=MAX_ID,
+                                 description="事故发生的单元；空为全厂 / the unit (none: the whole plant)")
     date: dt.date = Field(..., description="发生日期 / when it happened")
-    description: str = Field(..., min_length=1, max_length=MAX_DESCRIPTION, description="经过 / what happened")
-    deaths: int = Field(0, ge=0, le=100_000, description="死亡人数 / deaths")
-    serious_injuries: int = Field(0, ge=0, le=100_000, description="重伤人数 / serious injuries")
+    description: Text = Field(..., min_length=1, max_length=MAX_DESCRIPTION, description="经过 / what happened")
+    deaths: StrictInt = Field(0, ge=0, le=100_000, description="死亡人数 / deaths")
+    serious_injuries: StrictInt = Field(0, ge=0, le=100_000, description="重伤人数 / serious injuries")
 
 
 # ---------------------------------------------------------------------------------------------- helpers

@@ -60,13 +60,13 @@ def make_router() -> APIRouter:
     @router.post("/split", summary="沿一条线分割区域 / split an area along a line", responses=responses,
                  openapi_extra={"parameters": params, **ogc_edit._body_doc(SPLIT_SCHEMA, ("application/json",))})
     async def split(request: Request, token: dict = Depends(require_editor)) -> dict:
-        body = await ogc_edit.read_json(request, limit=ogc_edit.MAX_BODY_BYTES)
+        body = await ogc_edit.read_json(request)
         return await run_in_threadpool(_split, request, body, token)
 
     @router.post("/merge", summary="合并相邻区域 / merge touching areas", responses=responses,
                  openapi_extra={"parameters": params, **ogc_edit._body_doc(MERGE_SCHEMA, ("application/json",))})
     async def merge(request: Request, token: dict = Depends(require_editor)) -> dict:
-        body = await ogc_edit.read_json(request, limit=ogc_edit.MAX_BODY_BYTES)
+        body = await ogc_edit.read_json(request)
         return await run_in_threadpool(_merge, request, body, token)
 
     return router

@@ -65,7 +65,7 @@ ITEMS_PARAMETERS = [
     _query("datetime", {"type": "string"},
            "RFC 3339 时间或时间段（units 按最近评估日期，layout 按版本时间）/ instant or interval (units: date last "
            "assessed; layout: the version's time)"),
-    _query("limit", {"type": "integer", "minimum": 1, "maximum": data.MAX_LIMIT, "default": data.DEFAULT_LIMIT},
+    _query("limit", {"type": "integer", "minimum": 1, "default": data.DEFAULT_LIMIT},
            f"每页要素数，大于 {data.MAX_LIMIT} 时按 {data.MAX_LIMIT} / page size; larger values are lowered to "
            f"{data.MAX_LIMIT}"),
     _query("offset", {"type": "integer", "minimum": 0, "default": 0}, "跳过的要素数 / features skipped"),
@@ -205,7 +205,7 @@ def make_router() -> APIRouter:
                            "description": "强校验值 / strong entity tag"}}},
                            304: {"description": "未修改 / not modified (If-None-Match)"},
                            **models.GEOJSON_ERROR_RESPONSES},
-                openapi_extra={"parameters": [P_F, P_ENTERPRISE, P_METHOD, P_WHICH]})
+                openapi_extra={"parameters": [P_F, P_ENTERPRISE, P_AT, P_METHOD, P_WHICH]})
     def item(collection_id: str, feature_id: str, request: Request):
         q = request.query_params
         fmt = _format(request)

@@ -10,20 +10,20 @@ POST and DELETE; a unit's PUT would overwrite its own geometry with the one it i
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
+from fastapi import Path as PathParam
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from riskmap.api import ogc_data as data
 from riskmap.api.auth import require_editor
 from riskmap.api.routers import ogc
-from riskmap.errors import InputError, PreconditionRequired, RiskmapError, TooLargeError
+from riskmap.errors import InputError, PreconditionRequired, RiskmapError
+from riskmap.text import check_text
 
 JSON_TYPES = frozenset({"application/json", "application/geo+json", "application/merge-patch+json"})
-MAX_BODY_BYTES = 5 * 1024 * 1024
 MAX_REASON = 2000
 MAX_TEXT = 200
 # Properties a layout/region item shows but that are worked out, not written (a client sends them back).
@@ -35,6 +35,8 @@ UNIT_READ_ONLY = frozenset({"kind_zh", "level", "level_zh", "colour", "events", 
                             "edit_tag"})
 UNIT_WRITABLE = ("name", "parent", "feature_ref")
 UNIT_CREATE = (*UNIT_WRITABLE, "kind", "weight")
+# Collections whose items PUT replaces whole (a unit's PUT is refused: it would overwrite its own geometry).
+WHOLE_ITEMS = "^(e[0-9]+_)?(layout|regions)$"
 
 
 class BadBodyError(RiskmapError):
@@ -119,7 +121,10 @@ def make_router() -> APIRouter:
                 responses={200: {"description": "已替换 / replaced", "content": ITEM_CONTENT, "headers": ITEM_HEADERS},
                            **_responses(412, 428)},
                 openapi_extra={"parameters": [*WRITE_PARAMETERS, IF_MATCH], **_body_doc(FEATURE_SCHEMA, geo)})
-    async def replace(collection_id: str, feature_id: str, request: Request, token: dict = Depends(require_editor)):
+    async def replace(request: Request, feature_id: str, token: dict = Depends(require_editor),
+                      collection_id: str = PathParam(..., json_schema_extra={"pattern": WHOLE_ITEMS},
+                                                     description="layout、regions（单元只能 PATCH）/ layout or "
+                                                                 "regions (units are changed with PATCH)")):
         ref = await _target(request, collection_id)
         if ref.kind == "units":
             raise NotWritableError("评估单元不能整体替换，请用 PATCH 修改名称、上级、关联要素或几何 / "
@@ -198,46 +203,29 @@ def _reason(request: Request) -> str | None:
         text = unquote(text)        # the portable way: percent-encoded UTF-8
     else:
         text = request.query_params.get("reason")
-    text = (text or "").strip()
+    text = check_text((text or "").strip(), "reason")
     if len(text) > MAX_REASON:
         raise InputError(f"修改理由过长（最多 {MAX_REASON} 字）/ the reason is longer than {MAX_REASON} characters")
     return text or None
 
 
-async def read_json(request: Request, limit: int = MAX_BODY_BYTES) -> Any:
-    """The JSON body (application/json, geo+json or merge-patch+json), at most `limit` bytes, no NaN."""
+async def read_json(request: Request) -> Any:
+    """The JSON body (application/json, geo+json or merge-patch+json): no NaN, no deep nesting, no text that cannot
+    be stored. Its size was checked before a byte of it was read (riskmap.api.guard)."""
+    from riskmap.strictjson import JSONProblem, loads
+
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media not in JSON_TYPES:
         raise MediaTypeError(f"请求体应为 JSON（application/geo+json、application/json 或 "
                              f"application/merge-patch+json），而不是 {media or '空'} / "
                              f"the body must be JSON (application/geo+json, application/json or "
                              f"application/merge-patch+json), not {media or 'missing'}")
-    too_large = TooLargeError(f"请求体超过 {limit // (1024 * 1024)} MB / the body exceeds {limit // (1024 * 1024)} MB")
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise too_large
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise too_large
-        chunks.append(chunk)
-    raw = b"".join(chunks)
     try:
-        return json.loads(raw, parse_constant=_no_constant)
-    except _NotFinite:
-        raise InputError("请求体含 NaN 或 Infinity，JSON 不允许 / the body contains NaN or Infinity, which JSON does "
-                         "not allow") from None
-    except (ValueError, RecursionError):
-        raise BadBodyError("请求体不是有效的 JSON / the body is not valid JSON") from None
-
-
-class _NotFinite(ValueError):
-    pass
-
-
-def _no_constant(name: str):
-    raise _NotFinite(name)
+        body = loads(await request.body())
+    except JSONProblem as exc:
+        error = InputError if exc.kind == "constant" else BadBodyError
+        raise error(exc.about("请求体", "the body")) from None
+    return check_text(body, "body")
 
 
 # ---------------------------------------------------------------------------------------------- bodies

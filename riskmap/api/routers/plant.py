@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from riskmap.api.deps import get_plant, get_store
+from riskmap.api.fields import Text
 from riskmap.export import regions_frame, units_frame
 from riskmap.plant import Plant
 
@@ -16,9 +17,12 @@ Which = Literal["residual", "inherent"]
 
 
 class EvaluateRequest(BaseModel):
-    profile: str = Field("lec", description="评价准则 / criteria profile, e.g. lec, lec-upper-inclusive, ls")
-    inputs: dict[str, Any] = Field(..., description="L/E/C, L/S or L/S1..S5")
-    direct_rules: list[str] = Field(default_factory=list)
+    model_config = ConfigDict(extra="forbid")
+
+    profile: Text = Field("lec", max_length=200,
+                          description="评价准则 / criteria profile, e.g. lec, lec-upper-inclusive, ls")
+    inputs: dict[Text, Any] = Field(..., description="L/E/C, L/S or L/S1..S5")
+    direct_rules: list[Text] = Field(default_factory=list, description="直接判定规则 / direct determination rules")
 
 
 def make_router() -> APIRouter:

@@ -2,8 +2,8 @@
 the current layout (and the `base_version` it was made against); with `confirm=true&base_version=N` it applies
 the diff as one new layout version, or answers 409 when the layout moved on since version N.
 
-The body is read only after the editor token and the declared size were checked; the upload goes to a private
-temporary directory, removed before answering; importing and diffing run off the event loop.
+The body is read only after the editor token and the declared size were checked (riskmap.api.guard); the upload
+goes to a private temporary directory, removed before answering; importing and diffing run off the event loop.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from pathlib import Path, PurePath
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
 
 from riskmap.api.auth import require_editor
 from riskmap.errors import InputError, RiskmapError, TooLargeError
@@ -127,19 +128,17 @@ def make_router() -> APIRouter:
         from riskmap.geo.safety import private_tempdir
 
         settings = request.app.state.settings
-        limit = int(settings.max_upload_mb * 1024 * 1024)
+        limit = settings.max_upload_bytes
         if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
             raise UnsupportedMediaType("请以 multipart/form-data 上传文件（字段 file）/ upload the file as "
                                        "multipart/form-data (field file)")
         declared = request.headers.get("content-length")
         if declared is None or not declared.strip().isdigit():
             raise LengthRequired("需要 Content-Length 请求头 / the Content-Length header is required")
-        if int(declared) > limit + _CHUNK:       # room for the form's other fields and boundaries
-            raise TooLargeError(f"上传内容过大（上限 {settings.max_upload_mb:g} MB）/ upload too large (limit "
-                                f"{settings.max_upload_mb:g} MB)")
+        # A declared size over the limit was refused before the body was read (riskmap.api.guard).
         try:
             form = await request.form(max_files=len(_FILE_FIELDS), max_fields=len(_TEXT_FIELDS) + 5)
-        except RiskmapError:
+        except (RiskmapError, HTTPException):
             raise
         except Exception as exc:   # the multipart parser's own errors: a broken or truncated body
             raise InputError(f"无法解析上传的表单：{str(exc)[:200]} / cannot parse the uploaded form") from None

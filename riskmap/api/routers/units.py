@@ -15,6 +15,7 @@ from fastapi import APIRouter, Body, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from riskmap.api.auth import require_editor
+from riskmap.api.fields import Text
 from riskmap.clock import today as clock_today
 from riskmap.domain import RESIDUAL, AssessmentUnit, Override
 from riskmap.errors import InputError
@@ -27,15 +28,15 @@ MAX_REASON = 2000
 class OverrideIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    level: str = Field(..., description="重大/较大/一般/低 或 major/significant/general/low")
-    reason: str = Field(..., description="指定等级的理由 / why the level is forced")
+    level: Text = Field(..., description="重大/较大/一般/低 或 major/significant/general/low")
+    reason: Text = Field(..., description="指定等级的理由 / why the level is forced")
 
 
 class EventInputsIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    id: str = Field(..., description="风险事件编号 / the risk event's id")
-    inputs: dict[str, Any] = Field(..., description="评价输入，如 L/E/C 或 L/S / method inputs, e.g. L, E, C")
+    id: Text = Field(..., description="风险事件编号 / the risk event's id")
+    inputs: dict[Text, Any] = Field(..., description="评价输入，如 L/E/C 或 L/S / method inputs, e.g. L, E, C")
 
 
 class UnitPatch(BaseModel):
