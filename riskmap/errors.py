@@ -25,6 +25,16 @@ class NotFoundError(RiskmapError):
     http_status = 404
 
 
+def no_enterprise(name) -> NotFoundError:
+    """The one wording for an enterprise the database lacks (names cut to 100 characters)."""
+    shown = str(name)[:100]
+    return NotFoundError(f"没有名为 “{shown}” 的企业 / no enterprise named {shown!r}")
+
+
+def no_enterprise_yet() -> NotFoundError:
+    return NotFoundError("数据库中还没有企业，请先导入布置图和台账 / no enterprise in the database yet")
+
+
 class LayoutImportError(RiskmapError):
     """A layout file that cannot be imported; nothing was written."""
 
@@ -93,3 +103,21 @@ class StoreError(RiskmapError):
     """The database failed (locked too long, disk full, server gone): not the user's data."""
 
     http_status = 503
+
+
+class BadBodyError(RiskmapError):
+    """A request body that is not JSON at all."""
+
+    http_status = 400
+
+
+class MediaTypeError(RiskmapError):
+    """A body of a media type the route does not take."""
+
+    http_status = 415
+
+
+class NotWritableError(RiskmapError):
+    """A write aimed at ?at= (the past is read only) or a PUT of a unit."""
+
+    http_status = 405

@@ -50,11 +50,11 @@ def load_plant(store, enterprise_name: str | None, at: datetime | None = None) -
     """Read the current layout and ledger of an enterprise (or those of a past moment `at`) and attach units
     to the layout's features."""
     from riskmap.attach import resolve_unit_geometries
-    from riskmap.errors import NotFoundError
+    from riskmap.errors import no_enterprise
 
     enterprise_name = resolve_enterprise(store, enterprise_name)
     if enterprise_name not in {e.name for e in store.enterprises()}:
-        raise NotFoundError(f"数据库中没有企业 “{enterprise_name}” / no enterprise {enterprise_name!r}")
+        raise no_enterprise(enterprise_name)
 
     enterprise = store.enterprise(enterprise_name, create=False)
     if at is not None:

@@ -248,10 +248,11 @@ def test_another_process_writing_is_seen_on_the_next_request(url):
 
     assert level_in_tile() == "significant"
     script = textwrap.dedent(f"""
-        from riskmap.api.routers.units import edit_unit
         from riskmap.store import open_store
+        from riskmap.unit_edits import edit_unit
         with open_store({url!r}) as store:
-            print(edit_unit(store, None, "CY-01-02", {{"level": "low", "reason": "另一个进程"}})["data_version"])
+            name = store.enterprises()[0].name
+            print(edit_unit(store, name, "CY-01-02", {{"level": "low", "reason": "另一个进程"}})["data_version"])
     """)
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr

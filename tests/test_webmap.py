@@ -357,7 +357,7 @@ def test_identify_outside_the_plant_finds_nothing(client):
     ({"unit": "NOPE"}, 404, "没有编号为"),
     ({"region": "NOPE"}, 404, "没有编号为"),
     ({"lon": 500, "lat": 0}, 422, "请求参数有误"),
-    ({"lon": 120, "lat": 32, "enterprise": "不存在"}, 404, "数据库中没有企业"),
+    ({"lon": 120, "lat": 32, "enterprise": "不存在"}, 404, "没有名为 “不存在” 的企业"),
 ])
 def test_identify_bad_input_is_a_chinese_4xx(client, params, status, start):
     resp = client.get("/api/identify", params=params)
@@ -568,9 +568,10 @@ def test_editor_script_writes_user_text_as_text_only():
 
 
 def test_map_as_of_a_moment_carries_at_everywhere(client):
-    from datetime import UTC, datetime
+    from datetime import UTC, datetime, timedelta
 
-    at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # whole seconds, rounded up: the demo may have been stored within this very second
+    at = (datetime.now(UTC) + timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
     resp = client.get("/map", params={"at": at})
     assert resp.status_code == 200, resp.text[:300]
     config = json.loads(re.search(r'id="riskmap-config">(.*?)</script>', resp.text, re.S).group(1))

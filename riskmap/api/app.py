@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import threading
-
 from fastapi import FastAPI
 
 import riskmap
 from riskmap.api import auth
 from riskmap.api.auth import ReadGate
+from riskmap.api.deps import app_singleton
 from riskmap.api.errors import install_error_handlers
 from riskmap.api.guard import RequestGuard, policies_of
 from riskmap.api.headers import SecurityHeaders
@@ -32,21 +31,11 @@ from riskmap.api.routers import (
 from riskmap.settings import Settings
 
 
-def _store_factory(url: str):
+def _store_factory(app: FastAPI, url: str):
     """Open the store on first use (migrations run once), then reuse it."""
-    lock = threading.Lock()
-    holder: dict = {}
+    from riskmap.store import open_store
 
-    def get():
-        if "store" not in holder:
-            with lock:
-                if "store" not in holder:
-                    from riskmap.store import open_store
-
-                    holder["store"] = open_store(url)
-        return holder["store"]
-
-    return get
+    return lambda: app_singleton(app, "store_instance", lambda: open_store(url))
 
 
 def create_app(settings: Settings | None = None, *, fast_tiles: bool = True) -> FastAPI:
@@ -60,7 +49,7 @@ def create_app(settings: Settings | None = None, *, fast_tiles: bool = True) -> 
         redoc_url=None,
     )
     app.state.settings = settings
-    app.state.store = _store_factory(settings.db)
+    app.state.store = _store_factory(app, settings.db)
     install_error_handlers(app)
     routes = []
     for module in (health, plant, ogc, ogc_edit, layout_edit, auth, static, webmap, identify, tiles, units, prints,

@@ -22,7 +22,7 @@ from starlette.requests import Request
 
 from riskmap.api.asgi import header, route_path, send_error
 from riskmap.api.auth import EDITOR_STATE, require_editor
-from riskmap.errors import RiskmapError, TooLargeError
+from riskmap.errors import MediaTypeError, RiskmapError, TooLargeError
 
 JSON = "json"
 MULTIPART = "multipart/form-data"
@@ -39,10 +39,6 @@ class RoutePolicy:
     methods: frozenset[str]
     editor: bool                 # the route depends on require_editor
     body: str | None             # JSON, MULTIPART or None (the route reads no body)
-
-
-class MediaTypeError(RiskmapError):
-    http_status = 415
 
 
 class BodyTooLarge(HTTPException):

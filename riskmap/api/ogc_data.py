@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from riskmap.errors import NotFoundError, RiskmapError
+from riskmap.errors import NotFoundError, RiskmapError, no_enterprise, no_enterprise_yet
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 CRS84_NAMES = frozenset({CRS84, "https://www.opengis.net/def/crs/OGC/1.3/CRS84", "OGC:CRS84", "[OGC:CRS84]",
@@ -610,7 +610,7 @@ def _named(enterprises, name: str):
     for ent in enterprises:
         if ent.name == wanted:
             return ent
-    raise NotFoundError(f"数据库中没有企业 “{wanted}” / no enterprise {wanted!r}")
+    raise no_enterprise(wanted)
 
 
 def list_collections(store, configured: str | None, enterprise_param: str | None) -> list[CollectionRef]:
@@ -639,7 +639,7 @@ def resolve_collection(store, configured: str | None, enterprise_param: str | No
         if default is not None:
             return CollectionRef(collection_id, collection_id, default, False)
         if not enterprises:
-            raise NotFoundError("数据库中还没有企业，请先导入布局和台账 / no enterprise in the database yet")
+            raise no_enterprise_yet()
         names = "、".join(e.name for e in enterprises)
         raise OgcParameterError(f"数据库中有多个企业（{names}），请加 ?enterprise=企业名称，或用 e编号_{collection_id} "
                                 f"形式的集合 / several enterprises: add ?enterprise=<name> or use the collection "

@@ -46,8 +46,9 @@ _TEXT_EVENT_FIELDS = ("hazard_factor", "hazard_code", "cause", "consequence", "i
                       "existing_measures", "measure_effectiveness", "emergency_measures")
 
 
-def _unknown_keys(raw: dict, allowed: frozenset, where: Where | None, prefix: str, problems: Problems,
-                  **owner) -> None:
+def unknown_keys(raw: dict, allowed: frozenset, where: Where | None, prefix: str, problems: Problems,
+                 **owner) -> None:
+    """A problem for each key of `raw` outside `allowed` (a misspelt field is reported, never ignored)."""
     for key in raw:
         if key not in allowed:
             problems.add(where, f"{prefix}{key}", f"未知字段 “{key}”，可用字段：{'、'.join(sorted(allowed))} / unknown "
@@ -69,7 +70,7 @@ def build_override(raw: Any, where: Where | None, prefix: str, problems: Problem
         problems.add(where, prefix.rstrip("."), "调整应为对象 {level, reason} / override must be an object "
                      "{level, reason}", **owner)
         return None
-    _unknown_keys(raw, OVERRIDE_KEYS, where, prefix, problems, **owner)
+    unknown_keys(raw, OVERRIDE_KEYS, where, prefix, problems, **owner)
     level = None
     if raw.get("level") in (None, ""):
         problems.add(where, f"{prefix}level", "调整等级为空 / override level missing", **owner)
@@ -94,7 +95,7 @@ def build_major_hazard(raw: Any, where: Where | None, problems: Problems, **owne
         problems.add(where, "major_hazard", "重大危险源应为对象 {people_500m, substances} / major_hazard must be an "
                      "object", **owner)
         return None
-    _unknown_keys(raw, MAJOR_HAZARD_KEYS, where, "major_hazard.", problems, **owner)
+    unknown_keys(raw, MAJOR_HAZARD_KEYS, where, "major_hazard.", problems, **owner)
     out: dict[str, Any] = {}
     if raw.get("people_500m") in (None, ""):
         problems.add(where, "major_hazard.people_500m", "重大危险源缺少 500 米内人数 / people_500m missing", **owner)
@@ -114,7 +115,7 @@ def build_major_hazard(raw: Any, where: Where | None, problems: Problems, **owne
             problems.add(where, p.rstrip("."), "物质应为对象 {name, q, Q, category} / a substance must be an object",
                          **owner)
             continue
-        _unknown_keys(sub, SUBSTANCE_KEYS, where, p, problems, **owner)
+        unknown_keys(sub, SUBSTANCE_KEYS, where, p, problems, **owner)
         item: dict[str, Any] = {}
         name = _text(sub, "name", where, problems, p, **owner)
         if name is None:
@@ -258,7 +259,7 @@ def build_controls(raw: Any, where: Where | None, problems: Problems, **owner) -
             problems.add(where, p.rstrip("."), "管控措施应为对象 {description, class, tier, department, person} / a "
                          "control must be an object", **owner)
             continue
-        _unknown_keys(item, CONTROL_KEYS, where, p, problems, **owner)
+        unknown_keys(item, CONTROL_KEYS, where, p, problems, **owner)
         desc = _text(item, "description", where, problems, p, **owner)
         if desc is None:
             problems.add(where, f"{p}description", "管控措施内容为空 / control description missing", **owner)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from riskmap.domain import Enterprise
-from riskmap.ledger.build import EVENT_KEYS, UNIT_KEYS, _unknown_keys, build_event, build_unit
+from riskmap.ledger.build import EVENT_KEYS, UNIT_KEYS, build_event, build_unit, unknown_keys
 from riskmap.ledger.check import finish
 from riskmap.ledger.fields import clean_text, parse_method, unit_to_dict
 from riskmap.ledger.model import (
@@ -53,7 +53,7 @@ def ledger_from_dict(data: Any, *, skip_bad: bool = False) -> Ledger:
         raise fatal(f"JSON 嵌套层数超过 {MAX_JSON_DEPTH} / JSON nested deeper than {MAX_JSON_DEPTH}")
     problems = Problems()
     top = Where(SHEET, "$")
-    _unknown_keys(data, TOP_KEYS, top, "", problems)
+    unknown_keys(data, TOP_KEYS, top, "", problems)
     enterprise = _enterprise(data.get("enterprise"), problems)
     profile = DEFAULT_PROFILE
     if data.get("profile") not in (None, ""):
@@ -76,7 +76,7 @@ def ledger_from_dict(data: Any, *, skip_bad: bool = False) -> Ledger:
             problems.add(where, "", "评估单元应为对象 / a unit must be an object")
             continue
         unit = build_unit(raw, where, problems)
-        _unknown_keys(raw, UNIT_KEYS, where, "", problems, unit=unit)
+        unknown_keys(raw, UNIT_KEYS, where, "", problems, unit=unit)
         wheres[id(unit)] = where
         raw_events = raw.get("events") or []
         if not isinstance(raw_events, list):
@@ -88,7 +88,7 @@ def ledger_from_dict(data: Any, *, skip_bad: bool = False) -> Ledger:
                 problems.add(ev_where, "", "风险事件应为对象 / an event must be an object", unit=unit)
                 continue
             ev = build_event(raw_ev, ev_where, problems)
-            _unknown_keys(raw_ev, EVENT_KEYS, ev_where, "", problems, event=ev)
+            unknown_keys(raw_ev, EVENT_KEYS, ev_where, "", problems, event=ev)
             wheres[id(ev)] = ev_where
             unit.events.append(ev)
         units.append(unit)
@@ -108,7 +108,7 @@ def _enterprise(raw: Any, problems: Problems) -> Enterprise | None:
     if not isinstance(raw, dict):
         problems.add(where, "", "enterprise 应为对象 / \"enterprise\" must be an object")
         return None
-    _unknown_keys(raw, ENTERPRISE_KEYS, where, "", problems)
+    unknown_keys(raw, ENTERPRISE_KEYS, where, "", problems)
     values = {}
     for key in ENTERPRISE_KEYS:
         try:

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from riskmap.errors import InputError, NotFoundError
+from riskmap.errors import InputError, NotFoundError, no_enterprise, no_enterprise_yet
 from riskmap.render.grid import TMS, TileView, mvt_buffer_px, render_buffer_px
 from riskmap.render.tiledata import TileData, load_tiledata, past_tiledata, read_patch
 from riskmap.store.mapdata import LAYERS, current_state, has_map
@@ -367,16 +367,16 @@ class TileService:
         """(enterprise id, name, current data version, stamp) of the request's enterprise: one SELECT."""
         name = enterprise if enterprise not in (None, "") else self.default_enterprise
         if name is not None and (len(str(name)) > 200 or not str(name).strip()):
-            raise NotFoundError(f"没有名为 “{str(name)[:100]}” 的企业 / no enterprise named {str(name)[:100]!r}")
+            raise no_enterprise(name)
         found = self.checker.state(None if name is None else str(name).strip(), self._state_slow)
         if name is not None:
             if not found:
-                raise NotFoundError(f"没有名为 “{str(name)[:100]}” 的企业 / no enterprise named {str(name)[:100]!r}")
+                raise no_enterprise(name)
             return found[0]
         if len(found) == 1:
             return found[0]
         if not found:
-            raise NotFoundError("数据库中还没有企业，请先导入布置图和台账 / no enterprise in the database yet")
+            raise no_enterprise_yet()
         raise InputError("数据库中有多个企业，请用 enterprise 参数指定 / several enterprises in the database: "
                          "name one with the enterprise parameter")
 
@@ -408,7 +408,7 @@ class TileService:
             with self.store.session() as s:
                 state = current_state(s, name)
                 if not state or state[0][0] != ent_id:
-                    raise NotFoundError(f"没有名为 “{name}” 的企业 / no enterprise named {name!r}")
+                    raise no_enterprise(name)
                 _, _, version, stamp = state[0]
                 data = self._data.get(ent_id)
                 if data is not None and data.stamp == stamp:

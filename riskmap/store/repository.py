@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from riskmap.attach import regions_from_features
 from riskmap.domain import AssessmentUnit, Enterprise, Region
-from riskmap.errors import InputError, NotFoundError, RiskmapError, StoreError
+from riskmap.errors import InputError, NotFoundError, RiskmapError, StoreError, no_enterprise
 from riskmap.geo.model import LayoutImport
 from riskmap.store import editing, flags, history, mapdata, versions
 from riskmap.store.audit import record_change
@@ -189,7 +189,7 @@ class Store:
             if row is not None:
                 return enterprise_of(row)
         if not create:
-            raise NotFoundError(f"没有名为 “{name}” 的企业 / no enterprise named {name!r}")
+            raise no_enterprise(name)
         with self.transaction(name) as w:
             record_change(w, "enterprise.create")
             return enterprise_of(w.session.get(EnterpriseRow, w.enterprise_id))

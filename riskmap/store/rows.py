@@ -22,7 +22,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
 from riskmap.domain import Enterprise
-from riskmap.errors import InputError, NotFoundError
+from riskmap.errors import InputError, NotFoundError, no_enterprise
 from riskmap.geo.model import ROLES
 from riskmap.store.schema import DataVersionRow, EnterpriseRow
 from riskmap.store.types import Data, LonLatGeometry, encode_wkb, loads, to_json, utcnow
@@ -79,7 +79,7 @@ def enterprise_id(s: Session, name: str, create: bool, missing_ok: bool = False)
     if not create:
         if missing_ok:
             return None
-        raise NotFoundError(f"没有名为 “{name}” 的企业 / no enterprise named {name!r}")
+        raise no_enterprise(name)
     ins = pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
     now = utcnow()
     # Another writer may be creating the same enterprise: do nothing on conflict, then read it back.

@@ -390,9 +390,9 @@ def test_staleness_and_flagged_switches_load_clean(fresh_server, open_page, wait
 
 
 def test_map_as_of_a_moment_shows_a_banner_and_asks_for_that_moment(fresh_server, open_page):
-    from datetime import UTC, datetime
+    from datetime import UTC, datetime, timedelta
 
-    at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    at = (datetime.now(UTC) + timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ")   # rounded up
     page, log = open_page(fresh_server, f"/map?at={at}")
     banner = page.locator(".riskmap-historical")
     assert banner.count() == 1 and banner.inner_text().startswith("历史视图")

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Body, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from riskmap.api.auth import require_editor
+from riskmap.api.deps import resolve_tenant
 from riskmap.api.fields import Text
 from riskmap.errors import InputError, NotFoundError
 from riskmap.store.flags import REASONS, STORED_REASONS
@@ -194,12 +195,8 @@ class AccidentIn(BaseModel):
 
 def _name(request: Request, enterprise: str | None) -> tuple[Any, str]:
     """The store and the enterprise of a request; 404 for an enterprise not stored."""
-    from riskmap.plant import resolve_enterprise
-
-    store = request.app.state.store()
-    name = resolve_enterprise(store, enterprise or request.app.state.settings.enterprise)
-    store.enterprise(name, create=False)
-    return store, name
+    tenant = resolve_tenant(request.app, enterprise)
+    return tenant.store, tenant.name
 
 
 def _moment(text: str | None, what: str):

@@ -20,7 +20,7 @@ import pandas as pd
 import shapely
 from fastapi import APIRouter, Query, Request
 
-from riskmap.api.deps import app_singleton
+from riskmap.api.deps import app_singleton, resolve_tenant
 from riskmap.attach import located_geometries
 from riskmap.domain import RESIDUAL, AssessmentUnit, RiskEvent, UnitTree
 from riskmap.errors import InputError, NotFoundError
@@ -273,10 +273,10 @@ def plant_index(app, enterprise: str | None, method: str = "highest", which: str
     built on first use and kept (a few of them).
 
     Concurrent requests for the same index wait for one build instead of each loading the plant."""
-    from riskmap.plant import load_plant, resolve_enterprise
+    from riskmap.plant import load_plant
 
-    store = app.state.store()
-    name = resolve_enterprise(store, enterprise or app.state.settings.enterprise)
+    tenant = resolve_tenant(app, enterprise)
+    store, name = tenant.store, tenant.name
     if at is None:
         key = (name, store.data_version(name), method, which)
     else:

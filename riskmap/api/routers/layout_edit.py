@@ -15,7 +15,8 @@ from starlette.concurrency import run_in_threadpool
 
 from riskmap.api import ogc_data as data
 from riskmap.api.auth import require_editor
-from riskmap.api.routers import ogc, ogc_edit
+from riskmap.api.requests import json_body_doc, plant_extent, read_json, reason_of, writable_collection, write_responses
+from riskmap.api.routers import ogc_edit
 from riskmap.errors import InputError, NotFoundError, PreconditionRequired
 
 MAX_MERGE = 50
@@ -55,28 +56,21 @@ def make_router() -> APIRouter:
     router = APIRouter(prefix="/api/layout", tags=["ogc-edit"])
     params = ogc_edit.WRITE_PARAMETERS
     responses = {200: {"description": "新的布局版本 / the new layout version",
-                       "content": {"application/json": {"schema": RESULT_SCHEMA}}}, **ogc_edit._responses(412, 428)}
+                       "content": {"application/json": {"schema": RESULT_SCHEMA}}}, **write_responses(412, 428)}
 
     @router.post("/split", summary="沿一条线分割区域 / split an area along a line", responses=responses,
-                 openapi_extra={"parameters": params, **ogc_edit._body_doc(SPLIT_SCHEMA, ("application/json",))})
+                 openapi_extra={"parameters": params, **json_body_doc(SPLIT_SCHEMA, ("application/json",))})
     async def split(request: Request, token: dict = Depends(require_editor)) -> dict:
-        body = await ogc_edit.read_json(request)
+        body = await read_json(request)
         return await run_in_threadpool(_split, request, body, token)
 
     @router.post("/merge", summary="合并相邻区域 / merge touching areas", responses=responses,
-                 openapi_extra={"parameters": params, **ogc_edit._body_doc(MERGE_SCHEMA, ("application/json",))})
+                 openapi_extra={"parameters": params, **json_body_doc(MERGE_SCHEMA, ("application/json",))})
     async def merge(request: Request, token: dict = Depends(require_editor)) -> dict:
-        body = await ogc_edit.read_json(request)
+        body = await read_json(request)
         return await run_in_threadpool(_merge, request, body, token)
 
     return router
-
-
-def _enterprise(request: Request) -> data.CollectionRef:
-    if request.query_params.get("at") is not None:
-        raise ogc_edit.NotWritableError("过去某一时刻的数据只读 / the data of a past moment is read only")
-    return data.resolve_collection(request.app.state.store(), request.app.state.settings.enterprise,
-                                   ogc._enterprise(request), "layout")
 
 
 def _area(store, ref: data.CollectionRef, fid: Any):
@@ -112,9 +106,9 @@ def _split(request: Request, body: Any, token: dict) -> dict:
 
     if not isinstance(body, dict):
         raise InputError("请求体应为对象 {fid, line, if_match} / the body must be an object {fid, line, if_match}")
-    ref = _enterprise(request)
+    ref = writable_collection(request, "layout")
     store = request.app.state.store()
-    extent = ogc_edit._extent(request, ref)
+    extent = plant_extent(request, ref)
     feature = _area(store, ref, body.get("fid"))
     if_match = _tag(body.get("if_match", request.headers.get("if-match")), feature.fid)
     line = check_edit_geometry(body.get("line"), "other", extent)
@@ -132,7 +126,7 @@ def _split(request: Request, body: Any, token: dict) -> dict:
     changes += [FeatureChange("create", None, role=feature.role, geometry=piece, feature_name=f"{base}（{k}）",
                               layer=feature.layer) for k, piece in enumerate(pieces[1:], start=2)]
     result = store.apply_layout_changes(ref.enterprise.name, changes, "split", {feature.fid: if_match},
-                                        author=token["name"], reason=ogc_edit._reason(request))
+                                        author=token["name"], reason=reason_of(request))
     return _result("split", result)
 
 
@@ -166,7 +160,7 @@ def _merge(request: Request, body: Any, token: dict) -> dict:
     if name is not None and (not isinstance(name, str) or len(name) > ogc_edit.MAX_TEXT):
         raise InputError(f"name 应为不超过 {ogc_edit.MAX_TEXT} 字的文字 / name must be text of at most "
                          f"{ogc_edit.MAX_TEXT} characters")
-    ref = _enterprise(request)
+    ref = writable_collection(request, "layout")
     store = request.app.state.store()
     features = [_area(store, ref, fid) for fid in fids]
     roles = {f.role for f in features}
@@ -179,9 +173,9 @@ def _merge(request: Request, body: Any, token: dict) -> dict:
         raise InputError("这些区域互不相接，合并后不是一个面；请先让它们共边 / the areas do not touch, so their union "
                          "is not one area; make them share an edge first")
     first = features[0]
-    union = check_edit_geometry(union, first.role, ogc_edit._extent(request, ref))
+    union = check_edit_geometry(union, first.role, plant_extent(request, ref))
     changes = [FeatureChange("replace", first.fid, geometry=union, feature_name=name or None)]
     changes += [FeatureChange("delete", f.fid) for f in features[1:]]
     result = store.apply_layout_changes(ref.enterprise.name, changes, "merge", if_match, author=token["name"],
-                                        reason=ogc_edit._reason(request))
+                                        reason=reason_of(request))
     return _result("merge", result)

@@ -9,7 +9,6 @@ message, as the standard asks, while the API definition still declares their typ
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from urllib.parse import quote, urlencode
 
 import numpy as np
 from fastapi import APIRouter, Request
@@ -18,6 +17,14 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from riskmap.api import ogc_data as data
 from riskmap.api import ogc_models as models
 from riskmap.api.ogc_data import OgcParameterError
+from riskmap.api.requests import (
+    base_url,
+    collection_path,
+    enterprise_param,
+    item_path,
+    query_parameter,
+    url_on,
+)
 from riskmap.errors import NotFoundError, RiskmapError
 
 GEOJSON = "application/geo+json"
@@ -41,38 +48,34 @@ class GeoJSONResponse(JSONResponse):
     media_type = GEOJSON
 
 
-def _query(name: str, schema: dict, description: str, **extra) -> dict:
-    return {"name": name, "in": "query", "required": False, "schema": schema, "description": description, **extra}
-
-
-P_F = _query("f", {"type": "string", "enum": ["json", "html"]},
+P_F = query_parameter("f", {"type": "string", "enum": ["json", "html"]},
              "格式（不给时按 Accept 头）/ format; without it the Accept header decides")
-P_ENTERPRISE = _query("enterprise", {"type": "string"},
+P_ENTERPRISE = query_parameter("enterprise", {"type": "string"},
                       "企业名称（默认：配置的或唯一的企业）/ enterprise name (default: the configured or only one)")
-P_METHOD = _query("method", {"type": "string", "enum": list(data.METHODS)},
+P_METHOD = query_parameter("method", {"type": "string", "enum": list(data.METHODS)},
                   "区域定级方法，仅 regions / region aggregation method, regions only")
-P_WHICH = _query("which", {"type": "string", "enum": list(data.WHICH)},
+P_WHICH = query_parameter("which", {"type": "string", "enum": list(data.WHICH)},
                  "现有风险或固有风险，regions 和 units / residual or inherent risk, regions and units")
-P_AT = _query("at", {"type": "string"},
+P_AT = query_parameter("at", {"type": "string"},
               "过去的某一时刻（ISO 8601，如 2026-10-01T08:00；不带时区按北京时间）：显示当时的数据，只读 / a past "
               "moment (ISO 8601; without an offset Beijing time): the data as it was then, read only")
 ITEMS_PARAMETERS = [
     P_F, P_ENTERPRISE, P_AT,
-    _query("bbox", {"type": "array", "minItems": 4, "maxItems": 6, "items": {"type": "number"}},
+    query_parameter("bbox", {"type": "array", "minItems": 4, "maxItems": 6, "items": {"type": "number"}},
            "范围 最小经度,最小纬度,最大经度,最大纬度（CRS84）/ bbox minlon,minlat,maxlon,maxlat in CRS84",
            style="form", explode=False),
-    _query("bbox-crs", {"type": "string", "enum": [data.CRS84]}, "bbox 的坐标系，仅 CRS84 / only CRS84"),
-    _query("datetime", {"type": "string"},
+    query_parameter("bbox-crs", {"type": "string", "enum": [data.CRS84]}, "bbox 的坐标系，仅 CRS84 / only CRS84"),
+    query_parameter("datetime", {"type": "string"},
            "RFC 3339 时间或时间段（units 按最近评估日期，layout 按版本时间）/ instant or interval (units: date last "
            "assessed; layout: the version's time)"),
-    _query("limit", {"type": "integer", "minimum": 1, "default": data.DEFAULT_LIMIT},
+    query_parameter("limit", {"type": "integer", "minimum": 1, "default": data.DEFAULT_LIMIT},
            f"每页要素数，大于 {data.MAX_LIMIT} 时按 {data.MAX_LIMIT} / page size; larger values are lowered to "
            f"{data.MAX_LIMIT}"),
-    _query("offset", {"type": "integer", "minimum": 0, "default": 0}, "跳过的要素数 / features skipped"),
+    query_parameter("offset", {"type": "integer", "minimum": 0, "default": 0}, "跳过的要素数 / features skipped"),
     P_METHOD, P_WHICH,
-    _query("level", {"type": "string"},
+    query_parameter("level", {"type": "string"},
            "按风险等级筛选，逗号分隔，regions 和 units / filter by level (comma-separated), regions and units"),
-    _query("role", {"type": "string"},
+    query_parameter("role", {"type": "string"},
            "按要素角色筛选，逗号分隔，仅 layout / filter by role (comma-separated), layout only"),
 ]
 
@@ -92,22 +95,22 @@ def make_router() -> APIRouter:
                 openapi_extra={"parameters": [P_F, P_ENTERPRISE]})
     def landing(request: Request):
         fmt = _format(request)
-        base = _base(request)
+        base = base_url(request)
         doc = {
             "title": "riskmap 四色安全风险分布图 / four-colour safety risk map",
             "description": "红橙黄蓝四色安全风险空间分布图的区域风险、评估单元和总平面布置图（OGC API - Features）"
                            " / region risk, assessment units and plant layout of the four-colour safety risk "
                            "map (OGC API - Features)",
             "links": [
-                _link(_url(request, "/ogc/"), "self", JSON, "本页 / this document"),
-                _link(_url(request, "/ogc/", f="html"), "alternate", HTML, "网页 / as HTML"),
+                _link(url_on(request, "/ogc/"), "self", JSON, "本页 / this document"),
+                _link(url_on(request, "/ogc/", f="html"), "alternate", HTML, "网页 / as HTML"),
                 _link(base + "/openapi.json", "service-desc", OPENAPI, "API 定义 / API definition"),
                 _link(base + "/docs", "service-doc", HTML, "API 文档 / API documentation"),
-                _link(_url(request, "/ogc/conformance"), "conformance", JSON, "符合的标准 / conformance"),
-                _link(_url(request, "/ogc/conformance"), "http://www.opengis.net/def/rel/ogc/1.0/conformance",
+                _link(url_on(request, "/ogc/conformance"), "conformance", JSON, "符合的标准 / conformance"),
+                _link(url_on(request, "/ogc/conformance"), "http://www.opengis.net/def/rel/ogc/1.0/conformance",
                       JSON, "符合的标准 / conformance"),
-                _link(_url(request, "/ogc/collections"), "data", JSON, "数据集合 / collections"),
-                _link(_url(request, "/ogc/collections"), "http://www.opengis.net/def/rel/ogc/1.0/data", JSON,
+                _link(url_on(request, "/ogc/collections"), "data", JSON, "数据集合 / collections"),
+                _link(url_on(request, "/ogc/collections"), "http://www.opengis.net/def/rel/ogc/1.0/data", JSON,
                       "数据集合 / collections"),
             ],
         }
@@ -126,12 +129,12 @@ def make_router() -> APIRouter:
     def collections(request: Request):
         fmt = _format(request)
         store = store_of(request)
-        refs = data.list_collections(store, configured(request), _enterprise(request))
+        refs = data.list_collections(store, configured(request), enterprise_param(request))
         cache = data.plant_cache(request.app)
         doc = {
             "links": [
-                _link(_url(request, "/ogc/collections"), "self", JSON, "本页 / this document"),
-                _link(_url(request, "/ogc/collections", f="html"), "alternate", HTML, "网页 / as HTML"),
+                _link(url_on(request, "/ogc/collections"), "self", JSON, "本页 / this document"),
+                _link(url_on(request, "/ogc/collections", f="html"), "alternate", HTML, "网页 / as HTML"),
             ],
             "collections": [_collection_doc(request, ref, cache.view(store, ref.enterprise.name)) for ref in refs],
         }
@@ -144,7 +147,7 @@ def make_router() -> APIRouter:
     def collection(collection_id: str, request: Request):
         fmt = _format(request)
         store = store_of(request)
-        ref = data.resolve_collection(store, configured(request), _enterprise(request), collection_id)
+        ref = data.resolve_collection(store, configured(request), enterprise_param(request), collection_id)
         doc = _collection_doc(request, ref, data.plant_cache(request.app).view(store, ref.enterprise.name))
         return _answer(request, fmt, doc, "collection")
 
@@ -165,7 +168,7 @@ def make_router() -> APIRouter:
         roles = data.parse_roles(q.get("role"))
         at = parse_at(q.get("at"))
         store = store_of(request)
-        ref = data.resolve_collection(store, configured(request), _enterprise(request), collection_id)
+        ref = data.resolve_collection(store, configured(request), enterprise_param(request), collection_id)
         _check_applies(ref.kind, method=method, which=which, level=levels, role=roles)
         view = plant_view(request, store, ref, at)
         coll = view.collection(ref.kind, method, which)
@@ -177,7 +180,7 @@ def make_router() -> APIRouter:
                   "本页（GeoJSON）/ this page as GeoJSON"),
             _link(_same(request, f="html"), "self" if fmt == "html" else "alternate", HTML,
                   "本页（网页）/ this page as HTML"),
-            _link(_url(request, _collection_path(ref.id)), "collection", JSON, "所属集合 / the collection"),
+            _link(url_on(request, collection_path(ref.id)), "collection", JSON, "所属集合 / the collection"),
         ]
         if offset + len(page) < len(rows):
             links.append(_link(_same(request, offset=offset + len(page), limit=limit), "next", _type(fmt),
@@ -190,10 +193,10 @@ def make_router() -> APIRouter:
             from riskmap.render import ogc_html
 
             return _html(ogc_html.items_page(
-                title=_title(ref), collection_url=_url(request, _collection_path(ref.id), f="html"),
+                title=_title(ref), collection_url=url_on(request, collection_path(ref.id), f="html"),
                 ids=coll.ids[page].tolist(), records=coll.records(page),
                 geometry_types=coll.geometry_types(page), feature_urls=[
-                    _url(request, _item_path(ref.id, fid), f="html", **_kept(request, "method", "which"))
+                    url_on(request, item_path(ref.id, fid), f="html", **_kept(request, "method", "which"))
                     for fid in coll.ids[page].tolist()],
                 matched=len(rows), offset=offset, links=links, timestamp=stamp))
         body = data.feature_collection_json(coll, page, len(rows), links, stamp)
@@ -213,7 +216,7 @@ def make_router() -> APIRouter:
         which = data.parse_choice(q.get("which"), data.WHICH, "which", "现有/固有风险")
         at = parse_at(q.get("at"))
         store = store_of(request)
-        ref = data.resolve_collection(store, configured(request), _enterprise(request), collection_id)
+        ref = data.resolve_collection(store, configured(request), enterprise_param(request), collection_id)
         _check_applies(ref.kind, method=method, which=which)
         return item_answer(request, store, ref, feature_id, fmt, method, which, at)
 
@@ -279,14 +282,14 @@ def item_answer(request: Request, store, ref: data.CollectionRef, feature_id: st
     if row is None and unit is None:
         raise NotFoundError(f"集合 “{ref.id}” 中没有要素 “{feature_id}” / no feature {feature_id!r} in "
                             f"collection {ref.id!r}")
-    path = _item_path(ref.id, feature_id)
+    path = item_path(ref.id, feature_id)
     kept = _kept(request, "method", "which", "at")
     links = [
-        _link(_url(request, path, **kept), "self" if fmt == "json" else "alternate", GEOJSON,
+        _link(url_on(request, path, **kept), "self" if fmt == "json" else "alternate", GEOJSON,
               "本要素（GeoJSON）/ this feature as GeoJSON"),
-        _link(_url(request, path, f="html", **kept), "self" if fmt == "html" else "alternate", HTML,
+        _link(url_on(request, path, f="html", **kept), "self" if fmt == "html" else "alternate", HTML,
               "本要素（网页）/ this feature as HTML"),
-        _link(_url(request, _collection_path(ref.id)), "collection", JSON, "所属集合 / the collection"),
+        _link(url_on(request, collection_path(ref.id)), "collection", JSON, "所属集合 / the collection"),
     ]
     if row is None:     # a unit without a location: not listed in the collection, but editable
         record, geometry_type = data.unit_record(unit, which), None
@@ -299,7 +302,7 @@ def item_answer(request: Request, store, ref: data.CollectionRef, feature_id: st
         from riskmap.render import ogc_html
 
         text = ogc_html.item_page(
-            title=_title(ref), collection_url=_url(request, _collection_path(ref.id), f="html"),
+            title=_title(ref), collection_url=url_on(request, collection_path(ref.id), f="html"),
             feature_id=feature_id, record=record, geometry_type=geometry_type, links=links)
     # A past unit's row is not known: its tag is weak, and a weak tag never satisfies If-Match.
     tag_text = etag(tag, text) if tag is not None else "W/" + etag(view.version, text)
@@ -348,25 +351,6 @@ def _prefers_html(accept: str) -> bool:
     return html_q > json_q
 
 
-def _enterprise(request: Request) -> str | None:
-    value = request.query_params.get("enterprise")
-    return value if value and value.strip() else None
-
-
-def _base(request: Request) -> str:
-    return str(request.base_url).rstrip("/")
-
-
-def _url(request: Request, path: str, **params) -> str:
-    """An absolute URL on this service, carrying ?enterprise= over from the request."""
-    query = {}
-    enterprise = _enterprise(request)
-    if enterprise:
-        query["enterprise"] = enterprise
-    query.update({k: v for k, v in params.items() if v is not None})
-    return _base(request) + path + ("?" + urlencode(query) if query else "")
-
-
 def _same(request: Request, **params) -> str:
     """This request's URL with some parameters replaced."""
     return str(request.url.include_query_params(**params))
@@ -374,14 +358,6 @@ def _same(request: Request, **params) -> str:
 
 def _kept(request: Request, *names: str) -> dict:
     return {n: request.query_params[n] for n in names if request.query_params.get(n)}
-
-
-def _collection_path(collection_id: str) -> str:
-    return "/ogc/collections/" + quote(collection_id, safe="")
-
-
-def _item_path(collection_id: str, feature_id: str) -> str:
-    return _collection_path(collection_id) + "/items/" + quote(feature_id, safe="")
 
 
 def _link(href: str, rel: str, media_type: str, title: str) -> dict:
@@ -402,16 +378,16 @@ def _title(ref: data.CollectionRef) -> str:
 def _collection_doc(request: Request, ref: data.CollectionRef, view: data.PlantView) -> dict:
     info = data.KIND_INFO[ref.kind]
     coll = view.collection(ref.kind)
-    path = _collection_path(ref.id)
+    path = collection_path(ref.id)
     doc = {
         "id": ref.id,
         "title": _title(ref),
         "description": f"{info.description_zh}（{ref.enterprise.name}）/ {info.description_en}",
         "links": [
-            _link(_url(request, path), "self", JSON, "本集合 / this collection"),
-            _link(_url(request, path, f="html"), "alternate", HTML, "网页 / as HTML"),
-            _link(_url(request, path + "/items"), "items", GEOJSON, "要素（GeoJSON）/ features as GeoJSON"),
-            _link(_url(request, path + "/items", f="html"), "items", HTML, "要素（网页）/ features as HTML"),
+            _link(url_on(request, path), "self", JSON, "本集合 / this collection"),
+            _link(url_on(request, path, f="html"), "alternate", HTML, "网页 / as HTML"),
+            _link(url_on(request, path + "/items"), "items", GEOJSON, "要素（GeoJSON）/ features as GeoJSON"),
+            _link(url_on(request, path + "/items", f="html"), "items", HTML, "要素（网页）/ features as HTML"),
         ],
         "itemType": "feature",
         "crs": [data.CRS84],

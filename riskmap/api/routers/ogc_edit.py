@@ -19,9 +19,21 @@ from starlette.concurrency import run_in_threadpool
 
 from riskmap.api import ogc_data as data
 from riskmap.api.auth import require_editor
+from riskmap.api.requests import (
+    if_match_of,
+    item_path,
+    json_body_doc,
+    plant_extent,
+    query_parameter,
+    read_json,
+    reason_of,
+    store_of,
+    url_on,
+    writable_collection_async,
+    write_responses,
+)
 from riskmap.api.routers import ogc
-from riskmap.errors import InputError, PreconditionRequired, RiskmapError
-from riskmap.text import check_text
+from riskmap.errors import InputError, NotWritableError
 
 JSON_TYPES = frozenset({"application/json", "application/geo+json", "application/merge-patch+json"})
 MAX_REASON = 2000
@@ -39,26 +51,6 @@ UNIT_CREATE = (*UNIT_WRITABLE, "kind", "weight")
 WHOLE_ITEMS = "^(e[0-9]+_)?(layout|regions)$"
 
 
-class BadBodyError(RiskmapError):
-    """A request body that is not JSON at all."""
-
-    http_status = 400
-
-
-class MediaTypeError(RiskmapError):
-    http_status = 415
-
-
-class NotWritableError(RiskmapError):
-    """A write aimed at ?at= (the past is read only) or a PUT of a unit."""
-
-    http_status = 405
-
-
-def _body_doc(schema: dict, media: tuple[str, ...]) -> dict:
-    return {"requestBody": {"required": True, "content": {m: {"schema": schema} for m in media}}}
-
-
 FEATURE_SCHEMA = {
     "type": "object", "required": ["type", "geometry"],
     "description": "GeoJSON Feature（经纬度 CRS84）；properties：name、role、layer（单元：name、kind、parent、"
@@ -74,7 +66,7 @@ PATCH_SCHEMA = {
     "properties": {"geometry": {"type": ["object", "null"]}, "properties": {"type": "object"}},
 }
 WRITE_PARAMETERS = [ogc.P_ENTERPRISE,
-                    ogc._query("reason", {"type": "string", "maxLength": MAX_REASON},
+                    query_parameter("reason", {"type": "string", "maxLength": MAX_REASON},
                                "修改理由（也可用 X-Reason 头），记入修改记录 / why (or the X-Reason header), kept in "
                                "the audit trail")]
 IF_MATCH = {"name": "If-Match", "in": "header", "required": True, "schema": {"type": "string"},
@@ -82,20 +74,6 @@ IF_MATCH = {"name": "If-Match", "in": "header", "required": True, "schema": {"ty
 ITEM_HEADERS = {"ETag": {"schema": {"type": "string"}, "description": "新版本的 ETag / the new version's ETag"}}
 # The item written, as GET …/items/{id} answers it (a GeoJSON Feature).
 ITEM_CONTENT = {"application/geo+json": {"schema": {"type": "object"}}}
-
-
-def _responses(*extra: int) -> dict:
-    from riskmap.api.errors import ERROR_SCHEMA
-
-    texts = {400: "请求体不是 JSON / body is not JSON", 401: "需要编辑令牌 / an editor token is required",
-             403: "只读令牌 / a reader token", 404: "没有该集合或要素 / no such collection or item",
-             405: "过去的数据只读 / the past is read only", 409: "编号已被使用 / the id is in use",
-             412: "要素已被他人修改（附当前版本）/ changed meanwhile (the current item is in the body)",
-             413: "请求体过大 / body too large", 415: "只接受 JSON / JSON bodies only",
-             422: "几何或属性有误 / invalid geometry or property", 428: "缺少 If-Match / If-Match is required"}
-    codes = (400, 401, 403, 404, 405, 413, 415, 422, *extra)
-    return {code: {"description": texts[code], "content": {"application/json": {"schema": ERROR_SCHEMA}}}
-            for code in sorted(set(codes))}
 
 
 def make_router() -> APIRouter:
@@ -106,57 +84,57 @@ def make_router() -> APIRouter:
 
     @router.post(items, summary="新增要素 / create an item", status_code=201,
                  responses={201: {"description": "已新增 / created", "content": ITEM_CONTENT, "headers": {
-                     **ITEM_HEADERS, "Location": {"schema": {"type": "string"}}}}, **_responses(409)},
-                 openapi_extra={"parameters": WRITE_PARAMETERS, **_body_doc(FEATURE_SCHEMA, geo)})
+                     **ITEM_HEADERS, "Location": {"schema": {"type": "string"}}}}, **write_responses(409)},
+                 openapi_extra={"parameters": WRITE_PARAMETERS, **json_body_doc(FEATURE_SCHEMA, geo)})
     async def create(collection_id: str, request: Request, token: dict = Depends(require_editor)):
-        ref = await _target(request, collection_id)
+        ref = await writable_collection_async(request, collection_id)
         body = await read_json(request)
         fid = await run_in_threadpool(_create, request, ref, body, token)
-        answer = await run_in_threadpool(ogc.item_answer, request, _store(request), ref, fid, "json", None, None)
+        answer = await run_in_threadpool(ogc.item_answer, request, store_of(request), ref, fid, "json", None, None)
         answer.status_code = 201
-        answer.headers["Location"] = ogc._url(request, ogc._item_path(ref.id, fid))
+        answer.headers["Location"] = url_on(request, item_path(ref.id, fid))
         return answer
 
     @router.put(item, summary="替换要素 / replace an item",
                 responses={200: {"description": "已替换 / replaced", "content": ITEM_CONTENT, "headers": ITEM_HEADERS},
-                           **_responses(412, 428)},
-                openapi_extra={"parameters": [*WRITE_PARAMETERS, IF_MATCH], **_body_doc(FEATURE_SCHEMA, geo)})
+                           **write_responses(412, 428)},
+                openapi_extra={"parameters": [*WRITE_PARAMETERS, IF_MATCH], **json_body_doc(FEATURE_SCHEMA, geo)})
     async def replace(request: Request, feature_id: str, token: dict = Depends(require_editor),
                       collection_id: str = PathParam(..., json_schema_extra={"pattern": WHOLE_ITEMS},
                                                      description="layout、regions（单元只能 PATCH）/ layout or "
                                                                  "regions (units are changed with PATCH)")):
-        ref = await _target(request, collection_id)
+        ref = await writable_collection_async(request, collection_id)
         if ref.kind == "units":
             raise NotWritableError("评估单元不能整体替换，请用 PATCH 修改名称、上级、关联要素或几何 / "
                                    "a unit cannot be replaced as a whole: PATCH its name, parent, feature_ref or "
                                    "geometry")
-        if_match = _if_match(request)
+        if_match = if_match_of(request)
         body = await read_json(request)
         await run_in_threadpool(_replace, request, ref, feature_id, if_match, body, token)
-        return await run_in_threadpool(ogc.item_answer, request, _store(request), ref, feature_id, "json", None,
+        return await run_in_threadpool(ogc.item_answer, request, store_of(request), ref, feature_id, "json", None,
                                        None)
 
     @router.patch(item, summary="修改要素的部分字段 / change some fields of an item",
                   responses={200: {"description": "已修改 / changed", "content": ITEM_CONTENT, "headers": ITEM_HEADERS},
-                             **_responses(412, 428)},
+                             **write_responses(412, 428)},
                   openapi_extra={"parameters": [*WRITE_PARAMETERS, IF_MATCH],
-                                 **_body_doc(PATCH_SCHEMA, ("application/merge-patch+json", *geo))})
+                                 **json_body_doc(PATCH_SCHEMA, ("application/merge-patch+json", *geo))})
     async def patch(collection_id: str, feature_id: str, request: Request, token: dict = Depends(require_editor)):
-        ref = await _target(request, collection_id)
-        if_match = _if_match(request)
+        ref = await writable_collection_async(request, collection_id)
+        if_match = if_match_of(request)
         body = await read_json(request)
         await run_in_threadpool(_patch, request, ref, feature_id, if_match, body, token)
-        return await run_in_threadpool(ogc.item_answer, request, _store(request), ref, feature_id, "json", None,
+        return await run_in_threadpool(ogc.item_answer, request, store_of(request), ref, feature_id, "json", None,
                                        None)
 
     @router.delete(item, summary="删除要素（保留历史，可恢复）/ delete an item (kept in history, restorable)",
                    status_code=204, response_class=Response,
-                   responses={204: {"description": "已删除 / deleted"}, **_responses(412, 428)},
+                   responses={204: {"description": "已删除 / deleted"}, **write_responses(412, 428)},
                    openapi_extra={"parameters": [*WRITE_PARAMETERS, IF_MATCH]})
     async def delete(collection_id: str, feature_id: str, request: Request, token: dict = Depends(require_editor)):
-        ref = await _target(request, collection_id)
-        if_match = _if_match(request)
-        store, reason = _store(request), _reason(request)
+        ref = await writable_collection_async(request, collection_id)
+        if_match = if_match_of(request)
+        store, reason = store_of(request), reason_of(request)
         if ref.kind == "units":
             await run_in_threadpool(store.delete_unit, ref.enterprise.name, feature_id, if_match,
                                     author=token["name"], reason=reason)
@@ -170,62 +148,6 @@ def make_router() -> APIRouter:
 
 
 # ---------------------------------------------------------------------------------------------- request parts
-
-
-def _store(request: Request):
-    return request.app.state.store()
-
-
-async def _target(request: Request, collection_id: str) -> data.CollectionRef:
-    if request.query_params.get("at") is not None:
-        raise NotWritableError("过去某一时刻的数据只读，不能修改（去掉 ?at=）/ "
-                               "the data of a past moment is read only (drop ?at=)")
-    store = _store(request)
-    return await run_in_threadpool(data.resolve_collection, store, request.app.state.settings.enterprise,
-                                   ogc._enterprise(request), collection_id)
-
-
-def _if_match(request: Request) -> str:
-    value = request.headers.get("if-match")
-    if value is None or not value.strip():
-        raise PreconditionRequired()
-    return value
-
-
-def _reason(request: Request) -> str | None:
-    text = request.headers.get("x-reason")
-    if text is not None:
-        from contextlib import suppress
-        from urllib.parse import unquote
-
-        with suppress(UnicodeError):    # headers arrive as latin-1: raw UTF-8 bytes are read back as UTF-8
-            text = text.encode("latin-1").decode("utf-8")
-        text = unquote(text)        # the portable way: percent-encoded UTF-8
-    else:
-        text = request.query_params.get("reason")
-    text = check_text((text or "").strip(), "reason")
-    if len(text) > MAX_REASON:
-        raise InputError(f"修改理由过长（最多 {MAX_REASON} 字）/ the reason is longer than {MAX_REASON} characters")
-    return text or None
-
-
-async def read_json(request: Request) -> Any:
-    """The JSON body (application/json, geo+json or merge-patch+json): no NaN, no deep nesting, no text that cannot
-    be stored. Its size was checked before a byte of it was read (riskmap.api.guard)."""
-    from riskmap.strictjson import JSONProblem, loads
-
-    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media not in JSON_TYPES:
-        raise MediaTypeError(f"请求体应为 JSON（application/geo+json、application/json 或 "
-                             f"application/merge-patch+json），而不是 {media or '空'} / "
-                             f"the body must be JSON (application/geo+json, application/json or "
-                             f"application/merge-patch+json), not {media or 'missing'}")
-    try:
-        body = loads(await request.body())
-    except JSONProblem as exc:
-        error = InputError if exc.kind == "constant" else BadBodyError
-        raise error(exc.about("请求体", "the body")) from None
-    return check_text(body, "body")
 
 
 # ---------------------------------------------------------------------------------------------- bodies
@@ -256,17 +178,10 @@ def _props(doc: dict, read_only: frozenset[str], writable: tuple[str, ...]) -> d
     return props
 
 
-def _extent(request: Request, ref: data.CollectionRef) -> tuple | None:
-    """The plant's extent (lon/lat) that edited geometries must stay near: the current layout's bounds."""
-    view = data.plant_cache(request.app).view(_store(request), ref.enterprise.name)
-    bbox = view.collection("layout").bbox
-    return tuple(bbox) if bbox else None
-
-
 def _geometry(request: Request, ref: data.CollectionRef, value: Any, role: str):
     from riskmap.geo.editcheck import check_edit_geometry
 
-    return check_edit_geometry(value, role, _extent(request, ref))
+    return check_edit_geometry(value, role, plant_extent(request, ref))
 
 
 def _role_of(ref: data.CollectionRef, props: dict, default: str | None) -> str:
@@ -300,7 +215,7 @@ def _check_role(store, ref: data.CollectionRef, fid: str, if_match: str):
 
 
 def _create(request: Request, ref: data.CollectionRef, body: Any, token: dict) -> str:
-    store = _store(request)
+    store = store_of(request)
     doc = _feature_doc(body)
     if ref.kind == "units":
         return _create_unit(request, ref, doc, token)
@@ -312,12 +227,12 @@ def _create(request: Request, ref: data.CollectionRef, body: Any, token: dict) -
         raise InputError("id 应为文字 / id must be text")
     result = store.create_feature(ref.enterprise.name, None if fid is None else str(fid), role, geometry,
                                   feature_name=props.get("name"), layer=props.get("layer"), author=token["name"],
-                                  reason=_reason(request))
+                                  reason=reason_of(request))
     return result.fid
 
 
 def _replace(request: Request, ref: data.CollectionRef, fid: str, if_match: str, body: Any, token: dict) -> None:
-    store = _store(request)
+    store = store_of(request)
     doc = _feature_doc(body)
     if doc.get("id") is not None and str(doc["id"]) != fid:
         raise InputError(f"请求体的 id {str(doc['id'])[:60]!r} 与地址中的 {fid!r} 不同 / the body's id differs from "
@@ -328,7 +243,7 @@ def _replace(request: Request, ref: data.CollectionRef, fid: str, if_match: str,
     geometry = _geometry(request, ref, doc.get("geometry"), role)
     store.replace_feature(ref.enterprise.name, fid, if_match, role, geometry, feature_name=props.get("name"),
                           layer=props.get("layer"), properties=current.properties if current else None,
-                          author=token["name"], reason=_reason(request))
+                          author=token["name"], reason=reason_of(request))
 
 
 def _patch(request: Request, ref: data.CollectionRef, fid: str, if_match: str, body: Any, token: dict) -> None:
@@ -345,7 +260,7 @@ def _patch(request: Request, ref: data.CollectionRef, fid: str, if_match: str, b
     if ref.kind == "units":
         _patch_unit(request, ref, fid, if_match, body, token)
         return
-    store = _store(request)
+    store = store_of(request)
     props = _props(body, REGION_READ_ONLY if ref.kind == "regions" else LAYOUT_READ_ONLY, LAYOUT_WRITABLE)
     current = _check_role(store, ref, fid, if_match)
     changes: dict = {}
@@ -369,14 +284,14 @@ def _patch(request: Request, ref: data.CollectionRef, fid: str, if_match: str, b
                              f"geometry")
     if not changes:
         raise InputError("补丁中没有要修改的内容 / the patch changes nothing")
-    store.patch_feature(ref.enterprise.name, fid, if_match, changes, author=token["name"], reason=_reason(request))
+    store.patch_feature(ref.enterprise.name, fid, if_match, changes, author=token["name"], reason=reason_of(request))
 
 
 def _unit_ref(request: Request, ref: data.CollectionRef, value: Any) -> str | None:
     """A feature_ref must name a current layout feature (None detaches)."""
     if value is None:
         return None
-    found = _store(request).feature(ref.enterprise.name, str(value))
+    found = store_of(request).feature(ref.enterprise.name, str(value))
     if found is None:
         raise InputError(f"布局中没有编号为 {str(value)[:80]!r} 的要素，无法关联 / no layout feature "
                          f"{str(value)[:80]!r} to attach to")
@@ -404,7 +319,7 @@ def _patch_unit(request: Request, ref: data.CollectionRef, code: str, if_match: 
         for key, value in changes.items():
             setattr(unit, key, value)
 
-    _store(request).edit_unit(ref.enterprise.name, code, change, author=token["name"], reason=_reason(request),
+    store_of(request).edit_unit(ref.enterprise.name, code, change, author=token["name"], reason=reason_of(request),
                               if_match=if_match)
 
 
@@ -435,6 +350,6 @@ def _create_unit(request: Request, ref: data.CollectionRef, doc: dict, token: di
     unit = AssessmentUnit(id=str(code).strip(), name=name, kind=kind, parent_id=parent,
                           geometry=None if geometry is None else _geometry(request, ref, geometry, "unit"),
                           feature_ref=_unit_ref(request, ref, props.get("feature_ref")), weight=weight)
-    result = _store(request).create_unit(ref.enterprise.name, unit, author=token["name"], reason=_reason(request))
+    result = store_of(request).create_unit(ref.enterprise.name, unit, author=token["name"], reason=reason_of(request))
     return result.fid
 

@@ -23,8 +23,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from riskmap.api.deps import app_singleton
-from riskmap.errors import NotFoundError
+from riskmap.api.deps import app_singleton, resolve_tenant
 from riskmap.plant import Plant
 
 Method = Literal["highest", "weighted"]
@@ -43,13 +42,11 @@ class _PrintCache:
         self.max_bytes, self.size = max_bytes, 0
 
     def plant(self, request: Request, enterprise: str | None, at: datetime | None = None) -> Plant:
-        from riskmap.plant import load_plant, resolve_enterprise
+        from riskmap.plant import load_plant
         from riskmap.store.history import versions_at
 
-        store = request.app.state.store()
-        name = resolve_enterprise(store, enterprise or request.app.state.settings.enterprise)
-        if name not in {e.name for e in store.enterprises()}:
-            raise NotFoundError(f"数据库中没有企业 “{name[:80]}” / no enterprise {name[:80]!r}")
+        tenant = resolve_tenant(request.app, enterprise)
+        store, name = tenant.store, tenant.name
         if at is None:
             key = (id(store), name, store.data_version(name))
         else:   # one past plant serves every moment at which the same versions were current

@@ -17,6 +17,7 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
 from riskmap.api.auth import require_editor
+from riskmap.api.deps import resolve_tenant
 from riskmap.errors import InputError, RiskmapError, TooLargeError
 from riskmap.geo.importer import FORMATS_BY_SUFFIX
 
@@ -179,7 +180,7 @@ def make_router() -> APIRouter:
                     if part is not None:
                         options[key] = await _save(part, folder, suffix, min(limit, 10 * 1024 * 1024))
                 return await run_in_threadpool(
-                    _revise, request.app.state.store(), settings, enterprise or settings.enterprise, drawing,
+                    _revise, request.app.state.store(), settings, resolve_tenant(request.app, enterprise).name, drawing,
                     options, confirm, base_version, token.get("name"), reason)
         finally:
             await form.close()

@@ -13,7 +13,6 @@ both take them). Tiles outside the grid, unknown layers and unknown enterprises 
 from __future__ import annotations
 
 import re
-import threading
 from typing import Any, Literal
 from urllib.parse import quote, urlencode
 
@@ -22,6 +21,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from starlette.concurrency import run_in_threadpool
 
+from riskmap.api.deps import app_singleton
 from riskmap.errors import InputError, NotFoundError, RiskmapError
 from riskmap.render.grid import MAX_ZOOM, TileView, tile_view
 
@@ -105,19 +105,9 @@ class _Tiles:
         return self._basemaps[key]
 
 
-_LOCK = threading.Lock()
-
-
 def tiles_of(request: Request) -> _Tiles:
-    state = request.app.state
-    found = getattr(state, "tiles", None)
-    if found is None:
-        with _LOCK:
-            found = getattr(state, "tiles", None)
-            if found is None:
-                found = _Tiles(request.app)
-                state.tiles = found
-    return found
+    """The app's tile service and caches (made on first use)."""
+    return app_singleton(request.app, "tiles", lambda: _Tiles(request.app))
 
 
 def _check_layer(layer: str) -> None:

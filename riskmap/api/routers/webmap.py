@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import threading
+from collections import OrderedDict
 from datetime import datetime
 from typing import Literal
 from urllib.parse import urlencode
@@ -13,10 +14,11 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.routing import NoMatchFound
 
+from riskmap.api.deps import app_singleton, resolve_tenant
 from riskmap.api.routers.identify import plant_index, warm_plant_index
 from riskmap.api.routers.static import app_url, vendor_assets
 from riskmap.clock import LOCAL_ZONE
-from riskmap.errors import NotFoundError, RiskmapError
+from riskmap.errors import RiskmapError, no_enterprise
 from riskmap.levels import LEVELS_HIGH_TO_LOW, load_palette
 from riskmap.render import editpage, webmap
 from riskmap.render.style import load_layer_style
@@ -32,9 +34,6 @@ PAGE_ERRORS: dict[int | str, dict] = {
           "content": {**_HTML, "application/json": {"schema": {"$ref": "#/components/schemas/HTTPValidationError"}}}},
     503: {"description": "前端资源未安装 / web assets not installed", "content": _HTML},
 }
-# Map summaries by (database, enterprise id, version stamp): a version's counts never change.
-_SUMMARIES: dict[tuple, webmap.MapSummary] = {}
-_SUMMARY_LOCK = threading.Lock()
 # Tile layers drawn under the editor's own vector features (the layout itself is drawn by the editor).
 EDITOR_BACKDROP = ("basemap", "regions", "units", "labels")
 EDITOR_URLS = {
@@ -87,25 +86,27 @@ def _tile_layer_names(request: Request, enterprise: str) -> set[str]:
     return names
 
 
-def map_summary(store, enterprise: str | None, default_enterprise: str | None = None) -> webmap.MapSummary:
+def map_summary(app, enterprise: str | None) -> webmap.MapSummary:
     """Legend counts, bounds and data version from the map snapshot the tiles draw (so the legend counts what
-    is on the map): one aggregate query per data version, without loading the ledger."""
+    is on the map): one aggregate query per data version, without loading the ledger; the app keeps the last
+    few (a version's counts never change)."""
     from sqlalchemy import func, select
 
-    from riskmap.plant import resolve_enterprise
     from riskmap.store.mapdata import MapFeatureRow, current_state, member_counts
 
-    name = resolve_enterprise(store, enterprise or default_enterprise)
+    tenant = resolve_tenant(app, enterprise)
+    store, name = tenant.store, tenant.name
+    cache = app_singleton(app, "map_summaries", lambda: {"lock": threading.Lock(), "items": OrderedDict()})
     t = MapFeatureRow
     with store.session() as s:
         state = current_state(s, name)
         if not state:
-            raise NotFoundError(f"数据库中没有企业 “{name}” / no enterprise {name!r}")
+            raise no_enterprise(name)
         ent_id, _, version, stamp = state[0]
         key = (str(store.url), ent_id, stamp)
-        with _SUMMARY_LOCK:
-            if key in _SUMMARIES:
-                return _SUMMARIES[key]
+        with cache["lock"]:
+            if key in cache["items"]:
+                return cache["items"][key]
         rows = s.execute(
             select(t.layer, t.level, func.count(), func.min(t.minx), func.min(t.miny), func.max(t.maxx),
                    func.max(t.maxy))
@@ -129,10 +130,10 @@ def map_summary(store, enterprise: str | None, default_enterprise: str | None = 
         unit_counts={lv: counts["units"].get(lv, 0) for lv in levels},
         regions_unassessed=sum(n for lv, n in counts["regions"].items() if lv not in levels),
         units_unassessed=sum(n for lv, n in counts["units"].items() if lv not in levels))
-    with _SUMMARY_LOCK:
-        _SUMMARIES[key] = summary
-        while len(_SUMMARIES) > 16:
-            _SUMMARIES.pop(next(iter(_SUMMARIES)))
+    with cache["lock"]:
+        cache["items"][key] = summary
+        while len(cache["items"]) > 16:
+            cache["items"].popitem(last=False)
     return summary
 
 
@@ -185,7 +186,7 @@ def staleness_legend(layers: list[dict]) -> list[dict]:
 def _config(request: Request, enterprise: str | None, region: str | None, lang: str, at: str | None = None) -> dict:
     app = request.app
     store = app.state.store()
-    summary = map_summary(store, enterprise, app.state.settings.enterprise)
+    summary = map_summary(app, enterprise)
     moment = check_moment(store, summary.enterprise, at)
     at = moment[0] if moment else None
     index = plant_index(app, summary.enterprise, at=moment[2] if moment else None) if region is not None else None
@@ -259,9 +260,8 @@ def make_router() -> APIRouter:
         chooser = _enterprise_chooser(request, enterprise, "/edit", lang, favicon)
         if chooser is not None:
             return chooser
-        store = request.app.state.store()
         try:
-            summary = map_summary(store, enterprise, request.app.state.settings.enterprise)
+            summary = map_summary(request.app, enterprise)
             assets = editpage.edit_assets(vendor_assets().url, app_url)
         except RiskmapError as exc:
             return HTMLResponse(webmap.message_page("无法打开编辑器 / cannot open the editor", exc.message, [],

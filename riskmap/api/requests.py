@@ -1,0 +1,135 @@
+"""What the routers read from a request, and the pieces of the API description they share: one place, public names,
+so that no router reaches into another's helpers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from fastapi import Request
+from starlette.concurrency import run_in_threadpool
+
+from riskmap.api import ogc_data as data
+from riskmap.errors import BadBodyError, InputError, MediaTypeError, NotWritableError, PreconditionRequired
+from riskmap.text import check_text
+
+JSON_TYPES = frozenset({"application/json", "application/geo+json", "application/merge-patch+json"})
+MAX_REASON = 2000
+
+
+def query_parameter(name: str, schema: dict, description: str, **extra) -> dict:
+    return {"name": name, "in": "query", "required": False, "schema": schema, "description": description, **extra}
+
+
+def enterprise_param(request: Request) -> str | None:
+    value = request.query_params.get("enterprise")
+    return value if value and value.strip() else None
+
+
+def base_url(request: Request) -> str:
+    return str(request.base_url).rstrip("/")
+
+
+def url_on(request: Request, path: str, **params) -> str:
+    """An absolute URL on this service, carrying ?enterprise= over from the request."""
+    query = {}
+    enterprise = enterprise_param(request)
+    if enterprise:
+        query["enterprise"] = enterprise
+    query.update({k: v for k, v in params.items() if v is not None})
+    return base_url(request) + path + ("?" + urlencode(query) if query else "")
+
+
+def collection_path(collection_id: str) -> str:
+    return "/ogc/collections/" + quote(collection_id, safe="")
+
+
+def item_path(collection_id: str, feature_id: str) -> str:
+    return collection_path(collection_id) + "/items/" + quote(feature_id, safe="")
+
+
+def store_of(request: Request):
+    return request.app.state.store()
+
+
+def writable_collection(request: Request, collection_id: str) -> data.CollectionRef:
+    """The collection a write goes to (its enterprise checked); the past (?at=) is read only."""
+    if request.query_params.get("at") is not None:
+        raise NotWritableError("过去某一时刻的数据只读，不能修改（去掉 ?at=）/ "
+                               "the data of a past moment is read only (drop ?at=)")
+    return data.resolve_collection(store_of(request), request.app.state.settings.enterprise,
+                                   enterprise_param(request), collection_id)
+
+
+async def writable_collection_async(request: Request, collection_id: str) -> data.CollectionRef:
+    """`writable_collection` off the event loop (it reads the database)."""
+    return await run_in_threadpool(writable_collection, request, collection_id)
+
+
+def if_match_of(request: Request) -> str:
+    value = request.headers.get("if-match")
+    if value is None or not value.strip():
+        raise PreconditionRequired()
+    return value
+
+
+def reason_of(request: Request) -> str | None:
+    text = request.headers.get("x-reason")
+    if text is not None:
+        from contextlib import suppress
+        from urllib.parse import unquote
+
+        with suppress(UnicodeError):    # headers arrive as latin-1: raw UTF-8 bytes are read back as UTF-8
+            text = text.encode("latin-1").decode("utf-8")
+        text = unquote(text)        # the portable way: percent-encoded UTF-8
+    else:
+        text = request.query_params.get("reason")
+    text = check_text((text or "").strip(), "reason")
+    if len(text) > MAX_REASON:
+        raise InputError(f"修改理由过长（最多 {MAX_REASON} 字）/ the reason is longer than {MAX_REASON} characters")
+    return text or None
+
+
+async def read_json(request: Request) -> Any:
+    """The JSON body (application/json, geo+json or merge-patch+json): no NaN, no deep nesting, no text that cannot
+    be stored. Its size was checked before a byte of it was read (riskmap.api.guard)."""
+    from riskmap.strictjson import JSONProblem, loads
+
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media not in JSON_TYPES:
+        raise MediaTypeError(f"请求体应为 JSON（application/geo+json、application/json 或 "
+                             f"application/merge-patch+json），而不是 {media or '空'} / "
+                             f"the body must be JSON (application/geo+json, application/json or "
+                             f"application/merge-patch+json), not {media or 'missing'}")
+    try:
+        body = loads(await request.body())
+    except JSONProblem as exc:
+        error = InputError if exc.kind == "constant" else BadBodyError
+        raise error(exc.about("请求体", "the body")) from None
+    return check_text(body, "body")
+
+
+def plant_extent(request: Request, ref: data.CollectionRef) -> tuple | None:
+    """The plant's extent (lon/lat) that edited geometries must stay near: the current layout's bounds."""
+    view = data.plant_cache(request.app).view(store_of(request), ref.enterprise.name)
+    bbox = view.collection("layout").bbox
+    return tuple(bbox) if bbox else None
+
+
+def json_body_doc(schema: dict, media: tuple[str, ...]) -> dict:
+    return {"requestBody": {"required": True, "content": {m: {"schema": schema} for m in media}}}
+
+
+def write_responses(*extra: int) -> dict:
+    from riskmap.api.errors import ERROR_SCHEMA
+
+    texts = {400: "请求体不是 JSON / body is not JSON", 401: "需要编辑令牌 / an editor token is required",
+             403: "只读令牌 / a reader token", 404: "没有该集合或要素 / no such collection or item",
+             405: "过去的数据只读 / the past is read only", 409: "编号已被使用 / the id is in use",
+             412: "要素已被他人修改（附当前版本）/ changed meanwhile (the current item is in the body)",
+             413: "请求体过大 / body too large", 415: "只接受 JSON / JSON bodies only",
+             422: "几何或属性有误 / invalid geometry or property", 428: "缺少 If-Match / If-Match is required"}
+    codes = (400, 401, 403, 404, 405, 413, 415, 422, *extra)
+    return {code: {"description": texts[code], "content": {"application/json": {"schema": ERROR_SCHEMA}}}
+            for code in sorted(set(codes))}
