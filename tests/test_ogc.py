@@ -218,7 +218,7 @@ def test_units_properties(client, plant):
     by_id = {f["id"]: f["properties"] for f in features}
     tank = next(u for u in plant.units if u.id == "CY-01-01")
     props = by_id["CY-01-01"]
-    assert props["name"] == tank.name and props["kind"] == "equipment" and props["parent"] == tank.parent_id
+    assert props["name"] == tank.name and props["kind"] == "equipment" and props["parent_id"] == tank.parent_id
     assert props["level"] == tank.level().value and props["level_zh"] == tank.level().zh
     assert props["last_assessed"] == tank.last_assessed.isoformat()
     assert props["colour"] == "#FF8C00" and props["events"] == len(tank.events)
@@ -412,8 +412,11 @@ def test_html_escapes_every_user_string(client, demo):
 
 
 def test_html_items_page_shows_level_colours_and_paging(client):
+    from riskmap.render.style import load_layer_style
+
+    style = load_layer_style("regions")          # the colour drawn: the regions' tint of each level colour
     text = client.get("/ogc/collections/regions/items?f=html&limit=10").text
-    assert 'style="background:#FF0000"' in text or 'style="background:#0070C0"' in text
+    assert any(f'style="background:{style.class_of(level).fill}"' in text for level in ("major", "low"))
     assert "下一页" in text and "offset=10" in text
 
 

@@ -26,6 +26,7 @@ from riskmap.api.routers import (
     units,
     webmap,
 )
+from riskmap.api.transport import install_transport
 from riskmap.settings import Settings
 
 
@@ -67,4 +68,5 @@ def create_app(settings: Settings | None = None, *, fast_tiles: bool = True) -> 
         tiles.install_fast_path(app)
     if settings.read_requires_token:     # added last, so outermost: ahead of the tile fast path
         app.add_middleware(ReadGate)
+    install_transport(app, settings)     # CORS, HEAD, compression: outermost
     return app

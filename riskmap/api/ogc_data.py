@@ -13,7 +13,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from functools import cached_property, lru_cache
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -57,11 +57,12 @@ class KindInfo:
         return f"{self.description_zh} / {self.description_en}"
 
 
-_LEVEL_PROPS = (
-    ("level", "string", "风险等级代码 major/significant/general/low / level code"),
-    ("level_zh", "string", "风险等级 重大/较大/一般/低风险 / level in Chinese"),
-    ("colour", "string", "等级颜色（红橙黄蓝）/ level colour, #RRGGBB"),
-)
+def _properties(kind: str) -> tuple[tuple[str, str, str], ...]:
+    """(name, JSON type, description) of a collection's properties: riskmap.vocabulary's item fields."""
+    from riskmap.vocabulary import item_fields
+
+    return tuple((f.name, f.json_type, f.description) for f in item_fields(kind))
+
 
 KIND_INFO: dict[str, KindInfo] = {
     "regions": KindInfo(
@@ -69,36 +70,20 @@ KIND_INFO: dict[str, KindInfo] = {
         "生产区域及其风险等级（默认短板原理：取区域内最高单元等级），附决定单元和说明",
         "production regions with their risk level (by default the highest level of their units), the deciding "
         "unit and an explanation",
-        (("name", "string", "区域名称 / region name"), *_LEVEL_PROPS,
-         ("method", "string", "区域定级方法 highest/weighted / aggregation method"),
-         ("which", "string", "residual 现有风险 / inherent 固有风险"),
-         ("decided_by", "string", "决定区域颜色的单元 / the unit that decided the colour"),
-         ("decided_by_id", "string", "决定单元编号 / its unit id"),
-         ("explanation", "string", "定级说明 / explanation of the level")),
+        _properties("regions"),
     ),
     "units": KindInfo(
         "评估单元", "Assessment units",
         "评估单元及其风险等级，几何为单元自身的或最近上级单元的几何；没有位置的单元不列出",
         "assessment units with their risk level, located by their own geometry or their nearest ancestor's; "
         "units without a location are not listed",
-        (("name", "string", "单元名称 / unit name"),
-         ("kind", "string", "单元类型 main/sub/subsub/post/equipment/activity / unit kind"),
-         ("kind_zh", "string", "单元类型（中文）/ unit kind in Chinese"), *_LEVEL_PROPS,
-         ("parent", "string", "上级单元编号 / parent unit id"),
-         ("feature_ref", "string", "关联的布局要素编号 / id of the layout feature it is attached to"),
-         ("events", "integer", "风险事件数 / number of risk events"),
-         ("last_assessed", "string", "最近评估日期 / date last assessed (YYYY-MM-DD)"),
-         ("located_by", "string", "提供几何的单元编号 / id of the unit whose geometry locates it")),
+        _properties("units"),
     ),
     "layout": KindInfo(
         "总平面布置图", "Plant layout",
         "当前版本的总平面布置图要素（区域、建筑、设备设施、道路、围墙等），按角色区分",
         "features of the current layout version (regions, buildings, equipment, roads, fences…) by role",
-        (("name", "string", "名称 / name"),
-         ("role", "string", "角色 region/building/equipment/road/fence/other / role"),
-         ("role_zh", "string", "角色（中文）/ role in Chinese"),
-         ("layer", "string", "源图层 / source layer"),
-         ("source_id", "string", "源文件中的编号（CAD 句柄等）/ id in the source file (CAD handle…)")),
+        _properties("layout"),
     ),
 }
 
@@ -267,14 +252,6 @@ def parse_roles(text: str | None) -> set[str] | None:
 # ---------------------------------------------------------------------------------------------- collections
 
 
-@lru_cache(maxsize=1)
-def _level_colours() -> dict[str, str]:
-    from riskmap.levels import load_palette
-
-    palette = load_palette()
-    return {lv.value: palette.colour(lv) for lv in palette.styles}
-
-
 def _rfc7946(geoms: Sequence[Any]) -> np.ndarray:
     """Counter-clockwise exteriors; empty geometries become null."""
     arr = np.asarray(list(geoms), dtype=object) if not isinstance(geoms, np.ndarray) else geoms.astype(object)
@@ -396,18 +373,21 @@ def _text_column(values) -> list:
 
 
 def build_regions(plant, method: str, which: str) -> Collection:
+    from riskmap.vocabulary import classes
+
     risks = plant.region_risk(method=method, which=which)
     geoms = {r.id: r.geometry for r in plant.regions}
-    colours = _level_colours()
     rows = []
     for risk in risks:   # one per region; the aggregation itself is vectorised
         unit = risk.decided_by
         level = risk.level
-        rows.append((risk.region_id, geoms.get(risk.region_id), risk.name, level.value if level else None,
-                     level.zh if level else None, colours.get(level.value) if level else None, risk.method,
+        rows.append((risk.region_id, geoms.get(risk.region_id), risk.region_id, risk.name,
+                     level.value if level else None, level.zh if level else None, None, None, risk.method,
                      risk.which, unit.name if unit else None, unit.id if unit else None, risk.explanation))
     columns = ["id", "geometry", *(p[0] for p in KIND_INFO["regions"].properties)]
     frame = pd.DataFrame(rows, columns=columns, dtype=object)
+    rank, colour = classes("regions", frame["level"].tolist())
+    frame["rank"], frame["colour"] = rank, colour
     region_ids = frame.pop("id").tolist()
     ids = _unique_ids(region_ids, range(len(frame)))
     geometry = _rfc7946(frame.pop("geometry").tolist())
@@ -421,33 +401,19 @@ def build_regions(plant, method: str, which: str) -> Collection:
 
 
 def build_units(plant, which: str) -> Collection:
-    from riskmap.domain import UnitKind
     from riskmap.export import units_frame
 
+    names = [p[0] for p in KIND_INFO["units"].properties]
     if not plant.units:     # (units_frame cannot build a frame from no rows)
         return Collection("units", np.empty(0, dtype=object), np.empty(0, dtype=object),
-                          pd.DataFrame({name: pd.Series(dtype=object) for name, _, _ in KIND_INFO["units"].properties}))
+                          pd.DataFrame({name: pd.Series(dtype=object) for name in names}))
     gdf = units_frame(plant, which)
     gdf = gdf[gdf.geometry.notna()].reset_index(drop=True)
-    refs = {u.id: None if u.feature_ref is None else str(u.feature_ref) for u in plant.units}
-    kind_zh = {k.value: k.zh for k in UnitKind}
-    colours = _level_colours()
-    level = gdf["level"].astype(object)
-    frame = pd.DataFrame({
-        "name": gdf["name"].astype(object),
-        "kind": gdf["kind"].astype(object),
-        "kind_zh": gdf["kind"].map(kind_zh).astype(object),
-        "level": level,
-        "level_zh": gdf["level_zh"].astype(object),
-        "colour": level.map(colours).astype(object),
-        "parent": gdf["parent_id"].astype(object),
-        "feature_ref": gdf["unit_id"].map(refs).astype(object),
-        "events": gdf["events"].astype("int64"),
-        "last_assessed": gdf["last_assessed"].astype(object),
-        "located_by": gdf["located_by"].astype(object),
-    })
-    for column in frame.columns.drop("events"):
+    frame = pd.DataFrame({name: gdf[name].astype(object) for name in names})
+    for column in frame.columns.drop(["events", "rank"]):
         frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
+    frame["events"] = frame["events"].astype("int64")
+    frame["rank"] = frame["rank"].astype("int64")
     days = pd.to_datetime(gdf["last_assessed"], format="%Y-%m-%d", errors="coerce")
     start = days.dt.tz_localize(UTC)
     spans = None
@@ -468,6 +434,7 @@ def build_units(plant, which: str) -> Collection:
 
 def build_layout(plant) -> Collection:
     from riskmap.geo.model import ROLE_ZH
+    from riskmap.vocabulary import classes
 
     features = plant.features
     frame = pd.DataFrame({
@@ -478,6 +445,8 @@ def build_layout(plant) -> Collection:
     }, dtype=object)
     frame.insert(2, "role_zh", frame["role"].map(ROLE_ZH).astype(object))
     frame = frame.where(frame.notna(), None)
+    rank, colour = classes("layout", frame["role"].tolist())
+    frame = frame[["source_id", "name", "role", "role_zh", "layer"]].assign(rank=rank, colour=colour)
     ids = _unique_ids(frame["source_id"].tolist(), features["id"].tolist() if len(features) else [])
     created = (plant.layout_info or {}).get("created_at")
     temporal = spans = None
@@ -660,10 +629,13 @@ def feature_collection_json(collection: Collection, rows: np.ndarray, matched: i
 
 def unit_record(unit, which: str | None) -> dict:
     """The units collection's properties of one unit (for a unit the collection leaves out: no location)."""
+    from riskmap.vocabulary import classes
+
     level = unit.level(which or "residual")
-    return {"name": unit.name, "kind": unit.kind.value, "kind_zh": unit.kind.zh,
+    rank, colour = classes("units", [level.value if level else None])
+    return {"unit_id": unit.id, "name": unit.name, "kind": unit.kind.value, "kind_zh": unit.kind.zh,
             "level": level.value if level else None, "level_zh": level.zh if level else None,
-            "colour": _level_colours().get(level.value) if level else None, "parent": unit.parent_id,
+            "rank": int(rank[0]), "colour": colour[0], "parent_id": unit.parent_id,
             "feature_ref": None if unit.feature_ref is None else str(unit.feature_ref), "events": len(unit.events),
             "last_assessed": unit.last_assessed.isoformat() if unit.last_assessed else None, "located_by": None}
 

@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from riskmap.api import ogc_data as data
 from riskmap.api import ogc_models as models
 from riskmap.api.ogc_data import OgcParameterError
+from riskmap.api.public_url import public_base_url, public_request_url
 from riskmap.errors import NotFoundError, RiskmapError
 
 GEOJSON = "application/geo+json"
@@ -354,7 +355,8 @@ def _enterprise(request: Request) -> str | None:
 
 
 def _base(request: Request) -> str:
-    return str(request.base_url).rstrip("/")
+    """The public base URL (RISKMAP_BASE_URL, else forwarded headers from trusted proxies, else the request's)."""
+    return public_base_url(request)
 
 
 def _url(request: Request, path: str, **params) -> str:
@@ -368,8 +370,8 @@ def _url(request: Request, path: str, **params) -> str:
 
 
 def _same(request: Request, **params) -> str:
-    """This request's URL with some parameters replaced."""
-    return str(request.url.include_query_params(**params))
+    """This request's public URL with some parameters replaced."""
+    return public_request_url(request, **params)
 
 
 def _kept(request: Request, *names: str) -> dict:

@@ -127,10 +127,10 @@ def _check_layer(layer: str) -> None:
 
 
 def _base_url(request: Request) -> str:
-    settings = request.app.state.settings
-    if "base_url" in settings.model_fields_set:
-        return settings.base_url.rstrip("/")
-    return str(request.base_url).rstrip("/")
+    """The public base URL: RISKMAP_BASE_URL, else forwarded headers from trusted proxies, else the request's."""
+    from riskmap.api.public_url import public_base_url
+
+    return public_base_url(request)
 
 
 def _with_version(request: Request, version: Any) -> str:
