@@ -17,14 +17,17 @@ from riskmap.api.routers import (
     layout_edit,
     ogc,
     ogc_edit,
+    ogc_tiles,
     plant,
     prints,
     revise,
     short_links,
     static,
+    styles,
     tiles,
     units,
     webmap,
+    wmts,
 )
 from riskmap.api.transport import install_transport
 from riskmap.settings import Settings
@@ -60,8 +63,8 @@ def create_app(settings: Settings | None = None, *, fast_tiles: bool = True) -> 
     app.state.settings = settings
     app.state.store = _store_factory(settings.db)
     install_error_handlers(app)
-    for module in (health, plant, ogc, ogc_edit, layout_edit, auth, static, webmap, identify, tiles, units, prints,
-                   history, revise, short_links):
+    for module in (health, plant, ogc, ogc_tiles, ogc_edit, layout_edit, auth, static, webmap, identify, tiles, units,
+                   prints, history, revise, short_links, wmts, styles):
         app.include_router(module.make_router())
     # Cached tiles and 304s are answered before routing: the same answers, several times the throughput.
     if fast_tiles:

@@ -44,13 +44,17 @@ def data_state(store, enterprise_name: str) -> tuple[int, int, datetime | None]:
     return ent_id, version, moment
 
 
-def validators(request: Request, store, enterprise_name: str, *parts: object) -> Validators:
-    """Validators of an answer built from `enterprise_name`'s current data for this request (plus `parts`, e.g.
-    the public base URL or the chosen format)."""
-    ent_id, version, moment = data_state(store, enterprise_name)
+def validators(request: Request, store, enterprises: str | list[str], *parts: object) -> Validators:
+    """Validators of an answer built from the current data of one enterprise (or of several, e.g. the collection
+    list) for this request, plus `parts` (e.g. the public base URL or the chosen format)."""
+    names = [enterprises] if isinstance(enterprises, str) else list(enterprises)
+    states = [data_state(store, name) for name in names]
+    moments = [m for _, _, m in states if m is not None]
+    versions = "-".join(f"{ent_id}.{version}" for ent_id, version, _ in states) or "none"
     digest = hashlib.sha256("\n".join([str(request.url.path), str(request.url.query),
                                        request.headers.get("accept", ""), *map(str, parts)]).encode()).hexdigest()
-    return Validators(f'W/"{ent_id}.{version}.{digest[:16]}"', moment.replace(microsecond=0) if moment else None)
+    latest = max(moments) if moments and len(moments) == len(states) else None
+    return Validators(f'W/"{versions}.{digest[:16]}"', latest.replace(microsecond=0) if latest else None)
 
 
 def none_match(header: str | None, etag: str) -> bool:

@@ -21,12 +21,15 @@ import pandas as pd
 import shapely
 
 from riskmap.errors import NotFoundError, RiskmapError
+from riskmap.vocabulary import PARTS, SPLIT_LAYERS, part_masks
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 CRS84_NAMES = frozenset({CRS84, "https://www.opengis.net/def/crs/OGC/1.3/CRS84", "OGC:CRS84", "[OGC:CRS84]",
                          "urn:ogc:def:crs:OGC:1.3:CRS84", "urn:ogc:def:crs:OGC::CRS84"})
 TRS_GREGORIAN = "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"
 KINDS = ("regions", "units", "layout")
+# The collections listed, one geometry type each (riskmap.vocabulary.table_names).
+LISTED = ("regions", "units_areas", "units_lines", "units_points", "layout_areas", "layout_lines", "layout_points")
 METHODS = ("highest", "weighted")
 WHICH = ("residual", "inherent")
 DEFAULT_LIMIT = 100
@@ -285,6 +288,7 @@ class Collection:
     temporal: tuple[datetime | None, datetime | None] | None = None
     spans: tuple[np.ndarray, np.ndarray] | None = None   # per-feature [start, end) in UTC microseconds
     edit_tags: np.ndarray | None = None      # per feature, the stored row behind it (layout and regions)
+    geometry_type: str | None = None         # the one GeoJSON type of a one-type collection (None: mixed)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __len__(self) -> int:
@@ -336,11 +340,12 @@ class Collection:
                 mask &= lo <= _micro(end)
         return np.flatnonzero(mask)
 
-    def features_json(self, rows: np.ndarray) -> list[str]:
-        """GeoJSON Feature texts of some rows (vectorised: one call each for ids, geometries, properties)."""
+    def features_json(self, rows: np.ndarray, geometry: np.ndarray | None = None) -> list[str]:
+        """GeoJSON Feature texts of some rows (vectorised: one call each for ids, geometries, properties);
+        `geometry`: those rows' geometries in another CRS (riskmap.api.ogc_query.to_crs)."""
         if not len(rows):
             return []
-        geoms = shapely.to_geojson(self.geometry[rows])
+        geoms = shapely.to_geojson(self.geometry[rows] if geometry is None else geometry)
         geoms = np.where(pd.isna(geoms), "null", geoms)
         ids = _json_lines(pd.DataFrame({"id": self.ids[rows]}))
         props = _json_lines(self.properties.iloc[rows])
@@ -357,6 +362,32 @@ class Collection:
         names = np.array(["Point", "LineString", "LinearRing", "Polygon", "MultiPoint", "MultiLineString",
                           "MultiPolygon", "GeometryCollection"], dtype=object)
         return [None if t < 0 else names[t] for t in types.tolist()]
+
+
+_MULTI = {"areas": (3, 6, "Polygon", shapely.MultiPolygon), "lines": (1, 5, "LineString", shapely.MultiLineString),
+          "points": (0, 4, "Point", shapely.MultiPoint)}
+
+
+def one_type(whole: Collection, part: str) -> Collection:
+    """The features of a collection that are areas, lines or points, all of one GeoJSON type: promoted to their
+    Multi type when any of them is one, so that a client typing the layer from its first page types it right."""
+    rows = np.flatnonzero(part_masks(whole.geometry)[part])
+    geoms = np.asarray(whole.geometry[rows], dtype=object).copy()
+    single, multi, name, make = _MULTI[part]
+    types = shapely.get_type_id(geoms) if len(geoms) else np.zeros(0, int)
+    if part == "lines" and (types == 2).any():                  # linear rings as plain lines
+        geoms[types == 2] = [shapely.LineString(g.coords) for g in geoms[types == 2]]
+        types = shapely.get_type_id(geoms)
+    geometry_type = name
+    if (types == multi).any():
+        geoms[types != multi] = [make([g]) for g in geoms[types != multi]]
+        geometry_type = "Multi" + name
+    spans = (whole.spans[0][rows], whole.spans[1][rows]) if whole.spans is not None else None
+    tags = whole.edit_tags[rows] if whole.edit_tags is not None else None
+    out = Collection(whole.kind, whole.ids[rows], geoms, whole.properties.iloc[rows].reset_index(drop=True),
+                     whole.temporal, spans, tags)
+    out.geometry_type = geometry_type
+    return out
 
 
 def _json_lines(frame: pd.DataFrame) -> list[str]:
@@ -473,10 +504,18 @@ class PlantView:
         self._collections: dict[tuple, Collection] = {}
         self._lock = threading.Lock()
 
-    def collection(self, kind: str, method: str | None = None, which: str | None = None) -> Collection:
+    def collection(self, kind: str, method: str | None = None, which: str | None = None,
+                   part: str | None = None) -> Collection:
         method = method or "highest"
         which = which or "residual"
         key = (kind, method if kind == "regions" else None, which if kind != "layout" else None)
+        if part is not None:
+            whole = self.collection(kind, method, which)
+            with self._lock:
+                found = self._collections.get((*key, part))
+                if found is None:
+                    found = self._collections[(*key, part)] = one_type(whole, part)
+            return found
         with self._lock:
             found = self._collections.get(key)
             if found is None:
@@ -557,6 +596,7 @@ class CollectionRef:
     kind: str
     enterprise: Any          # riskmap.domain.Enterprise
     prefixed: bool
+    part: str | None = None  # areas, lines or points: one geometry type of a split layer (None: all of it)
 
 
 def prefixed_id(enterprise, kind: str) -> str:
@@ -579,49 +619,69 @@ def _named(enterprises, name: str):
     raise NotFoundError(f"数据库中没有企业 “{wanted}” / no enterprise {wanted!r}")
 
 
+def _typed(name: str) -> tuple[str, str | None] | None:
+    """(kind, part) of a collection name without its enterprise prefix: units → (units, None) (the whole, mixed
+    layer: editing and older links), units_points → (units, points); None for no such name."""
+    if name == "regions":
+        return name, "areas"
+    if name in KINDS:
+        return name, None
+    kind, _, part = name.partition("_")
+    if kind in SPLIT_LAYERS and part in PARTS:
+        return kind, part
+    return None
+
+
+def _ref(collection_id: str, name: str, ent, prefixed: bool) -> CollectionRef:
+    kind, part = _typed(name)
+    return CollectionRef(collection_id, kind, ent, prefixed, part)
+
+
 def list_collections(store, configured: str | None, enterprise_param: str | None) -> list[CollectionRef]:
-    """The collections offered: the enterprise asked for (?enterprise=), else the default enterprise's under
-    plain names, plus, when the database holds several enterprises, every enterprise's as e<id>_<kind>."""
+    """The collections offered, each of one geometry type (LISTED): the enterprise asked for (?enterprise=), else
+    the default enterprise's under plain names, plus, when the database holds several enterprises, every
+    enterprise's as e<id>_<name>. The mixed `units` and `layout` answer too, but are not listed (GDAL and QGIS
+    take a collection's geometry type from its first page)."""
     enterprises = store.enterprises()
     if enterprise_param:
         ent = _named(enterprises, enterprise_param)
-        return [CollectionRef(kind, kind, ent, False) for kind in KINDS]
+        return [_ref(name, name, ent, False) for name in LISTED]
     refs = []
     default = _default_enterprise(enterprises, configured)
     if default is not None:
-        refs += [CollectionRef(kind, kind, default, False) for kind in KINDS]
+        refs += [_ref(name, name, default, False) for name in LISTED]
     if len(enterprises) > 1:
-        refs += [CollectionRef(prefixed_id(ent, kind), kind, ent, True) for ent in enterprises for kind in KINDS]
+        refs += [_ref(prefixed_id(ent, name), name, ent, True) for ent in enterprises for name in LISTED]
     return refs
 
 
 def resolve_collection(store, configured: str | None, enterprise_param: str | None,
                        collection_id: str) -> CollectionRef:
     enterprises = store.enterprises()
-    if collection_id in KINDS:
+    if _typed(collection_id) is not None:
         if enterprise_param:
-            return CollectionRef(collection_id, collection_id, _named(enterprises, enterprise_param), False)
+            return _ref(collection_id, collection_id, _named(enterprises, enterprise_param), False)
         default = _default_enterprise(enterprises, configured)
         if default is not None:
-            return CollectionRef(collection_id, collection_id, default, False)
+            return _ref(collection_id, collection_id, default, False)
         if not enterprises:
             raise NotFoundError("数据库中还没有企业，请先导入布局和台账 / no enterprise in the database yet")
         names = "、".join(e.name for e in enterprises)
         raise OgcParameterError(f"数据库中有多个企业（{names}），请加 ?enterprise=企业名称，或用 e编号_{collection_id} "
                                 f"形式的集合 / several enterprises: add ?enterprise=<name> or use the collection "
                                 f"e<id>_{collection_id}")
-    head, _, kind = collection_id.partition("_")
-    if kind in KINDS and head.startswith("e") and head[1:].isdigit() and head[1:].isascii():
+    head, _, name = collection_id.partition("_")
+    if _typed(name) is not None and head.startswith("e") and head[1:].isdigit() and head[1:].isascii():
         for ent in enterprises:
             if str(ent.id) == head[1:]:
-                return CollectionRef(collection_id, kind, ent, True)
-    raise NotFoundError(f"没有集合 “{collection_id}”，可用：{', '.join(KINDS)} / no collection {collection_id!r}; "
-                        f"available: {', '.join(KINDS)}")
+                return _ref(collection_id, name, ent, True)
+    raise NotFoundError(f"没有集合 “{collection_id}”，可用：{', '.join(LISTED)} / no collection {collection_id!r}; "
+                        f"available: {', '.join(LISTED)}")
 
 
 def feature_collection_json(collection: Collection, rows: np.ndarray, matched: int, links: list[dict],
-                            timestamp: str) -> str:
-    features = ",".join(collection.features_json(rows))
+                            timestamp: str, geometry: np.ndarray | None = None) -> str:
+    features = ",".join(collection.features_json(rows, geometry))
     return ('{"type":"FeatureCollection","features":[' + features + '],"numberMatched":' + str(int(matched))
             + ',"numberReturned":' + str(len(rows)) + ',"timeStamp":' + json.dumps(timestamp)
             + ',"links":' + json.dumps(links, ensure_ascii=False, separators=(",", ":")) + "}")
@@ -645,8 +705,8 @@ def unlocated_unit_json(unit, record: dict, links: list[dict]) -> str:
                       ensure_ascii=False, separators=(",", ":"))
 
 
-def feature_json(collection: Collection, row: int, links: list[dict]) -> str:
-    text = collection.features_json(np.array([row]))[0]
+def feature_json(collection: Collection, row: int, links: list[dict], geometry: np.ndarray | None = None) -> str:
+    text = collection.features_json(np.array([row]), geometry)[0]
     return text[:-1] + ',"links":' + json.dumps(links, ensure_ascii=False, separators=(",", ":")) + "}"
 
 
