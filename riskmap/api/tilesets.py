@@ -21,6 +21,10 @@ PNG = "image/png"
 JSON = "application/json"
 TMS_ID = "WebMercatorQuad"
 TMS = morecantile.tms.get(TMS_ID)
+# Vector tiles come in WorldCRS84Quad too: GDAL's OGCAPI driver prefers it and compares the collection's CRS84
+# extent with the tile matrix set's coordinates as they are (so WebMercatorQuad finds no tiles there).
+CRS84_TMS_ID = "WorldCRS84Quad"
+TILE_MATRIX_SETS = {TMS_ID: TMS, CRS84_TMS_ID: morecantile.tms.get(CRS84_TMS_ID)}
 REL = "http://www.opengis.net/def/rel/ogc/1.0/"
 TILES_CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/core",
@@ -75,93 +79,123 @@ def collection_tile_links(request: Request, ref) -> list[dict]:
 
 
 def tile_matrix_sets(request: Request) -> dict:
-    url = f"{_base(request)}/ogc/tileMatrixSets/{TMS_ID}"
-    return {"tileMatrixSets": [{"id": TMS_ID, "title": "Google Maps Compatible for the World", "uri": TMS.uri,
-                                "links": [_link(url, "self", JSON, TMS_ID),
-                                          _link(url, REL + "tiling-scheme", JSON, TMS_ID)]}]}
+    out = []
+    for tms_id, tms in TILE_MATRIX_SETS.items():
+        url = f"{_base(request)}/ogc/tileMatrixSets/{tms_id}"
+        out.append({"id": tms_id, "title": tms.title, "uri": tms.uri,
+                    "links": [_link(url, "self", JSON, tms_id), _link(url, REL + "tiling-scheme", JSON, tms_id)]})
+    return {"tileMatrixSets": out}
 
 
-def tile_matrix_set(tms_id: str) -> dict:
+def tile_matrix_set(tms_id: str):
+    """The morecantile TileMatrixSet of an id; NotFoundError for another."""
     from riskmap.errors import NotFoundError
 
-    if tms_id != TMS_ID:
-        raise NotFoundError(f"没有瓦片矩阵集 “{tms_id[:60]}”，可用：{TMS_ID} / no tile matrix set {tms_id[:60]!r}; "
-                            f"available: {TMS_ID}")
-    return tms_document()
+    if tms_id not in TILE_MATRIX_SETS:
+        raise NotFoundError(f"没有瓦片矩阵集 “{tms_id[:60]}”，可用：{', '.join(TILE_MATRIX_SETS)} / no tile matrix set "
+                            f"{tms_id[:60]!r}; available: {', '.join(TILE_MATRIX_SETS)}")
+    return TILE_MATRIX_SETS[tms_id]
 
 
-def tms_document() -> dict:
-    """WebMercatorQuad as TMS 2.0 JSON (morecantile's), with the TMS 1.0 members beside it: GDAL 3.6 (Debian 12)
+def _urn(uri: str) -> str:
+    """http://www.opengis.net/def/crs/EPSG/0/3857 → urn:ogc:def:crs:EPSG::3857 (OGC/1.3/CRS84 → …:OGC:1.3:CRS84)."""
+    head = "http://www.opengis.net/def/crs/"
+    if not uri.startswith(head):
+        return uri
+    authority, version, code = uri[len(head):].split("/")
+    return f"urn:ogc:def:crs:{authority}:{'' if version == '0' else version}:{code}"
+
+
+def tms_document(tms_id: str) -> dict:
+    """A tile matrix set as TMS 2.0 JSON (morecantile's), with the TMS 1.0 members beside it: GDAL 3.6 (Debian 12)
     reads only those (`type`, `identifier`, `supportedCRS`, `tileMatrix`), newer readers the 2.0 ones."""
-    doc = TMS.model_dump(exclude_none=True, mode="json")
+    tms = tile_matrix_set(tms_id)
+    doc = tms.model_dump(exclude_none=True, mode="json")
     crs = doc["crs"] if isinstance(doc["crs"], str) else doc["crs"].get("uri", str(doc["crs"]))
-    bounds = TMS.xy_bbox
+    bounds = tms.xy_bbox
     doc.update({
         "type": "TileMatrixSetType",
-        "identifier": TMS_ID,
-        "supportedCRS": crs,
+        "identifier": tms_id,
+        # GDAL 3.6 opens the CRS with network access forbidden, where an http://www.opengis.net/… URL fails:
+        # the 1.0 member names it as a URN, which needs no network
+        "supportedCRS": _urn(crs),
         "boundingBox": {"type": "BoundingBoxType", "crs": crs, "lowerCorner": [bounds.left, bounds.bottom],
                         "upperCorner": [bounds.right, bounds.top]},
-        "wellKnownScaleSet": "http://www.opengis.net/def/wkss/OGC/1.0/GoogleMapsCompatible",
         "tileMatrix": [{"type": "TileMatrixType", "identifier": m.id, "scaleDenominator": m.scaleDenominator,
                         "topLeftCorner": list(m.pointOfOrigin), "tileWidth": m.tileWidth, "tileHeight": m.tileHeight,
-                        "matrixWidth": m.matrixWidth, "matrixHeight": m.matrixHeight} for m in TMS.tileMatrices],
+                        "matrixWidth": m.matrixWidth, "matrixHeight": m.matrixHeight} for m in tms.tileMatrices],
     })
+    if doc.get("wellKnownScaleSet"):
+        doc["wellKnownScaleSet"] = str(doc["wellKnownScaleSet"])
     return doc
 
 
-def limits(bounds: list[float] | None, min_zoom: int, max_zoom: int) -> list[dict]:
+def limits(bounds: list[float] | None, min_zoom: int, max_zoom: int, tms_id: str = TMS_ID) -> list[dict]:
     """tileMatrixSetLimits of the tiles that cover `bounds` (lon/lat), zoom by zoom."""
     if not bounds:
         return []
+    tms = TILE_MATRIX_SETS[tms_id]
     west, south, east, north = bounds
     out = []
     for z in range(min_zoom, max_zoom + 1):
-        top_left, bottom_right = TMS.tile(west, north, z), TMS.tile(east, south, z)
+        top_left, bottom_right = tms.tile(west, north, z), tms.tile(east, south, z)
         out.append({"tileMatrix": str(z), "minTileRow": top_left.y, "maxTileRow": bottom_right.y,
                     "minTileCol": top_left.x, "maxTileCol": bottom_right.x})
     return out
 
 
+def _crs(tms) -> str:
+    return str(tms.crs.root) if hasattr(tms.crs, "root") else str(tms.crs)
+
+
 def tilesets(request: Request, ref, title: str, data_type: str) -> dict:
-    """The tilesets list of a collection (one: WebMercatorQuad)."""
+    """The tilesets list of a collection: vector tiles in WebMercatorQuad and WorldCRS84Quad, map tiles in
+    WebMercatorQuad."""
     path = _base(request) + collection_path(ref.id) + ("/tiles" if data_type == "vector" else "/map/tiles")
     q = _query(request)
+    ids = list(TILE_MATRIX_SETS) if data_type == "vector" else [TMS_ID]
     return {"tilesets": [{
-        "title": f"{title}（{TMS_ID}）",
+        "title": f"{title}（{tms_id}）",
         "dataType": data_type,
-        "crs": TMS.crs.root if hasattr(TMS.crs, "root") else str(TMS.crs),
-        "tileMatrixSetURI": TMS.uri,
-        "links": [_link(f"{path}/{TMS_ID}{q}", "self", JSON, f"{TMS_ID} 瓦片集 / tileset"),
-                  _link(f"{_base(request)}/ogc/tileMatrixSets/{TMS_ID}", REL + "tiling-scheme", JSON, TMS_ID)],
-    }]}
+        "crs": _crs(TILE_MATRIX_SETS[tms_id]),
+        "tileMatrixSetURI": TILE_MATRIX_SETS[tms_id].uri,
+        "links": [_link(f"{path}/{tms_id}{q}", "self", JSON, f"{tms_id} 瓦片集 / tileset"),
+                  _link(f"{_base(request)}/ogc/tileMatrixSets/{tms_id}", REL + "tiling-scheme", JSON, tms_id)],
+    } for tms_id in ids]}
 
 
-def tileset(request: Request, ref, title: str, data_type: str, *, style, bounds: list[float] | None,
+def tileset(request: Request, ref, title: str, data_type: str, tms_id: str, *, style, bounds: list[float] | None,
             fields: dict[str, Any], geometry_type: str | None) -> dict:
     """One tileset's metadata: the tile URL template, limits, and (vector) the layer in the tiles."""
+    from riskmap.errors import NotFoundError
+
+    tms = tile_matrix_set(tms_id)
+    if data_type == "map" and tms_id != TMS_ID:
+        raise NotFoundError(f"地图瓦片只有 {TMS_ID} / map tiles come in {TMS_ID} only")
     base = _base(request)
     q = _query(request)
     if data_type == "vector":
         min_zoom, max_zoom = style.mvt_min_zoom, min(style.max_zoom, MAX_VECTOR_MATRIX)
-        template = f"{base}{collection_path(ref.id)}/tiles/{TMS_ID}/{{tileMatrix}}/{{tileRow}}/{{tileCol}}{q}"
+        if tms_id == CRS84_TMS_ID:       # WorldCRS84Quad's zoom z is about WebMercatorQuad's z - 1
+            min_zoom, max_zoom = max(0, min_zoom - 1), max_zoom - 1
+        template = f"{base}{collection_path(ref.id)}/tiles/{tms_id}/{{tileMatrix}}/{{tileRow}}/{{tileCol}}{q}"
         media = MVT
     else:
         min_zoom, max_zoom = style.min_zoom, min(style.max_zoom, MAX_MAP_MATRIX)
         template = f"{base}/tiles/{quote(tile_layer(ref.kind))}/{{tileMatrix}}/{{tileCol}}/{{tileRow}}.png{q}"
         media = PNG
+    path = "tiles" if data_type == "vector" else "map/tiles"
     doc: dict[str, Any] = {
-        "title": f"{title}（{TMS_ID}）",
+        "title": f"{title}（{tms_id}）",
         "dataType": data_type,
-        "crs": str(TMS.crs.root) if hasattr(TMS.crs, "root") else str(TMS.crs),
-        "tileMatrixSetURI": TMS.uri,
+        "crs": _crs(tms),
+        "tileMatrixSetURI": tms.uri,
         "links": [
-            _link(f"{base}{collection_path(ref.id)}/{'tiles' if data_type == 'vector' else 'map/tiles'}/{TMS_ID}{q}",
-                  "self", JSON, "本瓦片集 / this tileset"),
-            _link(f"{base}/ogc/tileMatrixSets/{TMS_ID}", REL + "tiling-scheme", JSON, TMS_ID),
+            _link(f"{base}{collection_path(ref.id)}/{path}/{tms_id}{q}", "self", JSON, "本瓦片集 / this tileset"),
+            _link(f"{base}/ogc/tileMatrixSets/{tms_id}", REL + "tiling-scheme", JSON, tms_id),
             _link(template, "item", media, "瓦片 / tiles", templated=True),
         ],
-        "tileMatrixSetLimits": limits(bounds, min_zoom, max_zoom),
+        "tileMatrixSetLimits": limits(bounds, min_zoom, max_zoom, tms_id),
     }
     if data_type == "vector":
         doc["layers"] = [{
@@ -172,6 +206,4 @@ def tileset(request: Request, ref, title: str, data_type: str, *, style, bounds:
                 name: {"type": {"Number": "integer", "Boolean": "boolean"}.get(kind, "string")}
                 for name, kind in fields.items()}},
         }]
-        if geometry_type:
-            doc["layers"][0]["x-geometryType"] = geometry_type
     return doc

@@ -7,6 +7,8 @@ Documents are built by riskmap.api.tilesets; the tiles come from the same map sn
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
@@ -16,6 +18,7 @@ from riskmap.api import tilesets
 from riskmap.api.conditional import none_match, not_modified, validators
 from riskmap.api.ogc_models import ERROR_RESPONSES
 from riskmap.errors import NotFoundError
+from riskmap.render.grid import TileView
 
 _ENTERPRISE = {"name": "enterprise", "in": "query", "required": False, "schema": {"type": "string"},
                "description": "企业名称（默认：配置的或唯一的企业）/ enterprise name"}
@@ -47,8 +50,10 @@ def make_router() -> APIRouter:
         tilesets.tile_matrix_set(tms_id)                    # 404 for another tile matrix set
         store = request.app.state.store()
         coll = data.plant_cache(request.app).view(store, ref.enterprise.name).collection(ref.kind, part=ref.part)
-        return tilesets.tileset(request, ref, title(ref), data_type, style=load_layer_style(ref.kind),
-                                bounds=coll.bbox, fields=tile_fields(ref.kind), geometry_type=coll.geometry_type)
+        fields = tile_fields(ref.kind) if tms_id == tilesets.TMS_ID else {
+            name: ("Number" if kind == "integer" else "String") for name, kind, _ in data.KIND_INFO[ref.kind].properties}
+        return tilesets.tileset(request, ref, title(ref), data_type, tms_id, style=load_layer_style(ref.kind),
+                                bounds=coll.bbox, fields=fields, geometry_type=coll.geometry_type)
 
     @router.get("/ogc/tileMatrixSets", summary="瓦片矩阵集 / tile matrix sets", response_model=dict)
     def tile_matrix_sets(request: Request):
@@ -57,7 +62,7 @@ def make_router() -> APIRouter:
     @router.get("/ogc/tileMatrixSets/{tms_id}", summary="瓦片矩阵集定义 / a tile matrix set", response_model=dict,
                 responses=ERROR_RESPONSES)
     def tile_matrix_set(tms_id: str):
-        return JSONResponse(tilesets.tile_matrix_set(tms_id), headers={"Cache-Control": "public, max-age=86400"})
+        return JSONResponse(tilesets.tms_document(tms_id), headers={"Cache-Control": "public, max-age=86400"})
 
     @router.get("/ogc/collections/{collection_id}/tiles", summary="矢量瓦片集 / vector tilesets", **_DOC)
     def vector_tilesets(collection_id: str, request: Request):
@@ -89,7 +94,9 @@ def make_router() -> APIRouter:
         from riskmap.render.grid import tile_view
 
         ref = resolve(request, collection_id)
-        tilesets.tile_matrix_set(tms_id)
+        tms = tilesets.tile_matrix_set(tms_id)
+        if tms_id == tilesets.CRS84_TMS_ID:
+            return await crs84_tile_response(request, ref, tms, tile_matrix, tile_row, tile_col)
         view = tile_view(tile_matrix, tile_col, tile_row)
         service = tiles_of(request).service
         found, ent_id, name = service.lookup(ref.enterprise.name)
@@ -137,6 +144,48 @@ def make_router() -> APIRouter:
         return JSONResponse(doc, headers={"ETag": etag, "Cache-Control": "no-cache"})
 
     return router
+
+
+async def crs84_tile_response(request: Request, ref: data.CollectionRef, tms, z: str, row: str, col: str) -> Response:
+    """A WorldCRS84Quad vector tile of a collection, from its OGC features (lon/lat, the collection's fields)."""
+    import morecantile
+
+    from riskmap.render.grid import MVT_BUFFER, MVT_EXTENT
+    from riskmap.render.mvt import encode_mvt
+
+    try:
+        tile = morecantile.Tile(int(col), int(row), int(z))
+    except ValueError:
+        raise NotFoundError("瓦片坐标应为整数 / tile coordinates must be integers") from None
+    if not 0 <= tile.z <= 24 or not tms.is_valid(tile):
+        raise NotFoundError(f"瓦片 {z}/{row}/{col} 不存在 / no tile {z}/{row}/{col} in {tms.id}")
+    store = request.app.state.store()
+    view_data = data.plant_cache(request.app).view(store, ref.enterprise.name)
+    etag = f'"ogc84.{view_data.version}.{ref.id}.{tile.z}.{tile.y}.{tile.x}"'
+    headers = {"ETag": etag, "Cache-Control": "no-cache"}
+    if none_match(request.headers.get("if-none-match"), etag):
+        return Response(status_code=304, headers=headers)
+    coll = view_data.collection(ref.kind, part=ref.part)
+    b = tms.xy_bounds(tile)
+    pad = (b.right - b.left) * MVT_BUFFER / MVT_EXTENT
+    rows = coll.rows([(b.left - pad, b.bottom - pad, b.right + pad, b.top + pad)])
+    if not len(rows):
+        return Response(b"", media_type=tilesets.MVT, headers=headers)
+    columns = {name: coll.properties[name].to_numpy(dtype=object)[rows] for name in coll.properties.columns}
+    columns["geometry"] = coll.geometry[rows]
+    body = encode_mvt({ref.id: columns}, LonLatTile(tile.z, tile.x, tile.y, box=(b.left, b.bottom, b.right, b.top)))
+    return Response(body, media_type=tilesets.MVT, headers=headers)
+
+
+@dataclass(frozen=True)
+class LonLatTile(TileView):
+    """A tile whose bounds are lon/lat (WorldCRS84Quad), for the MVT encoder, which only needs a tile's bounds."""
+
+    box: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
+
+    @property
+    def bounds(self) -> tuple[float, float, float, float]:
+        return self.box
 
 
 def collection_tile(found, ref: data.CollectionRef, view, style) -> bytes:
