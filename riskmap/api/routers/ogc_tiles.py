@@ -50,8 +50,9 @@ def make_router() -> APIRouter:
         tilesets.tile_matrix_set(tms_id)                    # 404 for another tile matrix set
         store = request.app.state.store()
         coll = data.plant_cache(request.app).view(store, ref.enterprise.name).collection(ref.kind, part=ref.part)
+        properties = data.KIND_INFO[ref.kind].properties          # WorldCRS84Quad tiles carry the items' fields
         fields = tile_fields(ref.kind) if tms_id == tilesets.TMS_ID else {
-            name: ("Number" if kind == "integer" else "String") for name, kind, _ in data.KIND_INFO[ref.kind].properties}
+            name: ("Number" if kind == "integer" else "String") for name, kind, _ in properties}
         return tilesets.tileset(request, ref, title(ref), data_type, tms_id, style=load_layer_style(ref.kind),
                                 bounds=coll.bbox, fields=fields, geometry_type=coll.geometry_type)
 
