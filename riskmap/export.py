@@ -197,15 +197,15 @@ def write_geopackage(out: Path, frames: dict[str, gpd.GeoDataFrame]) -> dict[str
     written = {}
     try:
         for i, (name, gdf) in enumerate(frames.items()):
-            gdf = gdf.copy()
-            if "last_assessed" in gdf.columns:
-                gdf["last_assessed"] = pd.to_datetime(gdf["last_assessed"], format="%Y-%m-%d", errors="coerce").dt.date
             geometry_type = _geometry_type(gdf)
-            pyogrio.write_dataframe(
-                gdf.rename_geometry("geom"), partial, layer=name, driver="GPKG", append=bool(i),
-                geometry_type=geometry_type or "Unknown", promote_to_multi=bool(geometry_type and "Multi" in
-                                                                                geometry_type),
-                dataset_options=None if i else {"VERSION": GPKG_VERSION}, layer_options={"SPATIAL_INDEX": "YES"})
+            names = [c for c in gdf.columns if c != gdf.geometry.name]
+            pyogrio.raw.write(
+                partial, shapely.to_wkb(np.asarray(gdf.geometry.values, dtype=object)),
+                [_field(gdf[c]) for c in names], names, layer=name, driver="GPKG", append=bool(i),
+                geometry_type=geometry_type or "Unknown", crs="EPSG:4326",
+                promote_to_multi=bool(geometry_type and "Multi" in geometry_type),
+                dataset_options=None if i else {"VERSION": GPKG_VERSION},
+                layer_options={"SPATIAL_INDEX": "YES", "GEOMETRY_NAME": "geom"})
             written[name] = len(gdf)
         styles = qgis_layer_styles(list(frames))
         pyogrio.write_dataframe(styles, partial, layer="layer_styles", driver="GPKG", append=True)
@@ -214,6 +214,16 @@ def write_geopackage(out: Path, frames: dict[str, gpd.GeoDataFrame]) -> dict[str
         if partial.exists():
             partial.unlink()
     return written
+
+
+def _field(column: pd.Series) -> np.ndarray:
+    """A column as GDAL should type it: `last_assessed` a Date (numpy datetime64[D]), integers as such, else text."""
+    if column.name == "last_assessed":
+        return np.array([v if v else "NaT" for v in column.tolist()], dtype="datetime64[D]")
+    if column.dtype.kind in "iu":
+        return column.to_numpy(dtype=np.int64)
+    return np.array([None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)
+                     for v in column.tolist()], dtype=object)
 
 
 def _geometry_type(gdf: gpd.GeoDataFrame) -> str | None:
