@@ -385,7 +385,7 @@ def one_type(whole: Collection, part: str) -> Collection:
     spans = (whole.spans[0][rows], whole.spans[1][rows]) if whole.spans is not None else None
     tags = whole.edit_tags[rows] if whole.edit_tags is not None else None
     out = Collection(whole.kind, whole.ids[rows], geoms, whole.properties.iloc[rows].reset_index(drop=True),
-                     whole.temporal, spans, tags)
+                     whole.temporal if len(rows) else None, spans, tags)
     out.geometry_type = geometry_type
     return out
 

@@ -16,8 +16,10 @@ Three pure-ASGI layers around the whole app (outermost first), added by `install
 
 from __future__ import annotations
 
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.middleware.cors import CORSMiddleware
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette_cramjam.middleware import CompressionMiddleware, CompressionResponder, get_compression_backend
 
 # Headers a reading client may need to see across origins (caching, paging, OGC API answers).
 EXPOSED_HEADERS = ("ETag", "Last-Modified", "Content-Crs", "Link", "Location", "Content-Length",
@@ -83,13 +85,49 @@ class HeadAsGet:
         await self.app({**scope, "method": "GET"}, receive, headers_only)
 
 
+class _Responder(CompressionResponder):
+    """starlette-cramjam's responder, except that a streamed response it decided not to compress (an excluded
+    media type, one already encoded) is passed through whole: 0.7.0 compresses the chunks after the first one."""
+
+    passthrough = False
+
+    async def send_with_compression(self, message: Message) -> None:
+        if self.passthrough:
+            await self.send(message)
+            return
+        if message["type"] == "http.response.body" and not self.started:
+            headers = MutableHeaders(raw=self.initial_message["headers"])
+            body, more = message.get("body", b""), message.get("more_body", False)
+            if (headers.get("Content-Type") in self.exclude_mediatype or "content-encoding" in headers
+                    or self.initial_message.get("status") in (204, 304) or (len(body) < self.minimum_size
+                                                                             and not more)):
+                self.started = self.passthrough = True
+                await self.send(self.initial_message)
+                await self.send(message)
+                return
+        await super().send_with_compression(message)
+
+
+class Compression(CompressionMiddleware):
+    """starlette-cramjam's middleware with the responder above."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            backend = get_compression_backend(Headers(scope=scope).get("Accept-Encoding", ""), self.compression)
+            if backend is not None:
+                compressor = backend.compress.Compressor(level=self.compression_level)
+                await _Responder(self.app, compressor, backend.name, self.minimum_size,
+                                 self.exclude_mediatype)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 def install_transport(app, settings) -> None:
     """Add the three layers (call last in create_app, so that they wrap everything else)."""
-    from starlette_cramjam.compression import Compression
-    from starlette_cramjam.middleware import CompressionMiddleware
+    from starlette_cramjam.compression import Compression as Codec
 
-    app.add_middleware(CompressionMiddleware, minimum_size=MIN_COMPRESS_BYTES,
-                       compression=[Compression.br, Compression.gzip], exclude_mediatype=COMPRESSED_TYPES,
+    app.add_middleware(Compression, minimum_size=MIN_COMPRESS_BYTES,
+                       compression=[Codec.br, Codec.gzip], exclude_mediatype=COMPRESSED_TYPES,
                        compression_level=COMPRESSION_LEVEL)
     app.add_middleware(HeadAsGet)
     app.add_middleware(CorsByOrigin, read_origins=origins(settings.cors_origins),
