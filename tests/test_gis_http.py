@@ -361,6 +361,9 @@ def test_maplibre_style_matches_layers(client):
         match = fill["paint"]["fill-color"]
         colours = dict(zip(match[2:-1:2], match[3:-1:2], strict=True))
         assert colours == {i: c.fill for i, c in enumerate(load_layer_style(name).classes)}
+    stale = {layer["id"]: layer for layer in client.get("/styles/staleness/style.json").json()["layers"]}
+    assert stale["staleness-flagged"]["paint"]["line-color"] == load_layer_style("staleness").class_of("flagged") \
+        .outline.colour
     legend = doc["metadata"]["riskmap:legend"]["units"]["entries"]
     assert legend[-1]["key"] == "none" and legend[-1]["zh"] == "未评估" and legend[0]["key"] == "major"
     tilejson = client.get(doc["sources"]["units"]["url"].split("testserver", 1)[1]).json()

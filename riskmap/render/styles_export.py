@@ -326,6 +326,11 @@ def _level_layers(source: str, style: LayerStyle, minzoom: int) -> list[dict]:
                              "circle-stroke-width": point.outline.width if point.outline else 0}})
     if style.outlines_on_top:
         layers.append(outline)
+    flagged = next((c for c in style.classes if c.key == "flagged"), None)
+    if flagged is not None and flagged.outline is not None:     # staleness: units needing re-assessment, on top
+        layers.append({**base, "id": f"{source}-flagged", "type": "line",
+                       "filter": ["all", polygon, ["==", ["get", "flagged"], True]],
+                       "paint": {"line-color": flagged.outline.colour, "line-width": flagged.outline.width}})
     assert n == len(fills)
     return layers
 
