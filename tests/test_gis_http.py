@@ -156,6 +156,12 @@ def test_links_use_forwarded_headers_from_trusted_proxies_only(demo_db_url):
         assert all(href.startswith(base + "/ogc/") for href in links), (address, links)
         assert tilejson.startswith(base + "/tiles/regions/") and style.startswith(base + "/tiles/"), address
         assert f'template="{base}/wmts/1.0.0/regions/' in caps, address
+    # a TileJSON's validator changes with the address its links name: no 304 hands one host's links to another
+    with TestClient(create_app(Settings(db=demo_db_url)), client=("127.0.0.1", 4000)) as c:
+        tag = c.get("/tiles/regions/tilejson.json").headers["etag"]
+        assert c.get("/tiles/regions/tilejson.json", headers={"If-None-Match": tag}).status_code == 304
+        moved = c.get("/tiles/regions/tilejson.json", headers={"If-None-Match": tag, **forwarded})
+        assert moved.status_code == 200 and moved.json()["tiles"][0].startswith("https://gis.plant.example/rm/")
 
 
 # ---------------------------------------------------------------------------------------------- OGC API Features

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import threading
+import zlib
 from typing import Any, Literal
 from urllib.parse import quote, urlencode
 
@@ -518,7 +519,8 @@ def _tilejson(request: Request, tiles: _Tiles, data, layer: str, fmt: str, scale
     if layer == STALENESS:
         doc["day"] = service.today() if data.as_of is None else local_day(data.as_of.at)
     etag = (f'"tilejson.{data.enterprise_id}.{data.version}.{layer}.{fmt}{scale}{int(hatch)}{int(labels)}'
-            f'{int(flagged)}.{service.signature(style)}.{doc.get("day", "")}.{doc.get("as_of", "")}.{sources}"')
+            f'{int(flagged)}.{service.signature(style)}.{doc.get("day", "")}.{doc.get("as_of", "")}.{sources}'
+            f'.{zlib.crc32(doc["tiles"][0].encode()):08x}"')     # the tile URL: the public address it names
     if _matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers={"ETag": etag, "Cache-Control": "no-cache"})
     return JSONResponse(doc, headers={"ETag": etag, "Cache-Control": "no-cache"})
