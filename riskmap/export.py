@@ -1,4 +1,10 @@
-"""Export of a plant's layout, units and region risk as GeoPackage or GeoJSON (RFC 7946)."""
+"""Export of a plant's layout, units and region risk as GeoPackage or GeoJSON (RFC 7946).
+
+Fields are riskmap.vocabulary's, features are written in the draw order (riskmap.render.order: by `rank`, then
+larger areas first), and a GeoPackage is written as version 1.2 (what GDAL 3.6 and QGIS 3.22, Debian 12's,
+read without a warning and what GDAL's validator accepts) with a QGIS style for each layer in the `layer_styles`
+table that QGIS applies on open: the four colours travel with the data.
+"""
 
 from __future__ import annotations
 
@@ -6,23 +12,46 @@ import json
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
+import pandas as pd
 import pyogrio.errors
 import shapely
 
 from riskmap.errors import InputError
 from riskmap.plant import Plant
+from riskmap.vocabulary import classes, item_fields
 
 LAYERS = ("layout", "units", "regions")
+GPKG_VERSION = "1.2"
+
+
+def _names(layer: str) -> tuple[str, ...]:
+    return tuple(f.name for f in item_fields(layer))
+
+
+UNIT_COLUMNS = _names("units")
+REGION_COLUMNS = _names("regions")
+LAYOUT_COLUMNS = _names("layout")
 
 
 def layout_frame(plant: Plant) -> gpd.GeoDataFrame:
-    # "fid" is reserved by GeoPackage for its primary key: the CAD handle / source id travels as "source_id".
-    gdf = plant.features[["fid", "name", "role", "layer", "geometry"]].rename(columns={"fid": "source_id"})
-    return gpd.GeoDataFrame(gdf, geometry="geometry", crs="EPSG:4326")
+    """The layout's features. "fid" is GeoPackage's primary key: the CAD handle / source id is `source_id`."""
+    from riskmap.geo.model import ROLE_ZH
+
+    features = plant.features
+    if not len(features):
+        return _frame([], LAYOUT_COLUMNS)
+    rank, colour = classes("layout", features["role"].tolist())
+    frame = pd.DataFrame({
+        "source_id": _texts(features["fid"]), "name": _texts(features["name"]), "role": _texts(features["role"]),
+        "role_zh": [ROLE_ZH.get(r) for r in _texts(features["role"])], "layer": _texts(features["layer"]),
+        "rank": rank, "colour": colour,
+    })
+    return _in_draw_order(gpd.GeoDataFrame(frame, geometry=features.geometry.values, crs="EPSG:4326"))
 
 
 def units_frame(plant: Plant, which: str = "residual") -> gpd.GeoDataFrame:
-    """Units with their level and located geometry (own, else the nearest ancestor's)."""
+    """Every unit with its level and located geometry (its own, else its nearest ancestor's)."""
     from riskmap.domain import UnitTree
 
     tree = UnitTree(plant.units)
@@ -31,25 +60,13 @@ def units_frame(plant: Plant, which: str = "residual") -> gpd.GeoDataFrame:
         geom, located_by = tree.located_geometry(unit.id)
         level = unit.level(which)
         rows.append({
-            "unit_id": unit.id, "name": unit.name, "kind": unit.kind.value, "parent_id": unit.parent_id,
+            "unit_id": unit.id, "name": unit.name, "kind": unit.kind.value, "kind_zh": unit.kind.zh,
             "level": level.value if level else None, "level_zh": level.zh if level else None,
-            "events": len(unit.events),
-            "last_assessed": unit.last_assessed.isoformat() if unit.last_assessed else None,
+            "parent_id": unit.parent_id, "feature_ref": None if unit.feature_ref is None else str(unit.feature_ref),
+            "events": len(unit.events), "last_assessed": unit.last_assessed.isoformat() if unit.last_assessed else None,
             "located_by": located_by, "geometry": geom,
         })
-    return _frame(rows, UNIT_COLUMNS)
-
-
-def _frame(rows: list[dict], columns: tuple[str, ...]) -> gpd.GeoDataFrame:
-    """A GeoDataFrame even when there are no rows (an enterprise with a layout but no ledger yet)."""
-    if not rows:
-        return gpd.GeoDataFrame({c: [] for c in columns}, geometry=gpd.GeoSeries([], crs="EPSG:4326"),
-                                crs="EPSG:4326")
-    return gpd.GeoDataFrame(rows, geometry="geometry", crs="EPSG:4326")
-
-
-UNIT_COLUMNS = ("unit_id", "name", "kind", "parent_id", "level", "level_zh", "events", "last_assessed", "located_by")
-REGION_COLUMNS = ("region_id", "name", "level", "level_zh", "method", "decided_by", "explanation")
+    return _in_draw_order(_with_classes("units", _frame(rows, UNIT_COLUMNS)))
 
 
 def regions_frame(plant: Plant, method: str = "highest", which: str = "residual") -> gpd.GeoDataFrame:
@@ -57,14 +74,50 @@ def regions_frame(plant: Plant, method: str = "highest", which: str = "residual"
     geoms = {r.id: r.geometry for r in plant.regions}
     rows = []
     for risk in risks:
-        d = risk.to_dict()
+        unit, level = risk.decided_by, risk.level
         rows.append({
-            "region_id": d.get("id"), "name": d["name"], "level": d.get("level"), "level_zh": d.get("level_zh"),
-            "method": d["method"], "decided_by": d.get("decided_by"),
-            "explanation": _text(d.get("explanation")),
-            "geometry": geoms.get(d.get("id")),
+            "region_id": risk.region_id, "name": risk.name, "level": level.value if level else None,
+            "level_zh": level.zh if level else None, "method": risk.method, "which": risk.which,
+            "decided_by": unit.name if unit else None, "decided_by_id": unit.id if unit else None,
+            "explanation": _text(risk.explanation), "geometry": geoms.get(risk.region_id),
         })
-    return _frame(rows, REGION_COLUMNS)
+    return _in_draw_order(_with_classes("regions", _frame(rows, REGION_COLUMNS)))
+
+
+def _with_classes(layer: str, gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    rank, colour = classes(layer, gdf["level"].tolist())
+    gdf["rank"], gdf["colour"] = rank, colour
+    return gdf[[*_names(layer), "geometry"]]
+
+
+def _in_draw_order(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Rows as the tiles paint them: by rank, larger areas (in EPSG:3857, as the tiles measure) first, then the
+    unit tree's depth (riskmap.render.order)."""
+    from riskmap.render.order import draw_order
+    from riskmap.store.mapdata import to_mercator
+
+    if len(gdf) < 2:
+        return gdf.reset_index(drop=True)
+    geoms = gdf.geometry.values.to_numpy() if hasattr(gdf.geometry.values, "to_numpy") else np.asarray(gdf.geometry)
+    present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    merc = np.full(len(gdf), None, dtype=object)
+    if present.any():
+        merc[present] = to_mercator(geoms[present])
+    kinds = gdf["kind"].to_numpy(dtype=object) if "kind" in gdf.columns else None
+    order = draw_order(gdf["rank"].to_numpy(), merc, kinds)
+    return gdf.iloc[order].reset_index(drop=True)
+
+
+def _texts(values) -> list:
+    return [None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v) for v in values]
+
+
+def _frame(rows: list[dict], columns: tuple[str, ...]) -> gpd.GeoDataFrame:
+    """A GeoDataFrame even when there are no rows (an enterprise with a layout but no ledger yet)."""
+    if not rows:
+        return gpd.GeoDataFrame({c: pd.Series([], dtype=object) for c in columns},
+                                geometry=gpd.GeoSeries([], crs="EPSG:4326"), crs="EPSG:4326")
+    return gpd.GeoDataFrame(rows, geometry="geometry", crs="EPSG:4326")
 
 
 def _text(value) -> str | None:
@@ -108,15 +161,10 @@ def _reason(exc: Exception) -> str:
 
 def _write(out: Path, suffix: str, makers: dict, layer: str | None) -> dict[str, int]:
     if suffix == ".gpkg":
-        names = [layer] if layer else list(LAYERS)
-        if out.exists():
-            out.unlink()
-        written = {}
-        for name in names:
-            gdf = makers[name]()
-            gdf.to_file(out, layer=name, driver="GPKG", engine="pyogrio")
-            written[name] = len(gdf)
-        return written
+        tables: dict[str, gpd.GeoDataFrame] = {}
+        for name in [layer] if layer else LAYERS:
+            tables.update(split_tables(name, makers[name]()))
+        return write_geopackage(out, tables)
     name = layer or "regions"
     gdf = _rfc7946(makers[name]())
     if out.exists():
@@ -124,3 +172,65 @@ def _write(out: Path, suffix: str, makers: dict, layer: str | None) -> dict[str,
     gdf.to_file(out, driver="GeoJSON", engine="pyogrio",
                 layer_options={"RFC7946": "YES", "COORDINATE_PRECISION": GEOJSON_DECIMALS})
     return {name: len(gdf)}
+
+
+def split_tables(layer: str, gdf: gpd.GeoDataFrame) -> dict[str, gpd.GeoDataFrame]:
+    """A layer as tables of one geometry type each (riskmap.vocabulary: regions; units_areas, units_lines, …),
+    empty ones left out. Units without a location stay in units_areas, with an empty geometry."""
+    from riskmap.vocabulary import SPLIT_LAYERS, part_masks
+
+    if layer not in SPLIT_LAYERS:
+        return {layer: gdf}
+    masks = part_masks(gdf.geometry.values)
+    masks["areas"] = masks["areas"] | ~(masks["lines"] | masks["points"])
+    return {f"{layer}_{part}": gdf[mask].reset_index(drop=True) for part, mask in masks.items() if mask.any()}
+
+
+def write_geopackage(out: Path, frames: dict[str, gpd.GeoDataFrame]) -> dict[str, int]:
+    """Layers (vocabulary fields, `last_assessed` as a Date) and their QGIS styles into a GeoPackage 1.2, written
+    beside `out` and moved into place once complete: a failed export never leaves half a file."""
+    from riskmap.render.styles_export import qgis_layer_styles
+
+    partial = out.with_name(out.stem + ".partial.gpkg")
+    if partial.exists():
+        partial.unlink()
+    written = {}
+    try:
+        for i, (name, gdf) in enumerate(frames.items()):
+            geometry_type = _geometry_type(gdf)
+            names = [c for c in gdf.columns if c != gdf.geometry.name]
+            pyogrio.raw.write(
+                partial, shapely.to_wkb(np.asarray(gdf.geometry.values, dtype=object)),
+                [_field(gdf[c]) for c in names], names, layer=name, driver="GPKG", append=bool(i),
+                geometry_type=geometry_type or "Unknown", crs="EPSG:4326",
+                promote_to_multi=bool(geometry_type and "Multi" in geometry_type),
+                dataset_options=None if i else {"VERSION": GPKG_VERSION},
+                layer_options={"SPATIAL_INDEX": "YES", "GEOMETRY_NAME": "geom"})
+            written[name] = len(gdf)
+        styles = qgis_layer_styles(list(frames))
+        pyogrio.write_dataframe(styles, partial, layer="layer_styles", driver="GPKG", append=True)
+        partial.replace(out)
+    finally:
+        if partial.exists():
+            partial.unlink()
+    return written
+
+
+def _field(column: pd.Series) -> np.ndarray:
+    """A column as GDAL should type it: `last_assessed` a Date (numpy datetime64[D]), integers as such, else text."""
+    if column.name == "last_assessed":
+        return np.array([v if v else "NaT" for v in column.tolist()], dtype="datetime64[D]")
+    if column.dtype.kind in "iu":
+        return column.to_numpy(dtype=np.int64)
+    return np.array([None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)
+                     for v in column.tolist()], dtype=object)
+
+
+def _geometry_type(gdf: gpd.GeoDataFrame) -> str | None:
+    """The one geometry type of a layer when all its features are areas, lines or points (else None: GEOMETRY)."""
+    geoms = np.asarray(gdf.geometry.values, dtype=object)
+    types = set(shapely.get_type_id(geoms[~shapely.is_missing(geoms)]).tolist())
+    for single, multi, name in ((3, 6, "Polygon"), (1, 5, "LineString"), (0, 4, "Point")):
+        if types and types <= {single, multi}:
+            return ("Multi" + name) if multi in types else name
+    return None

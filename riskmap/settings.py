@@ -36,6 +36,10 @@ class Settings(BaseSettings):
     base_url: str = "http://127.0.0.1:8000"
     # Proxies whose X-Forwarded-*/Forwarded headers are believed: addresses or networks, comma-separated.
     trusted_proxies: str = "127.0.0.1,::1"
+    # Web pages on other origins (riskmap.api.transport): these may read anonymously ("*": any, "": none) ...
+    cors_origins: str = "*"
+    # ... and these may also send a token or the page's cookie, and write (never "*").
+    cors_token_origins: str = ""
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     # Server processes of `riskmap serve`; each keeps its own tile cache, and every request checks the data

@@ -15,8 +15,11 @@ done
 
 say() { printf '==> %s\n' "$*"; }
 
-# System packages riskmap needs at run time and for its tests (Debian names).
-system_packages=(gdal-bin poppler-utils fonts-noto-cjk fonts-wqy-microhei zbar-tools libegl1 libgl1 chromium)
+# System packages riskmap needs at run time and for its tests (Debian names). python3-gdal (GDAL's GeoPackage
+# validator), python3-qgis and qgis-providers (QGIS 3.22 headless, the GIS client tests; about 2 minutes to install
+# from Debian's mirror) are for the tests.
+system_packages=(gdal-bin python3-gdal poppler-utils fonts-noto-cjk fonts-wqy-microhei zbar-tools libegl1 libgl1 chromium
+                 python3-qgis qgis-providers)
 missing=()
 for pkg in "${system_packages[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

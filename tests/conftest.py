@@ -98,3 +98,70 @@ def editor_token():
         return {"Authorization": f"Bearer {text}"}
 
     return make
+
+
+# ---------------------------------------------------------------------------------------------- real clients
+
+
+def required_client(reason: str):
+    """A GIS client missing: skipped locally with the reason, a failure in CI (CI must never pass by skipping)."""
+    import os
+
+    if os.environ.get("CI", "").strip().lower() in ("1", "true", "yes"):
+        pytest.fail(f"{reason} (required because CI is set)", pytrace=False)
+    pytest.skip(reason)
+
+
+class LiveServer:
+    """riskmap under uvicorn in a thread on a free loopback port, for clients that speak HTTP (GDAL, QGIS)."""
+
+    def __init__(self, db_url: str, **settings):
+        import socket
+        import threading
+
+        import uvicorn
+
+        from riskmap.api.app import create_app
+        from riskmap.settings import Settings
+
+        self.db_url = db_url
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.app = create_app(Settings(db=db_url, **settings))
+        self.server = uvicorn.Server(uvicorn.Config(self.app, log_level="warning", lifespan="off"))
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
+
+    def __enter__(self) -> LiveServer:
+        import time
+
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            assert self.thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+        self.sock.close()
+
+
+@pytest.fixture(scope="session")
+def demo_db_url(tmp_path_factory) -> str:
+    """The demo plant in a SQLite file, loaded once per session; tests that only read share it."""
+    from riskmap.demo import load_demo
+    from riskmap.settings import Settings
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('demo-shared') / 'demo.db'}"
+    load_demo(Settings(db=url))
+    return url
+
+
+@pytest.fixture(scope="module")
+def live_demo(demo_db_url):
+    """riskmap serving the shared demo database over HTTP (module-scoped)."""
+    with LiveServer(demo_db_url) as server:
+        yield server

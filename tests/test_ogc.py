@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from shapely.geometry import Point, Polygon, box, shape
 
 from riskmap.api.app import create_app
-from riskmap.api.ogc_data import OgcParameterError, parse_bbox, parse_datetime, parse_limit
+from riskmap.api.ogc_data import LISTED, OgcParameterError, parse_bbox, parse_datetime, parse_limit
 from riskmap.domain import AssessmentUnit, RiskEvent, UnitKind
 from riskmap.geo.model import LayoutImport
 from riskmap.levels import Level
@@ -139,8 +139,9 @@ def test_conformance_classes(client):
     doc = _json(client.get("/ogc/conformance"))
     base = "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/"
     part4 = "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/"
-    assert set(doc["conformsTo"]) == {base + c for c in ("core", "geojson", "html", "oas30")} | {
-        part4 + c for c in ("create-replace-delete", "update", "features")}
+    assert {base + c for c in ("core", "geojson", "html")} | {
+        part4 + c for c in ("create-replace-delete", "update", "features")} <= set(doc["conformsTo"])
+    assert base + "oas30" not in doc["conformsTo"]            # /openapi.json is OpenAPI 3.1
 
 
 # ------------------------------------------------------------------------------------------ collections
@@ -151,8 +152,7 @@ def test_collections_list_default_and_per_enterprise(client, demo):
     doc = _json(client.get("/ogc/collections"))
     ids = [c["id"] for c in doc["collections"]]
     ents = {e.name: e.id for e in store.enterprises()}
-    expected = ["regions", "units", "layout"] + [f"e{eid}_{k}" for eid in ents.values()
-                                                 for k in ("regions", "units", "layout")]
+    expected = list(LISTED) + [f"e{eid}_{k}" for eid in ents.values() for k in LISTED]
     assert ids == expected
     hostile = next(c for c in doc["collections"] if c["id"] == f"e{ents[HOSTILE_ENTERPRISE]}_regions")
     assert hostile["title"].startswith(HOSTILE_ENTERPRISE) and hostile["itemCount"] == 1
@@ -181,8 +181,8 @@ def test_item_counts_match_the_plant(client, plant):
     located = located[located.geometry.notna()]
     counts = {c["id"]: c["itemCount"] for c in _json(client.get("/ogc/collections"))["collections"]}
     assert counts["regions"] == len(plant.regions) == 29
-    assert counts["units"] == len(located)
-    assert counts["layout"] == len(plant.features) == 146
+    assert sum(counts[f"units_{p}"] for p in ("areas", "lines", "points")) == len(located)
+    assert sum(counts[f"layout_{p}"] for p in ("areas", "lines", "points")) == len(plant.features) == 146
 
 
 @pytest.mark.parametrize("path", ["/ogc/collections/nope", "/ogc/collections/nope/items",
@@ -219,7 +219,7 @@ def test_units_properties(client, plant):
     by_id = {f["id"]: f["properties"] for f in features}
     tank = next(u for u in plant.units if u.id == "CY-01-01")
     props = by_id["CY-01-01"]
-    assert props["name"] == tank.name and props["kind"] == "equipment" and props["parent"] == tank.parent_id
+    assert props["name"] == tank.name and props["kind"] == "equipment" and props["parent_id"] == tank.parent_id
     assert props["level"] == tank.level().value and props["level_zh"] == tank.level().zh
     assert props["last_assessed"] == tank.last_assessed.isoformat()
     assert props["colour"] == "#FF8C00" and props["events"] == len(tank.events)
@@ -282,7 +282,7 @@ def test_bad_bbox_is_400(client, bbox):
 @pytest.mark.parametrize("params", [{"limit": "0"}, {"limit": "abc"}, {"limit": "-3"}, {"limit": "1.5"},
                                     {"offset": "-1"}, {"offset": "x"}, {"f": "xml"}, {"datetime": "yesterday"},
                                     {"datetime": "../.."}, {"datetime": "2024-05-01/2024-01-01"},
-                                    {"bbox-crs": "EPSG:4326", "bbox": "0,0,1,1"}, {"method": "median"},
+                                    {"bbox-crs": "EPSG:2000", "bbox": "0,0,1,1"}, {"method": "median"},
                                     {"level": "purple"}])
 def test_bad_parameters_are_400(client, params):
     _error(client.get("/ogc/collections/regions/items", params=params), 400)
@@ -413,8 +413,11 @@ def test_html_escapes_every_user_string(client, demo):
 
 
 def test_html_items_page_shows_level_colours_and_paging(client):
+    from riskmap.render.style import load_layer_style
+
+    style = load_layer_style("regions")          # the colour drawn: the regions' tint of each level colour
     text = client.get("/ogc/collections/regions/items?f=html&limit=10").text
-    assert 'style="background:#FF0000"' in text or 'style="background:#0070C0"' in text
+    assert any(f'style="background:{style.class_of(level).fill}"' in text for level in ("major", "low"))
     assert "下一页" in text and "offset=10" in text
 
 
@@ -426,11 +429,11 @@ def test_several_enterprises_without_a_default(demo):
     nodefault = Settings(db=settings.db, enterprise=None)
     with TestClient(create_app(nodefault)) as c:
         ids = [col["id"] for col in _json(c.get("/ogc/collections"))["collections"]]
-        assert ids and all(re.fullmatch(r"e\d+_(regions|units|layout)", i) for i in ids)
+        assert ids and all(re.fullmatch(r"e\d+_(regions|(units|layout)_(areas|lines|points))", i) for i in ids)
         detail = _error(c.get("/ogc/collections/regions/items"), 400)
         assert "enterprise" in detail
         scoped = _json(c.get("/ogc/collections", params={"enterprise": settings.enterprise}))
-        assert [col["id"] for col in scoped["collections"]] == ["regions", "units", "layout"]
+        assert [col["id"] for col in scoped["collections"]] == list(LISTED)
         items = _rel(scoped["collections"][0], "items", "application/geo+json")
         assert parse_qs(urlsplit(items).query)["enterprise"] == [settings.enterprise]
         page = _json(c.get(_path(items)), "application/geo+json")
@@ -473,7 +476,7 @@ def test_enterprises_with_little_or_no_data(tmp_path):
     with TestClient(create_app(settings)) as c:
         listed = _json(c.get("/ogc/collections"))["collections"]
         counts = {col["id"]: col["itemCount"] for col in listed}
-        assert len(counts) == 9 and sum(counts.values()) == 2        # the region, as layout and as region
+        assert len(counts) == 3 * len(LISTED) and sum(counts.values()) == 2   # the region, as layout and region
         for col in listed:
             page = _json(c.get(_path(_rel(col, "items", "application/geo+json"))), "application/geo+json")
             assert page["numberMatched"] == col["itemCount"] == len(page["features"])

@@ -168,7 +168,7 @@ def test_post_patch_delete(client, auth):
     _error(client.post(LAYOUT, json={**new, "id": "WH-9"}, headers=auth), 409)
     _error(client.post(LAYOUT, json={**new, "properties": {"name": "x"}}, headers=auth), 422)   # no role
     _error(client.post(LAYOUT, json={**new, "properties": {"role": "spaceship"}}, headers=auth), 422)
-    _error(client.post(LAYOUT, json={**new, "properties": {"role": "building", "colour": 1}}, headers=auth), 422)
+    _error(client.post(LAYOUT, json={**new, "properties": {"role": "building", "bogus": 1}}, headers=auth), 422)
     # PATCH: a merge patch of the name; the role may change only to one the geometry fits.
     etag = created.headers["etag"]
     patched = client.patch(f"{LAYOUT}/{fid}", json={"properties": {"name": "改名仓库"}},
@@ -297,7 +297,7 @@ def test_units_attach_detach_rename_reparent_create_delete(client, auth):
     etag = attached.headers["etag"]
     _error(client.patch(url, json={"properties": {"parent": "CY-01-02"}}, headers={**MERGE, **auth, "If-Match": etag}),
            422)
-    _error(client.patch(url, json={"properties": {"parent": "NOPE"}}, headers={**MERGE, **auth, "If-Match": etag}),
+    _error(client.patch(url, json={"properties": {"parent_id": "NOPE"}}, headers={**MERGE, **auth, "If-Match": etag}),
            422)
     _error(client.patch(url, json={"properties": {"level": "major", "bogus": 1}},
                         headers={**MERGE, **auth, "If-Match": etag}), 422)
@@ -312,7 +312,7 @@ def test_units_attach_detach_rename_reparent_create_delete(client, auth):
            "properties": {"name": "新储罐", "parent": "CY-01", "feature_ref": "B1", "kind": "equipment"}}
     created = client.post(UNITS, json=new, headers=auth)
     assert created.status_code == 201, created.text
-    assert created.json()["properties"]["kind"] == "equipment" and created.json()["properties"]["parent"] == "CY-01"
+    assert created.json()["properties"]["kind"] == "equipment" and created.json()["properties"]["parent_id"] == "CY-01"
     _error(client.post(UNITS, json=new, headers=auth), 409)
     _error(client.post(UNITS, json={**new, "id": "X1", "properties": {"name": "x", "kind": "飞船"}}, headers=auth),
            422)

@@ -19,15 +19,19 @@ from riskmap.api.routers import (
     layout_edit,
     ogc,
     ogc_edit,
+    ogc_tiles,
     plant,
     prints,
     revise,
     short_links,
     static,
+    styles,
     tiles,
     units,
     webmap,
+    wmts,
 )
+from riskmap.api.transport import install_transport
 from riskmap.settings import Settings
 
 
@@ -52,8 +56,8 @@ def create_app(settings: Settings | None = None, *, fast_tiles: bool = True) -> 
     app.state.store = _store_factory(app, settings.db)
     install_error_handlers(app)
     routes = []
-    for module in (health, plant, ogc, ogc_edit, layout_edit, auth, static, webmap, identify, tiles, units, prints,
-                   history, revise, short_links):
+    for module in (health, plant, ogc, ogc_tiles, ogc_edit, layout_edit, auth, static, webmap, identify, tiles, units,
+                   prints, history, revise, short_links, wmts, styles):
         router = module.make_router()
         routes += router.routes
         app.include_router(router)
@@ -62,10 +66,11 @@ def create_app(settings: Settings | None = None, *, fast_tiles: bool = True) -> 
         tiles.install_fast_path(app)
     if settings.read_requires_token:     # ahead of the tile fast path
         app.add_middleware(ReadGate)
-    # Outermost: the token of a write and the size of any body are checked before a byte of the body is read.
+    # The token of a write and the size of any body are checked before a byte of the body is read.
     policies = policies_of(routes)
     app.add_middleware(RequestGuard, policies=policies, json_limit=settings.max_body_bytes,
                        upload_limit=settings.max_upload_bytes)
     app.add_middleware(SecurityHeaders)    # on every answer, the guard's and the read gate's refusals included
     document(app, policies=policies, read_closed=settings.read_requires_token, open_paths=auth.OPEN_PATHS)
+    install_transport(app, settings)     # CORS, HEAD, compression: outermost
     return app

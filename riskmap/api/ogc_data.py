@@ -13,7 +13,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from functools import cached_property, lru_cache
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -21,12 +21,15 @@ import pandas as pd
 import shapely
 
 from riskmap.errors import NotFoundError, RiskmapError, no_enterprise, no_enterprise_yet
+from riskmap.vocabulary import PARTS, SPLIT_LAYERS, part_masks
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 CRS84_NAMES = frozenset({CRS84, "https://www.opengis.net/def/crs/OGC/1.3/CRS84", "OGC:CRS84", "[OGC:CRS84]",
                          "urn:ogc:def:crs:OGC:1.3:CRS84", "urn:ogc:def:crs:OGC::CRS84"})
 TRS_GREGORIAN = "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"
 KINDS = ("regions", "units", "layout")
+# The collections listed, one geometry type each (riskmap.vocabulary.table_names).
+LISTED = ("regions", "units_areas", "units_lines", "units_points", "layout_areas", "layout_lines", "layout_points")
 METHODS = ("highest", "weighted")
 WHICH = ("residual", "inherent")
 DEFAULT_LIMIT = 100
@@ -57,11 +60,12 @@ class KindInfo:
         return f"{self.description_zh} / {self.description_en}"
 
 
-_LEVEL_PROPS = (
-    ("level", "string", "风险等级代码 major/significant/general/low / level code"),
-    ("level_zh", "string", "风险等级 重大/较大/一般/低风险 / level in Chinese"),
-    ("colour", "string", "等级颜色（红橙黄蓝）/ level colour, #RRGGBB"),
-)
+def _properties(kind: str) -> tuple[tuple[str, str, str], ...]:
+    """(name, JSON type, description) of a collection's properties: riskmap.vocabulary's item fields."""
+    from riskmap.vocabulary import item_fields
+
+    return tuple((f.name, f.json_type, f.description) for f in item_fields(kind))
+
 
 KIND_INFO: dict[str, KindInfo] = {
     "regions": KindInfo(
@@ -69,36 +73,20 @@ KIND_INFO: dict[str, KindInfo] = {
         "生产区域及其风险等级（默认短板原理：取区域内最高单元等级），附决定单元和说明",
         "production regions with their risk level (by default the highest level of their units), the deciding "
         "unit and an explanation",
-        (("name", "string", "区域名称 / region name"), *_LEVEL_PROPS,
-         ("method", "string", "区域定级方法 highest/weighted / aggregation method"),
-         ("which", "string", "residual 现有风险 / inherent 固有风险"),
-         ("decided_by", "string", "决定区域颜色的单元 / the unit that decided the colour"),
-         ("decided_by_id", "string", "决定单元编号 / its unit id"),
-         ("explanation", "string", "定级说明 / explanation of the level")),
+        _properties("regions"),
     ),
     "units": KindInfo(
         "评估单元", "Assessment units",
         "评估单元及其风险等级，几何为单元自身的或最近上级单元的几何；没有位置的单元不列出",
         "assessment units with their risk level, located by their own geometry or their nearest ancestor's; "
         "units without a location are not listed",
-        (("name", "string", "单元名称 / unit name"),
-         ("kind", "string", "单元类型 main/sub/subsub/post/equipment/activity / unit kind"),
-         ("kind_zh", "string", "单元类型（中文）/ unit kind in Chinese"), *_LEVEL_PROPS,
-         ("parent", "string", "上级单元编号 / parent unit id"),
-         ("feature_ref", "string", "关联的布局要素编号 / id of the layout feature it is attached to"),
-         ("events", "integer", "风险事件数 / number of risk events"),
-         ("last_assessed", "string", "最近评估日期 / date last assessed (YYYY-MM-DD)"),
-         ("located_by", "string", "提供几何的单元编号 / id of the unit whose geometry locates it")),
+        _properties("units"),
     ),
     "layout": KindInfo(
         "总平面布置图", "Plant layout",
         "当前版本的总平面布置图要素（区域、建筑、设备设施、道路、围墙等），按角色区分",
         "features of the current layout version (regions, buildings, equipment, roads, fences…) by role",
-        (("name", "string", "名称 / name"),
-         ("role", "string", "角色 region/building/equipment/road/fence/other / role"),
-         ("role_zh", "string", "角色（中文）/ role in Chinese"),
-         ("layer", "string", "源图层 / source layer"),
-         ("source_id", "string", "源文件中的编号（CAD 句柄等）/ id in the source file (CAD handle…)")),
+        _properties("layout"),
     ),
 }
 
@@ -270,14 +258,6 @@ def parse_roles(text: str | None) -> set[str] | None:
 # ---------------------------------------------------------------------------------------------- collections
 
 
-@lru_cache(maxsize=1)
-def _level_colours() -> dict[str, str]:
-    from riskmap.levels import load_palette
-
-    palette = load_palette()
-    return {lv.value: palette.colour(lv) for lv in palette.styles}
-
-
 def _rfc7946(geoms: Sequence[Any]) -> np.ndarray:
     """Counter-clockwise exteriors; empty geometries become null."""
     arr = np.asarray(list(geoms), dtype=object) if not isinstance(geoms, np.ndarray) else geoms.astype(object)
@@ -311,6 +291,7 @@ class Collection:
     temporal: tuple[datetime | None, datetime | None] | None = None
     spans: tuple[np.ndarray, np.ndarray] | None = None   # per-feature [start, end) in UTC microseconds
     edit_tags: np.ndarray | None = None      # per feature, the stored row behind it (layout and regions)
+    geometry_type: str | None = None         # the one GeoJSON type of a one-type collection (None: mixed)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __len__(self) -> int:
@@ -362,11 +343,12 @@ class Collection:
                 mask &= lo <= _micro(end)
         return np.flatnonzero(mask)
 
-    def features_json(self, rows: np.ndarray) -> list[str]:
-        """GeoJSON Feature texts of some rows (vectorised: one call each for ids, geometries, properties)."""
+    def features_json(self, rows: np.ndarray, geometry: np.ndarray | None = None) -> list[str]:
+        """GeoJSON Feature texts of some rows (vectorised: one call each for ids, geometries, properties);
+        `geometry`: those rows' geometries in another CRS (riskmap.api.ogc_query.to_crs)."""
         if not len(rows):
             return []
-        geoms = shapely.to_geojson(self.geometry[rows])
+        geoms = shapely.to_geojson(self.geometry[rows] if geometry is None else geometry)
         geoms = np.where(pd.isna(geoms), "null", geoms)
         ids = _json_lines(pd.DataFrame({"id": self.ids[rows]}))
         props = _json_lines(self.properties.iloc[rows])
@@ -385,6 +367,32 @@ class Collection:
         return [None if t < 0 else names[t] for t in types.tolist()]
 
 
+_MULTI = {"areas": (3, 6, "Polygon", shapely.MultiPolygon), "lines": (1, 5, "LineString", shapely.MultiLineString),
+          "points": (0, 4, "Point", shapely.MultiPoint)}
+
+
+def one_type(whole: Collection, part: str) -> Collection:
+    """The features of a collection that are areas, lines or points, all of one GeoJSON type: promoted to their
+    Multi type when any of them is one, so that a client typing the layer from its first page types it right."""
+    rows = np.flatnonzero(part_masks(whole.geometry)[part])
+    geoms = np.asarray(whole.geometry[rows], dtype=object).copy()
+    single, multi, name, make = _MULTI[part]
+    types = shapely.get_type_id(geoms) if len(geoms) else np.zeros(0, int)
+    if part == "lines" and (types == 2).any():                  # linear rings as plain lines
+        geoms[types == 2] = [shapely.LineString(g.coords) for g in geoms[types == 2]]
+        types = shapely.get_type_id(geoms)
+    geometry_type = name
+    if (types == multi).any():
+        geoms[types != multi] = [make([g]) for g in geoms[types != multi]]
+        geometry_type = "Multi" + name
+    spans = (whole.spans[0][rows], whole.spans[1][rows]) if whole.spans is not None else None
+    tags = whole.edit_tags[rows] if whole.edit_tags is not None else None
+    out = Collection(whole.kind, whole.ids[rows], geoms, whole.properties.iloc[rows].reset_index(drop=True),
+                     whole.temporal if len(rows) else None, spans, tags)
+    out.geometry_type = geometry_type
+    return out
+
+
 def _json_lines(frame: pd.DataFrame) -> list[str]:
     text = frame.to_json(orient="records", lines=True, force_ascii=False)
     return text.rstrip("\n").split("\n")
@@ -399,18 +407,21 @@ def _text_column(values) -> list:
 
 
 def build_regions(plant, method: str, which: str) -> Collection:
+    from riskmap.vocabulary import classes
+
     risks = plant.region_risk(method=method, which=which)
     geoms = {r.id: r.geometry for r in plant.regions}
-    colours = _level_colours()
     rows = []
     for risk in risks:   # one per region; the aggregation itself is vectorised
         unit = risk.decided_by
         level = risk.level
-        rows.append((risk.region_id, geoms.get(risk.region_id), risk.name, level.value if level else None,
-                     level.zh if level else None, colours.get(level.value) if level else None, risk.method,
+        rows.append((risk.region_id, geoms.get(risk.region_id), risk.region_id, risk.name,
+                     level.value if level else None, level.zh if level else None, None, None, risk.method,
                      risk.which, unit.name if unit else None, unit.id if unit else None, risk.explanation))
     columns = ["id", "geometry", *(p[0] for p in KIND_INFO["regions"].properties)]
     frame = pd.DataFrame(rows, columns=columns, dtype=object)
+    rank, colour = classes("regions", frame["level"].tolist())
+    frame["rank"], frame["colour"] = rank, colour
     region_ids = frame.pop("id").tolist()
     ids = _unique_ids(region_ids, range(len(frame)))
     geometry = _rfc7946(frame.pop("geometry").tolist())
@@ -424,33 +435,19 @@ def build_regions(plant, method: str, which: str) -> Collection:
 
 
 def build_units(plant, which: str) -> Collection:
-    from riskmap.domain import UnitKind
     from riskmap.export import units_frame
 
+    names = [p[0] for p in KIND_INFO["units"].properties]
     if not plant.units:     # (units_frame cannot build a frame from no rows)
         return Collection("units", np.empty(0, dtype=object), np.empty(0, dtype=object),
-                          pd.DataFrame({name: pd.Series(dtype=object) for name, _, _ in KIND_INFO["units"].properties}))
+                          pd.DataFrame({name: pd.Series(dtype=object) for name in names}))
     gdf = units_frame(plant, which)
     gdf = gdf[gdf.geometry.notna()].reset_index(drop=True)
-    refs = {u.id: None if u.feature_ref is None else str(u.feature_ref) for u in plant.units}
-    kind_zh = {k.value: k.zh for k in UnitKind}
-    colours = _level_colours()
-    level = gdf["level"].astype(object)
-    frame = pd.DataFrame({
-        "name": gdf["name"].astype(object),
-        "kind": gdf["kind"].astype(object),
-        "kind_zh": gdf["kind"].map(kind_zh).astype(object),
-        "level": level,
-        "level_zh": gdf["level_zh"].astype(object),
-        "colour": level.map(colours).astype(object),
-        "parent": gdf["parent_id"].astype(object),
-        "feature_ref": gdf["unit_id"].map(refs).astype(object),
-        "events": gdf["events"].astype("int64"),
-        "last_assessed": gdf["last_assessed"].astype(object),
-        "located_by": gdf["located_by"].astype(object),
-    })
-    for column in frame.columns.drop("events"):
+    frame = pd.DataFrame({name: gdf[name].astype(object) for name in names})
+    for column in frame.columns.drop(["events", "rank"]):
         frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
+    frame["events"] = frame["events"].astype("int64")
+    frame["rank"] = frame["rank"].astype("int64")
     days = pd.to_datetime(gdf["last_assessed"], format="%Y-%m-%d", errors="coerce")
     start = days.dt.tz_localize(UTC)
     spans = None
@@ -471,6 +468,7 @@ def build_units(plant, which: str) -> Collection:
 
 def build_layout(plant) -> Collection:
     from riskmap.geo.model import ROLE_ZH
+    from riskmap.vocabulary import classes
 
     features = plant.features
     frame = pd.DataFrame({
@@ -481,6 +479,8 @@ def build_layout(plant) -> Collection:
     }, dtype=object)
     frame.insert(2, "role_zh", frame["role"].map(ROLE_ZH).astype(object))
     frame = frame.where(frame.notna(), None)
+    rank, colour = classes("layout", frame["role"].tolist())
+    frame = frame[["source_id", "name", "role", "role_zh", "layer"]].assign(rank=rank, colour=colour)
     ids = _unique_ids(frame["source_id"].tolist(), features["id"].tolist() if len(features) else [])
     created = (plant.layout_info or {}).get("created_at")
     temporal = spans = None
@@ -507,10 +507,18 @@ class PlantView:
         self._collections: dict[tuple, Collection] = {}
         self._lock = threading.Lock()
 
-    def collection(self, kind: str, method: str | None = None, which: str | None = None) -> Collection:
+    def collection(self, kind: str, method: str | None = None, which: str | None = None,
+                   part: str | None = None) -> Collection:
         method = method or "highest"
         which = which or "residual"
         key = (kind, method if kind == "regions" else None, which if kind != "layout" else None)
+        if part is not None:
+            whole = self.collection(kind, method, which)
+            with self._lock:
+                found = self._collections.get((*key, part))
+                if found is None:
+                    found = self._collections[(*key, part)] = one_type(whole, part)
+            return found
         with self._lock:
             found = self._collections.get(key)
             if found is None:
@@ -591,6 +599,7 @@ class CollectionRef:
     kind: str
     enterprise: Any          # riskmap.domain.Enterprise
     prefixed: bool
+    part: str | None = None  # areas, lines or points: one geometry type of a split layer (None: all of it)
 
 
 def prefixed_id(enterprise, kind: str) -> str:
@@ -613,49 +622,69 @@ def _named(enterprises, name: str):
     raise no_enterprise(wanted)
 
 
+def _typed(name: str) -> tuple[str, str | None] | None:
+    """(kind, part) of a collection name without its enterprise prefix: units → (units, None) (the whole, mixed
+    layer: editing and older links), units_points → (units, points); None for no such name."""
+    if name == "regions":
+        return name, "areas"
+    if name in KINDS:
+        return name, None
+    kind, _, part = name.partition("_")
+    if kind in SPLIT_LAYERS and part in PARTS:
+        return kind, part
+    return None
+
+
+def _ref(collection_id: str, name: str, ent, prefixed: bool) -> CollectionRef:
+    kind, part = _typed(name)
+    return CollectionRef(collection_id, kind, ent, prefixed, part)
+
+
 def list_collections(store, configured: str | None, enterprise_param: str | None) -> list[CollectionRef]:
-    """The collections offered: the enterprise asked for (?enterprise=), else the default enterprise's under
-    plain names, plus, when the database holds several enterprises, every enterprise's as e<id>_<kind>."""
+    """The collections offered, each of one geometry type (LISTED): the enterprise asked for (?enterprise=), else
+    the default enterprise's under plain names, plus, when the database holds several enterprises, every
+    enterprise's as e<id>_<name>. The mixed `units` and `layout` answer too, but are not listed (GDAL and QGIS
+    take a collection's geometry type from its first page)."""
     enterprises = store.enterprises()
     if enterprise_param:
         ent = _named(enterprises, enterprise_param)
-        return [CollectionRef(kind, kind, ent, False) for kind in KINDS]
+        return [_ref(name, name, ent, False) for name in LISTED]
     refs = []
     default = _default_enterprise(enterprises, configured)
     if default is not None:
-        refs += [CollectionRef(kind, kind, default, False) for kind in KINDS]
+        refs += [_ref(name, name, default, False) for name in LISTED]
     if len(enterprises) > 1:
-        refs += [CollectionRef(prefixed_id(ent, kind), kind, ent, True) for ent in enterprises for kind in KINDS]
+        refs += [_ref(prefixed_id(ent, name), name, ent, True) for ent in enterprises for name in LISTED]
     return refs
 
 
 def resolve_collection(store, configured: str | None, enterprise_param: str | None,
                        collection_id: str) -> CollectionRef:
     enterprises = store.enterprises()
-    if collection_id in KINDS:
+    if _typed(collection_id) is not None:
         if enterprise_param:
-            return CollectionRef(collection_id, collection_id, _named(enterprises, enterprise_param), False)
+            return _ref(collection_id, collection_id, _named(enterprises, enterprise_param), False)
         default = _default_enterprise(enterprises, configured)
         if default is not None:
-            return CollectionRef(collection_id, collection_id, default, False)
+            return _ref(collection_id, collection_id, default, False)
         if not enterprises:
             raise no_enterprise_yet()
         names = "、".join(e.name for e in enterprises)
         raise OgcParameterError(f"数据库中有多个企业（{names}），请加 ?enterprise=企业名称，或用 e编号_{collection_id} "
                                 f"形式的集合 / several enterprises: add ?enterprise=<name> or use the collection "
                                 f"e<id>_{collection_id}")
-    head, _, kind = collection_id.partition("_")
-    if kind in KINDS and head.startswith("e") and head[1:].isdigit() and head[1:].isascii():
+    head, _, name = collection_id.partition("_")
+    if _typed(name) is not None and head.startswith("e") and head[1:].isdigit() and head[1:].isascii():
         for ent in enterprises:
             if str(ent.id) == head[1:]:
-                return CollectionRef(collection_id, kind, ent, True)
-    raise NotFoundError(f"没有集合 “{collection_id}”，可用：{', '.join(KINDS)} / no collection {collection_id!r}; "
-                        f"available: {', '.join(KINDS)}")
+                return _ref(collection_id, name, ent, True)
+    raise NotFoundError(f"没有集合 “{collection_id}”，可用：{', '.join(LISTED)} / no collection {collection_id!r}; "
+                        f"available: {', '.join(LISTED)}")
 
 
 def feature_collection_json(collection: Collection, rows: np.ndarray, matched: int, links: list[dict],
-                            timestamp: str) -> str:
-    features = ",".join(collection.features_json(rows))
+                            timestamp: str, geometry: np.ndarray | None = None) -> str:
+    features = ",".join(collection.features_json(rows, geometry))
     return ('{"type":"FeatureCollection","features":[' + features + '],"numberMatched":' + str(int(matched))
             + ',"numberReturned":' + str(len(rows)) + ',"timeStamp":' + json.dumps(timestamp)
             + ',"links":' + json.dumps(links, ensure_ascii=False, separators=(",", ":")) + "}")
@@ -663,10 +692,13 @@ def feature_collection_json(collection: Collection, rows: np.ndarray, matched: i
 
 def unit_record(unit, which: str | None) -> dict:
     """The units collection's properties of one unit (for a unit the collection leaves out: no location)."""
+    from riskmap.vocabulary import classes
+
     level = unit.level(which or "residual")
-    return {"name": unit.name, "kind": unit.kind.value, "kind_zh": unit.kind.zh,
+    rank, colour = classes("units", [level.value if level else None])
+    return {"unit_id": unit.id, "name": unit.name, "kind": unit.kind.value, "kind_zh": unit.kind.zh,
             "level": level.value if level else None, "level_zh": level.zh if level else None,
-            "colour": _level_colours().get(level.value) if level else None, "parent": unit.parent_id,
+            "rank": int(rank[0]), "colour": colour[0], "parent_id": unit.parent_id,
             "feature_ref": None if unit.feature_ref is None else str(unit.feature_ref), "events": len(unit.events),
             "last_assessed": unit.last_assessed.isoformat() if unit.last_assessed else None, "located_by": None}
 
@@ -676,8 +708,8 @@ def unlocated_unit_json(unit, record: dict, links: list[dict]) -> str:
                       ensure_ascii=False, separators=(",", ":"))
 
 
-def feature_json(collection: Collection, row: int, links: list[dict]) -> str:
-    text = collection.features_json(np.array([row]))[0]
+def feature_json(collection: Collection, row: int, links: list[dict], geometry: np.ndarray | None = None) -> str:
+    text = collection.features_json(np.array([row]), geometry)[0]
     return text[:-1] + ',"links":' + json.dumps(links, ensure_ascii=False, separators=(",", ":")) + "}"
 
 

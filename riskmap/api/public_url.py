@@ -81,3 +81,13 @@ def public_base_url(request: Request) -> str:
     if (scheme, host.rsplit(":", 1)[-1]) in (("http", "80"), ("https", "443")) and not host.endswith("]"):
         host = host.rsplit(":", 1)[0]
     return f"{scheme}://{host}{prefix}"
+
+
+def public_request_url(request: Request, **params) -> str:
+    """This request's own address as its client sees it (public base URL, path, query), with some query
+    parameters replaced (None removes one): the `self` and paging links of lists."""
+    from urllib.parse import urlencode
+
+    query = [(k, v) for k, v in request.query_params.multi_items() if k not in params]
+    query += [(k, str(v)) for k, v in params.items() if v is not None]
+    return public_base_url(request) + request.url.path + ("?" + urlencode(query) if query else "")

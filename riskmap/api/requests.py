@@ -11,6 +11,7 @@ from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
 from riskmap.api import ogc_data as data
+from riskmap.api.public_url import public_base_url
 from riskmap.errors import BadBodyError, InputError, MediaTypeError, NotWritableError, PreconditionRequired
 from riskmap.text import check_text
 
@@ -28,7 +29,8 @@ def enterprise_param(request: Request) -> str | None:
 
 
 def base_url(request: Request) -> str:
-    return str(request.base_url).rstrip("/")
+    """The public base URL (RISKMAP_BASE_URL, else forwarded headers from trusted proxies, else the request's)."""
+    return public_base_url(request)
 
 
 def url_on(request: Request, path: str, **params) -> str:

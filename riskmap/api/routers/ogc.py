@@ -16,7 +16,10 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from riskmap.api import ogc_data as data
 from riskmap.api import ogc_models as models
+from riskmap.api import ogc_query as query
+from riskmap.api.conditional import not_modified, validators
 from riskmap.api.ogc_data import OgcParameterError
+from riskmap.api.public_url import public_request_url
 from riskmap.api.requests import (
     base_url,
     collection_path,
@@ -25,9 +28,12 @@ from riskmap.api.requests import (
     query_parameter,
     url_on,
 )
+from riskmap.api.tilesets import TILES_CONFORMANCE, collection_tile_links
 from riskmap.errors import NotFoundError, RiskmapError
+from riskmap.vocabulary import PART_ZH
 
 GEOJSON = "application/geo+json"
+SCHEMA_JSON = "application/schema+json"
 JSON = "application/json"
 HTML = "text/html"
 # What FastAPI serves at /openapi.json is OpenAPI 3.1 (as application/json); the link says so.
@@ -36,10 +42,22 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html",
-    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+    # (no oas30: the API definition at /openapi.json is OpenAPI 3.1, for which Part 1 has no class)
+    "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables-query-parameters",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2",
+    "http://www.opengis.net/spec/cql2/1.0/conf/advanced-comparison-operators",
+    "http://www.opengis.net/spec/cql2/1.0/conf/case-insensitive-comparison",
+    "http://www.opengis.net/spec/ogcapi-features-5/1.0/conf/schemas",
+    "http://www.opengis.net/spec/ogcapi-records-1/1.0/conf/sorting",
     "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/create-replace-delete",
     "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/update",
     "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/features",
+    *TILES_CONFORMANCE,
 ]
 CONTENT_CRS = f"<{data.CRS84}>"
 
@@ -112,6 +130,12 @@ def make_router() -> APIRouter:
                 _link(url_on(request, "/ogc/collections"), "data", JSON, "数据集合 / collections"),
                 _link(url_on(request, "/ogc/collections"), "http://www.opengis.net/def/rel/ogc/1.0/data", JSON,
                       "数据集合 / collections"),
+                _link(url_on(request, "/ogc/tileMatrixSets"), "http://www.opengis.net/def/rel/ogc/1.0/tiling-schemes",
+                      JSON, "瓦片矩阵集 / tile matrix sets"),
+                _link(base + "/wmts/1.0.0/WMTSCapabilities.xml", "service", "application/xml",
+                      "WMTS 1.0 服务说明 / WMTS 1.0 capabilities"),
+                _link(base + "/styles", "http://www.opengis.net/def/rel/ogc/1.0/styles", JSON,
+                      "样式（MapLibre、QGIS、SLD）/ styles (MapLibre, QGIS, SLD)"),
             ],
         }
         return _answer(request, fmt, doc, "landing")
@@ -130,6 +154,9 @@ def make_router() -> APIRouter:
         fmt = _format(request)
         store = store_of(request)
         refs = data.list_collections(store, configured(request), enterprise_param(request))
+        found = validators(request, store, sorted({ref.enterprise.name for ref in refs}), base_url(request), fmt)
+        if (early := not_modified(request, found)) is not None:
+            return early
         cache = data.plant_cache(request.app)
         doc = {
             "links": [
@@ -138,7 +165,7 @@ def make_router() -> APIRouter:
             ],
             "collections": [_collection_doc(request, ref, cache.view(store, ref.enterprise.name)) for ref in refs],
         }
-        return _answer(request, fmt, doc, "collections")
+        return _answer(request, fmt, doc, "collections", found.headers())
 
     @router.get("/collections/{collection_id}", summary="数据集合说明 / one collection",
                 response_model=models.CollectionInfo,
@@ -148,8 +175,34 @@ def make_router() -> APIRouter:
         fmt = _format(request)
         store = store_of(request)
         ref = data.resolve_collection(store, configured(request), enterprise_param(request), collection_id)
+        found = validators(request, store, ref.enterprise.name, base_url(request), fmt)
+        if (early := not_modified(request, found)) is not None:
+            return early
         doc = _collection_doc(request, ref, data.plant_cache(request.app).view(store, ref.enterprise.name))
-        return _answer(request, fmt, doc, "collection")
+        return _answer(request, fmt, doc, "collection", found.headers())
+
+    @router.get("/collections/{collection_id}/queryables", summary="可查询属性（Part 3）/ queryables",
+                response_model=dict, responses={200: {"content": {SCHEMA_JSON: {}}}, **models.ERROR_RESPONSES},
+                openapi_extra={"parameters": [P_ENTERPRISE]})
+    def queryables(collection_id: str, request: Request):
+        return _schema_answer(request, collection_id, "queryables")
+
+    @router.get("/collections/{collection_id}/schema", summary="要素结构（Part 5）/ feature schema",
+                response_model=dict, responses={200: {"content": {SCHEMA_JSON: {}}}, **models.ERROR_RESPONSES},
+                openapi_extra={"parameters": [P_ENTERPRISE]})
+    def schema(collection_id: str, request: Request):
+        return _schema_answer(request, collection_id, "schema")
+
+    def _schema_answer(request: Request, collection_id: str, which: str) -> Response:
+        store = store_of(request)
+        ref = data.resolve_collection(store, configured(request), enterprise_param(request), collection_id)
+        found = validators(request, store, ref.enterprise.name, base_url(request))
+        if (early := not_modified(request, found)) is not None:
+            return early
+        coll = data.plant_cache(request.app).view(store, ref.enterprise.name).collection(ref.kind, part=ref.part)
+        url = url_on(request, collection_path(ref.id) + "/" + which)
+        doc = query.schema_document(ref.kind, coll.geometry_type, url, _title(ref), part5=which == "schema")
+        return JSONResponse(doc, media_type=SCHEMA_JSON, headers=found.headers())
 
     @router.get("/collections/{collection_id}/items", summary="要素（分页）/ features, paged",
                 response_model=models.FeatureCollection, response_class=GeoJSONResponse,
@@ -160,7 +213,6 @@ def make_router() -> APIRouter:
         fmt = _format(request)
         limit = data.parse_limit(q.get("limit"))
         offset = data.parse_offset(q.get("offset"))
-        boxes = data.parse_bbox(q.get("bbox"), q.get("bbox-crs"))
         interval = data.parse_datetime(q.get("datetime"))
         method = data.parse_choice(q.get("method"), data.METHODS, "method", "区域定级方法")
         which = data.parse_choice(q.get("which"), data.WHICH, "which", "现有/固有风险")
@@ -170,10 +222,19 @@ def make_router() -> APIRouter:
         store = store_of(request)
         ref = data.resolve_collection(store, configured(request), enterprise_param(request), collection_id)
         _check_applies(ref.kind, method=method, which=which, level=levels, role=roles)
+        tree = query.parse_filter(q.get("filter"), q.get("filter-lang"), ref.kind)
+        sort_keys = query.parse_sortby(q.get("sortby"), ref.kind)
+        found = validators(request, store, ref.enterprise.name, base_url(request), fmt)
+        if at is None and (early := not_modified(request, found)) is not None:
+            return early
         view = plant_view(request, store, ref, at)
-        coll = view.collection(ref.kind, method, which)
+        coll = view.collection(ref.kind, method, which, ref.part)
+        crs = query.parse_crs(q.get("crs"), coll.bbox, "crs")
+        bbox_crs = query.parse_crs(q.get("bbox-crs"), coll.bbox, "bbox-crs")
+        boxes = data.parse_bbox(q.get("bbox")) if bbox_crs.is_crs84 else query.bbox_in_crs84(q.get("bbox"), bbox_crs)
         filters = {k: v for k, v in (("level", levels), ("role", roles)) if v is not None}
-        rows = coll.rows(boxes, interval, filters)
+        rows = query.apply_sortby(coll, query.apply_filter(coll, coll.rows(boxes, interval, filters), tree),
+                                  sort_keys)
         page = rows[offset:offset + limit]
         links = [
             _link(_same(request, f="json"), "self" if fmt == "json" else "alternate", GEOJSON,
@@ -189,6 +250,7 @@ def make_router() -> APIRouter:
             links.append(_link(_same(request, offset=max(0, min(offset, len(rows)) - limit), limit=limit), "prev",
                                _type(fmt), "上一页 / previous page"))
         stamp = data.rfc3339(datetime.now(UTC))
+        cache = found.headers() if at is None else {}
         if fmt == "html":
             from riskmap.render import ogc_html
 
@@ -198,9 +260,11 @@ def make_router() -> APIRouter:
                 geometry_types=coll.geometry_types(page), feature_urls=[
                     url_on(request, item_path(ref.id, fid), f="html", **_kept(request, "method", "which"))
                     for fid in coll.ids[page].tolist()],
-                matched=len(rows), offset=offset, links=links, timestamp=stamp))
-        body = data.feature_collection_json(coll, page, len(rows), links, stamp)
-        return Response(body, media_type=GEOJSON, headers={"Content-Crs": CONTENT_CRS, "Vary": "Accept"})
+                matched=len(rows), offset=offset, links=links, timestamp=stamp), cache)
+        geometry = None if crs.is_crs84 else query.to_crs(coll.geometry[page], crs)
+        body = data.feature_collection_json(coll, page, len(rows), links, stamp, geometry)
+        return Response(body, media_type=GEOJSON, headers={"Content-Crs": query.content_crs_header(crs),
+                                                           "Vary": "Accept", **cache})
 
     @router.get("/collections/{collection_id}/items/{feature_id:path}", summary="单个要素 / one feature",
                 response_model=models.Feature, response_class=GeoJSONResponse,
@@ -255,7 +319,7 @@ def current_item(request: Request, store, ref: data.CollectionRef, feature_id: s
     """
     for _attempt in range(5):
         view = plant_view(request, store, ref, at)
-        coll = view.collection(ref.kind, method, which)
+        coll = view.collection(ref.kind, method, which, ref.part)
         row = coll.row_of(feature_id)
         tag = coll.edit_tag(row) if row is not None else None
         unit = None
@@ -297,7 +361,8 @@ def item_answer(request: Request, store, ref: data.CollectionRef, feature_id: st
     else:
         rows = np.array([row])
         record, geometry_type = coll.records(rows)[0], coll.geometry_types(rows)[0]
-        text = data.feature_json(coll, row, links)
+        crs = query.parse_crs(request.query_params.get("crs"), coll.bbox)
+        text = data.feature_json(coll, row, links, None if crs.is_crs84 else query.to_crs(coll.geometry[rows], crs))
     if fmt == "html":
         from riskmap.render import ogc_html
 
@@ -312,7 +377,8 @@ def item_answer(request: Request, store, ref: data.CollectionRef, feature_id: st
         return Response(status_code=304, headers=out)
     if fmt == "html":
         return _html(text, out)
-    return Response(text, status_code=status_code, media_type=GEOJSON, headers={**out, "Content-Crs": CONTENT_CRS})
+    crs_header = query.content_crs_header(crs) if row is not None else CONTENT_CRS
+    return Response(text, status_code=status_code, media_type=GEOJSON, headers={**out, "Content-Crs": crs_header})
 
 
 # ---------------------------------------------------------------------------------------------- helpers
@@ -352,8 +418,8 @@ def _prefers_html(accept: str) -> bool:
 
 
 def _same(request: Request, **params) -> str:
-    """This request's URL with some parameters replaced."""
-    return str(request.url.include_query_params(**params))
+    """This request's public URL with some parameters replaced."""
+    return public_request_url(request, **params)
 
 
 def _kept(request: Request, *names: str) -> dict:
@@ -377,22 +443,31 @@ def _title(ref: data.CollectionRef) -> str:
 
 def _collection_doc(request: Request, ref: data.CollectionRef, view: data.PlantView) -> dict:
     info = data.KIND_INFO[ref.kind]
-    coll = view.collection(ref.kind)
+    coll = view.collection(ref.kind, part=ref.part)
     path = collection_path(ref.id)
+    part = f"（{PART_ZH[ref.part]}）" if ref.part and ref.kind != "regions" else ""
     doc = {
         "id": ref.id,
-        "title": _title(ref),
+        "title": _title(ref) if not part else _title(ref).replace(" / ", f"{part} / ", 1) + f" ({ref.part})",
         "description": f"{info.description_zh}（{ref.enterprise.name}）/ {info.description_en}",
         "links": [
             _link(url_on(request, path), "self", JSON, "本集合 / this collection"),
             _link(url_on(request, path, f="html"), "alternate", HTML, "网页 / as HTML"),
             _link(url_on(request, path + "/items"), "items", GEOJSON, "要素（GeoJSON）/ features as GeoJSON"),
             _link(url_on(request, path + "/items", f="html"), "items", HTML, "要素（网页）/ features as HTML"),
+            _link(url_on(request, path + "/queryables"), "http://www.opengis.net/def/rel/ogc/1.0/queryables",
+                  SCHEMA_JSON, "可查询属性 / queryables"),
+            _link(url_on(request, path + "/schema"), "http://www.opengis.net/def/rel/ogc/1.0/schema", SCHEMA_JSON,
+                  "要素结构 / schema"),
+            *collection_tile_links(request, ref),
         ],
         "itemType": "feature",
-        "crs": [data.CRS84],
+        "crs": query.crs_list(coll.bbox),
+        "storageCrs": data.CRS84,
         "itemCount": len(coll),
     }
+    if coll.geometry_type:
+        doc["geometryType"] = coll.geometry_type
     extent = {}
     if coll.bbox is not None:
         extent["spatial"] = {"bbox": [coll.bbox], "crs": data.CRS84}
@@ -414,12 +489,12 @@ def _check_applies(kind: str, **given) -> None:
                                     f"{', '.join(sorted(applies[name]))} only, not to {kind}")
 
 
-def _answer(request: Request, fmt: str, doc: dict, page: str) -> Response:
+def _answer(request: Request, fmt: str, doc: dict, page: str, headers: dict | None = None) -> Response:
     if fmt == "html":
         from riskmap.render import ogc_html
 
-        return _html(getattr(ogc_html, f"{page}_page")(doc))
-    return JSONResponse(doc, headers={"Vary": "Accept"})
+        return _html(getattr(ogc_html, f"{page}_page")(doc), headers)
+    return JSONResponse(doc, headers={"Vary": "Accept", **(headers or {})})
 
 
 def _html(text: str, headers: dict | None = None) -> HTMLResponse:

@@ -39,13 +39,13 @@ JSON_TYPES = frozenset({"application/json", "application/geo+json", "application
 MAX_REASON = 2000
 MAX_TEXT = 200
 # Properties a layout/region item shows but that are worked out, not written (a client sends them back).
-LAYOUT_READ_ONLY = frozenset({"role_zh", "source_id", "edit_tag"})
-REGION_READ_ONLY = LAYOUT_READ_ONLY | {"level", "level_zh", "colour", "method", "which", "decided_by",
+LAYOUT_READ_ONLY = frozenset({"role_zh", "source_id", "edit_tag", "rank", "colour"})
+REGION_READ_ONLY = LAYOUT_READ_ONLY | {"region_id", "level", "level_zh", "method", "which", "decided_by",
                                        "decided_by_id", "explanation"}
 LAYOUT_WRITABLE = ("name", "role", "layer")
-UNIT_READ_ONLY = frozenset({"kind_zh", "level", "level_zh", "colour", "events", "last_assessed", "located_by",
-                            "edit_tag"})
-UNIT_WRITABLE = ("name", "parent", "feature_ref")
+UNIT_READ_ONLY = frozenset({"unit_id", "kind_zh", "level", "level_zh", "rank", "colour", "events", "last_assessed",
+                            "located_by", "edit_tag"})
+UNIT_WRITABLE = ("name", "parent_id", "parent", "feature_ref")     # parent: the older name of parent_id
 UNIT_CREATE = (*UNIT_WRITABLE, "kind", "weight")
 # Collections whose items PUT replaces whole (a unit's PUT is refused: it would overwrite its own geometry).
 WHOLE_ITEMS = "^(e[0-9]+_)?(layout|regions)$"
@@ -306,8 +306,8 @@ def _patch_unit(request: Request, ref: data.CollectionRef, code: str, if_match: 
         if not props["name"] or not props["name"].strip():
             raise InputError("单元名称不能为空 / a unit needs a name")
         changes["name"] = props["name"].strip()
-    if "parent" in props:
-        changes["parent_id"] = props["parent"]
+    if "parent_id" in props or "parent" in props:
+        changes["parent_id"] = props.get("parent_id", props.get("parent"))
     if "feature_ref" in props:
         changes["feature_ref"] = _unit_ref(request, ref, props["feature_ref"])
     if "geometry" in body:
@@ -335,7 +335,7 @@ def _create_unit(request: Request, ref: data.CollectionRef, doc: dict, token: di
     name = (props.get("name") or "").strip()
     if not name:
         raise InputError("新单元需要 properties.name / a new unit needs properties.name")
-    parent = props.get("parent")
+    parent = props.get("parent_id", props.get("parent"))
     try:
         kind = UnitKind.parse(props["kind"]) if props.get("kind") else (UnitKind.SUB if parent else UnitKind.MAIN)
     except ValueError as exc:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from riskmap.api.deps import get_plant, get_store
@@ -14,6 +15,7 @@ from riskmap.plant import Plant
 
 Method = Literal["highest", "weighted"]
 Which = Literal["residual", "inherent"]
+GEOJSON = "application/geo+json"
 
 
 class EvaluateRequest(BaseModel):
@@ -36,14 +38,17 @@ def make_router() -> APIRouter:
     def regions(plant: Plant = Depends(get_plant), method: Method = "highest", which: Which = "residual") -> list:
         return [r.to_dict() for r in plant.region_risk(method=method, which=which)]
 
-    @router.get("/regions.geojson", summary="区域风险 GeoJSON / region risk as GeoJSON")
-    def regions_geojson(plant: Plant = Depends(get_plant), method: Method = "highest",
-                        which: Which = "residual") -> dict:
-        return _feature_collection(regions_frame(plant, method, which))
+    @router.get("/regions.geojson", summary="区域风险 GeoJSON / region risk as GeoJSON", response_model=dict,
+                responses={200: {"content": {GEOJSON: {}}}})
+    def regions_geojson(request: Request, plant: Plant = Depends(get_plant), method: Method = "highest",
+                        which: Which = "residual", store=Depends(get_store)):
+        return _geojson_answer(request, store, plant, lambda: regions_frame(plant, method, which))
 
-    @router.get("/units.geojson", summary="评估单元 GeoJSON / assessment units as GeoJSON")
-    def units_geojson(plant: Plant = Depends(get_plant), which: Which = "residual") -> dict:
-        return _feature_collection(units_frame(plant, which))
+    @router.get("/units.geojson", summary="评估单元 GeoJSON / assessment units as GeoJSON", response_model=dict,
+                responses={200: {"content": {GEOJSON: {}}}})
+    def units_geojson(request: Request, plant: Plant = Depends(get_plant), which: Which = "residual",
+                      store=Depends(get_store)):
+        return _geojson_answer(request, store, plant, lambda: units_frame(plant, which))
 
     @router.post("/evaluate", summary="按评价准则计算风险等级 / evaluate one risk")
     def evaluate(body: EvaluateRequest) -> dict:
@@ -53,6 +58,19 @@ def make_router() -> APIRouter:
         return evaluation_to_dict(run(body.profile, direct_rules=body.direct_rules, **body.inputs))
 
     return router
+
+
+def _geojson_answer(request: Request, store, plant: Plant, frame) -> Response:
+    """application/geo+json with a weak ETag and Last-Modified from the data version (304 when unchanged)."""
+    import json
+
+    from riskmap.api.conditional import not_modified, validators
+
+    found = validators(request, store, plant.enterprise.name)
+    if (early := not_modified(request, found)) is not None:
+        return early
+    body = json.dumps(_feature_collection(frame()), ensure_ascii=False, separators=(",", ":"))
+    return Response(body, media_type=GEOJSON, headers=found.headers())
 
 
 def _feature_collection(gdf) -> dict:

@@ -13,6 +13,7 @@ both take them). Tiles outside the grid, unknown layers and unknown enterprises 
 from __future__ import annotations
 
 import re
+import zlib
 from typing import Any, Literal
 from urllib.parse import quote, urlencode
 
@@ -117,10 +118,10 @@ def _check_layer(layer: str) -> None:
 
 
 def _base_url(request: Request) -> str:
-    settings = request.app.state.settings
-    if "base_url" in settings.model_fields_set:
-        return settings.base_url.rstrip("/")
-    return str(request.base_url).rstrip("/")
+    """The public base URL: RISKMAP_BASE_URL, else forwarded headers from trusted proxies, else the request's."""
+    from riskmap.api.public_url import public_base_url
+
+    return public_base_url(request)
 
 
 def _with_version(request: Request, version: Any) -> str:
@@ -453,7 +454,8 @@ def _tile_url(base: str, layer: str, suffix: str, params: list[tuple[str, str]])
 def _tilejson(request: Request, tiles: _Tiles, data, layer: str, fmt: str, scale: int, hatch: bool,
               labels: bool = True, flagged: bool = False, sources: str | None = None) -> JSONResponse:
     from riskmap.render.tilecache import FLAGGABLE, LABELS, STALENESS, label_sources, local_day
-    from riskmap.render.tiledata import attribute_types, fit_zoom, lonlat_bounds
+    from riskmap.render.tiledata import fit_zoom, lonlat_bounds
+    from riskmap.vocabulary import tile_fields
 
     if layer == LABELS and fmt != "png":
         raise NotFoundError("标注图层只提供 PNG 瓦片（矢量瓦片的要素自带名称）/ the labels layer is PNG only "
@@ -499,17 +501,16 @@ def _tilejson(request: Request, tiles: _Tiles, data, layer: str, fmt: str, scale
     if fmt == "mvt":
         doc["vector_layers"] = [{
             "id": layer, "description": f"{title_zh} / {style.title_en}", "minzoom": min_zoom,
-            "maxzoom": style.max_zoom, "fields": attribute_types("units" if layer == STALENESS else layer),
+            "maxzoom": style.max_zoom, "fields": tile_fields(layer),      # what the tiles carry (vocabulary)
         }]
     if data.as_of is not None:
         doc["as_of"] = data.as_of.at.isoformat()
         doc["layout_version"], doc["ledger_version"] = data.as_of.layout_number, data.as_of.ledger_number
     if layer == STALENESS:
-        if fmt == "mvt":
-            doc["vector_layers"][0]["fields"].update({"days_since_assessed": "Number", "staleness": "String"})
         doc["day"] = service.today() if data.as_of is None else local_day(data.as_of.at)
     etag = (f'"tilejson.{data.enterprise_id}.{data.version}.{layer}.{fmt}{scale}{int(hatch)}{int(labels)}'
-            f'{int(flagged)}.{service.signature(style)}.{doc.get("day", "")}.{doc.get("as_of", "")}.{sources}"')
+            f'{int(flagged)}.{service.signature(style)}.{doc.get("day", "")}.{doc.get("as_of", "")}.{sources}'
+            f'.{zlib.crc32(doc["tiles"][0].encode()):08x}"')     # the tile URL: the public address it names
     if _matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers={"ETag": etag, "Cache-Control": "no-cache"})
     return JSONResponse(doc, headers={"ETag": etag, "Cache-Control": "no-cache"})
@@ -536,3 +537,10 @@ def _basemap_tilejson(request: Request, tiles: _Tiles, enterprise: str | None, f
         "format": "png",
     }
     return JSONResponse(doc, headers={"Cache-Control": "no-cache"})
+
+
+async def tile_response(request: Request, layer: str, z: str, x: str, y: str, fmt: str = "png",
+                        enterprise: str | None = None) -> Response:
+    """One current tile of a layer with the routes' caching contract (ETag, 304), for other protocols' routes
+    (WMTS GetTile) that name the tile in their own way."""
+    return await _tile(request, layer, z, x, y, fmt, 1, enterprise, None, False)
