@@ -393,8 +393,10 @@ class _Areas:
                         holes = not np.array_equal(grp.part_off, np.arange(len(grp.ring_off)))
                         self.outlines.setdefault(int(ci), []).append((opts, overbs, holes))
             if late.any():
-                c = cls[late]
-                groups = ring_groups(geoms[late], c, np.ones(int(late.sum()), bool), view.to_pt)
+                # Rings.contours finds a class by binary search: the rings must be in class order
+                order = np.argsort(cls[late], kind="stable")
+                c = cls[late][order]
+                groups = ring_groups(geoms[late][order], c, np.ones(int(late.sum()), bool), view.to_pt)
                 for ci in np.unique(c):
                     fill_pts, fill_verbs = self.fills.setdefault(int(ci), ([], []))
                     for grp in groups:
