@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -29,3 +31,11 @@ class Settings(BaseSettings):
     profiles_dir: str | None = None
     # Reading needs a reader or editor token too (riskmap.api.auth); writing always needs an editor token.
     read_requires_token: bool = False
+    # The poster's sign-off block (编制 / 审核 / 批准): who prepared, reviewed and approved the map, and when
+    # (dates as 2026-12-01). Unset ones print as blank lines to sign by hand.
+    prepared_by: str | None = Field(None, max_length=40)
+    prepared_on: date | None = None
+    reviewed_by: str | None = Field(None, max_length=40)
+    reviewed_on: date | None = None
+    approved_by: str | None = Field(None, max_length=40)
+    approved_on: date | None = None
