@@ -27,9 +27,19 @@ def today() -> date:
 
 def local_date(moment: datetime) -> date:
     """The Beijing date of an aware moment (a naive one is taken as UTC, as the store keeps them)."""
+    return local_time(moment).date()
+
+
+def local_time(moment: datetime) -> datetime:
+    """An aware moment in Beijing time (a naive one is taken as UTC, as the store keeps them)."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(LOCAL_ZONE).date()
+    return moment.astimezone(LOCAL_ZONE)
+
+
+def local_text(moment: datetime, seconds: bool = True) -> str:
+    """A moment as a printed plan says it: Beijing time with its offset, 2026-12-06 22:44:59 +08:00 北京时间."""
+    return local_time(moment).strftime("%Y-%m-%d %H:%M" + (":%S" if seconds else "")) + " +08:00 北京时间"
 
 
 def add_months(day: date, months: int) -> date:

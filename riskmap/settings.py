@@ -7,6 +7,7 @@ code that enforces a limit reads it from the settings it is given.
 from __future__ import annotations
 
 import ipaddress
+from datetime import date
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -45,6 +46,14 @@ class Settings(BaseSettings):
     # Server processes of `riskmap serve`; each keeps its own tile cache, and every request checks the data
     # version, so no process ever serves a stale tile.
     workers: int = Field(1, ge=1, le=64)
+    # The poster's sign-off block (编制 / 审核 / 批准): who prepared, reviewed and approved the map, and when
+    # (dates as 2026-12-01). Unset ones print as blank lines to sign by hand.
+    prepared_by: str | None = Field(None, max_length=40)
+    prepared_on: date | None = None
+    reviewed_by: str | None = Field(None, max_length=40)
+    reviewed_on: date | None = None
+    approved_by: str | None = Field(None, max_length=40)
+    approved_on: date | None = None
     profiles_dir: str | None = None
     # Reading needs a reader or editor token too (riskmap.api.auth); writing always needs an editor token.
     read_requires_token: bool = False

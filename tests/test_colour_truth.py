@@ -403,6 +403,36 @@ def test_demo_poster_draws_the_tiles_colour_at_the_same_place(demo, regions_styl
     assert checked > 20
 
 
+def test_paper_units_whose_outlines_go_on_top_keep_their_own_colour(units_style):
+    """On paper, areas a higher class may cover have their outlines drawn last; their fills must still be their
+    own class's colour whatever order the features come in (a low unit once printed orange)."""
+    import skia
+
+    from riskmap.print import mapview
+
+    # each touches a higher one (so its outline is drawn late): L under S, S under M, G under M
+    boxes = {"S": shapely.box(40, 0, 70, 30), "L": shapely.box(0, 0, 45, 30), "M": shapely.box(65, 25, 100, 60),
+             "G": shapely.box(0, 35, 70, 60)}
+    levels = {"S": "significant", "L": "low", "M": "major", "G": "general"}
+    for order in (["S", "L", "M", "G"], ["L", "S", "G", "M"], ["M", "G", "S", "L"]):
+        frame = gpd.GeoDataFrame({"level": [levels[k] for k in order]}, geometry=[boxes[k] for k in order])
+        view = mapview.fit_view((0, 0, 400, 300), (0, 0, 100, 60), 0.75, 30.0)
+        surface = skia.Surface(400, 300)
+        canvas = surface.getCanvas()
+        canvas.clear(skia.ColorWHITE)
+        mapview.draw_layer(canvas, view, frame, units_style)
+        pixels = surface.toarray()
+        for key in order:
+            inside = shapely.difference(shapely.buffer(boxes[key], -4), shapely.union_all(
+                [shapely.buffer(boxes[k], 2) for k in order if units_style.rank_of(levels[k]) >
+                 units_style.rank_of(levels[key])]))
+            p = shapely.point_on_surface(inside)
+            x, y = view.to_pt(np.array([[p.x, p.y]]))[0]
+            got = tuple(pixels[int(y), int(x)][:3])
+            want = tuple(hex_rgb(units_style.class_of(levels[key]).fill))
+            assert got in (want, want[::-1]), (order, key, got, want)
+
+
 def test_an_unassessed_region_is_drawn_neutral_and_every_print_still_works(tmp_path):
     """A newly drawn region has no level: neutral on the map, 未评估 in the legend, and every print and the
     regulator's image still made (HTTP and CLI), never a 500 or a traceback."""

@@ -116,12 +116,12 @@ def test_brotli_and_gzip_for_vector_tiles_geojson_and_html_never_for_png(client)
         assert "Accept-Encoding" in zipped.headers["vary"]
     from riskmap.api.routers.static import vendor_assets
 
-    assets = vendor_assets()        # a streamed file of a type never compressed arrives whole (64 KiB chunks)
+    assets = vendor_assets()        # a streamed file of a type never compressed arrives whole
     if assets.root is not None:
-        font = "webfonts/fa-solid-900.woff2"
-        sent = client.get(assets.url("@fortawesome/fontawesome-free", font), headers={"Accept-Encoding": "gzip, br"})
+        image = "dist/images/marker-icon-2x.png"
+        sent = client.get(assets.url("leaflet", image), headers={"Accept-Encoding": "gzip, br"})
         assert "content-encoding" not in sent.headers
-        assert sent.content == (assets.root / "@fortawesome/fontawesome-free" / font).read_bytes()
+        assert sent.content == (assets.root / "leaflet" / image).read_bytes()
     png = client.get(f"/tiles/regions/17/{x}/{y}.png", headers={"Accept-Encoding": "gzip, br"})
     assert "content-encoding" not in png.headers and png.content[:8] == b"\x89PNG\r\n\x1a\n"
     assert gzip  # (gzip decoding is httpx's own)

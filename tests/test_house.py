@@ -168,3 +168,19 @@ def test_every_module_imports_in_this_process():
     for name in MODULES:
         if not name.endswith("__main__"):               # that one runs the command line
             importlib.import_module(name)
+
+
+def test_app_singleton_makers_may_ask_for_another_singleton():
+    """The tiles' maker asks for the store: a nested first use must not wait on itself."""
+    import threading
+    from types import SimpleNamespace
+
+    from riskmap.api.deps import app_singleton
+
+    app = SimpleNamespace(state=SimpleNamespace())
+    got = []
+    worker = threading.Thread(target=lambda: got.append(
+        app_singleton(app, "outer", lambda: ("outer", app_singleton(app, "inner", lambda: "inner")))), daemon=True)
+    worker.start()
+    worker.join(timeout=10)
+    assert got == [("outer", "inner")] and app.state.inner == "inner"

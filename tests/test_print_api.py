@@ -61,7 +61,8 @@ def test_print_this_view_link_of_the_web_map(client, plant, tmp_path):
     if config.status_code == 200:
         assert config.json()["urls"]["print"] == "/print/poster.pdf"
     bbox = ",".join(f"{v:.7f}" for v in (w, s, e, n))
-    resp = client.get("/print/poster.pdf", params={"bbox": bbox, "enterprise": plant.enterprise.name, "lang": "zh"})
+    resp = client.get("/print/poster.pdf", params={"bbox": bbox, "layers": "regions,layout,labels",
+                                                   "enterprise": plant.enterprise.name})
     assert resp.status_code == 200, resp.text
     text = pdftotext(resp.content, tmp_path)
     assert "局部视图" in text and "罐区" in text and "停车场" not in text
@@ -70,14 +71,16 @@ def test_print_this_view_link_of_the_web_map(client, plant, tmp_path):
 def test_atlas_pdf(client, plant, tmp_path):
     resp = client.get("/print/poster.pdf", params={"atlas": "true", "paper": "A4"})
     assert resp.status_code == 200
-    assert pdf_pages(resp.content, tmp_path) == 1 + len(plant.regions)
+    assert pdf_pages(resp.content, tmp_path) == 2 + len(plant.regions)       # contents, the plan, each region
 
 
 def test_poster_png_and_svg(client):
     resp = client.get("/print/poster.png", params={"paper": "A3", "dpi": 72})
     assert resp.status_code == 200 and resp.headers["content-type"] == "image/png"
     image = Image.open(io.BytesIO(resp.content))
-    assert image.size == (842, 1191)
+    assert image.size == (1191, 842)                 # the demo plant is wider than tall: landscape by itself
+    portrait = client.get("/print/poster.png", params={"paper": "A3", "dpi": 72, "landscape": "false"})
+    assert Image.open(io.BytesIO(portrait.content)).size == (842, 1191)
     resp = client.get("/print/poster.svg", params={"paper": "A4", "landscape": "true"})
     assert resp.status_code == 200 and resp.headers["content-type"].startswith("image/svg+xml")
     root = ET.fromstring(resp.content)
@@ -165,6 +168,10 @@ def test_upload_image_forms(client):
     ("/print/cards.pdf", {"unit": "没有这个单元"}, 404),
     ("/print/cards.pdf", {"paper": "A3"}, 422),
     ("/print/upload-image", {"format": "gif"}, 422),
+    ("/print/poster.pdf", {"layers": "regions,basemap"}, 422),
+    ("/print/poster.pdf", {"layers": "labels"}, 422),
+    ("/print/poster.pdf", {"layers": "regions", "units": "true"}, 422),
+    ("/print/poster.pdf", {"landscape": "sideways"}, 422),
 ])
 def test_bad_options_are_4xx_in_chinese(client, path, params, status):
     resp = client.get(path, params=params)

@@ -133,7 +133,7 @@ def test_png_colours_at_region_points_match_the_palette(plant):
 
 def test_png_file_is_300_dpi_at_paper_size(plant, tmp_path):
     out = tmp_path / "plan.png"
-    write_poster(plant, out, PosterOptions(paper="A4"))
+    write_poster(plant, out, PosterOptions(paper="A4", landscape=False))
     image = Image.open(out)
     assert image.format == "PNG" and image.size == (2481, 3508)
     assert round(image.info["dpi"][0]) == 300
@@ -195,7 +195,7 @@ def test_scale_that_does_not_fit_is_refused_clearly(plant):
 def test_paper_sizes_and_orientation(plant, tmp_path):
     landscape = poster_pages(plant, PosterOptions(paper="A4", landscape=True))[0]
     assert (round(landscape.width), round(landscape.height)) == (842, 595)
-    a0 = poster_pages(plant, PosterOptions(paper="A0"))[0]
+    a0 = poster_pages(plant, PosterOptions(paper="A0", landscape=False))[0]
     assert (round(a0.width), round(a0.height)) == (2384, 3370)
     for bad in ("A7", "Letter", ""):
         with pytest.raises(InputError):
@@ -235,11 +235,13 @@ def test_grid_labels_are_plan_coordinates(plant, tmp_path):
 
 def test_atlas_is_the_plan_then_one_page_per_region(plant, tmp_path):
     pdf = poster(plant, "pdf", PosterOptions(paper="A4", atlas=True))
-    assert pdf_pages(pdf, tmp_path) == 1 + len(plant.regions)
+    assert pdf_pages(pdf, tmp_path) == 2 + len(plant.regions)         # contents, the plan, each region
     first = plant.regions[0]
-    page2 = pdftotext(pdf, tmp_path, 2)
-    assert f"{first.name}安全风险四色分布图（车间图）" in page2.replace("\n", "")
-    assert "个单元" in page2                                   # the legend counts the region's units
+    page3 = pdftotext(pdf, tmp_path, 3)
+    assert "罐区安全风险四色分布图（车间图）" in page3.replace("\n", "")      # the first major region by name
+    assert "个单元" in page3                                   # the legend counts the region's units
+    assert any(f"{first.name}安全风险四色分布图（车间图）" in pdftotext(pdf, tmp_path, n).replace("\n", "")
+               for n in range(3, 3 + len(plant.regions)))
     assert_fonts_embedded(pdf, tmp_path)
     with pytest.raises(InputError):
         poster(plant, "png", PosterOptions(atlas=True))
@@ -292,7 +294,7 @@ def test_html_and_pdf_special_characters_print_as_text(bench, tmp_path):
 
 
 def test_svg_is_sized_in_points(plant):
-    svg = poster(plant, "svg", PosterOptions(paper="A4"))
+    svg = poster(plant, "svg", PosterOptions(paper="A4", landscape=False))
     root = ET.fromstring(svg)
     assert root.get("width") == "595.28pt" and root.get("height") == "841.89pt"
     assert root.get("viewBox").startswith("0 0 595.")

@@ -134,11 +134,33 @@ def test_folium_assets_are_all_mapped():
 
 
 @needs_assets
+def test_map_page_loads_only_what_its_script_uses(client):
+    """Leaflet and riskmap's own files, nothing else (no jQuery, Bootstrap or Font Awesome: 460 KB that map.js
+    never used), and the whole page with its scripts and styles stays small."""
+    page = client.get("/map").text
+    scripts = re.findall(r'<script[^>]*\bsrc="([^"]+)"', page)
+    styles = re.findall(r'<link[^>]*rel="stylesheet"[^>]*href="([^"]+)"|<link[^>]*href="([^"]+)"[^>]*rel="stylesheet"',
+                        page)
+    styles = [a or b for a, b in styles]
+    leaflet = static.vendor_assets().versions["leaflet"]
+    assert [re.sub(r"\?v=[0-9a-f]+$", "", s) for s in scripts] == [
+        f"/static/vendor/leaflet@{leaflet}/dist/leaflet.js", "/static/app/dom.js", "/static/app/map.js"]
+    assert [re.sub(r"\?v=[0-9a-f]+$", "", s) for s in styles] == [
+        f"/static/vendor/leaflet@{leaflet}/dist/leaflet.css", "/static/app/map.css"]
+    for word in ("jquery", "bootstrap", "fontawesome", "awesome-markers", "glyphicons"):
+        assert word not in page.lower(), word
+    loaded = [client.get(url) for url in scripts + styles]
+    assert all(r.status_code == 200 for r in loaded)
+    weight = len(page.encode()) + sum(len(r.content) for r in loaded)
+    assert weight < 250_000, weight            # 211 kB today; jQuery alone would add 88 kB, Bootstrap's CSS 195 kB
+
+
+@needs_assets
 def test_vendor_files_are_immutable_and_typed(client):
     assets = static.vendor_assets()
     for package, path, ctype in [("leaflet", "dist/leaflet.js", "text/javascript"),
                                  ("leaflet", "dist/leaflet.css", "text/css"),
-                                 ("@fortawesome/fontawesome-free", "webfonts/fa-solid-900.woff2", "font/woff2"),
+                                 ("@geoman-io/leaflet-geoman-free", "dist/leaflet-geoman.css", "text/css"),
                                  ("leaflet", "dist/images/layers.png", "image/png")]:
         url = assets.url(package, path)
         assert url.startswith(f"/static/vendor/{package}@{assets.versions[package]}/")

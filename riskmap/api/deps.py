@@ -54,7 +54,8 @@ def get_plant(tenant: Tenant = Depends(get_tenant)) -> Plant:
     return load_plant(tenant.store, tenant.name)
 
 
-_APP_STATE_LOCK = threading.Lock()
+# Re-entrant: a cache's maker may itself ask for another (the tiles ask for the store).
+_APP_STATE_LOCK = threading.RLock()
 
 
 def app_singleton(app, name: str, make: Callable[[], Any]) -> Any:

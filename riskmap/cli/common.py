@@ -45,7 +45,9 @@ def settings_for(db: str | None = None, enterprise: str | None = None, **overrid
     except ValidationError as exc:
         first = exc.errors()[0]
         name = "RISKMAP_" + "_".join(str(p) for p in first["loc"]).upper()
-        wanted = {"float_parsing": "，应为数字", "int_parsing": "，应为整数"}.get(first.get("type"), "")
+        as_date = "，应为日期，如 2026-12-01"
+        wanted = {"float_parsing": "，应为数字", "int_parsing": "，应为整数", "date_parsing": as_date,
+                  "date_from_datetime_parsing": as_date}.get(first.get("type"), "")
         raise InputError(f"配置 {name} 的值 {first.get('input')!r} 无效{wanted} / invalid setting {name}="
                          f"{first.get('input')!r}: {first['msg']}") from None
 

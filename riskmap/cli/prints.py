@@ -40,31 +40,40 @@ def _check_suffix(out: Path, allowed: tuple[str, ...]) -> str:
 def poster(
     out: Annotated[Path, typer.Argument(help="输出文件 .pdf、.png（300 dpi）或 .svg / output file")],
     paper: Annotated[str, typer.Option("--paper", help="纸张 A0–A4 / paper size")] = "A3",
-    landscape: Annotated[bool, typer.Option("--landscape", help="横向 / landscape")] = False,
+    landscape: Annotated[bool | None, typer.Option(
+        "--landscape/--portrait", help="横向或纵向（默认：图面更大的方向）/ orientation (default: the one that "
+                                       "shows the map largest)")] = None,
     scale: Annotated[int | None, typer.Option("--scale", help="比例尺分母，如 1000 即 1:1000 / print scale")] = None,
     region: Annotated[str | None, typer.Option("--region", help="区域编号或名称：车间图 / one region")] = None,
-    atlas: Annotated[bool, typer.Option("--atlas", help="图集：总平面图 + 每个区域一页（PDF）/ atlas")] = False,
+    atlas: Annotated[bool, typer.Option("--atlas", help="图集：目录、总平面图、各区域（按等级和名称）/ atlas: "
+                                                        "contents, the plan, then the regions by level and name")
+                     ] = False,
     hatch: Annotated[bool, typer.Option("--hatch", help="各等级加填充图案（灰度打印、色弱）/ hatch patterns")] = False,
     grid: Annotated[bool, typer.Option("--grid", help="坐标网格 / coordinate grid")] = False,
     units: Annotated[bool | None, typer.Option("--units/--no-units",
                                                help="显示评估单元（默认：车间图显示，总图不显示）")] = None,
     bbox: Annotated[str | None, typer.Option("--bbox", help="范围 最小经度,最小纬度,最大经度,最大纬度")] = None,
+    layers: Annotated[str | None, typer.Option(
+        "--layers", help="要打印的图层，如 regions,layout,labels（可选 regions、units、layout、labels；默认区域、"
+                         "布置和标注，车间图和范围图另加单元）/ layers to print")] = None,
     method: Annotated[str, typer.Option("--method", help="区域风险方法 highest | weighted")] = "highest",
     dpi: Annotated[int, typer.Option("--dpi", help="PNG 分辨率 / PNG resolution")] = 300,
     at: AtOption = None,
     db: DbOption = None,
     enterprise: EnterpriseOption = None,
 ) -> None:
-    """打印安全风险四色分布图 / print the four-colour risk map poster (PDF, PNG or SVG)."""
-    from riskmap.print.poster import PosterOptions, write_poster
+    """打印安全风险四色分布图 / print the four-colour risk map poster (PDF, PNG or SVG); the sign-off block comes
+    from RISKMAP_PREPARED_BY / _ON, RISKMAP_REVIEWED_BY / _ON, RISKMAP_APPROVED_BY / _ON."""
+    from riskmap.print.poster import PosterOptions, sign_offs, write_poster
 
     _check_suffix(out, ("pdf", "png", "svg"))
     if not 50 <= dpi <= 600:
         raise InputError("分辨率应在 50–600 dpi 之间 / dpi must be 50–600")
     options = PosterOptions(paper=paper, landscape=landscape, scale=scale, region=region, atlas=atlas, hatch=hatch,
-                            grid=grid, bbox=bbox, units=units, method=method)
+                            grid=grid, bbox=bbox, units=units, layers=layers, method=method)
     options.check()
-    _, plant = _plant(db, enterprise, at)
+    settings, plant = _plant(db, enterprise, at)
+    options.sign_offs = sign_offs(settings)
     with progress("正在出图") as update:
         written = write_poster(plant, out, options, dpi=dpi, progress=update)
     typer.echo(f"{out}：{_size(written)} / written")

@@ -31,7 +31,7 @@ from riskmap.render.draw import CLOSE, MOVE, line_path, make_path, ring_groups, 
 from riskmap.render.geometry import COLLECTION, LINEAR, POLYGONAL, PUNTAL, ragged, rings_as_lines
 from riskmap.render.style import LayerStyle, load_layer_style
 from riskmap.store.flags import reassessment_months
-from riskmap.store.mapdata import drawn_units
+from riskmap.store.mapdata import drawn_units, member_counts
 
 EARTH_CIRCUMFERENCE = 2 * math.pi * 6378137.0
 LABEL_HALO_COLOUR = "#FFFFFF"
@@ -214,15 +214,27 @@ class MapView:
         return out
 
 
+FIT_MARGIN = 0.03                 # share of the extent left free on each side when a view is fitted
+
+
+def fit_scale(frame: tuple[float, float, float, float], bounds: tuple[float, float, float, float],
+              margin: float = FIT_MARGIN) -> float:
+    """The largest scale (pt of paper per plan metre) at which `bounds` (with `margin`) fits in `frame`."""
+    left, top, right, bottom = frame
+    minx, miny, maxx, maxy = bounds
+    ew, eh = max(maxx - minx, 1e-3), max(maxy - miny, 1e-3)
+    return max(0.0, min((right - left) / (ew * (1 + 2 * margin)), (bottom - top) / (eh * (1 + 2 * margin))))
+
+
 def fit_view(frame: tuple[float, float, float, float], bounds: tuple[float, float, float, float], css: float,
-             lat: float, denominator: int | None = None, what: str = "", margin: float = 0.03) -> MapView:
+             lat: float, denominator: int | None = None, what: str = "", margin: float = FIT_MARGIN) -> MapView:
     """A view showing `bounds` in `frame`: at the given scale (refused when it does not fit), or at the
     largest round scale that fits."""
     left, top, right, bottom = frame
     fw, fh = right - left, bottom - top
     minx, miny, maxx, maxy = bounds
     ew, eh = max(maxx - minx, 1e-3), max(maxy - miny, 1e-3)
-    fit = 72 / 0.0254 / min(fw / (ew * (1 + 2 * margin)), fh / (eh * (1 + 2 * margin)))
+    fit = 72 / 0.0254 / max(fit_scale(frame, bounds, margin), 1e-12)
     centre = ((minx + maxx) / 2, (miny + maxy) / 2)
     if denominator is None:
         return MapView(frame, centre, nice_denominator(fit), css, lat)
@@ -393,8 +405,10 @@ class _Areas:
                         holes = not np.array_equal(grp.part_off, np.arange(len(grp.ring_off)))
                         self.outlines.setdefault(int(ci), []).append((opts, overbs, holes))
             if late.any():
-                c = cls[late]
-                groups = ring_groups(geoms[late], c, np.ones(int(late.sum()), bool), view.to_pt)
+                # Rings.contours finds a class by binary search: the rings must be in class order
+                order = np.argsort(cls[late], kind="stable")
+                c = cls[late][order]
+                groups = ring_groups(geoms[late][order], c, np.ones(int(late.sum()), bool), view.to_pt)
                 for ci in np.unique(c):
                     fill_pts, fill_verbs = self.fills.setdefault(int(ci), ([], []))
                     for grp in groups:
@@ -675,11 +689,13 @@ def _coord(value: float) -> str:
 
 
 class Boxes:
-    """Placed label boxes with a grid index, for collision tests."""
+    """Placed label boxes (with a grid index) and leader lines, for collision tests: a new box may neither
+    overlap a box nor be crossed by a leader, and a new leader may cross no box."""
 
     def __init__(self, cell: float = 60.0):
         self.cell = cell
         self.grid: dict[tuple[int, int], list[tuple[float, float, float, float]]] = {}
+        self.leaders: list[tuple[float, float, float, float]] = []
 
     def _cells(self, box):
         c = self.cell
@@ -693,11 +709,42 @@ class Boxes:
             for b in self.grid.get(key, ()):
                 if x0 < b[2] and b[0] < x1 and y0 < b[3] and b[1] < y1:
                     return True
+        return any(segment_hits_box(seg, box) for seg in self.leaders)
+
+    def crossed_by(self, segment: tuple[float, float, float, float], own=None) -> bool:
+        """Whether a leader line would cross a placed box (other than `own`, the box it leads to)."""
+        ax, ay, bx, by = segment
+        reach = (min(ax, bx), min(ay, by), max(ax, bx), max(ay, by))
+        for key in self._cells(reach):
+            for b in self.grid.get(key, ()):
+                if b != own and segment_hits_box(segment, b):
+                    return True
         return False
 
     def add(self, box) -> None:
         for key in self._cells(box):
             self.grid.setdefault(key, []).append(box)
+
+
+def segment_hits_box(segment: tuple[float, float, float, float], box: tuple[float, float, float, float]) -> bool:
+    """Whether a line segment passes through the inside of a box (Liang–Barsky clipping)."""
+    ax, ay, bx, by = segment
+    x0, y0, x1, y1 = box
+    dx, dy = bx - ax, by - ay
+    t0, t1 = 0.0, 1.0
+    for p, q in ((-dx, ax - x0), (dx, x1 - ax), (-dy, ay - y0), (dy, y1 - ay)):
+        if p == 0:
+            if q <= 0:
+                return False
+            continue
+        t = q / p
+        if p < 0:
+            t0 = max(t0, t)
+        else:
+            t1 = min(t1, t)
+        if t0 >= t1:
+            return False
+    return True
 
 
 @dataclass
@@ -706,7 +753,7 @@ class Label:
     sizes: list[float]
     bold: list[bool]
     anchor: tuple[float, float]
-    must: bool = False                  # region labels are always drawn (moved, shrunk, or with a leader)
+    must: bool = False                  # region labels are drawn whenever they fit (moved, shrunk, with a leader)
     x: float = 0.0                      # box centre once placed
     y: float = 0.0
     scale: float = 1.0
@@ -718,17 +765,25 @@ class Label:
         pad = max(self.sizes) * scale * 0.15
         return w + 2 * pad, h + 2 * pad
 
+    @property
+    def box(self) -> tuple[float, float, float, float]:
+        w, h = self.box_size(self.scale)
+        return self.x - w / 2, self.y - h / 2, self.x + w / 2, self.y + h / 2
+
 
 _OFFSETS = ((0, 0), (0, -0.8), (0, 0.8), (-0.6, 0), (0.6, 0), (-0.6, -0.8), (0.6, -0.8), (-0.6, 0.8), (0.6, 0.8))
 
 
 def place_labels(labels: Sequence[Label], frame: tuple[float, float, float, float], reserved: Sequence[tuple] = (),
                  boxes: Boxes | None = None) -> list[Label]:
-    """Greedy placement in the given order. A must-label tries its anchor, nearby offsets, smaller sizes,
-    then a free spot farther away with a leader line; other labels are dropped when they collide."""
+    """Greedy placement in the given order, so that no two labels overlap, no leader line crosses a label and
+    nothing leaves the frame or covers the `reserved` boxes (north arrow, scale bar). A must-label tries its
+    anchor, nearby offsets, smaller sizes, then a free spot farther away with a leader line; a label that fits
+    nowhere is left out (the caller may say so) rather than printed over another. Other labels are dropped
+    when they collide."""
     left, top, right, bottom = frame
     inset = 2.0
-    boxes = boxes or Boxes()
+    boxes = boxes if boxes is not None else Boxes()
     for r in reserved:
         boxes.add(r)
     placed = []
@@ -754,29 +809,29 @@ def place_labels(labels: Sequence[Label], frame: tuple[float, float, float, floa
                     break
             if found:
                 break
-        if found is None and label.must:
-            scale = 0.8
-            w, h = label.box_size(scale)
-            for ring in range(1, 25):
-                radius = ring * h * 0.9
-                steps = 8 + 4 * ring
-                for k in range(steps):
-                    angle = 2 * math.pi * k / steps - math.pi / 2
-                    cx, cy = ax + radius * math.cos(angle) * 1.4, ay + radius * math.sin(angle)
-                    box = ok(cx, cy, w, h)
-                    if box is not None:
-                        found = (cx, cy, scale, box, True)
+        if found is None and label.must and left <= ax <= right and top <= ay <= bottom:
+            for scale in (0.8, 0.65):
+                w, h = label.box_size(scale)
+                for ring in range(1, 25):
+                    radius = ring * h * 0.9
+                    steps = 8 + 4 * ring
+                    for k in range(steps):
+                        angle = 2 * math.pi * k / steps - math.pi / 2
+                        cx, cy = ax + radius * math.cos(angle) * 1.4, ay + radius * math.sin(angle)
+                        box = ok(cx, cy, w, h)
+                        if box is not None and not boxes.crossed_by((ax, ay, cx, cy)):
+                            found = (cx, cy, scale, box, True)
+                            break
+                    if found:
                         break
                 if found:
                     break
-            if found is None:      # nowhere free: draw it at its anchor (clamped into the frame) anyway
-                cx = min(max(ax, left + w / 2 + inset), right - w / 2 - inset)
-                cy = min(max(ay, top + h / 2 + inset), bottom - h / 2 - inset)
-                found = (cx, cy, scale, (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2), False)
         if found is None:
             continue
         label.x, label.y, label.scale, box, label.leader = found
         boxes.add(box)
+        if label.leader:
+            boxes.leaders.append((ax, ay, label.x, label.y))
         placed.append(label)
     return placed
 
@@ -897,18 +952,67 @@ def feature_labels(frame: gpd.GeoDataFrame, style: LayerStyle, view: MapView, li
 
 
 def legend_counts(data: MapData, region_id: str | None = None,
-                  extent: tuple[float, float, float, float] | None = None) -> tuple[dict[Level, int], int, str]:
-    """Counts per level for the legend: member units of one region, else regions (in a view extent)."""
+                  extent: tuple[float, float, float, float] | None = None,
+                  layer: str = "regions") -> tuple[dict[Level, int], int, str]:
+    """Counts per level for the legend: member units of one region, else the regions (or, for `layer` "units",
+    the units the drawn unit shapes stand for) in a view extent or the whole plan."""
     if region_id is not None and region_id in data.risks:
         risk = data.risks[region_id]
         return {lv: int(risk.counts.get(lv, 0)) for lv in LEVELS_HIGH_TO_LOW}, int(risk.unlevelled), "单元"
-    regions = data.regions
-    if extent is not None and len(regions):
-        regions = regions[shapely.intersects(np.asarray(regions.geometry.values, dtype=object),
-                                             shapely.box(*extent))]
-    values = [level_or_none(v) for v in regions["level"]] if len(regions) else []
+    frame = data.units if layer == "units" else data.regions
+    if extent is not None and len(frame):
+        frame = frame[shapely.intersects(np.asarray(frame.geometry.values, dtype=object), shapely.box(*extent))]
+    if layer == "units":
+        by_level = member_counts(frame["members"].tolist()) if len(frame) else {}
+        counts = {lv: int(by_level.get(lv.value, 0)) for lv in LEVELS_HIGH_TO_LOW}
+        return counts, int(sum(n for k, n in by_level.items() if level_or_none(k) is None)), "单元"
+    values = [level_or_none(v) for v in frame["level"]] if len(frame) else []
     counts = {lv: sum(1 for v in values if v is lv) for lv in LEVELS_HIGH_TO_LOW}
     return counts, sum(1 for v in values if v is None), "区域"
+
+
+def layout_symbols(layout: gpd.GeoDataFrame, style: LayerStyle,
+                   extent: tuple[float, float, float, float] | None = None) -> list[tuple[str, str]]:
+    """The layout roles drawn (in `extent`), top of the draw order first, each with the kind of geometry most of
+    its features have ("polygon", "line" or "point"): what the legend shows a symbol of."""
+    if not len(layout):
+        return []
+    frame = layout
+    if extent is not None:
+        frame = frame[_in_view(frame, extent, 0.0)]
+    if not len(frame):
+        return []
+    types = shapely.get_type_id(np.asarray(frame.geometry.values, dtype=object))
+    kinds = np.where(np.isin(types, POLYGONAL), "polygon", np.where(np.isin(types, LINEAR), "line",
+                                                                     np.where(np.isin(types, PUNTAL), "point", "")))
+    classes = style.class_indices(frame[style.field].to_numpy(dtype=object))
+    out = []
+    for ci in sorted(set(classes.tolist()), reverse=True):
+        mine = kinds[(classes == ci) & (kinds != "")]
+        if len(mine):
+            names, counts = np.unique(mine, return_counts=True)
+            order = {"polygon": 0, "line": 1, "point": 2}
+            best = max(zip(counts.tolist(), names.tolist(), strict=True), key=lambda c: (c[0], -order[c[1]]))[1]
+            out.append((style.classes[ci].key, best))
+    return out
+
+
+def draw_symbol(canvas, rect: tuple[float, float, float, float], style: LayerStyle, key: str | None, kind: str,
+                like: MapView, hatch: bool = False, inset: float = 0.0) -> None:
+    """A legend symbol: one sample feature of class `key` (a polygon filling `rect` less `inset` of its size, a
+    line across it, or a point at its centre) drawn by draw_layer at the scale of the map `like`, so that the
+    legend shows exactly what the map draws (fills, outlines, casings, dashes, point sizes, hatches)."""
+    x0, y0, x1, y1 = rect
+    view = MapView(rect, (0.0, 0.0), like.denominator, like.css, like.lat)
+    hw, hh = (x1 - x0) / view.s / 2, (y1 - y0) / view.s / 2
+    if kind == "line":
+        geom = shapely.LineString([(-hw * 0.8, 0.0), (hw * 0.8, 0.0)])
+    elif kind == "point":
+        geom = shapely.Point(0.0, 0.0)
+    else:
+        geom = shapely.box(-hw * (1 - inset), -hh * (1 - inset), hw * (1 - inset), hh * (1 - inset))
+    frame = gpd.GeoDataFrame({style.field: [key]}, geometry=[geom])
+    draw_layer(canvas, view, frame, style, hatch=hatch)
 
 
 def styles() -> dict[str, LayerStyle]:

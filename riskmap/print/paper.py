@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime
 
+from riskmap import clock
 from riskmap.errors import InputError
 
 PT_PER_MM = 72 / 25.4
@@ -67,7 +68,7 @@ class Stamp:
 
     layout_version: int | None
     data_version: int
-    generated: datetime
+    generated: datetime               # Beijing time (riskmap.clock), whatever the machine's zone
     as_of: datetime | None = None
 
     def as_of_text(self) -> str | None:
@@ -80,7 +81,7 @@ class Stamp:
 
     def text(self) -> str:
         layout = f"v{self.layout_version}" if self.layout_version is not None else "无 / none"
-        when = self.generated.strftime("%Y-%m-%d %H:%M:%S %z")
+        when = clock.local_text(self.generated)
         past = f"{self.as_of_text()} · " if self.as_of is not None else ""
         return (f"{past}布局版本 layout {layout} · 数据版本 data v{self.data_version} · 生成时间 generated {when} · "
                 f"riskmap")
@@ -90,4 +91,4 @@ def stamp_of(plant, now: datetime | None = None) -> Stamp:
     info = plant.layout_info or {}
     version = info.get("version")
     return Stamp(int(version) if version is not None else None, int(plant.data_version),
-                 (now or datetime.now()).astimezone(), getattr(plant, "as_of", None))
+                 clock.local_time(now or clock.now()), getattr(plant, "as_of", None))

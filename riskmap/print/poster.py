@@ -1,8 +1,16 @@
 """The poster (安全风险四色分布图): the total plan, one region's workshop map, a web map view, or an atlas.
 
 A page carries a title, the map at a true scale in the plan's metric CRS (north arrow, scale bar, optional
-coordinate grid and hatches), the four-level legend with counts, a title block (enterprise, map, layout
-version, assessment and print dates, criteria, scale, CRS) and the footer stamp of every print.
+coordinate grid and hatches), the legend (the four levels with counts, and the plan's linework: buildings,
+roads, fences, equipment, each drawn by the map's own drawing code), a title block (enterprise, map, layout
+version, assessment and print dates in Beijing time, criteria, scale, CRS, emergency phones), the sign-off
+block (编制 / 审核 / 批准, from the settings) and the footer stamp of every print.
+
+The page takes the orientation that shows the map largest unless one is asked for; the sign-off and phones
+would otherwise push a landscape-shaped plant into a third of a portrait page. An atlas is a contents page, the
+total plan, then the regions by level (major first) and by name (pinyin), as a plant files its workshop maps.
+A web map view ("打印当前视图") prints the layers shown on screen over the view's extent, at the largest round
+scale that fits the paper.
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ import shapely
 import skia
 from pyproj import Transformer
 
+from riskmap.collate import name_key
 from riskmap.domain import RESIDUAL
 from riskmap.errors import InputError, NotFoundError
 from riskmap.levels import LEVELS_HIGH_TO_LOW, level_or_none, load_palette
@@ -26,7 +35,6 @@ from riskmap.print import fonts, mapview, output
 from riskmap.print.fonts import colour_int
 from riskmap.print.mapview import MapData, MapView
 from riskmap.print.paper import CSS_PX_PT, Paper, Stamp, mm, paper, stamp_of
-from riskmap.render.draw import stroke_paint
 from riskmap.symbology import load_yaml
 
 FORMATS = ("pdf", "png", "svg")
@@ -36,25 +44,56 @@ MAX_SCALE_DENOMINATOR = 1_000_000
 TEXT = "#1A1A1A"
 MUTED = "#555555"
 RULES_ZH = {"highest": "短板原理（区域等级取区域内最高单元等级）", "weighted": "综合加权（不低于最高单元等级一级）"}
+# The web map's layers a paper map draws, bottom first ("labels": the names of what is drawn). The basemap and
+# the staleness layer have no paper form.
+PRINT_LAYERS = ("regions", "units", "layout", "labels")
+# Landscape is taken when it shows the map this much larger than portrait (portrait wins a near tie).
+LANDSCAPE_GAIN = 1.02
+# Grid north and true north further apart than this (degrees): the poster states the meridian convergence.
+CONVERGENCE_SHOWN_DEG = 0.1
+PUBLIC_EMERGENCY = "火警 119　急救 120"
+SIGN_ROLES = (("编制", "prepared"), ("审核", "reviewed"), ("批准", "approved"))
 Progress = Callable[[int, int, str], None]
+
+
+@dataclass(frozen=True)
+class SignOff:
+    """One line of the sign-off block: 编制, 审核 or 批准, by whom and when (None: a blank to sign by hand)."""
+
+    role: str
+    name: str | None = None
+    on: date | None = None
+
+
+BLANK_SIGN_OFFS = tuple(SignOff(role) for role, _ in SIGN_ROLES)
+
+
+def sign_offs(settings: Any) -> tuple[SignOff, ...]:
+    """The sign-off block from the settings (RISKMAP_PREPARED_BY / _ON, RISKMAP_REVIEWED_…, RISKMAP_APPROVED_…)."""
+    return tuple(SignOff(role, getattr(settings, f"{key}_by", None), getattr(settings, f"{key}_on", None))
+                 for role, key in SIGN_ROLES)
 
 
 @dataclass
 class PosterOptions:
     paper: str = DEFAULT_PAPER
-    landscape: bool = False
+    landscape: bool | None = None            # None: the orientation that shows the map largest
     scale: int | None = None                 # 1:scale, computed in the plan's metric CRS
     region: str | None = None                # a region id or name: its workshop map
-    atlas: bool = False                      # the total plan, then one page per region
+    atlas: bool = False                      # contents, the total plan, then one page per region
     hatch: bool = False
     grid: bool = False
     bbox: tuple[float, float, float, float] | None = None   # lon/lat view of the web map
     units: bool | None = None                # None: units on region and view pages, not on the total plan
+    layers: Sequence[str] | str | None = None   # the web map's shown layers (PRINT_LAYERS); None: the defaults
     method: str = "highest"
     which: str = RESIDUAL
+    sign_offs: tuple[SignOff, ...] = BLANK_SIGN_OFFS
 
     def check(self) -> None:
-        paper(self.paper, self.landscape, POSTER_PAPERS)
+        paper(self.paper, bool(self.landscape), POSTER_PAPERS)
+        if self.landscape is not None and not isinstance(self.landscape, bool):
+            raise InputError("landscape 应为 true 或 false / landscape must be true or false")
         bad_scale = isinstance(self.scale, bool) or not isinstance(self.scale, int) or \
             not 1 <= self.scale <= MAX_SCALE_DENOMINATOR
         if self.scale is not None and bad_scale:
@@ -70,6 +109,18 @@ class PosterOptions:
                              f"{self.method!r}")
         if self.bbox is not None:
             self.bbox = check_bbox(self.bbox)
+        if self.layers is not None:
+            self.layers = check_layers(self.layers)
+            if self.units is not None:
+                raise InputError("图层（layers）已说明是否显示评估单元，不能再指定 units / layers already says "
+                                 "whether units are shown: do not give units too")
+
+    def shown(self, kind: str) -> frozenset[str]:
+        """The layers a page of this kind draws."""
+        if self.layers is not None:
+            return frozenset(self.layers)
+        units = self.units if self.units is not None else kind != "plan"
+        return frozenset({"regions", "layout", "labels"} | ({"units"} if units else set()))
 
 
 def mapview_methods() -> tuple[str, ...]:
@@ -96,12 +147,25 @@ def check_bbox(bbox: Any) -> tuple[float, float, float, float]:
     return w, s, e, n
 
 
+def check_layers(layers: Any) -> tuple[str, ...]:
+    """The layers to print, from names or "regions,units,…" text: known names only, at least one that draws."""
+    parts = layers.replace("，", ",").split(",") if isinstance(layers, str) else list(layers)
+    names = [str(p).strip().lower() for p in parts if str(p).strip()]
+    unknown = [n for n in names if n not in PRINT_LAYERS]
+    if unknown:
+        raise InputError(f"不能打印的图层 “{unknown[0][:30]}”；可打印：{'、'.join(PRINT_LAYERS)} / unknown or "
+                         f"unprintable layer {unknown[0][:30]!r}: use {', '.join(PRINT_LAYERS)}")
+    if not set(names) & {"regions", "units", "layout"}:
+        raise InputError("没有可打印的图层：请至少显示区域风险、评估单元或总平面布置之一 / nothing to print: show at "
+                         "least one of regions, units, layout")
+    return tuple(n for n in PRINT_LAYERS if n in names)
+
+
 @dataclass
 class _Context:
     plant: Any
     data: MapData
     options: PosterOptions
-    paper: Paper
     stamp: Stamp
     styles: dict
     palette: Any
@@ -112,10 +176,34 @@ class _Context:
     page_no: int = 1
     unit_dates: dict = field(default_factory=dict)
 
+    @property
+    def convergence(self) -> float | None:
+        """The meridian convergence (degrees, grid north east of true north positive) when a surveyor needs it:
+        a georeferenced plan whose grid north is more than CONVERGENCE_SHOWN_DEG from true north."""
+        angle, true_north, _ = self.north
+        gamma = -math.degrees(angle) + 0.0
+        return gamma if true_north and abs(gamma) > CONVERGENCE_SHOWN_DEG else None
+
+
+@dataclass
+class _Subject:
+    """What one map page shows."""
+
+    kind: str                                 # plan, region, bbox
+    region_id: Any
+    region_geom: Any
+    bounds: tuple[float, float, float, float]
+    map_title: str
+    subtitle: str
+    what: str
+    layers: frozenset[str]
+
+
 
 def poster_pages(plant, options: PosterOptions | None = None, *, now: datetime | None = None,
                  progress: Progress | None = None) -> list[output.Page]:
-    """The poster's pages: one (total plan, a region, or a bbox view), or the atlas (total plan + each region)."""
+    """The poster's pages: one (total plan, a region, or a bbox view), or the atlas (contents, total plan, each
+    region by level and name)."""
     options = options or PosterOptions()
     options.check()
     fonts.faces()                      # a missing font is a clear error before any work
@@ -124,23 +212,36 @@ def poster_pages(plant, options: PosterOptions | None = None, *, now: datetime |
     jobs: list[tuple[str, Any]] = []
     if options.atlas:
         jobs.append(("plan", None))
-        jobs += [("region", rid) for rid in data.regions["id"].tolist()]
+        jobs += [("region", rid) for rid in atlas_order(data)]
     elif options.region is not None:
         jobs.append(("region", _find_region(data, options.region)))
     elif options.bbox is not None:
         jobs.append(("bbox", options.bbox))
     else:
         jobs.append(("plan", None))
-    ctx.pages_total = len(jobs)
-    pages = []
+    contents = _Contents(ctx, jobs) if options.atlas else None
+    first = contents.pages if contents is not None else 0
+    ctx.pages_total = first + len(jobs)
+    pages = contents.draw() if contents is not None else []
     for i, (kind, arg) in enumerate(jobs):
-        ctx.page_no = i + 1
+        ctx.page_no = first + i + 1
         if progress is not None:
             progress(i, len(jobs), _job_name(data, kind, arg))
-        pages.append(_page(ctx, kind, arg))
+        pages.append(_page(ctx, _subject(ctx, kind, arg)))
     if progress is not None:
         progress(len(jobs), len(jobs), "")
     return pages
+
+
+def atlas_order(data: MapData) -> list:
+    """Region ids as the atlas files them: by level, major first (not assessed last), then by name (pinyin)."""
+    regions = data.regions
+    keys = []
+    for rid, name, level in zip(regions["id"].tolist(), regions["name"].tolist(), regions["level"].tolist(),
+                                strict=True):
+        lv = level_or_none(level)
+        keys.append((-(lv.rank if lv else 0), name_key(name), str(rid), rid))
+    return [k[-1] for k in sorted(keys, key=lambda k: k[:-1])]
 
 
 def poster(plant, fmt: str = "pdf", options: PosterOptions | None = None, *, dpi: float = output.PNG_DPI,
@@ -185,7 +286,7 @@ def _format(fmt: str) -> str:
 
 
 def _title_text(plant, options: PosterOptions) -> str:
-    return f"{plant.enterprise.name} 安全风险四色分布图"
+    return f"{plant.enterprise.name} 安全风险四色分布图" + ("集" if options.atlas else "")
 
 
 def _job_name(data: MapData, kind: str, arg) -> str:
@@ -213,10 +314,9 @@ def _context(plant, options: PosterOptions, now: datetime | None) -> _Context:
     data = mapview.map_data(plant, options.method, options.which)
     if data.content_bounds() is None:
         raise InputError("平面布置图中没有可绘制的要素 / the layout has nothing to draw")
-    p = paper(options.paper, options.landscape, POSTER_PAPERS)
     levels_yaml = load_yaml("levels.yaml").get("levels", {})
     colour_words = {lv: str(levels_yaml.get(lv.value, {}).get("colour_zh", "")) for lv in LEVELS_HIGH_TO_LOW}
-    return _Context(plant, data, options, p, stamp_of(plant, now), mapview.styles(), load_palette(), colour_words,
+    return _Context(plant, data, options, stamp_of(plant, now), mapview.styles(), load_palette(), colour_words,
                     _profile_text(plant), _north(plant, data),
                     unit_dates={u.id: u.last_assessed for u in plant.units})
 
@@ -262,99 +362,153 @@ def _north(plant, data: MapData) -> tuple[float, bool, str]:
     return angle, True, "真北 / true north"
 
 
+def convergence_text(gamma: float) -> str:
+    """The meridian convergence as a surveyor reads it: its size and on which side of true north grid north lies."""
+    return f"子午线收敛角 {abs(gamma):.2f}°（坐标北在真北以{'东' if gamma > 0 else '西'}）"
+
+
 # ---------------------------------------------------------------------------------------------- a page
 
 
-def _page(ctx: _Context, kind: str, arg) -> output.Page:
-    p = ctx.paper
+def _subject(ctx: _Context, kind: str, arg) -> _Subject:
+    data, method = ctx.data, ctx.options.method
+    layers = ctx.options.shown(kind)
+    if kind == "region":
+        row = data.regions[data.regions["id"] == arg].iloc[0]
+        b = shapely.bounds(row.geometry)
+        pad = max(b[2] - b[0], b[3] - b[1]) * 0.12 + 5
+        level = level_or_none(row["level"])
+        return _Subject(kind, arg, row.geometry, (b[0] - pad, b[1] - pad, b[2] + pad, b[3] + pad),
+                        f"{row['name']}安全风险四色分布图（车间图）",
+                        f"区域风险：{level.zh if level else '未评估'} · " + RULES_ZH[method], f"区域 {row['name']}",
+                        layers)
+    if kind == "bbox":
+        return _Subject(kind, None, None, _plan_bounds(data, arg), "安全风险四色分布图（局部视图）",
+                        "网页地图视图 · " + RULES_ZH[method], "所选范围", layers)
+    return _Subject(kind, None, None, data.content_bounds(), "安全风险四色分布图（总平面图）",
+                    "红橙黄蓝四色安全风险空间分布图 · 区域风险" + RULES_ZH[method], "", layers)
+
+
+@dataclass
+class _Layout:
+    """Where everything of one map page goes on one paper, and how large the map can be there."""
+
+    paper: Paper
+    header_top: float
+    title_size: float
+    sub_size: float
+    stamp_size: float
+    margin: float
+    frame: tuple[float, float, float, float]
+    legend: _Legend
+    block: _Block
+    signs: _SignOffs
+    legend_pos: tuple[float, float]
+    block_pos: tuple[float, float]
+    signs_pos: tuple[float, float]
+    fit: float                                # pt per plan metre at which the subject just fits the frame
+
+    def fits(self, denominator: int) -> bool:
+        return 72 / 0.0254 / denominator <= self.fit * (1 + 2 * mapview.FIT_MARGIN) * 1.0005
+
+
+def _layout(ctx: _Context, subject: _Subject, p: Paper,
+            extent: tuple[float, float, float, float] | None = None) -> _Layout:
+    """The page's parts on paper `p`; the legend counts and shows what lies in `extent` (the map's view, once
+    known; before that, the subject's bounds)."""
     f = p.factor
     W, H = p.width, p.height
     margin = mm(10) * f
-    css = CSS_PX_PT * f
-    data = ctx.data
-    region_id = arg if kind == "region" else None
-    show_units = ctx.options.units if ctx.options.units is not None else kind != "plan"
-
-    if kind == "region":
-        row = data.regions[data.regions["id"] == region_id].iloc[0]
-        region_geom = row.geometry
-        b = shapely.bounds(region_geom)
-        pad = max(b[2] - b[0], b[3] - b[1]) * 0.12 + 5
-        bounds = (b[0] - pad, b[1] - pad, b[2] + pad, b[3] + pad)
-        level = level_or_none(row["level"])
-        map_title = f"{row['name']}安全风险四色分布图（车间图）"
-        subtitle = f"区域风险：{level.zh if level else '未评估'} · " + RULES_ZH[ctx.options.method]
-        what = f"区域 {row['name']}"
-    elif kind == "bbox":
-        region_geom = None
-        bounds = _plan_bounds(data, arg)
-        map_title = "安全风险四色分布图（局部视图）"
-        subtitle = "网页地图视图 · " + RULES_ZH[ctx.options.method]
-        what = "所选范围"
-    else:
-        region_geom = None
-        bounds = data.content_bounds()
-        map_title = "安全风险四色分布图（总平面图）"
-        subtitle = "红橙黄蓝四色安全风险空间分布图 · 区域风险" + RULES_ZH[ctx.options.method]
-        what = ""
-
-    # header
-    title_size = 17 * f
-    sub_size = 8.5 * f
-    header_h = fonts.line_height(title_size, 1.25) + fonts.line_height(sub_size, 1.5)
+    title_size, sub_size, stamp_size = 17 * f, 8.5 * f, 6 * f
     header_top = margin
-    stamp_size = 6 * f
+    header_h = fonts.line_height(title_size, 1.25) + fonts.line_height(sub_size, 1.5)
     footer_h = fonts.line_height(stamp_size, 1.6)
-
-    legend = _Legend(ctx, region_id, bounds if kind == "bbox" else None, css, show_units)
-    block_rows = _block_rows(ctx, kind, map_title, region_id)
-    # info panel: bottom band (portrait) or right column (landscape)
+    rows = _block_rows(ctx, subject)
     gap = mm(4) * f
+    top, bottom = header_top + header_h, H - margin - footer_h
     if p.landscape:
-        panel_w = max(legend.width, mm(78) * f)
-        legend.width = panel_w
-        block = _Block(block_rows, panel_w, f)
-        frame = (margin, header_top + header_h, W - margin - panel_w - gap, H - margin - footer_h)
-        panel_x, panel_y = frame[2] + gap, frame[1]
-        legend_pos = (panel_x, panel_y)
-        block_pos = (panel_x, panel_y + legend.height + gap)
-        if block_pos[1] + block.height > frame[3]:
-            block = _Block(block_rows, panel_w, f * 0.85)
+        # a column on the right: legend, title block, sign-offs; smaller type when they do not fit its height
+        for k in (1.0, 0.92, 0.85, 0.78, 0.72):
+            legend = _Legend(ctx, subject, f * k, extent, min_width=mm(78) * f)
+            panel_w = legend.width
+            block, signs = _Block(rows, panel_w, f * k), _SignOffs(ctx.options.sign_offs, panel_w, f * k)
+            if legend.height + gap + block.height + signs.height <= bottom - top:
+                break
+        frame = (margin, top, W - margin - panel_w - gap, bottom)
+        legend_pos = (frame[2] + gap, top)
+        block_pos = (frame[2] + gap, top + legend.height + gap)
     else:
+        # a band under the map: the legend on the left, title block and sign-offs on the right
+        legend = _Legend(ctx, subject, f, extent, min_width=W - 2 * margin - gap - mm(125) * f)
         block_w = min(W - 2 * margin - legend.width - gap, mm(125) * f)
-        block = _Block(block_rows, block_w, f)
-        band_h = max(legend.height, block.height)
+        block, signs = _Block(rows, block_w, f), _SignOffs(ctx.options.sign_offs, block_w, f)
+        band_h = max(legend.height, block.height + signs.height)
         legend.height = band_h
-        frame = (margin, header_top + header_h, W - margin, H - margin - footer_h - gap - band_h)
+        frame = (margin, top, W - margin, bottom - gap - band_h)
         legend_pos = (margin, frame[3] + gap)
-        block_pos = (W - margin - block.width, frame[3] + gap)
+        block_pos = (W - margin - block_w, frame[3] + gap)
+    signs_pos = (block_pos[0], block_pos[1] + block.height)
+    fit = mapview.fit_scale(frame, subject.bounds)
+    return _Layout(p, header_top, title_size, sub_size, stamp_size, margin, frame, legend, block, signs, legend_pos,
+                   block_pos, signs_pos, fit)
 
-    view = mapview.fit_view(frame, bounds, css, data.lat, ctx.options.scale, what)
+
+def _choose_layout(ctx: _Context, subject: _Subject) -> _Layout:
+    """The asked-for orientation, else the one that shows the map largest (at a given scale: the one it fits)."""
+    options = ctx.options
+    if options.landscape is not None:
+        return _layout(ctx, subject, paper(options.paper, options.landscape, POSTER_PAPERS))
+    portrait = _layout(ctx, subject, paper(options.paper, False, POSTER_PAPERS))
+    landscape = _layout(ctx, subject, paper(options.paper, True, POSTER_PAPERS))
+    if options.scale is not None:
+        fitting = [lay for lay in (portrait, landscape) if lay.fits(options.scale)]
+        if len(fitting) == 1:
+            return fitting[0]
+    return landscape if landscape.fit > portrait.fit * LANDSCAPE_GAIN else portrait
+
+
+def _page(ctx: _Context, subject: _Subject) -> output.Page:
+    lay = _choose_layout(ctx, subject)
+    p = lay.paper
+    f, W, H = p.factor, p.width, p.height
+    css = CSS_PX_PT * f
+    view = mapview.fit_view(lay.frame, subject.bounds, css, ctx.data.lat, ctx.options.scale, subject.what)
+    # the legend counts and shows what the view shows (it may show more than the subject: paper is not the
+    # subject's shape); its size may move the frame, so the view is fitted again (twice at most)
+    for _ in range(2):
+        lay = _layout(ctx, subject, p, view.extent)
+        again = mapview.fit_view(lay.frame, subject.bounds, css, ctx.data.lat, ctx.options.scale, subject.what)
+        settled = again.extent == view.extent
+        view = again
+        if settled:
+            break
     scale_text = f"1:{view.denominator:,.0f}".replace(",", " ") + ("（按指定比例尺）" if ctx.options.scale else "")
-    block.set("比例尺", scale_text)
-    north_box, scale_box = _furniture_boxes(ctx, view, f)
+    lay.block.set("比例尺", scale_text)
+    north_box, scale_box = _furniture_boxes(view, f)
 
     recorder = output.PageRecorder(W, H)
     with recorder as canvas:
         canvas.drawRect(skia.Rect(0, 0, W, H), skia.Paint(Color=skia.ColorWHITE))
-        _draw_header(canvas, ctx, W, header_top, title_size, sub_size, map_title, subtitle)
-        placed = _draw_map(canvas, ctx, view, show_units, region_geom, (north_box, scale_box))
+        _draw_header(canvas, ctx, p, lay.header_top, lay.title_size, lay.sub_size, subject.map_title,
+                     subject.subtitle)
+        placed, left_out = _draw_map(canvas, ctx, view, subject, (north_box, scale_box))
         _draw_north(canvas, ctx, north_box, f)
         _draw_scalebar(canvas, view, scale_box, f)
-        canvas.drawRect(skia.Rect(*frame), skia.Paint(AntiAlias=True, Style=skia.Paint.kStroke_Style,
-                                                      Color=colour_int("#333333"), StrokeWidth=0.8 * f))
-        legend.draw(canvas, *legend_pos)
-        block.draw(canvas, *block_pos)
-        _draw_footer(canvas, ctx, W, H, margin, stamp_size)
+        canvas.drawRect(skia.Rect(*lay.frame), skia.Paint(AntiAlias=True, Style=skia.Paint.kStroke_Style,
+                                                          Color=colour_int("#333333"), StrokeWidth=0.8 * f))
+        lay.legend.draw(canvas, *lay.legend_pos, view)
+        lay.block.draw(canvas, *lay.block_pos)
+        lay.signs.draw(canvas, *lay.signs_pos)
+        _draw_footer(canvas, ctx, W, H, lay.margin, lay.stamp_size)
     page = recorder.page
-    page.meta.update(kind=kind, region=region_id, view=view, frame=frame, north_box=north_box, scale_box=scale_box,
-                     label_boxes=[_label_box(lb) for lb in placed])
+    page.meta.update(kind=subject.kind, region=subject.region_id, view=view, frame=lay.frame, north_box=north_box,
+                     scale_box=scale_box, label_boxes=[lb.box for lb in placed], labels_left_out=left_out,
+                     layers=sorted(subject.layers), landscape=p.landscape, page_no=ctx.page_no, fit=lay.fit,
+                     legend_box=(*lay.legend_pos, lay.legend_pos[0] + lay.legend.width,
+                                 lay.legend_pos[1] + lay.legend.height),
+                     legend_symbols=lay.legend.symbol_boxes, legend_swatches=lay.legend.swatch_boxes,
+                     leaders=[(*lb.anchor, lb.x, lb.y) for lb in placed if lb.leader])
     return page
-
-
-def _label_box(label) -> tuple[float, float, float, float]:
-    w, h = label.box_size(label.scale)
-    return label.x - w / 2, label.y - h / 2, label.x + w / 2, label.y + h / 2
 
 
 def _plan_bounds(data: MapData, bbox: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
@@ -374,11 +528,12 @@ def _plan_bounds(data: MapData, bbox: tuple[float, float, float, float]) -> tupl
     return plan_box
 
 
-def _draw_header(canvas, ctx: _Context, W: float, top: float, title_size: float, sub_size: float, map_title: str,
+def _draw_header(canvas, ctx: _Context, p: Paper, top: float, title_size: float, sub_size: float, map_title: str,
                  subtitle: str) -> None:
+    W = p.width
     name = fonts.clean(ctx.plant.enterprise.name)
     title = f"{name}　{map_title}"
-    max_w = W - mm(20) * ctx.paper.factor
+    max_w = W - mm(20) * p.factor
     size = title_size
     while fonts.width(title, size) > max_w and size > title_size * 0.5:
         size *= 0.92
@@ -395,43 +550,53 @@ def _draw_header(canvas, ctx: _Context, W: float, top: float, title_size: float,
 FINE_STEPS = 4
 
 
-def _draw_map(canvas, ctx: _Context, view: MapView, show_units: bool, region_geom, reserved) -> None:
-    data, styles, hatch = ctx.data, ctx.styles, ctx.options.hatch
+def _draw_map(canvas, ctx: _Context, view: MapView, subject: _Subject, reserved) -> tuple[list, list[str]]:
+    """The layers of the page, bottom first, as the web map stacks its tiles (opaque colours, the plan's linework
+    over them), then the names of what is drawn, none over another. Returns the placed labels and the names of
+    regions whose label fitted nowhere."""
+    data, styles, hatch, layers = ctx.data, ctx.styles, ctx.options.hatch, subject.layers
     canvas.save()
     canvas.clipRect(skia.Rect(*view.frame), skia.ClipOp.kIntersect, True)
     fine = view.fine(FINE_STEPS)
     canvas.save()
     canvas.scale(1 / FINE_STEPS, 1 / FINE_STEPS)
-    # as the web map stacks its tiles: opaque colours, the plan's linework over them (riskmap.render.webmap)
-    mapview.draw_layer(canvas, fine, data.regions, styles["regions"], hatch=hatch)
-    if show_units:
+    if "regions" in layers:
+        mapview.draw_layer(canvas, fine, data.regions, styles["regions"], hatch=hatch)
+    if "units" in layers:
         mapview.draw_layer(canvas, fine, data.units, styles["units"], hatch=hatch)
-    mapview.draw_layer(canvas, fine, data.layout, styles["layout"])
-    if region_geom is not None:
-        mapview.draw_highlight(canvas, fine, region_geom)
+    if "layout" in layers:
+        mapview.draw_layer(canvas, fine, data.layout, styles["layout"])
+    if subject.region_geom is not None:
+        mapview.draw_highlight(canvas, fine, subject.region_geom)
     canvas.restore()
     if ctx.options.grid:
         mapview.draw_grid(canvas, view)
-    rule = styles["regions"].label
-    size = (rule.size if rule else 13) * view.css
-    labels = mapview.region_labels(data, view, size, rule.max_chars if rule else 16)
-    placed = mapview.place_labels(labels, view.frame, reserved)
-    boxes = mapview.Boxes()
-    for lb in placed:
-        w, h = lb.box_size(lb.scale)
-        boxes.add((lb.x - w / 2, lb.y - h / 2, lb.x + w / 2, lb.y + h / 2))
-    extra = []
-    if show_units:
-        extra += mapview.feature_labels(data.units, styles["units"], view)
-    extra += mapview.feature_labels(data.layout, styles["layout"], view)
-    placed_extra = mapview.place_labels(extra, view.frame, reserved, boxes=boxes) if extra else []
-    mapview.draw_labels(canvas, placed_extra)
-    mapview.draw_labels(canvas, placed)
+    placed: list = []
+    left_out: list[str] = []
+    if "labels" in layers:
+        # region names as the web map's labels layer shows them (with or without the region colours); unit and
+        # layout names only over units and linework that are drawn
+        boxes = mapview.Boxes()
+        rule = styles["regions"].label
+        size = (rule.size if rule else 13) * view.css
+        labels = mapview.region_labels(data, view, size, rule.max_chars if rule else 16)
+        placed = mapview.place_labels(labels, view.frame, reserved, boxes=boxes)
+        shown = {id(lb) for lb in placed}
+        left_out = [lb.lines[0] for lb in labels if id(lb) not in shown]
+        extra = []
+        if "units" in layers:
+            extra += mapview.feature_labels(data.units, styles["units"], view)
+        if "layout" in layers:
+            extra += mapview.feature_labels(data.layout, styles["layout"], view)
+        placed_extra = mapview.place_labels(extra, view.frame, (), boxes=boxes) if extra else []
+        mapview.draw_labels(canvas, placed_extra)
+        mapview.draw_labels(canvas, placed)
+        placed = placed + placed_extra
     canvas.restore()
-    return placed + placed_extra
+    return placed, left_out
 
 
-def _furniture_boxes(ctx: _Context, view: MapView, f: float):
+def _furniture_boxes(view: MapView, f: float):
     left, top, right, bottom = view.frame
     pad = mm(3) * f
     nw, nh = mm(16) * f, mm(22) * f
@@ -483,11 +648,14 @@ def _draw_north(canvas, ctx: _Context, box, f: float) -> None:
     ascent, _ = fonts.metrics(letter)
     top_text = "北 N" if true_north else "坐标北"
     fonts.draw_text(canvas, top_text, cx, y0 + ascent + 1.5 * f, letter, TEXT, align="centre")
+    # Under the arrow only what a reader needs: grid north when the drawing is not georeferenced, the meridian
+    # convergence when grid north and true north differ visibly (riskmap.print.poster.CONVERGENCE_SHOWN_DEG).
     small = 4.6 * f
-    degrees = round(math.degrees(angle), 2) + 0.0      # no "-0.00"
-    sub = f"收敛角 {degrees:+.2f}°" if true_north else "grid north"
-    fonts.draw_text(canvas, fonts.fit_line(sub, small, x1 - x0 - 2 * f), cx, y1 - 2 * f, small, MUTED,
-                    align="centre")
+    gamma = ctx.convergence
+    sub = "grid north" if not true_north else (f"子午线收敛角 {gamma:+.2f}°" if gamma is not None else "")
+    if sub:
+        fonts.draw_text(canvas, fonts.fit_line(sub, small, x1 - x0 - 2 * f), cx, y1 - 2 * f, small, MUTED,
+                        align="centre")
 
 
 def _scale_length(view: MapView, target_pt: float) -> float:
@@ -541,65 +709,106 @@ def _draw_scalebar(canvas, view: MapView, box, f: float) -> None:
         fonts.draw_text(canvas, text, bx + k * seg, bar_y + bar_h + sa + 1.2 * f, small, TEXT, align="centre")
 
 
-class _Legend:
-    """The four-level legend (重大风险 红 … 低风险 蓝) with counts of regions (or of a region's units)."""
 
-    def __init__(self, ctx: _Context, region_id, extent, css: float, show_units: bool):
-        self.ctx, self.f = ctx, ctx.paper.factor
-        counts, unassessed, noun = mapview.legend_counts(ctx.data, region_id, extent)
-        self.rows = []
-        for lv in LEVELS_HIGH_TO_LOW:
-            word = ctx.colour_words.get(lv) or ""
-            self.rows.append((lv.value, f"{lv.zh}（{word}）" if word else lv.zh, f"{counts[lv]} 个{noun}"))
-        if unassessed:
-            self.rows.append(("none", "未评估", f"{unassessed} 个{noun}"))
+
+class _Legend:
+    """The legend: the four levels (and 未评估 when any) with counts, each swatch drawn as its layer draws it (the
+    region tint; the units' full colour beside it when units are shown), then the plan's linework that the page
+    shows (buildings, roads, fences, equipment …), each drawn by the map's own code at the map's scale."""
+
+    def __init__(self, ctx: _Context, subject: _Subject, f: float,
+                 extent: tuple[float, float, float, float] | None = None, min_width: float = 0.0):
+        self.ctx, self.f = ctx, f
+        self.layers = [n for n in ("regions", "units") if n in subject.layers]
+        self.rows: list[tuple[str | None, str, str]] = []
+        if self.layers:
+            counts, unassessed, noun = mapview.legend_counts(
+                ctx.data, subject.region_id, None if subject.kind == "plan" else extent or subject.bounds,
+                self.layers[0])
+            for lv in LEVELS_HIGH_TO_LOW:
+                word = ctx.colour_words.get(lv) or ""
+                self.rows.append((lv.value, f"{lv.zh}（{word}）" if word else lv.zh, f"{counts[lv]} 个{noun}"))
+            if unassessed:
+                self.rows.append((None, "未评估", f"{unassessed} 个{noun}"))
+        style = ctx.styles["layout"]
+        self.symbols = [(role, kind, style.class_of(role).zh) for role, kind in
+                        mapview.layout_symbols(ctx.data.layout, style, extent or subject.bounds)] \
+            if "layout" in subject.layers else []
+        self.symbol_boxes: list[tuple[str, tuple[float, float, float, float]]] = []     # (role, rect) once drawn
+        self.swatch_boxes: list[tuple[str | None, str, tuple[float, float, float, float]]] = []   # (level, layer, …)
+        notes = []
+        if "regions" in self.layers:
+            notes.append("区域按区域风险着色（浅色）")
+        if "units" in self.layers:
+            notes.append("单元按所在处最高等级着色" + ("（色块右半）" if len(self.layers) == 2 else ""))
+        if ctx.options.hatch and self.layers:
+            notes.append("图案区分等级")
+        self.note = "，".join(notes)
         self.title = "图例 / Legend"
-        self.show_units = show_units
-        self.note = ("区域按区域风险着色（浅色）" + ("，单元按所在处最高等级着色（色块右半）" if show_units else "")
-                     + ("；图案区分等级" if ctx.options.hatch else ""))
-        f = self.f
         self.size = 8 * f
         self.row_h = self.size * 2.0
         self.swatch = (mm(11) * f, self.size * 1.35)
         self.pad = mm(2.5) * f
-        name_w = max(fonts.width(r[1], self.size) for r in self.rows)
-        count_w = max(fonts.width(r[2], self.size) for r in self.rows)
-        note_w = fonts.width(self.note, self.size * 0.72)
-        self.width = max(self.pad * 2 + self.swatch[0] + mm(2.5) * f + name_w + mm(5) * f + count_w,
-                         note_w + 2 * self.pad)
+        self.col_gap = mm(4) * f
+        widths = [fonts.width(self.title, self.size * 1.05) + 2 * self.pad, min_width]
+        if self.rows:
+            name_w = max(fonts.width(r[1], self.size) for r in self.rows)
+            count_w = max(fonts.width(r[2], self.size) for r in self.rows)
+            widths.append(self.pad * 2 + self.swatch[0] + mm(2.5) * f + name_w + mm(5) * f + count_w)
+        if self.note:
+            widths.append(fonts.width(self.note, self.size * 0.72) + 2 * self.pad)
+        self.item_w = self.swatch[0] + mm(2) * f + max((fonts.width(zh, self.size) for _, _, zh in self.symbols),
+                                                       default=0.0)
+        if self.symbols:
+            widths.append(self.item_w + 2 * self.pad)
+        self.width = max(widths)
+        fit = int((self.width - 2 * self.pad + self.col_gap) // (self.item_w + self.col_gap)) if self.symbols else 1
+        self.symbol_cols = max(1, min(fit, len(self.symbols)))
+        symbol_rows = math.ceil(len(self.symbols) / self.symbol_cols)
         self.height = (self.pad * 2 + fonts.line_height(self.size * 1.05, 1.5) + len(self.rows) * self.row_h
-                       + fonts.line_height(self.size * 0.72, 1.5))
+                       + (fonts.line_height(self.size * 0.72, 1.5) if self.note else 0.0)
+                       + ((fonts.line_height(self.size, 1.6) + symbol_rows * self.row_h) if self.symbols else 0.0))
 
-    def draw(self, canvas, x: float, y: float) -> None:
-        f, size = self.f, self.size
+    def draw(self, canvas, x: float, y: float, view: MapView) -> None:
+        f, size, ctx = self.f, self.size, self.ctx
+        self.swatch_boxes, self.symbol_boxes = [], []
         _frame_box(canvas, (x, y, x + self.width, y + self.height), f)
         ascent, _ = fonts.metrics(size * 1.05)
         fonts.draw_text(canvas, self.title, x + self.pad, y + self.pad + ascent, size * 1.05, TEXT)
         cy = y + self.pad + fonts.line_height(size * 1.05, 1.5)
-        # each swatch is exactly what its layer draws: the region tint, and (right half) the units' colour
-        layers = [self.ctx.styles["regions"]] + ([self.ctx.styles["units"]] if self.show_units else [])
         a, _ = fonts.metrics(size)
+        sw, sh = self.swatch
         for key, name, count in self.rows:
-            sw, sh = self.swatch
             sx, sy = x + self.pad, cy + (self.row_h - sh) / 2
-            part = sw / len(layers)
-            for i, style in enumerate(layers):
-                rect = skia.Rect(sx + i * part, sy, sx + (i + 1) * part, sy + sh)
-                c = style.class_of(key)
-                canvas.drawRect(rect, skia.Paint(AntiAlias=True, Color=colour_int(c.fill or "#FFFFFF")))
-                if self.ctx.options.hatch and c.hatch:
-                    path = skia.Path()
-                    path.addRect(rect)
-                    mapview.draw_hatch(canvas, path, c.hatch, style, CSS_PX_PT * f)
-            outline = self.ctx.styles["regions"].class_of(key).outline
-            if outline is not None:
-                canvas.drawRect(skia.Rect(sx, sy, sx + sw, sy + sh), stroke_paint(outline, CSS_PX_PT * f))
+            part = sw / len(self.layers)
+            for i, layer in enumerate(self.layers):
+                rect = (sx + i * part, sy, sx + (i + 1) * part, sy + sh)
+                mapview.draw_symbol(canvas, rect, ctx.styles[layer], key, "polygon", view, hatch=ctx.options.hatch)
+                self.swatch_boxes.append((key, layer, rect))
             baseline = cy + self.row_h / 2 + a / 2 - size * 0.08
             fonts.draw_text(canvas, name, sx + sw + mm(2.5) * f, baseline, size, TEXT)
             fonts.draw_text(canvas, count, x + self.width - self.pad, baseline, size, MUTED, align="right")
             cy += self.row_h
-        na, _ = fonts.metrics(size * 0.72)
-        fonts.draw_text(canvas, self.note, x + self.pad, cy + na + size * 0.2, size * 0.72, MUTED)
+        if self.note:
+            na, _ = fonts.metrics(size * 0.72)
+            fonts.draw_text(canvas, self.note, x + self.pad, cy + na + size * 0.2, size * 0.72, MUTED)
+            cy += fonts.line_height(size * 0.72, 1.5)
+        if not self.symbols:
+            return
+        fonts.draw_text(canvas, "总平面布置", x + self.pad, cy + a + size * 0.3, size, MUTED)
+        cy += fonts.line_height(size, 1.6)
+        layout = ctx.styles["layout"]
+        for k, (role, kind, zh) in enumerate(self.symbols):
+            col, row = k % self.symbol_cols, k // self.symbol_cols
+            sx = x + self.pad + col * (self.item_w + self.col_gap)
+            sy = cy + row * self.row_h + (self.row_h - sh) / 2
+            rect = (sx, sy, sx + sw, sy + sh)
+            # equipment is small beside a building: its sample area is a square
+            shape = (sx + (sw - sh) / 2, sy, sx + (sw + sh) / 2, sy + sh) if role == "equipment" else rect
+            mapview.draw_symbol(canvas, shape, layout, role, kind, view, inset=0.25)
+            self.symbol_boxes.append((role, rect))
+            fonts.draw_text(canvas, zh, sx + sw + mm(2) * f, cy + row * self.row_h + self.row_h / 2 + a / 2
+                            - size * 0.08, size, TEXT)
 
 
 def _frame_box(canvas, box, f: float) -> None:
@@ -612,9 +821,10 @@ def _newest(dates: Sequence[date | None]) -> date | None:
     return max(known) if known else None
 
 
-def _block_rows(ctx: _Context, kind: str, map_title: str, region_id) -> list[tuple[str, str]]:
+def _block_rows(ctx: _Context, subject: _Subject) -> list[tuple[str, str]]:
     plant, options = ctx.plant, ctx.options
     info = plant.layout_info or {}
+    region_id = subject.region_id
     if region_id is not None and region_id in ctx.data.risks:
         members = [c.unit_id for c in ctx.data.risks[region_id].contributing]
         assessed = _newest([ctx.unit_dates.get(u) for u in members])
@@ -623,22 +833,199 @@ def _block_rows(ctx: _Context, kind: str, map_title: str, region_id) -> list[tup
     source = info.get("source") or info.get("source_name") or ""
     layout = f"v{info.get('version')}" + (f"（{source}）" if source else "")
     scale_note = "（按指定比例尺）" if options.scale else ""
+    crs = ctx.data.crs_label
+    if ctx.convergence is not None:
+        crs += f"；{convergence_text(ctx.convergence)}"
+    phone = fonts.clean(plant.enterprise.emergency_phone).strip()
+    phones = (f"{phone}（企业）　" if phone else "企业应急电话未登记　") + PUBLIC_EMERGENCY
     rows = [
         ("企业", plant.enterprise.name),
-        ("图名", map_title),
+        ("图名", subject.map_title),
         ("布局版本", layout),
         ("评估日期", assessed.isoformat() if assessed else "—"),
-        ("打印日期", ctx.stamp.generated.date().isoformat()),
+        ("打印日期", ctx.stamp.generated.date().isoformat() + "（北京时间）"),
         ("评价准则", ctx.profile_text),
         ("比例尺", "1:1 000 000" + scale_note),
-        ("坐标系", ctx.data.crs_label),
+        ("坐标系", crs),
         ("数据版本", f"v{plant.data_version}"),
+        ("应急电话", phones),
     ]
     if ctx.stamp.as_of is not None:
         rows.insert(1, ("数据截至", ctx.stamp.as_of_text()))
     if ctx.pages_total > 1:
         rows.append(("页码", f"第 {ctx.page_no} / {ctx.pages_total} 页"))
     return rows
+
+
+class _SignOffs:
+    """The sign-off block under the title block: 编制, 审核 and 批准, each with a name and a date (RISKMAP_PREPARED_BY
+    … in the settings); what the settings do not give is a blank line to sign and date by hand. Side by side when
+    the block is wide enough, else one line each."""
+
+    BLANK_DATE = "　　年　　月　　日"
+
+    def __init__(self, entries: Sequence[SignOff], width: float, f: float):
+        self.entries = tuple(entries) or BLANK_SIGN_OFFS
+        self.width, self.f = width, f
+        self.size = 7.2 * f
+        self.pad = mm(1.6) * f
+        self.line_h = fonts.line_height(self.size, 1.35)
+        self.key_w = max(fonts.width(e.role, self.size) for e in self.entries) + mm(1.5) * f
+        self.date_w = fonts.width(self.BLANK_DATE, self.size)
+        names = [fonts.width(fonts.clean(e.name).strip(), self.size) for e in self.entries]
+        need = self.key_w + max(max(names), self.date_w, mm(14) * f) + 2 * self.pad
+        self.side_by_side = need * len(self.entries) <= width
+        self.height = (2 * self.line_h + 2 * self.pad) if self.side_by_side else \
+            len(self.entries) * (self.line_h + 2 * self.pad)
+
+    def draw(self, canvas, x: float, y: float) -> None:
+        f, size, pad, lh = self.f, self.size, self.pad, self.line_h
+        _frame_box(canvas, (x, y, x + self.width, y + self.height), f)
+        grid = skia.Paint(AntiAlias=True, Style=skia.Paint.kStroke_Style, Color=colour_int("#999999"),
+                          StrokeWidth=0.35 * f)
+        a, d = fonts.metrics(size)
+        n = len(self.entries)
+        for i, entry in enumerate(self.entries):
+            if self.side_by_side:
+                cell = self.width / n
+                cx, cy = x + i * cell, y
+                if i:
+                    canvas.drawLine(cx, y, cx, y + self.height, grid)
+                spots = ((entry.role, cx, cy, cx + cell), ("日期", cx, cy + lh, cx + cell))
+            else:
+                row_h = lh + 2 * pad
+                cx, cy = x, y + i * row_h
+                if i:
+                    canvas.drawLine(x, cy, x + self.width, cy, grid)
+                mid = x + self.width - self.key_w - self.date_w - 3 * pad
+                spots = ((entry.role, cx, cy, mid), ("日期", mid, cy, x + self.width))
+            for k, (key, x0, y0, x1) in enumerate(spots):
+                base = y0 + pad + (lh - (a + d)) / 2 + a
+                fonts.draw_text(canvas, key, x0 + pad, base, size, MUTED)
+                value = fonts.clean(entry.name).strip() if k == 0 else (entry.on.isoformat() if entry.on else "")
+                left, room = x0 + pad + self.key_w, x1 - x0 - self.key_w - 2 * pad
+                if value:
+                    fonts.draw_text(canvas, fonts.fit_line(value, size, room), left, base, size, TEXT)
+                elif k == 1:
+                    fonts.draw_text(canvas, fonts.fit_line(self.BLANK_DATE, size, room), left, base, size, MUTED)
+                else:                                  # a line to sign on
+                    canvas.drawLine(left, base + d * 0.6, x1 - pad, base + d * 0.6, grid)
+
+
+class _Contents:
+    """The atlas's contents: the total plan, then the regions grouped by level in atlas order, each with the page
+    its map is on (the contents come first, so the maps start after them)."""
+
+    def __init__(self, ctx: _Context, jobs: list[tuple[str, Any]]):
+        self.ctx = ctx
+        options = ctx.options
+        self.paper = paper(options.paper, bool(options.landscape), POSTER_PAPERS)
+        p, f = self.paper, self.paper.factor
+        data = ctx.data
+        names = dict(zip(data.regions["id"].tolist(), data.regions["name"].tolist(), strict=True))
+        levels = dict(zip(data.regions["id"].tolist(), data.regions["level"].tolist(), strict=True))
+        # ("head", text, None, None) or ("item", text, level code or None, index into jobs)
+        self.entries: list[tuple[str, str, str | None, int | None]] = []
+        group: object = ()
+        for index, (kind, arg) in enumerate(jobs):
+            if kind != "region":
+                self.entries.append(("item", "总平面图（全厂）", "plan", index))
+                continue
+            level = level_or_none(levels[arg])
+            if level != group:
+                group = level
+                n = sum(1 for k, a in jobs if k == "region" and level_or_none(levels[a]) == level)
+                word = ctx.colour_words.get(level) if level else ""
+                head = (f"{level.zh}（{word}）" if word else level.zh) if level else "未评估"
+                self.entries.append(("head", f"{head} · {n} 个区域", None, None))
+            self.entries.append(("item", str(names[arg]), level.value if level else None, index))
+        self.margin = mm(10) * f
+        self.title_size, self.sub_size, self.stamp_size = 17 * f, 8.5 * f, 6 * f
+        self.size = 10 * f
+        self.row_h = self.size * 2.0
+        header_h = fonts.line_height(self.title_size, 1.25) + fonts.line_height(self.sub_size, 1.5)
+        self.top = self.margin + header_h + mm(5) * f
+        bottom = p.height - self.margin - fonts.line_height(self.stamp_size, 1.6) - mm(3) * f
+        self.col_gap = mm(8) * f
+        usable = p.width - 2 * self.margin
+        self.cols = max(1, int((usable + self.col_gap) // (mm(85) * f + self.col_gap)))
+        self.col_w = (usable - (self.cols - 1) * self.col_gap) / self.cols
+        per_col = max(3, int((bottom - self.top) // self.row_h))
+        # flow the entries column by column, page by page; a level's heading never ends a column, and a column
+        # that goes on with a level's regions starts with its heading again ("（续）")
+        self.layout: list[list[list[int]]] = [[[]]]
+        entries, self.entries = self.entries, []
+        heading = None
+        for entry in entries:
+            column = self.layout[-1][-1]
+            full = len(column) >= per_col or (entry[0] == "head" and len(column) >= per_col - 1)
+            if full and column:
+                if len(self.layout[-1]) < self.cols:
+                    self.layout[-1].append([])
+                else:
+                    self.layout.append([[]])
+                if entry[0] == "item" and heading is not None and entry[2] != "plan":
+                    self.entries.append(("head", f"{heading}（续）", None, None))
+                    self.layout[-1][-1].append(len(self.entries) - 1)
+            if entry[0] == "head":
+                heading = entry[1]
+            self.entries.append(entry)
+            self.layout[-1][-1].append(len(self.entries) - 1)
+        self.pages = len(self.layout)
+
+    def draw(self) -> list[output.Page]:
+        ctx, p = self.ctx, self.paper
+        f, W, H = p.factor, p.width, p.height
+        like = MapView((0.0, 0.0, 1.0, 1.0), (0.0, 0.0), 1000.0, CSS_PX_PT * f, ctx.data.lat)
+        regions_style = ctx.styles["regions"]
+        a, d = fonts.metrics(self.size)
+        n_maps = ctx.pages_total - self.pages
+        subtitle = (f"目录 / Contents · 共 {ctx.pages_total} 页：目录 {self.pages} 页，总平面图 1 页，区域车间图 "
+                    f"{n_maps - 1} 页（按风险等级由高到低、再按名称拼音排序）")
+        dots = skia.Paint(AntiAlias=True, Style=skia.Paint.kStroke_Style, Color=colour_int("#999999"),
+                          StrokeWidth=0.8 * f, StrokeCap=skia.Paint.kRound_Cap)
+        dots.setPathEffect(skia.DashPathEffect.Make([0.01, 2.4 * f], 0.0))
+        pages = []
+        for number, columns in enumerate(self.layout, start=1):
+            ctx.page_no = number
+            listed = []
+            recorder = output.PageRecorder(W, H)
+            with recorder as canvas:
+                canvas.drawRect(skia.Rect(0, 0, W, H), skia.Paint(Color=skia.ColorWHITE))
+                _draw_header(canvas, ctx, p, self.margin, self.title_size, self.sub_size,
+                             "安全风险四色分布图集　目录", subtitle)
+                for c, column in enumerate(columns):
+                    x0 = self.margin + c * (self.col_w + self.col_gap)
+                    x1 = x0 + self.col_w
+                    for r, i in enumerate(column):
+                        kind, text, level, job = self.entries[i]
+                        y = self.top + r * self.row_h
+                        base = y + self.row_h / 2 + (a - d) / 2
+                        if kind == "head":
+                            fonts.draw_text(canvas, fonts.fit_line(text, self.size, self.col_w), x0, base, self.size,
+                                            TEXT, bold=True)
+                            continue
+                        page_no = self.pages + job + 1
+                        number_text = str(page_no)
+                        nw = fonts.width(number_text, self.size)
+                        tx = x0 + mm(2) * f
+                        if level != "plan":
+                            sw, sh = mm(7) * f, self.size * 1.1
+                            mapview.draw_symbol(canvas, (tx, base - sh * 0.85, tx + sw, base + sh * 0.15),
+                                                regions_style, level, "polygon", like)
+                            tx += sw + mm(2) * f
+                        name = fonts.fit_line(text, self.size, x1 - tx - nw - mm(6) * f)
+                        fonts.draw_text(canvas, name, tx, base, self.size, TEXT, bold=level == "plan")
+                        lead0, lead1 = tx + fonts.width(name, self.size) + mm(1.5) * f, x1 - nw - mm(1.5) * f
+                        if lead1 > lead0:
+                            canvas.drawLine(lead0, base, lead1, base, dots)
+                        fonts.draw_text(canvas, number_text, x1, base, self.size, TEXT, align="right")
+                        listed.append((text, page_no))
+                _draw_footer(canvas, ctx, W, H, self.margin, self.stamp_size)
+            page = recorder.page
+            page.meta.update(kind="contents", entries=listed, landscape=p.landscape, page_no=number)
+            pages.append(page)
+        return pages
 
 
 class _Block:

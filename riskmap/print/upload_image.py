@@ -1,10 +1,10 @@
 """The regulator's image: the four-colour total plan as one PNG or JPEG of at most 5 MB, or as a base64 data
 URL, the form provincial platforms accept (one image per enterprise).
 
-The image is the total-plan poster (title, legend, north arrow, scale bar) on A3, landscape when the plant is
-wider than tall. It starts at 300 dpi; when the file is too big, a PNG is reduced to a 256-colour palette
-(maps are flat colours) and then to lower resolutions, a JPEG to lower qualities and then resolutions, until
-it fits; below a readable size it fails with a clear message.
+The image is the total-plan poster (title, legend, north arrow, scale bar) on A3, in the orientation that shows
+the plan largest (riskmap.print.poster). It starts at 300 dpi; when the file is too big, a PNG is reduced to a
+256-colour palette (maps are flat colours) and then to lower resolutions, a JPEG to lower qualities and then
+resolutions, until it fits; below a readable size it fails with a clear message.
 """
 
 from __future__ import annotations
@@ -68,8 +68,7 @@ def upload_image(plant, fmt: str = "png", *, data_url: bool = False, max_bytes: 
     if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 1:
         raise InputError("大小上限应为正整数（字节）/ max_bytes must be a positive integer")
     fonts.faces()
-    landscape = _wide(plant)
-    pages = poster_pages(plant, PosterOptions(paper="A3", landscape=landscape, hatch=hatch), now=now)
+    pages = poster_pages(plant, PosterOptions(paper="A3", hatch=hatch), now=now)
     page = pages[0]
     mime = "image/png" if fmt == "png" else "image/jpeg"
     tried = []
@@ -110,13 +109,3 @@ def _encodings(image: Image.Image, fmt: str, dpi: int):
     image.quantize(colors=256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE).save(
         buf, "PNG", optimize=True, dpi=(dpi, dpi))
     yield buf.getvalue(), None, True
-
-
-def _wide(plant) -> bool:
-    """Whether the plant is wider than tall (from its lon/lat bounds, east-west shortened by latitude)."""
-    import math
-
-    if not len(plant.features):
-        return True
-    w, s, e, n = plant.features.total_bounds
-    return (e - w) * math.cos(math.radians((s + n) / 2)) > (n - s)

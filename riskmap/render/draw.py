@@ -119,8 +119,9 @@ class Rings:
 
 def ring_groups(geoms, cls, outlined, to_px) -> list[Rings]:
     """Plain polygons (one ring: most plant features) take a fast path without ring objects; the others go
-    through shapely's ragged arrays. Each keeps the (class, outlined) order; `to_px` maps (n, 2) map
-    coordinates to device units (tile pixels, or points on paper)."""
+    through shapely's ragged arrays. Each keeps the (class, outlined) order, which the input must have (sorted by
+    class, outlined ones last within a class: Rings.contours finds them by binary search); `to_px` maps (n, 2)
+    map coordinates to device units (tile pixels, or points on paper)."""
     plain = (shapely.get_type_id(geoms) == POLYGON) & (shapely.get_num_interior_rings(geoms) == 0)
     groups = []
     if plain.any():

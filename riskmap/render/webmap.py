@@ -21,19 +21,21 @@ from riskmap.levels import LEVELS_HIGH_TO_LOW, Palette
 DEFAULT_POLL_SECONDS = 15
 UNASSESSED_FILL = "#BDBDBD"      # only when no style says otherwise (layers/*.yaml `no_level`)
 
-# folium's default assets (Map.default_js / default_css, folium 0.20) → (package, file) in web/package.json.
-# None: not used by this page and left out (glyphicons are a Bootstrap 3 add-on with no npm package; the
-# rotate CSS only turns awesome-marker icons, which the page does not rotate).
+# folium's default assets (Map.default_js / default_css, folium 0.20) → (package, file) in web/package.json, or
+# None: not loaded. folium asks for jQuery, Bootstrap, Font Awesome and Leaflet.awesome-markers for its own
+# plugins and popups; this page uses none of them (riskmap/static/map.js builds its controls with Leaflet and
+# the DOM, styled by static/map.css), and they were 460 KB of a cold load. Only Leaflet is kept. A name folium
+# adds later is an error until it is listed here, so an upgrade never slips a CDN URL or a new need past us.
 FOLIUM_ASSETS: dict[str, tuple[str, str] | None] = {
     "leaflet": ("leaflet", "dist/leaflet.js"),
-    "jquery": ("jquery", "dist/jquery.min.js"),
-    "bootstrap": ("bootstrap", "dist/js/bootstrap.bundle.min.js"),
-    "awesome_markers": ("leaflet.awesome-markers", "dist/leaflet.awesome-markers.js"),
+    "jquery": None,
+    "bootstrap": None,
+    "awesome_markers": None,
     "leaflet_css": ("leaflet", "dist/leaflet.css"),
-    "bootstrap_css": ("bootstrap", "dist/css/bootstrap.min.css"),
+    "bootstrap_css": None,
     "glyphicons_css": None,
-    "awesome_markers_font_css": ("@fortawesome/fontawesome-free", "css/all.min.css"),
-    "awesome_markers_css": ("leaflet.awesome-markers", "dist/leaflet.awesome-markers.css"),
+    "awesome_markers_font_css": None,
+    "awesome_markers_css": None,
     "awesome_rotate_css": None,
 }
 

@@ -30,6 +30,8 @@
 
   // Layers that the "flagged units only" filter narrows (the tiles' flagged=1).
   var FLAGGABLE = ["units", "staleness"];
+  // Layers a paper map can draw (riskmap.print.poster.PRINT_LAYERS): the print link passes those shown.
+  var PRINTABLE = ["regions", "units", "layout", "labels"];
 
   function fill(text, values) {
     return text.replace(/\{(\w+)\}/g, function (_, key) { return values[key]; });
@@ -107,6 +109,7 @@
         if (["regions", "units", "staleness"].indexOf(spec.name) >= 0) {
           layer.on("add remove", function () { self.fillLegend(); });
         }
+        layer.on("add remove", function () { self.updatePrintLink(); });
       }).catch(function (err) { self.report(spec.title, err); });
     });
     return Promise.all(loads).then(function () {
@@ -248,12 +251,23 @@
     this.setStatus(this.t.error + "：" + what + " — " + (err && err.message ? err.message : err));
   };
 
+  /** The printable layers on the map now (before their tiles arrive: those the page shows at start). */
+  App.prototype.shownLayers = function () {
+    var self = this;
+    return this.config.layers.filter(function (spec) {
+      if (PRINTABLE.indexOf(spec.name) < 0) return false;
+      var layer = self.tileLayers[spec.name];
+      return layer ? self.map.hasLayer(layer) : spec.visible;
+    }).map(function (spec) { return spec.name; });
+  };
+
+  /** "Print this view": the view's extent and the layers shown, for the server to fit on the paper. */
   App.prototype.updatePrintLink = function () {
     if (!this.printLink) return;
     var b = this.map.getBounds();
     var bbox = [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map(function (v) { return v.toFixed(7); });
-    this.printLink.href = this.config.urls.print + "?" + query({ bbox: bbox.join(","), enterprise: this.config.enterprise,
-                                                                lang: this.config.lang, at: this.config.at });
+    this.printLink.href = this.config.urls.print + "?" + query({ bbox: bbox.join(","), layers: this.shownLayers().join(","),
+                                                                enterprise: this.config.enterprise, at: this.config.at });
   };
 
   // ---------------------------------------------------------------------------------------- legend

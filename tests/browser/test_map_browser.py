@@ -145,6 +145,42 @@ def test_map_loads_with_no_failed_request_and_no_console_error(demo_server, open
     page.screenshot(path=str(tmp_path / "map.png"))
 
 
+def test_print_this_view_passes_the_layers_shown_and_the_view(demo_server, open_page, wait_map_idle, tmp_path):
+    """The print link follows the layer switches and the view; the server prints exactly that."""
+    from urllib.parse import parse_qs, urlparse
+
+    page, log = open_page(demo_server, "/map")
+
+    def link():
+        href = page.locator("a.riskmap-print").get_attribute("href")
+        return href, parse_qs(urlparse(href).query)
+
+    _, query = link()
+    assert query["layers"] == ["regions,layout,labels"]            # the plan's layers shown at start
+    west, south, east, north = (float(v) for v in query["bbox"][0].split(","))
+    bounds = page.evaluate("(() => { const b = window.riskmapApp.map.getBounds(); "
+                           "return [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()]; })()")
+    assert max(abs(a - b) for a, b in zip((west, south, east, north), bounds, strict=True)) < 1e-6
+    _toggle_layer(page, "评估单元", True, wait_map_idle)
+    _toggle_layer(page, "标注", False, wait_map_idle)
+    _toggle_layer(page, "评估时效（距上次评估天数）", True, wait_map_idle)      # not printable: not passed
+    href, query = link()
+    assert query["layers"] == ["regions,units,layout"]
+    page.evaluate("window.riskmapApp.map.setZoom(window.riskmapApp.map.getZoom() + 1, {animate: false})")
+    wait_map_idle(page)
+    zoomed = link()[1]["bbox"][0]
+    assert zoomed != query["bbox"][0]                               # the view is the one on screen now
+    resp = page.request.get(demo_server.origin + link()[0])
+    assert resp.status == 200 and resp.headers["content-type"] == "application/pdf"
+    pdf = tmp_path / "view.pdf"
+    pdf.write_bytes(resp.body())
+    import subprocess
+
+    text = subprocess.run(["pdftotext", "-enc", "UTF-8", str(pdf), "-"], capture_output=True, check=True).stdout
+    assert "局部视图".encode() in text
+    assert log.problems(moved=True) == []
+
+
 def test_colours_at_known_points_match_the_legend_and_the_tiles(demo_server, open_page, wait_map_idle):
     """The screen, the tile and the legend agree at the same places (the poster too: tests/test_colour_truth.py),
     with the plan's linework on: colours are opaque, so nothing under or over them changes them."""

@@ -127,7 +127,8 @@ def _responses(media: str, what: str) -> dict:
 
 ENTERPRISE = Query(None, description="企业名称 / enterprise")
 PAPER = Query("A3", description="纸张 A0–A4 / paper size")
-LANDSCAPE = Query(False, description="横向 / landscape")
+LANDSCAPE = Query(None, description="横向 true、纵向 false（默认：图面更大的方向）/ landscape true, portrait false "
+                                    "(default: the orientation that shows the map largest)")
 SCALE = Query(None, ge=1, le=1_000_000, description="比例尺分母，如 1000 即 1:1000 / print scale")
 REGION = Query(None, max_length=200, description="区域编号或名称 / a region's workshop map")
 HATCH = Query(False, description="各等级加填充图案 / hatch patterns per level")
@@ -135,6 +136,9 @@ GRID = Query(False, description="坐标网格 / coordinate grid")
 UNITS = Query(None, description="显示评估单元（默认车间图显示）/ draw assessment units")
 BBOX = Query(None, max_length=200,
              description="最小经度,最小纬度,最大经度,最大纬度（网页地图“打印当前视图”）/ lon/lat view")
+LAYERS = Query(None, max_length=100, description=(
+    "要打印的图层（逗号分隔：regions、units、layout、labels），网页地图“打印当前视图”传入屏幕上显示的图层 / the layers "
+    "to print, comma-separated (the web map's print link passes those shown on screen)"))
 METHOD = Query("highest", description="区域风险方法 / region method")
 AT = Query(None, max_length=40, description="打印某一时刻的图（ISO 8601；无时区按北京时间），如 2026-10-01T08:00 / "
                                             "print the plan as it was at that moment")
@@ -143,14 +147,15 @@ AT = Query(None, max_length=40, description="打印某一时刻的图（ISO 8601
 def make_router() -> APIRouter:
     router = APIRouter(prefix="/print", tags=["print"])
 
-    async def poster_response(request: Request, fmt: str, enterprise: str | None, paper: str, landscape: bool,
-                              scale: int | None, region: str | None, atlas: bool, hatch: bool, grid: bool,
-                              units: bool | None, bbox: str | None, method: str, dpi: int,
-                              at: str | None) -> Response:
-        from riskmap.print.poster import PosterOptions, poster
+    async def poster_response(request: Request, fmt: str, enterprise: str | None, paper: str,
+                              landscape: bool | None, scale: int | None, region: str | None, atlas: bool,
+                              hatch: bool, grid: bool, units: bool | None, bbox: str | None, layers: str | None,
+                              method: str, dpi: int, at: str | None) -> Response:
+        from riskmap.print.poster import PosterOptions, poster, sign_offs
 
         options = PosterOptions(paper=paper, landscape=landscape, scale=scale, region=region, atlas=atlas,
-                                hatch=hatch, grid=grid, bbox=bbox, units=units, method=method)
+                                hatch=hatch, grid=grid, bbox=bbox, units=units, layers=layers, method=method,
+                                sign_offs=sign_offs(request.app.state.settings))
         options.check()                                   # before any data is read
         moment = _moment(at)
 
@@ -158,38 +163,40 @@ def make_router() -> APIRouter:
             return poster(plant, fmt, options, dpi=dpi), MEDIA[fmt], f"四色分布图.{fmt}", f"poster.{fmt}"
 
         what = ("poster", fmt, options.paper.upper(), landscape, scale, region, atlas, hatch, grid, units,
-                options.bbox, method, dpi)
+                options.bbox, options.layers, method, dpi)
         return await _serve(request, enterprise, what, make, moment)
 
     @router.get("/poster.pdf", summary="四色分布图 PDF（可为图集）/ the poster as PDF", response_class=Response,
                 responses=_responses("application/pdf", "矢量 PDF / vector PDF"))
     async def poster_pdf(request: Request, enterprise: str | None = ENTERPRISE, paper: str = PAPER,
-                         landscape: bool = LANDSCAPE, scale: int | None = SCALE, region: str | None = REGION,
+                         landscape: bool | None = LANDSCAPE, scale: int | None = SCALE, region: str | None = REGION,
                          atlas: bool = Query(False, description="图集：总平面图 + 每个区域一页 / atlas"),
                          hatch: bool = HATCH, grid: bool = GRID, units: bool | None = UNITS,
-                         bbox: str | None = BBOX, method: Method = METHOD, at: str | None = AT) -> Response:
+                         bbox: str | None = BBOX, layers: str | None = LAYERS, method: Method = METHOD,
+                         at: str | None = AT) -> Response:
         return await poster_response(request, "pdf", enterprise, paper, landscape, scale, region, atlas, hatch,
-                                     grid, units, bbox, method, 300, at)
+                                     grid, units, bbox, layers, method, 300, at)
 
     @router.get("/poster.png", summary="四色分布图 PNG / the poster as PNG", response_class=Response,
                 responses=_responses("image/png", "PNG（默认 300 dpi）/ PNG"))
     async def poster_png(request: Request, enterprise: str | None = ENTERPRISE, paper: str = PAPER,
-                         landscape: bool = LANDSCAPE, scale: int | None = SCALE, region: str | None = REGION,
+                         landscape: bool | None = LANDSCAPE, scale: int | None = SCALE, region: str | None = REGION,
                          hatch: bool = HATCH, grid: bool = GRID, units: bool | None = UNITS,
-                         bbox: str | None = BBOX, method: Method = METHOD,
+                         bbox: str | None = BBOX, layers: str | None = LAYERS, method: Method = METHOD,
                          dpi: int = Query(300, ge=50, le=300, description="分辨率 / resolution"),
                          at: str | None = AT) -> Response:
         return await poster_response(request, "png", enterprise, paper, landscape, scale, region, False, hatch,
-                                     grid, units, bbox, method, dpi, at)
+                                     grid, units, bbox, layers, method, dpi, at)
 
     @router.get("/poster.svg", summary="四色分布图 SVG / the poster as SVG", response_class=Response,
                 responses=_responses("image/svg+xml", "SVG"))
     async def poster_svg(request: Request, enterprise: str | None = ENTERPRISE, paper: str = PAPER,
-                         landscape: bool = LANDSCAPE, scale: int | None = SCALE, region: str | None = REGION,
+                         landscape: bool | None = LANDSCAPE, scale: int | None = SCALE, region: str | None = REGION,
                          hatch: bool = HATCH, grid: bool = GRID, units: bool | None = UNITS,
-                         bbox: str | None = BBOX, method: Method = METHOD, at: str | None = AT) -> Response:
+                         bbox: str | None = BBOX, layers: str | None = LAYERS, method: Method = METHOD,
+                         at: str | None = AT) -> Response:
         return await poster_response(request, "svg", enterprise, paper, landscape, scale, region, False, hatch,
-                                     grid, units, bbox, method, 300, at)
+                                     grid, units, bbox, layers, method, 300, at)
 
     @router.get("/board.pdf", summary="安全风险公告栏（表D）/ the notice board", response_class=Response,
                 responses=_responses("application/pdf", "PDF"))

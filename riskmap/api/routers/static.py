@@ -26,10 +26,8 @@ from riskmap.errors import NotFoundError, RiskmapError
 VENDOR_PREFIX = "/static/vendor"
 APP_PREFIX = "/static/app"
 # The third-party packages pages may reference (web/package.json's direct dependencies).
-VENDOR_PACKAGES: tuple[str, ...] = (
-    "leaflet", "jquery", "bootstrap", "@fortawesome/fontawesome-free", "leaflet.awesome-markers",
-    "swagger-ui-dist", "redoc", "@geoman-io/leaflet-geoman-free", "maplibre-gl",
-)
+VENDOR_PACKAGES: tuple[str, ...] = ("leaflet", "swagger-ui-dist", "redoc", "@geoman-io/leaflet-geoman-free",
+                                     "maplibre-gl")
 IMMUTABLE = "public, max-age=31536000, immutable"
 _CONTENT_TYPES = {
     ".js": "text/javascript; charset=utf-8", ".mjs": "text/javascript; charset=utf-8",
