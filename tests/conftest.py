@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from liveserver import LiveServer  # noqa: E402
 from pgdb import create_pg_database, drop_pg_database, empty_tables  # noqa: E402,F401
 
 
@@ -101,52 +102,6 @@ def editor_token():
 
 
 # ---------------------------------------------------------------------------------------------- real clients
-
-
-def required_client(reason: str):
-    """A GIS client missing: skipped locally with the reason, a failure in CI (CI must never pass by skipping)."""
-    import os
-
-    if os.environ.get("CI", "").strip().lower() in ("1", "true", "yes"):
-        pytest.fail(f"{reason} (required because CI is set)", pytrace=False)
-    pytest.skip(reason)
-
-
-class LiveServer:
-    """riskmap under uvicorn in a thread on a free loopback port, for clients that speak HTTP (GDAL, QGIS)."""
-
-    def __init__(self, db_url: str, **settings):
-        import socket
-        import threading
-
-        import uvicorn
-
-        from riskmap.api.app import create_app
-        from riskmap.settings import Settings
-
-        self.db_url = db_url
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        self.app = create_app(Settings(db=db_url, **settings))
-        self.server = uvicorn.Server(uvicorn.Config(self.app, log_level="warning", lifespan="off"))
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
-
-    def __enter__(self) -> LiveServer:
-        import time
-
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            assert self.thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.02)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-        self.sock.close()
 
 
 @pytest.fixture(scope="session")

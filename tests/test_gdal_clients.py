@@ -18,7 +18,7 @@ import numpy as np
 import pyogrio
 import pytest
 import shapely
-from conftest import required_client
+from liveserver import required_client
 
 SYSTEM_PYTHON = "/usr/bin/python3"
 

@@ -33,10 +33,10 @@ def site(request, tmp_path_factory):
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('hostile') / 'demo.db'}"
     else:
-        from pgdb import _empty_tables
+        from pgdb import empty_tables
 
         url = request.getfixturevalue("postgis_database")
-        _empty_tables(url)
+        empty_tables(url)
     load_demo(Settings(db=url))
     with open_store(url) as store:
         editor = tokens.create_token(store, "editor", "编辑")[0]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import sqlite3
 import threading
 import time
@@ -16,6 +15,7 @@ import httpx
 import pytest
 import shapely
 from fastapi.testclient import TestClient
+from liveserver import LiveServer
 from shapely.affinity import translate
 from shapely.geometry import mapping, shape
 
@@ -440,32 +440,6 @@ def test_reading_closed_by_the_settings(db, editor_token):
 
 
 # ------------------------------------------------------------------------------------------ concurrency
-
-
-class LiveServer:
-    def __init__(self, db_url: str):
-        import uvicorn
-
-        self.app = create_app(Settings(db=db_url))
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        self.server = uvicorn.Server(uvicorn.Config(self.app, log_level="warning", lifespan="off"))
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            assert self.thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.05)
-        return self
-
-    def __exit__(self, *exc):
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-        self.sock.close()
 
 
 def test_twenty_clients_save_the_same_feature_at_once(store_url, editor_token, tmp_path):

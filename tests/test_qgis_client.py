@@ -19,7 +19,7 @@ import numpy as np
 import pyogrio
 import pytest
 import shapely
-from conftest import required_client
+from liveserver import required_client
 
 CLIENT = Path(__file__).parent / "clients" / "qgis_client.py"
 SYSTEM_PYTHON = "/usr/bin/python3"

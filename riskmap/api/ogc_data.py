@@ -37,12 +37,6 @@ MAX_LIMIT = 10_000
 PLANTS_KEPT = 8
 
 
-class OgcParameterError(RiskmapError):
-    """A query parameter OGC API Features says must be answered with 400 (bad bbox, limit, datetime…)."""
-
-    http_status = 400
-
-
 @dataclass(frozen=True)
 class KindInfo:
     title_zh: str
@@ -58,6 +52,10 @@ class KindInfo:
     @property
     def description(self) -> str:
         return f"{self.description_zh} / {self.description_en}"
+
+
+class OgcParameterError(RiskmapError, http_status=400):
+    """A query parameter OGC API Features says must be answered with 400 (bad bbox, limit, datetime…)."""
 
 
 def _properties(kind: str) -> tuple[tuple[str, str, str], ...]:

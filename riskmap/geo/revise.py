@@ -394,10 +394,8 @@ def _pad(text: str, width: int) -> str:
     return text + " " * (width - _width(text))
 
 
-class LayoutMovedOn(RiskmapError):
+class LayoutMovedOn(RiskmapError, http_status=409):
     """The layout changed after the diff was made: applying it would overwrite someone else's edit."""
-
-    http_status = 409
 
 
 def plan_revision(store, name: str, revised) -> tuple[LayoutDiff, int]:

@@ -144,6 +144,13 @@ def _title(ws, text: str, width: int) -> None:
     ws.row_dimensions[1].height = 26
 
 
+def _titled_sheet(wb: Workbook, sheet: str, title: str, spec: list[tuple[str, list[str] | None]]):
+    """A new sheet with its title across the columns of `spec` and its two header rows: (sheet, columns)."""
+    ws = wb.create_sheet(sheet)
+    _title(ws, title, sum(len(children) if children else 1 for _, children in spec))
+    return ws, _layout_headers(ws, 2, spec)
+
+
 def _widths(ws, widths: dict[int, float]) -> None:
     for c, w in widths.items():
         ws.column_dimensions[get_column_letter(c)].width = w
@@ -281,22 +288,16 @@ def _shown_level(ev: RiskEvent, inherent: bool) -> Level | None:
 
 
 def _sheet_b(wb: Workbook, units: list[AssessmentUnit], fills: dict[Level, PatternFill]) -> None:
-    ws = wb.create_sheet(SHEET_B)
     events = [ev for u in units for ev in u.events]
     residual_keys = _input_keys(events, "inputs") or ["L", "E", "C"]
     has_inherent = any(ev.inherent_inputs or ev.inherent_level for ev in events)
     inherent_keys = (_input_keys(events, "inherent_inputs") or ["L", "E", "C"]) if has_inherent else None
-    spec = _b_spec(residual_keys, inherent_keys)
-    width = sum(len(ch) if ch else 1 for _, ch in spec)
-    _title(ws, "安全风险评价表（表B）", width)
-    cols = _layout_headers(ws, 2, spec)
-    r = 4
-    seq = 0
+    ws, cols = _titled_sheet(wb, SHEET_B, "安全风险评价表（表B）", _b_spec(residual_keys, inherent_keys))
+    r = 4                         # one row per event, below the title and the two header rows
     for unit in units:
         first = r
         for ev in unit.events:
-            seq += 1
-            _put(ws, r, cols["序号"], seq, style="centre")
+            _put(ws, r, cols["序号"], r - 3, style="centre")
             if r == first:
                 _put(ws, r, cols["单元编号"], unit.id)
                 _put(ws, r, cols["评估单元"], unit.name)
@@ -332,15 +333,12 @@ def _sheet_b(wb: Workbook, units: list[AssessmentUnit], fills: dict[Level, Patte
 
 
 def _sheet_c(wb: Workbook, units: list[AssessmentUnit], fills: dict[Level, PatternFill]) -> None:
-    ws = wb.create_sheet(SHEET_C)
     spec: list[tuple[str, list[str] | None]] = [
         ("序号", None), ("单元编号", None), ("评估单元", None), ("事件编号", None), ("风险事件", None),
         ("危险有害因素", None), ("事故类型", None), ("风险等级", None),
         ("管控措施", ["措施内容", "措施类别", "管控层级", "责任部门", "责任人"]),
     ]
-    width = sum(len(ch) if ch else 1 for _, ch in spec)
-    _title(ws, "安全风险分级管控表（表C）", width)
-    cols = _layout_headers(ws, 2, spec)
+    ws, cols = _titled_sheet(wb, SHEET_C, "安全风险分级管控表（表C）", spec)
     r = 4
     seq = 0
     for unit in units:
@@ -505,11 +503,8 @@ def write_template(path: str | os.PathLike) -> None:
     _enterprise_sheet(wb, empty)
     _unit_sheet(wb, [])
     fills: dict[Level, PatternFill] = {}
-    ws_b = wb.create_sheet(SHEET_B)
-    spec = _b_spec(["L", "E", "C", "S"], ["L", "E", "C", "S"])
-    width = sum(len(ch) if ch else 1 for _, ch in spec)
-    _title(ws_b, "安全风险评价表（表B）", width)
-    cols_b = _layout_headers(ws_b, 2, spec)
+    every_input = ["L", "E", "C", "S"]
+    ws_b, cols_b = _titled_sheet(wb, SHEET_B, "安全风险评价表（表B）", _b_spec(every_input, every_input))
     ws_b.freeze_panes = "F4"
     _sheet_c(wb, [], fills)
     ws_c = wb[SHEET_C]

@@ -46,10 +46,8 @@ def typeface_from_file(path: str | Path, index: int = 0):
     return _font_manager().makeFromFile(str(path), index)
 
 
-class FontError(RiskmapError):
+class FontError(RiskmapError, http_status=500):
     """The label font is missing or cannot draw Chinese: a set-up problem of the server, not of the request."""
-
-    http_status = 500
 
 
 @dataclass(frozen=True)

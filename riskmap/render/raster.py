@@ -20,10 +20,8 @@ from riskmap.errors import NotFoundError, RiskmapError
 from riskmap.render.grid import TMS, TileView
 
 
-class BasemapError(RiskmapError):
+class BasemapError(RiskmapError, http_status=500):
     """The configured basemap file cannot be used: a set-up problem of the server."""
-
-    http_status = 500
 
 
 @dataclass(frozen=True)

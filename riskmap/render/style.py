@@ -31,10 +31,8 @@ _NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
 _COLOUR_RE = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
 
 
-class StyleError(RiskmapError):
+class StyleError(RiskmapError, http_status=500):
     """A symbology file that cannot be used: a set-up problem of the server, not of the request."""
-
-    http_status = 500
 
 
 @dataclass(frozen=True)

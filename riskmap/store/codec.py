@@ -7,6 +7,7 @@ Decimals and dates), except evaluation scores, which are written as decimal text
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import fields
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -99,102 +100,69 @@ def weight_text(unit: AssessmentUnit) -> str:
     return str(value)
 
 
+def _same(value: Any) -> Any:
+    return value
+
+
+def _text_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _dict(value: Any) -> dict:
+    return dict(value or {})
+
+
+def _list(value: Any) -> list:
+    return list(value or [])
+
+
+# Per domain field, how its value goes into the row and comes back, where it is not taken as it is.
+UNIT_ENCODE: dict[str, Callable[[Any], Any]] = {
+    "id": str, "kind": lambda kind: UnitKind(kind).value, "parent_id": _text_or_none, "override": override_to_json}
+UNIT_DECODE: dict[str, Callable[[Any], Any]] = {"kind": UnitKind, "weight": Decimal, "override": override_from_json}
+EVENT_ENCODE: dict[str, Callable[[Any], Any]] = {
+    "inputs": _dict, "inherent_inputs": _dict, "residual": evaluation_to_json, "inherent": evaluation_to_json,
+    "residual_level": _level_text, "inherent_level": _level_text,
+    "controls": lambda controls: [control_to_json(c) for c in controls], "override": override_to_json,
+    "direct_rules": _list}
+EVENT_DECODE: dict[str, Callable[[Any], Any]] = {
+    "inputs": _dict, "inherent_inputs": _dict, "residual": evaluation_from_json, "inherent": evaluation_from_json,
+    "residual_level": _level, "inherent_level": _level,
+    "controls": lambda controls: [control_from_json(c) for c in controls or []], "override": override_from_json,
+    "direct_rules": _list}
+
+
+def _encoded(obj: Any, position: int, columns: dict[str, str], encode: dict, skip: set[str]) -> dict[str, Any]:
+    row = {"position": position}
+    for f in fields(obj):
+        if f.name not in skip:
+            row[columns.get(f.name, f.name)] = encode.get(f.name, _same)(getattr(obj, f.name))
+    return row
+
+
+def _decoded(cls: type, row: Any, columns: dict[str, str], decode: dict, given: dict[str, Any]) -> Any:
+    values = {f.name: decode.get(f.name, _same)(getattr(row, columns.get(f.name, f.name)))
+              for f in fields(cls) if f.name not in given}
+    return cls(**values, **given)
+
+
 def unit_row(unit: AssessmentUnit, position: int) -> dict[str, Any]:
     """A units row without its keys (enterprise, version, validity), which the repository adds."""
-    return {
-        "position": position,
-        "code": str(unit.id),
-        "name": unit.name,
-        "kind": UnitKind(unit.kind).value,
-        "parent_code": None if unit.parent_id is None else str(unit.parent_id),
-        "geometry": unit.geometry,
-        "feature_ref": unit.feature_ref,
-        "weight": weight_text(unit),
-        "department": unit.department,
-        "person": unit.responsible_person,
-        "last_assessed": unit.last_assessed,
-        "work_content": unit.work_content,
-        "workplace": unit.workplace,
-        "override": override_to_json(unit.override),
-        "major_hazard": unit.major_hazard,
-    }
+    row = _encoded(unit, position, UNIT_COLUMNS, UNIT_ENCODE, UNIT_NOT_COLUMNS | {"weight"})
+    row["weight"] = weight_text(unit)
+    return row
 
 
 def event_row(event: RiskEvent, position: int) -> dict[str, Any]:
-    return {
-        "position": position,
-        "code": event.id,
-        "name": event.name,
-        "hazard_factor": event.hazard_factor,
-        "hazard_code": event.hazard_code,
-        "accident_type": event.accident_type,
-        "accident_type_2025": event.accident_type_2025,
-        "cause": event.cause,
-        "consequence": event.consequence,
-        "impact_range": event.impact_range,
-        "method": event.method,
-        "inputs": dict(event.inputs),
-        "inherent_inputs": dict(event.inherent_inputs),
-        "residual": evaluation_to_json(event.residual),
-        "inherent": evaluation_to_json(event.inherent),
-        "residual_level": _level_text(event.residual_level),
-        "inherent_level": _level_text(event.inherent_level),
-        "existing_measures": event.existing_measures,
-        "measure_effectiveness": event.measure_effectiveness,
-        "controls": [control_to_json(c) for c in event.controls],
-        "emergency_measures": event.emergency_measures,
-        "override": override_to_json(event.override),
-        "direct_rules": list(event.direct_rules),
-        "location": event.location,
-    }
+    return _encoded(event, position, EVENT_COLUMNS, EVENT_ENCODE, set())
 
 
 def unit_from_row(row: Any, geometry: Any, events: list[RiskEvent]) -> AssessmentUnit:
-    return AssessmentUnit(
-        id=row.code,
-        name=row.name,
-        kind=UnitKind(row.kind),
-        parent_id=row.parent_code,
-        geometry=geometry,
-        feature_ref=row.feature_ref,
-        weight=Decimal(row.weight),
-        events=events,
-        override=override_from_json(row.override),
-        last_assessed=row.last_assessed,
-        department=row.department,
-        responsible_person=row.person,
-        work_content=row.work_content,
-        workplace=row.workplace,
-        major_hazard=row.major_hazard,
-    )
+    return _decoded(AssessmentUnit, row, UNIT_COLUMNS, UNIT_DECODE, {"geometry": geometry, "events": events})
 
 
 def event_from_row(row: Any) -> RiskEvent:
-    return RiskEvent(
-        name=row.name,
-        id=row.code,
-        hazard_factor=row.hazard_factor,
-        hazard_code=row.hazard_code,
-        accident_type=row.accident_type,
-        accident_type_2025=row.accident_type_2025,
-        cause=row.cause,
-        consequence=row.consequence,
-        impact_range=row.impact_range,
-        method=row.method,
-        inputs=row.inputs or {},
-        inherent_inputs=row.inherent_inputs or {},
-        residual=evaluation_from_json(row.residual),
-        inherent=evaluation_from_json(row.inherent),
-        residual_level=_level(row.residual_level),
-        inherent_level=_level(row.inherent_level),
-        existing_measures=row.existing_measures,
-        measure_effectiveness=row.measure_effectiveness,
-        controls=[control_from_json(c) for c in row.controls or []],
-        emergency_measures=row.emergency_measures,
-        override=override_from_json(row.override),
-        direct_rules=list(row.direct_rules or []),
-        location=row.location,
-    )
+    return _decoded(RiskEvent, row, EVENT_COLUMNS, EVENT_DECODE, {})
 
 
 def unmapped_fields() -> dict[str, set[str]]:

@@ -9,31 +9,15 @@ aborted, as an intranet would).
 
 from __future__ import annotations
 
-import os
-import socket
-import sqlite3
-import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from liveserver import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, copy_demo
+from liveserver import LiveServer as Server
+from liveserver import required_client as _missing
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-VIEWPORT = {"width": 1280, "height": 860}
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
-
-
-def _missing(reason: str):
-    if _ci():
-        pytest.fail(f"{reason} (required because CI is set)", pytrace=False)
-    pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")
@@ -65,42 +49,6 @@ def browser(playwright_api, tmp_path_factory):
     context.close()
 
 
-class Server:
-    """riskmap under uvicorn in a background thread, on a free loopback port."""
-
-    def __init__(self, db_url: str, **settings):
-        import uvicorn
-
-        from riskmap.api.app import create_app
-        from riskmap.settings import Settings
-
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = sock.getsockname()[1]
-        self.db_url = db_url
-        self.app = create_app(Settings(db=db_url, **settings))
-        self.server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=self.port,
-                                                    log_level="warning", access_log=False))
-        self.thread = threading.Thread(target=self.server.run, name=f"uvicorn-{self.port}", daemon=True)
-
-    @property
-    def origin(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> Server:
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started:
-            if not self.thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.02)
-        return self
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
-
-
 @pytest.fixture(scope="session")
 def demo_db_dir(tmp_path_factory) -> Path:
     """The demo plant loaded once; servers get copies of this database."""
@@ -110,14 +58,6 @@ def demo_db_dir(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("demo-db")
     load_demo(Settings(db=f"sqlite:///{folder / 'riskmap.db'}"))
     return folder
-
-
-def copy_demo(demo_db_dir: Path, target: Path) -> str:
-    """A consistent copy (SQLite's backup API: the write-ahead log included)."""
-    target.mkdir(parents=True, exist_ok=True)
-    with sqlite3.connect(demo_db_dir / "riskmap.db") as src, sqlite3.connect(target / "riskmap.db") as dst:
-        src.backup(dst)
-    return f"sqlite:///{target / 'riskmap.db'}"
 
 
 @pytest.fixture(scope="session")

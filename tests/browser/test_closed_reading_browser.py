@@ -3,7 +3,8 @@ works: its tiles, TileJSONs and popups pass on the HttpOnly cookie the page set,
 
 from __future__ import annotations
 
-from conftest import Server, copy_demo
+from liveserver import LiveServer as Server
+from liveserver import copy_demo
 
 from riskmap.store import open_store, tokens
 

@@ -10,7 +10,7 @@ DOM instead.
 from __future__ import annotations
 
 import pytest
-from conftest import CHROMIUM, CHROMIUM_ARGS, VIEWPORT
+from liveserver import CHROMIUM, CHROMIUM_ARGS, VIEWPORT
 
 # Collects what the browser reports as blocked by the page's policy (before any page script runs).
 CATCH_VIOLATIONS = """

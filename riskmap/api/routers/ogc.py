@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from riskmap.api import ogc_data as data
 from riskmap.api import ogc_models as models
 from riskmap.api import ogc_query as query
-from riskmap.api.conditional import not_modified, validators
+from riskmap.api.conditional import none_match, not_modified, validators
 from riskmap.api.ogc_data import OgcParameterError
 from riskmap.api.public_url import public_request_url
 from riskmap.api.requests import (
@@ -332,8 +332,8 @@ def current_item(request: Request, store, ref: data.CollectionRef, feature_id: s
     raise StoreBusyError("数据正在频繁修改，请稍后重试 / the data is changing too fast; try again shortly")
 
 
-class StoreBusyError(RiskmapError):
-    http_status = 503
+class StoreBusyError(RiskmapError, http_status=503):
+    """Every read of an item met a newer write: the client should retry shortly."""
 
 
 def item_answer(request: Request, store, ref: data.CollectionRef, feature_id: str, fmt: str, method: str | None,
@@ -372,7 +372,7 @@ def item_answer(request: Request, store, ref: data.CollectionRef, feature_id: st
     # A past unit's row is not known: its tag is weak, and a weak tag never satisfies If-Match.
     tag_text = etag(tag, text) if tag is not None else "W/" + etag(view.version, text)
     out = {"ETag": tag_text, "Vary": "Accept", **(headers or {})}
-    if status_code == 200 and request.method in ("GET", "HEAD") and _none_match(
+    if status_code == 200 and request.method in ("GET", "HEAD") and none_match(
             request.headers.get("if-none-match"), tag_text):
         return Response(status_code=304, headers=out)
     if fmt == "html":
@@ -499,19 +499,3 @@ def _answer(request: Request, fmt: str, doc: dict, page: str, headers: dict | No
 
 def _html(text: str, headers: dict | None = None) -> HTMLResponse:
     return HTMLResponse(text, headers={"Vary": "Accept", **(headers or {})})
-
-
-def _none_match(header: str | None, etag: str) -> bool:
-    """If-None-Match uses the weak comparison (RFC 9110 §13.1.2): W/"x" matches "x"."""
-    if not header:
-        return False
-    plain = etag[2:] if etag.startswith("W/") else etag
-    for candidate in header.split(","):
-        tag = candidate.strip()
-        if tag == "*":
-            return True
-        if tag.startswith("W/"):
-            tag = tag[2:]
-        if tag == plain:
-            return True
-    return False

@@ -16,11 +16,12 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from riskmap.api.deps import app_singleton, resolve_tenant
@@ -144,59 +145,59 @@ AT = Query(None, max_length=40, description="打印某一时刻的图（ISO 8601
                                             "print the plan as it was at that moment")
 
 
+class PosterQuery(BaseModel):
+    """The options every form of the poster takes (PDF, PNG, SVG): one place, one meaning."""
+
+    enterprise: str | None = ENTERPRISE
+    paper: str = PAPER
+    landscape: bool | None = LANDSCAPE
+    scale: int | None = SCALE
+    region: str | None = REGION
+    hatch: bool = HATCH
+    grid: bool = GRID
+    units: bool | None = UNITS
+    bbox: str | None = BBOX
+    layers: str | None = LAYERS
+    method: Method = METHOD
+    at: str | None = AT
+
+
 def make_router() -> APIRouter:
     router = APIRouter(prefix="/print", tags=["print"])
 
-    async def poster_response(request: Request, fmt: str, enterprise: str | None, paper: str,
-                              landscape: bool | None, scale: int | None, region: str | None, atlas: bool,
-                              hatch: bool, grid: bool, units: bool | None, bbox: str | None, layers: str | None,
-                              method: str, dpi: int, at: str | None) -> Response:
+    async def poster_response(request: Request, fmt: str, q: PosterQuery, atlas: bool = False,
+                              dpi: int = 300) -> Response:
         from riskmap.print.poster import PosterOptions, poster, sign_offs
 
-        options = PosterOptions(paper=paper, landscape=landscape, scale=scale, region=region, atlas=atlas,
-                                hatch=hatch, grid=grid, bbox=bbox, units=units, layers=layers, method=method,
-                                sign_offs=sign_offs(request.app.state.settings))
+        options = PosterOptions(paper=q.paper, landscape=q.landscape, scale=q.scale, region=q.region, atlas=atlas,
+                                hatch=q.hatch, grid=q.grid, bbox=q.bbox, units=q.units, layers=q.layers,
+                                method=q.method, sign_offs=sign_offs(request.app.state.settings))
         options.check()                                   # before any data is read
-        moment = _moment(at)
+        moment = _moment(q.at)
 
         def make(plant):
             return poster(plant, fmt, options, dpi=dpi), MEDIA[fmt], f"四色分布图.{fmt}", f"poster.{fmt}"
 
-        what = ("poster", fmt, options.paper.upper(), landscape, scale, region, atlas, hatch, grid, units,
-                options.bbox, options.layers, method, dpi)
-        return await _serve(request, enterprise, what, make, moment)
+        what = ("poster", fmt, options.paper.upper(), q.landscape, q.scale, q.region, atlas, q.hatch, q.grid,
+                q.units, options.bbox, options.layers, q.method, dpi)
+        return await _serve(request, q.enterprise, what, make, moment)
 
     @router.get("/poster.pdf", summary="四色分布图 PDF（可为图集）/ the poster as PDF", response_class=Response,
                 responses=_responses("application/pdf", "矢量 PDF / vector PDF"))
-    async def poster_pdf(request: Request, enterprise: str | None = ENTERPRISE, paper: str = PAPER,
-                         landscape: bool | None = LANDSCAPE, scale: int | None = SCALE, region: str | None = REGION,
-                         atlas: bool = Query(False, description="图集：总平面图 + 每个区域一页 / atlas"),
-                         hatch: bool = HATCH, grid: bool = GRID, units: bool | None = UNITS,
-                         bbox: str | None = BBOX, layers: str | None = LAYERS, method: Method = METHOD,
-                         at: str | None = AT) -> Response:
-        return await poster_response(request, "pdf", enterprise, paper, landscape, scale, region, atlas, hatch,
-                                     grid, units, bbox, layers, method, 300, at)
+    async def poster_pdf(request: Request, q: Annotated[PosterQuery, Query()],
+                         atlas: bool = Query(False, description="图集：总平面图 + 每个区域一页 / atlas")) -> Response:
+        return await poster_response(request, "pdf", q, atlas=atlas)
 
     @router.get("/poster.png", summary="四色分布图 PNG / the poster as PNG", response_class=Response,
                 responses=_responses("image/png", "PNG（默认 300 dpi）/ PNG"))
-    async def poster_png(request: Request, enterprise: str | None = ENTERPRISE, paper: str = PAPER,
-                         landscape: bool | None = LANDSCAPE, scale: int | None = SCALE, region: str | None = REGION,
-                         hatch: bool = HATCH, grid: bool = GRID, units: bool | None = UNITS,
-                         bbox: str | None = BBOX, layers: str | None = LAYERS, method: Method = METHOD,
-                         dpi: int = Query(300, ge=50, le=300, description="分辨率 / resolution"),
-                         at: str | None = AT) -> Response:
-        return await poster_response(request, "png", enterprise, paper, landscape, scale, region, False, hatch,
-                                     grid, units, bbox, layers, method, dpi, at)
+    async def poster_png(request: Request, q: Annotated[PosterQuery, Query()],
+                         dpi: int = Query(300, ge=50, le=300, description="分辨率 / resolution")) -> Response:
+        return await poster_response(request, "png", q, dpi=dpi)
 
     @router.get("/poster.svg", summary="四色分布图 SVG / the poster as SVG", response_class=Response,
                 responses=_responses("image/svg+xml", "SVG"))
-    async def poster_svg(request: Request, enterprise: str | None = ENTERPRISE, paper: str = PAPER,
-                         landscape: bool | None = LANDSCAPE, scale: int | None = SCALE, region: str | None = REGION,
-                         hatch: bool = HATCH, grid: bool = GRID, units: bool | None = UNITS,
-                         bbox: str | None = BBOX, layers: str | None = LAYERS, method: Method = METHOD,
-                         at: str | None = AT) -> Response:
-        return await poster_response(request, "svg", enterprise, paper, landscape, scale, region, False, hatch,
-                                     grid, units, bbox, layers, method, 300, at)
+    async def poster_svg(request: Request, q: Annotated[PosterQuery, Query()]) -> Response:
+        return await poster_response(request, "svg", q)
 
     @router.get("/board.pdf", summary="安全风险公告栏（表D）/ the notice board", response_class=Response,
                 responses=_responses("application/pdf", "PDF"))

@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException
 
 from riskmap.api.auth import require_editor
 from riskmap.api.deps import resolve_tenant
-from riskmap.errors import InputError, RiskmapError, TooLargeError
+from riskmap.errors import InputError, MediaTypeError, RiskmapError, TooLargeError
 from riskmap.geo.importer import FORMATS_BY_SUFFIX
 
 # Form fields besides the files, with what they become.
@@ -29,12 +29,8 @@ _MAX_FIELD = 2000
 _CHUNK = 1024 * 1024
 
 
-class LengthRequired(RiskmapError):
-    http_status = 411
-
-
-class UnsupportedMediaType(RiskmapError):
-    http_status = 415
+class LengthRequired(RiskmapError, http_status=411):
+    """An upload without Content-Length: its size must be known before a byte is read."""
 
 
 _FORM_SCHEMA = {
@@ -131,7 +127,7 @@ def make_router() -> APIRouter:
         settings = request.app.state.settings
         limit = settings.max_upload_bytes
         if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
-            raise UnsupportedMediaType("请以 multipart/form-data 上传文件（字段 file）/ upload the file as "
+            raise MediaTypeError("请以 multipart/form-data 上传文件（字段 file）/ upload the file as "
                                        "multipart/form-data (field file)")
         declared = request.headers.get("content-length")
         if declared is None or not declared.strip().isdigit():

@@ -49,10 +49,8 @@ class AssetSettings(BaseSettings):
     assets_dir: str | None = None
 
 
-class AssetsMissingError(RiskmapError):
+class AssetsMissingError(RiskmapError, http_status=503):
     """The server was set up without `scripts/assets.sh`: pages would load blank, so say so instead."""
-
-    http_status = 503
 
 
 @dataclass(frozen=True)

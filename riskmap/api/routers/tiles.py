@@ -22,6 +22,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from starlette.concurrency import run_in_threadpool
 
+from riskmap.api.conditional import none_match
 from riskmap.api.deps import app_singleton
 from riskmap.errors import InputError, NotFoundError, RiskmapError
 from riskmap.render.grid import MAX_ZOOM, TileView, tile_view
@@ -130,22 +131,13 @@ def _with_version(request: Request, version: Any) -> str:
     return f"{request.url.path}?{urlencode(params)}"
 
 
-def _matches(if_none_match: str | None, etag: str) -> bool:
-    if not if_none_match:
-        return False
-    if if_none_match.strip() == "*":
-        return True
-    tags = [t.strip() for t in if_none_match.split(",")]
-    return etag in tags or f"W/{etag}" in tags
-
-
 def _revalidate(request: Request, version: Any, etag: str, v: int | str | None) -> tuple[Response | None, dict]:
     """The caching contract of the module docstring: a redirect or a 304 to send at once, else the headers of
     the 200 response."""
     if v is not None and str(v) != str(version):
         return RedirectResponse(_with_version(request, version), status_code=302,
                                 headers={"Cache-Control": "no-store"}), {}
-    if v is None and _matches(request.headers.get("if-none-match"), etag):
+    if v is None and none_match(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers={"ETag": etag, "Cache-Control": "no-cache"}), {}
     return None, {"ETag": etag, "Cache-Control": IMMUTABLE if v is not None else "no-cache"}
 
@@ -185,7 +177,7 @@ async def _tile(request: Request, layer: str, z: str, x: str, y: str, fmt: str, 
                     key.sources)
     if moment is not None:
         headers = {"ETag": etag, "Cache-Control": IMMUTABLE}
-        if _matches(request.headers.get("if-none-match"), etag):
+        if none_match(request.headers.get("if-none-match"), etag):
             return Response(status_code=304, headers=headers)
     else:
         early, headers = _revalidate(request, data.version, etag, v)
@@ -398,7 +390,7 @@ class TileFastPath:
             cache_control = IMMUTABLE if v is not None else "no-cache"
             if v is None:
                 for name, value in scope["headers"]:
-                    if name == b"if-none-match" and _matches(value.decode("latin-1"), etag):
+                    if name == b"if-none-match" and none_match(value.decode("latin-1"), etag):
                         return 304, [(b"etag", etag.encode()), (b"cache-control", cache_control.encode())], b""
             body = service.cached(key, data)
         except (RiskmapError, ValueError, KeyError):
@@ -511,7 +503,7 @@ def _tilejson(request: Request, tiles: _Tiles, data, layer: str, fmt: str, scale
     etag = (f'"tilejson.{data.enterprise_id}.{data.version}.{layer}.{fmt}{scale}{int(hatch)}{int(labels)}'
             f'{int(flagged)}.{service.signature(style)}.{doc.get("day", "")}.{doc.get("as_of", "")}.{sources}'
             f'.{zlib.crc32(doc["tiles"][0].encode()):08x}"')     # the tile URL: the public address it names
-    if _matches(request.headers.get("if-none-match"), etag):
+    if none_match(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers={"ETag": etag, "Cache-Control": "no-cache"})
     return JSONResponse(doc, headers={"ETag": etag, "Cache-Control": "no-cache"})
 
