@@ -37,7 +37,7 @@ class NotFoundError(RiskmapError, http_status=404):
 
 def no_enterprise(name) -> NotFoundError:
     """The one wording for an enterprise the database lacks (names cut to 100 characters)."""
-    shown = str(name)[:100]
+    shown = str(name)[:100].replace("\x00", "\\0")
     return NotFoundError(f"没有名为 “{shown}” 的企业 / no enterprise named {shown!r}")
 
 

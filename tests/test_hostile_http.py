@@ -145,6 +145,8 @@ def _moment_routes(site) -> list[tuple[str, str, dict]]:
     out = []
     for path, ops in site["app"].openapi()["paths"].items():
         names = [p["name"] for p in ops.get("get", {}).get("parameters", [])]
+        if not any(name in MOMENT_PARAMS for name in names):
+            continue
         url = re.sub(r"\{(\w+)\}", lambda m: fill[m.group(1)], path)
         out += [(url, name, {k: v for k, v in needed.items() if k in names}) for name in names
                 if name in MOMENT_PARAMS]

@@ -44,6 +44,7 @@ from riskmap.store.rows import (
     clean_enterprise_name,
     clean_text,
     enterprise_id,
+    enterprise_name_to_find,
     enterprise_of,
     is_connection_problem,
     reason_of,
@@ -183,13 +184,15 @@ class Store:
 
     def enterprise(self, name: str, create: bool = True) -> Enterprise:
         """The enterprise of that name; created when missing unless `create` is False (then NotFoundError)."""
-        name = clean_enterprise_name(name)
-        with self.session() as s:
-            row = s.execute(select(EnterpriseRow).where(EnterpriseRow.name == name)).scalar_one_or_none()
-            if row is not None:
-                return enterprise_of(row)
+        found = enterprise_name_to_find(name)
+        if found is not None:
+            with self.session() as s:
+                row = s.execute(select(EnterpriseRow).where(EnterpriseRow.name == found)).scalar_one_or_none()
+                if row is not None:
+                    return enterprise_of(row)
         if not create:
             raise no_enterprise(name)
+        name = clean_enterprise_name(name)
         with self.transaction(name) as w:
             record_change(w, "enterprise.create")
             return enterprise_of(w.session.get(EnterpriseRow, w.enterprise_id))
@@ -235,11 +238,14 @@ class Store:
 
     def data_version(self, enterprise_name: str) -> int:
         """Bumped by every write of the enterprise; 0 for an enterprise not stored."""
+        name = enterprise_name_to_find(enterprise_name)
+        if name is None:
+            return 0
         with self.session() as s:
             found = s.execute(
                 select(DataVersionRow.version)
                 .join(EnterpriseRow, EnterpriseRow.id == DataVersionRow.enterprise_id)
-                .where(EnterpriseRow.name == clean_enterprise_name(enterprise_name))
+                .where(EnterpriseRow.name == name)
             ).scalar_one_or_none()
         return found or 0
 
@@ -293,9 +299,12 @@ class Store:
         return self._versions(LedgerVersionRow, ledger_version_info, enterprise_name, latest=False)
 
     def _versions(self, model: type, info: Callable[[Any], dict], enterprise_name: str, latest: bool) -> list[dict]:
+        name = enterprise_name_to_find(enterprise_name)
+        if name is None:
+            return []
         with self.session() as s:
             q = (select(model).join(EnterpriseRow, EnterpriseRow.id == model.enterprise_id)
-                 .where(EnterpriseRow.name == clean_enterprise_name(enterprise_name)).order_by(model.number.desc()))
+                 .where(EnterpriseRow.name == name).order_by(model.number.desc()))
             return [info(r) for r in s.execute(q.limit(1) if latest else q).scalars()]
 
     # ------------------------------------------------------------------------------------------ regions, map

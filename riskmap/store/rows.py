@@ -72,14 +72,20 @@ def json_text(dialect: str, column):
 def enterprise_id(s: Session, name: str, create: bool, missing_ok: bool = False) -> int | None:
     """The id of the enterprise of that name: created (with its data version) when missing and `create`;
     None when missing and `missing_ok`; else NotFoundError."""
+    if not create:
+        found_name = enterprise_name_to_find(name)
+        found = None if found_name is None else s.execute(
+            select(EnterpriseRow.id).where(EnterpriseRow.name == found_name)).scalar_one_or_none()
+        if found is not None:
+            return found
+
+        if missing_ok:
+            return None
+        raise no_enterprise(name)
     name = clean_enterprise_name(name)
     found = s.execute(select(EnterpriseRow.id).where(EnterpriseRow.name == name)).scalar_one_or_none()
     if found is not None:
         return found
-    if not create:
-        if missing_ok:
-            return None
-        raise no_enterprise(name)
     ins = pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
     now = utcnow()
     # Another writer may be creating the same enterprise: do nothing on conflict, then read it back.
@@ -205,6 +211,15 @@ def required_text(value: Any, limit: int, zh: str, en: str) -> str:
 def clean_enterprise_name(name: str) -> str:
     """An enterprise name as stored (required_text, MAX_NAME characters)."""
     return required_text(name, MAX_NAME, "企业名称", "enterprise name")
+
+
+def enterprise_name_to_find(name: str) -> str | None:
+    """A looked-up name as it would be stored; None when no stored enterprise can bear it (empty, too long, a
+    NUL): the lookup then finds nothing, as for any other name the database lacks."""
+    try:
+        return clean_enterprise_name(name)
+    except InputError:
+        return None
 
 
 def enterprise_of(row: EnterpriseRow) -> Enterprise:

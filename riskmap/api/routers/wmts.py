@@ -35,6 +35,11 @@ class OwsException(RiskmapError):
         self.code, self.locator, self.http_status = code, locator, status
 
 
+# What a refused WMTS request answers (OGC 07-057r7 §8.3): an ExceptionReport, 400 or 404 (tile out of range).
+OWS_ERRORS = {400: {"description": "OWS ExceptionReport：参数错误 / bad parameter", "content": {XML: {}}},
+              404: {"description": "OWS ExceptionReport：瓦片超出范围 / tile out of range", "content": {XML: {}}}}
+
+
 def _ows(tag: str) -> str:
     return f"{{{OWS_NS}}}{tag}"
 
@@ -165,7 +170,7 @@ def make_router() -> APIRouter:
             raise OwsException("TileOutOfRange", "TILEMATRIX", exc.message, 404) from None
 
     @router.get("", summary="WMTS KVP：GetCapabilities、GetTile", response_class=Response,
-                responses={200: {"content": {XML: {}, "image/png": {}}}})
+                responses={200: {"content": {XML: {}, "image/png": {}}}, **OWS_ERRORS})
     async def kvp(request: Request) -> Response:
         q = {k.upper(): v for k, v in request.query_params.items()}
         enterprise = request.query_params.get("enterprise")
@@ -193,7 +198,7 @@ def make_router() -> APIRouter:
         return await get_capabilities(request, request.query_params.get("enterprise"))
 
     @router.get("/1.0.0/{layer}/{style}/{tms}/{z}/{row}/{col}.png", summary="WMTS 瓦片（REST）/ tile",
-                response_class=Response, responses={200: {"content": {"image/png": {}}}})
+                response_class=Response, responses={200: {"content": {"image/png": {}}}, **OWS_ERRORS})
     async def rest_tile(request: Request, layer: str, style: str, tms: str, z: str, row: str, col: str) -> Response:
         try:
             return await get_tile(request, layer, style, tms, z, row, col, "image/png",
