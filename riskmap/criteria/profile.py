@@ -42,11 +42,10 @@ class Dimension:
 
 
 @dataclass(frozen=True, eq=False)
-class InputSpec:
-    key: str
-    zh: str = ""
-    en: str = ""
-    aliases: tuple[str, ...] = ()
+class InputSpec(Dimension):
+    """An input of a method: a named score (key, names, aliases as a Dimension) with the values it may take, or
+    the dimensions whose maximum it is."""
+
     values: tuple[Decimal, ...] = ()
     labels: dict[Decimal, str] = field(default_factory=dict)
     max_of: tuple[Dimension, ...] = ()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from riskmap.domain import AssessmentUnit, RiskEvent, UnitTree
+from riskmap.domain import AssessmentUnit, UnitTree
 from riskmap.errors import RiskmapError
 from riskmap.ledger.model import Ledger, Problems, Where
 
@@ -61,15 +61,7 @@ def _message(exc: Exception) -> str:
 
 def check_tree(units: list[AssessmentUnit], wheres: dict[int, Where], problems: Problems) -> None:
     """Duplicate ids, unknown parents and parent cycles, each reported at the unit's own row."""
-    by_id: dict[str, AssessmentUnit] = {}
-    for unit in units:
-        if unit.id in by_id:
-            first = wheres.get(id(by_id[unit.id]))
-            at = f"（首次出现：{first.sheet} 行 {first.row}）" if first else ""
-            problems.add(wheres.get(id(unit)), "id", f"单元编号 “{unit.id}” 重复{at} / duplicate unit id "
-                         f"{unit.id!r}", unit=unit)
-        else:
-            by_id[unit.id] = unit
+    by_id: dict[str, AssessmentUnit] = _first_by_id(units, wheres, problems, "单元编号", "unit id", "unit")
     for unit in units:
         if by_id.get(unit.id) is not unit:
             continue
@@ -101,18 +93,24 @@ def check_tree(units: list[AssessmentUnit], wheres: dict[int, Where], problems: 
 
 
 def check_event_ids(units: list[AssessmentUnit], wheres: dict[int, Where], problems: Problems) -> None:
-    seen: dict[str, RiskEvent] = {}
-    for unit in units:
-        for ev in unit.events:
-            if ev.id is None:
-                continue
-            if ev.id in seen:
-                first = wheres.get(id(seen[ev.id]))
-                at = f"（首次出现：{first.sheet} 行 {first.row}）" if first else ""
-                problems.add(wheres.get(id(ev)), "id", f"风险事件编号 “{ev.id}” 重复{at} / duplicate event id "
-                             f"{ev.id!r}", event=ev)
-            else:
-                seen[ev.id] = ev
+    """Event ids are unique across the ledger (a restore or an accident names an event by its id)."""
+    _first_by_id([ev for unit in units for ev in unit.events], wheres, problems, "风险事件编号", "event id", "event")
+
+
+def _first_by_id(items: list, wheres: dict[int, Where], problems: Problems, zh: str, en: str, kind: str) -> dict:
+    """Each id's first item; every later one is reported at its own row, naming where the first one stands."""
+    first_of: dict = {}
+    for item in items:
+        if item.id is None:
+            continue
+        if item.id in first_of:
+            first = wheres.get(id(first_of[item.id]))
+            at = f"（首次出现：{first.sheet} 行 {first.row}）" if first else ""
+            problems.add(wheres.get(id(item)), "id", f"{zh} “{item.id}” 重复{at} / duplicate {en} {item.id!r}",
+                         **{kind: item})
+        else:
+            first_of[item.id] = item
+    return first_of
 
 
 def check_evaluations(units: list[AssessmentUnit], default_profile: str, wheres: dict[int, Where],

@@ -27,8 +27,8 @@ from riskmap.errors import InputError
 from riskmap.levels import LEVELS_HIGH_TO_LOW, Level, level_or_none
 from riskmap.print import fonts
 from riskmap.print.fonts import colour_int
-from riskmap.render.draw import CLOSE, MOVE, line_path, make_path, ring_groups, stroke_paint
-from riskmap.render.geometry import COLLECTION, LINEAR, POLYGONAL, PUNTAL, ragged, rings_as_lines
+from riskmap.render.draw import CLOSE, MOVE, make_path, ring_groups, stroke_classes, stroke_paint
+from riskmap.render.geometry import COLLECTION, LINEAR, POLYGONAL, PUNTAL
 from riskmap.render.style import LayerStyle, load_layer_style
 from riskmap.store.flags import reassessment_months
 from riskmap.store.mapdata import drawn_units, member_counts
@@ -500,20 +500,7 @@ def _fill_and_stroke(canvas, parts, fill_paint, stroke_paint) -> None:
 
 def _draw_lines(canvas, view: MapView, geoms, cls, style: LayerStyle) -> None:
     order = np.argsort(cls, kind="stable")
-    geoms, cls = rings_as_lines(geoms[order]), cls[order]
-    coords, (part_off, geom_off) = ragged(geoms, 2)
-    px = view.to_pt(coords)
-    for ci in np.unique(cls):
-        c = style.classes[int(ci)]
-        if c.line is None:
-            continue
-        g0, g1 = np.searchsorted(cls, ci, "left"), np.searchsorted(cls, ci, "right")
-        p0, p1 = geom_off[g0], geom_off[g1]
-        path = line_path(px[part_off[p0]:part_off[p1]], part_off[p0:p1 + 1] - part_off[p0])
-        if c.casing is not None:
-            casing = stroke_paint(c.line, view.css, colour=c.casing.colour, widen=2 * c.casing.width)
-            canvas.drawPath(path, casing)
-        canvas.drawPath(path, stroke_paint(c.line, view.css))
+    stroke_classes(canvas, geoms[order], cls[order], view.to_pt, style.classes, view.css)
 
 
 def _draw_points(canvas, view: MapView, geoms, cls, style: LayerStyle, dot: bool = True, ring: bool = True) -> None:

@@ -9,7 +9,7 @@ import numpy as np
 import shapely
 import skia
 
-from riskmap.render.geometry import POLYGON, ragged
+from riskmap.render.geometry import POLYGON, ragged, rings_as_lines
 from riskmap.render.style import Stroke
 
 # skia path verbs (skia.Path.Verb values, as its serialised path layout stores them)
@@ -88,6 +88,23 @@ def line_path(coords: np.ndarray, part_offsets: np.ndarray) -> skia.Path:
     verbs = np.full(len(coords), LINE_VERB, np.uint8)
     verbs[np.cumsum(lengths) - lengths] = MOVE
     return make_path(coords, verbs)
+
+
+def stroke_classes(canvas, geoms: np.ndarray, cls: np.ndarray, to_px, classes, scale: float) -> None:
+    """Stroke lines (polygon rings as lines) sorted by class: one path per class, its casing under it; a tile
+    and a print draw the same strokes."""
+    coords, (part_off, geom_off) = ragged(rings_as_lines(geoms), 2)
+    px = to_px(coords)
+    for ci in np.unique(cls):
+        c = classes[int(ci)]
+        if c.line is None:
+            continue
+        g0, g1 = np.searchsorted(cls, ci, "left"), np.searchsorted(cls, ci, "right")
+        p0, p1 = geom_off[g0], geom_off[g1]
+        path = line_path(px[part_off[p0]:part_off[p1]], part_off[p0:p1 + 1] - part_off[p0])
+        if c.casing is not None:
+            canvas.drawPath(path, stroke_paint(c.line, scale, colour=c.casing.colour, widen=2 * c.casing.width))
+        canvas.drawPath(path, stroke_paint(c.line, scale))
 
 
 def stroke_paint(stroke: Stroke, scale: float, colour: str | None = None, widen: float = 0.0) -> skia.Paint:

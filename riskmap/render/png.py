@@ -30,7 +30,7 @@ from PIL import Image
 
 from riskmap.errors import InputError
 from riskmap.render import fonts
-from riskmap.render.draw import concat, line_path, make_path, ring_groups, skia_colour, stroke_paint
+from riskmap.render.draw import concat, make_path, ring_groups, skia_colour, stroke_classes, stroke_paint
 from riskmap.render.geometry import (
     COLLECTION,
     LINEAR,
@@ -38,8 +38,6 @@ from riskmap.render.geometry import (
     PUNTAL,
     explode_collections,
     polygonal_part,
-    ragged,
-    rings_as_lines,
 )
 from riskmap.render.grid import TILE_SIZE, TMS, TileView, as_view
 from riskmap.render.mvt import is_web_mercator
@@ -437,21 +435,7 @@ class _Canvas:
         if not keep.any():
             return
         geoms, cls = geoms[keep], cls[keep]
-        geoms = rings_as_lines(geoms)
-        coords, (part_off, geom_off) = ragged(geoms, 2)
-        px = self.to_px(coords)
-        canvas = self.canvas
-        for ci in np.unique(cls):
-            c = style.classes[ci]
-            if c.line is None:
-                continue
-            g0, g1 = np.searchsorted(cls, ci, "left"), np.searchsorted(cls, ci, "right")
-            p0, p1 = geom_off[g0], geom_off[g1]
-            path = line_path(px[part_off[p0]:part_off[p1]], part_off[p0:p1 + 1] - part_off[p0])
-            if c.casing is not None:
-                canvas.drawPath(path, stroke_paint(c.line, self.scale, colour=c.casing.colour,
-                                                   widen=2 * c.casing.width))
-            canvas.drawPath(path, stroke_paint(c.line, self.scale))
+        stroke_classes(self.canvas, geoms, cls, self.to_px, style.classes, self.scale)
 
     def _points(self, geoms, cls, style: LayerStyle, fill: bool = True, outline: bool = True) -> None:
         """Point symbols, one sprite per class; `fill=False` stamps only their outline rings (drawn over every fill
