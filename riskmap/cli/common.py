@@ -27,6 +27,12 @@ JsonOption = Annotated[bool, typer.Option("--json", help="输出 JSON / print JS
 GLOBAL_OPTIONS: ContextVar[dict[str, Any] | None] = ContextVar("riskmap_global_options", default=None)
 
 
+def add_commands(app: typer.Typer, *commands) -> None:
+    """Register functions as commands named after them (`import_layout` → `riskmap import-layout`)."""
+    for command in commands:
+        app.command(command.__name__.replace("_", "-"))(command)
+
+
 def global_options() -> dict[str, Any]:
     return GLOBAL_OPTIONS.get() or {}
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from riskmap.cli.common import DbOption, EnterpriseOption, JsonOption, print_json, settings_for
+from riskmap.cli.common import DbOption, EnterpriseOption, JsonOption, add_commands, print_json, settings_for
 from riskmap.errors import InputError
 
 MomentOption = "时刻，ISO 8601（如 2026-10-01 或 2026-10-01T08:00，不带时区为北京时间）/ moment, ISO 8601 " \
@@ -234,8 +234,4 @@ def accident(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("history")(history)
-    app.command("diff")(diff)
-    app.command("restore")(restore)
-    app.command("flags")(flags)
-    app.command("accident")(accident)
+    add_commands(app, history, diff, restore, flags, accident)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from riskmap.cli.common import DbOption, EnterpriseOption, JsonOption, print_json, progress, settings_for
+from riskmap.cli.common import DbOption, EnterpriseOption, JsonOption, add_commands, print_json, progress, settings_for
 from riskmap.errors import InputError
 
 
@@ -242,8 +242,4 @@ def demo(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("init")(init)
-    app.command("import-layout")(import_layout)
-    app.command("regions")(regions)
-    app.command("export")(export)
-    app.command("demo")(demo)
+    add_commands(app, init, import_layout, regions, export, demo)

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from riskmap.cli.common import DbOption, EnterpriseOption, JsonOption, print_json, progress, settings_for
+from riskmap.cli.common import DbOption, EnterpriseOption, JsonOption, add_commands, print_json, progress, settings_for
 from riskmap.errors import LedgerError, RiskmapError
 
 
@@ -173,6 +173,4 @@ def export_ledger(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("ledger-template")(_guarded(ledger_template))
-    app.command("import-ledger")(_guarded(import_ledger))
-    app.command("export-ledger")(_guarded(export_ledger))
+    add_commands(app, *map(_guarded, (ledger_template, import_ledger, export_ledger)))

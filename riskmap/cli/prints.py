@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from riskmap.cli.common import DbOption, EnterpriseOption, progress, settings_for
+from riskmap.cli.common import DbOption, EnterpriseOption, add_commands, progress, settings_for
 from riskmap.errors import InputError
 
 AtOption = Annotated[str | None, typer.Option(
@@ -189,7 +189,4 @@ def upload_image(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("poster")(poster)
-    app.command("board")(board)
-    app.command("cards")(cards)
-    app.command("upload-image")(upload_image)
+    add_commands(app, poster, board, cards, upload_image)

@@ -107,10 +107,14 @@ def make_router() -> APIRouter:
     def configured(request: Request) -> str | None:
         return request.app.state.settings.enterprise
 
+    def document(path: str, summary: str, model: type, *params: dict):
+        """A GET answered as JSON or, with ?f=html, as a page; `params` are its documented query parameters."""
+        return router.get(path, summary=summary, response_model=model,
+                          responses={200: {"content": models.HTML_CONTENT}, **models.ERROR_RESPONSES},
+                          openapi_extra={"parameters": list(params)})
+
     @router.get("", include_in_schema=False)
-    @router.get("/", summary="OGC API 服务首页 / landing page", response_model=models.LandingPage,
-                responses={200: {"content": models.HTML_CONTENT}, **models.ERROR_RESPONSES},
-                openapi_extra={"parameters": [P_F, P_ENTERPRISE]})
+    @document("/", "OGC API 服务首页 / landing page", models.LandingPage, P_F, P_ENTERPRISE)
     def landing(request: Request):
         fmt = _format(request)
         base = base_url(request)
@@ -140,16 +144,12 @@ def make_router() -> APIRouter:
         }
         return _answer(request, fmt, doc, "landing")
 
-    @router.get("/conformance", summary="符合的标准 / conformance classes", response_model=models.Conformance,
-                responses={200: {"content": models.HTML_CONTENT}, **models.ERROR_RESPONSES},
-                openapi_extra={"parameters": [P_F]})
+    @document("/conformance", "符合的标准 / conformance classes", models.Conformance, P_F)
     def conformance(request: Request):
         fmt = _format(request)
         return _answer(request, fmt, {"conformsTo": CONFORMANCE}, "conformance")
 
-    @router.get("/collections", summary="数据集合 / collections", response_model=models.Collections,
-                responses={200: {"content": models.HTML_CONTENT}, **models.ERROR_RESPONSES},
-                openapi_extra={"parameters": [P_F, P_ENTERPRISE]})
+    @document("/collections", "数据集合 / collections", models.Collections, P_F, P_ENTERPRISE)
     def collections(request: Request):
         fmt = _format(request)
         store = store_of(request)
@@ -167,10 +167,7 @@ def make_router() -> APIRouter:
         }
         return _answer(request, fmt, doc, "collections", found.headers())
 
-    @router.get("/collections/{collection_id}", summary="数据集合说明 / one collection",
-                response_model=models.CollectionInfo,
-                responses={200: {"content": models.HTML_CONTENT}, **models.ERROR_RESPONSES},
-                openapi_extra={"parameters": [P_F, P_ENTERPRISE]})
+    @document("/collections/{collection_id}", "数据集合说明 / one collection", models.CollectionInfo, P_F, P_ENTERPRISE)
     def collection(collection_id: str, request: Request):
         fmt = _format(request)
         store = store_of(request)

@@ -76,6 +76,15 @@ ITEM_HEADERS = {"ETag": {"schema": {"type": "string"}, "description": "新版本
 ITEM_CONTENT = {"application/geo+json": {"schema": {"type": "object"}}}
 
 
+async def _changed_item(change, request: Request, ref, feature_id: str, token: dict):
+    """Apply a PUT or PATCH (`change`) under the request's If-Match, then answer the item as it now is."""
+    if_match = if_match_of(request)
+    body = await read_json(request)
+    await run_in_threadpool(change, request, ref, feature_id, if_match, body, token)
+    return await run_in_threadpool(ogc.item_answer, request, request.app.state.store(), ref, feature_id, "json",
+                                   None, None)
+
+
 def make_router() -> APIRouter:
     router = APIRouter(prefix="/ogc", tags=["ogc-edit"])
     items = "/collections/{collection_id}/items"
@@ -108,11 +117,7 @@ def make_router() -> APIRouter:
             raise NotWritableError("评估单元不能整体替换，请用 PATCH 修改名称、上级、关联要素或几何 / "
                                    "a unit cannot be replaced as a whole: PATCH its name, parent, feature_ref or "
                                    "geometry")
-        if_match = if_match_of(request)
-        body = await read_json(request)
-        await run_in_threadpool(_replace, request, ref, feature_id, if_match, body, token)
-        return await run_in_threadpool(ogc.item_answer, request, store_of(request), ref, feature_id, "json", None,
-                                       None)
+        return await _changed_item(_replace, request, ref, feature_id, token)
 
     @router.patch(item, summary="修改要素的部分字段 / change some fields of an item",
                   responses={200: {"description": "已修改 / changed", "content": ITEM_CONTENT, "headers": ITEM_HEADERS},
@@ -121,11 +126,7 @@ def make_router() -> APIRouter:
                                  **json_body_doc(PATCH_SCHEMA, ("application/merge-patch+json", *geo))})
     async def patch(collection_id: str, feature_id: str, request: Request, token: dict = Depends(require_editor)):
         ref = await writable_collection_async(request, collection_id)
-        if_match = if_match_of(request)
-        body = await read_json(request)
-        await run_in_threadpool(_patch, request, ref, feature_id, if_match, body, token)
-        return await run_in_threadpool(ogc.item_answer, request, store_of(request), ref, feature_id, "json", None,
-                                       None)
+        return await _changed_item(_patch, request, ref, feature_id, token)
 
     @router.delete(item, summary="删除要素（保留历史，可恢复）/ delete an item (kept in history, restorable)",
                    status_code=204, response_class=Response,
