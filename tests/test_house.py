@@ -184,3 +184,27 @@ def test_app_singleton_makers_may_ask_for_another_singleton():
     worker.start()
     worker.join(timeout=10)
     assert got == [("outer", "inner")] and app.state.inner == "inner"
+
+
+def test_every_json_route_declares_what_it_answers(tmp_path):
+    """A route that answers JSON names a pydantic model (not a bare dict): the API description then lists the
+    fields a client may rely on."""
+    from fastapi.routing import APIRoute
+    from pydantic import BaseModel
+
+    from riskmap.api import app as app_module
+
+    loose = []
+    for module in app_module.ROUTER_MODULES:
+        name = module.__name__.rsplit(".", 1)[-1]
+        for route in module.make_router().routes:
+            if not isinstance(route, APIRoute) or not route.include_in_schema:
+                continue
+            response_class = getattr(route.response_class, "value", route.response_class)   # the default's
+            answers_json = response_class.__name__.endswith("JSONResponse")
+            model = route.response_model
+            declared = isinstance(model, type) and issubclass(model, BaseModel) or \
+                getattr(model, "__origin__", None) is list
+            if answers_json and not declared and route.status_code != 204:
+                loose.append(f"{','.join(sorted(route.methods))} {route.path} ({name}): {model!r}")
+    assert not loose, "\n".join(loose)

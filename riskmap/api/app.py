@@ -42,6 +42,11 @@ def _store_factory(app: FastAPI, url: str):
     return lambda: app_singleton(app, "store_instance", lambda: open_store(url))
 
 
+# The routers, in the order their routes are matched.
+ROUTER_MODULES = (health, plant, ogc, ogc_tiles, ogc_edit, layout_edit, auth, static, webmap, identify, tiles, units,
+                  prints, history, revise, short_links, wmts, styles)
+
+
 def create_app(settings: Settings | None = None, *, fast_tiles: bool = True) -> FastAPI:
     """The service; `fast_tiles=False` leaves out the cached-tile fast path (tests compare the two)."""
     settings = settings or Settings()
@@ -56,8 +61,7 @@ def create_app(settings: Settings | None = None, *, fast_tiles: bool = True) -> 
     app.state.store = _store_factory(app, settings.db)
     install_error_handlers(app)
     routes = []
-    for module in (health, plant, ogc, ogc_tiles, ogc_edit, layout_edit, auth, static, webmap, identify, tiles, units,
-                   prints, history, revise, short_links, wmts, styles):
+    for module in ROUTER_MODULES:
         router = module.make_router()
         routes += router.routes
         app.include_router(router)

@@ -218,9 +218,12 @@ def make_router():
     """GET /api/auth/me: who the bearer token of the request is (the editor page checks a token with it)."""
     from fastapi import APIRouter, Depends
 
+    from riskmap.api import answers
+
     router = APIRouter(prefix="/api/auth", tags=["auth"])
 
     @router.get("/me", summary="当前令牌的名称和角色 / the name and role of the request's token",
+                response_model=answers.WhoAmI,
                 responses={401: {"description": "没有令牌或令牌无效 / no token or an invalid one"}})
     def me(request: Request, info: dict | None = Depends(optional_reader)) -> dict:
         if info is None:

@@ -20,6 +20,7 @@ import pandas as pd
 import shapely
 from fastapi import APIRouter, Query, Request
 
+from riskmap.api import answers
 from riskmap.api.deps import app_singleton, resolve_tenant
 from riskmap.attach import located_geometries
 from riskmap.domain import RESIDUAL, AssessmentUnit, RiskEvent, UnitTree
@@ -337,7 +338,8 @@ def click_tolerance_deg(zoom: float) -> float:
 def make_router() -> APIRouter:
     router = APIRouter(prefix="/api", tags=["map"])
 
-    @router.get("/identify", summary="点选查询：此处的区域和单元及其风险依据 / what is here, with explanation")
+    @router.get("/identify", response_model=answers.Identified,
+                summary="点选查询：此处的区域和单元及其风险依据 / what is here, with explanation")
     def identify(
         request: Request,
         enterprise: str | None = Query(None, description="企业名称 / enterprise"),
@@ -372,7 +374,8 @@ def make_router() -> APIRouter:
         out["units_total"] = len(hits)
         return out
 
-    @router.get("/search", summary="按名称或编号查找区域和单元 / find regions and units by name or id")
+    @router.get("/search", response_model=answers.SearchResults,
+                summary="按名称或编号查找区域和单元 / find regions and units by name or id")
     def search(
         request: Request,
         q: str = Query(..., min_length=1, max_length=100, description="名称或编号的一部分 / part of a name or id"),

@@ -13,6 +13,7 @@ import shapely
 from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
+from riskmap.api import answers
 from riskmap.api import ogc_data as data
 from riskmap.api.auth import require_editor
 from riskmap.api.requests import json_body_doc, plant_extent, read_json, reason_of, writable_collection, write_responses
@@ -58,13 +59,16 @@ def make_router() -> APIRouter:
     responses = {200: {"description": "新的布局版本 / the new layout version",
                        "content": {"application/json": {"schema": RESULT_SCHEMA}}}, **write_responses(412, 428)}
 
-    @router.post("/split", summary="沿一条线分割区域 / split an area along a line", responses=responses,
+    @router.post("/split",
+                 response_model=answers.LayoutEdit,
+                 summary="沿一条线分割区域 / split an area along a line", responses=responses,
                  openapi_extra={"parameters": params, **json_body_doc(SPLIT_SCHEMA, ("application/json",))})
     async def split(request: Request, token: dict = Depends(require_editor)) -> dict:
         body = await read_json(request)
         return await run_in_threadpool(_split, request, body, token)
 
-    @router.post("/merge", summary="合并相邻区域 / merge touching areas", responses=responses,
+    @router.post("/merge",
+                 response_model=answers.LayoutEdit, summary="合并相邻区域 / merge touching areas", responses=responses,
                  openapi_extra={"parameters": params, **json_body_doc(MERGE_SCHEMA, ("application/json",))})
     async def merge(request: Request, token: dict = Depends(require_editor)) -> dict:
         body = await read_json(request)

@@ -14,6 +14,7 @@ import numpy as np
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
+from riskmap.api import answers
 from riskmap.api import ogc_data as data
 from riskmap.api import ogc_models as models
 from riskmap.api import ogc_query as query
@@ -179,13 +180,15 @@ def make_router() -> APIRouter:
         return _answer(request, fmt, doc, "collection", found.headers())
 
     @router.get("/collections/{collection_id}/queryables", summary="可查询属性（Part 3）/ queryables",
-                response_model=dict, responses={200: {"content": {SCHEMA_JSON: {}}}, **models.ERROR_RESPONSES},
+
+response_model=answers.JsonSchema, responses={200: {"content": {SCHEMA_JSON: {}}}, **models.ERROR_RESPONSES},
                 openapi_extra={"parameters": [P_ENTERPRISE]})
     def queryables(collection_id: str, request: Request):
         return _schema_answer(request, collection_id, "queryables")
 
     @router.get("/collections/{collection_id}/schema", summary="要素结构（Part 5）/ feature schema",
-                response_model=dict, responses={200: {"content": {SCHEMA_JSON: {}}}, **models.ERROR_RESPONSES},
+
+response_model=answers.JsonSchema, responses={200: {"content": {SCHEMA_JSON: {}}}, **models.ERROR_RESPONSES},
                 openapi_extra={"parameters": [P_ENTERPRISE]})
     def schema(collection_id: str, request: Request):
         return _schema_answer(request, collection_id, "schema")

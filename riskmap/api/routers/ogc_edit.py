@@ -18,6 +18,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from riskmap.api import ogc_data as data
+from riskmap.api import ogc_models
 from riskmap.api.auth import require_editor
 from riskmap.api.requests import (
     if_match_of,
@@ -91,7 +92,7 @@ def make_router() -> APIRouter:
     item = items + "/{feature_id:path}"
     geo = ("application/geo+json", "application/json")
 
-    @router.post(items, summary="新增要素 / create an item", status_code=201,
+    @router.post(items, summary="新增要素 / create an item", status_code=201, response_model=ogc_models.Feature,
                  responses={201: {"description": "已新增 / created", "content": ITEM_CONTENT, "headers": {
                      **ITEM_HEADERS, "Location": {"schema": {"type": "string"}}}}, **write_responses(409)},
                  openapi_extra={"parameters": WRITE_PARAMETERS, **json_body_doc(FEATURE_SCHEMA, geo)})
@@ -104,7 +105,7 @@ def make_router() -> APIRouter:
         answer.headers["Location"] = url_on(request, item_path(ref.id, fid))
         return answer
 
-    @router.put(item, summary="替换要素 / replace an item",
+    @router.put(item, summary="替换要素 / replace an item", response_model=ogc_models.Feature,
                 responses={200: {"description": "已替换 / replaced", "content": ITEM_CONTENT, "headers": ITEM_HEADERS},
                            **write_responses(412, 428)},
                 openapi_extra={"parameters": [*WRITE_PARAMETERS, IF_MATCH], **json_body_doc(FEATURE_SCHEMA, geo)})
@@ -119,7 +120,7 @@ def make_router() -> APIRouter:
                                    "geometry")
         return await _changed_item(_replace, request, ref, feature_id, token)
 
-    @router.patch(item, summary="修改要素的部分字段 / change some fields of an item",
+    @router.patch(item, summary="修改要素的部分字段 / change some fields of an item", response_model=ogc_models.Feature,
                   responses={200: {"description": "已修改 / changed", "content": ITEM_CONTENT, "headers": ITEM_HEADERS},
                              **write_responses(412, 428)},
                   openapi_extra={"parameters": [*WRITE_PARAMETERS, IF_MATCH],

@@ -13,8 +13,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from riskmap.api import answers, tilesets
 from riskmap.api import ogc_data as data
-from riskmap.api import tilesets
 from riskmap.api.conditional import none_match, not_modified, validators
 from riskmap.api.ogc_models import ERROR_RESPONSES
 from riskmap.errors import NotFoundError
@@ -22,7 +22,7 @@ from riskmap.render.grid import TileView
 
 _ENTERPRISE = {"name": "enterprise", "in": "query", "required": False, "schema": {"type": "string"},
                "description": "企业名称（默认：配置的或唯一的企业）/ enterprise name"}
-_DOC = {"responses": ERROR_RESPONSES, "openapi_extra": {"parameters": [_ENTERPRISE]}, "response_model": dict}
+_DOC = {"responses": ERROR_RESPONSES, "openapi_extra": {"parameters": [_ENTERPRISE]}}
 
 
 def make_router() -> APIRouter:
@@ -56,31 +56,36 @@ def make_router() -> APIRouter:
         return tilesets.tileset(request, ref, title(ref), data_type, tms_id, style=load_layer_style(ref.kind),
                                 bounds=coll.bbox, fields=fields, geometry_type=coll.geometry_type)
 
-    @router.get("/ogc/tileMatrixSets", summary="瓦片矩阵集 / tile matrix sets", response_model=dict)
+    @router.get("/ogc/tileMatrixSets", summary="瓦片矩阵集 / tile matrix sets", response_model=answers.TileMatrixSets)
     def tile_matrix_sets(request: Request):
         return JSONResponse(tilesets.tile_matrix_sets(request))
 
-    @router.get("/ogc/tileMatrixSets/{tms_id}", summary="瓦片矩阵集定义 / a tile matrix set", response_model=dict,
+    @router.get("/ogc/tileMatrixSets/{tms_id}", summary="瓦片矩阵集定义 / a tile matrix set",
+                response_model=answers.TileMatrixSet,
                 responses=ERROR_RESPONSES)
     def tile_matrix_set(tms_id: str):
         return JSONResponse(tilesets.tms_document(tms_id), headers={"Cache-Control": "public, max-age=86400"})
 
-    @router.get("/ogc/collections/{collection_id}/tiles", summary="矢量瓦片集 / vector tilesets", **_DOC)
+    @router.get("/ogc/collections/{collection_id}/tiles",
+                response_model=answers.Tilesets, summary="矢量瓦片集 / vector tilesets", **_DOC)
     def vector_tilesets(collection_id: str, request: Request):
         ref = resolve(request, collection_id)
         return answer(request, ref, lambda: tilesets.tilesets(request, ref, title(ref), "vector"))
 
-    @router.get("/ogc/collections/{collection_id}/map/tiles", summary="地图瓦片集 / map tilesets", **_DOC)
+    @router.get("/ogc/collections/{collection_id}/map/tiles",
+                response_model=answers.Tilesets, summary="地图瓦片集 / map tilesets", **_DOC)
     def map_tilesets(collection_id: str, request: Request):
         ref = resolve(request, collection_id)
         return answer(request, ref, lambda: tilesets.tilesets(request, ref, title(ref), "map"))
 
-    @router.get("/ogc/collections/{collection_id}/tiles/{tms_id}", summary="矢量瓦片集说明 / vector tileset", **_DOC)
+    @router.get("/ogc/collections/{collection_id}/tiles/{tms_id}",
+                response_model=answers.Tileset, summary="矢量瓦片集说明 / vector tileset", **_DOC)
     def vector_tileset(collection_id: str, tms_id: str, request: Request):
         ref = resolve(request, collection_id)
         return answer(request, ref, lambda: details(request, ref, "vector", tms_id))
 
-    @router.get("/ogc/collections/{collection_id}/map/tiles/{tms_id}", summary="地图瓦片集说明 / map tileset", **_DOC)
+    @router.get("/ogc/collections/{collection_id}/map/tiles/{tms_id}",
+                response_model=answers.Tileset, summary="地图瓦片集说明 / map tileset", **_DOC)
     def map_tileset(collection_id: str, tms_id: str, request: Request):
         ref = resolve(request, collection_id)
         return answer(request, ref, lambda: details(request, ref, "map", tms_id))
@@ -112,7 +117,8 @@ def make_router() -> APIRouter:
         return Response(body, media_type=tilesets.MVT, headers=headers)
 
     @router.get("/tiles/{layer}/metadata.json", summary="GDAL MVT 瓦片集说明 / metadata.json for GDAL's MVT reader",
-                response_model=dict, responses=ERROR_RESPONSES, openapi_extra={"parameters": [_ENTERPRISE]})
+
+response_model=answers.GdalTileMetadata, responses=ERROR_RESPONSES, openapi_extra={"parameters": [_ENTERPRISE]})
     async def mvt_metadata(layer: str, request: Request):
         """What GDAL's MVT driver reads before the tiles (`MVT:http://…/tiles/units`, TILE_EXTENSION=mvt): zooms,
         bounds and the vector layer's fields as the tiles carry them (riskmap.vocabulary)."""

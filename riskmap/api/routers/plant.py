@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from riskmap.api import answers
 from riskmap.api.deps import get_plant, get_store
 from riskmap.api.fields import Text
 from riskmap.export import regions_frame, units_frame
@@ -34,23 +35,25 @@ def make_router() -> APIRouter:
     def enterprises(store=Depends(get_store)) -> list[dict]:
         return [{"name": e.name, "data_version": store.data_version(e.name)} for e in store.enterprises()]
 
-    @router.get("/regions", summary="区域风险及依据 / region risk with explanation")
+    @router.get("/regions", summary="区域风险及依据 / region risk with explanation",
+                response_model=list[answers.RegionRisk])
     def regions(plant: Plant = Depends(get_plant), method: Method = "highest", which: Which = "residual") -> list:
         return [r.to_dict() for r in plant.region_risk(method=method, which=which)]
 
-    @router.get("/regions.geojson", summary="区域风险 GeoJSON / region risk as GeoJSON", response_model=dict,
+    @router.get("/regions.geojson", summary="区域风险 GeoJSON / region risk as GeoJSON", response_model=answers.GeoJson,
                 responses={200: {"content": {GEOJSON: {}}}})
     def regions_geojson(request: Request, plant: Plant = Depends(get_plant), method: Method = "highest",
                         which: Which = "residual", store=Depends(get_store)):
         return _geojson_answer(request, store, plant, lambda: regions_frame(plant, method, which))
 
-    @router.get("/units.geojson", summary="评估单元 GeoJSON / assessment units as GeoJSON", response_model=dict,
+    @router.get("/units.geojson", summary="评估单元 GeoJSON / assessment units as GeoJSON",
+                response_model=answers.GeoJson,
                 responses={200: {"content": {GEOJSON: {}}}})
     def units_geojson(request: Request, plant: Plant = Depends(get_plant), which: Which = "residual",
                       store=Depends(get_store)):
         return _geojson_answer(request, store, plant, lambda: units_frame(plant, which))
 
-    @router.post("/evaluate", summary="按评价准则计算风险等级 / evaluate one risk")
+    @router.post("/evaluate", response_model=answers.Evaluation, summary="按评价准则计算风险等级 / evaluate one risk")
     def evaluate(body: EvaluateRequest) -> dict:
         from riskmap.criteria import evaluate as run
         from riskmap.criteria import evaluation_to_dict

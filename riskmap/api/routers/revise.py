@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
+from riskmap.api import answers
 from riskmap.api.auth import require_editor
 from riskmap.api.deps import resolve_tenant
 from riskmap.errors import InputError, MediaTypeError, RiskmapError, TooLargeError
@@ -109,7 +110,7 @@ def make_router() -> APIRouter:
     router = APIRouter(prefix="/api", tags=["layout"])
 
     @router.post(
-        "/layout/revise",
+        "/layout/revise", response_model=answers.Revision,
         summary="比较修订图与当前布局，确认后作为新布局版本 / diff a revised drawing, apply it when confirmed",
         openapi_extra={"requestBody": _FORM_SCHEMA},
         responses={401: {"description": "需要编辑令牌 / an editor token is required"},

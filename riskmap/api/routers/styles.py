@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
+from riskmap.api import answers
 from riskmap.api.conditional import not_modified, validators
 from riskmap.api.ogc_models import ERROR_RESPONSES
 from riskmap.errors import NotFoundError
@@ -48,7 +49,7 @@ def make_router() -> APIRouter:
         found, ent_id, name = service.lookup(request.query_params.get("enterprise"))
         return found if found is not None else service.update(ent_id, name)
 
-    @router.get("", summary="地图样式列表 / map styles", response_model=dict)
+    @router.get("", summary="地图样式列表 / map styles", response_model=answers.Styles)
     def listing(request: Request):
         root = base(request)
         q = enterprise_query(request)
@@ -64,7 +65,8 @@ def make_router() -> APIRouter:
             styles.append({"id": name, "title": f"{zh} / {en}", "layers": list(layers), "links": links})
         return JSONResponse({"styles": styles})
 
-    @router.get("/{map_name}/style.json", summary="MapLibre 样式 / MapLibre GL style", response_model=dict,
+    @router.get("/{map_name}/style.json", summary="MapLibre 样式 / MapLibre GL style",
+                response_model=answers.MapLibreStyle,
                 responses=ERROR_RESPONSES)
     def maplibre(map_name: str, request: Request):
         from riskmap.render.tiledata import fit_zoom, lonlat_bounds
@@ -98,7 +100,7 @@ def make_router() -> APIRouter:
                         headers={"Cache-Control": "no-cache"})
 
     @router.get("/{map_name}/legend.json", summary="图例（绘制的颜色）/ legend (the colours drawn)",
-                response_model=dict, responses=ERROR_RESPONSES)
+                response_model=answers.Legend, responses=ERROR_RESPONSES)
     def legend(map_name: str):
         from riskmap.render.style import load_layer_style
 

@@ -22,6 +22,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from starlette.concurrency import run_in_threadpool
 
+from riskmap.api import answers
 from riskmap.api.conditional import none_match
 from riskmap.api.deps import app_singleton
 from riskmap.errors import InputError, NotFoundError, RiskmapError
@@ -264,7 +265,8 @@ def _tile_params(request: Request, png: bool) -> tuple[str | None, str | None, b
 def make_router() -> APIRouter:
     router = APIRouter(prefix="/tiles", tags=["tiles"])
 
-    @router.get("/{layer}/tilejson.json", summary="TileJSON 3.0.0（含版本号的绝对地址）/ TileJSON with versioned URLs",
+    @router.get("/{layer}/tilejson.json", response_model=answers.TileJson,
+                summary="TileJSON 3.0.0（含版本号的绝对地址）/ TileJSON with versioned URLs",
                 responses={k: _TILE_RESPONSES[k] for k in (400, 404, 422)})
     async def tilejson(request: Request, layer: str,
                        enterprise: str | None = Query(None, description=_ENTERPRISE["description"]),

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Body, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from riskmap.api import answers
 from riskmap.api.auth import require_editor
 from riskmap.api.deps import resolve_tenant
 from riskmap.api.fields import Text
@@ -48,7 +49,8 @@ class UnitPatch(BaseModel):
 def make_router() -> APIRouter:
     router = APIRouter(prefix="/api", tags=["units"])
 
-    @router.patch("/units/{unit_id}", summary="修改单元的强制等级或重新评价其风险事件 / edit one unit",
+    @router.patch("/units/{unit_id}",
+                  response_model=answers.UnitEdited, summary="修改单元的强制等级或重新评价其风险事件 / edit one unit",
                   responses={401: {"description": "需要编辑令牌 / an editor token is required"},
                              403: {"description": "只读令牌 / a reader token"},
                              404: {"description": "单元或企业不存在 / no such unit or enterprise"},

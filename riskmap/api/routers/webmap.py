@@ -14,6 +14,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.routing import NoMatchFound
 
+from riskmap.api import answers
 from riskmap.api.deps import app_singleton, resolve_tenant
 from riskmap.api.routers.identify import plant_index, warm_plant_index
 from riskmap.api.routers.static import app_url, vendor_assets
@@ -273,7 +274,8 @@ def make_router() -> APIRouter:
             palette=load_palette(), layers=layers, urls=EDITOR_URLS)
         return HTMLResponse(editpage.render_edit_page(config, assets), headers={"Cache-Control": "no-cache"})
 
-    @router.get("/api/map/config", tags=["map"], summary="网页地图配置 / the web map's configuration")
+    @router.get("/api/map/config", response_model=answers.MapConfig, tags=["map"],
+                summary="网页地图配置 / the web map's configuration")
     def map_config(
         request: Request,
         enterprise: str | None = Query(None, description="企业名称 / enterprise"),
@@ -283,7 +285,8 @@ def make_router() -> APIRouter:
     ) -> dict:
         return _config(request, enterprise, region, lang, at)
 
-    @router.get("/api/map/version", tags=["map"], summary="数据版本（地图据此刷新）/ data version for refresh")
+    @router.get("/api/map/version", response_model=answers.MapVersion, tags=["map"],
+                summary="数据版本（地图据此刷新）/ data version for refresh")
     def map_version(request: Request, enterprise: str | None = Query(None, description="企业名称 / enterprise")) \
             -> dict:
         from riskmap.plant import resolve_enterprise
@@ -292,7 +295,7 @@ def make_router() -> APIRouter:
         name = resolve_enterprise(store, enterprise or request.app.state.settings.enterprise)
         return {"enterprise": name, "data_version": store.data_version(name)}
 
-    @router.post("/api/map/prepare", status_code=202, tags=["map"],
+    @router.post("/api/map/prepare", response_model=answers.Preparing, status_code=202, tags=["map"],
                  summary="预先加载点选与搜索所需的台账 / load the ledger for clicks and search in the background")
     def prepare(request: Request, enterprise: str | None = Query(None, description="企业名称 / enterprise")) \
             -> dict:
