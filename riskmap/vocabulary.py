@@ -17,6 +17,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from riskmap.domain import UnitKind
+from riskmap.geo.model import ROLES
+
+UNIT_KINDS = tuple(kind.value for kind in UnitKind)
 
 @dataclass(frozen=True)
 class Field:
@@ -68,8 +72,7 @@ FIELDS: dict[str, tuple[Field, ...]] = {
     "units": (
         Field("unit_id", "string", "单元编号", "unit id"),
         Field("name", "string", "单元名称", "unit name"),
-        Field("kind", "string", "单元类型 main/sub/subsub/post/equipment/activity", "unit kind",
-              values=("main", "sub", "subsub", "post", "equipment", "activity")),
+        Field("kind", "string", "单元类型 " + "/".join(UNIT_KINDS), "unit kind", values=UNIT_KINDS),
         Field("kind_zh", "string", "单元类型（中文）", "unit kind in Chinese", tiles=False),
         *_LEVEL,
         Field("parent_id", "string", "上级单元编号", "parent unit id", tiles=False),
@@ -84,8 +87,7 @@ FIELDS: dict[str, tuple[Field, ...]] = {
     "layout": (
         Field("source_id", "string", "源文件中的编号（CAD 句柄等）", "id in the source file (CAD handle…)"),
         Field("name", "string", "名称", "name"),
-        Field("role", "string", "角色 region/building/equipment/road/fence/other", "role",
-              values=("region", "building", "equipment", "road", "fence", "other")),
+        Field("role", "string", "角色 " + "/".join(ROLES), "role", values=ROLES),
         Field("role_zh", "string", "角色（中文）", "role in Chinese", tiles=False),
         Field("layer", "string", "源图层", "source layer", tiles=False),
         Field("rank", "integer", "绘制顺序中角色的位置（0 最下）", "the role's place in the draw order (0 = bottom)"),
