@@ -671,12 +671,10 @@ def flagged_mask(flags: np.ndarray, dues: np.ndarray, day: str) -> np.ndarray:
 
 
 
-def etag_for(data: TileData, layer: str, fmt: str, view: TileView, scale: int, hatch: bool, signature: str,
-             labels: bool = True, flagged: bool = False, day: str = "", sources: str = "") -> str:
-    """A strong ETag from what decides the bytes: enterprise, data version, tile, format, options, style and (for
-    the staleness layer) the day."""
-    flag = ("h" if hatch else "") + ("" if labels else "n") + ("f" if flagged else "") + day + \
-        (f"[{sources}]" if sources else "")
-    if data.owner is not None:                     # a past state: its layout and ledger versions say it all
-        return f'"{data.enterprise_id}.{data.stamp}.{layer}.{view.z}.{view.x}.{view.y}.{fmt}{scale}{flag}.{signature}"'
-    return f'"{data.enterprise_id}.{data.version}.{layer}.{view.z}.{view.x}.{view.y}.{fmt}{scale}{flag}.{signature}"'
+def etag_for(data: TileData, key: TileKey) -> str:
+    """A strong ETag from what decides the bytes: enterprise, data version (or a past state's stamp), the tile's
+    key (layer, tile, format, options, style and, for the staleness layer, the day)."""
+    flag = ("h" if key.hatch else "") + ("" if key.labels else "n") + ("f" if key.flagged else "") + key.day + \
+        (f"[{key.sources}]" if key.sources else "")
+    stamp = data.stamp if data.owner is not None else data.version    # a past state: its versions say it all
+    return f'"{data.enterprise_id}.{stamp}.{key.layer}.{key.z}.{key.x}.{key.y}.{key.fmt}{key.scale}{flag}.{key.style}"'

@@ -150,8 +150,8 @@ def _moment(request: Request):
     return parse_at(request.query_params.get("at"))
 
 
-async def _tile(request: Request, layer: str, z: str, x: str, y: str, fmt: str, scale: int,
-                enterprise: str | None, v: str | None, hatch: bool, labels: bool = True,
+async def _tile(request: Request, layer: str, z: str, x: str, y: str, fmt: str, *, scale: int = 1,
+                enterprise: str | None = None, v: str | None = None, hatch: bool = False, labels: bool = True,
                 flagged: bool = False, sources: str | None = None) -> Response:
     from riskmap.render.tilecache import etag_for
 
@@ -174,8 +174,7 @@ async def _tile(request: Request, layer: str, z: str, x: str, y: str, fmt: str, 
         if data is None:
             data = await run_in_threadpool(service.update, ent_id, name)
     key = service.key(data, layer, fmt, view, scale, hatch, labels, flagged, sources)
-    etag = etag_for(data, layer, fmt, view, key.scale, key.hatch, key.style, key.labels, key.flagged, key.day,
-                    key.sources)
+    etag = etag_for(data, key)
     if moment is not None:
         headers = {"ETag": etag, "Cache-Control": IMMUTABLE}
         if none_match(request.headers.get("if-none-match"), etag):
@@ -253,13 +252,13 @@ def _flag(query, name: str, default: bool) -> bool:
     return text in _TRUE
 
 
-def _tile_params(request: Request, png: bool) -> tuple[str | None, str | None, bool, bool, bool, str | None]:
-    """The query parameters of a tile, read by hand: FastAPI's parameter machinery costs more than serving a
-    cached tile (they are documented in the OpenAPI schema all the same)."""
+def _tile_params(request: Request, png: bool) -> dict:
+    """The query parameters of a tile (keyword arguments of `_tile`), read by hand: FastAPI's parameter machinery
+    costs more than serving a cached tile (they are documented in the OpenAPI schema all the same)."""
     q = request.query_params
-    hatch = _flag(q, "hatch", False) if png else False
-    labels = _flag(q, "labels", True) if png else True
-    return q.get("enterprise"), q.get("v"), hatch, labels, _flag(q, "flagged", False), q.get("layers")
+    return {"enterprise": q.get("enterprise"), "v": q.get("v"),
+            "hatch": _flag(q, "hatch", False) if png else False, "labels": _flag(q, "labels", True) if png else True,
+            "flagged": _flag(q, "flagged", False), "sources": q.get("layers")}
 
 
 def make_router() -> APIRouter:
@@ -298,19 +297,22 @@ def make_router() -> APIRouter:
                 response_class=Response, responses=_png_responses(), openapi_extra=png_doc)
     async def png_2x(request: Request) -> Response:
         p = request.path_params
-        return await _tile(request, p["layer"], p["z"], p["x"], p["y"], "png", 2, *_tile_params(request, True))
+        return await _tile(request, p["layer"], p["z"], p["x"], p["y"], "png", scale=2,
+                           **_tile_params(request, True))
 
     @router.get("/{layer}/{z}/{x}/{y}.png", summary="PNG 瓦片（256 像素）/ PNG tile", response_class=Response,
                 responses=_png_responses(), openapi_extra=png_doc)
     async def png(request: Request) -> Response:
         p = request.path_params
-        return await _tile(request, p["layer"], p["z"], p["x"], p["y"], "png", 1, *_tile_params(request, True))
+        return await _tile(request, p["layer"], p["z"], p["x"], p["y"], "png", scale=1,
+                           **_tile_params(request, True))
 
     @router.get("/{layer}/{z}/{x}/{y}.mvt", summary="矢量瓦片 MVT 2.1 / vector tile", response_class=Response,
                 responses=_mvt_responses(), openapi_extra=mvt_doc)
     async def mvt(request: Request) -> Response:
         p = request.path_params
-        return await _tile(request, p["layer"], p["z"], p["x"], p["y"], "mvt", 1, *_tile_params(request, False))
+        return await _tile(request, p["layer"], p["z"], p["x"], p["y"], "mvt", scale=1,
+                           **_tile_params(request, False))
 
     return router
 
@@ -387,8 +389,7 @@ class TileFastPath:
                 return None
             view = TileView(zi, xi, yi)      # inside the WebMercatorQuad grid, as tile_view would check
             key = service.key(data, layer, fmt, view, 2 if two else 1, hatch, labels, flagged, query.get("layers"))
-            etag = etag_for(data, layer, fmt, view, key.scale, key.hatch, key.style, key.labels, key.flagged, key.day,
-                            key.sources)
+            etag = etag_for(data, key)
             cache_control = IMMUTABLE if v is not None else "no-cache"
             if v is None:
                 for name, value in scope["headers"]:
@@ -537,4 +538,4 @@ async def tile_response(request: Request, layer: str, z: str, x: str, y: str, fm
                         enterprise: str | None = None) -> Response:
     """One current tile of a layer with the routes' caching contract (ETag, 304), for other protocols' routes
     (WMTS GetTile) that name the tile in their own way."""
-    return await _tile(request, layer, z, x, y, fmt, 1, enterprise, None, False)
+    return await _tile(request, layer, z, x, y, fmt, enterprise=enterprise)
