@@ -16,6 +16,8 @@ from riskmap.levels import Level, highest
 
 
 class UnitKind(str, Enum):
+    """The kinds of assessment unit, main unit down to the leaves; the value is what ledgers and JSON store."""
+
     MAIN = "main"            # 主单元
     SUB = "sub"              # 分单元
     SUBSUB = "subsub"        # 子单元
@@ -25,6 +27,7 @@ class UnitKind(str, Enum):
 
     @property
     def zh(self) -> str:
+        """The kind's Chinese name as ledgers and prints write it (主单元, 岗位 …)."""
         return _KIND_ZH[self]
 
     @property
@@ -35,6 +38,7 @@ class UnitKind(str, Enum):
 
     @classmethod
     def parse(cls, value: object) -> UnitKind:
+        """A kind from its code, Chinese name or a common alias (设备, 作业 …); ValueError naming the allowed kinds."""
         text = str(value).strip()
         for kind in cls:
             if text.lower() == kind.value or text == kind.zh or text in _KIND_ALIASES.get(kind, ()):
@@ -57,6 +61,8 @@ INHERENT = "inherent"
 
 @dataclass
 class Enterprise:
+    """An enterprise as a ledger or the store names it; the three phones are printed on the notice board."""
+
     id: str
     name: str
     short_name: str | None = None
@@ -225,6 +231,7 @@ class UnitTree:
         return self.units[unit_id]
 
     def children(self, unit_id: str | None) -> list[AssessmentUnit]:
+        """The direct children of a unit, in the order the units were given; `None` gives the root units."""
         return [self.units[c] for c in self._children.get(unit_id, [])]
 
     def ancestors(self, unit_id: str) -> list[AssessmentUnit]:
@@ -237,6 +244,7 @@ class UnitTree:
         return out
 
     def descendants(self, unit_id: str) -> list[AssessmentUnit]:
+        """Every unit below `unit_id` (not itself), at any depth, in no promised order."""
         out, stack = [], [unit_id]
         while stack:
             for child in self.children(stack.pop()):

@@ -42,6 +42,7 @@ def no_enterprise(name) -> NotFoundError:
 
 
 def no_enterprise_yet() -> NotFoundError:
+    """The one wording for an empty database when no enterprise was named: import a layout and a ledger first."""
     return NotFoundError("数据库中还没有企业，请先导入布置图和台账 / no enterprise in the database yet")
 
 

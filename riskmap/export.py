@@ -70,6 +70,7 @@ def units_frame(plant: Plant, which: str = "residual") -> gpd.GeoDataFrame:
 
 
 def regions_frame(plant: Plant, method: str = "highest", which: str = "residual") -> gpd.GeoDataFrame:
+    """One row per region with its level by `method` ("highest" or "weighted") and the unit that decided it."""
     risks = plant.region_risk(method=method, which=which)
     geoms = {r.id: r.geometry for r in plant.regions}
     rows = []

@@ -10,6 +10,8 @@ from riskmap.symbology import load_yaml
 
 
 class Level(str, Enum):
+    """The four risk levels; the value is the code JSON, tiles and exports carry (low is blue, never green)."""
+
     MAJOR = "major"
     SIGNIFICANT = "significant"
     GENERAL = "general"
@@ -22,14 +24,17 @@ class Level(str, Enum):
 
     @property
     def zh(self) -> str:
+        """The Chinese name (重大风险 … 低风险), as prints and messages write it."""
         return _ZH[self]
 
     @property
     def en(self) -> str:
+        """The English name (Major risk … Low risk)."""
         return _EN[self]
 
     @classmethod
     def from_rank(cls, rank: int) -> Level:
+        """The level of a rank (4 major … 1 low); ValueError for any other number, 0 (not assessed) included."""
         for level, r in _RANK.items():
             if r == rank:
                 return level
@@ -103,6 +108,8 @@ def highest(levels) -> Level | None:
 
 @dataclass(frozen=True)
 class LevelStyle:
+    """How one level is drawn: fill colour, hatch and grey for greyscale prints, and its default control tier."""
+
     level: Level
     zh: str
     en: str
@@ -114,11 +121,14 @@ class LevelStyle:
 
 @dataclass(frozen=True)
 class Palette:
+    """The symbology of the levels as layers/levels.yaml sets it (enterprises may change colours), with code tables."""
+
     styles: dict[Level, LevelStyle]
     code_tables: dict[str, dict[Level, int]]
     control_tiers: dict[str, dict[str, str]]
 
     def colour(self, level: Level) -> str:
+        """The fill colour of a level (#RRGGBB) from the configured palette; never hard-code the four colours."""
         return self.styles[level].fill
 
     def code(self, level: Level, table: str = "1-4") -> int:

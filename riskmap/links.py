@@ -15,6 +15,7 @@ def unit_link(unit_id: str) -> str:
 
 
 def unit_url(base_url: str, unit_id: str) -> str:
+    """The full address a unit's QR code encodes; `base_url` must be reachable from a phone (see is_loopback)."""
     return base_url.rstrip("/") + unit_link(unit_id)
 
 

@@ -8,6 +8,7 @@ _PACKAGE_DIR = Path(__file__).resolve().parent
 
 
 def data_dir() -> Path:
+    """The shipped data folder: the checkout's `data/` when running from source, else the wheel's `_data/`."""
     checkout = _PACKAGE_DIR.parent / "data"
     if checkout.is_dir():
         return checkout
@@ -15,4 +16,5 @@ def data_dir() -> Path:
 
 
 def demo_dir() -> Path:
+    """The demo plant's files, inside the shipped data folder."""
     return data_dir() / "demo"

@@ -14,6 +14,9 @@ from riskmap.domain import RESIDUAL, AssessmentUnit, Enterprise, Region
 
 @dataclass
 class Plant:
+    """One enterprise's plant as read from the store, at one data version (or a past moment, `as_of`), for every
+    interface and renderer alike; `features` are in EPSG:4326."""
+
     enterprise: Enterprise
     features: Any                      # GeoDataFrame of the current layout, EPSG:4326
     units: list[AssessmentUnit]

@@ -19,13 +19,17 @@ DEFAULT_MONTHS = 12
 
 @dataclass(frozen=True)
 class Validity:
+    """A validity period (有效期), both ends included: valid on `end`, expired from the day after."""
+
     start: date
     end: date             # the last valid day
 
     def expired(self, today: date) -> bool:
+        """Whether the period has ended by `today`, a Beijing date (riskmap.clock.today), by the flags' rule."""
         return self.end < today
 
     def text(self) -> str:
+        """The period as the notice board prints it: "2026-01-01 至 2026-12-31"."""
         return f"{self.start.isoformat()} 至 {self.end.isoformat()}"
 
 

@@ -24,6 +24,8 @@ UNIT_KINDS = tuple(kind.value for kind in UnitKind)
 
 @dataclass(frozen=True)
 class Field:
+    """One output field: its name and type are the same in every output that carries it."""
+
     name: str
     type: str                  # "string", "integer", "boolean" or "date" (ISO 8601 YYYY-MM-DD; text in JSON, tiles)
     zh: str
@@ -34,10 +36,12 @@ class Field:
 
     @property
     def description(self) -> str:
+        """The bilingual description schemas and queryables give the field: "中文 / English"."""
         return f"{self.zh} / {self.en}"
 
     @property
     def json_type(self) -> str:
+        """The JSON Schema type: integers and booleans as such, everything else (dates too) as string."""
         return self.type if self.type in ("integer", "boolean") else "string"
 
     @property

@@ -79,6 +79,7 @@ def _search_decoded(first: bytes, rest: Iterable[bytes]) -> None:
 
 
 def file_chunks(path, size: int = _CHUNK) -> Iterable[bytes]:
+    """A file's bytes in chunks for refuse_dtd, so a large document is never held in memory whole."""
     with open(path, "rb") as fh:
         while chunk := fh.read(size):
             yield chunk

@@ -38,6 +38,7 @@ class ProfileResolver:
         self.default = self.get(default) if not isinstance(default, Profile) else default
 
     def get(self, name: str | Profile) -> Profile:
+        """A profile by name or file path, loaded once per run; a Profile passes through. InputError if none found."""
         if isinstance(name, Profile):
             return name
         key = str(name).strip()
@@ -47,6 +48,7 @@ class ProfileResolver:
         return self._cache[key]
 
     def for_event(self, event: RiskEvent) -> Profile:
+        """The profile that evaluates `event`: the default when its method is empty or names the default (any case)."""
         method = (event.method or "").strip()
         if not method or method in (self.default.name, self.default.method) \
                 or method.lower() in (self.default.name.lower(), self.default.method.lower()):

@@ -87,6 +87,8 @@ GRADE_ZH = {1: "一级", 2: "二级", 3: "三级", 4: "四级"}
 
 @dataclass(frozen=True)
 class SubstanceRatio:
+    """One substance's share: q and Q in the same unit (tonnes in GB 18218-2018), β, and q/Q as an exact fraction."""
+
     name: str
     q: Decimal
     Q: Decimal
@@ -111,6 +113,7 @@ class MajorHazardResult:
 
     @property
     def grade_zh(self) -> str | None:
+        """The grade as a report prints it (e.g. "一级重大危险源"); None when the unit is not an installation."""
         return None if self.grade is None else f"{GRADE_ZH[self.grade]}重大危险源"
 
     def reason(self) -> str:
@@ -123,6 +126,7 @@ class MajorHazardResult:
                 f"（500 m 内 {self.people_500m} 人），R = α·Σβ·q/Q = {r}，{self.grade_zh}")
 
     def to_dict(self) -> dict[str, Any]:
+        """The result for JSON: every number as plain decimal text, so no float rounding reaches a client."""
         return {
             "ratio_sum": format_decimal(self.ratio_sum),
             "is_installation": self.is_installation,
@@ -137,6 +141,7 @@ class MajorHazardResult:
 
 
 def alpha_for(people_500m: int) -> Decimal:
+    """α for the number of people within 500 m (GB 18218-2018): 0.5 for nobody up to 2.0 for 100 or more."""
     for at_least, alpha in ALPHA_TABLE:
         if people_500m >= at_least:
             return alpha
@@ -144,6 +149,7 @@ def alpha_for(people_500m: int) -> Decimal:
 
 
 def grade_for(r: Fraction) -> int:
+    """The grade for an exact R: 1 from 100, 2 from 50, 3 from 10, else 4; meaningful only when Σq/Q ≥ 1."""
     for at_least, grade in GRADE_TABLE:
         if r >= at_least:
             return grade

@@ -51,15 +51,19 @@ class InputSpec(Dimension):
     max_of: tuple[Dimension, ...] = ()
 
     def allowed_zh(self) -> str:
+        """The allowed values joined for a Chinese message, e.g. "10、6、3"; empty for an input without a fixed set."""
         return "、".join(format_decimal(v) for v in self.values)
 
     def allowed_en(self) -> str:
+        """The allowed values joined for an English message, e.g. "10, 6, 3"."""
         return ", ".join(format_decimal(v) for v in self.values)
 
     def label(self, value: Decimal) -> str | None:
+        """The meaning of a value as the method's table gives it (10 → 完全可以预料), None when the profile has none."""
         return self.labels.get(value)
 
     def display(self) -> str:
+        """How messages name the input: its key with the Chinese name, e.g. "L（可能性）", or the bare key."""
         return f"{self.key}（{self.zh}）" if self.zh else self.key
 
 
@@ -85,6 +89,9 @@ class DirectRule:
 
 @dataclass(frozen=True, eq=False)
 class Profile:
+    """An evaluation method as data (load it with load_profile): inputs, bands from the highest level down, and
+    whether a score on a band edge belongs to the band above ("higher") or below ("lower")."""
+
     name: str
     method: str
     inputs: tuple[InputSpec, ...]
@@ -107,6 +114,7 @@ class Profile:
 
     @property
     def display_name(self) -> str:
+        """The method's name on reports and prints: the short name, else the method upper-cased (LEC)."""
         return self.short_name or self.method.upper()
 
     def band_for(self, score: Decimal) -> Band:

@@ -126,6 +126,7 @@ def grown_extent(extent: tuple[float, float, float, float], margin_m: float) -> 
 
 
 def geodesic_area_km2(geom: shapely.Geometry) -> float:
+    """The geodesic area on WGS84 of a lon/lat geometry in km², so a size limit means the same at any latitude."""
     from pyproj import Geod
 
     area, _ = Geod(ellps="WGS84").geometry_area_perimeter(geom)

@@ -206,6 +206,8 @@ def check_projected(bounds: Sequence[float], crs: CRS, *, what: str = "数据 / 
 
 
 def check_coordinates(bounds: Sequence[float], crs: CRS, *, what: str = "数据 / data") -> None:
+    """Refuse bounds that cannot belong to `crs` (lon/lat or projected alike), naming the likely fix; `what` is the
+    "中文 / English" name of the data in the message."""
     if crs.is_geographic:
         check_lonlat(bounds, what=what)
     else:
@@ -443,10 +445,12 @@ class Fit:
 
     @property
     def rms_m(self) -> float:
+        """The RMS of the control point residuals in metres: what the import's max_rms_m limit is held to."""
         return float(np.sqrt(np.mean(self.residuals_m ** 2)))
 
     @property
     def scale(self) -> float:
+        """Plan metres per drawing unit (√|det|): 1 for a drawing in metres, 0.001 for one in millimetres."""
         return float(math.sqrt(abs(np.linalg.det(self.matrix))))
 
     @property
@@ -462,10 +466,12 @@ class Fit:
         return [float(a), float(b), float(d), float(e), float(self.offset[0]), float(self.offset[1])]
 
     def apply(self, geoms: np.ndarray) -> np.ndarray:
+        """The geometries (an array) moved from drawing coordinates into the fit's CRS, in metres."""
         matrix, offset = self.matrix, self.offset
         return shapely.transform(geoms, lambda xy: xy @ matrix.T + offset)
 
     def info(self) -> dict[str, Any]:
+        """The fit as the layout's georeference record (JSON-ready): residuals, RMS, transform, scale, rotation."""
         return {"method": self.method, "points": len(self.residuals_m),
                 "residuals_m": [round(float(r), 4) for r in self.residuals_m], "rms_m": round(self.rms_m, 4),
                 "labels": list(self.labels), "transform": self.transform, "scale": self.scale,

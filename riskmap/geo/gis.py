@@ -52,6 +52,9 @@ GEOJSON_MAX_DEPTH = 64
 
 @dataclass(frozen=True)
 class ReadOptions:
+    """How a reader finds each feature's name and role in the attributes, and its limits: more features than
+    `max_features` is a TooLargeError; `explode_budget` applies to DXF only."""
+
     name_property: str = "name"
     role_property: str = "role"
     layer_map: Any = None                 # a riskmap.geo.layermap.LayerMap, or None
@@ -261,6 +264,7 @@ def read_sources(sources: list[_Source], *, fmt: str, source_name: str, opts: Re
 
 def read_geojson(path: str | os.PathLike, opts: ReadOptions = ReadOptions(),
                  source_name: str | None = None) -> RawLayout:
+    """A GeoJSON layout; when GDAL cannot read it, the error says where the JSON breaks or why it is not GeoJSON."""
     path = Path(path)
     try:
         return read_sources([_Source(path, None, path.stem)], fmt="geojson",
@@ -291,6 +295,7 @@ def _explain_json(path: Path, exc: LayoutImportError) -> LayoutImportError:
 
 def read_gpkg(path: str | os.PathLike, opts: ReadOptions = ReadOptions(),
               source_name: str | None = None) -> RawLayout:
+    """Every layer of a GeoPackage that has geometry (attribute-only tables are skipped), as one layout."""
     path = Path(path)
     layers = [name for name, gtype in _list_layers(path, "gpkg") if gtype is not None]
     return read_sources([_Source(path, name, name) for name in layers], fmt="gpkg",
@@ -299,6 +304,8 @@ def read_gpkg(path: str | os.PathLike, opts: ReadOptions = ReadOptions(),
 
 def read_kml(path: str | os.PathLike, opts: ReadOptions = ReadOptions(), source_name: str | None = None,
              fmt: str = "kml") -> RawLayout:
+    """A KML file (or the doc.kml extracted from a KMZ), each of its layers read; a file that declares a DTD or
+    entities, or is not well-formed XML, is refused before GDAL reads it."""
     from riskmap.xmlguard import DTDFound, NotWellFormed, file_chunks, refuse_dtd
 
     path = Path(path)

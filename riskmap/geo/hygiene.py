@@ -27,6 +27,9 @@ ZERO_AREA_M2 = 1e-6
 
 @dataclass
 class Cleaned:
+    """What clean() kept and did: the features, one entry per repaired geometry, counts dropped per reason
+    ("invalid", "degenerate", "zero-area") and warnings to show the user."""
+
     features: gpd.GeoDataFrame
     repaired: list[dict[str, Any]] = field(default_factory=list)
     dropped: dict[str, int] = field(default_factory=dict)

@@ -49,6 +49,7 @@ class LayerRule:
     role: str
 
     def matches(self, folded_layer: str) -> bool:
+        """Whether the rule matches a layer name already casefolded by the caller (the map folds each name once)."""
         folded = self.pattern.casefold()
         if _GLOB_CHARS.intersection(folded):
             return fnmatch.fnmatchcase(folded_layer, folded)
@@ -143,6 +144,7 @@ class LayerMap:
 
     @property
     def is_default(self) -> bool:
+        """True for the built-in map: matching no layer is then a warning; a user's map matching nothing is refused."""
         return self.source == "default"
 
     def resolve(self, layer: str) -> tuple[str, bool]:
@@ -156,8 +158,10 @@ class LayerMap:
         return hit
 
     def role_for(self, layer: str) -> str:
+        """The role for a CAD layer name (the default role when no rule matches; use resolve() to tell which)."""
         return self.resolve(layer)[0]
 
     def to_data(self) -> dict[str, Any]:
+        """The map as plain data ({"rules": [...], "default_role": ...}), the shape from_data() reads back."""
         return {"rules": [{"pattern": r.pattern, "role": r.role} for r in self.rules],
                 "default_role": self.default_role}

@@ -65,9 +65,11 @@ class LayoutDiff:
 
     @property
     def has_changes(self) -> bool:
+        """Whether the revision changes anything; applying an unchanged diff writes no new layout version."""
         return bool(self.changes)
 
     def to_dict(self) -> dict[str, Any]:
+        """The diff as JSON for the CLI and the API: counts, how features were matched, a row per changed feature."""
         return {"counts": dict(self.counts), "matched_by": dict(self.matched_by), "features": list(self.rows)}
 
     def to_changes(self) -> list:

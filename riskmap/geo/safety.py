@@ -87,6 +87,7 @@ def _display_name(info: zipfile.ZipInfo) -> str:
 
 
 def open_zip(path: str | os.PathLike) -> zipfile.ZipFile:
+    """Open a zip, turning any corrupt or truncated archive into a LayoutImportError instead of a traceback."""
     try:
         return zipfile.ZipFile(path)
     except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:

@@ -64,6 +64,7 @@ def _text(raw: dict, key: str, where: Where | None, problems: Problems, prefix: 
 
 
 def build_override(raw: Any, where: Where | None, prefix: str, problems: Problems, **owner) -> Override | None:
+    """An Override from raw {level, reason, rule}; a level without a written reason is a problem, never accepted."""
     if raw is None:
         return None
     if not isinstance(raw, dict):
@@ -89,6 +90,8 @@ def build_override(raw: Any, where: Where | None, prefix: str, problems: Problem
 
 
 def build_major_hazard(raw: Any, where: Where | None, problems: Problems, **owner) -> dict[str, Any] | None:
+    """A unit's major hazard data {people_500m, substances} checked and normalised; the GB 18218 computation itself
+    is the criteria's (riskmap.criteria.major_hazard)."""
     if raw is None:
         return None
     if not isinstance(raw, dict):
@@ -232,6 +235,8 @@ def _direct_rule_names() -> dict[str, str]:
 
 
 def build_direct_rules(raw: Any, where: Where | None, problems: Problems, **owner) -> list[str]:
+    """Direct-determination rule names from a list or a 、-separated cell; Chinese rule texts become rule names, and
+    unknown names pass through for the criteria check to report."""
     if raw is None or raw == "":
         return []
     if isinstance(raw, str):
@@ -247,6 +252,7 @@ def build_direct_rules(raw: Any, where: Where | None, problems: Problems, **owne
 
 
 def build_controls(raw: Any, where: Where | None, problems: Problems, **owner) -> list[ControlMeasure]:
+    """Control measures from raw objects; one without a description is a problem, and tiers are normalised."""
     if raw is None:
         return []
     if not isinstance(raw, list):
@@ -273,6 +279,7 @@ def build_controls(raw: Any, where: Where | None, problems: Problems, **owner) -
 
 
 def build_event(raw: dict[str, Any], where: Where | None, problems: Problems) -> RiskEvent:
+    """A RiskEvent from raw values; its name falls back to the hazard factor, then the accident type."""
     ev = RiskEvent(name="")
     own = {"event": ev}
     ev.id = _text(raw, "id", where, problems, **own)

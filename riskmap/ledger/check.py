@@ -23,6 +23,7 @@ def _criteria():
 
 
 def evaluation_dict(ev) -> dict[str, Any] | None:
+    """An evaluation as JSON for exports with evaluations: information only, recomputed when the ledger is read."""
     if ev is None:
         return None
     to_dict = getattr(_criteria(), "evaluation_to_dict", None)

@@ -50,6 +50,7 @@ def clean_text(value: Any) -> str | None:
 
 
 def parse_decimal(value: Any, what: str = "数值") -> Decimal:
+    """A finite Decimal made from the value's text (a float 0.1 stays 0.1); `what` names the value in the message."""
     if isinstance(value, (bool, dict, list)):
         raise ValueError(f"{what}应为数字 / {what} must be a number, got {value!r}")
     try:
@@ -81,6 +82,7 @@ def canonical_number(value: Any) -> Any:
 
 
 def parse_int(value: Any, what: str) -> int:
+    """A whole number ≥ 0 (people counts); 3.0 is accepted, 3.5 and -1 are not."""
     number = parse_decimal(value, what)
     if number != number.to_integral_value() or number < 0:
         raise ValueError(f"{what}应为非负整数，实际为 “{value}” / {what} must be a whole number ≥ 0")
@@ -96,6 +98,7 @@ _DATE_PATTERNS = (
 
 
 def parse_date(value: Any) -> date:
+    """A date as enterprises type it (2025-03-01, 2025/3/1, 2025.3.1, 2025年3月1日) or as Excel stores it."""
     if isinstance(value, datetime):
         return value.date()
     if isinstance(value, date):
@@ -114,6 +117,7 @@ def parse_date(value: Any) -> date:
 
 
 def parse_level(value: Any) -> Level:
+    """A risk level from a cell (code, name, colour word, A–D); numbers are refused: platforms number differently."""
     if isinstance(value, (dict, list, bool)):
         raise ValueError(f"风险等级应为文本 / a risk level must be text, got {value!r}")
     if isinstance(value, float) and value == int(value):
@@ -122,6 +126,7 @@ def parse_level(value: Any) -> Level:
 
 
 def parse_kind(value: Any) -> UnitKind:
+    """A unit kind from a cell (code, Chinese name or alias); an object, list or boolean is refused."""
     if isinstance(value, (dict, list, bool)):
         raise ValueError(f"单元类型应为文本 / a unit kind must be text, got {value!r}")
     return UnitKind.parse(value)
@@ -147,6 +152,7 @@ _LIST_SPLIT = re.compile(r"[、,，;；/\n]+")
 
 
 def split_list(text: str) -> list[str]:
+    """The items of a cell that lists several (、 , ， ; ； / or new lines), blanks dropped."""
     return [part.strip() for part in _LIST_SPLIT.split(text) if part.strip()]
 
 
@@ -210,6 +216,7 @@ def parse_geometry(value: Any):
 
 
 def geometry_to_json(geom) -> dict[str, Any]:
+    """A geometry as a GeoJSON mapping with lists, not tuples, so that it compares equal after a JSON round trip."""
     return _lists(mapping(geom))
 
 
@@ -231,6 +238,7 @@ def _put(out: dict[str, Any], key: str, value: Any) -> None:
 
 
 def override_to_dict(ov: Override | None) -> dict[str, Any] | None:
+    """An override in the canonical JSON form; `rule` only when set."""
     if ov is None:
         return None
     out: dict[str, Any] = {"level": ov.level.value, "reason": ov.reason}
@@ -239,6 +247,7 @@ def override_to_dict(ov: Override | None) -> dict[str, Any] | None:
 
 
 def control_to_dict(c: ControlMeasure) -> dict[str, Any]:
+    """A control measure in the canonical JSON form; empty fields are left out."""
     out: dict[str, Any] = {"description": c.description}
     _put(out, "class", c.cls)
     _put(out, "tier", c.tier)
@@ -248,14 +257,17 @@ def control_to_dict(c: ControlMeasure) -> dict[str, Any]:
 
 
 def inputs_to_dict(inputs: dict[str, Any]) -> dict[str, Any]:
+    """Evaluation inputs in the canonical JSON form: numbers as canonical_number gives them, text kept as text."""
     return {str(k): canonical_number(v) for k, v in inputs.items()}
 
 
 def weight_to_json(weight: Decimal) -> Any:
+    """A unit weight in the canonical JSON form: int when whole, else float or decimal text (see canonical_number)."""
     return canonical_number(weight)
 
 
 def event_to_dict(ev: RiskEvent, evaluations: bool = False) -> dict[str, Any]:
+    """An event in the canonical JSON form, empty fields left out; `evaluations` adds the computed results."""
     out: dict[str, Any] = {}
     _put(out, "id", ev.id)
     out["name"] = ev.name
@@ -281,6 +293,7 @@ def event_to_dict(ev: RiskEvent, evaluations: bool = False) -> dict[str, Any]:
 
 
 def major_hazard_to_dict(mh: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Major hazard data in the canonical JSON form; None when the unit has none."""
     if not mh:
         return None
     out: dict[str, Any] = {}
@@ -300,6 +313,7 @@ def major_hazard_to_dict(mh: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 def unit_to_dict(unit: AssessmentUnit, evaluations: bool = False) -> dict[str, Any]:
+    """A unit in the canonical JSON form, with its events; `evaluations` adds their computed results."""
     out: dict[str, Any] = {"id": unit.id, "name": unit.name, "kind": unit.kind.value, "parent": unit.parent_id}
     _put(out, "feature", unit.feature_ref)
     _put(out, "geometry", geometry_to_json(unit.geometry) if unit.geometry is not None else None)

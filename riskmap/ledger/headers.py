@@ -23,6 +23,8 @@ def display(text: str) -> str:
 
 
 def norm(text: str, fold_case: bool = True) -> str:
+    """The form headers are matched on: no spaces, half-width brackets, unit suffixes such as （t） removed, and
+    case folded unless `fold_case` is False (substance sheets tell q from Q)."""
     out = "".join(str(text).split()).translate(_FOLD).rstrip(":")
     out = _UNIT_SUFFIX.sub("", out)
     return out.casefold() if fold_case else out
@@ -173,6 +175,8 @@ def letter_of(leaf: str) -> str | None:
 
 @dataclass
 class Column:
+    """One sheet column and what it holds, as the header classifiers decided; `label` is how messages name it."""
+
     index: int                 # 0-based column in the sheet
     label: str                 # header path as written, "风险评价/L"
     field: str | None          # what it holds (None: not ours, ignored)
@@ -301,6 +305,7 @@ def resolve_severity(columns: list[Column]) -> None:
 
 
 def classify_unit_column(index: int, path: list[str]) -> Column:
+    """What one column of a unit sheet holds (field None for a column riskmap does not read)."""
     label = "/".join(display(p) for p in path)
     leaf = norm(path[-1])
     col = Column(index, label, None)
@@ -317,6 +322,7 @@ def classify_unit_column(index: int, path: list[str]) -> Column:
 
 
 def classify_substance_column(index: int, path: list[str]) -> Column:
+    """What one column of a substance sheet holds; headers are compared with case kept, since q and Q differ."""
     label = "/".join(display(p) for p in path)
     leaf = norm(path[-1], False)
     col = Column(index, label, None)

@@ -29,6 +29,7 @@ ENTERPRISE_KEYS = frozenset({"id", "name", "short_name", "supervision_phone", "r
 
 
 def load_json(path: str | os.PathLike) -> Any:
+    """A JSON ledger file parsed strictly, refusing a file over MAX_JSON_BYTES or nested too deep (LedgerError)."""
     from riskmap.strictjson import JSONProblem, loads
 
     p = Path(path)
@@ -124,6 +125,7 @@ def _enterprise(raw: Any, problems: Problems) -> Enterprise | None:
 
 
 def enterprise_to_dict(ent: Enterprise | None) -> dict[str, Any] | None:
+    """The enterprise in the canonical JSON form; `id` only when it differs from the name, empty phones left out."""
     if ent is None:
         return None
     out: dict[str, Any] = {"name": ent.name}
@@ -149,10 +151,12 @@ def ledger_to_dict(ledger: Ledger, *, evaluations: bool = False) -> dict[str, An
 
 
 def read_ledger_json(source: str | os.PathLike | dict, *, skip_bad: bool = False) -> Ledger:
+    """A Ledger from a JSON file or an already parsed dict; LedgerError listing every problem unless `skip_bad`."""
     data = source if isinstance(source, dict) else load_json(source)
     return ledger_from_dict(data, skip_bad=skip_bad)
 
 
 def write_ledger_json(ledger: Ledger, path: str | os.PathLike, *, evaluations: bool = False) -> None:
+    """Write the canonical JSON form (UTF-8, Chinese unescaped, indented), so that a re-read compares equal."""
     text = json.dumps(ledger_to_dict(ledger, evaluations=evaluations), ensure_ascii=False, indent=2)
     Path(path).write_text(text + "\n", encoding="utf-8")

@@ -33,11 +33,14 @@ class Ledger:
     problems: list[dict[str, Any]] = field(default_factory=list)
 
     def events(self) -> list[RiskEvent]:
+        """Every event of the ledger, unit by unit."""
         return [ev for unit in self.units for ev in unit.events]
 
 
 @dataclass
 class Problem:
+    """One bad value: where it is (sheet, row, column as the user sees them) and which unit or event it spoils."""
+
     sheet: str
     row: Any
     column: str
@@ -47,6 +50,7 @@ class Problem:
     field: str = ""         # the field it is about (JSON form name, e.g. "inputs.L")
 
     def as_dict(self) -> dict[str, Any]:
+        """The problem as users and LedgerError details see it, without the objects it refers to."""
         return {"sheet": self.sheet, "row": self.row, "column": self.column, "message": self.message}
 
 
@@ -59,6 +63,7 @@ class Where:
     columns: dict[str, str] = field(default_factory=dict)
 
     def column(self, name: str) -> str:
+        """The column header (or JSON field) to name for a field; list indexes are ignored (controls[2].tier)."""
         if name in self.columns:
             return self.columns[name]
         plain = re.sub(r"\[\d+\]", "", name)
@@ -73,6 +78,7 @@ class Problems:
 
     def add(self, where: Where | None, field_name: str, message: str, *, unit=None, event=None,
             sheet: str | None = None, row: Any = None, column: str | None = None) -> None:
+        """Record a problem; `unit`/`event` mark what `skip_bad` drops; sheet, row and column override `where`."""
         self.items.append(Problem(
             sheet=sheet if sheet is not None else (where.sheet if where else ""),
             row=row if row is not None else (where.row if where else None),
@@ -83,9 +89,11 @@ class Problems:
         return len(self.items)
 
     def as_dicts(self) -> list[dict[str, Any]]:
+        """Every problem as users and LedgerError details see it."""
         return [p.as_dict() for p in self.items]
 
     def error(self) -> LedgerError:
+        """One LedgerError for the whole read, quoting the first problem and listing all; call only when not empty."""
         n = len(self.items)
         first = self.items[0]
         return LedgerError(

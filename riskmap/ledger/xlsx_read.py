@@ -77,13 +77,16 @@ class Grid:
 
     @property
     def n_rows(self) -> int:
+        """The number of rows read, empty ones included."""
         return len(self.rows)
 
     @property
     def n_cols(self) -> int:
+        """The width of the widest row."""
         return max((len(r) for r in self.rows), default=0)
 
     def get(self, r: int, c: int) -> Any:
+        """The value at 1-based (row, column), None outside the sheet; merged cells give their top-left value."""
         if 1 <= r <= len(self.rows):
             row = self.rows[r - 1]
             if 1 <= c <= len(row):
@@ -91,13 +94,16 @@ class Grid:
         return None
 
     def merge(self, r: int, c: int) -> tuple[int, int, int, int] | None:
+        """The merged range (first row, first column, last row, last column) holding the cell, None when not merged."""
         return self.merges.get((r, c))
 
     def propagated(self, r: int, c: int) -> bool:
+        """Whether the cell's value was copied from a merged range's top-left cell rather than written in it."""
         m = self.merges.get((r, c))
         return m is not None and (m[0], m[1]) != (r, c)
 
     def formula_without_value(self, r: int, c: int) -> bool:
+        """Whether the cell (or its merged range) holds a formula without a cached result: unknown, not empty."""
         m = self.merges.get((r, c))
         origin = (m[0], m[1]) if m else (r, c)
         return origin in self.formula_missing
@@ -235,6 +241,7 @@ def find_header(grid: Grid) -> tuple[int, int] | None:
 
 
 def header_paths(grid: Grid, start: int, end: int) -> list[list[str]]:
+    """Each column's header path over the header rows (merged group texts, then its own), repeats collapsed."""
     paths = []
     for c in range(1, grid.n_cols + 1):
         path: list[str] = []
@@ -270,6 +277,9 @@ class EventGroup:
 
 
 class WorkbookReader:
+    """One pass over a workbook's sheets, recognised by their headers (enterprise, units, substances, events,
+    geometry), into a Ledger; every problem is collected before the read fails."""
+
     def __init__(self, grids: list[Grid], skip_bad: bool):
         self.grids = grids
         self.skip_bad = skip_bad
@@ -286,6 +296,7 @@ class WorkbookReader:
     # -- top level --------------------------------------------------------------------------------
 
     def read(self) -> Ledger:
+        """The Ledger; LedgerError when no unit or event sheet is found, or listing all problems unless skip_bad."""
         roles: list[tuple[Grid, str, tuple[int, int] | None, list[Column]]] = []
         for grid in self.grids:
             roles.append(self._role(grid))

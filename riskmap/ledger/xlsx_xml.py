@@ -33,6 +33,9 @@ class XlsxError(Exception):
 
 @dataclass
 class Sheet:
+    """One sheet as read: rows of values, merged ranges (first row, first column, last row, last column; 1-based) and
+    the cells whose formula has no cached result."""
+
     name: str
     rows: list[list[Any]] = field(default_factory=list)
     merges: list[tuple[int, int, int, int]] = field(default_factory=list)
@@ -53,6 +56,7 @@ def _local(tag: str) -> str:
 
 
 def col_number(letters: str) -> int:
+    """The 1-based column number of Excel's letters: A → 1, Z → 26, AA → 27."""
     n = 0
     for ch in letters.upper():
         n = n * 26 + ord(ch) - 64
@@ -60,6 +64,7 @@ def col_number(letters: str) -> int:
 
 
 def cell_ref(ref: str) -> tuple[int, int]:
+    """(row, column), 1-based, of a cell reference such as "B7" or "$B$7"; ValueError for anything else."""
     m = _REF.match(ref)
     if not m:
         raise ValueError(ref)

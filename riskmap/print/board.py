@@ -52,6 +52,8 @@ AREA_COLUMNS = tuple(c for c in COLUMNS if c[0] not in AREA_LEAVES_OUT)
 
 @dataclass(frozen=True)
 class BoardRow:
+    """One row of a board as printed (texts already cleaned); `expired` prints the validity in red."""
+
     location: str
     hazard: str
     accident: str
@@ -91,6 +93,7 @@ def unit_location(tree: UnitTree, unit: AssessmentUnit) -> str:
 
 
 def accident_text(event: RiskEvent) -> str:
+    """The accident type as the ledger wrote it, with its GB 6441-2025 name beside it when that differs."""
     text = fonts.clean(event.accident_type)
     new = fonts.clean(event.accident_type_2025)
     if new and new != text:
@@ -99,6 +102,7 @@ def accident_text(event: RiskEvent) -> str:
 
 
 def numbered(items: Sequence[str]) -> str:
+    """Items as one cell: "1. … 2. …" on separate lines when several, the item alone when one, "—" when none."""
     items = [i for i in items if i]
     if len(items) <= 1:
         return items[0] if items else "—"
@@ -106,6 +110,7 @@ def numbered(items: Sequence[str]) -> str:
 
 
 def unique(values) -> list[str]:
+    """The printable texts of some values, blanks and repeats dropped, first occurrence order kept."""
     out: list[str] = []
     for v in values:
         text = fonts.clean(v).strip()
@@ -115,6 +120,7 @@ def unique(values) -> list[str]:
 
 
 def controls_text(event: RiskEvent) -> str:
+    """An event's control measures for a board cell; the existing measures stand in when it lists no controls."""
     items = unique(c.description for c in event.controls)
     if not items and event.existing_measures:
         items = [fonts.clean(event.existing_measures)]
@@ -122,6 +128,7 @@ def controls_text(event: RiskEvent) -> str:
 
 
 def responsible_text(unit: AssessmentUnit, level: Level, tiers: dict) -> str:
+    """Who controls a risk: department and person, then the control tier the level calls for (e.g. 公司(厂)级管控)."""
     who = " ".join(fonts.clean(v) for v in (unit.department, unit.responsible_person) if v)
     tier_key = load_palette().styles[level].control_tier
     tier = (tiers.get(tier_key) or {}).get("zh", "")
@@ -233,6 +240,7 @@ def level_cell(level: Level, grey: bool, mark: str = "") -> Cell:
 
 
 def readable_on(fill: str) -> str:
+    """Black or white, whichever reads on `fill` (#RRGGBB): white text on red, black on yellow."""
     r, g, b = (int(fill[i:i + 2], 16) / 255 for i in (1, 3, 5))
     luminance = 0.2126 * r + 0.7152 * g + 0.0722 * b
     return "#FFFFFF" if luminance < 0.45 else "#000000"
@@ -275,6 +283,8 @@ def board_pdf(plant, *, paper_name: str = "A3", landscape: bool = True, grey: bo
 
 
 def check_validity_months(plant, validity_months: int | None) -> int:
+    """The validity period in months: the profile's reassessment_months when not given (as the flags use), else
+    1–120 checked (InputError otherwise)."""
     if validity_months is None:
         from riskmap.store.flags import reassessment_months
 
@@ -302,6 +312,7 @@ class _Sheet:
 
 def board_pages(plant, made: Sequence[Board], p: Paper, grey: bool, now: datetime | None = None,
                 progress=None) -> list[output.Page]:
+    """The boards drawn as pages (an area board one sheet, the factory board continuing), not yet a PDF."""
     body = body_size(p)
     sheet = _Sheet(p, body, mm(10) * p.factor, body * 2.0, body * 1.25, body * 0.8)
     stamp = stamp_of(plant, now)
@@ -321,6 +332,7 @@ def board_pages(plant, made: Sequence[Board], p: Paper, grey: bool, now: datetim
 
 
 def columns_of(board: Board) -> tuple[tuple[str, float], ...]:
+    """The columns of a board: all of 表D on the factory board, fewer on an area board so more of its risks fit."""
     return COLUMNS if board.kind == "factory" else AREA_COLUMNS
 
 

@@ -52,6 +52,8 @@ LOOPBACK_WARNING = "警告：二维码指向本机地址，其他设备扫码无
 
 @dataclass(frozen=True)
 class CardContent:
+    """What one card shows, gathered from the unit and its events before any layout; `loopback` prints a warning."""
+
     unit_id: str
     kind_title: str                    # 岗位风险告知卡 | 设备设施风险告知卡 | …
     title: str
@@ -64,6 +66,7 @@ class CardContent:
 
 
 def check_base_url(base_url: str) -> str:
+    """The base address of the QR codes, checked to be http(s)://host[/path] (InputError otherwise), without "/"."""
     text = str(base_url or "").strip()
     parts = urlsplit(text)
     if parts.scheme not in ("http", "https") or not parts.netloc or any(c.isspace() for c in text):
@@ -77,6 +80,8 @@ def _is_ppe(cls: str | None) -> bool:
 
 
 def card_content(plant, unit: AssessmentUnit, tree: UnitTree, base_url: str, which: str = RESIDUAL) -> CardContent:
+    """A unit's card: equipment gets location and inspection/maintenance fields, a post its work content; protective
+    equipment (class 4-2) is listed apart from the other measures."""
     enterprise = plant.enterprise
     events = unit.events
     controls = [c for ev in events for c in ev.controls]
@@ -148,6 +153,7 @@ def cards_pdf(plant, *, paper_name: str = "A4", per_sheet: int | None = None, un
 
 
 def pdf_of(plant, pages: Sequence[output.Page]) -> bytes:
+    """The cards' pages as one PDF with the enterprise as author and title."""
     return output.pdf_bytes(pages, title=f"{plant.enterprise.name} 风险告知卡",
                             subject="岗位/设备设施风险告知卡（表E）", author=plant.enterprise.name)
 
@@ -155,6 +161,8 @@ def pdf_of(plant, pages: Sequence[output.Page]) -> bytes:
 def cards_pages(plant, *, paper_name: str = "A4", per_sheet: int | None = None,
                 unit_ids: Sequence[str] | None = None, base_url: str = "http://127.0.0.1:8000", grey: bool = False,
                 which: str = RESIDUAL, now: datetime | None = None, progress=None) -> list[output.Page]:
+    """The cards laid out as pages (checks as cards_pdf), so a caller can report progress and count cards before
+    writing the PDF with pdf_of; each page's meta names its units, cards per sheet and body size."""
     if per_sheet is not None and (isinstance(per_sheet, bool) or per_sheet not in PER_SHEET):
         raise InputError(f"每张纸的卡片数应为 1、2 或 4，得到 {str(per_sheet)[:10]} / --per-sheet must be 1, 2 or 4")
     sheet = paper(paper_name, False, CARD_PAPERS)

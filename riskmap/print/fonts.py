@@ -45,6 +45,7 @@ MISSING = "?"
 
 
 def install_hint() -> str:
+    """How to install a TrueType Chinese font or point RISKMAP_PRINT_FONT at one, appended to every FontError."""
     return ("请安装 TrueType 中文字体 fonts-wqy-microhei（apt-get install fonts-wqy-microhei），或用环境变量 "
             f"{PRINT_FONT_ENV} 指定 TrueType 中文字体文件 / install fonts-wqy-microhei (apt-get install "
             f"fonts-wqy-microhei) or point {PRINT_FONT_ENV} at a TrueType Chinese font")
@@ -52,6 +53,8 @@ def install_hint() -> str:
 
 @dataclass(frozen=True)
 class Face:
+    """One font file (path, index in a collection) with its skia typeface; compared by file, not by typeface object."""
+
     typeface: object = field(compare=False, hash=False)
     path: str = ""
     index: int = 0
@@ -134,6 +137,7 @@ def _active() -> tuple[Face, ...]:
 
 
 def clear_cache() -> None:
+    """Forget the chosen faces and measured text, so that a changed RISKMAP_PRINT_FONT takes effect (tests)."""
     _ACTIVE.clear()
     _chain.cache_clear()
     _font.cache_clear()
@@ -156,6 +160,7 @@ def _font(face_index: int, size: float, chain: tuple[Face, ...]) -> skia.Font:
 
 
 def font(size: float, face_index: int = 0) -> skia.Font:
+    """A skia font of one face of the chain at `size` pt, shaped for PDF (no hinting, linear metrics)."""
     chain = _active()
     with _lock:
         return _font(face_index, round(float(size), 3), chain)
@@ -206,6 +211,8 @@ def _runs(text: str, chain: tuple[Face, ...]) -> tuple[tuple[int, str], ...]:
 
 
 def runs(text: str) -> tuple[tuple[int, str], ...]:
+    """The text split into runs of one face each (main face first, then fallbacks); a character no face can draw
+    becomes MISSING ("?") rather than an empty box."""
     return _runs(text, _active())
 
 
@@ -226,6 +233,7 @@ def metrics(size: float) -> tuple[float, float]:
 
 
 def line_height(size: float, leading: float = 1.3) -> float:
+    """The distance between baselines, in pt, for text of `size` pt (`leading` times the size)."""
     return size * leading
 
 

@@ -53,6 +53,7 @@ class MapData:
     crs_label: str = ""
 
     def content_bounds(self) -> tuple[float, float, float, float] | None:
+        """The bounding box (plan metres) of everything on the map; None when nothing has a finite extent."""
         boxes = [f.total_bounds for f in (self.layout, self.regions, self.units) if len(f)]
         boxes = [b for b in boxes if np.all(np.isfinite(b))]
         if not boxes:
@@ -61,6 +62,7 @@ class MapData:
         return float(arr[:, 0].min()), float(arr[:, 1].min()), float(arr[:, 2].max()), float(arr[:, 3].max())
 
     def to_plan(self, lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Lon/lat arrays as plan coordinates (metres in `crs`)."""
         t = Transformer.from_crs(4326, self.crs, always_xy=True)
         return t.transform(lon, lat)
 
@@ -189,6 +191,7 @@ class MapView:
 
     @property
     def extent(self) -> tuple[float, float, float, float]:
+        """The plan area (metres) the frame shows: (minx, miny, maxx, maxy)."""
         left, top, right, bottom = self.frame
         hw, hh = (right - left) / self.s / 2, (bottom - top) / self.s / 2
         cx, cy = self.centre
@@ -202,6 +205,7 @@ class MapView:
         return math.log2(EARTH_CIRCUMFERENCE * math.cos(math.radians(self.lat)) / (256 * mpp))
 
     def to_pt(self, coords: np.ndarray) -> np.ndarray:
+        """Plan coordinates (n×2, metres) as page points (y down), rounded to whole units in a `fine` view."""
         left, top, right, bottom = self.frame
         fx, fy = (left + right) / 2, (top + bottom) / 2
         out = np.empty((len(coords), 2), np.float32)
@@ -623,6 +627,7 @@ def draw_highlight(canvas, view: MapView, geom, colour: str = "#000000", width_c
 
 
 def grid_step(span_m: float, target_lines: int = 8) -> float:
+    """A round grid spacing (1, 2, 2.5 or 5 × 10ⁿ metres) giving about `target_lines` lines over `span_m`."""
     raw = span_m / max(1, target_lines)
     exp = 10 ** math.floor(math.log10(raw)) if raw > 0 else 1
     for step in (1, 2, 2.5, 5, 10):
@@ -691,6 +696,7 @@ class Boxes:
                 yield i, j
 
     def hits(self, box) -> bool:
+        """Whether a box (page pt) overlaps a placed box or is crossed by a placed leader line."""
         x0, y0, x1, y1 = box
         for key in self._cells(box):
             for b in self.grid.get(key, ()):
@@ -709,6 +715,7 @@ class Boxes:
         return False
 
     def add(self, box) -> None:
+        """Place a box, so that later labels and leaders avoid it."""
         for key in self._cells(box):
             self.grid.setdefault(key, []).append(box)
 
@@ -736,6 +743,9 @@ def segment_hits_box(segment: tuple[float, float, float, float], box: tuple[floa
 
 @dataclass
 class Label:
+    """A map label: lines with their sizes and weights, the point it names, and (once placed) its centre, scale and
+    whether a leader line joins it to the anchor."""
+
     lines: list[str]
     sizes: list[float]
     bold: list[bool]
@@ -747,6 +757,7 @@ class Label:
     leader: bool = False
 
     def box_size(self, scale: float) -> tuple[float, float]:
+        """(width, height) in pt of the label's box, padding included, with its text at `scale` times its sizes."""
         w = max(fonts.width(t, s * scale) for t, s in zip(self.lines, self.sizes, strict=True))
         h = sum(fonts.line_height(s * scale, 1.2) for s in self.sizes)
         pad = max(self.sizes) * scale * 0.15
@@ -754,6 +765,7 @@ class Label:
 
     @property
     def box(self) -> tuple[float, float, float, float]:
+        """The placed label's box (x0, y0, x1, y1) in page pt, around its centre at its scale."""
         w, h = self.box_size(self.scale)
         return self.x - w / 2, self.y - h / 2, self.x + w / 2, self.y + h / 2
 
@@ -842,6 +854,7 @@ def label_plates(labels: Sequence[Label]) -> skia.Path:
 
 def draw_labels(canvas, labels: Sequence[Label], colour: str = "#1A1A1A", plate_colour: str = LABEL_HALO_COLOUR,
                 plate_opacity: float = 0.8) -> None:
+    """Draw placed labels: all plates first (so no plate covers another label's text), then text and leaders."""
     if not labels:
         return
     canvas.drawPath(label_plates(labels), skia.Paint(AntiAlias=True, Color=colour_int(plate_colour, plate_opacity)))
@@ -1003,4 +1016,5 @@ def draw_symbol(canvas, rect: tuple[float, float, float, float], style: LayerSty
 
 
 def styles() -> dict[str, LayerStyle]:
+    """The layout, regions and units styles from layers/*.yaml: a print draws with the tiles' symbology."""
     return {name: load_layer_style(name) for name in ("layout", "regions", "units")}

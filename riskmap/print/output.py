@@ -29,6 +29,8 @@ MAX_PIXELS = 300_000_000              # refuse rasters beyond this (A0 at 400 dp
 
 @dataclass
 class Page:
+    """One recorded page, sized in pt; it can be played into PDF, SVG or raster as often as needed."""
+
     width: float                      # pt
     height: float
     picture: skia.Picture
@@ -54,6 +56,7 @@ class PageRecorder:
 
 
 def record(width: float, height: float, draw: Callable[[skia.Canvas], None]) -> Page:
+    """A page of `width` × `height` pt drawn by `draw(canvas)`, recorded once."""
     recorder = PageRecorder(width, height)
     with recorder as canvas:
         draw(canvas)
@@ -100,6 +103,7 @@ def svg_bytes(page: Page) -> bytes:
 
 
 def raster_size(page: Page, dpi: float) -> tuple[int, int]:
+    """The pixel size of a page at `dpi`, rounded up so nothing of the page is cut; at least 1 × 1."""
     scale = dpi / 72.0
     return max(1, math.ceil(page.width * scale - 1e-6)), max(1, math.ceil(page.height * scale - 1e-6))
 
@@ -175,6 +179,7 @@ def write_png(page: Page, out: BinaryIO, dpi: float = PNG_DPI, progress: Callabl
 
 
 def png_bytes(page: Page, dpi: float = PNG_DPI) -> bytes:
+    """A PNG of the page in memory (for moderate sizes; write_png streams large ones to a file)."""
     buf = io.BytesIO()
     write_png(page, buf, dpi)
     return buf.getvalue()

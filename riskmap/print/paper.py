@@ -19,17 +19,21 @@ PAPERS: dict[str, tuple[float, float]] = {
 
 
 def mm(value: float) -> float:
+    """Millimetres as points (1/72 in), the unit every print draws in."""
     return value * PT_PER_MM
 
 
 @dataclass(frozen=True)
 class Paper:
+    """A sheet of paper in mm, orientation given by which side is longer; drawing uses pt (`width`, `height`)."""
+
     name: str
     width_mm: float
     height_mm: float
 
     @property
     def landscape(self) -> bool:
+        """Whether the sheet is wider than tall."""
         return self.width_mm > self.height_mm
 
     @property
@@ -39,6 +43,7 @@ class Paper:
 
     @property
     def height(self) -> float:
+        """Height in pt."""
         return mm(self.height_mm)
 
     @property
@@ -72,6 +77,7 @@ class Stamp:
     as_of: datetime | None = None
 
     def as_of_text(self) -> str | None:
+        """The line that marks a past state ("截至 … 的数据 / data as of …"), None for a print of the current one."""
         if self.as_of is None:
             return None
         from riskmap.store.history import format_moment
@@ -80,6 +86,7 @@ class Stamp:
         return f"截至 {moment} 的数据 / data as of {moment}"
 
     def text(self) -> str:
+        """The footer line: past state first if any, then layout and data versions and the Beijing time of printing."""
         layout = f"v{self.layout_version}" if self.layout_version is not None else "无 / none"
         when = clock.local_text(self.generated)
         past = f"{self.as_of_text()} · " if self.as_of is not None else ""
@@ -88,6 +95,7 @@ class Stamp:
 
 
 def stamp_of(plant, now: datetime | None = None) -> Stamp:
+    """The stamp of a plant printed at `now` (default: the present), with its layout and data versions."""
     info = plant.layout_info or {}
     version = info.get("version")
     return Stamp(int(version) if version is not None else None, int(plant.data_version),

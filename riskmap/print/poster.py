@@ -76,6 +76,8 @@ def sign_offs(settings: Any) -> tuple[SignOff, ...]:
 
 @dataclass
 class PosterOptions:
+    """What a poster prints (paper, scale, region or atlas, layers, method); check() refuses a bad combination."""
+
     paper: str = DEFAULT_PAPER
     landscape: bool | None = None            # None: the orientation that shows the map largest
     scale: int | None = None                 # 1:scale, computed in the plan's metric CRS
@@ -91,6 +93,7 @@ class PosterOptions:
     sign_offs: tuple[SignOff, ...] = BLANK_SIGN_OFFS
 
     def check(self) -> None:
+        """Refuse a bad paper, scale, method or combination with InputError; bbox and layers are normalised in place."""
         paper(self.paper, bool(self.landscape), POSTER_PAPERS)
         if self.landscape is not None and not isinstance(self.landscape, bool):
             raise InputError("landscape 应为 true 或 false / landscape must be true or false")
@@ -124,6 +127,7 @@ class PosterOptions:
 
 
 def mapview_methods() -> tuple[str, ...]:
+    """The region aggregation methods a poster accepts (riskmap.aggregate.METHODS)."""
     from riskmap.aggregate import METHODS
 
     return METHODS

@@ -18,6 +18,8 @@ CATEGORY_ORDER = ("prohibition", "warning", "mandatory", "information")
 
 @dataclass(frozen=True)
 class SignTable:
+    """safety_signs.yaml as read: each sign's category, and the signs by accident type and by hazard word."""
+
     category: dict[str, str]                 # sign name → category
     category_zh: dict[str, str]
     by_accident: dict[str, tuple[str, ...]]
@@ -26,6 +28,7 @@ class SignTable:
 
 @lru_cache(maxsize=1)
 def sign_table() -> SignTable:
+    """The sign table, read once; ValueError when the file names a sign it does not list (a data mistake)."""
     raw = yaml.safe_load(TABLE.read_text(encoding="utf-8"))
     category = {str(k): str(v) for k, v in raw["signs"].items()}
     for listing in ("accident_types", "words"):

@@ -16,6 +16,9 @@ TEXT = "#1A1A1A"
 
 @dataclass
 class Cell:
+    """One table cell: text with its fill (a level colour) or hatch (greyscale), alignment and weight; `lines` is
+    filled by the table's wrapping."""
+
     text: str = ""
     fill: str | None = None
     hatch: str | None = None           # a level's hatch name (greyscale prints)
@@ -37,6 +40,8 @@ class Piece:
 
 
 class Table:
+    """A ruled table of fixed column proportions at one text size: cells wrap to fit their column, never shrink."""
+
     def __init__(self, titles: Sequence[str], weights: Sequence[float], width: float, size: float,
                  header_fill: str = "#E6E6E6", line_colour: str = "#4D4D4D", leading: float = 1.35,
                  hatch_drawer=None, pad: float = 0.45):

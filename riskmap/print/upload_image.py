@@ -29,6 +29,8 @@ MIN_LONG_SIDE_PX = 1200                # below this the plan's labels are no lon
 
 @dataclass(frozen=True)
 class UploadImage:
+    """The regulator's image as made: bytes and MIME type, pixel size, the dpi and JPEG quality it took to fit."""
+
     data: bytes
     mime: str
     width: int
@@ -39,13 +41,16 @@ class UploadImage:
 
     @property
     def extension(self) -> str:
+        """The file extension for the image ("png" or "jpg")."""
         return "png" if self.mime == "image/png" else "jpg"
 
     def data_url(self) -> str:
+        """The image as a base64 data URL, the form platforms accept as text."""
         return f"data:{self.mime};base64,{base64.b64encode(self.data).decode('ascii')}"
 
 
 def normalise_format(fmt: str) -> str:
+    """"png" or "jpeg" from what a user types (JPG, .jpeg …); InputError for anything else."""
     key = str(fmt or "").strip().lower().lstrip(".")
     key = {"jpg": "jpeg"}.get(key, key)
     if key not in FORMATS:
