@@ -553,7 +553,7 @@ def _decode_names(values: np.ndarray) -> np.ndarray:
     return decoded[inverse.ravel()]
 
 
-def _scan_entities(tags: _Tags, name: str, reg: _Registry, T: dict[str, _Table], stats: Counter) -> np.ndarray:
+def _scan_entities(tags: _Tags, name: str, reg: _Registry, T: dict[str, _Table], stats: Counter) -> np.ndarray:  # noqa: C901 — one case per DXF entity type, read in one pass
     """Read the scanned entity types of one section into the raw tables.
 
     Returns the tag mask of what ezdxf must still read (everything else in this section is done).
@@ -904,7 +904,7 @@ def _get(dxf, key: str, default: Any) -> Any:
     return default if value is None else value
 
 
-def _ingest(e, kind: str, cid: int, T: dict[str, _Table], stats: Counter, tol: float) -> None:
+def _ingest(e, kind: str, cid: int, T: dict[str, _Table], stats: Counter, tol: float) -> None:  # noqa: C901 — one case per entity kind
     dxf = e.dxf
     if kind == "ATTDEF":
         return

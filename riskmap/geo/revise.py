@@ -229,7 +229,7 @@ def _r(value: float, digits: int = 3) -> float:
     return round(float(value), digits)
 
 
-def diff_layouts(current: gpd.GeoDataFrame, revised: gpd.GeoDataFrame, *,
+def diff_layouts(current: gpd.GeoDataFrame, revised: gpd.GeoDataFrame, *,  # noqa: C901 — matching rules in order
                  revised_format: str | None = None) -> LayoutDiff:
     """Compare the stored layout (`current`, as Store.layout_features gives it, with the row id in `id`) with a
     revised import (`revised`, as import_layout gives it); both EPSG:4326.

@@ -190,7 +190,7 @@ def _has(texts: list[str], hints: tuple[str, ...]) -> bool:
     return any(h in t for t in texts for h in hints)
 
 
-def classify_event_column(index: int, path: list[str]) -> Column:
+def classify_event_column(index: int, path: list[str]) -> Column:  # noqa: C901 — the headings of 表B/表C, case by case
     """What one column of a 表B/表C sheet holds."""
     label = "/".join(display(p) for p in path)
     leaf = norm(path[-1])

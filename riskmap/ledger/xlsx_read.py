@@ -641,8 +641,8 @@ class WorkbookReader:
                 out["unit"] = c.label
         return out
 
-    def _new_group(self, grid: Grid, r: int, cols: list[Column], unit_cols: list[Column], unit_values: list[Any],
-                   columns: dict[str, str]) -> EventGroup:
+    def _new_group(self, grid: Grid, r: int, cols: list[Column], unit_cols: list[Column],  # noqa: C901 — a row's cells
+                   unit_values: list[Any], columns: dict[str, str]) -> EventGroup:
         where = Where(grid.name, r, columns)
         raw: dict[str, Any] = {}
         inputs: dict[str, Any] = {}
