@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from hostilekit import MIB, bilingual, child_server, peak_rss_kb, send_body, table_digest
@@ -69,7 +70,9 @@ def call(app, method: str, path: str, headers: dict[str, str], size: int, *, dec
         elif message["type"] == "http.response.body":
             answer["body"] += message.get("body", b"")
 
-    asyncio.run(app(scope, receive, send))
+    # In a thread of its own: Playwright's sync API (the browser tests, same worker) keeps a loop in this one.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, app(scope, receive, send)).result()
     return answer["status"], json.loads(answer["body"] or b"{}"), given["bytes"]
 
 
