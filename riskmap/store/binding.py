@@ -61,6 +61,7 @@ def rebind_after_layout(w: Writing, features, previous=None, author: str | None 
         unit.feature_ref = fid
         s.execute(update(UnitRow).where(UnitRow.id == row.id).values(valid_to=version.number))
         insert_unit(w, version, unit, row.position)
+    w.touch(units=bound)
     record_change(w, "units.bind", collection="units", items=list(bound), author=author,
                   detail={"items": items[:MAX_DETAIL_ITEMS], "count": len(items)})
     w.units = None                                  # the map refresh reads the bound units again

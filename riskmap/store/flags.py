@@ -89,25 +89,27 @@ def raise_flags(w: Writing, wanted: dict[tuple[str, str], tuple[str, dict | None
                      "cleared_change_id": None, "detail": detail})
         out.append({"unit_id": code, "reason_code": reason_code, "reason": reason})
     insert_rows(s, ReassessmentFlagRow, rows)   # COPY on PostgreSQL: an accident may flag every unit
+    w.touch(flagged=[r["unit_code"] for r in rows])
     return out
 
 
 def clear_open(w: Writing, codes: Iterable[str] | None, reason_code: str | None = None) -> int:
     """Clear the open flags of some units (all when `codes` is None); returns how many."""
     s = w.session
-    q = select(ReassessmentFlagRow.id).where(ReassessmentFlagRow.enterprise_id == w.enterprise_id,
-                                             ReassessmentFlagRow.cleared_at.is_(None))
+    q = select(ReassessmentFlagRow.id, ReassessmentFlagRow.unit_code).where(
+        ReassessmentFlagRow.enterprise_id == w.enterprise_id, ReassessmentFlagRow.cleared_at.is_(None))
     if reason_code is not None:
         q = q.where(ReassessmentFlagRow.reason_code == reason_code)
     if codes is None:
-        ids = list(s.execute(q).scalars())
+        found = list(s.execute(q).all())
     else:
         codes = list(codes)
-        ids = []
+        found = []
         for start in range(0, len(codes), CHUNK):
-            ids.extend(s.execute(q.where(ReassessmentFlagRow.unit_code.in_(codes[start:start + CHUNK]))).scalars())
-    _clear_ids(w, ids)
-    return len(ids)
+            found.extend(s.execute(q.where(ReassessmentFlagRow.unit_code.in_(codes[start:start + CHUNK]))).all())
+    _clear_ids(w, [r[0] for r in found])
+    w.touch(flagged=[r[1] for r in found])
+    return len(found)
 
 
 def _clear_ids(w: Writing, ids: list[int]) -> None:
@@ -300,8 +302,10 @@ def after_ledger_import(w: Writing, units: Sequence[AssessmentUnit]) -> int:
                                     ReassessmentFlagRow.raised_at)
                              .where(ReassessmentFlagRow.enterprise_id == w.enterprise_id,
                                     ReassessmentFlagRow.cleared_at.is_(None))).all()
-    ids = [r.id for r in rows if r.unit_code in assessed and assessed[r.unit_code] >= local_date(r.raised_at)]
+    cleared = [r for r in rows if r.unit_code in assessed and assessed[r.unit_code] >= local_date(r.raised_at)]
+    ids = [r.id for r in cleared]
     _clear_ids(w, ids)
+    w.touch(flagged=[r.unit_code for r in cleared])
     return len(ids)
 
 
@@ -334,6 +338,7 @@ def record_accident(store: Store, name: str, unit_id: str | None, occurred_on: d
     serious = deaths >= SERIOUS_DEATHS or serious_injuries >= SERIOUS_INJURIES
     code = None if unit_id is None or not str(unit_id).strip() else str(unit_id).strip()
     with store.transaction(name, create=False) as w:
+        w.track()
         s = w.session
         current = list(s.execute(select(UnitRow.code).where(UnitRow.enterprise_id == w.enterprise_id,
                                                             UnitRow.valid_to.is_(None))).scalars())
@@ -365,6 +370,7 @@ def clear_flags(store: Store, name: str, unit_id: str | None, author: str | None
                          f"{reason_code!r}; allowed: {', '.join(STORED_REASONS)}")
     code = None if unit_id is None else str(unit_id)
     with store.transaction(name, create=False) as w:
+        w.track()
         change_id = record_change(w, "flags.clear", collection="units", items=[code] if code else [],
                                   author=author, reason=reason, detail={"reason_code": reason_code})
         cleared = clear_open(w, None if code is None else [code], reason_code)

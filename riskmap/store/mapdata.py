@@ -171,8 +171,14 @@ def build_snapshot(features, units: Sequence[AssessmentUnit], regions: Sequence[
 
     frames = {"units": drawn_units(units, which, unit_flags or {}, months)}
     risks = region_risk(list(regions), units, method="highest", which=which) if regions else []
-    frames["regions"] = _regions_frame(regions, risks, units)
-    frames["layout"] = _layout_frame(features)
+    frames["regions"] = regions_frame(regions, risks, units)
+    frames["layout"] = layout_frame(features)
+    return in_mercator(frames)
+
+
+def in_mercator(frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """The layers' frames (geometry in EPSG:4326) projected to EPSG:3857 in one call, rows without geometry
+    left out."""
     lonlat = [frames[name]["geometry"].to_numpy(dtype=object) for name in LAYERS]
     merc = to_mercator(np.concatenate(lonlat)) if sum(len(g) for g in lonlat) else np.empty(0, object)
     out, start = {}, 0
@@ -293,7 +299,7 @@ def member_counts(members: Sequence[str | None]) -> dict[str, int]:
     return out
 
 
-def _regions_frame(regions: Sequence[Region], risks: list, units: list[AssessmentUnit]) -> pd.DataFrame:
+def regions_frame(regions: Sequence[Region], risks: list, units: list[AssessmentUnit]) -> pd.DataFrame:
     assessed = {u.id: u.last_assessed for u in units}
     rows = []
     for region, risk in zip(regions, risks or [None] * len(regions), strict=True):
@@ -308,7 +314,7 @@ def _regions_frame(regions: Sequence[Region], risks: list, units: list[Assessmen
     return frame
 
 
-def _layout_frame(features) -> pd.DataFrame:
+def layout_frame(features) -> pd.DataFrame:
     if not len(features):
         return pd.DataFrame({c: pd.Series([], dtype=object) for c in SNAPSHOT_COLUMNS})
     fids = features["fid"].tolist()
@@ -356,12 +362,19 @@ class MapChange:
 _COMPARED = [*ATTRIBUTES, "wkb"]
 
 
-def refresh(session: Session, enterprise_id: int, data_version: int, snapshot: dict[str, pd.DataFrame]) \
-        -> MapChange:
-    """Write the difference between the stored snapshot and `snapshot`, stamped with `data_version`."""
+def refresh(session: Session, enterprise_id: int, data_version: int, snapshot: dict[str, pd.DataFrame],
+            keys: dict[str, set[str]] | None = None) -> MapChange:
+    """Write the difference between the stored snapshot and `snapshot`, stamped with `data_version`.
+
+    With `keys` (layer -> keys) only those features are compared, written or removed: `snapshot` then holds the
+    new state of exactly those features (riskmap.store.mapupdate computes it for what an edit touched)."""
     dialect = session.get_bind().dialect.name
-    old = read_rows(session, enterprise_id, with_wkb=True)
+    old = read_rows(session, enterprise_id, with_wkb=True, keys=keys)
     new = _new_rows(snapshot)
+    if keys is not None and len(new):
+        wanted = pd.Series([k in keys.get(layer, ()) for layer, k in zip(new["layer"], new["key"], strict=True)],
+                           index=new.index, dtype=bool)
+        new = new[wanted].reset_index(drop=True)
     merged = new.merge(old, on=["layer", "key"], how="outer", suffixes=("", "_old"), indicator=True)
     live_old = merged["_merge"].ne("left_only") & merged["wkb_old"].notna()
     in_new = merged["_merge"].ne("right_only")
@@ -386,7 +399,11 @@ def refresh(session: Session, enterprise_id: int, data_version: int, snapshot: d
     for layer in LAYERS:
         m = need & (merged["layer"].to_numpy() == layer)
         if m.any():
-            top = old.loc[old["layer"] == layer, "feature_id"].max() if len(old) else None
+            if keys is None:
+                top = old.loc[old["layer"] == layer, "feature_id"].max() if len(old) else None
+            else:
+                top = session.execute(select(func.max(MapFeatureRow.feature_id)).where(
+                    MapFeatureRow.enterprise_id == enterprise_id, MapFeatureRow.layer == layer)).scalar_one()
             start = 1 if top is None or pd.isna(top) else int(top) + 1
             fid[m] = np.arange(start, start + int(m.sum()))
     merged["feature_id"] = fid
@@ -466,9 +483,10 @@ def wkb_column(dialect: str):
 READ_COLUMNS = ["id", "layer", "key", "feature_id", "data_version", *ATTRIBUTES]
 
 
-def read_rows(session: Session, enterprise_id: int, since: int | None = None, with_wkb: bool = True) \
-        -> pd.DataFrame:
-    """Stored rows of an enterprise (tombstones included), or only those written after version `since`."""
+def read_rows(session: Session, enterprise_id: int, since: int | None = None, with_wkb: bool = True,
+              keys: dict[str, set[str]] | None = None) -> pd.DataFrame:
+    """Stored rows of an enterprise (tombstones included), or only those written after version `since`, or only
+    those of `keys` (layer -> keys)."""
     dialect = session.get_bind().dialect.name
     t = MapFeatureRow
     cols = [getattr(t, c) for c in READ_COLUMNS]
@@ -477,7 +495,15 @@ def read_rows(session: Session, enterprise_id: int, since: int | None = None, wi
     q = select(*cols).where(t.enterprise_id == enterprise_id)
     if since is not None:
         q = q.where(t.data_version > since)
-    rows = session.connection().execute(q.order_by(t.layer, t.feature_id)).all()
+    if keys is None:
+        rows = session.connection().execute(q.order_by(t.layer, t.feature_id)).all()
+    else:
+        rows = []
+        for layer in LAYERS:
+            wanted = sorted(keys.get(layer, ()))
+            for start in range(0, len(wanted), DELETE_CHUNK):
+                rows.extend(session.connection().execute(
+                    q.where(t.layer == layer, t.key.in_(wanted[start:start + DELETE_CHUNK]))).all())
     names = READ_COLUMNS + (["wkb"] if with_wkb else [])
     if not rows:
         return pd.DataFrame({c: pd.Series([], dtype=object) for c in names})

@@ -53,6 +53,21 @@ class Writing:
     change_id: int | None = None    # the audit row (`changes`) of this transaction, once written
     enterprise_name: str = ""
     edit_tag: int | None = None     # the new row id of a one-item write (edit_unit)
+    delta: Any = None               # mapupdate.MapDelta, filled by `touch` (the Store gives it with `plant`)
+    plant: Any = None               # mapupdate.PlantMap of the version before, when the Store holds it
+    tracked: bool = False           # the writer names all it changes (`track`): the map is updated, not rebuilt
+
+    def track(self) -> None:
+        """Declare that this writer names, with `touch`, every unit, feature and flag it changes; a writer that
+        does not (a new ledger, a new drawing) gets the whole map snapshot rebuilt."""
+        self.tracked = True
+
+    def touch(self, units: Iterable[str] = (), fids: Iterable[str] = (), flagged: Iterable[str] = ()) -> None:
+        """Name what this transaction changed, for the incremental map refresh (no-op for a full one)."""
+        if self.delta is not None:
+            self.delta.units.update(str(c) for c in units)
+            self.delta.fids.update(str(f) for f in fids)
+            self.delta.flagged.update(str(c) for c in flagged)
 
 
 def wkb_of(dialect: str, column):

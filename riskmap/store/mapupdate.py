@@ -1,0 +1,349 @@
+"""The map snapshot updated for what a write changed, not rebuilt: an edit costs what it changes.
+
+Why: rebuilding the whole snapshot (riskmap.store.mapdata.build_snapshot) reads every unit and recomputes every
+drawn shape and every region, so one edit on a 100,000-unit plant took seconds. Here the Store keeps, between its
+own writes, what the map was made from (`PlantMap`: the lean units, the layout, the open flags, each unit's
+located shape and the regions) together with the committed data version it belongs to. A writer names what it
+touched (`MapDelta`: unit codes, layout fids, units whose flags changed); at the end of its transaction
+`update` reads only those items back, works out which drawn shapes and which regions they can reach, recomputes
+exactly those with the same functions as the full build (drawn_units, region_risk on the members closed under
+their ancestors, in ledger order), and writes the difference for those keys only (mapdata.refresh with `keys`).
+
+The full build stays the rule wherever the cache cannot be trusted: another process wrote since (the version or
+its time differs), a new ledger or a new drawing (writers that name no delta), a layout with repeated fids. The
+property test (tests/test_store_mapupdate.py) holds the two to the same result: after random edits a full
+refresh finds nothing to change.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import shapely
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from riskmap.aggregate import region_risk
+from riskmap.attach import FeatureIndex, reference_key, regions_from_features, resolve_unit_geometries
+from riskmap.domain import RESIDUAL, AssessmentUnit, Region
+from riskmap.store import mapdata
+from riskmap.store.flags import months_of, open_codes
+from riskmap.store.layouts import read_features
+from riskmap.store.ledgers import map_units_ordered
+from riskmap.store.schema import DataVersionRow, ReassessmentFlagRow
+
+TREE_REBUILD = 2000          # units moved since the unit tree was built before it is built again
+
+
+class Fallback(Exception):
+    """The change cannot be applied incrementally: rebuild the whole snapshot."""
+
+
+@dataclass
+class MapDelta:
+    """What a write touched, named by the writer for the incremental map refresh."""
+
+    units: set[str] = field(default_factory=set)     # unit codes created, edited or retired
+    fids: set[str] = field(default_factory=set)      # layout fids created, changed or retired
+    flagged: set[str] = field(default_factory=set)   # units whose open re-assessment flags changed
+
+
+def version_of(s: Session, ent_id: int) -> tuple[int, str] | None:
+    """(data version, stamp) of an enterprise as this session sees it."""
+    row = s.execute(select(DataVersionRow.version, DataVersionRow.updated_at)
+                    .where(DataVersionRow.enterprise_id == ent_id)).first()
+    return None if row is None else (int(row[0]), mapdata.version_stamp(row[0], row[1]))
+
+
+def _has_geometry(geom: Any) -> bool:
+    return geom is not None and not shapely.is_empty(geom)
+
+
+class PlantMap:
+    """What the map of one enterprise was made from, at one committed data version."""
+
+    def __init__(self, ent_id: int, ordered: list[tuple[tuple[int, int], AssessmentUnit]], features,
+                 flags: dict[str, str], months: int):
+        self.enterprise_id = ent_id
+        self.state: tuple[int, str] | None = None       # (data version, stamp) once committed
+        self.units: dict[str, AssessmentUnit] = {}      # lean, as stored (geometry unresolved)
+        self.order: dict[str, tuple[int, int]] = {}
+        self.children: dict[str, set[str]] = {}
+        self.refs: dict[str, set[str]] = {}
+        for key, unit in ordered:
+            self.add(key, unit)
+        self.flags = flags
+        self.months = months
+        self.geom: dict[str, Any] = {}                  # resolved own geometry (own, else the attached feature's)
+        self.loc: dict[str, Any] = {}                   # located geometry (own, else the nearest ancestor's)
+        self.shape: dict[str, bytes] = {}               # WKB of the located geometry: drawn shape identity
+        self.by_shape: dict[bytes, set[str]] = {}
+        self.set_features(features)
+        for code in self.units:
+            self.geom[code] = self.resolved(code)
+        for code in self.units:
+            self.locate(code)
+        self.regions = self.find_regions()
+        self.build_tree()
+
+    # ------------------------------------------------------------------------------------------ reading
+
+    @classmethod
+    def read(cls, s: Session, ent_id: int, enterprise_name: str, features=None) -> PlantMap:
+        features = features if features is not None else read_features(s, enterprise_name)
+        return cls(ent_id, map_units_ordered(s, ent_id), features, open_codes(s, ent_id), months_of(s, ent_id))
+
+    def snapshot(self) -> dict[str, pd.DataFrame]:
+        """The whole snapshot, as mapdata.build_snapshot makes it."""
+        units = self.resolved_copies(self.units)
+        return mapdata.build_snapshot(self.features, units, self.regions, copy=False, unit_flags=self.flags,
+                                      months=self.months)
+
+    # ------------------------------------------------------------------------------------------ structure
+
+    def add(self, key: tuple[int, int], unit: AssessmentUnit) -> None:
+        code = unit.id
+        self.units[code] = unit
+        self.order[code] = key
+        if unit.parent_id is not None:
+            self.children.setdefault(unit.parent_id, set()).add(code)
+        ref = reference_key(unit.feature_ref)
+        if ref is not None:
+            self.refs.setdefault(ref, set()).add(code)
+
+    def remove(self, code: str) -> None:
+        unit = self.units.pop(code, None)
+        if unit is None:
+            return
+        del self.order[code]
+        if unit.parent_id is not None:
+            self.children.get(unit.parent_id, set()).discard(code)
+        ref = reference_key(unit.feature_ref)
+        if ref is not None:
+            self.refs.get(ref, set()).discard(code)
+        self.geom.pop(code, None)
+        self.loc.pop(code, None)
+        old = self.shape.pop(code, None)
+        if old is not None:
+            self.by_shape.get(old, set()).discard(code)
+
+    def set_features(self, features) -> None:
+        self.features = features
+        self.index = FeatureIndex(features) if len(features) else None
+        regions = features[features["role"] == "region"].reset_index(drop=True) if len(features) else features
+        self.region_features = regions
+        geoms = np.asarray(regions.geometry.values, dtype=object) if len(regions) else np.empty(0, object)
+        self.region_tree = shapely.STRtree(geoms)
+
+    def resolved(self, code: str) -> Any:
+        unit = self.units[code]
+        if self.index is None or _has_geometry(unit.geometry) or reference_key(unit.feature_ref) is None:
+            return unit.geometry
+        probe = AssessmentUnit(id=unit.id, name=unit.name, kind=unit.kind, geometry=unit.geometry,
+                               feature_ref=unit.feature_ref)
+        resolve_unit_geometries([probe], self.index)
+        return probe.geometry
+
+    def ancestors(self, code: str) -> list[str]:
+        out, seen = [], {code}
+        cur = self.units[code].parent_id if code in self.units else None
+        while cur is not None and cur in self.units and cur not in seen:
+            out.append(cur)
+            seen.add(cur)
+            cur = self.units[cur].parent_id
+        return out
+
+    def descendants(self, codes: Iterable[str]) -> set[str]:
+        out: set[str] = set()
+        todo = [c for c in codes if c in self.units]
+        while todo:
+            for child in self.children.get(todo.pop(), ()):
+                if child not in out and child in self.units:
+                    out.add(child)
+                    todo.append(child)
+        return out
+
+    def locate(self, code: str) -> None:
+        old = self.shape.pop(code, None)
+        if old is not None:
+            self.by_shape.get(old, set()).discard(code)
+        self.loc.pop(code, None)
+        for c in (code, *self.ancestors(code)):
+            g = self.geom.get(c)
+            if _has_geometry(g):
+                self.loc[code] = g
+                wkb = shapely.to_wkb(g)
+                self.shape[code] = wkb
+                self.by_shape.setdefault(wkb, set()).add(code)
+                return
+
+    def build_tree(self) -> None:
+        codes = list(self.loc)
+        self.tree_codes = np.array(codes, dtype=object)
+        self.unit_tree = shapely.STRtree(np.array([self.loc[c] for c in codes] + [None], dtype=object)[:-1])
+        self.moved: set[str] = set()
+
+    def find_regions(self) -> list[Region]:
+        """The regions as riskmap.store.history.regions_from finds them, from the units that name a region
+        feature (and their ancestors: a region's own unit is the shallowest of them)."""
+        feats = self.region_features
+        keys = {reference_key(v) for v in feats["fid"].tolist()} | {reference_key(v) for v in feats["name"].tolist()}
+        if not len(feats):
+            return []
+        naming = set().union(*(self.refs.get(k, ()) for k in keys if k is not None)) if keys else set()
+        return regions_from_features(feats, self.ordered(self.closed(naming)))
+
+    # ------------------------------------------------------------------------------------------ helpers
+
+    def closed(self, codes: Iterable[str]) -> set[str]:
+        """The codes with all their ancestors."""
+        out = set()
+        for c in codes:
+            if c in self.units and c not in out:
+                out.add(c)
+                out.update(self.ancestors(c))
+        return out
+
+    def ordered(self, codes: Iterable[str]) -> list[AssessmentUnit]:
+        return [self.units[c] for c in sorted(codes, key=self.order.__getitem__)]
+
+    def resolved_copies(self, codes: Iterable[str]) -> list[AssessmentUnit]:
+        """Copies of the units (ledger order) carrying their resolved geometry."""
+        return [dataclasses.replace(u, geometry=self.geom.get(u.id)) for u in self.ordered(codes)]
+
+    def regions_meeting(self, geoms: Iterable[Any]) -> set[int]:
+        geoms = [g for g in geoms if _has_geometry(g)]
+        if not geoms or not len(self.regions):
+            return set()
+        _, hits = self.region_tree.query(np.asarray(geoms, dtype=object), predicate="intersects")
+        return {int(i) for i in hits}
+
+    def units_meeting(self, geom: Any) -> set[str]:
+        """Units whose located geometry may meet `geom` (a superset: region_risk decides)."""
+        if not _has_geometry(geom):
+            return set()
+        hits = self.unit_tree.query(geom)
+        out = {c for c in self.tree_codes[hits] if c in self.loc}
+        return out | {c for c in self.moved if c in self.loc}
+
+
+# ---------------------------------------------------------------------------------------------- the update
+
+
+def _layout_keys(features, fids: set[str]) -> tuple[dict[str, Any], bool]:
+    """The rows of `fids` in a layout by fid; False when one of them is repeated (keys would be renumbered)."""
+    if not len(features) or not fids:
+        return {}, True
+    mask = features["fid"].astype(str).isin(fids).to_numpy()
+    part = features[mask]
+    rows = {str(f): i for i, f in zip(part.index, part["fid"], strict=True)}
+    return rows, len(rows) == len(part)
+
+
+def update(s: Session, plant: PlantMap, delta: MapDelta, enterprise_name: str, data_version: int,
+           features=None) -> mapdata.MapChange:
+    """Apply `delta` to `plant` (reading the touched items in session `s`) and write the snapshot's rows that
+    change. Raises Fallback when it cannot."""
+    ent_id = plant.enterprise_id
+    region_index_before = {r.id: r for r in plant.regions}
+    ref_keys: set[str] = set()
+    layout_keys: set[str] = set()
+    if delta.fids:
+        new_features = features if features is not None else read_features(s, enterprise_name)
+        old_rows, unique_old = _layout_keys(plant.features, delta.fids)
+        new_rows, unique_new = _layout_keys(new_features, delta.fids)
+        if not (unique_old and unique_new) or any("#" in str(f) for f in delta.fids):
+            raise Fallback
+        for frame, rows in ((plant.features, old_rows), (new_features, new_rows)):
+            for pos in rows.values():
+                ref_keys.update(k for k in (reference_key(frame.at[pos, "fid"]), reference_key(frame.at[pos, "name"]))
+                                if k is not None)
+        layout_keys = set(delta.fids)
+        plant.set_features(new_features)
+
+    # units: the touched ones, the ones attached to touched features, and everything located through them
+    attached = set().union(*(plant.refs.get(k, set()) for k in ref_keys)) if ref_keys else set()
+    seeds = set(delta.units) | attached
+    old_anc = plant.closed(seeds)
+    old_shape = {c: plant.shape.get(c) for c in (seeds | plant.descendants(seeds)) if c in plant.units}
+    old_loc = {c: plant.loc.get(c) for c in old_shape}
+    for code in delta.units:
+        plant.remove(code)
+    for key, unit in map_units_ordered(s, ent_id, delta.units) if delta.units else ():
+        plant.add(key, unit)
+    attached |= set().union(*(plant.refs.get(k, set()) for k in ref_keys)) if ref_keys else set()
+    seeds = {c for c in set(delta.units) | attached if c in plant.units}
+    for code in seeds:
+        plant.geom[code] = plant.resolved(code)
+    moved = seeds | plant.descendants(seeds) | {c for c in old_shape if c in plant.units}
+    for code in moved:
+        plant.locate(code)
+    plant.moved |= moved
+    if delta.flagged:
+        codes = sorted(delta.flagged)
+        found: dict[str, set[str]] = {}
+        for start in range(0, len(codes), 500):
+            for code, reason in s.execute(select(ReassessmentFlagRow.unit_code, ReassessmentFlagRow.reason_code)
+                                          .where(ReassessmentFlagRow.enterprise_id == ent_id,
+                                                 ReassessmentFlagRow.cleared_at.is_(None),
+                                                 ReassessmentFlagRow.unit_code.in_(codes[start:start + 500]))):
+                found.setdefault(code, set()).add(reason)
+        for code in codes:
+            if code in found:
+                plant.flags[code] = ",".join(sorted(found[code]))
+            else:
+                plant.flags.pop(code, None)
+
+    # drawn shapes: every shape a moved unit left or reached, and the shapes of re-flagged units
+    shapes = {w for w in old_shape.values() if w is not None}
+    shapes |= {plant.shape[c] for c in moved | set(delta.flagged) if c in plant.shape}
+    members = set().union(*(plant.by_shape.get(w, set()) for w in shapes)) if shapes else set()
+    unit_keys = members | set(old_shape) | set(delta.units) | {c for c in delta.flagged}
+    frames: dict[str, pd.DataFrame] = {}
+    drawn = mapdata.drawn_units(plant.resolved_copies(plant.closed(members)), RESIDUAL, plant.flags, plant.months)
+    frames["units"] = drawn[drawn["key"].isin(unit_keys)].reset_index(drop=True)
+
+    # regions: those changed in the layout, those the moved units met before or meet now, those owning them
+    plant.regions = plant.find_regions()
+    if any("#" in r.id for r in plant.regions):
+        raise Fallback
+    region_keys: set[str] = set()
+    for r in plant.regions:
+        old = region_index_before.pop(r.id, None)
+        if old is None or old.name != r.name or old.unit_id != r.unit_id or old.feature_ref != r.feature_ref \
+                or not shapely.equals_exact(old.geometry, r.geometry, 0):
+            region_keys.add(r.id)
+    region_keys |= set(region_index_before)          # regions gone
+    hit = plant.regions_meeting([*old_loc.values(), *(plant.loc.get(c) for c in moved)])
+    owners = old_anc | plant.closed(moved)
+    positions = {r.id: i for i, r in enumerate(plant.regions)}
+    for i, r in enumerate(plant.regions):
+        if i in hit or (r.unit_id is not None and r.unit_id in owners):
+            region_keys.add(r.id)
+    chosen = [r for r in plant.regions if r.id in region_keys and r.id in positions]
+    region_members: set[str] = set()
+    for r in chosen:
+        region_members |= plant.units_meeting(r.geometry)
+        if r.unit_id is not None and r.unit_id in plant.units:
+            region_members |= {r.unit_id} | plant.descendants([r.unit_id])
+    subset = plant.resolved_copies(plant.closed(region_members))
+    risks = region_risk(chosen, subset, method="highest", which=RESIDUAL) if chosen else []
+    frames["regions"] = mapdata.regions_frame(chosen, risks, subset)
+
+    # layout: the touched features
+    if layout_keys and len(plant.features):
+        mask = plant.features["fid"].astype(str).isin(layout_keys).to_numpy()
+        frames["layout"] = mapdata.layout_frame(plant.features[mask])
+    else:
+        frames["layout"] = mapdata.layout_frame(plant.features.iloc[0:0])
+
+    if len(plant.moved) > TREE_REBUILD:
+        plant.build_tree()
+    snapshot = mapdata.in_mercator(frames)
+    keys = {"units": unit_keys, "regions": region_keys, "layout": layout_keys}
+    return mapdata.refresh(s, ent_id, data_version, snapshot, keys=keys)
