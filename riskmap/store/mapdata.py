@@ -34,11 +34,13 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    bindparam,
     delete,
     func,
     insert,
     select,
     type_coerce,
+    update,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -66,6 +68,7 @@ LAYER_FIELDS: dict[str, dict[str, str]] = {
 # A unit never assessed although it has risk events is due since always.
 NEVER_ASSESSED_DUE = "0001-01-01"
 DELETE_CHUNK = 500
+MANY_KEYS = 5000
 
 
 class MercatorGeometry(TypeDecorator):
@@ -267,24 +270,33 @@ def drawn_units(units: list[AssessmentUnit], which: str = RESIDUAL, unit_flags: 
     owners = frame.sort_values(["shape", "depth", "kind", "unit"], kind="stable").groupby("shape")["unit"].first()
     deciders = frame.sort_values(["shape", "rank", "depth", "kind", "unit"], ascending=[True, False, True, True, True],
                                  kind="stable").groupby("shape")["unit"].first()
+    owner_of = owners.to_dict()
+    decider_of = deciders.to_dict()
+    flags_of = unit_flags or {}
+    # the members of each shape in unit order (as groupby would give them), without a pandas object per group
+    shape_arr, unit_arr = frame["shape"].to_numpy(), frame["unit"].to_numpy()
+    order = np.argsort(shape_arr, kind="stable")
+    shape_sorted, unit_sorted = shape_arr[order], unit_arr[order].tolist()
+    cuts = (np.flatnonzero(np.diff(shape_sorted)) + 1).tolist()
     rows = []
-    for shape_id, members in frame.groupby("shape")["unit"]:
-        owner, decider = units[owners[shape_id]], units[deciders[shape_id]]
-        member_list = members.tolist()
-        level = levels[deciders[shape_id]]
+    for lo, hi in zip([0, *cuts], [*cuts, len(unit_sorted)], strict=True):
+        shape_id = int(shape_sorted[lo])
+        member_list = unit_sorted[lo:hi]
+        own_i, dec_i = owner_of[shape_id], decider_of[shape_id]
+        owner, decider = units[own_i], units[dec_i]
+        level = levels[dec_i]
         tally: dict[str, int] = {}
         for i in member_list:
             key = levels[i].value if levels[i] else "none"
             tally[key] = tally.get(key, 0) + 1
-        flags = sorted({code for i in member_list
-                        for code in ((unit_flags or {}).get(units[i].id) or "").split(",") if code})
-        counted = [i for i in member_list if events[i] or dates[i] is not None] or [owners[shape_id]]
+        flags = sorted({code for i in member_list for code in (flags_of.get(units[i].id) or "").split(",") if code})
+        counted = [i for i in member_list if events[i] or dates[i] is not None] or [own_i]
         last = None if any(dates[i] is None for i in counted) else min(dates[i] for i in counted)
         due = min((dues[i] for i in counted if dues[i] is not None), default=None)
         rows.append((owner.id, owner.name, owner.kind.value, level.value if level else None,
                      level.zh if level else None, decider.name if decider is not owner else None, _iso(last),
                      ",".join(flags) or None, ",".join(f"{k}:{v}" for k, v in tally.items()), due,
-                     own[src[owners[shape_id]]]))
+                     own[src[own_i]]))
     return pd.DataFrame(rows, columns=SNAPSHOT_COLUMNS)
 
 
@@ -408,7 +420,11 @@ def refresh(session: Session, enterprise_id: int, data_version: int, snapshot: d
             fid[m] = np.arange(start, start + int(m.sum()))
     merged["feature_id"] = fid
 
-    rewrite = (added | changed | removed).to_numpy()
+    # a row whose shape stayed (a level, a flag) is updated in place: no geometry to encode and index again
+    wkb_same = _equal(merged["wkb"].to_numpy(dtype=object), merged["wkb_old"].to_numpy(dtype=object))
+    in_place = (changed.to_numpy() & wkb_same & merged["id"].notna().to_numpy())
+    _update_attributes(session, merged.loc[in_place], data_version)
+    rewrite = (added | changed | removed).to_numpy() & ~in_place
     stale_ids = merged.loc[rewrite & merged["id"].notna().to_numpy(), "id"].astype(np.int64).tolist()
     for start in range(0, len(stale_ids), DELETE_CHUNK):
         session.execute(delete(MapFeatureRow).where(MapFeatureRow.id.in_(stale_ids[start:start + DELETE_CHUNK])))
@@ -435,6 +451,19 @@ def refresh(session: Session, enterprise_id: int, data_version: int, snapshot: d
         rows.append(row)
     _insert(session, rows, dialect)
     return change
+
+
+def _update_attributes(session: Session, rows: pd.DataFrame, data_version: int) -> None:
+    if not len(rows):
+        return
+    t = MapFeatureRow.__table__
+    params = []
+    for rec in rows[["id", *ATTRIBUTES]].itertuples(index=False):
+        row = {"row_id": int(rec[0]), "data_version": data_version}
+        for col, value in zip(ATTRIBUTES, rec[1:], strict=True):
+            row[col] = None if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
+        params.append(row)
+    session.execute(update(t).where(t.c.id == bindparam("row_id")), params)
 
 
 def _equal(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -501,6 +530,11 @@ def read_rows(session: Session, enterprise_id: int, since: int | None = None, wi
         rows = []
         for layer in LAYERS:
             wanted = sorted(keys.get(layer, ()))
+            if len(wanted) > MANY_KEYS:      # one scan of the layer beats hundreds of IN lists
+                keep = set(wanted)
+                rows.extend(r for r in session.connection().execute(q.where(t.layer == layer)).all()
+                            if r.key in keep)
+                continue
             for start in range(0, len(wanted), DELETE_CHUNK):
                 rows.extend(session.connection().execute(
                     q.where(t.layer == layer, t.key.in_(wanted[start:start + DELETE_CHUNK]))).all())

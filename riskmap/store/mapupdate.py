@@ -17,7 +17,6 @@ refresh finds nothing to change.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,7 +28,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from riskmap.aggregate import region_risk
-from riskmap.attach import FeatureIndex, reference_key, regions_from_features, resolve_unit_geometries
+from riskmap.attach import (
+    FeatureIndex,
+    reference_key,
+    regions_from_features,
+    resolve_unit_geometries,
+    shape_sources,
+)
 from riskmap.domain import RESIDUAL, AssessmentUnit, Region
 from riskmap.store import mapdata
 from riskmap.store.flags import months_of, open_codes
@@ -71,7 +76,10 @@ class PlantMap:
                  flags: dict[str, str], months: int):
         self.enterprise_id = ent_id
         self.state: tuple[int, str] | None = None       # (data version, stamp) once committed
-        self.units: dict[str, AssessmentUnit] = {}      # lean, as stored (geometry unresolved)
+        # the lean units with their geometry resolved in place (own, else the attached feature's); `raw` keeps
+        # what a unit had itself when its geometry came from a feature
+        self.units: dict[str, AssessmentUnit] = {}
+        self.raw: dict[str, Any] = {}
         self.order: dict[str, tuple[int, int]] = {}
         self.children: dict[str, set[str]] = {}
         self.refs: dict[str, set[str]] = {}
@@ -79,15 +87,24 @@ class PlantMap:
             self.add(key, unit)
         self.flags = flags
         self.months = months
-        self.geom: dict[str, Any] = {}                  # resolved own geometry (own, else the attached feature's)
         self.loc: dict[str, Any] = {}                   # located geometry (own, else the nearest ancestor's)
         self.shape: dict[str, bytes] = {}               # WKB of the located geometry: drawn shape identity
         self.by_shape: dict[bytes, set[str]] = {}
         self.set_features(features)
-        for code in self.units:
-            self.geom[code] = self.resolved(code)
-        for code in self.units:
-            self.locate(code)
+        units = [u for _, u in ordered]
+        if self.index is not None:
+            for unit in units:
+                self.resolve(unit.id)
+        src = shape_sources(units)
+        own = np.array([u.geometry for u in units] + [None], dtype=object)[:-1]
+        located = np.full(len(units), None, dtype=object)
+        located[src >= 0] = own[src[src >= 0]]
+        wkbs = shapely.to_wkb(located) if len(units) else []
+        for unit, geom, wkb in zip(units, located, wkbs, strict=True):
+            if wkb is not None:
+                self.loc[unit.id] = geom
+                self.shape[unit.id] = wkb
+                self.by_shape.setdefault(wkb, set()).add(unit.id)
         self.regions = self.find_regions()
         self.build_tree()
 
@@ -100,7 +117,7 @@ class PlantMap:
 
     def snapshot(self) -> dict[str, pd.DataFrame]:
         """The whole snapshot, as mapdata.build_snapshot makes it."""
-        units = self.resolved_copies(self.units)
+        units = self.ordered(self.units)
         return mapdata.build_snapshot(self.features, units, self.regions, copy=False, unit_flags=self.flags,
                                       months=self.months)
 
@@ -126,7 +143,7 @@ class PlantMap:
         ref = reference_key(unit.feature_ref)
         if ref is not None:
             self.refs.get(ref, set()).discard(code)
-        self.geom.pop(code, None)
+        self.raw.pop(code, None)
         self.loc.pop(code, None)
         old = self.shape.pop(code, None)
         if old is not None:
@@ -140,14 +157,18 @@ class PlantMap:
         geoms = np.asarray(regions.geometry.values, dtype=object) if len(regions) else np.empty(0, object)
         self.region_tree = shapely.STRtree(geoms)
 
-    def resolved(self, code: str) -> Any:
+    def resolve(self, code: str) -> None:
+        """Give the unit the geometry of the feature it names when it has none of its own (as
+        attach.resolve_unit_geometries does), against the current layout."""
         unit = self.units[code]
+        if code in self.raw:
+            unit.geometry = self.raw.pop(code)
         if self.index is None or _has_geometry(unit.geometry) or reference_key(unit.feature_ref) is None:
-            return unit.geometry
-        probe = AssessmentUnit(id=unit.id, name=unit.name, kind=unit.kind, geometry=unit.geometry,
-                               feature_ref=unit.feature_ref)
-        resolve_unit_geometries([probe], self.index)
-        return probe.geometry
+            return
+        before = unit.geometry
+        resolve_unit_geometries([unit], self.index)
+        if unit.geometry is not before:
+            self.raw[code] = before
 
     def ancestors(self, code: str) -> list[str]:
         out, seen = [], {code}
@@ -174,7 +195,7 @@ class PlantMap:
             self.by_shape.get(old, set()).discard(code)
         self.loc.pop(code, None)
         for c in (code, *self.ancestors(code)):
-            g = self.geom.get(c)
+            g = self.units[c].geometry
             if _has_geometry(g):
                 self.loc[code] = g
                 wkb = shapely.to_wkb(g)
@@ -212,9 +233,6 @@ class PlantMap:
     def ordered(self, codes: Iterable[str]) -> list[AssessmentUnit]:
         return [self.units[c] for c in sorted(codes, key=self.order.__getitem__)]
 
-    def resolved_copies(self, codes: Iterable[str]) -> list[AssessmentUnit]:
-        """Copies of the units (ledger order) carrying their resolved geometry."""
-        return [dataclasses.replace(u, geometry=self.geom.get(u.id)) for u in self.ordered(codes)]
 
     def regions_meeting(self, geoms: Iterable[Any]) -> set[int]:
         geoms = [g for g in geoms if _has_geometry(g)]
@@ -279,7 +297,7 @@ def update(s: Session, plant: PlantMap, delta: MapDelta, enterprise_name: str, d
     attached |= set().union(*(plant.refs.get(k, set()) for k in ref_keys)) if ref_keys else set()
     seeds = {c for c in set(delta.units) | attached if c in plant.units}
     for code in seeds:
-        plant.geom[code] = plant.resolved(code)
+        plant.resolve(code)
     moved = seeds | plant.descendants(seeds) | {c for c in old_shape if c in plant.units}
     for code in moved:
         plant.locate(code)
@@ -305,7 +323,7 @@ def update(s: Session, plant: PlantMap, delta: MapDelta, enterprise_name: str, d
     members = set().union(*(plant.by_shape.get(w, set()) for w in shapes)) if shapes else set()
     unit_keys = members | set(old_shape) | set(delta.units) | {c for c in delta.flagged}
     frames: dict[str, pd.DataFrame] = {}
-    drawn = mapdata.drawn_units(plant.resolved_copies(plant.closed(members)), RESIDUAL, plant.flags, plant.months)
+    drawn = mapdata.drawn_units(plant.ordered(plant.closed(members)), RESIDUAL, plant.flags, plant.months)
     frames["units"] = drawn[drawn["key"].isin(unit_keys)].reset_index(drop=True)
 
     # regions: those changed in the layout, those the moved units met before or meet now, those owning them
@@ -331,7 +349,7 @@ def update(s: Session, plant: PlantMap, delta: MapDelta, enterprise_name: str, d
         region_members |= plant.units_meeting(r.geometry)
         if r.unit_id is not None and r.unit_id in plant.units:
             region_members |= {r.unit_id} | plant.descendants([r.unit_id])
-    subset = plant.resolved_copies(plant.closed(region_members))
+    subset = plant.ordered(plant.closed(region_members))
     risks = region_risk(chosen, subset, method="highest", which=RESIDUAL) if chosen else []
     frames["regions"] = mapdata.regions_frame(chosen, risks, subset)
 
