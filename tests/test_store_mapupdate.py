@@ -206,3 +206,30 @@ def test_edits_use_the_incremental_path(store, monkeypatch):
     store.clear_flags(ENT, "u1")
     assert reads == [["u2"]]
     assert stored_rows(store).equals(full_snapshot(store))
+
+
+def flag_rows(store) -> list[tuple]:
+    return sorted((f["unit_id"], f["reason_code"], f["reason"]) for f in store.flags(ENT, today=date(2026, 11, 23)))
+
+
+@pytest.mark.parametrize("seed", [11, 12])
+def test_incremental_writes_raise_the_flags_of_full_ones(tmp_path, seed):
+    """Two databases, the same random edits: one Store updates its map incrementally (and finds the units a layout
+    change concerns from what it keeps), the other rebuilds and reads every unit; flags and maps agree."""
+    from riskmap.store import open_store
+
+    stores = [open_store(f"sqlite:///{tmp_path / f'{k}.db'}") for k in ("inc", "full")]
+    stores[1].incremental_map = False
+    rngs = [random.Random(seed), random.Random(seed)]
+    try:
+        for st, rng in zip(stores, rngs, strict=True):
+            st.save_layout(ENT, plant_layout())
+            st.save_units(ENT, plant_units(rng))
+        for step in range(30):
+            done = [random_edit(st, rng, step) for st, rng in zip(stores, rngs, strict=True)]
+            assert done[0] == done[1]
+            assert flag_rows(stores[0]) == flag_rows(stores[1]), (step, done)
+        pd.testing.assert_frame_equal(stored_rows(stores[0]), stored_rows(stores[1]))
+    finally:
+        for st in stores:
+            st.close()

@@ -218,15 +218,18 @@ def raise_for_layout(w: Writing, touched: Sequence[Touched]) -> list[dict]:
     if not touched:
         return []
     s = w.session
-    units = map_units(s, w.enterprise_id)
-    w.units, w.units_disposable = units, True   # the map refresh at the end of the transaction reuses them
-    if not units:
-        return []
     features = read_features(s, w.enterprise_name)
-    w.features = features                       # likewise (nothing changes the layout after this)
-    plant = _Units(units, features)
+    w.features = features                       # the map refresh reuses it (nothing changes the layout after this)
     regions = features[features["role"] == "region"].reset_index(drop=True)
     region_tree = shapely.STRtree(regions.geometry.values) if len(regions) else None
+    if w.plant is not None and w.tracked:
+        units = _units_concerned(w, touched, regions, region_tree)
+    else:
+        units = map_units(s, w.enterprise_id)
+        w.units, w.units_disposable = units, True   # the map refresh at the end of the transaction reuses them
+    if not units:
+        return []
+    plant = _Units(units, features)
     wanted: dict[tuple[str, str], tuple[str, dict | None]] = {}
 
     def flag(indices: Iterable[int], reason_code: str, t, extra: dict | None = None) -> None:
@@ -272,6 +275,30 @@ def raise_for_layout(w: Writing, touched: Sequence[Touched]) -> list[dict]:
             flag(gone, "equipment_removed", t)
             flag(came, "equipment_added", t)
     return raise_flags(w, wanted)
+
+
+def _units_concerned(w: Writing, touched: Sequence[Touched], regions, region_tree) -> list[AssessmentUnit]:
+    """The units a layout change can flag, from the map's inputs the Store keeps (riskmap.store.mapupdate):
+    those naming a touched feature and their descendants, those lying in or around its old or new geometry, and
+    those naming a region around it. `raise_for_layout` gives them the same flags as it gives the whole plant."""
+    kept = w.plant
+    keys: set[Any] = set()
+    geoms = []
+    for t in touched:
+        keys.add(t.fid)
+        for f in (t.old, t.new):
+            if f is not None:
+                keys.add(f.name)
+                geoms.append(f.geometry)
+    for geom in geoms:
+        if region_tree is not None and geom is not None and not geom.is_empty:
+            for i in region_tree.query(shapely.point_on_surface(geom), predicate="intersects"):
+                keys.update([regions.at[int(i), "fid"], regions.at[int(i), "name"]])
+    named = kept.referring(keys)
+    codes = named | kept.descendants(named)
+    for geom in geoms:
+        codes |= kept.units_meeting(geom)
+    return kept.lean_units(w.session, codes, fresh=w.delta.units)
 
 
 def after_unit_edit(w: Writing, before: AssessmentUnit, unit: AssessmentUnit, fields: list[str]) -> list[dict]:

@@ -17,6 +17,7 @@ refresh finds nothing to change.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -233,6 +234,37 @@ class PlantMap:
     def ordered(self, codes: Iterable[str]) -> list[AssessmentUnit]:
         return [self.units[c] for c in sorted(codes, key=self.order.__getitem__)]
 
+
+    def old_names(self, fids: Iterable[str]) -> list[Any]:
+        """Names of the features `fids` in the layout this map was made from."""
+        if not len(self.features):
+            return []
+        return self.features.loc[self.features["fid"].astype(str).isin(set(fids)), "name"].tolist()
+
+    def referring(self, keys: Iterable[Any]) -> set[str]:
+        """Units whose feature reference reads as one of `keys` (fids or names)."""
+        out: set[str] = set()
+        for key in keys:
+            k = reference_key(key)
+            if k is not None:
+                out |= self.refs.get(k, set())
+        return out
+
+    def lean_units(self, s: Session, codes: Iterable[str], fresh: Iterable[str] = ()) -> list[AssessmentUnit]:
+        """The units of `codes` as map_units reads them (their own geometry, not the attached feature's), in
+        ledger order; those of `fresh` (written earlier in this transaction) read again from session `s`."""
+        fresh = set(fresh)
+        again = dict((u.id, (k, u)) for k, u in map_units_ordered(s, self.enterprise_id, fresh)) if fresh else {}
+        rows = []
+        for code in set(codes) | set(again):
+            if code in again:
+                rows.append(again[code])
+            elif code in self.units:
+                unit = self.units[code]
+                raw = self.raw.get(code, unit.geometry)
+                rows.append((self.order[code], unit if raw is unit.geometry
+                             else dataclasses.replace(unit, geometry=raw)))
+        return [u for _, u in sorted(rows, key=lambda r: r[0])]
 
     def regions_meeting(self, geoms: Iterable[Any]) -> set[int]:
         geoms = [g for g in geoms if _has_geometry(g)]
