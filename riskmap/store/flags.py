@@ -30,7 +30,7 @@ from riskmap.errors import InputError, NotFoundError
 from riskmap.store.audit import record_change
 from riskmap.store.layouts import read_features
 from riskmap.store.ledgers import map_units
-from riskmap.store.rows import Writing, clean_text, enterprise_id, insert_rows
+from riskmap.store.rows import Writing, clean_text, enterprise_id, insert_plain
 from riskmap.store.schema import AccidentRow, LedgerVersionRow, ReassessmentFlagRow, RiskEventRow, UnitRow
 from riskmap.store.types import utcnow
 from riskmap.validity import DEFAULT_MONTHS, validity
@@ -88,7 +88,7 @@ def raise_flags(w: Writing, wanted: dict[tuple[str, str], tuple[str, dict | None
                      "reason": reason, "raised_at": now, "raised_change_id": w.change_id, "cleared_at": None,
                      "cleared_change_id": None, "detail": detail})
         out.append({"unit_id": code, "reason_code": reason_code, "reason": reason})
-    insert_rows(s, ReassessmentFlagRow, rows)   # COPY on PostgreSQL: an accident may flag every unit
+    insert_plain(s, ReassessmentFlagRow, rows)  # an accident may flag every unit: COPY on PostgreSQL
     w.touch(flagged=[r["unit_code"] for r in rows])
     return out
 

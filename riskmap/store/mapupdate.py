@@ -349,6 +349,9 @@ def update(s: Session, plant: PlantMap, delta: MapDelta, enterprise_name: str, d
             else:
                 plant.flags.pop(code, None)
 
+    if not delta.units and not delta.fids:
+        return _reflag(s, plant, delta, data_version)
+
     # drawn shapes: every shape a moved unit left or reached, and the shapes of re-flagged units
     shapes = {w for w in old_shape.values() if w is not None}
     shapes |= {plant.shape[c] for c in moved | set(delta.flagged) if c in plant.shape}
@@ -397,3 +400,30 @@ def update(s: Session, plant: PlantMap, delta: MapDelta, enterprise_name: str, d
     snapshot = mapdata.in_mercator(frames)
     keys = {"units": unit_keys, "regions": region_keys, "layout": layout_keys}
     return mapdata.refresh(s, ent_id, data_version, snapshot, keys=keys)
+
+
+def _reflag(s: Session, plant: PlantMap, delta: MapDelta, data_version: int) -> mapdata.MapChange:
+    """Only flags changed (an accident, flags cleared): no shape, level or region moves, so only the `flag` of the
+    drawn rows standing for the re-flagged units is written, in place: the sorted union of their members' flags,
+    as drawn_units joins them."""
+    shapes = {plant.shape[c] for c in delta.flagged if c in plant.shape}
+    members = set().union(*(plant.by_shape[w] for w in shapes)) if shapes else set()
+    change = mapdata.MapChange(data_version)
+    if not members:
+        return change
+    stored = mapdata.read_rows(s, plant.enterprise_id, with_wkb=False, keys={"units": members})
+    stored = stored[stored["members"].notna()]
+    params = []
+    for row_id, key, flag in zip(stored["id"], stored["key"], stored["flag"], strict=True):
+        shape = plant.shape.get(key)
+        if shape is None:
+            raise Fallback
+        codes = sorted({code for m in plant.by_shape[shape] for code in (plant.flags.get(m) or "").split(",")
+                        if code})
+        new = ",".join(codes) or None
+        old = None if flag is None or (isinstance(flag, float) and flag != flag) else flag
+        if new != old:
+            params.append({"row_id": int(row_id), "flag": new, "data_version": data_version})
+            change.changed.append(("units", key))
+    mapdata.update_in_place(s, params, ["flag"])
+    return change
