@@ -89,14 +89,14 @@ def raise_flags(w: Writing, wanted: dict[tuple[str, str], tuple[str, dict | None
                      "cleared_change_id": None, "detail": detail})
         out.append({"unit_id": code, "reason_code": reason_code, "reason": reason})
     insert_plain(s, ReassessmentFlagRow, rows)  # an accident may flag every unit: COPY on PostgreSQL
-    w.touch(flagged=[r["unit_code"] for r in rows])
+    w.touch(raised=[(r["unit_code"], r["reason_code"]) for r in rows])
     return out
 
 
 def clear_open(w: Writing, codes: Iterable[str] | None, reason_code: str | None = None) -> int:
     """Clear the open flags of some units (all when `codes` is None); returns how many."""
     s = w.session
-    q = select(ReassessmentFlagRow.id, ReassessmentFlagRow.unit_code).where(
+    q = select(ReassessmentFlagRow.id, ReassessmentFlagRow.unit_code, ReassessmentFlagRow.reason_code).where(
         ReassessmentFlagRow.enterprise_id == w.enterprise_id, ReassessmentFlagRow.cleared_at.is_(None))
     if reason_code is not None:
         q = q.where(ReassessmentFlagRow.reason_code == reason_code)
@@ -108,7 +108,7 @@ def clear_open(w: Writing, codes: Iterable[str] | None, reason_code: str | None 
         for start in range(0, len(codes), CHUNK):
             found.extend(s.execute(q.where(ReassessmentFlagRow.unit_code.in_(codes[start:start + CHUNK]))).all())
     _clear_ids(w, [r[0] for r in found])
-    w.touch(flagged=[r[1] for r in found])
+    w.touch(cleared=[(r[1], r[2]) for r in found])
     return len(found)
 
 
@@ -326,13 +326,13 @@ def after_ledger_import(w: Writing, units: Sequence[AssessmentUnit]) -> int:
     if not assessed:
         return 0
     rows = w.session.execute(select(ReassessmentFlagRow.id, ReassessmentFlagRow.unit_code,
-                                    ReassessmentFlagRow.raised_at)
+                                    ReassessmentFlagRow.reason_code, ReassessmentFlagRow.raised_at)
                              .where(ReassessmentFlagRow.enterprise_id == w.enterprise_id,
                                     ReassessmentFlagRow.cleared_at.is_(None))).all()
     cleared = [r for r in rows if r.unit_code in assessed and assessed[r.unit_code] >= local_date(r.raised_at)]
     ids = [r.id for r in cleared]
     _clear_ids(w, ids)
-    w.touch(flagged=[r.unit_code for r in cleared])
+    w.touch(cleared=[(r.unit_code, r.reason_code) for r in cleared])
     return len(ids)
 
 

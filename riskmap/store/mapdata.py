@@ -463,6 +463,19 @@ def _update_attributes(session: Session, rows: pd.DataFrame, data_version: int) 
     update_in_place(session, params, ATTRIBUTES)
 
 
+def update_flags(session: Session, enterprise_id: int, params: list[dict]) -> None:
+    """Set `flag` and data_version of drawn unit rows by key (`row_key`), as one executemany of the driver."""
+    if not params:
+        return
+    dialect = session.get_bind().dialect.name
+    mark = (lambda n: f"%({n})s") if dialect == "postgresql" else (lambda n: f":{n}")
+    for p in params:
+        p["enterprise_id"] = enterprise_id
+    session.connection().exec_driver_sql(
+        f"UPDATE map_features SET flag = {mark('flag')}, data_version = {mark('data_version')} WHERE enterprise_id = "
+        f"{mark('enterprise_id')} AND layer = 'units' AND key = {mark('row_key')}", params)
+
+
 def update_in_place(session: Session, params: list[dict], columns: Sequence[str]) -> None:
     """UPDATE rows of map_features by id (`row_id`), setting `columns` and data_version, as one executemany of
     the driver: the ORM's per-parameter processing cost more than the statement on an accident's 100,000 rows."""

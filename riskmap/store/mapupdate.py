@@ -41,7 +41,7 @@ from riskmap.store import mapdata
 from riskmap.store.flags import months_of, open_codes
 from riskmap.store.layouts import read_features
 from riskmap.store.ledgers import map_units_ordered
-from riskmap.store.schema import DataVersionRow, ReassessmentFlagRow
+from riskmap.store.schema import DataVersionRow
 
 TREE_REBUILD = 2000          # units moved since the unit tree was built before it is built again
 
@@ -56,7 +56,12 @@ class MapDelta:
 
     units: set[str] = field(default_factory=set)     # unit codes created, edited or retired
     fids: set[str] = field(default_factory=set)      # layout fids created, changed or retired
-    flagged: set[str] = field(default_factory=set)   # units whose open re-assessment flags changed
+    flags: list[tuple[str, str, bool]] = field(default_factory=list)   # (unit, reason, raised) open flags changed
+
+    @property
+    def flagged(self) -> set[str]:
+        """Units whose open re-assessment flags changed."""
+        return {code for code, _, _ in self.flags}
 
 
 def version_of(s: Session, ent_id: int) -> tuple[int, str] | None:
@@ -241,6 +246,28 @@ class PlantMap:
             return []
         return self.features.loc[self.features["fid"].astype(str).isin(set(fids)), "name"].tolist()
 
+    def apply_flags(self, changes: Iterable[tuple[str, str, bool]]) -> None:
+        """Open flags (unit, reason) raised (True) or cleared (False) by this transaction, applied."""
+        touched: dict[str, set[str]] = {}
+        for code, reason, raised in changes:
+            now = touched.get(code)
+            if now is None:
+                now = touched[code] = set(filter(None, (self.flags.get(code) or "").split(",")))
+            if raised:
+                now.add(reason)
+            else:
+                now.discard(reason)
+        for code, reasons in touched.items():
+            if reasons:
+                self.flags[code] = ",".join(sorted(reasons))
+            else:
+                self.flags.pop(code, None)
+
+    def owner_rank(self, code: str) -> tuple:
+        """How drawn_units chooses the owner of a shape among its units: the shallowest, then the kind nearest
+        the top, then the first in the ledger."""
+        return (len(self.ancestors(code)), self.units[code].kind.depth, self.order[code])
+
     def referring(self, keys: Iterable[Any]) -> set[str]:
         """Units whose feature reference reads as one of `keys` (fids or names)."""
         out: set[str] = set()
@@ -334,29 +361,18 @@ def update(s: Session, plant: PlantMap, delta: MapDelta, enterprise_name: str, d
     for code in moved:
         plant.locate(code)
     plant.moved |= moved
-    if delta.flagged:
-        codes = sorted(delta.flagged)
-        found: dict[str, set[str]] = {}
-        for start in range(0, len(codes), 500):
-            for code, reason in s.execute(select(ReassessmentFlagRow.unit_code, ReassessmentFlagRow.reason_code)
-                                          .where(ReassessmentFlagRow.enterprise_id == ent_id,
-                                                 ReassessmentFlagRow.cleared_at.is_(None),
-                                                 ReassessmentFlagRow.unit_code.in_(codes[start:start + 500]))):
-                found.setdefault(code, set()).add(reason)
-        for code in codes:
-            if code in found:
-                plant.flags[code] = ",".join(sorted(found[code]))
-            else:
-                plant.flags.pop(code, None)
+    flagged = delta.flagged
+    old_flags = {c: plant.flags.get(c) for c in flagged}
+    plant.apply_flags(delta.flags)
 
     if not delta.units and not delta.fids:
-        return _reflag(s, plant, delta, data_version)
+        return _reflag(s, plant, flagged, old_flags, data_version)
 
     # drawn shapes: every shape a moved unit left or reached, and the shapes of re-flagged units
     shapes = {w for w in old_shape.values() if w is not None}
-    shapes |= {plant.shape[c] for c in moved | set(delta.flagged) if c in plant.shape}
+    shapes |= {plant.shape[c] for c in moved | flagged if c in plant.shape}
     members = set().union(*(plant.by_shape.get(w, set()) for w in shapes)) if shapes else set()
-    unit_keys = members | set(old_shape) | set(delta.units) | {c for c in delta.flagged}
+    unit_keys = members | set(old_shape) | set(delta.units) | flagged
     frames: dict[str, pd.DataFrame] = {}
     drawn = mapdata.drawn_units(plant.ordered(plant.closed(members)), RESIDUAL, plant.flags, plant.months)
     frames["units"] = drawn[drawn["key"].isin(unit_keys)].reset_index(drop=True)
@@ -402,28 +418,25 @@ def update(s: Session, plant: PlantMap, delta: MapDelta, enterprise_name: str, d
     return mapdata.refresh(s, ent_id, data_version, snapshot, keys=keys)
 
 
-def _reflag(s: Session, plant: PlantMap, delta: MapDelta, data_version: int) -> mapdata.MapChange:
+def _reflag(s: Session, plant: PlantMap, flagged: set[str], old_flags: dict[str, str | None],
+            data_version: int) -> mapdata.MapChange:
     """Only flags changed (an accident, flags cleared): no shape, level or region moves, so only the `flag` of the
-    drawn rows standing for the re-flagged units is written, in place: the sorted union of their members' flags,
-    as drawn_units joins them."""
-    shapes = {plant.shape[c] for c in delta.flagged if c in plant.shape}
-    members = set().union(*(plant.by_shape[w] for w in shapes)) if shapes else set()
+    drawn rows standing for the re-flagged units is written, in place, by key: the sorted union of their members'
+    flags, as drawn_units joins them; the row's key is the shape's owner, as drawn_units chooses it."""
     change = mapdata.MapChange(data_version)
-    if not members:
-        return change
-    stored = mapdata.read_rows(s, plant.enterprise_id, with_wkb=False, keys={"units": members})
-    stored = stored[stored["members"].notna()]
+    shapes = {plant.shape[c] for c in flagged if c in plant.shape}
     params = []
-    for row_id, key, flag in zip(stored["id"], stored["key"], stored["flag"], strict=True):
-        shape = plant.shape.get(key)
-        if shape is None:
-            raise Fallback
-        codes = sorted({code for m in plant.by_shape[shape] for code in (plant.flags.get(m) or "").split(",")
-                        if code})
-        new = ",".join(codes) or None
-        old = None if flag is None or (isinstance(flag, float) and flag != flag) else flag
-        if new != old:
-            params.append({"row_id": int(row_id), "flag": new, "data_version": data_version})
-            change.changed.append(("units", key))
-    mapdata.update_in_place(s, params, ["flag"])
+    for shape in shapes:
+        members = plant.by_shape[shape]
+        before = _joined(old_flags.get(m, plant.flags.get(m)) for m in members)
+        after = _joined(plant.flags.get(m) for m in members)
+        if before != after:
+            owner = min(members, key=plant.owner_rank) if len(members) > 1 else next(iter(members))
+            params.append({"row_key": owner, "flag": after, "data_version": data_version})
+            change.changed.append(("units", owner))
+    mapdata.update_flags(s, plant.enterprise_id, params)
     return change
+
+
+def _joined(texts: Iterable[str | None]) -> str | None:
+    return ",".join(sorted({code for text in texts for code in (text or "").split(",") if code})) or None

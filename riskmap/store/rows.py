@@ -11,6 +11,7 @@ import math
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -62,12 +63,17 @@ class Writing:
         does not (a new ledger, a new drawing) gets the whole map snapshot rebuilt."""
         self.tracked = True
 
-    def touch(self, units: Iterable[str] = (), fids: Iterable[str] = (), flagged: Iterable[str] = ()) -> None:
-        """Name what this transaction changed, for the incremental map refresh (no-op for a full one)."""
+    def touch(self, units: Iterable[str] = (), fids: Iterable[str] = (), raised: Iterable[tuple[str, str]] = (),
+              cleared: Iterable[tuple[str, str]] = ()) -> None:
+        """Name what this transaction changed, for the incremental map refresh (no-op for a full one): units and
+        layout features written, open flags (unit code, reason code) raised and cleared."""
         if self.delta is not None:
             self.delta.units.update(str(c) for c in units)
             self.delta.fids.update(str(f) for f in fids)
-            self.delta.flagged.update(str(c) for c in flagged)
+            for code, reason in raised:
+                self.delta.flags.append((str(code), reason, True))
+            for code, reason in cleared:
+                self.delta.flags.append((str(code), reason, False))
 
 
 def wkb_of(dialect: str, column):
@@ -184,7 +190,10 @@ def insert_plain(s: Session, model: type, rows: list[dict]) -> None:
             if value is not None and processors[i] is not None:
                 hit = memo[i].get(id(value))
                 if hit is None or hit[0] is not value:
-                    hit = (value, processors[i](value))
+                    bound = processors[i](value)
+                    if isinstance(bound, datetime):        # as sqlite3's own adapter writes it, once
+                        bound = bound.isoformat(" ")
+                    hit = (value, bound)
                     memo[i][id(value)] = hit      # the value is kept alive with it: ids are not reused
                 value = hit[1]
             values.append(value)
