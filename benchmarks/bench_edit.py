@@ -12,9 +12,13 @@ Figures (median of the runs, seconds):
   accident_all     record_accident with one death (flags every unit; run once, last)
   revise           apply_layout_changes replacing --revise-features of a --layout-features grid layout as one
                    version (what a confirmed `import-layout --revise` does), in a database of its own
-Reference, measured in the same run on the same database (benchmarks/plain_sql.py): the same rows written or
-read by plain SQL statements without riskmap's bookkeeping (versions, audit, flags, map snapshot); each figure
-prints the ratio riskmap / plain SQL.
+  http_edit        PATCH /api/units/{id} (a new forced level) through the HTTP service in process, then GET the
+                   unit's MVT tile at z=18 until it shows the new level: an edit end to end to the fresh tile
+References, measured in the same run on the same database:
+  full             the same edit with the whole map snapshot rebuilt (Store.incremental_map = False: how every
+                   edit was refreshed before riskmap.store.mapupdate); the ratio full / riskmap is the gain
+  plain SQL        (benchmarks/plain_sql.py) the same rows written or read by plain SQL statements without
+                   riskmap's bookkeeping (versions, audit, flags, map snapshot); ratio riskmap / plain SQL
 """
 
 from __future__ import annotations
@@ -52,6 +56,9 @@ def main() -> None:
     parser.add_argument("--db", default=None, help="database URL (default: a temporary SQLite file)")
     parser.add_argument("--layout-features", type=int, default=100_000)
     parser.add_argument("--revise-features", type=int, default=2000)
+    parser.add_argument("--full-runs", type=int, default=1, help="runs of the full-rebuild reference")
+    parser.add_argument("--no-http", dest="http", action="store_false", help="leave out the HTTP edit")
+    parser.add_argument("--no-revise", dest="revise", action="store_false", help="leave out the revision")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         url = args.db or f"sqlite:///{Path(tmp) / 'edit.db'}"
@@ -60,7 +67,10 @@ def main() -> None:
         print(f"plant: {args.units} units, {args.regions} regions, stored in {time.perf_counter() - started:.1f} s")
         store = open_store(url)
         figures: dict[str, list[float]] = {"reshape_region": [], "add_equipment": [], "edit_unit": [], "flags": []}
+        full: dict[str, list[float]] = {k: [] for k in figures}
         raised: dict[str, int] = {}
+        t, _ = timed(lambda: store.clear_flags(name, None, author="bench"))
+        print(f"first write of this process (reads the plant whole, keeps the map's inputs): {t:.2f} s")
         for run in range(args.runs):
             region = store.feature(name, f"R{run}")
             grown = shapely.affinity.scale(region.geometry, 1.01, 1.01)
@@ -80,7 +90,29 @@ def main() -> None:
             t, flags = timed(lambda: store.flags(name, today=date(2027, 12, 1)))
             figures["flags"].append(t)
             raised["flags"] = len(flags)
+        # the reference "full": the same edits with the whole snapshot rebuilt, on other regions and units
+        store.incremental_map = False
+        for run in range(args.runs, args.runs + args.full_runs):
+            region = store.feature(name, f"R{run}")
+            grown = shapely.affinity.scale(region.geometry, 1.01, 1.01)
+            full["reshape_region"].append(timed(lambda region=region, grown=grown: store.patch_feature(
+                name, region.fid, [region.edit_tag], {"geometry": grown}, author="bench"))[0])
+            point = shapely.Point(grown.centroid.x, grown.centroid.y)
+            full["add_equipment"].append(timed(lambda point=point: store.create_feature(
+                name, None, "equipment", point, author="bench"))[0])
+            _unit, tag = store.unit_record(name, f"U{run}")
+            full["edit_unit"].append(timed(lambda tag=tag, run=run: store.edit_unit(
+                name, f"U{run}", lambda u: setattr(u, "geometry", shapely.affinity.translate(u.geometry, 1e-6)),
+                if_match=[tag]))[0])
+        store.incremental_map = True
+        store.clear_flags(name, None, author="bench")          # back on the incremental path, no open flag
         t, result = timed(lambda: store.record_accident(name, None, date(2026, 11, 1), "爆燃", deaths=1))
+        t_clear, _ = timed(lambda: store.clear_flags(name, None, author="bench"))
+        store.incremental_map = False
+        t_full, _ = timed(lambda: store.record_accident(name, None, date(2026, 11, 2), "爆燃", deaths=1))
+        store.incremental_map = True
+        # last: the service is another Store, so the bench's own Store reads the plant whole after it
+        http = http_edits(url, name, store, args.runs) if args.http else []
         # the references, after riskmap's figures (they change rows in place)
         plain: dict[str, list[float]] = {k: [] for k in figures}
         for run in range(args.runs):
@@ -89,21 +121,65 @@ def main() -> None:
             plain["reshape_region"].append(plain_sql.reshape_feature(store, name, region.fid, grown))
             plain["add_equipment"].append(plain_sql.add_feature(store, name, region.fid, f"plain-{run}",
                                                                 shapely.Point(grown.centroid.x, grown.centroid.y)))
-            plain["edit_unit"].append(plain_sql.move_unit(store, name, f"U{args.runs + run}"))
+            plain["edit_unit"].append(plain_sql.move_unit(store, name, f"U{2 * args.runs + args.full_runs + run}"))
             plain["flags"].append(plain_sql.read_open_flags(store, name))
         plain_accident = plain_sql.flag_every_unit(store, name)
         store.close()
     for key, values in figures.items():
-        ref = statistics.median(plain[key])
-        print(f"{key:16s} {statistics.median(values):7.2f} s   plain SQL {ref:7.4f} s   ratio "
-              f"{statistics.median(values) / ref:6.1f}   (runs: {', '.join(f'{v:.2f}' for v in values)}; "
-              f"flags: {raised.get(key)})")
-    print(f"{'accident_all':16s} {t:7.2f} s   plain SQL {plain_accident:7.4f} s   ratio {t / plain_accident:6.1f}   "
-          f"(flags raised: {len(result['flags_raised'])})")
-    if args.db is None:
+        ref, mine = statistics.median(plain[key]), statistics.median(values)
+        before = f"full {statistics.median(full[key]):7.3f} s  gain {statistics.median(full[key]) / mine:6.1f}" \
+            if full[key] else " " * 28
+        print(f"{key:16s} {mine:7.3f} s   {before}   plain SQL {ref:7.4f} s   ratio {mine / ref:6.1f}   "
+              f"(runs: {', '.join(f'{v:.3f}' for v in values)}; flags: {raised.get(key)})")
+    if http:
+        mine = statistics.median(http)
+        print(f"{'http_edit':16s} {mine:7.3f} s   (PATCH + fresh tile; runs: {', '.join(f'{v:.3f}' for v in http)})")
+    print(f"{'accident_all':16s} {t:7.3f} s   full {t_full:7.3f} s  gain {t_full / t:6.1f}   plain SQL "
+          f"{plain_accident:7.4f} s   ratio {t / plain_accident:6.1f}   (flags raised: {len(result['flags_raised'])}; "
+          f"clearing them all {t_clear:.3f} s)")
+    if args.db is None and args.revise:
         t, ref = revise(args.layout_features, args.revise_features)
         print(f"{'revise':16s} {t:7.2f} s   plain SQL {ref:7.4f} s   ratio {t / ref:6.1f}   "
               f"({args.revise_features} of {args.layout_features} features replaced)")
+
+
+def http_edits(url: str, name: str, store, runs: int) -> list[float]:
+    """PATCH a unit's forced level through the service (in process) and GET its MVT tile until the tile shows it."""
+    import mapbox_vector_tile
+    import morecantile
+    from fastapi.testclient import TestClient
+
+    from riskmap.api.app import create_app
+    from riskmap.settings import Settings
+    from riskmap.store import tokens
+
+    text, _ = tokens.create_token(store, "editor", "bench")
+    headers = {"Authorization": f"Bearer {text}"}
+    tms = morecantile.tms.get("WebMercatorQuad")
+    out = []
+    with TestClient(create_app(Settings(db=url, enterprise=name))) as client:
+        start = time.perf_counter()
+        resp = client.patch("/api/units/U99", json={"override": {"level": "general", "reason": "bench"}},
+                            headers=headers)
+        assert resp.status_code == 200, resp.text
+        print(f"first edit of the service's process (reads the plant whole): {time.perf_counter() - start:.2f} s")
+        for run in range(runs):
+            code = f"U{100 + run}"
+            unit, _tag = store.unit_record(name, code)
+            p = unit.geometry.representative_point()
+            tile = tms.tile(p.x, p.y, 18)
+            level = "major" if run % 2 == 0 else "low"
+            assert client.get(f"/tiles/units/{tile.z}/{tile.x}/{tile.y}.mvt").status_code in (200, 204)
+            start = time.perf_counter()
+            resp = client.patch(f"/api/units/{code}", json={"override": {"level": level, "reason": "bench"}},
+                                headers=headers)
+            assert resp.status_code == 200, resp.text
+            body = client.get(f"/tiles/units/{tile.z}/{tile.x}/{tile.y}.mvt").content
+            out.append(time.perf_counter() - start)
+            found = [f["properties"] for f in mapbox_vector_tile.decode(body).get("units", {}).get("features", [])
+                     if f["properties"].get("unit_id") == code]
+            assert found and found[0]["level"] == level, found      # the fresh tile, not a stale one
+    return out
 
 
 def revise(n_features: int, n_changed: int) -> tuple[float, float]:

@@ -122,9 +122,10 @@ def resolve_unit_geometries(units: Iterable[AssessmentUnit], features_gdf) -> li
 
     Matching tries the feature's fid first, then its name. Returns one warning (Chinese / English) per
     reference that matches nothing, matches several features, or names a feature without geometry; those
-    units are left as they were. Units that already have geometry keep it and are not checked.
+    units are left as they were. Units that already have geometry keep it and are not checked. `features_gdf`
+    may be a FeatureIndex already made of the features.
     """
-    index = FeatureIndex(features_gdf)
+    index = features_gdf if isinstance(features_gdf, FeatureIndex) else FeatureIndex(features_gdf)
     warnings: list[str] = []
     for unit in units:
         if _has_geometry(unit) or reference_key(unit.feature_ref) is None:

@@ -66,7 +66,7 @@ def storable_parameters(parameters: Any, many: bool = False) -> Any:
     text included; the same object when nothing needed replacing (the usual case, checked first)."""
     # SQLAlchemy says executemany for its batched INSERT … VALUES too, whose parameters are one flat row.
     if many and isinstance(parameters, (list, tuple)) and parameters and isinstance(parameters[0], (dict, tuple)):
-        if not any(_row_needs(p.values() if isinstance(p, dict) else p) for p in parameters):
+        if not _rows_need(parameters):
             return parameters
         return [storable_parameters(p) for p in parameters]
     if isinstance(parameters, dict):
@@ -78,6 +78,19 @@ def storable_parameters(parameters: Any, many: bool = False) -> Any:
             return parameters
         return type(parameters)(_clean(v) for v in parameters)
     return parameters
+
+
+def _rows_need(rows) -> bool:
+    """Whether any text of many rows needs replacing: each distinct text searched once (100,000 flag rows share
+    their reason)."""
+    texts: set[str] = set()
+    for row in rows:
+        for value in (row.values() if isinstance(row, dict) else row):
+            if value.__class__ is str:
+                texts.add(value)
+            elif isinstance(value, (list, tuple)) and _needs(value):
+                return True
+    return bool(texts) and _UNSTORABLE.search("\x01".join(texts)) is not None
 
 
 def _row_needs(values) -> bool:

@@ -132,11 +132,6 @@ def load_tiledata(session, enterprise_id: int, enterprise: str, version: int, st
     return build_tiledata(enterprise_id, enterprise, version, read_rows(session, enterprise_id), stamp)
 
 
-def _layer_rows(layer: LayerData) -> pd.DataFrame:
-    return pd.DataFrame({"layer": layer.name, "key": layer.key, "feature_id": layer.feature_id,
-                         **layer.attrs, "wkb": layer.wkb, "geometry": layer.geometry})
-
-
 @dataclass
 class Patch:
     """A newer version applied to TileData: the new data and, per layer, the boxes (EPSG:3857) that changed."""
@@ -181,16 +176,44 @@ def apply_rows(old: TileData, version: int, rows: pd.DataFrame, stamp: str = "")
             continue
         part, pos = part[real], pos[real]
         new_live = part["wkb"].notna().to_numpy()
-        old_b = layer.bounds[pos[pos >= 0]] if (pos >= 0).any() else np.zeros((0, 4))
+        old_b = shapely.bounds(layer.geometry[pos[pos >= 0]]).reshape(-1, 4) if (pos >= 0).any() \
+            else np.zeros((0, 4))
         new_g = shapely.from_wkb(part["wkb"].to_numpy(dtype=object)[new_live])
         boxes[name] = np.concatenate([old_b, shapely.bounds(new_g).reshape(-1, 4)])
         changed[name] = part["key"].tolist()
-        keep = np.ones(len(layer), bool)
-        keep[pos[pos >= 0]] = False
-        added = part[new_live][["layer", "key", "feature_id", *_ATTR, "wkb"]].assign(geometry=new_g)
-        merged = pd.concat([_layer_rows(layer)[keep], added], ignore_index=True)
-        layers[name] = _layer_from_frame(name, merged)
+        layers[name] = _patched(layer, part, pos, new_live, new_g)
     return Patch(TileData(old.enterprise_id, old.enterprise, version, layers, stamp), boxes, changed)
+
+
+def _patched(layer: LayerData, part: pd.DataFrame, pos: np.ndarray, live: np.ndarray, geoms: np.ndarray) \
+        -> LayerData:
+    """The layer with the rewritten rows `part` (at positions `pos`, -1 for new keys) applied, as arrays: an edit
+    of one unit in a 100,000-unit layer must not rebuild the layer. Rows that keep their key, feature id and shape
+    (a level, a flag) keep the STRtree; the draw order is by feature id, as `_layer_from_frame` makes it."""
+    attrs_new = {c: _clean(part[c].to_numpy(dtype=object)) for c in _ATTR}
+    fids = part["feature_id"].to_numpy(dtype=np.int64)
+    if live.all() and (pos >= 0).all() and np.array_equal(layer.feature_id[pos], fids):
+        attrs = {c: layer.attrs[c].copy() for c in _ATTR}
+        for c in _ATTR:
+            attrs[c][pos] = attrs_new[c]
+        wkb_new = part["wkb"].to_numpy(dtype=object)
+        if all(a == b for a, b in zip(wkb_new, layer.wkb[pos], strict=True)):
+            return LayerData(layer.name, layer.feature_id, layer.key, attrs, layer.geometry, layer.wkb, layer.tree,
+                             layer.index)
+        geometry, wkb = layer.geometry.copy(), layer.wkb.copy()
+        geometry[pos], wkb[pos] = geoms, wkb_new
+        return LayerData(layer.name, layer.feature_id, layer.key, attrs, geometry, wkb, shapely.STRtree(geometry),
+                         layer.index)
+    keep = np.ones(len(layer), bool)
+    keep[pos[pos >= 0]] = False
+    feature_id = np.concatenate([layer.feature_id[keep], fids[live]])
+    order = np.argsort(feature_id, kind="stable")
+    key = np.concatenate([layer.key[keep], part["key"].to_numpy(dtype=object)[live]])[order]
+    attrs = {c: np.concatenate([layer.attrs[c][keep], attrs_new[c][live]])[order] for c in _ATTR}
+    geometry = np.concatenate([layer.geometry[keep], np.asarray(geoms, dtype=object)])[order]
+    wkb = np.concatenate([layer.wkb[keep], part["wkb"].to_numpy(dtype=object)[live]])[order]
+    return LayerData(layer.name, feature_id[order], key, attrs, geometry, wkb, shapely.STRtree(geometry),
+                     {k: i for i, k in enumerate(key.tolist())})
 
 
 def read_patch(session, old: TileData, version: int, stamp: str = "") -> Patch:

@@ -46,7 +46,13 @@ def rebind_after_layout(w: Writing, features, previous=None, author: str | None 
     a whole new drawing replaced); writes a "bind" ledger version when a reference changes and returns
     {unit id: fid}."""
     s = w.session
-    units = map_units(s, w.enterprise_id)
+    if w.plant is not None and w.tracked and previous is None:
+        # only a reference naming a written feature (by its fid, old or new name) can bind differently
+        keys = set(w.delta.fids) | {n for n in features.loc[features["fid"].astype(str).isin(w.delta.fids), "name"]}
+        keys |= set(w.plant.old_names(w.delta.fids))
+        units = w.plant.lean_units(s, w.plant.referring(keys), fresh=w.delta.units)
+    else:
+        units = map_units(s, w.enterprise_id)
     if not units:
         return {}
     bound, _ = bind_references(units, features, previous)
@@ -61,6 +67,7 @@ def rebind_after_layout(w: Writing, features, previous=None, author: str | None 
         unit.feature_ref = fid
         s.execute(update(UnitRow).where(UnitRow.id == row.id).values(valid_to=version.number))
         insert_unit(w, version, unit, row.position)
+    w.touch(units=bound)
     record_change(w, "units.bind", collection="units", items=list(bound), author=author,
                   detail={"items": items[:MAX_DETAIL_ITEMS], "count": len(items)})
     w.units = None                                  # the map refresh reads the bound units again

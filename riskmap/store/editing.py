@@ -426,6 +426,7 @@ def _write_layout(store: Store, name: str, ops: list[_Op], version_action: str, 
 
     reason = _text(reason, "理由", "reason")
     with store.transaction(name, create=False) as w:
+        w.track()
         s = w.session
         number = next_number(s, LayoutVersionRow, w.enterprise_id)
         previous = version_row(s, LayoutVersionRow, w.enterprise_id, number - 1)
@@ -440,6 +441,7 @@ def _write_layout(store: Store, name: str, ops: list[_Op], version_action: str, 
         s.add(version)
         s.flush()
         touched = _apply_ops(store, w, version, ops)
+        w.touch(fids=[t.fid for t in touched])
         binding.rebind_after_layout(w, read_features(s, w.enterprise_name), author=author)
         if touched and audit_action in ("feature.patch", "feature.replace", "layout.edit") and \
                 all(_changed_fields(t) == ["name"] for t in touched):
@@ -633,6 +635,7 @@ def edit_unit(store: Store, name: str, unit_id: str, change, author: str | None 
     tags = None if if_match is None else _tags(if_match)
     code = str(unit_id)
     with store.transaction(name, create=False) as w:
+        w.track()
         s = w.session
         current = current_unit_row(s, w.enterprise_id, code)
         if current is None:
@@ -658,6 +661,7 @@ def edit_unit(store: Store, name: str, unit_id: str, change, author: str | None 
                              "fields": fields}]}
         record_change(w, "unit.edit", collection="units", items=[code], author=author, reason=reason,
                       detail=detail)
+        w.touch(units=[code])
         flags.after_unit_edit(w, before, unit, fields)
         w.edit_tag = new_id
     return unit, version.number, w.data_version
@@ -701,6 +705,7 @@ def create_unit(store: Store, name: str, unit: AssessmentUnit, author: str | Non
     if unit.geometry is not None and (not isinstance(unit.geometry, shapely.Geometry) or unit.geometry.is_empty):
         raise InputError("单元几何为空 / the unit geometry is empty")
     with store.transaction(name, create=False) as w:
+        w.track()
         s = w.session
         if current_unit_row(s, w.enterprise_id, code, lock=False) is not None:
             raise AlreadyExistsError(f"单元编号 {code} 已被使用 / unit id {code!r} is already in use")
@@ -712,6 +717,7 @@ def create_unit(store: Store, name: str, unit: AssessmentUnit, author: str | Non
         position = (s.execute(select(func.max(UnitRow.position)).where(
             UnitRow.enterprise_id == w.enterprise_id, UnitRow.valid_to.is_(None))).scalar_one() or 0) + 1
         new_id = insert_unit(w, version, unit, position)
+        w.touch(units=[code])
         detail = {"items": [{"id": code, "op": "create", "new_edit_tag": new_id, "new_bbox": bbox_of(unit.geometry),
                              "fields": []}]}
         change_id = record_change(w, "unit.create", collection="units", items=[code], author=author,
@@ -726,6 +732,7 @@ def delete_unit(store: Store, name: str, code: str, if_match: Any, author: str |
     tags = _tags(if_match)
     code = str(code)
     with store.transaction(name, create=False) as w:
+        w.track()
         s = w.session
         current = current_unit_row(s, w.enterprise_id, code)
         if current is None:
@@ -744,6 +751,7 @@ def delete_unit(store: Store, name: str, code: str, if_match: Any, author: str |
         old_bbox = bbox_of(current.geometry)
         version = new_ledger_version(w, "delete", author, reason, -1, -int(events), f"删除单元 {code}")
         s.execute(update(UnitRow).where(UnitRow.id == current.id).values(valid_to=version.number))
+        w.touch(units=[code])
         detail = {"items": [{"id": code, "op": "delete", "old_edit_tag": current.id, "old_bbox": old_bbox,
                              "fields": []}]}
         change_id = record_change(w, "unit.delete", collection="units", items=[code], author=author,

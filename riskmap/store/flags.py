@@ -30,7 +30,7 @@ from riskmap.errors import InputError, NotFoundError
 from riskmap.store.audit import record_change
 from riskmap.store.layouts import read_features
 from riskmap.store.ledgers import map_units
-from riskmap.store.rows import Writing, clean_text, enterprise_id, insert_rows
+from riskmap.store.rows import Writing, clean_text, enterprise_id, insert_plain
 from riskmap.store.schema import AccidentRow, LedgerVersionRow, ReassessmentFlagRow, RiskEventRow, UnitRow
 from riskmap.store.types import utcnow
 from riskmap.validity import DEFAULT_MONTHS, validity
@@ -88,26 +88,28 @@ def raise_flags(w: Writing, wanted: dict[tuple[str, str], tuple[str, dict | None
                      "reason": reason, "raised_at": now, "raised_change_id": w.change_id, "cleared_at": None,
                      "cleared_change_id": None, "detail": detail})
         out.append({"unit_id": code, "reason_code": reason_code, "reason": reason})
-    insert_rows(s, ReassessmentFlagRow, rows)   # COPY on PostgreSQL: an accident may flag every unit
+    insert_plain(s, ReassessmentFlagRow, rows)  # an accident may flag every unit: COPY on PostgreSQL
+    w.touch(raised=[(r["unit_code"], r["reason_code"]) for r in rows])
     return out
 
 
 def clear_open(w: Writing, codes: Iterable[str] | None, reason_code: str | None = None) -> int:
     """Clear the open flags of some units (all when `codes` is None); returns how many."""
     s = w.session
-    q = select(ReassessmentFlagRow.id).where(ReassessmentFlagRow.enterprise_id == w.enterprise_id,
-                                             ReassessmentFlagRow.cleared_at.is_(None))
+    q = select(ReassessmentFlagRow.id, ReassessmentFlagRow.unit_code, ReassessmentFlagRow.reason_code).where(
+        ReassessmentFlagRow.enterprise_id == w.enterprise_id, ReassessmentFlagRow.cleared_at.is_(None))
     if reason_code is not None:
         q = q.where(ReassessmentFlagRow.reason_code == reason_code)
     if codes is None:
-        ids = list(s.execute(q).scalars())
+        found = list(s.execute(q).all())
     else:
         codes = list(codes)
-        ids = []
+        found = []
         for start in range(0, len(codes), CHUNK):
-            ids.extend(s.execute(q.where(ReassessmentFlagRow.unit_code.in_(codes[start:start + CHUNK]))).scalars())
-    _clear_ids(w, ids)
-    return len(ids)
+            found.extend(s.execute(q.where(ReassessmentFlagRow.unit_code.in_(codes[start:start + CHUNK]))).all())
+    _clear_ids(w, [r[0] for r in found])
+    w.touch(cleared=[(r[1], r[2]) for r in found])
+    return len(found)
 
 
 def _clear_ids(w: Writing, ids: list[int]) -> None:
@@ -216,15 +218,18 @@ def raise_for_layout(w: Writing, touched: Sequence[Touched]) -> list[dict]:
     if not touched:
         return []
     s = w.session
-    units = map_units(s, w.enterprise_id)
-    w.units, w.units_disposable = units, True   # the map refresh at the end of the transaction reuses them
-    if not units:
-        return []
     features = read_features(s, w.enterprise_name)
-    w.features = features                       # likewise (nothing changes the layout after this)
-    plant = _Units(units, features)
+    w.features = features                       # the map refresh reuses it (nothing changes the layout after this)
     regions = features[features["role"] == "region"].reset_index(drop=True)
     region_tree = shapely.STRtree(regions.geometry.values) if len(regions) else None
+    if w.plant is not None and w.tracked:
+        units = _units_concerned(w, touched, regions, region_tree)
+    else:
+        units = map_units(s, w.enterprise_id)
+        w.units, w.units_disposable = units, True   # the map refresh at the end of the transaction reuses them
+    if not units:
+        return []
+    plant = _Units(units, features)
     wanted: dict[tuple[str, str], tuple[str, dict | None]] = {}
 
     def flag(indices: Iterable[int], reason_code: str, t, extra: dict | None = None) -> None:
@@ -272,6 +277,30 @@ def raise_for_layout(w: Writing, touched: Sequence[Touched]) -> list[dict]:
     return raise_flags(w, wanted)
 
 
+def _units_concerned(w: Writing, touched: Sequence[Touched], regions, region_tree) -> list[AssessmentUnit]:
+    """The units a layout change can flag, from the map's inputs the Store keeps (riskmap.store.mapupdate):
+    those naming a touched feature and their descendants, those lying in or around its old or new geometry, and
+    those naming a region around it. `raise_for_layout` gives them the same flags as it gives the whole plant."""
+    kept = w.plant
+    keys: set[Any] = set()
+    geoms = []
+    for t in touched:
+        keys.add(t.fid)
+        for f in (t.old, t.new):
+            if f is not None:
+                keys.add(f.name)
+                geoms.append(f.geometry)
+    for geom in geoms:
+        if region_tree is not None and geom is not None and not geom.is_empty:
+            for i in region_tree.query(shapely.point_on_surface(geom), predicate="intersects"):
+                keys.update([regions.at[int(i), "fid"], regions.at[int(i), "name"]])
+    named = kept.referring(keys)
+    codes = named | kept.descendants(named)
+    for geom in geoms:
+        codes |= kept.units_meeting(geom)
+    return kept.lean_units(w.session, codes, fresh=w.delta.units)
+
+
 def after_unit_edit(w: Writing, before: AssessmentUnit, unit: AssessmentUnit, fields: list[str]) -> list[dict]:
     """A unit edit that re-assesses (events re-evaluated, last_assessed moved on) clears the unit's flags;
     one that moves it (geometry, feature_ref, parent) raises them."""
@@ -297,11 +326,13 @@ def after_ledger_import(w: Writing, units: Sequence[AssessmentUnit]) -> int:
     if not assessed:
         return 0
     rows = w.session.execute(select(ReassessmentFlagRow.id, ReassessmentFlagRow.unit_code,
-                                    ReassessmentFlagRow.raised_at)
+                                    ReassessmentFlagRow.reason_code, ReassessmentFlagRow.raised_at)
                              .where(ReassessmentFlagRow.enterprise_id == w.enterprise_id,
                                     ReassessmentFlagRow.cleared_at.is_(None))).all()
-    ids = [r.id for r in rows if r.unit_code in assessed and assessed[r.unit_code] >= local_date(r.raised_at)]
+    cleared = [r for r in rows if r.unit_code in assessed and assessed[r.unit_code] >= local_date(r.raised_at)]
+    ids = [r.id for r in cleared]
     _clear_ids(w, ids)
+    w.touch(cleared=[(r.unit_code, r.reason_code) for r in cleared])
     return len(ids)
 
 
@@ -334,6 +365,7 @@ def record_accident(store: Store, name: str, unit_id: str | None, occurred_on: d
     serious = deaths >= SERIOUS_DEATHS or serious_injuries >= SERIOUS_INJURIES
     code = None if unit_id is None or not str(unit_id).strip() else str(unit_id).strip()
     with store.transaction(name, create=False) as w:
+        w.track()
         s = w.session
         current = list(s.execute(select(UnitRow.code).where(UnitRow.enterprise_id == w.enterprise_id,
                                                             UnitRow.valid_to.is_(None))).scalars())
@@ -365,6 +397,7 @@ def clear_flags(store: Store, name: str, unit_id: str | None, author: str | None
                          f"{reason_code!r}; allowed: {', '.join(STORED_REASONS)}")
     code = None if unit_id is None else str(unit_id)
     with store.transaction(name, create=False) as w:
+        w.track()
         change_id = record_change(w, "flags.clear", collection="units", items=[code] if code else [],
                                   author=author, reason=reason, detail={"reason_code": reason_code})
         cleared = clear_open(w, None if code is None else [code], reason_code)

@@ -9,6 +9,7 @@ tree. A change of some units is a new ledger version that retires their rows and
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -60,18 +61,33 @@ def read_units(s: Session, enterprise_name: str, version: int | None = None) -> 
 
 
 def map_units(s: Session, ent_id: int) -> list[AssessmentUnit]:
-    """The current units with only what the map needs, read lean: each unit's residual level is worked out
-    from its override and its events' overrides, evaluations and given levels (as RiskEvent.level and
-    AssessmentUnit.level do) and carried by one stand-in event, so that the events' JSON is not decoded.
-    A 100,000-unit tree reads several times faster than through `read_units`."""
+    """The current units, read lean (see `map_units_ordered`)."""
+    return [u for _, u in map_units_ordered(s, ent_id)]
+
+
+def map_units_ordered(s: Session, ent_id: int, codes: Iterable[str] | None = None) \
+        -> list[tuple[tuple[int, int], AssessmentUnit]]:
+    """(ledger order key, unit) of the current units (or of those of `codes`) with only what the map needs, read
+    lean: each unit's residual level is worked out from its override and its events' overrides, evaluations and
+    given levels (as RiskEvent.level and AssessmentUnit.level do) and carried by one stand-in event, so that the
+    events' JSON is not decoded. A 100,000-unit tree reads several times faster than through `read_units`. The
+    order key is (position, row id), the ledger order."""
     units_t, events_t = UnitRow.__table__, RiskEventRow.__table__
     cond = [units_t.c.enterprise_id == ent_id, units_t.c.valid_to.is_(None)]
+    if codes is not None:
+        wanted = sorted({str(c) for c in codes})
+        if not wanted:
+            return []
+        if len(wanted) > 500:
+            keep = set(wanted)
+            return [(k, u) for k, u in map_units_ordered(s, ent_id) if u.id in keep]
+        cond.append(units_t.c.code.in_(wanted))
     conn = s.connection()
     dialect = s.get_bind().dialect.name
     with paused_gc():
         unit_rows = conn.execute(
-            select(units_t.c.id, units_t.c.code, units_t.c.name, units_t.c.kind, units_t.c.parent_code,
-                   units_t.c.feature_ref, units_t.c.weight, units_t.c.last_assessed,
+            select(units_t.c.id, units_t.c.position, units_t.c.code, units_t.c.name, units_t.c.kind,
+                   units_t.c.parent_code, units_t.c.feature_ref, units_t.c.weight, units_t.c.last_assessed,
                    UnitRow.override["level"].as_string().label("override_level"),
                    wkb_of(dialect, units_t.c.geometry).label("wkb"))
             .where(*cond).order_by(units_t.c.position, units_t.c.id)
@@ -93,10 +109,10 @@ def map_units(s: Session, ent_id: int) -> list[AssessmentUnit]:
         for r, geom in zip(unit_rows, geometries, strict=True):
             level = Level(r.override_level) if r.override_level else (
                 Level.from_rank(best[r.id]) if r.id in best else None)
-            out.append(AssessmentUnit(
+            out.append(((int(r.position), int(r.id)), AssessmentUnit(
                 id=r.code, name=r.name, kind=UnitKind(r.kind), parent_id=r.parent_code, geometry=geom,
                 feature_ref=r.feature_ref, weight=Decimal(r.weight), last_assessed=r.last_assessed,
-                events=[RiskEvent("", residual_level=level)] if level is not None else []))
+                events=[RiskEvent("", residual_level=level)] if level is not None else [])))
     return out
 
 

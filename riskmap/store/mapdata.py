@@ -6,8 +6,9 @@ drawn feature of the layers `regions`, `units` and `layout`, in EPSG:3857, with 
 (kept for a key as long as the key exists: MVT feature ids, the web map's feature state).
 
 It is refreshed inside every writing transaction of the store (see `Store.transaction`), so it is always the
-state of the enterprise's current data version. The refresh diffs the new snapshot against the stored rows and
-rewrites only what changed, stamping those rows with the transaction's data version; a feature that disappears
+state of the enterprise's current data version: an edit recomputes only the features it can reach
+(riskmap.store.mapupdate), a new ledger or drawing the whole snapshot. The refresh diffs the new state against the
+stored rows and rewrites only what changed (a row whose shape stayed is updated in place), stamping those rows with the transaction's data version; a feature that disappears
 leaves a tombstone (no geometry, no attributes) with that version. So a reader that knows the snapshot at
 version v finds everything that changed since with `data_version > v` (index `ix_map_features_changes`).
 This table is derived data, not history: rows are replaced, the history lives in the layout and ledger tables.
@@ -66,6 +67,7 @@ LAYER_FIELDS: dict[str, dict[str, str]] = {
 # A unit never assessed although it has risk events is due since always.
 NEVER_ASSESSED_DUE = "0001-01-01"
 DELETE_CHUNK = 500
+MANY_KEYS = 5000
 
 
 class MercatorGeometry(TypeDecorator):
@@ -171,8 +173,14 @@ def build_snapshot(features, units: Sequence[AssessmentUnit], regions: Sequence[
 
     frames = {"units": drawn_units(units, which, unit_flags or {}, months)}
     risks = region_risk(list(regions), units, method="highest", which=which) if regions else []
-    frames["regions"] = _regions_frame(regions, risks, units)
-    frames["layout"] = _layout_frame(features)
+    frames["regions"] = regions_frame(regions, risks, units)
+    frames["layout"] = layout_frame(features)
+    return in_mercator(frames)
+
+
+def in_mercator(frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """The layers' frames (geometry in EPSG:4326) projected to EPSG:3857 in one call, rows without geometry
+    left out."""
     lonlat = [frames[name]["geometry"].to_numpy(dtype=object) for name in LAYERS]
     merc = to_mercator(np.concatenate(lonlat)) if sum(len(g) for g in lonlat) else np.empty(0, object)
     out, start = {}, 0
@@ -261,24 +269,33 @@ def drawn_units(units: list[AssessmentUnit], which: str = RESIDUAL, unit_flags: 
     owners = frame.sort_values(["shape", "depth", "kind", "unit"], kind="stable").groupby("shape")["unit"].first()
     deciders = frame.sort_values(["shape", "rank", "depth", "kind", "unit"], ascending=[True, False, True, True, True],
                                  kind="stable").groupby("shape")["unit"].first()
+    owner_of = owners.to_dict()
+    decider_of = deciders.to_dict()
+    flags_of = unit_flags or {}
+    # the members of each shape in unit order (as groupby would give them), without a pandas object per group
+    shape_arr, unit_arr = frame["shape"].to_numpy(), frame["unit"].to_numpy()
+    order = np.argsort(shape_arr, kind="stable")
+    shape_sorted, unit_sorted = shape_arr[order], unit_arr[order].tolist()
+    cuts = (np.flatnonzero(np.diff(shape_sorted)) + 1).tolist()
     rows = []
-    for shape_id, members in frame.groupby("shape")["unit"]:
-        owner, decider = units[owners[shape_id]], units[deciders[shape_id]]
-        member_list = members.tolist()
-        level = levels[deciders[shape_id]]
+    for lo, hi in zip([0, *cuts], [*cuts, len(unit_sorted)], strict=True):
+        shape_id = int(shape_sorted[lo])
+        member_list = unit_sorted[lo:hi]
+        own_i, dec_i = owner_of[shape_id], decider_of[shape_id]
+        owner, decider = units[own_i], units[dec_i]
+        level = levels[dec_i]
         tally: dict[str, int] = {}
         for i in member_list:
             key = levels[i].value if levels[i] else "none"
             tally[key] = tally.get(key, 0) + 1
-        flags = sorted({code for i in member_list
-                        for code in ((unit_flags or {}).get(units[i].id) or "").split(",") if code})
-        counted = [i for i in member_list if events[i] or dates[i] is not None] or [owners[shape_id]]
+        flags = sorted({code for i in member_list for code in (flags_of.get(units[i].id) or "").split(",") if code})
+        counted = [i for i in member_list if events[i] or dates[i] is not None] or [own_i]
         last = None if any(dates[i] is None for i in counted) else min(dates[i] for i in counted)
         due = min((dues[i] for i in counted if dues[i] is not None), default=None)
         rows.append((owner.id, owner.name, owner.kind.value, level.value if level else None,
                      level.zh if level else None, decider.name if decider is not owner else None, _iso(last),
                      ",".join(flags) or None, ",".join(f"{k}:{v}" for k, v in tally.items()), due,
-                     own[src[owners[shape_id]]]))
+                     own[src[own_i]]))
     return pd.DataFrame(rows, columns=SNAPSHOT_COLUMNS)
 
 
@@ -293,7 +310,7 @@ def member_counts(members: Sequence[str | None]) -> dict[str, int]:
     return out
 
 
-def _regions_frame(regions: Sequence[Region], risks: list, units: list[AssessmentUnit]) -> pd.DataFrame:
+def regions_frame(regions: Sequence[Region], risks: list, units: list[AssessmentUnit]) -> pd.DataFrame:
     assessed = {u.id: u.last_assessed for u in units}
     rows = []
     for region, risk in zip(regions, risks or [None] * len(regions), strict=True):
@@ -308,7 +325,7 @@ def _regions_frame(regions: Sequence[Region], risks: list, units: list[Assessmen
     return frame
 
 
-def _layout_frame(features) -> pd.DataFrame:
+def layout_frame(features) -> pd.DataFrame:
     if not len(features):
         return pd.DataFrame({c: pd.Series([], dtype=object) for c in SNAPSHOT_COLUMNS})
     fids = features["fid"].tolist()
@@ -356,12 +373,19 @@ class MapChange:
 _COMPARED = [*ATTRIBUTES, "wkb"]
 
 
-def refresh(session: Session, enterprise_id: int, data_version: int, snapshot: dict[str, pd.DataFrame]) \
-        -> MapChange:
-    """Write the difference between the stored snapshot and `snapshot`, stamped with `data_version`."""
+def refresh(session: Session, enterprise_id: int, data_version: int, snapshot: dict[str, pd.DataFrame],
+            keys: dict[str, set[str]] | None = None) -> MapChange:
+    """Write the difference between the stored snapshot and `snapshot`, stamped with `data_version`.
+
+    With `keys` (layer -> keys) only those features are compared, written or removed: `snapshot` then holds the
+    new state of exactly those features (riskmap.store.mapupdate computes it for what an edit touched)."""
     dialect = session.get_bind().dialect.name
-    old = read_rows(session, enterprise_id, with_wkb=True)
+    old = read_rows(session, enterprise_id, with_wkb=True, keys=keys)
     new = _new_rows(snapshot)
+    if keys is not None and len(new):
+        wanted = pd.Series([k in keys.get(layer, ()) for layer, k in zip(new["layer"], new["key"], strict=True)],
+                           index=new.index, dtype=bool)
+        new = new[wanted].reset_index(drop=True)
     merged = new.merge(old, on=["layer", "key"], how="outer", suffixes=("", "_old"), indicator=True)
     live_old = merged["_merge"].ne("left_only") & merged["wkb_old"].notna()
     in_new = merged["_merge"].ne("right_only")
@@ -386,12 +410,20 @@ def refresh(session: Session, enterprise_id: int, data_version: int, snapshot: d
     for layer in LAYERS:
         m = need & (merged["layer"].to_numpy() == layer)
         if m.any():
-            top = old.loc[old["layer"] == layer, "feature_id"].max() if len(old) else None
+            if keys is None:
+                top = old.loc[old["layer"] == layer, "feature_id"].max() if len(old) else None
+            else:
+                top = session.execute(select(func.max(MapFeatureRow.feature_id)).where(
+                    MapFeatureRow.enterprise_id == enterprise_id, MapFeatureRow.layer == layer)).scalar_one()
             start = 1 if top is None or pd.isna(top) else int(top) + 1
             fid[m] = np.arange(start, start + int(m.sum()))
     merged["feature_id"] = fid
 
-    rewrite = (added | changed | removed).to_numpy()
+    # a row whose shape stayed (a level, a flag) is updated in place: no geometry to encode and index again
+    wkb_same = _equal(merged["wkb"].to_numpy(dtype=object), merged["wkb_old"].to_numpy(dtype=object))
+    in_place = (changed.to_numpy() & wkb_same & merged["id"].notna().to_numpy())
+    _update_attributes(session, merged.loc[in_place], data_version)
+    rewrite = (added | changed | removed).to_numpy() & ~in_place
     stale_ids = merged.loc[rewrite & merged["id"].notna().to_numpy(), "id"].astype(np.int64).tolist()
     for start in range(0, len(stale_ids), DELETE_CHUNK):
         session.execute(delete(MapFeatureRow).where(MapFeatureRow.id.in_(stale_ids[start:start + DELETE_CHUNK])))
@@ -418,6 +450,42 @@ def refresh(session: Session, enterprise_id: int, data_version: int, snapshot: d
         rows.append(row)
     _insert(session, rows, dialect)
     return change
+
+
+def _update_attributes(session: Session, rows: pd.DataFrame, data_version: int) -> None:
+    if not len(rows):
+        return
+    params = []
+    for rec in rows[["id", *ATTRIBUTES]].itertuples(index=False):
+        row = {"row_id": int(rec[0]), "data_version": data_version}
+        for col, value in zip(ATTRIBUTES, rec[1:], strict=True):
+            row[col] = None if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
+        params.append(row)
+    update_in_place(session, params, ATTRIBUTES)
+
+
+def update_flags(session: Session, enterprise_id: int, params: list[dict]) -> None:
+    """Set `flag` and data_version of drawn unit rows by key (`row_key`), as one executemany of the driver."""
+    if not params:
+        return
+    dialect = session.get_bind().dialect.name
+    mark = (lambda n: f"%({n})s") if dialect == "postgresql" else (lambda n: f":{n}")
+    for p in params:
+        p["enterprise_id"] = enterprise_id
+    session.connection().exec_driver_sql(
+        f"UPDATE map_features SET flag = {mark('flag')}, data_version = {mark('data_version')} WHERE enterprise_id = "
+        f"{mark('enterprise_id')} AND layer = 'units' AND key = {mark('row_key')}", params)
+
+
+def update_in_place(session: Session, params: list[dict], columns: Sequence[str]) -> None:
+    """UPDATE rows of map_features by id (`row_id`), setting `columns` and data_version, as one executemany of
+    the driver: the ORM's per-parameter processing cost more than the statement on an accident's 100,000 rows."""
+    if not params:
+        return
+    dialect = session.get_bind().dialect.name
+    mark = (lambda n: f"%({n})s") if dialect == "postgresql" else (lambda n: f":{n}")
+    sets = ", ".join(f"{c} = {mark(c)}" for c in (*columns, "data_version"))
+    session.connection().exec_driver_sql(f"UPDATE map_features SET {sets} WHERE id = {mark('row_id')}", params)
 
 
 def _equal(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -466,9 +534,10 @@ def wkb_column(dialect: str):
 READ_COLUMNS = ["id", "layer", "key", "feature_id", "data_version", *ATTRIBUTES]
 
 
-def read_rows(session: Session, enterprise_id: int, since: int | None = None, with_wkb: bool = True) \
-        -> pd.DataFrame:
-    """Stored rows of an enterprise (tombstones included), or only those written after version `since`."""
+def read_rows(session: Session, enterprise_id: int, since: int | None = None, with_wkb: bool = True,
+              keys: dict[str, set[str]] | None = None) -> pd.DataFrame:
+    """Stored rows of an enterprise (tombstones included), or only those written after version `since`, or only
+    those of `keys` (layer -> keys)."""
     dialect = session.get_bind().dialect.name
     t = MapFeatureRow
     cols = [getattr(t, c) for c in READ_COLUMNS]
@@ -477,7 +546,20 @@ def read_rows(session: Session, enterprise_id: int, since: int | None = None, wi
     q = select(*cols).where(t.enterprise_id == enterprise_id)
     if since is not None:
         q = q.where(t.data_version > since)
-    rows = session.connection().execute(q.order_by(t.layer, t.feature_id)).all()
+    if keys is None:
+        rows = session.connection().execute(q.order_by(t.layer, t.feature_id)).all()
+    else:
+        rows = []
+        for layer in LAYERS:
+            wanted = sorted(keys.get(layer, ()))
+            if len(wanted) > MANY_KEYS:      # one scan of the layer beats hundreds of IN lists
+                keep = set(wanted)
+                rows.extend(r for r in session.connection().execute(q.where(t.layer == layer)).all()
+                            if r.key in keep)
+                continue
+            for start in range(0, len(wanted), DELETE_CHUNK):
+                rows.extend(session.connection().execute(
+                    q.where(t.layer == layer, t.key.in_(wanted[start:start + DELETE_CHUNK]))).all())
     names = READ_COLUMNS + (["wkb"] if with_wkb else [])
     if not rows:
         return pd.DataFrame({c: pd.Series([], dtype=object) for c in names})

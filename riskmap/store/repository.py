@@ -14,6 +14,8 @@ Vocabulary: `enterprise_name`, `unit_id` (the user's unit id), `fid` (a layout f
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -30,7 +32,7 @@ from riskmap.attach import regions_from_features
 from riskmap.domain import AssessmentUnit, Enterprise, Region
 from riskmap.errors import InputError, NotFoundError, RiskmapError, StoreError, no_enterprise
 from riskmap.geo.model import LayoutImport
-from riskmap.store import editing, flags, history, mapdata, versions
+from riskmap.store import editing, flags, history, mapdata, mapupdate, versions
 from riskmap.store.audit import record_change
 from riskmap.store.editing import EditableFeature, EditResult, FeatureChange
 from riskmap.store.engine import WRITE, create_store_engine, display_url
@@ -61,6 +63,8 @@ from riskmap.store.upgrade import MAP_REDRAWN_AT, current_revision, migrate
 
 __all__ = ["Store", "StoreError", "Writing"]
 
+PLANTS_KEPT = 4          # enterprises whose map inputs a Store keeps between its writes (riskmap.store.mapupdate)
+
 
 def _require_schema(engine) -> None:
     from riskmap.store.engine import NO_DATA_HINT, MissingDatabaseError
@@ -87,6 +91,9 @@ class Store:
                                                          postgresql_readonly=True)
         else:
             self._read_engine = engine
+        self._plants: OrderedDict[int, mapupdate.PlantMap] = OrderedDict()
+        self._plants_lock = threading.Lock()
+        self.incremental_map = True     # False: every write rebuilds the whole map snapshot (the reference)
 
     # ------------------------------------------------------------------------------------------ lifecycle
 
@@ -173,12 +180,26 @@ class Store:
     def transaction(self, enterprise_name: str, create: bool = True) -> Iterator[Writing]:
         """A writing transaction of one enterprise, with its data version already bumped inside it and the map
         snapshot refreshed at its end (inside it too)."""
+        kept = None
         with self.session(write=True) as s:
             ent_id = enterprise_id(s, enterprise_name, create=create)
+            before = mapupdate.version_of(s, ent_id)
             writing = Writing(s, ent_id, bump(s, ent_id), enterprise_name=clean_enterprise_name(enterprise_name))
+            with self._plants_lock:
+                plant = self._plants.pop(ent_id, None)
+            if plant is not None and plant.state == before and writing.data_version == before[0] + 1 \
+                    and self.incremental_map:
+                writing.plant, writing.delta = plant, mapupdate.MapDelta()
             yield writing
             if writing.refresh_map:
-                writing.map_change = self._refresh_map(writing)
+                writing.map_change, kept = self._refresh_map(writing)
+                if kept is not None:
+                    kept.state = mapupdate.version_of(s, ent_id)
+        if kept is not None:       # committed: the next write of this process starts from it
+            with self._plants_lock:
+                self._plants[ent_id] = kept
+                while len(self._plants) > PLANTS_KEPT:
+                    self._plants.popitem(last=False)
 
     # ------------------------------------------------------------------------------------------ enterprises
 
@@ -319,10 +340,20 @@ class Store:
             units = read_units(s, enterprise_name)
         return regions_from_features(features, units)
 
-    def _refresh_map(self, w: Writing):
-        """Rebuild the map snapshot from the transaction's own view of layout, units and open flags; write what
-        changed."""
+    def _refresh_map(self, w: Writing) -> tuple[mapdata.MapChange, mapupdate.PlantMap | None]:
+        """Update the map snapshot for what the transaction changed (riskmap.store.mapupdate), or rebuild it from
+        the transaction's own view of layout, units and open flags; write what changed. Returns the change and
+        the map's inputs to keep for the next write (None when they were not read whole)."""
         s = w.session
+        if w.plant is not None and w.delta is not None and w.tracked:
+            try:    # Fallback comes before anything is written
+                return mapupdate.update(s, w.plant, w.delta, w.enterprise_name, w.data_version,
+                                        features=w.features), w.plant
+            except mapupdate.Fallback:
+                pass
+        if w.units is None and self.incremental_map:
+            plant = mapupdate.PlantMap.read(s, w.enterprise_id, w.enterprise_name, features=w.features)
+            return mapdata.refresh(s, w.enterprise_id, w.data_version, plant.snapshot()), plant
         features = w.features if w.features is not None else read_features(s, w.enterprise_name)
         units = w.units if w.units is not None else map_units(s, w.enterprise_id)
         regions = history.regions_from(features, units)
@@ -330,12 +361,13 @@ class Store:
                                           copy=w.units is not None and not w.units_disposable,
                                           unit_flags=flags.open_codes(s, w.enterprise_id),
                                           months=flags.months_of(s, w.enterprise_id))
-        return mapdata.refresh(s, w.enterprise_id, w.data_version, snapshot)
+        return mapdata.refresh(s, w.enterprise_id, w.data_version, snapshot), None
 
     def rebuild_map(self, enterprise_name: str):
-        """Refresh the map snapshot in a transaction of its own (e.g. a database migrated from before it)."""
+        """Refresh the map snapshot in a transaction of its own (e.g. a database migrated from before it): always
+        the whole snapshot, so it also checks the incremental refreshes (nothing to change after them)."""
         with self.transaction(enterprise_name, create=False) as w:
-            pass
+            w.plant = w.delta = None
         return w.map_change
 
     # ------------------------------------------------------------------------------------------ unit edits
