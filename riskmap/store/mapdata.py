@@ -8,8 +8,9 @@ drawn feature of the layers `regions`, `units` and `layout`, in EPSG:3857, with 
 It is refreshed inside every writing transaction of the store (see `Store.transaction`), so it is always the
 state of the enterprise's current data version: an edit recomputes only the features it can reach
 (riskmap.store.mapupdate), a new ledger or drawing the whole snapshot. The refresh diffs the new state against the
-stored rows and rewrites only what changed (a row whose shape stayed is updated in place), stamping those rows with the transaction's data version; a feature that disappears
-leaves a tombstone (no geometry, no attributes) with that version. So a reader that knows the snapshot at
+stored rows and rewrites only what changed (a row whose shape stayed is updated in place), stamping those rows
+with the transaction's data version; a feature that disappears leaves a tombstone (no geometry, no attributes)
+with that version. So a reader that knows the snapshot at
 version v finds everything that changed since with `data_version > v` (index `ix_map_features_changes`).
 This table is derived data, not history: rows are replaced, the history lives in the layout and ledger tables.
 """
