@@ -270,3 +270,29 @@ def test_tile_data_patched_equals_loaded(tmp_path):
                     assert np.array_equal(got.query(g.bounds), layer.query(g.bounds))
     finally:
         store.close()
+
+
+def test_warm_map_makes_the_first_edit_incremental(store, monkeypatch):
+    from riskmap.store import ledgers, mapupdate
+
+    rng = random.Random(8)
+    store.save_layout(ENT, plant_layout())
+    store.save_units(ENT, plant_units(rng))
+    other = type(store)(store.engine)                 # another process's Store: nothing kept yet
+    assert other.warm_map(ENT) and not other.warm_map("没有这个企业")
+    reads = []
+    real = ledgers.map_units_ordered
+
+    def counting(s, ent_id, codes=None):
+        reads.append(None if codes is None else sorted(codes))
+        return real(s, ent_id, codes)
+
+    monkeypatch.setattr(mapupdate, "map_units_ordered", counting)
+    other.edit_unit(ENT, "u3", lambda u: setattr(u, "events", [RiskEvent("e", residual_level=Level.MAJOR)]),
+                    if_match="*")
+    assert reads == [["u3"]]
+    assert stored_rows(store).equals(full_snapshot(store))
+    store.edit_unit(ENT, "u4", lambda u: setattr(u, "name", "改名"), if_match="*")     # a write elsewhere
+    other.edit_unit(ENT, "u5", lambda u: setattr(u, "name", "改名"), if_match="*")     # not kept: read whole
+    assert reads[-1] is None
+    assert stored_rows(store).equals(full_snapshot(store))

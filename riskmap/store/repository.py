@@ -363,6 +363,27 @@ class Store:
                                           months=flags.months_of(s, w.enterprise_id))
         return mapdata.refresh(s, w.enterprise_id, w.data_version, snapshot), None
 
+    def warm_map(self, enterprise_name: str) -> bool:
+        """Read what the map of an enterprise is made from and keep it, so that the first edit of this process
+        is an incremental one too (a service may call it at start, off the request path). Nothing is written;
+        what was read is kept only when no write committed meanwhile. True when kept."""
+        with self.session() as s:
+            ent_id = enterprise_id(s, enterprise_name, create=False, missing_ok=True)
+            if ent_id is None:
+                return False
+            before = mapupdate.version_of(s, ent_id)
+            plant = mapupdate.PlantMap.read(s, ent_id, clean_enterprise_name(enterprise_name))
+        with self.session() as s:
+            after = mapupdate.version_of(s, ent_id)
+        if before is None or before != after:
+            return False
+        plant.state = before
+        with self._plants_lock:
+            self._plants.setdefault(ent_id, plant)
+            while len(self._plants) > PLANTS_KEPT:
+                self._plants.popitem(last=False)
+        return True
+
     def rebuild_map(self, enterprise_name: str):
         """Refresh the map snapshot in a transaction of its own (e.g. a database migrated from before it): always
         the whole snapshot, so it also checks the incremental refreshes (nothing to change after them)."""
