@@ -296,3 +296,38 @@ def test_warm_map_makes_the_first_edit_incremental(store, monkeypatch):
     other.edit_unit(ENT, "u5", lambda u: setattr(u, "name", "改名"), if_match="*")     # not kept: read whole
     assert reads[-1] is None
     assert stored_rows(store).equals(full_snapshot(store))
+
+
+def test_the_editor_page_warms_the_map_so_the_first_edit_is_incremental(demo_copy, editor_token, monkeypatch):
+    """A service's first edit after a start: GET /edit has the store keep the map's inputs in the background, so
+    the PATCH that follows reads only the unit it changes (not the whole plant)."""
+    import threading
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from riskmap.api.app import create_app
+    from riskmap.settings import Settings
+    from riskmap.store import ledgers, mapupdate
+
+    reads = []
+    real = ledgers.map_units_ordered
+
+    def counting(s, ent_id, codes=None):
+        reads.append(None if codes is None else sorted(codes))
+        return real(s, ent_id, codes)
+
+    monkeypatch.setattr(mapupdate, "map_units_ordered", counting)
+    auth = editor_token(demo_copy)
+    with TestClient(create_app(Settings(db=demo_copy))) as client:
+        assert client.get("/edit").status_code == 200
+        deadline = time.monotonic() + 60
+        while any(t.name == "riskmap-warm-up" for t in threading.enumerate()):
+            assert time.monotonic() < deadline, "the warm-up did not finish"
+            time.sleep(0.05)
+        reads.clear()
+        answer = client.patch("/api/units/CY-01-02", json={"override": {"level": "major", "reason": "测试"}},
+                              headers={**auth, "If-Match": "*"})
+        assert answer.status_code == 200, answer.text
+        assert reads == [["CY-01-02"]]
+        client.app.state.store().close()

@@ -16,7 +16,7 @@ from starlette.routing import NoMatchFound
 
 from riskmap.api import answers
 from riskmap.api.deps import app_singleton, resolve_tenant
-from riskmap.api.routers.identify import plant_index, warm_plant_index
+from riskmap.api.routers.identify import plant_index, warm_up
 from riskmap.api.routers.static import app_url, vendor_assets
 from riskmap.clock import LOCAL_ZONE
 from riskmap.errors import RiskmapError, no_enterprise
@@ -272,6 +272,7 @@ def make_router() -> APIRouter:
         config = editpage.edit_config(
             enterprise=summary.enterprise, data_version=summary.data_version, bounds=summary.bounds, lang=lang,
             palette=load_palette(), layers=layers, urls=EDITOR_URLS)
+        warm_up(request.app, summary.enterprise)            # the first edit should not wait for a cold read
         return HTMLResponse(editpage.render_edit_page(config, assets), headers={"Cache-Control": "no-cache"})
 
     @router.get("/api/map/config", response_model=answers.MapConfig, tags=["map"],
@@ -305,7 +306,7 @@ def make_router() -> APIRouter:
 
         app = request.app
         name = resolve_enterprise(app.state.store(), enterprise or app.state.settings.enterprise)
-        warm_plant_index(app, name)
+        warm_up(app, name)
         return {"enterprise": name, "status": "preparing"}
 
     return router
