@@ -27,12 +27,16 @@ class WhoAmI(Answer):
 
 
 class Health(Answer):
+    """Liveness: the service answers, with its version and which database backend it runs on."""
+
     status: Literal["ok"]
     version: str
     backend: str = Field(description="sqlite | postgresql")
 
 
 class GeoJsonFeature(Answer):
+    """One GeoJSON Feature; geometry null for a feature that has no location."""
+
     type: Literal["Feature"]
     geometry: dict[str, Any] | None
     properties: dict[str, Any] | None
@@ -89,6 +93,8 @@ class JsonSchema(Answer):
 
 
 class TileMatrixSetRef(Answer):
+    """One tile matrix set the service offers, with its id and the links to its definition."""
+
     id: str
     title: str | None = None
     uri: str | None = None
@@ -96,6 +102,8 @@ class TileMatrixSetRef(Answer):
 
 
 class TileMatrixSets(Answer):
+    """OGC API Tiles: the list of tile matrix sets (/ogc/tileMatrixSets)."""
+
     tileMatrixSets: list[TileMatrixSetRef]  # noqa: N815
 
 
@@ -117,6 +125,8 @@ class Tileset(Answer):
 
 
 class Tilesets(Answer):
+    """OGC API Tiles: the tilesets of a collection (vector or map)."""
+
     tilesets: list[Tileset]
 
 
@@ -155,11 +165,15 @@ class LayoutEdit(Answer):
 
 
 class MapVersion(Answer):
+    """An enterprise's current data version: a client compares it to know when its map is stale."""
+
     enterprise: str
     data_version: int
 
 
 class Preparing(Answer):
+    """The enterprise's ledger is being loaded in the background (202), so that clicks and search answer fast."""
+
     enterprise: str
     status: Literal["preparing"]
 
@@ -185,6 +199,8 @@ class Identified(Answer):
 
 
 class SearchHit(Answer):
+    """One search hit: a region or a unit, with its level and the box to zoom to."""
+
     kind: str = Field(description="region | unit")
     id: str
     name: str | None = None
@@ -194,6 +210,8 @@ class SearchHit(Answer):
 
 
 class SearchResults(Answer):
+    """What a search by name or id found: exact matches, then prefixes, then the rest; `total` counts every hit."""
+
     query: str
     total: int
     results: list[SearchHit]
@@ -225,6 +243,8 @@ class Revision(Answer):
 
 
 class StyleRef(Answer):
+    """One map style on offer: its id, the layers it draws and the links to its formats."""
+
     id: str
     title: Any
     layers: list[str]
@@ -232,6 +252,8 @@ class StyleRef(Answer):
 
 
 class Styles(Answer):
+    """The list of map styles (/styles)."""
+
     styles: list[StyleRef]
 
 

@@ -20,10 +20,14 @@ from fastapi.responses import Response
 
 @dataclass(frozen=True)
 class Validators:
+    """An answer's weak ETag and Last-Modified; not_modified compares them with the request's."""
+
     etag: str
     last_modified: datetime | None
 
     def headers(self) -> dict[str, str]:
+        """The validators as response headers, with no-cache: clients may keep the answer but revalidate every time,
+        since any write may change it."""
         out = {"ETag": self.etag, "Cache-Control": "no-cache"}
         if self.last_modified is not None:
             out["Last-Modified"] = format_datetime(self.last_modified.astimezone(UTC), usegmt=True)

@@ -18,6 +18,7 @@ class ErrorResponse(JSONResponse):
     """JSON that always renders: a message may quote what the user sent, lone surrogates included (U+FFFD)."""
 
     def render(self, content) -> bytes:
+        """The body as UTF-8 JSON with Chinese kept as characters; NaN is refused rather than sent as invalid JSON."""
         return storable(json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
                         ).encode("utf-8")
 
@@ -105,6 +106,8 @@ def _document_error_shape(app: FastAPI) -> None:
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    """Answer RiskmapError, framework errors (404, 405, unparsable body) and validation errors in one JSON shape
+    (detail, Chinese first), never a traceback, and describe that shape in /openapi.json."""
     _document_error_shape(app)
     app.add_exception_handler(RiskmapError, _riskmap_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -52,6 +52,8 @@ class SecurityHeaders:
         self.app = app
 
     async def __call__(self, scope, receive, send):
+        """ASGI entry point: every answer gets nosniff; an HTML page is held whole, then sent with a CSP that hashes
+        its inline scripts (replacing any the route set)."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return

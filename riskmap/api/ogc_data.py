@@ -39,6 +39,9 @@ PLANTS_KEPT = 8
 
 @dataclass(frozen=True)
 class KindInfo:
+    """What the collection documents say of a kind of collection (regions, units, layout): titles and descriptions in
+    both languages and the properties its features carry."""
+
     title_zh: str
     title_en: str
     description_zh: str
@@ -47,10 +50,12 @@ class KindInfo:
 
     @property
     def title(self) -> str:
+        """The title as OGC documents show it: 中文 / English."""
         return f"{self.title_zh} / {self.title_en}"
 
     @property
     def description(self) -> str:
+        """The description as OGC documents show it: 中文 / English."""
         return f"{self.description_zh} / {self.description_en}"
 
 
@@ -104,6 +109,7 @@ def parse_limit(text: str | None) -> int:
 
 
 def parse_offset(text: str | None) -> int:
+    """The `offset` of a page (0 when absent); OgcParameterError (400) for anything but an integer ≥ 0."""
     if text is None or text == "":
         return 0
     value = _integer(text, "offset", "起始位置")
@@ -210,6 +216,7 @@ def _instant(text: str, end_of_day: bool, bad: Exception) -> datetime | None:
 
 
 def parse_choice(text: str | None, allowed: Sequence[str], name: str, zh: str) -> str | None:
+    """One of `allowed` (case-insensitive), None when absent; OgcParameterError (400) naming the choices otherwise."""
     if text is None:
         return None
     value = text.strip().lower()
@@ -237,6 +244,8 @@ def parse_levels(text: str | None) -> set[str] | None:
 
 
 def parse_roles(text: str | None) -> set[str] | None:
+    """role=… as a set of layout roles (English codes or Chinese names), None when absent; an unknown role is a 400,
+    not an empty answer."""
     if text is None:
         return None
     from riskmap.geo.model import ROLE_ZH, ROLES
@@ -297,6 +306,8 @@ class Collection:
 
     @cached_property
     def bbox(self) -> list[float] | None:
+        """[minx, miny, maxx, maxy] of the located features (7 decimals), None when none has a location; cached: a
+        collection does not change once built."""
         present = self.geometry[~shapely.is_missing(self.geometry)] if len(self.geometry) else self.geometry
         if not len(present):
             return None
@@ -311,6 +322,7 @@ class Collection:
         return dict(zip(self.ids.tolist(), range(len(self.ids)), strict=True))
 
     def row_of(self, feature_id: str) -> int | None:
+        """The row of a feature id, None when the collection has no such feature."""
         return self._row_by_id.get(feature_id)
 
     def edit_tag(self, row: int) -> int | None:
@@ -359,6 +371,7 @@ class Collection:
         return frame.where(frame.notna(), None).to_dict("records")
 
     def geometry_types(self, rows: np.ndarray) -> list[str | None]:
+        """The GeoJSON type name of each row's geometry (None when missing), for the HTML pages."""
         types = shapely.get_type_id(self.geometry[rows])
         names = np.array(["Point", "LineString", "LinearRing", "Polygon", "MultiPoint", "MultiLineString",
                           "MultiPolygon", "GeometryCollection"], dtype=object)
@@ -405,6 +418,8 @@ def _text_column(values) -> list:
 
 
 def build_regions(plant, method: str, which: str) -> Collection:
+    """The regions collection: each region with its level under `method` (aggregation) and `which` (inherent or
+    residual) and the unit that decided it."""
     from riskmap.vocabulary import classes
 
     risks = plant.region_risk(method=method, which=which)
@@ -433,6 +448,8 @@ def build_regions(plant, method: str, which: str) -> Collection:
 
 
 def build_units(plant, which: str) -> Collection:
+    """The units collection: located units with their `which` level and event count; each dated by its last
+    assessment as a day-long span, for ?datetime=."""
     from riskmap.export import units_frame
 
     names = [p[0] for p in KIND_INFO["units"].properties]
@@ -465,6 +482,8 @@ def build_units(plant, which: str) -> Collection:
 
 
 def build_layout(plant) -> Collection:
+    """The layout collection: the drawing's features with their role and layer, timed from the layout's creation; the
+    stored row ids are their edit tags (If-Match)."""
     from riskmap.geo.model import ROLE_ZH
     from riskmap.vocabulary import classes
 
@@ -507,6 +526,8 @@ class PlantView:
 
     def collection(self, kind: str, method: str | None = None, which: str | None = None,
                    part: str | None = None) -> Collection:
+        """A collection of this plant, built once per (kind, method, which, part) and kept: defaults highest /
+        residual; `part` (areas, lines, points) picks one geometry type."""
         method = method or "highest"
         which = which or "residual"
         key = (kind, method if kind == "regions" else None, which if kind != "layout" else None)
@@ -539,6 +560,8 @@ class PlantCache:
         self._lock = threading.Lock()
 
     def view(self, store, enterprise_name: str) -> PlantView:
+        """The enterprise's plant at its current data version, loaded once; a view loaded while a write landed is
+        served but not kept."""
         from riskmap.plant import load_plant
 
         version = store.data_version(enterprise_name)   # read first: the data loaded is at least this new
@@ -593,6 +616,9 @@ def plant_cache(app) -> PlantCache:
 
 @dataclass(frozen=True)
 class CollectionRef:
+    """A collection id resolved: which enterprise and kind it names, whether the id carried the enterprise
+    (e12_units) and which geometry part, if any."""
+
     id: str
     kind: str
     enterprise: Any          # riskmap.domain.Enterprise
@@ -601,6 +627,7 @@ class CollectionRef:
 
 
 def prefixed_id(enterprise, kind: str) -> str:
+    """The collection id that names its enterprise (e12_units): needed when the database holds several enterprises."""
     return f"e{enterprise.id}_{kind}"
 
 
@@ -658,6 +685,8 @@ def list_collections(store, configured: str | None, enterprise_param: str | None
 
 def resolve_collection(store, configured: str | None, enterprise_param: str | None,
                        collection_id: str) -> CollectionRef:
+    """The enterprise and kind a collection id names: a prefixed id, or a plain kind with ?enterprise= or the only
+    (or configured) enterprise; 400 when ambiguous, 404 when unknown."""
     enterprises = store.enterprises()
     if _typed(collection_id) is not None:
         if enterprise_param:
@@ -682,6 +711,8 @@ def resolve_collection(store, configured: str | None, enterprise_param: str | No
 
 def feature_collection_json(collection: Collection, rows: np.ndarray, matched: int, links: list[dict],
                             timestamp: str, geometry: np.ndarray | None = None) -> str:
+    """A FeatureCollection page as JSON text, assembled from pre-encoded features (no pydantic on this path: pages
+    can be large)."""
     features = ",".join(collection.features_json(rows, geometry))
     return ('{"type":"FeatureCollection","features":[' + features + '],"numberMatched":' + str(int(matched))
             + ',"numberReturned":' + str(len(rows)) + ',"timeStamp":' + json.dumps(timestamp)
@@ -702,16 +733,20 @@ def unit_record(unit, which: str | None) -> dict:
 
 
 def unlocated_unit_json(unit, record: dict, links: list[dict]) -> str:
+    """A unit without location as a Feature (geometry null): it is reachable by id though the units collection leaves
+    it out."""
     return json.dumps({"type": "Feature", "id": unit.id, "geometry": None, "properties": record, "links": links},
                       ensure_ascii=False, separators=(",", ":"))
 
 
 def feature_json(collection: Collection, row: int, links: list[dict], geometry: np.ndarray | None = None) -> str:
+    """One feature as JSON text, with its links."""
     text = collection.features_json(np.array([row]), geometry)[0]
     return text[:-1] + ',"links":' + json.dumps(links, ensure_ascii=False, separators=(",", ":")) + "}"
 
 
 def rfc3339(moment: datetime | None) -> str | None:
+    """A moment as RFC 3339 UTC to the second (…Z), as OGC documents want; None stays None."""
     if moment is None:
         return None
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -12,6 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class Link(BaseModel):
+    """A link of an OGC document (href and rel; type, title and hreflang when known)."""
+
     model_config = ConfigDict(extra="allow")
 
     href: str
@@ -22,31 +24,43 @@ class Link(BaseModel):
 
 
 class LandingPage(BaseModel):
+    """The OGC API landing page: title, description and links to the rest of the API."""
+
     title: str
     description: str
     links: list[Link]
 
 
 class Conformance(BaseModel):
+    """The conformance declaration: the URIs of the OGC conformance classes implemented."""
+
     conformsTo: list[str]   # noqa: N815 (the standard's name)
 
 
 class SpatialExtent(BaseModel):
+    """A collection's bounding box in CRS84 longitude/latitude."""
+
     bbox: list[list[float]] = Field(..., min_length=1, description="[[minlon, minlat, maxlon, maxlat]] (CRS84)")
     crs: str
 
 
 class TemporalExtent(BaseModel):
+    """A collection's time span (open ends as null)."""
+
     interval: list[list[str | None]] = Field(..., min_length=1)
     trs: str
 
 
 class Extent(BaseModel):
+    """A collection's extent in space and time."""
+
     spatial: SpatialExtent | None = None
     temporal: TemporalExtent | None = None
 
 
 class CollectionInfo(BaseModel):
+    """The description of one feature collection: title, CRS offered, extent, number of features, links."""
+
     model_config = ConfigDict(extra="allow")
 
     id: str
@@ -60,6 +74,8 @@ class CollectionInfo(BaseModel):
 
 
 class Collections(BaseModel):
+    """The list of feature collections (/ogc/collections)."""
+
     links: list[Link]
     collections: list[CollectionInfo]
 
@@ -79,6 +95,8 @@ class Geometry(BaseModel):
 
 
 class Feature(BaseModel):
+    """One feature of an OGC collection, with its id and links."""
+
     type: Literal["Feature"]
     id: str
     geometry: Geometry | None
@@ -87,6 +105,8 @@ class Feature(BaseModel):
 
 
 class FeatureCollection(BaseModel):
+    """A page of features: how many match in all, how many this page returns, and prev/next links."""
+
     type: Literal["FeatureCollection"]
     features: list[Feature]
     numberMatched: int = Field(..., ge=0)   # noqa: N815

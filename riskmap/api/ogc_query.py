@@ -64,11 +64,14 @@ _EPSG_NAME = re.compile(r"^(?:https?://www\.opengis\.net/def/crs/EPSG/0/|EPSG:|\
 
 @dataclass(frozen=True)
 class CrsChoice:
+    """A CRS a request asked for: its URI (as echoed in Content-Crs) and EPSG code."""
+
     uri: str
     code: int | None          # EPSG code; None for CRS84
 
     @property
     def is_crs84(self) -> bool:
+        """Whether it is CRS84 (longitude first), the default: no reprojection needed."""
         return self.code is None
 
 
@@ -141,6 +144,7 @@ def bbox_in_crs84(text: str | None, choice: CrsChoice) -> list[tuple[float, floa
 
 
 def content_crs_header(choice: CrsChoice) -> str:
+    """The Content-Crs header (OGC API Features Part 2): the CRS of the coordinates sent."""
     return f"<{choice.uri}>"
 
 
@@ -419,4 +423,5 @@ def apply_sortby(collection: Collection, rows: np.ndarray, keys: list[tuple[str,
 
 
 def property_names(kind: str) -> list[str]:
+    """The property names of a kind of collection, in document order."""
     return [p[0] for p in KIND_INFO[kind].properties]

@@ -65,6 +65,7 @@ def _link(href: str, rel: str, media_type: str, title: str, **extra) -> dict:
 
 
 def collection_path(collection_id: str) -> str:
+    """The path of a collection under /ogc, its id URL-quoted (ids may hold any character)."""
     return "/ogc/collections/" + quote(collection_id, safe="")
 
 
@@ -79,6 +80,7 @@ def collection_tile_links(request: Request, ref) -> list[dict]:
 
 
 def tile_matrix_sets(request: Request) -> dict:
+    """The tile matrix sets document (/ogc/tileMatrixSets): every set offered, with links to its definition."""
     out = []
     for tms_id, tms in TILE_MATRIX_SETS.items():
         url = f"{_base(request)}/ogc/tileMatrixSets/{tms_id}"

@@ -54,6 +54,7 @@ class CorsByOrigin:
                                     expose_headers=EXPOSED_HEADERS, max_age=3600)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """ASGI entry point: a request from a token origin gets the write CORS rules, any other the read-only ones."""
         if scope["type"] == "http" and self.token_origins:
             for name, value in scope["headers"]:
                 if name == b"origin":
@@ -71,6 +72,7 @@ class HeadAsGet:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """ASGI entry point: HEAD runs the GET route and sends its headers only."""
         if scope["type"] != "http" or scope["method"] != "HEAD":
             await self.app(scope, receive, send)
             return
@@ -112,6 +114,7 @@ class Compression(CompressionMiddleware):
     """starlette-cramjam's middleware with the responder above."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """ASGI entry point: compresses when the client accepts an encoding we have."""
         if scope["type"] == "http":
             backend = get_compression_backend(Headers(scope=scope).get("Accept-Encoding", ""), self.compression)
             if backend is not None:

@@ -48,6 +48,8 @@ _SERIAL_OK = _serial_format_ok()
 
 
 def make_path(points: np.ndarray, verbs: np.ndarray, weights: np.ndarray | None = None) -> skia.Path:
+    """A skia path from points and verbs (and conic weights), built in one call from serialised memory when skia's
+    format is known, point by point otherwise."""
     path = skia.Path()
     if len(verbs) == 0:
         return path
@@ -79,6 +81,8 @@ def ring_arrays(coords: np.ndarray, ring_offsets: np.ndarray) -> tuple[np.ndarra
 
 
 def line_path(coords: np.ndarray, part_offsets: np.ndarray) -> skia.Path:
+    """Line strings (coordinates split by part offsets) as one skia path; parts with fewer than two points are
+    dropped."""
     lengths = np.diff(part_offsets)
     ok = lengths >= 2
     if not ok.all():
@@ -108,6 +112,8 @@ def stroke_classes(canvas, geoms: np.ndarray, cls: np.ndarray, to_px, classes, s
 
 
 def stroke_paint(stroke: Stroke, scale: float, colour: str | None = None, widen: float = 0.0) -> skia.Paint:
+    """The skia paint of a stroke at `scale` (px per CSS px); round joins and caps, butt caps when dashed so that
+    dashes keep their length; `widen` adds to the width (casings)."""
     paint = skia.Paint(AntiAlias=True, Style=skia.Paint.kStroke_Style, Color=skia_colour(colour or stroke.colour),
                        StrokeWidth=(stroke.width + widen) * scale, StrokeJoin=skia.Paint.kRound_Join,
                        StrokeCap=skia.Paint.kRound_Cap)
@@ -126,6 +132,8 @@ class Rings:
         self.group, self.outlined = group, outlined
 
     def contours(self, gi: int, outlined_only: bool) -> tuple[np.ndarray, np.ndarray]:
+        """The pixel rings of group `gi` (only its outlined features when `outlined_only`), as points and verbs for
+        make_path."""
         g0, g1 = np.searchsorted(self.group, gi, "left"), np.searchsorted(self.group, gi, "right")
         if outlined_only:
             g0 = g1 - int(self.outlined[g0:g1].sum())      # outlined ones sort last within a class
@@ -158,6 +166,7 @@ def ring_groups(geoms, cls, outlined, to_px) -> list[Rings]:
 
 
 def concat(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """Points and verbs of several paths joined into one (the single part returned as is)."""
     if len(parts) == 1:
         return parts[0]
     return np.concatenate([p for p, _ in parts]), np.concatenate([v for _, v in parts])

@@ -23,6 +23,7 @@ def ragged(geoms: np.ndarray, levels: int) -> tuple[np.ndarray, tuple[np.ndarray
 
 
 def polygonal_part(geom):
+    """The areas of a geometry (a collection's polygons as one multipolygon), an empty polygon when it has none."""
     parts = [p for p in shapely.get_parts(geom) if shapely.get_type_id(p) in POLYGONAL]
     if not parts:
         return shapely.Polygon()
@@ -31,6 +32,8 @@ def polygonal_part(geom):
 
 
 def rings_as_lines(geoms: np.ndarray) -> np.ndarray:
+    """Linear rings as closed line strings, so that they are drawn and clipped like the other lines; other
+    geometries unchanged."""
     rings = shapely.get_type_id(geoms) == LINEARRING
     if rings.any():
         geoms = geoms.copy()

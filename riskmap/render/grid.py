@@ -36,6 +36,7 @@ class TileView:
 
     @property
     def tile(self) -> morecantile.Tile:
+        """The top-left tile as a morecantile Tile."""
         return morecantile.Tile(self.x, self.y, self.z)
 
     @property
@@ -50,6 +51,7 @@ class TileView:
 
     @property
     def height_px(self) -> int:
+        """Height at @1x; a renderer multiplies by its scale."""
         return TILE_SIZE * self.ny
 
     @property
@@ -83,6 +85,7 @@ class TileView:
         return west, south, east, north
 
     def key(self) -> str:
+        """The view's name, z/x/y (+NxM for a block), as used in ETags and caches."""
         return f"{self.z}/{self.x}/{self.y}" + (f"+{self.nx}x{self.ny}" if (self.nx, self.ny) != (1, 1) else "")
 
 

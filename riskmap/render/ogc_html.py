@@ -61,6 +61,8 @@ def _value_cell(name: str, value: Any) -> str:
 
 
 def landing_page(doc: dict) -> str:
+    """The landing page as HTML (for a browser): links to collections, conformance and the API
+    definition."""
     links = doc.get("links", [])
     items = [
         ("数据集合 / Collections", _find(links, "data")),
@@ -74,11 +76,13 @@ def landing_page(doc: dict) -> str:
 
 
 def conformance_page(doc: dict) -> str:
+    """The conformance declaration as HTML."""
     rows = "".join(f"<li><code>{_e(uri)}</code></li>" for uri in doc.get("conformsTo", []))
     return _page("符合的标准 / Conformance classes", f"<ul>{rows}</ul>")
 
 
 def collections_page(doc: dict) -> str:
+    """The collections list as HTML: one row per collection, linked to its page and items."""
     rows = []
     for coll in doc.get("collections", []):
         href = _find(coll.get("links", []), "alternate", "text/html") or ""
@@ -93,6 +97,7 @@ def collections_page(doc: dict) -> str:
 
 
 def collection_page(doc: dict) -> str:
+    """One collection's page as HTML: its facts (id, features, CRS, extent, time) and a link to browse its items."""
     links = doc.get("links", [])
     extent = doc.get("extent") or {}
     facts = [("编号 / id", f"<code>{_e(doc.get('id'))}</code>"), ("说明 / description", _e(doc.get("description"))),
@@ -114,6 +119,7 @@ def collection_page(doc: dict) -> str:
 def items_page(*, title: str, collection_url: str, ids: list[str], records: list[dict],
                geometry_types: list[str | None], feature_urls: list[str], matched: int, offset: int,
                links: list[dict], timestamp: str) -> str:
+    """A page of features as an HTML table, one column per property, with previous/next links."""
     columns = list(records[0]) if records else []
     head = "<tr><th>编号 / id</th>" + "".join(f"<th>{_e(c)}</th>" for c in columns) + "<th>几何 / geometry</th></tr>"
     rows = []
@@ -135,6 +141,7 @@ def items_page(*, title: str, collection_url: str, ids: list[str], records: list
 
 def item_page(*, title: str, collection_url: str, feature_id: str, record: dict, geometry_type: str | None,
               links: list[dict]) -> str:
+    """One feature as HTML: its properties, its geometry type and links up."""
     rows = "".join(f"<tr><th>{_e(k)}</th>{_value_cell(k, v)}</tr>" for k, v in record.items())
     body = (f"<table><tr><th>编号 / id</th><td>{_e(feature_id)}</td></tr>{rows}"
             f"<tr><th>几何 / geometry</th><td>{_e(geometry_type)}</td></tr></table>{_links(links)}")

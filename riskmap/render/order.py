@@ -25,6 +25,8 @@ KIND_DEPTH = {k.value: k.depth for k in UnitKind if k.depth < LEAF_DEPTH}
 
 
 def kind_depths(kinds: np.ndarray | None, n: int) -> np.ndarray:
+    """The unit-tree depth of each feature from its kind (rule 3 of the draw order); an unknown kind sorts as a
+    leaf, no kinds at all as depth 0."""
     if kinds is None:
         return np.zeros(n, np.int8)
     codes, uniques = pd.factorize(np.asarray(kinds, dtype=object), use_na_sentinel=True)

@@ -108,6 +108,7 @@ def render_rgba(layers: Sequence[tuple[Any, LayerStyle]], tile: Any, scale: int 
 
 
 def encode_png(rgba: np.ndarray, compress_level: int = PNG_COMPRESS_LEVEL) -> bytes:
+    """An RGBA array (h, w, 4; uint8) as PNG bytes."""
     out = io.BytesIO()
     Image.fromarray(rgba, "RGBA").save(out, "PNG", compress_level=compress_level, compress_type=PNG_ZLIB_STRATEGY)
     return out.getvalue()

@@ -26,6 +26,9 @@ class BasemapError(RiskmapError, http_status=500):
 
 @dataclass(frozen=True)
 class BasemapInfo:
+    """What a basemap is: its file signature, its bounds in Web Mercator and in longitude/latitude, and the first
+    zoom whose pixels are no larger than its own."""
+
     path: str
     signature: str
     bounds_3857: tuple[float, float, float, float]
@@ -43,6 +46,8 @@ class Basemap:
         self._lock = threading.Lock()
 
     def signature(self) -> str:
+        """A short hash of the file's size and modification time: a replaced basemap gets new tiles; NotFoundError
+        when the file is gone."""
         try:
             st = self.path.stat()
         except OSError:
@@ -51,6 +56,7 @@ class Basemap:
         return hashlib.blake2b(text.encode(), digest_size=6).hexdigest()
 
     def info(self) -> BasemapInfo:
+        """The basemap's bounds and native zoom, read again when the file has changed."""
         sig = self.signature()
         info = self._info
         if info is not None and info.signature == sig:

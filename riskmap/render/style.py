@@ -37,6 +37,8 @@ class StyleError(RiskmapError, http_status=500):
 
 @dataclass(frozen=True)
 class Stroke:
+    """A line as drawn: colour, width in CSS px at @1x, and an optional dash pattern."""
+
     colour: str
     width: float                       # CSS px at @1x
     dash: tuple[float, ...] = ()       # on/off lengths in CSS px; empty = solid
@@ -44,6 +46,8 @@ class Stroke:
 
 @dataclass(frozen=True)
 class PointSymbol:
+    """How points of a class are drawn: a circle whose diameter follows zoom stops, with a fill and an outline."""
+
     sizes: tuple[tuple[int, float], ...]   # (zoom, circle diameter in CSS px) stops, linear in between
     fill: str | None
     outline: Stroke | None
@@ -54,6 +58,7 @@ class PointSymbol:
         return max(s for _, s in self.sizes)
 
     def size_at(self, z: float) -> float:
+        """The diameter at zoom z, interpolated linearly between the stops (clamped at the ends)."""
         zs = [zz for zz, _ in self.sizes]
         return float(np.interp(z, zs, [s for _, s in self.sizes]))
 
@@ -77,6 +82,8 @@ class SymbolClass:
 
 @dataclass(frozen=True)
 class HatchRule:
+    """The hatch pattern laid over the areas of classes that have one: colour, opacity, cell spacing and line width."""
+
     colour: str
     opacity: float
     spacing: float                     # pattern cell in CSS px; divides 256 so patterns join across tiles
@@ -85,6 +92,9 @@ class HatchRule:
 
 @dataclass(frozen=True)
 class LabelRule:
+    """Which field labels a layer's features, from which zoom, in which type size and halo; `priority` decides
+    collisions between layers."""
+
     field: str
     min_zoom: int
     size: float                        # CSS px
@@ -97,6 +107,9 @@ class LabelRule:
 
 @dataclass(frozen=True)
 class LayerStyle:
+    """One layer's style as read from layers/<name>.yaml: its classes in draw order, zoom range and thresholds, hatch
+    and labels; every renderer and export reads it."""
+
     name: str
     title_zh: str
     title_en: str
@@ -121,13 +134,16 @@ class LayerStyle:
         self._index.update({c.key: i for i, c in enumerate(self.classes)})
 
     def class_of(self, key: str) -> SymbolClass:
+        """The class of a key; KeyError for an unknown one (map values through `default_class` first)."""
         return self.classes[self._index[key]]
 
     def visible(self, z: int) -> bool:
+        """Whether the layer is drawn at zoom z (PNG)."""
         return self.min_zoom <= z <= self.max_zoom
 
     @property
     def mvt_min_zoom(self) -> int:
+        """The first zoom at which MVT tiles carry this layer (may be later than PNG's)."""
         return self.min_zoom if self.vector_min_zoom is None else max(self.min_zoom, self.vector_min_zoom)
 
     def visible_as(self, fmt: str, z: int) -> bool:
@@ -135,6 +151,7 @@ class LayerStyle:
         return (self.mvt_min_zoom if fmt == "mvt" else self.min_zoom) <= z <= self.max_zoom
 
     def labels_at(self, z: int) -> bool:
+        """Whether labels are drawn at zoom z."""
         return self.label is not None and z >= self.label.min_zoom and self.visible(z)
 
     @cached_property
@@ -226,6 +243,7 @@ def _stroke_json(stroke: Stroke | None) -> dict[str, Any] | None:
 
 
 def available_layers(directory: Path | None = None) -> list[str]:
+    """The names of the layer styles in the folder (levels.yaml is the palette, not a layer)."""
     folder = directory or layers_dir()
     return sorted(p.stem for p in folder.glob("*.yaml") if p.stem != "levels" and _NAME_RE.match(p.stem))
 
@@ -548,4 +566,5 @@ def styles_json(directory: Path | None = None) -> dict[str, Any]:
 
 
 def clear_cache() -> None:
+    """Forget the parsed styles (cached per file and modification time, so an edited file is reread anyway)."""
     _load_cached.cache_clear()

@@ -47,6 +47,7 @@ def _pt(px: float) -> str:
 
 
 def legend_label(c: SymbolClass) -> str:
+    """A class's legend text, "中文 / English", as QGIS and SLD legends show it."""
     return f"{c.zh} / {c.en}"
 
 
