@@ -32,13 +32,20 @@ from riskmap.errors import AlreadyExistsError, EditConflict, InputError, NotFoun
 from riskmap.store import binding, codec, flags
 from riskmap.store.audit import MAX_DETAIL_ITEMS, bbox_of, record_change
 from riskmap.store.layouts import feature_rows, layout_number, read_features
-from riskmap.store.ledgers import current_unit_row, insert_unit, new_ledger_version, unit_of, version_row
+from riskmap.store.ledgers import (
+    continued_version,
+    current_unit_row,
+    insert_unit,
+    new_ledger_version,
+    unit_of,
+    version_row,
+)
 from riskmap.store.rows import (
+    Writing,
     checked_roles,
     clean_text,
     enterprise_id,
     insert_rows,
-    next_number,
     required_text,
     same_geometry,
     valid,
@@ -50,7 +57,7 @@ from riskmap.store.schema import (
     RiskEventRow,
     UnitRow,
 )
-from riskmap.store.types import SRID, utcnow
+from riskmap.store.types import SRID
 
 if TYPE_CHECKING:
     from riskmap.store.repository import Store
@@ -428,18 +435,11 @@ def _write_layout(store: Store, name: str, ops: list[_Op], version_action: str, 
     with store.transaction(name, create=False) as w:
         w.track()
         s = w.session
-        number = next_number(s, LayoutVersionRow, w.enterprise_id)
-        previous = version_row(s, LayoutVersionRow, w.enterprise_id, number - 1)
-        version = LayoutVersionRow(
-            enterprise_id=w.enterprise_id, number=number, created_at=utcnow(), action=version_action,
-            source_name=previous.source_name if previous else None,
-            source_format=previous.source_format if previous else None,
-            crs=previous.crs if previous else f"EPSG:{SRID}",
-            georeferenced=previous.georeferenced if previous else True,
-            report={"action": audit_action}, note=reason, author=clean_text(author),
-            feature_count=previous.feature_count if previous else 0)
-        s.add(version)
-        s.flush()
+        version = continued_version(w, LayoutVersionRow,
+                                    {"source_name": None, "source_format": None, "crs": f"EPSG:{SRID}",
+                                     "georeferenced": True, "feature_count": 0},
+                                    action=version_action, report={"action": audit_action}, note=reason,
+                                    author=clean_text(author))
         touched = _apply_ops(store, w, version, ops)
         w.touch(fids=[t.fid for t in touched])
         binding.rebind_after_layout(w, read_features(s, w.enterprise_name), author=author)
@@ -463,7 +463,8 @@ def _write_layout(store: Store, name: str, ops: list[_Op], version_action: str, 
                                   author=author, reason=reason, detail=detail)
         raised = flags.raise_for_layout(w, touched)
     return EditResult(fids=[t.fid for t in touched], edit_tags=[t.new.edit_tag if t.new else None for t in touched],
-                      layout_number=number, data_version=w.data_version, change_id=change_id, flags_raised=raised)
+                      layout_number=version.number, data_version=w.data_version, change_id=change_id,
+                      flags_raised=raised)
 
 
 def _changed_fields(t: Touched) -> list[str]:
@@ -628,6 +629,21 @@ def unit_item(s: Session, ent_id: int, code: str) -> dict | None:
             "changed_by": version.author if version else None, "reason": version.note if version else None}
 
 
+def _unit_to_change(w: Writing, code: str, tags) -> UnitRow:
+    """The current row of the unit a change names, its edit tag checked when the change carries If-Match tags
+    (None: no check). A unit deleted meanwhile is a conflict (412 with its last state) for a tagged change, and
+    a unit that never was is a NotFoundError."""
+    s = w.session
+    current = current_unit_row(s, w.enterprise_id, code)
+    if current is None:
+        if tags is not None and unit_item(s, w.enterprise_id, code) is not None:
+            raise EditConflict(current=unit_item(s, w.enterprise_id, code))
+        raise NotFoundError(f"没有编号为 “{code}” 的评估单元 / no assessment unit {code!r}")
+    if tags is not None:
+        _check_tag(tags, current.id, lambda: unit_item(s, w.enterprise_id, code))
+    return current
+
+
 def edit_unit(store: Store, name: str, unit_id: str, change, author: str | None = None, reason: str | None = None,
               if_match: Any = None) -> tuple[AssessmentUnit, int, int]:
     """Change one unit as a new ledger version (action "edit"); see Store.edit_unit."""
@@ -637,13 +653,7 @@ def edit_unit(store: Store, name: str, unit_id: str, change, author: str | None 
     with store.transaction(name, create=False) as w:
         w.track()
         s = w.session
-        current = current_unit_row(s, w.enterprise_id, code)
-        if current is None:
-            if tags is not None and unit_item(s, w.enterprise_id, code) is not None:
-                raise EditConflict(current=unit_item(s, w.enterprise_id, code))
-            raise NotFoundError(f"没有编号为 “{unit_id}” 的评估单元 / no assessment unit {unit_id!r}")
-        if tags is not None:
-            _check_tag(tags, current.id, lambda: unit_item(s, w.enterprise_id, code))
+        current = _unit_to_change(w, code, tags)
         before = unit_of(s, current)
         unit = unit_of(s, current)
         change(unit)
@@ -734,12 +744,7 @@ def delete_unit(store: Store, name: str, code: str, if_match: Any, author: str |
     with store.transaction(name, create=False) as w:
         w.track()
         s = w.session
-        current = current_unit_row(s, w.enterprise_id, code)
-        if current is None:
-            if unit_item(s, w.enterprise_id, code) is not None:
-                raise EditConflict(current=unit_item(s, w.enterprise_id, code))
-            raise NotFoundError(f"没有编号为 “{code}” 的评估单元 / no assessment unit {code!r}")
-        _check_tag(tags, current.id, lambda: unit_item(s, w.enterprise_id, code))
+        current = _unit_to_change(w, code, tags)
         children = s.execute(select(UnitRow.code).where(UnitRow.enterprise_id == w.enterprise_id,
                                                         UnitRow.valid_to.is_(None), UnitRow.parent_code == code)
                              .limit(5)).scalars().all()

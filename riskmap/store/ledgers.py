@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -124,16 +125,23 @@ def ledger_number(s: Session, ent_id: int, version: int | None) -> int | None:
 def new_ledger_version(w: Writing, action: str, author: str | None, reason: str | None, unit_delta: int,
                         event_delta: int, default_note: str) -> LedgerVersionRow:
     """A new ledger version row continuing the previous one (source, profile, counts moved by the deltas)."""
+    version = continued_version(w, LedgerVersionRow,
+                                {"source": None, "default_profile": None, "unit_count": 0, "event_count": 0},
+                                action=action, note=clean_text(reason) or default_note, author=clean_text(author))
+    version.unit_count += unit_delta
+    version.event_count += event_delta
+    return version
+
+
+def continued_version(w: Writing, model: type, carried: dict[str, Any], **values: Any):
+    """A new version row of `model` (layout or ledger) continuing the enterprise's previous one: the `carried`
+    columns keep the previous row's values (the given defaults when there is none), `values` are set anew."""
     s = w.session
-    number = next_number(s, LedgerVersionRow, w.enterprise_id)
-    previous = version_row(s, LedgerVersionRow, w.enterprise_id, number - 1)
-    version = LedgerVersionRow(
-        enterprise_id=w.enterprise_id, number=number, created_at=utcnow(), action=action,
-        source=previous.source if previous else None,
-        default_profile=previous.default_profile if previous else None,
-        note=clean_text(reason) or default_note, author=clean_text(author),
-        unit_count=(previous.unit_count if previous else 0) + unit_delta,
-        event_count=(previous.event_count if previous else 0) + event_delta)
+    number = next_number(s, model, w.enterprise_id)
+    previous = version_row(s, model, w.enterprise_id, number - 1)
+    kept = {column: getattr(previous, column) if previous is not None else default
+            for column, default in carried.items()}
+    version = model(enterprise_id=w.enterprise_id, number=number, created_at=utcnow(), **kept, **values)
     s.add(version)
     s.flush()
     return version
