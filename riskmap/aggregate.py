@@ -55,6 +55,9 @@ class Contribution(NamedTuple):
 
 @dataclass(frozen=True)
 class UnitRef:
+    """The unit that decided a region's level: its level, how it belongs to the region (``via`` the ancestor whose
+    geometry placed it) and its own override, if that forced the level.
+    """
     id: str
     name: str
     level: Level | None
@@ -79,6 +82,7 @@ class EventRef:
     overrides: tuple[Override, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
+        """The event as JSON for the API and exports; Decimals become text so no digit is lost."""
         return {
             "name": self.name, "id": self.id, "method": self.method, "profile": self.profile,
             "score": None if self.score is None else str(self.score),
@@ -112,10 +116,12 @@ class RegionRisk:
 
     @property
     def id(self) -> str:
+        """The region's id, under the name the other map objects use."""
         return self.region_id
 
     @property
     def member_count(self) -> int:
+        """Every member unit, with or without a level."""
         return sum(self.counts.values()) + self.unlevelled
 
     @property
@@ -125,6 +131,7 @@ class RegionRisk:
 
     @property
     def explanation(self) -> str:
+        """Why the region has its level, in Chinese then English, for people reading the map."""
         return f"{self._explain_zh()} / {self._explain_en()}"
 
     def _explain_parts(self) -> list[tuple[str, str]]:

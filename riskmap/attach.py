@@ -66,6 +66,9 @@ class FeatureIndex:
                 self.by_name.setdefault(name, []).append(pos)
 
     def match(self, ref: Any) -> _Match:
+        """The feature a reference names: by fid first, else by name; none or several matches leave ``position`` None
+        (several listed as candidates).
+        """
         key = reference_key(ref)
         if key is None:
             return _Match(None)
@@ -78,6 +81,7 @@ class FeatureIndex:
         return _Match(None)
 
     def match_name(self, name: Any) -> _Match:
+        """The feature matched by name only (not by fid); none or several leave ``position`` None."""
         key = reference_key(name)
         hits = self.by_name.get(key) if key is not None else None
         if not hits:
@@ -85,6 +89,7 @@ class FeatureIndex:
         return _Match(hits[0], "name") if len(hits) == 1 else _Match(None, "name", tuple(hits))
 
     def geometry(self, pos: int):
+        """The geometry at row ``pos``, or None when it is missing or empty, so callers fall back to an ancestor's."""
         geom = self.geometries[pos]
         if geom is None or geom.is_empty:
             return None

@@ -20,10 +20,12 @@ MAX_REASON = 2000
 
 
 def query_parameter(name: str, schema: dict, description: str, **extra) -> dict:
+    """An OpenAPI query parameter, for routes that read their query themselves and so must document it by hand."""
     return {"name": name, "in": "query", "required": False, "schema": schema, "description": description, **extra}
 
 
 def enterprise_param(request: Request) -> str | None:
+    """The ``?enterprise=`` of the request, None when absent or blank (then the configured enterprise applies)."""
     value = request.query_params.get("enterprise")
     return value if value and value.strip() else None
 
@@ -44,14 +46,17 @@ def url_on(request: Request, path: str, **params) -> str:
 
 
 def collection_path(collection_id: str) -> str:
+    """The URL path of an OGC collection, the id percent-encoded (ids may hold any text)."""
     return "/ogc/collections/" + quote(collection_id, safe="")
 
 
 def item_path(collection_id: str, feature_id: str) -> str:
+    """The URL path of one item of an OGC collection, both ids percent-encoded."""
     return collection_path(collection_id) + "/items/" + quote(feature_id, safe="")
 
 
 def store_of(request: Request):
+    """The app's Store."""
     return request.app.state.store()
 
 
@@ -70,6 +75,7 @@ async def writable_collection_async(request: Request, collection_id: str) -> dat
 
 
 def if_match_of(request: Request) -> str:
+    """The If-Match header, required for edits so nobody overwrites a change they have not seen; missing gives 428."""
     value = request.headers.get("if-match")
     if value is None or not value.strip():
         raise PreconditionRequired()
@@ -77,6 +83,8 @@ def if_match_of(request: Request) -> str:
 
 
 def reason_of(request: Request) -> str | None:
+    """The edit's reason from the X-Reason header (percent-encoded or raw UTF-8 both read right), kept in the history.
+    """
     text = request.headers.get("x-reason")
     if text is not None:
         from contextlib import suppress
@@ -120,10 +128,14 @@ def plant_extent(request: Request, ref: data.CollectionRef) -> tuple | None:
 
 
 def json_body_doc(schema: dict, media: tuple[str, ...]) -> dict:
+    """The OpenAPI request body of a route that parses its body itself (to give bilingual errors), for the docs."""
     return {"requestBody": {"required": True, "content": {m: {"schema": schema} for m in media}}}
 
 
 def write_responses(*extra: int) -> dict:
+    """The OpenAPI error responses of a write route: the errors every write can give, plus ``extra`` (409, 412, 428
+    ...), each with its bilingual meaning and the error schema.
+    """
     from riskmap.api.errors import ERROR_SCHEMA
 
     texts = {400: "请求体不是 JSON / body is not JSON", 401: "需要编辑令牌 / an editor token is required",

@@ -34,10 +34,14 @@ def add_commands(app: typer.Typer, *commands) -> None:
 
 
 def global_options() -> dict[str, Any]:
+    """The options given before the command (--db, --enterprise), or an empty dict."""
     return GLOBAL_OPTIONS.get() or {}
 
 
 def settings_for(db: str | None = None, enterprise: str | None = None, **overrides: Any) -> Settings:
+    """Settings from the environment, overridden by the global options and then by the arguments; an invalid setting
+    raises InputError naming it.
+    """
     from pydantic import ValidationError
 
     from riskmap.errors import InputError
@@ -99,6 +103,7 @@ def _first_line(exc: object) -> str:
 
 
 def print_json(data: Any) -> None:
+    """Print data as indented JSON with Chinese kept readable (not escaped); dates and Decimals as text."""
     typer.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
 
 

@@ -207,4 +207,5 @@ def evaluate_command(
 
 
 def register(app: typer.Typer) -> None:
+    """Add the evaluate command to the app."""
     app.command("evaluate")(evaluate_command)

@@ -234,4 +234,5 @@ def accident(
 
 
 def register(app: typer.Typer) -> None:
+    """Add the history, diff, restore, flags and accident commands to the app."""
     add_commands(app, history, diff, restore, flags, accident)

@@ -173,4 +173,5 @@ def export_ledger(
 
 
 def register(app: typer.Typer) -> None:
+    """Add the ledger template, import and export commands to the app."""
     add_commands(app, *map(_guarded, (ledger_template, import_ledger, export_ledger)))

@@ -189,4 +189,5 @@ def upload_image(
 
 
 def register(app: typer.Typer) -> None:
+    """Add the poster, board, cards and upload-image commands to the app."""
     add_commands(app, poster, board, cards, upload_image)

@@ -22,6 +22,7 @@ BACKLOG = 2048          # uvicorn's default
 
 
 def check_port(port: int) -> int:
+    """The port, checked to be in range, so a bad one is a clear InputError and not a socket error."""
     if isinstance(port, bool) or not isinstance(port, int) or not PORT_RANGE[0] <= port <= PORT_RANGE[1]:
         raise InputError(f"端口应为 {PORT_RANGE[0]}–{PORT_RANGE[1]}，得到 {port} / the port must be "
                          f"{PORT_RANGE[0]}–{PORT_RANGE[1]}, not {port}")
@@ -58,11 +59,13 @@ def listen_socket(host: str, port: int) -> socket.socket:
 
 
 def display_address(host: str, port: int) -> str:
+    """The address to show for host and port (IPv6 hosts in brackets)."""
     shown = f"[{host}]" if ":" in host else host
     return f"http://{shown}:{port}/"
 
 
 def run_server(settings) -> None:
+    """Serve the app with uvicorn until stopped: one process, or ``settings.workers`` sharing one listening socket."""
     import uvicorn
 
     from riskmap.api.app import create_app
@@ -134,4 +137,5 @@ def serve(
 
 
 def register(app: typer.Typer) -> None:
+    """Add the serve command to the app."""
     app.command("serve")(serve)

@@ -43,6 +43,7 @@ FLAGGABLE = ("units", STALENESS)
 
 @dataclass(frozen=True)
 class TileKey:
+    """Everything that decides a cached tile's bytes; two requests with equal keys may share the same bytes."""
     owner: Any                 # enterprise id (or "basemap:<signature>")
     layer: str
     fmt: str                   # "png" or "mvt"
@@ -75,9 +76,11 @@ class TileCache:
         return len(self._items)
 
     def generation(self, owner: Any) -> Any:
+        """The data version the cache holds for ``owner``'s tiles, or None."""
         return self._generation.get(owner)
 
     def set_generation(self, owner: Any, generation: Any) -> None:
+        """Move ``owner`` to a new data version: tiles cached under another one stop being served."""
         with self._lock:
             self._generation[owner] = generation
 
@@ -120,10 +123,12 @@ class TileCache:
                 del self._groups[_group(key)]
 
     def keys(self, owner: Any = None) -> list[TileKey]:
+        """The cached keys, all or of one owner."""
         with self._lock:
             return [k for k in self._items if owner is None or k.owner == owner]
 
     def clear(self, owner: Any = None) -> int:
+        """Drop the cached tiles, all or of one owner, and return how many were dropped."""
         with self._lock:
             keys = [k for k in self._items if owner is None or k.owner == owner]
             for k in keys:
@@ -148,6 +153,7 @@ class TileCache:
             return dropped
 
     def stats(self) -> dict[str, int]:
+        """Size and hit counts of the cache, to watch how well it serves."""
         return {"tiles": len(self._items), "bytes": self.bytes, "max_bytes": self.max_bytes, "hits": self.hits,
                 "misses": self.misses}
 
@@ -277,26 +283,35 @@ class LabelsStyle:
 
     @property
     def min_zoom(self) -> int:
+        """The lowest zoom at which any source layer draws labels."""
         return min((s.label.min_zoom for s in self.layers if s.label is not None), default=24)
 
     @property
     def max_zoom(self) -> int:
+        """The highest zoom of any source layer."""
         return max((s.max_zoom for s in self.layers), default=24)
 
     @property
     def mvt_min_zoom(self) -> int:
+        """Same as min_zoom; the labels layer offers no vector tiles, but callers ask every style alike."""
         return self.min_zoom
 
     def visible(self, z: int) -> bool:
+        """Whether any source layer places labels at zoom ``z``."""
         return any(s.labels_at(z) for s in self.layers)
 
     def visible_as(self, fmt: str, z: int) -> bool:
+        """Whether tiles in ``fmt`` draw anything at zoom ``z``: labels are PNG only."""
         return fmt == "png" and self.visible(z)
 
     def max_draw_px(self) -> float:
+        """The farthest any source layer draws beyond its features (CSS px), so a labels tile also queries its
+        neighbours' features.
+        """
         return max((s.max_draw_px() for s in self.layers), default=0.0)
 
     def to_json(self) -> dict[str, Any]:
+        """The style as JSON, for the style signature and the API."""
         return {"name": self.name, "sources": [s.to_json() for s in self.layers]}
 
 
@@ -454,6 +469,9 @@ class TileService:
     # --------------------------------------------------------------------------------------- tiles
 
     def signature(self, style: Any) -> str:
+        """The style's signature, memoised per style object; a changed style (a new object) gets a new signature and so
+        new tile keys.
+        """
         found = self._signatures.get(id(style))
         if found is None or found[0] is not style:
             found = (style, style_signature(style))
@@ -496,6 +514,8 @@ class TileService:
 
     def key(self, data: TileData, layer: str, fmt: str, view: TileView, scale: int = 1, hatch: bool = False,
             labels: bool = True, flagged: bool = False, sources: str | None = None) -> TileKey:
+        """The cache key of a tile; an unknown layer or format, or a labels tile not in PNG, raises NotFoundError (404).
+        """
         if layer not in LAYERS and layer not in (LABELS, STALENESS):
             raise NotFoundError(f"没有名为 “{layer}” 的瓦片图层，可选：{'、'.join((*LAYERS, LABELS, STALENESS))} / "
                                 f"no tile layer {layer!r}")
@@ -517,6 +537,7 @@ class TileService:
                        label_sources(sources) if layer == LABELS else "")
 
     def cached(self, key: TileKey, data: TileData) -> bytes | None:
+        """The tile's cached bytes at ``data``'s version, or None (counted as a miss)."""
         return self.cache.get(key, data.version)
 
     def tile(self, data: TileData, layer: str, fmt: str, view: TileView, scale: int = 1, hatch: bool = False,
@@ -538,6 +559,7 @@ class TileService:
     def make(self, data: TileData, layer: str, fmt: str, view: TileView, style: Any, scale: int = 1,
              hatch: bool = False, labels: bool = True, flagged: bool = False, day: str = "",
              sources: str = "") -> bytes:
+        """Render a tile's bytes without the cache; a zoom where the style draws nothing gives an empty tile."""
         from riskmap.render.png import empty_png
 
         self.renders += 1

@@ -60,6 +60,7 @@ class LayerData:
         return out
 
     def frame(self, positions: np.ndarray) -> pd.DataFrame:
+        """The selected features as a DataFrame (the columns of ``columns``)."""
         return pd.DataFrame(self.columns(positions))
 
 
@@ -76,9 +77,11 @@ class TileData:
     as_of: Any = None                # riskmap.store.history.AsOf of a past state
 
     def layer(self, name: str) -> LayerData:
+        """The layer named ``name``; KeyError when there is none."""
         return self.layers[name]
 
     def bounds_3857(self) -> tuple[float, float, float, float] | None:
+        """The envelope of all layers in EPSG:3857, or None when nothing is drawn."""
         boxes = [layer.bounds for layer in self.layers.values() if len(layer)]
         if not boxes:
             return None
@@ -129,6 +132,9 @@ def build_tiledata(enterprise_id: int, enterprise: str, version: int, rows: pd.D
 
 
 def load_tiledata(session, enterprise_id: int, enterprise: str, version: int, stamp: str = "") -> TileData:
+    """TileData of the enterprise read whole from the map table at ``version``; read_patch is the cheaper way to follow
+    an edit.
+    """
     return build_tiledata(enterprise_id, enterprise, version, read_rows(session, enterprise_id), stamp)
 
 
@@ -142,6 +148,7 @@ class Patch:
 
     @property
     def empty(self) -> bool:
+        """Whether nothing drawn changed, so no cached tile needs dropping."""
         return not any(len(b) for b in self.boxes.values())
 
 
@@ -217,6 +224,7 @@ def _patched(layer: LayerData, part: pd.DataFrame, pos: np.ndarray, live: np.nda
 
 
 def read_patch(session, old: TileData, version: int, stamp: str = "") -> Patch:
+    """The rows written since ``old.version`` applied to ``old``: only the changed features are read."""
     return apply_rows(old, version, read_rows(session, old.enterprise_id, since=old.version), stamp)
 
 

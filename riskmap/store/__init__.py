@@ -33,6 +33,9 @@ def open_store(url: str, *, create: bool = True):
 
 
 def migrate(url) -> str:
+    """Bring the database at ``url`` to the newest schema and return the revision; imported lazily so Alembic loads only
+    when asked.
+    """
     from riskmap.store.upgrade import migrate as _migrate
 
     return _migrate(url)

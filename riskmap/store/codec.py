@@ -32,18 +32,21 @@ def _level_text(value: Level | str | None) -> str | None:
 
 
 def override_to_json(ov: Override | None) -> dict | None:
+    """A judged-level override as stored JSON; None stays None so a unit without one stores NULL."""
     if ov is None:
         return None
     return {"level": _level_text(ov.level), "reason": ov.reason, "rule": ov.rule}
 
 
 def override_from_json(data: dict | None) -> Override | None:
+    """The override read back from stored JSON (the inverse of override_to_json)."""
     if data is None:
         return None
     return Override(level=Level(data["level"]), reason=data["reason"], rule=data.get("rule"))
 
 
 def evaluation_to_json(ev: Evaluation | None) -> dict | None:
+    """An evaluation as stored JSON; the score is kept as text so the Decimal comes back exact."""
     if ev is None:
         return None
     return {
@@ -60,6 +63,7 @@ def evaluation_to_json(ev: Evaluation | None) -> dict | None:
 
 
 def evaluation_from_json(data: dict | None) -> Evaluation | None:
+    """The evaluation read back from stored JSON, its score a Decimal again (the inverse of evaluation_to_json)."""
     if data is None:
         return None
     score = data.get("score")
@@ -77,11 +81,13 @@ def evaluation_from_json(data: dict | None) -> Evaluation | None:
 
 
 def control_to_json(c: ControlMeasure) -> dict:
+    """A control measure as stored JSON."""
     return {"description": c.description, "cls": c.cls, "tier": c.tier, "department": c.department,
             "person": c.person}
 
 
 def control_from_json(data: dict) -> ControlMeasure:
+    """The control measure read back from stored JSON; fields absent in older rows come back as None."""
     return ControlMeasure(description=data["description"], cls=data.get("cls"), tier=data.get("tier"),
                           department=data.get("department"), person=data.get("person"))
 
@@ -154,14 +160,17 @@ def unit_row(unit: AssessmentUnit, position: int) -> dict[str, Any]:
 
 
 def event_row(event: RiskEvent, position: int) -> dict[str, Any]:
+    """The column values of one risk event row; ``position`` keeps the events in the order the ledger gave them."""
     return _encoded(event, position, EVENT_COLUMNS, EVENT_ENCODE, set())
 
 
 def unit_from_row(row: Any, geometry: Any, events: list[RiskEvent]) -> AssessmentUnit:
+    """The assessment unit rebuilt from its row, with its geometry and its events read separately."""
     return _decoded(AssessmentUnit, row, UNIT_COLUMNS, UNIT_DECODE, {"geometry": geometry, "events": events})
 
 
 def event_from_row(row: Any) -> RiskEvent:
+    """The risk event rebuilt from its row."""
     return _decoded(RiskEvent, row, EVENT_COLUMNS, EVENT_DECODE, {})
 
 

@@ -166,10 +166,12 @@ class EditResult:
 
     @property
     def fid(self) -> str | None:
+        """The id of the first feature the edit touched (the one a single-feature edit is about), or None."""
         return self.fids[0] if self.fids else None
 
     @property
     def edit_tag(self) -> int | None:
+        """The edit tag of that first feature: what a client sends back as If-Match for its next edit."""
         return self.edit_tags[0] if self.edit_tags else None
 
 
@@ -309,6 +311,9 @@ class _Op:
 def create_feature(store: Store, name: str, fid: str | None, role: str, geometry: Any, feature_name: str | None = None,
                    layer: str | None = None, properties: dict | None = None, author: str | None = None,
                    reason: str | None = None) -> EditResult:
+    """Add one feature to the layout as a new version; with no ``fid`` one is made ("e<version>-<n>"). Bad input raises
+    InputError.
+    """
     op = _Op("create", None if fid is None else _fid_text(fid),
              {"role": _role(role), "geometry": _geometry(geometry), "name": _text(feature_name, "名称", "name"),
               "layer": _text(layer, "图层", "layer"), "properties": _properties(properties)})
@@ -318,6 +323,9 @@ def create_feature(store: Store, name: str, fid: str | None, role: str, geometry
 def replace_feature(store: Store, name: str, fid: str, if_match: Any, role: str, geometry: Any,
                     feature_name: str | None = None, layer: str | None = None, properties: dict | None = None,
                     author: str | None = None, reason: str | None = None) -> EditResult:
+    """Replace a feature whole as a new layout version; ``if_match`` (its current edit tag, or "*") is required, and a
+    stale tag raises EditConflict rather than overwrite someone else's edit.
+    """
     tags = _tags(if_match)
     op = _Op("update", _fid_text(fid),
              {"role": _role(role), "geometry": _geometry(geometry), "name": _text(feature_name, "名称", "name"),
@@ -327,6 +335,9 @@ def replace_feature(store: Store, name: str, fid: str, if_match: Any, role: str,
 
 def patch_feature(store: Store, name: str, fid: str, if_match: Any, changes: dict, author: str | None = None,
                   reason: str | None = None) -> EditResult:
+    """Change some fields of a feature (only FEATURE_FIELDS) as a new layout version, guarded by ``if_match`` like
+    replace_feature.
+    """
     tags = _tags(if_match)
     if not isinstance(changes, dict):
         raise InputError("修改内容应为对象 / the changes must be an object")
@@ -353,6 +364,7 @@ def patch_feature(store: Store, name: str, fid: str, if_match: Any, changes: dic
 
 def delete_feature(store: Store, name: str, fid: str, if_match: Any, author: str | None = None,
                    reason: str | None = None) -> EditResult:
+    """Remove a feature as a new layout version, guarded by ``if_match``; earlier versions still hold it."""
     tags = _tags(if_match)
     return _write_layout(store, name, [_Op("delete", _fid_text(fid), tags=tags)], "edit", "feature.delete",
                          author, reason)

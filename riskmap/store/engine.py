@@ -77,6 +77,7 @@ def _storable_text(engine: Engine) -> None:
 
 
 def display_url(url: URL) -> str:
+    """The URL as shown to people and logs: the password is hidden."""
     return url.render_as_string(hide_password=True)
 
 
@@ -90,6 +91,9 @@ def create_store_engine(url: str | URL, create: bool = True) -> Engine:
 
 
 def is_memory_sqlite(url: URL) -> bool:
+    """Whether the URL is an in-memory SQLite database, which lives only as long as its connection and so needs one
+    shared connection.
+    """
     return url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
 
 

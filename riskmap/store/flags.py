@@ -61,6 +61,9 @@ STORED_REASONS = tuple(r for r in REASONS if r not in COMPUTED_REASONS)
 
 
 def reason_text(code: str, what: str | None = None, months: int | None = None, period: str | None = None) -> str:
+    """The bilingual text (Chinese, then English) for a flag reason code, with its months or period filled in and the
+    thing it concerns appended.
+    """
     zh, en = REASONS[code]
     if months is not None or period is not None:
         zh, en = zh.format(months=months, period=period), en.format(months=months, period=period)

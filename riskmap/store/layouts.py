@@ -78,6 +78,7 @@ def bbox_condition(dialect: str, box: tuple[float, float, float, float]):
 
 
 def layout_frame(layout: LayoutImport) -> gpd.GeoDataFrame:
+    """The layout's features as a GeoDataFrame in the stored CRS; a layout without one is refused with InputError."""
     gdf = getattr(layout, "features", None)
     if not isinstance(gdf, gpd.GeoDataFrame):
         raise InputError("布局数据缺少要素表（GeoDataFrame）/ the layout has no features GeoDataFrame")
@@ -87,6 +88,9 @@ def layout_frame(layout: LayoutImport) -> gpd.GeoDataFrame:
 
 
 def layout_report(layout: LayoutImport) -> dict:
+    """The layout's import report to keep with the version; a frame lacking optional columns gives a shorter report
+    instead of failing the import.
+    """
     try:
         return layout.summary()
     except (KeyError, AttributeError, TypeError, ValueError):
@@ -104,6 +108,9 @@ def _column(gdf: gpd.GeoDataFrame, name: str) -> list:
 
 
 def feature_rows(gdf: gpd.GeoDataFrame, dialect: str) -> list[dict]:
+    """The feature rows to insert for a layout frame: geometry encoded for ``dialect`` and bounds kept so reads can
+    filter by box without decoding.
+    """
     geoms = gdf.geometry.values
     wkb = encode_wkb(np.asarray(geoms, dtype=object), dialect) if len(gdf) else []
     bounds = shapely.bounds(np.asarray(geoms, dtype=object)) if len(gdf) else np.empty((0, 4))
@@ -152,6 +159,7 @@ def guarantee_fids(rows: list[dict]) -> None:
 
 
 def rows_bbox(rows: list[dict]) -> list[float] | None:
+    """The bounding box [minx, miny, maxx, maxy] of feature rows, or None when none has a geometry."""
     boxes = [(r["minx"], r["miny"], r["maxx"], r["maxy"]) for r in rows if r["minx"] is not None]
     if not boxes:
         return None
@@ -160,11 +168,13 @@ def rows_bbox(rows: list[dict]) -> list[float] | None:
 
 
 def empty_features() -> gpd.GeoDataFrame:
+    """An empty features frame with the stored columns and CRS, so callers need no special case for an empty layout."""
     frame = {c: pd.Series([], dtype="int64" if c == "id" else object) for c in FEATURE_COLUMNS[:-1]}
     return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries([], crs=f"EPSG:{SRID}"), crs=f"EPSG:{SRID}")
 
 
 def features_frame(rows: list) -> gpd.GeoDataFrame:
+    """The features frame built from selected feature rows (id, fid, name, role, layer, properties, WKB)."""
     if not rows:
         return empty_features()
     ids, fids, names, roles, layers, props, wkbs = zip(*rows, strict=True)
@@ -181,6 +191,7 @@ def features_frame(rows: list) -> gpd.GeoDataFrame:
 
 
 def layout_version_info(row: LayoutVersionRow) -> dict:
+    """What a layout version's listing shows: number, when, by whom, its source and import report."""
     return {"version": row.number, "created_at": row.created_at, "action": row.action,
             "source": row.source_name, "source_format": row.source_format, "crs": row.crs,
             "georeferenced": row.georeferenced, "report": row.report, "author": row.author, "note": row.note,

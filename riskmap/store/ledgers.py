@@ -177,6 +177,8 @@ def unit_of(s: Session, row: UnitRow) -> AssessmentUnit:
 
 
 def version_row(s: Session, model: type, ent_id: int, number: int | None):
+    """The enterprise's version row ``number`` of ``model``, or None when ``number`` is None or no such version exists.
+    """
     if number is None:
         return None
     return s.execute(select(model).where(model.enterprise_id == ent_id, model.number == number)).scalars().first()

@@ -83,6 +83,7 @@ class MercatorGeometry(TypeDecorator):
     use_typmod = None
 
     def load_dialect_impl(self, dialect):
+        """Stored as PostGIS geometry in Web Mercator on PostgreSQL, as WKB bytes elsewhere."""
         if dialect is None:
             return LargeBinary()
         if dialect.name == "postgresql":
@@ -90,11 +91,13 @@ class MercatorGeometry(TypeDecorator):
         return dialect.type_descriptor(LargeBinary())
 
     def process_bind_param(self, value, dialect):
+        """Encode a shapely geometry for the column; bytes or text already encoded pass through."""
         if value is None or isinstance(value, (bytes, str)):
             return value
         return encode_mercator([value], dialect.name)[0]
 
     def process_result_value(self, value, dialect):
+        """The stored value as a shapely geometry, whatever form the driver hands back."""
         if value is None:
             return None
         data = getattr(value, "data", value)
@@ -104,6 +107,9 @@ class MercatorGeometry(TypeDecorator):
 
 
 def encode_mercator(geometries, dialect_name: str) -> list:
+    """Geometries encoded for the map column of ``dialect_name`` (2D, Web Mercator; hex EWKB on PostGIS, WKB elsewhere);
+    missing ones stay None.
+    """
     arr = np.asarray(geometries, dtype=object)
     missing = shapely.is_missing(arr)
     flat = shapely.force_2d(arr)
@@ -312,6 +318,9 @@ def member_counts(members: Sequence[str | None]) -> dict[str, int]:
 
 
 def regions_frame(regions: Sequence[Region], risks: list, units: list[AssessmentUnit]) -> pd.DataFrame:
+    """The region rows of the map snapshot: each region with its risk level, the rule that decided it and when its units
+    were last assessed.
+    """
     assessed = {u.id: u.last_assessed for u in units}
     rows = []
     for region, risk in zip(regions, risks or [None] * len(regions), strict=True):
@@ -327,6 +336,9 @@ def regions_frame(regions: Sequence[Region], risks: list, units: list[Assessment
 
 
 def layout_frame(features) -> pd.DataFrame:
+    """The layout rows of the map snapshot, keyed by fid (or "#id" for features without one) so a new snapshot can be
+    compared feature by feature.
+    """
     if not len(features):
         return pd.DataFrame({c: pd.Series([], dtype=object) for c in SNAPSHOT_COLUMNS})
     fids = features["fid"].tolist()
@@ -368,6 +380,7 @@ class MapChange:
 
     @property
     def empty(self) -> bool:
+        """Whether the change has nothing to apply."""
         return not (self.added or self.changed or self.removed)
 
 
@@ -527,6 +540,7 @@ def _insert(session: Session, rows: list[dict], dialect: str) -> None:
 
 
 def wkb_column(dialect: str):
+    """The map geometry column as WKB bytes on either backend, to decode many rows at once with shapely."""
     if dialect == "postgresql":
         return func.ST_AsBinary(MapFeatureRow.geometry, type_=LargeBinary)
     return type_coerce(MapFeatureRow.geometry, LargeBinary)
@@ -605,5 +619,6 @@ STATE_ANY_SQL = ("SELECT e.id, e.name, d.version, d.updated_at FROM enterprises 
 
 
 def has_map(session: Session, enterprise_id: int) -> bool:
+    """Whether the enterprise's map has been built (any map feature stored); cheaper than counting."""
     return session.execute(select(MapFeatureRow.id).where(MapFeatureRow.enterprise_id == enterprise_id)
                            .limit(1)).first() is not None

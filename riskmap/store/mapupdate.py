@@ -118,6 +118,7 @@ class PlantMap:
 
     @classmethod
     def read(cls, s: Session, ent_id: int, enterprise_name: str, features=None) -> PlantMap:
+        """The plant map as stored: ordered units, layout features, open findings and months, read in one session."""
         features = features if features is not None else read_features(s, enterprise_name)
         return cls(ent_id, map_units_ordered(s, ent_id), features, open_codes(s, ent_id), months_of(s, ent_id))
 
@@ -130,6 +131,7 @@ class PlantMap:
     # ------------------------------------------------------------------------------------------ structure
 
     def add(self, key: tuple[int, int], unit: AssessmentUnit) -> None:
+        """Index a unit under its code, parent and feature reference; ``key`` keeps it in ledger order."""
         code = unit.id
         self.units[code] = unit
         self.order[code] = key
@@ -140,6 +142,7 @@ class PlantMap:
             self.refs.setdefault(ref, set()).add(code)
 
     def remove(self, code: str) -> None:
+        """Take a unit out of every index; an unknown code is ignored."""
         unit = self.units.pop(code, None)
         if unit is None:
             return
@@ -156,6 +159,7 @@ class PlantMap:
             self.by_shape.get(old, set()).discard(code)
 
     def set_features(self, features) -> None:
+        """Use new layout features: rebuilds the feature index and the region search tree."""
         self.features = features
         self.index = FeatureIndex(features) if len(features) else None
         regions = features[features["role"] == "region"].reset_index(drop=True) if len(features) else features
@@ -177,6 +181,7 @@ class PlantMap:
             self.raw[code] = before
 
     def ancestors(self, code: str) -> list[str]:
+        """The unit's parents up to the root, nearest first; a cycle in the ledger stops the walk instead of looping."""
         out, seen = [], {code}
         cur = self.units[code].parent_id if code in self.units else None
         while cur is not None and cur in self.units and cur not in seen:
@@ -186,6 +191,7 @@ class PlantMap:
         return out
 
     def descendants(self, codes: Iterable[str]) -> set[str]:
+        """All units below the given codes (not the codes themselves), cycle-safe."""
         out: set[str] = set()
         todo = [c for c in codes if c in self.units]
         while todo:
@@ -196,6 +202,9 @@ class PlantMap:
         return out
 
     def locate(self, code: str) -> None:
+        """Recompute where a unit is drawn: its own geometry, else its nearest located ancestor's; keeps the shape index
+        in step.
+        """
         old = self.shape.pop(code, None)
         if old is not None:
             self.by_shape.get(old, set()).discard(code)
@@ -210,6 +219,7 @@ class PlantMap:
                 return
 
     def build_tree(self) -> None:
+        """Rebuild the unit search tree from the located units; call after locating changes so queries see them."""
         codes = list(self.loc)
         self.tree_codes = np.array(codes, dtype=object)
         self.unit_tree = shapely.STRtree(np.array([self.loc[c] for c in codes] + [None], dtype=object)[:-1])
@@ -237,6 +247,7 @@ class PlantMap:
         return out
 
     def ordered(self, codes: Iterable[str]) -> list[AssessmentUnit]:
+        """The units for ``codes`` in ledger order, so an incremental update orders them as a full rebuild would."""
         return [self.units[c] for c in sorted(codes, key=self.order.__getitem__)]
 
 
@@ -294,6 +305,7 @@ class PlantMap:
         return [u for _, u in sorted(rows, key=lambda r: r[0])]
 
     def regions_meeting(self, geoms: Iterable[Any]) -> set[int]:
+        """Indexes of the regions that any of ``geoms`` intersects; geometry-less items are ignored."""
         geoms = [g for g in geoms if _has_geometry(g)]
         if not geoms or not len(self.regions):
             return set()

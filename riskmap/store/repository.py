@@ -134,13 +134,16 @@ class Store:
 
     @property
     def url(self) -> URL:
+        """The database URL (with its password; show display_url(store.url) to people)."""
         return self.engine.url
 
     @property
     def backend(self) -> str:
+        """"postgis" or "sqlite": the backend name used in messages and tests."""
         return "postgis" if self.dialect == "postgresql" else "sqlite"
 
     def close(self) -> None:
+        """Release the engine's connections; the store is not usable afterwards."""
         self.engine.dispose()
 
     def __enter__(self) -> Store:

@@ -131,6 +131,9 @@ def paused_gc() -> Iterator[None]:
 
 
 def bump(s: Session, ent_id: int) -> int:
+    """Raise the enterprise's data version by one and return it; whatever was cached under the old version is then known
+    to be stale.
+    """
     return s.execute(
         update(DataVersionRow).where(DataVersionRow.enterprise_id == ent_id)
         .values(version=DataVersionRow.version + 1, updated_at=utcnow()).returning(DataVersionRow.version)
@@ -209,6 +212,9 @@ def insert_plain(s: Session, model: type, rows: list[dict]) -> None:
 
 
 def insert_rows(s: Session, model: type, rows: list[dict], returning: bool = False) -> list[int]:
+    """Insert rows in chunks (backends limit bound parameters per statement); with ``returning``, their new ids in
+    order.
+    """
     ids: list[int] = []
     for start in range(0, len(rows), CHUNK_ROWS):
         ids.extend(insert_chunk(s, model, rows[start:start + CHUNK_ROWS], returning))
@@ -230,11 +236,15 @@ def analyze(engine, rows_written: int, *models: type, threshold: int = 1000) -> 
 
 
 def next_number(s: Session, model: type, ent_id: int) -> int:
+    """The next version number for the enterprise in ``model``: one past the highest, 1 for the first."""
     current = s.execute(select(func.max(model.number)).where(model.enterprise_id == ent_id)).scalar_one()
     return (current or 0) + 1
 
 
 def check_version(s: Session, model: type, ent_id: int, version: int | None, zh: str, en: str) -> int | None:
+    """``version`` checked to be an existing version number of ``model`` (None passes); else InputError or
+    NotFoundError, named with ``zh``/``en``.
+    """
     if version is None:
         return None
     if isinstance(version, bool) or not isinstance(version, (int, np.integer)):
@@ -279,6 +289,7 @@ def enterprise_name_to_find(name: str) -> str | None:
 
 
 def enterprise_of(row: EnterpriseRow) -> Enterprise:
+    """The enterprise domain object from its row."""
     return Enterprise(id=str(row.id), name=row.name, short_name=row.short_name,
                       supervision_phone=row.supervision_phone, report_phone=row.report_phone,
                       emergency_phone=row.emergency_phone)
@@ -292,6 +303,9 @@ def clean_text(value: Any) -> str | None:
 
 
 def checked_roles(roles: Iterable[str] | None) -> list[str] | None:
+    """The role filter checked against the known feature roles (a single string is allowed); unknown roles raise
+    InputError.
+    """
     if roles is None:
         return None
     roles = [roles] if isinstance(roles, str) else list(roles)
@@ -303,6 +317,7 @@ def checked_roles(roles: Iterable[str] | None) -> list[str] | None:
 
 
 def checked_bbox(bbox: Sequence[float] | None) -> tuple[float, float, float, float] | None:
+    """A bounding box checked to be four finite numbers with min <= max; otherwise InputError."""
     if bbox is None:
         return None
     try:
@@ -317,11 +332,13 @@ def checked_bbox(bbox: Sequence[float] | None) -> tuple[float, float, float, flo
 
 
 def from_wkb(values: list) -> np.ndarray:
+    """Shapely geometries from WKB values (any bytes-like, None kept), decoded in one vectorised call."""
     arr = np.array([None if v is None else bytes(v) for v in values], dtype=object)
     return shapely.from_wkb(arr)
 
 
 def decode_json(text: str | None) -> Any:
+    """JSON text parsed with the store's loader; None stays None."""
     if text is None:
         return None
     return loads(text)
@@ -333,6 +350,7 @@ def is_connection_problem(exc: Exception) -> bool:
 
 
 def reason_of(exc: Exception) -> str:
+    """The first line of a database error's message, short enough to show inside a bilingual error."""
     orig = getattr(exc, "orig", exc)
     lines = [line for line in str(orig).strip().splitlines() if line.strip()]
     return lines[0] if lines else type(orig).__name__

@@ -43,6 +43,7 @@ class LonLatGeometry(TypeDecorator):
     use_typmod = None
 
     def load_dialect_impl(self, dialect):
+        """Stored as PostGIS geometry (lon/lat, SRID 4326) on PostgreSQL, as WKB bytes elsewhere."""
         if dialect is None:   # geoalchemy2 probes types without a dialect
             return LargeBinary()
         if dialect.name == "postgresql":
@@ -50,11 +51,13 @@ class LonLatGeometry(TypeDecorator):
         return dialect.type_descriptor(LargeBinary())
 
     def process_bind_param(self, value, dialect):
+        """Encode a shapely geometry for the column; bytes or text already encoded pass through."""
         if value is None or isinstance(value, (bytes, str)):
             return value
         return encode_wkb([value], dialect.name)[0]
 
     def process_result_value(self, value, dialect):
+        """The stored value as a shapely geometry, whatever form the driver hands back."""
         if value is None:
             return None
         data = getattr(value, "data", value)   # geoalchemy2 hands back a WKBElement on PostgreSQL
@@ -91,6 +94,7 @@ class UTCDateTime(TypeDecorator):
     cache_ok = True
 
     def process_bind_param(self, value, dialect):
+        """Store as naive UTC; a naive datetime is refused because its zone would be a guess."""
         if value is None:
             return None
         if value.tzinfo is None:
@@ -98,6 +102,7 @@ class UTCDateTime(TypeDecorator):
         return value.astimezone(UTC).replace(tzinfo=None)
 
     def process_result_value(self, value, dialect):
+        """The stored time as an aware UTC datetime."""
         if value is None:
             return None
         if isinstance(value, str):   # SQLite without declared type affinity, defensive
@@ -106,6 +111,7 @@ class UTCDateTime(TypeDecorator):
 
 
 def utcnow() -> datetime:
+    """The current time as an aware UTC datetime, the form every time column takes."""
     return datetime.now(UTC)
 
 
@@ -190,12 +196,15 @@ class Data(TypeDecorator):
     cache_ok = True
 
     def load_dialect_impl(self, dialect):
+        """Stored as the backend's JSON type; None stores SQL NULL, not JSON null."""
         return dialect.type_descriptor(JSON(none_as_null=True))
 
     def process_bind_param(self, value, dialect):
+        """Encode with the store's JSON encoder (dates, Decimals and the like become JSON)."""
         return None if value is None else to_json(value)
 
     def process_result_value(self, value, dialect):
+        """The stored JSON as Python data, whether or not the driver parsed it already."""
         # Engines made by riskmap.store.engine parse JSON with `loads` already; text or untouched data from
         # another engine is handled too.
         if isinstance(value, str):

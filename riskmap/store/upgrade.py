@@ -35,6 +35,9 @@ FOREIGN_TABLES = frozenset({"spatial_ref_sys", "geometry_columns", "geography_co
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
+    """An Alembic config for riskmap's migrations, set up in code (no alembic.ini); with ``connection`` the migrations
+    run on it.
+    """
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.set_main_option("path_separator", "os")
@@ -45,10 +48,12 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 @lru_cache(maxsize=1)
 def head_revision() -> str:
+    """The newest migration revision the code knows."""
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 def current_revision(connection: Connection) -> str | None:
+    """The revision the database is at, or None when it was never migrated."""
     return MigrationContext.configure(connection).get_current_revision()
 
 

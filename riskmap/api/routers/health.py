@@ -9,6 +9,7 @@ from riskmap.api import answers
 
 
 def make_router() -> APIRouter:
+    """The /healthz route: liveness for monitors, with the version and the backend in use."""
     router = APIRouter(tags=["health"])
 
     @router.get("/healthz", response_model=answers.Health, summary="服务状态 / liveness")

@@ -70,12 +70,14 @@ class PlantIndex:
     # ------------------------------------------------------------------------------------------ look-ups
 
     def region(self, region_id: str):
+        """The region with ``region_id``; NotFoundError (404) when there is none."""
         region = self.region_by_id.get(region_id)
         if region is None:
             raise NotFoundError(f"没有编号为 “{region_id}” 的区域 / no region {region_id!r}")
         return region
 
     def unit(self, unit_id: str) -> AssessmentUnit:
+        """The assessment unit with ``unit_id``; NotFoundError (404) when there is none."""
         try:
             return self.tree[unit_id]
         except KeyError:
@@ -93,6 +95,7 @@ class PlantIndex:
         return self._unit_regions.get(unit_id, [])
 
     def regions_at(self, point) -> list[str]:
+        """The ids of the regions containing ``point`` (lon/lat), in the regions' order."""
         hits = self._region_tree.query(point, predicate="intersects")
         return [self.plant.regions[i].id for i in sorted(hits)]
 
@@ -133,6 +136,9 @@ class PlantIndex:
     # ------------------------------------------------------------------------------------------ answers
 
     def region_answer(self, region_id: str) -> dict[str, Any]:
+        """What a click on a region shows: its level with the rule and deciding unit, the member count and latest
+        assessment.
+        """
         region = self.region(region_id)
         risk = self.risk_by_id.get(region_id)
         out = risk.to_dict(contributing=False) if risk is not None else {"id": region.id, "name": region.name}
@@ -150,6 +156,9 @@ class PlantIndex:
         return out
 
     def unit_answer(self, unit_id: str) -> dict[str, Any]:
+        """What a click on a unit shows: its level, where it is drawn from, its events (highest level first) and the
+        people responsible.
+        """
         unit = self.unit(unit_id)
         pos = self.unit_pos[unit_id]
         level = self.unit_levels[pos]
@@ -340,6 +349,7 @@ def click_tolerance_deg(zoom: float) -> float:
 
 
 def make_router() -> APIRouter:
+    """The /api/identify (what is at a point, and why) and /api/search (by name or id) routes."""
     router = APIRouter(prefix="/api", tags=["map"])
 
     @router.get("/identify", response_model=answers.Identified,

@@ -64,6 +64,7 @@ CONTENT_CRS = f"<{data.CRS84}>"
 
 
 class GeoJSONResponse(JSONResponse):
+    """A JSON response labelled as GeoJSON, the media type OGC API Features clients expect."""
     media_type = GEOJSON
 
 
@@ -100,6 +101,7 @@ ITEMS_PARAMETERS = [
 
 
 def make_router() -> APIRouter:
+    """The OGC API Features routes under /ogc: landing page, collections, queryables, schema and items."""
     router = APIRouter(prefix="/ogc", tags=["ogc"])
 
     def store_of(request: Request):
@@ -304,6 +306,7 @@ def parse_at(text: str | None) -> datetime | None:
 
 
 def plant_view(request: Request, store, ref: data.CollectionRef, at: datetime | None) -> data.PlantView:
+    """The plant as the request sees it: the current state, or the past one at ``at`` (read only)."""
     cache = data.plant_cache(request.app)
     if at is not None:
         return cache.past_view(store, ref.enterprise.name, at)

@@ -26,6 +26,9 @@ _DOC = {"responses": ERROR_RESPONSES, "openapi_extra": {"parameters": [_ENTERPRI
 
 
 def make_router() -> APIRouter:
+    """The OGC API Tiles routes (tile matrix sets, tilesets and tiles of the collections) and
+    /tiles/{layer}/metadata.json.
+    """
     router = APIRouter(tags=["ogc-tiles"])
 
     def resolve(request: Request, collection_id: str) -> data.CollectionRef:
@@ -192,6 +195,7 @@ class LonLatTile(TileView):
 
     @property
     def bounds(self) -> tuple[float, float, float, float]:
+        """The tile's lon/lat bounds, which is all the MVT encoder needs."""
         return self.box
 
 

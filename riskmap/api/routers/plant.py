@@ -20,6 +20,9 @@ GEOJSON = "application/geo+json"
 
 
 class EvaluateRequest(BaseModel):
+    """The body of POST /api/evaluate: a criteria profile, its inputs and any direct determination rules; unknown fields
+    are refused.
+    """
     model_config = ConfigDict(extra="forbid")
 
     profile: Text = Field("lec", max_length=200,
@@ -29,6 +32,9 @@ class EvaluateRequest(BaseModel):
 
 
 def make_router() -> APIRouter:
+    """The plant routes under /api: enterprises, region risk with explanation, regions and units as GeoJSON, and
+    evaluate.
+    """
     router = APIRouter(prefix="/api", tags=["plant"])
 
     @router.get("/enterprises", summary="企业列表 / enterprises")

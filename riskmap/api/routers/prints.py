@@ -163,6 +163,9 @@ class PosterQuery(BaseModel):
 
 
 def make_router() -> APIRouter:
+    """The print routes under /print: the risk map poster (PDF, PNG, SVG), the notice board, the unit cards and image
+    upload.
+    """
     router = APIRouter(prefix="/print", tags=["print"])
 
     async def poster_response(request: Request, fmt: str, q: PosterQuery, atlas: bool = False,

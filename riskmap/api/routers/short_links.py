@@ -19,6 +19,7 @@ MAX_UNIT_ID = 200
 
 
 def make_router() -> APIRouter:
+    """The unit short-link route that the cards' QR codes open: it redirects to the unit on the map."""
     router = APIRouter(tags=["map"])
 
     @router.get(UNIT_LINK, summary="单元短链接（告知卡二维码）/ a unit's short link (the cards' QR codes)",

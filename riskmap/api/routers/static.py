@@ -55,6 +55,9 @@ class AssetsMissingError(RiskmapError, http_status=503):
 
 @dataclass(frozen=True)
 class VendorAssets:
+    """The pinned front-end packages found installed, so pages link exact versions and a missing install is reported,
+    not served blank.
+    """
     root: Path | None                       # a node_modules folder, or None when not found
     versions: dict[str, str]                # package -> installed version (only installed packages)
 
@@ -138,6 +141,7 @@ def _not_found(what: str) -> NotFoundError:
 
 
 def make_router() -> APIRouter:
+    """The static routes: pinned vendor files, the app's own files, the favicon and the API docs pages."""
     router = APIRouter(tags=["static"])
 
     @router.api_route(VENDOR_PREFIX + "/{spec:path}", methods=["GET", "HEAD"], include_in_schema=False)

@@ -30,6 +30,8 @@ def _map(name: str) -> str:
 
 
 def make_router() -> APIRouter:
+    """The map style routes under /styles: the list, and each map's Mapbox/MapLibre style, SLD, legend and QGIS styles.
+    """
     router = APIRouter(prefix="/styles", tags=["styles"])
 
     def base(request: Request) -> str:

@@ -262,6 +262,9 @@ def _tile_params(request: Request, png: bool) -> dict:
 
 
 def make_router() -> APIRouter:
+    """The tile routes under /tiles: TileJSON and PNG (also @2x) and MVT tiles; TileFastPath may answer cached tiles
+    before these routes.
+    """
     router = APIRouter(prefix="/tiles", tags=["tiles"])
 
     @router.get("/{layer}/tilejson.json", response_model=answers.TileJson,
@@ -339,6 +342,7 @@ class TileFastPath:
         self.root = root                     # the FastAPI app when wrapping it from outside
 
     async def __call__(self, scope, receive, send):
+        """Answer a cached tile (or its 304) at once; pass everything else to the wrapped app."""
         if scope["type"] == "http" and scope["method"] == "GET":
             match = _FAST_PATH.match(_route_path(scope))
             if match is not None:

@@ -216,6 +216,7 @@ def _enterprise_chooser(request: Request, enterprise: str | None, path: str, lan
 
 
 def make_router() -> APIRouter:
+    """The web map routes: /, /map, /edit and the page's config, version and prepare calls under /api/map."""
     router = APIRouter(tags=["map"])
 
     @router.get("/", response_class=RedirectResponse, status_code=307, summary="首页：转到网页地图 / to the map",

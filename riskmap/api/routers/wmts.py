@@ -49,6 +49,7 @@ def _w(tag: str) -> str:
 
 
 def exception_report(exc: OwsException) -> Response:
+    """An OWS ExceptionReport for ``exc``, the error form WMTS clients read."""
     ET.register_namespace("ows", OWS_NS)
     root = ET.Element(_ows("ExceptionReport"), version="1.1.0")
     item = ET.SubElement(root, _ows("Exception"), exceptionCode=exc.code, locator=exc.locator)
@@ -128,6 +129,7 @@ def capabilities(base: str, enterprise: str | None, titles: dict[str, tuple[str,
 
 
 def make_router() -> APIRouter:
+    """The WMTS 1.0.0 routes under /wmts: GetCapabilities and GetTile by KVP, and the RESTful capabilities and tiles."""
     router = APIRouter(prefix="/wmts", tags=["wmts"])
 
     async def get_capabilities(request: Request, enterprise: str | None) -> Response:
