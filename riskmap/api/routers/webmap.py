@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from datetime import datetime
 from typing import Literal
 from urllib.parse import urlencode
@@ -204,6 +205,21 @@ def _config(request: Request, enterprise: str | None, region: str | None, lang: 
                              swatches=webmap.legend_swatches(load_layer_style("regions"), load_layer_style("units")))
 
 
+def _page(request: Request, enterprise: str | None, path: str, lang: str, failed: str, back: list,
+          build: Callable[[], str]) -> HTMLResponse:
+    """A page of one enterprise: the chooser when the database holds several and none was named, else the page
+    `build` makes; what the user caused (a RiskmapError) becomes a message page with its status, not JSON."""
+    favicon = app_url("favicon.svg")
+    chooser = _enterprise_chooser(request, enterprise, path, lang, favicon)
+    if chooser is not None:
+        return chooser
+    try:
+        page = build()
+    except RiskmapError as exc:
+        return HTMLResponse(webmap.message_page(failed, exc.message, back, favicon), status_code=exc.http_status)
+    return HTMLResponse(page, headers={"Cache-Control": "no-cache"})
+
+
 def _enterprise_chooser(request: Request, enterprise: str | None, path: str, lang: str,
                         favicon: str) -> HTMLResponse | None:
     """A page of links, one per enterprise, when the database holds several and none was named; else None."""
@@ -236,20 +252,11 @@ def make_router() -> APIRouter:
         at: str | None = Query(None, description="历史时刻（ISO 8601，无时区按北京时间）/ "
                                                 "show the map as of this moment"),
     ) -> HTMLResponse:
-        favicon = app_url("favicon.svg")
-        chooser = _enterprise_chooser(request, enterprise, "/map", lang, favicon)
-        if chooser is not None:
-            return chooser
-        try:
-            config = _config(request, enterprise, region, lang, at)
-            assets = webmap.page_assets(vendor_assets().url, app_url)
-        except RiskmapError as exc:
-            back = [("总平面图 / plant plan", "/map?" + urlencode({"enterprise": enterprise or "", "lang": lang}))] \
-                if region is not None else []
-            return HTMLResponse(webmap.message_page("无法显示地图 / cannot show the map", exc.message, back, favicon),
-                                status_code=exc.http_status)
-        page = webmap.render_map_page(config, assets)
-        return HTMLResponse(page, headers={"Cache-Control": "no-cache"})
+        back = [("总平面图 / plant plan", "/map?" + urlencode({"enterprise": enterprise or "", "lang": lang}))] \
+            if region is not None else []
+        return _page(request, enterprise, "/map", lang, "无法显示地图 / cannot show the map", back, lambda: (
+            webmap.render_map_page(_config(request, enterprise, region, lang, at),
+                                   webmap.page_assets(vendor_assets().url, app_url))))
 
     @router.get("/edit", response_class=HTMLResponse, summary="总平面布置网页编辑器 / the layout editor",
                 responses=PAGE_ERRORS)
@@ -258,23 +265,18 @@ def make_router() -> APIRouter:
         enterprise: str | None = Query(None, description="企业名称 / enterprise"),
         lang: Lang = Query("zh", description="界面语言 / language"),
     ) -> HTMLResponse:
-        favicon = app_url("favicon.svg")
-        chooser = _enterprise_chooser(request, enterprise, "/edit", lang, favicon)
-        if chooser is not None:
-            return chooser
-        try:
+        def build() -> str:
             summary = map_summary(request.app, enterprise)
             assets = editpage.edit_assets(vendor_assets().url, app_url)
-        except RiskmapError as exc:
-            return HTMLResponse(webmap.message_page("无法打开编辑器 / cannot open the editor", exc.message, [],
-                                                    favicon), status_code=exc.http_status)
-        layers = [dict(layer, visible=True) for layer in tile_layers(request, summary.enterprise, lang)
-                  if layer["name"] in EDITOR_BACKDROP]
-        config = editpage.edit_config(
-            enterprise=summary.enterprise, data_version=summary.data_version, bounds=summary.bounds, lang=lang,
-            palette=load_palette(), layers=layers, urls=EDITOR_URLS)
-        warm_up(request.app, summary.enterprise)            # the first edit should not wait for a cold read
-        return HTMLResponse(editpage.render_edit_page(config, assets), headers={"Cache-Control": "no-cache"})
+            layers = [dict(layer, visible=True) for layer in tile_layers(request, summary.enterprise, lang)
+                      if layer["name"] in EDITOR_BACKDROP]
+            config = editpage.edit_config(
+                enterprise=summary.enterprise, data_version=summary.data_version, bounds=summary.bounds, lang=lang,
+                palette=load_palette(), layers=layers, urls=EDITOR_URLS)
+            warm_up(request.app, summary.enterprise)        # the first edit should not wait for a cold read
+            return editpage.render_edit_page(config, assets)
+
+        return _page(request, enterprise, "/edit", lang, "无法打开编辑器 / cannot open the editor", [], build)
 
     @router.get("/api/map/config", response_model=answers.MapConfig, tags=["map"],
                 summary="网页地图配置 / the web map's configuration")
