@@ -13,17 +13,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 # What a person may do. "read" is what reading needs when the settings close reading (it is open by default).
-PERMISSIONS: dict[str, str] = {
-    "read": "查看地图、台账和历史 / read the map, the ledger and the history",
-    "edit_layout": "修改平面布置（区域、要素）/ change the layout (regions, features)",
-    "edit_units": "修改评价单元（强制等级、重新评价）/ change assessment units (overrides, re-assessment)",
-    "ledger": "管理风险台账（记录事故、关闭复评标记）/ keep the risk ledger (accidents, re-assessment flags)",
-    "accounts": "管理账户和角色 / manage accounts and roles",
-    "settings": "修改企业设置 / change the enterprise's settings",
-    "hazard_report": "上报隐患 / report hidden hazards",
-    "hazard_accept": "验收隐患整改 / accept a hazard's rectification",
-    "hazard_rectify": "整改指派的隐患 / rectify assigned hazards",
-    "inspect": "开展排查并记录 / carry out and record inspections",
+PERMISSIONS: dict[str, tuple[str, str]] = {   # name → (Chinese, English)
+    "read": ("查看地图、台账和历史", "read the map, the ledger and the history"),
+    "edit_layout": ("修改平面布置（区域、要素）", "change the layout (regions, features)"),
+    "edit_units": ("修改评价单元（强制等级、重新评价）", "change assessment units (overrides, re-assessment)"),
+    "ledger": ("管理风险台账（记录事故、关闭复评标记）", "keep the risk ledger (accidents, re-assessment flags)"),
+    "accounts": ("管理账户和角色", "manage accounts and roles"),
+    "settings": ("修改企业设置", "change the enterprise's settings"),
+    "hazard_report": ("上报隐患", "report hidden hazards"),
+    "hazard_accept": ("验收隐患整改", "accept a hazard's rectification"),
+    "hazard_rectify": ("整改指派的隐患", "rectify assigned hazards"),
+    "inspect": ("开展排查并记录", "carry out and record inspections"),
 }
 
 # role → (Chinese name, English name, permissions). The order is the order lists show.

@@ -120,6 +120,12 @@ def get_account(store, enterprise: str | None, who: int | str) -> dict:
         return _info(s, _find(s, _ent_id(s, enterprise), who))
 
 
+def login_exists(store, login: str) -> bool:
+    """Whether any enterprise has an account with that login."""
+    with store.session() as s:
+        return s.execute(select(AccountRow.id).where(AccountRow.login == login).limit(1)).first() is not None
+
+
 def count_accounts(store) -> int:
     with store.session() as s:
         return s.execute(select(func.count()).select_from(AccountRow)
