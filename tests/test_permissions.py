@@ -190,6 +190,10 @@ def test_an_editor_cannot_grant_itself_a_role(world):
         r = client.patch("/api/accounts/editor-1", params={"enterprise": ENT}, json={"grant": ["inspector"]},
                          headers=heads["admin"])
         assert r.status_code == 200 and r.json()["roles"] == ["editor", "inspector"]
+        trail = client.get("/api/history", params={"enterprise": ENT}).json()["items"]
+        granted = next(c for c in trail if c["action"] == "account.roles")
+        admin = accounts.get_account(store, ENT, "admin-1")
+        assert granted["author"] == admin["name"] and granted["author_id"] == admin["id"]   # the person
         r = client.patch("/api/accounts/admin-1", params={"enterprise": ENT}, json={"revoke": ["admin"]},
                          headers=heads["admin"])
         assert r.status_code == 403

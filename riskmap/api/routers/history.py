@@ -38,7 +38,9 @@ class Change(BaseModel):
 
     id: int | None
     at: datetime = Field(..., description="时刻（UTC）/ when (UTC)")
-    author: str | None = Field(None, description="操作人（令牌名称）/ who")
+    author: str | None = Field(None, description="操作人（当时的姓名，或令牌的名称）/ who (their name at that time)")
+    author_id: int | None = Field(None, description="操作人的账户编号（早于账户的修改为空）/ their account's id (none "
+                                                    "for changes made before accounts)")
     reason: str | None = Field(None, description="原因 / why")
     action: str = Field(..., description="如 feature.replace、ledger.import / e.g. feature.replace")
     collection: str | None = Field(None, description="layout | regions | units")
