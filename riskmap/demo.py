@@ -8,6 +8,7 @@ it holds nothing but the demo (or nothing at all): the demo never wipes an enter
 from __future__ import annotations
 
 import shlex
+from contextlib import suppress
 from pathlib import Path
 
 from riskmap.errors import InputError, RiskmapError
@@ -15,6 +16,10 @@ from riskmap.levels import LEVELS_HIGH_TO_LOW
 from riskmap.paths import demo_dir
 
 SQLITE_PREFIX = "sqlite:///"
+# The demo's people: one account per role (riskmap.people.ROLES), login "demo-<role>", all with this documented
+# password (README, and the sign-in page says so when these accounts are in the database). Never use it for real.
+DEMO_PASSWORD = "riskmap-demo"
+DEMO_LOGIN = "demo-{role}"
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -95,6 +100,7 @@ def load_demo(settings) -> dict:
     layout = load_layout(settings, folder / "plant.dxf", control_points=folder / "control_points.csv",
                          store=store)
     import_ledger(store, ledger, source=ledger_file.name, enterprise=name)
+    people = add_demo_accounts(store, name)
     plant = load_plant(store, name)
     risks = plant.region_risk()
     counts = {lv.value: 0 for lv in LEVELS_HIGH_TO_LOW}
@@ -105,7 +111,31 @@ def load_demo(settings) -> dict:
     text = (f"演示工厂已加载 / demo plant loaded: {name}\n"
             f"  布局要素 {layout['features']} 个，单元 {len(ledger.units)} 个，风险事件 {events} 个\n"
             f"  区域 {len(risks)} 个：" + "，".join(f"{lv.zh} {counts[lv.value]}" for lv in LEVELS_HIGH_TO_LOW)
+            + f"\n  演示账户 / demo accounts: {'、'.join(people)}（密码 / password {DEMO_PASSWORD}，在 /login 登录）"
             + f"\n  数据库 / database: {absolute_url(settings.db)}"
             + f"\n  下一步 / next: {next_command(settings)}")
     return {"enterprise": name, "layout": layout, "units": len(ledger.units), "events": events,
-            "regions": counts, "text": text}
+            "regions": counts, "accounts": people, "text": text}
+
+
+def add_demo_accounts(store, enterprise: str) -> list[str]:
+    """One account per role for the demo enterprise (those already there are left as they are); their logins."""
+    from riskmap.errors import AlreadyExistsError
+    from riskmap.people import ROLES, Author
+    from riskmap.store import accounts
+
+    logins = []
+    for role, (zh, _en, _perms) in ROLES.items():
+        login = DEMO_LOGIN.format(role=role)
+        with suppress(AlreadyExistsError):
+            accounts.create_account(store, enterprise, name=f"演示{zh}", login=login, password=DEMO_PASSWORD,
+                                    roles=[role], post=zh, by=Author("riskmap demo"))
+        logins.append(login)
+    return logins
+
+
+def demo_accounts_present(store) -> bool:
+    """Whether the database holds the demo's accounts (then the sign-in page names the demo password)."""
+    from riskmap.store import accounts
+
+    return accounts.login_exists(store, DEMO_LOGIN.format(role="admin"))

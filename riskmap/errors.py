@@ -93,6 +93,11 @@ class ForbiddenError(RiskmapError, http_status=403, default_message="该令牌�
     """Valid credentials without the right for this action."""
 
 
+class LockedError(RiskmapError, http_status=429,
+                  default_message="登录失败次数过多，请稍后再试 / too many failed sign-ins: try again later"):
+    """Sign-in refused for a while after too many failures for this account or from this address."""
+
+
 class StoreError(RiskmapError, http_status=503):
     """The database failed (locked too long, disk full, server gone): not the user's data."""
 

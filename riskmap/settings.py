@@ -57,6 +57,8 @@ class Settings(BaseSettings):
     profiles_dir: str | None = None
     # Reading needs a reader or editor token too (riskmap.api.auth); writing always needs an editor token.
     read_requires_token: bool = False
+    # How long a browser's sign-in lasts (riskmap.api.routers.signin), in hours.
+    session_hours: float = Field(12.0, gt=0, le=720)
     # Reverse proxies whose X-Forwarded-Proto is believed (addresses or networks, comma-separated; "*" for any):
     # a request that came over HTTPS through one of them gets cookies marked Secure.
     trusted_proxies: str = "127.0.0.1,::1"

@@ -154,3 +154,16 @@ def nearest_level(px: np.ndarray, layer: str = "units") -> Level:
     """The level whose fill on that layer (the regions' tint, the units' colour) is nearest to a pixel."""
     style = load_layer_style(layer)
     return min(Level, key=lambda lv: np.abs(hex_rgb(style.class_of(lv.value).fill) - px[:3].astype(int)).sum())
+
+
+def person_token(store, roles, name: str = "安全员", enterprise: str | None = None) -> str:
+    """An editor API token of a new account holding `roles` (riskmap.people.ROLES), of `enterprise` (None: of the
+    whole service, as the tokens made without an account are). The routes of the ledger (accidents, flags) need
+    the safety manager's "ledger" that the editor role does not have."""
+    import uuid
+
+    from riskmap.store import accounts, tokens
+
+    made = accounts.create_account(store, enterprise, name=name, login=f"t-{uuid.uuid4().hex[:12]}", password=None,
+                                   roles=list(roles))
+    return tokens.create_token(store, "editor", name, account_id=made["id"])[0]

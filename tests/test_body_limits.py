@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from hostilekit import MIB, bilingual, child_server, peak_rss_kb, send_body, table_digest
+from kit import person_token
 
 from riskmap.api.app import create_app
 from riskmap.demo import load_demo
@@ -39,7 +40,7 @@ def demo(tmp_path_factory):
     url = f"sqlite:///{tmp_path_factory.mktemp('limits') / 'demo.db'}"
     load_demo(Settings(db=url))
     with open_store(url) as store:
-        editor = tokens.create_token(store, "editor", "编辑")[0]
+        editor = person_token(store, ("editor", "safety_manager"), "编辑")     # every write route, the ledger's too
         reader = tokens.create_token(store, "reader", "看板")[0]
     app = create_app(Settings(db=url))
     yield {"url": url, "app": app, "editor": {"Authorization": f"Bearer {editor}"},

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 from fastapi.testclient import TestClient
+from kit import person_token
 from plants import ENT, plant_layout, square, unit_tree
 from plants import plant_snapshot as snapshot
 
@@ -48,7 +49,7 @@ def world(store_url):
     reshaped = pause()
     store.delete_feature(ENT, "A2", [store.feature(ENT, "A2").edit_tag], author="李工", reason="拆除")
     deleted = pause()
-    editor, _ = tokens.create_token(store, "editor", "张工")
+    editor = person_token(store, ("editor", "safety_manager"), "张工")     # restores, clears flags, records accidents
     reader, _ = tokens.create_token(store, "reader", "访客")
     with TestClient(create_app(Settings(db=store_url))) as client:
         client.headers["Authorization"] = f"Bearer {editor}"

@@ -17,6 +17,7 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 from hostilekit import bilingual, deep_geojson, many_entry_zip, nested_blocks_dxf, square_geojson, table_digest
+from kit import person_token
 
 from riskmap.api.app import create_app
 from riskmap.demo import load_demo
@@ -39,7 +40,7 @@ def site(request, tmp_path_factory):
         empty_tables(url)
     load_demo(Settings(db=url))
     with open_store(url) as store:
-        editor = tokens.create_token(store, "editor", "编辑")[0]
+        editor = person_token(store, ("editor", "safety_manager"), "编辑")     # every write route, the ledger's too
         reader = tokens.create_token(store, "reader", "看板")[0]
     app = create_app(Settings(db=url))
     with TestClient(app) as client:

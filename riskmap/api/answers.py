@@ -18,12 +18,16 @@ class Answer(BaseModel):
 
 
 class WhoAmI(Answer):
-    """Who the request's credentials belong to."""
+    """Who the request acts as: the signed-in person or the token's account, with their roles and rights."""
 
-    id: int
+    id: int | None = None
     name: str
-    role: str
-    created_at: str | None = None
+    login: str | None = None
+    enterprise: str | None = None
+    roles: list[str]
+    permissions: list[str]
+    via: str = Field(description="session | token")
+    role: str = Field(description="editor | reader: the token-era summary the editor page still reads")
 
 
 class Health(Answer):

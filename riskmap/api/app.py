@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 import riskmap
 from riskmap.api import auth
@@ -12,7 +12,9 @@ from riskmap.api.errors import install_error_handlers
 from riskmap.api.guard import RequestGuard, policies_of
 from riskmap.api.headers import SecurityHeaders
 from riskmap.api.openapi import document
+from riskmap.api.permissions import READ, require, route_permissions
 from riskmap.api.routers import (
+    accounts,
     health,
     history,
     identify,
@@ -24,6 +26,7 @@ from riskmap.api.routers import (
     prints,
     revise,
     short_links,
+    signin,
     static,
     styles,
     tiles,
@@ -44,7 +47,9 @@ def _store_factory(app: FastAPI, url: str):
 
 # The routers, in the order their routes are matched.
 ROUTER_MODULES = (health, plant, ogc, ogc_tiles, ogc_edit, layout_edit, auth, static, webmap, identify, tiles, units,
-                  prints, history, revise, short_links, wmts, styles)
+                  prints, history, revise, short_links, wmts, styles, accounts, signin)
+# Routers with no data in them (the health check, the static files and API pages, who-am-I, the sign-in page).
+OPEN_MODULES = (health, static, auth, signin)
 
 
 def create_app(settings: Settings | None = None, *, fast_tiles: bool = True) -> FastAPI:
@@ -60,11 +65,17 @@ def create_app(settings: Settings | None = None, *, fast_tiles: bool = True) -> 
     app.state.settings = settings
     app.state.store = _store_factory(app, settings.db)
     install_error_handlers(app)
-    routes = []
+    routes, reading = [], []
     for module in ROUTER_MODULES:
         router = module.make_router()
         routes += router.routes
-        app.include_router(router)
+        # Every route needs "read" at least (open unless the settings close reading), but those with no data.
+        if module in OPEN_MODULES:
+            app.include_router(router)
+        else:
+            app.include_router(router, dependencies=[Depends(require(READ))])
+            reading += router.routes
+    app.state.route_permissions = route_permissions(routes, reading)
     # Cached tiles and 304s are answered before routing: the same answers, several times the throughput.
     if fast_tiles:
         tiles.install_fast_path(app)

@@ -1,14 +1,14 @@
-"""Who may change (and, when the settings close reading, read) the data: bearer tokens (riskmap.store.tokens).
+"""Closed reading and who the request is: `ReadGate`, and GET /api/auth/me.
 
-Every write route depends on `require_editor`: no token or a bad one is a 401 with `WWW-Authenticate: Bearer`,
-a reader token a 403; the token's name becomes the author of the change. Reading is open unless
-RISKMAP_READ_REQUIRES_TOKEN is set: then `ReadGate` (outermost middleware, ahead of the tile fast path) asks a
-reader or editor token of every request except the health check, the API description and the static files (no
-data in any of them). The /map and /edit pages themselves carry data (names, counts, extents), so they are closed
-too. A GET may carry the token as `?access_token=` (RFC 6750 §2.3): a wall screen opens /map?access_token=…, and
-map libraries fetch tiles by URL and cannot add headers. A page opened that way (/map, /edit) also sets an
-HttpOnly, SameSite=Strict cookie with the token, so that the tiles, TileJSONs and popups the page then fetches
-are let through; the cookie only opens reading: every change still needs the editor token in the header.
+What each route needs is riskmap.api.permissions' (`require("edit_layout")` …). Reading is open unless
+RISKMAP_READ_REQUIRES_TOKEN is set: then `ReadGate` (outermost middleware, ahead of the tile fast path) asks valid
+credentials of every request except the health check, the API description, the sign-in page and the static files
+(no data in any of them): an API token, or a browser's session cookie (riskmap.api.routers.signin). The /map and
+/edit pages themselves carry data (names, counts, extents), so they are closed too. A GET may carry the token as
+`?access_token=` (RFC 6750 §2.3): a wall screen opens /map?access_token=…, and map libraries fetch tiles by URL
+and cannot add headers. A page opened that way (/map, /edit) also sets an HttpOnly, SameSite=Strict cookie with
+the token, so that the tiles, TileJSONs and popups the page then fetches are let through; that cookie only opens
+reading: a change needs the token in the header, or a session cookie with its CSRF token.
 """
 
 from __future__ import annotations
@@ -20,84 +20,25 @@ from starlette.concurrency import run_in_threadpool
 
 from riskmap.api.asgi import route_path
 from riskmap.api.headers import is_https
-from riskmap.errors import AuthError, ForbiddenError
-from riskmap.store import tokens
+from riskmap.api.permissions import (
+    QUERY_PARAM,
+    READ_COOKIE,
+    SESSION_COOKIE,
+    bearer_of,
+    invalid_token,
+    missing,
+    principal_of,
+)
+from riskmap.errors import AuthError
+from riskmap.store import accounts
 
-REALM = "riskmap"
-QUERY_PARAM = "access_token"
-# Paths answered without a token even when reading is closed: the health check, the API description and its
-# pages, and static files (no data in any of them).
-OPEN_PATHS = frozenset({"/healthz", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json", "/favicon.ico"})
+# Paths answered without credentials even when reading is closed: the health check, the API description and its
+# pages, the sign-in page, and static files (no data in any of them).
+OPEN_PATHS = frozenset({"/healthz", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json", "/favicon.ico",
+                        "/login", "/logout"})
 OPEN_PREFIXES = ("/static/",)
-_STATE_KEY = "riskmap_token"
-# Where riskmap.api.guard.RequestGuard keeps the editor token it checked before the body was read.
-EDITOR_STATE = "riskmap_editor"
-COOKIE = "riskmap_read"
+COOKIE = READ_COOKIE
 PAGES = ("/map", "/edit")          # pages whose sub-requests (tiles, popups) the cookie lets through
-
-
-def _challenge(error: str | None = None) -> dict:
-    value = f'Bearer realm="{REALM}"' + (f', error="{error}"' if error else "")
-    return {"WWW-Authenticate": value}
-
-
-def bearer_of(authorization: str | None) -> str | None:
-    """The token of an `Authorization: Bearer <token>` header; "" for another scheme or a blank token."""
-    if authorization is None:
-        return None
-    scheme, _, value = authorization.strip().partition(" ")
-    if scheme.lower() != "bearer":
-        return ""
-    return value.strip()
-
-
-def _missing(what_zh: str, what_en: str) -> AuthError:
-    exc = AuthError(f"需要{what_zh}令牌（请求头 Authorization: Bearer <令牌>，令牌由 riskmap token create 生成）/ "
-                    f"{what_en} token is required (header Authorization: Bearer <token>, made with riskmap token "
-                    f"create)")
-    exc.headers = _challenge()
-    return exc
-
-
-def _invalid() -> AuthError:
-    exc = AuthError("令牌无效、已撤销或格式不对 / the token is invalid, revoked or malformed")
-    exc.headers = _challenge("invalid_token")
-    return exc
-
-
-def _verify(request: Request, text: str) -> dict | None:
-    return tokens.verify_token(request.app.state.store(), text)
-
-
-def require_editor(request: Request) -> dict:
-    """The editor token's info (id, name, role, …) of this request; AuthError (401) / ForbiddenError (403)."""
-    checked = request.scope.get("state", {}).get(EDITOR_STATE)
-    if checked is not None:
-        return checked
-    text = bearer_of(request.headers.get("authorization"))
-    if text is None:
-        raise _missing("编辑", "an editor")
-    info = _verify(request, text) if text else None
-    if info is None:
-        raise _invalid()
-    if info["role"] != "editor":
-        raise ForbiddenError(f"令牌 “{info['name']}” 只能读取，不能修改（需要编辑令牌：riskmap token create --role "
-                             f"editor）/ token {info['name']!r} may read but not change data (an editor token is "
-                             f"needed: riskmap token create --role editor)")
-    return info
-
-
-def optional_reader(request: Request) -> dict | None:
-    """The token of a reading request, if it carries one; when reading is closed a valid one is required."""
-    if _STATE_KEY in request.scope.get("state", {}):
-        return request.scope["state"][_STATE_KEY]
-    text = bearer_of(request.headers.get("authorization"))
-    if text is None:
-        text = request.query_params.get(QUERY_PARAM)
-    info = _verify(request, text) if text else None
-    if info is None and request.app.state.settings.read_requires_token:
-        raise _invalid() if text else _missing("读取", "a reader or editor")
-    return info
 
 
 def is_open(path: str) -> bool:
@@ -128,15 +69,21 @@ class ReadGate:
             from_query = text is not None
         if text is None:
             # The page's cookie opens reading (and the page's own warm-up POST); it never authorises a change:
-            # require_editor reads only the Authorization header.
-            text = _cookie_token(scope)
+            # riskmap.api.permissions reads tokens only from the Authorization header (and ?access_token= on GET).
+            text = _cookie_token(scope, COOKIE)
         app = scope.get("app") or _find_app(self.app)
-        info = await run_in_threadpool(tokens.verify_token, app.state.store(), text) if text else None
+        store = app.state.store()
+        session = None if text else _cookie_token(scope, SESSION_COOKIE)
+        if text:
+            info = await run_in_threadpool(accounts.principal_for_token, store, text)
+        elif session:
+            info = await run_in_threadpool(accounts.principal_for_session, store, session)
+        else:
+            info = None
         if info is None:
-            exc = _invalid() if text else _missing("读取", "a reader or editor")
+            exc = invalid_token() if text or session else missing()
             await _send_error(send, exc, _wants_html(scope))
             return
-        scope.setdefault("state", {})[_STATE_KEY] = info
         if from_query and route_path(scope) in PAGES:
             send = _with_cookie(send, text, secure=is_https(scope, app.state.settings))
         await self.app(scope, receive, send)
@@ -154,7 +101,7 @@ def _query_token(scope) -> str | None:
     return None
 
 
-def _cookie_token(scope) -> str | None:
+def _cookie_token(scope, cookie: str) -> str | None:
     from http.cookies import CookieError, SimpleCookie
 
     for name, value in scope["headers"]:
@@ -163,7 +110,7 @@ def _cookie_token(scope) -> str | None:
                 jar = SimpleCookie(value.decode("latin-1"))
             except CookieError:
                 return None
-            morsel = jar.get(COOKIE)
+            morsel = jar.get(cookie)
             return morsel.value if morsel is not None else None
     return None
 
@@ -202,8 +149,9 @@ async def _send_error(send, exc: AuthError, html: bool = False) -> None:
 
         text = escape(exc.message)
         body = (f'<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8"><title>{text}</title></head>'
-                f"<body><h1>需要令牌 / a token is required</h1><p>{text}</p><p>在地址后加 ?access_token=令牌 / add "
-                f"?access_token=&lt;token&gt; to the address</p></body></html>").encode()
+                f'<body><h1>需要登录 / please sign in</h1><p>{text}</p><p><a href="/login">登录 / sign in</a>；'
+                f"或在地址后加 ?access_token=令牌 / or add ?access_token=&lt;token&gt; to the address</p>"
+                f"</body></html>").encode()
         media = b"text/html; charset=utf-8"
     else:
         body = json.dumps({"detail": exc.message}, ensure_ascii=False).encode("utf-8")
@@ -215,21 +163,22 @@ async def _send_error(send, exc: AuthError, html: bool = False) -> None:
 
 
 def make_router():
-    """GET /api/auth/me: who the bearer token of the request is (the editor page checks a token with it)."""
-    from fastapi import APIRouter, Depends
+    """GET /api/auth/me: who the request acts as (the editor page asks it)."""
+    from fastapi import APIRouter
 
     from riskmap.api import answers
 
     router = APIRouter(prefix="/api/auth", tags=["auth"])
 
-    @router.get("/me", summary="当前令牌的名称和角色 / the name and role of the request's token",
+    @router.get("/me", summary="当前登录的人或令牌：姓名、角色和权限 / who the request acts as: name, roles, rights",
                 response_model=answers.WhoAmI,
-                responses={401: {"description": "没有令牌或令牌无效 / no token or an invalid one"}})
-    def me(request: Request, info: dict | None = Depends(optional_reader)) -> dict:
-        if info is None:
-            text = bearer_of(request.headers.get("authorization"))
-            raise _invalid() if text else _missing("", "a")
-        return {"id": info["id"], "name": info["name"], "role": info["role"],
-                "created_at": info["created_at"].isoformat() if info["created_at"] else None}
+                responses={401: {"description": "没有登录或令牌无效 / not signed in, or an invalid token"}})
+    def me(request: Request) -> dict:
+        who = principal_of(request)
+        if who is None:
+            raise missing()
+        return {"id": who.account_id, "name": who.name, "login": who.login, "enterprise": who.enterprise,
+                "roles": list(who.roles), "permissions": sorted(who.permissions), "via": who.via,
+                "role": "editor" if who.may("edit_layout") else "reader", "token_id": who.token_id}
 
     return router

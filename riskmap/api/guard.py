@@ -1,10 +1,11 @@
-"""Requests refused before their body is read: the editor token first, then the declared size and the media
-type; a body sent without Content-Length is counted while it streams in and refused at the limit.
+"""Requests refused before their body is read: the credentials and rights first, then the declared size and the
+media type; a body sent without Content-Length is counted while it streams in and refused at the limit.
 
-FastAPI reads a route's JSON body before it resolves the route's dependencies, so `require_editor` alone checks
-the token only after the whole body is in memory (a 300 MB body took the server past 1.2 GB before its 401).
+FastAPI reads a route's JSON body before it resolves the route's dependencies, so `require(...)` alone checks the
+credentials only after the whole body is in memory (a 300 MB body took the server past 1.2 GB before its 401).
 RequestGuard is pure-ASGI middleware, outermost, that knows each route's policy, worked out once from the routes
-themselves (does the route depend on `require_editor`; does it take a JSON body or a multipart upload), and
+themselves (the permission the route requires, riskmap.api.permissions; does it take a JSON body or a multipart
+upload), and
 answers 401/403, 413 or 415 before the app sees the request. The limits are the settings' `max_body_mb` for JSON
 bodies (and any other request) and `max_upload_mb` for uploads (plus room for the form's other fields).
 """
@@ -15,17 +16,19 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from fastapi import params
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 from riskmap.api.asgi import header, route_path, send_error
-from riskmap.api.auth import EDITOR_STATE, require_editor
+from riskmap.api.permissions import READ, check, permission_of_route
 from riskmap.errors import MediaTypeError, RiskmapError, TooLargeError
 
 JSON = "json"
 MULTIPART = "multipart/form-data"
+FORM = "application/x-www-form-urlencoded"
 FORM_ROOM = 1024 * 1024        # an upload's limit is the file's plus this much for the form's other fields
 _NO_BODY = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -37,8 +40,8 @@ class RoutePolicy:
     path: re.Pattern
     path_format: str             # as the API description names it, e.g. /api/units/{unit_id}
     methods: frozenset[str]
-    editor: bool                 # the route depends on require_editor
-    body: str | None             # JSON, MULTIPART or None (the route reads no body)
+    permission: str | None       # what the route requires beyond reading (riskmap.api.permissions), else None
+    body: str | None             # JSON, MULTIPART, FORM or None (the route reads no body)
 
 
 class BodyTooLarge(HTTPException):
@@ -63,17 +66,16 @@ def policies_of(routes: Iterable) -> list[RoutePolicy]:
         content = ((route.openapi_extra or {}).get("requestBody") or {}).get("content") or {}
         if MULTIPART in content:
             body = MULTIPART
+        elif route.body_field is not None and isinstance(route.body_field.field_info, params.Form):
+            body = FORM                  # a browser's form (the sign-in page)
         elif route.body_field is not None or content:
             body = JSON
         else:
             body = None
+        permission = permission_of_route(route)
         out.append(RoutePolicy(route.path_regex, route.path_format, frozenset(route.methods or ()),
-                               _depends_on(route.dependant, require_editor), body))
+                               None if permission in (None, READ) else permission, body))
     return out
-
-
-def _depends_on(dependant, call) -> bool:
-    return any(d.call is call or _depends_on(d, call) for d in dependant.dependencies)
 
 
 def _is_json(media: str) -> bool:
@@ -109,9 +111,8 @@ class RequestGuard:
         policy = None if scope["method"] in _NO_BODY and not length and not streamed else self.policy(scope)
         limit = self.upload_limit if policy is not None and policy.body == MULTIPART else self.json_limit
         try:
-            if policy is not None and policy.editor:
-                scope.setdefault("state", {})[EDITOR_STATE] = await run_in_threadpool(require_editor,
-                                                                                      Request(scope))
+            if policy is not None and policy.permission:
+                await run_in_threadpool(check, Request(scope), policy.permission)
             if length is not None and length > limit:
                 raise too_large(limit)
             if policy is not None and policy.body is not None and (length or streamed):
@@ -164,6 +165,9 @@ def _check_media(body: str, content_type: str | None) -> None:
     if body == MULTIPART and media != MULTIPART:
         raise MediaTypeError(f"请以 multipart/form-data 上传文件，而不是 {media or '空'} / upload the file as "
                              f"multipart/form-data, not {media or 'no content type'}")
+    if body == FORM and media != FORM:
+        raise MediaTypeError(f"请以表单提交（application/x-www-form-urlencoded），而不是 {media or '空'} / send a form "
+                             f"(application/x-www-form-urlencoded), not {media or 'no content type'}")
     if body == JSON and not _is_json(media):
         raise MediaTypeError(f"请求体应为 JSON（Content-Type: application/json），而不是 {media or '空'} / the body "
                              f"must be JSON (Content-Type: application/json), not {media or 'no content type'}")

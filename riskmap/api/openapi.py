@@ -2,7 +2,8 @@
 
 FastAPI documents what a route declares; the refusals that come from shared machinery it cannot see: the 404 of
 an unknown enterprise (every route with `enterprise`), the 400/413/415 of a body refused by riskmap.api.guard or
-not parsable, the 401/403 of `require_editor` (and of closed reading). `document` adds those to every operation
+not parsable, the 401/403 of riskmap.api.permissions (and of closed reading); each operation names the permission
+it needs (`x-permission`). `document` adds those to every operation
 they apply to, declares the bearer token as a security scheme on the routes that need it, and adds OpenAPI links
 between the item operations (create → read → change → delete; restore → read), so that a client, or a stateful fuzzer,
 can carry an item's id and ETag from one call to the next.
@@ -18,10 +19,12 @@ from fastapi import FastAPI
 from riskmap.api.errors import ERROR_SCHEMA
 
 BEARER = "bearerToken"
+SESSION = "sessionCookie"
 _ERRORS = {
     400: "请求体无法解析（不是 UTF-8 编码的 JSON 等）/ the body cannot be parsed (not JSON in UTF-8, …)",
-    401: "需要令牌，或令牌无效 / a token is required, or it is invalid",
-    403: "令牌无权修改（只读令牌）/ the token may not change data (a reader token)",
+    401: "需要登录或令牌，或令牌无效 / sign-in or a token is required, or it is invalid",
+    403: "无此权限（角色不够、只读令牌、其他企业的账户或 CSRF 令牌不对）/ not allowed (role, reader token, another "
+         "enterprise's account or a wrong CSRF token)",
     404: "企业或对象不存在 / no such enterprise or item",
     413: "请求体超过上限（RISKMAP_MAX_BODY_MB，上传为 RISKMAP_MAX_UPLOAD_MB）/ the body is larger than the limit",
     415: "请求体的类型不对（应为 JSON，上传为 multipart/form-data）/ the body has the wrong media type",
@@ -35,7 +38,7 @@ RESTORE = "/api/history/restore"
 def document(app: FastAPI, *, policies: list, read_closed: bool, open_paths: frozenset[str]) -> None:
     """Wrap `app.openapi` so that the description it builds (once) is completed as the module docstring says.
 
-    `policies` are riskmap.api.guard.RoutePolicy (which routes need an editor token, which take a body);
+    `policies` are riskmap.api.guard.RoutePolicy (which permission a route needs, which take a body);
     `read_closed` when every request but `open_paths` needs a token."""
     build = app.openapi
 
@@ -55,7 +58,7 @@ def _error(description: str) -> dict:
 
 
 def _document_refusals(schema: dict, policies: list, read_closed: bool, open_paths: frozenset[str]) -> None:
-    editor = {(p.path_format, m.lower()) for p in policies if p.editor for m in p.methods}
+    needs = {(p.path_format, m.lower()): p.permission for p in policies if p.permission for m in p.methods}
     secured = False
     for path, operations in schema.get("paths", {}).items():
         for method, op in operations.items():
@@ -69,13 +72,15 @@ def _document_refusals(schema: dict, policies: list, read_closed: bool, open_pat
                 codes.add(404)
             if "requestBody" in op:
                 codes |= {400, 413, 415}
-            if (path, method) in editor:
+            if (path, method) in needs:
                 codes |= {401, 403}
-                op["security"] = [{BEARER: []}]
+                op["security"] = [{BEARER: []}, {SESSION: []}]
+                op["x-permission"] = needs[(path, method)]
                 secured = True
             elif read_closed and path not in open_paths:
                 codes.add(401)
-                op["security"] = [{BEARER: []}]
+                op["security"] = [{BEARER: []}, {SESSION: []}]
+                op["x-permission"] = "read"
                 secured = True
             for code in sorted(codes):
                 op["responses"].setdefault(str(code), _error(_ERRORS[code]))
@@ -88,6 +93,9 @@ def _document_refusals(schema: dict, policies: list, read_closed: bool, open_pat
         schemes[BEARER] = {"type": "http", "scheme": "bearer",
                            "description": "riskmap token create --role editor|reader 生成的令牌 / a token made with "
                                           "riskmap token create"}
+        schemes[SESSION] = {"type": "apiKey", "in": "cookie", "name": "riskmap_session",
+                            "description": "在 /login 登录后的会话；修改时还需请求头 X-CSRF-Token / the session of a "
+                                           "sign-in at /login; a change also needs the X-CSRF-Token header"}
 
 
 def _operation_ids(schema: dict) -> dict[tuple[str, str], str]:

@@ -1,4 +1,4 @@
-"""Commands for the plant layout and region risk: init, import-layout, regions, export, demo."""
+"""Commands for the plant layout and region risk: import-layout, regions, export, demo (init: riskmap.cli.users)."""
 
 from __future__ import annotations
 
@@ -9,16 +9,6 @@ import typer
 
 from riskmap.cli.common import DbOption, EnterpriseOption, JsonOption, add_commands, print_json, progress, settings_for
 from riskmap.errors import InputError
-
-
-def init(db: DbOption = None, enterprise: EnterpriseOption = None) -> None:
-    """创建或升级数据库 / create or migrate the database."""
-    from riskmap.store import open_store
-
-    settings = settings_for(db, enterprise)
-    store = open_store(settings.db)
-    store.enterprise(settings.enterprise or "default")
-    typer.echo(f"数据库已就绪 / database ready: {settings.db}")
 
 
 def import_layout(
@@ -242,4 +232,4 @@ def demo(
 
 
 def register(app: typer.Typer) -> None:
-    add_commands(app, init, import_layout, regions, export, demo)
+    add_commands(app, import_layout, regions, export, demo)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from riskmap.cli.common import DbOption, JsonOption, print_json, settings_for
+from riskmap.cli.common import DbOption, EnterpriseOption, JsonOption, print_json, settings_for
 
 token_app = typer.Typer(help="API 令牌（编辑令牌用于修改数据）/ API tokens (an editor token lets its holder change "
                              "data)", no_args_is_help=True)
@@ -19,7 +19,7 @@ def _store(db: str | None, create: bool = False):
 
 
 def _who() -> str | None:
-    """The operating-system user who made a token (kept with it; tokens themselves have no owner yet)."""
+    """The operating-system user who made a token (kept with it)."""
     import getpass
 
     try:
@@ -37,14 +37,26 @@ def _moment(value) -> str:
 @token_app.command("create")
 def create(
     role: Annotated[str, typer.Option("--role", help="editor（可修改）或 reader（只读）/ editor or reader")],
-    name: Annotated[str, typer.Option("--name", help="名称，即修改记录的作者 / name: the author of its changes")],
+    name: Annotated[str, typer.Option("--name", help="名称（如 QGIS、脚本）/ name (QGIS, a script, …)")],
+    user: Annotated[str | None, typer.Option(
+        "--user", help="令牌所属账户的登录名（令牌最多有该账户的权限）；不给则为令牌新建一个同名的账户 / login of the "
+                       "account the token belongs to (it has at most its rights); without it the token gets an "
+                       "account of its own")] = None,
     db: DbOption = None,
+    enterprise: EnterpriseOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """创建令牌（只显示一次）/ create a token (shown once only)."""
+    from riskmap.plant import resolve_enterprise
+    from riskmap.store.accounts import get_account
     from riskmap.store.tokens import create_token
 
-    text, info = create_token(_store(db, create=True), role.strip().lower(), name, created_by=_who())
+    store = _store(db, create=True)
+    account_id = None
+    if user is not None:
+        ent = resolve_enterprise(store, settings_for(db, enterprise).enterprise)
+        account_id = get_account(store, ent, user)["id"]
+    text, info = create_token(store, role.strip().lower(), name, created_by=_who(), account_id=account_id)
     if as_json:
         print_json({"token": text, **info})
         return

@@ -3,15 +3,34 @@
  * Reads the layout features of the view from the OGC API (only when zoomed in), colours each by the units
  * attached to it, and writes through the same API any client uses: POST/PUT/DELETE items with If-Match (the
  * ETag read when the feature was selected), split and merge, attach/detach of units. A stale ETag (412) shows the
- * other version beside the user's and lets them take it or save theirs again. Every write carries the editor
- * token (asked once, kept in sessionStorage); without a valid token the page is a read-only view with no tools.
+ * other version beside the user's and lets them take it or save theirs again. Editing needs a signed-in person
+ * whose roles allow it (/login sets the session cookie; /api/auth/me says who it is); every write carries the
+ * session's CSRF token (the riskmap_csrf cookie, sent back as X-CSRF-Token). Without it the page is a read-only
+ * view with no tools and a link to sign in.
  *
  * User text goes into the DOM with textContent only, never innerHTML.
  */
 (function () {
   "use strict";
 
-  var TOKEN_KEY = "riskmap-editor-token";
+  var CSRF_COOKIE = "riskmap_csrf";
+  // Texts of the sign-in part of the panel (the page's own texts come from the server in config.text).
+  var SIGN_TEXT = {
+    zh: { notice: "只读查看：登录后才能编辑", signin: "登录", signout: "退出登录",
+          expired: "登录已过期或无编辑权限，请重新登录", no_right: "当前账户没有编辑权限（只读）" },
+    en: { notice: "Read-only: sign in to edit", signin: "Sign in", signout: "Sign out",
+          expired: "The sign-in expired or does not allow editing: sign in again",
+          no_right: "This account may not edit (read-only)" }
+  };
+
+  function cookie(name) {
+    var found = null;
+    document.cookie.split(";").forEach(function (part) {
+      var i = part.indexOf("=");
+      if (i > 0 && part.slice(0, i).trim() === name) found = decodeURIComponent(part.slice(i + 1).trim());
+    });
+    return found;
+  }
   var GREY = "#BDBDBD";
 
   var el = window.riskmapDom.el;          // static/dom.js: user text as textContent only
@@ -40,7 +59,8 @@
     this.newCount = 0;
     this.selected = null;       // key
     this.mode = null;           // null | "split" | "merge"
-    this.editor = null;         // token info ({name, role}) when editing is allowed
+    this.editor = null;         // who is signed in ({name, roles, permissions}) when editing is allowed
+    this.sign = SIGN_TEXT[config.lang === "en" ? "en" : "zh"];
     this.errors = [];
     this.colours = {};
     this.rank = {};
@@ -65,7 +85,7 @@
     map.on("click", function () { if (!self.mode) self.select(null); });
     this.panel = document.getElementById("editor-panel");
     this.buildPanel();
-    this.ready = Promise.all([this.addBackdrop(), this.checkToken()])
+    this.ready = Promise.all([this.addBackdrop(), this.checkSession()])
       .then(function () { return self.loadView(); })
       .then(function () { return self; });
     return this;
@@ -77,10 +97,13 @@
   Editor.prototype.api = function (method, url, options) {
     options = options || {};
     var headers = { Accept: "application/geo+json, application/json" };
-    // Writes always carry the token; reads once it is known to be good (they also pass when reading is closed).
-    if (this.token && (options.auth !== false || this.editor)) headers.Authorization = "Bearer " + this.token;
+    // The session cookie goes with every request of this origin; a write also carries the CSRF token.
+    if (method !== "GET" && method !== "HEAD") {
+      var csrf = cookie(CSRF_COOKIE);
+      if (csrf) headers["X-CSRF-Token"] = csrf;
+    }
     if (options.ifMatch) headers["If-Match"] = options.ifMatch;
-    var init = { method: method, headers: headers, cache: "no-store" };
+    var init = { method: method, headers: headers, cache: "no-store", credentials: "same-origin" };
     if (options.body !== undefined) {
       headers["Content-Type"] = options.contentType || "application/json";
       init.body = JSON.stringify(options.body);
@@ -106,30 +129,37 @@
     return (body && (body.detail || body.message)) || String(answer.status);
   };
 
-  // ----------------------------------------------------------------------------------------- token
+  // --------------------------------------------------------------------------------------- sign-in
 
-  Editor.prototype.checkToken = function () {
+  Editor.prototype.checkSession = function () {
     var self = this;
-    this.token = window.sessionStorage.getItem(TOKEN_KEY);
-    if (!this.token) { this.setEditor(null, false); return Promise.resolve(); }
+    // The CSRF cookie is there only after a sign-in (the session cookie itself is HttpOnly): no need to ask.
+    if (!cookie(CSRF_COOKIE)) { this.signedIn = null; this.setEditor(null, false); return Promise.resolve(); }
     return this.api("GET", this.config.urls.whoami).then(function (answer) {
-      if (answer.ok && answer.body && answer.body.role === "editor") self.setEditor(answer.body, false);
-      else self.forgetToken(true);
+      var who = answer.ok ? answer.body : null;
+      self.signedIn = who;
+      if (who && (who.permissions || []).indexOf("edit_layout") >= 0) self.setEditor(who, false);
+      else self.setEditor(null, false);
     });
   };
 
-  Editor.prototype.useToken = function (text) {
-    text = (text || "").trim();
-    if (!text) return Promise.resolve();
-    window.sessionStorage.setItem(TOKEN_KEY, text);
-    var self = this;
-    return this.checkToken().then(function () { return self.loadView(true); });
+  /** The session ended or lost its rights while the page was open: read-only again, with a word why. */
+  Editor.prototype.forgetToken = function (invalid) {
+    this.signedIn = null;
+    this.setEditor(null, invalid);
   };
 
-  Editor.prototype.forgetToken = function (invalid) {
-    window.sessionStorage.removeItem(TOKEN_KEY);
-    this.token = null;
-    this.setEditor(null, invalid);
+  Editor.prototype.signOut = function () {
+    var self = this;
+    return this.api("POST", "/logout").then(function () {
+      self.signedIn = null;
+      self.setEditor(null, false);
+    });
+  };
+
+  Editor.prototype.signInUrl = function () {
+    return "/login?" + query({ next: window.location.pathname + window.location.search,
+                               lang: this.config.lang === "en" ? "en" : "zh" });
   };
 
   Editor.prototype.setEditor = function (info, invalid) {
@@ -779,28 +809,18 @@
   };
 
   Editor.prototype.tokenSection = function () {
-    var self = this, t = this.t, box = el("div", "editor-token");
+    var self = this, t = this.t, sign = this.sign, box = el("div", "editor-token");
     if (this.editor) {
       box.appendChild(el("div", "editor-ok", fill(t.editor_as, { name: this.editor.name || "?" })));
-      box.appendChild(button(t.token_forget, function () { self.forgetToken(false); }, "editor-forget"));
+      box.appendChild(button(sign.signout, function () { self.signOut(); }, "editor-forget editor-signout"));
       return box;
     }
-    if (this.tokenInvalid) box.appendChild(el("div", "editor-error editor-token-invalid", t.token_invalid));
-    box.appendChild(el("div", "editor-notice", t.token_missing));
-    var form = el("form", "editor-token-form");
-    var label = el("label", null, t.token_prompt);
-    var input = el("input");
-    input.type = "password";
-    input.name = "token";
-    input.autocomplete = "off";
-    input.setAttribute("aria-label", t.token_label);
-    label.appendChild(input);
-    form.appendChild(label);
-    var ok = el("button", "editor-token-ok", t.token_ok);
-    ok.type = "submit";
-    form.appendChild(ok);
-    form.addEventListener("submit", function (ev) { ev.preventDefault(); self.useToken(input.value); });
-    box.appendChild(form);
+    if (this.tokenInvalid) box.appendChild(el("div", "editor-error editor-token-invalid", sign.expired));
+    box.appendChild(el("div", "editor-notice", this.signedIn ? sign.no_right : sign.notice));
+    var link = el("a", "editor-signin", sign.signin);
+    link.href = this.signInUrl();
+    box.appendChild(link);
+    if (this.signedIn) box.appendChild(button(sign.signout, function () { self.signOut(); }, "editor-signout"));
     return box;
   };
 

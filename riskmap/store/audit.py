@@ -9,6 +9,7 @@ from typing import Any
 import shapely
 from sqlalchemy import func, select
 
+from riskmap.people import account_id_of
 from riskmap.store.rows import Writing, clean_text
 from riskmap.store.schema import ChangeRow, LayoutVersionRow, LedgerVersionRow
 from riskmap.store.types import utcnow
@@ -19,7 +20,8 @@ MAX_DETAIL_ITEMS = 2000
 
 def record_change(w: Writing, action: str, *, collection: str | None = None, items: Sequence[str] = (),
                   author: str | None = None, reason: str | None = None, detail: dict | None = None) -> int:
-    """Write the audit row of the transaction `w` (layout and ledger numbers as they are after the change) and
+    """Write the audit row of the transaction `w` (layout and ledger numbers as they are after the change; the
+    author's account when `author` is a riskmap.people.Author) and
     remember its id in `w.change_id` for what follows in the same transaction (flags)."""
     s = w.session
     layout_number = s.execute(select(func.max(LayoutVersionRow.number))
@@ -27,7 +29,8 @@ def record_change(w: Writing, action: str, *, collection: str | None = None, ite
     ledger_number = s.execute(select(func.max(LedgerVersionRow.number))
                               .where(LedgerVersionRow.enterprise_id == w.enterprise_id)).scalar_one()
     row = ChangeRow(enterprise_id=w.enterprise_id, data_version=w.data_version, at=utcnow(),
-                    author=clean_text(author), reason=clean_text(reason), action=action,
+                    author=clean_text(author), author_id=account_id_of(author), reason=clean_text(reason),
+                    action=action,
                     collection=collection, item_ids=[str(i) for i in items], layout_number=layout_number,
                     ledger_number=ledger_number, detail=detail)
     s.add(row)

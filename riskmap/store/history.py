@@ -191,7 +191,8 @@ def history(store, name: str, since: datetime | None = None, until: datetime | N
 
 
 def _change(r: ChangeRow) -> dict:
-    return {"id": r.id, "at": r.at, "author": r.author, "reason": r.reason, "action": r.action,
+    return {"id": r.id, "at": r.at, "author": r.author, "author_id": r.author_id, "reason": r.reason,
+            "action": r.action,
             "collection": r.collection, "item_ids": list(r.item_ids or []), "layout_number": r.layout_number,
             "ledger_number": r.ledger_number, "data_version": r.data_version, "detail": r.detail}
 
@@ -211,7 +212,7 @@ def _older_versions(s, ent_id: int, since, until, limit: int) -> list[dict]:
             cond.append(model.created_at <= until)
         for r in s.execute(select(model).where(*cond).order_by(model.created_at.desc()).limit(limit)).scalars():
             count = r.feature_count if model is LayoutVersionRow else r.unit_count
-            out.append({"id": None, "at": r.created_at, "author": r.author, "reason": r.note,
+            out.append({"id": None, "at": r.created_at, "author": r.author, "author_id": None, "reason": r.note,
                         "action": _VERSION_ACTIONS.get((what, r.action), f"{what}.{r.action}"),
                         "collection": collection, "item_ids": [],
                         "layout_number": r.number if what == "layout" else None,

@@ -206,7 +206,8 @@ class ChangeRow(Base):
     enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"))
     data_version: Mapped[int] = mapped_column(Integer)
     at: Mapped[datetime] = mapped_column(UTCDateTime())
-    author: Mapped[str | None] = mapped_column(String(200))
+    author: Mapped[str | None] = mapped_column(String(200))   # the person's name at that time
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))  # their account (None: no account)
     reason: Mapped[str | None] = mapped_column(Text)
     action: Mapped[str] = mapped_column(String(64))            # e.g. "feature.replace", "layout.revise"
     collection: Mapped[str | None] = mapped_column(String(32))  # "layout", "regions", "units"
@@ -251,8 +252,74 @@ class AccidentRow(Base):
     change_id: Mapped[int | None] = mapped_column(ForeignKey("changes.id"))
 
 
+class AccountRow(Base):
+    """A person (or a machine) who may sign in or hold API tokens; never deleted, disabled instead.
+
+    `enterprise_id` NULL: an account of the whole service (the accounts made for API tokens that had none).
+    Only the password's Argon2id hash is kept; an account without one (a machine's) cannot sign in.
+    """
+
+    __tablename__ = "accounts"
+    __table_args__ = (UniqueConstraint("enterprise_id", "login"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    enterprise_id: Mapped[int | None] = mapped_column(ForeignKey("enterprises.id"))
+    name: Mapped[str] = mapped_column(String(200))
+    login: Mapped[str] = mapped_column(String(64))             # phone number or staff number
+    department: Mapped[str | None] = mapped_column(String(200))
+    post: Mapped[str | None] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(64))
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    disabled: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by: Mapped[str | None] = mapped_column(String(200))
+
+
+class AccountRoleRow(Base):
+    """One role an account holds (riskmap.people.ROLES); an account may hold several."""
+
+    __tablename__ = "account_roles"
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(32), primary_key=True)
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    granted_by: Mapped[str | None] = mapped_column(String(200))
+
+
+class WebSessionRow(Base):
+    """A browser's sign-in: only the SHA-256 of the session id and of its CSRF token are kept."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    csrf_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    address: Mapped[str | None] = mapped_column(String(64))
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class SignInAttemptRow(Base):
+    """Every sign-in attempt, for the lock-out per account and per address (the audit trail has them too)."""
+
+    __tablename__ = "sign_in_attempts"
+    __table_args__ = (Index("ix_sign_in_attempts_login", "login", "at"),
+                      Index("ix_sign_in_attempts_address", "address", "at"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    enterprise_id: Mapped[int | None] = mapped_column(ForeignKey("enterprises.id"))
+    login: Mapped[str] = mapped_column(String(64))
+    address: Mapped[str | None] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ok: Mapped[bool] = mapped_column(Boolean)
+
+
 class ApiTokenRow(Base):
-    """An editor (or reader) token; only its SHA-256 is kept, the token itself is shown once."""
+    """An editor (or reader) token of an account; only its SHA-256 is kept, the token itself is shown once."""
 
     __tablename__ = "api_tokens"
 
@@ -263,6 +330,7 @@ class ApiTokenRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     created_by: Mapped[str | None] = mapped_column(String(200))
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), index=True)
 
 
 def index_applies(index: Index, dialect_name: str) -> bool:

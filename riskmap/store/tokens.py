@@ -1,6 +1,8 @@
 """API tokens: an editor token lets its holder change data over HTTP, a reader token only lets them read (when
 the settings close reading). The token text is shown once; only its SHA-256 is stored, so a copy of the
-database gives nobody a working token. Full accounts come later; a token's name is the author of its changes.
+database gives nobody a working token. Every token belongs to an account (riskmap.store.accounts) and has at
+most its rights; a token made without one gets an account of its own, of the whole service, named as the token
+(role editor → editor, reader → viewer): the machine (GDAL, QGIS, a script) is then the author of its changes.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ import secrets
 from sqlalchemy import select
 
 from riskmap.errors import InputError, NotFoundError
-from riskmap.store.schema import ApiTokenRow
+from riskmap.people import TOKEN_ACCOUNT_ROLE
+from riskmap.store.schema import AccountRoleRow, AccountRow, ApiTokenRow
 from riskmap.store.types import utcnow
 
 ROLES = ("editor", "reader")
@@ -30,7 +33,7 @@ def _hash(text: str) -> str:
 
 def _info(row: ApiTokenRow) -> dict:
     return {"id": row.id, "name": row.name, "role": row.role, "created_at": row.created_at,
-            "created_by": row.created_by, "revoked_at": row.revoked_at}
+            "created_by": row.created_by, "revoked_at": row.revoked_at, "account_id": row.account_id}
 
 
 def _check_name(name: str | None) -> str:
@@ -43,16 +46,28 @@ def _check_name(name: str | None) -> str:
     return name
 
 
-def create_token(store, role: str, name: str, created_by: str | None = None) -> tuple[str, dict]:
-    """A new token of that role; returns (the token text, shown once, its info)."""
+def create_token(store, role: str, name: str, created_by: str | None = None,
+                 account_id: int | None = None) -> tuple[str, dict]:
+    """A new token of that role for an account (None: a new machine account of its own, see the module
+    docstring); returns (the token text, shown once, its info)."""
     if role not in ROLES:
         raise InputError(f"令牌角色必须是 {' 或 '.join(ROLES)}，而不是 {role!r} / token role must be "
                          f"{' or '.join(ROLES)}, not {role!r}")
     name = _check_name(name)
     text = PREFIX + secrets.token_urlsafe(RANDOM_BYTES)
     with store.session(write=True) as s:
-        row = ApiTokenRow(token_hash=_hash(text), name=name, role=role, created_at=utcnow(),
-                          created_by=(created_by or None), revoked_at=None)
+        now = utcnow()
+        if account_id is None:
+            account = AccountRow(enterprise_id=None, name=name, login="token", disabled=False, created_at=now,
+                                 updated_at=now, created_by=created_by or None)
+            s.add(account)
+            s.flush()
+            account.login = f"token-{account.id}"
+            s.add(AccountRoleRow(account_id=account.id, role=TOKEN_ACCOUNT_ROLE[role], granted_at=now,
+                                 granted_by=created_by or None))
+            account_id = account.id
+        row = ApiTokenRow(token_hash=_hash(text), name=name, role=role, created_at=now,
+                          created_by=(created_by or None), revoked_at=None, account_id=account_id)
         s.add(row)
         s.flush()
         info = _info(row)

@@ -101,6 +101,10 @@ def open_page(browser):
     """open_page(server, path) -> (page, log): a new tab that records everything that went wrong."""
     pages = []
 
+    # One profile for the session: a sign-in of an earlier test (its cookies, shared by every port of 127.0.0.1)
+    # must not follow the next one.
+    browser.clear_cookies()
+
     def opener(server: Server, path: str, wait_idle: bool = True):
         page = browser.new_page()
         pages.append(page)

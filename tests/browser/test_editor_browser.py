@@ -1,5 +1,6 @@
-"""The layout editor (/edit) in Chromium: read-only without a token, drawing a polygon with the mouse and saving it,
-attaching a unit that colours it, a conflict with a second client, a revoked token, and hostile names as text."""
+"""The layout editor (/edit) in Chromium: read-only without signing in, drawing a polygon with the mouse and saving
+it, attaching a unit that colours it, a conflict with a second client, a disabled account, and hostile names as
+text. The page signs in at /login (a person with the editor role); the second client uses that person's token."""
 
 from __future__ import annotations
 
@@ -11,27 +12,47 @@ import urllib.request
 import pytest
 
 HOSTILE = "<img src=x onerror=alert(1)>"
-TOKEN_KEY = "riskmap-editor-token"
+PASSWORD = "browser-test-pw"
+_LOGINS: dict[str, str] = {}       # token → the login of its person
 
 
 def _token(server, name: str = "浏览器测试") -> str:
-    from riskmap.store import open_store, tokens
+    """A person with the editor role (who signs in at /login) and an API token of theirs (for the second client)."""
+    import uuid
+
+    from riskmap.plant import resolve_enterprise
+    from riskmap.store import accounts, open_store, tokens
 
     store = open_store(server.db_url)
     try:
-        return tokens.create_token(store, "editor", name)[0]
+        login = f"b-{uuid.uuid4().hex[:10]}"
+        made = accounts.create_account(store, resolve_enterprise(store, None), name=name, login=login,
+                                       password=PASSWORD, roles=["editor"])
+        token = tokens.create_token(store, "editor", name, account_id=made["id"])[0]
+        _LOGINS[token] = login
+        return token
     finally:
         store.close()
 
 
-def _revoke(server, name: str) -> None:
-    from riskmap.store import open_store, tokens
+def _disable(server, token: str) -> None:
+    from riskmap.plant import resolve_enterprise
+    from riskmap.store import accounts, open_store
 
     store = open_store(server.db_url)
     try:
-        tokens.revoke_token(store, name)
+        accounts.set_disabled(store, resolve_enterprise(store, None), _LOGINS[token], True)
     finally:
         store.close()
+
+
+def sign_in(page, server, login: str, password: str = PASSWORD, path: str = "/edit") -> None:
+    """Sign in on the /login page as a person does, and land on `path`."""
+    page.goto(server.origin + "/login?next=" + path, wait_until="load")
+    page.fill("#login", login)
+    page.fill("#password", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(server.origin + path, timeout=30000)
 
 
 def _http(server, method: str, path: str, body=None, headers=None) -> tuple[int, dict, object]:
@@ -50,11 +71,12 @@ def _http(server, method: str, path: str, body=None, headers=None) -> tuple[int,
 
 
 def _open_editor(open_page, server, token: str | None = None, path: str = "/edit"):
-    """The editor page, with `token` already in the tab's session storage; waits until its view is loaded."""
+    """The editor page, signed in as the person of `token` (made by _token); waits until its view is loaded."""
     page, log = open_page(server, "/healthz", wait_idle=False)
     if token:
-        page.evaluate("([k, t]) => sessionStorage.setItem(k, t)", [TOKEN_KEY, token])
-    page.goto(server.origin + path, wait_until="load")
+        sign_in(page, server, _LOGINS[token], path=path)
+    else:
+        page.goto(server.origin + path, wait_until="load")
     _wait_editor(page)
     return page, log
 
@@ -107,10 +129,10 @@ def _draw_square(page, spot) -> None:
     page.wait_for_timeout(200)
 
 
-def test_editor_without_a_token_is_read_only_and_clean(demo_server, open_page):
+def test_editor_without_signing_in_is_read_only_and_clean(demo_server, open_page):
     page, log = _open_editor(open_page, demo_server)
     assert log.problems() == []
-    assert page.locator(".editor-token-form").count() == 1
+    assert page.locator(".editor-signin").count() == 1 and "/login" in page.get_attribute(".editor-signin", "href")
     _keep(page, "editor-read-only")
     for tool in (".editor-tools", ".editor-save-button", ".editor-draw-polygon", ".leaflet-pm-toolbar"):
         assert page.locator(tool).count() == 0, tool
@@ -230,14 +252,15 @@ def test_a_stale_save_shows_the_other_version(fresh_server, open_page):
     assert [p for p in log.problems() if "412" not in p and "Precondition" not in p] == []
 
 
-def test_a_revoked_token_takes_the_tools_away(fresh_server, open_page):
-    token = _token(fresh_server, "已撤销")
-    _revoke(fresh_server, "已撤销")
+def test_a_disabled_account_takes_the_tools_away(fresh_server, open_page):
+    token = _token(fresh_server, "已停用")
     page, log = _open_editor(open_page, fresh_server, token)
-    assert page.locator(".editor-token-invalid").count() == 1
-    _keep(page, "editor-revoked")
-    assert page.locator(".editor-tools").count() == 0
-    assert page.evaluate(f"sessionStorage.getItem('{TOKEN_KEY}')") is None
+    assert page.locator(".editor-tools").count() == 1
+    _disable(fresh_server, token)
+    _reload(page, log)
+    _wait_editor(page)
+    _keep(page, "editor-disabled")
+    assert page.locator(".editor-tools").count() == 0 and page.locator(".editor-signin").count() == 1
     assert [p for p in log.problems() if "/api/auth/me" not in p and "401" not in p] == []
 
 
@@ -312,17 +335,19 @@ def test_split_with_a_drawn_line_then_merge_back(fresh_server, open_page):
     assert log.problems(moved=True) == []
 
 
-def test_token_asked_once_then_reshape_a_vertex_and_move_an_equipment_point(fresh_server, open_page):
+def test_sign_in_from_the_page_then_reshape_a_vertex_and_move_an_equipment_point(fresh_server, open_page):
     token = _token(fresh_server, "表单")
     page, log = _open_editor(open_page, fresh_server)
-    page.fill(".editor-token-form input", token)
-    page.click(".editor-token-ok")
-    page.wait_for_selector(".editor-tools", timeout=10000)
-    page.wait_for_load_state("networkidle")             # the view reloads for the editor before we leave
-    assert page.evaluate(f"sessionStorage.getItem('{TOKEN_KEY}')") == token
-    _reload(page, log)                                  # kept for the session: asked once
+    page.click(".editor-signin")                         # the read-only page's link to /login, back to /edit
+    page.fill("#login", _LOGINS[token])
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(fresh_server.origin + "/edit", timeout=30000)
     _wait_editor(page)
-    assert page.locator(".editor-tools").count() == 1 and page.locator(".editor-token-form").count() == 0
+    page.wait_for_selector(".editor-tools", timeout=10000)
+    _reload(page, log)                                  # the session lasts: signed in once
+    _wait_editor(page)
+    assert page.locator(".editor-tools").count() == 1 and page.locator(".editor-signin").count() == 0
 
     # Reshape: drag one vertex handle of a region by 20 px.
     fid = page.evaluate("""() => {

@@ -1,8 +1,9 @@
 """The past and what follows from changes, over HTTP: the audit trail, the diff between two moments, restoring a
 deleted area, re-assessment flags (list, clear) and recorded accidents.
 
-Reads are open (unless the settings close reading); every write needs an editor token, whose name becomes the
-author of the change. Moments are ISO 8601 (riskmap.store.history.parse_moment: Beijing time without an offset).
+Reads are open (unless the settings close reading); a restore needs "edit_layout", clearing flags and recording
+accidents "ledger" (riskmap.api.permissions); the person becomes the author of the change. Moments are ISO 8601
+(riskmap.store.history.parse_moment: Beijing time without an offset).
 The logic lives in riskmap.store.history and the Store; the handlers check input and shape the answers.
 """
 
@@ -15,10 +16,11 @@ from typing import Any, Literal
 from fastapi import APIRouter, Body, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
-from riskmap.api.auth import require_editor
 from riskmap.api.deps import resolve_tenant
 from riskmap.api.fields import Text
+from riskmap.api.permissions import require
 from riskmap.errors import InputError, NotFoundError
+from riskmap.people import Principal
 from riskmap.store.flags import REASONS, STORED_REASONS
 
 MAX_ID = 200
@@ -36,7 +38,9 @@ class Change(BaseModel):
 
     id: int | None
     at: datetime = Field(..., description="时刻（UTC）/ when (UTC)")
-    author: str | None = Field(None, description="操作人（令牌名称）/ who")
+    author: str | None = Field(None, description="操作人（当时的姓名，或令牌的名称）/ who (their name at that time)")
+    author_id: int | None = Field(None, description="操作人的账户编号（早于账户的修改为空）/ their account's id (none "
+                                                    "for changes made before accounts)")
     reason: str | None = Field(None, description="原因 / why")
     action: str = Field(..., description="如 feature.replace、ledger.import / e.g. feature.replace")
     collection: str | None = Field(None, description="layout | regions | units")
@@ -239,8 +243,8 @@ def _last_role(store, name: str, fid: str) -> str | None:
 
 _ERRORS = {404: {"description": "企业或对象不存在 / no such enterprise or item"},
            422: {"description": "输入有误 / invalid input"}}
-_WRITE_ERRORS = {**_ERRORS, 401: {"description": "需要编辑令牌 / an editor token is required"},
-                 403: {"description": "令牌无编辑权限 / the token may not change data"}}
+_WRITE_ERRORS = {**_ERRORS, 401: {"description": "需要登录或令牌 / sign-in or a token is required"},
+                 403: {"description": "无此权限 / not allowed for this account"}}
 
 
 # ---------------------------------------------------------------------------------------------- routes
@@ -284,7 +288,7 @@ def make_router() -> APIRouter:
                  responses={**_WRITE_ERRORS, 409: {"description": "该要素当前存在 / the feature exists"}})
     def restore(request: Request, body: RestoreIn = Body(..., examples=[{"collection": "regions", "id": "A2",
                                                                           "reason": "误删恢复"}]),
-                enterprise: str | None = ENTERPRISE, token: dict = Depends(require_editor)) -> Written:
+                enterprise: str | None = ENTERPRISE, who: Principal = Depends(require("edit_layout"))) -> Written:
         at = _moment(body.at, "at")
         store, name = _name(request, enterprise)
         fid = body.id.strip()
@@ -295,7 +299,7 @@ def make_router() -> APIRouter:
         if body.collection == "regions" and role != "region":
             raise NotFoundError(f"要素 “{fid[:80]}” 不是区域（是 {role}）/ feature {fid[:80]!r} is not a region "
                                 f"(it is a {role})")
-        result = store.restore_feature(name, fid, author=token["name"], reason=_text(body.reason), at=at)
+        result = store.restore_feature(name, fid, author=who.author, reason=_text(body.reason), at=at)
         return _written(result)
 
     @router.get("/flags", summary="需要复评的单元及原因（含超期未评）/ units that need re-assessment, and why",
@@ -316,7 +320,7 @@ def make_router() -> APIRouter:
     @router.post("/flags/clear", summary="关闭某单元的复评标记（写明原因）/ clear a unit's flags, with a reason",
                  response_model=Cleared, responses=_WRITE_ERRORS)
     def clear_flags(request: Request, body: ClearFlagsIn, enterprise: str | None = ENTERPRISE,
-                    token: dict = Depends(require_editor)) -> Cleared:
+                    who: Principal = Depends(require("ledger"))) -> Cleared:
         reason = _text(body.reason)
         if reason is None:
             raise InputError("关闭复评标记必须写明原因 / clearing flags needs a reason")
@@ -324,13 +328,13 @@ def make_router() -> APIRouter:
         unit_id = body.unit_id.strip()
         if store.unit_record(name, unit_id) is None:
             raise NotFoundError(f"没有编号为 “{unit_id[:80]}” 的评估单元 / no assessment unit {unit_id[:80]!r}")
-        result = store.clear_flags(name, unit_id, author=token["name"], reason=reason, reason_code=body.reason_code)
+        result = store.clear_flags(name, unit_id, author=who.author, reason=reason, reason_code=body.reason_code)
         return Cleared(enterprise=name, unit_id=unit_id, **result)
 
     @router.post("/accidents", summary="记录事故（标记相关单元需复评）/ record an accident (flags units)",
                  response_model=AccidentRecorded, status_code=201, responses=_WRITE_ERRORS)
     def record_accident(request: Request, body: AccidentIn, enterprise: str | None = ENTERPRISE,
-                        token: dict = Depends(require_editor)) -> AccidentRecorded:
+                        who: Principal = Depends(require("ledger"))) -> AccidentRecorded:
         from riskmap.store.history import parse_moment
 
         description = _text(body.description)
@@ -342,7 +346,7 @@ def make_router() -> APIRouter:
         if unit_id is not None and store.unit_record(name, unit_id) is None:
             raise NotFoundError(f"没有编号为 “{unit_id[:80]}” 的评估单元 / no assessment unit {unit_id[:80]!r}")
         result = store.record_accident(name, unit_id, body.date, description, deaths=body.deaths,
-                                       serious_injuries=body.serious_injuries, author=token["name"])
+                                       serious_injuries=body.serious_injuries, author=who.author)
         return AccidentRecorded(enterprise=name, **result)
 
     return router

@@ -15,10 +15,11 @@ from starlette.concurrency import run_in_threadpool
 
 from riskmap.api import answers
 from riskmap.api import ogc_data as data
-from riskmap.api.auth import require_editor
+from riskmap.api.permissions import require
 from riskmap.api.requests import json_body_doc, plant_extent, read_json, reason_of, writable_collection, write_responses
 from riskmap.api.routers import ogc_edit
 from riskmap.errors import InputError, NotFoundError, PreconditionRequired
+from riskmap.people import Principal
 
 MAX_MERGE = 50
 AREA_TYPES = ("Polygon", "MultiPolygon")
@@ -63,16 +64,16 @@ def make_router() -> APIRouter:
                  response_model=answers.LayoutEdit,
                  summary="沿一条线分割区域 / split an area along a line", responses=responses,
                  openapi_extra={"parameters": params, **json_body_doc(SPLIT_SCHEMA, ("application/json",))})
-    async def split(request: Request, token: dict = Depends(require_editor)) -> dict:
+    async def split(request: Request, who: Principal = Depends(require("edit_layout"))) -> dict:
         body = await read_json(request)
-        return await run_in_threadpool(_split, request, body, token)
+        return await run_in_threadpool(_split, request, body, who)
 
     @router.post("/merge",
                  response_model=answers.LayoutEdit, summary="合并相邻区域 / merge touching areas", responses=responses,
                  openapi_extra={"parameters": params, **json_body_doc(MERGE_SCHEMA, ("application/json",))})
-    async def merge(request: Request, token: dict = Depends(require_editor)) -> dict:
+    async def merge(request: Request, who: Principal = Depends(require("edit_layout"))) -> dict:
         body = await read_json(request)
-        return await run_in_threadpool(_merge, request, body, token)
+        return await run_in_threadpool(_merge, request, body, who)
 
     return router
 
@@ -104,7 +105,7 @@ def _result(action: str, result) -> dict:
             "change_id": result.change_id, "flags_raised": result.flags_raised}
 
 
-def _split(request: Request, body: Any, token: dict) -> dict:
+def _split(request: Request, body: Any, who: Principal) -> dict:
     from riskmap.geo.editcheck import LINES, check_edit_geometry
     from riskmap.store.editing import FeatureChange
 
@@ -130,7 +131,7 @@ def _split(request: Request, body: Any, token: dict) -> dict:
     changes += [FeatureChange("create", None, role=feature.role, geometry=piece, feature_name=f"{base}（{k}）",
                               layer=feature.layer) for k, piece in enumerate(pieces[1:], start=2)]
     result = store.apply_layout_changes(ref.enterprise.name, changes, "split", {feature.fid: if_match},
-                                        author=token["name"], reason=reason_of(request))
+                                        author=who.author, reason=reason_of(request))
     return _result("split", result)
 
 
@@ -144,7 +145,7 @@ def _cut(area, line) -> list:
     return out
 
 
-def _merge(request: Request, body: Any, token: dict) -> dict:
+def _merge(request: Request, body: Any, who: Principal) -> dict:
     from riskmap.geo.editcheck import check_edit_geometry
     from riskmap.store.editing import FeatureChange
 
@@ -180,6 +181,6 @@ def _merge(request: Request, body: Any, token: dict) -> dict:
     union = check_edit_geometry(union, first.role, plant_extent(request, ref))
     changes = [FeatureChange("replace", first.fid, geometry=union, feature_name=name or None)]
     changes += [FeatureChange("delete", f.fid) for f in features[1:]]
-    result = store.apply_layout_changes(ref.enterprise.name, changes, "merge", if_match, author=token["name"],
+    result = store.apply_layout_changes(ref.enterprise.name, changes, "merge", if_match, author=who.author,
                                         reason=reason_of(request))
     return _result("merge", result)

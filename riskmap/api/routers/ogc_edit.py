@@ -2,7 +2,8 @@
 
 POST creates (201, Location, ETag), PUT replaces, PATCH changes some fields (a JSON merge patch of the
 Feature), DELETE retires (204); nothing is physically deleted, every write is a new version with an audit row
-naming the token and the reason (X-Reason header or ?reason=). PUT, PATCH and DELETE need If-Match (428
+naming the person (riskmap.api.permissions: "edit_layout"; the units collection also needs "edit_units") and the
+reason (X-Reason header or ?reason=). PUT, PATCH and DELETE need If-Match (428
 without, 412 with the current item when it is stale); every geometry passes riskmap.geo.editcheck (422 naming
 the problem). Units are written through PATCH (name, parent, feature_ref to attach or detach, own geometry),
 POST and DELETE; a unit's PUT would overwrite its own geometry with the one it is shown at, so it is refused.
@@ -19,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from riskmap.api import ogc_data as data
 from riskmap.api import ogc_models
-from riskmap.api.auth import require_editor
+from riskmap.api.permissions import also, require
 from riskmap.api.requests import (
     if_match_of,
     item_path,
@@ -35,6 +36,7 @@ from riskmap.api.requests import (
 )
 from riskmap.api.routers import ogc
 from riskmap.errors import InputError, NotWritableError
+from riskmap.people import Principal
 
 JSON_TYPES = frozenset({"application/json", "application/geo+json", "application/merge-patch+json"})
 MAX_REASON = 2000
@@ -50,6 +52,8 @@ UNIT_WRITABLE = ("name", "parent_id", "parent", "feature_ref")     # parent: the
 UNIT_CREATE = (*UNIT_WRITABLE, "kind", "weight")
 # Collections whose items PUT replaces whole (a unit's PUT is refused: it would overwrite its own geometry).
 WHOLE_ITEMS = "^(e[0-9]+_)?(layout|regions)$"
+
+EDIT = Depends(require("edit_layout"))      # the units collection also needs "edit_units"
 
 
 FEATURE_SCHEMA = {
@@ -77,11 +81,11 @@ ITEM_HEADERS = {"ETag": {"schema": {"type": "string"}, "description": "新版本
 ITEM_CONTENT = {"application/geo+json": {"schema": {"type": "object"}}}
 
 
-async def _changed_item(change, request: Request, ref, feature_id: str, token: dict):
+async def _changed_item(change, request: Request, ref, feature_id: str, who: Principal):
     """Apply a PUT or PATCH (`change`) under the request's If-Match, then answer the item as it now is."""
     if_match = if_match_of(request)
     body = await read_json(request)
-    await run_in_threadpool(change, request, ref, feature_id, if_match, body, token)
+    await run_in_threadpool(change, request, ref, feature_id, if_match, body, who)
     return await run_in_threadpool(ogc.item_answer, request, request.app.state.store(), ref, feature_id, "json",
                                    None, None)
 
@@ -96,10 +100,10 @@ def make_router() -> APIRouter:
                  responses={201: {"description": "已新增 / created", "content": ITEM_CONTENT, "headers": {
                      **ITEM_HEADERS, "Location": {"schema": {"type": "string"}}}}, **write_responses(409)},
                  openapi_extra={"parameters": WRITE_PARAMETERS, **json_body_doc(FEATURE_SCHEMA, geo)})
-    async def create(collection_id: str, request: Request, token: dict = Depends(require_editor)):
+    async def create(collection_id: str, request: Request, who: Principal = EDIT):
         ref = await writable_collection_async(request, collection_id)
         body = await read_json(request)
-        fid = await run_in_threadpool(_create, request, ref, body, token)
+        fid = await run_in_threadpool(_create, request, ref, body, who)
         answer = await run_in_threadpool(ogc.item_answer, request, store_of(request), ref, fid, "json", None, None)
         answer.status_code = 201
         answer.headers["Location"] = url_on(request, item_path(ref.id, fid))
@@ -109,7 +113,7 @@ def make_router() -> APIRouter:
                 responses={200: {"description": "已替换 / replaced", "content": ITEM_CONTENT, "headers": ITEM_HEADERS},
                            **write_responses(412, 428)},
                 openapi_extra={"parameters": [*WRITE_PARAMETERS, IF_MATCH], **json_body_doc(FEATURE_SCHEMA, geo)})
-    async def replace(request: Request, feature_id: str, token: dict = Depends(require_editor),
+    async def replace(request: Request, feature_id: str, who: Principal = EDIT,
                       collection_id: str = PathParam(..., json_schema_extra={"pattern": WHOLE_ITEMS},
                                                      description="layout、regions（单元只能 PATCH）/ layout or "
                                                                  "regions (units are changed with PATCH)")):
@@ -118,32 +122,33 @@ def make_router() -> APIRouter:
             raise NotWritableError("评估单元不能整体替换，请用 PATCH 修改名称、上级、关联要素或几何 / "
                                    "a unit cannot be replaced as a whole: PATCH its name, parent, feature_ref or "
                                    "geometry")
-        return await _changed_item(_replace, request, ref, feature_id, token)
+        return await _changed_item(_replace, request, ref, feature_id, who)
 
     @router.patch(item, summary="修改要素的部分字段 / change some fields of an item", response_model=ogc_models.Feature,
                   responses={200: {"description": "已修改 / changed", "content": ITEM_CONTENT, "headers": ITEM_HEADERS},
                              **write_responses(412, 428)},
                   openapi_extra={"parameters": [*WRITE_PARAMETERS, IF_MATCH],
                                  **json_body_doc(PATCH_SCHEMA, ("application/merge-patch+json", *geo))})
-    async def patch(collection_id: str, feature_id: str, request: Request, token: dict = Depends(require_editor)):
+    async def patch(collection_id: str, feature_id: str, request: Request, who: Principal = EDIT):
         ref = await writable_collection_async(request, collection_id)
-        return await _changed_item(_patch, request, ref, feature_id, token)
+        return await _changed_item(_patch, request, ref, feature_id, who)
 
     @router.delete(item, summary="删除要素（保留历史，可恢复）/ delete an item (kept in history, restorable)",
                    status_code=204, response_class=Response,
                    responses={204: {"description": "已删除 / deleted"}, **write_responses(412, 428)},
                    openapi_extra={"parameters": [*WRITE_PARAMETERS, IF_MATCH]})
-    async def delete(collection_id: str, feature_id: str, request: Request, token: dict = Depends(require_editor)):
+    async def delete(collection_id: str, feature_id: str, request: Request, who: Principal = EDIT):
         ref = await writable_collection_async(request, collection_id)
         if_match = if_match_of(request)
         store, reason = store_of(request), reason_of(request)
         if ref.kind == "units":
+            also(who, "edit_units")
             await run_in_threadpool(store.delete_unit, ref.enterprise.name, feature_id, if_match,
-                                    author=token["name"], reason=reason)
+                                    author=who.author, reason=reason)
         else:
             await run_in_threadpool(_check_role, store, ref, feature_id, if_match)
             await run_in_threadpool(store.delete_feature, ref.enterprise.name, feature_id, if_match,
-                                    author=token["name"], reason=reason)
+                                    author=who.author, reason=reason)
         return Response(status_code=204)
 
     return router
@@ -216,11 +221,11 @@ def _check_role(store, ref: data.CollectionRef, fid: str, if_match: str):
     return found
 
 
-def _create(request: Request, ref: data.CollectionRef, body: Any, token: dict) -> str:
+def _create(request: Request, ref: data.CollectionRef, body: Any, who: Principal) -> str:
     store = store_of(request)
     doc = _feature_doc(body)
     if ref.kind == "units":
-        return _create_unit(request, ref, doc, token)
+        return _create_unit(request, ref, doc, who)
     props = _props(doc, REGION_READ_ONLY if ref.kind == "regions" else LAYOUT_READ_ONLY, LAYOUT_WRITABLE)
     role = _role_of(ref, props, None)
     geometry = _geometry(request, ref, doc.get("geometry"), role)
@@ -228,12 +233,12 @@ def _create(request: Request, ref: data.CollectionRef, body: Any, token: dict) -
     if fid is not None and not isinstance(fid, (str, int)):
         raise InputError("id 应为文字 / id must be text")
     result = store.create_feature(ref.enterprise.name, None if fid is None else str(fid), role, geometry,
-                                  feature_name=props.get("name"), layer=props.get("layer"), author=token["name"],
+                                  feature_name=props.get("name"), layer=props.get("layer"), author=who.author,
                                   reason=reason_of(request))
     return result.fid
 
 
-def _replace(request: Request, ref: data.CollectionRef, fid: str, if_match: str, body: Any, token: dict) -> None:
+def _replace(request: Request, ref: data.CollectionRef, fid: str, if_match: str, body: Any, who: Principal) -> None:
     store = store_of(request)
     doc = _feature_doc(body)
     if doc.get("id") is not None and str(doc["id"]) != fid:
@@ -245,10 +250,10 @@ def _replace(request: Request, ref: data.CollectionRef, fid: str, if_match: str,
     geometry = _geometry(request, ref, doc.get("geometry"), role)
     store.replace_feature(ref.enterprise.name, fid, if_match, role, geometry, feature_name=props.get("name"),
                           layer=props.get("layer"), properties=current.properties if current else None,
-                          author=token["name"], reason=reason_of(request))
+                          author=who.author, reason=reason_of(request))
 
 
-def _patch(request: Request, ref: data.CollectionRef, fid: str, if_match: str, body: Any, token: dict) -> None:
+def _patch(request: Request, ref: data.CollectionRef, fid: str, if_match: str, body: Any, who: Principal) -> None:
     if not isinstance(body, dict):
         raise InputError("合并补丁应为 JSON 对象 / a merge patch must be a JSON object")
     unknown = sorted(set(body) - {"type", "id", "geometry", "properties", "links"})
@@ -260,7 +265,7 @@ def _patch(request: Request, ref: data.CollectionRef, fid: str, if_match: str, b
     if "properties" in body and not isinstance(body["properties"], dict):
         raise InputError("properties 应为对象 / properties must be an object")
     if ref.kind == "units":
-        _patch_unit(request, ref, fid, if_match, body, token)
+        _patch_unit(request, ref, fid, if_match, body, who)
         return
     store = store_of(request)
     props = _props(body, REGION_READ_ONLY if ref.kind == "regions" else LAYOUT_READ_ONLY, LAYOUT_WRITABLE)
@@ -286,7 +291,7 @@ def _patch(request: Request, ref: data.CollectionRef, fid: str, if_match: str, b
                              f"geometry")
     if not changes:
         raise InputError("补丁中没有要修改的内容 / the patch changes nothing")
-    store.patch_feature(ref.enterprise.name, fid, if_match, changes, author=token["name"], reason=reason_of(request))
+    store.patch_feature(ref.enterprise.name, fid, if_match, changes, author=who.author, reason=reason_of(request))
 
 
 def _unit_ref(request: Request, ref: data.CollectionRef, value: Any) -> str | None:
@@ -301,7 +306,8 @@ def _unit_ref(request: Request, ref: data.CollectionRef, value: Any) -> str | No
 
 
 def _patch_unit(request: Request, ref: data.CollectionRef, code: str, if_match: str, body: dict,
-                token: dict) -> None:
+                who: Principal) -> None:
+    also(who, "edit_units")
     props = _props(body, UNIT_READ_ONLY, UNIT_WRITABLE)
     changes: dict = {}
     if "name" in props:
@@ -321,11 +327,12 @@ def _patch_unit(request: Request, ref: data.CollectionRef, code: str, if_match: 
         for key, value in changes.items():
             setattr(unit, key, value)
 
-    store_of(request).edit_unit(ref.enterprise.name, code, change, author=token["name"], reason=reason_of(request),
+    store_of(request).edit_unit(ref.enterprise.name, code, change, author=who.author, reason=reason_of(request),
                               if_match=if_match)
 
 
-def _create_unit(request: Request, ref: data.CollectionRef, doc: dict, token: dict) -> str:
+def _create_unit(request: Request, ref: data.CollectionRef, doc: dict, who: Principal) -> str:
+    also(who, "edit_units")
     from decimal import Decimal, InvalidOperation
 
     from riskmap.domain import AssessmentUnit, UnitKind
@@ -352,6 +359,6 @@ def _create_unit(request: Request, ref: data.CollectionRef, doc: dict, token: di
     unit = AssessmentUnit(id=str(code).strip(), name=name, kind=kind, parent_id=parent,
                           geometry=None if geometry is None else _geometry(request, ref, geometry, "unit"),
                           feature_ref=_unit_ref(request, ref, props.get("feature_ref")), weight=weight)
-    result = store_of(request).create_unit(ref.enterprise.name, unit, author=token["name"], reason=reason_of(request))
+    result = store_of(request).create_unit(ref.enterprise.name, unit, author=who.author, reason=reason_of(request))
     return result.fid
 

@@ -2,8 +2,9 @@
 the current layout (and the `base_version` it was made against); with `confirm=true&base_version=N` it applies
 the diff as one new layout version, or answers 409 when the layout moved on since version N.
 
-The body is read only after the editor token and the declared size were checked (riskmap.api.guard); the upload
-goes to a private temporary directory, removed before answering; importing and diffing run off the event loop.
+The body is read only after the credentials ("edit_layout") and the declared size were checked
+(riskmap.api.guard); the upload goes to a private temporary directory,
+removed before answering; importing and diffing run off the event loop.
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
 from riskmap.api import answers
-from riskmap.api.auth import require_editor
 from riskmap.api.deps import resolve_tenant
+from riskmap.api.permissions import require
 from riskmap.errors import InputError, MediaTypeError, RiskmapError, TooLargeError
 from riskmap.geo.importer import FORMATS_BY_SUFFIX
+from riskmap.people import Principal
 
 # Form fields besides the files, with what they become.
 _TEXT_FIELDS = ("crs", "name_property", "role_property", "max_rms", "drop_invalid", "confirm", "base_version",
@@ -113,7 +115,7 @@ def make_router() -> APIRouter:
         "/layout/revise", response_model=answers.Revision,
         summary="比较修订图与当前布局，确认后作为新布局版本 / diff a revised drawing, apply it when confirmed",
         openapi_extra={"requestBody": _FORM_SCHEMA},
-        responses={401: {"description": "需要编辑令牌 / an editor token is required"},
+        responses={401: {"description": "需要登录或令牌 / sign-in or a token is required"},
                    409: {"description": "布局在比较后已改变 / the layout changed since the diff"},
                    411: {"description": "缺少 Content-Length / Content-Length is required"},
                    412: {"description": "要素已被他人修改 / a feature was changed meanwhile"},
@@ -121,7 +123,7 @@ def make_router() -> APIRouter:
                    415: {"description": "需要 multipart/form-data / multipart/form-data is required"},
                    422: {"description": "文件或参数有误 / bad file or parameters"}},
     )
-    async def revise_layout(request: Request, token: dict = Depends(require_editor),
+    async def revise_layout(request: Request, who: Principal = Depends(require("edit_layout")),
                             enterprise: str | None = Query(None, description="企业名称 / enterprise")) -> dict:
         from riskmap.geo.safety import private_tempdir
 
@@ -178,7 +180,7 @@ def make_router() -> APIRouter:
                         options[key] = await _save(part, folder, suffix, min(limit, 10 * 1024 * 1024))
                 return await run_in_threadpool(
                     _revise, request.app.state.store(), settings, resolve_tenant(request.app, enterprise).name, drawing,
-                    options, confirm, base_version, token.get("name"), reason)
+                    options, confirm, base_version, who.author, reason)
         finally:
             await form.close()
 

@@ -10,10 +10,11 @@ from fastapi import APIRouter, Body, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from riskmap.api import answers
-from riskmap.api.auth import require_editor
 from riskmap.api.deps import resolve_tenant
 from riskmap.api.fields import Text
+from riskmap.api.permissions import require
 from riskmap.api.requests import reason_of
+from riskmap.people import Principal
 from riskmap.unit_edits import UNSET, edit_unit
 
 
@@ -49,10 +50,10 @@ class UnitPatch(BaseModel):
 def make_router() -> APIRouter:
     router = APIRouter(prefix="/api", tags=["units"])
 
-    @router.patch("/units/{unit_id}",
-                  response_model=answers.UnitEdited, summary="修改单元的强制等级或重新评价其风险事件 / edit one unit",
-                  responses={401: {"description": "需要编辑令牌 / an editor token is required"},
-                             403: {"description": "只读令牌 / a reader token"},
+    @router.patch("/units/{unit_id}", response_model=answers.UnitEdited,
+                  summary="修改单元的强制等级或重新评价其风险事件 / edit one unit",
+                  responses={401: {"description": "需要登录或令牌 / sign-in or a token is required"},
+                             403: {"description": "无此权限 / not allowed for this account"},
                              404: {"description": "单元或企业不存在 / no such unit or enterprise"},
                              412: {"description": "单元已被他人修改（If-Match 不符）/ changed meanwhile (If-Match)"},
                              422: {"description": "输入有误 / invalid input"}},
@@ -67,7 +68,7 @@ def make_router() -> APIRouter:
                                                          {"events": [{"id": "E1", "inputs": {"L": 3, "E": 6,
                                                                                               "C": 15}}]}]),
                    enterprise: str | None = Query(None, description="企业名称 / enterprise"),
-                   token: dict = Depends(require_editor)) -> dict:
+                   who: Principal = Depends(require("edit_units"))) -> dict:
         tenant = resolve_tenant(request.app, enterprise)
         fields = body.model_fields_set
         override = UNSET
@@ -76,7 +77,7 @@ def make_router() -> APIRouter:
         events = [e.model_dump() for e in body.events] if body.events else None
         if_match = request.headers.get("if-match")
         return edit_unit(tenant.store, tenant.name, unit_id, override, events,
-                         author=token["name"], reason=reason_of(request), if_match=if_match or None,
+                         author=who.author, reason=reason_of(request), if_match=if_match or None,
                          assessed_on=body.assessed_on)
 
     return router

@@ -1,0 +1,129 @@
+"""People: the roles an account may hold and what each role may do, as data (one table the code checks).
+
+An account belongs to one enterprise (or, for the service's own machine accounts, to every enterprise) and holds
+one or more roles; its rights are the union of its roles' permissions. Every HTTP route and every CLI command
+that changes data names the permission it needs (riskmap.api.permissions.require); nothing else decides.
+No database and no web here: the store (riskmap.store.accounts) and the interfaces use these names.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+# What a person may do. "read" is what reading needs when the settings close reading (it is open by default).
+PERMISSIONS: dict[str, tuple[str, str]] = {   # name → (Chinese, English)
+    "read": ("查看地图、台账和历史", "read the map, the ledger and the history"),
+    "edit_layout": ("修改平面布置（区域、要素）", "change the layout (regions, features)"),
+    "edit_units": ("修改评价单元（强制等级、重新评价）", "change assessment units (overrides, re-assessment)"),
+    "ledger": ("管理风险台账（记录事故、关闭复评标记）", "keep the risk ledger (accidents, re-assessment flags)"),
+    "accounts": ("管理账户和角色", "manage accounts and roles"),
+    "settings": ("修改企业设置", "change the enterprise's settings"),
+    "hazard_report": ("上报隐患", "report hidden hazards"),
+    "hazard_accept": ("验收隐患整改", "accept a hazard's rectification"),
+    "hazard_rectify": ("整改指派的隐患", "rectify assigned hazards"),
+    "inspect": ("开展排查并记录", "carry out and record inspections"),
+}
+
+# role → (Chinese name, English name, permissions). The order is the order lists show.
+ROLES: dict[str, tuple[str, str, frozenset[str]]] = {
+    "admin": ("企业管理员", "enterprise administrator", frozenset({"read", "accounts", "settings"})),
+    "safety_manager": ("安全管理人员", "safety manager",
+                       frozenset({"read", "edit_layout", "edit_units", "ledger", "hazard_report", "hazard_accept"})),
+    "editor": ("编辑", "editor", frozenset({"read", "edit_layout", "edit_units"})),
+    "inspector": ("排查人员", "inspector", frozenset({"read", "inspect", "hazard_report"})),
+    "rectifier": ("整改人员", "rectifier", frozenset({"read", "hazard_rectify"})),
+    "viewer": ("查看人员", "viewer", frozenset({"read"})),
+}
+
+# An API token's own role caps the rights of its account: a reader token only reads.
+TOKEN_CAPS: dict[str, frozenset[str] | None] = {"editor": None, "reader": frozenset({"read"})}
+# The account role given to a token that had no account before accounts existed (migration 0006, `token create`).
+TOKEN_ACCOUNT_ROLE = {"editor": "editor", "reader": "viewer"}
+
+MIN_PASSWORD = 8
+MAX_PASSWORD = 1024
+MAX_TEXT = 200
+LOGIN_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}")
+
+
+def check_role(role: str) -> str:
+    """The role's key, or ValueError with a message naming the roles there are."""
+    key = (role or "").strip().lower()
+    if key not in ROLES:
+        raise ValueError(f"没有角色 “{role}”，可用：{'、'.join(ROLES)} / no role {role!r}; the roles are "
+                         f"{', '.join(ROLES)}")
+    return key
+
+
+def permissions_of(roles: Iterable[str], token_role: str | None = None) -> frozenset[str]:
+    """The union of the roles' permissions, capped by an API token's role when the request came with a token."""
+    found: set[str] = set()
+    for role in roles:
+        found |= ROLES.get(role, ("", "", frozenset()))[2]
+    cap = TOKEN_CAPS.get(token_role) if token_role else None
+    return frozenset(found & cap if cap is not None else found)
+
+
+def role_label(role: str) -> str:
+    zh, en, _ = ROLES.get(role, (role, role, frozenset()))
+    return f"{zh} / {en}"
+
+
+def password_problem(password: str | None) -> str | None:
+    """Why a password is refused (bilingual), or None: at least MIN_PASSWORD characters, no control characters."""
+    if password is None or len(password) < MIN_PASSWORD:
+        return f"密码至少 {MIN_PASSWORD} 个字符 / a password needs at least {MIN_PASSWORD} characters"
+    if len(password) > MAX_PASSWORD:
+        return f"密码过长（最多 {MAX_PASSWORD} 个字符）/ the password is too long (at most {MAX_PASSWORD})"
+    if any(ord(c) < 32 or ord(c) == 127 for c in password):
+        return "密码不能含控制字符（换行等）/ a password cannot hold control characters (line breaks, …)"
+    return None
+
+
+def login_problem(login: str | None) -> str | None:
+    """Why a login (a phone number or a staff number) is refused, or None."""
+    if not login or not LOGIN_PATTERN.fullmatch(login):
+        return ("登录名应为手机号或工号（字母、数字及 . _ @ + -，最多 64 个字符）/ a login is a phone or staff number "
+                "(letters, digits and . _ @ + -, at most 64 characters)")
+    return None
+
+
+class Author(str):
+    """The author of a change as the audit trail keeps it: the person's name at that time (the text) and their
+    account id (`account_id`, None for work done outside any account, such as the command line's imports)."""
+
+    account_id: int | None
+
+    def __new__(cls, name: str, account_id: int | None = None):
+        made = super().__new__(cls, name)
+        made.account_id = account_id
+        return made
+
+
+def account_id_of(author: object) -> int | None:
+    return getattr(author, "account_id", None)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who a request (or a command) acts as: an account, its roles and rights, and how it came (token, session)."""
+
+    account_id: int
+    name: str
+    login: str
+    enterprise: str | None          # None: an account of the whole service (machine accounts made for tokens)
+    roles: tuple[str, ...]
+    permissions: frozenset[str]
+    via: str                        # "token" or "session"
+    token_id: int | None = None
+    token_role: str | None = None
+    session_id: int | None = None
+
+    @property
+    def author(self) -> Author:
+        return Author(self.name, self.account_id)
+
+    def may(self, permission: str) -> bool:
+        return permission in self.permissions
