@@ -390,15 +390,32 @@ def principal_for_session(store, session_text: str | None, csrf_text: str | None
         account = s.get(AccountRow, row.account_id)
         if account is None or account.disabled:
             return None
-        if check_csrf and not (csrf_text and hmac.compare_digest(row.csrf_hash, _sha(csrf_text))):
-            raise ForbiddenError("缺少或错误的 CSRF 令牌，请刷新页面后重试 / the CSRF token is missing or wrong: "
-                                 "reload the page and try again")
         who = _principal(s, account, "session", session_id=row.id)
+        csrf_ok = not check_csrf or bool(csrf_text and hmac.compare_digest(row.csrf_hash, _sha(csrf_text)))
         stale = now - row.last_seen_at > SEEN_EVERY
+    if not csrf_ok:
+        record_refusal(store, who, who.enterprise, {"why": "csrf"})
+        raise ForbiddenError("缺少或错误的 CSRF 令牌，请刷新页面后重试 / the CSRF token is missing or wrong: "
+                             "reload the page and try again")
     if stale:                       # last seen, kept to the minute or so: not one write per request
         with store.session(write=True) as s:
             s.execute(update(WebSessionRow).where(WebSessionRow.id == who.session_id).values(last_seen_at=now))
     return who
+
+
+def record_refusal(store, who: Principal | None, enterprise: str | None, detail: dict) -> None:
+    """An audit row for a refused request of a known person (a missing right, another enterprise, a wrong CSRF
+    token): `access.refused` in their enterprise (else the one asked for); nothing when neither is known."""
+    enterprise = (who.enterprise if who is not None else None) or enterprise
+    if enterprise is None:
+        return
+    with store.session(write=True) as s:
+        ent_id = enterprise_id(s, enterprise, create=False, missing_ok=True)
+        if ent_id is None:
+            return
+        by = Author(who.name, who.account_id) if who is not None else None
+        _audit(s, ent_id, "access.refused", by, [who.login] if who is not None else [],
+               {**detail, "via": who.via if who is not None else None})
 
 
 def end_session(store, session_text: str | None) -> bool:
