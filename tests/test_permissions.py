@@ -166,6 +166,10 @@ def test_a_browser_session_writes_only_with_its_csrf_token(world):
         client.cookies.set("riskmap_session", session)
         no_csrf = client.patch("/api/units/NO-SUCH", params={"enterprise": ENT}, json=body)
         assert no_csrf.status_code == 403 and "CSRF" in no_csrf.json()["detail"]
+        from riskmap.store.history import history
+
+        assert history(store, ENT)[0]["action"] == "access.refused"
+        assert history(store, ENT)[0]["detail"]["why"] == "csrf"
         wrong = client.patch("/api/units/NO-SUCH", params={"enterprise": ENT}, json=body,
                              headers={"X-CSRF-Token": "forged"})
         assert wrong.status_code == 403
@@ -186,6 +190,9 @@ def test_an_editor_cannot_grant_itself_a_role(world):
                          headers=heads["editor"])
         assert r.status_code == 403
         assert accounts.get_account(store, ENT, "editor-1")["roles"] == ["editor"]
+        refused = client.get("/api/history", params={"enterprise": ENT}).json()["items"][0]
+        assert refused["action"] == "access.refused" and refused["author"] == "editor 人"      # recorded
+        assert refused["detail"]["permission"] == "accounts"
         # the administrator may, and is the author of it; not on itself
         r = client.patch("/api/accounts/editor-1", params={"enterprise": ENT}, json={"grant": ["inspector"]},
                          headers=heads["admin"])

@@ -65,6 +65,7 @@ def test_the_cookie_is_secure_behind_https(site):
     ("E001", "not-the-password", 401, "wrong login or password"),
     ("NOBODY", PASSWORD, 401, "wrong login or password"),
     ("", "", 401, "wrong login or password"),
+    ("长" * 200, PASSWORD, 401, "wrong login or password"),            # the longest login the form takes
 ])
 def test_bad_sign_ins_are_refused_and_recorded(site, login, password, status, words):
     url, store = site

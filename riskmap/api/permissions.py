@@ -148,9 +148,12 @@ def check(request: Request, permission: str) -> Principal | None:
     if who.enterprise is not None:
         wanted = requested_enterprise(request)
         if wanted != who.enterprise:
+            _record(request, who, wanted, permission, "another_enterprise")
             raise ForbiddenError(f"账户 “{who.name}” 属于企业 “{who.enterprise}”，不能访问企业 “{wanted}” / account "
                                  f"{who.name!r} belongs to {who.enterprise!r}, not to {wanted!r}")
     if not who.may(permission):
+        if permission != READ:
+            _record(request, who, None, permission, "permission")
         roles = "、".join(role_label(r) for r in who.roles) or "-"
         how = "（只读令牌，只能读取）" if who.token_role == "reader" else ""
         raise ForbiddenError(f"“{who.name}”（{roles}）{how}无权{PERMISSIONS[permission][0]} / "
@@ -158,6 +161,13 @@ def check(request: Request, permission: str) -> Principal | None:
                              f"{' (a reader token)' if how else ''}")
     state[CHECKED_STATE] = permission
     return who
+
+
+def _record(request: Request, who: Principal, enterprise: str | None, permission: str, why: str) -> None:
+    """A refused request of a known person goes into the audit trail (riskmap.store.accounts.record_refusal)."""
+    accounts.record_refusal(request.app.state.store(), who, enterprise,
+                            {"why": why, "permission": permission, "method": request.method,
+                             "path": request.url.path[:200]})
 
 
 def also(who: Principal | None, permission: str) -> None:

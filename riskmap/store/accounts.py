@@ -21,14 +21,14 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from riskmap import people
 from riskmap.errors import AlreadyExistsError, AuthError, ForbiddenError, InputError, LockedError, NotFoundError
 from riskmap.people import Author, Principal
 from riskmap.store import tokens
-from riskmap.store.rows import clean_enterprise_name, enterprise_id
+from riskmap.store.rows import enterprise_id
 from riskmap.store.schema import (
     AccountRoleRow,
     AccountRow,
@@ -47,6 +47,7 @@ LOCK_AFTER = 5
 ADDRESS_LOCK_AFTER = 20
 LOCK_WINDOW = timedelta(minutes=15)
 SESSION_BYTES = 32
+SEEN_EVERY = timedelta(minutes=5)
 _HASHER = PasswordHasher()           # Argon2id, the library's (RFC 9106) defaults
 # Verified against when the login is unknown, so that an unknown login takes as long as a wrong password.
 _DUMMY_HASH = _HASHER.hash("riskmap-no-such-account")
@@ -124,12 +125,6 @@ def login_exists(store, login: str) -> bool:
     """Whether any enterprise has an account with that login."""
     with store.session() as s:
         return s.execute(select(AccountRow.id).where(AccountRow.login == login).limit(1)).first() is not None
-
-
-def count_accounts(store) -> int:
-    with store.session() as s:
-        return s.execute(select(func.count()).select_from(AccountRow)
-                         .where(AccountRow.password_hash.is_not(None))).scalar_one()
 
 
 # ---------------------------------------------------------------------------------------------- audit
@@ -218,22 +213,14 @@ def _end_sessions(s: Session, account_id: int) -> None:
         row.ended_at = now
 
 
-def _guard_self(row: AccountRow, by: Any, what: str) -> None:
-    if people.account_id_of(by) == row.id:
-        raise ForbiddenError(f"不能{what}自己的账户 / you cannot {what_en(what)} your own account")
-
-
-def what_en(what: str) -> str:
-    return {"停用": "disable", "撤销角色": "revoke roles of"}.get(what, "change")
-
-
 def set_disabled(store, enterprise: str | None, who: int | str, disabled: bool, by: Any = None) -> dict:
     """Disable (its sessions end, its tokens stop working) or enable an account."""
     with store.session(write=True) as s:
         ent_id = _ent_id(s, enterprise)
         row = _find(s, ent_id, who)
         if disabled:
-            _guard_self(row, by, "停用")
+            if people.account_id_of(by) == row.id:
+                raise ForbiddenError("不能停用自己的账户 / you cannot disable your own account")
             _end_sessions(s, row.id)
         if bool(row.disabled) != disabled:
             row.disabled = disabled
@@ -349,7 +336,7 @@ def sign_in(store, enterprise: str, login: str, password: str, address: str | No
     refusal: Exception | None = None
     with store.session(write=True) as s:
         ent_id = enterprise_id(s, enterprise, create=False)
-        login_key = f"{ent_id}:{login}"
+        login_key = f"{ent_id}:{login}"[:64]      # the lock-out's key: one login of one enterprise
         row = s.execute(select(AccountRow).where(AccountRow.enterprise_id == ent_id, AccountRow.login == login)
                         ).scalar_one_or_none()
         locked = _locked(s, login_key, address, now)
@@ -403,17 +390,32 @@ def principal_for_session(store, session_text: str | None, csrf_text: str | None
         account = s.get(AccountRow, row.account_id)
         if account is None or account.disabled:
             return None
-        if check_csrf and not (csrf_text and hmac.compare_digest(row.csrf_hash, _sha(csrf_text))):
-            raise ForbiddenError("缺少或错误的 CSRF 令牌，请刷新页面后重试 / the CSRF token is missing or wrong: "
-                                 "reload the page and try again")
-        return _principal(s, account, "session", session_id=row.id)
+        who = _principal(s, account, "session", session_id=row.id)
+        csrf_ok = not check_csrf or bool(csrf_text and hmac.compare_digest(row.csrf_hash, _sha(csrf_text)))
+        stale = now - row.last_seen_at > SEEN_EVERY
+    if not csrf_ok:
+        record_refusal(store, who, who.enterprise, {"why": "csrf"})
+        raise ForbiddenError("缺少或错误的 CSRF 令牌，请刷新页面后重试 / the CSRF token is missing or wrong: "
+                             "reload the page and try again")
+    if stale:                       # last seen, kept to the minute or so: not one write per request
+        with store.session(write=True) as s:
+            s.execute(update(WebSessionRow).where(WebSessionRow.id == who.session_id).values(last_seen_at=now))
+    return who
 
 
-def touch_session(store, session_id: int) -> None:
+def record_refusal(store, who: Principal | None, enterprise: str | None, detail: dict) -> None:
+    """An audit row for a refused request of a known person (a missing right, another enterprise, a wrong CSRF
+    token): `access.refused` in their enterprise (else the one asked for); nothing when neither is known."""
+    enterprise = (who.enterprise if who is not None else None) or enterprise
+    if enterprise is None:
+        return
     with store.session(write=True) as s:
-        row = s.get(WebSessionRow, session_id)
-        if row is not None:
-            row.last_seen_at = utcnow()
+        ent_id = enterprise_id(s, enterprise, create=False, missing_ok=True)
+        if ent_id is None:
+            return
+        by = Author(who.name, who.account_id) if who is not None else None
+        _audit(s, ent_id, "access.refused", by, [who.login] if who is not None else [],
+               {**detail, "via": who.via if who is not None else None})
 
 
 def end_session(store, session_text: str | None) -> bool:
@@ -429,7 +431,3 @@ def end_session(store, session_text: str | None) -> bool:
         account = s.get(AccountRow, row.account_id)
         _audit(s, account.enterprise_id, "account.sign_out", Author(account.name, account.id), [account.login])
         return True
-
-
-def enterprise_of(name: str | None) -> str | None:
-    return None if name is None else clean_enterprise_name(name)
