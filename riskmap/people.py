@@ -67,6 +67,7 @@ def permissions_of(roles: Iterable[str], token_role: str | None = None) -> froze
 
 
 def role_label(role: str) -> str:
+    """A role as people read it, Chinese then English (an unknown code as itself)."""
     zh, en, _ = ROLES.get(role, (role, role, frozenset()))
     return f"{zh} / {en}"
 
@@ -97,12 +98,14 @@ class Author(str):
     account_id: int | None
 
     def __new__(cls, name: str, account_id: int | None = None):
+        """The author's name as text (what the audit trail has always stored), with the account id beside it."""
         made = super().__new__(cls, name)
         made.account_id = account_id
         return made
 
 
 def account_id_of(author: object) -> int | None:
+    """The account id an author carries (None for a plain name: a CLI user, an older change)."""
     return getattr(author, "account_id", None)
 
 
@@ -123,7 +126,9 @@ class Principal:
 
     @property
     def author(self) -> Author:
+        """This principal as the author of a change: name at this time and account id."""
         return Author(self.name, self.account_id)
 
     def may(self, permission: str) -> bool:
+        """Whether this principal holds the permission (the table, not the role names, decides)."""
         return permission in self.permissions

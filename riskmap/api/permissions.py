@@ -44,6 +44,7 @@ _NOBODY = object()
 
 
 def challenge(error: str | None = None) -> dict:
+    """The WWW-Authenticate header of a 401 (RFC 6750), with the error code when a token was bad."""
     value = f'Bearer realm="{REALM}"' + (f', error="{error}"' if error else "")
     return {"WWW-Authenticate": value}
 
@@ -59,6 +60,7 @@ def bearer_of(authorization: str | None) -> str | None:
 
 
 def missing() -> AuthError:
+    """401 for a request with neither a session nor a token: says where to sign in or how to make a token."""
     exc = AuthError("需要登录（在 /login 登录），或令牌（请求头 Authorization: Bearer <令牌>，由 riskmap token create "
                     "生成）/ sign in first (at /login), or send a token (header Authorization: Bearer <token>, made "
                     "with riskmap token create)")
@@ -67,6 +69,7 @@ def missing() -> AuthError:
 
 
 def invalid_token() -> AuthError:
+    """401 for a token that is unknown, revoked or malformed, or whose account is disabled."""
     exc = AuthError("令牌无效、已撤销或格式不对，或其账户已停用 / the token is invalid, revoked or malformed, or its "
                     "account is disabled")
     exc.headers = challenge("invalid_token")
@@ -74,12 +77,14 @@ def invalid_token() -> AuthError:
 
 
 def session_over() -> AuthError:
+    """401 for a session cookie that expired or was signed out: the page sends its user to /login."""
     exc = AuthError("登录已过期或已退出，请重新登录 / the sign-in has expired or ended: sign in again")
     exc.headers = challenge()
     return exc
 
 
 def cookie_of(request: Request, name: str) -> str | None:
+    """One cookie of the request, read from the raw header (also in the ASGI guard, before a Request exists)."""
     raw = request.headers.get("cookie")
     if not raw:
         return None

@@ -182,5 +182,6 @@ def revoke(who: Who, role: RolesOption, db: DbOption = None, enterprise: Enterpr
 
 
 def register(app: typer.Typer) -> None:
+    """`riskmap init` (with its first administrator) and `riskmap user …`."""
     app.command("init")(init)
     app.add_typer(user_app, name="user")

@@ -58,6 +58,7 @@ def _sha(text: str) -> str:
 
 
 def hash_password(password: str) -> str:
+    """Argon2id hash of a password that passes the policy (InputError otherwise); the clear text is never kept."""
     problem = people.password_problem(password)
     if problem:
         raise InputError(problem)
@@ -117,6 +118,7 @@ def list_accounts(store, enterprise: str | None) -> list[dict]:
 
 
 def get_account(store, enterprise: str | None, who: int | str) -> dict:
+    """One account (by id or login) of the enterprise (None: any), as administrators see it."""
     with store.session() as s:
         return _info(s, _find(s, _ent_id(s, enterprise), who))
 

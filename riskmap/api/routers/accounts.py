@@ -24,6 +24,8 @@ _ERRORS = {401: {"description": "需要登录或令牌 / sign-in or a token is r
 
 
 class AccountOut(BaseModel):
+    """An account as administrators see it: never a password hash."""
+
     id: int
     enterprise: str | None
     name: str
@@ -40,6 +42,8 @@ class AccountOut(BaseModel):
 
 
 class AccountIn(BaseModel):
+    """A new account; the password is checked by the policy in riskmap.people and stored only hashed."""
+
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(..., min_length=1, max_length=200, description="姓名 / name")
@@ -52,6 +56,8 @@ class AccountIn(BaseModel):
 
 
 class AccountPatch(BaseModel):
+    """Disable or enable an account, or set its roles (nobody changes their own)."""
+
     model_config = ConfigDict(extra="forbid")
 
     disabled: bool | None = Field(None, description="停用 true / 启用 false")
@@ -60,12 +66,15 @@ class AccountPatch(BaseModel):
 
 
 class PasswordIn(BaseModel):
+    """A password an administrator sets (reset): the account's sessions end."""
+
     model_config = ConfigDict(extra="forbid")
 
     password: str = Field(..., min_length=MIN_PASSWORD, max_length=1024, description="新密码 / new password")
 
 
 def make_router() -> APIRouter:
+    """/api/accounts: the enterprise's people, for holders of the `accounts` permission only."""
     router = APIRouter(prefix="/api/accounts", tags=["accounts"], responses=_ERRORS)
 
     @router.get("", summary="企业的账户 / the enterprise's accounts", response_model=list[AccountOut])

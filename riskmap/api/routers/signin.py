@@ -81,6 +81,7 @@ def _enterprises(request: Request) -> list[str]:
 
 def login_page(request: Request, lang: str, next_: str, error: str | None = None, login: str = "",
                enterprise: str | None = None, status: int = 200) -> HTMLResponse:
+    """The sign-in page (Chinese or English, phone-sized too), with an error and the login kept when one failed."""
     t = TEXT[lang]
     names = _enterprises(request)
     chosen = enterprise or request.app.state.settings.enterprise or (names[0] if names else "")
@@ -116,6 +117,7 @@ def login_page(request: Request, lang: str, next_: str, error: str | None = None
 
 
 def make_router() -> APIRouter:
+    """/login and /logout: a browser's session (cookie) and CSRF token, for the pages and their writes."""
     router = APIRouter(tags=["sign-in"])
 
     @router.get("/login", response_class=HTMLResponse, summary="登录页 / the sign-in page")
