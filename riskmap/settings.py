@@ -16,6 +16,9 @@ MIB = 1024 * 1024
 
 
 class Settings(BaseSettings):
+    """The service's settings: each field from its RISKMAP_<NAME> environment variable unless passed as an argument; a
+    value out of range is refused when the settings are built."""
+
     model_config = SettingsConfigDict(env_prefix="RISKMAP_", extra="ignore")
 
     db: str = "sqlite:///riskmap.db"
@@ -76,10 +79,12 @@ class Settings(BaseSettings):
 
     @property
     def max_body_bytes(self) -> int:
+        """`max_body_mb` in bytes: the limit on a JSON body (and on any request that is not an upload)."""
         return int(self.max_body_mb * MIB)
 
     @property
     def max_upload_bytes(self) -> int:
+        """`max_upload_mb` in bytes: the limit on a layout file, over HTTP and in `import-layout`."""
         return int(self.max_upload_mb * MIB)
 
     def is_trusted_proxy(self, host: str | None) -> bool:

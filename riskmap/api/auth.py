@@ -42,6 +42,7 @@ PAGES = ("/map", "/edit")          # pages whose sub-requests (tiles, popups) th
 
 
 def is_open(path: str) -> bool:
+    """Whether a path is answered without credentials even when reading is closed: none of these carries data."""
     return path in OPEN_PATHS or path.startswith(OPEN_PREFIXES)
 
 
@@ -55,6 +56,8 @@ class ReadGate:
         self.app = app
 
     async def __call__(self, scope, receive, send):
+        """Pass the request on when its path is open or its credentials are valid (a header token, ?access_token= on a
+        GET, the page's read cookie, a session cookie); else answer 401, as a page to a browser."""
         if scope["type"] != "http" or scope["method"] == "OPTIONS" or is_open(route_path(scope)):
             await self.app(scope, receive, send)
             return

@@ -53,6 +53,7 @@ class BodyTooLarge(HTTPException):
 
 
 def too_large(limit: int) -> TooLargeError:
+    """The 413 for a body over `limit` bytes, naming the limit in MB (declared or counted, the same message)."""
     size = f"{limit / (1024 * 1024):g} MB"
     return TooLargeError(f"请求过大：请求体超过上限 {size} / the request body is larger than the limit of {size}")
 
@@ -92,6 +93,8 @@ class RequestGuard:
         self.upload_limit = upload_limit + FORM_ROOM
 
     def policy(self, scope) -> RoutePolicy | None:
+        """The policy of the first API route matching the request's method and path; None when no API route serves that
+        method and path."""
         path, method = route_path(scope), scope["method"]
         for policy in self.policies:
             if method in policy.methods and policy.path.match(path):
@@ -99,6 +102,8 @@ class RequestGuard:
         return None
 
     async def __call__(self, scope, receive, send):
+        """Check the rights, the declared size and the media type before the app sees the request; then hand it on with
+        its body counted against the limit while it streams in."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return

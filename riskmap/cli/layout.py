@@ -232,4 +232,5 @@ def demo(
 
 
 def register(app: typer.Typer) -> None:
+    """Add the import-layout, regions, export and demo commands to the app."""
     add_commands(app, import_layout, regions, export, demo)

@@ -104,4 +104,5 @@ def revoke(
 
 
 def register(app: typer.Typer) -> None:
+    """Add the `riskmap token` commands (create, list, revoke) to the app."""
     app.add_typer(token_app, name="token")

@@ -43,10 +43,15 @@ DIALECTS = "dialects"
 
 
 class Base(DeclarativeBase):
+    """The base of every table; its naming convention gives constraints and indexes the names the migrations use."""
+
     metadata = MetaData(naming_convention=NAMING)
 
 
 class EnterpriseRow(Base):
+    """An enterprise: every other row belongs to one, so that several share a database; the phones go on the notice
+    board."""
+
     __tablename__ = "enterprises"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -90,6 +95,9 @@ class LayoutVersionRow(Base):
 
 
 class LayoutFeatureRow(Base):
+    """A layout feature as one layout version wrote it, valid from version `valid_from` until `valid_to` (NULL: still
+    current); the bbox columns serve bbox queries on SQLite."""
+
     __tablename__ = "layout_features"
     __table_args__ = (
         # Current features in a bbox on SQLite: equality on the first two, a range on minx, the rest covered.
@@ -165,6 +173,8 @@ class UnitRow(Base):
 
 
 class RiskEventRow(Base):
+    """A risk event of one unit row, written with it: each new row of a unit carries its own copies of the events."""
+
     __tablename__ = "risk_events"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -52,24 +52,32 @@ class Change(BaseModel):
 
 
 class History(BaseModel):
+    """GET /api/history: rows of the enterprise's audit trail, newest first."""
+
     enterprise: str
     count: int
     items: list[Change]
 
 
 class FeatureBrief(BaseModel):
+    """A layout feature named in a diff: its id (fid), name and role."""
+
     id: str = Field(..., description="要素编号（fid）/ feature id")
     name: str | None
     role: str | None
 
 
 class Renamed(BaseModel):
+    """A feature renamed between the two moments; the old name is `from` in the JSON."""
+
     id: str
     from_: str | None = Field(..., alias="from")
     to: str | None
 
 
 class LayoutDiff(BaseModel):
+    """How the layout changed between two moments, features matched by their id (fid)."""
+
     added: list[FeatureBrief]
     removed: list[FeatureBrief]
     reshaped: list[FeatureBrief]
@@ -78,21 +86,29 @@ class LayoutDiff(BaseModel):
 
 
 class UnitBrief(BaseModel):
+    """A unit named in a diff: its id (the ledger's unit id) and name."""
+
     id: str = Field(..., description="单元编号 / unit id")
     name: str
 
 
 class UnitChanged(UnitBrief):
+    """A unit whose stored fields changed, with the names of those fields."""
+
     fields: list[str] = Field(..., description="变化的字段 / fields that changed")
 
 
 class LevelChange(BaseModel):
+    """A unit whose residual risk level, and so its colour on the map, changed; the old level is `from` in the JSON."""
+
     id: str
     from_: str | None = Field(..., alias="from", description="之前的剩余风险等级 / residual level before")
     to: str | None
 
 
 class UnitsDiff(BaseModel):
+    """How the units changed between two moments, units matched by their id."""
+
     added: list[UnitBrief]
     removed: list[UnitBrief]
     changed: list[UnitChanged]
@@ -100,6 +116,9 @@ class UnitsDiff(BaseModel):
 
 
 class Diff(BaseModel):
+    """GET /api/history/diff: what changed in the layout and the units between two moments, and the layout and ledger
+    versions current at each."""
+
     model_config = ConfigDict(populate_by_name=True)
 
     enterprise: str
@@ -126,6 +145,9 @@ class Written(BaseModel):
 
 
 class Flag(BaseModel):
+    """A unit that must be re-assessed, and why. The computed reasons (validity_expired, overdue) have no id and are not
+    cleared by hand: a new assessment ends them."""
+
     id: int | None = Field(None, description="标记编号；validity_expired、overdue 为读取时计算，无 / null for the "
                                              "computed ones (validity_expired, overdue)")
     unit_id: str
@@ -141,12 +163,16 @@ class Flag(BaseModel):
 
 
 class Flags(BaseModel):
+    """GET /api/flags: the enterprise's units that must be re-assessed."""
+
     enterprise: str
     count: int
     items: list[Flag]
 
 
 class Cleared(BaseModel):
+    """POST /api/flags/clear: how many of the unit's flags were closed, and the audit row that says why."""
+
     enterprise: str
     unit_id: str
     cleared: int = Field(..., description="关闭的标记数 / flags cleared")
@@ -155,6 +181,8 @@ class Cleared(BaseModel):
 
 
 class AccidentRecorded(BaseModel):
+    """POST /api/accidents: the accident as recorded and the re-assessment flags it raised."""
+
     enterprise: str
     id: int = Field(..., description="事故记录编号 / the accident's id")
     change_id: int
@@ -167,6 +195,9 @@ class AccidentRecorded(BaseModel):
 
 
 class RestoreIn(BaseModel):
+    """POST /api/history/restore: which deleted area or feature to bring back (as it was at `at`), and why; it comes
+    back as a new version."""
+
     model_config = ConfigDict(extra="forbid")
 
     collection: Literal["layout", "regions"] = Field(..., description="layout | regions")
@@ -176,6 +207,9 @@ class RestoreIn(BaseModel):
 
 
 class ClearFlagsIn(BaseModel):
+    """POST /api/flags/clear: close a unit's stored flags (or only those of one reason); the reason is required and kept
+    in the audit trail."""
+
     model_config = ConfigDict(extra="forbid")
 
     unit_id: Text = Field(..., min_length=1, max_length=MAX_ID)
@@ -184,6 +218,9 @@ class ClearFlagsIn(BaseModel):
 
 
 class AccidentIn(BaseModel):
+    """POST /api/accidents: one accident, at a unit or (no unit) the whole plant; a serious one (≥1 death or ≥3 serious
+    injuries) flags every unit for re-assessment."""
+
     model_config = ConfigDict(extra="forbid")
 
     unit_id: Text | None = Field(None, min_length=1, max_length=MAX_ID,
@@ -251,6 +288,7 @@ _WRITE_ERRORS = {**_ERRORS, 401: {"description": "需要登录或令牌 / sign-i
 
 
 def make_router() -> APIRouter:
+    """The history routes under /api: the audit trail, the diff, restore, re-assessment flags and accidents."""
     router = APIRouter(prefix="/api", tags=["history"])
 
     @router.get("/history", summary="变更记录（谁、何时、为何、改了什么），新的在前 / the audit trail, newest first",

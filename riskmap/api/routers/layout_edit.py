@@ -55,6 +55,7 @@ RESULT_SCHEMA = {
 
 
 def make_router() -> APIRouter:
+    """POST /api/layout/split and /api/layout/merge ("edit_layout"): each writes one new layout version."""
     router = APIRouter(prefix="/api/layout", tags=["ogc-edit"])
     params = ogc_edit.WRITE_PARAMETERS
     responses = {200: {"description": "新的布局版本 / the new layout version",

@@ -91,6 +91,7 @@ async def _changed_item(change, request: Request, ref, feature_id: str, who: Pri
 
 
 def make_router() -> APIRouter:
+    """The OGC API Features Part 4 write routes (POST, PUT, PATCH, DELETE) on /ogc/collections/{id}/items."""
     router = APIRouter(prefix="/ogc", tags=["ogc-edit"])
     items = "/collections/{collection_id}/items"
     item = items + "/{feature_id:path}"

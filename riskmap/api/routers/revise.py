@@ -109,6 +109,7 @@ async def _save(upload: UploadFile, folder: Path, default_suffix: str, limit: in
 
 
 def make_router() -> APIRouter:
+    """POST /api/layout/revise: diff a revised drawing against the current layout; apply it when confirmed."""
     router = APIRouter(prefix="/api", tags=["layout"])
 
     @router.post(

@@ -19,6 +19,8 @@ from riskmap.unit_edits import UNSET, edit_unit
 
 
 class OverrideIn(BaseModel):
+    """A level forced on a unit, whatever its events evaluate to; the reason is required and kept with it."""
+
     model_config = ConfigDict(extra="forbid")
 
     level: Text = Field(..., description="重大/较大/一般/低 或 major/significant/general/low")
@@ -26,6 +28,8 @@ class OverrideIn(BaseModel):
 
 
 class EventInputsIn(BaseModel):
+    """New method inputs for one of the unit's risk events (by its id); the event is evaluated again from them."""
+
     model_config = ConfigDict(extra="forbid")
 
     id: Text = Field(..., description="风险事件编号 / the risk event's id")
@@ -48,6 +52,7 @@ class UnitPatch(BaseModel):
 
 
 def make_router() -> APIRouter:
+    """PATCH /api/units/{unit_id} ("edit_units"): a unit's forced level or its events' new inputs."""
     router = APIRouter(prefix="/api", tags=["units"])
 
     @router.patch("/units/{unit_id}", response_model=answers.UnitEdited,
