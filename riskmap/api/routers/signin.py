@@ -155,7 +155,8 @@ def make_router() -> APIRouter:
                           secure=secure)
         return answer
 
-    @router.post("/logout", summary="退出登录 / sign out", responses={303: {"description": "已退出 / signed out"}})
+    @router.post("/logout", summary="退出登录 / sign out", response_class=RedirectResponse, status_code=303,
+                 responses={303: {"description": "已退出 / signed out"}})
     async def logout(request: Request, lang: str | None = None) -> Response:
         session = cookie_of(request, SESSION_COOKIE)
         csrf = request.headers.get(CSRF_HEADER)
