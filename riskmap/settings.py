@@ -38,7 +38,8 @@ class Settings(BaseSettings):
     # The public address in links and on the cards' QR codes. Unset, the HTTP service uses the address each
     # request came to (forwarded headers only from trusted_proxies); the CLI uses http://host:port.
     base_url: str = "http://127.0.0.1:8000"
-    # Proxies whose X-Forwarded-*/Forwarded headers are believed: addresses or networks, comma-separated.
+    # Proxies whose X-Forwarded-*/Forwarded headers are believed (addresses or networks, comma-separated; "*" for
+    # any): for the links' address, and for the Secure flag of cookies on a request that came over HTTPS.
     trusted_proxies: str = "127.0.0.1,::1"
     # Web pages on other origins (riskmap.api.transport): these may read anonymously ("*": any, "": none) ...
     cors_origins: str = "*"
@@ -62,9 +63,6 @@ class Settings(BaseSettings):
     read_requires_token: bool = False
     # How long a browser's sign-in lasts (riskmap.api.routers.signin), in hours.
     session_hours: float = Field(12.0, gt=0, le=720)
-    # Reverse proxies whose X-Forwarded-Proto is believed (addresses or networks, comma-separated; "*" for any):
-    # a request that came over HTTPS through one of them gets cookies marked Secure.
-    trusted_proxies: str = "127.0.0.1,::1"
 
     @field_validator("trusted_proxies")
     @classmethod

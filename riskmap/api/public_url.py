@@ -8,7 +8,6 @@ else can send such headers.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from functools import lru_cache
 
@@ -21,27 +20,9 @@ _PREFIX = re.compile(r"^(/[A-Za-z0-9._~\-/%]*)?$")
 
 
 @lru_cache(maxsize=16)
-def trusted_networks(setting: str) -> tuple:
-    """RISKMAP_TRUSTED_PROXIES as networks ("127.0.0.1,::1,10.0.0.0/8"); InputError for a bad entry."""
-    out = []
-    for item in (part.strip() for part in str(setting or "").split(",")):
-        if not item:
-            continue
-        try:
-            out.append(ipaddress.ip_network(item, strict=False))
-        except ValueError:
-            raise InputError(f"RISKMAP_TRUSTED_PROXIES 中的 “{item[:60]}” 不是 IP 地址或网段 / {item[:60]!r} in "
-                             "RISKMAP_TRUSTED_PROXIES is not an IP address or network") from None
-    return tuple(out)
-
-
 def _trusted(request: Request) -> bool:
-    client = request.client.host if request.client else ""
-    try:
-        address = ipaddress.ip_address(client)
-    except ValueError:
-        return False
-    return any(address in net for net in trusted_networks(request.app.state.settings.trusted_proxies))
+    """Whether the request's peer is a trusted proxy (the settings decide, for links as for Secure cookies)."""
+    return request.app.state.settings.is_trusted_proxy(request.client.host if request.client else None)
 
 
 def _first(value: str | None) -> str:
