@@ -14,15 +14,6 @@
   "use strict";
 
   var CSRF_COOKIE = "riskmap_csrf";
-  // Texts of the sign-in part of the panel (the page's own texts come from the server in config.text).
-  var SIGN_TEXT = {
-    zh: { notice: "只读查看：登录后才能编辑", signin: "登录", signout: "退出登录",
-          expired: "登录已过期或无编辑权限，请重新登录", no_right: "当前账户没有编辑权限（只读）" },
-    en: { notice: "Read-only: sign in to edit", signin: "Sign in", signout: "Sign out",
-          expired: "The sign-in expired or does not allow editing: sign in again",
-          no_right: "This account may not edit (read-only)" }
-  };
-
   function cookie(name) {
     var found = null;
     document.cookie.split(";").forEach(function (part) {
@@ -60,7 +51,6 @@
     this.selected = null;       // key
     this.mode = null;           // null | "split" | "merge"
     this.editor = null;         // who is signed in ({name, roles, permissions}) when editing is allowed
-    this.sign = SIGN_TEXT[config.lang === "en" ? "en" : "zh"];
     this.errors = [];
     this.colours = {};
     this.rank = {};
@@ -809,18 +799,18 @@
   };
 
   Editor.prototype.tokenSection = function () {
-    var self = this, t = this.t, sign = this.sign, box = el("div", "editor-token");
+    var self = this, t = this.t, box = el("div", "editor-token");
     if (this.editor) {
       box.appendChild(el("div", "editor-ok", fill(t.editor_as, { name: this.editor.name || "?" })));
-      box.appendChild(button(sign.signout, function () { self.signOut(); }, "editor-forget editor-signout"));
+      box.appendChild(button(t.signout, function () { self.signOut(); }, "editor-forget editor-signout"));
       return box;
     }
-    if (this.tokenInvalid) box.appendChild(el("div", "editor-error editor-token-invalid", sign.expired));
-    box.appendChild(el("div", "editor-notice", this.signedIn ? sign.no_right : sign.notice));
-    var link = el("a", "editor-signin", sign.signin);
+    if (this.tokenInvalid) box.appendChild(el("div", "editor-error editor-token-invalid", t.expired));
+    box.appendChild(el("div", "editor-notice", this.signedIn ? t.no_right : t.notice));
+    var link = el("a", "editor-signin", t.signin);
     link.href = this.signInUrl();
     box.appendChild(link);
-    if (this.signedIn) box.appendChild(button(sign.signout, function () { self.signOut(); }, "editor-signout"));
+    if (this.signedIn) box.appendChild(button(t.signout, function () { self.signOut(); }, "editor-signout"));
     return box;
   };
 
