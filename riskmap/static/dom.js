@@ -1,7 +1,8 @@
-/* riskmap: the two small DOM helpers the map (/map) and the editor (/edit) share.
+/* riskmap: the small DOM helpers the map (/map) and the editor (/edit) share.
  *
  * el() puts user text into the page with textContent only, never as HTML, so a unit named
- * <img src=x onerror=alert(1)> shows as that text; query() leaves out empty parameters.
+ * <img src=x onerror=alert(1)> shows as that text; query() leaves out empty parameters; langLink() is the
+ * link to this same page in the other language (every other parameter kept).
  */
 (function () {
   "use strict";
@@ -22,5 +23,13 @@
     return search.toString();
   }
 
-  window.riskmapDom = { el: el, query: query };
+  function langLink(className, text, lang) {
+    var params = new URLSearchParams(window.location.search);
+    params.set("lang", lang === "zh" ? "en" : "zh");
+    var link = el("a", className, text);
+    link.href = window.location.pathname + "?" + params.toString();
+    return link;
+  }
+
+  window.riskmapDom = { el: el, query: query, langLink: langLink };
 })();

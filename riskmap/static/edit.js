@@ -766,11 +766,7 @@
     panel.appendChild(el("h1", null, c.enterprise));
     panel.appendChild(el("div", null, t.title));
     var links = el("div", "editor-links");
-    var lang = new URLSearchParams(window.location.search);
-    lang.set("lang", c.lang === "zh" ? "en" : "zh");
-    var langLink = el("a", "editor-lang", t.switch_lang);
-    langLink.href = window.location.pathname + "?" + lang.toString();
-    links.appendChild(langLink);
+    links.appendChild(window.riskmapDom.langLink("editor-lang", t.switch_lang, c.lang));
     var mapLink = el("a", "editor-map-link", t.to_map);
     mapLink.href = c.urls.map + "?" + query({ enterprise: c.enterprise, lang: c.lang });
     links.appendChild(mapLink);

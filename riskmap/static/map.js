@@ -201,11 +201,7 @@
         var view = c.region ? t.workshop + "：" + c.region.name : t.plan;
         box.appendChild(el("div", "riskmap-view", view + " · " + t.title));
         var links = el("div", "riskmap-links");
-        var lang = new URLSearchParams(window.location.search);
-        lang.set("lang", c.lang === "zh" ? "en" : "zh");
-        var langLink = el("a", "riskmap-lang", t.switch_lang);
-        langLink.href = window.location.pathname + "?" + lang.toString();
-        links.appendChild(langLink);
+        links.appendChild(window.riskmapDom.langLink("riskmap-lang", t.switch_lang, c.lang));
         self.printLink = el("a", "riskmap-print", t.print);
         self.printLink.target = "_blank";
         self.printLink.rel = "noopener";
