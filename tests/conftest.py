@@ -34,6 +34,17 @@ def store_url(request, tmp_path):
         yield url
 
 
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgis", marks=pytest.mark.postgis)])
+def module_store_url(request, tmp_path_factory):
+    """`store_url` shared by a module's tests: a fresh SQLite file, or the PostGIS tables emptied once."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('module-db') / 'riskmap.db'}"
+    else:
+        url = request.getfixturevalue("postgis_database")
+        empty_tables(url)
+        yield url
+
+
 @pytest.fixture
 def store(store_url):
     """An open riskmap Store on `store_url`, closed after the test."""

@@ -22,6 +22,11 @@ def riskmap_tables() -> list[str]:
     return [table.name for table in Base.metadata.sorted_tables]
 
 
+def backend_of(url: str) -> str:
+    """The backend a test database URL names, as the test ids do: "sqlite" or "postgis"."""
+    return "postgis" if url.startswith("postgresql") else "sqlite"
+
+
 def postgis_required() -> bool:
     ci = os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
     return ci or os.environ.get("RISKMAP_REQUIRE_POSTGIS", "").strip() == "1"

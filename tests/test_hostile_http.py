@@ -18,6 +18,7 @@ import pytest
 from fastapi.testclient import TestClient
 from hostilekit import bilingual, deep_geojson, many_entry_zip, nested_blocks_dxf, square_geojson, table_digest
 from kit import person_token
+from pgdb import backend_of
 
 from riskmap.api.app import create_app
 from riskmap.demo import load_demo
@@ -27,17 +28,11 @@ CALENDAR_ENDS = ["0001-01-01T00:00", "0001-01-01T00:00+14:00", "9999-12-31T23:59
 MOMENT_PARAMS = ("at", "since", "until", "from", "to")
 
 
-@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgis", marks=pytest.mark.postgis)])
-def site(request, tmp_path_factory):
+@pytest.fixture(scope="module")
+def site(module_store_url):
     from riskmap.store import open_store, tokens
 
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('hostile') / 'demo.db'}"
-    else:
-        from pgdb import empty_tables
-
-        url = request.getfixturevalue("postgis_database")
-        empty_tables(url)
+    url = module_store_url
     load_demo(Settings(db=url))
     with open_store(url) as store:
         editor = person_token(store, ("editor", "safety_manager"), "编辑")     # every write route, the ledger's too
@@ -45,7 +40,7 @@ def site(request, tmp_path_factory):
     app = create_app(Settings(db=url))
     with TestClient(app) as client:
         region = client.get("/ogc/collections/regions/items", params={"limit": 1}).json()["features"][0]
-        yield {"url": url, "app": app, "client": client, "backend": request.param, "reader": reader,
+        yield {"url": url, "app": app, "client": client, "backend": backend_of(url), "reader": reader,
                "auth": {"Authorization": f"Bearer {editor}"}, "region": region}
     app.state.store().close()
 

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 
 import pytest
 import schemathesis
+from pgdb import backend_of
 from schemathesis.config import SchemathesisConfig
 from schemathesis.engine import events, from_schema
 
@@ -45,27 +46,21 @@ ITEMS = "/ogc/collections/{collection_id}/items"
 ITEM = ITEMS + "/{feature_id}"
 
 
-@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgis", marks=pytest.mark.postgis)])
-def site(request, tmp_path_factory):
+@pytest.fixture(scope="module")
+def site(module_store_url):
     """The demo plant on one backend, its app and an editor token."""
     from fastapi.testclient import TestClient
 
     from riskmap.store import open_store, tokens
 
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('schemathesis') / 'demo.db'}"
-    else:
-        from pgdb import empty_tables
-
-        url = request.getfixturevalue("postgis_database")
-        empty_tables(url)
+    url = module_store_url
     load_demo(Settings(db=url))
     with open_store(url) as store:
         token = tokens.create_token(store, "editor", "schemathesis")[0]
     app = create_app(Settings(db=url))
     with TestClient(app) as client:
         region = client.get("/ogc/collections/regions/items", params={"limit": 1}).json()["features"][0]
-    yield {"app": app, "token": token, "url": url, "backend": request.param, "inside": _inside(region)}
+    yield {"app": app, "token": token, "url": url, "backend": backend_of(url), "inside": _inside(region)}
     app.state.store().close()
 
 

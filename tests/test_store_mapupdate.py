@@ -185,15 +185,12 @@ def test_incremental_map_equals_full_rebuild(store, seed):
     assert incremental, done
 
 
-def test_edits_use_the_incremental_path(store, monkeypatch):
-    """After the first write the Store updates the snapshot for what changed without reading every unit."""
+@pytest.fixture
+def unit_reads(monkeypatch) -> list:
+    """What each map refresh reads of the units from now on: their sorted codes, or None for the whole plant."""
     from riskmap.store import ledgers, mapupdate
 
-    rng = random.Random(5)
-    store.save_layout(ENT, plant_layout())
-    store.save_units(ENT, plant_units(rng))
-    store.record_accident(ENT, "u1", date(2026, 11, 1), "事故")        # reads the plant once
-    reads = []
+    reads: list = []
     real = ledgers.map_units_ordered
 
     def counting(s, ent_id, codes=None):
@@ -201,10 +198,21 @@ def test_edits_use_the_incremental_path(store, monkeypatch):
         return real(s, ent_id, codes)
 
     monkeypatch.setattr(mapupdate, "map_units_ordered", counting)
+    return reads
+
+
+def test_edits_use_the_incremental_path(store, unit_reads):
+    """After the first write the Store updates the snapshot for what changed without reading every unit."""
+
+    rng = random.Random(5)
+    store.save_layout(ENT, plant_layout())
+    store.save_units(ENT, plant_units(rng))
+    store.record_accident(ENT, "u1", date(2026, 11, 1), "事故")        # reads the plant once
+    unit_reads.clear()
     store.edit_unit(ENT, "u2", lambda u: setattr(u, "events", [RiskEvent("e", residual_level=Level.MAJOR)]),
                     if_match="*")
     store.clear_flags(ENT, "u1")
-    assert reads == [["u2"]]
+    assert unit_reads == [["u2"]]
     assert stored_rows(store).equals(full_snapshot(store))
 
 
@@ -272,33 +280,25 @@ def test_tile_data_patched_equals_loaded(tmp_path):
         store.close()
 
 
-def test_warm_map_makes_the_first_edit_incremental(store, monkeypatch):
-    from riskmap.store import ledgers, mapupdate
+def test_warm_map_makes_the_first_edit_incremental(store, unit_reads):
 
     rng = random.Random(8)
     store.save_layout(ENT, plant_layout())
     store.save_units(ENT, plant_units(rng))
     other = type(store)(store.engine)                 # another process's Store: nothing kept yet
     assert other.warm_map(ENT) and not other.warm_map("没有这个企业")
-    reads = []
-    real = ledgers.map_units_ordered
-
-    def counting(s, ent_id, codes=None):
-        reads.append(None if codes is None else sorted(codes))
-        return real(s, ent_id, codes)
-
-    monkeypatch.setattr(mapupdate, "map_units_ordered", counting)
+    unit_reads.clear()
     other.edit_unit(ENT, "u3", lambda u: setattr(u, "events", [RiskEvent("e", residual_level=Level.MAJOR)]),
                     if_match="*")
-    assert reads == [["u3"]]
+    assert unit_reads == [["u3"]]
     assert stored_rows(store).equals(full_snapshot(store))
     store.edit_unit(ENT, "u4", lambda u: setattr(u, "name", "改名"), if_match="*")     # a write elsewhere
     other.edit_unit(ENT, "u5", lambda u: setattr(u, "name", "改名"), if_match="*")     # not kept: read whole
-    assert reads[-1] is None
+    assert unit_reads[-1] is None
     assert stored_rows(store).equals(full_snapshot(store))
 
 
-def test_the_editor_page_warms_the_map_so_the_first_edit_is_incremental(demo_copy, editor_token, monkeypatch):
+def test_the_editor_page_warms_the_map_so_the_first_edit_is_incremental(demo_copy, editor_token, unit_reads):
     """A service's first edit after a start: GET /edit has the store keep the map's inputs in the background, so
     the PATCH that follows reads only the unit it changes (not the whole plant)."""
     import threading
@@ -308,16 +308,7 @@ def test_the_editor_page_warms_the_map_so_the_first_edit_is_incremental(demo_cop
 
     from riskmap.api.app import create_app
     from riskmap.settings import Settings
-    from riskmap.store import ledgers, mapupdate
 
-    reads = []
-    real = ledgers.map_units_ordered
-
-    def counting(s, ent_id, codes=None):
-        reads.append(None if codes is None else sorted(codes))
-        return real(s, ent_id, codes)
-
-    monkeypatch.setattr(mapupdate, "map_units_ordered", counting)
     auth = editor_token(demo_copy)
     with TestClient(create_app(Settings(db=demo_copy))) as client:
         assert client.get("/edit").status_code == 200
@@ -325,9 +316,9 @@ def test_the_editor_page_warms_the_map_so_the_first_edit_is_incremental(demo_cop
         while any(t.name == "riskmap-warm-up" for t in threading.enumerate()):
             assert time.monotonic() < deadline, "the warm-up did not finish"
             time.sleep(0.05)
-        reads.clear()
+        unit_reads.clear()
         answer = client.patch("/api/units/CY-01-02", json={"override": {"level": "major", "reason": "测试"}},
                               headers={**auth, "If-Match": "*"})
         assert answer.status_code == 200, answer.text
-        assert reads == [["CY-01-02"]]
+        assert unit_reads == [["CY-01-02"]]
         client.app.state.store().close()
