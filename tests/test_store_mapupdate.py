@@ -288,6 +288,7 @@ def test_warm_map_makes_the_first_edit_incremental(store, unit_reads):
     other = type(store)(store.engine)                 # another process's Store: nothing kept yet
     assert other.warm_map(ENT) and not other.warm_map("没有这个企业")
     unit_reads.clear()
+    assert other.warm_map(ENT) and unit_reads == []    # kept as it is now: a second warm-up reads nothing
     other.edit_unit(ENT, "u3", lambda u: setattr(u, "events", [RiskEvent("e", residual_level=Level.MAJOR)]),
                     if_match="*")
     assert unit_reads == [["u3"]]

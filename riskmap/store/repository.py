@@ -199,10 +199,7 @@ class Store:
                 if kept is not None:
                     kept.state = mapupdate.version_of(s, ent_id)
         if kept is not None:       # committed: the next write of this process starts from it
-            with self._plants_lock:
-                self._plants[ent_id] = kept
-                while len(self._plants) > PLANTS_KEPT:
-                    self._plants.popitem(last=False)
+            self._keep(ent_id, kept, replace=True)
 
     # ------------------------------------------------------------------------------------------ enterprises
 
@@ -375,17 +372,29 @@ class Store:
             if ent_id is None:
                 return False
             before = mapupdate.version_of(s, ent_id)
+            with self._plants_lock:
+                kept = self._plants.get(ent_id)
+            if before is not None and kept is not None and kept.state == before:
+                return True                            # already kept as it is now: nothing to read again
             plant = mapupdate.PlantMap.read(s, ent_id, clean_enterprise_name(enterprise_name))
         with self.session() as s:
             after = mapupdate.version_of(s, ent_id)
         if before is None or before != after:
             return False
         plant.state = before
+        self._keep(ent_id, plant, replace=False)
+        return True
+
+    def _keep(self, ent_id: int, plant: mapupdate.PlantMap, *, replace: bool) -> None:
+        """Keep a plant's map inputs for the next write (a committed write's replace what was kept; a warm-up's
+        do not), the PLANTS_KEPT most recent ones at most."""
         with self._plants_lock:
-            self._plants.setdefault(ent_id, plant)
+            if replace:
+                self._plants[ent_id] = plant
+            else:
+                self._plants.setdefault(ent_id, plant)
             while len(self._plants) > PLANTS_KEPT:
                 self._plants.popitem(last=False)
-        return True
 
     def rebuild_map(self, enterprise_name: str):
         """Refresh the map snapshot in a transaction of its own (e.g. a database migrated from before it): always
