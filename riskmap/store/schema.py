@@ -114,7 +114,7 @@ class LayoutVersionRow(Base):
     note: Mapped[str | None] = mapped_column(Text)
     author: Mapped[str | None] = mapped_column(String(200))
     feature_count: Mapped[int] = mapped_column(Integer)
-    drawing_id: Mapped[int | None] = mapped_column(ForeignKey("drawings.id"))
+    drawing_id: Mapped[int | None] = mapped_column(Integer)   # drawings.id (no constraint: see migration 0007)
 
 
 class LayoutFeatureRow(Base):
@@ -134,7 +134,7 @@ class LayoutFeatureRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"))
     layout_version_id: Mapped[int] = mapped_column(ForeignKey("layout_versions.id"), index=True)
-    drawing_id: Mapped[int | None] = mapped_column(ForeignKey("drawings.id"))   # NULL: the site plan
+    drawing_id: Mapped[int | None] = mapped_column(Integer)   # drawings.id; NULL: the site plan
     valid_from: Mapped[int] = mapped_column(Integer)
     valid_to: Mapped[int | None] = mapped_column(Integer)
     fid: Mapped[str | None] = mapped_column(Text)

@@ -6,9 +6,10 @@ Create Date: 2026-12-06
 
 - drawings: one row per drawing other than the site plan (key, title, kind, building on the site plan, storey and
   its order, a schematic drawing's plane).
-- layout_versions.drawing_id and layout_features.drawing_id: NULL is the site plan, so every row written before
-  stays the site plan and nothing is rewritten; the two feature indexes get drawing_id after enterprise_id (a
-  floor plan lies over its building on the site plan: the site plan's bbox queries must not scan it).
+- layout_versions.drawing_id and layout_features.drawing_id (plain integers): NULL is the site plan, so every row
+  written before stays the site plan and nothing is rewritten; the two feature indexes get drawing_id after
+  enterprise_id (a floor plan lies over its building on the site plan: the site plan's bbox queries must not scan
+  it).
 - units.placements: a unit's features on drawings other than the site plan ({drawing key: fid}).
 """
 
@@ -43,34 +44,29 @@ def upgrade() -> None:
         sa.UniqueConstraint("enterprise_id", "key", name="uq_drawings_enterprise_id_key"),
     )
     op.create_index("ix_drawings_enterprise_id", "drawings", ["enterprise_id"])
-    with op.batch_alter_table("layout_versions") as batch:
-        batch.add_column(sa.Column("drawing_id", sa.Integer(), nullable=True))
-        batch.create_foreign_key("fk_layout_versions_drawing_id_drawings", "drawings", ["drawing_id"], ["id"])
+    # Plain columns, added in place on both backends: on SQLite a foreign key would rebuild the tables, and a
+    # rebuilt layout_versions or units loses the references of the rows pointing at it (layout_features,
+    # risk_events). Drawings are never deleted, so the id needs no constraint to stay true.
+    op.add_column("layout_versions", sa.Column("drawing_id", sa.Integer(), nullable=True))
+    op.add_column("layout_features", sa.Column("drawing_id", sa.Integer(), nullable=True))
+    op.add_column("units", sa.Column("placements", Data(), nullable=True))
     op.drop_index("ix_layout_features_bbox", table_name="layout_features")
     op.drop_index("ix_layout_features_fid", table_name="layout_features")
-    with op.batch_alter_table("layout_features") as batch:
-        batch.add_column(sa.Column("drawing_id", sa.Integer(), nullable=True))
-        batch.create_foreign_key("fk_layout_features_drawing_id_drawings", "drawings", ["drawing_id"], ["id"])
     op.create_index("ix_layout_features_bbox", "layout_features",
                     ["enterprise_id", "drawing_id", "valid_to", "minx", "maxx", "miny", "maxy"])
     op.create_index("ix_layout_features_fid", "layout_features", ["enterprise_id", "drawing_id", "fid", "valid_to"])
-    with op.batch_alter_table("units") as batch:
-        batch.add_column(sa.Column("placements", Data(), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("units") as batch:
-        batch.drop_column("placements")
     op.drop_index("ix_layout_features_fid", table_name="layout_features")
     op.drop_index("ix_layout_features_bbox", table_name="layout_features")
-    with op.batch_alter_table("layout_features") as batch:
-        batch.drop_constraint("fk_layout_features_drawing_id_drawings", type_="foreignkey")
-        batch.drop_column("drawing_id")
+    op.execute("DELETE FROM layout_features WHERE drawing_id IS NOT NULL")
+    op.execute("DELETE FROM layout_versions WHERE drawing_id IS NOT NULL")
+    op.drop_column("units", "placements")
+    op.drop_column("layout_features", "drawing_id")
+    op.drop_column("layout_versions", "drawing_id")
     op.create_index("ix_layout_features_bbox", "layout_features",
                     ["enterprise_id", "valid_to", "minx", "maxx", "miny", "maxy"])
     op.create_index("ix_layout_features_fid", "layout_features", ["enterprise_id", "fid", "valid_to"])
-    with op.batch_alter_table("layout_versions") as batch:
-        batch.drop_constraint("fk_layout_versions_drawing_id_drawings", type_="foreignkey")
-        batch.drop_column("drawing_id")
     op.drop_index("ix_drawings_enterprise_id", table_name="drawings")
     op.drop_table("drawings")
