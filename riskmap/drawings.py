@@ -13,6 +13,7 @@ No database and no web here.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from dataclasses import dataclass, field
@@ -148,6 +149,13 @@ def feature_cell(site: str | None, placements: dict[str, str] | None) -> str | N
     parts = [site] if site else []
     parts += [f"{d}{PLACEMENT_MARK}{ref}" for d, ref in sorted((placements or {}).items())]
     return "; ".join(parts) if parts else None
+
+
+def units_on_drawing(units, key: str) -> list:
+    """The units as a drawing other than the site plan shows them: each stands on its feature there (its placement),
+    or, without one, where its nearest placed ancestor stands; a geometry of its own (site plan lon/lat) does not
+    apply. Copies: the units themselves are left as they are."""
+    return [dataclasses.replace(u, feature_ref=(u.placements or {}).get(key), geometry=None) for u in units]
 
 
 def schematic_plane(bounds: tuple[float, float, float, float]) -> dict[str, Any]:

@@ -7,6 +7,7 @@ flags settled (riskmap.store.flags) and the audit row written, so the version is
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -41,7 +42,7 @@ def save_layout(store: Store, enterprise_name: str, layout: LayoutImport, *, aut
         s = w.session
         site = drawing.key == SITE
         if drawing.building_ref:
-            check_floor_plan(read_features(s, enterprise_name), drawing, gdf)
+            drawing = check_floor_plan(read_features(s, enterprise_name), drawing, gdf)
         draw_id = put_drawing(s, w.enterprise_id, drawing, layout.georeference.get("plane"))
         previous = read_features(s, enterprise_name) if site else None
         number = next_number(s, LayoutVersionRow, w.enterprise_id)
@@ -65,22 +66,27 @@ def save_layout(store: Store, enterprise_name: str, layout: LayoutImport, *, aut
     return number
 
 
-def check_floor_plan(site_features, drawing: Drawing, gdf) -> None:
-    """A floor plan's building must be a feature of the site plan, and the plan must lie on it: a plan placed
-    kilometres away by wrong control points is refused, not stored."""
-    fids = site_features["fid"].astype(str).to_numpy() if len(site_features) else []
-    hits = [i for i, f in enumerate(fids) if f == drawing.building_ref]
-    if not hits:
-        raise InputError(f"总平面图上没有编号为 “{drawing.building_ref}” 的建筑，楼层图 {drawing.key} 无处可放 / the "
-                         f"site plan has no feature {drawing.building_ref!r} for the floor plan {drawing.key!r}")
-    footprint = site_features.geometry.iloc[hits[0]]
+def check_floor_plan(site_features, drawing: Drawing, gdf) -> Drawing:
+    """A floor plan's building must be a feature of the site plan (named by fid, or by a name no other feature
+    has), and the plan must lie on it: a plan placed kilometres away by wrong control points is refused, not
+    stored. Returns the drawing with its building bound by fid."""
+    from riskmap.attach import FeatureIndex
+
+    found = FeatureIndex(site_features).match(drawing.building_ref) if len(site_features) else None
+    if found is None or found.position is None:
+        raise InputError(f"总平面图上没有编号或名称为 “{drawing.building_ref}” 的唯一建筑，"
+                         f"楼层图 {drawing.key} 无处可放 / the site plan has no single feature "
+                         f"{drawing.building_ref!r} for the floor plan {drawing.key!r}")
+    drawing = dataclasses.replace(drawing, building_ref=str(site_features["fid"].iloc[found.position]))
+    footprint = site_features.geometry.iloc[found.position]
     if footprint is None or footprint.is_empty or not len(gdf) or not drawing_is_georeferenced(gdf):
-        return
+        return drawing
     offset_m = metres_apart(footprint, shapely.union_all(gdf.geometry.to_numpy()))
     if offset_m > MAX_OFFSET_FROM_BUILDING_M:
         raise InputError(f"楼层图 {drawing.key} 距其建筑 {drawing.building_ref} 约 {offset_m:,.0f} m，控制点可能有误 / "
                          f"the floor plan {drawing.key!r} lies about {offset_m:,.0f} m from its building "
                          f"{drawing.building_ref!r}: check its control points")
+    return drawing
 
 
 def drawing_is_georeferenced(gdf) -> bool:
