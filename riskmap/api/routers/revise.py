@@ -238,7 +238,8 @@ def _import_drawing(store, settings, enterprise: str, file: Path, drawing, optio
     if base_version is not None and base_version != base:
         raise LayoutMovedOn(f"图纸 {drawing.key} 已改变（当前版本 {base}）/ the drawing {drawing.key!r} changed "
                             f"meanwhile (now version {base})")
-    summary = load_layout(settings, file, store=store, author=author, reason=reason, drawing=drawing, **options)
+    summary = load_layout(settings.model_copy(update={"enterprise": name}), file, store=store, author=author,
+                          reason=reason, drawing=drawing, **options)
     return {"enterprise": name, "source": summary["source"], "base_version": base, "applied": True,
             "warnings": summary["warnings"], "drawing": summary["drawing"],
             "layout_version": summary["layout_version"], "data_version": store.data_version(name),
