@@ -126,7 +126,7 @@
       return getJSON(self.tilejsonUrl(spec)).then(function (tj) {
         var layer = L.tileLayer(tj.tiles[0], {
           minZoom: 0, maxZoom: 22, maxNativeZoom: tj.maxzoom, minNativeZoom: tj.minzoom,
-          bounds: tj.bounds ? boundsOf(tj.bounds) : undefined, zIndex: spec.z, tileSize: 256,
+          bounds: tj.bounds ? self.layerBounds(tj.bounds) : undefined, zIndex: spec.z, tileSize: 256,
           className: "riskmap-tiles riskmap-tiles-" + spec.name, attribution: tj.attribution || "",
           keepBuffer: 2, updateWhenIdle: false
         });
@@ -149,8 +149,16 @@
       self.config.layers.forEach(function (spec) {
         if (overlays[spec.title]) ordered[spec.title] = overlays[spec.title];
       });
-      self.layerControl = L.control.layers(null, ordered, { collapsed: false, position: "topright" }).addTo(self.map);
+      self.layerControl = L.control.layers(null, ordered, { collapsed: window.innerWidth < 600, position: "topright" }).addTo(self.map);
     });
+  };
+
+  /** Where a layer asks for tiles: its TileJSON bounds; on a drawing's own plane a hair inside them, so that the
+   * row of tiles just beyond an edge (touching it, up to rounding) is not asked for. */
+  App.prototype.layerBounds = function (bbox) {
+    if (!this.plane) return boundsOf(bbox);
+    var e = this.plane.size * 1e-6;
+    return boundsOf([bbox[0] + e, bbox[1] + e, bbox[2] - e, bbox[3] - e]);
   };
 
   /** The layer's TileJSON, asking for @2x tiles on high-density screens. */
@@ -226,6 +234,7 @@
     var Header = L.Control.extend({
       onAdd: function () {
         var box = el("div", "riskmap-header riskmap-box");
+        self.headerBox = box;
         L.DomEvent.disableClickPropagation(box);
         box.appendChild(el("div", "riskmap-enterprise", c.enterprise));
         var view = c.region ? t.workshop + "：" + c.region.name : t.plan;
@@ -582,6 +591,7 @@
     var Search = L.Control.extend({
       onAdd: function () {
         var box = el("div", "riskmap-search riskmap-box");
+        self.searchBox = box;
         L.DomEvent.disableClickPropagation(box);
         L.DomEvent.disableScrollPropagation(box);
         var input = el("input");
@@ -704,8 +714,15 @@
 
   App.prototype.openPopup = function (latlng, body) {
     var content = this.popupContent(body);
-    this.popup = L.popup({ maxWidth: 420, minWidth: 260, maxHeight: 420, autoPanPadding: [20, 20],
-                           className: "riskmap-popup" })
+    // The popup is panned clear of the header and search box above it (on a phone they span the width).
+    var top = 20;
+    [this.headerBox, this.searchBox].forEach(function (box) {
+      if (box) top = Math.max(top, box.getBoundingClientRect().bottom - this.map.getContainer().getBoundingClientRect().top + 10);
+    }, this);
+    var narrow = this.map.getSize().x < 600;
+    this.popup = L.popup({ maxWidth: narrow ? this.map.getSize().x - 40 : 420, minWidth: narrow ? 200 : 260,
+                           maxHeight: 420, autoPanPaddingTopLeft: [20, narrow ? top : 20],
+                           autoPanPaddingBottomRight: [20, 20], className: "riskmap-popup" })
       .setLatLng(latlng).setContent(content).openOn(this.map);
     return this.popup;
   };

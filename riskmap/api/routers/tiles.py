@@ -569,12 +569,12 @@ def _plane_tilejson(doc: dict, plane: dict, box, min_zoom: int, max_zoom: int) -
     `size` drawing units, y down from its top-left corner), the bounds in drawing units, no lon/lat."""
     z0, size = int(plane["zoom"]), float(plane["size"])
     top = max(0, MAX_ZOOM - z0)
-    if box:
-        ox, oy = plane["origin"]
-        doc["bounds"] = [round(box[0] + ox, 6), round(box[1] + oy, 6), round(box[2] + ox, 6), round(box[3] + oy, 6)]
+    ox, oy = plane["origin"]
+    # the layer's content, or the plane's square when the layer has nothing there (never the earth's bounds)
+    doc["bounds"] = [round(box[0] + ox, 6), round(box[1] + oy, 6), round(box[2] + ox, 6), round(box[3] + oy, 6)] \
+        if box else [ox, oy - size, ox + size, oy]
     doc["minzoom"], doc["maxzoom"] = max(0, min_zoom - z0), min(top, max(0, max_zoom - z0))
-    b = doc["bounds"] if box else [plane["origin"][0], plane["origin"][1] - size, plane["origin"][0] + size,
-                                   plane["origin"][1]]
+    b = doc["bounds"]
     doc["center"] = [round((b[0] + b[2]) / 2, 6), round((b[1] + b[3]) / 2, 6), 0]
     doc["crs"] = "plane"
     doc["tile_matrix"] = {"crs": "drawing plane (no place on the earth)", "units": "drawing units",
