@@ -14,6 +14,8 @@ from riskmap.errors import NotFoundError
 from riskmap.store.rows import clean_text
 from riskmap.store.schema import DrawingRow
 from riskmap.store.types import utcnow
+from riskmap.text import storable as storable_text
+from riskmap.text import unstorable
 
 # Order of a drawing list: the site plan, then floor plans by building and storey, workshops, schematics.
 _KIND_ORDER = {kind: i for i, kind in enumerate(KINDS)}
@@ -29,12 +31,14 @@ def drawing_row(s: Session, ent_id: int, key: str | None) -> DrawingRow | None:
     """The stored row of a drawing (None for the site plan); NotFoundError naming the drawings there are."""
     if key is None or key == SITE:
         return None
+    storable = isinstance(key, str) and 0 < len(key) <= 64 and unstorable(key) is None
     row = s.execute(select(DrawingRow).where(DrawingRow.enterprise_id == ent_id, DrawingRow.key == key)) \
-        .scalar_one_or_none()
+        .scalar_one_or_none() if storable else None     # a key no drawing can bear finds nothing
     if row is None:
         known = [d.key for d in list_drawings(s, ent_id)]
-        raise NotFoundError(f"没有名为 “{str(key)[:64]}” 的图纸，现有：{'、'.join(known)} / no drawing "
-                            f"{str(key)[:64]!r}; the drawings are {', '.join(known)}")
+        shown = storable_text(str(key)[:64])
+        raise NotFoundError(f"没有名为 “{shown}” 的图纸，现有：{'、'.join(known)} / no drawing "
+                            f"{shown!r}; the drawings are {', '.join(known)}")
     return row
 
 

@@ -201,7 +201,7 @@ def drawing_key(drawing: str | None) -> str | None:
 
     if drawing is None or not drawing.strip() or drawing.strip() == SITE:
         return None
-    return drawing.strip()[:64]
+    return drawing.strip()
 
 
 def drawing_view(drawing, z: str, x: str, y: str) -> TileView:
