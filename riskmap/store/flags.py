@@ -30,7 +30,7 @@ from riskmap.errors import InputError, NotFoundError
 from riskmap.store.audit import record_change
 from riskmap.store.layouts import read_features
 from riskmap.store.ledgers import map_units
-from riskmap.store.rows import Writing, clean_text, enterprise_id, insert_plain
+from riskmap.store.rows import Writing, clean_text, enterprise_id, insert_plain, paused_gc
 from riskmap.store.schema import AccidentRow, LedgerVersionRow, ReassessmentFlagRow, RiskEventRow, UnitRow
 from riskmap.store.types import utcnow
 from riskmap.validity import DEFAULT_MONTHS, validity
@@ -119,7 +119,9 @@ def raise_on_current(w: Writing, reason_code: str, reason: str, detail: dict | N
               .where(*cond).group_by(units.c.code).order_by(units.c.code))
     names = ["enterprise_id", "unit_code", "reason_code", "reason", "raised_at", "raised_change_id", "cleared_at",
              "cleared_change_id", "detail"]
-    raised = sorted(s.execute(insert(flags_t).from_select(names, chosen).returning(flags_t.c.unit_code)).scalars())
+    with paused_gc():       # 100,000 small results; nothing cyclic
+        raised = sorted(s.execute(insert(flags_t).from_select(names, chosen).returning(flags_t.c.unit_code))
+                        .scalars())
     w.touch(raised=[(c, reason_code) for c in raised])
     return [{"unit_id": c, "reason_code": reason_code, "reason": reason} for c in raised]
 
@@ -135,13 +137,14 @@ def clear_open(w: Writing, codes: Iterable[str] | None, reason_code: str | None 
     if reason_code is not None:
         q = q.where(flags_t.c.reason_code == reason_code)
     found: list[Any] = []
-    if codes is None:
-        found = list(s.execute(q).all())
-    else:
-        codes = sorted(set(codes))
-        for start in range(0, len(codes), CHUNK):
-            found.extend(s.execute(q.where(flags_t.c.unit_code.in_(codes[start:start + CHUNK]))).all())
-    w.touch(cleared=[(r[0], r[1]) for r in found])
+    with paused_gc():       # a whole plant's flags come back: 100,000 small results, nothing cyclic
+        if codes is None:
+            found = s.execute(q).all()
+        else:
+            codes = sorted(set(codes))
+            for start in range(0, len(codes), CHUNK):
+                found.extend(s.execute(q.where(flags_t.c.unit_code.in_(codes[start:start + CHUNK]))).all())
+        w.touch(cleared=found)
     return len(found)
 
 
