@@ -485,16 +485,18 @@ def set_flags(session: Session, enterprise_id: int, data_version: int, by_flag: 
     than the rows' writing."""
     dialect = session.get_bind().dialect.name
     conn = session.connection()
-    head = "UPDATE map_features SET flag = {m}, data_version = {m} WHERE enterprise_id = {m} AND layer = 'units' AND "
     for flag, keys in by_flag.items():
         if not keys:
             continue
-        if dialect == "postgresql":
-            conn.exec_driver_sql(head.format(m="%s") + "key = ANY(%s)", (flag, data_version, enterprise_id, list(keys)))
+        if dialect == "postgresql":       # joined with the keys: the unique index for a few, a hash join for many
+            conn.exec_driver_sql("UPDATE map_features m SET flag = %s, data_version = %s FROM unnest(%s::text[]) AS "
+                                 "k(key) WHERE m.enterprise_id = %s AND m.layer = 'units' AND m.key = k.key",
+                                 (flag, data_version, list(keys), enterprise_id))
             continue
         for start in range(0, len(keys), FLAG_CHUNK):
             chunk = keys[start:start + FLAG_CHUNK]
-            conn.exec_driver_sql(head.format(m="?") + f"key IN ({', '.join('?' * len(chunk))})",
+            conn.exec_driver_sql("UPDATE map_features SET flag = ?, data_version = ? WHERE enterprise_id = ? AND "
+                                 f"layer = 'units' AND key IN ({', '.join('?' * len(chunk))})",
                                  (flag, data_version, enterprise_id, *chunk))
 
 
