@@ -12,6 +12,8 @@ Parts and goals:
                                                                                  goal p95 ≤ 50 ms
   3. MVT throughput from PostGIS against tipg serving the same map table       goal ≥ tipg
   4. edit → fresh tile: PATCH a unit's level, fetch an affected tile, check its colour   goal ≤ 300 ms
+  5. edits under load: the same PATCHes with 200 concurrent tile readers (wrk) on `riskmap serve --workers 2`,
+     against the same PATCHes on the idle server                              goal edit p99 ≤ 500 ms, tile p99 ≤ 100 ms
 wrk and nginx are installed from Debian by scripts/bench.sh (scripts/apt.sh) when missing and run as root; without
 them part 1 says in one line that it is skipped and why. tipg is installed with pip into this virtualenv.
 """
@@ -164,13 +166,23 @@ def ensure_tipg() -> bool:
 
 def wrk(url_base: str, paths: list[str], seconds: float, connections: int, work: Path) -> dict:
     """Requests/s and latency of wrk cycling through `paths` (2 threads, fixed duration)."""
+    out = subprocess.run(wrk_argv(url_base, paths, seconds, connections, work), capture_output=True, text=True,
+                         timeout=seconds + 60)
+    return wrk_figures(out.stdout)
+
+
+def wrk_argv(url_base: str, paths: list[str], seconds: float, connections: int, work: Path) -> list[str]:
+    """The wrk command cycling through `paths` (2 threads, fixed duration, latency percentiles)."""
     lua = work / "paths.lua"
     lua.write_text(WRK_LUA)
     listing = work / f"paths-{abs(hash(tuple(paths)))}.txt"
     listing.write_text("\n".join(paths) + "\n")
-    out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds:g}s", "--latency", "-s", str(lua),
-                          url_base, "--", str(listing)], capture_output=True, text=True, timeout=seconds + 60)
-    text = out.stdout
+    return ["wrk", "-t2", f"-c{connections}", f"-d{seconds:g}s", "--latency", "-s", str(lua), url_base, "--",
+            str(listing)]
+
+
+def wrk_figures(text: str) -> dict:
+    """Requests/s, p50/p99 and errors from wrk's report."""
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
     bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
     errors = re.search(r"Socket errors:.*", text)
@@ -567,6 +579,79 @@ def part_edit(demo_url: str, work: Path, rounds: int, results: dict) -> None:
     results["edit"] = {"p50_ms": statistics.median(times), "max_ms": max(times), "stale": stale}
 
 
+def part_edit_load(demo_url: str, work: Path, edits: int, readers: int, results: dict) -> None:
+    """Edits while `readers` clients read cached tiles from `riskmap serve --workers 2` (wrk), against the same
+    edits on the same idle server (the reference, same run): PATCH latency and PATCH → fresh MVT tile."""
+    import httpx
+    import morecantile
+
+    print(f"\n[5] edits under load: {edits} PATCHes of a unit's level, alone and with {readers} tile readers (wrk) "
+          "on riskmap serve --workers 2")
+    why = ensure_tools(("wrk",))
+    if why:
+        print(f"  skipped: {why}")
+        return
+    from riskmap.store import open_store
+    from riskmap.store.tokens import create_token
+
+    with open_store(demo_url) as store:
+        token, _ = create_token(store, "editor", f"bench-load-{os.getpid()}-{time.time_ns()}")
+    tms = morecantile.tms.get("WebMercatorQuad")
+    with riskmap_serve(demo_url, work / "load.log", workers=2) as srv, httpx.Client(
+            base_url=srv.base, timeout=60, headers={"Authorization": f"Bearer {token}"}) as client:
+        unit, point = _visible_unit(client)
+        tile = tms.tile(point.x, point.y, 18)
+        paths = []
+        for layer in ("regions", "units", "layout"):
+            tiles, version, ent = plant_tiles(srv.base, layer, (16, 17, 18))
+            paths += [f"/tiles/{layer}/{t.z}/{t.x}/{t.y}.png?enterprise={ent}&v={version}" for t in tiles]
+        for _ in range(4):                                   # both workers' caches warm
+            for p in paths:
+                client.get(p)
+
+        def run_edits(label: str) -> dict:
+            patch, fresh, stale = [], [], 0
+            for i in range(edits):
+                level = ("major", "low")[i % 2]
+                t0 = time.perf_counter()
+                r = client.patch(f"/api/units/{unit}", json={"override": {"level": level, "reason": "基准测试"}})
+                t1 = time.perf_counter()
+                assert r.status_code == 200, r.text
+                mvt = client.get(f"/tiles/units/{tile.z}/{tile.x}/{tile.y}.mvt",
+                                 params={"v": r.json()["data_version"]})
+                t2 = time.perf_counter()
+                import mapbox_vector_tile
+                props = [f["properties"] for f in mapbox_vector_tile.decode(mvt.content)["units"]["features"]
+                         if f["properties"]["unit_id"] == unit]
+                stale += not props or props[0]["level"] != level
+                patch.append((t1 - t0) * 1000)
+                fresh.append((t2 - t0) * 1000)
+                time.sleep(0.05)
+            out = {"patch_p50_ms": _pct(patch, 50), "patch_p99_ms": _pct(patch, 99), "fresh_p50_ms": _pct(fresh, 50),
+                   "fresh_p99_ms": _pct(fresh, 99), "stale": stale}
+            print(f"  {label:28s} PATCH p50 {out['patch_p50_ms']:6.0f} ms  p99 {out['patch_p99_ms']:6.0f} ms   "
+                  f"PATCH → fresh MVT p50 {out['fresh_p50_ms']:6.0f} ms  p99 {out['fresh_p99_ms']:6.0f} ms   "
+                  f"stale {stale} of {edits}")
+            return out
+
+        client.patch(f"/api/units/{unit}", json={"override": None})      # warm the edit path
+        alone = run_edits("alone (reference)")
+        seconds = 2.0 + edits * 0.6
+        proc = subprocess.Popen(wrk_argv(srv.base, paths, seconds, readers, work), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        time.sleep(1.5)
+        loaded = run_edits(f"with {readers} readers")
+        text, _ = proc.communicate(timeout=seconds + 60)
+        tiles = wrk_figures(text)
+        client.patch(f"/api/units/{unit}", json={"override": None})
+    print(f"  tile readers meanwhile: {tiles['rps']:.0f} req/s, p50 {tiles['p50']}, p99 {tiles['p99']}, "
+          f"non-2xx {tiles['non2xx']} {tiles['socket_errors']}")
+    print(f"  ratio under load / alone: PATCH p99 {loaded['patch_p99_ms'] / alone['patch_p99_ms']:.1f}, "
+          f"fresh tile p99 {loaded['fresh_p99_ms'] / alone['fresh_p99_ms']:.1f} (goals: edit p99 ≤ 500 ms, "
+          "tile p99 ≤ 100 ms)")
+    results["edit_load"] = {"alone": alone, "loaded": loaded, "tiles": tiles, "readers": readers}
+
+
 # ---------------------------------------------------------------------------------------------- main
 
 
@@ -578,7 +663,8 @@ def main() -> None:
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--pg", default=os.environ.get("RISKMAP_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres"),
                     help="PostgreSQL admin URL for the tipg comparison")
-    ap.add_argument("--skip", default="", help="comma list of parts to skip: throughput,cold,tipg,edit")
+    ap.add_argument("--skip", default="", help="comma list of parts to skip: throughput,cold,tipg,edit,load")
+    ap.add_argument("--readers", type=int, default=200, help="concurrent tile readers while editing (part 5)")
     ap.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = ap.parse_args()
     seconds = args.seconds or (4.0 if args.quick else 8.0)
@@ -607,6 +693,8 @@ def main() -> None:
             part_tipg(args.pg, work, seconds, args.connections, results)
         if "edit" not in skip:
             part_edit(demo_url, work, 6 if args.quick else 12, results)
+        if "load" not in skip:
+            part_edit_load(demo_url, work, 20 if args.quick else 60, args.readers, results)
     print(f"\nload average at the end: {os.getloadavg()[0]:.1f} (other work on the machine skews throughput)")
     if args.json:
         args.json.write_text(json.dumps(results, ensure_ascii=False, indent=2, default=str))

@@ -13,7 +13,7 @@ import shapely
 from plants import EDIT_ENT as ENT
 from plants import editing_layout as layout
 from plants import offset_square as square
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from riskmap.clock import add_months
 from riskmap.domain import AssessmentUnit, RiskEvent, UnitKind
@@ -270,3 +270,90 @@ def test_failed_change_raises_no_flag(plant, monkeypatch):
         store.patch_feature(ENT, "A", [a.edit_tag], {"geometry": square(0, 0, 1.5e-3)})
     monkeypatch.undo()
     assert open_flags(store) == set() and store.feature(ENT, "A").edit_tag == a.edit_tag
+
+
+def many_units(n: int) -> list[AssessmentUnit]:
+    """The plant's units and `n` equipment units under u2, each with a small square of its own (every fifth one
+    sharing its neighbour's shape: one drawn row for two units), all assessed today."""
+    fire = [RiskEvent("火灾", residual_level=Level.GENERAL)]
+    out = plant_units()
+    for k in range(n):
+        x = 0.0021 + (k - k % 5 // 4) % 40 * 4e-6
+        y = 0.0006 + (k - k % 5 // 4) // 40 * 4e-6
+        out.append(AssessmentUnit(f"e{k:04d}", f"设备{k}", UnitKind.EQUIPMENT, parent_id="u2",
+                                  geometry=square(x, y, 3e-6), events=list(fire), last_assessed=TODAY))
+    return out
+
+
+def open_rows(store) -> list[tuple[str, str, int]]:
+    """Every open stored flag as (unit, reason, raised_change_id), straight from the table."""
+    with store.session() as s:
+        return sorted(s.execute(select(ReassessmentFlagRow.unit_code, ReassessmentFlagRow.reason_code,
+                                       ReassessmentFlagRow.raised_change_id)
+                                .where(ReassessmentFlagRow.cleared_at.is_(None))).all())
+
+
+def last_change(store, action: str):
+    with store.session() as s:
+        return s.execute(select(ChangeRow.id, ChangeRow.author, ChangeRow.reason, ChangeRow.data_version,
+                                ChangeRow.detail).where(ChangeRow.action == action)
+                         .order_by(ChangeRow.id.desc()).limit(1)).one()
+
+
+def test_serious_accident_flags_every_current_unit_once_and_clearing_clears_them_all(store):
+    """A whole plant flagged in one statement: each current unit once (one already flagged for an accident is not
+    flagged again, a retired unit not at all), other reasons kept, the audit row and the data version as for a
+    row per unit, the map's flags as a full rebuild draws them; clearing them all clears every open flag."""
+    store.save_layout(ENT, layout())
+    store.create_feature(ENT, "P1", "equipment", shapely.Point(120.0025, 30.0001), feature_name="泵1")
+    units = many_units(1200)                                  # more than a chunk of keys or codes
+    store.save_units(ENT, [*units, AssessmentUnit("gone", "已拆除", UnitKind.POST, parent_id="root",
+                                                  geometry=square(0.0021, 0.0016, 1e-5), last_assessed=TODAY)])
+    store.save_units(ENT, units)                              # "gone" retired: not current any more
+    codes = sorted(u.id for u in units)
+    store.record_accident(ENT, "e0007", TODAY, "手部割伤")
+    a = store.feature(ENT, "A")
+    store.patch_feature(ENT, "A", [a.edit_tag], {"geometry": square(0, 0, 1.5e-3)})     # u1: geometry_changed
+    before = open_rows(store)
+    version = store.data_version(ENT)
+
+    out = store.record_accident(ENT, None, TODAY, "爆燃", deaths=1, author="安全员")
+    assert out["serious"] is True and out["data_version"] == version + 1 == store.data_version(ENT)
+    raised = out["flags_raised"]
+    assert [f["unit_id"] for f in raised] == [c for c in codes if c != "e0007"]         # once each, code order
+    assert {(f["reason_code"], f["reason"]) for f in raised} == {("accident", "发生了事故：2026-11-23 爆燃 / "
+                                                                  "an accident was recorded: 2026-11-23 爆燃")}
+    change = last_change(store, "accident.record")
+    assert (change.id, change.author, change.reason, change.data_version) == (out["change_id"], "安全员", "爆燃",
+                                                                              version + 1)
+    assert change.detail == {"occurred_on": TODAY.isoformat(), "deaths": 1, "serious_injuries": 0, "serious": True,
+                             "flagged": len(codes)}
+    now_open = open_rows(store)
+    assert sorted(set(now_open) - set(before)) == sorted((c, "accident", change.id) for c in codes if c != "e0007")
+    accident_open = [u for u, r, _ in now_open if r == "accident"]
+    assert sorted(accident_open) == codes                                              # exactly once per unit
+    with store.session() as s:
+        details = s.execute(select(ReassessmentFlagRow.detail).where(
+            ReassessmentFlagRow.raised_change_id == change.id)).scalars().all()
+    assert len(details) == len(raised)
+    assert all(d == {"accident_id": out["id"], "unit": None, "serious": True} for d in details)
+    drawn = map_flags(store)
+    assert drawn.pop("gone") is None                        # the retired unit's tombstone, not flagged
+    assert drawn["u1"] == "accident,geometry_changed"
+    assert set(drawn.values()) == {"accident", "accident,geometry_changed"}
+    assert store.rebuild_map(ENT).empty                     # the map updated in place is the one a rebuild draws
+
+    again = store.record_accident(ENT, None, TODAY, "再次爆燃", deaths=2)
+    assert again["flags_raised"] == [] and len(open_rows(store)) == len(now_open)
+
+    version = store.data_version(ENT)
+    cleared = store.clear_flags(ENT, None, author="安全员", reason="全厂已重新评估")
+    assert cleared["cleared"] == len(codes) + 1 and cleared["data_version"] == version + 1
+    assert open_rows(store) == [] and open_flags(store) == set()
+    with store.session() as s:
+        by_change = s.execute(select(func.count()).select_from(ReassessmentFlagRow).where(
+            ReassessmentFlagRow.cleared_change_id == cleared["change_id"])).scalar_one()
+    assert by_change == len(codes) + 1
+    assert set(map_flags(store).values()) == {None}
+    assert store.rebuild_map(ENT).empty
+    assert store.clear_flags(ENT, None)["cleared"] == 0

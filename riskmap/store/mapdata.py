@@ -159,6 +159,7 @@ class MapFeatureRow(Base):
 
 
 SNAPSHOT_COLUMNS = ["key", *ATTRIBUTES, "geometry"]
+FLAG_CHUNK = 900             # keys per UPDATE of set_flags on SQLite (bound parameters per statement)
 
 
 def build_snapshot(features, units: Sequence[AssessmentUnit], regions: Sequence[Region],
@@ -478,17 +479,25 @@ def _update_attributes(session: Session, rows: pd.DataFrame, data_version: int) 
     update_in_place(session, params, ATTRIBUTES)
 
 
-def update_flags(session: Session, enterprise_id: int, params: list[dict]) -> None:
-    """Set `flag` and data_version of drawn unit rows by key (`row_key`), as one executemany of the driver."""
-    if not params:
-        return
+def set_flags(session: Session, enterprise_id: int, data_version: int, by_flag: dict[str | None, list[str]]) -> None:
+    """Set `flag` (and data_version) of the drawn unit rows by key, one UPDATE per flag text and chunk of keys (one
+    per flag text with PostgreSQL's `= ANY`): an accident re-flags every row, and a statement per row cost more
+    than the rows' writing."""
     dialect = session.get_bind().dialect.name
-    mark = (lambda n: f"%({n})s") if dialect == "postgresql" else (lambda n: f":{n}")
-    for p in params:
-        p["enterprise_id"] = enterprise_id
-    session.connection().exec_driver_sql(
-        f"UPDATE map_features SET flag = {mark('flag')}, data_version = {mark('data_version')} WHERE enterprise_id = "
-        f"{mark('enterprise_id')} AND layer = 'units' AND key = {mark('row_key')}", params)
+    conn = session.connection()
+    for flag, keys in by_flag.items():
+        if not keys:
+            continue
+        if dialect == "postgresql":       # joined with the keys: the unique index for a few, a hash join for many
+            conn.exec_driver_sql("UPDATE map_features m SET flag = %s, data_version = %s FROM unnest(%s::text[]) AS "
+                                 "k(key) WHERE m.enterprise_id = %s AND m.layer = 'units' AND m.key = k.key",
+                                 (flag, data_version, list(keys), enterprise_id))
+            continue
+        for start in range(0, len(keys), FLAG_CHUNK):
+            chunk = keys[start:start + FLAG_CHUNK]
+            conn.exec_driver_sql("UPDATE map_features SET flag = ?, data_version = ? WHERE enterprise_id = ? AND "
+                                 f"layer = 'units' AND key IN ({', '.join('?' * len(chunk))})",
+                                 (flag, data_version, enterprise_id, *chunk))
 
 
 def update_in_place(session: Session, params: list[dict], columns: Sequence[str]) -> None:

@@ -434,19 +434,32 @@ def _reflag(s: Session, plant: PlantMap, flagged: set[str], old_flags: dict[str,
             data_version: int) -> mapdata.MapChange:
     """Only flags changed (an accident, flags cleared): no shape, level or region moves, so only the `flag` of the
     drawn rows standing for the re-flagged units is written, in place, by key: the sorted union of their members'
-    flags, as drawn_units joins them; the row's key is the shape's owner, as drawn_units chooses it."""
+    flags, as drawn_units joins them; the row's key is the shape's owner, as drawn_units chooses it. Most shapes
+    draw one unit, whose flags text is already the row's: no joining for them (an accident re-flags them all)."""
     change = mapdata.MapChange(data_version)
-    shapes = {plant.shape[c] for c in flagged if c in plant.shape}
-    params = []
-    for shape in shapes:
-        members = plant.by_shape[shape]
-        before = _joined(old_flags.get(m, plant.flags.get(m)) for m in members)
-        after = _joined(plant.flags.get(m) for m in members)
+    by_flag: dict[str | None, list[str]] = {}
+    shared: set[bytes] = set()
+    shape_of, by_shape, now = plant.shape.get, plant.by_shape, plant.flags.get
+    for code in flagged:
+        shape = shape_of(code)
+        if shape is None:
+            continue                                # not drawn
+        if len(by_shape[shape]) > 1:
+            shared.add(shape)
+            continue
+        after = now(code) or None
+        if (old_flags[code] or None) != after:
+            by_flag.setdefault(after, []).append(code)
+    for shape in shared:
+        members = by_shape[shape]
+        before = _joined(old_flags.get(m, now(m)) for m in members)
+        after = _joined(now(m) for m in members)
         if before != after:
-            owner = min(members, key=plant.owner_rank) if len(members) > 1 else next(iter(members))
-            params.append({"row_key": owner, "flag": after, "data_version": data_version})
-            change.changed.append(("units", owner))
-    mapdata.update_flags(s, plant.enterprise_id, params)
+            by_flag.setdefault(after, []).append(min(members, key=plant.owner_rank))
+    for keys in by_flag.values():
+        keys.sort()
+        change.changed.extend(("units", k) for k in keys)
+    mapdata.set_flags(s, plant.enterprise_id, data_version, by_flag)
     return change
 
 

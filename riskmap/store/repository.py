@@ -51,6 +51,7 @@ from riskmap.store.rows import (
     enterprise_name_to_find,
     enterprise_of,
     is_connection_problem,
+    paused_gc,
     reason_of,
 )
 from riskmap.store.schema import (
@@ -370,9 +371,10 @@ class Store:
         the map's inputs to keep for the next write (None when they were not read whole)."""
         s = w.session
         if w.plant is not None and w.delta is not None and w.tracked:
-            try:    # Fallback comes before anything is written
-                return mapupdate.update(s, w.plant, w.delta, w.enterprise_name, w.data_version,
-                                        features=w.features), w.plant
+            try:    # Fallback comes before anything is written; no GC pass over the kept plant's objects
+                with paused_gc():
+                    return mapupdate.update(s, w.plant, w.delta, w.enterprise_name, w.data_version,
+                                            features=w.features), w.plant
             except mapupdate.Fallback:
                 pass
         if w.units is None and self.incremental_map:
