@@ -71,6 +71,13 @@ class Drawing:
 SITE_PLAN = Drawing(key=SITE, title="总平面布置图", kind="site")
 
 
+def requested(drawing: str | None) -> str | None:
+    """The drawing a request or command names (None: the site plan, also for "site" and an empty value)."""
+    if drawing is None or not drawing.strip() or drawing.strip() == SITE:
+        return None
+    return drawing.strip()
+
+
 def check_key(key: str) -> str:
     """A drawing key as given, or InputError: it goes into URLs and the ledger's feature cell."""
     text = (key or "").strip()

@@ -539,12 +539,19 @@ def test_fast_path_answers_cached_tiles_exactly_like_the_routes(demo_db, monkeyp
     plain_calls = len(calls)
     assert plain_calls == len(paths) + 2                  # only the plain app went through the routes
     # what the fast path does not know goes on to the routes, with their answers
-    for p, status in ((f"/tiles/units/17/{t.x}/{t.y}.png?v={v - 1}", 302), ("/tiles/units/17/0/0.mvt", 200),
-                      ("/tiles/units/3/9/0.png", 404), (f"/tiles/units/17/{t.x}/{t.y}.png?hatch=x", 422),
-                      (f"/tiles/units/17/{t.x}/{t.y}.png?enterprise=无", 404)):
+    for p, status in (("/tiles/units/17/0/0.mvt", 200), ("/tiles/units/3/9/0.png", 404),
+                      (f"/tiles/units/17/{t.x}/{t.y}.png?hatch=x", 422),
+                      (f"/tiles/units/17/{t.x}/{t.y}.png?enterprise=无", 404),
+                      (f"/tiles/units/17/{t.x}/{t.y}.png?v=x", 422)):
         r = fast.get(p, follow_redirects=False)
         assert r.status_code == status, (p, r.status_code)
     assert len(calls) == plain_calls + 4                  # (the bad hatch is refused before _tile)
+    # an old version is sent on by the fast path itself, to the address the routes give
+    old = f"/tiles/units/17/{t.x}/{t.y}.png?labels=0&v={v - 1}"
+    a, b = plain.get(old, follow_redirects=False), fast.get(old, follow_redirects=False)
+    assert a.status_code == b.status_code == 302 and len(calls) == plain_calls + 5
+    assert a.headers["location"] == b.headers["location"] and b.headers["location"].endswith(f"v={v}")
+    assert a.headers["cache-control"] == b.headers["cache-control"] == "no-store"
 
 
 def test_basemap_folder_has_one_file_per_enterprise(demo_db, tmp_path, monkeypatch):

@@ -30,6 +30,7 @@ from riskmap.api.requests import (
     url_on,
 )
 from riskmap.api.tilesets import TILES_CONFORMANCE, collection_tile_links
+from riskmap.drawings import requested
 from riskmap.errors import NotFoundError, RiskmapError
 from riskmap.vocabulary import PART_ZH
 
@@ -313,10 +314,8 @@ def parse_at(text: str | None) -> datetime | None:
 def plant_view(request: Request, store, ref: data.CollectionRef, at: datetime | None) -> data.PlantView:
     """The plant as the request sees it: the current state, or the past one at ``at`` (read only); a GET's
     `drawing` shows another drawing's layout, units and regions (edits work on the site plan)."""
-    from riskmap.api.routers.tiles import drawing_key
-
     cache = data.plant_cache(request.app)
-    drawing = drawing_key(request.query_params.get("drawing")) if request.method in ("GET", "HEAD") else None
+    drawing = requested(request.query_params.get("drawing")) if request.method in ("GET", "HEAD") else None
     if at is not None:
         return cache.past_view(store, ref.enterprise.name, at, drawing)
     return cache.view(store, ref.enterprise.name, drawing)

@@ -43,13 +43,13 @@ class _PrintCache:
         self.max_bytes, self.size = max_bytes, 0
 
     def plant(self, request: Request, enterprise: str | None, at: datetime | None = None) -> Plant:
-        from riskmap.api.routers.tiles import drawing_key
+        from riskmap.drawings import requested
         from riskmap.plant import load_plant
         from riskmap.store.history import versions_at
 
         tenant = resolve_tenant(request.app, enterprise)
         store, name = tenant.store, tenant.name
-        drawing = drawing_key(request.query_params.get("drawing"))   # a storey, workshop or schematic drawing
+        drawing = requested(request.query_params.get("drawing"))   # a storey, workshop or schematic drawing
         if at is None:
             key = (id(store), name, store.data_version(name), drawing)
         else:   # one past plant serves every moment at which the same versions were current

@@ -25,6 +25,7 @@ from starlette.concurrency import run_in_threadpool
 from riskmap.api import answers
 from riskmap.api.conditional import none_match
 from riskmap.api.deps import app_singleton
+from riskmap.drawings import requested
 from riskmap.errors import InputError, NotFoundError, RiskmapError
 from riskmap.render.grid import MAX_ZOOM, TileView, tile_view
 
@@ -156,7 +157,7 @@ async def _tile(request: Request, layer: str, z: str, x: str, y: str, fmt: str, 
     from riskmap.render.tilecache import etag_for
 
     _check_layer(layer)
-    drawing = drawing_key(drawing)
+    drawing = requested(drawing)
     view = tile_view(z, x, y) if drawing is None else None
     tiles = tiles_of(request)
     if layer == BASEMAP:
@@ -193,15 +194,6 @@ async def _tile(request: Request, layer: str, z: str, x: str, y: str, fmt: str, 
     if body is None:
         body = await run_in_threadpool(service.render, key, data, view)
     return Response(body, media_type="image/png" if fmt == "png" else MVT_TYPE, headers=headers)
-
-
-def drawing_key(drawing: str | None) -> str | None:
-    """The drawing a request names (None: the site plan, also for "site" and an empty value)."""
-    from riskmap.drawings import SITE
-
-    if drawing is None or not drawing.strip() or drawing.strip() == SITE:
-        return None
-    return drawing.strip()
 
 
 def drawing_view(drawing, z: str, x: str, y: str) -> TileView:
@@ -318,7 +310,7 @@ def make_router() -> APIRouter:
                        drawing: str | None = Query(None, description=_DRAWING["description"])) -> JSONResponse:
         _check_layer(layer)
         tiles = tiles_of(request)
-        drawing = drawing_key(drawing)
+        drawing = requested(drawing)
         if layer == BASEMAP and drawing is None:
             return _basemap_tilejson(request, tiles, enterprise, format, scale)
         service = tiles.service
@@ -431,10 +423,15 @@ class TileFastPath:
             if data is None:
                 return None
             v = query.get("v")
-            if "at" in query or "drawing" in query or (v is not None and v != str(data.version)):
+            if "at" in query or "drawing" in query or (v is not None and not v.isdigit()):
                 return None
             view = TileView(zi, xi, yi)      # inside the WebMercatorQuad grid, as tile_view would check
             key = service.key(data, layer, fmt, view, 2 if two else 1, hatch, labels, flagged, query.get("layers"))
+            if v is not None and int(v) != data.version:
+                # a map still asking with the version before an edit: sent on at once (under load, going through
+                # the routes for it cost the edits half of the event loop)
+                return 302, [(b"location", _relocated(scope, data.version).encode()),
+                             (b"cache-control", b"no-store"), (b"content-length", b"0")], b""
             etag = etag_for(data, key)
             cache_control = IMMUTABLE if v is not None else "no-cache"
             if v is None:
@@ -449,6 +446,17 @@ class TileFastPath:
         media = b"image/png" if fmt == "png" else MVT_TYPE.encode()
         return 200, [(b"content-length", str(len(body)).encode()), (b"content-type", media),
                      (b"etag", etag.encode()), (b"cache-control", cache_control.encode())], body
+
+
+def _relocated(scope, version: int) -> str:
+    """The address of a tile with another data version, as the routes' redirect gives it (`_with_version`)."""
+    from urllib.parse import parse_qsl
+
+    raw = scope.get("query_string", b"").decode("latin-1")
+    params = [(k, v) for k, v in parse_qsl(raw, keep_blank_values=True) if k != "v"]
+    params.append(("v", str(version)))
+    path = scope.get("root_path", "") + _route_path(scope)
+    return f"{path}?{urlencode(params)}"
 
 
 _QUERIES: dict[bytes, dict[str, str]] = {}

@@ -20,6 +20,7 @@ from riskmap.api.deps import app_singleton, resolve_tenant
 from riskmap.api.routers.identify import plant_index, warm_up
 from riskmap.api.routers.static import app_url, vendor_assets
 from riskmap.clock import LOCAL_ZONE
+from riskmap.drawings import requested
 from riskmap.errors import RiskmapError, no_enterprise
 from riskmap.levels import LEVELS_HIGH_TO_LOW, load_palette
 from riskmap.render import editpage, webmap
@@ -235,11 +236,9 @@ def drawings_config(store, enterprise: str, drawing: str | None) -> dict:
 
 def _config(request: Request, enterprise: str | None, region: str | None, lang: str, at: str | None = None,
             drawing: str | None = None) -> dict:
-    from riskmap.api.routers.tiles import drawing_key
-
     app = request.app
     store = app.state.store()
-    drawing = drawing_key(drawing)
+    drawing = requested(drawing)
     summary = map_summary(app, enterprise)
     moment = check_moment(store, summary.enterprise, at)
     at = moment[0] if moment else None
