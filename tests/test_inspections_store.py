@@ -225,3 +225,25 @@ def test_national_export(plant):
                                "checkStatus": 0}]
     assert out["stops"] == [{"riskUnitId": "T1", "stopStartTime": "2026-03-03 08:00:00", "stopEndTime": None,
                              "stopReason": "停用"}]
+
+
+def test_imported_records_keep_their_moments_on_both_backends(plant):
+    """The bulk path (COPY on PostgreSQL) stores the same instants as a single save."""
+    from riskmap.inspections.records import CheckRecord, ItemResult
+
+    store = plant
+    task = _task(store, "shift")
+    made = CheckRecord(task_id=task.id, window_start=bj(2026, 3, 2, 8), window_end=bj(2026, 3, 2, 16),
+                       checked_at=bj(2026, 3, 2, 9, 15), person="演示", status=0,
+                       items=tuple(ItemResult(i, "pass") for i in task.items))
+    assert ins.import_records(store, ENT, [made]) == 1
+    back = ins.records(store, ENT)[0]
+    assert (back.window_start, back.window_end, back.checked_at) == (made.window_start, made.window_end,
+                                                                     made.checked_at)
+    occ, _ = ins.due(store, ENT, bj(2026, 3, 2, 8), bj(2026, 3, 2, 16), now=bj(2026, 3, 5))
+    assert [o.state for o in occ if o.task_id == task.id] == ["done"]
+    with pytest.raises(AlreadyCheckedError):
+        ins.import_records(store, ENT, [made])
+    with pytest.raises(NoTaskError):
+        ins.import_records(store, ENT, [CheckRecord(**{**made.__dict__, "task_id": 10**6})])
+    assert len(ins.records(store, ENT)) == 1

@@ -15,7 +15,7 @@ import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -44,7 +44,7 @@ from riskmap.inspections.records import (
 )
 from riskmap.inspections.tasks import Assignee, Task, edited, generate_tasks, is_assigned
 from riskmap.store.audit import record_change
-from riskmap.store.rows import enterprise_id, required_text
+from riskmap.store.rows import CHUNK_ROWS, enterprise_id, insert_chunk, required_text
 from riskmap.store.schema import (
     EnterpriseRow,
     InspectionCheckpointRow,
@@ -421,6 +421,39 @@ def record_check(store: Store, name: str, task_id: Any, answers: Sequence[dict],
         record = _record_of(row)
     unit = store.unit_record(name, the_task.unit_code)
     return record, hazard_drafts(the_task, record, unit_name=unit[0].name if unit else None)
+
+
+def import_records(store: Store, name: str, made: Sequence[CheckRecord], *, author: str | None = None) -> int:
+    """Append many records made elsewhere (the demo's history, a migration from another system) in one transaction;
+    each names a task of this enterprise and a window none of the others (nor a stored record) answers."""
+    with _writing(store, name) as w:
+        w.refresh_map = False
+        s = w.session
+        ids = set(s.execute(select(InspectionTaskRow.id).where(
+            InspectionTaskRow.enterprise_id == w.enterprise_id)).scalars())
+        taken = {(tid, start) for tid, start in s.execute(select(
+            InspectionRecordRow.task_id, InspectionRecordRow.window_start).where(
+            InspectionRecordRow.enterprise_id == w.enterprise_id))}
+        now, rows = utcnow(), []
+        for r in made:
+            if r.task_id not in ids:
+                raise NoTaskError(f"没有编号为 {r.task_id} 的排查任务 / no inspection task {r.task_id}")
+            if (r.task_id, r.window_start) in taken:
+                raise AlreadyCheckedError(f"任务 {r.task_id} 的该窗口已有记录 / task {r.task_id}: window checked "
+                                          "already")
+            taken.add((r.task_id, r.window_start))
+            rows.append({    # UTC: PostgreSQL's COPY bypasses the column type (and ignores an offset)
+                "enterprise_id": w.enterprise_id, "task_id": r.task_id, "window_start": r.window_start.astimezone(UTC),
+                "window_end": r.window_end.astimezone(UTC), "checked_at": r.checked_at.astimezone(UTC),
+                "recorded_at": (r.recorded_at or now).astimezone(UTC),
+                "person": r.person, "account_id": r.account_id, "device": r.device,
+                "items": [{"item": i.item, "result": i.result, "note": i.note} for i in r.items],
+                "status": r.status, "late": r.late, "note": r.note, "corrects_id": None, "checkpoint_id": None})
+        for at in range(0, len(rows), CHUNK_ROWS):
+            insert_chunk(s, InspectionRecordRow, rows[at:at + CHUNK_ROWS], returning=False)
+        record_change(w, "inspection.import", collection="inspection_records", author=author,
+                      detail={"count": len(made)})
+    return len(made)
 
 
 def records(store: Store, name: str, *, task_id: Any = None, since: datetime | None = None,
