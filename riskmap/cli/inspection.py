@@ -83,6 +83,8 @@ def list_tasks(unit: Annotated[str | None, typer.Option("--unit", help="单元�
     if as_json:
         print_json([{"id": t.id, "unit_id": t.unit_code, "title": t.title, "cadence": t.cadence.to_dict(),
                      "national": t.national(name), "items": t.items, "active": t.active,
+                     "assignee": {"kind": t.assignee.kind, "value": t.assignee.value,
+                                  "work_type": t.assignee.work_type, "task_num": t.assignee.task_num},
                      "row_version": t.row_version} for t in found])
         return
     for t in found:
