@@ -8,9 +8,13 @@ stored, and the windows of any range come from the cadence. A window is `done` w
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import gc
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from operator import attrgetter
+from typing import NamedTuple
 
 from riskmap.clock import LOCAL_ZONE
 from riskmap.domain import AssessmentUnit
@@ -51,9 +55,8 @@ class Shutdown:
         return self.starts_at < end and (self.ends_at is None or self.ends_at > start)
 
 
-@dataclass(frozen=True)
-class Occurrence:
-    """One window of one task and its state at the moment asked."""
+class Occurrence(NamedTuple):
+    """One window of one task and its state at the moment asked (a tuple: there are millions in a year)."""
 
     task_id: int | None
     task_key: str
@@ -87,32 +90,47 @@ def shutdowns_by_unit(shutdowns: Iterable[Shutdown], units: Sequence[AssessmentU
 def occurrences(tasks: Iterable[Task], start: datetime, end: datetime, *, now: datetime,
                 done: dict[tuple[int | None, datetime], tuple[int, bool]] | None = None,
                 shutdowns: dict[str, list[Shutdown]] | None = None) -> list[Occurrence]:
-    """Every window of the active tasks overlapping [start, end) and its state at `now`; `done` maps (task id,
-    window start) to (record id, late) for the windows checked; `shutdowns` as shutdowns_by_unit gives them."""
-    done, shutdowns = done or {}, shutdowns or {}
-    out = []
-    for task in tasks:
-        if not task.active:
-            continue
-        stops = shutdowns.get(task.unit_code, ())
-        for win in task.cadence.windows(task.starts_on, start, end):
-            out.append(state_of(task, win, now=now, done=done.get((task.id, win.start)), stops=stops))
-    out.sort(key=lambda o: (o.start, o.unit_code, o.task_key))
+    """Every window of the active tasks overlapping [start, end) and its state at `now`, ordered by start; `done`
+    maps (task id, window start) to (record id, late) for the windows checked; `shutdowns` as shutdowns_by_unit
+    gives them."""
+    shutdowns = shutdowns or {}
+    done_by_task: dict[int | None, dict[datetime, tuple[int, bool]]] = {}
+    for (tid, w_start), found in (done or {}).items():
+        done_by_task.setdefault(tid, {})[w_start] = found
+    out: list[Occurrence] = []
+    add = out.append
+    with _no_gc():
+        for task in tasks:
+            if not task.active:
+                continue
+            stops = shutdowns.get(task.unit_code, ())
+            tid, key, code = task.id, task.key, task.unit_code
+            checks = done_by_task.get(tid)
+            for w_start, w_end in task.cadence.windows(task.starts_on, start, end):
+                checked = checks.get(w_start) if checks else None
+                if checked is not None:
+                    add(Occurrence(tid, key, code, w_start, w_end, "done", checked[0], checked[1]))
+                    continue
+                stop = next((sd for sd in stops if sd.overlaps(w_start, w_end)), None) if stops else None
+                if stop is not None:
+                    add(Occurrence(tid, key, code, w_start, w_end, "suspended", shutdown_id=stop.id))
+                    continue
+                state = "missed" if now >= w_end else "due" if now >= w_start else "upcoming"
+                add(Occurrence(tid, key, code, w_start, w_end, state))
+        out.sort(key=attrgetter("start"))
     return out
 
 
-def state_of(task: Task, win: Window, *, now: datetime, done: tuple[int, bool] | None,
-             stops: Iterable[Shutdown] = ()) -> Occurrence:
-    """The occurrence of one window: done (with its record), suspended, missed, due or upcoming at `now`."""
-    base = {"task_id": task.id, "task_key": task.key, "unit_code": task.unit_code, "start": win.start,
-            "end": win.end}
-    if done is not None:
-        return Occurrence(**base, state="done", record_id=done[0], late=done[1])
-    for sd in stops:
-        if sd.overlaps(win.start, win.end):
-            return Occurrence(**base, state="suspended", shutdown_id=sd.id)
-    state = "missed" if now >= win.end else "due" if now >= win.start else "upcoming"
-    return Occurrence(**base, state=state)
+@contextmanager
+def _no_gc() -> Iterator[None]:
+    """Millions of small tuples and no cycles: the cyclic GC would rescan them all again and again."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def window_of_check(task: Task, checked_at: datetime, *, now: datetime,
