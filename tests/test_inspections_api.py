@@ -47,9 +47,9 @@ P = {"enterprise": ENT}
 
 def test_plan_scan_check_and_export(site):
     client, store, heads = site
-    r = client.post("/api/inspections/tasks/generate", params=P, json={}, headers=heads["manager"])
+    r = client.post("/api/inspections/generate", params=P, json={}, headers=heads["manager"])
     assert r.status_code == 200 and r.json()["created"] == 1
-    assert client.post("/api/inspections/tasks/generate", params=P, json={},
+    assert client.post("/api/inspections/generate", params=P, json={},
                        headers=heads["inspector"]).status_code == 403
     tasks = client.get("/api/inspections/tasks", params=P).json()
     task = tasks["items"][0]

@@ -28,9 +28,11 @@ from riskmap.inspections.records import CHECK_STATUS, CheckRecord
 from riskmap.inspections.tasks import Task
 from riskmap.people import Principal
 from riskmap.store import accounts
+from riskmap.store.history import parse_moment
 
 MAX_ID = 200
 ENTERPRISE = Query(None, max_length=MAX_ID, description="企业名称 / enterprise")
+MOMENT = Query(None, max_length=40, description="ISO 8601 时刻（无时区为北京时间）/ a moment (Beijing without offset)")
 _ERRORS = {404: {"description": "企业或对象不存在 / no such enterprise or item"},
            422: {"description": "输入有误 / invalid input"}}
 _WRITE_ERRORS = {**_ERRORS, 401: {"description": "需要登录或令牌 / sign-in or a token is required"},
@@ -320,6 +322,16 @@ def _aware(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=LOCAL_ZONE) if moment.tzinfo is None else moment
 
 
+def _query_moment(text: str | None, what: str) -> datetime | None:
+    """A moment of a query parameter (riskmap.store.history.parse_moment: Beijing time without an offset)."""
+    if text is None:
+        return None
+    try:
+        return parse_moment(text)
+    except InputError as exc:
+        raise InputError(f"参数 {what}：{exc.message}") from None
+
+
 def task_out(task: Task) -> TaskOut:
     """A task as the API answers it."""
     a = task.assignee
@@ -375,7 +387,7 @@ def make_router() -> APIRouter:
         found = ins.tasks(t.store, t.name, unit_id=unit, active_only=not all_)
         return TaskList(enterprise=t.name, count=len(found), items=[task_out(x) for x in found])
 
-    @router.post(f"{api}/tasks/generate", response_model=Generated, responses=_WRITE_ERRORS,
+    @router.post(f"{api}/generate", response_model=Generated, responses=_WRITE_ERRORS,
                  summary="按规则从台账的管控措施生成排查任务 / generate tasks from the ledger's control measures")
     def generate(request: Request, body: GenerateIn = Body(GenerateIn()), enterprise: str | None = ENTERPRISE,
                  who: Principal = Depends(require("ledger"))):
@@ -490,16 +502,18 @@ def make_router() -> APIRouter:
     @router.get(f"{api}/records", response_model=RecordList, responses=_ERRORS,
                 summary="排查记录，新的在前 / check records, newest first")
     def list_records(request: Request, enterprise: str | None = ENTERPRISE,
-                     task: str | None = Query(None, max_length=20), since: datetime | None = Query(None),
-                     until: datetime | None = Query(None), limit: int = Query(200, ge=1, le=5000)):
+                     task: str | None = Query(None, max_length=20), since: str | None = MOMENT,
+                     until: str | None = MOMENT, limit: int = Query(200, ge=1, le=5000)):
         t = resolve_tenant(request.app, enterprise)
-        found = ins.records(t.store, t.name, task_id=task, since=_aware(since), until=_aware(until), limit=limit)
+        found = ins.records(t.store, t.name, task_id=task, since=_query_moment(since, "since"),
+                            until=_query_moment(until, "until"), limit=limit)
         return RecordList(enterprise=t.name, count=len(found), items=[record_out(r) for r in found])
 
     @router.get(f"{api}/export", response_model=NationalExport, responses=_ERRORS,
                 summary="国家接口格式的任务、记录和停用/检修记录 / national tasks, records and shutdowns")
-    def export(request: Request, enterprise: str | None = ENTERPRISE, since: datetime | None = Query(None)):
+    def export(request: Request, enterprise: str | None = ENTERPRISE, since: str | None = MOMENT):
         t = resolve_tenant(request.app, enterprise)
-        return NationalExport(enterprise=t.name, **ins.national_export(t.store, t.name, since=_aware(since)))
+        return NationalExport(enterprise=t.name, **ins.national_export(t.store, t.name,
+                                                                       since=_query_moment(since, "since")))
 
     return router
