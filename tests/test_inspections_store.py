@@ -71,12 +71,17 @@ def test_generate_keeps_edits_retires_gone_controls_and_bumps_the_version(plant)
                             author="安全员")
     assert changed.items == ["压力表读数正常"] and changed.row_version == 2 and store.data_version(ENT) == before + 1
     again = ins.generate(store, ENT, starts_on=date(2026, 3, 1))
-    assert again == {"created": 0, "kept": 6, "retired": 0, "restored": 0, "tasks": 6}
+    assert again == {"created": 0, "kept": 6, "retired": 0, "restored": 0, "updated": 0, "tasks": 6}
     assert ins.task(store, ENT, shift.id).items == ["压力表读数正常"]
     units = _units()
     units[1].events[0].controls.pop()               # the training measure is gone
+    units[1].events[0].controls[0].description = "泵出口压力高高联锁停泵"
     store.save_units(ENT, units)
-    assert ins.generate(store, ENT)["retired"] == 1
+    counts = ins.generate(store, ENT)
+    assert (counts["retired"], counts["updated"]) == (1, 1)
+    after = ins.task(store, ENT, shift.id)
+    assert after.control_text == "泵出口压力高高联锁停泵" and after.items == ["压力表读数正常"]
+    assert after.row_version == 3
     assert len(ins.tasks(store, ENT)) == 5 and len(ins.tasks(store, ENT, active_only=False)) == 6
     assert ins.tasks(store, OTHER) == []
 

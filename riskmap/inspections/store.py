@@ -101,16 +101,17 @@ def _writing(store: Store, name: str):
 
 def generate(store: Store, name: str, *, starts_on: date | None = None, author: str | None = None,
              reason: str | None = None) -> dict:
-    """Tasks for every control measure of the current ledger: new keys created, existing tasks left as edited,
-    tasks whose control is gone retired (inactive, kept with their records), retired ones whose control is back
-    made active again. Returns the counts."""
+    """Tasks for every control measure of the current ledger: new keys created, existing tasks left as edited
+    (only their record of the control measure, SOURCE_FIELDS, follows the ledger: "updated"), tasks whose control is
+    gone retired (inactive, kept with their records), retired ones whose control is back made active again.
+    Returns the counts."""
     units = store.units(name)
     if not units:
         raise InputError("企业还没有风险台账，无法生成排查任务 / the enterprise has no ledger yet: no tasks to "
                          "generate")
     made = generate_tasks(units, starts_on=starts_on or local_date(utcnow()))
     wanted = {t.key: t for t in made}
-    counts = {"created": 0, "kept": 0, "retired": 0, "restored": 0}
+    counts = {"created": 0, "kept": 0, "retired": 0, "restored": 0, "updated": 0}
     with _writing(store, name) as w:
         w.refresh_map = False
         s, now = w.session, utcnow()
@@ -122,11 +123,13 @@ def generate(store: Store, name: str, *, starts_on: date | None = None, author: 
                 s.add(InspectionTaskRow(enterprise_id=w.enterprise_id, **_task_values(task), row_version=1,
                                         created_at=now, updated_at=now, updated_by=_name(author)))
                 counts["created"] += 1
-            elif not row.active:
-                row.active, row.row_version, row.updated_at = True, row.row_version + 1, now
-                counts["restored"] += 1
             else:
-                counts["kept"] += 1
+                source, restored = _refresh_source(row, task), not row.active
+                row.active = True
+                counts["restored" if restored else "kept"] += 1
+                if source or restored:
+                    row.row_version, row.updated_at = row.row_version + 1, now
+                counts["updated"] += bool(source)
         for key, row in existing.items():
             if key not in wanted and row.active:
                 row.active, row.row_version, row.updated_at = False, row.row_version + 1, now
@@ -136,6 +139,19 @@ def generate(store: Store, name: str, *, starts_on: date | None = None, author: 
                       detail=counts)
     counts["tasks"] = counts["created"] + counts["kept"] + counts["restored"]
     return counts
+
+
+# What a task records of the control measure it checks: refreshed from the ledger on every generation; what a person
+# edits (title, items, cadence, who, start) is never touched by it.
+SOURCE_FIELDS = ("event_code", "control_text", "control_class", "tier", "fid")
+
+
+def _refresh_source(row: InspectionTaskRow, task: Task) -> list[str]:
+    """Bring the task's record of its control measure up to the ledger's; the fields that changed."""
+    changed = [f for f in SOURCE_FIELDS if getattr(row, f) != getattr(task, f)]
+    for f in changed:
+        setattr(row, f, getattr(task, f))
+    return changed
 
 
 def tasks(store: Store, name: str, *, unit_id: str | None = None, active_only: bool = True) -> list[Task]:

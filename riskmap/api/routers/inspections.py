@@ -90,6 +90,8 @@ class Generated(BaseModel):
     kept: int
     retired: int
     restored: int
+    updated: int = Field(..., description="管控措施的内容随台账更新的任务 / tasks whose control measure text followed "
+                                          "the ledger")
     tasks: int
 
 
