@@ -82,6 +82,8 @@ def test_named_cadences_come_out_as_documented():
     {"kind": "custom", "every": 0, "unit": "day"}, {"kind": "custom", "every": 3, "unit": "week"},
     {"kind": "custom", "every": 5, "unit": "hour"}, {"kind": "daily", "day_type": 3}, {"kind": "daily", "x": 1},
     {"kind": "weekly", "weekday": 8}, "daily", {"kind": "custom", "every": True, "unit": "day"},
+    {"kind": "ten_days", "dates": 5}, {"kind": "ten_days", "dates": "5,15"}, {"kind": "daily", "day_type": [1]},
+    {"kind": "shift", "hours": [8]}, {"kind": "shift", "hours": 8, "work_start": {"h": 8}},
 ])
 def test_bad_cadences_are_refused_with_a_message(bad):
     with pytest.raises(CadenceError) as caught:

@@ -72,6 +72,8 @@ class Cadence:
         unknown = sorted(set(data) - known)
         if unknown:
             raise CadenceError(f"周期中有未知字段 {unknown} / unknown cadence fields {unknown}")
+        if not isinstance(data.get("dates") or [], (list, tuple)):
+            raise CadenceError("dates 应为日期列表，如 [5, 15, 24] / dates is a list of days, e.g. [5, 15, 24]")
         kind = str(data.get("kind", "")).strip()
         if kind not in KINDS:
             raise CadenceError(f"未知的排查周期 {kind!r}，应为 {'、'.join(KINDS)} / unknown cadence kind {kind!r}; "
