@@ -121,6 +121,8 @@ def test_shutdowns_suspend_the_unit_and_what_is_below_it(plant):
     daily = [o for o in occ if o.unit_code == "P1" and o.end - o.start == timedelta(hours=8)]
     assert [o.state for o in daily] == ["missed", "suspended", "suspended", "suspended", "due", "upcoming"]
     assert {o.shutdown_id for o in daily if o.state == "suspended"} == {made.id}
+    one, _ = ins.due(store, ENT, bj(2026, 3, 3), bj(2026, 3, 5), now=bj(2026, 3, 4, 12), unit_id="P1")
+    assert [o for o in one if o.end - o.start == timedelta(hours=8)] == daily      # the parent's shutdown counts
 
 
 def test_checkpoints_keep_only_a_hash_and_reissue_retires_the_old_code(plant):

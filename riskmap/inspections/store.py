@@ -334,7 +334,7 @@ def due(store: Store, name: str, start: datetime, end: datetime, *, now: datetim
                                                    department=person.department, roles=person.roles)]
     by_id = {t.id: t for t in chosen}
     stops = shutdowns(store, name)
-    by_unit = shutdowns_by_unit(stops, store.units(name) if stops else ())
+    by_unit = shutdowns_by_unit(stops, _lineage(store, name, unit_id) if stops else ())
     done: dict = {}
     with store.session() as s:
         ent_id = enterprise_id(s, name, create=False)
@@ -346,6 +346,20 @@ def due(store: Store, name: str, start: datetime, end: datetime, *, now: datetim
             if tid in by_id:
                 done[(tid, wstart)] = (rid, bool(late))    # the newest (a correction) wins
     return occurrences(chosen, start, end, now=now, done=done, shutdowns=by_unit), by_id
+
+
+def _lineage(store: Store, name: str, unit_id: str | None) -> list:
+    """The units whose shutdowns matter: one unit and its ancestors (a scan), or the whole tree."""
+    if unit_id is None:
+        return store.units(name)
+    out, code = [], unit_id
+    while code is not None and len(out) < 64:
+        found = store.unit_record(name, code)
+        if found is None:
+            break
+        out.append(found[0])
+        code = found[0].parent_id
+    return out
 
 
 def window_range(which: str, now: datetime | None = None) -> tuple[datetime, datetime]:
