@@ -254,3 +254,17 @@ def test_imported_records_keep_their_moments_on_both_backends(plant):
     with pytest.raises(NoTaskError):
         ins.import_records(store, ENT, [CheckRecord(**{**made.__dict__, "task_id": 10**6})])
     assert len(ins.records(store, ENT)) == 1
+
+
+def test_reassign_moves_routine_tasks_of_one_kind_only(plant):
+    from riskmap.inspections.tasks import Assignee
+
+    store = plant
+    version = store.data_version(ENT)
+    assert ins.reassign(store, ENT, kind="post", assignee=Assignee("role", "inspector")) == 1
+    tasks = ins.tasks(store, ENT)
+    assert sorted(t.assignee.kind for t in tasks if not t.is_guarantor) == ["department", "department", "role"]
+    assert all(t.assignee.work_type for t in tasks if t.assignee.kind == "role" and t.assignee.value != "inspector")
+    assert store.data_version(ENT) == version + 1
+    with pytest.raises(InputError):
+        ins.reassign(store, ENT, kind="post", assignee=Assignee("nobody"))

@@ -12,6 +12,7 @@ from riskmap.domain import UnitKind
 from riskmap.inspections import store as ins
 from riskmap.inspections.occurrences import Shutdown
 from riskmap.inspections.records import CheckRecord, ItemResult, check_status
+from riskmap.inspections.tasks import Assignee
 from riskmap.people import Author
 
 DEMO_AUTHOR = "riskmap demo"
@@ -26,6 +27,8 @@ def add_demo_inspections(store, name: str, *, now: datetime | None = None) -> di
     now = now or clock_now()
     author = Author(DEMO_AUTHOR)
     counts = ins.generate(store, name, starts_on=(now - timedelta(days=DAYS)).date(), author=author)
+    # The demo has one inspector account (demo-inspector), not one per post: the post checks are the role's.
+    ins.reassign(store, name, kind="post", assignee=Assignee("role", "inspector"), author=author)
     tasks = ins.tasks(store, name)
     with_tasks = {t.unit_code for t in tasks}
     target = next(u for u in store.units(name) if u.kind == UnitKind.EQUIPMENT and u.id in with_tasks)

@@ -205,6 +205,26 @@ def edit_task(store: Store, name: str, task_id: Any, changes: dict[str, Any], *,
         return _task_of(row)
 
 
+def reassign(store: Store, name: str, *, kind: str, assignee: Assignee, author: str | None = None) -> int:
+    """Give every active routine task now assigned by `kind` (post, department …) to `assignee` in one
+    transaction (e.g. the demo's post checks to the inspector role); the number changed."""
+    assignee.check()
+    with _writing(store, name) as w:
+        w.refresh_map = False
+        changed = []
+        for row in w.session.execute(select(InspectionTaskRow).where(
+                InspectionTaskRow.enterprise_id == w.enterprise_id, InspectionTaskRow.active.is_(True))).scalars():
+            if row.assignee.get("kind") == kind and not row.assignee.get("work_type"):
+                row.assignee = {"kind": assignee.kind, "value": assignee.value, "work_type": assignee.work_type,
+                                "task_num": assignee.task_num}
+                row.row_version, row.updated_at, row.updated_by = row.row_version + 1, utcnow(), _name(author)
+                changed.append(str(row.id))
+        w.session.flush()
+        record_change(w, "inspection.task.reassign", collection="inspection_tasks", items=changed, author=author,
+                      detail={"from": kind, "to": assignee.kind, "value": assignee.value})
+        return len(changed)
+
+
 # ---------------------------------------------------------------------------------------------- shutdowns
 
 
