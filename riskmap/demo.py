@@ -83,6 +83,7 @@ def next_command(settings, command: str = "regions") -> str:
 def load_demo(settings) -> dict:
     """Load the demo layout and ledger; return a summary with the region colours counted."""
     from riskmap.importing import import_ledger, load_layout
+    from riskmap.inspections.demo import add_demo_inspections
     from riskmap.ledger import read_ledger
     from riskmap.plant import load_plant
     from riskmap.store import open_store
@@ -102,6 +103,7 @@ def load_demo(settings) -> dict:
     drawings = load_demo_drawings(settings, store, folder)
     import_ledger(store, ledger, source=ledger_file.name, enterprise=name)
     people = add_demo_accounts(store, name)
+    inspections = add_demo_inspections(store, name)
     plant = load_plant(store, name)
     risks = plant.region_risk()
     counts = {lv.value: 0 for lv in LEVELS_HIGH_TO_LOW}
@@ -113,11 +115,15 @@ def load_demo(settings) -> dict:
             f"  布局要素 {layout['features']} 个，单元 {len(ledger.units)} 个，风险事件 {events} 个\n"
             f"  区域 {len(risks)} 个：" + "，".join(f"{lv.zh} {counts[lv.value]}" for lv in LEVELS_HIGH_TO_LOW)
             + f"\n  其他图纸 / other drawings: {'、'.join(drawings)}"
+            + f"\n  排查任务 {inspections['tasks']} 个，排查记录 {inspections['records']} 条（发现隐患 "
+              f"{inspections['failed']}），检修中 {inspections['maintenance']} / inspection tasks, records, a unit "
+              "under maintenance"
             + f"\n  演示账户 / demo accounts: {'、'.join(people)}（密码 / password {DEMO_PASSWORD}，在 /login 登录）"
             + f"\n  数据库 / database: {absolute_url(settings.db)}"
             + f"\n  下一步 / next: {next_command(settings)}")
     return {"enterprise": name, "layout": layout, "units": len(ledger.units), "events": events,
-            "regions": counts, "accounts": people, "text": text}
+            "regions": counts, "accounts": people, "inspections": inspections, "drawings": drawings,
+            "text": text}
 
 
 def load_demo_drawings(settings, store, folder: Path) -> list[str]:

@@ -35,6 +35,9 @@ EXPECTED = {
     ("PUT", "/ogc/collections/{collection_id}/items/{feature_id}"): "edit_layout",
     ("PATCH", "/ogc/collections/{collection_id}/items/{feature_id}"): "edit_layout",
     ("DELETE", "/ogc/collections/{collection_id}/items/{feature_id}"): "edit_layout",
+    ("POST", "/api/inspections/generate"): "ledger", ("PATCH", "/api/inspections/tasks/{task_id}"): "ledger",
+    ("POST", "/api/inspections/shutdowns"): "ledger", ("POST", "/api/inspections/checkpoints"): "ledger",
+    ("POST", "/api/inspections/records"): "inspect",
 }
 EXPECTED_ROLES = {
     "admin": {"read", "accounts", "settings"},

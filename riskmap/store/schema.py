@@ -368,6 +368,97 @@ class ApiTokenRow(Base):
     account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), index=True)
 
 
+
+# ------------------------------------------------------------------------------------------ inspections (issue 14)
+# Tasks are edited one by one (row_version is their ETag); shutdowns and records are appended, never changed; a
+# checkpoint keeps only its token's SHA-256 and is retired, never deleted, when reissued. riskmap.inspections.store.
+
+
+class InspectionTaskRow(Base):
+    """An inspection task: what to check at a unit, who, how often (riskmap.inspections.tasks.Task); `key` names the
+    control measure it was generated from, so that generating again keeps it."""
+
+    __tablename__ = "inspection_tasks"
+    __table_args__ = (UniqueConstraint("enterprise_id", "key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"))
+    key: Mapped[str] = mapped_column(Text)
+    unit_code: Mapped[str] = mapped_column(Text)
+    event_code: Mapped[str | None] = mapped_column(Text)
+    control_index: Mapped[int | None] = mapped_column(Integer)
+    control_text: Mapped[str | None] = mapped_column(Text)
+    control_class: Mapped[str | None] = mapped_column(String(64))
+    tier: Mapped[str | None] = mapped_column(String(64))
+    fid: Mapped[str | None] = mapped_column(Text)
+    title: Mapped[str] = mapped_column(Text)
+    items: Mapped[Any] = mapped_column(Data())
+    cadence: Mapped[Any] = mapped_column(Data())
+    assignee: Mapped[Any] = mapped_column(Data())
+    starts_on: Mapped[date] = mapped_column(Date)
+    active: Mapped[bool] = mapped_column(Boolean)
+    row_version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_by: Mapped[str | None] = mapped_column(String(200))
+
+
+class InspectionShutdownRow(Base):
+    """A 停用/检修 record of a unit: its tasks (and its descendants') are suspended from start to end."""
+
+    __tablename__ = "inspection_shutdowns"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"), index=True)
+    unit_code: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(16))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by: Mapped[str | None] = mapped_column(String(200))
+
+
+class InspectionCheckpointRow(Base):
+    """A QR checkpoint of a post or piece of equipment: only the SHA-256 of its token is kept; reissuing retires the
+    row (the old plate stops working) and adds a new one."""
+
+    __tablename__ = "inspection_checkpoints"
+    __table_args__ = (Index("ix_inspection_checkpoints_unit", "enterprise_id", "unit_code", "retired_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"))
+    unit_code: Mapped[str] = mapped_column(Text)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    issued_by: Mapped[str | None] = mapped_column(String(200))
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class InspectionRecordRow(Base):
+    """A check record, appended and never updated: a correction is a new row naming the one it corrects."""
+
+    __tablename__ = "inspection_records"
+    __table_args__ = (Index("ix_inspection_records_window", "enterprise_id", "task_id", "window_start"),
+                      Index("ix_inspection_records_checked", "enterprise_id", "checked_at"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"))
+    task_id: Mapped[int] = mapped_column(ForeignKey("inspection_tasks.id"))
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime())
+    window_end: Mapped[datetime] = mapped_column(UTCDateTime())
+    checked_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    person: Mapped[str] = mapped_column(String(200))
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    device: Mapped[str | None] = mapped_column(String(200))
+    items: Mapped[Any] = mapped_column(Data())
+    status: Mapped[int] = mapped_column(Integer)
+    late: Mapped[bool] = mapped_column(Boolean)
+    note: Mapped[str | None] = mapped_column(Text)
+    corrects_id: Mapped[int | None] = mapped_column(ForeignKey("inspection_records.id"))
+    checkpoint_id: Mapped[int | None] = mapped_column(ForeignKey("inspection_checkpoints.id"))
+
 def index_applies(index: Index, dialect_name: str) -> bool:
     """Whether an index exists on a dialect (GiST only on PostgreSQL)."""
     dialects = index.info.get(DIALECTS)

@@ -1,0 +1,544 @@
+"""The inspection room's storage: tasks, shutdowns, QR checkpoints and check records, on SQLite and PostgreSQL.
+
+Every write is one transaction of the enterprise (`Store.transaction`: the data version is bumped and an audit row
+written in it; the map snapshot is left alone, since nothing here changes units or the layout). Records are only
+appended; a task is edited with its row version as ETag; a checkpoint keeps only the SHA-256 of its token, which is
+enough to resolve a scanned code (hash it, look it up) and gives nobody a working code from a copy of the database.
+The token travels in the URL's path (/c/<token>), never a query string. The Store is the first argument of each
+function (store.transaction, store.session, store.units): this module never imports riskmap.store.repository.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from riskmap.clock import LOCAL_ZONE, local_date
+from riskmap.domain import UnitKind
+from riskmap.errors import EditConflict, InputError, NotFoundError, PreconditionRequired
+from riskmap.inspections.cadence import Cadence
+from riskmap.inspections.errors import AlreadyCheckedError, CheckpointError, NoTaskError, NotAssignedError
+from riskmap.inspections.occurrences import (
+    Occurrence,
+    Shutdown,
+    occurrences,
+    shutdowns_by_unit,
+    window_of_check,
+)
+from riskmap.inspections.records import (
+    CheckRecord,
+    ItemResult,
+    answers_of,
+    check_status,
+    clean_device,
+    clean_note,
+    hazard_drafts,
+)
+from riskmap.inspections.tasks import Assignee, Task, edited, generate_tasks, is_assigned
+from riskmap.store.audit import record_change
+from riskmap.store.rows import CHUNK_ROWS, enterprise_id, insert_chunk, required_text
+from riskmap.store.schema import (
+    EnterpriseRow,
+    InspectionCheckpointRow,
+    InspectionRecordRow,
+    InspectionShutdownRow,
+    InspectionTaskRow,
+)
+from riskmap.store.types import utcnow
+
+if TYPE_CHECKING:
+    from riskmap.store.repository import Store
+
+TOKEN_PREFIX = "rmc_"
+TOKEN_PATTERN = re.compile(r"rmc_[A-Za-z0-9_-]{32}")
+CHECKPOINT_KINDS = (UnitKind.POST, UnitKind.EQUIPMENT)
+MAX_RECORDS = 10_000
+
+
+@dataclass(frozen=True)
+class Inspector:
+    """Who saves a check: name (the record's person), account, and what assignment is judged by."""
+
+    name: str
+    account_id: int | None = None
+    post: str | None = None
+    department: str | None = None
+    roles: tuple[str, ...] = field(default_factory=tuple)
+
+
+# ---------------------------------------------------------------------------------------------- tasks
+
+
+def _task_of(row: InspectionTaskRow) -> Task:
+    return Task(key=row.key, unit_code=row.unit_code, title=row.title, items=list(row.items),
+                cadence=Cadence.parse(row.cadence), assignee=Assignee(**row.assignee), starts_on=row.starts_on,
+                event_code=row.event_code, control_index=row.control_index, control_text=row.control_text,
+                control_class=row.control_class, tier=row.tier, fid=row.fid, active=bool(row.active), id=row.id,
+                row_version=row.row_version)
+
+
+def _task_values(task: Task) -> dict:
+    return {"key": task.key, "unit_code": task.unit_code, "event_code": task.event_code,
+            "control_index": task.control_index, "control_text": task.control_text,
+            "control_class": task.control_class, "tier": task.tier, "fid": task.fid, "title": task.title,
+            "items": list(task.items), "cadence": task.cadence.to_dict(),
+            "assignee": {"kind": task.assignee.kind, "value": task.assignee.value,
+                         "work_type": task.assignee.work_type, "task_num": task.assignee.task_num},
+            "starts_on": task.starts_on, "active": task.active}
+
+
+def _writing(store: Store, name: str):
+    return store.transaction(name, create=False)
+
+
+def generate(store: Store, name: str, *, starts_on: date | None = None, author: str | None = None,
+             reason: str | None = None) -> dict:
+    """Tasks for every control measure of the current ledger: new keys created, existing tasks left as edited
+    (only their record of the control measure, SOURCE_FIELDS, follows the ledger: "updated"), tasks whose control is
+    gone retired (inactive, kept with their records), retired ones whose control is back made active again.
+    Returns the counts."""
+    units = store.units(name)
+    if not units:
+        raise InputError("企业还没有风险台账，无法生成排查任务 / the enterprise has no ledger yet: no tasks to "
+                         "generate")
+    made = generate_tasks(units, starts_on=starts_on or local_date(utcnow()))
+    wanted = {t.key: t for t in made}
+    counts = {"created": 0, "kept": 0, "retired": 0, "restored": 0, "updated": 0}
+    with _writing(store, name) as w:
+        w.refresh_map = False
+        s, now = w.session, utcnow()
+        existing = {r.key: r for r in s.execute(select(InspectionTaskRow).where(
+            InspectionTaskRow.enterprise_id == w.enterprise_id)).scalars()}
+        for key, task in wanted.items():
+            row = existing.get(key)
+            if row is None:
+                s.add(InspectionTaskRow(enterprise_id=w.enterprise_id, **_task_values(task), row_version=1,
+                                        created_at=now, updated_at=now, updated_by=_name(author)))
+                counts["created"] += 1
+            else:
+                source, restored = _refresh_source(row, task), not row.active
+                row.active = True
+                counts["restored" if restored else "kept"] += 1
+                if source or restored:
+                    row.row_version, row.updated_at = row.row_version + 1, now
+                counts["updated"] += bool(source)
+        for key, row in existing.items():
+            if key not in wanted and row.active:
+                row.active, row.row_version, row.updated_at = False, row.row_version + 1, now
+                counts["retired"] += 1
+        s.flush()
+        record_change(w, "inspection.generate", collection="inspection_tasks", author=author, reason=reason,
+                      detail=counts)
+    counts["tasks"] = counts["created"] + counts["kept"] + counts["restored"]
+    return counts
+
+
+# What a task records of the control measure it checks: refreshed from the ledger on every generation; what a person
+# edits (title, items, cadence, who, start) is never touched by it.
+SOURCE_FIELDS = ("event_code", "control_text", "control_class", "tier", "fid")
+
+
+def _refresh_source(row: InspectionTaskRow, task: Task) -> list[str]:
+    """Bring the task's record of its control measure up to the ledger's; the fields that changed."""
+    changed = [f for f in SOURCE_FIELDS if getattr(row, f) != getattr(task, f)]
+    for f in changed:
+        setattr(row, f, getattr(task, f))
+    return changed
+
+
+def tasks(store: Store, name: str, *, unit_id: str | None = None, active_only: bool = True) -> list[Task]:
+    """The enterprise's tasks (of one unit), in id order."""
+    with store.session() as s:
+        ent_id = enterprise_id(s, name, create=False)
+        q = select(InspectionTaskRow).where(InspectionTaskRow.enterprise_id == ent_id)
+        if unit_id is not None:
+            q = q.where(InspectionTaskRow.unit_code == str(unit_id))
+        if active_only:
+            q = q.where(InspectionTaskRow.active.is_(True))
+        return [_task_of(r) for r in s.execute(q.order_by(InspectionTaskRow.id)).scalars()]
+
+
+def _task_row(s: Session, ent_id: int, task_id: Any, lock: bool = False) -> InspectionTaskRow:
+    number = int(task_id) if str(task_id).isdigit() and len(str(task_id)) < 12 else None
+    q = select(InspectionTaskRow).where(InspectionTaskRow.enterprise_id == ent_id, InspectionTaskRow.id == number)
+    if lock and s.get_bind().dialect.name == "postgresql":
+        q = q.with_for_update()
+    row = None if number is None else s.execute(q).scalar_one_or_none()
+    if row is None:
+        raise NoTaskError(f"没有编号为 {str(task_id)[:40]} 的排查任务 / no inspection task {str(task_id)[:40]!r}")
+    return row
+
+
+def task(store: Store, name: str, task_id: Any) -> Task:
+    """One task by id (NoTaskError: 404)."""
+    with store.session() as s:
+        return _task_of(_task_row(s, enterprise_id(s, name, create=False), task_id))
+
+
+def edit_task(store: Store, name: str, task_id: Any, changes: dict[str, Any], *, if_match: Any,
+              author: str | None = None, reason: str | None = None) -> Task:
+    """Change one task (title, items, cadence, who, fid, active, starts_on) if it is still the version read
+    (`if_match`: its row version; PreconditionRequired without it, EditConflict when stale)."""
+    if if_match is None:
+        raise PreconditionRequired()
+    with _writing(store, name) as w:
+        w.refresh_map = False
+        row = _task_row(w.session, w.enterprise_id, task_id, lock=True)
+        if str(if_match).strip().strip('"').removeprefix("W/").strip('"') != str(row.row_version):
+            raise EditConflict(f"任务已被他人修改（当前版本 {row.row_version}）/ the task was changed meanwhile "
+                               f"(current version {row.row_version})", current={"edit_tag": row.row_version})
+        new = edited(_task_of(row), changes)
+        for key, value in _task_values(new).items():
+            setattr(row, key, value)
+        row.row_version, row.updated_at, row.updated_by = row.row_version + 1, utcnow(), _name(author)
+        w.session.flush()
+        record_change(w, "inspection.task.edit", collection="inspection_tasks", items=[str(row.id)], author=author,
+                      reason=reason, detail={"fields": sorted(changes)})
+        return _task_of(row)
+
+
+def reassign(store: Store, name: str, *, kind: str, assignee: Assignee, author: str | None = None) -> int:
+    """Give every active routine task now assigned by `kind` (post, department …) to `assignee` in one
+    transaction (e.g. the demo's post checks to the inspector role); the number changed."""
+    assignee.check()
+    with _writing(store, name) as w:
+        w.refresh_map = False
+        changed = []
+        for row in w.session.execute(select(InspectionTaskRow).where(
+                InspectionTaskRow.enterprise_id == w.enterprise_id, InspectionTaskRow.active.is_(True))).scalars():
+            if row.assignee.get("kind") == kind and not row.assignee.get("work_type"):
+                row.assignee = {"kind": assignee.kind, "value": assignee.value, "work_type": assignee.work_type,
+                                "task_num": assignee.task_num}
+                row.row_version, row.updated_at, row.updated_by = row.row_version + 1, utcnow(), _name(author)
+                changed.append(str(row.id))
+        w.session.flush()
+        record_change(w, "inspection.task.reassign", collection="inspection_tasks", items=changed, author=author,
+                      detail={"from": kind, "to": assignee.kind, "value": assignee.value})
+        return len(changed)
+
+
+# ---------------------------------------------------------------------------------------------- shutdowns
+
+
+def _shutdown_of(row: InspectionShutdownRow) -> Shutdown:
+    return Shutdown(unit_code=row.unit_code, starts_at=row.starts_at, ends_at=row.ends_at, reason=row.reason,
+                    kind=row.kind, id=row.id)
+
+
+def add_shutdown(store: Store, name: str, shutdown: Shutdown, *, author: str | None = None) -> Shutdown:
+    """Record a 停用/检修 of a current unit; its tasks are suspended for that time."""
+    shutdown.check()
+    if store.unit_record(name, shutdown.unit_code) is None:
+        raise NotFoundError(f"没有编号为 {shutdown.unit_code[:60]} 的单元 / no unit {shutdown.unit_code[:60]!r}")
+    with _writing(store, name) as w:
+        w.refresh_map = False
+        row = InspectionShutdownRow(enterprise_id=w.enterprise_id, unit_code=shutdown.unit_code, kind=shutdown.kind,
+                                    starts_at=shutdown.starts_at, ends_at=shutdown.ends_at,
+                                    reason=shutdown.reason.strip(), created_at=utcnow(), created_by=_name(author))
+        w.session.add(row)
+        w.session.flush()
+        record_change(w, "inspection.shutdown", collection="inspection_shutdowns", items=[shutdown.unit_code],
+                      author=author, reason=shutdown.reason, detail={"id": row.id, "kind": row.kind})
+        return _shutdown_of(row)
+
+
+def shutdowns(store: Store, name: str, *, unit_id: str | None = None) -> list[Shutdown]:
+    """Every shutdown of the enterprise (of one unit), oldest first."""
+    with store.session() as s:
+        ent_id = enterprise_id(s, name, create=False)
+        q = select(InspectionShutdownRow).where(InspectionShutdownRow.enterprise_id == ent_id)
+        if unit_id is not None:
+            q = q.where(InspectionShutdownRow.unit_code == str(unit_id))
+        return [_shutdown_of(r) for r in s.execute(q.order_by(InspectionShutdownRow.id)).scalars()]
+
+
+# ---------------------------------------------------------------------------------------------- checkpoints
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode("ascii")).hexdigest()
+
+
+def _checkpoint_info(row: InspectionCheckpointRow) -> dict:
+    return {"id": row.id, "unit_id": row.unit_code, "issued_at": row.issued_at, "issued_by": row.issued_by,
+            "retired_at": row.retired_at}
+
+
+def checkpoints(store: Store, name: str, *, current_only: bool = True) -> list[dict]:
+    """The checkpoints (never their tokens: only the hash is kept)."""
+    with store.session() as s:
+        ent_id = enterprise_id(s, name, create=False)
+        q = select(InspectionCheckpointRow).where(InspectionCheckpointRow.enterprise_id == ent_id)
+        if current_only:
+            q = q.where(InspectionCheckpointRow.retired_at.is_(None))
+        return [_checkpoint_info(r) for r in s.execute(q.order_by(InspectionCheckpointRow.unit_code,
+                                                                  InspectionCheckpointRow.id)).scalars()]
+
+
+def issue_checkpoints(store: Store, name: str, unit_ids: Sequence[str] | None = None, *, reissue: bool = False,
+                      author: str | None = None) -> list[dict]:
+    """Tokens for units: the named ones, or every post and piece of equipment without one. `reissue` retires a
+    unit's current token first (its plate stops working). Each token is returned once, with its path /c/<token>."""
+    units = {u.id: u for u in store.units(name)}
+    if unit_ids is None:
+        wanted = [u.id for u in units.values() if u.kind in CHECKPOINT_KINDS]
+    else:
+        wanted = list(dict.fromkeys(str(c) for c in unit_ids))
+        unknown = [c for c in wanted if c not in units]
+        if unknown:
+            raise NotFoundError(f"没有这些单元：{'、'.join(unknown[:5])} / no such units: {', '.join(unknown[:5])}")
+    out = []
+    with _writing(store, name) as w:
+        w.refresh_map = False
+        s, now = w.session, utcnow()
+        current = {r.unit_code: r for r in s.execute(select(InspectionCheckpointRow).where(
+            InspectionCheckpointRow.enterprise_id == w.enterprise_id,
+            InspectionCheckpointRow.retired_at.is_(None))).scalars()}
+        for code in wanted:
+            if code in current:
+                if not reissue:
+                    continue
+                current[code].retired_at = now
+            token = TOKEN_PREFIX + secrets.token_urlsafe(24)
+            row = InspectionCheckpointRow(enterprise_id=w.enterprise_id, unit_code=code, token_hash=_hash(token),
+                                          issued_at=now, issued_by=_name(author), retired_at=None)
+            s.add(row)
+            s.flush()
+            out.append({**_checkpoint_info(row), "token": token, "path": f"/c/{token}",
+                        "unit_name": units[code].name})
+        record_change(w, "inspection.checkpoints", collection="inspection_checkpoints",
+                      items=[o["unit_id"] for o in out], author=author, detail={"reissue": reissue, "count": len(out)})
+    return out
+
+
+def resolve_checkpoint(store: Store, token: str, *, enterprise: str | None = None) -> tuple[str, dict]:
+    """(enterprise name, checkpoint info) of a scanned token; CheckpointError (404) for a malformed or unknown token,
+    one that was reissued, or one of another enterprise than `enterprise`."""
+    if not isinstance(token, str) or not TOKEN_PATTERN.fullmatch(token):
+        raise CheckpointError("二维码无效 / this code is not a riskmap checkpoint")
+    with store.session() as s:
+        row = s.execute(select(InspectionCheckpointRow).where(
+            InspectionCheckpointRow.token_hash == _hash(token))).scalar_one_or_none()
+        if row is None:
+            raise CheckpointError("二维码无效或不存在 / unknown checkpoint code")
+        owner = s.get(EnterpriseRow, row.enterprise_id).name
+        if enterprise is not None and enterprise != owner:
+            raise CheckpointError("该二维码属于其他企业 / this checkpoint belongs to another enterprise")
+        if row.retired_at is not None:
+            raise CheckpointError("该二维码已重新签发，旧标牌已失效，请使用新标牌 / this code was reissued: the old "
+                                  "plate no longer works, use the new one")
+        return owner, _checkpoint_info(row)
+
+
+# ---------------------------------------------------------------------------------------------- occurrences
+
+
+def due(store: Store, name: str, start: datetime, end: datetime, *, now: datetime | None = None,
+        unit_id: str | None = None, person: Inspector | None = None) -> tuple[list[Occurrence], dict[int, Task]]:
+    """The occurrences of [start, end) and their states at `now` (of one unit, or of the tasks a person may
+    check), with the tasks by id."""
+    now = now or utcnow()
+    if end <= start or end - start > timedelta(days=400):
+        raise InputError("时间范围应为正且不超过 400 天 / a range is positive and at most 400 days")
+    chosen = tasks(store, name, unit_id=unit_id)
+    if person is not None:
+        chosen = [t for t in chosen if is_assigned(t, name=person.name, post=person.post,
+                                                   department=person.department, roles=person.roles)]
+    by_id = {t.id: t for t in chosen}
+    stops = shutdowns(store, name)
+    by_unit = shutdowns_by_unit(stops, _lineage(store, name, unit_id) if stops else ())
+    done: dict = {}
+    with store.session() as s:
+        ent_id = enterprise_id(s, name, create=False)
+        rows = s.execute(select(InspectionRecordRow.id, InspectionRecordRow.task_id, InspectionRecordRow.window_start,
+                                InspectionRecordRow.late).where(
+            InspectionRecordRow.enterprise_id == ent_id, InspectionRecordRow.window_end > start,
+            InspectionRecordRow.window_start < end).order_by(InspectionRecordRow.id))
+        for rid, tid, wstart, late in rows:
+            if tid in by_id:
+                done[(tid, wstart)] = (rid, bool(late))    # the newest (a correction) wins
+    return occurrences(chosen, start, end, now=now, done=done, shutdowns=by_unit), by_id
+
+
+def _lineage(store: Store, name: str, unit_id: str | None) -> list:
+    """The units whose shutdowns matter: one unit and its ancestors (a scan), or the whole tree."""
+    if unit_id is None:
+        return store.units(name)
+    out, code = [], unit_id
+    while code is not None and len(out) < 64:
+        found = store.unit_record(name, code)
+        if found is None:
+            break
+        out.append(found[0])
+        code = found[0].parent_id
+    return out
+
+
+def window_range(which: str, now: datetime | None = None) -> tuple[datetime, datetime]:
+    """today / week / month as [start, end) in Beijing time around `now`."""
+    day = local_date(now or utcnow())
+    if which == "today":
+        first, last = day, day + timedelta(days=1)
+    elif which == "week":
+        first = day - timedelta(days=day.weekday())
+        last = first + timedelta(days=7)
+    elif which == "month":
+        first = day.replace(day=1)
+        last = (first + timedelta(days=32)).replace(day=1)
+    else:
+        raise InputError(f"范围应为 today、week 或 month，而不是 {str(which)[:20]!r} / window is today, week or month")
+    return (datetime.combine(first, datetime.min.time(), LOCAL_ZONE),
+            datetime.combine(last, datetime.min.time(), LOCAL_ZONE))
+
+
+# ---------------------------------------------------------------------------------------------- records
+
+
+def _record_of(row: InspectionRecordRow) -> CheckRecord:
+    return CheckRecord(task_id=row.task_id, window_start=row.window_start, window_end=row.window_end,
+                       checked_at=row.checked_at, person=row.person,
+                       items=tuple(ItemResult(**i) for i in row.items), status=row.status, late=bool(row.late),
+                       device=row.device, note=row.note, corrects=row.corrects_id, account_id=row.account_id,
+                       id=row.id, recorded_at=row.recorded_at, extra={"checkpoint_id": row.checkpoint_id})
+
+
+def record_check(store: Store, name: str, task_id: Any, answers: Sequence[dict], *, inspector: Inspector,
+                 checked_at: datetime | None = None, window_start: datetime | None = None,
+                 device: str | None = None, note: str | None = None, other: bool = False,
+                 corrects: int | None = None, checkpoint_token: str | None = None, check_assignment: bool = True,
+                 now: datetime | None = None) -> tuple[CheckRecord, list[dict]]:
+    """Save one check (late ones are kept and marked late); returns it and the hazard drafts of its failed items.
+
+    Refused, with nothing written: a task of another enterprise or retired, an inspector not assigned, a second
+    check of a window (unless `corrects` names the record it corrects), answers that do not fit the checklist, a
+    checkpoint token that is not this task's unit's current one."""
+    now = now or utcnow()
+    checked_at = checked_at or now
+    person = required_text(inspector.name, 200, "排查人", "inspector")
+    device, note = clean_device(device), clean_note(note)
+    checkpoint_id = None
+    if checkpoint_token is not None:
+        _owner, info = resolve_checkpoint(store, checkpoint_token, enterprise=store.enterprise(name,
+                                                                                             create=False).name)
+        checkpoint_id = info["id"]
+    with _writing(store, name) as w:
+        w.refresh_map = False
+        s = w.session
+        task_row = _task_row(s, w.enterprise_id, task_id, lock=True)
+        the_task = _task_of(task_row)
+        if not the_task.active:
+            raise NoTaskError("该排查任务已停用 / this inspection task is retired")
+        if checkpoint_id is not None and info["unit_id"] != the_task.unit_code:
+            raise CheckpointError("二维码不属于该任务的单元 / the checkpoint is not this task's unit")
+        if check_assignment and not is_assigned(the_task, name=person, post=inspector.post,
+                                                department=inspector.department, roles=inspector.roles):
+            raise NotAssignedError(f"{person} 不是该任务的执行人（{the_task.assignee.value}）/ {person} is not "
+                                   f"assigned to this task ({the_task.assignee.value})")
+        items = answers_of(the_task, answers)
+        status = check_status(items, other=other, note=note)
+        previous = None
+        if corrects is not None:
+            previous = s.get(InspectionRecordRow, int(corrects)) if str(corrects).isdigit() else None
+            if previous is None or previous.enterprise_id != w.enterprise_id or previous.task_id != task_row.id:
+                raise NotFoundError("要更正的记录不存在或不属于该任务 / the record to correct is not of this task")
+            window_start = previous.window_start
+        win, late = window_of_check(the_task, checked_at, now=now, window_start=window_start)
+        if previous is None:
+            taken = s.execute(select(InspectionRecordRow.id).where(
+                InspectionRecordRow.enterprise_id == w.enterprise_id, InspectionRecordRow.task_id == task_row.id,
+                InspectionRecordRow.window_start == win.start).limit(1)).scalar_one_or_none()
+            if taken is not None:
+                raise AlreadyCheckedError(f"该窗口已有排查记录（{taken}）；更正请指明被更正的记录 / this window was "
+                                          f"checked already (record {taken}); a correction names the record it "
+                                          "corrects")
+        row = InspectionRecordRow(
+            enterprise_id=w.enterprise_id, task_id=task_row.id, window_start=win.start, window_end=win.end,
+            checked_at=checked_at, recorded_at=now, person=person, account_id=inspector.account_id, device=device,
+            items=[{"item": i.item, "result": i.result, "note": i.note} for i in items], status=status, late=late,
+            note=note, corrects_id=None if previous is None else previous.id, checkpoint_id=checkpoint_id)
+        s.add(row)
+        s.flush()
+        record_change(w, "inspection.record", collection="inspection_records", items=[str(row.id)],
+                      author=person, detail={"task": task_row.id, "status": status, "late": late})
+        record = _record_of(row)
+    unit = store.unit_record(name, the_task.unit_code)
+    return record, hazard_drafts(the_task, record, unit_name=unit[0].name if unit else None)
+
+
+def import_records(store: Store, name: str, made: Sequence[CheckRecord], *, author: str | None = None) -> int:
+    """Append many records made elsewhere (the demo's history, a migration from another system) in one transaction;
+    each names a task of this enterprise and a window none of the others (nor a stored record) answers."""
+    with _writing(store, name) as w:
+        w.refresh_map = False
+        s = w.session
+        ids = set(s.execute(select(InspectionTaskRow.id).where(
+            InspectionTaskRow.enterprise_id == w.enterprise_id)).scalars())
+        taken = {(tid, start) for tid, start in s.execute(select(
+            InspectionRecordRow.task_id, InspectionRecordRow.window_start).where(
+            InspectionRecordRow.enterprise_id == w.enterprise_id))}
+        now, rows = utcnow(), []
+        for r in made:
+            if r.task_id not in ids:
+                raise NoTaskError(f"没有编号为 {r.task_id} 的排查任务 / no inspection task {r.task_id}")
+            if (r.task_id, r.window_start) in taken:
+                raise AlreadyCheckedError(f"任务 {r.task_id} 的该窗口已有记录 / task {r.task_id}: window checked "
+                                          "already")
+            taken.add((r.task_id, r.window_start))
+            rows.append({    # UTC: PostgreSQL's COPY bypasses the column type (and ignores an offset)
+                "enterprise_id": w.enterprise_id, "task_id": r.task_id, "window_start": r.window_start.astimezone(UTC),
+                "window_end": r.window_end.astimezone(UTC), "checked_at": r.checked_at.astimezone(UTC),
+                "recorded_at": (r.recorded_at or now).astimezone(UTC),
+                "person": r.person, "account_id": r.account_id, "device": r.device,
+                "items": [{"item": i.item, "result": i.result, "note": i.note} for i in r.items],
+                "status": r.status, "late": r.late, "note": r.note, "corrects_id": None, "checkpoint_id": None})
+        for at in range(0, len(rows), CHUNK_ROWS):
+            insert_chunk(s, InspectionRecordRow, rows[at:at + CHUNK_ROWS], returning=False)
+        record_change(w, "inspection.import", collection="inspection_records", author=author,
+                      detail={"count": len(made)})
+    return len(made)
+
+
+def records(store: Store, name: str, *, task_id: Any = None, since: datetime | None = None,
+            until: datetime | None = None, limit: int = 1000) -> list[CheckRecord]:
+    """Check records, newest first (at most `limit`, MAX_RECORDS)."""
+    with store.session() as s:
+        ent_id = enterprise_id(s, name, create=False)
+        q = select(InspectionRecordRow).where(InspectionRecordRow.enterprise_id == ent_id)
+        if task_id is not None:
+            q = q.where(InspectionRecordRow.task_id == _task_row(s, ent_id, task_id).id)
+        if since is not None:
+            q = q.where(InspectionRecordRow.checked_at >= since)
+        if until is not None:
+            q = q.where(InspectionRecordRow.checked_at < until)
+        q = q.order_by(InspectionRecordRow.checked_at.desc(), InspectionRecordRow.id.desc())
+        return [_record_of(r) for r in s.execute(q.limit(max(1, min(limit, MAX_RECORDS)))).scalars()]
+
+
+def national_export(store: Store, name: str, *, since: datetime | None = None) -> dict:
+    """The national 隐患排查任务, 隐患排查记录 and 停用/检修记录 rows (canonical form; per-platform adapters and the
+    common columns belong to the exchange)."""
+    all_tasks = {t.id: t for t in tasks(store, name, active_only=False)}
+    recs = records(store, name, since=since, limit=MAX_RECORDS)
+    stops = shutdowns(store, name)
+    return {
+        "tasks": [t.national(name) for t in all_tasks.values()],
+        "records": [r.national(name, all_tasks[r.task_id]) for r in reversed(recs)],
+        "stops": [{"riskUnitId": sd.unit_code,
+                   "stopStartTime": sd.starts_at.astimezone(LOCAL_ZONE).strftime("%Y-%m-%d %H:%M:%S"),
+                   "stopEndTime": None if sd.ends_at is None else
+                   sd.ends_at.astimezone(LOCAL_ZONE).strftime("%Y-%m-%d %H:%M:%S"),
+                   "stopReason": sd.reason} for sd in stops],
+    }
+
+
+def _name(author: Any) -> str | None:
+    return None if author is None else str(author)[:200]
+
