@@ -38,7 +38,8 @@ EXPECTED = {
 }
 EXPECTED_ROLES = {
     "admin": {"read", "accounts", "settings"},
-    "safety_manager": {"read", "edit_layout", "edit_units", "ledger", "hazard_report", "hazard_accept"},
+    "safety_manager": {"read", "edit_layout", "edit_units", "ledger", "hazard_report", "hazard_accept",
+                       "hazard_manage"},
     "editor": {"read", "edit_layout", "edit_units"},
     "inspector": {"read", "inspect", "hazard_report"},
     "rectifier": {"read", "hazard_rectify"},
