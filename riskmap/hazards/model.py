@@ -73,7 +73,7 @@ class HazardInputError(InputError):
     """A hazard field outside what is allowed (the message names the field)."""
 
 
-class FarFromPlantError(InputError):
+class FarFromPlantError(HazardInputError):
     """A location far from the plant's layout: most likely a mistyped or swapped coordinate."""
 
 
