@@ -92,8 +92,8 @@ def test_the_loop_over_http(world):
     late = _post(client, f"/api/hazards/{uid}/reject", heads["manager2"], {"reason": "不是隐患"}, etag='"1"')
     assert late.status_code == 412 and late.json()["current"]["hazard"]["state"] == "confirmed"
     past = (today() - timedelta(days=1)).isoformat()
-    r = _post(client, f"/api/hazards/{uid}/assign", heads["manager"], {"rectifier": "rectifier 人", "deadline": past},
-              etag=tag)
+    r = _post(client, f"/api/hazards/{uid}/assign", heads["manager"],
+              {"rectifier": "rectifier 人", "deadline": past}, etag=tag)
     assert r.status_code == 422 and "已过" in r.json()["detail"]
     r = _post(client, f"/api/hazards/{uid}/assign", heads["manager"],
               {"rectifier": "rectifier 人", "deadline": (today() + timedelta(days=5)).isoformat()}, etag=tag)
@@ -146,7 +146,9 @@ def test_on_spot_and_filters(world):
                                                            "hazard_type": 5})
     assert r.status_code == 201 and r.json()["hazard"]["state"] == "closed"
     _post(client, "/api/hazards", heads["inspector"], {"name": "配电箱未锁", "level": 0})
-    get = lambda **q: [h["name"] for h in client.get("/api/hazards", params={"enterprise": ENT, **q}).json()["items"]]
+    def get(**q):
+        return [h["name"] for h in client.get("/api/hazards", params={"enterprise": ENT, **q}).json()["items"]]
+
     assert get(state="closed") == ["通道堆物"] and get(state=["reported", "closed"]) == ["配电箱未锁", "通道堆物"]
     assert get(overdue="true") == [] and get(level=1) == []
     moment = local_time(now()).strftime("%Y-%m-%dT%H:%M:%S.%f")
@@ -160,8 +162,10 @@ def test_photos_over_http(world):
     client, heads, _ = world
     uid = _post(client, "/api/hazards", heads["inspector"], {"name": "地沟积油"}).json()["hazard"]["id"]
     url = f"/api/hazards/{uid}/photos/before"
-    send = lambda data, head=heads["inspector"], path=url: client.post(
-        path, params={"enterprise": ENT}, headers=head, files={"file": ("p.jpg", data, "image/jpeg")})
+    def send(data, head=heads["inspector"], path=url):
+        return client.post(path, params={"enterprise": ENT}, headers=head,
+                           files={"file": ("p.jpg", data, "image/jpeg")})
+
     r = send(_jpeg_gps())
     assert r.status_code == 201, r.text
     assert r.json()["gps"] == {"lon": 120.002, "lat": 30.001}
