@@ -103,7 +103,8 @@ def test_the_loop_over_http(world):
     assert r.status_code == 422 and "五落实" in r.json()["detail"]
     assert client.get(f"/api/hazards/{uid}", params={"enterprise": ENT}).json()["state"] == "assigned"
     r = _post(client, f"/api/hazards/{uid}/rectify", heads["rectifier"],
-              {"liable_person": "王工", "rectification_measures": "加装切断阀", "cost": "80000", "plan": PLAN}, etag=tag)
+              {"liable_person": "王工", "rectification_measures": "加装切断阀", "cost": "80000", "plan": PLAN},
+              etag=tag)
     assert r.status_code == 200, r.text
     tag = r.headers["etag"]
     r = _post(client, f"/api/hazards/{uid}/accept", heads["manager"], {"note": "好"}, etag=tag)
