@@ -101,6 +101,9 @@ def load_demo(settings) -> dict:
                          store=store)
     import_ledger(store, ledger, source=ledger_file.name, enterprise=name)
     people = add_demo_accounts(store, name)
+    from riskmap.demo_hazards import load_demo_hazards
+
+    hazards = load_demo_hazards(store, name, settings)
     plant = load_plant(store, name)
     risks = plant.region_risk()
     counts = {lv.value: 0 for lv in LEVELS_HIGH_TO_LOW}
@@ -111,11 +114,13 @@ def load_demo(settings) -> dict:
     text = (f"演示工厂已加载 / demo plant loaded: {name}\n"
             f"  布局要素 {layout['features']} 个，单元 {len(ledger.units)} 个，风险事件 {events} 个\n"
             f"  区域 {len(risks)} 个：" + "，".join(f"{lv.zh} {counts[lv.value]}" for lv in LEVELS_HIGH_TO_LOW)
+            + f"\n  隐患 {sum(hazards.values())} 条 / hidden hazards: "
+            + "，".join(f"{k} {v}" for k, v in sorted(hazards.items()))
             + f"\n  演示账户 / demo accounts: {'、'.join(people)}（密码 / password {DEMO_PASSWORD}，在 /login 登录）"
             + f"\n  数据库 / database: {absolute_url(settings.db)}"
             + f"\n  下一步 / next: {next_command(settings)}")
     return {"enterprise": name, "layout": layout, "units": len(ledger.units), "events": events,
-            "regions": counts, "accounts": people, "text": text}
+            "regions": counts, "accounts": people, "hazards": hazards, "text": text}
 
 
 def add_demo_accounts(store, enterprise: str) -> list[str]:

@@ -332,7 +332,7 @@ def open_major_hazards(store: Store, enterprise: str, now: datetime | None = Non
                                                  level=model.MAJOR, now=now)]
 
 
-def _unit_points(s: Session, ent_id: int, codes: set[str]) -> dict[str, Any]:
+def unit_points(s: Session, ent_id: int, codes: set[str]) -> dict[str, Any]:
     """Where the map draws units (its snapshot, EPSG:3857) as lon/lat points inside them."""
     if not codes:
         return {}
@@ -346,6 +346,12 @@ def _unit_points(s: Session, ent_id: int, codes: set[str]) -> dict[str, Any]:
     return out
 
 
+def unit_locations(store: Store, enterprise: str, codes: set[str]) -> dict[str, Any]:
+    """A lon/lat point inside each unit as the map draws it (units the map does not draw are left out)."""
+    with store.session() as s:
+        return unit_points(s, enterprise_id(s, enterprise, create=False), set(codes))
+
+
 def hazards_frame(store: Store, enterprise: str, *, at: datetime | None = None, now: datetime | None = None,
                   **filters: Any) -> gpd.GeoDataFrame:
     """The hazards as a GeoDataFrame in EPSG:4326 (for the map layer and exports): id, name, state, level,
@@ -355,7 +361,7 @@ def hazards_frame(store: Store, enterprise: str, *, at: datetime | None = None, 
     found = records(store, enterprise, at=at, now=now, **filters)
     with store.session() as s:
         ent_id = enterprise_id(s, enterprise, create=False)
-        points = _unit_points(s, ent_id, {h.unit_code for h in found if h.location is None and h.unit_code})
+        points = unit_points(s, ent_id, {h.unit_code for h in found if h.location is None and h.unit_code})
     data = {"id": [h.id for h in found], "name": [h.name for h in found],
             "state": [h.state.value for h in found], "level": [h.level for h in found],
             "danger_state": [h.danger_state() for h in found], "overdue": [h.overdue(now) for h in found],
