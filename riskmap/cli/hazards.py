@@ -320,6 +320,45 @@ def photo(hazard_id: IdArg, file: Annotated[Path, typer.Argument(help="PNG 或 J
                    f"{'  GPS ' + json.dumps(made['gps']) if made['gps'] else ''}")
 
 
+@hazard_app.command("export")
+def export(out: Annotated[Path, typer.Argument(help="输出的 .xlsx 文件 / the .xlsx to write")],
+           state: Annotated[list[str] | None, typer.Option("--state", help="只导出这些状态 / states")] = None,
+           db: DbOption = None, enterprise: EnterpriseOption = None) -> None:
+    """导出隐患台账（Excel，国家代码为下拉选项）/ export the hazard ledger as Excel."""
+    from riskmap.hazards.ledger import write_ledger
+    from riskmap.store import hazards
+
+    if out.suffix.lower() != ".xlsx":
+        raise InputError("输出文件应为 .xlsx / the output must be an .xlsx file")
+    store, name, _ = _open(db, enterprise)
+    count = write_ledger(hazards.listing(store, name, state=state or None), out, name)
+    typer.echo(f"{out}: {count} 条隐患 / hazards")
+
+
+@hazard_app.command("import")
+def import_ledger(file: Annotated[Path, typer.Argument(help="隐患台账 .xlsx / the hazard ledger")],
+                  login: AsOption = None, by: ByOption = None, reason: ReasonOption = None,
+                  db: DbOption = None, enterprise: EnterpriseOption = None, as_json: JsonOption = False) -> None:
+    """导入隐患台账：每行登记为新上报的隐患，全部检查通过才导入 / import a hazard ledger: each row a new report,
+    all rows checked first (nothing imported when one is bad)."""
+    from riskmap.errors import LedgerError
+    from riskmap.hazards.ledger import read_ledger
+    from riskmap.store import hazards
+
+    try:
+        rows = read_ledger(file)
+        store, name, _ = _open(db, enterprise)
+        made = hazards.report_many(store, name, _actor(store, name, login, by), rows, reason=reason)
+    except LedgerError as exc:          # the one line names the first problems
+        shown = "；".join(f"第 {d['row']} 行{' ' + d['column'] if d.get('column') else ''}：{d['message']}"
+                         for d in exc.details[:5])
+        raise LedgerError(f"{exc.message}：{shown}" if shown else exc.message, details=exc.details) from None
+    if as_json:
+        print_json(made)
+    else:
+        typer.echo(f"已导入 {made['imported']} 条隐患 / imported {made['imported']} hazards")
+
+
 def register(app: typer.Typer) -> None:
     """`riskmap hazard …`."""
     app.add_typer(hazard_app, name="hazard")

@@ -29,7 +29,7 @@ from shapely.geometry import mapping
 from sqlalchemy import func, select
 
 from riskmap import clock
-from riskmap.errors import EditConflict, NotFoundError, PreconditionRequired
+from riskmap.errors import EditConflict, LedgerError, NotFoundError, PreconditionRequired, RiskmapError
 from riskmap.hazards import model, photos, reference, workflow
 from riskmap.hazards.model import DONE_STATES, STATE_LABELS, Hazard, HazardInputError, State
 from riskmap.hazards.workflow import Actor, Step
@@ -206,33 +206,60 @@ def write(store: Store, enterprise: str, hazard_id: str | None, action: str, who
                                    "hazard first to get its ETag")
     with store.transaction(enterprise, create=False) as w:
         w.track()
-        s = w.session
-        row = _locked(s, w.enterprise_id, hazard_id) if hazard_id is not None else None
-        before = hazard_of(row) if row is not None else None
-        if before is not None and if_match is not None and before.version != if_match:
-            raise _conflict(before)
-        after, step = workflow.apply(before, action, who, values, reason=reason, now=now)
-        _check_references(s, w.enterprise_id, after, step)
-        author = Author(who.name, who.account_id)
-        change_id = record_change(w, f"hazard.{action}", collection="hazards", items=[after.id], author=author,
-                                  reason=step.reason, detail={"from": step.from_state, "to": after.state.value,
-                                                              "version": after.version, "fields": sorted(step.changed)})
-        values_now = _row_values(after) | {"enterprise_id": w.enterprise_id, "updated_at": now}
-        if row is None:
-            row = HazardRow(**values_now)
-            s.add(row)
-        else:
-            for key, value in values_now.items():
-                setattr(row, key, value)
-        s.flush()
-        s.add(HazardEventRow(enterprise_id=w.enterprise_id, hazard_id=row.id, at=now, author=who.name,
-                             author_id=who.account_id, action=action,
-                             from_state=step.from_state.value if step.from_state else None,
-                             to_state=after.state.value, reason=step.reason, changed=_changed_json(step),
-                             version=after.version, change_id=change_id))
-        raised = _consequences(w, before, after)
+        after, change_id, raised = _apply(w, hazard_id, action, who, values, reason, if_match, now)
     return {"hazard": hazard_dict(after, now), "change_id": change_id, "data_version": w.data_version,
             "flags_raised": raised}
+
+
+def _apply(w: Writing, hazard_id: str | None, action: str, who: Actor, values: dict[str, Any] | None,
+           reason: str | None, if_match: int | None, now: datetime) -> tuple[Hazard, int, list[dict]]:
+    """One transition inside the transaction `w`: every check before the first row is written."""
+    s = w.session
+    row = _locked(s, w.enterprise_id, hazard_id) if hazard_id is not None else None
+    before = hazard_of(row) if row is not None else None
+    if before is not None and if_match is not None and before.version != if_match:
+        raise _conflict(before)
+    after, step = workflow.apply(before, action, who, values, reason=reason, now=now)
+    _check_references(s, w.enterprise_id, after, step)
+    author = Author(who.name, who.account_id)
+    change_id = record_change(w, f"hazard.{action}", collection="hazards", items=[after.id], author=author,
+                              reason=step.reason, detail={"from": step.from_state, "to": after.state.value,
+                                                          "version": after.version, "fields": sorted(step.changed)})
+    values_now = _row_values(after) | {"enterprise_id": w.enterprise_id, "updated_at": now}
+    if row is None:
+        row = HazardRow(**values_now)
+        s.add(row)
+    else:
+        for key, value in values_now.items():
+            setattr(row, key, value)
+    s.flush()
+    s.add(HazardEventRow(enterprise_id=w.enterprise_id, hazard_id=row.id, at=now, author=who.name,
+                         author_id=who.account_id, action=action,
+                         from_state=step.from_state.value if step.from_state else None,
+                         to_state=after.state.value, reason=step.reason, changed=_changed_json(step),
+                         version=after.version, change_id=change_id))
+    return after, change_id, _consequences(w, before, after)
+
+
+def report_many(store: Store, enterprise: str, who: Actor, rows: list[dict[str, Any]], *, reason: str | None = None,
+                sheet: str = "隐患台账", first_row: int = 2, now: datetime | None = None) -> dict[str, Any]:
+    """Register many hazards (a ledger's rows) in one transaction: every row checked, LedgerError listing each bad
+    row (nothing written) or all of them stored."""
+    now = now or clock.now()
+    problems, made = [], []
+    with store.transaction(enterprise, create=False) as w:
+        w.track()
+        for number, values in enumerate(rows, start=first_row):
+            try:
+                after, _, _ = _apply(w, None, "report", who, values, reason, None, now)
+            except RiskmapError as exc:
+                problems.append({"sheet": sheet, "row": number, "column": None, "message": exc.message})
+                continue
+            made.append(after.id)
+        if problems:
+            raise LedgerError(f"隐患台账有 {len(problems)} 行不能导入，未导入任何一行 / {len(problems)} rows of the "
+                              f"hazard ledger cannot be imported: nothing was imported", details=problems)
+    return {"imported": len(made), "ids": made, "data_version": w.data_version}
 
 
 def _consequences(w: Writing, before: Hazard | None, after: Hazard) -> list[dict]:
