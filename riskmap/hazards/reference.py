@@ -31,6 +31,7 @@ class Item:
     document: str
     title: str
     verified: bool
+    scope: str | None = None    # whom the item's article applies to, when the standard says it per article
 
 
 @cache
@@ -50,10 +51,11 @@ def items() -> dict[str, Item]:
     raw = yaml.safe_load((HERE / "standards.yaml").read_text(encoding="utf-8"))
     out: dict[str, Item] = {}
     for key, std in raw["standards"].items():
+        scopes = {str(k): str(v) for k, v in (std.get("scopes") or {}).items()}
         for number, text in std["items"].items():
             item_id = f"{key}:{number}"
             out[item_id] = Item(item_id, key, str(number), str(text).strip(), std["document"], std["title"],
-                                bool(std.get("verified")))
+                                bool(std.get("verified")), scopes.get(str(number).split(".")[0]))
     return out
 
 

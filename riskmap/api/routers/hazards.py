@@ -343,7 +343,8 @@ def make_router() -> APIRouter:
     def reference_tables() -> dict:
         return {"codes": {k: {c: list(v) for c, v in t.items()} for k, t in codes().items()},
                 "items": {k: {"standard": i.standard, "number": i.number, "text": i.text, "document": i.document,
-                              "title": i.title, "verified": i.verified} for k, i in items().items()},
+                              "title": i.title, "verified": i.verified, "scope": i.scope}
+                          for k, i in items().items()},
                 "plan_parts": {k: list(v) for k, v in PLAN_PARTS.items()},
                 "transitions": {k: {"from": sorted(s.value if s else "new" for s in t.sources),
                                     "to": t.target.value if t.target else None, "permission": t.permission,
