@@ -76,6 +76,9 @@ def test_the_loop_over_http(world):
     assert r.status_code == 201, r.text
     uid, tag = r.json()["hazard"]["id"], r.headers["etag"]
     assert r.json()["hazard"]["level"] == 1 and tag == '"1"'
+    assert [h["id"] for h in client.get("/api/hazards", params={"enterprise": ENT, "unit_id": "u1"}).json()[
+        "items"]] == [uid]
+    assert client.get("/api/hazards", params={"enterprise": ENT, "unit_id": "u2"}).json()["count"] == 0
     shown = client.get(f"/api/hazards/{uid}", params={"enterprise": ENT})
     assert shown.status_code == 200 and shown.headers["etag"] == tag
     assert shown.json()["timeline"][0]["action"] == "report" and shown.json()["registrant"] == "inspector 人"

@@ -307,9 +307,9 @@ def _ended_by(s: Session, ent_id: int, at: datetime):
 
 def records(store: Store, enterprise: str, *, state: str | list[str] | None = None, level: int | None = None,
             department: str | None = None, overdue: bool | None = None, at: datetime | None = None,
-            now: datetime | None = None) -> list[Hazard]:
-    """The enterprise's hazards (newest first), filtered: states, level (0/1), department, overdue now, and `at`
-    ("open at that moment": registered by then and not yet accepted, closed or rejected)."""
+            unit_id: str | None = None, now: datetime | None = None) -> list[Hazard]:
+    """The enterprise's hazards (newest first), filtered: states, level (0/1), department, overdue now, unit, and
+    `at` ("open at that moment": registered by then and not yet accepted, closed or rejected)."""
     now = now or clock.now()
     states = [state] if isinstance(state, str) else list(state or [])
     for name in states:
@@ -327,6 +327,8 @@ def records(store: Store, enterprise: str, *, state: str | list[str] | None = No
             q = q.where(HazardRow.level == level)
         if department is not None:
             q = q.where(HazardRow.department == department)
+        if unit_id is not None:
+            q = q.where(HazardRow.unit_code == unit_id)
         if at is not None:
             q = q.where(HazardRow.registered_at <= at, HazardRow.id.not_in(_ended_by(s, ent_id, at)))
         rows = s.execute(q.order_by(HazardRow.registered_at.desc(), HazardRow.id.desc())).scalars().all()

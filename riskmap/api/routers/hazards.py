@@ -327,6 +327,7 @@ def make_router() -> APIRouter:
                      level: int | None = Query(None, ge=0, le=1, description="0 一般，1 重大"),
                      department: str | None = Query(None, max_length=200),
                      overdue: bool | None = Query(None, description="只要逾期的（或未逾期的）/ overdue only"),
+                     unit_id: str | None = Query(None, max_length=200, description="评估单元 / one unit's"),
                      at: str | None = Query(None, max_length=40,
                                             description="该时刻未关闭的隐患（ISO 8601，无时区为北京时间）/ open at "
                                                         "that moment")) -> dict:
@@ -335,7 +336,7 @@ def make_router() -> APIRouter:
         tenant = resolve_tenant(request.app, enterprise)
         moment = parse_moment(at) if at else None
         found = store_hazards.listing(tenant.store, tenant.name, state=state, level=level, department=department,
-                                      overdue=overdue, at=moment)
+                                      overdue=overdue, at=moment, unit_id=unit_id)
         return {"enterprise": tenant.name, "count": len(found), "items": found}
 
     @router.get("/hazards/reference", response_model=Reference,
@@ -377,7 +378,7 @@ def make_router() -> APIRouter:
     for stage, permission in (("before", "hazard_report"), ("after", "hazard_rectify")):
         _photo_route(router, stage, permission)
 
-    @router.get("/hazards/{hazard_id}/photos/{photo_id}", response_class=Response,
+    @router.get("/hazards/{hazard_id}/photos/{photo_id:int}", response_class=Response,
                 summary="隐患照片（不含 EXIF）/ a hazard photo (without EXIF)",
                 responses={200: {"content": {"image/jpeg": {}, "image/png": {}}}, 404: ERRORS[404]})
     def get_photo(request: Request, hazard_id: str, photo_id: int, enterprise: str | None = ENTERPRISE) -> Response:
