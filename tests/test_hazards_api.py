@@ -160,6 +160,7 @@ def test_on_spot_and_filters(world):
     assert client.get("/api/hazards", params={"enterprise": ENT, "at": "2999-01-01"}).status_code == 422
     assert client.get("/api/hazards", params={"enterprise": ENT, "state": "nope"}).status_code == 422
     assert client.get("/api/hazards", params={"enterprise": ENT, "level": 3}).status_code == 422
+    assert get(limit=1) == ["配电箱未锁"] and get(limit=1, offset=1) == ["通道堆物"]
 
 
 def test_photos_over_http(world):

@@ -15,6 +15,7 @@ from riskmap.hazards.ledger import CODES_SHEET, SHEET, read_ledger, write_ledger
 from riskmap.levels import Level
 from riskmap.people import ROLES
 from riskmap.store import hazards as hz
+from riskmap.store.history import history
 
 ENT = "台账测试企业"
 WHO = Actor("赵巡检", None, ROLES["inspector"][2])
@@ -26,6 +27,10 @@ def plant(store):
     store.save_units(ENT, [AssessmentUnit("u1", "罐区", UnitKind.POST, feature_ref="A", events=[
         RiskEvent("泄漏", id="E1", residual_level=Level.GENERAL, controls=[ControlMeasure("联锁")])])])
     return store
+
+
+def store_history(store):
+    return history(store, ENT)
 
 
 def test_export_and_import_round_trip(plant, tmp_path):
@@ -49,6 +54,8 @@ def test_export_and_import_round_trip(plant, tmp_path):
     assert by_name["球罐无注水"]["item"] == "chem-2017-121:6" and by_name["球罐无注水"]["level"] == 1
     made = hz.report_many(store, ENT, WHO, rows)
     assert made["imported"] == 2 and len(hz.listing(store, ENT)) == 4
+    trail = [c for c in store_history(store) if c["action"].startswith("hazard.")]
+    assert trail[0]["action"] == "hazard.import" and sorted(trail[0]["item_ids"]) == sorted(made["ids"])
     again = {h["name"]: h for h in hz.listing(store, ENT) if h["id"] in made["ids"]}
     assert again["液位计失灵"]["cost"] == "1200.50" and again["球罐无注水"]["major"]
 

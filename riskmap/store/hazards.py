@@ -26,7 +26,7 @@ import geopandas as gpd
 import shapely
 from pyproj import Transformer
 from shapely.geometry import mapping
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, not_, select
 
 from riskmap import clock
 from riskmap.errors import EditConflict, LedgerError, NotFoundError, PreconditionRequired, RiskmapError
@@ -39,7 +39,7 @@ from riskmap.store.flags import raise_flags, reason_text
 from riskmap.store.ledgers import current_unit_row, unit_of
 from riskmap.store.mapdata import MapFeatureRow
 from riskmap.store.rows import Writing, enterprise_id
-from riskmap.store.schema import HazardEventRow, HazardPhotoRow, HazardRow
+from riskmap.store.schema import ChangeRow, HazardEventRow, HazardPhotoRow, HazardRow
 from riskmap.store.types import to_json, utcnow
 
 if TYPE_CHECKING:
@@ -154,10 +154,15 @@ def plant_bounds(s: Session, ent_id: int) -> tuple[float, float, float, float] |
     return (x0, y0, x1, y1)
 
 
-def _check_references(s: Session, ent_id: int, h: Hazard, step: Step) -> None:
-    """What only the store can check: the unit, its event and control exist; the place is near the plant."""
+def _check_references(s: Session, ent_id: int, h: Hazard, step: Step, cache: dict | None = None) -> None:
+    """What only the store can check: the unit, its event and control exist; the place is near the plant
+    (`cache` keeps the plant's extent across the rows of one import)."""
     if "location" in step.changed:
-        model.check_near(h.location, plant_bounds(s, ent_id))
+        if cache is None or "bounds" not in cache:
+            found = plant_bounds(s, ent_id)
+            if cache is not None:
+                cache["bounds"] = found
+        model.check_near(h.location, cache["bounds"] if cache is not None else found)
     if not {"unit_code", "risk_event_code", "control_index"} & set(step.changed) or h.unit_code is None:
         return
     row = current_unit_row(s, ent_id, h.unit_code, lock=False)
@@ -212,19 +217,22 @@ def write(store: Store, enterprise: str, hazard_id: str | None, action: str, who
 
 
 def _apply(w: Writing, hazard_id: str | None, action: str, who: Actor, values: dict[str, Any] | None,
-           reason: str | None, if_match: int | None, now: datetime) -> tuple[Hazard, int, list[dict]]:
-    """One transition inside the transaction `w`: every check before the first row is written."""
+           reason: str | None, if_match: int | None, now: datetime, *, change_id: int | None = None,
+           cache: dict | None = None) -> tuple[Hazard, int, list[dict]]:
+    """One transition inside the transaction `w`: every check before the first row is written. An import gives
+    its one audit row (`change_id`) and a `cache` shared by its rows."""
     s = w.session
     row = _locked(s, w.enterprise_id, hazard_id) if hazard_id is not None else None
     before = hazard_of(row) if row is not None else None
     if before is not None and if_match is not None and before.version != if_match:
         raise _conflict(before)
     after, step = workflow.apply(before, action, who, values, reason=reason, now=now)
-    _check_references(s, w.enterprise_id, after, step)
-    author = Author(who.name, who.account_id)
-    change_id = record_change(w, f"hazard.{action}", collection="hazards", items=[after.id], author=author,
-                              reason=step.reason, detail={"from": step.from_state, "to": after.state.value,
-                                                          "version": after.version, "fields": sorted(step.changed)})
+    _check_references(s, w.enterprise_id, after, step, cache)
+    if change_id is None:
+        change_id = record_change(w, f"hazard.{action}", collection="hazards", items=[after.id],
+                                  author=Author(who.name, who.account_id), reason=step.reason,
+                                  detail={"from": step.from_state, "to": after.state.value, "version": after.version,
+                                          "fields": sorted(step.changed)})
     values_now = _row_values(after) | {"enterprise_id": w.enterprise_id, "updated_at": now}
     if row is None:
         row = HazardRow(**values_now)
@@ -249,13 +257,18 @@ def report_many(store: Store, enterprise: str, who: Actor, rows: list[dict[str, 
     problems, made = [], []
     with store.transaction(enterprise, create=False) as w:
         w.track()
+        change_id = record_change(w, "hazard.import", collection="hazards", author=Author(who.name, who.account_id),
+                                  reason=reason, detail={"rows": len(rows)})
+        cache: dict = {}
         for number, values in enumerate(rows, start=first_row):
             try:
-                after, _, _ = _apply(w, None, "report", who, values, reason, None, now)
+                after, _, _ = _apply(w, None, "report", who, values, reason, None, now, change_id=change_id,
+                                     cache=cache)
             except RiskmapError as exc:
                 problems.append({"sheet": sheet, "row": number, "column": None, "message": exc.message})
                 continue
             made.append(after.id)
+        w.session.get(ChangeRow, change_id).item_ids = made
         if problems:
             raise LedgerError(f"隐患台账有 {len(problems)} 行不能导入，未导入任何一行 / {len(problems)} rows of the "
                               f"hazard ledger cannot be imported: nothing was imported", details=problems)
@@ -305,12 +318,11 @@ def _ended_by(s: Session, ent_id: int, at: datetime):
                                                   HazardEventRow.at <= at, HazardEventRow.to_state.in_(ENDING))
 
 
-def records(store: Store, enterprise: str, *, state: str | list[str] | None = None, level: int | None = None,
-            department: str | None = None, overdue: bool | None = None, at: datetime | None = None,
-            unit_id: str | None = None, now: datetime | None = None) -> list[Hazard]:
-    """The enterprise's hazards (newest first), filtered: states, level (0/1), department, overdue now, unit, and
-    `at` ("open at that moment": registered by then and not yet accepted, closed or rejected)."""
-    now = now or clock.now()
+def _filtered(s: Session, ent_id: int, columns, *, state: str | list[str] | None, level: int | None,
+              department: str | None, overdue: bool | None, at: datetime | None, unit_id: str | None,
+              now: datetime):
+    """The SELECT of an enterprise's hazards with the filters as SQL (overdue too: open and the deadline's day
+    ended in Beijing), newest first."""
     states = [state] if isinstance(state, str) else list(state or [])
     for name in states:
         if name not in {s.value for s in State}:
@@ -318,24 +330,39 @@ def records(store: Store, enterprise: str, *, state: str | list[str] | None = No
                                    f"{str(name)[:40]!r}")
     if level is not None and not reference.has_code("dangerLevel", level):
         raise HazardInputError("隐患等级应为 0（一般）或 1（重大）/ the level must be 0 (general) or 1 (major)")
+    q = select(*columns).where(HazardRow.enterprise_id == ent_id)
+    if states:
+        q = q.where(HazardRow.state.in_(states))
+    if level is not None:
+        q = q.where(HazardRow.level == level)
+    if department is not None:
+        q = q.where(HazardRow.department == department)
+    if unit_id is not None:
+        q = q.where(HazardRow.unit_code == unit_id)
+    if at is not None:
+        q = q.where(HazardRow.registered_at <= at, HazardRow.id.not_in(_ended_by(s, ent_id, at)))
+    if overdue is not None:
+        late = and_(HazardRow.state.in_([x.value for x in model.OPEN_STATES]),
+                    HazardRow.deadline < clock.local_date(now))
+        q = q.where(late if overdue else not_(late) | HazardRow.deadline.is_(None))
+    return q.order_by(HazardRow.registered_at.desc(), HazardRow.id.desc())
+
+
+def records(store: Store, enterprise: str, *, state: str | list[str] | None = None, level: int | None = None,
+            department: str | None = None, overdue: bool | None = None, at: datetime | None = None,
+            unit_id: str | None = None, limit: int | None = None, offset: int = 0,
+            now: datetime | None = None) -> list[Hazard]:
+    """The enterprise's hazards (newest first), filtered: states, level (0/1), department, overdue now, unit, and
+    `at` ("open at that moment": registered by then and not yet accepted, closed or rejected); a page of them
+    with `limit` and `offset`."""
+    now = now or clock.now()
     with store.session() as s:
         ent_id = enterprise_id(s, enterprise, create=False)
-        q = select(HazardRow).where(HazardRow.enterprise_id == ent_id)
-        if states:
-            q = q.where(HazardRow.state.in_(states))
-        if level is not None:
-            q = q.where(HazardRow.level == level)
-        if department is not None:
-            q = q.where(HazardRow.department == department)
-        if unit_id is not None:
-            q = q.where(HazardRow.unit_code == unit_id)
-        if at is not None:
-            q = q.where(HazardRow.registered_at <= at, HazardRow.id.not_in(_ended_by(s, ent_id, at)))
-        rows = s.execute(q.order_by(HazardRow.registered_at.desc(), HazardRow.id.desc())).scalars().all()
-        found = [hazard_of(r) for r in rows]
-    if overdue is not None:
-        found = [h for h in found if h.overdue(now) == overdue]
-    return found
+        q = _filtered(s, ent_id, [HazardRow], state=state, level=level, department=department, overdue=overdue,
+                      at=at, unit_id=unit_id, now=now)
+        if limit is not None:
+            q = q.limit(limit).offset(offset)
+        return [hazard_of(r) for r in s.execute(q).scalars().all()]
 
 
 def listing(store: Store, enterprise: str, now: datetime | None = None, **filters: Any) -> list[dict[str, Any]]:
@@ -382,21 +409,28 @@ def unit_locations(store: Store, enterprise: str, codes: set[str]) -> dict[str, 
 
 
 def hazards_frame(store: Store, enterprise: str, *, at: datetime | None = None, now: datetime | None = None,
-                  **filters: Any) -> gpd.GeoDataFrame:
+                  state: str | list[str] | None = None, level: int | None = None, department: str | None = None,
+                  overdue: bool | None = None, unit_id: str | None = None) -> gpd.GeoDataFrame:
     """The hazards as a GeoDataFrame in EPSG:4326 (for the map layer and exports): id, name, state, level,
     danger_state, overdue, department, unit_id, deadline; placed by their location, else a point inside their
-    unit as the map draws it (hazards with neither have no geometry)."""
+    unit as the map draws it (hazards with neither have no geometry). Reads only these columns."""
     now = now or clock.now()
-    found = records(store, enterprise, at=at, now=now, **filters)
+    columns = [HazardRow.uid, HazardRow.name, HazardRow.state, HazardRow.level, HazardRow.department,
+               HazardRow.unit_code, HazardRow.deadline, HazardRow.geometry]
     with store.session() as s:
         ent_id = enterprise_id(s, enterprise, create=False)
-        points = unit_points(s, ent_id, {h.unit_code for h in found if h.location is None and h.unit_code})
-    data = {"id": [h.id for h in found], "name": [h.name for h in found],
-            "state": [h.state.value for h in found], "level": [h.level for h in found],
-            "danger_state": [h.danger_state() for h in found], "overdue": [h.overdue(now) for h in found],
-            "department": [h.department for h in found], "unit_id": [h.unit_code for h in found],
-            "deadline": [h.deadline.isoformat() if h.deadline else None for h in found]}
-    geoms = [h.location if h.location is not None else points.get(h.unit_code) for h in found]
+        rows = s.execute(_filtered(s, ent_id, columns, state=state, level=level, department=department,
+                                   overdue=overdue, at=at, unit_id=unit_id, now=now)).all()
+        points = unit_points(s, ent_id, {r.unit_code for r in rows if r.geometry is None and r.unit_code})
+    today = clock.local_date(now)
+    open_states = {x.value for x in model.OPEN_STATES}
+    national = {x.value: Hazard(id="", name="", state=x).danger_state() for x in State}
+    data = {"id": [r.uid for r in rows], "name": [r.name for r in rows], "state": [r.state for r in rows],
+            "level": [r.level for r in rows], "danger_state": [national[r.state] for r in rows],
+            "overdue": [r.state in open_states and r.deadline is not None and today > r.deadline for r in rows],
+            "department": [r.department for r in rows], "unit_id": [r.unit_code for r in rows],
+            "deadline": [r.deadline.isoformat() if r.deadline else None for r in rows]}
+    geoms = [r.geometry if r.geometry is not None else points.get(r.unit_code) for r in rows]
     return gpd.GeoDataFrame(data, geometry=gpd.GeoSeries(geoms, crs="EPSG:4326"), crs="EPSG:4326")
 
 

@@ -328,6 +328,8 @@ def make_router() -> APIRouter:
                      department: str | None = Query(None, max_length=200),
                      overdue: bool | None = Query(None, description="只要逾期的（或未逾期的）/ overdue only"),
                      unit_id: str | None = Query(None, max_length=200, description="评估单元 / one unit's"),
+                     limit: int = Query(1000, ge=1, le=10_000, description="最多几条 / at most this many"),
+                     offset: int = Query(0, ge=0, le=10_000_000, description="跳过几条 / skip this many"),
                      at: str | None = Query(None, max_length=40,
                                             description="该时刻未关闭的隐患（ISO 8601，无时区为北京时间）/ open at "
                                                         "that moment")) -> dict:
@@ -336,7 +338,7 @@ def make_router() -> APIRouter:
         tenant = resolve_tenant(request.app, enterprise)
         moment = parse_moment(at) if at else None
         found = store_hazards.listing(tenant.store, tenant.name, state=state, level=level, department=department,
-                                      overdue=overdue, at=moment, unit_id=unit_id)
+                                      overdue=overdue, at=moment, unit_id=unit_id, limit=limit, offset=offset)
         return {"enterprise": tenant.name, "count": len(found), "items": found}
 
     @router.get("/hazards/reference", response_model=Reference,
