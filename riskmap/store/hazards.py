@@ -511,7 +511,3 @@ def photo_file(store: Store, enterprise: str, hazard_id: str, photo_id: int, fol
         raise NotFoundError("照片文件不在媒体目录中 / the photo's file is missing from the media folder")
     return photos.stripped(path.read_bytes()), media_type
 
-
-def actor_for(name: str, account_id: int | None, permissions) -> Actor:
-    """An Actor for the workflow (interfaces build it from the signed-in person)."""
-    return Actor(str(name), account_id, frozenset(permissions))
