@@ -183,6 +183,7 @@ def test_photos_over_http(world):
     assert send(b"<html>not a photo</html>").status_code == 422
     assert send(bomb.getvalue()).status_code == 413
     assert send(b"\xff\xd8" + b"\0" * 1_100_000).status_code == 413
+    assert send(b"\xff\xd8" + b"\0" * 3_000_000).status_code == 413       # refused from its declared length
     assert send(_png(), head=heads["rectifier"]).status_code == 403                       # before: the reporter's
     assert send(_png(), head=heads["rectifier"], path=f"/api/hazards/{uid}/photos/after").status_code == 201
     assert client.post(url, params={"enterprise": ENT}, headers=heads["inspector"], json={}).status_code == 415

@@ -32,6 +32,7 @@ from riskmap.store import hazards as store_hazards
 ENTERPRISE = Query(None, max_length=200, description="企业名称 / enterprise")
 MAX_ID = 36
 _CHUNK = 256 * 1024
+FORM_ROOM = 64 * 1024          # the multipart form's own bytes around the photo
 # Request names → the record's (the API's vocabulary: unit_id, risk_event).
 RENAMED = {"unit_id": "unit_code", "risk_event": "risk_event_code"}
 ERRORS = {401: {"description": "需要登录或令牌 / sign-in or a token is required"},
@@ -430,6 +431,10 @@ def _photo_route(router: APIRouter, stage: str, permission: str) -> None:
         if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
             raise MediaTypeError("请以 multipart/form-data 上传照片（字段 file）/ "
                                  "upload the photo as multipart/form-data (field file)")
+        declared = request.headers.get("content-length", "").strip()
+        if declared.isdigit() and int(declared) > settings.max_photo_bytes + FORM_ROOM:
+            raise TooLargeError(f"照片过大（上限 {settings.max_photo_mb:g} MB）/ the photo is larger than "
+                                f"{settings.max_photo_mb:g} MB")
         try:
             parsed = await request.form(max_files=1, max_fields=2)
         except (InputError, TooLargeError):
