@@ -191,3 +191,28 @@ def test_photos_over_http(world):
     photos = client.get(f"/api/hazards/{uid}", params={"enterprise": ENT}).json()["photos"]
     assert [p["stage"] for p in photos] == ["before", "after"]
     assert client.get(f"/api/hazards/{uid}/photos/999", params={"enterprise": ENT}).status_code == 404
+
+
+def test_two_people_at_once_one_wins_the_other_gets_412(world):
+    import threading
+
+    client, heads, _ = world
+    uid = _post(client, "/api/hazards", heads["inspector"], {"name": "安全出口上锁"}).json()["hazard"]["id"]
+    barrier, answers = threading.Barrier(2), []
+
+    def act(head, path, body):
+        barrier.wait()
+        answers.append(_post(client, f"/api/hazards/{uid}/{path}", head, body, etag='"1"'))
+
+    threads = [threading.Thread(target=act, args=(heads["manager"], "confirm", {})),
+               threading.Thread(target=act, args=(heads["manager2"], "reject", {"reason": "重复"}))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    codes = sorted(r.status_code for r in answers)
+    assert codes == [200, 412], [r.text for r in answers]
+    winner = next(r for r in answers if r.status_code == 200).json()["hazard"]["state"]
+    loser = next(r for r in answers if r.status_code == 412).json()
+    assert loser["current"]["hazard"]["state"] == winner and loser["current"]["edit_tag"] == 2
+    assert len(client.get(f"/api/hazards/{uid}", params={"enterprise": ENT}).json()["timeline"]) == 2
