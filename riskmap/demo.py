@@ -104,6 +104,9 @@ def load_demo(settings) -> dict:
     import_ledger(store, ledger, source=ledger_file.name, enterprise=name)
     people = add_demo_accounts(store, name)
     inspections = add_demo_inspections(store, name)
+    from riskmap.demo_hazards import load_demo_hazards
+
+    hazards = load_demo_hazards(store, name, settings)
     plant = load_plant(store, name)
     risks = plant.region_risk()
     counts = {lv.value: 0 for lv in LEVELS_HIGH_TO_LOW}
@@ -118,12 +121,14 @@ def load_demo(settings) -> dict:
             + f"\n  排查任务 {inspections['tasks']} 个，排查记录 {inspections['records']} 条（发现隐患 "
               f"{inspections['failed']}），检修中 {inspections['maintenance']} / inspection tasks, records, a unit "
               "under maintenance"
+            + f"\n  隐患 {sum(hazards.values())} 条 / hidden hazards: "
+            + "，".join(f"{k} {v}" for k, v in sorted(hazards.items()))
             + f"\n  演示账户 / demo accounts: {'、'.join(people)}（密码 / password {DEMO_PASSWORD}，在 /login 登录）"
             + f"\n  数据库 / database: {absolute_url(settings.db)}"
             + f"\n  下一步 / next: {next_command(settings)}")
     return {"enterprise": name, "layout": layout, "units": len(ledger.units), "events": events,
             "regions": counts, "accounts": people, "inspections": inspections, "drawings": drawings,
-            "text": text}
+            "hazards": hazards, "text": text}
 
 
 def load_demo_drawings(settings, store, folder: Path) -> list[str]:

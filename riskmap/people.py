@@ -23,6 +23,7 @@ PERMISSIONS: dict[str, tuple[str, str]] = {   # name → (Chinese, English)
     "hazard_report": ("上报隐患", "report hidden hazards"),
     "hazard_accept": ("验收隐患整改", "accept a hazard's rectification"),
     "hazard_rectify": ("整改指派的隐患", "rectify assigned hazards"),
+    "hazard_manage": ("确认、指派、延期审批和销号隐患", "confirm, assign, extend and close hazards"),
     "inspect": ("开展排查并记录", "carry out and record inspections"),
 }
 
@@ -30,7 +31,8 @@ PERMISSIONS: dict[str, tuple[str, str]] = {   # name → (Chinese, English)
 ROLES: dict[str, tuple[str, str, frozenset[str]]] = {
     "admin": ("企业管理员", "enterprise administrator", frozenset({"read", "accounts", "settings"})),
     "safety_manager": ("安全管理人员", "safety manager",
-                       frozenset({"read", "edit_layout", "edit_units", "ledger", "hazard_report", "hazard_accept"})),
+                       frozenset({"read", "edit_layout", "edit_units", "ledger", "hazard_report", "hazard_accept",
+                                  "hazard_manage"})),
     "editor": ("编辑", "editor", frozenset({"read", "edit_layout", "edit_units"})),
     "inspector": ("排查人员", "inspector", frozenset({"read", "inspect", "hazard_report"})),
     "rectifier": ("整改人员", "rectifier", frozenset({"read", "hazard_rectify"})),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 from datetime import date
+from pathlib import Path
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -63,6 +64,12 @@ class Settings(BaseSettings):
     read_requires_token: bool = False
     # How long a browser's sign-in lasts (riskmap.api.routers.signin), in hours.
     session_hours: float = Field(12.0, gt=0, le=720)
+    # Where hazard photos are kept (files, not database rows). Unset: a folder "riskmap-media" next to the SQLite
+    # file, or ./riskmap-media for a server database.
+    media_dir: str | None = None
+    # A hazard photo's limits: bytes, and pixels (checked from the header, before decoding).
+    max_photo_mb: float = Field(10.0, gt=0, le=100)
+    max_photo_pixels: int = Field(40_000_000, gt=0, le=200_000_000)
 
     @field_validator("trusted_proxies")
     @classmethod
@@ -84,6 +91,19 @@ class Settings(BaseSettings):
     def max_upload_bytes(self) -> int:
         """`max_upload_mb` in bytes: the limit on a layout file, over HTTP and in `import-layout`."""
         return int(self.max_upload_mb * MIB)
+
+    @property
+    def max_photo_bytes(self) -> int:
+        """`max_photo_mb` in bytes: the limit on one hazard photo."""
+        return int(self.max_photo_mb * MIB)
+
+    def media_folder(self) -> Path:
+        """The folder of hazard photos: `media_dir`, else next to the SQLite file, else ./riskmap-media."""
+        if self.media_dir:
+            return Path(self.media_dir)
+        if self.db.startswith("sqlite:///") and self.db != "sqlite:///:memory:":
+            return Path(self.db.removeprefix("sqlite:///")).resolve().parent / "riskmap-media"
+        return Path("riskmap-media").resolve()
 
     def is_trusted_proxy(self, host: str | None) -> bool:
         """Whether a request's peer address is one of `trusted_proxies`."""

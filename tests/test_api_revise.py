@@ -63,7 +63,8 @@ def test_diff_then_confirm(site):
     r = post(client, tok["editor"], files, data={"confirm": "true", "base_version": "1", "reason": "技改"})
     assert r.status_code == 200, r.text
     done = r.json()
-    assert done["applied"] is True and done["layout_version"] == 2 and isinstance(done["flags_raised"], list)
+    # layout version numbers run across every drawing of the enterprise (the demo's floor plans took some)
+    assert done["applied"] is True and done["layout_version"] > 1 and isinstance(done["flags_raised"], list)
     assert counts(url)["layout_versions"] == before["layout_versions"] + 1
     history = client.get("/api/history", params={"limit": 1}).json()
     latest = history["items"][0]
@@ -75,7 +76,7 @@ def test_diff_then_confirm(site):
     assert counts(url)["layout_versions"] == before["layout_versions"] + 1
     # and the drawing now matches the layout exactly
     same = post(client, tok["editor"], files).json()
-    assert same["base_version"] == 2 and same["diff"]["features"] == []
+    assert same["base_version"] == done["layout_version"] and same["diff"]["features"] == []
 
 
 def test_editor_token_required(site):

@@ -202,7 +202,8 @@ def test_units_paged_with_next_and_prev(client, plant):
     expected = frame.loc[frame.geometry.notna(), "unit_id"].tolist()
     features, pages = _all_items(client, "/ogc/collections/units/items?limit=40")
     assert [f["id"] for f in features] == expected        # stable order, no gaps, no repeats
-    assert [p["numberReturned"] for p in pages] == [40, 40, 40, len(expected) - 120]
+    full, rest = divmod(len(expected), 40)
+    assert [p["numberReturned"] for p in pages] == [40] * full + ([rest] if rest else [])
     assert all(p["numberMatched"] == len(expected) for p in pages)
     assert not any(link["rel"] == "prev" for link in pages[0]["links"])
     prev = _path(_rel(pages[2], "prev"))

@@ -47,17 +47,18 @@ ITEM = ITEMS + "/{feature_id}"
 
 
 @pytest.fixture(scope="module")
-def site(module_store_url):
-    """The demo plant on one backend, its app and an editor token."""
+def site(module_store_url, tmp_path_factory):
+    """The demo plant on one backend, its app and an editor token (hazard photos in a folder of the test's own)."""
     from fastapi.testclient import TestClient
 
     from riskmap.store import open_store, tokens
 
     url = module_store_url
-    load_demo(Settings(db=url))
+    media = str(tmp_path_factory.mktemp("media"))
+    load_demo(Settings(db=url, media_dir=media))
     with open_store(url) as store:
         token = tokens.create_token(store, "editor", "schemathesis")[0]
-    app = create_app(Settings(db=url))
+    app = create_app(Settings(db=url, media_dir=media))
     with TestClient(app) as client:
         region = client.get("/ogc/collections/regions/items", params={"limit": 1}).json()["features"][0]
     yield {"app": app, "token": token, "url": url, "backend": backend_of(url), "inside": _inside(region)}

@@ -53,6 +53,7 @@ REASONS: dict[str, tuple[str, str]] = {
     "equipment_added": ("单元所在区域新增了设备", "equipment was added in the unit's region"),
     "equipment_removed": ("单元所在区域移除了设备", "equipment was removed from the unit's region"),
     "accident": ("发生了事故", "an accident was recorded"),
+    "hazard_accepted": ("单元的隐患已整改验收，需重新评估", "a hidden hazard of the unit was rectified and accepted"),
     "validity_expired": ("评估有效期（{period}）已届满", "the assessment's validity period ({period}) has ended"),
     "overdue": ("超过 {months} 个月未评估", "not assessed within {months} months"),
 }

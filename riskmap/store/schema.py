@@ -458,6 +458,103 @@ class InspectionRecordRow(Base):
     note: Mapped[str | None] = mapped_column(Text)
     corrects_id: Mapped[int | None] = mapped_column(ForeignKey("inspection_records.id"))
     checkpoint_id: Mapped[int | None] = mapped_column(ForeignKey("inspection_checkpoints.id"))
+# ---------------------------------------------------------------------------------------------- hidden hazards
+# (riskmap.hazards: the record and its loop; riskmap.store.hazards reads and writes these rows; migration 0008)
+
+
+class HazardRow(Base):
+    """A hidden hazard as it is now (the national 隐患信息 fields, where it is, its plan, its state); `version` is the
+    row's edit counter (its ETag). What happened to it is in `hazard_events`; dangerState is derived, not kept."""
+
+    __tablename__ = "hazards"
+    __table_args__ = (Index("ix_hazards_enterprise_state", "enterprise_id", "state"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"))
+    uid: Mapped[str] = mapped_column(String(36), unique=True)        # national `id`, fixed forever
+    state: Mapped[str] = mapped_column(String(32))
+    level: Mapped[int] = mapped_column(Integer)                      # dangerLevel 0 / 1
+    item: Mapped[str | None] = mapped_column(String(64))              # determination item (reference data)
+    source: Mapped[int] = mapped_column(Integer)                     # dangerSrc
+    hazard_type: Mapped[int] = mapped_column(Integer)                # hazardDangerType
+    manage_type: Mapped[int] = mapped_column(Integer)                # dangerManageType
+    category: Mapped[int] = mapped_column(Integer)                   # hazardCategory
+    management_classification: Mapped[int | None] = mapped_column(Integer)
+    occurrence_link: Mapped[int | None] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
+    cause: Mapped[str | None] = mapped_column(Text)
+    rectification_measures: Mapped[str | None] = mapped_column(Text)
+    cost: Mapped[str | None] = mapped_column(String(64))              # exact decimal as text (yuan)
+    liable_person: Mapped[str | None] = mapped_column(String(200))
+    deadline: Mapped[date | None] = mapped_column(Date)              # a Beijing date
+    department: Mapped[str | None] = mapped_column(String(200))
+    unit_code: Mapped[str | None] = mapped_column(Text)
+    risk_event_code: Mapped[str | None] = mapped_column(Text)
+    control_index: Mapped[int | None] = mapped_column(Integer)
+    fid: Mapped[str | None] = mapped_column(Text)
+    hazard_code: Mapped[str | None] = mapped_column(String(200))
+    check_record_id: Mapped[str | None] = mapped_column(String(200))
+    geometry: Mapped[Any] = mapped_column(LonLatGeometry(), nullable=True)
+    registrant: Mapped[str | None] = mapped_column(String(200))
+    registrant_id: Mapped[int | None] = mapped_column(Integer)        # account ids as the workflow saw them
+    registered_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    rectifier: Mapped[str | None] = mapped_column(String(200))
+    rectifier_id: Mapped[int | None] = mapped_column(Integer)
+    rectification_note: Mapped[str | None] = mapped_column(Text)
+    plan: Mapped[Any] = mapped_column(Data(), nullable=True)
+    accept_person: Mapped[str | None] = mapped_column(String(200))
+    accept_person_id: Mapped[int | None] = mapped_column(Integer)
+    accept_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    accept_comment: Mapped[str | None] = mapped_column(Text)
+    extension: Mapped[Any] = mapped_column(Data(), nullable=True)    # a pending extension request
+    comments: Mapped[str | None] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class HazardEventRow(Base):
+    """One step of a hazard's timeline: who, when, which transition, why, what changed; never updated."""
+
+    __tablename__ = "hazard_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"))
+    hazard_id: Mapped[int] = mapped_column(ForeignKey("hazards.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    author: Mapped[str | None] = mapped_column(String(200))
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    action: Mapped[str] = mapped_column(String(32))
+    from_state: Mapped[str | None] = mapped_column(String(32))
+    to_state: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str | None] = mapped_column(Text)
+    changed: Mapped[Any] = mapped_column(Data())                     # {field: [before, after]}
+    version: Mapped[int] = mapped_column(Integer)                    # the hazard's version after the step
+    change_id: Mapped[int | None] = mapped_column(ForeignKey("changes.id"))
+
+
+class HazardPhotoRow(Base):
+    """A photo of a hazard (before / after): its metadata; the bytes are a file in the media folder (`path`
+    relative to it), EXIF location kept here as data and stripped from what is served."""
+
+    __tablename__ = "hazard_photos"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"))
+    hazard_id: Mapped[int] = mapped_column(ForeignKey("hazards.id"), index=True)
+    stage: Mapped[str] = mapped_column(String(16))                   # before | after
+    media_type: Mapped[str] = mapped_column(String(32))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    path: Mapped[str] = mapped_column(Text)
+    gps: Mapped[Any] = mapped_column(Data(), nullable=True)          # {"lon", "lat", "alt"?} from EXIF
+    taken_at: Mapped[str | None] = mapped_column(String(32))         # EXIF DateTimeOriginal as written
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    uploaded_by: Mapped[str | None] = mapped_column(String(200))
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("hazard_events.id"))
 
 def index_applies(index: Index, dialect_name: str) -> bool:
     """Whether an index exists on a dialect (GiST only on PostgreSQL)."""

@@ -1,7 +1,7 @@
 """Inspections: tasks, shutdowns (停用/检修), QR checkpoints (token hashes only) and append-only check records.
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 Create Date: 2026-12-06
 
 The lead re-chains down_revision at merge.
@@ -15,7 +15,7 @@ from alembic import op
 from riskmap.store.types import Data, UTCDateTime
 
 revision = "0009"
-down_revision = "0007"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
