@@ -30,7 +30,16 @@ from PIL import Image
 
 from riskmap.errors import InputError
 from riskmap.render import fonts
-from riskmap.render.draw import concat, make_path, ring_groups, skia_colour, stroke_classes, stroke_paint
+from riskmap.render.draw import (
+    concat,
+    draw_arrows,
+    draw_marked_points,
+    make_path,
+    ring_groups,
+    skia_colour,
+    stroke_classes,
+    stroke_paint,
+)
 from riskmap.render.geometry import (
     COLLECTION,
     LINEAR,
@@ -299,6 +308,9 @@ class _Canvas:
             if (line & mine).any():
                 m = line & mine
                 self._lines(geoms[m], cls[m], bounds[m], clip, style)
+                if style.classes[int(ci)].arrows is not None:
+                    # unclipped: the arrows' places count from the line's start, the same in every tile
+                    draw_arrows(self.canvas, geoms[m], cls[m], self.to_px, style.classes, self.scale)
             if (puntal & mine).any():
                 m = puntal & mine
                 self._points(geoms[m], cls[m], style, outline=not on_top)
@@ -468,6 +480,12 @@ class _Canvas:
             sym_fill = sym.fill if fill else None
             sym_outline = sym.outline if outline else None
             if not vis.any() or (sym_fill is None and sym_outline is None):
+                continue
+            if not sym.plain:
+                # shaped symbols with a character (emergency features: few per plant) are drawn as paths, by
+                # the same code as the prints; each centred on the pixel that holds its point
+                draw_marked_points(canvas, np.floor(centres[vis]) + 0.5, sym, float(size) * self.scale,
+                                   self.scale, fill=fill, outline=outline)
                 continue
             # One antialiased sprite per class, stamped at every point: four times faster than filling and
             # stroking a path of thousands of circles. Each lands on the pixel that holds its point (±½ px),

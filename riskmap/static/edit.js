@@ -457,11 +457,15 @@
       this.setMode(null);
       return this.split(this.selected, line);
     }
-    if (shape === "Line") { this.map.removeLayer(layer); return null; }
     this.map.removeLayer(layer);
-    var role = shape === "Marker" ? "equipment" : this.roleSelect.value;
-    var key = "new-" + (++this.newCount);
     var geometry = layer.toGeoJSON().geometry;
+    // The role chosen in the list when it takes this kind of geometry (an escape route is a line drawn in the
+    // direction of travel, a hydrant a point); else the usual role of the kind.
+    var chosen = this.roleSelect.value;
+    var info = this.config.roles.filter(function (r) { return r.role === chosen; })[0];
+    var role = info && info.geometry.indexOf(geometry.type) >= 0 ? chosen
+      : (shape === "Marker" ? "equipment" : (shape === "Line" ? "other" : chosen));
+    var key = "new-" + (++this.newCount);
     var record = { key: key, fid: null, feature: null, props: { name: null, role: role }, geometryType: geometry.type,
                    state: "new", etag: null };
     this.records[key] = record;
@@ -825,6 +829,7 @@
     row.appendChild(button(t.draw_polygon, function () { self.draw("Polygon"); }, "editor-draw-polygon"));
     row.appendChild(button(t.draw_rectangle, function () { self.draw("Rectangle"); }, "editor-draw-rectangle"));
     row.appendChild(button(t.draw_point, function () { self.draw("Marker"); }, "editor-draw-point"));
+    row.appendChild(button(t.draw_line, function () { self.draw("Line"); }, "editor-draw-line"));
     box.appendChild(row);
     var ops = el("div");
     this.toolButtons = {
