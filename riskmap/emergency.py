@@ -19,6 +19,8 @@ from riskmap.geo.model import ROLE_ZH
 
 # What a post's card names: the nearest of each of these roles.
 CARD_ROLES: tuple[str, ...] = ("assembly_point", "escape_route")
+# An escape route leads to the assembly point this close to its last vertex.
+DESTINATION_M = 30.0
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,7 @@ class Nearest:
     name: str
     fid: str
     distance_m: float
+    leads_to: str | None = None        # an escape route: the assembly point at its end (vertex order = direction)
 
 
 class EmergencyIndex:
@@ -69,10 +72,30 @@ class EmergencyIndex:
             if not len(idx):
                 continue
             best = int(idx[np.lexsort((fids[idx].astype(str), distances[idx]))[0]])
-            name = names[best] if isinstance(names[best], str) and names[best].strip() \
-                else f"{ROLE_ZH[role]} {fids[best]}"
-            out[role] = Nearest(role, name.strip(), str(fids[best]), float(distances[best]))
+            named = isinstance(names[best], str) and bool(names[best].strip())
+            leads_to = self._destination(frame.geometry.values[best]) if role == "escape_route" else None
+            name = names[best].strip() if named else (f"通往{leads_to}的{ROLE_ZH[role]}" if leads_to
+                                                      else f"{ROLE_ZH[role]} {fids[best]}")
+            out[role] = Nearest(role, name, str(fids[best]), float(distances[best]), leads_to)
         return out
+
+    def _destination(self, route: Any) -> str | None:
+        """The named assembly point within DESTINATION_M of an escape route's last vertex, nearest first."""
+        frame = self.frame
+        points = frame[frame["role"] == "assembly_point"]
+        if not len(points) or "name" not in points.columns:
+            return None
+        parts = shapely.get_parts(route)
+        if not len(parts):
+            return None
+        end = shapely.points(shapely.get_coordinates(parts[-1])[-1])
+        far = shapely.distance(np.asarray(points.geometry.values, dtype=object), end)
+        order = np.argsort(far, kind="stable")
+        for i in order.tolist():
+            name = points["name"].iloc[i]
+            if far[i] <= DESTINATION_M and isinstance(name, str) and name.strip():
+                return name.strip()
+        return None
 
 
 def metres_text(distance_m: float) -> str:
