@@ -322,3 +322,35 @@ def draw_arrows(canvas, geoms: np.ndarray, cls: np.ndarray, to_px, classes, scal
         coords, (part_off, _) = ragged(rings_as_lines(lines), 2)
         path = arrow_heads(to_px(coords), part_off, arrows.spacing * scale, arrows.size * scale)
         canvas.drawPath(path, skia.Paint(AntiAlias=True, Color=skia_colour(arrows.colour)))
+
+
+def draw_sample(canvas, rect: tuple[float, float, float, float], cls, kind: str, scale: float) -> None:
+    """One sample of a class as a legend shows it, drawn by the map's own primitives: a point symbol in the middle
+    of `rect` (device units), a line across it (with its casing and arrowheads), or an area's outline."""
+    x0, y0, x1, y1 = rect
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    if kind == "point":
+        sym = cls.point
+        diameter = min(sym.size * scale, (y1 - y0) * 0.95, (x1 - x0) * 0.95)
+        if sym.plain:
+            if sym.fill:
+                canvas.drawCircle(cx, cy, diameter / 2, skia.Paint(AntiAlias=True, Color=skia_colour(sym.fill)))
+            if sym.outline is not None:
+                canvas.drawCircle(cx, cy, diameter / 2, stroke_paint(sym.outline, scale))
+        else:
+            draw_marked_points(canvas, np.array([[cx, cy]]), sym, diameter, scale)
+    elif kind == "line":
+        line = np.array([shapely.LineString([(x0 + 1 * scale, cy), (x1 - 1 * scale, cy)])], dtype=object)
+        one = np.zeros(1, np.int64)
+
+        def same(coords: np.ndarray) -> np.ndarray:
+            return np.asarray(coords, np.float32)
+
+        stroke_classes(canvas, line, one, same, [cls], scale)
+        if cls.arrows is not None:
+            path = arrow_heads(same(shapely.get_coordinates(line)), np.array([0, 2]), (x1 - x0) * 2,
+                               cls.arrows.size * scale)
+            canvas.drawPath(path, skia.Paint(AntiAlias=True, Color=skia_colour(cls.arrows.colour)))
+    elif cls.outline is not None:
+        canvas.drawRect(skia.Rect(x0 + 2 * scale, y0 + 2 * scale, x1 - 2 * scale, y1 - 2 * scale),
+                        stroke_paint(cls.outline, scale))

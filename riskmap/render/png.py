@@ -34,6 +34,7 @@ from riskmap.render.draw import (
     concat,
     draw_arrows,
     draw_marked_points,
+    draw_sample,
     make_path,
     ring_groups,
     skia_colour,
@@ -643,3 +644,18 @@ def _place_labels(view: TileView, layers: list[tuple[_Layer, LayerStyle]]):
         if off[i] == off[i + 1] or not placed[nb[off[i]:off[i + 1]]].any():
             placed[i] = True
     return [(cand[keep[i]][0], x[i], y[i], cand[keep[i]][1], cand[keep[i]][2]) for i in np.flatnonzero(placed)]
+
+
+def legend_symbol_png(style: LayerStyle, key: str, kind: str, width: int = 28, height: int = 18,
+                      scale: int = 2) -> bytes:
+    """A legend swatch of one class (`kind` "point", "line" or "polygon") drawn by the tiles' own code, as PNG
+    `width`×`height` CSS px at `scale`: the web map's legend shows the symbol the tiles draw."""
+    scale = _check_scale(scale)
+    surface = skia.Surface(width * scale, height * scale)
+    canvas = surface.getCanvas()
+    canvas.clear(skia.ColorTRANSPARENT)
+    draw_sample(canvas, (0.0, 0.0, float(width * scale), float(height * scale)), style.class_of(key), kind, scale)
+    info = skia.ImageInfo.Make(width * scale, height * scale, skia.kRGBA_8888_ColorType, skia.kUnpremul_AlphaType)
+    out = np.empty((height * scale, width * scale, 4), np.uint8)
+    surface.readPixels(info, out, width * scale * 4, 0, 0)
+    return encode_png(out)

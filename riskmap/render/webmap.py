@@ -9,6 +9,7 @@ search; `riskmap/static/map.js` does that, putting user text into the DOM with t
 
 from __future__ import annotations
 
+import base64
 import html
 import json
 import re
@@ -65,7 +66,7 @@ TEXT: dict[str, dict[str, str]] = {
         "flagged_only": "仅显示需重新评估的单元",
         "flags_title": "需重新评估的单元", "flags_none": "没有需要重新评估的单元", "flags": "需重新评估",
         "historical": "历史视图：{at}（北京时间）", "back_to_now": "返回当前", "edit": "编辑总平面布置",
-        "days_since": "{n} 天未评估", "never_assessed": "从未评估",
+        "days_since": "{n} 天未评估", "never_assessed": "从未评估", "emergency_legend": "应急设施",
     },
     "en": {
         "title": "Four-colour safety risk map", "plan": "Plant plan", "workshop": "Workshop map", "legend": "Legend",
@@ -90,6 +91,7 @@ TEXT: dict[str, dict[str, str]] = {
         "flags_none": "No unit needs re-assessment", "flags": "Needs re-assessment",
         "historical": "Historical view as of {at} (Beijing time)", "back_to_now": "Back to now",
         "edit": "Edit the layout", "days_since": "{n} days since assessed", "never_assessed": "never assessed",
+        "emergency_legend": "Emergency features",
     },
 }
 
@@ -161,17 +163,35 @@ def legend_swatches(regions_style, units_style) -> dict[str, dict[str, str | Non
     return {style.name: {c.key: c.fill for c in style.classes} for style in (regions_style, units_style)}
 
 
+def emergency_legend(layout_style, drawn: Mapping[str, str]) -> list[dict[str, Any]]:
+    """The web legend's emergency rows: each emergency role drawn on the map (`drawn`: role → "point", "line" or
+    "polygon", what most of its features are), top of the draw order first, with its symbol as the tiles draw it
+    (a PNG data URL made by the tiles' own code)."""
+    from riskmap.geo.model import EMERGENCY_ROLES
+    from riskmap.render.png import legend_symbol_png
+
+    rows = []
+    for c in reversed(layout_style.classes):
+        if c.key in EMERGENCY_ROLES and c.key in drawn:
+            image = base64.b64encode(legend_symbol_png(layout_style, c.key, drawn[c.key])).decode("ascii")
+            rows.append({"key": c.key, "zh": c.zh, "en": c.en, "kind": drawn[c.key],
+                         "image": f"data:image/png;base64,{image}"})
+    return rows
+
+
 def map_config(summary: MapSummary, *, region: dict[str, Any] | None, lang: str, palette: Palette,
                layers: list[dict[str, Any]], urls: Mapping[str, str],
                poll_seconds: int = DEFAULT_POLL_SECONDS, at: str | None = None, at_local: str | None = None,
                staleness_legend: list[dict[str, Any]] | None = None,
-               swatches: dict[str, dict[str, str | None]] | None = None) -> dict[str, Any]:
+               swatches: dict[str, dict[str, str | None]] | None = None,
+               emergency: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """Everything the page script needs, as plain JSON: view, legend with counts, layers, URLs, texts.
 
     `region` (a workshop map) is the identify answer of that region: its member units give the counts.
     `at` (the page's ?at= as given, already checked): a historical view, drawn as of that moment; its legend
     has no counts (the snapshot counts are today's) and it does not poll (the past does not change).
-    `swatches` (legend_swatches): the colours the region and unit tiles draw; by default the palette's."""
+    `swatches` (legend_swatches): the colours the region and unit tiles draw; by default the palette's.
+    `emergency` (emergency_legend): the emergency features drawn, listed under the levels."""
     swatches = swatches or {}
     if region is not None:
         unit_counts = {lv.value: 0 for lv in LEVELS_HIGH_TO_LOW}
@@ -216,6 +236,7 @@ def map_config(summary: MapSummary, *, region: dict[str, Any] | None, lang: str,
         "at": at,
         "at_local": at_local or at,
         "staleness_legend": staleness_legend or [],
+        "emergency_legend": emergency or [],
     }
 
 
