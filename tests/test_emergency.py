@@ -377,3 +377,35 @@ def test_the_editing_api_takes_emergency_roles_and_refuses_wrong_shapes(client, 
     after = client.get(layout_url, params={"role": "fire_hydrant", "limit": 1000}).json()
     assert after["numberMatched"] == before == 6
     assert {f["properties"]["role"] for f in after["features"]} == {"fire_hydrant"}
+
+
+def test_the_web_legend_rows_come_from_what_the_map_snapshot_draws(store_url):
+    """emergency_drawn reads the map snapshot (both backends): the demo's emergency roles with their kinds."""
+    from riskmap.demo import load_demo
+    from riskmap.render.webmap import emergency_drawn
+    from riskmap.store import open_store
+
+    load_demo(Settings(db=store_url))
+    store = open_store(store_url)
+    name = store.enterprises()[0].name
+    drawn = emergency_drawn(store, name)
+    assert drawn == {"assembly_point": "polygon", "escape_route": "line", "emergency_exit": "point",
+                     "fire_hydrant": "point", "extinguisher": "point", "eyewash": "point",
+                     "emergency_store": "point"}
+    assert emergency_drawn(store, "没有这家企业") == {}
+    rows = emergency_legend(load_layer_style("layout"), drawn)
+    assert [r["key"] for r in rows][0] == "emergency_store" and len(rows) == 7
+
+
+def test_an_assembly_area_shows_its_symbol_inside_on_tiles_and_keeps_its_inside_clear(layout):
+    from kit import frac_box
+
+    view = view_at(18)
+    frame = gpd.GeoDataFrame({"role": ["assembly_point"], "name": [None]},
+                             geometry=[frac_box(view, 0.2, 0.2, 0.8, 0.8)], crs=3857)
+    px = decode(render_png(frame, view, layout, labels=False))
+    centre = px[118:139, 118:139]
+    opaque = centre[centre[..., 3] == 255][:, 0].astype(int)
+    assert (opaque < 80).sum() > 10 and (opaque > 200).sum() > 10        # 集 in its white square
+    assert px[80, 80, 3] == 0                                            # no fill: the risk colour shows
+    assert neutral(px[px[..., 3] > 0][..., :3])

@@ -364,6 +364,9 @@ def draw_layer(canvas: skia.Canvas, view: MapView, frame: gpd.GeoDataFrame, styl
     for ci in np.unique(cls):
         areas.draw_class(canvas, int(ci), hatch)
         mine = cls == ci
+        if style.classes[int(ci)].point.mark and (poly & mine).any():
+            # an area of a marked role (an assembly area) shows its symbol inside it, as the tiles do
+            _draw_points(canvas, view, shapely.point_on_surface(geoms[poly & mine]), cls[poly & mine], style)
         if (line & mine).any():
             _draw_lines(canvas, view, geoms[line & mine], cls[line & mine], style)
         if (point & mine).any():

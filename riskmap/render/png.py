@@ -303,6 +303,9 @@ class _Canvas:
             if (poly & mine).any():
                 m = poly & mine
                 self._polygons(geoms[m], cls[m], bounds[m], size_css[m], clip, style, hatch, outlines=not on_top)
+                if style.classes[int(ci)].point.mark:
+                    # an area of a marked role (an assembly area) shows its symbol inside it, as prints do
+                    self._points(shapely.point_on_surface(geoms[m]), cls[m], style)
             if ((tiny | block) & mine).any():
                 self._blocks(bounds, tiny & mine, block & mine, cls)
                 self._flush(style)

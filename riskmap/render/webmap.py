@@ -163,6 +163,38 @@ def legend_swatches(regions_style, units_style) -> dict[str, dict[str, str | Non
     return {style.name: {c.key: c.fill for c in style.classes} for style in (regions_style, units_style)}
 
 
+def emergency_drawn(store, enterprise_name: str) -> dict[str, str]:
+    """The emergency roles the map draws for an enterprise, each with the geometry kind most of its features have
+    ("point", "line" or "polygon"), read from the map snapshot the tiles draw (one small aggregate query over
+    bounding boxes: a point's box has no size): what emergency_legend lists. Read only."""
+    from sqlalchemy import and_, case, func, select
+
+    from riskmap.geo.model import EMERGENCY_ROLES
+    from riskmap.store.mapdata import MapFeatureRow, current_state
+
+    t = MapFeatureRow
+    is_point = case((and_(t.minx == t.maxx, t.miny == t.maxy), "point"), else_="shape")
+    with store.session() as s:
+        state = current_state(s, enterprise_name)
+        if not state:
+            return {}
+        rows = s.execute(select(t.kind, is_point, func.count())
+                         .where(t.enterprise_id == state[0][0], t.layer == "layout",
+                                t.kind.in_(EMERGENCY_ROLES), t.minx.is_not(None))
+                         .group_by(t.kind, is_point)).all()
+    counts: dict[str, dict[str, int]] = {}
+    for role, kind, n in rows:
+        counts.setdefault(str(role), {})[str(kind)] = int(n)
+    return {role: _kind_of(role, c) for role, c in counts.items()}
+
+
+def _kind_of(role: str, counts: dict[str, int]) -> str:
+    """The legend's sample kind of a role from its point and shape counts: lines for escape routes (their only
+    shape), areas for the others' shapes, the more frequent winning (shapes on a tie)."""
+    shape = "line" if role == "escape_route" else "polygon"
+    return "point" if counts.get("point", 0) > counts.get("shape", 0) else shape
+
+
 def emergency_legend(layout_style, drawn: Mapping[str, str]) -> list[dict[str, Any]]:
     """The web legend's emergency rows: each emergency role drawn on the map (`drawn`: role → "point", "line" or
     "polygon", what most of its features are), top of the draw order first, with its symbol as the tiles draw it
