@@ -182,7 +182,7 @@ def test_item_counts_match_the_plant(client, plant):
     counts = {c["id"]: c["itemCount"] for c in _json(client.get("/ogc/collections"))["collections"]}
     assert counts["regions"] == len(plant.regions) == 29
     assert sum(counts[f"units_{p}"] for p in ("areas", "lines", "points")) == len(located)
-    assert sum(counts[f"layout_{p}"] for p in ("areas", "lines", "points")) == len(plant.features) == 169   # 146 + 23 emergency features
+    assert sum(counts[f"layout_{p}"] for p in ("areas", "lines", "points")) == len(plant.features) == 169
 
 
 @pytest.mark.parametrize("path", ["/ogc/collections/nope", "/ogc/collections/nope/items",
