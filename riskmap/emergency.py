@@ -41,61 +41,60 @@ class EmergencyIndex:
 
     def __init__(self, features: Any, crs: Any, roles: Sequence[str] = CARD_ROLES):
         import geopandas as gpd
+        from pyproj import Transformer
 
         self.roles = tuple(roles)
-        self.crs = crs
-        self.frame = None
+        self._to_plan = Transformer.from_crs(4326, crs, always_xy=True)
+        self._dest: dict[int, str | None] = {}
+        self.geoms = np.zeros(0, dtype=object)
+        self.role_of = self.names = self.fids = np.zeros(0, dtype=object)
         if features is None or not len(features) or "role" not in features.columns:
             return
         mine = features[features["role"].isin(list(self.roles))]
         mine = mine[~(mine.geometry.isna() | mine.geometry.is_empty)]
-        if len(mine):
-            self.frame = gpd.GeoDataFrame(mine, geometry=mine.geometry.name, crs=mine.crs or 4326).to_crs(crs)
+        if not len(mine):
+            return
+        frame = gpd.GeoDataFrame(mine, geometry=mine.geometry.name, crs=mine.crs or 4326).to_crs(crs)
+        n = len(frame)
+        self.geoms = np.asarray(frame.geometry.values, dtype=object)
+        self.role_of = frame["role"].to_numpy(dtype=object)
+        self.names = np.array([v.strip() if isinstance(v, str) and v.strip() else None
+                               for v in (frame["name"] if "name" in frame.columns else [None] * n)], dtype=object)
+        self.fids = frame["fid"].astype(str).to_numpy(dtype=object) if "fid" in frame.columns \
+            else np.full(n, "", dtype=object)
 
     def nearest(self, geometry: Any) -> dict[str, Nearest | None]:
         """For each role, the feature of that role nearest `geometry` (lon/lat, EPSG:4326); None for a role the
         layout has no feature of, or for every role when the unit has no geometry."""
-        import geopandas as gpd
-
         out: dict[str, Nearest | None] = {role: None for role in self.roles}
-        if self.frame is None or geometry is None or shapely.is_empty(geometry):
+        if not len(self.geoms) or geometry is None or shapely.is_empty(geometry):
             return out
-        frame = self.frame
-        here = gpd.GeoSeries([geometry], crs=4326).to_crs(self.crs).iloc[0]
-        distances = shapely.distance(np.asarray(frame.geometry.values, dtype=object), here)
-        roles_of = frame["role"].to_numpy(dtype=object)
-        names = frame["name"].to_numpy(dtype=object) if "name" in frame.columns else np.full(len(frame), None)
-        fids = frame["fid"].astype(str).to_numpy(dtype=object) if "fid" in frame.columns \
-            else np.full(len(frame), "", dtype=object)
+        here = shapely.transform(geometry, lambda xy: np.column_stack(self._to_plan.transform(xy[:, 0], xy[:, 1])))
+        distances = shapely.distance(self.geoms, here)
         for role in self.roles:
-            idx = np.flatnonzero((roles_of == role) & np.isfinite(distances))
+            idx = np.flatnonzero((self.role_of == role) & np.isfinite(distances))
             if not len(idx):
                 continue
-            best = int(idx[np.lexsort((fids[idx].astype(str), distances[idx]))[0]])
-            named = isinstance(names[best], str) and bool(names[best].strip())
-            leads_to = self._destination(frame.geometry.values[best]) if role == "escape_route" else None
-            name = names[best].strip() if named else (f"通往{leads_to}的{ROLE_ZH[role]}" if leads_to
-                                                      else f"{ROLE_ZH[role]} {fids[best]}")
-            out[role] = Nearest(role, name, str(fids[best]), float(distances[best]), leads_to)
+            best = int(idx[np.lexsort((self.fids[idx].astype(str), distances[idx]))[0]])
+            leads_to = self._destination(best) if role == "escape_route" else None
+            name = self.names[best] or (f"通往{leads_to}的{ROLE_ZH[role]}" if leads_to
+                                        else f"{ROLE_ZH[role]} {self.fids[best]}")
+            out[role] = Nearest(role, name, str(self.fids[best]), float(distances[best]), leads_to)
         return out
 
-    def _destination(self, route: Any) -> str | None:
-        """The named assembly point within DESTINATION_M of an escape route's last vertex, nearest first."""
-        frame = self.frame
-        points = frame[frame["role"] == "assembly_point"]
-        if not len(points) or "name" not in points.columns:
-            return None
-        parts = shapely.get_parts(route)
-        if not len(parts):
-            return None
-        end = shapely.points(shapely.get_coordinates(parts[-1])[-1])
-        far = shapely.distance(np.asarray(points.geometry.values, dtype=object), end)
-        order = np.argsort(far, kind="stable")
-        for i in order.tolist():
-            name = points["name"].iloc[i]
-            if far[i] <= DESTINATION_M and isinstance(name, str) and name.strip():
-                return name.strip()
-        return None
+    def _destination(self, i: int) -> str | None:
+        """The named assembly point within DESTINATION_M of escape route i's last vertex, nearest first."""
+        if i not in self._dest:
+            self._dest[i] = None
+            points = np.flatnonzero((self.role_of == "assembly_point") & (self.names != None))  # noqa: E711
+            parts = shapely.get_parts(self.geoms[i])
+            if len(points) and len(parts):
+                end = shapely.points(shapely.get_coordinates(parts[-1])[-1])
+                far = shapely.distance(self.geoms[points], end)
+                j = int(np.argmin(far))
+                if far[j] <= DESTINATION_M:
+                    self._dest[i] = self.names[points[j]]
+        return self._dest[i]
 
 
 def metres_text(distance_m: float) -> str:

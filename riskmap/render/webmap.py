@@ -15,6 +15,7 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from riskmap.levels import LEVELS_HIGH_TO_LOW, Palette
@@ -200,15 +201,21 @@ def emergency_legend(layout_style, drawn: Mapping[str, str]) -> list[dict[str, A
     "polygon", what most of its features are), top of the draw order first, with its symbol as the tiles draw it
     (a PNG data URL made by the tiles' own code)."""
     from riskmap.geo.model import EMERGENCY_ROLES
-    from riskmap.render.png import legend_symbol_png
 
     rows = []
     for c in reversed(layout_style.classes):
         if c.key in EMERGENCY_ROLES and c.key in drawn:
-            image = base64.b64encode(legend_symbol_png(layout_style, c.key, drawn[c.key])).decode("ascii")
             rows.append({"key": c.key, "zh": c.zh, "en": c.en, "kind": drawn[c.key],
-                         "image": f"data:image/png;base64,{image}"})
+                         "image": _symbol_data_url(layout_style, c.key, drawn[c.key])})
     return rows
+
+
+@lru_cache(maxsize=64)
+def _symbol_data_url(layout_style, key: str, kind: str) -> str:
+    """A legend symbol as a PNG data URL, drawn once per style version (styles are frozen and re-read on change)."""
+    from riskmap.render.png import legend_symbol_png
+
+    return "data:image/png;base64," + base64.b64encode(legend_symbol_png(layout_style, key, kind)).decode("ascii")
 
 
 def map_config(summary: MapSummary, *, region: dict[str, Any] | None, lang: str, palette: Palette,
