@@ -409,3 +409,17 @@ def test_an_assembly_area_shows_its_symbol_inside_on_tiles_and_keeps_its_inside_
     assert (opaque < 80).sum() > 10 and (opaque > 200).sum() > 10        # 集 in its white square
     assert px[80, 80, 3] == 0                                            # no fill: the risk colour shows
     assert neutral(px[px[..., 3] > 0][..., :3])
+
+
+def test_hostile_and_huge_feature_names_still_print_a_card(plant, tmp_path):
+    from riskmap.print.cards import cards_pdf
+
+    features = plant.features.copy()
+    hostile = "\x00\x1b[31m集合点<script>" + "长" * 2000
+    features.loc[features.role == "assembly_point", "name"] = hostile
+    twin = type(plant)(**{**{f: getattr(plant, f) for f in plant.__dataclass_fields__}, "features": features})
+    post = next(u for u in twin.units if u.kind is UnitKind.POST)
+    fields = dict(card_content(twin, post, UnitTree(twin.units), "http://example.org").fields)
+    assert "\x00" not in fields["应急疏散"] and "\x1b" not in fields["应急疏散"]
+    pdf = cards_pdf(twin, base_url="http://example.org", unit_ids=[post.id], per_sheet=1)
+    assert pdf.startswith(b"%PDF") and "集合点" in pdftotext(pdf, tmp_path)

@@ -120,7 +120,7 @@ def card_content(plant, unit: AssessmentUnit, tree: UnitTree, base_url: str, whi
                ("应急措施", numbered(emergency)))
     if unit.kind is UnitKind.POST:
         index = emergency_index or EmergencyIndex(plant.features, plan_crs(plant)[0])
-        fields += (("应急疏散", card_text(index.nearest(tree.located_geometry(unit.id)[0]))),)
+        fields += (("应急疏散", fonts.clean(card_text(index.nearest(tree.located_geometry(unit.id)[0])))),)
     fields += (("安全标志", signs_text(signs) or "注意安全"),)
     responsible = " ".join(fonts.clean(v) for v in (unit.department, unit.responsible_person) if v)
     title = CARD_TITLES.get(unit.kind, "风险告知卡")
