@@ -64,6 +64,7 @@ class UnitRef:
     membership: str
     via: str | None = None
     override: Override | None = None          # the unit's own forced level, when that decided it
+    drawings: tuple[str, ...] = ()            # the other drawings it stands on (a storey decides its building)
 
 
 @dataclass(frozen=True)
@@ -157,8 +158,11 @@ class RegionRisk:
         if unit is not None:
             how_zh = _MEMBERSHIP_ZH[unit.membership] + (f"，借用单元 {unit.via} 的几何" if unit.via else "")
             how_en = unit.membership + (f" via unit {unit.via}" if unit.via else "")
-            parts.append((f"决定单元“{unit.name}”（{unit.id}，{level_zh(unit.level)}，归属：{how_zh}）",
-                          f"decided by unit {unit.name} ({unit.id}, {_en(unit.level)}, membership: {how_en})"))
+            where_zh = f"，位于图纸 {'、'.join(unit.drawings)}" if unit.drawings else ""
+            where_en = f", on drawing {', '.join(unit.drawings)}" if unit.drawings else ""
+            parts.append((f"决定单元“{unit.name}”（{unit.id}，{level_zh(unit.level)}，归属：{how_zh}{where_zh}）",
+                          f"decided by unit {unit.name} ({unit.id}, {_en(unit.level)}, membership: {how_en}"
+                          f"{where_en})"))
             if unit.override is not None:
                 parts.append((f"单元强制定级为{unit.override.level.zh}：{unit.override.reason}",
                               f"unit forced to {unit.override.level.value}: {unit.override.reason}"))
@@ -195,6 +199,7 @@ class RegionRisk:
             "decided_by_level": None if unit is None else level_code(unit.level),
             "membership": None if unit is None else unit.membership,
             "membership_via": None if unit is None else unit.via,
+            "decided_on_drawings": [] if unit is None else list(unit.drawings),
             "unit_override": None if unit is None or unit.override is None else
             {"level": unit.override.level.value, "reason": unit.override.reason, "rule": unit.override.rule},
             "deciding_event": None if self.deciding_event is None else self.deciding_event.to_dict(),
@@ -751,7 +756,8 @@ def _aggregate(regions: _Regions, units: _Units, pairs: _Pairs, method: str, whi
             unit_obj = objects[k] if objects is not None else None
             unit_ref = UnitRef(str(units.ids[k]), str(units.names[k]), _LEVEL_OF_RANK[int(units.rank[k])],
                                MEMBERSHIPS[int(kind[pos])], None if v < 0 else str(units.ids[v]),
-                               unit_obj.override if unit_obj is not None else None)
+                               unit_obj.override if unit_obj is not None else None,
+                               tuple(sorted(unit_obj.placements)) if unit_obj is not None else ())
             if unit_obj is not None and unit_obj.override is None:
                 event = unit_obj.deciding_event(which)
                 if event is not None:

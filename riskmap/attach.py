@@ -178,6 +178,29 @@ def bind_references(units: Iterable[AssessmentUnit], features_gdf, previous_gdf=
     return bound, warnings
 
 
+def bind_placements(units: Iterable[AssessmentUnit], drawing: str, features_gdf) \
+        -> tuple[dict[str, str], list[str]]:
+    """The fid each unit's reference on drawing `drawing` is bound to ({unit id: fid}, where that is not what it
+    holds already), and a warning per reference that matches no feature of that drawing, or several."""
+    index = FeatureIndex(features_gdf)
+    bound: dict[str, str] = {}
+    warnings: list[str] = []
+    for unit in units:
+        ref = (unit.placements or {}).get(drawing)
+        if ref is None:
+            continue
+        found = index.match(ref)
+        if found.position is None:
+            warnings.append(f"单元“{unit.name}”（{unit.id}）在图纸 {drawing} 上的引用“{ref}”"
+                            f"{'找不到对应要素' if not found.candidates else '对应多个要素，未关联'} / unit "
+                            f"{unit.id!r} "
+                            f"({unit.name}): reference {ref!r} on drawing {drawing!r} matches "
+                            f"{'no feature' if not found.candidates else 'several features; not attached'}")
+        elif index.fids[found.position] != ref:
+            bound[unit.id] = index.fids[found.position]
+    return bound, warnings
+
+
 def _depths(units: list[AssessmentUnit]) -> dict[str, int]:
     """Number of ancestors of each unit (bounded, so a broken tree cannot loop)."""
     parents = {u.id: u.parent_id for u in units}

@@ -99,6 +99,7 @@ def load_demo(settings) -> dict:
     store.enterprise(name)
     layout = load_layout(settings, folder / "plant.dxf", control_points=folder / "control_points.csv",
                          store=store)
+    drawings = load_demo_drawings(settings, store, folder)
     import_ledger(store, ledger, source=ledger_file.name, enterprise=name)
     people = add_demo_accounts(store, name)
     plant = load_plant(store, name)
@@ -111,11 +112,33 @@ def load_demo(settings) -> dict:
     text = (f"演示工厂已加载 / demo plant loaded: {name}\n"
             f"  布局要素 {layout['features']} 个，单元 {len(ledger.units)} 个，风险事件 {events} 个\n"
             f"  区域 {len(risks)} 个：" + "，".join(f"{lv.zh} {counts[lv.value]}" for lv in LEVELS_HIGH_TO_LOW)
+            + f"\n  其他图纸 / other drawings: {'、'.join(drawings)}"
             + f"\n  演示账户 / demo accounts: {'、'.join(people)}（密码 / password {DEMO_PASSWORD}，在 /login 登录）"
             + f"\n  数据库 / database: {absolute_url(settings.db)}"
             + f"\n  下一步 / next: {next_command(settings)}")
     return {"enterprise": name, "layout": layout, "units": len(ledger.units), "events": events,
             "regions": counts, "accounts": people, "text": text}
+
+
+def load_demo_drawings(settings, store, folder: Path) -> list[str]:
+    """The demo's floor plans (in plant coordinates, georeferenced by the site plan's control points) and its
+    process flow diagram (a schematic drawing), as data/demo/drawings.json lists them; their keys."""
+    import json
+
+    from riskmap.drawings import new_drawing
+    from riskmap.importing import load_layout
+
+    index = folder / "drawings.json"
+    if not index.exists():
+        return []
+    keys = []
+    for item in json.loads(index.read_text(encoding="utf-8")):
+        drawing = new_drawing(item["drawing"], title=item.get("title"), building=item.get("building"),
+                              storey=item.get("storey"), schematic=item.get("schematic", False))
+        points = None if drawing.schematic else folder / "control_points.csv"
+        load_layout(settings, folder / item["file"], store=store, drawing=drawing, control_points=points)
+        keys.append(drawing.key)
+    return keys
 
 
 def add_demo_accounts(store, enterprise: str) -> list[str]:

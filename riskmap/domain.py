@@ -166,6 +166,7 @@ class AssessmentUnit:
     work_content: str | None = None           # 作业内容 (post cards)
     workplace: str | None = None              # 作业场所
     major_hazard: dict[str, Any] | None = None  # GB 18218: {"people_500m": n, "substances": [...]}
+    placements: dict[str, str] = field(default_factory=dict)   # drawing key → its feature there (riskmap.drawings)
 
     def level(self, which: str = RESIDUAL) -> Level | None:
         """The unit's level: its override, else the highest of its events' levels."""

@@ -11,8 +11,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from riskmap.attach import resolve_unit_geometries
+from riskmap.attach import bind_placements, resolve_unit_geometries
 from riskmap.criteria import assess_units
+from riskmap.drawings import SITE_PLAN, Drawing
 from riskmap.geo.importer import import_layout_file
 from riskmap.plant import resolve_enterprise
 
@@ -28,17 +29,20 @@ ENTERPRISE_CONTACTS = ("short_name", "supervision_phone", "report_phone", "emerg
 
 
 def load_layout(settings: Any, file: Path, *, store: Store, author: str | None = None, reason: str | None = None,
-                on_step: Callable[[str], None] | None = None, **options: Any) -> dict:
-    """Import a drawing into the store as the settings' enterprise's new layout version; return the import's
-    summary (features per role, CRS, residuals, warnings) with the enterprise and the version written."""
+                on_step: Callable[[str], None] | None = None, drawing: Drawing | None = None, **options: Any) -> dict:
+    """Import a drawing into the store as the settings' enterprise's new layout version of that drawing (None: the
+    site plan); return the import's summary (features per role, CRS, residuals, warnings) with the enterprise, the
+    drawing and the version written."""
     def step(name: str) -> None:
         if on_step is not None:
             on_step(name)
 
-    layout = import_layout_file(settings, file, on_step=step, **options)
+    drawing = drawing or SITE_PLAN
+    layout = import_layout_file(settings, file, on_step=step, schematic=drawing.schematic, **options)
     step("store")
-    version = store.save_layout(settings.enterprise, layout, author=author, reason=reason)
-    return layout.summary() | {"enterprise": settings.enterprise, "layout_version": version}
+    version = store.save_layout(settings.enterprise, layout, author=author, reason=reason, drawing=drawing)
+    return layout.summary() | {"enterprise": settings.enterprise, "layout_version": version,
+                               "drawing": drawing.to_json() | {"plane": layout.georeference.get("plane")}}
 
 
 def import_ledger(store: Store, ledger: Ledger, *, source: str, enterprise: str | None = None,
@@ -60,6 +64,8 @@ def import_ledger(store: Store, ledger: Ledger, *, source: str, enterprise: str 
                                reason=reason)
     features = store.layout_features(name)
     warnings = resolve_unit_geometries(copy.deepcopy(list(ledger.units)), features) if len(features) else []
+    for key in sorted({d for u in ledger.units for d in u.placements}):
+        warnings += bind_placements(ledger.units, key, store.layout_features(name, drawing=key))[1]
     return {"enterprise": name, "ledger_version": version, "warnings": warnings}
 
 

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from riskmap.domain import RESIDUAL, AssessmentUnit, Enterprise, Region
+from riskmap.drawings import SITE
 
 
 @dataclass
@@ -28,6 +29,7 @@ class Plant:
     as_of: datetime | None = None      # the moment shown when the plant is a past state (None: the current one)
     layout_number: int | None = None   # the layout and ledger versions it was read from
     ledger_number: int | None = None
+    drawing: Any = None                # riskmap.drawings.Drawing when not the site plan
 
     def region_risk(self, method: str = "highest", which: str = RESIDUAL, cap_below_highest: bool | None = None):
         """Region levels; the weighted method's cap comes from the criteria profile unless given."""
@@ -49,9 +51,10 @@ def _profile_cap(profile_name: str) -> bool:
         return True   # a ledger naming a profile this server lacks keeps the safe default
 
 
-def load_plant(store, enterprise_name: str | None, at: datetime | None = None) -> Plant:
+def load_plant(store, enterprise_name: str | None, at: datetime | None = None, drawing: str | None = None) -> Plant:
     """Read the current layout and ledger of an enterprise (or those of a past moment `at`) and attach units
-    to the layout's features."""
+    to the layout's features; `drawing` names a drawing other than the site plan (its features, the units placed
+    on it)."""
     from riskmap.attach import resolve_unit_geometries
     from riskmap.errors import no_enterprise
 
@@ -60,6 +63,8 @@ def load_plant(store, enterprise_name: str | None, at: datetime | None = None) -
         raise no_enterprise(enterprise_name)
 
     enterprise = store.enterprise(enterprise_name, create=False)
+    if drawing is not None and drawing != SITE:
+        return _drawing_plant(store, enterprise, store.drawing(enterprise_name, drawing), at)
     if at is not None:
         return _past_plant(store, enterprise, at)
     from riskmap.store.history import regions_from
@@ -96,6 +101,32 @@ def _past_plant(store, enterprise: Enterprise, at: datetime) -> Plant:
     return Plant(enterprise, features, units, parts["regions"], parts["layout_info"], asof.data_version or 0,
                  warnings, profile=(parts["ledger_info"] or {}).get("default_profile") or "lec",
                  as_of=asof.at, layout_number=asof.layout_number, ledger_number=asof.ledger_number)
+
+
+def _drawing_plant(store, enterprise: Enterprise, drawing, at: datetime | None) -> Plant:
+    """A drawing other than the site plan, now or at `at`, as a Plant: its features, the units placed on it
+    (riskmap.drawings.units_on_drawing), its regions."""
+    from riskmap.attach import resolve_unit_geometries
+    from riskmap.drawings import units_on_drawing
+    from riskmap.store.history import regions_from, versions_at
+
+    name = enterprise.name
+    asof = versions_at(store, name, at) if at is not None else None
+    layout_n = asof.layout_number if asof is not None else None
+    ledger_n = asof.ledger_number if asof is not None else None
+    version = asof.data_version or 0 if asof is not None else store.data_version(name)
+    if asof is not None and layout_n is None:
+        features = store.layout_features(name, drawing=drawing.key).iloc[0:0]
+    else:
+        features = store.layout_features(name, version=layout_n, drawing=drawing.key)
+    units = [] if asof is not None and ledger_n is None else store.units(name, version=ledger_n)
+    units = units_on_drawing(units, drawing.key)
+    regions = regions_from(features, units)
+    warnings = resolve_unit_geometries(units, features) if len(features) else []
+    ledger_info = store.ledger_info(name) or {}
+    return Plant(enterprise, features, units, regions, store.layout_info(name, drawing=drawing.key), version,
+                 warnings, profile=ledger_info.get("default_profile") or "lec", as_of=asof.at if asof else None,
+                 layout_number=layout_n, ledger_number=ledger_n, drawing=drawing)
 
 
 def resolve_enterprise(store, name: str | None) -> str:

@@ -551,6 +551,189 @@ def write_dxf(path: Path) -> None:
 
 
 # ---------------------------------------------------------------------------------------------------
+# Drawings beside the site plan: the office building's three storeys and the reaction workshop's two, drawn in
+# plant coordinates (so the site plan's control points georeference them), and the synthesis unit's process flow
+# diagram in a plane of its own (millimetres on an A2 sheet). Rooms and equipment are named; units name them as
+# `drawing::name` in the ledger.
+# ---------------------------------------------------------------------------------------------------
+ROOM, CORRIDOR, STAIR, ZONE, EXIT, ESCAPE, PIPE = ("建筑-房间", "建筑-走廊", "建筑-楼梯", "楼层分区", "安全出口", "疏散路线",
+                                                  "工艺管线")
+DRAWING_LAYERS = {ROOM: (7, "Continuous"), CORRIDOR: (8, "Continuous"), STAIR: (8, "Continuous"),
+                  ZONE: (3, "DASHED"), EXIT: (3, "Continuous"), ESCAPE: (3, "DASHED"), Q: (4, "Continuous"),
+                  PIPE: (5, "Continuous"), "文字": (7, "Continuous")}
+
+
+def _office_storey(rooms_north: list[str], rooms_south: list[str]) -> list[Shape]:
+    """One storey of the office building (88–143 × 27–52 m): a corridor east–west, stairs at both ends, rooms on
+    both sides, two zones; rooms, corridor and stairs on 建筑 layers (a name in them names them, not the zone)."""
+    # the zones reach 2 m past the walls, where their names stand (a name names the smallest shape holding it)
+    shapes = [poly("西区", ZONE, rect(86, 25, 115.5, 54), (100, 53), 0.8),
+              poly("东区", ZONE, rect(115.5, 25, 145, 54), (130, 53), 0.8),
+              poly("走廊", CORRIDOR, rect(94, 38, 137, 41), (112, 39.5), 0.8),
+              poly("西楼梯", STAIR, rect(88, 38, 94, 52), (91, 45), 0.8),
+              poly("东楼梯", STAIR, rect(137, 38, 143, 52), (140, 45), 0.8)]
+    xs = [94 + i * (137 - 94) / len(rooms_north) for i in range(len(rooms_north) + 1)]
+    shapes += [poly(n, ROOM, rect(xs[i], 41, xs[i + 1], 52), ((xs[i] + xs[i + 1]) / 2, 46.5), 0.9)
+               for i, n in enumerate(rooms_north)]
+    xs = [88 + i * (143 - 88) / len(rooms_south) for i in range(len(rooms_south) + 1)]
+    shapes += [poly(n, ROOM, rect(xs[i], 27, xs[i + 1], 38), ((xs[i] + xs[i + 1]) / 2, 32.5), 0.9)
+               for i, n in enumerate(rooms_south)]
+    return shapes
+
+
+def _exits_and_routes(exits: list[tuple[str, float, float]], routes: list[list[tuple[float, float]]]) -> list:
+    """Exits as small squares and escape routes as lines whose vertex order is the way out."""
+    out: list = [poly(n, EXIT, rect(x - 0.8, y - 0.8, x + 0.8, y + 0.8), (x, y), 0.25) for n, x, y in exits]
+    out += [("line", ESCAPE, r) for r in routes]
+    return out
+
+
+OFFICE_ROUTES = [[(115.5, 39.5), (97, 39.5), (91, 39.5)], [(115.5, 39.5), (134, 39.5), (140, 39.5)]]
+DRAWINGS: dict[str, dict] = {
+    "办公楼-1F": {"title": "办公楼一层平面图", "building": "办公楼", "storey": "1F", "shapes": _office_storey(
+        ["消防控制室", "低压配电室", "危险化学品试剂暂存间"], ["接待室", "门厅", "值班室", "收发室"]) + _exits_and_routes(
+        [("西侧安全出口", 88.8, 39.5), ("东侧安全出口", 142.2, 39.5), ("南门厅出口", 115.5, 27.8)],
+        [*OFFICE_ROUTES, [(112, 39.5), (115.5, 33), (115.5, 28)]])},
+    "办公楼-2F": {"title": "办公楼二层平面图", "building": "办公楼", "storey": "2F", "shapes": _office_storey(
+        ["分析仪器室", "气瓶间", "档案室"], ["办公室201", "办公室202", "会议室", "办公室203"]) + _exits_and_routes(
+        [("西楼梯口", 91, 41.5), ("东楼梯口", 140, 41.5)], OFFICE_ROUTES)},
+    "办公楼-3F": {"title": "办公楼三层平面图", "building": "办公楼", "storey": "3F", "shapes": _office_storey(
+        ["网络机房", "UPS蓄电池室", "锂电池储能间"], ["办公室301", "培训室", "办公室302", "资料室"]) + _exits_and_routes(
+        [("西楼梯口", 91, 41.5), ("东楼梯口", 140, 41.5)], OFFICE_ROUTES)},
+    "反应车间-1F": {"title": "反应车间一层平面图", "building": "反应车间", "storey": "1F", "shapes": [
+        poly("反应区", ZONE, rect(175, 160, 245, 222), (210, 219), 1.2),
+        poly("辅助区", ZONE, rect(245, 160, 262, 222), (253.5, 219), 1.2),
+        circle("R-201", 192, 185, 4.0, 1.0), circle("R-202", 213, 185, 4.0, 1.0), circle("R-203", 234, 185, 4.0, 1.0),
+        poly("K-201", Q, rect(194, 200, 206, 210), (200, 205), 1.0),
+        poly("机柜间", ROOM, rect(247, 162, 260, 180), (253.5, 171), 1.0),
+        poly("工具间", ROOM, rect(247, 182, 260, 195), (253.5, 188.5), 1.0),
+        *_exits_and_routes([("北门", 210, 221.2), ("南门", 210, 160.8)],
+                           [[(225, 195), (210, 195), (210, 161)], [(225, 195), (210, 210), (210, 221)]])]},
+    "反应车间-2F": {"title": "反应车间二层平面图", "building": "反应车间", "storey": "2F", "shapes": [
+        poly("操作平台", ZONE, rect(175, 160, 262, 222), (210, 219), 1.2),
+        poly("反应器顶部平台", ROOM, rect(185, 178, 241, 192), (213, 185), 1.0),
+        poly("在线分析小屋", ROOM, rect(247, 162, 260, 176), (253.5, 169), 1.0),
+        poly("仪表间", ROOM, rect(247, 178, 260, 192), (253.5, 185), 1.0),
+        poly("休息室", ROOM, rect(247, 194, 260, 208), (253.5, 201), 1.0),
+        *_exits_and_routes([("钢梯口", 178, 163)], [[(213, 185), (190, 170), (178, 164)]])]},
+    "合成工艺流程图": {"title": "合成装置工艺流程图（PFD）", "schematic": True, "shapes": [
+        poly("S-201", Q, rect(20, 150, 50, 190), (35, 160), 4),
+        poly("E-201", Q, rect(300, 60, 360, 80), (330, 70), 4),
+        poly("F-201", Q, rect(80, 140, 120, 200), (100, 155), 4),
+        poly("R-201", Q, rect(150, 110, 175, 230), (162.5, 140), 4),
+        poly("R-202", Q, rect(195, 110, 220, 230), (207.5, 140), 4),
+        poly("R-203", Q, rect(240, 110, 265, 230), (252.5, 140), 4),
+        circle("K-201", 330, 170, 18, 4),
+        ("line", PIPE, [(50, 170), (80, 170)]), ("line", PIPE, [(120, 170), (150, 170)]),
+        ("line", PIPE, [(175, 170), (195, 170)]), ("line", PIPE, [(220, 170), (240, 170)]),
+        ("line", PIPE, [(265, 170), (312, 170)]), ("line", PIPE, [(330, 152), (330, 80)]),
+        ("line", PIPE, [(300, 70), (35, 70), (35, 150)])]},
+}
+# Units on the drawings: new rooms and equipment (id, name, parent, drawing::name, level, department) and the
+# site plan's units drawn again on them (id → drawing::name).
+DRAWING_LEVEL_INPUTS = {"major": (3, 6, 40), "significant": (3, 6, 15), "general": (1, 6, 15), "low": (1, 6, 3)}
+DRAWING_UNITS = [
+    ("XZ-01-01-01", "消防控制室", "XZ-01-01", "办公楼-1F", "general"),
+    ("XZ-01-01-02", "低压配电室", "XZ-01-01", "办公楼-1F", "significant"),
+    ("XZ-01-01-03", "危险化学品试剂暂存间", "XZ-01-01", "办公楼-1F", "major"),
+    ("XZ-01-01-04", "门厅", "XZ-01-01", "办公楼-1F", "low"),
+    ("XZ-01-01-05", "分析仪器室", "XZ-01-01", "办公楼-2F", "significant"),
+    ("XZ-01-01-06", "气瓶间", "XZ-01-01", "办公楼-2F", "major"),
+    ("XZ-01-01-07", "档案室", "XZ-01-01", "办公楼-2F", "general"),
+    ("XZ-01-01-08", "会议室", "XZ-01-01", "办公楼-2F", "low"),
+    ("XZ-01-01-09", "网络机房", "XZ-01-01", "办公楼-3F", "general"),
+    ("XZ-01-01-10", "UPS蓄电池室", "XZ-01-01", "办公楼-3F", "significant"),
+    ("XZ-01-01-11", "锂电池储能间", "XZ-01-01", "办公楼-3F", "major"),
+    ("XZ-01-01-12", "培训室", "XZ-01-01", "办公楼-3F", "low"),
+    ("SC-01-01-05", "机柜间", "SC-01-01", "反应车间-1F", "general"),
+    ("SC-01-01-06", "工具间", "SC-01-01", "反应车间-1F", "low"),
+    ("SC-01-01-07", "反应器顶部平台", "SC-01-01", "反应车间-2F", "major"),
+    ("SC-01-01-08", "在线分析小屋", "SC-01-01", "反应车间-2F", "significant"),
+    ("SC-01-01-09", "仪表间", "SC-01-01", "反应车间-2F", "general"),
+    ("SC-01-01-10", "休息室", "SC-01-01", "反应车间-2F", "low"),
+    ("SC-01-01-11", "进料过滤器S-201", "SC-01-01", "合成工艺流程图::S-201", "low"),
+]
+DRAWN_AGAIN = {
+    "SC-01-01-01": ["反应车间-1F::R-201", "合成工艺流程图::R-201"],
+    "SC-01-01-02": ["反应车间-1F::R-202", "合成工艺流程图::R-202"],
+    "SC-01-01-03": ["反应车间-1F::R-203", "合成工艺流程图::R-203"],
+    "SC-01-01-04": ["反应车间-1F::K-201", "合成工艺流程图::K-201"],
+    "SC-01-02": ["合成工艺流程图::F-201"],
+    "SC-01-03": ["合成工艺流程图::E-201"],
+}
+_ROOM_RISKS = {   # what a room's one risk event is, by the level the demo wants there
+    "major": ("有毒或易燃介质集中存放，泄漏后火灾爆炸或中毒", "2202", "其他爆炸", "泄漏遇点火源；通风失效",
+              "房间内及相邻房间人员伤亡", "可燃/有毒气体检测报警；专人管理", "启动报警，切断电源，人员撤离，报告中控室"),
+    "significant": ("电气设备或蓄电池热失控引发火灾", "2103", "火灾", "过载、短路、电池老化", "火灾，设备损毁",
+                    "火灾自动报警；定期检测", "报警，切断电源，使用气体灭火器扑救，疏散"),
+    "general": ("电气线路老化引发火灾", "2103", "火灾", "线路老化，违规用电", "局部火灾", "每月电气检查",
+                "报警，扑救初起火灾，疏散"),
+    "low": ("地面湿滑摔伤", "3101", "其他伤害", "地面湿滑", "摔伤", "防滑地面，警示标识", "救护"),
+}
+
+
+def drawing_units(units: list[Unit]) -> None:
+    """Add the units that stand on the drawings and name the drawings' features of units already there."""
+    by_id = {u.id: u for u in units}
+    for uid, name, parent, drawing, level in DRAWING_UNITS:
+        hazard, code, accident, cause, consequence, measures, emergency = _ROOM_RISKS[level]
+        parent_unit = by_id[parent]
+        unit = Unit(uid, name, "equipment" if "-" in name and name[-1].isdigit() else "subsub", parent,
+                    parent_unit.department, feature=drawing if "::" in drawing else f"{drawing}::{name}", events=[
+                        EV(f"{name}{hazard.split('，')[0][-6:]}", hazard, code, accident, cause, consequence, name,
+                           lec(*DRAWING_LEVEL_INPUTS[level]), measures, [("3-2", measures)], emergency)])
+        units.insert(units.index(parent_unit) + 1, unit)
+        by_id[uid] = unit
+    for uid, refs in DRAWN_AGAIN.items():
+        unit = by_id[uid]
+        unit.feature = "; ".join([unit.feature, *refs] if unit.feature else refs)
+
+
+def drawing_doc(spec: dict):
+    """A drawing's DXF document: its layers, shapes (closed polylines, circles) with their names as text, lines."""
+    doc = ezdxf.new("R2013", setup=True, units=4 if spec.get("schematic") else 6)
+    doc.encoding = "gbk"
+    doc.header.custom_vars.append("项目", f"示范化工厂{spec['title']}（虚构，riskmap 演示数据）")
+    doc.styles.add("HZ", font="gbenor.shx").dxf.bigfont = "gbcbig.shx"
+    for name, (colour, linetype) in DRAWING_LAYERS.items():
+        doc.layers.add(name, color=colour, linetype=linetype)
+    msp = doc.modelspace()
+    for item in spec["shapes"]:
+        if isinstance(item, tuple):
+            _, layer, points = item
+            msp.add_lwpolyline(points, close=False, dxfattribs={"layer": layer})
+            continue
+        if item.kind == "circle":
+            msp.add_circle(item.centre, item.radius, dxfattribs={"layer": item.layer})
+        else:
+            msp.add_lwpolyline(item.points, format="xyb", close=True, dxfattribs={"layer": item.layer})
+        _label(msp, item, mtext=False)
+    return doc
+
+
+def write_drawings(out: Path) -> list[str]:
+    """Write every drawing's DXF (reproducible bytes) and the list the demo loader reads; returns the file names."""
+    ezdxf.options.write_fixed_meta_data_for_testing = True
+    names, index = [], []
+    try:
+        for key, spec in DRAWINGS.items():
+            doc = drawing_doc(spec)
+            for dxftype in sorted(doc.entitydb.dxf_types_in_use()):
+                doc.classes.add_class(dxftype)
+            file = f"drawing-{len(names) + 1}.dxf"
+            doc.saveas(out / file)
+            names.append(file)
+            index.append({"file": file, "drawing": key, "title": spec["title"],
+                          "building": spec.get("building"), "storey": spec.get("storey"),
+                          "schematic": bool(spec.get("schematic"))})
+    finally:
+        ezdxf.options.write_fixed_meta_data_for_testing = False
+    (out / "drawings.json").write_text(json.dumps(index, ensure_ascii=False, indent=1) + "\n", encoding="utf-8",
+                                       newline="")
+    return names
+
+
+# ---------------------------------------------------------------------------------------------------
 # Control points
 # ---------------------------------------------------------------------------------------------------
 def placement() -> tuple[float, float]:
@@ -2019,7 +2202,7 @@ TARGET_LEVELS = {
     "中心控制区": "general", "质检区": "general", "维修区": "general", "空压制氮区": "general", "成品库区": "general",
     "包装区": "general", "物流入口区": "general", "危废暂存区": "general", "循环水站": "general",
     "消防泵房区": "general", "污水处理站": "general",
-    "停车场": "low", "行政办公区": "low", "生活服务区": "low", "主大门区": "low", "应急物资库区": "low",
+    "停车场": "low", "行政办公区": "major", "生活服务区": "low", "主大门区": "low", "应急物资库区": "low",
     "微型消防站区": "low", "事故应急池": "low", "初期雨水池": "low",
 }
 # Units whose assessment is deliberately overdue (older than 12 months), to show re-assessment flags.
@@ -2038,6 +2221,12 @@ def major_hazard_sum(mh: dict) -> tuple[Decimal, Decimal, int]:
     r_value = alpha * sum(r * b for r, b in ratios)
     grade = 1 if r_value >= 100 else 2 if r_value >= 50 else 3 if r_value >= 10 else 4
     return total, r_value, grade
+
+
+def site_feature(u: Unit) -> str | None:
+    """The site plan's part of a unit's feature cell (the parts naming other drawings have `::`)."""
+    parts = [p.strip() for p in (u.feature or "").split(";") if p.strip() and "::" not in p]
+    return parts[0] if parts else None
 
 
 def unit_level(u: Unit) -> str | None:
@@ -2074,18 +2263,18 @@ def check_ledger(units: list[Unit]) -> None:
     by_id = {u.id: u for u in units}
     shapes = {s.name: shape_polygon(s) for s in REGIONS + BUILDINGS + EQUIPMENT}
     region_names = {s.name for s in REGIONS}
-    features = [u.feature for u in units if u.feature]
+    features = [site_feature(u) for u in units if site_feature(u)]
     assert len(features) == len(set(features)), "one unit per feature"
     assert region_names <= set(features), region_names - set(features)
     for u in units:
         assert u.parent is None or u.parent in by_id, u.id
-        assert u.feature is None or u.feature in shapes, (u.id, u.feature)
-        if u.feature and u.feature not in region_names:
+        assert site_feature(u) is None or site_feature(u) in shapes, (u.id, u.feature)
+        if site_feature(u) and site_feature(u) not in region_names:
             # a building or equipment unit sits inside the region of its nearest region ancestor
             cur = by_id[u.parent]
             while cur.feature not in region_names:
                 cur = by_id[cur.parent]
-            assert shapes[cur.feature].contains(shapes[u.feature]), (u.id, cur.feature)
+            assert shapes[cur.feature].contains(shapes[site_feature(u)]), (u.id, cur.feature)
         for e in u.events:
             if e.inherent:
                 assert RANK[level_of(*e.inherent)] >= RANK[level_of(*e.inputs)], (u.id, e.name)
@@ -2273,10 +2462,12 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     check_layout()
     units = build_units()
+    drawing_units(units)
     check_ledger(units)
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     write_dxf(out / "plant.dxf")
+    write_drawings(out)
     (out / "control_points.csv").write_text(control_points_csv(), encoding="utf-8", newline="")
     text = json.dumps(ledger_json(units), ensure_ascii=False, indent=1) + "\n"
     (out / "ledger.json").write_text(text, encoding="utf-8", newline="")

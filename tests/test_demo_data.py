@@ -38,7 +38,7 @@ LEC_SETS = {"L": {"10", "6", "3", "1", "0.5", "0.2", "0.1"}, "E": {"10", "6", "3
 # What the demo promises about particular regions (README, brief): tank farm and reactor red, boiler and
 # substation orange, control room yellow, offices, parking and gatehouse blue.
 PROMISED = {"罐区": "major", "合成装置区": "major", "锅炉房区": "significant", "变配电区": "significant",
-            "中心控制区": "general", "行政办公区": "low", "停车场": "low", "主大门区": "low"}
+            "中心控制区": "general", "行政办公区": "major", "停车场": "low", "主大门区": "low"}
 
 
 # --------------------------------------------------------------------------------------------- fixtures
@@ -224,8 +224,15 @@ def test_ledger_size_and_tree(ledger):
     assert ledger["profile"] == "lec"
 
 
+def site_feature(unit: dict) -> str | None:
+    """The site plan's part of a unit's feature cell (riskmap.drawings: other drawings are `drawing::name`)."""
+    from riskmap.drawings import parse_feature_cell
+
+    return parse_feature_cell(unit.get("feature"))[0]
+
+
 def test_every_feature_names_a_drawing_text(ledger, labels):
-    features = [u["feature"] for u in ledger["units"] if "feature" in u]
+    features = [site_feature(u) for u in ledger["units"] if site_feature(u)]
     missing = [f for f in features if f not in labels]
     assert not missing
     regions = {t for t, s in labels.items() if s["layer"] == "区域"}
@@ -375,7 +382,7 @@ def test_dxf_imports_with_the_control_points(ledger):
     assert 0 < layout.georeference["rms_m"] < 0.5
     assert (gdf["role"] == "region").sum() > 24
     names = set(gdf["name"].dropna())
-    assert {u["feature"] for u in ledger["units"] if "feature" in u} <= names
+    assert {site_feature(u) for u in ledger["units"] if site_feature(u)} <= names
     assert not gdf.loc[gdf["role"] == "region", "name"].isna().any()
     minx, miny, maxx, maxy = gdf.total_bounds
     assert 119.0 < minx < maxx < 120.9 and 31.5 < miny < maxy < 33.0

@@ -232,6 +232,23 @@ class UnitEdited(Answer):
     events: list[dict[str, Any]] = []
 
 
+class Drawing(Answer):
+    """One drawing of an enterprise (riskmap.drawings.Drawing.to_json), with its current version and links."""
+
+    key: str
+    title: str
+    kind: str
+    schematic: bool
+    layout_version: int | None = None
+
+
+class Drawings(Answer):
+    """The drawings of an enterprise, the site plan first."""
+
+    enterprise: str
+    drawings: list[Drawing]
+
+
 class Revision(Answer):
     """A revised drawing compared with the current layout and, with confirm, applied as a new version."""
 

@@ -560,37 +560,37 @@ class PlantCache:
         self._entries: OrderedDict[tuple, PlantView] = OrderedDict()
         self._lock = threading.Lock()
 
-    def view(self, store, enterprise_name: str) -> PlantView:
-        """The enterprise's plant at its current data version, loaded once; a view loaded while a write landed is
-        served but not kept."""
+    def view(self, store, enterprise_name: str, drawing: str | None = None) -> PlantView:
+        """The enterprise's plant (or one of its other drawings) at its current data version, loaded once; a view
+        loaded while a write landed is served but not kept."""
         from riskmap.plant import load_plant
 
         version = store.data_version(enterprise_name)   # read first: the data loaded is at least this new
-        key = (enterprise_name, version)
+        key = (enterprise_name, version, drawing)
         with self._lock:
             found = self._entries.get(key)
             if found is not None:
                 self._entries.move_to_end(key)
                 return found
-        plant = load_plant(store, enterprise_name)
+        plant = load_plant(store, enterprise_name, drawing=drawing)
         view = PlantView(plant, version)
         if plant.data_version == version:   # nothing written meanwhile: safe to keep under this version
             self._keep(key, view)
         return view
 
-    def past_view(self, store, enterprise_name: str, at: datetime) -> PlantView:
-        """The plant as it was at `at`; kept under the layout and ledger version numbers current then (the past
-        never changes, and two moments with the same versions show the same data)."""
+    def past_view(self, store, enterprise_name: str, at: datetime, drawing: str | None = None) -> PlantView:
+        """The plant (or another drawing) as it was at `at`; kept under the layout and ledger version numbers
+        current then (the past never changes, and two moments with the same versions show the same data)."""
         from riskmap.plant import load_plant
         from riskmap.store.history import versions_at
 
-        key = (enterprise_name, versions_at(store, enterprise_name, at).key)
+        key = (enterprise_name, versions_at(store, enterprise_name, at).key, drawing)
         with self._lock:
             found = self._entries.get(key)
             if found is not None:
                 self._entries.move_to_end(key)
                 return found
-        plant = load_plant(store, enterprise_name, at=at)
+        plant = load_plant(store, enterprise_name, at=at, drawing=drawing)
         view = PlantView(plant, plant.data_version, past=True)
         self._keep(key, view)
         return view

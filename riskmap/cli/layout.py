@@ -37,16 +37,35 @@ def import_layout(
                       ] = None,
     author: Annotated[str | None, typer.Option("--author", help="修改人（记入历史）/ who (kept in the history)")
                       ] = None,
+    drawing: Annotated[str | None, typer.Option(
+        "--drawing", help="图纸名称（默认总平面布置图），如 办公楼-2F / the drawing (default: the site plan)")
+    ] = None,
+    title: Annotated[str | None, typer.Option("--title", help="图纸标题 / the drawing's title")] = None,
+    building: Annotated[str | None, typer.Option(
+        "--building", help="楼层图所在建筑（总平面图上的要素编号）/ the building on the site plan (its fid)")] = None,
+    storey: Annotated[str | None, typer.Option("--storey", help="楼层，如 B1、1F、2F / the storey")] = None,
+    schematic: Annotated[bool, typer.Option(
+        "--schematic", help="示意图（如工艺流程图），没有地理位置 / a schematic drawing, not on the earth")
+    ] = False,
     db: DbOption = None,
     enterprise: EnterpriseOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """导入平面布置图 / import a plant layout (one transaction: all or nothing); --revise: re-import a revised
-    drawing (diff first, apply when confirmed)."""
+    drawing (diff first, apply when confirmed); --drawing: a floor plan, workshop plan or schematic drawing beside
+    the site plan."""
+    from riskmap.drawings import new_drawing
     from riskmap.plant import resolve_enterprise
     from riskmap.store import open_store
     from riskmap.store.engine import MissingDatabaseError
 
+    the_drawing = None
+    if drawing or building or storey or schematic:
+        the_drawing = new_drawing(drawing or "", title=title, building=building, storey=storey, schematic=schematic,
+                                  crs=crs, control_points=control_points is not None)
+        if revise:
+            raise InputError("--revise 目前只用于总平面布置图；其他图纸请重新导入 / --revise works on the site plan; "
+                             "import other drawings again whole")
     settings = settings_for(db, enterprise)
     try:
         # a dry run of a first import needs no database, and must not leave one behind
@@ -67,10 +86,11 @@ def import_layout(
     if dry_run:
         from riskmap.geo.importer import import_layout_file
 
-        layout = import_layout_file(settings, file, **options)
+        layout = import_layout_file(settings, file, schematic=bool(the_drawing and the_drawing.schematic), **options)
         summary = layout.summary() | {"enterprise": settings.enterprise, "layout_version": None}
     else:
-        summary = load_layout(settings, file, store=store, author=author, reason=reason, **options)
+        summary = load_layout(settings, file, store=store, author=author, reason=reason, drawing=the_drawing,
+                              **options)
     if as_json:
         print_json(summary)
         return
@@ -148,6 +168,8 @@ def _layout_summary_text(summary: dict) -> str:
                  "written"]
     else:
         lines = [f"已导入 {summary['source']}：{summary['features']} 个要素，布局版本 {summary['layout_version']}"]
+        if summary.get("drawing") and summary["drawing"]["key"] != "site":
+            lines.append(f"图纸 / drawing: {summary['drawing']['label']}（{summary['drawing']['kind_zh']}）")
     lines.append("按角色 / by role: " + "，".join(f"{k} {v}" for k, v in summary["by_role"].items()))
     lines.append("按图层 / by layer: " + "，".join(f"{k or '-'} {v}" for k, v in summary["by_layer"].items()))
     lines.append(f"坐标系 / CRS: {summary['crs']}")

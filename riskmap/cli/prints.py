@@ -15,14 +15,19 @@ AtOption = Annotated[str | None, typer.Option(
     "--at", help="打印某一时刻的图（ISO 8601；无时区按北京时间），如 2026-10-01T08:00 / the plan as it was then")]
 
 
-def _plant(db: str | None, enterprise: str | None, at: str | None = None):
+DrawingOption = Annotated[str | None, typer.Option(
+    "--drawing", help="图纸（缺省为总平面布置图），如 办公楼-2F / the drawing (default: the site plan)")]
+
+
+def _plant(db: str | None, enterprise: str | None, at: str | None = None, drawing: str | None = None):
     from riskmap.plant import load_plant
     from riskmap.store import open_store
     from riskmap.store.history import parse_moment
 
     moment = None if at is None else parse_moment(at)   # a bad moment is refused before the database is opened
     settings = settings_for(db, enterprise)
-    return settings, load_plant(open_store(settings.db, create=False), settings.enterprise, at=moment)
+    return settings, load_plant(open_store(settings.db, create=False), settings.enterprise, at=moment,
+                                drawing=drawing)
 
 
 def _size(n: int) -> str:
@@ -59,6 +64,7 @@ def poster(
     method: Annotated[str, typer.Option("--method", help="区域风险方法 highest | weighted")] = "highest",
     dpi: Annotated[int, typer.Option("--dpi", help="PNG 分辨率 / PNG resolution")] = 300,
     at: AtOption = None,
+    drawing: DrawingOption = None,
     db: DbOption = None,
     enterprise: EnterpriseOption = None,
 ) -> None:
@@ -72,7 +78,7 @@ def poster(
     options = PosterOptions(paper=paper, landscape=landscape, scale=scale, region=region, atlas=atlas, hatch=hatch,
                             grid=grid, bbox=bbox, units=units, layers=layers, method=method)
     options.check()
-    settings, plant = _plant(db, enterprise, at)
+    settings, plant = _plant(db, enterprise, at, drawing)
     options.sign_offs = sign_offs(settings)
     with progress("正在出图") as update:
         written = write_poster(plant, out, options, dpi=dpi, progress=update)

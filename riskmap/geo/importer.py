@@ -157,7 +157,7 @@ def import_layout(path: str | os.PathLike, *, crs: Any = None, control_points: A
                   max_rms_m: float = 0.5, origin: tuple[float, float] = (120.0, 32.0), enterprise: Any = None,
                   drop_invalid: bool = False, max_area_change: float = 0.01, max_features: int = 2_000_000,
                   zip_limits: ZipLimits | None = None, explode_budget: ExplodeBudget | None = None,
-                  on_step: Callable[[str], None] | None = None) -> LayoutImport:
+                  on_step: Callable[[str], None] | None = None, schematic: bool = False) -> LayoutImport:
     """Read, georeference and clean a layout file; raises a RiskmapError subclass for any bad input.
 
     - `crs`: the CRS of the layout's coordinates (overrides the file's own); with `control_points`, the CRS
@@ -171,6 +171,8 @@ def import_layout(path: str | os.PathLike, *, crs: Any = None, control_points: A
     - `explode_budget`: how much exploding a DXF's blocks may add (riskmap.geo.dxf.ExplodeBudget; default: the
       settings' defaults).
     - `on_step(name)` is told when each stage starts (for a progress bar): read, georeference, clean, transform.
+    - `schematic`: a drawing with no place on the earth (a process flow diagram): its coordinates are kept in a
+      plane of its own (riskmap.drawings.schematic_plane), stored as Web Mercator metres near (0°, 0°).
     """
     del enterprise
     # Extreme coordinates (1e300, inf, NaN in a drawing) make numpy warn on the way; they are refused or dropped
@@ -180,12 +182,12 @@ def import_layout(path: str | os.PathLike, *, crs: Any = None, control_points: A
                               name_property=name_property, role_property=role_property, max_bytes=max_bytes,
                               max_rms_m=max_rms_m, origin=origin, drop_invalid=drop_invalid,
                               max_area_change=max_area_change, max_features=max_features, zip_limits=zip_limits,
-                              explode_budget=explode_budget, on_step=on_step)
+                              explode_budget=explode_budget, on_step=on_step, schematic=schematic)
 
 
 def _import_layout(path, *, crs, control_points, layer_map, name_property, role_property, max_bytes, max_rms_m,
                    origin, drop_invalid, max_area_change, max_features, zip_limits, explode_budget,
-                   on_step) -> LayoutImport:
+                   on_step, schematic) -> LayoutImport:
     step = on_step or (lambda _name: None)
     step("read")
     raw = read_layout(path, layer_map=layer_map, name_property=name_property, role_property=role_property,
@@ -193,7 +195,10 @@ def _import_layout(path, *, crs, control_points, layer_map, name_property, role_
                       explode_budget=explode_budget)
     _storable_names(raw)
     step("georeference")
-    geo = georeference(raw, crs=crs, control_points=control_points, max_rms_m=max_rms_m, origin=origin)
+    if schematic:
+        geo = _on_plane(raw)
+    else:
+        geo = georeference(raw, crs=crs, control_points=control_points, max_rms_m=max_rms_m, origin=origin)
     metric = gpd.GeoDataFrame(raw.features.drop(columns="geometry"), geometry=geo.geometry, crs=geo.crs)
     step("clean")
     cleaned = clean(metric, max_area_change=max_area_change, drop_invalid=drop_invalid)
@@ -218,9 +223,28 @@ def _import_layout(path, *, crs, control_points, layer_map, name_property, role_
     dropped = Counter(raw.dropped)
     dropped.update(cleaned.dropped)
     return LayoutImport(features=features, crs=geo.crs, source_name=raw.source_name,
-                        source_format=raw.source_format, georeferenced=geo.georeferenced,
+                        source_format=raw.source_format, georeferenced=geo.georeferenced and not schematic,
                         georeference=geo.info, warnings=[*raw.warnings, *geo.warnings, *cleaned.warnings],
                         repaired=cleaned.repaired, dropped=dict(dropped))
+
+
+def _on_plane(raw: RawLayout):
+    """A schematic drawing's coordinates moved into its plane: the top-left corner at Web Mercator (0, 0), one
+    drawing unit per metre (riskmap.drawings.schematic_plane says why)."""
+    from riskmap.drawings import schematic_plane
+    from riskmap.geo.georef import Georeferenced
+
+    geoms = np.asarray(raw.features.geometry.array, dtype=object)
+    bounds = shapely.total_bounds(geoms)
+    if not np.isfinite(bounds).all():
+        raise LayoutImportError(f"{raw.source_name} 中没有可用的要素 / {raw.source_name} has no usable features")
+    plane = schematic_plane(tuple(float(b) for b in bounds))
+    ox, oy = plane["origin"]
+    moved = shapely.transform(geoms, lambda xy: xy - np.array([ox, oy]))
+    info = {"method": "schematic", "plane": plane}
+    return Georeferenced(moved, "EPSG:3857", False, info,
+                         ["示意图：坐标保留在图纸自身的平面中，没有地理位置 / schematic drawing: coordinates kept "
+                          "in the drawing's own plane, with no place on the earth"])
 
 
 def _storable_names(raw: RawLayout) -> None:
@@ -244,7 +268,7 @@ def _storable_names(raw: RawLayout) -> None:
 def import_layout_file(settings, path: str | os.PathLike, *, crs: Any = None, control_points: Any = None,
                        layer_map: Any = None, name_property: str = "name", role_property: str = "role",
                        max_rms: float | None = None, drop_invalid: bool = False,
-                       on_step: Callable[[str], None] | None = None) -> LayoutImport:
+                       on_step: Callable[[str], None] | None = None, schematic: bool = False) -> LayoutImport:
     """import_layout under the limits and defaults of the settings (upload size, RMS limit, local origin), as
     the CLI and the HTTP upload paths share them; `layer_map` may be a file path."""
     from riskmap.geo.dxf import ExplodeBudget
@@ -260,4 +284,4 @@ def import_layout_file(settings, path: str | os.PathLike, *, crs: Any = None, co
         max_rms_m=max_rms if max_rms is not None else settings.max_rms_m,
         origin=(settings.origin_lon, settings.origin_lat), drop_invalid=drop_invalid,
         explode_budget=ExplodeBudget(settings.dxf_max_exploded_entities, settings.dxf_max_exploded_vertices),
-        on_step=on_step)
+        on_step=on_step, schematic=schematic)

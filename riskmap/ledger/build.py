@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from riskmap.domain import AssessmentUnit, ControlMeasure, Override, RiskEvent, UnitKind
+from riskmap.drawings import parse_feature_cell
 from riskmap.ledger.fields import (
     accident_types,
     canonical_number,
@@ -169,7 +170,11 @@ def build_unit(raw: dict[str, Any], where: Where | None, problems: Problems) -> 
     else:
         unit.kind = UnitKind.POST
     unit.parent_id = _text(raw, "parent", where, problems, **own)
-    unit.feature_ref = _text(raw, "feature", where, problems, **own)
+    cell = _text(raw, "feature", where, problems, **own)
+    try:
+        unit.feature_ref, unit.placements = parse_feature_cell(cell)
+    except ValueError as exc:
+        problems.add(where, "feature", str(exc), **own)
     if raw.get("geometry") not in (None, ""):
         try:
             unit.geometry = parse_geometry(raw["geometry"])

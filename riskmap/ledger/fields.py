@@ -15,6 +15,7 @@ from typing import Any
 from shapely.geometry import mapping
 
 from riskmap.domain import AssessmentUnit, ControlMeasure, Override, RiskEvent, UnitKind
+from riskmap.drawings import feature_cell
 from riskmap.levels import Level
 from riskmap.reference import ACCIDENT_TYPES_1986, ACCIDENT_TYPES_2025, classify_accident_type
 from riskmap.text import describe, unstorable
@@ -315,7 +316,7 @@ def major_hazard_to_dict(mh: dict[str, Any] | None) -> dict[str, Any] | None:
 def unit_to_dict(unit: AssessmentUnit, evaluations: bool = False) -> dict[str, Any]:
     """A unit in the canonical JSON form, with its events; `evaluations` adds their computed results."""
     out: dict[str, Any] = {"id": unit.id, "name": unit.name, "kind": unit.kind.value, "parent": unit.parent_id}
-    _put(out, "feature", unit.feature_ref)
+    _put(out, "feature", feature_cell(unit.feature_ref, unit.placements))
     _put(out, "geometry", geometry_to_json(unit.geometry) if unit.geometry is not None else None)
     if unit.weight != 1:
         out["weight"] = weight_to_json(unit.weight)

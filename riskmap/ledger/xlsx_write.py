@@ -19,6 +19,7 @@ from openpyxl.worksheet.cell_range import CellRange
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from riskmap.domain import AssessmentUnit, RiskEvent, UnitKind
+from riskmap.drawings import feature_cell
 from riskmap.ledger.fields import canonical_number, geometry_to_json
 from riskmap.ledger.model import Ledger
 from riskmap.ledger.xlsx_read import GEOMETRY_MARK, GEOMETRY_SHEET
@@ -212,7 +213,7 @@ def _unit_sheet(wb: Workbook, units: list[AssessmentUnit]) -> dict[str, str]:
                 geometry = GEOMETRY_MARK
         ov = u.override
         mh = u.major_hazard or {}
-        values = (u.id, u.name, u.kind.zh, u.parent_id, u.feature_ref, geometry,
+        values = (u.id, u.name, u.kind.zh, u.parent_id, feature_cell(u.feature_ref, u.placements), geometry,
                   None if u.weight == 1 else _number(u.weight), u.department, u.responsible_person,
                   u.last_assessed, u.work_content, u.workplace, ov.level.zh if ov else None,
                   ov.reason if ov else None, ov.rule if ov else None,

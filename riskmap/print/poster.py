@@ -118,11 +118,12 @@ class PosterOptions:
                 raise InputError("图层（layers）已说明是否显示评估单元，不能再指定 units / layers already says "
                                  "whether units are shown: do not give units too")
 
-    def shown(self, kind: str) -> frozenset[str]:
-        """The layers a page of this kind draws."""
+    def shown(self, kind: str, drawing: Any = None) -> frozenset[str]:
+        """The layers a page of this kind draws (a storey or a schematic drawing shows its rooms and equipment, as a
+        workshop map does)."""
         if self.layers is not None:
             return frozenset(self.layers)
-        units = self.units if self.units is not None else kind != "plan"
+        units = self.units if self.units is not None else (kind != "plan" or drawing is not None)
         return frozenset({"regions", "layout", "labels"} | ({"units"} if units else set()))
 
 
@@ -376,7 +377,7 @@ def convergence_text(gamma: float) -> str:
 
 def _subject(ctx: _Context, kind: str, arg) -> _Subject:
     data, method = ctx.data, ctx.options.method
-    layers = ctx.options.shown(kind)
+    layers = ctx.options.shown(kind, getattr(ctx.plant, "drawing", None))
     if kind == "region":
         row = data.regions[data.regions["id"] == arg].iloc[0]
         b = shapely.bounds(row.geometry)
@@ -389,6 +390,11 @@ def _subject(ctx: _Context, kind: str, arg) -> _Subject:
     if kind == "bbox":
         return _Subject(kind, None, None, _plan_bounds(data, arg), "安全风险四色分布图（局部视图）",
                         "网页地图视图 · " + RULES_ZH[method], "所选范围", layers)
+    drawing = getattr(ctx.plant, "drawing", None)
+    if drawing is not None:          # a storey, a workshop plan or a schematic drawing: the page says which
+        note = "示意图，不表示地理位置 · " if drawing.schematic else ""
+        return _Subject(kind, None, None, data.content_bounds(), f"安全风险四色分布图（{drawing.label()}）",
+                        f"{note}{drawing.to_json()['kind_zh']} · 区域风险" + RULES_ZH[method], "", layers)
     return _Subject(kind, None, None, data.content_bounds(), "安全风险四色分布图（总平面图）",
                     "红橙黄蓝四色安全风险空间分布图 · 区域风险" + RULES_ZH[method], "", layers)
 

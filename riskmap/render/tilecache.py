@@ -34,6 +34,7 @@ FORMATS = ("png", "mvt")
 LABELS = "labels"
 LABEL_SOURCES = ("regions", "units", "layout")   # whose names the labels layer draws (one collision pass)
 PAST_STATES = 4                                  # past map states kept in memory (?at=)
+DRAWINGS_KEPT = 16                               # drawings' maps kept in memory (floor plans, schematics)
 STALENESS = "staleness"                          # units by days since their last assessment (layers/staleness.yaml)
 FLAGGABLE = ("units", STALENESS)
 
@@ -352,6 +353,7 @@ class TileService:
         self._styles: dict[str, tuple[Any, float]] = {}
         self.checker = VersionChecker(store.engine)
         self._past: OrderedDict[tuple, TileData] = OrderedDict()
+        self._drawings: OrderedDict[tuple, TileData] = OrderedDict()
         self._past_lock = threading.Lock()
         self._past_build_lock = threading.Lock()
         self.renders = 0              # tiles made (not served from the cache)
@@ -504,6 +506,36 @@ class TileService:
                 while len(self._past) > PAST_STATES:
                     _, old = self._past.popitem(last=False)
                     self.cache.clear(old.owner)
+        return data
+
+    def drawing(self, enterprise: str | None, key: str, at: Any = None) -> TileData:
+        """The map of a drawing other than the site plan, now (or at moment `at`), built once per data version (per
+        pair of layout and ledger versions for a past moment) and kept for the last DRAWINGS_KEPT asked for."""
+        from riskmap.render.tiledata import drawing_tiledata
+
+        ent_id, name, version, _ = self.resolve(enterprise)
+        drawing = self.store.drawing(name, key)
+        as_of = None
+        if at is not None:
+            from riskmap.store.history import versions_at
+
+            as_of = versions_at(self.store, name, at)
+            found_key = (ent_id, drawing.key, "as-of", as_of.layout_number, as_of.ledger_number)
+        else:
+            found_key = (ent_id, drawing.key, version)
+        with self._past_lock:
+            found = self._drawings.get(found_key)
+            if found is not None:
+                self._drawings.move_to_end(found_key)
+                return found if as_of is None else dataclasses.replace(found, as_of=as_of)
+        with self._past_build_lock:
+            data = drawing_tiledata(self.store, ent_id, name, drawing,
+                                    version if as_of is None else (as_of.data_version or 0), as_of)
+            self.cache.set_generation(data.owner, data.version)
+            with self._past_lock:
+                self._drawings[found_key] = data
+                while len(self._drawings) > DRAWINGS_KEPT:
+                    self._drawings.popitem(last=False)
         return data
 
     def today(self) -> str:

@@ -9,6 +9,7 @@ that exactly the tiles touching them can be dropped from the cache.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -73,8 +74,9 @@ class TileData:
     version: int
     layers: dict[str, LayerData]
     stamp: str = ""                  # mapdata.current_state's stamp of this version
-    owner: Any = None                # cache owner of a past state (None: the enterprise's current map)
+    owner: Any = None                # cache owner of a past state or a drawing (None: the current site plan)
     as_of: Any = None                # riskmap.store.history.AsOf of a past state
+    drawing: Any = None              # riskmap.drawings.Drawing other than the site plan
 
     def layer(self, name: str) -> LayerData:
         """The layer named ``name``; KeyError when there is none."""
@@ -286,6 +288,42 @@ def past_tiledata(store, enterprise_id: int, enterprise: str, as_of, current: Ti
     units = store.units(enterprise, version=ledger_n) if ledger_n is not None else []
     regions = regions_at(store, enterprise, layout_n, ledger_n)
     snapshot = build_snapshot(features, units, regions, months=months_at(store, enterprise, ledger_n))
+    version = as_of.data_version if as_of.data_version is not None else 0
+    return TileData(enterprise_id, enterprise, version, _layers_of(snapshot, current), f"as-of:{layout_n}:{ledger_n}",
+                    owner=("as-of", enterprise_id, layout_n, ledger_n), as_of=as_of)
+
+
+def drawing_tiledata(store, enterprise_id: int, enterprise: str, drawing, version: int, as_of=None) -> TileData:
+    """The map of a drawing other than the site plan, now (or at `as_of`), built in memory from its features and
+    the units placed on it (riskmap.drawings): region risk and the drawn units follow the same rules as the site
+    plan's, on the drawing's own features. Drawings are small beside a site plan; the map is kept per data
+    version by the tile service."""
+    from riskmap.attach import regions_from_features
+    from riskmap.drawings import units_on_drawing
+    from riskmap.store.mapdata import build_snapshot
+
+    layout_n = as_of.layout_number if as_of is not None else None
+    ledger_n = as_of.ledger_number if as_of is not None else None
+    if as_of is not None and layout_n is None:
+        from riskmap.store.layouts import empty_features
+
+        features = empty_features()
+    else:
+        features = store.layout_features(enterprise, version=layout_n, drawing=drawing.key)
+    units = [] if as_of is not None and ledger_n is None else store.units(enterprise, version=ledger_n)
+    placed = units_on_drawing(units, drawing.key)
+    regions = regions_from_features(features, placed) if len(features) else []
+    snapshot = build_snapshot(features, placed, regions, copy=False, months=months_at(store, enterprise, ledger_n))
+    # ETags carry the stamp: ASCII only (a hash of the drawing's name), and the version of a current drawing
+    tag = hashlib.sha1(drawing.key.encode()).hexdigest()[:12]
+    stamp = f"drawing-{tag}-" + (f"as-of-{layout_n}-{ledger_n}" if as_of is not None else str(version))
+    owner = ("drawing", enterprise_id, drawing.key) + ((layout_n, ledger_n) if as_of is not None else ())
+    return TileData(enterprise_id, enterprise, version, _layers_of(snapshot, None), stamp, owner=owner, as_of=as_of,
+                    drawing=drawing)
+
+
+def _layers_of(snapshot: dict[str, pd.DataFrame], current: TileData | None) -> dict[str, LayerData]:
+    """LayerData from a snapshot made in memory; feature ids follow `current`'s where a key is in both."""
     frames = []
     for name in LAYERS:
         frame = snapshot[name].copy()
@@ -300,10 +338,7 @@ def past_tiledata(store, enterprise_id: int, enterprise: str, as_of, current: Ti
         frame["wkb"] = shapely.to_wkb(frame["geometry"].to_numpy(dtype=object)) if len(frame) else []
         frames.append(frame)
     rows = pd.concat(frames, ignore_index=True)
-    layers = {name: _layer_from_frame(name, rows[rows["layer"] == name]) for name in LAYERS}
-    version = as_of.data_version if as_of.data_version is not None else 0
-    return TileData(enterprise_id, enterprise, version, layers, f"as-of:{layout_n}:{ledger_n}",
-                    owner=("as-of", enterprise_id, layout_n, ledger_n), as_of=as_of)
+    return {name: _layer_from_frame(name, rows[rows["layer"] == name]) for name in LAYERS}
 
 
 def months_at(store, enterprise: str, ledger_number: int | None) -> int:

@@ -48,7 +48,9 @@ _EXTERNAL = re.compile(
 
 TEXT: dict[str, dict[str, str]] = {
     "zh": {
-        "title": "四色安全风险空间分布图", "plan": "总平面图", "workshop": "车间图", "legend": "图例",
+        "title": "四色安全风险空间分布图", "plan": "总平面图", "drawing": "图纸", "storeys": "楼层",
+        "schematic_note": "示意图：不表示地理位置",
+        "workshop": "车间图", "legend": "图例",
         "level": "风险等级", "regions": "区域", "units": "单元", "region": "区域", "unit": "单元",
         "unassessed": "未评估",
         "layer_regions": "区域风险", "layer_units": "评估单元", "layer_labels": "标注", "layer_layout": "总平面布置",
@@ -70,7 +72,9 @@ TEXT: dict[str, dict[str, str]] = {
         "days_since": "{n} 天未评估", "never_assessed": "从未评估", "emergency_legend": "应急设施",
     },
     "en": {
-        "title": "Four-colour safety risk map", "plan": "Plant plan", "workshop": "Workshop map", "legend": "Legend",
+        "title": "Four-colour safety risk map", "plan": "Plant plan", "drawing": "Drawing", "storeys": "Storeys",
+        "schematic_note": "Schematic drawing: no place on the earth",
+        "workshop": "Workshop map", "legend": "Legend",
         "level": "Risk level", "regions": "regions", "units": "units", "region": "region", "unit": "unit",
         "unassessed": "Not assessed",
         "layer_regions": "Region risk", "layer_units": "Assessment units", "layer_labels": "Labels",

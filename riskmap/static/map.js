@@ -54,12 +54,42 @@
     config.legend.forEach(function (row) { self.colours[row.level] = row.unit_fill || row.fill; });
   }
 
+  var EARTH_RADIUS = 6378137;
+
+  /** A schematic drawing's own plane as a Leaflet CRS: level 0 is the plane's square (`size` drawing units from its
+   * top-left corner `origin`) in one 256-pixel tile, y up, as its tile matrix numbers the tiles. */
+  function planeCrs(plane) {
+    var k = 256 / plane.size, ox = plane.origin[0], oy = plane.origin[1];
+    return L.extend({}, L.CRS.Simple, { transformation: new L.Transformation(k, -ox * k, -k, oy * k) });
+  }
+
+  /** A lon/lat bbox of a schematic drawing (as the server answers) in its plane: [west, south, east, north]. */
+  function bboxToPlane(plane, bbox) {
+    function x(lon) { return lon * Math.PI / 180 * EARTH_RADIUS + plane.origin[0]; }
+    function y(lat) { return Math.log(Math.tan(Math.PI / 4 + lat * Math.PI / 360)) * EARTH_RADIUS + plane.origin[1]; }
+    return [x(bbox[0]), y(bbox[1]), x(bbox[2]), y(bbox[3])];
+  }
+
+  /** A point of a schematic drawing's plane as the lon/lat the server keeps it at (Web Mercator metres near 0°). */
+  function planeToLonLat(plane, latlng) {
+    var mx = latlng.lng - plane.origin[0], my = latlng.lat - plane.origin[1];
+    var lat = (2 * Math.atan(Math.exp(my / EARTH_RADIUS)) - Math.PI / 2) * 180 / Math.PI;
+    return L.latLng(lat, mx / EARTH_RADIUS * 180 / Math.PI);
+  }
+
   App.prototype.start = function () {
     var map = this.map, self = this;
+    var drawing = this.config.drawing;
+    this.plane = drawing && drawing.schematic && drawing.plane ? drawing.plane : null;
+    if (this.plane) {                     // a drawing with no place on the earth: a plain Cartesian map
+      map.options.crs = planeCrs(this.plane);
+      map.setView([this.plane.origin[1] - this.plane.size / 2, this.plane.origin[0] + this.plane.size / 2], 0,
+                  { reset: true });
+    }
     map.attributionControl.setPrefix("Leaflet");
     // At once, not animated: tiles requested during a zoom animation would be cancelled half-way.
     if (this.config.bounds) map.fitBounds(boundsOf(this.config.bounds), { padding: [12, 12], animate: false });
-    L.control.scale({ metric: true, imperial: false, maxWidth: 160 }).addTo(map);
+    if (!this.plane) L.control.scale({ metric: true, imperial: false, maxWidth: 160 }).addTo(map);
     this.addHeader();
     this.addSearch();
     this.addLegend();
@@ -96,7 +126,7 @@
       return getJSON(self.tilejsonUrl(spec)).then(function (tj) {
         var layer = L.tileLayer(tj.tiles[0], {
           minZoom: 0, maxZoom: 22, maxNativeZoom: tj.maxzoom, minNativeZoom: tj.minzoom,
-          bounds: tj.bounds ? boundsOf(tj.bounds) : undefined, zIndex: spec.z, tileSize: 256,
+          bounds: tj.bounds ? self.layerBounds(tj.bounds) : undefined, zIndex: spec.z, tileSize: 256,
           className: "riskmap-tiles riskmap-tiles-" + spec.name, attribution: tj.attribution || "",
           keepBuffer: 2, updateWhenIdle: false
         });
@@ -119,8 +149,16 @@
       self.config.layers.forEach(function (spec) {
         if (overlays[spec.title]) ordered[spec.title] = overlays[spec.title];
       });
-      self.layerControl = L.control.layers(null, ordered, { collapsed: false, position: "topright" }).addTo(self.map);
+      self.layerControl = L.control.layers(null, ordered, { collapsed: window.innerWidth < 600, position: "topright" }).addTo(self.map);
     });
+  };
+
+  /** Where a layer asks for tiles: its TileJSON bounds; on a drawing's own plane a hair inside them, so that the
+   * row of tiles just beyond an edge (touching it, up to rounding) is not asked for. */
+  App.prototype.layerBounds = function (bbox) {
+    if (!this.plane) return boundsOf(bbox);
+    var e = this.plane.size * 1e-6;
+    return boundsOf([bbox[0] + e, bbox[1] + e, bbox[2] - e, bbox[3] - e]);
   };
 
   /** The layer's TileJSON, asking for @2x tiles on high-density screens. */
@@ -196,10 +234,14 @@
     var Header = L.Control.extend({
       onAdd: function () {
         var box = el("div", "riskmap-header riskmap-box");
+        self.headerBox = box;
         L.DomEvent.disableClickPropagation(box);
         box.appendChild(el("div", "riskmap-enterprise", c.enterprise));
         var view = c.region ? t.workshop + "：" + c.region.name : t.plan;
+        if (c.drawing && c.drawing.key !== "site") view = c.drawing.label + (c.region ? "：" + c.region.name : "");
         box.appendChild(el("div", "riskmap-view", view + " · " + t.title));
+        if (c.drawing && c.drawing.schematic) box.appendChild(el("div", "riskmap-muted", t.schematic_note));
+        self.addDrawingSwitch(box);
         var links = el("div", "riskmap-links");
         links.appendChild(window.riskmapDom.langLink("riskmap-lang", t.switch_lang, c.lang));
         self.printLink = el("a", "riskmap-print", t.print);
@@ -211,7 +253,7 @@
           back.href = c.urls.map + "?" + query({ enterprise: c.enterprise, lang: c.lang, at: c.at });
           links.appendChild(back);
         }
-        if (c.urls.edit && !c.at) {
+        if (c.urls.edit && !c.at && (!c.drawing || c.drawing.key === "site")) {
           var edit = el("a", "riskmap-edit-link", t.edit);
           edit.href = c.urls.edit + "?" + query({ enterprise: c.enterprise, lang: c.lang });
           links.appendChild(edit);
@@ -238,6 +280,51 @@
     new Header({ position: "topright" }).addTo(this.map);
   };
 
+  /** The drawing a link opens: this page's address with another `drawing` (the site plan: none). */
+  App.prototype.drawingHref = function (key) {
+    var c = this.config;
+    var params = { enterprise: c.enterprise, lang: c.lang, at: c.at };
+    if (key && key !== "site") params.drawing = key;
+    return c.urls.map + "?" + query(params);
+  };
+
+  /** A drawing switcher (every drawing of the plant) and, on a storey, the storeys of its building, as indoor
+   * maps show them (highest on top). Switching loads the other drawing's page. */
+  App.prototype.addDrawingSwitch = function (box) {
+    var c = this.config, t = this.t, self = this;
+    if (!c.drawings || c.drawings.length < 2) return;
+    var row = el("div", "riskmap-drawings");
+    var label = el("label", null, t.drawing + " ");
+    var select = el("select", "riskmap-drawing-select");
+    select.setAttribute("aria-label", t.drawing);
+    c.drawings.forEach(function (d) {
+      var option = el("option", null, d.label);
+      option.value = d.key;
+      if (c.drawing && d.key === c.drawing.key) option.selected = true;
+      select.appendChild(option);
+    });
+    select.addEventListener("change", function () { window.location.href = self.drawingHref(select.value); });
+    label.appendChild(select);
+    row.appendChild(label);
+    box.appendChild(row);
+    if (c.storeys && c.storeys.length) {
+      var storeys = el("div", "riskmap-storeys");
+      storeys.setAttribute("role", "group");
+      storeys.setAttribute("aria-label", t.storeys);
+      c.storeys.slice().sort(function (a, b) { return b.storey_order - a.storey_order; }).forEach(function (d) {
+        var a = el("a", "riskmap-storey" + (d.key === c.drawing.key ? " riskmap-storey-current" : ""), d.storey);
+        a.href = self.drawingHref(d.key);
+        a.title = d.label;
+        if (d.key === c.drawing.key) a.setAttribute("aria-current", "page");
+        storeys.appendChild(a);
+      });
+      var site = el("a", "riskmap-storey riskmap-storey-site", t.plan);
+      site.href = self.drawingHref("site");
+      storeys.appendChild(site);
+      box.appendChild(storeys);
+    }
+  };
+
   App.prototype.setStatus = function (text) {
     if (this.status) this.status.textContent = text || "";
   };
@@ -261,9 +348,12 @@
   App.prototype.updatePrintLink = function () {
     if (!this.printLink) return;
     var b = this.map.getBounds();
-    var bbox = [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map(function (v) { return v.toFixed(7); });
+    var sw = b.getSouthWest(), ne = b.getNorthEast();
+    if (this.plane) { sw = planeToLonLat(this.plane, sw); ne = planeToLonLat(this.plane, ne); }
+    var bbox = [sw.lng, sw.lat, ne.lng, ne.lat].map(function (v) { return v.toFixed(this.plane ? 10 : 7); }, this);
     this.printLink.href = this.config.urls.print + "?" + query({ bbox: bbox.join(","), layers: this.shownLayers().join(","),
-                                                                enterprise: this.config.enterprise, at: this.config.at });
+                                                                enterprise: this.config.enterprise, at: this.config.at,
+                                                                drawing: this.drawingParam() });
   };
 
   // ---------------------------------------------------------------------------------------- legend
@@ -521,6 +611,7 @@
     var Search = L.Control.extend({
       onAdd: function () {
         var box = el("div", "riskmap-search riskmap-box");
+        self.searchBox = box;
         L.DomEvent.disableClickPropagation(box);
         L.DomEvent.disableScrollPropagation(box);
         var input = el("input");
@@ -557,7 +648,7 @@
     text = (text || "").trim();
     if (!text) { results.textContent = ""; return Promise.resolve([]); }
     var url = this.config.urls.search + "?" + query({ q: text, enterprise: this.config.enterprise, limit: 20,
-                                                      at: this.config.at });
+                                                      at: this.config.at, drawing: this.drawingParam() });
     return getJSON(url).then(function (body) {
       results.textContent = "";
       if (!body.results.length) {
@@ -591,9 +682,10 @@
     var self = this;
     return this.identify(params).then(function (body) {
       var found = item.kind === "region" ? body.regions[0] : body.units[0];
-      var box = found && found.bbox ? boundsOf(found.bbox) : null;
+      var bbox = found && found.bbox ? (self.plane ? bboxToPlane(self.plane, found.bbox) : found.bbox) : null;
+      var box = bbox ? boundsOf(bbox) : null;
       if (box) {
-        self.map.fitBounds(box, { maxZoom: 19, padding: [40, 40], animate: false });
+        self.map.fitBounds(box, { maxZoom: self.plane ? 22 : 19, padding: [40, 40], animate: false });
         self.highlight(box);
         self.openPopup(box.getCenter(), body);
       } else {
@@ -617,24 +709,40 @@
 
   App.prototype.identifyAt = function (latlng) {
     var self = this;
-    var params = { lon: latlng.lng.toFixed(8), lat: latlng.lat.toFixed(8), zoom: this.map.getZoom() };
+    var at = this.plane ? planeToLonLat(this.plane, latlng) : latlng;
+    // on a plane, the click tolerance is asked for at the Web Mercator zoom the plane's level stands for
+    var zoom = this.map.getZoom() + (this.plane ? this.plane.zoom : 0);
+    var params = { lon: at.lng.toFixed(10), lat: at.lat.toFixed(10), zoom: Math.min(26, zoom) };
     return this.identify(params).then(function (body) { self.openPopup(latlng, body); return body; });
   };
 
   App.prototype.identify = function (params) {
     var c = this.config, self = this;
     this.lastIdentify = params;
-    var all = Object.assign({ enterprise: c.enterprise, at: c.at }, params);
+    var all = Object.assign({ enterprise: c.enterprise, at: c.at, drawing: this.drawingParam() }, params);
     return getJSON(c.urls.identify + "?" + query(all)).catch(function (err) {
       self.report(self.t.explanation, err);
       return { regions: [], units: [], units_total: 0, error: err.message };
     });
   };
 
+  /** The `drawing` parameter of this page's calls (none on the site plan). */
+  App.prototype.drawingParam = function () {
+    var d = this.config.drawing;
+    return d && d.key !== "site" ? d.key : null;
+  };
+
   App.prototype.openPopup = function (latlng, body) {
     var content = this.popupContent(body);
-    this.popup = L.popup({ maxWidth: 420, minWidth: 260, maxHeight: 420, autoPanPadding: [20, 20],
-                           className: "riskmap-popup" })
+    // The popup is panned clear of the header and search box above it (on a phone they span the width).
+    var top = 20;
+    [this.headerBox, this.searchBox].forEach(function (box) {
+      if (box) top = Math.max(top, box.getBoundingClientRect().bottom - this.map.getContainer().getBoundingClientRect().top + 10);
+    }, this);
+    var narrow = this.map.getSize().x < 600;
+    this.popup = L.popup({ maxWidth: narrow ? this.map.getSize().x - 40 : 420, minWidth: narrow ? 200 : 260,
+                           maxHeight: 420, autoPanPaddingTopLeft: [20, narrow ? top : 20],
+                           autoPanPaddingBottomRight: [20, 20], className: "riskmap-popup" })
       .setLatLng(latlng).setContent(content).openOn(this.map);
     return this.popup;
   };
@@ -677,6 +785,17 @@
     if (body.focus !== "unit") unitSections.forEach(function (sec) { root.appendChild(sec); });
     if (body.units_total > body.units.length) {
       root.appendChild(el("div", "riskmap-muted", fill(t.more_units, { n: body.units_total - body.units.length })));
+    }
+    if (body.storeys && body.storeys.length) {            // a building of the site plan: open its storeys
+      var storeys = el("section", "riskmap-popup-storeys");
+      storeys.appendChild(el("h4", null, t.storeys));
+      body.storeys.forEach(function (d) {
+        var a = el("a", "riskmap-storey", d.storey || d.label);
+        a.href = self.drawingHref(d.key);
+        a.title = d.label;
+        storeys.appendChild(a);
+      });
+      root.insertBefore(storeys, root.firstChild);
     }
     if (!body.regions.length && !body.units.length && !body.error) {
       root.appendChild(el("div", "riskmap-muted", t.nothing_here));

@@ -41,6 +41,44 @@ def bind_new_ledger(features, units, unit_rows: list[dict]) -> list[str]:
     return warnings
 
 
+def bind_new_placements(s, ent_id: int, enterprise_name: str, units, unit_rows: list[dict]) -> list[str]:
+    """Bind the references a ledger gives on drawings other than the site plan to those drawings' fids; a drawing
+    that does not exist refuses the ledger (InputError: nothing is written). A unit placed on a storey of a building
+    and nowhere on the site plan stands, on the site plan, on that building: the building takes the highest level
+    of everything on its storeys (短板)."""
+    from riskmap.attach import bind_placements
+    from riskmap.errors import InputError
+    from riskmap.store.drawings import list_drawings
+    from riskmap.store.layouts import read_features
+
+    wanted = sorted({d for u in units for d in (u.placements or {})})
+    if not wanted:
+        return []
+    drawings = {d.key: d for d in list_drawings(s, ent_id)}
+    unknown = [d for d in wanted if d not in drawings]
+    if unknown:
+        who = [u.id for u in units if set(u.placements or {}) & set(unknown)][:5]
+        raise InputError(f"台账引用了不存在的图纸 {'、'.join(unknown[:5])}（单元 {'、'.join(who)}），请先导入图纸 / "
+                         f"the "
+                         f"ledger refers to drawings that do not exist: {', '.join(unknown[:5])} (units "
+                         f"{', '.join(who)}); import those drawings first")
+    warnings: list[str] = []
+    for key in wanted:
+        bound, found = bind_placements(units, key, read_features(s, enterprise_name, drawing=key))
+        warnings += found
+        for unit in units:
+            if unit.id in bound:
+                unit.placements = {**unit.placements, key: bound[unit.id]}
+    for unit, row in zip(units, unit_rows, strict=True):
+        if not unit.feature_ref and unit.geometry is None:
+            buildings = [drawings[d].building_ref for d in sorted(unit.placements or {}) if drawings[d].building_ref]
+            if buildings:
+                unit.feature_ref = buildings[0]
+                row["feature_ref"] = unit.feature_ref
+        row["placements"] = dict(unit.placements) if unit.placements else None
+    return warnings
+
+
 def rebind_after_layout(w: Writing, features, previous=None, author: str | None = None) -> dict[str, str]:
     """Bind the current units to `features`, the layout just written in transaction `w` (`previous`: the layout
     a whole new drawing replaced); writes a "bind" ledger version when a reference changes and returns

@@ -124,8 +124,10 @@ def _list(value: Any) -> list:
 
 # Per domain field, how its value goes into the row and comes back, where it is not taken as it is.
 UNIT_ENCODE: dict[str, Callable[[Any], Any]] = {
-    "id": str, "kind": lambda kind: UnitKind(kind).value, "parent_id": _text_or_none, "override": override_to_json}
-UNIT_DECODE: dict[str, Callable[[Any], Any]] = {"kind": UnitKind, "weight": Decimal, "override": override_from_json}
+    "id": str, "kind": lambda kind: UnitKind(kind).value, "parent_id": _text_or_none, "override": override_to_json,
+    "placements": lambda placements: dict(placements) if placements else None}
+UNIT_DECODE: dict[str, Callable[[Any], Any]] = {"kind": UnitKind, "weight": Decimal, "override": override_from_json,
+                                                "placements": _dict}
 EVENT_ENCODE: dict[str, Callable[[Any], Any]] = {
     "inputs": _dict, "inherent_inputs": _dict, "residual": evaluation_to_json, "inherent": evaluation_to_json,
     "residual_level": _level_text, "inherent_level": _level_text,

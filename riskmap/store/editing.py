@@ -62,6 +62,9 @@ from riskmap.store.types import SRID
 if TYPE_CHECKING:
     from riskmap.store.repository import Store
 
+# Editing works on the site plan: the other drawings are imported whole (riskmap.drawings).
+SITE_ROWS = LayoutFeatureRow.drawing_id.is_(None)
+
 ANY = "*"
 MAX_FID = 200
 MAX_TEXT = 2000
@@ -207,13 +210,13 @@ def feature(store: Store, name: str, fid: str, at_layout: int | None = None) -> 
             return None
         number = layout_number(s, ent_id, at_layout)
         row = s.execute(select(LayoutFeatureRow).where(
-            LayoutFeatureRow.enterprise_id == ent_id, valid(LayoutFeatureRow, number),
+            LayoutFeatureRow.enterprise_id == ent_id, SITE_ROWS, valid(LayoutFeatureRow, number),
             LayoutFeatureRow.fid == str(fid)).order_by(LayoutFeatureRow.id.desc()).limit(1)).scalars().first()
         return _editable(row)
 
 
 def _last_row(s: Session, ent_id: int, fid: str) -> LayoutFeatureRow | None:
-    return s.execute(select(LayoutFeatureRow).where(LayoutFeatureRow.enterprise_id == ent_id,
+    return s.execute(select(LayoutFeatureRow).where(LayoutFeatureRow.enterprise_id == ent_id, SITE_ROWS,
                                                     LayoutFeatureRow.fid == fid)
                      .order_by(LayoutFeatureRow.id.desc()).limit(1)).scalars().first()
 
@@ -495,7 +498,7 @@ def _apply_ops(store: Store, w, version: LayoutVersionRow, ops: list[_Op]) -> li
     current = _current_rows(s, ent_id, [op.fid for op in ops if op.fid is not None])
     taken = set(current) | {op.fid for op in ops if op.fid is not None}
     taken |= set(s.execute(select(LayoutFeatureRow.fid).where(
-        LayoutFeatureRow.enterprise_id == ent_id, LayoutFeatureRow.valid_to.is_(None),
+        LayoutFeatureRow.enterprise_id == ent_id, SITE_ROWS, LayoutFeatureRow.valid_to.is_(None),
         LayoutFeatureRow.fid.like(f"e{number}-%"))).scalars())
     touched: list[Touched] = []
     retire: list[int] = []
@@ -556,7 +559,7 @@ def _current_rows(s: Session, ent_id: int, fids: list[str]) -> dict[str, LayoutF
     out: dict[str, LayoutFeatureRow] = {}
     unique = list(dict.fromkeys(fids))
     for start in range(0, len(unique), CHUNK):
-        q = (select(LayoutFeatureRow).where(LayoutFeatureRow.enterprise_id == ent_id,
+        q = (select(LayoutFeatureRow).where(LayoutFeatureRow.enterprise_id == ent_id, SITE_ROWS,
                                             LayoutFeatureRow.valid_to.is_(None),
                                             LayoutFeatureRow.fid.in_(unique[start:start + CHUNK]))
              .order_by(LayoutFeatureRow.id).with_for_update())
@@ -567,7 +570,8 @@ def _current_rows(s: Session, ent_id: int, fids: list[str]) -> dict[str, LayoutF
 
 def _restorable(s: Session, ent_id: int, fid: str, at: datetime | None) -> LayoutFeatureRow:
     """The last stored state of a deleted feature, or its state at the moment `at`."""
-    q = select(LayoutFeatureRow).where(LayoutFeatureRow.enterprise_id == ent_id, LayoutFeatureRow.fid == fid)
+    q = select(LayoutFeatureRow).where(LayoutFeatureRow.enterprise_id == ent_id, SITE_ROWS,
+                                       LayoutFeatureRow.fid == fid)
     if at is not None:
         number = s.execute(select(func.max(LayoutVersionRow.number)).where(
             LayoutVersionRow.enterprise_id == ent_id, LayoutVersionRow.created_at <= at)).scalar_one()

@@ -261,7 +261,8 @@ def diff(store, name: str, t1: datetime, t2: datetime) -> dict:
         after = [_number_at(s, m, ent_id, t2) for m in (LayoutVersionRow, LedgerVersionRow)]
         with paused_gc():
             old_f, new_f = (_feature_frame(_feature_rows(s, store, cond)) for cond in
-                            _changed(LayoutFeatureRow, ent_id, before[0], after[0]))
+                            _changed(LayoutFeatureRow, ent_id, before[0], after[0],
+                                     LayoutFeatureRow.drawing_id.is_(None)))
             old_u, new_u = (_units_where(s, store, cond) for cond in
                             _changed(UnitRow, ent_id, before[1], after[1]))
         layout = _layout_diff(old_f, new_f)
@@ -270,10 +271,10 @@ def diff(store, name: str, t1: datetime, t2: datetime) -> dict:
             "ledger_to": after[1], "layout": layout, "units": units}
 
 
-def _changed(model, ent_id: int, v1: int | None, v2: int | None) -> tuple[list | None, list | None]:
-    """SQL conditions of (rows valid at v1 but not at v2, rows valid at v2 but not at v1); None reads nothing
-    (no version yet at that moment)."""
-    base = [model.enterprise_id == ent_id]
+def _changed(model, ent_id: int, v1: int | None, v2: int | None, *more: Any) -> tuple[list | None, list | None]:
+    """SQL conditions of (rows valid at v1 but not at v2, rows valid at v2 but not at v1), among the rows meeting
+    `more`; None reads nothing (no version yet at that moment)."""
+    base = [model.enterprise_id == ent_id, *more]
     old = None if v1 is None else [*base, valid(model, v1),
                                    *([] if v2 is None else [model.valid_to.is_not(None), model.valid_to <= v2])]
     new = None if v2 is None else [*base, valid(model, v2), *([] if v1 is None else [model.valid_from > v1])]

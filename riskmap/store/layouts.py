@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from riskmap.errors import InputError
 from riskmap.geo.model import LayoutImport
+from riskmap.store.drawings import drawing_id, of_drawing
 from riskmap.store.rows import (
     check_version,
     clean_text,
@@ -34,15 +35,17 @@ FEATURE_COLUMNS = ["id", "fid", "name", "role", "layer", "properties", "geometry
 
 
 def read_features(s: Session, enterprise_name: str, roles: list[str] | None = None,
-                  box: tuple[float, float, float, float] | None = None, version: int | None = None) \
-        -> gpd.GeoDataFrame:
-    """Features of the current (or a given) layout version in EPSG:4326, within `box` (lon/lat) when given: the
-    hot path of tiles and maps (Core rows, no ORM identity work, JSON decoded once)."""
+                  box: tuple[float, float, float, float] | None = None, version: int | None = None,
+                  drawing: str | None = None) -> gpd.GeoDataFrame:
+    """Features of the current (or a given) layout version of a drawing (None: the site plan) in EPSG:4326, within
+    `box` (lon/lat) when given: the hot path of tiles and maps (Core rows, no ORM identity work, JSON decoded
+    once)."""
     ent_id = enterprise_id(s, enterprise_name, create=False, missing_ok=True)
     if ent_id is None:
         return empty_features()
     dialect = s.get_bind().dialect.name
-    cond = [LayoutFeatureRow.enterprise_id == ent_id, valid(LayoutFeatureRow, layout_number(s, ent_id, version))]
+    cond = [LayoutFeatureRow.enterprise_id == ent_id, of_drawing(LayoutFeatureRow, drawing_id(s, ent_id, drawing)),
+            valid(LayoutFeatureRow, layout_number(s, ent_id, version))]
     if roles is not None:
         cond.append(LayoutFeatureRow.role.in_(roles))
     if box is not None:

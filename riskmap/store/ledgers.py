@@ -138,7 +138,11 @@ def continued_version(w: Writing, model: type, carried: dict[str, Any], **values
     columns keep the previous row's values (the given defaults when there is none), `values` are set anew."""
     s = w.session
     number = next_number(s, model, w.enterprise_id)
-    previous = version_row(s, model, w.enterprise_id, number - 1)
+    if hasattr(model, "drawing_id"):     # layout versions of other drawings interleave: continue the site plan's
+        previous = s.execute(select(model).where(model.enterprise_id == w.enterprise_id, model.drawing_id.is_(None))
+                             .order_by(model.number.desc()).limit(1)).scalars().first()
+    else:
+        previous = version_row(s, model, w.enterprise_id, number - 1)
     kept = {column: getattr(previous, column) if previous is not None else default
             for column, default in carried.items()}
     version = model(enterprise_id=w.enterprise_id, number=number, created_at=utcnow(), **kept, **values)

@@ -30,10 +30,12 @@ from sqlalchemy.orm import Session
 
 from riskmap.attach import regions_from_features
 from riskmap.domain import AssessmentUnit, Enterprise, Region
+from riskmap.drawings import SITE, SITE_PLAN, Drawing
 from riskmap.errors import InputError, NotFoundError, RiskmapError, StoreError, no_enterprise
 from riskmap.geo.model import LayoutImport
 from riskmap.store import editing, flags, history, mapdata, mapupdate, versions
 from riskmap.store.audit import record_change
+from riskmap.store.drawings import drawing_from_row, drawing_id, drawing_row, list_drawings, of_drawing
 from riskmap.store.editing import EditableFeature, EditResult, FeatureChange
 from riskmap.store.engine import WRITE, create_store_engine, display_url
 from riskmap.store.layouts import layout_version_info, read_features
@@ -273,29 +275,45 @@ class Store:
     # ------------------------------------------------------------------------------------------ layouts
 
     def save_layout(self, enterprise_name: str, layout: LayoutImport, *, author: str | None = None,
-                    reason: str | None = None) -> int:
-        """Store an imported drawing as the enterprise's new current layout version; returns its number."""
-        return versions.save_layout(self, enterprise_name, layout, author=author, reason=reason)
+                    reason: str | None = None, drawing: Drawing | None = None) -> int:
+        """Store an imported drawing as the new current layout version of that drawing (None: the site plan);
+        returns its number."""
+        return versions.save_layout(self, enterprise_name, layout, author=author, reason=reason, drawing=drawing)
 
     def layout_features(self, enterprise_name: str, roles: Iterable[str] | None = None,
-                        bbox: Sequence[float] | None = None, version: int | None = None) -> gpd.GeoDataFrame:
-        """Features of the current (or a given) layout version, in EPSG:4326.
+                        bbox: Sequence[float] | None = None, version: int | None = None,
+                        drawing: str | None = None) -> gpd.GeoDataFrame:
+        """Features of the current (or a given) layout version of a drawing (None: the site plan), in EPSG:4326.
 
         `bbox` (minlon, minlat, maxlon, maxlat) keeps the features whose geometry intersects it, boundary
         included; the filtering runs in SQL (bbox columns on SQLite, the GiST index on PostGIS).
         """
         roles, box = checked_roles(roles), checked_bbox(bbox)
         with self.session() as s:
-            return read_features(s, enterprise_name, roles, box, version)
+            return read_features(s, enterprise_name, roles, box, version, drawing)
 
-    def layout_info(self, enterprise_name: str) -> dict | None:
-        """The current layout version's record, or None when the enterprise has no layout."""
-        found = self._versions(LayoutVersionRow, layout_version_info, enterprise_name, latest=True)
+    def layout_info(self, enterprise_name: str, drawing: str | None = None) -> dict | None:
+        """The current layout version's record of a drawing (None: the site plan), or None when it has none."""
+        found = self._versions(LayoutVersionRow, layout_version_info, enterprise_name, latest=True, drawing=drawing)
         return found[0] if found else None
 
-    def layout_versions(self, enterprise_name: str) -> list[dict]:
-        """Every layout version, newest first."""
-        return self._versions(LayoutVersionRow, layout_version_info, enterprise_name, latest=False)
+    def layout_versions(self, enterprise_name: str, drawing: str | None = None) -> list[dict]:
+        """Every layout version of a drawing (None: the site plan), newest first."""
+        return self._versions(LayoutVersionRow, layout_version_info, enterprise_name, latest=False, drawing=drawing)
+
+    def drawings(self, enterprise_name: str) -> list[Drawing]:
+        """The enterprise's drawings, the site plan first (an enterprise not stored has only that)."""
+        with self.session() as s:
+            ent_id = enterprise_id(s, enterprise_name, create=False, missing_ok=True)
+            return [SITE_PLAN] if ent_id is None else list_drawings(s, ent_id)
+
+    def drawing(self, enterprise_name: str, key: str | None) -> Drawing:
+        """One drawing by its key (None or "site": the site plan); NotFoundError when there is none."""
+        if key is None or key == SITE:
+            return SITE_PLAN
+        with self.session() as s:
+            ent_id = enterprise_id(s, enterprise_name, create=False)
+            return drawing_from_row(drawing_row(s, ent_id, key))
 
     # ------------------------------------------------------------------------------------------ ledgers
 
@@ -319,13 +337,19 @@ class Store:
         """Every ledger version, newest first."""
         return self._versions(LedgerVersionRow, ledger_version_info, enterprise_name, latest=False)
 
-    def _versions(self, model: type, info: Callable[[Any], dict], enterprise_name: str, latest: bool) -> list[dict]:
+    def _versions(self, model: type, info: Callable[[Any], dict], enterprise_name: str, latest: bool,
+                  drawing: str | None = None) -> list[dict]:
         name = enterprise_name_to_find(enterprise_name)
         if name is None:
             return []
         with self.session() as s:
             q = (select(model).join(EnterpriseRow, EnterpriseRow.id == model.enterprise_id)
                  .where(EnterpriseRow.name == name).order_by(model.number.desc()))
+            if hasattr(model, "drawing_id"):
+                ent_id = enterprise_id(s, name, create=False, missing_ok=True)
+                if ent_id is None:
+                    return []
+                q = q.where(of_drawing(model, drawing_id(s, ent_id, drawing)))
             return [info(r) for r in s.execute(q.limit(1) if latest else q).scalars()]
 
     # ------------------------------------------------------------------------------------------ regions, map

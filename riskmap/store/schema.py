@@ -73,8 +73,30 @@ class DataVersionRow(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class DrawingRow(Base):
+    """A drawing of an enterprise other than its site plan (the site plan is the drawing of rows whose drawing_id is
+    NULL, so that everything written before drawings existed stays the site plan): a floor plan of a building's
+    storey, a workshop plan, or a schematic drawing with no place on the earth (riskmap.drawings)."""
+
+    __tablename__ = "drawings"
+    __table_args__ = (UniqueConstraint("enterprise_id", "key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"), index=True)
+    key: Mapped[str] = mapped_column(String(64))              # the user's name of the drawing, e.g. "办公楼-2F"
+    title: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(16))             # riskmap.drawings.KINDS
+    building_ref: Mapped[str | None] = mapped_column(Text)    # fid of the building on the site plan
+    storey: Mapped[str | None] = mapped_column(String(16))    # "B1", "1F", "2F"
+    storey_order: Mapped[int | None] = mapped_column(Integer)  # -1 for B1, 1 for 1F ...
+    plane: Mapped[Any] = mapped_column(Data(), nullable=True)  # a schematic drawing's own plane (riskmap.drawings)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class LayoutVersionRow(Base):
-    """One change of the layout (an import now; an edit or a restore later): who, when, why, from what."""
+    """One change of the layout (an import now; an edit or a restore later): who, when, why, from what. Version
+    numbers run across all drawings of the enterprise; a version changes one drawing (`drawing_id`, NULL: the site
+    plan)."""
 
     __tablename__ = "layout_versions"
     __table_args__ = (UniqueConstraint("enterprise_id", "number"),)
@@ -92,6 +114,7 @@ class LayoutVersionRow(Base):
     note: Mapped[str | None] = mapped_column(Text)
     author: Mapped[str | None] = mapped_column(String(200))
     feature_count: Mapped[int] = mapped_column(Integer)
+    drawing_id: Mapped[int | None] = mapped_column(Integer)   # drawings.id (no constraint: see migration 0007)
 
 
 class LayoutFeatureRow(Base):
@@ -101,9 +124,9 @@ class LayoutFeatureRow(Base):
     __tablename__ = "layout_features"
     __table_args__ = (
         # Current features in a bbox on SQLite: equality on the first two, a range on minx, the rest covered.
-        Index("ix_layout_features_bbox", "enterprise_id", "valid_to", "minx", "maxx", "miny", "maxy"),
+        Index("ix_layout_features_bbox", "enterprise_id", "drawing_id", "valid_to", "minx", "maxx", "miny", "maxy"),
         # One feature by its id (edits, If-Match checks, restore, history of an item): current and past rows.
-        Index("ix_layout_features_fid", "enterprise_id", "fid", "valid_to"),
+        Index("ix_layout_features_fid", "enterprise_id", "drawing_id", "fid", "valid_to"),
         Index("ix_layout_features_geometry", "geometry", postgresql_using="gist",
               info={DIALECTS: ("postgresql",)}),
     )
@@ -111,6 +134,7 @@ class LayoutFeatureRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"))
     layout_version_id: Mapped[int] = mapped_column(ForeignKey("layout_versions.id"), index=True)
+    drawing_id: Mapped[int | None] = mapped_column(Integer)   # drawings.id; NULL: the site plan
     valid_from: Mapped[int] = mapped_column(Integer)
     valid_to: Mapped[int | None] = mapped_column(Integer)
     fid: Mapped[str | None] = mapped_column(Text)
@@ -170,6 +194,7 @@ class UnitRow(Base):
     workplace: Mapped[str | None] = mapped_column(Text)
     override: Mapped[Any] = mapped_column(Data(), nullable=True)
     major_hazard: Mapped[Any] = mapped_column(Data(), nullable=True)
+    placements: Mapped[Any] = mapped_column(Data(), nullable=True)   # {drawing key: feature fid} off the site plan
 
 
 class RiskEventRow(Base):

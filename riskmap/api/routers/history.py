@@ -274,7 +274,8 @@ def _last_role(store, name: str, fid: str) -> str | None:
     with store.session() as s:
         return s.execute(select(LayoutFeatureRow.role)
                          .join(EnterpriseRow, EnterpriseRow.id == LayoutFeatureRow.enterprise_id)
-                         .where(EnterpriseRow.name == name, LayoutFeatureRow.fid == fid)
+                         .where(EnterpriseRow.name == name, LayoutFeatureRow.drawing_id.is_(None),
+                                LayoutFeatureRow.fid == fid)
                          .order_by(LayoutFeatureRow.id.desc()).limit(1)).scalar_one_or_none()
 
 

@@ -278,7 +278,7 @@ def _bounds(geoms: list) -> list[float] | None:
 
 
 def plant_index(app, enterprise: str | None, method: str = "highest", which: str = RESIDUAL,
-                at: datetime | None = None) -> PlantIndex:
+                at: datetime | None = None, drawing: str | None = None) -> PlantIndex:
     """The index of an enterprise at its current data version (or as of the moment `at`: the historical map),
     built on first use and kept (a few of them).
 
@@ -294,6 +294,8 @@ def plant_index(app, enterprise: str | None, method: str = "highest", which: str
 
         past = history.versions_at(store, name, at)
         key = (name, "at", past.layout_number, past.ledger_number, method, which)
+    drawing = None if drawing in (None, "", "site") else drawing
+    key = (*key, drawing)
     cache = _cache_of(app)
     with cache["lock"]:
         future = cache["items"].get(key)
@@ -307,7 +309,8 @@ def plant_index(app, enterprise: str | None, method: str = "highest", which: str
             cache["items"].move_to_end(key)
     if owner:
         try:
-            future.set_result(PlantIndex(load_plant(store, name, at=at), method=method, which=which))
+            future.set_result(PlantIndex(load_plant(store, name, at=at, drawing=drawing), method=method,
+                                         which=which))
         except BaseException as exc:
             with cache["lock"]:
                 if cache["items"].get(key) is future:
@@ -342,6 +345,27 @@ def _cache_of(app) -> dict:
     return app_singleton(app, "plant_index_cache", lambda: {"lock": threading.Lock(), "items": OrderedDict()})
 
 
+def storeys_at(store, plant, point) -> list[dict]:
+    """The floor plans of the site plan's buildings at a point, lowest storey first (a click on a building opens
+    its storeys)."""
+    features = plant.features
+    storeys: dict[str, list] = {}
+    for d in store.drawings(plant.enterprise.name):
+        if d.building_ref:
+            storeys.setdefault(d.building_ref, []).append(d)
+    if not storeys or not len(features):
+        return []
+    fids = features["fid"].astype(str).to_numpy()
+    wanted = np.flatnonzero(np.isin(fids, list(storeys)))
+    hits = [str(fids[i]) for i in wanted if features.geometry.iloc[i] is not None
+            and features.geometry.iloc[i].intersects(point)]
+    found = [d for fid in dict.fromkeys(hits) for d in storeys[fid]]
+    return [d.to_json() for d in sorted(found, key=lambda d: (d.building_ref or "", d.storey_order or 0))]
+
+
+DRAWING_HELP = "图纸（缺省为总平面布置图）/ the drawing (default: the site plan)"
+
+
 def click_tolerance_deg(zoom: float) -> float:
     """CLICK_TOLERANCE_PX screen pixels at a Web Mercator zoom, in degrees of longitude (a little generous
     north-south, which a click can afford)."""
@@ -365,8 +389,9 @@ def make_router() -> APIRouter:
         method: Method = "highest",
         which: Which = "residual",
         at: str | None = Query(None, description="历史时刻（ISO 8601）/ as of this moment"),
+        drawing: str | None = Query(None, max_length=64, description=DRAWING_HELP),
     ) -> dict:
-        index = plant_index(request.app, enterprise, method, which, _moment(at))
+        index = plant_index(request.app, enterprise, method, which, _moment(at), drawing)
         out: dict[str, Any] = {"enterprise": index.plant.enterprise.name, "data_version": index.data_version,
                                "focus": "region" if region is not None else "unit" if unit is not None else "point",
                                "regions": [], "units": [], "units_total": 0}
@@ -386,6 +411,8 @@ def make_router() -> APIRouter:
         out["regions"] = [index.region_answer(rid) for rid in index.regions_at(point)]
         out["units"] = [index.unit_answer(str(index.unit_ids[i])) for i in hits[:MAX_UNITS]]
         out["units_total"] = len(hits)
+        if index.plant.drawing is None:
+            out["storeys"] = storeys_at(request.app.state.store(), index.plant, point)
         return out
 
     @router.get("/search", response_model=answers.SearchResults,
@@ -397,8 +424,9 @@ def make_router() -> APIRouter:
         limit: int = Query(20, ge=1, le=100),
         which: Which = "residual",
         at: str | None = Query(None, description="历史时刻（ISO 8601）/ as of this moment"),
+        drawing: str | None = Query(None, max_length=64, description=DRAWING_HELP),
     ) -> dict:
-        index = plant_index(request.app, enterprise, "highest", which, _moment(at))
+        index = plant_index(request.app, enterprise, "highest", which, _moment(at), drawing)
         found, total = index.search(q, limit)
         results = []
         for kind, item_id in found:

@@ -79,8 +79,13 @@ P_WHICH = query_parameter("which", {"type": "string", "enum": list(data.WHICH)},
 P_AT = query_parameter("at", {"type": "string"},
               "过去的某一时刻（ISO 8601，如 2026-10-01T08:00；不带时区按北京时间）：显示当时的数据，只读 / a past "
               "moment (ISO 8601; without an offset Beijing time): the data as it was then, read only")
+P_DRAWING = query_parameter("drawing", {"type": "string", "maxLength": 64},
+                            "图纸（缺省为总平面布置图；见 /api/drawings）：该图纸的要素、单元和区域，只读；示意图的坐标"
+                            "是其平面在 (0°, 0°) 附近的位置 / the drawing (default: the site plan; see /api/drawings): "
+                            "its layout, units and regions, read only; a schematic drawing's coordinates are its "
+                            "plane placed near (0°, 0°)")
 ITEMS_PARAMETERS = [
-    P_F, P_ENTERPRISE, P_AT,
+    P_F, P_ENTERPRISE, P_AT, P_DRAWING,
     query_parameter("bbox", {"type": "array", "minItems": 4, "maxItems": 6, "items": {"type": "number"}},
            "范围 最小经度,最小纬度,最大经度,最大纬度（CRS84）/ bbox minlon,minlat,maxlon,maxlat in CRS84",
            style="form", explode=False),
@@ -274,7 +279,7 @@ response_model=answers.JsonSchema, responses={200: {"content": {SCHEMA_JSON: {}}
                            "description": "强校验值 / strong entity tag"}}},
                            304: {"description": "未修改 / not modified (If-None-Match)"},
                            **models.GEOJSON_ERROR_RESPONSES},
-                openapi_extra={"parameters": [P_F, P_ENTERPRISE, P_AT, P_METHOD, P_WHICH]})
+                openapi_extra={"parameters": [P_F, P_ENTERPRISE, P_AT, P_DRAWING, P_METHOD, P_WHICH]})
     def item(collection_id: str, feature_id: str, request: Request):
         q = request.query_params
         fmt = _format(request)
@@ -306,11 +311,15 @@ def parse_at(text: str | None) -> datetime | None:
 
 
 def plant_view(request: Request, store, ref: data.CollectionRef, at: datetime | None) -> data.PlantView:
-    """The plant as the request sees it: the current state, or the past one at ``at`` (read only)."""
+    """The plant as the request sees it: the current state, or the past one at ``at`` (read only); a GET's
+    `drawing` shows another drawing's layout, units and regions (edits work on the site plan)."""
+    from riskmap.api.routers.tiles import drawing_key
+
     cache = data.plant_cache(request.app)
+    drawing = drawing_key(request.query_params.get("drawing")) if request.method in ("GET", "HEAD") else None
     if at is not None:
-        return cache.past_view(store, ref.enterprise.name, at)
-    return cache.view(store, ref.enterprise.name)
+        return cache.past_view(store, ref.enterprise.name, at, drawing)
+    return cache.view(store, ref.enterprise.name, drawing)
 
 
 def current_item(request: Request, store, ref: data.CollectionRef, feature_id: str, method: str | None,

@@ -43,23 +43,25 @@ class _PrintCache:
         self.max_bytes, self.size = max_bytes, 0
 
     def plant(self, request: Request, enterprise: str | None, at: datetime | None = None) -> Plant:
+        from riskmap.api.routers.tiles import drawing_key
         from riskmap.plant import load_plant
         from riskmap.store.history import versions_at
 
         tenant = resolve_tenant(request.app, enterprise)
         store, name = tenant.store, tenant.name
+        drawing = drawing_key(request.query_params.get("drawing"))   # a storey, workshop or schematic drawing
         if at is None:
-            key = (id(store), name, store.data_version(name))
+            key = (id(store), name, store.data_version(name), drawing)
         else:   # one past plant serves every moment at which the same versions were current
-            key = (id(store), name, versions_at(store, name, at).key)
+            key = (id(store), name, versions_at(store, name, at).key, drawing)
         with self.lock:
             found = self.plants.get(key)
             if found is not None:
                 self.plants.move_to_end(key)
         if found is None:
-            found = load_plant(store, name, at=at)
+            found = load_plant(store, name, at=at, drawing=drawing)
             if at is None:
-                key = (id(store), name, found.data_version)
+                key = (id(store), name, found.data_version, drawing)
             with self.lock:
                 self.plants[key] = found
                 while len(self.plants) > PLANTS_KEPT:
@@ -68,7 +70,7 @@ class _PrintCache:
 
     def made(self, plant: Plant, what: tuple, make: Callable[[], tuple[bytes, str, str, str]]):
         key = (plant.enterprise.name, plant.data_version, plant.as_of, plant.layout_number, plant.ledger_number,
-               *what)
+               plant.drawing.key if plant.drawing is not None else None, *what)
         with self.lock:
             if key in self.prints:
                 self.prints.move_to_end(key)
@@ -145,6 +147,10 @@ AT = Query(None, max_length=40, description="打印某一时刻的图（ISO 8601
                                             "print the plan as it was at that moment")
 
 
+DRAWING = Query(None, max_length=64, description="图纸（缺省为总平面布置图），如 办公楼-2F / the drawing (default: the "
+                                                 "site plan)")
+
+
 class PosterQuery(BaseModel):
     """The options every form of the poster takes (PDF, PNG, SVG): one place, one meaning."""
 
@@ -160,6 +166,7 @@ class PosterQuery(BaseModel):
     layers: str | None = LAYERS
     method: Method = METHOD
     at: str | None = AT
+    drawing: str | None = DRAWING
 
 
 def make_router() -> APIRouter:

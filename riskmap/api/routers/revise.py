@@ -26,7 +26,7 @@ from riskmap.people import Principal
 
 # Form fields besides the files, with what they become.
 _TEXT_FIELDS = ("crs", "name_property", "role_property", "max_rms", "drop_invalid", "confirm", "base_version",
-                "reason")
+                "reason", "drawing", "title", "building", "storey", "schematic")
 _FILE_FIELDS = ("file", "control_points", "layer_map")
 _MAX_FIELD = 2000
 _CHUNK = 1024 * 1024
@@ -55,6 +55,15 @@ _FORM_SCHEMA = {
                         "description": "true：应用差异 / apply the diff (needs base_version)"},
             "base_version": {"type": "integer", "description": "差异所依据的布局版本 / layout version of the diff"},
             "reason": {"type": "string", "description": "修改原因 / why (kept in the history)"},
+            "drawing": {"type": "string", "description": "图纸（缺省为总平面布置图）；其他图纸整体导入为该图纸的"
+                                                      "新版本，diff 只列要素数 / the drawing (default: the site plan); "
+                                                      "another drawing is imported whole as its new version"},
+            "title": {"type": "string", "description": "图纸标题 / the drawing's title"},
+            "building": {"type": "string", "description": "楼层图所在建筑（总平面图要素编号或名称）/ the building "
+                                                       "on the site plan (fid or name)"},
+            "storey": {"type": "string", "description": "楼层，如 B1、1F、2F / the storey"},
+            "schematic": {"type": "boolean", "default": False,
+                          "description": "示意图（如工艺流程图），没有地理位置 / a schematic drawing"},
         }}}},
 }
 
@@ -173,12 +182,18 @@ def make_router() -> APIRouter:
                        "max_rms": _number(fields["max_rms"], "max_rms", float),
                        "drop_invalid": _bool(fields["drop_invalid"], "drop_invalid")}
             reason = (fields["reason"] or request.headers.get("x-reason") or "").strip() or None
+            the_drawing = _drawing_of(fields, options, form.get("control_points") is not None)
             with private_tempdir() as folder:
                 drawing = await _save(upload, folder, ".dxf", limit)
                 for key, suffix in (("control_points", ".csv"), ("layer_map", ".yaml")):
                     part = form.get(key)
                     if part is not None:
                         options[key] = await _save(part, folder, suffix, min(limit, 10 * 1024 * 1024))
+                if the_drawing is not None:
+                    return await run_in_threadpool(
+                        _import_drawing, request.app.state.store(), settings,
+                        resolve_tenant(request.app, enterprise).name, drawing, the_drawing, options, confirm,
+                        base_version, who.author, reason)
                 return await run_in_threadpool(
                     _revise, request.app.state.store(), settings, resolve_tenant(request.app, enterprise).name, drawing,
                     options, confirm, base_version, who.author, reason)
@@ -186,6 +201,49 @@ def make_router() -> APIRouter:
             await form.close()
 
     return router
+
+
+def _drawing_of(fields: dict, options: dict, control_points: bool):
+    """The drawing the form names other than the site plan (riskmap.drawings.new_drawing checks it), or None."""
+    from riskmap.drawings import SITE, new_drawing
+
+    key = (fields.get("drawing") or "").strip()
+    schematic = _bool(fields.get("schematic"), "schematic")
+    if (not key or key == SITE) and not (fields.get("building") or fields.get("storey") or schematic):
+        return None
+    return new_drawing(key, title=fields.get("title"), building=fields.get("building"), storey=fields.get("storey"),
+                       schematic=schematic, crs=options.get("crs"), control_points=control_points)
+
+
+def _import_drawing(store, settings, enterprise: str, file: Path, drawing, options: dict, confirm: bool,
+                    base_version: int | None, author: str | None, reason: str | None) -> dict:
+    """A drawing other than the site plan, imported whole: without confirm what it holds, with confirm stored as
+    that drawing's new version (409 when its version moved on since `base_version`)."""
+    from riskmap.geo.importer import import_layout_file
+    from riskmap.geo.revise import LayoutMovedOn
+    from riskmap.importing import load_layout
+    from riskmap.plant import resolve_enterprise
+
+    name = resolve_enterprise(store, enterprise)
+    store.enterprise(name, create=False)
+    current = store.layout_info(name, drawing=drawing.key) if drawing.key in {d.key for d in store.drawings(name)} \
+        else None
+    base = current["version"] if current else 0
+    if not confirm:
+        layout = import_layout_file(settings, file, schematic=drawing.schematic, **options)
+        summary = layout.summary()
+        return {"enterprise": name, "source": layout.source_name, "base_version": base, "applied": False,
+                "warnings": summary["warnings"], "drawing": drawing.to_json(),
+                "diff": {"whole": True, "features": summary["features"], "by_role": summary["by_role"]}}
+    if base_version is not None and base_version != base:
+        raise LayoutMovedOn(f"图纸 {drawing.key} 已改变（当前版本 {base}）/ the drawing {drawing.key!r} changed "
+                            f"meanwhile (now version {base})")
+    summary = load_layout(settings.model_copy(update={"enterprise": name}), file, store=store, author=author,
+                          reason=reason, drawing=drawing, **options)
+    return {"enterprise": name, "source": summary["source"], "base_version": base, "applied": True,
+            "warnings": summary["warnings"], "drawing": summary["drawing"],
+            "layout_version": summary["layout_version"], "data_version": store.data_version(name),
+            "diff": {"whole": True, "features": summary["features"], "by_role": summary["by_role"]}}
 
 
 def _revise(store, settings, enterprise: str | None, drawing: Path, options: dict, confirm: bool,

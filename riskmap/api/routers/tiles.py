@@ -152,13 +152,16 @@ def _moment(request: Request):
 
 async def _tile(request: Request, layer: str, z: str, x: str, y: str, fmt: str, *, scale: int = 1,
                 enterprise: str | None = None, v: str | None = None, hatch: bool = False, labels: bool = True,
-                flagged: bool = False, sources: str | None = None) -> Response:
+                flagged: bool = False, sources: str | None = None, drawing: str | None = None) -> Response:
     from riskmap.render.tilecache import etag_for
 
     _check_layer(layer)
-    view = tile_view(z, x, y)
+    drawing = drawing_key(drawing)
+    view = tile_view(z, x, y) if drawing is None else None
     tiles = tiles_of(request)
     if layer == BASEMAP:
+        if drawing is not None:
+            raise NotFoundError("底图只属于总平面布置图 / the basemap belongs to the site plan")
         return await _basemap_tile(request, tiles, view, fmt, scale, enterprise, v)
     if v is not None:
         try:
@@ -167,7 +170,10 @@ async def _tile(request: Request, layer: str, z: str, x: str, y: str, fmt: str, 
             raise InputError(f"版本号 v 应为整数，而不是 “{v[:20]}” / v must be an integer") from None
     service = tiles.service
     moment = _moment(request)
-    if moment is not None:                                    # a past state: immutable, `v` does not apply
+    if drawing is not None:                                   # a floor plan, workshop plan or schematic drawing
+        data = await run_in_threadpool(service.drawing, enterprise, drawing, moment)
+        view = drawing_view(data.drawing, z, x, y)
+    elif moment is not None:                                  # a past state: immutable, `v` does not apply
         data = await run_in_threadpool(service.past, enterprise, moment)
     else:
         data, ent_id, name = service.lookup(enterprise)       # the per-request version check
@@ -187,6 +193,32 @@ async def _tile(request: Request, layer: str, z: str, x: str, y: str, fmt: str, 
     if body is None:
         body = await run_in_threadpool(service.render, key, data, view)
     return Response(body, media_type="image/png" if fmt == "png" else MVT_TYPE, headers=headers)
+
+
+def drawing_key(drawing: str | None) -> str | None:
+    """The drawing a request names (None: the site plan, also for "site" and an empty value)."""
+    from riskmap.drawings import SITE
+
+    if drawing is None or not drawing.strip() or drawing.strip() == SITE:
+        return None
+    return drawing.strip()
+
+
+def drawing_view(drawing, z: str, x: str, y: str) -> TileView:
+    """A tile of a drawing: in Web Mercator for a georeferenced one, in the drawing's own tile matrix for a
+    schematic one (its level 0 is the one Web Mercator tile that holds the drawing: riskmap.drawings)."""
+    from riskmap.drawings import plane_tile
+
+    if not drawing.schematic or not drawing.plane:
+        return tile_view(z, x, y)
+    plane = tile_view(z, x, y)                  # the same checks of the numbers
+    top = MAX_ZOOM - int(drawing.plane["zoom"])
+    if plane.z > top:
+        raise NotFoundError(f"示意图 {drawing.key} 的瓦片级别为 0–{top} / the tiles of schematic drawing "
+                            f"{drawing.key!r} have levels 0–{top}")
+    if plane.x >= 1 << plane.z or plane.y >= 1 << plane.z:
+        raise NotFoundError("瓦片超出示意图范围 / tile outside the schematic drawing")
+    return TileView(*plane_tile(drawing.plane, plane.z, plane.x, plane.y))
 
 
 async def _basemap_tile(request: Request, tiles: _Tiles, view: TileView, fmt: str, scale: int,
@@ -238,6 +270,10 @@ _SOURCES = _param("layers", "query", "labels 图层：只画这些图层的名�
 _LABELS = _param("labels", "query", "是否绘制名称（默认 1；名称由 labels 图层单独提供时用 0）/ draw names (default 1; "
                  "0 when the labels layer shows them)", {"type": "boolean"})
 
+_DRAWING = _param("drawing", "query", "图纸（缺省为总平面布置图；楼层图、车间图、示意图见 /api/drawings）；"
+                  "示意图的瓦片按其自身平面的瓦片矩阵编号 / the drawing (default: the site plan; see /api/drawings); "
+                  "a schematic drawing's tiles are numbered in its own plane's tile matrix", {"type": "string"})
+
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off", "")
 
@@ -258,7 +294,7 @@ def _tile_params(request: Request, png: bool) -> dict:
     q = request.query_params
     return {"enterprise": q.get("enterprise"), "v": q.get("v"),
             "hatch": _flag(q, "hatch", False) if png else False, "labels": _flag(q, "labels", True) if png else True,
-            "flagged": _flag(q, "flagged", False), "sources": q.get("layers")}
+            "flagged": _flag(q, "flagged", False), "sources": q.get("layers"), "drawing": q.get("drawing")}
 
 
 def make_router() -> APIRouter:
@@ -278,14 +314,20 @@ def make_router() -> APIRouter:
                        labels: bool = Query(True, description=_LABELS["description"]),
                        flagged: bool = Query(False, description=_FLAGGED["description"]),
                        at: str | None = Query(None, description=_AT["description"]),
-                       layers: str | None = Query(None, description=_SOURCES["description"])) -> JSONResponse:
+                       layers: str | None = Query(None, description=_SOURCES["description"]),
+                       drawing: str | None = Query(None, description=_DRAWING["description"])) -> JSONResponse:
         _check_layer(layer)
         tiles = tiles_of(request)
-        if layer == BASEMAP:
+        drawing = drawing_key(drawing)
+        if layer == BASEMAP and drawing is None:
             return _basemap_tilejson(request, tiles, enterprise, format, scale)
         service = tiles.service
         moment = _moment(request)
-        if moment is not None:
+        if drawing is not None:
+            if layer == BASEMAP:
+                raise NotFoundError("底图只属于总平面布置图 / the basemap belongs to the site plan")
+            data = await run_in_threadpool(service.drawing, enterprise, drawing, moment)
+        elif moment is not None:
             data = await run_in_threadpool(service.past, enterprise, moment)
         else:
             data, ent_id, name = service.lookup(enterprise)
@@ -293,8 +335,8 @@ def make_router() -> APIRouter:
                 data = await run_in_threadpool(service.update, ent_id, name)
         return _tilejson(request, tiles, data, layer, format, scale, hatch, labels, flagged, layers)
 
-    png_doc = {"parameters": [*_COORDS, _ENTERPRISE, _VERSION, _AT, _HATCH, _LABELS, _FLAGGED, _SOURCES]}
-    mvt_doc = {"parameters": [*_COORDS, _ENTERPRISE, _VERSION, _AT, _FLAGGED]}
+    png_doc = {"parameters": [*_COORDS, _ENTERPRISE, _DRAWING, _VERSION, _AT, _HATCH, _LABELS, _FLAGGED, _SOURCES]}
+    mvt_doc = {"parameters": [*_COORDS, _ENTERPRISE, _DRAWING, _VERSION, _AT, _FLAGGED]}
 
     @router.get("/{layer}/{z}/{x}/{y}@2x.png", summary="PNG 瓦片 @2x（512 像素）/ PNG tile @2x",
                 response_class=Response, responses=_png_responses(), openapi_extra=png_doc)
@@ -389,7 +431,7 @@ class TileFastPath:
             if data is None:
                 return None
             v = query.get("v")
-            if "at" in query or (v is not None and v != str(data.version)):
+            if "at" in query or "drawing" in query or (v is not None and v != str(data.version)):
                 return None
             view = TileView(zi, xi, yi)      # inside the WebMercatorQuad grid, as tile_view would check
             key = service.key(data, layer, fmt, view, 2 if two else 1, hatch, labels, flagged, query.get("layers"))
@@ -466,10 +508,12 @@ def _tilejson(request: Request, tiles: _Tiles, data, layer: str, fmt: str, scale
     flagged = flagged and layer in FLAGGABLE
     sources = label_sources(sources) if layer == LABELS else ""
     params = [("enterprise", data.enterprise), ("v", str(data.version))]
+    if data.drawing is not None:
+        params.insert(1, ("drawing", data.drawing.key))
     if sources:
         params.insert(1, ("layers", sources))
     if data.as_of is not None:                     # a past state: its tiles are named by the moment
-        params[1] = ("at", data.as_of.at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
+        params[-1] = ("at", data.as_of.at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
     if flagged:
         params.insert(1, ("flagged", "1"))
     if hatch:
@@ -502,6 +546,11 @@ def _tilejson(request: Request, tiles: _Tiles, data, layer: str, fmt: str, scale
             "id": layer, "description": f"{title_zh} / {style.title_en}", "minzoom": min_zoom,
             "maxzoom": style.max_zoom, "fields": tile_fields(layer),      # what the tiles carry (vocabulary)
         }]
+    if data.drawing is not None:
+        doc["drawing"] = data.drawing.to_json()
+        doc["name"] = f"{data.enterprise} · {data.drawing.label()} · {title_zh}"
+        if data.drawing.schematic and data.drawing.plane:
+            _plane_tilejson(doc, data.drawing.plane, box, min_zoom, style.max_zoom)
     if data.as_of is not None:
         doc["as_of"] = data.as_of.at.isoformat()
         doc["layout_version"], doc["ledger_version"] = data.as_of.layout_number, data.as_of.ledger_number
@@ -513,6 +562,24 @@ def _tilejson(request: Request, tiles: _Tiles, data, layer: str, fmt: str, scale
     if none_match(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers={"ETag": etag, "Cache-Control": "no-cache"})
     return JSONResponse(doc, headers={"ETag": etag, "Cache-Control": "no-cache"})
+
+
+def _plane_tilejson(doc: dict, plane: dict, box, min_zoom: int, max_zoom: int) -> None:
+    """A schematic drawing's TileJSON: tiles numbered in its own plane (level 0 = the whole plane, a square of
+    `size` drawing units, y down from its top-left corner), the bounds in drawing units, no lon/lat."""
+    z0, size = int(plane["zoom"]), float(plane["size"])
+    top = max(0, MAX_ZOOM - z0)
+    ox, oy = plane["origin"]
+    # the layer's content, or the plane's square when the layer has nothing there (never the earth's bounds)
+    doc["bounds"] = [round(box[0] + ox, 6), round(box[1] + oy, 6), round(box[2] + ox, 6), round(box[3] + oy, 6)] \
+        if box else [ox, oy - size, ox + size, oy]
+    doc["minzoom"], doc["maxzoom"] = max(0, min_zoom - z0), min(top, max(0, max_zoom - z0))
+    b = doc["bounds"]
+    doc["center"] = [round((b[0] + b[2]) / 2, 6), round((b[1] + b[3]) / 2, 6), 0]
+    doc["crs"] = "plane"
+    doc["tile_matrix"] = {"crs": "drawing plane (no place on the earth)", "units": "drawing units",
+                          "origin": plane["origin"], "size": size, "tile_size": 256,
+                          "levels": top + 1, "y_axis": "down"}
 
 
 def _basemap_tilejson(request: Request, tiles: _Tiles, enterprise: str | None, fmt: str, scale: int) -> JSONResponse:

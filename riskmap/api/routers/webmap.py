@@ -47,10 +47,12 @@ EDITOR_URLS = {
 
 
 def tile_layers(request: Request, enterprise: str, lang: str, workshop: bool = False,
-                at: str | None = None) -> list[dict]:
+                at: str | None = None, drawing: str | None = None) -> list[dict]:
     """The tile layers this server has (by its routes), each with its TileJSON URL, bottom first; `at` (a
-    historical view) is passed on to every data layer."""
+    historical view) and `drawing` (other than the site plan) are passed on to every data layer."""
     available = _tile_layer_names(request, enterprise)
+    if drawing is not None:
+        available.discard("basemap")             # the raster basemap is the site plan's
     text = webmap.TEXT[lang]
     layers = []
     # With a separate labels layer the others are asked for tiles without names, so names can be switched off.
@@ -63,6 +65,8 @@ def tile_layers(request: Request, enterprise: str, lang: str, workshop: bool = F
                 params["labels"] = "0"
             if at and name != "basemap":
                 params["at"] = at
+            if drawing is not None:
+                params["drawing"] = drawing
             query = urlencode(params)
             layers.append({"name": name, "title": text[key], "visible": visible, "z": z + 1,
                            "tilejson": TILEJSON_PATH.format(layer=name) + "?" + query})
@@ -185,24 +189,78 @@ def staleness_legend(layers: list[dict]) -> list[dict]:
              "outline": c.outline.colour if c.outline is not None else None} for c in style.classes]
 
 
-def _config(request: Request, enterprise: str | None, region: str | None, lang: str, at: str | None = None) -> dict:
+def drawing_summary(request: Request, enterprise: str, drawing: str, moment) -> webmap.MapSummary:
+    """The legend counts and bounds of a drawing other than the site plan, from the map its tiles draw."""
+    from riskmap.api.routers.tiles import tiles_of
+    from riskmap.render.tiledata import lonlat_bounds
+    from riskmap.store.mapdata import member_counts
+
+    data = tiles_of(request).service.drawing(enterprise, drawing, moment)
+    regions, units = data.layer("regions"), data.layer("units")
+    levels = [lv.value for lv in LEVELS_HIGH_TO_LOW]
+    region_counts: dict[str | None, int] = {}
+    for level in regions.attrs["level"].tolist():
+        region_counts[level] = region_counts.get(level, 0) + 1
+    unit_counts = {None if k == "none" else k: v for k, v in member_counts(units.attrs["members"].tolist()).items()}
+    box = data.bounds_3857()
+    bounds = lonlat_bounds(box) if box else None
+    if box and data.drawing.schematic and data.drawing.plane:     # a plane of its own: drawing units
+        ox, oy = data.drawing.plane["origin"]
+        bounds = [box[0] + ox, box[1] + oy, box[2] + ox, box[3] + oy]
+    return webmap.MapSummary(
+        enterprise=data.enterprise, data_version=data.version, bounds=bounds,
+        region_counts={lv: region_counts.get(lv, 0) for lv in levels},
+        unit_counts={lv: unit_counts.get(lv, 0) for lv in levels},
+        regions_unassessed=sum(n for lv, n in region_counts.items() if lv not in levels),
+        units_unassessed=sum(n for lv, n in unit_counts.items() if lv not in levels))
+
+
+def drawings_config(store, enterprise: str, drawing: str | None) -> dict:
+    """What the page needs to switch drawings: every drawing, the one shown, the storeys of its building, and
+    for the site plan the storeys of each building (a click on a building opens them)."""
+    from riskmap.drawings import SITE
+
+    drawings = store.drawings(enterprise)
+    shown = next((d for d in drawings if d.key == (drawing or SITE)), None)
+    if shown is None:
+        shown = store.drawing(enterprise, drawing)            # NotFoundError naming the drawings there are
+    buildings: dict[str, list[dict]] = {}
+    for d in drawings:
+        if d.building_ref:
+            buildings.setdefault(d.building_ref, []).append(d.to_json())
+    return {"drawing": shown.to_json(), "drawings": [d.to_json() for d in drawings],
+            "storeys": buildings.get(shown.building_ref, []) if shown.building_ref else [],
+            "buildings": buildings}
+
+
+def _config(request: Request, enterprise: str | None, region: str | None, lang: str, at: str | None = None,
+            drawing: str | None = None) -> dict:
+    from riskmap.api.routers.tiles import drawing_key
+
     app = request.app
     store = app.state.store()
+    drawing = drawing_key(drawing)
     summary = map_summary(app, enterprise)
     moment = check_moment(store, summary.enterprise, at)
     at = moment[0] if moment else None
-    index = plant_index(app, summary.enterprise, at=moment[2] if moment else None) if region is not None else None
+    drawings = drawings_config(store, summary.enterprise, drawing)
+    if drawing is not None:
+        summary = drawing_summary(request, summary.enterprise, drawing, moment[2] if moment else None)
+    index = plant_index(app, summary.enterprise, at=moment[2] if moment else None, drawing=drawing) \
+        if region is not None else None
     answer = index.region_answer(region) if index is not None else None
     urls = {"map": "/map", "config": "/api/map/config", "version": "/api/map/version",
             "prepare": "/api/map/prepare", "identify": "/api/identify", "search": "/api/search",
             "print": "/print/poster.pdf", "edit": "/edit"}
     if _has_route(app, "list_flags", FLAGS_PATH):
         urls["flags"] = FLAGS_PATH
-    layers = tile_layers(request, summary.enterprise, lang, region is not None, at)
+    # a storey or a schematic drawing shows its rooms and equipment coloured, as a workshop map does
+    layers = tile_layers(request, summary.enterprise, lang, region is not None or drawing is not None, at, drawing)
     return webmap.map_config(summary, region=answer, lang=lang, palette=load_palette(), layers=layers, urls=urls,
                              at=at, at_local=moment[1] if moment else None,
                              staleness_legend=staleness_legend(layers),
-                             swatches=webmap.legend_swatches(load_layer_style("regions"), load_layer_style("units")))
+                             swatches=webmap.legend_swatches(load_layer_style("regions"), load_layer_style("units")),
+                             ) | drawings
 
 
 def _page(request: Request, enterprise: str | None, path: str, lang: str, failed: str, back: list,
@@ -231,6 +289,9 @@ def _enterprise_chooser(request: Request, enterprise: str | None, path: str, lan
                                             "数据库中有多个企业 / several enterprises:", links, favicon))
 
 
+DRAWING_HELP = "图纸（缺省为总平面布置图）/ the drawing (default: the site plan)"
+
+
 def make_router() -> APIRouter:
     """The web map routes: /, /map, /edit and the page's config, version and prepare calls under /api/map."""
     router = APIRouter(tags=["map"])
@@ -251,11 +312,12 @@ def make_router() -> APIRouter:
         lang: Lang = Query("zh", description="界面语言 / language"),
         at: str | None = Query(None, description="历史时刻（ISO 8601，无时区按北京时间）/ "
                                                 "show the map as of this moment"),
+        drawing: str | None = Query(None, max_length=64, description=DRAWING_HELP),
     ) -> HTMLResponse:
         back = [("总平面图 / plant plan", "/map?" + urlencode({"enterprise": enterprise or "", "lang": lang}))] \
-            if region is not None else []
+            if region is not None or drawing else []
         return _page(request, enterprise, "/map", lang, "无法显示地图 / cannot show the map", back, lambda: (
-            webmap.render_map_page(_config(request, enterprise, region, lang, at),
+            webmap.render_map_page(_config(request, enterprise, region, lang, at, drawing),
                                    webmap.page_assets(vendor_assets().url, app_url))))
 
     @router.get("/edit", response_class=HTMLResponse, summary="总平面布置网页编辑器 / the layout editor",
@@ -286,8 +348,9 @@ def make_router() -> APIRouter:
         region: str | None = Query(None, description="区域编号 / region id"),
         lang: Lang = "zh",
         at: str | None = Query(None, description="历史时刻 / as of this moment"),
+        drawing: str | None = Query(None, max_length=64, description=DRAWING_HELP),
     ) -> dict:
-        return _config(request, enterprise, region, lang, at)
+        return _config(request, enterprise, region, lang, at, drawing)
 
     @router.get("/api/map/version", response_model=answers.MapVersion, tags=["map"],
                 summary="数据版本（地图据此刷新）/ data version for refresh")

@@ -1,0 +1,369 @@
+"""Several drawings per site: storeys, workshop plans and a schematic drawing beside the site plan (issue 19).
+
+Store tests run on both backends with small hand-made drawings; map, tile, print and HTTP tests read the demo
+(its office building's three storeys, the reaction workshop's two and the synthesis PFD).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from urllib.parse import quote
+
+import ezdxf
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+from kit import DEMO_ENTERPRISE, hex_rgb, make_client, mvt, rgba
+from shapely.geometry import box
+
+from riskmap.domain import AssessmentUnit, RiskEvent, UnitKind
+from riskmap.drawings import (
+    feature_cell,
+    new_drawing,
+    parse_feature_cell,
+    plane_tile,
+    schematic_plane,
+    storey_order,
+    units_on_drawing,
+)
+from riskmap.errors import InputError, NotFoundError
+from riskmap.geo.importer import import_layout
+from riskmap.levels import Level, load_palette
+
+ENT = "楼层化工"
+# a building of 40 m × 20 m near (120.0, 32.0), and a region around it
+LON0, LAT0 = 120.0, 32.0
+DX, DY = 0.0004, 0.00018        # about 38 m × 20 m
+
+
+def _site_geojson(path: Path) -> Path:
+    gdf = gpd.GeoDataFrame({"name": ["厂区", "办公楼"], "role": ["region", "building"]},
+                           geometry=[box(LON0 - DX, LAT0 - DY, LON0 + 2 * DX, LAT0 + 2 * DY),
+                                     box(LON0, LAT0, LON0 + DX, LAT0 + DY)], crs="EPSG:4326")
+    gdf.to_file(path, driver="GeoJSON")
+    return path
+
+
+def _floor_geojson(path: Path, shift: float = 0.0) -> Path:
+    half = LON0 + DX / 2
+    gdf = gpd.GeoDataFrame({"name": ["西区", "东区", "101", "102"], "role": ["region", "region", "building",
+                                                                                "building"]},
+                           geometry=[box(LON0 + shift, LAT0, half + shift, LAT0 + DY),
+                                     box(half + shift, LAT0, LON0 + DX + shift, LAT0 + DY),
+                                     box(LON0 + DX * 0.1 + shift, LAT0 + DY * 0.1, LON0 + DX * 0.4 + shift,
+                                         LAT0 + DY * 0.9),
+                                     box(LON0 + DX * 0.6 + shift, LAT0 + DY * 0.1, LON0 + DX * 0.9 + shift,
+                                         LAT0 + DY * 0.9)], crs="EPSG:4326")
+    gdf.to_file(path, driver="GeoJSON")
+    return path
+
+
+def _schematic_dxf(path: Path) -> Path:
+    doc = ezdxf.new("R2013", units=4)
+    msp = doc.modelspace()
+    for name, (x0, y0, x1, y1) in {"V-1": (0, 0, 40, 80), "P-1": (100, 0, 130, 30)}.items():
+        msp.add_lwpolyline([(x0, y0), (x1, y0), (x1, y1), (x0, y1)], close=True, dxfattribs={"layer": "设备"})
+        msp.add_text(name, height=4, dxfattribs={"layer": "文字"}).set_placement(((x0 + x1) / 2, (y0 + y1) / 2))
+    msp.add_lwpolyline([(40, 40), (100, 15)], dxfattribs={"layer": "管线"})
+    doc.saveas(path)
+    return path
+
+
+def _unit(uid: str, level: Level, parent: str | None = None, feature: str | None = None) -> AssessmentUnit:
+    site, placements = parse_feature_cell(feature)
+    return AssessmentUnit(uid, f"单元{uid}", UnitKind.POST if parent else UnitKind.MAIN, parent_id=parent,
+                          feature_ref=site, placements=placements,
+                          events=[RiskEvent(f"事件{uid}", residual_level=level)])
+
+
+def _import(store, path: Path, drawing=None, **kw):
+    return store.save_layout(ENT, import_layout(path, schematic=bool(drawing and drawing.schematic), **kw),
+                             drawing=drawing)
+
+
+# ------------------------------------------------------------------------------------------------- domain
+
+
+def test_feature_cells_name_the_site_plan_and_other_drawings():
+    assert parse_feature_cell("罐区") == ("罐区", {})
+    assert parse_feature_cell("B-1; 办公楼-2F::201；PFD::R-101") == ("B-1", {"办公楼-2F": "201", "PFD": "R-101"})
+    assert parse_feature_cell("办公楼-2F::201") == (None, {"办公楼-2F": "201"})
+    assert parse_feature_cell("site::罐区") == ("罐区", {})
+    assert parse_feature_cell(None) == (None, {}) and parse_feature_cell("  ") == (None, {})
+    cell = "B-1; PFD::R-101; 办公楼-2F::201"
+    assert feature_cell(*parse_feature_cell(cell)) == cell
+    for bad in ("A; B", "::201", "办公楼-2F::", "X::1; X::2"):
+        with pytest.raises(ValueError):
+            parse_feature_cell(bad)
+
+
+def test_a_drawing_is_checked_when_it_is_named():
+    floor = new_drawing("办公楼-2F", building="B-1", storey="2f")
+    assert (floor.kind, floor.storey, floor.storey_order) == ("floor", "2F", 2)
+    assert new_drawing("PFD", schematic=True).kind == "schematic"
+    assert new_drawing("车间", title="车间平面图").kind == "workshop"
+    assert [storey_order(s) for s in ("B2", "B1", "1F", "12F", "RF")] == [-2, -1, 1, 12, 999]
+    with pytest.raises(InputError, match="needs its building"):
+        new_drawing("2F", storey="2F")
+    with pytest.raises(InputError, match="no CRS"):
+        new_drawing("PFD", schematic=True, crs="EPSG:4549")
+    with pytest.raises(InputError, match="no CRS"):
+        new_drawing("PFD", schematic=True, control_points=True)
+    for bad in ("", "a b", "a/b", "x::y", "q?", "7" * 65):
+        with pytest.raises(InputError):
+            new_drawing(bad)
+    with pytest.raises(InputError, match="B1, 1F"):
+        new_drawing("X", building="B-1", storey="second")
+
+
+def test_a_schematic_plane_is_one_tile_of_its_own_matrix():
+    plane = schematic_plane((0.0, 0.0, 400.0, 250.0))
+    assert plane["size"] >= 400 and plane["origin"] == [0.0, 250.0]
+    z0 = plane["zoom"]
+    assert plane_tile(plane, 0, 0, 0) == (z0, 2 ** (z0 - 1), 2 ** (z0 - 1))
+    assert plane_tile(plane, 2, 3, 1) == (z0 + 2, 2 ** (z0 - 1) * 4 + 3, 2 ** (z0 - 1) * 4 + 1)
+
+
+def test_units_on_a_drawing_stand_on_their_features_there():
+    units = [_unit("A", Level.LOW, feature="B-1; 2F::201"), _unit("B", Level.MAJOR, "A")]
+    placed = units_on_drawing(units, "2F")
+    assert [(u.feature_ref, u.geometry) for u in placed] == [("201", None), (None, None)]
+    assert units[0].feature_ref == "B-1"                  # the units themselves are left as they are
+
+
+# ------------------------------------------------------------------------------------------------- store
+
+
+def test_drawings_are_kept_apart_and_units_bound_to_them(store, tmp_path):
+    site = _site_geojson(tmp_path / "site.geojson")
+    _import(store, site)
+    site_before = store.layout_features(ENT)
+    building = str(site_before.loc[site_before["name"] == "办公楼", "fid"].iloc[0])
+    floor = new_drawing("办公楼-1F", building="办公楼", storey="1F")       # a building named by its unique name
+    n_floor = _import(store, _floor_geojson(tmp_path / "f1.geojson"), floor)
+    pfd = new_drawing("PFD", schematic=True, title="工艺流程图")
+    _import(store, _schematic_dxf(tmp_path / "pfd.dxf"), pfd)
+
+    # the site plan is read as before: its own features, its own last version
+    site_after = store.layout_features(ENT)
+    assert sorted(site_after["fid"]) == sorted(site_before["fid"])
+    assert store.layout_info(ENT)["version"] == 1 and store.layout_info(ENT, drawing="办公楼-1F")["version"] == n_floor
+    assert set(store.layout_features(ENT, drawing="办公楼-1F")["name"]) == {"西区", "东区", "101", "102"}
+    assert [d.key for d in store.drawings(ENT)] == ["site", "办公楼-1F", "PFD"]
+    stored = store.drawing(ENT, "办公楼-1F")
+    assert (stored.building_ref, stored.storey, stored.storey_order) == (building, "1F", 1)
+    plane = store.drawing(ENT, "PFD").plane
+    assert plane and plane["origin"] == [0.0, 80.0]
+    b = store.layout_features(ENT, drawing="PFD").total_bounds
+    assert abs(b[0]) < 0.01 and abs(b[1]) < 0.01                   # kept near (0°, 0°), not on the plant
+
+    units = [_unit("U", Level.LOW, feature="厂区"), _unit("R1", Level.MAJOR, "U", "办公楼-1F::101"),
+             _unit("R2", Level.GENERAL, "U", "办公楼-1F::102; PFD::V-1")]
+    store.save_units(ENT, units)
+    got = {u.id: u for u in store.units(ENT)}
+    fids = store.layout_features(ENT, drawing="办公楼-1F").set_index("name")["fid"]
+    assert got["R1"].placements == {"办公楼-1F": str(fids["101"])}            # bound by fid
+    assert got["R1"].feature_ref == building          # on the site plan it stands on its building (短板)
+    pfd_fid = store.layout_features(ENT, drawing="PFD").set_index("name")["fid"]["V-1"]
+    assert got["R2"].placements["PFD"] == str(pfd_fid)
+
+    # region risk per drawing, and the building decided by its storey
+    from riskmap.plant import load_plant
+
+    plant = load_plant(store, ENT, drawing="办公楼-1F")
+    levels = {r.name: r.level for r in plant.region_risk()}
+    assert levels == {"西区": Level.MAJOR, "东区": Level.GENERAL}
+    site_risk = load_plant(store, ENT).region_risk()[0]
+    assert site_risk.level == Level.MAJOR and site_risk.decided_by.id == "R1"
+    assert site_risk.decided_by.drawings == ("办公楼-1F",)
+    assert "位于图纸 办公楼-1F" in site_risk.explanation
+
+
+def test_bad_drawings_are_refused_and_write_nothing(store, tmp_path):
+    _import(store, _site_geojson(tmp_path / "site.geojson"))
+    version = store.data_version(ENT)
+    far = _floor_geojson(tmp_path / "far.geojson", shift=0.05)       # some 5 km east of its building
+    with pytest.raises(InputError, match="lies about"):
+        _import(store, far, new_drawing("办公楼-2F", building="办公楼", storey="2F"))
+    with pytest.raises(InputError, match="no single feature"):
+        _import(store, _floor_geojson(tmp_path / "f.geojson"), new_drawing("X-1F", building="无此楼", storey="1F"))
+    assert store.data_version(ENT) == version
+    assert [d.key for d in store.drawings(ENT)] == ["site"]
+    with pytest.raises(NotFoundError, match="no drawing"):
+        store.layout_features(ENT, drawing="办公楼-2F")
+
+    store.save_units(ENT, [_unit("U", Level.LOW, feature="厂区")])
+    ledger = store.ledger_info(ENT)["version"]
+    with pytest.raises(InputError, match="do not exist"):
+        store.save_units(ENT, [_unit("U", Level.LOW, feature="厂区; 不存在::101")])
+    assert store.ledger_info(ENT)["version"] == ledger and store.data_version(ENT) == version + 1
+
+
+def test_a_drawing_imported_again_replaces_only_itself(store, tmp_path):
+    _import(store, _site_geojson(tmp_path / "site.geojson"))
+    floor = new_drawing("办公楼-1F", building="办公楼", storey="1F")
+    _import(store, _floor_geojson(tmp_path / "f1.geojson"), floor)
+    first = store.layout_info(ENT, drawing="办公楼-1F")["version"]
+    _import(store, _floor_geojson(tmp_path / "f1.geojson"), floor)
+    assert len(store.layout_versions(ENT, drawing="办公楼-1F")) == 2
+    assert len(store.layout_features(ENT, drawing="办公楼-1F")) == 4
+    assert len(store.layout_features(ENT, drawing="办公楼-1F", version=first)) == 4
+    assert len(store.layout_features(ENT)) == 2 and len(store.layout_versions(ENT)) == 1
+
+
+# ------------------------------------------------------------------------------------------------- the demo
+
+
+@pytest.fixture(scope="module")
+def demo_client(demo_db):
+    with make_client(f"sqlite:///{demo_db}") as client:
+        yield client
+
+
+def _q(text: str) -> str:
+    return quote(text, safe="")
+
+
+LEGAL = {lv: hex_rgb(load_palette().styles[lv].fill) for lv in Level}
+
+
+def _levels_in(pixels: np.ndarray) -> set[Level]:
+    rgb = pixels[..., :3].reshape(-1, 3).astype(int)
+    opaque = pixels[..., 3].reshape(-1) == 255
+    return {lv for lv, c in LEGAL.items() if (np.abs(rgb[opaque] - c).sum(axis=1) == 0).any()}
+
+
+DEMO_DRAWINGS = ["办公楼-1F", "办公楼-2F", "办公楼-3F", "反应车间-1F", "反应车间-2F", "合成工艺流程图"]
+
+
+@pytest.mark.parametrize("drawing", DEMO_DRAWINGS)
+def test_every_demo_drawing_shows_all_four_colours(demo_client, drawing):
+    tj = demo_client.get(f"/tiles/units/tilejson.json?drawing={_q(drawing)}").json()
+    assert tj["drawing"]["key"] == drawing and f"drawing={_q(drawing)}" in tj["tiles"][0]
+    if tj["drawing"]["schematic"]:
+        assert tj["crs"] == "plane" and tj["tile_matrix"]["y_axis"] == "down"
+        z = 1
+        tiles = [(z, x, y) for x in range(2) for y in range(2)]
+    else:
+        from riskmap.render.grid import TMS
+
+        z = 19
+        w, s, e, n = tj["bounds"]
+        t0, t1 = TMS.tile(w, n, z), TMS.tile(e, s, z)
+        tiles = [(z, x, y) for x in range(t0.x, t1.x + 1) for y in range(t0.y, t1.y + 1)]
+    found: set[Level] = set()
+    for z, x, y in tiles:
+        r = demo_client.get(f"/tiles/units/{z}/{x}/{y}.png?drawing={_q(drawing)}")
+        assert r.status_code == 200, r.text
+        found |= _levels_in(rgba(r.content))
+    assert found == set(Level), (drawing, found)
+
+
+def test_a_drawing_tile_is_not_the_site_plan_tile(demo_client):
+    from riskmap.render.grid import TMS
+
+    tj = demo_client.get(f"/tiles/units/tilejson.json?drawing={_q('办公楼-3F')}").json()
+    w, s, e, n = tj["bounds"]
+    t = TMS.tile((w + e) / 2, (s + n) / 2, 19)
+    site = demo_client.get(f"/tiles/units/19/{t.x}/{t.y}.mvt")
+    floor = demo_client.get(f"/tiles/units/19/{t.x}/{t.y}.mvt?drawing={_q('办公楼-3F')}")
+    assert site.headers["etag"] != floor.headers["etag"]
+    names = {f["properties"]["name"] for f in mvt(floor.content)["units"]["features"]}
+    assert {"锂电池储能间", "培训室"} <= names
+    assert "锂电池储能间" not in {f["properties"]["name"] for f in mvt(site.content).get("units", {})
+                                    .get("features", [])}
+    bad = demo_client.get("/tiles/units/19/0/0.png?drawing=nope")
+    assert bad.status_code == 404 and "no drawing" in bad.json()["detail"]
+    outside = demo_client.get(f"/tiles/units/0/1/0.png?drawing={_q('合成工艺流程图')}")
+    assert outside.status_code == 404
+
+
+def test_identify_a_building_opens_its_storeys_and_a_storey_names_its_rooms(demo_client):
+    site = demo_client.get("/api/drawings").json()["drawings"]
+    keys = [d["key"] for d in site]
+    assert keys[0] == "site" and {"办公楼-1F", "办公楼-2F", "办公楼-3F", "合成工艺流程图"} <= set(keys)
+    office = demo_client.get("/ogc/collections/layout/items?limit=1000").json()
+    footprint = next(shapely.geometry.shape(f["geometry"]) for f in office["features"]
+                     if f["properties"].get("name") == "办公楼")
+    c = footprint.representative_point()
+    body = demo_client.get(f"/api/identify?lon={c.x}&lat={c.y}").json()
+    assert [d["storey"] for d in body["storeys"]] == ["1F", "2F", "3F"]
+    region = body["regions"][0]
+    assert region["level"] == "major" and region["decided_on_drawings"]
+    rooms = demo_client.get(f"/ogc/collections/units/items?drawing={_q('办公楼-3F')}&limit=100").json()
+    room = next(f for f in rooms["features"] if f["properties"]["name"] == "锂电池储能间")
+    p = shapely.geometry.shape(room["geometry"]).representative_point()
+    hit = demo_client.get(f"/api/identify?lon={p.x}&lat={p.y}&drawing={_q('办公楼-3F')}").json()
+    assert [u["name"] for u in hit["units"]][:1] == ["锂电池储能间"] and "storeys" not in hit
+
+
+def test_the_map_page_of_a_drawing(demo_client):
+    config = demo_client.get(f"/api/map/config?drawing={_q('办公楼-2F')}").json()
+    assert config["drawing"]["storey"] == "2F"
+    assert [d["storey"] for d in config["storeys"]] == ["1F", "2F", "3F"]
+    assert all(f"drawing={_q('办公楼-2F')}" in layer["tilejson"] for layer in config["layers"])
+    assert not any(layer["name"] == "basemap" for layer in config["layers"])
+    assert sum(row["units"] for row in config["legend"]) >= 4
+    pfd = demo_client.get(f"/api/map/config?drawing={_q('合成工艺流程图')}").json()
+    assert pfd["drawing"]["schematic"] and pfd["drawing"]["plane"]["size"] > 0
+    assert pfd["bounds"][2] - pfd["bounds"][0] > 100                # drawing units, not degrees
+    page = demo_client.get(f"/map?drawing={_q('合成工艺流程图')}")
+    assert page.status_code == 200 and "riskmap-config" in page.text
+    missing = demo_client.get("/map?drawing=nope")
+    assert missing.status_code == 404 and "nope" in missing.text
+
+
+def test_a_poster_of_a_storey_says_which_it_is(demo_client, tmp_path):
+    from printkit import assert_fonts_embedded, pdftotext
+
+    r = demo_client.get(f"/print/poster.pdf?drawing={_q('办公楼-3F')}")
+    assert r.status_code == 200
+    text = pdftotext(r.content, tmp_path)
+    assert "办公楼三层平面图" in text and "3F" in text and "建筑楼层平面图" in text
+    assert_fonts_embedded(r.content, tmp_path)
+    pfd = pdftotext(demo_client.get(f"/print/poster.pdf?drawing={_q('合成工艺流程图')}").content, tmp_path)
+    assert "合成装置工艺流程图" in pfd and "不表示地理位置" in pfd
+
+
+def test_a_drawing_is_imported_over_http(demo_copy, editor_token, tmp_path):
+    from riskmap.store import open_store
+
+    folder = Path(__file__).resolve().parents[1] / "data" / "demo"
+    entry = json.loads((folder / "drawings.json").read_text(encoding="utf-8"))[1]
+    with make_client(demo_copy) as client:
+        headers = editor_token(demo_copy)
+        files = {"file": (entry["file"], (folder / entry["file"]).read_bytes()),
+                 "control_points": ("cp.csv", (folder / "control_points.csv").read_bytes())}
+        form = {"drawing": "办公楼-4F", "building": "办公楼", "storey": "4F"}
+        dry = client.post("/api/layout/revise", files=files, data=form, headers=headers)
+        assert dry.status_code == 200, dry.text
+        assert dry.json()["applied"] is False and dry.json()["diff"]["whole"]
+        base = str(dry.json()["base_version"])
+        done = client.post("/api/layout/revise", files=files, data=form | {"confirm": "true", "base_version": base},
+                           headers=headers)
+        assert done.status_code == 200, done.text
+        assert done.json()["applied"] and done.json()["drawing"]["storey"] == "4F"
+        stale = client.post("/api/layout/revise", files=files, data=form | {"confirm": "true", "base_version": "0"},
+                            headers=headers)
+        assert stale.status_code == 409
+        bad = client.post("/api/layout/revise", files=files, data={"drawing": "X", "storey": "2F"}, headers=headers)
+        assert bad.status_code == 422 and "building" in bad.json()["detail"]
+    with open_store(demo_copy) as store:
+        assert store.drawing(DEMO_ENTERPRISE, "办公楼-4F").storey_order == 4
+
+
+def test_cli_refuses_a_storey_without_its_building(tmp_path):
+    from clikit import one_line_error, run
+
+    site = _site_geojson(tmp_path / "site.geojson")
+    db = f"sqlite:///{tmp_path / 'x.db'}"
+    one_line_error(run("import-layout", site, "--drawing", "2F", "--storey", "2F", "--db", db, check=False),
+                   "needs its building")
+    one_line_error(run("import-layout", site, "--drawing", "PFD", "--schematic", "--crs", "EPSG:4549", "--db", db,
+                       check=False), "no CRS")
+    run("import-layout", site, "--db", db)
+    done = run("import-layout", _floor_geojson(tmp_path / "f.geojson"), "--drawing", "办公楼-1F",
+               "--building", "办公楼", "--storey", "1F", "--db", db)
+    assert "办公楼-1F" in done.stdout or "1F" in done.stdout
