@@ -423,3 +423,19 @@ def test_hostile_and_huge_feature_names_still_print_a_card(plant, tmp_path):
     assert "\x00" not in fields["应急疏散"] and "\x1b" not in fields["应急疏散"]
     pdf = cards_pdf(twin, base_url="http://example.org", unit_ids=[post.id], per_sheet=1)
     assert pdf.startswith(b"%PDF") and "集合点" in pdftotext(pdf, tmp_path)
+
+
+def test_floor_plan_exits_and_routes_of_the_drawings_take_the_emergency_roles():
+    """A role is a role wherever the feature lies: the demo's floor plans' 安全出口 and 疏散路线 layers are exits and
+    escape routes, and an exit drawn as a doorway area may be edited as one."""
+    from riskmap.symbology import layers_dir
+
+    drawings = sorted((layers_dir().parent / "data" / "demo").glob("drawing-*.dxf"))
+    if not drawings:
+        pytest.skip("no floor plans in this demo")
+    feats = read_dxf(drawings[0]).features
+    assert {"emergency_exit", "escape_route"} <= set(feats.role)
+    door = feats[feats.role == "emergency_exit"].geometry.iloc[0]
+    assert door.geom_type == "Polygon"
+    check_edit_geometry(mapping(shapely.box(119.7, 32.3, 119.70001, 32.30001)), "emergency_exit",
+                        (119.69, 32.29, 119.71, 32.31))

@@ -35,7 +35,7 @@ ROLE_TYPES: dict[str, frozenset[str]] = {
     "other": AREAS | LINES | POINTS,
     "assembly_point": AREAS | POINTS,
     "escape_route": LINES,
-    "emergency_exit": POINTS | LINES,
+    "emergency_exit": AREAS | POINTS | LINES,      # a doorway drawn as a small area, a symbol or a line
     "fire_hydrant": POINTS,
     "extinguisher": POINTS,
     "eyewash": POINTS,

@@ -118,7 +118,9 @@ def card_content(plant, unit: AssessmentUnit, tree: UnitTree, base_url: str, whi
                   ("管控措施", numbered(measures)))
     fields += (("个体防护", "、".join(ppe) or "—"),
                ("应急措施", numbered(emergency)))
-    if unit.kind is UnitKind.POST:
+    # a schematic drawing (process flow diagram) has no place on the earth: no distances to print from it
+    schematic = bool(getattr(getattr(plant, "drawing", None), "schematic", False))
+    if unit.kind is UnitKind.POST and not schematic:
         index = emergency_index or EmergencyIndex(plant.features, plan_crs(plant)[0])
         fields += (("应急疏散", fonts.clean(card_text(index.nearest(tree.located_geometry(unit.id)[0])))),)
     fields += (("安全标志", signs_text(signs) or "注意安全"),)
