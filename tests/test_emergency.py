@@ -439,3 +439,14 @@ def test_floor_plan_exits_and_routes_of_the_drawings_take_the_emergency_roles():
     assert door.geom_type == "Polygon"
     check_edit_geometry(mapping(shapely.box(119.7, 32.3, 119.70001, 32.30001)), "emergency_exit",
                         (119.69, 32.29, 119.71, 32.31))
+
+
+def test_a_drawings_legend_rows_come_from_its_own_features():
+    from riskmap.render.webmap import emergency_kinds
+
+    roles = ["emergency_exit", "emergency_exit", "escape_route", "building", "assembly_point", "assembly_point"]
+    geoms = [shapely.box(0, 0, 1, 1), shapely.Point(0, 0), shapely.LineString([(0, 0), (1, 1)]), shapely.box(0, 0, 9, 9),
+             shapely.Point(1, 1), shapely.Point(2, 2)]
+    assert emergency_kinds(roles, geoms) == {"emergency_exit": "polygon", "escape_route": "line",
+                                             "assembly_point": "point"}
+    assert emergency_kinds([], []) == {}

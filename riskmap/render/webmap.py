@@ -193,6 +193,22 @@ def emergency_drawn(store, enterprise_name: str) -> dict[str, str]:
     return {role: _kind_of(role, c) for role, c in counts.items()}
 
 
+def emergency_kinds(roles, geometries) -> dict[str, str]:
+    """The same answer as emergency_drawn from features already in hand (a drawing's map data: its layout layer's
+    `kind` attribute and geometries), for the legend of a drawing other than the site plan."""
+    import shapely
+
+    from riskmap.geo.model import EMERGENCY_ROLES
+
+    counts: dict[str, dict[str, int]] = {}
+    for role, geom in zip(roles, geometries, strict=True):
+        if role in EMERGENCY_ROLES and geom is not None:
+            kind = "point" if shapely.get_type_id(geom) in (0, 4) else "shape"
+            counts.setdefault(str(role), {}).setdefault(kind, 0)
+            counts[str(role)][kind] += 1
+    return {role: _kind_of(role, c) for role, c in counts.items()}
+
+
 def _kind_of(role: str, counts: dict[str, int]) -> str:
     """The legend's sample kind of a role from its point and shape counts: lines for escape routes (their only
     shape), areas for the others' shapes, the more frequent winning (shapes on a tie)."""
