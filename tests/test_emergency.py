@@ -445,7 +445,8 @@ def test_a_drawings_legend_rows_come_from_its_own_features():
     from riskmap.render.webmap import emergency_kinds
 
     roles = ["emergency_exit", "emergency_exit", "escape_route", "building", "assembly_point", "assembly_point"]
-    geoms = [shapely.box(0, 0, 1, 1), shapely.Point(0, 0), shapely.LineString([(0, 0), (1, 1)]), shapely.box(0, 0, 9, 9),
+    geoms = [shapely.box(0, 0, 1, 1), shapely.Point(0, 0), shapely.LineString([(0, 0), (1, 1)]),
+             shapely.box(0, 0, 9, 9),
              shapely.Point(1, 1), shapely.Point(2, 2)]
     assert emergency_kinds(roles, geoms) == {"emergency_exit": "polygon", "escape_route": "line",
                                              "assembly_point": "point"}
