@@ -71,6 +71,10 @@
     map.pm.setLang(c.lang === "zh" ? "zh" : "en");
     map.pm.setGlobalOptions({ snappable: true, snapDistance: 14, allowSelfIntersection: false });
     map.on("pm:create", function (e) { self.created(e.layer, e.shape); });
+    // While a shape or a line is drawn, the features' point markers (hydrants, exits … drawn as pins) let clicks
+    // through to the map, so that a vertex can be placed where a pin stands.
+    map.on("pm:drawstart", function () { map.getContainer().classList.add("editor-drawing"); });
+    map.on("pm:drawend", function () { map.getContainer().classList.remove("editor-drawing"); });
     map.on("moveend", function () { self.loadView(); });
     map.on("click", function () { if (!self.mode) self.select(null); });
     this.panel = document.getElementById("editor-panel");
