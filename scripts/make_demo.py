@@ -430,6 +430,7 @@ def build_dxf():
         _label(msp, s, mtext=True)
     for s in BUILDINGS + EQUIPMENT:
         _label(msp, s, mtext=False)
+    add_emergency(doc, msp)
 
     by_name = {s.name: s for s in EQUIPMENT}
     for (x0, y0, x1, y1), tanks in DIKES:
@@ -446,6 +447,94 @@ def build_dxf():
     wall.paths.add_polyline_path(outer, is_closed=True, flags=1)
     wall.paths.add_polyline_path(inner, is_closed=True, flags=16)
     return doc
+
+
+# ---------------------------------------------------------------------------------------------------
+# Emergency features (riskmap.geo.model.EMERGENCY_ROLES): their own layers, named as Chinese drawings name
+# them, read by the default layer map; escape routes are drawn in the direction of travel.
+# ---------------------------------------------------------------------------------------------------
+EMERGENCY_LAYERS = {   # name: (ACI colour, linetype)
+    "应急-集合点": (7, "Continuous"),
+    "应急-疏散路线": (7, "Continuous"),
+    "应急-安全出口": (7, "Continuous"),
+    "消防-消火栓": (7, "Continuous"),
+    "消防-灭火器": (7, "Continuous"),
+    "应急-洗眼器": (7, "Continuous"),
+    "应急-物资柜": (7, "Continuous"),
+}
+# A polygon assembly point on the car park, with its name as a text inside it, and a point one (a block with
+# a 名称 attribute) between the ring road and the east fence.
+ASSEMBLY_AREA = ("1号紧急集合点", rect(22, 100, 42, 125), (32, 112.5))
+ASSEMBLY_SYMBOL = ("2号紧急集合点", (595.0, 205.0))
+ESCAPE_ROUTES = [   # from the building or area out to an assembly point, vertex order = direction of travel
+    [(218, 158), (218, 140), (75, 140), (40, 123)],        # 反应车间 → 1号紧急集合点
+    [(100, 54), (60, 85), (35, 102)],                       # 办公楼 → 1号紧急集合点
+    [(440, 272), (590, 272), (595, 207)],                   # 罐区 → 2号紧急集合点
+    [(437, 150), (520, 140), (590, 140), (595, 203)],       # 精馏泵房 → 2号紧急集合点
+]
+EMERGENCY_SYMBOLS = [   # (layer, block, tag, x, y)
+    ("应急-安全出口", "EXIT", "出口-1", 218, 160),
+    ("应急-安全出口", "EXIT", "出口-2", 95, 27),
+    ("应急-安全出口", "EXIT", "出口-3", 437.5, 152),
+    ("消防-消火栓", "HYDRANT", "XHS-01", 165, 150),
+    ("消防-消火栓", "HYDRANT", "XHS-02", 315, 150),
+    ("消防-消火栓", "HYDRANT", "XHS-03", 325, 275),
+    ("消防-消火栓", "HYDRANT", "XHS-04", 455, 275),
+    ("消防-消火栓", "HYDRANT", "XHS-05", 165, 275),
+    ("消防-消火栓", "HYDRANT", "XHS-06", 455, 145),
+    ("消防-灭火器", "EXTINGUISHER", "MHQ-01", 180, 165),
+    ("消防-灭火器", "EXTINGUISHER", "MHQ-02", 258, 165),
+    ("消防-灭火器", "EXTINGUISHER", "MHQ-03", 100, 170),
+    ("消防-灭火器", "EXTINGUISHER", "MHQ-04", 405, 372),
+    ("应急-洗眼器", "EYEWASH", "XYQ-01", 330, 232),
+    ("应急-洗眼器", "EYEWASH", "XYQ-02", 408, 300),
+    ("应急-物资柜", "EMERGENCY_KIT", "合成装置区应急器材柜", 306, 182),
+    ("应急-物资柜", "EMERGENCY_KIT", "罐区应急器材柜", 400, 372),
+]
+
+
+def check_emergency() -> None:
+    """The emergency features sit inside the fence; the assembly area's text is inside it and no other label is;
+    every escape route ends at an assembly point."""
+    fence = shapely.Polygon(flatten(FENCE))
+    name, outline, at = ASSEMBLY_AREA
+    area = shapely.Polygon(flatten(outline))
+    assert fence.contains(area) and area.contains(shapely.Point(at)), name
+    for s in REGIONS + BUILDINGS + EQUIPMENT:
+        assert not area.contains(shapely.Point(label_point(s))), s.name
+    ends = [area, shapely.Point(ASSEMBLY_SYMBOL[1]).buffer(3)]
+    for route in ESCAPE_ROUTES:
+        assert fence.contains(shapely.LineString(route)) and any(e.contains(shapely.Point(route[-1])) for e in ends)
+    for _, _, tag, x, y in EMERGENCY_SYMBOLS:
+        assert fence.contains(shapely.Point(x, y)), tag
+
+
+def add_emergency(doc, msp) -> None:
+    """Assembly points, escape routes, exits, hydrants, extinguishers, eyewash stations and emergency kits on
+    layers of their own; the symbols are blocks drawn on layer 0 with a 名称 attribute naming each."""
+    check_emergency()
+    for layer, (colour, linetype) in EMERGENCY_LAYERS.items():
+        doc.layers.add(layer, color=colour, linetype=linetype)
+    shapes = {"EXIT": [(-0.6, -0.4), (0.6, -0.4), (0.6, 0.4), (-0.6, 0.4)],
+              "HYDRANT": [(-0.3, -0.3), (0.3, -0.3), (0.3, 0.3), (-0.3, 0.3)],
+              "EXTINGUISHER": [(0.0, 0.35), (0.3, -0.25), (-0.3, -0.25)],
+              "EYEWASH": [(0.0, 0.4), (0.4, 0.0), (0.0, -0.4), (-0.4, 0.0)],
+              "EMERGENCY_KIT": [(-0.5, -0.3), (0.5, -0.3), (0.5, 0.3), (-0.5, 0.3)],
+              "ASSEMBLY": [(-0.75, -0.75), (0.75, -0.75), (0.75, 0.75), (-0.75, 0.75)]}
+    for block, outline in shapes.items():
+        b = doc.blocks.new(block)
+        b.add_lwpolyline(outline, close=True)
+        b.add_attdef("名称", (0, -1.0), dxfattribs={"height": 0.3, "style": "HZ"})
+    name, outline, at = ASSEMBLY_AREA
+    msp.add_lwpolyline(outline, format="xyb", close=True, dxfattribs={"layer": "应急-集合点"})
+    msp.add_text(name, height=1.2, dxfattribs={"layer": "文字", "style": "HZ"}).set_placement(
+        at, align=TextEntityAlignment.MIDDLE_CENTER)
+    symbols = [("应急-集合点", "ASSEMBLY", ASSEMBLY_SYMBOL[0], *ASSEMBLY_SYMBOL[1])] + EMERGENCY_SYMBOLS
+    for layer, block, tag, x, y in symbols:
+        ref = msp.add_blockref(block, (x, y), dxfattribs={"layer": layer})
+        ref.add_auto_attribs({"名称": tag})
+    for route in ESCAPE_ROUTES:
+        msp.add_lwpolyline(route, format="xy", close=False, dxfattribs={"layer": "应急-疏散路线"})
 
 
 def write_dxf(path: Path) -> None:

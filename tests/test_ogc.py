@@ -182,7 +182,7 @@ def test_item_counts_match_the_plant(client, plant):
     counts = {c["id"]: c["itemCount"] for c in _json(client.get("/ogc/collections"))["collections"]}
     assert counts["regions"] == len(plant.regions) == 29
     assert sum(counts[f"units_{p}"] for p in ("areas", "lines", "points")) == len(located)
-    assert sum(counts[f"layout_{p}"] for p in ("areas", "lines", "points")) == len(plant.features) == 146
+    assert sum(counts[f"layout_{p}"] for p in ("areas", "lines", "points")) == len(plant.features) == 169
 
 
 @pytest.mark.parametrize("path", ["/ogc/collections/nope", "/ogc/collections/nope/items",
@@ -297,16 +297,16 @@ def test_parameters_for_other_collections_are_400(client):
 
 def test_limit_default_and_maximum(client):
     page = _json(client.get("/ogc/collections/layout/items"), "application/geo+json")
-    assert page["numberReturned"] == 100 and page["numberMatched"] == 146
+    assert page["numberReturned"] == 100 and page["numberMatched"] == 169
     assert parse_qs(urlsplit(_rel(page, "next")).query)["limit"] == ["100"]
     big = _json(client.get("/ogc/collections/layout/items?limit=50000"), "application/geo+json")
-    assert big["numberReturned"] == 146          # lowered to 10,000, not an error
+    assert big["numberReturned"] == 169          # lowered to 10,000, not an error
     assert parse_limit("50000") == 10_000 and parse_limit("9" * 40) == 10_000
     huge = _json(client.get("/ogc/collections/layout/items", params={"offset": "9" * 40}), "application/geo+json")
-    assert huge["features"] == [] and huge["numberMatched"] == 146
+    assert huge["features"] == [] and huge["numberMatched"] == 169
     beyond = _json(client.get("/ogc/collections/layout/items?offset=500"), "application/geo+json")
-    assert beyond["features"] == [] and beyond["numberMatched"] == 146
-    assert parse_qs(urlsplit(_rel(beyond, "prev")).query)["offset"] == ["46"]
+    assert beyond["features"] == [] and beyond["numberMatched"] == 169
+    assert parse_qs(urlsplit(_rel(beyond, "prev")).query)["offset"] == ["69"]
 
 
 def test_role_and_level_filters(client, plant):

@@ -87,8 +87,9 @@ KIND_INFO: dict[str, KindInfo] = {
     ),
     "layout": KindInfo(
         "总平面布置图", "Plant layout",
-        "当前版本的总平面布置图要素（区域、建筑、设备设施、道路、围墙等），按角色区分",
-        "features of the current layout version (regions, buildings, equipment, roads, fences…) by role",
+        "当前版本的总平面布置图要素（区域、建筑、设备设施、道路、围墙，集合点、疏散路线、消火栓等应急设施），按角色区分",
+        "features of the current layout version (regions, buildings, equipment, roads, fences; emergency features "
+        "such as assembly points, escape routes, hydrants) by role",
         _properties("layout"),
     ),
 }

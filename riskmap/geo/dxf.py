@@ -39,7 +39,7 @@ from shapely import GeometryType
 
 from riskmap.errors import LayoutImportError
 from riskmap.geo.layermap import IGNORE, LayerMap
-from riskmap.geo.model import RawLayout
+from riskmap.geo.model import ALWAYS_POINT_ROLES, POINT_ROLES, RawLayout
 
 __all__ = ["read_dxf", "ExplodeBudget", "CHORD_TOLERANCE_M", "MAX_BLOCK_DEPTH"]
 
@@ -54,8 +54,9 @@ MIN_SEGMENTS_PER_TURN = 8
 MAX_BLOCK_DEPTH = 32
 # Exploding blocks may not produce more coordinates than this (about 0.5 GB of numbers).
 MAX_COORDINATES = 20_000_000
-# An INSERT on an equipment layer whose block is at most this big (or has no closed shape) is a symbol:
-# one point at the insertion point rather than its exploded line work.
+# An INSERT on an equipment layer (or an assembly point / emergency store layer) whose block is at most this big
+# (or has no closed shape) is a symbol: one point at the insertion point rather than its exploded line work.
+# INSERTs on hydrant, extinguisher, eyewash and exit layers are points whatever their size.
 SYMBOL_SIZE_M = 2.0
 
 _MODEL = 0  # container id of model space; blocks get 1, 2, ...
@@ -1577,13 +1578,15 @@ class _Expander:
                                               bucket.n))
 
     def model(self, layer_map: LayerMap, symbol_size: float) -> tuple[dict[str, _Bucket], _Bucket | None]:
-        """Model space flattened, INSERTs of small equipment symbols kept as points."""
+        """Model space flattened, INSERTs of small equipment symbols (and of emergency facilities) kept as
+        points."""
         parts = {kind: [self.own_bucket(kind, _MODEL)] for kind in _KINDS}
         rows = self.inserts_of(_MODEL)
         symbols = None
         if len(rows):
             roles = np.array([layer_map.role_for(str(v)) for v in self.ins["layer"][rows].tolist()], dtype=object)
-            equip = roles == "equipment"
+            equip = np.isin(roles, list(POINT_ROLES))
+            always = np.isin(roles[equip], list(ALWAYS_POINT_ROLES))
             if equip.any():
                 is_symbol = np.zeros(len(rows), dtype=bool)
                 eq_rows = rows[equip]
@@ -1602,6 +1605,8 @@ class _Expander:
                     moved = np.einsum("kij,nj->kni", mats[:, :3, :3], corners)
                     size = (moved.max(axis=1) - moved.min(axis=1))[:, :2].max(axis=1)
                     sym_cells[np.flatnonzero(in_c)[size <= symbol_size]] = True
+                # A hydrant, extinguisher, eyewash or exit block is a symbol whatever its drawn size.
+                sym_cells |= always[np.searchsorted(eq_rows, cell_rows)]
                 # An INSERT is a symbol when all of its cells are.
                 per_row = np.ones(len(eq_rows), dtype=bool)
                 np.logical_and.at(per_row, np.searchsorted(eq_rows, cell_rows), sym_cells)
@@ -1814,7 +1819,7 @@ def _assemble(model: dict[str, _Bucket], symbols: _Bucket | None, layer_map: Lay
         + int(np.count_nonzero(line_roles == IGNORE)) + int(np.count_nonzero(point_roles == IGNORE))
     add(pb, polys, poly_roles, poly_names, poly_texts, "texts", keep_poly)
     add(lb, lines, line_roles, np.full(lb.n, None, dtype=object), None, "", line_roles != IGNORE)
-    point_ok = point_roles == "equipment"
+    point_ok = np.isin(point_roles, list(POINT_ROLES))
     stats["point not on an equipment layer"] += int(np.count_nonzero((point_roles != IGNORE) & ~point_ok))
     add(ptb, points, point_roles, np.full(ptb.n, None, dtype=object), None, "", point_ok)
     if symbols is not None and symbols.n:

@@ -33,6 +33,13 @@ ROLE_TYPES: dict[str, frozenset[str]] = {
     "road": AREAS | LINES,
     "fence": AREAS | LINES,
     "other": AREAS | LINES | POINTS,
+    "assembly_point": AREAS | POINTS,
+    "escape_route": LINES,
+    "emergency_exit": AREAS | POINTS | LINES,      # a doorway drawn as a small area, a symbol or a line
+    "fire_hydrant": POINTS,
+    "extinguisher": POINTS,
+    "eyewash": POINTS,
+    "emergency_store": AREAS | POINTS,
     "unit": AREAS | POINTS,
 }
 _TYPE_ZH = {"Polygon": "面", "MultiPolygon": "多面", "LineString": "线", "MultiLineString": "多线", "Point": "点",

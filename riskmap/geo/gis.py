@@ -26,12 +26,13 @@ import shapely
 
 from riskmap.errors import LayoutImportError, TooLargeError
 from riskmap.geo.hygiene import flat
-from riskmap.geo.model import ROLE_ZH, ROLES, RawLayout
+from riskmap.geo.model import ROLE_EN, ROLE_ZH, ROLES, RawLayout
 
 # Role words users write in a `role` attribute, Chinese and English, normalised to lower case.
 ROLE_ALIASES: dict[str, str] = {
     **{role: role for role in ROLES},
     **{zh: role for role, zh in ROLE_ZH.items()},
+    **{en.lower(): role for role, en in ROLE_EN.items()},
     "区域": "region", "分区": "region", "生产区": "region", "功能区": "region", "area": "region", "zone": "region",
     "建筑": "building", "建筑物": "building", "厂房": "building", "房屋": "building", "构筑物": "building",
     "bldg": "building",
@@ -40,6 +41,12 @@ ROLE_ALIASES: dict[str, str] = {
     "道路": "road", "路": "road",
     "围墙": "fence", "围栏": "fence", "wall": "fence",
     "其它": "other",
+    "紧急集合点": "assembly_point", "应急集合点": "assembly_point", "assembly": "assembly_point",
+    "疏散通道": "escape_route", "逃生路线": "escape_route", "疏散路径": "escape_route", "escape": "escape_route",
+    "evacuation route": "escape_route", "出口": "emergency_exit", "紧急出口": "emergency_exit",
+    "exit": "emergency_exit", "消防栓": "fire_hydrant", "hydrant": "fire_hydrant",
+    "fire extinguisher": "extinguisher", "洗眼器": "eyewash", "紧急喷淋": "eyewash", "洗眼": "eyewash",
+    "应急器材柜": "emergency_store", "应急柜": "emergency_store", "应急物资": "emergency_store",
 }
 
 _CPG_UTF8 = {"utf-8", "utf8", "65001"}

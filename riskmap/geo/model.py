@@ -5,10 +5,28 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-# Feature roles on a plant layout.
-ROLES: tuple[str, ...] = ("region", "building", "equipment", "road", "fence", "other")
+# Feature roles on a plant layout (on any drawing: a role is a role wherever the feature lies). The emergency
+# roles come after the plan's own: assembly points, escape routes (a line whose vertex order is the direction of
+# travel), exits, hydrants, extinguishers, eyewash stations and emergency equipment stores.
+EMERGENCY_ROLES: tuple[str, ...] = ("assembly_point", "escape_route", "emergency_exit", "fire_hydrant",
+                                    "extinguisher", "eyewash", "emergency_store")
+ROLES: tuple[str, ...] = ("region", "building", "equipment", "road", "fence", "other", *EMERGENCY_ROLES)
 ROLE_ZH: dict[str, str] = {"region": "区域", "building": "建筑", "equipment": "设备设施", "road": "道路",
-                           "fence": "围墙", "other": "其他"}
+                           "fence": "围墙", "other": "其他",
+                           "assembly_point": "集合点", "escape_route": "疏散路线", "emergency_exit": "安全出口",
+                           "fire_hydrant": "消火栓", "extinguisher": "灭火器", "eyewash": "洗眼器/紧急喷淋",
+                           "emergency_store": "应急物资库"}
+ROLE_EN: dict[str, str] = {"region": "Region", "building": "Building", "equipment": "Equipment", "road": "Road",
+                           "fence": "Fence", "other": "Other",
+                           "assembly_point": "Assembly point", "escape_route": "Escape route",
+                           "emergency_exit": "Emergency exit", "fire_hydrant": "Fire hydrant",
+                           "extinguisher": "Fire extinguisher", "eyewash": "Eyewash / safety shower",
+                           "emergency_store": "Emergency equipment store"}
+# Roles whose CAD blocks (INSERT) and POINT entities are kept as points: equipment symbols small enough
+# (riskmap.geo.dxf.SYMBOL_SIZE_M), and every block of the small emergency facilities whatever its drawn size.
+POINT_ROLES: frozenset[str] = frozenset({"equipment", "assembly_point", "emergency_exit", "fire_hydrant",
+                                         "extinguisher", "eyewash", "emergency_store"})
+ALWAYS_POINT_ROLES: frozenset[str] = frozenset({"emergency_exit", "fire_hydrant", "extinguisher", "eyewash"})
 
 
 @dataclass

@@ -24,12 +24,14 @@ import numpy as np
 import skia
 
 from riskmap.domain import RESIDUAL, AssessmentUnit, UnitKind, UnitTree
+from riskmap.emergency import EmergencyIndex, card_text
 from riskmap.errors import InputError, NotFoundError
 from riskmap.levels import Level, load_palette
 from riskmap.links import is_loopback, unit_url
 from riskmap.print import fonts, output
 from riskmap.print.board import accident_text, hatch_drawer, numbered, readable_on, unique, unit_location
 from riskmap.print.fonts import colour_int
+from riskmap.print.mapview import plan_crs
 from riskmap.print.paper import Paper, Stamp, mm, paper, stamp_of
 from riskmap.print.signs import signs_for, signs_text
 from riskmap.print.table import Cell, Table
@@ -79,9 +81,11 @@ def _is_ppe(cls: str | None) -> bool:
     return (cls or "").strip() in PPE_CLASSES
 
 
-def card_content(plant, unit: AssessmentUnit, tree: UnitTree, base_url: str, which: str = RESIDUAL) -> CardContent:
+def card_content(plant, unit: AssessmentUnit, tree: UnitTree, base_url: str, which: str = RESIDUAL,
+                 emergency_index: EmergencyIndex | None = None) -> CardContent:
     """A unit's card: equipment gets location and inspection/maintenance fields, a post its work content; protective
-    equipment (class 4-2) is listed apart from the other measures."""
+    equipment (class 4-2) is listed apart from the other measures. A post's card names the nearest assembly point
+    and escape route of the layout (`emergency_index`, made once per batch), or says none is recorded."""
     enterprise = plant.enterprise
     events = unit.events
     controls = [c for ev in events for c in ev.controls]
@@ -113,8 +117,13 @@ def card_content(plant, unit: AssessmentUnit, tree: UnitTree, base_url: str, whi
                   ("事故类型", "、".join(accidents) or "—"),
                   ("管控措施", numbered(measures)))
     fields += (("个体防护", "、".join(ppe) or "—"),
-               ("应急措施", numbered(emergency)),
-               ("安全标志", signs_text(signs) or "注意安全"))
+               ("应急措施", numbered(emergency)))
+    # a schematic drawing (process flow diagram) has no place on the earth: no distances to print from it
+    schematic = bool(getattr(getattr(plant, "drawing", None), "schematic", False))
+    if unit.kind is UnitKind.POST and not schematic:
+        index = emergency_index or EmergencyIndex(plant.features, plan_crs(plant)[0])
+        fields += (("应急疏散", fonts.clean(card_text(index.nearest(tree.located_geometry(unit.id)[0])))),)
+    fields += (("安全标志", signs_text(signs) or "注意安全"),)
     responsible = " ".join(fonts.clean(v) for v in (unit.department, unit.responsible_person) if v)
     title = CARD_TITLES.get(unit.kind, "风险告知卡")
     return CardContent(unit.id, title, fonts.clean(unit.name), unit.level(which), fields,
@@ -171,7 +180,8 @@ def cards_pages(plant, *, paper_name: str = "A4", per_sheet: int | None = None,
     units = select_units(plant, unit_ids)
     tree = UnitTree(plant.units)
     stamp = stamp_of(plant, now)
-    contents = [card_content(plant, u, tree, base_url, which) for u in units]
+    index = EmergencyIndex(plant.features, plan_crs(plant)[0])
+    contents = [card_content(plant, u, tree, base_url, which, index) for u in units]
     per_sheet = choose_per_sheet(contents, sheet, per_sheet)
     slots = _slots(sheet, per_sheet)
     pages = []

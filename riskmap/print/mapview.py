@@ -27,7 +27,16 @@ from riskmap.errors import InputError
 from riskmap.levels import LEVELS_HIGH_TO_LOW, Level, level_or_none
 from riskmap.print import fonts
 from riskmap.print.fonts import colour_int
-from riskmap.render.draw import CLOSE, MOVE, make_path, ring_groups, stroke_classes, stroke_paint
+from riskmap.render.draw import (
+    CLOSE,
+    MOVE,
+    draw_arrows,
+    draw_marked_points,
+    make_path,
+    ring_groups,
+    stroke_classes,
+    stroke_paint,
+)
 from riskmap.render.geometry import COLLECTION, LINEAR, POLYGONAL, PUNTAL
 from riskmap.render.style import LayerStyle, load_layer_style
 from riskmap.store.flags import reassessment_months
@@ -355,6 +364,9 @@ def draw_layer(canvas: skia.Canvas, view: MapView, frame: gpd.GeoDataFrame, styl
     for ci in np.unique(cls):
         areas.draw_class(canvas, int(ci), hatch)
         mine = cls == ci
+        if style.classes[int(ci)].point.mark and (poly & mine).any():
+            # an area of a marked role (an assembly area) shows its symbol inside it, as the tiles do
+            _draw_points(canvas, view, shapely.point_on_surface(geoms[poly & mine]), cls[poly & mine], style)
         if (line & mine).any():
             _draw_lines(canvas, view, geoms[line & mine], cls[line & mine], style)
         if (point & mine).any():
@@ -505,6 +517,7 @@ def _fill_and_stroke(canvas, parts, fill_paint, stroke_paint) -> None:
 def _draw_lines(canvas, view: MapView, geoms, cls, style: LayerStyle) -> None:
     order = np.argsort(cls, kind="stable")
     stroke_classes(canvas, geoms[order], cls[order], view.to_pt, style.classes, view.css)
+    draw_arrows(canvas, geoms[order], cls[order], view.to_pt, style.classes, view.css)
 
 
 def _draw_points(canvas, view: MapView, geoms, cls, style: LayerStyle, dot: bool = True, ring: bool = True) -> None:
@@ -522,6 +535,9 @@ def _draw_points(canvas, view: MapView, geoms, cls, style: LayerStyle, dot: bool
         xy = px[g0:g1]
         xy = xy[np.argsort(_z_order(np.column_stack([xy, xy])), kind="stable")]
         diameter = sym.size_at(z) * view.css
+        if not sym.plain:
+            draw_marked_points(canvas, xy, sym, diameter, view.css, fill=dot, outline=ring or not dot)
+            continue
         if not dot:
             if sym.outline is not None:
                 width = sym.outline.width * view.css

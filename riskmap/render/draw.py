@@ -5,12 +5,15 @@ winding, lines, strokes and colours. One implementation, so that a tile and a po
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 import shapely
 import skia
 
-from riskmap.render.geometry import POLYGON, ragged, rings_as_lines
-from riskmap.render.style import Stroke
+from riskmap.render import fonts
+from riskmap.render.geometry import LINEAR, POLYGON, ragged, rings_as_lines
+from riskmap.render.style import PointSymbol, Stroke
 
 # skia path verbs (skia.Path.Verb values, as its serialised path layout stores them)
 MOVE, LINE_VERB, CONIC, CLOSE = 0, 1, 3, 5
@@ -196,3 +199,158 @@ def orient_rings(px: np.ndarray, ring_off: np.ndarray, part_off: np.ndarray) -> 
     r = ring_of[f]
     idx[f] = ring_off[r] + ring_off[r + 1] - 1 - idx[f]
     return px[idx]
+
+
+# ------------------------------------------------------------------------------ marked symbols, arrows
+# Emergency features (riskmap.geo.model.EMERGENCY_ROLES) are drawn as a shape with one character in it and
+# escape routes as lines with arrowheads; tiles and prints call these same functions, so both draw the same.
+
+_MARK_REF = 100.0          # marks are outlined once at this size and scaled
+
+
+@lru_cache(maxsize=64)
+def _mark_outline(mark: str) -> tuple[skia.Path, float, float]:
+    """The character as a glyph outline at _MARK_REF px, and its box's centre: drawn as a path, so a PDF needs no
+    font for it and a tile and a poster show the same shape."""
+    font = fonts.label_font(_MARK_REF)
+    glyphs = font.textToGlyphs(mark)
+    path = skia.Path()
+    x = 0.0
+    for glyph, advance in zip(glyphs, font.getWidths(glyphs), strict=True):
+        outline = font.getPath(glyph)
+        if outline is not None:
+            path.addPath(outline, x, 0.0)
+        x += advance
+    box = path.computeTightBounds()
+    return path, (box.left() + box.right()) / 2, (box.top() + box.bottom()) / 2
+
+
+def shape_path(shape: str, cx: float, cy: float, r: float) -> skia.Path:
+    """A symbol shape of radius r (half its width) centred on (cx, cy), y down."""
+    path = skia.Path()
+    if shape == "square":
+        path.addRect(skia.Rect(cx - r, cy - r, cx + r, cy + r))
+    elif shape == "triangle":
+        path.addPoly([skia.Point(cx, cy - 1.1 * r), skia.Point(cx + 1.1 * r, cy + 0.85 * r),
+                      skia.Point(cx - 1.1 * r, cy + 0.85 * r)], True)
+    elif shape == "diamond":
+        path.addPoly([skia.Point(cx, cy - 1.2 * r), skia.Point(cx + 1.2 * r, cy), skia.Point(cx, cy + 1.2 * r),
+                      skia.Point(cx - 1.2 * r, cy)], True)
+    elif shape == "hexagon":
+        k = np.arange(6) * np.pi / 3
+        path.addPoly([skia.Point(float(cx + 1.08 * r * np.cos(a)), float(cy + 1.08 * r * np.sin(a))) for a in k],
+                     True)
+    else:
+        path.addCircle(cx, cy, r)
+    return path
+
+
+def draw_marked_points(canvas, xy: np.ndarray, symbol: PointSymbol, diameter: float, scale: float,
+                       fill: bool = True, outline: bool = True) -> None:
+    """Shaped point symbols with their character at device positions `xy`: fill, outline, then the mark (its
+    height about half the symbol's, a little lower in a triangle so it sits in the wide part)."""
+    r = diameter / 2
+    if r <= 0 or not len(xy):
+        return
+    fill_paint = skia.Paint(AntiAlias=True, Color=skia_colour(symbol.fill)) if fill and symbol.fill else None
+    line_paint = stroke_paint(symbol.outline, scale) if outline and symbol.outline is not None else None
+    mark_paint = skia.Paint(AntiAlias=True, Color=skia_colour(symbol.mark_colour)) \
+        if fill and symbol.mark else None
+    mark = None
+    if mark_paint is not None:
+        path, mx, my = _mark_outline(symbol.mark)
+        k = diameter * (0.5 if symbol.shape in ("triangle", "diamond") else 0.62) / _MARK_REF
+        mark = (path, mx, my, k, 0.3 * r if symbol.shape == "triangle" else 0.0)
+    for x, y in np.asarray(xy, np.float64).tolist():
+        shape = shape_path(symbol.shape, x, y, r)
+        if fill_paint is not None:
+            canvas.drawPath(shape, fill_paint)
+        if line_paint is not None:
+            canvas.drawPath(shape, line_paint)
+        if mark is not None:
+            path, mx, my, k, dy = mark
+            canvas.save()
+            canvas.translate(x, y + dy)
+            canvas.scale(k, k)
+            canvas.translate(-mx, -my)
+            canvas.drawPath(path, mark_paint)
+            canvas.restore()
+
+
+def arrow_heads(px: np.ndarray, part_offsets: np.ndarray, spacing: float, size: float) -> skia.Path:
+    """Arrowheads along lines given as device coordinates split by part offsets: one every `spacing` device
+    units of line, the first half a spacing from the start (one at the middle of a line shorter than that),
+    each pointing the way the vertices run."""
+    path = skia.Path()
+    for p0, p1 in zip(part_offsets[:-1].tolist(), part_offsets[1:].tolist(), strict=True):
+        pts = np.asarray(px[p0:p1], np.float64)
+        if len(pts) < 2:
+            continue
+        seg = np.diff(pts, axis=0)
+        lengths = np.hypot(seg[:, 0], seg[:, 1])
+        total = float(lengths.sum())
+        if total <= 0:
+            continue
+        at = np.arange(spacing / 2, total, spacing) if total >= spacing else np.array([total / 2])
+        cum = np.concatenate([[0.0], np.cumsum(lengths)])
+        idx = np.clip(np.searchsorted(cum, at, side="right") - 1, 0, len(seg) - 1)
+        idx = np.where(lengths[idx] > 0, idx, np.argmax(lengths))
+        t = (at - cum[idx]) / np.where(lengths[idx] > 0, lengths[idx], 1.0)
+        tips = pts[idx] + seg[idx] * t[:, None]
+        d = seg[idx] / lengths[idx][:, None]
+        n = np.column_stack([-d[:, 1], d[:, 0]])
+        tips = tips + d * size / 2
+        back = tips - d * size
+        for tip, b, nn in zip(tips.tolist(), back.tolist(), n.tolist(), strict=True):
+            half = size * 0.45
+            path.addPoly([skia.Point(*tip), skia.Point(b[0] + nn[0] * half, b[1] + nn[1] * half),
+                          skia.Point(b[0] - nn[0] * half, b[1] - nn[1] * half)], True)
+    return path
+
+
+def draw_arrows(canvas, geoms: np.ndarray, cls: np.ndarray, to_px, classes, scale: float) -> None:
+    """The arrowheads of the classes that have them, along their lines (polygon rings included) in vertex order;
+    `scale` is device units per CSS px."""
+    for ci in np.unique(cls):
+        arrows = classes[int(ci)].arrows
+        if arrows is None:
+            continue
+        mine = geoms[cls == ci]
+        lines = mine[np.isin(shapely.get_type_id(mine), LINEAR)]
+        if not len(lines):
+            continue
+        coords, (part_off, _) = ragged(rings_as_lines(lines), 2)
+        path = arrow_heads(to_px(coords), part_off, arrows.spacing * scale, arrows.size * scale)
+        canvas.drawPath(path, skia.Paint(AntiAlias=True, Color=skia_colour(arrows.colour)))
+
+
+def draw_sample(canvas, rect: tuple[float, float, float, float], cls, kind: str, scale: float) -> None:
+    """One sample of a class as a legend shows it, drawn by the map's own primitives: a point symbol in the middle
+    of `rect` (device units), a line across it (with its casing and arrowheads), or an area's outline."""
+    x0, y0, x1, y1 = rect
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    if kind == "point":
+        sym = cls.point
+        diameter = min(sym.size * scale, (y1 - y0) * 0.95, (x1 - x0) * 0.95)
+        if sym.plain:
+            if sym.fill:
+                canvas.drawCircle(cx, cy, diameter / 2, skia.Paint(AntiAlias=True, Color=skia_colour(sym.fill)))
+            if sym.outline is not None:
+                canvas.drawCircle(cx, cy, diameter / 2, stroke_paint(sym.outline, scale))
+        else:
+            draw_marked_points(canvas, np.array([[cx, cy]]), sym, diameter, scale)
+    elif kind == "line":
+        line = np.array([shapely.LineString([(x0 + 1 * scale, cy), (x1 - 1 * scale, cy)])], dtype=object)
+        one = np.zeros(1, np.int64)
+
+        def same(coords: np.ndarray) -> np.ndarray:
+            return np.asarray(coords, np.float32)
+
+        stroke_classes(canvas, line, one, same, [cls], scale)
+        if cls.arrows is not None:
+            path = arrow_heads(same(shapely.get_coordinates(line)), np.array([0, 2]), (x1 - x0) * 2,
+                               cls.arrows.size * scale)
+            canvas.drawPath(path, skia.Paint(AntiAlias=True, Color=skia_colour(cls.arrows.colour)))
+    elif cls.outline is not None:
+        canvas.drawRect(skia.Rect(x0 + 2 * scale, y0 + 2 * scale, x1 - 2 * scale, y1 - 2 * scale),
+                        stroke_paint(cls.outline, scale))

@@ -13,15 +13,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from riskmap.geo.model import ROLE_ZH, ROLES
+from riskmap.geo.editcheck import ROLE_TYPES
+from riskmap.geo.model import ROLE_EN, ROLE_ZH, ROLES
 from riskmap.levels import LEVELS_HIGH_TO_LOW, Palette
 from riskmap.render.webmap import external_urls, json_for_script
 
 # Below this zoom the view holds too many features to load and edit; the page says so instead.
 MIN_EDIT_ZOOM = 16
 ITEMS_LIMIT = 1000
-ROLE_EN = {"region": "Region", "building": "Building", "equipment": "Equipment", "road": "Road", "fence": "Fence",
-           "other": "Other"}
 
 # The page's texts, one entry per key: (Chinese, English). The script gets those of the page's language.
 _TEXTS: dict[str, tuple[str, str]] = {
@@ -37,7 +36,8 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "new_role": ("新要素类型", "New feature role"),
     "draw_polygon": ("画区域", "Draw area"),
     "draw_rectangle": ("画矩形", "Draw rectangle"),
-    "draw_point": ("放置设备", "Place equipment"),
+    "draw_point": ("放置点（设备、消火栓等）", "Place a point (equipment, hydrant …)"),
+    "draw_line": ("画线（疏散路线按疏散方向画）", "Draw a line (an escape route in the direction of travel)"),
     "move": ("移动", "Move"),
     "split": ("分割", "Split"),
     "merge": ("合并", "Merge"),
@@ -119,7 +119,8 @@ def edit_config(*, enterprise: str, data_version: int, bounds: list[float] | Non
         "enterprise": enterprise,
         "data_version": data_version,
         "bounds": bounds,
-        "roles": [{"role": r, "title": ROLE_ZH[r] if lang == "zh" else ROLE_EN[r]} for r in ROLES],
+        "roles": [{"role": r, "title": ROLE_ZH[r] if lang == "zh" else ROLE_EN[r],
+                   "geometry": sorted(ROLE_TYPES[r])} for r in ROLES],
         "levels": [{"level": lv.value, "title": palette.styles[lv].zh if lang == "zh" else palette.styles[lv].en,
                     "fill": palette.styles[lv].fill} for lv in LEVELS_HIGH_TO_LOW],
         "layers": layers,

@@ -30,7 +30,17 @@ from PIL import Image
 
 from riskmap.errors import InputError
 from riskmap.render import fonts
-from riskmap.render.draw import concat, make_path, ring_groups, skia_colour, stroke_classes, stroke_paint
+from riskmap.render.draw import (
+    concat,
+    draw_arrows,
+    draw_marked_points,
+    draw_sample,
+    make_path,
+    ring_groups,
+    skia_colour,
+    stroke_classes,
+    stroke_paint,
+)
 from riskmap.render.geometry import (
     COLLECTION,
     LINEAR,
@@ -293,12 +303,18 @@ class _Canvas:
             if (poly & mine).any():
                 m = poly & mine
                 self._polygons(geoms[m], cls[m], bounds[m], size_css[m], clip, style, hatch, outlines=not on_top)
+                if style.classes[int(ci)].point.mark:
+                    # an area of a marked role (an assembly area) shows its symbol inside it, as prints do
+                    self._points(shapely.point_on_surface(geoms[m]), cls[m], style)
             if ((tiny | block) & mine).any():
                 self._blocks(bounds, tiny & mine, block & mine, cls)
                 self._flush(style)
             if (line & mine).any():
                 m = line & mine
                 self._lines(geoms[m], cls[m], bounds[m], clip, style)
+                if style.classes[int(ci)].arrows is not None:
+                    # unclipped: the arrows' places count from the line's start, the same in every tile
+                    draw_arrows(self.canvas, geoms[m], cls[m], self.to_px, style.classes, self.scale)
             if (puntal & mine).any():
                 m = puntal & mine
                 self._points(geoms[m], cls[m], style, outline=not on_top)
@@ -469,6 +485,12 @@ class _Canvas:
             sym_outline = sym.outline if outline else None
             if not vis.any() or (sym_fill is None and sym_outline is None):
                 continue
+            if not sym.plain:
+                # shaped symbols with a character (emergency features: few per plant) are drawn as paths, by
+                # the same code as the prints; each centred on the pixel that holds its point
+                draw_marked_points(canvas, np.floor(centres[vis]) + 0.5, sym, float(size) * self.scale,
+                                   self.scale, fill=fill, outline=outline)
+                continue
             # One antialiased sprite per class, stamped at every point: four times faster than filling and
             # stroking a path of thousands of circles. Each lands on the pixel that holds its point (±½ px),
             # the same pixel in every tile that shows it.
@@ -625,3 +647,18 @@ def _place_labels(view: TileView, layers: list[tuple[_Layer, LayerStyle]]):
         if off[i] == off[i + 1] or not placed[nb[off[i]:off[i + 1]]].any():
             placed[i] = True
     return [(cand[keep[i]][0], x[i], y[i], cand[keep[i]][1], cand[keep[i]][2]) for i in np.flatnonzero(placed)]
+
+
+def legend_symbol_png(style: LayerStyle, key: str, kind: str, width: int = 28, height: int = 18,
+                      scale: int = 2) -> bytes:
+    """A legend swatch of one class (`kind` "point", "line" or "polygon") drawn by the tiles' own code, as PNG
+    `width`×`height` CSS px at `scale`: the web map's legend shows the symbol the tiles draw."""
+    scale = _check_scale(scale)
+    surface = skia.Surface(width * scale, height * scale)
+    canvas = surface.getCanvas()
+    canvas.clear(skia.ColorTRANSPARENT)
+    draw_sample(canvas, (0.0, 0.0, float(width * scale), float(height * scale)), style.class_of(key), kind, scale)
+    info = skia.ImageInfo.Make(width * scale, height * scale, skia.kRGBA_8888_ColorType, skia.kUnpremul_AlphaType)
+    out = np.empty((height * scale, width * scale, 4), np.uint8)
+    surface.readPixels(info, out, width * scale * 4, 0, 0)
+    return encode_png(out)

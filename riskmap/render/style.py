@@ -44,13 +44,28 @@ class Stroke:
     dash: tuple[float, ...] = ()       # on/off lengths in CSS px; empty = solid
 
 
+# Shapes a point symbol may have (layout roles: a hydrant is a circle, an extinguisher a triangle …): emergency
+# symbols are told apart by shape and a character, never by colour (the four level colours are the map's only
+# hues).
+SHAPES: tuple[str, ...] = ("circle", "square", "triangle", "diamond", "hexagon")
+
+
 @dataclass(frozen=True)
 class PointSymbol:
-    """How points of a class are drawn: a circle whose diameter follows zoom stops, with a fill and an outline."""
+    """How points of a class are drawn: a shape (a circle unless said) whose size follows zoom stops, with a fill,
+    an outline and optionally one character in it (集, 栓 …)."""
 
     sizes: tuple[tuple[int, float], ...]   # (zoom, circle diameter in CSS px) stops, linear in between
     fill: str | None
     outline: Stroke | None
+    shape: str = "circle"
+    mark: str = ""                         # one character drawn in the middle of the shape
+    mark_colour: str = "#000000"
+
+    @property
+    def plain(self) -> bool:
+        """A plain dot (drawn as a stamped sprite or a round point); else a shape with a mark (drawn as a path)."""
+        return self.shape == "circle" and not self.mark
 
     @cached_property
     def size(self) -> float:
@@ -78,6 +93,17 @@ class SymbolClass:
     point: PointSymbol
     hatch: str = ""                    # pattern name (levels.yaml), drawn over the fill when asked
     grey: str | None = None            # greyscale print colour (levels.yaml)
+    arrows: Arrows | None = None       # arrowheads along lines, in the direction of the vertex order
+
+
+@dataclass(frozen=True)
+class Arrows:
+    """Arrowheads along a line in the direction of its vertex order (an escape route's direction of travel):
+    one every `spacing` CSS px of line, `size` CSS px long, in `colour`."""
+
+    spacing: float
+    size: float
+    colour: str
 
 
 @dataclass(frozen=True)
@@ -159,6 +185,8 @@ class LayerStyle:
         reach = 0.0
         for c in self.classes:
             reach = max(reach, c.point.size / 2 + (c.point.outline.width if c.point.outline else 0))
+            if c.arrows is not None:
+                reach = max(reach, c.arrows.size)
             for s in (c.outline, c.line):
                 if s is not None:
                     reach = max(reach, s.width / 2)
@@ -223,7 +251,9 @@ class LayerStyle:
                  "outline": _stroke_json(c.outline), "line": _stroke_json(c.line),
                  "casing": _stroke_json(c.casing),
                  "point": {"size": c.point.size, "size_stops": [list(st) for st in c.point.sizes],
-                           "fill": c.point.fill, "outline": _stroke_json(c.point.outline)},
+                           "fill": c.point.fill, "outline": _stroke_json(c.point.outline),
+                           "shape": c.point.shape, "mark": c.point.mark, "mark_colour": c.point.mark_colour},
+                 "arrows": asdict(c.arrows) if c.arrows else None,
                  "hatch": c.hatch, "grey": c.grey}
                 for i, c in enumerate(self.classes)
             ],
@@ -390,6 +420,7 @@ _TRANSLUCENT = "不支持半透明填充：两种等级颜色叠加会混出不�
                "is no level; use tint (the share of the colour mixed with white)"
 _STROKE_KEYS = ("colour", "width", "dash")
 _POINT_KEYS = ("size", "outline_colour", "outline_width", "fill")
+_ROLE_POINT_KEYS = (*_POINT_KEYS, "shape", "mark", "mark_colour")
 
 
 def _parse(data: Any, file: str, stem: str, palette) -> LayerStyle:
@@ -529,7 +560,7 @@ def _role_classes(top: _Reader) -> list[SymbolClass]:
     classes = []
     for role in roles_r.data:
         r = roles_r.sub(str(role), ("zh", "en", "fill", "fill_opacity", "outline", "line", "casing", "point",
-                                    "hatch"))
+                                    "hatch", "arrows"))
         if r.has("fill_opacity"):
             raise r.error("fill_opacity", _TRANSLUCENT)
         fill = r.colour("fill", None, allow_none=True)
@@ -542,17 +573,30 @@ def _role_classes(top: _Reader) -> list[SymbolClass]:
             return Stroke(s.colour("colour"), width, s.dash("dash")) if width > 0 else None
 
         outline, line, casing = stroke("outline"), stroke("line"), stroke("casing")
-        pr = r.sub("point", _POINT_KEYS)
+        pr = r.sub("point", _ROLE_POINT_KEYS)
         p_fill = pr.colour("fill", fill or (line.colour if line else "#808080"), allow_none=True)
         p_outline_colour = pr.colour("outline_colour", outline.colour if outline else "#555555")
         p_outline_width = pr.number("outline_width", 0.75, 0, 16)
+        shape = pr.text("shape", "circle")
+        if shape not in SHAPES:
+            raise pr.error("shape", f"未知的形状 {shape!r}，可用：{'、'.join(SHAPES)} / unknown shape; use one of "
+                                    f"{', '.join(SHAPES)}")
+        mark = pr.text("mark") if pr.has("mark") else ""
+        if len(mark) > 1:
+            raise pr.error("mark", f"只能是一个字符，得到 {mark!r} / must be one character")
         point = PointSymbol(pr.sizes("size", 5), p_fill,
-                            Stroke(p_outline_colour, p_outline_width) if p_outline_width > 0 else None)
+                            Stroke(p_outline_colour, p_outline_width) if p_outline_width > 0 else None,
+                            shape, mark, pr.colour("mark_colour", "#000000"))
+        arrows = None
+        if r.has("arrows") and r.data["arrows"] is not None:
+            ar = r.sub("arrows", ("spacing", "size", "colour"))
+            arrows = Arrows(ar.number("spacing", 60, 8, 2000), ar.number("size", 6, 1, 64),
+                            ar.colour("colour", line.colour if line else "#000000"))
         hatch = str(r.data.get("hatch", "") or "")
         if hatch not in HATCHES:
             raise r.error("hatch", f"未知的图案 {hatch!r}，可用：{HATCHES} / unknown hatch")
         classes.append(SymbolClass(str(role), r.text("zh", str(role)), r.text("en", str(role)), fill,
-                                   outline, line, casing, point, hatch, None))
+                                   outline, line, casing, point, hatch, None, arrows))
     return classes
 
 

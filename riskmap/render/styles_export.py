@@ -110,7 +110,7 @@ def _qgis_symbol(parent: ET.Element, name: str, style: LayerStyle, c: SymbolClas
         symbol = ET.SubElement(parent, "symbol", type="marker", name=name, alpha="1", clip_to_extent="1",
                                force_rhr="0")
         p = c.point
-        props = {"name": "circle", "color": _rgba(p.fill), "size": _pt(p.size_at(POINT_ZOOM)), "size_unit": "Point",
+        props = {"name": p.shape, "color": _rgba(p.fill), "size": _pt(p.size_at(POINT_ZOOM)), "size_unit": "Point",
                  "outline_style": "solid" if p.outline else "no",
                  "outline_color": _rgba(p.outline.colour if p.outline else None),
                  "outline_width": _pt(p.outline.width if p.outline else 0), "outline_width_unit": "Point",
@@ -241,7 +241,8 @@ def sld(tables: list[str]) -> str:
                 sym = ET.SubElement(rule, _q(SLD_NS, "PointSymbolizer"))
                 graphic = ET.SubElement(sym, _q(SLD_NS, "Graphic"))
                 mark = ET.SubElement(graphic, _q(SLD_NS, "Mark"))
-                ET.SubElement(mark, _q(SLD_NS, "WellKnownName")).text = "circle"
+                ET.SubElement(mark, _q(SLD_NS, "WellKnownName")).text = \
+                    c.point.shape if c.point.shape in ("circle", "square", "triangle") else "circle"
                 if c.point.fill:
                     _css(mark, "Fill", {"fill": c.point.fill, "fill-opacity": "1"})
                 if c.point.outline is not None:
@@ -361,7 +362,13 @@ def _role_layers(source: str, style: LayerStyle, minzoom: int) -> list[dict]:
             out.append({**base, "id": f"{source}-{c.key}-line", "type": "line", "filter": line_filter,
                         "layout": {"line-cap": "round", "line-join": "round"}, "paint": paint})
         p = c.point
-        out.append({**base, "id": f"{source}-{c.key}-point", "type": "circle",
+        # MapLibre draws circles without a sprite: a shaped symbol's shape, character and an escape route's
+        # arrows are named in `metadata` (the MVT's `role` is enough for a client with its own sprites)
+        extra = {"metadata": {"riskmap:shape": p.shape, "riskmap:mark": p.mark}} if not p.plain else {}
+        if c.arrows is not None and c.line is not None:
+            out[-1]["metadata"] = {"riskmap:arrows": {"spacing": c.arrows.spacing, "size": c.arrows.size,
+                                                      "colour": c.arrows.colour, "direction": "vertex order"}}
+        out.append({**base, **extra, "id": f"{source}-{c.key}-point", "type": "circle",
                     "filter": ["all", ["==", ["geometry-type"], "Point"], is_role],
                     "paint": {"circle-color": p.fill or "rgba(0,0,0,0)", "circle-radius": _zoom_radius(p.sizes),
                               "circle-stroke-color": p.outline.colour if p.outline else "rgba(0,0,0,0)",

@@ -9,11 +9,13 @@ search; `riskmap/static/map.js` does that, putting user text into the DOM with t
 
 from __future__ import annotations
 
+import base64
 import html
 import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from riskmap.levels import LEVELS_HIGH_TO_LOW, Palette
@@ -67,7 +69,7 @@ TEXT: dict[str, dict[str, str]] = {
         "flagged_only": "仅显示需重新评估的单元",
         "flags_title": "需重新评估的单元", "flags_none": "没有需要重新评估的单元", "flags": "需重新评估",
         "historical": "历史视图：{at}（北京时间）", "back_to_now": "返回当前", "edit": "编辑总平面布置",
-        "days_since": "{n} 天未评估", "never_assessed": "从未评估",
+        "days_since": "{n} 天未评估", "never_assessed": "从未评估", "emergency_legend": "应急设施",
     },
     "en": {
         "title": "Four-colour safety risk map", "plan": "Plant plan", "drawing": "Drawing", "storeys": "Storeys",
@@ -94,6 +96,7 @@ TEXT: dict[str, dict[str, str]] = {
         "flags_none": "No unit needs re-assessment", "flags": "Needs re-assessment",
         "historical": "Historical view as of {at} (Beijing time)", "back_to_now": "Back to now",
         "edit": "Edit the layout", "days_since": "{n} days since assessed", "never_assessed": "never assessed",
+        "emergency_legend": "Emergency features",
     },
 }
 
@@ -165,17 +168,89 @@ def legend_swatches(regions_style, units_style) -> dict[str, dict[str, str | Non
     return {style.name: {c.key: c.fill for c in style.classes} for style in (regions_style, units_style)}
 
 
+def emergency_drawn(store, enterprise_name: str) -> dict[str, str]:
+    """The emergency roles the map draws for an enterprise, each with the geometry kind most of its features have
+    ("point", "line" or "polygon"), read from the map snapshot the tiles draw (one small aggregate query over
+    bounding boxes: a point's box has no size): what emergency_legend lists. Read only."""
+    from sqlalchemy import and_, case, func, select
+
+    from riskmap.geo.model import EMERGENCY_ROLES
+    from riskmap.store.mapdata import MapFeatureRow, current_state
+
+    t = MapFeatureRow
+    is_point = case((and_(t.minx == t.maxx, t.miny == t.maxy), "point"), else_="shape")
+    with store.session() as s:
+        state = current_state(s, enterprise_name)
+        if not state:
+            return {}
+        rows = s.execute(select(t.kind, is_point, func.count())
+                         .where(t.enterprise_id == state[0][0], t.layer == "layout",
+                                t.kind.in_(EMERGENCY_ROLES), t.minx.is_not(None))
+                         .group_by(t.kind, is_point)).all()
+    counts: dict[str, dict[str, int]] = {}
+    for role, kind, n in rows:
+        counts.setdefault(str(role), {})[str(kind)] = int(n)
+    return {role: _kind_of(role, c) for role, c in counts.items()}
+
+
+def emergency_kinds(roles, geometries) -> dict[str, str]:
+    """The same answer as emergency_drawn from features already in hand (a drawing's map data: its layout layer's
+    `kind` attribute and geometries), for the legend of a drawing other than the site plan."""
+    import shapely
+
+    from riskmap.geo.model import EMERGENCY_ROLES
+
+    counts: dict[str, dict[str, int]] = {}
+    for role, geom in zip(roles, geometries, strict=True):
+        if role in EMERGENCY_ROLES and geom is not None:
+            kind = "point" if shapely.get_type_id(geom) in (0, 4) else "shape"
+            counts.setdefault(str(role), {}).setdefault(kind, 0)
+            counts[str(role)][kind] += 1
+    return {role: _kind_of(role, c) for role, c in counts.items()}
+
+
+def _kind_of(role: str, counts: dict[str, int]) -> str:
+    """The legend's sample kind of a role from its point and shape counts: lines for escape routes (their only
+    shape), areas for the others' shapes, the more frequent winning (shapes on a tie)."""
+    shape = "line" if role == "escape_route" else "polygon"
+    return "point" if counts.get("point", 0) > counts.get("shape", 0) else shape
+
+
+def emergency_legend(layout_style, drawn: Mapping[str, str]) -> list[dict[str, Any]]:
+    """The web legend's emergency rows: each emergency role drawn on the map (`drawn`: role → "point", "line" or
+    "polygon", what most of its features are), top of the draw order first, with its symbol as the tiles draw it
+    (a PNG data URL made by the tiles' own code)."""
+    from riskmap.geo.model import EMERGENCY_ROLES
+
+    rows = []
+    for c in reversed(layout_style.classes):
+        if c.key in EMERGENCY_ROLES and c.key in drawn:
+            rows.append({"key": c.key, "zh": c.zh, "en": c.en, "kind": drawn[c.key],
+                         "image": _symbol_data_url(layout_style, c.key, drawn[c.key])})
+    return rows
+
+
+@lru_cache(maxsize=64)
+def _symbol_data_url(layout_style, key: str, kind: str) -> str:
+    """A legend symbol as a PNG data URL, drawn once per style version (styles are frozen and re-read on change)."""
+    from riskmap.render.png import legend_symbol_png
+
+    return "data:image/png;base64," + base64.b64encode(legend_symbol_png(layout_style, key, kind)).decode("ascii")
+
+
 def map_config(summary: MapSummary, *, region: dict[str, Any] | None, lang: str, palette: Palette,
                layers: list[dict[str, Any]], urls: Mapping[str, str],
                poll_seconds: int = DEFAULT_POLL_SECONDS, at: str | None = None, at_local: str | None = None,
                staleness_legend: list[dict[str, Any]] | None = None,
-               swatches: dict[str, dict[str, str | None]] | None = None) -> dict[str, Any]:
+               swatches: dict[str, dict[str, str | None]] | None = None,
+               emergency: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """Everything the page script needs, as plain JSON: view, legend with counts, layers, URLs, texts.
 
     `region` (a workshop map) is the identify answer of that region: its member units give the counts.
     `at` (the page's ?at= as given, already checked): a historical view, drawn as of that moment; its legend
     has no counts (the snapshot counts are today's) and it does not poll (the past does not change).
-    `swatches` (legend_swatches): the colours the region and unit tiles draw; by default the palette's."""
+    `swatches` (legend_swatches): the colours the region and unit tiles draw; by default the palette's.
+    `emergency` (emergency_legend): the emergency features drawn, listed under the levels."""
     swatches = swatches or {}
     if region is not None:
         unit_counts = {lv.value: 0 for lv in LEVELS_HIGH_TO_LOW}
@@ -220,6 +295,7 @@ def map_config(summary: MapSummary, *, region: dict[str, Any] | None, lang: str,
         "at": at,
         "at_local": at_local or at,
         "staleness_legend": staleness_legend or [],
+        "emergency_legend": emergency or [],
     }
 
 

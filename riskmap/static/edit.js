@@ -71,6 +71,10 @@
     map.pm.setLang(c.lang === "zh" ? "zh" : "en");
     map.pm.setGlobalOptions({ snappable: true, snapDistance: 14, allowSelfIntersection: false });
     map.on("pm:create", function (e) { self.created(e.layer, e.shape); });
+    // While a shape or a line is drawn, the features' point markers (hydrants, exits … drawn as pins) let clicks
+    // through to the map, so that a vertex can be placed where a pin stands.
+    map.on("pm:drawstart", function () { map.getContainer().classList.add("editor-drawing"); });
+    map.on("pm:drawend", function () { map.getContainer().classList.remove("editor-drawing"); });
     map.on("moveend", function () { self.loadView(); });
     map.on("click", function () { if (!self.mode) self.select(null); });
     this.panel = document.getElementById("editor-panel");
@@ -457,11 +461,15 @@
       this.setMode(null);
       return this.split(this.selected, line);
     }
-    if (shape === "Line") { this.map.removeLayer(layer); return null; }
     this.map.removeLayer(layer);
-    var role = shape === "Marker" ? "equipment" : this.roleSelect.value;
-    var key = "new-" + (++this.newCount);
     var geometry = layer.toGeoJSON().geometry;
+    // The role chosen in the list when it takes this kind of geometry (an escape route is a line drawn in the
+    // direction of travel, a hydrant a point); else the usual role of the kind.
+    var chosen = this.roleSelect.value;
+    var info = this.config.roles.filter(function (r) { return r.role === chosen; })[0];
+    var role = info && info.geometry.indexOf(geometry.type) >= 0 ? chosen
+      : (shape === "Marker" ? "equipment" : (shape === "Line" ? "other" : chosen));
+    var key = "new-" + (++this.newCount);
     var record = { key: key, fid: null, feature: null, props: { name: null, role: role }, geometryType: geometry.type,
                    state: "new", etag: null };
     this.records[key] = record;
@@ -825,6 +833,7 @@
     row.appendChild(button(t.draw_polygon, function () { self.draw("Polygon"); }, "editor-draw-polygon"));
     row.appendChild(button(t.draw_rectangle, function () { self.draw("Rectangle"); }, "editor-draw-rectangle"));
     row.appendChild(button(t.draw_point, function () { self.draw("Marker"); }, "editor-draw-point"));
+    row.appendChild(button(t.draw_line, function () { self.draw("Line"); }, "editor-draw-line"));
     box.appendChild(row);
     var ops = el("div");
     this.toolButtons = {

@@ -453,6 +453,26 @@
       });
       box.appendChild(st);
     }
+    var layout = this.tileLayers.layout;
+    if (layout && this.map.hasLayer(layout) && c.emergency_legend && c.emergency_legend.length) {
+      // the emergency features drawn on the layout, each with the symbol the tiles draw (neutral: shape and mark)
+      box.appendChild(el("div", "riskmap-legend-title riskmap-emergency-title", t.emergency_legend));
+      var et = el("table", "riskmap-emergency-legend");
+      c.emergency_legend.forEach(function (row) {
+        var tr = el("tr", "riskmap-legend-row");
+        tr.setAttribute("data-role", row.key);
+        var td = el("td"), img = el("img", "riskmap-symbol");
+        img.src = row.image;
+        img.alt = "";
+        img.width = 28;
+        img.height = 18;
+        td.appendChild(img);
+        tr.appendChild(td);
+        tr.appendChild(el("td", "riskmap-legend-name", c.lang === "zh" ? row.zh : row.en));
+        et.appendChild(tr);
+      });
+      box.appendChild(et);
+    }
     box.appendChild(el("div", "riskmap-legend-version", t.data_version + " " + c.data_version));
   };
 

@@ -444,3 +444,33 @@ def test_detach_a_unit_then_delete_the_area(fresh_server, open_page):
     history = json.dumps(_http(fresh_server, "GET", "/api/history?limit=5")[2], ensure_ascii=False)
     assert "拆除" in history
     assert log.problems() == []
+
+
+def test_draw_an_escape_route_in_its_direction_and_a_hydrant(fresh_server, open_page):
+    """The role list offers the emergency roles; a line drawn with 疏散路线 chosen is stored as an escape route in
+    the order it was drawn (its direction of travel), a point with 消火栓 chosen as a hydrant."""
+    token = _token(fresh_server)
+    page, log = _open_editor(open_page, fresh_server, token)
+    spot = _empty_spot(page)
+    page.select_option(".editor-new-role", "escape_route")
+    page.click(".editor-draw-line")
+    x, y = spot["x"], spot["y"]
+    for px in (x, x + 40, x + 40):                          # west → east; the last vertex clicked again ends it
+        page.mouse.click(px, y)
+        page.wait_for_timeout(150)
+    page.wait_for_function("window.riskEditor.pendingRecords().length === 1")
+    page.select_option(".editor-new-role", "fire_hydrant")
+    page.click(".editor-draw-point")
+    page.mouse.click(x + 20, y + 40)
+    page.wait_for_function("window.riskEditor.pendingRecords().length === 2")
+    page.fill(".editor-why", "应急设施")
+    page.click(".editor-save-button")
+    page.wait_for_function("window.riskEditor.pendingRecords().length === 0", timeout=30000)
+    items = _http(fresh_server, "GET", "/ogc/collections/layout/items?role=escape_route,fire_hydrant&limit=1000")[2]
+    routes = [f for f in items["features"] if f["properties"]["role"] == "escape_route"
+              and f["geometry"]["type"] == "LineString" and len(f["geometry"]["coordinates"]) == 2]
+    new_route = [f for f in routes if f["geometry"]["coordinates"][0][0] < f["geometry"]["coordinates"][1][0]
+                 and abs(f["geometry"]["coordinates"][0][1] - f["geometry"]["coordinates"][1][1]) < 1e-6]
+    assert len(new_route) == 1                              # drawn west to east, stored west to east
+    assert sum(f["properties"]["role"] == "fire_hydrant" for f in items["features"]) == 7   # the demo's 6 + 1
+    assert log.problems(moved=True) == []
