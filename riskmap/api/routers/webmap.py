@@ -190,13 +190,12 @@ def staleness_legend(layers: list[dict]) -> list[dict]:
              "outline": c.outline.colour if c.outline is not None else None} for c in style.classes]
 
 
-def drawing_summary(request: Request, enterprise: str, drawing: str, moment) -> webmap.MapSummary:
-    """The legend counts and bounds of a drawing other than the site plan, from the map its tiles draw."""
-    from riskmap.api.routers.tiles import tiles_of
+def drawing_summary(data) -> webmap.MapSummary:
+    """The legend counts and bounds of a drawing other than the site plan, from the map its tiles draw (its
+    TileData)."""
     from riskmap.render.tiledata import lonlat_bounds
     from riskmap.store.mapdata import member_counts
 
-    data = tiles_of(request).service.drawing(enterprise, drawing, moment)
     regions, units = data.layer("regions"), data.layer("units")
     levels = [lv.value for lv in LEVELS_HIGH_TO_LOW]
     region_counts: dict[str | None, int] = {}
@@ -244,7 +243,14 @@ def _config(request: Request, enterprise: str | None, region: str | None, lang: 
     at = moment[0] if moment else None
     drawings = drawings_config(store, summary.enterprise, drawing)
     if drawing is not None:
-        summary = drawing_summary(request, summary.enterprise, drawing, moment[2] if moment else None)
+        from riskmap.api.routers.tiles import tiles_of
+
+        data = tiles_of(request).service.drawing(summary.enterprise, drawing, moment[2] if moment else None)
+        summary = drawing_summary(data)
+        layout = data.layer("layout")
+        emergency = webmap.emergency_kinds(layout.attrs["kind"], layout.geometry)
+    else:
+        emergency = webmap.emergency_drawn(store, summary.enterprise)
     index = plant_index(app, summary.enterprise, at=moment[2] if moment else None, drawing=drawing) \
         if region is not None else None
     answer = index.region_answer(region) if index is not None else None
@@ -259,7 +265,7 @@ def _config(request: Request, enterprise: str | None, region: str | None, lang: 
                              at=at, at_local=moment[1] if moment else None,
                              staleness_legend=staleness_legend(layers),
                              swatches=webmap.legend_swatches(load_layer_style("regions"), load_layer_style("units")),
-                             ) | drawings
+                             emergency=webmap.emergency_legend(load_layer_style("layout"), emergency)) | drawings
 
 
 def _page(request: Request, enterprise: str | None, path: str, lang: str, failed: str, back: list,
