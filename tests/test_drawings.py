@@ -325,6 +325,7 @@ def test_a_poster_of_a_storey_says_which_it_is(demo_client, tmp_path):
     assert_fonts_embedded(r.content, tmp_path)
     pfd = pdftotext(demo_client.get(f"/print/poster.pdf?drawing={_q('合成工艺流程图')}").content, tmp_path)
     assert "合成装置工艺流程图" in pfd and "不表示地理位置" in pfd
+    assert "不按比例" in pfd and "北 N" not in pfd and "坐标北" not in pfd     # no north, no scale on a schematic
 
 
 def test_a_drawing_is_imported_over_http(demo_copy, editor_token, tmp_path):

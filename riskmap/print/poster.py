@@ -492,7 +492,10 @@ def _page(ctx: _Context, subject: _Subject) -> output.Page:
         view = again
         if settled:
             break
-    scale_text = f"1:{view.denominator:,.0f}".replace(",", " ") + ("（按指定比例尺）" if ctx.options.scale else "")
+    drawing = getattr(ctx.plant, "drawing", None)
+    schematic = drawing is not None and drawing.schematic     # no place on the earth: no north, no true scale
+    scale_text = "示意图，不按比例 / not to scale" if schematic else \
+        f"1:{view.denominator:,.0f}".replace(",", " ") + ("（按指定比例尺）" if ctx.options.scale else "")
     lay.block.set("比例尺", scale_text)
     north_box, scale_box = _furniture_boxes(view, f)
 
@@ -502,8 +505,9 @@ def _page(ctx: _Context, subject: _Subject) -> output.Page:
         _draw_header(canvas, ctx, p, lay.header_top, lay.title_size, lay.sub_size, subject.map_title,
                      subject.subtitle)
         placed, left_out = _draw_map(canvas, ctx, view, subject, (north_box, scale_box))
-        _draw_north(canvas, ctx, north_box, f)
-        _draw_scalebar(canvas, view, scale_box, f)
+        if not schematic:
+            _draw_north(canvas, ctx, north_box, f)
+            _draw_scalebar(canvas, view, scale_box, f)
         canvas.drawRect(skia.Rect(*lay.frame), skia.Paint(AntiAlias=True, Style=skia.Paint.kStroke_Style,
                                                           Color=colour_int("#333333"), StrokeWidth=0.8 * f))
         lay.legend.draw(canvas, *lay.legend_pos, view)
@@ -844,6 +848,9 @@ def _block_rows(ctx: _Context, subject: _Subject) -> list[tuple[str, str]]:
     layout = f"v{info.get('version')}" + (f"（{source}）" if source else "")
     scale_note = "（按指定比例尺）" if options.scale else ""
     crs = ctx.data.crs_label
+    drawing = getattr(ctx.plant, "drawing", None)
+    if drawing is not None and drawing.schematic:
+        crs = "图纸自身平面（无地理位置）/ the drawing's own plane"
     if ctx.convergence is not None:
         crs += f"；{convergence_text(ctx.convergence)}"
     phone = fonts.clean(plant.enterprise.emergency_phone).strip()
