@@ -71,7 +71,12 @@ def test_print_this_view_link_of_the_web_map(client, plant, tmp_path):
 def test_atlas_pdf(client, plant, tmp_path):
     resp = client.get("/print/poster.pdf", params={"atlas": "true", "paper": "A4"})
     assert resp.status_code == 200
-    assert pdf_pages(resp.content, tmp_path) == 2 + len(plant.regions)       # contents, the plan, each region
+    # contents, the plan, each region, then the other drawings: the office by storey, the workshop, the PFD
+    assert pdf_pages(resp.content, tmp_path) == 2 + len(plant.regions) + 6
+    last = pdftotext(resp.content, tmp_path, first=pdf_pages(resp.content, tmp_path))
+    assert "合成装置工艺流程图" in last and "不按比例" in last
+    contents = pdftotext(resp.content, tmp_path, first=1, last=1)
+    assert "其他图纸 · 6 张" in contents and contents.index("办公楼一层平面图") < contents.index("办公楼三层平面图")
 
 
 def test_poster_png_and_svg(client):

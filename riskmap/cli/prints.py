@@ -80,8 +80,16 @@ def poster(
     options.check()
     settings, plant = _plant(db, enterprise, at, drawing)
     options.sign_offs = sign_offs(settings)
+    drawings = []
+    if atlas and drawing is None:          # the atlas goes on with the other drawings after the site plan's pages
+        from riskmap.print.poster import atlas_drawings
+        from riskmap.store import open_store
+        from riskmap.store.history import parse_moment
+
+        drawings = atlas_drawings(open_store(settings.db, create=False), plant.enterprise.name,
+                                  None if at is None else parse_moment(at))
     with progress("正在出图") as update:
-        written = write_poster(plant, out, options, dpi=dpi, progress=update)
+        written = write_poster(plant, out, options, dpi=dpi, progress=update, drawings=drawings)
     typer.echo(f"{out}：{_size(written)} / written")
 
 

@@ -206,36 +206,53 @@ class _Subject:
 
 
 def poster_pages(plant, options: PosterOptions | None = None, *, now: datetime | None = None,
-                 progress: Progress | None = None) -> list[output.Page]:
+                 progress: Progress | None = None, drawings: Sequence[Any] = ()) -> list[output.Page]:
     """The poster's pages: one (total plan, a region, or a bbox view), or the atlas (contents, total plan, each
-    region by level and name)."""
+    region by level and name, then the other drawings as `drawings` gives them: each building by storey, then
+    schematic drawings; each page says which drawing it shows)."""
     options = options or PosterOptions()
     options.check()
     fonts.faces()                      # a missing font is a clear error before any work
     ctx = _context(plant, options, now)
     data = ctx.data
     jobs: list[tuple[str, Any]] = []
+    others: list[_Context] = []
     if options.atlas:
         jobs.append(("plan", None))
         jobs += [("region", rid) for rid in atlas_order(data)]
+        for other in drawings:
+            try:
+                others.append(_context(other, options, now))
+            except InputError:         # a drawing with nothing to draw has no page
+                continue
+            jobs.append(("drawing", len(others) - 1))
     elif options.region is not None:
         jobs.append(("region", _find_region(data, options.region)))
     elif options.bbox is not None:
         jobs.append(("bbox", options.bbox))
     else:
         jobs.append(("plan", None))
-    contents = _Contents(ctx, jobs) if options.atlas else None
+    contents = _Contents(ctx, jobs, [o.plant.drawing for o in others]) if options.atlas else None
     first = contents.pages if contents is not None else 0
     ctx.pages_total = first + len(jobs)
     pages = contents.draw() if contents is not None else []
     for i, (kind, arg) in enumerate(jobs):
-        ctx.page_no = first + i + 1
+        page_ctx = others[arg] if kind == "drawing" else ctx
+        page_ctx.page_no, page_ctx.pages_total = first + i + 1, ctx.pages_total
         if progress is not None:
-            progress(i, len(jobs), _job_name(data, kind, arg))
-        pages.append(_page(ctx, _subject(ctx, kind, arg)))
+            progress(i, len(jobs), page_ctx.plant.drawing.label() if kind == "drawing" else _job_name(data, kind, arg))
+        pages.append(_page(page_ctx, _subject(page_ctx, "plan" if kind == "drawing" else kind, arg)))
     if progress is not None:
         progress(len(jobs), len(jobs), "")
     return pages
+
+
+def atlas_drawings(store, enterprise: str, at: datetime | None = None) -> list:
+    """The other drawings of an enterprise as the atlas files them after the site plan (each building by storey,
+    workshop plans, then schematic drawings: riskmap.store.drawings orders them), each read as a Plant."""
+    from riskmap.plant import load_plant
+
+    return [load_plant(store, enterprise, at=at, drawing=d.key) for d in store.drawings(enterprise)[1:]]
 
 
 def atlas_order(data: MapData) -> list:
@@ -250,13 +267,14 @@ def atlas_order(data: MapData) -> list:
 
 
 def poster(plant, fmt: str = "pdf", options: PosterOptions | None = None, *, dpi: float = output.PNG_DPI,
-           now: datetime | None = None, progress: Progress | None = None) -> bytes:
-    """The poster as PDF (all pages), PNG (300 dpi) or SVG bytes."""
+           now: datetime | None = None, progress: Progress | None = None, drawings: Sequence[Any] = ()) -> bytes:
+    """The poster as PDF (all pages), PNG (300 dpi) or SVG bytes; an atlas adds a page per drawing of
+    `drawings` (Plants of the other drawings, in atlas order)."""
     fmt = _format(fmt)
     options = options or PosterOptions()
     if options.atlas and fmt != "pdf":
         raise InputError("图集（--atlas）只能输出多页 PDF / an atlas is a multi-page PDF: use .pdf")
-    pages = poster_pages(plant, options, now=now, progress=progress)
+    pages = poster_pages(plant, options, now=now, progress=progress, drawings=drawings)
     if fmt == "pdf":
         return output.pdf_bytes(pages, title=_title_text(plant, options), subject="安全风险四色分布图",
                                 author=plant.enterprise.name)
@@ -266,12 +284,12 @@ def poster(plant, fmt: str = "pdf", options: PosterOptions | None = None, *, dpi
 
 
 def write_poster(plant, out: Path, options: PosterOptions | None = None, *, dpi: float = output.PNG_DPI,
-                 now: datetime | None = None, progress: Progress | None = None) -> int:
+                 now: datetime | None = None, progress: Progress | None = None, drawings: Sequence[Any] = ()) -> int:
     """Write the poster to `out` (format from its suffix; PNG streamed strip by strip); returns bytes written."""
     fmt = _format(out.suffix.lstrip("."))
     options = options or PosterOptions()
     if fmt != "png":
-        data = poster(plant, fmt, options, dpi=dpi, now=now, progress=progress)
+        data = poster(plant, fmt, options, dpi=dpi, now=now, progress=progress, drawings=drawings)
         out.write_bytes(data)
         return len(data)
     if options.atlas:
@@ -933,7 +951,7 @@ class _Contents:
     """The atlas's contents: the total plan, then the regions grouped by level in atlas order, each with the page
     its map is on (the contents come first, so the maps start after them)."""
 
-    def __init__(self, ctx: _Context, jobs: list[tuple[str, Any]]):
+    def __init__(self, ctx: _Context, jobs: list[tuple[str, Any]], drawings: Sequence[Any] = ()):
         self.ctx = ctx
         options = ctx.options
         self.paper = paper(options.paper, bool(options.landscape), POSTER_PAPERS)
@@ -945,6 +963,12 @@ class _Contents:
         self.entries: list[tuple[str, str, str | None, int | None]] = []
         group: object = ()
         for index, (kind, arg) in enumerate(jobs):
+            if kind == "drawing":
+                if group != "drawings":
+                    group = "drawings"
+                    self.entries.append(("head", f"其他图纸 · {len(drawings)} 张", None, None))
+                self.entries.append(("item", drawings[arg].label(), "plan", index))
+                continue
             if kind != "region":
                 self.entries.append(("item", "总平面图（全厂）", "plan", index))
                 continue

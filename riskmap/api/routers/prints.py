@@ -186,7 +186,13 @@ def make_router() -> APIRouter:
         moment = _moment(q.at)
 
         def make(plant):
-            return poster(plant, fmt, options, dpi=dpi), MEDIA[fmt], f"四色分布图.{fmt}", f"poster.{fmt}"
+            drawings = []
+            if atlas and plant.drawing is None:     # the site plan's pages, then the other drawings'
+                from riskmap.print.poster import atlas_drawings
+
+                drawings = atlas_drawings(request.app.state.store(), plant.enterprise.name, moment)
+            return (poster(plant, fmt, options, dpi=dpi, drawings=drawings), MEDIA[fmt], f"四色分布图.{fmt}",
+                    f"poster.{fmt}")
 
         what = ("poster", fmt, options.paper.upper(), q.landscape, q.scale, q.region, atlas, q.hatch, q.grid,
                 q.units, options.bbox, options.layers, q.method, dpi)
