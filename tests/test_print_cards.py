@@ -157,7 +157,7 @@ def test_default_selection_is_every_post_and_equipment_unit_with_risks(plant):
     expected = sum(1 for u in plant.units if u.kind in (UnitKind.POST, UnitKind.EQUIPMENT) and u.events)
     assert len(chosen) == expected
     equipment = sum(u.kind is UnitKind.EQUIPMENT for u in chosen)
-    assert equipment == 45                                    # the demo's 45 pieces of equipment: their own card
+    assert equipment == 46                   # the demo's 45 pieces of equipment and the PFD's filter S-201
 
 
 def test_unknown_units_and_bad_options_are_clear_errors(plant):
