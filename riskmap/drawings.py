@@ -158,6 +158,17 @@ def feature_cell(site: str | None, placements: dict[str, str] | None) -> str | N
     return "; ".join(parts) if parts else None
 
 
+def not_imported_warning(units, drawings: set[str]) -> str | None:
+    """The warning for a ledger whose units name drawings not imported yet (their references wait for them)."""
+    unknown = sorted({d for u in units for d in (u.placements or {})} - set(drawings))
+    if not unknown:
+        return None
+    who = [u.id for u in units if set(u.placements or {}) & set(unknown)][:5]
+    return (f"台账引用了尚未导入的图纸 {'、'.join(unknown[:5])}（单元 {'、'.join(who)}），导入这些图纸时自动关联 / the "
+            f"ledger refers to drawings not imported yet: {', '.join(unknown[:5])} (units {', '.join(who)}); they are "
+            "bound when those drawings are imported")
+
+
 def units_on_drawing(units, key: str) -> list:
     """The units as a drawing other than the site plan shows them: each stands on its feature there (its placement),
     or, without one, where its nearest placed ancestor stands; a geometry of its own (site plan lon/lat) does not

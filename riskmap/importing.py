@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from riskmap.attach import bind_placements, resolve_unit_geometries
 from riskmap.criteria import assess_units
-from riskmap.drawings import SITE_PLAN, Drawing
+from riskmap.drawings import SITE_PLAN, Drawing, not_imported_warning
 from riskmap.geo.importer import import_layout_file
 from riskmap.plant import resolve_enterprise
 
@@ -64,7 +64,10 @@ def import_ledger(store: Store, ledger: Ledger, *, source: str, enterprise: str 
                                reason=reason)
     features = store.layout_features(name)
     warnings = resolve_unit_geometries(copy.deepcopy(list(ledger.units)), features) if len(features) else []
-    for key in sorted({d for u in ledger.units for d in u.placements}):
+    known = {d.key for d in store.drawings(name)}
+    pending = not_imported_warning(ledger.units, known)
+    warnings += [pending] if pending else []
+    for key in sorted({d for u in ledger.units for d in u.placements} & known):
         warnings += bind_placements(ledger.units, key, store.layout_features(name, drawing=key))[1]
     return {"enterprise": name, "ledger_version": version, "warnings": warnings}
 

@@ -194,11 +194,27 @@ def test_bad_drawings_are_refused_and_write_nothing(store, tmp_path):
     with pytest.raises(NotFoundError, match="no drawing"):
         store.layout_features(ENT, drawing="办公楼-2F")
 
-    store.save_units(ENT, [_unit("U", Level.LOW, feature="厂区")])
+
+
+def test_references_to_a_drawing_not_imported_yet_wait_for_it(store, tmp_path):
+    from riskmap.drawings import not_imported_warning
+
+    _import(store, _site_geojson(tmp_path / "site.geojson"))
+    units = [_unit("U", Level.LOW, feature="厂区"), _unit("R", Level.MAJOR, "U", "办公楼-2F::101")]
+    assert "not imported yet: 办公楼-2F" in not_imported_warning(units, {"site"})
+    store.save_units(ENT, units)
+    waiting = next(u for u in store.units(ENT) if u.id == "R")
+    assert waiting.placements == {"办公楼-2F": "101"} and waiting.feature_ref is None
     ledger = store.ledger_info(ENT)["version"]
-    with pytest.raises(InputError, match="do not exist"):
-        store.save_units(ENT, [_unit("U", Level.LOW, feature="厂区; 不存在::101")])
-    assert store.ledger_info(ENT)["version"] == ledger and store.data_version(ENT) == version + 1
+    _import(store, _floor_geojson(tmp_path / "f2.geojson"), new_drawing("办公楼-2F", building="办公楼", storey="2F"))
+    bound = next(u for u in store.units(ENT) if u.id == "R")
+    fids = store.layout_features(ENT, drawing="办公楼-2F").set_index("name")["fid"]
+    building = store.drawing(ENT, "办公楼-2F").building_ref
+    assert bound.placements == {"办公楼-2F": str(fids["101"])} and bound.feature_ref == building
+    assert store.ledger_info(ENT)["version"] > ledger                       # a "bind" version of its own
+    from riskmap.plant import load_plant
+
+    assert load_plant(store, ENT).region_risk()[0].level == Level.MAJOR      # the building decides its region
 
 
 def test_a_drawing_imported_again_replaces_only_itself(store, tmp_path):

@@ -42,12 +42,13 @@ def bind_new_ledger(features, units, unit_rows: list[dict]) -> list[str]:
 
 
 def bind_new_placements(s, ent_id: int, enterprise_name: str, units, unit_rows: list[dict]) -> list[str]:
-    """Bind the references a ledger gives on drawings other than the site plan to those drawings' fids; a drawing
-    that does not exist refuses the ledger (InputError: nothing is written). A unit placed on a storey of a building
-    and nowhere on the site plan stands, on the site plan, on that building: the building takes the highest level
-    of everything on its storeys (短板)."""
+    """Bind the references a ledger gives on drawings other than the site plan to those drawings' fids; returns a
+    warning per reference that matches nothing, and per drawing that is not there yet (its references wait, and
+    are bound when it is imported: bind_drawing). A unit placed on a storey of a building and nowhere on the site
+    plan stands, on the site plan, on that building: the building takes the highest level of everything on its
+    storeys (短板)."""
     from riskmap.attach import bind_placements
-    from riskmap.errors import InputError
+    from riskmap.drawings import not_imported_warning
     from riskmap.store.drawings import list_drawings
     from riskmap.store.layouts import read_features
 
@@ -55,28 +56,65 @@ def bind_new_placements(s, ent_id: int, enterprise_name: str, units, unit_rows: 
     if not wanted:
         return []
     drawings = {d.key: d for d in list_drawings(s, ent_id)}
-    unknown = [d for d in wanted if d not in drawings]
-    if unknown:
-        who = [u.id for u in units if set(u.placements or {}) & set(unknown)][:5]
-        raise InputError(f"台账引用了不存在的图纸 {'、'.join(unknown[:5])}（单元 {'、'.join(who)}），请先导入图纸 / "
-                         f"the "
-                         f"ledger refers to drawings that do not exist: {', '.join(unknown[:5])} (units "
-                         f"{', '.join(who)}); import those drawings first")
-    warnings: list[str] = []
-    for key in wanted:
+    warning = not_imported_warning(units, set(drawings))
+    warnings: list[str] = [warning] if warning else []
+    for key in (d for d in wanted if d in drawings):
         bound, found = bind_placements(units, key, read_features(s, enterprise_name, drawing=key))
         warnings += found
         for unit in units:
             if unit.id in bound:
                 unit.placements = {**unit.placements, key: bound[unit.id]}
     for unit, row in zip(units, unit_rows, strict=True):
-        if not unit.feature_ref and unit.geometry is None:
-            buildings = [drawings[d].building_ref for d in sorted(unit.placements or {}) if drawings[d].building_ref]
-            if buildings:
-                unit.feature_ref = buildings[0]
-                row["feature_ref"] = unit.feature_ref
+        building = _building_of(unit, drawings)
+        if building is not None:
+            unit.feature_ref = building
+            row["feature_ref"] = building
         row["placements"] = dict(unit.placements) if unit.placements else None
     return warnings
+
+
+def _building_of(unit, drawings: dict) -> str | None:
+    """The site plan building a unit stands on because it is placed on a storey of it and nowhere on the site plan
+    (None when it has a place of its own there)."""
+    if unit.feature_ref or unit.geometry is not None:
+        return None
+    buildings = [drawings[d].building_ref for d in sorted(unit.placements or {})
+                 if d in drawings and drawings[d].building_ref]
+    return buildings[0] if buildings else None
+
+
+def bind_drawing(w: Writing, drawing, features, author: str | None = None) -> dict[str, str]:
+    """After a drawing other than the site plan was imported in transaction `w`: bind the current units'
+    references on it to its fids (by fid, else by unique name) and stand units placed on a storey on its building;
+    writes a "bind" ledger version when anything changed. Returns {unit id: fid}."""
+    from riskmap.attach import bind_placements
+
+    s = w.session
+    units = [u for u in map_units(s, w.enterprise_id) if (u.placements or {}).get(drawing.key)]
+    if not units:
+        return {}
+    bound, _ = bind_placements(units, drawing.key, features)
+    drawings = {drawing.key: drawing}
+    stands = {u.id: b for u in units if (b := _building_of(u, drawings)) is not None}
+    if not bound and not stands:
+        return {}
+    version = new_ledger_version(w, "bind", author, None, 0, 0, BIND_NOTE)
+    items = []
+    for code in sorted(set(bound) | set(stands)):
+        row = current_unit_row(s, w.enterprise_id, code)
+        unit = unit_of(s, row)
+        if code in bound:
+            items.append({"id": code, "op": "bind", "drawing": drawing.key, "from": unit.placements.get(drawing.key),
+                          "to": bound[code]})
+            unit.placements = {**unit.placements, drawing.key: bound[code]}
+        if code in stands:
+            unit.feature_ref = stands[code]
+        s.execute(update(UnitRow).where(UnitRow.id == row.id).values(valid_to=version.number))
+        insert_unit(w, version, unit, row.position)
+    w.touch(units=set(bound) | set(stands))
+    record_change(w, "units.bind", collection="units", items=sorted(set(bound) | set(stands)), author=author,
+                  detail={"items": items[:MAX_DETAIL_ITEMS], "count": len(items), "drawing": drawing.key})
+    return bound
 
 
 def rebind_after_layout(w: Writing, features, previous=None, author: str | None = None) -> dict[str, str]:

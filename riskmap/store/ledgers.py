@@ -89,7 +89,7 @@ def map_units_ordered(s: Session, ent_id: int, codes: Iterable[str] | None = Non
         unit_rows = conn.execute(
             select(units_t.c.id, units_t.c.position, units_t.c.code, units_t.c.name, units_t.c.kind,
                    units_t.c.parent_code, units_t.c.feature_ref, units_t.c.weight, units_t.c.last_assessed,
-                   UnitRow.override["level"].as_string().label("override_level"),
+                   units_t.c.placements, UnitRow.override["level"].as_string().label("override_level"),
                    wkb_of(dialect, units_t.c.geometry).label("wkb"))
             .where(*cond).order_by(units_t.c.position, units_t.c.id)
         ).all()
@@ -113,6 +113,7 @@ def map_units_ordered(s: Session, ent_id: int, codes: Iterable[str] | None = Non
             out.append(((int(r.position), int(r.id)), AssessmentUnit(
                 id=r.code, name=r.name, kind=UnitKind(r.kind), parent_id=r.parent_code, geometry=geom,
                 feature_ref=r.feature_ref, weight=Decimal(r.weight), last_assessed=r.last_assessed,
+                placements=dict(r.placements or {}),
                 events=[RiskEvent("", residual_level=level)] if level is not None else [])))
     return out
 

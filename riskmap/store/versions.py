@@ -59,6 +59,8 @@ def save_layout(store: Store, enterprise_name: str, layout: LayoutImport, *, aut
         insert_rows(s, LayoutFeatureRow, rows)
         if site:
             binding.rebind_after_layout(w, read_features(s, enterprise_name), previous, author=author)
+        else:              # references waiting for this drawing (or naming its features by name) are bound now
+            binding.bind_drawing(w, drawing, read_features(s, enterprise_name, drawing=drawing.key), author=author)
         record_change(w, "layout.import", collection="layout", author=author, reason=reason,
                       detail={"source": clean_text(layout.source_name), "features": len(rows),
                               "bbox": rows_bbox(rows), **({} if site else {"drawing": drawing.key})})
