@@ -59,7 +59,8 @@ def test_yes_applies_one_new_layout_version(demo):
     url, drawing, handles = demo
     before = counts(url)
     proc = revise(url, drawing, "--yes", "--reason", "2026 年技改", "--author", "张工")
-    assert "已应用：新布局版本 2 / applied: new layout version 2" in proc.stdout
+    n = before["layout_versions"] + 1      # version numbers run across the demo's drawings
+    assert f"已应用：新布局版本 {n} / applied: new layout version {n}" in proc.stdout
     after = counts(url)
     assert after["layout_versions"] == before["layout_versions"] + 1
     assert after["data_version"] == before["data_version"] + 1
@@ -81,7 +82,7 @@ def test_yes_applies_one_new_layout_version(demo):
         unchanged = [f for f in old.index if f not in ("EF", lab) and old.loc[f, "name"] != "停车场"]
         assert (new.loc[unchanged, "id"] == old.loc[unchanged, "id"]).all()   # untouched rows are the same rows
         info = store.layout_info(name)
-        assert info["version"] == 2 and info["action"] == "revise"
+        assert info["version"] == n and info["action"] == "revise"
         audit = history.history(store, name, limit=1)[0]
         assert audit["action"] == "layout.revise" and audit["author"] == "张工" and audit["reason"] == "2026 年技改"
         assert set(audit["item_ids"]) >= {"EF", lab}
@@ -134,7 +135,8 @@ def test_the_terminal_asks_first(demo, answer, applied):
     out = _on_terminal(["import-layout", drawing, "--revise", "--control-points", POINTS, "--db", url], answer)
     assert "应用这些更改？/ apply these changes?" in out
     if applied:
-        assert "新布局版本 2" in out and counts(url)["layout_versions"] == before["layout_versions"] + 1
+        n = before["layout_versions"] + 1
+        assert f"新布局版本 {n}" in out and counts(url)["layout_versions"] == n
     else:
         assert "未应用" in out and counts(url) == before
 
@@ -159,7 +161,7 @@ def test_a_layout_changed_meanwhile_is_refused(demo):
             apply_revision(store, name, diff, base)
         assert moved.value.http_status == 409 and "请重新比较" in moved.value.message
         with pytest.raises(EditConflict):     # even when the caller names the new version, the tags are stale
-            apply_revision(store, name, diff, base + 1)
+            apply_revision(store, name, diff, store.layout_info(name)["version"])
         assert counts(url) == before
     finally:
         store.close()
