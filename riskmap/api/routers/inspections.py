@@ -22,6 +22,7 @@ from riskmap.api.requests import if_match_of, reason_of
 from riskmap.clock import LOCAL_ZONE
 from riskmap.clock import now as clock_now
 from riskmap.errors import InputError
+from riskmap.hazards.workflow import Actor
 from riskmap.inspections import store as ins
 from riskmap.inspections.occurrences import STATES, Occurrence, Shutdown
 from riskmap.inspections.records import CHECK_STATUS, CheckRecord
@@ -212,11 +213,13 @@ class RecordList(BaseModel):
 
 
 class RecordSaved(BaseModel):
-    """POST /api/inspections/records: the record and a pre-filled hidden-hazard draft per failed item."""
+    """POST /api/inspections/records: the record, a pre-filled hidden-hazard draft per failed item and the hazards
+    reported for them in the record's own transaction (none without the permission "hazard_report")."""
 
     enterprise: str
     record: RecordOut
     hazard_drafts: list[dict[str, Any]]
+    hazards: list[str] = Field(default_factory=list, description="为不合格项上报的隐患编号 / the hazards reported")
 
 
 class NationalExport(BaseModel):
@@ -498,8 +501,10 @@ def make_router() -> APIRouter:
             t.store, t.name, body.task_id, [a.model_dump() for a in body.answers],
             inspector=_inspector(t.store, who), checked_at=_aware(body.checked_at),
             window_start=_aware(body.window_start), device=body.device, note=body.note, other=body.other,
-            corrects=body.corrects, checkpoint_token=body.checkpoint)
-        return RecordSaved(enterprise=t.name, record=record_out(record), hazard_drafts=drafts)
+            corrects=body.corrects, checkpoint_token=body.checkpoint,
+            reporter=Actor(who.name, who.account_id, who.permissions))
+        return RecordSaved(enterprise=t.name, record=record_out(record), hazard_drafts=drafts,
+                           hazards=[d["hazard_id"] for d in drafts if "hazard_id" in d])
 
     @router.get(f"{api}/records", response_model=RecordList, responses=_ERRORS,
                 summary="排查记录，新的在前 / check records, newest first")
