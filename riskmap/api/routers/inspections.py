@@ -17,16 +17,17 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from riskmap.api.deps import resolve_tenant
 from riskmap.api.fields import Text
-from riskmap.api.permissions import require
+from riskmap.api.permissions import principal_of, require
 from riskmap.api.requests import if_match_of, reason_of
+from riskmap.api.routers import checkin
 from riskmap.clock import LOCAL_ZONE
 from riskmap.clock import now as clock_now
-from riskmap.errors import InputError
+from riskmap.errors import InputError, RiskmapError
 from riskmap.hazards.workflow import Actor
 from riskmap.inspections import store as ins
 from riskmap.inspections.occurrences import STATES, Occurrence, Shutdown
 from riskmap.inspections.records import CHECK_STATUS, CheckRecord
-from riskmap.inspections.tasks import Task
+from riskmap.inspections.tasks import Task, is_assigned
 from riskmap.people import Principal
 from riskmap.store import accounts
 from riskmap.store.history import parse_moment
@@ -375,6 +376,28 @@ def _inspector(store, who: Principal) -> ins.Inspector:
                          department=info.get("department"), roles=tuple(who.roles))
 
 
+def _checkin_page(request: Request, t, token: str, info: dict) -> Response:
+    """The phone's check-in page of a scanned plate: /login first (and back), then the checks due here now that
+    are the signed-in person's."""
+    try:
+        who = principal_of(request)
+    except RiskmapError:          # a session that expired or was signed out: sign in again
+        who = None
+    if who is None or who.enterprise != t.name:
+        return checkin.login_redirect(token)
+    now = clock_now()
+    found, tasks = ins.due(t.store, t.name, now, now + timedelta(seconds=1), now=now, unit_id=info["unit_id"])
+    inspector = _inspector(t.store, who)
+    mine = [(tasks[o.task_id], o) for o in found if o.state == "due" and is_assigned(
+        tasks[o.task_id], name=inspector.name, post=inspector.post, department=inspector.department,
+        roles=inspector.roles)]
+    unit = t.store.unit_record(t.name, info["unit_id"])
+    return checkin.checkin_page(enterprise=t.name, token=token, unit_id=info["unit_id"],
+                                unit_name=unit[0].name if unit else None, person=who.name, mine=mine,
+                                others=sum(o.state == "due" for o in found) - len(mine),
+                                can_inspect="inspect" in who.permissions)
+
+
 # ---------------------------------------------------------------------------------------------- routes
 
 
@@ -477,11 +500,17 @@ def make_router() -> APIRouter:
         made = ins.issue_checkpoints(t.store, t.name, body.unit_ids, reissue=body.reissue, author=who.author)
         return CheckpointList(enterprise=t.name, items=[CheckpointOut(**c) for c in made])
 
-    @router.get("/c/{token}", response_model=CheckpointView, responses=_ERRORS,
+    @router.get("/c/{token}", response_model=CheckpointView,
+                responses={**_ERRORS, 200: {"content": {"text/html": {}}, "description":
+                           "JSON，或浏览器（Accept: text/html）的签到页 / JSON, or the check-in page for a browser"},
+                           303: {"description": "浏览器未登录：转到 /login / a browser not signed in: to /login"}},
                 summary="扫码：巡检点的单元及此刻应做的排查 / a scanned checkpoint: its unit and the checks due now")
     def scan(request: Request, token: str, enterprise: str | None = ENTERPRISE):
+        page = checkin.wants_html(request.headers.get("accept"))
         owner, info = ins.resolve_checkpoint(request.app.state.store(), token, enterprise=enterprise)
         t = resolve_tenant(request.app, owner)
+        if page:
+            return _checkin_page(request, t, token, info)
         now = clock_now()
         found, tasks = ins.due(t.store, t.name, now, now + timedelta(seconds=1), now=now,
                                unit_id=info["unit_id"])
