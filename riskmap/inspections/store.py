@@ -34,6 +34,7 @@ from riskmap.domain import UnitKind
 from riskmap.errors import EditConflict, InputError, LedgerError, NotFoundError, PreconditionRequired
 from riskmap.hazards.workflow import Actor
 from riskmap.inspections.cadence import Cadence
+from riskmap.inspections.coverage import unit_coverage
 from riskmap.inspections.errors import (
     AlreadyCheckedError,
     CheckpointError,
@@ -415,6 +416,18 @@ def window_range(which: str, now: datetime | None = None) -> tuple[datetime, dat
         raise InputError(f"范围应为 today、week 或 month，而不是 {str(which)[:20]!r} / window is today, week or month")
     return (datetime.combine(first, datetime.min.time(), LOCAL_ZONE),
             datetime.combine(last, datetime.min.time(), LOCAL_ZONE))
+
+
+def coverage(store: Store, name: str, window: str, *, now: datetime | None = None) -> tuple[dict[str, str], set[str]]:
+    """What the coverage map shows for `window` (today, week, month) at `now`: each unit's state
+    (riskmap.inspections.coverage) and the units that have a current checkpoint (drawn as points)."""
+    start, end = window_range(window, now)
+    found, _ = due(store, name, start, end, now=now)
+    with store.session() as s:
+        ent_id = enterprise_id(s, name, create=False)
+        plates = set(s.execute(select(InspectionCheckpointRow.unit_code).where(
+            InspectionCheckpointRow.enterprise_id == ent_id, InspectionCheckpointRow.retired_at.is_(None))).scalars())
+    return unit_coverage(found), plates
 
 
 # ---------------------------------------------------------------------------------------------- records
