@@ -97,3 +97,20 @@ def test_bad_codes_in_a_browser(site):
     client.cookies.set("riskmap_session", "expired-or-forged")
     r = client.get(f"/c/{token}", headers=HTML)
     assert r.status_code == 303 and r.headers["location"].startswith("/login?next=")
+
+
+def test_today_page_for_the_signed_in_inspector(site):
+    client, store, token = site
+    first = client.get("/inspections/today", params={"enterprise": ENT})
+    assert first.status_code == 303 and first.headers["location"] == "/login?next=/inspections/today"
+    _sign_in(client, "zhang", token)
+    page = client.get("/inspections/today", params={"enterprise": ENT})
+    assert page.status_code == 200 and 'name="viewport"' in page.text
+    route = page.text.split('id="route">')[1].split("</ol>")[0]
+    assert route.count('<li class="check stop">') == 1 and "&lt;i&gt;x&lt;/i&gt;" in route
+    assert client.get("/inspections/today", params={"enterprise": ENT, "near": "120.1,32.1"}).status_code == 200
+    for bad in ("x", "200,1", "1,2,3", "nan,nan"):
+        assert client.get("/inspections/today", params={"enterprise": ENT, "near": bad}).status_code == 422
+    client.cookies.clear()
+    _sign_in(client, "li", token)
+    assert "nothing due now" in client.get("/inspections/today", params={"enterprise": ENT}).text

@@ -58,3 +58,21 @@ def test_check_in_on_a_phone(fresh_server, open_page):
     assert len(made) == 1 and made[0]["description"] == "压力表指针卡死" and made[0]["state"] == "reported"
     assert not any(r for r in log.requests if not r.startswith(fresh_server.origin))
     assert log.problems() == []
+
+
+def test_todays_checks_on_a_phone(fresh_server, open_page):
+    page, log = open_page(fresh_server, "/healthz", wait_idle=False)
+    page.set_viewport_size(PHONE)
+    page.goto(fresh_server.origin + "/inspections/today", wait_until="load")
+    assert page.url.startswith(fresh_server.origin + "/login?next=/inspections/today")
+    page.fill("#login", "demo-inspector")
+    page.fill("#password", DEMO_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(fresh_server.origin + "/inspections/today", timeout=30000)
+    stops = page.locator("#route li.stop")
+    assert stops.count() >= 2                                   # the demo leaves some of today's checks due
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    assert "米" in stops.nth(1).inner_text()                     # the walk from the stop before
+    box = page.locator("#near").bounding_box()
+    assert box["height"] >= 44 and box["x"] + box["width"] <= PHONE["width"]
+    assert log.problems() == []

@@ -144,3 +144,48 @@ def wants_html(accept: str | None) -> bool:
         return False
     return "application/json" not in accept or accept.index("text/html") < accept.index("application/json")
 
+
+
+# Asks the phone where it stands (only when the button is pressed) and reloads the list from there.
+NEAR_SCRIPT = """
+(function () {
+  var b = document.getElementById('near');
+  if (!b || !navigator.geolocation) { if (b) { b.hidden = true; } return; }
+  b.addEventListener('click', function () {
+    b.disabled = true;
+    navigator.geolocation.getCurrentPosition(function (p) {
+      var q = new URLSearchParams(location.search);
+      q.set('near', p.coords.longitude.toFixed(6) + ',' + p.coords.latitude.toFixed(6));
+      location.search = q.toString();
+    }, function () { b.disabled = false; b.textContent = '无法定位 / no position'; }, {timeout: 10000});
+  });
+})();
+"""
+
+
+def today_page(*, enterprise: str, person: str, stops: list[dict], later: list[dict], done: int, missed: int,
+               start_from: str) -> HTMLResponse:
+    """Today's checks of the signed-in inspector: the open ones in walking order (nearest next, with the metres
+    from the stop before), then those whose window opens later today, and what is done or missed."""
+    def row(stop: dict) -> str:
+        walk = f" · 约 {stop['metres']:.0f} 米 / ~{stop['metres']:.0f} m" if stop.get("metres") is not None else ""
+        return (f'<li class="check stop"><h2>{escape(stop["unit_name"])}</h2><p>{escape(stop["title"])}</p>'
+                f'<p class="meta">{stop["start"]:%H:%M}–{stop["end"]:%H:%M}{walk}</p></li>')
+
+    open_rows = "".join(row(s) for s in stops) or \
+        '<li class="empty">现在没有待检的排查 / nothing due now</li>'
+    later_rows = "".join(row(s) for s in later)
+    body = f"""<!DOCTYPE html>
+<html lang="zh-CN"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>今天的排查 / today's checks</title><style>{STYLE}
+ol{{list-style:none;padding:0;margin:0}}.summary{{margin:.6rem 0}}#near{{background:#37474f}}</style></head>
+<body data-enterprise="{escape(enterprise)}"><header><h1>今天的排查 / Today's checks</h1>
+<p>{escape(person)} · {escape(enterprise)}</p></header><main>
+<p class="summary">已完成 {done} · 漏检 {missed} / done {done} · missed {missed}</p>
+<button id="near" type="button">按我的位置排序 / order from where I stand</button>
+<p class="who">路线起点 / route starts at: {escape(start_from)}</p>
+<h2>待检（近的在前）/ Due now, nearest next</h2><ol id="route">{open_rows}</ol>
+{f'<h2>今天稍后 / Later today</h2><ol id="later">{later_rows}</ol>' if later_rows else ''}
+</main><script>{NEAR_SCRIPT}</script></body></html>"""
+    return HTMLResponse(body, headers={"Cache-Control": "no-store"})

@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from riskmap.api.deps import resolve_tenant
@@ -398,6 +399,64 @@ def _checkin_page(request: Request, t, token: str, info: dict) -> Response:
                                 can_inspect="inspect" in who.permissions)
 
 
+def _near(text: str | None):
+    """`near=lon,lat` (the phone's position), or None; InputError for anything else."""
+    if text is None:
+        return None
+    parts = text.split(",")
+    try:
+        lon, lat = (float(p) for p in parts)
+    except ValueError:
+        lon = lat = float("nan")
+    if len(parts) != 2 or not (-180 <= lon <= 180 and -90 <= lat <= 90):
+        raise InputError("near 应为 经度,纬度 / near is lon,lat")
+    return (lon, lat)
+
+
+def _today_page(request: Request, enterprise: str | None, near: str | None) -> Response:
+    """Today's checks of the signed-in person, in walking order (riskmap.inspections.route)."""
+    from riskmap.inspections.route import route_order
+    from riskmap.store.hazards import unit_locations
+
+    t = resolve_tenant(request.app, enterprise)
+    try:
+        who = principal_of(request)
+    except RiskmapError:
+        who = None
+    if who is None or who.enterprise != t.name:
+        return RedirectResponse("/login?next=/inspections/today", status_code=303,
+                                headers={"Cache-Control": "no-store"})
+    start = _near(near)
+    inspector = _inspector(t.store, who)
+    first, last = ins.window_range("today")
+    now = clock_now()
+    found, tasks = ins.due(t.store, t.name, first, last, now=now, person=inspector)
+    codes = {o.unit_code for o in found}
+    places = {k: (p.x, p.y) for k, p in unit_locations(t.store, t.name, codes).items()}
+    names = {u.id: u.name for u in t.store.units(t.name) if u.id in codes}
+    start_from = "我的位置 / where I stand" if start is not None else ""
+    if start is None:
+        mine = [r for r in ins.records(t.store, t.name, since=first, limit=200)
+                if r.account_id == who.account_id and tasks.get(r.task_id) is not None]
+        if mine and tasks[mine[0].task_id].unit_code in places:
+            code = tasks[mine[0].task_id].unit_code
+            start, start_from = places[code], f"上次排查 / last check: {names.get(code, code)}"
+    open_now = [o for o in found if o.state == "due"]
+
+    def stop(o, metres=None) -> dict:
+        return {"unit_name": names.get(o.unit_code, o.unit_code), "title": tasks[o.task_id].title,
+                "start": o.start.astimezone(LOCAL_ZONE), "end": o.end.astimezone(LOCAL_ZONE), "metres": metres}
+
+    ordered = route_order([(i, places.get(o.unit_code)) for i, o in enumerate(open_now)], start)
+    stops = [stop(open_now[i], metres) for i, metres in ordered]
+    if not start_from and stops:
+        start_from = f"第一站 / the first stop: {stops[0]['unit_name']}"
+    later = [stop(o) for o in sorted((o for o in found if o.state == "upcoming"), key=lambda o: o.start)]
+    return checkin.today_page(enterprise=t.name, person=who.name, stops=stops, later=later,
+                              done=sum(o.state == "done" for o in found),
+                              missed=sum(o.state == "missed" for o in found), start_from=start_from or "—")
+
+
 # ---------------------------------------------------------------------------------------------- routes
 
 
@@ -519,6 +578,16 @@ def make_router() -> APIRouter:
                               checkpoint_id=info["id"],
                               due=[DueHere(task=task_out(tasks[o.task_id]), occurrence=_occurrence_out(o, tasks))
                                    for o in found])
+
+    @router.get("/inspections/today", response_class=HTMLResponse,
+                responses={303: {"description": "未登录：转到 /login / not signed in: to /login"},
+                           422: {"description": "near 有误 / bad near"}},
+                summary="今天我的排查（手机页，按路线近的在前）/ today's checks of the signed-in inspector, nearest "
+                        "next (a phone page)")
+    def today(request: Request, enterprise: str | None = ENTERPRISE,
+              near: str | None = Query(None, max_length=60, description="经度,纬度：当前位置 / lon,lat where you "
+                                                                        "stand")):
+        return _today_page(request, enterprise, near)
 
     @router.post(f"{api}/records", response_model=RecordSaved, status_code=201,
                  responses={**_WRITE_ERRORS, 409: {"description": "该窗口已有记录 / this window was checked"}},
