@@ -76,3 +76,15 @@ def test_todays_checks_on_a_phone(fresh_server, open_page):
     box = page.locator("#near").bounding_box()
     assert box["height"] >= 44 and box["x"] + box["width"] <= PHONE["width"]
     assert log.problems() == []
+
+
+def test_coverage_layer_on_the_web_map(demo_server, open_page, wait_map_idle):
+    page, log = open_page(demo_server, "/map")
+    label = page.locator(".leaflet-control-layers-overlays label", has_text="排查覆盖")
+    assert label.count() == 1
+    label.locator("input").click()
+    page.evaluate("window.riskmapApp.map.setZoom(17)")
+    wait_map_idle(page)
+    srcs = page.evaluate("[...document.querySelectorAll('.riskmap-tiles-coverage img.leaflet-tile')].map(i => i.src)")
+    assert srcs and all("/tiles/coverage/" in s for s in srcs)
+    assert log.problems(moved=True) == []
