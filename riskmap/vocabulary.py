@@ -104,6 +104,11 @@ STALENESS_FIELDS = (
     Field("staleness", "string", "评估时效类别 recent/due/overdue/never", "staleness class", items=False),
     Field("flagged", "boolean", "是否待复评", "flagged for re-assessment", items=False),
 )
+# The coverage layer's tiles: the units' tile fields and this.
+COVERAGE_FIELDS = (
+    Field("coverage", "string", "排查覆盖 missed/due/done/suspended/none（巡检点为 checkpoint）",
+          "inspection coverage (checkpoint for the checkpoints)", items=False),
+)
 ID_FIELD = {"regions": "region_id", "units": "unit_id", "layout": "source_id"}
 
 
@@ -114,7 +119,8 @@ def item_fields(layer: str) -> tuple[Field, ...]:
 
 def tile_fields(layer: str) -> dict[str, str]:
     """Field → TileJSON type of the vector tiles of a layer (`staleness`: the units' and its own)."""
-    fields = (*FIELDS["units"], *STALENESS_FIELDS) if layer == "staleness" else FIELDS[layer]
+    extra = {"staleness": STALENESS_FIELDS, "coverage": COVERAGE_FIELDS}
+    fields = (*FIELDS["units"], *extra[layer]) if layer in extra else FIELDS[layer]
     return {f.name: f.tile_type for f in fields if f.tiles}
 
 

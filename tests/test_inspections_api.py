@@ -10,6 +10,7 @@ from riskmap.api.app import create_app
 from riskmap.domain import AssessmentUnit, ControlMeasure, RiskEvent, UnitKind
 from riskmap.settings import Settings
 from riskmap.store import accounts, open_store, tokens
+from riskmap.store import hazards as hz
 
 ENT, OTHER = "巡检化工", "别家化工"
 
@@ -98,6 +99,9 @@ def test_plan_scan_check_and_export(site):
     out = saved.json()
     assert out["record"]["check_status"] == 1 and out["record"]["person"] == "zhang"
     assert out["hazard_drafts"][0]["description"] == "压力表损坏" and out["hazard_drafts"][0]["place"] == "1# 泵"
+    assert out["hazards"] == [out["hazard_drafts"][0]["hazard_id"]]          # reported with the record
+    made = hz.get(store, ENT, out["hazards"][0])
+    assert made["source"] == 1 and made["check_record_id"] == str(out["record"]["id"]) and made["control_index"] == 0
     again = client.post("/api/inspections/records", params=P, json=body, headers=heads["inspector"])
     assert again.status_code == 409
     fixed = client.post("/api/inspections/records", params=P, headers=heads["inspector"],

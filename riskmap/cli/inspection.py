@@ -135,9 +135,13 @@ def record(task_id: Annotated[int, typer.Argument(help="任务编号 / task id")
                                                                                  "start (a late check)")] = None,
            device: Annotated[str | None, typer.Option("--device", help="设备 / device (mobileMe)")] = None,
            corrects: Annotated[int | None, typer.Option("--corrects", help="更正的记录编号 / record corrected")] = None,
+           no_hazards: Annotated[bool, typer.Option("--no-hazards", help="不合格项不登记隐患，只列出草稿 / do not "
+                                                                       "report failed items as hazards")] = False,
            db: DbOption = None, enterprise: EnterpriseOption = None, as_json: JsonOption = False) -> None:
-    """保存一次排查记录（不可修改；更正另存一条）/ save a check (never edited; a correction is a new record)."""
+    """保存一次排查记录（不可修改；更正另存一条）；不合格项在同一事务中登记为隐患 / save a check (never edited; a
+    correction is a new record); failed items are reported as hidden hazards in the same transaction."""
     from riskmap.errors import InputError
+    from riskmap.hazards.workflow import Actor
     from riskmap.inspections import store as ins
 
     answers = []
@@ -151,14 +155,19 @@ def record(task_id: Annotated[int, typer.Argument(help="任务编号 / task id")
     saved, drafts = ins.record_check(store, name, task_id, answers,
                                      inspector=ins.Inspector(person, post=post, department=department),
                                      checked_at=_moment(at), window_start=_moment(window_start), device=device,
-                                     corrects=corrects)
+                                     corrects=corrects,
+                                     reporter=None if no_hazards else Actor(person, None, frozenset({"hazard_report"})))
     if as_json:
-        print_json({"id": saved.id, "status": saved.status, "late": saved.late, "hazard_drafts": drafts})
+        print_json({"id": saved.id, "status": saved.status, "late": saved.late, "hazard_drafts": drafts,
+                    "hazards": [d["hazard_id"] for d in drafts if "hazard_id" in d]})
         return
     typer.echo(f"已保存排查记录 #{saved.id}（checkStatus {saved.status}{'，补录' if saved.late else ''}）/ saved "
                f"check #{saved.id}")
     for d in drafts:
-        typer.echo(f"  待登记隐患 / hazard to register: {d['place']}：{d['description']}")
+        if "hazard_id" in d:
+            typer.echo(f"  已登记隐患 / hazard reported {d['hazard_id']}: {d['place']}：{d['description']}")
+        else:
+            typer.echo(f"  待登记隐患 / hazard to register: {d['place']}：{d['description']}")
 
 
 @inspection_app.command("shutdown")

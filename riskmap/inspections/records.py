@@ -125,6 +125,26 @@ def hazard_drafts(task: Task, record: CheckRecord, *, unit_name: str | None = No
     return out
 
 
+def hazard_reports(task: Task, record: CheckRecord, *, unit_name: str | None = None) -> list[dict]:
+    """The values of a hidden-hazard report (riskmap.hazards.workflow REPORT_FIELDS) for each failed item: the same
+    facts as `hazard_drafts`, in the hazards room's own names (its control index counts from 0, a task's from 1; an
+    event without an id is named by its position "#n", as the task's key does)."""
+    parts = task.key.split("|")
+    event_ref = task.event_code or (parts[1] if len(parts) == 3 and parts[1].startswith("#") else None)
+    out = []
+    for draft in hazard_drafts(task, record, unit_name=unit_name):
+        place = draft["place"]
+        values = {"name": f"{place}：{draft['item']}"[:200], "description": draft["description"],
+                  "source": draft["source"], "category": task.assignee.work_type, "unit_code": task.unit_code,
+                  "check_record_id": str(record.id), "fid": task.fid}
+        if event_ref is not None:
+            values["risk_event_code"] = event_ref
+            if task.control_index is not None:
+                values["control_index"] = task.control_index - 1
+        out.append(values)
+    return out
+
+
 def clean_note(value: Any) -> str | None:
     """A note as stored: stripped, None when empty; RecordError when too long or not text."""
     if value is None:

@@ -6,6 +6,13 @@ appended; a task is edited with its row version as ETag; a checkpoint keeps only
 enough to resolve a scanned code (hash it, look it up) and gives nobody a working code from a copy of the database.
 The token travels in the URL's path (/c/<token>), never a query string. The Store is the first argument of each
 function (store.transaction, store.session, store.units): this module never imports riskmap.store.repository.
+
+Failed items → hidden hazards: ONE transaction. `record_check` lends its open transaction to the hazards store's
+public `report_many` (`_Within`), so the record and the hazards of its failed items (reported, source 1 日常排查,
+unit, event, control measure, place and record id filled in) commit together or not at all: no check that found
+something is saved without its hazards, and no hazard names a record that does not exist. Two transactions would
+leave either a record whose hazards are lost when the second fails, or need a compensation that append-only
+records cannot have.
 """
 
 from __future__ import annotations
@@ -13,7 +20,8 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -23,9 +31,17 @@ from sqlalchemy.orm import Session
 
 from riskmap.clock import LOCAL_ZONE, local_date
 from riskmap.domain import UnitKind
-from riskmap.errors import EditConflict, InputError, NotFoundError, PreconditionRequired
+from riskmap.errors import EditConflict, InputError, LedgerError, NotFoundError, PreconditionRequired
+from riskmap.hazards.workflow import Actor
 from riskmap.inspections.cadence import Cadence
-from riskmap.inspections.errors import AlreadyCheckedError, CheckpointError, NoTaskError, NotAssignedError
+from riskmap.inspections.coverage import unit_coverage
+from riskmap.inspections.errors import (
+    AlreadyCheckedError,
+    CheckpointError,
+    NoTaskError,
+    NotAssignedError,
+    RecordError,
+)
 from riskmap.inspections.occurrences import (
     Occurrence,
     Shutdown,
@@ -41,10 +57,13 @@ from riskmap.inspections.records import (
     clean_device,
     clean_note,
     hazard_drafts,
+    hazard_reports,
 )
 from riskmap.inspections.tasks import Assignee, Task, edited, generate_tasks, is_assigned
+from riskmap.store import hazards as hazard_store
 from riskmap.store.audit import record_change
-from riskmap.store.rows import CHUNK_ROWS, enterprise_id, insert_chunk, required_text
+from riskmap.store.ledgers import current_unit_row
+from riskmap.store.rows import CHUNK_ROWS, Writing, clean_enterprise_name, enterprise_id, insert_chunk, required_text
 from riskmap.store.schema import (
     EnterpriseRow,
     InspectionCheckpointRow,
@@ -399,6 +418,18 @@ def window_range(which: str, now: datetime | None = None) -> tuple[datetime, dat
             datetime.combine(last, datetime.min.time(), LOCAL_ZONE))
 
 
+def coverage(store: Store, name: str, window: str, *, now: datetime | None = None) -> tuple[dict[str, str], set[str]]:
+    """What the coverage map shows for `window` (today, week, month) at `now`: each unit's state
+    (riskmap.inspections.coverage) and the units that have a current checkpoint (drawn as points)."""
+    start, end = window_range(window, now)
+    found, _ = due(store, name, start, end, now=now)
+    with store.session() as s:
+        ent_id = enterprise_id(s, name, create=False)
+        plates = set(s.execute(select(InspectionCheckpointRow.unit_code).where(
+            InspectionCheckpointRow.enterprise_id == ent_id, InspectionCheckpointRow.retired_at.is_(None))).scalars())
+    return unit_coverage(found), plates
+
+
 # ---------------------------------------------------------------------------------------------- records
 
 
@@ -414,8 +445,14 @@ def record_check(store: Store, name: str, task_id: Any, answers: Sequence[dict],
                  checked_at: datetime | None = None, window_start: datetime | None = None,
                  device: str | None = None, note: str | None = None, other: bool = False,
                  corrects: int | None = None, checkpoint_token: str | None = None, check_assignment: bool = True,
-                 now: datetime | None = None) -> tuple[CheckRecord, list[dict]]:
+                 reporter: Actor | None = None, now: datetime | None = None) -> tuple[CheckRecord, list[dict]]:
     """Save one check (late ones are kept and marked late); returns it and the hazard drafts of its failed items.
+
+    With `reporter` (who saves, with their permissions) each failed item is also reported as a hidden hazard
+    (riskmap.store.hazards.report_many) IN THE SAME TRANSACTION as the record: both commit or neither does, so a
+    check that found something is never stored without its hazards (nor a hazard pointing to a record that was
+    not saved). Each draft then carries the id of the hazard made (`hazard_id`); without the permission
+    "hazard_report" no hazard is made and the drafts are returned alone (the form opens pre-filled).
 
     Refused, with nothing written: a task of another enterprise or retired, an inspector not assigned, a second
     check of a window (unless `corrects` names the record it corrects), answers that do not fit the checklist, a
@@ -469,8 +506,38 @@ def record_check(store: Store, name: str, task_id: Any, answers: Sequence[dict],
         record_change(w, "inspection.record", collection="inspection_records", items=[str(row.id)],
                       author=person, detail={"task": task_row.id, "status": status, "late": late})
         record = _record_of(row)
-    unit = store.unit_record(name, the_task.unit_code)
-    return record, hazard_drafts(the_task, record, unit_name=unit[0].name if unit else None)
+        unit = current_unit_row(s, w.enterprise_id, the_task.unit_code, lock=False)
+        unit_name = unit.name if unit is not None else None
+        drafts = hazard_drafts(the_task, record, unit_name=unit_name)
+        if drafts and reporter is not None and "hazard_report" in reporter.permissions:
+            try:
+                made = hazard_store.report_many(_Within(w), name, reporter, hazard_reports(
+                    the_task, record, unit_name=unit_name), reason=f"排查记录 {record.id} / check record {record.id}",
+                    sheet="排查记录", first_row=1)
+            except LedgerError as exc:     # the record goes with its hazards: nothing of either is kept
+                first = (exc.details or [{}])[0].get("message", "")
+                raise RecordError(f"不合格项无法登记为隐患，排查记录未保存（先按台账重新生成任务）：{first} / a failed "
+                                  "item cannot be reported as a hazard: the check was not saved (regenerate the "
+                                  "tasks from the ledger)", details=exc.details) from None
+            for draft, hazard_id in zip(drafts, made["ids"], strict=True):
+                draft["hazard_id"] = hazard_id
+    return record, drafts
+
+
+class _Within:
+    """Lends an open writing transaction to a store function that opens its own (`transaction`), so that what it
+    writes commits with the caller's rows or not at all (riskmap.store.hazards.report_many: its checks, rows,
+    timeline and audit row, inside the check record's transaction)."""
+
+    def __init__(self, w: Writing) -> None:
+        self._w = w
+
+    @contextmanager
+    def transaction(self, enterprise_name: str, create: bool = True) -> Iterator[Writing]:
+        """The caller's transaction (it must be of the same enterprise)."""
+        if clean_enterprise_name(enterprise_name) != self._w.enterprise_name:
+            raise InputError("不能跨企业写入 / a write cannot span two enterprises")
+        yield self._w
 
 
 def import_records(store: Store, name: str, made: Sequence[CheckRecord], *, author: str | None = None) -> int:

@@ -37,6 +37,9 @@ PAST_STATES = 4                                  # past map states kept in memor
 DRAWINGS_KEPT = 16                               # drawings' maps kept in memory (floor plans, schematics)
 STALENESS = "staleness"                          # units by days since their last assessment (layers/staleness.yaml)
 FLAGGABLE = ("units", STALENESS)
+COVERAGE = "coverage"                            # units by the state of their checks (layers/coverage.yaml)
+COVERAGE_WINDOWS = ("today", "week", "month")
+COVERAGE_KEPT = 8                                # coverage states kept in memory (per version, window and day)
 
 
 # ---------------------------------------------------------------------------------------------- the cache
@@ -356,6 +359,7 @@ class TileService:
         self._drawings: OrderedDict[tuple, TileData] = OrderedDict()
         self._past_lock = threading.Lock()
         self._past_build_lock = threading.Lock()
+        self._coverage: OrderedDict[tuple, tuple[dict[str, str], set[str]]] = OrderedDict()
         self.renders = 0              # tiles made (not served from the cache)
 
     def style(self, layer: str) -> Any:
@@ -545,12 +549,14 @@ class TileService:
         return today().isoformat()
 
     def key(self, data: TileData, layer: str, fmt: str, view: TileView, scale: int = 1, hatch: bool = False,
-            labels: bool = True, flagged: bool = False, sources: str | None = None) -> TileKey:
+            labels: bool = True, flagged: bool = False, sources: str | None = None,
+            window: str | None = None) -> TileKey:
         """The cache key of a tile; an unknown layer or format, or a labels tile not in PNG, raises NotFoundError (404).
-        """
-        if layer not in LAYERS and layer not in (LABELS, STALENESS):
-            raise NotFoundError(f"没有名为 “{layer}” 的瓦片图层，可选：{'、'.join((*LAYERS, LABELS, STALENESS))} / "
-                                f"no tile layer {layer!r}")
+        A coverage tile's key holds its window, the day and the data version (a check saved changes no map
+        feature, so no invalidation would reach it: a new version gives new keys instead)."""
+        if layer not in LAYERS and layer not in (LABELS, STALENESS, COVERAGE):
+            known = "、".join((*LAYERS, LABELS, STALENESS, COVERAGE))
+            raise NotFoundError(f"没有名为 “{layer}” 的瓦片图层，可选：{known} / no tile layer {layer!r}")
         if fmt not in FORMATS:
             raise NotFoundError(f"不支持的瓦片格式 “{fmt}” / unsupported tile format {fmt!r}")
         if layer == LABELS and fmt != "png":
@@ -561,9 +567,11 @@ class TileService:
         flagged = bool(flagged) and layer in FLAGGABLE
         if layer == STALENESS or flagged:          # "overdue" and days since assessment move with the day
             day = self.today() if data.as_of is None else local_day(data.as_of.at)
+        if layer == COVERAGE:
+            day = f"{coverage_window(window, data)}@{self.today()}@v{data.version}"
         owner = data.enterprise_id if data.owner is None else data.owner
         return TileKey(owner, layer, fmt, view.z, view.x, view.y, scale if png else 1,
-                       bool(hatch) if png and layer not in (LABELS, STALENESS) else False,
+                       bool(hatch) if png and layer not in (LABELS, STALENESS, COVERAGE) else False,
                        self.signature(self.style(layer)), bool(labels) or not png or layer == LABELS,
                        flagged, day,
                        label_sources(sources) if layer == LABELS else "")
@@ -573,9 +581,10 @@ class TileService:
         return self.cache.get(key, data.version)
 
     def tile(self, data: TileData, layer: str, fmt: str, view: TileView, scale: int = 1, hatch: bool = False,
-             labels: bool = True, flagged: bool = False, sources: str | None = None) -> bytes:
+             labels: bool = True, flagged: bool = False, sources: str | None = None,
+             window: str | None = None) -> bytes:
         """The tile's bytes at `data`'s version, from the cache or made now."""
-        key = self.key(data, layer, fmt, view, scale, hatch, labels, flagged, sources)
+        key = self.key(data, layer, fmt, view, scale, hatch, labels, flagged, sources, window)
         found = self.cache.get(key, data.version)
         if found is not None:
             return found
@@ -601,13 +610,15 @@ class TileService:
             return self._labels_png(data, view, style, scale, sources)
         if fmt == "mvt" and self.use_sql_mvt and layer in LAYERS and not flagged and data.owner is None:
             return self.sql_mvt(data, layer, view, style)
-        ld = data.layer("units" if layer == STALENESS else layer)
+        ld = data.layer("units" if layer in (STALENESS, COVERAGE) else layer)
         box = view.buffered_bounds(data_pad_px(style, fmt, view.z))
         hits = ld.query(box)
         if flagged and len(hits):
             hits = hits[flagged_mask(ld.attrs["flag"][hits], ld.attrs["due"][hits], day or self.today())]
         if layer == STALENESS:
             return self._staleness(ld, hits, view, fmt, style, scale, labels, day or self.today())
+        if layer == COVERAGE:
+            return self._coverage_tile(data, ld, hits, view, fmt, style, scale, labels, day)
         if fmt == "png":
             if not len(hits):
                 return empty_png(256 * scale, 256 * scale)
@@ -636,6 +647,60 @@ class TileService:
             over = {k: v[marked] for k, v in columns.items()}
             over["staleness"] = np.full(int(marked.sum()), "flagged", dtype=object)
             layers.append((over, style))
+        return render_layers_png(layers, view, scale=scale, hatch=True, labels=labels)
+
+    def coverage_states(self, data: TileData, window: str, day: str) -> tuple[dict[str, str], set[str]]:
+        """Each unit's coverage state in `window` and the units with a checkpoint, built once per (enterprise, data
+        version, window, day) from the inspection records and kept for the last COVERAGE_KEPT asked for."""
+        from riskmap.inspections import store as ins
+
+        found_key = (data.enterprise_id, data.version, window, day)
+        with self._past_lock:
+            found = self._coverage.get(found_key)
+            if found is not None:
+                self._coverage.move_to_end(found_key)
+                return found
+        with self._past_build_lock:
+            with self._past_lock:
+                found = self._coverage.get(found_key)
+            if found is None:
+                found = ins.coverage(self.store, data.enterprise, window)
+                with self._past_lock:
+                    self._coverage[found_key] = found
+                    while len(self._coverage) > COVERAGE_KEPT:
+                        self._coverage.popitem(last=False)
+        return found
+
+    def _coverage_tile(self, data: TileData, ld, hits: np.ndarray, view: TileView, fmt: str, style: Any, scale: int,
+                       labels: bool, day: str) -> bytes:
+        """Units by the state of their checks, their checkpoints as points over them (MVT: layer `checkpoints`)."""
+        import pandas as pd
+        import shapely
+
+        from riskmap.render.png import empty_png, render_layers_png
+
+        if not len(hits):
+            return empty_png(256 * scale, 256 * scale) if fmt == "png" else b""
+        window, _, rest = day.partition("@")
+        states, plates = self.coverage_states(data, window, rest.partition("@")[0])
+        columns = ld.columns(hits)
+        codes = columns["unit_id"]
+        columns["coverage"] = np.array([states.get(c, "none") for c in codes], dtype=object)
+        plated = np.array([c in plates for c in codes], bool)
+        points = None
+        if plated.any():
+            points = {k: v[plated] for k, v in columns.items()}
+            points["geometry"] = shapely.point_on_surface(points["geometry"])
+            points["coverage"] = np.full(int(plated.sum()), "checkpoint", dtype=object)
+        if fmt == "mvt":
+            frames = {COVERAGE: pd.DataFrame(columns)}
+            if points is not None:
+                frames["checkpoints"] = pd.DataFrame(points)
+            return self.encode_mvt(frames, view, styles={COVERAGE: style, "checkpoints": style})
+        layers = [(columns, style)]
+        if points is not None:
+            points["name"] = np.full(len(points["coverage"]), None, dtype=object)   # the unit's name is drawn once
+            layers.append((points, style))
         return render_layers_png(layers, view, scale=scale, hatch=True, labels=labels)
 
     def _labels_png(self, data: TileData, view: TileView, style: LabelsStyle, scale: int, sources: str = "") \
@@ -693,6 +758,18 @@ def label_sources(text: str | None) -> str:
                          f"layers must be one or more of {allowed}, comma-separated")
     chosen = tuple(n for n in LABEL_SOURCES if n in names)
     return "" if chosen == LABEL_SOURCES else ",".join(chosen)
+
+
+def coverage_window(window: str | None, data: TileData) -> str:
+    """The coverage layer's `window` (today by default); InputError (422) for another; NotFoundError for a past
+    state (inspections are not kept as of a moment)."""
+    if data.as_of is not None:
+        raise NotFoundError("排查覆盖图层没有历史状态 / the coverage layer has no past state")
+    window = window or "today"
+    if window not in COVERAGE_WINDOWS:
+        raise InputError(f"window 应为 today、week 或 month，而不是 “{str(window)[:20]}” / window is today, week or "
+                         "month")
+    return window
 
 
 def local_day(moment: Any) -> str:

@@ -66,6 +66,7 @@ TEXT: dict[str, dict[str, str]] = {
         "updated": "数据已更新，地图已刷新", "error": "请求失败", "path": "所属", "kind": "类型",
         "loading": "加载中…", "region_level": "区域等级",
         "layer_staleness": "评估时效（距上次评估天数）", "staleness": "距上次评估",
+        "layer_coverage": "排查覆盖（今天）",
         "flagged_only": "仅显示需重新评估的单元",
         "flags_title": "需重新评估的单元", "flags_none": "没有需要重新评估的单元", "flags": "需重新评估",
         "historical": "历史视图：{at}（北京时间）", "back_to_now": "返回当前", "edit": "编辑总平面布置",
@@ -92,6 +93,7 @@ TEXT: dict[str, dict[str, str]] = {
         "updated": "Data changed: the map was refreshed", "error": "Request failed", "path": "Part of",
         "kind": "Kind", "loading": "Loading…", "region_level": "Region level",
         "layer_staleness": "Assessment age (days since last)", "staleness": "Days since assessment",
+        "layer_coverage": "Inspection coverage (today)",
         "flagged_only": "Flagged units only", "flags_title": "Units to re-assess",
         "flags_none": "No unit needs re-assessment", "flags": "Needs re-assessment",
         "historical": "Historical view as of {at} (Beijing time)", "back_to_now": "Back to now",
@@ -109,6 +111,7 @@ TILE_LAYERS: tuple[tuple[str, str, bool, bool], ...] = (
     ("units", "layer_units", False, True),
     ("layout", "layer_layout", True, True),
     ("staleness", "layer_staleness", False, False),
+    ("coverage", "layer_coverage", False, False),
     ("labels", "layer_labels", True, True),
 )
 

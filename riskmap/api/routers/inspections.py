@@ -13,19 +13,22 @@ from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from riskmap.api.deps import resolve_tenant
 from riskmap.api.fields import Text
-from riskmap.api.permissions import require
+from riskmap.api.permissions import principal_of, require
 from riskmap.api.requests import if_match_of, reason_of
+from riskmap.api.routers import checkin
 from riskmap.clock import LOCAL_ZONE
 from riskmap.clock import now as clock_now
-from riskmap.errors import InputError
+from riskmap.errors import InputError, RiskmapError
+from riskmap.hazards.workflow import Actor
 from riskmap.inspections import store as ins
 from riskmap.inspections.occurrences import STATES, Occurrence, Shutdown
 from riskmap.inspections.records import CHECK_STATUS, CheckRecord
-from riskmap.inspections.tasks import Task
+from riskmap.inspections.tasks import Task, is_assigned
 from riskmap.people import Principal
 from riskmap.store import accounts
 from riskmap.store.history import parse_moment
@@ -212,11 +215,13 @@ class RecordList(BaseModel):
 
 
 class RecordSaved(BaseModel):
-    """POST /api/inspections/records: the record and a pre-filled hidden-hazard draft per failed item."""
+    """POST /api/inspections/records: the record, a pre-filled hidden-hazard draft per failed item and the hazards
+    reported for them in the record's own transaction (none without the permission "hazard_report")."""
 
     enterprise: str
     record: RecordOut
     hazard_drafts: list[dict[str, Any]]
+    hazards: list[str] = Field(default_factory=list, description="为不合格项上报的隐患编号 / the hazards reported")
 
 
 class NationalExport(BaseModel):
@@ -372,6 +377,86 @@ def _inspector(store, who: Principal) -> ins.Inspector:
                          department=info.get("department"), roles=tuple(who.roles))
 
 
+def _checkin_page(request: Request, t, token: str, info: dict) -> Response:
+    """The phone's check-in page of a scanned plate: /login first (and back), then the checks due here now that
+    are the signed-in person's."""
+    try:
+        who = principal_of(request)
+    except RiskmapError:          # a session that expired or was signed out: sign in again
+        who = None
+    if who is None or who.enterprise != t.name:
+        return checkin.login_redirect(token)
+    now = clock_now()
+    found, tasks = ins.due(t.store, t.name, now, now + timedelta(seconds=1), now=now, unit_id=info["unit_id"])
+    inspector = _inspector(t.store, who)
+    mine = [(tasks[o.task_id], o) for o in found if o.state == "due" and is_assigned(
+        tasks[o.task_id], name=inspector.name, post=inspector.post, department=inspector.department,
+        roles=inspector.roles)]
+    unit = t.store.unit_record(t.name, info["unit_id"])
+    return checkin.checkin_page(enterprise=t.name, token=token, unit_id=info["unit_id"],
+                                unit_name=unit[0].name if unit else None, person=who.name, mine=mine,
+                                others=sum(o.state == "due" for o in found) - len(mine),
+                                can_inspect="inspect" in who.permissions)
+
+
+def _near(text: str | None):
+    """`near=lon,lat` (the phone's position), or None; InputError for anything else."""
+    if text is None:
+        return None
+    parts = text.split(",")
+    try:
+        lon, lat = (float(p) for p in parts)
+    except ValueError:
+        lon = lat = float("nan")
+    if len(parts) != 2 or not (-180 <= lon <= 180 and -90 <= lat <= 90):
+        raise InputError("near 应为 经度,纬度 / near is lon,lat")
+    return (lon, lat)
+
+
+def _today_page(request: Request, enterprise: str | None, near: str | None) -> Response:
+    """Today's checks of the signed-in person, in walking order (riskmap.inspections.route)."""
+    from riskmap.inspections.route import route_order
+    from riskmap.store.hazards import unit_locations
+
+    t = resolve_tenant(request.app, enterprise)
+    try:
+        who = principal_of(request)
+    except RiskmapError:
+        who = None
+    if who is None or who.enterprise != t.name:
+        return RedirectResponse("/login?next=/inspections/today", status_code=303,
+                                headers={"Cache-Control": "no-store"})
+    start = _near(near)
+    inspector = _inspector(t.store, who)
+    first, last = ins.window_range("today")
+    now = clock_now()
+    found, tasks = ins.due(t.store, t.name, first, last, now=now, person=inspector)
+    codes = {o.unit_code for o in found}
+    places = {k: (p.x, p.y) for k, p in unit_locations(t.store, t.name, codes).items()}
+    names = {u.id: u.name for u in t.store.units(t.name) if u.id in codes}
+    start_from = "我的位置 / where I stand" if start is not None else ""
+    if start is None:
+        mine = [r for r in ins.records(t.store, t.name, since=first, limit=200)
+                if r.account_id == who.account_id and tasks.get(r.task_id) is not None]
+        if mine and tasks[mine[0].task_id].unit_code in places:
+            code = tasks[mine[0].task_id].unit_code
+            start, start_from = places[code], f"上次排查 / last check: {names.get(code, code)}"
+    open_now = [o for o in found if o.state == "due"]
+
+    def stop(o, metres=None) -> dict:
+        return {"unit_name": names.get(o.unit_code, o.unit_code), "title": tasks[o.task_id].title,
+                "start": o.start.astimezone(LOCAL_ZONE), "end": o.end.astimezone(LOCAL_ZONE), "metres": metres}
+
+    ordered = route_order([(i, places.get(o.unit_code)) for i, o in enumerate(open_now)], start)
+    stops = [stop(open_now[i], metres) for i, metres in ordered]
+    if not start_from and stops:
+        start_from = f"第一站 / the first stop: {stops[0]['unit_name']}"
+    later = [stop(o) for o in sorted((o for o in found if o.state == "upcoming"), key=lambda o: o.start)]
+    return checkin.today_page(enterprise=t.name, person=who.name, stops=stops, later=later,
+                              done=sum(o.state == "done" for o in found),
+                              missed=sum(o.state == "missed" for o in found), start_from=start_from or "—")
+
+
 # ---------------------------------------------------------------------------------------------- routes
 
 
@@ -474,11 +559,17 @@ def make_router() -> APIRouter:
         made = ins.issue_checkpoints(t.store, t.name, body.unit_ids, reissue=body.reissue, author=who.author)
         return CheckpointList(enterprise=t.name, items=[CheckpointOut(**c) for c in made])
 
-    @router.get("/c/{token}", response_model=CheckpointView, responses=_ERRORS,
+    @router.get("/c/{token}", response_model=CheckpointView,
+                responses={**_ERRORS, 200: {"content": {"text/html": {}}, "description":
+                           "JSON，或浏览器（Accept: text/html）的签到页 / JSON, or the check-in page for a browser"},
+                           303: {"description": "浏览器未登录：转到 /login / a browser not signed in: to /login"}},
                 summary="扫码：巡检点的单元及此刻应做的排查 / a scanned checkpoint: its unit and the checks due now")
     def scan(request: Request, token: str, enterprise: str | None = ENTERPRISE):
+        page = checkin.wants_html(request.headers.get("accept"))
         owner, info = ins.resolve_checkpoint(request.app.state.store(), token, enterprise=enterprise)
         t = resolve_tenant(request.app, owner)
+        if page:
+            return _checkin_page(request, t, token, info)
         now = clock_now()
         found, tasks = ins.due(t.store, t.name, now, now + timedelta(seconds=1), now=now,
                                unit_id=info["unit_id"])
@@ -487,6 +578,16 @@ def make_router() -> APIRouter:
                               checkpoint_id=info["id"],
                               due=[DueHere(task=task_out(tasks[o.task_id]), occurrence=_occurrence_out(o, tasks))
                                    for o in found])
+
+    @router.get("/inspections/today", response_class=HTMLResponse,
+                responses={303: {"description": "未登录：转到 /login / not signed in: to /login"},
+                           422: {"description": "near 有误 / bad near"}},
+                summary="今天我的排查（手机页，按路线近的在前）/ today's checks of the signed-in inspector, nearest "
+                        "next (a phone page)")
+    def today(request: Request, enterprise: str | None = ENTERPRISE,
+              near: str | None = Query(None, max_length=60, description="经度,纬度：当前位置 / lon,lat where you "
+                                                                        "stand")):
+        return _today_page(request, enterprise, near)
 
     @router.post(f"{api}/records", response_model=RecordSaved, status_code=201,
                  responses={**_WRITE_ERRORS, 409: {"description": "该窗口已有记录 / this window was checked"}},
@@ -498,8 +599,10 @@ def make_router() -> APIRouter:
             t.store, t.name, body.task_id, [a.model_dump() for a in body.answers],
             inspector=_inspector(t.store, who), checked_at=_aware(body.checked_at),
             window_start=_aware(body.window_start), device=body.device, note=body.note, other=body.other,
-            corrects=body.corrects, checkpoint_token=body.checkpoint)
-        return RecordSaved(enterprise=t.name, record=record_out(record), hazard_drafts=drafts)
+            corrects=body.corrects, checkpoint_token=body.checkpoint,
+            reporter=Actor(who.name, who.account_id, who.permissions))
+        return RecordSaved(enterprise=t.name, record=record_out(record), hazard_drafts=drafts,
+                           hazards=[d["hazard_id"] for d in drafts if "hazard_id" in d])
 
     @router.get(f"{api}/records", response_model=RecordList, responses=_ERRORS,
                 summary="排查记录，新的在前 / check records, newest first")

@@ -41,8 +41,11 @@ LAYER_TITLES = {
                        "switchable on their own"),
     "staleness": ("评估时效", "评估单元按距上次评估的天数着色，需复评的单元加框和斜线 / assessment units by days since "
                               "their last assessment; units flagged for re-assessment outlined and hatched"),
+    "coverage": ("排查覆盖", "评估单元按所选时段（今天、本周、本月）排查的完成情况着色，巡检点为点（不用风险色）/ "
+                             "assessment units by the state of their checks in a window (today, week, month), "
+                             "checkpoints as points (never in risk colours)"),
 }
-DATA_LAYERS = ("regions", "units", "layout", "labels", "staleness")
+DATA_LAYERS = ("regions", "units", "layout", "labels", "staleness", "coverage")
 BASEMAP = "basemap"
 
 
@@ -153,7 +156,8 @@ def _moment(request: Request):
 
 async def _tile(request: Request, layer: str, z: str, x: str, y: str, fmt: str, *, scale: int = 1,
                 enterprise: str | None = None, v: str | None = None, hatch: bool = False, labels: bool = True,
-                flagged: bool = False, sources: str | None = None, drawing: str | None = None) -> Response:
+                flagged: bool = False, sources: str | None = None, drawing: str | None = None,
+                window: str | None = None) -> Response:
     from riskmap.render.tilecache import etag_for
 
     _check_layer(layer)
@@ -180,7 +184,7 @@ async def _tile(request: Request, layer: str, z: str, x: str, y: str, fmt: str, 
         data, ent_id, name = service.lookup(enterprise)       # the per-request version check
         if data is None:
             data = await run_in_threadpool(service.update, ent_id, name)
-    key = service.key(data, layer, fmt, view, scale, hatch, labels, flagged, sources)
+    key = service.key(data, layer, fmt, view, scale, hatch, labels, flagged, sources, window)
     etag = etag_for(data, key)
     if moment is not None:
         headers = {"ETag": etag, "Cache-Control": IMMUTABLE}
@@ -262,6 +266,8 @@ _SOURCES = _param("layers", "query", "labels 图层：只画这些图层的名�
 _LABELS = _param("labels", "query", "是否绘制名称（默认 1；名称由 labels 图层单独提供时用 0）/ draw names (default 1; "
                  "0 when the labels layer shows them)", {"type": "boolean"})
 
+_WINDOW = _param("window", "query", "coverage 图层的时段 today | week | month（默认 today）/ the coverage layer's "
+                 "window (default today)", {"type": "string", "enum": ["today", "week", "month"]})
 _DRAWING = _param("drawing", "query", "图纸（缺省为总平面布置图；楼层图、车间图、示意图见 /api/drawings）；"
                   "示意图的瓦片按其自身平面的瓦片矩阵编号 / the drawing (default: the site plan; see /api/drawings); "
                   "a schematic drawing's tiles are numbered in its own plane's tile matrix", {"type": "string"})
@@ -286,7 +292,8 @@ def _tile_params(request: Request, png: bool) -> dict:
     q = request.query_params
     return {"enterprise": q.get("enterprise"), "v": q.get("v"),
             "hatch": _flag(q, "hatch", False) if png else False, "labels": _flag(q, "labels", True) if png else True,
-            "flagged": _flag(q, "flagged", False), "sources": q.get("layers"), "drawing": q.get("drawing")}
+            "flagged": _flag(q, "flagged", False), "sources": q.get("layers"), "drawing": q.get("drawing"),
+            "window": q.get("window")}
 
 
 def make_router() -> APIRouter:
@@ -307,7 +314,10 @@ def make_router() -> APIRouter:
                        flagged: bool = Query(False, description=_FLAGGED["description"]),
                        at: str | None = Query(None, description=_AT["description"]),
                        layers: str | None = Query(None, description=_SOURCES["description"]),
-                       drawing: str | None = Query(None, description=_DRAWING["description"])) -> JSONResponse:
+                       drawing: str | None = Query(None, description=_DRAWING["description"]),
+                       window: Literal["today", "week", "month"] = Query("today",
+                                                                        description=_WINDOW["description"])
+                       ) -> JSONResponse:
         _check_layer(layer)
         tiles = tiles_of(request)
         drawing = requested(drawing)
@@ -325,10 +335,11 @@ def make_router() -> APIRouter:
             data, ent_id, name = service.lookup(enterprise)
             if data is None:
                 data = await run_in_threadpool(service.update, ent_id, name)
-        return _tilejson(request, tiles, data, layer, format, scale, hatch, labels, flagged, layers)
+        return _tilejson(request, tiles, data, layer, format, scale, hatch, labels, flagged, layers, window)
 
-    png_doc = {"parameters": [*_COORDS, _ENTERPRISE, _DRAWING, _VERSION, _AT, _HATCH, _LABELS, _FLAGGED, _SOURCES]}
-    mvt_doc = {"parameters": [*_COORDS, _ENTERPRISE, _DRAWING, _VERSION, _AT, _FLAGGED]}
+    png_doc = {"parameters": [*_COORDS, _ENTERPRISE, _DRAWING, _VERSION, _AT, _HATCH, _LABELS, _FLAGGED, _SOURCES,
+                              _WINDOW]}
+    mvt_doc = {"parameters": [*_COORDS, _ENTERPRISE, _DRAWING, _VERSION, _AT, _FLAGGED, _WINDOW]}
 
     @router.get("/{layer}/{z}/{x}/{y}@2x.png", summary="PNG 瓦片 @2x（512 像素）/ PNG tile @2x",
                 response_class=Response, responses=_png_responses(), openapi_extra=png_doc)
@@ -501,8 +512,17 @@ def _tile_url(base: str, layer: str, suffix: str, params: list[tuple[str, str]])
 
 
 def _tilejson(request: Request, tiles: _Tiles, data, layer: str, fmt: str, scale: int, hatch: bool,
-              labels: bool = True, flagged: bool = False, sources: str | None = None) -> JSONResponse:
-    from riskmap.render.tilecache import FLAGGABLE, LABELS, STALENESS, label_sources, local_day
+              labels: bool = True, flagged: bool = False, sources: str | None = None,
+              window: str = "today") -> JSONResponse:
+    from riskmap.render.tilecache import (
+        COVERAGE,
+        FLAGGABLE,
+        LABELS,
+        STALENESS,
+        coverage_window,
+        label_sources,
+        local_day,
+    )
     from riskmap.render.tiledata import fit_zoom, lonlat_bounds
     from riskmap.vocabulary import tile_fields
 
@@ -511,7 +531,7 @@ def _tilejson(request: Request, tiles: _Tiles, data, layer: str, fmt: str, scale
                             "(vector tile features carry their names)")
     service = tiles.service
     style = service.style(layer)
-    hatch = hatch and fmt == "png" and layer not in (LABELS, STALENESS)
+    hatch = hatch and fmt == "png" and layer not in (LABELS, STALENESS, COVERAGE)
     labels = labels or fmt != "png" or layer == LABELS
     flagged = flagged and layer in FLAGGABLE
     sources = label_sources(sources) if layer == LABELS else ""
@@ -524,6 +544,8 @@ def _tilejson(request: Request, tiles: _Tiles, data, layer: str, fmt: str, scale
         params[-1] = ("at", data.as_of.at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
     if flagged:
         params.insert(1, ("flagged", "1"))
+    if layer == COVERAGE:
+        params.insert(1, ("window", coverage_window(window, data)))
     if hatch:
         params.insert(1, ("hatch", "1"))
     if not labels:
@@ -554,6 +576,10 @@ def _tilejson(request: Request, tiles: _Tiles, data, layer: str, fmt: str, scale
             "id": layer, "description": f"{title_zh} / {style.title_en}", "minzoom": min_zoom,
             "maxzoom": style.max_zoom, "fields": tile_fields(layer),      # what the tiles carry (vocabulary)
         }]
+        if layer == COVERAGE:
+            doc["vector_layers"].append({"id": "checkpoints", "description": "巡检点 / checkpoints",
+                                         "minzoom": min_zoom, "maxzoom": style.max_zoom,
+                                         "fields": tile_fields(layer)})
     if data.drawing is not None:
         doc["drawing"] = data.drawing.to_json()
         doc["name"] = f"{data.enterprise} · {data.drawing.label()} · {title_zh}"
@@ -564,6 +590,8 @@ def _tilejson(request: Request, tiles: _Tiles, data, layer: str, fmt: str, scale
         doc["layout_version"], doc["ledger_version"] = data.as_of.layout_number, data.as_of.ledger_number
     if layer == STALENESS:
         doc["day"] = service.today() if data.as_of is None else local_day(data.as_of.at)
+    if layer == COVERAGE:
+        doc["day"], doc["window"] = service.today(), window
     etag = (f'"tilejson.{data.enterprise_id}.{data.version}.{layer}.{fmt}{scale}{int(hatch)}{int(labels)}'
             f'{int(flagged)}.{service.signature(style)}.{doc.get("day", "")}.{doc.get("as_of", "")}.{sources}'
             f'.{zlib.crc32(doc["tiles"][0].encode()):08x}"')     # the tile URL: the public address it names

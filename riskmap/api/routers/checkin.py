@@ -1,0 +1,191 @@
+"""The check-in page a phone opens when it scans a checkpoint's plate (GET /c/{token} asking for text/html).
+
+Why a page of its own: an inspector stands at the post with a phone, one hand free. The page names the unit,
+lists the checks due here now that are the signed-in person's, and for each item offers three large buttons
+(通过 pass / 不合格 fail / 不适用 n.a.) and a note; "保存 / save" posts the answers as JSON to
+POST /api/inspections/records (the same rules as any client: assignment, one check per window, a failed item
+reported as a hidden hazard in the record's transaction) with the session's CSRF token, and shows the record and
+the hazards it made. Everything is on the page or from this server (no external URL); the one inline script is
+allowed by its hash (riskmap.api.headers). Chinese first, English beside it.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from urllib.parse import quote
+
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+STYLE = """
+*{box-sizing:border-box}body{font-family:system-ui,"PingFang SC","Microsoft YaHei",sans-serif;margin:0;
+background:#f4f5f7;color:#1d1d1f;font-size:17px;line-height:1.4}
+header{background:#263238;color:#fff;padding:.8rem 1rem}header h1{font-size:1.25rem;margin:0}
+header p{margin:.2rem 0 0;font-size:.9rem;opacity:.85}main{padding:.6rem;max-width:40rem;margin:0 auto}
+.check{background:#fff;border-radius:8px;padding:.8rem;margin:.6rem 0;box-shadow:0 1px 3px #0002}
+.check h2{font-size:1.05rem;margin:0 0 .2rem}.meta{font-size:.85rem;color:#555;margin:0 0 .6rem}
+fieldset{border:0;border-top:1px solid #e0e0e0;margin:0;padding:.7rem 0}legend{padding:0;font-weight:600}
+.choices{display:flex;gap:.4rem;margin:.5rem 0}.choices label{flex:1;position:relative}
+.choices input{position:absolute;opacity:0;width:1px;height:1px}
+.choices span{display:block;min-height:48px;padding:.75rem .2rem;text-align:center;border:2px solid #90a4ae;
+border-radius:6px;background:#fafafa;font-size:1rem}
+.choices input:focus-visible+span{outline:3px solid #263238}
+.choices input:checked+span{color:#fff;border-color:#263238;background:#37474f}
+.choices .fail input:checked+span{background:#6a1b9a;border-color:#6a1b9a}
+.note{width:100%;min-height:48px;font-size:1rem;padding:.6rem;border:1px solid #b0bec5;border-radius:6px}
+button{width:100%;min-height:52px;font-size:1.1rem;border:0;border-radius:6px;background:#00695c;color:#fff;
+margin-top:.4rem}button:disabled{background:#9e9e9e}
+.result{margin-top:.6rem;padding:.6rem;border-radius:6px;background:#e0f2f1}.result.bad{background:#fdecea;
+color:#8a1c1c}.empty{background:#fff;border-radius:8px;padding:1rem}.who{font-size:.85rem;color:#555}
+"""
+
+# Sends one form's answers to the records API; never builds HTML from the answer (textContent only).
+SCRIPT = """
+(function () {
+  function csrf() {
+    var m = document.cookie.split('; ').find(function (c) { return c.indexOf('riskmap_csrf=') === 0; });
+    return m ? decodeURIComponent(m.split('=')[1]) : '';
+  }
+  function say(box, text, bad) {
+    box.hidden = false; box.className = 'result' + (bad ? ' bad' : ''); box.textContent = text;
+  }
+  document.querySelectorAll('form.check').forEach(function (form) {
+    form.addEventListener('submit', function (ev) {
+      ev.preventDefault();
+      var box = form.querySelector('.result'), button = form.querySelector('button');
+      var answers = [], missing = 0;
+      form.querySelectorAll('fieldset').forEach(function (fs) {
+        var n = Number(fs.dataset.item), on = fs.querySelector('input[type=radio]:checked');
+        var note = fs.querySelector('.note').value.trim();
+        if (!on) { missing += 1; return; }
+        answers.push({item: n, result: on.value, note: note || null});
+      });
+      if (missing) { say(box, '还有 ' + missing + ' 项未选择 / ' + missing + ' items not answered', true); return; }
+      button.disabled = true;
+      var body = {task_id: Number(form.dataset.task), answers: answers, checkpoint: document.body.dataset.token,
+                  device: ('web ' + navigator.userAgent).slice(0, 200)};
+      fetch('/api/inspections/records?enterprise=' + encodeURIComponent(document.body.dataset.enterprise), {
+        method: 'POST', credentials: 'same-origin',
+        headers: {'Content-Type': 'application/json', 'X-CSRF-Token': csrf()}, body: JSON.stringify(body)
+      }).then(function (r) {
+        return r.json().then(function (data) { return {status: r.status, data: data}; });
+      }).then(function (out) {
+        if (out.status === 401) { location.href = document.body.dataset.login; return; }
+        if (out.status !== 201) {
+          button.disabled = false;
+          say(box, String(out.data.detail || out.status), true); return;
+        }
+        var text = '已保存记录 #' + out.data.record.id + ' / saved check #' + out.data.record.id;
+        if (out.data.hazards.length) {
+          text += '；已上报隐患 ' + out.data.hazards.length + ' 项 / hazards reported: ' + out.data.hazards.join(', ');
+        }
+        say(box, text, false);
+        form.dataset.saved = String(out.data.record.id);
+        form.querySelectorAll('input, textarea').forEach(function (el) { el.disabled = true; });
+      }).catch(function () {
+        button.disabled = false; say(box, '网络错误，请重试 / network error: try again', true);
+      });
+    });
+  });
+})();
+"""
+
+RESULT_LABELS = (("pass", "通过", "pass"), ("fail", "不合格", "fail"), ("na", "不适用", "n/a"))
+
+
+def login_redirect(token: str) -> RedirectResponse:
+    """Send a browser that is not signed in to /login, back to this plate afterwards."""
+    return RedirectResponse(f"/login?next={quote('/c/' + token, safe='/')}", status_code=303,
+                            headers={"Cache-Control": "no-store"})
+
+
+def _check_form(task, occurrence) -> str:
+    items = []
+    for n, text in enumerate(task.items, start=1):
+        choices = "".join(
+            f'<label class="{value}"><input type="radio" name="t{task.id}i{n}" value="{value}" required>'
+            f"<span>{zh}<br><small>{en}</small></span></label>" for value, zh, en in RESULT_LABELS)
+        items.append(f'<fieldset data-item="{n}"><legend>{n}. {escape(text)}</legend>'
+                     f'<div class="choices">{choices}</div>'
+                     f'<textarea class="note" maxlength="1000" rows="1" aria-label="说明 / note {n}" '
+                     f'placeholder="说明（可选）/ note (optional)"></textarea></fieldset>')
+    window = f"{occurrence.start:%m-%d %H:%M}–{occurrence.end:%m-%d %H:%M}"
+    return (f'<form class="check" data-task="{task.id}"><h2>{escape(task.title)}</h2>'
+            f'<p class="meta">{escape(task.cadence.label)} · {window}</p>{"".join(items)}'
+            f'<button type="submit">保存 / save</button><p class="result" role="status" hidden></p></form>')
+
+
+def checkin_page(*, enterprise: str, token: str, unit_id: str, unit_name: str | None, person: str,
+                 mine: list, others: int, can_inspect: bool) -> HTMLResponse:
+    """The page: the unit, the person signed in, a form per check due here now that is theirs."""
+    forms = "".join(_check_form(task, o) for task, o in mine)
+    if not can_inspect:
+        forms = '<p class="empty">当前账户没有排查权限 / this account may not record checks</p>'
+    elif not mine:
+        forms = '<p class="empty">此处现在没有您需要做的排查 / no check of yours is due here now</p>'
+    if others:
+        forms += f'<p class="who">另有 {others} 项排查由他人负责 / {others} more checks here are assigned to others</p>'
+    data = {"enterprise": enterprise, "token": token, "login": f"/login?next={quote('/c/' + token, safe='/')}"}
+    attrs = " ".join(f'data-{k}="{escape(v)}"' for k, v in data.items())
+    title = escape(unit_name or unit_id)
+    body = f"""<!DOCTYPE html>
+<html lang="zh-CN"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>排查签到 · {title}</title><style>{STYLE}</style></head>
+<body {attrs}><header><h1>{title}</h1><p>{escape(unit_id)} · 排查签到 / check-in · {escape(person)}</p></header>
+<main>{forms}</main><script>{SCRIPT}</script></body></html>"""
+    return HTMLResponse(body, headers={"Cache-Control": "no-store"})
+
+
+def wants_html(accept: str | None) -> bool:
+    """Whether the client asked for a page (a browser) rather than JSON (an API client): text/html named before
+    (or without) application/json."""
+    accept = (accept or "").lower()
+    if "text/html" not in accept:
+        return False
+    return "application/json" not in accept or accept.index("text/html") < accept.index("application/json")
+
+
+
+# Asks the phone where it stands (only when the button is pressed) and reloads the list from there.
+NEAR_SCRIPT = """
+(function () {
+  var b = document.getElementById('near');
+  if (!b || !navigator.geolocation) { if (b) { b.hidden = true; } return; }
+  b.addEventListener('click', function () {
+    b.disabled = true;
+    navigator.geolocation.getCurrentPosition(function (p) {
+      var q = new URLSearchParams(location.search);
+      q.set('near', p.coords.longitude.toFixed(6) + ',' + p.coords.latitude.toFixed(6));
+      location.search = q.toString();
+    }, function () { b.disabled = false; b.textContent = '无法定位 / no position'; }, {timeout: 10000});
+  });
+})();
+"""
+
+
+def today_page(*, enterprise: str, person: str, stops: list[dict], later: list[dict], done: int, missed: int,
+               start_from: str) -> HTMLResponse:
+    """Today's checks of the signed-in inspector: the open ones in walking order (nearest next, with the metres
+    from the stop before), then those whose window opens later today, and what is done or missed."""
+    def row(stop: dict) -> str:
+        walk = f" · 约 {stop['metres']:.0f} 米 / ~{stop['metres']:.0f} m" if stop.get("metres") is not None else ""
+        return (f'<li class="check stop"><h2>{escape(stop["unit_name"])}</h2><p>{escape(stop["title"])}</p>'
+                f'<p class="meta">{stop["start"]:%H:%M}–{stop["end"]:%H:%M}{walk}</p></li>')
+
+    open_rows = "".join(row(s) for s in stops) or \
+        '<li class="empty">现在没有待检的排查 / nothing due now</li>'
+    later_rows = "".join(row(s) for s in later)
+    body = f"""<!DOCTYPE html>
+<html lang="zh-CN"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>今天的排查 / today's checks</title><style>{STYLE}
+ol{{list-style:none;padding:0;margin:0}}.summary{{margin:.6rem 0}}#near{{background:#37474f}}</style></head>
+<body data-enterprise="{escape(enterprise)}"><header><h1>今天的排查 / Today's checks</h1>
+<p>{escape(person)} · {escape(enterprise)}</p></header><main>
+<p class="summary">已完成 {done} · 漏检 {missed} / done {done} · missed {missed}</p>
+<button id="near" type="button">按我的位置排序 / order from where I stand</button>
+<p class="who">路线起点 / route starts at: {escape(start_from)}</p>
+<h2>待检（近的在前）/ Due now, nearest next</h2><ol id="route">{open_rows}</ol>
+{f'<h2>今天稍后 / Later today</h2><ol id="later">{later_rows}</ol>' if later_rows else ''}
+</main><script>{NEAR_SCRIPT}</script></body></html>"""
+    return HTMLResponse(body, headers={"Cache-Control": "no-store"})
