@@ -196,3 +196,26 @@ def test_ogc_collection_of_hazards(demo):
         r = client.get("/ogc/collections/hazards/items", params=bad)
         assert r.status_code == 400, (bad, r.status_code, r.text)
     assert client.get("/ogc/collections/hazards/items", params={"bbox": "0,0,1,1"}).json()["numberMatched"] == 0
+
+
+def test_web_map_layer_legend_and_identify(demo):
+    client, frame = demo
+    config = client.get("/api/map/config").json()
+    names = [x["name"] for x in config["layers"]]
+    assert "hazards" in names and names.index("hazards") > names.index("regions")
+    legend = config["hazard_legend"]
+    assert {row["key"] for row in legend} >= {"state-open", "level-major", "overdue", "cluster"}
+    import base64
+
+    for row in legend:
+        assert row["zh"] and row["en"] and row["image"].startswith("data:image/png;base64,")
+        pixels = kit.rgba(base64.b64decode(row["image"].split(",", 1)[1]))
+        assert (pixels[..., 3] > 0).any() and _risk_near(pixels) == 0
+    target = frame[frame["state"] == "rectifying"].iloc[0]
+    spot = target.geometry.representative_point()
+    r = client.get("/api/identify", params={"lon": spot.x, "lat": spot.y, "zoom": 19})
+    assert r.status_code == 200
+    found = r.json()["hazards"]
+    assert found[0]["id"] == target["id"] and found[0]["state_zh"] and found[0]["state"] == "rectifying"
+    far = client.get("/api/identify", params={"lon": spot.x + 0.01, "lat": spot.y, "zoom": 19}).json()
+    assert far["hazards"] == []

@@ -136,7 +136,7 @@
         self.tileUrls[spec.name] = tj.tiles[0];
         overlays[spec.title] = layer;
         if (spec.visible) layer.addTo(self.map);
-        if (["regions", "units", "staleness"].indexOf(spec.name) >= 0) {
+        if (["regions", "units", "staleness", "hazards"].indexOf(spec.name) >= 0) {
           layer.on("add remove", function () { self.fillLegend(); });
         }
         layer.on("add remove", function () { self.updatePrintLink(); });
@@ -473,6 +473,26 @@
       });
       box.appendChild(et);
     }
+    var hazards = this.tileLayers.hazards;
+    if (hazards && this.map.hasLayer(hazards) && c.hazard_legend && c.hazard_legend.length) {
+      // the hazard symbols, drawn by the tiles' own code (magenta, white, grey, black: never a risk colour)
+      box.appendChild(el("div", "riskmap-legend-title riskmap-hazard-title", t.hazard_legend));
+      var ht = el("table", "riskmap-hazard-legend");
+      c.hazard_legend.forEach(function (row) {
+        var tr = el("tr", "riskmap-legend-row");
+        tr.setAttribute("data-hazard", row.key);
+        var td = el("td"), img = el("img", "riskmap-symbol");
+        img.src = row.image;
+        img.alt = "";
+        img.width = 28;
+        img.height = 22;
+        td.appendChild(img);
+        tr.appendChild(td);
+        tr.appendChild(el("td", "riskmap-legend-name", c.lang === "zh" ? row.zh : row.en));
+        ht.appendChild(tr);
+      });
+      box.appendChild(ht);
+    }
     box.appendChild(el("div", "riskmap-legend-version", t.data_version + " " + c.data_version));
   };
 
@@ -797,7 +817,26 @@
       });
       root.insertBefore(storeys, root.firstChild);
     }
-    if (!body.regions.length && !body.units.length && !body.error) {
+    if (body.hazards && body.hazards.length) {             // hazards under the click, nearest first, on top
+      var hz = el("section", "riskmap-popup-hazards");
+      hz.appendChild(el("h4", null, t.hazards_here));
+      var list = el("ul");
+      body.hazards.forEach(function (h) {
+        var li = el("li", "riskmap-popup-hazard");
+        li.setAttribute("data-hazard-id", h.id);
+        li.appendChild(el("strong", null, h.name));
+        var state = c.lang === "zh" ? h.state_zh : h.state_en;
+        var level = h.level === 1 ? (c.lang === "zh" ? "重大" : "major") : (c.lang === "zh" ? "一般" : "general");
+        var bits = [level, state];
+        if (h.overdue) bits.push(t.hazard_overdue);
+        if (h.deadline) bits.push(h.deadline);
+        li.appendChild(el("span", "riskmap-muted", " " + bits.join(" · ")));
+        list.appendChild(li);
+      });
+      hz.appendChild(list);
+      root.insertBefore(hz, root.firstChild);
+    }
+    if (!body.regions.length && !body.units.length && !(body.hazards && body.hazards.length) && !body.error) {
       root.appendChild(el("div", "riskmap-muted", t.nothing_here));
     }
     return root;
