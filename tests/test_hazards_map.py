@@ -219,3 +219,26 @@ def test_web_map_layer_legend_and_identify(demo):
     assert found[0]["id"] == target["id"] and found[0]["state_zh"] and found[0]["state"] == "rectifying"
     far = client.get("/api/identify", params={"lon": spot.x + 0.01, "lat": spot.y, "zoom": 19}).json()
     assert far["hazards"] == []
+
+
+def test_the_phone_page_escapes_names_and_loads_nothing_from_outside(store_url):
+    import re
+
+    from riskmap.domain import AssessmentUnit, ControlMeasure, RiskEvent, UnitKind
+    from riskmap.levels import Level
+
+    hostile = "<img src=x onerror=alert(1)>"
+    with open_store(store_url) as store:
+        store.save_units("厂", [AssessmentUnit("P-1", hostile, UnitKind.POST, events=[
+            RiskEvent(hostile, residual_level=Level.MAJOR, controls=[ControlMeasure(hostile)],
+                      emergency_measures=f"关阀；{hostile}</script>")])])
+    with TestClient(create_app(Settings(db=store_url))) as client:
+        page = client.get("/u/P-1")
+        assert page.status_code == 200 and hostile not in page.text and "</script>\"" not in page.text
+        assert page.text.count("&lt;img src=x onerror=alert(1)&gt;") >= 3
+        assert 'name="viewport"' in page.text and 'href="tel:' not in page.text        # no phone on record
+        assert "#FF0000" in page.text                                                   # the unit's own level
+        assert not re.findall(r'(?:src|href)="(?:https?:)?//', page.text)
+        assert client.get("/u/P-1", params={"lang": "fr"}).status_code == 422
+        english = client.get("/u/P-1", params={"lang": "en"}).text
+        assert "Risk level" in english and "Report a hazard" in english
