@@ -71,7 +71,7 @@ TEXT: dict[str, dict[str, str]] = {
         "historical": "历史视图：{at}（北京时间）", "back_to_now": "返回当前", "edit": "编辑总平面布置",
         "days_since": "{n} 天未评估", "never_assessed": "从未评估", "emergency_legend": "应急设施",
         "layer_hazards": "隐患", "hazard_legend": "隐患（形状为等级，颜色为状态）", "hazards_here": "附近的隐患",
-        "hazard_overdue": "已超期",
+        "hazard_overdue": "已超期", "hazards_list": "未关闭的隐患", "hazards_none": "没有未关闭的隐患",
     },
     "en": {
         "title": "Four-colour safety risk map", "plan": "Plant plan", "drawing": "Drawing", "storeys": "Storeys",
@@ -100,7 +100,8 @@ TEXT: dict[str, dict[str, str]] = {
         "edit": "Edit the layout", "days_since": "{n} days since assessed", "never_assessed": "never assessed",
         "emergency_legend": "Emergency features",
         "layer_hazards": "Hidden hazards", "hazard_legend": "Hidden hazards (shape: level, colour: state)",
-        "hazards_here": "Hazards nearby", "hazard_overdue": "overdue",
+        "hazards_here": "Hazards nearby", "hazard_overdue": "overdue", "hazards_list": "Open hazards",
+        "hazards_none": "No open hazard",
     },
 }
 

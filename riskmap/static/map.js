@@ -95,6 +95,7 @@
     this.addLegend();
     if (this.config.region) this.addRegionPanel();
     if (!this.config.at && this.config.urls.flags) this.addFlagFilter();
+    if (!this.config.at && this.config.urls.hazards) this.addHazardList();
     map.on("click", function (e) { self.identifyAt(e.latlng); });
     map.on("moveend", function () { self.updatePrintLink(); });
     this.updatePrintLink();
@@ -494,6 +495,77 @@
       box.appendChild(ht);
     }
     box.appendChild(el("div", "riskmap-legend-version", t.data_version + " " + c.data_version));
+  };
+
+  // ------------------------------------------------------------------------ hazard list
+
+  var OPEN_STATES = ["reported", "confirmed", "assigned", "rectifying", "awaiting_acceptance"];
+
+  /** The "open hazards" switch and, when on, the list beside the map: a click flies to the hazard and opens what
+   * is there (its popup lists the hazards under the point). */
+  App.prototype.addHazardList = function () {
+    var self = this;
+    var Panel = L.Control.extend({
+      onAdd: function () {
+        var box = el("div", "riskmap-hazards riskmap-box");
+        L.DomEvent.disableClickPropagation(box);
+        L.DomEvent.disableScrollPropagation(box);
+        var label = el("label", "riskmap-hazard-switch");
+        var input = el("input");
+        input.type = "checkbox";
+        input.className = "riskmap-hazard-list-on";
+        label.appendChild(input);
+        label.appendChild(el("span", null, " " + self.t.hazards_list));
+        box.appendChild(label);
+        self.hazardList = el("div", "riskmap-hazard-list");
+        box.appendChild(self.hazardList);
+        input.addEventListener("change", function () {
+          if (input.checked) self.loadHazardList(); else self.hazardList.textContent = "";
+        });
+        return box;
+      }
+    });
+    new Panel({ position: "topleft" }).addTo(this.map);
+  };
+
+  App.prototype.loadHazardList = function () {
+    var self = this, t = this.t, box = this.hazardList, c = this.config;
+    box.textContent = t.loading;
+    var url = c.urls.hazards + "?" + query({ enterprise: c.enterprise }) + "&" +
+      OPEN_STATES.map(function (s) { return "state=" + s; }).join("&");
+    return getJSON(url).then(function (body) {
+      var items = body.items || [];
+      box.textContent = "";
+      box.appendChild(el("div", "riskmap-panel-sub", t.hazards_list + " (" + items.length + ")"));
+      if (!items.length) { box.appendChild(el("div", "riskmap-muted", t.hazards_none)); return items; }
+      var list = el("ul", "riskmap-unit-list riskmap-hazard-items");
+      items.slice(0, 200).forEach(function (h) {
+        var li = el("li"), a = el("a");
+        a.href = "#";
+        a.setAttribute("data-hazard-id", h.id);
+        a.appendChild(el("span", "riskmap-hazard-name", h.name));
+        var pick = function (label) { var p = String(label || "").split(" / "); return c.lang === "zh" ? p[0] : p[p.length - 1]; };
+        var bits = [pick(h.level_label), pick(h.state_label)];
+        if (h.overdue) bits.push(t.hazard_overdue);
+        a.appendChild(el("span", "riskmap-muted", " " + bits.join(" · ")));
+        a.addEventListener("click", function (ev) { ev.preventDefault(); self.showHazard(h); });
+        li.appendChild(a);
+        list.appendChild(li);
+      });
+      box.appendChild(list);
+      if (items.length > 200) box.appendChild(el("div", "riskmap-muted", fill(t.more_results, { n: items.length - 200 })));
+      return items;
+    }).catch(function (err) { box.textContent = ""; self.report(t.hazards_list, err); return []; });
+  };
+
+  App.prototype.showHazard = function (h) {
+    var g = h.location, self = this;
+    if (!g || this.plane) { if (h.unit_id) this.showItem({ kind: "unit", id: h.unit_id }); return; }
+    var xy = g.type === "Point" ? g.coordinates : (g.type === "Polygon" ? g.coordinates[0][0] : null);
+    if (!xy) return;
+    var latlng = L.latLng(xy[1], xy[0]);
+    this.map.setView(latlng, Math.max(this.map.getZoom(), 19));
+    this.map.once("moveend", function () { self.identifyAt(latlng); });
   };
 
   // ------------------------------------------------------------------------ re-assessment flags

@@ -66,3 +66,19 @@ def test_english_and_an_unknown_unit(demo_server, open_page):
     assert "Risk level" in page.locator("#banner").inner_text()
     page, _ = open_page(demo_server, "/u/no-such-unit")
     assert "没有这个单元" in page.content()
+
+
+def test_the_map_shows_hazards_in_the_control_legend_list_and_popup(demo_server, open_page):
+    page, log = open_page(demo_server, "/map")
+    control = page.locator(".leaflet-control-layers").inner_text()
+    assert "隐患" in control
+    assert page.locator(".riskmap-hazard-legend tr").count() >= 5              # the layer is on at start
+    assert page.locator(".riskmap-hazard-legend img").first.get_attribute("src").startswith("data:image/png")
+    page.check(".riskmap-hazard-list-on")
+    page.wait_for_selector(".riskmap-hazard-items li", timeout=15000)
+    first = page.locator(".riskmap-hazard-items a").first
+    hazard_id = first.get_attribute("data-hazard-id")
+    first.click()
+    page.wait_for_selector(f".riskmap-popup-hazard[data-hazard-id='{hazard_id}']", timeout=15000)
+    assert any("/tiles/hazards/" in u for u in log.requests)
+    assert log.problems(moved=True) == []

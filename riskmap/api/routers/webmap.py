@@ -260,6 +260,8 @@ def _config(request: Request, enterprise: str | None, region: str | None, lang: 
             "print": "/print/poster.pdf", "edit": "/edit"}
     if _has_route(app, "list_flags", FLAGS_PATH):
         urls["flags"] = FLAGS_PATH
+    if _has_route(app, "list_hazards", "/api/hazards") and drawing is None:
+        urls["hazards"] = "/api/hazards"
     # a storey or a schematic drawing shows its rooms and equipment coloured, as a workshop map does
     layers = tile_layers(request, summary.enterprise, lang, region is not None or drawing is not None, at, drawing)
     return webmap.map_config(summary, region=answer, lang=lang, palette=load_palette(), layers=layers, urls=urls,
