@@ -203,41 +203,48 @@ class HazardTiles:
 def features_for(data: HazardData, style: Any, view: TileView) -> pd.DataFrame:
     """What a tile shows: single hazards (cluster=False) or clusters (count, major, overdue) with x, y in
     EPSG:3857, the ones whose symbol may reach the tile."""
-    mpp = view.metres_per_px
     reach = style.reach_px(view.z)
     if view.z >= style.cluster_below:
         hits = data.within(view.buffered_bounds(reach))
+        if len(hits) > style.max_symbols:          # too crowded to read one by one: clustered at any zoom
+            return _clustered(data, style, view, reach)
         out = data.frame.iloc[hits].copy()
         out["x"], out["y"] = data.x[hits], data.y[hits]
         out["cluster"], out["count"] = False, 1
         out["major"] = (out["level"] == 1).astype(int)
         out["overdue_count"] = out["overdue"].astype(int)
         return out
-    cell = style.cluster_px * mpp
+    return _clustered(data, style, view, reach)
+
+
+def _clustered(data: HazardData, style: Any, view: TileView, reach: float) -> pd.DataFrame:
+    """Clusters per square of cluster_px fixed to the zoom's pixel grid (a lone hazard stays itself)."""
+    cell = style.cluster_px * view.metres_per_px
     hits = data.within(view.buffered_bounds(reach + style.cluster_px))
     if not len(hits):
         return pd.DataFrame()
     x, y = data.x[hits], data.y[hits]
     cx = np.floor((x + _WORLD) / cell).astype(np.int64)
     cy = np.floor((_WORLD - y) / cell).astype(np.int64)
-    part = data.frame.iloc[hits].reset_index(drop=True)
-    part["x"], part["y"], part["cx"], part["cy"] = x, y, cx, cy
-    part["major"] = (part["level"] == 1).astype(int)
-    part["overdue_count"] = part["overdue"].astype(int)
-    grouped = part.groupby(["cx", "cy"], sort=True)
-    rows = []
-    for _, members in grouped:
-        if len(members) == 1:
-            row = members.iloc[0].to_dict()
-            row.update(cluster=False, count=1)
-        else:
-            row = {"id": f"cluster-{view.z}-{int(members['cx'].iloc[0])}-{int(members['cy'].iloc[0])}",
-                   "x": float(members["x"].mean()), "y": float(members["y"].mean()), "cluster": True,
-                   "count": len(members), "major": int(members["major"].sum()),
-                   "overdue_count": int(members["overdue_count"].sum()), "state": "", "group": "", "level": -1,
-                   "overdue": bool(members["overdue_count"].any())}
-        rows.append(row)
-    out = pd.DataFrame(rows)
+    cells = np.stack([cx, cy], axis=1)
+    keys, inverse, counts = np.unique(cells, axis=0, return_inverse=True, return_counts=True)
+    inverse = inverse.ravel()
+    major = np.bincount(inverse, weights=(data.frame["level"].to_numpy()[hits] == 1), minlength=len(keys))
+    late = np.bincount(inverse, weights=data.frame["overdue"].to_numpy(dtype=bool)[hits], minlength=len(keys))
+    mean_x = np.bincount(inverse, weights=x, minlength=len(keys)) / counts
+    mean_y = np.bincount(inverse, weights=y, minlength=len(keys)) / counts
+    alone = counts[inverse] == 1
+    singles = data.frame.iloc[hits[alone]].copy()
+    singles["x"], singles["y"], singles["cluster"], singles["count"] = x[alone], y[alone], False, 1
+    singles["major"] = (singles["level"] == 1).astype(int)
+    singles["overdue_count"] = singles["overdue"].astype(int)
+    many = np.flatnonzero(counts > 1)
+    clusters = pd.DataFrame({
+        "id": [f"cluster-{view.z}-{int(keys[k, 0])}-{int(keys[k, 1])}" for k in many],
+        "x": mean_x[many], "y": mean_y[many], "cluster": True, "count": counts[many].astype(int),
+        "major": major[many].astype(int), "overdue_count": late[many].astype(int), "state": "", "group": "",
+        "level": -1, "overdue": late[many] > 0})
+    out = pd.concat([singles, clusters], ignore_index=True) if len(many) else singles.reset_index(drop=True)
     minx, miny, maxx, maxy = view.buffered_bounds(reach)
     keep = (out["x"] >= minx) & (out["x"] <= maxx) & (out["y"] >= miny) & (out["y"] <= maxy)
     return out[keep].reset_index(drop=True)
@@ -356,7 +363,9 @@ def draw_cluster(canvas: Any, style: Any, cx: float, cy: float, count: int, majo
 
 
 def draw_png(found: pd.DataFrame, style: Any, view: TileView, scale: int = 1) -> bytes:
-    """The PNG of a hazards tile: closed ones first, open and overdue on top, clusters above all."""
+    """The PNG of a hazards tile: closed ones first, then awaiting acceptance, open on top, clusters above all.
+    The symbols of one state group are drawn as a few skia paths (halos, fills, outlines), not one by one: a dense
+    tile holds thousands of them."""
     import skia
 
     from riskmap.render.png import encode_png
@@ -367,18 +376,33 @@ def draw_png(found: pd.DataFrame, style: Any, view: TileView, scale: int = 1) ->
     surface = skia.Surface(side, side)
     canvas = surface.getCanvas()
     canvas.clear(skia.ColorTRANSPARENT)
-    order = {"closed": 0, "awaiting": 1, "open": 2, "": 3}
-    rank = [order.get(g, 0) * 4 + int(o) * 2 + (1 if c else 0) for g, o, c in
-            zip(found["group"], found["overdue"], found["cluster"], strict=True)]
-    for i in np.argsort(np.array(rank), kind="stable"):
-        row = found.iloc[int(i)]
-        px, py = (row["x"] - minx) / per_px, (maxy - row["y"]) / per_px
-        if row["cluster"]:
-            draw_cluster(canvas, style, px, py, int(row["count"]), int(row["major"]), int(row["overdue_count"]),
-                         scale)
-        else:
-            draw_symbol(canvas, style, px, py, int(row["level"]), str(row["group"]), bool(row["overdue"]), view.z,
-                        scale)
+    px = (found["x"].to_numpy(dtype=float) - minx) / per_px
+    py = (maxy - found["y"].to_numpy(dtype=float)) / per_px
+    cluster = found["cluster"].to_numpy(dtype=bool)
+    group = found["group"].to_numpy(dtype=object)
+    level = found["level"].to_numpy()
+    overdue = found["overdue"].to_numpy(dtype=bool)
+    r = style.size_at(view.z) / 2 * scale
+    width = float(style.halo["width"]) * scale
+    for name in sorted(style.groups, key=lambda g: {"closed": 0, "awaiting": 1, "open": 2}.get(g, 0)):
+        chosen = np.flatnonzero(~cluster & (group == name))
+        if not len(chosen):
+            continue
+        halo, shapes = skia.Path(), skia.Path()
+        for i in chosen:
+            shape = style.shapes["major" if int(level[i]) == 1 else "general"]
+            if overdue[i]:
+                ring = r * (1.2 if shape == "diamond" else 1.0) + float(style.halo["gap"]) * scale
+                halo.addCircle(float(px[i]), float(py[i]), ring + width / 2)
+            shapes.addPath(_shape_path(shape, float(px[i]), float(py[i]), r))
+        if overdue[chosen].any():
+            canvas.drawPath(halo, _paint(style.halo["casing"], width * 2.2))
+            canvas.drawPath(halo, _paint(style.halo["colour"], width))
+        canvas.drawPath(shapes, _paint(style.groups[name]["fill"]))
+        canvas.drawPath(shapes, _paint(style.outline["colour"], float(style.outline["width"]) * scale))
+    for i in np.flatnonzero(cluster):
+        draw_cluster(canvas, style, float(px[i]), float(py[i]), int(found["count"].iat[i]),
+                     int(found["major"].iat[i]), int(found["overdue_count"].iat[i]), scale)
     info = skia.ImageInfo.Make(side, side, skia.kRGBA_8888_ColorType, skia.kUnpremul_AlphaType)
     out = np.empty((side, side, 4), np.uint8)
     surface.readPixels(info, out, side * 4, 0, 0)

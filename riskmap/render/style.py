@@ -641,6 +641,7 @@ class HazardStyle:
     cluster_below: int
     cluster_px: float
     cluster: dict[str, Any]
+    max_symbols: int = 400                  # more hazards in reach of one tile are clustered at any zoom
 
     @property
     def mvt_min_zoom(self) -> int:
@@ -697,7 +698,8 @@ class HazardStyle:
         return {"name": self.name, "title": {"zh": self.title_zh, "en": self.title_en}, "min_zoom": self.min_zoom,
                 "max_zoom": self.max_zoom, "shapes": self.shapes, "size": [list(s) for s in self.size],
                 "outline": self.outline, "groups": self.groups, "halo": self.halo,
-                "cluster_below": self.cluster_below, "cluster_px": self.cluster_px, "cluster": self.cluster}
+                "cluster_below": self.cluster_below, "cluster_px": self.cluster_px, "cluster": self.cluster,
+                "max_symbols": self.max_symbols}
 
 
 def colour_distance(a: str, b: str) -> float:
@@ -734,7 +736,7 @@ def _load_hazard_cached(path: str, mtime: float, folder: str) -> HazardStyle:
             size=tuple(sorted((int(k), float(v)) for k, v in data["size"].items())), outline=dict(data["outline"]),
             groups={str(k): dict(v) for k, v in data["groups"].items()}, halo=dict(data["halo"]),
             cluster_below=int(data["cluster_below"]), cluster_px=float(data["cluster_px"]),
-            cluster=dict(data["cluster"]))
+            cluster=dict(data["cluster"]), max_symbols=int(data.get("max_symbols", 400)))
     except (KeyError, TypeError, ValueError, AttributeError, yaml.YAMLError) as exc:
         raise bad(f"格式有误 / malformed ({exc})") from None
     if set(style.shapes) != {"major", "general"} or not set(style.shapes.values()) <= set(HAZARD_SHAPES):
