@@ -121,7 +121,7 @@ def main() -> None:
         head = {"Authorization": f"Bearer {token}"}
         runs = []
         for i in range(max(3, args.repeat)):
-            lon, lat = x0 + 0.0015 + i * 1e-5, y0 + 0.0015
+            lon, lat = x0 + 0.006 + i * 1e-5, y0 + 0.0015     # beside the dense block: a tile of singles
             t = TMS.tile(lon, lat, 19)
             t0 = time.perf_counter()
             r = client.post("/api/hazards", params={"enterprise": name}, headers=head,
