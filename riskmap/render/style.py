@@ -275,7 +275,10 @@ def _stroke_json(stroke: Stroke | None) -> dict[str, Any] | None:
 def available_layers(directory: Path | None = None) -> list[str]:
     """The names of the layer styles in the folder (levels.yaml is the palette, not a layer)."""
     folder = directory or layers_dir()
-    return sorted(p.stem for p in folder.glob("*.yaml") if p.stem != "levels" and _NAME_RE.match(p.stem))
+    return sorted(p.stem for p in folder.glob("*.yaml") if p.stem not in OWN_FORMAT and _NAME_RE.match(p.stem))
+
+
+OWN_FORMAT = ("levels", "hazards")     # symbology files that are not LayerStyle files (load_hazard_style)
 
 
 def load_layer_style(name: str, directory: Path | None = None) -> LayerStyle:
@@ -284,7 +287,7 @@ def load_layer_style(name: str, directory: Path | None = None) -> LayerStyle:
     Unknown name → NotFoundError; a broken file → StyleError naming the file and the problem.
     """
     folder = directory or layers_dir()
-    if not isinstance(name, str) or not _NAME_RE.match(name) or name == "levels":
+    if not isinstance(name, str) or not _NAME_RE.match(name) or name in OWN_FORMAT:
         raise NotFoundError(f"没有名为 “{str(name)[:80]}” 的图层 / no layer named {str(name)[:80]!r}")
     path = folder / f"{name}.yaml"
     if not path.is_file():
@@ -612,3 +615,145 @@ def styles_json(directory: Path | None = None) -> dict[str, Any]:
 def clear_cache() -> None:
     """Forget the parsed styles (cached per file and modification time, so an edited file is reread anyway)."""
     _load_cached.cache_clear()
+
+
+# ---------------------------------------------------------------------------------------------- hazards
+
+
+HAZARD_SHAPES = ("diamond", "circle")
+
+
+@dataclass(frozen=True)
+class HazardStyle:
+    """The hazards layer's symbology (layers/hazards.yaml): its own format because hazards are symbols, not
+    classified features, and must never take a risk colour (checked at load)."""
+
+    name: str
+    title_zh: str
+    title_en: str
+    min_zoom: int
+    max_zoom: int
+    shapes: dict[str, str]                  # "major" / "general" → diamond | circle
+    size: tuple[tuple[int, float], ...]     # (zoom, diameter px) steps
+    outline: dict[str, Any]
+    groups: dict[str, dict[str, Any]]       # group → zh, en, fill, states
+    halo: dict[str, Any]
+    cluster_below: int
+    cluster_px: float
+    cluster: dict[str, Any]
+    max_symbols: int = 400                  # more hazards in reach of one tile are clustered at any zoom
+
+    @property
+    def mvt_min_zoom(self) -> int:
+        """Vector tiles start where PNG tiles start (clusters are few features)."""
+        return self.min_zoom
+
+    def visible_as(self, fmt: str, z: int) -> bool:
+        """Whether tiles in ``fmt`` draw anything at zoom ``z``."""
+        return self.min_zoom <= z <= self.max_zoom
+
+    def size_at(self, z: int) -> float:
+        """The symbol diameter (CSS px) at zoom ``z``: the last step at or below it."""
+        found = self.size[0][1]
+        for zoom, px in self.size:
+            if z >= zoom:
+                found = px
+        return found
+
+    def group_of(self, state: str) -> str:
+        """The fill group of a workflow state (an unknown one draws as closed: grey, never a risk colour)."""
+        for name, group in self.groups.items():
+            if state in group["states"]:
+                return name
+        return "closed"
+
+    def reach_px(self, z: int) -> float:
+        """How far a symbol (with its halo, or a cluster with its badges) reaches from its point, CSS px."""
+        single = self.size_at(z) / 2 + float(self.halo["gap"]) + float(self.halo["width"]) * 2
+        return max(single, float(self.cluster["size"]) * 0.9)
+
+    def colours(self) -> list[str]:
+        """Every colour the layer draws (checked against the level colours)."""
+        found = [self.outline["colour"], self.halo["colour"], self.halo["casing"]]
+        found += [g["fill"] for g in self.groups.values()]
+        found += [v for k, v in self.cluster.items() if k != "size"]
+        return [_full_hex(c) for c in found]
+
+    def legend(self) -> list[dict[str, Any]]:
+        """Legend rows: each fill group, the two shapes, the overdue halo and a cluster."""
+        rows = [{"key": f"state-{k}", "zh": g["zh"], "en": g["en"], "group": k, "level": 0, "overdue": False}
+                for k, g in self.groups.items()]
+        rows += [{"key": "level-major", "zh": "重大隐患（菱形）", "en": "Major hazard (diamond)", "group": "open",
+                  "level": 1, "overdue": False},
+                 {"key": "level-general", "zh": "一般隐患（圆形）", "en": "General hazard (circle)", "group": "open",
+                  "level": 0, "overdue": False},
+                 {"key": "overdue", "zh": "已超期（外圈）", "en": "Overdue (ring)", "group": "open", "level": 0,
+                  "overdue": True},
+                 {"key": "cluster", "zh": "聚合：总数、重大数、超期数", "en": "Cluster: count, major, overdue",
+                  "group": "", "level": 0, "overdue": False}]
+        return rows
+
+    def to_json(self) -> dict[str, Any]:
+        """The style as JSON (style signature, API)."""
+        return {"name": self.name, "title": {"zh": self.title_zh, "en": self.title_en}, "min_zoom": self.min_zoom,
+                "max_zoom": self.max_zoom, "shapes": self.shapes, "size": [list(s) for s in self.size],
+                "outline": self.outline, "groups": self.groups, "halo": self.halo,
+                "cluster_below": self.cluster_below, "cluster_px": self.cluster_px, "cluster": self.cluster,
+                "max_symbols": self.max_symbols}
+
+
+def colour_distance(a: str, b: str) -> float:
+    """Euclidean RGB distance of two #RRGGBB colours."""
+    a, b = _full_hex(a), _full_hex(b)
+    return math.dist([int(a[i:i + 2], 16) for i in (1, 3, 5)], [int(b[i:i + 2], 16) for i in (1, 3, 5)])
+
+
+RISK_COLOURS = ("#FF0000", "#FF8C00", "#FFFF00", "#0070C0")   # the national four, whatever the palette says
+
+
+def load_hazard_style(directory: Path | None = None) -> HazardStyle:
+    """layers/hazards.yaml, checked: every state in one group, shapes known, no colour near a risk colour (of
+    the national four or of the palette in use). A broken file → StyleError."""
+    folder = directory or layers_dir()
+    path = folder / "hazards.yaml"
+    if not path.is_file():
+        raise NotFoundError("没有隐患图层样式 layers/hazards.yaml / no hazards layer style")
+    return _load_hazard_cached(str(path), path.stat().st_mtime, str(folder))
+
+
+@lru_cache(maxsize=4)
+def _load_hazard_cached(path: str, mtime: float, folder: str) -> HazardStyle:
+    from riskmap.hazards.model import State
+
+    def bad(why: str) -> StyleError:
+        return StyleError(f"{path}: {why}")
+
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        style = HazardStyle(
+            name="hazards", title_zh=str(data["title"]["zh"]), title_en=str(data["title"]["en"]),
+            min_zoom=int(data["min_zoom"]), max_zoom=int(data["max_zoom"]), shapes=dict(data["shapes"]),
+            size=tuple(sorted((int(k), float(v)) for k, v in data["size"].items())), outline=dict(data["outline"]),
+            groups={str(k): dict(v) for k, v in data["groups"].items()}, halo=dict(data["halo"]),
+            cluster_below=int(data["cluster_below"]), cluster_px=float(data["cluster_px"]),
+            cluster=dict(data["cluster"]), max_symbols=int(data.get("max_symbols", 400)))
+    except (KeyError, TypeError, ValueError, AttributeError, yaml.YAMLError) as exc:
+        raise bad(f"格式有误 / malformed ({exc})") from None
+    if set(style.shapes) != {"major", "general"} or not set(style.shapes.values()) <= set(HAZARD_SHAPES):
+        raise bad("shapes 应给出 major 与 general 的 diamond|circle / shapes must map major and general to "
+                  "diamond|circle")
+    listed = [s for g in style.groups.values() for s in g.get("states", [])]
+    if sorted(listed) != sorted(s.value for s in State):
+        raise bad("每个隐患状态必须恰好属于一个 group / every hazard state must be in exactly one group")
+    for colour in style.colours():
+        if not _COLOUR_RE.match(colour):
+            raise bad(f"颜色应为 #RRGGBB：{colour} / colours must be #RRGGBB")
+    palette = load_palette(Path(folder))
+    risk = [*RISK_COLOURS, *(palette.styles[lv].fill for lv in Level)]
+    limit = float(data.get("min_distance", 120))
+    for colour in style.colours():
+        near = [r for r in risk if colour_distance(colour, r) < limit]
+        if near:
+            raise bad(f"隐患不得使用风险等级颜色或相近颜色：{colour} 接近 {near[0]} / hazards must never be drawn in "
+                      f"a risk colour: {colour} is near {near[0]}")
+    return style

@@ -71,6 +71,8 @@ TEXT: dict[str, dict[str, str]] = {
         "flags_title": "需重新评估的单元", "flags_none": "没有需要重新评估的单元", "flags": "需重新评估",
         "historical": "历史视图：{at}（北京时间）", "back_to_now": "返回当前", "edit": "编辑总平面布置",
         "days_since": "{n} 天未评估", "never_assessed": "从未评估", "emergency_legend": "应急设施",
+        "layer_hazards": "隐患", "hazard_legend": "隐患（形状为等级，颜色为状态）", "hazards_here": "附近的隐患",
+        "hazard_overdue": "已超期", "hazards_list": "未关闭的隐患", "hazards_none": "没有未关闭的隐患",
     },
     "en": {
         "title": "Four-colour safety risk map", "plan": "Plant plan", "drawing": "Drawing", "storeys": "Storeys",
@@ -99,6 +101,9 @@ TEXT: dict[str, dict[str, str]] = {
         "historical": "Historical view as of {at} (Beijing time)", "back_to_now": "Back to now",
         "edit": "Edit the layout", "days_since": "{n} days since assessed", "never_assessed": "never assessed",
         "emergency_legend": "Emergency features",
+        "layer_hazards": "Hidden hazards", "hazard_legend": "Hidden hazards (shape: level, colour: state)",
+        "hazards_here": "Hazards nearby", "hazard_overdue": "overdue", "hazards_list": "Open hazards",
+        "hazards_none": "No open hazard",
     },
 }
 
@@ -112,6 +117,7 @@ TILE_LAYERS: tuple[tuple[str, str, bool, bool], ...] = (
     ("layout", "layer_layout", True, True),
     ("staleness", "layer_staleness", False, False),
     ("coverage", "layer_coverage", False, False),
+    ("hazards", "layer_hazards", True, True),      # above every colour, never in a risk colour (hazards.yaml)
     ("labels", "layer_labels", True, True),
 )
 
@@ -233,6 +239,31 @@ def emergency_legend(layout_style, drawn: Mapping[str, str]) -> list[dict[str, A
     return rows
 
 
+def hazard_legend() -> list[dict[str, Any]]:
+    """The web legend's hazard rows, each with its symbol as the hazards tiles draw it (a PNG data URL)."""
+    from riskmap.render.style import load_hazard_style
+    from riskmap.render.tilecache import style_signature
+
+    style = load_hazard_style()
+    signature = style_signature(style)
+    found = _HAZARD_ROWS.get(signature)
+    if found is None:
+        _HAZARD_ROWS.clear()                     # one style in use at a time
+        found = _HAZARD_ROWS[signature] = _hazard_rows(style)
+    return found
+
+
+_HAZARD_ROWS: dict[str, list[dict[str, Any]]] = {}
+
+
+def _hazard_rows(style) -> list[dict[str, Any]]:
+    from riskmap.render.hazardtiles import legend_png
+
+    return [{"key": row["key"], "zh": row["zh"], "en": row["en"],
+             "image": "data:image/png;base64," + base64.b64encode(legend_png(style, row)).decode("ascii")}
+            for row in style.legend()]
+
+
 @lru_cache(maxsize=64)
 def _symbol_data_url(layout_style, key: str, kind: str) -> str:
     """A legend symbol as a PNG data URL, drawn once per style version (styles are frozen and re-read on change)."""
@@ -246,14 +277,16 @@ def map_config(summary: MapSummary, *, region: dict[str, Any] | None, lang: str,
                poll_seconds: int = DEFAULT_POLL_SECONDS, at: str | None = None, at_local: str | None = None,
                staleness_legend: list[dict[str, Any]] | None = None,
                swatches: dict[str, dict[str, str | None]] | None = None,
-               emergency: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+               emergency: list[dict[str, Any]] | None = None,
+               hazards: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """Everything the page script needs, as plain JSON: view, legend with counts, layers, URLs, texts.
 
     `region` (a workshop map) is the identify answer of that region: its member units give the counts.
     `at` (the page's ?at= as given, already checked): a historical view, drawn as of that moment; its legend
     has no counts (the snapshot counts are today's) and it does not poll (the past does not change).
     `swatches` (legend_swatches): the colours the region and unit tiles draw; by default the palette's.
-    `emergency` (emergency_legend): the emergency features drawn, listed under the levels."""
+    `emergency` (emergency_legend): the emergency features drawn, listed under the levels.
+    `hazards` (hazard_legend): the hazard symbols, shown while the hazards layer is on."""
     swatches = swatches or {}
     if region is not None:
         unit_counts = {lv.value: 0 for lv in LEVELS_HIGH_TO_LOW}
@@ -299,6 +332,7 @@ def map_config(summary: MapSummary, *, region: dict[str, Any] | None, lang: str,
         "at_local": at_local or at,
         "staleness_legend": staleness_legend or [],
         "emergency_legend": emergency or [],
+        "hazard_legend": hazards or [],
     }
 
 

@@ -95,6 +95,7 @@
     this.addLegend();
     if (this.config.region) this.addRegionPanel();
     if (!this.config.at && this.config.urls.flags) this.addFlagFilter();
+    if (!this.config.at && this.config.urls.hazards) this.addHazardList();
     map.on("click", function (e) { self.identifyAt(e.latlng); });
     map.on("moveend", function () { self.updatePrintLink(); });
     this.updatePrintLink();
@@ -136,7 +137,7 @@
         self.tileUrls[spec.name] = tj.tiles[0];
         overlays[spec.title] = layer;
         if (spec.visible) layer.addTo(self.map);
-        if (["regions", "units", "staleness"].indexOf(spec.name) >= 0) {
+        if (["regions", "units", "staleness", "hazards"].indexOf(spec.name) >= 0) {
           layer.on("add remove", function () { self.fillLegend(); });
         }
         layer.on("add remove", function () { self.updatePrintLink(); });
@@ -473,7 +474,98 @@
       });
       box.appendChild(et);
     }
+    var hazards = this.tileLayers.hazards;
+    if (hazards && this.map.hasLayer(hazards) && c.hazard_legend && c.hazard_legend.length) {
+      // the hazard symbols, drawn by the tiles' own code (magenta, white, grey, black: never a risk colour)
+      box.appendChild(el("div", "riskmap-legend-title riskmap-hazard-title", t.hazard_legend));
+      var ht = el("table", "riskmap-hazard-legend");
+      c.hazard_legend.forEach(function (row) {
+        var tr = el("tr", "riskmap-legend-row");
+        tr.setAttribute("data-hazard", row.key);
+        var td = el("td"), img = el("img", "riskmap-symbol");
+        img.src = row.image;
+        img.alt = "";
+        img.width = 28;
+        img.height = 22;
+        td.appendChild(img);
+        tr.appendChild(td);
+        tr.appendChild(el("td", "riskmap-legend-name", c.lang === "zh" ? row.zh : row.en));
+        ht.appendChild(tr);
+      });
+      box.appendChild(ht);
+    }
     box.appendChild(el("div", "riskmap-legend-version", t.data_version + " " + c.data_version));
+  };
+
+  // ------------------------------------------------------------------------ hazard list
+
+  var OPEN_STATES = ["reported", "confirmed", "assigned", "rectifying", "awaiting_acceptance"];
+
+  /** The "open hazards" switch and, when on, the list beside the map: a click flies to the hazard and opens what
+   * is there (its popup lists the hazards under the point). */
+  App.prototype.addHazardList = function () {
+    var self = this;
+    var Panel = L.Control.extend({
+      onAdd: function () {
+        var box = el("div", "riskmap-hazards riskmap-box");
+        L.DomEvent.disableClickPropagation(box);
+        L.DomEvent.disableScrollPropagation(box);
+        var label = el("label", "riskmap-hazard-switch");
+        var input = el("input");
+        input.type = "checkbox";
+        input.className = "riskmap-hazard-list-on";
+        label.appendChild(input);
+        label.appendChild(el("span", null, " " + self.t.hazards_list));
+        box.appendChild(label);
+        self.hazardList = el("div", "riskmap-hazard-list");
+        box.appendChild(self.hazardList);
+        input.addEventListener("change", function () {
+          if (input.checked) self.loadHazardList(); else self.hazardList.textContent = "";
+        });
+        return box;
+      }
+    });
+    new Panel({ position: "topleft" }).addTo(this.map);
+  };
+
+  App.prototype.loadHazardList = function () {
+    var self = this, t = this.t, box = this.hazardList, c = this.config;
+    box.textContent = t.loading;
+    var url = c.urls.hazards + "?" + query({ enterprise: c.enterprise }) + "&" +
+      OPEN_STATES.map(function (s) { return "state=" + s; }).join("&");
+    return getJSON(url).then(function (body) {
+      var items = body.items || [];
+      box.textContent = "";
+      box.appendChild(el("div", "riskmap-panel-sub", t.hazards_list + " (" + items.length + ")"));
+      if (!items.length) { box.appendChild(el("div", "riskmap-muted", t.hazards_none)); return items; }
+      var list = el("ul", "riskmap-unit-list riskmap-hazard-items");
+      items.slice(0, 200).forEach(function (h) {
+        var li = el("li"), a = el("a");
+        a.href = "#";
+        a.setAttribute("data-hazard-id", h.id);
+        a.appendChild(el("span", "riskmap-hazard-name", h.name));
+        var pick = function (label) { var p = String(label || "").split(" / "); return c.lang === "zh" ? p[0] : p[p.length - 1]; };
+        var bits = [pick(h.level_label), pick(h.state_label)];
+        if (h.overdue) bits.push(t.hazard_overdue);
+        a.appendChild(el("span", "riskmap-muted", " " + bits.join(" · ")));
+        a.addEventListener("click", function (ev) { ev.preventDefault(); self.showHazard(h); });
+        li.appendChild(a);
+        list.appendChild(li);
+      });
+      box.appendChild(list);
+      if (items.length > 200) box.appendChild(el("div", "riskmap-muted", fill(t.more_results, { n: items.length - 200 })));
+      return items;
+    }).catch(function (err) { box.textContent = ""; self.report(t.hazards_list, err); return []; });
+  };
+
+  App.prototype.showHazard = function (h) {
+    var g = h.location, self = this;
+    if (!g || this.plane) { if (h.unit_id) this.showItem({ kind: "unit", id: h.unit_id }); return; }
+    var xy = g.type === "Point" ? g.coordinates : (g.type === "Polygon" ? g.coordinates[0][0] : null);
+    if (!xy) return;
+    var latlng = L.latLng(xy[1], xy[0]);
+    this.map.setView(latlng, Math.max(this.map.getZoom(), 19));
+    this.map.once("moveend", function () { self.identifyAt(latlng); });
   };
 
   // ------------------------------------------------------------------------ re-assessment flags
@@ -797,7 +889,26 @@
       });
       root.insertBefore(storeys, root.firstChild);
     }
-    if (!body.regions.length && !body.units.length && !body.error) {
+    if (body.hazards && body.hazards.length) {             // hazards under the click, nearest first, on top
+      var hz = el("section", "riskmap-popup-hazards");
+      hz.appendChild(el("h4", null, t.hazards_here));
+      var list = el("ul");
+      body.hazards.forEach(function (h) {
+        var li = el("li", "riskmap-popup-hazard");
+        li.setAttribute("data-hazard-id", h.id);
+        li.appendChild(el("strong", null, h.name));
+        var state = c.lang === "zh" ? h.state_zh : h.state_en;
+        var level = h.level === 1 ? (c.lang === "zh" ? "重大" : "major") : (c.lang === "zh" ? "一般" : "general");
+        var bits = [level, state];
+        if (h.overdue) bits.push(t.hazard_overdue);
+        if (h.deadline) bits.push(h.deadline);
+        li.appendChild(el("span", "riskmap-muted", " " + bits.join(" · ")));
+        list.appendChild(li);
+      });
+      hz.appendChild(list);
+      root.insertBefore(hz, root.firstChild);
+    }
+    if (!body.regions.length && !body.units.length && !(body.hazards && body.hazards.length) && !body.error) {
       root.appendChild(el("div", "riskmap-muted", t.nothing_here));
     }
     return root;

@@ -372,6 +372,47 @@ def click_tolerance_deg(zoom: float) -> float:
     return CLICK_TOLERANCE_PX * 360.0 / (256.0 * 2.0 ** zoom)
 
 
+HAZARD_HIT_PX = 12        # a hazard's symbol is about this many screen pixels from its point to its edge
+MAX_HAZARDS = 20
+
+
+def hazards_at(request: Request, enterprise: str, lon: float, lat: float, zoom: float, at: datetime | None) \
+        -> list[dict[str, Any]]:
+    """The hazards whose symbol is under the click (nearest first), from the hazards layer's own data (the same
+    version, day and "open at" moment the tiles draw); none when the service has no hazards layer."""
+    from riskmap.hazards.model import STATE_LABELS, State
+    from riskmap.render.hazardtiles import HazardFilters
+
+    try:
+        from riskmap.api.routers.tiles import tiles_of
+    except ImportError:                                   # pragma: no cover - a service without tiles
+        return []
+    data = tiles_of(request).hazards.data(enterprise, HazardFilters(at=at))
+    if not len(data):
+        return []
+    x, y = _to_3857(lon, lat)
+    reach = HAZARD_HIT_PX * 2 * 20037508.342789244 / (256.0 * 2.0 ** zoom)
+    dist = np.hypot(data.x - x, data.y - y)
+    near = np.flatnonzero(dist <= reach)
+    near = near[np.argsort(dist[near], kind="stable")][:MAX_HAZARDS]
+    out = []
+    for i in near:
+        row = data.frame.iloc[int(i)]
+        zh, en = STATE_LABELS[State(row["state"])]
+        out.append({"id": row["id"], "name": row["name"], "state": row["state"], "state_zh": zh, "state_en": en,
+                    "level": int(row["level"]), "overdue": bool(row["overdue"]), "deadline": row["deadline"],
+                    "department": row["department"], "unit_id": row["unit_id"]})
+    return out
+
+
+def _to_3857(lon: float, lat: float) -> tuple[float, float]:
+    """Web Mercator metres of a lon/lat (the sphere's formulas, as EPSG:3857 defines them)."""
+    import math
+
+    r = 6378137.0
+    return math.radians(lon) * r, r * math.log(math.tan(math.pi / 4 + math.radians(lat) / 2))
+
+
 def make_router() -> APIRouter:
     """The /api/identify (what is at a point, and why) and /api/search (by name or id) routes."""
     router = APIRouter(prefix="/api", tags=["map"])
@@ -413,6 +454,7 @@ def make_router() -> APIRouter:
         out["units_total"] = len(hits)
         if index.plant.drawing is None:
             out["storeys"] = storeys_at(request.app.state.store(), index.plant, point)
+            out["hazards"] = hazards_at(request, index.plant.enterprise.name, lon, lat, zoom, _moment(at))
         return out
 
     @router.get("/search", response_model=answers.SearchResults,

@@ -44,8 +44,12 @@ LAYER_TITLES = {
     "coverage": ("排查覆盖", "评估单元按所选时段（今天、本周、本月）排查的完成情况着色，巡检点为点（不用风险色）/ "
                              "assessment units by the state of their checks in a window (today, week, month), "
                              "checkpoints as points (never in risk colours)"),
+    "hazards": ("隐患", "隐患点位：菱形为重大隐患、圆形为一般隐患，品红为未整改、白色为待验收、灰色为已验收，"
+                        "黑圈为超期；低缩放级别聚合 / hidden hazards: diamond major, circle general; magenta open, "
+                        "white awaiting acceptance, grey accepted; a black ring when overdue; clustered at low zoom"),
 }
-DATA_LAYERS = ("regions", "units", "layout", "labels", "staleness", "coverage")
+DATA_LAYERS = ("regions", "units", "layout", "labels", "staleness", "coverage", "hazards")
+HAZARDS = "hazards"
 BASEMAP = "basemap"
 
 
@@ -88,6 +92,9 @@ class _Tiles:
         self.tile_settings = TileSettings()
         cache = TileCache(int(self.tile_settings.tile_cache_mb * 1024 * 1024))
         self.service = TileService(app.state.store(), cache, default_enterprise=self.settings.enterprise)
+        from riskmap.render.hazardtiles import HazardTiles
+
+        self.hazards = HazardTiles(self.service)
         self.basemap_path = self.tile_settings.basemap
         self._basemaps: dict[str, Any] = {}
         self._open_basemap = open_basemap
@@ -164,6 +171,10 @@ async def _tile(request: Request, layer: str, z: str, x: str, y: str, fmt: str, 
     drawing = requested(drawing)
     view = tile_view(z, x, y) if drawing is None else None
     tiles = tiles_of(request)
+    if layer == HAZARDS:
+        if drawing is not None:
+            raise NotFoundError("隐患图层只属于总平面布置图 / the hazards layer belongs to the site plan")
+        return await _hazard_tile(request, tiles, view, fmt, scale, enterprise, v)
     if layer == BASEMAP:
         if drawing is not None:
             raise NotFoundError("底图只属于总平面布置图 / the basemap belongs to the site plan")
@@ -197,6 +208,29 @@ async def _tile(request: Request, layer: str, z: str, x: str, y: str, fmt: str, 
     body = service.cached(key, data)
     if body is None:
         body = await run_in_threadpool(service.render, key, data, view)
+    return Response(body, media_type="image/png" if fmt == "png" else MVT_TYPE, headers=headers)
+
+
+async def _hazard_tile(request: Request, tiles: _Tiles, view: TileView, fmt: str, scale: int,
+                       enterprise: str | None, v: str | None) -> Response:
+    """A hazards tile: filters from the query, the caching contract of the module docstring (the data version
+    moves with every hazard write)."""
+    from riskmap.render.hazardtiles import parse_filters
+
+    filters = parse_filters(request.query_params, _moment(request))
+    if v is not None:
+        try:
+            v = str(int(v))
+        except ValueError:
+            raise InputError(f"版本号 v 应为整数，而不是 “{v[:20]}” / v must be an integer") from None
+    hazards = tiles.hazards
+    data = await run_in_threadpool(hazards.data, enterprise, filters)
+    key = hazards.key(data, fmt, view, scale)
+    etag = hazards.etag(data, key)
+    early, headers = _revalidate(request, data.version, etag, v)
+    if early is not None:
+        return early
+    body = await run_in_threadpool(hazards.tile, data, fmt, view, scale)
     return Response(body, media_type="image/png" if fmt == "png" else MVT_TYPE, headers=headers)
 
 
@@ -321,6 +355,8 @@ def make_router() -> APIRouter:
         _check_layer(layer)
         tiles = tiles_of(request)
         drawing = requested(drawing)
+        if layer == HAZARDS:
+            return await run_in_threadpool(_hazards_tilejson, request, tiles, enterprise, format, scale)
         if layer == BASEMAP and drawing is None:
             return _basemap_tilejson(request, tiles, enterprise, format, scale)
         service = tiles.service
@@ -616,6 +652,54 @@ def _plane_tilejson(doc: dict, plane: dict, box, min_zoom: int, max_zoom: int) -
     doc["tile_matrix"] = {"crs": "drawing plane (no place on the earth)", "units": "drawing units",
                           "origin": plane["origin"], "size": size, "tile_size": 256,
                           "levels": top + 1, "y_axis": "down"}
+
+
+HAZARD_FILTERS = ("state", "level", "department", "overdue", "at")
+
+
+def _hazards_tilejson(request: Request, tiles: _Tiles, enterprise: str | None, fmt: str, scale: int) -> Response:
+    """TileJSON of the hazards layer: the tile URL carries the filters asked for and the data version."""
+    from riskmap.render.hazardtiles import parse_filters
+    from riskmap.render.tiledata import fit_zoom, lonlat_bounds
+
+    hazards = tiles.hazards
+    filters = parse_filters(request.query_params, _moment(request))
+    data = hazards.data(enterprise, filters)
+    _, name, _, _ = tiles.service.resolve(enterprise)
+    style = hazards.style()
+    params = [(k, request.query_params[k]) for k in HAZARD_FILTERS if request.query_params.get(k)]
+    params += [("enterprise", name), ("v", str(data.version))]
+    suffix = ".mvt" if fmt == "mvt" else ("@2x.png" if scale == 2 else ".png")
+    if len(data):
+        box = (float(data.x.min()), float(data.y.min()), float(data.x.max()), float(data.y.max()))
+    else:
+        plant, ent_id, ent_name = tiles.service.lookup(enterprise)
+        plant = plant or tiles.service.update(ent_id, ent_name)
+        box = plant.bounds_3857()
+    bounds = lonlat_bounds(box) if box else [-180.0, -85.0511287798, 180.0, 85.0511287798]
+    zoom = max(style.min_zoom, min(style.max_zoom, fit_zoom(box))) if box else style.min_zoom
+    title_zh, description = LAYER_TITLES[HAZARDS]
+    doc: dict[str, Any] = {
+        "tilejson": "3.0.0", "name": f"{name} · {title_zh}", "description": description,
+        "version": f"{data.version}.0.0", "attribution": "riskmap 四色安全风险分布图", "scheme": "xyz",
+        "tiles": [_tile_url(_base_url(request), HAZARDS, suffix, params)], "minzoom": style.min_zoom,
+        "maxzoom": style.max_zoom, "bounds": bounds,
+        "center": [round((bounds[0] + bounds[2]) / 2, 7), round((bounds[1] + bounds[3]) / 2, 7), zoom],
+        "data_version": data.version, "format": fmt,
+    }
+    if fmt == "mvt":
+        from riskmap.render.hazardtiles import MVT_FIELDS
+
+        fields = {n: "String" for n in MVT_FIELDS if n not in ("id", "level", "overdue", "danger_state")}
+        fields.update(hazard_id="String", hazard_level="Number", overdue="Boolean", danger_state="Number",
+                      cluster="Boolean", count="Number", major_count="Number", overdue_count="Number")
+        doc["vector_layers"] = [{"id": HAZARDS, "description": f"{title_zh} / {style.title_en}",
+                                 "minzoom": style.min_zoom, "maxzoom": style.max_zoom, "fields": fields}]
+    etag = f'"tilejson.hz.{data.owner[1]}.{data.version}.{data.owner[2]}.{data.owner[3]}.{fmt}{scale}.' \
+           f'{zlib.crc32(doc["tiles"][0].encode()):08x}"'
+    if none_match(request.headers.get("if-none-match"), etag):
+        return Response(status_code=304, headers={"ETag": etag, "Cache-Control": "no-cache"})
+    return JSONResponse(doc, headers={"ETag": etag, "Cache-Control": "no-cache"})
 
 
 def _basemap_tilejson(request: Request, tiles: _Tiles, enterprise: str | None, fmt: str, scale: int) -> JSONResponse:

@@ -54,6 +54,7 @@ def tile_layers(request: Request, enterprise: str, lang: str, workshop: bool = F
     available = _tile_layer_names(request, enterprise)
     if drawing is not None:
         available.discard("basemap")             # the raster basemap is the site plan's
+        available.discard("hazards")             # hazards are placed on the site plan
     text = webmap.TEXT[lang]
     layers = []
     # With a separate labels layer the others are asked for tiles without names, so names can be switched off.
@@ -259,13 +260,17 @@ def _config(request: Request, enterprise: str | None, region: str | None, lang: 
             "print": "/print/poster.pdf", "edit": "/edit"}
     if _has_route(app, "list_flags", FLAGS_PATH):
         urls["flags"] = FLAGS_PATH
+    if _has_route(app, "list_hazards", "/api/hazards") and drawing is None:
+        urls["hazards"] = "/api/hazards"
     # a storey or a schematic drawing shows its rooms and equipment coloured, as a workshop map does
     layers = tile_layers(request, summary.enterprise, lang, region is not None or drawing is not None, at, drawing)
     return webmap.map_config(summary, region=answer, lang=lang, palette=load_palette(), layers=layers, urls=urls,
                              at=at, at_local=moment[1] if moment else None,
                              staleness_legend=staleness_legend(layers),
                              swatches=webmap.legend_swatches(load_layer_style("regions"), load_layer_style("units")),
-                             emergency=webmap.emergency_legend(load_layer_style("layout"), emergency)) | drawings
+                             emergency=webmap.emergency_legend(load_layer_style("layout"), emergency),
+                             hazards=webmap.hazard_legend() if any(x["name"] == "hazards" for x in layers)
+                             else None) | drawings
 
 
 def _page(request: Request, enterprise: str | None, path: str, lang: str, failed: str, back: list,
