@@ -58,7 +58,8 @@ def test_export_is_a_valid_geopackage_1_2_with_styles_and_the_vocabulary(gpkg):
                             "FROM layer_styles").fetchall()
         date_type = [row[2] for row in db.execute("PRAGMA table_info(units_areas)") if row[1] == "last_assessed"]
     assert contents.pop("layer_styles") == "attributes"
-    assert set(contents) == {"regions", "units_areas", "layout_areas", "layout_lines"}
+    # the demo's emergency features (hydrants, extinguishers, eyewash) are points: a layer of their own
+    assert set(contents) == {"regions", "units_areas", "layout_areas", "layout_lines", "layout_points"}
     assert set(contents.values()) == {"features"}
     assert {s[0] for s in styles} == set(contents) and all(s[1] == "geom" and s[2] for s in styles)
     assert all('attr="rank"' in s[3] and 'symbollevels="1"' in s[3] and "StyledLayerDescriptor" in s[4]
