@@ -12,6 +12,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -26,8 +27,11 @@ SYSTEM_PYTHON = "/usr/bin/python3"
 def _run(*args: str, env: dict | None = None, ok: bool = True) -> subprocess.CompletedProcess:
     if shutil.which(args[0]) is None and not Path(args[0]).exists():
         required_client(f"{args[0]} is missing (apt-get install gdal-bin python3-gdal)")
+    # GDAL's WMS/WMTS tile cache goes to a folder of its own, never ./gdalwmscache in the checkout
+    cache = Path(tempfile.gettempdir()) / "riskmap-test-gdalwmscache"
     done = subprocess.run(args, capture_output=True, text=True, encoding="utf-8", timeout=300,
-                          env={**os.environ, "GDAL_HTTP_TIMEOUT": "30", "CPL_DEBUG": "OFF", **(env or {})})
+                          env={**os.environ, "GDAL_HTTP_TIMEOUT": "30", "CPL_DEBUG": "OFF",
+                               "GDAL_DEFAULT_WMS_CACHE_PATH": str(cache), **(env or {})})
     if ok:
         assert done.returncode == 0, f"{' '.join(args)}:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
     return done
