@@ -171,33 +171,6 @@ def test_the_style_refuses_a_risk_colour(tmp_path):
         load_hazard_style(tmp_path)
 
 
-def test_ogc_collection_of_hazards(demo):
-    client, frame = demo
-    shown = frame[frame["state"] != "rejected"]
-    info = client.get("/ogc/collections/hazards")
-    assert info.status_code == 200 and info.json()["itemCount"] == len(shown)
-    r = client.get("/ogc/collections/hazards/items", params={"limit": 3})
-    assert r.status_code == 200 and r.headers["content-type"].startswith("application/geo+json")
-    doc = r.json()
-    assert doc["numberMatched"] == len(shown) and doc["numberReturned"] == 3
-    assert any(link["rel"] == "next" for link in doc["links"])
-    feature = doc["features"][0]
-    lon, lat = feature["geometry"]["coordinates"][:2] if feature["geometry"]["type"] == "Point" else \
-        feature["geometry"]["coordinates"][0][0]
-    assert 73 < lon < 136 and 3 < lat < 54                      # RFC 7946: lon, lat in China
-    assert set(feature["properties"]) >= {"state", "level", "overdue", "danger_state", "department"}
-    majors = client.get("/ogc/collections/hazards/items", params={"level": 1, "overdue": 1}).json()
-    assert majors["features"] and all(f["properties"]["level"] == 1 and f["properties"]["overdue"]
-                                      for f in majors["features"])
-    one = client.get(f"/ogc/collections/hazards/items/{feature['id']}")
-    assert one.status_code == 200 and one.json()["properties"] == feature["properties"]
-    assert client.get("/ogc/collections/hazards/items/nope").status_code == 404
-    for bad in ({"level": "9"}, {"limit": "0"}, {"bbox": "1,2"}, {"at": "soon"}, {"state": "<script>"}):
-        r = client.get("/ogc/collections/hazards/items", params=bad)
-        assert r.status_code == 400, (bad, r.status_code, r.text)
-    assert client.get("/ogc/collections/hazards/items", params={"bbox": "0,0,1,1"}).json()["numberMatched"] == 0
-
-
 def test_web_map_layer_legend_and_identify(demo):
     client, frame = demo
     config = client.get("/api/map/config").json()

@@ -24,7 +24,6 @@ from riskmap.api.routers import (
     layout_edit,
     ogc,
     ogc_edit,
-    ogc_hazards,
     ogc_tiles,
     plant,
     prints,
@@ -50,7 +49,7 @@ def _store_factory(app: FastAPI, url: str):
 
 
 # The routers, in the order their routes are matched.
-ROUTER_MODULES = (health, plant, ogc_hazards, ogc, ogc_tiles, ogc_edit, layout_edit, auth, static, webmap, identify,
+ROUTER_MODULES = (health, plant, ogc, ogc_tiles, ogc_edit, layout_edit, auth, static, webmap, identify,
                   tiles, units, prints, history, revise, short_links, wmts, styles, accounts, signin, drawings,
                   inspections, hazards)
 # Routers with no data in them (the health check, the static files and API pages, who-am-I, the sign-in page).
