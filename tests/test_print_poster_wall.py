@@ -255,8 +255,9 @@ def test_the_atlas_is_contents_plan_then_regions_by_level_and_name(plant, atlas,
     assert sorted(order) == sorted(names)                                      # every region once
     ranks = [levels[rid].rank for rid in order]
     assert ranks == sorted(ranks, reverse=True)                                # major first
-    # by name in pinyin within a level: 罐区 (guàn), 合成装置区 (hé), 精馏装置区 (jīng)
-    assert [names[rid] for rid in order if levels[rid] is Level.MAJOR] == ["罐区", "合成装置区", "精馏装置区"]
+    # by name in pinyin within a level: 罐区 (guàn), 合成装置区 (hé), 精馏装置区 (jīng), 行政办公区 (xíng)
+    assert [names[rid] for rid in order if levels[rid] is Level.MAJOR] == ["罐区", "合成装置区", "精馏装置区",
+                                                                          "行政办公区"]
     assert [names[rid] for rid in order if levels[rid] is Level.SIGNIFICANT][:3] == ["变配电区", "锅炉房区", "火炬区"]
     assert_fonts_embedded(pdf, tmp_path)
 

@@ -137,8 +137,8 @@ def test_map_loads_with_no_failed_request_and_no_console_error(demo_server, open
         swatch = row.locator(".riskmap-swatch[data-layer=regions]").evaluate("e => getComputedStyle(e).backgroundColor")
         assert swatch == "rgb({}, {}, {})".format(*tints[level])     # the legend shows the colour drawn
     titles = page.locator(".leaflet-control-layers-overlays label").all_text_contents()
-    assert [t.strip() for t in titles] == ["区域风险", "评估单元", "总平面布置", "评估时效（距上次评估天数）", "隐患",
-                                          "标注"]
+    assert [t.strip() for t in titles] == ["区域风险", "评估单元", "总平面布置", "评估时效（距上次评估天数）",
+                                          "排查覆盖（今天）", "隐患", "标注"]
     assert page.locator(".leaflet-control-scale-line").count() == 1
     assert page.locator(".leaflet-control-scale-line").first.text_content().strip().endswith("m")
     href = page.locator("a.riskmap-print").get_attribute("href")

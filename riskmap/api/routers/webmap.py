@@ -53,7 +53,10 @@ def tile_layers(request: Request, enterprise: str, lang: str, workshop: bool = F
     historical view) and `drawing` (other than the site plan) are passed on to every data layer."""
     available = _tile_layer_names(request, enterprise)
     if drawing is not None:
-        available.discard("basemap")             # the raster basemap is the site plan's
+        # the raster basemap, hazards (lon/lat places) and inspection coverage are the site plan's
+        available -= {"basemap", "hazards", "coverage"}
+    if at:
+        available.discard("coverage")            # checks are counted for today's windows, not a past moment
         available.discard("hazards")             # hazards are placed on the site plan
     text = webmap.TEXT[lang]
     layers = []
