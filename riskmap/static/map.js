@@ -454,47 +454,33 @@
       });
       box.appendChild(st);
     }
-    var layout = this.tileLayers.layout;
-    if (layout && this.map.hasLayer(layout) && c.emergency_legend && c.emergency_legend.length) {
-      // the emergency features drawn on the layout, each with the symbol the tiles draw (neutral: shape and mark)
-      box.appendChild(el("div", "riskmap-legend-title riskmap-emergency-title", t.emergency_legend));
-      var et = el("table", "riskmap-emergency-legend");
-      c.emergency_legend.forEach(function (row) {
-        var tr = el("tr", "riskmap-legend-row");
-        tr.setAttribute("data-role", row.key);
-        var td = el("td"), img = el("img", "riskmap-symbol");
-        img.src = row.image;
-        img.alt = "";
-        img.width = 28;
-        img.height = 18;
-        td.appendChild(img);
-        tr.appendChild(td);
-        tr.appendChild(el("td", "riskmap-legend-name", c.lang === "zh" ? row.zh : row.en));
-        et.appendChild(tr);
-      });
-      box.appendChild(et);
-    }
-    var hazards = this.tileLayers.hazards;
-    if (hazards && this.map.hasLayer(hazards) && c.hazard_legend && c.hazard_legend.length) {
-      // the hazard symbols, drawn by the tiles' own code (magenta, white, grey, black: never a risk colour)
-      box.appendChild(el("div", "riskmap-legend-title riskmap-hazard-title", t.hazard_legend));
-      var ht = el("table", "riskmap-hazard-legend");
-      c.hazard_legend.forEach(function (row) {
-        var tr = el("tr", "riskmap-legend-row");
-        tr.setAttribute("data-hazard", row.key);
-        var td = el("td"), img = el("img", "riskmap-symbol");
-        img.src = row.image;
-        img.alt = "";
-        img.width = 28;
-        img.height = 22;
-        td.appendChild(img);
-        tr.appendChild(td);
-        tr.appendChild(el("td", "riskmap-legend-name", c.lang === "zh" ? row.zh : row.en));
-        ht.appendChild(tr);
-      });
-      box.appendChild(ht);
-    }
+    // the emergency features drawn on the layout (neutral: shape and mark) and the hazard symbols (magenta, white,
+    // grey, black: never a risk colour), each row with the symbol the tiles themselves draw
+    this.symbolLegend(box, "layout", c.emergency_legend, t.emergency_legend, "emergency", "data-role", 18);
+    this.symbolLegend(box, "hazards", c.hazard_legend, t.hazard_legend, "hazard", "data-hazard", 22);
     box.appendChild(el("div", "riskmap-legend-version", t.data_version + " " + c.data_version));
+  };
+
+  /** A legend section of symbols (rows of {key, image, zh, en}) while the layer that draws them is shown. */
+  App.prototype.symbolLegend = function (box, layerName, rows, title, kind, attribute, height) {
+    var layer = this.tileLayers[layerName], lang = this.config.lang;
+    if (!layer || !this.map.hasLayer(layer) || !rows || !rows.length) return;
+    box.appendChild(el("div", "riskmap-legend-title riskmap-" + kind + "-title", title));
+    var table = el("table", "riskmap-" + kind + "-legend");
+    rows.forEach(function (row) {
+      var tr = el("tr", "riskmap-legend-row");
+      tr.setAttribute(attribute, row.key);
+      var td = el("td"), img = el("img", "riskmap-symbol");
+      img.src = row.image;
+      img.alt = "";
+      img.width = 28;
+      img.height = height;
+      td.appendChild(img);
+      tr.appendChild(td);
+      tr.appendChild(el("td", "riskmap-legend-name", lang === "zh" ? row.zh : row.en));
+      table.appendChild(tr);
+    });
+    box.appendChild(table);
   };
 
   // ------------------------------------------------------------------------ hazard list
