@@ -115,8 +115,10 @@ def _drawing_plant(store, enterprise: Enterprise, drawing, at: datetime | None) 
     layout_n = asof.layout_number if asof is not None else None
     ledger_n = asof.ledger_number if asof is not None else None
     version = asof.data_version or 0 if asof is not None else store.data_version(name)
-    if asof is not None and layout_n is None:
-        features = store.layout_features(name, drawing=drawing.key).iloc[0:0]
+    if asof is not None and layout_n is None:          # no layout yet at that moment
+        from riskmap.store.layouts import empty_features
+
+        features = empty_features()
     else:
         features = store.layout_features(name, version=layout_n, drawing=drawing.key)
     units = [] if asof is not None and ledger_n is None else store.units(name, version=ledger_n)

@@ -294,26 +294,17 @@ def past_tiledata(store, enterprise_id: int, enterprise: str, as_of, current: Ti
 
 
 def drawing_tiledata(store, enterprise_id: int, enterprise: str, drawing, version: int, as_of=None) -> TileData:
-    """The map of a drawing other than the site plan, now (or at `as_of`), built in memory from its features and
-    the units placed on it (riskmap.drawings): region risk and the drawn units follow the same rules as the site
-    plan's, on the drawing's own features. Drawings are small beside a site plan; the map is kept per data
-    version by the tile service."""
-    from riskmap.attach import regions_from_features
-    from riskmap.drawings import units_on_drawing
+    """The map of a drawing other than the site plan, now (or at `as_of`), built in memory from the drawing read as
+    a Plant (riskmap.plant.load_plant: its features, the units placed on it, its regions): region risk and the
+    drawn units follow the same rules as the site plan's. Drawings are small beside a site plan; the map is kept
+    per data version by the tile service."""
+    from riskmap.plant import load_plant
     from riskmap.store.mapdata import build_snapshot
 
-    layout_n = as_of.layout_number if as_of is not None else None
-    ledger_n = as_of.ledger_number if as_of is not None else None
-    if as_of is not None and layout_n is None:
-        from riskmap.store.layouts import empty_features
-
-        features = empty_features()
-    else:
-        features = store.layout_features(enterprise, version=layout_n, drawing=drawing.key)
-    units = [] if as_of is not None and ledger_n is None else store.units(enterprise, version=ledger_n)
-    placed = units_on_drawing(units, drawing.key)
-    regions = regions_from_features(features, placed) if len(features) else []
-    snapshot = build_snapshot(features, placed, regions, copy=False, months=months_at(store, enterprise, ledger_n))
+    plant = load_plant(store, enterprise, at=as_of.at if as_of is not None else None, drawing=drawing.key)
+    layout_n, ledger_n = plant.layout_number, plant.ledger_number
+    snapshot = build_snapshot(plant.features, plant.units, plant.regions, copy=False,
+                              months=months_at(store, enterprise, ledger_n))
     # ETags carry the stamp: ASCII only (a hash of the drawing's name), and the version of a current drawing
     tag = hashlib.sha1(drawing.key.encode()).hexdigest()[:12]
     stamp = f"drawing-{tag}-" + (f"as-of-{layout_n}-{ledger_n}" if as_of is not None else str(version))
