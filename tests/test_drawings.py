@@ -229,6 +229,52 @@ def test_a_drawing_imported_again_replaces_only_itself(store, tmp_path):
     assert len(store.layout_features(ENT)) == 2 and len(store.layout_versions(ENT)) == 1
 
 
+def test_a_drawing_is_edited_feature_by_feature_like_the_site_plan(store, tmp_path):
+    from riskmap.errors import EditConflict
+    from riskmap.plant import load_plant
+
+    _import(store, _site_geojson(tmp_path / "site.geojson"))
+    floor = new_drawing("办公楼-1F", building="办公楼", storey="1F")
+    _import(store, _floor_geojson(tmp_path / "f1.geojson"), floor)
+    store.save_units(ENT, [_unit("U", Level.LOW, feature="厂区"), _unit("R", Level.MAJOR, "U", "办公楼-1F::103")])
+    site_fids = sorted(store.layout_features(ENT)["fid"])
+    site_version = store.layout_info(ENT)["version"]
+    feats = store.layout_features(ENT, drawing="办公楼-1F").set_index("name")
+    west = str(feats.loc["西区", "fid"])
+    on_site = store.feature(ENT, west)                 # fids are a drawing's own: the site plan's is another
+    assert on_site is None or on_site.name != "西区"
+    found = store.feature(ENT, west, drawing="办公楼-1F")
+    assert found is not None and found.name == "西区"
+
+    # a new room: the unit waiting for "103" on that storey is bound to it, and the storey's region turns red
+    room = box(LON0 + DX * 0.15, LAT0 + DY * 0.2, LON0 + DX * 0.3, LAT0 + DY * 0.5)
+    made = store.create_feature(ENT, None, "building", room, feature_name="103", drawing="办公楼-1F",
+                                author="甲", reason="新隔出的房间")
+    assert store.layout_info(ENT, drawing="办公楼-1F")["version"] == made.layout_number
+    assert store.layout_info(ENT)["version"] == site_version                # the site plan did not move
+    assert sorted(store.layout_features(ENT)["fid"]) == site_fids
+    r = next(u for u in store.units(ENT) if u.id == "R")
+    assert r.placements == {"办公楼-1F": made.fid}
+    levels = {x.name: x.level for x in load_plant(store, ENT, drawing="办公楼-1F").region_risk()}
+    assert levels["西区"] == Level.MAJOR
+
+    # replace / patch / delete / restore, each a version of this drawing, with If-Match
+    renamed = store.patch_feature(ENT, west, found.edit_tag, {"name": "西侧"}, drawing="办公楼-1F")
+    with pytest.raises(EditConflict):
+        store.patch_feature(ENT, west, found.edit_tag, {"name": "又改"}, drawing="办公楼-1F")
+    with pytest.raises(NotFoundError):
+        store.patch_feature(ENT, made.fid, made.edit_tag, {"name": "错图"})      # the site plan has no such fid
+    store.delete_feature(ENT, west, renamed.edit_tag, drawing="办公楼-1F")
+    assert west not in set(store.layout_features(ENT, drawing="办公楼-1F")["fid"])
+    store.restore_feature(ENT, west, drawing="办公楼-1F")
+    back = store.feature(ENT, west, drawing="办公楼-1F")
+    assert back.name == "西侧"
+    versions = [v["version"] for v in store.layout_versions(ENT, drawing="办公楼-1F")]
+    assert len(versions) == 5 and store.layout_info(ENT)["version"] == site_version   # import + 4 edits
+    with pytest.raises(NotFoundError, match="no drawing"):
+        store.create_feature(ENT, None, "building", room, drawing="无此图")
+
+
 # ------------------------------------------------------------------------------------------------- the demo
 
 
@@ -371,6 +417,76 @@ def test_a_drawing_is_imported_over_http(demo_copy, editor_token, tmp_path):
         assert store.drawing(DEMO_ENTERPRISE, "办公楼-4F").storey_order == 4
 
 
+def test_a_drawing_is_edited_over_http_and_in_its_editor_page(demo_copy, editor_token):
+    key = "办公楼-2F"
+    with make_client(demo_copy) as client:
+        headers = editor_token(demo_copy)
+        q = f"enterprise={_q(DEMO_ENTERPRISE)}&drawing={_q(key)}"
+        site_before = client.get(f"/ogc/collections/layout/items?enterprise={_q(DEMO_ENTERPRISE)}&limit=1000").json()
+        items = client.get(f"/ogc/collections/layout/items?{q}&limit=1000").json()["features"]
+        room = next(f for f in items if f["geometry"]["type"] == "Polygon" and f["properties"].get("role") != "region")
+        url = f"/ogc/collections/layout/items/{_q(str(room['id']))}?{q}"
+        got = client.get(url)
+        assert got.status_code == 200 and got.json()["properties"]["name"] == room["properties"]["name"]
+        tag = got.headers["etag"]
+        renamed = client.patch(url, json={"properties": {"name": "会议室（改）"}},
+                               headers=headers | {"If-Match": tag, "X-Reason": "room-renamed"})
+        assert renamed.status_code == 200, renamed.text
+        assert renamed.json()["properties"]["name"] == "会议室（改）" and renamed.headers["etag"] != tag
+        stale = client.patch(url, json={"properties": {"name": "又改"}}, headers=headers | {"If-Match": tag})
+        assert stale.status_code == 412
+        # a new room drawn on the storey, inside the building: a version of that drawing only
+        ring = shapely.geometry.shape(room["geometry"]).buffer(-0.000005)
+        made = client.post(f"/ogc/collections/layout/items?{q}", headers=headers, json={
+            "type": "Feature", "geometry": shapely.geometry.mapping(ring),
+            "properties": {"name": "新隔间", "role": "building"}})
+        assert made.status_code == 201, made.text
+        info = client.get(f"/api/drawings?enterprise={_q(DEMO_ENTERPRISE)}").json()
+        assert info is not None
+        site_after = client.get(f"/ogc/collections/layout/items?enterprise={_q(DEMO_ENTERPRISE)}&limit=1000").json()
+        assert [f["id"] for f in site_after["features"]] == [f["id"] for f in site_before["features"]]
+        names = {f["properties"].get("name") for f in
+                 client.get(f"/ogc/collections/layout/items?{q}&limit=1000").json()["features"]}
+        assert {"会议室（改）", "新隔间"} <= names
+        # far from the storey: refused like a site plan edit far from the plant
+        far = client.post(f"/ogc/collections/layout/items?{q}", headers=headers, json={
+            "type": "Feature", "geometry": {"type": "Point", "coordinates": [10.0, 10.0]},
+            "properties": {"name": "远处", "role": "equipment"}})
+        assert far.status_code == 422
+        # units are the enterprise's, not a drawing's
+        unit = client.get(f"/ogc/collections/units/items?{q}&limit=1").json()["features"][0]
+        uurl = f"/ogc/collections/units/items/{_q(str(unit['id']))}?{q}"
+        refused = client.patch(uurl, json={"properties": {"name": "x"}}, headers=headers | {"If-Match": "*"})
+        assert refused.status_code == 422 and "feature cell" in refused.json()["detail"]
+        unknown = client.patch(f"/ogc/collections/layout/items/1?enterprise={_q(DEMO_ENTERPRISE)}&drawing=NOPE",
+                               json={"properties": {"name": "x"}}, headers=headers | {"If-Match": "*"})
+        assert unknown.status_code == 404 and "no drawing" in unknown.json()["detail"]
+        # the history per drawing: the storey's edits, not the site plan's; the diff and restore per drawing
+        ent = _q(DEMO_ENTERPRISE)
+        mine = client.get(f"/api/history?{q}").json()["items"]
+        assert [c["reason"] for c in mine if c["action"] == "feature.rename"] == ["room-renamed"]
+        assert all(c["collection"] in ("layout", "regions") for c in mine)
+        site_only = client.get(f"/api/history?enterprise={ent}&drawing=site").json()["items"]
+        assert "room-renamed" not in {c["reason"] for c in site_only} and site_only
+        assert client.get(f"/api/history?enterprise={ent}&drawing=NOPE").status_code == 404
+        start = mine[-1]["at"]
+        changed = client.get(f"/api/history/diff?{q}&from={_q(start)}&to={_q(mine[0]['at'])}").json()
+        assert "新隔间" in json.dumps(changed["layout"], ensure_ascii=False)
+        new_fid = made.json()["id"]
+        gone = client.delete(f"/ogc/collections/layout/items/{_q(new_fid)}?{q}",
+                             headers=headers | {"If-Match": made.headers["etag"]})
+        assert gone.status_code == 204
+        back = client.post(f"/api/history/restore?{q}", json={"collection": "layout", "id": new_fid,
+                                                              "reason": "误删"}, headers=headers)
+        assert back.status_code == 201, back.text
+        assert client.get(f"/ogc/collections/layout/items/{_q(new_fid)}?{q}").status_code == 200
+        # the editor page of the drawing, and of the schematic one (features only: its tiles are of its own plane)
+        page = client.get(f"/edit?{q}")
+        assert page.status_code == 200 and key in page.text and "drawing=" in page.text
+        pfd = client.get(f"/edit?enterprise={_q(DEMO_ENTERPRISE)}&drawing={_q('合成工艺流程图')}")
+        assert pfd.status_code == 200 and '"layers": []' in pfd.text.replace('"layers":[]', '"layers": []')
+
+
 def test_cli_refuses_a_storey_without_its_building(tmp_path):
     from clikit import one_line_error, run
 
@@ -384,3 +500,31 @@ def test_cli_refuses_a_storey_without_its_building(tmp_path):
     done = run("import-layout", _floor_geojson(tmp_path / "f.geojson"), "--drawing", "办公楼-1F",
                "--building", "办公楼", "--storey", "1F", "--db", db)
     assert "办公楼-1F" in done.stdout or "1F" in done.stdout
+
+
+def test_cli_revises_a_floor_plan_by_its_diff(tmp_path):
+    from clikit import one_line_error, run
+
+    db = f"sqlite:///{tmp_path / 'x.db'}"
+    run("import-layout", _site_geojson(tmp_path / "site.geojson"), "--db", db)
+    floor = ("--drawing", "办公楼-1F", "--building", "办公楼", "--storey", "1F")
+    one_line_error(run("import-layout", _floor_geojson(tmp_path / "f.geojson"), "--revise", "--yes", *floor,
+                       "--db", db, check=False), "no drawing")                   # nothing to revise yet
+    run("import-layout", _floor_geojson(tmp_path / "f.geojson"), *floor, "--db", db)
+    revised = tmp_path / "f2.geojson"
+    gdf = gpd.read_file(_floor_geojson(tmp_path / "f-moved.geojson"))
+    gdf.loc[gdf["name"] == "102", "geometry"] = gdf.loc[gdf["name"] == "102", "geometry"].translate(0.00001, 0)
+    gdf.to_file(revised, driver="GeoJSON")
+    dry = json.loads(run("import-layout", revised, "--revise", "--dry-run", "--json", *floor, "--db", db).stdout)
+    assert dry["drawing"] == "办公楼-1F" and dry["applied"] is False
+    assert json.dumps(dry["diff"], ensure_ascii=False).count("102") >= 1
+    done = json.loads(run("import-layout", revised, "--revise", "--yes", "--json", *floor, "--db", db).stdout)
+    assert done["applied"] is True
+    from riskmap.plant import resolve_enterprise
+    from riskmap.store import open_store
+
+    with open_store(db) as store:
+        name = resolve_enterprise(store, None)
+        versions = store.layout_versions(name, drawing="办公楼-1F")
+        assert [v["action"] for v in versions][:2] == ["revise", "import"]
+        assert len(store.layout_versions(name)) == 1                   # the site plan did not move

@@ -55,6 +55,13 @@ def item_path(collection_id: str, feature_id: str) -> str:
     return collection_path(collection_id) + "/items/" + quote(feature_id, safe="")
 
 
+def drawing_of(request: Request) -> str | None:
+    """The drawing a request names with ``?drawing=`` (None: the site plan)."""
+    from riskmap.drawings import requested
+
+    return requested(request.query_params.get("drawing"))
+
+
 def store_of(request: Request):
     """The app's Store."""
     return request.app.state.store()
@@ -121,8 +128,9 @@ async def read_json(request: Request) -> Any:
 
 
 def plant_extent(request: Request, ref: data.CollectionRef) -> tuple | None:
-    """The plant's extent (lon/lat) that edited geometries must stay near: the current layout's bounds."""
-    view = data.plant_cache(request.app).view(store_of(request), ref.enterprise.name)
+    """The plant's extent (lon/lat) that edited geometries must stay near: the current layout's bounds (of the
+    drawing the request names; a schematic drawing's plane lies near (0°, 0°))."""
+    view = data.plant_cache(request.app).view(store_of(request), ref.enterprise.name, drawing_of(request))
     bbox = view.collection("layout").bbox
     return tuple(bbox) if bbox else None
 

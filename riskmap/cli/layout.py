@@ -63,9 +63,6 @@ def import_layout(
     if drawing or building or storey or schematic:
         the_drawing = new_drawing(drawing or "", title=title, building=building, storey=storey, schematic=schematic,
                                   crs=crs, control_points=control_points is not None)
-        if revise:
-            raise InputError("--revise 目前只用于总平面布置图；其他图纸请重新导入 / --revise works on the site plan; "
-                             "import other drawings again whole")
     settings = settings_for(db, enterprise)
     try:
         # a dry run of a first import needs no database, and must not leave one behind
@@ -78,8 +75,11 @@ def import_layout(
     options = {"crs": crs, "control_points": control_points, "layer_map": layer_map, "name_property": name_property,
                "role_property": role_property, "max_rms": max_rms, "drop_invalid": drop_invalid}
     if revise:
+        if the_drawing is not None:
+            store.drawing(settings.enterprise, the_drawing.key)     # revising needs the drawing imported already
+            options["schematic"] = the_drawing.schematic
         revise_layout(settings, file, store=store, yes=yes, dry_run=dry_run, as_json=as_json, reason=reason,
-                      author=author, **options)
+                      author=author, drawing=the_drawing.key if the_drawing is not None else None, **options)
         return
     if yes:
         raise InputError("--yes 只用于 --revise / --yes only goes with --revise")
@@ -112,8 +112,9 @@ def load_layout(settings, file: Path, *, store, author: str | None = None, reaso
 
 
 def revise_layout(settings, file: Path, *, store, yes: bool, dry_run: bool, as_json: bool, reason: str | None,
-                  author: str | None, **options) -> None:
-    """Diff a revised drawing against the current layout; apply it as one new layout version when confirmed."""
+                  author: str | None, drawing: str | None = None, **options) -> None:
+    """Diff a revised drawing against the current layout of that drawing (None: the site plan); apply it as one
+    new layout version when confirmed."""
     import sys
 
     from riskmap.geo.importer import import_layout_file
@@ -128,9 +129,9 @@ def revise_layout(settings, file: Path, *, store, yes: bool, dry_run: bool, as_j
                 update(IMPORT_STEPS.index(step_name), len(IMPORT_STEPS) - 1, IMPORT_STEP_ZH[step_name])
 
         revised = import_layout_file(settings, file, on_step=step, **options)
-    diff, base = plan_revision(store, name, revised)
+    diff, base = plan_revision(store, name, revised, drawing=drawing)
     report = {"enterprise": name, "source": revised.source_name, "base_version": base, "diff": diff.to_dict(),
-              "warnings": list(revised.warnings), "applied": False}
+              "warnings": list(revised.warnings), "applied": False, **({"drawing": drawing} if drawing else {})}
     if not as_json:
         typer.echo(f"{revised.source_name} 与当前布局（版本 {base}）比较 / compared with the current layout "
                    f"(version {base}):")
@@ -144,7 +145,8 @@ def revise_layout(settings, file: Path, *, store, yes: bool, dry_run: bool, as_j
         elif not as_json and sys.stdin.isatty():
             apply = typer.confirm("应用这些更改？/ apply these changes?", default=False)
     if apply:
-        result = apply_revision(store, name, diff, base, source=revised.source_name, author=author, reason=reason)
+        result = apply_revision(store, name, diff, base, source=revised.source_name, author=author, reason=reason,
+                                drawing=drawing)
         report |= result
     if as_json:
         print_json(report)

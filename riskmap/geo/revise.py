@@ -400,15 +400,15 @@ class LayoutMovedOn(RiskmapError, http_status=409):
     """The layout changed after the diff was made: applying it would overwrite someone else's edit."""
 
 
-def plan_revision(store, name: str, revised) -> tuple[LayoutDiff, int]:
-    """The diff of a revised import (a LayoutImport) against the enterprise's current layout, and the layout
-    number it was made against (the `base_version` a confirmation must name)."""
-    info = store.layout_info(name)
+def plan_revision(store, name: str, revised, drawing: str | None = None) -> tuple[LayoutDiff, int]:
+    """The diff of a revised import (a LayoutImport) against the current layout of a drawing (None: the site
+    plan), and the layout number it was made against (the `base_version` a confirmation must name)."""
+    info = store.layout_info(name, drawing=drawing)
     if info is None:
         raise InputError(f"企业 “{name}” 还没有布局可修订，请先导入（不带 --revise）/ enterprise {name!r} has no "
                          "layout to revise yet: import one first (without --revise)")
     base = int(info["version"])
-    current = store.layout_features(name, version=base)
+    current = store.layout_features(name, version=base, drawing=drawing)
     features = revised.features
     # A GeoJSON or Shapefile without a layer column names the layer after the file: v2.geojson is no new layer.
     old_stem, new_stem = PurePath(info.get("source") or "").stem, PurePath(revised.source_name or "").stem
@@ -419,10 +419,11 @@ def plan_revision(store, name: str, revised) -> tuple[LayoutDiff, int]:
 
 
 def apply_revision(store, name: str, diff: LayoutDiff, base_version: int, *, source: str | None = None,
-                   author: str | None = None, reason: str | None = None) -> dict:
-    """Write the diff as one new layout version (action "revise"), refusing when the layout moved on since
-    `base_version`; returns the new version and the units flagged for re-assessment."""
-    info = store.layout_info(name)
+                   author: str | None = None, reason: str | None = None, drawing: str | None = None) -> dict:
+    """Write the diff as one new layout version of a drawing (None: the site plan; action "revise"), refusing
+    when that drawing moved on since `base_version`; returns the new version and the units flagged for
+    re-assessment."""
+    info = store.layout_info(name, drawing=drawing)
     now = None if info is None else int(info["version"])
     if now != base_version:
         raise LayoutMovedOn(f"布局已被修改（当前版本 {now}，比较时为 {base_version}），请重新比较 / the layout "
@@ -432,7 +433,7 @@ def apply_revision(store, name: str, diff: LayoutDiff, base_version: int, *, sou
     if reason is None and source:
         reason = f"修订图 {source} / revised drawing {source}"
     result = store.apply_layout_changes(name, diff.to_changes(), action="revise", if_match=diff.if_match,
-                                        author=author, reason=reason)
+                                        author=author, reason=reason, drawing=drawing)
     return {"applied": True, "layout_version": result.layout_number, "data_version": result.data_version,
             "change_id": result.change_id, "flags_raised": [dict(f) for f in result.flags_raised or []]}
 

@@ -25,6 +25,10 @@ ITEMS_LIMIT = 1000
 # The page's texts, one entry per key: (Chinese, English). The script gets those of the page's language.
 _TEXTS: dict[str, tuple[str, str]] = {
     "title": ("总平面布置编辑", "Layout editor"),
+    "drawing_editor": ("图纸编辑", "Drawing editor"),
+    "drawing_title": ("图纸：{title}", "Drawing: {title}"),
+    "units_on_drawing": ("单元在本图纸上的位置由风险台账的要素列（图纸::要素）给出",
+                         "A unit's place on this drawing comes from the risk ledger's feature cell (drawing::feature)"),
     "switch_lang": ("English", "中文"),
     "to_map": ("查看风险地图", "Open the risk map"),
     "legend": ("图例", "Legend"),
@@ -111,12 +115,15 @@ def edit_assets(vendor_url: Callable[[str, str], str], app_url: Callable[[str], 
 
 
 def edit_config(*, enterprise: str, data_version: int, bounds: list[float] | None, lang: str, palette: Palette,
-                layers: list[dict[str, Any]], urls: Mapping[str, str]) -> dict[str, Any]:
-    """Everything edit.js needs as plain JSON: view, backdrop tile layers, roles, level colours, URLs, texts."""
+                layers: list[dict[str, Any]], urls: Mapping[str, str],
+                drawing: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Everything edit.js needs as plain JSON: view, backdrop tile layers, roles, level colours, URLs, texts, and
+    the drawing edited (None: the site plan)."""
     return {
         "lang": lang,
         "text": TEXT[lang],
         "enterprise": enterprise,
+        "drawing": drawing,
         "data_version": data_version,
         "bounds": bounds,
         "roles": [{"role": r, "title": ROLE_ZH[r] if lang == "zh" else ROLE_EN[r],
@@ -134,7 +141,9 @@ def render_edit_page(config: dict[str, Any], assets: EditAssets) -> str:
     """The editor's HTML: assets, an empty map and panel, the config as inert JSON. Raises when a URL would leave
     the server."""
     text = config["text"]
-    title = f"{config['enterprise']} · {text['title']}"
+    drawing = config.get("drawing")
+    title = f"{config['enterprise']} · " + (f"{text['drawing_editor']} · {drawing['title']}" if drawing
+                                            else text["title"])
     css = "".join(f'<link rel="stylesheet" href="{html.escape(u)}">' for u in assets.css)
     js = "".join(f'<script src="{html.escape(u)}"></script>' for u in assets.js)
     page = (

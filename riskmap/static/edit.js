@@ -114,7 +114,7 @@
 
   Editor.prototype.itemUrl = function (collection, id, params) {
     var base = this.config.urls[collection + "_items"] + (id === undefined ? "" : "/" + encodeURIComponent(id));
-    var q = query(Object.assign({ enterprise: this.config.enterprise }, params || {}));
+    var q = query(Object.assign(this.scope(), params || {}));
     return base + (q ? "?" + q : "");
   };
 
@@ -539,7 +539,13 @@
 
   Editor.prototype.writeQuery = function () {
     var reason = this.whyInput ? this.whyInput.value.trim() : "";
-    return query({ enterprise: this.config.enterprise, reason: reason });
+    return query(Object.assign(this.scope(), { reason: reason }));
+  };
+
+  /** The enterprise and the drawing (absent: the site plan) every read and write names. */
+  Editor.prototype.scope = function () {
+    var d = this.config.drawing;
+    return d ? { enterprise: this.config.enterprise, drawing: d.key } : { enterprise: this.config.enterprise };
   };
 
   // ---------------------------------------------------------------------------------------- saving
@@ -772,11 +778,12 @@
     var self = this, c = this.config, t = this.t, panel = this.panel;
     panel.textContent = "";
     panel.appendChild(el("h1", null, c.enterprise));
-    panel.appendChild(el("div", null, t.title));
+    panel.appendChild(el("div", null, c.drawing ? t.drawing_editor : t.title));
+    if (c.drawing) panel.appendChild(el("div", "editor-drawing", fill(t.drawing_title, { title: c.drawing.label || c.drawing.title })));
     var links = el("div", "editor-links");
     links.appendChild(window.riskmapDom.langLink("editor-lang", t.switch_lang, c.lang));
     var mapLink = el("a", "editor-map-link", t.to_map);
-    mapLink.href = c.urls.map + "?" + query({ enterprise: c.enterprise, lang: c.lang });
+    mapLink.href = c.urls.map + "?" + query(Object.assign(this.scope(), { lang: c.lang }));
     links.appendChild(mapLink);
     panel.appendChild(links);
 
@@ -949,11 +956,15 @@
       li.setAttribute("data-unit-id", unit.id);
       li.appendChild(self.swatch(unit.level));
       li.appendChild(el("span", "editor-unit-name", unit.name + " · " + unit.id));
-      if (self.editor) li.appendChild(button(t.detach, function () { self.setUnitRef(unit, null); }, "editor-detach"));
+      if (self.editor && !self.config.drawing) {
+        li.appendChild(button(t.detach, function () { self.setUnitRef(unit, null); }, "editor-detach"));
+      }
       list.appendChild(li);
     });
     box.appendChild(list);
-    if (this.editor && record.fid && record.state === "clean") {
+    if (this.config.drawing) {             // a unit's place on another drawing is the ledger's, not the editor's
+      box.appendChild(el("p", "editor-muted", t.units_on_drawing));
+    } else if (this.editor && record.fid && record.state === "clean") {
       var search = el("input", "editor-unit-search");
       search.type = "search";
       search.placeholder = t.unit_search;

@@ -254,9 +254,10 @@
           back.href = c.urls.map + "?" + query({ enterprise: c.enterprise, lang: c.lang, at: c.at });
           links.appendChild(back);
         }
-        if (c.urls.edit && !c.at && (!c.drawing || c.drawing.key === "site")) {
+        if (c.urls.edit && !c.at) {                  // each drawing has its editor, the site plan's included
           var edit = el("a", "riskmap-edit-link", t.edit);
-          edit.href = c.urls.edit + "?" + query({ enterprise: c.enterprise, lang: c.lang });
+          var onDrawing = c.drawing && c.drawing.key !== "site" ? { drawing: c.drawing.key } : {};
+          edit.href = c.urls.edit + "?" + query(Object.assign({ enterprise: c.enterprise, lang: c.lang }, onDrawing));
           links.appendChild(edit);
         }
         box.appendChild(links);

@@ -31,6 +31,7 @@ from riskmap.domain import AssessmentUnit
 from riskmap.errors import AlreadyExistsError, EditConflict, InputError, NotFoundError, PreconditionRequired
 from riskmap.store import binding, codec, flags
 from riskmap.store.audit import MAX_DETAIL_ITEMS, bbox_of, record_change
+from riskmap.store.drawings import drawing_from_row, drawing_row, of_drawing
 from riskmap.store.layouts import feature_rows, layout_number, read_features
 from riskmap.store.ledgers import (
     continued_version,
@@ -62,8 +63,8 @@ from riskmap.store.types import SRID
 if TYPE_CHECKING:
     from riskmap.store.repository import Store
 
-# Editing works on the site plan: the other drawings are imported whole (riskmap.drawings).
-SITE_ROWS = LayoutFeatureRow.drawing_id.is_(None)
+# Every edit works on one drawing (None: the site plan); `on` is the SQL condition of that drawing's rows.
+SITE_ROWS = of_drawing(LayoutFeatureRow, None)
 
 ANY = "*"
 MAX_FID = 200
@@ -202,28 +203,36 @@ def _editable(row: LayoutFeatureRow | None) -> EditableFeature | None:
                            valid_from=row.valid_from, valid_to=row.valid_to)
 
 
-def feature(store: Store, name: str, fid: str, at_layout: int | None = None) -> EditableFeature | None:
-    """The current feature `fid` (or as it was in layout version `at_layout`); None when there is none."""
+def feature(store: Store, name: str, fid: str, at_layout: int | None = None,
+            drawing: str | None = None) -> EditableFeature | None:
+    """The current feature `fid` of a drawing (None: the site plan), or as it was in layout version `at_layout`;
+    None when there is none."""
     with store.session() as s:
         ent_id = enterprise_id(s, name, create=False, missing_ok=True)
         if ent_id is None:
             return None
         number = layout_number(s, ent_id, at_layout)
+        on = _on(drawing_row(s, ent_id, drawing))
         row = s.execute(select(LayoutFeatureRow).where(
-            LayoutFeatureRow.enterprise_id == ent_id, SITE_ROWS, valid(LayoutFeatureRow, number),
+            LayoutFeatureRow.enterprise_id == ent_id, on, valid(LayoutFeatureRow, number),
             LayoutFeatureRow.fid == str(fid)).order_by(LayoutFeatureRow.id.desc()).limit(1)).scalars().first()
         return _editable(row)
 
 
-def _last_row(s: Session, ent_id: int, fid: str) -> LayoutFeatureRow | None:
-    return s.execute(select(LayoutFeatureRow).where(LayoutFeatureRow.enterprise_id == ent_id, SITE_ROWS,
+def _on(row) -> Any:
+    """The condition of one drawing's feature rows (row None: the site plan)."""
+    return of_drawing(LayoutFeatureRow, None if row is None else row.id)
+
+
+def _last_row(s: Session, ent_id: int, fid: str, on=SITE_ROWS) -> LayoutFeatureRow | None:
+    return s.execute(select(LayoutFeatureRow).where(LayoutFeatureRow.enterprise_id == ent_id, on,
                                                     LayoutFeatureRow.fid == fid)
                      .order_by(LayoutFeatureRow.id.desc()).limit(1)).scalars().first()
 
 
-def _current_feature_item(s: Session, ent_id: int, fid: str) -> dict | None:
+def _current_feature_item(s: Session, ent_id: int, fid: str, on=SITE_ROWS) -> dict | None:
     """The item as it is now, for EditConflict.current (feature None when it was deleted)."""
-    row = _last_row(s, ent_id, fid)
+    row = _last_row(s, ent_id, fid, on)
     if row is None:
         return None
     live = row.valid_to is None
@@ -313,19 +322,19 @@ class _Op:
 
 def create_feature(store: Store, name: str, fid: str | None, role: str, geometry: Any, feature_name: str | None = None,
                    layer: str | None = None, properties: dict | None = None, author: str | None = None,
-                   reason: str | None = None) -> EditResult:
+                   reason: str | None = None, drawing: str | None = None) -> EditResult:
     """Add one feature to the layout as a new version; with no ``fid`` one is made ("e<version>-<n>"). Bad input raises
     InputError.
     """
     op = _Op("create", None if fid is None else _fid_text(fid),
              {"role": _role(role), "geometry": _geometry(geometry), "name": _text(feature_name, "名称", "name"),
               "layer": _text(layer, "图层", "layer"), "properties": _properties(properties)})
-    return _write_layout(store, name, [op], "edit", "feature.create", author, reason)
+    return _write_layout(store, name, [op], "edit", "feature.create", author, reason, drawing)
 
 
 def replace_feature(store: Store, name: str, fid: str, if_match: Any, role: str, geometry: Any,
                     feature_name: str | None = None, layer: str | None = None, properties: dict | None = None,
-                    author: str | None = None, reason: str | None = None) -> EditResult:
+                    author: str | None = None, reason: str | None = None, drawing: str | None = None) -> EditResult:
     """Replace a feature whole as a new layout version; ``if_match`` (its current edit tag, or "*") is required, and a
     stale tag raises EditConflict rather than overwrite someone else's edit.
     """
@@ -333,11 +342,11 @@ def replace_feature(store: Store, name: str, fid: str, if_match: Any, role: str,
     op = _Op("update", _fid_text(fid),
              {"role": _role(role), "geometry": _geometry(geometry), "name": _text(feature_name, "名称", "name"),
               "layer": _text(layer, "图层", "layer"), "properties": _properties(properties)}, tags=tags)
-    return _write_layout(store, name, [op], "edit", "feature.replace", author, reason)
+    return _write_layout(store, name, [op], "edit", "feature.replace", author, reason, drawing)
 
 
 def patch_feature(store: Store, name: str, fid: str, if_match: Any, changes: dict, author: str | None = None,
-                  reason: str | None = None) -> EditResult:
+                  reason: str | None = None, drawing: str | None = None) -> EditResult:
     """Change some fields of a feature (only FEATURE_FIELDS) as a new layout version, guarded by ``if_match`` like
     replace_feature.
     """
@@ -362,19 +371,19 @@ def patch_feature(store: Store, name: str, fid: str, if_match: Any, changes: dic
     if "properties" in changes:
         values["properties"] = _properties(changes["properties"])
     op = _Op("update", _fid_text(fid), values, merge_properties=True, tags=tags)
-    return _write_layout(store, name, [op], "edit", "feature.patch", author, reason)
+    return _write_layout(store, name, [op], "edit", "feature.patch", author, reason, drawing)
 
 
 def delete_feature(store: Store, name: str, fid: str, if_match: Any, author: str | None = None,
-                   reason: str | None = None) -> EditResult:
+                   reason: str | None = None, drawing: str | None = None) -> EditResult:
     """Remove a feature as a new layout version, guarded by ``if_match``; earlier versions still hold it."""
     tags = _tags(if_match)
     return _write_layout(store, name, [_Op("delete", _fid_text(fid), tags=tags)], "edit", "feature.delete",
-                         author, reason)
+                         author, reason, drawing)
 
 
 def restore_feature(store: Store, name: str, fid: str, author: str | None = None, reason: str | None = None,
-                    at: datetime | None = None) -> EditResult:
+                    at: datetime | None = None, drawing: str | None = None) -> EditResult:
     """Bring back a deleted feature as a new version: its last stored state, or its state at the moment `at`
     (an aware datetime; a naive one is read as UTC)."""
     if at is not None:
@@ -383,12 +392,12 @@ def restore_feature(store: Store, name: str, fid: str, author: str | None = None
         if at.tzinfo is None:
             at = at.replace(tzinfo=UTC)
     return _write_layout(store, name, [_Op("restore", _fid_text(fid), at=at)], "restore", "feature.restore",
-                         author, reason)
+                         author, reason, drawing)
 
 
 def apply_layout_changes(store: Store, name: str, changes: Sequence[FeatureChange], action: str,
                          if_match: dict[str, Any] | None, author: str | None = None,
-                         reason: str | None = None) -> EditResult:
+                         reason: str | None = None, drawing: str | None = None) -> EditResult:
     """Several creates/replaces/deletes as one new layout version (split, merge, a confirmed revision).
 
     With `if_match` (fid -> tags) every replaced or deleted feature must be named in it and current; without
@@ -440,24 +449,30 @@ def apply_layout_changes(store: Store, name: str, changes: Sequence[FeatureChang
             raise InputError(f"未知的要素操作 “{ch.op}”（create/replace/delete）/ unknown feature op {ch.op!r}")
     audit = {"revise": "layout.revise", "split": "feature.split", "merge": "feature.merge",
              "restore": "feature.restore"}.get(action, "layout.edit")
-    return _write_layout(store, name, ops, action, audit, author, reason)
+    return _write_layout(store, name, ops, action, audit, author, reason, drawing)
 
 
 def _write_layout(store: Store, name: str, ops: list[_Op], version_action: str, audit_action: str,
-                  author: str | None, reason: str | None) -> EditResult:
+                  author: str | None, reason: str | None, drawing: str | None = None) -> EditResult:
 
     reason = _text(reason, "理由", "reason")
     with store.transaction(name, create=False) as w:
         w.track()
         s = w.session
+        target = _Target.of(s, w.enterprise_id, drawing)
         version = continued_version(w, LayoutVersionRow,
                                     {"source_name": None, "source_format": None, "crs": f"EPSG:{SRID}",
                                      "georeferenced": True, "feature_count": 0},
+                                    drawing_id=target.drawing_id,
                                     action=version_action, report={"action": audit_action}, note=reason,
                                     author=clean_text(author))
-        touched = _apply_ops(store, w, version, ops)
-        w.touch(fids=[t.fid for t in touched])
-        binding.rebind_after_layout(w, read_features(s, w.enterprise_name), author=author)
+        touched = _apply_ops(store, w, version, ops, target)
+        if target.site:
+            w.touch(fids=[t.fid for t in touched])
+            binding.rebind_after_layout(w, read_features(s, w.enterprise_name), author=author)
+        else:          # the site plan's map is not made of this drawing: bind references waiting for its features
+            binding.bind_drawing(w, target.drawing, read_features(s, w.enterprise_name, drawing=target.drawing.key),
+                                 author=author)
         if touched and audit_action in ("feature.patch", "feature.replace", "layout.edit") and \
                 all(_changed_fields(t) == ["name"] for t in touched):
             audit_action = "feature.rename"           # a rename moves nothing and raises no flag
@@ -470,16 +485,38 @@ def _write_layout(store: Store, name: str, ops: list[_Op], version_action: str, 
                   "new_bbox": bbox_of(t.new.geometry) if t.new else None, "fields": _changed_fields(t)}
                  for t in touched[:MAX_DETAIL_ITEMS]]
         detail = {"items": items, "counts": dict(counts), "layout_action": version_action}
+        if not target.site:
+            detail["drawing"] = target.drawing.key
         if len(touched) > MAX_DETAIL_ITEMS:
             detail["truncated"] = len(touched) - MAX_DETAIL_ITEMS
         collection = "regions" if touched and all(
             (t.new or t.old).role == "region" for t in touched) else "layout"
         change_id = record_change(w, audit_action, collection=collection, items=[t.fid for t in touched],
                                   author=author, reason=reason, detail=detail)
-        raised = flags.raise_for_layout(w, touched)
+        # Re-assessment flags follow the site plan's geometry (units are located and regions met there); a unit's
+        # room on a floor plan or its symbol on a schematic drawing moves no risk.
+        raised = flags.raise_for_layout(w, touched) if target.site else []
     return EditResult(fids=[t.fid for t in touched], edit_tags=[t.new.edit_tag if t.new else None for t in touched],
                       layout_number=version.number, data_version=w.data_version, change_id=change_id,
                       flags_raised=raised)
+
+
+@dataclass(frozen=True)
+class _Target:
+    """The drawing an edit works on: its row id (None: the site plan), its record and its rows' condition."""
+
+    drawing_id: int | None
+    drawing: Any
+    on: Any
+
+    @property
+    def site(self) -> bool:
+        return self.drawing_id is None
+
+    @classmethod
+    def of(cls, s: Session, ent_id: int, key: str | None) -> _Target:
+        row = drawing_row(s, ent_id, key)      # NotFoundError naming the drawings there are
+        return cls(None if row is None else row.id, None if row is None else drawing_from_row(row), _on(row))
 
 
 def _changed_fields(t: Touched) -> list[str]:
@@ -491,14 +528,15 @@ def _changed_fields(t: Touched) -> list[str]:
     return out
 
 
-def _apply_ops(store: Store, w, version: LayoutVersionRow, ops: list[_Op]) -> list[Touched]:
+def _apply_ops(store: Store, w, version: LayoutVersionRow, ops: list[_Op], target: _Target) -> list[Touched]:
     """Check every op against the current rows (read and locked in one go), then retire and insert in batches:
     a revision of thousands of features costs a few statements, not thousands."""
     s, ent_id, number = w.session, w.enterprise_id, version.number
-    current = _current_rows(s, ent_id, [op.fid for op in ops if op.fid is not None])
+    on = target.on
+    current = _current_rows(s, ent_id, [op.fid for op in ops if op.fid is not None], on)
     taken = set(current) | {op.fid for op in ops if op.fid is not None}
     taken |= set(s.execute(select(LayoutFeatureRow.fid).where(
-        LayoutFeatureRow.enterprise_id == ent_id, SITE_ROWS, LayoutFeatureRow.valid_to.is_(None),
+        LayoutFeatureRow.enterprise_id == ent_id, on, LayoutFeatureRow.valid_to.is_(None),
         LayoutFeatureRow.fid.like(f"e{number}-%"))).scalars())
     touched: list[Touched] = []
     retire: list[int] = []
@@ -523,17 +561,17 @@ def _apply_ops(store: Store, w, version: LayoutVersionRow, ops: list[_Op]) -> li
             if row is not None:
                 raise AlreadyExistsError(f"要素 {op.fid} 未被删除，无需恢复 / feature {op.fid!r} exists; nothing "
                                          f"to restore")
-            old = _restorable(s, ent_id, op.fid, op.at)
+            old = _restorable(s, ent_id, op.fid, op.at, on)
             writes.append((len(touched), op.fid, {"geometry": old.geometry, "name": old.name, "role": old.role,
                                                   "layer": old.layer, "properties": dict(old.properties or {})}))
             touched.append(Touched("restore", op.fid, None, None))
             continue
         if row is None:
-            if op.tags is not None and _last_row(s, ent_id, op.fid) is not None:
-                raise EditConflict(current=_current_feature_item(s, ent_id, op.fid))   # deleted meanwhile
+            if op.tags is not None and _last_row(s, ent_id, op.fid, on) is not None:
+                raise EditConflict(current=_current_feature_item(s, ent_id, op.fid, on))   # deleted meanwhile
             raise NotFoundError(f"没有编号为 “{op.fid}” 的要素 / no layout feature {op.fid!r}")
         if op.tags is not None:
-            _check_tag(op.tags, row.id, lambda fid=op.fid: _current_feature_item(s, ent_id, fid))
+            _check_tag(op.tags, row.id, lambda fid=op.fid: _current_feature_item(s, ent_id, fid, on))
         old = _editable(row)
         retire.append(row.id)
         if op.op == "delete":
@@ -549,17 +587,18 @@ def _apply_ops(store: Store, w, version: LayoutVersionRow, ops: list[_Op]) -> li
     for start in range(0, len(retire), CHUNK):
         s.execute(update(LayoutFeatureRow).where(LayoutFeatureRow.id.in_(retire[start:start + CHUNK]))
                   .values(valid_to=number))
-    for (i, _fid, _values), new in zip(writes, _insert_features(store, w, version, writes), strict=True):
+    for (i, _fid, _values), new in zip(writes, _insert_features(store, w, version, writes, target.drawing_id),
+                                   strict=True):
         touched[i].new = new
     return touched
 
 
-def _current_rows(s: Session, ent_id: int, fids: list[str]) -> dict[str, LayoutFeatureRow]:
+def _current_rows(s: Session, ent_id: int, fids: list[str], on=SITE_ROWS) -> dict[str, LayoutFeatureRow]:
     """The current rows of some fids, locked for this transaction (PostgreSQL: FOR UPDATE)."""
     out: dict[str, LayoutFeatureRow] = {}
     unique = list(dict.fromkeys(fids))
     for start in range(0, len(unique), CHUNK):
-        q = (select(LayoutFeatureRow).where(LayoutFeatureRow.enterprise_id == ent_id, SITE_ROWS,
+        q = (select(LayoutFeatureRow).where(LayoutFeatureRow.enterprise_id == ent_id, on,
                                             LayoutFeatureRow.valid_to.is_(None),
                                             LayoutFeatureRow.fid.in_(unique[start:start + CHUNK]))
              .order_by(LayoutFeatureRow.id).with_for_update())
@@ -568,10 +607,9 @@ def _current_rows(s: Session, ent_id: int, fids: list[str]) -> dict[str, LayoutF
     return out
 
 
-def _restorable(s: Session, ent_id: int, fid: str, at: datetime | None) -> LayoutFeatureRow:
+def _restorable(s: Session, ent_id: int, fid: str, at: datetime | None, on=SITE_ROWS) -> LayoutFeatureRow:
     """The last stored state of a deleted feature, or its state at the moment `at`."""
-    q = select(LayoutFeatureRow).where(LayoutFeatureRow.enterprise_id == ent_id, SITE_ROWS,
-                                       LayoutFeatureRow.fid == fid)
+    q = select(LayoutFeatureRow).where(LayoutFeatureRow.enterprise_id == ent_id, on, LayoutFeatureRow.fid == fid)
     if at is not None:
         number = s.execute(select(func.max(LayoutVersionRow.number)).where(
             LayoutVersionRow.enterprise_id == ent_id, LayoutVersionRow.created_at <= at)).scalar_one()
@@ -586,8 +624,8 @@ def _restorable(s: Session, ent_id: int, fid: str, at: datetime | None) -> Layou
     return row
 
 
-def _insert_features(store: Store, w, version: LayoutVersionRow, writes: list[tuple[int, str, dict]]) \
-        -> list[EditableFeature]:
+def _insert_features(store: Store, w, version: LayoutVersionRow, writes: list[tuple[int, str, dict]],
+                     drawing_id: int | None = None) -> list[EditableFeature]:
     """Insert new rows (valid from this version) for (_, fid, values) in one batch; returns them with their tags."""
     if not writes:
         return []
@@ -599,7 +637,7 @@ def _insert_features(store: Store, w, version: LayoutVersionRow, writes: list[tu
     rows = feature_rows(gdf, w.session.get_bind().dialect.name)
     for row in rows:
         row.update(enterprise_id=w.enterprise_id, layout_version_id=version.id, valid_from=version.number,
-                   valid_to=None)
+                   valid_to=None, drawing_id=drawing_id)
     ids = insert_rows(w.session, LayoutFeatureRow, rows, returning=True)
     return [EditableFeature(fid=fid, edit_tag=new_id, name=values.get("name"), role=values.get("role"),
                             layer=values.get("layer"), properties=dict(values.get("properties") or {}),

@@ -22,6 +22,7 @@ from riskmap.clock import EARLIEST, LOCAL_ZONE
 from riskmap.domain import AssessmentUnit, Region
 from riskmap.errors import InputError
 from riskmap.store import codec
+from riskmap.store.drawings import drawing_id, of_drawing
 from riskmap.store.layouts import empty_features, features_frame, layout_version_info, read_features
 from riskmap.store.ledgers import ledger_version_info, read_units
 from riskmap.store.rows import enterprise_id, from_wkb, json_text, paused_gc, same_geometry, valid, wkb_of
@@ -164,8 +165,9 @@ def _version_info(s, model, ent_id: int, number: int | None, info) -> dict | Non
 
 
 def history(store, name: str, since: datetime | None = None, until: datetime | None = None,
-            item: str | None = None, limit: int = 200) -> list[dict]:
-    """The audit trail, newest first: who changed what, when and why.
+            item: str | None = None, limit: int = 200, drawing: str | None = None) -> list[dict]:
+    """The audit trail, newest first: who changed what, when and why; with `drawing` (a drawing's key, "site" for
+    the site plan) only the layout versions of that drawing.
 
     Layout and ledger versions that no audit row wrote (imports made before the trail existed) are listed from
     the version tables, so the history starts at the first import.
@@ -175,6 +177,11 @@ def history(store, name: str, since: datetime | None = None, until: datetime | N
     with store.session() as s:
         ent_id = enterprise_id(s, name, create=False)
         cond = [ChangeRow.enterprise_id == ent_id]
+        of_one = None
+        if drawing is not None:          # the numbers of that drawing's layout versions (numbers run across all)
+            of_one = of_drawing(LayoutVersionRow, drawing_id(s, ent_id, drawing))
+            cond.append(ChangeRow.layout_number.in_(select(LayoutVersionRow.number).where(
+                LayoutVersionRow.enterprise_id == ent_id, of_one)))
         if since is not None:
             cond.append(ChangeRow.at >= since)
         if until is not None:
@@ -185,7 +192,7 @@ def history(store, name: str, since: datetime | None = None, until: datetime | N
                          .limit(limit)).scalars().all()
         out = [_change(r) for r in rows]
         if item is None:
-            out.extend(_older_versions(s, ent_id, since, until, limit))
+            out.extend(_older_versions(s, ent_id, since, until, limit, of_one))
     out.sort(key=lambda r: (r["at"], r["id"] or 0), reverse=True)
     return out[:limit]
 
@@ -197,15 +204,16 @@ def _change(r: ChangeRow) -> dict:
             "ledger_number": r.ledger_number, "data_version": r.data_version, "detail": r.detail}
 
 
-def _older_versions(s, ent_id: int, since, until, limit: int) -> list[dict]:
+def _older_versions(s, ent_id: int, since, until, limit: int, of_one=None) -> list[dict]:
     out = []
-    for model, what, collection in ((LayoutVersionRow, "layout", "layout"), (LedgerVersionRow, "ledger", "units")):
+    models = ((LayoutVersionRow, "layout", "layout"), (LedgerVersionRow, "ledger", "units"))
+    for model, what, collection in models[:1] if of_one is not None else models:
         number, families = ((ChangeRow.layout_number, ("layout.%", "feature.%")) if what == "layout" else
                             (ChangeRow.ledger_number, ("ledger.%", "unit.%")))
         written_with_audit = (select(ChangeRow.id)
                               .where(ChangeRow.enterprise_id == ent_id, number == model.number,
                                      or_(*(ChangeRow.action.like(f) for f in families))).exists())
-        cond = [model.enterprise_id == ent_id, ~written_with_audit]
+        cond = [model.enterprise_id == ent_id, ~written_with_audit, *([] if of_one is None else [of_one])]
         if since is not None:
             cond.append(model.created_at >= since)
         if until is not None:
@@ -245,8 +253,9 @@ def _limit(limit) -> int:
 # ---------------------------------------------------------------------------------------------- diff
 
 
-def diff(store, name: str, t1: datetime, t2: datetime) -> dict:
-    """What changed between two moments: layout features by fid, units by code (levels = residual levels).
+def diff(store, name: str, t1: datetime, t2: datetime, drawing: str | None = None) -> dict:
+    """What changed between two moments: layout features of a drawing (None: the site plan) by fid, units by code
+    (levels = residual levels).
 
     Only rows that differ are read: a row valid at both versions is the same row (the store is append-only),
     so the rows valid at the earlier version and retired by the later one, and those written after the
@@ -257,12 +266,12 @@ def diff(store, name: str, t1: datetime, t2: datetime) -> dict:
         t1, t2 = t2, t1
     with store.session() as s:
         ent_id = enterprise_id(s, name, create=False)
+        on_drawing = of_drawing(LayoutFeatureRow, drawing_id(s, ent_id, drawing))
         before = [_number_at(s, m, ent_id, t1) for m in (LayoutVersionRow, LedgerVersionRow)]
         after = [_number_at(s, m, ent_id, t2) for m in (LayoutVersionRow, LedgerVersionRow)]
         with paused_gc():
             old_f, new_f = (_feature_frame(_feature_rows(s, store, cond)) for cond in
-                            _changed(LayoutFeatureRow, ent_id, before[0], after[0],
-                                     LayoutFeatureRow.drawing_id.is_(None)))
+                            _changed(LayoutFeatureRow, ent_id, before[0], after[0], on_drawing))
             old_u, new_u = (_units_where(s, store, cond) for cond in
                             _changed(UnitRow, ent_id, before[1], after[1]))
         layout = _layout_diff(old_f, new_f)

@@ -134,14 +134,18 @@ def new_ledger_version(w: Writing, action: str, author: str | None, reason: str 
     return version
 
 
-def continued_version(w: Writing, model: type, carried: dict[str, Any], **values: Any):
-    """A new version row of `model` (layout or ledger) continuing the enterprise's previous one: the `carried`
-    columns keep the previous row's values (the given defaults when there is none), `values` are set anew."""
+def continued_version(w: Writing, model: type, carried: dict[str, Any], drawing_id: int | None = None,
+                      **values: Any):
+    """A new version row of `model` (layout or ledger) continuing the enterprise's previous one (for a layout, the
+    previous one of the same drawing, `drawing_id` None: the site plan): the `carried` columns keep the previous
+    row's values (the given defaults when there is none), `values` are set anew."""
     s = w.session
     number = next_number(s, model, w.enterprise_id)
-    if hasattr(model, "drawing_id"):     # layout versions of other drawings interleave: continue the site plan's
-        previous = s.execute(select(model).where(model.enterprise_id == w.enterprise_id, model.drawing_id.is_(None))
+    if hasattr(model, "drawing_id"):     # layout versions of other drawings interleave: continue this drawing's
+        same = model.drawing_id.is_(None) if drawing_id is None else model.drawing_id == drawing_id
+        previous = s.execute(select(model).where(model.enterprise_id == w.enterprise_id, same)
                              .order_by(model.number.desc()).limit(1)).scalars().first()
+        values["drawing_id"] = drawing_id
     else:
         previous = version_row(s, model, w.enterprise_id, number - 1)
     kept = {column: getattr(previous, column) if previous is not None else default

@@ -481,44 +481,53 @@ class Store:
 
     # ------------------------------------------------------------------------------------------ feature edits
 
-    def feature(self, enterprise_name: str, fid: str, at_layout: int | None = None) -> EditableFeature | None:
-        """The current layout feature `fid` (with its edit tag), or None."""
-        return editing.feature(self, enterprise_name, fid, at_layout)
+    def feature(self, enterprise_name: str, fid: str, at_layout: int | None = None,
+                drawing: str | None = None) -> EditableFeature | None:
+        """The current layout feature `fid` of a drawing (None: the site plan) with its edit tag, or None."""
+        return editing.feature(self, enterprise_name, fid, at_layout, drawing=drawing)
 
     def create_feature(self, enterprise_name: str, fid: str | None, role: str, geometry: Any, *,
                        feature_name: str | None = None, layer: str | None = None, properties: dict | None = None,
-                       author: str | None = None, reason: str | None = None) -> EditResult:
+                       author: str | None = None, reason: str | None = None,
+                       drawing: str | None = None) -> EditResult:
         """Add one layout feature as a new layout version."""
         return editing.create_feature(self, enterprise_name, fid, role, geometry, feature_name=feature_name,
-                                      layer=layer, properties=properties, author=author, reason=reason)
+                                      layer=layer, properties=properties, author=author, reason=reason,
+                                      drawing=drawing)
 
     def replace_feature(self, enterprise_name: str, fid: str, if_match: Any, role: str, geometry: Any, *,
                         feature_name: str | None = None, layer: str | None = None, properties: dict | None = None,
-                        author: str | None = None, reason: str | None = None) -> EditResult:
+                        author: str | None = None, reason: str | None = None,
+                        drawing: str | None = None) -> EditResult:
         """Replace one layout feature (PUT) as a new layout version."""
         return editing.replace_feature(self, enterprise_name, fid, if_match, role, geometry,
                                        feature_name=feature_name, layer=layer, properties=properties,
-                                       author=author, reason=reason)
+                                       author=author, reason=reason, drawing=drawing)
 
     def patch_feature(self, enterprise_name: str, fid: str, if_match: Any, changes: dict, *,
-                      author: str | None = None, reason: str | None = None) -> EditResult:
+                      author: str | None = None, reason: str | None = None,
+                      drawing: str | None = None) -> EditResult:
         """Change some fields of one layout feature (a JSON merge patch) as a new layout version."""
-        return editing.patch_feature(self, enterprise_name, fid, if_match, changes, author=author, reason=reason)
+        return editing.patch_feature(self, enterprise_name, fid, if_match, changes, author=author, reason=reason,
+                                     drawing=drawing)
 
     def delete_feature(self, enterprise_name: str, fid: str, if_match: Any, *, author: str | None = None,
-                       reason: str | None = None) -> EditResult:
+                       reason: str | None = None, drawing: str | None = None) -> EditResult:
         """Retire one layout feature as a new layout version (kept in the history, restorable)."""
-        return editing.delete_feature(self, enterprise_name, fid, if_match, author=author, reason=reason)
+        return editing.delete_feature(self, enterprise_name, fid, if_match, author=author, reason=reason,
+                                      drawing=drawing)
 
     def restore_feature(self, enterprise_name: str, fid: str, *, author: str | None = None,
-                        reason: str | None = None, at: datetime | None = None) -> EditResult:
+                        reason: str | None = None, at: datetime | None = None,
+                        drawing: str | None = None) -> EditResult:
         """Bring back a deleted feature (its last state, or its state at `at`) as a new layout version."""
-        return editing.restore_feature(self, enterprise_name, fid, author=author, reason=reason, at=at)
+        return editing.restore_feature(self, enterprise_name, fid, author=author, reason=reason, at=at,
+                                       drawing=drawing)
 
     def apply_layout_changes(self, enterprise_name: str, changes: Sequence[FeatureChange], action: str,
                              if_match: dict | None, *, author: str | None = None,
-                             reason: str | None = None) -> EditResult:
-        """Several feature changes (a revision, a split, a merge) as one new layout version."""
+                             reason: str | None = None, drawing: str | None = None) -> EditResult:
+        """Several feature changes (a revision, a split, a merge) as one new layout version of a drawing."""
         return editing.apply_layout_changes(self, enterprise_name, changes, action, if_match, author=author,
-                                            reason=reason)
+                                            reason=reason, drawing=drawing)
 

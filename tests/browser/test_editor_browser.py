@@ -474,3 +474,33 @@ def test_draw_an_escape_route_in_its_direction_and_a_hydrant(fresh_server, open_
     assert len(new_route) == 1                              # drawn west to east, stored west to east
     assert sum(f["properties"]["role"] == "fire_hydrant" for f in items["features"]) == 7   # the demo's 6 + 1
     assert log.problems(moved=True) == []
+
+
+def test_a_storey_is_edited_in_its_own_editor(fresh_server, open_page):
+    """Issue 19: the editor per drawing. A room drawn on 办公楼-2F is saved as a version of that storey only; its
+    backdrop is that storey's tiles, and a unit's place there is the ledger's (no attach on a drawing)."""
+    from urllib.parse import quote
+
+    key = "办公楼-2F"
+    token = _token(fresh_server)
+    page, log = _open_editor(open_page, fresh_server, token, path="/edit?drawing=" + quote(key))
+    assert page.evaluate("window.riskEditor.config.drawing.key") == key
+    assert key in page.locator(".editor-drawing").inner_text() or "2F" in page.locator(".editor-drawing").inner_text()
+    tiles = page.evaluate("[...document.querySelectorAll('img.leaflet-tile')].map(i => i.src)")
+    assert tiles and all("drawing=" in t for t in tiles), tiles[:3]
+    _, _, site_before = _http(fresh_server, "GET", "/ogc/collections/layout/items?limit=1000")
+    page.select_option(".editor-new-role", "building")
+    page.click(".editor-draw-polygon")
+    _draw_square(page, _empty_spot(page))
+    page.fill(".editor-name", "二层新隔间")
+    page.fill(".editor-why", "浏览器测试：楼层图上新增房间")
+    page.click(".editor-save-button")
+    page.wait_for_function("document.querySelector('.editor-status').classList.contains('editor-ok')", timeout=30000)
+    fid = page.locator(".editor-fid").inner_text()
+    _keep(page, "editor-storey-saved")
+    status, _, item = _http(fresh_server, "GET", f"/ogc/collections/layout/items/{quote(fid)}?drawing={quote(key)}")
+    assert status == 200 and item["properties"]["name"] == "二层新隔间"
+    _, _, site_after = _http(fresh_server, "GET", "/ogc/collections/layout/items?limit=1000")
+    assert [f["id"] for f in site_after["features"]] == [f["id"] for f in site_before["features"]]
+    assert page.locator(".editor-unit-search").count() == 0 and page.locator(".editor-detach").count() == 0
+    assert log.problems(moved=True) == []

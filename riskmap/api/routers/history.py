@@ -265,20 +265,27 @@ def _written(result) -> Written:
                    change_id=result.change_id, flags_raised=list(result.flags_raised or []))
 
 
-def _last_role(store, name: str, fid: str) -> str | None:
-    """The role of the newest stored row of a feature (current or not); None when it never existed."""
+def _last_role(store, name: str, fid: str, drawing: str | None = None) -> str | None:
+    """The role of the newest stored row of a feature of a drawing (None: the site plan), current or not; None
+    when it never existed."""
     from sqlalchemy import select
 
-    from riskmap.store.schema import EnterpriseRow, LayoutFeatureRow
+    from riskmap.store.drawings import drawing_id, of_drawing
+    from riskmap.store.rows import enterprise_id
+    from riskmap.store.schema import LayoutFeatureRow
 
     with store.session() as s:
+        ent_id = enterprise_id(s, name, create=False)
         return s.execute(select(LayoutFeatureRow.role)
-                         .join(EnterpriseRow, EnterpriseRow.id == LayoutFeatureRow.enterprise_id)
-                         .where(EnterpriseRow.name == name, LayoutFeatureRow.drawing_id.is_(None),
+                         .where(LayoutFeatureRow.enterprise_id == ent_id,
+                                of_drawing(LayoutFeatureRow, drawing_id(s, ent_id, drawing)),
                                 LayoutFeatureRow.fid == fid)
                          .order_by(LayoutFeatureRow.id.desc()).limit(1)).scalar_one_or_none()
 
 
+HISTORY_DRAWING = ("只看某图纸的布局版本（site 为总平面布置图；缺省为全部）/ only the layout versions of one drawing "
+                   "(site: the site plan; default: everything)")
+DIFF_DRAWING = "图纸（缺省为总平面布置图）/ the drawing (default: the site plan)"
 _ERRORS = {404: {"description": "企业或对象不存在 / no such enterprise or item"},
            422: {"description": "输入有误 / invalid input"}}
 _WRITE_ERRORS = {**_ERRORS, 401: {"description": "需要登录或令牌 / sign-in or a token is required"},
@@ -299,14 +306,17 @@ def make_router() -> APIRouter:
                      until: str | None = Query(None, max_length=40, description="截止时刻 / until (ISO 8601)"),
                      item: str | None = Query(None, min_length=1, max_length=MAX_ID,
                                               description="只看某要素或单元 / one feature or unit id"),
-                     limit: int = Query(200, ge=1, le=5000, description="最多条数 / at most")) -> History:
+                     limit: int = Query(200, ge=1, le=5000, description="最多条数 / at most"),
+                     drawing: str | None = Query(None, min_length=1, max_length=64, description=HISTORY_DRAWING))\
+            -> History:
         from riskmap.store.history import history
 
         start, end = _moment(since, "since"), _moment(until, "until")
         if start is not None and end is not None and start > end:
             raise InputError("起始时刻 since 晚于截止时刻 until / since is after until")
         store, name = _name(request, enterprise)
-        rows = history(store, name, since=start, until=end, item=item, limit=limit)
+        rows = history(store, name, since=start, until=end, item=item, limit=limit,
+                       drawing=drawing.strip() or None if drawing else None)
         return History(enterprise=name, count=len(rows), items=[Change(**r) for r in rows])
 
     @router.get("/history/diff", summary="两个时刻之间的变化（要素按 fid，单元按编号）/ changes between two moments",
@@ -314,12 +324,14 @@ def make_router() -> APIRouter:
     def diff_moments(request: Request,
                      from_: str = Query(..., alias="from", max_length=40, description="较早时刻 / earlier moment"),
                      to: str = Query(..., max_length=40, description="较晚时刻 / later moment"),
-                     enterprise: str | None = ENTERPRISE) -> Diff:
+                     enterprise: str | None = ENTERPRISE,
+                     drawing: str | None = Query(None, max_length=64, description=DIFF_DRAWING)) -> Diff:
+        from riskmap.drawings import requested
         from riskmap.store.history import diff
 
         t1, t2 = _moment(from_, "from"), _moment(to, "to")
         store, name = _name(request, enterprise)
-        found = diff(store, name, t1, t2)
+        found = diff(store, name, t1, t2, drawing=requested(drawing))
         return Diff.model_validate({**found, "enterprise": name})
 
     @router.post("/history/restore", summary="恢复被删除的区域或要素（作为新版本）/ restore a deleted feature",
@@ -327,18 +339,23 @@ def make_router() -> APIRouter:
                  responses={**_WRITE_ERRORS, 409: {"description": "该要素当前存在 / the feature exists"}})
     def restore(request: Request, body: RestoreIn = Body(..., examples=[{"collection": "regions", "id": "A2",
                                                                           "reason": "误删恢复"}]),
-                enterprise: str | None = ENTERPRISE, who: Principal = Depends(require("edit_layout"))) -> Written:
+                enterprise: str | None = ENTERPRISE, who: Principal = Depends(require("edit_layout")),
+                drawing: str | None = Query(None, max_length=64, description=DIFF_DRAWING)) -> Written:
+        from riskmap.drawings import requested
+
         at = _moment(body.at, "at")
         store, name = _name(request, enterprise)
         fid = body.id.strip()
-        role = _last_role(store, name, fid)
+        drawing = requested(drawing)
+        role = _last_role(store, name, fid, drawing)
         if role is None:
             raise NotFoundError(f"没有编号为 “{fid[:80]}” 的要素（从未存在）/ no feature {fid[:80]!r} has ever "
                                 "been stored")
         if body.collection == "regions" and role != "region":
             raise NotFoundError(f"要素 “{fid[:80]}” 不是区域（是 {role}）/ feature {fid[:80]!r} is not a region "
                                 f"(it is a {role})")
-        result = store.restore_feature(name, fid, author=who.author, reason=_text(body.reason), at=at)
+        result = store.restore_feature(name, fid, author=who.author, reason=_text(body.reason), at=at,
+                                       drawing=drawing)
         return _written(result)
 
     @router.get("/flags", summary="需要复评的单元及原因（含超期未评）/ units that need re-assessment, and why",

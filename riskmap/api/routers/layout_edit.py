@@ -16,7 +16,15 @@ from starlette.concurrency import run_in_threadpool
 from riskmap.api import answers
 from riskmap.api import ogc_data as data
 from riskmap.api.permissions import require
-from riskmap.api.requests import json_body_doc, plant_extent, read_json, reason_of, writable_collection, write_responses
+from riskmap.api.requests import (
+    drawing_of,
+    json_body_doc,
+    plant_extent,
+    read_json,
+    reason_of,
+    writable_collection,
+    write_responses,
+)
 from riskmap.api.routers import ogc_edit
 from riskmap.errors import InputError, NotFoundError, PreconditionRequired
 from riskmap.people import Principal
@@ -79,10 +87,10 @@ def make_router() -> APIRouter:
     return router
 
 
-def _area(store, ref: data.CollectionRef, fid: Any):
+def _area(store, ref: data.CollectionRef, fid: Any, drawing: str | None):
     if not isinstance(fid, str) or not fid.strip():
         raise InputError("fid 应为要素编号（文字）/ fid must be a feature id (text)")
-    found = store.feature(ref.enterprise.name, fid)
+    found = store.feature(ref.enterprise.name, fid, drawing=drawing)
     if found is None:
         raise NotFoundError(f"布局中没有要素 “{fid[:80]}” / no layout feature {fid[:80]!r}")
     if found.geometry is None or found.geometry.geom_type not in AREA_TYPES:
@@ -115,7 +123,7 @@ def _split(request: Request, body: Any, who: Principal) -> dict:
     ref = writable_collection(request, "layout")
     store = request.app.state.store()
     extent = plant_extent(request, ref)
-    feature = _area(store, ref, body.get("fid"))
+    feature = _area(store, ref, body.get("fid"), drawing_of(request))
     if_match = _tag(body.get("if_match", request.headers.get("if-match")), feature.fid)
     line = check_edit_geometry(body.get("line"), "other", extent)
     if line.geom_type not in LINES:
@@ -132,7 +140,7 @@ def _split(request: Request, body: Any, who: Principal) -> dict:
     changes += [FeatureChange("create", None, role=feature.role, geometry=piece, feature_name=f"{base}（{k}）",
                               layer=feature.layer) for k, piece in enumerate(pieces[1:], start=2)]
     result = store.apply_layout_changes(ref.enterprise.name, changes, "split", {feature.fid: if_match},
-                                        author=who.author, reason=reason_of(request))
+                                        author=who.author, reason=reason_of(request), drawing=drawing_of(request))
     return _result("split", result)
 
 
@@ -168,7 +176,7 @@ def _merge(request: Request, body: Any, who: Principal) -> dict:
                          f"{ogc_edit.MAX_TEXT} characters")
     ref = writable_collection(request, "layout")
     store = request.app.state.store()
-    features = [_area(store, ref, fid) for fid in fids]
+    features = [_area(store, ref, fid, drawing_of(request)) for fid in fids]
     roles = {f.role for f in features}
     if len(roles) > 1:
         raise InputError(f"只能合并同一角色的要素（现为 {', '.join(sorted(map(str, roles)))}）/ only features of one "
@@ -183,5 +191,5 @@ def _merge(request: Request, body: Any, who: Principal) -> dict:
     changes = [FeatureChange("replace", first.fid, geometry=union, feature_name=name or None)]
     changes += [FeatureChange("delete", f.fid) for f in features[1:]]
     result = store.apply_layout_changes(ref.enterprise.name, changes, "merge", if_match, author=who.author,
-                                        reason=reason_of(request))
+                                        reason=reason_of(request), drawing=drawing_of(request))
     return _result("merge", result)

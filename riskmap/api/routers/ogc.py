@@ -313,9 +313,9 @@ def parse_at(text: str | None) -> datetime | None:
 
 def plant_view(request: Request, store, ref: data.CollectionRef, at: datetime | None) -> data.PlantView:
     """The plant as the request sees it: the current state, or the past one at ``at`` (read only); a GET's
-    `drawing` shows another drawing's layout, units and regions (edits work on the site plan)."""
+    `drawing` shows another drawing's layout, units and regions (and a write's answer, the item as it now is)."""
     cache = data.plant_cache(request.app)
-    drawing = requested(request.query_params.get("drawing")) if request.method in ("GET", "HEAD") else None
+    drawing = requested(request.query_params.get("drawing"))
     if at is not None:
         return cache.past_view(store, ref.enterprise.name, at, drawing)
     return cache.view(store, ref.enterprise.name, drawing)

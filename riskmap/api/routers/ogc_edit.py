@@ -22,6 +22,7 @@ from riskmap.api import ogc_data as data
 from riskmap.api import ogc_models
 from riskmap.api.permissions import also, require
 from riskmap.api.requests import (
+    drawing_of,
     if_match_of,
     item_path,
     json_body_doc,
@@ -70,7 +71,13 @@ PATCH_SCHEMA = {
                    "patch of the Feature: only the geometry and/or properties to change, null clears",
     "properties": {"geometry": {"type": ["object", "null"]}, "properties": {"type": "object"}},
 }
-WRITE_PARAMETERS = [ogc.P_ENTERPRISE,
+P_DRAWING = query_parameter("drawing", {"type": "string", "maxLength": 64},
+                            "图纸（缺省为总平面布置图；见 /api/drawings）：写入该图纸的布局要素和区域；"
+                            "评估单元不按图纸写入"
+                            "（单元在各图纸上的位置由台账的要素列给出）/ the drawing (default: the site plan; see "
+                            "/api/drawings) whose layout features and regions are written; units are not written per "
+                            "drawing (their places on drawings come from the ledger's feature cell)")
+WRITE_PARAMETERS = [ogc.P_ENTERPRISE, P_DRAWING,
                     query_parameter("reason", {"type": "string", "maxLength": MAX_REASON},
                                "修改理由（也可用 X-Reason 头），记入修改记录 / why (or the X-Reason header), kept in "
                                "the audit trail")]
@@ -79,6 +86,16 @@ IF_MATCH = {"name": "If-Match", "in": "header", "required": True, "schema": {"ty
 ITEM_HEADERS = {"ETag": {"schema": {"type": "string"}, "description": "新版本的 ETag / the new version's ETag"}}
 # The item written, as GET …/items/{id} answers it (a GeoJSON Feature).
 ITEM_CONTENT = {"application/geo+json": {"schema": {"type": "object"}}}
+
+
+async def _writable(request: Request, collection_id: str) -> data.CollectionRef:
+    """The collection a write goes to; units are the enterprise's, not a drawing's."""
+    ref = await writable_collection_async(request, collection_id)
+    if ref.kind == "units" and drawing_of(request) is not None:
+        raise InputError("评估单元不按图纸写入：去掉 drawing 参数；单元在某图纸上的位置由台账的要素列"
+                         "（图纸::要素）给出 / units are not written per drawing: drop the drawing parameter; "
+                         "a unit's place on a drawing comes from the ledger's feature cell (drawing::feature)")
+    return ref
 
 
 async def _changed_item(change, request: Request, ref, feature_id: str, who: Principal):
@@ -102,7 +119,7 @@ def make_router() -> APIRouter:
                      **ITEM_HEADERS, "Location": {"schema": {"type": "string"}}}}, **write_responses(409)},
                  openapi_extra={"parameters": WRITE_PARAMETERS, **json_body_doc(FEATURE_SCHEMA, geo)})
     async def create(collection_id: str, request: Request, who: Principal = EDIT):
-        ref = await writable_collection_async(request, collection_id)
+        ref = await _writable(request, collection_id)
         body = await read_json(request)
         fid = await run_in_threadpool(_create, request, ref, body, who)
         answer = await run_in_threadpool(ogc.item_answer, request, store_of(request), ref, fid, "json", None, None)
@@ -118,7 +135,7 @@ def make_router() -> APIRouter:
                       collection_id: str = PathParam(..., json_schema_extra={"pattern": WHOLE_ITEMS},
                                                      description="layout、regions（单元只能 PATCH）/ layout or "
                                                                  "regions (units are changed with PATCH)")):
-        ref = await writable_collection_async(request, collection_id)
+        ref = await _writable(request, collection_id)
         if ref.kind == "units":
             raise NotWritableError("评估单元不能整体替换，请用 PATCH 修改名称、上级、关联要素或几何 / "
                                    "a unit cannot be replaced as a whole: PATCH its name, parent, feature_ref or "
@@ -131,7 +148,7 @@ def make_router() -> APIRouter:
                   openapi_extra={"parameters": [*WRITE_PARAMETERS, IF_MATCH],
                                  **json_body_doc(PATCH_SCHEMA, ("application/merge-patch+json", *geo))})
     async def patch(collection_id: str, feature_id: str, request: Request, who: Principal = EDIT):
-        ref = await writable_collection_async(request, collection_id)
+        ref = await _writable(request, collection_id)
         return await _changed_item(_patch, request, ref, feature_id, who)
 
     @router.delete(item, summary="删除要素（保留历史，可恢复）/ delete an item (kept in history, restorable)",
@@ -139,7 +156,7 @@ def make_router() -> APIRouter:
                    responses={204: {"description": "已删除 / deleted"}, **write_responses(412, 428)},
                    openapi_extra={"parameters": [*WRITE_PARAMETERS, IF_MATCH]})
     async def delete(collection_id: str, feature_id: str, request: Request, who: Principal = EDIT):
-        ref = await writable_collection_async(request, collection_id)
+        ref = await _writable(request, collection_id)
         if_match = if_match_of(request)
         store, reason = store_of(request), reason_of(request)
         if ref.kind == "units":
@@ -147,9 +164,9 @@ def make_router() -> APIRouter:
             await run_in_threadpool(store.delete_unit, ref.enterprise.name, feature_id, if_match,
                                     author=who.author, reason=reason)
         else:
-            await run_in_threadpool(_check_role, store, ref, feature_id, if_match)
+            await run_in_threadpool(_check_role, store, ref, feature_id, if_match, drawing_of(request))
             await run_in_threadpool(store.delete_feature, ref.enterprise.name, feature_id, if_match,
-                                    author=who.author, reason=reason)
+                                    author=who.author, reason=reason, drawing=drawing_of(request))
         return Response(status_code=204)
 
     return router
@@ -210,12 +227,12 @@ def _role_of(ref: data.CollectionRef, props: dict, default: str | None) -> str:
     return role
 
 
-def _check_role(store, ref: data.CollectionRef, fid: str, if_match: str):
+def _check_role(store, ref: data.CollectionRef, fid: str, if_match: str, drawing: str | None = None):
     """The current feature behind an item, or None when it is gone (the store then answers 412 with the item as
     it is, deleted, or 404 when it never was). A regions item must be a region: a building is not one of them."""
     from riskmap.errors import NotFoundError
 
-    found = store.feature(ref.enterprise.name, fid)
+    found = store.feature(ref.enterprise.name, fid, drawing=drawing)
     if (found is None and if_match.strip() == "*") or (
             found is not None and ref.kind == "regions" and found.role != "region"):
         raise NotFoundError(f"集合 “{ref.id}” 中没有要素 “{fid}” / no feature {fid!r} in collection {ref.id!r}")
@@ -235,7 +252,7 @@ def _create(request: Request, ref: data.CollectionRef, body: Any, who: Principal
         raise InputError("id 应为文字 / id must be text")
     result = store.create_feature(ref.enterprise.name, None if fid is None else str(fid), role, geometry,
                                   feature_name=props.get("name"), layer=props.get("layer"), author=who.author,
-                                  reason=reason_of(request))
+                                  reason=reason_of(request), drawing=drawing_of(request))
     return result.fid
 
 
@@ -246,12 +263,12 @@ def _replace(request: Request, ref: data.CollectionRef, fid: str, if_match: str,
         raise InputError(f"请求体的 id {str(doc['id'])[:60]!r} 与地址中的 {fid!r} 不同 / the body's id differs from "
                          f"the URL's")
     props = _props(doc, REGION_READ_ONLY if ref.kind == "regions" else LAYOUT_READ_ONLY, LAYOUT_WRITABLE)
-    current = _check_role(store, ref, fid, if_match)
+    current = _check_role(store, ref, fid, if_match, drawing_of(request))
     role = _role_of(ref, props, current.role if current else "other")
     geometry = _geometry(request, ref, doc.get("geometry"), role)
     store.replace_feature(ref.enterprise.name, fid, if_match, role, geometry, feature_name=props.get("name"),
                           layer=props.get("layer"), properties=current.properties if current else None,
-                          author=who.author, reason=reason_of(request))
+                          author=who.author, reason=reason_of(request), drawing=drawing_of(request))
 
 
 def _patch(request: Request, ref: data.CollectionRef, fid: str, if_match: str, body: Any, who: Principal) -> None:
@@ -270,7 +287,7 @@ def _patch(request: Request, ref: data.CollectionRef, fid: str, if_match: str, b
         return
     store = store_of(request)
     props = _props(body, REGION_READ_ONLY if ref.kind == "regions" else LAYOUT_READ_ONLY, LAYOUT_WRITABLE)
-    current = _check_role(store, ref, fid, if_match)
+    current = _check_role(store, ref, fid, if_match, drawing_of(request))
     changes: dict = {}
     role = current.role if current else "other"
     if "role" in props:
@@ -292,7 +309,8 @@ def _patch(request: Request, ref: data.CollectionRef, fid: str, if_match: str, b
                              f"geometry")
     if not changes:
         raise InputError("补丁中没有要修改的内容 / the patch changes nothing")
-    store.patch_feature(ref.enterprise.name, fid, if_match, changes, author=who.author, reason=reason_of(request))
+    store.patch_feature(ref.enterprise.name, fid, if_match, changes, author=who.author, reason=reason_of(request),
+                        drawing=drawing_of(request))
 
 
 def _unit_ref(request: Request, ref: data.CollectionRef, value: Any) -> str | None:

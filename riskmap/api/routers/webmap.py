@@ -3,6 +3,7 @@ the data version the page polls so that an edit refreshes the tiles."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import threading
 from collections import OrderedDict
@@ -339,15 +340,28 @@ def make_router() -> APIRouter:
         request: Request,
         enterprise: str | None = Query(None, description="企业名称 / enterprise"),
         lang: Lang = Query("zh", description="界面语言 / language"),
+        drawing: str | None = Query(None, max_length=64, description=DRAWING_HELP),
     ) -> HTMLResponse:
         def build() -> str:
+            from riskmap.api.routers.tiles import tiles_of
+            from riskmap.render.tiledata import lonlat_bounds
+
+            key = requested(drawing)
             summary = map_summary(request.app, enterprise)
+            shown = None
+            if key is not None:         # another drawing: its own bounds and tiles, written with ?drawing=
+                data = tiles_of(request).service.drawing(summary.enterprise, key, None)
+                shown, box = data.drawing, data.bounds_3857()
+                summary = dataclasses.replace(drawing_summary(data), bounds=lonlat_bounds(box) if box else None)
             assets = editpage.edit_assets(vendor_assets().url, app_url)
-            layers = [dict(layer, visible=True) for layer in tile_layers(request, summary.enterprise, lang)
-                      if layer["name"] in EDITOR_BACKDROP]
+            # a schematic drawing's tiles are in a matrix of its own plane: its editor shows the features alone
+            layers = [] if shown is not None and shown.schematic else [
+                dict(layer, visible=True) for layer in tile_layers(request, summary.enterprise, lang, drawing=key)
+                if layer["name"] in EDITOR_BACKDROP]
             config = editpage.edit_config(
                 enterprise=summary.enterprise, data_version=summary.data_version, bounds=summary.bounds, lang=lang,
-                palette=load_palette(), layers=layers, urls=EDITOR_URLS)
+                palette=load_palette(), layers=layers, urls=EDITOR_URLS,
+                drawing=shown.to_json() if shown is not None else None)
             warm_up(request.app, summary.enterprise)        # the first edit should not wait for a cold read
             return editpage.render_edit_page(config, assets)
 
