@@ -11,9 +11,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from riskmap.attach import bind_placements, resolve_unit_geometries
+from riskmap.attach import FeatureIndex, bind_placements, resolve_unit_geometries
 from riskmap.criteria import assess_units
 from riskmap.drawings import SITE_PLAN, Drawing, not_imported_warning
+from riskmap.errors import NotFoundError
 from riskmap.geo.importer import import_layout_file
 from riskmap.plant import resolve_enterprise
 
@@ -28,6 +29,22 @@ IMPORT_STEP_ZH = {"read": "读取", "georeference": "地理配准", "clean": "�
 ENTERPRISE_CONTACTS = ("short_name", "supervision_phone", "report_phone", "emergency_phone")
 
 
+def building_footprint(store: Store, enterprise: str, drawing: Drawing | None):
+    """The lon/lat outline, on the site plan, of the building a floor plan belongs to (None when the drawing names
+    no building, or no single feature on the site plan is that building: the store then says so)."""
+    if drawing is None or not drawing.building_ref or store is None:
+        return None
+    try:
+        site = store.layout_features(enterprise)
+    except NotFoundError:
+        return None
+    found = FeatureIndex(site).match(drawing.building_ref) if len(site) else None
+    if found is None:
+        return None
+    geometry = site.geometry.iloc[found.position]
+    return geometry if geometry is not None and geometry.geom_type in ("Polygon", "MultiPolygon") else None
+
+
 def load_layout(settings: Any, file: Path, *, store: Store, author: str | None = None, reason: str | None = None,
                 on_step: Callable[[str], None] | None = None, drawing: Drawing | None = None, **options: Any) -> dict:
     """Import a drawing into the store as the settings' enterprise's new layout version of that drawing (None: the
@@ -38,6 +55,7 @@ def load_layout(settings: Any, file: Path, *, store: Store, author: str | None =
             on_step(name)
 
     drawing = drawing or SITE_PLAN
+    options.setdefault("footprint", building_footprint(store, settings.enterprise, drawing))
     layout = import_layout_file(settings, file, on_step=step, schematic=drawing.schematic, **options)
     step("store")
     version = store.save_layout(settings.enterprise, layout, author=author, reason=reason, drawing=drawing)

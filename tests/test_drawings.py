@@ -528,3 +528,75 @@ def test_cli_revises_a_floor_plan_by_its_diff(tmp_path):
         versions = store.layout_versions(name, drawing="办公楼-1F")
         assert [v["action"] for v in versions][:2] == ["revise", "import"]
         assert len(store.layout_versions(name)) == 1                   # the site plan did not move
+
+
+def _rotated_site(path: Path, turn_deg: float) -> shapely.Geometry:
+    """A site plan whose 40 m × 20 m office building is turned `turn_deg` from east; returns its footprint."""
+    from pyproj import Transformer
+    from shapely import affinity
+
+    from riskmap.geo.georef import local_tmerc
+
+    back = Transformer.from_crs(local_tmerc(LON0, LAT0), "EPSG:4326", always_xy=True)
+    foot = affinity.rotate(box(-20, -10, 20, 10), turn_deg, origin=(0, 0))
+    foot = shapely.transform(foot, lambda xy: np.column_stack(back.transform(xy[:, 0], xy[:, 1])))
+    gdf = gpd.GeoDataFrame({"name": ["厂区", "办公楼"], "role": ["region", "building"]},
+                           geometry=[foot.buffer(0.0005), foot], crs="EPSG:4326")
+    gdf.to_file(path, driver="GeoJSON")
+    return foot
+
+
+def _floor_plan_mm(path: Path, width_mm: float = 40000, depth_mm: float = 20000) -> Path:
+    """A floor plan as architects draw it: millimetres, axis-aligned, from (0, 0), two rooms in the outline."""
+    doc = ezdxf.new("R2013", units=4)
+    msp = doc.modelspace()
+    msp.add_lwpolyline([(0, 0), (width_mm, 0), (width_mm, depth_mm), (0, depth_mm)], close=True,
+                       dxfattribs={"layer": "建筑-外墙"})
+    for x0, x1 in ((0, width_mm / 4), (width_mm * 3 / 4, width_mm)):
+        msp.add_lwpolyline([(x0, 0), (x1, 0), (x1, depth_mm), (x0, depth_mm)], close=True,
+                           dxfattribs={"layer": "设备-房间"})
+    doc.saveas(path)
+    return path
+
+
+def test_a_floor_plan_without_control_points_is_fitted_onto_its_building(store, tmp_path):
+    from riskmap.errors import GeoreferenceError
+    from riskmap.importing import building_footprint
+
+    foot = _rotated_site(tmp_path / "site.geojson", 8.0)
+    _import(store, tmp_path / "site.geojson")
+    floor = new_drawing("办公楼-1F", building="办公楼", storey="1F")
+    layout = import_layout(_floor_plan_mm(tmp_path / "f1.dxf"), footprint=building_footprint(store, ENT, floor))
+    assert layout.georeferenced and layout.georeference["method"] == "footprint"
+    assert abs(layout.georeference["rotation_deg"] - 8.0) < 0.01
+    assert abs(layout.georeference["scale"] - 0.001) < 1e-6                  # millimetres found from the fit
+    outline = layout.features.geometry.union_all()
+    assert outline.intersection(foot).area / outline.union(foot).area > 0.99
+    store.save_layout(ENT, layout, drawing=floor)                            # within 200 m: stored
+    # the east room lies at the east end of the building, not at the west (the plan's up stays up)
+    rooms = store.layout_features(ENT, drawing="办公楼-1F")
+    east = rooms[rooms["role"] == "equipment"].geometry.centroid.x.max()
+    assert east > foot.centroid.x
+    # an upside-down turn (188°) is read as 8° too, the smaller one: such a plan needs control points
+    foot2 = _rotated_site(tmp_path / "site2.geojson", 188.0)
+    assert abs(import_layout(_floor_plan_mm(tmp_path / "f2.dxf"), footprint=foot2)
+               .georeference["rotation_deg"] - 8.0) < 0.01
+    # a plan of another shape is refused, saying why
+    with pytest.raises(GeoreferenceError, match="does not match its building"):
+        import_layout(_floor_plan_mm(tmp_path / "sq.dxf", 20000, 20000), footprint=foot)
+    # control points or a CRS still win over the footprint
+    assert import_layout(_floor_plan_mm(tmp_path / "f3.dxf"), crs="EPSG:3857",
+                         footprint=foot).georeference["method"] == "crs"
+
+
+def test_cli_fits_a_floor_plan_onto_its_building(tmp_path):
+    from clikit import one_line_error, run
+
+    db = f"sqlite:///{tmp_path / 'x.db'}"
+    _rotated_site(tmp_path / "site.geojson", 8.0)
+    run("import-layout", tmp_path / "site.geojson", "--db", db)
+    floor = ("--drawing", "办公楼-1F", "--building", "办公楼", "--storey", "1F")
+    done = run("import-layout", _floor_plan_mm(tmp_path / "f.dxf"), *floor, "--db", db)
+    assert "fitted onto its building's footprint: turned 8.0°" in done.stdout
+    one_line_error(run("import-layout", _floor_plan_mm(tmp_path / "sq.dxf", 20000, 20000), *floor, "--db", db,
+                       check=False), "does not match its building")

@@ -78,6 +78,9 @@ def import_layout(
         if the_drawing is not None:
             store.drawing(settings.enterprise, the_drawing.key)     # revising needs the drawing imported already
             options["schematic"] = the_drawing.schematic
+            from riskmap.importing import building_footprint
+
+            options["footprint"] = building_footprint(store, settings.enterprise, the_drawing)
         revise_layout(settings, file, store=store, yes=yes, dry_run=dry_run, as_json=as_json, reason=reason,
                       author=author, drawing=the_drawing.key if the_drawing is not None else None, **options)
         return
@@ -85,8 +88,10 @@ def import_layout(
         raise InputError("--yes 只用于 --revise / --yes only goes with --revise")
     if dry_run:
         from riskmap.geo.importer import import_layout_file
+        from riskmap.importing import building_footprint
 
-        layout = import_layout_file(settings, file, schematic=bool(the_drawing and the_drawing.schematic), **options)
+        layout = import_layout_file(settings, file, schematic=bool(the_drawing and the_drawing.schematic),
+                                    footprint=building_footprint(store, settings.enterprise, the_drawing), **options)
         summary = layout.summary() | {"enterprise": settings.enterprise, "layout_version": None}
     else:
         summary = load_layout(settings, file, store=store, author=author, reason=reason, drawing=the_drawing,

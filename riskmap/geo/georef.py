@@ -579,11 +579,13 @@ def _total_bounds(geoms: np.ndarray) -> tuple[float, float, float, float] | None
 
 
 def georeference(raw: RawLayout, *, crs: Any = None, control_points: Any = None, max_rms_m: float = 0.5,
-                 origin: tuple[float, float] = (120.0, 32.0)) -> Georeferenced:
+                 origin: tuple[float, float] = (120.0, 32.0), footprint: Any = None) -> Georeferenced:
     """Put `raw`'s geometries into the plan's metric CRS.
 
     With control points, `crs` is the CRS of their x,y columns and the file's own CRS is ignored; otherwise
-    `crs` declares the layout's coordinates (overriding the file's own, which is used when `crs` is None).
+    `crs` declares the layout's coordinates (overriding the file's own, which is used when `crs` is None). A
+    drawing with neither, given the `footprint` of its building on the site plan (a lon/lat polygon), is fitted
+    onto that footprint (`fit_to_footprint`).
     """
     geoms = np.asarray(raw.features.geometry.array, dtype=object)
     if control_points is not None:
@@ -596,7 +598,78 @@ def georeference(raw: RawLayout, *, crs: Any = None, control_points: Any = None,
         return Georeferenced(fit.apply(geoms), fit.crs, True, fit.info(), warnings)
     if crs is not None or raw.crs is not None:
         return _from_crs(raw, geoms, resolve_crs(crs if crs is not None else raw.crs), declared=crs is not None)
+    if footprint is not None:
+        return fit_to_footprint(raw, geoms, footprint)
     return _at_origin(raw, geoms, origin)
+
+
+# How far a floor plan's outline and its building's footprint may differ in shape (ratio of their rectangles'
+# side ratios) before the fit is refused, and how far the plan's scale may stray from its drawing units.
+MAX_ASPECT_MISMATCH = 0.15
+SCALE_WARNING = 0.10
+
+
+def _rectangle(geom) -> tuple[np.ndarray, float, float, float]:
+    """Centre, long side, short side and the long side's direction (radians, in [0, π)) of the minimum rotated
+    rectangle of a geometry."""
+    rect = shapely.minimum_rotated_rectangle(geom)
+    xy = np.asarray(rect.exterior.coords)[:4]
+    sides = np.roll(xy, -1, axis=0) - xy
+    lengths = np.hypot(sides[:, 0], sides[:, 1])
+    i = int(np.argmax(lengths[:2]))
+    angle = math.atan2(sides[i, 1], sides[i, 0]) % math.pi
+    return xy.mean(axis=0), float(lengths[i]), float(lengths[1 - i]), angle
+
+
+def fit_to_footprint(raw: RawLayout, geoms: np.ndarray, footprint: Any) -> Georeferenced:
+    """A floor plan in drawing coordinates laid onto its building's footprint (lon/lat) by a similarity: the
+    minimum rotated rectangles of the plan's outline (its areas, else everything) and of the footprint are made
+    to coincide, long side on long side, turned by the smaller of the two angles that do it (a plan drawn upside
+    down needs control points). Refused (GeoreferenceError) when the two shapes differ too much to tell."""
+    areas = [g for g in geoms if g is not None and g.geom_type in ("Polygon", "MultiPolygon")]
+    outline = shapely.union_all(areas) if areas else shapely.union_all([g for g in geoms if g is not None])
+    foot = shapely.geometry.shape(footprint) if isinstance(footprint, dict) else footprint
+    if outline is None or outline.is_empty or foot is None or foot.is_empty or foot.area == 0:
+        raise GeoreferenceError("无法按建筑轮廓配准：图纸或建筑没有可用的轮廓，请提供控制点 / cannot fit the floor "
+                                "plan onto its building: no usable outline; give control points")
+    centre = foot.centroid
+    crs = local_tmerc(float(centre.x), float(centre.y))
+    to_metric = Transformer.from_crs(WGS84, CRS.from_user_input(crs), always_xy=True)
+    foot_m = shapely.transform(foot, lambda xy: np.column_stack(to_metric.transform(xy[:, 0], xy[:, 1])))
+    c1, long1, short1, a1 = _rectangle(outline)
+    c2, long2, short2, a2 = _rectangle(foot_m)
+    if min(long1, short1, long2, short2) <= 0:
+        raise GeoreferenceError("无法按建筑轮廓配准：轮廓退化为线或点，请提供控制点 / cannot fit the floor plan onto "
+                                "its building: an outline is degenerate; give control points")
+    aspect1, aspect2 = long1 / short1, long2 / short2
+    mismatch = abs(aspect1 / aspect2 - 1.0)
+    if mismatch > MAX_ASPECT_MISMATCH:
+        raise GeoreferenceError(
+            f"图纸轮廓（长宽比 {aspect1:.2f}）与建筑轮廓（长宽比 {aspect2:.2f}）形状不符，无法按建筑轮廓配准；"
+            "请提供控制点 / "
+            f"the floor plan's outline (sides {aspect1:.2f}:1) does not match its building's footprint "
+            f"({aspect2:.2f}:1): it cannot be fitted onto it; give control points")
+    scale = math.sqrt((long2 * short2) / (long1 * short1))
+    turn = (a2 - a1) % math.pi                            # one of the two turns that lay long side on long side
+    turn = turn - math.pi if turn > math.pi / 2 else turn    # the smaller one: the plan's up stays up
+    cos, sin = math.cos(turn) * scale, math.sin(turn) * scale
+
+    def place(xy: np.ndarray) -> np.ndarray:
+        d = xy - c1
+        return np.column_stack((d[:, 0] * cos - d[:, 1] * sin, d[:, 0] * sin + d[:, 1] * cos)) + c2
+
+    placed = shapely.transform(geoms, place)
+    units = raw.drawing_units_m
+    warnings = [f"按建筑轮廓配准：旋转 {math.degrees(turn):.1f}°，每图纸单位 {scale:.4g} m，长宽比偏差 "
+                f"{mismatch:.1%} / fitted onto its building's footprint: turned {math.degrees(turn):.1f}°, "
+                f"{scale:.4g} m per drawing unit, sides off by {mismatch:.1%}"]
+    if units and abs(scale / units - 1.0) > SCALE_WARNING:
+        warnings.append(f"按轮廓得到的比例（每单位 {scale:.4g} m）与图纸单位（{units:g} m）不符，请核对 / the scale "
+                        f"from the footprint ({scale:.4g} m per unit) differs from the drawing's units ({units:g} m): "
+                        "check the drawing")
+    info = {"method": "footprint", "crs": crs, "rotation_deg": round(math.degrees(turn), 3), "scale": scale,
+            "aspect_mismatch": round(mismatch, 4)}
+    return Georeferenced(placed, crs, True, info, warnings)
 
 
 def _from_crs(raw: RawLayout, geoms: np.ndarray, src: CRS, *, declared: bool) -> Georeferenced:

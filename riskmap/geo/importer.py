@@ -157,7 +157,8 @@ def import_layout(path: str | os.PathLike, *, crs: Any = None, control_points: A
                   max_rms_m: float = 0.5, origin: tuple[float, float] = (120.0, 32.0), enterprise: Any = None,
                   drop_invalid: bool = False, max_area_change: float = 0.01, max_features: int = 2_000_000,
                   zip_limits: ZipLimits | None = None, explode_budget: ExplodeBudget | None = None,
-                  on_step: Callable[[str], None] | None = None, schematic: bool = False) -> LayoutImport:
+                  on_step: Callable[[str], None] | None = None, schematic: bool = False,
+                  footprint: Any = None) -> LayoutImport:
     """Read, georeference and clean a layout file; raises a RiskmapError subclass for any bad input.
 
     - `crs`: the CRS of the layout's coordinates (overrides the file's own); with `control_points`, the CRS
@@ -173,6 +174,8 @@ def import_layout(path: str | os.PathLike, *, crs: Any = None, control_points: A
     - `on_step(name)` is told when each stage starts (for a progress bar): read, georeference, clean, transform.
     - `schematic`: a drawing with no place on the earth (a process flow diagram): its coordinates are kept in a
       plane of its own (riskmap.drawings.schematic_plane), stored as Web Mercator metres near (0°, 0°).
+    - `footprint`: the lon/lat outline of the building a floor plan belongs to; a plan with neither CRS nor
+      control points is fitted onto it (riskmap.geo.georef.fit_to_footprint).
     """
     del enterprise
     # Extreme coordinates (1e300, inf, NaN in a drawing) make numpy warn on the way; they are refused or dropped
@@ -182,12 +185,13 @@ def import_layout(path: str | os.PathLike, *, crs: Any = None, control_points: A
                               name_property=name_property, role_property=role_property, max_bytes=max_bytes,
                               max_rms_m=max_rms_m, origin=origin, drop_invalid=drop_invalid,
                               max_area_change=max_area_change, max_features=max_features, zip_limits=zip_limits,
-                              explode_budget=explode_budget, on_step=on_step, schematic=schematic)
+                              explode_budget=explode_budget, on_step=on_step, schematic=schematic,
+                              footprint=footprint)
 
 
 def _import_layout(path, *, crs, control_points, layer_map, name_property, role_property, max_bytes, max_rms_m,
                    origin, drop_invalid, max_area_change, max_features, zip_limits, explode_budget,
-                   on_step, schematic) -> LayoutImport:
+                   on_step, schematic, footprint=None) -> LayoutImport:
     step = on_step or (lambda _name: None)
     step("read")
     raw = read_layout(path, layer_map=layer_map, name_property=name_property, role_property=role_property,
@@ -198,7 +202,8 @@ def _import_layout(path, *, crs, control_points, layer_map, name_property, role_
     if schematic:
         geo = _on_plane(raw)
     else:
-        geo = georeference(raw, crs=crs, control_points=control_points, max_rms_m=max_rms_m, origin=origin)
+        geo = georeference(raw, crs=crs, control_points=control_points, max_rms_m=max_rms_m, origin=origin,
+                           footprint=footprint)
     metric = gpd.GeoDataFrame(raw.features.drop(columns="geometry"), geometry=geo.geometry, crs=geo.crs)
     step("clean")
     cleaned = clean(metric, max_area_change=max_area_change, drop_invalid=drop_invalid)
@@ -268,7 +273,8 @@ def _storable_names(raw: RawLayout) -> None:
 def import_layout_file(settings, path: str | os.PathLike, *, crs: Any = None, control_points: Any = None,
                        layer_map: Any = None, name_property: str = "name", role_property: str = "role",
                        max_rms: float | None = None, drop_invalid: bool = False,
-                       on_step: Callable[[str], None] | None = None, schematic: bool = False) -> LayoutImport:
+                       on_step: Callable[[str], None] | None = None, schematic: bool = False,
+                       footprint: Any = None) -> LayoutImport:
     """import_layout under the limits and defaults of the settings (upload size, RMS limit, local origin), as
     the CLI and the HTTP upload paths share them; `layer_map` may be a file path."""
     from riskmap.geo.dxf import ExplodeBudget
@@ -284,4 +290,4 @@ def import_layout_file(settings, path: str | os.PathLike, *, crs: Any = None, co
         max_rms_m=max_rms if max_rms is not None else settings.max_rms_m,
         origin=(settings.origin_lon, settings.origin_lat), drop_invalid=drop_invalid,
         explode_budget=ExplodeBudget(settings.dxf_max_exploded_entities, settings.dxf_max_exploded_vertices),
-        on_step=on_step, schematic=schematic)
+        on_step=on_step, schematic=schematic, footprint=footprint)

@@ -230,7 +230,10 @@ def _import_drawing(store, settings, enterprise: str, file: Path, drawing, optio
         else None
     base = current["version"] if current else 0
     if not confirm:
-        layout = import_layout_file(settings, file, schematic=drawing.schematic, **options)
+        from riskmap.importing import building_footprint
+
+        layout = import_layout_file(settings, file, schematic=drawing.schematic,
+                                    footprint=building_footprint(store, name, drawing), **options)
         summary = layout.summary()
         return {"enterprise": name, "source": layout.source_name, "base_version": base, "applied": False,
                 "warnings": summary["warnings"], "drawing": drawing.to_json(),
