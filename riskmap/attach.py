@@ -166,11 +166,7 @@ def bind_references(units: Iterable[AssessmentUnit], features_gdf, previous_gdf=
         key = reference_key(unit.feature_ref)
         if key is None:
             continue
-        found = index.match(key)
-        if found.position is None and not found.candidates and before is not None:
-            old = before.match(key)
-            if old.position is not None:
-                found = index.match_name(before.names[old.position])
+        found = _match_again(index, before, key)
         if found.position is None:
             warnings.append(_unmatched(unit, found, index))
         elif index.fids[found.position] != key:
@@ -178,18 +174,41 @@ def bind_references(units: Iterable[AssessmentUnit], features_gdf, previous_gdf=
     return bound, warnings
 
 
-def bind_placements(units: Iterable[AssessmentUnit], drawing: str, features_gdf) \
+def _match_again(index: FeatureIndex, before: FeatureIndex | None, key: str) -> _Match:
+    """A reference matched in a new drawing that replaces `before` (None: nothing replaced). A fid the new drawing
+    lacks, or that now names another feature while one feature bears the old one's name (a CAD program
+    renumbered its handles), follows the old feature by its name; a feature renamed under the same fid keeps it."""
+    found = index.match(key)
+    if before is None:
+        return found
+    old = before.match(key)
+    if old.position is None:
+        return found
+    old_name = before.names[old.position]
+    if found.position is None and not found.candidates:
+        return index.match_name(old_name)
+    if found.position is not None and old_name and index.names[found.position] != old_name:
+        by_name = index.match_name(old_name)
+        if by_name.position is not None:
+            return by_name
+    return found
+
+
+def bind_placements(units: Iterable[AssessmentUnit], drawing: str, features_gdf, previous_gdf=None) \
         -> tuple[dict[str, str], list[str]]:
     """The fid each unit's reference on drawing `drawing` is bound to ({unit id: fid}, where that is not what it
-    holds already), and a warning per reference that matches no feature of that drawing, or several."""
+    holds already), and a warning per reference that matches no feature of that drawing, or several.
+    `previous_gdf` is that drawing's layout the new import replaces: a reference to a fid the new one lacks is
+    bound again by the old feature's name, as `bind_references` does on the site plan."""
     index = FeatureIndex(features_gdf)
+    before = FeatureIndex(previous_gdf) if previous_gdf is not None and len(previous_gdf) else None
     bound: dict[str, str] = {}
     warnings: list[str] = []
     for unit in units:
         ref = (unit.placements or {}).get(drawing)
         if ref is None:
             continue
-        found = index.match(ref)
+        found = _match_again(index, before, ref)
         if found.position is None:
             warnings.append(f"单元“{unit.name}”（{unit.id}）在图纸 {drawing} 上的引用“{ref}”"
                             f"{'找不到对应要素' if not found.candidates else '对应多个要素，未关联'} / unit "

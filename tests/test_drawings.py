@@ -600,3 +600,23 @@ def test_cli_fits_a_floor_plan_onto_its_building(tmp_path):
     assert "fitted onto its building's footprint: turned 8.0°" in done.stdout
     one_line_error(run("import-layout", _floor_plan_mm(tmp_path / "sq.dxf", 20000, 20000), *floor, "--db", db,
                        check=False), "does not match its building")
+
+
+def test_a_drawing_imported_again_with_renumbered_ids_keeps_its_units_placed(store, tmp_path):
+    _import(store, _site_geojson(tmp_path / "site.geojson"))
+    floor = new_drawing("办公楼-1F", building="办公楼", storey="1F")
+    _import(store, _floor_geojson(tmp_path / "f1.geojson"), floor)
+    store.save_units(ENT, [_unit("U", Level.LOW, feature="厂区"), _unit("R", Level.MAJOR, "U", "办公楼-1F::102")])
+    before = store.layout_features(ENT, drawing="办公楼-1F").set_index("name")["fid"]
+    assert next(u for u in store.units(ENT) if u.id == "R").placements == {"办公楼-1F": str(before["102"])}
+    # the same plan with its features in reverse order: every id now names another feature
+    gdf = gpd.read_file(_floor_geojson(tmp_path / "f2.geojson")).iloc[::-1].reset_index(drop=True)
+    gdf.to_file(tmp_path / "f2r.geojson", driver="GeoJSON")
+    _import(store, tmp_path / "f2r.geojson", floor)
+    after = store.layout_features(ENT, drawing="办公楼-1F").set_index("name")["fid"]
+    assert str(after["102"]) != str(before["102"])
+    assert next(u for u in store.units(ENT) if u.id == "R").placements == {"办公楼-1F": str(after["102"])}
+    from riskmap.plant import load_plant
+
+    levels = {r.name: r.level for r in load_plant(store, ENT, drawing="办公楼-1F").region_risk()}
+    assert levels["东区"] == Level.MAJOR                   # 102 is in the east half, and still coloured there

@@ -83,17 +83,18 @@ def _building_of(unit, drawings: dict) -> str | None:
     return buildings[0] if buildings else None
 
 
-def bind_drawing(w: Writing, drawing, features, author: str | None = None) -> dict[str, str]:
+def bind_drawing(w: Writing, drawing, features, author: str | None = None, previous=None) -> dict[str, str]:
     """After a drawing other than the site plan was imported in transaction `w`: bind the current units'
     references on it to its fids (by fid, else by unique name) and stand units placed on a storey on its building;
-    writes a "bind" ledger version when anything changed. Returns {unit id: fid}."""
+    writes a "bind" ledger version when anything changed (`previous`: the drawing's layout a whole new import
+    replaced, whose feature names bind references to fids the new one lacks). Returns {unit id: fid}."""
     from riskmap.attach import bind_placements
 
     s = w.session
     units = [u for u in map_units(s, w.enterprise_id) if (u.placements or {}).get(drawing.key)]
     if not units:
         return {}
-    bound, _ = bind_placements(units, drawing.key, features)
+    bound, _ = bind_placements(units, drawing.key, features, previous)
     drawings = {drawing.key: drawing}
     stands = {u.id: b for u in units if (b := _building_of(u, drawings)) is not None}
     if not bound and not stands:

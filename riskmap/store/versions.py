@@ -44,7 +44,7 @@ def save_layout(store: Store, enterprise_name: str, layout: LayoutImport, *, aut
         if drawing.building_ref:
             drawing = check_floor_plan(read_features(s, enterprise_name), drawing, gdf)
         draw_id = put_drawing(s, w.enterprise_id, drawing, layout.georeference.get("plane"))
-        previous = read_features(s, enterprise_name) if site else None
+        previous = read_features(s, enterprise_name, drawing=None if site else drawing.key)
         number = next_number(s, LayoutVersionRow, w.enterprise_id)
         version = LayoutVersionRow(
             enterprise_id=w.enterprise_id, number=number, created_at=utcnow(), action="import",
@@ -60,7 +60,8 @@ def save_layout(store: Store, enterprise_name: str, layout: LayoutImport, *, aut
         if site:
             binding.rebind_after_layout(w, read_features(s, enterprise_name), previous, author=author)
         else:              # references waiting for this drawing (or naming its features by name) are bound now
-            binding.bind_drawing(w, drawing, read_features(s, enterprise_name, drawing=drawing.key), author=author)
+            binding.bind_drawing(w, drawing, read_features(s, enterprise_name, drawing=drawing.key), author=author,
+                                 previous=previous)
         record_change(w, "layout.import", collection="layout", author=author, reason=reason,
                       detail={"source": clean_text(layout.source_name), "features": len(rows),
                               "bbox": rows_bbox(rows), **({} if site else {"drawing": drawing.key})})
