@@ -34,15 +34,17 @@ from riskmap.domain import UnitKind
 from riskmap.errors import EditConflict, InputError, LedgerError, NotFoundError, PreconditionRequired
 from riskmap.hazards.workflow import Actor
 from riskmap.inspections.cadence import Cadence
-from riskmap.inspections.coverage import unit_coverage
+from riskmap.inspections.coverage import COVERAGE, unit_coverage
 from riskmap.inspections.errors import (
     AlreadyCheckedError,
+    CalendarError,
     CheckpointError,
     NoTaskError,
     NotAssignedError,
     RecordError,
 )
 from riskmap.inspections.occurrences import (
+    STATES,
     Occurrence,
     Shutdown,
     occurrences,
@@ -50,6 +52,7 @@ from riskmap.inspections.occurrences import (
     window_of_check,
 )
 from riskmap.inspections.records import (
+    CHECK_STATUS,
     CheckRecord,
     ItemResult,
     answers_of,
@@ -428,6 +431,116 @@ def coverage(store: Store, name: str, window: str, *, now: datetime | None = Non
         plates = set(s.execute(select(InspectionCheckpointRow.unit_code).where(
             InspectionCheckpointRow.enterprise_id == ent_id, InspectionCheckpointRow.retired_at.is_(None))).scalars())
     return unit_coverage(found), plates
+
+
+def _tasks_of_units(s: Session, ent_id: int, codes: Sequence[str]) -> list[Task]:
+    """The active tasks of these units (read in chunks of the IN list)."""
+    out: list[Task] = []
+    codes = sorted(set(codes))
+    for at in range(0, len(codes), CHUNK_ROWS):
+        out += [_task_of(r) for r in s.execute(select(InspectionTaskRow).where(
+            InspectionTaskRow.enterprise_id == ent_id, InspectionTaskRow.active.is_(True),
+            InspectionTaskRow.unit_code.in_(codes[at:at + CHUNK_ROWS])).order_by(InspectionTaskRow.id)).scalars()]
+    return out
+
+
+NEXT_DUE_HORIZONS = (timedelta(days=40), timedelta(days=400))
+
+
+def _next_windows(chosen: Sequence[Task], now: datetime, first_end: datetime, done: dict,
+                  by_unit: dict) -> dict[str, Occurrence]:
+    """Each unit's next window still to check from `now`: the one open now that ends first, else the next to open;
+    looked for up to the window's end, then 40 and 400 days ahead (as far as the working-day calendar goes)."""
+    out: dict[str, Occurrence] = {}
+    left = list(chosen)
+    for until in (first_end, *(now + h for h in NEXT_DUE_HORIZONS)):
+        if not left:
+            break
+        try:
+            found = occurrences(left, now, until, now=now, done=done, shutdowns=by_unit)
+        except CalendarError:
+            break
+        for o in found:
+            if o.state not in ("due", "upcoming"):
+                continue
+            best = out.get(o.unit_code)
+            rank = (o.state != "due", o.end if o.state == "due" else o.start)
+            if best is None or rank < (best.state != "due", best.end if best.state == "due" else best.start):
+                out[o.unit_code] = o
+        left = [t for t in left if t.unit_code not in out]
+    return out
+
+
+def unit_checks(store: Store, name: str, unit_ids: Sequence[str], window: str = "today", *,
+                now: datetime | None = None) -> dict[str, dict]:
+    """What a click on a unit of the coverage layer shows, for each of `unit_ids` that has a task or a checkpoint:
+    its coverage state in `window` (riskmap.inspections.coverage), the counts of its windows by state, the last
+    check of any of its tasks (when, who, checkStatus, late), the next window still to check from `now` (the one
+    open now first, else the next to open; its task and window) and its current checkpoint. Units without either
+    are left out. Reads only these units' tasks, records and shutdowns (a click, not the whole plant)."""
+    now = now or utcnow()
+    start, end = window_range(window, now)
+    codes = list(dict.fromkeys(str(c) for c in unit_ids))[:200]
+    if not codes:
+        return {}
+    with store.session() as s:
+        ent_id = enterprise_id(s, name, create=False)
+        chosen = _tasks_of_units(s, ent_id, codes)
+        by_id = {t.id: t for t in chosen}
+        plates = {}
+        for cid, code, issued in s.execute(select(
+                InspectionCheckpointRow.id, InspectionCheckpointRow.unit_code, InspectionCheckpointRow.issued_at).where(
+                InspectionCheckpointRow.enterprise_id == ent_id, InspectionCheckpointRow.retired_at.is_(None),
+                InspectionCheckpointRow.unit_code.in_(codes))):
+            plates[code] = {"id": cid, "issued_at": issued}
+        done: dict = {}
+        last: dict[str, Any] = {}
+        r = InspectionRecordRow
+        if by_id:
+            for row in s.execute(select(r.id, r.task_id, r.window_start, r.window_end, r.checked_at, r.person,
+                                        r.status, r.late).where(
+                    r.enterprise_id == ent_id, r.task_id.in_(sorted(by_id))).order_by(r.id)):
+                if row.window_end > start:
+                    done[(row.task_id, row.window_start)] = (row.id, bool(row.late))
+                code = by_id[row.task_id].unit_code
+                if code not in last or (row.checked_at, row.id) >= (last[code].checked_at, last[code].id):
+                    last[code] = row
+    stops = shutdowns(store, name) if chosen else []
+    by_unit = shutdowns_by_unit(stops, [u for c in codes for u in _lineage(store, name, c)] if stops else ())
+    found = occurrences(chosen, start, end, now=now, done=done, shutdowns=by_unit)
+    states = unit_coverage(found)
+    ahead = _next_windows(chosen, now, max(end, now + timedelta(seconds=1)), done, by_unit)
+    out: dict[str, dict] = {}
+    for code in codes:
+        mine = [t for t in chosen if t.unit_code == code]
+        if not mine and code not in plates:
+            continue
+        state = states.get(code, "none")
+        counts: dict[str, int] = {}
+        for o in found:
+            if o.unit_code == code:
+                counts[o.state] = counts.get(o.state, 0) + 1
+        nxt = ahead.get(code)
+        rec = last.get(code)
+        out[code] = {
+            "unit_id": code, "window": window, "coverage": state, "coverage_zh": COVERAGE[state][0],
+            "coverage_en": COVERAGE[state][1], "counts": counts, "tasks": len(mine),
+            "last_check": None if rec is None else {
+                "record_id": rec.id, "task_id": rec.task_id, "task": by_id[rec.task_id].title,
+                "checked_at": rec.checked_at.astimezone(LOCAL_ZONE).isoformat(), "person": rec.person,
+                "check_status": rec.status, "check_status_zh": CHECK_STATUS[rec.status][0],
+                "check_status_en": CHECK_STATUS[rec.status][1], "late": bool(rec.late)},
+            "next_due": None if nxt is None else {
+                "task_id": nxt.task_id, "task": by_id[nxt.task_id].title,
+                "cadence": by_id[nxt.task_id].cadence.label, "state": nxt.state,
+                "state_zh": STATES[nxt.state][0], "state_en": STATES[nxt.state][1],
+                "start": nxt.start.astimezone(LOCAL_ZONE).isoformat(),
+                "end": nxt.end.astimezone(LOCAL_ZONE).isoformat()},
+            "checkpoint": None if code not in plates else {
+                "id": plates[code]["id"],
+                "issued_at": plates[code]["issued_at"].astimezone(LOCAL_ZONE).isoformat()},
+        }
+    return out
 
 
 # ---------------------------------------------------------------------------------------------- records

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from riskmap.clock import LOCAL_ZONE
 from riskmap.clock import now as clock_now
 from riskmap.demo import DEMO_PASSWORD
 from riskmap.inspections import store as ins
@@ -88,3 +89,65 @@ def test_coverage_layer_on_the_web_map(demo_server, open_page, wait_map_idle):
     srcs = page.evaluate("[...document.querySelectorAll('.riskmap-tiles-coverage img.leaflet-tile')].map(i => i.src)")
     assert srcs and all("/tiles/coverage/" in s for s in srcs)
     assert log.problems(moved=True) == []
+
+
+def _click_lonlat(page, lon: float, lat: float, zoom: int = 19) -> None:
+    """Centre the map on a lon/lat, wait for the tiles, and click there."""
+    page.evaluate(f"window.riskmapApp.map.setView([{lat}, {lon}], {zoom}, {{animate: false}})")
+    page.evaluate("window.riskmapApp.idle()")
+    xy = page.evaluate(f"(() => {{ const m = window.riskmapApp.map, p = m.latLngToContainerPoint([{lat}, {lon}]), "
+                       "r = m.getContainer().getBoundingClientRect(); return [r.left + p.x, r.top + p.y]; })()")
+    page.mouse.click(*xy)
+
+
+def test_coverage_popup_shows_the_last_and_next_check(fresh_server, open_page, wait_map_idle, tmp_path):
+    """With the coverage layer on, a click on a checkpoint's unit shows its state today, the last check (when, who,
+    result) and the next due check (task, window) and the plate, in Chinese, then in English; with the layer off,
+    the popup is the risk popup alone."""
+    from riskmap.store.hazards import unit_locations
+
+    store = fresh_server.app.state.store()
+    name = resolve_enterprise(store, None)
+    now = clock_now()
+    found, tasks = ins.due(store, name, now, now + timedelta(seconds=1), now=now)
+    o = next(o for o in found if o.state == "due" and unit_locations(store, name, {o.unit_code}))
+    task = tasks[o.task_id]
+    code = task.unit_code
+    ins.issue_checkpoints(store, name, [code], reissue=True)
+    record, _ = ins.record_check(store, name, task.id, [{"item": i + 1, "result": "pass"}
+                                                        for i in range(len(task.items))],
+                                 inspector=ins.Inspector("王巡检"), check_assignment=False)
+    expected = ins.unit_checks(store, name, [code])[code]
+    point = unit_locations(store, name, {code})[code]
+
+    page, log = open_page(fresh_server, "/map")
+    _click_lonlat(page, point.x, point.y)
+    page.locator(f'.riskmap-popup-body section.riskmap-popup-unit[data-unit-id="{code}"]').wait_for()
+    assert page.locator(".riskmap-popup-coverage").count() == 0          # the layer is off: no coverage asked
+    page.keyboard.press("Escape")
+    page.locator(".leaflet-control-layers-overlays label", has_text="排查覆盖").locator("input").check()
+    wait_map_idle(page)
+    _click_lonlat(page, point.x, point.y)
+    section = page.locator(f'.riskmap-popup-coverage[data-coverage-unit="{code}"]')
+    section.wait_for(timeout=15000)
+    assert section.get_attribute("data-coverage") == expected["coverage"]
+    text = section.inner_text()
+    assert expected["coverage_zh"] in text and "上次排查" in text and "下次应检" in text and "巡检点" in text
+    last = section.locator(".riskmap-last-check").inner_text()
+    assert "王巡检" in last and "正常" in last and task.title in last
+    assert record.checked_at.astimezone(LOCAL_ZONE).strftime("%Y-%m-%d %H:%M") in last
+    nxt = section.locator(".riskmap-next-due").inner_text()
+    assert expected["next_due"]["task"] in nxt and expected["next_due"]["start"][:16].replace("T", " ") in nxt
+    page.screenshot(path=str(tmp_path / "coverage-popup-zh.png"))
+    assert log.problems(moved=True) == []
+
+    page_en, log_en = open_page(fresh_server, "/map?lang=en")
+    page_en.locator(".leaflet-control-layers-overlays label", has_text="Inspection coverage").locator("input").check()
+    wait_map_idle(page_en)
+    _click_lonlat(page_en, point.x, point.y)
+    section = page_en.locator(f'.riskmap-popup-coverage[data-coverage-unit="{code}"]')
+    section.wait_for(timeout=15000)
+    text = section.inner_text()
+    assert expected["coverage_en"] in text and "Last check" in text and "Next due" in text and "normal" in text
+    assert "Checkpoint" in text
+    assert log_en.problems(moved=True) == []
