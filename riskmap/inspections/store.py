@@ -24,6 +24,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -31,7 +32,15 @@ from sqlalchemy.orm import Session
 
 from riskmap.clock import LOCAL_ZONE, local_date
 from riskmap.domain import UnitKind
-from riskmap.errors import EditConflict, InputError, LedgerError, NotFoundError, PreconditionRequired
+from riskmap.errors import (
+    AlreadyExistsError,
+    EditConflict,
+    InputError,
+    LedgerError,
+    NotFoundError,
+    PreconditionRequired,
+)
+from riskmap.hazards import photos
 from riskmap.hazards.workflow import Actor
 from riskmap.inspections.cadence import Cadence
 from riskmap.inspections.coverage import COVERAGE, unit_coverage
@@ -69,7 +78,9 @@ from riskmap.store.ledgers import current_unit_row
 from riskmap.store.rows import CHUNK_ROWS, Writing, clean_enterprise_name, enterprise_id, insert_chunk, required_text
 from riskmap.store.schema import (
     EnterpriseRow,
+    HazardRow,
     InspectionCheckpointRow,
+    InspectionPhotoRow,
     InspectionRecordRow,
     InspectionShutdownRow,
     InspectionTaskRow,
@@ -646,11 +657,136 @@ class _Within:
         self._w = w
 
     @contextmanager
+    def session(self) -> Iterator[Session]:
+        """The caller's session (what a store function reads with while it writes through `transaction`)."""
+        yield self._w.session
+
+    @contextmanager
     def transaction(self, enterprise_name: str, create: bool = True) -> Iterator[Writing]:
         """The caller's transaction (it must be of the same enterprise)."""
         if clean_enterprise_name(enterprise_name) != self._w.enterprise_name:
             raise InputError("不能跨企业写入 / a write cannot span two enterprises")
         yield self._w
+
+
+# ---------------------------------------------------------------------------------------------- photos
+
+
+def _photo_info(row: InspectionPhotoRow) -> dict:
+    return {"id": row.id, "record_id": row.record_id, "item": row.item, "media_type": row.media_type,
+            "width": row.width, "height": row.height, "size": row.size, "sha256": row.sha256, "gps": row.gps,
+            "taken_at": row.taken_at, "uploaded_at": row.uploaded_at, "uploaded_by": row.uploaded_by,
+            "hazard_id": row.hazard_id,
+            "url": f"/api/inspections/records/{row.record_id}/photos/{row.item}"}
+
+
+def _record_row(s: Session, ent_id: int, record_id: Any) -> InspectionRecordRow:
+    number = int(record_id) if str(record_id).isdigit() and len(str(record_id)) < 12 else None
+    row = None if number is None else s.get(InspectionRecordRow, number)
+    if row is None or row.enterprise_id != ent_id:
+        raise NotFoundError(f"没有编号为 {str(record_id)[:40]} 的排查记录 / no check record {str(record_id)[:40]!r}")
+    return row
+
+
+def _item_number(row: InspectionRecordRow, item: Any) -> int:
+    if not str(item).isdigit() or not 1 <= int(str(item)[:6]) <= len(row.items):
+        raise RecordError(f"检查项应为 1–{len(row.items)} / the item is 1 to {len(row.items)}")
+    return int(item)
+
+
+def _hazard_of_item(s: Session, ent_id: int, row: InspectionRecordRow, item: int) -> str | None:
+    """The hidden hazard a failed item opened: record_check reports one per failed item, in the checklist's order,
+    each naming the record (check_record_id), so the n-th failed item's is the record's n-th hazard."""
+    failed = [n for n, answer in enumerate(row.items, start=1) if answer.get("result") == "fail"]
+    if item not in failed:
+        return None
+    made = list(s.execute(select(HazardRow.uid).where(HazardRow.enterprise_id == ent_id,
+                                                      HazardRow.check_record_id == str(row.id))
+                          .order_by(HazardRow.id)).scalars())
+    at = failed.index(item)
+    return made[at] if len(made) == len(failed) else None
+
+
+def add_photo(store: Store, name: str, record_id: Any, item: Any, data: bytes, *, who: Actor, folder: Path,
+              max_bytes: int, max_pixels: int) -> dict:
+    """A photo of one answered item of a check record (PNG or JPEG, the hazards' caps and checks:
+    riskmap.hazards.photos), kept in `folder` with its EXIF location as data; one per item (AlreadyExistsError,
+    409, for a second). Only the account that saved the check adds its photos (NotAssignedError, 403). The photo of
+    a failed item also goes to the hidden hazard that item opened (its "before" photo, riskmap.store.hazards
+    .add_photo) IN THE SAME TRANSACTION: both are kept or neither is."""
+    info = photos.check(data, max_bytes=max_bytes, max_pixels=max_pixels)
+    digest = hashlib.sha256(data).hexdigest()
+    written: Path | None = None
+    try:
+        with _writing(store, name) as w:
+            w.refresh_map = False
+            s = w.session
+            row = _record_row(s, w.enterprise_id, record_id)
+            number = _item_number(row, item)
+            if row.account_id is not None and row.account_id != who.account_id:
+                raise NotAssignedError("只有保存该排查记录的人可以补充照片 / only the inspector who saved the check "
+                                       "adds its photos")
+            taken = s.execute(select(InspectionPhotoRow.id).where(InspectionPhotoRow.record_id == row.id,
+                                                                  InspectionPhotoRow.item == number)).first()
+            if taken is not None:
+                raise AlreadyExistsError(f"检查项 {number} 已有照片 / item {number} has a photo already")
+            relative = (Path("inspections") / str(w.enterprise_id) / str(row.id)
+                        / f"{number}-{digest[:32]}.{photos.EXTENSIONS[info.media_type]}")
+            written = _save(folder, relative, data)
+            hazard_id = _hazard_of_item(s, w.enterprise_id, row, number)
+            pic = InspectionPhotoRow(enterprise_id=w.enterprise_id, record_id=row.id, item=number,
+                                     media_type=info.media_type, width=info.width, height=info.height,
+                                     size=len(data), sha256=digest, path=relative.as_posix(), gps=info.gps,
+                                     taken_at=info.taken_at, uploaded_at=utcnow(), uploaded_by=_name(who.name),
+                                     uploaded_by_id=who.account_id, hazard_id=hazard_id)
+            s.add(pic)
+            s.flush()
+            record_change(w, "inspection.photo", collection="inspection_records", items=[str(row.id)],
+                          author=who.name, detail={"item": number, "sha256": digest, "hazard": hazard_id})
+            if hazard_id is not None:
+                hazard_store.add_photo(_Within(w), name, hazard_id, data, stage="before", who=who, folder=folder,
+                                       max_bytes=max_bytes, max_pixels=max_pixels)
+            return _photo_info(pic)
+    except BaseException:
+        if written is not None:
+            written.unlink(missing_ok=True)
+        raise
+
+
+def _save(folder: Path, relative: Path, data: bytes) -> Path:
+    """Write the bytes atomically (a temporary file renamed); a file already there is this very photo."""
+    target = folder / relative
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if not target.exists():
+        temp = target.with_suffix(target.suffix + f".{secrets.token_hex(4)}.part")
+        temp.write_bytes(data)
+        temp.replace(target)
+    return target
+
+
+def record_photos(store: Store, name: str, record_id: Any) -> list[dict]:
+    """The photos of a check record, by item."""
+    with store.session() as s:
+        row = _record_row(s, enterprise_id(s, name, create=False), record_id)
+        return [_photo_info(p) for p in s.execute(select(InspectionPhotoRow).where(
+            InspectionPhotoRow.record_id == row.id).order_by(InspectionPhotoRow.item)).scalars()]
+
+
+def photo_file(store: Store, name: str, record_id: Any, item: Any, folder: Path) -> tuple[bytes, str]:
+    """An item's photo without EXIF (bytes, media type); NotFoundError for a record of another enterprise, an item
+    without a photo, or a file missing from the media folder."""
+    with store.session() as s:
+        row = _record_row(s, enterprise_id(s, name, create=False), record_id)
+        number = _item_number(row, item)
+        pic = s.execute(select(InspectionPhotoRow).where(InspectionPhotoRow.record_id == row.id,
+                                                         InspectionPhotoRow.item == number)).scalars().first()
+        if pic is None:
+            raise NotFoundError(f"检查项 {number} 没有照片 / item {number} has no photo")
+        relative, media_type = pic.path, pic.media_type
+    path = folder / relative
+    if not path.is_file():
+        raise NotFoundError("照片文件不在媒体目录中 / the photo's file is missing from the media folder")
+    return photos.stripped(path.read_bytes()), media_type
 
 
 def import_records(store: Store, name: str, made: Sequence[CheckRecord], *, author: str | None = None) -> int:

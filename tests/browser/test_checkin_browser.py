@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from riskmap.clock import LOCAL_ZONE
 from riskmap.clock import now as clock_now
 from riskmap.demo import DEMO_PASSWORD
@@ -151,3 +153,53 @@ def test_coverage_popup_shows_the_last_and_next_check(fresh_server, open_page, w
     assert expected["coverage_en"] in text and "Last check" in text and "Next due" in text and "normal" in text
     assert "Checkpoint" in text
     assert log_en.problems(moved=True) == []
+
+
+def test_a_photo_taken_at_the_post_goes_with_the_check_and_its_hazard(fresh_server, open_page, tmp_path):
+    """On a phone: a photo chosen for the failed item is uploaded after the check is saved, kept with the record
+    and given to the hazard the item opened; what is served back has no EXIF."""
+    import io
+
+    from PIL import Image
+
+    exif = Image.Exif()
+    exif.get_ifd(0x8825).update({1: "N", 2: (32.0, 19.0, 0.0), 3: "E", 4: (119.0, 44.0, 0.0)})
+    exif[0x010F] = "PhoneMaker"
+    picture = tmp_path / "leak.jpg"
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 48), (90, 90, 90)).save(buf, "JPEG", exif=exif)
+    picture.write_bytes(buf.getvalue())
+
+    name, token = _plate(fresh_server)
+    page, log = open_page(fresh_server, "/healthz", wait_idle=False)
+    page.set_viewport_size(PHONE)
+    page.goto(fresh_server.origin + f"/c/{token}", wait_until="load")
+    page.fill("#login", "demo-inspector")
+    page.fill("#password", DEMO_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(fresh_server.origin + f"/c/{token}", timeout=30000)
+    form = page.locator("form.check").first
+    form.wait_for(timeout=10000)
+    sets = form.locator("fieldset")
+    for n in range(sets.count()):
+        sets.nth(n).locator("label.fail" if n == 0 else "label.pass").click()
+    photo = sets.nth(0).locator("input.photo-file")
+    box = photo.bounding_box()
+    assert box["height"] >= 44 and box["x"] + box["width"] <= PHONE["width"]
+    photo.set_input_files(str(picture))
+    page.screenshot(path=str(tmp_path / "checkin-photo.png"), full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    form.locator("button[type=submit]").click()
+    page.wait_for_function("document.querySelector('form.check').dataset.photos === '1'", timeout=20000)
+    assert "照片已上传 1 张" in form.locator(".result").inner_text()
+    record_id = int(page.evaluate("document.querySelector('form.check').dataset.saved"))
+    store = fresh_server.app.state.store()
+    [pic] = ins.record_photos(store, name, record_id)
+    assert pic["item"] == 1 and pic["gps"]["lat"] == pytest.approx(32.3167, abs=1e-3) and pic["hazard_id"]
+    hazard = hz.get(store, name, pic["hazard_id"])
+    assert hazard["check_record_id"] == str(record_id) and [p["stage"] for p in hazard["photos"]] == ["before"]
+    served = page.request.get(fresh_server.origin + pic["url"] + f"?enterprise={name}")
+    assert served.status == 200 and b"PhoneMaker" not in served.body()
+    with Image.open(io.BytesIO(served.body())) as im:
+        assert im.size == (64, 48) and len(im.getexif()) == 0
+    assert log.problems() == []

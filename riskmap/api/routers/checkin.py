@@ -34,6 +34,8 @@ border-radius:6px;background:#fafafa;font-size:1rem}
 .note{width:100%;min-height:48px;font-size:1rem;padding:.6rem;border:1px solid #b0bec5;border-radius:6px}
 button{width:100%;min-height:52px;font-size:1.1rem;border:0;border-radius:6px;background:#00695c;color:#fff;
 margin-top:.4rem}button:disabled{background:#9e9e9e}
+.photo{display:block;margin-top:.4rem;font-size:.9rem;color:#555}.photo input{display:block;width:100%;
+min-height:44px;margin-top:.2rem;font-size:1rem}
 .result{margin-top:.6rem;padding:.6rem;border-radius:6px;background:#e0f2f1}.result.bad{background:#fdecea;
 color:#8a1c1c}.empty{background:#fff;border-radius:8px;padding:1rem}.who{font-size:.85rem;color:#555}
 """
@@ -47,6 +49,30 @@ SCRIPT = """
   }
   function say(box, text, bad) {
     box.hidden = false; box.className = 'result' + (bad ? ' bad' : ''); box.textContent = text;
+  }
+  // After the record is saved: each item's chosen photo to /api/inspections/records/{id}/photos/{item} (a failed
+  // item's photo also goes to the hazard it opened, on the server), one after the other.
+  function sendPhotos(form, recordId) {
+    var chosen = [], failed = [];
+    form.querySelectorAll('fieldset').forEach(function (fs) {
+      var input = fs.querySelector('input.photo-file');
+      if (input && input.files && input.files[0]) chosen.push([fs.dataset.item, input.files[0]]);
+    });
+    return chosen.reduce(function (done, pair) {
+      return done.then(function () {
+        var data = new FormData();
+        data.append('file', pair[1], pair[1].name);
+        return fetch('/api/inspections/records/' + recordId + '/photos/' + pair[0] + '?enterprise=' +
+                     encodeURIComponent(document.body.dataset.enterprise), {
+          method: 'POST', credentials: 'same-origin', headers: {'X-CSRF-Token': csrf()}, body: data
+        }).then(function (r) {
+          if (r.status === 201) return;
+          return r.json().catch(function () { return {}; }).then(function (body) {
+            failed.push(pair[0] + ': ' + String(body.detail || r.status));
+          });
+        }).catch(function () { failed.push(pair[0] + ': 网络错误 / network error'); });
+      });
+    }, Promise.resolve()).then(function () { return {total: chosen.length, failed: failed}; });
   }
   document.querySelectorAll('form.check').forEach(function (form) {
     form.addEventListener('submit', function (ev) {
@@ -79,8 +105,17 @@ SCRIPT = """
           text += '；已上报隐患 ' + out.data.hazards.length + ' 项 / hazards reported: ' + out.data.hazards.join(', ');
         }
         say(box, text, false);
-        form.dataset.saved = String(out.data.record.id);
         form.querySelectorAll('input, textarea').forEach(function (el) { el.disabled = true; });
+        return sendPhotos(form, out.data.record.id).then(function (sent) {
+          if (sent.total) {
+            text += sent.failed.length
+              ? '；照片上传失败 / photo upload failed: ' + sent.failed.join('；')
+              : '；照片已上传 ' + sent.total + ' 张 / photos uploaded: ' + sent.total;
+            say(box, text, sent.failed.length > 0);
+          }
+          form.dataset.photos = String(sent.total - sent.failed.length);
+          form.dataset.saved = String(out.data.record.id);
+        });
       }).catch(function () {
         button.disabled = false; say(box, '网络错误，请重试 / network error: try again', true);
       });
@@ -107,7 +142,10 @@ def _check_form(task, occurrence) -> str:
         items.append(f'<fieldset data-item="{n}"><legend>{n}. {escape(text)}</legend>'
                      f'<div class="choices">{choices}</div>'
                      f'<textarea class="note" maxlength="1000" rows="1" aria-label="说明 / note {n}" '
-                     f'placeholder="说明（可选）/ note (optional)"></textarea></fieldset>')
+                     f'placeholder="说明（可选）/ note (optional)"></textarea>'
+                     f'<label class="photo"><span>拍照（可选）/ photo (optional)</span>'
+                     f'<input type="file" class="photo-file" accept="image/jpeg,image/png" capture="environment" '
+                     f'aria-label="照片 / photo {n}"></label></fieldset>')
     window = f"{occurrence.start:%m-%d %H:%M}–{occurrence.end:%m-%d %H:%M}"
     return (f'<form class="check" data-task="{task.id}"><h2>{escape(task.title)}</h2>'
             f'<p class="meta">{escape(task.cadence.label)} · {window}</p>{"".join(items)}'
