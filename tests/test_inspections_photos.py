@@ -158,3 +158,25 @@ def test_a_photo_is_read_only_in_its_enterprise(site):
     assert client.get(f"/api/inspections/records/{rid}/photos", params={"enterprise": OTHER}).status_code == 404
     assert client.get(f"/api/inspections/records/{rid}/photos/2", params=P).status_code in (404, 422)
     assert client.get(f"/api/inspections/records/{rid}/photos/../1", params=P).status_code == 404
+
+
+def test_the_migration_goes_down_and_up_on_both_backends(store_url):
+    from alembic import command
+    from sqlalchemy import inspect
+
+    from riskmap.store.upgrade import alembic_config, head_revision, schema_diff
+
+    store = open_store(store_url)
+    store.enterprise(ENT)
+    with store.engine.begin() as conn:
+        command.downgrade(alembic_config(conn), "0009")
+        assert "inspection_photos" not in inspect(conn).get_table_names()
+        assert "inspection_records" in inspect(conn).get_table_names()
+    store.close()
+    store = open_store(store_url)                  # opening upgrades to head again
+    try:
+        with store.engine.connect() as conn:
+            assert schema_diff(conn) == [] and "inspection_photos" in inspect(conn).get_table_names()
+            assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar_one() == head_revision()
+    finally:
+        store.close()
