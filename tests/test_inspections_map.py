@@ -149,3 +149,84 @@ def test_unit_checks_leave_out_units_without_checks(demo):
     code = next(iter(ins.coverage(store, name, "month")[0]))
     found = ins.unit_checks(store, name, [code], "month", now=noon + timedelta(hours=12))
     assert found[code]["window"] == "month"
+
+
+def _check_due_now(store, name, *, fail=False):
+    now = clock_now()
+    found, tasks = ins.due(store, name, now, now + timedelta(seconds=1), now=now)
+    o = next(o for o in found if o.state == "due")
+    task = tasks[o.task_id]
+    ins.record_check(store, name, task.id, [{"item": i + 1, "result": "fail" if fail and i == 0 else "pass"}
+                                            for i in range(len(task.items))],
+                     inspector=ins.Inspector("测试巡检员"), check_assignment=False)
+    return task
+
+
+@pytest.mark.parametrize("window", ["today", "week"])
+def test_checks_saved_update_the_states_of_their_units_only(demo, window):
+    store, name, _ = demo
+    before = ins.coverage_state(store, name, window)
+    assert before.valid_until is None or before.valid_until > clock_now()
+    touched = {_check_due_now(store, name).unit_code, _check_due_now(store, name, fail=True).unit_code}
+    after = ins.updated(store, name, window, before)
+    full = ins.coverage_state(store, name, window)
+    assert after is not None and after.states == full.states and after.plates == full.plates
+    assert after.data_version == full.data_version == store.data_version(name) > before.data_version
+    assert {c for c in full.states if full.states[c] != before.states.get(c)} <= touched
+    assert ins.updated(store, name, window, after) is after              # nothing written since
+
+
+def test_anything_but_a_check_recomputes_the_whole_plant(demo):
+    from riskmap.inspections.occurrences import Shutdown
+
+    store, name, _ = demo
+    before = ins.coverage_state(store, name, "today")
+    code = next(iter(before.states))
+    ins.add_shutdown(store, name, Shutdown(code, clock_now() - timedelta(hours=1), None, "检修"))
+    assert ins.updated(store, name, "today", before) is None
+    again = ins.coverage_state(store, name, "today")
+    ins.issue_checkpoints(store, name, [code])
+    assert ins.updated(store, name, "today", again) is None
+    third = ins.coverage_state(store, name, "today")
+    with store.transaction(name, create=False):       # a write the audit trail does not name
+        pass
+    _check_due_now(store, name)
+    assert ins.updated(store, name, "today", third) is None
+    fourth = ins.coverage_state(store, name, "today")
+    if fourth.valid_until is not None:                 # a window boundary passed: every state may have moved
+        assert ins.updated(store, name, "today", fourth, now=fourth.valid_until) is None
+
+
+def test_the_coverage_tile_shows_a_check_at_once(demo):
+    import mapbox_vector_tile
+    from kit import TMS
+
+    store, name, client = demo
+    states, _ = ins.coverage(store, name, "today")
+    now = clock_now()
+    found, tasks = ins.due(store, name, now, now + timedelta(seconds=1), now=now)
+    # a unit whose only open window is this one: checking it turns the unit from "due" to "done"
+    open_by_unit: dict = {}
+    for o in found:
+        open_by_unit.setdefault(o.unit_code, []).append(o)
+    wide, _ = ins.due(store, name, *ins.window_range("today"), now=now)
+    pending = {c: [o for o in wide if o.unit_code == c and o.state in ("due", "upcoming", "missed")]
+               for c in open_by_unit}
+    code = next((c for c, os in pending.items() if len(os) == 1 and os[0].state == "due"
+                 and c in unit_locations(store, name, {c})), None)
+    if code is None:
+        pytest.skip("no unit of the demo has exactly one open check now")
+    point = unit_locations(store, name, {code})[code]
+    t = TMS.tile(point.x, point.y, 18)
+
+    def shown():
+        body = client.get(f"/tiles/coverage/{t.z}/{t.x}/{t.y}.mvt").content
+        feats = mapbox_vector_tile.decode(body).get("coverage", {}).get("features", [])
+        return {f["properties"]["unit_id"]: f["properties"]["coverage"] for f in feats}.get(code)
+
+    assert shown() == "due"
+    o = pending[code][0]
+    task = tasks[o.task_id]
+    ins.record_check(store, name, task.id, [{"item": i + 1, "result": "pass"} for i in range(len(task.items))],
+                     inspector=ins.Inspector("测试巡检员"), check_assignment=False)
+    assert shown() == "done" == ins.coverage(store, name, "today")[0][code]

@@ -27,7 +27,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from riskmap.clock import LOCAL_ZONE, local_date
@@ -77,6 +77,8 @@ from riskmap.store.audit import record_change
 from riskmap.store.ledgers import current_unit_row
 from riskmap.store.rows import CHUNK_ROWS, Writing, clean_enterprise_name, enterprise_id, insert_chunk, required_text
 from riskmap.store.schema import (
+    ChangeRow,
+    DataVersionRow,
     EnterpriseRow,
     HazardRow,
     InspectionCheckpointRow,
@@ -432,16 +434,123 @@ def window_range(which: str, now: datetime | None = None) -> tuple[datetime, dat
             datetime.combine(last, datetime.min.time(), LOCAL_ZONE))
 
 
-def coverage(store: Store, name: str, window: str, *, now: datetime | None = None) -> tuple[dict[str, str], set[str]]:
-    """What the coverage map shows for `window` (today, week, month) at `now`: each unit's state
-    (riskmap.inspections.coverage) and the units that have a current checkpoint (drawn as points)."""
+@dataclass(frozen=True)
+class CoverageState:
+    """The coverage of a whole plant in a window at a moment: each unit's state, the units with a checkpoint, the
+    moment until which the states hold if nothing is written (the first window boundary after `now`: a window
+    opening or closing turns "upcoming" into "due" or "due" into "missed"), and the data version and last audit row
+    they were computed at (what `updated` starts from)."""
+
+    states: dict[str, str]
+    plates: set[str]
+    valid_until: datetime | None
+    data_version: int
+    last_change: int
+
+
+# Writes that change coverage only through the check records they append (and hazards, which coverage ignores).
+CHECKS_ONLY = ("inspection.record", "inspection.photo")
+
+
+def coverage_state(store: Store, name: str, window: str, *, now: datetime | None = None) -> CoverageState:
+    """The whole plant's coverage (see CoverageState), computed from every task, record, shutdown and checkpoint."""
+    now = now or utcnow()
+    with store.session() as s:       # read first: a write after this is seen by `updated`, never lost
+        ent_id = enterprise_id(s, name, create=False)
+        version, last_change = _version_mark(s, ent_id)
     start, end = window_range(window, now)
     found, _ = due(store, name, start, end, now=now)
     with store.session() as s:
-        ent_id = enterprise_id(s, name, create=False)
         plates = set(s.execute(select(InspectionCheckpointRow.unit_code).where(
             InspectionCheckpointRow.enterprise_id == ent_id, InspectionCheckpointRow.retired_at.is_(None))).scalars())
-    return unit_coverage(found), plates
+    return CoverageState(unit_coverage(found), plates, _valid_until(found, now), version, last_change)
+
+
+def _version_mark(s: Session, ent_id: int) -> tuple[int, int]:
+    version = s.execute(select(DataVersionRow.version).where(DataVersionRow.enterprise_id == ent_id)
+                        ).scalar_one_or_none() or 0
+    last = s.execute(select(func.max(ChangeRow.id)).where(ChangeRow.enterprise_id == ent_id)).scalar_one() or 0
+    return int(version), int(last)
+
+
+def _valid_until(found: Sequence[Occurrence], now: datetime) -> datetime | None:
+    """The first moment after `now` at which a window of `found` opens or closes (None: none does)."""
+    ahead = [o.end for o in found if o.state == "due" and o.end > now] + \
+        [o.start for o in found if o.state == "upcoming" and o.start > now]
+    return min(ahead, default=None)
+
+
+def updated(store: Store, name: str, window: str, before: CoverageState, *,
+            now: datetime | None = None) -> CoverageState | None:
+    """`before` brought up to the current data version by recomputing only the units whose checks were saved since
+    (the audit trail names each write: when every write since is a check, a photo or a hazard, only those records'
+    units can have changed); None when something else was written (a task, a shutdown, a checkpoint, the ledger,
+    the layout …), when the audit trail does not account for every version in between, or when a window boundary
+    has passed since (`before.valid_until`): then the whole plant is computed again (coverage_state).
+
+    Why: a check saved must show on the map at once (issue 14: ≤ 300 ms), and recomputing the windows of every task
+    of a 100,000-unit plant for one check costs seconds."""
+    now = now or utcnow()
+    if before.valid_until is not None and now >= before.valid_until:
+        return None
+    with store.session() as s:
+        ent_id = enterprise_id(s, name, create=False)
+        version, last_change = _version_mark(s, ent_id)
+        if version == before.data_version:
+            return before
+        rows = s.execute(select(ChangeRow.data_version, ChangeRow.action, ChangeRow.item_ids).where(
+            ChangeRow.enterprise_id == ent_id, ChangeRow.id > before.last_change,
+            ChangeRow.id <= last_change)).all()
+        versions = {r.data_version for r in rows}
+        if versions != set(range(before.data_version + 1, version + 1)):
+            return None
+        if any(r.action not in CHECKS_ONLY and not r.action.startswith("hazard.") for r in rows):
+            return None
+        record_ids = sorted({int(i) for r in rows if r.action == "inspection.record" for i in r.item_ids
+                             if str(i).isdigit()})
+        codes: set[str] = set()
+        for at in range(0, len(record_ids), CHUNK_ROWS):
+            codes.update(s.execute(select(InspectionTaskRow.unit_code).join(
+                InspectionRecordRow, InspectionRecordRow.task_id == InspectionTaskRow.id).where(
+                InspectionRecordRow.enterprise_id == ent_id,
+                InspectionRecordRow.id.in_(record_ids[at:at + CHUNK_ROWS]))).scalars())
+    states = dict(before.states)
+    if codes:
+        start, end = window_range(window, now)
+        fresh = unit_states(store, name, sorted(codes), start, end, now=now)
+        for code in codes:
+            if code in fresh:
+                states[code] = fresh[code]
+            else:
+                states.pop(code, None)
+    return CoverageState(states, before.plates, before.valid_until, version, last_change)
+
+
+def unit_states(store: Store, name: str, codes: Sequence[str], start: datetime, end: datetime, *,
+                now: datetime) -> dict[str, str]:
+    """The coverage states of a few units in [start, end) at `now` (their tasks, records and shutdowns only)."""
+    with store.session() as s:
+        ent_id = enterprise_id(s, name, create=False)
+        chosen = _tasks_of_units(s, ent_id, codes)
+        by_id = {t.id: t for t in chosen}
+        done: dict = {}
+        r = InspectionRecordRow
+        ids = sorted(by_id)
+        for at in range(0, len(ids), CHUNK_ROWS):
+            for rid, tid, wstart, late in s.execute(select(r.id, r.task_id, r.window_start, r.late).where(
+                    r.enterprise_id == ent_id, r.task_id.in_(ids[at:at + CHUNK_ROWS]), r.window_end > start,
+                    r.window_start < end).order_by(r.id)):
+                done[(tid, wstart)] = (rid, bool(late))
+    stops = shutdowns(store, name) if chosen else []
+    by_unit = shutdowns_by_unit(stops, [u for c in codes for u in _lineage(store, name, c)] if stops else ())
+    return unit_coverage(occurrences(chosen, start, end, now=now, done=done, shutdowns=by_unit))
+
+
+def coverage(store: Store, name: str, window: str, *, now: datetime | None = None) -> tuple[dict[str, str], set[str]]:
+    """What the coverage map shows for `window` (today, week, month) at `now`: each unit's state
+    (riskmap.inspections.coverage) and the units that have a current checkpoint (drawn as points)."""
+    found = coverage_state(store, name, window, now=now)
+    return found.states, found.plates
 
 
 def _tasks_of_units(s: Session, ent_id: int, codes: Sequence[str]) -> list[Task]:
