@@ -63,7 +63,7 @@ def test_check_in_on_a_phone(fresh_server, open_page):
     assert log.problems() == []
 
 
-def test_todays_checks_on_a_phone(fresh_server, open_page):
+def test_todays_checks_on_a_phone(fresh_server, open_page, tmp_path):
     page, log = open_page(fresh_server, "/healthz", wait_idle=False)
     page.set_viewport_size(PHONE)
     page.goto(fresh_server.origin + "/inspections/today", wait_until="load")
@@ -76,6 +76,14 @@ def test_todays_checks_on_a_phone(fresh_server, open_page):
     assert stops.count() >= 2                                   # the demo leaves some of today's checks due
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     assert "米" in stops.nth(1).inner_text()                     # the walk from the stop before
+    units = page.evaluate("[...document.querySelectorAll('#route li.stop')].map(li => li.dataset.unitId)")
+    assert len(units) == len(set(units))                        # one stop per place, its checks listed under it
+    assert stops.nth(0).locator(".n").inner_text() == "1" and stops.nth(0).locator("ul.checks li").count() >= 1
+    assert "00:00–00:00" not in page.inner_text("#route")        # a week's window shows its dates
+    page.screenshot(path=str(tmp_path / "today.png"), full_page=True)
+    walked = page.evaluate("[...document.querySelectorAll('#route li.stop .meta')].map(m => m.textContent)")
+    placed = [w for w in walked[1:] if "米" in w]                   # unplaced stops (no metres) come last
+    assert placed and walked[1:len(placed) + 1] == placed
     box = page.locator("#near").bounding_box()
     assert box["height"] >= 44 and box["x"] + box["width"] <= PHONE["width"]
     assert log.problems() == []

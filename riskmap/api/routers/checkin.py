@@ -11,8 +11,9 @@ allowed by its hash (riskmap.api.headers). Chinese first, English beside it.
 
 from __future__ import annotations
 
+from datetime import time
 from html import escape
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from fastapi.responses import HTMLResponse, RedirectResponse
 
@@ -201,29 +202,55 @@ NEAR_SCRIPT = """
 """
 
 
+def window_text(start, end) -> str:
+    """A window as an inspector reads it: "08:00–16:00" within a day ("24:00" for the midnight that ends it), else
+    with the dates ("12-07 00:00 – 12-14 00:00": a week's or ten days' window)."""
+    if end.date() == start.date():
+        return f"{start:%H:%M}–{end:%H:%M}"
+    if end.time() == time(0) and (end.date() - start.date()).days == 1:
+        return f"{start:%H:%M}–24:00"
+    return f"{start:%m-%d %H:%M} – {end:%m-%d %H:%M}"
+
+
 def today_page(*, enterprise: str, person: str, stops: list[dict], later: list[dict], done: int, missed: int,
                start_from: str) -> HTMLResponse:
-    """Today's checks of the signed-in inspector: the open ones in walking order (nearest next, with the metres
-    from the stop before), then those whose window opens later today, and what is done or missed."""
-    def row(stop: dict) -> str:
-        walk = f" · 约 {stop['metres']:.0f} 米 / ~{stop['metres']:.0f} m" if stop.get("metres") is not None else ""
-        return (f'<li class="check stop"><h2>{escape(stop["unit_name"])}</h2><p>{escape(stop["title"])}</p>'
-                f'<p class="meta">{stop["start"]:%H:%M}–{stop["end"]:%H:%M}{walk}</p></li>')
+    """Today's checks of the signed-in inspector: the places with open checks in walking order (nearest next, with
+    the metres from the place before and in all), each with its checks and a link to it on the map; then the places
+    whose checks open later today, and what is done or missed."""
+    def row(stop: dict, n: int | None) -> str:
+        walk = f"约 {stop['metres']:.0f} 米 / ~{stop['metres']:.0f} m" if stop.get("metres") is not None else ""
+        checks = "".join(f'<li><span class="when">{window_text(c["start"], c["end"])}</span> '
+                         f'{escape(c["title"])}</li>' for c in stop["checks"])
+        number = f'<span class="n">{n}</span>' if n is not None else ""
+        where = f'/map?{urlencode({"enterprise": enterprise, "unit": stop["unit_id"]})}'
+        return (f'<li class="check stop" data-unit-id="{escape(stop["unit_id"])}"><h2>{number}'
+                f'{escape(stop["unit_name"])}</h2><p class="meta">{walk}{" · " if walk else ""}'
+                f'{len(stop["checks"])} 项 / {len(stop["checks"])} checks · '
+                f'<a href="{escape(where)}">地图 / map</a></p><ul class="checks">{checks}</ul></li>')
 
-    open_rows = "".join(row(s) for s in stops) or \
+    total = sum(s["metres"] or 0 for s in stops)
+    open_rows = "".join(row(s, n) for n, s in enumerate(stops, start=1)) or \
         '<li class="empty">现在没有待检的排查 / nothing due now</li>'
-    later_rows = "".join(row(s) for s in later)
+    later_rows = "".join(row(s, None) for s in later)
+    open_checks = sum(len(s["checks"]) for s in stops)
     body = f"""<!DOCTYPE html>
 <html lang="zh-CN"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>今天的排查 / today's checks</title><style>{STYLE}
-ol{{list-style:none;padding:0;margin:0}}.summary{{margin:.6rem 0}}#near{{background:#37474f}}</style></head>
+ol{{list-style:none;padding:0;margin:0}}.summary{{margin:.6rem 0}}#near{{background:#37474f}}
+.stop h2{{display:flex;align-items:center;gap:.5rem}}.n{{display:inline-flex;align-items:center;justify-content:center;
+min-width:1.8rem;height:1.8rem;border-radius:50%;background:#263238;color:#fff;font-size:.95rem}}
+.checks{{margin:.2rem 0 0;padding-left:1.1rem}}.checks li{{margin:.25rem 0}}.when{{color:#555;font-size:.85rem;
+white-space:nowrap}}.meta a{{color:#0b57a4}}h2.part{{font-size:1.1rem;margin:1rem 0 .2rem}}
+.later summary{{min-height:44px;cursor:pointer}}.later summary h2{{display:inline}}</style></head>
 <body data-enterprise="{escape(enterprise)}"><header><h1>今天的排查 / Today's checks</h1>
 <p>{escape(person)} · {escape(enterprise)}</p></header><main>
-<p class="summary">已完成 {done} · 漏检 {missed} / done {done} · missed {missed}</p>
+<p class="summary">待检 {open_checks} 项，{len(stops)} 处 · 已完成 {done} · 漏检 {missed} / due {open_checks} at
+{len(stops)} places · done {done} · missed {missed}</p>
 <button id="near" type="button">按我的位置排序 / order from where I stand</button>
-<p class="who">路线起点 / route starts at: {escape(start_from)}</p>
-<h2>待检（近的在前）/ Due now, nearest next</h2><ol id="route">{open_rows}</ol>
-{f'<h2>今天稍后 / Later today</h2><ol id="later">{later_rows}</ol>' if later_rows else ''}
+<p class="who">路线起点 / route starts at: {escape(start_from)} · 全程约 {total:.0f} 米 / about {total:.0f} m in all</p>
+<h2 class="part">待检（近的在前）/ Due now, nearest next</h2><ol id="route">{open_rows}</ol>
+{f'<details class="later"><summary><h2 class="part">今天稍后（{len(later)} 处）/ Later today ({len(later)} places)'
+  f'</h2></summary><ol id="later">{later_rows}</ol></details>' if later_rows else ''}
 </main><script>{NEAR_SCRIPT}</script></body></html>"""
     return HTMLResponse(body, headers={"Cache-Control": "no-store"})

@@ -483,6 +483,12 @@ def _near(text: str | None):
     return (lon, lat)
 
 
+def _short_title(title: str, unit_name: str) -> str:
+    """A task's title under its unit's heading: without the "unit name：" it starts with (said once, above)."""
+    short = title.removeprefix(f"{unit_name}：").removeprefix(f"{unit_name}:").strip()
+    return short or title
+
+
 def _today_page(request: Request, enterprise: str | None, near: str | None) -> Response:
     """Today's checks of the signed-in person, in walking order (riskmap.inspections.route)."""
     from riskmap.inspections.route import route_order
@@ -511,17 +517,28 @@ def _today_page(request: Request, enterprise: str | None, near: str | None) -> R
         if mine and tasks[mine[0].task_id].unit_code in places:
             code = tasks[mine[0].task_id].unit_code
             start, start_from = places[code], f"上次排查 / last check: {names.get(code, code)}"
-    open_now = [o for o in found if o.state == "due"]
+    def by_unit(chosen) -> dict[str, list]:
+        out: dict[str, list] = {}
+        for o in chosen:
+            out.setdefault(o.unit_code, []).append(o)
+        return out
 
-    def stop(o, metres=None) -> dict:
-        return {"unit_name": names.get(o.unit_code, o.unit_code), "title": tasks[o.task_id].title,
-                "start": o.start.astimezone(LOCAL_ZONE), "end": o.end.astimezone(LOCAL_ZONE), "metres": metres}
+    def stop(code: str, found_here: list, metres=None) -> dict:
+        """One place to walk to: the unit, the metres from the stop before, its checks (the soonest to close
+        first)."""
+        return {"unit_id": code, "unit_name": names.get(code, code), "metres": metres,
+                "checks": [{"title": _short_title(tasks[o.task_id].title, names.get(code, code)),
+                            "start": o.start.astimezone(LOCAL_ZONE),
+                            "end": o.end.astimezone(LOCAL_ZONE)}
+                           for o in sorted(found_here, key=lambda o: (o.end, o.start))]}
 
-    ordered = route_order([(i, places.get(o.unit_code)) for i, o in enumerate(open_now)], start)
-    stops = [stop(open_now[i], metres) for i, metres in ordered]
+    open_now = by_unit(o for o in found if o.state == "due")
+    ordered = route_order([(code, places.get(code)) for code in open_now], start)
+    stops = [stop(code, open_now[code], metres) for code, metres in ordered]
     if not start_from and stops:
         start_from = f"第一站 / the first stop: {stops[0]['unit_name']}"
-    later = [stop(o) for o in sorted((o for o in found if o.state == "upcoming"), key=lambda o: o.start)]
+    upcoming = by_unit(sorted((o for o in found if o.state == "upcoming"), key=lambda o: o.start))
+    later = [stop(code, found_here) for code, found_here in upcoming.items()]
     return checkin.today_page(enterprise=t.name, person=who.name, stops=stops, later=later,
                               done=sum(o.state == "done" for o in found),
                               missed=sum(o.state == "missed" for o in found), start_from=start_from or "—")
