@@ -24,6 +24,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -112,9 +113,23 @@ class Inspector:
 # ---------------------------------------------------------------------------------------------- tasks
 
 
+def _cadence_of(stored: dict) -> Cadence:
+    """A stored cadence, parsed once per distinct form (a plant's 100,000 tasks have a handful; Cadence is frozen)."""
+    try:
+        return _parsed_cadence(tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in stored.items())))
+    except TypeError:                      # a value that cannot be a key (not a form riskmap stores): parse it
+        return Cadence.parse(stored)
+
+
+@lru_cache(maxsize=1024)
+def _parsed_cadence(key: tuple) -> Cadence:
+    return Cadence.parse({k: list(v) if isinstance(v, tuple) else v for k, v in key})
+
+
 def _task_of(row: InspectionTaskRow) -> Task:
     return Task(key=row.key, unit_code=row.unit_code, title=row.title, items=list(row.items),
-                cadence=Cadence.parse(row.cadence), assignee=Assignee(**row.assignee), starts_on=row.starts_on,
+                cadence=_cadence_of(row.cadence), assignee=Assignee(**row.assignee),
+                starts_on=row.starts_on,
                 event_code=row.event_code, control_index=row.control_index, control_text=row.control_text,
                 control_class=row.control_class, tier=row.tier, fid=row.fid, active=bool(row.active), id=row.id,
                 row_version=row.row_version)

@@ -379,7 +379,8 @@ class InspectionTaskRow(Base):
     control measure it was generated from, so that generating again keeps it."""
 
     __tablename__ = "inspection_tasks"
-    __table_args__ = (UniqueConstraint("enterprise_id", "key"),)
+    __table_args__ = (UniqueConstraint("enterprise_id", "key"),
+                      Index("ix_inspection_tasks_unit", "enterprise_id", "unit_code"))     # a unit's tasks (0013)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"))
