@@ -107,10 +107,27 @@ def test_today_page_for_the_signed_in_inspector(site):
     page = client.get("/inspections/today", params={"enterprise": ENT})
     assert page.status_code == 200 and 'name="viewport"' in page.text
     route = page.text.split('id="route">')[1].split("</ol>")[0]
-    assert route.count('<li class="check stop">') == 1 and "&lt;i&gt;x&lt;/i&gt;" in route
+    assert route.count('<li class="check stop"') == 1 and "&lt;i&gt;x&lt;/i&gt;" in route
+    assert '<span class="n">1</span>' in route and "/map?enterprise=" in route          # numbered, on the map
     assert client.get("/inspections/today", params={"enterprise": ENT, "near": "120.1,32.1"}).status_code == 200
     for bad in ("x", "200,1", "1,2,3", "nan,nan"):
         assert client.get("/inspections/today", params={"enterprise": ENT, "near": bad}).status_code == 422
     client.cookies.clear()
     _sign_in(client, "li", token)
     assert "nothing due now" in client.get("/inspections/today", params={"enterprise": ENT}).text
+
+
+def test_a_window_reads_as_an_inspector_reads_it():
+    from datetime import datetime
+
+    from riskmap.api.routers.checkin import window_text
+    from riskmap.clock import LOCAL_ZONE
+
+    def bj(*a):
+        return datetime(*a, tzinfo=LOCAL_ZONE)
+
+    assert window_text(bj(2026, 12, 7, 8), bj(2026, 12, 7, 16)) == "08:00–16:00"
+    assert window_text(bj(2026, 12, 7, 16), bj(2026, 12, 8, 0)) == "16:00–24:00"
+    assert window_text(bj(2026, 12, 7, 0), bj(2026, 12, 8, 0)) == "00:00–24:00"
+    assert window_text(bj(2026, 12, 7, 20), bj(2026, 12, 8, 8)) == "12-07 20:00 – 12-08 08:00"
+    assert window_text(bj(2026, 12, 7), bj(2026, 12, 14)) == "12-07 00:00 – 12-14 00:00"

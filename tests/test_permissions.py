@@ -38,6 +38,7 @@ EXPECTED = {
     ("POST", "/api/inspections/generate"): "ledger", ("PATCH", "/api/inspections/tasks/{task_id}"): "ledger",
     ("POST", "/api/inspections/shutdowns"): "ledger", ("POST", "/api/inspections/checkpoints"): "ledger",
     ("POST", "/api/inspections/records"): "inspect",
+    ("POST", "/api/inspections/records/{record_id}/photos/{item}"): "inspect",
     ("POST", "/api/hazards"): "hazard_report", ("POST", "/api/hazards/{hazard_id}/photos/before"): "hazard_report",
     ("POST", "/api/hazards/{hazard_id}/confirm"): "hazard_manage",
     ("POST", "/api/hazards/{hazard_id}/reject"): "hazard_manage",

@@ -24,25 +24,37 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from riskmap.clock import LOCAL_ZONE, local_date
 from riskmap.domain import UnitKind
-from riskmap.errors import EditConflict, InputError, LedgerError, NotFoundError, PreconditionRequired
+from riskmap.errors import (
+    AlreadyExistsError,
+    EditConflict,
+    InputError,
+    LedgerError,
+    NotFoundError,
+    PreconditionRequired,
+)
+from riskmap.hazards import photos
 from riskmap.hazards.workflow import Actor
 from riskmap.inspections.cadence import Cadence
-from riskmap.inspections.coverage import unit_coverage
+from riskmap.inspections.coverage import COVERAGE, unit_coverage
 from riskmap.inspections.errors import (
     AlreadyCheckedError,
+    CalendarError,
     CheckpointError,
     NoTaskError,
     NotAssignedError,
     RecordError,
 )
 from riskmap.inspections.occurrences import (
+    STATES,
     Occurrence,
     Shutdown,
     occurrences,
@@ -50,6 +62,7 @@ from riskmap.inspections.occurrences import (
     window_of_check,
 )
 from riskmap.inspections.records import (
+    CHECK_STATUS,
     CheckRecord,
     ItemResult,
     answers_of,
@@ -65,8 +78,12 @@ from riskmap.store.audit import record_change
 from riskmap.store.ledgers import current_unit_row
 from riskmap.store.rows import CHUNK_ROWS, Writing, clean_enterprise_name, enterprise_id, insert_chunk, required_text
 from riskmap.store.schema import (
+    ChangeRow,
+    DataVersionRow,
     EnterpriseRow,
+    HazardRow,
     InspectionCheckpointRow,
+    InspectionPhotoRow,
     InspectionRecordRow,
     InspectionShutdownRow,
     InspectionTaskRow,
@@ -96,9 +113,24 @@ class Inspector:
 # ---------------------------------------------------------------------------------------------- tasks
 
 
-def _task_of(row: InspectionTaskRow) -> Task:
+def _cadence_of(stored: dict) -> Cadence:
+    """A stored cadence, parsed once per distinct form (a plant's 100,000 tasks have a handful; Cadence is frozen)."""
+    try:
+        return _parsed_cadence(tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in stored.items()))
+    except TypeError:                      # a value that cannot be a key (not a form riskmap stores): parse it
+        return Cadence.parse(stored)
+
+
+@lru_cache(maxsize=1024)
+def _parsed_cadence(key: tuple) -> Cadence:
+    return Cadence.parse({k: list(v) if isinstance(v, tuple) else v for k, v in key})
+
+
+def _task_of(row: Any) -> Task:
+    """A task of its row (an InspectionTaskRow, or a plain row of its columns: the same names)."""
     return Task(key=row.key, unit_code=row.unit_code, title=row.title, items=list(row.items),
-                cadence=Cadence.parse(row.cadence), assignee=Assignee(**row.assignee), starts_on=row.starts_on,
+                cadence=_cadence_of(row.cadence), assignee=Assignee(**row.assignee),
+                starts_on=row.starts_on,
                 event_code=row.event_code, control_index=row.control_index, control_text=row.control_text,
                 control_class=row.control_class, tier=row.tier, fid=row.fid, active=bool(row.active), id=row.id,
                 row_version=row.row_version)
@@ -174,15 +206,16 @@ def _refresh_source(row: InspectionTaskRow, task: Task) -> list[str]:
 
 
 def tasks(store: Store, name: str, *, unit_id: str | None = None, active_only: bool = True) -> list[Task]:
-    """The enterprise's tasks (of one unit), in id order."""
+    """The enterprise's tasks (of one unit), in id order. Read as plain rows of the columns, not ORM objects: the
+    coverage of a 100,000-task plant reads them all, and the ORM's bookkeeping would be a third of that time."""
     with store.session() as s:
         ent_id = enterprise_id(s, name, create=False)
-        q = select(InspectionTaskRow).where(InspectionTaskRow.enterprise_id == ent_id)
+        q = select(*InspectionTaskRow.__table__.columns).where(InspectionTaskRow.enterprise_id == ent_id)
         if unit_id is not None:
             q = q.where(InspectionTaskRow.unit_code == str(unit_id))
         if active_only:
             q = q.where(InspectionTaskRow.active.is_(True))
-        return [_task_of(r) for r in s.execute(q.order_by(InspectionTaskRow.id)).scalars()]
+        return [_task_of(r) for r in s.execute(q.order_by(InspectionTaskRow.id))]
 
 
 def _task_row(s: Session, ent_id: int, task_id: Any, lock: bool = False) -> InspectionTaskRow:
@@ -418,16 +451,233 @@ def window_range(which: str, now: datetime | None = None) -> tuple[datetime, dat
             datetime.combine(last, datetime.min.time(), LOCAL_ZONE))
 
 
-def coverage(store: Store, name: str, window: str, *, now: datetime | None = None) -> tuple[dict[str, str], set[str]]:
-    """What the coverage map shows for `window` (today, week, month) at `now`: each unit's state
-    (riskmap.inspections.coverage) and the units that have a current checkpoint (drawn as points)."""
+@dataclass(frozen=True)
+class CoverageState:
+    """The coverage of a whole plant in a window at a moment: each unit's state, the units with a checkpoint, the
+    moment until which the states hold if nothing is written (the first window boundary after `now`: a window
+    opening or closing turns "upcoming" into "due" or "due" into "missed"), and the data version and last audit row
+    they were computed at (what `updated` starts from)."""
+
+    states: dict[str, str]
+    plates: set[str]
+    valid_until: datetime | None
+    data_version: int
+    last_change: int
+
+
+# Writes that change coverage only through the check records they append (and hazards, which coverage ignores).
+CHECKS_ONLY = ("inspection.record", "inspection.photo")
+
+
+def coverage_state(store: Store, name: str, window: str, *, now: datetime | None = None) -> CoverageState:
+    """The whole plant's coverage (see CoverageState), computed from every task, record, shutdown and checkpoint."""
+    now = now or utcnow()
+    with store.session() as s:       # read first: a write after this is seen by `updated`, never lost
+        ent_id = enterprise_id(s, name, create=False)
+        version, last_change = _version_mark(s, ent_id)
     start, end = window_range(window, now)
     found, _ = due(store, name, start, end, now=now)
     with store.session() as s:
-        ent_id = enterprise_id(s, name, create=False)
         plates = set(s.execute(select(InspectionCheckpointRow.unit_code).where(
             InspectionCheckpointRow.enterprise_id == ent_id, InspectionCheckpointRow.retired_at.is_(None))).scalars())
-    return unit_coverage(found), plates
+    return CoverageState(unit_coverage(found), plates, _valid_until(found, now), version, last_change)
+
+
+def _version_mark(s: Session, ent_id: int) -> tuple[int, int]:
+    version = s.execute(select(DataVersionRow.version).where(DataVersionRow.enterprise_id == ent_id)
+                        ).scalar_one_or_none() or 0
+    last = s.execute(select(func.max(ChangeRow.id)).where(ChangeRow.enterprise_id == ent_id)).scalar_one() or 0
+    return int(version), int(last)
+
+
+def _valid_until(found: Sequence[Occurrence], now: datetime) -> datetime | None:
+    """The first moment after `now` at which a window of `found` opens or closes (None: none does)."""
+    ahead = [o.end for o in found if o.state == "due" and o.end > now] + \
+        [o.start for o in found if o.state == "upcoming" and o.start > now]
+    return min(ahead, default=None)
+
+
+def updated(store: Store, name: str, window: str, before: CoverageState, *,
+            now: datetime | None = None) -> CoverageState | None:
+    """`before` brought up to the current data version by recomputing only the units whose checks were saved since
+    (the audit trail names each write: when every write since is a check, a photo or a hazard, only those records'
+    units can have changed); None when something else was written (a task, a shutdown, a checkpoint, the ledger,
+    the layout …), when the audit trail does not account for every version in between, or when a window boundary
+    has passed since (`before.valid_until`): then the whole plant is computed again (coverage_state).
+
+    Why: a check saved must show on the map at once (issue 14: ≤ 300 ms), and recomputing the windows of every task
+    of a 100,000-unit plant for one check costs seconds."""
+    now = now or utcnow()
+    if before.valid_until is not None and now >= before.valid_until:
+        return None
+    with store.session() as s:
+        ent_id = enterprise_id(s, name, create=False)
+        version, last_change = _version_mark(s, ent_id)
+        if version == before.data_version:
+            return before
+        rows = s.execute(select(ChangeRow.data_version, ChangeRow.action, ChangeRow.item_ids).where(
+            ChangeRow.enterprise_id == ent_id, ChangeRow.id > before.last_change,
+            ChangeRow.id <= last_change)).all()
+        versions = {r.data_version for r in rows}
+        if versions != set(range(before.data_version + 1, version + 1)):
+            return None
+        if any(r.action not in CHECKS_ONLY and not r.action.startswith("hazard.") for r in rows):
+            return None
+        record_ids = sorted({int(i) for r in rows if r.action == "inspection.record" for i in r.item_ids
+                             if str(i).isdigit()})
+        codes: set[str] = set()
+        for at in range(0, len(record_ids), CHUNK_ROWS):
+            codes.update(s.execute(select(InspectionTaskRow.unit_code).join(
+                InspectionRecordRow, InspectionRecordRow.task_id == InspectionTaskRow.id).where(
+                InspectionRecordRow.enterprise_id == ent_id,
+                InspectionRecordRow.id.in_(record_ids[at:at + CHUNK_ROWS]))).scalars())
+    states = dict(before.states)
+    if codes:
+        start, end = window_range(window, now)
+        fresh = unit_states(store, name, sorted(codes), start, end, now=now)
+        for code in codes:
+            if code in fresh:
+                states[code] = fresh[code]
+            else:
+                states.pop(code, None)
+    return CoverageState(states, before.plates, before.valid_until, version, last_change)
+
+
+def unit_states(store: Store, name: str, codes: Sequence[str], start: datetime, end: datetime, *,
+                now: datetime) -> dict[str, str]:
+    """The coverage states of a few units in [start, end) at `now` (their tasks, records and shutdowns only)."""
+    with store.session() as s:
+        ent_id = enterprise_id(s, name, create=False)
+        chosen = _tasks_of_units(s, ent_id, codes)
+        by_id = {t.id: t for t in chosen}
+        done: dict = {}
+        r = InspectionRecordRow
+        ids = sorted(by_id)
+        for at in range(0, len(ids), CHUNK_ROWS):
+            for rid, tid, wstart, late in s.execute(select(r.id, r.task_id, r.window_start, r.late).where(
+                    r.enterprise_id == ent_id, r.task_id.in_(ids[at:at + CHUNK_ROWS]), r.window_end > start,
+                    r.window_start < end).order_by(r.id)):
+                done[(tid, wstart)] = (rid, bool(late))
+    stops = shutdowns(store, name) if chosen else []
+    by_unit = shutdowns_by_unit(stops, [u for c in codes for u in _lineage(store, name, c)] if stops else ())
+    return unit_coverage(occurrences(chosen, start, end, now=now, done=done, shutdowns=by_unit))
+
+
+def coverage(store: Store, name: str, window: str, *, now: datetime | None = None) -> tuple[dict[str, str], set[str]]:
+    """What the coverage map shows for `window` (today, week, month) at `now`: each unit's state
+    (riskmap.inspections.coverage) and the units that have a current checkpoint (drawn as points)."""
+    found = coverage_state(store, name, window, now=now)
+    return found.states, found.plates
+
+
+def _tasks_of_units(s: Session, ent_id: int, codes: Sequence[str]) -> list[Task]:
+    """The active tasks of these units (read in chunks of the IN list)."""
+    out: list[Task] = []
+    codes = sorted(set(codes))
+    for at in range(0, len(codes), CHUNK_ROWS):
+        out += [_task_of(r) for r in s.execute(select(InspectionTaskRow).where(
+            InspectionTaskRow.enterprise_id == ent_id, InspectionTaskRow.active.is_(True),
+            InspectionTaskRow.unit_code.in_(codes[at:at + CHUNK_ROWS])).order_by(InspectionTaskRow.id)).scalars()]
+    return out
+
+
+NEXT_DUE_HORIZONS = (timedelta(days=40), timedelta(days=400))
+
+
+def _next_windows(chosen: Sequence[Task], now: datetime, first_end: datetime, done: dict,
+                  by_unit: dict) -> dict[str, Occurrence]:
+    """Each unit's next window still to check from `now`: the one open now that ends first, else the next to open;
+    looked for up to the window's end, then 40 and 400 days ahead (as far as the working-day calendar goes)."""
+    out: dict[str, Occurrence] = {}
+    left = list(chosen)
+    for until in (first_end, *(now + h for h in NEXT_DUE_HORIZONS)):
+        if not left:
+            break
+        try:
+            found = occurrences(left, now, until, now=now, done=done, shutdowns=by_unit)
+        except CalendarError:
+            break
+        for o in found:
+            if o.state not in ("due", "upcoming"):
+                continue
+            best = out.get(o.unit_code)
+            rank = (o.state != "due", o.end if o.state == "due" else o.start)
+            if best is None or rank < (best.state != "due", best.end if best.state == "due" else best.start):
+                out[o.unit_code] = o
+        left = [t for t in left if t.unit_code not in out]
+    return out
+
+
+def unit_checks(store: Store, name: str, unit_ids: Sequence[str], window: str = "today", *,
+                now: datetime | None = None) -> dict[str, dict]:
+    """What a click on a unit of the coverage layer shows, for each of `unit_ids` that has a task or a checkpoint:
+    its coverage state in `window` (riskmap.inspections.coverage), the counts of its windows by state, the last
+    check of any of its tasks (when, who, checkStatus, late), the next window still to check from `now` (the one
+    open now first, else the next to open; its task and window) and its current checkpoint. Units without either
+    are left out. Reads only these units' tasks, records and shutdowns (a click, not the whole plant)."""
+    now = now or utcnow()
+    start, end = window_range(window, now)
+    codes = list(dict.fromkeys(str(c) for c in unit_ids))[:200]
+    if not codes:
+        return {}
+    with store.session() as s:
+        ent_id = enterprise_id(s, name, create=False)
+        chosen = _tasks_of_units(s, ent_id, codes)
+        by_id = {t.id: t for t in chosen}
+        plates = {}
+        for cid, code, issued in s.execute(select(
+                InspectionCheckpointRow.id, InspectionCheckpointRow.unit_code, InspectionCheckpointRow.issued_at).where(
+                InspectionCheckpointRow.enterprise_id == ent_id, InspectionCheckpointRow.retired_at.is_(None),
+                InspectionCheckpointRow.unit_code.in_(codes))):
+            plates[code] = {"id": cid, "issued_at": issued}
+        done: dict = {}
+        last: dict[str, Any] = {}
+        r = InspectionRecordRow
+        if by_id:
+            for row in s.execute(select(r.id, r.task_id, r.window_start, r.window_end, r.checked_at, r.person,
+                                        r.status, r.late).where(
+                    r.enterprise_id == ent_id, r.task_id.in_(sorted(by_id))).order_by(r.id)):
+                if row.window_end > start:
+                    done[(row.task_id, row.window_start)] = (row.id, bool(row.late))
+                code = by_id[row.task_id].unit_code
+                if code not in last or (row.checked_at, row.id) >= (last[code].checked_at, last[code].id):
+                    last[code] = row
+    stops = shutdowns(store, name) if chosen else []
+    by_unit = shutdowns_by_unit(stops, [u for c in codes for u in _lineage(store, name, c)] if stops else ())
+    found = occurrences(chosen, start, end, now=now, done=done, shutdowns=by_unit)
+    states = unit_coverage(found)
+    ahead = _next_windows(chosen, now, max(end, now + timedelta(seconds=1)), done, by_unit)
+    out: dict[str, dict] = {}
+    for code in codes:
+        mine = [t for t in chosen if t.unit_code == code]
+        if not mine and code not in plates:
+            continue
+        state = states.get(code, "none")
+        counts: dict[str, int] = {}
+        for o in found:
+            if o.unit_code == code:
+                counts[o.state] = counts.get(o.state, 0) + 1
+        nxt = ahead.get(code)
+        rec = last.get(code)
+        out[code] = {
+            "unit_id": code, "window": window, "coverage": state, "coverage_zh": COVERAGE[state][0],
+            "coverage_en": COVERAGE[state][1], "counts": counts, "tasks": len(mine),
+            "last_check": None if rec is None else {
+                "record_id": rec.id, "task_id": rec.task_id, "task": by_id[rec.task_id].title,
+                "checked_at": rec.checked_at.astimezone(LOCAL_ZONE).isoformat(), "person": rec.person,
+                "check_status": rec.status, "check_status_zh": CHECK_STATUS[rec.status][0],
+                "check_status_en": CHECK_STATUS[rec.status][1], "late": bool(rec.late)},
+            "next_due": None if nxt is None else {
+                "task_id": nxt.task_id, "task": by_id[nxt.task_id].title,
+                "cadence": by_id[nxt.task_id].cadence.label, "state": nxt.state,
+                "state_zh": STATES[nxt.state][0], "state_en": STATES[nxt.state][1],
+                "start": nxt.start.astimezone(LOCAL_ZONE).isoformat(),
+                "end": nxt.end.astimezone(LOCAL_ZONE).isoformat()},
+            "checkpoint": None if code not in plates else {
+                "id": plates[code]["id"],
+                "issued_at": plates[code]["issued_at"].astimezone(LOCAL_ZONE).isoformat()},
+        }
+    return out
 
 
 # ---------------------------------------------------------------------------------------------- records
@@ -533,11 +783,136 @@ class _Within:
         self._w = w
 
     @contextmanager
+    def session(self) -> Iterator[Session]:
+        """The caller's session (what a store function reads with while it writes through `transaction`)."""
+        yield self._w.session
+
+    @contextmanager
     def transaction(self, enterprise_name: str, create: bool = True) -> Iterator[Writing]:
         """The caller's transaction (it must be of the same enterprise)."""
         if clean_enterprise_name(enterprise_name) != self._w.enterprise_name:
             raise InputError("不能跨企业写入 / a write cannot span two enterprises")
         yield self._w
+
+
+# ---------------------------------------------------------------------------------------------- photos
+
+
+def _photo_info(row: InspectionPhotoRow) -> dict:
+    return {"id": row.id, "record_id": row.record_id, "item": row.item, "media_type": row.media_type,
+            "width": row.width, "height": row.height, "size": row.size, "sha256": row.sha256, "gps": row.gps,
+            "taken_at": row.taken_at, "uploaded_at": row.uploaded_at, "uploaded_by": row.uploaded_by,
+            "hazard_id": row.hazard_id,
+            "url": f"/api/inspections/records/{row.record_id}/photos/{row.item}"}
+
+
+def _record_row(s: Session, ent_id: int, record_id: Any) -> InspectionRecordRow:
+    number = int(record_id) if str(record_id).isdigit() and len(str(record_id)) < 12 else None
+    row = None if number is None else s.get(InspectionRecordRow, number)
+    if row is None or row.enterprise_id != ent_id:
+        raise NotFoundError(f"没有编号为 {str(record_id)[:40]} 的排查记录 / no check record {str(record_id)[:40]!r}")
+    return row
+
+
+def _item_number(row: InspectionRecordRow, item: Any) -> int:
+    if not str(item).isdigit() or not 1 <= int(str(item)[:6]) <= len(row.items):
+        raise RecordError(f"检查项应为 1–{len(row.items)} / the item is 1 to {len(row.items)}")
+    return int(item)
+
+
+def _hazard_of_item(s: Session, ent_id: int, row: InspectionRecordRow, item: int) -> str | None:
+    """The hidden hazard a failed item opened: record_check reports one per failed item, in the checklist's order,
+    each naming the record (check_record_id), so the n-th failed item's is the record's n-th hazard."""
+    failed = [n for n, answer in enumerate(row.items, start=1) if answer.get("result") == "fail"]
+    if item not in failed:
+        return None
+    made = list(s.execute(select(HazardRow.uid).where(HazardRow.enterprise_id == ent_id,
+                                                      HazardRow.check_record_id == str(row.id))
+                          .order_by(HazardRow.id)).scalars())
+    at = failed.index(item)
+    return made[at] if len(made) == len(failed) else None
+
+
+def add_photo(store: Store, name: str, record_id: Any, item: Any, data: bytes, *, who: Actor, folder: Path,
+              max_bytes: int, max_pixels: int) -> dict:
+    """A photo of one answered item of a check record (PNG or JPEG, the hazards' caps and checks:
+    riskmap.hazards.photos), kept in `folder` with its EXIF location as data; one per item (AlreadyExistsError,
+    409, for a second). Only the account that saved the check adds its photos (NotAssignedError, 403). The photo of
+    a failed item also goes to the hidden hazard that item opened (its "before" photo, riskmap.store.hazards
+    .add_photo) IN THE SAME TRANSACTION: both are kept or neither is."""
+    info = photos.check(data, max_bytes=max_bytes, max_pixels=max_pixels)
+    digest = hashlib.sha256(data).hexdigest()
+    written: Path | None = None
+    try:
+        with _writing(store, name) as w:
+            w.refresh_map = False
+            s = w.session
+            row = _record_row(s, w.enterprise_id, record_id)
+            number = _item_number(row, item)
+            if row.account_id is not None and row.account_id != who.account_id:
+                raise NotAssignedError("只有保存该排查记录的人可以补充照片 / only the inspector who saved the check "
+                                       "adds its photos")
+            taken = s.execute(select(InspectionPhotoRow.id).where(InspectionPhotoRow.record_id == row.id,
+                                                                  InspectionPhotoRow.item == number)).first()
+            if taken is not None:
+                raise AlreadyExistsError(f"检查项 {number} 已有照片 / item {number} has a photo already")
+            relative = (Path("inspections") / str(w.enterprise_id) / str(row.id)
+                        / f"{number}-{digest[:32]}.{photos.EXTENSIONS[info.media_type]}")
+            written = _save(folder, relative, data)
+            hazard_id = _hazard_of_item(s, w.enterprise_id, row, number)
+            pic = InspectionPhotoRow(enterprise_id=w.enterprise_id, record_id=row.id, item=number,
+                                     media_type=info.media_type, width=info.width, height=info.height,
+                                     size=len(data), sha256=digest, path=relative.as_posix(), gps=info.gps,
+                                     taken_at=info.taken_at, uploaded_at=utcnow(), uploaded_by=_name(who.name),
+                                     uploaded_by_id=who.account_id, hazard_id=hazard_id)
+            s.add(pic)
+            s.flush()
+            record_change(w, "inspection.photo", collection="inspection_records", items=[str(row.id)],
+                          author=who.name, detail={"item": number, "sha256": digest, "hazard": hazard_id})
+            if hazard_id is not None:
+                hazard_store.add_photo(_Within(w), name, hazard_id, data, stage="before", who=who, folder=folder,
+                                       max_bytes=max_bytes, max_pixels=max_pixels)
+            return _photo_info(pic)
+    except BaseException:
+        if written is not None:
+            written.unlink(missing_ok=True)
+        raise
+
+
+def _save(folder: Path, relative: Path, data: bytes) -> Path:
+    """Write the bytes atomically (a temporary file renamed); a file already there is this very photo."""
+    target = folder / relative
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if not target.exists():
+        temp = target.with_suffix(target.suffix + f".{secrets.token_hex(4)}.part")
+        temp.write_bytes(data)
+        temp.replace(target)
+    return target
+
+
+def record_photos(store: Store, name: str, record_id: Any) -> list[dict]:
+    """The photos of a check record, by item."""
+    with store.session() as s:
+        row = _record_row(s, enterprise_id(s, name, create=False), record_id)
+        return [_photo_info(p) for p in s.execute(select(InspectionPhotoRow).where(
+            InspectionPhotoRow.record_id == row.id).order_by(InspectionPhotoRow.item)).scalars()]
+
+
+def photo_file(store: Store, name: str, record_id: Any, item: Any, folder: Path) -> tuple[bytes, str]:
+    """An item's photo without EXIF (bytes, media type); NotFoundError for a record of another enterprise, an item
+    without a photo, or a file missing from the media folder."""
+    with store.session() as s:
+        row = _record_row(s, enterprise_id(s, name, create=False), record_id)
+        number = _item_number(row, item)
+        pic = s.execute(select(InspectionPhotoRow).where(InspectionPhotoRow.record_id == row.id,
+                                                         InspectionPhotoRow.item == number)).scalars().first()
+        if pic is None:
+            raise NotFoundError(f"检查项 {number} 没有照片 / item {number} has no photo")
+        relative, media_type = pic.path, pic.media_type
+    path = folder / relative
+    if not path.is_file():
+        raise NotFoundError("照片文件不在媒体目录中 / the photo's file is missing from the media folder")
+    return photos.stripped(path.read_bytes()), media_type
 
 
 def import_records(store: Store, name: str, made: Sequence[CheckRecord], *, author: str | None = None) -> int:

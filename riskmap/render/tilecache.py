@@ -359,7 +359,7 @@ class TileService:
         self._drawings: OrderedDict[tuple, TileData] = OrderedDict()
         self._past_lock = threading.Lock()
         self._past_build_lock = threading.Lock()
-        self._coverage: OrderedDict[tuple, tuple[dict[str, str], set[str]]] = OrderedDict()
+        self._coverage: OrderedDict[tuple, Any] = OrderedDict()      # CoverageState by (enterprise, version, …)
         self.renders = 0              # tiles made (not served from the cache)
 
     def style(self, layer: str) -> Any:
@@ -567,8 +567,10 @@ class TileService:
         flagged = bool(flagged) and layer in FLAGGABLE
         if layer == STALENESS or flagged:          # "overdue" and days since assessment move with the day
             day = self.today() if data.as_of is None else local_day(data.as_of.at)
-        if layer == COVERAGE:
-            day = f"{coverage_window(window, data)}@{self.today()}@v{data.version}"
+        if layer == COVERAGE:          # and until when its states hold (a window opening or closing)
+            window, today = coverage_window(window, data), self.today()
+            until = self.coverage_states(data, window, today).valid_until
+            day = f"{window}@{today}@v{data.version}@{'-' if until is None else until.isoformat()}"
         owner = data.enterprise_id if data.owner is None else data.owner
         return TileKey(owner, layer, fmt, view.z, view.x, view.y, scale if png else 1,
                        bool(hatch) if png and layer not in (LABELS, STALENESS, COVERAGE) else False,
@@ -649,24 +651,40 @@ class TileService:
             layers.append((over, style))
         return render_layers_png(layers, view, scale=scale, hatch=True, labels=labels)
 
-    def coverage_states(self, data: TileData, window: str, day: str) -> tuple[dict[str, str], set[str]]:
-        """Each unit's coverage state in `window` and the units with a checkpoint, built once per (enterprise, data
-        version, window, day) from the inspection records and kept for the last COVERAGE_KEPT asked for."""
+    def coverage_states(self, data: TileData, window: str, day: str) -> Any:
+        """Each unit's coverage state in `window` and the units with a checkpoint (a CoverageState of
+        riskmap.inspections.store), kept per (enterprise, data version, window, day) for the last COVERAGE_KEPT asked
+        for, and good until its `valid_until` (a window opening or closing). A new data version starts from the
+        newest kept state of the same window and day: when only checks were saved since, only their units are
+        recomputed (riskmap.inspections.store.updated); otherwise, and when `valid_until` has passed, the whole
+        plant is."""
+        from riskmap.clock import now as clock_now
         from riskmap.inspections import store as ins
 
         found_key = (data.enterprise_id, data.version, window, day)
+        now = clock_now()
+
+        def fresh(state) -> bool:
+            return state is not None and (state.valid_until is None or now < state.valid_until)
+
         with self._past_lock:
             found = self._coverage.get(found_key)
-            if found is not None:
+            if fresh(found):
                 self._coverage.move_to_end(found_key)
                 return found
         with self._past_build_lock:
             with self._past_lock:
                 found = self._coverage.get(found_key)
-            if found is None:
-                found = ins.coverage(self.store, data.enterprise, window)
+                same = [(k[1], v) for k, v in self._coverage.items()
+                        if (k[0], k[2], k[3]) == (data.enterprise_id, window, day) and k[1] <= data.version]
+            if not fresh(found):
+                base = max(same, key=lambda kv: kv[0])[1] if same else None
+                found = ins.updated(self.store, data.enterprise, window, base, now=now) if base is not None else None
+                if found is None:
+                    found = ins.coverage_state(self.store, data.enterprise, window, now=now)
                 with self._past_lock:
                     self._coverage[found_key] = found
+                    self._coverage.move_to_end(found_key)
                     while len(self._coverage) > COVERAGE_KEPT:
                         self._coverage.popitem(last=False)
         return found
@@ -682,7 +700,8 @@ class TileService:
         if not len(hits):
             return empty_png(256 * scale, 256 * scale) if fmt == "png" else b""
         window, _, rest = day.partition("@")
-        states, plates = self.coverage_states(data, window, rest.partition("@")[0])
+        found = self.coverage_states(data, window, rest.partition("@")[0])
+        states, plates = found.states, found.plates
         columns = ld.columns(hits)
         codes = columns["unit_id"]
         columns["coverage"] = np.array([states.get(c, "none") for c in codes], dtype=object)

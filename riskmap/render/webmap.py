@@ -73,6 +73,8 @@ TEXT: dict[str, dict[str, str]] = {
         "days_since": "{n} 天未评估", "never_assessed": "从未评估", "emergency_legend": "应急设施",
         "layer_hazards": "隐患", "hazard_legend": "隐患（形状为等级，颜色为状态）", "hazards_here": "附近的隐患",
         "hazard_overdue": "已超期", "hazards_list": "未关闭的隐患", "hazards_none": "没有未关闭的隐患",
+        "coverage_here": "排查覆盖", "last_check": "上次排查", "next_due": "下次应检", "no_check_yet": "尚无排查记录",
+        "nothing_due": "暂无应检", "checkpoint": "巡检点（二维码）", "checkpoint_issued": "签发于", "late": "补检",
     },
     "en": {
         "title": "Four-colour safety risk map", "plan": "Plant plan", "drawing": "Drawing", "storeys": "Storeys",
@@ -104,6 +106,9 @@ TEXT: dict[str, dict[str, str]] = {
         "layer_hazards": "Hidden hazards", "hazard_legend": "Hidden hazards (shape: level, colour: state)",
         "hazards_here": "Hazards nearby", "hazard_overdue": "overdue", "hazards_list": "Open hazards",
         "hazards_none": "No open hazard",
+        "coverage_here": "Inspection coverage", "last_check": "Last check", "next_due": "Next due",
+        "no_check_yet": "no check recorded yet", "nothing_due": "nothing due", "checkpoint": "Checkpoint (QR code)",
+        "checkpoint_issued": "issued", "late": "late",
     },
 }
 

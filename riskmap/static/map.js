@@ -798,11 +798,53 @@
   App.prototype.identify = function (params) {
     var c = this.config, self = this;
     this.lastIdentify = params;
-    var all = Object.assign({ enterprise: c.enterprise, at: c.at, drawing: this.drawingParam() }, params);
+    var all = Object.assign({ enterprise: c.enterprise, at: c.at, drawing: this.drawingParam(),
+                              coverage: this.coverageOn() ? "today" : null }, params);
     return getJSON(c.urls.identify + "?" + query(all)).catch(function (err) {
       self.report(self.t.explanation, err);
       return { regions: [], units: [], units_total: 0, error: err.message };
     });
+  };
+
+  /** Whether the inspection-coverage layer is on the map (a click then also asks for the units' checks). */
+  App.prototype.coverageOn = function () {
+    var layer = this.tileLayers.coverage;
+    return !!(layer && this.map.hasLayer(layer));
+  };
+
+  /** The coverage of a unit: its state today, the last check (when, who, result) and the next due check (task,
+   * window), and its checkpoint when it has a plate. Text goes in with textContent (el). */
+  App.prototype.coverageSection = function (cov) {
+    var t = this.t, zh = this.config.lang === "zh";
+    var sec = el("section", "riskmap-popup-coverage");
+    sec.setAttribute("data-coverage-unit", cov.unit_id);
+    sec.setAttribute("data-coverage", cov.coverage);
+    var h = el("h4", null, t.coverage_here + "：");
+    h.appendChild(el("span", "riskmap-coverage-state", zh ? cov.coverage_zh : cov.coverage_en));
+    sec.appendChild(h);
+    var dl = el("dl");
+    function when(iso) { return String(iso || "").replace("T", " ").slice(0, 16); }
+    var last = cov.last_check;
+    if (last) {
+      var bits = [when(last.checked_at), last.person, zh ? last.check_status_zh : last.check_status_en];
+      if (last.late) bits.push(t.late);
+      this.row(dl, t.last_check, bits.join(" · ") + " — " + last.task);
+    } else {
+      this.row(dl, t.last_check, t.no_check_yet);
+    }
+    var next = cov.next_due;
+    if (next) {
+      this.row(dl, t.next_due, next.task + "（" + next.cadence + "）· " + when(next.start) + " – " + when(next.end) +
+               " · " + (zh ? next.state_zh : next.state_en));
+    } else {
+      this.row(dl, t.next_due, t.nothing_due);
+    }
+    if (cov.checkpoint) this.row(dl, t.checkpoint, t.checkpoint_issued + " " + when(cov.checkpoint.issued_at));
+    sec.appendChild(dl);
+    var dds = dl.querySelectorAll("dd");
+    if (dds[0]) dds[0].className = "riskmap-last-check";
+    if (dds[1]) dds[1].className = "riskmap-next-due";
+    return sec;
   };
 
   /** The `drawing` parameter of this page's calls (none on the site plan). */
@@ -835,8 +877,17 @@
   App.prototype.popupContent = function (body) {
     var root = el("div", "riskmap-popup-body"), t = this.t, self = this, c = this.config;
     if (body.error) root.appendChild(el("div", "riskmap-error", t.error + "：" + body.error));
-    var unitSections = body.units.map(function (unit) { return self.unitSection(unit); });
-    if (body.focus === "unit") unitSections.forEach(function (sec) { root.appendChild(sec); });
+    var covered = {};
+    (body.coverage || []).forEach(function (cov) { covered[cov.unit_id] = cov; });
+    var unitSections = body.units.map(function (unit) {
+      var sec = self.unitSection(unit);
+      var cov = covered[unit.id];       // with the coverage layer on: the unit's checks, under its heading
+      if (cov) sec.insertBefore(self.coverageSection(cov), sec.children[1] || null);
+      return sec;
+    });
+    // a unit asked for, or the coverage layer on (its checks are what the click is about): the units first
+    var unitsFirst = body.focus === "unit" || !!(body.coverage && body.coverage.length);
+    if (unitsFirst) unitSections.forEach(function (sec) { root.appendChild(sec); });
     body.regions.forEach(function (region) {
       var sec = el("section", "riskmap-popup-region");
       sec.setAttribute("data-region-id", region.id);
@@ -861,7 +912,7 @@
       }
       root.appendChild(sec);
     });
-    if (body.focus !== "unit") unitSections.forEach(function (sec) { root.appendChild(sec); });
+    if (!unitsFirst) unitSections.forEach(function (sec) { root.appendChild(sec); });
     if (body.units_total > body.units.length) {
       root.appendChild(el("div", "riskmap-muted", fill(t.more_units, { n: body.units_total - body.units.length })));
     }

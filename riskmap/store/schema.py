@@ -379,7 +379,8 @@ class InspectionTaskRow(Base):
     control measure it was generated from, so that generating again keeps it."""
 
     __tablename__ = "inspection_tasks"
-    __table_args__ = (UniqueConstraint("enterprise_id", "key"),)
+    __table_args__ = (UniqueConstraint("enterprise_id", "key"),
+                      Index("ix_inspection_tasks_unit", "enterprise_id", "unit_code"))     # a unit's tasks (0013)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"))
@@ -458,6 +459,34 @@ class InspectionRecordRow(Base):
     note: Mapped[str | None] = mapped_column(Text)
     corrects_id: Mapped[int | None] = mapped_column(ForeignKey("inspection_records.id"))
     checkpoint_id: Mapped[int | None] = mapped_column(ForeignKey("inspection_checkpoints.id"))
+
+
+class InspectionPhotoRow(Base):
+    """A photo of one answered item of a check record (at most one per item): its metadata; the bytes are a file in
+    the media folder (`path` relative to it), EXIF location kept here as data and stripped from what is served.
+    `hazard_id`: the hidden hazard the failed item opened, which got the same photo (migration 0013)."""
+
+    __tablename__ = "inspection_photos"
+    __table_args__ = (UniqueConstraint("record_id", "item"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"))
+    record_id: Mapped[int] = mapped_column(ForeignKey("inspection_records.id"))
+    item: Mapped[int] = mapped_column(Integer)                        # the checklist item, 1-based
+    media_type: Mapped[str] = mapped_column(String(32))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    path: Mapped[str] = mapped_column(Text)
+    gps: Mapped[Any] = mapped_column(Data(), nullable=True)
+    taken_at: Mapped[str | None] = mapped_column(String(32))
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    uploaded_by: Mapped[str | None] = mapped_column(String(200))
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    hazard_id: Mapped[str | None] = mapped_column(String(200))
+
+
 # ---------------------------------------------------------------------------------------------- hidden hazards
 # (riskmap.hazards: the record and its loop; riskmap.store.hazards reads and writes these rows; migration 0008)
 

@@ -11,8 +11,9 @@ allowed by its hash (riskmap.api.headers). Chinese first, English beside it.
 
 from __future__ import annotations
 
+from datetime import time
 from html import escape
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from fastapi.responses import HTMLResponse, RedirectResponse
 
@@ -34,6 +35,8 @@ border-radius:6px;background:#fafafa;font-size:1rem}
 .note{width:100%;min-height:48px;font-size:1rem;padding:.6rem;border:1px solid #b0bec5;border-radius:6px}
 button{width:100%;min-height:52px;font-size:1.1rem;border:0;border-radius:6px;background:#00695c;color:#fff;
 margin-top:.4rem}button:disabled{background:#9e9e9e}
+.photo{display:block;margin-top:.4rem;font-size:.9rem;color:#555}.photo input{display:block;width:100%;
+min-height:44px;margin-top:.2rem;font-size:1rem}
 .result{margin-top:.6rem;padding:.6rem;border-radius:6px;background:#e0f2f1}.result.bad{background:#fdecea;
 color:#8a1c1c}.empty{background:#fff;border-radius:8px;padding:1rem}.who{font-size:.85rem;color:#555}
 """
@@ -47,6 +50,30 @@ SCRIPT = """
   }
   function say(box, text, bad) {
     box.hidden = false; box.className = 'result' + (bad ? ' bad' : ''); box.textContent = text;
+  }
+  // After the record is saved: each item's chosen photo to /api/inspections/records/{id}/photos/{item} (a failed
+  // item's photo also goes to the hazard it opened, on the server), one after the other.
+  function sendPhotos(form, recordId) {
+    var chosen = [], failed = [];
+    form.querySelectorAll('fieldset').forEach(function (fs) {
+      var input = fs.querySelector('input.photo-file');
+      if (input && input.files && input.files[0]) chosen.push([fs.dataset.item, input.files[0]]);
+    });
+    return chosen.reduce(function (done, pair) {
+      return done.then(function () {
+        var data = new FormData();
+        data.append('file', pair[1], pair[1].name);
+        return fetch('/api/inspections/records/' + recordId + '/photos/' + pair[0] + '?enterprise=' +
+                     encodeURIComponent(document.body.dataset.enterprise), {
+          method: 'POST', credentials: 'same-origin', headers: {'X-CSRF-Token': csrf()}, body: data
+        }).then(function (r) {
+          if (r.status === 201) return;
+          return r.json().catch(function () { return {}; }).then(function (body) {
+            failed.push(pair[0] + ': ' + String(body.detail || r.status));
+          });
+        }).catch(function () { failed.push(pair[0] + ': 网络错误 / network error'); });
+      });
+    }, Promise.resolve()).then(function () { return {total: chosen.length, failed: failed}; });
   }
   document.querySelectorAll('form.check').forEach(function (form) {
     form.addEventListener('submit', function (ev) {
@@ -79,8 +106,17 @@ SCRIPT = """
           text += '；已上报隐患 ' + out.data.hazards.length + ' 项 / hazards reported: ' + out.data.hazards.join(', ');
         }
         say(box, text, false);
-        form.dataset.saved = String(out.data.record.id);
         form.querySelectorAll('input, textarea').forEach(function (el) { el.disabled = true; });
+        return sendPhotos(form, out.data.record.id).then(function (sent) {
+          if (sent.total) {
+            text += sent.failed.length
+              ? '；照片上传失败 / photo upload failed: ' + sent.failed.join('；')
+              : '；照片已上传 ' + sent.total + ' 张 / photos uploaded: ' + sent.total;
+            say(box, text, sent.failed.length > 0);
+          }
+          form.dataset.photos = String(sent.total - sent.failed.length);
+          form.dataset.saved = String(out.data.record.id);
+        });
       }).catch(function () {
         button.disabled = false; say(box, '网络错误，请重试 / network error: try again', true);
       });
@@ -107,7 +143,10 @@ def _check_form(task, occurrence) -> str:
         items.append(f'<fieldset data-item="{n}"><legend>{n}. {escape(text)}</legend>'
                      f'<div class="choices">{choices}</div>'
                      f'<textarea class="note" maxlength="1000" rows="1" aria-label="说明 / note {n}" '
-                     f'placeholder="说明（可选）/ note (optional)"></textarea></fieldset>')
+                     f'placeholder="说明（可选）/ note (optional)"></textarea>'
+                     f'<label class="photo"><span>拍照（可选）/ photo (optional)</span>'
+                     f'<input type="file" class="photo-file" accept="image/jpeg,image/png" capture="environment" '
+                     f'aria-label="照片 / photo {n}"></label></fieldset>')
     window = f"{occurrence.start:%m-%d %H:%M}–{occurrence.end:%m-%d %H:%M}"
     return (f'<form class="check" data-task="{task.id}"><h2>{escape(task.title)}</h2>'
             f'<p class="meta">{escape(task.cadence.label)} · {window}</p>{"".join(items)}'
@@ -163,29 +202,55 @@ NEAR_SCRIPT = """
 """
 
 
+def window_text(start, end) -> str:
+    """A window as an inspector reads it: "08:00–16:00" within a day ("24:00" for the midnight that ends it), else
+    with the dates ("12-07 00:00 – 12-14 00:00": a week's or ten days' window)."""
+    if end.date() == start.date():
+        return f"{start:%H:%M}–{end:%H:%M}"
+    if end.time() == time(0) and (end.date() - start.date()).days == 1:
+        return f"{start:%H:%M}–24:00"
+    return f"{start:%m-%d %H:%M} – {end:%m-%d %H:%M}"
+
+
 def today_page(*, enterprise: str, person: str, stops: list[dict], later: list[dict], done: int, missed: int,
                start_from: str) -> HTMLResponse:
-    """Today's checks of the signed-in inspector: the open ones in walking order (nearest next, with the metres
-    from the stop before), then those whose window opens later today, and what is done or missed."""
-    def row(stop: dict) -> str:
-        walk = f" · 约 {stop['metres']:.0f} 米 / ~{stop['metres']:.0f} m" if stop.get("metres") is not None else ""
-        return (f'<li class="check stop"><h2>{escape(stop["unit_name"])}</h2><p>{escape(stop["title"])}</p>'
-                f'<p class="meta">{stop["start"]:%H:%M}–{stop["end"]:%H:%M}{walk}</p></li>')
+    """Today's checks of the signed-in inspector: the places with open checks in walking order (nearest next, with
+    the metres from the place before and in all), each with its checks and a link to it on the map; then the places
+    whose checks open later today, and what is done or missed."""
+    def row(stop: dict, n: int | None) -> str:
+        walk = f"约 {stop['metres']:.0f} 米 / ~{stop['metres']:.0f} m" if stop.get("metres") is not None else ""
+        checks = "".join(f'<li><span class="when">{window_text(c["start"], c["end"])}</span> '
+                         f'{escape(c["title"])}</li>' for c in stop["checks"])
+        number = f'<span class="n">{n}</span>' if n is not None else ""
+        where = f'/map?{urlencode({"enterprise": enterprise, "unit": stop["unit_id"]})}'
+        return (f'<li class="check stop" data-unit-id="{escape(stop["unit_id"])}"><h2>{number}'
+                f'{escape(stop["unit_name"])}</h2><p class="meta">{walk}{" · " if walk else ""}'
+                f'{len(stop["checks"])} 项 / {len(stop["checks"])} checks · '
+                f'<a href="{escape(where)}">地图 / map</a></p><ul class="checks">{checks}</ul></li>')
 
-    open_rows = "".join(row(s) for s in stops) or \
+    total = sum(s["metres"] or 0 for s in stops)
+    open_rows = "".join(row(s, n) for n, s in enumerate(stops, start=1)) or \
         '<li class="empty">现在没有待检的排查 / nothing due now</li>'
-    later_rows = "".join(row(s) for s in later)
+    later_rows = "".join(row(s, None) for s in later)
+    open_checks = sum(len(s["checks"]) for s in stops)
     body = f"""<!DOCTYPE html>
 <html lang="zh-CN"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>今天的排查 / today's checks</title><style>{STYLE}
-ol{{list-style:none;padding:0;margin:0}}.summary{{margin:.6rem 0}}#near{{background:#37474f}}</style></head>
+ol{{list-style:none;padding:0;margin:0}}.summary{{margin:.6rem 0}}#near{{background:#37474f}}
+.stop h2{{display:flex;align-items:center;gap:.5rem}}.n{{display:inline-flex;align-items:center;justify-content:center;
+min-width:1.8rem;height:1.8rem;border-radius:50%;background:#263238;color:#fff;font-size:.95rem}}
+.checks{{margin:.2rem 0 0;padding-left:1.1rem}}.checks li{{margin:.25rem 0}}.when{{color:#555;font-size:.85rem;
+white-space:nowrap}}.meta a{{color:#0b57a4}}h2.part{{font-size:1.1rem;margin:1rem 0 .2rem}}
+.later summary{{min-height:44px;cursor:pointer}}.later summary h2{{display:inline}}</style></head>
 <body data-enterprise="{escape(enterprise)}"><header><h1>今天的排查 / Today's checks</h1>
 <p>{escape(person)} · {escape(enterprise)}</p></header><main>
-<p class="summary">已完成 {done} · 漏检 {missed} / done {done} · missed {missed}</p>
+<p class="summary">待检 {open_checks} 项，{len(stops)} 处 · 已完成 {done} · 漏检 {missed} / due {open_checks} at
+{len(stops)} places · done {done} · missed {missed}</p>
 <button id="near" type="button">按我的位置排序 / order from where I stand</button>
-<p class="who">路线起点 / route starts at: {escape(start_from)}</p>
-<h2>待检（近的在前）/ Due now, nearest next</h2><ol id="route">{open_rows}</ol>
-{f'<h2>今天稍后 / Later today</h2><ol id="later">{later_rows}</ol>' if later_rows else ''}
+<p class="who">路线起点 / route starts at: {escape(start_from)} · 全程约 {total:.0f} 米 / about {total:.0f} m in all</p>
+<h2 class="part">待检（近的在前）/ Due now, nearest next</h2><ol id="route">{open_rows}</ol>
+{f'<details class="later"><summary><h2 class="part">今天稍后（{len(later)} 处）/ Later today ({len(later)} places)'
+  f'</h2></summary><ol id="later">{later_rows}</ol></details>' if later_rows else ''}
 </main><script>{NEAR_SCRIPT}</script></body></html>"""
     return HTMLResponse(body, headers={"Cache-Control": "no-store"})

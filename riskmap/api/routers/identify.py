@@ -29,6 +29,7 @@ from riskmap.levels import Level, level_code, level_rank, level_zh
 
 Method = Literal["highest", "weighted"]
 Which = Literal["residual", "inherent"]
+Window = Literal["today", "week", "month"]
 MAX_UNITS = 20            # units listed per click; the rest are counted
 CLICK_TOLERANCE_PX = 5    # points and lines are hit within this many screen pixels
 _CACHE_SIZE = 4
@@ -413,6 +414,19 @@ def _to_3857(lon: float, lat: float) -> tuple[float, float]:
     return math.radians(lon) * r, r * math.log(math.tan(math.pi / 4 + math.radians(lat) / 2))
 
 
+def with_coverage(request: Request, out: dict[str, Any], window: str) -> dict[str, Any]:
+    """The answer with `coverage`: for each unit in it that has inspection tasks or a checkpoint, its coverage state
+    in `window`, its last check and its next due check (riskmap.inspections.store.unit_checks), in the units'
+    order."""
+    from riskmap.inspections import store as ins
+
+    codes = [u["id"] for u in out["units"]]
+    found = ins.unit_checks(request.app.state.store(), out["enterprise"], codes, window) if codes else {}
+    out["coverage"] = [found[c] for c in codes if c in found]
+    out["coverage_window"] = window
+    return out
+
+
 def make_router() -> APIRouter:
     """The /api/identify (what is at a point, and why) and /api/search (by name or id) routes."""
     router = APIRouter(prefix="/api", tags=["map"])
@@ -431,8 +445,17 @@ def make_router() -> APIRouter:
         which: Which = "residual",
         at: str | None = Query(None, description="历史时刻（ISO 8601）/ as of this moment"),
         drawing: str | None = Query(None, max_length=64, description=DRAWING_HELP),
+        coverage: Window | None = Query(None, description="排查覆盖图层打开时：单元的上次排查和下次应检（today | "
+                                                         "week | month）/ with the coverage layer on: each unit's "
+                                                         "last check and next due check in that window"),
     ) -> dict:
         index = plant_index(request.app, enterprise, method, which, _moment(at), drawing)
+        if coverage is not None and at is None and index.plant.drawing is None:
+            return with_coverage(request, identify_body(request, index, lon, lat, zoom, region, unit, at), coverage)
+        return identify_body(request, index, lon, lat, zoom, region, unit, at)
+
+    def identify_body(request: Request, index: PlantIndex, lon: float | None, lat: float | None, zoom: float,
+                      region: str | None, unit: str | None, at: str | None) -> dict:
         out: dict[str, Any] = {"enterprise": index.plant.enterprise.name, "data_version": index.data_version,
                                "focus": "region" if region is not None else "unit" if unit is not None else "point",
                                "regions": [], "units": [], "units_total": 0}

@@ -13,8 +13,10 @@ from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
 
 from riskmap.api.deps import resolve_tenant
 from riskmap.api.fields import Text
@@ -23,7 +25,7 @@ from riskmap.api.requests import if_match_of, reason_of
 from riskmap.api.routers import checkin
 from riskmap.clock import LOCAL_ZONE
 from riskmap.clock import now as clock_now
-from riskmap.errors import InputError, RiskmapError
+from riskmap.errors import InputError, MediaTypeError, RiskmapError, TooLargeError
 from riskmap.hazards.workflow import Actor
 from riskmap.inspections import store as ins
 from riskmap.inspections.occurrences import STATES, Occurrence, Shutdown
@@ -224,6 +226,34 @@ class RecordSaved(BaseModel):
     hazards: list[str] = Field(default_factory=list, description="为不合格项上报的隐患编号 / the hazards reported")
 
 
+class PhotoOut(BaseModel):
+    """A photo of one answered item; the picture itself (without EXIF) is at `url`. `hazard_id`: the hidden hazard
+    the failed item opened, which has the same photo as its "before" photo."""
+
+    id: int
+    record_id: int
+    item: int = Field(..., description="检查项序号（从 1 起）/ the checklist item, from 1")
+    media_type: str
+    width: int
+    height: int
+    size: int
+    sha256: str
+    gps: dict[str, float] | None = Field(None, description="照片 EXIF 中的位置 / the EXIF location")
+    taken_at: str | None
+    uploaded_at: datetime
+    uploaded_by: str | None
+    hazard_id: str | None
+    url: str
+
+
+class PhotoList(BaseModel):
+    """GET /api/inspections/records/{id}/photos."""
+
+    enterprise: str
+    record_id: int
+    items: list[PhotoOut]
+
+
 class NationalExport(BaseModel):
     """The national 隐患排查任务, 隐患排查记录 and 停用/检修记录 rows (canonical; per-platform adapters add more)."""
 
@@ -317,6 +347,46 @@ class RecordIn(BaseModel):
     other: StrictBool = False
     corrects: StrictInt | None = None
     checkpoint: Text | None = Field(None, max_length=64)
+
+
+# ---------------------------------------------------------------------------------------------- photos
+
+PHOTO_CHUNK = 256 * 1024
+FORM_ROOM = 64 * 1024          # the multipart form's own bytes around the photo
+PHOTO_FORM = {"required": True, "content": {"multipart/form-data": {"schema": {
+    "type": "object", "required": ["file"],
+    "properties": {"file": {"type": "string", "format": "binary", "description": "PNG 或 JPEG 照片"}}}}}}
+
+
+async def photo_upload(request: Request, limit: int) -> bytes:
+    """The bytes of the form field `file` of a multipart upload, refused past `limit` bytes (TooLargeError, 413:
+    by the declared length before reading, else while reading) or when not multipart (MediaTypeError, 415)."""
+    if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
+        raise MediaTypeError("请以 multipart/form-data 上传照片（字段 file）/ upload the photo as multipart/form-data "
+                             "(field file)")
+    declared = request.headers.get("content-length", "").strip()
+    too_large = TooLargeError(f"照片过大（上限 {limit / 1048576:g} MB）/ the photo is larger than "
+                              f"{limit / 1048576:g} MB")
+    if declared.isdigit() and int(declared) > limit + FORM_ROOM:
+        raise too_large
+    try:
+        parsed = await request.form(max_files=1, max_fields=2)
+    except (InputError, TooLargeError):
+        raise
+    except Exception as exc:
+        raise InputError(f"无法解析上传的表单：{str(exc)[:200]} / cannot parse the uploaded form") from None
+    try:
+        part = parsed.get("file")
+        if not isinstance(part, UploadFile):
+            raise InputError("缺少照片（表单字段 file）/ the photo is missing (form field file)")
+        out = bytearray()
+        while chunk := await part.read(PHOTO_CHUNK):
+            out += chunk
+            if len(out) > limit:
+                raise too_large
+        return bytes(out)
+    finally:
+        await parsed.close()
 
 
 # ---------------------------------------------------------------------------------------------- shaping
@@ -413,6 +483,12 @@ def _near(text: str | None):
     return (lon, lat)
 
 
+def _short_title(title: str, unit_name: str) -> str:
+    """A task's title under its unit's heading: without the "unit name：" it starts with (said once, above)."""
+    short = title.removeprefix(f"{unit_name}：").removeprefix(f"{unit_name}:").strip()
+    return short or title
+
+
 def _today_page(request: Request, enterprise: str | None, near: str | None) -> Response:
     """Today's checks of the signed-in person, in walking order (riskmap.inspections.route)."""
     from riskmap.inspections.route import route_order
@@ -441,17 +517,28 @@ def _today_page(request: Request, enterprise: str | None, near: str | None) -> R
         if mine and tasks[mine[0].task_id].unit_code in places:
             code = tasks[mine[0].task_id].unit_code
             start, start_from = places[code], f"上次排查 / last check: {names.get(code, code)}"
-    open_now = [o for o in found if o.state == "due"]
+    def by_unit(chosen) -> dict[str, list]:
+        out: dict[str, list] = {}
+        for o in chosen:
+            out.setdefault(o.unit_code, []).append(o)
+        return out
 
-    def stop(o, metres=None) -> dict:
-        return {"unit_name": names.get(o.unit_code, o.unit_code), "title": tasks[o.task_id].title,
-                "start": o.start.astimezone(LOCAL_ZONE), "end": o.end.astimezone(LOCAL_ZONE), "metres": metres}
+    def stop(code: str, found_here: list, metres=None) -> dict:
+        """One place to walk to: the unit, the metres from the stop before, its checks (the soonest to close
+        first)."""
+        return {"unit_id": code, "unit_name": names.get(code, code), "metres": metres,
+                "checks": [{"title": _short_title(tasks[o.task_id].title, names.get(code, code)),
+                            "start": o.start.astimezone(LOCAL_ZONE),
+                            "end": o.end.astimezone(LOCAL_ZONE)}
+                           for o in sorted(found_here, key=lambda o: (o.end, o.start))]}
 
-    ordered = route_order([(i, places.get(o.unit_code)) for i, o in enumerate(open_now)], start)
-    stops = [stop(open_now[i], metres) for i, metres in ordered]
+    open_now = by_unit(o for o in found if o.state == "due")
+    ordered = route_order([(code, places.get(code)) for code in open_now], start)
+    stops = [stop(code, open_now[code], metres) for code, metres in ordered]
     if not start_from and stops:
         start_from = f"第一站 / the first stop: {stops[0]['unit_name']}"
-    later = [stop(o) for o in sorted((o for o in found if o.state == "upcoming"), key=lambda o: o.start)]
+    upcoming = by_unit(sorted((o for o in found if o.state == "upcoming"), key=lambda o: o.start))
+    later = [stop(code, found_here) for code, found_here in upcoming.items()]
     return checkin.today_page(enterprise=t.name, person=who.name, stops=stops, later=later,
                               done=sum(o.state == "done" for o in found),
                               missed=sum(o.state == "missed" for o in found), start_from=start_from or "—")
@@ -614,6 +701,8 @@ def make_router() -> APIRouter:
                             until=_query_moment(until, "until"), limit=limit)
         return RecordList(enterprise=t.name, count=len(found), items=[record_out(r) for r in found])
 
+    photo_routes(router, api)
+
     @router.get(f"{api}/export", response_model=NationalExport, responses=_ERRORS,
                 summary="国家接口格式的任务、记录和停用/检修记录 / national tasks, records and shutdowns")
     def export(request: Request, enterprise: str | None = ENTERPRISE, since: str | None = MOMENT):
@@ -622,3 +711,42 @@ def make_router() -> APIRouter:
                                                                        since=_query_moment(since, "since")))
 
     return router
+
+
+def photo_routes(router: APIRouter, api: str) -> None:
+    """The photos of check records: upload one per item (permission "inspect"), list them, get one without EXIF."""
+
+    @router.post(f"{api}/records/{{record_id}}/photos/{{item}}", response_model=PhotoOut, status_code=201,
+                 responses={**_WRITE_ERRORS, 409: {"description": "该检查项已有照片 / the item has a photo"},
+                            413: {"description": "照片过大 / too large"},
+                            415: {"description": "需要 multipart/form-data / multipart required"}},
+                 openapi_extra={"requestBody": PHOTO_FORM},
+                 summary="上传一个检查项的照片（PNG/JPEG；不合格项的照片同时加入其隐患）/ upload an item's photo "
+                         "(a failed item's also goes to its hazard)")
+    async def upload_photo(request: Request, record_id: str, item: str, enterprise: str | None = ENTERPRISE,
+                           who: Principal = Depends(require("inspect"))):
+        settings = request.app.state.settings
+        data = await photo_upload(request, settings.max_photo_bytes)
+        t = resolve_tenant(request.app, enterprise)
+        made = await run_in_threadpool(
+            ins.add_photo, t.store, t.name, record_id, item, data, who=Actor(who.name, who.account_id,
+                                                                             who.permissions),
+            folder=settings.media_folder(), max_bytes=settings.max_photo_bytes, max_pixels=settings.max_photo_pixels)
+        return JSONResponse(PhotoOut(**made).model_dump(mode="json"), status_code=201)
+
+    @router.get(f"{api}/records/{{record_id}}/photos", response_model=PhotoList, responses=_ERRORS,
+                summary="一条排查记录的照片 / the photos of a check record")
+    def list_photos(request: Request, record_id: str, enterprise: str | None = ENTERPRISE):
+        t = resolve_tenant(request.app, enterprise)
+        found = ins.record_photos(t.store, t.name, record_id)
+        number = int(record_id)            # record_photos answered: it is a record's id
+        return PhotoList(enterprise=t.name, record_id=number, items=[PhotoOut(**p) for p in found])
+
+    @router.get(f"{api}/records/{{record_id}}/photos/{{item}}", response_class=Response,
+                responses={200: {"content": {"image/jpeg": {}, "image/png": {}}}, **_ERRORS},
+                summary="检查项的照片（不含 EXIF）/ an item's photo (without EXIF)")
+    def get_photo(request: Request, record_id: str, item: str, enterprise: str | None = ENTERPRISE) -> Response:
+        t = resolve_tenant(request.app, enterprise)
+        data, media_type = ins.photo_file(t.store, t.name, record_id, item, request.app.state.settings.media_folder())
+        return Response(data, media_type=media_type, headers={"Cache-Control": "private, max-age=3600",
+                                                               "Content-Disposition": "inline"})
