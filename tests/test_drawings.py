@@ -377,6 +377,48 @@ def test_the_map_page_of_a_drawing(demo_client):
     assert missing.status_code == 404 and "nope" in missing.text
 
 
+def test_ogc_api_tiles_of_a_storey_and_of_a_schematic_drawing(demo_client):
+    ent = _q(DEMO_ENTERPRISE)
+    # a storey: WebMercatorQuad like the site plan, but its own features
+    q = f"enterprise={ent}&drawing={_q('办公楼-2F')}"
+    sets = demo_client.get(f"/ogc/collections/units/tiles?{q}").json()["tilesets"]
+    assert {s["title"].split("（")[-1].rstrip("）") for s in sets} == {"WebMercatorQuad", "WorldCRS84Quad"}
+    meta = demo_client.get(f"/ogc/collections/units/tiles/WebMercatorQuad?{q}").json()
+    limit = next(x for x in meta["tileMatrixSetLimits"] if x["tileMatrix"] == "18")
+    template = next(link["href"] for link in meta["links"] if link["rel"] == "item")
+    assert "drawing=" in template
+    url = template.replace("{tileMatrix}", "18").replace("{tileRow}", str(limit["minTileRow"])) \
+        .replace("{tileCol}", str(limit["minTileCol"]))
+    storey = demo_client.get(url[url.index("/ogc/"):])
+    site = demo_client.get(url[url.index("/ogc/"):].replace(f"&drawing={_q('办公楼-2F')}", ""))
+    assert storey.status_code == 200 and storey.headers["etag"] != site.headers.get("etag")
+    # a schematic drawing: only its plane's tile matrix set, declared with its own engineering CRS
+    q = f"enterprise={ent}&drawing={_q('合成工艺流程图')}"
+    sets = demo_client.get(f"/ogc/collections/units/tiles?{q}").json()["tilesets"]
+    assert len(sets) == 1 and "ENGCRS" in sets[0]["crs"]["wkt"]
+    tms_link = next(link["href"] for link in sets[0]["links"] if link["rel"].endswith("tiling-scheme"))
+    tms_id = tms_link.rsplit("/", 1)[1]
+    assert tms_id.startswith("DrawingPlane")
+    tms = demo_client.get(f"/ogc/tileMatrixSets/{tms_id}").json()
+    assert tms["tileMatrices"][0]["matrixWidth"] == 1 and tms["tileMatrices"][0]["pointOfOrigin"] == [0.0, 0.0]
+    assert tms["tileMatrices"][1]["cellSize"] * 2 == pytest.approx(tms["tileMatrices"][0]["cellSize"])
+    meta = demo_client.get(f"/ogc/collections/units/tiles/{tms_id}?{q}").json()
+    first = meta["tileMatrixSetLimits"][0]          # the units' vector tiles start at Web Mercator z17
+    assert int(first["tileMatrix"]) == 17 - int(tms_id.removeprefix("DrawingPlane"))
+    assert first["minTileRow"] == 0 and first["minTileCol"] == 0
+    levels = set()
+    for row in range(first["minTileRow"], first["maxTileRow"] + 1):
+        for col in range(first["minTileCol"], first["maxTileCol"] + 1):
+            tile = demo_client.get(f"/ogc/collections/units/tiles/{tms_id}/{first['tileMatrix']}/{row}/{col}?{q}")
+            assert tile.status_code == 200
+            levels |= {f["properties"]["level"] for f in mvt(tile.content).get("units", {}).get("features", [])}
+    assert levels >= {"major", "low"}
+    # the same tile as the /tiles route numbers it (the map's own PNG/MVT tiles of the plane)
+    assert demo_client.get(f"/ogc/collections/units/tiles/WebMercatorQuad/0/0/0?{q}").status_code == 404
+    assert demo_client.get(f"/ogc/collections/units/tiles?enterprise={ent}&drawing=NOPE").status_code == 404
+    assert demo_client.get("/ogc/tileMatrixSets/DrawingPlane99").status_code == 404
+
+
 def test_a_poster_of_a_storey_says_which_it_is(demo_client, tmp_path):
     from printkit import assert_fonts_embedded, pdftotext
 

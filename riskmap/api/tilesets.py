@@ -6,15 +6,22 @@ itself, `rank` and `colour` on every feature) and a map tileset (the PNG tiles o
 them), both in WebMercatorQuad, the grid all of riskmap's tiles use. Tile URLs are templates over the routes
 that serve them: `/ogc/collections/{id}/tiles/WebMercatorQuad/{tileMatrix}/{tileRow}/{tileCol}` for vector tiles,
 `/tiles/{layer}/{z}/{x}/{y}.png` for map tiles.
+
+A drawing other than the site plan (`?drawing=KEY`) has the same tilesets; a schematic drawing, with no place on
+the earth, has them in a tile matrix set of its own plane instead (`DrawingPlane<z0>`: level 0 is the square that
+holds the drawing, in drawing units from its top-left corner, y up; riskmap.drawings.schematic_plane).
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 from urllib.parse import quote, urlencode
 
 import morecantile
 from fastapi import Request
+
+from riskmap.drawings import EARTH_HALF
 
 MVT = "application/vnd.mapbox-vector-tile"
 PNG = "image/png"
@@ -56,8 +63,75 @@ def _base(request: Request) -> str:
 
 
 def _query(request: Request) -> str:
-    enterprise = request.query_params.get("enterprise")
-    return "?" + urlencode({"enterprise": enterprise}) if enterprise else ""
+    """The query a tileset's links keep: the enterprise and the drawing."""
+    kept = {k: request.query_params.get(k) for k in ("enterprise", "drawing") if request.query_params.get(k)}
+    return "?" + urlencode(kept) if kept else ""
+
+
+# ---------------------------------------------------------------------------------------------- drawing planes
+
+PLANE_PREFIX = "DrawingPlane"
+PLANE_WKT = ('ENGCRS["riskmap drawing plane (no place on the earth)",EDATUM["top-left corner of the drawing"],'
+             'CS[Cartesian,2],AXIS["x",east,ORDER[1],LENGTHUNIT["drawing unit",1]],'
+             'AXIS["y",north,ORDER[2],LENGTHUNIT["drawing unit",1]]]')
+# A schematic drawing's tiles go as deep as the /tiles routes go (z24 in Web Mercator terms).
+MAX_PLANE_DEPTH = 24
+
+
+def plane_tms_id(plane: dict) -> str:
+    """The tile matrix set of a schematic drawing's plane (its level-0 zoom names its size)."""
+    return f"{PLANE_PREFIX}{int(plane['zoom'])}"
+
+
+def plane_zoom(tms_id: str) -> int | None:
+    """The level-0 zoom a DrawingPlane id names, None for another id (or a number out of range)."""
+    digits = tms_id[len(PLANE_PREFIX):] if tms_id.startswith(PLANE_PREFIX) else ""
+    if not digits.isdigit() or len(digits) > 2 or not 1 <= int(digits) <= MAX_PLANE_DEPTH:
+        return None
+    return int(digits)
+
+
+def plane_tms_document(tms_id: str) -> dict:
+    """A DrawingPlane tile matrix set as TMS 2.0 JSON (with the 1.0 members, as tms_document gives them): square
+    tiles of 256 px from the drawing's top-left corner, each level halving the cell size."""
+    z0 = plane_zoom(tms_id)
+    size = 2 * EARTH_HALF / 2 ** z0
+    matrices = []
+    for z in range(MAX_PLANE_DEPTH - z0 + 1):
+        cell = size / 256 / 2 ** z
+        matrices.append({"id": str(z), "scaleDenominator": cell / 0.00028, "cellSize": cell,
+                         "cornerOfOrigin": "topLeft", "pointOfOrigin": [0.0, 0.0], "tileWidth": 256,
+                         "tileHeight": 256, "matrixWidth": 2 ** z, "matrixHeight": 2 ** z})
+    return {
+        "id": tms_id, "title": f"示意图平面（边长 {size:g} 图纸单位）/ a schematic drawing's plane ({size:g} units)",
+        "crs": {"wkt": PLANE_WKT}, "orderedAxes": ["x", "y"], "tileMatrices": matrices,
+        "type": "TileMatrixSetType", "identifier": tms_id, "supportedCRS": PLANE_WKT,
+        "boundingBox": {"type": "BoundingBoxType", "crs": PLANE_WKT, "lowerCorner": [0.0, -size],
+                        "upperCorner": [size, 0.0]},
+        "tileMatrix": [{"type": "TileMatrixType", "identifier": m["id"], "scaleDenominator": m["scaleDenominator"],
+                        "topLeftCorner": m["pointOfOrigin"], "tileWidth": 256, "tileHeight": 256,
+                        "matrixWidth": m["matrixWidth"], "matrixHeight": m["matrixHeight"]} for m in matrices],
+    }
+
+
+def plane_limits(plane: dict, box_3857, min_zoom: int, max_zoom: int) -> list[dict]:
+    """tileMatrixSetLimits of a schematic drawing's content (`box_3857`: its bounds as stored, Web Mercator metres
+    from the drawing's top-left corner) in its plane's tile matrix set."""
+    if not box_3857:
+        return []
+    size = 2 * EARTH_HALF / 2 ** int(plane["zoom"])
+    minx, miny, maxx, maxy = box_3857
+    top = MAX_PLANE_DEPTH - int(plane["zoom"])
+    out = []
+    for z in range(min_zoom, min(max_zoom, top) + 1):
+        n, span = 2 ** z, size / 2 ** z
+
+        def clamp(v: float, n: int = n) -> int:
+            return max(0, min(n - 1, math.floor(v)))
+
+        out.append({"tileMatrix": str(z), "minTileRow": clamp(-maxy / span), "maxTileRow": clamp(-miny / span),
+                    "minTileCol": clamp(minx / span), "maxTileCol": clamp(maxx / span)})
+    return out
 
 
 def _link(href: str, rel: str, media_type: str, title: str, **extra) -> dict:
@@ -111,6 +185,8 @@ def _urn(uri: str) -> str:
 def tms_document(tms_id: str) -> dict:
     """A tile matrix set as TMS 2.0 JSON (morecantile's), with the TMS 1.0 members beside it: GDAL 3.6 (Debian 12)
     reads only those (`type`, `identifier`, `supportedCRS`, `tileMatrix`), newer readers the 2.0 ones."""
+    if plane_zoom(tms_id) is not None:
+        return plane_tms_document(tms_id)
     tms = tile_matrix_set(tms_id)
     doc = tms.model_dump(exclude_none=True, mode="json")
     crs = doc["crs"] if isinstance(doc["crs"], str) else doc["crs"].get("uri", str(doc["crs"]))
@@ -150,11 +226,18 @@ def _crs(tms) -> str:
     return str(tms.crs.root) if hasattr(tms.crs, "root") else str(tms.crs)
 
 
-def tilesets(request: Request, ref, title: str, data_type: str) -> dict:
+def tilesets(request: Request, ref, title: str, data_type: str, plane: dict | None = None) -> dict:
     """The tilesets list of a collection: vector tiles in WebMercatorQuad and WorldCRS84Quad, map tiles in
-    WebMercatorQuad."""
+    WebMercatorQuad; for a schematic drawing (`plane`), both in its plane's tile matrix set."""
     path = _base(request) + collection_path(ref.id) + ("/tiles" if data_type == "vector" else "/map/tiles")
     q = _query(request)
+    if plane is not None:
+        tms_id = plane_tms_id(plane)
+        return {"tilesets": [{
+            "title": f"{title}（{tms_id}）", "dataType": data_type, "crs": {"wkt": PLANE_WKT},
+            "links": [_link(f"{path}/{tms_id}{q}", "self", JSON, f"{tms_id} 瓦片集 / tileset"),
+                      _link(f"{_base(request)}/ogc/tileMatrixSets/{tms_id}", REL + "tiling-scheme", JSON, tms_id)],
+        }]}
     ids = list(TILE_MATRIX_SETS) if data_type == "vector" else [TMS_ID]
     return {"tilesets": [{
         "title": f"{title}（{tms_id}）",
@@ -167,10 +250,17 @@ def tilesets(request: Request, ref, title: str, data_type: str) -> dict:
 
 
 def tileset(request: Request, ref, title: str, data_type: str, tms_id: str, *, style, bounds: list[float] | None,
-            fields: dict[str, Any], geometry_type: str | None) -> dict:
-    """One tileset's metadata: the tile URL template, limits, and (vector) the layer in the tiles."""
+            fields: dict[str, Any], geometry_type: str | None, plane: dict | None = None,
+            box_3857: Any = None) -> dict:
+    """One tileset's metadata: the tile URL template, limits, and (vector) the layer in the tiles; for a schematic
+    drawing (`plane`, with its content's `box_3857`) in its plane's tile matrix set only."""
     from riskmap.errors import NotFoundError
 
+    if plane is not None:
+        if tms_id != plane_tms_id(plane):
+            raise NotFoundError(f"示意图的瓦片只有 {plane_tms_id(plane)} / a schematic drawing's tiles come in "
+                                f"{plane_tms_id(plane)} only")
+        return _plane_tileset(request, ref, title, data_type, tms_id, style, fields, plane, box_3857)
     tms = tile_matrix_set(tms_id)
     if data_type == "map" and tms_id != TMS_ID:
         raise NotFoundError(f"地图瓦片只有 {TMS_ID} / map tiles come in {TMS_ID} only")
@@ -200,12 +290,43 @@ def tileset(request: Request, ref, title: str, data_type: str, tms_id: str, *, s
         "tileMatrixSetLimits": limits(bounds, min_zoom, max_zoom, tms_id),
     }
     if data_type == "vector":
-        doc["layers"] = [{
-            "id": ref.id, "title": title, "dataType": "vector",
+        doc["layers"] = [_vector_layer(ref, title, min_zoom, max_zoom, fields)]
+    return doc
+
+
+def _vector_layer(ref, title: str, min_zoom: int, max_zoom: int, fields: dict[str, Any]) -> dict:
+    """The layer a collection's vector tiles hold, as a tileset's metadata describes it."""
+    return {"id": ref.id, "title": title, "dataType": "vector",
             "geometryType": GEOMETRY_DIMENSION.get(ref.part or "areas", "polygons"),
             "minTileMatrix": str(min_zoom), "maxTileMatrix": str(max_zoom),
             "propertiesSchema": {"type": "object", "properties": {
                 name: {"type": {"Number": "integer", "Boolean": "boolean"}.get(kind, "string")}
-                for name, kind in fields.items()}},
-        }]
+                for name, kind in fields.items()}}}
+
+
+def _plane_tileset(request: Request, ref, title: str, data_type: str, tms_id: str, style, fields: dict[str, Any],
+                   plane: dict, box_3857: Any) -> dict:
+    base, q = _base(request), _query(request)
+    z0 = int(plane["zoom"])
+    top = MAX_PLANE_DEPTH - z0
+    if data_type == "vector":               # the style's zooms are Web Mercator's: level 0 of the plane is z0
+        min_zoom, max_zoom = max(0, style.mvt_min_zoom - z0), min(top, max(0, style.max_zoom - z0))
+        template = f"{base}{collection_path(ref.id)}/tiles/{tms_id}/{{tileMatrix}}/{{tileRow}}/{{tileCol}}{q}"
+        media = MVT
+    else:                   # the /tiles routes number a schematic drawing's tiles in its plane (riskmap.drawings)
+        min_zoom, max_zoom = max(0, style.min_zoom - z0), min(top, max(0, style.max_zoom - z0))
+        template = f"{base}/tiles/{quote(tile_layer(ref.kind))}/{{tileMatrix}}/{{tileCol}}/{{tileRow}}.png{q}"
+        media = PNG
+    path = "tiles" if data_type == "vector" else "map/tiles"
+    doc: dict[str, Any] = {
+        "title": f"{title}（{tms_id}）", "dataType": data_type, "crs": {"wkt": PLANE_WKT},
+        "links": [
+            _link(f"{base}{collection_path(ref.id)}/{path}/{tms_id}{q}", "self", JSON, "本瓦片集 / this tileset"),
+            _link(f"{base}/ogc/tileMatrixSets/{tms_id}", REL + "tiling-scheme", JSON, tms_id),
+            _link(template, "item", media, "瓦片 / tiles", templated=True),
+        ],
+        "tileMatrixSetLimits": plane_limits(plane, box_3857, min_zoom, max_zoom),
+    }
+    if data_type == "vector":
+        doc["layers"] = [_vector_layer(ref, title, min_zoom, max_zoom, fields)]
     return doc

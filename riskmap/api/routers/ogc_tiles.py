@@ -7,6 +7,7 @@ Documents are built by riskmap.api.tilesets; the tiles come from the same map sn
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 from fastapi import APIRouter, Request
@@ -17,12 +18,18 @@ from riskmap.api import answers, tilesets
 from riskmap.api import ogc_data as data
 from riskmap.api.conditional import none_match, not_modified, validators
 from riskmap.api.ogc_models import ERROR_RESPONSES
+from riskmap.api.requests import drawing_of
 from riskmap.errors import NotFoundError
 from riskmap.render.grid import TileView
 
 _ENTERPRISE = {"name": "enterprise", "in": "query", "required": False, "schema": {"type": "string"},
                "description": "企业名称（默认：配置的或唯一的企业）/ enterprise name"}
-_DOC = {"responses": ERROR_RESPONSES, "openapi_extra": {"parameters": [_ENTERPRISE]}}
+_DRAWING = {"name": "drawing", "in": "query", "required": False, "schema": {"type": "string", "maxLength": 64},
+            "description": "图纸（缺省为总平面布置图；见 /api/drawings）；示意图的瓦片在其自身平面的瓦片矩阵集 "
+                           "DrawingPlane<z> 中 / "
+                           "the drawing (default: the site plan; see /api/drawings); a schematic drawing's tiles are "
+                           "in its own plane's tile matrix set DrawingPlane<z>"}
+_DOC = {"responses": ERROR_RESPONSES, "openapi_extra": {"parameters": [_ENTERPRISE, _DRAWING]}}
 
 
 def make_router() -> APIRouter:
@@ -43,22 +50,6 @@ def make_router() -> APIRouter:
             return early
         return JSONResponse(build(), headers=found.headers())
 
-    def title(ref: data.CollectionRef) -> str:
-        return data.KIND_INFO[ref.kind].title + (f" ({ref.part})" if ref.part and ref.kind != "regions" else "")
-
-    def details(request: Request, ref: data.CollectionRef, data_type: str, tms_id: str) -> dict:
-        from riskmap.render.style import load_layer_style
-        from riskmap.vocabulary import tile_fields
-
-        tilesets.tile_matrix_set(tms_id)                    # 404 for another tile matrix set
-        store = request.app.state.store()
-        coll = data.plant_cache(request.app).view(store, ref.enterprise.name).collection(ref.kind, part=ref.part)
-        properties = data.KIND_INFO[ref.kind].properties          # WorldCRS84Quad tiles carry the items' fields
-        fields = tile_fields(ref.kind) if tms_id == tilesets.TMS_ID else {
-            name: ("Number" if kind == "integer" else "String") for name, kind, _ in properties}
-        return tilesets.tileset(request, ref, title(ref), data_type, tms_id, style=load_layer_style(ref.kind),
-                                bounds=coll.bbox, fields=fields, geometry_type=coll.geometry_type)
-
     @router.get("/ogc/tileMatrixSets", summary="瓦片矩阵集 / tile matrix sets", response_model=answers.TileMatrixSets)
     def tile_matrix_sets(request: Request):
         return JSONResponse(tilesets.tile_matrix_sets(request))
@@ -73,13 +64,15 @@ def make_router() -> APIRouter:
                 response_model=answers.Tilesets, summary="矢量瓦片集 / vector tilesets", **_DOC)
     def vector_tilesets(collection_id: str, request: Request):
         ref = resolve(request, collection_id)
-        return answer(request, ref, lambda: tilesets.tilesets(request, ref, title(ref), "vector"))
+        return answer(request, ref, lambda: tilesets.tilesets(request, ref, title(ref), "vector",
+                                                              plane_of(request, ref)[1]))
 
     @router.get("/ogc/collections/{collection_id}/map/tiles",
                 response_model=answers.Tilesets, summary="地图瓦片集 / map tilesets", **_DOC)
     def map_tilesets(collection_id: str, request: Request):
         ref = resolve(request, collection_id)
-        return answer(request, ref, lambda: tilesets.tilesets(request, ref, title(ref), "map"))
+        return answer(request, ref, lambda: tilesets.tilesets(request, ref, title(ref), "map",
+                                                              plane_of(request, ref)[1]))
 
     @router.get("/ogc/collections/{collection_id}/tiles/{tms_id}",
                 response_model=answers.Tileset, summary="矢量瓦片集说明 / vector tileset", **_DOC)
@@ -96,23 +89,25 @@ def make_router() -> APIRouter:
     @router.get("/ogc/collections/{collection_id}/tiles/{tms_id}/{tile_matrix}/{tile_row}/{tile_col}",
                 summary="矢量瓦片 MVT / vector tile", response_class=Response,
                 responses={200: {"content": {tilesets.MVT: {}}}, 304: {"description": "未修改 / not modified"},
-                           **ERROR_RESPONSES}, openapi_extra={"parameters": [_ENTERPRISE]})
+                           **ERROR_RESPONSES}, openapi_extra={"parameters": [_ENTERPRISE, _DRAWING]})
     async def vector_tile(collection_id: str, tms_id: str, tile_matrix: str, tile_row: str, tile_col: str,
                           request: Request) -> Response:
         from riskmap.api.routers.tiles import tiles_of
-        from riskmap.render.grid import tile_view
 
         ref = resolve(request, collection_id)
-        tms = tilesets.tile_matrix_set(tms_id)
-        if tms_id == tilesets.CRS84_TMS_ID:
-            return await crs84_tile_response(request, ref, tms, tile_matrix, tile_row, tile_col)
-        view = tile_view(tile_matrix, tile_col, tile_row)
         service = tiles_of(request).service
-        found, ent_id, name = service.lookup(ref.enterprise.name)
+        found, plane = await run_in_threadpool(plane_of, request, ref)
+        if plane is None and tms_id == tilesets.CRS84_TMS_ID:
+            return await crs84_tile_response(request, ref, tilesets.tile_matrix_set(tms_id), tile_matrix, tile_row,
+                                              tile_col)
+        view = matrix_view(found, plane, tms_id, tile_matrix, tile_row, tile_col)
         if found is None:
-            found = await run_in_threadpool(service.update, ent_id, name)
+            found, ent_id, name = service.lookup(ref.enterprise.name)
+            if found is None:
+                found = await run_in_threadpool(service.update, ent_id, name)
         style = service.style(ref.kind)
-        etag = f'"ogc.{found.enterprise_id}.{found.version}.{ref.id}.{view.key()}.{service.signature(style)}"'
+        stamp = found.stamp if found.drawing is not None else found.version       # a drawing's names it
+        etag = f'"ogc.{found.enterprise_id}.{stamp}.{ref.id}.{view.key()}.{service.signature(style)}"'
         headers = {"ETag": etag, "Cache-Control": "no-cache"}
         if none_match(request.headers.get("if-none-match"), etag):
             return Response(status_code=304, headers=headers)
@@ -156,6 +151,57 @@ response_model=answers.GdalTileMetadata, responses=ERROR_RESPONSES, openapi_extr
     return router
 
 
+def title(ref: data.CollectionRef) -> str:
+    """A collection's title in its tilesets."""
+    return data.KIND_INFO[ref.kind].title + (f" ({ref.part})" if ref.part and ref.kind != "regions" else "")
+
+def details(request: Request, ref: data.CollectionRef, data_type: str, tms_id: str) -> dict:
+    """One tileset's metadata (of the drawing the request names)."""
+    from riskmap.render.style import load_layer_style
+    from riskmap.vocabulary import tile_fields
+
+    found, plane = plane_of(request, ref)
+    if plane is None:
+        tilesets.tile_matrix_set(tms_id)                # 404 for another tile matrix set
+    store = request.app.state.store()
+    coll = data.plant_cache(request.app).view(store, ref.enterprise.name, drawing_of(request)) \
+        .collection(ref.kind, part=ref.part)
+    properties = data.KIND_INFO[ref.kind].properties          # WorldCRS84Quad tiles carry the items' fields
+    fields = tile_fields(ref.kind) if tms_id != tilesets.CRS84_TMS_ID else {
+        name: ("Number" if kind == "integer" else "String") for name, kind, _ in properties}
+    return tilesets.tileset(request, ref, title(ref), data_type, tms_id, style=load_layer_style(ref.kind),
+                            bounds=coll.bbox, fields=fields, geometry_type=coll.geometry_type, plane=plane,
+                            box_3857=found.bounds_3857() if plane is not None else None)
+
+
+def plane_of(request: Request, ref: data.CollectionRef):
+    """(the drawing's TileData, its plane) of a schematic drawing named by ?drawing=; (None, None) for the site
+    plan, (TileData, None) for a georeferenced drawing."""
+    from riskmap.api.routers.tiles import tiles_of
+
+    key = drawing_of(request)
+    if key is None:
+        return None, None
+    found = tiles_of(request).service.drawing(ref.enterprise.name, key, None)
+    plane = found.drawing.plane if found.drawing.schematic and found.drawing.plane else None
+    return found, plane
+
+
+def matrix_view(found, plane: dict | None, tms_id: str, tile_matrix: str, tile_row: str, tile_col: str) -> TileView:
+    """The Web Mercator tile a vector tile of a tile matrix set is: WebMercatorQuad's own, or a schematic
+    drawing's plane tile (riskmap.drawings.plane_tile); 404 for a tile matrix set the drawing has no tiles in."""
+    from riskmap.api.routers.tiles import drawing_view
+    from riskmap.render.grid import tile_view
+
+    if plane is not None:                      # a schematic drawing: its own plane's tile matrix set only
+        if tms_id != tilesets.plane_tms_id(plane):
+            raise NotFoundError(f"示意图的瓦片只有 {tilesets.plane_tms_id(plane)} / a schematic drawing's tiles "
+                                f"come in {tilesets.plane_tms_id(plane)} only")
+        return drawing_view(found.drawing, tile_matrix, tile_col, tile_row)
+    tilesets.tile_matrix_set(tms_id)           # 404 for another tile matrix set
+    return tile_view(tile_matrix, tile_col, tile_row)
+
+
 async def crs84_tile_response(request: Request, ref: data.CollectionRef, tms, z: str, row: str, col: str) -> Response:
     """A WorldCRS84Quad vector tile of a collection, from its OGC features (lon/lat, the collection's fields)."""
     import morecantile
@@ -170,8 +216,10 @@ async def crs84_tile_response(request: Request, ref: data.CollectionRef, tms, z:
     if not 0 <= tile.z <= 24 or not tms.is_valid(tile):
         raise NotFoundError(f"瓦片 {z}/{row}/{col} 不存在 / no tile {z}/{row}/{col} in {tms.id}")
     store = request.app.state.store()
-    view_data = data.plant_cache(request.app).view(store, ref.enterprise.name)
-    etag = f'"ogc84.{view_data.version}.{ref.id}.{tile.z}.{tile.y}.{tile.x}"'
+    key = drawing_of(request)
+    view_data = data.plant_cache(request.app).view(store, ref.enterprise.name, key)
+    tag = "" if key is None else hashlib.sha1(key.encode()).hexdigest()[:12] + "."
+    etag = f'"ogc84.{tag}{view_data.version}.{ref.id}.{tile.z}.{tile.y}.{tile.x}"'
     headers = {"ETag": etag, "Cache-Control": "no-cache"}
     if none_match(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
