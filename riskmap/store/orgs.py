@@ -466,3 +466,37 @@ def inspection_completion(store: Store, enterprise: str, *, now: datetime | None
     if not counted:
         return None
     return round(sum(o.state == "done" for o in counted) / len(counted), 4)
+
+
+def import_enterprises(store: Store, records: list[dict], *, by: Any = None) -> dict:
+    """Enterprises read by riskmap.orgs.csvfile: every line checked against the database first (its park exists and
+    fits its division, its credit code is nobody else's); then each written (a new enterprise, or the profile of
+    an existing one). Nothing is written when a line fails."""
+    problems = []
+    with store.session() as s:
+        for r in records:
+            try:
+                if r["park"] is not None:
+                    park = _park(s, r["park"])
+                    model.check_park_fits(r["division_code"], park.name, park.division_code)
+                if r["credit_code"] is not None:
+                    other = s.execute(select(EnterpriseRow.name).join(
+                        EnterpriseProfileRow, EnterpriseProfileRow.enterprise_id == EnterpriseRow.id).where(
+                        EnterpriseProfileRow.credit_code == r["credit_code"])).scalar_one_or_none()
+                    if other is not None and other != r["name"]:
+                        raise AlreadyExistsError(f"统一社会信用代码 {r['credit_code']} 已属于企业 “{other}” / "
+                                                 f"the credit code belongs to {other!r}")
+            except (InputError, NotFoundError) as exc:
+                problems.append(f"第 {r['line']} 行 / line {r['line']}: {exc.message}")
+        existing = {e["name"] for e in list_enterprises(store)}
+    if problems:
+        raise InputError(f"CSV 有 {len(problems)} 处错误，未导入任何企业 / {len(problems)} problems, nothing imported: "
+                         + "; ".join(problems[:20]), details=problems)
+    added = updated = 0
+    for r in records:
+        fields = {k: r[k] for k in ("division_code", "credit_code", "hazchem_code", "industry", "address", "lon",
+                                    "lat", "park")}
+        new = r["name"] not in existing
+        set_profile(store, r["name"], create=new, by=by, reason="CSV", **fields)
+        added, updated = added + new, updated + (not new)
+    return {"added": added, "updated": updated}
