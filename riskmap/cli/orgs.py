@@ -102,8 +102,8 @@ def import_(file: Annotated[Path, typer.Argument(help="CSV: name, credit_code, h
 
     if not file.is_file():
         raise InputError(f"没有文件 {file} / no such file {file}")
-    records = read_enterprises(file)
-    done = orgs.import_enterprises(_store(db, create=True), records, by=operator())
+    records, problems = read_enterprises(file)
+    done = orgs.import_enterprises(_store(db, create=True), records, by=operator(), problems=problems)
     print_json(done) if as_json else typer.echo(f"已导入 / imported: 新增 added {done['added']}，"
                                                  f"更新 updated {done['updated']}")
 

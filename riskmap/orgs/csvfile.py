@@ -1,7 +1,8 @@
 """Enterprises from a CSV file (UTF-8, with or without BOM; GBK accepted): one enterprise a line, headed by
 name, credit_code, hazchem_code, division, park, lon, lat, industry, address (or their Chinese headings 企业名称,
 统一社会信用代码, 危化品登记编号, 行政区划代码, 园区, 经度, 纬度, 行业, 地址). Every line is checked and every problem
-reported with its line number; the store writes nothing unless all lines pass."""
+reported with its line number (those the database must decide, such as a park in another division, by
+riskmap.store.orgs.import_enterprises, which reports them together); nothing is written unless all lines pass."""
 
 from __future__ import annotations
 
@@ -35,8 +36,9 @@ def _text(raw: bytes) -> str:
     raise InputError("CSV 文件既不是 UTF-8 也不是 GBK 编码 / the CSV is neither UTF-8 nor GBK")
 
 
-def read_enterprises(path: str | Path) -> list[dict]:
-    """The lines of the file as profile fields plus `name` and `line`; InputError listing every bad line."""
+def read_enterprises(path: str | Path) -> tuple[list[dict], list[str]]:
+    """The good lines of the file as profile fields plus `name` and `line`, and the problems of the bad ones;
+    InputError for a file that cannot be read as such at all."""
     reader = csv.reader(io.StringIO(_text(Path(path).read_bytes())))
     try:
         header = next(reader)
@@ -77,8 +79,4 @@ def read_enterprises(path: str | Path) -> list[dict]:
         if r["credit_code"] and codes.count(r["credit_code"]) > 1:
             problems.append(f"第 {r['line']} 行 / line {r['line']}: 统一社会信用代码 {r['credit_code']} 重复 / the "
                             "credit code appears more than once")
-    if problems:
-        raise InputError(f"CSV 有 {len(problems)} 处错误，未导入任何企业 / {len(problems)} problems, nothing imported: "
-                         + "; ".join(problems[:20]) + (" …" if len(problems) > 20 else ""),
-                         details=problems)
-    return out
+    return out, problems

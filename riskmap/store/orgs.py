@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from riskmap import clock
@@ -36,9 +36,7 @@ from riskmap.store.schema import (
     ParkRow,
     RegulatorAccountRow,
     RegulatorRow,
-    RiskEventRow,
     SupervisionRow,
-    UnitRow,
 )
 from riskmap.store.types import utcnow
 
@@ -368,9 +366,9 @@ def _grouped(s: Session, query, ids) -> dict:
 
 def overview_counts(store: Store, ids: frozenset[int] | None, *, today: date | None = None,
                     now: datetime | None = None) -> dict[int, dict]:
-    """Per enterprise id: the highest region level, risks by level (risk events of current units by their residual
-    level), open and overdue hazards by level (0 general, 1 major), inspection records of the last 30 days, and open
-    supervision records. A few grouped queries whatever the number of enterprises."""
+    """Per enterprise id: the highest region level, risks by level (the assessment units of the map snapshot by the
+    level they are drawn in), open and overdue hazards by level (0 general, 1 major), inspection records of the last
+    30 days, and open supervision records. A few grouped queries whatever the number of enterprises."""
     today = today or clock.today()
     now = now or utcnow()
     if ids is not None and not ids:
@@ -382,9 +380,9 @@ def overview_counts(store: Store, ids: frozenset[int] | None, *, today: date | N
         if ids is not None:
             top = top.where(MapFeatureRow.enterprise_id.in_(ids))
         highest = {e: RANK_LEVEL.get(r) for e, r in s.execute(top)}
-        risks = _grouped(s, select(RiskEventRow.enterprise_id, RiskEventRow.residual_level, func.count())
-                         .join(UnitRow, and_(UnitRow.id == RiskEventRow.unit_id, UnitRow.valid_to.is_(None)))
-                         .group_by(RiskEventRow.enterprise_id, RiskEventRow.residual_level), ids)
+        risks = _grouped(s, select(MapFeatureRow.enterprise_id, MapFeatureRow.level, func.count())
+                         .where(MapFeatureRow.layer == "units", MapFeatureRow.geometry.is_not(None))
+                         .group_by(MapFeatureRow.enterprise_id, MapFeatureRow.level), ids)
         open_states = [str(x) for x in OPEN_STATES]
         hazards = _grouped(s, select(HazardRow.enterprise_id, HazardRow.level, func.count())
                            .where(HazardRow.state.in_(open_states))
@@ -468,11 +466,12 @@ def inspection_completion(store: Store, enterprise: str, *, now: datetime | None
     return round(sum(o.state == "done" for o in counted) / len(counted), 4)
 
 
-def import_enterprises(store: Store, records: list[dict], *, by: Any = None) -> dict:
+def import_enterprises(store: Store, records: list[dict], *, by: Any = None, problems=()) -> dict:
     """Enterprises read by riskmap.orgs.csvfile: every line checked against the database first (its park exists and
     fits its division, its credit code is nobody else's); then each written (a new enterprise, or the profile of
-    an existing one). Nothing is written when a line fails."""
-    problems = []
+    an existing one). Nothing is written when a line fails; `problems` are those the file's reading found, reported
+    with these (by line)."""
+    problems = list(problems)
     with store.session() as s:
         for r in records:
             try:
@@ -490,8 +489,9 @@ def import_enterprises(store: Store, records: list[dict], *, by: Any = None) -> 
                 problems.append(f"第 {r['line']} 行 / line {r['line']}: {exc.message}")
         existing = {e["name"] for e in list_enterprises(store)}
     if problems:
+        problems.sort(key=lambda p: int(p.split()[1]) if p.split()[1].isdigit() else 0)
         raise InputError(f"CSV 有 {len(problems)} 处错误，未导入任何企业 / {len(problems)} problems, nothing imported: "
-                         + "; ".join(problems[:20]), details=problems)
+                         + "; ".join(problems[:20]) + (" …" if len(problems) > 20 else ""), details=problems)
     added = updated = 0
     for r in records:
         fields = {k: r[k] for k in ("division_code", "credit_code", "hazchem_code", "industry", "address", "lon",
