@@ -53,7 +53,8 @@ ALL_ROLES = {**ROLES, **REGULATOR_ROLES}
 REGULATOR_PERMISSIONS = frozenset({"read", "oversee", "supervise"})
 
 # An API token's own role caps the rights of its account: a reader token only reads.
-TOKEN_CAPS: dict[str, frozenset[str] | None] = {"editor": None, "reader": frozenset({"read"})}
+# ("oversee" is reading too: a regulator's reader token may read its overview.)
+TOKEN_CAPS: dict[str, frozenset[str] | None] = {"editor": None, "reader": frozenset({"read", "oversee"})}
 # The account role given to a token that had no account before accounts existed (migration 0006, `token create`).
 TOKEN_ACCOUNT_ROLE = {"editor": "editor", "reader": "viewer"}
 

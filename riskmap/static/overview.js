@@ -76,7 +76,9 @@
       var marker = L.circleMarker([row.lat, row.lon], {
         radius: 9, weight: 1.5, color: "#1a1a1a", fillOpacity: 1,
         fillColor: row.highest_level ? colours[row.highest_level] : NEUTRAL
-      }).bindPopup(popup(row)).bindTooltip(esc(row.name));
+      }).bindPopup(popup(row)).bindTooltip(esc(row.name), {
+        permanent: rows.length <= 60, direction: "right", offset: [10, 0], className: "label"
+      });
       marker.addTo(layer);
       bounds.push([row.lat, row.lon]);
     });

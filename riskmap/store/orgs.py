@@ -29,6 +29,7 @@ from riskmap.store.mapdata import MapFeatureRow
 from riskmap.store.rows import clean_enterprise_name, enterprise_id
 from riskmap.store.schema import (
     AccountRow,
+    DataVersionRow,
     EnterpriseProfileRow,
     EnterpriseRow,
     HazardRow,
@@ -162,13 +163,14 @@ def profile(store: Store, enterprise: str) -> dict:
 
 
 def list_enterprises(store: Store, ids: frozenset[int] | None = None) -> list[dict]:
-    """The enterprises (of `ids`, None: all) with their profiles, by name."""
+    """The enterprises (of `ids`, None: all) with their profiles and data versions, by name."""
     with store.session() as s:
-        query = select(EnterpriseRow, EnterpriseProfileRow).outerjoin(
-            EnterpriseProfileRow, EnterpriseProfileRow.enterprise_id == EnterpriseRow.id).order_by(EnterpriseRow.name)
+        query = select(EnterpriseRow, EnterpriseProfileRow, DataVersionRow.version).outerjoin(
+            EnterpriseProfileRow, EnterpriseProfileRow.enterprise_id == EnterpriseRow.id).outerjoin(
+            DataVersionRow, DataVersionRow.enterprise_id == EnterpriseRow.id).order_by(EnterpriseRow.name)
         if ids is not None:
             query = query.where(EnterpriseRow.id.in_(ids) if ids else False)
-        return [{"id": e.id, **_profile_info(s, e.name, p)} for e, p in s.execute(query)]
+        return [{"id": e.id, **_profile_info(s, e.name, p), "data_version": v or 0} for e, p, v in s.execute(query)]
 
 
 # ---------------------------------------------------------------------------------------------- regulators
@@ -415,7 +417,8 @@ def overview_counts(store: Store, ids: frozenset[int] | None, *, today: date | N
 def overview(store: Store, ids: frozenset[int] | None, *, completion=None, **filters) -> list[dict]:
     """The enterprises of `ids` with their profile and counts, filtered (division: a code whose sub-divisions are
     included; park, industry: exact; level: the highest region level; overdue: only those with an overdue hazard).
-    `completion(name) -> float | None` gives the inspection completion of the last 30 days when asked for."""
+    `completion(name, data_version) -> float | None` gives the inspection completion of the last 30 days when asked
+    for."""
     division = filters.get("division")
     prefix = divisions.prefix(divisions.division(division).code) if division else None
     counts = overview_counts(store, ids)
@@ -432,7 +435,8 @@ def overview(store: Store, ids: frozenset[int] | None, *, completion=None, **fil
             continue
         if filters.get("overdue") and not (row["overdue_general_hazards"] or row["overdue_major_hazards"]):
             continue
-        row["inspection_completion"] = completion(ent["name"]) if completion is not None else None
+        row["inspection_completion"] = (completion(ent["name"], ent["data_version"]) if completion is not None
+                                         else None)
         out.append(row)
     return out
 

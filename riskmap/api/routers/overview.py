@@ -4,13 +4,15 @@ highest region level, with a sortable table and filters), its data `/api/overvie
 
 Everything but the page needs "oversee" (riskmap.people: the regulator roles): the enterprises answered are the
 regulator's scope (riskmap.store.orgs.scope_ids), never more. The inspection completion of the last 30 days is
-worked out per enterprise (riskmap.store.orgs.inspection_completion) and kept per enterprise, data version and day.
+worked out per enterprise (riskmap.store.orgs.inspection_completion) and kept per enterprise, data version and ten
+minutes.
 """
 
 from __future__ import annotations
 
 import html
 import threading
+import time
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -118,15 +120,16 @@ def _regulator(who: Principal | None) -> str:
 
 
 def _completion(request: Request):
-    """completion(name) with a cache per (enterprise, data version, day)."""
+    """completion(name, data_version) with a cache per (enterprise, data version, ten minutes): a record bumps the
+    version; a window that closes unchecked turns missed with time only, so an answer is kept ten minutes at most."""
     app = request.app
     store = app.state.store()
     cache = app_singleton(app, "overview_completion", dict)
     lock = app_singleton(app, "overview_completion_lock", threading.Lock)
-    day = clock.today().isoformat()
+    slot = int(time.time() // 600)
 
-    def completion(name: str) -> float | None:
-        key = (name, store.data_version(name), day)
+    def completion(name: str, version: int) -> float | None:
+        key = (name, version, slot)
         with lock:
             if key in cache:
                 return cache[key]
