@@ -336,3 +336,32 @@ def test_org_commands_refuse_bad_input(tmp_path):
     one_line_error(proc, "regulator_viewer")
     run("org", "add-account", "泰州", "--name", "王", "--login", "w1", "--role", "regulator_viewer",
         "--password-stdin", "--db", db, input="password-123\n")
+
+
+def test_overview_tiles_png_and_mvt(regulated):
+    import mapbox_vector_tile
+    import morecantile
+    import numpy as np
+    from kit import rgba
+
+    url, store, heads = regulated
+    profile = orgs.profile(store, DEMO)
+    tile = morecantile.tms.get("WebMercatorQuad").tile(profile["lon"], profile["lat"], 12)
+    path = f"/api/overview/tiles/{tile.z}/{tile.x}/{tile.y}"
+    with TestClient(create_app(Settings(db=url))) as client:
+        assert client.get(path + ".png").status_code == 401
+        assert client.get(path + ".png", headers=heads["editor"]).status_code == 403
+        png = client.get(path + ".png", headers=heads["regulator"])
+        assert png.status_code == 200 and png.headers["content-type"] == "image/png"
+        pixels = rgba(png.content)
+        red = (pixels[..., 0] == 255) & (pixels[..., 1] == 0) & (pixels[..., 2] == 0) & (pixels[..., 3] == 255)
+        assert red.sum() > 20                                        # the demo's point, in the major colour
+        mvt = client.get(path + ".mvt", headers=heads["regulator"])
+        assert mvt.status_code == 200
+        features = mapbox_vector_tile.decode(mvt.content)["enterprises"]["features"]
+        assert [f["properties"]["name"] for f in features] == [DEMO]          # not the enterprise elsewhere
+        assert features[0]["properties"]["level"] == "major" and features[0]["properties"]["colour"] == "#FF0000"
+        far = client.get(path + ".png", headers=heads["other regulator"])
+        assert not np.asarray(rgba(far.content))[..., 3].any()              # its scope has nothing here
+        assert client.get("/api/overview/tiles/3/8/0.png", headers=heads["regulator"]).status_code == 422
+        assert client.get("/api/overview/tiles/25/0/0.mvt", headers=heads["regulator"]).status_code == 422

@@ -1,6 +1,7 @@
 """The regulator's overview (监管端总览): `/overview` (a Leaflet page of the enterprises in scope, coloured by their
 highest region level, with a sortable table and filters), its data `/api/overview`, the statistics of a division
-`/api/overview/statistics` and their Excel export `/api/overview/export.xlsx`.
+`/api/overview/statistics`, their Excel export `/api/overview/export.xlsx`, and the enterprises as PNG and vector
+tiles `/api/overview/tiles/{z}/{x}/{y}.png|.mvt` (layers/enterprises.yaml).
 
 Everything but the page needs "oversee" (riskmap.people: the regulator roles): the enterprises answered are the
 regulator's scope (riskmap.store.orgs.scope_ids), never more. The inspection completion of the last 30 days is
@@ -15,7 +16,7 @@ import threading
 import time
 from typing import Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
@@ -24,15 +25,17 @@ from riskmap import clock
 from riskmap.api.deps import app_singleton
 from riskmap.api.permissions import require
 from riskmap.api.routers.static import app_url, vendor_assets
-from riskmap.errors import ForbiddenError
+from riskmap.errors import ForbiddenError, InputError
 from riskmap.levels import LEVELS_HIGH_TO_LOW, load_palette
 from riskmap.orgs import divisions
 from riskmap.orgs.excel import overview_workbook
 from riskmap.people import Principal
+from riskmap.render.overview import overview_mvt, overview_png
 from riskmap.render.webmap import json_for_script
 from riskmap.store import orgs
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+MVT = "application/vnd.mapbox-vector-tile"
 LevelName = Literal["major", "significant", "general", "low"]
 _ERRORS = {401: {"description": "需要登录或令牌 / sign-in or a token is required"},
            403: {"description": "只有监管账户可以查看 / only a regulator's account looks across enterprises"},
@@ -143,11 +146,11 @@ def _completion(request: Request):
     return completion
 
 
-def _rows(request: Request, who: Principal | None, **filters) -> tuple[str, list[dict]]:
+def _rows(request: Request, who: Principal | None, completion: bool = True, **filters) -> tuple[str, list[dict]]:
     regulator = _regulator(who)
     store = request.app.state.store()
     ids = orgs.scope_ids(store, regulator)
-    rows = orgs.overview(store, ids, completion=_completion(request), **filters)
+    rows = orgs.overview(store, ids, completion=_completion(request) if completion else None, **filters)
     for row in rows:
         row["map_url"] = str(request.url_for("map_page").include_query_params(enterprise=row["name"]))
     return regulator, rows
@@ -203,6 +206,40 @@ def make_router() -> APIRouter:
         body = await run_in_threadpool(work)
         name = f"overview-{division or 'all'}.xlsx"
         return Response(body, media_type=XLSX, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+    def tile_rows(request: Request, who: Principal | None, z: int, x: int, y: int, division: str | None) -> list:
+        if x >= 2 ** z or y >= 2 ** z:
+            raise InputError(f"瓦片 {z}/{x}/{y} 不存在（x、y 应小于 2^z）/ no tile {z}/{x}/{y} (x and y below 2^z)")
+        return _rows(request, who, completion=False, division=division)[1]
+
+    tile_doc = "辖区企业瓦片（按最高风险等级着色）/ a tile of the enterprises of the scope"
+
+    @router.get("/api/overview/tiles/{z}/{x}/{y}.png", summary=tile_doc, response_class=Response,
+                responses={200: {"content": {"image/png": {"schema": {"type": "string", "format": "binary"}}},
+                                 "description": "PNG 瓦片 / a PNG tile"}})
+    async def overview_tile_png(request: Request, who: Principal = OVERSEE, division: str | None = DIVISION,
+                                z: int = Path(..., ge=0, le=24, description="缩放级别 / zoom"),
+                                x: int = Path(..., ge=0, le=2 ** 24 - 1), y: int = Path(..., ge=0, le=2 ** 24 - 1),
+                                scale: int = Query(1, ge=1, le=4, description="1 或 2（@2x）/ pixel ratio")
+                                ) -> Response:
+        def work() -> bytes:
+            return overview_png(tile_rows(request, who, z, x, y, division), (z, x, y), scale=scale)
+
+        return Response(await run_in_threadpool(work), media_type="image/png",
+                        headers={"Cache-Control": "private, no-cache"})
+
+    @router.get("/api/overview/tiles/{z}/{x}/{y}.mvt", summary=tile_doc, response_class=Response,
+                responses={200: {"content": {MVT: {"schema": {"type": "string", "format": "binary"}}},
+                                 "description": "矢量瓦片，图层 enterprises / a vector tile, layer enterprises"}})
+    async def overview_tile_mvt(request: Request, who: Principal = OVERSEE, division: str | None = DIVISION,
+                                z: int = Path(..., ge=0, le=24, description="缩放级别 / zoom"),
+                                x: int = Path(..., ge=0, le=2 ** 24 - 1),
+                                y: int = Path(..., ge=0, le=2 ** 24 - 1)) -> Response:
+        def work() -> bytes:
+            return overview_mvt(tile_rows(request, who, z, x, y, division), (z, x, y))
+
+        return Response(await run_in_threadpool(work), media_type=MVT,
+                        headers={"Cache-Control": "private, no-cache"})
 
     @router.get("/overview", response_class=HTMLResponse, summary="监管总览网页 / the regulator's overview page",
                 responses={200: {"content": {"text/html": {"schema": {"type": "string"}}}}})

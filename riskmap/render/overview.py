@@ -1,0 +1,40 @@
+"""Tiles of the regulator's overview: the enterprises of a scope as points coloured by their highest region level,
+drawn by the same renderers and the same symbology (layers/enterprises.yaml, levels.yaml) as every other layer.
+Reads rows riskmap.store.orgs.overview answered; writes nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import geopandas as gpd
+import shapely
+from pyproj import Transformer
+
+from riskmap.render.mvt import encode_mvt
+from riskmap.render.png import render_png
+from riskmap.render.style import load_layer_style
+
+LAYER = "enterprises"
+_TO_3857 = Transformer.from_crs(4326, 3857, always_xy=True)
+
+
+def enterprise_points(rows: Sequence[dict]) -> gpd.GeoDataFrame:
+    """The located enterprises as points in EPSG:3857 with name, level and the overview's counts."""
+    located = [r for r in rows if r.get("lon") is not None and r.get("lat") is not None]
+    xs, ys = _TO_3857.transform([r["lon"] for r in located], [r["lat"] for r in located])
+    counts = ("major_risks", "significant_risks", "open_major_hazards", "open_general_hazards",
+              "overdue_major_hazards", "overdue_general_hazards", "listed_supervisions")
+    data = {k: [r.get(k) for r in located] for k in ("name", "division_code", "park")}
+    data.update({k: [int(r.get(k) or 0) for r in located] for k in counts})
+    data["level"] = [r.get("highest_level") for r in located]
+    return gpd.GeoDataFrame(data, geometry=shapely.points(xs, ys) if located else [], crs=3857)
+
+
+def overview_png(rows: Sequence[dict], tile: tuple[int, int, int], scale: int = 1) -> bytes:
+    """One PNG tile of the enterprises."""
+    return render_png(enterprise_points(rows), tile, load_layer_style(LAYER), scale=scale)
+
+
+def overview_mvt(rows: Sequence[dict], tile: tuple[int, int, int]) -> bytes:
+    """One vector tile with the layer `enterprises` (rank and colour per feature, as every styled layer)."""
+    return encode_mvt({LAYER: enterprise_points(rows)}, tile, styles={LAYER: load_layer_style(LAYER)})
