@@ -55,7 +55,8 @@ EXPECTED = {
     ("POST", "/api/supervisions"): "supervise", ("POST", "/api/supervisions/{supervision_id}/status"): "supervise",
     ("GET", "/api/overview"): "oversee", ("GET", "/api/overview/statistics"): "oversee",
     ("GET", "/api/overview/export.xlsx"): "oversee",
-    ("GET", "/api/overview/tiles/{z}/{x}/{y}.png"): "oversee", ("GET", "/api/overview/tiles/{z}/{x}/{y}.mvt"): "oversee",
+    ("GET", "/api/overview/tiles/{z}/{x}/{y}.png"): "oversee",
+    ("GET", "/api/overview/tiles/{z}/{x}/{y}.mvt"): "oversee",
 }
 EXPECTED_ROLES = {
     "admin": {"read", "accounts", "settings"},
