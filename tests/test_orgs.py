@@ -365,3 +365,14 @@ def test_overview_tiles_png_and_mvt(regulated):
         assert not np.asarray(rgba(far.content))[..., 3].any()              # its scope has nothing here
         assert client.get("/api/overview/tiles/3/8/0.png", headers=heads["regulator"]).status_code == 422
         assert client.get("/api/overview/tiles/25/0/0.mvt", headers=heads["regulator"]).status_code == 422
+
+
+def test_a_regulator_is_locked_out_whichever_page_it_uses(regulated):
+    from riskmap.errors import AuthError, LockedError
+
+    url, store, _ = regulated
+    for i in range(accounts.LOCK_AFTER):
+        with pytest.raises(AuthError):
+            accounts.sign_in(store, DEMO if i % 2 else "南通某化工", "demo-regulator", "wrong password")
+    with pytest.raises(LockedError):
+        accounts.sign_in(store, "南通某化工", "demo-regulator", "riskmap-demo")

@@ -362,6 +362,8 @@ def sign_in(store, enterprise: str, login: str, password: str, address: str | No
             row = s.execute(select(AccountRow)
                             .join(RegulatorAccountRow, RegulatorAccountRow.account_id == AccountRow.id)
                             .where(AccountRow.login == login)).scalar_one_or_none()
+            if row is not None:   # one lock-out whichever enterprise's page it signs in on
+                login_key = f"regulator:{login}"[:64]
         locked = _locked(s, login_key, address, now)
         ok = _password_ok(row.password_hash if row is not None else None, password)   # always hashes: same time
         if locked:
