@@ -11,7 +11,8 @@ hazards per enterprise (a quarter open, some overdue). Then, each p50 / p95 over
   open and overdue hazards by level, checks, supervision records), and the reference: the same counts as plain SQL
   in one statement per measure (no ORM), in the same run; "ratio" = riskmap / reference;
 - the overview's data for the province's regulator through the HTTP app (GET /api/overview, the page's points and
-  table, inspection completion included; the first call cold, the others with the completions kept).
+  table, inspection completion included; the first call cold, the others with the rows kept per scope state), its
+  PNG tiles (z7–z11) and the statistics of one city.
 
 --quick: 20 enterprises × 50 units, 3 repeats (CI's first-run check). The database is dropped at the end.
 """
@@ -182,12 +183,26 @@ def main() -> None:
             assert first.status_code == 200, first.text[:300]
             print(f"GET /api/overview, province, cold ({len(first.json()['enterprises'])} enterprises): "
                   f"{(time.perf_counter() - t0) * 1000:.0f} ms")
-            page, _ = timed("GET /api/overview, province (completions kept)", args.repeat,
+            page, _ = timed("GET /api/overview, province (rows kept)", args.repeat,
                             lambda: client.get("/api/overview", headers=head))
+            import morecantile
+
+            tms = morecantile.tms.get("WebMercatorQuad")
+            tiles = [tms.tile(118.5 + i * 0.37, 31.5 + i * 0.29, z) for z in (7, 9, 11) for i in range(7)]
+            got = iter(range(10 ** 9))
+
+            def tile() -> None:
+                t = tiles[next(got) % len(tiles)]
+                r = client.get(f"/api/overview/tiles/{t.z}/{t.x}/{t.y}.png", headers=head)
+                assert r.status_code == 200
+
+            _, tile_p95 = timed("overview PNG tile, province (z7–z11, kept rows)", args.repeat * 3, tile)
             stats, _ = timed("GET /api/overview/statistics?division=320100", args.repeat,
                              lambda: client.get("/api/overview/statistics", params={"division": "320100"},
                                                 headers=head))
         print(f"overview data: ratio /api/overview (province) / plain SQL counts (one city) = {page / reference:.1f}")
+        print(f"overview tile p95 {tile_p95:.1f} ms: ratio to the plain SQL counts (one city) = "
+              f"{tile_p95 / reference:.2f}")
         store.close()
     finally:
         with psycopg.connect(args.dsn, autocommit=True) as admin:

@@ -208,6 +208,9 @@ def test_supervision_of_a_major_hazard(regulated):
     body = {"hazard_id": hazard, "level": "city", "document_number": "泰应急督〔2026〕3号",
             "deadline": (date.today() + timedelta(days=30)).isoformat()}
     with TestClient(app) as client:
+        # the overview (kept in memory per scope state) is read before the write: it must not stay stale after it
+        assert client.get("/api/overview", headers=heads["regulator"]).json()["enterprises"][0][
+            "listed_supervisions"] == 0
         assert client.post("/api/supervisions", params={"enterprise": DEMO}, json=body,
                            headers=heads["editor"]).status_code == 403
         assert client.post("/api/supervisions", params={"enterprise": DEMO}, json=body,

@@ -421,15 +421,18 @@ def overview(store: Store, ids: frozenset[int] | None, *, completion=None, **fil
     for."""
     division = filters.get("division")
     prefix = divisions.prefix(divisions.division(division).code) if division else None
-    counts = overview_counts(store, ids)
-    out = []
-    for ent in list_enterprises(store, ids):
+    chosen = []
+    for ent in list_enterprises(store, ids):       # the profile filters first: only those are counted
         if prefix is not None and not (ent["division_code"] or "").startswith(prefix):
             continue
         if filters.get("park") and ent["park"] != filters["park"]:
             continue
         if filters.get("industry") and ent["industry"] != filters["industry"]:
             continue
+        chosen.append(ent)
+    counts = overview_counts(store, frozenset(e["id"] for e in chosen))
+    out = []
+    for ent in chosen:
         row = {**ent, **counts.get(ent["id"], overview_counts_empty())}
         if filters.get("level") and row["highest_level"] != filters["level"]:
             continue
@@ -455,6 +458,15 @@ def statistics(rows: list[dict]) -> dict:
         by_level[r["highest_level"] or "none"] += 1
     sums = {k: sum(r[k] for r in rows) for k in overview_counts_empty() if k != "highest_level"}
     return {"enterprises": len(rows), "by_level": by_level, **sums}
+
+
+def scope_state(store: Store, ids: frozenset[int]) -> tuple:
+    """What the overview of `ids` depends on: each enterprise's data version (every write bumps it: the map snapshot,
+    hazards, supervision, the profile) and the day (hazards fall overdue with it); a key for caching its answers."""
+    with store.session() as s:
+        versions = sorted(s.execute(select(DataVersionRow.enterprise_id, DataVersionRow.version)
+                                    .where(DataVersionRow.enterprise_id.in_(ids) if ids else False)).all())
+    return (clock.today().isoformat(), hash(tuple(map(tuple, versions))), len(versions))
 
 
 def inspection_completion(store: Store, enterprise: str, *, now: datetime | None = None) -> float | None:

@@ -147,10 +147,25 @@ def _completion(request: Request):
 
 
 def _rows(request: Request, who: Principal | None, completion: bool = True, **filters) -> tuple[str, list[dict]]:
+    """The overview rows of the principal's regulator, kept per (regulator, filters, scope state): a tile or a second
+    look at the page reads them from memory until an enterprise of the scope writes (its data version) or the day
+    changes (and, with the inspection completion, ten minutes pass)."""
     regulator = _regulator(who)
     store = request.app.state.store()
     ids = orgs.scope_ids(store, regulator)
-    rows = orgs.overview(store, ids, completion=_completion(request) if completion else None, **filters)
+    cache = app_singleton(request.app, "overview_rows", dict)
+    lock = app_singleton(request.app, "overview_rows_lock", threading.Lock)
+    slot = int(time.time() // 600) if completion else None
+    key = (regulator, slot, tuple(sorted(filters.items())), orgs.scope_state(store, ids))
+    with lock:
+        found = cache.get(key)
+    if found is None:
+        found = orgs.overview(store, ids, completion=_completion(request) if completion else None, **filters)
+        with lock:
+            if len(cache) > 256:
+                cache.clear()
+            cache[key] = found
+    rows = [dict(r) for r in found]
     for row in rows:
         row["map_url"] = str(request.url_for("map_page").include_query_params(enterprise=row["name"]))
     return regulator, rows
