@@ -183,6 +183,9 @@ def test_a_regulator_reads_its_scope_and_writes_only_supervision(regulated):
         assert client.put("/api/orgs/profile", params={"enterprise": DEMO}, headers=heads["regulator"],
                           json={"division_code": "321203"}).status_code == 403
         assert store.data_version(DEMO) == version                      # nothing changed
+        me = client.get("/api/auth/me", headers=heads["regulator"]).json()
+        assert me["regulator"] == "泰州市应急管理局（虚构）" and me["enterprise"] is None
+        assert "supervise" in me["permissions"]
         # an enterprise account has no overview
         assert client.get("/api/overview", headers=heads["editor"]).status_code == 403
 
