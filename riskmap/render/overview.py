@@ -30,11 +30,24 @@ def enterprise_points(rows: Sequence[dict]) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(data, geometry=shapely.points(xs, ys) if located else [], crs=3857)
 
 
-def overview_png(rows: Sequence[dict], tile: tuple[int, int, int], scale: int = 1) -> bytes:
-    """One PNG tile of the enterprises."""
-    return render_png(enterprise_points(rows), tile, load_layer_style(LAYER), scale=scale)
+def _clipped(points: gpd.GeoDataFrame, tile: tuple[int, int, int], margin: float = 0.25) -> gpd.GeoDataFrame:
+    """The points in the tile and a margin around it (a symbol or label near the edge), by their coordinates."""
+    import morecantile
+
+    b = morecantile.tms.get("WebMercatorQuad").xy_bounds(morecantile.Tile(tile[1], tile[2], tile[0]))
+    pad = (b.right - b.left) * margin
+    if points.empty:
+        return points
+    xs, ys = shapely.get_x(points.geometry.values), shapely.get_y(points.geometry.values)
+    keep = (xs >= b.left - pad) & (xs <= b.right + pad) & (ys >= b.bottom - pad) & (ys <= b.top + pad)
+    return points[keep]
 
 
-def overview_mvt(rows: Sequence[dict], tile: tuple[int, int, int]) -> bytes:
+def overview_png(points: gpd.GeoDataFrame, tile: tuple[int, int, int], scale: int = 1) -> bytes:
+    """One PNG tile of the enterprises (`points` from enterprise_points)."""
+    return render_png(_clipped(points, tile), tile, load_layer_style(LAYER), scale=scale)
+
+
+def overview_mvt(points: gpd.GeoDataFrame, tile: tuple[int, int, int]) -> bytes:
     """One vector tile with the layer `enterprises` (rank and colour per feature, as every styled layer)."""
-    return encode_mvt({LAYER: enterprise_points(rows)}, tile, styles={LAYER: load_layer_style(LAYER)})
+    return encode_mvt({LAYER: _clipped(points, tile)}, tile, styles={LAYER: load_layer_style(LAYER)})

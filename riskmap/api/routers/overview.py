@@ -15,6 +15,7 @@ import html
 import threading
 import time
 from typing import Literal
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
@@ -30,7 +31,7 @@ from riskmap.levels import LEVELS_HIGH_TO_LOW, load_palette
 from riskmap.orgs import divisions
 from riskmap.orgs.excel import overview_workbook
 from riskmap.people import Principal
-from riskmap.render.overview import overview_mvt, overview_png
+from riskmap.render.overview import enterprise_points, overview_mvt, overview_png
 from riskmap.render.webmap import json_for_script
 from riskmap.store import orgs
 
@@ -146,10 +147,10 @@ def _completion(request: Request):
     return completion
 
 
-def _rows(request: Request, who: Principal | None, completion: bool = True, **filters) -> tuple[str, list[dict]]:
+def _found(request: Request, who: Principal | None, completion: bool = True, **filters) -> tuple[str, tuple, list]:
     """The overview rows of the principal's regulator, kept per (regulator, filters, scope state): a tile or a second
     look at the page reads them from memory until an enterprise of the scope writes (its data version) or the day
-    changes (and, with the inspection completion, ten minutes pass)."""
+    changes (and, with the inspection completion, ten minutes pass). (regulator, cache key, rows: not to change)."""
     regulator = _regulator(who)
     store = request.app.state.store()
     ids = orgs.scope_ids(store, regulator)
@@ -165,10 +166,30 @@ def _rows(request: Request, who: Principal | None, completion: bool = True, **fi
             if len(cache) > 256:
                 cache.clear()
             cache[key] = found
-    rows = [dict(r) for r in found]
-    for row in rows:
-        row["map_url"] = str(request.url_for("map_page").include_query_params(enterprise=row["name"]))
-    return regulator, rows
+    return regulator, key, found
+
+
+def _rows(request: Request, who: Principal | None, completion: bool = True, **filters) -> tuple[str, list[dict]]:
+    """The overview rows (copies) with the link to each enterprise's map."""
+    regulator, _, found = _found(request, who, completion, **filters)
+    base = str(request.url_for("map_page")) + "?"
+    return regulator, [{**r, "map_url": base + urlencode({"enterprise": r["name"]})} for r in found]
+
+
+def _points(request: Request, who: Principal | None, division: str | None):
+    """The enterprises as points in EPSG:3857 for the tiles, kept with the rows they were made from."""
+    _, key, found = _found(request, who, completion=False, division=division)
+    cache = app_singleton(request.app, "overview_points", dict)
+    lock = app_singleton(request.app, "overview_rows_lock", threading.Lock)
+    with lock:
+        points = cache.get(key)
+    if points is None:
+        points = enterprise_points(found)
+        with lock:
+            if len(cache) > 64:
+                cache.clear()
+            cache[key] = points
+    return points
 
 
 def _legend() -> list[dict]:
@@ -222,10 +243,10 @@ def make_router() -> APIRouter:
         name = f"overview-{division or 'all'}.xlsx"
         return Response(body, media_type=XLSX, headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
-    def tile_rows(request: Request, who: Principal | None, z: int, x: int, y: int, division: str | None) -> list:
+    def tile_points(request: Request, who: Principal | None, z: int, x: int, y: int, division: str | None):
         if x >= 2 ** z or y >= 2 ** z:
             raise InputError(f"瓦片 {z}/{x}/{y} 不存在（x、y 应小于 2^z）/ no tile {z}/{x}/{y} (x and y below 2^z)")
-        return _rows(request, who, completion=False, division=division)[1]
+        return _points(request, who, division)
 
     tile_doc = "辖区企业瓦片（按最高风险等级着色）/ a tile of the enterprises of the scope"
 
@@ -238,7 +259,7 @@ def make_router() -> APIRouter:
                                 scale: int = Query(1, ge=1, le=4, description="1 或 2（@2x）/ pixel ratio")
                                 ) -> Response:
         def work() -> bytes:
-            return overview_png(tile_rows(request, who, z, x, y, division), (z, x, y), scale=scale)
+            return overview_png(tile_points(request, who, z, x, y, division), (z, x, y), scale=scale)
 
         return Response(await run_in_threadpool(work), media_type="image/png",
                         headers={"Cache-Control": "private, no-cache"})
@@ -251,7 +272,7 @@ def make_router() -> APIRouter:
                                 x: int = Path(..., ge=0, le=2 ** 24 - 1),
                                 y: int = Path(..., ge=0, le=2 ** 24 - 1)) -> Response:
         def work() -> bytes:
-            return overview_mvt(tile_rows(request, who, z, x, y, division), (z, x, y))
+            return overview_mvt(tile_points(request, who, z, x, y, division), (z, x, y))
 
         return Response(await run_in_threadpool(work), media_type=MVT,
                         headers={"Cache-Control": "private, no-cache"})
