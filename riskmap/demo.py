@@ -103,6 +103,7 @@ def load_demo(settings) -> dict:
     drawings = load_demo_drawings(settings, store, folder)
     import_ledger(store, ledger, source=ledger_file.name, enterprise=name)
     people = add_demo_accounts(store, name)
+    regulator = add_demo_orgs(store, name)
     inspections = add_demo_inspections(store, name)
     from riskmap.demo_hazards import load_demo_hazards
 
@@ -124,11 +125,12 @@ def load_demo(settings) -> dict:
             + f"\n  隐患 {sum(hazards.values())} 条 / hidden hazards: "
             + "，".join(f"{k} {v}" for k, v in sorted(hazards.items()))
             + f"\n  演示账户 / demo accounts: {'、'.join(people)}（密码 / password {DEMO_PASSWORD}，在 /login 登录）"
+            + f"\n  监管账户 / regulator: {regulator}（同一密码，登录后打开 /overview / same password, then /overview）"
             + f"\n  数据库 / database: {absolute_url(settings.db)}"
             + f"\n  下一步 / next: {next_command(settings)}")
     return {"enterprise": name, "layout": layout, "units": len(ledger.units), "events": events,
             "regions": counts, "accounts": people, "inspections": inspections, "drawings": drawings,
-            "hazards": hazards, "text": text}
+            "hazards": hazards, "regulator": regulator, "text": text}
 
 
 def load_demo_drawings(settings, store, folder: Path) -> list[str]:
@@ -166,6 +168,34 @@ def add_demo_accounts(store, enterprise: str) -> list[str]:
                                     roles=[role], post=zh, by=Author("riskmap demo"))
         logins.append(login)
     return logins
+
+
+DEMO_PARK = "示范化学工业园区（虚构）"
+DEMO_REGULATOR = "泰州市应急管理局（虚构）"
+DEMO_DIVISION = "321203"           # 江苏省泰州市高港区 (GB/T 2260): the demo's phones are Taizhou's (0523)
+DEMO_REGULATOR_LOGIN = "demo-regulator"
+# GB 32100's own example of a unified social credit code (a valid check character), not a real enterprise's.
+DEMO_CREDIT_CODE = "91350100M000100Y43"
+
+
+def add_demo_orgs(store, enterprise: str) -> str:
+    """The demo enterprise's profile in a fictional park of Taizhou's Gaogang district, a city regulator and its
+    supervisor account (so that /overview shows the demo at first start); the regulator account's login."""
+    from riskmap.errors import AlreadyExistsError
+    from riskmap.people import Author
+    from riskmap.store import orgs
+
+    with suppress(AlreadyExistsError):
+        orgs.add_park(store, DEMO_PARK, DEMO_DIVISION)
+    orgs.set_profile(store, enterprise, by=Author("riskmap demo"), division_code=DEMO_DIVISION,
+                     credit_code=DEMO_CREDIT_CODE, hazchem_code=None, industry="化学原料和化学制品制造业",
+                     address="江苏省泰州市高港区示范化学工业园区（虚构）", lon=119.745, lat=32.3202, park=DEMO_PARK)
+    with suppress(AlreadyExistsError):
+        orgs.add_regulator(store, DEMO_REGULATOR, level="city", division_code=DEMO_DIVISION[:4] + "00")
+    with suppress(AlreadyExistsError):
+        orgs.add_regulator_account(store, DEMO_REGULATOR, name="演示监管人员", login=DEMO_REGULATOR_LOGIN,
+                                   password=DEMO_PASSWORD, roles=["regulator_supervisor"], by=Author("riskmap demo"))
+    return DEMO_REGULATOR_LOGIN
 
 
 def demo_accounts_present(store) -> bool:

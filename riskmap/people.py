@@ -1,8 +1,10 @@
 """People: the roles an account may hold and what each role may do, as data (one table the code checks).
 
-An account belongs to one enterprise (or, for the service's own machine accounts, to every enterprise) and holds
-one or more roles; its rights are the union of its roles' permissions. Every HTTP route and every CLI command
-that changes data names the permission it needs (riskmap.api.permissions.require); nothing else decides.
+An account belongs to one organisation: an enterprise, a regulator (its roles are REGULATOR_ROLES: it reads the
+enterprises of its scope and writes only supervision records), or, for the service's own machine accounts, every
+enterprise; it holds one or more roles; its rights are the union of its roles' permissions. Every HTTP route
+and every CLI command that changes data names the permission it needs (riskmap.api.permissions.require);
+nothing else decides.
 No database and no web here: the store (riskmap.store.accounts) and the interfaces use these names.
 """
 
@@ -25,6 +27,8 @@ PERMISSIONS: dict[str, tuple[str, str]] = {   # name → (Chinese, English)
     "hazard_rectify": ("整改指派的隐患", "rectify assigned hazards"),
     "hazard_manage": ("确认、指派、延期审批和销号隐患", "confirm, assign, extend and close hazards"),
     "inspect": ("开展排查并记录", "carry out and record inspections"),
+    "oversee": ("查看辖区内企业总览和统计", "look across the enterprises of a regulator's scope"),
+    "supervise": ("挂牌督办重大隐患", "put major hazards under supervision (挂牌督办)"),
 }
 
 # role → (Chinese name, English name, permissions). The order is the order lists show.
@@ -39,8 +43,18 @@ ROLES: dict[str, tuple[str, str, frozenset[str]]] = {
     "viewer": ("查看人员", "viewer", frozenset({"read"})),
 }
 
+# A regulator's roles (riskmap.orgs): given only to accounts of a regulator, never to an enterprise's.
+REGULATOR_ROLES: dict[str, tuple[str, str, frozenset[str]]] = {
+    "regulator_viewer": ("监管查看人员", "regulator viewer", frozenset({"read", "oversee"})),
+    "regulator_supervisor": ("监管督办人员", "regulator supervisor", frozenset({"read", "oversee", "supervise"})),
+}
+ALL_ROLES = {**ROLES, **REGULATOR_ROLES}
+# What a regulator may do in an enterprise of its scope (anything else is refused with REGULATOR_REFUSAL).
+REGULATOR_PERMISSIONS = frozenset({"read", "oversee", "supervise"})
+
 # An API token's own role caps the rights of its account: a reader token only reads.
-TOKEN_CAPS: dict[str, frozenset[str] | None] = {"editor": None, "reader": frozenset({"read"})}
+# ("oversee" is reading too: a regulator's reader token may read its overview.)
+TOKEN_CAPS: dict[str, frozenset[str] | None] = {"editor": None, "reader": frozenset({"read", "oversee"})}
 # The account role given to a token that had no account before accounts existed (migration 0006, `token create`).
 TOKEN_ACCOUNT_ROLE = {"editor": "editor", "reader": "viewer"}
 
@@ -50,12 +64,16 @@ MAX_TEXT = 200
 LOGIN_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}")
 
 
-def check_role(role: str) -> str:
-    """The role's key, or ValueError with a message naming the roles there are."""
+def check_role(role: str, regulator: bool = False) -> str:
+    """The role's key, or ValueError with a message naming the roles there are (a regulator's account takes
+    REGULATOR_ROLES, any other account ROLES)."""
     key = (role or "").strip().lower()
-    if key not in ROLES:
-        raise ValueError(f"没有角色 “{role}”，可用：{'、'.join(ROLES)} / no role {role!r}; the roles are "
-                         f"{', '.join(ROLES)}")
+    table = REGULATOR_ROLES if regulator else ROLES
+    if key not in table:
+        whose = "监管账户" if regulator else "企业账户"
+        raise ValueError(f"{whose}没有角色 “{role}”，可用：{'、'.join(table)} / no role {role!r} for "
+                         f"{'a regulator' if regulator else 'an enterprise'}'s account; the roles are "
+                         f"{', '.join(table)}")
     return key
 
 
@@ -63,14 +81,14 @@ def permissions_of(roles: Iterable[str], token_role: str | None = None) -> froze
     """The union of the roles' permissions, capped by an API token's role when the request came with a token."""
     found: set[str] = set()
     for role in roles:
-        found |= ROLES.get(role, ("", "", frozenset()))[2]
+        found |= ALL_ROLES.get(role, ("", "", frozenset()))[2]
     cap = TOKEN_CAPS.get(token_role) if token_role else None
     return frozenset(found & cap if cap is not None else found)
 
 
 def role_label(role: str) -> str:
     """A role as people read it, Chinese then English (an unknown code as itself)."""
-    zh, en, _ = ROLES.get(role, (role, role, frozenset()))
+    zh, en, _ = ALL_ROLES.get(role, (role, role, frozenset()))
     return f"{zh} / {en}"
 
 
@@ -125,6 +143,7 @@ class Principal:
     token_id: int | None = None
     token_role: str | None = None
     session_id: int | None = None
+    regulator: str | None = None    # the regulator an account of a regulator belongs to (enterprise is None)
 
     @property
     def author(self) -> Author:

@@ -11,9 +11,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from riskmap.api.app import create_app
-from riskmap.people import PERMISSIONS, ROLES
+from riskmap.people import PERMISSIONS, REGULATOR_ROLES, ROLES
 from riskmap.settings import Settings
-from riskmap.store import accounts, open_store, tokens
+from riskmap.store import accounts, open_store, orgs, tokens
 
 ENT, OTHER = "示范化工", "别家化工"
 PASSWORD = "permission-walk-1"
@@ -52,6 +52,12 @@ EXPECTED = {
     ("POST", "/api/hazards/{hazard_id}/photos/after"): "hazard_rectify",
     ("POST", "/api/hazards/{hazard_id}/accept"): "hazard_accept",
     ("POST", "/api/hazards/{hazard_id}/send-back"): "hazard_accept",
+    ("PUT", "/api/orgs/profile"): "settings",
+    ("POST", "/api/supervisions"): "supervise", ("POST", "/api/supervisions/{supervision_id}/status"): "supervise",
+    ("GET", "/api/overview"): "oversee", ("GET", "/api/overview/statistics"): "oversee",
+    ("GET", "/api/overview/export.xlsx"): "oversee",
+    ("GET", "/api/overview/tiles/{z}/{x}/{y}.png"): "oversee",
+    ("GET", "/api/overview/tiles/{z}/{x}/{y}.mvt"): "oversee",
 }
 EXPECTED_ROLES = {
     "admin": {"read", "accounts", "settings"},
@@ -62,6 +68,8 @@ EXPECTED_ROLES = {
     "rectifier": {"read", "hazard_rectify"},
     "viewer": {"read"},
 }
+EXPECTED_REGULATOR_ROLES = {"regulator_viewer": {"read", "oversee"},
+                            "regulator_supervisor": {"read", "oversee", "supervise"}}
 SAMPLE = {"z": "0", "x": "0", "y": "0", "tile_matrix": "0", "tile_row": "0", "tile_col": "0", "row": "0",
           "col": "0", "tms_id": "WebMercatorQuad", "tms": "WebMercatorQuad", "layer": "units",
           "collection_id": "layout", "spec": "leaflet/leaflet.js", "name": "edit.js"}
@@ -99,6 +107,20 @@ def world(store_url):
                                    roles=list(ROLES))
     heads["other enterprise"] = {"Authorization": "Bearer " + tokens.create_token(store, "editor", "o",
                                                                                    account_id=made["id"])[0]}
+    # a regulator whose scope holds ENT (its division), one whose scope does not (another county)
+    orgs.set_profile(store, ENT, division_code="321203")
+    orgs.set_profile(store, OTHER, division_code="320612")
+    orgs.add_regulator(store, "泰州市局", level="city", division_code="321200")
+    orgs.add_regulator(store, "通州区局", level="county", division_code="320612")
+    for role in REGULATOR_ROLES:
+        made = orgs.add_regulator_account(store, "泰州市局", name=f"{role} 人", login=f"{role}-1", password=PASSWORD,
+                                          roles=[role])
+        heads[role] = {"Authorization": "Bearer " + tokens.create_token(store, "editor", role,
+                                                                         account_id=made["id"])[0]}
+    made = orgs.add_regulator_account(store, "通州区局", name="别处监管", login="far-1", password=PASSWORD,
+                                      roles=list(REGULATOR_ROLES))
+    heads["regulator elsewhere"] = {"Authorization": "Bearer " + tokens.create_token(store, "editor", "far",
+                                                                                      account_id=made["id"])[0]}
     heads["nobody"] = {}
     yield store_url, store, heads
     store.close()
@@ -109,7 +131,9 @@ def _allowed(who: str, permission: str | None) -> bool:
         return True
     if who in ("nobody", "reader token", "other enterprise"):
         return False
-    return permission in ROLES[who][2]
+    if who == "regulator elsewhere":
+        return permission == "oversee"          # its own overview; ENT is outside its scope
+    return permission in {**ROLES, **REGULATOR_ROLES}[who][2]
 
 
 def _expected_status(who: str, permission: str | None, read_closed: bool = False, path: str = "",
@@ -137,6 +161,7 @@ def test_the_tables(world):
     table = app.state.route_permissions
     assert {k: v for k, v in table.items() if v != "read"} == EXPECTED
     assert {role: set(perms) for role, (_, _, perms) in ROLES.items()} == EXPECTED_ROLES
+    assert {role: set(perms) for role, (_, _, perms) in REGULATOR_ROLES.items()} == EXPECTED_REGULATOR_ROLES
     assert all(p in PERMISSIONS for v in table.values() if v for p in [v])
     documented = {(m, p) for m, p in _operations(app)}
     assert documented <= set(table)

@@ -24,6 +24,7 @@ class WhoAmI(Answer):
     name: str
     login: str | None = None
     enterprise: str | None = None
+    regulator: str | None = Field(None, description="监管机构（监管账户）/ the regulator of a regulator's account")
     roles: list[str]
     permissions: list[str]
     via: str = Field(description="session | token")

@@ -181,7 +181,8 @@ def make_router():
         if who is None:
             raise missing()
         return {"id": who.account_id, "name": who.name, "login": who.login, "enterprise": who.enterprise,
-                "roles": list(who.roles), "permissions": sorted(who.permissions), "via": who.via,
+                "regulator": who.regulator, "roles": list(who.roles), "permissions": sorted(who.permissions),
+                "via": who.via,
                 "role": "editor" if who.may("edit_layout") else "reader", "token_id": who.token_id}
 
     return router

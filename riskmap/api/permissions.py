@@ -8,6 +8,8 @@ carry the session's CSRF token in the `X-CSRF-Token` header (double submit: the 
 
 - no credentials, or bad ones: 401 (with `WWW-Authenticate: Bearer`);
 - an account of another enterprise than the request's: 403;
+- an account of a regulator: the enterprises of its scope (riskmap.store.orgs.in_scope) and only "read", "oversee" and
+  "supervise" there (403 for anything else, and for an enterprise outside its scope);
 - an account whose roles lack the permission: 403.
 
 "read" is required of every route of the app (create_app adds it to each router): reading stays open unless the
@@ -26,8 +28,8 @@ from fastapi import Request
 from fastapi.routing import APIRoute
 
 from riskmap.errors import AuthError, ForbiddenError, RiskmapError
-from riskmap.people import PERMISSIONS, Principal, role_label
-from riskmap.store import accounts
+from riskmap.people import PERMISSIONS, REGULATOR_PERMISSIONS, Principal, role_label
+from riskmap.store import accounts, orgs
 
 REALM = "riskmap"
 QUERY_PARAM = "access_token"
@@ -150,7 +152,9 @@ def check(request: Request, permission: str) -> Principal | None:
     who = principal_of(request)
     if who is None:
         raise missing()
-    if who.enterprise is not None:
+    if who.regulator is not None:
+        check_regulator(request, who, permission)
+    elif who.enterprise is not None:
         wanted = requested_enterprise(request)
         if wanted != who.enterprise:
             _record(request, who, wanted, permission, "another_enterprise")
@@ -166,6 +170,27 @@ def check(request: Request, permission: str) -> Principal | None:
                              f"{' (a reader token)' if how else ''}")
     state[CHECKED_STATE] = permission
     return who
+
+
+# Permissions that look across enterprises rather than into one (the overview): no enterprise to check.
+ACROSS = frozenset({"oversee"})
+
+
+def check_regulator(request: Request, who: Principal, permission: str) -> None:
+    """A regulator's account: writes nothing but supervision records, reads only the enterprises of its scope."""
+    if permission not in REGULATOR_PERMISSIONS:
+        _record(request, who, requested_enterprise(request), permission, "regulator_write")
+        raise ForbiddenError(f"监管账户 “{who.name}”（{who.regulator}）只能查看辖区企业和挂牌督办，不能"
+                             f"{PERMISSIONS[permission][0]} / {who.name!r} is an account of the regulator "
+                             f"{who.regulator!r}: it reads the enterprises of its scope and writes only supervision "
+                             f"records; it may not {PERMISSIONS[permission][1]}")
+    if permission in ACROSS:
+        return
+    wanted = requested_enterprise(request)
+    if not orgs.in_scope(request.app.state.store(), who.regulator, wanted):
+        _record(request, who, wanted, permission, "out_of_scope")
+        raise ForbiddenError(f"企业 “{wanted}” 不在监管机构 “{who.regulator}” 的监管范围内 / the enterprise {wanted!r} "
+                             f"is not in the scope of the regulator {who.regulator!r}")
 
 
 def _record(request: Request, who: Principal, enterprise: str | None, permission: str, why: str) -> None:

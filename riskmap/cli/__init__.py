@@ -28,7 +28,7 @@ def root_options(db: DbOption = None, enterprise: EnterpriseOption = None) -> No
 
 # Modules that define `register(app)`; listed here so the command's shape is visible in one place.
 _COMMAND_MODULES = ("evaluate", "ledger", "layout", "users", "service", "prints", "tokens", "history", "inspection",
-                    "hazards")
+                    "hazards", "orgs")
 
 for _name in _COMMAND_MODULES:
     importlib.import_module(f"riskmap.cli.{_name}").register(app)

@@ -25,7 +25,7 @@ RolesOption = Annotated[list[str], typer.Option("--role", "-r", help="角色，�
 Who = Annotated[str, typer.Argument(help="登录名（手机号或工号）或账户编号 / login or account id")]
 
 
-def _operator():
+def operator():
     """The author of what the command line does: the operating-system user, outside any account."""
     import getpass
 
@@ -92,7 +92,7 @@ def init(db: DbOption = None, enterprise: EnterpriseOption = None,
     typer.echo(f"数据库已就绪 / database ready: {settings.db}")
     if admin is not None:
         made = accounts.create_account(store, name, name=admin, login=login, password=read_password(password_stdin),
-                                       roles=["admin"], by=_operator())
+                                       roles=["admin"], by=operator())
         typer.echo(f"已创建企业管理员 / administrator created: {_line(made)}（企业 enterprise {name}）")
 
 
@@ -111,7 +111,7 @@ def add(name: Annotated[str, typer.Option("--name", help="姓名 / name")],
     store, ent = _open(db, enterprise)
     password = read_password(password_stdin)
     made = accounts.create_account(store, ent, name=name, login=login, password=password, roles=role,
-                                   department=department, post=post, phone=phone, by=_operator())
+                                   department=department, post=post, phone=phone, by=operator())
     _show(made, as_json, "已创建账户 / account created")
 
 
@@ -137,7 +137,7 @@ def disable(who: Who, db: DbOption = None, enterprise: EnterpriseOption = None, 
     from riskmap.store import accounts
 
     store, ent = _open(db, enterprise)
-    _show(accounts.set_disabled(store, ent, who, True, by=_operator()), as_json, "已停用 / disabled")
+    _show(accounts.set_disabled(store, ent, who, True, by=operator()), as_json, "已停用 / disabled")
 
 
 @user_app.command("enable")
@@ -146,7 +146,7 @@ def enable(who: Who, db: DbOption = None, enterprise: EnterpriseOption = None, a
     from riskmap.store import accounts
 
     store, ent = _open(db, enterprise)
-    _show(accounts.set_disabled(store, ent, who, False, by=_operator()), as_json, "已启用 / enabled")
+    _show(accounts.set_disabled(store, ent, who, False, by=operator()), as_json, "已启用 / enabled")
 
 
 @user_app.command("reset-password")
@@ -157,7 +157,7 @@ def reset_password(who: Who, password_stdin: PasswordStdin = False, db: DbOption
 
     store, ent = _open(db, enterprise)
     password = read_password(password_stdin)
-    _show(accounts.reset_password(store, ent, who, password, by=_operator()), as_json,
+    _show(accounts.reset_password(store, ent, who, password, by=operator()), as_json,
           "密码已重设 / password reset")
 
 
@@ -168,7 +168,7 @@ def grant(who: Who, role: RolesOption, db: DbOption = None, enterprise: Enterpri
     from riskmap.store import accounts
 
     store, ent = _open(db, enterprise)
-    _show(accounts.set_roles(store, ent, who, grant=role, by=_operator()), as_json, "已授予 / granted")
+    _show(accounts.set_roles(store, ent, who, grant=role, by=operator()), as_json, "已授予 / granted")
 
 
 @user_app.command("revoke")
@@ -178,7 +178,7 @@ def revoke(who: Who, role: RolesOption, db: DbOption = None, enterprise: Enterpr
     from riskmap.store import accounts
 
     store, ent = _open(db, enterprise)
-    _show(accounts.set_roles(store, ent, who, revoke=role, by=_operator()), as_json, "已撤销 / revoked")
+    _show(accounts.set_roles(store, ent, who, revoke=role, by=operator()), as_json, "已撤销 / revoked")
 
 
 def register(app: typer.Typer) -> None:

@@ -38,6 +38,8 @@ from riskmap.store.schema import (
     EnterpriseRow,
     LayoutVersionRow,
     LedgerVersionRow,
+    RegulatorAccountRow,
+    RegulatorRow,
     SignInAttemptRow,
     WebSessionRow,
 )
@@ -83,13 +85,21 @@ def _enterprise_name(s: Session, ent_id: int | None) -> str | None:
 
 def _roles(s: Session, account_id: int) -> tuple[str, ...]:
     found = set(s.execute(select(AccountRoleRow.role).where(AccountRoleRow.account_id == account_id)).scalars())
-    return tuple(r for r in people.ROLES if r in found)
+    return tuple(r for r in people.ALL_ROLES if r in found)
+
+
+def _regulator(s: Session, account_id: int) -> str | None:
+    """The name of the regulator an account belongs to (None: not a regulator's account)."""
+    return s.execute(select(RegulatorRow.name).join(RegulatorAccountRow,
+                                                    RegulatorAccountRow.regulator_id == RegulatorRow.id)
+                     .where(RegulatorAccountRow.account_id == account_id)).scalar_one_or_none()
 
 
 def _info(s: Session, row: AccountRow) -> dict:
     return {"id": row.id, "enterprise": _enterprise_name(s, row.enterprise_id), "name": row.name,
             "login": row.login, "department": row.department, "post": row.post, "phone": row.phone,
-            "roles": list(_roles(s, row.id)), "disabled": bool(row.disabled), "can_sign_in": bool(row.password_hash),
+            "roles": list(_roles(s, row.id)), "regulator": _regulator(s, row.id),
+            "disabled": bool(row.disabled), "can_sign_in": bool(row.password_hash),
             "created_at": row.created_at, "updated_at": row.updated_at, "created_by": row.created_by}
 
 
@@ -161,11 +171,11 @@ def _clean(value: str | None, what_zh: str, what_en: str, limit: int = people.MA
     return value
 
 
-def _checked_roles(roles) -> list[str]:
+def _checked_roles(roles, regulator: bool = False) -> list[str]:
     out = []
     for role in roles:
         try:
-            key = people.check_role(role)
+            key = people.check_role(role, regulator=regulator)
         except ValueError as exc:
             raise InputError(str(exc)) from None
         if key not in out:
@@ -177,8 +187,11 @@ def _checked_roles(roles) -> list[str]:
 
 def create_account(store, enterprise: str | None, *, name: str, login: str, password: str | None,
                    roles, department: str | None = None, post: str | None = None, phone: str | None = None,
-                   by: Any = None, create_enterprise: bool = False) -> dict:
-    """A new account of the enterprise; AlreadyExistsError (409) when the login is taken there."""
+                   by: Any = None, create_enterprise: bool = False, regulator_id: int | None = None) -> dict:
+    """A new account of the enterprise (or, with `regulator_id` and no enterprise, of that regulator: its roles are
+    then riskmap.people.REGULATOR_ROLES); AlreadyExistsError (409) when the login is taken there."""
+    if regulator_id is not None and enterprise is not None:
+        raise InputError("监管账户不属于企业 / a regulator's account belongs to no enterprise")
     name = _clean(name, "姓名", "the name")
     if not name:
         raise InputError("账户需要姓名 / an account needs a name")
@@ -186,7 +199,7 @@ def create_account(store, enterprise: str | None, *, name: str, login: str, pass
     problem = people.login_problem(login)
     if problem:
         raise InputError(problem)
-    roles = _checked_roles(roles)
+    roles = _checked_roles(roles, regulator=regulator_id is not None)
     hashed = hash_password(password) if password is not None else None
     values = {"department": _clean(department, "部门", "the department"), "post": _clean(post, "岗位", "the post"),
               "phone": _clean(phone, "电话", "the phone", 64)}
@@ -200,6 +213,8 @@ def create_account(store, enterprise: str | None, *, name: str, login: str, pass
                          created_at=now, updated_at=now, created_by=str(by) if by is not None else None, **values)
         s.add(row)
         s.flush()
+        if regulator_id is not None:
+            s.add(RegulatorAccountRow(account_id=row.id, regulator_id=regulator_id))
         for role in roles:
             s.add(AccountRoleRow(account_id=row.id, role=role, granted_at=now,
                                  granted_by=str(by) if by is not None else None))
@@ -250,11 +265,12 @@ def reset_password(store, enterprise: str | None, who: int | str, password: str,
 def set_roles(store, enterprise: str | None, who: int | str, *, grant=(), revoke=(), by: Any = None) -> dict:
     """Grant and revoke roles; an account keeps at least one, and nobody changes their own roles."""
     grant, revoke = list(grant), list(revoke)
-    grant_keys = _checked_roles(grant) if grant else []
-    revoke_keys = _checked_roles(revoke) if revoke else []
     with store.session(write=True) as s:
         ent_id = _ent_id(s, enterprise)
         row = _find(s, ent_id, who)
+        regulator = _regulator(s, row.id) is not None
+        grant_keys = _checked_roles(grant, regulator) if grant else []
+        revoke_keys = _checked_roles(revoke, regulator) if revoke else []
         if people.account_id_of(by) == row.id:
             raise ForbiddenError("不能修改自己的角色 / you cannot change your own roles")
         held = set(_roles(s, row.id))
@@ -285,7 +301,8 @@ def _principal(s: Session, row: AccountRow, via: str, **extra) -> Principal:
     roles = _roles(s, row.id)
     return Principal(account_id=row.id, name=row.name, login=row.login,
                      enterprise=_enterprise_name(s, row.enterprise_id), roles=roles,
-                     permissions=people.permissions_of(roles, extra.get("token_role")), via=via, **extra)
+                     permissions=people.permissions_of(roles, extra.get("token_role")), via=via,
+                     regulator=_regulator(s, row.id) if row.enterprise_id is None else None, **extra)
 
 
 def principal_for_token(store, text: str | None) -> Principal | None:
@@ -341,6 +358,12 @@ def sign_in(store, enterprise: str, login: str, password: str, address: str | No
         login_key = f"{ent_id}:{login}"[:64]      # the lock-out's key: one login of one enterprise
         row = s.execute(select(AccountRow).where(AccountRow.enterprise_id == ent_id, AccountRow.login == login)
                         ).scalar_one_or_none()
+        if row is None:       # a regulator's account signs in on the page of any enterprise
+            row = s.execute(select(AccountRow)
+                            .join(RegulatorAccountRow, RegulatorAccountRow.account_id == AccountRow.id)
+                            .where(AccountRow.login == login)).scalar_one_or_none()
+            if row is not None:   # one lock-out whichever enterprise's page it signs in on
+                login_key = f"regulator:{login}"[:64]
         locked = _locked(s, login_key, address, now)
         ok = _password_ok(row.password_hash if row is not None else None, password)   # always hashes: same time
         if locked:
@@ -403,6 +426,33 @@ def principal_for_session(store, session_text: str | None, csrf_text: str | None
         with store.session(write=True) as s:
             s.execute(update(WebSessionRow).where(WebSessionRow.id == who.session_id).values(last_seen_at=now))
     return who
+
+
+def move_account(store, enterprise: str, who: int | str, to_enterprise: str, by: Any = None,
+                 reason: str | None = None) -> dict:
+    """Move an account to another enterprise: its browser sessions end at once (a page signed in for the old
+    enterprise must sign in again), its tokens follow it (they act for the new enterprise from the next request);
+    the move is recorded in the trail of both enterprises."""
+    with store.session(write=True) as s:
+        ent_id = enterprise_id(s, enterprise, create=False)
+        to_id = enterprise_id(s, to_enterprise, create=False)
+        row = _find(s, ent_id, who)
+        if to_id == ent_id:
+            raise InputError(f"账户已属于企业 “{to_enterprise}” / the account already belongs to {to_enterprise!r}")
+        if people.account_id_of(by) == row.id:
+            raise ForbiddenError("不能移动自己的账户 / you cannot move your own account")
+        if s.execute(select(AccountRow.id).where(AccountRow.enterprise_id == to_id,
+                                                 AccountRow.login == row.login)).first() is not None:
+            raise AlreadyExistsError(f"企业 “{to_enterprise}” 已有登录名 “{row.login}” / {to_enterprise!r} already has "
+                                     f"an account with the login {row.login!r}")
+        _end_sessions(s, row.id)
+        row.enterprise_id = to_id
+        row.updated_at = utcnow()
+        s.flush()
+        detail = {"account_id": row.id, "from": _enterprise_name(s, ent_id), "to": _enterprise_name(s, to_id)}
+        _audit(s, ent_id, "account.move_out", by, [row.login], detail, reason)
+        _audit(s, to_id, "account.move_in", by, [row.login], detail, reason)
+        return _info(s, row)
 
 
 def record_refusal(store, who: Principal | None, enterprise: str | None, detail: dict) -> None:

@@ -585,6 +585,81 @@ class HazardPhotoRow(Base):
     uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
     event_id: Mapped[int | None] = mapped_column(ForeignKey("hazard_events.id"))
 
+# ---------------------------------------------------------------------------------------------- organisations
+# (riskmap.orgs: the rules; riskmap.store.orgs reads and writes these rows; migration 0010_orgs)
+
+
+class ParkRow(Base):
+    """A chemical park (化工园区) in a division (GB/T 2260)."""
+
+    __tablename__ = "parks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    division_code: Mapped[str] = mapped_column(String(6))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class EnterpriseProfileRow(Base):
+    """An enterprise's profile: its codes, industry, address, location, division and park (riskmap.orgs.model)."""
+
+    __tablename__ = "enterprise_profiles"
+    __table_args__ = (Index("ix_enterprise_profiles_division", "division_code"),)
+
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"), primary_key=True)
+    credit_code: Mapped[str | None] = mapped_column(String(18), unique=True)
+    hazchem_code: Mapped[str | None] = mapped_column(String(9))
+    industry: Mapped[str | None] = mapped_column(String(200))
+    address: Mapped[str | None] = mapped_column(String(500))
+    lon: Mapped[float | None] = mapped_column(Double)
+    lat: Mapped[float | None] = mapped_column(Double)
+    division_code: Mapped[str] = mapped_column(String(6))
+    park_id: Mapped[int | None] = mapped_column(ForeignKey("parks.id"), index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class RegulatorRow(Base):
+    """A regulator (监管部门): of a division (level province, city or county) or of a park (level park)."""
+
+    __tablename__ = "regulators"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    level: Mapped[str] = mapped_column(String(16))
+    division_code: Mapped[str | None] = mapped_column(String(6))
+    park_id: Mapped[int | None] = mapped_column(ForeignKey("parks.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class RegulatorAccountRow(Base):
+    """An account of a regulator (its `enterprise_id` is NULL): it reads the enterprises of the regulator's scope."""
+
+    __tablename__ = "regulator_accounts"
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
+    regulator_id: Mapped[int] = mapped_column(ForeignKey("regulators.id"), index=True)
+
+
+class SupervisionRow(Base):
+    """A supervision record (挂牌督办) of a major hazard by a regulator: level, document number, deadline, status."""
+
+    __tablename__ = "supervisions"
+    __table_args__ = (Index("ix_supervisions_enterprise_status", "enterprise_id", "status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"))
+    hazard_id: Mapped[int] = mapped_column(ForeignKey("hazards.id"))
+    regulator_id: Mapped[int] = mapped_column(ForeignKey("regulators.id"))
+    level: Mapped[str] = mapped_column(String(16))
+    document_number: Mapped[str] = mapped_column(String(100))
+    deadline: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by: Mapped[str | None] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 def index_applies(index: Index, dialect_name: str) -> bool:
     """Whether an index exists on a dialect (GiST only on PostgreSQL)."""
     dialects = index.info.get(DIALECTS)

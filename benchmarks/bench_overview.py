@@ -1,0 +1,217 @@
+"""The regulator's overview at scale, against PostGIS: N enterprises of M units each, generated in the database.
+
+    .venv/bin/python benchmarks/bench_overview.py [--enterprises 1000] [--units 1000] [--repeat 20] [--quick]
+
+A scratch database on 127.0.0.1:5432 is migrated and filled with SQL (generate_series): N enterprises with their
+profiles spread over the counties of Jiangsu (GB/T 2260 codes from the shipped table), M drawn units and M/10 regions
+per enterprise in the map snapshot (map_features, the rows the map and the overview read, with levels), 20 hidden
+hazards per enterprise (a quarter open, some overdue). Then, each p50 / p95 over --repeat runs:
+
+- the counts of one city's enterprises (riskmap.store.orgs.overview_counts: highest region level, risks by level,
+  open and overdue hazards by level, checks, supervision records), and the reference: the same counts as plain SQL
+  in one statement per measure (no ORM), in the same run; "ratio" = riskmap / reference;
+- the overview's data for the province's regulator through the HTTP app (GET /api/overview, the page's points and
+  table, inspection completion included; the first call cold, the others with the rows kept per scope state), its
+  PNG tiles (z7–z11) and the statistics of one city.
+
+--quick: 20 enterprises × 50 units, 3 repeats (CI's first-run check). The database is dropped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def timed(label: str, repeat: int, fn) -> tuple[float, float]:
+    """Run `fn` `repeat` times; print and return p50 and p95 in milliseconds."""
+    runs = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        runs.append((time.perf_counter() - t0) * 1000)
+    runs.sort()
+    p95 = runs[min(len(runs) - 1, int(round(0.95 * (len(runs) - 1))))]
+    p50 = statistics.median(runs)
+    print(f"{label:<58} p50 {p50:8.1f} ms   p95 {p95:8.1f} ms   (n={repeat})")
+    return p50, p95
+
+
+def generate(dsn: str, n: int, m: int) -> None:
+    """Fill the migrated database with N enterprises × M units (see the module docstring)."""
+    import psycopg
+
+    from riskmap.orgs import divisions
+
+    counties = sorted(d.code for d in divisions.table().values() if d.level == "county" and d.code.startswith("32"))
+    regions = max(1, m // 10)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("CREATE TEMP TABLE counties (i int, code text)")
+        with conn.cursor().copy("COPY counties (i, code) FROM STDIN") as copy:
+            for i, code in enumerate(counties):
+                copy.write_row((i, code))
+        conn.execute("""
+            INSERT INTO enterprises (id, name, created_at)
+            SELECT g, '企业' || lpad(g::text, 5, '0'), now() FROM generate_series(1, %(n)s) g""", {"n": n})
+        conn.execute("SELECT setval(pg_get_serial_sequence('enterprises', 'id'), %(n)s)", {"n": n})
+        conn.execute("INSERT INTO data_versions SELECT id, 1, now() FROM enterprises")
+        conn.execute("""
+            INSERT INTO enterprise_profiles (enterprise_id, division_code, industry, lon, lat, updated_at)
+            SELECT e.id, c.code, CASE WHEN e.id % 3 = 0 THEN '医药' ELSE '化工' END,
+                   118.5 + (e.id % 50) * 0.05, 31.5 + (e.id / 50 % 50) * 0.05, now()
+            FROM enterprises e JOIN counties c ON c.i = e.id % (SELECT count(*) FROM counties)""")
+        levels = "(ARRAY['major','significant','general','low','general','low','low','low'])"
+        t0 = time.perf_counter()
+        conn.execute(f"""
+            INSERT INTO map_features (enterprise_id, layer, key, feature_id, data_version, name, kind, level,
+                                      geometry, minx, miny, maxx, maxy)
+            SELECT e, 'units', 'U' || u, u, 1, '单元' || u, 'main',
+                   {levels}[1 + (e * 7 + u) %% 8],
+                   ST_SetSRID(ST_MakePoint(13300000 + u, 3700000 + e), 3857), 0, 0, 0, 0
+            FROM generate_series(1, %(n)s) e, generate_series(1, %(m)s) u""", {"n": n, "m": m})
+        conn.execute(f"""
+            INSERT INTO map_features (enterprise_id, layer, key, feature_id, data_version, name, kind, level,
+                                      geometry, minx, miny, maxx, maxy)
+            SELECT e, 'regions', 'R' || r, %(m)s + r, 1, '区域' || r, 'region',
+                   {levels}[1 + (e + r * 3) %% 8],
+                   ST_SetSRID(ST_MakeEnvelope(13300000 + r, 3700000 + e, 13300001 + r, 3700001 + e), 3857),
+                   0, 0, 0, 0
+            FROM generate_series(1, %(n)s) e, generate_series(1, %(r)s) r""", {"n": n, "m": m, "r": regions})
+        conn.execute("""
+            INSERT INTO hazards (enterprise_id, uid, state, level, source, hazard_type, manage_type, category,
+                                 name, deadline, registered_at, version, updated_at)
+            SELECT e, md5(e::text || '-' || h), CASE WHEN h %% 4 = 0 THEN 'rectifying' ELSE 'closed' END,
+                   CASE WHEN h %% 10 = 0 THEN 1 ELSE 0 END, 1, 1, 1, 1, '隐患' || h,
+                   current_date + (h %% 7 - 3), now(), 1, now()
+            FROM generate_series(1, %(n)s) e, generate_series(1, 20) h""", {"n": n})
+        conn.execute("ANALYZE")
+        print(f"generated {n} enterprises × {m} units ({n * m:,} units, {n * regions:,} regions, {n * 20:,} hazards) "
+              f"in {time.perf_counter() - t0:.1f} s")
+
+
+REFERENCE = {
+    "highest": """SELECT m.enterprise_id, max(CASE m.level WHEN 'major' THEN 4 WHEN 'significant' THEN 3
+                         WHEN 'general' THEN 2 WHEN 'low' THEN 1 ELSE 0 END)
+                  FROM map_features m JOIN enterprise_profiles p ON p.enterprise_id = m.enterprise_id
+                  WHERE p.division_code LIKE %(prefix)s AND m.layer = 'regions' AND m.geometry IS NOT NULL
+                  GROUP BY m.enterprise_id""",
+    "risks": """SELECT m.enterprise_id, m.level, count(*) FROM map_features m
+                JOIN enterprise_profiles p ON p.enterprise_id = m.enterprise_id
+                WHERE p.division_code LIKE %(prefix)s AND m.layer = 'units' AND m.geometry IS NOT NULL
+                GROUP BY m.enterprise_id, m.level""",
+    "open": """SELECT h.enterprise_id, h.level, count(*) FROM hazards h
+               JOIN enterprise_profiles p ON p.enterprise_id = h.enterprise_id
+               WHERE p.division_code LIKE %(prefix)s AND h.state IN ('reported','confirmed','assigned','rectifying',
+                     'awaiting_acceptance') GROUP BY h.enterprise_id, h.level""",
+    "overdue": """SELECT h.enterprise_id, h.level, count(*) FROM hazards h
+                  JOIN enterprise_profiles p ON p.enterprise_id = h.enterprise_id
+                  WHERE p.division_code LIKE %(prefix)s AND h.state IN ('reported','confirmed','assigned',
+                        'rectifying','awaiting_acceptance') AND h.deadline < current_date
+                  GROUP BY h.enterprise_id, h.level""",
+    "checks": """SELECT r.enterprise_id, r.late, count(*) FROM inspection_records r
+                 JOIN enterprise_profiles p ON p.enterprise_id = r.enterprise_id
+                 WHERE p.division_code LIKE %(prefix)s AND r.checked_at >= now() - interval '30 days'
+                 GROUP BY r.enterprise_id, r.late""",
+    "supervisions": """SELECT s.enterprise_id, s.status, count(*) FROM supervisions s
+                       JOIN enterprise_profiles p ON p.enterprise_id = s.enterprise_id
+                       WHERE p.division_code LIKE %(prefix)s AND s.status = 'listed'
+                       GROUP BY s.enterprise_id, s.status""",
+}
+
+
+def main() -> None:
+    """The benchmark (see the module docstring)."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--enterprises", type=int, default=1000)
+    ap.add_argument("--units", type=int, default=1000)
+    ap.add_argument("--repeat", type=int, default=20)
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--dsn", default=ADMIN_DSN)
+    args = ap.parse_args()
+    if args.quick:
+        args.enterprises, args.units, args.repeat = 20, 50, 3
+    import psycopg
+    from fastapi.testclient import TestClient
+
+    from riskmap.api.app import create_app
+    from riskmap.settings import Settings
+    from riskmap.store import open_store, orgs, tokens
+
+    name = f"riskmap_bench_overview_{os.getpid()}"
+    with psycopg.connect(args.dsn, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    base = args.dsn.rsplit("/", 1)[0]
+    dsn = f"{base}/{name}"
+    url = dsn.replace("postgresql://", "postgresql+psycopg://", 1)
+    try:
+        open_store(url).close()                    # migrations
+        generate(dsn, args.enterprises, args.units)
+        store = open_store(url)
+        orgs.add_regulator(store, "江苏省应急管理厅", level="province", division_code="320000")
+        orgs.add_regulator(store, "南京市应急管理局", level="city", division_code="320100")
+        account = orgs.add_regulator_account(store, "江苏省应急管理厅", name="省厅", login="province", password=None,
+                                             roles=["regulator_viewer"])
+        token = tokens.create_token(store, "reader", "bench", account_id=account["id"])[0]
+        city = orgs.scope_ids(store, "南京市应急管理局")
+        print(f"Nanjing (320100): {len(city)} of {args.enterprises} enterprises; province: "
+              f"{len(orgs.scope_ids(store, '江苏省应急管理厅'))}")
+        ours, _ = timed("riskmap overview_counts, one city", args.repeat, lambda: orgs.overview_counts(store, city))
+
+        def plain() -> dict:
+            with psycopg.connect(dsn) as conn:
+                return {k: conn.execute(sql, {"prefix": "3201%"}).fetchall() for k, sql in REFERENCE.items()}
+
+        reference, _ = timed("reference: the same counts as plain SQL (psycopg)", args.repeat, plain)
+        got, want = orgs.overview_counts(store, city), plain()
+        assert {e: v["highest_level"] for e, v in got.items() if v["highest_level"]} == {
+            e: orgs.RANK_LEVEL[r] for e, r in want["highest"] if r}, "the counts differ from the reference"
+        assert sum(v["major_risks"] for v in got.values()) == sum(c for _, lv, c in want["risks"] if lv == "major")
+        print(f"counts for a division: ratio riskmap / plain SQL = {ours / reference:.2f}")
+        app = create_app(Settings(db=url))
+        with TestClient(app) as client:
+            head = {"Authorization": "Bearer " + token}
+            t0 = time.perf_counter()
+            first = client.get("/api/overview", headers=head)
+            assert first.status_code == 200, first.text[:300]
+            print(f"GET /api/overview, province, cold ({len(first.json()['enterprises'])} enterprises): "
+                  f"{(time.perf_counter() - t0) * 1000:.0f} ms")
+            page, _ = timed("GET /api/overview, province (rows kept)", args.repeat,
+                            lambda: client.get("/api/overview", headers=head))
+            import morecantile
+
+            tms = morecantile.tms.get("WebMercatorQuad")
+            tiles = [tms.tile(118.5 + i * 0.37, 31.5 + i * 0.29, z) for z in (7, 9, 11) for i in range(7)]
+            got = iter(range(10 ** 9))
+
+            def tile() -> None:
+                t = tiles[next(got) % len(tiles)]
+                r = client.get(f"/api/overview/tiles/{t.z}/{t.x}/{t.y}.png", headers=head)
+                assert r.status_code == 200
+
+            t0 = time.perf_counter()
+            tile()
+            print(f"first overview tile, province (rows counted without completion, cold): "
+                  f"{(time.perf_counter() - t0) * 1000:.0f} ms")
+            _, tile_p95 = timed("overview PNG tile, province (z7–z11, kept rows)", args.repeat * 3, tile)
+            stats, _ = timed("GET /api/overview/statistics?division=320100", args.repeat,
+                             lambda: client.get("/api/overview/statistics", params={"division": "320100"},
+                                                headers=head))
+        print(f"overview data: ratio /api/overview (province) / plain SQL counts (one city) = {page / reference:.1f}")
+        print(f"overview tile p95 {tile_p95:.1f} ms: ratio to the plain SQL counts (one city) = "
+              f"{tile_p95 / reference:.2f}")
+        store.close()
+    finally:
+        with psycopg.connect(args.dsn, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+if __name__ == "__main__":
+    main()
