@@ -440,6 +440,9 @@ def make_router() -> APIRouter:
         response.status_code = 201
         return response
 
+    for kind in ("notice", "acceptance"):
+        _form_route(router, kind)
+
     for action in BODIES:
         _transition_route(router, action)
 
@@ -526,3 +529,27 @@ def _photo_route(router: APIRouter, stage: str, permission: str) -> None:
                 responses={**{k: ERRORS[k] for k in (401, 403, 404, 422)},
                            413: {"description": "照片过大 / too large"}, 415: {"description": "需要 multipart"}},
                 openapi_extra={"requestBody": form})(upload)
+
+
+def _form_route(router: APIRouter, kind: str) -> None:
+    from riskmap.print.hazard_forms import KINDS, form_pdf
+
+    zh, en = KINDS[kind]
+
+    def form(request: Request, hazard_id: str, enterprise: str | None = ENTERPRISE) -> Response:
+        tenant = resolve_tenant(request.app, enterprise)
+        if len(hazard_id) > MAX_ID:
+            raise NotFoundError(f"没有编号为 “{hazard_id[:40]}” 的隐患 / no hazard {hazard_id[:40]!r}")
+        data = form_pdf(tenant.store, tenant.name, hazard_id, kind, request.app.state.settings.media_folder(),
+                        withheld=may_see_withheld(request, tenant.name))
+        name = f"{kind}-{hazard_id[:8]}.pdf"
+        return Response(data, media_type="application/pdf",
+                        headers={"Cache-Control": "no-store", "Content-Disposition": f'inline; filename="{name}"'})
+
+    form.__name__ = f"hazard_{kind}_pdf"
+    when = "指派整改后 / once assigned" if kind == "notice" else "验收通过后 / once accepted"
+    router.get(f"/hazards/{{hazard_id}}/{kind}.pdf", response_class=Response, summary=f"{zh}（PDF）/ {en} (PDF)",
+               description=f"{zh}，{when}。",
+               responses={200: {"content": {"application/pdf": {}}, "description": f"{zh} PDF"},
+                          404: ERRORS[404],
+                          409: {"description": f"隐患尚未到可出具{zh}的状态 / not yet: {when}"}})(form)
