@@ -339,6 +339,41 @@ def export(out: Annotated[Path, typer.Argument(help="输出的 .xlsx 文件 / th
     typer.echo(f"{out}: {count} 条隐患 / hazards")
 
 
+@hazard_app.command("stats")
+def stats(
+    date_from: Annotated[str | None, typer.Option("--from", help="登记日期起 YYYY-MM-DD（北京时间）")] = None,
+    date_to: Annotated[str | None, typer.Option("--to", help="登记日期止 YYYY-MM-DD（北京时间）")] = None,
+    db: DbOption = None, enterprise: EnterpriseOption = None, as_json: JsonOption = False,
+) -> None:
+    """隐患统计：未关闭、超期，按等级、来源、类型、部门、责任人、月份 / hazard statistics."""
+    from riskmap.hazards.model import day
+    from riskmap.store import hazards
+
+    start, end = day(date_from, ("开始日期", "--from")), day(date_to, ("结束日期", "--to"))
+    store, name, _ = _open(db, enterprise)
+    found = hazards.statistics(store, name, start, end)
+    if as_json:
+        print_json(found)
+        return
+    span = f"{found['from'] or '…'} – {found['to'] or '…'}" if start or end else "全部 / all"
+    rate = f"{found['on_time_rate'] * 100:.0f}%" if found["on_time_rate"] is not None else "—"
+    typer.echo(f"{name}  登记 / registered {span}  统计时刻 / as of {found['as_of']}")
+    typer.echo(f"  隐患 total {found['total']}  未关闭 open {found['open']}  超期 overdue {found['overdue']}  "
+               f"重大未关闭 major open {found['major_open']}  重大超期 major overdue {found['major_overdue']}  "
+               f"已验收 accepted {found['done']}（按期 on time {rate}）  已驳回 rejected {found['rejected']}")
+    for key, title in (("by_level", "按等级 / by level"), ("by_source", "按来源 / by source"),
+                       ("by_type", "按类型 / by type"), ("by_department", "按部门 / by department"),
+                       ("by_responsible", "按责任人 / by person responsible")):
+        typer.echo(title)
+        for g in found[key]:
+            typer.echo(f"  {g['label']}: {g['total']}（未关闭 open {g['open']}，超期 overdue {g['overdue']}，"
+                       f"重大 major {g['major']}）")
+    typer.echo("按月 / by month")
+    for m in found["by_month"]:
+        typer.echo(f"  {m['month']}: 登记 registered {m['registered']}（重大 major {m['major']}），验收 accepted "
+                   f"{m['accepted']}（超期 late {m['accepted_late']}）")
+
+
 def _form(kind: str, hazard_id: str, out: Path, db: str | None, enterprise: str | None) -> None:
     from riskmap.print.hazard_forms import KINDS, form_pdf
 

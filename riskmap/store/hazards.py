@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -436,6 +436,17 @@ def listing(store: Store, enterprise: str, now: datetime | None = None, **filter
     """`records` as dicts (what the list route and command answer)."""
     now = now or clock.now()
     return [hazard_dict(h, now) for h in records(store, enterprise, now=now, **filters)]
+
+
+def statistics(store: Store, enterprise: str, date_from: date | None = None, date_to: date | None = None,
+               now: datetime | None = None) -> dict[str, Any]:
+    """The published hazards' statistics (riskmap.hazards.statistics) as JSON, with the enterprise's name."""
+    from riskmap.hazards import statistics as stats
+
+    now = now or clock.now()
+    stats.check_range(date_from, date_to)
+    found = records(store, enterprise, now=now)
+    return {"enterprise": enterprise, **stats.compute(found, now, date_from, date_to).as_dict()}
 
 
 def failed_controls(store: Store, enterprise: str) -> list[dict[str, Any]]:
