@@ -490,11 +490,12 @@ def hazards_frame(store: Store, enterprise: str, *, at: datetime | None = None, 
                   state: str | list[str] | None = None, level: int | None = None, department: str | None = None,
                   overdue: bool | None = None, unit_id: str | None = None) -> gpd.GeoDataFrame:
     """The hazards as a GeoDataFrame in EPSG:4326 (for the map layer and exports): id, name, state, level,
-    danger_state, overdue, department, unit_id, deadline; placed by their location, else a point inside their
-    unit as the map draws it (hazards with neither have no geometry). Reads only these columns."""
+    danger_state, overdue, department, unit_id, deadline, source, registered (Beijing date); placed by their
+    location, else a point inside their unit as the map draws it (hazards with neither have no geometry). Reads
+    only these columns."""
     now = now or clock.now()
     columns = [HazardRow.uid, HazardRow.name, HazardRow.state, HazardRow.level, HazardRow.department,
-               HazardRow.unit_code, HazardRow.deadline, HazardRow.geometry]
+               HazardRow.unit_code, HazardRow.deadline, HazardRow.geometry, HazardRow.source, HazardRow.registered_at]
     with store.session() as s:
         ent_id = enterprise_id(s, enterprise, create=False)
         rows = s.execute(_filtered(s, ent_id, columns, state=state, level=level, department=department,
@@ -507,7 +508,9 @@ def hazards_frame(store: Store, enterprise: str, *, at: datetime | None = None, 
             "level": [r.level for r in rows], "danger_state": [national[r.state] for r in rows],
             "overdue": [r.state in open_states and r.deadline is not None and today > r.deadline for r in rows],
             "department": [r.department for r in rows], "unit_id": [r.unit_code for r in rows],
-            "deadline": [r.deadline.isoformat() if r.deadline else None for r in rows]}
+            "deadline": [r.deadline.isoformat() if r.deadline else None for r in rows],
+            "source": [r.source for r in rows],
+            "registered": [clock.local_date(r.registered_at).isoformat() for r in rows]}
     geoms = [r.geometry if r.geometry is not None else points.get(r.unit_code) for r in rows]
     return gpd.GeoDataFrame(data, geometry=gpd.GeoSeries(geoms, crs="EPSG:4326"), crs="EPSG:4326")
 
