@@ -131,7 +131,7 @@ def test_long_texts_flow_and_bad_requests(world, tmp_path):
     assert _form(client, "no-such-hazard", "notice").status_code == 404
     assert _form(client, "x" * 80, "acceptance").status_code == 404
     # an anonymous report awaiting confirmation is not printed for readers
-    anon = client.post("/api/hazards/anonymous", params={"enterprise": ENT},
+    anon = client.post("/api/hazard-reports", params={"enterprise": ENT},
                        json={"description": "匿名", "unit_id": "u1"}).json()["hazard"]
     assert _form(client, anon["id"], "notice").status_code == 404
     assert _form(client, anon["id"], "notice", heads["manager"]).status_code == 409

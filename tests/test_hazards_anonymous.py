@@ -1,4 +1,4 @@
-"""Anonymous hazard reports from the phone page (POST /api/hazards/anonymous), on both backends: registered as
+"""Anonymous hazard reports from the phone page (POST /api/hazard-reports), on both backends: registered as
 "reported" and withheld from everything published (the list for readers, one hazard, the unit page, the map's
 frame, the ledger export) until a manager confirms it; rate-limited per address in the database (429 with a
 clear message, counted the same by a second app on the same database, a forged X-Forwarded-For does not help);
@@ -19,7 +19,7 @@ from riskmap.store import hazards as store_hazards
 from riskmap.store import open_store
 
 ENT = "匿名上报企业"
-PATH = "/api/hazards/anonymous"
+PATH = "/api/hazard-reports"
 
 
 @pytest.fixture

@@ -86,7 +86,7 @@ def test_over_http(world):
     made = client.post("/api/hazards", params={"enterprise": ENT}, json={"name": "通道堆物", "on_spot": True,
                                                                          "note": "已清理"}, headers=head)
     assert made.status_code == 201
-    assert client.post("/api/hazards/anonymous", params={"enterprise": ENT},
+    assert client.post("/api/hazard-reports", params={"enterprise": ENT},
                        json={"description": "匿名的不计", "unit_id": "nope"}).status_code == 422
     r = client.get("/api/hazards/statistics", params={"enterprise": ENT})
     assert r.status_code == 200, r.text

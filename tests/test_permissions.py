@@ -19,7 +19,7 @@ ENT, OTHER = "示范化工", "别家化工"
 PASSWORD = "permission-walk-1"
 
 # Everything not named here needs "read" (open unless the settings close reading); so does
-# POST /api/hazards/anonymous on purpose (the phone page's report by someone not signed in: rate-limited, withheld
+# POST /api/hazard-reports on purpose (the phone page's report by someone not signed in: rate-limited, withheld
 # until a manager confirms it, tests/test_hazards_anonymous.py).
 EXPECTED = {
     ("GET", "/healthz"): None, ("GET", "/docs"): None, ("GET", "/docs/oauth2-redirect"): None,

@@ -14,11 +14,15 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
 from riskmap.api.deps import resolve_tenant
+from riskmap.hazards.model import day
 from riskmap.store import hazards as store_hazards
 
 ENTERPRISE = Query(None, max_length=200, description="企业名称 / enterprise")
-FROM = Query(None, alias="from", description="登记日期起（含，北京时间）/ registered on or after (Beijing date)")
-TO = Query(None, alias="to", description="登记日期止（含，北京时间）/ registered on or before (Beijing date)")
+DAY = r"^\d{4}-\d{2}-\d{2}$"
+FROM = Query(None, alias="from", pattern=DAY, json_schema_extra={"format": "date"},
+             description="登记日期起（含，北京时间，YYYY-MM-DD）/ registered on or after (Beijing date)")
+TO = Query(None, alias="to", pattern=DAY, json_schema_extra={"format": "date"},
+           description="登记日期止（含，北京时间，YYYY-MM-DD）/ registered on or before (Beijing date)")
 BAD = {404: {"description": "企业不存在 / no such enterprise"},
        422: {"description": "日期有误（或止早于起）/ a bad date, or a range that ends before it starts"}}
 
@@ -79,27 +83,32 @@ class HazardStatistics(BaseModel):
     by_month: list[MonthCount]
 
 
+def _days(date_from: str | None, date_to: str | None) -> tuple[date | None, date | None]:
+    """The range's Beijing dates (422 for a day that does not exist, like 2026-02-30)."""
+    return day(date_from, ("开始日期", "from")), day(date_to, ("结束日期", "to"))
+
+
 def make_router() -> APIRouter:
     """The statistics routes (see the module docstring)."""
     router = APIRouter(tags=["hazards"])
 
     @router.get("/api/hazards/statistics", response_model=HazardStatistics, response_model_by_alias=True,
                 summary="隐患统计 / hazard statistics", responses=BAD)
-    def hazard_statistics(request: Request, enterprise: str | None = ENTERPRISE, date_from: date | None = FROM,
-                          date_to: date | None = TO) -> dict:
+    def hazard_statistics(request: Request, enterprise: str | None = ENTERPRISE, date_from: str | None = FROM,
+                          date_to: str | None = TO) -> dict:
         tenant = resolve_tenant(request.app, enterprise)
-        return store_hazards.statistics(tenant.store, tenant.name, date_from, date_to)
+        return store_hazards.statistics(tenant.store, tenant.name, *_days(date_from, date_to))
 
     @router.get("/hazards/statistics", response_class=HTMLResponse, summary="隐患统计页 / the hazard statistics page",
                 responses={200: {"content": {"text/html": {}}, "description": "统计页 / the page"}, **BAD})
     def hazard_statistics_page(request: Request, enterprise: str | None = ENTERPRISE,
-                               date_from: date | None = FROM, date_to: date | None = TO,
+                               date_from: str | None = FROM, date_to: str | None = TO,
                                lang: str = Query("zh", pattern="^(zh|en)$", description="zh 或 en")) -> HTMLResponse:
         from riskmap.api.routers.static import app_url
         from riskmap.render.hazardstats import statistics_page
 
         tenant = resolve_tenant(request.app, enterprise)
-        found = store_hazards.statistics(tenant.store, tenant.name, date_from, date_to)
+        found = store_hazards.statistics(tenant.store, tenant.name, *_days(date_from, date_to))
         return HTMLResponse(statistics_page(found, lang, app_url("favicon.svg")),
                             headers={"Cache-Control": "no-cache"})
 

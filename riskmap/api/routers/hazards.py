@@ -357,7 +357,10 @@ def make_router() -> APIRouter:
     """The hazard routes (see the module docstring)."""
     router = APIRouter(prefix="/api", tags=["hazards"])
 
-    @router.get("/hazards", response_model=HazardList, summary="隐患列表 / the hazards")
+    @router.get("/hazards", response_model=HazardList, summary="隐患列表 / the hazards",
+                responses={403: {"description": "只有隐患管理人员能查看待确认的匿名上报（unconfirmed）/ only hazard "
+                                                "managers see the anonymous reports awaiting confirmation"},
+                           404: {"description": "企业不存在 / no such enterprise"}})
     def list_hazards(request: Request, enterprise: str | None = ENTERPRISE,
                      state: list[str] | None = Query(None, description="状态（可多个）/ states"),
                      level: int | None = Query(None, ge=0, le=1, description="0 一般，1 重大"),
@@ -419,7 +422,7 @@ def make_router() -> APIRouter:
         response.status_code = 201
         return response
 
-    @router.post("/hazards/anonymous", response_model=HazardWritten, status_code=201,
+    @router.post("/hazard-reports", response_model=HazardWritten, status_code=201,
                  summary="匿名上报隐患（手机页，待确认）/ report a hazard without signing in (unconfirmed)",
                  responses={404: ERRORS[404], 422: ERRORS[422],
                             429: {"description": "匿名上报过于频繁 / too many anonymous reports: try later"}})
