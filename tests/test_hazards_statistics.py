@@ -95,8 +95,10 @@ def test_over_http(world):
     assert s["from"] is None and s["by_month"][0]["month"] == today().strftime("%Y-%m")
     assert {g["label"] for g in s["by_department"]} == {"<b>电气</b>", "未填写 / not given"}
     later = (today() + timedelta(days=1)).isoformat()
-    assert client.get("/api/hazards/statistics", params={"enterprise": ENT, "from": later}).json()["total"] == 0
-    for bad in ({"from": "2026-13-01"}, {"to": "yesterday"}, {"from": later, "to": today().isoformat()}):
+    assert client.get("/api/hazards/statistics", params={"enterprise": ENT, "to": today().isoformat()}).json()[
+        "total"] == 3
+    for bad in ({"from": "2026-13-01"}, {"to": "yesterday"}, {"from": later}, {"to": "1989-12-31"},
+                {"from": today().isoformat(), "to": (today() - timedelta(days=1)).isoformat()}, {"to": "0"}):
         r = client.get("/api/hazards/statistics", params={"enterprise": ENT, **bad})
         assert r.status_code == 422, (bad, r.text)
     assert client.get("/api/hazards/statistics", params={"enterprise": "无此企业"}).status_code == 404

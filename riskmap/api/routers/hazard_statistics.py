@@ -13,16 +13,18 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
+from riskmap import clock
 from riskmap.api.deps import resolve_tenant
-from riskmap.hazards.model import day
+from riskmap.errors import InputError
 from riskmap.store import hazards as store_hazards
 
 ENTERPRISE = Query(None, max_length=200, description="企业名称 / enterprise")
-DAY = r"^\d{4}-\d{2}-\d{2}$"
-FROM = Query(None, alias="from", pattern=DAY, json_schema_extra={"format": "date"},
-             description="登记日期起（含，北京时间，YYYY-MM-DD）/ registered on or after (Beijing date)")
-TO = Query(None, alias="to", pattern=DAY, json_schema_extra={"format": "date"},
-           description="登记日期止（含，北京时间，YYYY-MM-DD）/ registered on or before (Beijing date)")
+FROM = Query(None, alias="from", max_length=40,
+             description="登记日期起（含，北京时间，YYYY-MM-DD 或 ISO 8601 时刻）/ registered on or after (a Beijing "
+                         "date, or an ISO 8601 moment)")
+TO = Query(None, alias="to", max_length=40,
+           description="登记日期止（含，北京时间，YYYY-MM-DD 或 ISO 8601 时刻）/ registered on or before (a Beijing "
+                       "date, or an ISO 8601 moment)")
 BAD = {404: {"description": "企业不存在 / no such enterprise"},
        422: {"description": "日期有误（或止早于起）/ a bad date, or a range that ends before it starts"}}
 
@@ -83,9 +85,31 @@ class HazardStatistics(BaseModel):
     by_month: list[MonthCount]
 
 
+def _day(text: str | None) -> date | None:
+    """A Beijing date from a date or an ISO 8601 moment, with the moments' rules (riskmap.store.history.
+    parse_moment: 422 before 1990 or in the future); a bare date may be today."""
+    from riskmap.store.history import parse_moment
+
+    if text is None:
+        return None
+    raw = text.strip()
+    if len(raw) == 10 and raw[4:5] == "-" and raw[7:8] == "-" and raw.isascii():
+        try:
+            found = date.fromisoformat(raw)
+        except ValueError:
+            found = None
+        if found is not None:
+            if found < clock.EARLIEST.date():
+                raise InputError(f"日期 {raw} 早于 1990 年 / the date {raw} is before 1990")
+            if found > clock.today():
+                raise InputError(f"日期 {raw} 在未来 / the date {raw} is in the future")
+            return found
+    return clock.local_date(parse_moment(raw))
+
+
 def _days(date_from: str | None, date_to: str | None) -> tuple[date | None, date | None]:
-    """The range's Beijing dates (422 for a day that does not exist, like 2026-02-30)."""
-    return day(date_from, ("开始日期", "from")), day(date_to, ("结束日期", "to"))
+    """The range's Beijing dates."""
+    return _day(date_from), _day(date_to)
 
 
 def make_router() -> APIRouter:
