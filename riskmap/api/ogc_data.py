@@ -540,6 +540,7 @@ def build_hazards(store, enterprise_name: str, at: datetime | None, now: datetim
     if not len(gdf):
         return Collection("hazards", np.empty(0, dtype=object), np.empty(0, dtype=object),
                           pd.DataFrame({name: pd.Series(dtype=object) for name in names}))
+    registered = pd.to_datetime(gdf["registered_at"], utc=True).dt.tz_convert("Asia/Shanghai")   # Beijing days
     frame = pd.DataFrame({
         "name": gdf["name"].astype(object), "state": gdf["state"].astype(object),
         "state_zh": [STATE_LABELS[State(v)][0] for v in gdf["state"]],
@@ -549,14 +550,14 @@ def build_hazards(store, enterprise_name: str, at: datetime | None, now: datetim
         "source": gdf["source"].astype("int64"),
         "source_zh": [(reference.label("dangerSrc", int(v)) or "").split(" / ")[0] for v in gdf["source"]],
         "deadline": gdf["deadline"].astype(object), "department": gdf["department"].astype(object),
-        "unit_id": gdf["unit_id"].astype(object), "registered": gdf["registered"].astype(object)})[names]
+        "unit_id": gdf["unit_id"].astype(object), "registered": registered.dt.strftime("%Y-%m-%d").astype(object)
+    })[names]
     for column in ("deadline", "department", "unit_id"):
         frame[column] = frame[column].where(frame[column].notna(), None)
-    days = pd.to_datetime(gdf["registered"], format="%Y-%m-%d")
-    epoch = pd.Timestamp(0)
-    lo = ((days - epoch) // pd.Timedelta(microseconds=1)).to_numpy(dtype="float64")
+    epoch = pd.Timestamp(0, tz=UTC)
+    lo = ((registered - epoch) // pd.Timedelta(microseconds=1)).to_numpy(dtype="float64")
     spans = (lo, np.full(len(lo), np.inf))
-    temporal = (datetime.combine(days.min().date(), time.min, tzinfo=UTC), None)
+    temporal = (registered.min().to_pydatetime().astimezone(UTC), None)
     return Collection("hazards", _unique_ids(gdf["id"].tolist(), range(len(gdf))), _rfc7946(gdf.geometry.values),
                       frame, temporal, spans)
 

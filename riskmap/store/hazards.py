@@ -490,7 +490,7 @@ def hazards_frame(store: Store, enterprise: str, *, at: datetime | None = None, 
                   state: str | list[str] | None = None, level: int | None = None, department: str | None = None,
                   overdue: bool | None = None, unit_id: str | None = None) -> gpd.GeoDataFrame:
     """The hazards as a GeoDataFrame in EPSG:4326 (for the map layer and exports): id, name, state, level,
-    danger_state, overdue, department, unit_id, deadline, source, registered (Beijing date); placed by their
+    danger_state, overdue, department, unit_id, deadline, source, registered_at (UTC); placed by their
     location, else a point inside their unit as the map draws it (hazards with neither have no geometry). Reads
     only these columns."""
     now = now or clock.now()
@@ -510,7 +510,7 @@ def hazards_frame(store: Store, enterprise: str, *, at: datetime | None = None, 
             "department": [r.department for r in rows], "unit_id": [r.unit_code for r in rows],
             "deadline": [r.deadline.isoformat() if r.deadline else None for r in rows],
             "source": [r.source for r in rows],
-            "registered": [clock.local_date(r.registered_at).isoformat() for r in rows]}
+            "registered_at": [r.registered_at for r in rows]}
     geoms = [r.geometry if r.geometry is not None else points.get(r.unit_code) for r in rows]
     return gpd.GeoDataFrame(data, geometry=gpd.GeoSeries(geoms, crs="EPSG:4326"), crs="EPSG:4326")
 
