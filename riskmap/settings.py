@@ -70,6 +70,10 @@ class Settings(BaseSettings):
     # A hazard photo's limits: bytes, and pixels (checked from the header, before decoding).
     max_photo_mb: float = Field(10.0, gt=0, le=100)
     max_photo_pixels: int = Field(40_000_000, gt=0, le=200_000_000)
+    # Anonymous hazard reports from the phone page (someone not signed in): at most this many an hour from one
+    # address, and this many a day for an enterprise (0 switches anonymous reports off).
+    anonymous_reports_per_hour: int = Field(5, ge=0, le=10_000)
+    anonymous_reports_per_day: int = Field(200, ge=0, le=1_000_000)
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -51,6 +51,9 @@ class Field:
 
 
 LEVEL_CODES = ("major", "significant", "general", "low")
+# riskmap.hazards.State's values (kept here as text: the vocabulary imports no room).
+HAZARD_STATES = ("reported", "confirmed", "rejected", "assigned", "rectifying", "awaiting_acceptance", "accepted",
+                 "closed")
 _LEVEL = (
     Field("level", "string", "风险等级代码（未评估为空）", "level code (empty when not assessed)", values=LEVEL_CODES),
     Field("level_zh", "string", "风险等级 重大/较大/一般/低风险", "level in Chinese"),
@@ -96,6 +99,23 @@ FIELDS: dict[str, tuple[Field, ...]] = {
         Field("layer", "string", "源图层", "source layer", tiles=False),
         Field("rank", "integer", "绘制顺序中角色的位置（0 最下）", "the role's place in the draw order (0 = bottom)"),
         Field("colour", "string", "绘制的线条颜色 #RRGGBB", "line colour drawn, #RRGGBB"),
+    ),
+    "hazards": (
+        Field("name", "string", "隐患名称", "hazard name"),
+        Field("state", "string", "状态代码", "state code", values=HAZARD_STATES),
+        Field("state_zh", "string", "状态（中文）", "state in Chinese"),
+        Field("danger_level", "integer", "隐患等级 dangerLevel：0 一般，1 重大", "hazard level: 0 general, 1 major"),
+        Field("danger_level_zh", "string", "隐患等级（中文）", "hazard level in Chinese"),
+        Field("danger_state", "integer", "国家接口 dangerState：0 整改中，1 待验收，9 已验收",
+              "national dangerState: 0 being rectified, 1 awaiting acceptance, 9 accepted"),
+        Field("overdue", "boolean", "是否超期（未验收且已过整改期限，北京时间）",
+              "overdue (not accepted and past its deadline, Beijing time)"),
+        Field("source", "integer", "隐患来源 dangerSrc 1–10", "source (dangerSrc 1–10)"),
+        Field("source_zh", "string", "隐患来源（中文）", "source in Chinese"),
+        Field("deadline", "date", "整改期限（北京时间）", "deadline (Beijing date)"),
+        Field("department", "string", "责任部门", "department"),
+        Field("unit_id", "string", "所在评估单元编号", "the assessment unit it belongs to"),
+        Field("registered", "date", "登记日期（北京时间）", "date registered (Beijing)"),
     ),
 }
 # The staleness layer's tiles: the units' tile fields and these.

@@ -88,7 +88,7 @@ def _layers(ogrinfo_out: str) -> dict[str, dict]:
             continue
         count = re.search(r"^Feature Count: (\d+)", block, re.M)
         title = re.search(r"^\s+TITLE=(.*)$", block, re.M)
-        fields = dict(re.findall(r"^(\w+): (\w+) \(", block, re.M))
+        fields = dict(re.findall(r"^(\w+): (\w+(?:\(\w+\))?) \(", block, re.M))   # Integer(Boolean) too
         layers[head.group(1)] = {"count": int(count.group(1)) if count else None, "fields": fields,
                                  "title": title.group(1) if title else None}
     return layers

@@ -16,6 +16,7 @@ from riskmap.api.permissions import READ, require, route_permissions
 from riskmap.api.routers import (
     accounts,
     drawings,
+    hazard_statistics,
     hazards,
     health,
     history,
@@ -53,7 +54,7 @@ def _store_factory(app: FastAPI, url: str):
 # The routers, in the order their routes are matched.
 ROUTER_MODULES = (health, plant, ogc, ogc_tiles, ogc_edit, layout_edit, auth, static, webmap, identify,
                   tiles, units, prints, history, revise, short_links, wmts, styles, accounts, signin, drawings,
-                  inspections, hazards, orgs, overview)
+                  inspections, hazard_statistics, hazards, orgs, overview)
 # Routers with no data in them (the health check, the static files and API pages, who-am-I, the sign-in page).
 OPEN_MODULES = (health, static, auth, signin)
 

@@ -24,6 +24,7 @@ from starlette.requests import Request
 
 from riskmap.api.asgi import header, route_path, send_error
 from riskmap.api.permissions import READ, check, permission_of_route
+from riskmap.api.requests import ALLOW_STATE
 from riskmap.errors import MediaTypeError, RiskmapError, TooLargeError
 
 JSON = "json"
@@ -130,6 +131,9 @@ class RequestGuard:
     def _allow(self, scope, headers: list) -> list:
         """A 405's Allow header naming every method of the path: the router names only those of the first route
         matching it, while GET and POST of one path are two routes."""
+        exact = (scope.get("state") or {}).get(ALLOW_STATE)
+        if exact:
+            return [(k, v) for k, v in headers if k.lower() != b"allow"] + [(b"allow", exact.encode())]
         path = route_path(scope)
         methods = sorted({m for p in self.policies if p.path.match(path) for m in p.methods})
         if not methods:

@@ -7,6 +7,7 @@ an STRtree and array masks; a page is serialised with vectorised calls (shapely.
 
 from __future__ import annotations
 
+import copy
 import json
 import threading
 from collections import OrderedDict
@@ -29,7 +30,12 @@ CRS84_NAMES = frozenset({CRS84, "https://www.opengis.net/def/crs/OGC/1.3/CRS84",
 TRS_GREGORIAN = "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"
 KINDS = ("regions", "units", "layout")
 # The collections listed, one geometry type each (riskmap.vocabulary.table_names).
-LISTED = ("regions", "units_areas", "units_lines", "units_points", "layout_areas", "layout_lines", "layout_points")
+LISTED = ("regions", "units_areas", "units_lines", "units_points", "layout_areas", "layout_lines", "layout_points",
+          "hazards_points", "hazards_areas")
+# Read-only collections (their data is written elsewhere: hazards through /api/hazards, which runs the workflow):
+# the methods their items answer.
+READ_ONLY = {"hazards": ("GET", "HEAD")}
+HAZARD_PARTS = ("points", "areas")
 METHODS = ("highest", "weighted")
 WHICH = ("residual", "inherent")
 DEFAULT_LIMIT = 100
@@ -91,6 +97,15 @@ KIND_INFO: dict[str, KindInfo] = {
         "features of the current layout version (regions, buildings, equipment, roads, fences; emergency features "
         "such as assembly points, escape routes, hydrants) by role",
         _properties("layout"),
+    ),
+    "hazards": KindInfo(
+        "事故隐患", "Hidden hazards",
+        "已公开的事故隐患（未关闭的和已关闭的，驳回的和待确认的匿名上报除外）：位置（点或面；无位置的按所在单元）、状态、"
+        "等级、是否超期、来源、整改期限、所在单元；只读，请用 /api/hazards 上报和处理",
+        "the published hidden hazards (open and closed; not rejected reports nor anonymous ones awaiting "
+        "confirmation): place (a point or an area; without one, inside its unit), state, level, overdue, source, "
+        "deadline, unit; read only: report and handle them through /api/hazards",
+        _properties("hazards"),
     ),
 }
 
@@ -512,16 +527,55 @@ def build_layout(plant) -> Collection:
                       temporal, spans, edit_tags=tags)
 
 
+def build_hazards(store, enterprise_name: str, at: datetime | None, now: datetime) -> Collection:
+    """The hazards collection: the published hazards (open at `at` when given), rejected ones left out, placed
+    by their location or inside their unit; each spans from its registration on, for ?datetime=. Read from the
+    store (riskmap.store.hazards), not from the plant."""
+    from riskmap.hazards import STATE_LABELS, State, reference
+    from riskmap.store.hazards import hazards_frame
+
+    names = [p[0] for p in KIND_INFO["hazards"].properties]
+    gdf = hazards_frame(store, enterprise_name, at=at, now=now)
+    gdf = gdf[(gdf["state"] != State.REJECTED.value) & gdf.geometry.notna()].reset_index(drop=True)
+    if not len(gdf):
+        return Collection("hazards", np.empty(0, dtype=object), np.empty(0, dtype=object),
+                          pd.DataFrame({name: pd.Series(dtype=object) for name in names}))
+    registered = pd.to_datetime(gdf["registered_at"], utc=True).dt.tz_convert("Asia/Shanghai")   # Beijing days
+    frame = pd.DataFrame({
+        "name": gdf["name"].astype(object), "state": gdf["state"].astype(object),
+        "state_zh": [STATE_LABELS[State(v)][0] for v in gdf["state"]],
+        "danger_level": gdf["level"].astype("int64"),
+        "danger_level_zh": [(reference.label("dangerLevel", int(v)) or "").split(" / ")[0] for v in gdf["level"]],
+        "danger_state": gdf["danger_state"].astype("int64"), "overdue": gdf["overdue"].astype(bool),
+        "source": gdf["source"].astype("int64"),
+        "source_zh": [(reference.label("dangerSrc", int(v)) or "").split(" / ")[0] for v in gdf["source"]],
+        "deadline": gdf["deadline"].astype(object), "department": gdf["department"].astype(object),
+        "unit_id": gdf["unit_id"].astype(object), "registered": registered.dt.strftime("%Y-%m-%d").astype(object)
+    })[names]
+    for column in ("deadline", "department", "unit_id"):
+        frame[column] = frame[column].where(frame[column].notna(), None)
+    epoch = pd.Timestamp(0, tz=UTC)
+    lo = ((registered - epoch) // pd.Timedelta(microseconds=1)).to_numpy(dtype="float64")
+    spans = (lo, np.full(len(lo), np.inf))
+    temporal = (registered.min().to_pydatetime().astimezone(UTC), None)
+    return Collection("hazards", _unique_ids(gdf["id"].tolist(), range(len(gdf))), _rfc7946(gdf.geometry.values),
+                      frame, temporal, spans)
+
+
 # ---------------------------------------------------------------------------------------------- the cache
 
 
 class PlantView:
     """One enterprise's plant at one data version, with its collections built on first use."""
 
-    def __init__(self, plant, version: int, past: bool = False):
+    def __init__(self, plant, version: int, past: bool = False, *, store=None, at: datetime | None = None,
+                 drawing: str | None = None):
         self.plant = plant
         self.version = version
         self.past = past                 # a moment in the past (?at=): read only
+        self.store = store               # for the collections read from the store (hazards)
+        self.at = at
+        self.drawing = drawing
         self._collections: dict[tuple, Collection] = {}
         self._lock = threading.Lock()
 
@@ -531,7 +585,11 @@ class PlantView:
         residual; `part` (areas, lines, points) picks one geometry type."""
         method = method or "highest"
         which = which or "residual"
-        key = (kind, method if kind == "regions" else None, which if kind != "layout" else None)
+        key = (kind, method if kind == "regions" else None, which if kind not in ("layout", "hazards") else None)
+        if kind == "hazards":            # overdue changes with the Beijing day, not only with the data version
+            from riskmap import clock
+
+            key = (*key, clock.local_date(clock.now()), self.at)
         if part is not None:
             whole = self.collection(kind, method, which)
             with self._lock:
@@ -546,10 +604,31 @@ class PlantView:
                     found = build_regions(self.plant, method, which)
                 elif kind == "units":
                     found = build_units(self.plant, which)
+                elif kind == "hazards":
+                    found = self._hazards()
                 else:
                     found = build_layout(self.plant)
                 self._collections[key] = found
         return found
+
+
+    def at_moment(self, at: datetime) -> PlantView:
+        """This past view for another moment with the same versions: the plant and its collections shared, the
+        hazards (open at a moment, not at a version) built for `at`."""
+        if at == self.at:
+            return self
+        other = copy.copy(self)
+        other.at = at
+        return other
+
+    def _hazards(self) -> Collection:
+        from riskmap import clock
+
+        if self.store is None or self.drawing is not None:     # hazards lie on the site plan only
+            names = [p[0] for p in KIND_INFO["hazards"].properties]
+            return Collection("hazards", np.empty(0, dtype=object), np.empty(0, dtype=object),
+                              pd.DataFrame({name: pd.Series(dtype=object) for name in names}))
+        return build_hazards(self.store, self.plant.enterprise.name, self.at, self.at or clock.now())
 
 
 class PlantCache:
@@ -573,7 +652,7 @@ class PlantCache:
                 self._entries.move_to_end(key)
                 return found
         plant = load_plant(store, enterprise_name, drawing=drawing)
-        view = PlantView(plant, version)
+        view = PlantView(plant, version, store=store, drawing=drawing)
         if plant.data_version == version:   # nothing written meanwhile: safe to keep under this version
             self._keep(key, view)
         return view
@@ -589,9 +668,9 @@ class PlantCache:
             found = self._entries.get(key)
             if found is not None:
                 self._entries.move_to_end(key)
-                return found
+                return found.at_moment(at)
         plant = load_plant(store, enterprise_name, at=at, drawing=drawing)
-        view = PlantView(plant, plant.data_version, past=True)
+        view = PlantView(plant, plant.data_version, past=True, store=store, at=at, drawing=drawing)
         self._keep(key, view)
         return view
 
@@ -653,8 +732,11 @@ def _typed(name: str) -> tuple[str, str | None] | None:
     layer: editing and older links), units_points → (units, points); None for no such name."""
     if name == "regions":
         return name, "areas"
-    if name in KINDS:
+    if name in KINDS or name in READ_ONLY:
         return name, None
+    kind, _, part = name.partition("_")
+    if kind == "hazards":
+        return (kind, part) if part in HAZARD_PARTS else None
     kind, _, part = name.partition("_")
     if kind in SPLIT_LAYERS and part in PARTS:
         return kind, part

@@ -17,6 +17,9 @@ from riskmap.text import check_text
 
 JSON_TYPES = frozenset({"application/json", "application/geo+json", "application/merge-patch+json"})
 MAX_REASON = 2000
+# request.scope["state"] key: the exact Allow header of a 405 that only the route knows (a read-only collection
+# on a path whose other collections take writes); the guard keeps it instead of naming every method of the path.
+ALLOW_STATE = "riskmap_allow"
 
 
 def query_parameter(name: str, schema: dict, description: str, **extra) -> dict:
@@ -72,8 +75,15 @@ def writable_collection(request: Request, collection_id: str) -> data.Collection
     if request.query_params.get("at") is not None:
         raise NotWritableError("过去某一时刻的数据只读，不能修改（去掉 ?at=）/ "
                                "the data of a past moment is read only (drop ?at=)")
-    return data.resolve_collection(store_of(request), request.app.state.settings.enterprise,
-                                   enterprise_param(request), collection_id)
+    ref = data.resolve_collection(store_of(request), request.app.state.settings.enterprise,
+                                  enterprise_param(request), collection_id)
+    allowed = data.READ_ONLY.get(ref.kind)
+    if allowed is not None:
+        # the Allow header names this collection's methods, not every method of the path (riskmap.api.guard)
+        request.scope.setdefault("state", {})[ALLOW_STATE] = ", ".join(allowed)
+        raise NotWritableError(f"集合 “{ref.id}” 只读：隐患请用 /api/hazards 上报和处理 / the collection {ref.id!r} is "
+                               "read only: report and handle hazards through /api/hazards")
+    return ref
 
 
 async def writable_collection_async(request: Request, collection_id: str) -> data.CollectionRef:
@@ -148,7 +158,8 @@ def write_responses(*extra: int) -> dict:
 
     texts = {400: "请求体不是 JSON / body is not JSON", 401: "需要编辑令牌 / an editor token is required",
              403: "只读令牌 / a reader token", 404: "没有该集合或要素 / no such collection or item",
-             405: "过去的数据只读 / the past is read only", 409: "编号已被使用 / the id is in use",
+             405: "过去的数据和只读集合（hazards）不能修改 / the past, and read-only collections (hazards), "
+                  "cannot be written", 409: "编号已被使用 / the id is in use",
              412: "要素已被他人修改（附当前版本）/ changed meanwhile (the current item is in the body)",
              413: "请求体过大 / body too large", 415: "只接受 JSON / JSON bodies only",
              422: "几何或属性有误 / invalid geometry or property", 428: "缺少 If-Match / If-Match is required"}

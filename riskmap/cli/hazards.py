@@ -61,7 +61,8 @@ def _actor(store, enterprise: str, login: str | None, by: str | None):
 
 
 def _show_line(h: dict) -> str:
-    flags = ("  【逾期 overdue】" if h["overdue"] else "") + ("  【重大 major】" if h["major"] else "")
+    flags = ("  【逾期 overdue】" if h["overdue"] else "") + ("  【重大 major】" if h["major"] else "") + \
+        ("  【匿名待确认 anonymous, unpublished】" if not h.get("published", True) else "")
     return (f"{h['id']}  v{h['version']}  {h['state_label'].split(' / ')[0]}  {h['name']}"
             f"{'  期限 ' + h['deadline'] if h['deadline'] else ''}{'  ' + h['department'] if h['department'] else ''}"
             f"{flags}")
@@ -146,15 +147,18 @@ def list_hazards(
     department: Annotated[str | None, typer.Option("--department", help="责任部门 / department")] = None,
     overdue: Annotated[bool | None, typer.Option("--overdue/--not-overdue", help="逾期 / overdue")] = None,
     at: Annotated[str | None, typer.Option("--at", help="该时刻未关闭的 / open at that moment (ISO 8601)")] = None,
+    unconfirmed: Annotated[bool | None, typer.Option(
+        "--unconfirmed/--published", help="只要待确认的匿名上报（或只要公开的）/ only the anonymous reports awaiting "
+                                          "confirmation (or only the published hazards)")] = None,
     db: DbOption = None, enterprise: EnterpriseOption = None, as_json: JsonOption = False,
 ) -> None:
-    """隐患列表 / list the hazards."""
+    """隐患列表（含待确认的匿名上报）/ list the hazards (the anonymous reports awaiting confirmation too)."""
     from riskmap.store import hazards
     from riskmap.store.history import parse_moment
 
     store, name, _ = _open(db, enterprise)
     found = hazards.listing(store, name, state=state or None, level=level, department=department, overdue=overdue,
-                            at=parse_moment(at) if at else None)
+                            at=parse_moment(at) if at else None, withheld=unconfirmed)
     if as_json:
         print_json(found)
         return
@@ -172,7 +176,7 @@ def show(hazard_id: IdArg, db: DbOption = None, enterprise: EnterpriseOption = N
     from riskmap.store import hazards
 
     store, name, _ = _open(db, enterprise)
-    h = hazards.get(store, name, hazard_id)
+    h = hazards.get(store, name, hazard_id, withheld=True)
     if as_json:
         print_json(h)
         return
@@ -333,6 +337,67 @@ def export(out: Annotated[Path, typer.Argument(help="输出的 .xlsx 文件 / th
     store, name, _ = _open(db, enterprise)
     count = write_ledger(hazards.listing(store, name, state=state or None), out, name)
     typer.echo(f"{out}: {count} 条隐患 / hazards")
+
+
+@hazard_app.command("stats")
+def stats(
+    date_from: Annotated[str | None, typer.Option("--from", help="登记日期起 YYYY-MM-DD（北京时间）")] = None,
+    date_to: Annotated[str | None, typer.Option("--to", help="登记日期止 YYYY-MM-DD（北京时间）")] = None,
+    db: DbOption = None, enterprise: EnterpriseOption = None, as_json: JsonOption = False,
+) -> None:
+    """隐患统计：未关闭、超期，按等级、来源、类型、部门、责任人、月份 / hazard statistics."""
+    from riskmap.hazards.model import day
+    from riskmap.store import hazards
+
+    start, end = day(date_from, ("开始日期", "--from")), day(date_to, ("结束日期", "--to"))
+    store, name, _ = _open(db, enterprise)
+    found = hazards.statistics(store, name, start, end)
+    if as_json:
+        print_json(found)
+        return
+    span = f"{found['from'] or '…'} – {found['to'] or '…'}" if start or end else "全部 / all"
+    rate = f"{found['on_time_rate'] * 100:.0f}%" if found["on_time_rate"] is not None else "—"
+    typer.echo(f"{name}  登记 / registered {span}  统计时刻 / as of {found['as_of']}")
+    typer.echo(f"  隐患 total {found['total']}  未关闭 open {found['open']}  超期 overdue {found['overdue']}  "
+               f"重大未关闭 major open {found['major_open']}  重大超期 major overdue {found['major_overdue']}  "
+               f"已验收 accepted {found['done']}（按期 on time {rate}）  已驳回 rejected {found['rejected']}")
+    for key, title in (("by_level", "按等级 / by level"), ("by_source", "按来源 / by source"),
+                       ("by_type", "按类型 / by type"), ("by_department", "按部门 / by department"),
+                       ("by_responsible", "按责任人 / by person responsible")):
+        typer.echo(title)
+        for g in found[key]:
+            typer.echo(f"  {g['label']}: {g['total']}（未关闭 open {g['open']}，超期 overdue {g['overdue']}，"
+                       f"重大 major {g['major']}）")
+    typer.echo("按月 / by month")
+    for m in found["by_month"]:
+        typer.echo(f"  {m['month']}: 登记 registered {m['registered']}（重大 major {m['major']}），验收 accepted "
+                   f"{m['accepted']}（超期 late {m['accepted_late']}）")
+
+
+def _form(kind: str, hazard_id: str, out: Path, db: str | None, enterprise: str | None) -> None:
+    from riskmap.print.hazard_forms import KINDS, form_pdf
+
+    if out.suffix.lower() != ".pdf":
+        raise InputError("输出文件应为 .pdf / the output must be a .pdf file")
+    store, name, settings = _open(db, enterprise)
+    data = form_pdf(store, name, hazard_id, kind, settings.media_folder(), withheld=True)
+    out.write_bytes(data)
+    typer.echo(f"{out}: {KINDS[kind][0]} / {KINDS[kind][1].lower()}, {len(data)} 字节 / bytes")
+
+
+PdfOut = Annotated[Path, typer.Option("-o", "--output", help="输出的 .pdf 文件 / the .pdf to write")]
+
+
+@hazard_app.command("notice")
+def notice(hazard_id: IdArg, out: PdfOut, db: DbOption = None, enterprise: EnterpriseOption = None) -> None:
+    """隐患整改通知单（PDF，指派整改后）/ the rectification notice as PDF (once the work is assigned)."""
+    _form("notice", hazard_id, out, db, enterprise)
+
+
+@hazard_app.command("acceptance")
+def acceptance(hazard_id: IdArg, out: PdfOut, db: DbOption = None, enterprise: EnterpriseOption = None) -> None:
+    """隐患整改验收记录（PDF，验收通过后）/ the acceptance record as PDF (once the work is accepted)."""
+    _form("acceptance", hazard_id, out, db, enterprise)
 
 
 @hazard_app.command("import")

@@ -20,7 +20,7 @@ import shapely
 from shapely.geometry import shape
 
 from riskmap.clock import local_date
-from riskmap.errors import InputError
+from riskmap.errors import InputError, RiskmapError
 from riskmap.hazards import reference
 
 MAX_NAME = 200
@@ -73,6 +73,10 @@ class HazardInputError(InputError):
     """A hazard field outside what is allowed (the message names the field)."""
 
 
+class TooManyReports(RiskmapError, http_status=429):
+    """An anonymous report over the rate limit (per address, or the enterprise's daily total)."""
+
+
 class FarFromPlantError(HazardInputError):
     """A location far from the plant's layout: most likely a mistyped or swapped coordinate."""
 
@@ -120,6 +124,13 @@ class Hazard:
     extension: dict[str, Any] | None = None  # a pending request: {"deadline", "reason", "by", "by_id", "at"}
     comments: str | None = None
     version: int = 0
+    anonymous: bool = False                  # reported by someone not signed in: withheld until confirmed
+
+    @property
+    def published(self) -> bool:
+        """Whether readers may see it: an anonymous report is withheld until a manager confirms it (and for good
+        when it is rejected)."""
+        return not (self.anonymous and self.state in (State.REPORTED, State.REJECTED))
 
     @property
     def major(self) -> bool:

@@ -20,7 +20,8 @@ TEXT = {
            "photo": "拍照（可选）", "what": "简要描述（必填）", "place": "位置", "send": "提交", "sending": "正在提交…",
            "sent": "已上报，等待确认", "signin": "请先登录后再上报", "signin_link": "登录", "failed": "上报失败",
            "map": "在地图上查看", "overdue": "已超期", "deadline": "整改期限", "department": "责任部门",
-           "responsible": "负责人", "events": "个风险事件", "photo_failed": "照片未上传"},
+           "responsible": "负责人", "events": "个风险事件", "photo_failed": "照片未上传",
+           "sent_anonymous": "已匿名上报，管理人员确认后才会公开", "photo_signin": "照片需登录后上传"},
     "en": {"other": "中文", "level": "Risk level", "none": "not assessed", "risks": "Risks",
            "controls": "Control measures", "emergency": "Emergency measures", "call": "Call the emergency number",
            "no_phone": "no emergency number on record", "hazards": "Open hazards here", "no_hazards": "No open hazard",
@@ -28,7 +29,9 @@ TEXT = {
            "place": "Place", "send": "Send", "sending": "Sending…", "sent": "Reported, awaiting confirmation",
            "signin": "Sign in to report", "signin_link": "Sign in", "failed": "Not reported",
            "map": "See it on the map", "overdue": "overdue", "deadline": "Deadline", "department": "Department",
-           "responsible": "Responsible", "events": "risk events", "photo_failed": "photo not uploaded"},
+           "responsible": "Responsible", "events": "risk events", "photo_failed": "photo not uploaded",
+           "sent_anonymous": "Reported anonymously: it is shown once a manager confirms it",
+           "photo_signin": "sign in to add a photo"},
 }
 
 _STYLE = """
@@ -74,6 +77,20 @@ _SCRIPT = """
       return new Promise(function (ok) { c.toBlob(function (b) { ok(b || file); }, "image/jpeg", 0.85); });
     }).catch(function () { return file; });
   }
+  function anonymous(text, q) {      // kept unpublished until a manager confirms it: not added to the list here
+    var body = {description: text.slice(0, 1000), unit_id: d.unit_id};
+    return fetch("/api/hazard-reports" + q, {method: "POST", credentials: "omit",
+                 headers: {"Content-Type": "application/json"}, body: JSON.stringify(body)})
+      .then(function (r) {
+        return r.json().catch(function () { return {}; }).then(function (b) {
+          if (r.status !== 201) { say(d.t.failed + "：" + (b.detail || r.status), true); return null; }
+          var photo = form.elements.photo.files[0];
+          say(d.t.sent_anonymous + (photo ? "（" + d.t.photo_signin + "）" : ""), !!photo);
+          document.getElementById("signin").hidden = false;
+          form.reset(); return null;
+        });
+      });
+  }
   form.addEventListener("submit", function (ev) {
     ev.preventDefault();
     var text = form.elements.what.value.trim();
@@ -88,7 +105,8 @@ _SCRIPT = """
         return r.json().catch(function () { return {}; }).then(function (b) { return {r: r, b: b}; });
       })
       .then(function (x) {
-        if (x.r.status === 401 || x.r.status === 403) {
+        if (x.r.status === 401) return anonymous(text, q);      // not signed in: an unconfirmed report
+        if (x.r.status === 403) {
           say(d.t.signin, true); document.getElementById("signin").hidden = false; return null;
         }
         if (x.r.status !== 201) { say(d.t.failed + "：" + (x.b.detail || x.r.status), true); return null; }

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-from datetime import datetime
+from dataclasses import replace
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,12 +27,12 @@ import geopandas as gpd
 import shapely
 from pyproj import Transformer
 from shapely.geometry import mapping
-from sqlalchemy import and_, func, not_, select
+from sqlalchemy import and_, func, not_, select, true
 
 from riskmap import clock
 from riskmap.errors import EditConflict, LedgerError, NotFoundError, PreconditionRequired, RiskmapError
 from riskmap.hazards import model, photos, reference, workflow
-from riskmap.hazards.model import DONE_STATES, STATE_LABELS, Hazard, HazardInputError, State
+from riskmap.hazards.model import DONE_STATES, STATE_LABELS, Hazard, HazardInputError, State, TooManyReports
 from riskmap.hazards.workflow import Actor, Step
 from riskmap.people import Author
 from riskmap.store.audit import record_change
@@ -39,7 +40,7 @@ from riskmap.store.flags import raise_flags, reason_text
 from riskmap.store.ledgers import current_unit_row, unit_of
 from riskmap.store.mapdata import MapFeatureRow
 from riskmap.store.rows import Writing, enterprise_id
-from riskmap.store.schema import ChangeRow, HazardEventRow, HazardPhotoRow, HazardRow
+from riskmap.store.schema import ChangeRow, HazardEventRow, HazardPhotoRow, HazardReportRow, HazardRow
 from riskmap.store.types import to_json, utcnow
 
 if TYPE_CHECKING:
@@ -50,6 +51,11 @@ if TYPE_CHECKING:
 FLAG_REASON = "hazard_accepted"
 MAX_UID = 36
 ENDING = (State.ACCEPTED.value, State.CLOSED.value, State.REJECTED.value)
+# An anonymous report in these states is withheld from readers (not yet confirmed, or rejected).
+WITHHELD_STATES = (State.REPORTED.value, State.REJECTED.value)
+ANONYMOUS = "匿名（手机页）/ anonymous (phone page)"
+RATE_WINDOW = timedelta(hours=1)
+DAY = timedelta(days=1)
 _TO_LONLAT = Transformer.from_crs(3857, 4326, always_xy=True)
 
 
@@ -71,7 +77,7 @@ def hazard_of(row: HazardRow) -> Hazard:
         rectifier=row.rectifier, rectifier_id=row.rectifier_id, rectification_note=row.rectification_note,
         plan=dict(row.plan or {}), accept_person=row.accept_person, accept_person_id=row.accept_person_id,
         accept_at=row.accept_at, accept_comment=row.accept_comment, extension=row.extension,
-        comments=row.comments, version=row.version)
+        comments=row.comments, version=row.version, anonymous=bool(row.anonymous))
 
 
 def _row_values(h: Hazard) -> dict[str, Any]:
@@ -107,6 +113,7 @@ def hazard_dict(h: Hazard, now: datetime | None = None) -> dict[str, Any]:
         "accept_at": h.accept_at.isoformat() if h.accept_at else None, "accept_comment": h.accept_comment,
         "extension": h.extension, "comments": h.comments, "version": h.version,
         "danger_state": h.danger_state(), "open": h.is_open(), "overdue": h.overdue(now),
+        "anonymous": h.anonymous, "published": h.published,
     }
 
 
@@ -218,7 +225,7 @@ def write(store: Store, enterprise: str, hazard_id: str | None, action: str, who
 
 def _apply(w: Writing, hazard_id: str | None, action: str, who: Actor, values: dict[str, Any] | None,
            reason: str | None, if_match: int | None, now: datetime, *, change_id: int | None = None,
-           cache: dict | None = None) -> tuple[Hazard, int, list[dict]]:
+           cache: dict | None = None, anonymous: bool = False) -> tuple[Hazard, int, list[dict]]:
     """One transition inside the transaction `w`: every check before the first row is written. An import gives
     its one audit row (`change_id`) and a `cache` shared by its rows."""
     s = w.session
@@ -227,12 +234,15 @@ def _apply(w: Writing, hazard_id: str | None, action: str, who: Actor, values: d
     if before is not None and if_match is not None and before.version != if_match:
         raise _conflict(before)
     after, step = workflow.apply(before, action, who, values, reason=reason, now=now)
+    if anonymous:
+        after = replace(after, anonymous=True)
     _check_references(s, w.enterprise_id, after, step, cache)
     if change_id is None:
         change_id = record_change(w, f"hazard.{action}", collection="hazards", items=[after.id],
                                   author=Author(who.name, who.account_id), reason=step.reason,
                                   detail={"from": step.from_state, "to": after.state.value, "version": after.version,
-                                          "fields": sorted(step.changed)})
+                                          "fields": sorted(step.changed), **({"anonymous": True} if anonymous
+                                                                             else {})})
     values_now = _row_values(after) | {"enterprise_id": w.enterprise_id, "updated_at": now}
     if row is None:
         row = HazardRow(**values_now)
@@ -294,14 +304,59 @@ def report(store: Store, enterprise: str, who: Actor, values: dict[str, Any], *,
                  now=now)
 
 
+def report_anonymous(store: Store, enterprise: str, address: str | None, values: dict[str, Any], *,
+                     per_hour: int, per_day: int, now: datetime | None = None) -> dict[str, Any]:
+    """A report from someone not signed in (the phone page): registered "reported" and marked anonymous, so that
+    nothing published shows it until a manager confirms it. Rate-limited in the database (every host counts the
+    same rows): at most `per_hour` from one address an hour and `per_day` for the enterprise a day, else
+    TooManyReports (429) and nothing written. The writing transaction holds the enterprise's data-version row,
+    so two hosts cannot both count under the limit and both write."""
+    now = now or clock.now()
+    address = (address or "unknown")[:64]
+    who = Actor(ANONYMOUS, None, frozenset({"hazard_report"}))
+    with store.transaction(enterprise, create=False) as w:
+        w.track()
+        s = w.session
+        _within_limits(s, w.enterprise_id, address, per_hour, per_day, now)
+        after, change_id, _ = _apply(w, None, "report", who, values, None, None, now, anonymous=True)
+        row_id = s.execute(select(HazardRow.id).where(HazardRow.uid == after.id)).scalar_one()
+        s.add(HazardReportRow(enterprise_id=w.enterprise_id, address=address, at=now, hazard_id=row_id))
+    return {"hazard": hazard_dict(after, now), "change_id": change_id, "data_version": w.data_version,
+            "flags_raised": []}
+
+
+def _within_limits(s: Session, ent_id: int, address: str, per_hour: int, per_day: int, now: datetime) -> None:
+    """Raise TooManyReports when this address (or the whole enterprise) has used its anonymous reports."""
+    if per_hour <= 0 or per_day <= 0:
+        raise TooManyReports("本系统未开放匿名上报，请登录后上报 / anonymous reports are switched off here: sign in to "
+                             "report")
+    from_here = s.execute(select(func.count(HazardReportRow.id)).where(
+        HazardReportRow.address == address, HazardReportRow.at > now - RATE_WINDOW)).scalar_one()
+    if from_here >= per_hour:
+        exc = TooManyReports(f"本网络一小时内已匿名上报 {from_here} 条（上限 {per_hour} 条），请稍后再试或登录后上报 / "
+                             f"{from_here} anonymous reports from this address in the last hour (the limit is "
+                             f"{per_hour}): try again later, or sign in to report")
+        exc.headers = {"Retry-After": str(int(RATE_WINDOW.total_seconds()))}
+        raise exc
+    today = s.execute(select(func.count(HazardReportRow.id)).where(
+        HazardReportRow.enterprise_id == ent_id, HazardReportRow.at > now - DAY)).scalar_one()
+    if today >= per_day:
+        exc = TooManyReports(f"今天的匿名上报已达上限（{per_day} 条），请登录后上报 / the enterprise has had {per_day} "
+                             "anonymous reports in a day (the limit): sign in to report")
+        exc.headers = {"Retry-After": str(int(DAY.total_seconds()))}
+        raise exc
+
+
 # ---------------------------------------------------------------------------------------------- reading
 
 
-def get(store: Store, enterprise: str, hazard_id: str, now: datetime | None = None) -> dict[str, Any]:
-    """One hazard with its timeline (oldest first) and its photos."""
+def get(store: Store, enterprise: str, hazard_id: str, now: datetime | None = None, *,
+        withheld: bool = False) -> dict[str, Any]:
+    """One hazard with its timeline (oldest first) and its photos; an anonymous report not yet confirmed only with
+    `withheld` (a manager asks), else 404 as if it did not exist."""
     with store.session() as s:
         ent_id = enterprise_id(s, enterprise, create=False)
-        row = _locked(s, ent_id, hazard_id, lock=False)
+        row = _visible(_locked(s, ent_id, hazard_id, lock=False), withheld)
         steps = s.execute(select(HazardEventRow).where(HazardEventRow.hazard_id == row.id)
                           .order_by(HazardEventRow.id)).scalars().all()
         pics = s.execute(select(HazardPhotoRow).where(HazardPhotoRow.hazard_id == row.id)
@@ -312,6 +367,13 @@ def get(store: Store, enterprise: str, hazard_id: str, now: datetime | None = No
     return out
 
 
+def _visible(row: HazardRow, withheld: bool) -> HazardRow:
+    """The row, unless it is a withheld anonymous report and the caller may not see those (404 then)."""
+    if not withheld and row.anonymous and row.state in WITHHELD_STATES:
+        raise NotFoundError(f"没有编号为 “{row.uid}” 的隐患 / no hazard {row.uid!r}")
+    return row
+
+
 def _ended_by(s: Session, ent_id: int, at: datetime):
     """Hazard ids whose loop ended (accepted, closed, rejected) at or before `at`."""
     return select(HazardEventRow.hazard_id).where(HazardEventRow.enterprise_id == ent_id,
@@ -320,9 +382,10 @@ def _ended_by(s: Session, ent_id: int, at: datetime):
 
 def _filtered(s: Session, ent_id: int, columns, *, state: str | list[str] | None, level: int | None,
               department: str | None, overdue: bool | None, at: datetime | None, unit_id: str | None,
-              now: datetime):
+              now: datetime, withheld: bool | None = False):
     """The SELECT of an enterprise's hazards with the filters as SQL (overdue too: open and the deadline's day
-    ended in Beijing), newest first."""
+    ended in Beijing), newest first. `withheld`: False leaves out the anonymous reports not yet confirmed (what
+    readers see), True keeps only those (a manager's queue), None keeps all."""
     states = [state] if isinstance(state, str) else list(state or [])
     for name in states:
         if name not in {s.value for s in State}:
@@ -331,6 +394,9 @@ def _filtered(s: Session, ent_id: int, columns, *, state: str | list[str] | None
     if level is not None and not reference.has_code("dangerLevel", level):
         raise HazardInputError("隐患等级应为 0（一般）或 1（重大）/ the level must be 0 (general) or 1 (major)")
     q = select(*columns).where(HazardRow.enterprise_id == ent_id)
+    if withheld is not None:
+        hidden = and_(HazardRow.anonymous == true(), HazardRow.state.in_(WITHHELD_STATES))
+        q = q.where(hidden if withheld else not_(hidden))
     if states:
         q = q.where(HazardRow.state.in_(states))
     if level is not None:
@@ -351,15 +417,16 @@ def _filtered(s: Session, ent_id: int, columns, *, state: str | list[str] | None
 def records(store: Store, enterprise: str, *, state: str | list[str] | None = None, level: int | None = None,
             department: str | None = None, overdue: bool | None = None, at: datetime | None = None,
             unit_id: str | None = None, limit: int | None = None, offset: int = 0,
-            now: datetime | None = None) -> list[Hazard]:
+            now: datetime | None = None, withheld: bool | None = False) -> list[Hazard]:
     """The enterprise's hazards (newest first), filtered: states, level (0/1), department, overdue now, unit, and
     `at` ("open at that moment": registered by then and not yet accepted, closed or rejected); a page of them
-    with `limit` and `offset`."""
+    with `limit` and `offset`. Anonymous reports not yet confirmed only with `withheld` True (only them) or
+    None (all)."""
     now = now or clock.now()
     with store.session() as s:
         ent_id = enterprise_id(s, enterprise, create=False)
         q = _filtered(s, ent_id, [HazardRow], state=state, level=level, department=department, overdue=overdue,
-                      at=at, unit_id=unit_id, now=now)
+                      at=at, unit_id=unit_id, now=now, withheld=withheld)
         if limit is not None:
             q = q.limit(limit).offset(offset)
         return [hazard_of(r) for r in s.execute(q).scalars().all()]
@@ -369,6 +436,17 @@ def listing(store: Store, enterprise: str, now: datetime | None = None, **filter
     """`records` as dicts (what the list route and command answer)."""
     now = now or clock.now()
     return [hazard_dict(h, now) for h in records(store, enterprise, now=now, **filters)]
+
+
+def statistics(store: Store, enterprise: str, date_from: date | None = None, date_to: date | None = None,
+               now: datetime | None = None) -> dict[str, Any]:
+    """The published hazards' statistics (riskmap.hazards.statistics) as JSON, with the enterprise's name."""
+    from riskmap.hazards import statistics as stats
+
+    now = now or clock.now()
+    stats.check_range(date_from, date_to)
+    found = records(store, enterprise, now=now)
+    return {"enterprise": enterprise, **stats.compute(found, now, date_from, date_to).as_dict()}
 
 
 def failed_controls(store: Store, enterprise: str) -> list[dict[str, Any]]:
@@ -412,11 +490,12 @@ def hazards_frame(store: Store, enterprise: str, *, at: datetime | None = None, 
                   state: str | list[str] | None = None, level: int | None = None, department: str | None = None,
                   overdue: bool | None = None, unit_id: str | None = None) -> gpd.GeoDataFrame:
     """The hazards as a GeoDataFrame in EPSG:4326 (for the map layer and exports): id, name, state, level,
-    danger_state, overdue, department, unit_id, deadline; placed by their location, else a point inside their
-    unit as the map draws it (hazards with neither have no geometry). Reads only these columns."""
+    danger_state, overdue, department, unit_id, deadline, source, registered_at (UTC); placed by their
+    location, else a point inside their unit as the map draws it (hazards with neither have no geometry). Reads
+    only these columns."""
     now = now or clock.now()
     columns = [HazardRow.uid, HazardRow.name, HazardRow.state, HazardRow.level, HazardRow.department,
-               HazardRow.unit_code, HazardRow.deadline, HazardRow.geometry]
+               HazardRow.unit_code, HazardRow.deadline, HazardRow.geometry, HazardRow.source, HazardRow.registered_at]
     with store.session() as s:
         ent_id = enterprise_id(s, enterprise, create=False)
         rows = s.execute(_filtered(s, ent_id, columns, state=state, level=level, department=department,
@@ -429,7 +508,9 @@ def hazards_frame(store: Store, enterprise: str, *, at: datetime | None = None, 
             "level": [r.level for r in rows], "danger_state": [national[r.state] for r in rows],
             "overdue": [r.state in open_states and r.deadline is not None and today > r.deadline for r in rows],
             "department": [r.department for r in rows], "unit_id": [r.unit_code for r in rows],
-            "deadline": [r.deadline.isoformat() if r.deadline else None for r in rows]}
+            "deadline": [r.deadline.isoformat() if r.deadline else None for r in rows],
+            "source": [r.source for r in rows],
+            "registered_at": [r.registered_at for r in rows]}
     geoms = [r.geometry if r.geometry is not None else points.get(r.unit_code) for r in rows]
     return gpd.GeoDataFrame(data, geometry=gpd.GeoSeries(geoms, crs="EPSG:4326"), crs="EPSG:4326")
 
@@ -496,11 +577,13 @@ def _still_used(store: Store, path: Path, folder: Path) -> bool:
         return s.execute(select(HazardPhotoRow.id).where(HazardPhotoRow.path == relative)).first() is not None
 
 
-def photo_file(store: Store, enterprise: str, hazard_id: str, photo_id: int, folder: Path) -> tuple[bytes, str]:
-    """A photo's picture without EXIF (bytes, media type); 404 for a photo of another hazard or enterprise."""
+def photo_file(store: Store, enterprise: str, hazard_id: str, photo_id: int, folder: Path, *,
+               withheld: bool = False) -> tuple[bytes, str]:
+    """A photo's picture without EXIF (bytes, media type); 404 for a photo of another hazard or enterprise, or of
+    a withheld anonymous report unless `withheld`."""
     with store.session() as s:
         ent_id = enterprise_id(s, enterprise, create=False)
-        row = _locked(s, ent_id, hazard_id, lock=False)
+        row = _visible(_locked(s, ent_id, hazard_id, lock=False), withheld)
         pic = s.execute(select(HazardPhotoRow).where(HazardPhotoRow.id == photo_id,
                                                      HazardPhotoRow.hazard_id == row.id)).scalars().first()
         if pic is None:

@@ -25,6 +25,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -540,6 +541,24 @@ class HazardRow(Base):
     comments: Mapped[str | None] = mapped_column(Text)
     version: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Reported from the phone page by someone not signed in: withheld from everything published (tiles, lists for
+    # readers, the unit page, exports) until a manager confirms it.
+    anonymous: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class HazardReportRow(Base):
+    """One anonymous report from the phone page: where from (the address, as the rate limit counts it) and when;
+    kept in the database so that every host of the service counts the same."""
+
+    __tablename__ = "hazard_reports"
+    __table_args__ = (Index("ix_hazard_reports_address", "address", "at"),
+                      Index("ix_hazard_reports_enterprise", "enterprise_id", "at"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"))
+    address: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    hazard_id: Mapped[int | None] = mapped_column(ForeignKey("hazards.id"))
 
 
 class HazardEventRow(Base):

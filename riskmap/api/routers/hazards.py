@@ -20,9 +20,18 @@ from starlette.datastructures import UploadFile
 
 from riskmap.api.deps import resolve_tenant
 from riskmap.api.fields import Text
-from riskmap.api.permissions import require
+from riskmap.api.permissions import principal_of, require
 from riskmap.api.requests import reason_of
-from riskmap.errors import InputError, MediaTypeError, NotFoundError, PreconditionRequired, TooLargeError
+from riskmap.api.routers.signin import client_address
+from riskmap.errors import (
+    ForbiddenError,
+    InputError,
+    MediaTypeError,
+    NotFoundError,
+    PreconditionRequired,
+    RiskmapError,
+    TooLargeError,
+)
 from riskmap.hazards import PLAN_PARTS, TRANSITIONS, codes, items
 from riskmap.hazards.photos import STAGES
 from riskmap.hazards.workflow import Actor
@@ -31,6 +40,7 @@ from riskmap.store import hazards as store_hazards
 
 ENTERPRISE = Query(None, max_length=200, description="企业名称 / enterprise")
 MAX_ID = 36
+ANONYMOUS_TEXT = 1000          # an anonymous report's description: a few sentences, not a document
 _CHUNK = 256 * 1024
 FORM_ROOM = 64 * 1024          # the multipart form's own bytes around the photo
 # Request names → the record's (the API's vocabulary: unit_id, risk_event).
@@ -135,6 +145,9 @@ class HazardOut(BaseModel):
     danger_state: int | None = Field(None, description="国家 dangerState：0 整改中，1 待验收，9 已验收")
     open: bool
     overdue: bool = Field(..., description="未验收且已过期限（北京时间）/ not accepted and past its deadline")
+    anonymous: bool = Field(False, description="未登录者从手机页匿名上报 / reported by someone not signed in")
+    published: bool = Field(True, description="是否公开（匿名上报经确认后才公开）/ shown to readers (an anonymous "
+                                              "report only once a manager confirms it)")
 
 
 class HazardDetail(HazardOut):
@@ -212,6 +225,18 @@ class ReportIn(_Fields):
     note: Text | None = Field(None, max_length=4000, description="即查即改的整改情况 / what was done on the spot")
 
 
+class AnonymousIn(BaseModel):
+    """A report from someone not signed in (the phone page of a unit): a short description, the unit, optionally
+    a short name and the place; it stays unpublished ("reported, unconfirmed") until a manager confirms it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    description: Text = Field(..., min_length=1, max_length=ANONYMOUS_TEXT, description="简要描述 / what is wrong")
+    unit_id: Text = Field(..., min_length=1, max_length=200, description="评估单元编号 / the unit")
+    name: Text | None = Field(None, max_length=60, description="隐患名称（缺省取描述开头）/ a short name")
+    location: dict[str, Any] | None = Field(None, description="GeoJSON Point（经纬度）/ a GeoJSON Point in lon/lat")
+
+
 class ConfirmIn(_Fields):
     """Confirm a report (correcting its fields if needed)."""
 
@@ -285,6 +310,16 @@ def values_of(body: _In) -> tuple[dict[str, Any], str | None]:
     return {RENAMED.get(k, k): v for k, v in given.items()}, reason
 
 
+def may_see_withheld(request: Request, enterprise: str) -> bool:
+    """Whether the request comes from someone who confirms hazards of this enterprise (a manager): they see the
+    anonymous reports not yet confirmed; nobody else does (bad credentials count as nobody here)."""
+    try:
+        who = principal_of(request)
+    except RiskmapError:
+        return False
+    return who is not None and who.may("hazard_manage") and who.enterprise in (None, enterprise)
+
+
 def etag(version: int) -> str:
     """A hazard's ETag: its row version."""
     return f'"{version}"'
@@ -322,13 +357,18 @@ def make_router() -> APIRouter:
     """The hazard routes (see the module docstring)."""
     router = APIRouter(prefix="/api", tags=["hazards"])
 
-    @router.get("/hazards", response_model=HazardList, summary="隐患列表 / the hazards")
+    @router.get("/hazards", response_model=HazardList, summary="隐患列表 / the hazards",
+                responses={403: {"description": "只有隐患管理人员能查看待确认的匿名上报（unconfirmed）/ only hazard "
+                                                "managers see the anonymous reports awaiting confirmation"},
+                           404: {"description": "企业不存在 / no such enterprise"}})
     def list_hazards(request: Request, enterprise: str | None = ENTERPRISE,
                      state: list[str] | None = Query(None, description="状态（可多个）/ states"),
                      level: int | None = Query(None, ge=0, le=1, description="0 一般，1 重大"),
                      department: str | None = Query(None, max_length=200),
                      overdue: bool | None = Query(None, description="只要逾期的（或未逾期的）/ overdue only"),
                      unit_id: str | None = Query(None, max_length=200, description="评估单元 / one unit's"),
+                     unconfirmed: bool | None = Query(None, description="只要待确认的匿名上报（管理人员）/ only the "
+                                                      "anonymous reports awaiting confirmation (managers)"),
                      limit: int = Query(1000, ge=1, le=10_000, description="最多几条 / at most this many"),
                      offset: int = Query(0, ge=0, le=10_000_000, description="跳过几条 / skip this many"),
                      at: str | None = Query(None, max_length=40,
@@ -338,8 +378,14 @@ def make_router() -> APIRouter:
 
         tenant = resolve_tenant(request.app, enterprise)
         moment = parse_moment(at) if at else None
+        manager = may_see_withheld(request, tenant.name)
+        if unconfirmed and not manager:
+            raise ForbiddenError("只有隐患管理人员能查看待确认的匿名上报 / only hazard managers see the anonymous "
+                                 "reports awaiting confirmation")
+        withheld = True if unconfirmed else (None if manager and unconfirmed is None else False)
         found = store_hazards.listing(tenant.store, tenant.name, state=state, level=level, department=department,
-                                      overdue=overdue, at=moment, unit_id=unit_id, limit=limit, offset=offset)
+                                      overdue=overdue, at=moment, unit_id=unit_id, limit=limit, offset=offset,
+                                      withheld=withheld)
         return {"enterprise": tenant.name, "count": len(found), "items": found}
 
     @router.get("/hazards/reference", response_model=Reference,
@@ -358,7 +404,8 @@ def make_router() -> APIRouter:
                 "timeline", responses={404: ERRORS[404]})
     def show_hazard(request: Request, hazard_id: str, enterprise: str | None = ENTERPRISE):
         tenant = resolve_tenant(request.app, enterprise)
-        found = store_hazards.get(tenant.store, tenant.name, hazard_id)
+        found = store_hazards.get(tenant.store, tenant.name, hazard_id,
+                                  withheld=may_see_withheld(request, tenant.name))
         body = HazardDetail.model_validate(found).model_dump(mode="json")
         return JSONResponse(body, headers={"ETag": etag(found["version"]), "Cache-Control": "no-cache"})
 
@@ -375,6 +422,30 @@ def make_router() -> APIRouter:
         response.status_code = 201
         return response
 
+    @router.post("/hazard-reports", response_model=HazardWritten, status_code=201,
+                 summary="匿名上报隐患（手机页，待确认）/ report a hazard without signing in (unconfirmed)",
+                 responses={404: ERRORS[404], 422: ERRORS[422],
+                            429: {"description": "匿名上报过于频繁 / too many anonymous reports: try later"}})
+    def report_anonymous(request: Request, body: AnonymousIn = Body(...),
+                         enterprise: str | None = ENTERPRISE) -> JSONResponse:
+        tenant = resolve_tenant(request.app, enterprise)
+        settings = request.app.state.settings
+        values = {"name": body.name or body.description.strip()[:60], "description": body.description,
+                  "unit_code": body.unit_id, "source": 1}
+        if body.location is not None:
+            if body.location.get("type") != "Point":
+                raise InputError("匿名上报的位置应为 GeoJSON 点 / an anonymous report's place must be a GeoJSON Point")
+            values["location"] = body.location
+        made = store_hazards.report_anonymous(tenant.store, tenant.name, client_address(request), values,
+                                              per_hour=settings.anonymous_reports_per_hour,
+                                              per_day=settings.anonymous_reports_per_day)
+        response = _written(made)
+        response.status_code = 201
+        return response
+
+    for kind in ("notice", "acceptance"):
+        _form_route(router, kind)
+
     for action in BODIES:
         _transition_route(router, action)
 
@@ -387,7 +458,8 @@ def make_router() -> APIRouter:
     def get_photo(request: Request, hazard_id: str, photo_id: int, enterprise: str | None = ENTERPRISE) -> Response:
         tenant = resolve_tenant(request.app, enterprise)
         folder = request.app.state.settings.media_folder()
-        data, media_type = store_hazards.photo_file(tenant.store, tenant.name, hazard_id, photo_id, folder)
+        data, media_type = store_hazards.photo_file(tenant.store, tenant.name, hazard_id, photo_id, folder,
+                                                    withheld=may_see_withheld(request, tenant.name))
         return Response(data, media_type=media_type, headers={"Cache-Control": "private, max-age=3600",
                                                                "Content-Disposition": "inline"})
 
@@ -460,3 +532,27 @@ def _photo_route(router: APIRouter, stage: str, permission: str) -> None:
                 responses={**{k: ERRORS[k] for k in (401, 403, 404, 422)},
                            413: {"description": "照片过大 / too large"}, 415: {"description": "需要 multipart"}},
                 openapi_extra={"requestBody": form})(upload)
+
+
+def _form_route(router: APIRouter, kind: str) -> None:
+    from riskmap.print.hazard_forms import KINDS, form_pdf
+
+    zh, en = KINDS[kind]
+
+    def form(request: Request, hazard_id: str, enterprise: str | None = ENTERPRISE) -> Response:
+        tenant = resolve_tenant(request.app, enterprise)
+        if len(hazard_id) > MAX_ID:
+            raise NotFoundError(f"没有编号为 “{hazard_id[:40]}” 的隐患 / no hazard {hazard_id[:40]!r}")
+        data = form_pdf(tenant.store, tenant.name, hazard_id, kind, request.app.state.settings.media_folder(),
+                        withheld=may_see_withheld(request, tenant.name))
+        name = f"{kind}-{hazard_id[:8]}.pdf"
+        return Response(data, media_type="application/pdf",
+                        headers={"Cache-Control": "no-store", "Content-Disposition": f'inline; filename="{name}"'})
+
+    form.__name__ = f"hazard_{kind}_pdf"
+    when = "指派整改后 / once assigned" if kind == "notice" else "验收通过后 / once accepted"
+    router.get(f"/hazards/{{hazard_id}}/{kind}.pdf", response_class=Response, summary=f"{zh}（PDF）/ {en} (PDF)",
+               description=f"{zh}，{when}。",
+               responses={200: {"content": {"application/pdf": {}}, "description": f"{zh} PDF"},
+                          404: ERRORS[404],
+                          409: {"description": f"隐患尚未到可出具{zh}的状态 / not yet: {when}"}})(form)

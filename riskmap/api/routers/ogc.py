@@ -470,7 +470,7 @@ def _collection_doc(request: Request, ref: data.CollectionRef, view: data.PlantV
                   SCHEMA_JSON, "可查询属性 / queryables"),
             _link(url_on(request, path + "/schema"), "http://www.opengis.net/def/rel/ogc/1.0/schema", SCHEMA_JSON,
                   "要素结构 / schema"),
-            *collection_tile_links(request, ref),
+            *(collection_tile_links(request, ref) if ref.kind in data.KINDS else []),
         ],
         "itemType": "feature",
         "crs": query.crs_list(coll.bbox),

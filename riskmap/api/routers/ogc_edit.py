@@ -53,6 +53,12 @@ UNIT_WRITABLE = ("name", "parent_id", "parent", "feature_ref")     # parent: the
 UNIT_CREATE = (*UNIT_WRITABLE, "kind", "weight")
 # Collections whose items PUT replaces whole (a unit's PUT is refused: it would overwrite its own geometry).
 WHOLE_ITEMS = "^(e[0-9]+_)?(layout|regions)$"
+# The collections that take writes (the hazards are read only: riskmap.api.ogc_data.READ_ONLY).
+WRITABLE = "^(e[0-9]+_)?(regions|(units|layout)(_(areas|lines|points))?)$"
+WRITABLE_ID = PathParam(..., json_schema_extra={"pattern": WRITABLE},
+                        description="可写的集合：layout、regions、units 及其 _areas/_lines/_points（隐患集合只读）/ a "
+                                    "writable collection: layout, regions, units and their parts (hazards are read "
+                                    "only)")
 
 EDIT = Depends(require("edit_layout"))      # the units collection also needs "edit_units"
 
@@ -118,7 +124,7 @@ def make_router() -> APIRouter:
                  responses={201: {"description": "已新增 / created", "content": ITEM_CONTENT, "headers": {
                      **ITEM_HEADERS, "Location": {"schema": {"type": "string"}}}}, **write_responses(409)},
                  openapi_extra={"parameters": WRITE_PARAMETERS, **json_body_doc(FEATURE_SCHEMA, geo)})
-    async def create(collection_id: str, request: Request, who: Principal = EDIT):
+    async def create(request: Request, who: Principal = EDIT, collection_id: str = WRITABLE_ID):
         ref = await _writable(request, collection_id)
         body = await read_json(request)
         fid = await run_in_threadpool(_create, request, ref, body, who)
@@ -147,7 +153,7 @@ def make_router() -> APIRouter:
                              **write_responses(412, 428)},
                   openapi_extra={"parameters": [*WRITE_PARAMETERS, IF_MATCH],
                                  **json_body_doc(PATCH_SCHEMA, ("application/merge-patch+json", *geo))})
-    async def patch(collection_id: str, feature_id: str, request: Request, who: Principal = EDIT):
+    async def patch(feature_id: str, request: Request, who: Principal = EDIT, collection_id: str = WRITABLE_ID):
         ref = await _writable(request, collection_id)
         return await _changed_item(_patch, request, ref, feature_id, who)
 
@@ -155,7 +161,7 @@ def make_router() -> APIRouter:
                    status_code=204, response_class=Response,
                    responses={204: {"description": "已删除 / deleted"}, **write_responses(412, 428)},
                    openapi_extra={"parameters": [*WRITE_PARAMETERS, IF_MATCH]})
-    async def delete(collection_id: str, feature_id: str, request: Request, who: Principal = EDIT):
+    async def delete(feature_id: str, request: Request, who: Principal = EDIT, collection_id: str = WRITABLE_ID):
         ref = await _writable(request, collection_id)
         if_match = if_match_of(request)
         store, reason = store_of(request), reason_of(request)

@@ -32,6 +32,14 @@ _DRAWING = {"name": "drawing", "in": "query", "required": False, "schema": {"typ
 _DOC = {"responses": ERROR_RESPONSES, "openapi_extra": {"parameters": [_ENTERPRISE, _DRAWING]}}
 
 
+def with_tiles(ref: data.CollectionRef) -> data.CollectionRef:
+    """The collection, when it has OGC tilesets; 404 for the hazards (their tiles are the map's /tiles/hazards)."""
+    if ref.kind not in data.KINDS:
+        raise NotFoundError(f"集合 “{ref.id[:60]}” 没有 OGC 瓦片集（隐患瓦片见 /tiles/hazards）/ collection "
+                            f"{ref.id[:60]!r} has no OGC tilesets (hazard tiles: /tiles/hazards)")
+    return ref
+
+
 def make_router() -> APIRouter:
     """The OGC API Tiles routes (tile matrix sets, tilesets and tiles of the collections) and
     /tiles/{layer}/metadata.json.
@@ -40,8 +48,8 @@ def make_router() -> APIRouter:
 
     def resolve(request: Request, collection_id: str) -> data.CollectionRef:
         enterprise = request.query_params.get("enterprise") or None
-        return data.resolve_collection(request.app.state.store(), request.app.state.settings.enterprise,
-                                       enterprise, collection_id)
+        return with_tiles(data.resolve_collection(request.app.state.store(), request.app.state.settings.enterprise,
+                                                  enterprise, collection_id))
 
     def answer(request: Request, ref: data.CollectionRef, build) -> Response:
         store = request.app.state.store()

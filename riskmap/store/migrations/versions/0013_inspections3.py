@@ -16,7 +16,7 @@ from alembic import op
 from riskmap.store.types import Data, UTCDateTime
 
 revision = "0013_inspections3"
-down_revision = "0010_orgs"
+down_revision = "0012_hazards2"
 branch_labels = None
 depends_on = None
 
