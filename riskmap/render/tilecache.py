@@ -27,6 +27,9 @@ from riskmap.errors import InputError, NotFoundError, no_enterprise, no_enterpri
 from riskmap.render.grid import TMS, TileView, mvt_buffer_px, render_buffer_px
 from riskmap.render.tiledata import TileData, load_tiledata, past_tiledata, read_patch
 from riskmap.store.mapdata import LAYERS, current_state, has_map
+from riskmap.store.scope import ALL as SCOPE_ALL
+from riskmap.store.scope import SETTING as SCOPE_SETTING
+from riskmap.store.scope import ids_readable_by, narrow
 
 DEFAULT_CACHE_MB = 256.0
 STYLE_RECHECK_S = 1.0
@@ -217,7 +220,11 @@ class VersionChecker:
         import psycopg
 
         conninfo = self.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        return psycopg.connect(conninfo, autocommit=True, connect_timeout=10), None
+        conn = psycopg.connect(conninfo, autocommit=True, connect_timeout=10)
+        # The check is the service's own lookup (the id and version of the enterprise a request names), so it
+        # reads under the scope of all enterprises (riskmap.store.scope); what the request then reads is its own.
+        conn.execute("SELECT set_config(%s, %s, false)", (SCOPE_SETTING, SCOPE_ALL))
+        return conn, None
 
     def state(self, name: str | None, fallback: Callable[[str | None], list]) -> list[tuple[int, str, int, str]]:
         """Like mapdata.current_state; `fallback(name)` answers when this backend has no connection of its own
@@ -265,6 +272,12 @@ class VersionChecker:
                 self._stamps.clear()
             found = self._stamps[key] = version_stamp(version, updated_at)
         return found
+
+
+def _entered(state: tuple[int, str, int, str]) -> tuple[int, str, int, str]:
+    """A tile request's enterprise is known: the request reads that enterprise alone (riskmap.store.scope)."""
+    narrow(ids_readable_by(state[0]))
+    return state
 
 
 # ---------------------------------------------------------------------------------------------- the service
@@ -393,9 +406,9 @@ class TileService:
         if name is not None:
             if not found:
                 raise no_enterprise(name)
-            return found[0]
+            return _entered(found[0])
         if len(found) == 1:
-            return found[0]
+            return _entered(found[0])
         if not found:
             raise no_enterprise_yet()
         raise InputError("数据库中有多个企业，请用 enterprise 参数指定 / several enterprises in the database: "

@@ -28,6 +28,7 @@ from riskmap.api.deps import app_singleton
 from riskmap.drawings import requested
 from riskmap.errors import InputError, NotFoundError, RiskmapError
 from riskmap.render.grid import MAX_ZOOM, TileView, tile_view
+from riskmap.store import scope as data_scope
 
 MVT_TYPE = "application/vnd.mapbox-vector-tile"
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -427,7 +428,8 @@ class TileFastPath:
         if scope["type"] == "http" and scope["method"] == "GET":
             match = _FAST_PATH.match(_route_path(scope))
             if match is not None:
-                answer = self._cached(self.root or scope.get("app"), scope, match)
+                with data_scope.request_scope():     # reads only the tile's enterprise (riskmap.store.scope)
+                    answer = self._cached(self.root or scope.get("app"), scope, match)
                 if answer is not None:
                     status, headers, body = answer
                     await send({"type": "http.response.start", "status": status, "headers": headers})
