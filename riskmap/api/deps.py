@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import Depends, Query, Request
 
+from riskmap.api.permissions import PRINCIPAL_STATE
+from riskmap.errors import NotFoundError
 from riskmap.plant import Plant, load_plant, resolve_enterprise
 from riskmap.store import scope as data_scope
 
@@ -53,10 +55,32 @@ def resolve_tenant(app: Any, enterprise: str | None, principal: Any = None) -> T
 
 def get_tenant(request: Request, enterprise: str | None = ENTERPRISE_QUERY) -> Tenant:
     """The route dependency of `resolve_tenant` (with the principal the permission check found, if any)."""
-    from riskmap.api.permissions import PRINCIPAL_STATE
-
     principal = request.scope.get("state", {}).get(PRINCIPAL_STATE)
     return resolve_tenant(request.app, enterprise, principal)
+
+
+def may_read(request: Request, enterprise: Any) -> bool:
+    """Whether a request may read that enterprise (a riskmap.domain.Enterprise) beside the one it names, as an OGC
+    collection e<id>_<kind> does: anyone while reading is open, else an account of that enterprise or of the whole
+    service (regulators: riskmap.store.scope.ids_readable_by)."""
+    who = request.scope.get("state", {}).get(PRINCIPAL_STATE)
+    if who is None:
+        return not request.app.state.settings.read_requires_token
+    return who.enterprise is None or who.enterprise == enterprise.name
+
+
+def enter(request: Request, enterprises: Any) -> None:
+    """The request reads these enterprises (one or a list): NotFoundError for one it may not read; its scope
+    becomes theirs (riskmap.store.scope), so the database returns no row of any other."""
+    many = enterprises if isinstance(enterprises, list | tuple) else [enterprises]
+    for ent in many:
+        if not may_read(request, ent):
+            raise NotFoundError("没有这个企业的数据 / no such enterprise's data")   # its name is not told
+    principal = request.scope.get("state", {}).get(PRINCIPAL_STATE)
+    ids: set[int] = set()
+    for ent in many:
+        ids |= data_scope.ids_readable_by(int(ent.id), principal)
+    data_scope.narrow(ids)
 
 
 def get_plant(tenant: Tenant = Depends(get_tenant)) -> Plant:

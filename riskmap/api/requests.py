@@ -11,6 +11,7 @@ from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
 from riskmap.api import ogc_data as data
+from riskmap.api.deps import enter
 from riskmap.api.public_url import public_base_url
 from riskmap.errors import BadBodyError, InputError, MediaTypeError, NotWritableError, PreconditionRequired
 from riskmap.text import check_text
@@ -65,8 +66,10 @@ def writable_collection(request: Request, collection_id: str) -> data.Collection
     if request.query_params.get("at") is not None:
         raise NotWritableError("过去某一时刻的数据只读，不能修改（去掉 ?at=）/ "
                                "the data of a past moment is read only (drop ?at=)")
-    return data.resolve_collection(store_of(request), request.app.state.settings.enterprise,
-                                   enterprise_param(request), collection_id)
+    ref = data.resolve_collection(store_of(request), request.app.state.settings.enterprise,
+                                  enterprise_param(request), collection_id)
+    enter(request, ref.enterprise)
+    return ref
 
 
 async def writable_collection_async(request: Request, collection_id: str) -> data.CollectionRef:
