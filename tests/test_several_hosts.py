@@ -170,3 +170,56 @@ def test_a_session_made_on_one_host_is_good_on_the_other(hosts):
     for base in (two, front):
         me = httpx.get(base + "/api/auth/me", cookies={"riskmap_session": session}, timeout=30)
         assert me.status_code == 200 and me.json()["login"] == "two-hosts"
+
+
+def test_tiles_read_a_replica_only_once_it_has_caught_up(demo_db, tmp_path, editor_token):
+    """settings.read_database_url: the map is loaded from the replica when it is at the primary's data version;
+    a replica behind it (here: a copy taken before an edit) is passed over, so the edit shows at once."""
+    import mapbox_vector_tile
+    from fastapi.testclient import TestClient
+    from kit import copy_db
+
+    from riskmap.api.app import create_app
+
+    primary = copy_db(demo_db, tmp_path / "primary")
+    replica = copy_db(demo_db, tmp_path / "replica")        # the same state: caught up
+    app = create_app(Settings(db=primary, read_database_url=replica))
+    with TestClient(app) as client:
+        doc = client.get("/tiles/units/tilejson.json", params={"format": "mvt"}).json()
+        service = app.state.tiles.service
+        assert service.read_store is not None and service.replica_loads == 1
+        lon, lat, zoom = doc["center"]
+        z = max(int(zoom), 17)
+        n = 2 ** z
+        import math
+
+        x, y = int((lon + 180) / 360 * n), int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
+
+        def levels() -> dict[str, str]:
+            body = client.get(f"/tiles/units/{z}/{x}/{y}.mvt").content
+            return {f["properties"]["unit_id"]: f["properties"].get("level", "")
+                    for f in mapbox_vector_tile.decode(body).get("units", {}).get("features", [])}
+
+        before = levels()
+        unit_id, level = next((u, lv) for u, lv in sorted(before.items()) if lv != "major")
+        r = client.patch(f"/api/units/{unit_id}", headers=editor_token(primary),
+                         json={"override": {"level": "major", "reason": "只读副本测试 / replica test"}})
+        assert r.status_code == 200, r.text
+        after = levels()                                   # the replica still holds the old level: not read
+        assert after[unit_id] == "major" and before[unit_id] == level
+        assert service.replica_loads == 1
+        version = client.get("/tiles/units/tilejson.json").json()["data_version"]
+        assert version == doc["data_version"] + 1
+
+
+def test_a_read_replica_url_that_cannot_be_opened_is_a_clear_error(demo_db, tmp_path):
+    from fastapi.testclient import TestClient
+    from kit import copy_db
+
+    from riskmap.api.app import create_app
+
+    primary = copy_db(demo_db, tmp_path / "primary")
+    app = create_app(Settings(db=primary, read_database_url=f"sqlite:///{tmp_path / 'missing.db'}"))
+    with TestClient(app, raise_server_exceptions=False) as client:
+        r = client.get("/tiles/units/tilejson.json")
+        assert r.status_code in (404, 503) and "missing.db" in r.text and r.status_code != 500

@@ -349,12 +349,16 @@ class TileService:
     """
 
     def __init__(self, store: Any, cache: TileCache | None = None, styles: Callable[[str], Any] | None = None,
-                 default_enterprise: str | None = None):
+                 default_enterprise: str | None = None, read_store: Any = None):
         from riskmap.render.mvt import encode_mvt
         from riskmap.render.png import render_labels_png, render_png
         from riskmap.render.style import load_layer_style
 
         self.store = store
+        # A read replica (settings.read_database_url): the map's rows are loaded from it when it has caught up with
+        # the version the primary gives, else from the primary (the version check is always the primary's).
+        self.read_store = read_store
+        self.replica_loads = 0        # loads the replica answered (the rest: the primary)
         self.cache = cache or TileCache()
         self.styles = styles or load_layer_style
         self.default_enterprise = default_enterprise
@@ -439,7 +443,7 @@ class TileService:
         ours, or a full load (first use, or a database that went back, e.g. replaced by another file)."""
         with self._lock_for(ent_id):
             rebuild = False
-            with self.store.session() as s:
+            with self._source(name).session() as s:
                 state = current_state(s, name)
                 if not state or state[0][0] != ent_id:
                     raise no_enterprise(name)
@@ -475,6 +479,19 @@ class TileService:
                 self.cache.clear(ent_id)
             self._data[ent_id] = new
             return new
+
+    def _source(self, name: str) -> Any:
+        """The store to load an enterprise's map from: the read replica when it is at the primary's data version
+        (a replica that lags behind would give an older map under the newer version's name), else the primary."""
+        if self.read_store is None:
+            return self.store
+        primary = self.checker.state(name, self._state_slow)
+        with self.read_store.session() as s:
+            replica = current_state(s, name)
+        if primary and replica and replica[0][:3] == primary[0][:3]:
+            self.replica_loads += 1
+            return self.read_store
+        return self.store
 
     def _load_after_rebuild(self, ent_id: int, name: str) -> TileData:
         with self.store.session() as s:

@@ -92,7 +92,14 @@ class _Tiles:
         self.settings = app.state.settings
         self.tile_settings = TileSettings()
         cache = TileCache(int(self.tile_settings.tile_cache_mb * 1024 * 1024))
-        self.service = TileService(app.state.store(), cache, default_enterprise=self.settings.enterprise)
+        read_store = None
+        if self.settings.read_database_url:
+            from riskmap.store import open_store
+
+            read_store = app_singleton(app, "read_store_instance",
+                                       lambda: open_store(self.settings.read_database_url, create=False))
+        self.service = TileService(app.state.store(), cache, default_enterprise=self.settings.enterprise,
+                                   read_store=read_store)
         from riskmap.render.hazardtiles import HazardTiles
 
         self.hazards = HazardTiles(self.service)
