@@ -137,12 +137,11 @@ def test_the_author_of_a_change_is_the_person(ent_store):
 
 def test_the_migration_gives_old_tokens_an_account_and_keeps_history(store_url):
     from alembic import command
+    from pgdb import backend_of, owner_url
 
     from riskmap.store import open_store
     from riskmap.store.history import history
     from riskmap.store.upgrade import alembic_config
-
-    from pgdb import backend_of, owner_url
 
     # migrations run as the tables' owner (on PostGIS the service's role may not change the schema)
     migrating = owner_url(store_url) if backend_of(store_url) == "postgis" else store_url

@@ -111,12 +111,11 @@ def test_a_reference_that_matched_nothing_binds_when_its_feature_is_drawn(store)
 
 
 def test_the_migration_binds_the_references_of_existing_databases(store_url):
+    from pgdb import backend_of, owner_url
     from sqlalchemy import text
 
     from riskmap.store import open_store
     from riskmap.store.upgrade import alembic_config
-
-    from pgdb import backend_of, owner_url
 
     # migrations run as the tables' owner (on PostGIS the service's role may not change the schema)
     migrating = owner_url(store_url) if backend_of(store_url) == "postgis" else store_url

@@ -137,8 +137,9 @@ POLICY = "riskmap_scope"
 
 
 def policy_condition(column: str = "enterprise_id") -> str:
-    """The policy's condition: the row's enterprise is in the scope, or the scope is "all"."""
-    return f"({_IS_ALL} OR {column} = ANY ({_IDS}))"
+    """The policy's condition: the row's enterprise is in the scope, or the scope is "all". Each side is a scalar
+    sub-select, which PostgreSQL evaluates once per statement (an InitPlan) instead of once per row."""
+    return f"((SELECT {_IS_ALL}) OR {column} = ANY ((SELECT {_IDS})::integer[]))"
 
 
 def policy_sql(table: str) -> list[str]:
