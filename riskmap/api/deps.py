@@ -62,11 +62,16 @@ def get_tenant(request: Request, enterprise: str | None = ENTERPRISE_QUERY) -> T
 def may_read(request: Request, enterprise: Any) -> bool:
     """Whether a request may read that enterprise (a riskmap.domain.Enterprise) beside the one it names, as an OGC
     collection e<id>_<kind> does: anyone while reading is open, else an account of that enterprise or of the whole
-    service (regulators: riskmap.store.scope.ids_readable_by)."""
+    service, or one whose readable enterprises (riskmap.store.scope.ids_readable_by: a regulator's) hold it."""
     who = request.scope.get("state", {}).get(PRINCIPAL_STATE)
     if who is None:
         return not request.app.state.settings.read_requires_token
-    return who.enterprise is None or who.enterprise == enterprise.name
+    if who.enterprise is None:
+        return True
+    if who.enterprise == enterprise.name:
+        return True
+    own = request.app.state.store().enterprise(who.enterprise, create=False)
+    return int(enterprise.id) in data_scope.ids_readable_by(int(own.id), who)
 
 
 def enter(request: Request, enterprises: Any) -> None:
