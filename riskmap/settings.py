@@ -23,6 +23,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RISKMAP_", extra="ignore")
 
     db: str = "sqlite:///riskmap.db"
+    # A read replica of `db` (e.g. a PostgreSQL streaming replica) for the tiles' map loads; the data version is
+    # always checked on `db`, and a replica that has not caught up with it is not read. Unset: everything from `db`.
+    read_database_url: str | None = None
     enterprise: str | None = None   # None: the only enterprise in the database, else "default"
     # Largest layout file accepted (HTTP uploads and `import-layout`).
     max_upload_mb: float = Field(200.0, gt=0)

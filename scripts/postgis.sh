@@ -4,9 +4,9 @@
 # CREATE EXTENSION postgis works in a scratch database.
 #
 #   scripts/postgis.sh                 # install/start/check
-#   scripts/postgis.sh --trust-local  # also let user postgres in over 127.0.0.1/::1 without a password
-#                                     # (what the tests' default URL postgresql://postgres@127.0.0.1:5432 needs;
-#                                     # meant for CI and throw-away machines)
+#   scripts/postgis.sh --trust-local  # also let user postgres and the tests' two roles (riskmap_test_owner,
+#                                     # riskmap_test_service) in over 127.0.0.1/::1 without a password (what the
+#                                     # tests need; meant for CI and throw-away machines)
 #
 # Environment: PG_VERSION (default: the installed cluster's version, else 15), PGPORT (default 5432).
 # Exits non-zero with one line saying what failed.
@@ -69,25 +69,26 @@ pg_isready -q -h 127.0.0.1 -p "$PORT" || die "server on 127.0.0.1:$PORT not read
 
 as_postgres() { runuser -u postgres -- "$@"; }
 
-# 4. Optional: password-less loopback access for user postgres (tests' default URL).
+# 4. Optional: password-less loopback access for user postgres (tests' default URL) and for the two roles the
+#    tests create and run as (tests/pgdb.py: riskmap_test_owner owns the schema, riskmap_test_service is the
+#    service's role that row-level security binds).
 loopback_ok() { psql -w -h 127.0.0.1 -p "$PORT" -U postgres -qAt -c 'SELECT 1' >/dev/null 2>&1; }
-if [ "$TRUST_LOCAL" -eq 1 ] && loopback_ok; then
-  say "user postgres already connects over 127.0.0.1 without a password"
-elif [ "$TRUST_LOCAL" -eq 1 ]; then
+TEST_ROLES="postgres,riskmap_test_owner,riskmap_test_service"
+if [ "$TRUST_LOCAL" -eq 1 ]; then
   hba="$(as_postgres psql -p "$PORT" -qAt -c 'SHOW hba_file')" || die "cannot ask the server for its hba_file"
-  if ! grep -q "riskmap: trust local postgres" "$hba"; then
-    say "allowing user postgres over 127.0.0.1 and ::1 without a password ($hba)"
+  if ! grep -q "riskmap: trust local test roles" "$hba"; then
+    say "allowing users ${TEST_ROLES} over 127.0.0.1 and ::1 without a password ($hba)"
     tmp="$(mktemp)"
     {
-      echo "# riskmap: trust local postgres (scripts/postgis.sh --trust-local)"
-      echo "host all postgres 127.0.0.1/32 trust"
-      echo "host all postgres ::1/128 trust"
+      echo "# riskmap: trust local test roles (scripts/postgis.sh --trust-local)"
+      echo "host all ${TEST_ROLES} 127.0.0.1/32 trust"
+      echo "host all ${TEST_ROLES} ::1/128 trust"
       cat "$hba"
     } >"$tmp"
     cat "$tmp" >"$hba" && rm -f "$tmp"
     as_postgres psql -p "$PORT" -qAt -c 'SELECT pg_reload_conf()' >/dev/null || die "cannot reload the configuration"
+    sleep 0.5
   fi
-  sleep 0.5
   loopback_ok || die "user postgres still cannot connect over 127.0.0.1:$PORT without a password"
 fi
 

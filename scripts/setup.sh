@@ -33,6 +33,16 @@ if [ "${#missing[@]}" -gt 0 ]; then
   bash scripts/apt.sh "${missing[@]}"
 fi
 
+# nginx for the several-hosts test and the tile benchmark: they run their own instance on a port of their own, so
+# the system service is never started here.
+if ! dpkg -s nginx >/dev/null 2>&1; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "missing system package: nginx (run as root or install it with apt-get)" >&2
+    exit 1
+  fi
+  bash scripts/apt.sh --no-start nginx
+fi
+
 # Python environment, pinned by requirements.lock.
 python=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then

@@ -26,11 +26,12 @@ MIB = 1024 * 1024
 
 def table_digest(url: str) -> dict[str, str]:
     """SHA-256 of every row of every riskmap table, in primary-key order: equal digests, nothing written."""
-    from sqlalchemy import MetaData, create_engine, select
+    from sqlalchemy import MetaData, select
 
-    from riskmap.store.engine import normalise_url
+    from riskmap.store.engine import create_store_engine
 
-    engine = create_engine(normalise_url(url))
+    # riskmap's engine: on PostGIS its transactions carry the scope "all", so row-level security hides no row
+    engine = create_store_engine(url)
     try:
         meta = MetaData()
         meta.reflect(engine)

@@ -54,15 +54,26 @@ def _unavailable(reason: str):
     pytest.skip(message)
 
 
-def create_pg_database(prefix: str = "riskmap_test") -> str:
-    """Create a fresh database with PostGIS; returns its URL. Skips or fails when the server is missing."""
+OWNER_ROLE = "riskmap_test_owner"       # owns the schema and runs the migrations
+SERVICE_ROLE = "riskmap_test_service"   # what the store under test connects as: row-level security binds it
+
+
+def create_pg_database(prefix: str = "riskmap_test", service: bool = True) -> str:
+    """Create a fresh database with PostGIS; returns its URL. Skips or fails when the server is missing.
+
+    `service` (the default): as a deployment runs — the database and its schema owned by OWNER_ROLE, migrated
+    by it, and the URL returned is SERVICE_ROLE's, a role that is neither superuser nor table owner, so that
+    row-level security (riskmap.store.scope) applies to every test. `service=False`: an empty database, and the
+    administrator's URL."""
     import psycopg
 
     admin = pg_admin_url()
     name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
     try:
         with psycopg.connect(_psycopg_url(admin), autocommit=True, connect_timeout=5) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
+            if service:
+                _ensure_roles(admin)
+            conn.execute(f'CREATE DATABASE "{name}"' + (f" OWNER {OWNER_ROLE}" if service else ""))
     except psycopg.Error as exc:
         _unavailable(f"cannot create a database through {admin}: {str(exc).strip().splitlines()[0]}")
     url = _with_database(admin, name)
@@ -72,7 +83,65 @@ def create_pg_database(prefix: str = "riskmap_test") -> str:
     except psycopg.Error as exc:
         drop_pg_database(url)
         _unavailable(f"CREATE EXTENSION postgis failed: {str(exc).strip().splitlines()[0]}")
-    return url
+    if not service:
+        return url
+    from riskmap.store.upgrade import migrate
+
+    migrate(as_role(url, OWNER_ROLE))
+    _grant(url)
+    return as_role(url, SERVICE_ROLE)
+
+
+def as_role(url: str, role: str) -> str:
+    """The same database's URL for another (trust-authenticated) role."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).set(username=role, password=None).render_as_string(hide_password=False)
+
+
+def owner_url(url: str) -> str:
+    """The schema owner's URL of a test database (migrations; FORCE makes row-level security apply to it too)."""
+    return as_role(url, OWNER_ROLE)
+
+
+def admin_url(url: str) -> str:
+    """The administrator's URL of a test database (a superuser: row-level security does not apply)."""
+    from sqlalchemy.engine import make_url
+
+    return _with_database(pg_admin_url(), make_url(url).database)
+
+
+def _ensure_roles(admin: str) -> None:
+    """Both test roles, created once per server; two pytest-xdist workers may race here, which ensure_role
+    survives."""
+    from sqlalchemy import create_engine
+
+    from riskmap.store.roles import ensure_role
+
+    engine = create_engine(_sqlalchemy_url(admin), isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            ensure_role(conn, OWNER_ROLE)
+            ensure_role(conn, SERVICE_ROLE)
+    finally:
+        engine.dispose()
+
+
+def _grant(url: str) -> None:
+    from sqlalchemy import create_engine
+
+    from riskmap.store.roles import grant_service_role
+
+    engine = create_engine(_sqlalchemy_url(admin_url(url)), isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            grant_service_role(conn, SERVICE_ROLE, OWNER_ROLE)
+    finally:
+        engine.dispose()
+
+
+def _sqlalchemy_url(url: str) -> str:
+    return _psycopg_url(url).replace("postgresql://", "postgresql+psycopg://", 1)
 
 
 def drop_pg_database(url: str) -> None:
@@ -88,7 +157,7 @@ def empty_tables(url: str) -> None:
     """Truncate riskmap's tables; end sessions a previous test left open if they hold locks."""
     import psycopg
 
-    with psycopg.connect(_psycopg_url(url), autocommit=True, connect_timeout=5) as conn:
+    with psycopg.connect(_psycopg_url(admin_url(url)), autocommit=True, connect_timeout=5) as conn:
         if conn.execute("SELECT to_regclass('enterprises')").fetchone()[0] is None:
             return
         conn.execute("SET lock_timeout = '3s'")

@@ -137,12 +137,16 @@ def test_the_author_of_a_change_is_the_person(ent_store):
 
 def test_the_migration_gives_old_tokens_an_account_and_keeps_history(store_url):
     from alembic import command
+    from pgdb import backend_of, owner_url
 
     from riskmap.store import open_store
     from riskmap.store.history import history
     from riskmap.store.upgrade import alembic_config
 
-    store = open_store(store_url)
+    # migrations run as the tables' owner (on PostGIS the service's role may not change the schema)
+    migrating = owner_url(store_url) if backend_of(store_url) == "postgis" else store_url
+    open_store(store_url).close()
+    store = open_store(migrating)
     store.enterprise(ENT)
     with store.engine.begin() as conn:
         command.downgrade(alembic_config(conn), "0005")
@@ -153,6 +157,7 @@ def test_the_migration_gives_old_tokens_an_account_and_keeps_history(store_url):
                           "SELECT id, 1, :at, '老编辑', 'feature.patch', '[]' FROM enterprises"),
                      {"at": "2026-01-02 00:00:00"})
     store.close()
+    open_store(migrating).close()
     store = open_store(store_url)
     try:
         listed = {t["name"]: t for t in tokens.list_tokens(store)}

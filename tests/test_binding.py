@@ -111,12 +111,16 @@ def test_a_reference_that_matched_nothing_binds_when_its_feature_is_drawn(store)
 
 
 def test_the_migration_binds_the_references_of_existing_databases(store_url):
+    from pgdb import backend_of, owner_url
     from sqlalchemy import text
 
     from riskmap.store import open_store
     from riskmap.store.upgrade import alembic_config
 
-    store = open_store(store_url)
+    # migrations run as the tables' owner (on PostGIS the service's role may not change the schema)
+    migrating = owner_url(store_url) if backend_of(store_url) == "postgis" else store_url
+    open_store(store_url).close()
+    store = open_store(migrating)
     store.save_layout(ENT, layout(PLAN))
     store.save_units(ENT, ledger())
     before = located(store)
@@ -126,7 +130,7 @@ def test_the_migration_binds_the_references_of_existing_databases(store_url):
 
         command.downgrade(alembic_config(conn), "0004")
     store.close()
-    store = open_store(store_url)                    # opening migrates, and draws the dropped snapshot again
+    store = open_store(migrating)                    # opening migrates, and draws the dropped snapshot again
     try:
         assert next(u.feature_ref for u in store.units(ENT) if u.id == "U1") == "A1"
         assert located(store) == before

@@ -379,9 +379,9 @@ def test_a_nul_in_a_drawings_text_is_stored_as_a_replacement_on_both_backends(st
                                                                                 capsys):
     """A DXF TEXT holding a NUL names its building: imported on both backends with U+FFFD in its place and a
     warning that says so (PostgreSQL would refuse the NUL itself)."""
-    from sqlalchemy import create_engine, text
+    from sqlalchemy import text
 
-    from riskmap.store.engine import normalise_url
+    from riskmap.store.engine import create_store_engine
 
     path = tmp_path / "nul.dxf"
     path.write_bytes("\n".join(["0", "SECTION", "2", "ENTITIES", "0", "LWPOLYLINE", "8", "建筑物", "90", "4", "70", "1",
@@ -391,7 +391,7 @@ def test_a_nul_in_a_drawings_text_is_stored_as_a_replacement_on_both_backends(st
     code, out, err, caught = run_cli(monkeypatch, capsys, "import-layout", path, "--db", store_url)
     assert code == 0 and not caught, err
     assert "无法保存的字符" in out and "cannot be stored" in out
-    engine = create_engine(normalise_url(store_url))
+    engine = create_store_engine(store_url)     # riskmap's engine: its transactions carry the scope (all)
     with engine.connect() as conn:
         names = conn.execute(text("SELECT name FROM layout_features")).scalars().all()
     engine.dispose()

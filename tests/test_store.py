@@ -439,7 +439,7 @@ def test_database_without_postgis_rights_gives_clear_error(postgis_database):
     import psycopg
     from pgdb import create_pg_database, drop_pg_database, pg_admin_url
 
-    url = create_pg_database("riskmap_nopostgis")
+    url = create_pg_database("riskmap_nopostgis", service=False)
     role = "riskmap_test_nopriv"
     admin = pg_admin_url().replace("+psycopg", "")
     try:

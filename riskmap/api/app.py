@@ -7,7 +7,7 @@ from fastapi import Depends, FastAPI
 import riskmap
 from riskmap.api import auth
 from riskmap.api.auth import ReadGate
-from riskmap.api.deps import app_singleton
+from riskmap.api.deps import RequestScope, app_singleton
 from riskmap.api.errors import install_error_handlers
 from riskmap.api.guard import RequestGuard, policies_of
 from riskmap.api.headers import SecurityHeaders
@@ -94,5 +94,7 @@ def create_app(settings: Settings | None = None, *, fast_tiles: bool = True) -> 
                        upload_limit=settings.max_upload_bytes)
     app.add_middleware(SecurityHeaders)    # on every answer, the guard's and the read gate's refusals included
     document(app, policies=policies, read_closed=settings.read_requires_token, open_paths=auth.OPEN_PATHS)
-    install_transport(app, settings)     # CORS, HEAD, compression: outermost
+    install_transport(app, settings)     # CORS, HEAD, compression
+    # Outermost: each request reads no enterprise until its tenant is resolved (riskmap.store.scope).
+    app.add_middleware(RequestScope)
     return app

@@ -31,6 +31,7 @@ from riskmap.api.permissions import (
 )
 from riskmap.errors import AuthError
 from riskmap.store import accounts
+from riskmap.store import scope as data_scope
 
 # Paths answered without credentials even when reading is closed: the health check, the API description and its
 # pages, the sign-in page, and static files (no data in any of them).
@@ -77,12 +78,13 @@ class ReadGate:
         app = scope.get("app") or _find_app(self.app)
         store = app.state.store()
         session = None if text else _cookie_token(scope, SESSION_COOKIE)
-        if text:
-            info = await run_in_threadpool(accounts.principal_for_token, store, text)
-        elif session:
-            info = await run_in_threadpool(accounts.principal_for_session, store, session)
-        else:
-            info = None
+        with data_scope.service():      # credentials are the service's own reading (riskmap.store.scope)
+            if text:
+                info = await run_in_threadpool(accounts.principal_for_token, store, text)
+            elif session:
+                info = await run_in_threadpool(accounts.principal_for_session, store, session)
+            else:
+                info = None
         if info is None:
             exc = invalid_token() if text or session else missing()
             await _send_error(send, exc, _wants_html(scope))

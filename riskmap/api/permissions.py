@@ -30,6 +30,7 @@ from fastapi.routing import APIRoute
 from riskmap.errors import AuthError, ForbiddenError, RiskmapError
 from riskmap.people import PERMISSIONS, REGULATOR_PERMISSIONS, Principal, role_label
 from riskmap.store import accounts, orgs
+from riskmap.store import scope as data_scope
 
 REALM = "riskmap"
 QUERY_PARAM = "access_token"
@@ -105,6 +106,13 @@ def principal_of(request: Request) -> Principal | None:
     found = state.get(PRINCIPAL_STATE, _NOBODY)
     if found is not _NOBODY:
         return found
+    with data_scope.service():          # credentials are looked up before the request's enterprise is known
+        who = _principal(request)
+    state[PRINCIPAL_STATE] = who
+    return who
+
+
+def _principal(request: Request) -> Principal | None:
     store = request.app.state.store()
     text = bearer_of(request.headers.get("authorization"))
     if text is None and request.method in ("GET", "HEAD"):
@@ -127,7 +135,6 @@ def principal_of(request: Request) -> Principal | None:
             who = accounts.principal_for_session(store, session, request.headers.get(CSRF_HEADER), check_csrf=write)
             if who is None:
                 raise session_over()
-    state[PRINCIPAL_STATE] = who
     return who
 
 
@@ -187,7 +194,9 @@ def check_regulator(request: Request, who: Principal, permission: str) -> None:
     if permission in ACROSS:
         return
     wanted = requested_enterprise(request)
-    if not orgs.in_scope(request.app.state.store(), who.regulator, wanted):
+    with data_scope.service():          # the regulator's scope is looked up across enterprises
+        inside = orgs.in_scope(request.app.state.store(), who.regulator, wanted)
+    if not inside:
         _record(request, who, wanted, permission, "out_of_scope")
         raise ForbiddenError(f"企业 “{wanted}” 不在监管机构 “{who.regulator}” 的监管范围内 / the enterprise {wanted!r} "
                              f"is not in the scope of the regulator {who.regulator!r}")
@@ -195,9 +204,10 @@ def check_regulator(request: Request, who: Principal, permission: str) -> None:
 
 def _record(request: Request, who: Principal, enterprise: str | None, permission: str, why: str) -> None:
     """A refused request of a known person goes into the audit trail (riskmap.store.accounts.record_refusal)."""
-    accounts.record_refusal(request.app.state.store(), who, enterprise,
-                            {"why": why, "permission": permission, "method": request.method,
-                             "path": request.url.path[:200]})
+    with data_scope.service():          # the trail of the enterprise refused, whatever the request's scope
+        accounts.record_refusal(request.app.state.store(), who, enterprise,
+                                {"why": why, "permission": permission, "method": request.method,
+                                 "path": request.url.path[:200]})
 
 
 def also(who: Principal | None, permission: str) -> None:

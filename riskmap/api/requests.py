@@ -11,6 +11,7 @@ from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
 from riskmap.api import ogc_data as data
+from riskmap.api.deps import enter
 from riskmap.api.public_url import public_base_url
 from riskmap.errors import BadBodyError, InputError, MediaTypeError, NotWritableError, PreconditionRequired
 from riskmap.text import check_text
@@ -77,6 +78,7 @@ def writable_collection(request: Request, collection_id: str) -> data.Collection
                                "the data of a past moment is read only (drop ?at=)")
     ref = data.resolve_collection(store_of(request), request.app.state.settings.enterprise,
                                   enterprise_param(request), collection_id)
+    enter(request, ref.enterprise)
     allowed = data.READ_ONLY.get(ref.kind)
     if allowed is not None:
         # the Allow header names this collection's methods, not every method of the path (riskmap.api.guard)

@@ -1,4 +1,4 @@
-"""`riskmap serve`: the HTTP service.
+"""`riskmap serve`: the HTTP service; `riskmap db migrate|grant`: the database it runs on.
 
 The listening socket is made here, before uvicorn runs: a port out of range or already in use is a one-line
 error and exit 1, and the address is printed only once something listens on it (uvicorn would wrap a port
@@ -136,6 +136,61 @@ def serve(
     run_server(settings)
 
 
+db_app = typer.Typer(help="数据库：迁移、服务角色 / the database: migrations, the service's role", no_args_is_help=True)
+
+
+@db_app.command("migrate")
+def db_migrate(db: DbOption = None) -> None:
+    """迁移到最新结构（以表的所有者运行）/ migrate to the newest schema (run as the tables' owner)."""
+    from riskmap.store import migrate
+
+    settings = settings_for(db, None)
+    typer.echo(f"数据库结构版本 / schema revision: {migrate(settings.db)}")
+
+
+@db_app.command("grant")
+def db_grant(
+    role: Annotated[str, typer.Argument(help="服务连接所用的角色 / the role the service connects as")],
+    owner: Annotated[str, typer.Option(help="表的所有者（运行迁移的角色）/ the tables' owner (who migrates)")],
+    password_env: Annotated[str | None, typer.Option(
+        help="从此环境变量读取新角色的密码 / read the new role's password from this environment variable")] = None,
+    db: DbOption = None,
+) -> None:
+    """创建服务角色（非超级用户、非表所有者，受行级安全约束）并授予读写行的权限 / create the service's role (neither
+    superuser nor owner, so row-level security binds it) and grant it row access. Run as an administrator or as the
+    owner with CREATEROLE; safe to run again."""
+    from sqlalchemy.exc import DBAPIError
+
+    from riskmap.store.engine import create_store_engine, display_url
+    from riskmap.store.roles import checked_role, grant_service_role
+
+    settings = settings_for(db, None)
+    checked_role(role)
+    checked_role(owner)
+    password = None
+    if password_env:
+        password = os.environ.get(password_env)
+        if not password:
+            raise InputError(f"环境变量 {password_env} 未设置或为空 / environment variable {password_env} is not set "
+                             f"or empty")
+    if not settings.db.startswith(("postgresql", "postgres")):
+        raise InputError("只有 PostgreSQL 有服务角色（SQLite 的隔离由代码中的过滤完成）/ only PostgreSQL has a "
+                         "service role (on SQLite isolation is the code's own filter)")
+    engine = create_store_engine(settings.db)
+    try:
+        with engine.execution_options(isolation_level="AUTOCOMMIT").connect() as conn:
+            grant_service_role(conn, role, owner, password=password)
+    except DBAPIError as exc:
+        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+        raise InputError(f"无法创建或授权角色 {role}：{reason} / cannot create or grant role {role}: "
+                         f"{reason}") from None
+    finally:
+        engine.dispose()
+    typer.echo(f"角色 {role} 可读写 {display_url(engine.url)} 的数据行（受行级安全约束）/ role {role} may read and "
+               f"write rows of {display_url(engine.url)}, bound by row-level security")
+
+
 def register(app: typer.Typer) -> None:
-    """Add the serve command to the app."""
+    """Add the serve and db commands to the app."""
     app.command("serve")(serve)
+    app.add_typer(db_app, name="db")

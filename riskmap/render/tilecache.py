@@ -27,6 +27,9 @@ from riskmap.errors import InputError, NotFoundError, no_enterprise, no_enterpri
 from riskmap.render.grid import TMS, TileView, mvt_buffer_px, render_buffer_px
 from riskmap.render.tiledata import TileData, load_tiledata, past_tiledata, read_patch
 from riskmap.store.mapdata import LAYERS, current_state, has_map
+from riskmap.store.scope import ALL as SCOPE_ALL
+from riskmap.store.scope import SETTING as SCOPE_SETTING
+from riskmap.store.scope import ids_readable_by, narrow
 
 DEFAULT_CACHE_MB = 256.0
 STYLE_RECHECK_S = 1.0
@@ -217,7 +220,11 @@ class VersionChecker:
         import psycopg
 
         conninfo = self.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        return psycopg.connect(conninfo, autocommit=True, connect_timeout=10), None
+        conn = psycopg.connect(conninfo, autocommit=True, connect_timeout=10)
+        # The check is the service's own lookup (the id and version of the enterprise a request names), so it
+        # reads under the scope of all enterprises (riskmap.store.scope); what the request then reads is its own.
+        conn.execute("SELECT set_config(%s, %s, false)", (SCOPE_SETTING, SCOPE_ALL))
+        return conn, None
 
     def state(self, name: str | None, fallback: Callable[[str | None], list]) -> list[tuple[int, str, int, str]]:
         """Like mapdata.current_state; `fallback(name)` answers when this backend has no connection of its own
@@ -265,6 +272,12 @@ class VersionChecker:
                 self._stamps.clear()
             found = self._stamps[key] = version_stamp(version, updated_at)
         return found
+
+
+def _entered(state: tuple[int, str, int, str]) -> tuple[int, str, int, str]:
+    """A tile request's enterprise is known: the request reads that enterprise alone (riskmap.store.scope)."""
+    narrow(ids_readable_by(state[0]))
+    return state
 
 
 # ---------------------------------------------------------------------------------------------- the service
@@ -336,12 +349,16 @@ class TileService:
     """
 
     def __init__(self, store: Any, cache: TileCache | None = None, styles: Callable[[str], Any] | None = None,
-                 default_enterprise: str | None = None):
+                 default_enterprise: str | None = None, read_store: Any = None):
         from riskmap.render.mvt import encode_mvt
         from riskmap.render.png import render_labels_png, render_png
         from riskmap.render.style import load_layer_style
 
         self.store = store
+        # A read replica (settings.read_database_url): the map's rows are loaded from it when it has caught up with
+        # the version the primary gives, else from the primary (the version check is always the primary's).
+        self.read_store = read_store
+        self.replica_loads = 0        # loads the replica answered (the rest: the primary)
         self.cache = cache or TileCache()
         self.styles = styles or load_layer_style
         self.default_enterprise = default_enterprise
@@ -393,9 +410,9 @@ class TileService:
         if name is not None:
             if not found:
                 raise no_enterprise(name)
-            return found[0]
+            return _entered(found[0])
         if len(found) == 1:
-            return found[0]
+            return _entered(found[0])
         if not found:
             raise no_enterprise_yet()
         raise InputError("数据库中有多个企业，请用 enterprise 参数指定 / several enterprises in the database: "
@@ -426,7 +443,7 @@ class TileService:
         ours, or a full load (first use, or a database that went back, e.g. replaced by another file)."""
         with self._lock_for(ent_id):
             rebuild = False
-            with self.store.session() as s:
+            with self._source(name).session() as s:
                 state = current_state(s, name)
                 if not state or state[0][0] != ent_id:
                     raise no_enterprise(name)
@@ -462,6 +479,19 @@ class TileService:
                 self.cache.clear(ent_id)
             self._data[ent_id] = new
             return new
+
+    def _source(self, name: str) -> Any:
+        """The store to load an enterprise's map from: the read replica when it is at the primary's data version
+        (a replica that lags behind would give an older map under the newer version's name), else the primary."""
+        if self.read_store is None:
+            return self.store
+        primary = self.checker.state(name, self._state_slow)
+        with self.read_store.session() as s:
+            replica = current_state(s, name)
+        if primary and replica and replica[0][:3] == primary[0][:3]:
+            self.replica_loads += 1
+            return self.read_store
+        return self.store
 
     def _load_after_rebuild(self, ent_id: int, name: str) -> TileData:
         with self.store.session() as s:

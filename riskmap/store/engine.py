@@ -17,6 +17,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, Programm
 from sqlalchemy.pool import StaticPool
 
 from riskmap.errors import NotFoundError, RiskmapError
+from riskmap.store import scope
 from riskmap.store.types import loads
 from riskmap.text import storable_parameters
 
@@ -171,6 +172,7 @@ def _postgresql_engine(url: URL) -> Engine:
     engine = create_engine(url, connect_args=connect_args, pool_pre_ping=True, json_serializer=_json_dumps,
                            json_deserializer=loads)
     _storable_text(engine)
+    scope.install(engine)      # every transaction carries the enterprises it may read (row-level security)
     where = display_url(url)
     try:
         with engine.connect() as conn:

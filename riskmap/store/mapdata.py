@@ -47,6 +47,7 @@ from sqlalchemy.types import TypeDecorator
 
 from riskmap.attach import shape_sources
 from riskmap.domain import RESIDUAL, AssessmentUnit, Region
+from riskmap.store.rows import copy_in
 from riskmap.store.schema import DIALECTS, Base
 from riskmap.validity import validity
 
@@ -540,8 +541,7 @@ def _insert(session: Session, rows: list[dict], dialect: str) -> None:
         return
     if dialect == "postgresql" and len(rows) > 200:
         names = list(rows[0])
-        dbapi = session.connection().connection.dbapi_connection
-        with dbapi.cursor() as cur, cur.copy(f"COPY map_features ({', '.join(names)}) FROM STDIN") as copy:
+        with copy_in(session, "map_features", names) as copy:
             for row in rows:
                 copy.write_row([row[n] for n in names])
         return

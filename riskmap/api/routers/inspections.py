@@ -33,6 +33,7 @@ from riskmap.inspections.records import CHECK_STATUS, CheckRecord
 from riskmap.inspections.tasks import Task, is_assigned
 from riskmap.people import Principal
 from riskmap.store import accounts
+from riskmap.store import scope as data_scope
 from riskmap.store.history import parse_moment
 
 MAX_ID = 200
@@ -653,7 +654,8 @@ def make_router() -> APIRouter:
                 summary="扫码：巡检点的单元及此刻应做的排查 / a scanned checkpoint: its unit and the checks due now")
     def scan(request: Request, token: str, enterprise: str | None = ENTERPRISE):
         page = checkin.wants_html(request.headers.get("accept"))
-        owner, info = ins.resolve_checkpoint(request.app.state.store(), token, enterprise=enterprise)
+        with data_scope.service():      # whose plate it is: the service's own look-up (riskmap.store.scope)
+            owner, info = ins.resolve_checkpoint(request.app.state.store(), token, enterprise=enterprise)
         t = resolve_tenant(request.app, owner)
         if page:
             return _checkin_page(request, t, token, info)

@@ -19,6 +19,7 @@ from riskmap.api import ogc_data as data
 from riskmap.api import ogc_models as models
 from riskmap.api import ogc_query as query
 from riskmap.api.conditional import none_match, not_modified, validators
+from riskmap.api.deps import enter, may_read
 from riskmap.api.ogc_data import OgcParameterError
 from riskmap.api.public_url import public_request_url
 from riskmap.api.requests import (
@@ -162,7 +163,9 @@ def make_router() -> APIRouter:
     def collections(request: Request):
         fmt = _format(request)
         store = store_of(request)
-        refs = data.list_collections(store, configured(request), enterprise_param(request))
+        refs = [r for r in data.list_collections(store, configured(request), enterprise_param(request))
+                if may_read(request, r.enterprise)]
+        enter(request, [r.enterprise for r in refs])
         found = validators(request, store, sorted({ref.enterprise.name for ref in refs}), base_url(request), fmt)
         if (early := not_modified(request, found)) is not None:
             return early
@@ -181,6 +184,7 @@ def make_router() -> APIRouter:
         fmt = _format(request)
         store = store_of(request)
         ref = data.resolve_collection(store, configured(request), enterprise_param(request), collection_id)
+        enter(request, ref.enterprise)
         found = validators(request, store, ref.enterprise.name, base_url(request), fmt)
         if (early := not_modified(request, found)) is not None:
             return early
@@ -204,6 +208,7 @@ response_model=answers.JsonSchema, responses={200: {"content": {SCHEMA_JSON: {}}
     def _schema_answer(request: Request, collection_id: str, which: str) -> Response:
         store = store_of(request)
         ref = data.resolve_collection(store, configured(request), enterprise_param(request), collection_id)
+        enter(request, ref.enterprise)
         found = validators(request, store, ref.enterprise.name, base_url(request))
         if (early := not_modified(request, found)) is not None:
             return early
@@ -229,6 +234,7 @@ response_model=answers.JsonSchema, responses={200: {"content": {SCHEMA_JSON: {}}
         at = parse_at(q.get("at"))
         store = store_of(request)
         ref = data.resolve_collection(store, configured(request), enterprise_param(request), collection_id)
+        enter(request, ref.enterprise)
         _check_applies(ref.kind, method=method, which=which, level=levels, role=roles)
         tree = query.parse_filter(q.get("filter"), q.get("filter-lang"), ref.kind)
         sort_keys = query.parse_sortby(q.get("sortby"), ref.kind)
@@ -289,6 +295,7 @@ response_model=answers.JsonSchema, responses={200: {"content": {SCHEMA_JSON: {}}
         at = parse_at(q.get("at"))
         store = store_of(request)
         ref = data.resolve_collection(store, configured(request), enterprise_param(request), collection_id)
+        enter(request, ref.enterprise)
         _check_applies(ref.kind, method=method, which=which)
         return item_answer(request, store, ref, feature_id, fmt, method, which, at)
 

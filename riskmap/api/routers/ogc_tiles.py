@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from riskmap.api import answers, tilesets
 from riskmap.api import ogc_data as data
 from riskmap.api.conditional import none_match, not_modified, validators
+from riskmap.api.deps import enter
 from riskmap.api.ogc_models import ERROR_RESPONSES
 from riskmap.api.requests import drawing_of
 from riskmap.errors import NotFoundError
@@ -48,8 +49,10 @@ def make_router() -> APIRouter:
 
     def resolve(request: Request, collection_id: str) -> data.CollectionRef:
         enterprise = request.query_params.get("enterprise") or None
-        return with_tiles(data.resolve_collection(request.app.state.store(), request.app.state.settings.enterprise,
-                                                  enterprise, collection_id))
+        ref = with_tiles(data.resolve_collection(request.app.state.store(), request.app.state.settings.enterprise,
+                                                 enterprise, collection_id))
+        enter(request, ref.enterprise)
+        return ref
 
     def answer(request: Request, ref: data.CollectionRef, build) -> Response:
         store = request.app.state.store()

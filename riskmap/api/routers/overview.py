@@ -34,6 +34,7 @@ from riskmap.people import Principal
 from riskmap.render.overview import enterprise_points, overview_mvt, overview_png
 from riskmap.render.webmap import json_for_script
 from riskmap.store import orgs
+from riskmap.store import scope as data_scope
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MVT = "application/vnd.mapbox-vector-tile"
@@ -153,7 +154,9 @@ def _found(request: Request, who: Principal | None, completion: bool = True, **f
     changes (and, with the inspection completion, ten minutes pass). (regulator, cache key, rows: not to change)."""
     regulator = _regulator(who)
     store = request.app.state.store()
-    ids = orgs.scope_ids(store, regulator)
+    with data_scope.service():              # which enterprises the regulator oversees is read across them
+        ids = orgs.scope_ids(store, regulator)
+    data_scope.narrow(ids)                  # and the request reads those, on PostGIS enforced by the database
     cache = app_singleton(request.app, "overview_rows", dict)
     lock = app_singleton(request.app, "overview_rows_lock", threading.Lock)
     slot = int(time.time() // 600) if completion else None

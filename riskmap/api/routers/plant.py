@@ -9,7 +9,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from riskmap.api import answers
-from riskmap.api.deps import get_plant, get_store
+from riskmap.api.deps import enter, get_plant, get_store, may_read
 from riskmap.api.fields import Text
 from riskmap.export import regions_frame, units_frame
 from riskmap.plant import Plant
@@ -38,8 +38,11 @@ def make_router() -> APIRouter:
     router = APIRouter(prefix="/api", tags=["plant"])
 
     @router.get("/enterprises", summary="企业列表 / enterprises")
-    def enterprises(store=Depends(get_store)) -> list[dict]:
-        return [{"name": e.name, "data_version": store.data_version(e.name)} for e in store.enterprises()]
+    def enterprises(request: Request, store=Depends(get_store)) -> list[dict]:
+        # those the request may read (every one while reading is open; the account's own when it is closed)
+        readable = [e for e in store.enterprises() if may_read(request, e)]
+        enter(request, readable)
+        return [{"name": e.name, "data_version": store.data_version(e.name)} for e in readable]
 
     @router.get("/regions", summary="区域风险及依据 / region risk with explanation",
                 response_model=list[answers.RegionRisk])

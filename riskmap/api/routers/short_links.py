@@ -13,8 +13,11 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from riskmap.api.deps import resolve_tenant
+from riskmap.api.permissions import PRINCIPAL_STATE
 from riskmap.links import UNIT_LINK
 from riskmap.render import webmap
+from riskmap.store import scope as data_scope
 
 MAX_UNIT_ID = 200
 
@@ -39,7 +42,8 @@ def make_router() -> APIRouter:
 
         store = request.app.state.store()
         configured = request.app.state.settings.enterprise
-        found = store.enterprises_with_unit(unit_id)
+        with data_scope.service():      # which enterprise has the unit: the service's own look-up
+            found = store.enterprises_with_unit(unit_id)
         if configured is not None:
             found = [name for name in found if name == configured]
         if enterprise:
@@ -52,6 +56,7 @@ def make_router() -> APIRouter:
                 "in the current ledger (removed or renumbered?)", [("总平面图 / plant plan", "/map")], favicon),
                 status_code=404)
         if len(found) == 1:
+            resolve_tenant(request.app, found[0], request.scope.get("state", {}).get(PRINCIPAL_STATE))
             return HTMLResponse(phone_page(request, store, found[0], unit_id, lang, favicon))
         links = [(name, f"/u/{quote(unit_id, safe='')}?" + urlencode({"enterprise": name, "lang": lang}))
                  for name in found]

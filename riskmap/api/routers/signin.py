@@ -23,6 +23,7 @@ from riskmap.api.permissions import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE, co
 from riskmap.errors import RiskmapError
 from riskmap.plant import resolve_enterprise
 from riskmap.store import accounts
+from riskmap.store import scope as data_scope
 
 FAIL_DELAY = 0.5                 # seconds added to every failed sign-in
 DEFAULT_NEXT = "/edit"
@@ -135,9 +136,10 @@ def make_router() -> APIRouter:
         settings = request.app.state.settings
         store = request.app.state.store()
         try:
-            name = await run_in_threadpool(resolve_enterprise, store, enterprise or settings.enterprise)
-            who, session, csrf = await run_in_threadpool(accounts.sign_in, store, name, login, password,
-                                                         client_address(request), settings.session_hours)
+            with data_scope.service():  # signing in is the service's own work (riskmap.store.scope)
+                name = await run_in_threadpool(resolve_enterprise, store, enterprise or settings.enterprise)
+                who, session, csrf = await run_in_threadpool(accounts.sign_in, store, name, login, password,
+                                                             client_address(request), settings.session_hours)
         except RiskmapError as exc:
             await asyncio.sleep(FAIL_DELAY)
             status = exc.http_status if exc.http_status in (401, 429) else 401
@@ -162,13 +164,14 @@ def make_router() -> APIRouter:
         csrf = request.headers.get(CSRF_HEADER)
         if session and csrf is not None:
             # Only a page of this service knows the CSRF token: another site cannot end a browser's session.
-            try:
-                who = await run_in_threadpool(accounts.principal_for_session, request.app.state.store(), session,
-                                              csrf, True)
-            except RiskmapError:
-                who = None
-            if who is not None:
-                await run_in_threadpool(accounts.end_session, request.app.state.store(), session)
+            with data_scope.service():
+                try:
+                    who = await run_in_threadpool(accounts.principal_for_session, request.app.state.store(),
+                                                  session, csrf, True)
+                except RiskmapError:
+                    who = None
+                if who is not None:
+                    await run_in_threadpool(accounts.end_session, request.app.state.store(), session)
         answer = RedirectResponse(f"/login?lang={_lang(lang)}", status_code=303)
         answer.delete_cookie(SESSION_COOKIE, path="/")
         answer.delete_cookie(CSRF_COOKIE, path="/")

@@ -28,6 +28,7 @@ from riskmap.api.deps import app_singleton
 from riskmap.drawings import requested
 from riskmap.errors import InputError, NotFoundError, RiskmapError
 from riskmap.render.grid import MAX_ZOOM, TileView, tile_view
+from riskmap.store import scope as data_scope
 
 MVT_TYPE = "application/vnd.mapbox-vector-tile"
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -91,7 +92,14 @@ class _Tiles:
         self.settings = app.state.settings
         self.tile_settings = TileSettings()
         cache = TileCache(int(self.tile_settings.tile_cache_mb * 1024 * 1024))
-        self.service = TileService(app.state.store(), cache, default_enterprise=self.settings.enterprise)
+        read_store = None
+        if self.settings.read_database_url:
+            from riskmap.store import open_store
+
+            read_store = app_singleton(app, "read_store_instance",
+                                       lambda: open_store(self.settings.read_database_url, create=False))
+        self.service = TileService(app.state.store(), cache, default_enterprise=self.settings.enterprise,
+                                   read_store=read_store)
         from riskmap.render.hazardtiles import HazardTiles
 
         self.hazards = HazardTiles(self.service)
@@ -427,7 +435,8 @@ class TileFastPath:
         if scope["type"] == "http" and scope["method"] == "GET":
             match = _FAST_PATH.match(_route_path(scope))
             if match is not None:
-                answer = self._cached(self.root or scope.get("app"), scope, match)
+                with data_scope.request_scope():     # reads only the tile's enterprise (riskmap.store.scope)
+                    answer = self._cached(self.root or scope.get("app"), scope, match)
                 if answer is not None:
                     status, headers, body = answer
                     await send({"type": "http.response.start", "status": status, "headers": headers})
