@@ -117,6 +117,16 @@ FIELDS: dict[str, tuple[Field, ...]] = {
         Field("unit_id", "string", "所在评估单元编号", "the assessment unit it belongs to"),
         Field("registered", "date", "登记日期（北京时间）", "date registered (Beijing)"),
     ),
+    "coverage": (
+        Field("unit_id", "string", "单元编号", "unit id"),
+        Field("name", "string", "单元名称", "unit name"),
+        Field("kind", "string", "单元类型 " + "/".join(UNIT_KINDS), "unit kind", values=UNIT_KINDS),
+        Field("coverage", "string", "今日排查覆盖 missed 有漏检 / due 部分待检 / done 全部已检 / suspended 停用检修 / "
+              "none 无排查任务", "today's inspection coverage", values=("missed", "due", "done", "suspended", "none")),
+        Field("coverage_zh", "string", "排查覆盖（中文）", "coverage in Chinese"),
+        Field("coverage_en", "string", "排查覆盖（英文）", "coverage in English"),
+        Field("checkpoint", "boolean", "是否有现行巡检点二维码", "has a current QR checkpoint"),
+    ),
 }
 # The staleness layer's tiles: the units' tile fields and these.
 STALENESS_FIELDS = (

@@ -455,6 +455,13 @@ def test_a_drawing_is_imported_over_http(demo_copy, editor_token, tmp_path):
         assert stale.status_code == 409
         bad = client.post("/api/layout/revise", files=files, data={"drawing": "X", "storey": "2F"}, headers=headers)
         assert bad.status_code == 422 and "building" in bad.json()["detail"]
+        # the drawing exists now: the same file again is revised by its diff (nothing changed), not imported whole
+        again = client.post("/api/layout/revise", files=files, data=form, headers=headers)
+        assert again.status_code == 200, again.text
+        body = again.json()
+        assert "whole" not in body["diff"] and body["drawing"]["key"] == "办公楼-4F"
+        assert body["base_version"] == done.json()["layout_version"]
+        assert body["diff"]["features"] == [], body["diff"]["counts"]             # every feature matched as it is
     with open_store(demo_copy) as store:
         assert store.drawing(DEMO_ENTERPRISE, "办公楼-4F").storey_order == 4
 

@@ -170,8 +170,9 @@ def test_links_use_forwarded_headers_from_trusted_proxies_only(demo_db_url):
 def test_every_listed_collection_has_one_geometry_type_and_the_vocabulary(client):
     listed = client.get("/ogc/collections").json()["collections"]
     assert [c["id"] for c in listed] == ["regions", "units_areas", "units_lines", "units_points", "layout_areas",
-                                         "layout_lines", "layout_points", "hazards_points", "hazards_areas"]
-    everything = {kind: len(_items(client, kind)["features"]) for kind in ("units", "layout", "hazards")}
+                                         "layout_lines", "layout_points", "hazards_points", "hazards_areas",
+                                         "coverage_areas", "coverage_lines", "coverage_points"]
+    everything = {kind: len(_items(client, kind)["features"]) for kind in ("units", "layout", "hazards", "coverage")}
     for info in listed:
         features = _items(client, info["id"])["features"]
         assert info["itemCount"] == len(features)

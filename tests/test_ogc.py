@@ -430,7 +430,7 @@ def test_several_enterprises_without_a_default(demo):
     nodefault = Settings(db=settings.db, enterprise=None)
     with TestClient(create_app(nodefault)) as c:
         ids = [col["id"] for col in _json(c.get("/ogc/collections"))["collections"]]
-        named = r"e\d+_(regions|(units|layout)_(areas|lines|points)|hazards_(points|areas))"
+        named = r"e\d+_(regions|(units|layout|coverage)_(areas|lines|points)|hazards_(points|areas))"
         assert ids and all(re.fullmatch(named, i) for i in ids)
         detail = _error(c.get("/ogc/collections/regions/items"), 400)
         assert "enterprise" in detail

@@ -31,10 +31,11 @@ TRS_GREGORIAN = "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"
 KINDS = ("regions", "units", "layout")
 # The collections listed, one geometry type each (riskmap.vocabulary.table_names).
 LISTED = ("regions", "units_areas", "units_lines", "units_points", "layout_areas", "layout_lines", "layout_points",
-          "hazards_points", "hazards_areas")
+          "hazards_points", "hazards_areas", "coverage_areas", "coverage_lines", "coverage_points")
 # Read-only collections (their data is written elsewhere: hazards through /api/hazards, which runs the workflow):
 # the methods their items answer.
-READ_ONLY = {"hazards": ("GET", "HEAD")}
+READ_ONLY = {"hazards": ("GET", "HEAD"), "coverage": ("GET", "HEAD")}
+WRITTEN_THROUGH = {"hazards": "/api/hazards", "coverage": "/api/inspections"}
 HAZARD_PARTS = ("points", "areas")
 METHODS = ("highest", "weighted")
 WHICH = ("residual", "inherent")
@@ -106,6 +107,15 @@ KIND_INFO: dict[str, KindInfo] = {
         "confirmation): place (a point or an area; without one, inside its unit), state, level, overdue, source, "
         "deadline, unit; read only: report and handle them through /api/hazards",
         _properties("hazards"),
+    ),
+    "coverage": KindInfo(
+        "今日排查覆盖", "Inspection coverage today",
+        "各评估单元今日（北京时间）排查任务的完成情况：有漏检、部分待检、全部已检、停用检修或无任务，及是否有巡检点二维码；"
+        "配色与风险等级无关；只读，排查记录请用 /api/inspections 提交",
+        "each assessment unit by the state of today's checks (Beijing time): missed, some due, all done, suspended "
+        "or no task, and whether it has a QR checkpoint; not a risk level; read only: checks are recorded through "
+        "/api/inspections",
+        _properties("coverage"),
     ),
 }
 
@@ -562,6 +572,29 @@ def build_hazards(store, enterprise_name: str, at: datetime | None, now: datetim
                       frame, temporal, spans)
 
 
+def build_coverage(store, plant, now: datetime) -> Collection:
+    """The coverage collection: the located units (as the units collection places them) with today's coverage
+    state (riskmap.inspections.store.coverage, Beijing time) and whether each has a current checkpoint."""
+    from riskmap.inspections.coverage import COVERAGE
+    from riskmap.inspections.store import coverage
+
+    names = [p[0] for p in KIND_INFO["coverage"].properties]
+    units = build_units(plant, "residual")
+    if not len(units):
+        return Collection("coverage", np.empty(0, dtype=object), np.empty(0, dtype=object),
+                          pd.DataFrame({name: pd.Series(dtype=object) for name in names}))
+    by_unit, plates = coverage(store, plant.enterprise.name, "today", now=now)
+    codes = units.properties["unit_id"].tolist()
+    states = [by_unit.get(code, "none") for code in codes]
+    frame = pd.DataFrame({
+        "unit_id": units.properties["unit_id"].astype(object), "name": units.properties["name"].astype(object),
+        "kind": units.properties["kind"].astype(object), "coverage": pd.Series(states, dtype=object),
+        "coverage_zh": pd.Series([COVERAGE[s][0] for s in states], dtype=object),
+        "coverage_en": pd.Series([COVERAGE[s][1] for s in states], dtype=object),
+        "checkpoint": pd.Series([code in plates for code in codes], dtype=bool)})[names]
+    return Collection("coverage", units.ids, units.geometry, frame)
+
+
 # ---------------------------------------------------------------------------------------------- the cache
 
 
@@ -585,11 +618,16 @@ class PlantView:
         residual; `part` (areas, lines, points) picks one geometry type."""
         method = method or "highest"
         which = which or "residual"
-        key = (kind, method if kind == "regions" else None, which if kind not in ("layout", "hazards") else None)
+        key = (kind, method if kind == "regions" else None,
+               which if kind not in ("layout", "hazards", "coverage") else None)
         if kind == "hazards":            # overdue changes with the Beijing day, not only with the data version
             from riskmap import clock
 
             key = (*key, clock.local_date(clock.now()), self.at)
+        elif kind == "coverage":         # windows open and close by the clock (shifts change on the hour)
+            from riskmap import clock
+
+            key = (*key, clock.now().astimezone(clock.LOCAL_ZONE).strftime("%Y-%m-%d %H"))
         if part is not None:
             whole = self.collection(kind, method, which)
             with self._lock:
@@ -606,6 +644,8 @@ class PlantView:
                     found = build_units(self.plant, which)
                 elif kind == "hazards":
                     found = self._hazards()
+                elif kind == "coverage":
+                    found = self._coverage()
                 else:
                     found = build_layout(self.plant)
                 self._collections[key] = found
@@ -620,6 +660,15 @@ class PlantView:
         other = copy.copy(self)
         other.at = at
         return other
+
+    def _coverage(self) -> Collection:
+        from riskmap import clock
+
+        if self.store is None or self.drawing is not None or self.past:     # today's checks, on the site plan
+            names = [p[0] for p in KIND_INFO["coverage"].properties]
+            return Collection("coverage", np.empty(0, dtype=object), np.empty(0, dtype=object),
+                              pd.DataFrame({name: pd.Series(dtype=object) for name in names}))
+        return build_coverage(self.store, self.plant, clock.now())
 
     def _hazards(self) -> Collection:
         from riskmap import clock
@@ -737,6 +786,8 @@ def _typed(name: str) -> tuple[str, str | None] | None:
     kind, _, part = name.partition("_")
     if kind == "hazards":
         return (kind, part) if part in HAZARD_PARTS else None
+    if kind == "coverage":
+        return (kind, part) if part in PARTS else None
     kind, _, part = name.partition("_")
     if kind in SPLIT_LAYERS and part in PARTS:
         return kind, part

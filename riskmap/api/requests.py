@@ -83,8 +83,9 @@ def writable_collection(request: Request, collection_id: str) -> data.Collection
     if allowed is not None:
         # the Allow header names this collection's methods, not every method of the path (riskmap.api.guard)
         request.scope.setdefault("state", {})[ALLOW_STATE] = ", ".join(allowed)
-        raise NotWritableError(f"集合 “{ref.id}” 只读：隐患请用 /api/hazards 上报和处理 / the collection {ref.id!r} is "
-                               "read only: report and handle hazards through /api/hazards")
+        where = data.WRITTEN_THROUGH.get(ref.kind, "/api")
+        raise NotWritableError(f"集合 “{ref.id}” 只读：其数据请通过 {where} 写入 / the collection {ref.id!r} is read "
+                               f"only: its data is written through {where}")
     return ref
 
 

@@ -36,8 +36,8 @@ _DOC = {"responses": ERROR_RESPONSES, "openapi_extra": {"parameters": [_ENTERPRI
 def with_tiles(ref: data.CollectionRef) -> data.CollectionRef:
     """The collection, when it has OGC tilesets; 404 for the hazards (their tiles are the map's /tiles/hazards)."""
     if ref.kind not in data.KINDS:
-        raise NotFoundError(f"集合 “{ref.id[:60]}” 没有 OGC 瓦片集（隐患瓦片见 /tiles/hazards）/ collection "
-                            f"{ref.id[:60]!r} has no OGC tilesets (hazard tiles: /tiles/hazards)")
+        raise NotFoundError(f"集合 “{ref.id[:60]}” 没有 OGC 瓦片集（其地图瓦片见 /tiles/{ref.kind}）/ collection "
+                            f"{ref.id[:60]!r} has no OGC tilesets (its map tiles: /tiles/{ref.kind})")
     return ref
 
 

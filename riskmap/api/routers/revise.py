@@ -217,21 +217,24 @@ def _drawing_of(fields: dict, options: dict, control_points: bool):
 
 def _import_drawing(store, settings, enterprise: str, file: Path, drawing, options: dict, confirm: bool,
                     base_version: int | None, author: str | None, reason: str | None) -> dict:
-    """A drawing other than the site plan, imported whole: without confirm what it holds, with confirm stored as
-    that drawing's new version (409 when its version moved on since `base_version`)."""
+    """A drawing other than the site plan: a new one imported whole (without confirm what it holds, with confirm
+    stored as that drawing's first version); one already imported revised by its diff as the site plan is, so its
+    features keep their ids (409 when its version moved on since `base_version`)."""
     from riskmap.geo.importer import import_layout_file
     from riskmap.geo.revise import LayoutMovedOn
-    from riskmap.importing import load_layout
+    from riskmap.importing import building_footprint, load_layout
     from riskmap.plant import resolve_enterprise
 
     name = resolve_enterprise(store, enterprise)
     store.enterprise(name, create=False)
     current = store.layout_info(name, drawing=drawing.key) if drawing.key in {d.key for d in store.drawings(name)} \
         else None
-    base = current["version"] if current else 0
+    if current is not None:
+        options = {**options, "schematic": drawing.schematic, "footprint": building_footprint(store, name, drawing)}
+        return _revise(store, settings, name, file, options, confirm, base_version, author, reason,
+                       drawing_key=drawing.key) | {"drawing": store.drawing(name, drawing.key).to_json()}
+    base = 0
     if not confirm:
-        from riskmap.importing import building_footprint
-
         layout = import_layout_file(settings, file, schematic=drawing.schematic,
                                     footprint=building_footprint(store, name, drawing), **options)
         summary = layout.summary()
@@ -250,7 +253,8 @@ def _import_drawing(store, settings, enterprise: str, file: Path, drawing, optio
 
 
 def _revise(store, settings, enterprise: str | None, drawing: Path, options: dict, confirm: bool,
-            base_version: int | None, author: str | None, reason: str | None) -> dict:
+            base_version: int | None, author: str | None, reason: str | None, *, drawing_key: str | None = None) \
+        -> dict:
     from riskmap.geo.importer import import_layout_file
     from riskmap.geo.revise import apply_revision, plan_revision
     from riskmap.plant import resolve_enterprise
@@ -258,10 +262,10 @@ def _revise(store, settings, enterprise: str | None, drawing: Path, options: dic
     name = resolve_enterprise(store, enterprise)
     store.enterprise(name, create=False)
     revised = import_layout_file(settings, drawing, **options)
-    diff, base = plan_revision(store, name, revised)
+    diff, base = plan_revision(store, name, revised, drawing=drawing_key)
     out = {"enterprise": name, "source": revised.source_name, "base_version": base, "diff": diff.to_dict(),
            "warnings": list(revised.warnings), "applied": False}
     if confirm:
         out |= apply_revision(store, name, diff, base_version, source=revised.source_name, author=author,
-                              reason=reason)
+                              reason=reason, drawing=drawing_key)
     return out

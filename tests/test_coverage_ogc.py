@@ -1,0 +1,68 @@
+"""The inspection coverage as an OGC API Features collection (issue 14): coverage_areas, coverage_lines and
+coverage_points (one geometry type each, `coverage` the whole), each located unit with today's coverage state as
+the coverage tiles draw it (riskmap.inspections.store.coverage), CQL2 on its fields; read only (405 naming GET and
+HEAD); no OGC tilesets (its map tiles are /tiles/coverage)."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from riskmap.api.app import create_app
+from riskmap.inspections.store import coverage
+from riskmap.settings import Settings
+from riskmap.store import open_store, tokens
+
+
+@pytest.fixture(scope="module")
+def demo(demo_db_url):
+    store = open_store(demo_db_url)
+    name = store.enterprises()[0].name
+    states, plates = coverage(store, name, "today")
+    token = tokens.create_token(store, "editor", "ogc-coverage")[0]
+    store.close()
+    with TestClient(create_app(Settings(db=demo_db_url)), raise_server_exceptions=False) as client:
+        yield client, states, plates, {"Authorization": f"Bearer {token}"}
+
+
+def _items(client, collection="coverage", **q):
+    r = client.get(f"/ogc/collections/{collection}/items", params={"limit": 1000, **q})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_each_unit_with_todays_coverage_as_the_map_draws_it(demo):
+    client, states, plates, _ = demo
+    features = _items(client)["features"]
+    units = _items(client, "units")["features"]
+    assert sorted(f["id"] for f in features) == sorted(f["id"] for f in units)        # every located unit
+    for f in features:
+        p = f["properties"]
+        assert p["coverage"] == states.get(p["unit_id"], "none"), p
+        assert p["checkpoint"] == (p["unit_id"] in plates)
+        assert p["coverage_zh"] and p["coverage_en"]
+    shown = {f["properties"]["coverage"] for f in features}
+    assert len(shown) >= 2 and shown <= {"missed", "due", "done", "suspended", "none"}
+    listed = {c["id"]: c for c in client.get("/ogc/collections").json()["collections"]}
+    assert sum(listed[f"coverage_{p}"]["itemCount"] for p in ("areas", "lines", "points")) == len(features)
+    assert "/api/inspections" in listed["coverage_areas"]["description"]
+    queryables = client.get("/ogc/collections/coverage_areas/queryables").json()["properties"]
+    assert queryables["checkpoint"]["type"] == "boolean" and "coverage" in queryables
+    missed = _items(client, "coverage", filter="coverage='missed'")["features"]
+    assert {f["properties"]["coverage"] for f in missed} <= {"missed"}
+    assert len(missed) == sum(1 for f in features if f["properties"]["coverage"] == "missed")
+    assert client.get("/ogc/collections/coverage_areas/tiles").status_code == 404
+    assert client.get("/ogc/collections/coverage_polygons/items").status_code == 404
+
+
+def test_read_only(demo):
+    client, _, _, head = demo
+    feature = _items(client)["features"][0]
+    body = {"type": "Feature", "geometry": feature["geometry"], "properties": {"name": "x"}}
+    for method, path in (("POST", "/ogc/collections/coverage/items"),
+                         ("POST", "/ogc/collections/coverage_areas/items"),
+                         ("PATCH", f"/ogc/collections/coverage/items/{feature['id']}"),
+                         ("DELETE", f"/ogc/collections/coverage/items/{feature['id']}")):
+        r = client.request(method, path, json=body, headers={**head, "If-Match": "*"})
+        assert r.status_code == 405, (method, path, r.text)
+        assert r.headers["allow"] == "GET, HEAD" and "/api/inspections" in r.json()["detail"]
