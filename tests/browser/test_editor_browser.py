@@ -91,7 +91,8 @@ def _reload(page, log) -> None:
 def _wait_editor(page) -> None:
     page.wait_for_function("window.riskEditor && window.riskEditor.ready", timeout=30000)
     page.evaluate("window.riskEditor.ready")
-    page.wait_for_load_state("networkidle")
+    # after an edit every backdrop tile of the view is drawn afresh: on two loaded cores that can pass 30 s
+    page.wait_for_load_state("networkidle", timeout=90000)
 
 
 def _keep(page, name: str) -> None:
