@@ -9,11 +9,19 @@ from urllib.parse import quote, urlencode
 
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
 
 from riskmap.api import ogc_data as data
 from riskmap.api.deps import enter
 from riskmap.api.public_url import public_base_url
-from riskmap.errors import BadBodyError, InputError, MediaTypeError, NotWritableError, PreconditionRequired
+from riskmap.errors import (
+    BadBodyError,
+    InputError,
+    MediaTypeError,
+    NotWritableError,
+    PreconditionRequired,
+    TooLargeError,
+)
 from riskmap.text import check_text
 
 JSON_TYPES = frozenset({"application/json", "application/geo+json", "application/merge-patch+json"})
@@ -169,3 +177,38 @@ def write_responses(*extra: int) -> dict:
     codes = (400, 401, 403, 404, 405, 413, 415, 422, *extra)
     return {code: {"description": texts[code], "content": {"application/json": {"schema": ERROR_SCHEMA}}}
             for code in sorted(set(codes))}
+
+
+PHOTO_CHUNK = 256 * 1024
+PHOTO_FORM_ROOM = 64 * 1024    # the multipart form's own bytes around a photo
+
+
+async def photo_upload(request: Request, limit: int) -> bytes:
+    """The bytes of the form field `file` of a multipart upload, refused past `limit` bytes (TooLargeError, 413:
+    by the declared length before reading, else while reading) or when not multipart (MediaTypeError, 415)."""
+    if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
+        raise MediaTypeError("请以 multipart/form-data 上传照片（字段 file）/ upload the photo as multipart/form-data "
+                             "(field file)")
+    declared = request.headers.get("content-length", "").strip()
+    too_large = TooLargeError(f"照片过大（上限 {limit / 1048576:g} MB）/ the photo is larger than "
+                              f"{limit / 1048576:g} MB")
+    if declared.isdigit() and int(declared) > limit + PHOTO_FORM_ROOM:
+        raise too_large
+    try:
+        parsed = await request.form(max_files=1, max_fields=2)
+    except (InputError, TooLargeError):
+        raise
+    except Exception as exc:
+        raise InputError(f"无法解析上传的表单：{str(exc)[:200]} / cannot parse the uploaded form") from None
+    try:
+        part = parsed.get("file")
+        if not isinstance(part, UploadFile):
+            raise InputError("缺少照片（表单字段 file）/ the photo is missing (form field file)")
+        out = bytearray()
+        while chunk := await part.read(PHOTO_CHUNK):
+            out += chunk
+            if len(out) > limit:
+                raise too_large
+        return bytes(out)
+    finally:
+        await parsed.close()

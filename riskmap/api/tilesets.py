@@ -256,77 +256,56 @@ def tileset(request: Request, ref, title: str, data_type: str, tms_id: str, *, s
     drawing (`plane`, with its content's `box_3857`) in its plane's tile matrix set only."""
     from riskmap.errors import NotFoundError
 
+    vector = data_type == "vector"
     if plane is not None:
         if tms_id != plane_tms_id(plane):
             raise NotFoundError(f"示意图的瓦片只有 {plane_tms_id(plane)} / a schematic drawing's tiles come in "
                                 f"{plane_tms_id(plane)} only")
-        return _plane_tileset(request, ref, title, data_type, tms_id, style, fields, plane, box_3857)
-    tms = tile_matrix_set(tms_id)
-    if data_type == "map" and tms_id != TMS_ID:
-        raise NotFoundError(f"地图瓦片只有 {TMS_ID} / map tiles come in {TMS_ID} only")
+        # the style's zooms are Web Mercator's: level 0 of the plane is z0 (the /tiles routes number it so too)
+        z0 = int(plane["zoom"])
+        low = style.mvt_min_zoom if vector else style.min_zoom
+        min_zoom, max_zoom = max(0, low - z0), min(MAX_PLANE_DEPTH - z0, max(0, style.max_zoom - z0))
+        described = {"crs": {"wkt": PLANE_WKT}}
+        tile_limits = plane_limits(plane, box_3857, min_zoom, max_zoom)
+    else:
+        tms = tile_matrix_set(tms_id)
+        if not vector and tms_id != TMS_ID:
+            raise NotFoundError(f"地图瓦片只有 {TMS_ID} / map tiles come in {TMS_ID} only")
+        if vector:
+            min_zoom, max_zoom = style.mvt_min_zoom, min(style.max_zoom, MAX_VECTOR_MATRIX)
+            if tms_id == CRS84_TMS_ID:       # WorldCRS84Quad's zoom z is about WebMercatorQuad's z - 1
+                min_zoom, max_zoom = max(0, min_zoom - 1), max_zoom - 1
+        else:
+            min_zoom, max_zoom = style.min_zoom, min(style.max_zoom, MAX_MAP_MATRIX)
+        described = {"crs": _crs(tms), "tileMatrixSetURI": tms.uri}
+        tile_limits = limits(bounds, min_zoom, max_zoom, tms_id)
     base = _base(request)
     q = _query(request)
-    if data_type == "vector":
-        min_zoom, max_zoom = style.mvt_min_zoom, min(style.max_zoom, MAX_VECTOR_MATRIX)
-        if tms_id == CRS84_TMS_ID:       # WorldCRS84Quad's zoom z is about WebMercatorQuad's z - 1
-            min_zoom, max_zoom = max(0, min_zoom - 1), max_zoom - 1
+    if vector:
         template = f"{base}{collection_path(ref.id)}/tiles/{tms_id}/{{tileMatrix}}/{{tileRow}}/{{tileCol}}{q}"
         media = MVT
     else:
-        min_zoom, max_zoom = style.min_zoom, min(style.max_zoom, MAX_MAP_MATRIX)
         template = f"{base}/tiles/{quote(tile_layer(ref.kind))}/{{tileMatrix}}/{{tileCol}}/{{tileRow}}.png{q}"
         media = PNG
-    path = "tiles" if data_type == "vector" else "map/tiles"
+    path = "tiles" if vector else "map/tiles"
     doc: dict[str, Any] = {
         "title": f"{title}（{tms_id}）",
         "dataType": data_type,
-        "crs": _crs(tms),
-        "tileMatrixSetURI": tms.uri,
+        **described,
         "links": [
             _link(f"{base}{collection_path(ref.id)}/{path}/{tms_id}{q}", "self", JSON, "本瓦片集 / this tileset"),
             _link(f"{base}/ogc/tileMatrixSets/{tms_id}", REL + "tiling-scheme", JSON, tms_id),
             _link(template, "item", media, "瓦片 / tiles", templated=True),
         ],
-        "tileMatrixSetLimits": limits(bounds, min_zoom, max_zoom, tms_id),
+        "tileMatrixSetLimits": tile_limits,
     }
-    if data_type == "vector":
-        doc["layers"] = [_vector_layer(ref, title, min_zoom, max_zoom, fields)]
-    return doc
-
-
-def _vector_layer(ref, title: str, min_zoom: int, max_zoom: int, fields: dict[str, Any]) -> dict:
-    """The layer a collection's vector tiles hold, as a tileset's metadata describes it."""
-    return {"id": ref.id, "title": title, "dataType": "vector",
+    if vector:
+        doc["layers"] = [{
+            "id": ref.id, "title": title, "dataType": "vector",
             "geometryType": GEOMETRY_DIMENSION.get(ref.part or "areas", "polygons"),
             "minTileMatrix": str(min_zoom), "maxTileMatrix": str(max_zoom),
             "propertiesSchema": {"type": "object", "properties": {
                 name: {"type": {"Number": "integer", "Boolean": "boolean"}.get(kind, "string")}
-                for name, kind in fields.items()}}}
-
-
-def _plane_tileset(request: Request, ref, title: str, data_type: str, tms_id: str, style, fields: dict[str, Any],
-                   plane: dict, box_3857: Any) -> dict:
-    base, q = _base(request), _query(request)
-    z0 = int(plane["zoom"])
-    top = MAX_PLANE_DEPTH - z0
-    if data_type == "vector":               # the style's zooms are Web Mercator's: level 0 of the plane is z0
-        min_zoom, max_zoom = max(0, style.mvt_min_zoom - z0), min(top, max(0, style.max_zoom - z0))
-        template = f"{base}{collection_path(ref.id)}/tiles/{tms_id}/{{tileMatrix}}/{{tileRow}}/{{tileCol}}{q}"
-        media = MVT
-    else:                   # the /tiles routes number a schematic drawing's tiles in its plane (riskmap.drawings)
-        min_zoom, max_zoom = max(0, style.min_zoom - z0), min(top, max(0, style.max_zoom - z0))
-        template = f"{base}/tiles/{quote(tile_layer(ref.kind))}/{{tileMatrix}}/{{tileCol}}/{{tileRow}}.png{q}"
-        media = PNG
-    path = "tiles" if data_type == "vector" else "map/tiles"
-    doc: dict[str, Any] = {
-        "title": f"{title}（{tms_id}）", "dataType": data_type, "crs": {"wkt": PLANE_WKT},
-        "links": [
-            _link(f"{base}{collection_path(ref.id)}/{path}/{tms_id}{q}", "self", JSON, "本瓦片集 / this tileset"),
-            _link(f"{base}/ogc/tileMatrixSets/{tms_id}", REL + "tiling-scheme", JSON, tms_id),
-            _link(template, "item", media, "瓦片 / tiles", templated=True),
-        ],
-        "tileMatrixSetLimits": plane_limits(plane, box_3857, min_zoom, max_zoom),
-    }
-    if data_type == "vector":
-        doc["layers"] = [_vector_layer(ref, title, min_zoom, max_zoom, fields)]
+                for name, kind in fields.items()}},
+        }]
     return doc

@@ -16,21 +16,18 @@ from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
 
 from riskmap.api.deps import resolve_tenant
 from riskmap.api.fields import Text
 from riskmap.api.permissions import principal_of, require
-from riskmap.api.requests import reason_of
+from riskmap.api.requests import photo_upload, reason_of
 from riskmap.api.routers.signin import client_address
 from riskmap.errors import (
     ForbiddenError,
     InputError,
-    MediaTypeError,
     NotFoundError,
     PreconditionRequired,
     RiskmapError,
-    TooLargeError,
 )
 from riskmap.hazards import PLAN_PARTS, TRANSITIONS, codes, items
 from riskmap.hazards.photos import STAGES
@@ -41,8 +38,6 @@ from riskmap.store import hazards as store_hazards
 ENTERPRISE = Query(None, max_length=200, description="企业名称 / enterprise")
 MAX_ID = 36
 ANONYMOUS_TEXT = 1000          # an anonymous report's description: a few sentences, not a document
-_CHUNK = 256 * 1024
-FORM_ROOM = 64 * 1024          # the multipart form's own bytes around the photo
 # Request names → the record's (the API's vocabulary: unit_id, risk_event).
 RENAMED = {"unit_id": "unit_code", "risk_event": "risk_event_code"}
 ERRORS = {401: {"description": "需要登录或令牌 / sign-in or a token is required"},
@@ -340,16 +335,6 @@ def _written(made: dict) -> JSONResponse:
     return JSONResponse(body, headers={"ETag": etag(made["hazard"]["version"])})
 
 
-async def _read_capped(upload: UploadFile, limit: int) -> bytes:
-    out = bytearray()
-    while chunk := await upload.read(_CHUNK):
-        out += chunk
-        if len(out) > limit:
-            raise TooLargeError(f"照片过大（上限 {limit / 1048576:g} MB）/ the photo is larger than "
-                                f"{limit / 1048576:g} MB")
-    return bytes(out)
-
-
 # ---------------------------------------------------------------------------------------------- routes
 
 
@@ -500,26 +485,7 @@ def _photo_route(router: APIRouter, stage: str, permission: str) -> None:
     async def upload(request: Request, hazard_id: str, enterprise: str | None = ENTERPRISE,
                      who: Principal = Depends(require(permission))):
         settings = request.app.state.settings
-        if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
-            raise MediaTypeError("请以 multipart/form-data 上传照片（字段 file）/ "
-                                 "upload the photo as multipart/form-data (field file)")
-        declared = request.headers.get("content-length", "").strip()
-        if declared.isdigit() and int(declared) > settings.max_photo_bytes + FORM_ROOM:
-            raise TooLargeError(f"照片过大（上限 {settings.max_photo_mb:g} MB）/ the photo is larger than "
-                                f"{settings.max_photo_mb:g} MB")
-        try:
-            parsed = await request.form(max_files=1, max_fields=2)
-        except (InputError, TooLargeError):
-            raise
-        except Exception as exc:
-            raise InputError(f"无法解析上传的表单：{str(exc)[:200]} / cannot parse the uploaded form") from None
-        try:
-            part = parsed.get("file")
-            if not isinstance(part, UploadFile):
-                raise InputError("缺少照片（表单字段 file）/ the photo is missing (form field file)")
-            data = await _read_capped(part, settings.max_photo_bytes)
-        finally:
-            await parsed.close()
+        data = await photo_upload(request, settings.max_photo_bytes)
         tenant = resolve_tenant(request.app, enterprise)
         made = await run_in_threadpool(
             store_hazards.add_photo, tenant.store, tenant.name, hazard_id, data, stage=stage, who=actor_of(who),

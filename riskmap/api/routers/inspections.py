@@ -16,16 +16,15 @@ from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
 
 from riskmap.api.deps import resolve_tenant
 from riskmap.api.fields import Text
 from riskmap.api.permissions import principal_of, require
-from riskmap.api.requests import if_match_of, reason_of
+from riskmap.api.requests import if_match_of, photo_upload, reason_of
 from riskmap.api.routers import checkin
 from riskmap.clock import LOCAL_ZONE
 from riskmap.clock import now as clock_now
-from riskmap.errors import InputError, MediaTypeError, RiskmapError, TooLargeError
+from riskmap.errors import InputError, RiskmapError
 from riskmap.hazards.workflow import Actor
 from riskmap.inspections import store as ins
 from riskmap.inspections.occurrences import STATES, Occurrence, Shutdown
@@ -352,42 +351,9 @@ class RecordIn(BaseModel):
 
 # ---------------------------------------------------------------------------------------------- photos
 
-PHOTO_CHUNK = 256 * 1024
-FORM_ROOM = 64 * 1024          # the multipart form's own bytes around the photo
 PHOTO_FORM = {"required": True, "content": {"multipart/form-data": {"schema": {
     "type": "object", "required": ["file"],
     "properties": {"file": {"type": "string", "format": "binary", "description": "PNG 或 JPEG 照片"}}}}}}
-
-
-async def photo_upload(request: Request, limit: int) -> bytes:
-    """The bytes of the form field `file` of a multipart upload, refused past `limit` bytes (TooLargeError, 413:
-    by the declared length before reading, else while reading) or when not multipart (MediaTypeError, 415)."""
-    if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
-        raise MediaTypeError("请以 multipart/form-data 上传照片（字段 file）/ upload the photo as multipart/form-data "
-                             "(field file)")
-    declared = request.headers.get("content-length", "").strip()
-    too_large = TooLargeError(f"照片过大（上限 {limit / 1048576:g} MB）/ the photo is larger than "
-                              f"{limit / 1048576:g} MB")
-    if declared.isdigit() and int(declared) > limit + FORM_ROOM:
-        raise too_large
-    try:
-        parsed = await request.form(max_files=1, max_fields=2)
-    except (InputError, TooLargeError):
-        raise
-    except Exception as exc:
-        raise InputError(f"无法解析上传的表单：{str(exc)[:200]} / cannot parse the uploaded form") from None
-    try:
-        part = parsed.get("file")
-        if not isinstance(part, UploadFile):
-            raise InputError("缺少照片（表单字段 file）/ the photo is missing (form field file)")
-        out = bytearray()
-        while chunk := await part.read(PHOTO_CHUNK):
-            out += chunk
-            if len(out) > limit:
-                raise too_large
-        return bytes(out)
-    finally:
-        await parsed.close()
 
 
 # ---------------------------------------------------------------------------------------------- shaping
