@@ -295,3 +295,49 @@ def test_tiles_and_cached_answers_stay_with_their_enterprise(two):
         assert _tile(client, "units", z, x, y, "png", a, heads["a"]).content == a_png
         doc = client.get("/tiles/units/tilejson.json", params={"enterprise": a}, headers=heads["a"]).json()
         assert B not in json.dumps(doc, ensure_ascii=False)
+
+
+def test_a_regulator_sees_only_the_enterprises_of_its_scope(two, tmp_path):
+    """A regulator of A's county (B placed on the very same spot, in another county): every overview route —
+    the JSON, statistics, Excel, PNG and vector tiles and the OGC collection `enterprises` — answers A and never
+    B; B's item is a 404; an enterprise account reads none of them."""
+    import morecantile
+
+    from riskmap.store import orgs
+
+    url, a, heads, media, (_, b_id) = two
+    with open_store(url) as store:
+        where = orgs.profile(store, a)
+        county = where["division_code"] or "321203"
+        lon, lat = where["lon"] or 119.9, where["lat"] or 32.3
+        if where["division_code"] is None or where["lon"] is None:
+            orgs.set_profile(store, a, division_code=county, lon=lon, lat=lat)
+        orgs.set_profile(store, B, division_code="320612", lon=lon, lat=lat)
+        orgs.add_regulator(store, "甲厂所在县局", level="county", division_code=county)
+        made = orgs.add_regulator_account(store, "甲厂所在县局", name="县局人", login="iso-reg", password=PASSWORD,
+                                          roles=["regulator_viewer"])
+        reg = {"Authorization": "Bearer " + tokens.create_token(store, "editor", "reg", account_id=made["id"])[0]}
+    tile = morecantile.tms.get("WebMercatorQuad").tile(lon, lat, 14)
+    sample = {"z": str(tile.z), "x": str(tile.x), "y": str(tile.y), "feature_id": str(b_id)}
+    app = create_app(Settings(db=url, read_requires_token=True, media_dir=str(media)))
+    walked = 0
+    with TestClient(app, raise_server_exceptions=False) as client:
+        for path, ops in app.openapi()["paths"].items():
+            if "get" not in ops or not path.startswith(("/api/overview", "/ogc/overview")):
+                continue
+            target = re.sub(r"\{(\w+)\}", lambda m: sample[m.group(1)], path)
+            r = client.get(target, headers=reg)
+            said = _texts(r, tmp_path)
+            assert B not in said and MARK not in said, path
+            if path.endswith("{feature_id}"):
+                assert r.status_code == 404                       # B's item: not in the scope
+            else:
+                assert r.status_code == 200, (path, r.text[:200])
+            assert client.get(target, headers=heads["a"]).status_code == 403     # an enterprise's account
+            walked += 1
+        assert walked >= 11
+        found = client.get("/ogc/overview/collections/enterprises/items", headers=reg).json()
+        assert [f["properties"]["name"] for f in found["features"]] == [a]
+        assert [e["name"] for e in client.get("/api/overview", headers=reg).json()["enterprises"]] == [a]
+        mvt = client.get(f"/api/overview/tiles/{tile.z}/{tile.x}/{tile.y}.mvt", headers=reg).content
+        assert [f["properties"]["name"] for f in mapbox_vector_tile.decode(mvt)["enterprises"]["features"]] == [a]

@@ -382,3 +382,62 @@ def test_a_regulator_is_locked_out_whichever_page_it_uses(regulated):
             accounts.sign_in(store, DEMO if i % 2 else "南通某化工", "demo-regulator", "wrong password")
     with pytest.raises(LockedError):
         accounts.sign_in(store, "南通某化工", "demo-regulator", "riskmap-demo")
+
+
+def test_overview_as_an_ogc_collection(regulated):
+    """/ogc/overview/collections/enterprises: the regulator's scope as GeoJSON points with the counts of
+    /api/overview, its filters, another regulator's scope apart, an enterprise account refused, read only."""
+    url, store, heads = regulated
+    orgs.move_enterprise(store, "南通某化工", park="南通园区")          # now in the other regulator's scope
+    items = "/ogc/overview/collections/enterprises/items"
+    with TestClient(create_app(Settings(db=url))) as client:
+        for path in ("/ogc/overview/", "/ogc/overview/collections", "/ogc/overview/collections/enterprises", items):
+            assert client.get(path).status_code == 401
+            assert client.get(path, headers=heads["editor"]).status_code == 403       # an enterprise's account
+        row = client.get("/api/overview", headers=heads["regulator"]).json()["enterprises"][0]
+        r = client.get(items, headers=heads["regulator"])
+        assert r.status_code == 200 and r.headers["content-type"].startswith("application/geo+json")
+        doc = r.json()
+        assert doc["type"] == "FeatureCollection" and doc["numberMatched"] == doc["numberReturned"] == 1
+        feature = doc["features"][0]
+        assert feature["id"] == str(row["id"]) and feature["geometry"] == {"type": "Point",
+                                                                           "coordinates": [row["lon"], row["lat"]]}
+        props = feature["properties"]
+        for key in ("name", "division", "park", "highest_level", "major_risks", "significant_risks",
+                    "open_major_hazards", "open_general_hazards", "overdue_major_hazards", "checks_30d",
+                    "inspection_completion", "listed_supervisions", "map_url"):
+            assert props[key] == row[key], key
+        assert props["name"] == DEMO and props["colour"] == "#FF0000" and props["level_zh"]
+        one = client.get(f"{items}/{feature['id']}", headers=heads["regulator"])
+        assert one.status_code == 200 and one.json()["properties"]["name"] == DEMO
+        # the other regulator: its own enterprise only; the demo's item is as absent as a missing one
+        far = client.get(items, headers=heads["other regulator"]).json()
+        assert [f["properties"]["name"] for f in far["features"]] == ["南通某化工"]
+        assert client.get(f"{items}/{feature['id']}", headers=heads["other regulator"]).status_code == 404
+        # filters as the overview's; bad ones are 400, an unknown division 404
+        for params, names in (({"level": "major"}, [DEMO]), ({"level": "low"}, []), ({"division": "320612"}, []),
+                              ({"division": "321200"}, [DEMO]), ({"industry": "没有的行业"}, []),
+                              ({"bbox": "73,3,80,10"}, []), ({"bbox": "119,32,121,33"}, [DEMO])):
+            got = client.get(items, params=params, headers=heads["regulator"]).json()
+            assert [f["properties"]["name"] for f in got["features"]] == names, params
+        for params in ({"level": "red"}, {"division": "12"}, {"limit": "0"}, {"overdue": "maybe"}, {"bbox": "1,2"}):
+            bad = client.get(items, params=params, headers=heads["regulator"])
+            assert bad.status_code == 400 and " / " in bad.json()["detail"], params
+        assert client.get(items, params={"division": "329999"}, headers=heads["regulator"]).status_code == 404
+        # the collection, the landing page and HTML
+        coll = client.get("/ogc/overview/collections/enterprises", headers=heads["regulator"]).json()
+        assert coll["itemCount"] == 1 and coll["extent"]["spatial"]["bbox"][0][0] == row["lon"]
+        assert [c["id"] for c in client.get("/ogc/overview/collections",
+                                            headers=heads["regulator"]).json()["collections"]] == ["enterprises"]
+        assert any(link["rel"] == "data" for link in client.get("/ogc/overview",
+                                                                 headers=heads["regulator"]).json()["links"])
+        page = client.get(items, params={"f": "html"}, headers=heads["regulator"])
+        assert page.status_code == 200 and DEMO in page.text and "南通某化工" not in page.text
+        # read only
+        body = {"type": "Feature", "geometry": None, "properties": {"name": "x"}}
+        for method, path in (("POST", items), ("PUT", f"{items}/{feature['id']}"),
+                             ("PATCH", f"{items}/{feature['id']}"), ("DELETE", f"{items}/{feature['id']}")):
+            r = client.request(method, path, json=body, headers=heads["regulator"])
+            assert r.status_code == 405 and r.headers["allow"] == "GET, HEAD", (method, r.text)
+            assert "只读" in r.json()["detail"]
+    assert orgs.profile(store, DEMO)["name"] == DEMO

@@ -60,6 +60,11 @@ EXPECTED = {
     ("GET", "/api/overview/export.xlsx"): "oversee",
     ("GET", "/api/overview/tiles/{z}/{x}/{y}.png"): "oversee",
     ("GET", "/api/overview/tiles/{z}/{x}/{y}.mvt"): "oversee",
+    ("GET", "/ogc/overview"): "oversee", ("GET", "/ogc/overview/"): "oversee",
+    ("GET", "/ogc/overview/conformance"): "oversee", ("GET", "/ogc/overview/collections"): "oversee",
+    ("GET", "/ogc/overview/collections/enterprises"): "oversee",
+    ("GET", "/ogc/overview/collections/enterprises/items"): "oversee",
+    ("GET", "/ogc/overview/collections/enterprises/items/{feature_id}"): "oversee",
 }
 EXPECTED_ROLES = {
     "admin": {"read", "accounts", "settings"},

@@ -172,8 +172,10 @@ def _found(request: Request, who: Principal | None, completion: bool = True, **f
     return regulator, key, found
 
 
-def _rows(request: Request, who: Principal | None, completion: bool = True, **filters) -> tuple[str, list[dict]]:
-    """The overview rows (copies) with the link to each enterprise's map."""
+def overview_rows(request: Request, who: Principal | None, completion: bool = True,
+                  **filters) -> tuple[str, list[dict]]:
+    """The overview rows (copies) with the link to each enterprise's map: what /api/overview, its export and the
+    OGC collection `enterprises` (riskmap.api.routers.ogc_overview) answer."""
     regulator, _, found = _found(request, who, completion, **filters)
     base = str(request.url_for("map_page")) + "?"
     return regulator, [{**r, "map_url": base + urlencode({"enterprise": r["name"]})} for r in found]
@@ -213,7 +215,7 @@ def make_router() -> APIRouter:
                        overdue: bool = Query(False, description="只看有超期隐患的 / only with overdue hazards")
                        ) -> dict:
         def work() -> dict:
-            regulator, rows = _rows(request, who, division=division, park=park, industry=industry, level=level,
+            regulator, rows = overview_rows(request, who, division=division, park=park, industry=industry, level=level,
                                     overdue=overdue)
             info = orgs.regulator(request.app.state.store(), regulator)
             scope = info["division"] or info["park"] or ""
@@ -226,7 +228,7 @@ def make_router() -> APIRouter:
                 response_model=StatisticsAnswer)
     async def statistics(request: Request, who: Principal = OVERSEE, division: str | None = DIVISION) -> dict:
         def work() -> dict:
-            regulator, rows = _rows(request, who, division=division)
+            regulator, rows = overview_rows(request, who, division=division)
             return {"regulator": regulator, "division": division, "statistics": orgs.statistics(rows)}
 
         return await run_in_threadpool(work)
@@ -237,7 +239,7 @@ def make_router() -> APIRouter:
                                  "description": "Excel 工作簿 / an Excel workbook"}})
     async def export(request: Request, who: Principal = OVERSEE, division: str | None = DIVISION) -> Response:
         def work() -> bytes:
-            regulator, rows = _rows(request, who, division=division)
+            regulator, rows = overview_rows(request, who, division=division)
             where = divisions.full_name(division) if division else regulator
             title = f"{where} 企业风险与隐患统计（{clock.today().isoformat()}）"
             return overview_workbook(rows, orgs.statistics(rows), title)
