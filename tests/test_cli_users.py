@@ -87,3 +87,102 @@ def test_token_of_a_person_has_their_enterprise(tmp_path):
         assert who.enterprise == "default" and who.login == "E01" and who.permissions == {"read"}
     finally:
         store.close()
+
+
+def _regulator_world(url) -> None:
+    run("init", "--db", url, "--admin", "张", "--login", "ADMIN", "--password-stdin", input=PASSWORD + "\n")
+    run("org", "add-regulator", "泰州市局", "--level", "city", "--division", "321200", "--db", url)
+    run("org", "add-regulator", "南通市局", "--level", "city", "--division", "320600", "--db", url)
+
+
+def _regulator_accounts(url, regulator) -> dict:
+    return {a["login"]: a for a in json.loads(run("user", "list", "--regulator", regulator, "--db", url,
+                                                  "--json").stdout)}
+
+
+def test_regulator_accounts_from_the_command_line(store_url):
+    """`riskmap user … --regulator`: add, list, disable, enable, reset the password and change the roles of a
+    regulator's account; it signs in as that regulator, reads its scope and keeps no enterprise."""
+    from riskmap.store import accounts, open_store
+
+    _regulator_world(store_url)
+    out = run("user", "add", "--regulator", "泰州市局", "--name", "王监管", "--login", "13900000001", "-r",
+              "regulator_viewer", "--department", "危化科", "--password-stdin", "--db", store_url,
+              input="regulator-pw-1\n").stdout
+    assert "王监管" in out and "泰州市局" in out
+    run("user", "add", "--regulator", "南通市局", "--name", "别处", "--login", "13900000002", "-r",
+        "regulator_supervisor", "--password-stdin", "--db", store_url, input="regulator-pw-9\n")
+    mine = _regulator_accounts(store_url, "泰州市局")
+    assert list(mine) == ["13900000001"]                          # not the other regulator's, not the enterprise's
+    made = mine["13900000001"]
+    assert made["regulator"] == "泰州市局" and made["enterprise"] is None and made["roles"] == ["regulator_viewer"]
+    assert made["department"] == "危化科"
+    assert "ADMIN" not in run("user", "list", "--regulator", "泰州市局", "--db", store_url).stdout
+
+    run("user", "grant", "13900000001", "-r", "regulator_supervisor", "--regulator", "泰州市局", "--db", store_url)
+    run("user", "revoke", "13900000001", "-r", "regulator_viewer", "--regulator", "泰州市局", "--db", store_url)
+    run("user", "disable", "13900000001", "--regulator", "泰州市局", "--db", store_url)
+    assert _regulator_accounts(store_url, "泰州市局")["13900000001"]["disabled"] is True
+    run("user", "reset-password", str(made["id"]), "--regulator", "泰州市局", "--password-stdin", "--db", store_url,
+        input="regulator-pw-2\n")
+    store = open_store(store_url)
+    try:
+        from riskmap.errors import AuthError
+
+        with pytest.raises(AuthError):                          # disabled
+            accounts.sign_in(store, "default", "13900000001", "regulator-pw-2")
+        run("user", "enable", "13900000001", "--regulator", "泰州市局", "--db", store_url)
+        who, _, _ = accounts.sign_in(store, "default", "13900000001", "regulator-pw-2")
+        assert who.regulator == "泰州市局" and who.enterprise is None
+        assert who.may("supervise") and who.may("oversee") and not who.may("edit_layout")
+        with pytest.raises(AuthError):                          # the old password is gone
+            accounts.sign_in(store, "default", "13900000001", "regulator-pw-1")
+        assert accounts.get_account(store, None, "13900000001")["roles"] == ["regulator_supervisor"]
+        with store.session() as s:
+            dump = " ".join(str(v) for row in s.execute(text("SELECT * FROM accounts")) for v in row)
+        assert "regulator-pw-2" not in dump
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("args,stdin,words", [
+    (["user", "add", "--regulator", "没有的局", "--name", "甲", "--login", "R1", "-r", "regulator_viewer",
+      "--password-stdin"], "long-enough\n", ["没有的局"]),
+    (["user", "add", "--regulator", "泰州市局", "--name", "甲", "--login", "R1", "-r", "editor",
+      "--password-stdin"], "long-enough\n", ["editor", "regulator_viewer"]),
+    (["user", "add", "--name", "甲", "--login", "R1", "-r", "regulator_viewer", "--password-stdin"], "long-enough\n",
+     ["regulator_viewer"]),
+    (["user", "add", "--regulator", "泰州市局", "--enterprise", "default", "--name", "甲", "--login", "R1", "-r",
+      "regulator_viewer", "--password-stdin"], "long-enough\n", ["--regulator", "--enterprise"]),
+    (["user", "add", "--regulator", "泰州市局", "--name", "甲", "--login", "R 1", "-r", "regulator_viewer",
+      "--password-stdin"], "long-enough\n", ["登录名"]),
+    (["user", "list", "--regulator", "没有的局"], "", ["没有的局"]),
+    (["user", "disable", "13900000009", "--regulator", "泰州市局"], "", ["13900000009", "泰州市局"]),   # another's
+    (["user", "disable", "ADMIN", "--regulator", "泰州市局"], "", ["ADMIN"]),                        # an enterprise's
+    (["user", "reset-password", "13900000009", "--regulator", "泰州市局", "--password-stdin"], "long-enough\n",
+     ["13900000009"]),
+    (["user", "grant", "13900000008", "-r", "admin", "--regulator", "泰州市局"], "", ["admin"]),
+])
+def test_bad_regulator_account_commands(tmp_path, args, stdin, words):
+    from riskmap.store import accounts, open_store, orgs
+
+    url = f"sqlite:///{tmp_path / 'u.db'}"
+    store = open_store(url)
+
+    def everyone():
+        return accounts.list_accounts(store, None), accounts.list_accounts(store, "default")
+
+    try:
+        accounts.create_account(store, "default", name="张", login="ADMIN", password=PASSWORD, roles=["admin"],
+                                create_enterprise=True)
+        orgs.add_regulator(store, "泰州市局", level="city", division_code="321200")
+        orgs.add_regulator(store, "南通市局", level="city", division_code="320600")
+        orgs.add_regulator_account(store, "南通市局", name="别处", login="13900000009", password="regulator-pw-9",
+                                   roles=["regulator_viewer"])
+        orgs.add_regulator_account(store, "泰州市局", name="本处", login="13900000008", password="regulator-pw-8",
+                                   roles=["regulator_viewer"])
+        before = everyone()
+        one_line_error(run(*args, "--db", url, check=False, input=stdin), *words)
+        assert everyone() == before
+    finally:
+        store.close()

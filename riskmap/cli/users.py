@@ -1,5 +1,10 @@
 """`riskmap init [--admin NAME]` and `riskmap user add|list|disable|enable|reset-password|grant|revoke`.
 
+The accounts are an enterprise's (`--enterprise`, else the configured or only one), or with `--regulator NAME` a
+regulator's (riskmap.store.orgs: bound to that regulator, no enterprise; roles regulator_viewer — "oversee" — and
+regulator_supervisor — also "supervise"). An unknown regulator, both options at once, an enterprise's role for a
+regulator (or a regulator's for an enterprise) and another regulator's account are one-line errors, nothing changed.
+
 Whoever runs these commands can open the database itself, so the command line acts with the rights of the
 database's operator (every permission of riskmap.people); the audit trail names the operating-system user. A
 password is never an argument (it would stay in the shell's history and the process list): it is asked for at a
@@ -21,7 +26,11 @@ PasswordStdin = Annotated[bool, typer.Option("--password-stdin", help="从标准
                                                                        "password from the first line of stdin")]
 RolesOption = Annotated[list[str], typer.Option("--role", "-r", help="角色，可多次给出 / role, may be repeated: "
                                                                      "admin, safety_manager, editor, inspector, "
-                                                                     "rectifier, viewer")]
+                                                                     "rectifier, viewer; a regulator's: "
+                                                                     "regulator_viewer, regulator_supervisor")]
+RegulatorOption = Annotated[str | None, typer.Option("--regulator", help="监管机构名称：管理该监管机构的账户（不与 "
+                                                                         "--enterprise 同用）/ the regulator whose "
+                                                                         "accounts these are (not with --enterprise)")]
 Who = Annotated[str, typer.Argument(help="登录名（手机号或工号）或账户编号 / login or account id")]
 
 
@@ -46,6 +55,41 @@ def _open(db: str | None, enterprise: str | None, create: bool = False):
     return store, resolve_enterprise(store, settings.enterprise)
 
 
+def _target(db: str | None, enterprise: str | None, regulator: str | None):
+    """(store, enterprise name or None, regulator name or None): a regulator's accounts with --regulator (checked
+    to exist), else the enterprise's."""
+    from riskmap.errors import InputError
+    from riskmap.store import open_store, orgs
+
+    if regulator is None:
+        return (*_open(db, enterprise), None)
+    if enterprise is not None:
+        raise InputError("--regulator 与 --enterprise 只能给一个：监管账户不属于企业 / give --regulator or "
+                         "--enterprise, not both: a regulator's account belongs to no enterprise")
+    store = open_store(settings_for(db, None).db)
+    return store, None, orgs.regulator(store, regulator)["name"]
+
+
+def _account(store, regulator: str | None, who: str) -> str:
+    """The account named on the command line as the store's functions take it: the login of the regulator's account
+    (another's is refused), else `who` within the enterprise."""
+    from riskmap.store import orgs
+
+    return orgs.regulator_account(store, regulator, who)["login"] if regulator is not None else who
+
+
+def _checked_roles(roles: list[str], regulator: bool) -> None:
+    """Refuse a role of the wrong kind before a password is asked for."""
+    from riskmap.errors import InputError
+    from riskmap.people import check_role
+
+    for role in roles:
+        try:
+            check_role(role, regulator=regulator)
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
+
+
 def read_password(from_stdin: bool) -> str:
     """The new password: the first line of stdin, or typed twice at a prompt (never echoed)."""
     from riskmap.errors import InputError
@@ -67,7 +111,8 @@ def _line(a: dict) -> str:
     state = "已停用 disabled" if a["disabled"] else "启用 active"
     extra = "  ".join(v for v in (a["department"], a["post"], a["phone"]) if v)
     roles = "、".join(role_label(r) for r in a["roles"])
-    return f"#{a['id']}  {a['login']}  {a['name']}  [{roles}]  {state}{'  ' + extra if extra else ''}"
+    whose = f"  监管 regulator {a['regulator']}" if a.get("regulator") else ""
+    return f"#{a['id']}  {a['login']}  {a['name']}  [{roles}]  {state}{whose}{'  ' + extra if extra else ''}"
 
 
 def _show(a: dict, as_json: bool, message: str) -> None:
@@ -104,24 +149,31 @@ def add(name: Annotated[str, typer.Option("--name", help="姓名 / name")],
         post: Annotated[str | None, typer.Option("--post", help="岗位 / post")] = None,
         phone: Annotated[str | None, typer.Option("--phone", help="电话 / phone")] = None,
         password_stdin: PasswordStdin = False, db: DbOption = None, enterprise: EnterpriseOption = None,
-        as_json: JsonOption = False) -> None:
-    """新建账户 / add an account."""
-    from riskmap.store import accounts
+        regulator: RegulatorOption = None, as_json: JsonOption = False) -> None:
+    """新建账户（企业的，或用 --regulator 监管机构的）/ add an account (an enterprise's, or a regulator's)."""
+    from riskmap.store import accounts, orgs
 
-    store, ent = _open(db, enterprise)
+    store, ent, reg = _target(db, enterprise, regulator)
+    _checked_roles(role, regulator=reg is not None)
     password = read_password(password_stdin)
-    made = accounts.create_account(store, ent, name=name, login=login, password=password, roles=role,
-                                   department=department, post=post, phone=phone, by=operator())
+    extra = {"department": department, "post": post, "phone": phone}
+    if reg is not None:
+        made = orgs.add_regulator_account(store, reg, name=name, login=login, password=password, roles=role,
+                                          by=operator(), **extra)
+    else:
+        made = accounts.create_account(store, ent, name=name, login=login, password=password, roles=role,
+                                       by=operator(), **extra)
     _show(made, as_json, "已创建账户 / account created")
 
 
 @user_app.command("list")
-def list_(db: DbOption = None, enterprise: EnterpriseOption = None, as_json: JsonOption = False) -> None:
-    """列出企业的账户 / list the enterprise's accounts."""
-    from riskmap.store import accounts
+def list_(db: DbOption = None, enterprise: EnterpriseOption = None, regulator: RegulatorOption = None,
+          as_json: JsonOption = False) -> None:
+    """列出企业（或监管机构）的账户 / list the enterprise's (or the regulator's) accounts."""
+    from riskmap.store import accounts, orgs
 
-    store, ent = _open(db, enterprise)
-    found = accounts.list_accounts(store, ent)
+    store, ent, reg = _target(db, enterprise, regulator)
+    found = orgs.regulator_accounts(store, reg) if reg is not None else accounts.list_accounts(store, ent)
     if as_json:
         print_json(found)
         return
@@ -132,53 +184,63 @@ def list_(db: DbOption = None, enterprise: EnterpriseOption = None, as_json: Jso
 
 
 @user_app.command("disable")
-def disable(who: Who, db: DbOption = None, enterprise: EnterpriseOption = None, as_json: JsonOption = False) -> None:
+def disable(who: Who, db: DbOption = None, enterprise: EnterpriseOption = None, regulator: RegulatorOption = None,
+            as_json: JsonOption = False) -> None:
     """停用账户（会话结束，令牌失效）/ disable an account (its sessions end, its tokens stop working)."""
     from riskmap.store import accounts
 
-    store, ent = _open(db, enterprise)
-    _show(accounts.set_disabled(store, ent, who, True, by=operator()), as_json, "已停用 / disabled")
+    store, ent, reg = _target(db, enterprise, regulator)
+    _show(accounts.set_disabled(store, ent, _account(store, reg, who), True, by=operator()), as_json,
+          "已停用 / disabled")
 
 
 @user_app.command("enable")
-def enable(who: Who, db: DbOption = None, enterprise: EnterpriseOption = None, as_json: JsonOption = False) -> None:
+def enable(who: Who, db: DbOption = None, enterprise: EnterpriseOption = None, regulator: RegulatorOption = None,
+           as_json: JsonOption = False) -> None:
     """重新启用账户 / enable an account again."""
     from riskmap.store import accounts
 
-    store, ent = _open(db, enterprise)
-    _show(accounts.set_disabled(store, ent, who, False, by=operator()), as_json, "已启用 / enabled")
+    store, ent, reg = _target(db, enterprise, regulator)
+    _show(accounts.set_disabled(store, ent, _account(store, reg, who), False, by=operator()), as_json,
+          "已启用 / enabled")
 
 
 @user_app.command("reset-password")
 def reset_password(who: Who, password_stdin: PasswordStdin = False, db: DbOption = None,
-                   enterprise: EnterpriseOption = None, as_json: JsonOption = False) -> None:
+                   enterprise: EnterpriseOption = None, regulator: RegulatorOption = None,
+                   as_json: JsonOption = False) -> None:
     """重设密码（该账户的会话结束）/ set a new password (the account's sessions end)."""
     from riskmap.store import accounts
 
-    store, ent = _open(db, enterprise)
+    store, ent, reg = _target(db, enterprise, regulator)
+    login = _account(store, reg, who)           # an unknown account is refused before the password is asked
+    if reg is None:
+        accounts.get_account(store, ent, login)
     password = read_password(password_stdin)
-    _show(accounts.reset_password(store, ent, who, password, by=operator()), as_json,
+    _show(accounts.reset_password(store, ent, login, password, by=operator()), as_json,
           "密码已重设 / password reset")
 
 
 @user_app.command("grant")
 def grant(who: Who, role: RolesOption, db: DbOption = None, enterprise: EnterpriseOption = None,
-          as_json: JsonOption = False) -> None:
+          regulator: RegulatorOption = None, as_json: JsonOption = False) -> None:
     """授予角色 / grant roles."""
     from riskmap.store import accounts
 
-    store, ent = _open(db, enterprise)
-    _show(accounts.set_roles(store, ent, who, grant=role, by=operator()), as_json, "已授予 / granted")
+    store, ent, reg = _target(db, enterprise, regulator)
+    _show(accounts.set_roles(store, ent, _account(store, reg, who), grant=role, by=operator()), as_json,
+          "已授予 / granted")
 
 
 @user_app.command("revoke")
 def revoke(who: Who, role: RolesOption, db: DbOption = None, enterprise: EnterpriseOption = None,
-           as_json: JsonOption = False) -> None:
+           regulator: RegulatorOption = None, as_json: JsonOption = False) -> None:
     """撤销角色 / revoke roles."""
     from riskmap.store import accounts
 
-    store, ent = _open(db, enterprise)
-    _show(accounts.set_roles(store, ent, who, revoke=role, by=operator()), as_json, "已撤销 / revoked")
+    store, ent, reg = _target(db, enterprise, regulator)
+    _show(accounts.set_roles(store, ent, _account(store, reg, who), revoke=role, by=operator()), as_json,
+          "已撤销 / revoked")
 
 
 def register(app: typer.Typer) -> None:

@@ -226,6 +226,26 @@ def add_regulator_account(store: Store, regulator_name: str, *, name: str, login
                                    regulator_id=reg_id, **extra)
 
 
+def regulator_accounts(store: Store, regulator_name: str) -> list[dict]:
+    """The accounts of a regulator (disabled ones included); NotFoundError for an unknown regulator."""
+    regulator(store, regulator_name)
+    return [a for a in accounts.list_accounts(store, None) if a["regulator"] == regulator_name.strip()]
+
+
+def regulator_account(store: Store, regulator_name: str, who: int | str) -> dict:
+    """One account of a regulator by login, or else by id; NotFoundError for an unknown regulator, and for an
+    account that is not this regulator's (another regulator's, an enterprise's, the service's own)."""
+    key = str(who).strip()
+    found = regulator_accounts(store, regulator_name)
+    match = next((a for a in found if a["login"] == key), None)
+    if match is None and key.isdigit():
+        match = next((a for a in found if a["id"] == int(key)), None)
+    if match is None:
+        raise NotFoundError(f"监管机构 “{regulator_name.strip()}” 没有登录名或编号为 “{key[:64]}” 的账户 / the "
+                            f"regulator {regulator_name.strip()!r} has no account with login or id {key[:64]!r}")
+    return match
+
+
 # ---------------------------------------------------------------------------------------------- scope
 
 
