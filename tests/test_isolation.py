@@ -300,7 +300,7 @@ def test_tiles_and_cached_answers_stay_with_their_enterprise(two):
 def test_a_regulator_sees_only_the_enterprises_of_its_scope(two, tmp_path):
     """A regulator of A's county (B placed on the very same spot, in another county): every overview route —
     the JSON, statistics, Excel, PNG and vector tiles and the OGC collection `enterprises` — answers A and never
-    B; B's item is a 404; an enterprise account reads none of them."""
+    B; B's item is a 404; an enterprise account reads none of them; /api/orgs answers A to both."""
     import morecantile
 
     from riskmap.store import orgs
@@ -339,5 +339,9 @@ def test_a_regulator_sees_only_the_enterprises_of_its_scope(two, tmp_path):
         found = client.get("/ogc/overview/collections/enterprises/items", headers=reg).json()
         assert [f["properties"]["name"] for f in found["features"]] == [a]
         assert [e["name"] for e in client.get("/api/overview", headers=reg).json()["enterprises"]] == [a]
+        for head in (reg, heads["a"]):          # the organisations in scope: the regulator's, A's own
+            said = client.get("/api/orgs", headers=head)
+            assert [e["name"] for e in said.json()["enterprises"]] == [a] and B not in said.text
+        assert B in client.get("/api/orgs", headers=heads["b"]).text
         mvt = client.get(f"/api/overview/tiles/{tile.z}/{tile.x}/{tile.y}.mvt", headers=reg).content
         assert [f["properties"]["name"] for f in mapbox_vector_tile.decode(mvt)["enterprises"]["features"]] == [a]

@@ -441,3 +441,38 @@ def test_overview_as_an_ogc_collection(regulated):
             assert r.status_code == 405 and r.headers["allow"] == "GET, HEAD", (method, r.text)
             assert "只读" in r.json()["detail"]
     assert orgs.profile(store, DEMO)["name"] == DEMO
+
+
+def test_organisations_in_scope_over_http(regulated):
+    """GET /api/orgs: a regulator's enterprises and parks (not those of another regulator), an enterprise account's
+    own enterprise (another named: reading closed, refused), nobody while reading is open: the enterprise asked
+    for; reading closed, no credentials is a 401. Adding or moving enterprises is not offered over HTTP."""
+    url, store, heads = regulated
+    orgs.move_enterprise(store, "南通某化工", park="南通园区")
+    with TestClient(create_app(Settings(db=url))) as client:
+        mine = client.get("/api/orgs", headers=heads["regulator"])
+        assert mine.status_code == 200
+        doc = mine.json()
+        assert doc["account"] == "regulator" and doc["regulator"]["division_code"] == "321200"
+        assert [e["name"] for e in doc["enterprises"]] == [DEMO]
+        assert [p["name"] for p in doc["parks"]] == ["示范化学工业园区（虚构）"]         # not the park of 南通
+        assert doc["enterprises"][0]["division"] == "江苏省泰州市高港区" and doc["enterprises"][0]["data_version"] >= 1
+        far = client.get("/api/orgs", headers=heads["other regulator"]).json()
+        assert far["regulator"]["level"] == "park" and [e["name"] for e in far["enterprises"]] == ["南通某化工"]
+        assert [p["name"] for p in far["parks"]] == ["南通园区"]
+        own = client.get("/api/orgs", headers=heads["editor"]).json()
+        assert own["account"] == "enterprise" and own["regulator"] is None
+        assert [e["name"] for e in own["enterprises"]] == [DEMO] and [p["name"] for p in own["parks"]] == [
+            "示范化学工业园区（虚构）"]
+        named = client.get("/api/orgs", params={"enterprise": "南通某化工"}, headers=heads["editor"]).json()
+        assert [e["name"] for e in named["enterprises"]] == [DEMO]          # its own, whatever it names
+        anyone = client.get("/api/orgs", params={"enterprise": "南通某化工"}).json()
+        assert anyone["account"] == "anonymous" and [e["name"] for e in anyone["enterprises"]] == ["南通某化工"]
+        for method in ("POST", "PUT", "DELETE"):
+            assert client.request(method, "/api/orgs", json={"name": "x"},
+                                  headers=heads["regulator"]).status_code == 405
+    with TestClient(create_app(Settings(db=url, read_requires_token=True))) as client:
+        assert client.get("/api/orgs").status_code == 401
+        assert [e["name"] for e in client.get("/api/orgs", headers=heads["regulator"]).json()["enterprises"]] == [DEMO]
+        assert [e["name"] for e in client.get("/api/orgs", headers=heads["editor"]).json()["enterprises"]] == [DEMO]
+        assert client.get("/api/orgs", params={"enterprise": "南通某化工"}, headers=heads["editor"]).status_code == 403

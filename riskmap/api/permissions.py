@@ -161,7 +161,7 @@ def check(request: Request, permission: str) -> Principal | None:
         raise missing()
     if who.regulator is not None:
         check_regulator(request, who, permission)
-    elif who.enterprise is not None:
+    elif who.enterprise is not None and (request.query_params.get("enterprise") or not looks_across(request)):
         wanted = requested_enterprise(request)
         if wanted != who.enterprise:
             _record(request, who, wanted, permission, "another_enterprise")
@@ -191,7 +191,7 @@ def check_regulator(request: Request, who: Principal, permission: str) -> None:
                              f"{PERMISSIONS[permission][0]} / {who.name!r} is an account of the regulator "
                              f"{who.regulator!r}: it reads the enterprises of its scope and writes only supervision "
                              f"records; it may not {PERMISSIONS[permission][1]}")
-    if permission in ACROSS or (permission == READ and _route_permission(request) in ACROSS):
+    if permission in ACROSS or (permission == READ and looks_across(request)):
         return          # the overview's routes read the regulator's scope, narrowed by the route itself
     wanted = requested_enterprise(request)
     with data_scope.service():          # the regulator's scope is looked up across enterprises
@@ -202,11 +202,22 @@ def check_regulator(request: Request, who: Principal, permission: str) -> None:
                              f"is not in the scope of the regulator {who.regulator!r}")
 
 
-def _route_permission(request: Request) -> str | None:
-    """The permission of the route the request was routed to (FastAPI keeps the route in the scope), None before
-    routing: reading closed, a route that looks across enterprises is read without naming one."""
+def across_enterprises(endpoint: Callable) -> Callable:
+    """Mark a route that decides itself which enterprises each account sees (the organisations in scope): reading
+    it needs no ?enterprise= (the route narrows the request's scope to the account's own); an enterprise's account
+    naming another enterprise there is refused as anywhere."""
+    endpoint.across_enterprises = True
+    return endpoint
+
+
+def looks_across(request: Request) -> bool:
+    """Whether the request was routed (FastAPI keeps the route in the scope) to a route that looks across
+    enterprises: one needing an ACROSS permission (the overview), or marked with `across_enterprises`. Such a
+    route is read without naming an enterprise; it narrows the request's scope itself."""
     route = request.scope.get("route")
-    return permission_of_route(route) if isinstance(route, APIRoute) else None
+    if not isinstance(route, APIRoute):
+        return False
+    return getattr(route.endpoint, "across_enterprises", False) or permission_of_route(route) in ACROSS
 
 
 def _record(request: Request, who: Principal, enterprise: str | None, permission: str, why: str) -> None:

@@ -283,6 +283,30 @@ def readable_enterprise_ids(store: Store, account_id: int) -> frozenset[int] | N
                                    .where(_scope_condition(s, reg))).scalars())
 
 
+def organisations_in_scope(store: Store, account_id: int | None, ids: frozenset[int] | None) -> dict:
+    """What an account's organisations are: its regulator (None for an enterprise's or the service's account), the
+    enterprises `ids` (what readable_enterprise_ids answered for it: its own; a regulator's scope; None, every one,
+    for the service's account) with their profiles, and the parks of its scope (a park regulator's park; a division
+    regulator's the parks inside its division; otherwise the parks of those enterprises). `account_id` None: an
+    anonymous reader of `ids`."""
+    found = list_enterprises(store, ids)
+    with store.session() as s:
+        reg = None if account_id is None else s.execute(
+            select(RegulatorRow).join(RegulatorAccountRow, RegulatorAccountRow.regulator_id == RegulatorRow.id)
+            .where(RegulatorAccountRow.account_id == account_id)).scalar_one_or_none()
+        info = _regulator_info(s, reg) if reg is not None else None
+        park_id, division_code = (reg.park_id, reg.division_code) if reg is not None else (None, None)
+        parks = [_park_info(r) for r in s.execute(select(ParkRow).order_by(ParkRow.id)).scalars()]
+    if park_id is not None:
+        parks = [p for p in parks if p["id"] == park_id]
+    elif division_code is not None:
+        parks = [p for p in parks if divisions.within(p["division_code"], division_code)]
+    elif ids is not None:
+        named = {e["park"] for e in found if e["park"]}
+        parks = [p for p in parks if p["name"] in named]
+    return {"regulator": info, "enterprises": found, "parks": parks}
+
+
 def in_scope(store: Store, regulator_name: str, enterprise: str | None) -> bool:
     """Whether a regulator oversees the enterprise of that name."""
     if enterprise is None:

@@ -2,8 +2,16 @@
 divisions (reference data), and the supervision records (挂牌督办) a regulator writes on major hazards of the
 enterprises in its scope.
 
-Adding enterprises, parks and regulators is the service operator's work (`riskmap org …`): no enterprise account has
-a right over other enterprises. riskmap.store.orgs does the work; the handlers check input and shape answers.
+`GET /api/orgs` answers the organisations of the signed-in account's scope (riskmap.store.orgs.readable_enterprise_ids,
+the one answer): a regulator's enterprises and parks, an enterprise account's own enterprise, every one for the
+service's machine account; no ?enterprise= is needed (nobody signed in, while reading is open: the enterprise the
+request names, as any read).
+
+Adding and moving enterprises, parks and regulators is the service operator's work (`riskmap org …`) and is not
+offered over HTTP: no enterprise account has a right over other enterprises, a regulator's accounts read and write
+only supervision records (../shared/HAZARDS.md §6), and the operator has no HTTP account of its own.
+
+riskmap.store.orgs does the work; the handlers check input and shape answers.
 """
 
 from __future__ import annotations
@@ -14,12 +22,13 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from riskmap.api.deps import Tenant, get_tenant
-from riskmap.api.permissions import require
+from riskmap.api.deps import Tenant, get_tenant, resolve_tenant
+from riskmap.api.permissions import across_enterprises, principal_of, require
 from riskmap.errors import ForbiddenError
 from riskmap.orgs import divisions
 from riskmap.people import Principal
 from riskmap.store import orgs
+from riskmap.store import scope as data_scope
 
 _ERRORS = {401: {"description": "需要登录或令牌 / sign-in or a token is required"},
            403: {"description": "无权操作 / not allowed"},
@@ -117,6 +126,34 @@ class StatusIn(BaseModel):
     note: str | None = Field(None, max_length=2000)
 
 
+class RegulatorOut(BaseModel):
+    """A regulator: of a division (level province, city, county) or of a park (level park)."""
+
+    id: int
+    name: str
+    level: str
+    division_code: str | None = None
+    division: str | None = None
+    park: str | None = None
+
+
+class EnterpriseOut(ProfileOut):
+    """An enterprise of the scope with its profile and data version."""
+
+    id: int
+    data_version: int
+
+
+class InScope(BaseModel):
+    """GET /api/orgs: the organisations the signed-in account may read."""
+
+    account: str = Field(..., description="regulator | enterprise | service | anonymous（未登录，读取开放时：所请求的"
+                                          "企业 / nobody signed in while reading is open: the enterprise asked for）")
+    regulator: RegulatorOut | None = None
+    enterprises: list[EnterpriseOut]
+    parks: list[ParkOut]
+
+
 def _regulator_of(who: Principal | None) -> str:
     if who is None or who.regulator is None:
         raise ForbiddenError("只有监管账户可以挂牌督办 / only a regulator's account puts hazards under supervision")
@@ -126,6 +163,24 @@ def _regulator_of(who: Principal | None) -> str:
 def make_router() -> APIRouter:
     """/api/orgs and /api/supervisions."""
     router = APIRouter(tags=["organisations"], responses=_ERRORS)
+
+    @router.get("/api/orgs", summary="账户可见的组织：监管机构的辖区企业和园区，企业账户的本企业 / the organisations "
+                "in the account's scope: a regulator's enterprises and parks, an enterprise account's own",
+                response_model=InScope)
+    @across_enterprises
+    def in_scope(request: Request) -> dict:
+        who = principal_of(request)
+        store = request.app.state.store()
+        if who is None:                     # reading open, nobody signed in: the request's enterprise, as any read
+            tenant = resolve_tenant(request.app, request.query_params.get("enterprise"))
+            ids = frozenset({int(store.enterprise(tenant.name, create=False).id)})
+            return {"account": "anonymous", **orgs.organisations_in_scope(store, None, ids)}
+        with data_scope.service():          # which enterprises the account may read is read across them
+            ids = orgs.readable_enterprise_ids(store, who.account_id)
+        data_scope.narrow(data_scope.ALL if ids is None else ids)     # and only those are read (PostGIS: enforced)
+        found = orgs.organisations_in_scope(store, who.account_id, ids)
+        kind = "regulator" if who.regulator is not None else "enterprise" if who.enterprise is not None else "service"
+        return {"account": kind, **found}
 
     @router.get("/api/orgs/profile", summary="企业档案 / the enterprise's profile", response_model=ProfileOut)
     def get_profile(tenant: Tenant = Depends(get_tenant)) -> dict:
