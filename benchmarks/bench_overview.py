@@ -14,6 +14,14 @@ hazards per enterprise (a quarter open, some overdue). Then, each p50 / p95 over
   table, inspection completion included; the first call cold, the others with the rows kept per scope state), its
   PNG tiles (z7–z11) and the statistics of one city.
 
+- "one enterprise's map unchanged in speed by the other 999": before the others are generated, one real enterprise
+  (benchmarks/bench_tiles.synthetic_plant: M units and 200 regions saved through the store, its map snapshot made by
+  riskmap) has its map loaded cold (a fresh app: TileJSON, then every units and regions vector tile and every units
+  PNG tile over its site at z16 and z17, as the map page asks for them) --repeat times; then the other N-1
+  enterprises are generated and the same load is timed again in the same run; both and the ratio are printed.
+  With --same-ground the others' features lie on that enterprise's very site (the worst case for the spatial index:
+  every tile holds every enterprise's rows) instead of a square of their own 10 km away.
+
 --quick: 20 enterprises × 50 units, 3 repeats (CI's first-run check). The database is dropped at the end.
 """
 
@@ -45,8 +53,12 @@ def timed(label: str, repeat: int, fn) -> tuple[float, float]:
     return p50, p95
 
 
-def generate(dsn: str, n: int, m: int) -> None:
-    """Fill the migrated database with N enterprises × M units (see the module docstring)."""
+ORIGIN = (13300000, 3700000)     # EPSG:3857 metres (about 119.5 E, 31.5 N): where the generated features lie
+
+
+def generate(dsn: str, n: int, m: int, origin: tuple[float, float] = ORIGIN) -> None:
+    """Fill the migrated database with N enterprises × M units (see the module docstring), numbered after those
+    already there; their features are points and 1 m squares east of `origin`, one row of M per enterprise."""
     import psycopg
 
     from riskmap.orgs import divisions
@@ -58,16 +70,20 @@ def generate(dsn: str, n: int, m: int) -> None:
         with conn.cursor().copy("COPY counties (i, code) FROM STDIN") as copy:
             for i, code in enumerate(counties):
                 copy.write_row((i, code))
+        first = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM enterprises").fetchone()[0]
+        last = first + n - 1
+        span = {"first": first, "last": last, "n": n, "m": m, "x0": origin[0], "y0": origin[1]}
         conn.execute("""
             INSERT INTO enterprises (id, name, created_at)
-            SELECT g, '企业' || lpad(g::text, 5, '0'), now() FROM generate_series(1, %(n)s) g""", {"n": n})
-        conn.execute("SELECT setval(pg_get_serial_sequence('enterprises', 'id'), %(n)s)", {"n": n})
-        conn.execute("INSERT INTO data_versions SELECT id, 1, now() FROM enterprises")
+            SELECT g, '企业' || lpad(g::text, 5, '0'), now() FROM generate_series(%(first)s::int, %(last)s::int) g""", span)
+        conn.execute("SELECT setval(pg_get_serial_sequence('enterprises', 'id'), %(last)s::int)", span)
+        conn.execute("INSERT INTO data_versions SELECT id, 1, now() FROM enterprises WHERE id >= %(first)s::int", span)
         conn.execute("""
             INSERT INTO enterprise_profiles (enterprise_id, division_code, industry, lon, lat, updated_at)
-            SELECT e.id, c.code, CASE WHEN e.id % 3 = 0 THEN '医药' ELSE '化工' END,
-                   118.5 + (e.id % 50) * 0.05, 31.5 + (e.id / 50 % 50) * 0.05, now()
-            FROM enterprises e JOIN counties c ON c.i = e.id % (SELECT count(*) FROM counties)""")
+            SELECT e.id, c.code, CASE WHEN e.id %% 3 = 0 THEN '医药' ELSE '化工' END,
+                   118.5 + (e.id %% 50) * 0.05, 31.5 + (e.id / 50 %% 50) * 0.05, now()
+            FROM enterprises e JOIN counties c ON c.i = e.id %% (SELECT count(*) FROM counties)
+            WHERE e.id >= %(first)s::int""", span)
         levels = "(ARRAY['major','significant','general','low','general','low','low','low'])"
         t0 = time.perf_counter()
         conn.execute(f"""
@@ -75,26 +91,71 @@ def generate(dsn: str, n: int, m: int) -> None:
                                       geometry, minx, miny, maxx, maxy)
             SELECT e, 'units', 'U' || u, u, 1, '单元' || u, 'main',
                    {levels}[1 + (e * 7 + u) %% 8],
-                   ST_SetSRID(ST_MakePoint(13300000 + u, 3700000 + e), 3857), 0, 0, 0, 0
-            FROM generate_series(1, %(n)s) e, generate_series(1, %(m)s) u""", {"n": n, "m": m})
+                   ST_SetSRID(ST_MakePoint(%(x0)s::float8 + u, %(y0)s::float8 + e - %(first)s::int), 3857),
+                   %(x0)s::float8 + u, %(y0)s::float8 + e - %(first)s::int, %(x0)s::float8 + u, %(y0)s::float8 + e - %(first)s::int
+            FROM generate_series(%(first)s::int, %(last)s::int) e, generate_series(1, %(m)s::int) u""", span)
         conn.execute(f"""
             INSERT INTO map_features (enterprise_id, layer, key, feature_id, data_version, name, kind, level,
                                       geometry, minx, miny, maxx, maxy)
-            SELECT e, 'regions', 'R' || r, %(m)s + r, 1, '区域' || r, 'region',
+            SELECT e, 'regions', 'R' || r, %(m)s::int + r, 1, '区域' || r, 'region',
                    {levels}[1 + (e + r * 3) %% 8],
-                   ST_SetSRID(ST_MakeEnvelope(13300000 + r, 3700000 + e, 13300001 + r, 3700001 + e), 3857),
-                   0, 0, 0, 0
-            FROM generate_series(1, %(n)s) e, generate_series(1, %(r)s) r""", {"n": n, "m": m, "r": regions})
+                   ST_SetSRID(ST_MakeEnvelope(%(x0)s::float8 + r, %(y0)s::float8 + e - %(first)s::int, %(x0)s::float8 + 1 + r,
+                                              %(y0)s::float8 + 1 + e - %(first)s::int), 3857),
+                   %(x0)s::float8 + r, %(y0)s::float8 + e - %(first)s::int, %(x0)s::float8 + 1 + r, %(y0)s::float8 + 1 + e - %(first)s::int
+            FROM generate_series(%(first)s::int, %(last)s::int) e, generate_series(1, %(r)s::int) r""", {**span, "r": regions})
         conn.execute("""
             INSERT INTO hazards (enterprise_id, uid, state, level, source, hazard_type, manage_type, category,
                                  name, deadline, registered_at, version, updated_at)
             SELECT e, md5(e::text || '-' || h), CASE WHEN h %% 4 = 0 THEN 'rectifying' ELSE 'closed' END,
                    CASE WHEN h %% 10 = 0 THEN 1 ELSE 0 END, 1, 1, 1, 1, '隐患' || h,
                    current_date + (h %% 7 - 3), now(), 1, now()
-            FROM generate_series(1, %(n)s) e, generate_series(1, 20) h""", {"n": n})
+            FROM generate_series(%(first)s::int, %(last)s::int) e, generate_series(1, 20) h""", span)
         conn.execute("ANALYZE")
         print(f"generated {n} enterprises × {m} units ({n * m:,} units, {n * regions:,} regions, {n * 20:,} hazards) "
               f"in {time.perf_counter() - t0:.1f} s")
+
+
+PLANT = "合成工厂"                  # the one enterprise whose map is timed (bench_tiles.synthetic_plant's name)
+
+
+def map_tiles(url: str) -> tuple[list[str], tuple[float, float, float, float]]:
+    """The requests of the plant's map as the page makes them: TileJSON, then every units and regions vector tile
+    and every units PNG tile over its site at z16 and z17; and the site's bounds (lon/lat)."""
+    import morecantile
+    from fastapi.testclient import TestClient
+
+    from riskmap.api.app import create_app
+    from riskmap.settings import Settings
+
+    with TestClient(create_app(Settings(db=url))) as client:
+        doc = client.get("/tiles/units/tilejson.json", params={"enterprise": PLANT})
+        assert doc.status_code == 200, doc.text[:300]
+        w, s, e, n = doc.json()["bounds"]
+    tms = morecantile.tms.get("WebMercatorQuad")
+    tiles = list(tms.tiles(w, s, e, n, [16, 17]))
+    paths = ["/tiles/units/tilejson.json", "/tiles/regions/tilejson.json"]
+    for t in tiles:
+        paths += [f"/tiles/units/{t.z}/{t.x}/{t.y}.mvt", f"/tiles/regions/{t.z}/{t.x}/{t.y}.mvt",
+                  f"/tiles/units/{t.z}/{t.x}/{t.y}.png"]
+    return paths, (w, s, e, n)
+
+
+def map_load(url: str, paths: list[str], repeat: int, label: str) -> tuple[float, float]:
+    """The plant's map loaded cold `repeat` times (a fresh app each time: no tile, plant or snapshot kept); p50 and
+    p95 of the whole load in ms."""
+    from fastapi.testclient import TestClient
+
+    from riskmap.api.app import create_app
+    from riskmap.settings import Settings
+
+    def load() -> None:
+        with TestClient(create_app(Settings(db=url))) as client:
+            for path in paths:
+                r = client.get(path, params={"enterprise": PLANT})
+                assert r.status_code in (200, 204), (path, r.status_code, r.text[:200])
+
+    load()                               # the interpreter's own warm-up (imports, styles), not the data's
+    return timed(f"{label} ({len(paths)} requests)", repeat, load)
 
 
 REFERENCE = {
@@ -135,6 +196,8 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=20)
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--dsn", default=ADMIN_DSN)
+    ap.add_argument("--same-ground", action="store_true",
+                    help="the other enterprises' features on the timed enterprise's own site (worst case)")
     args = ap.parse_args()
     if args.quick:
         args.enterprises, args.units, args.repeat = 20, 50, 3
@@ -153,7 +216,27 @@ def main() -> None:
     url = dsn.replace("postgresql://", "postgresql+psycopg://", 1)
     try:
         open_store(url).close()                    # migrations
-        generate(dsn, args.enterprises, args.units)
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from bench_tiles import synthetic_plant
+
+        made = synthetic_plant(url, args.units)
+        with open_store(url) as store:
+            orgs.set_profile(store, PLANT, division_code="320214", lon=120.31, lat=31.505, industry="化工")
+        paths, (w, s, e, n) = map_tiles(url)
+        print(f"one enterprise ({PLANT}: {made['units']} units, {made['regions']} regions) alone in the database")
+        alone, _ = map_load(url, paths, args.repeat, "its map, cold, alone")
+        if args.same_ground:
+            from pyproj import Transformer
+
+            origin = Transformer.from_crs(4326, 3857, always_xy=True).transform(w, s)
+        else:
+            origin = ORIGIN
+        generate(dsn, args.enterprises - 1, args.units, origin)
+        others, _ = map_load(url, paths, args.repeat,
+                             f"its map, cold, with {args.enterprises - 1} others"
+                             f"{' on the same ground' if args.same_ground else ''}")
+        print(f"one enterprise's map: alone {alone:.0f} ms, with the other {args.enterprises - 1} {others:.0f} ms "
+              f"(p50): ratio {others / alone:.2f}")
         store = open_store(url)
         orgs.add_regulator(store, "江苏省应急管理厅", level="province", division_code="320000")
         orgs.add_regulator(store, "南京市应急管理局", level="city", division_code="320100")
