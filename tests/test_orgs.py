@@ -120,6 +120,15 @@ def test_scope_of_each_kind_of_account(store):
     assert orgs.scope_ids(store, "泰州市局") == {ids["甲化工"], ids["乙化工"]}          # 3212xx: both counties
     assert orgs.scope_ids(store, "园区局") == {ids["甲化工"]}
     assert orgs.scope_ids(store, "江苏省厅") == set(ids.values())
+    # the overview's key: the scope and its state in one statement; a write in the scope changes the state, one
+    # outside it does not
+    scope, state = orgs.scope_with_state(store, "泰州市局")
+    assert scope == orgs.scope_ids(store, "泰州市局") and state[2] == 2
+    orgs.move_enterprise(store, "丙化工", division_code="320612")                     # outside: 南通
+    assert orgs.scope_with_state(store, "泰州市局") == (scope, state)
+    orgs.move_enterprise(store, "乙化工", division_code="321283")                     # inside: its data version
+    assert orgs.scope_with_state(store, "泰州市局")[1] != state
+    assert orgs.scope_with_state(store, "园区局")[0] == {ids["甲化工"]}
     reg = orgs.add_regulator_account(store, "泰州市局", name="王", login="wang", password=PASSWORD,
                                      roles=["regulator_viewer"])
     assert reg["regulator"] == "泰州市局" and reg["enterprise"] is None

@@ -34,7 +34,9 @@ def _clipped(points: gpd.GeoDataFrame, tile: tuple[int, int, int], margin: float
     """The points in the tile and a margin around it (a symbol or label near the edge), by their coordinates."""
     import morecantile
 
-    b = morecantile.tms.get("WebMercatorQuad").xy_bounds(morecantile.Tile(tile[1], tile[2], tile[0]))
+    from riskmap.render.grid import TMS  # made once: morecantile.tms.get copies the matrix set (6 ms a tile)
+
+    b = TMS.xy_bounds(morecantile.Tile(tile[1], tile[2], tile[0]))
     pad = (b.right - b.left) * margin
     if points.empty:
         return points

@@ -264,6 +264,21 @@ def scope_ids(store: Store, regulator_name: str) -> frozenset[int]:
                                    .where(_scope_condition(s, reg))).scalars())
 
 
+def scope_with_state(store: Store, regulator_name: str) -> tuple[frozenset[int], tuple]:
+    """A regulator's enterprise ids (scope_ids) and what the overview of them depends on, read in one statement:
+    each enterprise's data version (every write bumps it: the map snapshot, hazards, supervision, the profile) and
+    the day (hazards fall overdue with it); a key for caching its answers. The overview asks for both on every
+    request, its tiles included (the ids and then their versions by a thousand bound ids took ~20 ms at a thousand
+    enterprises)."""
+    with store.session() as s:
+        reg = _regulator(s, regulator_name)
+        pairs = sorted(s.execute(select(EnterpriseProfileRow.enterprise_id, func.coalesce(DataVersionRow.version, 0))
+                                 .outerjoin(DataVersionRow, DataVersionRow.enterprise_id
+                                            == EnterpriseProfileRow.enterprise_id)
+                                 .where(_scope_condition(s, reg))).all())
+    return frozenset(e for e, _ in pairs), (clock.today().isoformat(), hash(tuple(map(tuple, pairs))), len(pairs))
+
+
 def readable_enterprise_ids(store: Store, account_id: int) -> frozenset[int] | None:
     """The enterprise ids an account may read: its own enterprise's; a regulator's account, the enterprises of its
     regulator's division (sub-divisions included) or park; None for a service account (every enterprise); an empty
@@ -502,15 +517,6 @@ def statistics(rows: list[dict]) -> dict:
         by_level[r["highest_level"] or "none"] += 1
     sums = {k: sum(r[k] for r in rows) for k in overview_counts_empty() if k != "highest_level"}
     return {"enterprises": len(rows), "by_level": by_level, **sums}
-
-
-def scope_state(store: Store, ids: frozenset[int]) -> tuple:
-    """What the overview of `ids` depends on: each enterprise's data version (every write bumps it: the map snapshot,
-    hazards, supervision, the profile) and the day (hazards fall overdue with it); a key for caching its answers."""
-    with store.session() as s:
-        versions = sorted(s.execute(select(DataVersionRow.enterprise_id, DataVersionRow.version)
-                                    .where(DataVersionRow.enterprise_id.in_(ids) if ids else False)).all())
-    return (clock.today().isoformat(), hash(tuple(map(tuple, versions))), len(versions))
 
 
 def inspection_completion(store: Store, enterprise: str, *, now: datetime | None = None) -> float | None:

@@ -4,7 +4,7 @@ highest region level, with a sortable table and filters), its data `/api/overvie
 tiles `/api/overview/tiles/{z}/{x}/{y}.png|.mvt` (layers/enterprises.yaml).
 
 Everything but the page needs "oversee" (riskmap.people: the regulator roles): the enterprises answered are the
-regulator's scope (riskmap.store.orgs.scope_ids), never more. The inspection completion of the last 30 days is
+regulator's scope (riskmap.store.orgs.scope_with_state), never more. The inspection completion of the last 30 days is
 worked out per enterprise (riskmap.store.orgs.inspection_completion) and kept per enterprise, data version and ten
 minutes.
 """
@@ -155,12 +155,12 @@ def _found(request: Request, who: Principal | None, completion: bool = True, **f
     regulator = _regulator(who)
     store = request.app.state.store()
     with data_scope.service():              # which enterprises the regulator oversees is read across them
-        ids = orgs.scope_ids(store, regulator)
+        ids, state = orgs.scope_with_state(store, regulator)
     data_scope.narrow(ids)                  # and the request reads those, on PostGIS enforced by the database
     cache = app_singleton(request.app, "overview_rows", dict)
     lock = app_singleton(request.app, "overview_rows_lock", threading.Lock)
     slot = int(time.time() // 600) if completion else None
-    key = (regulator, slot, tuple(sorted(filters.items())), orgs.scope_state(store, ids))
+    key = (regulator, slot, tuple(sorted(filters.items())), state)
     with lock:
         found = cache.get(key)
     if found is None:
