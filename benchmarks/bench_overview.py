@@ -14,11 +14,12 @@ hazards per enterprise (a quarter open, some overdue). Then, each p50 / p95 over
   table, inspection completion included; the first call cold, the others with the rows kept per scope state), its
   PNG tiles (z7–z11) and the statistics of one city.
 
-- "one enterprise's map unchanged in speed by the other 999": before the others are generated, one real enterprise
-  (benchmarks/bench_tiles.synthetic_plant: M units and 200 regions saved through the store, its map snapshot made by
-  riskmap) has its map loaded cold (a fresh app: TileJSON, then every units and regions vector tile and every units
-  PNG tile over its site at z16 and z17, as the map page asks for them) --repeat times; then the other N-1
-  enterprises are generated and the same load is timed again in the same run; both and the ratio are printed.
+- "one enterprise's map unchanged in speed by the other 999": one real enterprise (benchmarks/bench_tiles.
+  synthetic_plant: M units and 200 regions saved through the store, its map snapshot made by riskmap) is made in
+  two databases, alone in one and with the other N-1 generated in the other; its map is loaded cold (a fresh app:
+  TileJSON, then every units and regions vector tile and every units PNG tile over its site at z16 and z17, as the
+  map page asks for them) --repeat times from each, in turns (the machine's load weighs on both alike); both and
+  the ratio are printed.
   With --same-ground the others' features lie on that enterprise's very site (the worst case for the spatial index:
   every tile holds every enterprise's rows) instead of a square of their own 10 km away.
 
@@ -60,6 +61,7 @@ def generate(dsn: str, n: int, m: int, origin: tuple[float, float] = ORIGIN) -> 
     """Fill the migrated database with N enterprises × M units (see the module docstring), numbered after those
     already there; their features are points and 1 m squares east of `origin`, one row of M per enterprise."""
     import psycopg
+    from psycopg.types.numeric import Float8, Int4
 
     from riskmap.orgs import divisions
 
@@ -72,18 +74,20 @@ def generate(dsn: str, n: int, m: int, origin: tuple[float, float] = ORIGIN) -> 
                 copy.write_row((i, code))
         first = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM enterprises").fetchone()[0]
         last = first + n - 1
-        span = {"first": first, "last": last, "n": n, "m": m, "x0": origin[0], "y0": origin[1]}
+        # typed: psycopg sends a small Python int as smallint, and generate_series(smallint, smallint) is ambiguous
+        span = {"first": Int4(first), "last": Int4(last), "n": Int4(n), "m": Int4(m), "x0": Float8(origin[0]),
+                "y0": Float8(origin[1])}
         conn.execute("""
             INSERT INTO enterprises (id, name, created_at)
-            SELECT g, '企业' || lpad(g::text, 5, '0'), now() FROM generate_series(%(first)s::int, %(last)s::int) g""", span)
-        conn.execute("SELECT setval(pg_get_serial_sequence('enterprises', 'id'), %(last)s::int)", span)
-        conn.execute("INSERT INTO data_versions SELECT id, 1, now() FROM enterprises WHERE id >= %(first)s::int", span)
+            SELECT g, '企业' || lpad(g::text, 5, '0'), now() FROM generate_series(%(first)s, %(last)s) g""", span)
+        conn.execute("SELECT setval(pg_get_serial_sequence('enterprises', 'id'), %(last)s)", span)
+        conn.execute("INSERT INTO data_versions SELECT id, 1, now() FROM enterprises WHERE id >= %(first)s", span)
         conn.execute("""
             INSERT INTO enterprise_profiles (enterprise_id, division_code, industry, lon, lat, updated_at)
             SELECT e.id, c.code, CASE WHEN e.id %% 3 = 0 THEN '医药' ELSE '化工' END,
                    118.5 + (e.id %% 50) * 0.05, 31.5 + (e.id / 50 %% 50) * 0.05, now()
             FROM enterprises e JOIN counties c ON c.i = e.id %% (SELECT count(*) FROM counties)
-            WHERE e.id >= %(first)s::int""", span)
+            WHERE e.id >= %(first)s""", span)
         levels = "(ARRAY['major','significant','general','low','general','low','low','low'])"
         t0 = time.perf_counter()
         conn.execute(f"""
@@ -91,25 +95,25 @@ def generate(dsn: str, n: int, m: int, origin: tuple[float, float] = ORIGIN) -> 
                                       geometry, minx, miny, maxx, maxy)
             SELECT e, 'units', 'U' || u, u, 1, '单元' || u, 'main',
                    {levels}[1 + (e * 7 + u) %% 8],
-                   ST_SetSRID(ST_MakePoint(%(x0)s::float8 + u, %(y0)s::float8 + e - %(first)s::int), 3857),
-                   %(x0)s::float8 + u, %(y0)s::float8 + e - %(first)s::int, %(x0)s::float8 + u, %(y0)s::float8 + e - %(first)s::int
-            FROM generate_series(%(first)s::int, %(last)s::int) e, generate_series(1, %(m)s::int) u""", span)
+                   ST_SetSRID(ST_MakePoint(%(x0)s + u, %(y0)s + e - %(first)s), 3857),
+                   %(x0)s + u, %(y0)s + e - %(first)s, %(x0)s + u, %(y0)s + e - %(first)s
+            FROM generate_series(%(first)s, %(last)s) e, generate_series(1, %(m)s) u""", span)
         conn.execute(f"""
             INSERT INTO map_features (enterprise_id, layer, key, feature_id, data_version, name, kind, level,
                                       geometry, minx, miny, maxx, maxy)
-            SELECT e, 'regions', 'R' || r, %(m)s::int + r, 1, '区域' || r, 'region',
+            SELECT e, 'regions', 'R' || r, %(m)s + r, 1, '区域' || r, 'region',
                    {levels}[1 + (e + r * 3) %% 8],
-                   ST_SetSRID(ST_MakeEnvelope(%(x0)s::float8 + r, %(y0)s::float8 + e - %(first)s::int, %(x0)s::float8 + 1 + r,
-                                              %(y0)s::float8 + 1 + e - %(first)s::int), 3857),
-                   %(x0)s::float8 + r, %(y0)s::float8 + e - %(first)s::int, %(x0)s::float8 + 1 + r, %(y0)s::float8 + 1 + e - %(first)s::int
-            FROM generate_series(%(first)s::int, %(last)s::int) e, generate_series(1, %(r)s::int) r""", {**span, "r": regions})
+                   ST_SetSRID(ST_MakeEnvelope(%(x0)s + r, %(y0)s + e - %(first)s, %(x0)s + 1 + r,
+                                              %(y0)s + 1 + e - %(first)s), 3857),
+                   %(x0)s + r, %(y0)s + e - %(first)s, %(x0)s + 1 + r, %(y0)s + 1 + e - %(first)s
+            FROM generate_series(%(first)s, %(last)s) e, generate_series(1, %(r)s) r""", {**span, "r": Int4(regions)})
         conn.execute("""
             INSERT INTO hazards (enterprise_id, uid, state, level, source, hazard_type, manage_type, category,
                                  name, deadline, registered_at, version, updated_at)
             SELECT e, md5(e::text || '-' || h), CASE WHEN h %% 4 = 0 THEN 'rectifying' ELSE 'closed' END,
                    CASE WHEN h %% 10 = 0 THEN 1 ELSE 0 END, 1, 1, 1, 1, '隐患' || h,
                    current_date + (h %% 7 - 3), now(), 1, now()
-            FROM generate_series(%(first)s::int, %(last)s::int) e, generate_series(1, 20) h""", span)
+            FROM generate_series(%(first)s, %(last)s) e, generate_series(1, 20) h""", span)
         # Settle the database before anything is timed: without this the autovacuum of a million new rows and the
         # checkpoint after them run during the first measurements (one enterprise's map then took twice as long
         # for a minute, with the same statements and plans: the cores were busy, not the queries slower).
@@ -144,22 +148,39 @@ def map_tiles(url: str) -> tuple[list[str], tuple[float, float, float, float]]:
     return paths, (w, s, e, n)
 
 
-def map_load(url: str, paths: list[str], repeat: int, label: str) -> tuple[float, float]:
-    """The plant's map loaded cold `repeat` times (a fresh app each time: no tile, plant or snapshot kept); p50 and
-    p95 of the whole load in ms."""
+def map_loads(urls: dict[str, str], paths: list[str], repeat: int) -> dict[str, tuple[float, float]]:
+    """The plant's map loaded cold from each database of `urls` (label → URL), `repeat` times each, interleaved
+    (one load from each in turn, in alternating order, so that the shared machine's load weighs on both alike); a
+    fresh app for every load (no tile, plant or snapshot kept). p50 and p95 of the whole load in ms, per label
+    (printed)."""
     from fastapi.testclient import TestClient
 
     from riskmap.api.app import create_app
     from riskmap.settings import Settings
 
-    def load() -> None:
+    def load(url: str) -> float:
+        t0 = time.perf_counter()
         with TestClient(create_app(Settings(db=url))) as client:
             for path in paths:
                 r = client.get(path, params={"enterprise": PLANT})
                 assert r.status_code in (200, 204), (path, r.status_code, r.text[:200])
+        return (time.perf_counter() - t0) * 1000
 
-    load()                               # the interpreter's own warm-up (imports, styles), not the data's
-    return timed(f"{label} ({len(paths)} requests)", repeat, load)
+    for url in urls.values():
+        load(url)                        # the interpreter's own warm-up (imports, styles), not the data's
+    runs: dict[str, list[float]] = {label: [] for label in urls}
+    order = list(urls.items())
+    for i in range(repeat):
+        for label, url in order if i % 2 == 0 else order[::-1]:      # ABBA: neither is always the one after
+            runs[label].append(load(url))
+    out = {}
+    for label, values in runs.items():
+        values.sort()
+        p95 = values[min(len(values) - 1, int(round(0.95 * (len(values) - 1))))]
+        out[label] = (statistics.median(values), p95)
+        print(f"{label + f' ({len(paths)} requests)':<58} p50 {out[label][0]:8.1f} ms   p95 {p95:8.1f} ms   "
+              f"(n={repeat})")
+    return out
 
 
 REFERENCE = {
@@ -215,20 +236,21 @@ def main() -> None:
     name = f"riskmap_bench_overview_{os.getpid()}"
     with psycopg.connect(args.dsn, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
+        admin.execute(f'CREATE DATABASE "{name}_alone"')
     base = args.dsn.rsplit("/", 1)[0]
     dsn = f"{base}/{name}"
     url = dsn.replace("postgresql://", "postgresql+psycopg://", 1)
+    alone_url = url + "_alone"
     try:
-        open_store(url).close()                    # migrations
         sys.path.insert(0, str(Path(__file__).resolve().parent))
         from bench_tiles import synthetic_plant
 
-        made = synthetic_plant(url, args.units)
-        with open_store(url) as store:
-            orgs.set_profile(store, PLANT, division_code="320214", lon=120.31, lat=31.505, industry="化工")
+        for where in (url, alone_url):            # the same enterprise (the same seed) in both databases
+            open_store(where).close()              # migrations
+            made = synthetic_plant(where, args.units)
+            with open_store(where) as store:
+                orgs.set_profile(store, PLANT, division_code="320214", lon=120.31, lat=31.505, industry="化工")
         paths, (w, s, e, n) = map_tiles(url)
-        print(f"one enterprise ({PLANT}: {made['units']} units, {made['regions']} regions) alone in the database")
-        alone, _ = map_load(url, paths, args.repeat, "its map, cold, alone")
         if args.same_ground:
             from pyproj import Transformer
 
@@ -236,9 +258,15 @@ def main() -> None:
         else:
             origin = ORIGIN
         generate(dsn, args.enterprises - 1, args.units, origin)
-        others, _ = map_load(url, paths, args.repeat,
-                             f"its map, cold, with {args.enterprises - 1} others"
-                             f"{' on the same ground' if args.same_ground else ''}")
+        with psycopg.connect(alone_url.replace("postgresql+psycopg://", "postgresql://", 1),
+                             autocommit=True) as conn:
+            conn.execute("VACUUM ANALYZE")
+        print(f"one enterprise ({PLANT}: {made['units']} units, {made['regions']} regions): its map alone in a "
+              f"database and with the other {args.enterprises - 1}"
+              f"{' on the same ground' if args.same_ground else ''} in another, loaded in turns")
+        others_label = f"its map, cold, with {args.enterprises - 1} others"
+        got = map_loads({"its map, cold, alone": alone_url, others_label: url}, paths, args.repeat)
+        alone, others = got["its map, cold, alone"][0], got[others_label][0]
         print(f"one enterprise's map: alone {alone:.0f} ms, with the other {args.enterprises - 1} {others:.0f} ms "
               f"(p50): ratio {others / alone:.2f}")
         store = open_store(url)
@@ -298,6 +326,7 @@ def main() -> None:
     finally:
         with psycopg.connect(args.dsn, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}_alone" WITH (FORCE)')
 
 
 if __name__ == "__main__":
