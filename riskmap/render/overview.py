@@ -34,7 +34,7 @@ def _clipped(points: gpd.GeoDataFrame, tile: tuple[int, int, int], margin: float
     """The points in the tile and a margin around it (a symbol or label near the edge), by their coordinates."""
     import morecantile
 
-    from riskmap.render.grid import TMS  # made once: morecantile.tms.get copies the matrix set (6 ms a tile)
+    from riskmap.render.grid import TMS  # made once: morecantile.tms.get copies the matrix set each call
 
     b = TMS.xy_bounds(morecantile.Tile(tile[1], tile[2], tile[0]))
     pad = (b.right - b.left) * margin
