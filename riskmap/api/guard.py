@@ -129,13 +129,16 @@ class RequestGuard:
         await self._counted(scope, receive, send, limit)
 
     def _allow(self, scope, headers: list) -> list:
-        """A 405's Allow header naming every method of the path: the router names only those of the first route
-        matching it, while GET and POST of one path are two routes."""
+        """A 405's Allow header naming every method of the path (HEAD with GET): the router names only those of the
+        first route matching it, while GET and POST of one path are two routes."""
         exact = (scope.get("state") or {}).get(ALLOW_STATE)
         if exact:
             return [(k, v) for k, v in headers if k.lower() != b"allow"] + [(b"allow", exact.encode())]
         path = route_path(scope)
-        methods = sorted({m for p in self.policies if p.path.match(path) for m in p.methods})
+        found = {m for p in self.policies if p.path.match(path) for m in p.methods}
+        if "GET" in found:
+            found.add("HEAD")           # every GET answers HEAD (riskmap.api.transport)
+        methods = sorted(found)
         if not methods:
             return headers
         return [(k, v) for k, v in headers if k.lower() != b"allow"] + [(b"allow", ", ".join(methods).encode())]

@@ -11,8 +11,9 @@ refuses anything outside it.
 
 - An enterprise with no location is a feature with a null geometry (it is counted in numberMatched as in
   /api/overview); a bbox leaves it out.
-- Read only: a write to the collection or an item is a 405 naming GET, HEAD (profiles are written by the
-  enterprise, `PUT /api/orgs/profile`, or the operator, `riskmap org`).
+- Read only: there is no write route, so a write to the collection or an item is the router's 405, its Allow
+  naming GET, HEAD (riskmap.api.guard); profiles are written by the enterprise (`PUT /api/orgs/profile`) or the
+  operator (`riskmap org`).
 - Filters: division (sub-divisions included), park, industry, level (the highest region level), overdue (only those
   with an overdue hazard), bbox (CRS84), limit and offset; a bad one is a 400 (as OGC API asks), an unknown division
   a 404.
@@ -32,9 +33,9 @@ from riskmap.api import ogc_models as models
 from riskmap.api.ogc_data import OgcParameterError
 from riskmap.api.permissions import require
 from riskmap.api.public_url import public_request_url
-from riskmap.api.requests import ALLOW_STATE, base_url, query_parameter, url_on
+from riskmap.api.requests import base_url, query_parameter, url_on
 from riskmap.api.routers.overview import overview_rows
-from riskmap.errors import NotFoundError, NotWritableError
+from riskmap.errors import NotFoundError
 from riskmap.levels import level_or_none, load_palette
 from riskmap.people import Principal
 
@@ -184,13 +185,6 @@ def _collection_doc(request: Request, found: list[dict]) -> dict:
     return doc
 
 
-def _read_only(request: Request) -> None:
-    request.scope.setdefault("state", {})[ALLOW_STATE] = READ_METHODS
-    raise NotWritableError("集合 enterprises 只读：企业档案由企业（PUT /api/orgs/profile）或运维（riskmap org）"
-                           "写入 / the collection enterprises is read only: profiles are written by the "
-                           "enterprise (PUT /api/orgs/profile) or the operator (riskmap org)")
-
-
 def make_router() -> APIRouter:
     """/ogc/overview/: landing, conformance, collections, the collection `enterprises`, its items and one item."""
     router = APIRouter(prefix=ROOT, tags=["ogc", "overview"])
@@ -304,16 +298,5 @@ def make_router() -> APIRouter:
                 headers=headers)
         return Response(json.dumps({**found, "links": links}, ensure_ascii=False, allow_nan=False),
                         media_type=GEOJSON, headers={**headers, "Content-Crs": f"<{data.CRS84}>"})
-
-    # Read only: any write is a 405 naming GET, HEAD (not in the API description: there is no such operation).
-    @router.api_route(f"/collections/{COLLECTION}/items", methods=["POST", "PUT", "PATCH", "DELETE"],
-                      include_in_schema=False)
-    def write_items(request: Request):
-        _read_only(request)
-
-    @router.api_route(f"/collections/{COLLECTION}/items/{{feature_id}}", methods=["POST", "PUT", "PATCH", "DELETE"],
-                      include_in_schema=False)
-    def write_item(feature_id: str, request: Request):
-        _read_only(request)
 
     return router
