@@ -22,7 +22,7 @@ import pandas as pd
 import shapely
 
 from riskmap.errors import NotFoundError, RiskmapError, no_enterprise, no_enterprise_yet
-from riskmap.vocabulary import PARTS, SPLIT_LAYERS, part_masks
+from riskmap.vocabulary import HAZARD_PARTS, PARTS, SPLIT_LAYERS, part_masks
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 CRS84_NAMES = frozenset({CRS84, "https://www.opengis.net/def/crs/OGC/1.3/CRS84", "OGC:CRS84", "[OGC:CRS84]",
@@ -36,7 +36,6 @@ LISTED = ("regions", "units_areas", "units_lines", "units_points", "layout_areas
 # the methods their items answer.
 READ_ONLY = {"hazards": ("GET", "HEAD"), "coverage": ("GET", "HEAD")}
 WRITTEN_THROUGH = {"hazards": "/api/hazards", "coverage": "/api/inspections"}
-HAZARD_PARTS = ("points", "areas")
 METHODS = ("highest", "weighted")
 WHICH = ("residual", "inherent")
 DEFAULT_LIMIT = 100
@@ -541,35 +540,22 @@ def build_hazards(store, enterprise_name: str, at: datetime | None, now: datetim
     """The hazards collection: the published hazards (open at `at` when given), rejected ones left out, placed
     by their location or inside their unit; each spans from its registration on, for ?datetime=. Read from the
     store (riskmap.store.hazards), not from the plant."""
-    from riskmap.hazards import STATE_LABELS, State, reference
+    from riskmap.hazards.table import published
     from riskmap.store.hazards import hazards_frame
 
     names = [p[0] for p in KIND_INFO["hazards"].properties]
-    gdf = hazards_frame(store, enterprise_name, at=at, now=now)
-    gdf = gdf[(gdf["state"] != State.REJECTED.value) & gdf.geometry.notna()].reset_index(drop=True)
+    gdf = published(hazards_frame(store, enterprise_name, at=at, now=now))
     if not len(gdf):
         return Collection("hazards", np.empty(0, dtype=object), np.empty(0, dtype=object),
                           pd.DataFrame({name: pd.Series(dtype=object) for name in names}))
-    registered = pd.to_datetime(gdf["registered_at"], utc=True).dt.tz_convert("Asia/Shanghai")   # Beijing days
-    frame = pd.DataFrame({
-        "name": gdf["name"].astype(object), "state": gdf["state"].astype(object),
-        "state_zh": [STATE_LABELS[State(v)][0] for v in gdf["state"]],
-        "danger_level": gdf["level"].astype("int64"),
-        "danger_level_zh": [(reference.label("dangerLevel", int(v)) or "").split(" / ")[0] for v in gdf["level"]],
-        "danger_state": gdf["danger_state"].astype("int64"), "overdue": gdf["overdue"].astype(bool),
-        "source": gdf["source"].astype("int64"),
-        "source_zh": [(reference.label("dangerSrc", int(v)) or "").split(" / ")[0] for v in gdf["source"]],
-        "deadline": gdf["deadline"].astype(object), "department": gdf["department"].astype(object),
-        "unit_id": gdf["unit_id"].astype(object), "registered": registered.dt.strftime("%Y-%m-%d").astype(object)
-    })[names]
-    for column in ("deadline", "department", "unit_id"):
-        frame[column] = frame[column].where(frame[column].notna(), None)
+    frame = pd.DataFrame(gdf[names])
+    registered = gdf["registered_at"]
     epoch = pd.Timestamp(0, tz=UTC)
     lo = ((registered - epoch) // pd.Timedelta(microseconds=1)).to_numpy(dtype="float64")
     spans = (lo, np.full(len(lo), np.inf))
     temporal = (registered.min().to_pydatetime().astimezone(UTC), None)
-    return Collection("hazards", _unique_ids(gdf["id"].tolist(), range(len(gdf))), _rfc7946(gdf.geometry.values),
-                      frame, temporal, spans)
+    return Collection("hazards", _unique_ids(gdf["hazard_id"].tolist(), range(len(gdf))),
+                      _rfc7946(gdf.geometry.values), frame, temporal, spans)
 
 
 def build_coverage(store, plant, now: datetime) -> Collection:
