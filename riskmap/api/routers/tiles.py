@@ -1,7 +1,10 @@
 """XYZ tiles of the four-colour map (PNG @1x/@2x, MVT) with TileJSON, and the optional raster basemap.
 
 Caching contract (never a stale colour):
-- `?v=N` with N the enterprise's current data version: `Cache-Control: public, max-age=31536000, immutable`.
+- `?v=N` with N the enterprise's current data version: `Cache-Control: public, max-age=31536000, immutable`, so a
+  front cache (nginx `proxy_cache`, deploy/nginx.conf; a CDN) may keep it for good; `private` instead while
+  reading needs a token (settings.read_requires_token): a shared cache must never hand a tile to someone who
+  could not read it.
 - `?v=` anything else (an old version): 302 to the same URL with the current version, `Cache-Control: no-store`;
   the browser then fetches content that is current, never the old one.
 - no `v`: a strong ETag from enterprise, version, tile, format and style, `Cache-Control: no-cache`;
@@ -32,6 +35,12 @@ from riskmap.store import scope as data_scope
 
 MVT_TYPE = "application/vnd.mapbox-vector-tile"
 IMMUTABLE = "public, max-age=31536000, immutable"
+IMMUTABLE_PRIVATE = "private, max-age=31536000, immutable"
+
+
+def immutable(settings: Any) -> str:
+    """The Cache-Control of a tile that never changes: shared caches may keep it only while anyone may read."""
+    return IMMUTABLE_PRIVATE if getattr(settings, "read_requires_token", False) else IMMUTABLE
 LAYER_TITLES = {
     "regions": ("区域风险", "各生产区域按区域内最高风险等级着色（红橙黄蓝）/ production regions coloured by "
                             "region risk"),
@@ -159,7 +168,8 @@ def _revalidate(request: Request, version: Any, etag: str, v: int | str | None) 
                                 headers={"Cache-Control": "no-store"}), {}
     if v is None and none_match(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers={"ETag": etag, "Cache-Control": "no-cache"}), {}
-    return None, {"ETag": etag, "Cache-Control": IMMUTABLE if v is not None else "no-cache"}
+    return None, {"ETag": etag,
+                  "Cache-Control": immutable(request.app.state.settings) if v is not None else "no-cache"}
 
 
 def _moment(request: Request):
@@ -206,7 +216,7 @@ async def _tile(request: Request, layer: str, z: str, x: str, y: str, fmt: str, 
     key = service.key(data, layer, fmt, view, scale, hatch, labels, flagged, sources, window)
     etag = etag_for(data, key)
     if moment is not None:
-        headers = {"ETag": etag, "Cache-Control": IMMUTABLE}
+        headers = {"ETag": etag, "Cache-Control": immutable(request.app.state.settings)}
         if none_match(request.headers.get("if-none-match"), etag):
             return Response(status_code=304, headers=headers)
     else:
@@ -489,7 +499,7 @@ class TileFastPath:
                 return 302, [(b"location", _relocated(scope, data.version).encode()),
                              (b"cache-control", b"no-store"), (b"content-length", b"0")], b""
             etag = etag_for(data, key)
-            cache_control = IMMUTABLE if v is not None else "no-cache"
+            cache_control = immutable(app.state.settings) if v is not None else "no-cache"
             if v is None:
                 for name, value in scope["headers"]:
                     if name == b"if-none-match" and none_match(value.decode("latin-1"), etag):
