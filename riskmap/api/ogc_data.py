@@ -32,10 +32,12 @@ KINDS = ("regions", "units", "layout")
 # The collections listed, one geometry type each (riskmap.vocabulary.table_names).
 LISTED = ("regions", "units_areas", "units_lines", "units_points", "layout_areas", "layout_lines", "layout_points",
           "hazards_points", "hazards_areas", "coverage_areas", "coverage_lines", "coverage_points")
-# Read-only collections (their data is written elsewhere: hazards through /api/hazards, which runs the workflow):
-# the methods their items answer.
-READ_ONLY = {"hazards": ("GET", "HEAD"), "coverage": ("GET", "HEAD")}
-WRITTEN_THROUGH = {"hazards": "/api/hazards", "coverage": "/api/inspections"}
+# Collections whose items are not replaced nor deleted (their data runs a workflow: hazards are reported with POST
+# and corrected with PATCH through riskmap.api.routers.ogc_hazards, their steps taken through /api/hazards;
+# coverage is worked out from the inspections): the methods their items answer.
+READ_ONLY = {"hazards": ("GET", "HEAD", "PATCH"), "coverage": ("GET", "HEAD")}
+WRITTEN_THROUGH = {"hazards": "/api/hazards（上报 POST、更正 PATCH 可在此进行 / report with POST and correct with "
+                              "PATCH here）", "coverage": "/api/inspections"}
 METHODS = ("highest", "weighted")
 WHICH = ("residual", "inherent")
 DEFAULT_LIMIT = 100
@@ -101,10 +103,12 @@ KIND_INFO: dict[str, KindInfo] = {
     "hazards": KindInfo(
         "事故隐患", "Hidden hazards",
         "已公开的事故隐患（未关闭的和已关闭的，驳回的和待确认的匿名上报除外）：位置（点或面；无位置的按所在单元）、状态、"
-        "等级、是否超期、来源、整改期限、所在单元；只读，请用 /api/hazards 上报和处理",
+        "等级、是否超期、来源、整改期限、所在单元；可用 POST 上报（hazard_report）、"
+        "PATCH 更正未关闭的隐患（hazard_manage，需 If-Match），不能整体替换或删除，确认、整改、验收等请用 /api/hazards",
         "the published hidden hazards (open and closed; not rejected reports nor anonymous ones awaiting "
         "confirmation): place (a point or an area; without one, inside its unit), state, level, overdue, source, "
-        "deadline, unit; read only: report and handle them through /api/hazards",
+        "deadline, unit; POST reports one (hazard_report), PATCH corrects an open one (hazard_manage, If-Match); never "
+        "replaced nor deleted: confirm, rectify, accept and the other steps through /api/hazards",
         _properties("hazards"),
     ),
     "coverage": KindInfo(
@@ -555,7 +559,8 @@ def build_hazards(store, enterprise_name: str, at: datetime | None, now: datetim
     spans = (lo, np.full(len(lo), np.inf))
     temporal = (registered.min().to_pydatetime().astimezone(UTC), None)
     return Collection("hazards", _unique_ids(gdf["hazard_id"].tolist(), range(len(gdf))),
-                      _rfc7946(gdf.geometry.values), frame, temporal, spans)
+                      _rfc7946(gdf.geometry.values), frame, temporal, spans,
+                      edit_tags=gdf["version"].to_numpy(dtype=np.int64))
 
 
 def build_coverage(store, plant, now: datetime) -> Collection:

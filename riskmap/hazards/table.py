@@ -22,7 +22,8 @@ def _zh(kind: str, values) -> list[str]:
 
 
 def published(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """hazard_id, the vocabulary's fields, registered_at (UTC, for time filters) and the geometry (EPSG:4326)."""
+    """hazard_id, the vocabulary's fields, registered_at (UTC, for time filters), version (the edit tag) and the
+    geometry (EPSG:4326)."""
     kept = frame[(frame["state"] != State.REJECTED.value) & frame.geometry.notna()].reset_index(drop=True)
     registered = pd.to_datetime(kept["registered_at"], utc=True)
     table = pd.DataFrame({
@@ -35,7 +36,7 @@ def published(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         "deadline": kept["deadline"].astype(object), "department": kept["department"].astype(object),
         "unit_id": kept["unit_id"].astype(object),
         "registered": registered.dt.tz_convert("Asia/Shanghai").dt.strftime("%Y-%m-%d").astype(object),
-        "registered_at": registered,
+        "registered_at": registered, "version": kept["version"].astype("int64"),
     })
     for column in ("deadline", "department", "unit_id"):
         table[column] = table[column].where(table[column].notna(), None)

@@ -492,7 +492,8 @@ def hazards_frame(store: Store, enterprise: str, *, at: datetime | None = None, 
                   overdue: bool | None = None, unit_id: str | None = None,
                   changed_since: int | None = None) -> gpd.GeoDataFrame:
     """The hazards as a GeoDataFrame in EPSG:4326 (for the map layer and exports): id, name, state, level,
-    danger_state, overdue, department, unit_id, deadline, source, registered_at (UTC), by_unit, row; placed by
+    danger_state, overdue, department, unit_id, deadline, source, registered_at (UTC), by_unit, row, version
+    (the ETag of /api/hazards and of the OGC items); placed by
     their location, else a point inside their unit as the map draws it (`by_unit`; hazards with neither have no
     geometry). Reads only these columns.
 
@@ -504,7 +505,7 @@ def hazards_frame(store: Store, enterprise: str, *, at: datetime | None = None, 
     # the geometry as WKB, decoded below in one vectorised call (per row it cost more than the query)
     columns = [HazardRow.id, HazardRow.uid, HazardRow.name, HazardRow.state, HazardRow.level, HazardRow.department,
                HazardRow.unit_code, HazardRow.deadline, wkb_of(store.dialect, HazardRow.geometry).label("wkb"),
-               HazardRow.source, HazardRow.registered_at]
+               HazardRow.source, HazardRow.registered_at, HazardRow.version]
     changed: list[str] | None = None
     with store.session() as s:
         ent_id = enterprise_id(s, enterprise, create=False)
@@ -533,7 +534,8 @@ def hazards_frame(store: Store, enterprise: str, *, at: datetime | None = None, 
             "deadline": [r.deadline.isoformat() if r.deadline else None for r in rows],
             "source": [r.source for r in rows],
             "registered_at": [r.registered_at for r in rows], "by_unit": by_unit,
-            "row": np.array([r.id for r in rows], dtype=np.int64)}
+            "row": np.array([r.id for r in rows], dtype=np.int64),
+            "version": np.array([r.version for r in rows], dtype=np.int64)}
     frame = gpd.GeoDataFrame(data, geometry=gpd.GeoSeries(geoms, crs="EPSG:4326"), crs="EPSG:4326")
     frame.attrs.update({"mark": int(mark), "changed": changed})
     return frame
