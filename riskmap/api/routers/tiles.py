@@ -183,7 +183,7 @@ async def _tile(request: Request, layer: str, z: str, x: str, y: str, fmt: str, 
                 enterprise: str | None = None, v: str | None = None, hatch: bool = False, labels: bool = True,
                 flagged: bool = False, sources: str | None = None, drawing: str | None = None,
                 window: str | None = None) -> Response:
-    from riskmap.render.tilecache import etag_for
+    from riskmap.render.tilecache import COVERAGE, etag_for
 
     _check_layer(layer)
     drawing = requested(drawing)
@@ -213,7 +213,11 @@ async def _tile(request: Request, layer: str, z: str, x: str, y: str, fmt: str, 
         data, ent_id, name = service.lookup(enterprise)       # the per-request version check
         if data is None:
             data = await run_in_threadpool(service.update, ent_id, name)
-    key = service.key(data, layer, fmt, view, scale, hatch, labels, flagged, sources, window)
+    if layer == COVERAGE:              # its key may need the coverage brought up to date: a read, off the loop
+        key = await run_in_threadpool(service.key, data, layer, fmt, view, scale, hatch, labels, flagged, sources,
+                                      window)
+    else:
+        key = service.key(data, layer, fmt, view, scale, hatch, labels, flagged, sources, window)
     etag = etag_for(data, key)
     if moment is not None:
         headers = {"ETag": etag, "Cache-Control": immutable(request.app.state.settings)}
@@ -422,7 +426,7 @@ def make_router() -> APIRouter:
 # ---------------------------------------------------------------------------------------------- fast path
 
 
-_FAST_PATH = re.compile(r"^/tiles/(regions|units|layout|labels|staleness)/"
+_FAST_PATH = re.compile(r"^/tiles/(regions|units|layout|labels|staleness|coverage)/"
                         r"(\d{1,2})/(\d{1,9})/(\d{1,9})(@2x)?\.(png|mvt)$")
 
 
@@ -456,7 +460,7 @@ class TileFastPath:
 
     @staticmethod
     def _cached(app, scope, match) -> tuple[int, list, bytes] | None:
-        from riskmap.render.tilecache import etag_for
+        from riskmap.render.tilecache import COVERAGE, coverage_window, etag_for
 
         tiles = getattr(app.state, "tiles", None) if app is not None else None
         if tiles is None:
@@ -492,7 +496,11 @@ class TileFastPath:
             if "at" in query or "drawing" in query or (v is not None and not v.isdigit()):
                 return None
             view = TileView(zi, xi, yi)      # inside the WebMercatorQuad grid, as tile_view would check
-            key = service.key(data, layer, fmt, view, 2 if two else 1, hatch, labels, flagged, query.get("layers"))
+            window = query.get("window")
+            if layer == COVERAGE and service.coverage_states(data, coverage_window(window, data), wait=False) is None:
+                return None                  # its coverage needs a read first: the routes do it in a worker thread
+            key = service.key(data, layer, fmt, view, 2 if two else 1, hatch, labels, flagged, query.get("layers"),
+                              window)
             if v is not None and int(v) != data.version:
                 # a map still asking with the version before an edit: sent on at once (under load, going through
                 # the routes for it cost the edits half of the event loop)
