@@ -4,9 +4,9 @@
   state brought up to date by `updated` equals the whole plant computed again, in every window;
 - with `partial`, a write that needs the whole plant computed again (a shutdown) still gives the checks saved since,
   marked incomplete;
-- the tile service serves the previous state while a full computation runs in the background (a tile answered at
-  once, not after it), switches to the new one when it is done, and a check saved meanwhile shows on the very next
-  tile of the client that saved it;
+- the tile service serves the previous state while a full computation runs in the background (in a worker process:
+  a tile answered at once, not after it), switches to the new one when it is done, and a check saved meanwhile
+  shows on the very next tile of the client that saved it; the worker's states are the service's own;
 - the cached-tile fast path tells the windows apart (a week tile is never today's).
 """
 
@@ -149,15 +149,16 @@ def test_a_full_computation_runs_behind_the_state_served(plant, monkeypatch):
     service.coverage_sync_units = 0                # as on a large plant: full computations in the background
     before = _shown(client, t_stopped)[stopped]
     assert before != "suspended"
+    assert service.coverage_process                # a database file or server: computed in a worker process
     started, release = threading.Event(), threading.Event()
-    real = ins.coverage_state
+    real = service._full_coverage
 
     def slow(*args, **kwargs):                     # a full computation that takes as long as the test wants
         started.set()
         assert release.wait(30)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(ins, "coverage_state", slow)
+    monkeypatch.setattr(service, "_full_coverage", slow)
     ins.add_shutdown(store, ENT, Shutdown(stopped, clock_now() - timedelta(hours=1), None, "检修"))
     t0 = time.perf_counter()
     assert _shown(client, t_stopped)[stopped] == before        # the previous state, at once
@@ -186,3 +187,17 @@ def test_the_fast_path_tells_the_windows_apart(plant):
     week = client.get(f"/tiles/coverage/{t.z}/{t.x}/{t.y}.mvt", params={"enterprise": ENT, "window": "week"})
     today = client.get(f"/tiles/coverage/{t.z}/{t.x}/{t.y}.mvt", params={"enterprise": ENT})
     assert week.headers["etag"] != today.headers["etag"]
+
+
+def test_the_worker_process_computes_what_the_service_would(plant):
+    from riskmap.render.tilecache import TileService
+
+    url, store = plant
+    service = TileService(store)
+    ent_id = service.resolve(ENT)[0]
+    now = clock_now()
+    for window in ("today", "month"):
+        here = ins.coverage_state(store, ENT, window, now=now)
+        there = service._full_coverage(ENT, (ent_id, window), now)
+        assert (there.states, there.plates, there.valid_until, there.data_version) == \
+            (here.states, here.plates, here.valid_until, here.data_version)

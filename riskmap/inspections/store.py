@@ -515,6 +515,24 @@ def coverage_state(store: Store, name: str, window: str, *, now: datetime | None
     return CoverageState(unit_coverage(found), plates, _valid_until(found, now), version, last_change)
 
 
+# The stores a worker process opened, by URL (riskmap.render.tilecache computes large plants' coverage there).
+_WORKER_STORES: dict[str, Any] = {}
+
+
+def coverage_state_of(url: str, name: str, window: str, now: datetime, scope_ids: frozenset[int]) -> CoverageState:
+    """coverage_state in a process of its own (a worker of the tile service): the store at `url` opened once per
+    process without migrating, the reads scoped to `scope_ids` (row security on PostGIS, as the request's)."""
+    from riskmap.store import scope
+    from riskmap.store.engine import create_store_engine
+    from riskmap.store.repository import Store
+
+    store = _WORKER_STORES.get(url)
+    if store is None:
+        store = _WORKER_STORES[url] = Store(create_store_engine(url, create=False))
+    with scope.scoped(scope_ids):
+        return coverage_state(store, name, window, now=now)
+
+
 def _plates(s: Session, ent_id: int) -> set[str]:
     """The units that have a current checkpoint."""
     return set(s.execute(select(InspectionCheckpointRow.unit_code).where(

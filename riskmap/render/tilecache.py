@@ -17,9 +17,12 @@ import hashlib
 import itertools
 import json
 import logging
+import multiprocessing
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any
 
@@ -410,6 +413,9 @@ class TileService:
         self._coverage_serial = itertools.count(1)
         self.coverage_rebuilds = 0    # full computations of a plant's coverage (first use and background)
         self.coverage_sync_units = COVERAGE_SYNC_UNITS
+        # A background recomputation runs in a worker process (its Python does not hold this one's GIL, so tiles
+        # are answered at full speed meanwhile) when the database can be opened from another process.
+        self.coverage_process = _shareable_url(store) is not None
         self.renders = 0              # tiles made (not served from the cache)
 
     def style(self, layer: str) -> Any:
@@ -615,8 +621,9 @@ class TileService:
             labels: bool = True, flagged: bool = False, sources: str | None = None,
             window: str | None = None) -> TileKey:
         """The cache key of a tile; an unknown layer or format, or a labels tile not in PNG, raises NotFoundError (404).
-        A coverage tile's key holds its window, the day and the data version (a check saved changes no map
-        feature, so no invalidation would reach it: a new version gives new keys instead)."""
+        A coverage tile's key holds its window and the label of the coverage state it draws (the day, a serial
+        and the data version: a check saved changes no map feature, so no invalidation would reach it; a state
+        whose drawing changed gives new keys instead, one that did not keeps them)."""
         if layer not in LAYERS and layer not in (LABELS, STALENESS, COVERAGE):
             known = "、".join((*LAYERS, LABELS, STALENESS, COVERAGE))
             raise NotFoundError(f"没有名为 “{layer}” 的瓦片图层，可选：{known} / no tile layer {layer!r}")
@@ -719,11 +726,13 @@ class TileService:
 
         Never older than `data`'s version as far as checks go: a check saved since the state held is applied to it
         here, in its units only (riskmap.inspections.store.updated, milliseconds), so a client that has just checked
-        in sees its check on the next tile. Anything that needs the whole plant computed again (a task, shutdown,
-        checkpoint or ledger written; a window opening or closing; a new day) is computed in a background thread
-        while the state held (with the checks since applied) is served; it replaces that state in one assignment
-        when done. Only the first use of a window waits for a full computation. `wait` False: None instead of
-        any reading of the database (the event loop's fast path)."""
+        in sees its check on the next tile (checkpoints issued: the plates read again). Anything that needs the whole
+        plant computed again (a task, shutdown or ledger written; a window opening or closing; a new day) is, on a
+        plant of more than `coverage_sync_units` units, computed in the background (in a worker process when the
+        database can be opened from one) while the state held, with the checks since applied, is served; the new
+        state replaces it in one assignment when done. A smaller plant is computed at once. Only the first use of
+        a window waits for a full computation. `wait` False: None instead of any reading of the database (the event
+        loop's fast path)."""
         from riskmap.clock import now as clock_now
         from riskmap.inspections import store as ins
 
@@ -786,13 +795,12 @@ class TileService:
 
     def _rebuild_run(self, slot: tuple, enterprise: str) -> None:
         from riskmap.clock import now as clock_now
-        from riskmap.inspections import store as ins
 
         try:
             with scoped({int(slot[0])}):     # a thread of its own: the request's scope does not follow it
                 self.coverage_rebuilds += 1
                 day = self.today()
-                state = ins.coverage_state(self.store, enterprise, slot[1], now=clock_now())
+                state = self._full_coverage(enterprise, slot, clock_now())
                 with self._coverage_lock(slot):    # not in the middle of an incremental update
                     self._hold(slot, state, day)
         except Exception:                          # the state held stays served; the next request tries again
@@ -801,6 +809,21 @@ class TileService:
             with self._locks_lock:
                 if self._coverage_builds.get(slot) is threading.current_thread():
                     del self._coverage_builds[slot]
+
+    def _full_coverage(self, enterprise: str, slot: tuple, now: Any) -> Any:
+        """The whole plant's coverage of `slot` at `now`, computed in the worker process when there is one (a
+        worker that failed to start or died: here)."""
+        from riskmap.inspections import store as ins
+
+        url = _shareable_url(self.store) if self.coverage_process else None
+        if url is not None:
+            try:
+                return _coverage_pool().submit(ins.coverage_state_of, url, enterprise, slot[1], now,
+                                               frozenset({int(slot[0])})).result()
+            except BrokenProcessPool:
+                _reset_coverage_pool()
+                log.warning("coverage worker process lost; computing in the service's process")
+        return ins.coverage_state(self.store, enterprise, slot[1], now=now)
 
     def coverage_settled(self, enterprise_id: int, window: str, timeout: float = 60.0) -> bool:
         """Wait for a background recomputation of the coverage to finish (tests, benchmarks); False on timeout."""
@@ -887,6 +910,34 @@ class TileService:
             body = conn.execute(sql, {"layer": layer, "z": view.z, "x": view.x, "y": view.y,
                                       "e": data.enterprise_id}).scalar()
         return bytes(body) if body else b""
+
+
+_POOL: list = []
+_POOL_LOCK = threading.Lock()
+
+
+def _coverage_pool() -> ProcessPoolExecutor:
+    """One worker process for the whole service (started on first use, spawned: no copy of this process's threads
+    and connections), shared by every enterprise's recomputations (they queue)."""
+    with _POOL_LOCK:
+        if not _POOL:
+            _POOL.append(ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")))
+        return _POOL[0]
+
+
+def _reset_coverage_pool() -> None:
+    with _POOL_LOCK:
+        if _POOL:
+            _POOL.pop().shutdown(wait=False, cancel_futures=True)
+
+
+def _shareable_url(store: Any) -> str | None:
+    """The store's URL as another process opens it (password included), or None for a database only this process
+    sees (SQLite in memory)."""
+    url = store.engine.url
+    if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
+        return None
+    return url.render_as_string(hide_password=False)
 
 
 def label_sources(text: str | None) -> str:
