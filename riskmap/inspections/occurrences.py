@@ -102,7 +102,7 @@ def occurrences(tasks: Iterable[Task], start: datetime, end: datetime, *, now: d
     # A plant's tasks share a handful of (cadence, first day) pairs, and a pair's windows in [start, end) are the
     # same for each of its tasks: computed once per pair (at 100,000 tasks, most of the time went there).
     windows: dict[tuple, list] = {}
-    with _no_gc():
+    with no_gc():
         for task in tasks:
             if not task.active:
                 continue
@@ -129,7 +129,7 @@ def occurrences(tasks: Iterable[Task], start: datetime, end: datetime, *, now: d
 
 
 @contextmanager
-def _no_gc() -> Iterator[None]:
+def no_gc() -> Iterator[None]:
     """Millions of small tuples and no cycles: the cyclic GC would rescan them all again and again."""
     was = gc.isenabled()
     gc.disable()

@@ -57,6 +57,7 @@ from riskmap.inspections.occurrences import (
     STATES,
     Occurrence,
     Shutdown,
+    no_gc,
     occurrences,
     shutdowns_by_unit,
     window_of_check,
@@ -512,7 +513,8 @@ def coverage_state(store: Store, name: str, window: str, *, now: datetime | None
     found, _ = due(store, name, start, end, now=now, schedule_only=True)
     with store.session() as s:
         plates = _plates(s, ent_id)
-    return CoverageState(unit_coverage(found), plates, _valid_until(found, now), version, last_change)
+    with no_gc():                    # millions of windows for a month: no collector passes over them meanwhile
+        return CoverageState(unit_coverage(found), plates, _valid_until(found, now), version, last_change)
 
 
 # The stores a worker process opened, by URL (riskmap.render.tilecache computes large plants' coverage there).
@@ -548,9 +550,13 @@ def _version_mark(s: Session, ent_id: int) -> tuple[int, int]:
 
 def _valid_until(found: Sequence[Occurrence], now: datetime) -> datetime | None:
     """The first moment after `now` at which a window of `found` opens or closes (None: none does)."""
-    ahead = [o.end for o in found if o.state == "due" and o.end > now] + \
-        [o.start for o in found if o.state == "upcoming" and o.start > now]
-    return min(ahead, default=None)
+    first = None
+    for o in found:                  # one pass, no list (a month of a large plant's windows is millions)
+        state = o.state
+        at = o.end if state == "due" else o.start if state == "upcoming" else None
+        if at is not None and at > now and (first is None or at < first):
+            first = at
+    return first
 
 
 def updated(store: Store, name: str, window: str, before: CoverageState, *,
