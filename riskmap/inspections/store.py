@@ -535,6 +535,11 @@ def coverage_state_of(url: str, name: str, window: str, now: datetime, scope_ids
         return coverage_state(store, name, window, now=now)
 
 
+def worker_ready() -> bool:
+    """Nothing: submitted to a new worker process so that its start (the imports) is paid ahead of its first job."""
+    return True
+
+
 def _plates(s: Session, ent_id: int) -> set[str]:
     """The units that have a current checkpoint."""
     return set(s.execute(select(InspectionCheckpointRow.unit_code).where(

@@ -765,7 +765,10 @@ class TileService:
                     return held
             self.coverage_rebuilds += 1            # nothing to serve meanwhile, or a small plant: computed now
             day = self.today()
-            return self._hold(slot, ins.coverage_state(self.store, data.enterprise, window, now=now), day)
+            held = self._hold(slot, ins.coverage_state(self.store, data.enterprise, window, now=now), day)
+            if len(held.state.states) > self.coverage_sync_units and self.coverage_process:
+                _coverage_pool().submit(ins.worker_ready)       # its start-up paid now, not in the first recomputation
+            return held
 
     def _coverage_lock(self, slot: tuple) -> threading.Lock:
         with self._locks_lock:
