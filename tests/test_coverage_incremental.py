@@ -201,3 +201,24 @@ def test_the_worker_process_computes_what_the_service_would(plant):
         there = service._full_coverage(ENT, (ent_id, window), now)
         assert (there.states, there.plates, there.valid_until, there.data_version) == \
             (here.states, here.plates, here.valid_until, here.data_version)
+
+
+def test_a_lost_worker_process_leaves_the_computation_to_the_service(plant, monkeypatch):
+    from concurrent.futures.process import BrokenProcessPool
+
+    import riskmap.render.tilecache as tilecache
+
+    class Lost:
+        def submit(self, *args, **kwargs):
+            raise BrokenProcessPool("the worker died")
+
+        def shutdown(self, **kwargs):
+            pass
+
+    _, store = plant
+    monkeypatch.setattr(tilecache, "_POOL", [Lost()])
+    service = tilecache.TileService(store)
+    now = clock_now()
+    state = service._full_coverage(ENT, (service.resolve(ENT)[0], "today"), now)
+    assert state.states == ins.coverage_state(store, ENT, "today", now=now).states
+    assert tilecache._POOL == []                    # a new worker is started next time

@@ -50,6 +50,7 @@ COVERAGE_WINDOWS = ("today", "week", "month")
 # A plant with at most this many units under inspection has its coverage recomputed in the request that needs it
 # (well under a second); a larger one in the background, its previous state served meanwhile.
 COVERAGE_SYNC_UNITS = 2_000
+COVERAGE_WORKER_S = 600.0                        # a worker's recomputation taking longer: given up, done here
 COVERAGE_KEPT = 8                                # coverage states kept by label (for the render of a key just made)
 
 
@@ -822,10 +823,10 @@ class TileService:
         if url is not None:
             try:
                 return _coverage_pool().submit(ins.coverage_state_of, url, enterprise, slot[1], now,
-                                               frozenset({int(slot[0])})).result()
-            except BrokenProcessPool:
+                                               frozenset({int(slot[0])})).result(timeout=COVERAGE_WORKER_S)
+            except (BrokenProcessPool, TimeoutError):
                 _reset_coverage_pool()
-                log.warning("coverage worker process lost; computing in the service's process")
+                log.warning("coverage worker process lost or stuck; computing in the service's process")
         return ins.coverage_state(self.store, enterprise, slot[1], now=now)
 
     def coverage_settled(self, enterprise_id: int, window: str, timeout: float = 60.0) -> bool:
