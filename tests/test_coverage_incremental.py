@@ -166,9 +166,18 @@ def test_a_full_computation_runs_behind_the_state_served(plant, monkeypatch):
     _check(store, checked, tasks)                              # a check saved while the computation runs …
     assert _shown(client, t_checked)[checked.unit_code] == "done"        # … shows on the next tile
     assert _shown(client, t_stopped)[stopped] == before
+    # the same data version will draw something else once the computation is done: never kept as immutable
+    version = service.resolve(ENT)[2]
+    path, params = f"/tiles/coverage/{t_stopped.z}/{t_stopped.x}/{t_stopped.y}.mvt", {"enterprise": ENT,
+                                                                                      "v": str(version)}
+    old = client.get(path, params=params)
+    assert old.status_code == 200 and old.headers["cache-control"] == "no-cache"
+    assert client.get(path, params=params, headers={"If-None-Match": old.headers["etag"]}).status_code == 304
     release.set()
     ent_id = service.resolve(ENT)[0]
     assert service.coverage_settled(ent_id, "today")
+    new = client.get(path, params=params, headers={"If-None-Match": old.headers["etag"]})
+    assert service.resolve(ENT)[2] == version and new.status_code == 200 and new.headers["etag"] != old.headers["etag"]
     assert _shown(client, t_stopped)[stopped] == "suspended"                 # switched to the new state
     assert _shown(client, t_checked)[checked.unit_code] == "done"           # with the check still in it
     assert ins.coverage(store, ENT, "today")[0][stopped] == "suspended"

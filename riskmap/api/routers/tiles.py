@@ -160,16 +160,19 @@ def _with_version(request: Request, version: Any) -> str:
     return f"{request.url.path}?{urlencode(params)}"
 
 
-def _revalidate(request: Request, version: Any, etag: str, v: int | str | None) -> tuple[Response | None, dict]:
+def _revalidate(request: Request, version: Any, etag: str, v: int | str | None,
+                fixed: bool = True) -> tuple[Response | None, dict]:
     """The caching contract of the module docstring: a redirect or a 304 to send at once, else the headers of
-    the 200 response."""
+    the 200 response. `fixed` False: a tile that may change at the same data version (the coverage layer: its
+    states move when a window opens or closes and when a recomputation in the background is done), revalidated by
+    its ETag even with `v`, never immutable."""
     if v is not None and str(v) != str(version):
         return RedirectResponse(_with_version(request, version), status_code=302,
                                 headers={"Cache-Control": "no-store"}), {}
-    if v is None and none_match(request.headers.get("if-none-match"), etag):
+    if (v is None or not fixed) and none_match(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers={"ETag": etag, "Cache-Control": "no-cache"}), {}
     return None, {"ETag": etag,
-                  "Cache-Control": immutable(request.app.state.settings) if v is not None else "no-cache"}
+                  "Cache-Control": immutable(request.app.state.settings) if v is not None and fixed else "no-cache"}
 
 
 def _moment(request: Request):
@@ -224,7 +227,7 @@ async def _tile(request: Request, layer: str, z: str, x: str, y: str, fmt: str, 
         if none_match(request.headers.get("if-none-match"), etag):
             return Response(status_code=304, headers=headers)
     else:
-        early, headers = _revalidate(request, data.version, etag, v)
+        early, headers = _revalidate(request, data.version, etag, v, fixed=layer != COVERAGE)
         if early is not None:
             return early
     body = service.cached(key, data)
@@ -507,8 +510,9 @@ class TileFastPath:
                 return 302, [(b"location", _relocated(scope, data.version).encode()),
                              (b"cache-control", b"no-store"), (b"content-length", b"0")], b""
             etag = etag_for(data, key)
-            cache_control = immutable(app.state.settings) if v is not None else "no-cache"
-            if v is None:
+            fixed = v is not None and layer != COVERAGE        # coverage: may change at the same version
+            cache_control = immutable(app.state.settings) if fixed else "no-cache"
+            if not fixed:
                 for name, value in scope["headers"]:
                     if name == b"if-none-match" and none_match(value.decode("latin-1"), etag):
                         return 304, [(b"etag", etag.encode()), (b"cache-control", cache_control.encode())], b""
