@@ -655,7 +655,9 @@ class PlantView:
     def _coverage(self) -> Collection:
         from riskmap import clock
 
-        if self.store is None or self.drawing is not None or self.past:     # today's checks, on the site plan
+        # today's checks: of the units placed on this drawing (the site plan or another: the same units, the same
+        # states as the coverage tiles of that drawing draw); nothing for a past moment
+        if self.store is None or self.past:
             names = [p[0] for p in KIND_INFO["coverage"].properties]
             return Collection("coverage", np.empty(0, dtype=object), np.empty(0, dtype=object),
                               pd.DataFrame({name: pd.Series(dtype=object) for name in names}))
