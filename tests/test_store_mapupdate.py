@@ -403,3 +403,52 @@ def test_an_accident_rewrites_no_map_feature(store):
         assert s.execute(select(func.count()).select_from(mapdata.MapFeatureRow)
                          .where(mapdata.MapFeatureRow.data_version > top)).scalar_one() == 0
     assert stored_rows(store).equals(full_snapshot(store))
+
+
+def test_the_flags_migration_moves_the_flags_and_back(store_url):
+    """0015_flags moves the stored flags of drawn units from map_features.flag into map_flags; its downgrade
+    puts them back; the map reads the same before and after, on both backends."""
+    from alembic import command
+    from pgdb import backend_of, owner_url
+    from sqlalchemy import text
+
+    from riskmap.store import open_store
+    from riskmap.store.upgrade import alembic_config
+
+    migrating = owner_url(store_url) if backend_of(store_url) == "postgis" else store_url
+    open_store(store_url).close()
+    store = open_store(migrating)
+    try:
+        store.save_layout(ENT, plant_layout())
+        store.save_units(ENT, plant_units(random.Random(3)))
+        store.record_accident(ENT, "u1", date(2026, 11, 1), "事故")
+        before = stored_rows(store)
+        assert before["flag"].notna().any()
+        with store.engine.begin() as conn:
+            command.downgrade(alembic_config(conn), "0014")
+            flagged = conn.execute(text("SELECT key, flag FROM map_features WHERE flag IS NOT NULL")).all()
+            assert flagged and all(f == "accident" for _, f in flagged)
+            command.upgrade(alembic_config(conn), "head")
+        with store.session() as s:
+            assert sorted(s.execute(select(mapdata.MapFlagRow.key, mapdata.MapFlagRow.flag)).all()) == \
+                sorted(tuple(r) for r in flagged)
+        pd.testing.assert_frame_equal(stored_rows(store), before)
+    finally:
+        store.close()
+
+
+def test_a_full_rebuild_makes_map_flags_equal_to_the_map(store):
+    """A rebuilt map (a new ledger, a database whose map table was emptied) leaves in map_flags exactly the flags
+    it draws: a row left over from before is cleared, so no unit shows a flag it does not have."""
+    store.save_layout(ENT, plant_layout())
+    store.save_units(ENT, plant_units(random.Random(9)))
+    key = stored_rows(store).query("layer == 'units'")["key"].iloc[0]
+    with store.session(write=True) as s:
+        ent = enterprise_id(s, ENT, create=False)
+        s.add(mapdata.MapFlagRow(enterprise_id=ent, key=key, flag="accident"))
+        s.add(mapdata.MapFlagRow(enterprise_id=ent, key="no such unit", flag="accident"))
+    assert stored_rows(store).query("key == @key and layer == 'units'")["flag"].iloc[0] == "accident"
+    assert not store.rebuild_map(ENT).empty
+    assert stored_rows(store).equals(full_snapshot(store))
+    with store.session() as s:
+        assert s.execute(select(func.count()).select_from(mapdata.MapFlagRow)).scalar_one() == 0

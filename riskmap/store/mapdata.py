@@ -463,9 +463,13 @@ def refresh(session: Session, enterprise_id: int, data_version: int, snapshot: d
                        added=list(zip(merged.loc[added, "layer"], merged.loc[added, "key"], strict=True)),
                        changed=list(zip(merged.loc[changed, "layer"], merged.loc[changed, "key"], strict=True)),
                        removed=list(zip(merged.loc[removed, "layer"], merged.loc[removed, "key"], strict=True)))
-    if flag_moved.any():
-        write_flags(session, enterprise_id, data_version,
-                    dict(zip(merged.loc[flag_moved, "key"].tolist(), new_flag[flag_moved].tolist(), strict=True)))
+    flags = dict(zip(merged.loc[flag_moved, "key"].tolist(), new_flag[flag_moved].tolist(), strict=True))
+    if keys is None:        # the whole map: map_flags made equal to it, whatever it held (rows of no stored key)
+        units = (merged["layer"].to_numpy() == "units") & in_new.to_numpy()
+        wanted = {k: f for k, f in zip(merged.loc[units, "key"].tolist(), new_flag[units].tolist(), strict=True) if f}
+        stored = read_flags(session, enterprise_id)
+        flags = {k: wanted.get(k) for k in stored.keys() | wanted.keys() if stored.get(k) != wanted.get(k)}
+    write_flags(session, enterprise_id, data_version, flags)
     if change.empty or not (added | rewritten | removed).any():
         return change
 
