@@ -452,3 +452,22 @@ def test_a_full_rebuild_makes_map_flags_equal_to_the_map(store):
     assert stored_rows(store).equals(full_snapshot(store))
     with store.session() as s:
         assert s.execute(select(func.count()).select_from(mapdata.MapFlagRow)).scalar_one() == 0
+
+
+def test_write_flags_sets_and_clears_by_key_any_text(store):
+    """mapdata.write_flags on both backends: keys sent as one text when none holds the separator, as an array
+    otherwise; None clears; each call leaves its marker (the keys)."""
+    store.save_layout(ENT, plant_layout())
+    for keys in (["a", "b", "c"], ["a\x1fb", "c", "甲"]):
+        with store.session(write=True) as s:
+            ent = enterprise_id(s, ENT, create=False)
+            mapdata.write_flags(s, ent, 7, {k: "accident" for k in keys})
+            mapdata.write_flags(s, ent, 8, {keys[0]: None, keys[1]: "accident,geometry_changed"})
+            assert mapdata.read_flags(s, ent) == {keys[1]: "accident,geometry_changed", keys[2]: "accident"}
+            assert mapdata.read_flags(s, ent, {keys[0], keys[1]}) == {keys[1]: "accident,geometry_changed"}
+            assert mapdata.read_flag_changes(s, ent, 7) == {keys[0], keys[1]}
+            assert mapdata.read_flag_changes(s, ent, 6) == set(keys)
+            assert mapdata.read_flag_changes(s, ent, 8) == set()
+            mapdata.write_flags(s, ent, 9, dict.fromkeys(keys))
+            assert mapdata.read_flags(s, ent) == {}
+            s.execute(mapdata.MapFlagChangeRow.__table__.delete())
