@@ -899,15 +899,21 @@ class TileService:
         from riskmap.render.order import order_sql
         from riskmap.store.mapdata import LAYER_FIELDS
 
-        fields = ", ".join(f'{column} AS "{name}"' for name, column in LAYER_FIELDS[layer].items())
-        rank, colour = class_sql(style, LAYER_FIELDS[layer].get(style.field, style.field))
+        # the flag is in map_flags (riskmap.store.mapdata), by the drawn unit's key
+        flag = "(SELECT f.flag FROM map_flags f WHERE f.enterprise_id = m.enterprise_id AND f.key = m.key)"
+
+        def column_sql(column: str) -> str:
+            return flag if column == "flag" else f"m.{column}"
+
+        fields = ", ".join(f'{column_sql(column)} AS "{name}"' for name, column in LAYER_FIELDS[layer].items())
+        rank, colour = class_sql(style, column_sql(LAYER_FIELDS[layer].get(style.field, style.field)))
         sql = text(
             f"SELECT ST_AsMVT(t.*, :layer, {MVT_EXTENT}, 'geom', 'feature_id') FROM ("
-            f" SELECT feature_id, {fields}, {rank} AS rank, {colour} AS colour,"
-            f" ST_AsMVTGeom(geometry, ST_TileEnvelope(:z, :x, :y), {MVT_EXTENT}, {MVT_BUFFER}, true) AS geom"
-            " FROM map_features"
-            " WHERE enterprise_id = :e AND layer = :layer"
-            f" AND geometry && ST_TileEnvelope(:z, :x, :y, margin => {MVT_BUFFER / MVT_EXTENT!r})"
+            f" SELECT m.feature_id, {fields}, {rank} AS rank, {colour} AS colour,"
+            f" ST_AsMVTGeom(m.geometry, ST_TileEnvelope(:z, :x, :y), {MVT_EXTENT}, {MVT_BUFFER}, true) AS geom"
+            " FROM map_features m"
+            " WHERE m.enterprise_id = :e AND m.layer = :layer"
+            f" AND m.geometry && ST_TileEnvelope(:z, :x, :y, margin => {MVT_BUFFER / MVT_EXTENT!r})"
             f" ORDER BY {order_sql(rank)}) AS t WHERE t.geom IS NOT NULL"
         )
         with self.store.engine.connect() as conn:
