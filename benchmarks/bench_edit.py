@@ -38,8 +38,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import plain_sql  # noqa: E402
 from bench_map_load import synthetic_plant  # noqa: E402
+from sqlalchemy import select  # noqa: E402
 
+from riskmap.render.tiledata import load_tiledata, read_patch  # noqa: E402
 from riskmap.store import open_store  # noqa: E402
+from riskmap.store.schema import EnterpriseRow  # noqa: E402
 
 
 def timed(fn) -> tuple[float, object]:
@@ -59,7 +62,12 @@ def main() -> None:
     parser.add_argument("--full-runs", type=int, default=1, help="runs of the full-rebuild reference")
     parser.add_argument("--no-http", dest="http", action="store_false", help="leave out the HTTP edit")
     parser.add_argument("--no-revise", dest="revise", action="store_false", help="leave out the revision")
+    parser.add_argument("--accident-only", action="store_true",
+                        help="only the accident (with its plain SQL reference): the figure of a PostGIS run")
     args = parser.parse_args()
+    if args.accident_only:
+        accident_only(args)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         url = args.db or f"sqlite:///{Path(tmp) / 'edit.db'}"
         started = time.perf_counter()
@@ -141,6 +149,50 @@ def main() -> None:
         t, ref = revise(args.layout_features, args.revise_features)
         print(f"{'revise':16s} {t:7.2f} s   plain SQL {ref:7.4f} s   ratio {t / ref:6.1f}   "
               f"({args.revise_features} of {args.layout_features} features replaced)")
+
+
+def accident_only(args) -> None:
+    """The accident alone, on the database of --db (PostGIS too): riskmap's figure, the full rebuild and the
+    plain SQL reference (the same number of flag rows inserted by one statement), in the same run."""
+    with tempfile.TemporaryDirectory() as tmp:
+        url = args.db or f"sqlite:///{Path(tmp) / 'edit.db'}"
+        started = time.perf_counter()
+        name = synthetic_plant(url, args.units, args.regions)
+        print(f"plant: {args.units} units, {args.regions} regions, stored in {time.perf_counter() - started:.1f} s "
+              f"({url.split(':')[0]})")
+        store = open_store(url)
+        t, _ = timed(lambda: store.clear_flags(name, None, author="bench"))
+        print(f"first write of this process (reads the plant whole, keeps the map's inputs): {t:.2f} s")
+        runs, clears, raised, follow, whole = [], [], 0, [], []
+        for run in range(args.runs):
+            with store.session() as s:
+                ent = s.execute(select(EnterpriseRow.id).where(EnterpriseRow.name == name)).scalar_one()
+                data = load_tiledata(s, ent, name, store.data_version(name))
+            t, result = timed(lambda run=run: store.record_accident(name, None, date(2026, 11, 1 + run), "爆燃",
+                                                                    deaths=1))
+            runs.append(t)
+            raised = len(result["flags_raised"])
+            # what each tile server process does next: apply the change to the map it holds (or load it whole)
+            with store.session() as s:
+                version = store.data_version(name)
+                t, patch = timed(lambda s=s, data=data, version=version: read_patch(s, data, version))
+                follow.append(t)
+                whole.append(timed(lambda s=s, e=ent, version=version: load_tiledata(s, e, name, version))[0])
+            assert all(patch.data.layers["units"].attrs["flag"])
+            clears.append(timed(lambda: store.clear_flags(name, None, author="bench"))[0])
+        store.incremental_map = False
+        t_full, _ = timed(lambda: store.record_accident(name, None, date(2026, 11, 20), "爆燃", deaths=1))
+        store.incremental_map = True
+        store.clear_flags(name, None, author="bench")
+        plain = [plain_sql.flag_every_unit(store, name) for _ in range(args.runs)]
+        store.close()
+    mine, ref = statistics.median(runs), statistics.median(plain)
+    print(f"{'accident_all':16s} {mine:7.3f} s   full {t_full:7.3f} s  gain {t_full / mine:6.1f}   plain SQL "
+          f"{ref:7.4f} s   ratio {mine / ref:6.1f}   (runs: {', '.join(f'{v:.3f}' for v in runs)}; plain SQL runs: "
+          f"{', '.join(f'{v:.3f}' for v in plain)}; flags raised: {raised}; clearing them all "
+          f"{statistics.median(clears):.3f} s)")
+    print(f"{'accident_tiles':16s} {statistics.median(follow):7.3f} s   (a tile server's map brought to the "
+          f"accident: read_patch; loading it whole {statistics.median(whole):.3f} s)")
 
 
 def http_edits(url: str, name: str, store, runs: int) -> list[float]:

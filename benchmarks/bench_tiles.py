@@ -12,6 +12,8 @@ Parts and goals:
                                                                                  goal p95 ≤ 50 ms
   3. MVT throughput from PostGIS against tipg serving the same map table       goal ≥ tipg
   4. edit → fresh tile: PATCH a unit's level, fetch an affected tile, check its colour   goal ≤ 300 ms
+  1b. the documented front cache: nginx with deploy/nginx.conf's proxy_cache before `riskmap serve`, against
+     nginx serving the same tiles as files, same URLs                          goal ≥ 0.9 of nginx
   5. edits under load: the same PATCHes with 200 concurrent tile readers (wrk) on `riskmap serve --workers 2`,
      against the same PATCHes on the idle server                              goal edit p99 ≤ 500 ms, tile p99 ≤ 100 ms
 wrk and nginx are installed from Debian by scripts/bench.sh (scripts/apt.sh) when missing and run as root; without
@@ -367,6 +369,73 @@ def part_throughput(demo_url: str, work: Path, seconds: float, connections: int,
     results["throughput"] = {"runs": runs, "ratios": ratios, "shipped_fast_path": shipped_fast}
 
 
+def front_cache_server(upstream: int, work: Path, workers: int = 1) -> Server:
+    """deploy/nginx.conf (the documented front cache) before a riskmap on `upstream`, on a local port, with its
+    files under `work`: the same substitutions as tests/test_several_hosts.py."""
+    port = free_port()
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "nginx-tmp").mkdir(exist_ok=True)
+    text = (ROOT / "deploy" / "nginx.conf").read_text()
+    text = text.replace("server riskmap:8000;", f"server 127.0.0.1:{upstream};")
+    text = text.replace("listen 80;", f"listen 127.0.0.1:{port};")
+    text = text.replace("/var/cache/nginx/riskmap", str(work / "tile-cache"))
+    tmp = work / "nginx-tmp"
+    text = text.replace("http {", f"http {{\n  access_log off;\n  client_body_temp_path {tmp}; proxy_temp_path {tmp}; "
+                        f"fastcgi_temp_path {tmp}; uwsgi_temp_path {tmp}; scgi_temp_path {tmp};", 1)
+    head = f"worker_processes {workers};\npid {work}/nginx.pid;\nerror_log {work}/error.log;\ndaemon off;\n"
+    if os.geteuid() == 0:
+        head += "user root;\n"
+    conf = work / "nginx.conf"
+    conf.write_text(head + text)
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    return Server([nginx, "-c", str(conf), "-p", str(work)], port, health="/healthz", log=work / "nginx.log")
+
+
+def part_front_cache(demo_url: str, work: Path, seconds: float, connections: int, results: dict) -> None:
+    """[1b] riskmap behind the documented nginx front cache, against nginx serving the same tiles as files."""
+    import httpx
+
+    print("\n[1b] cached PNG tiles through the documented front cache (deploy/nginx.conf: proxy_cache before "
+          "riskmap serve) vs nginx serving the same bytes as files")
+    why = ensure_tools()
+    if why:
+        print(f"  skipped: {why}")
+        return
+    with riskmap_serve(demo_url, work / "front-serve.log") as srv, \
+            front_cache_server(srv.port, work / "front") as front:
+        paths = []
+        for layer in ("regions", "units", "layout"):
+            tiles, version, ent = plant_tiles(front.base, layer, (16, 17, 18))
+            paths += [f"/tiles/{layer}/{t.z}/{t.x}/{t.y}.png?enterprise={ent}&v={version}" for t in tiles]
+        static = work / "front-static"
+        hits = 0
+        with httpx.Client(base_url=front.base, timeout=60) as client:
+            for p in paths:
+                client.get(p)
+            for p in paths:                          # the second time every tile comes from nginx's cache
+                r = client.get(p)
+                assert r.status_code == 200, (p, r.status_code)
+                hits += r.headers.get("x-cache-status") == "HIT"
+                target = static / p.split("?")[0].lstrip("/")
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(r.content)
+        print(f"  {len(paths)} tiles, {hits} answered from the front cache on the second pass")
+        nginx_paths = [p.split("?")[0] for p in paths]
+        work.chmod(0o755)                            # nginx's workers (another user) read the files below it
+        (work / "front-nginx").mkdir(exist_ok=True)
+        with nginx_server(static, work / "front-nginx") as ngx:
+            runs = {"front cache": [], "nginx": []}
+            for _ in range(2):                       # interleaved: the machine's load changes over time
+                runs["front cache"].append(wrk(front.base, paths, seconds, connections, work))
+                runs["nginx"].append(wrk(ngx.base, nginx_paths, seconds, connections, work))
+    for name, rs in runs.items():
+        text = ", ".join(f"{r['rps']:.0f} req/s (p50 {r['p50']}, p99 {r['p99']}, non-2xx {r['non2xx']})" for r in rs)
+        print(f"  {name:24s} {text}")
+    ratio = max(r["rps"] for r in runs["front cache"]) / max(r["rps"] for r in runs["nginx"])
+    print(f"  ratio to nginx serving files (best of runs, goal ≥ 0.9): front cache {ratio:.2f}")
+    results["front_cache"] = {"runs": runs, "ratio": ratio, "hits": hits, "tiles": len(paths)}
+
+
 def _cold_latencies(base: str, urls: list[str]) -> tuple[list[float], int]:
     """Milliseconds per request, and how many answers were not empty tiles."""
     import httpx
@@ -663,7 +732,7 @@ def main() -> None:
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--pg", default=os.environ.get("RISKMAP_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres"),
                     help="PostgreSQL admin URL for the tipg comparison")
-    ap.add_argument("--skip", default="", help="comma list of parts to skip: throughput,cold,tipg,edit,load")
+    ap.add_argument("--skip", default="", help="comma list of parts to skip: throughput,front,cold,tipg,edit,load")
     ap.add_argument("--readers", type=int, default=200, help="concurrent tile readers while editing (part 5)")
     ap.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = ap.parse_args()
@@ -679,6 +748,8 @@ def main() -> None:
         demo_url = load_demo(work / "demo.db")
         if "throughput" not in skip:
             part_throughput(demo_url, work, seconds, args.connections, results)
+        if "front" not in skip:
+            part_front_cache(demo_url, work, seconds, args.connections, results)
         if "cold" not in skip:
             part_cold("demo", demo_url, work, per_zoom, results)
             big = f"sqlite:///{work / 'synthetic.db'}"

@@ -1,14 +1,17 @@
-"""Export of a plant's layout, units and region risk as GeoPackage or GeoJSON (RFC 7946).
+"""Export of a plant's layout, units, region risk and hidden hazards as GeoPackage or GeoJSON (RFC 7946).
 
 Fields are riskmap.vocabulary's, features are written in the draw order (riskmap.render.order: by `rank`, then
 larger areas first), and a GeoPackage is written as version 1.2 (what GDAL 3.6 and QGIS 3.22, Debian 12's,
 read without a warning and what GDAL's validator accepts) with a QGIS style for each layer in the `layer_styles`
-table that QGIS applies on open: the four colours travel with the data.
+table that QGIS applies on open: the four colours travel with the data. Hazards are written as the map and the OGC
+collection publish them (riskmap.hazards.table: rejected reports and hazards with no place left out), split into
+`hazards_points` and `hazards_areas`, with the hazards layer's own symbols.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import geopandas as gpd
@@ -21,7 +24,7 @@ from riskmap.errors import InputError
 from riskmap.plant import Plant
 from riskmap.vocabulary import classes, item_fields
 
-LAYERS = ("layout", "units", "regions")
+LAYERS = ("layout", "units", "regions", "hazards")
 GPKG_VERSION = "1.2"
 
 
@@ -85,6 +88,15 @@ def regions_frame(plant: Plant, method: str = "highest", which: str = "residual"
     return _in_draw_order(_with_classes("regions", _frame(rows, REGION_COLUMNS)))
 
 
+def hazards_table(published: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame:
+    """The hazards as exported: riskmap.hazards.table.published without its time column (`registered` is the
+    Beijing date); an empty table of the same fields when there are none or no store was given."""
+    columns = ("hazard_id", *_names("hazards"))
+    if published is None or not len(published):
+        return _frame([], columns)
+    return published[[*columns, "geometry"]].reset_index(drop=True)
+
+
 def _with_classes(layer: str, gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     rank, colour = classes(layer, gdf["level"].tolist())
     gdf["rank"], gdf["colour"] = rank, colour
@@ -138,13 +150,16 @@ def _rfc7946(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return out
 
 
-def export_plant(plant: Plant, out: Path, *, layer: str | None = None, method: str = "highest") -> dict[str, int]:
-    """Write the chosen layer(s); returns features written per layer."""
+def export_plant(plant: Plant, out: Path, *, layer: str | None = None, method: str = "highest",
+                 hazards: Callable[[], gpd.GeoDataFrame] | None = None) -> dict[str, int]:
+    """Write the chosen layer(s); returns features written per layer. `hazards` reads the published hazards
+    (riskmap.hazards.table.published) when they are written; without it the hazards layer is empty."""
     suffix = out.suffix.lower()
     if layer is not None and layer not in LAYERS:
         raise InputError(f"未知图层 “{layer}”，应为 {' | '.join(LAYERS)} / unknown layer {layer!r}")
     makers = {"layout": lambda: layout_frame(plant), "units": lambda: units_frame(plant),
-              "regions": lambda: regions_frame(plant, method)}
+              "regions": lambda: regions_frame(plant, method),
+              "hazards": lambda: hazards_table(hazards() if hazards else None)}
     if suffix in (".gpkg", ".geojson", ".json"):
         if not out.parent.is_dir():
             raise InputError(f"无法写入 {out}：目录 {out.parent} 不存在 / cannot write {out}: "
@@ -178,8 +193,14 @@ def _write(out: Path, suffix: str, makers: dict, layer: str | None) -> dict[str,
 def split_tables(layer: str, gdf: gpd.GeoDataFrame) -> dict[str, gpd.GeoDataFrame]:
     """A layer as tables of one geometry type each (riskmap.vocabulary: regions; units_areas, units_lines, …),
     empty ones left out. Units without a location stay in units_areas, with an empty geometry."""
-    from riskmap.vocabulary import SPLIT_LAYERS, part_masks
+    from riskmap.vocabulary import HAZARD_PARTS, SPLIT_LAYERS, part_masks
 
+    if layer == "hazards":          # a point, else an area (the map draws both at one point)
+        masks = part_masks(gdf.geometry.values)
+        tables = {"points": masks["points"], "areas": ~masks["points"]}
+        found = {f"hazards_{part}": gdf[tables[part]].reset_index(drop=True) for part in HAZARD_PARTS
+                 if tables[part].any()}
+        return found or {"hazards_points": gdf}       # none yet: the layer is there, empty
     if layer not in SPLIT_LAYERS:
         return {layer: gdf}
     masks = part_masks(gdf.geometry.values)
@@ -218,13 +239,20 @@ def write_geopackage(out: Path, frames: dict[str, gpd.GeoDataFrame]) -> dict[str
 
 
 def _field(column: pd.Series) -> np.ndarray:
-    """A column as GDAL should type it: `last_assessed` a Date (numpy datetime64[D]), integers as such, else text."""
-    if column.name == "last_assessed":
-        return np.array([v if v else "NaT" for v in column.tolist()], dtype="datetime64[D]")
+    """A column as GDAL should type it: dates as Dates (numpy datetime64[D]), integers and booleans as such, else
+    text."""
+    if column.name in DATE_FIELDS:
+        return np.array(["NaT" if v is None or v == "" or pd.isna(v) else v for v in column.tolist()],
+                        dtype="datetime64[D]")
+    if column.dtype.kind == "b":
+        return column.to_numpy(dtype=bool)
     if column.dtype.kind in "iu":
         return column.to_numpy(dtype=np.int64)
     return np.array([None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)
                      for v in column.tolist()], dtype=object)
+
+
+DATE_FIELDS = frozenset({"last_assessed", "deadline", "registered"})
 
 
 def _geometry_type(gdf: gpd.GeoDataFrame) -> str | None:

@@ -170,6 +170,7 @@ def classes(layer: str, values) -> tuple[np.ndarray, np.ndarray]:
 PARTS: dict[str, tuple[int, ...]] = {"areas": (3, 6), "lines": (1, 2, 5), "points": (0, 4)}
 PART_ZH = {"areas": "面", "lines": "线", "points": "点"}
 SPLIT_LAYERS = ("units", "layout")          # regions are areas only
+HAZARD_PARTS = ("points", "areas")          # a hazard is placed at a point or over an area (never a line)
 
 
 def part_masks(geoms) -> dict[str, np.ndarray]:
@@ -193,6 +194,8 @@ def split_table(name: str) -> tuple[str, str]:
     """(layer, part) of a table name: regions → (regions, areas); units_points → (units, points)."""
     layer, _, part = name.partition("_")
     if layer in SPLIT_LAYERS and part in PARTS:
+        return layer, part
+    if layer == "hazards" and part in HAZARD_PARTS:
         return layer, part
     if name == "regions":
         return "regions", "areas"

@@ -5,7 +5,7 @@ cd "$(dirname "$0")/.."
 .venv/bin/ruff check riskmap tests benchmarks scripts
 # Two workers (the machine's cores; RISKMAP_TEST_WORKERS to change): each has its own PostGIS database, its own
 # demo template and its own Chromium.
-args=(-q -p no:cacheprovider -n "${RISKMAP_TEST_WORKERS:-2}")
+args=(-q -p no:cacheprovider -n "${RISKMAP_TEST_WORKERS:-2}" --durations=25)
 if [ -n "${CI:-}" ]; then
   export RISKMAP_REQUIRE_POSTGIS=1
 fi

@@ -1,7 +1,8 @@
 """The inspection coverage as an OGC API Features collection (issue 14): coverage_areas, coverage_lines and
 coverage_points (one geometry type each, `coverage` the whole), each located unit with today's coverage state as
 the coverage tiles draw it (riskmap.inspections.store.coverage), CQL2 on its fields; read only (405 naming GET and
-HEAD); no OGC tilesets (its map tiles are /tiles/coverage)."""
+HEAD); no OGC tilesets (its map tiles are /tiles/coverage); on a drawing other than the site plan, the units placed
+on it with the same states, as its coverage tiles draw them; nothing for a past moment."""
 
 from __future__ import annotations
 
@@ -66,3 +67,49 @@ def test_read_only(demo):
         r = client.request(method, path, json=body, headers={**head, "If-Match": "*"})
         assert r.status_code == 405, (method, path, r.text)
         assert r.headers["allow"] == "GET, HEAD" and "/api/inspections" in r.json()["detail"]
+
+
+def _drawn(client, drawing: str) -> tuple[dict[str, str], list]:
+    """Each unit the coverage tiles of a drawing draw, with its state (every tile over the drawing), and the
+    tiles."""
+    import mapbox_vector_tile
+
+    from riskmap.render.grid import TMS
+
+    tj = client.get("/tiles/coverage/tilejson.json", params={"format": "mvt", "drawing": drawing}).json()
+    if tj.get("crs") == "plane":                     # a schematic drawing: its own plane, level 1 is 2 × 2 tiles
+        tiles = [(1, x, y) for x in range(2) for y in range(2)]
+    else:
+        w, s, e, n = tj["bounds"]
+        t0, t1 = TMS.tile(w, n, 19), TMS.tile(e, s, 19)
+        tiles = [(19, x, y) for x in range(t0.x, t1.x + 1) for y in range(t0.y, t1.y + 1)]
+    out: dict[str, str] = {}
+    for z, x, y in tiles:
+        r = client.get(f"/tiles/coverage/{z}/{x}/{y}.mvt", params={"drawing": drawing})
+        assert r.status_code == 200, r.text
+        for f in mapbox_vector_tile.decode(r.content).get("coverage", {}).get("features", []):
+            out[f["properties"]["unit_id"]] = f["properties"]["coverage"]
+    return out, tiles
+
+
+@pytest.mark.parametrize("drawing", ["反应车间-1F", "合成工艺流程图"])
+def test_a_drawing_other_than_the_site_plan_shows_the_coverage_of_its_units(demo, drawing):
+    from riskmap.clock import now as clock_now
+
+    client, states, plates, _ = demo
+    features = _items(client, drawing=drawing)["features"]
+    units = _items(client, "units", drawing=drawing)["features"]
+    assert features and sorted(f["id"] for f in features) == sorted(f["id"] for f in units)
+    for f in features:                               # the drawing's units, with the plant's states
+        assert f["properties"]["coverage"] == states.get(f["properties"]["unit_id"], "none")
+        assert f["properties"]["checkpoint"] == (f["properties"]["unit_id"] in plates)
+    drawn, tiles = _drawn(client, drawing)           # and its tiles draw the same
+    assert drawn and set(drawn) <= {f["properties"]["unit_id"] for f in features}
+    assert all(state == states.get(code, "none") for code, state in drawn.items())
+    assert {"missed", "due"} & set(drawn.values())
+    # a past moment (just now: the database may be younger than a minute) has no coverage: no tile, no feature
+    at = clock_now().isoformat()
+    z, x, y = tiles[0]
+    past = client.get(f"/tiles/coverage/{z}/{x}/{y}.mvt", params={"drawing": drawing, "at": at})
+    assert past.status_code == 404 and "no past state" in past.json()["detail"]
+    assert _items(client, drawing=drawing, at=at)["features"] == []

@@ -36,6 +36,7 @@ VALID = {   # values that pass each transition's field rules
     "report": {"name": "泵 P-101 机封泄漏", "source": 1, "hazard_type": 7},
     "fix_on_spot": {"name": "消防通道堆放杂物", "source": 1, "hazard_type": 5, "note": "当场清理"},
     "confirm": {"level": 0},
+    "correct": {"department": "设备部", "location": {"type": "Point", "coordinates": [120.001, 32.0]}},
     "reject": {},
     "assign": {"rectifier": "rectifier 人", "rectifier_id": 5, "deadline": BEIJING_TODAY + timedelta(days=5)},
     "rectify": {},

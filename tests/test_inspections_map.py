@@ -176,7 +176,7 @@ def test_checks_saved_update_the_states_of_their_units_only(demo, window):
     assert ins.updated(store, name, window, after) is after              # nothing written since
 
 
-def test_anything_but_a_check_recomputes_the_whole_plant(demo):
+def test_anything_but_checks_and_plates_recomputes_the_whole_plant(demo):
     from riskmap.inspections.occurrences import Shutdown
 
     store, name, _ = demo
@@ -185,9 +185,11 @@ def test_anything_but_a_check_recomputes_the_whole_plant(demo):
     ins.add_shutdown(store, name, Shutdown(code, clock_now() - timedelta(hours=1), None, "检修"))
     assert ins.updated(store, name, "today", before) is None
     again = ins.coverage_state(store, name, "today")
-    ins.issue_checkpoints(store, name, [code])
-    assert ins.updated(store, name, "today", again) is None
+    ins.issue_checkpoints(store, name, [code])          # the plates only: read again, no unit recomputed
+    plated = ins.updated(store, name, "today", again)
     third = ins.coverage_state(store, name, "today")
+    assert plated is not None and code in plated.plates and (plated.states, plated.plates) == (third.states,
+                                                                                              third.plates)
     with store.transaction(name, create=False):       # a write the audit trail does not name
         pass
     _check_due_now(store, name)

@@ -34,6 +34,9 @@ EXPECTED = {
     ("POST", "/api/layout/revise"): "edit_layout", ("POST", "/api/layout/split"): "edit_layout",
     ("PATCH", "/api/units/{unit_id}"): "edit_units",
     ("POST", "/ogc/collections/{collection_id}/items"): "edit_layout",
+    # a GIS client reports hazards and corrects them as /api/hazards does (riskmap.api.routers.ogc_hazards)
+    ("POST", "/ogc/collections/{prefix}hazards{part}/items"): "hazard_report",
+    ("PATCH", "/ogc/collections/{prefix}hazards{part}/items/{feature_id}"): "hazard_manage",
     ("PUT", "/ogc/collections/{collection_id}/items/{feature_id}"): "edit_layout",
     ("PATCH", "/ogc/collections/{collection_id}/items/{feature_id}"): "edit_layout",
     ("DELETE", "/ogc/collections/{collection_id}/items/{feature_id}"): "edit_layout",
@@ -43,6 +46,7 @@ EXPECTED = {
     ("POST", "/api/inspections/records/{record_id}/photos/{item}"): "inspect",
     ("POST", "/api/hazards"): "hazard_report", ("POST", "/api/hazards/{hazard_id}/photos/before"): "hazard_report",
     ("POST", "/api/hazards/{hazard_id}/confirm"): "hazard_manage",
+    ("POST", "/api/hazards/{hazard_id}/correct"): "hazard_manage",
     ("POST", "/api/hazards/{hazard_id}/reject"): "hazard_manage",
     ("POST", "/api/hazards/{hazard_id}/assign"): "hazard_manage",
     ("POST", "/api/hazards/{hazard_id}/close"): "hazard_manage",

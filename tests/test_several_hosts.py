@@ -21,6 +21,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import shapely
 from liveserver import required_client
 
 from riskmap.settings import Settings
@@ -74,6 +75,8 @@ def _nginx_conf(work: Path, port: int, upstreams: list[int]) -> Path:
     assert "server riskmap:8000;" in text and "listen 80;" in text
     text = text.replace("server riskmap:8000;", " ".join(f"server 127.0.0.1:{p};" for p in upstreams))
     text = text.replace("listen 80;", f"listen 127.0.0.1:{port};")
+    assert "/var/cache/nginx/riskmap" in text
+    text = text.replace("/var/cache/nginx/riskmap", str(work / "tile-cache"))
     tmp = work / "nginx-tmp"
     tmp.mkdir(parents=True, exist_ok=True)
     text = text.replace("http {", f"http {{\n  log_format upstreams '$upstream_addr $status';\n"
@@ -152,6 +155,59 @@ def test_edits_through_one_host_are_read_at_once_through_the_other_and_nginx(hos
     # nginx sent requests to both processes (round robin)
     answered = {line.split()[0] for line in access.read_text().splitlines() if line.strip()}
     assert {one.split("//")[1], two.split("//")[1]} <= answered, answered
+
+
+@pytest.mark.postgis
+def test_the_front_cache_keeps_versioned_tiles_and_maps_get_the_new_version(hosts, editor_token):
+    """deploy/nginx.conf's proxy_cache: a versioned tile is answered by nginx itself from the second request on
+    (X-Cache-Status HIT) with the same bytes; an unversioned tile always goes to a replica; after an edit the
+    TileJSON names the new version, whose tile is drawn afresh with the new colour. A URL of the old version keeps
+    naming the old picture, as in every browser's own cache of an immutable tile; the maps no longer ask for it,
+    and a replica asked for it sends the client on to the new version (never kept: no-store)."""
+    import mapbox_vector_tile
+    import morecantile
+
+    url, enterprise, (one, two, front), _ = hosts
+    params = {"enterprise": enterprise}
+    unit_id = "CY-01-02"                       # a methanol tank: no major hazard rule forces its level
+    feature = httpx.get(f"{front}/ogc/collections/units/items/{unit_id}", params=params, timeout=30).json()
+    lon, lat = shapely.geometry.shape(feature["geometry"]).representative_point().coords[0]
+    t = morecantile.tms.get("WebMercatorQuad").tile(lon, lat, 18)
+    path = f"{front}/tiles/units/18/{t.x}/{t.y}.mvt"
+
+    def version() -> int:
+        return httpx.get(front + "/tiles/units/tilejson.json", params=params, timeout=30).json()["data_version"]
+
+    def level(body: bytes) -> str:
+        feats = mapbox_vector_tile.decode(body)["units"]["features"]
+        return next(f["properties"].get("level", "") for f in feats if f["properties"]["unit_id"] == unit_id)
+
+    v = version()
+    first = httpx.get(path, params={**params, "v": v}, timeout=30)
+    second = httpx.get(path, params={**params, "v": v}, timeout=30)
+    assert first.status_code == second.status_code == 200
+    assert first.headers["x-cache-status"] == "MISS" and second.headers["x-cache-status"] == "HIT"
+    assert second.content == first.content and "public" in second.headers["cache-control"]
+    for _ in range(2):
+        plain = httpx.get(path, params=params, timeout=30)
+        assert plain.status_code == 200 and plain.headers["x-cache-status"] != "HIT"
+    before = level(second.content)
+    after = "major" if before != "major" else "low"
+    r = httpx.patch(f"{one}/api/units/{unit_id}", params=params, headers=editor_token(url), timeout=60,
+                    json={"override": {"level": after, "reason": "前置缓存测试 / front cache"}})
+    assert r.status_code == 200, r.text
+    new = version()
+    assert new > v
+    fresh = httpx.get(path, params={**params, "v": new}, timeout=30)
+    assert fresh.headers["x-cache-status"] == "MISS" and level(fresh.content) == after
+    assert httpx.get(path, params={**params, "v": new}, timeout=30).headers["x-cache-status"] == "HIT"
+    old = httpx.get(path, params={**params, "v": v}, timeout=30)           # kept before the edit: still its own
+    assert old.headers["x-cache-status"] == "HIT" and level(old.content) == before
+    # the maps never ask for it again: TileJSON names the new version, and the service sends an old one on
+    assert f"v={new}" in httpx.get(front + "/tiles/units/tilejson.json", params={**params, "format": "mvt"},
+                                   timeout=30).json()["tiles"][0]
+    moved = httpx.get(path.replace(front, one), params={**params, "v": v}, timeout=30, follow_redirects=False)
+    assert moved.status_code == 302 and moved.headers["cache-control"] == "no-store"
 
 
 @pytest.mark.postgis

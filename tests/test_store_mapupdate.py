@@ -12,6 +12,7 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 import shapely
+from sqlalchemy import func, select
 
 from riskmap.domain import AssessmentUnit, RiskEvent, UnitKind
 from riskmap.geo.model import LayoutImport
@@ -323,3 +324,150 @@ def test_the_editor_page_warms_the_map_so_the_first_edit_is_incremental(demo_cop
         assert answer.status_code == 200, answer.text
         assert unit_reads == [["CY-01-02"]]
         client.app.state.store().close()
+
+
+@pytest.mark.parametrize("marked", [2, 1000])
+def test_tile_data_follows_the_flag_markers(store, monkeypatch, marked):
+    """The flags live in map_flags with a marker per change (mapdata.write_flags): a tile server at an older
+    version that applies the rows and the flags changed since (render.tiledata.read_patch) holds what a whole
+    load gives, whether the markers name their keys or say "re-read them all" (beyond `marked` keys)."""
+    from riskmap.render.tiledata import load_tiledata, read_patch
+
+    monkeypatch.setattr(mapdata, "MARKED_KEYS", marked)
+    rng = random.Random(31)
+    store.save_layout(ENT, plant_layout())
+    store.save_units(ENT, plant_units(rng))
+    with store.session() as s:
+        ent = enterprise_id(s, ENT, create=False)
+        data = load_tiledata(s, ent, ENT, store.data_version(ENT))
+    done, flagged = [], 0
+    for step in range(25):
+        done.append(random_edit(store, rng, step))
+        version = store.data_version(ENT)
+        with store.session() as s:
+            patch = read_patch(s, data, version)
+            fresh = load_tiledata(s, ent, ENT, version)
+        for name, layer in fresh.layers.items():
+            got = patch.data.layers[name]
+            assert got.key.tolist() == layer.key.tolist(), (step, done)
+            for col, values in layer.attrs.items():
+                assert got.attrs[col].tolist() == values.tolist(), (step, name, col, done)
+        units = fresh.layers["units"]
+        flagged = max(flagged, sum(f is not None for f in units.attrs["flag"]))
+        # a unit whose flag changed is among the patch's changed keys (its tiles are dropped)
+        before = dict(zip(data.layers["units"].key.tolist(), data.layers["units"].attrs["flag"].tolist(),
+                          strict=True))
+        moved = {k for k, f in zip(units.key.tolist(), units.attrs["flag"].tolist(), strict=True)
+                 if k in before and before[k] != f}
+        assert moved <= set(patch.changed.get("units", [])), (step, done)
+        if step % 3:                     # some edits are applied together, as a reader that was away sees them
+            data = patch.data
+    assert flagged and {"accident_all", "clear_all"} & set(done), done
+    with store.session() as s:
+        markers = s.execute(select(mapdata.MapFlagChangeRow.data_version, mapdata.MapFlagChangeRow.keys)
+                            .order_by(mapdata.MapFlagChangeRow.id)).all()
+    assert markers
+    if marked == 2:            # a bulk marker makes the earlier ones useless: they are gone
+        assert any(keys is None for _, keys in markers)
+        assert markers[0][1] is None and all(keys is not None for _, keys in markers[1:])
+    else:
+        assert all(keys is not None for _, keys in markers)
+
+
+def test_an_accident_rewrites_no_map_feature(store):
+    """An accident that flags every unit writes the narrow flag rows only: no map_features row is rewritten (so
+    none of its indexes), and every drawn unit reads flagged, in the rows as in the tile data."""
+    from riskmap.render.tiledata import load_tiledata
+
+    rng = random.Random(4)
+    store.save_layout(ENT, plant_layout())
+    store.save_units(ENT, plant_units(rng))
+    store.clear_flags(ENT, None)
+    with store.session() as s:
+        ent = enterprise_id(s, ENT, create=False)
+        top = s.execute(select(func.max(mapdata.MapFeatureRow.data_version))).scalar_one()
+    result = store.record_accident(ENT, None, date(2026, 11, 1), "爆燃", deaths=1)
+    assert len(result["flags_raised"]) == len(store.units(ENT))
+    with store.session() as s:
+        assert s.execute(select(func.count()).select_from(mapdata.MapFeatureRow)
+                         .where(mapdata.MapFeatureRow.data_version > top)).scalar_one() == 0
+        rows = mapdata.read_rows(s, ent)
+        data = load_tiledata(s, ent, ENT, store.data_version(ENT))
+    units = rows[(rows["layer"] == "units") & rows["wkb"].notna()]
+    assert len(units) and all("accident" in f.split(",") for f in units["flag"])
+    assert all("accident" in f.split(",") for f in data.layers["units"].attrs["flag"])
+    assert stored_rows(store).equals(full_snapshot(store))
+    store.clear_flags(ENT, None)
+    with store.session() as s:
+        assert s.execute(select(func.count()).select_from(mapdata.MapFlagRow)).scalar_one() == 0
+        assert s.execute(select(func.count()).select_from(mapdata.MapFeatureRow)
+                         .where(mapdata.MapFeatureRow.data_version > top)).scalar_one() == 0
+    assert stored_rows(store).equals(full_snapshot(store))
+
+
+def test_the_flags_migration_moves_the_flags_and_back(store_url):
+    """0015_flags moves the stored flags of drawn units from map_features.flag into map_flags; its downgrade
+    puts them back; the map reads the same before and after, on both backends."""
+    from alembic import command
+    from pgdb import backend_of, owner_url
+    from sqlalchemy import text
+
+    from riskmap.store import open_store
+    from riskmap.store.upgrade import alembic_config
+
+    migrating = owner_url(store_url) if backend_of(store_url) == "postgis" else store_url
+    open_store(store_url).close()
+    store = open_store(migrating)
+    try:
+        store.save_layout(ENT, plant_layout())
+        store.save_units(ENT, plant_units(random.Random(3)))
+        store.record_accident(ENT, "u1", date(2026, 11, 1), "事故")
+        before = stored_rows(store)
+        assert before["flag"].notna().any()
+        with store.engine.begin() as conn:
+            command.downgrade(alembic_config(conn), "0014")
+            flagged = conn.execute(text("SELECT key, flag FROM map_features WHERE flag IS NOT NULL")).all()
+            assert flagged and all(f == "accident" for _, f in flagged)
+            command.upgrade(alembic_config(conn), "head")
+        with store.session() as s:
+            assert sorted(s.execute(select(mapdata.MapFlagRow.key, mapdata.MapFlagRow.flag)).all()) == \
+                sorted(tuple(r) for r in flagged)
+        pd.testing.assert_frame_equal(stored_rows(store), before)
+    finally:
+        store.close()
+
+
+def test_a_full_rebuild_makes_map_flags_equal_to_the_map(store):
+    """A rebuilt map (a new ledger, a database whose map table was emptied) leaves in map_flags exactly the flags
+    it draws: a row left over from before is cleared, so no unit shows a flag it does not have."""
+    store.save_layout(ENT, plant_layout())
+    store.save_units(ENT, plant_units(random.Random(9)))
+    key = stored_rows(store).query("layer == 'units'")["key"].iloc[0]
+    with store.session(write=True) as s:
+        ent = enterprise_id(s, ENT, create=False)
+        s.add(mapdata.MapFlagRow(enterprise_id=ent, key=key, flag="accident"))
+        s.add(mapdata.MapFlagRow(enterprise_id=ent, key="no such unit", flag="accident"))
+    assert stored_rows(store).query("key == @key and layer == 'units'")["flag"].iloc[0] == "accident"
+    assert not store.rebuild_map(ENT).empty
+    assert stored_rows(store).equals(full_snapshot(store))
+    with store.session() as s:
+        assert s.execute(select(func.count()).select_from(mapdata.MapFlagRow)).scalar_one() == 0
+
+
+def test_write_flags_sets_and_clears_by_key_any_text(store):
+    """mapdata.write_flags on both backends: keys sent as one text when none holds the separator, as an array
+    otherwise; None clears; each call leaves its marker (the keys)."""
+    store.save_layout(ENT, plant_layout())
+    for keys in (["a", "b", "c"], ["a\x1fb", "c", "甲"]):
+        with store.session(write=True) as s:
+            ent = enterprise_id(s, ENT, create=False)
+            mapdata.write_flags(s, ent, 7, {k: "accident" for k in keys})
+            mapdata.write_flags(s, ent, 8, {keys[0]: None, keys[1]: "accident,geometry_changed"})
+            assert mapdata.read_flags(s, ent) == {keys[1]: "accident,geometry_changed", keys[2]: "accident"}
+            assert mapdata.read_flags(s, ent, {keys[0], keys[1]}) == {keys[1]: "accident,geometry_changed"}
+            assert mapdata.read_flag_changes(s, ent, 7) == {keys[0], keys[1]}
+            assert mapdata.read_flag_changes(s, ent, 6) == set(keys)
+            assert mapdata.read_flag_changes(s, ent, 8) == set()
+            mapdata.write_flags(s, ent, 9, dict.fromkeys(keys))
+            assert mapdata.read_flags(s, ent) == {}
+            s.execute(mapdata.MapFlagChangeRow.__table__.delete())

@@ -305,6 +305,31 @@ def test_versioned_urls_are_immutable_and_old_versions_redirect(edit_client):
     assert edit_client.get(path, params={"v": "abc"}).status_code == 422
 
 
+def test_versioned_tiles_are_private_while_reading_needs_a_token(demo_db):
+    """A shared front cache (deploy/nginx.conf's proxy_cache, a CDN) keeps `public` answers for everyone: while
+    reading needs a token, a versioned tile is `private` (only the reader's own browser keeps it), on the routes
+    and on the fast path alike, the hazards' tiles included."""
+    from riskmap.store import open_store
+    from riskmap.store.tokens import create_token
+
+    with open_store(f"sqlite:///{demo_db}") as store:
+        token, _ = create_token(store, "reader", "private-tiles")
+    client = make_client(f"sqlite:///{demo_db}", read_requires_token=True)
+    tj = client.get("/tiles/regions/tilejson.json", headers={"Authorization": f"Bearer {token}"}).json()
+    v = tj["data_version"]
+    lon, lat = tj["center"][:2]
+    t, _, _ = pixel_of(lon, lat, 17)
+    for layer in ("regions", "units", "hazards"):
+        path = f"/tiles/{layer}/17/{t.x}/{t.y}.png"
+        assert client.get(path, params={"v": v}).status_code == 401
+        for _ in range(2):                      # the second from the tile cache (the fast path where it applies)
+            r = client.get(path, params={"v": v}, headers={"Authorization": f"Bearer {token}"})
+            assert r.status_code == 200 and r.headers["cache-control"] == "private, max-age=31536000, immutable"
+        assert client.get(path, params={"v": v}).status_code == 401
+    assert make_client(f"sqlite:///{demo_db}").get(f"/tiles/regions/17/{t.x}/{t.y}.png", params={"v": v}) \
+        .headers["cache-control"] == "public, max-age=31536000, immutable"
+
+
 # ---------------------------------------------------------------------------------------------- errors
 
 

@@ -199,3 +199,43 @@ def test_postgis_tiles_follow_edits_through_the_http_app(postgis_database, edito
                      headers=editor_token(postgis_database))
     assert r.status_code == 200 and r.json()["level"] == "major"
     assert level() == "major"
+
+
+@pytest.mark.postgis
+def test_postgis_sql_tiles_show_the_flags_of_map_flags(postgis_database):
+    """The flags live in map_flags (riskmap.store.mapdata): the tile made in SQL shows a unit flagged after an
+    accident at it, every unit flagged after a serious one, none after clearing, as the Python encoder does on the
+    same data."""
+    from datetime import date
+
+    empty_tables(postgis_database)
+    load_demo_into(postgis_database)
+    row = next(r for r in map_rows(postgis_database, "units") if r["key"] == "CY-01-02")
+    c = row["geometry"].centroid
+    lon, lat = TMS.lnglat(c.x, c.y)
+    t = TMS.tile(lon, lat, 18)
+    view = tile_view(t.z, t.x, t.y)
+    with open_store(postgis_database) as pg:
+        name = pg.enterprises()[0].name
+        sql, python = TileService(pg), TileService(pg)
+        python.use_sql_mvt = False
+        assert sql.use_sql_mvt
+
+        def flags() -> dict:
+            out = []
+            for service in (sql, python):
+                body = service.tile(service.current(None), "units", "mvt", view)
+                out.append({f["properties"]["unit_id"]: f["properties"].get("flag")
+                            for f in mapbox_vector_tile.decode(body)["units"]["features"]})
+            assert out[0] == out[1] and len(out[0]) > 1
+            return out[0]
+
+        pg.clear_flags(name, None)
+        assert not any(flags().values())
+        pg.record_accident(name, "CY-01-02", date(2026, 11, 1), "泄漏")
+        now = flags()
+        assert now["CY-01-02"] == "accident" and sum(bool(v) for v in now.values()) == 1
+        pg.record_accident(name, None, date(2026, 11, 2), "爆燃", deaths=1)
+        assert all(v and "accident" in v.split(",") for v in flags().values())
+        pg.clear_flags(name, None)
+        assert not any(flags().values())

@@ -25,6 +25,7 @@ from riskmap.api.routers import (
     layout_edit,
     ogc,
     ogc_edit,
+    ogc_hazards,
     ogc_overview,
     ogc_tiles,
     orgs,
@@ -53,7 +54,7 @@ def _store_factory(app: FastAPI, url: str):
 
 
 # The routers, in the order their routes are matched.
-ROUTER_MODULES = (health, plant, ogc, ogc_tiles, ogc_edit, layout_edit, auth, static, webmap, identify,
+ROUTER_MODULES = (health, plant, ogc, ogc_tiles, ogc_hazards, ogc_edit, layout_edit, auth, static, webmap, identify,
                   tiles, units, prints, history, revise, short_links, wmts, styles, accounts, signin, drawings,
                   inspections, hazard_statistics, hazards, orgs, overview,
                   ogc_overview)

@@ -22,7 +22,7 @@ import pandas as pd
 import shapely
 
 from riskmap.errors import NotFoundError, RiskmapError, no_enterprise, no_enterprise_yet
-from riskmap.vocabulary import PARTS, SPLIT_LAYERS, part_masks
+from riskmap.vocabulary import HAZARD_PARTS, PARTS, SPLIT_LAYERS, part_masks
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 CRS84_NAMES = frozenset({CRS84, "https://www.opengis.net/def/crs/OGC/1.3/CRS84", "OGC:CRS84", "[OGC:CRS84]",
@@ -32,11 +32,12 @@ KINDS = ("regions", "units", "layout")
 # The collections listed, one geometry type each (riskmap.vocabulary.table_names).
 LISTED = ("regions", "units_areas", "units_lines", "units_points", "layout_areas", "layout_lines", "layout_points",
           "hazards_points", "hazards_areas", "coverage_areas", "coverage_lines", "coverage_points")
-# Read-only collections (their data is written elsewhere: hazards through /api/hazards, which runs the workflow):
-# the methods their items answer.
-READ_ONLY = {"hazards": ("GET", "HEAD"), "coverage": ("GET", "HEAD")}
-WRITTEN_THROUGH = {"hazards": "/api/hazards", "coverage": "/api/inspections"}
-HAZARD_PARTS = ("points", "areas")
+# Collections whose items are not replaced nor deleted (their data runs a workflow: hazards are reported with POST
+# and corrected with PATCH through riskmap.api.routers.ogc_hazards, their steps taken through /api/hazards;
+# coverage is worked out from the inspections): the methods their items answer.
+READ_ONLY = {"hazards": ("GET", "HEAD", "PATCH"), "coverage": ("GET", "HEAD")}
+WRITTEN_THROUGH = {"hazards": "/api/hazards（上报 POST、更正 PATCH 可在此进行 / report with POST and correct with "
+                              "PATCH here）", "coverage": "/api/inspections"}
 METHODS = ("highest", "weighted")
 WHICH = ("residual", "inherent")
 DEFAULT_LIMIT = 100
@@ -102,10 +103,12 @@ KIND_INFO: dict[str, KindInfo] = {
     "hazards": KindInfo(
         "事故隐患", "Hidden hazards",
         "已公开的事故隐患（未关闭的和已关闭的，驳回的和待确认的匿名上报除外）：位置（点或面；无位置的按所在单元）、状态、"
-        "等级、是否超期、来源、整改期限、所在单元；只读，请用 /api/hazards 上报和处理",
+        "等级、是否超期、来源、整改期限、所在单元；可用 POST 上报（hazard_report）、"
+        "PATCH 更正未关闭的隐患（hazard_manage，需 If-Match），不能整体替换或删除，确认、整改、验收等请用 /api/hazards",
         "the published hidden hazards (open and closed; not rejected reports nor anonymous ones awaiting "
         "confirmation): place (a point or an area; without one, inside its unit), state, level, overdue, source, "
-        "deadline, unit; read only: report and handle them through /api/hazards",
+        "deadline, unit; POST reports one (hazard_report), PATCH corrects an open one (hazard_manage, If-Match); never "
+        "replaced nor deleted: confirm, rectify, accept and the other steps through /api/hazards",
         _properties("hazards"),
     ),
     "coverage": KindInfo(
@@ -541,35 +544,23 @@ def build_hazards(store, enterprise_name: str, at: datetime | None, now: datetim
     """The hazards collection: the published hazards (open at `at` when given), rejected ones left out, placed
     by their location or inside their unit; each spans from its registration on, for ?datetime=. Read from the
     store (riskmap.store.hazards), not from the plant."""
-    from riskmap.hazards import STATE_LABELS, State, reference
+    from riskmap.hazards.table import published
     from riskmap.store.hazards import hazards_frame
 
     names = [p[0] for p in KIND_INFO["hazards"].properties]
-    gdf = hazards_frame(store, enterprise_name, at=at, now=now)
-    gdf = gdf[(gdf["state"] != State.REJECTED.value) & gdf.geometry.notna()].reset_index(drop=True)
+    gdf = published(hazards_frame(store, enterprise_name, at=at, now=now))
     if not len(gdf):
         return Collection("hazards", np.empty(0, dtype=object), np.empty(0, dtype=object),
                           pd.DataFrame({name: pd.Series(dtype=object) for name in names}))
-    registered = pd.to_datetime(gdf["registered_at"], utc=True).dt.tz_convert("Asia/Shanghai")   # Beijing days
-    frame = pd.DataFrame({
-        "name": gdf["name"].astype(object), "state": gdf["state"].astype(object),
-        "state_zh": [STATE_LABELS[State(v)][0] for v in gdf["state"]],
-        "danger_level": gdf["level"].astype("int64"),
-        "danger_level_zh": [(reference.label("dangerLevel", int(v)) or "").split(" / ")[0] for v in gdf["level"]],
-        "danger_state": gdf["danger_state"].astype("int64"), "overdue": gdf["overdue"].astype(bool),
-        "source": gdf["source"].astype("int64"),
-        "source_zh": [(reference.label("dangerSrc", int(v)) or "").split(" / ")[0] for v in gdf["source"]],
-        "deadline": gdf["deadline"].astype(object), "department": gdf["department"].astype(object),
-        "unit_id": gdf["unit_id"].astype(object), "registered": registered.dt.strftime("%Y-%m-%d").astype(object)
-    })[names]
-    for column in ("deadline", "department", "unit_id"):
-        frame[column] = frame[column].where(frame[column].notna(), None)
+    frame = pd.DataFrame(gdf[names])
+    registered = gdf["registered_at"]
     epoch = pd.Timestamp(0, tz=UTC)
     lo = ((registered - epoch) // pd.Timedelta(microseconds=1)).to_numpy(dtype="float64")
     spans = (lo, np.full(len(lo), np.inf))
     temporal = (registered.min().to_pydatetime().astimezone(UTC), None)
-    return Collection("hazards", _unique_ids(gdf["id"].tolist(), range(len(gdf))), _rfc7946(gdf.geometry.values),
-                      frame, temporal, spans)
+    return Collection("hazards", _unique_ids(gdf["hazard_id"].tolist(), range(len(gdf))),
+                      _rfc7946(gdf.geometry.values), frame, temporal, spans,
+                      edit_tags=gdf["version"].to_numpy(dtype=np.int64))
 
 
 def build_coverage(store, plant, now: datetime) -> Collection:
@@ -664,7 +655,9 @@ class PlantView:
     def _coverage(self) -> Collection:
         from riskmap import clock
 
-        if self.store is None or self.drawing is not None or self.past:     # today's checks, on the site plan
+        # today's checks: of the units placed on this drawing (the site plan or another: the same units, the same
+        # states as the coverage tiles of that drawing draw); nothing for a past moment
+        if self.store is None or self.past:
             names = [p[0] for p in KIND_INFO["coverage"].properties]
             return Collection("coverage", np.empty(0, dtype=object), np.empty(0, dtype=object),
                               pd.DataFrame({name: pd.Series(dtype=object) for name in names}))

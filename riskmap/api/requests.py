@@ -79,8 +79,9 @@ def store_of(request: Request):
     return request.app.state.store()
 
 
-def writable_collection(request: Request, collection_id: str) -> data.CollectionRef:
-    """The collection a write goes to (its enterprise checked); the past (?at=) is read only."""
+def writable_collection(request: Request, collection_id: str, open_kinds: tuple[str, ...] = ()) -> data.CollectionRef:
+    """The collection a write goes to (its enterprise checked); the past (?at=) is read only, and so are the
+    collections of riskmap.api.ogc_data.READ_ONLY except for the routes that write them (`open_kinds`)."""
     if request.query_params.get("at") is not None:
         raise NotWritableError("过去某一时刻的数据只读，不能修改（去掉 ?at=）/ "
                                "the data of a past moment is read only (drop ?at=)")
@@ -88,7 +89,7 @@ def writable_collection(request: Request, collection_id: str) -> data.Collection
                                   enterprise_param(request), collection_id)
     enter(request, ref.enterprise)
     allowed = data.READ_ONLY.get(ref.kind)
-    if allowed is not None:
+    if allowed is not None and ref.kind not in open_kinds:
         # the Allow header names this collection's methods, not every method of the path (riskmap.api.guard)
         request.scope.setdefault("state", {})[ALLOW_STATE] = ", ".join(allowed)
         where = data.WRITTEN_THROUGH.get(ref.kind, "/api")

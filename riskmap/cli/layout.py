@@ -222,19 +222,23 @@ def regions(
 
 def export(
     out: Annotated[Path, typer.Argument(help=".gpkg（全部图层）或 .geojson（一个图层）")],
-    layer: Annotated[str | None, typer.Option(help="layout | units | regions")] = None,
+    layer: Annotated[str | None, typer.Option(help="layout | units | regions | hazards")] = None,
     method: Annotated[str, typer.Option(help="区域风险方法 highest | weighted")] = "highest",
     db: DbOption = None,
     enterprise: EnterpriseOption = None,
 ) -> None:
-    """导出布局、单元和区域风险 / export layout, units and region risk (GeoPackage or GeoJSON)."""
+    """导出布局、单元、区域风险和隐患 / export layout, units, region risk and hidden hazards (GeoPackage or GeoJSON)."""
     from riskmap.export import export_plant
+    from riskmap.hazards.table import published
     from riskmap.plant import load_plant
     from riskmap.store import open_store
+    from riskmap.store.hazards import hazards_frame
 
     settings = settings_for(db, enterprise)
-    plant = load_plant(open_store(settings.db, create=False), settings.enterprise)
-    written = export_plant(plant, out, layer=layer, method=method)
+    store = open_store(settings.db, create=False)
+    plant = load_plant(store, settings.enterprise)
+    written = export_plant(plant, out, layer=layer, method=method,
+                           hazards=lambda: published(hazards_frame(store, plant.enterprise.name)))
     for name, count in written.items():
         typer.echo(f"{out}: {name} {count} 个要素 / features")
 

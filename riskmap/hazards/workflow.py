@@ -76,6 +76,9 @@ TRANSITIONS: dict[str, Transition] = {t.name: t for t in (
     _t("report", [None], S.REPORTED, "hazard_report", "上报", "report"),
     _t("fix_on_spot", [None], S.CLOSED, "hazard_report", "即查即改", "fix on the spot"),
     _t("confirm", [S.REPORTED], S.CONFIRMED, "hazard_manage", "确认", "confirm"),
+    # A manager corrects the record (place, level, description, …) while it is open, the state unchanged: what
+    # a GIS client's PATCH of a hazard does (riskmap.api.routers.ogc_edit).
+    _t("correct", [S.REPORTED, S.CONFIRMED, S.ASSIGNED, S.RECTIFYING], None, "hazard_manage", "更正", "correct"),
     _t("reject", [S.REPORTED, S.CONFIRMED], S.REJECTED, "hazard_manage", "驳回（非隐患）", "reject (not a hazard)"),
     _t("assign", [S.CONFIRMED], S.ASSIGNED, "hazard_manage", "指派整改", "assign"),
     _t("rectify", [S.ASSIGNED], S.RECTIFYING, "hazard_rectify", "开始整改", "start rectification"),
@@ -100,7 +103,8 @@ ASSIGN_FIELDS = ("rectifier", "rectifier_id", "deadline", "liable_person", "rect
 RECTIFY_FIELDS = ("liable_person", "rectification_measures", "cost", "plan", "comments")
 # What each transition takes besides the reason; "note" is the rectification note or the acceptance comment.
 TAKES: dict[str, tuple[str, ...]] = {
-    "report": REPORT_FIELDS, "fix_on_spot": (*REPORT_FIELDS, "note"), "confirm": CONFIRM_FIELDS, "reject": (),
+    "report": REPORT_FIELDS, "fix_on_spot": (*REPORT_FIELDS, "note"), "confirm": CONFIRM_FIELDS,
+    "correct": CONFIRM_FIELDS, "reject": (),
     "assign": ASSIGN_FIELDS, "rectify": RECTIFY_FIELDS, "submit": ("note", "cost"), "accept": ("note",),
     "send_back": (), "close": (), "request_extension": ("deadline",), "grant_extension": ("deadline",),
     "refuse_extension": (),
@@ -375,7 +379,8 @@ def _refuse_extension(h: Hazard, who: Actor, values: dict, now: datetime) -> Haz
 
 
 RULES: dict[str, Callable[[Hazard, Actor, dict, datetime], Hazard]] = {
-    "report": _report, "fix_on_spot": _fix_on_spot, "confirm": _confirm, "reject": _same, "assign": _assign,
+    "report": _report, "fix_on_spot": _fix_on_spot, "confirm": _confirm, "correct": _confirm, "reject": _same,
+    "assign": _assign,
     "rectify": _rectify, "submit": _submit, "accept": _accept, "send_back": _send_back, "close": _same,
     "request_extension": _request_extension, "grant_extension": _grant_extension,
     "refuse_extension": _refuse_extension,

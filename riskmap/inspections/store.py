@@ -22,13 +22,13 @@ import re
 import secrets
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Text, cast, func, select
 from sqlalchemy.orm import Session
 
 from riskmap.clock import LOCAL_ZONE, local_date
@@ -57,6 +57,7 @@ from riskmap.inspections.occurrences import (
     STATES,
     Occurrence,
     Shutdown,
+    no_gc,
     occurrences,
     shutdowns_by_unit,
     window_of_check,
@@ -216,6 +217,29 @@ def tasks(store: Store, name: str, *, unit_id: str | None = None, active_only: b
         if active_only:
             q = q.where(InspectionTaskRow.active.is_(True))
         return [_task_of(r) for r in s.execute(q.order_by(InspectionTaskRow.id))]
+
+
+# What a task of the schedule reader leaves unread (coverage needs its windows, not who checks what).
+_UNREAD = Assignee()
+
+
+def _schedule(s: Session, ent_id: int) -> list[Task]:
+    """The active tasks of the enterprise with only what their windows need (id, key, unit, cadence, first day):
+    title, items and assignee are left empty. The cadence is read as JSON text and parsed once per distinct text.
+    Why: the whole plant's coverage reads every task, and decoding three JSON columns and two timestamps of 100,000
+    rows was half of its time."""
+    r = InspectionTaskRow
+    rows = s.execute(select(r.id, r.key, r.unit_code, r.starts_on, cast(r.cadence, Text)).where(
+        r.enterprise_id == ent_id, r.active.is_(True)).order_by(r.id))
+    return [Task(key=key, unit_code=code, title="", items=[], cadence=_cadence_text(text), assignee=_UNREAD,
+                 starts_on=starts_on, active=True, id=tid) for tid, key, code, starts_on, text in rows]
+
+
+@lru_cache(maxsize=1024)
+def _cadence_text(text: str) -> Cadence:
+    from riskmap.store.types import loads
+
+    return _cadence_of(loads(text))
 
 
 def _task_row(s: Session, ent_id: int, task_id: Any, lock: bool = False) -> InspectionTaskRow:
@@ -394,13 +418,21 @@ def resolve_checkpoint(store: Store, token: str, *, enterprise: str | None = Non
 
 
 def due(store: Store, name: str, start: datetime, end: datetime, *, now: datetime | None = None,
-        unit_id: str | None = None, person: Inspector | None = None) -> tuple[list[Occurrence], dict[int, Task]]:
+        unit_id: str | None = None, person: Inspector | None = None,
+        schedule_only: bool = False) -> tuple[list[Occurrence], dict[int, Task]]:
     """The occurrences of [start, end) and their states at `now` (of one unit, or of the tasks a person may
-    check), with the tasks by id."""
+    check), with the tasks by id (with `schedule_only`, of the whole plant, the tasks as `_schedule` reads them:
+    without title, items and assignee)."""
     now = now or utcnow()
     if end <= start or end - start > timedelta(days=400):
         raise InputError("时间范围应为正且不超过 400 天 / a range is positive and at most 400 days")
-    chosen = tasks(store, name, unit_id=unit_id)
+    if schedule_only:
+        if unit_id is not None or person is not None:
+            raise ValueError("schedule_only reads the whole plant's tasks")
+        with store.session() as s:
+            chosen = _schedule(s, enterprise_id(s, name, create=False))
+    else:
+        chosen = tasks(store, name, unit_id=unit_id)
     if person is not None:
         chosen = [t for t in chosen if is_assigned(t, name=person.name, post=person.post,
                                                    department=person.department, roles=person.roles)]
@@ -463,10 +495,12 @@ class CoverageState:
     valid_until: datetime | None
     data_version: int
     last_change: int
+    complete: bool = True        # False: some units may be behind (only the checks since were applied; see `updated`)
 
 
-# Writes that change coverage only through the check records they append (and hazards, which coverage ignores).
-CHECKS_ONLY = ("inspection.record", "inspection.photo")
+# Writes that change coverage only through the check records they append (and hazards, which coverage ignores),
+# and the checkpoints issued (the plates drawn: read again, a small query).
+CHECKS_ONLY = ("inspection.record", "inspection.photo", "inspection.checkpoints")
 
 
 def coverage_state(store: Store, name: str, window: str, *, now: datetime | None = None) -> CoverageState:
@@ -476,11 +510,40 @@ def coverage_state(store: Store, name: str, window: str, *, now: datetime | None
         ent_id = enterprise_id(s, name, create=False)
         version, last_change = _version_mark(s, ent_id)
     start, end = window_range(window, now)
-    found, _ = due(store, name, start, end, now=now)
+    found, _ = due(store, name, start, end, now=now, schedule_only=True)
     with store.session() as s:
-        plates = set(s.execute(select(InspectionCheckpointRow.unit_code).where(
-            InspectionCheckpointRow.enterprise_id == ent_id, InspectionCheckpointRow.retired_at.is_(None))).scalars())
-    return CoverageState(unit_coverage(found), plates, _valid_until(found, now), version, last_change)
+        plates = _plates(s, ent_id)
+    with no_gc():                    # millions of windows for a month: no collector passes over them meanwhile
+        return CoverageState(unit_coverage(found), plates, _valid_until(found, now), version, last_change)
+
+
+# The stores a worker process opened, by URL (riskmap.render.tilecache computes large plants' coverage there).
+_WORKER_STORES: dict[str, Any] = {}
+
+
+def coverage_state_of(url: str, name: str, window: str, now: datetime, scope_ids: frozenset[int]) -> CoverageState:
+    """coverage_state in a process of its own (a worker of the tile service): the store at `url` opened once per
+    process without migrating, the reads scoped to `scope_ids` (row security on PostGIS, as the request's)."""
+    from riskmap.store import scope
+    from riskmap.store.engine import create_store_engine
+    from riskmap.store.repository import Store
+
+    store = _WORKER_STORES.get(url)
+    if store is None:
+        store = _WORKER_STORES[url] = Store(create_store_engine(url, create=False))
+    with scope.scoped(scope_ids):
+        return coverage_state(store, name, window, now=now)
+
+
+def worker_ready() -> bool:
+    """Nothing: submitted to a new worker process so that its start (the imports) is paid ahead of its first job."""
+    return True
+
+
+def _plates(s: Session, ent_id: int) -> set[str]:
+    """The units that have a current checkpoint."""
+    return set(s.execute(select(InspectionCheckpointRow.unit_code).where(
+        InspectionCheckpointRow.enterprise_id == ent_id, InspectionCheckpointRow.retired_at.is_(None))).scalars())
 
 
 def _version_mark(s: Session, ent_id: int) -> tuple[int, int]:
@@ -492,37 +555,50 @@ def _version_mark(s: Session, ent_id: int) -> tuple[int, int]:
 
 def _valid_until(found: Sequence[Occurrence], now: datetime) -> datetime | None:
     """The first moment after `now` at which a window of `found` opens or closes (None: none does)."""
-    ahead = [o.end for o in found if o.state == "due" and o.end > now] + \
-        [o.start for o in found if o.state == "upcoming" and o.start > now]
-    return min(ahead, default=None)
+    first = None
+    for o in found:                  # one pass, no list (a month of a large plant's windows is millions)
+        state = o.state
+        at = o.end if state == "due" else o.start if state == "upcoming" else None
+        if at is not None and at > now and (first is None or at < first):
+            first = at
+    return first
 
 
 def updated(store: Store, name: str, window: str, before: CoverageState, *,
-            now: datetime | None = None) -> CoverageState | None:
+            now: datetime | None = None, partial: bool = False) -> CoverageState | None:
     """`before` brought up to the current data version by recomputing only the units whose checks were saved since
-    (the audit trail names each write: when every write since is a check, a photo or a hazard, only those records'
-    units can have changed); None when something else was written (a task, a shutdown, a checkpoint, the ledger,
+    (the audit trail names each write: when every write since is a check, a photo, a hazard or checkpoints issued,
+    only those records' units and the plates can have changed); None when something else was written (a task, a
+    shutdown, the ledger,
     the layout …), when the audit trail does not account for every version in between, or when a window boundary
     has passed since (`before.valid_until`): then the whole plant is computed again (coverage_state).
+
+    With `partial`, never None: the units of the checks saved since are recomputed all the same, and the state is
+    marked incomplete (`complete` False) when the whole plant is due for a new computation; what a map serves while
+    that runs, so that a check just saved shows at once. When no unit's state moved, the result shares `before`'s
+    states (the same dict: a tile drawn from them still holds).
 
     Why: a check saved must show on the map at once (issue 14: ≤ 300 ms), and recomputing the windows of every task
     of a 100,000-unit plant for one check costs seconds."""
     now = now or utcnow()
-    if before.valid_until is not None and now >= before.valid_until:
+    passed = before.valid_until is not None and now >= before.valid_until
+    if passed and not partial:
         return None
+    complete = before.complete and not passed
     with store.session() as s:
         ent_id = enterprise_id(s, name, create=False)
         version, last_change = _version_mark(s, ent_id)
-        if version == before.data_version:
-            return before
+        if version == before.data_version and last_change == before.last_change:
+            return before if complete == before.complete else replace(before, complete=complete)
         rows = s.execute(select(ChangeRow.data_version, ChangeRow.action, ChangeRow.item_ids).where(
             ChangeRow.enterprise_id == ent_id, ChangeRow.id > before.last_change,
             ChangeRow.id <= last_change)).all()
         versions = {r.data_version for r in rows}
-        if versions != set(range(before.data_version + 1, version + 1)):
-            return None
-        if any(r.action not in CHECKS_ONLY and not r.action.startswith("hazard.") for r in rows):
-            return None
+        if versions != set(range(before.data_version + 1, version + 1)) or \
+                any(r.action not in CHECKS_ONLY and not r.action.startswith("hazard.") for r in rows):
+            if not partial:
+                return None
+            complete = False
         record_ids = sorted({int(i) for r in rows if r.action == "inspection.record" for i in r.item_ids
                              if str(i).isdigit()})
         codes: set[str] = set()
@@ -531,16 +607,22 @@ def updated(store: Store, name: str, window: str, before: CoverageState, *,
                 InspectionRecordRow, InspectionRecordRow.task_id == InspectionTaskRow.id).where(
                 InspectionRecordRow.enterprise_id == ent_id,
                 InspectionRecordRow.id.in_(record_ids[at:at + CHUNK_ROWS]))).scalars())
-    states = dict(before.states)
+        plates = before.plates
+        if any(r.action == "inspection.checkpoints" for r in rows):
+            plates = _plates(s, ent_id)
+    states = before.states
     if codes:
         start, end = window_range(window, now)
         fresh = unit_states(store, name, sorted(codes), start, end, now=now)
-        for code in codes:
-            if code in fresh:
-                states[code] = fresh[code]
-            else:
-                states.pop(code, None)
-    return CoverageState(states, before.plates, before.valid_until, version, last_change)
+        if any(fresh.get(code) != states.get(code) for code in codes):
+            states = dict(states)
+            for code in codes:
+                if code in fresh:
+                    states[code] = fresh[code]
+                else:
+                    states.pop(code, None)
+    return CoverageState(states, plates if plates != before.plates else before.plates, before.valid_until, version,
+                         last_change, complete)
 
 
 def unit_states(store: Store, name: str, codes: Sequence[str], start: datetime, end: datetime, *,

@@ -17,6 +17,7 @@ import io
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -106,7 +107,8 @@ class HazardData:
     x: np.ndarray
     y: np.ndarray
     frame: pd.DataFrame            # id, name, state, group, level, overdue, danger_state, department, unit_id,
-                                   # deadline (row i at x[i], y[i])
+                                   # deadline, by_unit, registered_at, row (row i at x[i], y[i])
+    mark: int = 0                  # the last hazard event read (riskmap.store.hazards.hazards_frame)
 
     def __len__(self) -> int:
         return len(self.x)
@@ -117,20 +119,61 @@ class HazardData:
         return np.flatnonzero((self.x >= minx) & (self.x <= maxx) & (self.y >= miny) & (self.y <= maxy))
 
 
+COLUMNS = ("id", "name", "state", "level", "overdue", "danger_state", "department", "unit_id", "deadline",
+           "by_unit", "registered_at", "row")
+
+
 def build_hazard_data(frame: Any, style: Any, owner: Any, version: int) -> HazardData:
     """HazardData from hazards_frame's GeoDataFrame (EPSG:4326): hazards without a place are left out."""
+    mark = int(frame.attrs.get("mark", 0))
     frame = frame[~(frame.geometry.isna() | frame.geometry.is_empty)] if len(frame) else frame
     if not len(frame):
         empty = np.zeros(0)
-        return HazardData(owner, version, empty, empty, pd.DataFrame(columns=["id", "state", "group", "level"]))
+        return HazardData(owner, version, empty, empty, pd.DataFrame(columns=[*COLUMNS, "group"]), mark)
     points = shapely.point_on_surface(frame.to_crs(3857).geometry.to_numpy())
     xy = shapely.get_coordinates(points)
-    table = pd.DataFrame({c: frame[c].to_numpy() for c in ("id", "name", "state", "level", "overdue",
-                                                           "danger_state", "department", "unit_id", "deadline")})
+    table = pd.DataFrame({c: frame[c].to_numpy() for c in COLUMNS})
     table["level"] = table["level"].fillna(0).astype(int)
     table["overdue"] = table["overdue"].astype(bool)
+    table["by_unit"] = table["by_unit"].astype(bool)
     table["group"] = [style.group_of(s) for s in table["state"]]
-    return HazardData(owner, version, xy[:, 0].copy(), xy[:, 1].copy(), table)
+    return HazardData(owner, version, xy[:, 0].copy(), xy[:, 1].copy(), table, mark)
+
+
+@lru_cache(maxsize=1)
+def _to_mercator():
+    from pyproj import Transformer
+
+    return Transformer.from_crs(4326, 3857, always_xy=True)
+
+
+def patched(old: HazardData, changes: Any, style: Any, version: int, unit_places: dict[str, Any]) -> HazardData:
+    """`old` with the hazards changed since its mark replaced by what they are now (`changes`: hazards_frame with
+    `changed_since`), the hazards drawn inside their unit moved to where the unit is drawn now (`unit_places`:
+    lon/lat points by unit code; a layout edit moves them without a hazard event), in the order of a full read
+    (newest registered first). Equal to a fresh build_hazard_data of the same version (tests check)."""
+    fresh = build_hazard_data(changes, style, old.owner, version)
+    keep = ~old.frame["id"].isin(set(changes.attrs.get("changed") or ())).to_numpy()
+    frame = pd.concat([old.frame[keep], fresh.frame], ignore_index=True) if len(fresh) else \
+        old.frame[keep].reset_index(drop=True)
+    x = np.concatenate([old.x[keep], fresh.x])
+    y = np.concatenate([old.y[keep], fresh.y])
+    inside = np.flatnonzero(frame["by_unit"].to_numpy(dtype=bool))
+    if len(inside):
+        codes = frame["unit_id"].to_numpy(dtype=object)[inside]
+        places = [unit_places.get(code) for code in codes]
+        gone = np.array([p is None for p in places])
+        lon = np.array([np.nan if p is None else p.x for p in places], dtype=float)
+        lat = np.array([np.nan if p is None else p.y for p in places], dtype=float)
+        x[inside], y[inside] = _to_mercator().transform(lon, lat)
+        if gone.any():                               # its unit is no longer drawn: no place, as in a full read
+            drop = np.ones(len(frame), bool)
+            drop[inside[gone]] = False
+            frame, x, y = frame[drop].reset_index(drop=True), x[drop], y[drop]
+    order = np.lexsort((-frame["row"].to_numpy(dtype=np.int64),
+                        -pd.to_datetime(frame["registered_at"], utc=True).astype("int64").to_numpy()))
+    return HazardData(old.owner, version, x[order].copy(), y[order].copy(), frame.iloc[order].reset_index(drop=True),
+                      int(changes.attrs.get("mark", old.mark)))
 
 
 class HazardTiles:
@@ -144,6 +187,7 @@ class HazardTiles:
         self._data: OrderedDict[tuple, HazardData] = OrderedDict()
         self._lock = threading.Lock()
         self.builds = 0
+        self.patches = 0
 
     def style(self) -> Any:
         """The hazards style (cached per file modification by the loader)."""
@@ -161,10 +205,12 @@ class HazardTiles:
             if found is not None:
                 self._data.move_to_end(key)
                 return found
-        frame = hazards_frame(self.service.store, name, **filters.store_args())
         owner = (HAZARDS, ent_id, day, filters.signature())
-        data = build_hazard_data(frame, self.style(), owner, version)
-        self.builds += 1
+        data = self._patch(ent_id, name, version, day, filters)
+        if data is None:
+            frame = hazards_frame(self.service.store, name, **filters.store_args())
+            data = build_hazard_data(frame, self.style(), owner, version)
+            self.builds += 1
         cache = self.service.cache
         if cache.generation(owner) != version:
             cache.clear(owner)
@@ -174,6 +220,27 @@ class HazardTiles:
             while len(self._data) > KEPT:
                 self._data.popitem(last=False)
         return data
+
+    def _patch(self, ent_id: int, name: str, version: int, day: Any, filters: HazardFilters) -> HazardData | None:
+        """The data at `version` from the newest earlier one of the same day and filters, by reading only the
+        hazards changed since (a report costs what it changes, not the whole layer); None when there is none or
+        the filters ask for a past moment (`at`: open then, which a later step can change)."""
+        from riskmap.store.hazards import hazards_frame, unit_locations
+
+        if filters.at is not None:
+            return None
+        with self._lock:
+            earlier = [d for (e, v, d_, f), d in self._data.items()
+                       if e == ent_id and d_ == day and f == filters and v < version]
+        if not earlier:
+            return None
+        old = max(earlier, key=lambda d: d.version)
+        changes = hazards_frame(self.service.store, name, changed_since=old.mark, **filters.store_args())
+        codes = set(old.frame.loc[old.frame["by_unit"].astype(bool), "unit_id"].dropna())
+        codes |= set(changes.loc[changes["by_unit"].astype(bool), "unit_id"].dropna()) if len(changes) else set()
+        places = unit_locations(self.service.store, name, codes) if codes else {}
+        self.patches += 1
+        return patched(old, changes, self.style(), version, places)
 
     def key(self, data: HazardData, fmt: str, view: TileView, scale: int) -> Any:
         """The cache key of a hazards tile (the owner carries enterprise, day and filters)."""

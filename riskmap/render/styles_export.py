@@ -21,7 +21,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from riskmap.render.style import LayerStyle, Stroke, SymbolClass, load_layer_style
+from riskmap.render.style import HazardStyle, LayerStyle, Stroke, SymbolClass, load_hazard_style, load_layer_style
 from riskmap.vocabulary import PART_ZH, split_table, table_names
 
 PT_PER_PX = 0.75
@@ -147,6 +147,91 @@ def qgis_qml(layer: str, part: str = "areas") -> str:
     return "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n" + ET.tostring(root, encoding="unicode")
 
 
+# ---------------------------------------------------------------------------------------------------- hazards
+
+
+def _hazard_rules(style: HazardStyle) -> list[tuple[str, str, str, str | None]]:
+    """(key, legend label, QGIS filter, group) of the hazards' symbols: the overdue halo of each shape first
+    (drawn under every symbol), then each shape × state group. The last group also takes states it does not
+    list, as the tiles draw an unknown state (grey, never a risk colour)."""
+    rules = []
+    for level, shape in (("major", "1"), ("general", "0")):
+        zh = "重大" if level == "major" else "一般"
+        rules.append((f"overdue-{level}", f"已超期（{zh}，外圈）/ Overdue ({level}, ring)",
+                      f'"overdue" AND "danger_level" = {shape}', None))
+    listed = [st for g in style.groups.values() for st in g["states"]]
+    names = list(style.groups)
+    for level, shape in (("major", "1"), ("general", "0")):
+        zh = "重大隐患" if level == "major" else "一般隐患"
+        for name in names:
+            group = style.groups[name]
+            states = ", ".join(f"'{st}'" for st in group["states"])
+            test = f'"state" IN ({states})'
+            if name == names[-1]:
+                others = ", ".join(f"'{st}'" for st in listed if st not in group["states"])
+                test = f'"state" NOT IN ({others})' if others else "TRUE"
+            rules.append((f"{level}-{name}", f"{zh}·{group['zh']} / {level.title()} hazard, {group['en']}",
+                          f'"danger_level" = {shape} AND {test}', name))
+    return rules
+
+
+def _hazard_marker(parent: ET.Element, name: str, style: HazardStyle, level: str, group: str | None) -> None:
+    """The marker of one rule, as hazardtiles.draw_symbol paints it at POINT_ZOOM: the shape filled by its
+    group with a black outline, or (group None) the overdue ring, a white casing under a black line."""
+    symbol = ET.SubElement(parent, "symbol", type="marker", name=name, alpha="1", clip_to_extent="1", force_rhr="0")
+    diameter = style.size_at(POINT_ZOOM)
+    shape = style.shapes[level]
+    grow = 1.2 if shape == "diamond" else 1.0
+    if group is None:
+        width = float(style.halo["width"])
+        ring = diameter / 2 * grow + float(style.halo["gap"]) + width / 2
+        for colour, line, level_pass in ((style.halo["casing"], width * 2.2, 0), (style.halo["colour"], width, 1)):
+            _symbol_layer(symbol, "SimpleMarker", level_pass, {
+                "name": "circle", "color": "0,0,0,0", "size": _pt(ring * 2), "size_unit": "Point",
+                "outline_style": "solid", "outline_color": _rgba(colour), "outline_width": _pt(line),
+                "outline_width_unit": "Point", "scale_method": "diameter"})
+        return
+    _symbol_layer(symbol, "SimpleMarker", 2, {
+        "name": shape, "color": _rgba(style.groups[group]["fill"]), "size": _pt(diameter * grow),
+        "size_unit": "Point", "outline_style": "solid", "outline_color": _rgba(style.outline["colour"]),
+        "outline_width": _pt(float(style.outline["width"])), "outline_width_unit": "Point",
+        "scale_method": "diameter"})
+
+
+def qgis_hazards_qml(part: str = "points") -> str:
+    """A QGIS style (QML) for the hazards: a rule-based renderer (shape by level, fill by state, a ring when
+    overdue), majors drawn over generals; an area is drawn at a point inside it, as the tiles draw it."""
+    import uuid
+
+    style = load_hazard_style()
+    root = ET.Element("qgis", version=QGIS_VERSION, styleCategories="Symbology|Legend")
+    renderer = ET.SubElement(root, "renderer-v2", type="RuleRenderer", symbollevels="1", enableorderby="1",
+                             forceraster="0", referencescale="-1")
+    rules = ET.SubElement(renderer, "rules", key=f"{{{uuid.uuid5(uuid.NAMESPACE_URL, 'riskmap-hazards')}}}")
+    symbols = ET.SubElement(renderer, "symbols")
+    for i, (key, label, test, group) in enumerate(_hazard_rules(style)):
+        ET.SubElement(rules, "rule", key=f"{{{uuid.uuid5(uuid.NAMESPACE_URL, 'riskmap-hazards-' + key)}}}",
+                      symbol=str(i), label=label, filter=test)
+        level = key.split("-")[-1] if group is None else key.split("-")[0]
+        if part == "points":
+            _hazard_marker(symbols, str(i), style, level, group)
+            continue
+        fill = ET.SubElement(symbols, "symbol", type="fill", name=str(i), alpha="1", clip_to_extent="1",
+                             force_rhr="0")
+        layer = ET.SubElement(fill, "layer", {"class": "CentroidFill", "enabled": "1", "locked": "0",
+                                              "pass": "0" if group is None else "2"})
+        _options(layer, {"point_on_surface": "1", "point_on_all_parts": "0", "clip_points": "0",
+                         "clip_on_current_part_only": "0"})
+        _hazard_marker(layer, f"@{i}@0", style, level, group)
+    order = ET.SubElement(renderer, "orderby")
+    ET.SubElement(order, "orderByClause", asc="1", nullsFirst="0").text = '"danger_level"'
+    ET.SubElement(root, "blendMode").text = "0"
+    ET.SubElement(root, "featureBlendMode").text = "0"
+    ET.SubElement(root, "layerOpacity").text = "1"
+    ET.indent(root)
+    return "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n" + ET.tostring(root, encoding="unicode")
+
+
 LAYER_STYLES_COLUMNS = ("f_table_catalog", "f_table_schema", "f_table_name", "f_geometry_column", "styleName",
                         "styleQML", "styleSLD", "useAsDefault", "description", "owner", "ui", "update_time")
 
@@ -160,12 +245,14 @@ def qgis_layer_styles(tables: list[str], geometry_column: str = "geom"):
     rows = []
     for table in tables:
         layer, part = split_table(table)
-        style = load_layer_style(layer)
+        style = load_hazard_style() if layer == "hazards" else load_layer_style(layer)
+        qml = qgis_hazards_qml(part) if layer == "hazards" else qgis_qml(layer, part)
         rows.append({"f_table_catalog": "", "f_table_schema": "", "f_table_name": table,
                      "f_geometry_column": geometry_column, "styleName": f"riskmap {table}",
-                     "styleQML": qgis_qml(layer, part), "styleSLD": sld([table]), "useAsDefault": True,
-                     "description": f"{style.title_zh}（{PART_ZH[part]}）/ {style.title_en}: riskmap 四色图样式 / "
-                                    "riskmap four-colour style",
+                     "styleQML": qml, "styleSLD": sld([table]), "useAsDefault": True,
+                     "description": f"{style.title_zh}（{PART_ZH[part]}）/ {style.title_en}: " + (
+                         "riskmap 隐患符号 / riskmap hazard symbols" if layer == "hazards" else
+                         "riskmap 四色图样式 / riskmap four-colour style"),
                      "owner": "riskmap", "ui": None, "update_time": now})
     return pd.DataFrame(rows, columns=list(LAYER_STYLES_COLUMNS))
 
@@ -207,6 +294,70 @@ def _sld_rule(fts: ET.Element, title: str, rank: int | None) -> ET.Element:
     return rule
 
 
+def _equal(parent: ET.Element, name: str, value: str) -> None:
+    eq = ET.SubElement(parent, _q(OGC_NS, "PropertyIsEqualTo"))
+    ET.SubElement(eq, _q(OGC_NS, "PropertyName")).text = name
+    ET.SubElement(eq, _q(OGC_NS, "Literal")).text = value
+
+
+def _sld_hazards(user: ET.Element, style: HazardStyle) -> None:
+    """The hazards' rules (see _hazard_rules) as SLD: the overdue rings first, then general, then major symbols
+    (one FeatureTypeStyle each, drawn in that order); a diamond is a square turned 45°, as SLD 1.0 has no diamond."""
+    listed = [st for g in style.groups.values() for st in g["states"]]
+    rules = _hazard_rules(style)
+    order = [r for r in rules if r[3] is None] + [r for r in rules if r[0].startswith("general-")] + \
+        [r for r in rules if r[0].startswith("major-")]
+    fts = None
+    for key, label, _test, group in order:
+        head = key.split("-")[0]
+        if fts is None or head != fts.get("riskmap-head"):
+            fts = ET.SubElement(user, _q(SLD_NS, "FeatureTypeStyle"))
+            fts.set("riskmap-head", head)
+        rule = ET.SubElement(fts, _q(SLD_NS, "Rule"))
+        ET.SubElement(rule, _q(SLD_NS, "Name")).text = key
+        ET.SubElement(rule, _q(SLD_NS, "Title")).text = label
+        both = ET.SubElement(ET.SubElement(rule, _q(OGC_NS, "Filter")), _q(OGC_NS, "And"))
+        level = key.split("-")[-1] if group is None else head
+        _equal(both, "danger_level", "1" if level == "major" else "0")
+        if group is None:
+            _equal(both, "overdue", "true")
+        else:
+            states = style.groups[group]["states"]
+            if group == list(style.groups)[-1]:
+                states = [st for st in listed if st not in states]
+                parent = ET.SubElement(both, _q(OGC_NS, "Not"))
+            else:
+                parent = both
+            anyof = ET.SubElement(parent, _q(OGC_NS, "Or")) if len(states) > 1 else parent
+            for st in states:
+                _equal(anyof, "state", st)
+        shape = style.shapes[level]
+        grow = 1.2 if shape == "diamond" else 1.0
+        diameter = style.size_at(POINT_ZOOM)
+        width = float(style.halo["width"])
+        layers = ([(style.halo["casing"], width * 2.2), (style.halo["colour"], width)] if group is None
+                  else [(None, float(style.outline["width"]))])
+        for casing, line in layers:
+            sym = ET.SubElement(rule, _q(SLD_NS, "PointSymbolizer"))
+            graphic = ET.SubElement(sym, _q(SLD_NS, "Graphic"))
+            mark = ET.SubElement(graphic, _q(SLD_NS, "Mark"))
+            if group is None:
+                ET.SubElement(mark, _q(SLD_NS, "WellKnownName")).text = "circle"
+                _css(mark, "Stroke", {"stroke": casing, "stroke-width": _pt(line)})
+                size = (diameter / 2 * grow + float(style.halo["gap"]) + width / 2) * 2
+            else:
+                ET.SubElement(mark, _q(SLD_NS, "WellKnownName")).text = "square" if shape == "diamond" else "circle"
+                _css(mark, "Fill", {"fill": style.groups[group]["fill"], "fill-opacity": "1"})
+                _css(mark, "Stroke", {"stroke": style.outline["colour"], "stroke-width": _pt(line)})
+                # a square of side s turned 45° spans s·√2: the diamond's width is diameter × grow
+                size = diameter * grow / (2 ** 0.5) if shape == "diamond" else diameter
+            ET.SubElement(graphic, _q(SLD_NS, "Size")).text = _pt(size)
+            if group is not None and shape == "diamond":
+                ET.SubElement(graphic, _q(SLD_NS, "Rotation")).text = "45"
+    for element in user.iter(_q(SLD_NS, "FeatureTypeStyle")):
+        element.attrib.pop("riskmap-head", None)
+
+
 def sld(tables: list[str]) -> str:
     """An SLD 1.0 StyledLayerDescriptor with a NamedLayer per table (regions, units_areas, …)."""
     ET.register_namespace("", SLD_NS)
@@ -215,13 +366,16 @@ def sld(tables: list[str]) -> str:
     root = ET.Element(_q(SLD_NS, "StyledLayerDescriptor"), version="1.0.0")
     for table in tables:
         layer, part = split_table(table)
-        style = load_layer_style(layer)
+        style = load_hazard_style() if layer == "hazards" else load_layer_style(layer)
         named = ET.SubElement(root, _q(SLD_NS, "NamedLayer"))
         ET.SubElement(named, _q(SLD_NS, "Name")).text = table
         user = ET.SubElement(named, _q(SLD_NS, "UserStyle"))
         ET.SubElement(user, _q(SLD_NS, "Name")).text = f"riskmap-{table}"
         ET.SubElement(user, _q(SLD_NS, "Title")).text = f"{style.title_zh}（{PART_ZH[part]}）/ {style.title_en}"
         ET.SubElement(user, _q(SLD_NS, "IsDefault")).text = "1"
+        if layer == "hazards":
+            _sld_hazards(user, style)
+            continue
         for rank, c in enumerate(style.classes):           # draw order: one FeatureTypeStyle per class
             fts = ET.SubElement(user, _q(SLD_NS, "FeatureTypeStyle"))
             rule = _sld_rule(fts, legend_label(c), rank)

@@ -14,10 +14,15 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
+import itertools
 import json
+import logging
+import multiprocessing
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,7 +34,7 @@ from riskmap.render.tiledata import TileData, load_tiledata, past_tiledata, read
 from riskmap.store.mapdata import LAYERS, current_state, has_map
 from riskmap.store.scope import ALL as SCOPE_ALL
 from riskmap.store.scope import SETTING as SCOPE_SETTING
-from riskmap.store.scope import ids_readable_by, narrow
+from riskmap.store.scope import ids_readable_by, narrow, scoped
 
 DEFAULT_CACHE_MB = 256.0
 STYLE_RECHECK_S = 1.0
@@ -42,10 +47,33 @@ STALENESS = "staleness"                          # units by days since their las
 FLAGGABLE = ("units", STALENESS)
 COVERAGE = "coverage"                            # units by the state of their checks (layers/coverage.yaml)
 COVERAGE_WINDOWS = ("today", "week", "month")
-COVERAGE_KEPT = 8                                # coverage states kept in memory (per version, window and day)
+# A plant with at most this many units under inspection has its coverage recomputed in the request that needs it
+# (well under a second); a larger one in the background, its previous state served meanwhile.
+COVERAGE_SYNC_UNITS = 2_000
+COVERAGE_WORKER_S = 600.0                        # a worker's recomputation taking longer: given up, done here
+COVERAGE_KEPT = 8                                # coverage states kept by label (for the render of a key just made)
 
 
 # ---------------------------------------------------------------------------------------------- the cache
+
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class _Coverage:
+    """The coverage an (enterprise, window) serves: its CoverageState, the label tile keys carry (new whenever what
+    the tiles draw changes) and the Beijing day it was computed for."""
+
+    state: Any
+    label: str
+    day: str
+
+    def fresh(self, now: Any, today: str) -> bool:
+        """Whether it is still the whole plant's state (no full computation due: complete, same day, no window
+        opened or closed since)."""
+        until = self.state.valid_until
+        return bool(self.state.complete) and self.day == today and (until is None or now < until)
 
 
 @dataclass(frozen=True)
@@ -376,7 +404,19 @@ class TileService:
         self._drawings: OrderedDict[tuple, TileData] = OrderedDict()
         self._past_lock = threading.Lock()
         self._past_build_lock = threading.Lock()
-        self._coverage: OrderedDict[tuple, Any] = OrderedDict()      # CoverageState by (enterprise, version, …)
+        # Coverage: the state each (enterprise, window) serves now, the states tiles were keyed by (their label →
+        # state, for the render of a key made a moment before), one lock per (enterprise, window) for its
+        # incremental updates, the full recomputations running in the background.
+        self._coverage: dict[tuple, _Coverage] = {}
+        self._coverage_labels: OrderedDict[tuple, Any] = OrderedDict()
+        self._coverage_locks: dict[tuple, threading.Lock] = {}
+        self._coverage_builds: dict[tuple, threading.Thread] = {}
+        self._coverage_serial = itertools.count(1)
+        self.coverage_rebuilds = 0    # full computations of a plant's coverage (first use and background)
+        self.coverage_sync_units = COVERAGE_SYNC_UNITS
+        # A background recomputation runs in a worker process (its Python does not hold this one's GIL, so tiles
+        # are answered at full speed meanwhile) when the database can be opened from another process.
+        self.coverage_process = _shareable_url(store) is not None
         self.renders = 0              # tiles made (not served from the cache)
 
     def style(self, layer: str) -> Any:
@@ -582,8 +622,9 @@ class TileService:
             labels: bool = True, flagged: bool = False, sources: str | None = None,
             window: str | None = None) -> TileKey:
         """The cache key of a tile; an unknown layer or format, or a labels tile not in PNG, raises NotFoundError (404).
-        A coverage tile's key holds its window, the day and the data version (a check saved changes no map
-        feature, so no invalidation would reach it: a new version gives new keys instead)."""
+        A coverage tile's key holds its window and the label of the coverage state it draws (the day, a serial
+        and the data version: a check saved changes no map feature, so no invalidation would reach it; a state
+        whose drawing changed gives new keys instead, one that did not keeps them)."""
         if layer not in LAYERS and layer not in (LABELS, STALENESS, COVERAGE):
             known = "、".join((*LAYERS, LABELS, STALENESS, COVERAGE))
             raise NotFoundError(f"没有名为 “{layer}” 的瓦片图层，可选：{known} / no tile layer {layer!r}")
@@ -597,10 +638,9 @@ class TileService:
         flagged = bool(flagged) and layer in FLAGGABLE
         if layer == STALENESS or flagged:          # "overdue" and days since assessment move with the day
             day = self.today() if data.as_of is None else local_day(data.as_of.at)
-        if layer == COVERAGE:          # and until when its states hold (a window opening or closing)
-            window, today = coverage_window(window, data), self.today()
-            until = self.coverage_states(data, window, today).valid_until
-            day = f"{window}@{today}@v{data.version}@{'-' if until is None else until.isoformat()}"
+        if layer == COVERAGE:          # and which coverage state it draws (its label: changes with its content)
+            window = coverage_window(window, data)
+            day = f"{window}@{self.coverage_states(data, window).label}"
         owner = data.enterprise_id if data.owner is None else data.owner
         return TileKey(owner, layer, fmt, view.z, view.x, view.y, scale if png else 1,
                        bool(hatch) if png and layer not in (LABELS, STALENESS, COVERAGE) else False,
@@ -681,43 +721,122 @@ class TileService:
             layers.append((over, style))
         return render_layers_png(layers, view, scale=scale, hatch=True, labels=labels)
 
-    def coverage_states(self, data: TileData, window: str, day: str) -> Any:
-        """Each unit's coverage state in `window` and the units with a checkpoint (a CoverageState of
-        riskmap.inspections.store), kept per (enterprise, data version, window, day) for the last COVERAGE_KEPT asked
-        for, and good until its `valid_until` (a window opening or closing). A new data version starts from the
-        newest kept state of the same window and day: when only checks were saved since, only their units are
-        recomputed (riskmap.inspections.store.updated); otherwise, and when `valid_until` has passed, the whole
-        plant is."""
+    def coverage_states(self, data: TileData, window: str, *, wait: bool = True) -> _Coverage | None:
+        """The coverage `window` of the enterprise serves for `data` (a _Coverage: the CoverageState of
+        riskmap.inspections.store and the label tile keys carry).
+
+        Never older than `data`'s version as far as checks go: a check saved since the state held is applied to it
+        here, in its units only (riskmap.inspections.store.updated, milliseconds), so a client that has just checked
+        in sees its check on the next tile (checkpoints issued: the plates read again). Anything that needs the whole
+        plant computed again (a task, shutdown or ledger written; a window opening or closing; a new day) is, on a
+        plant of more than `coverage_sync_units` units, computed in the background (in a worker process when the
+        database can be opened from one) while the state held, with the checks since applied, is served; the new
+        state replaces it in one assignment when done. A smaller plant is computed at once. Only the first use of
+        a window waits for a full computation. `wait` False: None instead of any reading of the database (the event
+        loop's fast path)."""
         from riskmap.clock import now as clock_now
         from riskmap.inspections import store as ins
 
-        found_key = (data.enterprise_id, data.version, window, day)
-        now = clock_now()
+        slot = (data.enterprise_id, window)
+        held = self._coverage.get(slot)
+        if held is not None and held.state.data_version >= data.version:
+            if held.fresh(clock_now(), self.today()):
+                return held
+            if len(held.state.states) > self.coverage_sync_units:
+                self._rebuild_coverage(slot, data.enterprise)
+                return held
+        if not wait:
+            return None
+        with self._coverage_lock(slot):
+            held = self._coverage.get(slot)
+            now = clock_now()
+            if held is not None and held.state.data_version >= data.version and held.fresh(now, self.today()):
+                return held
+            if held is not None:
+                state = ins.updated(self.store, data.enterprise, window, held.state, now=now, partial=True)
+                if state.states is held.state.states and state.plates is held.state.plates:
+                    held = _Coverage(state, held.label, held.day)        # nothing drawn moved: same tiles
+                    self._coverage[slot] = held
+                else:
+                    held = self._hold(slot, state, held.day)
+                if held.fresh(now, self.today()):
+                    return held
+                if len(held.state.states) > self.coverage_sync_units:
+                    self._rebuild_coverage(slot, data.enterprise)
+                    return held
+            self.coverage_rebuilds += 1            # nothing to serve meanwhile, or a small plant: computed now
+            day = self.today()
+            held = self._hold(slot, ins.coverage_state(self.store, data.enterprise, window, now=now), day)
+            if len(held.state.states) > self.coverage_sync_units and self.coverage_process:
+                _coverage_pool().submit(ins.worker_ready)       # its start-up paid now, not in the first recomputation
+            return held
 
-        def fresh(state) -> bool:
-            return state is not None and (state.valid_until is None or now < state.valid_until)
+    def _coverage_lock(self, slot: tuple) -> threading.Lock:
+        with self._locks_lock:
+            return self._coverage_locks.setdefault(slot, threading.Lock())
 
+    def _hold(self, slot: tuple, state: Any, day: str) -> _Coverage:
+        """Serve `state` for `slot` from now on, under a new label (tiles drawn from it get new keys)."""
+        label = f"{day}@s{next(self._coverage_serial)}@v{state.data_version}"
+        held = _Coverage(state, label, day)
         with self._past_lock:
-            found = self._coverage.get(found_key)
-            if fresh(found):
-                self._coverage.move_to_end(found_key)
-                return found
-        with self._past_build_lock:
-            with self._past_lock:
-                found = self._coverage.get(found_key)
-                same = [(k[1], v) for k, v in self._coverage.items()
-                        if (k[0], k[2], k[3]) == (data.enterprise_id, window, day) and k[1] <= data.version]
-            if not fresh(found):
-                base = max(same, key=lambda kv: kv[0])[1] if same else None
-                found = ins.updated(self.store, data.enterprise, window, base, now=now) if base is not None else None
-                if found is None:
-                    found = ins.coverage_state(self.store, data.enterprise, window, now=now)
-                with self._past_lock:
-                    self._coverage[found_key] = found
-                    self._coverage.move_to_end(found_key)
-                    while len(self._coverage) > COVERAGE_KEPT:
-                        self._coverage.popitem(last=False)
-        return found
+            self._coverage_labels[(slot[0], f"{slot[1]}@{label}")] = state
+            while len(self._coverage_labels) > COVERAGE_KEPT:
+                self._coverage_labels.popitem(last=False)
+        self._coverage[slot] = held                # one assignment: a reader sees the old state or the new one
+        return held
+
+    def _rebuild_coverage(self, slot: tuple, enterprise: str) -> None:
+        """Start computing the whole plant's coverage of `slot` in the background (unless it already is)."""
+        with self._locks_lock:
+            running = self._coverage_builds.get(slot)
+            if running is not None and running.is_alive():
+                return
+            worker = threading.Thread(target=self._rebuild_run, args=(slot, enterprise), daemon=True,
+                                      name=f"coverage-{slot[0]}-{slot[1]}")
+            self._coverage_builds[slot] = worker
+        worker.start()
+
+    def _rebuild_run(self, slot: tuple, enterprise: str) -> None:
+        from riskmap.clock import now as clock_now
+
+        try:
+            with scoped({int(slot[0])}):     # a thread of its own: the request's scope does not follow it
+                self.coverage_rebuilds += 1
+                day = self.today()
+                state = self._full_coverage(enterprise, slot, clock_now())
+                with self._coverage_lock(slot):    # not in the middle of an incremental update
+                    self._hold(slot, state, day)
+        except Exception:                          # the state held stays served; the next request tries again
+            log.exception("coverage of enterprise %s (%s) not recomputed", enterprise, slot[1])
+        finally:
+            with self._locks_lock:
+                if self._coverage_builds.get(slot) is threading.current_thread():
+                    del self._coverage_builds[slot]
+
+    def _full_coverage(self, enterprise: str, slot: tuple, now: Any) -> Any:
+        """The whole plant's coverage of `slot` at `now`, computed in the worker process when there is one (a
+        worker that failed to start or died: here)."""
+        from riskmap.inspections import store as ins
+
+        url = _shareable_url(self.store) if self.coverage_process else None
+        if url is not None:
+            try:
+                return _coverage_pool().submit(ins.coverage_state_of, url, enterprise, slot[1], now,
+                                               frozenset({int(slot[0])})).result(timeout=COVERAGE_WORKER_S)
+            except (BrokenProcessPool, TimeoutError):
+                _reset_coverage_pool()
+                log.warning("coverage worker process lost or stuck; computing in the service's process")
+        return ins.coverage_state(self.store, enterprise, slot[1], now=now)
+
+    def coverage_settled(self, enterprise_id: int, window: str, timeout: float = 60.0) -> bool:
+        """Wait for a background recomputation of the coverage to finish (tests, benchmarks); False on timeout."""
+        with self._locks_lock:
+            running = self._coverage_builds.get((enterprise_id, window))
+        if running is not None:
+            running.join(timeout)
+            return not running.is_alive()
+        return True
 
     def _coverage_tile(self, data: TileData, ld, hits: np.ndarray, view: TileView, fmt: str, style: Any, scale: int,
                        labels: bool, day: str) -> bytes:
@@ -729,8 +848,11 @@ class TileService:
 
         if not len(hits):
             return empty_png(256 * scale, 256 * scale) if fmt == "png" else b""
-        window, _, rest = day.partition("@")
-        found = self.coverage_states(data, window, rest.partition("@")[0])
+        window = day.partition("@")[0]
+        with self._past_lock:                      # the state the key was made for, if still kept
+            found = self._coverage_labels.get((data.enterprise_id, day))
+        if found is None:
+            found = self.coverage_states(data, window).state
         states, plates = found.states, found.plates
         columns = ld.columns(hits)
         codes = columns["unit_id"]
@@ -777,21 +899,55 @@ class TileService:
         from riskmap.render.order import order_sql
         from riskmap.store.mapdata import LAYER_FIELDS
 
-        fields = ", ".join(f'{column} AS "{name}"' for name, column in LAYER_FIELDS[layer].items())
-        rank, colour = class_sql(style, LAYER_FIELDS[layer].get(style.field, style.field))
+        # the flag is in map_flags (riskmap.store.mapdata), by the drawn unit's key
+        flag = "(SELECT f.flag FROM map_flags f WHERE f.enterprise_id = m.enterprise_id AND f.key = m.key)"
+
+        def column_sql(column: str) -> str:
+            return flag if column == "flag" else f"m.{column}"
+
+        fields = ", ".join(f'{column_sql(column)} AS "{name}"' for name, column in LAYER_FIELDS[layer].items())
+        rank, colour = class_sql(style, column_sql(LAYER_FIELDS[layer].get(style.field, style.field)))
         sql = text(
             f"SELECT ST_AsMVT(t.*, :layer, {MVT_EXTENT}, 'geom', 'feature_id') FROM ("
-            f" SELECT feature_id, {fields}, {rank} AS rank, {colour} AS colour,"
-            f" ST_AsMVTGeom(geometry, ST_TileEnvelope(:z, :x, :y), {MVT_EXTENT}, {MVT_BUFFER}, true) AS geom"
-            " FROM map_features"
-            " WHERE enterprise_id = :e AND layer = :layer"
-            f" AND geometry && ST_TileEnvelope(:z, :x, :y, margin => {MVT_BUFFER / MVT_EXTENT!r})"
+            f" SELECT m.feature_id, {fields}, {rank} AS rank, {colour} AS colour,"
+            f" ST_AsMVTGeom(m.geometry, ST_TileEnvelope(:z, :x, :y), {MVT_EXTENT}, {MVT_BUFFER}, true) AS geom"
+            " FROM map_features m"
+            " WHERE m.enterprise_id = :e AND m.layer = :layer"
+            f" AND m.geometry && ST_TileEnvelope(:z, :x, :y, margin => {MVT_BUFFER / MVT_EXTENT!r})"
             f" ORDER BY {order_sql(rank)}) AS t WHERE t.geom IS NOT NULL"
         )
         with self.store.engine.connect() as conn:
             body = conn.execute(sql, {"layer": layer, "z": view.z, "x": view.x, "y": view.y,
                                       "e": data.enterprise_id}).scalar()
         return bytes(body) if body else b""
+
+
+_POOL: list = []
+_POOL_LOCK = threading.Lock()
+
+
+def _coverage_pool() -> ProcessPoolExecutor:
+    """One worker process for the whole service (started on first use, spawned: no copy of this process's threads
+    and connections), shared by every enterprise's recomputations (they queue)."""
+    with _POOL_LOCK:
+        if not _POOL:
+            _POOL.append(ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")))
+        return _POOL[0]
+
+
+def _reset_coverage_pool() -> None:
+    with _POOL_LOCK:
+        if _POOL:
+            _POOL.pop().shutdown(wait=False, cancel_futures=True)
+
+
+def _shareable_url(store: Any) -> str | None:
+    """The store's URL as another process opens it (password included), or None for a database only this process
+    sees (SQLite in memory)."""
+    url = store.engine.url
+    if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
+        return None
+    return url.render_as_string(hide_password=False)
 
 
 def label_sources(text: str | None) -> str:

@@ -9,6 +9,7 @@ that exactly the tiles touching them can be dropped from the cache.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -18,7 +19,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from riskmap.store.mapdata import ATTRIBUTES, LAYER_FIELDS, LAYERS, read_rows
+from riskmap.store.mapdata import ATTRIBUTES, LAYER_FIELDS, LAYERS, read_flag_changes, read_flags, read_rows
 
 _ATTR = list(ATTRIBUTES)
 
@@ -226,8 +227,42 @@ def _patched(layer: LayerData, part: pd.DataFrame, pos: np.ndarray, live: np.nda
 
 
 def read_patch(session, old: TileData, version: int, stamp: str = "") -> Patch:
-    """The rows written since ``old.version`` applied to ``old``: only the changed features are read."""
-    return apply_rows(old, version, read_rows(session, old.enterprise_id, since=old.version), stamp)
+    """The rows written since ``old.version`` applied to ``old``, then the flags changed since (the markers of
+    mapdata.write_flags: the keys named, or every flag after a bulk change): only what changed is read."""
+    patch = apply_rows(old, version, read_rows(session, old.enterprise_id, since=old.version), stamp)
+    keys = read_flag_changes(session, old.enterprise_id, old.version)
+    if keys is not None and not keys:
+        return patch
+    return apply_flags(patch, read_flags(session, old.enterprise_id, keys), keys)
+
+
+def apply_flags(patch: Patch, flags: dict[str, str], keys: set[str] | None) -> Patch:
+    """The patch with the units' flags of `keys` (None: of every unit; a key missing from `flags` has none) set;
+    the units whose flag really changed are added to its boxes and changed keys."""
+    data = patch.data
+    layer = data.layers["units"]
+    if not len(layer):
+        return patch
+    if keys is None:
+        pos = np.arange(len(layer))
+    else:
+        pos = np.array(sorted(p for p in (layer.index.get(k) for k in keys) if p is not None), np.int64)
+    if not len(pos):
+        return patch
+    new = np.array([flags.get(k) for k in layer.key[pos].tolist()] + [None], dtype=object)[:-1]
+    moved = np.array([a != b for a, b in zip(new, layer.attrs["flag"][pos], strict=True)], bool)
+    if not moved.any():
+        return patch
+    pos, new = pos[moved], new[moved]
+    column = layer.attrs["flag"].copy()
+    column[pos] = new
+    units = LayerData(layer.name, layer.feature_id, layer.key, {**layer.attrs, "flag": column}, layer.geometry,
+                      layer.wkb, layer.tree, layer.index)
+    boxes, changed = dict(patch.boxes), {k: list(v) for k, v in patch.changed.items()}
+    before = boxes.get("units", np.zeros((0, 4)))
+    boxes["units"] = np.concatenate([before.reshape(-1, 4), layer.bounds[pos]])
+    changed["units"] = list(dict.fromkeys([*changed.get("units", []), *layer.key[pos].tolist()]))
+    return Patch(dataclasses.replace(data, layers={**data.layers, "units": units}), boxes, changed)
 
 
 def lonlat_bounds(box: tuple[float, float, float, float]) -> list[float]:

@@ -122,7 +122,7 @@ def raise_on_current(w: Writing, reason_code: str, reason: str, detail: dict | N
              "cleared_change_id", "detail"]
     with paused_gc():       # 100,000 small results; nothing cyclic
         raised = sorted(s.execute(insert(flags_t).from_select(names, chosen).returning(flags_t.c.unit_code))
-                        .scalars())
+                        .scalars().all())       # fetched at once: iterating fetches row by row
     w.touch(raised=[(c, reason_code) for c in raised])
     return [{"unit_id": c, "reason_code": reason_code, "reason": reason} for c in raised]
 

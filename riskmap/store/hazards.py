@@ -489,35 +489,56 @@ def unit_locations(store: Store, enterprise: str, codes: set[str]) -> dict[str, 
 
 def hazards_frame(store: Store, enterprise: str, *, at: datetime | None = None, now: datetime | None = None,
                   state: str | list[str] | None = None, level: int | None = None, department: str | None = None,
-                  overdue: bool | None = None, unit_id: str | None = None) -> gpd.GeoDataFrame:
+                  overdue: bool | None = None, unit_id: str | None = None,
+                  changed_since: int | None = None) -> gpd.GeoDataFrame:
     """The hazards as a GeoDataFrame in EPSG:4326 (for the map layer and exports): id, name, state, level,
-    danger_state, overdue, department, unit_id, deadline, source, registered_at (UTC); placed by their
-    location, else a point inside their unit as the map draws it (hazards with neither have no geometry). Reads
-    only these columns."""
+    danger_state, overdue, department, unit_id, deadline, source, registered_at (UTC), by_unit, row, version
+    (the ETag of /api/hazards and of the OGC items); placed by
+    their location, else a point inside their unit as the map draws it (`by_unit`; hazards with neither have no
+    geometry). Reads only these columns.
+
+    `attrs["mark"]` is the enterprise's last hazard event seen. With `changed_since` (an earlier mark) only the
+    hazards with an event after it are read, and `attrs["changed"]` lists every hazard changed since (those the
+    filters leave out too), so that a reader can patch what it holds: every hazard write records an event while
+    holding the enterprise's data-version row, so one enterprise's events commit in the order of their ids."""
     now = now or clock.now()
     # the geometry as WKB, decoded below in one vectorised call (per row it cost more than the query)
-    columns = [HazardRow.uid, HazardRow.name, HazardRow.state, HazardRow.level, HazardRow.department,
+    columns = [HazardRow.id, HazardRow.uid, HazardRow.name, HazardRow.state, HazardRow.level, HazardRow.department,
                HazardRow.unit_code, HazardRow.deadline, wkb_of(store.dialect, HazardRow.geometry).label("wkb"),
-               HazardRow.source, HazardRow.registered_at]
+               HazardRow.source, HazardRow.registered_at, HazardRow.version]
+    changed: list[str] | None = None
     with store.session() as s:
         ent_id = enterprise_id(s, enterprise, create=False)
-        rows = s.execute(_filtered(s, ent_id, columns, state=state, level=level, department=department,
-                                   overdue=overdue, at=at, unit_id=unit_id, now=now)).all()
+        mark = s.execute(select(func.max(HazardEventRow.id)).where(
+            HazardEventRow.enterprise_id == ent_id)).scalar() or 0
+        q = _filtered(s, ent_id, columns, state=state, level=level, department=department, overdue=overdue, at=at,
+                      unit_id=unit_id, now=now)
+        if changed_since is not None:
+            touched = select(HazardEventRow.hazard_id).where(HazardEventRow.enterprise_id == ent_id,
+                                                             HazardEventRow.id > changed_since)
+            changed = list(s.execute(select(HazardRow.uid).where(HazardRow.id.in_(touched))).scalars())
+            q = q.where(HazardRow.id.in_(touched))
+        rows = s.execute(q).all()
         points = unit_points(s, ent_id, {r.unit_code for r in rows if r.wkb is None and r.unit_code})
     today = clock.local_date(now)
     open_states = {x.value for x in model.OPEN_STATES}
     national = {x.value: Hazard(id="", name="", state=x).danger_state() for x in State}
+    geoms = from_wkb([r.wkb for r in rows])
+    by_unit = shapely.is_missing(geoms)
+    for i in np.flatnonzero(by_unit):
+        geoms[i] = points.get(rows[i].unit_code)
     data = {"id": [r.uid for r in rows], "name": [r.name for r in rows], "state": [r.state for r in rows],
             "level": [r.level for r in rows], "danger_state": [national[r.state] for r in rows],
             "overdue": [r.state in open_states and r.deadline is not None and today > r.deadline for r in rows],
             "department": [r.department for r in rows], "unit_id": [r.unit_code for r in rows],
             "deadline": [r.deadline.isoformat() if r.deadline else None for r in rows],
             "source": [r.source for r in rows],
-            "registered_at": [r.registered_at for r in rows]}
-    geoms = from_wkb([r.wkb for r in rows])
-    for i in np.flatnonzero(shapely.is_missing(geoms)):
-        geoms[i] = points.get(rows[i].unit_code)
-    return gpd.GeoDataFrame(data, geometry=gpd.GeoSeries(geoms, crs="EPSG:4326"), crs="EPSG:4326")
+            "registered_at": [r.registered_at for r in rows], "by_unit": by_unit,
+            "row": np.array([r.id for r in rows], dtype=np.int64),
+            "version": np.array([r.version for r in rows], dtype=np.int64)}
+    frame = gpd.GeoDataFrame(data, geometry=gpd.GeoSeries(geoms, crs="EPSG:4326"), crs="EPSG:4326")
+    frame.attrs.update({"mark": int(mark), "changed": changed})
+    return frame
 
 
 # ---------------------------------------------------------------------------------------------- photos

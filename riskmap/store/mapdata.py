@@ -13,6 +13,13 @@ with the transaction's data version; a feature that disappears leaves a tombston
 with that version. So a reader that knows the snapshot at version v finds everything that changed since with
 `data_version > v` (index `ix_map_features_changes`).
 This table is derived data, not history: rows are replaced, the history lives in the layout and ledger tables.
+
+The re-assessment flags of the drawn units are not in `map_features` but in the narrow `map_flags` (drawn unit
+key → its members' open reason codes, only keys with a flag): an accident re-flags a whole plant, and rewriting
+100,000 wide rows (every row version into all five indexes of map_features, the GiST one included) cost seconds.
+Each transaction that changes flags appends a marker to `map_flag_changes` (its data version and the keys, or
+NULL for "re-read them all" after a bulk change), so a reader at version v re-reads exactly the flags that
+changed since (read_flag_changes); `read_rows` gives every row with its current flag, as before.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ import pandas as pd
 import shapely
 from geoalchemy2 import Geometry
 from sqlalchemy import (
+    JSON,
     Double,
     ForeignKey,
     Index,
@@ -36,6 +44,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    and_,
     delete,
     func,
     insert,
@@ -146,7 +155,6 @@ class MapFeatureRow(Base):
     level_zh: Mapped[str | None] = mapped_column(String(32))
     decided_by: Mapped[str | None] = mapped_column(Text)       # regions: the deciding unit's name
     last_assessed: Mapped[str | None] = mapped_column(String(10))   # ISO date; regions: the oldest member's
-    flag: Mapped[str | None] = mapped_column(Text)             # units: open re-assessment reason codes, ","-joined
     members: Mapped[str | None] = mapped_column(Text)          # units: the units drawn by this row, per level
     due: Mapped[str | None] = mapped_column(String(10))        # units: earliest re-assessment date (ISO)
     geometry: Mapped[Any] = mapped_column(MercatorGeometry(), nullable=True)
@@ -156,11 +164,41 @@ class MapFeatureRow(Base):
     maxy: Mapped[float | None] = mapped_column(Double())
 
 
+class MapFlagRow(Base):
+    """The open re-assessment reason codes (","-joined) of one drawn unit row (`map_features` layer "units", by
+    key); a key without a flag has no row. No foreign key to enterprises: its check per inserted row cost more
+    than the row (0.4 s of an accident's 100,000 on PostGIS); only write_flags writes here, for the enterprise
+    of its transaction, and enterprises are never deleted."""
+
+    __tablename__ = "map_flags"
+
+    enterprise_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(Text, primary_key=True)
+    flag: Mapped[str] = mapped_column(Text)
+
+
+class MapFlagChangeRow(Base):
+    """A marker per transaction that changed map flags: its data version and the keys (NULL: re-read them all)."""
+
+    __tablename__ = "map_flag_changes"
+    __table_args__ = (Index("ix_map_flag_changes_version", "enterprise_id", "data_version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"))
+    data_version: Mapped[int] = mapped_column(Integer)
+    keys: Mapped[Any] = mapped_column(JSON, nullable=True)
+
+
+# map_features' own attribute columns (the flag lives in map_flags)
+STORED: tuple[str, ...] = tuple(a for a in ATTRIBUTES if a != "flag")
+MARKED_KEYS = 1000           # flag changes of more keys are marked "re-read them all"
+
+
 # ---------------------------------------------------------------------------------------------- building
 
 
 SNAPSHOT_COLUMNS = ["key", *ATTRIBUTES, "geometry"]
-FLAG_CHUNK = 900             # keys per UPDATE of set_flags on SQLite (bound parameters per statement)
+FLAG_CHUNK = 900             # keys per DELETE of write_flags on SQLite (bound parameters per statement)
 
 
 def build_snapshot(features, units: Sequence[AssessmentUnit], regions: Sequence[Region],
@@ -386,7 +424,7 @@ class MapChange:
         return not (self.added or self.changed or self.removed)
 
 
-_COMPARED = [*ATTRIBUTES, "wkb"]
+_COMPARED = [*STORED, "wkb"]
 
 
 def refresh(session: Session, enterprise_id: int, data_version: int, snapshot: dict[str, pd.DataFrame],
@@ -394,7 +432,8 @@ def refresh(session: Session, enterprise_id: int, data_version: int, snapshot: d
     """Write the difference between the stored snapshot and `snapshot`, stamped with `data_version`.
 
     With `keys` (layer -> keys) only those features are compared, written or removed: `snapshot` then holds the
-    new state of exactly those features (riskmap.store.mapupdate computes it for what an edit touched)."""
+    new state of exactly those features (riskmap.store.mapupdate computes it for what an edit touched).
+    The units' flags go to map_flags (write_flags): a row whose flag alone changed is not rewritten."""
     dialect = session.get_bind().dialect.name
     old = read_rows(session, enterprise_id, with_wkb=True, keys=keys)
     new = _new_rows(snapshot)
@@ -410,14 +449,28 @@ def refresh(session: Session, enterprise_id: int, data_version: int, snapshot: d
         a, b = merged[col].to_numpy(dtype=object), merged[f"{col}_old"].to_numpy(dtype=object)
         both_missing = pd.isna(merged[col]).to_numpy() & pd.isna(merged[f"{col}_old"]).to_numpy()
         same &= (both_missing | _equal(a, b))
+    # the flag (units only) is compared on its own: it lives in map_flags, a row whose flag alone changed stays
+    new_flag = np.where(in_new.to_numpy(), merged["flag"].to_numpy(dtype=object), None)
+    old_flag = merged["flag_old"].to_numpy(dtype=object).copy()
+    new_flag[pd.isna(new_flag)] = None
+    old_flag[pd.isna(old_flag)] = None
+    flag_moved = (new_flag != old_flag) & (merged["layer"].to_numpy() == "units")
     added = in_new & ~live_old
-    changed = in_new & live_old & ~same
+    rewritten = in_new & live_old & ~same
+    changed = rewritten | (in_new & live_old & flag_moved)
     removed = ~in_new & live_old
     change = MapChange(data_version,
                        added=list(zip(merged.loc[added, "layer"], merged.loc[added, "key"], strict=True)),
                        changed=list(zip(merged.loc[changed, "layer"], merged.loc[changed, "key"], strict=True)),
                        removed=list(zip(merged.loc[removed, "layer"], merged.loc[removed, "key"], strict=True)))
-    if change.empty:
+    flags = dict(zip(merged.loc[flag_moved, "key"].tolist(), new_flag[flag_moved].tolist(), strict=True))
+    if keys is None:        # the whole map: map_flags made equal to it, whatever it held (rows of no stored key)
+        units = (merged["layer"].to_numpy() == "units") & in_new.to_numpy()
+        wanted = {k: f for k, f in zip(merged.loc[units, "key"].tolist(), new_flag[units].tolist(), strict=True) if f}
+        stored = read_flags(session, enterprise_id)
+        flags = {k: wanted.get(k) for k in stored.keys() | wanted.keys() if stored.get(k) != wanted.get(k)}
+    write_flags(session, enterprise_id, data_version, flags)
+    if change.empty or not (added | rewritten | removed).any():
         return change
 
     # feature ids: kept for known keys (tombstones included), new ones after the largest of the layer
@@ -437,16 +490,16 @@ def refresh(session: Session, enterprise_id: int, data_version: int, snapshot: d
 
     # a row whose shape stayed (a level, a flag) is updated in place: no geometry to encode and index again
     wkb_same = _equal(merged["wkb"].to_numpy(dtype=object), merged["wkb_old"].to_numpy(dtype=object))
-    in_place = (changed.to_numpy() & wkb_same & merged["id"].notna().to_numpy())
+    in_place = (rewritten.to_numpy() & wkb_same & merged["id"].notna().to_numpy())
     _update_attributes(session, merged.loc[in_place], data_version)
-    rewrite = (added | changed | removed).to_numpy() & ~in_place
+    rewrite = (added | rewritten | removed).to_numpy() & ~in_place
     stale_ids = merged.loc[rewrite & merged["id"].notna().to_numpy(), "id"].astype(np.int64).tolist()
     for start in range(0, len(stale_ids), DELETE_CHUNK):
         session.execute(delete(MapFeatureRow).where(MapFeatureRow.id.in_(stale_ids[start:start + DELETE_CHUNK])))
 
     out = merged.loc[rewrite].copy()
     gone = removed.to_numpy()[rewrite]
-    for col in (*ATTRIBUTES, "geometry"):
+    for col in (*STORED, "geometry"):
         values = out[col].to_numpy(dtype=object).copy()
         values[gone] = None
         out[col] = values
@@ -457,7 +510,7 @@ def refresh(session: Session, enterprise_id: int, data_version: int, snapshot: d
     for i, rec in enumerate(out.itertuples(index=False)):
         row = {"enterprise_id": enterprise_id, "layer": rec.layer, "key": rec.key, "feature_id": int(rec.feature_id),
                "data_version": data_version, "geometry": encoded[i]}
-        for col in ATTRIBUTES:
+        for col in STORED:
             value = getattr(rec, col)
             row[col] = None if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
         b = bounds[i]
@@ -472,33 +525,89 @@ def _update_attributes(session: Session, rows: pd.DataFrame, data_version: int) 
     if not len(rows):
         return
     params = []
-    for rec in rows[["id", *ATTRIBUTES]].itertuples(index=False):
+    for rec in rows[["id", *STORED]].itertuples(index=False):
         row = {"row_id": int(rec[0]), "data_version": data_version}
-        for col, value in zip(ATTRIBUTES, rec[1:], strict=True):
+        for col, value in zip(STORED, rec[1:], strict=True):
             row[col] = None if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
         params.append(row)
-    update_in_place(session, params, ATTRIBUTES)
+    update_in_place(session, params, STORED)
 
 
 def set_flags(session: Session, enterprise_id: int, data_version: int, by_flag: dict[str | None, list[str]]) -> None:
-    """Set `flag` (and data_version) of the drawn unit rows by key, one UPDATE per flag text and chunk of keys (one
-    per flag text with PostgreSQL's `= ANY`): an accident re-flags every row, and a statement per row cost more
-    than the rows' writing."""
+    """Set the flag of the drawn unit rows by key (flag text → keys; None clears), in map_flags."""
+    write_flags(session, enterprise_id, data_version, {k: flag for flag, keys in by_flag.items() for k in keys})
+
+
+KEY_SEPARATOR = "\x1f"     # keys sent to PostgreSQL as one text, split there (a 100,000-item array costs its dump)
+
+
+def write_flags(session: Session, enterprise_id: int, data_version: int, flags: dict[str, str | None]) -> None:
+    """Write the flags of drawn unit rows (key → flag text, None for none) into the narrow map_flags, and the
+    transaction's marker into map_flag_changes (the keys, or NULL "re-read them all" beyond MARKED_KEYS; that
+    one makes the earlier markers of the enterprise useless, so they go). An accident's 100,000 flags are a
+    DELETE and one INSERT … SELECT per flag text on PostgreSQL, the keys sent as one text: no row per statement,
+    no row built in Python."""
+    if not flags:
+        return
+    keys = sorted(flags)
     dialect = session.get_bind().dialect.name
     conn = session.connection()
-    for flag, keys in by_flag.items():
-        if not keys:
-            continue
-        if dialect == "postgresql":       # joined with the keys: the unique index for a few, a hash join for many
-            conn.exec_driver_sql("UPDATE map_features m SET flag = %s, data_version = %s FROM unnest(%s::text[]) AS "
-                                 "k(key) WHERE m.enterprise_id = %s AND m.layer = 'units' AND m.key = k.key",
-                                 (flag, data_version, list(keys), enterprise_id))
-            continue
+    by_flag: dict[str, list[str]] = {}
+    for k in keys:
+        if flags[k]:
+            by_flag.setdefault(flags[k], []).append(k)
+    if dialect == "postgresql":
+        joined = not any(KEY_SEPARATOR in k for k in keys)
+        listed = "string_to_array(%s, E'\\x1f')" if joined else "%s::text[]"
+
+        def param(values: list[str]) -> Any:
+            return KEY_SEPARATOR.join(values) if joined else values
+
+        conn.exec_driver_sql(f"DELETE FROM map_flags WHERE enterprise_id = %s AND key = ANY({listed})",
+                             (enterprise_id, param(keys)))
+        for flag, chosen in by_flag.items():
+            conn.exec_driver_sql(f"INSERT INTO map_flags (enterprise_id, key, flag) SELECT %s, k, %s FROM "
+                                 f"unnest({listed}) AS t(k)", (enterprise_id, flag, param(chosen)))
+    else:
         for start in range(0, len(keys), FLAG_CHUNK):
             chunk = keys[start:start + FLAG_CHUNK]
-            conn.exec_driver_sql("UPDATE map_features SET flag = ?, data_version = ? WHERE enterprise_id = ? AND "
-                                 f"layer = 'units' AND key IN ({', '.join('?' * len(chunk))})",
-                                 (flag, data_version, enterprise_id, *chunk))
+            conn.exec_driver_sql(f"DELETE FROM map_flags WHERE enterprise_id = ? AND key IN "
+                                 f"({', '.join('?' * len(chunk))})", (enterprise_id, *chunk))
+        rows = [(enterprise_id, k, flag) for flag, chosen in by_flag.items() for k in chosen]
+        if rows:
+            conn.exec_driver_sql("INSERT INTO map_flags (enterprise_id, key, flag) VALUES (?, ?, ?)", rows)
+    marker = MapFlagChangeRow.__table__
+    if len(keys) > MARKED_KEYS:
+        session.execute(delete(marker).where(marker.c.enterprise_id == enterprise_id))
+        session.execute(insert(marker).values(enterprise_id=enterprise_id, data_version=data_version, keys=None))
+    else:
+        session.execute(insert(marker).values(enterprise_id=enterprise_id, data_version=data_version, keys=keys))
+
+
+def read_flag_changes(session: Session, enterprise_id: int, since: int) -> set[str] | None:
+    """The keys of drawn units whose flag changed after version `since` (an empty set: none), or None when a
+    bulk change came after it (re-read every flag)."""
+    marker = MapFlagChangeRow.__table__
+    found: set[str] = set()
+    for (keys,) in session.connection().execute(select(marker.c["keys"]).where(
+            marker.c.enterprise_id == enterprise_id, marker.c.data_version > since)).all():
+        if keys is None:
+            return None
+        found.update(keys)
+    return found
+
+
+def read_flags(session: Session, enterprise_id: int, keys: set[str] | None = None) -> dict[str, str]:
+    """Drawn unit key → flag text, of `keys` (or of every flagged row)."""
+    q = select(MapFlagRow.key, MapFlagRow.flag).where(MapFlagRow.enterprise_id == enterprise_id)
+    if keys is None:
+        return dict(session.connection().execute(q).all())
+    out: dict[str, str] = {}
+    wanted = sorted(keys)
+    for start in range(0, len(wanted), DELETE_CHUNK):
+        out.update(session.connection().execute(q.where(MapFlagRow.key.in_(wanted[start:start + DELETE_CHUNK])))
+                   .all())
+    return out
 
 
 def update_in_place(session: Session, params: list[dict], columns: Sequence[str]) -> None:
@@ -564,10 +673,12 @@ def read_rows(session: Session, enterprise_id: int, since: int | None = None, wi
     those of `keys` (layer -> keys)."""
     dialect = session.get_bind().dialect.name
     t = MapFeatureRow
-    cols = [getattr(t, c) for c in READ_COLUMNS]
+    cols = [MapFlagRow.flag if c == "flag" else getattr(t, c) for c in READ_COLUMNS]
     if with_wkb:
         cols.append(wkb_column(dialect).label("wkb"))
-    q = select(*cols).where(t.enterprise_id == enterprise_id)
+    flags = and_(MapFlagRow.enterprise_id == t.enterprise_id, MapFlagRow.key == t.key, t.layer == "units")
+    q = select(*cols).select_from(t.__table__.outerjoin(MapFlagRow.__table__, flags)) \
+        .where(t.enterprise_id == enterprise_id)
     if since is not None:
         q = q.where(t.data_version > since)
     if keys is None:

@@ -432,10 +432,11 @@ def update(s: Session, plant: PlantMap, delta: MapDelta, enterprise_name: str, d
 
 def _reflag(s: Session, plant: PlantMap, flagged: set[str], old_flags: dict[str, str | None],
             data_version: int) -> mapdata.MapChange:
-    """Only flags changed (an accident, flags cleared): no shape, level or region moves, so only the `flag` of the
-    drawn rows standing for the re-flagged units is written, in place, by key: the sorted union of their members'
-    flags, as drawn_units joins them; the row's key is the shape's owner, as drawn_units chooses it. Most shapes
-    draw one unit, whose flags text is already the row's: no joining for them (an accident re-flags them all)."""
+    """Only flags changed (an accident, flags cleared): no shape, level or region moves, so only the flags of the
+    drawn rows standing for the re-flagged units are written, by key, into the narrow map_flags (mapdata.set_flags;
+    no map_features row is rewritten): the sorted union of their members' flags, as drawn_units joins them; the
+    row's key is the shape's owner, as drawn_units chooses it. Most shapes draw one unit, whose flags text is
+    already the row's: no joining for them (an accident re-flags them all)."""
     change = mapdata.MapChange(data_version)
     by_flag: dict[str | None, list[str]] = {}
     shared: set[bytes] = set()

@@ -283,7 +283,8 @@ class ExtensionIn(_In):
 
 
 BODIES: dict[str, type[_In]] = {
-    "confirm": ConfirmIn, "reject": ReasonIn, "assign": AssignIn, "rectify": PlanFields, "submit": SubmitIn,
+    "confirm": ConfirmIn, "correct": ConfirmIn, "reject": ReasonIn, "assign": AssignIn, "rectify": PlanFields,
+    "submit": SubmitIn,
     "accept": NoteIn, "send_back": ReasonIn, "close": _In, "request_extension": ExtensionIn,
     "grant_extension": ExtensionIn, "refuse_extension": ReasonIn,
 }

@@ -60,7 +60,14 @@ WRITABLE_ID = PathParam(..., json_schema_extra={"pattern": WRITABLE},
                                     "writable collection: layout, regions, units and their parts (hazards are read "
                                     "only)")
 
-EDIT = Depends(require("edit_layout"))      # the units collection also needs "edit_units"
+EDIT = Depends(require("edit_layout"))
+HAZARD_NOTE = ("隐患集合（hazards、hazards_points、hazards_areas）：POST 上报隐患需 hazard_report，"
+               "PATCH 更正未关闭的隐患需 hazard_manage（If-Match 为隐患的 ETag），"
+               "均按隐患流程校验并记入处理过程；隐患不能 PUT 或 DELETE / on "
+               "the hazards collections (hazards, hazards_points, hazards_areas) POST reports a hazard and needs "
+               "hazard_report, PATCH corrects an open one and needs hazard_manage (If-Match: the hazard's ETag), both "
+               "checked by the hazard workflow and kept on its timeline (riskmap.api.routers.ogc_hazards); hazards "
+               "take no PUT nor DELETE")      # the units collection also needs "edit_units"
 
 
 FEATURE_SCHEMA = {
@@ -121,6 +128,7 @@ def make_router() -> APIRouter:
     geo = ("application/geo+json", "application/json")
 
     @router.post(items, summary="新增要素 / create an item", status_code=201, response_model=ogc_models.Feature,
+                 description=HAZARD_NOTE,
                  responses={201: {"description": "已新增 / created", "content": ITEM_CONTENT, "headers": {
                      **ITEM_HEADERS, "Location": {"schema": {"type": "string"}}}}, **write_responses(409)},
                  openapi_extra={"parameters": WRITE_PARAMETERS, **json_body_doc(FEATURE_SCHEMA, geo)})
@@ -149,6 +157,7 @@ def make_router() -> APIRouter:
         return await _changed_item(_replace, request, ref, feature_id, who)
 
     @router.patch(item, summary="修改要素的部分字段 / change some fields of an item", response_model=ogc_models.Feature,
+                  description=HAZARD_NOTE,
                   responses={200: {"description": "已修改 / changed", "content": ITEM_CONTENT, "headers": ITEM_HEADERS},
                              **write_responses(412, 428)},
                   openapi_extra={"parameters": [*WRITE_PARAMETERS, IF_MATCH],

@@ -1,7 +1,10 @@
 """XYZ tiles of the four-colour map (PNG @1x/@2x, MVT) with TileJSON, and the optional raster basemap.
 
 Caching contract (never a stale colour):
-- `?v=N` with N the enterprise's current data version: `Cache-Control: public, max-age=31536000, immutable`.
+- `?v=N` with N the enterprise's current data version: `Cache-Control: public, max-age=31536000, immutable`, so a
+  front cache (nginx `proxy_cache`, deploy/nginx.conf; a CDN) may keep it for good; `private` instead while
+  reading needs a token (settings.read_requires_token): a shared cache must never hand a tile to someone who
+  could not read it.
 - `?v=` anything else (an old version): 302 to the same URL with the current version, `Cache-Control: no-store`;
   the browser then fetches content that is current, never the old one.
 - no `v`: a strong ETag from enterprise, version, tile, format and style, `Cache-Control: no-cache`;
@@ -32,6 +35,12 @@ from riskmap.store import scope as data_scope
 
 MVT_TYPE = "application/vnd.mapbox-vector-tile"
 IMMUTABLE = "public, max-age=31536000, immutable"
+IMMUTABLE_PRIVATE = "private, max-age=31536000, immutable"
+
+
+def immutable(settings: Any) -> str:
+    """The Cache-Control of a tile that never changes: shared caches may keep it only while anyone may read."""
+    return IMMUTABLE_PRIVATE if getattr(settings, "read_requires_token", False) else IMMUTABLE
 LAYER_TITLES = {
     "regions": ("区域风险", "各生产区域按区域内最高风险等级着色（红橙黄蓝）/ production regions coloured by "
                             "region risk"),
@@ -151,15 +160,19 @@ def _with_version(request: Request, version: Any) -> str:
     return f"{request.url.path}?{urlencode(params)}"
 
 
-def _revalidate(request: Request, version: Any, etag: str, v: int | str | None) -> tuple[Response | None, dict]:
+def _revalidate(request: Request, version: Any, etag: str, v: int | str | None,
+                fixed: bool = True) -> tuple[Response | None, dict]:
     """The caching contract of the module docstring: a redirect or a 304 to send at once, else the headers of
-    the 200 response."""
+    the 200 response. `fixed` False: a tile that may change at the same data version (the coverage layer: its
+    states move when a window opens or closes and when a recomputation in the background is done), revalidated by
+    its ETag even with `v`, never immutable."""
     if v is not None and str(v) != str(version):
         return RedirectResponse(_with_version(request, version), status_code=302,
                                 headers={"Cache-Control": "no-store"}), {}
-    if v is None and none_match(request.headers.get("if-none-match"), etag):
+    if (v is None or not fixed) and none_match(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers={"ETag": etag, "Cache-Control": "no-cache"}), {}
-    return None, {"ETag": etag, "Cache-Control": IMMUTABLE if v is not None else "no-cache"}
+    return None, {"ETag": etag,
+                  "Cache-Control": immutable(request.app.state.settings) if v is not None and fixed else "no-cache"}
 
 
 def _moment(request: Request):
@@ -173,7 +186,7 @@ async def _tile(request: Request, layer: str, z: str, x: str, y: str, fmt: str, 
                 enterprise: str | None = None, v: str | None = None, hatch: bool = False, labels: bool = True,
                 flagged: bool = False, sources: str | None = None, drawing: str | None = None,
                 window: str | None = None) -> Response:
-    from riskmap.render.tilecache import etag_for
+    from riskmap.render.tilecache import COVERAGE, etag_for
 
     _check_layer(layer)
     drawing = requested(drawing)
@@ -203,14 +216,18 @@ async def _tile(request: Request, layer: str, z: str, x: str, y: str, fmt: str, 
         data, ent_id, name = service.lookup(enterprise)       # the per-request version check
         if data is None:
             data = await run_in_threadpool(service.update, ent_id, name)
-    key = service.key(data, layer, fmt, view, scale, hatch, labels, flagged, sources, window)
+    if layer == COVERAGE:              # its key may need the coverage brought up to date: a read, off the loop
+        key = await run_in_threadpool(service.key, data, layer, fmt, view, scale, hatch, labels, flagged, sources,
+                                      window)
+    else:
+        key = service.key(data, layer, fmt, view, scale, hatch, labels, flagged, sources, window)
     etag = etag_for(data, key)
     if moment is not None:
-        headers = {"ETag": etag, "Cache-Control": IMMUTABLE}
+        headers = {"ETag": etag, "Cache-Control": immutable(request.app.state.settings)}
         if none_match(request.headers.get("if-none-match"), etag):
             return Response(status_code=304, headers=headers)
     else:
-        early, headers = _revalidate(request, data.version, etag, v)
+        early, headers = _revalidate(request, data.version, etag, v, fixed=layer != COVERAGE)
         if early is not None:
             return early
     body = service.cached(key, data)
@@ -412,7 +429,7 @@ def make_router() -> APIRouter:
 # ---------------------------------------------------------------------------------------------- fast path
 
 
-_FAST_PATH = re.compile(r"^/tiles/(regions|units|layout|labels|staleness)/"
+_FAST_PATH = re.compile(r"^/tiles/(regions|units|layout|labels|staleness|coverage)/"
                         r"(\d{1,2})/(\d{1,9})/(\d{1,9})(@2x)?\.(png|mvt)$")
 
 
@@ -446,7 +463,7 @@ class TileFastPath:
 
     @staticmethod
     def _cached(app, scope, match) -> tuple[int, list, bytes] | None:
-        from riskmap.render.tilecache import etag_for
+        from riskmap.render.tilecache import COVERAGE, coverage_window, etag_for
 
         tiles = getattr(app.state, "tiles", None) if app is not None else None
         if tiles is None:
@@ -482,15 +499,20 @@ class TileFastPath:
             if "at" in query or "drawing" in query or (v is not None and not v.isdigit()):
                 return None
             view = TileView(zi, xi, yi)      # inside the WebMercatorQuad grid, as tile_view would check
-            key = service.key(data, layer, fmt, view, 2 if two else 1, hatch, labels, flagged, query.get("layers"))
+            window = query.get("window")
+            if layer == COVERAGE and service.coverage_states(data, coverage_window(window, data), wait=False) is None:
+                return None                  # its coverage needs a read first: the routes do it in a worker thread
+            key = service.key(data, layer, fmt, view, 2 if two else 1, hatch, labels, flagged, query.get("layers"),
+                              window)
             if v is not None and int(v) != data.version:
                 # a map still asking with the version before an edit: sent on at once (under load, going through
                 # the routes for it cost the edits half of the event loop)
                 return 302, [(b"location", _relocated(scope, data.version).encode()),
                              (b"cache-control", b"no-store"), (b"content-length", b"0")], b""
             etag = etag_for(data, key)
-            cache_control = IMMUTABLE if v is not None else "no-cache"
-            if v is None:
+            fixed = v is not None and layer != COVERAGE        # coverage: may change at the same version
+            cache_control = immutable(app.state.settings) if fixed else "no-cache"
+            if not fixed:
                 for name, value in scope["headers"]:
                     if name == b"if-none-match" and none_match(value.decode("latin-1"), etag):
                         return 304, [(b"etag", etag.encode()), (b"cache-control", cache_control.encode())], b""
