@@ -62,7 +62,8 @@ def test_export_geopackage_and_geojson(demo_db, tmp_path):
     gpkg = tmp_path / "plant.gpkg"
     run("export", str(gpkg), "--db", demo_db)
     layers = {name for name, _ in pyogrio.list_layers(gpkg)}
-    assert layers == {"layout_areas", "layout_lines", "layout_points", "units_areas", "regions", "layer_styles"}
+    assert layers == {"layout_areas", "layout_lines", "layout_points", "units_areas", "regions", "hazards_points",
+                      "layer_styles"}
     points = pyogrio.read_dataframe(gpkg, layer="layout_points")     # the demo's hydrants, exits, eyewash …
     assert {"fire_hydrant", "extinguisher", "emergency_exit"} <= set(points["role"])
     regions = pyogrio.read_dataframe(gpkg, layer="regions")

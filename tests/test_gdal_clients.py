@@ -61,14 +61,20 @@ def test_export_is_a_valid_geopackage_1_2_with_styles_and_the_vocabulary(gpkg):
         styles = db.execute("SELECT f_table_name, f_geometry_column, useAsDefault, styleQML, styleSLD "
                             "FROM layer_styles").fetchall()
         date_type = [row[2] for row in db.execute("PRAGMA table_info(units_areas)") if row[1] == "last_assessed"]
+        date_type += [row[2] for row in db.execute("PRAGMA table_info(hazards_points)") if row[1] == "deadline"]
     assert contents.pop("layer_styles") == "attributes"
     # the demo's emergency features (hydrants, extinguishers, eyewash) are points: a layer of their own
-    assert set(contents) == {"regions", "units_areas", "layout_areas", "layout_lines", "layout_points"}
+    # and the demo's hidden hazards, all placed at points (an area would add hazards_areas)
+    assert set(contents) == {"regions", "units_areas", "layout_areas", "layout_lines", "layout_points",
+                             "hazards_points"}
     assert set(contents.values()) == {"features"}
     assert {s[0] for s in styles} == set(contents) and all(s[1] == "geom" and s[2] for s in styles)
+    four_coloured = [s for s in styles if not s[0].startswith("hazards")]
     assert all('attr="rank"' in s[3] and 'symbollevels="1"' in s[3] and "StyledLayerDescriptor" in s[4]
-               for s in styles)
-    assert date_type == ["DATE"]
+               for s in four_coloured)
+    hazards = next(s for s in styles if s[0] == "hazards_points")
+    assert 'type="RuleRenderer"' in hazards[3] and "StyledLayerDescriptor" in hazards[4]
+    assert date_type == ["DATE", "DATE"]
     for table, layer in (("regions", "regions"), ("units_areas", "units"), ("layout_lines", "layout")):
         gdf = pyogrio.read_dataframe(gpkg, layer=table)
         assert list(gdf.columns[:-1]) == [f.name for f in item_fields(layer)], table

@@ -107,7 +107,9 @@ def _config(token: str, phases: list[str], mode: str = "all") -> SchemathesisCon
 
 
 def run_schemathesis(app, doc: dict, token: str, phases: list[str], mode: str = "all") -> Run:
-    schema = schemathesis.openapi.from_dict(doc, config=_config(token, phases, mode))
+    # a copy: schemathesis adds the links it infers (from Location headers) to the description it is given, and
+    # the app's own cached one must stay as the app makes it for the next run
+    schema = schemathesis.openapi.from_dict(copy.deepcopy(doc), config=_config(token, phases, mode))
     schema.app = app
     run = Run()
     for event in from_schema(schema).execute():

@@ -126,7 +126,7 @@ def make_router() -> APIRouter:
     @router.get("", include_in_schema=False)
     @document("/", "OGC API 服务首页 / landing page", models.LandingPage, P_F, P_ENTERPRISE)
     def landing(request: Request):
-        fmt = _format(request)
+        fmt = response_format(request)
         base = base_url(request)
         doc = {
             "title": "riskmap 四色安全风险分布图 / four-colour safety risk map",
@@ -156,12 +156,12 @@ def make_router() -> APIRouter:
 
     @document("/conformance", "符合的标准 / conformance classes", models.Conformance, P_F)
     def conformance(request: Request):
-        fmt = _format(request)
+        fmt = response_format(request)
         return _answer(request, fmt, {"conformsTo": CONFORMANCE}, "conformance")
 
     @document("/collections", "数据集合 / collections", models.Collections, P_F, P_ENTERPRISE)
     def collections(request: Request):
-        fmt = _format(request)
+        fmt = response_format(request)
         store = store_of(request)
         refs = [r for r in data.list_collections(store, configured(request), enterprise_param(request))
                 if may_read(request, r.enterprise)]
@@ -181,7 +181,7 @@ def make_router() -> APIRouter:
 
     @document("/collections/{collection_id}", "数据集合说明 / one collection", models.CollectionInfo, P_F, P_ENTERPRISE)
     def collection(collection_id: str, request: Request):
-        fmt = _format(request)
+        fmt = response_format(request)
         store = store_of(request)
         ref = data.resolve_collection(store, configured(request), enterprise_param(request), collection_id)
         enter(request, ref.enterprise)
@@ -223,7 +223,7 @@ response_model=answers.JsonSchema, responses={200: {"content": {SCHEMA_JSON: {}}
                 openapi_extra={"parameters": ITEMS_PARAMETERS})
     def items(collection_id: str, request: Request):
         q = request.query_params
-        fmt = _format(request)
+        fmt = response_format(request)
         limit = data.parse_limit(q.get("limit"))
         offset = data.parse_offset(q.get("offset"))
         interval = data.parse_datetime(q.get("datetime"))
@@ -289,7 +289,7 @@ response_model=answers.JsonSchema, responses={200: {"content": {SCHEMA_JSON: {}}
                 openapi_extra={"parameters": [P_F, P_ENTERPRISE, P_AT, P_DRAWING, P_METHOD, P_WHICH]})
     def item(collection_id: str, feature_id: str, request: Request):
         q = request.query_params
-        fmt = _format(request)
+        fmt = response_format(request)
         method = data.parse_choice(q.get("method"), data.METHODS, "method", "区域定级方法")
         which = data.parse_choice(q.get("which"), data.WHICH, "which", "现有/固有风险")
         at = parse_at(q.get("at"))
@@ -402,7 +402,7 @@ def item_answer(request: Request, store, ref: data.CollectionRef, feature_id: st
 # ---------------------------------------------------------------------------------------------- helpers
 
 
-def _format(request: Request) -> str:
+def response_format(request: Request) -> str:
     """json or html: the f parameter, else the Accept header (html only when preferred to JSON)."""
     f = request.query_params.get("f")
     if f is not None:

@@ -150,9 +150,9 @@ def _bbox(found: list[dict]) -> list[float] | None:
 
 
 def _format(request: Request) -> str:
-    from riskmap.api.routers.ogc import _format as ogc_format
+    from riskmap.api.routers.ogc import response_format
 
-    return ogc_format(request)
+    return response_format(request)
 
 
 def _link(href: str, rel: str, media_type: str, title: str) -> dict:
