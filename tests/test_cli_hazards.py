@@ -18,6 +18,11 @@ def test_the_loop_from_the_command_line(demo_copy, tmp_path):
     assert made["state"] == "reported" and made["registrant"] == "赵巡检"
     run("hazard", "confirm", uid, "--db", url, "--by", "张经理", "--if-match", "1")
     one_line_error(run("hazard", "confirm", uid, "--db", url, "--by", "张经理", check=False), "不能确认")
+    fixed = json.loads(run("hazard", "correct", uid, "--db", url, "--department", "设备部", "--level", "0",
+                           "--by", "张经理", "--reason", "复核", "--json").stdout)["hazard"]
+    assert fixed["department"] == "设备部" and fixed["state"] == "confirmed"
+    one_line_error(run("hazard", "correct", uid, "--db", url, "--by", "张经理", check=False), "没有要更正")
+    one_line_error(run("hazard", "correct", uid, "--db", url, "--lon", "120", "--by", "张经理", check=False), "--lat")
     one_line_error(run("hazard", "assign", uid, "--db", url, "--rectifier", "李工", "--deadline", "2020-01-01",
                        check=False), "已过")
     run("hazard", "assign", uid, "--db", url, "--rectifier", "李工", "--deadline", "2099-12-31", "--by", "张经理")
@@ -32,6 +37,8 @@ def test_the_loop_from_the_command_line(demo_copy, tmp_path):
     one_line_error(run("hazard", "accept", uid, "--db", url, "--by", "李工", "--note", "ok", check=False),
                    "验收人不能是整改人")
     run("hazard", "accept", uid, "--db", url, "--by", "张经理", "--note", "验收合格")
+    one_line_error(run("hazard", "correct", uid, "--db", url, "--department", "x", "--by", "张经理", check=False),
+                   "不能更正")
     listed = json.loads(run("hazard", "list", "--db", url, "--state", "accepted", "--json").stdout)
     assert listed[0]["id"] == uid and {h["danger_state"] for h in listed} == {9}
     text = run("hazard", "show", uid, "--db", url).stdout

@@ -206,6 +206,28 @@ def confirm(hazard_id: IdArg,
          reason, if_match, as_json)
 
 
+@hazard_app.command("correct")
+def correct(hazard_id: IdArg,
+            name: Annotated[str | None, typer.Option("--name", help="隐患名称 / the hazard's name")] = None,
+            description: Annotated[str | None, typer.Option("--description", help="隐患描述 / description")] = None,
+            level: Annotated[int | None, typer.Option("--level", help="0 一般，1 重大")] = None,
+            unit: Annotated[str | None, typer.Option("--unit", help="评估单元编号 / unit id")] = None,
+            department: Annotated[str | None, typer.Option("--department", help="责任部门 / department")] = None,
+            lon: Annotated[float | None, typer.Option("--lon", help="经度 / longitude")] = None,
+            lat: Annotated[float | None, typer.Option("--lat", help="纬度 / latitude")] = None,
+            login: AsOption = None, by: ByOption = None, reason: ReasonOption = None, if_match: IfMatchOption = None,
+            db: DbOption = None, enterprise: EnterpriseOption = None, as_json: JsonOption = False) -> None:
+    """更正未关闭的隐患（位置、等级、描述等，状态不变）/ correct an open hazard (place, level, …; state unchanged)."""
+    if (lon is None) != (lat is None):
+        raise InputError("--lon 与 --lat 需同时给出 / give both --lon and --lat")
+    values = _given(name=name, description=description, level=level, unit_code=unit, department=department,
+                    location={"type": "Point", "coordinates": [lon, lat]} if lon is not None else None)
+    if not values:
+        raise InputError("没有要更正的内容：给出 --name、--level、--department、--lon/--lat 等 / nothing to correct: "
+                         "give --name, --level, --department, --lon/--lat, …")
+    _act(db, enterprise, hazard_id, "correct", login, by, values, reason, if_match, as_json)
+
+
 @hazard_app.command("reject")
 def reject(hazard_id: IdArg, reason: Annotated[str, typer.Option("--reason", help="驳回原因 / why")],
            login: AsOption = None, by: ByOption = None, if_match: IfMatchOption = None,
