@@ -193,7 +193,8 @@ def make_router() -> APIRouter:
 # ---------------------------------------------------------------------------------------------- bodies
 
 
-def _feature_doc(body: Any) -> dict:
+def feature_doc(body: Any) -> dict:
+    """A request body that is a GeoJSON Feature (its properties an object when given), else InputError."""
     if not isinstance(body, dict) or body.get("type") != "Feature":
         raise InputError('请求体应为 GeoJSON Feature（"type": "Feature"）/ the body must be a GeoJSON Feature')
     props = body.get("properties")
@@ -256,7 +257,7 @@ def _check_role(store, ref: data.CollectionRef, fid: str, if_match: str, drawing
 
 def _create(request: Request, ref: data.CollectionRef, body: Any, who: Principal) -> str:
     store = store_of(request)
-    doc = _feature_doc(body)
+    doc = feature_doc(body)
     if ref.kind == "units":
         return _create_unit(request, ref, doc, who)
     props = _props(doc, REGION_READ_ONLY if ref.kind == "regions" else LAYOUT_READ_ONLY, LAYOUT_WRITABLE)
@@ -273,7 +274,7 @@ def _create(request: Request, ref: data.CollectionRef, body: Any, who: Principal
 
 def _replace(request: Request, ref: data.CollectionRef, fid: str, if_match: str, body: Any, who: Principal) -> None:
     store = store_of(request)
-    doc = _feature_doc(body)
+    doc = feature_doc(body)
     if doc.get("id") is not None and str(doc["id"]) != fid:
         raise InputError(f"请求体的 id {str(doc['id'])[:60]!r} 与地址中的 {fid!r} 不同 / the body's id differs from "
                          f"the URL's")
@@ -286,7 +287,8 @@ def _replace(request: Request, ref: data.CollectionRef, fid: str, if_match: str,
                           author=who.author, reason=reason_of(request), drawing=drawing_of(request))
 
 
-def _patch(request: Request, ref: data.CollectionRef, fid: str, if_match: str, body: Any, who: Principal) -> None:
+def merge_patch_doc(body: Any, fid: str) -> dict:
+    """A JSON merge patch of an item (RFC 7396), checked: an object of Feature members, not changing the id."""
     if not isinstance(body, dict):
         raise InputError("合并补丁应为 JSON 对象 / a merge patch must be a JSON object")
     unknown = sorted(set(body) - {"type", "id", "geometry", "properties", "links"})
@@ -297,6 +299,11 @@ def _patch(request: Request, ref: data.CollectionRef, fid: str, if_match: str, b
         raise InputError("补丁不能修改 id / a patch cannot change the id")
     if "properties" in body and not isinstance(body["properties"], dict):
         raise InputError("properties 应为对象 / properties must be an object")
+    return body
+
+
+def _patch(request: Request, ref: data.CollectionRef, fid: str, if_match: str, body: Any, who: Principal) -> None:
+    merge_patch_doc(body, fid)
     if ref.kind == "units":
         _patch_unit(request, ref, fid, if_match, body, who)
         return

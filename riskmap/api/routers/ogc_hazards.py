@@ -35,7 +35,15 @@ from riskmap.api.requests import (
     write_responses,
 )
 from riskmap.api.routers import ogc
-from riskmap.api.routers.ogc_edit import IF_MATCH, ITEM_CONTENT, ITEM_HEADERS, PATCH_SCHEMA, WRITE_PARAMETERS
+from riskmap.api.routers.ogc_edit import (
+    IF_MATCH,
+    ITEM_CONTENT,
+    ITEM_HEADERS,
+    PATCH_SCHEMA,
+    WRITE_PARAMETERS,
+    feature_doc,
+    merge_patch_doc,
+)
 from riskmap.errors import InputError
 from riskmap.people import Principal
 
@@ -97,8 +105,6 @@ def _values(doc: dict, ref: data.CollectionRef, *, patch: bool) -> dict[str, Any
     from riskmap.hazards.workflow import CONFIRM_FIELDS, REPORT_FIELDS
 
     props = doc.get("properties")
-    if props is not None and not isinstance(props, dict):
-        raise InputError("properties 应为对象 / properties must be an object")
     writable = CONFIRM_FIELDS if patch else REPORT_FIELDS
     shown = {v: k for k, v in RENAMED.items()}
     values: dict[str, Any] = {}
@@ -136,9 +142,7 @@ def _report(request: Request, prefix: str, part: str, body: Any, who: Principal)
     from riskmap.store import hazards as store_hazards
 
     ref, whole = _collection(request, prefix, part)
-    if not isinstance(body, dict) or body.get("type") != "Feature":
-        raise InputError('请求体应为 GeoJSON Feature（"type": "Feature"）/ the body must be a GeoJSON Feature')
-    values = _values(body, ref, patch=False)
+    values = _values(feature_doc(body), ref, patch=False)
     made = store_hazards.report(store_of(request), ref.enterprise.name, actor_of(who), values,
                                 reason=reason_of(request))
     return made["hazard"]["id"], whole
@@ -151,15 +155,7 @@ def _correct(request: Request, prefix: str, part: str, feature_id: str, if_match
     from riskmap.store.editing import edit_tag_of
 
     ref, whole = _collection(request, prefix, part)
-    if not isinstance(body, dict):
-        raise InputError("合并补丁应为 JSON 对象 / a merge patch must be a JSON object")
-    unknown = sorted(set(body) - {"type", "id", "geometry", "properties", "links"})
-    if unknown:
-        raise InputError(f"补丁中有不能修改的成员：{', '.join(map(str, unknown))[:200]} / members that cannot be "
-                         f"patched: {', '.join(map(str, unknown))[:200]}")
-    if body.get("id") is not None and str(body["id"]) != feature_id:
-        raise InputError("补丁不能修改 id / a patch cannot change the id")
-    values = _values(body, ref, patch=True)
+    values = _values(merge_patch_doc(body, feature_id), ref, patch=True)
     if if_match.strip() == "*":
         version = None
     else:
