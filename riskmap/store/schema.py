@@ -565,6 +565,7 @@ class HazardEventRow(Base):
     """One step of a hazard's timeline: who, when, which transition, why, what changed; never updated."""
 
     __tablename__ = "hazard_events"
+    __table_args__ = (Index("ix_hazard_events_enterprise", "enterprise_id", "id"),)     # the layer's mark (0016)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"))
