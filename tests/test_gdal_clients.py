@@ -96,7 +96,7 @@ def test_wmts_driver_lists_the_layers_and_reads_the_four_colours(live_demo, tmp_
     caps = f"WMTS:{live_demo.url}/wmts/1.0.0/WMTSCapabilities.xml"
     info = _run("gdalinfo", caps).stdout
     assert [line.split("layer=")[1] for line in info.splitlines() if "_NAME=" in line] == \
-        ["regions", "units", "layout", "labels", "staleness"]
+        ["regions", "units", "layout", "labels", "staleness", "hazards"]
     kvp = _run("gdalinfo", f"WMTS:{live_demo.url}/wmts?SERVICE=WMTS&REQUEST=GetCapabilities").stdout
     assert "layer=regions" in kvp
     out = tmp_path / "regions.png"
@@ -107,6 +107,18 @@ def test_wmts_driver_lists_the_layers_and_reads_the_four_colours(live_demo, tmp_
         fill = style.class_of(level).fill
         want = np.array([int(fill[k:k + 2], 16) for k in (1, 3, 5)])
         assert (np.abs(pixels - want).max(axis=1) <= 3).sum() > 1000, level
+    # the hidden hazards through the same driver: open ones magenta, and nothing in a risk colour
+    from riskmap.render.style import load_hazard_style
+
+    out = tmp_path / "hazards.png"
+    _run("gdal_translate", "-q", "-outsize", "900", "0", f"{caps},layer=hazards,tilematrix=18", str(out))
+    rgba = np.asarray(Image.open(out).convert("RGBA")).reshape(-1, 4).astype(int)
+    drawn = rgba[rgba[:, 3] == 255, :3]
+    magenta = load_hazard_style().groups["open"]["fill"]
+    want = np.array([int(magenta[k:k + 2], 16) for k in (1, 3, 5)])
+    assert (np.abs(drawn - want).max(axis=1) <= 3).sum() > 50
+    for risk in ((255, 0, 0), (255, 140, 0), (255, 255, 0), (0, 112, 192)):     # the four legal colours
+        assert (np.abs(drawn - np.array(risk)).max(axis=1) <= 40).sum() == 0, risk
 
 
 def test_mvt_reader_takes_fields_from_metadata_json(live_demo, tmp_path):

@@ -8,6 +8,7 @@ tiles; WMTS capabilities; the generated styles (MapLibre, QML, SLD) against laye
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import xml.etree.ElementTree as ET
 
@@ -344,7 +345,7 @@ def test_wmts_capabilities_kvp_and_rest_and_exceptions(client):
     for path in ("/wmts?SERVICE=WMTS&REQUEST=GetCapabilities", "/wmts/1.0.0/WMTSCapabilities.xml"):
         root = ET.fromstring(client.get(path).content)
         layers = [el.find("ows:Identifier", ns).text for el in root.findall("w:Contents/w:Layer", ns)]
-        assert layers == ["regions", "units", "layout", "labels", "staleness"]
+        assert layers == ["regions", "units", "layout", "labels", "staleness", "hazards"]
         assert root.find("w:Contents/w:TileMatrixSet/w:WellKnownScaleSet", ns).text.endswith("GoogleMapsCompatible")
     tile = client.get("/wmts", params={"SERVICE": "WMTS", "REQUEST": "GetTile", "LAYER": "regions", "STYLE": "default",
                                        "TILEMATRIXSET": "WebMercatorQuad", "TILEMATRIX": "17", "TILEROW": "53098",
@@ -353,6 +354,16 @@ def test_wmts_capabilities_kvp_and_rest_and_exceptions(client):
     assert tile.status_code == 200 and tile.content == same.content
     rest = client.get("/wmts/1.0.0/regions/default/WebMercatorQuad/17/53098/109226.png")
     assert rest.content == same.content
+    # the hidden hazards are a WMTS layer too: the same tile as /tiles/hazards, with a symbol on it
+    import morecantile
+    from PIL import Image
+
+    found = client.get("/ogc/collections/hazards_points/items", params={"limit": 1}).json()["features"][0]
+    lon, lat = found["geometry"]["coordinates"]
+    t = morecantile.tms.get("WebMercatorQuad").tile(lon, lat, 19)
+    hazards = client.get(f"/wmts/1.0.0/hazards/default/WebMercatorQuad/19/{t.y}/{t.x}.png")
+    assert hazards.status_code == 200 and hazards.content == client.get(f"/tiles/hazards/19/{t.x}/{t.y}.png").content
+    assert np.asarray(Image.open(io.BytesIO(hazards.content)).convert("RGBA"))[..., 3].max() == 255
     for params, code in (({"REQUEST": "GetTile", "LAYER": "x", "TILEMATRIXSET": "WebMercatorQuad", "TILEMATRIX": "1",
                            "TILEROW": "0", "TILECOL": "0"}, 400), ({"REQUEST": "Nope"}, 400),
                          ({"REQUEST": "GetTile", "LAYER": "regions", "TILEMATRIXSET": "WebMercatorQuad",

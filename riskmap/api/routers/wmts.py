@@ -1,7 +1,7 @@
 """WMTS 1.0.0 for desktop GIS (QGIS's WMS/WMTS dialog, GDAL's WMTS driver): GetCapabilities and GetTile, both as
 KVP (`/wmts?SERVICE=WMTS&REQUEST=…`) and RESTful (`/wmts/1.0.0/WMTSCapabilities.xml`, tiles by ResourceURL).
 
-The layers are the PNG tile layers of /tiles (regions, units, layout, labels, staleness) in WebMercatorQuad
+The layers are the PNG tile layers of /tiles (regions, units, layout, labels, staleness, hazards) in WebMercatorQuad
 (GoogleMapsCompatible): the same bytes, ETags and never-stale contract, only named the WMTS way. Errors in
 GetTile parameters are OWS ExceptionReports (400/404), which both clients show.
 """
@@ -22,7 +22,7 @@ WMTS_NS = "http://www.opengis.net/wmts/1.0"
 OWS_NS = "http://www.opengis.net/ows/1.1"
 XLINK_NS = "http://www.w3.org/1999/xlink"
 XML = "application/xml"
-LAYERS = ("regions", "units", "layout", "labels", "staleness")
+LAYERS = ("regions", "units", "layout", "labels", "staleness", "hazards")
 TMS_ID = "WebMercatorQuad"
 STYLE = "default"
 
@@ -134,10 +134,11 @@ def make_router() -> APIRouter:
 
     async def get_capabilities(request: Request, enterprise: str | None) -> Response:
         from riskmap.api.public_url import public_base_url
-        from riskmap.api.routers.tiles import LAYER_TITLES, tiles_of
+        from riskmap.api.routers.tiles import HAZARDS, LAYER_TITLES, tiles_of
         from riskmap.render.tiledata import lonlat_bounds
 
-        service = tiles_of(request).service
+        tiles = tiles_of(request)
+        service = tiles.service
         found, ent_id, name = service.lookup(enterprise)
         if found is None:
             found = await run_in_threadpool(service.update, ent_id, name)
@@ -146,7 +147,7 @@ def make_router() -> APIRouter:
         if (early := not_modified(request, checked)) is not None:
             return early
         box = found.bounds_3857()
-        styles = {layer: service.style(layer) for layer in LAYERS}
+        styles = {layer: tiles.hazards.style() if layer == HAZARDS else service.style(layer) for layer in LAYERS}
         text = capabilities(base, enterprise, LAYER_TITLES, lonlat_bounds(box) if box else None,
                             {layer: style.min_zoom for layer, style in styles.items()},
                             max(style.max_zoom for style in styles.values()))
