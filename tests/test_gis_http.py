@@ -377,7 +377,7 @@ def test_wmts_capabilities_kvp_and_rest_and_exceptions(client):
 
 def test_maplibre_style_matches_layers(client):
     doc = client.get("/styles/risk/style.json").json()
-    assert doc["version"] == 8 and set(doc["sources"]) == {"regions", "units", "layout", "labels"}
+    assert doc["version"] == 8 and set(doc["sources"]) == {"regions", "units", "layout", "labels", "hazards"}
     by_id = {layer["id"]: layer for layer in doc["layers"]}
     ids = [layer["id"] for layer in doc["layers"]]
     assert ids.index("regions-fill") < ids.index("units-fill") < ids.index("layout-road-line") < ids.index("labels")

@@ -414,20 +414,38 @@ def _text(canvas: Any, text: str, cx: float, cy: float, size: float, colour: str
 def draw_cluster(canvas: Any, style: Any, cx: float, cy: float, count: int, major: int, overdue: int,
                  scale: int) -> None:
     """A cluster: a white disc with the count, a magenta diamond badge (major) and a black disc badge (overdue)."""
+    draw_cluster_disc(canvas, style, cx, cy, str(count), scale)
+    dx, dy = badge_offset(style)
+    if major:
+        draw_badge(canvas, style, "major", cx + dx * scale, cy + dy * scale, str(major), scale)
+    if overdue:
+        draw_badge(canvas, style, "overdue", cx - dx * scale, cy + dy * scale, str(overdue), scale)
+
+
+def badge_offset(style: Any) -> tuple[float, float]:
+    """Where the major badge sits from a cluster's centre, CSS px (the overdue badge mirrored to the left)."""
+    r = float(style.cluster["size"]) / 2
+    return r * 0.8, -r * 0.75
+
+
+def draw_cluster_disc(canvas: Any, style: Any, cx: float, cy: float, text: str, scale: int) -> None:
+    """A cluster's white disc with its ring and the count."""
     c = style.cluster
     r = float(c["size"]) / 2 * scale
     canvas.drawCircle(cx, cy, r, _paint(c["fill"]))
     canvas.drawCircle(cx, cy, r - 1.25 * scale, _paint(c["ring"], 2.5 * scale))
-    _text(canvas, str(count), cx, cy, 11 * scale, c["text"])
+    _text(canvas, text, cx, cy, 11 * scale, c["text"])
+
+
+def draw_badge(canvas: Any, style: Any, kind: str, bx: float, by: float, text: str, scale: int) -> None:
+    """A cluster's badge: a magenta diamond with the number of major hazards, or a black disc with the overdue."""
+    c = style.cluster
     b = 7.0 * scale
-    if major:
-        bx, by = cx + r * 0.8, cy - r * 0.75
+    if kind == "major":
         canvas.drawPath(_shape_path("diamond", bx, by, b), _paint(c["major_fill"]))
-        _text(canvas, str(major), bx, by, 8.5 * scale, c["badge_text"])
-    if overdue:
-        bx, by = cx - r * 0.8, cy - r * 0.75
+    else:
         canvas.drawCircle(bx, by, b, _paint(c["overdue_fill"]))
-        _text(canvas, str(overdue), bx, by, 8.5 * scale, c["badge_text"])
+    _text(canvas, text, bx, by, 8.5 * scale, c["badge_text"])
 
 
 def draw_png(found: pd.DataFrame, style: Any, view: TileView, scale: int = 1) -> bytes:

@@ -35,6 +35,9 @@ MAPS: dict[str, tuple[str, str, tuple[str, ...], bool]] = {
     "staleness": ("评估时效", "Days since assessment", ("staleness", "layout"), False),
 }
 
+# Maps whose MapLibre style draws the hidden hazards above the risk colours (as the web map and the prints do).
+HAZARD_MAPS = ("risk",)
+
 
 def _rgba(colour: str | None) -> str:
     if not colour:
@@ -531,10 +534,12 @@ def _role_layers(source: str, style: LayerStyle, minzoom: int) -> list[dict]:
 
 
 def maplibre_style(map_name: str, tilejson: Callable[[str, str], str], *, center: list[float] | None = None,
-                   zoom: float | None = None) -> dict[str, Any]:
+                   zoom: float | None = None, sprite: str | None = None) -> dict[str, Any]:
     """A MapLibre GL style (version 8) for one of MAPS: vector sources from riskmap's TileJSON (`tilejson(layer,
-    format)` gives its absolute URL), the names as riskmap's raster `labels` tiles (no glyph server needed), and
-    the legend of every layer in `metadata` (each entry the colour drawn)."""
+    format)` gives its absolute URL), the names as riskmap's raster `labels` tiles (no glyph server needed), the
+    hidden hazards above them on the maps of HAZARD_MAPS as icons of the `sprite` (its absolute URL without
+    extension; riskmap.render.hazardsprite), and the legend of every layer in `metadata` (each entry the colour
+    drawn)."""
     title_zh, title_en, layers, labels = MAPS[map_name]
     sources: dict[str, Any] = {}
     out_layers: list[dict] = []
@@ -550,6 +555,15 @@ def maplibre_style(map_name: str, tilejson: Callable[[str, str], str], *, center
     if labels:
         sources["labels"] = {"type": "raster", "url": tilejson("labels", "png"), "tileSize": 256}
         out_layers.append({"id": "labels", "type": "raster", "source": "labels"})
+    if map_name in HAZARD_MAPS and sprite is not None:
+        from riskmap.render import hazardsprite
+        from riskmap.render.style import load_hazard_style
+
+        hazards = load_hazard_style()
+        sources["hazards"] = {"type": "vector", "url": tilejson("hazards", "mvt")}
+        out_layers += hazardsprite.symbol_layers(hazards)
+        legend["hazards"] = {"title": {"zh": hazards.title_zh, "en": hazards.title_en}, "field": "group",
+                             "entries": hazardsprite.legend(hazards)}
     doc: dict[str, Any] = {
         "version": 8,
         "name": f"{title_zh} / {title_en}",
@@ -558,6 +572,8 @@ def maplibre_style(map_name: str, tilejson: Callable[[str, str], str], *, center
         "sources": sources,
         "layers": out_layers,
     }
+    if "hazards" in sources:
+        doc["sprite"] = sprite
     if center is not None:
         doc["center"] = center
     if zoom is not None:

@@ -7,8 +7,10 @@ with the colour the data says is on top there (units over regions; within a laye
 from __future__ import annotations
 
 import io
+import os
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -31,10 +33,13 @@ PAGE = """<!DOCTYPE html>
 import {{ Map }} from "{riskmap}/static/vendor/maplibre-gl@{version}/dist/maplibre-gl.mjs";
 const response = await fetch("{riskmap}/styles/risk/style.json");
 const style = await response.json();
-const map = new Map({{container: "map", style, center: style.center, zoom: {zoom}, fadeDuration: 0,
+const want = location.hash ? JSON.parse(decodeURIComponent(location.hash.slice(1))) : {{}};
+const map = new Map({{container: "map", style, center: want.center || style.center, zoom: want.zoom || {zoom},
+                      fadeDuration: 0,
                       canvasContextAttributes: {{preserveDrawingBuffer: true}}, attributionControl: false}});
 window.riskmapMap = map;
 map.once("idle", () => {{ window.mapReady = true; }});
+map.on("styleimagemissing", (e) => {{ window.missingImages = (window.missingImages || []).concat([e.id]); }});
 map.on("error", (e) => {{ window.mapErrors = (window.mapErrors || []).concat([String(e.error && e.error.message)]); }});
 </script></body></html>
 """
@@ -137,7 +142,7 @@ def test_maplibre_on_another_origin_paints_the_four_colours_in_rank_order(webgl_
         # names and linework off: what is compared is the fills (and the outlines, kept clear of below)
         page.evaluate("""() => { const map = window.riskmapMap;
             for (const layer of map.getStyle().layers)
-                if (layer.source === 'labels' || layer.source === 'layout')
+                if (layer.source === 'labels' || layer.source === 'layout' || layer.source === 'hazards')
                     map.setLayoutProperty(layer.id, 'visibility', 'none');
             return new Promise((resolve) => map.once('idle', resolve)); }""")
         assert log.problems() == [], log.problems()
@@ -182,3 +187,69 @@ def test_maplibre_on_another_origin_paints_the_four_colours_in_rank_order(webgl_
             levels_seen.add(int(rank[i]))
     assert not mismatches, f"{len(mismatches)} of {checked.sum()} points show another colour: {mismatches[:5]}"
     assert {1, 2, 3, 4} <= levels_seen, levels_seen      # the four level colours are on the map
+
+
+def test_maplibre_draws_the_hidden_hazards_with_riskmaps_own_icons(webgl_browser, demo_server, other_origin):
+    """The risk style's hazards: every hazard in view is drawn at its place in its state's fill (open ones magenta),
+    no icon the style names is missing from the sprite, and clusters at a low zoom are drawn with their ring."""
+    import json as jsonlib
+    from urllib.parse import quote
+
+    from fastapi.testclient import TestClient
+    from PIL import Image
+
+    from riskmap.api.app import create_app
+    from riskmap.render.style import load_hazard_style
+    from riskmap.settings import Settings
+
+    with TestClient(create_app(Settings(db=demo_server.db_url))) as client:
+        hazards = client.get("/ogc/collections/hazards_points/items", params={"limit": 10000}).json()["features"]
+    style = load_hazard_style()
+    opened = [f for f in hazards if style.group_of(f["properties"]["state"]) == "open"]
+    assert opened, "the demo has open hazards"
+    centre = opened[0]["geometry"]["coordinates"]
+    page = webgl_browser.new_page()
+    try:
+        shots = {}
+        for zoom in (19, 15):
+            page.goto("about:blank")                    # a new map each time (a hash alone does not reload)
+            page.goto(other_origin + "/#" + quote(jsonlib.dumps({"center": centre, "zoom": zoom})), wait_until="load")
+            page.wait_for_function("window.mapReady === true || (window.mapErrors || []).length > 0", timeout=60000)
+            assert page.evaluate("window.mapErrors || []") == []
+            assert page.evaluate("window.missingImages || []") == []
+            points = page.evaluate("(pts) => pts.map((p) => { const q = window.riskmapMap.project(p); "
+                                   "return [q.x, q.y]; })", [f["geometry"]["coordinates"] for f in hazards])
+            clusters = page.evaluate("() => window.riskmapMap.queryRenderedFeatures({layers: ['hazards-clusters']})"
+                                     ".map((f) => { const q = window.riskmapMap.project(f.geometry.coordinates);"
+                                     " return [q.x, q.y, f.properties.count]; })")
+            png = page.screenshot(type="png")
+            if os.environ.get("RISKMAP_SHOTS"):                       # to look at them
+                Path(os.environ["RISKMAP_SHOTS"], f"maplibre-hazards-z{zoom}.png").write_bytes(png)
+            shot = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+            shots[zoom] = (np.array(points), clusters, shot)
+    finally:
+        page.close()
+
+    def rgb(colour: str) -> np.ndarray:
+        return np.array([int(colour[k:k + 2], 16) for k in (1, 3, 5)])
+
+    points, _, shot = shots[19]
+    h, w = shot.shape[:2]
+    checked = 0
+    for f, (x, y) in zip(hazards, points, strict=True):
+        alone = (np.hypot(*(points - (x, y)).T) < 40).sum() == 1        # another symbol may cover this one
+        if 20 <= x < w - 20 and 20 <= y < h - 20 and alone:
+            want = rgb(style.groups[style.group_of(f["properties"]["state"])]["fill"])
+            got = shot[int(round(y)), int(round(x))]
+            assert np.abs(got - want).max() <= TOLERANCE, (f["properties"]["name"], tuple(got), tuple(want))
+            checked += 1
+    assert checked >= 1
+    _, clusters, shot = shots[15]
+    assert clusters, "at zoom 15 the hazards are clustered"
+    ring = rgb(style.cluster["ring"])
+    r = float(style.cluster["size"]) / 2 - 1.25
+    for x, y, count in clusters:
+        assert count >= 2
+        if 20 <= x < w - 20 and 20 <= y < h - 20:
+            # the ring is drawn below the badges: its bottom point is clear of them
+            assert np.abs(shot[int(round(y + r)), int(round(x))] - ring).max() <= 40, (x, y, count)

@@ -1,11 +1,14 @@
 """Styles for other clients, generated from layers/ (riskmap.render.styles_export): `/styles` lists the maps, and
 each map has a MapLibre style (`/styles/{map}/style.json`, its sources the absolute, versioned TileJSON of this
 service), an SLD (`/styles/{map}/style.sld`), a QGIS style per table (`/styles/{map}/{table}.qml`) and its legend
-(`/styles/{map}/legend.json`, each entry the colour drawn). `?enterprise=` picks the enterprise's tiles.
+(`/styles/{map}/legend.json`, each entry the colour drawn). `?enterprise=` picks the enterprise's tiles. The
+risk map's MapLibre style draws the hidden hazards with the icons of `/styles/sprites/hazards` (a MapLibre
+sprite: `.json`, `.png`, `@2x.json`, `@2x.png`; riskmap.render.hazardsprite).
 """
 
 from __future__ import annotations
 
+import hashlib
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
@@ -20,6 +23,9 @@ from riskmap.render import styles_export
 SLD = "application/vnd.ogc.sld+xml"
 QML = "application/xml"
 MAPLIBRE = "application/vnd.mapbox.style+json"
+# The sprite's files as MapLibre asks for them: pixel ratio and kind.
+SPRITE_FILES = {"hazards.json": (1, "json"), "hazards.png": (1, "png"), "hazards@2x.json": (2, "json"),
+                "hazards@2x.png": (2, "png")}
 
 
 def _map(name: str) -> str:
@@ -67,6 +73,28 @@ def make_router() -> APIRouter:
             styles.append({"id": name, "title": f"{zh} / {en}", "layers": list(layers), "links": links})
         return JSONResponse({"styles": styles})
 
+    @router.get("/sprites/{file}", summary="隐患图标（MapLibre sprite）/ the hazards' icons (MapLibre sprite)",
+                response_class=Response, responses={200: {"content": {"application/json": {}, "image/png": {}}},
+                                                    **ERROR_RESPONSES})
+    def sprite_file(file: str, request: Request):
+        from riskmap.api.conditional import none_match
+        from riskmap.render import hazardsprite
+        from riskmap.render.style import load_hazard_style
+
+        if file not in SPRITE_FILES:
+            raise NotFoundError(f"没有图标文件 “{file[:40]}”，可用：{', '.join(SPRITE_FILES)} / no sprite file "
+                                f"{file[:40]!r}; available: {', '.join(SPRITE_FILES)}")
+        ratio, kind = SPRITE_FILES[file]
+        style = load_hazard_style()
+        image, index = hazardsprite.sprite(style, ratio)
+        body = image if kind == "png" else index
+        etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+        # revalidated, not immutable: the URL stays the same when the symbology file is edited
+        headers = {"ETag": etag, "Cache-Control": "no-cache"}
+        if none_match(request.headers.get("if-none-match"), etag):
+            return Response(status_code=304, headers=headers)
+        return Response(body, media_type="image/png" if kind == "png" else "application/json", headers=headers)
+
     @router.get("/{map_name}/style.json", summary="MapLibre 样式 / MapLibre GL style",
                 response_model=answers.MapLibreStyle,
                 responses=ERROR_RESPONSES)
@@ -92,7 +120,8 @@ def make_router() -> APIRouter:
             return f"{root}/tiles/{layer}/tilejson.json" + enterprise_query(
                 request, {"enterprise": found.enterprise, **extra})
 
-        doc = styles_export.maplibre_style(name, tilejson, center=center, zoom=zoom)
+        doc = styles_export.maplibre_style(name, tilejson, center=center, zoom=zoom,
+                                           sprite=f"{root}/styles/sprites/hazards")
         return JSONResponse(doc, headers=checked.headers())
 
     @router.get("/{map_name}/style.sld", summary="SLD 1.0（GeoServer）", response_class=Response,
