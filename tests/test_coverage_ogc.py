@@ -107,6 +107,14 @@ def test_a_drawing_other_than_the_site_plan_shows_the_coverage_of_its_units(demo
     assert drawn and set(drawn) <= {f["properties"]["unit_id"] for f in features}
     assert all(state == states.get(code, "none") for code, state in drawn.items())
     assert {"missed", "due"} & set(drawn.values())
+    # the web map of the drawing offers the layer, asking for that drawing's tiles, and a click on a unit there
+    # answers its checks as on the site plan
+    config = client.get("/api/map/config", params={"drawing": drawing}).json()
+    [layer] = [la for la in config["layers"] if la["name"] == "coverage"]
+    assert not layer["visible"] and "drawing=" in layer["tilejson"]
+    code = next(c for c, state in drawn.items() if state in ("missed", "due"))
+    body = client.get("/api/identify", params={"unit": code, "drawing": drawing, "coverage": "today"}).json()
+    assert [(c["unit_id"], c["coverage"]) for c in body["coverage"]] == [(code, drawn[code])]
     # a past moment (just now: the database may be younger than a minute) has no coverage: no tile, no feature
     at = clock_now().isoformat()
     z, x, y = tiles[0]

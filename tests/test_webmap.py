@@ -638,6 +638,30 @@ def test_map_offers_staleness_flags_and_the_editor(client):
     assert config["urls"].get("flags") == "/api/flags"
 
 
+def test_coverage_legend_swatches_are_what_the_coverage_tiles_draw(client):
+    import base64
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from riskmap.render.style import load_layer_style
+
+    style = load_layer_style("coverage")
+    rows = client.get("/api/map/config").json()["coverage_legend"]
+    assert [r["key"] for r in rows] == [c.key for c in reversed(style.classes)]
+    for row in rows:
+        rgba = np.asarray(Image.open(io.BytesIO(base64.b64decode(row["image"].split(",", 1)[1]))).convert("RGBA"))
+        h, w = rgba.shape[:2]
+        cls = style.class_of(row["key"])
+        if row["kind"] == "polygon" and cls.fill and not cls.hatch:
+            want = np.array([int(cls.fill[k:k + 2], 16) for k in (1, 3, 5)])
+            assert np.abs(rgba[h // 2, w // 2, :3].astype(int) - want).max() <= 2, row["key"]
+        if cls.hatch:                                 # suspended: the hatch's strokes over the fill
+            inner = rgba[6:h - 6, 6:w - 6, :3].reshape(-1, 3)
+            assert len(np.unique(inner, axis=0)) > 2, row["key"]
+
+
 def test_identify_and_search_as_of_a_moment_answer_for_that_moment(tmp_path):
     """Popups and search of a historical map (?at=) explain the plant as it was, not as it is."""
     import time

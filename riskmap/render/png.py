@@ -650,13 +650,22 @@ def _place_labels(view: TileView, layers: list[tuple[_Layer, LayerStyle]]):
 
 
 def legend_symbol_png(style: LayerStyle, key: str, kind: str, width: int = 28, height: int = 18,
-                      scale: int = 2) -> bytes:
+                      scale: int = 2, filled: bool = False) -> bytes:
     """A legend swatch of one class (`kind` "point", "line" or "polygon") drawn by the tiles' own code, as PNG
-    `width`×`height` CSS px at `scale`: the web map's legend shows the symbol the tiles draw."""
+    `width`×`height` CSS px at `scale`: the web map's legend shows the symbol the tiles draw. `filled`: an area
+    with its fill and hatch under the outline, as a layer that fills its areas draws them (coverage)."""
     scale = _check_scale(scale)
     surface = skia.Surface(width * scale, height * scale)
     canvas = surface.getCanvas()
     canvas.clear(skia.ColorTRANSPARENT)
+    cls = style.class_of(key)
+    if filled and kind == "polygon":
+        rect = skia.Rect(2 * scale, 2 * scale, (width - 2) * scale, (height - 2) * scale)
+        if cls.fill:
+            canvas.drawRect(rect, skia.Paint(AntiAlias=True, Color=skia_colour(cls.fill)))
+        shader = _hatch_shader(cls.hatch, style.hatch, scale) if cls.hatch and style.hatch else None
+        if shader is not None:
+            canvas.drawRect(rect, skia.Paint(AntiAlias=True, Shader=shader))
     draw_sample(canvas, (0.0, 0.0, float(width * scale), float(height * scale)), style.class_of(key), kind, scale)
     info = skia.ImageInfo.Make(width * scale, height * scale, skia.kRGBA_8888_ColorType, skia.kUnpremul_AlphaType)
     out = np.empty((height * scale, width * scale, 4), np.uint8)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import html
+import io
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -66,7 +67,7 @@ TEXT: dict[str, dict[str, str]] = {
         "updated": "数据已更新，地图已刷新", "error": "请求失败", "path": "所属", "kind": "类型",
         "loading": "加载中…", "region_level": "区域等级",
         "layer_staleness": "评估时效（距上次评估天数）", "staleness": "距上次评估",
-        "layer_coverage": "排查覆盖（今天）",
+        "layer_coverage": "排查覆盖（今天）", "coverage_legend": "排查覆盖（今天）",
         "flagged_only": "仅显示需重新评估的单元",
         "flags_title": "需重新评估的单元", "flags_none": "没有需要重新评估的单元", "flags": "需重新评估",
         "historical": "历史视图：{at}（北京时间）", "back_to_now": "返回当前", "edit": "编辑总平面布置",
@@ -97,7 +98,7 @@ TEXT: dict[str, dict[str, str]] = {
         "updated": "Data changed: the map was refreshed", "error": "Request failed", "path": "Part of",
         "kind": "Kind", "loading": "Loading…", "region_level": "Region level",
         "layer_staleness": "Assessment age (days since last)", "staleness": "Days since assessment",
-        "layer_coverage": "Inspection coverage (today)",
+        "layer_coverage": "Inspection coverage (today)", "coverage_legend": "Inspection coverage (today)",
         "flagged_only": "Flagged units only", "flags_title": "Units to re-assess",
         "flags_none": "No unit needs re-assessment", "flags": "Needs re-assessment",
         "historical": "Historical view as of {at} (Beijing time)", "back_to_now": "Back to now",
@@ -244,6 +245,17 @@ def emergency_legend(layout_style, drawn: Mapping[str, str]) -> list[dict[str, A
     return rows
 
 
+def coverage_legend(coverage_style) -> list[dict[str, Any]]:
+    """The web legend's coverage rows: each state, top of the draw order first (missed … no checks), then the
+    checkpoints, each with its swatch as the coverage tiles draw it (hatching included)."""
+    rows = []
+    for c in reversed(coverage_style.classes):
+        kind = "point" if c.key == "checkpoint" else "polygon"
+        rows.append({"key": c.key, "zh": c.zh, "en": c.en, "kind": kind,
+                     "image": _symbol_data_url(coverage_style, c.key, kind, True)})
+    return rows
+
+
 def hazard_legend() -> list[dict[str, Any]]:
     """The web legend's hazard rows, each with its symbol as the hazards tiles draw it (a PNG data URL)."""
     from riskmap.render.style import load_hazard_style
@@ -270,11 +282,17 @@ def _hazard_rows(style) -> list[dict[str, Any]]:
 
 
 @lru_cache(maxsize=64)
-def _symbol_data_url(layout_style, key: str, kind: str) -> str:
+def _symbol_data_url(layer_style, key: str, kind: str, filled: bool = False) -> str:
     """A legend symbol as a PNG data URL, drawn once per style version (styles are frozen and re-read on change)."""
     from riskmap.render.png import legend_symbol_png
 
-    return "data:image/png;base64," + base64.b64encode(legend_symbol_png(layout_style, key, kind)).decode("ascii")
+    png = legend_symbol_png(layer_style, key, kind, filled=filled)
+    # a palette of 32 colours: the swatches travel inside the page's config (half the bytes, the same look)
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.open(io.BytesIO(png)).quantize(32, method=Image.Quantize.FASTOCTREE).save(buffer, "PNG", optimize=True)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 def map_config(summary: MapSummary, *, region: dict[str, Any] | None, lang: str, palette: Palette,
@@ -283,7 +301,8 @@ def map_config(summary: MapSummary, *, region: dict[str, Any] | None, lang: str,
                staleness_legend: list[dict[str, Any]] | None = None,
                swatches: dict[str, dict[str, str | None]] | None = None,
                emergency: list[dict[str, Any]] | None = None,
-               hazards: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+               hazards: list[dict[str, Any]] | None = None,
+               coverage: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """Everything the page script needs, as plain JSON: view, legend with counts, layers, URLs, texts.
 
     `region` (a workshop map) is the identify answer of that region: its member units give the counts.
@@ -291,7 +310,8 @@ def map_config(summary: MapSummary, *, region: dict[str, Any] | None, lang: str,
     has no counts (the snapshot counts are today's) and it does not poll (the past does not change).
     `swatches` (legend_swatches): the colours the region and unit tiles draw; by default the palette's.
     `emergency` (emergency_legend): the emergency features drawn, listed under the levels.
-    `hazards` (hazard_legend): the hazard symbols, shown while the hazards layer is on."""
+    `hazards` (hazard_legend): the hazard symbols, shown while the hazards layer is on.
+    `coverage` (coverage_legend): the coverage states, shown while the coverage layer is on."""
     swatches = swatches or {}
     if region is not None:
         unit_counts = {lv.value: 0 for lv in LEVELS_HIGH_TO_LOW}
@@ -338,6 +358,7 @@ def map_config(summary: MapSummary, *, region: dict[str, Any] | None, lang: str,
         "staleness_legend": staleness_legend or [],
         "emergency_legend": emergency or [],
         "hazard_legend": hazards or [],
+        "coverage_legend": coverage or [],
     }
 
 

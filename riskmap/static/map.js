@@ -137,7 +137,7 @@
         self.tileUrls[spec.name] = tj.tiles[0];
         overlays[spec.title] = layer;
         if (spec.visible) layer.addTo(self.map);
-        if (["regions", "units", "staleness", "hazards"].indexOf(spec.name) >= 0) {
+        if (["regions", "units", "staleness", "coverage", "hazards"].indexOf(spec.name) >= 0) {
           layer.on("add remove", function () { self.fillLegend(); });
         }
         layer.on("add remove", function () { self.updatePrintLink(); });
@@ -459,6 +459,7 @@
     // grey, black: never a risk colour), each row with the symbol the tiles themselves draw
     this.symbolLegend(box, "layout", c.emergency_legend, t.emergency_legend, "emergency", "data-role", 18);
     this.symbolLegend(box, "hazards", c.hazard_legend, t.hazard_legend, "hazard", "data-hazard", 22);
+    this.symbolLegend(box, "coverage", c.coverage_legend, t.coverage_legend, "coverage", "data-coverage-state", 18);
     box.appendChild(el("div", "riskmap-legend-version", t.data_version + " " + c.data_version));
   };
 

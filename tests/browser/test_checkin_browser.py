@@ -98,6 +98,28 @@ def test_coverage_layer_on_the_web_map(demo_server, open_page, wait_map_idle):
     wait_map_idle(page)
     srcs = page.evaluate("[...document.querySelectorAll('.riskmap-tiles-coverage img.leaflet-tile')].map(i => i.src)")
     assert srcs and all("/tiles/coverage/" in s for s in srcs)
+    # the legend shows what the layer draws while it is on, and drops it when it is off
+    rows = page.locator(".riskmap-coverage-legend tr")
+    assert [rows.nth(i).get_attribute("data-coverage-state") for i in range(rows.count())] == \
+        ["checkpoint", "missed", "due", "done", "suspended", "none"]
+    assert "有漏检" in page.locator(".riskmap-coverage-legend").inner_text()
+    label.locator("input").click()
+    assert page.locator(".riskmap-coverage-legend").count() == 0
+    assert log.problems(moved=True) == []
+
+
+def test_coverage_layer_on_a_floor_plan(demo_server, open_page, wait_map_idle):
+    """A drawing other than the site plan offers the coverage layer too, its tiles asked for that drawing."""
+    from urllib.parse import quote
+
+    page, log = open_page(demo_server, "/map?drawing=" + quote("反应车间-1F"))
+    label = page.locator(".leaflet-control-layers-overlays label", has_text="排查覆盖")
+    assert label.count() == 1
+    label.locator("input").click()
+    wait_map_idle(page)
+    srcs = page.evaluate("[...document.querySelectorAll('.riskmap-tiles-coverage img.leaflet-tile')].map(i => i.src)")
+    assert srcs and all("/tiles/coverage/" in s and "drawing=" in s for s in srcs)
+    assert page.locator(".riskmap-coverage-legend tr").count() == 6
     assert log.problems(moved=True) == []
 
 

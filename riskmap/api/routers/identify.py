@@ -450,7 +450,7 @@ def make_router() -> APIRouter:
                                                          "last check and next due check in that window"),
     ) -> dict:
         index = plant_index(request.app, enterprise, method, which, _moment(at), drawing)
-        if coverage is not None and at is None and index.plant.drawing is None:
+        if coverage is not None and at is None:
             return with_coverage(request, identify_body(request, index, lon, lat, zoom, region, unit, at), coverage)
         return identify_body(request, index, lon, lat, zoom, region, unit, at)
 

@@ -54,8 +54,9 @@ def tile_layers(request: Request, enterprise: str, lang: str, workshop: bool = F
     historical view) and `drawing` (other than the site plan) are passed on to every data layer."""
     available = _tile_layer_names(request, enterprise)
     if drawing is not None:
-        # the raster basemap, hazards (lon/lat places) and inspection coverage are the site plan's
-        available -= {"basemap", "hazards", "coverage"}
+        # the raster basemap and hazards (lon/lat places) are the site plan's; inspection coverage is of units,
+        # drawn wherever a drawing places them
+        available -= {"basemap", "hazards"}
     if at:
         available.discard("coverage")            # checks are counted for today's windows, not a past moment
         available.discard("hazards")             # hazards are placed on the site plan
@@ -274,7 +275,9 @@ def _config(request: Request, enterprise: str | None, region: str | None, lang: 
                              swatches=webmap.legend_swatches(load_layer_style("regions"), load_layer_style("units")),
                              emergency=webmap.emergency_legend(load_layer_style("layout"), emergency),
                              hazards=webmap.hazard_legend() if any(x["name"] == "hazards" for x in layers)
-                             else None) | drawings
+                             else None,
+                             coverage=webmap.coverage_legend(load_layer_style("coverage"))
+                             if any(x["name"] == "coverage" for x in layers) else None) | drawings
 
 
 def _page(request: Request, enterprise: str | None, path: str, lang: str, failed: str, back: list,
