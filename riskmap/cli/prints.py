@@ -59,8 +59,8 @@ def poster(
                                                help="显示评估单元（默认：车间图显示，总图不显示）")] = None,
     bbox: Annotated[str | None, typer.Option("--bbox", help="范围 最小经度,最小纬度,最大经度,最大纬度")] = None,
     layers: Annotated[str | None, typer.Option(
-        "--layers", help="要打印的图层，如 regions,layout,labels（可选 regions、units、layout、labels；默认区域、"
-                         "布置和标注，车间图和范围图另加单元）/ layers to print")] = None,
+        "--layers", help="要打印的图层，如 regions,layout,labels（可选 regions、units、layout、labels、hazards；"
+                         "默认区域、布置和标注，车间图和范围图另加单元；hazards 为隐患）/ layers to print")] = None,
     method: Annotated[str, typer.Option("--method", help="区域风险方法 highest | weighted")] = "highest",
     dpi: Annotated[int, typer.Option("--dpi", help="PNG 分辨率 / PNG resolution")] = 300,
     at: AtOption = None,
@@ -80,16 +80,19 @@ def poster(
     options.check()
     settings, plant = _plant(db, enterprise, at, drawing)
     options.sign_offs = sign_offs(settings)
-    drawings = []
-    if atlas and drawing is None:          # the atlas goes on with the other drawings after the site plan's pages
-        from riskmap.print.poster import atlas_drawings
+    drawings, hazards = [], None
+    if (atlas or "hazards" in (options.layers or ())) and drawing is None:
+        from riskmap.print.poster import atlas_drawings, print_hazards
         from riskmap.store import open_store
         from riskmap.store.history import parse_moment
 
-        drawings = atlas_drawings(open_store(settings.db, create=False), plant.enterprise.name,
-                                  None if at is None else parse_moment(at))
+        store, moment = open_store(settings.db, create=False), None if at is None else parse_moment(at)
+        if atlas:                          # the atlas goes on with the other drawings after the site plan's pages
+            drawings = atlas_drawings(store, plant.enterprise.name, moment)
+        if "hazards" in (options.layers or ()):
+            hazards = print_hazards(store, plant.enterprise.name, moment)
     with progress("正在出图") as update:
-        written = write_poster(plant, out, options, dpi=dpi, progress=update, drawings=drawings)
+        written = write_poster(plant, out, options, dpi=dpi, progress=update, drawings=drawings, hazards=hazards)
     typer.echo(f"{out}：{_size(written)} / written")
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import shapely
 import skia
 from pyproj import Transformer
@@ -44,9 +45,11 @@ MAX_SCALE_DENOMINATOR = 1_000_000
 TEXT = "#1A1A1A"
 MUTED = "#555555"
 RULES_ZH = {"highest": "短板原理（区域等级取区域内最高单元等级）", "weighted": "综合加权（不低于最高单元等级一级）"}
-# The web map's layers a paper map draws, bottom first ("labels": the names of what is drawn). The basemap and
-# the staleness layer have no paper form.
-PRINT_LAYERS = ("regions", "units", "layout", "labels")
+# The web map's layers a paper map draws, bottom first ("labels": the names of what is drawn; the hidden hazards
+# over everything, never hidden by a name). The basemap, the staleness and coverage layers have no paper form.
+PRINT_LAYERS = ("regions", "units", "layout", "labels", "hazards")
+# The hazards' symbols on paper: as the tiles draw them at this zoom (riskmap.render.hazardtiles), one by one.
+HAZARD_PAPER_Z = 19
 # Landscape is taken when it shows the map this much larger than portrait (portrait wins a near tie).
 LANDSCAPE_GAIN = 1.02
 # Grid north and true north further apart than this (degrees): the poster states the meridian convergence.
@@ -180,6 +183,7 @@ class _Context:
     pages_total: int = 1
     page_no: int = 1
     unit_dates: dict = field(default_factory=dict)
+    hazards: Any = None                       # x, y (plan CRS), level, group, overdue; None: not asked for
 
     @property
     def convergence(self) -> float | None:
@@ -206,14 +210,16 @@ class _Subject:
 
 
 def poster_pages(plant, options: PosterOptions | None = None, *, now: datetime | None = None,
-                 progress: Progress | None = None, drawings: Sequence[Any] = ()) -> list[output.Page]:
+                 progress: Progress | None = None, drawings: Sequence[Any] = (),
+                 hazards: Any = None) -> list[output.Page]:
     """The poster's pages: one (total plan, a region, or a bbox view), or the atlas (contents, total plan, each
     region by level and name, then the other drawings as `drawings` gives them: each building by storey, then
-    schematic drawings; each page says which drawing it shows)."""
+    schematic drawings; each page says which drawing it shows). `hazards` (print_hazards): the hidden hazards the
+    site plan's pages draw when the layers name them."""
     options = options or PosterOptions()
     options.check()
     fonts.faces()                      # a missing font is a clear error before any work
-    ctx = _context(plant, options, now)
+    ctx = _context(plant, options, now, hazards)
     data = ctx.data
     jobs: list[tuple[str, Any]] = []
     others: list[_Context] = []
@@ -255,6 +261,17 @@ def atlas_drawings(store, enterprise: str, at: datetime | None = None) -> list:
     return [load_plant(store, enterprise, at=at, drawing=d.key) for d in store.drawings(enterprise)[1:]]
 
 
+def print_hazards(store, enterprise: str, at: datetime | None = None):
+    """The hidden hazards a poster draws: the published ones (riskmap.hazards.table), as the map's hazards layer
+    shows them today. A past moment has none (the web map has no hazards layer then either): refused."""
+    from riskmap.hazards.table import published
+    from riskmap.store.hazards import hazards_frame
+
+    if at is not None:
+        raise InputError("历史时刻的地图不含隐患图层 / a map as of a past moment has no hazards layer")
+    return published(hazards_frame(store, enterprise))
+
+
 def atlas_order(data: MapData) -> list:
     """Region ids as the atlas files them: by level, major first (not assessed last), then by name (pinyin)."""
     regions = data.regions
@@ -267,14 +284,15 @@ def atlas_order(data: MapData) -> list:
 
 
 def poster(plant, fmt: str = "pdf", options: PosterOptions | None = None, *, dpi: float = output.PNG_DPI,
-           now: datetime | None = None, progress: Progress | None = None, drawings: Sequence[Any] = ()) -> bytes:
+           now: datetime | None = None, progress: Progress | None = None, drawings: Sequence[Any] = (),
+           hazards: Any = None) -> bytes:
     """The poster as PDF (all pages), PNG (300 dpi) or SVG bytes; an atlas adds a page per drawing of
     `drawings` (Plants of the other drawings, in atlas order)."""
     fmt = _format(fmt)
     options = options or PosterOptions()
     if options.atlas and fmt != "pdf":
         raise InputError("图集（--atlas）只能输出多页 PDF / an atlas is a multi-page PDF: use .pdf")
-    pages = poster_pages(plant, options, now=now, progress=progress, drawings=drawings)
+    pages = poster_pages(plant, options, now=now, progress=progress, drawings=drawings, hazards=hazards)
     if fmt == "pdf":
         return output.pdf_bytes(pages, title=_title_text(plant, options), subject="安全风险四色分布图",
                                 author=plant.enterprise.name)
@@ -284,17 +302,18 @@ def poster(plant, fmt: str = "pdf", options: PosterOptions | None = None, *, dpi
 
 
 def write_poster(plant, out: Path, options: PosterOptions | None = None, *, dpi: float = output.PNG_DPI,
-                 now: datetime | None = None, progress: Progress | None = None, drawings: Sequence[Any] = ()) -> int:
+                 now: datetime | None = None, progress: Progress | None = None, drawings: Sequence[Any] = (),
+                 hazards: Any = None) -> int:
     """Write the poster to `out` (format from its suffix; PNG streamed strip by strip); returns bytes written."""
     fmt = _format(out.suffix.lstrip("."))
     options = options or PosterOptions()
     if fmt != "png":
-        data = poster(plant, fmt, options, dpi=dpi, now=now, progress=progress, drawings=drawings)
+        data = poster(plant, fmt, options, dpi=dpi, now=now, progress=progress, drawings=drawings, hazards=hazards)
         out.write_bytes(data)
         return len(data)
     if options.atlas:
         raise InputError("图集（--atlas）只能输出多页 PDF / an atlas is a multi-page PDF: use .pdf")
-    pages = poster_pages(plant, options, now=now, progress=progress)
+    pages = poster_pages(plant, options, now=now, progress=progress, hazards=hazards)
     with open(out, "wb") as fh:
         output.write_png(pages[0], fh, dpi)
     return out.stat().st_size
@@ -333,7 +352,7 @@ def _find_region(data: MapData, key: str) -> str:
                         f"{key[:60]!r}")
 
 
-def _context(plant, options: PosterOptions, now: datetime | None) -> _Context:
+def _context(plant, options: PosterOptions, now: datetime | None, hazards: Any = None) -> _Context:
     data = mapview.map_data(plant, options.method, options.which)
     if data.content_bounds() is None:
         raise InputError("平面布置图中没有可绘制的要素 / the layout has nothing to draw")
@@ -341,7 +360,25 @@ def _context(plant, options: PosterOptions, now: datetime | None) -> _Context:
     colour_words = {lv: str(levels_yaml.get(lv.value, {}).get("colour_zh", "")) for lv in LEVELS_HIGH_TO_LOW}
     return _Context(plant, data, options, stamp_of(plant, now), mapview.styles(), load_palette(), colour_words,
                     _profile_text(plant), _north(plant, data),
-                    unit_dates={u.id: u.last_assessed for u in plant.units})
+                    unit_dates={u.id: u.last_assessed for u in plant.units},
+                    hazards=_hazard_points(data, hazards) if getattr(plant, "drawing", None) is None else None)
+
+
+def _hazard_points(data: MapData, hazards: Any) -> pd.DataFrame | None:
+    """The hazards in the plan's CRS with what their symbol shows, in the tiles' draw order (closed first, open
+    on top)."""
+    if hazards is None:
+        return None
+    from riskmap.render.style import load_hazard_style
+
+    style = load_hazard_style()
+    points = hazards[hazards.geometry.notna()]
+    x, y = data.to_plan(points.geometry.x.to_numpy(), points.geometry.y.to_numpy())
+    group = [style.group_of(s) for s in points["state"]]
+    out = pd.DataFrame({"x": x, "y": y, "level": points["danger_level"].to_numpy(dtype=int), "group": group,
+                        "overdue": points["overdue"].to_numpy(dtype=bool)})
+    order = {"closed": 0, "awaiting": 1, "open": 2}
+    return out.iloc[np.argsort([order.get(g, 0) for g in group], kind="stable")].reset_index(drop=True)
 
 
 def _profile_text(plant) -> str:
@@ -539,6 +576,7 @@ def _page(ctx: _Context, subject: _Subject) -> output.Page:
                      legend_box=(*lay.legend_pos, lay.legend_pos[0] + lay.legend.width,
                                  lay.legend_pos[1] + lay.legend.height),
                      legend_symbols=lay.legend.symbol_boxes, legend_swatches=lay.legend.swatch_boxes,
+                     legend_hazards=lay.legend.hazard_boxes,
                      leaders=[(*lb.anchor, lb.x, lb.y) for lb in placed if lb.leader])
     return page
 
@@ -624,8 +662,24 @@ def _draw_map(canvas, ctx: _Context, view: MapView, subject: _Subject, reserved)
         mapview.draw_labels(canvas, placed_extra)
         mapview.draw_labels(canvas, placed)
         placed = placed + placed_extra
+    if "hazards" in layers and ctx.hazards is not None:
+        _draw_hazards(canvas, view, ctx.hazards)
     canvas.restore()
     return placed, left_out
+
+
+def _draw_hazards(canvas, view: MapView, hazards: pd.DataFrame) -> None:
+    """The hidden hazards over everything, each symbol drawn by the tiles' own code at its CSS size on paper."""
+    from riskmap.render.hazardtiles import draw_symbol
+    from riskmap.render.style import load_hazard_style
+
+    style = load_hazard_style()
+    if not len(hazards):
+        return
+    pts = view.to_pt(np.column_stack([hazards["x"].to_numpy(), hazards["y"].to_numpy()]))
+    for (px, py), level, group, overdue in zip(pts, hazards["level"], hazards["group"], hazards["overdue"],
+                                               strict=True):
+        draw_symbol(canvas, style, float(px), float(py), int(level), group, bool(overdue), HAZARD_PAPER_Z, view.css)
 
 
 def _furniture_boxes(view: MapView, f: float):
@@ -766,6 +820,9 @@ class _Legend:
         self.symbols = [(role, kind, style.class_of(role).zh) for role, kind in
                         mapview.layout_symbols(ctx.data.layout, style, extent or subject.bounds)] \
             if "layout" in subject.layers else []
+        self.hazard_rows = _hazard_legend(ctx.hazards, extent or subject.bounds) \
+            if "hazards" in subject.layers and ctx.hazards is not None else []
+        self.hazard_boxes: list[tuple[str, tuple[float, float, float, float]]] = []      # (key, rect) once drawn
         self.symbol_boxes: list[tuple[str, tuple[float, float, float, float]]] = []     # (role, rect) once drawn
         self.swatch_boxes: list[tuple[str | None, str, tuple[float, float, float, float]]] = []   # (level, layer, …)
         notes = []
@@ -793,17 +850,26 @@ class _Legend:
                                                        default=0.0)
         if self.symbols:
             widths.append(self.item_w + 2 * self.pad)
+        self.hazard_w = self.swatch[0] + mm(2) * f + max((fonts.width(text, self.size) for _, text in
+                                                          self.hazard_rows), default=0.0)
+        if self.hazard_rows:
+            widths.append(self.hazard_w + 2 * self.pad)
         self.width = max(widths)
         fit = int((self.width - 2 * self.pad + self.col_gap) // (self.item_w + self.col_gap)) if self.symbols else 1
         self.symbol_cols = max(1, min(fit, len(self.symbols)))
         symbol_rows = math.ceil(len(self.symbols) / self.symbol_cols)
+        fit = int((self.width - 2 * self.pad + self.col_gap) // (self.hazard_w + self.col_gap))
+        self.hazard_cols = max(1, min(fit, len(self.hazard_rows)))
+        hazard_lines = math.ceil(len(self.hazard_rows) / self.hazard_cols)
         self.height = (self.pad * 2 + fonts.line_height(self.size * 1.05, 1.5) + len(self.rows) * self.row_h
                        + (fonts.line_height(self.size * 0.72, 1.5) if self.note else 0.0)
-                       + ((fonts.line_height(self.size, 1.6) + symbol_rows * self.row_h) if self.symbols else 0.0))
+                       + ((fonts.line_height(self.size, 1.6) + symbol_rows * self.row_h) if self.symbols else 0.0)
+                       + ((fonts.line_height(self.size, 1.6) + hazard_lines * self.row_h) if self.hazard_rows
+                          else 0.0))
 
     def draw(self, canvas, x: float, y: float, view: MapView) -> None:
         f, size, ctx = self.f, self.size, self.ctx
-        self.swatch_boxes, self.symbol_boxes = [], []
+        self.swatch_boxes, self.symbol_boxes, self.hazard_boxes = [], [], []
         _frame_box(canvas, (x, y, x + self.width, y + self.height), f)
         ascent, _ = fonts.metrics(size * 1.05)
         fonts.draw_text(canvas, self.title, x + self.pad, y + self.pad + ascent, size * 1.05, TEXT)
@@ -825,22 +891,65 @@ class _Legend:
             na, _ = fonts.metrics(size * 0.72)
             fonts.draw_text(canvas, self.note, x + self.pad, cy + na + size * 0.2, size * 0.72, MUTED)
             cy += fonts.line_height(size * 0.72, 1.5)
-        if not self.symbols:
-            return
-        fonts.draw_text(canvas, "总平面布置", x + self.pad, cy + a + size * 0.3, size, MUTED)
-        cy += fonts.line_height(size, 1.6)
-        layout = ctx.styles["layout"]
-        for k, (role, kind, zh) in enumerate(self.symbols):
-            col, row = k % self.symbol_cols, k // self.symbol_cols
-            sx = x + self.pad + col * (self.item_w + self.col_gap)
-            sy = cy + row * self.row_h + (self.row_h - sh) / 2
-            rect = (sx, sy, sx + sw, sy + sh)
-            # equipment is small beside a building: its sample area is a square
-            shape = (sx + (sw - sh) / 2, sy, sx + (sw + sh) / 2, sy + sh) if role == "equipment" else rect
-            mapview.draw_symbol(canvas, shape, layout, role, kind, view, inset=0.25)
-            self.symbol_boxes.append((role, rect))
-            fonts.draw_text(canvas, zh, sx + sw + mm(2) * f, cy + row * self.row_h + self.row_h / 2 + a / 2
-                            - size * 0.08, size, TEXT)
+        if self.symbols:
+            fonts.draw_text(canvas, "总平面布置", x + self.pad, cy + a + size * 0.3, size, MUTED)
+            cy += fonts.line_height(size, 1.6)
+            layout = ctx.styles["layout"]
+            for k, (role, kind, zh) in enumerate(self.symbols):
+                col, row = k % self.symbol_cols, k // self.symbol_cols
+                sx = x + self.pad + col * (self.item_w + self.col_gap)
+                sy = cy + row * self.row_h + (self.row_h - sh) / 2
+                rect = (sx, sy, sx + sw, sy + sh)
+                # equipment is small beside a building: its sample area is a square
+                shape = (sx + (sw - sh) / 2, sy, sx + (sw + sh) / 2, sy + sh) if role == "equipment" else rect
+                mapview.draw_symbol(canvas, shape, layout, role, kind, view, inset=0.25)
+                self.symbol_boxes.append((role, rect))
+                fonts.draw_text(canvas, zh, sx + sw + mm(2) * f, cy + row * self.row_h + self.row_h / 2 + a / 2
+                                - size * 0.08, size, TEXT)
+            cy += math.ceil(len(self.symbols) / self.symbol_cols) * self.row_h
+        if self.hazard_rows:
+            from riskmap.render.hazardtiles import draw_symbol
+            from riskmap.render.style import load_hazard_style
+
+            style = load_hazard_style()
+            fonts.draw_text(canvas, "隐患（形状为等级，颜色为状态）", x + self.pad, cy + a + size * 0.3, size, MUTED)
+            cy += fonts.line_height(size, 1.6)
+            for k, (row_spec, text) in enumerate(self.hazard_rows):
+                col, row = k % self.hazard_cols, k // self.hazard_cols
+                sx = x + self.pad + col * (self.hazard_w + self.col_gap)
+                sy = cy + row * self.row_h + (self.row_h - sh) / 2
+                draw_symbol(canvas, style, sx + sw / 2, sy + sh / 2, int(row_spec["level"]), row_spec["group"],
+                            bool(row_spec["overdue"]), HAZARD_PAPER_Z, view.css)
+                self.hazard_boxes.append((row_spec["key"], (sx, sy, sx + sw, sy + sh)))
+                fonts.draw_text(canvas, text, sx + sw + mm(2) * f, cy + row * self.row_h + self.row_h / 2 + a / 2
+                                - size * 0.08, size, TEXT)
+
+
+def _hazard_legend(hazards: pd.DataFrame, extent: tuple[float, float, float, float]) -> list[tuple[dict, str]]:
+    """The legend rows of the hazards a page shows (layers/hazards.yaml's rows, only those drawn there; clusters
+    are the screen's), each with its count where it counts hazards."""
+    from riskmap.render.style import load_hazard_style
+
+    w, s, e, n = extent
+    inside = hazards[(hazards["x"] >= w) & (hazards["x"] <= e) & (hazards["y"] >= s) & (hazards["y"] <= n)]
+    if not len(inside):
+        return []
+    out = []
+    for row in load_hazard_style().legend():
+        key = row["key"]
+        if key.startswith("state-"):
+            count = int((inside["group"] == row["group"]).sum())
+            if count:
+                out.append((row, f"{row['zh']} {count} 项"))
+        elif key in ("level-major", "level-general"):
+            count = int((inside["level"] == row["level"]).sum())
+            if count:
+                out.append((row, f"{row['zh']} {count} 项"))
+        elif key == "overdue":
+            count = int(inside["overdue"].sum())
+            if count:
+                out.append((row, f"{row['zh']} {count} 项"))
+    return out
 
 
 def _frame_box(canvas, box, f: float) -> None:

@@ -31,7 +31,7 @@
   // Layers that the "flagged units only" filter narrows (the tiles' flagged=1).
   var FLAGGABLE = ["units", "staleness"];
   // Layers a paper map can draw (riskmap.print.poster.PRINT_LAYERS): the print link passes those shown.
-  var PRINTABLE = ["regions", "units", "layout", "labels"];
+  var PRINTABLE = ["regions", "units", "layout", "labels", "hazards"];
 
   function fill(text, values) {
     return text.replace(/\{(\w+)\}/g, function (_, key) { return values[key]; });

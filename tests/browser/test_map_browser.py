@@ -157,13 +157,14 @@ def test_print_this_view_passes_the_layers_shown_and_the_view(demo_server, open_
         return href, parse_qs(urlparse(href).query)
 
     _, query = link()
-    assert query["layers"] == ["regions,layout,labels"]            # the plan's layers shown at start
+    assert query["layers"] == ["regions,layout,hazards,labels"]    # the plan's layers shown at start
     west, south, east, north = (float(v) for v in query["bbox"][0].split(","))
     bounds = page.evaluate("(() => { const b = window.riskmapApp.map.getBounds(); "
                            "return [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()]; })()")
     assert max(abs(a - b) for a, b in zip((west, south, east, north), bounds, strict=True)) < 1e-6
     _toggle_layer(page, "评估单元", True, wait_map_idle)
     _toggle_layer(page, "标注", False, wait_map_idle)
+    _toggle_layer(page, "隐患", False, wait_map_idle)
     _toggle_layer(page, "评估时效（距上次评估天数）", True, wait_map_idle)      # not printable: not passed
     href, query = link()
     assert query["layers"] == ["regions,units,layout"]

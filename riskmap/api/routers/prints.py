@@ -140,8 +140,8 @@ UNITS = Query(None, description="显示评估单元（默认车间图显示）/ 
 BBOX = Query(None, max_length=200,
              description="最小经度,最小纬度,最大经度,最大纬度（网页地图“打印当前视图”）/ lon/lat view")
 LAYERS = Query(None, max_length=100, description=(
-    "要打印的图层（逗号分隔：regions、units、layout、labels），网页地图“打印当前视图”传入屏幕上显示的图层 / the layers "
-    "to print, comma-separated (the web map's print link passes those shown on screen)"))
+    "要打印的图层（逗号分隔：regions、units、layout、labels、hazards），网页地图“打印当前视图”传入屏幕上显示的图层 / "
+    "the layers to print, comma-separated (the web map's print link passes those shown on screen)"))
 METHOD = Query("highest", description="区域风险方法 / region method")
 AT = Query(None, max_length=40, description="打印某一时刻的图（ISO 8601；无时区按北京时间），如 2026-10-01T08:00 / "
                                             "print the plan as it was at that moment")
@@ -186,13 +186,15 @@ def make_router() -> APIRouter:
         moment = _moment(q.at)
 
         def make(plant):
-            drawings = []
-            if atlas and plant.drawing is None:     # the site plan's pages, then the other drawings'
-                from riskmap.print.poster import atlas_drawings
+            from riskmap.print.poster import atlas_drawings, print_hazards
 
+            drawings, hazards = [], None
+            if atlas and plant.drawing is None:     # the site plan's pages, then the other drawings'
                 drawings = atlas_drawings(request.app.state.store(), plant.enterprise.name, moment)
-            return (poster(plant, fmt, options, dpi=dpi, drawings=drawings), MEDIA[fmt], f"四色分布图.{fmt}",
-                    f"poster.{fmt}")
+            if "hazards" in (options.layers or ()) and plant.drawing is None:
+                hazards = print_hazards(request.app.state.store(), plant.enterprise.name, moment)
+            return (poster(plant, fmt, options, dpi=dpi, drawings=drawings, hazards=hazards), MEDIA[fmt],
+                    f"四色分布图.{fmt}", f"poster.{fmt}")
 
         what = ("poster", fmt, options.paper.upper(), q.landscape, q.scale, q.region, atlas, q.hatch, q.grid,
                 q.units, options.bbox, options.layers, q.method, dpi)
