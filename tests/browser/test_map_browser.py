@@ -372,7 +372,7 @@ def test_english_switch(demo_server, open_page, wait_map_idle):
 @pytest.mark.parametrize("path, ready", [("/docs", ".swagger-ui .info .title"), ("/redoc", "h1")])
 def test_api_docs_work_offline(demo_server, open_page, path, ready):
     page, log = open_page(demo_server, path)
-    page.locator(ready).first.wait_for(timeout=10000)
+    page.locator(ready).first.wait_for(timeout=30000)
     assert "riskmap" in page.locator(ready).first.text_content()
     page.wait_for_load_state("networkidle")
     assert log.outside == []
