@@ -64,11 +64,23 @@ def display_address(host: str, port: int) -> str:
     return f"http://{shown}:{port}/"
 
 
+# uvicorn's options: warnings and errors only, and no access log (at level warning it was never printed, yet
+# each request still formatted the client's address and the URL for it).
+SERVER_OPTIONS = {"log_level": "warning", "access_log": False}
+
+
+def served_app(settings=None):
+    """The app as `riskmap serve` runs it: behind the cached-tile fast path as its outermost layer (the factory
+    each worker process calls)."""
+    from riskmap.api.app import create_app
+    from riskmap.api.routers.tiles import wrap_fast_path
+
+    return wrap_fast_path(create_app(settings))
+
+
 def run_server(settings) -> None:
     """Serve the app with uvicorn until stopped: one process, or ``settings.workers`` sharing one listening socket."""
     import uvicorn
-
-    from riskmap.api.app import create_app
 
     check_port(settings.port)
     sock = listen_socket(settings.host, settings.port)
@@ -80,16 +92,15 @@ def run_server(settings) -> None:
 
     try:
         if settings.workers == 1:
-            config = uvicorn.Config(create_app(settings), host=settings.host, port=settings.port,
-                                    log_level="warning")
+            config = uvicorn.Config(served_app(settings), host=settings.host, port=settings.port, **SERVER_OPTIONS)
             _announcing_server(config, announce).run(sockets=[sock])
             return
         from uvicorn.supervisors import Multiprocess
 
         # Worker processes build the app themselves from the environment: hand them these settings that way.
         os.environ.update(settings_environment(settings))
-        config = uvicorn.Config("riskmap.api.app:create_app", factory=True, workers=settings.workers,
-                                host=settings.host, port=settings.port, log_level="warning")
+        config = uvicorn.Config("riskmap.cli.service:served_app", factory=True, workers=settings.workers,
+                                host=settings.host, port=settings.port, **SERVER_OPTIONS)
         announce()     # the socket listens already: connections wait in its queue until a worker takes them
         Multiprocess(config, sockets=[sock]).run()
     finally:
