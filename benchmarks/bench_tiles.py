@@ -349,7 +349,7 @@ def part_throughput(demo_url: str, work: Path, seconds: float, connections: int,
                         runs["nginx"].append(wrk(ngx.base, nginx_paths, seconds, connections, work))
     serve2 = riskmap_serve if shipped_fast else fast_serve
     with serve2(demo_url, work / "serve-2.log", workers=2) as srv2:
-        warm_workers(srv2.base, paths)
+        warm_workers(srv2.base, paths, work)
         runs["--workers 2"] = [wrk(srv2.base, paths, seconds, connections, work)]
     (work / "nginx-2").mkdir(exist_ok=True)
     with nginx_server(static, work / "nginx-2", workers=2) as ngx2:   # the fair reference for two processes
@@ -367,15 +367,18 @@ def part_throughput(demo_url: str, work: Path, seconds: float, connections: int,
     results["throughput"] = {"runs": runs, "ratios": ratios, "shipped_fast_path": shipped_fast}
 
 
-def warm_workers(base: str, paths: list[str], rounds: int = 10) -> None:
-    """Warm the tile cache of every worker process: each request on a new connection, which any worker may accept
-    (one kept-alive connection would warm one worker, and the other would render during the measurement)."""
+def warm_workers(base: str, paths: list[str], work: Path, rounds: int = 4) -> None:
+    """Warm the tile cache of every worker process before measuring: requests on new connections, then wrk's own
+    32 at once (a worker accepts the connections while the other is busy; one kept-alive connection, or requests
+    one after the other, tend to go to one worker, and the other would render during the measurement)."""
     import httpx
 
     with httpx.Client(base_url=base, timeout=60, limits=httpx.Limits(max_keepalive_connections=0)) as c:
-        for _ in range(rounds):                      # a tile missed by a worker in all rounds: 1 in 2**rounds
+        for _ in range(rounds):
             for p in paths:
                 c.get(p)
+    for _ in range(2):
+        wrk(base, paths, 3, 32, work)
 
 
 def front_cache_server(upstream: int, work: Path, workers: int = 1) -> Server:

@@ -174,3 +174,14 @@ def test_serve_hands_uvicorn_the_front_without_an_access_log(demo_db, tmp_path, 
     assert isinstance(one.app, tiles_router.TileFastPath) and one.app.root is one.app.app
     assert two.app == "riskmap.cli.service:served_app" and two.factory and two.workers == 2
     assert not one.access_log and not two.access_log
+
+
+def test_serve_runs_one_process_per_core_unless_told(monkeypatch):
+    import os
+
+    monkeypatch.delenv("RISKMAP_WORKERS", raising=False)
+    cores = len(os.sched_getaffinity(0))
+    assert service.worker_count(Settings()) == cores
+    assert service.worker_count(Settings(workers=3)) == 3
+    monkeypatch.setenv("RISKMAP_WORKERS", "2")
+    assert service.worker_count(Settings()) == 2
