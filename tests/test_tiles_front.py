@@ -174,6 +174,15 @@ def test_serve_hands_uvicorn_the_front_without_an_access_log(demo_db, tmp_path, 
     assert isinstance(one.app, tiles_router.TileFastPath) and one.app.root is one.app.app
     assert two.app == "riskmap.cli.service:served_app" and two.factory and two.workers == 2
     assert not one.access_log and not two.access_log
+    # httptools and uvloop (uvicorn[standard]), not h11 and asyncio's loop: a trivial app serves 2–3 times less
+    # with h11 (measured for issue 18)
+    import uvloop
+
+    one.load()
+    assert one.http_protocol_class.__name__ == "HttpToolsProtocol"
+    loop = one.get_loop_factory()()
+    assert isinstance(loop, uvloop.Loop)
+    loop.close()
 
 
 def test_serve_runs_one_process_per_core_unless_told(monkeypatch):
