@@ -6,7 +6,9 @@ Caching contract (never a stale colour):
   reading needs a token (settings.read_requires_token): a shared cache must never hand a tile to someone who
   could not read it.
 - `?v=` anything else (an old version): 302 to the same URL with the current version, `Cache-Control: no-store`;
-  the browser then fetches content that is current, never the old one.
+  the browser then fetches content that is current, never the old one. (Within a second of an edit made through
+  another process, a process that found N current answers `?v=N` with that version's own tile, as a front cache
+  does: see TileFastPath.)
 - no `v`: a strong ETag from enterprise, version, tile, format and style, `Cache-Control: no-cache`;
   `If-None-Match` with it gives 304.
 Empty tiles are ordinary 200 responses: a fully transparent PNG, or an MVT of zero bytes (Leaflet and MapLibre
