@@ -194,3 +194,15 @@ def test_serve_runs_one_process_per_core_unless_told(monkeypatch):
     assert service.worker_count(Settings(workers=3)) == 3
     monkeypatch.setenv("RISKMAP_WORKERS", "2")
     assert service.worker_count(Settings()) == 2
+
+
+def test_worker_processes_get_the_settings_given_and_keep_the_defaults(monkeypatch):
+    monkeypatch.delenv("RISKMAP_BASE_URL", raising=False)
+    monkeypatch.setenv("RISKMAP_CORS_ORIGINS", "https://gis.example")
+    env = service.settings_environment(Settings(db="sqlite:///x.db", port=18000))
+    assert env["RISKMAP_PORT"] == "18000" and env["RISKMAP_CORS_ORIGINS"] == "https://gis.example"
+    assert "RISKMAP_BASE_URL" not in env                  # unset: the address each request came to
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    again = Settings()
+    assert "base_url" not in again.model_fields_set and again.port == 18000 and again.db == "sqlite:///x.db"

@@ -134,9 +134,11 @@ def _announcing_server(config, announce):
 
 
 def settings_environment(settings) -> dict[str, str]:
-    """The settings as RISKMAP_* variables (what Settings() reads back)."""
+    """The settings given (by the environment, options or arguments) as RISKMAP_* variables, for Settings() to read
+    back in each worker process; defaults stay defaults there (an unset RISKMAP_BASE_URL means "the address each
+    request came to", which a default written out would turn into http://127.0.0.1:8000)."""
     out = {}
-    for name, value in settings.model_dump().items():
+    for name, value in settings.model_dump(exclude_unset=True).items():
         if value is not None:
             out[f"RISKMAP_{name.upper()}"] = str(value).lower() if isinstance(value, bool) else str(value)
     return out
