@@ -51,9 +51,9 @@ class Settings(BaseSettings):
     cors_token_origins: str = ""
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
-    # Server processes of `riskmap serve`; each keeps its own tile cache, and every request checks the data
-    # version, so no process ever serves a stale tile.
-    workers: int = Field(1, ge=1, le=64)
+    # Server processes of `riskmap serve`, one per core when unset; each keeps its own tile cache, and checks the
+    # data version (every request, or once a second for versioned tiles), so no process serves a stale tile.
+    workers: int | None = Field(None, ge=1, le=64)
     # The poster's sign-off block (编制 / 审核 / 批准): who prepared, reviewed and approved the map, and when
     # (dates as 2026-12-01). Unset ones print as blank lines to sign by hand.
     prepared_by: str | None = Field(None, max_length=40)

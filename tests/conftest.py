@@ -8,9 +8,13 @@ RISKMAP_REQUIRE_POSTGIS=1, so that CI never passes by skipping them.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+
+# `riskmap serve` runs one process per core unless told: the tests' servers run one (a test of several says so).
+os.environ.setdefault("RISKMAP_WORKERS", "1")
 from liveserver import LiveServer  # noqa: E402
 from pgdb import create_pg_database, drop_pg_database, empty_tables  # noqa: E402,F401
 

@@ -50,6 +50,7 @@ def test_two_worker_processes_never_serve_a_stale_tile(tmp_path):
             assert time.monotonic() < deadline, "riskmap serve --workers 2 did not start"
             time.sleep(0.2)
         tj = httpx.get(base + "/tiles/units/tilejson.json", params={"format": "mvt"}).json()
+        assert tj["tiles"][0].startswith(base + "/tiles/units/")     # the address asked, not a default's
         z = tj["minzoom"] + 1
         tile = TMS.tile(tj["center"][0], tj["center"][1], z)
         path = f"/tiles/units/{z}/{tile.x}/{tile.y}.mvt"

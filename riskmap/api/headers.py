@@ -23,6 +23,7 @@ POLICY = ("default-src 'self'; script-src 'self'{hashes}; style-src 'self' 'unsa
           "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; "
           "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
 PAGE_HEADERS = ((b"x-frame-options", b"DENY"), (b"referrer-policy", b"no-referrer"))
+NOSNIFF = (b"x-content-type-options", b"nosniff")
 
 
 def content_security_policy(body: bytes) -> str:
@@ -65,7 +66,7 @@ class SecurityHeaders:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 if not any(k.lower() == b"x-content-type-options" for k, _ in headers):
-                    headers.append((b"x-content-type-options", b"nosniff"))
+                    headers.append(NOSNIFF)
                 message = {**message, "headers": headers}
                 media = next((v for k, v in headers if k.lower() == b"content-type"), b"")
                 if media.lower().startswith(b"text/html"):

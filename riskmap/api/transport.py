@@ -45,9 +45,7 @@ class CorsByOrigin:
 
     def __init__(self, app: ASGIApp, read_origins: list[str], token_origins: list[str]):
         self.token_origins = frozenset(o for o in token_origins if o != "*")
-        self.read = CORSMiddleware(app, allow_origins=read_origins, allow_methods=("GET", "HEAD"),
-                                   allow_headers=READ_HEADERS, allow_credentials=False,
-                                   expose_headers=EXPOSED_HEADERS, max_age=3600)
+        self.read = read_cors(app, read_origins)
         self.token = CORSMiddleware(app, allow_origins=sorted(self.token_origins),
                                     allow_methods=("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"),
                                     allow_headers=WRITE_HEADERS, allow_credentials=True,
@@ -63,6 +61,31 @@ class CorsByOrigin:
                         return
                     break
         await self.read(scope, receive, send)
+
+
+def read_cors(app: ASGIApp, read_origins: list[str]) -> CORSMiddleware:
+    """The readers' CORS rules: any origin of `read_origins` may GET and HEAD, anonymously."""
+    return CORSMiddleware(app, allow_origins=read_origins, allow_methods=("GET", "HEAD"), allow_headers=READ_HEADERS,
+                          allow_credentials=False, expose_headers=EXPOSED_HEADERS, max_age=3600)
+
+
+def cors_simple_headers(read_origins: list[str]) -> list[tuple[bytes, bytes]]:
+    """The headers the readers' CORS rules add to a GET from an origin they allow (before `Vary: Origin`), as raw
+    ASGI headers: for the tile fast path in front of these layers (riskmap.api.routers.tiles)."""
+    return [(k.lower().encode("latin-1"), v.encode("latin-1"))
+            for k, v in read_cors(None, read_origins).simple_headers.items()]
+
+
+def codecs() -> list:
+    """The encodings the compression layer offers, preferred first."""
+    from starlette_cramjam.compression import Compression as Codec
+
+    return [Codec.br, Codec.gzip]
+
+
+def compresses(accept_encoding: str) -> bool:
+    """Whether the compression layer compresses for this Accept-Encoding (an answer of a type it compresses)."""
+    return get_compression_backend(accept_encoding, codecs()) is not None
 
 
 class HeadAsGet:
@@ -127,10 +150,8 @@ class Compression(CompressionMiddleware):
 
 def install_transport(app, settings) -> None:
     """Add the three layers (call last in create_app, so that they wrap everything else)."""
-    from starlette_cramjam.compression import Compression as Codec
-
     app.add_middleware(Compression, minimum_size=MIN_COMPRESS_BYTES,
-                       compression=[Codec.br, Codec.gzip], exclude_mediatype=COMPRESSED_TYPES,
+                       compression=codecs(), exclude_mediatype=COMPRESSED_TYPES,
                        compression_level=COMPRESSION_LEVEL)
     app.add_middleware(HeadAsGet)
     app.add_middleware(CorsByOrigin, read_origins=origins(settings.cors_origins),

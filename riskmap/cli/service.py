@@ -64,32 +64,56 @@ def display_address(host: str, port: int) -> str:
     return f"http://{shown}:{port}/"
 
 
+# uvicorn's options: warnings and errors only, and no access log (at level warning it was never printed, yet
+# each request still formatted the client's address and the URL for it).
+SERVER_OPTIONS = {"log_level": "warning", "access_log": False}
+
+
+def served_app(settings=None):
+    """The app as `riskmap serve` runs it: behind the cached-tile fast path as its outermost layer (the factory
+    each worker process calls)."""
+    from riskmap.api.app import create_app
+    from riskmap.api.routers.tiles import wrap_fast_path
+
+    return wrap_fast_path(create_app(settings))
+
+
+def worker_count(settings) -> int:
+    """The server processes to run: `settings.workers`, or one per core this process may run on."""
+    if settings.workers:
+        return settings.workers
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:                     # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, 64))
+
+
 def run_server(settings) -> None:
-    """Serve the app with uvicorn until stopped: one process, or ``settings.workers`` sharing one listening socket."""
+    """Serve the app with uvicorn until stopped: one process, or several (`worker_count`) sharing one listening
+    socket."""
     import uvicorn
 
-    from riskmap.api.app import create_app
-
     check_port(settings.port)
+    workers = worker_count(settings)
     sock = listen_socket(settings.host, settings.port)
     address = display_address(settings.host, settings.port)
 
     def announce() -> None:
         typer.echo(f"riskmap 服务 / serving on {address}  (Ctrl+C 停止)"
-                   + (f"，{settings.workers} 个进程 / {settings.workers} processes" if settings.workers > 1 else ""))
+                   + (f"，{workers} 个进程 / {workers} processes" if workers > 1 else ""))
 
     try:
-        if settings.workers == 1:
-            config = uvicorn.Config(create_app(settings), host=settings.host, port=settings.port,
-                                    log_level="warning")
+        if workers == 1:
+            config = uvicorn.Config(served_app(settings), host=settings.host, port=settings.port, **SERVER_OPTIONS)
             _announcing_server(config, announce).run(sockets=[sock])
             return
         from uvicorn.supervisors import Multiprocess
 
         # Worker processes build the app themselves from the environment: hand them these settings that way.
         os.environ.update(settings_environment(settings))
-        config = uvicorn.Config("riskmap.api.app:create_app", factory=True, workers=settings.workers,
-                                host=settings.host, port=settings.port, log_level="warning")
+        config = uvicorn.Config("riskmap.cli.service:served_app", factory=True, workers=workers,
+                                host=settings.host, port=settings.port, **SERVER_OPTIONS)
         announce()     # the socket listens already: connections wait in its queue until a worker takes them
         Multiprocess(config, sockets=[sock]).run()
     finally:
@@ -110,9 +134,11 @@ def _announcing_server(config, announce):
 
 
 def settings_environment(settings) -> dict[str, str]:
-    """The settings as RISKMAP_* variables (what Settings() reads back)."""
+    """The settings given (by the environment, options or arguments) as RISKMAP_* variables, for Settings() to read
+    back in each worker process; defaults stay defaults there (an unset RISKMAP_BASE_URL means "the address each
+    request came to", which a default written out would turn into http://127.0.0.1:8000)."""
     out = {}
-    for name, value in settings.model_dump().items():
+    for name, value in settings.model_dump(exclude_unset=True).items():
         if value is not None:
             out[f"RISKMAP_{name.upper()}"] = str(value).lower() if isinstance(value, bool) else str(value)
     return out
@@ -124,7 +150,7 @@ def serve(
     host: Annotated[str | None, typer.Option(help="监听地址 / host")] = None,
     port: Annotated[int | None, typer.Option(help="端口 1–65535 / port")] = None,
     workers: Annotated[int | None, typer.Option(
-        help="服务进程数（默认 1；多核机器上可设为核数）/ server processes (default 1; up to the core count)")] = None,
+        help="服务进程数（默认每个 CPU 核一个）/ server processes (default: one per core)")] = None,
 ) -> None:
     """启动 HTTP 服务 / run the HTTP service."""
     from riskmap.store import open_store

@@ -400,6 +400,7 @@ class TileService:
         self._signatures: dict[int, tuple[Any, str]] = {}
         self._styles: dict[str, tuple[Any, float]] = {}
         self.checker = VersionChecker(store.engine)
+        self._checked: dict[str | None, tuple[float, TileData]] = {}    # enterprise asked → (when, data)
         self._past: OrderedDict[tuple, TileData] = OrderedDict()
         self._drawings: OrderedDict[tuple, TileData] = OrderedDict()
         self._past_lock = threading.Lock()
@@ -470,9 +471,32 @@ class TileService:
     def lookup(self, enterprise: str | None) -> tuple[TileData | None, int, str]:
         """The per-request check alone: (TileData if it is current else None, enterprise id, name). Cheap enough
         for an event loop; `update` (which may read many rows) is for a worker thread."""
+        import time
+
         ent_id, name, _version, stamp = self.resolve(enterprise)
         data = self._data.get(ent_id)
-        return (data if data is not None and data.stamp == stamp else None), ent_id, name
+        current = data if data is not None and data.stamp == stamp else None
+        if current is not None:
+            if len(self._checked) > 1000:
+                self._checked.clear()
+            self._checked[enterprise] = (time.monotonic(), current)
+        return current, ent_id, name
+
+    def checked(self, enterprise: str | None, version: int, within: float) -> TileData | None:
+        """The enterprise's TileData if a version check (`lookup`) found it current at `version` less than
+        `within` seconds ago and nothing was written here since (`forget_checks`), else None. A versioned tile's
+        URL names its bytes for good, so serving it needs no check of its own: what a check would still add is
+        the redirect of a version gone stale in the last `within` seconds, through another process."""
+        import time
+
+        held = self._checked.get(enterprise)
+        if held is None or held[1].version != version or time.monotonic() - held[0] > within:
+            return None
+        return held[1]
+
+    def forget_checks(self) -> None:
+        """Every request checks the version again (called around writes made through this process)."""
+        self._checked.clear()
 
     def _lock_for(self, ent_id: int) -> threading.Lock:
         with self._locks_lock:

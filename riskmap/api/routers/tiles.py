@@ -6,7 +6,9 @@ Caching contract (never a stale colour):
   reading needs a token (settings.read_requires_token): a shared cache must never hand a tile to someone who
   could not read it.
 - `?v=` anything else (an old version): 302 to the same URL with the current version, `Cache-Control: no-store`;
-  the browser then fetches content that is current, never the old one.
+  the browser then fetches content that is current, never the old one. (Within a second of an edit made through
+  another process, a process that found N current answers `?v=N` with that version's own tile, as a front cache
+  does: see TileFastPath.)
 - no `v`: a strong ETag from enterprise, version, tile, format and style, `Cache-Control: no-cache`;
   `If-None-Match` with it gives 304.
 Empty tiles are ordinary 200 responses: a fully transparent PNG, or an MVT of zero bytes (Leaflet and MapLibre
@@ -439,27 +441,64 @@ class TileFastPath:
     version, or its 304. Everything else (a miss, an old `v`, an error, the basemap) goes on to the routes above,
     which stay the documented and complete implementation; both answer with the same status, headers and bytes.
 
-    Two ways in: as the outermost ASGI app around the FastAPI app (`wrap_fast_path(app)`, e.g. what `riskmap
-    serve` hands to uvicorn: fastest, before FastAPI's own middleware), or as a middleware (`install_fast_path`).
+    Two ways in: as the outermost ASGI app around the FastAPI app (`wrap_fast_path(app)`, what `riskmap serve`
+    hands to uvicorn: before FastAPI's own middleware and the service's layers, whose headers it adds itself, see
+    `_Front`), or as a middleware (`install_fast_path`, inside the read gate: what answers when reading needs a
+    token, and in tests through the app alone).
+
+    A versioned tile (`?v=N`, N current) is answered without a version check of its own when one was made less
+    than VERSIONED_RECHECK_S ago and no write went through this process since: its URL names its bytes for good.
     """
 
     def __init__(self, app, root=None):
         self.app = app
         self.root = root                     # the FastAPI app when wrapping it from outside
+        self.front: _Front | None = None     # outside: what the service's layers would add (made on first use)
 
     async def __call__(self, scope, receive, send):
         """Answer a cached tile (or its 304) at once; pass everything else to the wrapped app."""
-        if scope["type"] == "http" and scope["method"] == "GET":
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        method = scope["method"]
+        if method == "GET":
             match = _FAST_PATH.match(_route_path(scope))
             if match is not None:
-                with data_scope.request_scope():     # reads only the tile's enterprise (riskmap.store.scope)
-                    answer = self._cached(self.root or scope.get("app"), scope, match)
+                answer = self._answer(scope, match)
                 if answer is not None:
                     status, headers, body = answer
                     await send({"type": "http.response.start", "status": status, "headers": headers})
                     await send({"type": "http.response.body", "body": body})
                     return
+        elif method not in _READS:
+            # a write made here: the next tiles check the version again, once it is done
+            self._forget_checks(scope)
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                self._forget_checks(scope)
+            return
         await self.app(scope, receive, send)
+
+    def _answer(self, scope, match) -> tuple[int, list, bytes] | None:
+        app = self.root or scope.get("app")
+        extra: list = []
+        if self.root is not None:
+            if self.front is None:
+                self.front = _Front(app.state.settings)
+            extra = self.front.headers(scope, match.group(6))
+            if extra is None:
+                return None                  # the service's layers decide (a token, compression, a token origin)
+        answer = self._cached(app, scope, match)
+        if answer is None or not extra:
+            return answer
+        return answer[0], answer[1] + extra, answer[2]
+
+    def _forget_checks(self, scope) -> None:
+        app = self.root or scope.get("app")
+        tiles = getattr(app.state, "tiles", None) if app is not None else None
+        if tiles is not None:
+            tiles.service.forget_checks()
 
     @staticmethod
     def _cached(app, scope, match) -> tuple[int, list, bytes] | None:
@@ -491,13 +530,18 @@ class TileFastPath:
                 if text not in _TRUE + _FALSE:
                     return None
                 flagged = text in _TRUE
-            service = tiles.service
-            data, _, _ = service.lookup(query.get("enterprise"))
-            if data is None:
-                return None
             v = query.get("v")
             if "at" in query or "drawing" in query or (v is not None and not v.isdigit()):
                 return None
+            service = tiles.service
+            data = None
+            if v is not None and layer != COVERAGE:
+                data = service.checked(query.get("enterprise"), int(v), VERSIONED_RECHECK_S)
+            if data is None:
+                with data_scope.request_scope():     # reads only the tile's enterprise (riskmap.store.scope)
+                    data, _, _ = service.lookup(query.get("enterprise"))
+                if data is None:
+                    return None
             view = TileView(zi, xi, yi)      # inside the WebMercatorQuad grid, as tile_view would check
             window = query.get("window")
             if layer == COVERAGE and service.coverage_states(data, coverage_window(window, data), wait=False) is None:
@@ -521,9 +565,61 @@ class TileFastPath:
             return None                      # the routes give the proper error
         if body is None:
             return None
-        media = b"image/png" if fmt == "png" else MVT_TYPE.encode()
+        media = b"image/png" if fmt == "png" else _MVT_TYPE
         return 200, [(b"content-length", str(len(body)).encode()), (b"content-type", media),
                      (b"etag", etag.encode()), (b"cache-control", cache_control.encode())], body
+
+
+# How long a version check vouches for versioned tiles of the version it found (see TileFastPath).
+VERSIONED_RECHECK_S = 1.0
+_READS = frozenset(("GET", "HEAD", "OPTIONS"))
+_MVT_TYPE = MVT_TYPE.encode()
+
+
+class _Front:
+    """What the service's own layers (riskmap.api.transport, riskmap.api.headers) add to a cached tile's answer,
+    for the fast path in front of them: None where they would decide more than headers (reading needs a token, a
+    vector tile the client accepts compressed, a request from a token origin or from an origin the read list must
+    be matched against, a body declared on a GET)."""
+
+    def __init__(self, settings):
+        from riskmap.api.headers import NOSNIFF
+        from riskmap.api.transport import cors_simple_headers, origins
+
+        self.closed = bool(settings.read_requires_token)
+        self.read_origins = origins(settings.cors_origins)
+        self.token_origins = frozenset(o for o in origins(settings.cors_token_origins) if o != "*")
+        self.plain = [NOSNIFF, (b"vary", b"Origin")]          # no Origin: CORS adds Vary alone
+        self.any_origin = [NOSNIFF, *cors_simple_headers(self.read_origins), (b"vary", b"Origin")] \
+            if "*" in self.read_origins else None
+        self._encodings: dict[bytes, bool] = {}
+
+    def headers(self, scope, fmt: str) -> list | None:
+        """The headers to add to this request's answer, or None to leave it to the service's layers."""
+        if self.closed:
+            return None
+        extra = self.plain
+        for name, value in scope["headers"]:
+            if name == b"origin":
+                if self.any_origin is None or value.decode("latin-1").rstrip("/") in self.token_origins:
+                    return None
+                extra = self.any_origin
+            elif name == b"accept-encoding":
+                if fmt != "png" and self._compresses(value):
+                    return None
+            elif name in (b"content-length", b"transfer-encoding"):
+                return None
+        return extra
+
+    def _compresses(self, accept: bytes) -> bool:
+        found = self._encodings.get(accept)
+        if found is None:
+            from riskmap.api.transport import compresses
+
+            if len(self._encodings) > 256:
+                self._encodings.clear()
+            found = self._encodings[accept] = compresses(accept.decode("latin-1"))
+        return found
 
 
 def _relocated(scope, version: int) -> str:

@@ -1,0 +1,208 @@
+"""The app as `riskmap serve` runs it (issue 18): the cached-tile fast path in front of every layer of the service.
+
+Its answers are the whole service's, header for header (CORS, nosniff, compression left to the layers that decide
+it); a versioned tile skips the version check for a second after one, never after a write through this process;
+`riskmap serve` hands uvicorn that app, with no access log, in one process or several.
+"""
+
+from __future__ import annotations
+
+import socket
+
+import morecantile
+import pytest
+from fastapi.testclient import TestClient
+from kit import copy_db
+
+from riskmap.api.app import create_app
+from riskmap.api.routers import tiles as tiles_router
+from riskmap.cli import service
+from riskmap.settings import Settings
+
+TMS = morecantile.tms.get("WebMercatorQuad")
+TOKEN_ORIGIN = "https://editor.example"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def raw_headers(response) -> list[tuple[str, str]]:
+    return sorted((k.lower(), v) for k, v in response.headers.multi_items())
+
+
+class Counting:
+    """The app behind the front fast path, counting the requests that reach it."""
+
+    def __init__(self, app):
+        self.app, self.calls = app, 0
+        self.state = app.state
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http":
+            self.calls += 1
+        await self.app(scope, receive, send)
+
+
+@pytest.fixture
+def pair(demo_db, tmp_path):
+    """The service without any fast path, and the served app (its inner app counted), on one copy of the demo."""
+    url = copy_db(demo_db, tmp_path)
+    settings = Settings(db=url, cors_token_origins=TOKEN_ORIGIN)
+    plain = TestClient(create_app(settings, fast_tiles=False))
+    front = service.served_app(settings)
+    assert isinstance(front, tiles_router.TileFastPath)
+    inner = front.app = Counting(front.app)
+    return plain, TestClient(front), inner
+
+
+def test_the_front_answers_cached_tiles_with_every_header_of_the_service(pair):
+    plain, served, inner = pair
+    tj = plain.get("/tiles/units/tilejson.json").json()
+    v = tj["data_version"]
+    t = TMS.tile(tj["center"][0], tj["center"][1], 17)
+    png, mvt = f"/tiles/units/17/{t.x}/{t.y}.png", f"/tiles/regions/17/{t.x}/{t.y}.mvt"
+    paths = [png, f"{png}?v={v}", f"/tiles/layout/17/{t.x}/{t.y}@2x.png?hatch=1&v={v}", f"{mvt}?v={v}", mvt]
+    identity = {"Accept-Encoding": "identity"}
+    for p in paths:                                       # fill the caches through the routes
+        assert plain.get(p, headers=identity).status_code == served.get(p, headers=identity).status_code == 200
+    etag = plain.get(png).headers["etag"]
+    answered = [                                          # (path, request headers): the front answers alone
+        *[(p, identity) for p in paths],
+        *[(p, {**identity, "Origin": "https://gis.example"}) for p in paths],
+        (png, {"Accept-Encoding": "gzip, br"}),            # a PNG is never compressed
+        (png, {**identity, "If-None-Match": etag}),        # 304
+        (f"{png}?labels=0&v={v - 1}", identity),           # an old version: 302
+    ]
+    passed_on = [                                         # what the service's layers decide
+        (f"{mvt}?v={v}", {"Accept-Encoding": "gzip"}),    # compressed
+        (f"{mvt}?v={v}", {"Accept-Encoding": "br;q=1, gzip;q=0.5"}),
+        (png, {**identity, "Origin": TOKEN_ORIGIN}),       # the token origins' CORS rules
+        (png, {**identity, "Content-Length": "0"}),        # a body declared: the guard's
+        (f"/tiles/units/17/{t.x}/{t.y}.png?hatch=x", identity),   # an error: the routes'
+    ]
+    for cases, reaching in ((answered, 0), (passed_on, 1)):
+        for p, headers in cases:
+            before = inner.calls
+            a, b = plain.get(p, headers=headers, follow_redirects=False), \
+                served.get(p, headers=headers, follow_redirects=False)
+            assert (a.status_code, a.content) == (b.status_code, b.content), (p, headers)
+            assert raw_headers(a) == raw_headers(b), (p, headers)
+            assert inner.calls - before == reaching, (p, headers, a.status_code)
+    assert served.get(mvt, headers={"Accept-Encoding": "gzip"}).headers["content-encoding"] == "gzip"
+    assert served.get(png, headers={"Origin": "https://gis.example"}).headers["access-control-allow-origin"] == "*"
+
+
+def test_the_front_leaves_every_tile_to_the_read_gate_while_reading_needs_a_token(demo_db, tmp_path):
+    from riskmap.store import open_store
+    from riskmap.store.tokens import create_token
+
+    url = copy_db(demo_db, tmp_path)
+    with open_store(url) as store:
+        token, _ = create_token(store, "reader", "front")
+    front = service.served_app(Settings(db=url, read_requires_token=True))
+    served = TestClient(front)
+    tj = served.get("/tiles/units/tilejson.json", headers={"Authorization": f"Bearer {token}"}).json()
+    t = TMS.tile(tj["center"][0], tj["center"][1], 17)
+    path = f"/tiles/units/17/{t.x}/{t.y}.png?v={tj['data_version']}"
+    ok = served.get(path, headers={"Authorization": f"Bearer {token}"})
+    assert ok.status_code == 200 and ok.headers["cache-control"].startswith("private")
+    assert served.get(path).status_code == 401                         # cached, yet no token: refused
+
+
+def test_a_versioned_tile_skips_the_version_check_for_a_while_never_after_a_write_here(pair, monkeypatch):
+    from riskmap.store import open_store
+    from riskmap.store.tokens import create_token
+
+    plain, served, inner = pair
+    url = str(inner.app.state.settings.db)
+    with open_store(url) as store:
+        token, _ = create_token(store, "editor", "front")
+    editor = {"Authorization": f"Bearer {token}"}
+    tj = served.get("/tiles/units/tilejson.json", params={"format": "mvt"}).json()
+    v = tj["data_version"]
+    t = TMS.tile(tj["center"][0], tj["center"][1], 18)
+    path = f"/tiles/units/18/{t.x}/{t.y}.mvt"
+    identity = {"Accept-Encoding": "identity"}
+    assert served.get(path, params={"v": v}, headers=identity).status_code == 200
+    checker = inner.app.state.tiles.service.checker
+    checks = []
+    real = checker.state
+    monkeypatch.setattr(checker, "state", lambda *a: checks.append(a[0]) or real(*a))
+    monkeypatch.setattr(tiles_router, "VERSIONED_RECHECK_S", 3600.0)
+    for _ in range(3):
+        assert served.get(path, params={"v": v}, headers=identity).status_code == 200
+    assert checks == []
+    assert served.get(path, headers=identity).status_code == 200
+    assert served.get(path, headers=identity).status_code == 200
+    assert checks == [None, None]                        # unversioned: every time
+    # a write through this process: the next versioned tile checks, and finds the new version
+    assert served.patch("/api/units/CY-01-02", headers=editor,
+                        json={"override": {"level": "low", "reason": "前置快速路径"}}).status_code == 200
+    checks.clear()
+    old = served.get(path, params={"v": v}, headers=identity, follow_redirects=False)
+    assert old.status_code == 302 and old.headers["location"].endswith(f"v={v + 1}") and checks
+    assert served.get(path, params={"v": v + 1}, headers=identity).status_code == 200
+    # a write through another process: the tile of the version checked last still answers within the window
+    # (its URL names that version's bytes for good), then a check sends the map on to the new version
+    assert plain.patch("/api/units/CY-01-02", headers=editor, json={"override": None}).status_code == 200
+    checks.clear()
+    assert served.get(path, params={"v": v + 1}, headers=identity).status_code == 200
+    assert checks == []
+    monkeypatch.setattr(tiles_router, "VERSIONED_RECHECK_S", 0.0)
+    moved = served.get(path, params={"v": v + 1}, headers=identity, follow_redirects=False)
+    assert moved.status_code == 302 and moved.headers["location"].endswith(f"v={v + 2}") and checks
+
+
+def test_serve_hands_uvicorn_the_front_without_an_access_log(demo_db, tmp_path, monkeypatch):
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    url = copy_db(demo_db, tmp_path)
+    seen = []
+    monkeypatch.setattr(uvicorn.Server, "run", lambda self, sockets=None: seen.append(self.config))
+    monkeypatch.setattr(Multiprocess, "run", lambda self: seen.append(self.config))
+    port = free_port()
+    for workers in (1, 2):
+        settings = Settings(db=url, port=port, host="127.0.0.1", workers=workers)
+        for name, value in service.settings_environment(settings).items():
+            monkeypatch.setenv(name, value)        # what run_server sets for the workers: undone after the test
+        service.run_server(settings)
+    one, two = seen
+    assert isinstance(one.app, tiles_router.TileFastPath) and one.app.root is one.app.app
+    assert two.app == "riskmap.cli.service:served_app" and two.factory and two.workers == 2
+    assert not one.access_log and not two.access_log
+    # httptools and uvloop (uvicorn[standard]), not h11 and asyncio's loop: a trivial app serves 2–3 times less
+    # with h11 (measured for issue 18)
+    import uvloop
+
+    one.load()
+    assert one.http_protocol_class.__name__ == "HttpToolsProtocol"
+    loop = one.get_loop_factory()()
+    assert isinstance(loop, uvloop.Loop)
+    loop.close()
+
+
+def test_serve_runs_one_process_per_core_unless_told(monkeypatch):
+    import os
+
+    monkeypatch.delenv("RISKMAP_WORKERS", raising=False)
+    cores = len(os.sched_getaffinity(0))
+    assert service.worker_count(Settings()) == cores
+    assert service.worker_count(Settings(workers=3)) == 3
+    monkeypatch.setenv("RISKMAP_WORKERS", "2")
+    assert service.worker_count(Settings()) == 2
+
+
+def test_worker_processes_get_the_settings_given_and_keep_the_defaults(monkeypatch):
+    monkeypatch.delenv("RISKMAP_BASE_URL", raising=False)
+    monkeypatch.setenv("RISKMAP_CORS_ORIGINS", "https://gis.example")
+    env = service.settings_environment(Settings(db="sqlite:///x.db", port=18000))
+    assert env["RISKMAP_PORT"] == "18000" and env["RISKMAP_CORS_ORIGINS"] == "https://gis.example"
+    assert "RISKMAP_BASE_URL" not in env                  # unset: the address each request came to
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    again = Settings()
+    assert "base_url" not in again.model_fields_set and again.port == 18000 and again.db == "sqlite:///x.db"
