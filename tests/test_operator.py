@@ -294,6 +294,12 @@ def test_every_request_of_a_regulator_is_recorded(world):
                             ({"limit": 0}, 422)):
             assert client.get("/api/audit/regulators", params=bad, headers=op).status_code == status, bad
     assert len(regulator_audit.entries(store, regulator="泰州市局")) == 5
+    # a read of several enterprises at once: no single enterprise, their number
+    orgs.set_profile(store, "丙厂", create=True, division_code="321204")
+    with _client(url) as client:
+        assert client.get("/api/overview", headers=reg).status_code == 200
+    newest = regulator_audit.entries(store, limit=1)[0]
+    assert (newest["route"], newest["enterprise"], newest["enterprises"]) == ("/api/overview", None, 2)
 
 
 @pytest.mark.postgis
@@ -337,3 +343,80 @@ def test_the_migration_goes_down_and_up(store_url):
             assert "regulator_audit" in inspect(conn).get_table_names()
     finally:
         store.close()
+
+
+# ---------------------------------------------------------------------------------------------- the command line
+
+
+def test_the_command_line_makes_operators_and_reads_the_records(tmp_path):
+    import json
+
+    from clikit import one_line_error, run
+
+    db = f"sqlite:///{tmp_path / 'cli.db'}"
+    run("org", "add", ENT, "--division", "321203", "--db", db)
+    run("org", "add-regulator", "泰州市局", "--level", "city", "--division", "321200", "--db", db)
+    out = run("user", "add", "--operator", "--name", "运维甲", "--login", "ops-1", "--password-stdin", "--db", db,
+              input=PASSWORD + "\n").stdout
+    assert "ops-1" in out and "平台运维" in out
+    listed = json.loads(run("user", "list", "--operator", "--json", "--db", db).stdout)
+    assert [(a["login"], a["roles"], a["kind"]) for a in listed] == [("ops-1", ["operator"], "operator")]
+    for args, words in (
+        (["user", "add", "--operator", "--enterprise", ENT, "--name", "x", "--login", "x-1"], ["--operator"]),
+        (["user", "add", "--operator", "--regulator", "泰州市局", "--name", "x", "--login", "x-1"], ["--operator"]),
+        (["user", "add", "--operator", "-r", "admin", "--name", "x", "--login", "x-1"], ["admin"]),
+        (["user", "add", "--enterprise", ENT, "-r", "operator", "--name", "x", "--login", "x-1"], ["operator"]),
+        (["user", "add", "--enterprise", ENT, "--name", "x", "--login", "x-1"], ["--role"]),
+        (["user", "add", "--operator", "--name", "x", "--login", "ops-1"], ["ops-1"]),
+        (["user", "disable", "nobody-1", "--operator"], ["nobody-1"]),
+        (["org", "audit", "--account", "nobody-1"], ["nobody-1"]),
+        (["org", "audit", "--from", "yesterday"], ["yesterday", "1990"]),
+        (["org", "audit", "--limit", "0"], ["limit"]),
+    ):
+        one_line_error(run(*args, "--password-stdin", "--db", db, check=False, input=PASSWORD + "\n")
+                       if args[0] == "user" and args[1] == "add" else run(*args, "--db", db, check=False), *words)
+    assert len(json.loads(run("user", "list", "--operator", "--json", "--db", db).stdout)) == 1
+    run("user", "disable", "ops-1", "--operator", "--db", db)
+    # the records: one written through the store, read back by the command with its filters
+    with open_store(db) as store:
+        acc = orgs.add_regulator_account(store, "泰州市局", name="市局", login="reg-1", password=PASSWORD)["id"]
+        regulator_audit.record(store, account_id=acc, enterprise_id=int(store.enterprise(ENT, create=False).id),
+                               enterprises=1, method="GET", route="/api/regions", path="/api/regions", status=200,
+                               via="token")
+    said = run("org", "audit", "--db", db).stdout
+    assert "reg-1" in said and "/api/regions" in said and ENT in said and "200" in said
+    found = json.loads(run("org", "audit", "--account", "reg-1", "--enterprise", ENT, "--from", "2026-01-01",
+                           "--json", "--db", db).stdout)
+    assert [(r["login"], r["regulator"], r["status"]) for r in found] == [("reg-1", "泰州市局", 200)]
+    assert "没有访问记录" in run("org", "audit", "--to", "2026-01-01", "--db", db).stdout
+
+
+def test_a_record_is_written_after_the_answer_and_kept_on_a_clean_shutdown(world, monkeypatch):
+    """Under uvicorn: the answer reaches the regulator before its record is written (the INSERT is slowed down to
+    a second here), and stopping the server right after the answer still leaves the record in the database —
+    uvicorn finishes the request's task, the INSERT included, before it exits."""
+    import threading
+    import time
+
+    import httpx
+    from liveserver import LiveServer
+
+    url, store, heads = world
+    real = regulator_audit.record
+    written = threading.Event()
+
+    def slow(*args, **kwargs):
+        time.sleep(1.0)
+        real(*args, **kwargs)
+        written.set()
+
+    monkeypatch.setattr(regulator_audit, "record", slow)
+    live = LiveServer(url).start()
+    try:
+        r = httpx.get(f"{live.url}/api/regions", params={"enterprise": ENT}, headers=heads["regulator"], timeout=30)
+        assert r.status_code == 200 and not written.is_set()        # answered before the record is written
+    finally:
+        live.stop()                                                   # a clean shutdown, at once
+    assert written.is_set()
+    assert [(e["login"], e["enterprise"], e["status"]) for e in regulator_audit.entries(store)] == [
+        ("reg-1", ENT, 200)]

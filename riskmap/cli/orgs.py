@@ -189,22 +189,6 @@ def move_account(login: Annotated[str, typer.Argument(help="登录名 / login")]
     print_json(made) if as_json else typer.echo(f"已转移 / moved: {made['login']} → {made['enterprise']}")
 
 
-def _moment(text: str | None, option: str):
-    """A moment of --from/--to: ISO 8601 (without a zone: Beijing time, riskmap.store.regulator_audit)."""
-    from datetime import datetime
-
-    from riskmap.errors import InputError
-
-    if text is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise InputError(f"{option} 应为日期或时间（如 2026-12-01 或 2026-12-01T08:00）/ {option} must be a date or "
-                         f"a time (as 2026-12-01 or 2026-12-01T08:00), not {text[:40]!r}") from None
-    return moment
-
-
 @org_app.command("audit")
 def audit(account: Annotated[str | None, typer.Option("--account", help="监管账户登录名 / login")] = None,
           regulator: Annotated[str | None, typer.Option("--regulator", help="监管机构 / regulator")] = None,
@@ -218,7 +202,7 @@ def audit(account: Annotated[str | None, typer.Option("--account", help="监管�
     from riskmap.store import regulator_audit
 
     found = regulator_audit.entries(_store(db), account=account, regulator=regulator, enterprise=enterprise,
-                                    since=_moment(since, "--from"), until=_moment(until, "--to"), limit=limit)
+                                    since=since, until=until, limit=limit)
     if as_json:
         print_json(found)
         return

@@ -13,7 +13,7 @@ one enterprise reads only that enterprise's rows whatever the query says.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import insert, select
@@ -44,22 +44,36 @@ def record(store: Store, *, account_id: int, enterprise_id: int | None, enterpri
             write=method not in ("GET", "HEAD", "OPTIONS"), via=(via or "")[:16]))
 
 
-def _aware(moment: datetime | None) -> datetime | None:
-    """A filter's moment; without a zone it is Beijing time, as the people who ask read the clock."""
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=clock.LOCAL_ZONE)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+
+
+def moment_of(value: datetime | str | None, name: str) -> datetime | None:
+    """A filter's moment (a datetime, or its ISO 8601 text as riskmap.clock.parse_moment reads it): without a zone
+    it is Beijing time, as the people who ask read the clock; InputError for bad text or a moment out of range."""
+    if value is None:
+        return None
+    try:
+        moment = clock.parse_moment(value) if isinstance(value, str) else value
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=clock.LOCAL_ZONE)
+        if not clock.EARLIEST <= moment.astimezone(UTC) <= LATEST:
+            raise ValueError(value)
+    except (ValueError, OverflowError):
+        raise InputError(f"{name} 应为 1990 年以后的日期或时间（如 2026-12-01 或 2026-12-01T08:00）/ {name} must be a "
+                         f"date or a time after 1990 (as 2026-12-01 or 2026-12-01T08:00), not {str(value)[:40]!r}"
+                         ) from None
+    return moment
 
 
 def entries(store: Store, *, regulator: str | None = None, account: str | None = None,
-            enterprise: str | None = None, since: datetime | None = None, until: datetime | None = None,
+            enterprise: str | None = None, since: datetime | str | None = None, until: datetime | str | None = None,
             limit: int = 100, enterprise_ids: frozenset[int] | None = None) -> list[dict]:
     """The records, newest first, filtered: a regulator (name), an account (a regulator account's login), an
     enterprise (name), from `since` (inclusive) to `until` (exclusive); `enterprise_ids` narrows to rows about
     those enterprises. NotFoundError for a regulator, account or enterprise that does not exist."""
     if not 1 <= int(limit) <= MAX_LIMIT:
         raise InputError(f"limit 应在 1 到 {MAX_LIMIT} 之间 / limit must be between 1 and {MAX_LIMIT}")
-    since, until = _aware(since), _aware(until)
+    since, until = moment_of(since, "from"), moment_of(until, "to")
     if since is not None and until is not None and since >= until:
         raise InputError("起始时间应早于结束时间 / from must be earlier than to")
     with store.session() as s:

@@ -28,6 +28,8 @@ from riskmap.store import scope as data_scope
 
 ADMINISTER = Depends(require("administer"))
 MAX_CSV_BYTES = 5 * 1024 * 1024
+MOMENT_ZH = "{}：ISO 8601 日期或时间，无时区时为北京时间"
+MOMENT_EN = ": an ISO 8601 date or time, Beijing time when it names no zone"
 _ERRORS = {401: {"description": "需要登录或令牌 / sign-in or a token is required"},
            403: {"description": "需要平台运维账户 / an operator's account is required"},
            404: {"description": "企业、园区、监管机构或账户不存在 / no such enterprise, park, regulator or account"},
@@ -280,8 +282,10 @@ def _audit_route(router: APIRouter) -> None:
               account: str | None = Query(None, min_length=1, max_length=64, description="监管账户登录名 / login"),
               regulator: str | None = Query(None, min_length=1, max_length=200, description="监管机构 / regulator"),
               enterprise: str | None = Query(None, min_length=1, max_length=200, description="企业 / enterprise"),
-              since: datetime | None = Query(None, alias="from", description="起（含）/ from (inclusive)"),
-              until: datetime | None = Query(None, alias="to", description="止（不含）/ to (exclusive)"),
+              since: str | None = Query(None, alias="from", max_length=40, description=MOMENT_ZH.format("起（含）")
+                                        + " / from (inclusive)" + MOMENT_EN, json_schema_extra={"format": "date-time"}),
+              until: str | None = Query(None, alias="to", max_length=40, description=MOMENT_ZH.format("止（不含）")
+                                        + " / to (exclusive)" + MOMENT_EN, json_schema_extra={"format": "date-time"}),
               limit: int = Query(100, ge=1, le=regulator_audit.MAX_LIMIT)) -> list[dict]:
         filters = {"account": account, "regulator": regulator, "enterprise": enterprise, "since": since,
                    "until": until, "limit": limit}
