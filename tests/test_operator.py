@@ -420,3 +420,27 @@ def test_a_record_is_written_after_the_answer_and_kept_on_a_clean_shutdown(world
     assert written.is_set()
     assert [(e["login"], e["enterprise"], e["status"]) for e in regulator_audit.entries(store)] == [
         ("reg-1", ENT, 200)]
+
+
+def test_an_enterprise_reader_pays_for_no_second_lookup(world, monkeypatch):
+    """Reading open: the records look up who a credentialed request is (the route did not), once per credential
+    for an account that is no regulator's; a regulator's requests are each looked up and recorded."""
+    from riskmap.api import access_log
+
+    url, store, heads = world
+    calls = []
+    real = access_log.principal_of
+
+    def counted(request):
+        calls.append(request.url.path)
+        return real(request)
+
+    monkeypatch.setattr(access_log, "principal_of", counted)
+    with _client(url) as client:
+        for _ in range(3):
+            assert client.get("/api/regions", params={"enterprise": ENT}, headers=heads["admin"]).status_code == 200
+        assert len(calls) == 1
+        for _ in range(2):
+            assert client.get("/api/regions", params={"enterprise": ENT}, headers=heads["regulator"]).status_code == 200
+        assert len(calls) == 3
+    assert len(regulator_audit.entries(store)) == 2

@@ -5,9 +5,11 @@ data once the answer has been sent: which account, which enterprise, the route, 
 - After the answer, in the request's own task: the person never waits for the INSERT, and the request is not over
   for the server until the row is written, so a clean shutdown (uvicorn finishes the requests it holds) loses none.
   A crash between the answer and the INSERT loses that one row; that is the price of not holding the answer back.
-- Who asked: the principal the route's permission check found; when the route never asked (reading is open, a
-  cached tile answered before routing), the request's credentials are looked up here, only when it carries any
-  (a token, a session or read cookie), so anonymous reading costs nothing more.
+- Who asked: the principal the route's permission check found, or the account the read gate found (reading
+  closed, a cached tile answered before routing); when neither asked (reading open), the request's credentials are
+  looked up here, only when it carries any (a token, a session or read cookie), so anonymous reading costs nothing
+  more; and a credential found not to be a regulator's is remembered (`NotRegulators`: an account never becomes
+  one), so an enterprise's map page does not pay a second lookup for each of its tiles.
 - Which enterprise: the request's scope once the route narrowed it (riskmap.store.scope) — one enterprise, or
   several at once (the overview: no single enterprise, their number kept) — or, for a refused request, the
   enterprise it named.
@@ -16,13 +18,17 @@ data once the answer has been sent: which account, which enterprise, the route, 
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import threading
+from collections import OrderedDict
 
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
-from riskmap.api.auth import is_open
+from riskmap.api.auth import SEEN_STATE, is_open
+from riskmap.api.deps import app_singleton
 from riskmap.api.permissions import (
     PRINCIPAL_STATE,
     QUERY_PARAM,
@@ -47,16 +53,50 @@ def _has_credentials(request: Request) -> bool:
                 or cookie_of(request, SESSION_COOKIE) or cookie_of(request, READ_COOKIE))
 
 
-def _who(request: Request):
+def _credential_key(request: Request) -> str:
+    text = "\n".join(v or "" for v in (request.headers.get("authorization"), request.query_params.get(QUERY_PARAM),
+                                        cookie_of(request, SESSION_COOKIE), cookie_of(request, READ_COOKIE)))
+    return hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()
+
+
+class NotRegulators:
+    """Credentials known not to be a regulator's account (bounded, oldest forgotten first; safe to lose)."""
+
+    def __init__(self, size: int = 4096):
+        self.size = size
+        self.keys: OrderedDict[str, None] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def __contains__(self, key: str) -> bool:
+        with self.lock:
+            return key in self.keys
+
+    def add(self, key: str) -> None:
+        """Remember one credential (the oldest forgotten past `size`)."""
+        with self.lock:
+            self.keys[key] = None
+            while len(self.keys) > self.size:
+                self.keys.popitem(last=False)
+
+
+def _who(request: Request, known: NotRegulators):
     state = request.scope.get("state") or {}
     if PRINCIPAL_STATE in state:
         return state[PRINCIPAL_STATE]
+    if state.get(SEEN_STATE) is not None:
+        return state[SEEN_STATE]
     if not _has_credentials(request):
         return None
+    key = _credential_key(request)
+    if key in known:
+        return None
     try:
-        return principal_of(request)
+        who = principal_of(request)
     except RiskmapError:
         return None
+    if who is not None and who.regulator is None:
+        known.add(key)
+    return who
 
 
 class RegulatorAudit:
@@ -100,8 +140,9 @@ class RegulatorAudit:
             if permission is None or permission in UNRECORDED_PERMISSIONS:
                 return
         request = Request(scope)
+        known = app_singleton(app, "not_regulators", NotRegulators)
         with data_scope.service():
-            who = _who(request)
+            who = _who(request, known)
             if who is None or who.regulator is None:
                 return
             store = app.state.store()
