@@ -7,6 +7,7 @@ use, so that a flag, a tile's day and a printed date never disagree about what "
 from __future__ import annotations
 
 import calendar
+import re
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
@@ -40,6 +41,15 @@ def local_time(moment: datetime) -> datetime:
 def local_text(moment: datetime, seconds: bool = True) -> str:
     """A moment as a printed plan says it: Beijing time with its offset, 2026-12-06 22:44:59 +08:00 北京时间."""
     return local_time(moment).strftime("%Y-%m-%d %H:%M" + (":%S" if seconds else "")) + " +08:00 北京时间"
+
+
+def parse_moment(text: str) -> datetime:
+    """An ISO 8601 date or date and time (2026-12-01, 2026-12-01T08:00, …+08:00, …Z) as a datetime (naive when
+    the text names no zone); ValueError for anything else, a bare number included."""
+    text = (text or "").strip()
+    if not re.match(r"^\d{4}-\d{2}-\d{2}", text):
+        raise ValueError(text)
+    return datetime.fromisoformat(text)
 
 
 def add_months(day: date, months: int) -> date:

@@ -1,8 +1,12 @@
 """People: the roles an account may hold and what each role may do, as data (one table the code checks).
 
 An account belongs to one organisation: an enterprise, a regulator (its roles are REGULATOR_ROLES: it reads the
-enterprises of its scope and writes only supervision records), or, for the service's own machine accounts, every
-enterprise; it holds one or more roles; its rights are the union of its roles' permissions. Every HTTP route
+enterprises of its scope and writes only supervision records), or the whole service: the service's own machine
+accounts (made for API tokens that had none) read every enterprise, and an operator's account (OPERATOR_ROLES)
+administers the organisations — adds, imports and moves enterprises, parks, regulators and their accounts — and
+reads the regulators' access records, but reads no enterprise's data (risks, hazards, maps): running the
+platform does not need them, and an operator's token must not become a key to every enterprise. It holds one or
+more roles; its rights are the union of its roles' permissions. Every HTTP route
 and every CLI command that changes data names the permission it needs (riskmap.api.permissions.require);
 nothing else decides.
 No database and no web here: the store (riskmap.store.accounts) and the interfaces use these names.
@@ -29,11 +33,13 @@ PERMISSIONS: dict[str, tuple[str, str]] = {   # name → (Chinese, English)
     "inspect": ("开展排查并记录", "carry out and record inspections"),
     "oversee": ("查看辖区内企业总览和统计", "look across the enterprises of a regulator's scope"),
     "supervise": ("挂牌督办重大隐患", "put major hazards under supervision (挂牌督办)"),
+    "administer": ("管理企业、园区、监管机构及其账户", "administer enterprises, parks, regulators and their accounts"),
+    "audit": ("查看监管人员的访问记录", "read the record of what regulators' accounts read and wrote"),
 }
 
 # role → (Chinese name, English name, permissions). The order is the order lists show.
 ROLES: dict[str, tuple[str, str, frozenset[str]]] = {
-    "admin": ("企业管理员", "enterprise administrator", frozenset({"read", "accounts", "settings"})),
+    "admin": ("企业管理员", "enterprise administrator", frozenset({"read", "accounts", "settings", "audit"})),
     "safety_manager": ("安全管理人员", "safety manager",
                        frozenset({"read", "edit_layout", "edit_units", "ledger", "hazard_report", "hazard_accept",
                                   "hazard_manage"})),
@@ -45,16 +51,26 @@ ROLES: dict[str, tuple[str, str, frozenset[str]]] = {
 
 # A regulator's roles (riskmap.orgs): given only to accounts of a regulator, never to an enterprise's.
 REGULATOR_ROLES: dict[str, tuple[str, str, frozenset[str]]] = {
-    "regulator_viewer": ("监管查看人员", "regulator viewer", frozenset({"read", "oversee"})),
-    "regulator_supervisor": ("监管督办人员", "regulator supervisor", frozenset({"read", "oversee", "supervise"})),
+    "regulator_viewer": ("监管查看人员", "regulator viewer", frozenset({"read", "oversee", "audit"})),
+    "regulator_supervisor": ("监管督办人员", "regulator supervisor",
+                             frozenset({"read", "oversee", "supervise", "audit"})),
 }
-ALL_ROLES = {**ROLES, **REGULATOR_ROLES}
+# The service operator's role: given only to accounts of the whole service (no enterprise, no regulator). No
+# "read": an operator reads no enterprise's data (see the module docstring).
+OPERATOR_ROLES: dict[str, tuple[str, str, frozenset[str]]] = {
+    "operator": ("平台运维管理员", "service operator", frozenset({"administer", "audit"})),
+}
+ALL_ROLES = {**ROLES, **REGULATOR_ROLES, **OPERATOR_ROLES}
 # What a regulator may do in an enterprise of its scope (anything else is refused with REGULATOR_REFUSAL).
-REGULATOR_PERMISSIONS = frozenset({"read", "oversee", "supervise"})
+REGULATOR_PERMISSIONS = frozenset({"read", "oversee", "supervise", "audit"})
+# The kinds of account, by the organisation they belong to, and the roles each takes.
+KIND_ROLES = {"enterprise": ROLES, "regulator": REGULATOR_ROLES, "operator": OPERATOR_ROLES}
+KIND_NAMES = {"enterprise": ("企业账户", "an enterprise's account"), "regulator": ("监管账户", "a regulator's account"),
+              "operator": ("平台运维账户", "an operator's account")}
 
 # An API token's own role caps the rights of its account: a reader token only reads.
 # ("oversee" is reading too: a regulator's reader token may read its overview.)
-TOKEN_CAPS: dict[str, frozenset[str] | None] = {"editor": None, "reader": frozenset({"read", "oversee"})}
+TOKEN_CAPS: dict[str, frozenset[str] | None] = {"editor": None, "reader": frozenset({"read", "oversee", "audit"})}
 # The account role given to a token that had no account before accounts existed (migration 0006, `token create`).
 TOKEN_ACCOUNT_ROLE = {"editor": "editor", "reader": "viewer"}
 
@@ -64,16 +80,16 @@ MAX_TEXT = 200
 LOGIN_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}")
 
 
-def check_role(role: str, regulator: bool = False) -> str:
+def check_role(role: str, regulator: bool = False, *, kind: str | None = None) -> str:
     """The role's key, or ValueError with a message naming the roles there are (a regulator's account takes
-    REGULATOR_ROLES, any other account ROLES)."""
+    REGULATOR_ROLES, an operator's OPERATOR_ROLES, an enterprise's ROLES; `kind` names one of KIND_ROLES)."""
     key = (role or "").strip().lower()
-    table = REGULATOR_ROLES if regulator else ROLES
+    kind = kind or ("regulator" if regulator else "enterprise")
+    table = KIND_ROLES[kind]
     if key not in table:
-        whose = "监管账户" if regulator else "企业账户"
-        raise ValueError(f"{whose}没有角色 “{role}”，可用：{'、'.join(table)} / no role {role!r} for "
-                         f"{'a regulator' if regulator else 'an enterprise'}'s account; the roles are "
-                         f"{', '.join(table)}")
+        zh, en = KIND_NAMES[kind]
+        raise ValueError(f"{zh}没有角色 “{role}”，可用：{'、'.join(table)} / no role {role!r} for {en}; the roles "
+                         f"are {', '.join(table)}")
     return key
 
 
@@ -144,6 +160,11 @@ class Principal:
     token_role: str | None = None
     session_id: int | None = None
     regulator: str | None = None    # the regulator an account of a regulator belongs to (enterprise is None)
+
+    @property
+    def operator(self) -> bool:
+        """Whether this is an operator's account (riskmap.people.OPERATOR_ROLES): it reads no enterprise's data."""
+        return self.enterprise is None and self.regulator is None and any(r in OPERATOR_ROLES for r in self.roles)
 
     @property
     def author(self) -> Author:

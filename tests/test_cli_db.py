@@ -29,7 +29,7 @@ def test_db_grant_refuses_bad_input(tmp_path, monkeypatch):
 
 def test_db_migrate_on_sqlite(tmp_path):
     proc = run("db", "migrate", "--db", f"sqlite:///{tmp_path / 'm.db'}")
-    assert "0016_indexes" in proc.stdout
+    assert "0017_event_mark" in proc.stdout
 
 
 @pytest.mark.postgis

@@ -192,6 +192,10 @@ def two(module_store_url, tmp_path_factory):
                                            roles=roles)
             heads[who] = {"Authorization": "Bearer " + tokens.create_token(store, "editor", who,
                                                                             account_id=made["id"])[0]}
+        made = accounts.create_account(store, None, name="运维人", login="iso-ops", password=PASSWORD,
+                                       roles=["operator"], operator=True)
+        heads["operator"] = {"Authorization": "Bearer " + tokens.create_token(store, "editor", "ops",
+                                                                               account_id=made["id"])[0]}
         from riskmap.store import hazards as hazard_store
 
         b_hazard = hazard_store.records(store, B)[0].id
@@ -255,6 +259,33 @@ def test_no_route_shows_one_enterprise_to_another(two, tmp_path):
                 assert MARK not in _texts(other, tmp_path)
     assert seen > 40
     assert not leaks, leaks
+
+
+def test_an_operator_reads_no_enterprise(two, tmp_path):
+    """Every GET as an operator's account (reading closed), on A and on B: no enterprise's data in any answer —
+    only its own routes answer (the organisations' profiles and the access records), every other is refused."""
+    url, a, heads, media, b = two
+    app = create_app(Settings(db=url, read_requires_token=True, media_dir=str(media)))
+    sample = _sample(b)
+    own = ("/api/admin/", "/api/audit/")
+    answered = []
+    with open_store(url) as store:
+        a_mark = max((u.name for u in store.units(a)), key=len)         # A's data: its longest unit name
+    with TestClient(app, raise_server_exceptions=False) as client:
+        for path, ops in app.openapi()["paths"].items():
+            if "get" not in ops:
+                continue
+            target = re.sub(r"\{(\w+)\}", lambda m: sample.get(m.group(1), "1"), path)
+            for ent in (a, B):
+                r = client.get(target, params={"enterprise": ent}, headers=heads["operator"])
+                assert r.status_code < 500, (path, r.status_code, r.text[:300])
+                said = _texts(r, tmp_path)
+                assert MARK not in said and a_mark not in said, path
+                if app.state.route_permissions.get(("GET", path)) is not None and not path.startswith(own):
+                    assert r.status_code in (401, 403, 404), (path, ent, r.status_code)
+                elif r.status_code == 200:
+                    answered.append(path)
+    assert "/api/admin/enterprises" in answered and "/api/audit/regulators" in answered
 
 
 def _tile(client, layer, z, x, y, fmt, ent, head):

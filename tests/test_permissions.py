@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from riskmap.api.app import create_app
-from riskmap.people import PERMISSIONS, REGULATOR_ROLES, ROLES
+from riskmap.people import OPERATOR_ROLES, PERMISSIONS, REGULATOR_ROLES, ROLES
 from riskmap.settings import Settings
 from riskmap.store import accounts, open_store, orgs, tokens
 
@@ -69,9 +69,16 @@ EXPECTED = {
     ("GET", "/ogc/overview/collections/enterprises"): "oversee",
     ("GET", "/ogc/overview/collections/enterprises/items"): "oversee",
     ("GET", "/ogc/overview/collections/enterprises/items/{feature_id}"): "oversee",
+    # the operator's routes (riskmap.api.routers.admin) and the regulators' access records
+    ("GET", "/api/admin/enterprises"): "administer", ("POST", "/api/admin/enterprises"): "administer",
+    ("POST", "/api/admin/enterprises/move"): "administer", ("POST", "/api/admin/enterprises/import"): "administer",
+    ("POST", "/api/admin/parks"): "administer", ("GET", "/api/admin/regulators"): "administer",
+    ("POST", "/api/admin/regulators"): "administer", ("POST", "/api/admin/regulator-accounts"): "administer",
+    ("POST", "/api/admin/regulator-accounts/move"): "administer", ("POST", "/api/admin/accounts/move"): "administer",
+    ("GET", "/api/audit/regulators"): "audit",
 }
 EXPECTED_ROLES = {
-    "admin": {"read", "accounts", "settings"},
+    "admin": {"read", "accounts", "settings", "audit"},
     "safety_manager": {"read", "edit_layout", "edit_units", "ledger", "hazard_report", "hazard_accept",
                        "hazard_manage"},
     "editor": {"read", "edit_layout", "edit_units"},
@@ -79,8 +86,9 @@ EXPECTED_ROLES = {
     "rectifier": {"read", "hazard_rectify"},
     "viewer": {"read"},
 }
-EXPECTED_REGULATOR_ROLES = {"regulator_viewer": {"read", "oversee"},
-                            "regulator_supervisor": {"read", "oversee", "supervise"}}
+EXPECTED_REGULATOR_ROLES = {"regulator_viewer": {"read", "oversee", "audit"},
+                            "regulator_supervisor": {"read", "oversee", "supervise", "audit"}}
+EXPECTED_OPERATOR_ROLES = {"operator": {"administer", "audit"}}
 SAMPLE = {"z": "0", "x": "0", "y": "0", "tile_matrix": "0", "tile_row": "0", "tile_col": "0", "row": "0",
           "col": "0", "tms_id": "WebMercatorQuad", "tms": "WebMercatorQuad", "layer": "units",
           "collection_id": "layout", "spec": "leaflet/leaflet.js", "name": "edit.js"}
@@ -132,6 +140,10 @@ def world(store_url):
                                       roles=list(REGULATOR_ROLES))
     heads["regulator elsewhere"] = {"Authorization": "Bearer " + tokens.create_token(store, "editor", "far",
                                                                                       account_id=made["id"])[0]}
+    made = accounts.create_account(store, None, name="平台运维", login="ops-1", password=PASSWORD, roles=["operator"],
+                                   operator=True)
+    heads["operator"] = {"Authorization": "Bearer " + tokens.create_token(store, "editor", "ops",
+                                                                           account_id=made["id"])[0]}
     heads["nobody"] = {}
     yield store_url, store, heads
     store.close()
@@ -140,11 +152,13 @@ def world(store_url):
 def _allowed(who: str, permission: str | None) -> bool:
     if permission is None or permission == "read":
         return True
-    if who in ("nobody", "reader token", "other enterprise"):
+    if who == "reader token":
+        return permission == "audit"            # reading the access records is reading (its account is an admin)
+    if who in ("nobody", "other enterprise"):
         return False
     if who == "regulator elsewhere":
-        return permission == "oversee"          # its own overview; ENT is outside its scope
-    return permission in {**ROLES, **REGULATOR_ROLES}[who][2]
+        return permission in ("oversee", "audit")   # its own overview and records; ENT is outside its scope
+    return permission in {**ROLES, **REGULATOR_ROLES, **OPERATOR_ROLES}[who][2]
 
 
 def _expected_status(who: str, permission: str | None, read_closed: bool = False, path: str = "",
@@ -173,6 +187,7 @@ def test_the_tables(world):
     assert {k: v for k, v in table.items() if v != "read"} == EXPECTED
     assert {role: set(perms) for role, (_, _, perms) in ROLES.items()} == EXPECTED_ROLES
     assert {role: set(perms) for role, (_, _, perms) in REGULATOR_ROLES.items()} == EXPECTED_REGULATOR_ROLES
+    assert {role: set(perms) for role, (_, _, perms) in OPERATOR_ROLES.items()} == EXPECTED_OPERATOR_ROLES
     assert all(p in PERMISSIONS for v in table.values() if v for p in [v])
     documented = {(m, p) for m, p in _operations(app)}
     assert documented <= set(table)

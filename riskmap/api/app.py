@@ -6,6 +6,7 @@ from fastapi import Depends, FastAPI
 
 import riskmap
 from riskmap.api import auth
+from riskmap.api.access_log import RegulatorAudit
 from riskmap.api.auth import ReadGate
 from riskmap.api.deps import RequestScope, app_singleton
 from riskmap.api.errors import install_error_handlers
@@ -15,6 +16,7 @@ from riskmap.api.openapi import document
 from riskmap.api.permissions import READ, require, route_permissions
 from riskmap.api.routers import (
     accounts,
+    admin,
     drawings,
     hazard_statistics,
     hazards,
@@ -57,9 +59,12 @@ def _store_factory(app: FastAPI, url: str):
 ROUTER_MODULES = (health, plant, ogc, ogc_tiles, ogc_hazards, ogc_edit, layout_edit, auth, static, webmap, identify,
                   tiles, units, prints, history, revise, short_links, wmts, styles, accounts, signin, drawings,
                   inspections, hazard_statistics, hazards, orgs, overview,
-                  ogc_overview)
+                  ogc_overview, admin)
 # Routers with no data in them (the health check, the static files and API pages, who-am-I, the sign-in page).
 OPEN_MODULES = (health, static, auth, signin)
+# Routers every route of which names a right of its own other than reading: the operator's (an operator's account
+# holds no "read": it reads no enterprise's data, riskmap.people) and the regulators' access records.
+OWN_RIGHT_MODULES = (admin,)
 
 
 def create_app(settings: Settings | None = None, *, fast_tiles: bool = True) -> FastAPI:
@@ -80,7 +85,7 @@ def create_app(settings: Settings | None = None, *, fast_tiles: bool = True) -> 
         router = module.make_router()
         routes += router.routes
         # Every route needs "read" at least (open unless the settings close reading), but those with no data.
-        if module in OPEN_MODULES:
+        if module in OPEN_MODULES or module in OWN_RIGHT_MODULES:
             app.include_router(router)
         else:
             app.include_router(router, dependencies=[Depends(require(READ))])
@@ -98,6 +103,7 @@ def create_app(settings: Settings | None = None, *, fast_tiles: bool = True) -> 
     app.add_middleware(SecurityHeaders)    # on every answer, the guard's and the read gate's refusals included
     document(app, policies=policies, read_closed=settings.read_requires_token, open_paths=auth.OPEN_PATHS)
     install_transport(app, settings)     # CORS, HEAD, compression
+    app.add_middleware(RegulatorAudit)     # a regulator's requests into enterprise data, recorded after the answer
     # Outermost: each request reads no enterprise until its tenant is resolved (riskmap.store.scope).
     app.add_middleware(RequestScope)
     return app

@@ -39,6 +39,9 @@ OPEN_PATHS = frozenset({"/healthz", "/docs", "/docs/oauth2-redirect", "/redoc", 
                         "/login", "/logout"})
 OPEN_PREFIXES = ("/static/",)
 COOKIE = READ_COOKIE
+# request.scope["state"] key: the account the gate found (for riskmap.api.access_log; never a right: permissions
+# are riskmap.api.permissions' own, worked out again with the read cookie's and the token's caps).
+SEEN_STATE = "riskmap_seen"
 PAGES = ("/map", "/edit")          # pages whose sub-requests (tiles, popups) the cookie lets through
 
 
@@ -89,6 +92,7 @@ class ReadGate:
             exc = invalid_token() if text or session else missing()
             await _send_error(send, exc, _wants_html(scope))
             return
+        scope.setdefault("state", {})[SEEN_STATE] = info     # who it is, for the regulators' access records
         if from_query and route_path(scope) in PAGES:
             send = _with_cookie(send, text, secure=is_https(scope, app.state.settings))
         await self.app(scope, receive, send)

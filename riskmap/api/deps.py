@@ -72,7 +72,7 @@ def may_read(request: Request, enterprise: Any) -> bool:
         with data_scope.service():
             return orgs.in_scope(request.app.state.store(), who.regulator, enterprise.name)
     if who.enterprise is None:
-        return True
+        return not who.operator          # an operator's account reads no enterprise's data (riskmap.people)
     if who.enterprise == enterprise.name:
         return True
     own = request.app.state.store().enterprise(who.enterprise, create=False)

@@ -10,6 +10,8 @@ carry the session's CSRF token in the `X-CSRF-Token` header (double submit: the 
 - an account of another enterprise than the request's: 403;
 - an account of a regulator: the enterprises of its scope (riskmap.store.orgs.in_scope) and only "read", "oversee" and
   "supervise" there (403 for anything else, and for an enterprise outside its scope);
+- an operator's account (riskmap.people.OPERATOR_ROLES): only "administer" and "audit"; it reads no enterprise's
+  data (403 when reading is closed; while reading is open it reads what anybody reads, nothing more);
 - an account whose roles lack the permission: 403.
 
 "read" is required of every route of the app (create_app adds it to each router): reading stays open unless the
@@ -168,6 +170,9 @@ def check(request: Request, permission: str) -> Principal | None:
             raise ForbiddenError(f"账户 “{who.name}” 属于企业 “{who.enterprise}”，不能访问企业 “{wanted}” / account "
                                  f"{who.name!r} belongs to {who.enterprise!r}, not to {wanted!r}")
     if not who.may(permission):
+        if who.operator and permission == READ:
+            raise ForbiddenError(f"平台运维账户 “{who.name}” 管理企业和监管机构，不查看企业的数据 / {who.name!r} is an "
+                                 "operator's account: it administers the organisations and reads no enterprise's data")
         if permission != READ:
             _record(request, who, None, permission, "permission")
         roles = "、".join(role_label(r) for r in who.roles) or "-"
@@ -180,7 +185,8 @@ def check(request: Request, permission: str) -> Principal | None:
 
 
 # Permissions that look across enterprises rather than into one (the overview): no enterprise to check.
-ACROSS = frozenset({"oversee"})
+# So are administering the organisations and reading the regulators' access records (the route narrows them).
+ACROSS = frozenset({"oversee", "administer", "audit"})
 
 
 def check_regulator(request: Request, who: Principal, permission: str) -> None:

@@ -187,12 +187,17 @@ PHOTO_FORM_ROOM = 64 * 1024    # the multipart form's own bytes around a photo
 async def photo_upload(request: Request, limit: int) -> bytes:
     """The bytes of the form field `file` of a multipart upload, refused past `limit` bytes (TooLargeError, 413:
     by the declared length before reading, else while reading) or when not multipart (MediaTypeError, 415)."""
+    return await file_upload(request, limit, ("照片", "the photo"))
+
+
+async def file_upload(request: Request, limit: int, what: tuple[str, str]) -> bytes:
+    """`photo_upload` for any file (`what`: its Chinese and English names, for the messages)."""
+    zh, en = what
     if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
-        raise MediaTypeError("请以 multipart/form-data 上传照片（字段 file）/ upload the photo as multipart/form-data "
+        raise MediaTypeError(f"请以 multipart/form-data 上传{zh}（字段 file）/ upload {en} as multipart/form-data "
                              "(field file)")
     declared = request.headers.get("content-length", "").strip()
-    too_large = TooLargeError(f"照片过大（上限 {limit / 1048576:g} MB）/ the photo is larger than "
-                              f"{limit / 1048576:g} MB")
+    too_large = TooLargeError(f"{zh}过大（上限 {limit / 1048576:g} MB）/ {en} is larger than {limit / 1048576:g} MB")
     if declared.isdigit() and int(declared) > limit + PHOTO_FORM_ROOM:
         raise too_large
     try:
@@ -204,7 +209,7 @@ async def photo_upload(request: Request, limit: int) -> bytes:
     try:
         part = parsed.get("file")
         if not isinstance(part, UploadFile):
-            raise InputError("缺少照片（表单字段 file）/ the photo is missing (form field file)")
+            raise InputError(f"缺少{zh}（表单字段 file）/ {en} is missing (form field file)")
         out = bytearray()
         while chunk := await part.read(PHOTO_CHUNK):
             out += chunk

@@ -8,6 +8,7 @@
     riskmap org add-regulator NAME --level province|city|county --division CODE   (or --level park --park NAME)
     riskmap org add-account REGULATOR --name … --login … --role regulator_viewer|regulator_supervisor
     riskmap org move-account LOGIN --from ENTERPRISE --to ENTERPRISE
+    riskmap org audit [--account LOGIN] [--regulator NAME] [--enterprise NAME] [--from T] [--to T] [--limit N]
 
 The command line acts as the database's operator (riskmap.cli.users). The work is riskmap.store.orgs'.
 """
@@ -186,6 +187,32 @@ def move_account(login: Annotated[str, typer.Argument(help="登录名 / login")]
 
     made = accounts.move_account(_store(db), from_, login, to, by=operator())
     print_json(made) if as_json else typer.echo(f"已转移 / moved: {made['login']} → {made['enterprise']}")
+
+
+@org_app.command("audit")
+def audit(account: Annotated[str | None, typer.Option("--account", help="监管账户登录名 / login")] = None,
+          regulator: Annotated[str | None, typer.Option("--regulator", help="监管机构 / regulator")] = None,
+          enterprise: Annotated[str | None, typer.Option("--enterprise", "-e", help="企业 / enterprise")] = None,
+          since: Annotated[str | None, typer.Option("--from", help="起（含）如 2026-12-01 / from (inclusive)")] = None,
+          until: Annotated[str | None, typer.Option("--to", help="止（不含）/ to (exclusive)")] = None,
+          limit: Annotated[int, typer.Option("--limit", help="最多条数（1–1000）/ at most this many")] = 100,
+          db: DbOption = None, as_json: JsonOption = False) -> None:
+    """监管账户的访问记录（最新在前）/ the regulators' access records, newest first."""
+    from riskmap import clock
+    from riskmap.store import regulator_audit
+
+    found = regulator_audit.entries(_store(db), account=account, regulator=regulator, enterprise=enterprise,
+                                    since=since, until=until, limit=limit)
+    if as_json:
+        print_json(found)
+        return
+    if not found:
+        typer.echo("没有访问记录 / no access records")
+    for e in found:
+        when = clock.local_time(e["at"]).strftime("%Y-%m-%d %H:%M:%S")
+        what = e["enterprise"] or f"{e['enterprises']} 家企业 enterprises"
+        typer.echo(f"{when}  {e['login']}（{e['account']}，{e['regulator']}）  {e['method']} {e['path']}  {what}  "
+                   f"{e['status']}")
 
 
 def register(app: typer.Typer) -> None:

@@ -2,8 +2,10 @@
 
 The accounts are an enterprise's (`--enterprise`, else the configured or only one), or with `--regulator NAME` a
 regulator's (riskmap.store.orgs: bound to that regulator, no enterprise; roles regulator_viewer — "oversee" — and
-regulator_supervisor — also "supervise"). An unknown regulator, both options at once, an enterprise's role for a
-regulator (or a regulator's for an enterprise) and another regulator's account are one-line errors, nothing changed.
+regulator_supervisor — also "supervise"), or with `--operator` an operator's account of the whole service (role
+operator: adds, imports and moves enterprises, parks, regulators and their accounts over HTTP, reads the
+regulators' access records, reads no enterprise's data; riskmap.people). An unknown regulator, two of these options
+at once, a role of the wrong kind of account and another kind's account are one-line errors, nothing changed.
 
 Whoever runs these commands can open the database itself, so the command line acts with the rights of the
 database's operator (every permission of riskmap.people); the audit trail names the operating-system user. A
@@ -27,7 +29,10 @@ PasswordStdin = Annotated[bool, typer.Option("--password-stdin", help="从标准
 RolesOption = Annotated[list[str], typer.Option("--role", "-r", help="角色，可多次给出 / role, may be repeated: "
                                                                      "admin, safety_manager, editor, inspector, "
                                                                      "rectifier, viewer; a regulator's: "
-                                                                     "regulator_viewer, regulator_supervisor")]
+                                                                     "regulator_viewer, regulator_supervisor; an "
+                                                                     "operator's: operator")]
+OperatorOption = Annotated[bool, typer.Option("--operator", help="平台运维账户（不属于企业或监管机构）/ an operator's "
+                                                                 "account (of no enterprise, no regulator)")]
 RegulatorOption = Annotated[str | None, typer.Option("--regulator", help="监管机构名称：管理该监管机构的账户（不与 "
                                                                          "--enterprise 同用）/ the regulator whose "
                                                                          "accounts these are (not with --enterprise)")]
@@ -55,12 +60,18 @@ def _open(db: str | None, enterprise: str | None, create: bool = False):
     return store, resolve_enterprise(store, settings.enterprise)
 
 
-def _target(db: str | None, enterprise: str | None, regulator: str | None):
+def _target(db: str | None, enterprise: str | None, regulator: str | None, operator_: bool = False):
     """(store, enterprise name or None, regulator name or None): a regulator's accounts with --regulator (checked
-    to exist), else the enterprise's."""
+    to exist), the operators' with --operator (both None), else the enterprise's."""
     from riskmap.errors import InputError
     from riskmap.store import open_store, orgs
 
+    if operator_:
+        if enterprise is not None or regulator is not None:
+            raise InputError("--operator 不与 --enterprise 或 --regulator 同用：平台运维账户不属于企业或监管机构 / "
+                             "--operator goes with neither --enterprise nor --regulator: an operator's account "
+                             "belongs to neither")
+        return open_store(settings_for(db, None).db), None, None
     if regulator is None:
         return (*_open(db, enterprise), None)
     if enterprise is not None:
@@ -70,22 +81,24 @@ def _target(db: str | None, enterprise: str | None, regulator: str | None):
     return store, None, orgs.regulator(store, regulator)["name"]
 
 
-def _account(store, regulator: str | None, who: str) -> str:
-    """The account named on the command line as the store's functions take it: the login of the regulator's account
-    (another's is refused), else `who` within the enterprise."""
-    from riskmap.store import orgs
+def _account(store, regulator: str | None, who: str, operator_: bool = False) -> str:
+    """The account named on the command line as the store's functions take it: the login of the regulator's (or the
+    operator's) account (another kind's is refused), else `who` within the enterprise."""
+    from riskmap.store import accounts, orgs
 
+    if operator_:
+        return accounts.operator_account(store, who)["login"]
     return orgs.regulator_account(store, regulator, who)["login"] if regulator is not None else who
 
 
-def _checked_roles(roles: list[str], regulator: bool) -> None:
+def _checked_roles(roles: list[str], regulator: bool, operator_: bool = False) -> None:
     """Refuse a role of the wrong kind before a password is asked for."""
     from riskmap.errors import InputError
     from riskmap.people import check_role
 
     for role in roles:
         try:
-            check_role(role, regulator=regulator)
+            check_role(role, kind="operator" if operator_ else "regulator" if regulator else "enterprise")
         except ValueError as exc:
             raise InputError(str(exc)) from None
 
@@ -111,7 +124,8 @@ def _line(a: dict) -> str:
     state = "已停用 disabled" if a["disabled"] else "启用 active"
     extra = "  ".join(v for v in (a["department"], a["post"], a["phone"]) if v)
     roles = "、".join(role_label(r) for r in a["roles"])
-    whose = f"  监管 regulator {a['regulator']}" if a.get("regulator") else ""
+    whose = (f"  监管 regulator {a['regulator']}" if a.get("regulator") else
+             "  平台运维 operator" if a.get("kind") == "operator" else "")
     return f"#{a['id']}  {a['login']}  {a['name']}  [{roles}]  {state}{whose}{'  ' + extra if extra else ''}"
 
 
@@ -144,20 +158,30 @@ def init(db: DbOption = None, enterprise: EnterpriseOption = None,
 @user_app.command("add")
 def add(name: Annotated[str, typer.Option("--name", help="姓名 / name")],
         login: Annotated[str, typer.Option("--login", help="手机号或工号 / phone or staff number")],
-        role: RolesOption,
+        role: Annotated[list[str] | None, typer.Option("--role", "-r", help="角色，可多次给出（--operator 时默认 "
+                                                                            "operator）/ role, may be repeated (with "
+                                                                            "--operator: operator)")] = None,
         department: Annotated[str | None, typer.Option("--department", help="部门 / department")] = None,
         post: Annotated[str | None, typer.Option("--post", help="岗位 / post")] = None,
         phone: Annotated[str | None, typer.Option("--phone", help="电话 / phone")] = None,
         password_stdin: PasswordStdin = False, db: DbOption = None, enterprise: EnterpriseOption = None,
-        regulator: RegulatorOption = None, as_json: JsonOption = False) -> None:
-    """新建账户（企业的，或用 --regulator 监管机构的）/ add an account (an enterprise's, or a regulator's)."""
+        regulator: RegulatorOption = None, operator_: OperatorOption = False, as_json: JsonOption = False) -> None:
+    """新建账户（企业的；用 --regulator 监管机构的；用 --operator 平台运维的）/ add an account (an enterprise's, a
+    regulator's with --regulator, an operator's with --operator)."""
+    from riskmap.errors import InputError
     from riskmap.store import accounts, orgs
 
-    store, ent, reg = _target(db, enterprise, regulator)
-    _checked_roles(role, regulator=reg is not None)
+    store, ent, reg = _target(db, enterprise, regulator, operator_)
+    role = role or (["operator"] if operator_ else [])
+    if not role:
+        raise InputError("请用 --role 给出至少一个角色 / give at least one role with --role")
+    _checked_roles(role, regulator=reg is not None, operator_=operator_)
     password = read_password(password_stdin)
     extra = {"department": department, "post": post, "phone": phone}
-    if reg is not None:
+    if operator_:
+        made = accounts.create_account(store, None, name=name, login=login, password=password, roles=role,
+                                       by=operator(), operator=True, **extra)
+    elif reg is not None:
         made = orgs.add_regulator_account(store, reg, name=name, login=login, password=password, roles=role,
                                           by=operator(), **extra)
     else:
@@ -168,12 +192,15 @@ def add(name: Annotated[str, typer.Option("--name", help="姓名 / name")],
 
 @user_app.command("list")
 def list_(db: DbOption = None, enterprise: EnterpriseOption = None, regulator: RegulatorOption = None,
-          as_json: JsonOption = False) -> None:
-    """列出企业（或监管机构）的账户 / list the enterprise's (or the regulator's) accounts."""
+          operator_: OperatorOption = False, as_json: JsonOption = False) -> None:
+    """列出企业（或监管机构、平台运维）的账户 / list the enterprise's (or the regulator's, the operators') accounts."""
     from riskmap.store import accounts, orgs
 
-    store, ent, reg = _target(db, enterprise, regulator)
-    found = orgs.regulator_accounts(store, reg) if reg is not None else accounts.list_accounts(store, ent)
+    store, ent, reg = _target(db, enterprise, regulator, operator_)
+    if operator_:
+        found = accounts.operator_accounts(store)
+    else:
+        found = orgs.regulator_accounts(store, reg) if reg is not None else accounts.list_accounts(store, ent)
     if as_json:
         print_json(found)
         return
@@ -185,36 +212,36 @@ def list_(db: DbOption = None, enterprise: EnterpriseOption = None, regulator: R
 
 @user_app.command("disable")
 def disable(who: Who, db: DbOption = None, enterprise: EnterpriseOption = None, regulator: RegulatorOption = None,
-            as_json: JsonOption = False) -> None:
+            operator_: OperatorOption = False, as_json: JsonOption = False) -> None:
     """停用账户（会话结束，令牌失效）/ disable an account (its sessions end, its tokens stop working)."""
     from riskmap.store import accounts
 
-    store, ent, reg = _target(db, enterprise, regulator)
-    _show(accounts.set_disabled(store, ent, _account(store, reg, who), True, by=operator()), as_json,
+    store, ent, reg = _target(db, enterprise, regulator, operator_)
+    _show(accounts.set_disabled(store, ent, _account(store, reg, who, operator_), True, by=operator()), as_json,
           "已停用 / disabled")
 
 
 @user_app.command("enable")
 def enable(who: Who, db: DbOption = None, enterprise: EnterpriseOption = None, regulator: RegulatorOption = None,
-           as_json: JsonOption = False) -> None:
+           operator_: OperatorOption = False, as_json: JsonOption = False) -> None:
     """重新启用账户 / enable an account again."""
     from riskmap.store import accounts
 
-    store, ent, reg = _target(db, enterprise, regulator)
-    _show(accounts.set_disabled(store, ent, _account(store, reg, who), False, by=operator()), as_json,
+    store, ent, reg = _target(db, enterprise, regulator, operator_)
+    _show(accounts.set_disabled(store, ent, _account(store, reg, who, operator_), False, by=operator()), as_json,
           "已启用 / enabled")
 
 
 @user_app.command("reset-password")
 def reset_password(who: Who, password_stdin: PasswordStdin = False, db: DbOption = None,
                    enterprise: EnterpriseOption = None, regulator: RegulatorOption = None,
-                   as_json: JsonOption = False) -> None:
+                   operator_: OperatorOption = False, as_json: JsonOption = False) -> None:
     """重设密码（该账户的会话结束）/ set a new password (the account's sessions end)."""
     from riskmap.store import accounts
 
-    store, ent, reg = _target(db, enterprise, regulator)
-    login = _account(store, reg, who)           # an unknown account is refused before the password is asked
-    if reg is None:
+    store, ent, reg = _target(db, enterprise, regulator, operator_)
+    login = _account(store, reg, who, operator_)           # an unknown account is refused before the password is asked
+    if reg is None and not operator_:
         accounts.get_account(store, ent, login)
     password = read_password(password_stdin)
     _show(accounts.reset_password(store, ent, login, password, by=operator()), as_json,
@@ -223,23 +250,23 @@ def reset_password(who: Who, password_stdin: PasswordStdin = False, db: DbOption
 
 @user_app.command("grant")
 def grant(who: Who, role: RolesOption, db: DbOption = None, enterprise: EnterpriseOption = None,
-          regulator: RegulatorOption = None, as_json: JsonOption = False) -> None:
+          regulator: RegulatorOption = None, operator_: OperatorOption = False, as_json: JsonOption = False) -> None:
     """授予角色 / grant roles."""
     from riskmap.store import accounts
 
-    store, ent, reg = _target(db, enterprise, regulator)
-    _show(accounts.set_roles(store, ent, _account(store, reg, who), grant=role, by=operator()), as_json,
+    store, ent, reg = _target(db, enterprise, regulator, operator_)
+    _show(accounts.set_roles(store, ent, _account(store, reg, who, operator_), grant=role, by=operator()), as_json,
           "已授予 / granted")
 
 
 @user_app.command("revoke")
 def revoke(who: Who, role: RolesOption, db: DbOption = None, enterprise: EnterpriseOption = None,
-           regulator: RegulatorOption = None, as_json: JsonOption = False) -> None:
+           regulator: RegulatorOption = None, operator_: OperatorOption = False, as_json: JsonOption = False) -> None:
     """撤销角色 / revoke roles."""
     from riskmap.store import accounts
 
-    store, ent, reg = _target(db, enterprise, regulator)
-    _show(accounts.set_roles(store, ent, _account(store, reg, who), revoke=role, by=operator()), as_json,
+    store, ent, reg = _target(db, enterprise, regulator, operator_)
+    _show(accounts.set_roles(store, ent, _account(store, reg, who, operator_), revoke=role, by=operator()), as_json,
           "已撤销 / revoked")
 
 

@@ -36,10 +36,24 @@ def _text(raw: bytes) -> str:
     raise InputError("CSV 文件既不是 UTF-8 也不是 GBK 编码 / the CSV is neither UTF-8 nor GBK")
 
 
+def _rows(reader):
+    """The reader's rows, its errors (a NUL byte, an unclosed quote at the end) as one InputError."""
+    try:
+        yield from reader
+    except csv.Error as exc:
+        raise InputError(f"CSV 第 {reader.line_num} 行无法读取：{str(exc)[:200]} / line {reader.line_num} of the CSV "
+                         "cannot be read") from None
+
+
 def read_enterprises(path: str | Path) -> tuple[list[dict], list[str]]:
     """The good lines of the file as profile fields plus `name` and `line`, and the problems of the bad ones;
     InputError for a file that cannot be read as such at all."""
-    reader = csv.reader(io.StringIO(_text(Path(path).read_bytes())))
+    return read_enterprise_bytes(Path(path).read_bytes())
+
+
+def read_enterprise_bytes(raw: bytes) -> tuple[list[dict], list[str]]:
+    """`read_enterprises` of a file's bytes (an upload: the command line and the HTTP import read alike)."""
+    reader = _rows(csv.reader(io.StringIO(_text(raw))))
     try:
         header = next(reader)
     except StopIteration:

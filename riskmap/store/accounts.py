@@ -95,10 +95,24 @@ def _regulator(s: Session, account_id: int) -> str | None:
                      .where(RegulatorAccountRow.account_id == account_id)).scalar_one_or_none()
 
 
+def _kind(s: Session, row: AccountRow) -> str:
+    """enterprise, regulator, operator (riskmap.people.OPERATOR_ROLES) or service (a machine account)."""
+    if row.enterprise_id is not None:
+        return "enterprise"
+    if _regulator(s, row.id) is not None:
+        return "regulator"
+    return "operator" if any(r in people.OPERATOR_ROLES for r in _roles(s, row.id)) else "service"
+
+
+def kind_of(s: Session, row: AccountRow) -> str:
+    """An account's kind (enterprise, regulator, operator, service) inside an open session of the store."""
+    return _kind(s, row)
+
+
 def _info(s: Session, row: AccountRow) -> dict:
     return {"id": row.id, "enterprise": _enterprise_name(s, row.enterprise_id), "name": row.name,
             "login": row.login, "department": row.department, "post": row.post, "phone": row.phone,
-            "roles": list(_roles(s, row.id)), "regulator": _regulator(s, row.id),
+            "roles": list(_roles(s, row.id)), "regulator": _regulator(s, row.id), "kind": _kind(s, row),
             "disabled": bool(row.disabled), "can_sign_in": bool(row.password_hash),
             "created_at": row.created_at, "updated_at": row.updated_at, "created_by": row.created_by}
 
@@ -131,6 +145,25 @@ def get_account(store, enterprise: str | None, who: int | str) -> dict:
     """One account (by id or login) of the enterprise (None: any), as administrators see it."""
     with store.session() as s:
         return _info(s, _find(s, _ent_id(s, enterprise), who))
+
+
+def operator_accounts(store) -> list[dict]:
+    """The operators' accounts (riskmap.people.OPERATOR_ROLES), disabled ones included."""
+    return [a for a in list_accounts(store, None) if a["kind"] == "operator"]
+
+
+def operator_account(store, who: int | str) -> dict:
+    """One operator's account by login, or else by id; NotFoundError for any other account (a regulator's, a
+    machine's, an enterprise's)."""
+    key = str(who).strip()
+    found = operator_accounts(store)
+    match = next((a for a in found if a["login"] == key), None)
+    if match is None and key.isdigit():
+        match = next((a for a in found if a["id"] == int(key)), None)
+    if match is None:
+        raise NotFoundError(f"没有登录名或编号为 “{key[:64]}” 的平台运维账户 / no operator's account with login or id "
+                            f"{key[:64]!r}")
+    return match
 
 
 def login_exists(store, login: str) -> bool:
@@ -171,11 +204,11 @@ def _clean(value: str | None, what_zh: str, what_en: str, limit: int = people.MA
     return value
 
 
-def _checked_roles(roles, regulator: bool = False) -> list[str]:
+def _checked_roles(roles, regulator: bool = False, kind: str | None = None) -> list[str]:
     out = []
     for role in roles:
         try:
-            key = people.check_role(role, regulator=regulator)
+            key = people.check_role(role, regulator=regulator, kind=kind)
         except ValueError as exc:
             raise InputError(str(exc)) from None
         if key not in out:
@@ -187,11 +220,17 @@ def _checked_roles(roles, regulator: bool = False) -> list[str]:
 
 def create_account(store, enterprise: str | None, *, name: str, login: str, password: str | None,
                    roles, department: str | None = None, post: str | None = None, phone: str | None = None,
-                   by: Any = None, create_enterprise: bool = False, regulator_id: int | None = None) -> dict:
+                   by: Any = None, create_enterprise: bool = False, regulator_id: int | None = None,
+                   operator: bool = False) -> dict:
     """A new account of the enterprise (or, with `regulator_id` and no enterprise, of that regulator: its roles are
-    then riskmap.people.REGULATOR_ROLES); AlreadyExistsError (409) when the login is taken there."""
+    then riskmap.people.REGULATOR_ROLES; or, with `operator`, an operator's account of the whole service, roles
+    riskmap.people.OPERATOR_ROLES); AlreadyExistsError (409) when the login is taken there (one login space for
+    every account outside the enterprises)."""
     if regulator_id is not None and enterprise is not None:
         raise InputError("监管账户不属于企业 / a regulator's account belongs to no enterprise")
+    if operator and (enterprise is not None or regulator_id is not None):
+        raise InputError("平台运维账户不属于企业或监管机构 / an operator's account belongs to no enterprise and no "
+                         "regulator")
     name = _clean(name, "姓名", "the name")
     if not name:
         raise InputError("账户需要姓名 / an account needs a name")
@@ -199,7 +238,8 @@ def create_account(store, enterprise: str | None, *, name: str, login: str, pass
     problem = people.login_problem(login)
     if problem:
         raise InputError(problem)
-    roles = _checked_roles(roles, regulator=regulator_id is not None)
+    roles = _checked_roles(roles, kind="operator" if operator else
+                           "regulator" if regulator_id is not None else "enterprise")
     hashed = hash_password(password) if password is not None else None
     values = {"department": _clean(department, "部门", "the department"), "post": _clean(post, "岗位", "the post"),
               "phone": _clean(phone, "电话", "the phone", 64)}
@@ -268,9 +308,10 @@ def set_roles(store, enterprise: str | None, who: int | str, *, grant=(), revoke
     with store.session(write=True) as s:
         ent_id = _ent_id(s, enterprise)
         row = _find(s, ent_id, who)
-        regulator = _regulator(s, row.id) is not None
-        grant_keys = _checked_roles(grant, regulator) if grant else []
-        revoke_keys = _checked_roles(revoke, regulator) if revoke else []
+        kind = _kind(s, row)
+        kind = "enterprise" if kind == "service" else kind         # a machine account holds an enterprise's roles
+        grant_keys = _checked_roles(grant, kind=kind) if grant else []
+        revoke_keys = _checked_roles(revoke, kind=kind) if revoke else []
         if people.account_id_of(by) == row.id:
             raise ForbiddenError("不能修改自己的角色 / you cannot change your own roles")
         held = set(_roles(s, row.id))
@@ -358,12 +399,13 @@ def sign_in(store, enterprise: str, login: str, password: str, address: str | No
         login_key = f"{ent_id}:{login}"[:64]      # the lock-out's key: one login of one enterprise
         row = s.execute(select(AccountRow).where(AccountRow.enterprise_id == ent_id, AccountRow.login == login)
                         ).scalar_one_or_none()
-        if row is None:       # a regulator's account signs in on the page of any enterprise
-            row = s.execute(select(AccountRow)
-                            .join(RegulatorAccountRow, RegulatorAccountRow.account_id == AccountRow.id)
-                            .where(AccountRow.login == login)).scalar_one_or_none()
+        if row is None:       # a regulator's or an operator's account signs in on the page of any enterprise
+            row = s.execute(select(AccountRow).where(AccountRow.enterprise_id.is_(None),
+                                                     AccountRow.login == login)).scalar_one_or_none()
+            if row is not None and _kind(s, row) == "service":
+                row = None        # a machine account never signs in (it has no password anyway)
             if row is not None:   # one lock-out whichever enterprise's page it signs in on
-                login_key = f"regulator:{login}"[:64]
+                login_key = f"{_kind(s, row)}:{login}"[:64]
         locked = _locked(s, login_key, address, now)
         ok = _password_ok(row.password_hash if row is not None else None, password)   # always hashes: same time
         if locked:
@@ -453,6 +495,22 @@ def move_account(store, enterprise: str, who: int | str, to_enterprise: str, by:
         _audit(s, ent_id, "account.move_out", by, [row.login], detail, reason)
         _audit(s, to_id, "account.move_in", by, [row.login], detail, reason)
         return _info(s, row)
+
+
+def move_to_regulator(store, account_id: int, regulator_id: int, by: Any = None) -> None:
+    """Move a regulator's account to another regulator (riskmap.store.orgs.move_regulator_account checks the names):
+    its browser sessions end at once, so that no page keeps reading the old regulator's scope; its tokens follow
+    it (they read the new scope from the next request)."""
+    with store.session(write=True) as s:
+        link = s.get(RegulatorAccountRow, account_id)
+        if link is None:
+            raise NotFoundError(f"账户 {account_id} 不是监管账户 / account {account_id} is not a regulator's")
+        if people.account_id_of(by) == account_id:
+            raise ForbiddenError("不能移动自己的账户 / you cannot move your own account")
+        _end_sessions(s, account_id)
+        link.regulator_id = regulator_id
+        row = s.get(AccountRow, account_id)
+        row.updated_at = utcnow()
 
 
 def record_refusal(store, who: Principal | None, enterprise: str | None, detail: dict) -> None:

@@ -246,6 +246,19 @@ def regulator_account(store: Store, regulator_name: str, who: int | str) -> dict
     return match
 
 
+def move_regulator_account(store: Store, regulator_name: str, who: int | str, to_regulator: str, *,
+                           by: Any = None) -> dict:
+    """Move an account of a regulator to another regulator (its sessions end: riskmap.store.accounts)."""
+    found = regulator_account(store, regulator_name, who)
+    with store.session() as s:
+        to_id = _regulator(s, to_regulator).id
+        if s.get(RegulatorAccountRow, found["id"]).regulator_id == to_id:
+            raise InputError(f"账户已属于监管机构 “{to_regulator.strip()}” / the account already belongs to "
+                             f"{to_regulator.strip()!r}")
+    accounts.move_to_regulator(store, found["id"], to_id, by=by)
+    return accounts.get_account(store, None, found["id"])
+
+
 # ---------------------------------------------------------------------------------------------- scope
 
 
@@ -282,7 +295,8 @@ def scope_with_state(store: Store, regulator_name: str) -> tuple[frozenset[int],
 def readable_enterprise_ids(store: Store, account_id: int) -> frozenset[int] | None:
     """The enterprise ids an account may read: its own enterprise's; a regulator's account, the enterprises of its
     regulator's division (sub-divisions included) or park; None for a service account (every enterprise); an empty
-    set for an unknown or disabled account."""
+    set for an operator's account (it administers the organisations and reads no enterprise's data,
+    riskmap.people) and for an unknown or disabled account."""
     with store.session() as s:
         row = s.get(AccountRow, account_id)
         if row is None or row.disabled:
@@ -293,7 +307,7 @@ def readable_enterprise_ids(store: Store, account_id: int) -> frozenset[int] | N
                                                   == RegulatorRow.id)
                         .where(RegulatorAccountRow.account_id == account_id)).scalar_one_or_none()
         if reg is None:
-            return None
+            return frozenset() if accounts.kind_of(s, row) == "operator" else None
         return frozenset(s.execute(select(EnterpriseProfileRow.enterprise_id)
                                    .where(_scope_condition(s, reg))).scalars())
 

@@ -565,7 +565,7 @@ class HazardEventRow(Base):
     """One step of a hazard's timeline: who, when, which transition, why, what changed; never updated."""
 
     __tablename__ = "hazard_events"
-    __table_args__ = (Index("ix_hazard_events_enterprise", "enterprise_id", "id"),)     # the layer's mark (0016)
+    __table_args__ = (Index("ix_hazard_events_enterprise", "enterprise_id", "id"),)     # the layer's mark (0017)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"))
@@ -678,6 +678,30 @@ class SupervisionRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     created_by: Mapped[str | None] = mapped_column(String(200))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class RegulatorAuditRow(Base):
+    """One request of a regulator's account into enterprise data (reads included) or a supervision write: who,
+    which regulator, which enterprise (NULL: several at once, such as the overview; `enterprises` says how many),
+    the route, when and the answer's status. Written once per request, after the answer
+    (riskmap.store.regulator_audit)."""
+
+    __tablename__ = "regulator_audit"
+    __table_args__ = (Index("ix_regulator_audit_regulator_at", "regulator_id", "at"),
+                      Index("ix_regulator_audit_enterprise_at", "enterprise_id", "at"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    regulator_id: Mapped[int] = mapped_column(ForeignKey("regulators.id"))
+    enterprise_id: Mapped[int | None] = mapped_column(ForeignKey("enterprises.id"))
+    enterprises: Mapped[int] = mapped_column(Integer)
+    method: Mapped[str] = mapped_column(String(8))
+    route: Mapped[str] = mapped_column(String(200))
+    path: Mapped[str] = mapped_column(String(300))
+    status: Mapped[int] = mapped_column(Integer)
+    write: Mapped[bool] = mapped_column(Boolean)
+    via: Mapped[str] = mapped_column(String(16))
 
 
 def index_applies(index: Index, dialect_name: str) -> bool:

@@ -7,9 +7,10 @@ the one answer): a regulator's enterprises and parks, an enterprise account's ow
 service's machine account; no ?enterprise= is needed (nobody signed in, while reading is open: the enterprise the
 request names, as any read).
 
-Adding and moving enterprises, parks and regulators is the service operator's work (`riskmap org …`) and is not
-offered over HTTP: no enterprise account has a right over other enterprises, a regulator's accounts read and write
-only supervision records (../shared/HAZARDS.md §6), and the operator has no HTTP account of its own.
+Adding and moving enterprises, parks and regulators is the service operator's work: `riskmap org …`, or over
+HTTP with an operator's account (riskmap.api.routers.admin, permission "administer"); no enterprise account has a
+right over other enterprises, and a regulator's accounts read and write only supervision records
+(../shared/HAZARDS.md §6). An operator's account reads no enterprise's data: /api/orgs answers it no enterprise.
 
 riskmap.store.orgs does the work; the handlers check input and shape answers.
 """
@@ -147,8 +148,9 @@ class EnterpriseOut(ProfileOut):
 class InScope(BaseModel):
     """GET /api/orgs: the organisations the signed-in account may read."""
 
-    account: str = Field(..., description="regulator | enterprise | service | anonymous（未登录，读取开放时：所请求的"
-                                          "企业 / nobody signed in while reading is open: the enterprise asked for）")
+    account: str = Field(..., description="regulator | enterprise | operator | service | anonymous（未登录，读取开放"
+                                          "时：所请求的企业 / nobody signed in while reading is open: the enterprise "
+                                          "asked for）")
     regulator: RegulatorOut | None = None
     enterprises: list[EnterpriseOut]
     parks: list[ParkOut]
@@ -179,7 +181,8 @@ def make_router() -> APIRouter:
             ids = orgs.readable_enterprise_ids(store, who.account_id)
         data_scope.narrow(data_scope.ALL if ids is None else ids)     # and only those are read (PostGIS: enforced)
         found = orgs.organisations_in_scope(store, who.account_id, ids)
-        kind = "regulator" if who.regulator is not None else "enterprise" if who.enterprise is not None else "service"
+        kind = ("regulator" if who.regulator is not None else "enterprise" if who.enterprise is not None
+                else "operator" if who.operator else "service")
         return {"account": kind, **found}
 
     @router.get("/api/orgs/profile", summary="企业档案 / the enterprise's profile", response_model=ProfileOut)

@@ -8,8 +8,8 @@ enterprise's events until it meets one of this enterprise's, and SQLite scans th
 enterprises of 1,000 units plus one of 100,000, and not kept: the planner answered every tile from the enterprise's
 btree indexes with or without it.)
 
-Revision ID: 0016_indexes
-Revises: 0015_flags
+Revision ID: 0017_event_mark
+Revises: 0016_operator
 Create Date: 2026-12-07
 """
 
@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0016_indexes"
-down_revision = "0015_flags"
+revision = "0017_event_mark"
+down_revision = "0016_operator"
 branch_labels = None
 depends_on = None
 
