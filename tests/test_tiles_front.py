@@ -206,3 +206,39 @@ def test_worker_processes_get_the_settings_given_and_keep_the_defaults(monkeypat
         monkeypatch.setenv(name, value)
     again = Settings()
     assert "base_url" not in again.model_fields_set and again.port == 18000 and again.db == "sqlite:///x.db"
+
+
+def test_a_regulators_tiles_pass_the_front_to_their_access_records(pair, demo_db):
+    """With reading open, a regulator's token on a tile that the front holds cached still reaches the service, so
+    every one of its reads is recorded; an anonymous reader and an enterprise's own person (once known) keep the
+    fast path."""
+    from riskmap.store import accounts, open_store, orgs, regulator_audit, tokens
+
+    plain, served, inner = pair
+    store = open_store(str(plain.app.state.settings.db))
+    try:
+        name = store.enterprises()[0].name
+        orgs.set_profile(store, name, division_code="320214")
+        orgs.add_regulator(store, "无锡市局", level="city", division_code="320200")
+        reg = orgs.add_regulator_account(store, "无锡市局", name="市局查看", login="reg-front", password=None,
+                                         roles=["regulator_viewer"])
+        own = accounts.create_account(store, name, name="本厂", login="own-front", password=None, roles=["viewer"])
+        head = {"Authorization": "Bearer " + tokens.create_token(store, "reader", "r", account_id=reg["id"])[0]}
+        mine = {"Authorization": "Bearer " + tokens.create_token(store, "reader", "o", account_id=own["id"])[0]}
+        tj = plain.get("/tiles/units/tilejson.json").json()
+        t = TMS.tile(tj["center"][0], tj["center"][1], 17)
+        path = f"/tiles/units/17/{t.x}/{t.y}.png?v={tj['data_version']}"
+        assert served.get(path).status_code == 200                        # drawn and cached
+        calls = inner.calls
+        assert served.get(path).status_code == 200 and inner.calls == calls          # anonymous: the front answers
+        for _ in range(3):
+            assert served.get(path, headers=head).status_code == 200
+        assert inner.calls == calls + 3                                   # each through the service …
+        rows = [r for r in regulator_audit.entries(store) if r["login"] == "reg-front"]
+        assert len(rows) == 3 and {r["route"] for r in rows} == {path.split("?")[0]}, rows
+        assert {r["enterprise"] for r in rows} == {name}
+        for _ in range(3):
+            assert served.get(path, headers=mine).status_code == 200
+        assert inner.calls == calls + 4                                   # … the enterprise's person only once
+    finally:
+        store.close()

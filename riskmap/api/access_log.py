@@ -53,6 +53,38 @@ def _has_credentials(request: Request) -> bool:
                 or cookie_of(request, SESSION_COOKIE) or cookie_of(request, READ_COOKIE))
 
 
+def _raw_credentials(scope) -> bool:
+    """Whether the raw request may carry credentials (a look at the bytes: true may still be none)."""
+    for name, value in scope["headers"]:
+        if name == b"authorization" or (name == b"cookie" and (SESSION_COOKIE.encode() in value
+                                                                or READ_COOKIE.encode() in value)):
+            return True
+    return QUERY_PARAM.encode() + b"=" in scope.get("query_string", b"")
+
+
+def _worth_a_look(scope) -> bool:
+    """Whether the request may be a regulator's, from what the request already holds: an account found (a
+    regulator's or not), or credentials not looked at yet. False for an anonymous reader: no thread, no query."""
+    state = scope.get("state") or {}
+    if PRINCIPAL_STATE in state or state.get(SEEN_STATE) is not None:
+        who = state.get(PRINCIPAL_STATE) if PRINCIPAL_STATE in state else state.get(SEEN_STATE)
+        return who is not None and who.regulator is not None
+    return _raw_credentials(scope)
+
+
+def may_be_a_regulator(app, scope) -> bool:
+    """Whether a request might be a regulator's, for the tile fast path in front of this layer (riskmap.api.routers
+    .tiles): it carries credentials not yet known to be someone else's. Such a request is left to the service, so
+    that its access record is written; anonymous readers and an enterprise's own people, once known, keep the fast
+    path. Cheap on the event loop: the raw headers are looked at before anything is parsed."""
+    if not _raw_credentials(scope):
+        return False
+    request = Request(scope)
+    if not _has_credentials(request):
+        return False
+    return _credential_key(request) not in app_singleton(app, "not_regulators", NotRegulators)
+
+
 def _credential_key(request: Request) -> str:
     text = "\n".join(v or "" for v in (request.headers.get("authorization"), request.query_params.get(QUERY_PARAM),
                                         cookie_of(request, SESSION_COOKIE), cookie_of(request, READ_COOKIE)))
@@ -122,10 +154,11 @@ class RegulatorAudit:
             await self.app(scope, receive, noting_send)
         finally:
             narrowed = data_scope.current()
-            try:
-                await run_in_threadpool(self._record, scope, status, narrowed)
-            except Exception:               # the answer is sent; a failed record must not turn it into an error
-                log.exception("regulator access record not written")
+            if _worth_a_look(scope):            # an anonymous reader costs no thread and no query
+                try:
+                    await run_in_threadpool(self._record, scope, status, narrowed)
+                except Exception:           # the answer is sent; a failed record must not turn it into an error
+                    log.exception("regulator access record not written")
 
     def _record(self, scope, status: int, narrowed) -> None:
         route = scope.get("route")

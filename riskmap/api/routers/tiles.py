@@ -489,6 +489,10 @@ class TileFastPath:
             extra = self.front.headers(scope, match.group(6))
             if extra is None:
                 return None                  # the service's layers decide (a token, compression, a token origin)
+            from riskmap.api.access_log import may_be_a_regulator
+
+            if may_be_a_regulator(app, scope):
+                return None                  # its access record is written by the service (riskmap.api.access_log)
         answer = self._cached(app, scope, match)
         if answer is None or not extra:
             return answer
