@@ -52,16 +52,24 @@ def moment_of(value: datetime | str | None, name: str) -> datetime | None:
     it is Beijing time, as the people who ask read the clock; InputError for bad text or a moment out of range."""
     if value is None:
         return None
+    bad = InputError(f"{name} 应为 1990 年以后的日期或时间（如 2026-12-01 或 2026-12-01T08:00）/ {name} must be a "
+                     f"date or a time after 1990 (as 2026-12-01 or 2026-12-01T08:00), not {str(value)[:40]!r}")
     try:
         moment = clock.parse_moment(value) if isinstance(value, str) else value
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=clock.LOCAL_ZONE)
-        if not clock.EARLIEST <= moment.astimezone(UTC) <= LATEST:
-            raise ValueError(value)
     except (ValueError, OverflowError):
-        raise InputError(f"{name} 应为 1990 年以后的日期或时间（如 2026-12-01 或 2026-12-01T08:00）/ {name} must be a "
-                         f"date or a time after 1990 (as 2026-12-01 or 2026-12-01T08:00), not {str(value)[:40]!r}"
-                         ) from None
+        raise bad from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=clock.LOCAL_ZONE)
+    future = InputError(f"{name} 过于遥远的未来（{str(value)[:40]}）/ {name} is too far in the future: "
+                        f"{str(value)[:40]!r}")
+    try:
+        utc = moment.astimezone(UTC)
+    except OverflowError:              # the calendar's end (or its start) crossed in UTC
+        raise (future if moment.year > 5000 else bad) from None
+    if utc < clock.EARLIEST:
+        raise bad
+    if utc > LATEST:
+        raise future
     return moment
 
 
