@@ -28,6 +28,7 @@ from starlette.concurrency import run_in_threadpool
 from riskmap.api import answers
 from riskmap.api.conditional import none_match
 from riskmap.api.deps import app_singleton
+from riskmap.api.tilework import TileWork
 from riskmap.drawings import requested
 from riskmap.errors import InputError, NotFoundError, RiskmapError
 from riskmap.render.grid import MAX_ZOOM, TileView, tile_view
@@ -112,6 +113,7 @@ class _Tiles:
         from riskmap.render.hazardtiles import HazardTiles
 
         self.hazards = HazardTiles(self.service)
+        self.work = TileWork()        # map updates and renders: once for all who ask, in threads of their own
         self.basemap_path = self.tile_settings.basemap
         self._basemaps: dict[str, Any] = {}
         self._open_basemap = open_basemap
@@ -160,6 +162,11 @@ def _with_version(request: Request, version: Any) -> str:
     return f"{request.url.path}?{urlencode(params)}"
 
 
+def _moved(request: Request, version: Any) -> Response:
+    """The redirect of a tile asked for with another data version than the current one."""
+    return RedirectResponse(_with_version(request, version), status_code=302, headers={"Cache-Control": "no-store"})
+
+
 def _revalidate(request: Request, version: Any, etag: str, v: int | str | None,
                 fixed: bool = True) -> tuple[Response | None, dict]:
     """The caching contract of the module docstring: a redirect or a 304 to send at once, else the headers of
@@ -167,8 +174,7 @@ def _revalidate(request: Request, version: Any, etag: str, v: int | str | None,
     states move when a window opens or closes and when a recomputation in the background is done), revalidated by
     its ETag even with `v`, never immutable."""
     if v is not None and str(v) != str(version):
-        return RedirectResponse(_with_version(request, version), status_code=302,
-                                headers={"Cache-Control": "no-store"}), {}
+        return _moved(request, version), {}
     if (v is None or not fixed) and none_match(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers={"ETag": etag, "Cache-Control": "no-cache"}), {}
     return None, {"ETag": etag,
@@ -186,7 +192,7 @@ async def _tile(request: Request, layer: str, z: str, x: str, y: str, fmt: str, 
                 enterprise: str | None = None, v: str | None = None, hatch: bool = False, labels: bool = True,
                 flagged: bool = False, sources: str | None = None, drawing: str | None = None,
                 window: str | None = None) -> Response:
-    from riskmap.render.tilecache import COVERAGE, etag_for
+    from riskmap.render.tilecache import COVERAGE, check_tile, etag_for
 
     _check_layer(layer)
     drawing = requested(drawing)
@@ -213,9 +219,12 @@ async def _tile(request: Request, layer: str, z: str, x: str, y: str, fmt: str, 
     elif moment is not None:                                  # a past state: immutable, `v` does not apply
         data = await run_in_threadpool(service.past, enterprise, moment)
     else:
-        data, ent_id, name = service.lookup(enterprise)       # the per-request version check
+        data, ent_id, name, version = service.check(enterprise)       # the per-request version check
+        if v is not None and v != str(version):        # an old version: sent on, with no need of the new map
+            check_tile(layer, fmt)
+            return _moved(request, version)
         if data is None:
-            data = await run_in_threadpool(service.update, ent_id, name)
+            data = await tiles.work.update(service, ent_id, name, version)
     if layer == COVERAGE:              # its key may need the coverage brought up to date: a read, off the loop
         key = await run_in_threadpool(service.key, data, layer, fmt, view, scale, hatch, labels, flagged, sources,
                                       window)
@@ -232,7 +241,7 @@ async def _tile(request: Request, layer: str, z: str, x: str, y: str, fmt: str, 
             return early
     body = service.cached(key, data)
     if body is None:
-        body = await run_in_threadpool(service.render, key, data, view)
+        body = await tiles.work.render(service, key, data, view)
     return Response(body, media_type="image/png" if fmt == "png" else MVT_TYPE, headers=headers)
 
 
@@ -393,9 +402,9 @@ def make_router() -> APIRouter:
         elif moment is not None:
             data = await run_in_threadpool(service.past, enterprise, moment)
         else:
-            data, ent_id, name = service.lookup(enterprise)
+            data, ent_id, name, version = service.check(enterprise)
             if data is None:
-                data = await run_in_threadpool(service.update, ent_id, name)
+                data = await tiles.work.update(service, ent_id, name, version)
         return _tilejson(request, tiles, data, layer, format, scale, hatch, labels, flagged, layers, window)
 
     png_doc = {"parameters": [*_COORDS, _ENTERPRISE, _DRAWING, _VERSION, _AT, _HATCH, _LABELS, _FLAGGED, _SOURCES,
@@ -463,7 +472,7 @@ class TileFastPath:
 
     @staticmethod
     def _cached(app, scope, match) -> tuple[int, list, bytes] | None:
-        from riskmap.render.tilecache import COVERAGE, coverage_window, etag_for
+        from riskmap.render.tilecache import COVERAGE, check_tile, coverage_window, etag_for
 
         tiles = getattr(app.state, "tiles", None) if app is not None else None
         if tiles is None:
@@ -492,11 +501,17 @@ class TileFastPath:
                     return None
                 flagged = text in _TRUE
             service = tiles.service
-            data, _, _ = service.lookup(query.get("enterprise"))
-            if data is None:
-                return None
+            data, _, _, version = service.check(query.get("enterprise"))
             v = query.get("v")
             if "at" in query or "drawing" in query or (v is not None and not v.isdigit()):
+                return None
+            if v is not None and int(v) != version:
+                # a map still asking with the version before an edit: sent on at once, before this process has
+                # the new map (under load, going through the routes for it cost the edits half of the event loop)
+                check_tile(layer, fmt)
+                return 302, [(b"location", _relocated(scope, version).encode()),
+                             (b"cache-control", b"no-store"), (b"content-length", b"0")], b""
+            if data is None:
                 return None
             view = TileView(zi, xi, yi)      # inside the WebMercatorQuad grid, as tile_view would check
             window = query.get("window")
@@ -504,11 +519,6 @@ class TileFastPath:
                 return None                  # its coverage needs a read first: the routes do it in a worker thread
             key = service.key(data, layer, fmt, view, 2 if two else 1, hatch, labels, flagged, query.get("layers"),
                               window)
-            if v is not None and int(v) != data.version:
-                # a map still asking with the version before an edit: sent on at once (under load, going through
-                # the routes for it cost the edits half of the event loop)
-                return 302, [(b"location", _relocated(scope, data.version).encode()),
-                             (b"cache-control", b"no-store"), (b"content-length", b"0")], b""
             etag = etag_for(data, key)
             fixed = v is not None and layer != COVERAGE        # coverage: may change at the same version
             cache_control = immutable(app.state.settings) if fixed else "no-cache"
