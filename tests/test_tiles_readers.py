@@ -206,3 +206,38 @@ def test_the_permission_checks_answered_on_the_loop_still_refuse(demo_copy, edit
         assert r.status_code == (401 if read_requires_token else 200)
         r = client.get("/api/units.geojson", headers={"Authorization": f"Bearer {reader}"})
         assert r.status_code == 200
+
+
+def test_an_old_version_is_always_sent_to_the_newest(demo_copy, editor_token):
+    """The fast path remembers the addresses it redirects to, by version: after a second edit the same old
+    address is sent to the newest version, not to the one remembered."""
+    with TestClient(create_app(Settings(db=demo_copy))) as client:
+        headers = editor_token(demo_copy)
+        tj = client.get("/tiles/units/tilejson.json").json()
+        old = tj["tiles"][0].removeprefix("http://testserver").format(z=17, x=109000, y=53000)
+        seen = []
+        for level in ("major", "low"):
+            r = client.patch(f"/api/units/{UNIT}", json={"override": {"level": level, "reason": "地址"}},
+                             headers=headers)
+            new = r.json()["data_version"]
+            for _ in range(2):
+                moved = client.get(old, follow_redirects=False)
+                assert moved.status_code == 302 and moved.headers["location"].endswith(f"&v={new}")
+            seen.append(new)
+        assert seen[1] > seen[0]
+
+
+def test_a_serving_process_freezes_the_heap_it_starts_with(demo_copy):
+    """`riskmap serve` (its worker processes' app factory) leaves the objects of its start out of the cyclic
+    garbage collector, so that a full collection does not walk them with the event loop stopped."""
+    import os
+    import subprocess
+    import sys
+
+    script = ("import gc\nfrom riskmap.cli.service import worker_app\napp = worker_app()\n"
+              "print(gc.get_freeze_count(), type(app).__name__)")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "RISKMAP_DB": demo_copy})
+    assert out.returncode == 0, out.stderr
+    frozen, kind = out.stdout.split()
+    assert int(frozen) > 100_000 and kind == "FastAPI"
