@@ -241,3 +241,46 @@ def test_a_serving_process_freezes_the_heap_it_starts_with(demo_copy):
     assert out.returncode == 0, out.stderr
     frozen, kind = out.stdout.split()
     assert int(frozen) > 100_000 and kind == "FastAPI"
+
+
+def test_after_an_edit_readers_of_untouched_tiles_wait_for_the_update_in_the_fast_path(demo_copy, editor_token,
+                                                                                       monkeypatch):
+    """Right after an edit the process's map is behind: the fast path waits for the one shared update and then
+    answers the tiles the edit did not touch from the cache; only the touched tile goes on to the routes (and is
+    drawn once)."""
+    from riskmap.api.routers import tiles as tiles_router
+
+    app = create_app(Settings(db=demo_copy))
+    headers = editor_token(demo_copy)
+
+    async def main():
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://riskmap") as client:
+            tj = (await client.get("/tiles/units/tilejson.json", params={"format": "mvt"})).json()
+            tile = await _tile_of(client, tj["tiles"][0])
+            touched = tile(0).rsplit("&v=", 1)[0]
+            z, x, y = (int(n) for n in touched.split("?")[0].removesuffix(".mvt").split("/")[-3:])
+            away = touched.replace(f"/{z}/{x}/{y}.mvt", f"/{z}/{x + 6}/{y + 6}.mvt")
+            before = {p: (await client.get(p)).content for p in (touched, away)}
+            calls = []
+            real = tiles_router._tile
+
+            async def counted(*args, **kwargs):
+                calls.append(args[1:6])
+                return await real(*args, **kwargs)
+
+            monkeypatch.setattr(tiles_router, "_tile", counted)
+            service = app.state.tiles.service
+            renders = service.renders
+            r = await client.patch(f"/api/units/{UNIT}", json={"override": {"level": "major", "reason": "快路"}},
+                                   headers=headers)
+            assert r.status_code == 200, r.text
+            answers = await asyncio.gather(*[client.get(p) for p in [away] * 20 + [touched] * 20])
+            assert {a.status_code for a in answers} == {200}
+            assert all(a.content == before[away] for a in answers[:20])       # untouched: the same bytes
+            assert all(_units_in(a.content)[UNIT] == "major" for a in answers[20:])
+            assert not [c for c in calls if c[1:4] == (str(z), str(x + 6), str(y + 6))]      # the fast path's
+            assert len(calls) <= 20                                                           # the touched one's
+            assert service.renders == renders + 1
+
+    asyncio.run(main())

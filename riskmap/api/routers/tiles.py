@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 import zlib
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Query, Request
@@ -442,11 +442,19 @@ _FAST_PATH = re.compile(r"^/tiles/(regions|units|layout|labels|staleness|coverag
                         r"(\d{1,2})/(\d{1,9})/(\d{1,9})(@2x)?\.(png|mvt)$")
 
 
+class _Behind(NamedTuple):
+    """The fast path's answer when this process's map is older than the database's: which update to wait for."""
+    ent_id: int
+    name: str
+    version: int
+
+
 class TileFastPath:
     """Pure-ASGI wrapper that answers the hot case before FastAPI's routing and parameter handling (which cost
     several times more than the tile itself): a GET of a data-layer tile that is in the cache at the current data
     version, or its 304. Everything else (a miss, an old `v`, an error, the basemap) goes on to the routes above,
     which stay the documented and complete implementation; both answer with the same status, headers and bytes.
+    A map older than the database's (an edit since) is waited for here, one update shared by every request.
 
     Two ways in: as the outermost ASGI app around the FastAPI app (`wrap_fast_path(app)`, e.g. what `riskmap
     serve` hands to uvicorn: fastest, before FastAPI's own middleware), or as a middleware (`install_fast_path`).
@@ -461,8 +469,11 @@ class TileFastPath:
         if scope["type"] == "http" and scope["method"] == "GET":
             match = _FAST_PATH.match(_route_path(scope))
             if match is not None:
+                app = self.root or scope.get("app")
                 with data_scope.request_scope():     # reads only the tile's enterprise (riskmap.store.scope)
-                    answer = self._cached(self.root or scope.get("app"), scope, match)
+                    answer = self._cached(app, scope, match)
+                    if isinstance(answer, _Behind):
+                        answer = await self._after_update(app, scope, match, answer)
                 if answer is not None:
                     status, headers, body = answer
                     await send({"type": "http.response.start", "status": status, "headers": headers})
@@ -470,8 +481,20 @@ class TileFastPath:
                     return
         await self.app(scope, receive, send)
 
+    async def _after_update(self, app, scope, match, behind: _Behind) -> tuple[int, list, bytes] | None:
+        """The map moved on since this process read it (an edit): wait for the one update that all the requests of
+        this moment share (riskmap.api.tilework), then answer from the cache. Going on to the routes instead, each
+        of a hundred readers cost the event loop a pass through FastAPI right after every edit."""
+        tiles = app.state.tiles
+        try:
+            await tiles.work.update(tiles.service, behind.ent_id, behind.name, behind.version)
+        except RiskmapError:
+            return None                      # the routes give the proper error
+        answer = self._cached(app, scope, match)
+        return None if isinstance(answer, _Behind) else answer
+
     @staticmethod
-    def _cached(app, scope, match) -> tuple[int, list, bytes] | None:
+    def _cached(app, scope, match) -> tuple[int, list, bytes] | _Behind | None:
         from riskmap.render.tilecache import COVERAGE, check_tile, coverage_window, etag_for
 
         tiles = getattr(app.state, "tiles", None) if app is not None else None
@@ -501,7 +524,7 @@ class TileFastPath:
                     return None
                 flagged = text in _TRUE
             service = tiles.service
-            data, _, _, version = service.check(query.get("enterprise"))
+            data, ent_id, name, version = service.check(query.get("enterprise"))
             v = query.get("v")
             if "at" in query or "drawing" in query or (v is not None and not v.isdigit()):
                 return None
@@ -512,7 +535,7 @@ class TileFastPath:
                 return 302, [(b"location", _relocation(scope, version)),
                              (b"cache-control", b"no-store"), (b"content-length", b"0")], b""
             if data is None:
-                return None
+                return _Behind(ent_id, name, version)
             view = TileView(zi, xi, yi)      # inside the WebMercatorQuad grid, as tile_view would check
             window = query.get("window")
             if layer == COVERAGE and service.coverage_states(data, coverage_window(window, data), wait=False) is None:
