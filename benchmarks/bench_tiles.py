@@ -726,6 +726,7 @@ def part_edit_load(demo_url: str, work: Path, edits: int, readers: int, results:
 
         client.patch(f"/api/units/{unit}", json={"override": None})      # warm the edit path
         alone = run_edits("edits alone (reference)")
+        wrk(srv.base, paths, 2.0, readers, work)            # the readers' connections made, not measured
         quiet = wrk(srv.base, paths, 8.0, readers, work)
         show_tiles(f"{readers} readers alone (reference)", quiet)      # of the version before: 302s
         loaded, tiles_loaded = loaded_run(f"edits with {readers} readers", paths)
@@ -734,6 +735,7 @@ def part_edit_load(demo_url: str, work: Path, edits: int, readers: int, results:
         bare = [p.rsplit("&v=", 1)[0] for p in paths]
         for p in bare:
             client.get(p)
+        wrk(srv.base, bare, 2.0, readers, work)
         quiet_bare = wrk(srv.base, bare, 8.0, readers, work)
         show_tiles(f"{readers} unversioned readers alone", quiet_bare)
         loaded_bare, tiles_bare = loaded_run(f"edits, {readers} unversioned readers", bare)
