@@ -69,12 +69,11 @@ def make_router() -> APIRouter:
                       {"name": "X-Reason", "in": "header", "required": False, "schema": {"type": "string"},
                        "description": "修改理由（百分号编码）/ why (percent-encoded)"}]})
     async def patch_unit(request: Request, unit_id: str,
-                   body: UnitPatch = Body(..., examples=[{"override": {"level": "major", "reason": "涉及重大危险源"}},
-                                                         {"override": None},
-                                                         {"events": [{"id": "E1", "inputs": {"L": 3, "E": 6,
-                                                                                              "C": 15}}]}]),
-                   enterprise: str | None = Query(None, description="企业名称 / enterprise"),
-                   who: Principal = Depends(require("edit_units"))) -> dict:
+                         body: UnitPatch = Body(..., examples=[
+                             {"override": {"level": "major", "reason": "涉及重大危险源"}}, {"override": None},
+                             {"events": [{"id": "E1", "inputs": {"L": 3, "E": 6, "C": 15}}]}]),
+                         enterprise: str | None = Query(None, description="企业名称 / enterprise"),
+                         who: Principal = Depends(require("edit_units"))) -> dict:
         fields = body.model_fields_set
         override = UNSET
         if "override" in fields:
