@@ -22,12 +22,13 @@ read, and the API description names each operation's permission (`x-permission`)
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from http.cookies import CookieError, SimpleCookie
 
 from fastapi import Request
 from fastapi.routing import APIRoute
+from starlette.concurrency import run_in_threadpool
 
 from riskmap.errors import AuthError, ForbiddenError, RiskmapError
 from riskmap.people import PERMISSIONS, REGULATOR_PERMISSIONS, Principal, role_label
@@ -184,6 +185,15 @@ def check(request: Request, permission: str) -> Principal | None:
     return who
 
 
+def settled(request: Request, permission: str) -> bool:
+    """Whether `check` answers from what the request already knows, reading nothing: it is then called on the event
+    loop. Each trip to a worker thread and back waits for the loop's turn, which under many readers costs more than
+    the check (a write asks for its permission in the guard, then for "read" and its own again in the route)."""
+    state = request.scope.get("state") or {}
+    return state.get(CHECKED_STATE) == permission or (
+        permission == READ and not request.app.state.settings.read_requires_token)
+
+
 # Permissions that look across enterprises rather than into one (the overview): no enterprise to check.
 # So are administering the organisations and reading the regulators' access records (the route narrows them).
 ACROSS = frozenset({"oversee", "administer", "audit"})
@@ -244,14 +254,16 @@ def also(who: Principal | None, permission: str) -> None:
 _REQUIRES: dict[str, Callable] = {}
 
 
-def require(permission: str) -> Callable[[Request], Principal | None]:
+def require(permission: str) -> Callable[[Request], Awaitable[Principal | None]]:
     """The route dependency asking for `permission` (one function per permission, so that it can be found)."""
     if permission not in PERMISSIONS:
         raise ValueError(f"unknown permission {permission!r}")
     found = _REQUIRES.get(permission)
     if found is None:
-        def dependency(request: Request) -> Principal | None:
-            return check(request, permission)
+        async def dependency(request: Request) -> Principal | None:
+            if settled(request, permission):
+                return check(request, permission)
+            return await run_in_threadpool(check, request, permission)
 
         dependency.permission = permission
         dependency.__name__ = f"require_{permission}"

@@ -360,6 +360,18 @@ class LabelsStyle:
         return {"name": self.name, "sources": [s.to_json() for s in self.layers]}
 
 
+def check_tile(layer: str, fmt: str) -> None:
+    """NotFoundError (404) for a layer or format with no tiles, or a labels tile not in PNG."""
+    if layer not in LAYERS and layer not in (LABELS, STALENESS, COVERAGE):
+        known = "、".join((*LAYERS, LABELS, STALENESS, COVERAGE))
+        raise NotFoundError(f"没有名为 “{layer}” 的瓦片图层，可选：{known} / no tile layer {layer!r}")
+    if fmt not in FORMATS:
+        raise NotFoundError(f"不支持的瓦片格式 “{fmt}” / unsupported tile format {fmt!r}")
+    if layer == LABELS and fmt != "png":
+        raise NotFoundError("标注图层只提供 PNG 瓦片（矢量瓦片的要素自带名称）/ the labels layer is PNG only "
+                            "(vector tile features carry their names)")
+
+
 def data_pad_px(style: Any, fmt: str, z: int) -> float:
     """How far beyond a tile (CSS px) its data query reaches: the MVT buffer, or the PNG renderer's reach."""
     if fmt == "mvt":
@@ -471,16 +483,22 @@ class TileService:
     def lookup(self, enterprise: str | None) -> tuple[TileData | None, int, str]:
         """The per-request check alone: (TileData if it is current else None, enterprise id, name). Cheap enough
         for an event loop; `update` (which may read many rows) is for a worker thread."""
+        data, ent_id, name, _ = self.check(enterprise)
+        return data, ent_id, name
+
+    def check(self, enterprise: str | None) -> tuple[TileData | None, int, str, int]:
+        """`lookup` with the current data version: a tile asked for with an older one is redirected to it without
+        bringing the map up to date first. A map found current is remembered for `checked`."""
         import time
 
-        ent_id, name, _version, stamp = self.resolve(enterprise)
+        ent_id, name, version, stamp = self.resolve(enterprise)
         data = self._data.get(ent_id)
         current = data if data is not None and data.stamp == stamp else None
         if current is not None:
             if len(self._checked) > 1000:
                 self._checked.clear()
             self._checked[enterprise] = (time.monotonic(), current)
-        return current, ent_id, name
+        return current, ent_id, name, version
 
     def checked(self, enterprise: str | None, version: int, within: float) -> TileData | None:
         """The enterprise's TileData if a version check (`lookup`) found it current at `version` less than
@@ -649,14 +667,7 @@ class TileService:
         A coverage tile's key holds its window and the label of the coverage state it draws (the day, a serial
         and the data version: a check saved changes no map feature, so no invalidation would reach it; a state
         whose drawing changed gives new keys instead, one that did not keeps them)."""
-        if layer not in LAYERS and layer not in (LABELS, STALENESS, COVERAGE):
-            known = "、".join((*LAYERS, LABELS, STALENESS, COVERAGE))
-            raise NotFoundError(f"没有名为 “{layer}” 的瓦片图层，可选：{known} / no tile layer {layer!r}")
-        if fmt not in FORMATS:
-            raise NotFoundError(f"不支持的瓦片格式 “{fmt}” / unsupported tile format {fmt!r}")
-        if layer == LABELS and fmt != "png":
-            raise NotFoundError("标注图层只提供 PNG 瓦片（矢量瓦片的要素自带名称）/ the labels layer is PNG only "
-                                "(vector tile features carry their names)")
+        check_tile(layer, fmt)
         png = fmt == "png"
         day = ""
         flagged = bool(flagged) and layer in FLAGGABLE

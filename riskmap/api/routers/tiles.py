@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 import zlib
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Query, Request
@@ -30,6 +30,7 @@ from starlette.concurrency import run_in_threadpool
 from riskmap.api import answers
 from riskmap.api.conditional import none_match
 from riskmap.api.deps import app_singleton
+from riskmap.api.tilework import TileWork
 from riskmap.drawings import requested
 from riskmap.errors import InputError, NotFoundError, RiskmapError
 from riskmap.render.grid import MAX_ZOOM, TileView, tile_view
@@ -114,6 +115,7 @@ class _Tiles:
         from riskmap.render.hazardtiles import HazardTiles
 
         self.hazards = HazardTiles(self.service)
+        self.work = TileWork()        # map updates and renders: once for all who ask, in threads of their own
         self.basemap_path = self.tile_settings.basemap
         self._basemaps: dict[str, Any] = {}
         self._open_basemap = open_basemap
@@ -162,6 +164,11 @@ def _with_version(request: Request, version: Any) -> str:
     return f"{request.url.path}?{urlencode(params)}"
 
 
+def _moved(request: Request, version: Any) -> Response:
+    """The redirect of a tile asked for with another data version than the current one."""
+    return RedirectResponse(_with_version(request, version), status_code=302, headers={"Cache-Control": "no-store"})
+
+
 def _revalidate(request: Request, version: Any, etag: str, v: int | str | None,
                 fixed: bool = True) -> tuple[Response | None, dict]:
     """The caching contract of the module docstring: a redirect or a 304 to send at once, else the headers of
@@ -169,8 +176,7 @@ def _revalidate(request: Request, version: Any, etag: str, v: int | str | None,
     states move when a window opens or closes and when a recomputation in the background is done), revalidated by
     its ETag even with `v`, never immutable."""
     if v is not None and str(v) != str(version):
-        return RedirectResponse(_with_version(request, version), status_code=302,
-                                headers={"Cache-Control": "no-store"}), {}
+        return _moved(request, version), {}
     if (v is None or not fixed) and none_match(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers={"ETag": etag, "Cache-Control": "no-cache"}), {}
     return None, {"ETag": etag,
@@ -188,7 +194,7 @@ async def _tile(request: Request, layer: str, z: str, x: str, y: str, fmt: str, 
                 enterprise: str | None = None, v: str | None = None, hatch: bool = False, labels: bool = True,
                 flagged: bool = False, sources: str | None = None, drawing: str | None = None,
                 window: str | None = None) -> Response:
-    from riskmap.render.tilecache import COVERAGE, etag_for
+    from riskmap.render.tilecache import COVERAGE, check_tile, etag_for
 
     _check_layer(layer)
     drawing = requested(drawing)
@@ -215,9 +221,12 @@ async def _tile(request: Request, layer: str, z: str, x: str, y: str, fmt: str, 
     elif moment is not None:                                  # a past state: immutable, `v` does not apply
         data = await run_in_threadpool(service.past, enterprise, moment)
     else:
-        data, ent_id, name = service.lookup(enterprise)       # the per-request version check
+        data, ent_id, name, version = service.check(enterprise)       # the per-request version check
+        if v is not None and v != str(version):        # an old version: sent on, with no need of the new map
+            check_tile(layer, fmt)
+            return _moved(request, version)
         if data is None:
-            data = await run_in_threadpool(service.update, ent_id, name)
+            data = await tiles.work.update(service, ent_id, name, version)
     if layer == COVERAGE:              # its key may need the coverage brought up to date: a read, off the loop
         key = await run_in_threadpool(service.key, data, layer, fmt, view, scale, hatch, labels, flagged, sources,
                                       window)
@@ -234,7 +243,7 @@ async def _tile(request: Request, layer: str, z: str, x: str, y: str, fmt: str, 
             return early
     body = service.cached(key, data)
     if body is None:
-        body = await run_in_threadpool(service.render, key, data, view)
+        body = await tiles.work.render(service, key, data, view)
     return Response(body, media_type="image/png" if fmt == "png" else MVT_TYPE, headers=headers)
 
 
@@ -395,9 +404,9 @@ def make_router() -> APIRouter:
         elif moment is not None:
             data = await run_in_threadpool(service.past, enterprise, moment)
         else:
-            data, ent_id, name = service.lookup(enterprise)
+            data, ent_id, name, version = service.check(enterprise)
             if data is None:
-                data = await run_in_threadpool(service.update, ent_id, name)
+                data = await tiles.work.update(service, ent_id, name, version)
         return _tilejson(request, tiles, data, layer, format, scale, hatch, labels, flagged, layers, window)
 
     png_doc = {"parameters": [*_COORDS, _ENTERPRISE, _DRAWING, _VERSION, _AT, _HATCH, _LABELS, _FLAGGED, _SOURCES,
@@ -435,11 +444,19 @@ _FAST_PATH = re.compile(r"^/tiles/(regions|units|layout|labels|staleness|coverag
                         r"(\d{1,2})/(\d{1,9})/(\d{1,9})(@2x)?\.(png|mvt)$")
 
 
+class _Behind(NamedTuple):
+    """The fast path's answer when this process's map is older than the database's: which update to wait for."""
+    ent_id: int
+    name: str
+    version: int
+
+
 class TileFastPath:
     """Pure-ASGI wrapper that answers the hot case before FastAPI's routing and parameter handling (which cost
     several times more than the tile itself): a GET of a data-layer tile that is in the cache at the current data
     version, or its 304. Everything else (a miss, an old `v`, an error, the basemap) goes on to the routes above,
     which stay the documented and complete implementation; both answer with the same status, headers and bytes.
+    A map older than the database's (an edit since) is waited for here, one update shared by every request.
 
     Two ways in: as the outermost ASGI app around the FastAPI app (`wrap_fast_path(app)`, what `riskmap serve`
     hands to uvicorn: before FastAPI's own middleware and the service's layers, whose headers it adds itself, see
@@ -464,7 +481,7 @@ class TileFastPath:
         if method == "GET":
             match = _FAST_PATH.match(_route_path(scope))
             if match is not None:
-                answer = self._answer(scope, match)
+                answer = await self._answer(scope, match)
                 if answer is not None:
                     status, headers, body = answer
                     await send({"type": "http.response.start", "status": status, "headers": headers})
@@ -480,7 +497,7 @@ class TileFastPath:
             return
         await self.app(scope, receive, send)
 
-    def _answer(self, scope, match) -> tuple[int, list, bytes] | None:
+    async def _answer(self, scope, match) -> tuple[int, list, bytes] | None:
         app = self.root or scope.get("app")
         extra: list = []
         if self.root is not None:
@@ -493,7 +510,10 @@ class TileFastPath:
 
             if may_be_a_regulator(app, scope):
                 return None                  # its access record is written by the service (riskmap.api.access_log)
-        answer = self._cached(app, scope, match)
+        with data_scope.request_scope():     # reads only the tile's enterprise (riskmap.store.scope)
+            answer = self._cached(app, scope, match)
+            if isinstance(answer, _Behind):
+                answer = await self._after_update(app, scope, match, answer)
         if answer is None or not extra:
             return answer
         return answer[0], answer[1] + extra, answer[2]
@@ -504,9 +524,21 @@ class TileFastPath:
         if tiles is not None:
             tiles.service.forget_checks()
 
+    async def _after_update(self, app, scope, match, behind: _Behind) -> tuple[int, list, bytes] | None:
+        """The map moved on since this process read it (an edit): wait for the one update that all the requests of
+        this moment share (riskmap.api.tilework), then answer from the cache. Going on to the routes instead, each
+        of a hundred readers cost the event loop a pass through FastAPI right after every edit."""
+        tiles = app.state.tiles
+        try:
+            await tiles.work.update(tiles.service, behind.ent_id, behind.name, behind.version)
+        except RiskmapError:
+            return None                      # the routes give the proper error
+        answer = self._cached(app, scope, match)
+        return None if isinstance(answer, _Behind) else answer
+
     @staticmethod
-    def _cached(app, scope, match) -> tuple[int, list, bytes] | None:
-        from riskmap.render.tilecache import COVERAGE, coverage_window, etag_for
+    def _cached(app, scope, match) -> tuple[int, list, bytes] | _Behind | None:
+        from riskmap.render.tilecache import COVERAGE, check_tile, coverage_window, etag_for
 
         tiles = getattr(app.state, "tiles", None) if app is not None else None
         if tiles is None:
@@ -542,21 +574,21 @@ class TileFastPath:
             if v is not None and layer != COVERAGE:
                 data = service.checked(query.get("enterprise"), int(v), VERSIONED_RECHECK_S)
             if data is None:
-                with data_scope.request_scope():     # reads only the tile's enterprise (riskmap.store.scope)
-                    data, _, _ = service.lookup(query.get("enterprise"))
+                data, ent_id, name, version = service.check(query.get("enterprise"))
+                if v is not None and int(v) != version:
+                    # a map still asking with the version before an edit: sent on at once, before this process
+                    # has the new map (under load, going through the routes for it cost the edits half of the loop)
+                    check_tile(layer, fmt)
+                    return 302, [(b"location", _relocation(scope, version)),
+                                 (b"cache-control", b"no-store"), (b"content-length", b"0")], b""
                 if data is None:
-                    return None
+                    return _Behind(ent_id, name, version)
             view = TileView(zi, xi, yi)      # inside the WebMercatorQuad grid, as tile_view would check
             window = query.get("window")
             if layer == COVERAGE and service.coverage_states(data, coverage_window(window, data), wait=False) is None:
                 return None                  # its coverage needs a read first: the routes do it in a worker thread
             key = service.key(data, layer, fmt, view, 2 if two else 1, hatch, labels, flagged, query.get("layers"),
                               window)
-            if v is not None and int(v) != data.version:
-                # a map still asking with the version before an edit: sent on at once (under load, going through
-                # the routes for it cost the edits half of the event loop)
-                return 302, [(b"location", _relocated(scope, data.version).encode()),
-                             (b"cache-control", b"no-store"), (b"content-length", b"0")], b""
             etag = etag_for(data, key)
             fixed = v is not None and layer != COVERAGE        # coverage: may change at the same version
             cache_control = immutable(app.state.settings) if fixed else "no-cache"
@@ -635,6 +667,24 @@ def _relocated(scope, version: int) -> str:
     params.append(("v", str(version)))
     path = scope.get("root_path", "") + _route_path(scope)
     return f"{path}?{urlencode(params)}"
+
+
+_RELOCATIONS: dict[tuple, bytes] = {}
+
+
+def _relocation(scope, version: int) -> bytes:
+    """`_relocated` as header bytes, remembered: after an edit every map still open asks with the old version
+    until it reads its TileJSON again, and building the address each time was an eighth of the event loop's work
+    under 200 such readers."""
+    key = (scope["path"], scope.get("root_path", ""), scope.get("query_string", b""), version)
+    found = _RELOCATIONS.get(key)
+    if found is None:
+        found = _relocated(scope, version).encode()
+        if len(key[2]) <= 2048:
+            if len(_RELOCATIONS) >= _QUERIES_MAX:
+                _RELOCATIONS.clear()
+            _RELOCATIONS[key] = found
+    return found
 
 
 _QUERIES: dict[bytes, dict[str, str]] = {}

@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 
 from riskmap.api import answers
 from riskmap.api.deps import resolve_tenant
@@ -67,22 +68,27 @@ def make_router() -> APIRouter:
                        "description": "可选：单元的 ETag，不符时 412 / optional: the unit's ETag; 412 when stale"},
                       {"name": "X-Reason", "in": "header", "required": False, "schema": {"type": "string"},
                        "description": "修改理由（百分号编码）/ why (percent-encoded)"}]})
-    def patch_unit(request: Request, unit_id: str,
-                   body: UnitPatch = Body(..., examples=[{"override": {"level": "major", "reason": "涉及重大危险源"}},
-                                                         {"override": None},
-                                                         {"events": [{"id": "E1", "inputs": {"L": 3, "E": 6,
-                                                                                              "C": 15}}]}]),
-                   enterprise: str | None = Query(None, description="企业名称 / enterprise"),
-                   who: Principal = Depends(require("edit_units"))) -> dict:
-        tenant = resolve_tenant(request.app, enterprise)
+    async def patch_unit(request: Request, unit_id: str,
+                         body: UnitPatch = Body(..., examples=[
+                             {"override": {"level": "major", "reason": "涉及重大危险源"}}, {"override": None},
+                             {"events": [{"id": "E1", "inputs": {"L": 3, "E": 6, "C": 15}}]}]),
+                         enterprise: str | None = Query(None, description="企业名称 / enterprise"),
+                         who: Principal = Depends(require("edit_units"))) -> dict:
         fields = body.model_fields_set
         override = UNSET
         if "override" in fields:
             override = None if body.override is None else body.override.model_dump()
         events = [e.model_dump() for e in body.events] if body.events else None
         if_match = request.headers.get("if-match")
-        return edit_unit(tenant.store, tenant.name, unit_id, override, events,
-                         author=who.author, reason=reason_of(request), if_match=if_match or None,
-                         assessed_on=body.assessed_on)
+
+        def edit() -> dict:
+            tenant = resolve_tenant(request.app, enterprise)
+            return edit_unit(tenant.store, tenant.name, unit_id, override, events,
+                             author=who.author, reason=reason_of(request), if_match=if_match or None,
+                             assessed_on=body.assessed_on)
+
+        # One trip to a worker thread for the whole edit, its answer checked on the event loop: under many tile
+        # readers each trip waits for the loop's turn (a sync route would take two, the edit and the answer).
+        return await run_in_threadpool(edit)
 
     return router
