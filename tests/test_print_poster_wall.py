@@ -450,8 +450,8 @@ def test_labels_on_a_printed_view_never_cross(plant, names):
 
 
 def test_layers_are_checked_before_any_work(plant):
-    assert PRINT_LAYERS == ("regions", "units", "layout", "labels")
-    for bad in ("regions,basemap", "staleness", "labels", "", "regions,units;drop"):
+    assert PRINT_LAYERS == ("regions", "units", "layout", "labels", "hazards")
+    for bad in ("regions,basemap", "staleness", "labels", "hazards", "labels,hazards", "", "regions,units;drop"):
         with pytest.raises(InputError) as err:
             poster(plant, "pdf", PosterOptions(bbox=_lonlat_box(plant, ["罐区"]), layers=bad))
         assert " / " in err.value.message and re.search(r"[\u4e00-\u9fff]", err.value.message)
