@@ -13,7 +13,6 @@ cluster is computed from all its members whichever tile asks, so neighbouring ti
 from __future__ import annotations
 
 import hashlib
-import io
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -511,9 +510,6 @@ def legend_png(style: Any, row: dict[str, Any], scale: int = 2) -> bytes:
     info = skia.ImageInfo.Make(w, h, skia.kRGBA_8888_ColorType, skia.kUnpremul_AlphaType)
     out = np.empty((h, w, 4), np.uint8)
     surface.readPixels(info, out, w * 4, 0, 0)
-    # a palette of 32 colours: the swatches travel inside the map's config (a third of the bytes, same look)
-    from PIL import Image
+    from riskmap.render.png import encode_palette_png
 
-    buffer = io.BytesIO()
-    Image.fromarray(out, "RGBA").quantize(32, method=Image.Quantize.FASTOCTREE).save(buffer, "PNG", optimize=True)
-    return buffer.getvalue()
+    return encode_palette_png(out)

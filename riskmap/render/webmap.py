@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -286,13 +285,8 @@ def _symbol_data_url(layer_style, key: str, kind: str, filled: bool = False) -> 
     """A legend symbol as a PNG data URL, drawn once per style version (styles are frozen and re-read on change)."""
     from riskmap.render.png import legend_symbol_png
 
-    png = legend_symbol_png(layer_style, key, kind, filled=filled)
-    # a palette of 32 colours: the swatches travel inside the page's config (half the bytes, the same look)
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    Image.open(io.BytesIO(png)).quantize(32, method=Image.Quantize.FASTOCTREE).save(buffer, "PNG", optimize=True)
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    png = legend_symbol_png(layer_style, key, kind, filled=filled, palette=True)
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
 def map_config(summary: MapSummary, *, region: dict[str, Any] | None, lang: str, palette: Palette,
