@@ -48,6 +48,9 @@ class FakeMap:
         self._busy(0.05)
         return type("Data", (), {"version": version})()
 
+    def redraw(self, ent_id):
+        return 0
+
     def render(self, key, data, view):
         self.renders += 1
         self._busy(0.03)
@@ -284,3 +287,79 @@ def test_after_an_edit_readers_of_untouched_tiles_wait_for_the_update_in_the_fas
             assert service.renders == renders + 1
 
     asyncio.run(main())
+
+
+@pytest.mark.parametrize("most", [64, 0])
+def test_an_update_draws_again_the_tiles_readers_were_looking_at(demo_copy, editor_token, most):
+    """The tiles an edit touched that were in the cache are drawn again by the update itself, before its waiters go
+    on (and before anyone asks for them), with the new colour; `redraw_most` 0 leaves them to their readers."""
+    from riskmap.render.tilecache import TileKey
+
+    app = create_app(Settings(db=demo_copy))
+    headers = editor_token(demo_copy)
+
+    async def main():
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://riskmap") as client:
+            tj = (await client.get("/tiles/units/tilejson.json", params={"format": "mvt"})).json()
+            tile = await _tile_of(client, tj["tiles"][0])
+            assert (await client.get(tile(tj["data_version"]))).status_code == 200
+            far = "/tiles/units/2/0/0.mvt"                 # meets nothing of the plant
+            assert (await client.get(far)).status_code == 200
+            service = app.state.tiles.service
+            service.redraw_most = most
+            touched = [k for k in service.cache.keys(owner=None) if isinstance(k, TileKey) and k.layer == "units"
+                       and k.z == 18]
+            assert len(touched) == 1
+            r = await client.patch(f"/api/units/{UNIT}", json={"override": {"level": "major", "reason": "重绘测试"}},
+                                   headers=headers)
+            assert r.status_code == 200, r.text
+            new = r.json()["data_version"]
+            redrawn, renders = service.redrawn, service.renders
+            assert (await client.get(far)).status_code == 200             # this reader's wait brings the update
+            data = service._data[touched[0].owner]
+            assert data.version == new
+            if most:
+                assert service.cache.holds(touched[0], new)
+                assert service.redrawn == redrawn + 1 and service.renders == renders + 1
+                body = service.cache.get(touched[0], new)
+                assert _units_in(body)[UNIT] == "major"
+                fresh = await client.get(tile(new))
+                assert fresh.content == body and service.renders == renders + 1
+            else:
+                assert not service.cache.holds(touched[0], new) and service.redrawn == redrawn
+                fresh = await client.get(tile(new))
+                assert _units_in(fresh.content)[UNIT] == "major" and service.renders == renders + 1
+
+    asyncio.run(main())
+
+
+def test_the_redraw_keeps_to_its_budget_and_takes_the_tiles_read_last(demo_copy):
+    """Many tiles dropped at once: the update draws again at most `redraw_most` of them, those read last first, and
+    stops when its time is up (the rest are drawn when asked for, as before)."""
+    from riskmap.render.grid import TileView
+    from riskmap.render.tilecache import TileService
+
+    with open_store(demo_copy, create=False) as store:
+        service = TileService(store)
+        data = service.current(None)
+        views = [TileView(18, x, y) for x in range(215700, 215720) for y in range(99000, 99002)]
+        keys = [service.key(data, "units", "png", v) for v in views]
+        for key in keys:
+            service.cache.put(key, b"old", data.version)
+        for key in keys[:5]:                                   # read last: these five
+            service.cache.get(key, data.version)
+        world = [[-2.1e7, -2.1e7, 2.1e7, 2.1e7]]
+        dropped: list = []
+        assert service.cache.invalidate(data.enterprise_id, "units", world, lambda fmt, z: 0, data.version + 1,
+                                        dropped, 5) == len(keys)
+        assert set(dropped) == set(keys[:5])
+        service.cache.set_generation(data.enterprise_id, data.version)
+        service._redraw[data.enterprise_id] = keys
+        service.redraw_most, service.redraw_budget_s = 64, 0.0
+        assert service.redraw(data.enterprise_id) == 1               # time was up after the first
+        service._redraw[data.enterprise_id] = keys
+        service.redraw_most, service.redraw_budget_s = 3, 10.0
+        assert service.redraw(data.enterprise_id) == 2               # the first is held already
+        assert all(service.cache.holds(k, data.version) for k in keys[:3])
+        assert not any(service.cache.holds(k, data.version) for k in keys[3:])

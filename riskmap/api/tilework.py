@@ -54,7 +54,7 @@ class TileWork:
     async def update(self, service: Any, ent_id: int, name: str, version: int) -> Any:
         """The enterprise's map (TileData) at `version` or newer: one update at a time per enterprise, shared."""
         while True:
-            data = await self.run(("update", ent_id), service.update, ent_id, name)
+            data = await self.run(("update", ent_id), _update, service, ent_id, name)
             if data.version >= version:
                 return data
             # that update began before `version` was committed: another, after it, sees it
@@ -62,3 +62,11 @@ class TileWork:
     async def render(self, service: Any, key: Any, data: Any, view: Any) -> bytes:
         """A tile that was not in the cache, made once for all who ask for it at `data`'s version."""
         return await self.run(("render", key, data.version), service.render, key, data, view)
+
+
+def _update(service: Any, ent_id: int, name: str) -> Any:
+    """The map brought up to date, then the tiles readers were looking at that it dropped drawn again, in one
+    task: its waiters find them in the cache (see TileService.redraw)."""
+    data = service.update(ent_id, name)
+    service.redraw(ent_id)
+    return data
