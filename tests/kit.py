@@ -167,3 +167,25 @@ def person_token(store, roles, name: str = "安全员", enterprise: str | None =
     made = accounts.create_account(store, enterprise, name=name, login=f"t-{uuid.uuid4().hex[:12]}", password=None,
                                    roles=list(roles))
     return tokens.create_token(store, "editor", name, account_id=made["id"])[0]
+
+
+def run_async(main) -> None:
+    """`asyncio.run(main())` in a thread of its own. Playwright's sync API (the browser tests, in the same pytest
+    worker) leaves its event loop marked as running in the worker's main thread, where asyncio.run then refuses to
+    start: which tests a worker runs after the browser tests depends on how xdist shares them out."""
+    import asyncio
+    import threading
+
+    failed: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            asyncio.run(main())
+        except BaseException as error:          # handed to the test's thread
+            failed.append(error)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    if failed:
+        raise failed[0]

@@ -14,6 +14,7 @@ import httpx
 import mapbox_vector_tile
 import pytest
 from fastapi.testclient import TestClient
+from kit import run_async
 
 from riskmap.api.app import create_app
 from riskmap.api.tilework import TileWork
@@ -64,7 +65,7 @@ def test_one_update_serves_every_request_that_waits_for_it():
         assert fake.updates == 1 and {d.version for d in found} == {1}
         assert work.started == 1
 
-    asyncio.run(main())
+    run_async(main)
 
 
 def test_a_request_that_saw_a_newer_version_than_the_update_in_flight_waits_for_another():
@@ -77,7 +78,7 @@ def test_a_request_that_saw_a_newer_version_than_the_update_in_flight_waits_for_
         assert (await first).version == 1
         assert second.version == 2 and fake.updates == 2
 
-    asyncio.run(main())
+    run_async(main)
 
 
 def test_one_render_per_tile_and_version_in_a_bounded_pool():
@@ -90,7 +91,7 @@ def test_one_render_per_tile_and_version_in_a_bounded_pool():
         assert fake.renders == 7 and len(set(other)) == 6
         assert fake.most <= 2                      # never more threads than the pool has
 
-    asyncio.run(main())
+    run_async(main)
 
 
 def test_a_request_that_goes_away_leaves_the_work_to_the_others():
@@ -103,7 +104,7 @@ def test_a_request_that_goes_away_leaves_the_work_to_the_others():
         leaving.cancel()
         assert await staying == b"tile@1" and fake.renders == 1
 
-    asyncio.run(main())
+    run_async(main)
 
 
 def _units_in(body: bytes) -> dict[str, str]:
@@ -155,7 +156,7 @@ def test_readers_after_an_edit_share_one_update_and_one_render_and_never_see_the
             assert calls["update"] == 1
             assert service.renders == renders + 1
 
-    asyncio.run(main())
+    run_async(main)
 
 
 async def _tile_of(client, template: str):
@@ -286,7 +287,7 @@ def test_after_an_edit_readers_of_untouched_tiles_wait_for_the_update_in_the_fas
             assert len(calls) <= 20                                                           # the touched one's
             assert service.renders == renders + 1
 
-    asyncio.run(main())
+    run_async(main)
 
 
 @pytest.mark.parametrize("most", [64, 0])
@@ -331,7 +332,7 @@ def test_an_update_draws_again_the_tiles_readers_were_looking_at(demo_copy, edit
                 fresh = await client.get(tile(new))
                 assert _units_in(fresh.content)[UNIT] == "major" and service.renders == renders + 1
 
-    asyncio.run(main())
+    run_async(main)
 
 
 def test_the_redraw_keeps_to_its_budget_and_takes_the_tiles_read_last(demo_copy):
