@@ -174,6 +174,7 @@ def test_serve_hands_uvicorn_the_front_without_an_access_log(demo_db, tmp_path, 
     assert isinstance(one.app, tiles_router.TileFastPath) and one.app.root is one.app.app
     assert two.app == "riskmap.cli.service:served_app" and two.factory and two.workers == 2
     assert not one.access_log and not two.access_log
+    assert not one.server_header and not two.server_header
     # httptools and uvloop (uvicorn[standard]), not h11 and asyncio's loop: a trivial app serves 2–3 times less
     # with h11 (measured for issue 18)
     import uvloop

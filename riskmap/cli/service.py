@@ -65,8 +65,9 @@ def display_address(host: str, port: int) -> str:
 
 
 # uvicorn's options: warnings and errors only, and no access log (at level warning it was never printed, yet
-# each request still formatted the client's address and the URL for it).
-SERVER_OPTIONS = {"log_level": "warning", "access_log": False}
+# each request still formatted the client's address and the URL for it); no `Server: uvicorn` header (it tells
+# a stranger what runs here, and a front cache parses it again for every tile it answers from its cache).
+SERVER_OPTIONS = {"log_level": "warning", "access_log": False, "server_header": False}
 
 
 def served_app(settings=None):
