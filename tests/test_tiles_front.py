@@ -7,6 +7,7 @@ it); a versioned tile skips the version check for a second after one, never afte
 
 from __future__ import annotations
 
+import copy
 import socket
 
 import morecantile
@@ -154,6 +155,45 @@ def test_a_versioned_tile_skips_the_version_check_for_a_while_never_after_a_writ
     monkeypatch.setattr(tiles_router, "VERSIONED_RECHECK_S", 0.0)
     moved = served.get(path, params={"v": v + 1}, headers=identity, follow_redirects=False)
     assert moved.status_code == 302 and moved.headers["location"].endswith(f"v={v + 2}") and checks
+
+
+def test_a_versioned_tile_asked_for_again_is_answered_by_its_address_while_all_it_rests_on_holds(pair, monkeypatch):
+    """The second time a versioned tile is asked for, its key, ETag and headers are not worked out again: the same
+    answer, header for header; a tile the cache let go, a style read again or a version check gone stale take the
+    whole way again."""
+    plain, served, inner = pair
+    tj = served.get("/tiles/units/tilejson.json").json()
+    v = tj["data_version"]
+    t = TMS.tile(tj["center"][0], tj["center"][1], 18)
+    path, params = f"/tiles/units/18/{t.x}/{t.y}.png", {"v": v, "hatch": "1"}
+    inner.calls = 0
+    first = served.get(path, params=params)               # drawn by the routes
+    assert first.status_code == 200 and inner.calls == 1
+    assert served.get(path, params=params).content == first.content      # from the cache, the whole way
+    inner.calls = 0
+    service = inner.app.state.tiles.service
+    keys = []
+    real = service.key
+    monkeypatch.setattr(service, "key", lambda *a, **k: keys.append(a) or real(*a, **k))
+    again = served.get(path, params=params)
+    assert keys == [] and inner.calls == 0
+    assert again.content == first.content == plain.get(path, params=params).content
+    assert raw_headers(again) == raw_headers(first)
+    assert [k for k in inner.app.state.tiles.answers] == [(path, f"v={v}&hatch=1".encode())]
+
+    def the_whole_way() -> bool:
+        before = len(keys)
+        assert served.get(path, params=params).content == first.content
+        return len(keys) > before
+
+    service.cache.clear()                                  # let go by the cache: drawn again, the same bytes
+    assert the_whole_way() and not the_whole_way()
+    styles = service.styles
+    monkeypatch.setattr(service, "styles", lambda layer: copy.copy(styles(layer)))
+    service._styles.clear()                                # the style read again (a symbology file edited)
+    assert the_whole_way() and not the_whole_way()
+    monkeypatch.setattr(tiles_router, "VERSIONED_RECHECK_S", 0.0)       # the check vouches no more
+    assert the_whole_way() and the_whole_way()
 
 
 def test_serve_hands_uvicorn_the_front_without_an_access_log(demo_db, tmp_path, monkeypatch):

@@ -116,6 +116,7 @@ class _Tiles:
 
         self.hazards = HazardTiles(self.service)
         self.work = TileWork()        # map updates and renders: once for all who ask, in threads of their own
+        self.answers: dict[tuple, Any] = {}    # the fast path's versioned tiles by address (_Known)
         self.basemap_path = self.tile_settings.basemap
         self._basemaps: dict[str, Any] = {}
         self._open_basemap = open_basemap
@@ -511,7 +512,7 @@ class TileFastPath:
             if may_be_a_regulator(app, scope):
                 return None                  # its access record is written by the service (riskmap.api.access_log)
         with data_scope.request_scope():     # reads only the tile's enterprise (riskmap.store.scope)
-            answer = self._cached(app, scope, match)
+            answer = self._known(app, scope, match) or self._cached(app, scope, match)
             if isinstance(answer, _Behind):
                 answer = await self._after_update(app, scope, match, answer)
         if answer is None or not extra:
@@ -543,29 +544,19 @@ class TileFastPath:
         tiles = getattr(app.state, "tiles", None) if app is not None else None
         if tiles is None:
             return None
+        raw_query = scope.get("query_string", b"")
         try:
-            query = _query(scope.get("query_string", b""))
-            hatch, labels = False, True
+            query = _query(raw_query)
             layer, z, x, y, two, fmt = match.groups()
             zi, xi, yi = int(z), int(x), int(y)
             if zi > MAX_ZOOM or xi >= 1 << zi or yi >= 1 << zi:
                 return None                  # outside the grid: the routes answer 404
-            if fmt == "png" and "hatch" in query:
-                text = query["hatch"].strip().lower()
-                if text not in _TRUE + _FALSE:
-                    return None
-                hatch = text in _TRUE
-            if fmt == "png" and "labels" in query:
-                text = query["labels"].strip().lower()
-                if text not in _TRUE + _FALSE:
-                    return None
-                labels = text in _TRUE
-            flagged = False
-            if "flagged" in query:
-                text = query["flagged"].strip().lower()
-                if text not in _TRUE + _FALSE:
-                    return None
-                flagged = text in _TRUE
+            png = fmt == "png"
+            hatch = _switch(query, "hatch", False) if png else False
+            labels = _switch(query, "labels", True) if png else True
+            flagged = _switch(query, "flagged", False)
+            if None in (hatch, labels, flagged):
+                return None                  # not a boolean: the routes answer 422
             v = query.get("v")
             if "at" in query or "drawing" in query or (v is not None and not v.isdigit()):
                 return None
@@ -602,8 +593,60 @@ class TileFastPath:
         if body is None:
             return None
         media = b"image/png" if fmt == "png" else _MVT_TYPE
-        return 200, [(b"content-length", str(len(body)).encode()), (b"content-type", media),
-                     (b"etag", etag.encode()), (b"cache-control", cache_control.encode())], body
+        headers = [(b"content-length", str(len(body)).encode()), (b"content-type", media),
+                   (b"etag", etag.encode()), (b"cache-control", cache_control.encode())]
+        if fixed:
+            _remember(tiles.answers, (match.string, raw_query),
+                      _Known(query.get("enterprise"), int(v), layer, data.version, data.stamp, service.style(layer),
+                             key, headers))
+        return 200, headers, body
+
+    @staticmethod
+    def _known(app, scope, match) -> tuple[int, list, bytes] | None:
+        """The answer of a versioned tile answered before by this address, if it still holds (_Known)."""
+        tiles = getattr(app.state, "tiles", None) if app is not None else None
+        known = None if tiles is None else tiles.answers.get((match.string, scope.get("query_string", b"")))
+        return None if known is None else known.again(tiles.service)
+
+
+def _switch(query: dict[str, str], name: str, default: bool) -> bool | None:
+    """A boolean query parameter as FastAPI reads it; None when it is not one."""
+    text = query.get(name)
+    if text is None:
+        return default
+    text = text.strip().lower()
+    return True if text in _TRUE else False if text in _FALSE else None
+
+
+def _remember(answers: dict, address: tuple, known: Any) -> None:
+    if len(address[1]) > 2048:
+        return
+    if len(answers) >= _ANSWERS_MAX:
+        answers.clear()
+    answers[address] = known
+
+
+class _Known(NamedTuple):
+    """A versioned tile answered from the cache before, by its address: answered again without working out its
+    key, ETag and headers while the version check vouches for its version and its layer's style is the same
+    (what a map or a front cache asks for again and again)."""
+    enterprise: str | None
+    v: int
+    layer: str
+    version: int
+    stamp: str
+    style: Any
+    key: Any
+    headers: list
+
+    def again(self, service) -> tuple[int, list, bytes] | None:
+        """The answer, or None when anything it rests on moved (the full path then decides)."""
+        data = service.checked(self.enterprise, self.v, VERSIONED_RECHECK_S)
+        if data is None or data.version != self.version or data.stamp != self.stamp \
+                or service.style(self.layer) is not self.style:
+            return None
+        body = service.cache.get(self.key, self.version)     # in the cache still (and kept there as read)
+        return None if body is None else (200, self.headers, body)
 
 
 # How long a version check vouches for versioned tiles of the version it found (see TileFastPath).
@@ -689,6 +732,7 @@ def _relocation(scope, version: int) -> bytes:
 
 _QUERIES: dict[bytes, dict[str, str]] = {}
 _QUERIES_MAX = 4096
+_ANSWERS_MAX = 8192           # versioned tiles answered by address (_Known): about 2 MB of keys and headers
 
 
 def _query(raw: bytes) -> dict[str, str]:
