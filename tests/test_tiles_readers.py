@@ -6,6 +6,7 @@ its token and its work need. And still never a stale tile."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 
@@ -123,11 +124,7 @@ def test_readers_after_an_edit_share_one_update_and_one_render_and_never_see_the
     headers = editor_token(store_url)
 
     async def main():
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://riskmap") as client:
-            tj = (await client.get("/tiles/units/tilejson.json", params={"format": "mvt"})).json()
-            template, old = tj["tiles"][0], tj["data_version"]
-            tile = await _tile_of(client, template)
+        async with _unit_tile(app) as (client, tile, old):
             first = await client.get(tile(old))
             assert first.status_code == 200 and _units_in(first.content)[UNIT] != "major"
             service = app.state.tiles.service
@@ -159,17 +156,21 @@ def test_readers_after_an_edit_share_one_update_and_one_render_and_never_see_the
     run_async(main)
 
 
-async def _tile_of(client, template: str):
-    """The URL of the MVT tile at z18 that holds the unit, as a function of the version."""
+@contextlib.asynccontextmanager
+async def _unit_tile(app):
+    """A client of the app in process, the URL of the MVT tile at z18 that holds the unit as a function of the
+    version, and the current data version."""
     import morecantile
     import shapely.geometry
 
-    feats = (await client.get("/api/units.geojson")).json()["features"]
-    shape = next(shapely.geometry.shape(f["geometry"]) for f in feats if f["properties"]["unit_id"] == UNIT)
-    point = shape.representative_point()
-    t = morecantile.tms.get("WebMercatorQuad").tile(point.x, point.y, 18)
-    path = template.removeprefix("http://riskmap").format(z=18, x=t.x, y=t.y).rsplit("&v=", 1)[0]
-    return lambda version: f"{path}&v={version}"
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://riskmap") as client:
+        tj = (await client.get("/tiles/units/tilejson.json", params={"format": "mvt"})).json()
+        feats = (await client.get("/api/units.geojson")).json()["features"]
+        shape = next(shapely.geometry.shape(f["geometry"]) for f in feats if f["properties"]["unit_id"] == UNIT)
+        point = shape.representative_point()
+        t = morecantile.tms.get("WebMercatorQuad").tile(point.x, point.y, 18)
+        path = tj["tiles"][0].removeprefix("http://riskmap").format(z=18, x=t.x, y=t.y).rsplit("&v=", 1)[0]
+        yield client, (lambda version: f"{path}&v={version}"), tj["data_version"]
 
 
 def test_a_write_takes_a_worker_thread_for_its_token_and_its_work_only(demo_copy, editor_token, monkeypatch):
@@ -258,10 +259,7 @@ def test_after_an_edit_readers_of_untouched_tiles_wait_for_the_update_in_the_fas
     headers = editor_token(demo_copy)
 
     async def main():
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://riskmap") as client:
-            tj = (await client.get("/tiles/units/tilejson.json", params={"format": "mvt"})).json()
-            tile = await _tile_of(client, tj["tiles"][0])
+        async with _unit_tile(app) as (client, tile, _):
             touched = tile(0).rsplit("&v=", 1)[0]
             z, x, y = (int(n) for n in touched.split("?")[0].removesuffix(".mvt").split("/")[-3:])
             away = touched.replace(f"/{z}/{x}/{y}.mvt", f"/{z}/{x + 6}/{y + 6}.mvt")
@@ -300,11 +298,8 @@ def test_an_update_draws_again_the_tiles_readers_were_looking_at(demo_copy, edit
     headers = editor_token(demo_copy)
 
     async def main():
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://riskmap") as client:
-            tj = (await client.get("/tiles/units/tilejson.json", params={"format": "mvt"})).json()
-            tile = await _tile_of(client, tj["tiles"][0])
-            assert (await client.get(tile(tj["data_version"]))).status_code == 200
+        async with _unit_tile(app) as (client, tile, version):
+            assert (await client.get(tile(version))).status_code == 200
             far = "/tiles/units/2/0/0.mvt"                 # meets nothing of the plant
             assert (await client.get(far)).status_code == 200
             service = app.state.tiles.service

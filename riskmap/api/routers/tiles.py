@@ -598,7 +598,7 @@ class TileFastPath:
         if fixed:
             _remember(tiles.answers, (match.string, raw_query),
                       _Known(query.get("enterprise"), int(v), layer, data.version, data.stamp, service.style(layer),
-                             key, headers))
+                             key, tuple(headers)))
         return 200, headers, body
 
     @staticmethod
@@ -637,7 +637,7 @@ class _Known(NamedTuple):
     stamp: str
     style: Any
     key: Any
-    headers: list
+    headers: tuple            # a fresh list for each answer: the layers outside may change the one they are sent
 
     def again(self, service) -> tuple[int, list, bytes] | None:
         """The answer, or None when anything it rests on moved (the full path then decides)."""
@@ -646,7 +646,7 @@ class _Known(NamedTuple):
                 or service.style(self.layer) is not self.style:
             return None
         body = service.cache.get(self.key, self.version)     # in the cache still (and kept there as read)
-        return None if body is None else (200, self.headers, body)
+        return None if body is None else (200, list(self.headers), body)
 
 
 # How long a version check vouches for versioned tiles of the version it found (see TileFastPath).
