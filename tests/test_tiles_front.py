@@ -47,11 +47,10 @@ class Counting:
         await self.app(scope, receive, send)
 
 
-@pytest.fixture
-def pair(demo_db, tmp_path):
+def make_pair(demo_db, tmp_path, token_origins: str = TOKEN_ORIGIN):
     """The service without any fast path, and the served app (its inner app counted), on one copy of the demo."""
     url = copy_db(demo_db, tmp_path)
-    settings = Settings(db=url, cors_token_origins=TOKEN_ORIGIN)
+    settings = Settings(db=url, cors_token_origins=token_origins)
     plain = TestClient(create_app(settings, fast_tiles=False))
     front = service.served_app(settings)
     assert isinstance(front, tiles_router.TileFastPath)
@@ -59,8 +58,14 @@ def pair(demo_db, tmp_path):
     return plain, TestClient(front), inner
 
 
-def test_the_front_answers_cached_tiles_with_every_header_of_the_service(pair):
-    plain, served, inner = pair
+@pytest.fixture
+def pair(demo_db, tmp_path):
+    return make_pair(demo_db, tmp_path)
+
+
+@pytest.mark.parametrize("token_origins", [TOKEN_ORIGIN, ""], ids=["token-origins", "any-origin-alike"])
+def test_the_front_answers_cached_tiles_with_every_header_of_the_service(demo_db, tmp_path, token_origins):
+    plain, served, inner = make_pair(demo_db, tmp_path, token_origins)
     tj = plain.get("/tiles/units/tilejson.json").json()
     v = tj["data_version"]
     t = TMS.tile(tj["center"][0], tj["center"][1], 17)
@@ -80,7 +85,7 @@ def test_the_front_answers_cached_tiles_with_every_header_of_the_service(pair):
     passed_on = [                                         # what the service's layers decide
         (f"{mvt}?v={v}", {"Accept-Encoding": "gzip"}),    # compressed
         (f"{mvt}?v={v}", {"Accept-Encoding": "br;q=1, gzip;q=0.5"}),
-        (png, {**identity, "Origin": TOKEN_ORIGIN}),       # the token origins' CORS rules
+        *[(png, {**identity, "Origin": TOKEN_ORIGIN})] * bool(token_origins),   # the token origins' CORS rules
         (png, {**identity, "Content-Length": "0"}),        # a body declared: the guard's
         (f"/tiles/units/17/{t.x}/{t.y}.png?hatch=x", identity),   # an error: the routes'
     ]
@@ -94,6 +99,12 @@ def test_the_front_answers_cached_tiles_with_every_header_of_the_service(pair):
             assert inner.calls - before == reaching, (p, headers, a.status_code)
     assert served.get(mvt, headers={"Accept-Encoding": "gzip"}).headers["content-encoding"] == "gzip"
     assert served.get(png, headers={"Origin": "https://gis.example"}).headers["access-control-allow-origin"] == "*"
+    # with no token origins a tile's answer is the same for every origin (one copy in a front cache serves all)
+    bare, other = served.get(f"{png}?v={v}", headers=identity), \
+        served.get(f"{png}?v={v}", headers={**identity, "Origin": "https://gis.example"})
+    assert ("vary" in bare.headers) == ("vary" in other.headers) == bool(token_origins)
+    if not token_origins:
+        assert raw_headers(bare) == raw_headers(other) and bare.headers["access-control-allow-origin"] == "*"
 
 
 def test_the_front_leaves_every_tile_to_the_read_gate_while_reading_needs_a_token(demo_db, tmp_path):

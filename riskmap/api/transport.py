@@ -6,7 +6,11 @@ Three pure-ASGI layers around the whole app (outermost first), added by `install
    *read* anonymously: GET and HEAD, answered with `Access-Control-Allow-Origin`, preflights for them answered
    before routing (and before the read gate, which a preflight never passes: it carries no token). No origin
    may send credentials (the page cookie, an Authorization header) or write, unless it is named in
-   RISKMAP_CORS_TOKEN_ORIGINS: those get their origin echoed, credentials allowed and every method.
+   RISKMAP_CORS_TOKEN_ORIGINS: those get their origin echoed, credentials allowed and every method. When any
+   origin may read and none is named for tokens (the default), every answer is the same for every origin: it
+   carries `Access-Control-Allow-Origin: *` whether the request named an origin or not, and no `Vary: Origin`,
+   so that one copy in a front cache or a CDN serves every site (a tile varying on Origin is kept once per
+   origin by nginx, and not at all by some CDNs).
 2. HEAD on every GET route: FastAPI routes answer GET only, so a HEAD is served as the GET and its body dropped
    (status and headers, Content-Length included, are the GET's, as RFC 9110 asks).
 3. Compression (starlette-cramjam, developmentseed's middleware used by titiler and tipg): brotli or gzip by
@@ -39,13 +43,23 @@ def origins(setting: str | None) -> list[str]:
     return [o.strip().rstrip("/") for o in str(setting or "").split(",") if o.strip()]
 
 
+def same_for_every_origin(read_origins: list[str], token_origins: list[str]) -> bool:
+    """Whether the CORS headers of an answer cannot depend on the request's Origin: any origin may read, and no
+    origin gets the token rules."""
+    return "*" in read_origins and not any(o != "*" for o in token_origins)
+
+
 class CorsByOrigin:
     """Picks the CORS configuration by the request's Origin: the token origins' (credentials, writes) or the
-    readers' (anonymous GET/HEAD)."""
+    readers' (anonymous GET/HEAD); or, when that choice cannot depend on the Origin, the readers' headers on
+    every answer (`same_for_every_origin`)."""
 
     def __init__(self, app: ASGIApp, read_origins: list[str], token_origins: list[str]):
+        self.app = app
         self.token_origins = frozenset(o for o in token_origins if o != "*")
         self.read = read_cors(app, read_origins)
+        self.uniform = cors_simple_headers(read_origins) if same_for_every_origin(read_origins, token_origins) \
+            else None
         self.token = CORSMiddleware(app, allow_origins=sorted(self.token_origins),
                                     allow_methods=("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"),
                                     allow_headers=WRITE_HEADERS, allow_credentials=True,
@@ -60,7 +74,22 @@ class CorsByOrigin:
                         await self.token(scope, receive, send)
                         return
                     break
+        elif scope["type"] == "http" and self.uniform is not None and not _preflight(scope):
+            headers = self.uniform
+
+            async def send_with_cors(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    message["headers"] = [*message.get("headers", ()), *headers]
+                await send(message)
+
+            await self.app(scope, receive, send_with_cors)
+            return
         await self.read(scope, receive, send)
+
+
+def _preflight(scope: Scope) -> bool:
+    return scope["method"] == "OPTIONS" and any(name == b"access-control-request-method"
+                                                for name, _ in scope["headers"])
 
 
 def read_cors(app: ASGIApp, read_origins: list[str]) -> CORSMiddleware:

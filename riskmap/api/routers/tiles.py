@@ -663,14 +663,17 @@ class _Front:
 
     def __init__(self, settings):
         from riskmap.api.headers import NOSNIFF
-        from riskmap.api.transport import cors_simple_headers, origins
+        from riskmap.api.transport import cors_simple_headers, origins, same_for_every_origin
 
         self.closed = bool(settings.read_requires_token)
         self.read_origins = origins(settings.cors_origins)
         self.token_origins = frozenset(o for o in origins(settings.cors_token_origins) if o != "*")
-        self.plain = [NOSNIFF, (b"vary", b"Origin")]          # no Origin: CORS adds Vary alone
-        self.any_origin = [NOSNIFF, *cors_simple_headers(self.read_origins), (b"vary", b"Origin")] \
-            if "*" in self.read_origins else None
+        if same_for_every_origin(self.read_origins, list(self.token_origins)):
+            self.plain = self.any_origin = [NOSNIFF, *cors_simple_headers(self.read_origins)]
+        else:
+            self.plain = [NOSNIFF, (b"vary", b"Origin")]          # no Origin: CORS adds Vary alone
+            self.any_origin = [NOSNIFF, *cors_simple_headers(self.read_origins), (b"vary", b"Origin")] \
+                if "*" in self.read_origins else None
         self._encodings: dict[bytes, bool] = {}
 
     def headers(self, scope, fmt: str) -> list | None:
