@@ -53,7 +53,7 @@ def _has_credentials(request: Request) -> bool:
                 or cookie_of(request, SESSION_COOKIE) or cookie_of(request, READ_COOKIE))
 
 
-def _raw_credentials(scope) -> bool:
+def raw_credentials(scope) -> bool:
     """Whether the raw request may carry credentials (a look at the bytes: true may still be none)."""
     for name, value in scope["headers"]:
         if name == b"authorization" or (name == b"cookie" and (SESSION_COOKIE.encode() in value
@@ -69,7 +69,7 @@ def _worth_a_look(scope) -> bool:
     if PRINCIPAL_STATE in state or state.get(SEEN_STATE) is not None:
         who = state.get(PRINCIPAL_STATE) if PRINCIPAL_STATE in state else state.get(SEEN_STATE)
         return who is not None and who.regulator is not None
-    return _raw_credentials(scope)
+    return raw_credentials(scope)
 
 
 def may_be_a_regulator(app, scope) -> bool:
@@ -77,7 +77,7 @@ def may_be_a_regulator(app, scope) -> bool:
     .tiles): it carries credentials not yet known to be someone else's. Such a request is left to the service, so
     that its access record is written; anonymous readers and an enterprise's own people, once known, keep the fast
     path. Cheap on the event loop: the raw headers are looked at before anything is parsed."""
-    if not _raw_credentials(scope):
+    if not raw_credentials(scope):
         return False
     request = Request(scope)
     if not _has_credentials(request):

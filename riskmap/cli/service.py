@@ -67,7 +67,10 @@ def display_address(host: str, port: int) -> str:
 # uvicorn's options: warnings and errors only, and no access log (at level warning it was never printed, yet
 # each request still formatted the client's address and the URL for it); no `Server: uvicorn` header (it tells
 # a stranger what runs here, and a front cache parses it again for every tile it answers from its cache).
-SERVER_OPTIONS = {"log_level": "warning", "access_log": False, "server_header": False}
+# The HTTP protocol is uvicorn's httptools one answering known versioned tiles without an ASGI request
+# (riskmap.api.tileprotocol).
+SERVER_OPTIONS = {"log_level": "warning", "access_log": False, "server_header": False,
+                  "http": "riskmap.api.tileprotocol:TileProtocol"}
 
 
 def served_app(settings=None):

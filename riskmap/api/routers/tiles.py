@@ -519,6 +519,27 @@ class TileFastPath:
             return answer
         return answer[0], answer[1] + extra, answer[2]
 
+    def answer_known(self, path: str, query: bytes, headers: list) -> tuple[list, bytes] | None:
+        """The headers and body of a versioned tile answered before by this address (_Known) while all it rests on
+        holds, or None: for the server's protocol (riskmap.api.tileprotocol), which answers it without an ASGI
+        request. Only outside the service's layers (`wrap_fast_path`), for a request they would add nothing else
+        to (`_Front`), and carrying no credentials (a regulator's tiles are recorded by the service)."""
+        from riskmap.api.access_log import raw_credentials
+
+        app = self.root
+        tiles = getattr(app.state, "tiles", None) if app is not None else None
+        known = None if tiles is None else tiles.answers.get((path, query))
+        if known is None:
+            return None
+        if self.front is None:
+            self.front = _Front(app.state.settings)
+        request = {"headers": headers, "query_string": query}
+        extra = self.front.headers(request, "png" if path.endswith(".png") else "mvt")
+        if extra is None or raw_credentials(request):
+            return None
+        answer = known.again(tiles.service)
+        return None if answer is None else (answer[1] + extra, answer[2])
+
     def _forget_checks(self, scope) -> None:
         app = self.root or scope.get("app")
         tiles = getattr(app.state, "tiles", None) if app is not None else None
