@@ -236,3 +236,19 @@ def test_after_an_edit_a_known_tile_of_the_old_version_is_sent_on(served, tile, 
     assert head.startswith(b"HTTP/1.1 302 ") and headers["location"].endswith(f"v={now}"), head
     assert served.counted.calls == before + 1
     conn.close()
+
+
+def test_a_failure_in_the_shortcut_leaves_the_request_to_the_asgi_path(served, tile, monkeypatch):
+    address, (head, _, body), _ = tile
+
+    def broken(*args):
+        raise RuntimeError("a bug in the shortcut")
+
+    monkeypatch.setattr(served.front, "answer_known", broken)
+    conn = served.connect()
+    before = served.counted.calls
+    conn.send(get(address))
+    again = conn.answer()
+    assert without_date(again[0]) == without_date(head) and again[2] == body
+    assert served.counted.calls == before + 1
+    conn.close()

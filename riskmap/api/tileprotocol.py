@@ -69,8 +69,8 @@ class TileProtocol(HttpToolsProtocol):
             return False
         try:
             found = self.tiles.answer_known(path.decode("ascii"), query, self.headers)
-        except UnicodeDecodeError:
-            return False
+        except Exception:    # noqa: BLE001 - raised inside the parser it would become a 400; the ASGI path runs
+            return False     # the same lookup and answers (or reports) it properly
         if found is None:
             return False
         headers, body = found
