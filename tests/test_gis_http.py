@@ -76,6 +76,21 @@ def test_cors_lets_any_origin_read_without_credentials(client):
         assert refused.status_code == 400, (method, header)
 
 
+def test_the_readers_cors_headers_replace_any_an_answer_set_itself():
+    from riskmap.api.transport import CorsByOrigin
+
+    async def answer(scope, receive, send):
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"access-control-allow-origin", b"https://a.example"), (b"content-length", b"2")]})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    c = TestClient(CorsByOrigin(answer, ["*"], []))
+    for headers in ({}, {"Origin": ORIGIN}):
+        got = c.get("/", headers=headers)
+        assert got.headers.get_list("access-control-allow-origin") == ["*"] and got.text == "ok"
+        assert "vary" not in got.headers
+
+
 def test_cors_origins_and_token_origins_from_the_settings(demo_db_url):
     settings = Settings(db=demo_db_url, cors_origins="http://a.example", cors_token_origins=ORIGIN)
     with TestClient(create_app(settings)) as c:

@@ -8,6 +8,7 @@ pipelined requests, HTTP/1.0 and bytes no client library would).
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
@@ -24,21 +25,23 @@ TMS = morecantile.tms.get("WebMercatorQuad")
 
 
 class Counting:
-    """The served app, counting the requests that reach it through ASGI."""
+    """The served app, counting the requests that reach it through ASGI; `slow` paths wait that long first."""
 
     def __init__(self, app):
-        self.app, self.calls = app, 0
+        self.app, self.calls, self.slow = app, 0, {}
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "http":
             self.calls += 1
+            if scope["path"] in self.slow:
+                await asyncio.sleep(self.slow[scope["path"]])
         await self.app(scope, receive, send)
 
 
 class Served:
     """`riskmap serve`'s app and uvicorn options in a thread, on a socket bound before start."""
 
-    def __init__(self, db_url: str):
+    def __init__(self, db_url: str, **options):
         import uvicorn
 
         self.front = service.served_app(Settings(db=db_url))
@@ -47,7 +50,8 @@ class Served:
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
-        self.server = uvicorn.Server(uvicorn.Config(self.counted, lifespan="off", **service.SERVER_OPTIONS))
+        self.server = uvicorn.Server(uvicorn.Config(self.counted, lifespan="off",
+                                                    **{**service.SERVER_OPTIONS, **options}))
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
         self.thread.start()
         deadline = time.monotonic() + 30
@@ -120,6 +124,18 @@ def served(demo_db, tmp_path):
     live.stop()
 
 
+def _known_tile(live: Served) -> str:
+    """A versioned tile's address, asked for twice (drawn, then answered from the cache: known by its address)."""
+    import httpx
+
+    tj = httpx.get(f"http://127.0.0.1:{live.port}/tiles/units/tilejson.json").json()
+    t = TMS.tile(tj["center"][0], tj["center"][1], 17)
+    address = f"/tiles/units/17/{t.x}/{t.y}.png?v={tj['data_version']}"
+    for _ in range(2):
+        assert httpx.get(f"http://127.0.0.1:{live.port}{address}").status_code == 200
+    return address
+
+
 @pytest.fixture
 def tile(served):
     """A versioned tile of the demo's units: its address, and its answer through ASGI from the tile cache (which
@@ -187,7 +203,6 @@ def test_pipelined_requests_are_answered_in_order_whichever_path_they_take(serve
     (lambda a: get(a.replace("/units/", "/%75nits/")), "a percent-encoded path"),
     (lambda a: get(a, "Content-Length: 3") + b"abc", "a body"),
     (lambda a: get(a, "Expect: 100-continue"), "expect"),
-    (lambda a: get(a + "&labels=0"), "another address"),
 ])
 def test_anything_else_takes_the_asgi_path(served, tile, request_bytes, how):
     address, (_, _, body), _ = tile
@@ -206,15 +221,36 @@ def test_anything_else_takes_the_asgi_path(served, tile, request_bytes, how):
 
 
 def test_hostile_request_lines_get_an_answer_not_an_error(served, tile):
-    address, _, _ = tile
-    for raw in (address.encode().replace(b"/units/", b"/un\xffits/"), address.encode() + b"#frag",
-                b"http://riskmap.test" + address.encode(), address.encode() + b"&v=" + b"9" * 4000):
+    address, (_, _, body), _ = tile
+    for raw, status in ((address.encode().replace(b"/units/", b"/un\xffits/"), b"400"),   # the parser's
+                        (address.encode() + b"#frag", b"200"), (b"http://riskmap.test" + address.encode(), b"200"),
+                        (address.encode() + b"9" * 4000, b"302")):                          # another version
         conn = served.connect()
+        before = served.counted.calls
         conn.send(b"GET " + raw + b" HTTP/1.1\r\nHost: riskmap.test\r\n\r\n")
-        head, _, _ = conn.answer()
-        assert head[:12] in (b"HTTP/1.1 200", b"HTTP/1.1 302", b"HTTP/1.1 400", b"HTTP/1.1 404", b"HTTP/1.1 422"), \
-            (raw[:80], head[:80])
+        head, _, got = conn.answer()
+        assert head.split(b" ")[1] == status, (raw[:80], head[:80])
+        assert status != b"200" or got == body
+        assert served.counted.calls == before + (status != b"400"), raw[:80]                # ASGI answered it
         conn.close()
+
+
+def test_a_slow_request_behind_a_known_tile_in_one_packet_keeps_its_connection(demo_db, tmp_path):
+    """The known tile's answer arms the keep-alive timeout; the request after it, in the same packet, must not be
+    cut off by it while the service works on it."""
+    live = Served(copy_db(demo_db, tmp_path), timeout_keep_alive=0.3)
+    try:
+        address = _known_tile(live)
+        live.counted.slow["/healthz"] = 1.0           # longer than the keep-alive timeout
+        conn = live.connect()
+        conn.send(get(address), get("/healthz"))
+        first, second = conn.answer(), conn.answer()
+        assert first[0].startswith(b"HTTP/1.1 200 ") and second[0].startswith(b"HTTP/1.1 200 "), second[0][:60]
+        time.sleep(0.6)                                       # then idle: the timeout closes it as usual
+        assert conn.closed()
+        conn.close()
+    finally:
+        live.stop()
 
 
 def test_after_an_edit_a_known_tile_of_the_old_version_is_sent_on(served, tile, editor_token, demo_db, tmp_path):

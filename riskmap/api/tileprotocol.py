@@ -9,6 +9,8 @@ would have written (uvicorn's Date first, then the same headers and body). Anyth
 shortcut is not sure of, takes the ASGI path unchanged: another method or HTTP version, a connection to close,
 a request with a body or credentials, a response still being written before it (pipelining keeps its order), a
 client not reading its answers (uvicorn waits for it; this would only buffer), a percent-encoded path.
+uvicorn's `limit_concurrency` (503 beyond N requests at once) is not applied to these answers: they hold no task,
+and `riskmap serve` does not set it.
 """
 
 from __future__ import annotations
@@ -44,6 +46,9 @@ class TileProtocol(HttpToolsProtocol):
         if self.tiles is not None and self._free() and self._answer_now():
             self.answered = True
             return
+        # an answer given here just before, in the same packet, armed the keep-alive timeout (uvicorn disarms it
+        # only when data arrives): disarmed, or it would close the connection under this request's feet
+        self._unset_keepalive_if_required()
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:

@@ -60,6 +60,7 @@ class CorsByOrigin:
         self.read = read_cors(app, read_origins)
         self.uniform = cors_simple_headers(read_origins) if same_for_every_origin(read_origins, token_origins) \
             else None
+        self.uniform_names = frozenset(name for name, _ in self.uniform or ())
         self.token = CORSMiddleware(app, allow_origins=sorted(self.token_origins),
                                     allow_methods=("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"),
                                     allow_headers=WRITE_HEADERS, allow_credentials=True,
@@ -75,11 +76,12 @@ class CorsByOrigin:
                         return
                     break
         elif scope["type"] == "http" and self.uniform is not None and not _preflight(scope):
-            headers = self.uniform
+            headers, names = self.uniform, self.uniform_names
 
             async def send_with_cors(message: Message) -> None:
-                if message["type"] == "http.response.start":
-                    message["headers"] = [*message.get("headers", ()), *headers]
+                if message["type"] == "http.response.start":    # ours replace any the answer set, as Starlette's
+                    message["headers"] = [*(h for h in message.get("headers", ()) if h[0].lower() not in names),
+                                          *headers]
                 await send(message)
 
             await self.app(scope, receive, send_with_cors)
