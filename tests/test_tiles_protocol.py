@@ -158,7 +158,6 @@ def tile(served):
 
 
 def test_serve_speaks_the_tile_protocol_in_front_of_the_served_app(served):
-    assert service.SERVER_OPTIONS["http"] == "riskmap.api.tileprotocol:TileProtocol"
     assert served.server.config.http_protocol_class is TileProtocol
     assert tile_fast_path(served.server.config.loaded_app) is served.front     # under uvicorn's proxy-headers layer
     assert tile_fast_path(object()) is None

@@ -17,8 +17,6 @@ from __future__ import annotations
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
-# `riskmap serve` hands uvicorn this class by name (uvicorn.Config(http=...); worker processes import it).
-PROTOCOL = "riskmap.api.tileprotocol:TileProtocol"
 _OK = STATUS_LINE[200]
 
 

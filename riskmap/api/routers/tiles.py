@@ -28,6 +28,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from starlette.concurrency import run_in_threadpool
 
 from riskmap.api import answers
+from riskmap.api.access_log import may_be_a_regulator, raw_credentials
 from riskmap.api.conditional import none_match
 from riskmap.api.deps import app_singleton
 from riskmap.api.tilework import TileWork
@@ -507,12 +508,11 @@ class TileFastPath:
             extra = self.front.headers(scope, match.group(6))
             if extra is None:
                 return None                  # the service's layers decide (a token, compression, a token origin)
-            from riskmap.api.access_log import may_be_a_regulator
-
             if may_be_a_regulator(app, scope):
                 return None                  # its access record is written by the service (riskmap.api.access_log)
         with data_scope.request_scope():     # reads only the tile's enterprise (riskmap.store.scope)
-            answer = self._known(app, scope, match) or self._cached(app, scope, match)
+            answer = self._known(app, match.string, scope.get("query_string", b"")) or \
+                self._cached(app, scope, match)
             if isinstance(answer, _Behind):
                 answer = await self._after_update(app, scope, match, answer)
         if answer is None or not extra:
@@ -524,12 +524,8 @@ class TileFastPath:
         holds, or None: for the server's protocol (riskmap.api.tileprotocol), which answers it without an ASGI
         request. Only outside the service's layers (`wrap_fast_path`), for a request they would add nothing else
         to (`_Front`), and carrying no credentials (a regulator's tiles are recorded by the service)."""
-        from riskmap.api.access_log import raw_credentials
-
         app = self.root
-        tiles = getattr(app.state, "tiles", None) if app is not None else None
-        known = None if tiles is None else tiles.answers.get((path, query))
-        if known is None:
+        if app is None:
             return None
         if self.front is None:
             self.front = _Front(app.state.settings)
@@ -537,7 +533,7 @@ class TileFastPath:
         extra = self.front.headers(request, "png" if path.endswith(".png") else "mvt")
         if extra is None or raw_credentials(request):
             return None
-        answer = known.again(tiles.service)
+        answer = self._known(app, path, query)
         return None if answer is None else (answer[1] + extra, answer[2])
 
     def _forget_checks(self, scope) -> None:
@@ -623,10 +619,11 @@ class TileFastPath:
         return 200, headers, body
 
     @staticmethod
-    def _known(app, scope, match) -> tuple[int, list, bytes] | None:
-        """The answer of a versioned tile answered before by this address, if it still holds (_Known)."""
+    def _known(app, path: str, query: bytes) -> tuple[int, list, bytes] | None:
+        """The answer of a versioned tile answered before by this address (its route path and raw query), if it
+        still holds (_Known)."""
         tiles = getattr(app.state, "tiles", None) if app is not None else None
-        known = None if tiles is None else tiles.answers.get((match.string, scope.get("query_string", b"")))
+        known = None if tiles is None else tiles.answers.get((path, query))
         return None if known is None else known.again(tiles.service)
 
 
